@@ -1,0 +1,262 @@
+//! Database handle (cơ sở dữ liệu): SQLite or PostgreSQL behind one API.
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Executor, Transaction};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tinhso_kernel::AppError;
+
+/// Which database engine is behind a [`Db`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Storage failure. Converts into [`AppError`]: unique violations become `conflict`,
+/// everything else `internal` (the cause is logged, not shown).
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl DbError {
+    /// True when the error is a unique-constraint violation.
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            DbError::Sqlx(sqlx::Error::Database(e)) => e.is_unique_violation(),
+            _ => false,
+        }
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        if e.is_unique_violation() {
+            AppError::conflict(
+                "Dữ liệu đã tồn tại (trùng khóa)",
+                "The record already exists (duplicate key)",
+            )
+        } else {
+            AppError::internal(e)
+        }
+    }
+}
+
+/// Pool sizes and timeouts.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    /// SQLite busy timeout (readers waiting for a checkpoint, other processes).
+    pub busy_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The database handle shared by every module.
+///
+/// Reads use `pool`. Writes go through [`Db::begin_write`]: on SQLite that is a pool of
+/// exactly one connection, so write transactions queue in order instead of failing with
+/// `SQLITE_BUSY` (one-writer discipline); on PostgreSQL it is the same pool as reads.
+#[derive(Clone)]
+pub struct Db {
+    backend: Backend,
+    pool: AnyPool,
+    writer: AnyPool,
+    url: Arc<str>,
+    outbox_notify: Arc<tokio::sync::Notify>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+/// Current time in Unix microseconds, the storage format of every timestamp.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+impl Db {
+    /// Connect to `url`: `sqlite://path/to/file.db` (created if missing) or `postgres://…`.
+    pub async fn connect(url: &str, opts: &DbOptions) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(DbError::Invalid(format!(
+                "unsupported database URL scheme in {url:?}: use sqlite:// or postgres://"
+            )));
+        };
+        match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                let busy_ms = opts.busy_timeout.as_millis();
+                let make = |max: u32| {
+                    AnyPoolOptions::new()
+                        .max_connections(max)
+                        .min_connections(1)
+                        .acquire_timeout(opts.acquire_timeout)
+                        .after_connect(move |conn, _meta| {
+                            Box::pin(async move {
+                                conn.execute(
+                                    format!(
+                                        "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; \
+                                         PRAGMA synchronous = NORMAL;"
+                                    )
+                                    .as_str(),
+                                )
+                                .await?;
+                                Ok(())
+                            })
+                        })
+                };
+                let connect_opts = AnyConnectOptions::from_str(&url)?;
+                let writer = make(1).connect_with(connect_opts.clone()).await?;
+                // WAL is persistent in the file; set it once through the writer.
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(&writer)
+                    .await?;
+                let pool = make(opts.max_connections.max(2))
+                    .connect_with(connect_opts)
+                    .await?;
+                Ok(Self {
+                    backend,
+                    pool,
+                    writer,
+                    url: url.into(),
+                    outbox_notify: Arc::default(),
+                })
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(opts.max_connections)
+                    .acquire_timeout(opts.acquire_timeout)
+                    .connect(url)
+                    .await?;
+                Ok(Self {
+                    backend,
+                    writer: pool.clone(),
+                    pool,
+                    url: url.into(),
+                    outbox_notify: Arc::default(),
+                })
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL this handle was opened with (contains no secrets for SQLite; for PostgreSQL it
+    /// may hold a password: do not log it).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The read pool.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Connections in use and idle, for `/metrics`.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
+    /// Start a write transaction. Everything that changes state (the change, its audit entry,
+    /// its outbox event) goes through one of these and commits together or not at all.
+    pub async fn begin_write(&self) -> Result<WriteTx, DbError> {
+        let tx = self.writer.begin().await?;
+        Ok(WriteTx {
+            tx,
+            backend: self.backend,
+            events: Vec::new(),
+            outbox_notify: self.outbox_notify.clone(),
+        })
+    }
+
+    /// A read connection, for several queries in a row.
+    pub async fn read_conn(&self) -> Result<PoolConnection<Any>, DbError> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// `SELECT 1`, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Woken whenever a transaction that wrote outbox events commits.
+    pub fn outbox_notify(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox_notify.clone()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.writer.close().await;
+    }
+}
+
+/// A write transaction. Commit with [`WriteTx::commit`]; dropping it rolls back.
+pub struct WriteTx {
+    pub(crate) tx: Transaction<'static, Any>,
+    pub(crate) backend: Backend,
+    /// Outbox event ids written in this transaction, announced to the dispatcher on commit.
+    pub(crate) events: Vec<String>,
+    outbox_notify: Arc<tokio::sync::Notify>,
+}
+
+impl WriteTx {
+    /// The connection, to run queries: `sqlx::query(..).execute(tx.conn())`.
+    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Commit. Returns the ids of outbox events written in the transaction.
+    pub async fn commit(self) -> Result<Vec<String>, DbError> {
+        self.tx.commit().await?;
+        if !self.events.is_empty() {
+            self.outbox_notify.notify_waiters();
+            self.outbox_notify.notify_one();
+        }
+        Ok(self.events)
+    }
+}

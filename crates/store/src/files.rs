@@ -1,0 +1,185 @@
+//! Content-addressed file store (kho tệp): attachments are stored once under their SHA-256,
+//! with their media type sniffed from the bytes (never trusted from the file name) and their
+//! size limited. The local file system is the default backend.
+
+use crate::db::{now_micros, Db, DbError};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use tinhso_kernel::{AppError, Invalid};
+
+/// Media types the platform accepts as attachments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum MediaType {
+    Pdf,
+    Png,
+    Jpeg,
+}
+
+impl MediaType {
+    pub fn mime(self) -> &'static str {
+        match self {
+            MediaType::Pdf => "application/pdf",
+            MediaType::Png => "image/png",
+            MediaType::Jpeg => "image/jpeg",
+        }
+    }
+
+    pub fn from_mime(s: &str) -> Option<Self> {
+        match s {
+            "application/pdf" => Some(MediaType::Pdf),
+            "image/png" => Some(MediaType::Png),
+            "image/jpeg" => Some(MediaType::Jpeg),
+            _ => None,
+        }
+    }
+}
+
+/// Identify the type from the leading bytes (magic numbers).
+pub fn sniff(bytes: &[u8]) -> Option<MediaType> {
+    if bytes.starts_with(b"%PDF-") {
+        Some(MediaType::Pdf)
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(MediaType::Png)
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(MediaType::Jpeg)
+    } else {
+        None
+    }
+}
+
+/// A stored file.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FileRef {
+    pub sha256: String,
+    pub size: i64,
+    pub media_type: String,
+}
+
+/// The file store.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    root: PathBuf,
+    max_size: usize,
+}
+
+impl FileStore {
+    /// A store rooted at `root` (created on first write) accepting files up to `max_size` bytes.
+    pub fn local(root: impl Into<PathBuf>, max_size: usize) -> Self {
+        Self {
+            root: root.into(),
+            max_size,
+        }
+    }
+
+    fn path_of(&self, sha: &str) -> PathBuf {
+        self.root.join(&sha[0..2]).join(&sha[2..4]).join(sha)
+    }
+
+    /// Store `bytes` if their sniffed type is in `allowed`. Idempotent: the same bytes give
+    /// the same [`FileRef`] and are stored once.
+    pub async fn put(
+        &self,
+        db: &Db,
+        field: &str,
+        bytes: &[u8],
+        allowed: &[MediaType],
+    ) -> Result<FileRef, AppError> {
+        if bytes.is_empty() {
+            return Err(AppError::field(
+                field,
+                Invalid::new("file_empty", "Tệp rỗng", "The file is empty"),
+            ));
+        }
+        if bytes.len() > self.max_size {
+            return Err(AppError::field(
+                field,
+                Invalid::new(
+                    "file_too_large",
+                    format!(
+                        "Tệp quá lớn: {} KB, tối đa {} KB",
+                        bytes.len() / 1024,
+                        self.max_size / 1024
+                    ),
+                    format!(
+                        "File too large: {} KB, at most {} KB",
+                        bytes.len() / 1024,
+                        self.max_size / 1024
+                    ),
+                ),
+            ));
+        }
+        let kind = sniff(bytes).filter(|k| allowed.contains(k)).ok_or_else(|| {
+            let names: Vec<&str> = allowed.iter().map(|m| m.mime()).collect();
+            AppError::field(
+                field,
+                Invalid::new(
+                    "file_type",
+                    format!("Loại tệp không được chấp nhận; chỉ nhận: {}", names.join(", ")),
+                    format!("File type not accepted; allowed: {}", names.join(", ")),
+                ),
+            )
+        })?;
+        let sha = hex::encode(Sha256::digest(bytes));
+        let path = self.path_of(&sha);
+        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            write_atomic(&path, bytes).await.map_err(AppError::internal)?;
+        }
+        let size = bytes.len() as i64;
+        let mut tx = db.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO files (sha256, size, media_type, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(&sha)
+        .bind(size)
+        .bind(kind.mime())
+        .bind(now_micros())
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from)?;
+        tx.commit().await?;
+        Ok(FileRef {
+            sha256: sha,
+            size,
+            media_type: kind.mime().to_string(),
+        })
+    }
+
+    /// Read a stored file, checking its content still matches its address.
+    pub async fn get(&self, sha: &str) -> Result<Vec<u8>, AppError> {
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(AppError::not_found());
+        }
+        let bytes = tokio::fs::read(self.path_of(sha))
+            .await
+            .map_err(|_| AppError::not_found())?;
+        if hex::encode(Sha256::digest(&bytes)) != sha {
+            return Err(AppError::internal(format!("file {sha} is corrupted")));
+        }
+        Ok(bytes)
+    }
+}
+
+async fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
+    tokio::fs::write(&tmp, bytes).await?;
+    tokio::fs::rename(&tmp, path).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing() {
+        assert_eq!(sniff(b"%PDF-1.7\n"), Some(MediaType::Pdf));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\nxxxx"), Some(MediaType::Png));
+        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(MediaType::Jpeg));
+        assert_eq!(sniff(b"MZ\x90\x00"), None);
+        assert_eq!(sniff(b"<html>"), None);
+    }
+}

@@ -1,0 +1,26 @@
+//! Storage of Tỉnh số (lưu trữ): one code path for SQLite (embedded default) and PostgreSQL
+//! (production), through sqlx's `Any` driver with portable SQL (`$1` placeholders, BIGINT,
+//! TEXT, timestamps as Unix microseconds).
+//!
+//! - [`Db`]: the pools and the one-writer discipline for SQLite.
+//! - [`migrate`]: versioned migrations contributed by every module crate.
+//! - [`audit`]: the append-only, hash-chained audit trail (nhật ký kiểm toán).
+//! - [`outbox`]: the transactional outbox and the in-process event dispatcher.
+//! - [`files`]: content-addressed attachments (tệp đính kèm) with type sniffing.
+//! - [`backup`]: consistent online snapshots and restore.
+//! - [`test_support`]: fresh databases for tests, on SQLite or PostgreSQL.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod audit;
+pub mod backup;
+pub mod db;
+pub mod files;
+pub mod migrate;
+pub mod outbox;
+pub mod test_support;
+
+pub use db::{now_micros, Backend, Db, DbError, WriteTx};
+pub use sqlx::{any::AnyRow, Row};
+
+/// Result of store operations.
+pub type StoreResult<T> = Result<T, DbError>;

@@ -1,0 +1,248 @@
+//! Transactional outbox (hộp thư đi) and in-process dispatcher.
+//!
+//! A module writes its events with [`WriteTx::emit`] in the same transaction as the change, so
+//! an event exists if and only if the change committed. The [`Dispatcher`] delivers events to
+//! registered consumers in commit order, at least once: a consumer's progress is stored after
+//! its handler succeeds, so a crash in between re-delivers. Consumers must be idempotent (the
+//! event id is stable). A failing consumer is retried with exponential back-off and does not
+//! hold up the others. The sequence is allocated under a row lock held to commit, so sequence
+//! order is commit order on PostgreSQL too and no event is skipped.
+
+use crate::db::{now_micros, Db, DbError, WriteTx};
+use serde::Serialize;
+use sqlx::Row;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An event as delivered.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Event {
+    pub id: String,
+    pub seq: i64,
+    pub topic: String,
+    pub payload: serde_json::Value,
+    pub created_at: i64,
+}
+
+impl WriteTx {
+    /// Write an event to the outbox in this transaction. Returns its id.
+    pub async fn emit(
+        &mut self,
+        topic: &str,
+        payload: &serde_json::Value,
+    ) -> Result<String, DbError> {
+        let row = sqlx::query("UPDATE outbox_seq SET seq = seq + 1 WHERE id = 1 RETURNING seq")
+            .fetch_one(self.conn())
+            .await?;
+        let seq: i64 = row.try_get(0)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query(
+            "INSERT INTO outbox (id, seq, topic, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(seq)
+        .bind(topic)
+        .bind(payload.to_string())
+        .bind(now_micros())
+        .execute(self.conn())
+        .await?;
+        self.events.push(id.clone());
+        Ok(id)
+    }
+}
+
+/// Events with `seq > after`, oldest first, whose topic starts with `topic_prefix`.
+pub async fn read_after(
+    db: &Db,
+    after: i64,
+    topic_prefix: &str,
+    limit: i64,
+) -> Result<Vec<Event>, DbError> {
+    let rows = sqlx::query(
+        "SELECT id, seq, topic, payload, created_at FROM outbox WHERE seq > $1 AND topic LIKE $2 \
+         ORDER BY seq LIMIT $3",
+    )
+    .bind(after)
+    .bind(format!("{}%", topic_prefix.replace(['%', '_'], "")))
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let payload: String = r.try_get(3)?;
+            Ok(Event {
+                id: r.try_get(0)?,
+                seq: r.try_get(1)?,
+                topic: r.try_get(2)?,
+                payload: serde_json::from_str(&payload)
+                    .map_err(|e| DbError::Invalid(format!("outbox payload: {e}")))?,
+                created_at: r.try_get(4)?,
+            })
+        })
+        .collect()
+}
+
+/// The future a handler returns.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+/// An event handler.
+pub type Handler = Arc<dyn Fn(Event) -> HandlerFuture + Send + Sync>;
+
+struct Consumer {
+    name: String,
+    topic_prefix: String,
+    handler: Handler,
+}
+
+/// Delivers outbox events to in-process consumers.
+#[derive(Clone)]
+pub struct Dispatcher {
+    db: Db,
+    consumers: Arc<Vec<Consumer>>,
+}
+
+/// Builder for a [`Dispatcher`].
+pub struct DispatcherBuilder {
+    db: Db,
+    consumers: Vec<Consumer>,
+}
+
+impl Dispatcher {
+    pub fn builder(db: Db) -> DispatcherBuilder {
+        DispatcherBuilder {
+            db,
+            consumers: Vec::new(),
+        }
+    }
+
+    /// Deliver everything pending once; returns how many deliveries succeeded.
+    pub async fn run_once(&self) -> Result<usize, DbError> {
+        let mut delivered = 0;
+        for c in self.consumers.iter() {
+            delivered += self.drain(c).await?;
+        }
+        Ok(delivered)
+    }
+
+    async fn drain(&self, c: &Consumer) -> Result<usize, DbError> {
+        let mut delivered = 0;
+        loop {
+            let last: i64 =
+                sqlx::query_scalar("SELECT last_seq FROM outbox_consumers WHERE consumer = $1")
+                    .bind(&c.name)
+                    .fetch_optional(self.db.pool())
+                    .await?
+                    .unwrap_or(0);
+            let events = read_after(&self.db, last, &c.topic_prefix, 100).await?;
+            if events.is_empty() {
+                return Ok(delivered);
+            }
+            for ev in events {
+                let now = now_micros();
+                let failure = sqlx::query(
+                    "SELECT attempts, next_attempt_at FROM outbox_failures WHERE consumer = $1 AND event_id = $2",
+                )
+                .bind(&c.name)
+                .bind(&ev.id)
+                .fetch_optional(self.db.pool())
+                .await?;
+                let attempts: i64 = match &failure {
+                    Some(r) => {
+                        let next: i64 = r.try_get(1)?;
+                        if next > now {
+                            return Ok(delivered); // back off: retry later, keep order
+                        }
+                        r.try_get(0)?
+                    }
+                    None => 0,
+                };
+                let seq = ev.seq;
+                let id = ev.id.clone();
+                match (c.handler)(ev).await {
+                    Ok(()) => {
+                        let mut tx = self.db.begin_write().await?;
+                        sqlx::query(
+                            "INSERT INTO outbox_consumers (consumer, last_seq, updated_at) VALUES ($1, $2, $3) \
+                             ON CONFLICT (consumer) DO UPDATE SET last_seq = excluded.last_seq, updated_at = excluded.updated_at",
+                        )
+                        .bind(&c.name)
+                        .bind(seq)
+                        .bind(now_micros())
+                        .execute(tx.conn())
+                        .await?;
+                        sqlx::query("DELETE FROM outbox_failures WHERE consumer = $1 AND event_id = $2")
+                            .bind(&c.name)
+                            .bind(&id)
+                            .execute(tx.conn())
+                            .await?;
+                        tx.commit().await?;
+                        delivered += 1;
+                    }
+                    Err(err) => {
+                        let attempts = attempts + 1;
+                        // 1 s, 2 s, 4 s … capped at 10 minutes.
+                        let backoff_s = 1i64 << attempts.clamp(0, 10);
+                        let next = now + backoff_s.min(600) * 1_000_000;
+                        tracing::warn!(consumer = %c.name, event = %id, attempts, error = %err, "event handler failed");
+                        let mut tx = self.db.begin_write().await?;
+                        sqlx::query(
+                            "INSERT INTO outbox_failures (consumer, event_id, attempts, last_error, next_attempt_at) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consumer, event_id) DO UPDATE SET \
+                             attempts = excluded.attempts, last_error = excluded.last_error, next_attempt_at = excluded.next_attempt_at",
+                        )
+                        .bind(&c.name)
+                        .bind(&id)
+                        .bind(attempts)
+                        .bind(err)
+                        .bind(next)
+                        .execute(tx.conn())
+                        .await?;
+                        tx.commit().await?;
+                        return Ok(delivered);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Run until `shutdown` resolves: deliver on every commit that wrote events, and at least
+    /// every second (for retries and events written by other nodes).
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        let notify = self.db.outbox_notify();
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(e) = self.run_once().await {
+                tracing::error!(error = %e, "outbox dispatch failed");
+            }
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = notify.notified() => {},
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+            }
+        }
+    }
+}
+
+impl DispatcherBuilder {
+    /// Register a consumer. `name` must be stable: it keys the consumer's progress.
+    pub fn subscribe<F, Fut>(mut self, name: &str, topic_prefix: &str, handler: F) -> Self
+    where
+        F: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.consumers.push(Consumer {
+            name: name.to_string(),
+            topic_prefix: topic_prefix.to_string(),
+            handler: Arc::new(move |ev| Box::pin(handler(ev))),
+        });
+        self
+    }
+
+    pub fn build(self) -> Dispatcher {
+        Dispatcher {
+            db: self.db,
+            consumers: Arc::new(self.consumers),
+        }
+    }
+}
