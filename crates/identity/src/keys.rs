@@ -1,0 +1,148 @@
+//! Digital identity of staff (định danh số của cán bộ): an ed25519 key pair per person. The
+//! private key is sealed (XChaCha20-Poly1305) under the platform's master key, which lives
+//! outside the database (`<data-dir>/master.key`), so a stolen database cannot sign.
+
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use rand::RngCore;
+use serde::Serialize;
+use sqlx::Row;
+use std::path::Path;
+use std::sync::OnceLock;
+use tinhso_kernel::AppError;
+use tinhso_store::{now_micros, Db, DbError, WriteTx};
+
+static MASTER: OnceLock<[u8; 32]> = OnceLock::new();
+
+/// Load the master key from `path`, creating it (mode 0600) when missing. Call once at start;
+/// until then a process-local random key is used (fine for tests, not for production).
+pub fn load_master_key(path: &Path) -> std::io::Result<()> {
+    let key = if path.exists() {
+        let text = std::fs::read_to_string(path)?;
+        let bytes = hex::decode(text.trim()).map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
+        <[u8; 32]>::try_from(bytes.as_slice())
+            .map_err(|_| std::io::Error::other(format!("{}: the master key must be 32 bytes in hex", path.display())))?
+    } else {
+        let mut k = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut k);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, hex::encode(k))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        k
+    };
+    let _ = MASTER.set(key);
+    Ok(())
+}
+
+fn master() -> &'static [u8; 32] {
+    MASTER.get_or_init(|| {
+        let mut k = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut k);
+        k
+    })
+}
+
+fn seal(secret: &[u8]) -> Result<String, AppError> {
+    let cipher = XChaCha20Poly1305::new(master().into());
+    let mut nonce = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let ct = cipher
+        .encrypt(XNonce::from_slice(&nonce), secret)
+        .map_err(|_| AppError::internal("seal failed"))?;
+    let mut out = nonce.to_vec();
+    out.extend(ct);
+    Ok(base64::engine::general_purpose::STANDARD.encode(out))
+}
+
+fn unseal(sealed: &str) -> Result<Vec<u8>, AppError> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(sealed)
+        .map_err(AppError::internal)?;
+    if raw.len() < 24 {
+        return Err(AppError::internal("sealed key too short"));
+    }
+    let cipher = XChaCha20Poly1305::new(master().into());
+    cipher
+        .decrypt(XNonce::from_slice(&raw[..24]), &raw[24..])
+        .map_err(|_| AppError::internal("cannot unseal signing key: wrong master key?"))
+}
+
+/// Generate and register a signing key for `user_id` inside a transaction.
+pub async fn generate_in(tx: &mut WriteTx, user_id: &str) -> Result<String, AppError> {
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    let key = SigningKey::from_bytes(&seed);
+    let id = uuid::Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO signing_keys (id, user_id, public_key, sealed_private_key, created_at) VALUES ($1,$2,$3,$4,$5)",
+    )
+    .bind(&id)
+    .bind(user_id)
+    .bind(hex::encode(key.verifying_key().to_bytes()))
+    .bind(seal(&seed)?)
+    .bind(now_micros())
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    Ok(id)
+}
+
+/// A signature by a person's registered key.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PersonSignature {
+    pub key_id: String,
+    pub public_key: String,
+    /// ed25519 signature, hex.
+    pub signature: String,
+}
+
+/// Sign `message` with the newest unrevoked key of `user_id`.
+pub async fn sign(db: &Db, user_id: &str, message: &[u8]) -> Result<PersonSignature, AppError> {
+    let row = sqlx::query(
+        "SELECT id, public_key, sealed_private_key FROM signing_keys WHERE user_id = $1 AND revoked_at IS NULL \
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(DbError::from)?
+    .ok_or_else(|| {
+        AppError::forbidden().with_detail(
+            "Tài khoản chưa có khóa ký số",
+            "This account has no signing key",
+        )
+    })?;
+    let key_id: String = row.try_get(0).map_err(DbError::from)?;
+    let public_key: String = row.try_get(1).map_err(DbError::from)?;
+    let sealed: String = row.try_get(2).map_err(DbError::from)?;
+    let seed = unseal(&sealed)?;
+    let seed: [u8; 32] = seed
+        .as_slice()
+        .try_into()
+        .map_err(|_| AppError::internal("bad key length"))?;
+    let sig = SigningKey::from_bytes(&seed).sign(message);
+    Ok(PersonSignature {
+        key_id,
+        public_key,
+        signature: hex::encode(sig.to_bytes()),
+    })
+}
+
+/// Check a signature against a public key (both hex).
+pub fn verify(public_key_hex: &str, message: &[u8], signature_hex: &str) -> bool {
+    let Ok(pk) = hex::decode(public_key_hex) else { return false };
+    let Ok(sig) = hex::decode(signature_hex) else { return false };
+    let (Ok(pk), Ok(sig)) = (<[u8; 32]>::try_from(pk.as_slice()), <[u8; 64]>::try_from(sig.as_slice())) else {
+        return false;
+    };
+    let Ok(vk) = VerifyingKey::from_bytes(&pk) else { return false };
+    vk.verify(message, &Signature::from_bytes(&sig)).is_ok()
+}

@@ -1,0 +1,27 @@
+//! Identity and authorization (định danh và phân quyền).
+//!
+//! - [`authz`]: roles, permissions and scopes; [`authz::authorize`] is the one place where
+//!   every route and service call is checked, denying by default.
+//! - [`accounts`]: citizens (công dân), enterprises (doanh nghiệp), household businesses (hộ
+//!   kinh doanh) and staff (cán bộ, công chức) with their roles.
+//! - [`auth`]: sign-in with argon2id passwords, TOTP second factor, lockout with back-off,
+//!   browser sessions and scoped API tokens.
+//! - [`keys`]: each staff member's signing key pair, used to sign their decisions.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod accounts;
+pub mod auth;
+pub mod authz;
+pub mod keys;
+pub mod password;
+
+use tinhso_store::migrate::Migration;
+
+pub use authz::{authorize, Permission, Principal, ResourceScope, Role, Scope};
+
+/// The identity tables.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 2001,
+    name: "accounts, roles, sessions, tokens, signing keys",
+    sql: include_str!("../migrations/2001_identity.sql"),
+}];
