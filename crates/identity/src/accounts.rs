@@ -213,7 +213,11 @@ pub async fn create(db: &Db, ctx: &Ctx, new: &NewAccount) -> Result<Created, App
                 None => {
                     errs.push(
                         "username",
-                        Invalid::new("required", "Vui lòng nhập tên đăng nhập", "Please enter a user name"),
+                        Invalid::new(
+                            "required",
+                            "Vui lòng nhập tên đăng nhập",
+                            "Please enter a user name",
+                        ),
                     );
                     None
                 }
@@ -252,7 +256,9 @@ pub async fn create(db: &Db, ctx: &Ctx, new: &NewAccount) -> Result<Created, App
                 AccountKind::Staff => Role::Specialist,
             },
             scope: match kind {
-                AccountKind::Staff => Scope::Agency(opt(&new.agency_code).unwrap_or_default().to_string()),
+                AccountKind::Staff => {
+                    Scope::Agency(opt(&new.agency_code).unwrap_or_default().to_string())
+                }
                 _ => Scope::Own,
             },
         });
@@ -320,8 +326,11 @@ pub async fn create(db: &Db, ctx: &Ctx, new: &NewAccount) -> Result<Created, App
             "roles": roles.iter().map(|a| format!("{}@{}:{}", a.role.as_str(), a.scope.kind(), a.scope.code())).collect::<Vec<_>>()}}),
     ))
     .await?;
-    tx.emit("identity.user_created", &serde_json::json!({"user_id": id, "kind": kind.as_str()}))
-        .await?;
+    tx.emit(
+        "identity.user_created",
+        &serde_json::json!({"user_id": id, "kind": kind.as_str()}),
+    )
+    .await?;
     tx.commit().await?;
     let account = get(db, &id).await?.ok_or_else(AppError::not_found)?;
     let totp_uri = totp_secret
@@ -448,7 +457,12 @@ pub async fn list(db: &Db, f: &AccountFilter) -> Result<Vec<Account>, DbError> {
 }
 
 /// Disable or re-enable an account. Disabling ends its sessions and revokes its tokens.
-pub async fn set_disabled(db: &Db, ctx: &Ctx, id: &str, disabled: bool) -> Result<Account, AppError> {
+pub async fn set_disabled(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    disabled: bool,
+) -> Result<Account, AppError> {
     let before = get(db, id).await?.ok_or_else(AppError::not_found)?;
     let now = now_micros();
     let mut tx = db.begin_write().await?;
@@ -465,12 +479,14 @@ pub async fn set_disabled(db: &Db, ctx: &Ctx, id: &str, disabled: bool) -> Resul
             .execute(tx.conn())
             .await
             .map_err(DbError::from)?;
-        sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(tx.conn())
-            .await
-            .map_err(DbError::from)?;
+        sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from)?;
     }
     tx.audit(&ctx.entry(
         if disabled { "user.disable" } else { "user.enable" },
@@ -486,9 +502,15 @@ pub async fn set_disabled(db: &Db, ctx: &Ctx, id: &str, disabled: bool) -> Resul
 
 /// Set a new password (by an administrator or by the user), ending other sessions and
 /// clearing any lockout.
-pub async fn reset_password(db: &Db, ctx: &Ctx, id: &str, new_password: &str) -> Result<(), AppError> {
+pub async fn reset_password(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    new_password: &str,
+) -> Result<(), AppError> {
     let acc = get(db, id).await?.ok_or_else(AppError::not_found)?;
-    password::check_policy(new_password, &acc.username).map_err(|e| AppError::field("password", e))?;
+    password::check_policy(new_password, &acc.username)
+        .map_err(|e| AppError::field("password", e))?;
     let hash = password::hash(new_password)?;
     let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
@@ -521,7 +543,12 @@ pub async fn reset_password(db: &Db, ctx: &Ctx, id: &str, new_password: &str) ->
 }
 
 /// Grant a role within a scope.
-pub async fn assign_role(db: &Db, ctx: &Ctx, id: &str, a: &RoleAssignment) -> Result<Account, AppError> {
+pub async fn assign_role(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    a: &RoleAssignment,
+) -> Result<Account, AppError> {
     let acc = get(db, id).await?.ok_or_else(AppError::not_found)?;
     if acc.kind != AccountKind::Staff.as_str() && a.role.is_staff() {
         return Err(AppError::field(

@@ -145,17 +145,35 @@ async fn password_hash_and_totp(db: &Db, id: &str) -> Result<(String, Option<Str
 
 /// Check credentials and open a session. Wrong user name and wrong password give the same
 /// error and take the same time; five failures lock the name with a growing back-off.
-pub async fn login(db: &Db, ctx: &Ctx, input: &LoginInput) -> Result<(Account, NewSession), AppError> {
+pub async fn login(
+    db: &Db,
+    ctx: &Ctx,
+    input: &LoginInput,
+) -> Result<(Account, NewSession), AppError> {
     let username = tinhso_kernel::text::clean(&input.username)
         .to_lowercase()
         .replace(' ', "");
     if username.is_empty() || input.password.is_empty() {
         let mut errs = tinhso_kernel::FieldErrors::new();
         if username.is_empty() {
-            errs.push("username", Invalid::new("required", "Vui lòng nhập tên đăng nhập", "Please enter your user name"));
+            errs.push(
+                "username",
+                Invalid::new(
+                    "required",
+                    "Vui lòng nhập tên đăng nhập",
+                    "Please enter your user name",
+                ),
+            );
         }
         if input.password.is_empty() {
-            errs.push("password", Invalid::new("required", "Vui lòng nhập mật khẩu", "Please enter your password"));
+            errs.push(
+                "password",
+                Invalid::new(
+                    "required",
+                    "Vui lòng nhập mật khẩu",
+                    "Please enter your password",
+                ),
+            );
         }
         errs.into_result()?;
     }
@@ -180,7 +198,12 @@ pub async fn login(db: &Db, ctx: &Ctx, input: &LoginInput) -> Result<(Account, N
         return Err(AppError::new(ErrorCode::AccountDisabled));
     }
     if let Some(secret) = &totp_secret {
-        match input.totp.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        match input
+            .totp
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
             None => return Err(AppError::new(ErrorCode::TotpRequired)),
             Some(code) if !totp_ok(secret, code) => {
                 record_failure(db, ctx, &username, "wrong_totp").await?;
@@ -338,17 +361,30 @@ pub async fn create_token(
     let mut errs = tinhso_kernel::FieldErrors::new();
     let name = errs.check("name", tinhso_kernel::validate::length(name, 1, 100));
     if scopes.is_empty() {
-        errs.push("scopes", Invalid::new("required", "Chọn ít nhất một quyền cho mã truy cập", "Choose at least one scope"));
+        errs.push(
+            "scopes",
+            Invalid::new(
+                "required",
+                "Chọn ít nhất một quyền cho mã truy cập",
+                "Choose at least one scope",
+            ),
+        );
     }
     if !(1..=365).contains(&ttl_days) {
         errs.push(
             "ttl_days",
-            Invalid::new("range", "Thời hạn phải từ 1 đến 365 ngày", "The lifetime must be 1 to 365 days"),
+            Invalid::new(
+                "range",
+                "Thời hạn phải từ 1 đến 365 ngày",
+                "The lifetime must be 1 to 365 days",
+            ),
         );
     }
     errs.into_result()?;
     let name = name.unwrap_or_default();
-    let acc = accounts::get(db, user_id).await?.ok_or_else(AppError::not_found)?;
+    let acc = accounts::get(db, user_id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
     // A token can never carry more than its owner's roles grant.
     let principal = accounts::principal_of(&acc, AuthMethod::Session);
     if let Some(p) = scopes.iter().find(|p| !principal.can_somewhere(**p)) {
@@ -356,7 +392,10 @@ pub async fn create_token(
             "scopes",
             Invalid::new(
                 "scope_not_held",
-                format!("Bạn không có quyền {} nên không thể cấp cho mã truy cập", p.as_str()),
+                format!(
+                    "Bạn không có quyền {} nên không thể cấp cho mã truy cập",
+                    p.as_str()
+                ),
                 format!("You do not hold {} so a token cannot carry it", p.as_str()),
             ),
         ));
@@ -371,7 +410,11 @@ pub async fn create_token(
         expires_at: now + ttl_days * 86_400 * 1_000_000,
         revoked: false,
     };
-    let scopes_s = scopes.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" ");
+    let scopes_s = scopes
+        .iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO api_tokens (id, user_id, name, token_hash, scopes, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7)",
@@ -459,7 +502,12 @@ pub async fn list_tokens(db: &Db, user_id: &str) -> Result<Vec<TokenInfo>, AppEr
 }
 
 /// Revoke a token of `user_id`.
-pub async fn revoke_token(db: &Db, ctx: &Ctx, user_id: &str, token_id: &str) -> Result<(), AppError> {
+pub async fn revoke_token(
+    db: &Db,
+    ctx: &Ctx,
+    user_id: &str,
+    token_id: &str,
+) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
     let n = sqlx::query(
         "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
@@ -474,8 +522,14 @@ pub async fn revoke_token(db: &Db, ctx: &Ctx, user_id: &str, token_id: &str) -> 
     if n == 0 {
         return Err(AppError::not_found());
     }
-    tx.audit(&ctx.entry("token.revoke", "api_token", token_id, "", serde_json::json!({})))
-        .await?;
+    tx.audit(&ctx.entry(
+        "token.revoke",
+        "api_token",
+        token_id,
+        "",
+        serde_json::json!({}),
+    ))
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -483,4 +537,41 @@ pub async fn revoke_token(db: &Db, ctx: &Ctx, user_id: &str, token_id: &str) -> 
 /// The TOTP secret of an account (for the operator's `tinhso user totp` and the demo).
 pub async fn totp_secret_of(db: &Db, user_id: &str) -> Result<Option<String>, AppError> {
     Ok(password_hash_and_totp(db, user_id).await?.1)
+}
+
+/// Replace the TOTP secret of an account (enrolment, or the demo accounts' published secret).
+pub async fn set_totp_secret(
+    db: &Db,
+    ctx: &Ctx,
+    user_id: &str,
+    secret_b32: &str,
+) -> Result<(), AppError> {
+    if totp_for(secret_b32).is_none() {
+        return Err(AppError::field(
+            "totp_secret",
+            Invalid::new(
+                "totp_secret",
+                "Khóa TOTP không hợp lệ (base32, ít nhất 128 bit)",
+                "Invalid TOTP secret (base32, at least 128 bits)",
+            ),
+        ));
+    }
+    let mut tx = db.begin_write().await?;
+    sqlx::query("UPDATE users SET totp_secret = $1, updated_at = $2 WHERE id = $3")
+        .bind(secret_b32)
+        .bind(now_micros())
+        .bind(user_id)
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from)?;
+    tx.audit(&ctx.entry(
+        "user.set_totp",
+        "user",
+        user_id,
+        "",
+        serde_json::json!({"after": {"totp": "enrolled"}}),
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -315,7 +315,11 @@ impl Principal {
 
     /// Whether the principal holds `perm` anywhere (used to show or hide links).
     pub fn can_somewhere(&self, perm: Permission) -> bool {
-        self.token_allows(perm) && self.roles.iter().any(|a| a.role.permissions().contains(&perm))
+        self.token_allows(perm)
+            && self
+                .roles
+                .iter()
+                .any(|a| a.role.permissions().contains(&perm))
     }
 
     fn token_allows(&self, perm: Permission) -> bool {
@@ -353,9 +357,7 @@ pub fn authorize(
         ));
     }
     // Self-service is always within one's own account.
-    if perm == Permission::SelfService
-        && res.owner_user_id.as_deref() == Some(p.user_id.as_str())
-    {
+    if perm == Permission::SelfService && res.owner_user_id.as_deref() == Some(p.user_id.as_str()) {
         return Ok(());
     }
     let granted = p
@@ -423,7 +425,10 @@ mod tests {
 
     #[test]
     fn agency_scope_covers_subtree_and_tokens_narrow() {
-        let mut p = principal(vec![(Role::DepartmentLeader, Scope::Agency("H37.10".into()))]);
+        let mut p = principal(vec![(
+            Role::DepartmentLeader,
+            Scope::Agency("H37.10".into()),
+        )]);
         let child = ResourceScope {
             agencies: vec!["H37.10.01".into(), "H37.10".into(), "H37".into()],
             ..Default::default()

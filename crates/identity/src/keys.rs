@@ -21,9 +21,14 @@ static MASTER: OnceLock<[u8; 32]> = OnceLock::new();
 pub fn load_master_key(path: &Path) -> std::io::Result<()> {
     let key = if path.exists() {
         let text = std::fs::read_to_string(path)?;
-        let bytes = hex::decode(text.trim()).map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
-        <[u8; 32]>::try_from(bytes.as_slice())
-            .map_err(|_| std::io::Error::other(format!("{}: the master key must be 32 bytes in hex", path.display())))?
+        let bytes = hex::decode(text.trim())
+            .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
+        <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+            std::io::Error::other(format!(
+                "{}: the master key must be 32 bytes in hex",
+                path.display()
+            ))
+        })?
     } else {
         let mut k = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut k);
@@ -138,11 +143,20 @@ pub async fn sign(db: &Db, user_id: &str, message: &[u8]) -> Result<PersonSignat
 
 /// Check a signature against a public key (both hex).
 pub fn verify(public_key_hex: &str, message: &[u8], signature_hex: &str) -> bool {
-    let Ok(pk) = hex::decode(public_key_hex) else { return false };
-    let Ok(sig) = hex::decode(signature_hex) else { return false };
-    let (Ok(pk), Ok(sig)) = (<[u8; 32]>::try_from(pk.as_slice()), <[u8; 64]>::try_from(sig.as_slice())) else {
+    let Ok(pk) = hex::decode(public_key_hex) else {
         return false;
     };
-    let Ok(vk) = VerifyingKey::from_bytes(&pk) else { return false };
+    let Ok(sig) = hex::decode(signature_hex) else {
+        return false;
+    };
+    let (Ok(pk), Ok(sig)) = (
+        <[u8; 32]>::try_from(pk.as_slice()),
+        <[u8; 64]>::try_from(sig.as_slice()),
+    ) else {
+        return false;
+    };
+    let Ok(vk) = VerifyingKey::from_bytes(&pk) else {
+        return false;
+    };
     vk.verify(message, &Signature::from_bytes(&sig)).is_ok()
 }

@@ -81,10 +81,18 @@ mod tests {
 
     #[test]
     fn policy() {
-        assert_eq!(check_policy("short", "u").unwrap_err().code, "password_short");
-        assert_eq!(check_policy("12345678901", "u").unwrap_err().code, "password_digits_only");
         assert_eq!(
-            check_policy("canbo.motcua-2026", "canbo.motcua").unwrap_err().code,
+            check_policy("short", "u").unwrap_err().code,
+            "password_short"
+        );
+        assert_eq!(
+            check_policy("12345678901", "u").unwrap_err().code,
+            "password_digits_only"
+        );
+        assert_eq!(
+            check_policy("canbo.motcua-2026", "canbo.motcua")
+                .unwrap_err()
+                .code,
             "password_contains_username"
         );
         assert!(check_policy("Lạng Sơn 2026!", "canbo").is_ok());

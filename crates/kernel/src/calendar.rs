@@ -17,10 +17,11 @@
 //!   ngày làm việc, e.g. a Friday off made up on a Saturday), entered by administrators.
 //!   An override always wins over the rules above.
 //!
-//! Holiday rules are dated data ([`RULES`]): when the law changes (for example the planned
-//! "Ngày Văn hóa Việt Nam" 24/11 — Politburo Resolution 80-NQ/TW and Government Resolution
-//! 30/NQ-CP of 2026 direct amending art. 112, not enacted as of this writing), add a rule with
-//! the year it takes effect. Until then such a day can be entered as an override.
+//! Holiday rules are dated data (`RULES` in this module): when the law changes, add a rule
+//! with the year it takes effect. Example: the planned "Ngày Văn hóa Việt Nam" (24/11) —
+//! Politburo Resolution 80-NQ/TW and Government Resolution 30/NQ-CP (2026) direct amending
+//! art. 112 to make it a paid holiday, but no amendment was enacted when this was written.
+//! Until it is, such a day can be entered as an override.
 //!
 //! Years before 2013 (Labour Code 2012) are computed with the same rules and are approximate.
 
@@ -60,10 +61,18 @@ pub struct Holiday {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DayOverride {
     /// Ngày nghỉ (a day off, e.g. a swapped working day or a holiday not in the rules).
-    DayOff { name_vi: String, name_en: String },
+    DayOff {
+        /// Tên ngày nghỉ (Vietnamese name shown to users).
+        name_vi: String,
+        /// English name.
+        name_en: String,
+    },
     /// Ngày làm việc (a working day, e.g. a Saturday worked to make up a swapped day, or the
     /// default 1/9 when the government chose 3/9).
-    WorkingDay { reason_vi: String },
+    WorkingDay {
+        /// Lý do (reason, e.g. "Làm bù cho ngày 2/1/2026").
+        reason_vi: String,
+    },
 }
 
 /// When a statutory holiday falls in a given year.
@@ -235,8 +244,7 @@ fn compute_raw(year: i32) -> Vec<Holiday> {
     let mut comps: Vec<Holiday> = Vec::new();
     for (date, name_vi, name_en) in to_compensate {
         let mut c = date;
-        loop {
-            let Some(next) = c.succ_opt() else { break };
+        while let Some(next) = c.succ_opt() {
             c = next;
             let taken = days.iter().any(|h| h.date == c) || comps.iter().any(|h| h.date == c);
             if !is_weekend(c) && !taken {

@@ -196,11 +196,18 @@ impl fmt::Display for Vnd {
         if self.0 < 0 {
             out.push('-');
         }
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+        // Digits before the first dot: 1–3.
+        let mut until_dot = match digits.len() % 3 {
+            0 => 3,
+            r => r,
+        };
+        for c in digits.chars() {
+            if until_dot == 0 {
                 out.push('.');
+                until_dot = 3;
             }
             out.push(c);
+            until_dot -= 1;
         }
         out.push_str(" ₫");
         f.write_str(&out)

@@ -204,7 +204,7 @@ pub fn cccd_at(s: &str, today: NaiveDate) -> Result<Cccd, Invalid> {
         6 | 7 => 2200,
         _ => 1800,
     };
-    let gender = if century_gender % 2 == 0 {
+    let gender = if century_gender & 1 == 0 {
         Gender::Male
     } else {
         Gender::Female

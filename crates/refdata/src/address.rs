@@ -37,7 +37,10 @@ fn strip_prefix(folded: &str, prefixes: &[&str]) -> String {
     for p in prefixes {
         if let Some(rest) = s.strip_prefix(p) {
             let rest = rest.trim_start_matches('.').trim();
-            if rest.len() < s.len() && (s.as_bytes().get(p.len()) == Some(&b' ') || s.as_bytes().get(p.len()) == Some(&b'.')) {
+            if rest.len() < s.len()
+                && (s.as_bytes().get(p.len()) == Some(&b' ')
+                    || s.as_bytes().get(p.len()) == Some(&b'.'))
+            {
                 return rest.to_string();
             }
         }
@@ -96,7 +99,10 @@ pub fn convert(address: &str) -> Result<Conversion, AppError> {
     let district = u
         .legacy_districts
         .iter()
-        .find(|d| text::fold(&d.name) == district_name || text::fold(&d.full_name) == text::fold(district_raw))
+        .find(|d| {
+            text::fold(&d.name) == district_name
+                || text::fold(&d.full_name) == text::fold(district_raw)
+        })
         .ok_or_else(|| not_found("huyện/thành phố", "district", district_raw))?;
     idx -= 1;
     if idx == 0 {
@@ -109,7 +115,9 @@ pub fn convert(address: &str) -> Result<Conversion, AppError> {
         .legacy_communes
         .iter()
         .filter(|c| c.district_code == district.code)
-        .filter(|c| text::fold(&c.name) == commune_name || text::fold(&c.full_name) == folded_commune)
+        .filter(|c| {
+            text::fold(&c.name) == commune_name || text::fold(&c.full_name) == folded_commune
+        })
         .collect();
     // "Xã Tân Thanh" and "Thị trấn Tân Thanh" could coexist: prefer the one whose kind matches.
     let old = match candidates.as_slice() {
@@ -130,19 +138,26 @@ pub fn convert(address: &str) -> Result<Conversion, AppError> {
         })
         .collect();
     let Some(first) = new_units.first() else {
-        return Err(AppError::internal(format!("legacy commune {} has no successor", old.code)));
+        return Err(AppError::internal(format!(
+            "legacy commune {} has no successor",
+            old.code
+        )));
     };
     let detail = parts[..idx - 1].join(", ");
     let province = u
         .province(&first.commune.province_code)
         .map(|p| p.full_name.clone())
         .unwrap_or_default();
-    let new_address = [detail.as_str(), first.commune.full_name.as_str(), province.as_str()]
-        .iter()
-        .filter(|s| !s.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let new_address = [
+        detail.as_str(),
+        first.commune.full_name.as_str(),
+        province.as_str(),
+    ]
+    .iter()
+    .filter(|s| !s.is_empty())
+    .copied()
+    .collect::<Vec<_>>()
+    .join(", ");
     Ok(Conversion {
         input,
         detail,
@@ -162,7 +177,10 @@ mod tests {
         let u = units();
         for c in &u.legacy_communes {
             let d = u.legacy_district(&c.district_code).unwrap();
-            let addr = format!("Thôn Bản A, {}, {}, Tỉnh Lạng Sơn", c.full_name, d.full_name);
+            let addr = format!(
+                "Thôn Bản A, {}, {}, Tỉnh Lạng Sơn",
+                c.full_name, d.full_name
+            );
             let conv = convert(&addr).unwrap_or_else(|e| panic!("{addr}: {e}"));
             assert_eq!(conv.old_commune.code, c.code, "{addr}");
             assert_eq!(conv.detail, "Thôn Bản A");
@@ -181,9 +199,15 @@ mod tests {
 
     #[test]
     fn clear_errors() {
-        assert_eq!(convert("Tân Thanh").unwrap_err().fields[0].code, "address_format");
         assert_eq!(
-            convert("Xã Không Có, Huyện Văn Lãng, Tỉnh Lạng Sơn").unwrap_err().fields[0].code,
+            convert("Tân Thanh").unwrap_err().fields[0].code,
+            "address_format"
+        );
+        assert_eq!(
+            convert("Xã Không Có, Huyện Văn Lãng, Tỉnh Lạng Sơn")
+                .unwrap_err()
+                .fields[0]
+                .code,
             "address_unit_not_found"
         );
         assert_eq!(

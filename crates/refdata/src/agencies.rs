@@ -74,16 +74,18 @@ pub async fn seed(db: &Db, ctx: &Ctx) -> Result<usize, AppError> {
     let mut placed: std::collections::HashSet<String> = std::collections::HashSet::new();
     while !pending.is_empty() {
         let before = pending.len();
-        let (ready, rest): (Vec<_>, Vec<_>) = pending.into_iter().partition(|a| {
-            a.parent_code.as_ref().is_none_or(|p| placed.contains(p))
-        });
+        let (ready, rest): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .partition(|a| a.parent_code.as_ref().is_none_or(|p| placed.contains(p)));
         for a in &ready {
             placed.insert(a.code.clone());
         }
         ordered.extend(ready);
         pending = rest;
         if pending.len() == before {
-            return Err(AppError::internal("agency tree has a cycle or a missing parent"));
+            return Err(AppError::internal(
+                "agency tree has a cycle or a missing parent",
+            ));
         }
     }
     let existing: std::collections::HashSet<String> =
@@ -216,7 +218,12 @@ async fn parents(db: &Db) -> Result<HashMap<String, Option<String>>, DbError> {
         .fetch_all(db.pool())
         .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<Option<String>, _>(1)?)))
+        .map(|r| {
+            Ok((
+                r.try_get::<String, _>(0)?,
+                r.try_get::<Option<String>, _>(1)?,
+            ))
+        })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(DbError::from)
 }
@@ -253,11 +260,16 @@ pub async fn subtree(db: &Db, code: &str) -> Result<Vec<String>, DbError> {
     Ok(out)
 }
 
-/// Where an agency sits, for authorization.
+/// Where an agency sits, for authorization. Only a commune People's Committee (`ubnd_xa`)
+/// belongs to its commune: other agencies located there (central customs, border-guard
+/// stations) are not under the commune's authority, so commune-scoped roles do not reach them.
 pub async fn scope_of(db: &Db, agency: &Agency) -> Result<ResourceScope, DbError> {
     Ok(ResourceScope {
         agencies: ancestors(db, &agency.code).await?,
-        commune: agency.admin_unit_code.clone().filter(|c| c.len() == 5),
+        commune: agency
+            .admin_unit_code
+            .clone()
+            .filter(|c| c.len() == 5 && agency.kind == "ubnd_xa"),
         owner_user_id: None,
     })
 }
@@ -349,7 +361,8 @@ pub async fn update_contact(
         serde_json::json!({"before": changed(&before), "after": changed(&after)}),
     ))
     .await?;
-    tx.emit("agency.updated", &serde_json::json!({"code": code})).await?;
+    tx.emit("agency.updated", &serde_json::json!({"code": code}))
+        .await?;
     tx.commit().await?;
     Ok(after)
 }

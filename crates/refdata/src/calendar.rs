@@ -22,9 +22,10 @@ pub struct Override {
 
 /// Every override, by date.
 pub async fn overrides(db: &Db) -> Result<Vec<Override>, DbError> {
-    let rows = sqlx::query("SELECT day, kind, name_vi, name_en FROM calendar_overrides ORDER BY day")
-        .fetch_all(db.pool())
-        .await?;
+    let rows =
+        sqlx::query("SELECT day, kind, name_vi, name_en FROM calendar_overrides ORDER BY day")
+            .fetch_all(db.pool())
+            .await?;
     rows.iter()
         .map(|r| {
             Ok(Override {
@@ -44,7 +45,9 @@ pub async fn working_calendar(db: &Db) -> Result<WorkingCalendar, DbError> {
     Ok(WorkingCalendar::new(list.into_iter().filter_map(|o| {
         let day = NaiveDate::parse_from_str(&o.day, "%Y-%m-%d").ok()?;
         let ov = if o.kind == "working_day" {
-            DayOverride::WorkingDay { reason_vi: o.name_vi }
+            DayOverride::WorkingDay {
+                reason_vi: o.name_vi,
+            }
         } else {
             DayOverride::DayOff {
                 name_vi: o.name_vi,
@@ -79,7 +82,12 @@ pub struct OverrideInput {
 }
 
 /// Create or replace the override of a day.
-pub async fn set(db: &Db, ctx: &Ctx, day: &str, input: &OverrideInput) -> Result<Override, AppError> {
+pub async fn set(
+    db: &Db,
+    ctx: &Ctx,
+    day: &str,
+    input: &OverrideInput,
+) -> Result<Override, AppError> {
     let date = parse_day("day", day)?;
     let mut errs = FieldErrors::new();
     if input.kind != "day_off" && input.kind != "working_day" {
@@ -124,7 +132,8 @@ pub async fn set(db: &Db, ctx: &Ctx, day: &str, input: &OverrideInput) -> Result
         serde_json::json!({"before": before, "after": o}),
     ))
     .await?;
-    tx.emit("calendar.changed", &serde_json::json!({"day": o.day})).await?;
+    tx.emit("calendar.changed", &serde_json::json!({"day": o.day}))
+        .await?;
     tx.commit().await?;
     Ok(o)
 }
@@ -150,7 +159,8 @@ pub async fn remove(db: &Db, ctx: &Ctx, day: &str) -> Result<(), AppError> {
         serde_json::json!({"before": before}),
     ))
     .await?;
-    tx.emit("calendar.changed", &serde_json::json!({"day": date})).await?;
+    tx.emit("calendar.changed", &serde_json::json!({"day": date}))
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -168,7 +168,10 @@ impl Units {
                 (rank, c)
             })
             .collect();
-        hits.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| text::cmp_vi(&a.1.name, &b.1.name)));
+        hits.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| text::cmp_vi(&a.1.name, &b.1.name))
+        });
         hits.into_iter().take(limit).map(|(_, c)| c).collect()
     }
 
@@ -212,7 +215,10 @@ mod tests {
         assert_eq!(ls.iter().filter(|c| c.kind == "phuong").count(), 4);
         assert_eq!(ls.iter().filter(|c| c.kind == "xa").count(), 61);
         for ward in ["Tam Thanh", "Lương Văn Tri", "Kỳ Lừa", "Đông Kinh"] {
-            assert!(ls.iter().any(|c| c.name == ward && c.kind == "phuong"), "{ward}");
+            assert!(
+                ls.iter().any(|c| c.name == ward && c.kind == "phuong"),
+                "{ward}"
+            );
         }
         assert!(u.communes.len() > 3000);
     }
@@ -240,7 +246,11 @@ mod tests {
             assert!(succ.iter().all(|(_, n)| n.province_code == "20"));
         }
         for c in u.communes_of("20") {
-            assert!(!u.predecessors(&c.code).is_empty(), "{} has no predecessor", c.name);
+            assert!(
+                !u.predecessors(&c.code).is_empty(),
+                "{} has no predecessor",
+                c.name
+            );
         }
     }
 

@@ -15,6 +15,44 @@ use sqlx::Row;
 /// The hash before the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// Who is acting and in which request: passed to every service call that changes state, so
+/// its audit entry names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ctx {
+    /// `user:<id>`, `user:<id>/token:<id>`, `cli:<name>`, `system`.
+    pub actor: String,
+    pub request_id: String,
+}
+
+impl Ctx {
+    pub fn system(request_id: impl Into<String>) -> Self {
+        Self {
+            actor: "system".into(),
+            request_id: request_id.into(),
+        }
+    }
+
+    /// An entry by this actor in this request.
+    pub fn entry(
+        &self,
+        action: &str,
+        target_type: &str,
+        target_id: &str,
+        scope: &str,
+        summary: serde_json::Value,
+    ) -> NewAuditEntry {
+        NewAuditEntry {
+            actor: self.actor.clone(),
+            action: action.into(),
+            target_type: target_type.into(),
+            target_id: target_id.into(),
+            scope: scope.into(),
+            request_id: self.request_id.clone(),
+            summary,
+        }
+    }
+}
+
 /// What a caller records (the time, sequence and hashes are added by the trail).
 #[derive(Debug, Clone, Default)]
 pub struct NewAuditEntry {
@@ -124,9 +162,10 @@ impl WriteTx {
     pub async fn audit(&mut self, e: &NewAuditEntry) -> Result<AuditEntry, DbError> {
         // Taking the head row's lock first serialises appenders (PostgreSQL); SQLite has one
         // writer anyway.
-        let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-            .fetch_one(self.conn())
-            .await?;
+        let head =
+            sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+                .fetch_one(self.conn())
+                .await?;
         let seq: i64 = head.try_get(0)?;
         let prev_hash: String = head.try_get(1)?;
         let summary = e.summary.to_string();
@@ -305,7 +344,11 @@ pub async fn list(db: &Db, f: &AuditFilter) -> Result<Vec<AuditEntry>, DbError> 
         add(" AND target_id = ?", v.clone(), &mut sql);
     }
     if let Some(v) = &f.scope_prefix {
-        add(" AND scope LIKE ?", format!("{}%", v.replace(['%', '_'], "")), &mut sql);
+        add(
+            " AND scope LIKE ?",
+            format!("{}%", v.replace(['%', '_'], "")),
+            &mut sql,
+        );
     }
     let before = f.before_seq.unwrap_or(i64::MAX);
     let limit = f.limit.unwrap_or(50).clamp(1, 500);
@@ -322,4 +365,14 @@ pub async fn list(db: &Db, f: &AuditFilter) -> Result<Vec<AuditEntry>, DbError> 
     rows.iter()
         .map(|r| AuditEntry::from_row(r).map_err(DbError::from))
         .collect()
+}
+
+/// Entries written at or after `since` (Unix microseconds).
+pub async fn count_since(db: &Db, since: i64) -> Result<i64, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE at >= $1")
+            .bind(since)
+            .fetch_one(db.pool())
+            .await?,
+    )
 }

@@ -34,7 +34,10 @@ pub async fn backup_to(db: &Db, to: &Path) -> Result<u64, DbError> {
 /// Check a snapshot file: SQLite integrity check. Returns the problems found (empty when fine).
 pub async fn check_snapshot(path: &Path) -> Result<Vec<String>, DbError> {
     if !path.is_file() {
-        return Err(DbError::Invalid(format!("{} is not a file", path.display())));
+        return Err(DbError::Invalid(format!(
+            "{} is not a file",
+            path.display()
+        )));
     }
     sqlx::any::install_default_drivers();
     let url = format!("sqlite://{}?mode=ro", path.display());

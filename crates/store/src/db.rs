@@ -231,6 +231,13 @@ impl Db {
     }
 }
 
+/// Run a `SELECT COUNT(*) …` (or any query returning one BIGINT) on the read pool.
+pub async fn count(db: &Db, sql: &str) -> Result<i64, DbError> {
+    Ok(sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(db.pool())
+        .await?)
+}
+
 /// A write transaction. Commit with [`WriteTx::commit`]; dropping it rolls back.
 pub struct WriteTx {
     pub(crate) tx: Transaction<'static, Any>,

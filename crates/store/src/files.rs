@@ -109,21 +109,28 @@ impl FileStore {
                 ),
             ));
         }
-        let kind = sniff(bytes).filter(|k| allowed.contains(k)).ok_or_else(|| {
-            let names: Vec<&str> = allowed.iter().map(|m| m.mime()).collect();
-            AppError::field(
-                field,
-                Invalid::new(
-                    "file_type",
-                    format!("Loại tệp không được chấp nhận; chỉ nhận: {}", names.join(", ")),
-                    format!("File type not accepted; allowed: {}", names.join(", ")),
-                ),
-            )
-        })?;
+        let kind = sniff(bytes)
+            .filter(|k| allowed.contains(k))
+            .ok_or_else(|| {
+                let names: Vec<&str> = allowed.iter().map(|m| m.mime()).collect();
+                AppError::field(
+                    field,
+                    Invalid::new(
+                        "file_type",
+                        format!(
+                            "Loại tệp không được chấp nhận; chỉ nhận: {}",
+                            names.join(", ")
+                        ),
+                        format!("File type not accepted; allowed: {}", names.join(", ")),
+                    ),
+                )
+            })?;
         let sha = hex::encode(Sha256::digest(bytes));
         let path = self.path_of(&sha);
         if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
-            write_atomic(&path, bytes).await.map_err(AppError::internal)?;
+            write_atomic(&path, bytes)
+                .await
+                .map_err(AppError::internal)?;
         }
         let size = bytes.len() as i64;
         let mut tx = db.begin_write().await?;

@@ -72,12 +72,14 @@ pub async fn run(db: &Db, sets: &[&[Migration]]) -> Result<Vec<i64>, DbError> {
         tx.conn().execute(sql.as_str()).await.map_err(|e| {
             DbError::Invalid(format!("migration {} ({}) failed: {e}", m.version, m.name))
         })?;
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(m.version)
-            .bind(m.name)
-            .bind(now_micros())
-            .execute(tx.conn())
-            .await?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .bind(now_micros())
+        .execute(tx.conn())
+        .await?;
         tx.commit().await?;
         tracing::info!(version = m.version, name = m.name, "migration applied");
         applied_now.push(m.version);

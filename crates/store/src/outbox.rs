@@ -171,11 +171,13 @@ impl Dispatcher {
                         .bind(now_micros())
                         .execute(tx.conn())
                         .await?;
-                        sqlx::query("DELETE FROM outbox_failures WHERE consumer = $1 AND event_id = $2")
-                            .bind(&c.name)
-                            .bind(&id)
-                            .execute(tx.conn())
-                            .await?;
+                        sqlx::query(
+                            "DELETE FROM outbox_failures WHERE consumer = $1 AND event_id = $2",
+                        )
+                        .bind(&c.name)
+                        .bind(&id)
+                        .execute(tx.conn())
+                        .await?;
                         tx.commit().await?;
                         delivered += 1;
                     }

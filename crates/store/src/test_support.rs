@@ -27,7 +27,10 @@ impl TestDb {
 
 /// The backend the test suite runs on.
 pub fn test_backend() -> Backend {
-    if std::env::var(PG_ENV).map(|v| !v.is_empty()).unwrap_or(false) {
+    if std::env::var(PG_ENV)
+        .map(|v| !v.is_empty())
+        .unwrap_or(false)
+    {
         Backend::Postgres
     } else {
         Backend::Sqlite
@@ -54,10 +57,7 @@ pub async fn fresh_url(dir: &std::path::Path) -> (String, Option<(String, String
                 Some((admin_db, name)),
             )
         }
-        _ => (
-            format!("sqlite://{}/tinhso.db", dir.display()),
-            None,
-        ),
+        _ => (format!("sqlite://{}/tinhso.db", dir.display()), None),
     }
 }
 
@@ -80,7 +80,10 @@ pub fn drop_pg_database(admin_db: &str, name: &str) {
     let name = name.to_string();
     // Drop may run inside a runtime: do the async work on a thread of its own.
     let _ = std::thread::spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
             return;
         };
         rt.block_on(async move {

@@ -6,7 +6,11 @@ fn entry(i: usize) -> NewAuditEntry {
         action: "thing.update".into(),
         target_type: "thing".into(),
         target_id: format!("t{i}"),
-        scope: if i % 2 == 0 { "20.05977".into() } else { "20.06001".into() },
+        scope: if i % 2 == 0 {
+            "20.05977".into()
+        } else {
+            "20.06001".into()
+        },
         request_id: format!("req-{i}"),
         summary: serde_json::json!({"before": {"ten": "Cũ"}, "after": {"ten": format!("Mới {i}")}}),
     }
@@ -53,7 +57,18 @@ async fn edited_row_with_recomputed_hash_breaks_the_next_link() {
     .fetch_one(t.db.pool())
     .await
     .unwrap();
-    let new_hash = audit::entry_hash(row.0, row.1, "user:evil", &row.3, &row.4, &row.5, &row.6, &row.7, &row.8, &row.9);
+    let new_hash = audit::entry_hash(
+        row.0,
+        row.1,
+        "user:evil",
+        &row.3,
+        &row.4,
+        &row.5,
+        &row.6,
+        &row.7,
+        &row.8,
+        &row.9,
+    );
     sqlx::query("UPDATE audit_log SET actor = 'user:evil', hash = $1 WHERE seq = 6")
         .bind(&new_hash)
         .execute(t.db.pool())
@@ -67,7 +82,10 @@ async fn edited_row_with_recomputed_hash_breaks_the_next_link() {
 async fn deleted_middle_row_is_detected() {
     let t = super::db().await;
     append_n(&t.db, 10).await;
-    sqlx::query("DELETE FROM audit_log WHERE seq = 5").execute(t.db.pool()).await.unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq = 5")
+        .execute(t.db.pool())
+        .await
+        .unwrap();
     let b = audit::verify(&t.db).await.unwrap().first_broken.unwrap();
     assert_eq!(b.seq, 6);
     assert!(b.reason.contains("missing"), "{}", b.reason);
@@ -77,7 +95,10 @@ async fn deleted_middle_row_is_detected() {
 async fn deleted_newest_rows_are_detected() {
     let t = super::db().await;
     append_n(&t.db, 10).await;
-    sqlx::query("DELETE FROM audit_log WHERE seq >= 9").execute(t.db.pool()).await.unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq >= 9")
+        .execute(t.db.pool())
+        .await
+        .unwrap();
     let b = audit::verify(&t.db).await.unwrap().first_broken.unwrap();
     assert_eq!(b.seq, 9);
 }
@@ -88,12 +109,20 @@ async fn audit_rolls_back_with_its_transaction() {
     {
         let mut tx = t.db.begin_write().await.unwrap();
         tx.audit(&entry(1)).await.unwrap();
-        tx.emit("thing.changed", &serde_json::json!({"id": 1})).await.unwrap();
+        tx.emit("thing.changed", &serde_json::json!({"id": 1}))
+            .await
+            .unwrap();
         // dropped without commit
     }
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log").fetch_one(t.db.pool()).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+        .fetch_one(t.db.pool())
+        .await
+        .unwrap();
     assert_eq!(n, 0);
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(t.db.pool()).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(t.db.pool())
+        .await
+        .unwrap();
     assert_eq!(n, 0);
     assert_eq!(audit::verify(&t.db).await.unwrap().first_broken, None);
 }
@@ -122,14 +151,52 @@ async fn concurrent_appends_keep_one_chain() {
 async fn list_filters_and_pages() {
     let t = super::db().await;
     append_n(&t.db, 30).await;
-    let all = audit::list(&t.db, &AuditFilter { limit: Some(100), ..Default::default() }).await.unwrap();
+    let all = audit::list(
+        &t.db,
+        &AuditFilter {
+            limit: Some(100),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(all.len(), 30);
     assert!(all[0].seq > all[1].seq, "newest first");
-    let by_actor = audit::list(&t.db, &AuditFilter { actor: Some("user:1".into()), limit: Some(100), ..Default::default() }).await.unwrap();
+    let by_actor = audit::list(
+        &t.db,
+        &AuditFilter {
+            actor: Some("user:1".into()),
+            limit: Some(100),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(by_actor.len(), 10);
     assert!(by_actor.iter().all(|e| e.actor == "user:1"));
-    let scoped = audit::list(&t.db, &AuditFilter { scope_prefix: Some("20.0597".into()), limit: Some(100), ..Default::default() }).await.unwrap();
+    let scoped = audit::list(
+        &t.db,
+        &AuditFilter {
+            scope_prefix: Some("20.0597".into()),
+            limit: Some(100),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(scoped.len(), 15);
-    let page2 = audit::list(&t.db, &AuditFilter { before_seq: Some(11), limit: Some(5), ..Default::default() }).await.unwrap();
-    assert_eq!(page2.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![10, 9, 8, 7, 6]);
+    let page2 = audit::list(
+        &t.db,
+        &AuditFilter {
+            before_seq: Some(11),
+            limit: Some(5),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        page2.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![10, 9, 8, 7, 6]
+    );
 }

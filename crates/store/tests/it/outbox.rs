@@ -8,8 +8,12 @@ async fn events_are_delivered_in_commit_order_once_per_consumer() {
     let t = super::db().await;
     for i in 0..5 {
         let mut tx = t.db.begin_write().await.unwrap();
-        tx.emit("dossier.status_changed", &serde_json::json!({"n": i})).await.unwrap();
-        tx.emit("other.topic", &serde_json::json!({"n": i})).await.unwrap();
+        tx.emit("dossier.status_changed", &serde_json::json!({"n": i}))
+            .await
+            .unwrap();
+        tx.emit("other.topic", &serde_json::json!({"n": i}))
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
     }
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -78,7 +82,9 @@ async fn concurrent_writers_lose_nothing() {
         tasks.push(tokio::spawn(async move {
             for i in 0..10 {
                 let mut tx = db.begin_write().await.unwrap();
-                tx.emit("load.test", &serde_json::json!({"w": w, "i": i})).await.unwrap();
+                tx.emit("load.test", &serde_json::json!({"w": w, "i": i}))
+                    .await
+                    .unwrap();
                 tx.commit().await.unwrap();
             }
         }));
@@ -92,8 +98,13 @@ async fn concurrent_writers_lose_nothing() {
         .unwrap();
     assert_eq!(seqs, (1..=320).collect::<Vec<i64>>());
     let mut per_writer: HashMap<i64, usize> = HashMap::new();
-    for ev in tinhso_store::outbox::read_after(&t.db, 0, "load.", 1000).await.unwrap() {
-        *per_writer.entry(ev.payload["w"].as_i64().unwrap()).or_default() += 1;
+    for ev in tinhso_store::outbox::read_after(&t.db, 0, "load.", 1000)
+        .await
+        .unwrap()
+    {
+        *per_writer
+            .entry(ev.payload["w"].as_i64().unwrap())
+            .or_default() += 1;
     }
     assert_eq!(per_writer.len(), 32);
     assert!(per_writer.values().all(|&n| n == 10));

@@ -1,0 +1,150 @@
+//! Settings (cấu hình): flags > environment (`TINHSO_*`) > `tinhso.toml` > defaults. A bad
+//! setting stops start-up with a message naming the setting and what is wrong.
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Values from the command line or the environment (clap reads both).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SettingArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "TINHSO_LISTEN")]
+    pub listen: Option<String>,
+    /// Data directory: SQLite database, files, master key [default: ./data].
+    #[arg(long, env = "TINHSO_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL; `postgres://…` switches to PostgreSQL [default: SQLite in the data dir].
+    #[arg(long, env = "TINHSO_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Log format: `text` or `json` [default: text].
+    #[arg(long, env = "TINHSO_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Settings file [default: ./tinhso.toml when it exists].
+    #[arg(long, env = "TINHSO_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// The `tinhso.toml` file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    log_format: Option<String>,
+    demo: Option<bool>,
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub json_logs: bool,
+    /// `demo = true` in the file (the flag is read separately).
+    pub file_demo: bool,
+}
+
+impl Settings {
+    pub fn resolve(args: &SettingArgs) -> anyhow::Result<Self> {
+        let (file, file_path) = match &args.config {
+            Some(p) => (read_file(p)?, Some(p.clone())),
+            None if Path::new("tinhso.toml").exists() => (
+                read_file(Path::new("tinhso.toml"))?,
+                Some(PathBuf::from("tinhso.toml")),
+            ),
+            None => (FileSettings::default(), None),
+        };
+        let from = |flag: bool| {
+            if flag {
+                "--listen / TINHSO_LISTEN"
+            } else {
+                "listen in tinhso.toml"
+            }
+        };
+        let listen_raw = args
+            .listen
+            .clone()
+            .map(|v| (v, from(true)))
+            .or(file.listen.clone().map(|v| (v, from(false))))
+            .unwrap_or_else(|| ("127.0.0.1:8080".into(), "default"));
+        let listen: SocketAddr = listen_raw.0.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "setting `listen` ({}): {:?} is not an address with a port, e.g. 127.0.0.1:8080 or 0.0.0.0:8080",
+                listen_raw.1,
+                listen_raw.0
+            )
+        })?;
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("setting `data_dir`: cannot create {}", data_dir.display()))?;
+        if std::fs::metadata(&data_dir)
+            .map(|m| m.permissions().readonly())
+            .unwrap_or(true)
+        {
+            bail!("setting `data_dir`: {} is not writable", data_dir.display());
+        }
+        let database_url = match args.database_url.clone().or(file.database_url.clone()) {
+            Some(u) => {
+                if !(u.starts_with("postgres://")
+                    || u.starts_with("postgresql://")
+                    || u.starts_with("sqlite:"))
+                {
+                    bail!(
+                        "setting `database_url`: {:?} must start with postgres:// (PostgreSQL) or sqlite:// (SQLite)",
+                        redact(&u)
+                    );
+                }
+                u
+            }
+            None => format!("sqlite://{}", data_dir.join("tinhso.db").display()),
+        };
+        let log_format = args
+            .log_format
+            .clone()
+            .or(file.log_format.clone())
+            .unwrap_or_else(|| "text".into());
+        let json_logs = match log_format.as_str() {
+            "text" => false,
+            "json" => true,
+            other => bail!("setting `log_format`: {other:?} must be `text` or `json`"),
+        };
+        if let Some(p) = file_path {
+            tracing::debug!(file = %p.display(), "settings file read");
+        }
+        Ok(Self {
+            listen,
+            data_dir,
+            database_url,
+            json_logs,
+            file_demo: file.demo.unwrap_or(false),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("settings file {}: cannot read it", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("settings file {}: {e}", path.display()))
+}
+
+/// A database URL with any password hidden, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

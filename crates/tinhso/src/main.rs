@@ -1,0 +1,560 @@
+//! `tinhso`: the one binary of the Tỉnh số platform.
+
+mod bench;
+mod config;
+mod demo;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use config::{redact, SettingArgs, Settings};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use tinhso_store::audit::Ctx;
+use tinhso_store::{migrate, Db};
+
+#[derive(Parser)]
+#[command(
+    name = "tinhso",
+    version,
+    about = "Tỉnh số — nền tảng tỉnh số (digital-province platform)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (cổng dịch vụ, nghiệp vụ, API).
+    Serve {
+        #[command(flatten)]
+        settings: SettingArgs,
+        /// Load the demo data (idempotent).
+        #[arg(long, env = "TINHSO_DEMO")]
+        demo: bool,
+    },
+    /// Apply database migrations and seed the reference data.
+    Migrate {
+        #[command(flatten)]
+        settings: SettingArgs,
+    },
+    /// Load the demo data into the database (idempotent).
+    Demo {
+        #[command(flatten)]
+        settings: SettingArgs,
+        /// Print the current TOTP code of a demo account (demo secret only).
+        #[arg(long)]
+        totp_for: Option<String>,
+    },
+    /// Audit trail tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Write a consistent snapshot of the SQLite database while the server runs.
+    Backup {
+        #[command(flatten)]
+        settings: SettingArgs,
+        /// Snapshot file to create (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replace the SQLite database with a snapshot (the server must be stopped).
+    Restore {
+        #[command(flatten)]
+        settings: SettingArgs,
+        /// Snapshot file made by `tinhso backup`.
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Benchmarks that print throughput, p50/p99 latency and peak memory.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain; exit code 1 and the first broken link when it is broken.
+    Verify {
+        #[command(flatten)]
+        settings: SettingArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account. Staff needing a second factor get a TOTP URI, printed once.
+    Create {
+        #[command(flatten)]
+        settings: SettingArgs,
+        /// citizen, enterprise, household_business or staff.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        /// Staff user name.
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        cccd: Option<String>,
+        #[arg(long)]
+        mst: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        /// Agency code (staff).
+        #[arg(long)]
+        agency: Option<String>,
+        /// Role, e.g. admin, one_stop_officer, commune_officer (staff).
+        #[arg(long)]
+        role: Option<String>,
+        /// Scope of the role: province, agency:<code>, commune:<unit code>, own.
+        #[arg(long, default_value = "own")]
+        scope: String,
+        /// Password; read from TINHSO_NEW_PASSWORD when not given.
+        #[arg(long, env = "TINHSO_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Disable an account (ends its sessions, revokes its tokens).
+    Disable {
+        #[command(flatten)]
+        settings: SettingArgs,
+        username: String,
+    },
+    /// Re-enable an account.
+    Enable {
+        #[command(flatten)]
+        settings: SettingArgs,
+        username: String,
+    },
+    /// Set a new password (clears lockout, ends sessions).
+    ResetPassword {
+        #[command(flatten)]
+        settings: SettingArgs,
+        username: String,
+        #[arg(long, env = "TINHSO_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// List accounts.
+    List {
+        #[command(flatten)]
+        settings: SettingArgs,
+        #[arg(long)]
+        q: Option<String>,
+    },
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TINHSO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Open the database, apply migrations and seed reference data.
+async fn open(settings: &Settings) -> anyhow::Result<Db> {
+    tinhso_identity::keys::load_master_key(&settings.data_dir.join("master.key"))
+        .context("master key")?;
+    let db = Db::connect(&settings.database_url, &Default::default())
+        .await
+        .with_context(|| {
+            format!(
+                "setting `database_url`: cannot open {}",
+                redact(&settings.database_url)
+            )
+        })?;
+    let applied = migrate::run(&db, &all_migrations()).await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+    let ctx = Ctx::system("startup");
+    let inserted = tinhso_refdata::agencies::seed(&db, &ctx).await?;
+    if inserted > 0 {
+        tracing::info!(inserted, "agencies seeded");
+    }
+    Ok(db)
+}
+
+/// Every module's migrations.
+pub fn all_migrations() -> Vec<&'static [migrate::Migration]> {
+    vec![
+        migrate::STORE_MIGRATIONS,
+        tinhso_identity::MIGRATIONS,
+        tinhso_refdata::MIGRATIONS,
+    ]
+}
+
+/// Exclusive lock on the data directory: one server (or restore) at a time.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
+    let path = dir.join("tinhso.lock");
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(_) => bail!(
+            "the data directory {} is in use by another tinhso process (lock {})",
+            dir.display(),
+            path.display()
+        ),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let _lock = lock_data_dir(&settings.data_dir)?;
+    let db = open(&settings).await?;
+    if demo || settings.file_demo {
+        let n = demo::load(&db).await?;
+        tracing::info!(created = n, "demo data loaded");
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let dispatcher = tinhso_store::outbox::Dispatcher::builder(db.clone())
+        .subscribe("log", "", |ev| async move {
+            tracing::debug!(topic = %ev.topic, id = %ev.id, "event");
+            Ok(())
+        })
+        .build();
+    let mut rx = stop_rx.clone();
+    let dispatcher_task = tokio::spawn(dispatcher.run(async move {
+        let _ = rx.changed().await;
+    }));
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("setting `listen`: cannot listen on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let secure_cookies = !addr.ip().is_loopback();
+    let state = tinhso_web::AppState::new(
+        db.clone(),
+        tinhso_web::WebConfig {
+            secure_cookies,
+            data_dir: settings.data_dir.clone(),
+            demo: demo || settings.file_demo,
+            ..Default::default()
+        },
+    );
+    tracing::info!(%addr, database = db.backend().name(), "serving");
+    println!("tinhso listening on http://{addr}");
+    tinhso_web::serve(listener, state, shutdown_signal()).await?;
+    let _ = stop_tx.send(true);
+    let _ = dispatcher_task.await;
+    db.close().await;
+    Ok(())
+}
+
+fn parse_scope(s: &str) -> anyhow::Result<tinhso_identity::Scope> {
+    let (kind, code) = s.split_once(':').unwrap_or((s, ""));
+    tinhso_identity::Scope::from_parts(kind, code).with_context(|| {
+        format!("--scope {s:?}: use province, agency:<code>, commune:<unit code> or own")
+    })
+}
+
+fn print_app_error(e: &tinhso_kernel::AppError) -> anyhow::Error {
+    let mut msg = format!("{} — {}", e.code.title_vi(), e.code.title_en());
+    if let Some(d) = &e.detail_vi {
+        msg.push_str(&format!(": {d}"));
+    }
+    for f in &e.fields {
+        msg.push_str(&format!(
+            "\n  {}: {} ({})",
+            f.field, f.message_vi, f.message_en
+        ));
+    }
+    anyhow::anyhow!(msg)
+}
+
+async fn find_user(db: &Db, username: &str) -> anyhow::Result<tinhso_identity::accounts::Account> {
+    tinhso_identity::accounts::get_by_username(db, username)
+        .await?
+        .with_context(|| format!("no account with user name {username:?}"))
+}
+
+fn cli_ctx() -> Ctx {
+    let who = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    Ctx {
+        actor: format!("cli:{who}"),
+        request_id: format!("cli-{}", uuid::Uuid::now_v7()),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Serve { settings, demo } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            serve(s, demo).await?;
+        }
+        Command::Migrate { settings } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let db = open(&s).await?;
+            let versions = migrate::applied(&db).await?;
+            println!("migrations applied: {versions:?}");
+        }
+        Command::Demo { settings, totp_for } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let db = open(&s).await?;
+            if let Some(u) = totp_for {
+                let acc = find_user(&db, &u).await?;
+                let secret = tinhso_identity::auth::totp_secret_of(&db, &acc.id)
+                    .await
+                    .map_err(|e| print_app_error(&e))?;
+                if secret.as_deref() != Some(demo::DEMO_TOTP_SECRET) {
+                    bail!("{u} does not use the demo TOTP secret: its code is only in its owner's authenticator app");
+                }
+                println!(
+                    "{}",
+                    tinhso_identity::auth::totp_now(demo::DEMO_TOTP_SECRET).unwrap_or_default()
+                );
+            } else {
+                let n = demo::load(&db).await.map_err(|e| print_app_error(&e))?;
+                println!("demo data loaded ({n} accounts created)");
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { settings },
+        } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let db = Db::connect(&s.database_url, &Default::default()).await?;
+            let start = std::time::Instant::now();
+            let r = tinhso_store::audit::verify(&db).await?;
+            let secs = start.elapsed().as_secs_f64();
+            match r.first_broken {
+                None => {
+                    println!(
+                        "audit chain intact: {} entries verified in {:.3} s ({:.0} entries/s)",
+                        r.entries_checked,
+                        secs,
+                        r.entries_checked as f64 / secs.max(1e-9)
+                    );
+                }
+                Some(b) => {
+                    eprintln!(
+                        "audit chain BROKEN at entry {}: {} ({} entries verified before it)",
+                        b.seq, b.reason, r.entries_checked
+                    );
+                    return Ok(1);
+                }
+            }
+        }
+        Command::Backup { settings, to } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let db = Db::connect(&s.database_url, &Default::default()).await?;
+            let bytes = tinhso_store::backup::backup_to(&db, &to).await?;
+            println!("snapshot written to {} ({bytes} bytes)", to.display());
+            println!(
+                "keep {} with it: it seals staff signing keys",
+                s.data_dir.join("master.key").display()
+            );
+        }
+        Command::Restore { settings, from } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            if !s.database_url.starts_with("sqlite:") {
+                bail!(
+                    "restore works on SQLite; for PostgreSQL use pg_restore (docs/operations.md)"
+                );
+            }
+            let _lock = lock_data_dir(&s.data_dir).context("stop the server before restoring")?;
+            let live = PathBuf::from(
+                s.database_url
+                    .trim_start_matches("sqlite://")
+                    .split('?')
+                    .next()
+                    .unwrap_or_default(),
+            );
+            tinhso_store::backup::restore_sqlite(&from, &live).await?;
+            let db = Db::connect(&s.database_url, &Default::default()).await?;
+            let r = tinhso_store::audit::verify(&db).await?;
+            println!(
+                "restored {} from {} (previous database kept as *.before-restore); audit chain: {}",
+                live.display(),
+                from.display(),
+                match &r.first_broken {
+                    None => format!("intact, {} entries", r.entries_checked),
+                    Some(b) => format!("BROKEN at {}: {}", b.seq, b.reason),
+                }
+            );
+        }
+        Command::User { command } => return user(command).await,
+        Command::Bench { command } => bench::run(command).await?,
+    }
+    Ok(0)
+}
+
+async fn user(command: UserCommand) -> anyhow::Result<i32> {
+    use tinhso_identity::accounts;
+    match command {
+        UserCommand::Create {
+            settings,
+            kind,
+            name,
+            username,
+            cccd,
+            mst,
+            email,
+            phone,
+            agency,
+            role,
+            scope,
+            password,
+        } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let db = open(&s).await?;
+            let mut roles = Vec::new();
+            if let Some(r) = role {
+                let role = tinhso_identity::Role::parse(&r).with_context(|| {
+                    format!(
+                        "--role {r:?}: one of {}",
+                        tinhso_identity::Role::ALL
+                            .iter()
+                            .map(|r| r.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })?;
+                roles.push(tinhso_identity::authz::RoleAssignment {
+                    role,
+                    scope: parse_scope(&scope)?,
+                });
+            }
+            let new = accounts::NewAccount {
+                username,
+                display_name: name,
+                kind,
+                cccd,
+                mst,
+                phone,
+                email,
+                agency_code: agency,
+                title: None,
+                password,
+                roles,
+            };
+            let created = accounts::create(&db, &cli_ctx(), &new)
+                .await
+                .map_err(|e| print_app_error(&e))?;
+            println!(
+                "created {} ({})",
+                created.account.username, created.account.id
+            );
+            if let Some(uri) = created.totp_uri {
+                println!("TOTP required — load this into the user's authenticator app now (shown once):\n{uri}");
+            }
+        }
+        UserCommand::Disable { settings, username } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let db = open(&s).await?;
+            let acc = find_user(&db, &username).await?;
+            accounts::set_disabled(&db, &cli_ctx(), &acc.id, true)
+                .await
+                .map_err(|e| print_app_error(&e))?;
+            println!("{username} disabled");
+        }
+        UserCommand::Enable { settings, username } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let db = open(&s).await?;
+            let acc = find_user(&db, &username).await?;
+            accounts::set_disabled(&db, &cli_ctx(), &acc.id, false)
+                .await
+                .map_err(|e| print_app_error(&e))?;
+            println!("{username} enabled");
+        }
+        UserCommand::ResetPassword {
+            settings,
+            username,
+            password,
+        } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let db = open(&s).await?;
+            let acc = find_user(&db, &username).await?;
+            accounts::reset_password(&db, &cli_ctx(), &acc.id, &password)
+                .await
+                .map_err(|e| print_app_error(&e))?;
+            println!("password of {username} reset; its sessions were ended");
+        }
+        UserCommand::List { settings, q } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let db = open(&s).await?;
+            for a in accounts::list(
+                &db,
+                &accounts::AccountFilter {
+                    q,
+                    limit: Some(500),
+                    ..Default::default()
+                },
+            )
+            .await?
+            {
+                println!(
+                    "{:<24} {:<20} {:<40} {}{}",
+                    a.username,
+                    a.kind,
+                    a.display_name,
+                    a.roles
+                        .iter()
+                        .map(|r| r.role.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    if a.disabled { " (disabled)" } else { "" }
+                );
+            }
+        }
+    }
+    Ok(0)
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("tinhso: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! The web layer of Tỉnh số (cổng thông tin và API): composes routers, layout, sessions and
+//! middleware. Domain rules live in the module crates; handlers here translate HTTP to service
+//! calls and back.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod access;
+pub mod api;
+pub mod context;
+pub mod error;
+pub mod i18n;
+pub mod metrics;
+pub mod pages;
+pub mod ratelimit;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use tinhso_kernel::{AppError, ErrorCode};
+use tinhso_store::files::FileStore;
+use tinhso_store::Db;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Settings the web layer needs.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Mark cookies `Secure` (on unless serving plain HTTP on loopback).
+    pub secure_cookies: bool,
+    pub data_dir: PathBuf,
+    /// Demo data loaded: pages show the demo accounts.
+    pub demo: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            body_limit: 2 * 1024 * 1024,
+            secure_cookies: true,
+            data_dir: PathBuf::from("./data"),
+            demo: false,
+        }
+    }
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<WebConfig>,
+    pub files: FileStore,
+    pub metrics: Arc<metrics::Metrics>,
+    pub auth_limiter: Arc<ratelimit::RateLimiter>,
+    pub started: Instant,
+}
+
+impl AppState {
+    pub fn new(db: Db, config: WebConfig) -> Self {
+        let files = FileStore::local(config.data_dir.join("files"), 20 * 1024 * 1024);
+        Self {
+            db,
+            config: Arc::new(config),
+            files,
+            metrics: Arc::default(),
+            // 10 sign-in attempts per minute per client address, bursts of 10.
+            auth_limiter: Arc::new(ratelimit::RateLimiter::new(10.0, 10.0 / 60.0)),
+            started: Instant::now(),
+        }
+    }
+}
+
+async fn metrics_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let elapsed = start.elapsed().as_secs_f64();
+    state
+        .metrics
+        .requests
+        .get_or_create(&metrics::RequestLabels {
+            method,
+            route: route.clone(),
+            status: resp.status().as_u16(),
+        })
+        .inc();
+    state
+        .metrics
+        .latency
+        .get_or_create(&metrics::RouteLabels { route })
+        .observe(elapsed);
+    resp
+}
+
+/// Requests whose declared length is over the limit get a 413 problem before anything reads
+/// them (bodies without a length are cut by `DefaultBodyLimit` in the extractors).
+async fn body_limit_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let too_big = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > state.config.body_limit);
+    if too_big {
+        return error::problem_response(&AppError::new(ErrorCode::PayloadTooLarge));
+    }
+    next.run(req).await
+}
+
+async fn trace_layer(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let request_id = resp
+        .headers()
+        .get(context::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    tracing::info!(
+        target: "tinhso::http",
+        request_id,
+        %method,
+        path,
+        status = resp.status().as_u16(),
+        ms = start.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    resp
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: database unreachable");
+            error::problem_response(&AppError::new(ErrorCode::Unavailable).with_detail(
+                "Không kết nối được cơ sở dữ liệu",
+                "The database is unreachable",
+            ))
+        }
+    }
+}
+
+async fn metrics_endpoint(State(state): State<AppState>) -> Response {
+    let (size, idle) = state.db.pool_stats();
+    state.metrics.pool_size.set(i64::from(size));
+    state.metrics.pool_idle.set(idle as i64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found(ctx: Option<axum::Extension<context::ReqCtx>>, req: Request) -> Response {
+    let err = AppError::new(ErrorCode::RouteNotFound);
+    if req.uri().path().starts_with("/api/") || req.uri().path().starts_with("/healthz") {
+        return error::problem_response(&err);
+    }
+    let lang = ctx.map(|c| c.0.lang).unwrap_or_default();
+    pages::error_page(&err, lang)
+}
+
+async fn method_not_allowed_fix(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let resp = next.run(req).await;
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED && is_api {
+        return error::problem_response(&AppError::new(ErrorCode::MethodNotAllowed));
+    }
+    resp
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+               object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+    let limit = state.config.body_limit;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_endpoint))
+        .merge(pages::routes())
+        .merge(api::routes())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            context::context_layer,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), metrics_layer))
+        .fallback(not_found)
+        .layer(middleware::from_fn(method_not_allowed_fix))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            body_limit_layer,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(middleware::from_fn(trace_layer))
+        .with_state(state)
+}
+
+/// Serve until `shutdown` resolves, then finish the requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,60 @@
+//! A token-bucket rate limiter keyed by client address (giới hạn tần suất), used on sign-in.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Token buckets per key.
+pub struct RateLimiter {
+    burst: f64,
+    per_second: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    pub fn new(burst: f64, per_second: f64) -> Self {
+        Self {
+            burst,
+            per_second,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Take one token for `key`; false when the bucket is empty.
+    pub fn allow(&self, key: &str) -> bool {
+        let now = Instant::now();
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return true;
+        };
+        if buckets.len() > 100_000 {
+            // Forget full buckets so the map cannot grow without bound.
+            let (burst, rate) = (self.burst, self.per_second);
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+            });
+        }
+        let entry = buckets.entry(key.to_string()).or_insert((self.burst, now));
+        let refill = now.duration_since(entry.1).as_secs_f64() * self.per_second;
+        entry.0 = (entry.0 + refill).min(self.burst);
+        entry.1 = now;
+        if entry.0 >= 1.0 {
+            entry.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_empties_then_refuses() {
+        let rl = RateLimiter::new(3.0, 0.0001);
+        assert!(rl.allow("a") && rl.allow("a") && rl.allow("a"));
+        assert!(!rl.allow("a"));
+        assert!(rl.allow("b"), "keys are independent");
+    }
+}
