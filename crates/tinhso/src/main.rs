@@ -1,12 +1,10 @@
 //! `tinhso`: the one binary of the Tỉnh số platform.
 
-mod bench;
-mod config;
-mod demo;
+use tinhso::{bench, config, demo};
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use config::{redact, SettingArgs, Settings};
+use config::{SettingArgs, Settings};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use tinhso_store::audit::Ctx;
@@ -165,39 +163,6 @@ fn init_logs(json: bool) {
     }
 }
 
-/// Open the database, apply migrations and seed reference data.
-async fn open(settings: &Settings) -> anyhow::Result<Db> {
-    tinhso_identity::keys::load_master_key(&settings.data_dir.join("master.key"))
-        .context("master key")?;
-    let db = Db::connect(&settings.database_url, &Default::default())
-        .await
-        .with_context(|| {
-            format!(
-                "setting `database_url`: cannot open {}",
-                redact(&settings.database_url)
-            )
-        })?;
-    let applied = migrate::run(&db, &all_migrations()).await?;
-    if !applied.is_empty() {
-        tracing::info!(?applied, "migrations applied");
-    }
-    let ctx = Ctx::system("startup");
-    let inserted = tinhso_refdata::agencies::seed(&db, &ctx).await?;
-    if inserted > 0 {
-        tracing::info!(inserted, "agencies seeded");
-    }
-    Ok(db)
-}
-
-/// Every module's migrations.
-pub fn all_migrations() -> Vec<&'static [migrate::Migration]> {
-    vec![
-        migrate::STORE_MIGRATIONS,
-        tinhso_identity::MIGRATIONS,
-        tinhso_refdata::MIGRATIONS,
-    ]
-}
-
 /// Exclusive lock on the data directory: one server (or restore) at a time.
 fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
     let path = dir.join("tinhso.lock");
@@ -238,7 +203,7 @@ async fn shutdown_signal() {
 
 async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&settings.data_dir)?;
-    let db = open(&settings).await?;
+    let db = tinhso::open(&settings).await?;
     if demo || settings.file_demo {
         let n = demo::load(&db).await?;
         tracing::info!(created = n, "demo data loaded");
@@ -322,14 +287,14 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Migrate { settings } => {
             let s = Settings::resolve(&settings)?;
             init_logs(s.json_logs);
-            let db = open(&s).await?;
+            let db = tinhso::open(&s).await?;
             let versions = migrate::applied(&db).await?;
             println!("migrations applied: {versions:?}");
         }
         Command::Demo { settings, totp_for } => {
             let s = Settings::resolve(&settings)?;
             init_logs(s.json_logs);
-            let db = open(&s).await?;
+            let db = tinhso::open(&s).await?;
             if let Some(u) = totp_for {
                 let acc = find_user(&db, &u).await?;
                 let secret = tinhso_identity::auth::totp_secret_of(&db, &acc.id)
@@ -439,7 +404,7 @@ async fn user(command: UserCommand) -> anyhow::Result<i32> {
         } => {
             let s = Settings::resolve(&settings)?;
             init_logs(s.json_logs);
-            let db = open(&s).await?;
+            let db = tinhso::open(&s).await?;
             let mut roles = Vec::new();
             if let Some(r) = role {
                 let role = tinhso_identity::Role::parse(&r).with_context(|| {
@@ -484,7 +449,7 @@ async fn user(command: UserCommand) -> anyhow::Result<i32> {
         UserCommand::Disable { settings, username } => {
             let s = Settings::resolve(&settings)?;
             init_logs(s.json_logs);
-            let db = open(&s).await?;
+            let db = tinhso::open(&s).await?;
             let acc = find_user(&db, &username).await?;
             accounts::set_disabled(&db, &cli_ctx(), &acc.id, true)
                 .await
@@ -494,7 +459,7 @@ async fn user(command: UserCommand) -> anyhow::Result<i32> {
         UserCommand::Enable { settings, username } => {
             let s = Settings::resolve(&settings)?;
             init_logs(s.json_logs);
-            let db = open(&s).await?;
+            let db = tinhso::open(&s).await?;
             let acc = find_user(&db, &username).await?;
             accounts::set_disabled(&db, &cli_ctx(), &acc.id, false)
                 .await
@@ -508,7 +473,7 @@ async fn user(command: UserCommand) -> anyhow::Result<i32> {
         } => {
             let s = Settings::resolve(&settings)?;
             init_logs(s.json_logs);
-            let db = open(&s).await?;
+            let db = tinhso::open(&s).await?;
             let acc = find_user(&db, &username).await?;
             accounts::reset_password(&db, &cli_ctx(), &acc.id, &password)
                 .await
@@ -518,7 +483,7 @@ async fn user(command: UserCommand) -> anyhow::Result<i32> {
         UserCommand::List { settings, q } => {
             let s = Settings::resolve(&settings)?;
             init_logs(s.json_logs);
-            let db = open(&s).await?;
+            let db = tinhso::open(&s).await?;
             for a in accounts::list(
                 &db,
                 &accounts::AccountFilter {

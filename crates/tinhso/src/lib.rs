@@ -1,0 +1,50 @@
+//! The `tinhso` application: settings, start-up (migrations and reference data), demo data and
+//! benchmarks, shared by the binary and the end-to-end tests.
+
+pub mod bench;
+pub mod config;
+pub mod demo;
+
+use anyhow::Context;
+use config::{redact, Settings};
+use tinhso_store::audit::Ctx;
+use tinhso_store::{migrate, Db};
+
+/// Open the database, apply migrations and seed reference data.
+pub async fn open(settings: &Settings) -> anyhow::Result<Db> {
+    tinhso_identity::keys::load_master_key(&settings.data_dir.join("master.key"))
+        .context("master key")?;
+    let db = Db::connect(&settings.database_url, &Default::default())
+        .await
+        .with_context(|| {
+            format!(
+                "setting `database_url`: cannot open {}",
+                redact(&settings.database_url)
+            )
+        })?;
+    prepare(&db).await?;
+    Ok(db)
+}
+
+/// Apply every migration and seed the reference data (idempotent).
+pub async fn prepare(db: &Db) -> anyhow::Result<()> {
+    let applied = migrate::run(db, &all_migrations()).await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+    let ctx = Ctx::system("startup");
+    let inserted = tinhso_refdata::agencies::seed(db, &ctx).await?;
+    if inserted > 0 {
+        tracing::info!(inserted, "agencies seeded");
+    }
+    Ok(())
+}
+
+/// Every module's migrations.
+pub fn all_migrations() -> Vec<&'static [migrate::Migration]> {
+    vec![
+        migrate::STORE_MIGRATIONS,
+        tinhso_identity::MIGRATIONS,
+        tinhso_refdata::MIGRATIONS,
+    ]
+}
