@@ -225,9 +225,12 @@ pub async fn create(db: &Db, ctx: &Ctx, new: &NewAccount) -> Result<Created, App
         }
         None => None,
     };
-    if let Some(u) = &username {
-        errs.check("password", password::check_policy(&new.password, u));
-    }
+    // Checked even when the identifier is invalid, so that every problem is reported at once
+    // (the "must not contain the user name" rule then waits for a valid identifier).
+    errs.check(
+        "password",
+        password::check_policy(&new.password, username.as_deref().unwrap_or_default()),
+    );
     if let Some(k) = kind {
         for (i, a) in new.roles.iter().enumerate() {
             if k != AccountKind::Staff && a.role.is_staff() {
@@ -389,9 +392,22 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<Account>, DbError> {
     }
 }
 
-/// An account by user name (CCCD, MST or staff user name; case and spacing ignored).
+/// The stored form of a user name as typed: a CCCD or tax code in its canonical form (spaces,
+/// dots and dashes as the person typed them do not matter), a staff name in lower case.
+pub fn canonical_username(typed: &str) -> String {
+    let cleaned = normalise_username(typed);
+    if let Ok(c) = validate::cccd(&cleaned) {
+        return c.number;
+    }
+    if let Ok(m) = validate::mst(&cleaned) {
+        return m.canonical;
+    }
+    cleaned.replace(' ', "")
+}
+
+/// An account by user name (CCCD, MST or staff user name; case and separators ignored).
 pub async fn get_by_username(db: &Db, username: &str) -> Result<Option<Account>, DbError> {
-    let u = normalise_username(username).replace(' ', "");
+    let u = canonical_username(username);
     let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
         .bind(&u)
         .fetch_optional(db.pool())

@@ -58,16 +58,26 @@ pub fn totp_uri(secret_b32: &str, account: &str) -> String {
     )
 }
 
+/// The code for a secret at a Unix time (tests use the next step's code, which is also valid).
+pub fn totp_at(secret_b32: &str, unix_secs: u64) -> Option<String> {
+    Some(totp_for(secret_b32)?.generate(unix_secs))
+}
+
 /// The current code for a secret (used by the demo tooling and tests).
 pub fn totp_now(secret_b32: &str) -> Option<String> {
     totp_for(secret_b32)?.generate_current().ok()
 }
 
-fn totp_ok(secret_b32: &str, code: &str) -> bool {
+/// The 30-second step a code belongs to (the current one or one either side), if it is valid.
+fn totp_step(secret_b32: &str, code: &str) -> Option<i64> {
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    totp_for(secret_b32)
-        .and_then(|t| t.check_current(&code).ok())
-        .unwrap_or(false)
+    let totp = totp_for(secret_b32)?;
+    let now = (now_micros() / 1_000_000) as u64;
+    let step = now / 30;
+    [step.saturating_sub(1), step, step + 1]
+        .into_iter()
+        .find(|s| totp.generate(s * 30) == code)
+        .map(|s| s as i64)
 }
 
 /// Input to [`login`].
@@ -135,12 +145,16 @@ async fn locked_for(db: &Db, username: &str) -> Result<Option<i64>, DbError> {
         .map(|u| (u - now) / 1_000_000 + 1))
 }
 
-async fn password_hash_and_totp(db: &Db, id: &str) -> Result<(String, Option<String>), DbError> {
-    let r = sqlx::query("SELECT password_hash, totp_secret FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_one(db.pool())
-        .await?;
-    Ok((r.try_get(0)?, r.try_get(1)?))
+async fn password_hash_and_totp(
+    db: &Db,
+    id: &str,
+) -> Result<(String, Option<String>, i64), DbError> {
+    let r =
+        sqlx::query("SELECT password_hash, totp_secret, totp_last_step FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_one(db.pool())
+            .await?;
+    Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
 }
 
 /// Check credentials and open a session. Wrong user name and wrong password give the same
@@ -150,9 +164,7 @@ pub async fn login(
     ctx: &Ctx,
     input: &LoginInput,
 ) -> Result<(Account, NewSession), AppError> {
-    let username = tinhso_kernel::text::clean(&input.username)
-        .to_lowercase()
-        .replace(' ', "");
+    let username = accounts::canonical_username(&input.username);
     if username.is_empty() || input.password.is_empty() {
         let mut errs = tinhso_kernel::FieldErrors::new();
         if username.is_empty() {
@@ -189,7 +201,7 @@ pub async fn login(
         record_failure(db, ctx, &username, "unknown_user").await?;
         return Err(AppError::new(ErrorCode::InvalidCredentials));
     };
-    let (hash, totp_secret) = password_hash_and_totp(db, &account.id).await?;
+    let (hash, totp_secret, last_step) = password_hash_and_totp(db, &account.id).await?;
     if !password::verify(&input.password, &hash) {
         record_failure(db, ctx, &username, "wrong_password").await?;
         return Err(AppError::new(ErrorCode::InvalidCredentials));
@@ -197,6 +209,7 @@ pub async fn login(
     if account.disabled {
         return Err(AppError::new(ErrorCode::AccountDisabled));
     }
+    let mut used_step = None;
     if let Some(secret) = &totp_secret {
         match input
             .totp
@@ -205,11 +218,14 @@ pub async fn login(
             .filter(|c| !c.is_empty())
         {
             None => return Err(AppError::new(ErrorCode::TotpRequired)),
-            Some(code) if !totp_ok(secret, code) => {
-                record_failure(db, ctx, &username, "wrong_totp").await?;
-                return Err(AppError::new(ErrorCode::TotpInvalid));
-            }
-            Some(_) => {}
+            Some(code) => match totp_step(secret, code) {
+                // A code is good once: a replay within its window is refused.
+                Some(step) if step > last_step => used_step = Some(step),
+                _ => {
+                    record_failure(db, ctx, &username, "wrong_totp").await?;
+                    return Err(AppError::new(ErrorCode::TotpInvalid));
+                }
+            },
         }
     }
     let now = now_micros();
@@ -224,6 +240,20 @@ pub async fn login(
         request_id: ctx.request_id.clone(),
     };
     let mut tx = db.begin_write().await?;
+    if let Some(step) = used_step {
+        let n = sqlx::query(
+            "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1",
+        )
+        .bind(step)
+        .bind(&account.id)
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from)?
+        .rows_affected();
+        if n == 0 {
+            return Err(AppError::new(ErrorCode::TotpInvalid));
+        }
+    }
     sqlx::query(
         "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, ip, user_agent) \
          VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",

@@ -356,9 +356,13 @@ pub fn authorize(
             format!("The API token lacks the scope {}", perm.as_str()),
         ));
     }
-    // Self-service is always within one's own account.
-    if perm == Permission::SelfService && res.owner_user_id.as_deref() == Some(p.user_id.as_str()) {
-        return Ok(());
+    // Self-service is one's own account and nothing else, whatever the roles.
+    if perm == Permission::SelfService {
+        return if res.owner_user_id.as_deref() == Some(p.user_id.as_str()) {
+            Ok(())
+        } else {
+            Err(AppError::forbidden())
+        };
     }
     let granted = p
         .roles

@@ -20,8 +20,15 @@ use tinhso_store::migrate::Migration;
 pub use authz::{authorize, Permission, Principal, ResourceScope, Role, Scope};
 
 /// The identity tables.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 2001,
-    name: "accounts, roles, sessions, tokens, signing keys",
-    sql: include_str!("../migrations/2001_identity.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 2001,
+        name: "accounts, roles, sessions, tokens, signing keys",
+        sql: include_str!("../migrations/2001_identity.sql"),
+    },
+    Migration {
+        version: 2002,
+        name: "TOTP replay protection",
+        sql: include_str!("../migrations/2002_totp_last_step.sql"),
+    },
+];

@@ -315,7 +315,7 @@ pub async fn update_contact(
     }
     if let Some(v) = &patch.website {
         let v = text::clean(v);
-        if !v.is_empty() && !(v.starts_with("https://") || v.starts_with("http://")) {
+        if !v.is_empty() && !v.starts_with("https://") && !v.starts_with("http://") {
             errs.push(
                 "website",
                 Invalid::new(

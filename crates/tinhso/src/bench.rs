@@ -1,20 +1,1178 @@
 //! Benchmarks (đo hiệu năng): commands that print throughput, p50/p99 latency and peak memory.
+//!
+//! `tinhso bench kernel` works on a throw-away database (a SQLite file in a new temporary
+//! directory, or a new PostgreSQL database `tinhso_bench_<uuid>` that is dropped at the end),
+//! starts the real web server in-process on 127.0.0.1 and measures:
+//!
+//! 1. authenticated API reads (`GET /api/v1/agencies/{code}/staff` with a bearer token) and a
+//!    public list (`GET /api/v1/agencies`) from N concurrent keep-alive HTTP/1.1 clients;
+//! 2. audit appends: one transaction per append (1 writer, then W concurrent writers) and
+//!    batched (many appends per transaction);
+//! 3. verification of the whole hash chain, with a breakdown (SQL fetch, row decoding,
+//!    hashing) when it is slower than one million entries per second.
+//!
+//! Every phase is bounded in time and in count; all traffic goes to 127.0.0.1.
+
+use anyhow::{bail, Context};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tinhso_identity::Permission;
+use tinhso_store::audit::{self, Ctx, NewAuditEntry};
+use tinhso_store::Db;
+
+/// PostgreSQL server used by `--backend postgres|both` when no postgres URL is given.
+pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// Verification speed below which the breakdown (fetch / decode / hash) is printed.
+const VERIFY_TARGET_PER_SEC: f64 = 1_000_000.0;
+
+/// Which database engines to benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    Sqlite,
+    Postgres,
+    /// SQLite, then PostgreSQL.
+    Both,
+}
 
 /// Benchmark subcommands.
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
     /// Kernel: authenticated API reads, audit appends and chain verification.
-    Kernel {
-        /// Database URL; default: a fresh SQLite file in a temporary directory.
-        #[arg(long)]
-        database_url: Option<String>,
-    },
+    Kernel(KernelArgs),
+}
+
+/// Options of `tinhso bench kernel`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KernelArgs {
+    /// `postgres://user@host:port`: a fresh database `tinhso_bench_<uuid>` is created on that
+    /// server and dropped at the end. `sqlite://path`: a new SQLite file (must not exist).
+    /// Default: a fresh SQLite file in a temporary directory, removed at the end.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// sqlite, postgres or both (SQLite then PostgreSQL) [default: from --database-url, else
+    /// sqlite].
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendChoice>,
+    /// PostgreSQL server for `--backend postgres|both` when --database-url is not a postgres URL.
+    #[arg(long, default_value = DEFAULT_PG_URL)]
+    pub pg_url: String,
+    /// Concurrent HTTP clients (one keep-alive connection each).
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Measured seconds per API endpoint.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Warm-up seconds per API endpoint (not measured).
+    #[arg(long, default_value_t = 2)]
+    pub warmup_seconds: u64,
+    /// Upper bound on measured requests per API endpoint.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub max_requests: u64,
+    /// Audit entries the chain holds at least when it is verified (batched appends fill up).
+    #[arg(long, default_value_t = 100_000)]
+    pub audit_entries: u64,
+    /// Appends with one transaction each (run once by 1 writer, once split over --writers).
+    #[arg(long, default_value_t = 5_000)]
+    pub appends: u64,
+    /// Concurrent writers for the one-transaction-per-append run.
+    #[arg(long, default_value_t = 16)]
+    pub writers: usize,
+    /// Appends per transaction in the batched run.
+    #[arg(long, default_value_t = 1_000)]
+    pub batch: u64,
+    /// Hard time limit of each audit phase, in seconds (the phase stops early and says so).
+    #[arg(long, default_value_t = 300)]
+    pub phase_limit_seconds: u64,
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
-        BenchCommand::Kernel { database_url } => {
-            anyhow::bail!("bench kernel is being written (database {database_url:?})")
+        BenchCommand::Kernel(args) => kernel(&args).await,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plan: which databases
+// ---------------------------------------------------------------------------------------------
+
+/// One database to benchmark.
+#[derive(Debug, Clone)]
+enum Target {
+    /// SQLite; `Some(path)` when the user named the (new) file.
+    Sqlite(Option<PathBuf>),
+    /// PostgreSQL server URL (any database path in it is ignored).
+    Postgres(String),
+}
+
+fn is_pg(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+fn plan(args: &KernelArgs) -> anyhow::Result<Vec<Target>> {
+    let url = args.database_url.as_deref();
+    let sqlite_file = match url {
+        Some(u) if u.starts_with("sqlite:") => {
+            let path = u
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:")
+                .split('?')
+                .next()
+                .unwrap_or_default();
+            if path.is_empty() || path.contains(":memory:") {
+                bail!("--database-url {u:?}: give a file path, e.g. sqlite:///tmp/bench.db");
+            }
+            let path = PathBuf::from(path);
+            if path.exists() {
+                bail!(
+                    "--database-url: {} exists; the benchmark writes {}+ audit entries, so it \
+                     only runs on a new file",
+                    path.display(),
+                    args.audit_entries
+                );
+            }
+            Some(path)
         }
+        Some(u) if is_pg(u) => None,
+        Some(u) => bail!(
+            "--database-url {:?} must start with postgres:// or sqlite://",
+            crate::config::redact(u)
+        ),
+        None => None,
+    };
+    let pg_server = match url {
+        Some(u) if is_pg(u) => u.to_string(),
+        _ => args.pg_url.clone(),
+    };
+    if !is_pg(&pg_server) {
+        bail!("--pg-url must start with postgres://");
+    }
+    let choice = args.backend.unwrap_or(match url {
+        Some(u) if is_pg(u) => BackendChoice::Postgres,
+        _ => BackendChoice::Sqlite,
+    });
+    if choice == BackendChoice::Sqlite && url.is_some_and(is_pg) {
+        bail!("--backend sqlite contradicts a postgres --database-url");
+    }
+    if choice == BackendChoice::Postgres && sqlite_file.is_some() {
+        bail!("--backend postgres contradicts a sqlite --database-url");
+    }
+    Ok(match choice {
+        BackendChoice::Sqlite => vec![Target::Sqlite(sqlite_file)],
+        BackendChoice::Postgres => vec![Target::Postgres(pg_server)],
+        BackendChoice::Both => vec![Target::Sqlite(sqlite_file), Target::Postgres(pg_server)],
+    })
+}
+
+fn check_args(args: &KernelArgs) -> anyhow::Result<()> {
+    if !(1..=1024).contains(&args.clients) {
+        bail!("--clients must be 1 to 1024");
+    }
+    if !(1..=600).contains(&args.seconds) || args.warmup_seconds > 60 {
+        bail!("--seconds must be 1 to 600 and --warmup-seconds at most 60");
+    }
+    if args.max_requests == 0 {
+        bail!("--max-requests must be at least 1");
+    }
+    if args.audit_entries > 10_000_000 || args.appends > 1_000_000 {
+        bail!("--audit-entries is at most 10 000 000 and --appends at most 1 000 000");
+    }
+    if !(1..=256).contains(&args.writers) || !(1..=100_000).contains(&args.batch) {
+        bail!("--writers must be 1 to 256 and --batch 1 to 100 000");
+    }
+    if !(1..=3600).contains(&args.phase_limit_seconds) {
+        bail!("--phase-limit-seconds must be 1 to 3600");
+    }
+    Ok(())
+}
+
+/// `postgres://u@h:p/db?x=y` → (`postgres://u@h:p`, `?x=y`).
+fn pg_server_parts(url: &str) -> anyhow::Result<(String, String)> {
+    let (main, query) = match url.split_once('?') {
+        Some((m, q)) => (m, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let start = main.find("://").context("a postgres URL has ://")? + 3;
+    let base = match main[start..].find('/') {
+        Some(i) => &main[..start + i],
+        None => main,
+    };
+    Ok((base.to_string(), query))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Throw-away resources
+// ---------------------------------------------------------------------------------------------
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> anyhow::Result<Self> {
+        let p =
+            std::env::temp_dir().join(format!("tinhso-bench-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir(&p).with_context(|| format!("cannot create {}", p.display()))?;
+        Ok(Self(p))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn admin_exec(admin_url: &str, sql: &str) -> anyhow::Result<()> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(admin_url)
+        .await
+        .with_context(|| format!("cannot connect to {}", crate::config::redact(admin_url)))?;
+    let r = sqlx::query(sql).execute(&pool).await;
+    pool.close().await;
+    r.with_context(|| format!("{sql} on {}", crate::config::redact(admin_url)))?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and memory
+// ---------------------------------------------------------------------------------------------
+
+/// Latency percentiles (nearest rank).
+#[derive(Debug, Clone, Copy, Default)]
+struct Lat {
+    p50: Duration,
+    p90: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+fn lat_of(mut nanos: Vec<u64>) -> Lat {
+    if nanos.is_empty() {
+        return Lat::default();
+    }
+    nanos.sort_unstable();
+    let at = |p: f64| {
+        let rank = ((p * nanos.len() as f64).ceil() as usize).clamp(1, nanos.len());
+        Duration::from_nanos(nanos[rank - 1])
+    };
+    Lat {
+        p50: at(0.50),
+        p90: at(0.90),
+        p99: at(0.99),
+        max: at(1.0),
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn per_sec(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
+}
+
+/// `VmRSS` and `VmHWM` of this process, in KiB (Linux; zeros elsewhere).
+fn memory_kib() -> (u64, u64) {
+    let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
+        return (0, 0);
+    };
+    let field = |name: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Reset the peak-RSS mark (`VmHWM`) so each backend reports its own peak.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------------------------
+
+/// One measured line.
+#[derive(Debug, Clone)]
+struct Line {
+    key: &'static str,
+    label: String,
+    count: u64,
+    rate: f64,
+    unit: &'static str,
+    lat: Lat,
+    /// What the latency is per ("request", "append", "transaction").
+    lat_of: &'static str,
+    errors: u64,
+    note: String,
+}
+
+/// Everything measured on one backend.
+struct Report {
+    backend: &'static str,
+    description: String,
+    prepare: Duration,
+    lines: Vec<Line>,
+    verify_profile: Option<String>,
+    rss_before: u64,
+    rss_after: u64,
+    peak: u64,
+    peak_reset: bool,
+}
+
+fn print_report(r: &Report) {
+    println!();
+    println!(
+        "== tinhso bench kernel — {} ({}) ==",
+        r.backend, r.description
+    );
+    println!(
+        "prepare (migrations, reference data, demo accounts, token): {:.2} s",
+        r.prepare.as_secs_f64()
+    );
+    println!(
+        "{:<44} {:>9} {:>18} {:>11} {:>11} {:>11} {:>11} {:>6}",
+        "measurement", "count", "throughput", "p50", "p90", "p99", "max", "errors"
+    );
+    for l in &r.lines {
+        println!(
+            "{:<44} {:>9} {:>18} {:>11} {:>11} {:>11} {:>11} {:>6}",
+            l.label,
+            l.count,
+            format!("{:.0} {}", l.rate, l.unit),
+            ms(l.lat.p50),
+            ms(l.lat.p90),
+            ms(l.lat.p99),
+            ms(l.lat.max),
+            l.errors
+        );
+        if !l.note.is_empty() {
+            println!("    {}", l.note);
+        }
+    }
+    if let Some(p) = &r.verify_profile {
+        println!("{p}");
+    }
+    println!(
+        "memory: RSS before {}, after {}, peak (VmHWM{}) {}",
+        mib(r.rss_before),
+        mib(r.rss_after),
+        if r.peak_reset {
+            ", reset at the start of this backend"
+        } else {
+            ", whole process"
+        },
+        mib(r.peak)
+    );
+}
+
+fn print_results(reports: &[Report]) {
+    println!();
+    println!("# results (one line per measurement, for docs/benchmarks.md)");
+    for r in reports {
+        for l in &r.lines {
+            let lat = if l.key == "verify" {
+                format!("total {}", ms(l.lat.max))
+            } else {
+                format!(
+                    "p50 {}, p90 {}, p99 {}, max {} per {}",
+                    ms(l.lat.p50),
+                    ms(l.lat.p90),
+                    ms(l.lat.p99),
+                    ms(l.lat.max),
+                    l.lat_of
+                )
+            };
+            println!(
+                "RESULT {} {}: {:.0} {} ({} in all), {lat}, errors {}",
+                r.backend, l.key, l.rate, l.unit, l.count, l.errors
+            );
+        }
+        println!(
+            "RESULT {} memory: peak RSS {}, RSS before {}, after {}",
+            r.backend,
+            mib(r.peak),
+            mib(r.rss_before),
+            mib(r.rss_after)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The benchmark
+// ---------------------------------------------------------------------------------------------
+
+async fn kernel(args: &KernelArgs) -> anyhow::Result<()> {
+    check_args(args)?;
+    let targets = plan(args)?;
+    let mut reports = Vec::new();
+    for t in &targets {
+        let r = run_target(t, args).await?;
+        print_report(&r);
+        reports.push(r);
+    }
+    print_results(&reports);
+    Ok(())
+}
+
+async fn run_target(target: &Target, args: &KernelArgs) -> anyhow::Result<Report> {
+    let peak_reset = reset_peak_rss();
+    let (rss_before, _) = memory_kib();
+    let dir = TempDir::new()?;
+    let (url, description, pg) = match target {
+        Target::Sqlite(file) => {
+            let path = file.clone().unwrap_or_else(|| dir.path().join("tinhso.db"));
+            (
+                format!("sqlite://{}", path.display()),
+                format!("new file {}", path.display()),
+                None,
+            )
+        }
+        Target::Postgres(server) => {
+            let (base, query) = pg_server_parts(server)?;
+            let name = format!("tinhso_bench_{}", uuid::Uuid::new_v4().simple());
+            let admin = format!("{base}/postgres{query}");
+            admin_exec(&admin, &format!("CREATE DATABASE {name}")).await?;
+            (
+                format!("{base}/{name}{query}"),
+                format!(
+                    "new database {name} on {}, dropped at the end",
+                    crate::config::redact(&base)
+                ),
+                Some((admin, name)),
+            )
+        }
+    };
+    let backend = match target {
+        Target::Sqlite(_) => "sqlite",
+        Target::Postgres(_) => "postgres",
+    };
+    eprintln!("bench: {backend}: {description}");
+    let result = async {
+        let db = Db::connect(&url, &Default::default())
+            .await
+            .with_context(|| format!("cannot open {}", crate::config::redact(&url)))?;
+        let r = measure(&db, dir.path(), args).await;
+        db.close().await;
+        r
+    }
+    .await;
+    if let Some((admin, name)) = pg {
+        if let Err(e) = admin_exec(
+            &admin,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        )
+        .await
+        {
+            eprintln!("bench: could not drop database {name}: {e:#} — drop it by hand");
+        }
+    }
+    drop(dir);
+    let (lines, prepare, verify_profile) = result?;
+    let (rss_after, peak) = memory_kib();
+    Ok(Report {
+        backend,
+        description,
+        prepare,
+        lines,
+        verify_profile,
+        rss_before,
+        rss_after,
+        peak,
+        peak_reset,
+    })
+}
+
+type Measured = (Vec<Line>, Duration, Option<String>);
+
+async fn measure(db: &Db, dir: &Path, args: &KernelArgs) -> anyhow::Result<Measured> {
+    let t = Instant::now();
+    crate::prepare(db).await?;
+    crate::demo::load(db).await?;
+    let admin = tinhso_identity::accounts::get_by_username(db, "quantri")
+        .await?
+        .context("demo account quantri is missing")?;
+    let agency = admin
+        .agency_code
+        .clone()
+        .context("demo account quantri has no agency")?;
+    let ctx = Ctx {
+        actor: "cli:bench".into(),
+        request_id: format!("bench-{}", uuid::Uuid::now_v7()),
+    };
+    let (token, _) = tinhso_identity::auth::create_token(
+        db,
+        &ctx,
+        &admin.id,
+        "bench",
+        &[Permission::AgencyRead, Permission::UserRead],
+        1,
+    )
+    .await?;
+    let prepare = t.elapsed();
+
+    let mut lines = Vec::new();
+    // 1. API reads through the real server.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let state = tinhso_web::AppState::new(
+        db.clone(),
+        tinhso_web::WebConfig {
+            secure_cookies: false,
+            data_dir: dir.to_path_buf(),
+            demo: true,
+            ..Default::default()
+        },
+    );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut server = tokio::spawn(tinhso_web::serve(listener, state, async move {
+        let _ = stop_rx.await;
+    }));
+    let base = format!("http://{addr}");
+    let api = async {
+        let staff = http_load(
+            args,
+            format!("{base}/api/v1/agencies/{agency}/staff"),
+            Some(token.clone()),
+        )
+        .await?;
+        lines.push(staff.line(
+            "api_staff",
+            format!("GET /api/v1/agencies/{{code}}/staff ({} rows)", staff.rows),
+            args,
+        ));
+        let list = http_load(args, format!("{base}/api/v1/agencies"), None).await?;
+        lines.push(list.line(
+            "api_agencies",
+            format!("GET /api/v1/agencies ({} rows)", list.rows),
+            args,
+        ));
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(Duration::from_secs(10), &mut server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => eprintln!("bench: server: {e}"),
+        Ok(Err(e)) => eprintln!("bench: server task: {e}"),
+        Err(_) => {
+            eprintln!("bench: server did not stop within 10 s; aborting it");
+            server.abort();
+        }
+    }
+    api?;
+
+    // 2. Audit appends.
+    let limit = Duration::from_secs(args.phase_limit_seconds);
+    lines.push(appends_one_tx(db, &agency, args.appends, 1, limit).await?);
+    lines.push(appends_one_tx(db, &agency, args.appends, args.writers, limit).await?);
+    lines.push(appends_batched(db, &agency, args, limit).await?);
+
+    // 3. Verification.
+    let (line, rate) = verify_line(db).await?;
+    lines.push(line);
+    let profile = if rate < VERIFY_TARGET_PER_SEC {
+        Some(profile_verify(db).await?)
+    } else {
+        None
+    };
+    Ok((lines, prepare, profile))
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. HTTP load
+// ---------------------------------------------------------------------------------------------
+
+struct HttpResult {
+    rows: usize,
+    ok: u64,
+    errors: u64,
+    first_error: Option<String>,
+    elapsed: Duration,
+    lat: Lat,
+}
+
+impl HttpResult {
+    fn line(&self, key: &'static str, label: String, args: &KernelArgs) -> Line {
+        let mut note = format!(
+            "{} clients, {} s after {} s warm-up",
+            args.clients, args.seconds, args.warmup_seconds
+        );
+        if let Some(e) = &self.first_error {
+            note.push_str(&format!("; first error: {e}"));
+        }
+        Line {
+            key,
+            label,
+            count: self.ok,
+            rate: per_sec(self.ok, self.elapsed),
+            unit: "req/s",
+            lat: self.lat,
+            lat_of: "request",
+            errors: self.errors,
+            note,
+        }
+    }
+}
+
+fn http_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .no_proxy()
+        .http1_only()
+        .pool_max_idle_per_host(1)
+        .timeout(Duration::from_secs(10))
+        .build()?)
+}
+
+/// One request; `Ok(body length)` on 200.
+async fn get_once(
+    client: &reqwest::Client,
+    url: &str,
+    bearer: Option<&str>,
+) -> Result<usize, String> {
+    let mut req = client.get(url);
+    if let Some(b) = bearer {
+        req = req.bearer_auth(b);
+    }
+    let resp = req.send().await.map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    if status != reqwest::StatusCode::OK {
+        return Err(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        ));
+    }
+    Ok(body.len())
+}
+
+struct PhaseOut {
+    lat: Vec<u64>,
+    ok: u64,
+    errors: u64,
+    first_error: Option<String>,
+    elapsed: Duration,
+}
+
+async fn http_phase(
+    clients: &[reqwest::Client],
+    url: &str,
+    bearer: Option<&str>,
+    duration: Duration,
+    max_requests: u64,
+) -> anyhow::Result<PhaseOut> {
+    let issued = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::with_capacity(clients.len());
+    for c in clients {
+        let c = c.clone();
+        let url = url.to_string();
+        let bearer = bearer.map(str::to_string);
+        let issued = issued.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(4096);
+            let mut errors = 0u64;
+            let mut first_error = None;
+            while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < max_requests
+            {
+                let t = Instant::now();
+                match get_once(&c, &url, bearer.as_deref()).await {
+                    Ok(_) => lat.push(nanos(t.elapsed())),
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            (lat, errors, first_error)
+        }));
+    }
+    let mut out = PhaseOut {
+        lat: Vec::new(),
+        ok: 0,
+        errors: 0,
+        first_error: None,
+        elapsed: Duration::ZERO,
+    };
+    for t in tasks {
+        let (lat, errors, first_error) = t.await?;
+        out.ok += lat.len() as u64;
+        out.lat.extend(lat);
+        out.errors += errors;
+        if out.first_error.is_none() {
+            out.first_error = first_error;
+        }
+    }
+    out.elapsed = start.elapsed();
+    Ok(out)
+}
+
+async fn http_load(
+    args: &KernelArgs,
+    url: String,
+    bearer: Option<String>,
+) -> anyhow::Result<HttpResult> {
+    let clients = (0..args.clients)
+        .map(|_| http_client())
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // Sanity check: the endpoint answers 200 with a non-empty JSON array.
+    let probe = {
+        let mut req = clients[0].get(&url);
+        if let Some(b) = &bearer {
+            req = req.bearer_auth(b);
+        }
+        req.send().await.with_context(|| format!("GET {url}"))?
+    };
+    let status = probe.status();
+    let body = probe.text().await?;
+    if status != reqwest::StatusCode::OK {
+        bail!("GET {url}: HTTP {status}: {body}");
+    }
+    let rows = match serde_json::from_str::<serde_json::Value>(&body)? {
+        serde_json::Value::Array(a) if !a.is_empty() => a.len(),
+        _ => bail!("GET {url}: expected a non-empty JSON array, got {body:.200}"),
+    };
+    eprintln!(
+        "bench: {url}: {rows} rows, {} bytes; warm-up {} s, then {} s with {} clients",
+        body.len(),
+        args.warmup_seconds,
+        args.seconds,
+        args.clients
+    );
+    if args.warmup_seconds > 0 {
+        http_phase(
+            &clients,
+            &url,
+            bearer.as_deref(),
+            Duration::from_secs(args.warmup_seconds),
+            args.max_requests,
+        )
+        .await?;
+    }
+    let p = http_phase(
+        &clients,
+        &url,
+        bearer.as_deref(),
+        Duration::from_secs(args.seconds),
+        args.max_requests,
+    )
+    .await?;
+    Ok(HttpResult {
+        rows,
+        ok: p.ok,
+        errors: p.errors,
+        first_error: p.first_error,
+        elapsed: p.elapsed,
+        lat: lat_of(p.lat),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Audit appends
+// ---------------------------------------------------------------------------------------------
+
+/// A realistic entry: a user acting on a record of an agency, with a small before/after.
+fn bench_entry(run: &str, i: u64, scope: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        actor: format!("user:{run}"),
+        action: "bench.append".into(),
+        target_type: "bench_record".into(),
+        target_id: format!("{run}-{i}"),
+        scope: scope.into(),
+        request_id: format!("bench-{run}-{i}"),
+        summary: serde_json::json!({
+            "before": {"status": "received"},
+            "after": {"status": "processing", "i": i, "note": "Hồ sơ đã chuyển xử lý"}
+        }),
+    }
+}
+
+async fn appends_one_tx(
+    db: &Db,
+    scope: &str,
+    total: u64,
+    writers: usize,
+    limit: Duration,
+) -> anyhow::Result<Line> {
+    let start = Instant::now();
+    let deadline = start + limit;
+    let mut tasks = Vec::with_capacity(writers);
+    let writers_u = writers as u64;
+    for w in 0..writers_u {
+        let n = total / writers_u + u64::from(w < total % writers_u);
+        let db = db.clone();
+        let scope = scope.to_string();
+        tasks.push(tokio::spawn(async move {
+            let run = uuid::Uuid::now_v7().simple().to_string();
+            let mut lat = Vec::with_capacity(n as usize);
+            for i in 0..n {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let e = bench_entry(&run, i, &scope);
+                let t = Instant::now();
+                audit::append(&db, &e).await?;
+                lat.push(nanos(t.elapsed()));
+            }
+            anyhow::Ok(lat)
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await??);
+    }
+    let elapsed = start.elapsed();
+    let count = lat.len() as u64;
+    Ok(Line {
+        key: if writers == 1 {
+            "audit_append_1tx_1w"
+        } else {
+            "audit_append_1tx_nw"
+        },
+        label: format!(
+            "audit append, 1 tx each, {writers} writer{}",
+            if writers == 1 { "" } else { "s" }
+        ),
+        count,
+        rate: per_sec(count, elapsed),
+        unit: "appends/s",
+        lat: lat_of(lat),
+        lat_of: "append (own transaction)",
+        errors: 0,
+        note: if count < total {
+            format!("stopped by the time limit after {count} of {total}")
+        } else {
+            String::new()
+        },
+    })
+}
+
+async fn appends_batched(
+    db: &Db,
+    scope: &str,
+    args: &KernelArgs,
+    limit: Duration,
+) -> anyhow::Result<Line> {
+    let have = u64::try_from(tinhso_store::db::count(db, "SELECT COUNT(*) FROM audit_log").await?)
+        .unwrap_or(0);
+    let needed = args.audit_entries.saturating_sub(have);
+    let batches = needed.div_ceil(args.batch).max(1);
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let start = Instant::now();
+    let deadline = start + limit;
+    let mut lat = Vec::with_capacity(batches as usize);
+    let mut i = 0u64;
+    for _ in 0..batches {
+        if Instant::now() >= deadline {
+            break;
+        }
+        let entries: Vec<_> = (0..args.batch)
+            .map(|k| bench_entry(&run, i + k, scope))
+            .collect();
+        let t = Instant::now();
+        let mut tx = db.begin_write().await?;
+        for e in &entries {
+            tx.audit(e).await?;
+        }
+        tx.commit().await?;
+        lat.push(nanos(t.elapsed()));
+        i += args.batch;
+    }
+    let elapsed = start.elapsed();
+    let done = lat.len() as u64;
+    Ok(Line {
+        key: "audit_append_batched",
+        label: format!("audit append, {} per tx, 1 writer", args.batch),
+        count: i,
+        rate: per_sec(i, elapsed),
+        unit: "appends/s",
+        lat: lat_of(lat),
+        lat_of: "transaction",
+        errors: 0,
+        note: if done < batches {
+            format!("stopped by the time limit after {done} of {batches} transactions")
+        } else {
+            format!(
+                "{done} transactions; latency is per transaction of {}",
+                args.batch
+            )
+        },
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Verification
+// ---------------------------------------------------------------------------------------------
+
+async fn verify_line(db: &Db) -> anyhow::Result<(Line, f64)> {
+    let t = Instant::now();
+    let r = audit::verify(db).await?;
+    let elapsed = t.elapsed();
+    if let Some(b) = &r.first_broken {
+        bail!("audit chain broken at {}: {}", b.seq, b.reason);
+    }
+    let n = u64::try_from(r.entries_checked).unwrap_or(0);
+    let rate = per_sec(n, elapsed);
+    let line = Line {
+        key: "verify",
+        label: "audit verify (whole chain)".into(),
+        count: n,
+        rate,
+        unit: "entries/s",
+        lat: Lat {
+            p50: elapsed,
+            p90: elapsed,
+            p99: elapsed,
+            max: elapsed,
+        },
+        lat_of: "run",
+        errors: 0,
+        note: format!(
+            "one run: {:.3} s in all (the latency columns show the whole run)",
+            elapsed.as_secs_f64()
+        ),
+    };
+    Ok((line, rate))
+}
+
+/// An audit row as fetched for verification.
+struct Fetched {
+    seq: i64,
+    at: i64,
+    actor: String,
+    action: String,
+    target_type: String,
+    target_id: String,
+    scope: String,
+    request_id: String,
+    summary: String,
+    prev_hash: String,
+    hash: String,
+}
+
+fn decode_row<R>(r: &R) -> Result<Fetched, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(Fetched {
+        seq: r.try_get(0)?,
+        at: r.try_get(1)?,
+        actor: r.try_get(2)?,
+        action: r.try_get(3)?,
+        target_type: r.try_get(4)?,
+        target_id: r.try_get(5)?,
+        scope: r.try_get(6)?,
+        request_id: r.try_get(7)?,
+        summary: r.try_get(8)?,
+        prev_hash: r.try_get(9)?,
+        hash: r.try_get(10)?,
+    })
+}
+
+fn hash_of(e: &Fetched) -> String {
+    audit::entry_hash(
+        e.seq,
+        e.at,
+        &e.actor,
+        &e.action,
+        &e.target_type,
+        &e.target_id,
+        &e.scope,
+        &e.request_id,
+        &e.summary,
+        &e.prev_hash,
+    )
+}
+
+/// Same query and page size as `audit::verify`.
+const PROFILE_PAGE: i64 = 20_000;
+const PROFILE_SQL: &str = "SELECT seq, at, actor, action, target_type, target_id, scope, \
+    request_id, summary, prev_hash, hash FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2";
+
+#[derive(Default)]
+struct Split {
+    rows: u64,
+    fetch: Duration,
+    decode: Duration,
+    hash: Duration,
+}
+
+impl Split {
+    fn total(&self) -> Duration {
+        self.fetch + self.decode + self.hash
+    }
+
+    fn describe(&self, what: &str) -> String {
+        let total = self.total().as_secs_f64().max(1e-9);
+        let pct = |d: Duration| 100.0 * d.as_secs_f64() / total;
+        format!(
+            "  {what}: {} rows in {:.3} s ({:.0} entries/s) = SQL fetch {:.3} s ({:.0}%) + row \
+             decode {:.3} s ({:.0}%) + hashing {:.3} s ({:.0}%)",
+            self.rows,
+            total,
+            per_sec(self.rows, self.total()),
+            self.fetch.as_secs_f64(),
+            pct(self.fetch),
+            self.decode.as_secs_f64(),
+            pct(self.decode),
+            self.hash.as_secs_f64(),
+            pct(self.hash),
+        )
+    }
+}
+
+/// Walk the chain like `audit::verify`, timing the fetch, the decode and the hashing apart;
+/// `$pool` is any sqlx pool (the `Any` pool of the product or a native one, for comparison).
+macro_rules! split_walk {
+    ($pool:expr) => {{
+        let mut s = Split::default();
+        let mut next = 1i64;
+        loop {
+            let t = Instant::now();
+            let rows = sqlx::query(PROFILE_SQL)
+                .bind(next)
+                .bind(PROFILE_PAGE)
+                .fetch_all($pool)
+                .await?;
+            s.fetch += t.elapsed();
+            let t = Instant::now();
+            let n = rows.len();
+            let page = rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
+            drop(rows);
+            s.decode += t.elapsed();
+            let t = Instant::now();
+            for e in &page {
+                if hash_of(e) != e.hash {
+                    bail!("entry {} does not match its hash", e.seq);
+                }
+            }
+            s.hash += t.elapsed();
+            s.rows += n as u64;
+            match page.last() {
+                Some(last) if n as i64 == PROFILE_PAGE => next = last.seq + 1,
+                _ => break,
+            }
+        }
+        s
+    }};
+}
+
+async fn profile_verify(db: &Db) -> anyhow::Result<String> {
+    let mut out = vec![format!(
+        "verify is below {VERIFY_TARGET_PER_SEC:.0} entries/s; where the time goes (same \
+         query and {PROFILE_PAGE}-row pages as audit::verify):"
+    )];
+    let via_any = split_walk!(db.pool());
+    out.push(via_any.describe("sqlx Any pool (as the product)"));
+    // The same walk through the native driver shows what the `Any` layer costs.
+    match db.backend() {
+        tinhso_store::Backend::Sqlite => {
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect(db.url())
+                .await?;
+            let native = split_walk!(&pool);
+            pool.close().await;
+            out.push(native.describe("native sqlx SQLite driver"));
+        }
+        tinhso_store::Backend::Postgres => {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(db.url())
+                .await?;
+            let native = split_walk!(&pool);
+            pool.close().await;
+            out.push(native.describe("native sqlx PostgreSQL driver"));
+        }
+    }
+    // Hashing alone, on one page held in memory, repeated: the ceiling of a single thread.
+    let rows = sqlx::query(PROFILE_SQL)
+        .bind(1i64)
+        .bind(PROFILE_PAGE)
+        .fetch_all(db.pool())
+        .await?;
+    let page = rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
+    drop(rows);
+    let bytes: usize = page
+        .iter()
+        .map(|e| {
+            16 + e.actor.len()
+                + e.action.len()
+                + e.target_type.len()
+                + e.target_id.len()
+                + e.scope.len()
+                + e.request_id.len()
+                + e.summary.len()
+                + e.prev_hash.len()
+                + 80
+        })
+        .sum();
+    let t = Instant::now();
+    let mut hashed = 0u64;
+    while t.elapsed() < Duration::from_millis(500) {
+        for e in &page {
+            std::hint::black_box(hash_of(std::hint::black_box(e)));
+        }
+        hashed += page.len() as u64;
+    }
+    let hash_rate = per_sec(hashed, t.elapsed());
+    out.push(format!(
+        "  hashing only (in memory, 1 thread): {hash_rate:.0} entries/s (~{} bytes hashed per \
+         entry)",
+        bytes / page.len().max(1)
+    ));
+    Ok(out.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let v: Vec<u64> = (1..=100).collect();
+        let l = lat_of(v);
+        assert_eq!(l.p50, Duration::from_nanos(50));
+        assert_eq!(l.p90, Duration::from_nanos(90));
+        assert_eq!(l.p99, Duration::from_nanos(99));
+        assert_eq!(l.max, Duration::from_nanos(100));
+        assert_eq!(lat_of(Vec::new()).max, Duration::ZERO);
+    }
+
+    #[test]
+    fn pg_url_keeps_server_and_query() -> anyhow::Result<()> {
+        assert_eq!(
+            pg_server_parts("postgres://postgres@127.0.0.1:5432")?,
+            ("postgres://postgres@127.0.0.1:5432".into(), String::new())
+        );
+        assert_eq!(
+            pg_server_parts("postgres://u:p@h:1/db?sslmode=disable")?,
+            ("postgres://u:p@h:1".into(), "?sslmode=disable".into())
+        );
+        Ok(())
     }
 }

@@ -45,6 +45,7 @@ pub const RULES: &[(&str, &str, Access)] = {
         ("GET", "/quan-tri/nguoi-dung", Perm(UserRead)),
         ("GET", "/quan-tri/nhat-ky", Perm(AuditRead)),
         ("GET", "/quan-tri/lich-lam-viec", Public),
+        ("POST", "/quan-tri/lich-lam-viec", Perm(CalendarManage)),
         // JSON API
         ("GET", "/api/v1/errors", Public),
         ("POST", "/api/v1/auth/login", Public),

@@ -21,8 +21,11 @@ use tinhso_store::audit::{self, AuditFilter};
 
 /// Vietnam's time zone (UTC+7, no daylight saving).
 pub fn vn_offset() -> FixedOffset {
-    FixedOffset::east_opt(7 * 3600)
-        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
+    const UTC_PLUS_7: FixedOffset = match FixedOffset::east_opt(7 * 3600) {
+        Some(o) => o,
+        None => panic!("UTC+7 is a valid offset"),
+    };
+    UTC_PLUS_7
 }
 
 /// Format Unix microseconds as local date and time.
@@ -132,7 +135,10 @@ pub fn routes() -> Router<AppState> {
         .route("/lanh-dao", get(leaders))
         .route("/quan-tri/nguoi-dung", get(users_page))
         .route("/quan-tri/nhat-ky", get(audit_page))
-        .route("/quan-tri/lich-lam-viec", get(calendar_page))
+        .route(
+            "/quan-tri/lich-lam-viec",
+            get(calendar_page).post(calendar_change),
+        )
         .route("/static/{file}", get(static_file))
 }
 
@@ -1000,6 +1006,9 @@ struct CalendarPage {
     c: Chrome,
     year: i32,
     rows: Vec<(String, String, String, String)>,
+    can_manage: bool,
+    overrides: Vec<calendar::Override>,
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1012,8 +1021,83 @@ async fn calendar_page(
     ctx: ReqCtx,
     Query(q): Query<YearQuery>,
 ) -> Result<Response, PageError> {
-    let year = q
-        .nam
+    calendar_view(&state, &ctx, q.nam, None).await
+}
+
+#[derive(Deserialize)]
+struct OverrideForm {
+    day: String,
+    kind: String,
+    #[serde(default)]
+    name_vi: String,
+    #[serde(default)]
+    name_en: String,
+    /// `set` or `remove`.
+    action: String,
+}
+
+async fn calendar_change(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Form(f): Form<OverrideForm>,
+) -> Result<Response, PageError> {
+    require(
+        &state,
+        &ctx,
+        Permission::CalendarManage,
+        &ResourceScope::province(),
+        "calendar",
+    )
+    .await
+    .map_err(|e| ctx.page_err(e))?;
+    let result = if f.action == "remove" {
+        calendar::remove(&state.db, &ctx.audit(), &f.day).await
+    } else {
+        let input = calendar::OverrideInput {
+            kind: f.kind,
+            name_vi: f.name_vi,
+            name_en: f.name_en,
+        };
+        calendar::set(&state.db, &ctx.audit(), &f.day, &input)
+            .await
+            .map(|_| ())
+    };
+    let year = f.day.get(0..4).and_then(|y| y.parse().ok());
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "/quan-tri/lich-lam-viec?nam={}",
+            year.unwrap_or(2026)
+        ))
+        .into_response()),
+        Err(e) => {
+            let msg = if e.fields.is_empty() {
+                ctx.lang.s(e.code.title_vi(), e.code.title_en()).to_string()
+            } else {
+                e.fields
+                    .iter()
+                    .map(|f| ctx.lang.s(&f.message_vi, &f.message_en).to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let resp = calendar_view(&state, &ctx, year, Some(msg)).await?;
+            Ok((
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+                resp,
+            )
+                .into_response())
+        }
+    }
+}
+
+async fn calendar_view(
+    state: &AppState,
+    ctx: &ReqCtx,
+    year: Option<i32>,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let state = state.clone();
+    let ctx = ctx.clone();
+    let year = year
         .filter(|y| (1900..=2199).contains(y))
         .unwrap_or_else(|| Utc::now().with_timezone(&vn_offset()).year());
     let cal = calendar::working_calendar(&state.db)
@@ -1061,9 +1145,22 @@ async fn calendar_page(
             )
         })
         .collect();
+    let can_manage = ctx
+        .principal
+        .as_ref()
+        .is_some_and(|p| p.can_somewhere(Permission::CalendarManage));
+    let overrides = calendar::overrides(&state.db)
+        .await
+        .map_err(|e| ctx.page_err(e))?
+        .into_iter()
+        .filter(|o| o.day.starts_with(&year.to_string()))
+        .collect();
     Ok(render(&CalendarPage {
         c: Chrome::of(&ctx),
         year,
         rows,
+        can_manage,
+        overrides,
+        error,
     }))
 }
