@@ -148,3 +148,72 @@ pub fn redact(url: &str) -> String {
         _ => url.to_string(),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn args(dir: &Path) -> SettingArgs {
+        SettingArgs {
+            data_dir: Some(dir.join("data")),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_and_sqlite_in_the_data_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Settings::resolve(&args(tmp.path())).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert!(s.database_url.starts_with("sqlite://"));
+        assert!(s.database_url.ends_with("data/tinhso.db"));
+        assert!(!s.json_logs);
+    }
+
+    #[test]
+    fn file_is_used_and_flags_win_over_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("tinhso.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\nlog_format = \"json\"\ndemo = true\n",
+        )
+        .unwrap();
+        let mut a = args(tmp.path());
+        a.config = Some(file.clone());
+        let s = Settings::resolve(&a).unwrap();
+        assert_eq!(s.listen.to_string(), "0.0.0.0:9000");
+        assert!(s.json_logs);
+        assert!(s.file_demo);
+        a.listen = Some("127.0.0.1:7000".into());
+        a.log_format = Some("text".into());
+        let s = Settings::resolve(&a).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:7000");
+        assert!(!s.json_logs);
+    }
+
+    #[test]
+    fn bad_settings_name_the_setting() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut a = args(tmp.path());
+        a.listen = Some("localhost".into());
+        let e = Settings::resolve(&a).unwrap_err().to_string();
+        assert!(e.contains("`listen`") && e.contains("localhost"), "{e}");
+        let mut a = args(tmp.path());
+        a.database_url = Some("mysql://u:secret@h/db".into());
+        let e = Settings::resolve(&a).unwrap_err().to_string();
+        assert!(e.contains("`database_url`"), "{e}");
+        assert!(!e.contains("secret"), "the password is never printed: {e}");
+        let mut a = args(tmp.path());
+        a.log_format = Some("xml".into());
+        let e = Settings::resolve(&a).unwrap_err().to_string();
+        assert!(e.contains("`log_format`"), "{e}");
+        let file = tmp.path().join("bad.toml");
+        std::fs::write(&file, "listn = \"x\"\n").unwrap();
+        let mut a = args(tmp.path());
+        a.config = Some(file);
+        let e = Settings::resolve(&a).unwrap_err().to_string();
+        assert!(e.contains("listn"), "unknown keys are reported: {e}");
+    }
+}

@@ -1,0 +1,152 @@
+//! The command line as an operator uses it: migrate, demo, audit verify (and its exit code on a
+//! tampered trail), backup and restore, user management, bad settings.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn tinhso(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tinhso"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("TINHSO_DATABASE_URL")
+        .env_remove("TINHSO_LISTEN")
+        .env("TINHSO_LOG", "warn")
+        .output()
+        .expect("run tinhso")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+async fn sql(data: &Path, statement: &str) {
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", data.join("tinhso.db").display());
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::query(statement).execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn operator_workflow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+
+    let o = tinhso(&data, &["migrate"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("3001"), "{}", text(&o));
+
+    let o = tinhso(&data, &["demo"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("9 accounts created"), "{}", text(&o));
+    let o = tinhso(&data, &["demo"]);
+    assert!(
+        text(&o).contains("0 accounts created"),
+        "idempotent: {}",
+        text(&o)
+    );
+
+    let o = tinhso(&data, &["demo", "--totp-for", "quantri"]);
+    let code = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(
+        code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
+        "{}",
+        text(&o)
+    );
+    let o = tinhso(&data, &["demo", "--totp-for", "motcua.tinh"]);
+    assert!(
+        !o.status.success(),
+        "no TOTP for a one-stop officer: {}",
+        text(&o)
+    );
+
+    // accounts
+    let o = Command::new(env!("CARGO_BIN_EXE_tinhso"))
+        .args([
+            "user",
+            "create",
+            "--kind",
+            "staff",
+            "--name",
+            "Hà Văn Tú",
+            "--username",
+            "tu.ha",
+            "--agency",
+            "000.00.06.H37",
+            "--role",
+            "specialist",
+            "--scope",
+            "agency:000.00.06.H37",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .env("TINHSO_NEW_PASSWORD", "Một mật khẩu dài 2026")
+        .env("TINHSO_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_tinhso"))
+        .args([
+            "user", "create", "--kind", "citizen", "--name", "A", "--cccd", "123",
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .env("TINHSO_NEW_PASSWORD", "short")
+        .env("TINHSO_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(
+        t.contains("cccd") && t.contains("password") && t.contains("display_name"),
+        "every field reported: {t}"
+    );
+    let o = tinhso(&data, &["user", "disable", "tu.ha"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tinhso(&data, &["user", "list", "--q", "ha van tu"]);
+    assert!(
+        text(&o).contains("tu.ha") && text(&o).contains("(disabled)"),
+        "{}",
+        text(&o)
+    );
+
+    // the audit chain verifies, a backup is taken, then tampering is caught
+    let o = tinhso(&data, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("audit chain intact"), "{}", text(&o));
+    let snap = tmp.path().join("snap.db");
+    let o = tinhso(&data, &["backup", "--to", snap.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tinhso(&data, &["backup", "--to", snap.to_str().unwrap()]);
+    assert!(!o.status.success(), "never overwrites a backup");
+
+    sql(
+        &data,
+        "UPDATE audit_log SET actor = 'cli:mallory' WHERE seq = 3",
+    )
+    .await;
+    let o = tinhso(&data, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("BROKEN at entry 3"), "{}", text(&o));
+
+    // restore brings back the intact trail
+    let o = tinhso(&data, &["restore", "--from", snap.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("audit chain: intact"), "{}", text(&o));
+    let o = tinhso(&data, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // a bad setting names itself and changes nothing
+    let o = tinhso(&data, &["migrate", "--database-url", "mysql://x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("`database_url`"), "{}", text(&o));
+    let o = tinhso(&data, &["serve", "--listen", "nowhere"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("`listen`"), "{}", text(&o));
+}
