@@ -1,0 +1,585 @@
+//! Browser test (kiểm thử trình duyệt): a real headless Chromium, driven through WebDriver (W3C
+//! protocol) by chromedriver, signs in to a demo server as the one-stop officer and lands on the
+//! back-office home.
+//!
+//! Skipped unless `TINHSO_BROWSER_TESTS=1`. When it is set, a missing Chromium or chromedriver
+//! is a failure, not a skip. Run it with:
+//!
+//! ```text
+//! TINHSO_BROWSER_TESTS=1 cargo test -p tinhso --test browser --locked -- --nocapture
+//! ```
+//!
+//! Overrides: `TINHSO_CHROMIUM` (default `/usr/bin/chromium`), `TINHSO_CHROMEDRIVER` (default
+//! `chromedriver` on `PATH`). Screenshots go to `$CARGO_TARGET_TMPDIR/tinhso-browser/`, which
+//! outlives the test so CI can keep it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const DEMO_USERNAME: &str = "motcua.tinh";
+const DEMO_PASSWORD: &str = "LangSon@2026";
+const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
+const DRIVER_START_TIMEOUT: Duration = Duration::from_secs(30);
+const WAIT_TIMEOUT: Duration = Duration::from_secs(20);
+/// The key under which W3C WebDriver returns an element reference.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+type TestResult<T> = Result<T, String>;
+
+// ---------------------------------------------------------------------------------------------
+// Child processes, killed on drop (also when the test panics).
+// ---------------------------------------------------------------------------------------------
+
+/// A child process started in its own process group; dropping it kills the whole group, so the
+/// browsers chromedriver started go with it.
+struct ProcessGuard {
+    name: &'static str,
+    child: Child,
+}
+
+impl ProcessGuard {
+    fn spawn(name: &'static str, cmd: &mut Command) -> Self {
+        let child = cmd
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({cmd:?}): {e}"));
+        ProcessGuard { name, child }
+    }
+
+    /// Fails when the process has already exited.
+    fn check_alive(&mut self) -> TestResult<()> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Err(format!("{} exited early: {status}", self.name)),
+            Ok(None) => Ok(()),
+            Err(e) => Err(format!("{}: {e}", self.name)),
+        }
+    }
+}
+
+impl Drop for ProcessGuard {
+    fn drop(&mut self) {
+        // The group id is the child's pid (process_group(0)). `kill -KILL -- -PGID` reaches
+        // every process of the group; then reap our direct child.
+        let pgid = self.child.id();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pgid}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released: good enough for a test).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .local_addr()
+        .expect("local_addr")
+        .port()
+}
+
+/// Find an executable: an explicit path, or a name looked up on `PATH`.
+fn find_executable(name_or_path: &str) -> Option<PathBuf> {
+    let p = Path::new(name_or_path);
+    if p.components().count() > 1 {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name_or_path))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+/// Start `tinhso serve --demo` on a free port and wait for its "listening" line.
+fn start_server(data_dir: &Path) -> (ProcessGuard, String) {
+    let mut server = ProcessGuard::spawn(
+        "tinhso serve",
+        Command::new(env!("CARGO_BIN_EXE_tinhso"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .arg("--demo")
+            // The test decides; do not let the caller's environment redirect the server.
+            .env_remove("TINHSO_DATABASE_URL")
+            .env_remove("TINHSO_LISTEN")
+            .env_remove("TINHSO_DATA_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    );
+    let stdout = server.child.stdout.take().expect("server stdout");
+    let (tx, rx) = mpsc::channel::<String>();
+    // Keep draining stdout for the server's whole life so it never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.strip_prefix("tinhso listening on ") {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(rest.trim().to_string());
+                }
+            } else {
+                eprintln!("[tinhso stdout] {line}");
+            }
+        }
+    });
+    let deadline = Instant::now() + SERVER_START_TIMEOUT;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(250)) {
+            Ok(url) => return (server, url.trim_end_matches('/').to_string()),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(e) = server.check_alive() {
+                    panic!("{e} before printing 'tinhso listening on'");
+                }
+                if Instant::now() > deadline {
+                    panic!("tinhso serve did not print 'tinhso listening on' within {SERVER_START_TIMEOUT:?}");
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let status = server.child.wait().ok();
+                panic!("tinhso serve closed stdout without printing 'tinhso listening on' (status {status:?})");
+            }
+        }
+    }
+}
+
+/// Start chromedriver on a free port and wait until `/status` reports ready.
+async fn start_chromedriver(
+    http: &reqwest::Client,
+    chromedriver: &Path,
+    log: &Path,
+) -> (ProcessGuard, String) {
+    let port = free_port();
+    let mut driver = ProcessGuard::spawn(
+        "chromedriver",
+        Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + DRIVER_START_TIMEOUT;
+    loop {
+        if let Err(e) = driver.check_alive() {
+            panic!("{e} (log: {})", log.display());
+        }
+        if let Ok(resp) = http.get(format!("{base}/status")).send().await {
+            if let Ok(v) = resp.json::<Value>().await {
+                if v["value"]["ready"] == json!(true) {
+                    return (driver, base);
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "chromedriver not ready within {DRIVER_START_TIMEOUT:?} (log: {})",
+                log.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tiny W3C WebDriver client.
+// ---------------------------------------------------------------------------------------------
+
+struct WebDriver {
+    http: reqwest::Client,
+    base: String,
+    session: String,
+    /// Set once the session has been deleted, so the drop guard does not delete it again.
+    closed: bool,
+}
+
+/// An element reference.
+#[derive(Debug, Clone)]
+struct Element(String);
+
+impl WebDriver {
+    /// `POST /session` with headless Chromium.
+    async fn new_session(
+        http: reqwest::Client,
+        base: &str,
+        chromium: &Path,
+        user_data_dir: &Path,
+    ) -> TestResult<Self> {
+        let args = [
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--no-proxy-server".into(),
+            "--window-size=1280,900".into(),
+            "--lang=vi-VN".into(),
+            format!("--user-data-dir={}", user_data_dir.display()),
+        ];
+        let caps = json!({
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "chrome",
+                    "pageLoadStrategy": "normal",
+                    "timeouts": { "implicit": 0, "pageLoad": 30_000, "script": 10_000 },
+                    "goog:chromeOptions": {
+                        "binary": chromium.to_string_lossy(),
+                        "args": args,
+                    }
+                }
+            }
+        });
+        let v = send(
+            &http,
+            reqwest::Method::POST,
+            &format!("{base}/session"),
+            Some(caps),
+        )
+        .await?;
+        let session = v["sessionId"]
+            .as_str()
+            .ok_or_else(|| format!("POST /session: no sessionId in {v}"))?
+            .to_string();
+        Ok(WebDriver {
+            http,
+            base: base.to_string(),
+            session,
+            closed: false,
+        })
+    }
+
+    async fn cmd(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> TestResult<Value> {
+        let url = format!("{}/session/{}{}", self.base, self.session, path);
+        send(&self.http, method, &url, body).await
+    }
+
+    async fn goto(&self, url: &str) -> TestResult<()> {
+        self.cmd(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await?;
+        Ok(())
+    }
+
+    async fn current_url(&self) -> TestResult<String> {
+        let v = self.cmd(reqwest::Method::GET, "/url", None).await?;
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("GET /url: not a string: {v}"))
+    }
+
+    async fn find(&self, css: &str) -> TestResult<Element> {
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await?;
+        v[ELEMENT_KEY]
+            .as_str()
+            .map(|id| Element(id.to_string()))
+            .ok_or_else(|| format!("find {css}: unexpected reply {v}"))
+    }
+
+    /// Poll for an element until it appears or `WAIT_TIMEOUT` passes.
+    async fn wait_for(&self, css: &str) -> TestResult<Element> {
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        loop {
+            match self.find(css).await {
+                Ok(el) => return Ok(el),
+                Err(e) if Instant::now() > deadline => {
+                    return Err(format!(
+                        "element {css} did not appear within {WAIT_TIMEOUT:?}: {e}"
+                    ))
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    async fn send_keys(&self, el: &Element, text: &str) -> TestResult<()> {
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{}/value", el.0),
+            Some(json!({ "text": text })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn click(&self, el: &Element) -> TestResult<()> {
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{}/click", el.0),
+            Some(json!({})),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn text(&self, el: &Element) -> TestResult<String> {
+        let v = self
+            .cmd(
+                reqwest::Method::GET,
+                &format!("/element/{}/text", el.0),
+                None,
+            )
+            .await?;
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("element text: not a string: {v}"))
+    }
+
+    /// Save a PNG screenshot of the viewport to `path`.
+    async fn screenshot(&self, path: &Path) -> TestResult<()> {
+        let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await?;
+        let b64 = v
+            .as_str()
+            .ok_or_else(|| format!("screenshot: not a string: {v}"))?;
+        let png = decode_base64(b64)?;
+        if !png.starts_with(b"\x89PNG\r\n\x1a\n") {
+            return Err("screenshot: not a PNG".into());
+        }
+        std::fs::write(path, png).map_err(|e| format!("write {}: {e}", path.display()))
+    }
+
+    /// `DELETE /session/{id}`: closes the browser.
+    async fn quit(&mut self) -> TestResult<()> {
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        self.cmd(reqwest::Method::DELETE, "", None).await?;
+        Ok(())
+    }
+}
+
+impl Drop for WebDriver {
+    /// On an early exit (panic), delete the session with a plain blocking HTTP request so the
+    /// browser closes cleanly; the chromedriver guard then kills whatever is left.
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        let Some(addr) = self.base.strip_prefix("http://") else {
+            return;
+        };
+        if let Ok(mut s) = TcpStream::connect(addr) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = write!(
+                s,
+                "DELETE /session/{} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.session
+            );
+            // chromedriver answers once the browser is closed; the first bytes are enough.
+            let _ = s.read(&mut [0u8; 512]);
+        }
+    }
+}
+
+/// One WebDriver HTTP exchange; W3C errors become `Err` with their message.
+async fn send(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    body: Option<Value>,
+) -> TestResult<Value> {
+    let mut req = http.request(method.clone(), url);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| format!("{method} {url}: {e}"))?;
+    let status = resp.status();
+    let v: Value = resp
+        .json()
+        .await
+        .map_err(|e| format!("{method} {url}: HTTP {status}, body is not JSON: {e}"))?;
+    if !status.is_success() || v["value"].get("error").is_some() {
+        let error = v["value"]["error"].as_str().unwrap_or("unknown error");
+        let message = v["value"]["message"].as_str().unwrap_or("");
+        let first_line = message.lines().next().unwrap_or("");
+        return Err(format!(
+            "{method} {url}: HTTP {status}: {error}: {first_line}"
+        ));
+    }
+    Ok(v["value"].clone())
+}
+
+/// Standard base64 (with or without padding) without another dependency.
+fn decode_base64(s: &str) -> TestResult<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some(u32::from(c - b'A')),
+            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in s.as_bytes() {
+        if c == b'=' || c.is_ascii_whitespace() {
+            continue;
+        }
+        let v = val(c).ok_or_else(|| format!("invalid base64 byte {c:#x}"))?;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The test.
+// ---------------------------------------------------------------------------------------------
+
+/// Poll the current URL until its path is `path` or `WAIT_TIMEOUT` passes.
+async fn wait_for_path(wd: &WebDriver, path: &str) -> TestResult<reqwest::Url> {
+    let deadline = Instant::now() + WAIT_TIMEOUT;
+    loop {
+        let current = wd.current_url().await?;
+        let url =
+            reqwest::Url::parse(&current).map_err(|e| format!("current URL {current}: {e}"))?;
+        if url.path() == path {
+            return Ok(url);
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "expected to reach {path} within {WAIT_TIMEOUT:?}, still at {current}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The scenario itself. Returns `Err` rather than panicking so the caller can take a failure
+/// screenshot and close the browser before failing the test.
+async fn sign_in_scenario(wd: &WebDriver, base: &str, shots: &Path) -> TestResult<()> {
+    // 1. Signed out, the back office sends us to the sign-in page with ?next=.
+    wd.goto(&format!("{base}/nghiep-vu")).await?;
+    let url = wait_for_path(wd, "/dang-nhap").await?;
+    let next = url
+        .query_pairs()
+        .find(|(k, _)| k == "next")
+        .map(|(_, v)| v.into_owned());
+    if next.as_deref() != Some("/nghiep-vu") {
+        return Err(format!(
+            "expected the sign-in page with next=/nghiep-vu, got {url}"
+        ));
+    }
+    eprintln!("redirected to sign-in: {url}");
+
+    // 2. Sign in as the demo one-stop officer (no TOTP).
+    let username = wd.wait_for("#username").await?;
+    wd.send_keys(&username, DEMO_USERNAME).await?;
+    let password = wd.find("#password").await?;
+    wd.send_keys(&password, DEMO_PASSWORD).await?;
+    wd.find("#totp")
+        .await
+        .map_err(|e| format!("the sign-in form has no #totp field: {e}"))?;
+    let submit = wd.find("#sign-in").await?;
+    wd.click(&submit).await?;
+
+    // 3. Back at the back-office home.
+    let url = wait_for_path(wd, "/nghiep-vu").await?;
+    eprintln!("signed in, now at: {url}");
+    let title = wd.wait_for("#page-title").await?;
+    let text = wd.text(&title).await?;
+    if !text.contains("Trang nghiệp vụ") {
+        return Err(format!(
+            "#page-title is {text:?}, expected it to contain \"Trang nghiệp vụ\""
+        ));
+    }
+
+    let shot = shots.join("sign-in-back-office.png");
+    wd.screenshot(&shot).await?;
+    println!("screenshot: {}", shot.display());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn officer_signs_in_to_the_back_office() {
+    if std::env::var("TINHSO_BROWSER_TESTS").as_deref() != Ok("1") {
+        eprintln!("browser test SKIPPED: set TINHSO_BROWSER_TESTS=1 to run it (needs chromium and chromedriver)");
+        return;
+    }
+    let chromium = PathBuf::from(
+        std::env::var("TINHSO_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+    );
+    assert!(
+        chromium.is_file(),
+        "TINHSO_BROWSER_TESTS=1 but Chromium is missing at {} (apt-get install chromium, or set TINHSO_CHROMIUM)",
+        chromium.display()
+    );
+    let driver_name =
+        std::env::var("TINHSO_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let chromedriver = find_executable(&driver_name).unwrap_or_else(|| {
+        panic!("TINHSO_BROWSER_TESTS=1 but chromedriver ({driver_name}) is missing (apt-get install chromium-driver, or set TINHSO_CHROMEDRIVER)")
+    });
+
+    // Declared first so it is removed last, after both processes are dead.
+    let tmp = tempfile::Builder::new()
+        .prefix("tinhso-browser-")
+        .tempdir()
+        .expect("tempdir");
+    let data_dir = tmp.path().join("data");
+    let profile_dir = tmp.path().join("chromium-profile");
+    std::fs::create_dir_all(&data_dir).expect("data dir");
+    std::fs::create_dir_all(&profile_dir).expect("profile dir");
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tinhso-browser");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("http client");
+
+    let (_server, base) = start_server(&data_dir);
+    eprintln!("tinhso serving at {base}");
+    let (_chromedriver, driver_base) =
+        start_chromedriver(&http, &chromedriver, &tmp.path().join("chromedriver.log")).await;
+
+    let mut wd = WebDriver::new_session(http, &driver_base, &chromium, &profile_dir)
+        .await
+        .unwrap_or_else(|e| panic!("cannot start a Chromium session: {e}"));
+    let outcome = sign_in_scenario(&wd, &base, &shots).await;
+    if outcome.is_err() {
+        let shot = shots.join("failure.png");
+        if wd.screenshot(&shot).await.is_ok() {
+            eprintln!("failure screenshot: {}", shot.display());
+        }
+        if let Ok(url) = wd.current_url().await {
+            eprintln!("browser was at: {url}");
+        }
+    }
+    let quit = wd.quit().await;
+    outcome.unwrap_or_else(|e| panic!("browser sign-in failed: {e}"));
+    quit.expect("closing the browser session");
+}
