@@ -1,8 +1,9 @@
 //! Backup and restore (sao lưu, khôi phục).
 //!
 //! SQLite: `VACUUM INTO` writes a consistent snapshot while the server keeps serving (it reads
-//! one transaction's view). Restore checks the snapshot's integrity and its audit chain before
-//! it replaces the live database, and refuses while a server holds the data directory.
+//! one transaction's view). Restore checks the snapshot's integrity before it replaces the live
+//! database (keeping the old file), and refuses while a server holds the data directory; the
+//! command then verifies the restored audit chain and reports it.
 //! PostgreSQL: use `pg_dump`/`pg_restore` (see docs/operations.md).
 
 use crate::db::{Backend, Db, DbError};

@@ -334,6 +334,8 @@ struct Report {
     prepare: Duration,
     lines: Vec<Line>,
     verify_profile: Option<String>,
+    /// (after which phase, VmRSS KiB, VmHWM KiB).
+    marks: Vec<(&'static str, u64, u64)>,
     rss_before: u64,
     rss_after: u64,
     peak: u64,
@@ -373,8 +375,14 @@ fn print_report(r: &Report) {
     if let Some(p) = &r.verify_profile {
         println!("{p}");
     }
+    let marks: Vec<String> = r
+        .marks
+        .iter()
+        .map(|(phase, rss, hwm)| format!("{phase}: RSS {} / peak {}", mib(*rss), mib(*hwm)))
+        .collect();
+    println!("memory after each phase: {}", marks.join("; "));
     println!(
-        "memory: RSS before {}, after {}, peak (VmHWM{}) {}",
+        "memory: RSS before {}, after {}, peak (VmHWM{}, measured phases) {}",
         mib(r.rss_before),
         mib(r.rss_after),
         if r.peak_reset {
@@ -488,14 +496,23 @@ async fn run_target(target: &Target, args: &KernelArgs) -> anyhow::Result<Report
         }
     }
     drop(dir);
-    let (lines, prepare, verify_profile) = result?;
-    let (rss_after, peak) = memory_kib();
+    let m = result?;
+    let (rss_after, _) = memory_kib();
+    // The peak of the measured phases: the verify breakdown (which holds extra pages) is left out.
+    let peak = m
+        .marks
+        .iter()
+        .filter(|(phase, _, _)| *phase != "verify breakdown")
+        .map(|(_, _, hwm)| *hwm)
+        .max()
+        .unwrap_or(0);
     Ok(Report {
         backend,
         description,
-        prepare,
-        lines,
-        verify_profile,
+        prepare: m.prepare,
+        lines: m.lines,
+        verify_profile: m.verify_profile,
+        marks: m.marks,
         rss_before,
         rss_after,
         peak,
@@ -503,7 +520,17 @@ async fn run_target(target: &Target, args: &KernelArgs) -> anyhow::Result<Report
     })
 }
 
-type Measured = (Vec<Line>, Duration, Option<String>);
+struct Measured {
+    lines: Vec<Line>,
+    prepare: Duration,
+    verify_profile: Option<String>,
+    marks: Vec<(&'static str, u64, u64)>,
+}
+
+fn mark(marks: &mut Vec<(&'static str, u64, u64)>, phase: &'static str) {
+    let (rss, hwm) = memory_kib();
+    marks.push((phase, rss, hwm));
+}
 
 async fn measure(db: &Db, dir: &Path, args: &KernelArgs) -> anyhow::Result<Measured> {
     let t = Instant::now();
@@ -530,6 +557,8 @@ async fn measure(db: &Db, dir: &Path, args: &KernelArgs) -> anyhow::Result<Measu
     )
     .await?;
     let prepare = t.elapsed();
+    let mut marks = Vec::new();
+    mark(&mut marks, "prepare");
 
     let mut lines = Vec::new();
     // 1. API reads through the real server.
@@ -581,22 +610,32 @@ async fn measure(db: &Db, dir: &Path, args: &KernelArgs) -> anyhow::Result<Measu
         }
     }
     api?;
+    mark(&mut marks, "API");
 
     // 2. Audit appends.
     let limit = Duration::from_secs(args.phase_limit_seconds);
     lines.push(appends_one_tx(db, &agency, args.appends, 1, limit).await?);
     lines.push(appends_one_tx(db, &agency, args.appends, args.writers, limit).await?);
     lines.push(appends_batched(db, &agency, args, limit).await?);
+    mark(&mut marks, "appends");
 
     // 3. Verification.
     let (line, rate) = verify_line(db).await?;
     lines.push(line);
-    let profile = if rate < VERIFY_TARGET_PER_SEC {
-        Some(profile_verify(db).await?)
+    mark(&mut marks, "verify");
+    let verify_profile = if rate < VERIFY_TARGET_PER_SEC {
+        let p = profile_verify(db).await?;
+        mark(&mut marks, "verify breakdown");
+        Some(p)
     } else {
         None
     };
-    Ok((lines, prepare, profile))
+    Ok(Measured {
+        lines,
+        prepare,
+        verify_profile,
+        marks,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,6 +21,9 @@ pub struct SettingArgs {
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "TINHSO_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Mark cookies Secure: `auto` (unless listening on loopback), `true` or `false` [default: auto].
+    #[arg(long, env = "TINHSO_COOKIE_SECURE")]
+    pub cookie_secure: Option<String>,
     /// Settings file [default: ./tinhso.toml when it exists].
     #[arg(long, env = "TINHSO_CONFIG")]
     pub config: Option<PathBuf>,
@@ -34,6 +37,7 @@ struct FileSettings {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     log_format: Option<String>,
+    cookie_secure: Option<String>,
     demo: Option<bool>,
 }
 
@@ -44,6 +48,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub json_logs: bool,
+    /// `Some(true|false)` when set explicitly; `None` means: secure unless on loopback.
+    pub cookie_secure: Option<bool>,
     /// `demo = true` in the file (the flag is read separately).
     pub file_demo: bool,
 }
@@ -116,6 +122,19 @@ impl Settings {
             "json" => true,
             other => bail!("setting `log_format`: {other:?} must be `text` or `json`"),
         };
+        let cookie_secure = match args
+            .cookie_secure
+            .clone()
+            .or(file.cookie_secure.clone())
+            .as_deref()
+        {
+            None | Some("auto") => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                bail!("setting `cookie_secure`: {other:?} must be `auto`, `true` or `false`")
+            }
+        };
         if let Some(p) = file_path {
             tracing::debug!(file = %p.display(), "settings file read");
         }
@@ -124,6 +143,7 @@ impl Settings {
             data_dir,
             database_url,
             json_logs,
+            cookie_secure,
             file_demo: file.demo.unwrap_or(false),
         })
     }

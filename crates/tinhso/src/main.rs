@@ -226,7 +226,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("setting `listen`: cannot listen on {}", settings.listen))?;
     let addr = listener.local_addr()?;
-    let secure_cookies = !addr.ip().is_loopback();
+    let secure_cookies = settings.cookie_secure.unwrap_or(!addr.ip().is_loopback());
     let state = tinhso_web::AppState::new(
         db.clone(),
         tinhso_web::WebConfig {
