@@ -1,5 +1,5 @@
 //! Converting pre-reform addresses (chuyển đổi địa chỉ): "Xã Tân Thanh, Huyện Văn Lãng, Tỉnh
-//! Lạng Sơn" → "Xã Tân Thanh, Tỉnh Lạng Sơn" (or the several units a split commune went to).
+//! Lạng Sơn" → "Xã Hoàng Văn Thụ, Tỉnh Lạng Sơn" (or the several units a split commune went to).
 //! Records dated before 1 July 2025 keep their old unit; this gives the new one.
 
 use crate::units::{units, Commune, LegacyCommune, LegacyDistrict};

@@ -100,3 +100,13 @@ pub fn access_rule(method: &Method, route: &str) -> Option<Access> {
         .find(|(rm, rr, _)| (*rm == m || *rm == "*") && *rr == route)
         .map(|(_, _, a)| *a)
 }
+
+/// The methods the access table knows for a route template (empty for an unknown route):
+/// a matched route called with another method is answered 405 with these as `Allow`.
+pub fn allowed_methods(route: &str) -> Vec<&'static str> {
+    RULES
+        .iter()
+        .filter(|(_, r, _)| *r == route)
+        .map(|(m, _, _)| *m)
+        .collect()
+}

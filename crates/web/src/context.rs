@@ -139,19 +139,24 @@ pub async fn log_denial(state: &AppState, ctx: &ReqCtx, perm: Permission, target
     }
 }
 
+/// The request id of a request: the caller's `x-request-id` when usable (1–100 printable
+/// ASCII characters), a new one otherwise.
+pub fn request_id_of(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 100 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
 /// The context middleware: request id, language, principal, CSRF, route access rule.
 pub async fn context_layer(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let request_id = req
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 100 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let request_id = request_id_of(req.headers());
     let path = req.uri().path().to_string();
     let path_and_query = req
         .uri()
@@ -221,9 +226,18 @@ pub async fn context_layer(
         path: path_and_query,
     };
 
-    // CSRF: an unsafe request that relies on cookies must prove it came from our own page.
-    let cookie_auth = bearer.is_none() && headers.contains_key(header::COOKIE);
-    if unsafe_method(req.method()) && cookie_auth {
+    // CSRF: a page form must prove it came from our own page (also before sign-in, so a
+    // foreign site cannot sign a browser in as someone else), and an API call that rides on a
+    // session cookie must send the session's token. API calls without a session cookie (bearer
+    // tokens, programs, the JSON sign-in) carry no ambient authority and need none.
+    let session_cookie = cookie(&headers, SESSION_COOKIE).is_some();
+    // Only for a route that exists with this method: a wrong method or path is answered 405/404
+    // and runs nothing.
+    let handled = matched
+        .as_deref()
+        .is_some_and(|r| access_rule(req.method(), r).is_some());
+    let needs_csrf = handled && bearer.is_none() && (!is_api(&path) || session_cookie);
+    if unsafe_method(req.method()) && needs_csrf {
         let from_header = headers
             .get("x-csrf-token")
             .and_then(|v| v.to_str().ok())
@@ -266,6 +280,20 @@ pub async fn context_layer(
     // Route access rule (deny by default: a route without a rule is refused).
     if let Some(route) = &matched {
         let rule = access_rule(req.method(), route);
+        let allowed = crate::access::allowed_methods(route);
+        if rule.is_none() && !allowed.is_empty() {
+            // The route exists, but not with this method.
+            let err = AppError::new(ErrorCode::MethodNotAllowed);
+            let mut resp = if is_api(&path) {
+                problem_response(&err)
+            } else {
+                PageError::new(err, lang).into_response()
+            };
+            if let Ok(v) = allowed.join(", ").parse() {
+                resp.headers_mut().insert(header::ALLOW, v);
+            }
+            return resp;
+        }
         let refusal = match rule {
             None => {
                 tracing::error!(route, method = %req.method(), "route has no access rule: denied");

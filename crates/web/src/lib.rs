@@ -118,6 +118,21 @@ async fn body_limit_layer(State(state): State<AppState>, req: Request, next: Nex
     next.run(req).await
 }
 
+/// Every response carries an `x-request-id`: the caller's when usable, a new one otherwise.
+/// It runs outside every layer but the access log, so refusals of the context layer, the
+/// fallback and the body limit carry it too; the context layer reads the same id from the
+/// request header.
+async fn request_id_layer(mut req: Request, next: Next) -> Response {
+    let id = context::request_id_of(req.headers());
+    let Ok(value) = HeaderValue::from_str(&id) else {
+        return next.run(req).await;
+    };
+    req.headers_mut().insert(context::REQUEST_ID, value.clone());
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert(context::REQUEST_ID, value);
+    resp
+}
+
 async fn trace_layer(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -201,12 +216,13 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_endpoint))
         .merge(pages::routes())
         .merge(api::routes())
+        // Before the layers, so that unknown routes get the request context (language) too.
+        .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             context::context_layer,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), metrics_layer))
-        .fallback(not_found)
         .layer(middleware::from_fn(method_not_allowed_fix))
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(
@@ -237,6 +253,7 @@ pub fn router(state: AppState) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
+        .layer(middleware::from_fn(request_id_layer))
         .layer(middleware::from_fn(trace_layer))
         .with_state(state)
 }

@@ -805,10 +805,15 @@ pub async fn readable_agencies(
             Scope::Province => return Ok(None),
             Scope::Agency(code) => codes.extend(agencies::subtree(&state.db, code).await?),
             Scope::Commune(unit) => {
+                // As in `agencies::scope_of`: only the commune's People's Committee belongs to
+                // the commune, not the central agencies located there (customs, border guards).
                 let all = agencies::list(&state.db, &Default::default()).await?;
                 codes.extend(
                     all.into_iter()
-                        .filter(|ag| ag.admin_unit_code.as_deref() == Some(unit.as_str()))
+                        .filter(|ag| {
+                            ag.kind == "ubnd_xa"
+                                && ag.admin_unit_code.as_deref() == Some(unit.as_str())
+                        })
                         .map(|ag| ag.code),
                 );
             }

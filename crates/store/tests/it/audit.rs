@@ -6,7 +6,7 @@ fn entry(i: usize) -> NewAuditEntry {
         action: "thing.update".into(),
         target_type: "thing".into(),
         target_id: format!("t{i}"),
-        scope: if i % 2 == 0 {
+        scope: if i.is_multiple_of(2) {
             "20.05977".into()
         } else {
             "20.06001".into()
