@@ -5,11 +5,13 @@ use argon2::Argon2;
 use std::sync::OnceLock;
 use tinhso_kernel::Invalid;
 
-/// Hash a password with argon2id (default parameters: 19 MiB, 2 passes).
+/// Hash a password with argon2id (default parameters: 19 MiB, 2 passes). The password is
+/// NFC-normalised first, so "mật khẩu" typed on a keyboard that sends decomposed marks
+/// matches the same password typed elsewhere.
 pub fn hash(password: &str) -> Result<String, tinhso_kernel::AppError> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
+        .hash_password(tinhso_kernel::text::nfc(password).as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(tinhso_kernel::AppError::internal)
 }
@@ -18,7 +20,7 @@ pub fn hash(password: &str) -> Result<String, tinhso_kernel::AppError> {
 pub fn verify(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
         Ok(h) => Argon2::default()
-            .verify_password(password.as_bytes(), &h)
+            .verify_password(tinhso_kernel::text::nfc(password).as_bytes(), &h)
             .is_ok(),
         Err(_) => false,
     }
@@ -34,6 +36,7 @@ pub fn verify_dummy(password: &str) {
 
 /// Password policy: 10–128 characters, not only digits, not containing the user name.
 pub fn check_policy(password: &str, username: &str) -> Result<(), Invalid> {
+    let password = &tinhso_kernel::text::nfc(password);
     let n = password.chars().count();
     if n < 10 {
         return Err(Invalid::new(
@@ -77,6 +80,16 @@ mod tests {
         assert!(verify("Mật khẩu rất mạnh 2026", &h));
         assert!(!verify("Mật khẩu rất mạnh 2025", &h));
         assert!(!verify("x", "not a hash"));
+    }
+
+    #[test]
+    fn composed_and_decomposed_passwords_match() {
+        let composed = "Mật khẩu rất mạnh 2026";
+        let decomposed: String =
+            unicode_normalization::UnicodeNormalization::nfd(composed).collect();
+        assert_ne!(composed, decomposed);
+        let h = hash(&decomposed).unwrap();
+        assert!(verify(composed, &h));
     }
 
     #[test]
