@@ -32,6 +32,14 @@ pub enum Permission {
     AuditRead,
     /// Run audit-chain verification.
     AuditVerify,
+    /// Read dossiers of the agencies in scope (hồ sơ).
+    DossierRead,
+    /// Receive and process dossiers: accept, refuse, request supplements, forward, return.
+    DossierProcess,
+    /// Approve a dossier's result (lãnh đạo phê duyệt).
+    DossierApprove,
+    /// Edit the procedure catalogue.
+    ProcedureManage,
 }
 
 impl Permission {
@@ -48,6 +56,10 @@ impl Permission {
         Permission::CalendarManage,
         Permission::AuditRead,
         Permission::AuditVerify,
+        Permission::DossierRead,
+        Permission::DossierProcess,
+        Permission::DossierApprove,
+        Permission::ProcedureManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +76,10 @@ impl Permission {
             Permission::CalendarManage => "calendar_manage",
             Permission::AuditRead => "audit_read",
             Permission::AuditVerify => "audit_verify",
+            Permission::DossierRead => "dossier_read",
+            Permission::DossierProcess => "dossier_process",
+            Permission::DossierApprove => "dossier_approve",
+            Permission::ProcedureManage => "procedure_manage",
         }
     }
 
@@ -160,9 +176,15 @@ impl Role {
         use Permission::*;
         match self {
             Role::Citizen | Role::Enterprise => &[SelfService, AdminUnitRead],
-            Role::OneStopOfficer | Role::Specialist => {
-                &[SelfService, BackOffice, AgencyRead, UserRead, AdminUnitRead]
-            }
+            Role::OneStopOfficer | Role::Specialist => &[
+                SelfService,
+                BackOffice,
+                AgencyRead,
+                UserRead,
+                AdminUnitRead,
+                DossierRead,
+                DossierProcess,
+            ],
             Role::CommuneOfficer => &[
                 SelfService,
                 BackOffice,
@@ -170,6 +192,8 @@ impl Role {
                 AgencyUpdate,
                 UserRead,
                 AdminUnitRead,
+                DossierRead,
+                DossierProcess,
             ],
             Role::DepartmentLeader => &[
                 SelfService,
@@ -180,6 +204,9 @@ impl Role {
                 UserRead,
                 AdminUnitRead,
                 AuditRead,
+                DossierRead,
+                DossierProcess,
+                DossierApprove,
             ],
             Role::ProvinceLeader => &[
                 SelfService,
@@ -189,9 +216,16 @@ impl Role {
                 UserRead,
                 AdminUnitRead,
                 AuditRead,
+                DossierRead,
             ],
             Role::Admin => Permission::ALL,
-            Role::Auditor => &[SelfService, AuditRead, AuditVerify, AdminUnitRead],
+            Role::Auditor => &[
+                SelfService,
+                AuditRead,
+                AuditVerify,
+                AdminUnitRead,
+                DossierRead,
+            ],
         }
     }
 }

@@ -160,3 +160,18 @@ pub fn verify(public_key_hex: &str, message: &[u8], signature_hex: &str) -> bool
     };
     vk.verify(message, &Signature::from_bytes(&sig)).is_ok()
 }
+
+/// A keyed digest (HMAC-SHA256 under the master key) for values the platform must be able to
+/// recompute but nobody else can guess, such as a dossier's lookup code. `purpose` separates
+/// uses so one digest never stands in for another.
+pub fn mac(purpose: &str, data: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(master()).unwrap_or_else(|_| {
+        // HMAC accepts keys of any length; this branch cannot be taken.
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(&[0u8; 32]).unwrap_or_else(|_| unreachable!())
+    });
+    m.update(purpose.as_bytes());
+    m.update(&[0]);
+    m.update(data);
+    m.finalize().into_bytes().into()
+}

@@ -57,8 +57,12 @@ pub struct KernelArgs {
     #[arg(long, value_enum)]
     pub backend: Option<BackendChoice>,
     /// PostgreSQL server for `--backend postgres|both` when --database-url is not a postgres URL.
-    #[arg(long, default_value = DEFAULT_PG_URL)]
+    #[arg(long, env = "TINHSO_BENCH_PG_URL", default_value = DEFAULT_PG_URL)]
     pub pg_url: String,
+    /// With several backends, run them all in this process (default: one child process per
+    /// backend, so each one's memory figures are its own).
+    #[arg(long)]
+    pub same_process: bool,
     /// Concurrent HTTP clients (one keep-alive connection each).
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
@@ -338,8 +342,18 @@ struct Report {
     marks: Vec<(&'static str, u64, u64)>,
     rss_before: u64,
     rss_after: u64,
+    /// Peak RSS from start-up to the end of verify.
     peak: u64,
     peak_reset: bool,
+    /// `/proc/loadavg` (1, 5, 15 min) at the start and at the end.
+    load_start: String,
+    load_end: String,
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn print_report(r: &Report) {
@@ -347,6 +361,13 @@ fn print_report(r: &Report) {
     println!(
         "== tinhso bench kernel — {} ({}) ==",
         r.backend, r.description
+    );
+    println!(
+        "machine: {} CPUs; load average {} at the start, {} at the end (client and server \
+         share this process)",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        r.load_start,
+        r.load_end
     );
     println!(
         "prepare (migrations, reference data, demo accounts, token): {:.2} s",
@@ -378,19 +399,22 @@ fn print_report(r: &Report) {
     let marks: Vec<String> = r
         .marks
         .iter()
-        .map(|(phase, rss, hwm)| format!("{phase}: RSS {} / peak {}", mib(*rss), mib(*hwm)))
+        .map(|(phase, rss, hwm)| format!("{phase} {} / {}", mib(*hwm), mib(*rss)))
         .collect();
-    println!("memory after each phase: {}", marks.join("; "));
     println!(
-        "memory: RSS before {}, after {}, peak (VmHWM{}, measured phases) {}",
+        "memory per phase (peak during, VmHWM / RSS at its end): {}",
+        marks.join("; ")
+    );
+    println!(
+        "memory: peak RSS {} (start-up to the end of verify); RSS before {}, after {}{}",
+        mib(r.peak),
         mib(r.rss_before),
         mib(r.rss_after),
         if r.peak_reset {
-            ", reset at the start of this backend"
+            ""
         } else {
-            ", whole process"
-        },
-        mib(r.peak)
+            " (VmHWM could not be reset: peaks are for the whole process)"
+        }
     );
 }
 
@@ -417,11 +441,13 @@ fn print_results(reports: &[Report]) {
             );
         }
         println!(
-            "RESULT {} memory: peak RSS {}, RSS before {}, after {}",
+            "RESULT {} memory: peak RSS {}, RSS before {}, after {}; load average {} -> {}",
             r.backend,
             mib(r.peak),
             mib(r.rss_before),
-            mib(r.rss_after)
+            mib(r.rss_after),
+            r.load_start,
+            r.load_end
         );
     }
 }
@@ -433,6 +459,18 @@ fn print_results(reports: &[Report]) {
 async fn kernel(args: &KernelArgs) -> anyhow::Result<()> {
     check_args(args)?;
     let targets = plan(args)?;
+    if targets.len() > 1 && !args.same_process {
+        let mut results = Vec::new();
+        for t in &targets {
+            results.extend(run_child(t, args).await?);
+        }
+        println!();
+        println!("# results, all backends (one line per measurement, for docs/benchmarks.md)");
+        for r in results {
+            println!("{r}");
+        }
+        return Ok(());
+    }
     let mut reports = Vec::new();
     for t in &targets {
         let r = run_target(t, args).await?;
@@ -443,7 +481,70 @@ async fn kernel(args: &KernelArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Run one backend in a child process (`tinhso bench kernel --backend …` with the same
+/// settings), echo its report and return its `RESULT` lines.
+async fn run_child(target: &Target, args: &KernelArgs) -> anyhow::Result<Vec<String>> {
+    use std::io::BufRead;
+    let exe = std::env::current_exe().context("cannot find the tinhso executable")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["bench", "kernel", "--backend"]);
+    match target {
+        Target::Sqlite(file) => {
+            cmd.arg("sqlite");
+            if let Some(f) = file {
+                cmd.arg("--database-url")
+                    .arg(format!("sqlite://{}", f.display()));
+            }
+        }
+        Target::Postgres(url) => {
+            // Through the environment, so a password does not show in the process list.
+            cmd.arg("postgres").env("TINHSO_BENCH_PG_URL", url);
+        }
+    }
+    for (flag, v) in [
+        ("--clients", args.clients as u64),
+        ("--seconds", args.seconds),
+        ("--warmup-seconds", args.warmup_seconds),
+        ("--max-requests", args.max_requests),
+        ("--audit-entries", args.audit_entries),
+        ("--appends", args.appends),
+        ("--writers", args.writers as u64),
+        ("--batch", args.batch),
+        ("--phase-limit-seconds", args.phase_limit_seconds),
+    ] {
+        cmd.arg(flag).arg(v.to_string());
+    }
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit());
+    tokio::task::spawn_blocking(move || {
+        let mut child = cmd
+            .spawn()
+            .context("cannot start the benchmark child process")?;
+        let mut results = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            let mut in_results = false;
+            for line in std::io::BufReader::new(out).lines() {
+                let line = line?;
+                if line.starts_with("RESULT ") {
+                    results.push(line);
+                } else if line.starts_with("# results") {
+                    in_results = true;
+                } else if !in_results {
+                    println!("{line}");
+                }
+            }
+        }
+        let status = child.wait()?;
+        if !status.success() {
+            bail!("the benchmark child process failed ({status})");
+        }
+        Ok(results)
+    })
+    .await?
+}
+
 async fn run_target(target: &Target, args: &KernelArgs) -> anyhow::Result<Report> {
+    let load_start = loadavg();
     let peak_reset = reset_peak_rss();
     let (rss_before, _) = memory_kib();
     let dir = TempDir::new()?;
@@ -498,7 +599,7 @@ async fn run_target(target: &Target, args: &KernelArgs) -> anyhow::Result<Report
     drop(dir);
     let m = result?;
     let (rss_after, _) = memory_kib();
-    // The peak of the measured phases: the verify breakdown (which holds extra pages) is left out.
+    // The verify breakdown (a diagnostic that holds extra pages) is left out of the peak.
     let peak = m
         .marks
         .iter()
@@ -517,6 +618,8 @@ async fn run_target(target: &Target, args: &KernelArgs) -> anyhow::Result<Report
         rss_after,
         peak,
         peak_reset,
+        load_start,
+        load_end: loadavg(),
     })
 }
 
@@ -527,9 +630,11 @@ struct Measured {
     marks: Vec<(&'static str, u64, u64)>,
 }
 
+/// Record RSS now and the peak since the last mark, then reset the peak for the next phase.
 fn mark(marks: &mut Vec<(&'static str, u64, u64)>, phase: &'static str) {
     let (rss, hwm) = memory_kib();
     marks.push((phase, rss, hwm));
+    reset_peak_rss();
 }
 
 async fn measure(db: &Db, dir: &Path, args: &KernelArgs) -> anyhow::Result<Measured> {
@@ -617,6 +722,7 @@ async fn measure(db: &Db, dir: &Path, args: &KernelArgs) -> anyhow::Result<Measu
     lines.push(appends_one_tx(db, &agency, args.appends, 1, limit).await?);
     lines.push(appends_one_tx(db, &agency, args.appends, args.writers, limit).await?);
     lines.push(appends_batched(db, &agency, args, limit).await?);
+    lines.push(statement_round_trip(db).await?);
     mark(&mut marks, "appends");
 
     // 3. Verification.
@@ -960,11 +1066,52 @@ async fn appends_batched(
     })
 }
 
+/// The floor under every append: one trivial statement inside a write transaction. An append
+/// is three statements (advance the head, insert the entry, store the new head hash).
+async fn statement_round_trip(db: &Db) -> anyhow::Result<Line> {
+    const N: u64 = 3_000;
+    let mut lat = Vec::with_capacity(N as usize);
+    let start = Instant::now();
+    let mut tx = db.begin_write().await?;
+    for _ in 0..N {
+        let t = Instant::now();
+        sqlx::query("SELECT 1").execute(tx.conn()).await?;
+        lat.push(nanos(t.elapsed()));
+    }
+    drop(tx); // rolls back: nothing was written
+    let elapsed = start.elapsed();
+    Ok(Line {
+        key: "statement_round_trip",
+        label: "`SELECT 1` in a write tx (floor)".into(),
+        count: N,
+        rate: per_sec(N, elapsed),
+        unit: "stmts/s",
+        lat: lat_of(lat),
+        lat_of: "statement",
+        errors: 0,
+        note: "an append is 3 statements; compare with the batched per-append cost".into(),
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. Verification
 // ---------------------------------------------------------------------------------------------
 
+/// Sizes of the SQLite database file and its write-ahead log, in MiB (None on PostgreSQL).
+fn sqlite_sizes(db: &Db) -> Option<(f64, f64)> {
+    let path = db
+        .url()
+        .strip_prefix("sqlite://")?
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let size = |p: &str| std::fs::metadata(p).map_or(0.0, |m| m.len() as f64 / 1048576.0);
+    Some((size(&path), size(&format!("{path}-wal"))))
+}
+
 async fn verify_line(db: &Db) -> anyhow::Result<(Line, f64)> {
+    let sizes = sqlite_sizes(db);
     let t = Instant::now();
     let r = audit::verify(db).await?;
     let elapsed = t.elapsed();
@@ -973,6 +1120,10 @@ async fn verify_line(db: &Db) -> anyhow::Result<(Line, f64)> {
     }
     let n = u64::try_from(r.entries_checked).unwrap_or(0);
     let rate = per_sec(n, elapsed);
+    // A second run shows how much of the first was cold caches (or, on SQLite, the WAL).
+    let t = Instant::now();
+    audit::verify(db).await?;
+    let again = per_sec(n, t.elapsed());
     let line = Line {
         key: "verify",
         label: "audit verify (whole chain)".into(),
@@ -988,8 +1139,12 @@ async fn verify_line(db: &Db) -> anyhow::Result<(Line, f64)> {
         lat_of: "run",
         errors: 0,
         note: format!(
-            "one run: {:.3} s in all (the latency columns show the whole run)",
-            elapsed.as_secs_f64()
+            "first run: {:.3} s in all (the latency columns show it); a second run right \
+             after: {again:.0} entries/s{}",
+            elapsed.as_secs_f64(),
+            sizes.map_or(String::new(), |(db, wal)| format!(
+                "; database file {db:.1} MiB, WAL {wal:.1} MiB at the start"
+            ))
         ),
     };
     Ok((line, rate))
@@ -1120,13 +1275,23 @@ macro_rules! split_walk {
     }};
 }
 
+fn faster(a: Split, b: Split) -> Split {
+    if a.total() <= b.total() {
+        a
+    } else {
+        b
+    }
+}
+
 async fn profile_verify(db: &Db) -> anyhow::Result<String> {
     let mut out = vec![format!(
         "verify is below {VERIFY_TARGET_PER_SEC:.0} entries/s; where the time goes (same \
-         query and {PROFILE_PAGE}-row pages as audit::verify):"
+         query and {PROFILE_PAGE}-row pages as audit::verify, best of 2 walks):"
     )];
-    let via_any = split_walk!(db.pool());
-    out.push(via_any.describe("sqlx Any pool (as the product)"));
+    // Each walk runs twice and the faster run is shown (warm caches for both drivers).
+    let first = split_walk!(db.pool());
+    let second = split_walk!(db.pool());
+    out.push(faster(first, second).describe("sqlx Any pool (as the product)"));
     // The same walk through the native driver shows what the `Any` layer costs.
     match db.backend() {
         tinhso_store::Backend::Sqlite => {
@@ -1134,18 +1299,20 @@ async fn profile_verify(db: &Db) -> anyhow::Result<String> {
                 .max_connections(1)
                 .connect(db.url())
                 .await?;
-            let native = split_walk!(&pool);
+            let first = split_walk!(&pool);
+            let second = split_walk!(&pool);
             pool.close().await;
-            out.push(native.describe("native sqlx SQLite driver"));
+            out.push(faster(first, second).describe("native sqlx SQLite driver"));
         }
         tinhso_store::Backend::Postgres => {
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(1)
                 .connect(db.url())
                 .await?;
-            let native = split_walk!(&pool);
+            let first = split_walk!(&pool);
+            let second = split_walk!(&pool);
             pool.close().await;
-            out.push(native.describe("native sqlx PostgreSQL driver"));
+            out.push(faster(first, second).describe("native sqlx PostgreSQL driver"));
         }
     }
     // Hashing alone, on one page held in memory, repeated: the ceiling of a single thread.

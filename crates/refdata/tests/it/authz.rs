@@ -27,8 +27,18 @@ const COMMUNE_OFFICER: &[Permission] = &[
     AgencyUpdate,
     UserRead,
     AdminUnitRead,
+    DossierRead,
+    DossierProcess,
 ];
-const SPECIALIST: &[Permission] = &[SelfService, BackOffice, AgencyRead, UserRead, AdminUnitRead];
+const SPECIALIST: &[Permission] = &[
+    SelfService,
+    BackOffice,
+    AgencyRead,
+    UserRead,
+    AdminUnitRead,
+    DossierRead,
+    DossierProcess,
+];
 const DEPARTMENT_LEADER: &[Permission] = &[
     SelfService,
     BackOffice,
@@ -38,6 +48,9 @@ const DEPARTMENT_LEADER: &[Permission] = &[
     UserRead,
     AdminUnitRead,
     AuditRead,
+    DossierRead,
+    DossierProcess,
+    DossierApprove,
 ];
 const PROVINCE_LEADER: &[Permission] = &[
     SelfService,
@@ -47,8 +60,15 @@ const PROVINCE_LEADER: &[Permission] = &[
     UserRead,
     AdminUnitRead,
     AuditRead,
+    DossierRead,
 ];
-const AUDITOR: &[Permission] = &[SelfService, AuditRead, AuditVerify, AdminUnitRead];
+const AUDITOR: &[Permission] = &[
+    SelfService,
+    AuditRead,
+    AuditVerify,
+    AdminUnitRead,
+    DossierRead,
+];
 
 async fn staff(db: &Db, username: &str, agency: &str, role: Role, scope: Scope) -> Principal {
     let created = acc::create(
@@ -287,7 +307,7 @@ async fn roles_by_scopes_over_real_agencies() {
             }
         }
     }
-    assert_eq!(checked, 12 * 9 * 12);
+    assert_eq!(checked, 12 * 9 * Permission::ALL.len());
     assert!(
         wrong.is_empty(),
         "{} wrong decisions:\n{}",
