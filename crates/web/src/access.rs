@@ -1,23 +1,10 @@
-//! Route access rules (quy tắc truy cập): the table every request is checked against before
-//! its handler runs. A route missing from the table is refused (deny by default). Handlers then
-//! check the resource's own scope through [`crate::context::require`].
+//! The platform kernel's route access rules (see [`tinhso_http::access`]).
 
-use axum::http::Method;
+use tinhso_http::access::{Access, Rule};
 use tinhso_identity::Permission;
 
-/// Who may call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone, signed in or not.
-    Public,
-    /// Any signed-in account.
-    SignedIn,
-    /// Accounts holding this permission in some scope (the handler checks the exact scope).
-    Perm(Permission),
-}
-
 /// (method, route template, rule). `*` matches any method.
-pub const RULES: &[(&str, &str, Access)] = {
+pub const RULES: &[Rule] = {
     use Access::*;
     use Permission::*;
     &[
@@ -87,26 +74,3 @@ pub const RULES: &[(&str, &str, Access)] = {
         ),
     ]
 };
-
-/// The rule for a matched route, if any.
-pub fn access_rule(method: &Method, route: &str) -> Option<Access> {
-    let m = if *method == Method::HEAD {
-        "GET"
-    } else {
-        method.as_str()
-    };
-    RULES
-        .iter()
-        .find(|(rm, rr, _)| (*rm == m || *rm == "*") && *rr == route)
-        .map(|(_, _, a)| *a)
-}
-
-/// The methods the access table knows for a route template (empty for an unknown route):
-/// a matched route called with another method is answered 405 with these as `Allow`.
-pub fn allowed_methods(route: &str) -> Vec<&'static str> {
-    RULES
-        .iter()
-        .filter(|(_, r, _)| *r == route)
-        .map(|(m, _, _)| *m)
-        .collect()
-}

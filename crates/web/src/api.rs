@@ -1,16 +1,15 @@
 //! The JSON API under `/api/v1` and its OpenAPI 3.1 document (`/api/openapi.json`), generated
 //! from the handlers' annotations.
 
-use crate::context::{require, ReqCtx};
-use crate::error::{ApiError, Problem};
-use crate::AppState;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use tinhso_http::context::{require, ReqCtx};
+use tinhso_http::error::{ApiError, Problem};
+use tinhso_http::{ApiJson, AppState};
 use tinhso_identity::accounts::{self, NewAccount};
 use tinhso_identity::auth::{self, LoginInput};
 use tinhso_identity::{Permission, ResourceScope};
@@ -18,36 +17,6 @@ use tinhso_kernel::{validate, AppError, ErrorCode, Invalid};
 use tinhso_refdata::{address, agencies, calendar, units::units};
 use tinhso_store::audit::{self, AuditFilter};
 use utoipa::{IntoParams, OpenApi, ToSchema};
-
-/// JSON body extractor whose rejections are problem details.
-pub struct ApiJson<T>(pub T);
-
-impl<T, S> FromRequest<S> for ApiJson<T>
-where
-    Json<T>: FromRequest<S, Rejection = JsonRejection>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(rej) => {
-                let status = rej.status();
-                let code = match status {
-                    StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
-                    StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::ValidationFailed,
-                    _ => ErrorCode::BadRequest,
-                };
-                Err(ApiError(AppError::new(code).with_detail(
-                    format!("Nội dung JSON không hợp lệ: {}", rej.body_text()),
-                    format!("Invalid JSON body: {}", rej.body_text()),
-                )))
-            }
-        }
-    }
-}
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
@@ -132,7 +101,7 @@ pub fn routes() -> Router<AppState> {
     ),
     components(schemas(
         Problem,
-        crate::error::ProblemField,
+        tinhso_http::error::ProblemField,
         LoginBody,
         TokenBody,
         ConvertBody,
@@ -229,7 +198,7 @@ async fn logout(
     ctx: ReqCtx,
     headers: axum::http::HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    if let Some(t) = crate::context::cookie(&headers, crate::context::SESSION_COOKIE) {
+    if let Some(t) = tinhso_http::context::cookie(&headers, tinhso_http::context::SESSION_COOKIE) {
         auth::logout(&state.db, &ctx.audit(), t).await?;
     }
     Ok(StatusCode::NO_CONTENT)

@@ -5,12 +5,7 @@
 
 pub mod access;
 pub mod api;
-pub mod context;
-pub mod error;
-pub mod i18n;
-pub mod metrics;
 pub mod pages;
-pub mod ratelimit;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -19,61 +14,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
+use tinhso_http::{context, error, metrics};
 use tinhso_kernel::{AppError, ErrorCode};
-use tinhso_store::files::FileStore;
-use tinhso_store::Db;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// Settings the web layer needs.
-#[derive(Debug, Clone)]
-pub struct WebConfig {
-    /// Largest request body accepted, in bytes.
-    pub body_limit: usize,
-    /// Mark cookies `Secure` (on unless serving plain HTTP on loopback).
-    pub secure_cookies: bool,
-    pub data_dir: PathBuf,
-    /// Demo data loaded: pages show the demo accounts.
-    pub demo: bool,
-}
+pub use tinhso_http::{AppState, WebConfig};
 
-impl Default for WebConfig {
-    fn default() -> Self {
-        Self {
-            body_limit: 2 * 1024 * 1024,
-            secure_cookies: true,
-            data_dir: PathBuf::from("./data"),
-            demo: false,
-        }
-    }
-}
-
-/// Shared state of every handler.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub config: Arc<WebConfig>,
-    pub files: FileStore,
-    pub metrics: Arc<metrics::Metrics>,
-    pub auth_limiter: Arc<ratelimit::RateLimiter>,
-    pub started: Instant,
-}
-
-impl AppState {
-    pub fn new(db: Db, config: WebConfig) -> Self {
-        let files = FileStore::local(config.data_dir.join("files"), 20 * 1024 * 1024);
-        Self {
-            db,
-            config: Arc::new(config),
-            files,
-            metrics: Arc::default(),
-            // 10 sign-in attempts per minute per client address, bursts of 10.
-            auth_limiter: Arc::new(ratelimit::RateLimiter::new(10.0, 10.0 / 60.0)),
-            started: Instant::now(),
-        }
-    }
+/// Every module's route access rules, in one table.
+pub fn all_rules() -> Vec<tinhso_http::access::Rule> {
+    access::RULES.to_vec()
 }
 
 async fn metrics_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -193,7 +143,7 @@ async fn not_found(ctx: Option<axum::Extension<context::ReqCtx>>, req: Request) 
         return error::problem_response(&err);
     }
     let lang = ctx.map(|c| c.0.lang).unwrap_or_default();
-    pages::error_page(&err, lang)
+    tinhso_http::layout::error_page(&err, lang)
 }
 
 async fn method_not_allowed_fix(req: Request, next: Next) -> Response {
@@ -206,7 +156,8 @@ async fn method_not_allowed_fix(req: Request, next: Next) -> Response {
 }
 
 /// The whole application router.
-pub fn router(state: AppState) -> Router {
+pub fn router(mut state: AppState) -> Router {
+    state.rules = std::sync::Arc::new(all_rules());
     let csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
     let limit = state.config.body_limit;

@@ -1,123 +1,24 @@
 //! Server-rendered pages (trang web): the public portal, sign-in, the back-office and leaders'
 //! homes, and the admin lists. Templates are compiled and checked at build time (askama).
 
-use crate::context::{require, ReqCtx, CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE};
-use crate::error::PageError;
-use crate::i18n::Lang;
-use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use chrono::{Datelike, FixedOffset, Utc};
+use chrono::{Datelike, Utc};
 use serde::Deserialize;
+use tinhso_http::context::{require, ReqCtx, CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE};
+use tinhso_http::error::PageError;
+use tinhso_http::i18n::Lang;
+use tinhso_http::layout::{local_time, render, static_file, vn_offset, Chrome};
+use tinhso_http::AppState;
 use tinhso_identity::auth::{self, LoginInput};
 use tinhso_identity::{accounts, Permission, ResourceScope};
 use tinhso_kernel::{AppError, ErrorCode};
 use tinhso_refdata::{address, agencies, calendar, units::units};
 use tinhso_store::audit::{self, AuditFilter};
-
-/// Vietnam's time zone (UTC+7, no daylight saving).
-pub fn vn_offset() -> FixedOffset {
-    const UTC_PLUS_7: FixedOffset = match FixedOffset::east_opt(7 * 3600) {
-        Some(o) => o,
-        None => panic!("UTC+7 is a valid offset"),
-    };
-    UTC_PLUS_7
-}
-
-/// Format Unix microseconds as local date and time.
-pub fn local_time(micros: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(|t| {
-            t.with_timezone(&vn_offset())
-                .format("%d/%m/%Y %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
-/// Percent-encode a string for a query parameter.
-pub fn url_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Layout data every page carries.
-pub struct Chrome {
-    pub t: Lang,
-    pub csrf: String,
-    pub user: Option<String>,
-    pub back_office: bool,
-    pub leader: bool,
-    pub user_read: bool,
-    pub audit_read: bool,
-}
-
-impl Chrome {
-    pub fn of(ctx: &ReqCtx) -> Self {
-        let can = |p| ctx.principal.as_ref().is_some_and(|pr| pr.can_somewhere(p));
-        Self {
-            t: ctx.lang,
-            csrf: ctx.csrf.clone(),
-            user: ctx.principal.as_ref().map(|p| p.display_name.clone()),
-            back_office: can(Permission::BackOffice),
-            leader: can(Permission::LeaderDashboard),
-            user_read: can(Permission::UserRead),
-            audit_read: can(Permission::AuditRead),
-        }
-    }
-}
-
-fn render(t: &impl Template) -> Response {
-    match t.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => crate::error::problem_response(&AppError::internal(e)),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    c: Chrome,
-    title: String,
-    detail: String,
-    code: String,
-    status: u16,
-}
-
-/// An error page in the visitor's language.
-pub fn error_page(e: &AppError, lang: Lang) -> Response {
-    let page = ErrorPage {
-        c: Chrome {
-            t: lang,
-            csrf: String::new(),
-            user: None,
-            back_office: false,
-            leader: false,
-            user_read: false,
-            audit_read: false,
-        },
-        title: lang.s(e.code.title_vi(), e.code.title_en()).to_string(),
-        detail: match lang {
-            Lang::Vi => e.detail_vi.clone().unwrap_or_default(),
-            Lang::En => e.detail_en.clone().unwrap_or_default(),
-        },
-        code: e.code.as_str().to_string(),
-        status: e.status(),
-    };
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, render(&page)).into_response()
-}
 
 /// The page routes.
 pub fn routes() -> Router<AppState> {
@@ -140,20 +41,6 @@ pub fn routes() -> Router<AppState> {
             get(calendar_page).post(calendar_change),
         )
         .route("/static/{file}", get(static_file))
-}
-
-async fn static_file(Path(file): Path<String>) -> Response {
-    match file.as_str() {
-        "app.css" => (
-            [
-                (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-                (header::CACHE_CONTROL, "public, max-age=3600"),
-            ],
-            include_str!("../static/app.css"),
-        )
-            .into_response(),
-        _ => crate::error::problem_response(&AppError::new(ErrorCode::RouteNotFound)),
-    }
 }
 
 #[derive(Template)]
@@ -322,7 +209,7 @@ async fn login_submit(
 }
 
 async fn logout(State(state): State<AppState>, ctx: ReqCtx, headers: HeaderMap) -> Response {
-    if let Some(token) = crate::context::cookie(&headers, SESSION_COOKIE) {
+    if let Some(token) = tinhso_http::context::cookie(&headers, SESSION_COOKIE) {
         if let Err(e) = auth::logout(&state.db, &ctx.audit(), token).await {
             return ctx.page_err(e).into_response();
         }

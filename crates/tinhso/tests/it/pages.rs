@@ -103,7 +103,7 @@ async fn pages_render_for_every_role() {
                 }
                 303 => {
                     let to = crate::location(&app.get(c, path).await);
-                    let back = tinhso_web::pages::url_encode(path);
+                    let back = tinhso_http::layout::url_encode(path);
                     if to != format!("/dang-nhap?next={back}") {
                         failures.push(format!("{who} GET {path}: redirected to {to}"));
                     }

@@ -160,7 +160,7 @@ async fn sign_in_returns_to_the_remembered_page_only_on_this_site() {
         let html = app
             .get(
                 &c,
-                &format!("/dang-nhap?next={}", tinhso_web::pages::url_encode(next)),
+                &format!("/dang-nhap?next={}", tinhso_http::layout::url_encode(next)),
             )
             .await
             .text()

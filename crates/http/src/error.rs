@@ -133,13 +133,13 @@ impl IntoResponse for PageError {
             let mut to = "/dang-nhap".to_string();
             if let Some(back) = &self.back_to {
                 to.push_str("?next=");
-                to.push_str(&crate::pages::url_encode(back));
+                to.push_str(&crate::layout::url_encode(back));
                 if self.error.code == ErrorCode::SessionExpired {
                     to.push_str("&expired=1");
                 }
             }
             return axum::response::Redirect::to(&to).into_response();
         }
-        crate::pages::error_page(&self.error, self.lang)
+        crate::layout::error_page(&self.error, self.lang)
     }
 }

@@ -1,0 +1,112 @@
+//! Shared HTTP foundations of Tỉnh số (nền tảng web dùng chung): application state, the request
+//! context middleware (request id, language, principal, CSRF, route access rules), errors as
+//! problem details or pages, languages, page layout, metrics and rate limits. Every module's
+//! routes and pages are written against this crate; `tinhso-web` composes them.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod access;
+pub mod context;
+pub mod error;
+pub mod i18n;
+pub mod layout;
+pub mod metrics;
+pub mod ratelimit;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::Json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use tinhso_kernel::{AppError, ErrorCode};
+use tinhso_store::files::FileStore;
+use tinhso_store::Db;
+
+pub use context::ReqCtx;
+pub use error::{ApiError, PageError};
+pub use i18n::Lang;
+
+/// Settings the web layer needs.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Mark cookies `Secure` (on unless serving plain HTTP on loopback).
+    pub secure_cookies: bool,
+    pub data_dir: PathBuf,
+    /// Demo data loaded: pages show the demo accounts.
+    pub demo: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            body_limit: 2 * 1024 * 1024,
+            secure_cookies: true,
+            data_dir: PathBuf::from("./data"),
+            demo: false,
+        }
+    }
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<WebConfig>,
+    pub files: FileStore,
+    pub metrics: Arc<metrics::Metrics>,
+    pub auth_limiter: Arc<ratelimit::RateLimiter>,
+    pub started: Instant,
+    /// Every module's route access rules (filled by the composing router).
+    pub rules: Arc<Vec<access::Rule>>,
+}
+
+impl AppState {
+    /// State without access rules: the composing router (`tinhso_web::router`) installs every
+    /// module's table; until then every route is refused.
+    pub fn new(db: Db, config: WebConfig) -> Self {
+        let files = FileStore::local(config.data_dir.join("files"), 20 * 1024 * 1024);
+        Self {
+            db,
+            config: Arc::new(config),
+            files,
+            metrics: Arc::default(),
+            // 10 sign-in attempts per minute per client address, bursts of 10.
+            auth_limiter: Arc::new(ratelimit::RateLimiter::new(10.0, 10.0 / 60.0)),
+            started: Instant::now(),
+            rules: Arc::default(),
+        }
+    }
+}
+
+/// JSON body extractor whose rejections are problem details.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = error::ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => {
+                let status = rej.status();
+                let code = match status {
+                    StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+                    StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::ValidationFailed,
+                    _ => ErrorCode::BadRequest,
+                };
+                Err(error::ApiError(AppError::new(code).with_detail(
+                    format!("Nội dung JSON không hợp lệ: {}", rej.body_text()),
+                    format!("Invalid JSON body: {}", rej.body_text()),
+                )))
+            }
+        }
+    }
+}
