@@ -37,6 +37,10 @@ pub async fn prepare(db: &Db) -> anyhow::Result<()> {
     if inserted > 0 {
         tracing::info!(inserted, "agencies seeded");
     }
+    let procedures = tinhso_services::catalogue::seed(db, &ctx).await?;
+    if procedures > 0 {
+        tracing::info!(procedures, "procedure catalogue seeded");
+    }
     Ok(())
 }
 
@@ -46,5 +50,6 @@ pub fn all_migrations() -> Vec<&'static [migrate::Migration]> {
         migrate::STORE_MIGRATIONS,
         tinhso_identity::MIGRATIONS,
         tinhso_refdata::MIGRATIONS,
+        tinhso_services::MIGRATIONS,
     ]
 }

@@ -1,0 +1,1065 @@
+//! Dossiers (hồ sơ) and the one-stop workflow (quy trình một cửa).
+//!
+//! A dossier is submitted online (status 1) or entered at the counter (status 2), accepted by
+//! the one-stop desk, processed step by step along the procedure's workflow, approved, and its
+//! result returned. Every transition is checked against [`crate::status`], recorded in
+//! `dossier_events` with the actor and reason and — for staff — signed with the actor's key,
+//! written to the audit trail and announced on the outbox, all in one transaction.
+//!
+//! Dossier code: `<agency code>-<yymmdd>-<nnnn>`, e.g. `000.00.23.H37-261129-0007`: the
+//! receiving agency's identifier, the local submission date and a per-agency daily counter
+//! allocated under a row lock, so it is unique across nodes sharing the database and sorts by
+//! agency and date. The lookup code (mã tra cứu) is 8 characters derived from the dossier code
+//! with a keyed digest under the platform's master key: nothing to store, nothing to guess.
+
+use crate::catalogue::{self, Procedure, TimeUnit};
+use crate::status::{Action, Actor, Status};
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use std::collections::BTreeMap;
+use tinhso_identity::{authorize, Permission, Principal, ResourceScope};
+use tinhso_kernel::{text, validate, AppError, ErrorCode, FieldErrors, Invalid};
+use tinhso_refdata::agencies;
+use tinhso_store::audit::Ctx;
+use tinhso_store::{now_micros, Db, DbError, WriteTx};
+
+/// Channel (kênh thực hiện), with the national portal's codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// 1 — trực tiếp (at the counter).
+    InPerson = 1,
+    /// 2 — trực tuyến.
+    Online = 2,
+    /// 3 — dịch vụ bưu chính công ích.
+    Post = 3,
+}
+
+impl Channel {
+    pub fn code(self) -> i64 {
+        self as i64
+    }
+}
+
+/// The applicant (người nộp hồ sơ), with the national portal's applicant kind.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Applicant {
+    /// 0 citizen, 1 enterprise, 2 household business.
+    pub kind: i64,
+    pub name: String,
+    /// CCCD, or MST for enterprises and household businesses.
+    pub id_number: String,
+    pub phone: String,
+    #[serde(default)]
+    pub email: String,
+}
+
+/// What an applicant (or an officer at the counter) submits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Submission {
+    pub procedure_code: String,
+    /// The commune whose People's Committee handles a commune-level procedure.
+    #[serde(default)]
+    pub commune_code: Option<String>,
+    pub applicant: Applicant,
+    /// E-form values as typed.
+    #[serde(default)]
+    pub form: BTreeMap<String, String>,
+    pub channel: Channel,
+    /// A retried submission with the same key returns the first dossier.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// A recorded transition.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub seq: i64,
+    pub at: i64,
+    pub action: String,
+    pub from_status: i64,
+    pub to_status: i64,
+    pub step: String,
+    pub actor_name: String,
+    pub reason: String,
+    pub signed: bool,
+    pub signed_payload: String,
+    pub signature: Option<String>,
+    pub public_key: Option<String>,
+}
+
+/// A dossier as shown to officers and (through [`Dossier::public_view`]) applicants.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dossier {
+    pub code: String,
+    pub procedure_code: String,
+    pub procedure_version: i64,
+    pub procedure_name: String,
+    pub agency_code: String,
+    pub agency_name: String,
+    pub commune_code: Option<String>,
+    pub applicant_user_id: Option<String>,
+    pub applicant: Applicant,
+    pub channel: i64,
+    pub status: i64,
+    pub status_vi: String,
+    pub status_en: String,
+    pub step: String,
+    pub step_name: String,
+    pub holder_user_id: Option<String>,
+    pub form: serde_json::Value,
+    pub submitted_at: i64,
+    pub accepted_at: Option<i64>,
+    pub due_date: Option<String>,
+    pub finished_at: Option<i64>,
+    pub returned_at: Option<i64>,
+    pub paused_working_days: i64,
+    pub supplement_count: i64,
+    pub fee_vnd: i64,
+    pub paid_vnd: i64,
+    /// Actions legal now.
+    pub allowed_actions: Vec<String>,
+    pub events: Vec<Event>,
+}
+
+/// What [`submit`] returns: form 01's content. The lookup code is shown to the applicant.
+#[derive(Debug, Clone, Serialize)]
+pub struct Receipt {
+    pub dossier: Dossier,
+    pub lookup_code: String,
+    /// True when an earlier submission with the same idempotency key was returned.
+    pub replayed: bool,
+}
+
+const LOOKUP_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// The lookup code of a dossier.
+pub fn lookup_code(dossier_code: &str) -> String {
+    let mac = tinhso_identity::keys::mac("dossier-lookup", dossier_code.as_bytes());
+    mac.iter()
+        .take(8)
+        .map(|b| LOOKUP_ALPHABET[(*b as usize) % LOOKUP_ALPHABET.len()] as char)
+        .collect()
+}
+
+/// Today's date in Vietnam (UTC+7).
+pub fn today_local() -> NaiveDate {
+    (Utc::now() + chrono::Duration::hours(7)).date_naive()
+}
+
+fn local_date_of(micros: i64) -> NaiveDate {
+    chrono::DateTime::from_timestamp_micros(micros + 7 * 3600 * 1_000_000)
+        .map(|d| d.date_naive())
+        .unwrap_or_else(today_local)
+}
+
+/// The promised return date for a limit starting at `start` (local), on `calendar`.
+pub fn due_date(
+    calendar: &tinhso_kernel::calendar::WorkingCalendar,
+    start_micros: i64,
+    limit: catalogue::TimeLimit,
+) -> NaiveDate {
+    match limit.unit {
+        TimeUnit::WorkingDays => {
+            calendar.add_working_days(local_date_of(start_micros), limit.value)
+        }
+        TimeUnit::WorkingHours => {
+            let local =
+                chrono::DateTime::from_timestamp_micros(start_micros + 7 * 3600 * 1_000_000)
+                    .map(|d| d.naive_utc())
+                    .unwrap_or_default();
+            calendar.add_working_hours(local, limit.value).date()
+        }
+    }
+}
+
+/// Resolve the agency that handles a procedure for a commune.
+async fn handling_agency(
+    db: &Db,
+    p: &Procedure,
+    commune_code: Option<&str>,
+) -> Result<agencies::Agency, AppError> {
+    let all = agencies::list(db, &Default::default()).await?;
+    if p.agency.kind.as_deref() == Some("ubnd_xa") {
+        let commune = commune_code.ok_or_else(|| {
+            AppError::field(
+                "commune_code",
+                Invalid::new(
+                    "required",
+                    "Vui lòng chọn xã, phường nơi nộp hồ sơ",
+                    "Choose the commune or ward where you file the dossier",
+                ),
+            )
+        })?;
+        return all
+            .into_iter()
+            .find(|a| a.kind == "ubnd_xa" && a.admin_unit_code.as_deref() == Some(commune))
+            .ok_or_else(|| {
+                AppError::field(
+                    "commune_code",
+                    Invalid::new(
+                        "commune_unknown",
+                        "Xã, phường đã chọn không thuộc tỉnh hoặc chưa có trên hệ thống",
+                        "The chosen commune is not in the province or not on the platform",
+                    ),
+                )
+            });
+    }
+    let name = p.agency.name.as_deref().unwrap_or_default();
+    all.into_iter().find(|a| a.name == name).ok_or_else(|| {
+        AppError::internal(format!(
+            "procedure {} names unknown agency {name:?}",
+            p.code
+        ))
+    })
+}
+
+fn validate_applicant(a: &Applicant, errs: &mut FieldErrors) -> Applicant {
+    let name = errs
+        .check("applicant.name", validate::length(&a.name, 2, 200))
+        .unwrap_or_default();
+    let id_number = match a.kind {
+        0 => errs.check(
+            "applicant.id_number",
+            validate::cccd(&a.id_number).map(|c| c.number),
+        ),
+        1 | 2 => errs.check(
+            "applicant.id_number",
+            validate::mst(&a.id_number).map(|m| m.canonical),
+        ),
+        _ => {
+            errs.push(
+                "applicant.kind",
+                Invalid::new(
+                    "applicant_kind",
+                    "Loại người nộp: 0 công dân, 1 doanh nghiệp, 2 hộ kinh doanh",
+                    "Applicant kind: 0 citizen, 1 enterprise, 2 household business",
+                ),
+            );
+            None
+        }
+    }
+    .unwrap_or_default();
+    let phone = errs
+        .check("applicant.phone", validate::phone(&a.phone))
+        .unwrap_or_default();
+    let email = if a.email.trim().is_empty() {
+        String::new()
+    } else {
+        errs.check("applicant.email", validate::email(&a.email))
+            .unwrap_or_default()
+    };
+    Applicant {
+        kind: a.kind,
+        name,
+        id_number,
+        phone,
+        email,
+    }
+}
+
+fn request_hash(s: &Submission) -> String {
+    hex::encode(Sha256::digest(serde_json::to_vec(s).unwrap_or_default()))
+}
+
+async fn next_code(
+    tx: &mut WriteTx,
+    agency_code: &str,
+    day: NaiveDate,
+) -> Result<String, AppError> {
+    let d = day.format("%y%m%d").to_string();
+    let n: i64 = sqlx::query_scalar(
+        "INSERT INTO dossier_counters (agency_code, day, n) VALUES ($1, $2, 1) \
+         ON CONFLICT (agency_code, day) DO UPDATE SET n = dossier_counters.n + 1 RETURNING n",
+    )
+    .bind(agency_code)
+    .bind(&d)
+    .fetch_one(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    Ok(format!("{agency_code}-{d}-{n:04}"))
+}
+
+/// Submit a dossier. Validates everything first (applicant, commune, e-form) and reports
+/// every problem at once; writes nothing on any error. Online submissions start at status 1;
+/// counter entries (an officer entering a paper dossier) are accepted at once (status 2).
+pub async fn submit(
+    db: &Db,
+    ctx: &Ctx,
+    by: Option<&Principal>,
+    s: &Submission,
+) -> Result<Receipt, AppError> {
+    if let Some(key) = s.idempotency_key.as_deref().filter(|k| !k.is_empty()) {
+        if key.len() > 100 {
+            return Err(AppError::field(
+                "idempotency_key",
+                Invalid::new(
+                    "too_long",
+                    "Khóa chống trùng tối đa 100 ký tự",
+                    "The idempotency key has at most 100 characters",
+                ),
+            ));
+        }
+        let row = sqlx::query("SELECT code, request_hash FROM dossiers WHERE idempotency_key = $1")
+            .bind(key)
+            .fetch_optional(db.pool())
+            .await
+            .map_err(DbError::from)?;
+        if let Some(r) = row {
+            let code: String = r.try_get(0).map_err(DbError::from)?;
+            let hash: String = r.try_get(1).map_err(DbError::from)?;
+            if hash != request_hash(s) {
+                return Err(AppError::new(ErrorCode::IdempotencyConflict));
+            }
+            let dossier = get(db, &code).await?.ok_or_else(AppError::not_found)?;
+            return Ok(Receipt {
+                lookup_code: lookup_code(&code),
+                dossier,
+                replayed: true,
+            });
+        }
+    }
+    let current = catalogue::current(db, &s.procedure_code)
+        .await?
+        .filter(|v| v.active)
+        .ok_or_else(|| {
+            AppError::field(
+                "procedure_code",
+                Invalid::new(
+                    "procedure_unknown",
+                    "Không có thủ tục này hoặc thủ tục đã ngừng áp dụng",
+                    "No such procedure, or it is no longer offered",
+                ),
+            )
+        })?;
+    let p = &current.procedure;
+    let mut errs = FieldErrors::new();
+    let applicant = validate_applicant(&s.applicant, &mut errs);
+    let form = crate::eform::validate(&p.eform, &s.form, &mut errs);
+    let officer_entry = s.channel != Channel::Online;
+    if officer_entry && by.is_none_or(|b| !b.is_staff()) {
+        return Err(AppError::forbidden().with_detail(
+            "Chỉ cán bộ một cửa mới nhập hồ sơ nộp trực tiếp hoặc qua bưu chính",
+            "Only one-stop officers enter dossiers filed in person or by post",
+        ));
+    }
+    let agency = match handling_agency(db, p, s.commune_code.as_deref()).await {
+        Ok(a) => Some(a),
+        Err(e) if e.code == ErrorCode::ValidationFailed => {
+            for f in e.fields {
+                errs.push(&f.field, Invalid::new(f.code, f.message_vi, f.message_en));
+            }
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    errs.into_result()?;
+    let agency = agency.ok_or_else(|| AppError::internal("agency missing after validation"))?;
+    if officer_entry {
+        let scope = agencies::scope_of(db, &agency).await?;
+        authorize(by, Permission::DossierProcess, &scope)?;
+    }
+    let now = now_micros();
+    let calendar = tinhso_refdata::calendar::working_calendar(db).await?;
+    let first_step = p
+        .workflow
+        .first()
+        .map(|w| w.step.clone())
+        .unwrap_or_default();
+    let (status, accepted_at, due) = if officer_entry {
+        (
+            Status::Accepted,
+            Some(now),
+            Some(due_date(&calendar, now, p.time_limit)),
+        )
+    } else {
+        (
+            Status::Submitted,
+            None,
+            Some(due_date(&calendar, now, p.time_limit)),
+        )
+    };
+    let fee = if officer_entry || p.fee_timing == "on_submit" {
+        p.total_fee()
+    } else {
+        0
+    };
+    let mut tx = db.begin_write().await?;
+    let code = next_code(&mut tx, &agency.code, local_date_of(now)).await?;
+    sqlx::query(
+        "INSERT INTO dossiers (code, procedure_code, procedure_version, agency_code, commune_code, \
+         applicant_user_id, applicant_kind, applicant_name, applicant_id_number, applicant_phone, applicant_email, \
+         channel, status, step, holder_user_id, form_data, submitted_at, accepted_at, due_date, fee_vnd, \
+         idempotency_key, request_hash, updated_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$17)",
+    )
+    .bind(&code)
+    .bind(&p.code)
+    .bind(current.version)
+    .bind(&agency.code)
+    .bind(s.commune_code.as_deref().or(agency.admin_unit_code.as_deref()))
+    .bind(by.filter(|b| !b.is_staff()).map(|b| b.user_id.clone()))
+    .bind(applicant.kind)
+    .bind(&applicant.name)
+    .bind(&applicant.id_number)
+    .bind(&applicant.phone)
+    .bind(&applicant.email)
+    .bind(s.channel.code())
+    .bind(status.code())
+    .bind(&first_step)
+    .bind(if officer_entry { by.map(|b| b.user_id.clone()) } else { None })
+    .bind(serde_json::Value::Object(form).to_string())
+    .bind(now)
+    .bind(accepted_at)
+    .bind(due.map(|d| d.format("%Y-%m-%d").to_string()))
+    .bind(fee)
+    .bind(s.idempotency_key.as_deref().filter(|k| !k.is_empty()))
+    .bind(request_hash(s))
+    .execute(tx.conn())
+    .await
+    .map_err(|e| {
+        let e = DbError::from(e);
+        if e.is_unique_violation() {
+            AppError::new(ErrorCode::IdempotencyConflict)
+        } else {
+            e.into()
+        }
+    })?;
+    let actor_name = by
+        .map(|b| b.display_name.clone())
+        .unwrap_or_else(|| applicant.name.clone());
+    let action = if officer_entry {
+        "receive_at_counter"
+    } else {
+        "submit"
+    };
+    record_event(
+        &mut tx,
+        db,
+        &code,
+        action,
+        0,
+        status.code(),
+        &first_step,
+        by.filter(|b| b.is_staff()),
+        &actor_name,
+        "",
+        1,
+    )
+    .await?;
+    tx.audit(&ctx.entry(
+        &format!("dossier.{action}"),
+        "dossier",
+        &code,
+        &agency.code,
+        serde_json::json!({"after": {"status": status.code(), "procedure": p.code, "channel": s.channel.code()}}),
+    ))
+    .await?;
+    tx.emit(
+        "dossier.status_changed",
+        &serde_json::json!({"code": code, "agency": agency.code, "from": 0, "to": status.code(), "action": action, "channel": s.channel.code()}),
+    )
+    .await?;
+    tx.commit().await?;
+    let dossier = get(db, &code).await?.ok_or_else(AppError::not_found)?;
+    Ok(Receipt {
+        lookup_code: lookup_code(&code),
+        dossier,
+        replayed: false,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_event(
+    tx: &mut WriteTx,
+    db: &Db,
+    code: &str,
+    action: &str,
+    from: i64,
+    to: i64,
+    step: &str,
+    signer: Option<&Principal>,
+    actor_name: &str,
+    reason: &str,
+    seq: i64,
+) -> Result<(), AppError> {
+    let at = now_micros();
+    let payload = serde_json::json!({
+        "dossier": code, "seq": seq, "action": action, "from": from, "to": to,
+        "step": step, "reason": reason, "at": at,
+        "actor": signer.map(|s| s.user_id.clone()),
+    })
+    .to_string();
+    let sig = match signer {
+        Some(p) => Some(tinhso_identity::keys::sign(db, &p.user_id, payload.as_bytes()).await?),
+        None => None,
+    };
+    sqlx::query(
+        "INSERT INTO dossier_events (dossier_code, seq, at, action, from_status, to_status, step, actor_user_id, \
+         actor_name, holder_user_id, reason, signed_payload, signature, public_key) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+    )
+    .bind(code)
+    .bind(seq)
+    .bind(at)
+    .bind(action)
+    .bind(from)
+    .bind(to)
+    .bind(step)
+    .bind(signer.map(|s| s.user_id.clone()))
+    .bind(actor_name)
+    .bind(None::<String>)
+    .bind(reason)
+    .bind(&payload)
+    .bind(sig.as_ref().map(|s| s.signature.clone()))
+    .bind(sig.as_ref().map(|s| s.public_key.clone()))
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    Ok(())
+}
+
+const COLUMNS: &str = "code, procedure_code, procedure_version, agency_code, commune_code, applicant_user_id, \
+    applicant_kind, applicant_name, applicant_id_number, applicant_phone, applicant_email, channel, status, step, \
+    holder_user_id, form_data, submitted_at, accepted_at, due_date, finished_at, returned_at, paused_working_days, \
+    supplement_count, fee_vnd, paid_vnd, status_before_pause, paused_since";
+
+struct Row0 {
+    d: Dossier,
+    status_before_pause: Option<i64>,
+    paused_since: Option<i64>,
+}
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Row0, AppError> {
+    let g = |e: sqlx::Error| AppError::from(DbError::from(e));
+    let status: i64 = r.try_get(12).map_err(g)?;
+    let st = Status::from_code(status)
+        .ok_or_else(|| AppError::internal(format!("bad status {status}")))?;
+    let form: String = r.try_get(15).map_err(g)?;
+    Ok(Row0 {
+        d: Dossier {
+            code: r.try_get(0).map_err(g)?,
+            procedure_code: r.try_get(1).map_err(g)?,
+            procedure_version: r.try_get(2).map_err(g)?,
+            procedure_name: String::new(),
+            agency_code: r.try_get(3).map_err(g)?,
+            agency_name: String::new(),
+            commune_code: r.try_get(4).map_err(g)?,
+            applicant_user_id: r.try_get(5).map_err(g)?,
+            applicant: Applicant {
+                kind: r.try_get(6).map_err(g)?,
+                name: r.try_get(7).map_err(g)?,
+                id_number: r.try_get(8).map_err(g)?,
+                phone: r.try_get(9).map_err(g)?,
+                email: r.try_get(10).map_err(g)?,
+            },
+            channel: r.try_get(11).map_err(g)?,
+            status,
+            status_vi: st.name_vi().into(),
+            status_en: st.name_en().into(),
+            step: r.try_get(13).map_err(g)?,
+            step_name: String::new(),
+            holder_user_id: r.try_get(14).map_err(g)?,
+            form: serde_json::from_str(&form).unwrap_or(serde_json::Value::Null),
+            submitted_at: r.try_get(16).map_err(g)?,
+            accepted_at: r.try_get(17).map_err(g)?,
+            due_date: r.try_get(18).map_err(g)?,
+            finished_at: r.try_get(19).map_err(g)?,
+            returned_at: r.try_get(20).map_err(g)?,
+            paused_working_days: r.try_get(21).map_err(g)?,
+            supplement_count: r.try_get(22).map_err(g)?,
+            fee_vnd: r.try_get(23).map_err(g)?,
+            paid_vnd: r.try_get(24).map_err(g)?,
+            allowed_actions: Action::allowed_from(st)
+                .iter()
+                .map(|a| a.as_str().to_string())
+                .collect(),
+            events: Vec::new(),
+        },
+        status_before_pause: r.try_get(25).map_err(g)?,
+        paused_since: r.try_get(26).map_err(g)?,
+    })
+}
+
+async fn load(db: &Db, code: &str) -> Result<Option<Row0>, AppError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM dossiers WHERE code = $1"))
+        .bind(code)
+        .fetch_optional(db.pool())
+        .await
+        .map_err(DbError::from)?;
+    let Some(row) = row else { return Ok(None) };
+    let mut r = from_row(&row)?;
+    if let Some(p) = catalogue::version(db, &r.d.procedure_code, r.d.procedure_version).await? {
+        r.d.procedure_name = p.name.clone();
+        r.d.step_name = p
+            .workflow
+            .iter()
+            .find(|s| s.step == r.d.step)
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+    }
+    if let Some(a) = agencies::get(db, &r.d.agency_code).await? {
+        r.d.agency_name = a.name;
+    }
+    let events = sqlx::query(
+        "SELECT seq, at, action, from_status, to_status, step, actor_name, reason, signed_payload, signature, public_key \
+         FROM dossier_events WHERE dossier_code = $1 ORDER BY seq",
+    )
+    .bind(code)
+    .fetch_all(db.pool())
+    .await
+    .map_err(DbError::from)?;
+    for e in events {
+        let g = |x: sqlx::Error| AppError::from(DbError::from(x));
+        let signature: Option<String> = e.try_get(9).map_err(g)?;
+        r.d.events.push(Event {
+            seq: e.try_get(0).map_err(g)?,
+            at: e.try_get(1).map_err(g)?,
+            action: e.try_get(2).map_err(g)?,
+            from_status: e.try_get(3).map_err(g)?,
+            to_status: e.try_get(4).map_err(g)?,
+            step: e.try_get(5).map_err(g)?,
+            actor_name: e.try_get(6).map_err(g)?,
+            reason: e.try_get(7).map_err(g)?,
+            signed: signature.is_some(),
+            signed_payload: e.try_get(8).map_err(g)?,
+            signature,
+            public_key: e.try_get(10).map_err(g)?,
+        });
+    }
+    Ok(Some(r))
+}
+
+/// A dossier with its history (no access check: callers check).
+pub async fn get(db: &Db, code: &str) -> Result<Option<Dossier>, AppError> {
+    Ok(load(db, code).await?.map(|r| r.d))
+}
+
+/// Track a dossier without signing in. A wrong lookup code gives exactly the same answer as
+/// an unknown dossier.
+pub async fn track(db: &Db, code: &str, lookup: &str) -> Result<Dossier, AppError> {
+    let typed: String = lookup
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect::<String>()
+        .to_uppercase();
+    let expected = lookup_code(code.trim());
+    let same = typed.len() == expected.len()
+        && typed
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return Err(AppError::not_found());
+    }
+    get(db, code.trim()).await?.ok_or_else(AppError::not_found)
+}
+
+/// The scope of a dossier, for authorization.
+pub async fn scope_of(db: &Db, d: &Dossier) -> Result<ResourceScope, AppError> {
+    let mut scope = match agencies::get(db, &d.agency_code).await? {
+        Some(a) => agencies::scope_of(db, &a).await?,
+        None => ResourceScope::province(),
+    };
+    scope.owner_user_id = d.applicant_user_id.clone();
+    Ok(scope)
+}
+
+/// Input to [`transition`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TransitionInput {
+    pub action: String,
+    #[serde(default)]
+    pub reason: String,
+    /// Supplement answers: e-form values to update.
+    #[serde(default)]
+    pub form: BTreeMap<String, String>,
+}
+
+/// Who is acting on a dossier.
+#[derive(Debug, Clone, Copy)]
+pub enum ActingAs<'a> {
+    Staff(&'a Principal),
+    /// The applicant, signed in as the owner, or proven by the lookup code.
+    Applicant {
+        principal: Option<&'a Principal>,
+        name: &'a str,
+    },
+}
+
+/// Apply an action to a dossier: checks the actor's right on the dossier's agency, the
+/// legality of the transition (409 naming the legal actions otherwise), the reason; then
+/// updates the dossier, records the signed event, the audit entry and the outbox event in one
+/// transaction.
+pub async fn transition(
+    db: &Db,
+    ctx: &Ctx,
+    code: &str,
+    who: ActingAs<'_>,
+    input: &TransitionInput,
+) -> Result<Dossier, AppError> {
+    let action = Action::parse(&input.action).ok_or_else(|| {
+        AppError::field(
+            "action",
+            Invalid::new(
+                "action_unknown",
+                format!("Không có thao tác \"{}\"", input.action),
+                format!("Unknown action \"{}\"", input.action),
+            ),
+        )
+    })?;
+    let row = load(db, code).await?.ok_or_else(AppError::not_found)?;
+    let d = &row.d;
+    let status = Status::from_code(d.status).ok_or_else(|| AppError::internal("bad status"))?;
+    // Who may do this.
+    match (action.actor(), who) {
+        (Actor::Officer, ActingAs::Staff(p)) => {
+            let scope = scope_of(db, d).await?;
+            let perm = if action == Action::Approve {
+                Permission::DossierApprove
+            } else {
+                Permission::DossierProcess
+            };
+            authorize(Some(p), perm, &scope)?;
+        }
+        (Actor::Applicant, ActingAs::Applicant { .. }) => {}
+        (Actor::Applicant, ActingAs::Staff(p)) => {
+            // Staff may record an applicant's request made at the counter.
+            let scope = scope_of(db, d).await?;
+            authorize(Some(p), Permission::DossierProcess, &scope)?;
+        }
+        (Actor::Officer, ActingAs::Applicant { .. }) => return Err(AppError::forbidden()),
+    }
+    if !action.from().contains(&status) {
+        let allowed: Vec<&str> = Action::allowed_from(status)
+            .iter()
+            .map(|a| a.as_str())
+            .collect();
+        return Err(AppError::new(ErrorCode::Conflict).with_detail(
+            format!(
+                "Không thể \"{}\" khi hồ sơ đang ở trạng thái \"{}\". Thao tác hợp lệ: {}",
+                action.name_vi(),
+                status.name_vi(),
+                if allowed.is_empty() {
+                    "không có (hồ sơ đã kết thúc)".to_string()
+                } else {
+                    allowed.join(", ")
+                }
+            ),
+            format!(
+                "Cannot {} a dossier that is \"{}\". Allowed: {}",
+                action.as_str(),
+                status.name_en(),
+                if allowed.is_empty() {
+                    "none (the dossier is closed)".to_string()
+                } else {
+                    allowed.join(", ")
+                }
+            ),
+        ));
+    }
+    let reason = text::clean(&input.reason);
+    if action.needs_reason() && reason.chars().count() < 5 {
+        return Err(AppError::field(
+            "reason",
+            Invalid::new(
+                "reason_required",
+                "Vui lòng ghi rõ lý do (ít nhất 5 ký tự)",
+                "Please give the reason (at least 5 characters)",
+            ),
+        ));
+    }
+    let p = catalogue::version(db, &d.procedure_code, d.procedure_version)
+        .await?
+        .ok_or_else(|| AppError::internal("procedure version missing"))?;
+    // What changes.
+    let now = now_micros();
+    let calendar = tinhso_refdata::calendar::working_calendar(db).await?;
+    let mut step = d.step.clone();
+    let mut due = d.due_date.clone();
+    let mut accepted_at = d.accepted_at;
+    let mut finished_at = d.finished_at;
+    let mut returned_at = d.returned_at;
+    let mut paused_since = row.paused_since;
+    let mut paused_days = d.paused_working_days;
+    let mut supplements = d.supplement_count;
+    let mut before_pause = row.status_before_pause;
+    let mut fee = d.fee_vnd;
+    let mut paid = d.paid_vnd;
+    let mut form = d.form.clone();
+    let before = Status::from_code(row.status_before_pause.unwrap_or(0));
+    let to = action.to(before);
+    match action {
+        Action::Accept => {
+            accepted_at = Some(now);
+            due = Some(
+                due_date(&calendar, now, p.time_limit)
+                    .format("%Y-%m-%d")
+                    .to_string(),
+            );
+            fee = p.total_fee();
+        }
+        Action::RequestSupplement => {
+            paused_since = Some(now);
+            supplements += 1;
+            before_pause = Some(status.code());
+        }
+        Action::Supplement => {
+            let mut errs = FieldErrors::new();
+            if !input.form.is_empty() {
+                let mut merged: BTreeMap<String, String> = d
+                    .form
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.clone(),
+                                    v.as_str()
+                                        .map(str::to_string)
+                                        .unwrap_or_else(|| v.to_string()),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                merged.extend(input.form.clone());
+                form =
+                    serde_json::Value::Object(crate::eform::validate(&p.eform, &merged, &mut errs));
+            }
+            errs.into_result()?;
+            // The clock stopped while the applicant had the dossier: push the due date out
+            // by the working days it was paused.
+            if let Some(since) = paused_since.take() {
+                let days = calendar
+                    .working_days_between(local_date_of(since), local_date_of(now))
+                    .max(0);
+                paused_days += days;
+                if let Some(dd) = due
+                    .as_deref()
+                    .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+                {
+                    due = Some(
+                        calendar
+                            .add_working_days(dd, days as u32)
+                            .format("%Y-%m-%d")
+                            .to_string(),
+                    );
+                }
+            }
+            before_pause = None;
+        }
+        Action::Forward => {
+            if status == Status::Processing {
+                let idx = p.workflow.iter().position(|s| s.step == step).unwrap_or(0);
+                // The last step before returning is approval; forward stops there.
+                if idx + 2 >= p.workflow.len() {
+                    return Err(AppError::new(ErrorCode::Conflict).with_detail(
+                        "Hồ sơ đã ở bước phê duyệt: dùng thao tác approve",
+                        "The dossier is at the approval step: use approve",
+                    ));
+                }
+                step = p.workflow[idx + 1].step.clone();
+            } else if let Some(s) = p.workflow.get(1) {
+                step = s.step.clone();
+            }
+        }
+        Action::RequestPayment => {
+            if fee <= paid {
+                return Err(AppError::new(ErrorCode::Conflict).with_detail(
+                    "Hồ sơ không còn khoản phí, lệ phí nào phải nộp",
+                    "Nothing is left to pay on this dossier",
+                ));
+            }
+        }
+        Action::PaymentReceived => paid = fee,
+        Action::Approve => {
+            finished_at = Some(now);
+            if let Some(last) = p.workflow.last() {
+                step = last.step.clone();
+            }
+        }
+        Action::ReturnResult => returned_at = Some(now),
+        Action::Refuse | Action::Withdraw | Action::Stop => finished_at = Some(now),
+    }
+    let (signer, actor_name) = match who {
+        ActingAs::Staff(p) => (Some(p), p.display_name.clone()),
+        ActingAs::Applicant { name, .. } => (None, name.to_string()),
+    };
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "UPDATE dossiers SET status = $1, step = $2, due_date = $3, accepted_at = $4, finished_at = $5, \
+         returned_at = $6, paused_since = $7, paused_working_days = $8, supplement_count = $9, \
+         status_before_pause = $10, fee_vnd = $11, paid_vnd = $12, form_data = $13, updated_at = $14 \
+         WHERE code = $15 AND status = $16",
+    )
+    .bind(to.code())
+    .bind(&step)
+    .bind(&due)
+    .bind(accepted_at)
+    .bind(finished_at)
+    .bind(returned_at)
+    .bind(paused_since)
+    .bind(paused_days)
+    .bind(supplements)
+    .bind(before_pause)
+    .bind(fee)
+    .bind(paid)
+    .bind(form.to_string())
+    .bind(now)
+    .bind(code)
+    .bind(status.code())
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .rows_affected();
+    if n == 0 {
+        // Someone else moved the dossier meanwhile.
+        return Err(AppError::conflict(
+            "Hồ sơ vừa được người khác xử lý, vui lòng tải lại",
+            "The dossier was just changed by someone else; reload it",
+        ));
+    }
+    let seq = d.events.len() as i64 + 1;
+    record_event(
+        &mut tx,
+        db,
+        code,
+        action.as_str(),
+        status.code(),
+        to.code(),
+        &step,
+        signer,
+        &actor_name,
+        &reason,
+        seq,
+    )
+    .await?;
+    tx.audit(&ctx.entry(
+        &format!("dossier.{}", action.as_str()),
+        "dossier",
+        code,
+        &d.agency_code,
+        serde_json::json!({"before": {"status": status.code(), "step": d.step}, "after": {"status": to.code(), "step": step}, "reason": reason}),
+    ))
+    .await?;
+    tx.emit(
+        "dossier.status_changed",
+        &serde_json::json!({"code": code, "agency": d.agency_code, "from": status.code(), "to": to.code(), "action": action.as_str()}),
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, code).await?.ok_or_else(AppError::not_found)
+}
+
+/// Filter for [`list`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DossierFilter {
+    /// Only these agencies (the caller's scope); `None` = all.
+    #[serde(skip)]
+    pub agency_codes: Option<Vec<String>>,
+    pub status: Option<i64>,
+    pub applicant_user_id: Option<String>,
+    pub procedure_code: Option<String>,
+    /// Only dossiers whose promised date is before today and that are still open.
+    #[serde(default)]
+    pub overdue: bool,
+    pub limit: Option<i64>,
+    pub before_code: Option<String>,
+}
+
+/// A row of a dossier list.
+#[derive(Debug, Clone, Serialize)]
+pub struct DossierRow {
+    pub code: String,
+    pub procedure_code: String,
+    pub applicant_name: String,
+    pub agency_code: String,
+    pub status: i64,
+    pub status_vi: String,
+    pub step: String,
+    pub submitted_at: i64,
+    pub due_date: Option<String>,
+    pub channel: i64,
+}
+
+/// List dossiers, newest first.
+pub async fn list(db: &Db, f: &DossierFilter) -> Result<Vec<DossierRow>, AppError> {
+    let mut sql = String::from(
+        "SELECT code, procedure_code, applicant_name, agency_code, status, step, submitted_at, due_date, channel FROM dossiers WHERE 1=1",
+    );
+    let mut binds: Vec<String> = Vec::new();
+    if let Some(codes) = &f.agency_codes {
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut marks = Vec::new();
+        for c in codes {
+            binds.push(c.clone());
+            marks.push(format!("${}", binds.len()));
+        }
+        sql.push_str(&format!(" AND agency_code IN ({})", marks.join(",")));
+    }
+    if let Some(u) = &f.applicant_user_id {
+        binds.push(u.clone());
+        sql.push_str(&format!(" AND applicant_user_id = ${}", binds.len()));
+    }
+    if let Some(p) = &f.procedure_code {
+        binds.push(p.clone());
+        sql.push_str(&format!(" AND procedure_code = ${}", binds.len()));
+    }
+    if let Some(b) = &f.before_code {
+        binds.push(b.clone());
+        sql.push_str(&format!(" AND code < ${}", binds.len()));
+    }
+    if f.overdue {
+        binds.push(today_local().format("%Y-%m-%d").to_string());
+        sql.push_str(&format!(
+            " AND due_date < ${} AND status IN (1, 2, 4, 6)",
+            binds.len()
+        ));
+    }
+    let status_bind = f.status;
+    if status_bind.is_some() {
+        sql.push_str(&format!(" AND status = ${}", binds.len() + 1));
+    }
+    let limit_pos = binds.len() + usize::from(status_bind.is_some()) + 1;
+    sql.push_str(&format!(
+        " ORDER BY submitted_at DESC, code DESC LIMIT ${limit_pos}"
+    ));
+    let mut q = sqlx::query(&sql);
+    for b in &binds {
+        q = q.bind(b);
+    }
+    if let Some(s) = status_bind {
+        q = q.bind(s);
+    }
+    let rows = q
+        .bind(f.limit.unwrap_or(100).clamp(1, 1000))
+        .fetch_all(db.pool())
+        .await
+        .map_err(DbError::from)?;
+    rows.iter()
+        .map(|r| {
+            let status: i64 = r.try_get(4)?;
+            Ok(DossierRow {
+                code: r.try_get(0)?,
+                procedure_code: r.try_get(1)?,
+                applicant_name: r.try_get(2)?,
+                agency_code: r.try_get(3)?,
+                status,
+                status_vi: Status::from_code(status)
+                    .map(|s| s.name_vi().to_string())
+                    .unwrap_or_default(),
+                step: r.try_get(5)?,
+                submitted_at: r.try_get(6)?,
+                due_date: r.try_get(7)?,
+                channel: r.try_get(8)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(|e| DbError::from(e).into())
+}

@@ -1,0 +1,23 @@
+//! Online public services (dịch vụ công trực tuyến).
+//!
+//! - [`catalogue`]: administrative procedures (thủ tục hành chính) as versioned data: code,
+//!   sector, level, competent agency, time limit, fees, components, e-form, workflow.
+//! - [`eform`]: validating a procedure's e-form (biểu mẫu điện tử) from its field definitions.
+//! - [`status`]: the national portal's dossier status codes 1–10 and the legal transitions.
+//! - [`dossier`]: submitting, tracking and processing dossiers (hồ sơ) in the one-stop
+//!   workflow (một cửa), with working-day deadlines and signed decisions.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod catalogue;
+pub mod dossier;
+pub mod eform;
+pub mod status;
+
+use tinhso_store::migrate::Migration;
+
+/// The services tables.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 4001,
+    name: "procedures, dossiers, dossier events and files",
+    sql: include_str!("../migrations/4001_services.sql"),
+}];
