@@ -462,7 +462,8 @@ pub async fn list(db: &Db, f: &AccountFilter) -> Result<Vec<Account>, DbError> {
     }
     let rows = q.fetch_all(db.pool()).await?;
     let mut out: Vec<Account> = rows.iter().map(from_row).collect::<Result<_, _>>()?;
-    out.sort_by(|a, b| text::cmp_vi(&a.display_name, &b.display_name));
+    // Each Vietnamese sort key is built once per row, not once per comparison.
+    out.sort_by_cached_key(|a| text::sort_key(&a.display_name));
     let offset = f.offset.unwrap_or(0).max(0) as usize;
     let limit = f.limit.unwrap_or(50).clamp(1, 500) as usize;
     let mut page: Vec<Account> = out.into_iter().skip(offset).take(limit).collect();

@@ -193,11 +193,8 @@ pub async fn list(db: &Db, f: &AgencyFilter) -> Result<Vec<Agency>, DbError> {
     }
     let rows = q.fetch_all(db.pool()).await?;
     let mut out: Vec<Agency> = rows.iter().map(from_row).collect::<Result<_, _>>()?;
-    out.sort_by(|a, b| {
-        kind_rank(&a.kind)
-            .cmp(&kind_rank(&b.kind))
-            .then_with(|| text::cmp_vi(&a.name, &b.name))
-    });
+    // Each Vietnamese sort key is built once per row, not once per comparison.
+    out.sort_by_cached_key(|a| (kind_rank(&a.kind), text::sort_key(&a.name)));
     out.truncate(f.limit.unwrap_or(500).clamp(1, 2000) as usize);
     Ok(out)
 }
@@ -228,16 +225,31 @@ async fn parents(db: &Db) -> Result<HashMap<String, Option<String>>, DbError> {
         .map_err(DbError::from)
 }
 
-/// The agency and its ancestors, nearest first.
+/// Links followed at most when walking up the tree (a guard against a cycle in the data).
+const MAX_DEPTH: i64 = 64;
+
+/// The agency and its ancestors, nearest first. One recursive query over the primary key,
+/// instead of reading the whole table, since it runs on every authorisation check.
 pub async fn ancestors(db: &Db, code: &str) -> Result<Vec<String>, DbError> {
-    let links = parents(db).await?;
-    let mut out = Vec::new();
-    let mut cur = Some(code.to_string());
-    while let Some(c) = cur {
-        if out.contains(&c) || !links.contains_key(&c) {
+    let rows = sqlx::query(
+        "WITH RECURSIVE up(code, parent_code, depth) AS ( \
+           SELECT code, parent_code, 0 FROM agencies WHERE code = $1 \
+           UNION ALL \
+           SELECT a.code, a.parent_code, up.depth + 1 FROM agencies a \
+             JOIN up ON a.code = up.parent_code WHERE up.depth < $2 \
+         ) SELECT code FROM up ORDER BY depth",
+    )
+    .bind(code)
+    .bind(MAX_DEPTH)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out: Vec<String> = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let c: String = r.try_get(0)?;
+        // A cycle repeats codes: stop at the first repeat, as the walk always did.
+        if out.contains(&c) {
             break;
         }
-        cur = links.get(&c).cloned().flatten();
         out.push(c);
     }
     Ok(out)

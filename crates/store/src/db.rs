@@ -206,6 +206,7 @@ impl Db {
             backend: self.backend,
             events: Vec::new(),
             outbox_notify: self.outbox_notify.clone(),
+            audit_head: None,
         })
     }
 
@@ -245,6 +246,8 @@ pub struct WriteTx {
     /// Outbox event ids written in this transaction, announced to the dispatcher on commit.
     pub(crate) events: Vec<String>,
     outbox_notify: Arc<tokio::sync::Notify>,
+    /// The audit chain head, held from this transaction's first append to its commit.
+    pub(crate) audit_head: Option<crate::audit::HeldHead>,
 }
 
 impl WriteTx {
@@ -258,7 +261,8 @@ impl WriteTx {
     }
 
     /// Commit. Returns the ids of outbox events written in the transaction.
-    pub async fn commit(self) -> Result<Vec<String>, DbError> {
+    pub async fn commit(mut self) -> Result<Vec<String>, DbError> {
+        self.store_audit_head().await?;
         self.tx.commit().await?;
         if !self.events.is_empty() {
             self.outbox_notify.notify_waiters();

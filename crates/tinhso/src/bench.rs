@@ -7,9 +7,10 @@
 //! 1. authenticated API reads (`GET /api/v1/agencies/{code}/staff` with a bearer token) and a
 //!    public list (`GET /api/v1/agencies`) from N concurrent keep-alive HTTP/1.1 clients;
 //! 2. audit appends: one transaction per append (1 writer, then W concurrent writers) and
-//!    batched (many appends per transaction);
-//! 3. verification of the whole hash chain, with a breakdown (SQL fetch, row decoding,
-//!    hashing) when it is slower than one million entries per second.
+//!    batched (many appends per transaction: a few transactions of `WriteTx::audit` calls,
+//!    then `WriteTx::audit_many` until the chain is long enough);
+//! 3. verification of the whole hash chain, with a breakdown (hasher threads, the portable
+//!    reader, hashing alone) when it is slower than one million entries per second.
 //!
 //! Every phase is bounded in time and in count; all traffic goes to 127.0.0.1.
 
@@ -721,6 +722,7 @@ async fn measure(db: &Db, dir: &Path, args: &KernelArgs) -> anyhow::Result<Measu
     let limit = Duration::from_secs(args.phase_limit_seconds);
     lines.push(appends_one_tx(db, &agency, args.appends, 1, limit).await?);
     lines.push(appends_one_tx(db, &agency, args.appends, args.writers, limit).await?);
+    lines.push(appends_batched_loop(db, &agency, args, limit).await?);
     lines.push(appends_batched(db, &agency, args, limit).await?);
     lines.push(statement_round_trip(db).await?);
     mark(&mut marks, "appends");
@@ -1013,6 +1015,60 @@ async fn appends_one_tx(
     })
 }
 
+/// Transactions of `--batch` appends made one `WriteTx::audit` call at a time (the head is
+/// held in the transaction: `--batch` + 2 statements each). A few, for comparison with
+/// `audit_many`.
+async fn appends_batched_loop(
+    db: &Db,
+    scope: &str,
+    args: &KernelArgs,
+    limit: Duration,
+) -> anyhow::Result<Line> {
+    const TRANSACTIONS: u64 = 5;
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let start = Instant::now();
+    let deadline = start + limit;
+    let mut lat = Vec::with_capacity(TRANSACTIONS as usize);
+    let mut i = 0u64;
+    for _ in 0..TRANSACTIONS {
+        if Instant::now() >= deadline {
+            break;
+        }
+        let entries: Vec<_> = (0..args.batch)
+            .map(|k| bench_entry(&run, i + k, scope))
+            .collect();
+        let t = Instant::now();
+        let mut tx = db.begin_write().await?;
+        for e in &entries {
+            tx.audit(e).await?;
+        }
+        tx.commit().await?;
+        lat.push(nanos(t.elapsed()));
+        i += args.batch;
+    }
+    let elapsed = start.elapsed();
+    let done = lat.len() as u64;
+    Ok(Line {
+        key: "audit_append_batched_loop",
+        label: format!(
+            "audit append, {} per tx (audit() each), 1 writer",
+            args.batch
+        ),
+        count: i,
+        rate: per_sec(i, elapsed),
+        unit: "appends/s",
+        lat: lat_of(lat),
+        lat_of: "transaction",
+        errors: 0,
+        note: format!(
+            "{done} transactions of {} WriteTx::audit calls; latency is per transaction",
+            args.batch
+        ),
+    })
+}
+
+/// Transactions of `--batch` appends through `WriteTx::audit_many` (multi-row INSERTs), until
+/// the chain holds `--audit-entries`.
 async fn appends_batched(
     db: &Db,
     scope: &str,
@@ -1037,9 +1093,7 @@ async fn appends_batched(
             .collect();
         let t = Instant::now();
         let mut tx = db.begin_write().await?;
-        for e in &entries {
-            tx.audit(e).await?;
-        }
+        tx.audit_many(&entries).await?;
         tx.commit().await?;
         lat.push(nanos(t.elapsed()));
         i += args.batch;
@@ -1048,7 +1102,7 @@ async fn appends_batched(
     let done = lat.len() as u64;
     Ok(Line {
         key: "audit_append_batched",
-        label: format!("audit append, {} per tx, 1 writer", args.batch),
+        label: format!("audit append, {} per tx (audit_many), 1 writer", args.batch),
         count: i,
         rate: per_sec(i, elapsed),
         unit: "appends/s",
@@ -1067,7 +1121,8 @@ async fn appends_batched(
 }
 
 /// The floor under every append: one trivial statement inside a write transaction. An append
-/// is three statements (advance the head, insert the entry, store the new head hash).
+/// in its own transaction is four round trips (BEGIN, take the head, INSERT that also stores
+/// the head, COMMIT).
 async fn statement_round_trip(db: &Db) -> anyhow::Result<Line> {
     const N: u64 = 3_000;
     let mut lat = Vec::with_capacity(N as usize);
@@ -1089,7 +1144,8 @@ async fn statement_round_trip(db: &Db) -> anyhow::Result<Line> {
         lat: lat_of(lat),
         lat_of: "statement",
         errors: 0,
-        note: "an append is 3 statements; compare with the batched per-append cost".into(),
+        note: "an append in its own transaction is 4 round trips (BEGIN, head, INSERT, COMMIT)"
+            .into(),
     })
 }
 
@@ -1162,7 +1218,6 @@ struct Fetched {
     request_id: String,
     summary: String,
     prev_hash: String,
-    hash: String,
 }
 
 fn decode_row<R>(r: &R) -> Result<Fetched, sqlx::Error>
@@ -1183,7 +1238,6 @@ where
         request_id: r.try_get(7)?,
         summary: r.try_get(8)?,
         prev_hash: r.try_get(9)?,
-        hash: r.try_get(10)?,
     })
 }
 
@@ -1202,119 +1256,77 @@ fn hash_of(e: &Fetched) -> String {
     )
 }
 
-/// Same query and page size as `audit::verify`.
+/// One page of entries for the hashing-only figure.
 const PROFILE_PAGE: i64 = 20_000;
 const PROFILE_SQL: &str = "SELECT seq, at, actor, action, target_type, target_id, scope, \
     request_id, summary, prev_hash, hash FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2";
 
-#[derive(Default)]
-struct Split {
-    rows: u64,
-    fetch: Duration,
-    decode: Duration,
-    hash: Duration,
-}
-
-impl Split {
-    fn total(&self) -> Duration {
-        self.fetch + self.decode + self.hash
+/// Best of two runs of `audit::verify_with(opts)`, in entries/s.
+async fn verify_rate(db: &Db, opts: &audit::VerifyOptions) -> anyhow::Result<f64> {
+    let mut best = 0f64;
+    for _ in 0..2 {
+        let t = Instant::now();
+        let r = audit::verify_with(db, opts).await?;
+        let n = u64::try_from(r.entries_checked).unwrap_or(0);
+        best = best.max(per_sec(n, t.elapsed()));
     }
-
-    fn describe(&self, what: &str) -> String {
-        let total = self.total().as_secs_f64().max(1e-9);
-        let pct = |d: Duration| 100.0 * d.as_secs_f64() / total;
-        format!(
-            "  {what}: {} rows in {:.3} s ({:.0} entries/s) = SQL fetch {:.3} s ({:.0}%) + row \
-             decode {:.3} s ({:.0}%) + hashing {:.3} s ({:.0}%)",
-            self.rows,
-            total,
-            per_sec(self.rows, self.total()),
-            self.fetch.as_secs_f64(),
-            pct(self.fetch),
-            self.decode.as_secs_f64(),
-            pct(self.decode),
-            self.hash.as_secs_f64(),
-            pct(self.hash),
-        )
-    }
-}
-
-/// Walk the chain like `audit::verify`, timing the fetch, the decode and the hashing apart;
-/// `$pool` is any sqlx pool (the `Any` pool of the product or a native one, for comparison).
-macro_rules! split_walk {
-    ($pool:expr) => {{
-        let mut s = Split::default();
-        let mut next = 1i64;
-        loop {
-            let t = Instant::now();
-            let rows = sqlx::query(PROFILE_SQL)
-                .bind(next)
-                .bind(PROFILE_PAGE)
-                .fetch_all($pool)
-                .await?;
-            s.fetch += t.elapsed();
-            let t = Instant::now();
-            let n = rows.len();
-            let page = rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
-            drop(rows);
-            s.decode += t.elapsed();
-            let t = Instant::now();
-            for e in &page {
-                if hash_of(e) != e.hash {
-                    bail!("entry {} does not match its hash", e.seq);
-                }
-            }
-            s.hash += t.elapsed();
-            s.rows += n as u64;
-            match page.last() {
-                Some(last) if n as i64 == PROFILE_PAGE => next = last.seq + 1,
-                _ => break,
-            }
-        }
-        s
-    }};
-}
-
-fn faster(a: Split, b: Split) -> Split {
-    if a.total() <= b.total() {
-        a
-    } else {
-        b
-    }
+    Ok(best)
 }
 
 async fn profile_verify(db: &Db) -> anyhow::Result<String> {
+    let default = audit::VerifyOptions::default();
+    let native = match db.backend() {
+        tinhso_store::Backend::Sqlite => "read-only rusqlite connection",
+        tinhso_store::Backend::Postgres => "COPY … TO STDOUT (FORMAT binary)",
+    };
     let mut out = vec![format!(
-        "verify is below {VERIFY_TARGET_PER_SEC:.0} entries/s; where the time goes (same \
-         query and {PROFILE_PAGE}-row pages as audit::verify, best of 2 walks):"
+        "verify is below {VERIFY_TARGET_PER_SEC:.0} entries/s; the same walk with other \
+         options (best of 2 runs each):"
     )];
-    // Each walk runs twice and the faster run is shown (warm caches for both drivers).
-    let first = split_walk!(db.pool());
-    let second = split_walk!(db.pool());
-    out.push(faster(first, second).describe("sqlx Any pool (as the product)"));
-    // The same walk through the native driver shows what the `Any` layer costs.
-    match db.backend() {
-        tinhso_store::Backend::Sqlite => {
-            let pool = sqlx::sqlite::SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect(db.url())
-                .await?;
-            let first = split_walk!(&pool);
-            let second = split_walk!(&pool);
-            pool.close().await;
-            out.push(faster(first, second).describe("native sqlx SQLite driver"));
-        }
-        tinhso_store::Backend::Postgres => {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .connect(db.url())
-                .await?;
-            let first = split_walk!(&pool);
-            let second = split_walk!(&pool);
-            pool.close().await;
-            out.push(faster(first, second).describe("native sqlx PostgreSQL driver"));
-        }
+    let mut variants = vec![
+        (
+            format!("{} hasher threads (the default)", default.hash_threads),
+            default.clone(),
+        ),
+        (
+            "1 hasher thread".to_string(),
+            audit::VerifyOptions {
+                hash_threads: 1,
+                ..default.clone()
+            },
+        ),
+    ];
+    if db.backend() == tinhso_store::Backend::Postgres {
+        variants[0].0 = format!(
+            "{} ranges copied at once, {} hasher threads (the default)",
+            default.read_parts, default.hash_threads
+        );
+        variants.push((
+            format!(
+                "1 range (one connection), {} hasher threads",
+                default.hash_threads
+            ),
+            audit::VerifyOptions {
+                read_parts: 1,
+                ..default.clone()
+            },
+        ));
     }
+    for (what, opts) in &variants {
+        out.push(format!(
+            "  native reader ({native}), {what}: {:.0} entries/s",
+            verify_rate(db, opts).await?
+        ));
+    }
+    let portable = audit::VerifyOptions {
+        portable: true,
+        ..default.clone()
+    };
+    out.push(format!(
+        "  portable reader (sqlx Any pool, streamed), {} hasher threads: {:.0} entries/s",
+        default.hash_threads,
+        verify_rate(db, &portable).await?
+    ));
     // Hashing alone, on one page held in memory, repeated: the ceiling of a single thread.
     let rows = sqlx::query(PROFILE_SQL)
         .bind(1i64)
