@@ -324,12 +324,14 @@ impl YearCursor {
     }
 }
 
-/// Giờ hành chính (office hours, local time UTC+7): 07:30–11:30 and 13:30–17:00.
+/// Giờ hành chính (office hours, local time UTC+7): 07:30–11:30 and 13:00–17:00, the 8-hour
+/// working day of Decision 188/1999/QĐ-TTg (40 hours a week), so a procedure "trong ngày"
+/// (8 working hours) received at 07:30 is due at 17:00 the same day.
 const MORNING_START: u32 = 7 * 3600 + 30 * 60;
 const MORNING_END: u32 = 11 * 3600 + 30 * 60;
-const AFTERNOON_START: u32 = 13 * 3600 + 30 * 60;
+const AFTERNOON_START: u32 = 13 * 3600;
 const AFTERNOON_END: u32 = 17 * 3600;
-/// Seconds of office time in a working day (7 h 30).
+/// Seconds of office time in a working day (8 h).
 const DAY_SECONDS: u64 = ((MORNING_END - MORNING_START) + (AFTERNOON_END - AFTERNOON_START)) as u64;
 
 /// Lịch ngày làm việc: the working-day calendar with administrators' overrides.
@@ -514,7 +516,7 @@ impl WorkingCalendar {
     }
 
     /// Hạn xử lý tính theo giờ làm việc: `start` plus `hours` of office time (07:30–11:30,
-    /// 13:30–17:00 local time, working days only). A start outside office hours begins at the
+    /// 13:00–17:00 local time, working days only). A start outside office hours begins at the
     /// next office period; `hours = 0` returns that beginning. A deadline that ends exactly at
     /// the end of a period is that end (e.g. 11:30, not 13:30). Saturates at the end of
     /// chrono's range.
@@ -843,34 +845,38 @@ mod tests {
             cal.add_working_hours(at(2026, 3, 6, 16, 0), 2),
             at(2026, 3, 9, 8, 30)
         );
-        // 11:00 + 1 h → 30 min before lunch, 30 min after → 14:00.
+        // 11:00 + 1 h → 30 min before lunch, 30 min after → 13:30.
         assert_eq!(
             cal.add_working_hours(at(2026, 3, 4, 11, 0), 1),
-            at(2026, 3, 4, 14, 0)
+            at(2026, 3, 4, 13, 30)
         );
         // Ending exactly at 11:30.
         assert_eq!(
             cal.add_working_hours(at(2026, 3, 4, 7, 30), 4),
             at(2026, 3, 4, 11, 30)
         );
-        // Lunch-time start counts from 13:30; early start from 07:30.
+        // Lunch-time start counts from 13:00; early start from 07:30.
         assert_eq!(
             cal.add_working_hours(at(2026, 3, 4, 12, 0), 1),
-            at(2026, 3, 4, 14, 30)
+            at(2026, 3, 4, 14, 0)
         );
         assert_eq!(
             cal.add_working_hours(at(2026, 3, 4, 6, 0), 1),
             at(2026, 3, 4, 8, 30)
         );
-        // 8 h from Monday 07:30: 7.5 h Monday, 0.5 h Tuesday.
+        // 8 h ("trong ngày") from Monday 07:30 ends Monday 17:00.
         assert_eq!(
             cal.add_working_hours(at(2026, 3, 2, 7, 30), 8),
-            at(2026, 3, 3, 8, 0)
+            at(2026, 3, 2, 17, 0)
         );
-        // A full 7.5 h day twice = 15 h: ends at 17:00 of the second day.
+        // Two full 8 h days = 16 h: ends at 17:00 of the second day; 15 h at 16:00.
+        assert_eq!(
+            cal.add_working_hours(at(2026, 3, 2, 7, 30), 16),
+            at(2026, 3, 3, 17, 0)
+        );
         assert_eq!(
             cal.add_working_hours(at(2026, 3, 2, 7, 30), 15),
-            at(2026, 3, 3, 17, 0)
+            at(2026, 3, 3, 16, 0)
         );
         // Saturday start, 0 h → Monday 07:30; 24 h across Tết 2026.
         assert_eq!(
@@ -879,7 +885,7 @@ mod tests {
         );
         assert_eq!(
             cal.add_working_hours(at(2026, 2, 13, 17, 30), 8),
-            at(2026, 2, 24, 8, 0)
+            at(2026, 2, 23, 17, 0)
         );
         // Inside office hours, 0 h is the start itself.
         assert_eq!(
@@ -941,8 +947,10 @@ mod tests {
             let start = ymd(2025, 6, 1) + chrono::Duration::days(offset);
             let end = cal.add_working_days(start, n);
             prop_assert!(cal.is_working_day(end));
-            prop_assert_eq!(cal.working_days_between(start, end), i64::from(n));
-            prop_assert_eq!(cal.working_days_between(end, start), -i64::from(n));
+            // n = 0 from a day off gives the next working day, one working day later.
+            let expected = if n == 0 && !cal.is_working_day(start) { 1 } else { i64::from(n) };
+            prop_assert_eq!(cal.working_days_between(start, end), expected);
+            prop_assert_eq!(cal.working_days_between(end, start), -expected);
             if n > 0 {
                 prop_assert!(end > start);
                 // The day before the deadline has one working day less.

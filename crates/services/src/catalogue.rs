@@ -237,6 +237,16 @@ impl Procedure {
                     ),
                 );
             }
+            if f.kind == "select" && f.options.as_deref().is_none_or(|o| o.is_empty()) {
+                errs.push(
+                    &format!("eform[{i}].options"),
+                    Invalid::new(
+                        "select_without_options",
+                        format!("Trường chọn \"{}\" phải có ít nhất một lựa chọn", f.name),
+                        format!("The select field \"{}\" needs at least one option", f.name),
+                    ),
+                );
+            }
             if !names.insert(f.name.as_str()) {
                 errs.push(
                     &format!("eform[{i}].name"),
@@ -373,7 +383,32 @@ pub async fn version(db: &Db, code: &str, version: i64) -> Result<Option<Procedu
 
 /// Store an edited procedure as a new version, audited with what changed.
 pub async fn update(db: &Db, ctx: &Ctx, p: &Procedure) -> Result<i64, AppError> {
-    p.check()?;
+    let mut errs = FieldErrors::new();
+    if let Err(e) = p.check() {
+        if e.fields.is_empty() {
+            return Err(e);
+        }
+        for f in e.fields {
+            errs.push(&f.field, Invalid::new(f.code, f.message_vi, f.message_en));
+        }
+    }
+    // The handling agency must exist, or every submission would fail.
+    let agency_known = p.agency.kind.as_deref() == Some("ubnd_xa")
+        || tinhso_refdata::agencies::list(db, &Default::default())
+            .await?
+            .iter()
+            .any(|a| Some(a.name.as_str()) == p.agency.name.as_deref());
+    if !agency_known {
+        errs.push(
+            "agency.name",
+            Invalid::new(
+                "agency_unknown",
+                "Cơ quan giải quyết không có trong danh mục cơ quan",
+                "The handling agency is not in the agency list",
+            ),
+        );
+    }
+    errs.into_result()?;
     let before = current(db, &p.code)
         .await?
         .ok_or_else(AppError::not_found)?;
@@ -418,8 +453,40 @@ pub struct Summary {
     pub online_level: String,
 }
 
-/// Search the active catalogue. Every word must match (diacritics ignored); results rank
-/// names that start with the query, then names containing it as a phrase, then the rest.
+/// Words that mark a procedure derived from another one (re-issuing, copying, renewing,
+/// changing, suspending or ending what the original procedure created). Folded.
+const DERIVED_WORDS: &[&str] = &[
+    " lai ",
+    " ban sao ",
+    " gia han ",
+    " thay doi ",
+    " cham dut ",
+    " tam ngung ",
+    " cap nhat ",
+    " sua doi ",
+    " dieu chinh ",
+    " cai chinh ",
+];
+
+fn is_derived(folded_name: &str) -> bool {
+    let padded = format!(" {} ", folded_name.replace([',', ';', '(', ')'], " "));
+    DERIVED_WORDS.iter().any(|w| padded.contains(w))
+}
+
+#[derive(Deserialize)]
+struct VerifiedOnly {
+    #[serde(default = "yes")]
+    code_verified: bool,
+}
+
+/// Search the active catalogue. Every word must match (diacritics ignored). Results rank names
+/// that start with the query, then names containing it as a phrase, then names containing
+/// every word, then the rest (matches in the sector or code). Within a rank, the procedure
+/// that creates something comes before those derived from it (re-issue, copy, renewal, change,
+/// suspension, end), a verified national code before a placeholder, an earlier match before
+/// a later one, and a shorter name before a longer one: "khai sinh" finds "Đăng ký khai sinh"
+/// before "Đăng ký lại khai sinh", "hộ kinh doanh" finds "Đăng ký thành lập hộ kinh doanh"
+/// before "Chấm dứt hoạt động hộ kinh doanh". Without a query the list is in Vietnamese order.
 pub async fn search(
     db: &Db,
     q: &str,
@@ -427,7 +494,7 @@ pub async fn search(
     sector: Option<&str>,
 ) -> Result<Vec<Summary>, AppError> {
     let rows = sqlx::query(
-        "SELECT p.code, p.version, p.name, p.sector, p.level, p.online_level, p.search_key \
+        "SELECT p.code, p.version, p.name, p.sector, p.level, p.online_level, p.search_key, p.definition \
          FROM procedure_current c JOIN procedures p ON p.code = c.code AND p.version = c.version \
          WHERE c.active = 1",
     )
@@ -454,16 +521,33 @@ pub async fn search(
             continue;
         }
         let name = text::fold(&s.name);
-        let rank = if query.is_empty() {
-            3
-        } else if name.starts_with(&query) {
-            0
-        } else if name.contains(&query) {
-            1
-        } else if words.iter().all(|w| name.contains(w)) {
-            2
+        let rank: (u8, u8, u8, usize, usize) = if query.is_empty() {
+            (3, 0, 0, 0, 0)
         } else {
-            3
+            let tier = if name.starts_with(&query) {
+                0
+            } else if name.contains(&query) {
+                1
+            } else if words.iter().all(|w| name.contains(w)) {
+                2
+            } else {
+                3
+            };
+            let def: String = r.try_get(7).map_err(DbError::from)?;
+            let verified = serde_json::from_str::<VerifiedOnly>(&def)
+                .map(|v| v.code_verified)
+                .unwrap_or(true);
+            let position = name
+                .find(&query)
+                .or_else(|| words.first().and_then(|w| name.find(w)))
+                .unwrap_or(usize::MAX);
+            (
+                tier,
+                u8::from(is_derived(&name)),
+                u8::from(!verified),
+                position,
+                name.len(),
+            )
         };
         hits.push((rank, s));
     }

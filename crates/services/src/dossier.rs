@@ -90,7 +90,7 @@ pub struct Event {
     pub public_key: Option<String>,
 }
 
-/// A dossier as shown to officers and (through [`Dossier::public_view`]) applicants.
+/// A dossier as shown to officers (the public tracking view is built from it in `web`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Dossier {
     pub code: String,
@@ -260,6 +260,28 @@ fn validate_applicant(a: &Applicant, errs: &mut FieldErrors) -> Applicant {
     }
 }
 
+/// The earlier dossier submitted with idempotency key `key`, if any: replayed when `s` is the
+/// same request, an idempotency conflict when it is a different one.
+async fn replay(db: &Db, key: &str, s: &Submission) -> Result<Option<Receipt>, AppError> {
+    let row = sqlx::query("SELECT code, request_hash FROM dossiers WHERE idempotency_key = $1")
+        .bind(key)
+        .fetch_optional(db.pool())
+        .await
+        .map_err(DbError::from)?;
+    let Some(r) = row else { return Ok(None) };
+    let code: String = r.try_get(0).map_err(DbError::from)?;
+    let hash: String = r.try_get(1).map_err(DbError::from)?;
+    if hash != request_hash(s) {
+        return Err(AppError::new(ErrorCode::IdempotencyConflict));
+    }
+    let dossier = get(db, &code).await?.ok_or_else(AppError::not_found)?;
+    Ok(Some(Receipt {
+        lookup_code: lookup_code(&code),
+        dossier,
+        replayed: true,
+    }))
+}
+
 fn request_hash(s: &Submission) -> String {
     hex::encode(Sha256::digest(serde_json::to_vec(s).unwrap_or_default()))
 }
@@ -302,23 +324,8 @@ pub async fn submit(
                 ),
             ));
         }
-        let row = sqlx::query("SELECT code, request_hash FROM dossiers WHERE idempotency_key = $1")
-            .bind(key)
-            .fetch_optional(db.pool())
-            .await
-            .map_err(DbError::from)?;
-        if let Some(r) = row {
-            let code: String = r.try_get(0).map_err(DbError::from)?;
-            let hash: String = r.try_get(1).map_err(DbError::from)?;
-            if hash != request_hash(s) {
-                return Err(AppError::new(ErrorCode::IdempotencyConflict));
-            }
-            let dossier = get(db, &code).await?.ok_or_else(AppError::not_found)?;
-            return Ok(Receipt {
-                lookup_code: lookup_code(&code),
-                dossier,
-                replayed: true,
-            });
+        if let Some(r) = replay(db, key, s).await? {
+            return Ok(r);
         }
     }
     let current = catalogue::current(db, &s.procedure_code)
@@ -358,7 +365,7 @@ pub async fn submit(
     errs.into_result()?;
     let agency = agency.ok_or_else(|| AppError::internal("agency missing after validation"))?;
     if officer_entry {
-        let scope = agencies::scope_of(db, &agency).await?;
+        let scope = agency_scope(db, &agency).await?;
         authorize(by, Permission::DossierProcess, &scope)?;
     }
     let now = now_micros();
@@ -388,7 +395,7 @@ pub async fn submit(
     };
     let mut tx = db.begin_write().await?;
     let code = next_code(&mut tx, &agency.code, local_date_of(now)).await?;
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO dossiers (code, procedure_code, procedure_version, agency_code, commune_code, \
          applicant_user_id, applicant_kind, applicant_name, applicant_id_number, applicant_phone, applicant_email, \
          channel, status, step, holder_user_id, form_data, submitted_at, accepted_at, due_date, fee_vnd, \
@@ -399,7 +406,13 @@ pub async fn submit(
     .bind(&p.code)
     .bind(current.version)
     .bind(&agency.code)
-    .bind(s.commune_code.as_deref().or(agency.admin_unit_code.as_deref()))
+    .bind(
+        // The commune of a commune People's Committee's dossier; none for provincial agencies.
+        s.commune_code
+            .as_deref()
+            .or(agency.admin_unit_code.as_deref())
+            .filter(|c| c.len() == 5),
+    )
     .bind(by.filter(|b| !b.is_staff()).map(|b| b.user_id.clone()))
     .bind(applicant.kind)
     .bind(&applicant.name)
@@ -419,14 +432,20 @@ pub async fn submit(
     .bind(request_hash(s))
     .execute(tx.conn())
     .await
-    .map_err(|e| {
-        let e = DbError::from(e);
-        if e.is_unique_violation() {
-            AppError::new(ErrorCode::IdempotencyConflict)
-        } else {
-            e.into()
+    .map_err(DbError::from);
+    if let Err(e) = inserted {
+        if !e.is_unique_violation() {
+            return Err(e.into());
         }
-    })?;
+        // A concurrent request with the same idempotency key committed first (a retry racing
+        // the original): answer as if this one came second.
+        drop(tx);
+        let key = s.idempotency_key.as_deref().unwrap_or_default();
+        return match replay(db, key, s).await? {
+            Some(r) => Ok(r),
+            None => Err(AppError::new(ErrorCode::IdempotencyConflict)),
+        };
+    }
     let actor_name = by
         .map(|b| b.display_name.clone())
         .unwrap_or_else(|| applicant.name.clone());
@@ -645,7 +664,9 @@ pub async fn track(db: &Db, code: &str, lookup: &str) -> Result<Dossier, AppErro
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect::<String>()
         .to_uppercase();
-    let expected = lookup_code(code.trim());
+    // Codes are printed in upper case; accept them typed in any case.
+    let code = code.trim().to_uppercase();
+    let expected = lookup_code(&code);
     let same = typed.len() == expected.len()
         && typed
             .bytes()
@@ -655,13 +676,51 @@ pub async fn track(db: &Db, code: &str, lookup: &str) -> Result<Dossier, AppErro
     if !same {
         return Err(AppError::not_found());
     }
-    get(db, code.trim()).await?.ok_or_else(AppError::not_found)
+    get(db, &code).await?.ok_or_else(AppError::not_found)
 }
 
-/// The scope of a dossier, for authorization.
+/// Whether an agency is the provincial public administration service centre (Trung tâm Phục
+/// vụ hành chính công tỉnh), the one-stop desk of every provincial-level procedure.
+pub fn is_one_stop_centre(a: &agencies::Agency) -> bool {
+    a.kind == "trung_tam" && text::fold(&a.name).contains("phuc vu hanh chinh cong")
+}
+
+/// Whether dossiers of an agency are received and returned at the provincial one-stop centre:
+/// those of the provincial departments and boards (not of a commune's People's Committee,
+/// whose own one-stop desk receives them, nor of central agencies located in the province).
+pub fn received_at_centre(a: &agencies::Agency) -> bool {
+    a.kind != "ubnd_xa" && a.kind != "trung_uong"
+}
+
+/// Where dossiers handled by `a` sit, for authorization: the agency's chain and its commune
+/// (commune People's Committees only); a provincial agency's dossiers also sit at the
+/// one-stop centre, whose officers receive them and return their results.
+pub async fn agency_scope(db: &Db, a: &agencies::Agency) -> Result<ResourceScope, AppError> {
+    let mut s = agencies::scope_of(db, a).await?;
+    if received_at_centre(a) {
+        let centres = agencies::list(
+            db,
+            &agencies::AgencyFilter {
+                kind: Some("trung_tam".into()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        s.agencies.extend(
+            centres
+                .into_iter()
+                .filter(is_one_stop_centre)
+                .map(|c| c.code)
+                .filter(|c| *c != a.code),
+        );
+    }
+    Ok(s)
+}
+
+/// The scope of a dossier, for authorization: [`agency_scope`] of its agency and its owner.
 pub async fn scope_of(db: &Db, d: &Dossier) -> Result<ResourceScope, AppError> {
     let mut scope = match agencies::get(db, &d.agency_code).await? {
-        Some(a) => agencies::scope_of(db, &a).await?,
+        Some(a) => agency_scope(db, &a).await?,
         None => ResourceScope::province(),
     };
     scope.owner_user_id = d.applicant_user_id.clone();
@@ -762,7 +821,7 @@ pub async fn transition(
         ));
     }
     let reason = text::clean(&input.reason);
-    if action.needs_reason() && reason.chars().count() < 5 {
+    if action.needs_reason() && reason.chars().filter(|c| !c.is_whitespace()).count() < 5 {
         return Err(AppError::field(
             "reason",
             Invalid::new(
@@ -877,6 +936,15 @@ pub async fn transition(
         }
         Action::PaymentReceived => paid = fee,
         Action::Approve => {
+            // Approval is the step before returning: the dossier must have been forwarded
+            // there (no skipping the appraisal).
+            let idx = p.workflow.iter().position(|s| s.step == step).unwrap_or(0);
+            if idx + 2 < p.workflow.len() {
+                return Err(AppError::new(ErrorCode::Conflict).with_detail(
+                    "Hồ sơ chưa đến bước phê duyệt: dùng thao tác forward",
+                    "The dossier is not at the approval step yet: use forward",
+                ));
+            }
             finished_at = Some(now);
             if let Some(last) = p.workflow.last() {
                 step = last.step.clone();
@@ -894,7 +962,7 @@ pub async fn transition(
         "UPDATE dossiers SET status = $1, step = $2, due_date = $3, accepted_at = $4, finished_at = $5, \
          returned_at = $6, paused_since = $7, paused_working_days = $8, supplement_count = $9, \
          status_before_pause = $10, fee_vnd = $11, paid_vnd = $12, form_data = $13, updated_at = $14 \
-         WHERE code = $15 AND status = $16",
+         WHERE code = $15 AND status = $16 AND step = $17",
     )
     .bind(to.code())
     .bind(&step)
@@ -912,6 +980,8 @@ pub async fn transition(
     .bind(now)
     .bind(code)
     .bind(status.code())
+    // Forward keeps the status and moves the step: both must be as loaded.
+    .bind(&d.step)
     .execute(tx.conn())
     .await
     .map_err(DbError::from)?
@@ -1012,8 +1082,13 @@ pub async fn list(db: &Db, f: &DossierFilter) -> Result<Vec<DossierRow>, AppErro
         sql.push_str(&format!(" AND procedure_code = ${}", binds.len()));
     }
     if let Some(b) = &f.before_code {
+        // Keyset paging in the list's own order (newest first, then code).
         binds.push(b.clone());
-        sql.push_str(&format!(" AND code < ${}", binds.len()));
+        let n = binds.len();
+        sql.push_str(&format!(
+            " AND (submitted_at < (SELECT submitted_at FROM dossiers WHERE code = ${n}) \
+             OR (submitted_at = (SELECT submitted_at FROM dossiers WHERE code = ${n}) AND code < ${n}))"
+        ));
     }
     if f.overdue {
         binds.push(today_local().format("%Y-%m-%d").to_string());

@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod dossier;
 pub mod eform;
 pub mod status;
+pub mod web;
 
 use tinhso_store::migrate::Migration;
 

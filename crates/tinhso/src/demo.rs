@@ -1,10 +1,13 @@
 //! Demo data (dữ liệu mẫu): documented accounts for each kind of user and a few sample
 //! records. Idempotent: running it again changes nothing. Demo only — never in production.
 
+use std::collections::BTreeMap;
 use tinhso_identity::accounts::{self, NewAccount};
-use tinhso_identity::authz::{Role, RoleAssignment, Scope};
+use tinhso_identity::authz::{AuthMethod, Role, RoleAssignment, Scope};
+use tinhso_identity::Principal;
 use tinhso_kernel::AppError;
 use tinhso_refdata::{agencies, calendar};
+use tinhso_services::dossier::{self, ActingAs, Applicant, Channel, Submission, TransitionInput};
 use tinhso_store::audit::Ctx;
 use tinhso_store::Db;
 
@@ -90,6 +93,15 @@ pub fn accounts_list() -> Vec<DemoAccount> {
             agency_name: Some("Sở Khoa học và Công nghệ"),
             scope: DemoScope::OwnAgency,
             title: Some("Giám đốc Sở"),
+        },
+        DemoAccount {
+            username: "lanhdao.tamthanh",
+            display_name: "Hoàng Văn Thắng",
+            kind: "staff",
+            role: Role::DepartmentLeader,
+            agency_name: Some("Ủy ban nhân dân phường Tam Thanh"),
+            scope: DemoScope::OwnAgency,
+            title: Some("Chủ tịch Ủy ban nhân dân phường"),
         },
         DemoAccount {
             username: "lanhdao.tinh",
@@ -229,5 +241,240 @@ pub async fn load(db: &Db) -> Result<usize, AppError> {
             calendar::set(db, &ctx, day, &input).await?;
         }
     }
+    sample_dossiers(db).await?;
     Ok(created)
+}
+
+/// A demo account as a principal.
+async fn principal(db: &Db, username: &str) -> Result<Principal, AppError> {
+    let acc = accounts::get_by_username(db, username)
+        .await?
+        .ok_or_else(|| AppError::internal(format!("demo account {username} missing")))?;
+    Ok(accounts::principal_of(&acc, AuthMethod::Cli))
+}
+
+/// One sample dossier: who files it, what, and the transitions it went through.
+struct SampleDossier {
+    key: &'static str,
+    procedure: &'static str,
+    commune: Option<&'static str>,
+    /// A signed-in applicant (linked to the account), or anonymous.
+    account: Option<&'static str>,
+    /// An officer entering it at the counter.
+    counter_officer: Option<&'static str>,
+    applicant: (i64, &'static str, &'static str),
+    form: &'static [(&'static str, &'static str)],
+    /// (officer, action, reason).
+    steps: &'static [(&'static str, &'static str, &'static str)],
+}
+
+const TAM_THANH: &str = "05986";
+
+fn samples() -> Vec<SampleDossier> {
+    vec![
+        SampleDossier {
+            key: "demo-dossier-1",
+            procedure: "1.001193",
+            commune: Some(TAM_THANH),
+            account: None,
+            counter_officer: None,
+            applicant: (0, "Lộc Văn Bình", "020090012345"),
+            form: &[
+                ("ho_ten_tre", "Lộc Minh Khang"),
+                ("ngay_sinh_tre", "2026-01-05"),
+                ("gioi_tinh", "nam"),
+                ("dan_toc", "tay"),
+                ("noi_sinh", "Bệnh viện Đa khoa tỉnh Lạng Sơn"),
+                ("que_quan", TAM_THANH),
+                ("ho_ten_me", "Hà Thị Nga"),
+                ("ho_ten_cha", "Lộc Văn Bình"),
+                ("so_dinh_danh_cha", "020090012345"),
+                ("so_ban_sao", "2"),
+                ("so_dien_thoai", "0912000111"),
+            ],
+            steps: &[],
+        },
+        SampleDossier {
+            key: "demo-dossier-2",
+            procedure: "1.000894",
+            commune: Some(TAM_THANH),
+            account: Some("020190001234"),
+            counter_officer: None,
+            applicant: (0, "Hoàng Thị Mai", "020190001234"),
+            form: &[
+                ("ho_ten_ben_nu", "Hoàng Thị Mai"),
+                ("so_dinh_danh_ben_nu", "020190001234"),
+                ("ngay_sinh_ben_nu", "1990-04-12"),
+                ("ho_ten_ben_nam", "Nông Đức Anh"),
+                ("so_dinh_danh_ben_nam", "020088007788"),
+                ("ngay_sinh_ben_nam", "1988-09-30"),
+                ("lan_ket_hon", "1"),
+                ("cam_doan", "on"),
+                ("so_dien_thoai", "0912345678"),
+            ],
+            steps: &[
+                ("congchuc.tamthanh", "accept", ""),
+                ("congchuc.tamthanh", "forward", ""),
+            ],
+        },
+        SampleDossier {
+            key: "demo-dossier-3",
+            procedure: "1.001612",
+            commune: Some(TAM_THANH),
+            account: None,
+            counter_officer: Some("congchuc.tamthanh"),
+            applicant: (0, "Vi Thị Hạnh", "020195004567"),
+            form: &[
+                ("ten_ho_kinh_doanh", "Hộ kinh doanh Vi Hạnh"),
+                ("ho_ten_chu_ho", "Vi Thị Hạnh"),
+                ("so_dinh_danh_chu_ho", "020195004567"),
+                ("dia_diem_kinh_doanh", "Số 12 đường Tam Thanh"),
+                ("xa_phuong", TAM_THANH),
+                (
+                    "nganh_nghe",
+                    "Bán lẻ đặc sản Lạng Sơn (hạt dẻ, na, rượu Mẫu Sơn)",
+                ),
+                ("von_kinh_doanh", "150000000"),
+                ("so_lao_dong", "2"),
+                ("so_dien_thoai", "0987654321"),
+            ],
+            steps: &[(
+                "congchuc.tamthanh",
+                "request_supplement",
+                "Bổ sung văn bản đồng ý của chủ nhà cho thuê địa điểm kinh doanh",
+            )],
+        },
+        SampleDossier {
+            key: "demo-dossier-4",
+            procedure: "2.000815",
+            commune: Some(TAM_THANH),
+            account: None,
+            counter_officer: None,
+            applicant: (0, "Lương Văn Tùng", "020301005566"),
+            form: &[
+                ("ho_ten_nguoi_yeu_cau", "Lương Văn Tùng"),
+                ("so_dinh_danh_nguoi_yeu_cau", "020301005566"),
+                ("ten_giay_to", "Bằng tốt nghiệp đại học"),
+                ("co_quan_cap", "Trường Đại học Nông Lâm Thái Nguyên"),
+                ("so_trang", "1"),
+                ("so_ban_sao", "3"),
+                ("hinh_thuc_ket_qua", "dien_tu"),
+                ("so_dien_thoai", "0936111222"),
+            ],
+            steps: &[
+                ("congchuc.tamthanh", "accept", ""),
+                ("congchuc.tamthanh", "forward", ""),
+                ("congchuc.tamthanh", "forward", ""),
+                ("lanhdao.tamthanh", "approve", ""),
+                ("congchuc.tamthanh", "return_result", ""),
+            ],
+        },
+        SampleDossier {
+            key: "demo-dossier-5",
+            procedure: "2.001610",
+            commune: None,
+            account: Some("4900123467"),
+            counter_officer: None,
+            applicant: (1, "Công ty TNHH Xuất nhập khẩu Hữu Nghị", "4900123467"),
+            form: &[
+                (
+                    "ten_doanh_nghiep",
+                    "Doanh nghiệp tư nhân Thương mại Đồng Đăng",
+                ),
+                ("ho_ten_chu_dn", "Hoàng Văn Nam"),
+                ("so_dinh_danh_chu_dn", "020085003344"),
+                ("tru_so", "Số 5 đường Lê Lợi"),
+                ("xa_phuong_tru_so", TAM_THANH),
+                ("nganh_nghe", "4690 — Bán buôn tổng hợp"),
+                ("von_dau_tu", "2000000000"),
+                ("so_dien_thoai", "02053812345"),
+            ],
+            steps: &[],
+        },
+        SampleDossier {
+            key: "demo-dossier-6",
+            procedure: "1.004623",
+            commune: None,
+            account: None,
+            counter_officer: None,
+            applicant: (0, "Nguyễn Thu Trang", "020198007654"),
+            form: &[
+                ("ho_ten_nguoi_yeu_cau", "Nguyễn Thu Trang"),
+                ("so_dinh_danh_nguoi_yeu_cau", "020198007654"),
+                ("ngay_sinh", "1998-06-20"),
+                ("trinh_do", "Cử nhân Quản trị dịch vụ du lịch và lữ hành"),
+                ("so_chung_chi", "HDV-ND-2025-0412"),
+                ("ngoai_ngu", "Tiếng Trung"),
+                ("so_dien_thoai", "0915222333"),
+            ],
+            steps: &[("motcua.tinh", "accept", "")],
+        },
+    ]
+}
+
+/// Sample dossiers in various statuses at Phường Tam Thanh's People's Committee and at the
+/// provincial one-stop centre, so the back office is not empty. Only when there are no other
+/// dossiers; their idempotency keys make a repeated run add nothing.
+async fn sample_dossiers(db: &Db) -> Result<usize, AppError> {
+    let others = "SELECT COUNT(*) FROM dossiers \
+                  WHERE idempotency_key IS NULL OR idempotency_key NOT LIKE 'demo-dossier-%'";
+    if tinhso_store::db::count(db, others).await? > 0 {
+        return Ok(0);
+    }
+    let mut n = 0;
+    for s in samples() {
+        let by = match s.account.or(s.counter_officer) {
+            Some(u) => Some(principal(db, u).await?),
+            None => None,
+        };
+        let ctx = Ctx {
+            actor: by
+                .as_ref()
+                .map(Principal::actor)
+                .unwrap_or_else(|| "anonymous:demo".into()),
+            request_id: "demo-seed".into(),
+        };
+        let sub = Submission {
+            procedure_code: s.procedure.into(),
+            commune_code: s.commune.map(str::to_string),
+            applicant: Applicant {
+                kind: s.applicant.0,
+                name: s.applicant.1.into(),
+                id_number: s.applicant.2.into(),
+                phone: "0912345678".into(),
+                email: String::new(),
+            },
+            form: s
+                .form
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+            channel: if s.counter_officer.is_some() {
+                Channel::InPerson
+            } else {
+                Channel::Online
+            },
+            idempotency_key: Some(s.key.into()),
+        };
+        let receipt = dossier::submit(db, &ctx, by.as_ref(), &sub).await?;
+        if receipt.replayed {
+            continue;
+        }
+        for (officer, action, reason) in s.steps {
+            let p = principal(db, officer).await?;
+            let ctx = Ctx {
+                actor: p.actor(),
+                request_id: "demo-seed".into(),
+            };
+            let input = TransitionInput {
+                action: action.to_string(),
+                reason: reason.to_string(),
+                form: BTreeMap::new(),
+            };
+            dossier::transition(db, &ctx, &receipt.dossier.code, ActingAs::Staff(&p), &input)
+                .await?;
+        }
+        n += 1;
+    }
+    Ok(n)
 }

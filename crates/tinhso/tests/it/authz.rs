@@ -174,7 +174,7 @@ async fn authorization_matrix() {
                         .collect();
                     staff.sort_unstable();
                     let expected_staff: &[&str] = match target {
-                        "TT" => &["congchuc.tamthanh"],
+                        "TT" => &["congchuc.tamthanh", "lanhdao.tamthanh"],
                         "DK" => &["congchuc.dongkinh"],
                         _ => &["lanhdao.sokhcn", "quantri"],
                     };
@@ -239,7 +239,10 @@ async fn user_lists_follow_the_scope() {
         u
     };
     for (who, expected) in [
-        ("congchuc.tamthanh", vec!["congchuc.tamthanh"]),
+        (
+            "congchuc.tamthanh",
+            vec!["congchuc.tamthanh", "lanhdao.tamthanh"],
+        ),
         ("congchuc.dongkinh", vec!["congchuc.dongkinh"]),
         ("motcua.tinh", vec!["motcua.tinh"]),
     ] {

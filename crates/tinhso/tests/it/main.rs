@@ -17,6 +17,7 @@ mod errors;
 mod openapi;
 mod ops;
 mod pages;
+mod services;
 mod signin;
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION};

@@ -1,0 +1,521 @@
+//! The public-services JSON API (`/api/v1/procedures`, `/api/v1/dossiers`) and its OpenAPI
+//! document, merged into the platform's by `tinhso-web`. Errors are problem details.
+
+use super::portal::applicant_dossier;
+use crate::catalogue::{self, Procedure};
+use crate::dossier::{self, ActingAs, Dossier, Submission, TransitionInput};
+use crate::status::{Action, Actor};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use tinhso_http::context::require;
+use tinhso_http::error::{ApiError, Problem};
+use tinhso_http::{ApiJson, AppState, ReqCtx};
+use tinhso_identity::{authorize, Permission, ResourceScope};
+use tinhso_kernel::{AppError, Invalid};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/procedures", get(list_procedures))
+        .route(
+            "/api/v1/procedures/{code}",
+            get(get_procedure).put(put_procedure),
+        )
+        .route("/api/v1/dossiers", get(list_dossiers).post(submit_dossier))
+        .route("/api/v1/dossiers/{code}", get(get_dossier))
+        .route("/api/v1/dossiers/{code}/track", get(track_dossier))
+        .route("/api/v1/dossiers/{code}/transitions", post(transition))
+}
+
+/// The module's part of the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        list_procedures,
+        get_procedure,
+        put_procedure,
+        submit_dossier,
+        list_dossiers,
+        get_dossier,
+        track_dossier,
+        transition
+    ),
+    components(schemas(SubmissionDoc, ApplicantDoc, TransitionBody, Problem)),
+    tags((name = "services", description = "Online public services: procedure catalogue, dossiers, one-stop workflow"))
+)]
+pub struct ApiDoc;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+#[derive(Deserialize, IntoParams)]
+struct ProcedureQuery {
+    /// Words of the name, sector or code; diacritics optional.
+    q: Option<String>,
+    /// `xa` (commune level) or `tinh` (provincial level).
+    level: Option<String>,
+    /// Sector (lĩnh vực), exactly as listed.
+    sector: Option<String>,
+}
+
+/// Search the procedure catalogue (best match first).
+#[utoipa::path(get, path = "/api/v1/procedures", tag = "services", params(ProcedureQuery),
+    responses((status = 200, description = "Procedures: code, version, name, sector, level, online_level")))]
+async fn list_procedures(
+    State(state): State<AppState>,
+    Query(q): Query<ProcedureQuery>,
+) -> ApiResult<Vec<catalogue::Summary>> {
+    Ok(Json(
+        catalogue::search(
+            &state.db,
+            q.q.as_deref().unwrap_or(""),
+            q.level.as_deref().filter(|s| !s.is_empty()),
+            q.sector.as_deref().filter(|s| !s.is_empty()),
+        )
+        .await?,
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+struct VersionQuery {
+    /// An earlier version (what an older dossier was filed under); the current one otherwise.
+    version: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct ProcedureOut {
+    version: i64,
+    active: bool,
+    current: bool,
+    procedure: Procedure,
+}
+
+/// One procedure: its current definition, or `?version=` an earlier one.
+#[utoipa::path(get, path = "/api/v1/procedures/{code}", tag = "services", params(("code" = String, Path), VersionQuery),
+    responses((status = 200, description = "The definition with its version"), (status = 404, body = Problem)))]
+async fn get_procedure(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(q): Query<VersionQuery>,
+) -> ApiResult<ProcedureOut> {
+    let current = catalogue::current(&state.db, &code)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    match q.version {
+        Some(v) if v != current.version => {
+            let p = catalogue::version(&state.db, &code, v)
+                .await?
+                .ok_or_else(AppError::not_found)?;
+            Ok(Json(ProcedureOut {
+                version: v,
+                active: current.active,
+                current: false,
+                procedure: p,
+            }))
+        }
+        _ => Ok(Json(ProcedureOut {
+            version: current.version,
+            active: current.active,
+            current: true,
+            procedure: current.procedure,
+        })),
+    }
+}
+
+/// Replace a procedure's definition: stored as a new version (dossiers keep theirs).
+#[utoipa::path(put, path = "/api/v1/procedures/{code}", tag = "services", params(("code" = String, Path)),
+    request_body(content = Object, description = "The full definition, as returned by GET (`procedure`)"),
+    responses((status = 200, description = "The new current version (unchanged when the definition is the same)"),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn put_procedure(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+    ApiJson(p): ApiJson<Procedure>,
+) -> ApiResult<ProcedureOut> {
+    require(
+        &state,
+        &ctx,
+        Permission::ProcedureManage,
+        &ResourceScope::province(),
+        &format!("procedure:{code}"),
+    )
+    .await?;
+    if p.code != code {
+        return Err(AppError::field(
+            "code",
+            Invalid::new(
+                "code_mismatch",
+                "Mã thủ tục trong nội dung phải trùng với mã trên địa chỉ",
+                "The code in the body must be the code in the path",
+            ),
+        )
+        .into());
+    }
+    let version = catalogue::update(&state.db, &ctx.audit(), &p).await?;
+    let current = catalogue::current(&state.db, &code)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    Ok(Json(ProcedureOut {
+        version,
+        active: current.active,
+        current: true,
+        procedure: current.procedure,
+    }))
+}
+
+/// An applicant, as submitted (documentation of [`dossier::Applicant`]).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct ApplicantDoc {
+    /// 0 citizen, 1 enterprise, 2 household business.
+    kind: i64,
+    name: String,
+    /// CCCD for citizens, MST (tax code) for enterprises and household businesses.
+    id_number: String,
+    phone: String,
+    email: Option<String>,
+}
+
+/// A submission (documentation of [`dossier::Submission`]).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct SubmissionDoc {
+    /// e.g. `1.001193`.
+    procedure_code: String,
+    /// Commune code (5 digits) whose People's Committee handles a commune-level procedure.
+    commune_code: Option<String>,
+    applicant: ApplicantDoc,
+    /// E-form values as typed, by field name.
+    form: BTreeMap<String, String>,
+    /// `online`; officers entering a paper dossier: `in_person` or `post`.
+    channel: String,
+    /// A retried submission with the same key returns the first dossier. The
+    /// `Idempotency-Key` header takes precedence.
+    idempotency_key: Option<String>,
+}
+
+/// What the applicant keeps: form 01's content.
+#[derive(Serialize)]
+struct ReceiptOut {
+    code: String,
+    lookup_code: String,
+    replayed: bool,
+    status: i64,
+    status_vi: String,
+    status_en: String,
+    agency_code: String,
+    agency_name: String,
+    procedure_code: String,
+    procedure_name: String,
+    submitted_at: i64,
+    accepted_at: Option<i64>,
+    due_date: Option<String>,
+    fee_vnd: i64,
+    receipt_url: String,
+    tracking_url: String,
+}
+
+/// Submit a dossier (anonymous, signed in, or an officer's counter entry).
+#[utoipa::path(post, path = "/api/v1/dossiers", tag = "services", request_body = SubmissionDoc,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry key; overrides the body's `idempotency_key`")),
+    responses((status = 201, description = "Received: the receipt with its lookup code"),
+        (status = 200, description = "A replay of an earlier submission with the same key: the same receipt"),
+        (status = 403, body = Problem), (status = 409, body = Problem, description = "Same key, different content"),
+        (status = 422, body = Problem)))]
+async fn submit_dossier(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    headers: HeaderMap,
+    ApiJson(mut s): ApiJson<Submission>,
+) -> Result<Response, ApiError> {
+    if let Some(key) = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
+        s.idempotency_key = Some(key.to_string());
+    }
+    let r = dossier::submit(&state.db, &ctx.audit(), ctx.principal.as_ref(), &s).await?;
+    let d = &r.dossier;
+    let out = ReceiptOut {
+        code: d.code.clone(),
+        lookup_code: r.lookup_code.clone(),
+        replayed: r.replayed,
+        status: d.status,
+        status_vi: d.status_vi.clone(),
+        status_en: d.status_en.clone(),
+        agency_code: d.agency_code.clone(),
+        agency_name: d.agency_name.clone(),
+        procedure_code: d.procedure_code.clone(),
+        procedure_name: d.procedure_name.clone(),
+        submitted_at: d.submitted_at,
+        accepted_at: d.accepted_at,
+        due_date: d.due_date.clone(),
+        fee_vnd: d.fee_vnd,
+        receipt_url: super::view::receipt_path(&d.code, &r.lookup_code),
+        tracking_url: super::view::tracking_path(&d.code, &r.lookup_code),
+    };
+    let status = if r.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(out)).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+struct DossierQuery {
+    /// National status code 1–10.
+    status: Option<i64>,
+    /// Only open dossiers past their promised date.
+    #[serde(default)]
+    overdue: bool,
+    procedure_code: Option<String>,
+    limit: Option<i64>,
+    /// Paging: dossiers whose code sorts before this one.
+    before_code: Option<String>,
+}
+
+/// Dossiers: staff see those of the agencies in their scope; citizens and enterprises their own.
+#[utoipa::path(get, path = "/api/v1/dossiers", tag = "services", params(DossierQuery),
+    responses((status = 200, description = "Dossiers, newest first"), (status = 401, body = Problem)))]
+async fn list_dossiers(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Query(q): Query<DossierQuery>,
+) -> ApiResult<Vec<dossier::DossierRow>> {
+    let p = ctx.principal()?;
+    let mut f = dossier::DossierFilter {
+        status: q.status,
+        overdue: q.overdue,
+        procedure_code: q.procedure_code,
+        limit: q.limit,
+        before_code: q.before_code,
+        ..Default::default()
+    };
+    if p.can_somewhere(Permission::DossierRead) {
+        f.agency_codes = super::readable_agencies(&state, p, Permission::DossierRead).await?;
+    } else {
+        f.applicant_user_id = Some(p.user_id.clone());
+    }
+    Ok(Json(dossier::list(&state.db, &f).await?))
+}
+
+/// One dossier with its history: staff within their scope, or its owner. For anyone else it
+/// does not exist (404), except staff out of scope (403, audited).
+#[utoipa::path(get, path = "/api/v1/dossiers/{code}", tag = "services", params(("code" = String, Path)),
+    responses((status = 200, description = "The dossier"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn get_dossier(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+) -> ApiResult<Dossier> {
+    let p = ctx.principal()?;
+    let d = dossier::get(&state.db, &code).await?;
+    let Some(d) = d else {
+        return Err(AppError::not_found().into());
+    };
+    if d.applicant_user_id.as_deref() == Some(p.user_id.as_str()) {
+        return Ok(Json(d));
+    }
+    if !p.can_somewhere(Permission::DossierRead) {
+        return Err(AppError::not_found().into());
+    }
+    let scope = dossier::scope_of(&state.db, &d).await?;
+    require(
+        &state,
+        &ctx,
+        Permission::DossierRead,
+        &scope,
+        &format!("dossier:{code}"),
+    )
+    .await?;
+    Ok(Json(d))
+}
+
+#[derive(Deserialize, IntoParams)]
+struct LookupQuery {
+    /// The lookup code (mã tra cứu) printed on the receipt.
+    #[serde(default)]
+    lookup: String,
+}
+
+/// What the applicant sees when tracking.
+#[derive(Serialize)]
+struct PublicDossier {
+    code: String,
+    procedure_code: String,
+    procedure_name: String,
+    agency_code: String,
+    agency_name: String,
+    applicant_name: String,
+    status: i64,
+    status_vi: String,
+    status_en: String,
+    step: String,
+    step_name: String,
+    submitted_at: i64,
+    accepted_at: Option<i64>,
+    due_date: Option<String>,
+    finished_at: Option<i64>,
+    returned_at: Option<i64>,
+    fee_vnd: i64,
+    paid_vnd: i64,
+    form: serde_json::Value,
+    allowed_actions: Vec<String>,
+    events: Vec<PublicEvent>,
+}
+
+#[derive(Serialize)]
+struct PublicEvent {
+    seq: i64,
+    at: i64,
+    action: String,
+    from_status: i64,
+    to_status: i64,
+    step: String,
+    actor_name: String,
+    reason: String,
+    signed: bool,
+}
+
+fn public_view(d: Dossier) -> PublicDossier {
+    PublicDossier {
+        allowed_actions: d
+            .allowed_actions
+            .iter()
+            .filter(|a| Action::parse(a).is_some_and(|a| a.actor() == Actor::Applicant))
+            .cloned()
+            .collect(),
+        events: d
+            .events
+            .into_iter()
+            .map(|e| PublicEvent {
+                seq: e.seq,
+                at: e.at,
+                action: e.action,
+                from_status: e.from_status,
+                to_status: e.to_status,
+                step: e.step,
+                actor_name: e.actor_name,
+                reason: e.reason,
+                signed: e.signed,
+            })
+            .collect(),
+        code: d.code,
+        procedure_code: d.procedure_code,
+        procedure_name: d.procedure_name,
+        agency_code: d.agency_code,
+        agency_name: d.agency_name,
+        applicant_name: d.applicant.name,
+        status: d.status,
+        status_vi: d.status_vi,
+        status_en: d.status_en,
+        step: d.step,
+        step_name: d.step_name,
+        submitted_at: d.submitted_at,
+        accepted_at: d.accepted_at,
+        due_date: d.due_date,
+        finished_at: d.finished_at,
+        returned_at: d.returned_at,
+        fee_vnd: d.fee_vnd,
+        paid_vnd: d.paid_vnd,
+        form: d.form,
+    }
+}
+
+/// Track a dossier with its lookup code. A wrong code answers exactly like an unknown dossier.
+#[utoipa::path(get, path = "/api/v1/dossiers/{code}/track", tag = "services", params(("code" = String, Path), LookupQuery),
+    responses((status = 200, description = "Status, step, agency, promised date, history"), (status = 404, body = Problem)))]
+async fn track_dossier(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(q): Query<LookupQuery>,
+) -> ApiResult<PublicDossier> {
+    Ok(Json(public_view(
+        dossier::track(&state.db, &code, &q.lookup).await?,
+    )))
+}
+
+/// A transition request.
+#[derive(Deserialize, ToSchema)]
+struct TransitionBody {
+    /// accept, refuse, request_supplement, supplement, forward, request_payment,
+    /// payment_received, approve, return_result, withdraw, stop.
+    action: String,
+    /// Required for refuse, request_supplement, withdraw and stop.
+    #[serde(default)]
+    reason: String,
+    /// Supplement: e-form values to update.
+    #[serde(default)]
+    form: BTreeMap<String, String>,
+}
+
+/// Act on a dossier: staff of its agency (approve needs the approval right), or — for the
+/// applicant's actions (withdraw, supplement) — its owner or the holder of its lookup code
+/// (`?lookup=`). An illegal transition is a 409 naming the legal actions.
+#[utoipa::path(post, path = "/api/v1/dossiers/{code}/transitions", tag = "services", params(("code" = String, Path), LookupQuery),
+    request_body = TransitionBody,
+    responses((status = 200, description = "The dossier after the transition"), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
+async fn transition(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+    Query(q): Query<LookupQuery>,
+    ApiJson(b): ApiJson<TransitionBody>,
+) -> Result<Response, ApiError> {
+    let input = TransitionInput {
+        action: b.action,
+        reason: b.reason,
+        form: b.form,
+    };
+    let action = Action::parse(&input.action);
+    let applicant_action = action.is_some_and(|a| a.actor() == Actor::Applicant);
+    let staff = ctx
+        .principal
+        .as_ref()
+        .filter(|p| p.can_somewhere(Permission::DossierProcess));
+    // The applicant: with the lookup code, or signed in as the owner.
+    if applicant_action && (!q.lookup.is_empty() || staff.is_none()) {
+        if ctx.principal.is_none() && q.lookup.is_empty() {
+            return Err(AppError::new(tinhso_kernel::ErrorCode::Unauthenticated).into());
+        }
+        let d = applicant_dossier(&state, &ctx, &code, &q.lookup).await?;
+        let who = ActingAs::Applicant {
+            principal: ctx.principal.as_ref(),
+            name: &d.applicant.name,
+        };
+        let d = dossier::transition(&state.db, &ctx.audit(), &d.code, who, &input).await?;
+        return Ok(Json(public_view(d)).into_response());
+    }
+    let Some(p) = staff else {
+        return Err(match ctx.principal {
+            None => AppError::new(tinhso_kernel::ErrorCode::Unauthenticated),
+            // Not staff: an officer's action on a dossier they cannot see does not exist.
+            Some(_) => AppError::not_found(),
+        }
+        .into());
+    };
+    let d = dossier::get(&state.db, &code)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let scope = dossier::scope_of(&state.db, &d).await?;
+    let perm = if action == Some(Action::Approve) {
+        Permission::DossierApprove
+    } else {
+        Permission::DossierProcess
+    };
+    if authorize(Some(p), perm, &scope).is_err() {
+        require(&state, &ctx, perm, &scope, &format!("dossier:{code}")).await?;
+    }
+    let d = dossier::transition(&state.db, &ctx.audit(), &code, ActingAs::Staff(p), &input).await?;
+    Ok(Json(d).into_response())
+}

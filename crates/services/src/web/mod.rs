@@ -1,0 +1,152 @@
+//! The web layer of the public-services module (cổng dịch vụ công và một cửa điện tử): the
+//! citizen portal (catalogue, e-form submission, receipt, tracking, my dossiers), the one-stop
+//! back office (queue, dossier, actions, counter entry) and the JSON API, with their access
+//! rules. `tinhso-web` composes [`RULES`], [`routes`] and [`ApiDoc`] with the other modules.
+//!
+//! Handlers translate HTTP to the services in [`crate::catalogue`] and [`crate::dossier`];
+//! resource-scoped checks go through [`tinhso_http::context::require`] with
+//! [`crate::dossier::scope_of`], so every refusal is audited.
+
+pub mod api;
+mod office;
+mod portal;
+mod view;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tinhso_http::access::{Access, Rule};
+use tinhso_http::AppState;
+use tinhso_identity::{Permission, Principal, Scope};
+use tinhso_kernel::AppError;
+use tinhso_refdata::agencies;
+
+pub use api::ApiDoc;
+
+/// (method, route template, rule) of every route of the module.
+pub const RULES: &[Rule] = {
+    use Access::*;
+    use Permission::*;
+    &[
+        // citizen portal
+        ("GET", "/tai-nguyen/dich-vu-cong.css", Public),
+        ("GET", "/dich-vu-cong", Public),
+        ("GET", "/dich-vu-cong/{code}", Public),
+        ("GET", "/dich-vu-cong/{code}/nop", Public),
+        ("POST", "/dich-vu-cong/{code}/nop", Public),
+        ("GET", "/ho-so/{code}/bien-nhan", Public),
+        ("GET", "/tra-cuu", Public),
+        ("POST", "/tra-cuu/rut-ho-so", Public),
+        ("POST", "/tra-cuu/bo-sung", Public),
+        ("GET", "/ho-so-cua-toi", SignedIn),
+        // one-stop back office
+        ("GET", "/nghiep-vu/ho-so", Perm(DossierRead)),
+        (
+            "GET",
+            "/nghiep-vu/ho-so/tiep-nhan-truc-tiep",
+            Perm(DossierProcess),
+        ),
+        (
+            "POST",
+            "/nghiep-vu/ho-so/tiep-nhan-truc-tiep",
+            Perm(DossierProcess),
+        ),
+        ("GET", "/nghiep-vu/ho-so/{code}", Perm(DossierRead)),
+        (
+            "POST",
+            "/nghiep-vu/ho-so/{code}/xu-ly",
+            Perm(DossierProcess),
+        ),
+        // JSON API
+        ("GET", "/api/v1/procedures", Public),
+        ("GET", "/api/v1/procedures/{code}", Public),
+        ("PUT", "/api/v1/procedures/{code}", Perm(ProcedureManage)),
+        ("POST", "/api/v1/dossiers", Public),
+        ("GET", "/api/v1/dossiers", SignedIn),
+        ("GET", "/api/v1/dossiers/{code}", SignedIn),
+        ("GET", "/api/v1/dossiers/{code}/track", Public),
+        ("POST", "/api/v1/dossiers/{code}/transitions", Public),
+    ]
+};
+
+/// The module's routes (pages and API).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/tai-nguyen/dich-vu-cong.css", get(view::stylesheet))
+        .route("/dich-vu-cong", get(portal::catalogue_page))
+        .route("/dich-vu-cong/{code}", get(portal::procedure_page))
+        .route(
+            "/dich-vu-cong/{code}/nop",
+            get(portal::submit_form).post(portal::submit_post),
+        )
+        .route("/ho-so/{code}/bien-nhan", get(portal::receipt_page))
+        .route("/tra-cuu", get(portal::track_page))
+        .route("/tra-cuu/rut-ho-so", post(portal::withdraw_post))
+        .route("/tra-cuu/bo-sung", post(portal::supplement_post))
+        .route("/ho-so-cua-toi", get(portal::my_dossiers))
+        .route("/nghiep-vu/ho-so", get(office::queue_page))
+        .route(
+            "/nghiep-vu/ho-so/tiep-nhan-truc-tiep",
+            get(office::counter_form).post(office::counter_post),
+        )
+        .route("/nghiep-vu/ho-so/{code}", get(office::dossier_page))
+        .route("/nghiep-vu/ho-so/{code}/xu-ly", post(office::action_post))
+        .merge(api::routes())
+}
+
+/// Agency codes whose dossiers `p` may see with `perm`: the union over its roles granting
+/// `perm` — a province-wide role gives `None` (everything); an agency role its subtree (and,
+/// for the provincial one-stop centre, every provincial agency whose dossiers it receives); a
+/// commune role that commune's People's Committee only. The same rules as
+/// [`crate::dossier::scope_of`], computed for a list instead of one dossier.
+pub async fn readable_agencies(
+    state: &AppState,
+    p: &Principal,
+    perm: Permission,
+) -> Result<Option<Vec<String>>, AppError> {
+    if !p.can_somewhere(perm) {
+        return Ok(Some(Vec::new()));
+    }
+    let all = agencies::list(
+        &state.db,
+        &agencies::AgencyFilter {
+            limit: Some(2000),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut codes: Vec<String> = Vec::new();
+    for a in p
+        .roles
+        .iter()
+        .filter(|a| a.role.permissions().contains(&perm))
+    {
+        match &a.scope {
+            Scope::Province => return Ok(None),
+            Scope::Agency(code) => {
+                let sub = agencies::subtree(&state.db, code).await?;
+                let has_centre = all
+                    .iter()
+                    .any(|ag| sub.contains(&ag.code) && crate::dossier::is_one_stop_centre(ag));
+                codes.extend(sub);
+                if has_centre {
+                    codes.extend(
+                        all.iter()
+                            .filter(|ag| crate::dossier::received_at_centre(ag))
+                            .map(|ag| ag.code.clone()),
+                    );
+                }
+            }
+            Scope::Commune(unit) => codes.extend(
+                all.iter()
+                    .filter(|ag| {
+                        ag.kind == "ubnd_xa" && ag.admin_unit_code.as_deref() == Some(unit.as_str())
+                    })
+                    .map(|ag| ag.code.clone()),
+            ),
+            Scope::Own => {}
+        }
+    }
+    codes.sort();
+    codes.dedup();
+    Ok(Some(codes))
+}
