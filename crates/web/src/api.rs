@@ -659,27 +659,7 @@ async fn list_audit(
     ctx: ReqCtx,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult<Vec<audit::AuditEntry>> {
-    let p = ctx.principal()?;
-    let province_wide =
-        tinhso_identity::authorize(Some(p), Permission::AuditRead, &ResourceScope::province())
-            .is_ok();
-    let scope_prefix = if province_wide {
-        None
-    } else {
-        let code = p.agency_code.clone().ok_or_else(AppError::forbidden)?;
-        require(
-            &state,
-            &ctx,
-            Permission::AuditRead,
-            &ResourceScope {
-                agencies: vec![code.clone()],
-                ..Default::default()
-            },
-            &code,
-        )
-        .await?;
-        Some(code)
-    };
+    let scope_prefix = crate::pages::audit_scope(&state, &ctx).await?;
     Ok(Json(
         audit::list(
             &state.db,

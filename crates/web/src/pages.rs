@@ -793,6 +793,24 @@ struct AuditPage {
     next_page: Option<i64>,
 }
 
+/// How much of the audit trail the caller may browse: all of it for province-wide auditors
+/// (`None`), else the entries scoped to the caller's own agency (checked and audited).
+pub async fn audit_scope(state: &AppState, ctx: &ReqCtx) -> Result<Option<String>, AppError> {
+    let p = ctx.principal()?;
+    if tinhso_identity::authorize(Some(p), Permission::AuditRead, &ResourceScope::province())
+        .is_ok()
+    {
+        return Ok(None);
+    }
+    let code = p.agency_code.clone().ok_or_else(AppError::forbidden)?;
+    let own = ResourceScope {
+        agencies: vec![code.clone()],
+        ..Default::default()
+    };
+    require(state, ctx, Permission::AuditRead, &own, &code).await?;
+    Ok(Some(code))
+}
+
 #[derive(Deserialize)]
 struct AuditQuery {
     actor: Option<String>,
@@ -805,32 +823,9 @@ async fn audit_page(
     ctx: ReqCtx,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, PageError> {
-    // The whole trail is for province-wide auditors; others see it within their agency.
-    let p = ctx.principal().map_err(|e| ctx.page_err(e))?;
-    let province_wide =
-        tinhso_identity::authorize(Some(p), Permission::AuditRead, &ResourceScope::province())
-            .is_ok();
-    let scope_prefix = if province_wide {
-        None
-    } else {
-        let code = p
-            .agency_code
-            .clone()
-            .ok_or_else(|| ctx.page_err(AppError::forbidden()))?;
-        require(
-            &state,
-            &ctx,
-            Permission::AuditRead,
-            &ResourceScope {
-                agencies: vec![code.clone()],
-                ..Default::default()
-            },
-            &code,
-        )
+    let scope_prefix = audit_scope(&state, &ctx)
         .await
         .map_err(|e| ctx.page_err(e))?;
-        Some(code)
-    };
     let filter = AuditFilter {
         actor: q.actor.clone().filter(|s| !s.is_empty()),
         action: q.action.clone().filter(|s| !s.is_empty()),
