@@ -246,8 +246,25 @@ pub async fn context_layer(
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let is_multipart_page = !is_api(&path)
+            && headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("multipart/form-data"));
         let (token, rebuilt) = if from_header.is_some() {
             (from_header, req)
+        } else if is_multipart_page {
+            // A page form carrying files: its body is left to the handler (streamed, not
+            // buffered here), and an HTML form cannot set a header, so the page puts the token
+            // on the form's action URL (`?csrf=`). Only for multipart page posts; the access
+            // log records paths without queries, and the referrer policy keeps the query from
+            // other origins.
+            let field = req
+                .uri()
+                .query()
+                .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+                .and_then(|kv| kv.into_iter().find(|(k, _)| k == "csrf").map(|(_, v)| v));
+            (field, req)
         } else if is_form {
             let (parts, body) = req.into_parts();
             let bytes: Bytes = match axum::body::to_bytes(body, state.config.body_limit).await {

@@ -30,8 +30,11 @@ pub use i18n::Lang;
 /// Settings the web layer needs.
 #[derive(Debug, Clone)]
 pub struct WebConfig {
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes (everything but file uploads).
     pub body_limit: usize,
+    /// Largest `multipart/form-data` body (file uploads: up to 10 MiB a file, 50 MiB a
+    /// dossier, plus the form).
+    pub upload_limit: usize,
     /// Mark cookies `Secure` (on unless serving plain HTTP on loopback).
     pub secure_cookies: bool,
     pub data_dir: PathBuf,
@@ -43,6 +46,7 @@ impl Default for WebConfig {
     fn default() -> Self {
         Self {
             body_limit: 2 * 1024 * 1024,
+            upload_limit: 55 * 1024 * 1024,
             secure_cookies: true,
             data_dir: PathBuf::from("./data"),
             demo: false,

@@ -23,6 +23,7 @@ use tinhso_identity::{authorize, Permission, Principal, ResourceScope};
 use tinhso_kernel::{text, validate, AppError, ErrorCode, FieldErrors, Invalid};
 use tinhso_refdata::agencies;
 use tinhso_store::audit::Ctx;
+use tinhso_store::files::{FileRef, FileStore, MediaType};
 use tinhso_store::{now_micros, Db, DbError, WriteTx};
 
 /// Channel (kênh thực hiện), with the national portal's codes.
@@ -1137,4 +1138,634 @@ pub async fn list(db: &Db, f: &DossierFilter) -> Result<Vec<DossierRow>, AppErro
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(|e| DbError::from(e).into())
+}
+
+// ---------------------------------------------------------------- attachments
+
+/// The largest attachment accepted, in bytes.
+pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+/// The largest total of a dossier's attachments, in bytes.
+pub const MAX_DOSSIER_BYTES: i64 = 50 * 1024 * 1024;
+/// The most attachments one dossier holds.
+pub const MAX_DOSSIER_FILES: i64 = 50;
+/// Media types accepted as attachments (sniffed from the bytes, never from the name).
+pub const ATTACHMENT_TYPES: &[MediaType] = &[MediaType::Pdf, MediaType::Jpeg, MediaType::Png];
+
+/// One file to attach to a component (thành phần hồ sơ).
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub component_id: String,
+    /// The name the file had on the sender's device (shown, never used as a path).
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A file attached to a dossier.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Attachment {
+    pub component_id: String,
+    /// The component's name in the procedure version the dossier was filed under.
+    pub component_name: String,
+    pub sha256: String,
+    pub media_type: String,
+    pub size: i64,
+    pub file_name: String,
+    pub added_at: i64,
+}
+
+/// The form field of a component's file input and of its errors: `files.<component id>`.
+pub fn file_field(component_id: &str) -> String {
+    format!("files.{component_id}")
+}
+
+/// Whether an online applicant must upload a component with the e-form. The declaration
+/// itself (`electronic`) is the e-form; an `original` is shown at the counter when the result
+/// is returned (a scan is welcome, not required); a required `copy` or `original_or_copy`
+/// must be uploaded.
+pub fn upload_required(c: &catalogue::Component) -> bool {
+    c.required && (c.form == "copy" || c.form == "original_or_copy")
+}
+
+/// What the bytes look like, for messages: the accepted types by their magic numbers, and the
+/// usual suspects (programs, archives, office documents, web pages) named so the applicant
+/// understands why a file was refused.
+pub fn describe_content(bytes: &[u8]) -> &'static str {
+    if let Some(m) = tinhso_store::files::sniff(bytes) {
+        return m.mime();
+    }
+    let starts = |p: &[u8]| bytes.starts_with(p);
+    if starts(b"MZ") {
+        "application/x-msdownload"
+    } else if starts(b"\x7fELF") {
+        "application/x-executable"
+    } else if starts(b"PK\x03\x04") {
+        "application/zip"
+    } else if starts(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        "application/x-ole-storage"
+    } else if starts(b"GIF8") {
+        "image/gif"
+    } else if starts(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
+        "image/webp"
+    } else if bytes.get(4..12).is_some_and(|b| b.starts_with(b"ftyp")) {
+        "image/heic"
+    } else if starts(b"{\\rtf") {
+        "application/rtf"
+    } else {
+        let head = &bytes[..bytes.len().min(512)];
+        match std::str::from_utf8(head) {
+            Ok(t) if t.trim_start().starts_with('<') => "text/html",
+            Ok(_) if !head.is_empty() => "text/plain",
+            _ => "application/octet-stream",
+        }
+    }
+}
+
+/// A file name fit to show and to offer on download: its last path segment, without control
+/// characters or quotes, at most 150 characters; a name by type when nothing is left.
+fn clean_file_name(name: &str, kind: MediaType) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = text::clean(
+        &base
+            .chars()
+            .map(|c| if c.is_control() || c == '"' { ' ' } else { c })
+            .collect::<String>(),
+    )
+    .chars()
+    .take(150)
+    .collect();
+    if cleaned.trim_matches('.').is_empty() {
+        let ext = match kind {
+            MediaType::Pdf => "pdf",
+            MediaType::Png => "png",
+            MediaType::Jpeg => "jpg",
+        };
+        format!("tep-dinh-kem.{ext}")
+    } else {
+        cleaned
+    }
+}
+
+/// Check one upload against the procedure (known component, not empty, size, sniffed type)
+/// without writing anything. Errors go to the component's field ([`file_field`]), or to
+/// `component_id` for an unknown component.
+fn check_upload(p: &Procedure, u: &Upload, errs: &mut FieldErrors) -> Option<MediaType> {
+    let Some(c) = p.components.iter().find(|c| c.id == u.component_id) else {
+        errs.push(
+            "component_id",
+            Invalid::new(
+                "component_unknown",
+                format!(
+                    "Thủ tục {} không có thành phần hồ sơ \"{}\"",
+                    p.code, u.component_id
+                ),
+                format!(
+                    "Procedure {} has no dossier component \"{}\"",
+                    p.code, u.component_id
+                ),
+            ),
+        );
+        return None;
+    };
+    let field = file_field(&c.id);
+    let shown = text::clean(u.file_name.rsplit(['/', '\\']).next().unwrap_or_default());
+    if u.bytes.is_empty() {
+        errs.push(
+            &field,
+            Invalid::new(
+                "file_empty",
+                format!("{}: tệp \"{shown}\" rỗng", c.name),
+                format!("{}: the file \"{shown}\" is empty", c.name),
+            ),
+        );
+        return None;
+    }
+    if u.bytes.len() > MAX_FILE_BYTES {
+        errs.push(
+            &field,
+            Invalid::new(
+                "file_too_large",
+                format!(
+                    "{}: tệp \"{shown}\" nặng {}, tối đa {}",
+                    c.name,
+                    size_text(u.bytes.len() as i64),
+                    size_text(MAX_FILE_BYTES as i64)
+                ),
+                format!(
+                    "{}: the file \"{shown}\" is {}, at most {}",
+                    c.name,
+                    size_text(u.bytes.len() as i64),
+                    size_text(MAX_FILE_BYTES as i64)
+                ),
+            ),
+        );
+        return None;
+    }
+    match tinhso_store::files::sniff(&u.bytes).filter(|k| ATTACHMENT_TYPES.contains(k)) {
+        Some(k) => Some(k),
+        None => {
+            let seen = describe_content(&u.bytes);
+            errs.push(
+                &field,
+                Invalid::new(
+                    "file_type",
+                    format!(
+                        "{}: tệp \"{shown}\" có nội dung {seen}; chỉ nhận PDF, JPEG hoặc PNG",
+                        c.name
+                    ),
+                    format!(
+                        "{}: the file \"{shown}\" contains {seen}; only PDF, JPEG or PNG are accepted",
+                        c.name
+                    ),
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// A size for people: `850 KB`, `2.4 MB`.
+pub fn size_text(bytes: i64) -> String {
+    if bytes < 1024 * 1024 {
+        format!("{} KB", (bytes + 1023) / 1024)
+    } else {
+        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+    }
+}
+
+/// An upload checked and ready to store.
+struct Checked<'a> {
+    upload: &'a Upload,
+    kind: MediaType,
+    sha256: String,
+}
+
+/// Check every upload (nothing written); totals include `existing` (bytes, files) already on
+/// the dossier. Duplicate (component, content) pairs count once.
+fn check_uploads<'a>(
+    p: &Procedure,
+    uploads: &'a [Upload],
+    existing: (i64, i64),
+    errs: &mut FieldErrors,
+) -> Vec<Checked<'a>> {
+    let mut out: Vec<Checked<'a>> = Vec::new();
+    for u in uploads {
+        if let Some(kind) = check_upload(p, u, errs) {
+            let sha256 = hex::encode(Sha256::digest(&u.bytes));
+            if !out
+                .iter()
+                .any(|c| c.sha256 == sha256 && c.upload.component_id == u.component_id)
+            {
+                out.push(Checked {
+                    upload: u,
+                    kind,
+                    sha256,
+                });
+            }
+        }
+    }
+    let bytes: i64 = existing.0 + out.iter().map(|c| c.upload.bytes.len() as i64).sum::<i64>();
+    let count = existing.1 + out.len() as i64;
+    if let Some(last) = out.last() {
+        if bytes > MAX_DOSSIER_BYTES || count > MAX_DOSSIER_FILES {
+            errs.push(
+                &file_field(&last.upload.component_id),
+                Invalid::new(
+                    "files_total_too_large",
+                    format!(
+                        "Tổng các tệp đính kèm của hồ sơ tối đa {} và {} tệp (đang là {}, {} tệp)",
+                        size_text(MAX_DOSSIER_BYTES),
+                        MAX_DOSSIER_FILES,
+                        size_text(bytes),
+                        count
+                    ),
+                    format!(
+                        "A dossier's attachments total at most {} and {} files (now {}, {} files)",
+                        size_text(MAX_DOSSIER_BYTES),
+                        MAX_DOSSIER_FILES,
+                        size_text(bytes),
+                        count
+                    ),
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// Store checked uploads in the file store (content-addressed: storing twice is harmless, and
+/// a blob no dossier references is never served).
+async fn store_all(
+    store: &FileStore,
+    db: &Db,
+    checked: &[Checked<'_>],
+) -> Result<Vec<FileRef>, AppError> {
+    let mut refs = Vec::with_capacity(checked.len());
+    for c in checked {
+        let r = store
+            .put(
+                db,
+                &file_field(&c.upload.component_id),
+                &c.upload.bytes,
+                ATTACHMENT_TYPES,
+            )
+            .await?;
+        if r.sha256 != c.sha256 {
+            return Err(AppError::internal(
+                "file store address differs from the digest",
+            ));
+        }
+        refs.push(r);
+    }
+    Ok(refs)
+}
+
+/// Record stored files on a dossier in one transaction, with one `dossier.attach` audit entry
+/// per file newly recorded: the dossier's row is locked (and must still be in one of
+/// `statuses`), and the totals are checked again under the lock.
+async fn link(
+    db: &Db,
+    ctx: &Ctx,
+    d: &Dossier,
+    statuses: &[Status],
+    checked: &[Checked<'_>],
+    refs: &[FileRef],
+) -> Result<Vec<Attachment>, AppError> {
+    let now = now_micros();
+    let mut tx = db.begin_write().await?;
+    let in_list = statuses
+        .iter()
+        .map(|s| s.code().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let locked = sqlx::query(&format!(
+        "UPDATE dossiers SET updated_at = $1 WHERE code = $2 AND status IN ({in_list})"
+    ))
+    .bind(now)
+    .bind(&d.code)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .rows_affected();
+    if locked == 0 {
+        return Err(AppError::conflict(
+            "Hồ sơ vừa được người khác xử lý, vui lòng tải lại",
+            "The dossier was just changed by someone else; reload it",
+        ));
+    }
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT), COUNT(*) FROM dossier_files WHERE dossier_code = $1",
+    )
+    .bind(&d.code)
+    .fetch_one(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    let mut bytes: i64 = row.try_get(0).map_err(DbError::from)?;
+    let mut count: i64 = row.try_get(1).map_err(DbError::from)?;
+    let mut out = Vec::new();
+    for (c, r) in checked.iter().zip(refs) {
+        let file_name = clean_file_name(&c.upload.file_name, c.kind);
+        let n = sqlx::query(
+            "INSERT INTO dossier_files (dossier_code, component_id, sha256, media_type, size, file_name, added_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dossier_code, component_id, sha256) DO NOTHING",
+        )
+        .bind(&d.code)
+        .bind(&c.upload.component_id)
+        .bind(&r.sha256)
+        .bind(&r.media_type)
+        .bind(r.size)
+        .bind(&file_name)
+        .bind(now)
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from)?
+        .rows_affected();
+        if n == 0 {
+            // Already attached (a retry): nothing new.
+            continue;
+        }
+        bytes += r.size;
+        count += 1;
+        if bytes > MAX_DOSSIER_BYTES || count > MAX_DOSSIER_FILES {
+            return Err(AppError::field(
+                file_field(&c.upload.component_id),
+                Invalid::new(
+                    "files_total_too_large",
+                    format!(
+                        "Tổng các tệp đính kèm của hồ sơ tối đa {} và {} tệp",
+                        size_text(MAX_DOSSIER_BYTES),
+                        MAX_DOSSIER_FILES
+                    ),
+                    format!(
+                        "A dossier's attachments total at most {} and {} files",
+                        size_text(MAX_DOSSIER_BYTES),
+                        MAX_DOSSIER_FILES
+                    ),
+                ),
+            ));
+        }
+        tx.audit(&ctx.entry(
+            "dossier.attach",
+            "dossier",
+            &d.code,
+            &d.agency_code,
+            serde_json::json!({"after": {"component": c.upload.component_id, "sha256": r.sha256,
+                "media_type": r.media_type, "size": r.size, "file_name": file_name}}),
+        ))
+        .await?;
+        out.push(Attachment {
+            component_id: c.upload.component_id.clone(),
+            component_name: String::new(),
+            sha256: r.sha256.clone(),
+            media_type: r.media_type.clone(),
+            size: r.size,
+            file_name,
+            added_at: now,
+        });
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// The statuses in which `who` may attach files to `d`, after checking an officer's right.
+async fn attach_statuses(
+    db: &Db,
+    d: &Dossier,
+    who: ActingAs<'_>,
+) -> Result<&'static [Status], AppError> {
+    match who {
+        // The applicant adds files while the dossier awaits acceptance or answers a request
+        // to supplement it.
+        ActingAs::Applicant { .. } => Ok(&[Status::Submitted, Status::SupplementRequested]),
+        // The handling officers (the dossier's agency, or the one-stop desk receiving it), on
+        // an open dossier: scanning papers handed in at the counter.
+        ActingAs::Staff(p) => {
+            let scope = scope_of(db, d).await?;
+            authorize(Some(p), Permission::DossierProcess, &scope)?;
+            Ok(&[
+                Status::Submitted,
+                Status::Accepted,
+                Status::Processing,
+                Status::SupplementRequested,
+                Status::PaymentRequested,
+            ])
+        }
+    }
+}
+
+/// Attach files to a dossier: every file is checked first (component, type sniffed from the
+/// bytes, size, the dossier's totals) and nothing is written unless all pass; then the files
+/// are stored and recorded in one transaction, each audited as `dossier.attach`. The
+/// applicant (proven by the caller: lookup code or owner) may attach while the dossier is
+/// submitted (1) or answering a supplement request (5); officers with the processing right
+/// on the dossier while it is open. Attaching the same content to the same component again
+/// changes nothing.
+pub async fn attach_all(
+    db: &Db,
+    store: &FileStore,
+    ctx: &Ctx,
+    code: &str,
+    who: ActingAs<'_>,
+    uploads: &[Upload],
+) -> Result<Vec<Attachment>, AppError> {
+    let d = get(db, code).await?.ok_or_else(AppError::not_found)?;
+    let statuses = attach_statuses(db, &d, who).await?;
+    let status = Status::from_code(d.status).ok_or_else(|| AppError::internal("bad status"))?;
+    if !statuses.contains(&status) {
+        return Err(AppError::new(ErrorCode::Conflict).with_detail(
+            format!(
+                "Không thể đính kèm tệp khi hồ sơ đang ở trạng thái \"{}\"",
+                status.name_vi()
+            ),
+            format!(
+                "Files cannot be attached to a dossier that is \"{}\"",
+                status.name_en()
+            ),
+        ));
+    }
+    let p = catalogue::version(db, &d.procedure_code, d.procedure_version)
+        .await?
+        .ok_or_else(|| AppError::internal("procedure version missing"))?;
+    let existing = files(db, code).await?;
+    let existing_totals = (
+        existing.iter().map(|a| a.size).sum::<i64>(),
+        existing.len() as i64,
+    );
+    let mut errs = FieldErrors::new();
+    if uploads.is_empty() {
+        errs.push(
+            "file",
+            Invalid::new("required", "Chưa chọn tệp", "No file chosen"),
+        );
+    }
+    let checked = check_uploads(&p, uploads, existing_totals, &mut errs);
+    errs.into_result()?;
+    let refs = store_all(store, db, &checked).await?;
+    let mut out = link(db, ctx, &d, statuses, &checked, &refs).await?;
+    name_components(&p, &mut out);
+    Ok(out)
+}
+
+/// Attach one file: [`attach_all`] with one upload. Returns the attachment (the existing one
+/// when this content was already attached to the component).
+pub async fn attach(
+    db: &Db,
+    store: &FileStore,
+    ctx: &Ctx,
+    code: &str,
+    who: ActingAs<'_>,
+    upload: &Upload,
+) -> Result<Attachment, AppError> {
+    let added = attach_all(db, store, ctx, code, who, std::slice::from_ref(upload)).await?;
+    if let Some(a) = added.into_iter().next() {
+        return Ok(a);
+    }
+    let sha = hex::encode(Sha256::digest(&upload.bytes));
+    files(db, code)
+        .await?
+        .into_iter()
+        .find(|a| a.sha256 == sha && a.component_id == upload.component_id)
+        .ok_or_else(|| AppError::internal("attachment vanished"))
+}
+
+fn name_components(p: &Procedure, list: &mut [Attachment]) {
+    for a in list {
+        a.component_name = p
+            .components
+            .iter()
+            .find(|c| c.id == a.component_id)
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| a.component_id.clone());
+    }
+}
+
+/// Validate a submission as [`submit`] does (applicant, e-form, commune), without writing.
+async fn check_submission(
+    db: &Db,
+    p: &Procedure,
+    s: &Submission,
+    errs: &mut FieldErrors,
+) -> Result<(), AppError> {
+    validate_applicant(&s.applicant, errs);
+    crate::eform::validate(&p.eform, &s.form, errs);
+    match handling_agency(db, p, s.commune_code.as_deref()).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code == ErrorCode::ValidationFailed => {
+            for f in e.fields {
+                errs.push(&f.field, Invalid::new(f.code, f.message_vi, f.message_en));
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Submit a dossier with its files, atomically from the applicant's view: the submission and
+/// every file are validated first (component, type sniffed from the bytes, size, totals, and —
+/// online — every component the applicant must upload, see [`upload_required`]), all problems
+/// reported at once, and nothing is written on any of them. Then the files are stored
+/// (content-addressed: a blob no dossier references is harmless and never served), the
+/// dossier is created by [`submit`], and the files are recorded on it. A retry with the same
+/// idempotency key returns the first dossier and records any of the files it lacks, so a
+/// failure between the two commits heals on the browser's retry.
+pub async fn submit_with_files(
+    db: &Db,
+    store: &FileStore,
+    ctx: &Ctx,
+    by: Option<&Principal>,
+    s: &Submission,
+    uploads: &[Upload],
+) -> Result<Receipt, AppError> {
+    let Some(current) = catalogue::current(db, &s.procedure_code)
+        .await?
+        .filter(|v| v.active)
+    else {
+        // Unknown or withdrawn procedure: `submit` says so (or replays an earlier dossier).
+        return submit(db, ctx, by, s).await;
+    };
+    let p = &current.procedure;
+    let mut errs = FieldErrors::new();
+    check_submission(db, p, s, &mut errs).await?;
+    let checked = check_uploads(p, uploads, (0, 0), &mut errs);
+    if s.channel == Channel::Online {
+        for c in p.components.iter().filter(|c| upload_required(c)) {
+            let given = uploads.iter().any(|u| u.component_id == c.id);
+            if !given {
+                errs.push(
+                    &file_field(&c.id),
+                    Invalid::new(
+                        "file_required",
+                        format!("Vui lòng đính kèm {}", c.name),
+                        format!("Please attach: {}", c.name),
+                    ),
+                );
+            }
+        }
+    }
+    errs.into_result()?;
+    let refs = store_all(store, db, &checked).await?;
+    let r = submit(db, ctx, by, s).await?;
+    if !checked.is_empty() {
+        link(
+            db,
+            ctx,
+            &r.dossier,
+            &[Status::Submitted, Status::Accepted],
+            &checked,
+            &refs,
+        )
+        .await?;
+    }
+    Ok(r)
+}
+
+/// The files attached to a dossier, oldest first (no access check: callers check).
+pub async fn files(db: &Db, code: &str) -> Result<Vec<Attachment>, AppError> {
+    let rows = sqlx::query(
+        "SELECT f.component_id, f.sha256, f.media_type, f.size, f.file_name, f.added_at, \
+         d.procedure_code, d.procedure_version \
+         FROM dossier_files f JOIN dossiers d ON d.code = f.dossier_code \
+         WHERE f.dossier_code = $1 ORDER BY f.added_at, f.component_id, f.sha256",
+    )
+    .bind(code)
+    .fetch_all(db.pool())
+    .await
+    .map_err(DbError::from)?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut procedure: Option<(String, i64)> = None;
+    for r in &rows {
+        let g = |e: sqlx::Error| AppError::from(DbError::from(e));
+        procedure = Some((r.try_get(6).map_err(g)?, r.try_get(7).map_err(g)?));
+        out.push(Attachment {
+            component_id: r.try_get(0).map_err(g)?,
+            component_name: String::new(),
+            sha256: r.try_get(1).map_err(g)?,
+            media_type: r.try_get(2).map_err(g)?,
+            size: r.try_get(3).map_err(g)?,
+            file_name: r.try_get(4).map_err(g)?,
+            added_at: r.try_get(5).map_err(g)?,
+        });
+    }
+    if let Some((pc, pv)) = procedure {
+        if let Some(p) = catalogue::version(db, &pc, pv).await? {
+            name_components(&p, &mut out);
+        }
+    }
+    Ok(out)
+}
+
+/// One attached file and its bytes, by its SHA-256 (no access check: callers check). A file
+/// not attached to this dossier is not found, even when stored for another.
+pub async fn read_file(
+    db: &Db,
+    store: &FileStore,
+    code: &str,
+    sha256: &str,
+) -> Result<(Attachment, Vec<u8>), AppError> {
+    let a = files(db, code)
+        .await?
+        .into_iter()
+        .find(|a| a.sha256 == sha256)
+        .ok_or_else(AppError::not_found)?;
+    let bytes = store.get(&a.sha256).await?;
+    Ok((a, bytes))
 }

@@ -11,14 +11,22 @@
 pub mod catalogue;
 pub mod dossier;
 pub mod eform;
+pub mod indicators;
 pub mod status;
 pub mod web;
 
 use tinhso_store::migrate::Migration;
 
 /// The services tables.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 4001,
-    name: "procedures, dossiers, dossier events and files",
-    sql: include_str!("../migrations/4001_services.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 4001,
+        name: "procedures, dossiers, dossier events and files",
+        sql: include_str!("../migrations/4001_services.sql"),
+    },
+    Migration {
+        version: 4002,
+        name: "covering indexes for the Decision 766 indicators",
+        sql: include_str!("../migrations/4002_indicator_indexes.sql"),
+    },
+];

@@ -53,18 +53,31 @@ async fn metrics_layer(State(state): State<AppState>, req: Request, next: Next) 
     resp
 }
 
-/// Requests whose declared length is over the limit get a 413 problem before anything reads
-/// them (bodies without a length are cut by `DefaultBodyLimit` in the extractors).
+/// Body limits: file uploads (`multipart/form-data`) may be as large as `upload_limit`,
+/// everything else `body_limit`. A declared length over the limit gets a 413 problem before
+/// anything reads the body; a body without a length is cut at the limit while it is read
+/// (the extractors then answer 413 as well).
 async fn body_limit_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("multipart/form-data"));
+    let limit = if multipart {
+        state.config.upload_limit
+    } else {
+        state.config.body_limit
+    };
     let too_big = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > state.config.body_limit);
+        .is_some_and(|n| n > limit);
     if too_big {
         return error::problem_response(&AppError::new(ErrorCode::PayloadTooLarge));
     }
+    let req = req.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, limit)));
     next.run(req).await
 }
 
@@ -160,7 +173,7 @@ pub fn router(mut state: AppState) -> Router {
     state.rules = std::sync::Arc::new(all_rules());
     let csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-    let limit = state.config.body_limit;
+    let limit = state.config.upload_limit.max(state.config.body_limit);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

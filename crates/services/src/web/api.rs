@@ -30,12 +30,15 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/dossiers/{code}", get(get_dossier))
         .route("/api/v1/dossiers/{code}/track", get(track_dossier))
         .route("/api/v1/dossiers/{code}/transitions", post(transition))
+        .route("/api/v1/dossiers/{code}/files", post(upload_file))
+        .route("/api/v1/dossiers/{code}/files/{sha256}", get(download_file))
 }
 
 /// The module's part of the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
     paths(
+        crate::web::indicators::dossier_indicators,
         list_procedures,
         get_procedure,
         put_procedure,
@@ -43,9 +46,11 @@ pub(super) fn routes() -> Router<AppState> {
         list_dossiers,
         get_dossier,
         track_dossier,
-        transition
+        transition,
+        upload_file,
+        download_file
     ),
-    components(schemas(SubmissionDoc, ApplicantDoc, TransitionBody, Problem)),
+    components(schemas(SubmissionDoc, ApplicantDoc, TransitionBody, Problem, FileUploadDoc, AttachmentDoc)),
     tags((name = "services", description = "Online public services: procedure catalogue, dossiers, one-stop workflow"))
 )]
 pub struct ApiDoc;
@@ -518,4 +523,223 @@ async fn transition(
     }
     let d = dossier::transition(&state.db, &ctx.audit(), &code, ActingAs::Staff(p), &input).await?;
     Ok(Json(d).into_response())
+}
+
+// ---------------------------------------------------------------- attachments
+
+/// A file upload (`multipart/form-data`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct FileUploadDoc {
+    /// The component (thành phần hồ sơ) of the procedure, e.g. `giay_chung_sinh`.
+    component_id: String,
+    /// PDF, JPEG or PNG (the type is read from the content), at most 10 MiB; a dossier's files
+    /// total at most 50 MiB.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// An attached file (documentation of [`dossier::Attachment`]).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct AttachmentDoc {
+    component_id: String,
+    component_name: String,
+    /// The file's address: download it at `files/{sha256}`.
+    sha256: String,
+    /// `application/pdf`, `image/jpeg` or `image/png`, sniffed from the content.
+    media_type: String,
+    size: i64,
+    file_name: String,
+    /// Microseconds since the epoch.
+    added_at: i64,
+}
+
+/// A domain error as the API answers it: a file (or the dossier's total) too large is a 413,
+/// with the field errors kept.
+fn upload_error(e: AppError) -> ApiError {
+    let too_large = !e.fields.is_empty()
+        && e.fields
+            .iter()
+            .all(|f| f.code == "file_too_large" || f.code == "files_total_too_large");
+    if !too_large {
+        return e.into();
+    }
+    let vi: Vec<String> = e.fields.iter().map(|f| f.message_vi.clone()).collect();
+    let en: Vec<String> = e.fields.iter().map(|f| f.message_en.clone()).collect();
+    let mut out = AppError::new(tinhso_kernel::ErrorCode::PayloadTooLarge)
+        .with_detail(vi.join("; "), en.join("; "));
+    out.fields = e.fields;
+    out.into()
+}
+
+/// Attach a file to a component of a dossier: the applicant (`?lookup=` or signed in as the
+/// owner) while the dossier is submitted (1) or answering a supplement request (5); officers
+/// with the processing right on the dossier while it is open. The type is read from the
+/// content: a file that is not PDF, JPEG or PNG is a 422 naming what it is.
+#[utoipa::path(post, path = "/api/v1/dossiers/{code}/files", tag = "services", params(("code" = String, Path), LookupQuery),
+    request_body(content = FileUploadDoc, content_type = "multipart/form-data"),
+    responses((status = 201, description = "Attached (or already attached: the same attachment)", body = AttachmentDoc),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The dossier takes no files in its status"),
+        (status = 413, body = Problem, description = "The file, or the dossier's total, is too large"),
+        (status = 422, body = Problem, description = "Unknown component, empty file, or a type other than PDF, JPEG, PNG")))]
+async fn upload_file(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+    Query(q): Query<LookupQuery>,
+    mut m: axum::extract::Multipart,
+) -> Result<Response, ApiError> {
+    let mut component_id = String::new();
+    let mut file: Option<(String, Vec<u8>)> = None;
+    let bad = |e: axum::extract::multipart::MultipartError| -> ApiError {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::new(tinhso_kernel::ErrorCode::PayloadTooLarge).into()
+        } else {
+            AppError::new(tinhso_kernel::ErrorCode::BadRequest)
+                .with_detail(
+                    format!("Nội dung multipart không hợp lệ: {}", e.body_text()),
+                    format!("Invalid multipart body: {}", e.body_text()),
+                )
+                .into()
+        }
+    };
+    while let Some(field) = m.next_field().await.map_err(bad)? {
+        match field.name().unwrap_or_default() {
+            "component_id" => component_id = field.text().await.map_err(bad)?.trim().to_string(),
+            "file" => {
+                let name = field.file_name().unwrap_or_default().to_string();
+                file = Some((name, field.bytes().await.map_err(bad)?.to_vec()));
+            }
+            _ => {}
+        }
+    }
+    let Some((file_name, bytes)) = file else {
+        return Err(AppError::field(
+            "file",
+            Invalid::new(
+                "required",
+                "Thiếu tệp (trường file)",
+                "The file is missing (field `file`)",
+            ),
+        )
+        .into());
+    };
+    let upload = dossier::Upload {
+        component_id,
+        file_name,
+        bytes,
+    };
+    let staff = ctx
+        .principal
+        .as_ref()
+        .filter(|p| p.can_somewhere(Permission::DossierProcess));
+    let added = if !q.lookup.is_empty() || staff.is_none() {
+        // The applicant: with the lookup code, or signed in as the owner.
+        if ctx.principal.is_none() && q.lookup.is_empty() {
+            return Err(AppError::new(tinhso_kernel::ErrorCode::Unauthenticated).into());
+        }
+        let d = applicant_dossier(&state, &ctx, &code, &q.lookup).await?;
+        let who = ActingAs::Applicant {
+            principal: ctx.principal.as_ref(),
+            name: &d.applicant.name,
+        };
+        dossier::attach(&state.db, &state.files, &ctx.audit(), &d.code, who, &upload).await
+    } else {
+        let Some(p) = staff else {
+            return Err(AppError::new(tinhso_kernel::ErrorCode::Unauthenticated).into());
+        };
+        let d = dossier::get(&state.db, &code)
+            .await?
+            .ok_or_else(AppError::not_found)?;
+        let scope = dossier::scope_of(&state.db, &d).await?;
+        require(
+            &state,
+            &ctx,
+            Permission::DossierProcess,
+            &scope,
+            &format!("dossier:{code}"),
+        )
+        .await?;
+        dossier::attach(
+            &state.db,
+            &state.files,
+            &ctx.audit(),
+            &d.code,
+            ActingAs::Staff(p),
+            &upload,
+        )
+        .await
+    };
+    let a = added.map_err(upload_error)?;
+    Ok((StatusCode::CREATED, Json(a)).into_response())
+}
+
+/// Download an attached file: the applicant (`?lookup=` or signed in as the owner), or staff
+/// who may read the dossier (403, audited, for staff out of scope). For anyone else the file
+/// does not exist.
+#[utoipa::path(get, path = "/api/v1/dossiers/{code}/files/{sha256}", tag = "services",
+    params(("code" = String, Path), ("sha256" = String, Path, description = "The file's SHA-256 (hex)"), LookupQuery),
+    responses((status = 200, description = "The file's bytes, as attachment, with its media type",
+            content(("application/pdf"), ("image/jpeg"), ("image/png"))),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn download_file(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path((code, sha256)): Path<(String, String)>,
+    Query(q): Query<LookupQuery>,
+) -> Result<Response, ApiError> {
+    let d = if !q.lookup.is_empty() {
+        dossier::track(&state.db, &code, &q.lookup).await?
+    } else {
+        let p = ctx.principal()?;
+        let d = dossier::get(&state.db, &code)
+            .await?
+            .ok_or_else(AppError::not_found)?;
+        if d.applicant_user_id.as_deref() != Some(p.user_id.as_str()) {
+            if !p.can_somewhere(Permission::DossierRead) {
+                return Err(AppError::not_found().into());
+            }
+            let scope = dossier::scope_of(&state.db, &d).await?;
+            require(
+                &state,
+                &ctx,
+                Permission::DossierRead,
+                &scope,
+                &format!("dossier:{code}"),
+            )
+            .await?;
+        }
+        d
+    };
+    let (a, bytes) = dossier::read_file(&state.db, &state.files, &d.code, &sha256).await?;
+    let ascii: String = a
+        .file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        tinhso_http::layout::url_encode(&a.file_name)
+    );
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = a.media_type.parse() {
+        h.insert(axum::http::header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = disposition.parse() {
+        h.insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("private, no-store"),
+    );
+    Ok(resp)
 }

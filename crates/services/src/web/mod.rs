@@ -8,6 +8,7 @@
 //! [`crate::dossier::scope_of`], so every refusal is audited.
 
 pub mod api;
+mod indicators;
 mod office;
 mod portal;
 mod view;
@@ -40,6 +41,7 @@ pub const RULES: &[Rule] = {
         ("GET", "/ho-so-cua-toi", SignedIn),
         // one-stop back office
         ("GET", "/nghiep-vu/ho-so", Perm(DossierRead)),
+        ("GET", "/nghiep-vu/chi-so", Perm(DossierRead)),
         (
             "GET",
             "/nghiep-vu/ho-so/tiep-nhan-truc-tiep",
@@ -57,6 +59,7 @@ pub const RULES: &[Rule] = {
             Perm(DossierProcess),
         ),
         // JSON API
+        ("GET", "/api/v1/indicators/dossiers", Perm(DossierRead)),
         ("GET", "/api/v1/procedures", Public),
         ("GET", "/api/v1/procedures/{code}", Public),
         ("PUT", "/api/v1/procedures/{code}", Perm(ProcedureManage)),
@@ -65,6 +68,9 @@ pub const RULES: &[Rule] = {
         ("GET", "/api/v1/dossiers/{code}", SignedIn),
         ("GET", "/api/v1/dossiers/{code}/track", Public),
         ("POST", "/api/v1/dossiers/{code}/transitions", Public),
+        // attachments: the applicant (lookup code or owner) or staff in scope, checked inside
+        ("POST", "/api/v1/dossiers/{code}/files", Public),
+        ("GET", "/api/v1/dossiers/{code}/files/{sha256}", Public),
     ]
 };
 
@@ -91,6 +97,7 @@ pub fn routes() -> Router<AppState> {
         .route("/nghiep-vu/ho-so/{code}", get(office::dossier_page))
         .route("/nghiep-vu/ho-so/{code}/xu-ly", post(office::action_post))
         .merge(api::routes())
+        .merge(indicators::routes())
 }
 
 /// Agency codes whose dossiers `p` may see with `perm`: the union over its roles granting

@@ -185,6 +185,7 @@ struct DossierPage {
     actions: Vec<ActionForm>,
     errors: FormErrors,
     receipt_path: String,
+    files: Vec<portal::FileLine>,
 }
 
 /// The permission an action needs.
@@ -257,7 +258,9 @@ async fn dossier_view(
         })
         .collect();
     let lookup = dossier::lookup_code(&d.code);
+    let attached = dossier::files(&state.db, &d.code).await?;
     Ok(DossierPage {
+        files: portal::file_lines(&attached, &d.code, None),
         c: Chrome::of(ctx),
         status: view::status_label(d.status, lang),
         step: view::step_name(p.as_ref(), &d.step),

@@ -4,19 +4,21 @@
 
 use super::view::{self, FieldView, FormErrors};
 use crate::catalogue::{self, Procedure, Versioned};
-use crate::dossier::{self, ActingAs, Applicant, Channel, Dossier, Submission, TransitionInput};
+use crate::dossier::{
+    self, ActingAs, Applicant, Attachment, Channel, Dossier, Submission, TransitionInput, Upload,
+};
 use crate::status::Status;
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 use tinhso_http::error::PageError;
 use tinhso_http::i18n::Lang;
-use tinhso_http::layout::{local_time, render, Chrome};
+use tinhso_http::layout::{local_time, render, url_encode, Chrome};
 use tinhso_http::{AppState, ReqCtx};
 use tinhso_kernel::{text, AppError, ErrorCode};
 use tinhso_store::DbError;
@@ -273,6 +275,10 @@ pub(super) struct SubmitPage {
     pub agency: String,
     pub time_limit: String,
     pub fee: String,
+    /// One file input per component the applicant may upload (the portal's form only).
+    pub uploads: Vec<FileInput>,
+    /// The form had errors: chosen files must be chosen again.
+    pub reselect: bool,
 }
 
 /// What the applicant typed, by input name.
@@ -443,6 +449,18 @@ pub(super) fn submit_view(
         ])
     });
     let fields = view::eform_fields(&p.eform, &typed.form, &errors);
+    // The portal's form carries files (multipart), so its CSRF token rides on the action URL
+    // (see `tinhso_http::context`); the counter's form stays urlencoded.
+    let (action, uploads) = if counter {
+        (action, Vec::new())
+    } else {
+        (
+            format!("{action}?csrf={}", url_encode(&ctx.csrf)),
+            file_inputs(&p, lang, &errors, true),
+        )
+    };
+    let reselect =
+        !uploads.is_empty() && (!errors.summary.is_empty() || !errors.general.is_empty());
     let mut errors = errors;
     errors.order_by(
         channel
@@ -465,7 +483,186 @@ pub(super) fn submit_view(
         commune,
         channel,
         fields,
+        uploads,
+        reselect,
     }
+}
+
+// ---------------------------------------------------------------- attachments
+
+/// A file input for one component (`files.<component id>`).
+pub(super) struct FileInput {
+    pub name: String,
+    pub id: String,
+    pub label: String,
+    pub required: bool,
+    pub note: String,
+    pub error: String,
+    pub describedby: String,
+}
+
+/// File inputs for the components an applicant may upload: every component but the
+/// declaration itself (`electronic`, which is the e-form). Required only online and only for
+/// the copies [`dossier::upload_required`] names; an original is shown at the counter.
+pub(super) fn file_inputs(
+    p: &Procedure,
+    lang: Lang,
+    errors: &FormErrors,
+    at_submission: bool,
+) -> Vec<FileInput> {
+    p.components
+        .iter()
+        .filter(|c| c.form != "electronic")
+        .map(|c| {
+            let name = dossier::file_field(&c.id);
+            let id = view::input_id(&name);
+            let error = errors.get(&name);
+            let required = at_submission && dossier::upload_required(c);
+            let mut note = view::component_form_label(&c.form, lang);
+            if c.form == "original" {
+                note.push_str(lang.s(
+                    ": xuất trình bản chính khi nhận kết quả; có thể đính kèm bản chụp.",
+                    ": show the original when collecting the result; a scan may be attached.",
+                ));
+            } else {
+                note.push_str(lang.s(
+                    ": đính kèm bản chụp hoặc bản điện tử.",
+                    ": attach a scan or an electronic copy.",
+                ));
+            }
+            if let Some(n) = c.note.as_deref().filter(|n| !n.is_empty()) {
+                note.push(' ');
+                note.push_str(n);
+            }
+            let describedby = if error.is_empty() {
+                format!("{id}-help")
+            } else {
+                format!("{id}-help {id}-err")
+            };
+            FileInput {
+                label: c.name.clone(),
+                name,
+                id,
+                required,
+                note,
+                error,
+                describedby,
+            }
+        })
+        .collect()
+}
+
+/// An attached file as pages list it.
+pub(super) struct FileLine {
+    pub component: String,
+    pub name: String,
+    pub kind: String,
+    pub size: String,
+    pub href: String,
+}
+
+/// The download address of an attachment; with the lookup code for the applicant.
+pub(super) fn file_href(code: &str, sha256: &str, lookup: Option<&str>) -> String {
+    let base = format!("/api/v1/dossiers/{}/files/{sha256}", url_encode(code));
+    match lookup {
+        Some(l) => format!("{base}?lookup={}", url_encode(l)),
+        None => base,
+    }
+}
+
+pub(super) fn file_lines(list: &[Attachment], code: &str, lookup: Option<&str>) -> Vec<FileLine> {
+    list.iter()
+        .map(|a| FileLine {
+            component: a.component_name.clone(),
+            name: a.file_name.clone(),
+            kind: match a.media_type.as_str() {
+                "application/pdf" => "PDF",
+                "image/jpeg" => "JPEG",
+                "image/png" => "PNG",
+                other => other,
+            }
+            .to_string(),
+            size: dossier::size_text(a.size),
+            href: file_href(code, &a.sha256, lookup),
+        })
+        .collect()
+}
+
+/// A posted page form: its text fields and, for a multipart body, its files.
+pub(super) struct Posted {
+    pub pairs: Vec<(String, String)>,
+    pub uploads: Vec<Upload>,
+    pub multipart: bool,
+}
+
+/// The most parts a posted form may have.
+const MAX_PARTS: usize = 300;
+
+/// Read a page form posted urlencoded or as `multipart/form-data`. File inputs are named
+/// `files.<component id>`; an input left empty (no file chosen) is skipped.
+pub(super) async fn read_post(state: &AppState, req: Request) -> Result<Posted, AppError> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("multipart/form-data"));
+    if !multipart {
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::new(ErrorCode::PayloadTooLarge)
+            } else {
+                AppError::new(ErrorCode::BadRequest)
+            }
+        })?;
+        return Ok(Posted {
+            pairs: view::parse_form(&body)?,
+            uploads: Vec::new(),
+            multipart: false,
+        });
+    }
+    let bad = |status: StatusCode| {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::new(ErrorCode::PayloadTooLarge)
+        } else {
+            AppError::new(ErrorCode::BadRequest)
+        }
+    };
+    let mut m = Multipart::from_request(req, state)
+        .await
+        .map_err(|e| bad(e.status()))?;
+    let mut out = Posted {
+        pairs: Vec::new(),
+        uploads: Vec::new(),
+        multipart: true,
+    };
+    let mut parts = 0;
+    while let Some(field) = m.next_field().await.map_err(|e| bad(e.status()))? {
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(AppError::new(ErrorCode::BadRequest));
+        }
+        let name = field.name().unwrap_or_default().to_string();
+        match field.file_name().map(str::to_string) {
+            Some(file_name) => {
+                let bytes = field.bytes().await.map_err(|e| bad(e.status()))?;
+                if file_name.is_empty() && bytes.is_empty() {
+                    continue;
+                }
+                if let Some(component) = name.strip_prefix("files.") {
+                    out.uploads.push(Upload {
+                        component_id: component.to_string(),
+                        file_name,
+                        bytes: bytes.to_vec(),
+                    });
+                }
+            }
+            None => {
+                let value = field.text().await.map_err(|e| bad(e.status()))?;
+                out.pairs.push((name, value));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// A new idempotency key for a form.
@@ -526,18 +723,36 @@ pub async fn submit_form(
     )))
 }
 
+/// The e-form posted: multipart with the files (the portal's form), or urlencoded without
+/// files (older clients). Only the multipart form is held to the required uploads: a dossier
+/// filed without files (urlencoded, or through the JSON API) is completed while it awaits
+/// acceptance, and the officer checks completeness before accepting it.
 pub async fn submit_post(
     State(state): State<AppState>,
     ctx: ReqCtx,
     Path(code): Path<String>,
-    body: Bytes,
+    req: Request,
 ) -> Result<Response, PageError> {
     let p = offered(&state, &code).await.map_err(|e| ctx.page_err(e))?;
-    let pairs = view::parse_form(&body).map_err(|e| ctx.page_err(e))?;
+    let posted = read_post(&state, req).await.map_err(|e| ctx.page_err(e))?;
+    let pairs = posted.pairs;
     let typed = Typed::from_pairs(&pairs);
     let idem = view::form_get(&pairs, "idem");
     let s = typed.submission(&p, Channel::Online, &idem);
-    match dossier::submit(&state.db, &ctx.audit(), ctx.principal.as_ref(), &s).await {
+    let result = if posted.multipart {
+        dossier::submit_with_files(
+            &state.db,
+            &state.files,
+            &ctx.audit(),
+            ctx.principal.as_ref(),
+            &s,
+            &posted.uploads,
+        )
+        .await
+    } else {
+        dossier::submit(&state.db, &ctx.audit(), ctx.principal.as_ref(), &s).await
+    };
+    match result {
         Ok(r) => {
             Ok(Redirect::to(&view::receipt_path(&r.dossier.code, &r.lookup_code)).into_response())
         }
@@ -592,6 +807,7 @@ struct ReceiptPage {
     fee_note: String,
     channel: String,
     components: Vec<ComponentLine>,
+    files: Vec<FileLine>,
     tracking_url: String,
     qr: String,
     status: String,
@@ -632,6 +848,9 @@ pub async fn receipt_page(
     )
     .map_err(|e| ctx.page_err(e))?;
     let in_person = d.channel != Channel::Online.code();
+    let attached = dossier::files(&state.db, &d.code)
+        .await
+        .map_err(|e| ctx.page_err(e))?;
     let components = p
         .as_ref()
         .map(|p| {
@@ -643,6 +862,8 @@ pub async fn receipt_page(
                     required: c.required,
                     state: if c.form == "electronic" {
                         lang.s("Đã nộp (biểu mẫu điện tử)", "Submitted (e-form)")
+                    } else if attached.iter().any(|a| a.component_id == c.id) {
+                        lang.s("Đã đính kèm bản điện tử", "Attached electronically")
                     } else if in_person {
                         lang.s("Tiếp nhận tại quầy", "Received at the counter")
                     } else {
@@ -688,6 +909,7 @@ pub async fn receipt_page(
         fee_note,
         channel: view::channel_label(d.channel, lang),
         components,
+        files: file_lines(&attached, &d.code, Some(&lookup)),
         tracking_url,
         qr,
         status: view::status_label(d.status, lang),
@@ -725,6 +947,11 @@ struct TrackView {
     supplement: bool,
     supplement_reason: String,
     fields: Vec<FieldView>,
+    /// File inputs of the supplement form.
+    uploads: Vec<FileInput>,
+    /// Where the supplement form posts (multipart: the CSRF token on the URL).
+    supplement_action: String,
+    files: Vec<FileLine>,
     receipt_path: String,
     id_masked: String,
 }
@@ -738,12 +965,14 @@ pub struct TrackQuery {
 }
 
 fn track_view(
+    ctx: &ReqCtx,
     d: Dossier,
     p: Option<&Procedure>,
-    lang: Lang,
+    attached: &[Attachment],
     typed: Option<&BTreeMap<String, String>>,
     errors: &FormErrors,
 ) -> TrackView {
+    let lang = ctx.lang;
     let supplement = d.status == Status::SupplementRequested.code();
     let supplement_reason = d
         .events
@@ -768,8 +997,15 @@ fn track_view(
         (true, Some(p)) => view::eform_fields(&p.eform, &current, errors),
         _ => Vec::new(),
     };
+    let uploads = match (supplement, p) {
+        (true, Some(p)) => file_inputs(p, lang, errors, false),
+        _ => Vec::new(),
+    };
     let lookup = dossier::lookup_code(&d.code);
     TrackView {
+        uploads,
+        supplement_action: format!("/tra-cuu/bo-sung?csrf={}", url_encode(&ctx.csrf)),
+        files: file_lines(attached, &d.code, Some(&lookup)),
         status: view::status_label(d.status, lang),
         step: view::step_name(p, &d.step),
         agency: d.agency_name.clone(),
@@ -814,7 +1050,10 @@ async fn track_render(
             let p = catalogue::version(&state.db, &d.procedure_code, d.procedure_version)
                 .await
                 .map_err(|e| ctx.page_err(e))?;
-            let t = track_view(d, p.as_ref(), ctx.lang, typed, &errors);
+            let attached = dossier::files(&state.db, &d.code)
+                .await
+                .map_err(|e| ctx.page_err(e))?;
+            let t = track_view(ctx, d, p.as_ref(), &attached, typed, &errors);
             errors.order_by(t.fields.iter());
             (Some(t), status)
         }
@@ -929,12 +1168,16 @@ pub async fn withdraw_post(
     applicant_action(&state, &ctx, &pairs, input).await
 }
 
+/// The applicant's supplement: e-form corrections and, from the multipart form, files. The
+/// files are checked all together first (a bad one attaches none and sends nothing), then
+/// attached, then the supplement is sent.
 pub async fn supplement_post(
     State(state): State<AppState>,
     ctx: ReqCtx,
-    body: Bytes,
+    req: Request,
 ) -> Result<Response, PageError> {
-    let pairs = view::parse_form(&body).map_err(|e| ctx.page_err(e))?;
+    let posted = read_post(&state, req).await.map_err(|e| ctx.page_err(e))?;
+    let pairs = posted.pairs;
     let code = view::form_get(&pairs, "ma_ho_so");
     let lookup = view::form_get(&pairs, "ma");
     let d = applicant_dossier(&state, &ctx, &code, &lookup)
@@ -959,6 +1202,39 @@ pub async fn supplement_post(
         reason: view::form_get(&pairs, "reason"),
         form,
     };
+    if !posted.uploads.is_empty() {
+        let who = ActingAs::Applicant {
+            principal: ctx.principal.as_ref(),
+            name: &d.applicant.name,
+        };
+        if let Err(e) = dossier::attach_all(
+            &state.db,
+            &state.files,
+            &ctx.audit(),
+            &d.code,
+            who,
+            &posted.uploads,
+        )
+        .await
+        {
+            if e.code == ErrorCode::NotFound || e.code == ErrorCode::Internal {
+                return Err(ctx.page_err(e));
+            }
+            let status =
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            return track_render(
+                &state,
+                &ctx,
+                &d.code,
+                &dossier::lookup_code(&d.code),
+                Some(&input.form),
+                FormErrors::of(&e, ctx.lang),
+                String::new(),
+                status,
+            )
+            .await;
+        }
+    }
     applicant_action(&state, &ctx, &pairs, input).await
 }
 

@@ -5,8 +5,10 @@
 //! `tinhso::prepare` does).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod attachments;
 mod catalogue;
 mod deadlines;
+mod indicators;
 mod lifecycle;
 mod list;
 mod signing;

@@ -18,6 +18,7 @@ mod openapi;
 mod ops;
 mod pages;
 mod services;
+mod services_files;
 mod signin;
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION};

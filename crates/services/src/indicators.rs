@@ -1,0 +1,640 @@
+//! Service indicators of Decision 766/QĐ-TTg (2022) computed from the dossiers table, for a
+//! period `[from, to)` of local (UTC+7) dates and a set of agencies (one, a list, or the whole
+//! province), per agency and in total.
+//!
+//! Every indicator carries its numerator, denominator, value (percent, one decimal, `null` when
+//! the denominator is 0), its formula in Vietnamese and English and, where the domain notes give
+//! both a weight and a full-marks threshold, its 766 score (`min(1, value / threshold) × weight`).
+//! Nothing is made up: what the platform does not record yet (digitised components and results,
+//! complaints, the payment channel) is either not measured (`null` with the reason) or
+//! approximated with the approximation stated.
+//!
+//! Counting is done by the database with aggregates grouped by agency — one query per family of
+//! indicators (dossiers finished, dossiers received, results returned) — in SQL that runs on
+//! both SQLite and PostgreSQL (`$n` placeholders, counts cast to BIGINT, dates compared as day
+//! numbers computed with integer arithmetic instead of dialect date functions).
+
+use crate::catalogue::AgencyRef;
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use tinhso_kernel::{AppError, FieldErrors, Invalid};
+use tinhso_refdata::agencies;
+use tinhso_store::{Db, DbError};
+
+/// Microseconds in a day, and Vietnam's offset from UTC.
+const DAY_MICROS: i64 = 86_400_000_000;
+const VN_OFFSET_MICROS: i64 = 7 * 3600 * 1_000_000;
+
+/// Day number of a civil date (proleptic Gregorian, years counted from March so February is
+/// last): the same integer arithmetic as [`due_day_sql`], which the database evaluates.
+pub fn civil_day(d: NaiveDate) -> i64 {
+    let (y, m, day) = (
+        i64::from(d.year()),
+        i64::from(d.month()),
+        i64::from(d.day()),
+    );
+    let mm = (m + 9) % 12;
+    let yy = y - mm / 10;
+    365 * yy + yy / 4 - yy / 100 + yy / 400 + (mm * 306 + 5) / 10 + (day - 1)
+}
+
+/// The day number of `due_date` (`YYYY-MM-DD` text) in portable SQL (SUBSTR, CAST, integer
+/// `/` and `%` behave alike on SQLite and PostgreSQL for these positive values).
+fn due_day_sql() -> String {
+    let y = "CAST(SUBSTR(due_date, 1, 4) AS BIGINT)";
+    let m = "CAST(SUBSTR(due_date, 6, 2) AS BIGINT)";
+    let d = "CAST(SUBSTR(due_date, 9, 2) AS BIGINT)";
+    let mm = format!("(({m} + 9) % 12)");
+    let yy = format!("({y} - {mm} / 10)");
+    format!("(365 * {yy} + {yy} / 4 - {yy} / 100 + {yy} / 400 + ({mm} * 306 + 5) / 10 + ({d} - 1))")
+}
+
+/// The local day number of `finished_at` (micros since the epoch, UTC).
+fn finished_day_sql() -> String {
+    let epoch = civil_day(NaiveDate::default());
+    format!("((finished_at + {VN_OFFSET_MICROS}) / {DAY_MICROS} + {epoch})")
+}
+
+/// Micros (UTC) of local midnight starting `d`.
+pub fn local_midnight_micros(d: NaiveDate) -> i64 {
+    d.and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .timestamp_micros()
+        - VN_OFFSET_MICROS
+}
+
+/// Parse a period `[from, to)` given as `YYYY-MM-DD` local dates. Missing `from` is the first
+/// day of the current month, missing `to` tomorrow (so today is included). Errors are field
+/// errors on `from` and `to`.
+pub fn parse_period(
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(NaiveDate, NaiveDate), AppError> {
+    let today = crate::dossier::today_local();
+    let mut errs = FieldErrors::new();
+    let mut parse = |field: &str, v: Option<&str>, default: NaiveDate| -> Option<NaiveDate> {
+        match v.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Some(default),
+            Some(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                Ok(d) if (1970..=9999).contains(&d.year()) && s.len() == 10 => Some(d),
+                _ => {
+                    errs.push(
+                        field,
+                        Invalid::new(
+                            "date",
+                            "Ngày phải có dạng YYYY-MM-DD, ví dụ 2026-01-31",
+                            "The date must look like YYYY-MM-DD, e.g. 2026-01-31",
+                        ),
+                    );
+                    None
+                }
+            },
+        }
+    };
+    let from = parse("from", from, today.with_day(1).unwrap_or(today));
+    let to = parse("to", to, today.succ_opt().unwrap_or(today));
+    if let (Some(f), Some(t)) = (from, to) {
+        if t <= f {
+            errs.push(
+                "to",
+                Invalid::new(
+                    "period",
+                    "Ngày kết thúc (không tính) phải sau ngày bắt đầu",
+                    "The end date (excluded) must be after the start date",
+                ),
+            );
+        }
+    }
+    errs.into_result()?;
+    match (from, to) {
+        (Some(f), Some(t)) => Ok((f, t)),
+        _ => Err(AppError::internal("period parse")),
+    }
+}
+
+/// Points of Decision 766 for an indicator, as the domain notes give them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Points {
+    /// The indicator group of the 100-point scale (`progress`, `online`, ...).
+    pub group: &'static str,
+    /// The group's weight in points.
+    pub group_weight: u32,
+    /// Full marks at or above this value (percent), where the notes give one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full_marks_at: Option<f64>,
+}
+
+/// One indicator for one agency (or the total).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Indicator {
+    pub key: &'static str,
+    pub name_vi: &'static str,
+    pub name_en: &'static str,
+    /// `null` only for what is not measured.
+    pub numerator: Option<i64>,
+    pub denominator: Option<i64>,
+    /// Percent, one decimal; `null` when the denominator is 0 or the indicator is not measured.
+    pub value: Option<f64>,
+    pub formula_vi: &'static str,
+    pub formula_en: &'static str,
+    pub points: Points,
+    /// `min(1, value / full_marks_at) × group_weight`, two decimals: only where the notes give
+    /// the indicator both its weight and its threshold, and the value is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_measured_reason: Option<&'static str>,
+    /// An approximation or limit of the measure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
+    /// Satisfaction only: whether complaints are in the formula (not recorded yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complaints_counted: Option<bool>,
+}
+
+/// The indicators of one agency, or of the total (`agency_code` null).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AgencyIndicators {
+    pub agency_code: Option<String>,
+    pub agency_name: String,
+    pub indicators: Vec<Indicator>,
+}
+
+impl AgencyIndicators {
+    /// The indicator with this key.
+    pub fn get(&self, key: &str) -> Option<&Indicator> {
+        self.indicators.iter().find(|i| i.key == key)
+    }
+}
+
+/// The report: the period, each agency with dossiers in it (or named in the filter), the total.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    /// First day (local), included.
+    pub from: String,
+    /// Last day (local), excluded.
+    pub to: String,
+    /// `province` (every agency) or `agencies` (the listed ones).
+    pub scope: &'static str,
+    pub agencies: Vec<AgencyIndicators>,
+    pub total: AgencyIndicators,
+}
+
+/// Raw counts of one agency (or the total).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Finished (status 9 or 10) with `finished_at` in the period.
+    pub finished: i64,
+    /// …of which on time (local finished date ≤ due date, at most one supplement request).
+    pub on_time: i64,
+    /// Received (`submitted_at` in the period).
+    pub received: i64,
+    /// …of which online (channel 2).
+    pub online: i64,
+    /// …of which with a fee.
+    pub with_fee: i64,
+    /// …of which with the fee paid, online.
+    pub paid_online: i64,
+    /// Returned (status 10) with `returned_at` in the period.
+    pub returned: i64,
+    /// …of which the procedure version issues an electronic result.
+    pub electronic: i64,
+    /// Active procedures offered (by this agency), and those fully online.
+    pub procedures: i64,
+    pub procedures_full: i64,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, o: Self) {
+        self.finished += o.finished;
+        self.on_time += o.on_time;
+        self.received += o.received;
+        self.online += o.online;
+        self.with_fee += o.with_fee;
+        self.paid_online += o.paid_online;
+        self.returned += o.returned;
+        self.electronic += o.electronic;
+        // Procedures are not additive (communes share theirs): the total sets them itself.
+    }
+}
+
+/// Percent with one decimal; `None` for an empty denominator.
+pub fn percent(num: i64, den: i64) -> Option<f64> {
+    (den > 0).then(|| ((num as f64) * 1000.0 / den as f64).round() / 10.0)
+}
+
+fn score(value: Option<f64>, threshold: f64, weight: u32) -> Option<f64> {
+    value.map(|v| ((v / threshold).min(1.0) * f64::from(weight) * 100.0).round() / 100.0)
+}
+
+/// The indicators from raw counts.
+pub fn indicators(c: &Counts) -> Vec<Indicator> {
+    let on_time = percent(c.on_time, c.finished);
+    let late = c.finished - c.on_time;
+    // 100% − (late rate + complaint rate), complaints not recorded: 100% − late rate.
+    let satisfaction = (c.finished > 0)
+        .then(|| ((100.0 - (late as f64) * 100.0 / c.finished as f64) * 10.0).round() / 10.0);
+    let online_share = percent(c.online, c.received);
+    let full_share = percent(c.procedures_full, c.procedures);
+    vec![
+        Indicator {
+            key: "on_time",
+            name_vi: "Tỷ lệ hồ sơ giải quyết đúng hạn",
+            name_en: "Dossiers settled on time",
+            numerator: Some(c.on_time),
+            denominator: Some(c.finished),
+            value: on_time,
+            formula_vi: "Số hồ sơ đã giải quyết xong (trạng thái 9, 10) trong kỳ có ngày xong ≤ ngày hẹn trả (đã trừ thời gian chờ bổ sung) và yêu cầu bổ sung không quá 1 lần / tổng số hồ sơ đã giải quyết xong trong kỳ",
+            formula_en: "Dossiers finished (status 9, 10) in the period whose finishing date is on or before the promised date (supplement pauses excluded) with at most one supplement request / all dossiers finished in the period",
+            points: Points { group: "progress", group_weight: 20, full_marks_at: None },
+            score: None,
+            not_measured_reason: None,
+            note: Some("More than one supplement request counts as late. The notes give no threshold for this indicator: no score."),
+            complaints_counted: None,
+        },
+        Indicator {
+            key: "online",
+            name_vi: "Tỷ lệ hồ sơ trực tuyến",
+            name_en: "Online dossiers",
+            numerator: Some(c.online),
+            denominator: Some(c.received),
+            value: online_share,
+            formula_vi: "Số hồ sơ tiếp nhận trực tuyến (kênh 2) trong kỳ / tổng số hồ sơ tiếp nhận trong kỳ",
+            formula_en: "Dossiers received online (channel 2) in the period / all dossiers received in the period",
+            points: Points { group: "online", group_weight: 12, full_marks_at: Some(50.0) },
+            score: None,
+            not_measured_reason: None,
+            note: Some("The notes give 12 points to the online group as a whole, not how they split between the online rate and the share of procedures offered online: no score."),
+            complaints_counted: None,
+        },
+        Indicator {
+            key: "fully_online_procedures",
+            name_vi: "Tỷ lệ thủ tục cung cấp dịch vụ công trực tuyến toàn trình",
+            name_en: "Procedures offered fully online",
+            numerator: Some(c.procedures_full),
+            denominator: Some(c.procedures),
+            value: full_share,
+            formula_vi: "Số thủ tục đang áp dụng có mức độ trực tuyến toàn trình / tổng số thủ tục đang áp dụng (theo danh mục hiện hành, không phụ thuộc kỳ)",
+            formula_en: "Active procedures offered fully online (toan_trinh) / all active procedures (current catalogue, independent of the period)",
+            points: Points { group: "online", group_weight: 12, full_marks_at: Some(80.0) },
+            score: None,
+            not_measured_reason: None,
+            note: Some("An agency's procedures: commune-level ones for each commune People's Committee, the others for the agency the catalogue names. The 12 online points are not split by the notes: no score."),
+            complaints_counted: None,
+        },
+        Indicator {
+            key: "online_payment",
+            name_vi: "Tỷ lệ thanh toán trực tuyến",
+            name_en: "Fees paid online",
+            numerator: Some(c.paid_online),
+            denominator: Some(c.with_fee),
+            value: percent(c.paid_online, c.with_fee),
+            formula_vi: "Số hồ sơ tiếp nhận trong kỳ có phí, lệ phí > 0 đã nộp đủ và nộp trực tuyến / số hồ sơ tiếp nhận trong kỳ có phí, lệ phí > 0",
+            formula_en: "Dossiers received in the period with a non-zero fee that was paid in full online / dossiers received in the period with a non-zero fee",
+            points: Points { group: "online_payment", group_weight: 10, full_marks_at: None },
+            score: None,
+            not_measured_reason: None,
+            note: Some("Approximation until the payment module records the payment channel: a fee counts as paid online when it is paid in full (paid ≥ fee) on a dossier filed online (channel 2)."),
+            complaints_counted: None,
+        },
+        Indicator {
+            key: "electronic_result",
+            name_vi: "Tỷ lệ hồ sơ trả kết quả điện tử",
+            name_en: "Electronic results",
+            numerator: Some(c.electronic),
+            denominator: Some(c.returned),
+            value: percent(c.electronic, c.returned),
+            formula_vi: "Số hồ sơ đã trả kết quả (trạng thái 10) trong kỳ mà phiên bản thủ tục có kết quả điện tử / tổng số hồ sơ đã trả kết quả trong kỳ",
+            formula_en: "Dossiers whose result was returned (status 10) in the period under a procedure version issuing an electronic result / all dossiers whose result was returned in the period",
+            points: Points { group: "digitisation", group_weight: 22, full_marks_at: None },
+            score: None,
+            not_measured_reason: None,
+            note: Some("Counts by the procedure version's definition (result.electronic), not by the result actually issued."),
+            complaints_counted: None,
+        },
+        Indicator {
+            key: "digitisation",
+            name_vi: "Tỷ lệ số hoá hồ sơ, kết quả giải quyết",
+            name_en: "Digitised dossiers and results",
+            numerator: None,
+            denominator: None,
+            value: None,
+            formula_vi: "Số hồ sơ có thành phần hồ sơ và kết quả giải quyết được số hoá / tổng số hồ sơ",
+            formula_en: "Dossiers whose components and result are digitised / all dossiers",
+            points: Points { group: "digitisation", group_weight: 22, full_marks_at: Some(80.0) },
+            score: None,
+            not_measured_reason: Some("Whether a dossier's components and result were digitised is not recorded yet; the rate cannot be measured honestly."),
+            note: None,
+            complaints_counted: None,
+        },
+        Indicator {
+            key: "satisfaction",
+            name_vi: "Mức độ hài lòng",
+            name_en: "Satisfaction",
+            numerator: Some(c.on_time),
+            denominator: Some(c.finished),
+            value: satisfaction,
+            formula_vi: "100% − (tỷ lệ hồ sơ trễ hạn + tỷ lệ hồ sơ có phản ánh, kiến nghị); chưa ghi nhận phản ánh, kiến nghị nên chỉ trừ tỷ lệ trễ hạn",
+            formula_en: "100% − (late rate + complaint rate); complaints are not recorded yet, so only the late rate is subtracted",
+            points: Points { group: "satisfaction", group_weight: 18, full_marks_at: Some(90.0) },
+            score: score(satisfaction, 90.0, 18),
+            not_measured_reason: None,
+            note: Some("Numerator: dossiers finished in the period neither late nor complained about."),
+            complaints_counted: Some(false),
+        },
+    ]
+}
+
+fn db_err(e: sqlx::Error) -> AppError {
+    DbError::from(e).into()
+}
+
+/// ` AND agency_code IN ($3, …)` for `codes`, placeholders starting at `first`.
+fn agency_clause(codes: Option<&[String]>, first: usize) -> String {
+    match codes {
+        None => String::new(),
+        Some(c) => {
+            let marks: Vec<String> = (0..c.len()).map(|i| format!("${}", first + i)).collect();
+            format!(" AND agency_code IN ({})", marks.join(", "))
+        }
+    }
+}
+
+async fn grouped(
+    db: &Db,
+    sql: &str,
+    from: i64,
+    to: i64,
+    codes: Option<&[String]>,
+) -> Result<Vec<sqlx::any::AnyRow>, AppError> {
+    let mut q = sqlx::query(sql).bind(from).bind(to);
+    for c in codes.unwrap_or_default() {
+        q = q.bind(c);
+    }
+    q.fetch_all(db.pool()).await.map_err(db_err)
+}
+
+#[derive(Deserialize)]
+struct ResultOnly {
+    result: crate::catalogue::ResultKind,
+}
+
+#[derive(Deserialize)]
+struct AgencyOnly {
+    agency: AgencyRef,
+}
+
+/// Count, per agency, from the dossiers of `[from, to)` (local dates).
+pub async fn counts(
+    db: &Db,
+    from: NaiveDate,
+    to: NaiveDate,
+    codes: Option<&[String]>,
+) -> Result<BTreeMap<String, Counts>, AppError> {
+    let (lo, hi) = (local_midnight_micros(from), local_midnight_micros(to));
+    let filter = agency_clause(codes, 3);
+    let mut out: BTreeMap<String, Counts> = BTreeMap::new();
+
+    // Finished: on time and satisfaction.
+    let sql = format!(
+        "SELECT agency_code, CAST(COUNT(*) AS BIGINT), \
+         CAST(SUM(CASE WHEN supplement_count <= 1 AND due_date IS NOT NULL AND LENGTH(due_date) = 10 \
+         AND {fin} <= {due} THEN 1 ELSE 0 END) AS BIGINT) \
+         FROM dossiers WHERE status IN (9, 10) AND finished_at >= $1 AND finished_at < $2{filter} \
+         GROUP BY agency_code",
+        fin = finished_day_sql(),
+        due = due_day_sql(),
+    );
+    for r in grouped(db, &sql, lo, hi, codes).await? {
+        let c = out.entry(r.try_get(0).map_err(db_err)?).or_default();
+        c.finished = r.try_get(1).map_err(db_err)?;
+        c.on_time = r.try_get(2).map_err(db_err)?;
+    }
+
+    // Received: online and online payment.
+    let sql = format!(
+        "SELECT agency_code, CAST(COUNT(*) AS BIGINT), \
+         CAST(SUM(CASE WHEN channel = 2 THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN fee_vnd > 0 THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN fee_vnd > 0 AND paid_vnd >= fee_vnd AND channel = 2 THEN 1 ELSE 0 END) AS BIGINT) \
+         FROM dossiers WHERE submitted_at >= $1 AND submitted_at < $2{filter} GROUP BY agency_code"
+    );
+    for r in grouped(db, &sql, lo, hi, codes).await? {
+        let c = out.entry(r.try_get(0).map_err(db_err)?).or_default();
+        c.received = r.try_get(1).map_err(db_err)?;
+        c.online = r.try_get(2).map_err(db_err)?;
+        c.with_fee = r.try_get(3).map_err(db_err)?;
+        c.paid_online = r.try_get(4).map_err(db_err)?;
+    }
+
+    // Returned: electronic results, by procedure version (a handful of rows per agency).
+    let sql = format!(
+        "SELECT agency_code, procedure_code, procedure_version, CAST(COUNT(*) AS BIGINT) \
+         FROM dossiers WHERE status = 10 AND returned_at >= $1 AND returned_at < $2{filter} \
+         GROUP BY agency_code, procedure_code, procedure_version"
+    );
+    let rows = grouped(db, &sql, lo, hi, codes).await?;
+    if !rows.is_empty() {
+        let mut electronic: HashMap<(String, i64), bool> = HashMap::new();
+        for r in sqlx::query("SELECT code, version, definition FROM procedures")
+            .fetch_all(db.pool())
+            .await
+            .map_err(db_err)?
+        {
+            let def: String = r.try_get(2).map_err(db_err)?;
+            let e = serde_json::from_str::<ResultOnly>(&def)
+                .map(|p| p.result.electronic)
+                .map_err(|e| AppError::internal(format!("stored procedure: {e}")))?;
+            electronic.insert(
+                (r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?),
+                e,
+            );
+        }
+        for r in rows {
+            let agency: String = r.try_get(0).map_err(db_err)?;
+            let key: (String, i64) = (r.try_get(1).map_err(db_err)?, r.try_get(2).map_err(db_err)?);
+            let n: i64 = r.try_get(3).map_err(db_err)?;
+            let c = out.entry(agency).or_default();
+            c.returned += n;
+            if electronic.get(&key).copied().unwrap_or(false) {
+                c.electronic += n;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Active procedures: (code, fully online, handling agency).
+async fn active_procedures(db: &Db) -> Result<Vec<(String, bool, AgencyRef)>, AppError> {
+    let rows = sqlx::query(
+        "SELECT p.code, p.online_level, p.definition FROM procedure_current c \
+         JOIN procedures p ON p.code = c.code AND p.version = c.version WHERE c.active = 1",
+    )
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            let def: String = r.try_get(2).map_err(db_err)?;
+            let a = serde_json::from_str::<AgencyOnly>(&def)
+                .map_err(|e| AppError::internal(format!("stored procedure: {e}")))?;
+            let level: String = r.try_get(1).map_err(db_err)?;
+            Ok((
+                r.try_get(0).map_err(db_err)?,
+                level == "toan_trinh",
+                a.agency,
+            ))
+        })
+        .collect()
+}
+
+fn offers(p: &AgencyRef, a: &agencies::Agency) -> bool {
+    if p.kind.as_deref() == Some("ubnd_xa") {
+        a.kind == "ubnd_xa"
+    } else {
+        p.name.as_deref() == Some(a.name.as_str())
+    }
+}
+
+/// The report for `[from, to)` (local dates) over `codes` (`None`: the whole province).
+pub async fn report(
+    db: &Db,
+    from: NaiveDate,
+    to: NaiveDate,
+    codes: Option<&[String]>,
+) -> Result<Report, AppError> {
+    let per_agency = match codes {
+        Some([]) => BTreeMap::new(),
+        _ => counts(db, from, to, codes).await?,
+    };
+    let all = agencies::list(
+        db,
+        &agencies::AgencyFilter {
+            limit: Some(2000),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let by_code: HashMap<&str, &agencies::Agency> =
+        all.iter().map(|a| (a.code.as_str(), a)).collect();
+    let procedures = active_procedures(db).await?;
+    // Listed: agencies with dossiers in the period, and every agency named in the filter.
+    let mut listed: BTreeSet<String> = per_agency.keys().cloned().collect();
+    listed.extend(codes.unwrap_or_default().iter().cloned());
+    let mut offered_total: BTreeSet<&str> = BTreeSet::new();
+    let mut total = Counts::default();
+    let mut rows = Vec::new();
+    for code in &listed {
+        let mut c = per_agency.get(code).copied().unwrap_or_default();
+        let agency = by_code.get(code.as_str());
+        if let Some(a) = agency {
+            for (pcode, full, p) in &procedures {
+                if offers(p, a) {
+                    c.procedures += 1;
+                    c.procedures_full += i64::from(*full);
+                    offered_total.insert(pcode.as_str());
+                }
+            }
+        }
+        total += c;
+        rows.push(AgencyIndicators {
+            agency_code: Some(code.clone()),
+            agency_name: agency.map(|a| a.name.clone()).unwrap_or_default(),
+            indicators: indicators(&c),
+        });
+    }
+    let fully: HashMap<&str, bool> = procedures
+        .iter()
+        .map(|(c, f, _)| (c.as_str(), *f))
+        .collect();
+    match codes {
+        None => {
+            total.procedures = procedures.len() as i64;
+            total.procedures_full = procedures.iter().filter(|p| p.1).count() as i64;
+        }
+        Some(_) => {
+            total.procedures = offered_total.len() as i64;
+            total.procedures_full = offered_total
+                .iter()
+                .filter(|c| fully.get(*c).copied().unwrap_or(false))
+                .count() as i64;
+        }
+    }
+    Ok(Report {
+        from: from.format("%Y-%m-%d").to_string(),
+        to: to.format("%Y-%m-%d").to_string(),
+        scope: if codes.is_none() {
+            "province"
+        } else {
+            "agencies"
+        },
+        agencies: rows,
+        total: AgencyIndicators {
+            agency_code: None,
+            agency_name: if codes.is_none() {
+                "Toàn tỉnh".into()
+            } else {
+                "Tổng các cơ quan đã chọn".into()
+            },
+            indicators: indicators(&total),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_day_counts_days() {
+        let epoch = NaiveDate::default();
+        let mut d = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        let end = NaiveDate::from_ymd_opt(2102, 3, 1).unwrap();
+        while d < end {
+            assert_eq!(
+                civil_day(d) - civil_day(epoch),
+                (d - epoch).num_days(),
+                "{d}"
+            );
+            d = d.succ_opt().unwrap();
+        }
+    }
+
+    #[test]
+    fn percent_rounds_to_one_decimal() {
+        assert_eq!(percent(1, 3), Some(33.3));
+        assert_eq!(percent(2, 3), Some(66.7));
+        assert_eq!(percent(0, 0), None);
+        assert_eq!(percent(5, 5), Some(100.0));
+    }
+
+    #[test]
+    fn satisfaction_scores_against_ninety() {
+        let c = Counts {
+            finished: 4,
+            on_time: 3,
+            ..Default::default()
+        };
+        let s = indicators(&c);
+        let sat = s.iter().find(|i| i.key == "satisfaction").unwrap();
+        assert_eq!(sat.value, Some(75.0));
+        assert_eq!(sat.score, Some(15.0));
+        let dig = s.iter().find(|i| i.key == "digitisation").unwrap();
+        assert_eq!((dig.value, dig.score), (None, None));
+        assert!(dig.not_measured_reason.is_some());
+    }
+
+    #[test]
+    fn bad_periods_are_field_errors() {
+        let e = parse_period(Some("2026-13-01"), Some("x")).unwrap_err();
+        let f: Vec<_> = e.fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(f, ["from", "to"]);
+        let e = parse_period(Some("2026-02-01"), Some("2026-02-01")).unwrap_err();
+        assert_eq!(e.fields[0].field, "to");
+        let (f, t) = parse_period(Some("2026-01-01"), Some("2026-02-01")).unwrap();
+        assert_eq!((f.month(), t.month()), (1, 2));
+    }
+}

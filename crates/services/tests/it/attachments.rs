@@ -1,0 +1,384 @@
+//! Attachments (tệp đính kèm): submission with files all or nothing, types sniffed from the
+//! bytes, size limits per file and per dossier, who may attach when, listing and reading.
+
+use super::*;
+use tinhso_services::dossier::{Upload, MAX_FILE_BYTES};
+use tinhso_store::files::FileStore;
+
+/// A file store in a fresh temporary directory.
+fn store() -> FileStore {
+    let dir = std::env::temp_dir().join(format!("tinhso-att-{}", uuid::Uuid::new_v4()));
+    FileStore::local(dir, 20 * 1024 * 1024)
+}
+
+fn pdf(tag: &str) -> Vec<u8> {
+    format!("%PDF-1.4\n% {tag}\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").into_bytes()
+}
+
+fn png() -> Vec<u8> {
+    let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
+    b.extend_from_slice(b"\x00\x00\x00\rIHDR rest of a tiny image");
+    b
+}
+
+fn exe() -> Vec<u8> {
+    let mut b = b"MZ\x90\x00\x03\x00\x00\x00".to_vec();
+    b.extend_from_slice(&[0u8; 64]);
+    b
+}
+
+fn up(component: &str, name: &str, bytes: Vec<u8>) -> Upload {
+    Upload {
+        component_id: component.into(),
+        file_name: name.into(),
+        bytes,
+    }
+}
+
+fn mai_applicant() -> ActingAs<'static> {
+    ActingAs::Applicant {
+        principal: None,
+        name: "Hoàng Thị Mai",
+    }
+}
+
+#[tokio::test]
+async fn a_bad_file_writes_nothing_and_a_good_submission_keeps_its_files() {
+    let t = env().await;
+    let db = &t.db;
+    let files = store();
+    let before = footprint(db).await;
+
+    // A program renamed .pdf: refused by its content, naming what it is; nothing written,
+    // not even the good file beside it.
+    let bad = [
+        up("giay_chung_sinh", "giay-chung-sinh.pdf", pdf("cs")),
+        up("giay_to_tuy_than", "cccd.pdf", exe()),
+    ];
+    let e = assert_code(
+        dossier::submit_with_files(db, &files, &anon(), None, &birth(TAM_THANH), &bad).await,
+        ErrorCode::ValidationFailed,
+    );
+    assert_eq!(
+        fields(&e),
+        vec![("files.giay_to_tuy_than".to_string(), "file_type")]
+    );
+    assert!(
+        e.fields[0].message_en.contains("application/x-msdownload"),
+        "{e}"
+    );
+    assert!(e.fields[0].message_vi.contains("cccd.pdf"), "{e}");
+    assert_eq!(footprint(db).await, before);
+    assert_eq!(count(db, "dossier_files").await, 0);
+    assert_eq!(count(db, "files").await, 0);
+
+    // Every problem at once: the applicant's and the missing required copy. The identity
+    // paper is an original shown at the counter: not required online.
+    let mut s = birth(TAM_THANH);
+    s.applicant.phone = "12ab".into();
+    let e = assert_code(
+        dossier::submit_with_files(db, &files, &anon(), None, &s, &[]).await,
+        ErrorCode::ValidationFailed,
+    );
+    let f = fields(&e);
+    assert!(f.iter().any(|(n, _)| n == "applicant.phone"), "{f:?}");
+    assert!(
+        f.contains(&("files.giay_chung_sinh".into(), "file_required")),
+        "{f:?}"
+    );
+    assert!(
+        !f.iter().any(|(n, _)| n == "files.giay_to_tuy_than"),
+        "{f:?}"
+    );
+    assert_eq!(footprint(db).await, before);
+
+    // An unknown component is named.
+    let e = assert_code(
+        dossier::submit_with_files(
+            db,
+            &files,
+            &anon(),
+            None,
+            &birth(TAM_THANH),
+            &[
+                up("giay_chung_sinh", "a.pdf", pdf("a")),
+                up("so_do", "b.pdf", pdf("b")),
+            ],
+        )
+        .await,
+        ErrorCode::ValidationFailed,
+    );
+    assert_eq!(
+        fields(&e),
+        vec![("component_id".to_string(), "component_unknown")]
+    );
+    assert!(e.fields[0].message_en.contains("\"so_do\""), "{e}");
+    assert_eq!(footprint(db).await, before);
+
+    // A good one: the dossier and its files, each audited.
+    let good = [
+        up(
+            "giay_chung_sinh",
+            "C:\\Users\\mai\\giấy chứng sinh.pdf",
+            pdf("cs"),
+        ),
+        up("giay_to_tuy_than", "cccd.png", png()),
+    ];
+    let r = dossier::submit_with_files(db, &files, &anon(), None, &birth(TAM_THANH), &good)
+        .await
+        .unwrap();
+    let list = dossier::files(db, &r.dossier.code).await.unwrap();
+    assert_eq!(list.len(), 2);
+    let cs = list
+        .iter()
+        .find(|a| a.component_id == "giay_chung_sinh")
+        .unwrap();
+    assert_eq!(cs.file_name, "giấy chứng sinh.pdf");
+    assert_eq!(cs.media_type, "application/pdf");
+    assert_eq!(cs.size, pdf("cs").len() as i64);
+    assert!(cs.component_name.starts_with("Giấy chứng sinh"), "{cs:?}");
+    let (a, bytes) = dossier::read_file(db, &files, &r.dossier.code, &cs.sha256)
+        .await
+        .unwrap();
+    assert_eq!(a, *cs);
+    assert_eq!(bytes, pdf("cs"));
+    let attach_audits = audited(db, "dossier.attach").await;
+    assert_eq!(attach_audits.len(), 2);
+    assert!(attach_audits.iter().all(|e| e.target_id == r.dossier.code));
+    // A file of another dossier (or none) is not found through this one.
+    let other = submit_anon(db, &birth(TAM_THANH)).await;
+    assert_code(
+        dossier::read_file(db, &files, &other.dossier.code, &cs.sha256).await,
+        ErrorCode::NotFound,
+    );
+}
+
+#[tokio::test]
+async fn sizes_and_types_are_limited() {
+    let t = env().await;
+    let db = &t.db;
+    let files = store();
+    let r = submit_anon(db, &birth(TAM_THANH)).await;
+    let code = r.dossier.code.as_str();
+
+    let e = assert_code(
+        dossier::attach(
+            db,
+            &files,
+            &anon(),
+            code,
+            mai_applicant(),
+            &up("giay_chung_sinh", "x.pdf", Vec::new()),
+        )
+        .await,
+        ErrorCode::ValidationFailed,
+    );
+    assert_eq!(
+        fields(&e),
+        vec![("files.giay_chung_sinh".to_string(), "file_empty")]
+    );
+
+    let mut big = pdf("big");
+    big.resize(MAX_FILE_BYTES + 1, b' ');
+    let e = assert_code(
+        dossier::attach(
+            db,
+            &files,
+            &anon(),
+            code,
+            mai_applicant(),
+            &up("giay_chung_sinh", "big.pdf", big),
+        )
+        .await,
+        ErrorCode::ValidationFailed,
+    );
+    assert_eq!(
+        fields(&e),
+        vec![("files.giay_chung_sinh".to_string(), "file_too_large")]
+    );
+
+    for (bytes, seen) in [
+        (b"GIF89a....".to_vec(), "image/gif"),
+        (b"PK\x03\x04 a docx".to_vec(), "application/zip"),
+        (b"<html><script>".to_vec(), "text/html"),
+    ] {
+        let e = assert_code(
+            dossier::attach(
+                db,
+                &files,
+                &anon(),
+                code,
+                mai_applicant(),
+                &up("giay_chung_sinh", "a.pdf", bytes),
+            )
+            .await,
+            ErrorCode::ValidationFailed,
+        );
+        assert_eq!(e.fields[0].code, "file_type");
+        assert!(e.fields[0].message_en.contains(seen), "{e}");
+    }
+    assert_eq!(count(db, "dossier_files").await, 0);
+    assert!(audited(db, "dossier.attach").await.is_empty());
+
+    // The dossier's total: five files of 10 MiB fill it; one more byte does not fit.
+    for i in 0..5u8 {
+        let mut b = pdf(&format!("part {i}"));
+        b.resize(MAX_FILE_BYTES, b'0' + i);
+        dossier::attach(
+            db,
+            &files,
+            &anon(),
+            code,
+            mai_applicant(),
+            &up("giay_chung_sinh", &format!("p{i}.pdf"), b),
+        )
+        .await
+        .unwrap();
+    }
+    let e = assert_code(
+        dossier::attach(
+            db,
+            &files,
+            &anon(),
+            code,
+            mai_applicant(),
+            &up("giay_to_tuy_than", "c.png", png()),
+        )
+        .await,
+        ErrorCode::ValidationFailed,
+    );
+    assert_eq!(e.fields[0].code, "files_total_too_large");
+    assert_eq!(count(db, "dossier_files").await, 5);
+}
+
+#[tokio::test]
+async fn who_may_attach_and_when() {
+    let t = env().await;
+    let db = &t.db;
+    let files = store();
+    let s = tam_thanh_staff(db).await;
+    let r = submit_anon(db, &birth(TAM_THANH)).await;
+    let code = r.dossier.code.as_str();
+
+    // The applicant while the dossier awaits acceptance; the same content twice is one file.
+    let f1 = up("giay_chung_sinh", "cs.pdf", pdf("1"));
+    let a = dossier::attach(db, &files, &anon(), code, mai_applicant(), &f1)
+        .await
+        .unwrap();
+    let again = dossier::attach(db, &files, &anon(), code, mai_applicant(), &f1)
+        .await
+        .unwrap();
+    assert_eq!(a, again);
+    assert_eq!(count(db, "dossier_files").await, 1);
+    assert_eq!(audited(db, "dossier.attach").await.len(), 1);
+
+    // Several files at once: one bad one attaches none.
+    let e = assert_code(
+        dossier::attach_all(
+            db,
+            &files,
+            &anon(),
+            code,
+            mai_applicant(),
+            &[
+                up("giay_chung_sinh", "2.pdf", pdf("2")),
+                up("giay_to_tuy_than", "x.pdf", exe()),
+            ],
+        )
+        .await,
+        ErrorCode::ValidationFailed,
+    );
+    assert_eq!(e.fields[0].field, "files.giay_to_tuy_than");
+    assert_eq!(count(db, "dossier_files").await, 1);
+
+    // Accepted: the applicant no longer; the handling officers yes; another commune's not.
+    act(db, &s.one_stop, code, "accept", "").await.unwrap();
+    assert_code(
+        dossier::attach(
+            db,
+            &files,
+            &anon(),
+            code,
+            mai_applicant(),
+            &up("giay_chung_sinh", "3.pdf", pdf("3")),
+        )
+        .await,
+        ErrorCode::Conflict,
+    );
+    dossier::attach(
+        db,
+        &files,
+        &ctx_of(&s.one_stop),
+        code,
+        ActingAs::Staff(&s.one_stop),
+        &up("giay_to_tuy_than", "scan.png", png()),
+    )
+    .await
+    .unwrap();
+    assert_code(
+        dossier::attach(
+            db,
+            &files,
+            &ctx_of(&s.other_commune),
+            code,
+            ActingAs::Staff(&s.other_commune),
+            &up("giay_chung_sinh", "4.pdf", pdf("4")),
+        )
+        .await,
+        ErrorCode::Forbidden,
+    );
+    assert_eq!(count(db, "dossier_files").await, 2);
+
+    // Asked to supplement: the applicant may add files again, until the supplement is sent.
+    act(
+        db,
+        &s.one_stop,
+        code,
+        "request_supplement",
+        "Bổ sung bản chụp giấy chứng sinh rõ nét",
+    )
+    .await
+    .unwrap();
+    dossier::attach(
+        db,
+        &files,
+        &anon(),
+        code,
+        mai_applicant(),
+        &up("giay_chung_sinh", "ro-net.pdf", pdf("5")),
+    )
+    .await
+    .unwrap();
+    applicant_act(db, code, &input("supplement", ""))
+        .await
+        .unwrap();
+    assert_code(
+        dossier::attach(
+            db,
+            &files,
+            &anon(),
+            code,
+            mai_applicant(),
+            &up("giay_chung_sinh", "6.pdf", pdf("6")),
+        )
+        .await,
+        ErrorCode::Conflict,
+    );
+    let list = dossier::files(db, code).await.unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(audited(db, "dossier.attach").await.len(), 3);
+
+    // Unknown dossier.
+    assert_code(
+        dossier::attach(
+            db,
+            &files,
+            &anon(),
+            "000.00.23.H37-260101-9999",
+            mai_applicant(),
+            &f1,
+        )
+        .await,
+        ErrorCode::NotFound,
+    );
+}
