@@ -6,13 +6,18 @@
 //! - [`status`]: the national portal's dossier status codes 1–10 and the legal transitions.
 //! - [`dossier`]: submitting, tracking and processing dossiers (hồ sơ) in the one-stop
 //!   workflow (một cửa), with working-day deadlines and signed decisions.
+//! - [`vietqr`]: VietQR (EMVCo) payment codes: building, parsing, CRC-16/CCITT-FALSE.
+//! - [`payment`]: paying a dossier's fees: requests with a VietQR code, the signed PayGov
+//!   callback, electronic receipts, the daily reconciliation, and a gateway simulator.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod catalogue;
 pub mod dossier;
 pub mod eform;
 pub mod indicators;
+pub mod payment;
 pub mod status;
+pub mod vietqr;
 pub mod web;
 
 use tinhso_store::migrate::Migration;
@@ -28,5 +33,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4002,
         name: "covering indexes for the Decision 766 indicators",
         sql: include_str!("../migrations/4002_indicator_indexes.sql"),
+    },
+    Migration {
+        version: 4003,
+        name: "payments of fees and charges, receipt counters",
+        sql: include_str!("../migrations/4003_payments.sql"),
     },
 ];

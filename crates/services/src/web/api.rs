@@ -48,9 +48,13 @@ pub(super) fn routes() -> Router<AppState> {
         track_dossier,
         transition,
         upload_file,
-        download_file
+        download_file,
+        crate::web::payment::create_payment,
+        crate::web::payment::callback,
+        crate::web::payment::reconciliation
     ),
-    components(schemas(SubmissionDoc, ApplicantDoc, TransitionBody, Problem, FileUploadDoc, AttachmentDoc)),
+    components(schemas(SubmissionDoc, ApplicantDoc, TransitionBody, Problem, FileUploadDoc, AttachmentDoc,
+        crate::payment::Payment, crate::payment::Callback, crate::payment::CallbackResult, crate::payment::Reconciliation)),
     tags((name = "services", description = "Online public services: procedure catalogue, dossiers, one-stop workflow"))
 )]
 pub struct ApiDoc;

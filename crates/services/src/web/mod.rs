@@ -10,6 +10,7 @@
 pub mod api;
 mod indicators;
 mod office;
+pub mod payment;
 mod portal;
 mod view;
 
@@ -38,6 +39,9 @@ pub const RULES: &[Rule] = {
         ("GET", "/tra-cuu", Public),
         ("POST", "/tra-cuu/rut-ho-so", Public),
         ("POST", "/tra-cuu/bo-sung", Public),
+        // payment: lookup code or owner checked inside; the simulator only in demo mode
+        ("GET", "/tra-cuu/thanh-toan", Public),
+        ("POST", "/tra-cuu/thanh-toan/mo-phong", Public),
         ("GET", "/ho-so-cua-toi", SignedIn),
         // one-stop back office
         ("GET", "/nghiep-vu/ho-so", Perm(DossierRead)),
@@ -71,6 +75,11 @@ pub const RULES: &[Rule] = {
         // attachments: the applicant (lookup code or owner) or staff in scope, checked inside
         ("POST", "/api/v1/dossiers/{code}/files", Public),
         ("GET", "/api/v1/dossiers/{code}/files/{sha256}", Public),
+        // payments: the applicant (lookup code or owner); the callback is authenticated by
+        // its HMAC signature
+        ("POST", "/api/v1/dossiers/{code}/payments", Public),
+        ("POST", "/api/v1/payments/callback", Public),
+        ("GET", "/api/v1/payments/reconciliation", Perm(DossierRead)),
     ]
 };
 
@@ -98,6 +107,7 @@ pub fn routes() -> Router<AppState> {
         .route("/nghiep-vu/ho-so/{code}/xu-ly", post(office::action_post))
         .merge(api::routes())
         .merge(indicators::routes())
+        .merge(payment::routes())
 }
 
 /// Agency codes whose dossiers `p` may see with `perm`: the union over its roles granting

@@ -19,6 +19,7 @@ mod ops;
 mod pages;
 mod services;
 mod services_files;
+mod services_pay;
 mod signin;
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION};
