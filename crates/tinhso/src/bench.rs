@@ -43,6 +43,9 @@ pub enum BackendChoice {
 pub enum BenchCommand {
     /// Kernel: authenticated API reads, audit appends and chain verification.
     Kernel(KernelArgs),
+    /// Services: dossier submissions with an attachment, status look-ups over HTTP, and the
+    /// Decision 766 indicators over many dossiers.
+    Services(ServicesArgs),
 }
 
 /// Options of `tinhso bench kernel`.
@@ -96,6 +99,7 @@ pub struct KernelArgs {
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Kernel(args) => kernel(&args).await,
+        BenchCommand::Services(args) => services(&args).await,
     }
 }
 
@@ -485,7 +489,6 @@ async fn kernel(args: &KernelArgs) -> anyhow::Result<()> {
 /// Run one backend in a child process (`tinhso bench kernel --backend …` with the same
 /// settings), echo its report and return its `RESULT` lines.
 async fn run_child(target: &Target, args: &KernelArgs) -> anyhow::Result<Vec<String>> {
-    use std::io::BufRead;
     let exe = std::env::current_exe().context("cannot find the tinhso executable")?;
     let mut cmd = std::process::Command::new(exe);
     cmd.args(["bench", "kernel", "--backend"]);
@@ -515,6 +518,12 @@ async fn run_child(target: &Target, args: &KernelArgs) -> anyhow::Result<Vec<Str
     ] {
         cmd.arg(flag).arg(v.to_string());
     }
+    child_results(cmd).await
+}
+
+/// Run a benchmark child process, echo its report and return its `RESULT` lines.
+async fn child_results(mut cmd: std::process::Command) -> anyhow::Result<Vec<String>> {
+    use std::io::BufRead;
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit());
     tokio::task::spawn_blocking(move || {
@@ -1364,6 +1373,844 @@ async fn profile_verify(db: &Db) -> anyhow::Result<String> {
         bytes / page.len().max(1)
     ));
     Ok(out.join("\n"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// tinhso bench services
+// ---------------------------------------------------------------------------------------------
+
+/// Online commune-level procedure submitted over HTTP (birth registration, đăng ký khai sinh).
+const SVC_PROCEDURE: &str = "1.001193";
+/// Phường Tam Thanh, whose People's Committee receives the submissions.
+const SVC_COMMUNE: &str = "05986";
+/// The component the attachment is filed under.
+const SVC_COMPONENT: &str = "giay_chung_sinh";
+const SVC_BOUNDARY: &str = "----tinhso-bench-boundary-4f1c2a";
+
+/// Options of `tinhso bench services`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServicesArgs {
+    /// sqlite, postgres or both (SQLite then PostgreSQL, one child process each).
+    #[arg(long, value_enum, default_value = "sqlite")]
+    pub backend: BackendChoice,
+    /// PostgreSQL server: a fresh database `tinhso_bench_<uuid>` is created there and dropped
+    /// at the end.
+    #[arg(long, env = "TINHSO_BENCH_PG_URL", default_value = DEFAULT_PG_URL)]
+    pub pg_url: String,
+    /// With several backends, run them all in this process.
+    #[arg(long)]
+    pub same_process: bool,
+    /// Concurrent HTTP clients (one keep-alive connection each).
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Measured seconds per HTTP phase.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Warm-up seconds per HTTP phase (not measured).
+    #[arg(long, default_value_t = 2)]
+    pub warmup_seconds: u64,
+    /// Upper bound on measured operations per HTTP phase.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub max_requests: u64,
+    /// Synthetic dossiers bulk-inserted before the indicators are timed.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub dossiers_for_indicators: u64,
+    /// Timed runs of the indicator report.
+    #[arg(long, default_value_t = 5)]
+    pub indicator_runs: u32,
+}
+
+async fn services(args: &ServicesArgs) -> anyhow::Result<()> {
+    if !(1..=1024).contains(&args.clients) {
+        bail!("--clients must be 1 to 1024");
+    }
+    if !(1..=600).contains(&args.seconds) || args.warmup_seconds > 60 || args.max_requests == 0 {
+        bail!("--seconds must be 1 to 600, --warmup-seconds at most 60, --max-requests ≥ 1");
+    }
+    if args.dossiers_for_indicators > 20_000_000 || !(1..=100).contains(&args.indicator_runs) {
+        bail!("--dossiers-for-indicators is at most 20 000 000 and --indicator-runs 1 to 100");
+    }
+    if !is_pg(&args.pg_url) {
+        bail!("--pg-url must start with postgres://");
+    }
+    let targets = match args.backend {
+        BackendChoice::Sqlite => vec![Target::Sqlite(None)],
+        BackendChoice::Postgres => vec![Target::Postgres(args.pg_url.clone())],
+        BackendChoice::Both => vec![Target::Sqlite(None), Target::Postgres(args.pg_url.clone())],
+    };
+    if targets.len() > 1 && !args.same_process {
+        let mut results = Vec::new();
+        for t in &targets {
+            let exe = std::env::current_exe().context("cannot find the tinhso executable")?;
+            let mut cmd = std::process::Command::new(exe);
+            cmd.args(["bench", "services", "--backend"]);
+            match t {
+                Target::Sqlite(_) => {
+                    cmd.arg("sqlite");
+                }
+                Target::Postgres(url) => {
+                    cmd.arg("postgres").env("TINHSO_BENCH_PG_URL", url);
+                }
+            }
+            for (flag, v) in [
+                ("--clients", args.clients as u64),
+                ("--seconds", args.seconds),
+                ("--warmup-seconds", args.warmup_seconds),
+                ("--max-requests", args.max_requests),
+                ("--dossiers-for-indicators", args.dossiers_for_indicators),
+                ("--indicator-runs", u64::from(args.indicator_runs)),
+            ] {
+                cmd.arg(flag).arg(v.to_string());
+            }
+            results.extend(child_results(cmd).await?);
+        }
+        println!();
+        println!("# results, all backends (one line per measurement, for docs/benchmarks.md)");
+        for r in results {
+            println!("{r}");
+        }
+        return Ok(());
+    }
+    let mut all = Vec::new();
+    for t in &targets {
+        let lines = services_target(t, args).await?;
+        all.extend(lines);
+    }
+    println!();
+    println!("# results (one line per measurement, for docs/benchmarks.md)");
+    for l in all {
+        println!("{l}");
+    }
+    Ok(())
+}
+
+/// One backend: a fresh database, the measurements, clean-up. Returns its `RESULT` lines.
+async fn services_target(target: &Target, args: &ServicesArgs) -> anyhow::Result<Vec<String>> {
+    let load_start = loadavg();
+    let peak_reset = reset_peak_rss();
+    let dir = TempDir::new()?;
+    let (url, description, pg, backend) = match target {
+        Target::Sqlite(_) => {
+            let path = dir.path().join("tinhso.db");
+            (
+                format!("sqlite://{}", path.display()),
+                format!("new file {}", path.display()),
+                None,
+                "sqlite",
+            )
+        }
+        Target::Postgres(server) => {
+            let (base, query) = pg_server_parts(server)?;
+            let name = format!("tinhso_bench_{}", uuid::Uuid::new_v4().simple());
+            let admin = format!("{base}/postgres{query}");
+            admin_exec(&admin, &format!("CREATE DATABASE {name}")).await?;
+            (
+                format!("{base}/{name}{query}"),
+                format!(
+                    "new database {name} on {}, dropped at the end",
+                    crate::config::redact(&base)
+                ),
+                Some((admin, name)),
+                "postgres",
+            )
+        }
+    };
+    eprintln!("bench: {backend}: {description}");
+    let result = async {
+        let db = Db::connect(&url, &Default::default())
+            .await
+            .with_context(|| format!("cannot open {}", crate::config::redact(&url)))?;
+        let r = services_measure(&db, dir.path(), args).await;
+        db.close().await;
+        r
+    }
+    .await;
+    if let Some((admin, name)) = pg {
+        if let Err(e) = admin_exec(
+            &admin,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        )
+        .await
+        {
+            eprintln!("bench: could not drop database {name}: {e:#} — drop it by hand");
+        }
+    }
+    drop(dir);
+    let m = result?;
+    let peak = m.marks.iter().map(|(_, _, hwm)| *hwm).max().unwrap_or(0);
+
+    println!();
+    println!("== tinhso bench services — {backend} ({description}) ==");
+    println!(
+        "machine: {} CPUs; load average {load_start} at the start, {} at the end (client and \
+         server share this process)",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        loadavg()
+    );
+    println!(
+        "{:<50} {:>9} {:>16} {:>11} {:>11} {:>11} {:>11} {:>6}",
+        "measurement", "count", "throughput", "p50", "p90", "p99", "max", "errors"
+    );
+    for l in &m.lines {
+        println!(
+            "{:<50} {:>9} {:>16} {:>11} {:>11} {:>11} {:>11} {:>6}",
+            l.label,
+            l.count,
+            format!("{:.0} {}", l.rate, l.unit),
+            ms(l.lat.p50),
+            ms(l.lat.p90),
+            ms(l.lat.p99),
+            ms(l.lat.max),
+            l.errors
+        );
+        if !l.note.is_empty() {
+            println!("    {}", l.note);
+        }
+    }
+    println!("{}", m.indicators);
+    let marks: Vec<String> = m
+        .marks
+        .iter()
+        .map(|(phase, rss, hwm)| format!("{phase} {} / {}", mib(*hwm), mib(*rss)))
+        .collect();
+    println!(
+        "memory per phase (peak during, VmHWM / RSS at its end): {}",
+        marks.join("; ")
+    );
+    println!(
+        "memory: peak RSS {}{}",
+        mib(peak),
+        if peak_reset {
+            ""
+        } else {
+            " (VmHWM could not be reset: the peak is for the whole process)"
+        }
+    );
+
+    let mut results = Vec::new();
+    for l in &m.lines {
+        results.push(format!(
+            "RESULT {backend} {}: {:.0} {} ({} in all), p50 {}, p90 {}, p99 {}, max {} per {}, \
+             errors {}",
+            l.key,
+            l.rate,
+            l.unit,
+            l.count,
+            ms(l.lat.p50),
+            ms(l.lat.p90),
+            ms(l.lat.p99),
+            ms(l.lat.max),
+            l.lat_of,
+            l.errors
+        ));
+    }
+    results.push(format!(
+        "RESULT {backend} indicators: {}",
+        m.indicators_short
+    ));
+    results.push(format!("RESULT {backend} memory: peak RSS {}", mib(peak)));
+    Ok(results)
+}
+
+struct ServicesMeasured {
+    lines: Vec<Line>,
+    indicators: String,
+    indicators_short: String,
+    marks: Vec<(&'static str, u64, u64)>,
+}
+
+async fn services_measure(
+    db: &Db,
+    dir: &Path,
+    args: &ServicesArgs,
+) -> anyhow::Result<ServicesMeasured> {
+    let t = Instant::now();
+    crate::prepare(db).await?;
+    eprintln!(
+        "bench: migrations and reference data in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let mut marks = Vec::new();
+    mark(&mut marks, "prepare");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let state = tinhso_web::AppState::new(
+        db.clone(),
+        tinhso_web::WebConfig {
+            secure_cookies: false,
+            data_dir: dir.to_path_buf(),
+            demo: false,
+            ..Default::default()
+        },
+    );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut server = tokio::spawn(tinhso_web::serve(listener, state, async move {
+        let _ = stop_rx.await;
+    }));
+    let base = format!("http://{addr}");
+    let mut lines = Vec::new();
+    let http = async {
+        let clients = (0..args.clients)
+            .map(|_| http_client())
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        // Probe: one submission and one attachment must succeed.
+        let mut created = Vec::new();
+        submit_pair(&clients[0], &base, 0)
+            .await
+            .map_err(|e| anyhow::anyhow!("probe submission: {e}"))
+            .map(|(code, lookup, _, _)| created.push((code, lookup)))?;
+        if args.warmup_seconds > 0 {
+            let w = submit_phase(&clients, &base, args, args.warmup_seconds).await?;
+            created.extend(w.created);
+        }
+        let p = submit_phase(&clients, &base, args, args.seconds).await?;
+        created.extend(p.created.iter().cloned());
+        let note = |first: &Option<String>| {
+            let mut n = format!(
+                "{} clients, {} s after {} s warm-up; each submission (unique Idempotency-Key) \
+                 is followed by a {}-byte PDF upload",
+                args.clients,
+                args.seconds,
+                args.warmup_seconds,
+                bench_pdf(0).len()
+            );
+            if let Some(e) = first {
+                n.push_str(&format!("; first error: {e}"));
+            }
+            n
+        };
+        lines.push(Line {
+            key: "submit_with_file",
+            label: format!("submission + attachment ({SVC_PROCEDURE} at {SVC_COMMUNE})"),
+            count: p.pairs,
+            rate: per_sec(p.pairs, p.elapsed),
+            unit: "pairs/s",
+            lat: lat_of(p.pair_lat),
+            lat_of: "pair",
+            errors: p.errors,
+            note: note(&p.first_error),
+        });
+        lines.push(Line {
+            key: "submit",
+            label: "  POST /api/v1/dossiers".into(),
+            count: p.pairs,
+            rate: per_sec(p.pairs, p.elapsed),
+            unit: "req/s",
+            lat: lat_of(p.submit_lat),
+            lat_of: "request",
+            errors: 0,
+            note: String::new(),
+        });
+        lines.push(Line {
+            key: "upload",
+            label: "  POST /api/v1/dossiers/{code}/files".into(),
+            count: p.pairs,
+            rate: per_sec(p.pairs, p.elapsed),
+            unit: "req/s",
+            lat: lat_of(p.upload_lat),
+            lat_of: "request",
+            errors: 0,
+            note: String::new(),
+        });
+        mark(&mut marks, "submissions");
+
+        let created = Arc::new(created);
+        if args.warmup_seconds > 0 {
+            track_phase(&clients, &base, &created, args, args.warmup_seconds).await?;
+        }
+        let tr = track_phase(&clients, &base, &created, args, args.seconds).await?;
+        let mut note = format!(
+            "{} clients, {} s after {} s warm-up, over the {} dossiers created above",
+            args.clients,
+            args.seconds,
+            args.warmup_seconds,
+            created.len()
+        );
+        if let Some(e) = &tr.first_error {
+            note.push_str(&format!("; first error: {e}"));
+        }
+        lines.push(Line {
+            key: "track",
+            label: "GET /api/v1/dossiers/{code}/track?lookup=".into(),
+            count: tr.ok,
+            rate: per_sec(tr.ok, tr.elapsed),
+            unit: "req/s",
+            lat: lat_of(tr.lat),
+            lat_of: "request",
+            errors: tr.errors,
+            note,
+        });
+        mark(&mut marks, "look-ups");
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(Duration::from_secs(10), &mut server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => eprintln!("bench: server: {e}"),
+        Ok(Err(e)) => eprintln!("bench: server task: {e}"),
+        Err(_) => {
+            eprintln!("bench: server did not stop within 10 s; aborting it");
+            server.abort();
+        }
+    }
+    http?;
+
+    let (indicators, indicators_short) = indicators_phase(db, args, &mut marks).await?;
+    Ok(ServicesMeasured {
+        lines,
+        indicators,
+        indicators_short,
+        marks,
+    })
+}
+
+/// A small, valid PDF of a few KB, different for each `n` (files are content-addressed).
+fn bench_pdf(n: u64) -> Vec<u8> {
+    let mut b =
+        format!("%PDF-1.4\n% ho so {n}\n1 0 obj << /Type /Catalog >> endobj\n").into_bytes();
+    for i in 0..60 {
+        b.extend_from_slice(
+            format!("% giay chung sinh - dong {i:03} - noi dung mo phong cho do hieu nang\n")
+                .as_bytes(),
+        );
+    }
+    b.extend_from_slice(b"trailer << /Root 1 0 R >>\n%%EOF\n");
+    b
+}
+
+fn bench_multipart(pdf: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(pdf.len() + 512);
+    body.extend_from_slice(
+        format!(
+            "--{SVC_BOUNDARY}\r\nContent-Disposition: form-data; name=\"component_id\"\r\n\r\n\
+             {SVC_COMPONENT}\r\n--{SVC_BOUNDARY}\r\nContent-Disposition: form-data; \
+             name=\"file\"; filename=\"giay-chung-sinh.pdf\"\r\nContent-Type: application/pdf\
+             \r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(pdf);
+    body.extend_from_slice(format!("\r\n--{SVC_BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+fn bench_submission(n: u64) -> serde_json::Value {
+    serde_json::json!({
+        "procedure_code": SVC_PROCEDURE,
+        "commune_code": SVC_COMMUNE,
+        "applicant": {"kind": 0, "name": "Hoàng Thị Mai", "id_number": "020190000123",
+            "phone": "0912 345 678"},
+        "form": {"ho_ten_tre": format!("Hoàng Minh An {}", n % 1000), "ngay_sinh_tre": "10/01/2026",
+            "gioi_tinh": "nam", "dan_toc": "tay", "noi_sinh": "Bệnh viện Đa khoa tỉnh Lạng Sơn",
+            "que_quan": SVC_COMMUNE, "so_ban_sao": "2", "so_dien_thoai": "0912345678"},
+        "channel": "online"
+    })
+}
+
+/// One submission then its attachment: (code, lookup, submit ns, upload ns).
+async fn submit_pair(
+    c: &reqwest::Client,
+    base: &str,
+    n: u64,
+) -> Result<(String, String, u64, u64), String> {
+    let t = Instant::now();
+    let resp = c
+        .post(format!("{base}/api/v1/dossiers"))
+        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+        .json(&bench_submission(n))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    let submit_ns = nanos(t.elapsed());
+    if status != reqwest::StatusCode::CREATED {
+        return Err(format!(
+            "submit: HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        ));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    let (Some(code), Some(lookup)) = (v["code"].as_str(), v["lookup_code"].as_str()) else {
+        return Err(format!("submit: no code or lookup_code in {v}"));
+    };
+    let t = Instant::now();
+    let resp = c
+        .post(format!(
+            "{base}/api/v1/dossiers/{code}/files?lookup={lookup}"
+        ))
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={SVC_BOUNDARY}"),
+        )
+        .body(bench_multipart(&bench_pdf(n)))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    let upload_ns = nanos(t.elapsed());
+    if status != reqwest::StatusCode::CREATED {
+        return Err(format!(
+            "upload: HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        ));
+    }
+    Ok((code.to_string(), lookup.to_string(), submit_ns, upload_ns))
+}
+
+struct SubmitOut {
+    created: Vec<(String, String)>,
+    pair_lat: Vec<u64>,
+    submit_lat: Vec<u64>,
+    upload_lat: Vec<u64>,
+    pairs: u64,
+    errors: u64,
+    first_error: Option<String>,
+    elapsed: Duration,
+}
+
+async fn submit_phase(
+    clients: &[reqwest::Client],
+    base: &str,
+    args: &ServicesArgs,
+    seconds: u64,
+) -> anyhow::Result<SubmitOut> {
+    let issued = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(seconds);
+    let max = args.max_requests;
+    let mut tasks = Vec::with_capacity(clients.len());
+    for c in clients {
+        let c = c.clone();
+        let base = base.to_string();
+        let issued = issued.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut out = SubmitOut {
+                created: Vec::new(),
+                pair_lat: Vec::new(),
+                submit_lat: Vec::new(),
+                upload_lat: Vec::new(),
+                pairs: 0,
+                errors: 0,
+                first_error: None,
+                elapsed: Duration::ZERO,
+            };
+            while Instant::now() < deadline {
+                let n = issued.fetch_add(1, Ordering::Relaxed);
+                if n >= max {
+                    break;
+                }
+                let t = Instant::now();
+                match submit_pair(&c, &base, n).await {
+                    Ok((code, lookup, s, u)) => {
+                        out.pair_lat.push(nanos(t.elapsed()));
+                        out.submit_lat.push(s);
+                        out.upload_lat.push(u);
+                        out.created.push((code, lookup));
+                        out.pairs += 1;
+                    }
+                    Err(e) => {
+                        out.errors += 1;
+                        out.first_error.get_or_insert(e);
+                    }
+                }
+            }
+            out
+        }));
+    }
+    let mut all = SubmitOut {
+        created: Vec::new(),
+        pair_lat: Vec::new(),
+        submit_lat: Vec::new(),
+        upload_lat: Vec::new(),
+        pairs: 0,
+        errors: 0,
+        first_error: None,
+        elapsed: Duration::ZERO,
+    };
+    for t in tasks {
+        let o = t.await?;
+        all.created.extend(o.created);
+        all.pair_lat.extend(o.pair_lat);
+        all.submit_lat.extend(o.submit_lat);
+        all.upload_lat.extend(o.upload_lat);
+        all.pairs += o.pairs;
+        all.errors += o.errors;
+        if all.first_error.is_none() {
+            all.first_error = o.first_error;
+        }
+    }
+    all.elapsed = start.elapsed();
+    Ok(all)
+}
+
+async fn track_phase(
+    clients: &[reqwest::Client],
+    base: &str,
+    created: &Arc<Vec<(String, String)>>,
+    args: &ServicesArgs,
+    seconds: u64,
+) -> anyhow::Result<PhaseOut> {
+    if created.is_empty() {
+        bail!("no dossier was created, nothing to look up");
+    }
+    let issued = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(seconds);
+    let max = args.max_requests;
+    let mut tasks = Vec::with_capacity(clients.len());
+    for c in clients {
+        let c = c.clone();
+        let base = base.to_string();
+        let issued = issued.clone();
+        let created = created.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(4096);
+            let mut errors = 0u64;
+            let mut first_error = None;
+            while Instant::now() < deadline {
+                let n = issued.fetch_add(1, Ordering::Relaxed);
+                if n >= max {
+                    break;
+                }
+                // A stride through the list, so consecutive requests hit different dossiers.
+                let i = (n.wrapping_mul(7919) % created.len() as u64) as usize;
+                let (code, lookup) = &created[i];
+                let url = format!("{base}/api/v1/dossiers/{code}/track?lookup={lookup}");
+                let t = Instant::now();
+                match get_once(&c, &url, None).await {
+                    Ok(_) => lat.push(nanos(t.elapsed())),
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            (lat, errors, first_error)
+        }));
+    }
+    let mut out = PhaseOut {
+        lat: Vec::new(),
+        ok: 0,
+        errors: 0,
+        first_error: None,
+        elapsed: Duration::ZERO,
+    };
+    for t in tasks {
+        let (lat, errors, first_error) = t.await?;
+        out.ok += lat.len() as u64;
+        out.lat.extend(lat);
+        out.errors += errors;
+        if out.first_error.is_none() {
+            out.first_error = first_error;
+        }
+    }
+    out.elapsed = start.elapsed();
+    Ok(out)
+}
+
+/// splitmix64: a small deterministic generator for the synthetic dossiers.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+const DAY_US: i64 = 86_400_000_000;
+const HOUR_US: i64 = 3_600_000_000;
+
+/// Bulk-insert `n` synthetic dossiers over the year starting `from` (not measured), then time
+/// the province-wide indicator report. Returns (the printed block, the `RESULT` summary).
+async fn indicators_phase(
+    db: &Db,
+    args: &ServicesArgs,
+    marks: &mut Vec<(&'static str, u64, u64)>,
+) -> anyhow::Result<(String, String)> {
+    use sqlx::Row;
+    let from = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).context("date")?;
+    let to = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).context("date")?;
+    let agency_rows = sqlx::query("SELECT code FROM agencies ORDER BY code")
+        .fetch_all(db.pool())
+        .await?;
+    let mut agencies = Vec::new();
+    for r in &agency_rows {
+        agencies.push(r.try_get::<String, _>(0)?);
+    }
+    agencies.truncate(85);
+    let proc_rows = sqlx::query(
+        "SELECT c.code, c.version FROM procedure_current c WHERE c.active = 1 ORDER BY c.code",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let mut procedures = Vec::new();
+    for r in &proc_rows {
+        procedures.push((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?));
+    }
+    if agencies.is_empty() || procedures.is_empty() {
+        bail!("no agencies or procedures to spread the synthetic dossiers over");
+    }
+    let n = args.dossiers_for_indicators;
+    let lo = tinhso_services::indicators::local_midnight_micros(from);
+    let year_us = tinhso_services::indicators::local_midnight_micros(to) - lo;
+    let offset_us = 7 * HOUR_US;
+    let t = Instant::now();
+    let mut rng = Rng(0x7469_6e68_736f);
+    let rows_per_insert = 1000u64;
+    let rows_per_tx = 50_000u64;
+    let mut i = 0u64;
+    while i < n {
+        let mut tx = db.pool().begin().await?;
+        let tx_end = (i + rows_per_tx).min(n);
+        while i < tx_end {
+            let end = (i + rows_per_insert).min(tx_end);
+            let mut sql = String::with_capacity(400 * (end - i) as usize);
+            sql.push_str(
+                "INSERT INTO dossiers (code, procedure_code, procedure_version, agency_code, \
+                 applicant_kind, applicant_name, applicant_id_number, applicant_phone, \
+                 applicant_email, channel, status, step, form_data, submitted_at, accepted_at, \
+                 due_date, finished_at, returned_at, supplement_count, fee_vnd, paid_vnd, \
+                 request_hash, updated_at) VALUES ",
+            );
+            for k in i..end {
+                let agency = &agencies[rng.below(agencies.len() as u64) as usize];
+                let (pcode, pver) = &procedures[rng.below(procedures.len() as u64) as usize];
+                let submitted = lo + rng.below(year_us as u64) as i64;
+                let accepted = submitted + (1 + rng.below(8)) as i64 * HOUR_US;
+                let days_allowed = [1i64, 3, 5, 7, 10, 15, 20][rng.below(7) as usize];
+                let due = chrono::DateTime::from_timestamp_micros(accepted + offset_us)
+                    .map(|d| d.date_naive() + chrono::Days::new(days_allowed as u64 + 1))
+                    .unwrap_or(from);
+                let roll = rng.below(100);
+                // 62 % finished (of which most returned), the rest still open.
+                let status = match roll {
+                    0..=44 => 10,
+                    45..=61 => 9,
+                    62..=71 => 4,
+                    72..=81 => 3,
+                    82..=86 => 5,
+                    87..=91 => 2,
+                    92..=95 => 8,
+                    _ => 7,
+                };
+                // 85 % within the allowed days, the rest up to 10 days late.
+                let took_days = if rng.below(100) < 85 {
+                    rng.below(days_allowed as u64 + 1) as i64
+                } else {
+                    days_allowed + 1 + rng.below(10) as i64
+                };
+                let finished = accepted + took_days * DAY_US + rng.below(8) as i64 * HOUR_US;
+                let (finished, returned) = match status {
+                    10 => (
+                        Some(finished),
+                        Some(finished + rng.below(3) as i64 * DAY_US + HOUR_US),
+                    ),
+                    9 => (Some(finished), None),
+                    _ => (None, None),
+                };
+                let channel = match rng.below(100) {
+                    0..=54 => 2,
+                    55..=94 => 1,
+                    _ => 3,
+                };
+                let fee = if rng.below(100) < 40 {
+                    [10_000i64, 20_000, 50_000, 100_000, 500_000][rng.below(5) as usize]
+                } else {
+                    0
+                };
+                let paid = if fee > 0 && rng.below(100) < 70 {
+                    fee
+                } else {
+                    0
+                };
+                let supplements = match rng.below(100) {
+                    0..=86 => 0,
+                    87..=96 => 1,
+                    _ => 2,
+                };
+                let opt = |v: Option<i64>| v.map_or("NULL".to_string(), |x| x.to_string());
+                if k > i {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "('BENCH-{k:09}','{pcode}',{pver},'{agency}',0,'Nguyễn Văn A',\
+                     '020190{:06}','0912345678','',{channel},{status},'xu_ly','{{}}',\
+                     {submitted},{accepted},'{}',{},{},{supplements},{fee},{paid},'bench',\
+                     {submitted})",
+                    k % 1_000_000,
+                    due.format("%Y-%m-%d"),
+                    opt(finished),
+                    opt(returned),
+                ));
+            }
+            // Not kept in the statement cache: each of these statements is large and used once.
+            sqlx::query(&sql)
+                .persistent(false)
+                .execute(&mut *tx)
+                .await?;
+            i = end;
+        }
+        tx.commit().await?;
+        if i.is_multiple_of(200_000) || i == n {
+            eprintln!(
+                "bench: {i}/{n} synthetic dossiers inserted ({:.1} s)",
+                t.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let insert = t.elapsed();
+    let t = Instant::now();
+    sqlx::query("ANALYZE").execute(db.pool()).await?;
+    let analyze = t.elapsed();
+    mark(marks, "bulk insert");
+
+    let mut runs = Vec::new();
+    let mut agencies_listed = 0usize;
+    for _ in 0..args.indicator_runs {
+        let t = Instant::now();
+        let r = tinhso_services::indicators::report(db, from, to, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("indicators::report: {e:?}"))?;
+        runs.push(t.elapsed());
+        agencies_listed = r.agencies.len();
+    }
+    mark(marks, "indicators");
+    runs.sort();
+    let min = runs.first().copied().unwrap_or_default();
+    let max = runs.last().copied().unwrap_or_default();
+    let median = runs.get(runs.len() / 2).copied().unwrap_or_default();
+    let short = format!(
+        "{} runs over {n} dossiers: min {}, median {}, max {} (province, {from} to {to}, \
+         {agencies_listed} agencies listed)",
+        runs.len(),
+        ms(min),
+        ms(median),
+        ms(max)
+    );
+    let block = format!(
+        "Decision 766 indicators, province-wide, {from} to {to}: {short}\n    setup (not \
+         measured): {n} synthetic dossiers over {} agencies and {} procedures inserted in {:.1} \
+         s ({:.0} rows/s, {rows_per_insert}-row INSERTs, {rows_per_tx} rows per transaction), \
+         ANALYZE {:.2} s",
+        agencies.len(),
+        procedures.len(),
+        insert.as_secs_f64(),
+        per_sec(n, insert),
+        analyze.as_secs_f64()
+    );
+    Ok((block, short))
 }
 
 #[cfg(test)]
