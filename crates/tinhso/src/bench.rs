@@ -830,6 +830,34 @@ struct PhaseOut {
     elapsed: Duration,
 }
 
+/// What one client task of an HTTP phase reports: latencies, error count, first error.
+type ClientResult = (Vec<u64>, u64, Option<String>);
+
+/// Join a phase's client tasks into one result.
+async fn collect_phase(
+    tasks: Vec<tokio::task::JoinHandle<ClientResult>>,
+    start: Instant,
+) -> anyhow::Result<PhaseOut> {
+    let mut out = PhaseOut {
+        lat: Vec::new(),
+        ok: 0,
+        errors: 0,
+        first_error: None,
+        elapsed: Duration::ZERO,
+    };
+    for t in tasks {
+        let (lat, errors, first_error) = t.await?;
+        out.ok += lat.len() as u64;
+        out.lat.extend(lat);
+        out.errors += errors;
+        if out.first_error.is_none() {
+            out.first_error = first_error;
+        }
+    }
+    out.elapsed = start.elapsed();
+    Ok(out)
+}
+
 async fn http_phase(
     clients: &[reqwest::Client],
     url: &str,
@@ -864,24 +892,7 @@ async fn http_phase(
             (lat, errors, first_error)
         }));
     }
-    let mut out = PhaseOut {
-        lat: Vec::new(),
-        ok: 0,
-        errors: 0,
-        first_error: None,
-        elapsed: Duration::ZERO,
-    };
-    for t in tasks {
-        let (lat, errors, first_error) = t.await?;
-        out.ok += lat.len() as u64;
-        out.lat.extend(lat);
-        out.errors += errors;
-        if out.first_error.is_none() {
-            out.first_error = first_error;
-        }
-    }
-    out.elapsed = start.elapsed();
-    Ok(out)
+    collect_phase(tasks, start).await
 }
 
 async fn http_load(
@@ -1992,24 +2003,7 @@ async fn track_phase(
             (lat, errors, first_error)
         }));
     }
-    let mut out = PhaseOut {
-        lat: Vec::new(),
-        ok: 0,
-        errors: 0,
-        first_error: None,
-        elapsed: Duration::ZERO,
-    };
-    for t in tasks {
-        let (lat, errors, first_error) = t.await?;
-        out.ok += lat.len() as u64;
-        out.lat.extend(lat);
-        out.errors += errors;
-        if out.first_error.is_none() {
-            out.first_error = first_error;
-        }
-    }
-    out.elapsed = start.elapsed();
-    Ok(out)
+    collect_phase(tasks, start).await
 }
 
 /// splitmix64: a small deterministic generator for the synthetic dossiers.
