@@ -40,6 +40,10 @@ pub struct WebConfig {
     pub data_dir: PathBuf,
     /// Demo data loaded: pages show the demo accounts.
     pub demo: bool,
+    /// The public address of the portal (địa chỉ công khai), e.g.
+    /// `https://dichvucong.langson.gov.vn`, printed in QR codes of signed results that must
+    /// keep working for years. Empty: taken from each request's `Host` header.
+    pub public_url: String,
 }
 
 impl Default for WebConfig {
@@ -50,8 +54,15 @@ impl Default for WebConfig {
             secure_cookies: true,
             data_dir: PathBuf::from("./data"),
             demo: false,
+            public_url: String::new(),
         }
     }
+}
+
+/// The file store under a data directory (`<data-dir>/files`, files up to 20 MiB): the one
+/// the server uses, for tools that write files outside a request (demo data, benchmarks).
+pub fn file_store(data_dir: &std::path::Path) -> FileStore {
+    FileStore::local(data_dir.join("files"), 20 * 1024 * 1024)
 }
 
 /// Shared state of every handler.
@@ -71,7 +82,7 @@ impl AppState {
     /// State without access rules: the composing router (`tinhso_web::router`) installs every
     /// module's table; until then every route is refused.
     pub fn new(db: Db, config: WebConfig) -> Self {
-        let files = FileStore::local(config.data_dir.join("files"), 20 * 1024 * 1024);
+        let files = file_store(&config.data_dir);
         Self {
             db,
             config: Arc::new(config),

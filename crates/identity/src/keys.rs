@@ -175,3 +175,117 @@ pub fn mac(purpose: &str, data: &[u8]) -> [u8; 32] {
     m.update(data);
     m.finalize().into_bytes().into()
 }
+
+/// Make sure `agency_code` has an active signing key (created on first use, in its own
+/// transaction: call it before opening the transaction that signs). Returns the key's id.
+pub async fn ensure_agency_key(db: &Db, agency_code: &str) -> Result<String, AppError> {
+    if let Some(id) = active_agency_key(db, agency_code).await? {
+        return Ok(id);
+    }
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    let key = SigningKey::from_bytes(&seed);
+    let mut tx = db.begin_write().await?;
+    // Two first uses at once: the partial unique index keeps one, the other is a no-op.
+    sqlx::query(
+        "INSERT INTO agency_signing_keys (id, agency_code, public_key, sealed_private_key, created_at) \
+         VALUES ($1,$2,$3,$4,$5) ON CONFLICT (agency_code) WHERE revoked_at IS NULL DO NOTHING",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(agency_code)
+    .bind(hex::encode(key.verifying_key().to_bytes()))
+    .bind(seal(&seed)?)
+    .bind(now_micros())
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    tx.commit().await?;
+    active_agency_key(db, agency_code)
+        .await?
+        .ok_or_else(|| AppError::internal("agency key not created"))
+}
+
+async fn active_agency_key(db: &Db, agency_code: &str) -> Result<Option<String>, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM agency_signing_keys WHERE agency_code = $1 AND revoked_at IS NULL",
+    )
+    .bind(agency_code)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(DbError::from)?)
+}
+
+/// Sign `message` with the active key of `agency_code` (see [`ensure_agency_key`]).
+pub async fn sign_as_agency(
+    db: &Db,
+    agency_code: &str,
+    message: &[u8],
+) -> Result<PersonSignature, AppError> {
+    let row = sqlx::query(
+        "SELECT id, public_key, sealed_private_key FROM agency_signing_keys \
+         WHERE agency_code = $1 AND revoked_at IS NULL",
+    )
+    .bind(agency_code)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(DbError::from)?
+    .ok_or_else(|| AppError::internal("the agency has no signing key"))?;
+    let key_id: String = row.try_get(0).map_err(DbError::from)?;
+    let public_key: String = row.try_get(1).map_err(DbError::from)?;
+    let sealed: String = row.try_get(2).map_err(DbError::from)?;
+    let seed: [u8; 32] = unseal(&sealed)?
+        .as_slice()
+        .try_into()
+        .map_err(|_| AppError::internal("bad key length"))?;
+    let sig = SigningKey::from_bytes(&seed).sign(message);
+    Ok(PersonSignature {
+        key_id,
+        public_key,
+        signature: hex::encode(sig.to_bytes()),
+    })
+}
+
+/// A registered key as the registry knows it, for verifiers.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RegisteredKey {
+    pub id: String,
+    /// `agency` or `person`.
+    pub owner_kind: &'static str,
+    /// The agency code or the user id.
+    pub owner: String,
+    pub public_key: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// Look a key up by id in either registry.
+pub async fn registered(db: &Db, key_id: &str) -> Result<Option<RegisteredKey>, AppError> {
+    for (kind, sql) in [
+        (
+            "agency",
+            "SELECT id, agency_code, public_key, created_at, revoked_at FROM agency_signing_keys WHERE id = $1",
+        ),
+        (
+            "person",
+            "SELECT id, user_id, public_key, created_at, revoked_at FROM signing_keys WHERE id = $1",
+        ),
+    ] {
+        let row = sqlx::query(sql)
+            .bind(key_id)
+            .fetch_optional(db.pool())
+            .await
+            .map_err(DbError::from)?;
+        if let Some(r) = row {
+            let g = |e| AppError::from(DbError::from(e));
+            return Ok(Some(RegisteredKey {
+                id: r.try_get(0).map_err(g)?,
+                owner_kind: kind,
+                owner: r.try_get(1).map_err(g)?,
+                public_key: r.try_get(2).map_err(g)?,
+                created_at: r.try_get(3).map_err(g)?,
+                revoked_at: r.try_get(4).map_err(g)?,
+            }));
+        }
+    }
+    Ok(None)
+}

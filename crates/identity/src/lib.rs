@@ -31,4 +31,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "TOTP replay protection",
         sql: include_str!("../migrations/2002_totp_last_step.sql"),
     },
+    Migration {
+        version: 2003,
+        name: "agency signing keys",
+        sql: include_str!("../migrations/2003_agency_keys.sql"),
+    },
 ];

@@ -756,6 +756,7 @@ pub enum ActingAs<'a> {
 /// transaction.
 pub async fn transition(
     db: &Db,
+    issuing: crate::results::Issuing<'_>,
     ctx: &Ctx,
     code: &str,
     who: ActingAs<'_>,
@@ -958,6 +959,14 @@ pub async fn transition(
         ActingAs::Staff(p) => (Some(p), p.display_name.clone()),
         ActingAs::Applicant { name, .. } => (None, name.to_string()),
     };
+    // Approval issues the electronic result in the same transaction; what needs writes of
+    // its own (the agency's key on first use) happens before it opens.
+    let result_prep = match (action, signer) {
+        (Action::Approve, Some(_)) if p.result.electronic => {
+            Some(crate::results::prepare(db, &d.agency_code).await?)
+        }
+        _ => None,
+    };
     let mut tx = db.begin_write().await?;
     let n = sqlx::query(
         "UPDATE dossiers SET status = $1, step = $2, due_date = $3, accepted_at = $4, finished_at = $5, \
@@ -1017,6 +1026,10 @@ pub async fn transition(
         serde_json::json!({"before": {"status": status.code(), "step": d.step}, "after": {"status": to.code(), "step": step}, "reason": reason}),
     ))
     .await?;
+    if let (Some(prep), Some(leader)) = (&result_prep, signer) {
+        crate::results::issue_in(&mut tx, db, ctx, issuing, prep, d, &p, leader, &reason, now)
+            .await?;
+    }
     tx.emit(
         "dossier.status_changed",
         &serde_json::json!({"code": code, "agency": d.agency_code, "from": status.code(), "to": to.code(), "action": action.as_str()}),

@@ -7,15 +7,20 @@
 //! - [`dossier`]: submitting, tracking and processing dossiers (hồ sơ) in the one-stop
 //!   workflow (một cửa), with working-day deadlines and signed decisions.
 //! - [`vietqr`]: VietQR (EMVCo) payment codes: building, parsing, CRC-16/CCITT-FALSE.
+//! - [`documents`]: form 01 and the electronic result as PDF with correct Vietnamese text.
+//! - [`results`]: electronic results signed by the agency and the leader, their public
+//!   verification and revocation, and the personal data store (kho dữ liệu) they go into.
 //! - [`payment`]: paying a dossier's fees: requests with a VietQR code, the signed PayGov
 //!   callback, electronic receipts, the daily reconciliation, and a gateway simulator.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod catalogue;
+pub mod documents;
 pub mod dossier;
 pub mod eform;
 pub mod indicators;
 pub mod payment;
+pub mod results;
 pub mod status;
 pub mod vietqr;
 pub mod web;
@@ -38,5 +43,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4003,
         name: "payments of fees and charges, receipt counters",
         sql: include_str!("../migrations/4003_payments.sql"),
+    },
+    Migration {
+        version: 4004,
+        name: "signed electronic results, result numbers, personal data store",
+        sql: include_str!("../migrations/4004_results.sql"),
     },
 ];

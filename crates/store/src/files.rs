@@ -2,7 +2,7 @@
 //! with their media type sniffed from the bytes (never trusted from the file name) and their
 //! size limited. The local file system is the default backend.
 
-use crate::db::{now_micros, Db, DbError};
+use crate::db::{now_micros, Db, DbError, WriteTx};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -125,6 +125,22 @@ impl FileStore {
                     ),
                 )
             })?;
+        let mut tx = db.begin_write().await?;
+        let r = self.put_in(&mut tx, bytes, kind).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+
+    /// Store `bytes` of a known type (made by the platform itself, e.g. a generated PDF) and
+    /// record them inside the caller's transaction. The file is written first: if the
+    /// transaction rolls back, an unreferenced file remains, which is harmless (content
+    /// addressed) and never a record without its file.
+    pub async fn put_in(
+        &self,
+        tx: &mut WriteTx,
+        bytes: &[u8],
+        kind: MediaType,
+    ) -> Result<FileRef, AppError> {
         let sha = hex::encode(Sha256::digest(bytes));
         let path = self.path_of(&sha);
         if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
@@ -133,7 +149,6 @@ impl FileStore {
                 .map_err(AppError::internal)?;
         }
         let size = bytes.len() as i64;
-        let mut tx = db.begin_write().await?;
         sqlx::query(
             "INSERT INTO files (sha256, size, media_type, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (sha256) DO NOTHING",
@@ -145,7 +160,6 @@ impl FileStore {
         .execute(tx.conn())
         .await
         .map_err(DbError::from)?;
-        tx.commit().await?;
         Ok(FileRef {
             sha256: sha,
             size,

@@ -650,7 +650,15 @@ fn mark(marks: &mut Vec<(&'static str, u64, u64)>, phase: &'static str) {
 async fn measure(db: &Db, dir: &Path, args: &KernelArgs) -> anyhow::Result<Measured> {
     let t = Instant::now();
     crate::prepare(db).await?;
-    crate::demo::load(db).await?;
+    let files = tinhso_http::file_store(dir);
+    crate::demo::load(
+        db,
+        tinhso_services::results::Issuing {
+            files: &files,
+            public_url: "http://localhost",
+        },
+    )
+    .await?;
     let admin = tinhso_identity::accounts::get_by_username(db, "quantri")
         .await?
         .context("demo account quantri is missing")?;

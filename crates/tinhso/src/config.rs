@@ -24,6 +24,10 @@ pub struct SettingArgs {
     /// Mark cookies Secure: `auto` (unless listening on loopback), `true` or `false` [default: auto].
     #[arg(long, env = "TINHSO_COOKIE_SECURE")]
     pub cookie_secure: Option<String>,
+    /// The portal's public address, printed in the QR codes of signed results, e.g.
+    /// https://dichvucong.langson.gov.vn [default: the address the request came to].
+    #[arg(long, env = "TINHSO_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Settings file [default: ./tinhso.toml when it exists].
     #[arg(long, env = "TINHSO_CONFIG")]
     pub config: Option<PathBuf>,
@@ -38,6 +42,7 @@ struct FileSettings {
     database_url: Option<String>,
     log_format: Option<String>,
     cookie_secure: Option<String>,
+    public_url: Option<String>,
     demo: Option<bool>,
 }
 
@@ -52,6 +57,8 @@ pub struct Settings {
     pub cookie_secure: Option<bool>,
     /// `demo = true` in the file (the flag is read separately).
     pub file_demo: bool,
+    /// The public address (no trailing slash); `None`: from each request's host.
+    pub public_url: Option<String>,
 }
 
 impl Settings {
@@ -135,6 +142,23 @@ impl Settings {
                 bail!("setting `cookie_secure`: {other:?} must be `auto`, `true` or `false`")
             }
         };
+        let public_url = match args.public_url.clone().or(file.public_url.clone()) {
+            None => None,
+            Some(u) if u.trim().is_empty() => None,
+            Some(u) => {
+                let u = u.trim().trim_end_matches('/').to_string();
+                let rest = u
+                    .strip_prefix("https://")
+                    .or_else(|| u.strip_prefix("http://"))
+                    .unwrap_or_default();
+                if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+                    bail!(
+                        "setting `public_url`: {u:?} must be http(s)://host[:port] with no path, e.g. https://dichvucong.langson.gov.vn"
+                    );
+                }
+                Some(u)
+            }
+        };
         if let Some(p) = file_path {
             tracing::debug!(file = %p.display(), "settings file read");
         }
@@ -145,6 +169,7 @@ impl Settings {
             json_logs,
             cookie_secure,
             file_demo: file.demo.unwrap_or(false),
+            public_url,
         })
     }
 }

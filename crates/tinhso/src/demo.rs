@@ -8,6 +8,7 @@ use tinhso_identity::Principal;
 use tinhso_kernel::AppError;
 use tinhso_refdata::{agencies, calendar};
 use tinhso_services::dossier::{self, ActingAs, Applicant, Channel, Submission, TransitionInput};
+use tinhso_services::results::Issuing;
 use tinhso_store::audit::Ctx;
 use tinhso_store::Db;
 
@@ -134,7 +135,8 @@ pub fn accounts_list() -> Vec<DemoAccount> {
 }
 
 /// Load the demo data. Returns how many accounts were created.
-pub async fn load(db: &Db) -> Result<usize, AppError> {
+/// Results of approved demo dossiers are written to `issuing`'s file store.
+pub async fn load(db: &Db, issuing: Issuing<'_>) -> Result<usize, AppError> {
     let ctx = Ctx {
         actor: "demo".into(),
         request_id: "demo-seed".into(),
@@ -241,7 +243,7 @@ pub async fn load(db: &Db) -> Result<usize, AppError> {
             calendar::set(db, &ctx, day, &input).await?;
         }
     }
-    sample_dossiers(db).await?;
+    sample_dossiers(db, issuing).await?;
     Ok(created)
 }
 
@@ -415,7 +417,7 @@ fn samples() -> Vec<SampleDossier> {
 /// Sample dossiers in various statuses at Phường Tam Thanh's People's Committee and at the
 /// provincial one-stop centre, so the back office is not empty. Only when there are no other
 /// dossiers; their idempotency keys make a repeated run add nothing.
-async fn sample_dossiers(db: &Db) -> Result<usize, AppError> {
+async fn sample_dossiers(db: &Db, issuing: Issuing<'_>) -> Result<usize, AppError> {
     let others = "SELECT COUNT(*) FROM dossiers \
                   WHERE idempotency_key IS NULL OR idempotency_key NOT LIKE 'demo-dossier-%'";
     if tinhso_store::db::count(db, others).await? > 0 {
@@ -471,8 +473,15 @@ async fn sample_dossiers(db: &Db) -> Result<usize, AppError> {
                 reason: reason.to_string(),
                 form: BTreeMap::new(),
             };
-            dossier::transition(db, &ctx, &receipt.dossier.code, ActingAs::Staff(&p), &input)
-                .await?;
+            dossier::transition(
+                db,
+                issuing,
+                &ctx,
+                &receipt.dossier.code,
+                ActingAs::Staff(&p),
+                &input,
+            )
+            .await?;
         }
         n += 1;
     }

@@ -207,8 +207,27 @@ async fn shutdown_signal() {
 async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&settings.data_dir)?;
     let db = tinhso::open(&settings).await?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("setting `listen`: cannot listen on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    // Links that outlive a request (QR codes on signed results): the configured address, else
+    // this server's own.
+    let public_url = settings.public_url.clone().unwrap_or_else(|| {
+        let host = if addr.ip().is_unspecified() {
+            "localhost".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        format!("http://{host}:{}", addr.port())
+    });
     if demo || settings.file_demo {
-        let n = demo::load(&db).await?;
+        let files = tinhso_http::file_store(&settings.data_dir);
+        let issuing = tinhso_services::results::Issuing {
+            files: &files,
+            public_url: &public_url,
+        };
+        let n = demo::load(&db, issuing).await?;
         tracing::info!(created = n, "demo data loaded");
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -222,10 +241,6 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let dispatcher_task = tokio::spawn(dispatcher.run(async move {
         let _ = rx.changed().await;
     }));
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("setting `listen`: cannot listen on {}", settings.listen))?;
-    let addr = listener.local_addr()?;
     let secure_cookies = settings.cookie_secure.unwrap_or(!addr.ip().is_loopback());
     let state = tinhso_web::AppState::new(
         db.clone(),
@@ -233,6 +248,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             secure_cookies,
             data_dir: settings.data_dir.clone(),
             demo: demo || settings.file_demo,
+            public_url: settings.public_url.clone().unwrap_or_default(),
             ..Default::default()
         },
     );
@@ -311,7 +327,18 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                     tinhso_identity::auth::totp_now(demo::DEMO_TOTP_SECRET).unwrap_or_default()
                 );
             } else {
-                let n = demo::load(&db).await.map_err(|e| print_app_error(&e))?;
+                let files = tinhso_http::file_store(&s.data_dir);
+                let public_url = s
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://localhost:{}", s.listen.port()));
+                let issuing = tinhso_services::results::Issuing {
+                    files: &files,
+                    public_url: &public_url,
+                };
+                let n = demo::load(&db, issuing)
+                    .await
+                    .map_err(|e| print_app_error(&e))?;
                 println!("demo data loaded ({n} accounts created)");
             }
         }

@@ -4,6 +4,7 @@
 use super::portal::applicant_dossier;
 use crate::catalogue::{self, Procedure};
 use crate::dossier::{self, ActingAs, Dossier, Submission, TransitionInput};
+use crate::results::Issuing;
 use crate::status::{Action, Actor};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -51,10 +52,16 @@ pub(super) fn routes() -> Router<AppState> {
         download_file,
         crate::web::payment::create_payment,
         crate::web::payment::callback,
-        crate::web::payment::reconciliation
+        crate::web::payment::reconciliation,
+        crate::web::results::api_verify,
+        crate::web::results::api_result,
+        crate::web::results::api_result_pdf,
+        crate::web::results::api_revoke,
+        crate::web::results::api_documents
     ),
     components(schemas(SubmissionDoc, ApplicantDoc, TransitionBody, Problem, FileUploadDoc, AttachmentDoc,
-        crate::payment::Payment, crate::payment::Callback, crate::payment::CallbackResult, crate::payment::Reconciliation)),
+        crate::payment::Payment, crate::payment::Callback, crate::payment::CallbackResult, crate::payment::Reconciliation,
+        crate::web::results::ResultDoc, crate::web::results::VerificationDoc, crate::web::results::RevokeBody)),
     tags((name = "services", description = "Online public services: procedure catalogue, dossiers, one-stop workflow"))
 )]
 pub struct ApiDoc;
@@ -477,6 +484,7 @@ struct TransitionBody {
 async fn transition(
     State(state): State<AppState>,
     ctx: ReqCtx,
+    headers: HeaderMap,
     Path(code): Path<String>,
     Query(q): Query<LookupQuery>,
     ApiJson(b): ApiJson<TransitionBody>,
@@ -485,6 +493,11 @@ async fn transition(
         action: b.action,
         reason: b.reason,
         form: b.form,
+    };
+    let base = super::view::public_url(&state, &headers);
+    let issuing = Issuing {
+        files: &state.files,
+        public_url: &base,
     };
     let action = Action::parse(&input.action);
     let applicant_action = action.is_some_and(|a| a.actor() == Actor::Applicant);
@@ -502,7 +515,7 @@ async fn transition(
             principal: ctx.principal.as_ref(),
             name: &d.applicant.name,
         };
-        let d = dossier::transition(&state.db, &ctx.audit(), &d.code, who, &input).await?;
+        let d = dossier::transition(&state.db, issuing, &ctx.audit(), &d.code, who, &input).await?;
         return Ok(Json(public_view(d)).into_response());
     }
     let Some(p) = staff else {
@@ -525,7 +538,15 @@ async fn transition(
     if authorize(Some(p), perm, &scope).is_err() {
         require(&state, &ctx, perm, &scope, &format!("dossier:{code}")).await?;
     }
-    let d = dossier::transition(&state.db, &ctx.audit(), &code, ActingAs::Staff(p), &input).await?;
+    let d = dossier::transition(
+        &state.db,
+        issuing,
+        &ctx.audit(),
+        &code,
+        ActingAs::Staff(p),
+        &input,
+    )
+    .await?;
     Ok(Json(d).into_response())
 }
 

@@ -12,6 +12,7 @@ mod indicators;
 mod office;
 pub mod payment;
 mod portal;
+pub mod results;
 mod view;
 
 use axum::routing::{get, post};
@@ -36,6 +37,30 @@ pub const RULES: &[Rule] = {
         ("GET", "/dich-vu-cong/{code}/nop", Public),
         ("POST", "/dich-vu-cong/{code}/nop", Public),
         ("GET", "/ho-so/{code}/bien-nhan", Public),
+        ("GET", "/ho-so/{code}/bien-nhan.pdf", Public),
+        // electronic results: verification is public (the QR code); downloads check the
+        // lookup code, the owner or the officer's scope inside
+        ("GET", "/xac-thuc", Public),
+        ("GET", "/xac-thuc/{id}", Public),
+        ("POST", "/xac-thuc/{id}", Public),
+        ("GET", "/tra-cuu/ket-qua", Public),
+        ("GET", "/kho-du-lieu", SignedIn),
+        ("GET", "/kho-du-lieu/{id}", SignedIn),
+        ("GET", "/nghiep-vu/ho-so/{code}/ket-qua", Perm(DossierRead)),
+        (
+            "POST",
+            "/nghiep-vu/ho-so/{code}/thu-hoi-ket-qua",
+            Perm(DossierApprove),
+        ),
+        ("GET", "/api/v1/results/{id}", Public),
+        ("GET", "/api/v1/dossiers/{code}/result", Public),
+        ("GET", "/api/v1/dossiers/{code}/result/pdf", Public),
+        (
+            "POST",
+            "/api/v1/dossiers/{code}/result/revocation",
+            Perm(DossierApprove),
+        ),
+        ("GET", "/api/v1/me/documents", SignedIn),
         ("GET", "/tra-cuu", Public),
         ("POST", "/tra-cuu/rut-ho-so", Public),
         ("POST", "/tra-cuu/bo-sung", Public),
@@ -94,6 +119,7 @@ pub fn routes() -> Router<AppState> {
             get(portal::submit_form).post(portal::submit_post),
         )
         .route("/ho-so/{code}/bien-nhan", get(portal::receipt_page))
+        .route("/ho-so/{code}/bien-nhan.pdf", get(portal::receipt_pdf))
         .route("/tra-cuu", get(portal::track_page))
         .route("/tra-cuu/rut-ho-so", post(portal::withdraw_post))
         .route("/tra-cuu/bo-sung", post(portal::supplement_post))
@@ -108,6 +134,7 @@ pub fn routes() -> Router<AppState> {
         .merge(api::routes())
         .merge(indicators::routes())
         .merge(payment::routes())
+        .merge(results::routes())
 }
 
 /// Agency codes whose dossiers `p` may see with `perm`: the union over its roles granting

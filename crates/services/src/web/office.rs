@@ -5,11 +5,12 @@ use super::portal::{self, Typed};
 use super::view::{self, FormErrors};
 use crate::catalogue::{self, Procedure};
 use crate::dossier::{self, ActingAs, Channel, Dossier, TransitionInput};
+use crate::results::Issuing;
 use crate::status::{Action, Actor, Status};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -186,6 +187,10 @@ struct DossierPage {
     errors: FormErrors,
     receipt_path: String,
     files: Vec<portal::FileLine>,
+    /// The electronic result, once issued.
+    result: Option<super::results::ResultLink>,
+    /// The principal may revoke it (approving authority, not yet revoked).
+    can_revoke: bool,
 }
 
 /// The permission an action needs.
@@ -259,7 +264,12 @@ async fn dossier_view(
         .collect();
     let lookup = dossier::lookup_code(&d.code);
     let attached = dossier::files(&state.db, &d.code).await?;
+    let result = super::results::for_office(state, &d).await?;
+    let can_revoke = result.as_ref().is_some_and(|r| !r.revoked)
+        && authorize(ctx.principal.as_ref(), Permission::DossierApprove, scope).is_ok();
     Ok(DossierPage {
+        result,
+        can_revoke,
         files: portal::file_lines(&attached, &d.code, None),
         c: Chrome::of(ctx),
         status: view::status_label(d.status, lang),
@@ -321,6 +331,7 @@ pub struct ActionBody {
 pub async fn action_post(
     State(state): State<AppState>,
     ctx: ReqCtx,
+    headers: HeaderMap,
     Path(code): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
@@ -339,8 +350,14 @@ pub async fn action_post(
         reason: b.reason.clone(),
         form: Default::default(),
     };
+    let base = view::public_url(&state, &headers);
+    let issuing = Issuing {
+        files: &state.files,
+        public_url: &base,
+    };
     match dossier::transition(
         &state.db,
+        issuing,
         &ctx.audit(),
         &code,
         ActingAs::Staff(principal),

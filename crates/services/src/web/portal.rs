@@ -7,6 +7,7 @@ use crate::catalogue::{self, Procedure, Versioned};
 use crate::dossier::{
     self, ActingAs, Applicant, Attachment, Channel, Dossier, Submission, TransitionInput, Upload,
 };
+use crate::results::Issuing;
 use crate::status::Status;
 use askama::Template;
 use axum::body::Bytes;
@@ -819,6 +820,160 @@ pub struct LookupQuery {
     ma: String,
 }
 
+/// The receipt's component lines: each component's form and what became of it.
+fn component_lines(
+    d: &Dossier,
+    p: Option<&Procedure>,
+    attached: &[Attachment],
+    lang: Lang,
+) -> Vec<ComponentLine> {
+    let in_person = d.channel != Channel::Online.code();
+    p.map(|p| {
+        p.components
+            .iter()
+            .map(|c| ComponentLine {
+                name: c.name.clone(),
+                form: view::component_form_label(&c.form, lang),
+                required: c.required,
+                state: if c.form == "electronic" {
+                    lang.s("Đã nộp (biểu mẫu điện tử)", "Submitted (e-form)")
+                } else if attached.iter().any(|a| a.component_id == c.id) {
+                    lang.s("Đã đính kèm bản điện tử", "Attached electronically")
+                } else if in_person {
+                    lang.s("Tiếp nhận tại quầy", "Received at the counter")
+                } else {
+                    lang.s(
+                        "Xuất trình, nộp theo hướng dẫn của cơ quan",
+                        "To show or hand in as the agency instructs",
+                    )
+                }
+                .to_string(),
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// The fee on the receipt and when it is paid.
+fn fee_of(d: &Dossier, p: Option<&Procedure>, lang: Lang) -> (i64, String) {
+    let total = p.map(|p| p.total_fee()).unwrap_or(0);
+    let fee_amount = if d.fee_vnd > 0 { d.fee_vnd } else { total };
+    let note = if fee_amount == 0 {
+        String::new()
+    } else if d.paid_vnd >= fee_amount {
+        lang.s("Đã nộp.", "Paid.").to_string()
+    } else if p.is_some_and(|p| p.fee_timing == "on_submit") {
+        lang.s("Nộp cùng hồ sơ.", "Payable with the dossier.")
+            .to_string()
+    } else {
+        lang.s(
+            "Nộp khi cơ quan tiếp nhận hồ sơ.",
+            "Payable when the agency accepts the dossier.",
+        )
+        .to_string()
+    };
+    (fee_amount, note)
+}
+
+/// Where form 01 is downloaded as PDF.
+pub fn receipt_pdf_path(code: &str, lookup: &str) -> String {
+    format!(
+        "/ho-so/{}/bien-nhan.pdf?ma={}",
+        url_encode(code),
+        url_encode(lookup)
+    )
+}
+
+/// Form 01 as PDF (always in Vietnamese: it is the legal form), for whoever holds the lookup
+/// code.
+pub async fn receipt_pdf(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    Query(q): Query<LookupQuery>,
+) -> Result<Response, PageError> {
+    let d = dossier::track(&state.db, &code, &q.ma)
+        .await
+        .map_err(|e| ctx.page_err(e))?;
+    let vi = Lang::Vi;
+    let p = catalogue::version(&state.db, &d.procedure_code, d.procedure_version)
+        .await
+        .map_err(|e| ctx.page_err(e))?;
+    let attached = dossier::files(&state.db, &d.code)
+        .await
+        .map_err(|e| ctx.page_err(e))?;
+    let lookup = dossier::lookup_code(&d.code);
+    let (_, issuer) = crate::results::issuer_of(&state.db, &d.agency_code)
+        .await
+        .map_err(|e| ctx.page_err(e))?;
+    let (fee_amount, fee_note) = fee_of(&d, p.as_ref(), vi);
+    let received = d.accepted_at.unwrap_or(d.submitted_at);
+    let local = chrono::DateTime::from_timestamp_micros(received + 7 * 3600 * 1_000_000)
+        .map(|t| t.naive_utc())
+        .unwrap_or_default();
+    use chrono::Datelike;
+    let doc = crate::documents::ReceiptDoc {
+        issuer,
+        dossier_code: d.code.clone(),
+        lookup_code: lookup.clone(),
+        procedure: format!("{} (mã {})", d.procedure_name, d.procedure_code),
+        applicant: vec![
+            crate::documents::Line::new("Họ và tên / Tên tổ chức", &d.applicant.name),
+            crate::documents::Line::new("Số giấy tờ", &view::mask(&d.applicant.id_number, 4)),
+            crate::documents::Line::new("Điện thoại", &view::mask(&d.applicant.phone, 3)),
+        ],
+        components: component_lines(&d, p.as_ref(), &attached, vi)
+            .into_iter()
+            .map(|c| {
+                let name = if c.required {
+                    c.name
+                } else {
+                    format!("{} (nếu có)", c.name)
+                };
+                (name, c.form, c.state)
+            })
+            .collect(),
+        time_limit: p
+            .as_ref()
+            .map(|p| view::time_limit_label(p, vi))
+            .unwrap_or_default(),
+        received_at: local.format("%H giờ %M phút, ngày %d/%m/%Y").to_string(),
+        due: match (&d.due_date, d.accepted_at) {
+            (Some(due), Some(_)) => view::date_vn(due),
+            (Some(due), None) => format!(
+                "{} (dự kiến; được tính lại khi cơ quan tiếp nhận hồ sơ)",
+                view::date_vn(due)
+            ),
+            (None, _) => "Sẽ được thông báo khi cơ quan tiếp nhận hồ sơ".to_string(),
+        },
+        fee: if fee_amount == 0 {
+            "Không thu phí".to_string()
+        } else {
+            format!("{} {}", view::vnd(fee_amount), fee_note)
+        },
+        channel: view::channel_label(d.channel, vi),
+        tracking_url: format!(
+            "{}{}",
+            view::public_url(&state, &headers),
+            view::tracking_path(&d.code, &lookup)
+        ),
+        officer: d
+            .events
+            .iter()
+            .find(|e| e.action == "accept" || e.action == "submit_counter")
+            .map(|e| e.actor_name.clone())
+            .filter(|n| !n.is_empty()),
+        date: (local.day(), local.month(), local.year()),
+    };
+    let bytes = crate::documents::receipt_pdf(&doc);
+    Ok(super::results::pdf_response(
+        bytes,
+        &format!("giay-tiep-nhan-{}.pdf", d.code.replace(['/', ' '], "_")),
+        true,
+    ))
+}
+
 pub async fn receipt_page(
     State(state): State<AppState>,
     ctx: ReqCtx,
@@ -847,52 +1002,11 @@ pub async fn receipt_page(
         ),
     )
     .map_err(|e| ctx.page_err(e))?;
-    let in_person = d.channel != Channel::Online.code();
     let attached = dossier::files(&state.db, &d.code)
         .await
         .map_err(|e| ctx.page_err(e))?;
-    let components = p
-        .as_ref()
-        .map(|p| {
-            p.components
-                .iter()
-                .map(|c| ComponentLine {
-                    name: c.name.clone(),
-                    form: view::component_form_label(&c.form, lang),
-                    required: c.required,
-                    state: if c.form == "electronic" {
-                        lang.s("Đã nộp (biểu mẫu điện tử)", "Submitted (e-form)")
-                    } else if attached.iter().any(|a| a.component_id == c.id) {
-                        lang.s("Đã đính kèm bản điện tử", "Attached electronically")
-                    } else if in_person {
-                        lang.s("Tiếp nhận tại quầy", "Received at the counter")
-                    } else {
-                        lang.s(
-                            "Xuất trình, nộp theo hướng dẫn của cơ quan",
-                            "To show or hand in as the agency instructs",
-                        )
-                    }
-                    .to_string(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let total = p.as_ref().map(|p| p.total_fee()).unwrap_or(0);
-    let fee_amount = if d.fee_vnd > 0 { d.fee_vnd } else { total };
-    let fee_note = if fee_amount == 0 {
-        String::new()
-    } else if d.paid_vnd >= fee_amount {
-        lang.s("Đã nộp.", "Paid.").to_string()
-    } else if p.as_ref().is_some_and(|p| p.fee_timing == "on_submit") {
-        lang.s("Nộp cùng hồ sơ.", "Payable with the dossier.")
-            .to_string()
-    } else {
-        lang.s(
-            "Nộp khi cơ quan tiếp nhận hồ sơ.",
-            "Payable when the agency accepts the dossier.",
-        )
-        .to_string()
-    };
+    let components = component_lines(&d, p.as_ref(), &attached, lang);
+    let (fee_amount, fee_note) = fee_of(&d, p.as_ref(), lang);
     Ok(render(&ReceiptPage {
         c: Chrome::of(&ctx),
         applicant_kind: view::applicant_kind_label(d.applicant.kind, lang),
@@ -953,7 +1067,10 @@ struct TrackView {
     supplement_action: String,
     files: Vec<FileLine>,
     receipt_path: String,
+    receipt_pdf_path: String,
     id_masked: String,
+    /// The electronic result, once issued.
+    result: Option<super::results::ResultLink>,
 }
 
 #[derive(Deserialize)]
@@ -1018,7 +1135,9 @@ fn track_view(
         supplement_reason,
         fields,
         receipt_path: view::receipt_path(&d.code, &lookup),
+        receipt_pdf_path: receipt_pdf_path(&d.code, &lookup),
         id_masked: view::mask(&d.applicant.id_number, 4),
+        result: None,
         d,
     }
 }
@@ -1053,7 +1172,11 @@ async fn track_render(
             let attached = dossier::files(&state.db, &d.code)
                 .await
                 .map_err(|e| ctx.page_err(e))?;
-            let t = track_view(ctx, d, p.as_ref(), &attached, typed, &errors);
+            let result = super::results::for_applicant(state, &d)
+                .await
+                .map_err(|e| ctx.page_err(e))?;
+            let mut t = track_view(ctx, d, p.as_ref(), &attached, typed, &errors);
+            t.result = result;
             errors.order_by(t.fields.iter());
             (Some(t), status)
         }
@@ -1127,7 +1250,12 @@ async fn applicant_action(
         principal: ctx.principal.as_ref(),
         name: &d.applicant.name,
     };
-    match dossier::transition(&state.db, &ctx.audit(), &d.code, who, &input).await {
+    // Applicants never approve, so nothing is issued here; the address is only a formality.
+    let issuing = Issuing {
+        files: &state.files,
+        public_url: &state.config.public_url,
+    };
+    match dossier::transition(&state.db, issuing, &ctx.audit(), &d.code, who, &input).await {
         Ok(d) => Ok(Redirect::to(&view::tracking_path(
             &d.code,
             &dossier::lookup_code(&d.code),

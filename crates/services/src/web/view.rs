@@ -521,6 +521,21 @@ pub fn public_base(state: &AppState, headers: &HeaderMap) -> String {
     }
 }
 
+/// The portal's public address for links that outlive the request (QR codes on signed
+/// results): the configured `public_url`, else the request's host, else `http://localhost`.
+pub fn public_url(state: &AppState, headers: &HeaderMap) -> String {
+    let configured = state.config.public_url.trim_end_matches('/');
+    if !configured.is_empty() {
+        return configured.to_string();
+    }
+    let base = public_base(state, headers);
+    if base.is_empty() {
+        "http://localhost".to_string()
+    } else {
+        base
+    }
+}
+
 /// A QR code of `text` as an inline SVG element (no XML declaration), labelled for screen
 /// readers.
 pub fn qr_svg(text: &str, label: &str) -> Result<String, AppError> {

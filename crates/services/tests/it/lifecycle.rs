@@ -298,6 +298,7 @@ async fn only_staff_of_the_dossiers_agency_may_act() {
     for action in ["accept", "refuse", "forward", "approve"] {
         let e = dossier::transition(
             &t.db,
+            issuing(),
             &ctx_of(&mai),
             &code,
             ActingAs::Applicant {

@@ -12,6 +12,7 @@ mod indicators;
 mod lifecycle;
 mod list;
 mod payment;
+mod results;
 mod signing;
 mod submit;
 
@@ -23,7 +24,9 @@ use tinhso_kernel::{AppError, ErrorCode};
 use tinhso_services::dossier::{
     self, ActingAs, Applicant, Channel, Dossier, Receipt, Submission, TransitionInput,
 };
+use tinhso_services::results::Issuing;
 use tinhso_store::audit::{self, AuditEntry, AuditFilter, Ctx};
+use tinhso_store::files::FileStore;
 use tinhso_store::migrate::STORE_MIGRATIONS;
 use tinhso_store::test_support::{fresh, TestDb};
 use tinhso_store::Db;
@@ -303,6 +306,25 @@ pub fn input(action: &str, reason: &str) -> TransitionInput {
     }
 }
 
+/// The file store the tests' results go to (one per test process, content-addressed).
+pub fn test_files() -> &'static FileStore {
+    static FILES: std::sync::OnceLock<FileStore> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("tinhso-services-it-{}", std::process::id()));
+        FileStore::local(dir, 20 * 1024 * 1024)
+    })
+}
+
+pub const PUBLIC_URL: &str = "https://dichvucong.example";
+
+/// Where results issued in tests go.
+pub fn issuing() -> Issuing<'static> {
+    Issuing {
+        files: test_files(),
+        public_url: PUBLIC_URL,
+    }
+}
+
 /// A staff member takes `action`.
 pub async fn act(
     db: &Db,
@@ -313,6 +335,7 @@ pub async fn act(
 ) -> Result<Dossier, AppError> {
     dossier::transition(
         db,
+        issuing(),
         &ctx_of(p),
         code,
         ActingAs::Staff(p),
@@ -325,6 +348,7 @@ pub async fn act(
 pub async fn applicant_act(db: &Db, code: &str, t: &TransitionInput) -> Result<Dossier, AppError> {
     dossier::transition(
         db,
+        issuing(),
         &anon(),
         code,
         ActingAs::Applicant {

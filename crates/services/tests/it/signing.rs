@@ -161,6 +161,7 @@ async fn every_transition_is_audited_under_the_agency() {
         "dossier.supplement",
         "dossier.forward",
         "dossier.approve",
+        "result.issue",
         "dossier.return_result",
     ]
     .into_iter()
@@ -180,6 +181,7 @@ async fn every_transition_is_audited_under_the_agency() {
             officer.as_str(),
             "anonymous",
             officer.as_str(),
+            leader.as_str(),
             leader.as_str(),
             one_stop.as_str()
         ]

@@ -57,19 +57,26 @@ pub async fn spawn_app() -> TestApp {
     let test_db = fresh(&tinhso::all_migrations()).await;
     let db = test_db.db.clone();
     tinhso::prepare(&db).await.expect("prepare");
-    let created = tinhso::demo::load(&db).await.expect("demo data");
-    assert_eq!(created, tinhso::demo::accounts_list().len());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let data_dir = tempfile::tempdir().expect("tempdir");
+    let public_url = format!("http://{addr}");
+    let files = tinhso_http::file_store(data_dir.path());
+    let issuing = tinhso_services::results::Issuing {
+        files: &files,
+        public_url: &public_url,
+    };
+    let created = tinhso::demo::load(&db, issuing).await.expect("demo data");
+    assert_eq!(created, tinhso::demo::accounts_list().len());
     let state = tinhso_web::AppState::new(
         db.clone(),
         tinhso_web::WebConfig {
             secure_cookies: false,
             data_dir: data_dir.path().to_path_buf(),
             demo: true,
+            public_url: public_url.clone(),
             ..Default::default()
         },
     );

@@ -1,0 +1,771 @@
+//! Electronic results (kết quả giải quyết thủ tục hành chính điện tử).
+//!
+//! When the leader approves a dossier whose procedure issues an electronic result, the result
+//! is issued in the same transaction as the approval ([`issue_in`]):
+//!
+//! 1. a number (số văn bản) is taken from the agency's counter for the year;
+//! 2. a payload — every fact the document shows, as canonical JSON — is signed with the
+//!    agency's key and with the approving leader's own key (ed25519, keys sealed under the
+//!    platform master key, see `tinhso_identity::keys`);
+//! 3. the PDF is made ([`crate::documents::result_pdf`]) with the payload and both signatures
+//!    embedded in its information dictionary and a QR code to the public verification page
+//!    `/xac-thuc/{id}`, where `id` is an unguessable 20-character code;
+//! 4. the PDF goes to the file store, the record to `dossier_results`, and — when the
+//!    applicant was signed in — a copy to their personal data store (kho dữ liệu).
+//!
+//! [`verify`] checks both signatures against the key registry, whether a key was revoked
+//! before the result was issued, and whether the result itself was revoked ([`revoke`]). The
+//! verification page shows only what the document itself shows.
+
+use crate::catalogue::Procedure;
+use crate::documents::{self, Issuer, Line, ResultDoc};
+use crate::dossier::Dossier;
+use chrono::{Datelike, NaiveDateTime};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use tinhso_identity::keys;
+use tinhso_identity::Principal;
+use tinhso_kernel::{text, AppError, ErrorCode};
+use tinhso_refdata::agencies::{self, Agency};
+use tinhso_store::audit::Ctx;
+use tinhso_store::files::{FileStore, MediaType};
+use tinhso_store::{now_micros, Db, DbError, WriteTx};
+
+/// Where generated results go and how their QR codes reach the verification page.
+#[derive(Debug, Clone, Copy)]
+pub struct Issuing<'a> {
+    pub files: &'a FileStore,
+    /// The portal's public address, e.g. `https://dichvucong.langson.gov.vn`.
+    pub public_url: &'a str,
+}
+
+/// The verification path of a result.
+pub fn verify_path(id: &str) -> String {
+    format!("/xac-thuc/{id}")
+}
+
+/// What is signed: every fact the document shows, in a fixed order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Payload {
+    /// Format version.
+    pub v: u32,
+    pub id: String,
+    pub number: String,
+    pub title: String,
+    pub dossier: String,
+    pub procedure_code: String,
+    pub procedure: String,
+    pub agency_code: String,
+    pub agency: String,
+    pub holder: String,
+    /// Local time of signing, `YYYY-MM-DDTHH:MM:SS+07:00`.
+    pub issued_at: String,
+    pub signer: String,
+    pub decision: String,
+    pub details: Vec<(String, String)>,
+}
+
+/// A stored result.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultRecord {
+    pub id: String,
+    pub dossier_code: String,
+    pub agency_code: String,
+    pub number: String,
+    pub title: String,
+    pub holder_name: String,
+    #[serde(skip)]
+    pub holder_user_id: Option<String>,
+    pub issued_at: i64,
+    pub signer_name: String,
+    pub payload: String,
+    pub agency_key_id: String,
+    pub agency_public_key: String,
+    pub agency_signature: String,
+    pub signer_key_id: String,
+    pub signer_public_key: String,
+    pub signer_signature: String,
+    pub file_sha256: String,
+    pub file_size: i64,
+    pub first_downloaded_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+}
+
+const ID_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const ID_LEN: usize = 20;
+
+/// A new verification code: 20 Crockford base-32 characters (100 random bits).
+fn new_id() -> String {
+    let mut rng = rand::rngs::OsRng;
+    (0..ID_LEN)
+        .map(|_| char::from(ID_ALPHABET[rng.gen_range(0..ID_ALPHABET.len())]))
+        .collect()
+}
+
+/// Whether `s` looks like a verification code (cheap check before touching the database).
+pub fn is_id(s: &str) -> bool {
+    s.len() == ID_LEN && s.bytes().all(|b| ID_ALPHABET.contains(&b))
+}
+
+/// The verification code grouped for reading aloud: `ABCDE-FGHJK-…`.
+pub fn grouped(id: &str) -> String {
+    id.as_bytes()
+        .chunks(5)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The document title from the procedure's result description: the part before any
+/// parenthesis, semicolon or slash ("Giấy khai sinh (bản chính, bản điện tử); …" → "Giấy khai
+/// sinh").
+pub fn title_of(p: &Procedure) -> String {
+    let name = p.result.name.as_str();
+    let cut = name
+        .find([';', '(', '/'])
+        .map(|i| &name[..i])
+        .unwrap_or(name)
+        .trim();
+    if cut.is_empty() {
+        "Kết quả giải quyết thủ tục hành chính".to_string()
+    } else {
+        cut.to_string()
+    }
+}
+
+fn local(micros: i64) -> NaiveDateTime {
+    chrono::DateTime::from_timestamp_micros(micros + 7 * 3600 * 1_000_000)
+        .map(|d| d.naive_utc())
+        .unwrap_or_default()
+}
+
+/// Facts printed under "Thông tin chi tiết": the e-form's fields with their labels, select
+/// values shown by their option labels; empty values left out.
+fn details(d: &Dossier, p: &Procedure) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for f in &p.eform {
+        let Some(v) = d.form.get(&f.name) else {
+            continue;
+        };
+        let raw = match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => continue,
+            // Whole numbers print without ".0"; others as typed.
+            serde_json::Value::Number(n) => match n.as_f64() {
+                Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{}", x as i64),
+                _ => n.to_string(),
+            },
+            other => other.to_string(),
+        };
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let shown = f
+            .options
+            .as_ref()
+            .and_then(|o| o.iter().find(|o| o.value == raw))
+            .map(|o| o.label.clone())
+            .unwrap_or(raw);
+        out.push((f.label.clone(), shown));
+    }
+    out
+}
+
+fn signer_heading(a: &Agency) -> String {
+    if a.kind.starts_with("ubnd") {
+        "TM. Ủy ban nhân dân".to_string()
+    } else {
+        "Thủ trưởng cơ quan".to_string()
+    }
+}
+
+/// The heading of a document issued by `agency_code`: the agency, its name and its parent's.
+pub async fn issuer_of(db: &Db, agency_code: &str) -> Result<(Agency, Issuer), AppError> {
+    let agency = agencies::get(db, agency_code)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let parent_name = match &agency.parent_code {
+        Some(pc) => agencies::get(db, pc)
+            .await?
+            .map(|a| a.name)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let issuer = Issuer {
+        parent_name,
+        name: agency.name.clone(),
+        place: "Lạng Sơn".to_string(),
+    };
+    Ok((agency, issuer))
+}
+
+/// What approval needs ready before its transaction: the agency and its heading, and the
+/// agency's signing key (created on first use in its own transaction).
+pub struct Prepared {
+    agency: Agency,
+    issuer: Issuer,
+}
+
+pub async fn prepare(db: &Db, agency_code: &str) -> Result<Prepared, AppError> {
+    let (agency, issuer) = issuer_of(db, agency_code).await?;
+    keys::ensure_agency_key(db, agency_code).await?;
+    Ok(Prepared { agency, issuer })
+}
+
+/// Issue the result of `d` inside the approval's transaction. `decision` is what the leader
+/// wrote (the standard sentence when empty).
+#[allow(clippy::too_many_arguments)]
+pub async fn issue_in(
+    tx: &mut WriteTx,
+    db: &Db,
+    ctx: &Ctx,
+    issuing: Issuing<'_>,
+    prep: &Prepared,
+    d: &Dossier,
+    p: &Procedure,
+    signer: &Principal,
+    decision: &str,
+    now: i64,
+) -> Result<ResultRecord, AppError> {
+    let at = local(now);
+    let year = i64::from(at.year());
+    let n: i64 = sqlx::query_scalar(
+        "INSERT INTO result_counters (agency_code, year, n) VALUES ($1, $2, 1) \
+         ON CONFLICT (agency_code, year) DO UPDATE SET n = result_counters.n + 1 RETURNING n",
+    )
+    .bind(&d.agency_code)
+    .bind(year)
+    .fetch_one(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    let number = format!("{n:05}/{year}/KQĐT");
+    let id = new_id();
+    let title = title_of(p);
+    let decision = match text::clean(decision) {
+        s if s.chars().filter(|c| !c.is_whitespace()).count() >= 5 => s,
+        _ => format!(
+            "Chấp thuận đề nghị của {} theo hồ sơ số {}. Kết quả: {}.",
+            d.applicant.name, d.code, p.result.name
+        ),
+    };
+    let payload = Payload {
+        v: 1,
+        id: id.clone(),
+        number: number.clone(),
+        title: title.clone(),
+        dossier: d.code.clone(),
+        procedure_code: p.code.clone(),
+        procedure: p.name.clone(),
+        agency_code: d.agency_code.clone(),
+        agency: prep.agency.name.clone(),
+        holder: d.applicant.name.clone(),
+        issued_at: at.format("%Y-%m-%dT%H:%M:%S+07:00").to_string(),
+        signer: signer.display_name.clone(),
+        decision,
+        details: details(d, p),
+    };
+    let payload_json = serde_json::to_string(&payload).map_err(AppError::internal)?;
+    let agency_sig = keys::sign_as_agency(db, &d.agency_code, payload_json.as_bytes()).await?;
+    let signer_sig = keys::sign(db, &signer.user_id, payload_json.as_bytes()).await?;
+    let verify_url = format!(
+        "{}{}",
+        issuing.public_url.trim_end_matches('/'),
+        verify_path(&id)
+    );
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+    let submitted = local(d.submitted_at).format("%d/%m/%Y").to_string();
+    let doc = ResultDoc {
+        issuer: prep.issuer.clone(),
+        number: number.clone(),
+        title: title.clone(),
+        date: (at.day(), at.month(), at.year()),
+        procedure: p.name.clone(),
+        procedure_code: p.code.clone(),
+        dossier_code: d.code.clone(),
+        holder: d.applicant.name.clone(),
+        submitted,
+        decision: payload.decision.clone(),
+        details: payload
+            .details
+            .iter()
+            .map(|(l, v)| Line::new(l, v))
+            .collect(),
+        signer_heading: signer_heading(&prep.agency),
+        signer_name: signer.display_name.clone(),
+        signed_at: at.format("%H:%M:%S ngày %d/%m/%Y (UTC+7)").to_string(),
+        agency_key: short_key(&agency_sig.public_key),
+        signer_key: short_key(&signer_sig.public_key),
+        verify_url,
+        verify_code: grouped(&id),
+        embedded: vec![
+            ("TinhSoResultId".into(), id.clone()),
+            ("TinhSoPayload".into(), b64(&payload_json)),
+            ("TinhSoAgencyKey".into(), agency_sig.key_id.clone()),
+            ("TinhSoAgencySignature".into(), agency_sig.signature.clone()),
+            ("TinhSoSignerKey".into(), signer_sig.key_id.clone()),
+            ("TinhSoSignerSignature".into(), signer_sig.signature.clone()),
+        ],
+    };
+    let pdf = documents::result_pdf(&doc);
+    let file = issuing.files.put_in(tx, &pdf, MediaType::Pdf).await?;
+    sqlx::query(
+        "INSERT INTO dossier_results (id, dossier_code, agency_code, number, title, holder_name, holder_user_id, \
+         issued_at, signer_user_id, signer_name, payload, agency_key_id, agency_public_key, agency_signature, \
+         signer_key_id, signer_public_key, signer_signature, file_sha256, file_size) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
+    )
+    .bind(&id)
+    .bind(&d.code)
+    .bind(&d.agency_code)
+    .bind(&number)
+    .bind(&title)
+    .bind(&d.applicant.name)
+    .bind(&d.applicant_user_id)
+    .bind(now)
+    .bind(&signer.user_id)
+    .bind(&signer.display_name)
+    .bind(&payload_json)
+    .bind(&agency_sig.key_id)
+    .bind(&agency_sig.public_key)
+    .bind(&agency_sig.signature)
+    .bind(&signer_sig.key_id)
+    .bind(&signer_sig.public_key)
+    .bind(&signer_sig.signature)
+    .bind(&file.sha256)
+    .bind(file.size)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    if let Some(owner) = &d.applicant_user_id {
+        sqlx::query(
+            "INSERT INTO personal_documents (id, owner_user_id, title, kind, file_sha256, media_type, size, \
+             source_dossier, result_id, created_at) VALUES ($1,$2,$3,'result',$4,$5,$6,$7,$8,$9) \
+             ON CONFLICT (owner_user_id, file_sha256) DO NOTHING",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(owner)
+        .bind(format!("{title} số {number}"))
+        .bind(&file.sha256)
+        .bind(&file.media_type)
+        .bind(file.size)
+        .bind(&d.code)
+        .bind(&id)
+        .bind(now)
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from)?;
+    }
+    tx.audit(&ctx.entry(
+        "result.issue",
+        "dossier",
+        &d.code,
+        &d.agency_code,
+        serde_json::json!({"result": id, "number": number, "sha256": file.sha256,
+            "agency_key": agency_sig.key_id, "signer_key": signer_sig.key_id}),
+    ))
+    .await?;
+    tx.emit(
+        "result.issued",
+        &serde_json::json!({"dossier": d.code, "agency": d.agency_code, "result": id, "number": number}),
+    )
+    .await?;
+    Ok(ResultRecord {
+        id,
+        dossier_code: d.code.clone(),
+        agency_code: d.agency_code.clone(),
+        number,
+        title,
+        holder_name: d.applicant.name.clone(),
+        holder_user_id: d.applicant_user_id.clone(),
+        issued_at: now,
+        signer_name: signer.display_name.clone(),
+        payload: payload_json,
+        agency_key_id: agency_sig.key_id,
+        agency_public_key: agency_sig.public_key,
+        agency_signature: agency_sig.signature,
+        signer_key_id: signer_sig.key_id,
+        signer_public_key: signer_sig.public_key,
+        signer_signature: signer_sig.signature,
+        file_sha256: file.sha256,
+        file_size: file.size,
+        first_downloaded_at: None,
+        revoked_at: None,
+        revoked_reason: None,
+    })
+}
+
+/// A public key as printed: its first 16 hex digits.
+fn short_key(hex: &str) -> String {
+    hex.chars().take(16).collect::<String>().to_uppercase()
+}
+
+const COLUMNS: &str = "id, dossier_code, agency_code, number, title, holder_name, holder_user_id, issued_at, \
+    signer_name, payload, agency_key_id, agency_public_key, agency_signature, signer_key_id, signer_public_key, \
+    signer_signature, file_sha256, file_size, first_downloaded_at, revoked_at, revoked_reason";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<ResultRecord, AppError> {
+    let g = |e| AppError::from(DbError::from(e));
+    Ok(ResultRecord {
+        id: r.try_get(0).map_err(g)?,
+        dossier_code: r.try_get(1).map_err(g)?,
+        agency_code: r.try_get(2).map_err(g)?,
+        number: r.try_get(3).map_err(g)?,
+        title: r.try_get(4).map_err(g)?,
+        holder_name: r.try_get(5).map_err(g)?,
+        holder_user_id: r.try_get(6).map_err(g)?,
+        issued_at: r.try_get(7).map_err(g)?,
+        signer_name: r.try_get(8).map_err(g)?,
+        payload: r.try_get(9).map_err(g)?,
+        agency_key_id: r.try_get(10).map_err(g)?,
+        agency_public_key: r.try_get(11).map_err(g)?,
+        agency_signature: r.try_get(12).map_err(g)?,
+        signer_key_id: r.try_get(13).map_err(g)?,
+        signer_public_key: r.try_get(14).map_err(g)?,
+        signer_signature: r.try_get(15).map_err(g)?,
+        file_sha256: r.try_get(16).map_err(g)?,
+        file_size: r.try_get(17).map_err(g)?,
+        first_downloaded_at: r.try_get(18).map_err(g)?,
+        revoked_at: r.try_get(19).map_err(g)?,
+        revoked_reason: r.try_get(20).map_err(g)?,
+    })
+}
+
+/// The result of a dossier, if one was issued.
+pub async fn of_dossier(db: &Db, dossier_code: &str) -> Result<Option<ResultRecord>, AppError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM dossier_results WHERE dossier_code = $1"
+    ))
+    .bind(dossier_code)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(DbError::from)?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A result by its verification code; anything that is not a well-formed code is simply not
+/// found.
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<ResultRecord>, AppError> {
+    let id = id.trim().replace('-', "").to_uppercase();
+    if !is_id(&id) {
+        return Ok(None);
+    }
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM dossier_results WHERE id = $1"
+    ))
+    .bind(&id)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(DbError::from)?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The PDF of a result, checked against its recorded digest by the file store.
+pub async fn pdf(files: &FileStore, r: &ResultRecord) -> Result<Vec<u8>, AppError> {
+    files.get(&r.file_sha256).await
+}
+
+/// Note the first download by the applicant (the result reached them electronically).
+pub async fn mark_downloaded(db: &Db, r: &ResultRecord) -> Result<(), AppError> {
+    if r.first_downloaded_at.is_some() {
+        return Ok(());
+    }
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "UPDATE dossier_results SET first_downloaded_at = $1 WHERE id = $2 AND first_downloaded_at IS NULL",
+    )
+    .bind(now_micros())
+    .bind(&r.id)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The verdict on a result.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Verification {
+    /// Both signatures check out with registered keys of the right owners, valid when signed,
+    /// and the result is not revoked.
+    pub valid: bool,
+    pub agency_signature_ok: bool,
+    pub signer_signature_ok: bool,
+    pub revoked: bool,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+    /// What went wrong, in Vietnamese and English, when not valid.
+    pub problems: Vec<(String, String)>,
+    /// The facts the document shows (from the signed payload).
+    pub payload: Option<Payload>,
+}
+
+fn key_problem(
+    k: &Option<keys::RegisteredKey>,
+    public_key: &str,
+    owner_kind: &str,
+    owner: &str,
+    issued_at: i64,
+) -> Option<(String, String)> {
+    match k {
+        None => Some((
+            "khóa ký không có trong sổ đăng ký khóa".into(),
+            "the signing key is not registered".into(),
+        )),
+        Some(k) if k.public_key != public_key || k.owner_kind != owner_kind || k.owner != owner => {
+            Some((
+                "khóa ký không thuộc về người ký hoặc cơ quan ghi trên văn bản".into(),
+                "the signing key does not belong to the named signer or agency".into(),
+            ))
+        }
+        Some(k) if k.revoked_at.is_some_and(|r| r <= issued_at) => Some((
+            "khóa ký đã bị thu hồi trước khi ký".into(),
+            "the signing key was revoked before signing".into(),
+        )),
+        Some(_) => None,
+    }
+}
+
+/// Check a result's signatures and status.
+pub async fn verify(db: &Db, r: &ResultRecord) -> Result<Verification, AppError> {
+    let mut problems = Vec::new();
+    let payload: Option<Payload> = serde_json::from_str(&r.payload).ok();
+    let consistent = payload.as_ref().is_some_and(|p| {
+        p.id == r.id
+            && p.dossier == r.dossier_code
+            && p.number == r.number
+            && p.agency_code == r.agency_code
+    });
+    if !consistent {
+        problems.push((
+            "nội dung đã ký không khớp với bản ghi".into(),
+            "the signed content does not match the record".into(),
+        ));
+    }
+    let agency_ok = keys::verify(
+        &r.agency_public_key,
+        r.payload.as_bytes(),
+        &r.agency_signature,
+    );
+    let signer_ok = keys::verify(
+        &r.signer_public_key,
+        r.payload.as_bytes(),
+        &r.signer_signature,
+    );
+    if !agency_ok {
+        problems.push((
+            "chữ ký số của cơ quan không hợp lệ".into(),
+            "the agency's signature is invalid".into(),
+        ));
+    }
+    if !signer_ok {
+        problems.push((
+            "chữ ký số của người ký không hợp lệ".into(),
+            "the signer's signature is invalid".into(),
+        ));
+    }
+    let agency_key = keys::registered(db, &r.agency_key_id).await?;
+    if let Some(p) = key_problem(
+        &agency_key,
+        &r.agency_public_key,
+        "agency",
+        &r.agency_code,
+        r.issued_at,
+    ) {
+        problems.push(p);
+    }
+    let signer_user: Option<String> =
+        sqlx::query_scalar("SELECT signer_user_id FROM dossier_results WHERE id = $1")
+            .bind(&r.id)
+            .fetch_optional(db.pool())
+            .await
+            .map_err(DbError::from)?;
+    let signer_key = keys::registered(db, &r.signer_key_id).await?;
+    if let Some(p) = key_problem(
+        &signer_key,
+        &r.signer_public_key,
+        "person",
+        signer_user.as_deref().unwrap_or_default(),
+        r.issued_at,
+    ) {
+        problems.push(p);
+    }
+    let revoked = r.revoked_at.is_some();
+    if revoked {
+        problems.push((
+            "văn bản đã bị thu hồi".into(),
+            "the result was revoked".into(),
+        ));
+    }
+    Ok(Verification {
+        valid: problems.is_empty(),
+        agency_signature_ok: agency_ok,
+        signer_signature_ok: signer_ok,
+        revoked,
+        revoked_at: r.revoked_at,
+        revoked_reason: r.revoked_reason.clone(),
+        problems,
+        payload,
+    })
+}
+
+/// Revoke a result (thu hồi kết quả): the approving authority of the dossier's agency, with a
+/// reason; audited. A revoked result stays verifiable and says so.
+pub async fn revoke(
+    db: &Db,
+    ctx: &Ctx,
+    dossier_code: &str,
+    by: &Principal,
+    reason: &str,
+) -> Result<ResultRecord, AppError> {
+    let d = crate::dossier::get(db, dossier_code)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let scope = crate::dossier::scope_of(db, &d).await?;
+    tinhso_identity::authorize(
+        Some(by),
+        tinhso_identity::Permission::DossierApprove,
+        &scope,
+    )?;
+    let reason = text::clean(reason);
+    if reason.chars().filter(|c| !c.is_whitespace()).count() < 5 {
+        return Err(AppError::field(
+            "reason",
+            tinhso_kernel::Invalid::new(
+                "reason_required",
+                "Vui lòng ghi rõ lý do thu hồi (ít nhất 5 ký tự)",
+                "Please give the reason for revoking (at least 5 characters)",
+            ),
+        ));
+    }
+    let r = of_dossier(db, dossier_code)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    if r.revoked_at.is_some() {
+        return Err(AppError::new(ErrorCode::Conflict).with_detail(
+            "Kết quả này đã bị thu hồi",
+            "This result has already been revoked",
+        ));
+    }
+    let now = now_micros();
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "UPDATE dossier_results SET revoked_at = $1, revoked_reason = $2, revoked_by = $3 \
+         WHERE id = $4 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(&reason)
+    .bind(&by.user_id)
+    .bind(&r.id)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .rows_affected();
+    if n == 0 {
+        return Err(AppError::new(ErrorCode::Conflict).with_detail(
+            "Kết quả này đã bị thu hồi",
+            "This result has already been revoked",
+        ));
+    }
+    tx.audit(&ctx.entry(
+        "result.revoke",
+        "dossier",
+        dossier_code,
+        &r.agency_code,
+        serde_json::json!({"result": r.id, "number": r.number, "reason": reason}),
+    ))
+    .await?;
+    tx.emit(
+        "result.revoked",
+        &serde_json::json!({"dossier": dossier_code, "agency": r.agency_code, "result": r.id}),
+    )
+    .await?;
+    tx.commit().await?;
+    of_dossier(db, dossier_code)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+/// Does `bytes` carry the given result's embedded code, and is it byte for byte the issued
+/// file? (For the upload check on the verification page.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileCheck {
+    /// Identical to the issued original.
+    Identical,
+    /// Carries this result's code but differs from the original: altered.
+    Altered,
+    /// Not this result's document.
+    Other,
+}
+
+pub fn check_file(r: &ResultRecord, bytes: &[u8]) -> FileCheck {
+    use sha2::Digest;
+    if hex::encode(sha2::Sha256::digest(bytes)) == r.file_sha256 {
+        return FileCheck::Identical;
+    }
+    match tinhso_pdf::custom_entry(bytes, "TinhSoResultId") {
+        Some(id) if id == r.id => FileCheck::Altered,
+        _ => FileCheck::Other,
+    }
+}
+
+/// A document in a personal data store.
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonalDocument {
+    pub id: String,
+    pub title: String,
+    pub kind: String,
+    pub file_sha256: String,
+    pub media_type: String,
+    pub size: i64,
+    pub source_dossier: Option<String>,
+    pub result_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// The documents in `owner`'s data store, newest first.
+pub async fn personal_documents(db: &Db, owner: &str) -> Result<Vec<PersonalDocument>, AppError> {
+    let rows = sqlx::query(
+        "SELECT id, title, kind, file_sha256, media_type, size, source_dossier, result_id, created_at \
+         FROM personal_documents WHERE owner_user_id = $1 ORDER BY created_at DESC, id DESC LIMIT 500",
+    )
+    .bind(owner)
+    .fetch_all(db.pool())
+    .await
+    .map_err(DbError::from)?;
+    let g = |e| AppError::from(DbError::from(e));
+    rows.iter()
+        .map(|r| {
+            Ok(PersonalDocument {
+                id: r.try_get(0).map_err(g)?,
+                title: r.try_get(1).map_err(g)?,
+                kind: r.try_get(2).map_err(g)?,
+                file_sha256: r.try_get(3).map_err(g)?,
+                media_type: r.try_get(4).map_err(g)?,
+                size: r.try_get(5).map_err(g)?,
+                source_dossier: r.try_get(6).map_err(g)?,
+                result_id: r.try_get(7).map_err(g)?,
+                created_at: r.try_get(8).map_err(g)?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_well_formed_and_distinct() {
+        let a = new_id();
+        let b = new_id();
+        assert!(is_id(&a) && is_id(&b));
+        assert_ne!(a, b);
+        assert!(!is_id("ABC"));
+        assert!(!is_id(&"I".repeat(20)), "I is not in the alphabet");
+        assert_eq!(grouped("ABCDEFGHJKMNPQRSTVWX"), "ABCDE-FGHJK-MNPQR-STVWX");
+    }
+}
