@@ -7,6 +7,8 @@
 //! - [`dossier`]: submitting, tracking and processing dossiers (hồ sơ) in the one-stop
 //!   workflow (một cửa), with working-day deadlines and signed decisions.
 //! - [`vietqr`]: VietQR (EMVCo) payment codes: building, parsing, CRC-16/CCITT-FALSE.
+//! - [`feedback`]: satisfaction ratings of finished dossiers, and feedback and complaints
+//!   (phản ánh, kiến nghị) with their officer life cycle.
 //! - [`payment`]: paying a dossier's fees: requests with a VietQR code, the signed PayGov
 //!   callback, electronic receipts, the daily reconciliation, and a gateway simulator.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -14,6 +16,7 @@
 pub mod catalogue;
 pub mod dossier;
 pub mod eform;
+pub mod feedback;
 pub mod indicators;
 pub mod payment;
 pub mod status;
@@ -38,5 +41,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4003,
         name: "payments of fees and charges, receipt counters",
         sql: include_str!("../migrations/4003_payments.sql"),
+    },
+    Migration {
+        version: 4005,
+        name: "satisfaction ratings, feedback and complaints (PAKN)",
+        sql: include_str!("../migrations/4005_feedback.sql"),
     },
 ];

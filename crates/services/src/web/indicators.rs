@@ -92,9 +92,10 @@ async fn compute(state: &AppState, ctx: &ReqCtx, q: &IndicatorQuery) -> Result<R
 /// total, for the period `[from, to)` (local dates). Each indicator gives its numerator,
 /// denominator, value (percent, one decimal, null when the denominator is 0), formula (vi, en)
 /// and its 766 points group; `score` only where the notes give both weight and threshold.
-/// Digitisation is not measured yet (`null` with `not_measured_reason`); satisfaction does not
-/// count complaints yet (`complaints_counted: false`); online payment is approximated (see
-/// its `note`).
+/// Digitisation is not measured yet (`null` with `not_measured_reason`); satisfaction is
+/// 100% − (late rate + rate of finished dossiers with a complaint) (`complaints_counted: true`,
+/// `complaints`) and carries the applicants' `ratings` by level; online payment is
+/// approximated (see its `note`).
 #[utoipa::path(get, path = "/api/v1/indicators/dossiers", tag = "services", params(IndicatorQuery),
     responses((status = 200, description = "`from`, `to`, `scope`, `agencies` (each with `agency_code`, `agency_name`, `indicators`), `total`"),
         (status = 401, body = tinhso_http::error::Problem), (status = 403, body = tinhso_http::error::Problem),
