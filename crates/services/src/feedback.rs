@@ -744,7 +744,11 @@ pub async fn act(
     input: &ActionInput,
 ) -> Result<Feedback, AppError> {
     let f = get(db, code).await?.ok_or_else(AppError::not_found)?;
-    authorize(Some(p), Permission::DossierProcess, &scope_of(db, &f).await?)?;
+    authorize(
+        Some(p),
+        Permission::DossierProcess,
+        &scope_of(db, &f).await?,
+    )?;
     let action = FeedbackAction::parse(&input.action).ok_or_else(|| {
         AppError::field(
             "action",

@@ -715,7 +715,10 @@ mod tests {
         assert_eq!(sat(&c).value, Some(90.0));
         c.complained = 1;
         let s = sat(&c);
-        assert_eq!((s.numerator, s.denominator, s.value), (Some(8), Some(10), Some(80.0)));
+        assert_eq!(
+            (s.numerator, s.denominator, s.value),
+            (Some(8), Some(10), Some(80.0))
+        );
         assert_eq!(s.complaints_counted, Some(true));
         assert_eq!(s.complaints, Some(1));
         assert_eq!(s.score, Some(16.0));
@@ -727,7 +730,10 @@ mod tests {
         c.rated_very = 2;
         c.rated_unsatisfied = 1;
         let r = sat(&c).ratings.unwrap();
-        assert_eq!((r.rat_hai_long, r.hai_long, r.khong_hai_long, r.total), (2, 0, 1, 3));
+        assert_eq!(
+            (r.rat_hai_long, r.hai_long, r.khong_hai_long, r.total),
+            (2, 0, 1, 3)
+        );
     }
 
     #[test]
