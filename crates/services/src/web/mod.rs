@@ -105,7 +105,11 @@ pub const RULES: &[Rule] = {
         ("POST", "/api/v1/feedback", Public),
         ("GET", "/api/v1/feedback", Perm(DossierProcess)),
         ("GET", "/api/v1/feedback/{code}", Public),
-        ("POST", "/api/v1/feedback/{code}/actions", Perm(DossierProcess)),
+        (
+            "POST",
+            "/api/v1/feedback/{code}/actions",
+            Perm(DossierProcess),
+        ),
     ]
 };
 
