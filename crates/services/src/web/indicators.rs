@@ -183,11 +183,27 @@ fn block(a: &indicators::AgencyIndicators, title: String, lang: tinhso_http::i18
                 mark: format!("{:.1}", i.points.full_marks_at.unwrap_or(0.0) * BAR / 100.0),
                 has_mark: i.points.full_marks_at.is_some(),
                 measured: i.value.is_some(),
-                note: i
-                    .not_measured_reason
-                    .or(i.note)
-                    .map(str::to_string)
-                    .unwrap_or_default(),
+                note: {
+                    let note = i
+                        .not_measured_reason
+                        .or(i.note)
+                        .map(str::to_string)
+                        .unwrap_or_default();
+                    match (i.complaints, i.ratings) {
+                        (Some(k), Some(r)) => format!(
+                            "{} {k}. {} {} {}, {} {}, {} {}. {note}",
+                            lang.s("Hồ sơ có kiến nghị:", "Dossiers complained about:"),
+                            lang.s("Đánh giá trong kỳ:", "Ratings in the period:"),
+                            r.rat_hai_long,
+                            lang.s("rất hài lòng", "very satisfied"),
+                            r.hai_long,
+                            lang.s("hài lòng", "satisfied"),
+                            r.khong_hai_long,
+                            lang.s("không hài lòng", "not satisfied"),
+                        ),
+                        _ => note,
+                    }
+                },
                 score: i
                     .score
                     .map(|s| format!("{s:.2} / {}", i.points.group_weight))

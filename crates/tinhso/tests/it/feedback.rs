@@ -51,6 +51,19 @@ async fn post(app: &TestApp, c: &Client, path: &str, form: &[(&str, &str)]) -> r
     c.post(app.url(path)).form(form).send().await.unwrap()
 }
 
+/// The satisfaction indicator of the whole scope of `officer` for this month.
+async fn satisfaction(app: &TestApp, officer: &Client) -> Value {
+    let (status, v) = json(app.get(officer, "/api/v1/indicators/dossiers").await).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v["total"]["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "satisfaction")
+        .unwrap()
+        .clone()
+}
+
 /// The query value of `key` in a location.
 fn query_value(loc: &str, key: &str) -> String {
     let q = loc.split_once('?').map(|(_, q)| q).unwrap_or_default();
@@ -134,6 +147,9 @@ async fn the_applicant_rates_once_and_sends_a_complaint_that_an_officer_answers(
     assert_eq!(app.count("SELECT COUNT(*) FROM dossier_ratings").await, 1);
     assert_eq!(app.audit_count("dossier.rate").await, 1);
 
+    let officer = app.signed_in("congchuc.tamthanh").await;
+    let before = satisfaction(&app, &officer).await;
+
     // The PAKN form, from the tracking page's link: the dossier prefilled.
     let (status, html) = page(
         &app,
@@ -159,13 +175,15 @@ async fn the_applicant_rates_once_and_sends_a_complaint_that_an_officer_answers(
         ("content", content.to_string()),
     ];
     // A bad phone and a wrong lookup code: both named, everything typed kept, nothing written.
-    let resp = app
-        .get(&citizen, "/phan-anh-kien-nghi")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(resp.contains("Gửi phản ánh, kiến nghị"));
+    let (status, html) = page(&app, &citizen, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("href=\"/phan-anh-kien-nghi\""),
+        "linked from the portal"
+    );
+    let (status, html) = page(&app, &client(), "/phan-anh-kien-nghi?lang=en").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Send feedback or a complaint"));
     let resp = citizen
         .post(app.url("/phan-anh-kien-nghi"))
         .form(&fields)
@@ -215,8 +233,28 @@ async fn the_applicant_rates_once_and_sends_a_complaint_that_an_officer_answers(
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("id=\"khong-thay\""));
 
+    // The complaint lowers the satisfaction indicator of the dossier's agency by one dossier
+    // in `denominator` (the demo data has finished dossiers of its own).
+    let after = satisfaction(&app, &officer).await;
+    assert_eq!(after["complaints_counted"], true);
+    assert_eq!(
+        after["complaints"].as_i64(),
+        before["complaints"].as_i64().map(|k| k + 1)
+    );
+    assert_eq!(after["denominator"], before["denominator"]);
+    assert_eq!(
+        after["numerator"].as_i64(),
+        before["numerator"].as_i64().map(|n| n - 1)
+    );
+    let den = after["denominator"].as_f64().unwrap();
+    let drop = before["value"].as_f64().unwrap() - after["value"].as_f64().unwrap();
+    assert!((drop - 100.0 / den).abs() < 0.11, "{before} → {after}");
+    assert_eq!(after["ratings"]["hai_long"], 1);
+    let (status, html) = page(&app, &officer, "/nghiep-vu/chi-so").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Hồ sơ có kiến nghị:"), "{html}");
+
     // The commune officer of Tam Thanh sees it in the queue and answers.
-    let officer = app.signed_in("congchuc.tamthanh").await;
     let (status, html) = page(&app, &officer, "/nghiep-vu/phan-anh-kien-nghi").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(&pakn), "{html}");
