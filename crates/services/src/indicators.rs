@@ -6,8 +6,9 @@
 //! the denominator is 0), its formula in Vietnamese and English and, where the domain notes give
 //! both a weight and a full-marks threshold, its 766 score (`min(1, value / threshold) × weight`).
 //! Nothing is made up: what the platform does not record yet (digitised components and results,
-//! complaints, the payment channel) is either not measured (`null` with the reason) or
-//! approximated with the approximation stated.
+//! the payment channel) is either not measured (`null` with the reason) or approximated with
+//! the approximation stated. Satisfaction subtracts the rate of dossiers complained about
+//! (kiến nghị recorded by [`crate::feedback`]) and carries the applicants' rating distribution.
 //!
 //! Counting is done by the database with aggregates grouped by agency — one query per family of
 //! indicators (dossiers finished, dossiers received, results returned) — in SQL that runs on
@@ -150,9 +151,26 @@ pub struct Indicator {
     /// An approximation or limit of the measure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'static str>,
-    /// Satisfaction only: whether complaints are in the formula (not recorded yet).
+    /// Satisfaction only: whether complaints are in the formula.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub complaints_counted: Option<bool>,
+    /// Satisfaction only: the dossiers finished in the period that were complained about
+    /// (subtracted as a rate), and the applicants' ratings given in the period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complaints: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratings: Option<Ratings>,
+}
+
+/// How many applicants rated each level ([`crate::feedback::Level`]) in the period, by the
+/// agency of the rated dossier. Shown beside the satisfaction indicator; not part of its
+/// Decision 766 formula.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Ratings {
+    pub rat_hai_long: i64,
+    pub hai_long: i64,
+    pub khong_hai_long: i64,
+    pub total: i64,
 }
 
 /// The indicators of one agency, or of the total (`agency_code` null).
@@ -190,6 +208,8 @@ pub struct Counts {
     pub finished: i64,
     /// …of which on time (local finished date ≤ due date, at most one supplement request).
     pub on_time: i64,
+    /// …of which with a complaint (kiến nghị about the dossier, not rejected).
+    pub complained: i64,
     /// Received (`submitted_at` in the period).
     pub received: i64,
     /// …of which online (channel 2).
@@ -205,12 +225,20 @@ pub struct Counts {
     /// Active procedures offered (by this agency), and those fully online.
     pub procedures: i64,
     pub procedures_full: i64,
+    /// Ratings given in the period, by level.
+    pub rated_very: i64,
+    pub rated_satisfied: i64,
+    pub rated_unsatisfied: i64,
 }
 
 impl std::ops::AddAssign for Counts {
     fn add_assign(&mut self, o: Self) {
         self.finished += o.finished;
         self.on_time += o.on_time;
+        self.complained += o.complained;
+        self.rated_very += o.rated_very;
+        self.rated_satisfied += o.rated_satisfied;
+        self.rated_unsatisfied += o.rated_unsatisfied;
         self.received += o.received;
         self.online += o.online;
         self.with_fee += o.with_fee;
@@ -234,9 +262,13 @@ fn score(value: Option<f64>, threshold: f64, weight: u32) -> Option<f64> {
 pub fn indicators(c: &Counts) -> Vec<Indicator> {
     let on_time = percent(c.on_time, c.finished);
     let late = c.finished - c.on_time;
-    // 100% − (late rate + complaint rate), complaints not recorded: 100% − late rate.
-    let satisfaction = (c.finished > 0)
-        .then(|| ((100.0 - (late as f64) * 100.0 / c.finished as f64) * 10.0).round() / 10.0);
+    // 100% − (late rate + complaint rate), as Decision 766 writes it: a late dossier that was
+    // also complained about counts in both rates; never below 0%.
+    let unsatisfied = (late + c.complained).min(c.finished);
+    let satisfied = c.finished - unsatisfied;
+    let satisfaction = (c.finished > 0).then(|| {
+        ((100.0 - (unsatisfied as f64) * 100.0 / c.finished as f64) * 10.0).round() / 10.0
+    });
     let online_share = percent(c.online, c.received);
     let full_share = percent(c.procedures_full, c.procedures);
     vec![
@@ -254,6 +286,8 @@ pub fn indicators(c: &Counts) -> Vec<Indicator> {
             not_measured_reason: None,
             note: Some("More than one supplement request counts as late. The notes give no threshold for this indicator: no score."),
             complaints_counted: None,
+            complaints: None,
+            ratings: None,
         },
         Indicator {
             key: "online",
@@ -269,6 +303,8 @@ pub fn indicators(c: &Counts) -> Vec<Indicator> {
             not_measured_reason: None,
             note: Some("The notes give 12 points to the online group as a whole, not how they split between the online rate and the share of procedures offered online: no score."),
             complaints_counted: None,
+            complaints: None,
+            ratings: None,
         },
         Indicator {
             key: "fully_online_procedures",
@@ -284,6 +320,8 @@ pub fn indicators(c: &Counts) -> Vec<Indicator> {
             not_measured_reason: None,
             note: Some("An agency's procedures: commune-level ones for each commune People's Committee, the others for the agency the catalogue names. The 12 online points are not split by the notes: no score."),
             complaints_counted: None,
+            complaints: None,
+            ratings: None,
         },
         Indicator {
             key: "online_payment",
@@ -299,6 +337,8 @@ pub fn indicators(c: &Counts) -> Vec<Indicator> {
             not_measured_reason: None,
             note: Some("Approximation until the payment module records the payment channel: a fee counts as paid online when it is paid in full (paid ≥ fee) on a dossier filed online (channel 2)."),
             complaints_counted: None,
+            complaints: None,
+            ratings: None,
         },
         Indicator {
             key: "electronic_result",
@@ -314,6 +354,8 @@ pub fn indicators(c: &Counts) -> Vec<Indicator> {
             not_measured_reason: None,
             note: Some("Counts by the procedure version's definition (result.electronic), not by the result actually issued."),
             complaints_counted: None,
+            complaints: None,
+            ratings: None,
         },
         Indicator {
             key: "digitisation",
@@ -329,21 +371,30 @@ pub fn indicators(c: &Counts) -> Vec<Indicator> {
             not_measured_reason: Some("Whether a dossier's components and result were digitised is not recorded yet; the rate cannot be measured honestly."),
             note: None,
             complaints_counted: None,
+            complaints: None,
+            ratings: None,
         },
         Indicator {
             key: "satisfaction",
             name_vi: "Mức độ hài lòng",
             name_en: "Satisfaction",
-            numerator: Some(c.on_time),
+            numerator: Some(satisfied),
             denominator: Some(c.finished),
             value: satisfaction,
-            formula_vi: "100% − (tỷ lệ hồ sơ trễ hạn + tỷ lệ hồ sơ có phản ánh, kiến nghị); chưa ghi nhận phản ánh, kiến nghị nên chỉ trừ tỷ lệ trễ hạn",
-            formula_en: "100% − (late rate + complaint rate); complaints are not recorded yet, so only the late rate is subtracted",
+            formula_vi: "100% − (tỷ lệ hồ sơ giải quyết xong trong kỳ bị trễ hạn + tỷ lệ hồ sơ giải quyết xong trong kỳ có kiến nghị của người nộp về hồ sơ, trừ kiến nghị bị từ chối xử lý)",
+            formula_en: "100% − (rate of dossiers finished in the period late + rate of dossiers finished in the period with a complaint (kiến nghị) about them, rejected ones excepted)",
             points: Points { group: "satisfaction", group_weight: 18, full_marks_at: Some(90.0) },
             score: score(satisfaction, 90.0, 18),
             not_measured_reason: None,
-            note: Some("Numerator: dossiers finished in the period neither late nor complained about."),
-            complaints_counted: Some(false),
+            note: Some("Numerator: dossiers finished in the period minus the late ones and minus those complained about; a late dossier also complained about counts in both rates, as the formula adds them (never below 0). `ratings` (applicants' ratings given in the period) is shown beside it and is not part of the formula."),
+            complaints_counted: Some(true),
+            complaints: Some(c.complained),
+            ratings: Some(Ratings {
+                rat_hai_long: c.rated_very,
+                hai_long: c.rated_satisfied,
+                khong_hai_long: c.rated_unsatisfied,
+                total: c.rated_very + c.rated_satisfied + c.rated_unsatisfied,
+            }),
         },
     ]
 }
@@ -402,7 +453,9 @@ pub async fn counts(
     let sql = format!(
         "SELECT agency_code, CAST(COUNT(*) AS BIGINT), \
          CAST(SUM(CASE WHEN supplement_count <= 1 AND due_date IS NOT NULL AND LENGTH(due_date) = 10 \
-         AND {fin} <= {due} THEN 1 ELSE 0 END) AS BIGINT) \
+         AND {fin} <= {due} THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN EXISTS (SELECT 1 FROM feedback f WHERE f.dossier_code = dossiers.code \
+         AND f.kind = 'kien_nghi' AND f.status <> 'rejected') THEN 1 ELSE 0 END) AS BIGINT) \
          FROM dossiers WHERE status IN (9, 10) AND finished_at >= $1 AND finished_at < $2{filter} \
          GROUP BY agency_code",
         fin = finished_day_sql(),
@@ -412,6 +465,24 @@ pub async fn counts(
         let c = out.entry(r.try_get(0).map_err(db_err)?).or_default();
         c.finished = r.try_get(1).map_err(db_err)?;
         c.on_time = r.try_get(2).map_err(db_err)?;
+        c.complained = r.try_get(3).map_err(db_err)?;
+    }
+
+    // Ratings given in the period, by the rated dossier's agency and level.
+    let sql = format!(
+        "SELECT agency_code, level, CAST(COUNT(*) AS BIGINT) FROM dossier_ratings \
+         WHERE rated_at >= $1 AND rated_at < $2{filter} GROUP BY agency_code, level"
+    );
+    for r in grouped(db, &sql, lo, hi, codes).await? {
+        let c = out.entry(r.try_get(0).map_err(db_err)?).or_default();
+        let level: i64 = r.try_get(1).map_err(db_err)?;
+        let n: i64 = r.try_get(2).map_err(db_err)?;
+        match crate::feedback::Level::from_code(level) {
+            Some(crate::feedback::Level::RatHaiLong) => c.rated_very += n,
+            Some(crate::feedback::Level::HaiLong) => c.rated_satisfied += n,
+            Some(crate::feedback::Level::KhongHaiLong) => c.rated_unsatisfied += n,
+            None => {}
+        }
     }
 
     // Received: online and online payment.
@@ -625,6 +696,44 @@ mod tests {
         let dig = s.iter().find(|i| i.key == "digitisation").unwrap();
         assert_eq!((dig.value, dig.score), (None, None));
         assert!(dig.not_measured_reason.is_some());
+    }
+
+    #[test]
+    fn complaints_lower_satisfaction() {
+        let sat = |c: &Counts| {
+            indicators(c)
+                .into_iter()
+                .find(|i| i.key == "satisfaction")
+                .unwrap()
+        };
+        // 10 finished, 1 late: 90%; one complaint about an on-time dossier: 80%.
+        let mut c = Counts {
+            finished: 10,
+            on_time: 9,
+            ..Default::default()
+        };
+        assert_eq!(sat(&c).value, Some(90.0));
+        c.complained = 1;
+        let s = sat(&c);
+        assert_eq!(
+            (s.numerator, s.denominator, s.value),
+            (Some(8), Some(10), Some(80.0))
+        );
+        assert_eq!(s.complaints_counted, Some(true));
+        assert_eq!(s.complaints, Some(1));
+        assert_eq!(s.score, Some(16.0));
+        // The rates add up and never go below 0%.
+        c.on_time = 0;
+        c.complained = 10;
+        assert_eq!(sat(&c).value, Some(0.0));
+        // Ratings are carried beside it.
+        c.rated_very = 2;
+        c.rated_unsatisfied = 1;
+        let r = sat(&c).ratings.unwrap();
+        assert_eq!(
+            (r.rat_hai_long, r.hai_long, r.khong_hai_long, r.total),
+            (2, 0, 1, 3)
+        );
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! - [`documents`]: form 01 and the electronic result as PDF with correct Vietnamese text.
 //! - [`results`]: electronic results signed by the agency and the leader, their public
 //!   verification and revocation, and the personal data store (kho dữ liệu) they go into.
+//! - [`feedback`]: satisfaction ratings of finished dossiers, and feedback and complaints
+//!   (phản ánh, kiến nghị) with their officer life cycle.
 //! - [`payment`]: paying a dossier's fees: requests with a VietQR code, the signed PayGov
 //!   callback, electronic receipts, the daily reconciliation, and a gateway simulator.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -18,6 +20,7 @@ pub mod catalogue;
 pub mod documents;
 pub mod dossier;
 pub mod eform;
+pub mod feedback;
 pub mod indicators;
 pub mod payment;
 pub mod results;
@@ -48,5 +51,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4004,
         name: "signed electronic results, result numbers, personal data store",
         sql: include_str!("../migrations/4004_results.sql"),
+    },
+    Migration {
+        version: 4005,
+        name: "satisfaction ratings, feedback and complaints (PAKN)",
+        sql: include_str!("../migrations/4005_feedback.sql"),
     },
 ];

@@ -115,6 +115,7 @@ pub struct ApiDoc;
 async fn openapi() -> Response {
     let mut doc = ApiDoc::openapi();
     doc.merge(tinhso_services::web::ApiDoc::openapi());
+    doc.merge(tinhso_services::web::feedback::FeedbackApiDoc::openapi());
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
     Json(doc).into_response()
 }

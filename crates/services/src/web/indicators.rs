@@ -92,9 +92,10 @@ async fn compute(state: &AppState, ctx: &ReqCtx, q: &IndicatorQuery) -> Result<R
 /// total, for the period `[from, to)` (local dates). Each indicator gives its numerator,
 /// denominator, value (percent, one decimal, null when the denominator is 0), formula (vi, en)
 /// and its 766 points group; `score` only where the notes give both weight and threshold.
-/// Digitisation is not measured yet (`null` with `not_measured_reason`); satisfaction does not
-/// count complaints yet (`complaints_counted: false`); online payment is approximated (see
-/// its `note`).
+/// Digitisation is not measured yet (`null` with `not_measured_reason`); satisfaction is
+/// 100% − (late rate + rate of finished dossiers with a complaint) (`complaints_counted: true`,
+/// `complaints`) and carries the applicants' `ratings` by level; online payment is
+/// approximated (see its `note`).
 #[utoipa::path(get, path = "/api/v1/indicators/dossiers", tag = "services", params(IndicatorQuery),
     responses((status = 200, description = "`from`, `to`, `scope`, `agencies` (each with `agency_code`, `agency_name`, `indicators`), `total`"),
         (status = 401, body = tinhso_http::error::Problem), (status = 403, body = tinhso_http::error::Problem),
@@ -182,11 +183,27 @@ fn block(a: &indicators::AgencyIndicators, title: String, lang: tinhso_http::i18
                 mark: format!("{:.1}", i.points.full_marks_at.unwrap_or(0.0) * BAR / 100.0),
                 has_mark: i.points.full_marks_at.is_some(),
                 measured: i.value.is_some(),
-                note: i
-                    .not_measured_reason
-                    .or(i.note)
-                    .map(str::to_string)
-                    .unwrap_or_default(),
+                note: {
+                    let note = i
+                        .not_measured_reason
+                        .or(i.note)
+                        .map(str::to_string)
+                        .unwrap_or_default();
+                    match (i.complaints, i.ratings) {
+                        (Some(k), Some(r)) => format!(
+                            "{} {k}. {} {} {}, {} {}, {} {}. {note}",
+                            lang.s("Hồ sơ có kiến nghị:", "Dossiers complained about:"),
+                            lang.s("Đánh giá trong kỳ:", "Ratings in the period:"),
+                            r.rat_hai_long,
+                            lang.s("rất hài lòng", "very satisfied"),
+                            r.hai_long,
+                            lang.s("hài lòng", "satisfied"),
+                            r.khong_hai_long,
+                            lang.s("không hài lòng", "not satisfied"),
+                        ),
+                        _ => note,
+                    }
+                },
                 score: i
                     .score
                     .map(|s| format!("{s:.2} / {}", i.points.group_weight))

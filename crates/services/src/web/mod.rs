@@ -8,6 +8,7 @@
 //! [`crate::dossier::scope_of`], so every refusal is audited.
 
 pub mod api;
+pub mod feedback;
 mod indicators;
 mod office;
 pub mod payment;
@@ -68,6 +69,23 @@ pub const RULES: &[Rule] = {
         ("GET", "/tra-cuu/thanh-toan", Public),
         ("POST", "/tra-cuu/thanh-toan/mo-phong", Public),
         ("GET", "/ho-so-cua-toi", SignedIn),
+        // ratings (the applicant: lookup code or owner, checked inside) and PAKN (anyone)
+        ("GET", "/tra-cuu/danh-gia", Public),
+        ("POST", "/tra-cuu/danh-gia", Public),
+        ("GET", "/phan-anh-kien-nghi", Public),
+        ("POST", "/phan-anh-kien-nghi", Public),
+        ("GET", "/phan-anh-kien-nghi/tra-cuu", Public),
+        ("GET", "/nghiep-vu/phan-anh-kien-nghi", Perm(DossierProcess)),
+        (
+            "GET",
+            "/nghiep-vu/phan-anh-kien-nghi/{code}",
+            Perm(DossierProcess),
+        ),
+        (
+            "POST",
+            "/nghiep-vu/phan-anh-kien-nghi/{code}/xu-ly",
+            Perm(DossierProcess),
+        ),
         // one-stop back office
         ("GET", "/nghiep-vu/ho-so", Perm(DossierRead)),
         ("GET", "/nghiep-vu/chi-so", Perm(DossierRead)),
@@ -105,6 +123,18 @@ pub const RULES: &[Rule] = {
         ("POST", "/api/v1/dossiers/{code}/payments", Public),
         ("POST", "/api/v1/payments/callback", Public),
         ("GET", "/api/v1/payments/reconciliation", Perm(DossierRead)),
+        // ratings: the applicant (lookup code or owner); PAKN: anyone sends, the sender reads
+        // with the lookup code, officers in the agency's scope (checked inside) handle them
+        ("POST", "/api/v1/dossiers/{code}/rating", Public),
+        ("GET", "/api/v1/dossiers/{code}/rating", Public),
+        ("POST", "/api/v1/feedback", Public),
+        ("GET", "/api/v1/feedback", Perm(DossierProcess)),
+        ("GET", "/api/v1/feedback/{code}", Public),
+        (
+            "POST",
+            "/api/v1/feedback/{code}/actions",
+            Perm(DossierProcess),
+        ),
     ]
 };
 
@@ -135,6 +165,7 @@ pub fn routes() -> Router<AppState> {
         .merge(indicators::routes())
         .merge(payment::routes())
         .merge(results::routes())
+        .merge(feedback::routes())
 }
 
 /// Agency codes whose dossiers `p` may see with `perm`: the union over its roles granting

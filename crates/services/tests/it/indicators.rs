@@ -356,7 +356,8 @@ async fn indicators_per_agency_and_for_the_province() {
         Some(12.0)
     );
     let sat = r.total.get("satisfaction").unwrap();
-    assert_eq!(sat.complaints_counted, Some(false));
+    assert_eq!(sat.complaints_counted, Some(true));
+    assert_eq!(sat.complaints, Some(0));
     let dig = r.total.get("digitisation").unwrap();
     assert!(dig.not_measured_reason.is_some() && dig.score.is_none());
 

@@ -8,6 +8,7 @@
 mod attachments;
 mod catalogue;
 mod deadlines;
+mod feedback;
 mod indicators;
 mod lifecycle;
 mod list;

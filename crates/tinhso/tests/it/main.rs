@@ -14,6 +14,7 @@ mod authz;
 mod bad_input;
 mod calendar;
 mod errors;
+mod feedback;
 mod openapi;
 mod ops;
 mod pages;
