@@ -15,6 +15,7 @@ pub mod catalogue;
 pub mod dossier;
 pub mod eform;
 pub mod indicators;
+pub mod notify;
 pub mod payment;
 pub mod status;
 pub mod vietqr;

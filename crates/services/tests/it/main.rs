@@ -11,6 +11,7 @@ mod deadlines;
 mod indicators;
 mod lifecycle;
 mod list;
+mod notify;
 mod payment;
 mod signing;
 mod submit;
