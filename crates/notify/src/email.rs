@@ -195,6 +195,19 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Check a sender (`addr@domain` or `Tên <addr@domain>`) as [`SmtpMailer::new`] will.
+pub fn check_sender(from: &str) -> Result<(), ConfigError> {
+    parse_sender(from).map(|_| ())
+}
+
+fn parse_sender(from: &str) -> Result<Mailbox, ConfigError> {
+    from.trim().parse().map_err(|e| {
+        ConfigError(format!(
+            "sender {from:?} is not an e-mail address ({e}); e.g. \"Cổng dịch vụ công <noreply@example.gov.vn>\""
+        ))
+    })
+}
+
 /// One e-mail to one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
@@ -247,11 +260,7 @@ impl fmt::Debug for SmtpMailer {
 impl SmtpMailer {
     /// A mailer for `config` sending as `from` (`addr@domain` or `Tên <addr@domain>`).
     pub fn new(config: &SmtpConfig, from: &str) -> Result<Self, ConfigError> {
-        let from: Mailbox = from.trim().parse().map_err(|e| {
-            ConfigError(format!(
-                "sender {from:?} is not an e-mail address ({e}); e.g. \"Cổng dịch vụ công <noreply@example.gov.vn>\""
-            ))
-        })?;
+        let from = parse_sender(from)?;
         let tls_params = || {
             TlsParameters::new(config.host.clone())
                 .map_err(|e| ConfigError(format!("TLS for {}: {e}", config.host)))

@@ -51,5 +51,6 @@ pub fn all_migrations() -> Vec<&'static [migrate::Migration]> {
         tinhso_identity::MIGRATIONS,
         tinhso_refdata::MIGRATIONS,
         tinhso_services::MIGRATIONS,
+        tinhso_notify::MIGRATIONS,
     ]
 }

@@ -274,3 +274,31 @@ async fn no_email_address_is_recorded_as_skipped() {
     assert_eq!(rows[0].channel, "email");
     assert!(rows[0].subject.contains(&code));
 }
+
+#[tokio::test]
+async fn turning_mail_on_later_does_not_mail_about_past_events() {
+    let (t, sink, dispatcher) = setup().await;
+    let db = &t.db;
+    let old = submit_anon(db, &with_email(birth(TAM_THANH)))
+        .await
+        .dossier
+        .code;
+    assert!(tinhso_services::notify::start_at_newest_event_if_new(db)
+        .await
+        .unwrap());
+    assert_eq!(dispatcher.run_once().await.unwrap(), 0);
+    assert!(sink.messages().is_empty());
+    assert!(ledger::for_reference(db, &old).await.unwrap().is_empty());
+    let new = submit_anon(db, &with_email(birth(TAM_THANH)))
+        .await
+        .dossier
+        .code;
+    // Progress already made is kept.
+    assert!(!tinhso_services::notify::start_at_newest_event_if_new(db)
+        .await
+        .unwrap());
+    assert_eq!(dispatcher.run_once().await.unwrap(), 1);
+    let got = sink.messages();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].subject.contains(&new));
+}
