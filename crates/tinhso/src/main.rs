@@ -290,7 +290,7 @@ async fn mailer(
     let from = settings
         .mail_from
         .as_deref()
-        .unwrap_or("Cổng dịch vụ công (demo) <noreply@tinhso.invalid>");
+        .unwrap_or("Cổng dịch vụ công Tỉnh số demo <noreply@tinhso.invalid>");
     let m = tinhso_notify::SmtpMailer::from_url(&sink.url(), from)
         .map_err(|e| anyhow::anyhow!("setting `mail_from`: {e}"))?;
     tracing::info!(sink = %sink.url(), dir = %dir.display(), "demo: e-mails go to a local SMTP sink and are saved as .eml files; nothing leaves this machine");
