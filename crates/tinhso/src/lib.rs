@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod mail;
 
 use anyhow::Context;
 use config::{redact, Settings};

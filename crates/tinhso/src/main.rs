@@ -221,7 +221,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         },
     );
     // Kept until the server stops.
-    let (mailer, _demo_sink) = mailer(&settings, demo || settings.file_demo).await?;
+    let (mailer, _demo_sink) = tinhso::mail::mailer(&settings, demo || settings.file_demo).await?;
     if let Some(mailer) = mailer {
         if tinhso_services::notify::start_at_newest_event_if_new(&db).await? {
             tracing::info!("e-mail notifications start with the next event (none for past ones)");
@@ -255,46 +255,6 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _ = dispatcher_task.await;
     db.close().await;
     Ok(())
-}
-
-/// The e-mail sender: the configured relay; with demo data and no relay, a local SMTP sink
-/// (returned so it lives as long as the server) that keeps the messages in
-/// `<data dir>/mail-sink/`; otherwise none (no e-mail notifications).
-async fn mailer(
-    settings: &Settings,
-    demo: bool,
-) -> anyhow::Result<(
-    Option<tinhso_notify::SmtpMailer>,
-    Option<tinhso_notify::smtp_sink::SmtpSink>,
-)> {
-    if let Some(smtp) = &settings.smtp {
-        let from = settings.mail_from.as_deref().unwrap_or_default();
-        let m = tinhso_notify::SmtpMailer::new(smtp, from)
-            .map_err(|e| anyhow::anyhow!("setting `smtp_url`: {e}"))?;
-        if !settings.public_url_set {
-            tracing::warn!(public_url = %settings.public_url, "setting `public_url` is not set: links in e-mails point at the listen address");
-        }
-        tracing::info!(relay = %m.relay(), "e-mail notifications on");
-        return Ok((Some(m), None));
-    }
-    if !demo {
-        tracing::info!("e-mail notifications off (no `smtp_url`)");
-        return Ok((None, None));
-    }
-    let sink = tinhso_notify::smtp_sink::SmtpSink::start()
-        .await
-        .context("demo: cannot start the local SMTP sink")?;
-    let dir = settings.data_dir.join("mail-sink");
-    sink.spool_to(dir.clone())
-        .with_context(|| format!("demo: cannot create {}", dir.display()))?;
-    let from = settings
-        .mail_from
-        .as_deref()
-        .unwrap_or("Cổng dịch vụ công Tỉnh số demo <noreply@tinhso.invalid>");
-    let m = tinhso_notify::SmtpMailer::from_url(&sink.url(), from)
-        .map_err(|e| anyhow::anyhow!("setting `mail_from`: {e}"))?;
-    tracing::info!(sink = %sink.url(), dir = %dir.display(), "demo: e-mails go to a local SMTP sink and are saved as .eml files; nothing leaves this machine");
-    Ok((Some(m), Some(sink)))
 }
 
 fn parse_scope(s: &str) -> anyhow::Result<tinhso_identity::Scope> {
