@@ -1,7 +1,8 @@
 -- Notifications (thông báo) sent to applicants: one row per (outbox event, channel, recipient).
 -- The unique key makes a redelivered outbox event find its row and not send again.
--- status: sent (đã gửi), retrying (temporary failure, the outbox retries), failed (permanent
--- failure or attempts exhausted: given up), skipped (nothing to send, e.g. no e-mail address).
+-- status: sending (claimed by a worker), sent (đã gửi), retrying (temporary failure, the outbox
+-- retries), failed (permanent failure or attempts exhausted: given up), skipped (nothing to
+-- send, e.g. no e-mail address).
 CREATE TABLE notifications (
     id TEXT PRIMARY KEY,
     event_id TEXT NOT NULL,

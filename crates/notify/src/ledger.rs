@@ -5,10 +5,16 @@
 //! A crash between the relay accepting a message and the row being written can still send a
 //! message twice; nothing short of the relay's cooperation closes that window.
 //!
-//! Statuses: `sent` (đã gửi), `retrying` (lỗi tạm thời: the consumer returns an error and the
-//! outbox dispatcher retries with back-off), `failed` (lỗi vĩnh viễn, or
-//! [`SendPolicy::max_attempts`] reached: given up so later notifications are not held back),
-//! `skipped` (bỏ qua: nothing to send, e.g. the applicant gave no e-mail address).
+//! Statuses: `sending` (đang gửi: claimed by a worker), `sent` (đã gửi), `retrying` (lỗi tạm
+//! thời: the consumer returns an error and the outbox dispatcher retries with back-off),
+//! `failed` (lỗi vĩnh viễn, or [`SendPolicy::max_attempts`] reached: given up so later
+//! notifications are not held back), `skipped` (bỏ qua: nothing to send, e.g. the applicant
+//! gave no e-mail address).
+//!
+//! A worker claims a row (`sending`) before it talks to the relay, in its own transaction, so
+//! two servers handling the same event at once do not both send: the second finds the claim
+//! and retries later, by which time the row is final. A claim older than
+//! [`STALE_CLAIM_MICROS`] belongs to a worker that died mid-send and is taken over.
 //!
 //! Rows are operational records like the outbox's own progress, not audited changes of state:
 //! they are written in their own transaction without an audit entry.
@@ -22,6 +28,7 @@ use tinhso_store::{now_micros, Db, DbError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    Sending,
     Sent,
     Retrying,
     Failed,
@@ -31,6 +38,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Sending => "sending",
             Status::Sent => "sent",
             Status::Retrying => "retrying",
             Status::Failed => "failed",
@@ -40,6 +48,7 @@ impl Status {
 
     pub fn parse(s: &str) -> Option<Self> {
         [
+            Status::Sending,
             Status::Sent,
             Status::Retrying,
             Status::Failed,
@@ -51,7 +60,7 @@ impl Status {
 
     /// Nothing more will be attempted.
     pub fn is_final(self) -> bool {
-        self != Status::Retrying
+        matches!(self, Status::Sent | Status::Failed | Status::Skipped)
     }
 }
 
@@ -181,6 +190,75 @@ pub async fn record(
         .ok_or_else(|| DbError::Invalid("notification row vanished".into()))
 }
 
+/// A claim older than this (15 minutes, far beyond any SMTP time-out) is taken over.
+pub const STALE_CLAIM_MICROS: i64 = 15 * 60 * 1_000_000;
+
+/// The result of [`claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This worker may send; `attempts` were made before.
+    Mine { attempts: i64 },
+    /// Final already: nothing to do.
+    Done(Status),
+    /// Another worker is sending it now.
+    Busy,
+}
+
+/// Claim (event, channel, recipient) for sending: create the row as `sending`, or take over a
+/// `retrying` row or a stale claim.
+pub async fn claim(db: &Db, key: &Key) -> Result<Claim, DbError> {
+    let now = now_micros();
+    let mut tx = db.begin_write().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO notifications (id, event_id, topic, channel, recipient, reference, subject, status, \
+         attempts, last_error, created_at, updated_at, sent_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', 0, NULL, $8, $8, NULL) \
+         ON CONFLICT (event_id, channel, recipient) DO NOTHING",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(&key.event_id)
+    .bind(&key.topic)
+    .bind(&key.channel)
+    .bind(&key.recipient)
+    .bind(&key.reference)
+    .bind(&key.subject)
+    .bind(now)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    let taken = if inserted == 1 {
+        true
+    } else {
+        sqlx::query(
+            "UPDATE notifications SET status = 'sending', updated_at = $1 \
+             WHERE event_id = $2 AND channel = $3 AND recipient = $4 \
+             AND (status = 'retrying' OR (status = 'sending' AND updated_at < $5))",
+        )
+        .bind(now)
+        .bind(&key.event_id)
+        .bind(&key.channel)
+        .bind(&key.recipient)
+        .bind(now - STALE_CLAIM_MICROS)
+        .execute(tx.conn())
+        .await?
+        .rows_affected()
+            == 1
+    };
+    tx.commit().await?;
+    let row = get(db, &key.event_id, &key.channel, &key.recipient)
+        .await?
+        .ok_or_else(|| DbError::Invalid("notification row vanished".into()))?;
+    Ok(if taken {
+        Claim::Mine {
+            attempts: row.attempts,
+        }
+    } else if row.status.is_final() {
+        Claim::Done(row.status)
+    } else {
+        Claim::Busy
+    })
+}
+
 /// How hard to try before giving up on one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SendPolicy {
@@ -218,14 +296,16 @@ pub async fn send_email_once(
     policy: SendPolicy,
 ) -> Result<Outcome, String> {
     let db_err = |e: DbError| format!("notifications ledger: {e}");
-    let prior = get(db, &key.event_id, &key.channel, &key.recipient)
-        .await
-        .map_err(db_err)?;
-    if let Some(n) = &prior {
-        if n.status.is_final() {
-            return Ok(Outcome::AlreadyDone(n.status));
+    let prior_attempts = match claim(db, key).await.map_err(db_err)? {
+        Claim::Mine { attempts } => attempts,
+        Claim::Done(status) => return Ok(Outcome::AlreadyDone(status)),
+        Claim::Busy => {
+            return Err(format!(
+                "e-mail to {} is being sent by another worker; checked again later",
+                key.recipient
+            ))
         }
-    }
+    };
     match mailer.send(email).await {
         Ok(()) => {
             record(db, key, Status::Sent, true, None)
@@ -242,7 +322,7 @@ pub async fn send_email_once(
             Ok(Outcome::GaveUp(e))
         }
         Err(SendError::Transient(e)) => {
-            let attempts = prior.map(|n| n.attempts).unwrap_or(0) + 1;
+            let attempts = prior_attempts + 1;
             if attempts >= policy.max_attempts {
                 record(db, key, Status::Failed, true, Some(&e))
                     .await

@@ -207,3 +207,67 @@ async fn the_ledger_sends_once_retries_temporary_failures_and_gives_up_on_perman
     let all = ledger::for_reference(db, &key.reference).await.unwrap();
     assert_eq!(all.len(), 4);
 }
+
+#[tokio::test]
+async fn two_workers_on_the_same_event_send_once() {
+    let t = fresh(&[STORE_MIGRATIONS, tinhso_notify::MIGRATIONS]).await;
+    let sink = SmtpSink::start().await.unwrap();
+    let mailer = SmtpMailer::from_url(&sink.url(), FROM).unwrap();
+    let m = mail("mai@example.vn");
+    let key = Key {
+        event_id: "evt-race".into(),
+        topic: "dossier.status_changed".into(),
+        channel: "email".into(),
+        recipient: m.to.clone(),
+        reference: "000.00.23.H37-261129-0009".into(),
+        subject: m.subject.clone(),
+    };
+    let run = || {
+        let (db, mailer, key, m) = (t.db.clone(), mailer.clone(), key.clone(), m.clone());
+        tokio::spawn(async move {
+            ledger::send_email_once(&db, &mailer, &key, &m, SendPolicy::default()).await
+        })
+    };
+    let (a, b) = (run(), run());
+    let results = [a.await.unwrap(), b.await.unwrap()];
+    let sent = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Outcome::Sent)))
+        .count();
+    assert_eq!(sent, 1, "{results:?}");
+    // The other one saw the claim (and will be retried) or the sent row.
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, Err(e) if e.contains("another worker"))
+                || matches!(r, Ok(Outcome::AlreadyDone(Status::Sent)))),
+        "{results:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(sink.messages().len(), 1);
+    // A claim left by a worker that died mid-send is taken over once stale.
+    let dead = Key {
+        event_id: "evt-dead".into(),
+        ..key.clone()
+    };
+    assert_eq!(
+        ledger::claim(&t.db, &dead).await.unwrap(),
+        ledger::Claim::Mine { attempts: 0 }
+    );
+    assert_eq!(
+        ledger::claim(&t.db, &dead).await.unwrap(),
+        ledger::Claim::Busy
+    );
+    sqlx::query(
+        "UPDATE notifications SET updated_at = updated_at - $1 WHERE event_id = 'evt-dead'",
+    )
+    .bind(ledger::STALE_CLAIM_MICROS + 1)
+    .execute(t.db.pool())
+    .await
+    .unwrap();
+    let o = ledger::send_email_once(&t.db, &mailer, &dead, &m, SendPolicy::default())
+        .await
+        .unwrap();
+    assert_eq!(o, Outcome::Sent);
+    assert_eq!(sink.messages().len(), 2);
+}
