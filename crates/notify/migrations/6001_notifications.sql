@@ -14,6 +14,7 @@ CREATE TABLE notifications (
     subject TEXT NOT NULL,
     status TEXT NOT NULL,
     attempts BIGINT NOT NULL,
+    -- The last failure, or why the notification was skipped.
     last_error TEXT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,

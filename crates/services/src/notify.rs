@@ -294,6 +294,9 @@ impl Notifier {
             Err(e) => return Err(format!("loading dossier {code}: {e}")),
         };
         let values = values(&d, action, to, ev.created_at, &self.public_url);
+        // Handled late (a backlog, a relay that was down): a request to pay what has been paid
+        // meanwhile would only confuse.
+        let paid_meanwhile = kind == Kind::PaymentRequested && d.fee_vnd <= d.paid_vnd;
         // A template error is a bug; retrying will not fix it, and holding every later
         // notification back would be worse. Fails the unit tests instead.
         let (subject, text) = match render(kind, &values) {
@@ -312,16 +315,17 @@ impl Notifier {
             reference: d.code.clone(),
             subject: subject.clone(),
         };
-        if email.is_empty() {
-            ledger::record(
-                &self.db,
-                &key,
-                Sent::Skipped,
-                false,
-                Some("no e-mail address"),
-            )
-            .await
-            .map_err(|e| format!("notifications ledger: {e}"))?;
+        let skip = if email.is_empty() {
+            Some("no e-mail address")
+        } else if paid_meanwhile {
+            Some("paid before the notification was sent")
+        } else {
+            None
+        };
+        if let Some(why) = skip {
+            ledger::record(&self.db, &key, Sent::Skipped, false, Some(why))
+                .await
+                .map_err(|e| format!("notifications ledger: {e}"))?;
             return Ok(());
         }
         let mail = Email {

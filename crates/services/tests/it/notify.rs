@@ -302,3 +302,32 @@ async fn turning_mail_on_later_does_not_mail_about_past_events() {
     assert_eq!(got.len(), 1);
     assert!(got[0].subject.contains(&new));
 }
+
+#[tokio::test]
+async fn a_payment_request_handled_after_the_payment_is_not_mailed() {
+    let (t, sink, dispatcher) = setup().await;
+    let db = &t.db;
+    let s = tam_thanh_staff(db).await;
+    let code = submit_anon(db, &with_email(building_permit()))
+        .await
+        .dossier
+        .code;
+    act(db, &s.one_stop, &code, "accept", "").await.unwrap();
+    act(db, &s.one_stop, &code, "request_payment", "")
+        .await
+        .unwrap();
+    // Paid before the dispatcher got to the event (e.g. the relay was down meanwhile).
+    sqlx::query("UPDATE dossiers SET paid_vnd = fee_vnd WHERE code = $1")
+        .bind(&code)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(dispatcher.run_once().await.unwrap(), 3);
+    let got = sink.messages();
+    assert_eq!(got.len(), 2, "submitted and accepted only");
+    let rows = ledger::for_reference(db, &code).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[2].status, Status::Skipped);
+    assert_eq!(rows[2].recipient, MAI);
+    assert!(rows[2].last_error.as_deref().unwrap().contains("paid"));
+}
