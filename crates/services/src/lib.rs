@@ -22,6 +22,7 @@ pub mod dossier;
 pub mod eform;
 pub mod feedback;
 pub mod indicators;
+pub mod notify;
 pub mod payment;
 pub mod results;
 pub mod status;

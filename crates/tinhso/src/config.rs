@@ -24,8 +24,15 @@ pub struct SettingArgs {
     /// Mark cookies Secure: `auto` (unless listening on loopback), `true` or `false` [default: auto].
     #[arg(long, env = "TINHSO_COOKIE_SECURE")]
     pub cookie_secure: Option<String>,
-    /// The portal's public address, printed in the QR codes of signed results, e.g.
-    /// https://dichvucong.langson.gov.vn [default: the address the request came to].
+    /// SMTP relay for e-mail notifications: smtp://user:pass@host:587 (STARTTLS),
+    /// smtps://user:pass@host:465 (TLS), smtp://host:25?tls=none [default: no e-mail].
+    #[arg(long, env = "TINHSO_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of e-mail notifications, e.g. "Cổng dịch vụ công <noreply@example.gov.vn>".
+    #[arg(long, env = "TINHSO_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// The portal's public address, for links in e-mails and the QR codes of signed results,
+    /// e.g. https://dichvucong.langson.gov.vn [default: http://<listen>].
     #[arg(long, env = "TINHSO_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Settings file [default: ./tinhso.toml when it exists].
@@ -42,8 +49,10 @@ struct FileSettings {
     database_url: Option<String>,
     log_format: Option<String>,
     cookie_secure: Option<String>,
-    public_url: Option<String>,
     demo: Option<bool>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    public_url: Option<String>,
 }
 
 /// Resolved settings.
@@ -57,8 +66,14 @@ pub struct Settings {
     pub cookie_secure: Option<bool>,
     /// `demo = true` in the file (the flag is read separately).
     pub file_demo: bool,
-    /// The public address (no trailing slash); `None`: from each request's host.
-    pub public_url: Option<String>,
+    /// The SMTP relay; `None`: no e-mail (with `--demo`, a local sink instead).
+    pub smtp: Option<tinhso_notify::SmtpConfig>,
+    /// The sender of e-mails (required with `smtp`).
+    pub mail_from: Option<String>,
+    /// The portal's address for links in e-mails, without a trailing slash.
+    pub public_url: String,
+    /// Whether `public_url` was set (not derived from `listen`).
+    pub public_url_set: bool,
 }
 
 impl Settings {
@@ -142,9 +157,28 @@ impl Settings {
                 bail!("setting `cookie_secure`: {other:?} must be `auto`, `true` or `false`")
             }
         };
-        let public_url = match args.public_url.clone().or(file.public_url.clone()) {
+        let smtp = match args.smtp_url.clone().or(file.smtp_url.clone()) {
             None => None,
             Some(u) if u.trim().is_empty() => None,
+            Some(u) => Some(
+                tinhso_notify::SmtpConfig::parse(&u)
+                    .map_err(|e| anyhow::anyhow!("setting `smtp_url`: {e}"))?,
+            ),
+        };
+        let mail_from = args
+            .mail_from
+            .clone()
+            .or(file.mail_from.clone())
+            .filter(|f| !f.trim().is_empty());
+        if let Some(f) = &mail_from {
+            tinhso_notify::check_sender(f)
+                .map_err(|e| anyhow::anyhow!("setting `mail_from`: {e}"))?;
+        } else if smtp.is_some() {
+            bail!("setting `mail_from`: required with `smtp_url`, e.g. \"Cổng dịch vụ công <noreply@example.gov.vn>\"");
+        }
+        let public_url_raw = args.public_url.clone().or(file.public_url.clone());
+        let public_url_set = public_url_raw.is_some();
+        let public_url = match public_url_raw {
             Some(u) => {
                 let u = u.trim().trim_end_matches('/').to_string();
                 let rest = u
@@ -156,8 +190,11 @@ impl Settings {
                         "setting `public_url`: {u:?} must be http(s)://host[:port] with no path, e.g. https://dichvucong.langson.gov.vn"
                     );
                 }
-                Some(u)
+                u
             }
+            // A wildcard listen address is not an address to give anyone: use localhost.
+            None if listen.ip().is_unspecified() => format!("http://localhost:{}", listen.port()),
+            None => format!("http://{listen}"),
         };
         if let Some(p) = file_path {
             tracing::debug!(file = %p.display(), "settings file read");
@@ -169,7 +206,10 @@ impl Settings {
             json_logs,
             cookie_secure,
             file_demo: file.demo.unwrap_or(false),
+            smtp,
+            mail_from,
             public_url,
+            public_url_set,
         })
     }
 }
@@ -236,6 +276,48 @@ mod tests {
         let s = Settings::resolve(&a).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:7000");
         assert!(!s.json_logs);
+    }
+
+    #[test]
+    fn mail_settings() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Settings::resolve(&args(tmp.path())).unwrap();
+        assert!(s.smtp.is_none() && s.mail_from.is_none());
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert!(!s.public_url_set);
+        let file = tmp.path().join("tinhso.toml");
+        std::fs::write(
+            &file,
+            "smtp_url = \"smtps://thu:secret@mail.example.gov.vn\"\nmail_from = \"Cổng dịch vụ công <noreply@example.gov.vn>\"\npublic_url = \"https://dichvucong.example.gov.vn/\"\n",
+        )
+        .unwrap();
+        let mut a = args(tmp.path());
+        a.config = Some(file);
+        let s = Settings::resolve(&a).unwrap();
+        let smtp = s.smtp.unwrap();
+        assert_eq!(smtp.redacted(), "smtps://thu:***@mail.example.gov.vn:465");
+        assert_eq!(s.public_url, "https://dichvucong.example.gov.vn");
+        assert!(s.public_url_set);
+        // Flags win over the file.
+        a.smtp_url = Some("smtp://relay.local:25?tls=none".into());
+        let s = Settings::resolve(&a).unwrap();
+        assert_eq!(s.smtp.unwrap().port, 25);
+
+        let mut a = args(tmp.path());
+        a.smtp_url = Some("smtp://u:secret@relay.local".into());
+        let e = Settings::resolve(&a).unwrap_err().to_string();
+        assert!(e.contains("`mail_from`"), "{e}");
+        a.mail_from = Some("not an address".into());
+        let e = Settings::resolve(&a).unwrap_err().to_string();
+        assert!(e.contains("`mail_from`"), "{e}");
+        a.mail_from = Some("noreply@example.gov.vn".into());
+        a.smtp_url = Some("imap://u:secret@relay.local".into());
+        let e = Settings::resolve(&a).unwrap_err().to_string();
+        assert!(e.contains("`smtp_url`") && !e.contains("secret"), "{e}");
+        a.smtp_url = None;
+        a.public_url = Some("dichvucong.example.gov.vn".into());
+        let e = Settings::resolve(&a).unwrap_err().to_string();
+        assert!(e.contains("`public_url`"), "{e}");
     }
 
     #[test]

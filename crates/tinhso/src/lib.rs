@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod mail;
 
 use anyhow::Context;
 use config::{redact, Settings};
@@ -51,5 +52,6 @@ pub fn all_migrations() -> Vec<&'static [migrate::Migration]> {
         tinhso_identity::MIGRATIONS,
         tinhso_refdata::MIGRATIONS,
         tinhso_services::MIGRATIONS,
+        tinhso_notify::MIGRATIONS,
     ]
 }

@@ -213,14 +213,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     // Links that outlive a request (QR codes on signed results): the configured address, else
     // this server's own.
-    let public_url = settings.public_url.clone().unwrap_or_else(|| {
-        let host = if addr.ip().is_unspecified() {
-            "localhost".to_string()
-        } else {
-            addr.ip().to_string()
-        };
-        format!("http://{host}:{}", addr.port())
-    });
+    let public_url = settings.public_url.clone();
     if demo || settings.file_demo {
         let files = tinhso_http::file_store(&settings.data_dir);
         let issuing = tinhso_services::results::Issuing {
@@ -231,12 +224,24 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         tracing::info!(created = n, "demo data loaded");
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let dispatcher = tinhso_store::outbox::Dispatcher::builder(db.clone())
-        .subscribe("log", "", |ev| async move {
+    let mut outbox = tinhso_store::outbox::Dispatcher::builder(db.clone()).subscribe(
+        "log",
+        "",
+        |ev| async move {
             tracing::debug!(topic = %ev.topic, id = %ev.id, "event");
             Ok(())
-        })
-        .build();
+        },
+    );
+    // Kept until the server stops.
+    let (mailer, _demo_sink) = tinhso::mail::mailer(&settings, demo || settings.file_demo).await?;
+    if let Some(mailer) = mailer {
+        if tinhso_services::notify::start_at_newest_event_if_new(&db).await? {
+            tracing::info!("e-mail notifications start with the next event (none for past ones)");
+        }
+        outbox = tinhso_services::notify::Notifier::new(db.clone(), mailer, &settings.public_url)
+            .subscribe(outbox);
+    }
+    let dispatcher = outbox.build();
     let mut rx = stop_rx.clone();
     let dispatcher_task = tokio::spawn(dispatcher.run(async move {
         let _ = rx.changed().await;
@@ -248,7 +253,12 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             secure_cookies,
             data_dir: settings.data_dir.clone(),
             demo: demo || settings.file_demo,
-            public_url: settings.public_url.clone().unwrap_or_default(),
+            // Unset: each request's own host (the address the visitor actually used).
+            public_url: if settings.public_url_set {
+                settings.public_url.clone()
+            } else {
+                String::new()
+            },
             ..Default::default()
         },
     );
@@ -328,10 +338,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 );
             } else {
                 let files = tinhso_http::file_store(&s.data_dir);
-                let public_url = s
-                    .public_url
-                    .clone()
-                    .unwrap_or_else(|| format!("http://localhost:{}", s.listen.port()));
+                let public_url = s.public_url.clone();
                 let issuing = tinhso_services::results::Issuing {
                     files: &files,
                     public_url: &public_url,

@@ -12,6 +12,7 @@ mod feedback;
 mod indicators;
 mod lifecycle;
 mod list;
+mod notify;
 mod payment;
 mod results;
 mod signing;
