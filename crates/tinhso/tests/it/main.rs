@@ -18,6 +18,7 @@ mod feedback;
 mod openapi;
 mod ops;
 mod pages;
+mod results;
 mod services;
 mod services_files;
 mod services_pay;

@@ -69,7 +69,7 @@ async fn post_form(
 }
 
 /// File a birth registration through the portal; returns (dossier code, lookup code).
-async fn file_birth(app: &TestApp, c: &Client, name: &str) -> (String, String) {
+pub(crate) async fn file_birth(app: &TestApp, c: &Client, name: &str) -> (String, String) {
     let (csrf, idem, _) = open_form(app, c, KHAI_SINH).await;
     let mut f = birth_form(name);
     f.push(("csrf", csrf));
@@ -98,7 +98,7 @@ async fn track(app: &TestApp, code: &str, lookup: &str) -> Value {
 }
 
 /// An officer's action through the back-office form; returns the response.
-async fn office_action(
+pub(crate) async fn office_action(
     app: &TestApp,
     c: &Client,
     code: &str,
@@ -121,7 +121,13 @@ async fn office_action(
     .await
 }
 
-async fn expect_action(app: &TestApp, c: &Client, code: &str, action: &str, reason: &str) {
+pub(crate) async fn expect_action(
+    app: &TestApp,
+    c: &Client,
+    code: &str,
+    action: &str,
+    reason: &str,
+) {
     let resp = office_action(app, c, code, action, reason).await;
     let status = resp.status();
     let loc = location(&resp);

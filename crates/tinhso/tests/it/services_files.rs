@@ -22,12 +22,12 @@ fn exe() -> Vec<u8> {
 }
 
 /// A part of a multipart body: a text field, or a file (name, content type, bytes).
-enum Part {
+pub(crate) enum Part {
     Text(&'static str, String),
     File(&'static str, &'static str, &'static str, Vec<u8>),
 }
 
-fn multipart(parts: &[Part]) -> Vec<u8> {
+pub(crate) fn multipart(parts: &[Part]) -> Vec<u8> {
     let mut body = Vec::new();
     for p in parts {
         body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
@@ -78,7 +78,7 @@ fn birth_fields(name: &str, idem: &str, csrf: &str) -> Vec<Part> {
     .collect()
 }
 
-async fn post_multipart(
+pub(crate) async fn post_multipart(
     app: &TestApp,
     c: &Client,
     path: &str,
@@ -105,11 +105,15 @@ async fn footprint(app: &TestApp) -> [i64; 4] {
 }
 
 /// The first `href` in `html` that starts with `prefix` (HTML-unescaped `&amp;`).
-fn link(html: &str, prefix: &str) -> Option<String> {
+pub(crate) fn link(html: &str, prefix: &str) -> Option<String> {
     let marker = format!("href=\"{prefix}");
     let start = html.find(&marker)? + "href=\"".len();
     let len = html[start..].find('"')?;
-    Some(html[start..start + len].replace("&amp;", "&"))
+    Some(
+        html[start..start + len]
+            .replace("&amp;", "&")
+            .replace("&#38;", "&"),
+    )
 }
 
 #[tokio::test]

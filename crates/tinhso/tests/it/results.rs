@@ -1,0 +1,252 @@
+//! Electronic results over HTTP: form 01 as PDF, the result issued at approval, the
+//! applicant's download, the public verification page the QR code opens (with the file
+//! check), the API, revocation by the approving authority, and the personal data store.
+
+use crate::services::{expect_action, file_birth};
+use crate::services_files::{link, post_multipart, Part};
+use crate::{client, content_type, hidden_field, json, location, text, TestApp};
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+
+async fn pdf(app: &TestApp, c: &Client, path: &str) -> Vec<u8> {
+    let resp = app.get(c, path).await;
+    assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    assert_eq!(content_type(resp.headers()), "application/pdf");
+    let bytes = resp.bytes().await.unwrap().to_vec();
+    assert!(bytes.starts_with(b"%PDF-"), "{path}");
+    bytes
+}
+
+/// Officers take a dossier from submission to approval (the leader writes the decision);
+/// returns the leader's session (a second sign-in in the same TOTP step would be a replay).
+async fn to_approval(app: &TestApp, code: &str, decision: &str) -> Client {
+    let officer = app.signed_in("congchuc.tamthanh").await;
+    expect_action(app, &officer, code, "accept", "").await;
+    expect_action(app, &officer, code, "forward", "").await;
+    expect_action(app, &officer, code, "forward", "").await;
+    let leader = app.signed_in("lanhdao.tamthanh").await;
+    expect_action(app, &leader, code, "approve", decision).await;
+    leader
+}
+
+/// The action URL (with its CSRF token) of the file-check form on a verification page.
+fn upload_action(html: &str, id: &str) -> String {
+    let marker = format!("action=\"/xac-thuc/{id}?csrf=");
+    let start = html.find(&marker).expect("file check form") + "action=\"".len();
+    let len = html[start..].find('"').unwrap();
+    html[start..start + len]
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
+}
+
+#[tokio::test]
+async fn from_receipt_pdf_to_a_verified_result() {
+    let app = crate::spawn_app().await;
+    let citizen = client();
+    let (code, lookup) = file_birth(&app, &citizen, "Lục Thị Hoa").await;
+
+    // Form 01 as PDF for the lookup-code holder; a wrong code finds nothing.
+    let receipt = pdf(
+        &app,
+        &citizen,
+        &format!("/ho-so/{code}/bien-nhan.pdf?ma={lookup}"),
+    )
+    .await;
+    assert!(receipt.len() > 10_000, "fonts embedded");
+    let resp = app
+        .get(
+            &citizen,
+            &format!("/ho-so/{code}/bien-nhan.pdf?ma=ZZZZZZZZ"),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    // Before approval there is no result to download.
+    let resp = app
+        .get(
+            &citizen,
+            &format!("/tra-cuu/ket-qua?ma_ho_so={code}&ma={lookup}"),
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    let leader = to_approval(&app, &code, "Đăng ký khai sinh cho cháu Nguyễn Minh Châu").await;
+
+    // The tracking page offers the signed result and its verification link.
+    let (status, html) = text(
+        app.get(&citizen, &format!("/tra-cuu?ma_ho_so={code}&ma={lookup}"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"ket-qua\""), "{html}");
+    let download = link(&html, "/tra-cuu/ket-qua?").expect("download link");
+    let verify = link(&html, "/xac-thuc/").expect("verification link");
+    let id = verify.trim_start_matches("/xac-thuc/").to_string();
+    let result = pdf(&app, &citizen, &download).await;
+    assert_eq!(
+        tinhso_pdf::custom_entry(&result, "TinhSoResultId").as_deref(),
+        Some(id.as_str())
+    );
+    // The first download is recorded as delivery.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM dossier_results WHERE first_downloaded_at IS NOT NULL")
+            .await,
+        1
+    );
+
+    // The public verification page: valid, with what the document says.
+    let stranger = client();
+    let (status, page) = text(app.get(&stranger, &verify).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("HỢP LỆ"), "{page}");
+    assert!(page.contains("Đăng ký khai sinh cho cháu Nguyễn Minh Châu"));
+    assert!(page.contains("Lục Thị Hoa"));
+    assert!(page.contains("Hoàng Văn Thắng"), "the signer");
+    // A typed code with dashes and lower case finds the same page.
+    let grouped: String = id
+        .as_bytes()
+        .chunks(5)
+        .map(|c| String::from_utf8_lossy(c).to_lowercase())
+        .collect::<Vec<_>>()
+        .join("-");
+    let resp = app.get(&stranger, &format!("/xac-thuc?ma={grouped}")).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resp), verify);
+    // An unknown code: 404 with a message, nothing else.
+    let (status, page404) = text(app.get(&stranger, "/xac-thuc/0000000000AAAAAAAAAA").await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page404.contains("Không có văn bản nào với mã xác thực này"));
+
+    // The file check: the original matches, an altered copy is called out; nothing stored.
+    let files_before = app.count("SELECT COUNT(*) FROM files").await;
+    let action = upload_action(&page, &id);
+    let resp = post_multipart(
+        &app,
+        &stranger,
+        &action,
+        &[Part::File(
+            "tep",
+            "ket-qua.pdf",
+            "application/pdf",
+            result.clone(),
+        )],
+    )
+    .await;
+    let (status, checked) = text(resp).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(checked.contains("trùng khớp từng byte"), "{checked}");
+    let mut altered = result.clone();
+    let n = altered.len();
+    altered[n - 30] ^= 0x20;
+    let (_, checked) = text(
+        post_multipart(
+            &app,
+            &stranger,
+            &action,
+            &[Part::File("tep", "ket-qua.pdf", "application/pdf", altered)],
+        )
+        .await,
+    )
+    .await;
+    assert!(checked.contains("đã bị sửa đổi"), "{checked}");
+    let (status, _) = text(post_multipart(&app, &stranger, &action, &[]).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count("SELECT COUNT(*) FROM files").await, files_before);
+
+    // The API says the same.
+    let (status, v) = json(app.get(&stranger, &format!("/api/v1/results/{id}")).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["payload"]["dossier"], code.as_str());
+    let (status, r) = json(
+        app.get(
+            &stranger,
+            &format!("/api/v1/dossiers/{code}/result?lookup={lookup}"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(r["id"], id.as_str());
+    let payload = r["payload"].as_str().unwrap();
+    assert!(tinhso_identity::keys::verify(
+        r["agency_public_key"].as_str().unwrap(),
+        payload.as_bytes(),
+        r["agency_signature"].as_str().unwrap()
+    ));
+    let (status, _) = json(
+        app.get(
+            &stranger,
+            &format!("/api/v1/dossiers/{code}/result?lookup=ZZZZZZZZ"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Revocation: not by the commune officer; by the leader, with a reason.
+    let officer = app.signed_in("congchuc.tamthanh").await;
+    let (_, office) = text(app.get(&officer, &format!("/nghiep-vu/ho-so/{code}")).await).await;
+    assert!(office.contains("id=\"ket-qua\""));
+    assert!(
+        !office.contains("id=\"thu-hoi\""),
+        "no revoke form for an officer"
+    );
+    let csrf = hidden_field(&office, "csrf").unwrap();
+    let resp = officer
+        .post(app.url(&format!("/nghiep-vu/ho-so/{code}/thu-hoi-ket-qua")))
+        .form(&[("csrf", csrf.as_str()), ("reason", "Sai ngày sinh")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let (_, office) = text(app.get(&leader, &format!("/nghiep-vu/ho-so/{code}")).await).await;
+    assert!(office.contains("id=\"thu-hoi\""));
+    let csrf = hidden_field(&office, "csrf").unwrap();
+    let resp = leader
+        .post(app.url(&format!("/nghiep-vu/ho-so/{code}/thu-hoi-ket-qua")))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("reason", "Ghi sai ngày sinh của trẻ"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, page) = text(app.get(&stranger, &verify).await).await;
+    assert!(page.contains("ĐÃ THU HỒI"), "{page}");
+    assert!(page.contains("Ghi sai ngày sinh của trẻ"));
+    let (_, v): (StatusCode, Value) =
+        json(app.get(&stranger, &format!("/api/v1/results/{id}")).await).await;
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["revoked"], true);
+    assert_eq!(app.audit_count("result.revoke").await, 1);
+}
+
+#[tokio::test]
+async fn a_signed_in_citizens_result_lands_in_the_data_store() {
+    let app = crate::spawn_app().await;
+    let mai = app.signed_in("020190001234").await;
+    let (code, _) = file_birth(&app, &mai, "Hoàng Thị Mai").await;
+    let (status, html) = text(app.get(&mai, "/kho-du-lieu").await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"kho-trong\""), "empty at first");
+    to_approval(&app, &code, "").await;
+    let (_, html) = text(app.get(&mai, "/kho-du-lieu").await).await;
+    assert!(html.contains(&code), "{html}");
+    let href = link(&html, "/kho-du-lieu/").expect("document link");
+    pdf(&app, &mai, &href).await;
+    // The owner downloads through tracking without the lookup code.
+    let (_, v) = json(app.get(&mai, "/api/v1/me/documents").await).await;
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["kind"], "result");
+    // Someone else signed in sees neither the store entry nor the file.
+    let other = app.signed_in("4900123467").await;
+    let resp = app.get(&other, &href).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let (_, v) = json(app.get(&other, "/api/v1/me/documents").await).await;
+    assert!(v.as_array().unwrap().is_empty());
+    // Signed out: the store is behind sign-in.
+    let resp = app.get(&client(), "/kho-du-lieu").await;
+    assert!(resp.status() == StatusCode::SEE_OTHER || resp.status() == StatusCode::UNAUTHORIZED);
+}
