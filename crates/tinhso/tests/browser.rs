@@ -1,6 +1,11 @@
 //! Browser test (kiểm thử trình duyệt): a real headless Chromium, driven through WebDriver (W3C
-//! protocol) by chromedriver, signs in to a demo server as the one-stop officer and lands on the
-//! back-office home.
+//! protocol) by chromedriver, against `tinhso serve --demo`:
+//!
+//! 1. the one-stop officer signs in and lands on the back-office home;
+//! 2. a citizen files a birth registration with a PDF attached, the commune officer and the
+//!    leader (with TOTP) take it to a signed electronic result, the citizen downloads the PDF
+//!    from the tracking page, and the verification page the result's QR code points to says
+//!    it is valid.
 //!
 //! Skipped unless `TINHSO_BROWSER_TESTS=1`. When it is set, a missing Chromium or chromedriver
 //! is a failure, not a skip. Run it with:
@@ -347,6 +352,35 @@ impl WebDriver {
             .ok_or_else(|| format!("element text: not a string: {v}"))
     }
 
+    /// Run `script` in the page (`arguments[i]` are `args`) and return its value.
+    async fn execute(&self, script: &str, args: Value) -> TestResult<Value> {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+
+    /// Sign out the browser: forget every cookie of the current site.
+    async fn delete_cookies(&self) -> TestResult<()> {
+        self.cmd(reqwest::Method::DELETE, "/cookie", None).await?;
+        Ok(())
+    }
+
+    async fn attribute(&self, el: &Element, name: &str) -> TestResult<String> {
+        let v = self
+            .cmd(
+                reqwest::Method::GET,
+                &format!("/element/{}/property/{name}", el.0),
+                None,
+            )
+            .await?;
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("property {name}: not a string: {v}"))
+    }
+
     /// Save a PNG screenshot of the viewport to `path`.
     async fn screenshot(&self, path: &Path) -> TestResult<()> {
         let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await?;
@@ -523,8 +557,164 @@ async fn sign_in_scenario(wd: &WebDriver, base: &str, shots: &Path) -> TestResul
     Ok(())
 }
 
+/// Sign in as `username` on the sign-in page (with the demo TOTP code when the role needs
+/// one) and wait for the back-office home.
+async fn sign_in_as(wd: &WebDriver, base: &str, username: &str) -> TestResult<()> {
+    wd.delete_cookies().await?;
+    wd.goto(&format!("{base}/dang-nhap?next=/nghiep-vu"))
+        .await?;
+    let user = wd.wait_for("#username").await?;
+    wd.send_keys(&user, username).await?;
+    wd.send_keys(&wd.find("#password").await?, DEMO_PASSWORD)
+        .await?;
+    let needs_totp = tinhso::demo::accounts_list()
+        .iter()
+        .any(|a| a.username == username && a.role.requires_totp());
+    if needs_totp {
+        let code = tinhso_identity::auth::totp_now(tinhso::demo::DEMO_TOTP_SECRET)
+            .ok_or("cannot compute the demo TOTP code")?;
+        wd.send_keys(&wd.find("#totp").await?, &code).await?;
+    }
+    wd.click(&wd.find("#sign-in").await?).await?;
+    wait_for_path(wd, "/nghiep-vu").await?;
+    Ok(())
+}
+
+/// On the officer's dossier page, press the button of `action` and wait to be back on it.
+async fn officer_action(wd: &WebDriver, base: &str, code: &str, action: &str) -> TestResult<()> {
+    let path = format!("/nghiep-vu/ho-so/{code}");
+    wd.goto(&format!("{base}{path}")).await?;
+    let button = wd
+        .wait_for(&format!(
+            "form.action-form:has(input[name=action][value={action}]) button[type=submit]"
+        ))
+        .await
+        .map_err(|e| format!("no {action} button on {path}: {e}"))?;
+    wd.click(&button).await?;
+    wait_for_path(wd, &path).await?;
+    Ok(())
+}
+
+/// A citizen files a birth registration with a PDF attached, officers take it to a signed
+/// result, the citizen downloads the PDF, and the verification page its QR code points to
+/// says it is valid.
+async fn citizen_to_result_scenario(
+    wd: &WebDriver,
+    base: &str,
+    shots: &Path,
+    attachment: &Path,
+) -> TestResult<()> {
+    // 1. The citizen fills the e-form on the portal and attaches a scan.
+    wd.goto(&format!("{base}/dich-vu-cong/1.001193/nop"))
+        .await?;
+    let name = wd.wait_for("#applicant-name").await?;
+    wd.send_keys(&name, "Lục Thị Hoa").await?;
+    wd.send_keys(&wd.find("#applicant-id_number").await?, "020090012345")
+        .await?;
+    wd.send_keys(&wd.find("#applicant-phone").await?, "0912345678")
+        .await?;
+    wd.send_keys(&wd.find("#form-ho_ten_tre").await?, "Nguyễn Minh Châu")
+        .await?;
+    wd.send_keys(
+        &wd.find("#form-noi_sinh").await?,
+        "Bệnh viện Đa khoa tỉnh Lạng Sơn",
+    )
+    .await?;
+    wd.send_keys(&wd.find("#form-so_dien_thoai").await?, "0912345678")
+        .await?;
+    // Selects, the date and the number are set as a user's picks would set them.
+    wd.execute(
+        "const set = (id, v) => { const e = document.getElementById(id); if (!e) throw new Error('no #' + id); e.value = v; e.dispatchEvent(new Event('change', {bubbles: true})); };
+         set('commune_code', '05986'); set('form-que_quan', '05986'); set('form-gioi_tinh', 'nu');
+         set('form-dan_toc', 'kinh'); set('form-ngay_sinh_tre', arguments[0]); set('form-so_ban_sao', '1');",
+        json!(["2026-01-05"]),
+    )
+    .await?;
+    let file_input = wd.find("input[type=file]").await?;
+    wd.send_keys(&file_input, &attachment.display().to_string())
+        .await?;
+    let submit = wd.find("form.svc-form button[type=submit]").await?;
+    wd.click(&submit).await?;
+    let receipt = wait_for_path_prefix(wd, "/ho-so/").await?;
+    let code = receipt
+        .path()
+        .trim_start_matches("/ho-so/")
+        .trim_end_matches("/bien-nhan")
+        .to_string();
+    let lookup = wd.text(&wd.wait_for("#lookup-code").await?).await?;
+    let files = wd.text(&wd.find("#tep-dinh-kem").await?).await?;
+    if !files.contains("giay-chung-sinh.pdf") {
+        return Err(format!("the receipt does not list the attachment: {files}"));
+    }
+    wd.screenshot(&shots.join("result-1-receipt.png")).await?;
+    eprintln!("filed {code} (lookup {lookup})");
+
+    // 2. The commune officer accepts and forwards twice; the leader approves.
+    sign_in_as(wd, base, "congchuc.tamthanh").await?;
+    for action in ["accept", "forward", "forward"] {
+        officer_action(wd, base, &code, action).await?;
+    }
+    sign_in_as(wd, base, "lanhdao.tamthanh").await?;
+    officer_action(wd, base, &code, "approve").await?;
+    let result_box = wd.text(&wd.wait_for("#ket-qua").await?).await?;
+    if !result_box.contains("KQĐT") {
+        return Err(format!("no result on the officer's page: {result_box}"));
+    }
+    wd.delete_cookies().await?;
+
+    // 3. The citizen tracks the dossier and downloads the signed PDF.
+    wd.goto(&format!("{base}/tra-cuu?ma_ho_so={code}&ma={lookup}"))
+        .await?;
+    let download = wd.wait_for("#tai-ket-qua").await?;
+    let href = wd.attribute(&download, "href").await?;
+    wd.screenshot(&shots.join("result-2-tracking.png")).await?;
+    let pdf = reqwest::get(&href)
+        .await
+        .map_err(|e| format!("download {href}: {e}"))?;
+    if pdf.status() != reqwest::StatusCode::OK {
+        return Err(format!("download {href}: {}", pdf.status()));
+    }
+    let bytes = pdf.bytes().await.map_err(|e| e.to_string())?;
+    if !bytes.starts_with(b"%PDF-") {
+        return Err("the result is not a PDF".into());
+    }
+    // The address the QR code carries is also printed under it and kept in the document's
+    // metadata with the verification code.
+    let id = tinhso_pdf::custom_entry(&bytes, "TinhSoResultId")
+        .ok_or("the PDF carries no verification code")?;
+
+    // 4. The verification page says the result is valid.
+    wd.goto(&format!("{base}/xac-thuc/{id}")).await?;
+    let verdict = wd.text(&wd.wait_for("#ket-luan").await?).await?;
+    wd.screenshot(&shots.join("result-3-verified.png")).await?;
+    if !verdict.contains("HỢP LỆ") {
+        return Err(format!("the verification page says: {verdict}"));
+    }
+    eprintln!("verified {id}: {verdict}");
+    Ok(())
+}
+
+/// Poll until the current path starts with `prefix`.
+async fn wait_for_path_prefix(wd: &WebDriver, prefix: &str) -> TestResult<reqwest::Url> {
+    let deadline = Instant::now() + WAIT_TIMEOUT;
+    loop {
+        let current = wd.current_url().await?;
+        let url =
+            reqwest::Url::parse(&current).map_err(|e| format!("current URL {current}: {e}"))?;
+        if url.path().starts_with(prefix) {
+            return Ok(url);
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "expected a page under {prefix} within {WAIT_TIMEOUT:?}, still at {current}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn officer_signs_in_to_the_back_office() {
+async fn officer_signs_in_and_a_citizen_gets_a_verified_result() {
     if std::env::var("TINHSO_BROWSER_TESTS").as_deref() != Ok("1") {
         eprintln!("browser test SKIPPED: set TINHSO_BROWSER_TESTS=1 to run it (needs chromium and chromedriver)");
         return;
@@ -569,7 +759,15 @@ async fn officer_signs_in_to_the_back_office() {
     let mut wd = WebDriver::new_session(http, &driver_base, &chromium, &profile_dir)
         .await
         .unwrap_or_else(|e| panic!("cannot start a Chromium session: {e}"));
-    let outcome = sign_in_scenario(&wd, &base, &shots).await;
+    // A small but real PDF scan to attach (sniffed as PDF by the server).
+    let attachment = tmp.path().join("giay-chung-sinh.pdf");
+    let mut scan = b"%PDF-1.4\n% Giay chung sinh (scan)\n".to_vec();
+    scan.extend_from_slice(&[b'0'; 2048]);
+    std::fs::write(&attachment, scan).expect("attachment");
+    let mut outcome = sign_in_scenario(&wd, &base, &shots).await;
+    if outcome.is_ok() {
+        outcome = citizen_to_result_scenario(&wd, &base, &shots, &attachment).await;
+    }
     if outcome.is_err() {
         let shot = shots.join("failure.png");
         if wd.screenshot(&shot).await.is_ok() {
@@ -580,6 +778,6 @@ async fn officer_signs_in_to_the_back_office() {
         }
     }
     let quit = wd.quit().await;
-    outcome.unwrap_or_else(|e| panic!("browser sign-in failed: {e}"));
+    outcome.unwrap_or_else(|e| panic!("browser journey failed: {e}"));
     quit.expect("closing the browser session");
 }
