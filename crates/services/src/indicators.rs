@@ -5,8 +5,7 @@
 //! Every indicator carries its numerator, denominator, value (percent, one decimal, `null` when
 //! the denominator is 0), its formula in Vietnamese and English and, where the domain notes give
 //! both a weight and a full-marks threshold, its 766 score (`min(1, value / threshold) × weight`).
-//! Nothing is made up: what the platform does not record yet (digitised components and results,
-//! the payment channel) is either not measured (`null` with the reason) or approximated with
+//! Nothing is made up: what the platform does not record yet (the payment channel) is either not measured (`null` with the reason) or approximated with
 //! the approximation stated. Satisfaction subtracts the rate of dossiers complained about
 //! (kiến nghị recorded by [`crate::feedback`]) and carries the applicants' rating distribution.
 //!
@@ -220,8 +219,11 @@ pub struct Counts {
     pub paid_online: i64,
     /// Returned (status 10) with `returned_at` in the period.
     pub returned: i64,
-    /// …of which the procedure version issues an electronic result.
+    /// …of which with an electronic result issued and not revoked ([`crate::results`]).
     pub electronic: i64,
+    /// …of which also with digitised components: filed online (the e-form and the required
+    /// scans are electronic by construction) or with scans attached at the counter.
+    pub digitised: i64,
     /// Active procedures offered (by this agency), and those fully online.
     pub procedures: i64,
     pub procedures_full: i64,
@@ -245,6 +247,7 @@ impl std::ops::AddAssign for Counts {
         self.paid_online += o.paid_online;
         self.returned += o.returned;
         self.electronic += o.electronic;
+        self.digitised += o.digitised;
         // Procedures are not additive (communes share theirs): the total sets them itself.
     }
 }
@@ -348,11 +351,11 @@ pub fn indicators(c: &Counts) -> Vec<Indicator> {
             denominator: Some(c.returned),
             value: percent(c.electronic, c.returned),
             formula_vi: "Số hồ sơ đã trả kết quả (trạng thái 10) trong kỳ mà phiên bản thủ tục có kết quả điện tử / tổng số hồ sơ đã trả kết quả trong kỳ",
-            formula_en: "Dossiers whose result was returned (status 10) in the period under a procedure version issuing an electronic result / all dossiers whose result was returned in the period",
+            formula_en: "Dossiers whose result was returned (status 10) in the period with a signed electronic result issued and not revoked / all dossiers whose result was returned in the period",
             points: Points { group: "digitisation", group_weight: 22, full_marks_at: None },
             score: None,
             not_measured_reason: None,
-            note: Some("Counts by the procedure version's definition (result.electronic), not by the result actually issued."),
+            note: Some("Counts the results actually issued and signed (table dossier_results), not what the procedure promises."),
             complaints_counted: None,
             complaints: None,
             ratings: None,
@@ -361,15 +364,15 @@ pub fn indicators(c: &Counts) -> Vec<Indicator> {
             key: "digitisation",
             name_vi: "Tỷ lệ số hoá hồ sơ, kết quả giải quyết",
             name_en: "Digitised dossiers and results",
-            numerator: None,
-            denominator: None,
-            value: None,
-            formula_vi: "Số hồ sơ có thành phần hồ sơ và kết quả giải quyết được số hoá / tổng số hồ sơ",
-            formula_en: "Dossiers whose components and result are digitised / all dossiers",
+            numerator: Some(c.digitised),
+            denominator: Some(c.returned),
+            value: percent(c.digitised, c.returned),
+            formula_vi: "Số hồ sơ đã trả kết quả trong kỳ có kết quả điện tử đã ký số và thành phần hồ sơ được số hoá (nộp trực tuyến, hoặc có bản quét đính kèm khi nộp tại quầy) / tổng số hồ sơ đã trả kết quả trong kỳ",
+            formula_en: "Dossiers whose result was returned in the period with a signed electronic result and digitised components (filed online, or with scans attached at the counter) / all dossiers whose result was returned in the period",
             points: Points { group: "digitisation", group_weight: 22, full_marks_at: Some(80.0) },
-            score: None,
-            not_measured_reason: Some("Whether a dossier's components and result were digitised is not recorded yet; the rate cannot be measured honestly."),
-            note: None,
+            score: score(percent(c.digitised, c.returned), 80.0, 22),
+            not_measured_reason: None,
+            note: Some("A counter dossier counts as digitised when at least one scan is attached; that every paper component was scanned is not checked."),
             complaints_counted: None,
             complaints: None,
             ratings: None,
@@ -426,11 +429,6 @@ async fn grouped(
         q = q.bind(c);
     }
     q.fetch_all(db.pool()).await.map_err(db_err)
-}
-
-#[derive(Deserialize)]
-struct ResultOnly {
-    result: crate::catalogue::ResultKind,
 }
 
 #[derive(Deserialize)]
@@ -501,39 +499,21 @@ pub async fn counts(
         c.paid_online = r.try_get(4).map_err(db_err)?;
     }
 
-    // Returned: electronic results, by procedure version (a handful of rows per agency).
+    // Returned: electronic results actually issued (and not revoked), and digitised dossiers.
     let sql = format!(
-        "SELECT agency_code, procedure_code, procedure_version, CAST(COUNT(*) AS BIGINT) \
+        "SELECT agency_code, CAST(COUNT(*) AS BIGINT), \
+         CAST(SUM(CASE WHEN EXISTS ({result}) THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN EXISTS ({result}) AND (channel = 2 OR EXISTS \
+         (SELECT 1 FROM dossier_files f WHERE f.dossier_code = dossiers.code)) THEN 1 ELSE 0 END) AS BIGINT) \
          FROM dossiers WHERE status = 10 AND returned_at >= $1 AND returned_at < $2{filter} \
-         GROUP BY agency_code, procedure_code, procedure_version"
+         GROUP BY agency_code",
+        result = "SELECT 1 FROM dossier_results r WHERE r.dossier_code = dossiers.code AND r.revoked_at IS NULL",
     );
-    let rows = grouped(db, &sql, lo, hi, codes).await?;
-    if !rows.is_empty() {
-        let mut electronic: HashMap<(String, i64), bool> = HashMap::new();
-        for r in sqlx::query("SELECT code, version, definition FROM procedures")
-            .fetch_all(db.pool())
-            .await
-            .map_err(db_err)?
-        {
-            let def: String = r.try_get(2).map_err(db_err)?;
-            let e = serde_json::from_str::<ResultOnly>(&def)
-                .map(|p| p.result.electronic)
-                .map_err(|e| AppError::internal(format!("stored procedure: {e}")))?;
-            electronic.insert(
-                (r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?),
-                e,
-            );
-        }
-        for r in rows {
-            let agency: String = r.try_get(0).map_err(db_err)?;
-            let key: (String, i64) = (r.try_get(1).map_err(db_err)?, r.try_get(2).map_err(db_err)?);
-            let n: i64 = r.try_get(3).map_err(db_err)?;
-            let c = out.entry(agency).or_default();
-            c.returned += n;
-            if electronic.get(&key).copied().unwrap_or(false) {
-                c.electronic += n;
-            }
-        }
+    for r in grouped(db, &sql, lo, hi, codes).await? {
+        let c = out.entry(r.try_get(0).map_err(db_err)?).or_default();
+        c.returned = r.try_get(1).map_err(db_err)?;
+        c.electronic = r.try_get(2).map_err(db_err)?;
+        c.digitised = r.try_get(3).map_err(db_err)?;
     }
     Ok(out)
 }
@@ -694,8 +674,8 @@ mod tests {
         assert_eq!(sat.value, Some(75.0));
         assert_eq!(sat.score, Some(15.0));
         let dig = s.iter().find(|i| i.key == "digitisation").unwrap();
+        // Nothing returned: no rate, and no score made up from nothing.
         assert_eq!((dig.value, dig.score), (None, None));
-        assert!(dig.not_measured_reason.is_some());
     }
 
     #[test]

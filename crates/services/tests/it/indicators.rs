@@ -147,12 +147,24 @@ async fn world(db: &Db) {
     )
     .await;
     // T5: submitted in December, finished and returned in January on time after one
-    // supplement request (one is allowed).
-    new_dossier(
+    // supplement request (one is allowed). Entered at the counter with no scan attached, taken
+    // through the real life cycle: its electronic result is issued, but it is not digitised.
+    let t5 = submit_anon(db, &birth(TAM_THANH)).await.dossier.code;
+    for (p, a) in [
+        (&s.one_stop, "accept"),
+        (&s.one_stop, "forward"),
+        (&s.officer, "forward"),
+        (&s.leader, "approve"),
+        (&s.one_stop, "return_result"),
+    ] {
+        act(db, p, &t5, a, "").await.unwrap();
+    }
+    set(
         db,
-        &birth(TAM_THANH),
+        &t5,
         Outcome {
             status: 10,
+            channel: 1,
             submitted: local_micros(2025, 12, 28, 9, 0),
             finished: Some(local_micros(2026, 1, 3, 9, 0)),
             returned: Some(local_micros(2026, 1, 3, 10, 0)),
@@ -279,8 +291,6 @@ fn agency<'a>(r: &'a Report, code: &str) -> &'a AgencyIndicators {
         .unwrap_or_else(|| panic!("{code} listed"))
 }
 
-const NONE: Row = (None, None, None);
-
 fn tam_thanh() -> Vec<(&'static str, Row)> {
     expect([
         (Some(3), Some(5), Some(60.0)),
@@ -288,7 +298,9 @@ fn tam_thanh() -> Vec<(&'static str, Row)> {
         (Some(21), Some(28), Some(75.0)),
         (Some(1), Some(3), Some(33.3)),
         (Some(2), Some(3), Some(66.7)),
-        NONE,
+        // T1 only: filed online with its result issued; T5's result is issued but it came in
+        // at the counter without scans; T3's result is on paper.
+        (Some(1), Some(3), Some(33.3)),
         (Some(3), Some(5), Some(60.0)),
     ])
 }
@@ -322,8 +334,9 @@ async fn indicators_per_agency_and_for_the_province() {
             (Some(2), Some(3), Some(66.7)),
             (Some(1), Some(1), Some(100.0)),
             (Some(1), Some(3), Some(33.3)),
-            (Some(1), Some(1), Some(100.0)),
-            NONE,
+            // S1 was returned without an electronic result being issued.
+            (Some(0), Some(1), Some(0.0)),
+            (Some(0), Some(1), Some(0.0)),
             (Some(1), Some(2), Some(50.0)),
         ])
     );
@@ -335,19 +348,20 @@ async fn indicators_per_agency_and_for_the_province() {
             (Some(8), Some(10), Some(80.0)),
             (Some(33), Some(48), Some(68.8)),
             (Some(2), Some(6), Some(33.3)),
-            (Some(3), Some(4), Some(75.0)),
-            NONE,
+            (Some(2), Some(4), Some(50.0)),
+            (Some(1), Some(4), Some(25.0)),
             (Some(4), Some(7), Some(57.1)),
         ])
     );
-    // Scores only where the notes give weight and threshold: satisfaction (18 points at 90%).
+    // Scores only where the notes give weight and threshold: digitisation (22 points at 80%)
+    // and satisfaction (18 points at 90%).
     let scored: Vec<_> = r
         .total
         .indicators
         .iter()
         .filter_map(|i| i.score.map(|s| (i.key, s)))
         .collect();
-    assert_eq!(scored, [("satisfaction", 11.42)]);
+    assert_eq!(scored, [("digitisation", 6.88), ("satisfaction", 11.42)]);
     assert_eq!(
         agency(&r, UBND_TAM_THANH)
             .get("satisfaction")
@@ -359,14 +373,16 @@ async fn indicators_per_agency_and_for_the_province() {
     assert_eq!(sat.complaints_counted, Some(true));
     assert_eq!(sat.complaints, Some(0));
     let dig = r.total.get("digitisation").unwrap();
-    assert!(dig.not_measured_reason.is_some() && dig.score.is_none());
+    assert!(dig.not_measured_reason.is_none());
 
-    // The JSON shape: null values, no made-up digitisation number.
+    // The JSON shape.
     let j = serde_json::to_value(&r.total).unwrap();
     let dig = &j["indicators"][5];
     assert_eq!(dig["key"], "digitisation");
-    assert!(dig["value"].is_null() && dig["numerator"].is_null());
-    assert!(dig.get("score").is_none());
+    assert_eq!(
+        (dig["numerator"].as_i64(), dig["denominator"].as_i64()),
+        (Some(1), Some(4))
+    );
 }
 
 #[tokio::test]
@@ -398,7 +414,7 @@ async fn agency_filter_and_empty_period() {
             (Some(4), Some(4), Some(100.0)),
             (Some(0), Some(0), None),
             (Some(0), Some(0), None),
-            NONE,
+            (Some(0), Some(0), None),
             (Some(0), Some(0), None),
         ])
     );
