@@ -1438,6 +1438,7 @@ async fn store_all(
 async fn link(
     db: &Db,
     ctx: &Ctx,
+    p: &Procedure,
     d: &Dossier,
     statuses: &[Status],
     checked: &[Checked<'_>],
@@ -1516,6 +1517,19 @@ async fn link(
                 ),
             ));
         }
+        // The signed-in applicant's papers go into their data store for reuse (Decree
+        // 45/2020): the component's name is the document's title.
+        if let Some(owner) = &d.applicant_user_id {
+            crate::results::remember_in(
+                &mut tx,
+                owner,
+                &component_title(p, &c.upload.component_id),
+                r,
+                &d.code,
+                now,
+            )
+            .await?;
+        }
         tx.audit(&ctx.entry(
             "dossier.attach",
             "dossier",
@@ -1537,6 +1551,15 @@ async fn link(
     }
     tx.commit().await?;
     Ok(out)
+}
+
+/// The title a component's paper takes in the data store: the component's name.
+fn component_title(p: &Procedure, component_id: &str) -> String {
+    p.components
+        .iter()
+        .find(|c| c.id == component_id)
+        .map(|c| c.name.clone())
+        .unwrap_or_else(|| component_id.to_string())
 }
 
 /// The statuses in which `who` may attach files to `d`, after checking an officer's right.
@@ -1613,7 +1636,7 @@ pub async fn attach_all(
     let checked = check_uploads(&p, uploads, existing_totals, &mut errs);
     errs.into_result()?;
     let refs = store_all(store, db, &checked).await?;
-    let mut out = link(db, ctx, &d, statuses, &checked, &refs).await?;
+    let mut out = link(db, ctx, &p, &d, statuses, &checked, &refs).await?;
     name_components(&p, &mut out);
     Ok(out)
 }
@@ -1721,6 +1744,7 @@ pub async fn submit_with_files(
         link(
             db,
             ctx,
+            p,
             &r.dossier,
             &[Status::Submitted, Status::Accepted],
             &checked,

@@ -712,6 +712,35 @@ pub fn check_file(r: &ResultRecord, bytes: &[u8]) -> FileCheck {
     }
 }
 
+/// Put a stored file into `owner`'s data store inside the caller's transaction (a paper they
+/// uploaded); the same file twice is kept once.
+pub async fn remember_in(
+    tx: &mut WriteTx,
+    owner: &str,
+    title: &str,
+    file: &tinhso_store::files::FileRef,
+    dossier_code: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO personal_documents (id, owner_user_id, title, kind, file_sha256, media_type, size, \
+         source_dossier, result_id, created_at) VALUES ($1,$2,$3,'upload',$4,$5,$6,$7,NULL,$8) \
+         ON CONFLICT (owner_user_id, file_sha256) DO NOTHING",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(owner)
+    .bind(title)
+    .bind(&file.sha256)
+    .bind(&file.media_type)
+    .bind(file.size)
+    .bind(dossier_code)
+    .bind(now)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    Ok(())
+}
+
 /// A document in a personal data store.
 #[derive(Debug, Clone, Serialize)]
 pub struct PersonalDocument {

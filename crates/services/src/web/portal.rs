@@ -493,6 +493,8 @@ pub(super) fn submit_view(
 
 /// A file input for one component (`files.<component id>`).
 pub(super) struct FileInput {
+    /// The component's id (`reuse.<id>` names the data-store choice).
+    pub component: String,
     pub name: String,
     pub id: String,
     pub label: String,
@@ -500,6 +502,91 @@ pub(super) struct FileInput {
     pub note: String,
     pub error: String,
     pub describedby: String,
+    /// Papers of the signed-in applicant's data store that can stand in for an upload
+    /// (id, title); empty when not signed in or nothing is stored.
+    pub reuse: Vec<(String, String)>,
+    /// The paper picked before the form came back with errors.
+    pub reuse_selected: String,
+}
+
+/// The signed-in applicant's data store as choices for the file inputs (Decree 45/2020:
+/// papers already given are not asked for again).
+async fn reuse_choices(state: &AppState, ctx: &ReqCtx) -> Result<Vec<(String, String)>, AppError> {
+    let Some(p) = ctx.principal.as_ref() else {
+        return Ok(Vec::new());
+    };
+    Ok(crate::results::personal_documents(&state.db, &p.user_id)
+        .await?
+        .into_iter()
+        .map(|d| {
+            let from = d
+                .source_dossier
+                .map(|c| format!(" (hồ sơ {c})"))
+                .unwrap_or_default();
+            (d.id, format!("{}{from}", d.title))
+        })
+        .collect())
+}
+
+/// Offer the data store on every file input, keeping what was picked.
+fn offer_reuse(
+    uploads: &mut [FileInput],
+    choices: &[(String, String)],
+    pairs: &[(String, String)],
+) {
+    for u in uploads {
+        u.reuse = choices.to_vec();
+        u.reuse_selected = view::form_get(pairs, &format!("reuse.{}", u.component));
+    }
+}
+
+/// Papers picked from the data store, read back as uploads of their components. A pick that
+/// is not the applicant's own is a field error, not a silent skip.
+async fn reused_uploads(
+    state: &AppState,
+    ctx: &ReqCtx,
+    pairs: &[(String, String)],
+) -> Result<Vec<Upload>, AppError> {
+    let picks: Vec<(&str, &str)> = pairs
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("reuse.")?, v.trim())))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    if picks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let docs = match ctx.principal.as_ref() {
+        Some(p) => crate::results::personal_documents(&state.db, &p.user_id).await?,
+        None => Vec::new(),
+    };
+    let mut errs = tinhso_kernel::FieldErrors::new();
+    let mut out = Vec::new();
+    for (component, id) in picks {
+        match docs.iter().find(|d| d.id == id) {
+            Some(d) => {
+                let ext = match d.media_type.as_str() {
+                    "image/jpeg" => "jpg",
+                    "image/png" => "png",
+                    _ => "pdf",
+                };
+                out.push(Upload {
+                    component_id: component.to_string(),
+                    file_name: format!("{}.{ext}", d.title),
+                    bytes: state.files.get(&d.file_sha256).await?,
+                });
+            }
+            None => errs.push(
+                &dossier::file_field(component),
+                tinhso_kernel::Invalid::new(
+                    "reuse_unknown",
+                    "Giấy tờ đã chọn không có trong kho dữ liệu của bạn",
+                    "The paper chosen is not in your data store",
+                ),
+            ),
+        }
+    }
+    errs.into_result()?;
+    Ok(out)
 }
 
 /// File inputs for the components an applicant may upload: every component but the
@@ -541,6 +628,9 @@ pub(super) fn file_inputs(
                 format!("{id}-help {id}-err")
             };
             FileInput {
+                component: c.id.clone(),
+                reuse: Vec::new(),
+                reuse_selected: String::new(),
                 label: c.name.clone(),
                 name,
                 id,
@@ -713,7 +803,10 @@ pub async fn submit_form(
     let p = offered(&state, &code).await.map_err(|e| ctx.page_err(e))?;
     let typed = prefill(&state, &ctx).await.map_err(|e| ctx.page_err(e))?;
     let action = format!("/dich-vu-cong/{}/nop", p.code);
-    Ok(render(&submit_view(
+    let choices = reuse_choices(&state, &ctx)
+        .await
+        .map_err(|e| ctx.page_err(e))?;
+    let mut page = submit_view(
         &ctx,
         p,
         action,
@@ -721,7 +814,9 @@ pub async fn submit_form(
         new_key(),
         &typed,
         FormErrors::default(),
-    )))
+    );
+    offer_reuse(&mut page.uploads, &choices, &[]);
+    Ok(render(&page))
 }
 
 /// The e-form posted: multipart with the files (the portal's form), or urlencoded without
@@ -741,15 +836,22 @@ pub async fn submit_post(
     let idem = view::form_get(&pairs, "idem");
     let s = typed.submission(&p, Channel::Online, &idem);
     let result = if posted.multipart {
-        dossier::submit_with_files(
-            &state.db,
-            &state.files,
-            &ctx.audit(),
-            ctx.principal.as_ref(),
-            &s,
-            &posted.uploads,
-        )
-        .await
+        match reused_uploads(&state, &ctx, &pairs).await {
+            Ok(reused) => {
+                let mut uploads = posted.uploads;
+                uploads.extend(reused);
+                dossier::submit_with_files(
+                    &state.db,
+                    &state.files,
+                    &ctx.audit(),
+                    ctx.principal.as_ref(),
+                    &s,
+                    &uploads,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        }
     } else {
         dossier::submit(&state.db, &ctx.audit(), ctx.principal.as_ref(), &s).await
     };
@@ -776,7 +878,11 @@ pub async fn submit_post(
                 idem
             };
             let action = format!("/dich-vu-cong/{}/nop", p.code);
-            let page = submit_view(&ctx, p, action, false, idem, &typed, errors);
+            let mut page = submit_view(&ctx, p, action, false, idem, &typed, errors);
+            let choices = reuse_choices(&state, &ctx)
+                .await
+                .map_err(|e| ctx.page_err(e))?;
+            offer_reuse(&mut page.uploads, &choices, &pairs);
             Ok((status, render(&page)).into_response())
         }
         Err(e) => Err(ctx.page_err(e)),

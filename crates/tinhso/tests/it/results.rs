@@ -250,3 +250,104 @@ async fn a_signed_in_citizens_result_lands_in_the_data_store() {
     let resp = app.get(&client(), "/kho-du-lieu").await;
     assert!(resp.status() == StatusCode::SEE_OTHER || resp.status() == StatusCode::UNAUTHORIZED);
 }
+
+/// File a birth registration as `c` through the multipart form with `extra` parts; returns
+/// the response.
+async fn file_with(app: &TestApp, c: &Client, extra: Vec<Part>) -> reqwest::Response {
+    let path = "/dich-vu-cong/1.001193/nop";
+    let (_, html) = text(app.get(c, path).await).await;
+    let csrf = hidden_field(&html, "csrf").unwrap();
+    let idem = hidden_field(&html, "idem").unwrap();
+    let mut parts = crate::services_files::birth_fields("Hoàng Thị Mai", &idem, &csrf);
+    parts.extend(extra);
+    post_multipart(app, c, &format!("{path}?csrf={csrf}"), &parts).await
+}
+
+#[tokio::test]
+async fn papers_in_the_data_store_are_picked_instead_of_uploaded_again() {
+    let app = crate::spawn_app().await;
+    let mai = app.signed_in("020190001234").await;
+    let scan = crate::services_files::pdf();
+    // First dossier: the papers are uploaded, and kept in Mai's data store.
+    let resp = file_with(
+        &app,
+        &mai,
+        vec![
+            Part::File(
+                "files.giay_chung_sinh",
+                "chung-sinh.pdf",
+                "application/pdf",
+                scan.clone(),
+            ),
+            Part::File(
+                "files.giay_to_tuy_than",
+                "cccd.pdf",
+                "application/pdf",
+                scan.clone(),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, docs) = json(app.get(&mai, "/api/v1/me/documents").await).await;
+    let docs = docs.as_array().unwrap().clone();
+    // The same scan for both components is one paper in the store.
+    assert_eq!(docs.len(), 1, "{docs:?}");
+    assert_eq!(docs[0]["kind"], "upload");
+    let doc_id = docs[0]["id"].as_str().unwrap().to_string();
+
+    // The form offers it on every file input.
+    let (_, html) = text(app.get(&mai, "/dich-vu-cong/1.001193/nop").await).await;
+    assert!(html.contains("name=\"reuse.giay_chung_sinh\""), "{html}");
+    assert!(html.contains(&format!("value=\"{doc_id}\"")));
+
+    // Second dossier: nothing uploaded, both papers picked from the store.
+    let resp = file_with(
+        &app,
+        &mai,
+        vec![
+            Part::Text("reuse.giay_chung_sinh", doc_id.clone()),
+            Part::Text("reuse.giay_to_tuy_than", doc_id.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::SEE_OTHER,
+        "{:?}",
+        resp.text().await
+    );
+    let receipt = location(&resp);
+    let (_, page) = text(app.get(&mai, &receipt).await).await;
+    assert!(page.contains("id=\"tep-dinh-kem\""), "{page}");
+    assert_eq!(
+        app.count("SELECT COUNT(DISTINCT dossier_code) FROM dossier_files")
+            .await,
+        2
+    );
+
+    // A pick that is not one's own: a field error, nothing written.
+    let dossiers = app.count("SELECT COUNT(*) FROM dossiers").await;
+    let other = app.signed_in("4900123467").await;
+    let resp = file_with(
+        &app,
+        &other,
+        vec![
+            Part::Text("reuse.giay_chung_sinh", doc_id.clone()),
+            Part::File(
+                "files.giay_to_tuy_than",
+                "cccd.pdf",
+                "application/pdf",
+                scan,
+            ),
+        ],
+    )
+    .await;
+    let (status, html) = text(resp).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("không có trong kho dữ liệu của bạn"),
+        "{html}"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM dossiers").await, dossiers);
+}

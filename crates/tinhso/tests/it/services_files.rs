@@ -11,7 +11,7 @@ const KHAI_SINH: &str = "1.001193";
 const TAM_THANH: &str = "05986";
 const BOUNDARY: &str = "----tinhso-test-boundary-7MA4YWxkTrZu0gW";
 
-fn pdf() -> Vec<u8> {
+pub(crate) fn pdf() -> Vec<u8> {
     b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
 }
 
@@ -54,7 +54,7 @@ pub(crate) fn multipart(parts: &[Part]) -> Vec<u8> {
     body
 }
 
-fn birth_fields(name: &str, idem: &str, csrf: &str) -> Vec<Part> {
+pub(crate) fn birth_fields(name: &str, idem: &str, csrf: &str) -> Vec<Part> {
     [
         ("csrf", csrf),
         ("idem", idem),
