@@ -62,6 +62,8 @@ pub struct Font {
     pub(crate) italic_angle: f32,
     /// (glyph, character) for the ToUnicode map, lowest code point first per glyph.
     pub(crate) to_unicode: Vec<(u16, char)>,
+    /// That map as a zlib-compressed CMap stream (made once, embedded in every document).
+    pub(crate) to_unicode_cmap: Vec<u8>,
     /// The font file, zlib-compressed, and its uncompressed length.
     pub(crate) compressed: Vec<u8>,
     pub(crate) length: usize,
@@ -109,7 +111,20 @@ impl Font {
             })
             .collect();
         let b = face.global_bounding_box();
+        let mut map = pdf_writer::types::UnicodeCmap::<u16>::new(
+            pdf_writer::Name(b"Tinhso-UCS"),
+            pdf_writer::types::SystemInfo {
+                registry: pdf_writer::Str(b"Adobe"),
+                ordering: pdf_writer::Str(b"UCS"),
+                supplement: 0,
+            },
+        );
+        for (g, c) in &to_unicode {
+            map.pair(*g, *c);
+        }
+        let to_unicode_cmap = miniz_oxide::deflate::compress_to_vec_zlib(&map.finish(), 6);
         Font {
+            to_unicode_cmap,
             glyphs,
             widths,
             ascent: scale(f32::from(face.ascender())),
@@ -131,6 +146,14 @@ impl Font {
     /// The glyph for `c`, if the font has one.
     pub fn glyph(&self, c: char) -> Option<u16> {
         self.glyphs.get(&c).copied()
+    }
+
+    /// The character a glyph stands for in extracted text (the ToUnicode map).
+    pub fn char_of(&self, glyph: u16) -> Option<char> {
+        self.to_unicode
+            .iter()
+            .find(|(g, _)| *g == glyph)
+            .map(|(_, c)| *c)
     }
 
     /// Characters of `text` the font cannot show (they would print as an empty box).
@@ -215,7 +238,7 @@ mod tests {
     fn to_unicode_maps_space_not_no_break_space() {
         let f = Style::Regular.font();
         let g = f.glyph(' ').unwrap();
-        let first = f.to_unicode.iter().find(|(gl, _)| *gl == g).unwrap();
-        assert_eq!(first.1, ' ');
+        assert_eq!(f.char_of(g), Some(' '));
+        assert_eq!(f.char_of(f.glyph('ệ').unwrap()), Some('ệ'));
     }
 }

@@ -15,7 +15,6 @@ pub mod layout;
 pub use font::Style;
 pub use layout::{Align, Block, Margins, Para, Qr, A4, MM};
 
-use pdf_writer::types::UnicodeCmap;
 use pdf_writer::types::{CidFontType, FontFlags, SystemInfo};
 use pdf_writer::Finish;
 use pdf_writer::{Date, Filter, Name, Pdf, Rect, Ref, Str, TextStr};
@@ -249,20 +248,8 @@ fn write_font(
     pdf.stream(file, &font.compressed)
         .filter(Filter::FlateDecode)
         .pair(Name(b"Length1"), font.length as i32);
-    let mut map = UnicodeCmap::<u16>::new(
-        Name(b"Tinhso-UCS"),
-        SystemInfo {
-            registry: Str(b"Adobe"),
-            ordering: Str(b"UCS"),
-            supplement: 0,
-        },
-    );
-    for (g, c) in &font.to_unicode {
-        map.pair(*g, *c);
-    }
-    let raw = map.finish();
-    let packed = miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6);
-    pdf.cmap(cmap, &packed).filter(Filter::FlateDecode);
+    pdf.cmap(cmap, &font.to_unicode_cmap)
+        .filter(Filter::FlateDecode);
 }
 
 /// Read back a custom information entry from a PDF this crate wrote (values are written as

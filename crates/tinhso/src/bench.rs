@@ -1437,6 +1437,9 @@ pub struct ServicesArgs {
     /// Timed runs of the indicator report.
     #[arg(long, default_value_t = 5)]
     pub indicator_runs: u32,
+    /// Dossiers approved one after another with their signed result issued (0: skip).
+    #[arg(long, default_value_t = 200)]
+    pub approvals: u64,
 }
 
 async fn services(args: &ServicesArgs) -> anyhow::Result<()> {
@@ -1776,6 +1779,10 @@ async fn services_measure(
     }
     http?;
 
+    if args.approvals > 0 {
+        lines.extend(results_phase(db, dir, args.approvals).await?);
+        mark(&mut marks, "results");
+    }
     let (indicators, indicators_short) = indicators_phase(db, args, &mut marks).await?;
     Ok(ServicesMeasured {
         lines,
@@ -1783,6 +1790,158 @@ async fn services_measure(
         indicators_short,
         marks,
     })
+}
+
+/// Signed electronic results: `n` dossiers are filed and taken to the approval step in
+/// process (not timed), then approved one after another by the demo leader — each approval
+/// issues the result in its transaction (number, two ed25519 signatures, the PDF written to
+/// the file store). Also times rendering the result PDF alone.
+async fn results_phase(db: &Db, dir: &Path, n: u64) -> anyhow::Result<Vec<Line>> {
+    use tinhso_services::dossier::{self, ActingAs, TransitionInput};
+    let files = tinhso_http::file_store(dir);
+    let issuing = tinhso_services::results::Issuing {
+        files: &files,
+        public_url: "http://localhost",
+    };
+    crate::demo::load(db, issuing).await?;
+    let principal = |name: &'static str| async move {
+        let acc = tinhso_identity::accounts::get_by_username(db, name)
+            .await?
+            .with_context(|| format!("demo account {name} is missing"))?;
+        anyhow::Ok(tinhso_identity::accounts::principal_of(
+            &acc,
+            tinhso_identity::authz::AuthMethod::Session,
+        ))
+    };
+    let officer = principal("congchuc.tamthanh").await?;
+    let leader = principal("lanhdao.tamthanh").await?;
+    let ctx = |p: &tinhso_identity::Principal| tinhso_store::audit::Ctx {
+        actor: p.actor(),
+        request_id: "bench".into(),
+    };
+    let act = |action: &str| TransitionInput {
+        action: action.into(),
+        reason: String::new(),
+        form: Default::default(),
+    };
+    let mut codes = Vec::new();
+    for i in 0..n {
+        let s: tinhso_services::dossier::Submission =
+            serde_json::from_value(bench_submission(1_000_000 + i))?;
+        let code = dossier::submit(db, &ctx(&officer), None, &s)
+            .await?
+            .dossier
+            .code;
+        for a in ["accept", "forward", "forward"] {
+            dossier::transition(
+                db,
+                issuing,
+                &ctx(&officer),
+                &code,
+                ActingAs::Staff(&officer),
+                &act(a),
+            )
+            .await?;
+        }
+        codes.push(code);
+    }
+    let mut lat = Vec::with_capacity(codes.len());
+    let start = Instant::now();
+    for code in &codes {
+        let t = Instant::now();
+        dossier::transition(
+            db,
+            issuing,
+            &ctx(&leader),
+            code,
+            ActingAs::Staff(&leader),
+            &act("approve"),
+        )
+        .await?;
+        lat.push(t.elapsed().as_nanos() as u64);
+    }
+    let elapsed = start.elapsed();
+    let issued = tinhso_services::results::of_dossier(db, &codes[0])
+        .await?
+        .context("the first approval issued no result")?;
+    let pdf_bytes = issued.file_size;
+
+    // Rendering alone: the same document laid out and written again and again.
+    let doc = sample_result_doc();
+    let rounds = 300u64;
+    let mut render_lat = Vec::with_capacity(rounds as usize);
+    let r0 = Instant::now();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        std::hint::black_box(tinhso_services::documents::result_pdf(&doc));
+        render_lat.push(t.elapsed().as_nanos() as u64);
+    }
+    let render_elapsed = r0.elapsed();
+    Ok(vec![
+        Line {
+            key: "approve_with_result",
+            label: "approval issuing a signed result (in process, one at a time)".into(),
+            count: n,
+            rate: per_sec(n, elapsed),
+            unit: "results/s",
+            lat: lat_of(lat),
+            lat_of: "approval",
+            errors: 0,
+            note: format!(
+                "{n} dossiers; each approval writes the number, two ed25519 signatures and a \
+                 {} KB PDF in its transaction",
+                pdf_bytes / 1024
+            ),
+        },
+        Line {
+            key: "render_result_pdf",
+            label: "  result PDF rendering alone".into(),
+            count: rounds,
+            rate: per_sec(rounds, render_elapsed),
+            unit: "PDFs/s",
+            lat: lat_of(render_lat),
+            lat_of: "PDF",
+            errors: 0,
+            note: "one core; layout, QR code, page compression (fonts compressed once)".into(),
+        },
+    ])
+}
+
+fn sample_result_doc() -> tinhso_services::documents::ResultDoc {
+    use tinhso_services::documents::{Issuer, Line as DocLine, ResultDoc};
+    ResultDoc {
+        issuer: Issuer {
+            parent_name: "Ủy ban nhân dân tỉnh Lạng Sơn".into(),
+            name: "Ủy ban nhân dân phường Tam Thanh".into(),
+            place: "Lạng Sơn".into(),
+        },
+        number: "00001/2026/KQĐT".into(),
+        title: "Giấy khai sinh".into(),
+        date: (29, 11, 2026),
+        procedure: "Đăng ký khai sinh".into(),
+        procedure_code: "1.001193".into(),
+        dossier_code: "000.00.23.H37-261129-0001".into(),
+        holder: "Hoàng Thị Mai".into(),
+        submitted: "29/11/2026".into(),
+        decision: "Chấp thuận đề nghị của Hoàng Thị Mai theo hồ sơ số 000.00.23.H37-261129-0001."
+            .into(),
+        details: (0..8)
+            .map(|i| {
+                DocLine::new(
+                    &format!("Thông tin {i}"),
+                    "Nguyễn Minh Châu, Bệnh viện Đa khoa tỉnh Lạng Sơn",
+                )
+            })
+            .collect(),
+        signer_heading: "TM. Ủy ban nhân dân".into(),
+        signer_name: "Hoàng Văn Thắng".into(),
+        signed_at: "10:00:00 ngày 29/11/2026 (UTC+7)".into(),
+        agency_key: "E8191AF8674F0CE9".into(),
+        signer_key: "777376C92343B00C".into(),
+        verify_url: "https://dichvucong.langson.gov.vn/xac-thuc/DT2Q7K91MS4TFYMHMQAG".into(),
+        verify_code: "DT2Q7-K91MS-4TFYM-HMQAG".into(),
+        embedded: vec![("TinhSoResultId".into(), "DT2Q7K91MS4TFYMHMQAG".into())],
+    }
 }
 
 /// A small, valid PDF of a few KB, different for each `n` (files are content-addressed).
