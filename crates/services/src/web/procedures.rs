@@ -221,7 +221,7 @@ fn form_field(field: &str) -> &str {
         "time_limit" => "time_value",
         "result" => "result_name",
         "name" | "sector" | "level" | "online_level" | "fees" | "components" | "eform"
-        | "workflow" | "fee_timing" => head,
+        | "workflow" | "fee_timing" | "time_value" | "result_name" => head,
         // Not editable here (code, agency): shown above the form.
         _ => "",
     }
@@ -385,6 +385,8 @@ mod tests {
     fn check_errors_land_on_form_fields() {
         assert_eq!(form_field("eform[2].type"), "eform");
         assert_eq!(form_field("workflow"), "workflow");
+        assert_eq!(form_field("time_value"), "time_value");
+        assert_eq!(form_field("time_limit.value"), "time_value");
         assert_eq!(form_field("agency.name"), "");
         assert_eq!(form_field("code"), "");
     }
