@@ -88,7 +88,11 @@ pub struct ResultDoc {
     pub embedded: Vec<(String, String)>,
 }
 
-pub(crate) fn heading(issuer: &Issuer, number: Option<&str>, date: (u32, u32, i32)) -> Vec<(f32, Vec<Block>)> {
+pub(crate) fn heading(
+    issuer: &Issuer,
+    number: Option<&str>,
+    date: (u32, u32, i32),
+) -> Vec<(f32, Vec<Block>)> {
     let mut left = Vec::new();
     if !issuer.parent_name.is_empty() {
         left.push(Block::Para(

@@ -60,9 +60,7 @@ fn vn_text(s: &str) -> String {
 }
 
 fn time_vn(micros: i64) -> String {
-    local_datetime(micros)
-        .format("%H:%M %d/%m/%Y")
-        .to_string()
+    local_datetime(micros).format("%H:%M %d/%m/%Y").to_string()
 }
 
 fn db_err(e: sqlx::Error) -> AppError {
@@ -80,8 +78,11 @@ pub const APOLOGY_ACTION: &str = "apologise";
 pub const APOLOGY_NOTICE_WORKING_DAYS: u32 = 3;
 /// Statuses in which a dossier is being processed by the agency (accepted, processing,
 /// payment requested): the clock runs, an apology makes sense.
-pub const APOLOGY_STATUSES: [Status; 3] =
-    [Status::Accepted, Status::Processing, Status::PaymentRequested];
+pub const APOLOGY_STATUSES: [Status; 3] = [
+    Status::Accepted,
+    Status::Processing,
+    Status::PaymentRequested,
+];
 
 /// What an officer records for form 04.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -206,10 +207,7 @@ pub async fn apologise(
                 "new_due_date",
                 Invalid::new(
                     "not_after_due",
-                    format!(
-                        "Ngày hẹn mới phải sau ngày hẹn trả hiện tại ({})",
-                        vn(due)
-                    ),
+                    format!("Ngày hẹn mới phải sau ngày hẹn trả hiện tại ({})", vn(due)),
                     format!(
                         "The new date must be after the current promised date ({})",
                         vn(due)
@@ -592,12 +590,15 @@ pub fn notice_pdf(n: &NoticeDoc) -> Vec<u8> {
                     );
                 }
             }
-            d.para(para(&format!(
+            d.para(
+                para(&format!(
                 "Thời hạn giải quyết tạm dừng từ {} cho đến khi cơ quan nhận đủ hồ sơ bổ sung. \
                  Ông/bà bổ sung trực tuyến tại trang tra cứu hồ sơ (quét mã QR dưới đây) hoặc \
                  tại Bộ phận Một cửa.",
                 time_vn(k.at)
-            )).before(4.0));
+            ))
+                .before(4.0),
+            );
             d.para(para("Xin trân trọng thông báo."));
         }
         Notice::Refusal => {
@@ -637,9 +638,7 @@ pub fn notice_pdf(n: &NoticeDoc) -> Vec<u8> {
                     .align(Align::Center)
                     .after(6.0),
             );
-            d.para(para(
-                "Rất mong nhận được sự thông cảm của ông/bà/tổ chức.",
-            ));
+            d.para(para("Rất mong nhận được sự thông cảm của ông/bà/tổ chức."));
         }
     }
     d.space(6.0);
@@ -937,12 +936,10 @@ pub fn control_slip(d: &Dossier, p: Option<&Procedure>, cal: &WorkingCalendar) -
                 judge(deadline(&e.step, paused), e.at),
                 "Trả kết quả".into(),
             ),
-            APOLOGY_ACTION => {
-                if original_due.is_none() {
-                    original_due = serde_json::from_str::<serde_json::Value>(&e.signed_payload)
-                        .ok()
-                        .and_then(|v| v["apology"]["old_due"].as_str().map(str::to_string));
-                }
+            APOLOGY_ACTION if original_due.is_none() => {
+                original_due = serde_json::from_str::<serde_json::Value>(&e.signed_payload)
+                    .ok()
+                    .and_then(|v| v["apology"]["old_due"].as_str().map(str::to_string));
             }
             _ => {}
         }
@@ -972,7 +969,10 @@ pub fn control_slip(d: &Dossier, p: Option<&Procedure>, cal: &WorkingCalendar) -
 /// Form 06 as PDF, dated `date` (day, month, year).
 pub fn control_slip_pdf(s: &ControlSlip, issuer: &Issuer, date: (u32, u32, i32)) -> Vec<u8> {
     let mut d = Document::new(Meta {
-        title: format!("Phiếu kiểm soát quá trình giải quyết hồ sơ {}", s.dossier_code),
+        title: format!(
+            "Phiếu kiểm soát quá trình giải quyết hồ sơ {}",
+            s.dossier_code
+        ),
         author: issuer.name.clone(),
         subject: s.procedure.clone(),
         keywords: format!("{} Mẫu số 06", s.dossier_code),
@@ -1017,7 +1017,10 @@ pub fn control_slip_pdf(s: &ControlSlip, issuer: &Issuer, date: (u32, u32, i32))
         ),
     ];
     if let Some(o) = &s.original_due {
-        lines.push(Line::new("Ngày hẹn ban đầu (trước khi xin lỗi)", &vn_text(o)));
+        lines.push(Line::new(
+            "Ngày hẹn ban đầu (trước khi xin lỗi)",
+            &vn_text(o),
+        ));
     }
     for l in &lines {
         d.para(documents::labelled(l, 11.0).after(2.0));
@@ -1188,11 +1191,7 @@ pub async fn register(
         .ok_or_else(|| {
             AppError::field(
                 "agency",
-                Invalid::new(
-                    "agency_unknown",
-                    "Không có cơ quan này",
-                    "No such agency",
-                ),
+                Invalid::new("agency_unknown", "Không có cơ quan này", "No such agency"),
             )
         })?;
     let scope = dossier::agency_scope(db, &agency).await?;
@@ -1485,7 +1484,10 @@ mod tests {
             outcome_of(9, Some(fin), Some("2026-03-20"), 2, today),
             Outcome::Late
         );
-        assert_eq!(outcome_of(4, None, Some("2026-03-09"), 0, today), Outcome::Overdue);
+        assert_eq!(
+            outcome_of(4, None, Some("2026-03-09"), 0, today),
+            Outcome::Overdue
+        );
         assert_eq!(outcome_of(3, None, None, 0, today), Outcome::Closed);
     }
 }

@@ -238,7 +238,11 @@ pub struct NoticeLink {
 }
 
 /// Links to every notice (forms 02, 03, 04) of `d`; with the lookup code for the applicant.
-pub fn notice_links(d: &Dossier, lookup: Option<&str>, lang: tinhso_http::i18n::Lang) -> Vec<NoticeLink> {
+pub fn notice_links(
+    d: &Dossier,
+    lookup: Option<&str>,
+    lang: tinhso_http::i18n::Lang,
+) -> Vec<NoticeLink> {
     forms::notices(d)
         .into_iter()
         .map(|(k, seq)| {
@@ -302,7 +306,11 @@ async fn apology_view(
         .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok());
     // A suggestion: the working day after the later of today and the current promised date.
     let suggested = due
-        .map(|due| cal.add_working_days(due.max(today), 1).format("%Y-%m-%d").to_string())
+        .map(|due| {
+            cal.add_working_days(due.max(today), 1)
+                .format("%Y-%m-%d")
+                .to_string()
+        })
         .unwrap_or_default();
     Ok(ApologyPage {
         c: Chrome::of(ctx),
@@ -348,11 +356,10 @@ pub async fn apology_post(
         .map_err(|e| ctx.page_err(e))?;
     let p = ctx.principal().map_err(|e| ctx.page_err(e))?;
     match forms::apologise(&state.db, &ctx.audit(), &code, p, &input).await {
-        Ok(_) => Ok(Redirect::to(&format!(
-            "/nghiep-vu/ho-so/{}#h-history",
-            url_encode(&code)
-        ))
-        .into_response()),
+        Ok(_) => Ok(
+            Redirect::to(&format!("/nghiep-vu/ho-so/{}#h-history", url_encode(&code)))
+                .into_response(),
+        ),
         Err(e) if matches!(e.code, ErrorCode::NotFound | ErrorCode::Forbidden) => {
             Err(ctx.page_err(e))
         }
@@ -416,7 +423,11 @@ pub async fn slip_page(
         c: Chrome::of(&ctx),
         received: s.received_at.map(local_time).unwrap_or_default(),
         due: s.due.as_deref().map(view::date_vn).unwrap_or_default(),
-        original_due: s.original_due.as_deref().map(view::date_vn).unwrap_or_default(),
+        original_due: s
+            .original_due
+            .as_deref()
+            .map(view::date_vn)
+            .unwrap_or_default(),
         rows: s
             .rows
             .iter()
@@ -479,21 +490,27 @@ pub struct RegisterQuery {
 fn register_period(q: &RegisterQuery) -> Result<(NaiveDate, NaiveDate), AppError> {
     let today = dossier::today_local();
     let to_excl = match q.to.trim() {
-        "" => today.succ_opt().unwrap_or(today).format("%Y-%m-%d").to_string(),
+        "" => today
+            .succ_opt()
+            .unwrap_or(today)
+            .format("%Y-%m-%d")
+            .to_string(),
         t => match NaiveDate::parse_from_str(t, "%Y-%m-%d") {
             Ok(d) => d.succ_opt().unwrap_or(d).format("%Y-%m-%d").to_string(),
             Err(_) => t.to_string(),
         },
     };
-    crate::indicators::parse_period(Some(q.from.as_str()), Some(to_excl.as_str())).map_err(|mut e| {
-        for f in &mut e.fields {
-            if f.code == "period" {
-                f.message_vi = "Ngày kết thúc không được trước ngày bắt đầu".into();
-                f.message_en = "The last day cannot be before the first".into();
+    crate::indicators::parse_period(Some(q.from.as_str()), Some(to_excl.as_str())).map_err(
+        |mut e| {
+            for f in &mut e.fields {
+                if f.code == "period" {
+                    f.message_vi = "Ngày kết thúc không được trước ngày bắt đầu".into();
+                    f.message_en = "The last day cannot be before the first".into();
+                }
             }
-        }
-        e
-    })
+            e
+        },
+    )
 }
 
 /// The register for a query, checked (the agency in the principal's scope, audited when not).
@@ -632,7 +649,11 @@ pub async fn register_page(
     }
     let today = dossier::today_local();
     if q.from.trim().is_empty() {
-        q.from = today.with_day(1).unwrap_or(today).format("%Y-%m-%d").to_string();
+        q.from = today
+            .with_day(1)
+            .unwrap_or(today)
+            .format("%Y-%m-%d")
+            .to_string();
     }
     if q.to.trim().is_empty() {
         q.to = today.format("%Y-%m-%d").to_string();
@@ -661,7 +682,11 @@ pub async fn register_page(
                             procedure: row.procedure.clone(),
                             applicant: row.applicant_name.clone(),
                             received: local_time(row.accepted_at.unwrap_or(row.submitted_at)),
-                            due: row.due_date.as_deref().map(view::date_vn).unwrap_or_default(),
+                            due: row
+                                .due_date
+                                .as_deref()
+                                .map(view::date_vn)
+                                .unwrap_or_default(),
                             original_due: row
                                 .original_due_date
                                 .as_deref()

@@ -130,11 +130,7 @@ impl Typed {
         if p.sector.chars().count() < 2 {
             errs.push(
                 "sector",
-                Invalid::new(
-                    "required",
-                    "Vui lòng nhập lĩnh vực",
-                    "Enter the sector",
-                ),
+                Invalid::new("required", "Vui lòng nhập lĩnh vực", "Enter the sector"),
             );
         }
         p.level = self.level.trim().to_string();

@@ -40,7 +40,9 @@ fn apology(reason: &str, date: chrono::NaiveDate) -> ApologyInput {
 }
 
 async fn calendar(db: &Db) -> WorkingCalendar {
-    tinhso_refdata::calendar::working_calendar(db).await.unwrap()
+    tinhso_refdata::calendar::working_calendar(db)
+        .await
+        .unwrap()
 }
 
 /// A building permit accepted by the one-stop desk of Tam Thanh.
@@ -64,8 +66,14 @@ async fn apology_rules_refuse_with_field_errors_and_write_nothing() {
     let before = footprint(db).await;
     let far = cal.add_working_days(today, 20);
     let e = assert_code(
-        forms::apologise(db, &ctx_of(&s.one_stop), &code, &s.one_stop, &apology(REASON, far))
-            .await,
+        forms::apologise(
+            db,
+            &ctx_of(&s.one_stop),
+            &code,
+            &s.one_stop,
+            &apology(REASON, far),
+        )
+        .await,
         ErrorCode::ValidationFailed,
     );
     assert_eq!(fields(&e), [("new_due_date".to_string(), "not_overdue")]);
@@ -74,8 +82,14 @@ async fn apology_rules_refuse_with_field_errors_and_write_nothing() {
     let yesterday = today.pred_opt().unwrap();
     set_due(db, &code, yesterday).await;
     let e = assert_code(
-        forms::apologise(db, &ctx_of(&s.one_stop), &code, &s.one_stop, &apology("trễ", yesterday))
-            .await,
+        forms::apologise(
+            db,
+            &ctx_of(&s.one_stop),
+            &code,
+            &s.one_stop,
+            &apology("trễ", yesterday),
+        )
+        .await,
         ErrorCode::ValidationFailed,
     );
     assert_eq!(
@@ -90,12 +104,24 @@ async fn apology_rules_refuse_with_field_errors_and_write_nothing() {
         day_off = day_off.succ_opt().unwrap();
     }
     let e = assert_code(
-        forms::apologise(db, &ctx_of(&s.one_stop), &code, &s.one_stop, &apology(REASON, day_off))
-            .await,
+        forms::apologise(
+            db,
+            &ctx_of(&s.one_stop),
+            &code,
+            &s.one_stop,
+            &apology(REASON, day_off),
+        )
+        .await,
         ErrorCode::ValidationFailed,
     );
-    assert_eq!(fields(&e), [("new_due_date".to_string(), "not_working_day")]);
-    assert!(e.fields[0].message_vi.contains("không phải ngày làm việc"), "{e}");
+    assert_eq!(
+        fields(&e),
+        [("new_due_date".to_string(), "not_working_day")]
+    );
+    assert!(
+        e.fields[0].message_vi.contains("không phải ngày làm việc"),
+        "{e}"
+    );
     for bad in ["", "31/12/2026", "2026-02-30"] {
         let e = assert_code(
             forms::apologise(
@@ -131,13 +157,23 @@ async fn apology_rules_refuse_with_field_errors_and_write_nothing() {
     set_due(db, &fresh, yesterday).await;
     let after_submit = footprint(db).await;
     assert_code(
-        forms::apologise(db, &ctx_of(&s.one_stop), &fresh, &s.one_stop, &apology(REASON, good))
-            .await,
+        forms::apologise(
+            db,
+            &ctx_of(&s.one_stop),
+            &fresh,
+            &s.one_stop,
+            &apology(REASON, good),
+        )
+        .await,
         ErrorCode::Conflict,
     );
     // Nothing written by any refusal (the second submission aside).
     assert_eq!(footprint(db).await, after_submit);
-    assert_eq!(before[1] + 1, after_submit[1], "only the submit event was added");
+    assert_eq!(
+        before[1] + 1,
+        after_submit[1],
+        "only the submit event was added"
+    );
     let d = dossier::get(db, &code).await.unwrap().unwrap();
     assert_eq!(d.due_date, Some(yesterday.format("%Y-%m-%d").to_string()));
     assert_eq!(original_due(db, &code).await, None);
@@ -160,16 +196,25 @@ async fn an_apologised_dossier_finished_by_its_new_date_still_counts_late() {
         outbox_count(db, "dossier.apologised").await,
     );
     let first = cal.add_working_days(today, 1);
-    let d = forms::apologise(db, &ctx_of(&s.officer), &late, &s.officer, &apology(REASON, first))
-        .await
-        .unwrap();
+    let d = forms::apologise(
+        db,
+        &ctx_of(&s.officer),
+        &late,
+        &s.officer,
+        &apology(REASON, first),
+    )
+    .await
+    .unwrap();
     // The status does not change; the promised date does; the first one is kept.
     assert_eq!(d.status, 2);
     assert_eq!(d.due_date, Some(first.format("%Y-%m-%d").to_string()));
     let y = yesterday.format("%Y-%m-%d").to_string();
     assert_eq!(original_due(db, &late).await.as_deref(), Some(y.as_str()));
     let e = d.events.last().unwrap();
-    assert_eq!((e.action.as_str(), e.from_status, e.to_status), ("apologise", 2, 2));
+    assert_eq!(
+        (e.action.as_str(), e.from_status, e.to_status),
+        ("apologise", 2, 2)
+    );
     assert!(e.signed, "the apology is signed");
     assert!(tinhso_identity::keys::verify(
         e.public_key.as_deref().unwrap(),
@@ -181,9 +226,15 @@ async fn an_apologised_dossier_finished_by_its_new_date_still_counts_late() {
     assert_eq!(outbox_count(db, "dossier.apologised").await, outbox0 + 1);
     // A second apology moves the date again; the first promised date stays.
     let second = cal.add_working_days(first, 2);
-    forms::apologise(db, &ctx_of(&s.officer), &late, &s.officer, &apology(REASON, second))
-        .await
-        .unwrap();
+    forms::apologise(
+        db,
+        &ctx_of(&s.officer),
+        &late,
+        &s.officer,
+        &apology(REASON, second),
+    )
+    .await
+    .unwrap();
     assert_eq!(original_due(db, &late).await.as_deref(), Some(y.as_str()));
     // Form 04 says what the last apology said.
     let d = dossier::get(db, &late).await.unwrap().unwrap();
@@ -208,7 +259,11 @@ async fn an_apologised_dossier_finished_by_its_new_date_still_counts_late() {
         .await
         .unwrap();
     let c = counts[UBND_TAM_THANH];
-    assert_eq!((c.finished, c.on_time), (2, 1), "the apologised dossier is late");
+    assert_eq!(
+        (c.finished, c.on_time),
+        (2, 1),
+        "the apologised dossier is late"
+    );
     // The register says the same, row by row.
     let r = forms::register(db, &s.one_stop, UBND_TAM_THANH, today, tomorrow, 100)
         .await
@@ -219,7 +274,9 @@ async fn an_apologised_dossier_finished_by_its_new_date_still_counts_late() {
     assert_eq!(row(&on_time).outcome, Outcome::OnTime);
     // Form 06 of the apologised dossier: reception and three handovers, each timed against
     // its step's share of the 15 working days from acceptance today (so early or on time).
-    let p = tinhso_services::catalogue::version(db, GPXD, 1).await.unwrap();
+    let p = tinhso_services::catalogue::version(db, GPXD, 1)
+        .await
+        .unwrap();
     let slip = forms::control_slip(&d_of(db, &late).await, p.as_ref(), &cal);
     assert!(slip.shares);
     assert_eq!(slip.rows.len(), 4, "{:?}", slip.rows);
@@ -254,13 +311,25 @@ async fn notices_come_from_their_events_and_the_register_exports_csv() {
     let today = dossier::today_local();
     // Form 02 from the supplement request, form 03 from the refusal.
     let a = submit_anon(db, &birth(TAM_THANH)).await.dossier.code;
-    act(db, &s.one_stop, &a, "request_supplement", "Bổ sung giấy chứng sinh, bản sao rõ nét")
-        .await
-        .unwrap();
+    act(
+        db,
+        &s.one_stop,
+        &a,
+        "request_supplement",
+        "Bổ sung giấy chứng sinh, bản sao rõ nét",
+    )
+    .await
+    .unwrap();
     let b = submit_anon(db, &birth(TAM_THANH)).await.dossier.code;
-    act(db, &s.one_stop, &b, "refuse", "Hồ sơ không thuộc thẩm quyền của phường")
-        .await
-        .unwrap();
+    act(
+        db,
+        &s.one_stop,
+        &b,
+        "refuse",
+        "Hồ sơ không thuộc thẩm quyền của phường",
+    )
+    .await
+    .unwrap();
     let da = d_of(db, &a).await;
     assert!(forms::notice(&da, Notice::Refusal, None).is_none());
     let n = forms::notice(&da, Notice::Supplement, None).unwrap();
@@ -283,7 +352,10 @@ async fn notices_come_from_their_events_and_the_register_exports_csv() {
     assert!(pdf.starts_with(b"%PDF-"));
     assert_eq!(pdf, forms::notice_pdf(&doc), "deterministic");
     let r = forms::notice(&d_of(db, &b).await, Notice::Refusal, None).unwrap();
-    assert_eq!((r.form, r.reason.as_str()), ("03", "Hồ sơ không thuộc thẩm quyền của phường"));
+    assert_eq!(
+        (r.form, r.reason.as_str()),
+        ("03", "Hồ sơ không thuộc thẩm quyền của phường")
+    );
     assert!(forms::notice_pdf(&forms::NoticeDoc {
         issuer,
         data: r,
@@ -313,7 +385,11 @@ async fn notices_come_from_their_events_and_the_register_exports_csv() {
     let csv = String::from_utf8(forms::register_csv(&reg)).unwrap();
     assert!(csv.starts_with('\u{feff}'), "BOM for Excel");
     let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').split("\r\n").collect();
-    assert_eq!(lines.len(), 2 + 2, "header, two rows, empty tail: {lines:?}");
+    assert_eq!(
+        lines.len(),
+        2 + 2,
+        "header, two rows, empty tail: {lines:?}"
+    );
     assert!(lines[0].starts_with("STT,Mã hồ sơ,Mã thủ tục"));
     assert!(lines[1].starts_with(&format!("1,{a},1.001193,")));
     assert_eq!(lines[3], "");

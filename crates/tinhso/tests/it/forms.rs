@@ -43,7 +43,11 @@ async fn act(app: &TestApp, c: &Client, code: &str, action: &str, reason: &str) 
     let csrf = hidden_field(&html, "csrf").unwrap();
     let resp = c
         .post(app.url(&format!("/nghiep-vu/ho-so/{code}/xu-ly")))
-        .form(&[("csrf", csrf.as_str()), ("action", action), ("reason", reason)])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("action", action),
+            ("reason", reason),
+        ])
         .send()
         .await
         .unwrap();
@@ -56,7 +60,12 @@ async fn pdf(app: &TestApp, c: &Client, path: &str) {
     let status = resp.status();
     let ct = crate::content_type(resp.headers());
     let bytes = resp.bytes().await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{path}: {}", String::from_utf8_lossy(&bytes));
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{path}: {}",
+        String::from_utf8_lossy(&bytes)
+    );
     assert_eq!(ct, "application/pdf", "{path}");
     assert!(bytes.starts_with(b"%PDF-"), "{path}");
 }
@@ -71,23 +80,57 @@ async fn notices_apology_slip_and_register_over_http() {
 
     // Form 02: the applicant downloads it with the lookup code, and finds it on the tracking
     // page; a wrong lookup code is not found.
-    act(&app, &officer, &a, "request_supplement", "Bổ sung giấy chứng sinh bản rõ nét").await;
+    act(
+        &app,
+        &officer,
+        &a,
+        "request_supplement",
+        "Bổ sung giấy chứng sinh bản rõ nét",
+    )
+    .await;
     pdf(&app, &client(), &format!("/ho-so/{a}/mau-02.pdf?ma={la}")).await;
-    let resp = app.get(&client(), &format!("/ho-so/{a}/mau-02.pdf?ma=AAAAAAAA")).await;
+    let resp = app
+        .get(&client(), &format!("/ho-so/{a}/mau-02.pdf?ma=AAAAAAAA"))
+        .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     let resp = app.get(&client(), &format!("/ho-so/{a}/mau-02.pdf")).await;
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "no lookup code, not signed in");
-    let (_, html) = text(app.get(&client(), &format!("/tra-cuu?ma_ho_so={a}&ma={la}")).await).await;
-    assert!(html.contains(&format!("/ho-so/{a}/mau-02.pdf?ma={la}")), "{html}");
+    assert_eq!(
+        resp.status(),
+        StatusCode::NOT_FOUND,
+        "no lookup code, not signed in"
+    );
+    let (_, html) = text(
+        app.get(&client(), &format!("/tra-cuu?ma_ho_so={a}&ma={la}"))
+            .await,
+    )
+    .await;
+    assert!(
+        html.contains(&format!("/ho-so/{a}/mau-02.pdf?ma={la}")),
+        "{html}"
+    );
     // No refusal on it: form 03 is not found.
-    let resp = app.get(&client(), &format!("/ho-so/{a}/mau-03.pdf?ma={la}")).await;
+    let resp = app
+        .get(&client(), &format!("/ho-so/{a}/mau-03.pdf?ma={la}"))
+        .await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     // The officer in scope downloads it without the lookup code; through the API too.
     pdf(&app, &officer, &format!("/ho-so/{a}/mau-02.pdf")).await;
-    pdf(&app, &client(), &format!("/api/v1/dossiers/{a}/forms/02?lookup={la}")).await;
+    pdf(
+        &app,
+        &client(),
+        &format!("/api/v1/dossiers/{a}/forms/02?lookup={la}"),
+    )
+    .await;
 
     // Form 03 from the refusal.
-    act(&app, &officer, &b, "refuse", "Hồ sơ không thuộc thẩm quyền của phường").await;
+    act(
+        &app,
+        &officer,
+        &b,
+        "refuse",
+        "Hồ sơ không thuộc thẩm quyền của phường",
+    )
+    .await;
     pdf(&app, &client(), &format!("/ho-so/{b}/mau-03.pdf?ma={lb}")).await;
 
     // Form 04: an accepted dossier already past its promised date.
@@ -102,13 +145,20 @@ async fn notices_apology_slip_and_register_over_http() {
         .unwrap();
     let (status, page) = text(app.get(&officer, &format!("/nghiep-vu/ho-so/{c}")).await).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains(&format!("action=\"/nghiep-vu/ho-so/{c}/xin-loi\"")), "the form is on the dossier page");
+    assert!(
+        page.contains(&format!("action=\"/nghiep-vu/ho-so/{c}/xin-loi\"")),
+        "the form is on the dossier page"
+    );
     let csrf = hidden_field(&page, "csrf").unwrap();
     let events = app
-        .count(&format!("SELECT COUNT(*) FROM dossier_events WHERE dossier_code = '{c}'"))
+        .count(&format!(
+            "SELECT COUNT(*) FROM dossier_events WHERE dossier_code = '{c}'"
+        ))
         .await;
     // Not a working day: 422, the message beside the field, what was typed kept.
-    let cal = tinhso_refdata::calendar::working_calendar(&app.db).await.unwrap();
+    let cal = tinhso_refdata::calendar::working_calendar(&app.db)
+        .await
+        .unwrap();
     let mut day_off = today.succ_opt().unwrap();
     while cal.is_working_day(day_off) {
         day_off = day_off.succ_opt().unwrap();
@@ -126,11 +176,16 @@ async fn notices_apology_slip_and_register_over_http() {
         .unwrap();
     let (status, html) = text(resp).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("new_due_date-err") && html.contains("không phải ngày làm việc"), "{html}");
+    assert!(
+        html.contains("new_due_date-err") && html.contains("không phải ngày làm việc"),
+        "{html}"
+    );
     assert!(html.contains(reason), "the reason as typed");
     assert_eq!(
-        app.count(&format!("SELECT COUNT(*) FROM dossier_events WHERE dossier_code = '{c}'"))
-            .await,
+        app.count(&format!(
+            "SELECT COUNT(*) FROM dossier_events WHERE dossier_code = '{c}'"
+        ))
+        .await,
         events,
         "nothing written"
     );
@@ -138,7 +193,10 @@ async fn notices_apology_slip_and_register_over_http() {
     let new_due = cal.add_working_days(today, 2);
     let resp = officer
         .post(app.url(&format!("/nghiep-vu/ho-so/{c}/xin-loi")))
-        .form(&[("reason", reason), ("new_due_date", &new_due.format("%Y-%m-%d").to_string())])
+        .form(&[
+            ("reason", reason),
+            ("new_due_date", &new_due.format("%Y-%m-%d").to_string()),
+        ])
         .send()
         .await
         .unwrap();
@@ -172,62 +230,116 @@ async fn notices_apology_slip_and_register_over_http() {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert!(location(&resp).starts_with(&format!("/nghiep-vu/ho-so/{c}")));
     let (_, v) = json(
-        app.get(&client(), &format!("/api/v1/dossiers/{c}/track?lookup={lc}"))
-            .await,
+        app.get(
+            &client(),
+            &format!("/api/v1/dossiers/{c}/track?lookup={lc}"),
+        )
+        .await,
     )
     .await;
     assert_eq!(v["due_date"], new_due.format("%Y-%m-%d").to_string());
     assert_eq!(v["status"], 2, "the status does not change");
-    let (_, html) = text(app.get(&client(), &format!("/tra-cuu?ma_ho_so={c}&ma={lc}")).await).await;
-    assert!(html.contains("Xin lỗi, hẹn lại ngày trả kết quả"), "history on the tracking page");
+    let (_, html) = text(
+        app.get(&client(), &format!("/tra-cuu?ma_ho_so={c}&ma={lc}"))
+            .await,
+    )
+    .await;
+    assert!(
+        html.contains("Xin lỗi, hẹn lại ngày trả kết quả"),
+        "history on the tracking page"
+    );
     pdf(&app, &client(), &format!("/ho-so/{c}/mau-04.pdf?ma={lc}")).await;
     assert_eq!(app.audit_count("dossier.apologise").await, 1);
 
     // Form 06, page and PDF, for officers.
-    let (status, html) = text(app.get(&officer, &format!("/nghiep-vu/ho-so/{c}/mau-06")).await).await;
+    let (status, html) = text(
+        app.get(&officer, &format!("/nghiep-vu/ho-so/{c}/mau-06"))
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"ban-giao\""));
     pdf(&app, &officer, &format!("/nghiep-vu/ho-so/{c}/mau-06.pdf")).await;
     pdf(&app, &officer, &format!("/api/v1/dossiers/{c}/forms/06")).await;
-    let resp = app.get(&other, &format!("/nghiep-vu/ho-so/{c}/mau-06")).await;
+    let resp = app
+        .get(&other, &format!("/nghiep-vu/ho-so/{c}/mau-06"))
+        .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 
     // Form 07: today's register of the commune, as CSV and PDF.
     let day = today.format("%Y-%m-%d").to_string();
     let query = format!("agency={TAM_THANH_UBND}&from={day}&to={day}");
-    let resp = app.get(&officer, &format!("/nghiep-vu/so-theo-doi.csv?{query}")).await;
+    let resp = app
+        .get(&officer, &format!("/nghiep-vu/so-theo-doi.csv?{query}"))
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(crate::content_type(resp.headers()), "text/csv; charset=utf-8");
+    assert_eq!(
+        crate::content_type(resp.headers()),
+        "text/csv; charset=utf-8"
+    );
     let bytes = resp.bytes().await.unwrap();
     assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]), "UTF-8 BOM");
     let csv = String::from_utf8(bytes[3..].to_vec()).unwrap();
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert!(lines[0].starts_with("STT,Mã hồ sơ,Mã thủ tục,Tên thủ tục,Người nộp"), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with("STT,Mã hồ sơ,Mã thủ tục,Tên thủ tục,Người nộp"),
+        "{}",
+        lines[0]
+    );
     let since = tinhso_services::indicators::local_midnight_micros(today);
     let received = app
         .count(&format!(
             "SELECT COUNT(*) FROM dossiers WHERE agency_code = '{TAM_THANH_UBND}' AND submitted_at >= {since}"
         ))
         .await;
-    assert_eq!(lines.len() as i64, received + 1, "one row per dossier: {csv}");
+    assert_eq!(
+        lines.len() as i64,
+        received + 1,
+        "one row per dossier: {csv}"
+    );
     for code in [&a, &b, &c] {
-        assert_eq!(lines.iter().filter(|l| l.contains(code.as_str())).count(), 1, "{code}");
+        assert_eq!(
+            lines.iter().filter(|l| l.contains(code.as_str())).count(),
+            1,
+            "{code}"
+        );
     }
     let late_row = lines.iter().find(|l| l.contains(c.as_str())).unwrap();
-    assert!(late_row.contains(&yesterday.format("%d/%m/%Y").to_string()), "the first promised date: {late_row}");
-    pdf(&app, &officer, &format!("/nghiep-vu/so-theo-doi.pdf?{query}")).await;
-    let (status, html) = text(app.get(&officer, &format!("/nghiep-vu/so-theo-doi?{query}")).await).await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains(&a) && html.contains("tai-csv"));
-    let (status, _) = text(
-        app.get(&officer, &format!("/nghiep-vu/so-theo-doi?agency={TAM_THANH_UBND}&from=2026-13-01&to={day}"))
+    assert!(
+        late_row.contains(&yesterday.format("%d/%m/%Y").to_string()),
+        "the first promised date: {late_row}"
+    );
+    pdf(
+        &app,
+        &officer,
+        &format!("/nghiep-vu/so-theo-doi.pdf?{query}"),
+    )
+    .await;
+    let (status, html) = text(
+        app.get(&officer, &format!("/nghiep-vu/so-theo-doi?{query}"))
             .await,
     )
     .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&a) && html.contains("tai-csv"));
+    let (status, _) = text(
+        app.get(
+            &officer,
+            &format!("/nghiep-vu/so-theo-doi?agency={TAM_THANH_UBND}&from=2026-13-01&to={day}"),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let resp = app.get(&other, &format!("/nghiep-vu/so-theo-doi.csv?{query}")).await;
+    let resp = app
+        .get(&other, &format!("/nghiep-vu/so-theo-doi.csv?{query}"))
+        .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-    let (status, v) = json(app.get(&officer, &format!("/api/v1/dossier-register?{query}")).await).await;
+    let (status, v) = json(
+        app.get(&officer, &format!("/api/v1/dossier-register?{query}"))
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(v["rows"].as_array().unwrap().len() as i64, received);
 }
@@ -281,9 +393,15 @@ async fn an_administrator_edits_a_procedure_through_the_page() {
     let resp = admin.post(app.url(path)).form(&bad).send().await.unwrap();
     let (status, html) = text(resp).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html.contains("id=\"time_value-err\"") && html.contains("id=\"eform-err\""), "{html}");
+    assert!(
+        html.contains("id=\"time_value-err\"") && html.contains("id=\"eform-err\""),
+        "{html}"
+    );
     assert!(html.contains("value=\"mười\""), "typed value kept");
-    assert!(html.contains("[{&#34;name&#34;: ") || html.contains("[{&quot;name&quot;: "), "typed JSON kept");
+    assert!(
+        html.contains("[{&#34;name&#34;: ") || html.contains("[{&quot;name&quot;: "),
+        "typed JSON kept"
+    );
     // The JSON is fine but the workflow is empty: the catalogue's own check says so.
     let mut empty_flow = form_of(p, &csrf);
     for (k, v) in &mut empty_flow {
@@ -291,7 +409,12 @@ async fn an_administrator_edits_a_procedure_through_the_page() {
             *v = "[]".into();
         }
     }
-    let resp = admin.post(app.url(path)).form(&empty_flow).send().await.unwrap();
+    let resp = admin
+        .post(app.url(path))
+        .form(&empty_flow)
+        .send()
+        .await
+        .unwrap();
     let (status, html) = text(resp).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("id=\"workflow-err\""), "{html}");
