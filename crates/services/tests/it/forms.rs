@@ -398,3 +398,49 @@ async fn notices_come_from_their_events_and_the_register_exports_csv() {
     let pdf = forms::register_pdf(&reg, &doc.issuer, (1, 12, 2026));
     assert!(pdf.starts_with(b"%PDF-"));
 }
+
+#[tokio::test]
+async fn a_supplement_pause_moves_the_first_promised_date_too() {
+    let t = env().await;
+    let db = &t.db;
+    let s = tam_thanh_staff(db).await;
+    let cal = calendar(db).await;
+    let today = dossier::today_local();
+    let yesterday = today.pred_opt().unwrap();
+    let code = accepted_permit(db, &s).await;
+    set_due(db, &code, yesterday).await;
+    let new_due = cal.add_working_days(today, 1);
+    forms::apologise(db, &ctx_of(&s.one_stop), &code, &s.one_stop, &apology(REASON, new_due))
+        .await
+        .unwrap();
+    act(db, &s.one_stop, &code, "request_supplement", "Bổ sung bản vẽ mặt cắt")
+        .await
+        .unwrap();
+    // The applicant answers ten days after the request.
+    let asked = today - chrono::Duration::days(10);
+    sqlx::query("UPDATE dossiers SET paused_since = $1 WHERE code = $2")
+        .bind(local_micros(
+            chrono::Datelike::year(&asked),
+            chrono::Datelike::month(&asked),
+            chrono::Datelike::day(&asked),
+            9,
+            0,
+        ))
+        .bind(&code)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    applicant_act(db, &code, &input("supplement", "")).await.unwrap();
+    let days = cal.working_days_between(asked, today) as u32;
+    assert!(days >= 6, "{days}");
+    let d = d_of(db, &code).await;
+    assert_eq!(
+        d.due_date,
+        Some(cal.add_working_days(new_due, days).format("%Y-%m-%d").to_string())
+    );
+    assert_eq!(
+        original_due(db, &code).await,
+        Some(cal.add_working_days(yesterday, days).format("%Y-%m-%d").to_string()),
+        "the measure moves with the pause, as the promised date does"
+    );
+}
