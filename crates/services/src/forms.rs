@@ -1421,7 +1421,7 @@ pub fn register_pdf(r: &Register, issuer: &Issuer, date: (u32, u32, i32)) -> Vec
         .collect();
     let head = |t: &str| Para::new(t, Style::Bold, 8.0);
     d.table(
-        &[0.4, 1.9, 2.4, 1.4, 0.95, 1.05, 1.0, 1.3],
+        &[0.4, 1.9, 2.2, 1.3, 1.25, 1.25, 1.25, 1.3],
         Some(vec![
             head("TT").align(Align::Center),
             head("Mã hồ sơ"),

@@ -296,7 +296,26 @@ async fn an_apologised_dossier_finished_by_its_new_date_still_counts_late() {
         .1;
     let pdf = forms::control_slip_pdf(&slip, &issuer, (1, 12, 2026));
     assert!(pdf.starts_with(b"%PDF-"));
+    dump("mau-06.pdf", &pdf);
+    let d = d_of(db, &late).await;
+    let n = forms::notice(&d, Notice::Apology, None).unwrap();
+    dump(
+        "mau-04.pdf",
+        &forms::notice_pdf(&forms::NoticeDoc {
+            issuer: issuer.clone(),
+            data: n,
+            tracking_url: "https://dichvucong.example/tra-cuu?ma_ho_so=X&ma=Y".into(),
+            components: Vec::new(),
+        }),
+    );
     assert_eq!(pdf, forms::control_slip_pdf(&slip, &issuer, (1, 12, 2026)));
+}
+
+/// Save a PDF for a look when `TINHSO_DUMP_FORMS` names a directory.
+fn dump(name: &str, bytes: &[u8]) {
+    if let Ok(dir) = std::env::var("TINHSO_DUMP_FORMS") {
+        std::fs::write(std::path::Path::new(&dir).join(name), bytes).unwrap();
+    }
 }
 
 async fn d_of(db: &Db, code: &str) -> Dossier {
@@ -350,6 +369,7 @@ async fn notices_come_from_their_events_and_the_register_exports_csv() {
     };
     let pdf = forms::notice_pdf(&doc);
     assert!(pdf.starts_with(b"%PDF-"));
+    dump("mau-02.pdf", &pdf);
     assert_eq!(pdf, forms::notice_pdf(&doc), "deterministic");
     let r = forms::notice(&d_of(db, &b).await, Notice::Refusal, None).unwrap();
     assert_eq!(
@@ -397,6 +417,7 @@ async fn notices_come_from_their_events_and_the_register_exports_csv() {
     assert!(cut_csv.contains("Chỉ liệt kê 1 hồ sơ đầu tiên"));
     let pdf = forms::register_pdf(&reg, &doc.issuer, (1, 12, 2026));
     assert!(pdf.starts_with(b"%PDF-"));
+    dump("mau-07.pdf", &pdf);
 }
 
 #[tokio::test]
@@ -410,12 +431,24 @@ async fn a_supplement_pause_moves_the_first_promised_date_too() {
     let code = accepted_permit(db, &s).await;
     set_due(db, &code, yesterday).await;
     let new_due = cal.add_working_days(today, 1);
-    forms::apologise(db, &ctx_of(&s.one_stop), &code, &s.one_stop, &apology(REASON, new_due))
-        .await
-        .unwrap();
-    act(db, &s.one_stop, &code, "request_supplement", "Bổ sung bản vẽ mặt cắt")
-        .await
-        .unwrap();
+    forms::apologise(
+        db,
+        &ctx_of(&s.one_stop),
+        &code,
+        &s.one_stop,
+        &apology(REASON, new_due),
+    )
+    .await
+    .unwrap();
+    act(
+        db,
+        &s.one_stop,
+        &code,
+        "request_supplement",
+        "Bổ sung bản vẽ mặt cắt",
+    )
+    .await
+    .unwrap();
     // The applicant answers ten days after the request.
     let asked = today - chrono::Duration::days(10);
     sqlx::query("UPDATE dossiers SET paused_since = $1 WHERE code = $2")
@@ -430,17 +463,27 @@ async fn a_supplement_pause_moves_the_first_promised_date_too() {
         .execute(db.pool())
         .await
         .unwrap();
-    applicant_act(db, &code, &input("supplement", "")).await.unwrap();
+    applicant_act(db, &code, &input("supplement", ""))
+        .await
+        .unwrap();
     let days = cal.working_days_between(asked, today) as u32;
     assert!(days >= 6, "{days}");
     let d = d_of(db, &code).await;
     assert_eq!(
         d.due_date,
-        Some(cal.add_working_days(new_due, days).format("%Y-%m-%d").to_string())
+        Some(
+            cal.add_working_days(new_due, days)
+                .format("%Y-%m-%d")
+                .to_string()
+        )
     );
     assert_eq!(
         original_due(db, &code).await,
-        Some(cal.add_working_days(yesterday, days).format("%Y-%m-%d").to_string()),
+        Some(
+            cal.add_working_days(yesterday, days)
+                .format("%Y-%m-%d")
+                .to_string()
+        ),
         "the measure moves with the pause, as the promised date does"
     );
 }
