@@ -328,6 +328,7 @@ pub async fn apologise(
     tx.emit(
         "dossier.apologised",
         &serde_json::json!({"code": d.code, "agency": d.agency_code, "seq": seq,
+            "action": APOLOGY_ACTION, "from": status.code(), "to": status.code(),
             "old_due": old_text, "new_due": new_text, "original_due": original}),
     )
     .await?;

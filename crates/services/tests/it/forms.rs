@@ -487,3 +487,70 @@ async fn a_supplement_pause_moves_the_first_promised_date_too() {
         "the measure moves with the pause, as the promised date does"
     );
 }
+
+#[tokio::test]
+async fn the_applicant_is_mailed_the_apology_and_new_date() {
+    use tinhso_notify::smtp_sink::SmtpSink;
+    use tinhso_store::outbox::Dispatcher;
+    let t = fresh(&[
+        STORE_MIGRATIONS,
+        tinhso_identity::MIGRATIONS,
+        tinhso_refdata::MIGRATIONS,
+        tinhso_services::MIGRATIONS,
+        tinhso_notify::MIGRATIONS,
+    ])
+    .await;
+    let db = &t.db;
+    tinhso_refdata::agencies::seed(db, &sys()).await.unwrap();
+    tinhso_services::catalogue::seed(db, &sys()).await.unwrap();
+    let sink = SmtpSink::start().await.unwrap();
+    let mailer = tinhso_notify::SmtpMailer::from_url(
+        &sink.url(),
+        "Cổng dịch vụ công tỉnh Lạng Sơn <noreply@langson.gov.vn>",
+    )
+    .unwrap();
+    let s = tam_thanh_staff(db).await;
+    let mut sub = building_permit();
+    sub.applicant.email = "hoangthimai@example.vn".into();
+    let code = submit_anon(db, &sub).await.dossier.code;
+    act(db, &s.one_stop, &code, "accept", "").await.unwrap();
+    // Mails of the submission and the acceptance first.
+    let dispatcher = tinhso_services::notify::Notifier::new(
+        db.clone(),
+        mailer,
+        "https://dichvucong.langson.gov.vn",
+    )
+    .subscribe(Dispatcher::builder(db.clone()))
+    .build();
+    dispatcher.run_once().await.unwrap();
+    let before = sink.messages().len();
+    let cal = calendar(db).await;
+    let today = dossier::today_local();
+    set_due(db, &code, today.pred_opt().unwrap()).await;
+    let new_due = cal.add_working_days(today, 2);
+    forms::apologise(
+        db,
+        &ctx_of(&s.one_stop),
+        &code,
+        &s.one_stop,
+        &apology(REASON, new_due),
+    )
+    .await
+    .unwrap();
+    assert_eq!(dispatcher.run_once().await.unwrap(), 1);
+    let got = sink.messages();
+    assert_eq!(got.len(), before + 1);
+    let m = got.last().unwrap();
+    let date = new_due.format("%d/%m/%Y").to_string();
+    assert_eq!(
+        m.subject,
+        format!("Hồ sơ {code}: xin lỗi và hẹn lại ngày trả kết quả {date}")
+    );
+    assert!(m.text.contains(REASON), "{}", m.text);
+    assert!(
+        m.text
+            .contains(&format!("Ngày hẹn trả kết quả mới: {date}.")),
+        "{}",
+        m.text
+    );
+}
