@@ -557,3 +557,34 @@ pub async fn search(
     });
     Ok(hits.into_iter().map(|(_, s)| s).collect())
 }
+
+/// One stored version of a procedure, for the version list of the editing page.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionInfo {
+    pub version: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+/// Every version of a procedure, newest first.
+pub async fn versions(db: &Db, code: &str) -> Result<Vec<VersionInfo>, AppError> {
+    let rows = sqlx::query(
+        "SELECT version, name, created_at, created_by FROM procedures WHERE code = $1 ORDER BY version DESC",
+    )
+    .bind(code)
+    .fetch_all(db.pool())
+    .await
+    .map_err(DbError::from)?;
+    rows.iter()
+        .map(|r| {
+            Ok(VersionInfo {
+                version: r.try_get(0)?,
+                name: r.try_get(1)?,
+                created_at: r.try_get(2)?,
+                created_by: r.try_get(3)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(|e| DbError::from(e).into())
+}

@@ -88,7 +88,11 @@ pub struct ResultDoc {
     pub embedded: Vec<(String, String)>,
 }
 
-fn heading(issuer: &Issuer, number: Option<&str>, date: (u32, u32, i32)) -> Vec<(f32, Vec<Block>)> {
+pub(crate) fn heading(
+    issuer: &Issuer,
+    number: Option<&str>,
+    date: (u32, u32, i32),
+) -> Vec<(f32, Vec<Block>)> {
     let mut left = Vec::new();
     if !issuer.parent_name.is_empty() {
         left.push(Block::Para(
@@ -143,7 +147,7 @@ fn heading(issuer: &Issuer, number: Option<&str>, date: (u32, u32, i32)) -> Vec<
     vec![(1.15, left), (1.35, right)]
 }
 
-fn labelled(l: &Line, size: f32) -> Para {
+pub(crate) fn labelled(l: &Line, size: f32) -> Para {
     Para::new(&format!("{}: ", l.label), Style::Regular, size).then(&l.value, Style::Bold)
 }
 

@@ -851,6 +851,8 @@ pub async fn transition(
     let mut fee = d.fee_vnd;
     let mut paid = d.paid_vnd;
     let mut form = d.form.clone();
+    // Working days a supplement kept the dossier with the applicant (moves the promised dates).
+    let mut paused_added = 0;
     let before = Status::from_code(row.status_before_pause.unwrap_or(0));
     let to = action.to(before);
     match action {
@@ -899,6 +901,7 @@ pub async fn transition(
                     .working_days_between(local_date_of(since), local_date_of(now))
                     .max(0);
                 paused_days += days;
+                paused_added = days;
                 if let Some(dd) = due
                     .as_deref()
                     .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
@@ -1003,6 +1006,8 @@ pub async fn transition(
             "The dossier was just changed by someone else; reload it",
         ));
     }
+    // An apologised dossier's first promised date (form 04) moves with the pause too.
+    crate::forms::shift_original_due(&mut tx, &calendar, code, paused_added).await?;
     let seq = d.events.len() as i64 + 1;
     record_event(
         &mut tx,

@@ -40,12 +40,16 @@ pub fn civil_day(d: NaiveDate) -> i64 {
     365 * yy + yy / 4 - yy / 100 + yy / 400 + (mm * 306 + 5) / 10 + (day - 1)
 }
 
-/// The day number of `due_date` (`YYYY-MM-DD` text) in portable SQL (SUBSTR, CAST, integer
+/// The promised date the on-time rate measures against: the first one, when an apology (form
+/// 04, [`crate::forms::apologise`]) moved `due_date` — the dossier stays late.
+const MEASURED_DUE: &str = "COALESCE(original_due_date, due_date)";
+
+/// The day number of [`MEASURED_DUE`] (`YYYY-MM-DD` text) in portable SQL (SUBSTR, CAST, integer
 /// `/` and `%` behave alike on SQLite and PostgreSQL for these positive values).
 fn due_day_sql() -> String {
-    let y = "CAST(SUBSTR(due_date, 1, 4) AS BIGINT)";
-    let m = "CAST(SUBSTR(due_date, 6, 2) AS BIGINT)";
-    let d = "CAST(SUBSTR(due_date, 9, 2) AS BIGINT)";
+    let y = format!("CAST(SUBSTR({MEASURED_DUE}, 1, 4) AS BIGINT)");
+    let m = format!("CAST(SUBSTR({MEASURED_DUE}, 6, 2) AS BIGINT)");
+    let d = format!("CAST(SUBSTR({MEASURED_DUE}, 9, 2) AS BIGINT)");
     let mm = format!("(({m} + 9) % 12)");
     let yy = format!("({y} - {mm} / 10)");
     format!("(365 * {yy} + {yy} / 4 - {yy} / 100 + {yy} / 400 + ({mm} * 306 + 5) / 10 + ({d} - 1))")
@@ -450,7 +454,7 @@ pub async fn counts(
     // Finished: on time and satisfaction.
     let sql = format!(
         "SELECT agency_code, CAST(COUNT(*) AS BIGINT), \
-         CAST(SUM(CASE WHEN supplement_count <= 1 AND due_date IS NOT NULL AND LENGTH(due_date) = 10 \
+         CAST(SUM(CASE WHEN supplement_count <= 1 AND {due_col} IS NOT NULL AND LENGTH({due_col}) = 10 \
          AND {fin} <= {due} THEN 1 ELSE 0 END) AS BIGINT), \
          CAST(SUM(CASE WHEN EXISTS (SELECT 1 FROM feedback f WHERE f.dossier_code = dossiers.code \
          AND f.kind = 'kien_nghi' AND f.status <> 'rejected') THEN 1 ELSE 0 END) AS BIGINT) \
@@ -458,6 +462,7 @@ pub async fn counts(
          GROUP BY agency_code",
         fin = finished_day_sql(),
         due = due_day_sql(),
+        due_col = MEASURED_DUE,
     );
     for r in grouped(db, &sql, lo, hi, codes).await? {
         let c = out.entry(r.try_get(0).map_err(db_err)?).or_default();

@@ -12,6 +12,9 @@
 //!   verification and revocation, and the personal data store (kho dữ liệu) they go into.
 //! - [`feedback`]: satisfaction ratings of finished dossiers, and feedback and complaints
 //!   (phản ánh, kiến nghị) with their officer life cycle.
+//! - [`forms`]: the one-stop forms of Circular 01/2018/TT-VPCP beyond the receipt: 02
+//!   (supplement request), 03 (refusal), 04 (apology and new date, with its rules), 06 (process
+//!   control slip) and 07 (dossier register), as data and as PDF.
 //! - [`payment`]: paying a dossier's fees: requests with a VietQR code, the signed PayGov
 //!   callback, electronic receipts, the daily reconciliation, and a gateway simulator.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -21,6 +24,7 @@ pub mod documents;
 pub mod dossier;
 pub mod eform;
 pub mod feedback;
+pub mod forms;
 pub mod indicators;
 pub mod notify;
 pub mod payment;
@@ -57,5 +61,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4005,
         name: "satisfaction ratings, feedback and complaints (PAKN)",
         sql: include_str!("../migrations/4005_feedback.sql"),
+    },
+    Migration {
+        version: 4006,
+        name: "original promised date of apologised dossiers (form 04)",
+        sql: include_str!("../migrations/4006_forms.sql"),
     },
 ];

@@ -6,7 +6,7 @@
 //! [`crate::dossier`] and [`crate::payment`]) it decides whether the applicant is concerned
 //! (submitted online, received at the counter, accepted with the promised date, refused,
 //! supplement requested, payment requested, result ready, result returned, withdrawn,
-//! stopped — not the internal steps), loads the dossier, renders the Vietnamese template from
+//! stopped — not the internal steps; and `dossier.apologised`, form 04), loads the dossier, renders the Vietnamese template from
 //! `templates/mail/` and sends it through [`tinhso_notify::ledger::send_email_once`]: one
 //! e-mail per event and address, recorded in the `notifications` table. A dossier without an
 //! e-mail address is recorded as `skipped`. A temporary SMTP failure returns `Err`, so the
@@ -50,10 +50,12 @@ pub enum Kind {
     Withdrawn,
     /// Dừng xử lý (→ 8).
     Stopped,
+    /// Xin lỗi và hẹn lại ngày trả kết quả (form 04, `dossier.apologised`; status unchanged).
+    Apologised,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Submitted,
         Kind::Accepted,
         Kind::Refused,
@@ -63,6 +65,7 @@ impl Kind {
         Kind::Returned,
         Kind::Withdrawn,
         Kind::Stopped,
+        Kind::Apologised,
     ];
 
     /// The kind of a status change, or `None` when it does not concern the applicant
@@ -70,6 +73,7 @@ impl Kind {
     pub fn of(action: &str, to: i64) -> Option<Kind> {
         let to = Status::from_code(to)?;
         Some(match (action, to) {
+            (crate::forms::APOLOGY_ACTION, _) => Kind::Apologised,
             ("submit", Status::Submitted) => Kind::Submitted,
             ("accept" | "receive_at_counter", Status::Accepted) => Kind::Accepted,
             (_, Status::Refused) => Kind::Refused,
@@ -95,6 +99,7 @@ impl Kind {
             Kind::Returned => include_str!("../templates/mail/da_tra_ket_qua.txt"),
             Kind::Withdrawn => include_str!("../templates/mail/rut_ho_so.txt"),
             Kind::Stopped => include_str!("../templates/mail/dung_xu_ly.txt"),
+            Kind::Apologised => include_str!("../templates/mail/xin_loi.txt"),
         }
     }
 }
@@ -276,7 +281,7 @@ impl Notifier {
 
     /// Handle one event. `Err` asks the dispatcher to retry it later.
     pub async fn handle(&self, ev: &Event) -> Result<(), String> {
-        if ev.topic != "dossier.status_changed" {
+        if ev.topic != "dossier.status_changed" && ev.topic != "dossier.apologised" {
             return Ok(());
         }
         let code = ev.payload["code"].as_str().unwrap_or_default();

@@ -9,10 +9,12 @@
 
 pub mod api;
 pub mod feedback;
+pub mod forms;
 mod indicators;
 mod office;
 pub mod payment;
 mod portal;
+mod procedures;
 pub mod results;
 mod view;
 
@@ -135,6 +137,41 @@ pub const RULES: &[Rule] = {
             "/api/v1/feedback/{code}/actions",
             Perm(DossierProcess),
         ),
+        // forms 02, 03, 04 (the applicant: lookup code or owner; staff in scope, checked
+        // inside), the apology (form 04), form 06 and the register (form 07)
+        ("GET", "/ho-so/{code}/mau-02.pdf", Public),
+        ("GET", "/ho-so/{code}/mau-03.pdf", Public),
+        ("GET", "/ho-so/{code}/mau-04.pdf", Public),
+        (
+            "GET",
+            "/nghiep-vu/ho-so/{code}/xin-loi",
+            Perm(DossierProcess),
+        ),
+        (
+            "POST",
+            "/nghiep-vu/ho-so/{code}/xin-loi",
+            Perm(DossierProcess),
+        ),
+        ("GET", "/nghiep-vu/ho-so/{code}/mau-06", Perm(DossierRead)),
+        (
+            "GET",
+            "/nghiep-vu/ho-so/{code}/mau-06.pdf",
+            Perm(DossierRead),
+        ),
+        ("GET", "/nghiep-vu/so-theo-doi", Perm(DossierRead)),
+        ("GET", "/nghiep-vu/so-theo-doi.csv", Perm(DossierRead)),
+        ("GET", "/nghiep-vu/so-theo-doi.pdf", Perm(DossierRead)),
+        ("GET", "/api/v1/dossiers/{code}/forms/{form}", Public),
+        (
+            "POST",
+            "/api/v1/dossiers/{code}/apology",
+            Perm(DossierProcess),
+        ),
+        ("GET", "/api/v1/dossier-register", Perm(DossierRead)),
+        // editing the procedure catalogue
+        ("GET", "/quan-tri/thu-tuc", Perm(ProcedureManage)),
+        ("GET", "/quan-tri/thu-tuc/{code}", Perm(ProcedureManage)),
+        ("POST", "/quan-tri/thu-tuc/{code}", Perm(ProcedureManage)),
     ]
 };
 
@@ -166,6 +203,8 @@ pub fn routes() -> Router<AppState> {
         .merge(payment::routes())
         .merge(results::routes())
         .merge(feedback::routes())
+        .merge(forms::routes())
+        .merge(procedures::routes())
 }
 
 /// Agency codes whose dossiers `p` may see with `perm`: the union over its roles granting

@@ -409,6 +409,14 @@ pub fn action_label(action: &str, lang: Lang) -> String {
                 .s("Tiếp nhận hồ sơ trực tiếp", "Received at the counter")
                 .into()
         }
+        crate::forms::APOLOGY_ACTION => {
+            return lang
+                .s(
+                    "Xin lỗi, hẹn lại ngày trả kết quả (mẫu 04)",
+                    "Apology and new return date (form 04)",
+                )
+                .into()
+        }
         "accept" => "Accept the dossier",
         "refuse" => "Refuse to accept",
         "request_supplement" => "Request a supplement",

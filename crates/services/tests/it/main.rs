@@ -9,6 +9,7 @@ mod attachments;
 mod catalogue;
 mod deadlines;
 mod feedback;
+mod forms;
 mod indicators;
 mod lifecycle;
 mod list;

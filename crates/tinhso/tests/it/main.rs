@@ -15,6 +15,7 @@ mod bad_input;
 mod calendar;
 mod errors;
 mod feedback;
+mod forms;
 mod openapi;
 mod ops;
 mod pages;
