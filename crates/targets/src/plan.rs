@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use tinhso_kernel::{text, AppError};
+use tinhso_kernel::{text, AppError, Invalid};
 use tinhso_store::audit::Ctx;
 use tinhso_store::{now_micros, Db, DbError};
 use toml::Spanned;
@@ -104,9 +104,22 @@ impl fmt::Display for PlanErrors {
 
 impl std::error::Error for PlanErrors {}
 
+/// A 422 whose field errors are named `file:line:field`.
 impl From<PlanErrors> for AppError {
     fn from(e: PlanErrors) -> Self {
-        AppError::internal(format!("plan file: {e}"))
+        let file = e.0.first().map(|p| p.file.clone()).unwrap_or_default();
+        AppError::fields(
+            e.0.into_iter()
+                .map(|p| {
+                    Invalid::new("plan_file", p.message_vi, p.message_en)
+                        .on(format!("{}:{}:{}", p.file, p.line, p.field))
+                })
+                .collect(),
+        )
+        .with_detail(
+            format!("Tệp kế hoạch {file} có lỗi"),
+            format!("The plan file {file} has errors"),
+        )
     }
 }
 
@@ -529,28 +542,36 @@ pub async fn import(db: &Db, ctx: &Ctx, plan: &Plan) -> Result<Imported, AppErro
         .await
         .map_err(db_err)?;
     for t in &plan.targets {
-        sqlx::query(
+        // A missing base value is written as the literal NULL: sqlx's Any driver binds a null
+        // double as float4 on PostgreSQL, which then refuses the next statement's doubles.
+        let base = if t.base_value.is_some() {
+            "$14"
+        } else {
+            "NULL"
+        };
+        let sql = format!(
             "INSERT INTO plan_targets (plan_code, target_id, position, pillar, horizon_year, kind, \
-             name_vi, name_en, target_value, unit, direction, base_value, measured_by, indicator_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(&plan.code)
-        .bind(&t.id)
-        .bind(t.position)
-        .bind(&t.pillar)
-        .bind(i64::from(t.horizon_year))
-        .bind(t.kind.as_str())
-        .bind(&t.name_vi)
-        .bind(&t.name_en)
-        .bind(t.target_value)
-        .bind(&t.unit)
-        .bind(t.direction.as_str())
-        .bind(t.base_value)
-        .bind(&t.measured_by)
-        .bind(&t.indicator_key)
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?;
+             name_vi, name_en, target_value, unit, direction, measured_by, indicator_key, base_value) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, {base})"
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(&plan.code)
+            .bind(&t.id)
+            .bind(t.position)
+            .bind(&t.pillar)
+            .bind(i64::from(t.horizon_year))
+            .bind(t.kind.as_str())
+            .bind(&t.name_vi)
+            .bind(&t.name_en)
+            .bind(t.target_value)
+            .bind(&t.unit)
+            .bind(t.direction.as_str())
+            .bind(&t.measured_by)
+            .bind(&t.indicator_key);
+        if let Some(b) = t.base_value {
+            q = q.bind(b);
+        }
+        q.execute(tx.conn()).await.map_err(db_err)?;
     }
     let now_ids: BTreeSet<&str> = plan.targets.iter().map(|t| t.id.as_str()).collect();
     let removed: Vec<&String> = before

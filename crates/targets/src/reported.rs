@@ -224,7 +224,7 @@ pub async fn check(db: &Db, v: &NewValue) -> Result<Checked, AppError> {
             );
         }
     }
-    if let (Some(n), Some(d)) = (numerator, denominator) {
+    if let (Some(n), Some(d)) = (numerator, denominator.filter(|d| *d > 0.0)) {
         if n < 0.0 || (kind == Some(Kind::Percent) && n > d) {
             errs.push(
                 "numerator",
@@ -315,24 +315,36 @@ pub async fn record(db: &Db, ctx: &Ctx, c: &Checked) -> Result<ReportedValue, Ap
     .map_err(db_err)?;
     let version = last.unwrap_or(0) + 1;
     let now = now_micros();
-    let inserted = sqlx::query(
+    // Missing numerator or denominator are written as the literal NULL: sqlx's Any driver binds
+    // a null double as float4 on PostgreSQL, which then refuses later doubles.
+    let mut next = 9;
+    let mut slot = |v: Option<f64>| match v {
+        Some(_) => {
+            next += 1;
+            format!("${next}")
+        }
+        None => "NULL".to_string(),
+    };
+    let (num, den) = (slot(c.numerator), slot(c.denominator));
+    let sql = format!(
         "INSERT INTO reported_values (indicator_key, period, org_kind, org_code, version, value, \
-         numerator, denominator, note, reported_by, reported_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(&c.indicator)
-    .bind(&period)
-    .bind(org_kind)
-    .bind(org_code)
-    .bind(version)
-    .bind(c.value)
-    .bind(c.numerator)
-    .bind(c.denominator)
-    .bind(&c.note)
-    .bind(&ctx.actor)
-    .bind(now)
-    .execute(tx.conn())
-    .await;
+         note, reported_by, reported_at, numerator, denominator) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {num}, {den})"
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(&c.indicator)
+        .bind(&period)
+        .bind(org_kind)
+        .bind(org_code)
+        .bind(version)
+        .bind(c.value)
+        .bind(&c.note)
+        .bind(&ctx.actor)
+        .bind(now);
+    for v in [c.numerator, c.denominator].into_iter().flatten() {
+        q = q.bind(v);
+    }
+    let inserted = q.execute(tx.conn()).await;
     if let Err(e) = inserted {
         let e = DbError::from(e);
         if e.is_unique_violation() {
