@@ -281,7 +281,14 @@ pub async fn scope_of(db: &Db, org: &OrgUnit) -> Result<ResourceScope, AppError>
         OrgUnit::Province => Ok(ResourceScope::province()),
         OrgUnit::Agency(code) => match agencies::get(db, code).await? {
             Some(a) => Ok(agencies::scope_of(db, &a).await?),
-            None => Err(AppError::not_found()),
+            None => Err(AppError::field(
+                "org",
+                Invalid::new(
+                    "org",
+                    format!("Quy tắc «đơn vị»: không có cơ quan mã {code}"),
+                    format!("Rule “unit”: no agency has the code {code}"),
+                ),
+            )),
         },
         OrgUnit::Commune(c) => {
             let codes = crate::live::agencies_of(db, org).await?.unwrap_or_default();

@@ -36,6 +36,8 @@ pub const RULES: &[Rule] = {
         ("GET", "/nghiep-vu/muc-tieu", Perm(BackOffice)),
         ("GET", "/api/v1/targets", Perm(BackOffice)),
         ("GET", "/api/v1/indicator-values", Perm(BackOffice)),
+        // A commune's or an agency's live values also need DossierRead over it (inside).
+        ("GET", "/api/v1/observations", Perm(BackOffice)),
         // The unit's own scope is checked inside (require).
         ("POST", "/api/v1/indicator-values", Perm(LeaderDashboard)),
     ]
@@ -45,12 +47,13 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/nghiep-vu/muc-tieu", get(targets_page))
         .route("/api/v1/targets", get(api_targets))
+        .route("/api/v1/observations", get(api_observe))
         .route("/api/v1/indicator-values", get(api_values).post(api_report))
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(api_targets, api_values, api_report),
+    paths(api_targets, api_observe, api_values, api_report),
     components(schemas(NewValue, ReportedValue, Problem)),
     tags((name = "targets", description = "The plan's targets, the indicators that measure them and values reported by agencies"))
 )]
@@ -127,6 +130,72 @@ async fn api_targets(State(state): State<AppState>) -> Result<Response, ApiError
 }
 
 #[derive(Deserialize, IntoParams)]
+struct ObserveQuery {
+    /// Indicator key: a live one (`services.online`, `services.on_time`,
+    /// `services.fully_online_procedures`, `services.online_payment`,
+    /// `services.electronic_result`, `services.satisfaction`) or a reported one (`reported.…`).
+    indicator: String,
+    /// Period key: `2026` (year: 15 Dec 2025 – 14 Dec 2026), `2026-9M`, `2026-6M`, `2026-Q1`,
+    /// `2026-01` (15 Dec 2025 – 14 Jan 2026), `2026-01-31` (a day).
+    period: String,
+    /// `province` (default), `commune:05986`, `agency:000.00.23.H37`.
+    #[serde(default)]
+    org: String,
+}
+
+fn bad_org() -> AppError {
+    AppError::field(
+        "org",
+        Invalid::new(
+            "org",
+            "Quy tắc «đơn vị»: dùng province, commune:<mã xã> hoặc agency:<mã cơ quan>",
+            "Rule “unit”: use province, commune:<unit code> or agency:<agency code>",
+        ),
+    )
+}
+
+/// The value of one indicator for a period (Decree 09/2019 cut-off window) and an organisation
+/// unit, from its provider: `numerator`, `denominator`, `value` (= numerator / denominator ×
+/// factor, one decimal; `null` for an empty denominator), `source` (`live` or `reported`,
+/// with the `version`). The body is `null` when nothing is known. A commune's or an agency's
+/// value needs `dossier_read` over it.
+#[utoipa::path(get, path = "/api/v1/observations", tag = "targets", params(ObserveQuery),
+    responses((status = 200, description = "The observation, or `null`"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn api_observe(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Query(q): Query<ObserveQuery>,
+) -> Result<Response, ApiError> {
+    let period = crate::period::Period::parse(&q.period).ok_or_else(|| {
+        AppError::field(
+            "period",
+            Invalid::new(
+                "period",
+                "Quy tắc «kỳ báo cáo»: dùng 2026, 2026-9M, 2026-6M, 2026-Q1, 2026-01 hoặc 2026-01-31",
+                "Rule “period”: use 2026, 2026-9M, 2026-6M, 2026-Q1, 2026-01 or 2026-01-31",
+            ),
+        )
+    })?;
+    let org = OrgUnit::parse(&q.org).ok_or_else(bad_org)?;
+    if org != OrgUnit::Province {
+        let scope = reported::scope_of(&state.db, &org).await?;
+        require(
+            &state,
+            &ctx,
+            Permission::DossierRead,
+            &scope,
+            &format!("indicator:{}@{org}", q.indicator.trim()),
+        )
+        .await?;
+    }
+    let o = Registry::standard()
+        .observe(&state.db, q.indicator.trim(), period, &org)
+        .await?;
+    Ok(Json(o).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
 struct ValuesQuery {
     /// The reported indicator (`reported.…`).
     indicator: String,
@@ -144,16 +213,7 @@ async fn api_values(
     State(state): State<AppState>,
     Query(q): Query<ValuesQuery>,
 ) -> Result<Json<Vec<ReportedValue>>, ApiError> {
-    let org = OrgUnit::parse(&q.org).ok_or_else(|| {
-        AppError::field(
-            "org",
-            Invalid::new(
-                "org",
-                "Quy tắc «đơn vị»: dùng province, commune:<mã xã> hoặc agency:<mã cơ quan>",
-                "Rule “unit”: use province, commune:<unit code> or agency:<agency code>",
-            ),
-        )
-    })?;
+    let org = OrgUnit::parse(&q.org).ok_or_else(bad_org)?;
     Ok(Json(
         reported::history(&state.db, q.indicator.trim(), &org).await?,
     ))

@@ -191,3 +191,58 @@ async fn leaders_report_values_for_their_units_in_versions() {
     assert!(html.contains("40,5%"), "the page shows the newest version");
     assert!(html.contains("Chậm tiến độ"));
 }
+
+#[tokio::test]
+async fn observations_by_period_and_unit_within_the_callers_scope() {
+    let app = spawn_app().await;
+    let staff = app.signed_in("motcua.tinh").await;
+    let (status, v) = json(
+        app.get(
+            &staff,
+            "/api/v1/observations?indicator=services.fully_online_procedures&period=2026-01",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        (
+            v["period"].as_str(),
+            v["org"].as_str(),
+            v["source"].as_str()
+        ),
+        (Some("2026-01"), Some("province"), Some("live"))
+    );
+    assert!(v["denominator"].as_f64().unwrap() >= 48.0);
+    // Nothing reported yet: null.
+    let (status, v) = json(
+        app.get(
+            &staff,
+            "/api/v1/observations?indicator=reported.overall.dti-top10&period=2023",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, v), (StatusCode::OK, Value::Null));
+    // A commune's values: its officer yes, another commune's no, the provincial centre no.
+    let tam_thanh =
+        "/api/v1/observations?indicator=services.online&period=2026-Q1&org=commune:05986";
+    let own = app.signed_in("congchuc.tamthanh").await;
+    let (status, v) = json(app.get(&own, tam_thanh).await).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["org"], "commune:05986");
+    for c in [app.signed_in("congchuc.dongkinh").await, staff.clone()] {
+        let (status, _) = problem(app.get(&c, tam_thanh).await).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+    let (status, p) = problem(
+        app.get(
+            &staff,
+            "/api/v1/observations?indicator=services.online&period=2026-Q5",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["errors"][0]["code"], "period");
+}
