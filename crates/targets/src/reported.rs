@@ -535,6 +535,37 @@ pub async fn latest_observation(
     Ok(latest(db, indicator, org).await?.map(observation))
 }
 
+/// Lạng Sơn's DTI rank by assessed year, as issue #5 gives it (not checked against the
+/// ministry's publications): demo data only.
+pub const DEMO_DTI_RANKS: &[(&str, &str)] =
+    &[("2020", "16"), ("2021", "5"), ("2022", "6"), ("2023", "4")];
+
+/// Demo data: the DTI ranks as values reported for the province, once (a period that has a
+/// value is left alone). Returns how many were recorded.
+pub async fn load_demo(db: &Db, ctx: &Ctx) -> Result<usize, AppError> {
+    let mut n = 0;
+    for (period, rank) in DEMO_DTI_RANKS {
+        let input = NewValue {
+            indicator: "reported.overall.dti-top10".into(),
+            period: (*period).into(),
+            org: "province".into(),
+            value: (*rank).into(),
+            note: "Dữ liệu minh hoạ: thứ hạng DTI theo issue #5, chưa đối chiếu công bố của Bộ"
+                .into(),
+            ..Default::default()
+        };
+        let checked = check(db, &input).await?;
+        if current(db, &checked.indicator, checked.period, &checked.org)
+            .await?
+            .is_none()
+        {
+            record(db, ctx, &checked).await?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

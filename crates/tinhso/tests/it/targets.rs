@@ -59,10 +59,19 @@ async fn staff_see_every_target_with_its_source_and_status() {
         .iter()
         .find(|t| t["id"] == "overall.dti-top10")
         .unwrap();
+    // The demo's DTI ranks: the latest (2023: 4th) is within the top 10.
     assert_eq!(
         (dti["source"].as_str(), dti["status"].as_str()),
-        (Some("reported"), Some("no_data"))
+        (Some("reported"), Some("on_track"))
     );
+    assert_eq!(dti["current"]["period"], "2023");
+    assert_eq!(dti["current"]["value"], 4.0);
+    assert_eq!(dti["direction"], "at_most");
+    let fibre = targets
+        .iter()
+        .find(|t| t["id"] == "soc.fibre-households-2025")
+        .unwrap();
+    assert_eq!(fibre["status"], "no_data");
 
     let (status, html) = text(app.get(&staff, "/nghiep-vu/muc-tieu").await).await;
     assert_eq!(status, StatusCode::OK);
@@ -146,8 +155,11 @@ async fn leaders_report_values_for_their_units_in_versions() {
         .collect();
     assert_eq!(codes, ["indicator_live", "period", "number"], "{p}");
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM reported_values WHERE org_kind = 'province'")
-            .await,
+        app.count(
+            "SELECT COUNT(*) FROM reported_values WHERE org_kind = 'province' \
+             AND indicator_key <> 'reported.overall.dti-top10'"
+        )
+        .await,
         0
     );
 
@@ -214,15 +226,16 @@ async fn observations_by_period_and_unit_within_the_callers_scope() {
         (Some("2026-01"), Some("province"), Some("live"))
     );
     assert!(v["denominator"].as_f64().unwrap() >= 48.0);
-    // Nothing reported yet: null.
-    let (status, v) = json(
-        app.get(
-            &staff,
-            "/api/v1/observations?indicator=reported.overall.dti-top10&period=2023",
-        )
-        .await,
-    )
-    .await;
+    // A reported value (the demo's DTI rank of 2022), and a period with nothing: null.
+    let dti = "/api/v1/observations?indicator=reported.overall.dti-top10&period=";
+    let (status, v) = json(app.get(&staff, &format!("{dti}2022")).await).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["value"], 6.0);
+    assert_eq!(
+        (v["source"].as_str(), v["version"].as_i64()),
+        (Some("reported"), Some(1))
+    );
+    let (status, v) = json(app.get(&staff, &format!("{dti}2019")).await).await;
     assert_eq!((status, v), (StatusCode::OK, Value::Null));
     // A commune's values: its officer yes, another commune's no, the provincial centre no.
     let tam_thanh =
