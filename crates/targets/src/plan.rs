@@ -478,7 +478,14 @@ pub async fn import(db: &Db, ctx: &Ctx, plan: &Plan) -> Result<Imported, AppErro
         return Ok(Imported::Unchanged);
     }
     let mut tx = db.begin_write().await?;
-    // Checked again under the write lock: a concurrent importer may have finished first.
+    // On PostgreSQL, take the plan's row lock first (a no-op update) so that two servers
+    // starting together import one after the other; SQLite's single writer already does.
+    sqlx::query("UPDATE plans SET imported_at = imported_at WHERE code = $1")
+        .bind(&plan.code)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+    // Checked again under the lock: a concurrent importer may have finished first.
     let again: Option<String> =
         sqlx::query_scalar("SELECT content_sha256 FROM plans WHERE code = $1")
             .bind(&plan.code)

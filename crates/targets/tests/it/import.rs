@@ -171,3 +171,27 @@ async fn errors_name_the_file_line_and_field_and_write_nothing() {
     assert_eq!(count(db, "SELECT COUNT(*) FROM plans").await, 1);
     assert_eq!(count(db, "SELECT COUNT(*) FROM audit_log").await, before);
 }
+
+#[tokio::test]
+async fn concurrent_imports_both_succeed_once_written() {
+    let t = env().await;
+    let db = &t.db;
+    let changed = plan::PLAN_226.replace("target = 90", "target = 91");
+    let ctx = sys();
+    let (a, b) = tokio::join!(
+        plan::import_text(db, &ctx, "targets.toml", &changed),
+        plan::import_text(db, &ctx, "targets.toml", &changed),
+    );
+    let mut results = [a.unwrap(), b.unwrap()];
+    results.sort_by_key(|r| matches!(r, Imported::Unchanged));
+    assert_eq!(results, [Imported::Written(43), Imported::Unchanged]);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM plan_targets").await, 43);
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM plan_targets WHERE target_value = 91"
+        )
+        .await,
+        1
+    );
+}
