@@ -13,10 +13,12 @@ use crate::engine::{Kind, OrgUnit, Registry, Source};
 use crate::plan::{self, StoredPlan};
 use crate::reported::{self, NewValue, ReportedValue};
 use askama::Template;
+use axum::extract::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use axum::response::Redirect;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tinhso_http::access::{Access, Rule};
@@ -34,6 +36,8 @@ pub const RULES: &[Rule] = {
     use Permission::*;
     &[
         ("GET", "/nghiep-vu/muc-tieu", Perm(BackOffice)),
+        // The unit's own scope is checked inside (require).
+        ("POST", "/nghiep-vu/muc-tieu/so-lieu", Perm(LeaderDashboard)),
         ("GET", "/api/v1/targets", Perm(BackOffice)),
         ("GET", "/api/v1/indicator-values", Perm(BackOffice)),
         // A commune's or an agency's live values also need DossierRead over it (inside).
@@ -46,6 +50,7 @@ pub const RULES: &[Rule] = {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/nghiep-vu/muc-tieu", get(targets_page))
+        .route("/nghiep-vu/muc-tieu/so-lieu", post(report_post))
         .route("/api/v1/targets", get(api_targets))
         .route("/api/v1/observations", get(api_observe))
         .route("/api/v1/indicator-values", get(api_values).post(api_report))
@@ -280,10 +285,44 @@ struct Pillar {
     rows: Vec<Row>,
 }
 
+/// The reporting form (leaders): a value for a reported indicator.
+#[derive(Deserialize, Default, Clone)]
+struct ReportForm {
+    #[serde(default)]
+    indicator: String,
+    #[serde(default)]
+    period: String,
+    #[serde(default)]
+    org: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    numerator: String,
+    #[serde(default)]
+    denominator: String,
+    #[serde(default)]
+    note: String,
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    /// After a value was recorded: its indicator and version.
+    ghi: Option<String>,
+    phien_ban: Option<i64>,
+}
+
 #[derive(Template)]
 #[template(path = "targets.html")]
 struct TargetsPage {
     c: Chrome,
+    can_report: bool,
+    /// (key, label) of every reported indicator.
+    reported_indicators: Vec<(String, String)>,
+    form: ReportForm,
+    /// (field, message) of each refusal, and a message not tied to a field.
+    errors: Vec<(String, String)>,
+    general: String,
+    saved: String,
     as_of: String,
     live_period: String,
     plans: Vec<String>,
@@ -397,9 +436,123 @@ fn row(l: &Line, lang: Lang) -> Row {
     }
 }
 
-async fn targets_page(State(state): State<AppState>, ctx: ReqCtx) -> Result<Response, PageError> {
+async fn targets_page(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
+    let saved = match (q.ghi, q.phien_ban) {
+        (Some(key), Some(v)) => format!(
+            "{} {key}, {} {v}.",
+            ctx.lang.s("Đã ghi số liệu", "Recorded"),
+            ctx.lang.s("phiên bản", "version")
+        ),
+        _ => String::new(),
+    };
+    let form = ReportForm {
+        period: crate::period::Period::containing(
+            crate::period::Frequency::Year,
+            tinhso_services::dossier::today_local(),
+        )
+        .to_string(),
+        org: "province".into(),
+        ..Default::default()
+    };
+    page(&state, &ctx, form, &None, saved, StatusCode::OK).await
+}
+
+/// Record a reported value from the page's form: 303 back to the page on success, the page
+/// with the refusals (each naming its rule) and 422 otherwise.
+async fn report_post(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Form(f): Form<ReportForm>,
+) -> Result<Response, PageError> {
+    let opt = |s: &str| (!s.trim().is_empty()).then(|| s.to_string());
+    let input = NewValue {
+        indicator: f.indicator.clone(),
+        period: f.period.clone(),
+        org: f.org.clone(),
+        value: f.value.clone(),
+        numerator: opt(&f.numerator),
+        denominator: opt(&f.denominator),
+        note: f.note.clone(),
+    };
+    let result = async {
+        let checked = reported::check(&state.db, &input).await?;
+        let scope = reported::scope_of(&state.db, &checked.org).await?;
+        require(
+            &state,
+            &ctx,
+            Permission::LeaderDashboard,
+            &scope,
+            &format!("indicator:{}@{}", checked.indicator, checked.org),
+        )
+        .await?;
+        reported::record(&state.db, &ctx.audit(), &checked).await
+    }
+    .await;
+    match result {
+        Ok(v) => Ok(Redirect::to(&format!(
+            "/nghiep-vu/muc-tieu?ghi={}&phien_ban={}#nhap-so-lieu",
+            v.indicator, v.version
+        ))
+        .into_response()),
+        Err(e) if e.code == tinhso_kernel::ErrorCode::Forbidden => Err(ctx.page_err(e)),
+        Err(e) => {
+            let status =
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            page(&state, &ctx, f, &Some(e), String::new(), status).await
+        }
+    }
+}
+
+async fn page(
+    state: &AppState,
+    ctx: &ReqCtx,
+    form: ReportForm,
+    error: &Option<AppError>,
+    saved: String,
+    status: StatusCode,
+) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let b = compute(&state).await.map_err(|e| ctx.page_err(e))?;
+    let (errors, general) = match error {
+        None => (Vec::new(), String::new()),
+        Some(e) => (
+            e.fields
+                .iter()
+                .map(|f| {
+                    (
+                        f.field.clone(),
+                        lang.s(&f.message_vi, &f.message_en).to_string(),
+                    )
+                })
+                .collect(),
+            if e.fields.is_empty() {
+                let title = lang.s(e.code.title_vi(), e.code.title_en());
+                match lang.s(
+                    e.detail_vi.as_deref().unwrap_or_default(),
+                    e.detail_en.as_deref().unwrap_or_default(),
+                ) {
+                    "" => title.to_string(),
+                    d => format!("{title}. {d}"),
+                }
+            } else {
+                String::new()
+            },
+        ),
+    };
+    let b = compute(state).await.map_err(|e| ctx.page_err(e))?;
+    let mut reported_indicators: Vec<(String, String)> = Vec::new();
+    for l in &b.targets {
+        let key = &l.target.indicator_key;
+        if l.source == Source::Reported && !reported_indicators.iter().any(|(k, _)| k == key) {
+            let name = lang.s(&l.target.name_vi, &l.target.name_en);
+            let short: String = name.chars().take(90).collect();
+            let more = if short.len() < name.len() { "…" } else { "" };
+            reported_indicators.push((key.clone(), format!("{short}{more} ({key})")));
+        }
+    }
     let mut pillars: Vec<Pillar> = Vec::new();
     for p in plan::PILLARS {
         let rows: Vec<Row> = b
@@ -430,7 +583,16 @@ async fn targets_page(State(state): State<AppState>, ctx: ReqCtx) -> Result<Resp
     })
     .collect();
     let page = TargetsPage {
-        c: Chrome::of(&ctx),
+        c: Chrome::of(ctx),
+        can_report: ctx
+            .principal
+            .as_ref()
+            .is_some_and(|p| p.can_somewhere(Permission::LeaderDashboard)),
+        reported_indicators,
+        form,
+        errors,
+        general,
+        saved,
         as_of: b.as_of.clone(),
         live_period: b.live_period.clone(),
         plans: b
@@ -444,5 +606,5 @@ async fn targets_page(State(state): State<AppState>, ctx: ReqCtx) -> Result<Resp
         counts,
         pillars,
     };
-    Ok(render(&page))
+    Ok((status, render(&page)).into_response())
 }

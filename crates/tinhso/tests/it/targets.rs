@@ -259,3 +259,73 @@ async fn observations_by_period_and_unit_within_the_callers_scope() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(p["errors"][0]["code"], "period");
 }
+
+#[tokio::test]
+async fn leaders_report_through_the_page_form() {
+    let app = spawn_app().await;
+    // Officers see no form, and may not post one.
+    let officer = app.signed_in("motcua.tinh").await;
+    let (_, html) = text(app.get(&officer, "/nghiep-vu/muc-tieu").await).await;
+    assert!(!html.contains("id=\"nhap-so-lieu\""));
+    let csrf = crate::hidden_field(&html, "csrf").unwrap_or_default();
+    let resp = officer
+        .post(app.url("/nghiep-vu/muc-tieu/so-lieu"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("indicator", EPAY),
+            ("period", "2025"),
+            ("value", "46"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+
+    let lead = app.signed_in("lanhdao.tinh").await;
+    let (status, html) = text(app.get(&lead, "/nghiep-vu/muc-tieu").await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"nhap-so-lieu\""));
+    assert!(html.contains(&format!("<option value=\"{EPAY}\"")));
+    let csrf = crate::hidden_field(&html, "csrf").expect("csrf");
+    let post = |fields: Vec<(&'static str, String)>| {
+        let mut form = vec![("csrf", csrf.clone())];
+        form.extend(fields);
+        lead.post(app.url("/nghiep-vu/muc-tieu/so-lieu"))
+            .form(&form)
+            .send()
+    };
+    // A refusal names its rule and keeps what was typed.
+    let resp = post(vec![
+        ("indicator", EPAY.into()),
+        ("period", "2025".into()),
+        ("org", "province".into()),
+        ("value", "146".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Quy tắc «phạm vi»"), "{html}");
+    assert!(html.contains("value=\"146\""));
+    // Recorded: back to the page with the version.
+    let resp = post(vec![
+        ("indicator", EPAY.into()),
+        ("period", "2025".into()),
+        ("org", "province".into()),
+        ("value", "52,5".into()),
+        ("note", "Ngân hàng Nhà nước".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let to = crate::location(&resp);
+    assert!(to.contains("phien_ban=1"), "{to}");
+    let (_, html) = text(app.get(&lead, &to).await).await;
+    assert!(html.contains("id=\"da-ghi\""), "{html}");
+    assert!(html.contains("52,5%"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM reported_values WHERE indicator_key = 'reported.soc.e-payment-accounts'")
+            .await,
+        1
+    );
+}
