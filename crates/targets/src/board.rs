@@ -109,6 +109,12 @@ pub fn status(
     (s, exp)
 }
 
+/// Live indicators shown beside a reported one for context, never as its value: (reported
+/// indicator, live indicator). The share of the population with an e-payment account cannot
+/// be observed, but the share of fees paid online on the platform is a related signal.
+pub const RELATED_LIVE: &[(&str, &str)] =
+    &[("reported.soc.e-payment-accounts", "services.online_payment")];
+
 /// One line of the board.
 #[derive(Debug, Clone, Serialize)]
 pub struct Line {
@@ -121,6 +127,9 @@ pub struct Line {
     pub expected: f64,
     pub progress: f64,
     pub status: Status,
+    /// A related live indicator shown for context (see [`RELATED_LIVE`]); not the value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub related: Option<Observation>,
 }
 
 /// Every target with its status, as of `today`.
@@ -161,6 +170,10 @@ pub async fn board(db: &Db, registry: &Registry, today: NaiveDate) -> Result<Vec
                 c
             }
         };
+        let related = match RELATED_LIVE.iter().find(|(r, _)| *r == t.indicator_key) {
+            Some((_, live)) => registry.observe(db, live, year, &OrgUnit::Province).await?,
+            None => None,
+        };
         let base_year = base_years
             .get(&t.plan_code)
             .copied()
@@ -180,6 +193,7 @@ pub async fn board(db: &Db, registry: &Registry, today: NaiveDate) -> Result<Vec
             expected: crate::engine::round1(exp),
             progress: (p * 1000.0).round() / 1000.0,
             status: st,
+            related,
         });
     }
     Ok(out)

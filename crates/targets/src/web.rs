@@ -265,6 +265,8 @@ struct Row {
     current: String,
     period: String,
     live: bool,
+    /// A related live value, for context ("" when none).
+    related: String,
     indicator: String,
     measured_by: String,
     status: String,
@@ -413,6 +415,26 @@ fn row(l: &Line, lang: Lang) -> Row {
             })
             .unwrap_or_default(),
         live: l.source == Source::Live,
+        related: l
+            .related
+            .as_ref()
+            .and_then(|r| {
+                let def = crate::engine::live_indicator(&r.indicator)?;
+                let v = r
+                    .value
+                    .map(|v| with_unit(v, def.kind, lang))
+                    .unwrap_or_else(|| lang.s("chưa có", "none yet").to_string());
+                Some(format!(
+                    "{}: {} {v} ({})",
+                    lang.s(
+                        "Tham khảo trên nền tảng",
+                        "Related, measured by the platform"
+                    ),
+                    lang.s(def.name_vi, def.name_en),
+                    r.period
+                ))
+            })
+            .unwrap_or_default(),
         indicator: t.indicator_key.clone(),
         measured_by: t.measured_by.clone(),
         status,

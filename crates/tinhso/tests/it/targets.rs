@@ -72,6 +72,15 @@ async fn staff_see_every_target_with_its_source_and_status() {
         .find(|t| t["id"] == "soc.fibre-households-2025")
         .unwrap();
     assert_eq!(fibre["status"], "no_data");
+    // The e-payment target is reported; the platform's online-payment rate is shown beside it.
+    let epay = targets
+        .iter()
+        .find(|t| t["id"] == "soc.e-payment-accounts-2025")
+        .unwrap();
+    assert_eq!(epay["source"], "reported");
+    assert_eq!(epay["related"]["indicator"], "services.online_payment");
+    assert_eq!(epay["related"]["source"], "live");
+    assert!(fibre.get("related").is_none());
 
     let (status, html) = text(app.get(&staff, "/nghiep-vu/muc-tieu").await).await;
     assert_eq!(status, StatusCode::OK);
@@ -85,6 +94,7 @@ async fn staff_see_every_target_with_its_source_and_status() {
     assert!(html.contains("<strong id=\"so-truc-tiep\">2</strong>"));
     assert!(html.contains("<strong id=\"so-bao-cao\">41</strong>"));
     assert!(html.contains("Chưa có số liệu"));
+    assert!(html.contains("Tham khảo trên nền tảng: Tỷ lệ thanh toán trực tuyến"));
     // In English.
     let (_, html) = text(app.get(&staff, "/nghiep-vu/muc-tieu?lang=en").await).await;
     assert!(html.contains("Targets of the digital transformation plan"));
