@@ -3,7 +3,9 @@
 //!
 //! **Current value.** Live indicators: the value over the Decree 09 *year* window that contains
 //! today (e.g. on 29 Nov 2026: 15 Dec 2025 – 14 Dec 2026), for the whole province. Reported
-//! indicators: the current version of the latest period the province reported.
+//! indicators: the current version of the latest period the province reported (on a tie of
+//! window ends, the longer period). [`board_for`] does the same for a chosen period: live
+//! values over its window, reported periods ending by its end, status as of its last day.
 //!
 //! **Status rule** ([`status`]): a linear projection from the plan's base year to the target's
 //! horizon. `progress` is the share of time elapsed from 1 January of the base year to
@@ -132,14 +134,35 @@ pub struct Line {
     pub related: Option<Observation>,
 }
 
-/// Every target with its status, as of `today`.
+/// Every target with its status, as of `today`, over the Decree 09 year window containing it.
 pub async fn board(db: &Db, registry: &Registry, today: NaiveDate) -> Result<Vec<Line>, AppError> {
+    board_for(
+        db,
+        registry,
+        today,
+        Period::containing(Frequency::Year, today),
+    )
+    .await
+}
+
+/// Every target with its status for a chosen period: live values over its window, reported
+/// values of the latest period ending by its end, and the status as of its last day (or today,
+/// if earlier).
+pub async fn board_for(
+    db: &Db,
+    registry: &Registry,
+    today: NaiveDate,
+    period: Period,
+) -> Result<Vec<Line>, AppError> {
+    let window = period
+        .window()
+        .ok_or_else(|| AppError::internal(format!("period {period} has no window")))?;
+    let today = today.min(window.last_day());
     let base_years: HashMap<String, i32> = plan::plans(db)
         .await?
         .into_iter()
         .map(|p| (p.code, p.base_year))
         .collect();
-    let year = Period::containing(Frequency::Year, today);
     let mut cache: HashMap<String, Option<Observation>> = HashMap::new();
     let mut out = Vec::new();
     for t in plan::targets(db).await? {
@@ -154,7 +177,7 @@ pub async fn board(db: &Db, registry: &Registry, today: NaiveDate) -> Result<Vec
                 let c = match source {
                     Source::Live => {
                         registry
-                            .observe(db, &t.indicator_key, year, &OrgUnit::Province)
+                            .observe(db, &t.indicator_key, period, &OrgUnit::Province)
                             .await?
                     }
                     Source::Reported => {
@@ -162,6 +185,7 @@ pub async fn board(db: &Db, registry: &Registry, today: NaiveDate) -> Result<Vec
                             db,
                             &t.indicator_key,
                             &OrgUnit::Province,
+                            Some(window.end),
                         )
                         .await?
                     }
@@ -171,7 +195,11 @@ pub async fn board(db: &Db, registry: &Registry, today: NaiveDate) -> Result<Vec
             }
         };
         let related = match RELATED_LIVE.iter().find(|(r, _)| *r == t.indicator_key) {
-            Some((_, live)) => registry.observe(db, live, year, &OrgUnit::Province).await?,
+            Some((_, live)) => {
+                registry
+                    .observe(db, live, period, &OrgUnit::Province)
+                    .await?
+            }
             None => None,
         };
         let base_year = base_years

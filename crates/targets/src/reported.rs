@@ -457,32 +457,51 @@ pub async fn current(
     row.as_ref().map(from_row).transpose()
 }
 
-/// The current version of the latest period reported (by the end of its window), if any.
+/// The current version of the latest period reported (by the end of its window; on a tie the
+/// longer period, e.g. the year over its last quarter), if any.
 pub async fn latest(
     db: &Db,
     indicator: &str,
     org: &OrgUnit,
 ) -> Result<Option<ReportedValue>, AppError> {
+    latest_until(db, indicator, org, None).await
+}
+
+/// As [`latest`], among the periods whose window ends by `until` (excluded end, as windows).
+pub async fn latest_until(
+    db: &Db,
+    indicator: &str,
+    org: &OrgUnit,
+    until: Option<chrono::NaiveDate>,
+) -> Result<Option<ReportedValue>, AppError> {
     let all = history(db, indicator, org).await?;
-    let mut best: Option<(chrono::NaiveDate, ReportedValue)> = None;
+    // Key: (window end, window length in days, version) — the largest wins.
+    let mut best: Option<((chrono::NaiveDate, i64, i64), ReportedValue)> = None;
     for v in all {
-        let Some(end) = Period::parse(&v.period)
-            .and_then(|p| p.window())
-            .map(|w| w.end)
-        else {
+        let Some(w) = Period::parse(&v.period).and_then(|p| p.window()) else {
             continue;
         };
-        let better = match &best {
-            None => true,
-            Some((e, b)) => {
-                end > *e || (end == *e && v.version > b.version && v.period == b.period)
-            }
-        };
-        if better {
-            best = Some((end, v));
+        if until.is_some_and(|u| w.end > u) {
+            continue;
+        }
+        let key = (w.end, w.days(), v.version);
+        if best.as_ref().is_none_or(|(k, _)| key > *k) {
+            best = Some((key, v));
         }
     }
     Ok(best.map(|(_, v)| v))
+}
+
+/// The latest reported value as an observation (see [`latest_until`]).
+pub async fn latest_observation(
+    db: &Db,
+    indicator: &str,
+    org: &OrgUnit,
+    until: Option<chrono::NaiveDate>,
+) -> Result<Option<Observation>, AppError> {
+    Ok(latest_until(db, indicator, org, until)
+        .await?
+        .map(observation))
 }
 
 fn observation(v: ReportedValue) -> Observation {
@@ -524,15 +543,6 @@ impl Provider for ReportedProvider {
     ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
         async move { Ok(current(db, key, period, org).await?.map(observation)) }.boxed()
     }
-}
-
-/// The latest reported value as an observation.
-pub async fn latest_observation(
-    db: &Db,
-    indicator: &str,
-    org: &OrgUnit,
-) -> Result<Option<Observation>, AppError> {
-    Ok(latest(db, indicator, org).await?.map(observation))
 }
 
 /// Lạng Sơn's DTI rank by assessed year, as issue #5 gives it (not checked against the

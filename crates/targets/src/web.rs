@@ -107,13 +107,29 @@ fn summary(lines: &[Line]) -> Summary {
     s
 }
 
-async fn compute(state: &AppState) -> Result<BoardOut, AppError> {
+fn bad_period() -> AppError {
+    AppError::field(
+        "period",
+        Invalid::new(
+            "period",
+            "Quy tắc «kỳ báo cáo»: dùng 2026, 2026-9M, 2026-6M, 2026-Q1, 2026-01 hoặc 2026-01-31",
+            "Rule “period”: use 2026, 2026-9M, 2026-6M, 2026-Q1, 2026-01 or 2026-01-31",
+        ),
+    )
+}
+
+/// The board for `period` (a key; default: the year window containing today).
+async fn compute(state: &AppState, period: Option<&str>) -> Result<BoardOut, AppError> {
     let today = tinhso_services::dossier::today_local();
-    let lines = board::board(&state.db, &Registry::standard(), today).await?;
-    let year = crate::period::Period::containing(crate::period::Frequency::Year, today);
+    let period = match period.map(str::trim).filter(|p| !p.is_empty()) {
+        None => crate::period::Period::containing(crate::period::Frequency::Year, today),
+        Some(p) => crate::period::Period::parse(p).ok_or_else(bad_period)?,
+    };
+    let lines = board::board_for(&state.db, &Registry::standard(), today, period).await?;
+    let as_of = period.window().map_or(today, |w| today.min(w.last_day()));
     Ok(BoardOut {
-        as_of: today.format("%Y-%m-%d").to_string(),
-        live_period: year.to_string(),
+        as_of: as_of.format("%Y-%m-%d").to_string(),
+        live_period: period.to_string(),
         plans: plan::plans(&state.db).await?,
         summary: summary(&lines),
         targets: lines,
@@ -127,11 +143,22 @@ async fn compute(state: &AppState) -> Result<BoardOut, AppError> {
 /// value, period), the expected value now under a linear projection from the plan's base year
 /// to the horizon, and the status (`on_track`, `at_risk`: short of the expected value by at
 /// most 10 % of |target − base|, `off_track`, `no_data`).
-#[utoipa::path(get, path = "/api/v1/targets", tag = "targets",
+#[utoipa::path(get, path = "/api/v1/targets", tag = "targets", params(BoardQuery),
     responses((status = 200, description = "`as_of`, `live_period`, `plans`, `summary` (counts by source and status), `targets`"),
-        (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn api_targets(State(state): State<AppState>) -> Result<Response, ApiError> {
-    Ok(Json(compute(&state).await?).into_response())
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn api_targets(
+    State(state): State<AppState>,
+    Query(q): Query<BoardQuery>,
+) -> Result<Response, ApiError> {
+    Ok(Json(compute(&state, q.period.as_deref()).await?).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+struct BoardQuery {
+    /// Period key for the live values and the status date (default: the Decree 09 year window
+    /// containing today): `2026`, `2026-9M`, `2026-6M`, `2026-Q1`, `2026-01`, `2026-01-31`.
+    /// Reported values: the latest period ending by its end.
+    period: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -172,16 +199,7 @@ async fn api_observe(
     ctx: ReqCtx,
     Query(q): Query<ObserveQuery>,
 ) -> Result<Response, ApiError> {
-    let period = crate::period::Period::parse(&q.period).ok_or_else(|| {
-        AppError::field(
-            "period",
-            Invalid::new(
-                "period",
-                "Quy tắc «kỳ báo cáo»: dùng 2026, 2026-9M, 2026-6M, 2026-Q1, 2026-01 hoặc 2026-01-31",
-                "Rule “period”: use 2026, 2026-9M, 2026-6M, 2026-Q1, 2026-01 or 2026-01-31",
-            ),
-        )
-    })?;
+    let period = crate::period::Period::parse(&q.period).ok_or_else(bad_period)?;
     let org = OrgUnit::parse(&q.org).ok_or_else(bad_org)?;
     if org != OrgUnit::Province {
         let scope = reported::scope_of(&state.db, &org).await?;
@@ -308,6 +326,8 @@ struct ReportForm {
 
 #[derive(Deserialize)]
 struct PageQuery {
+    /// The board's period (see [`BoardQuery`]).
+    period: Option<String>,
     /// After a value was recorded: its indicator and version.
     ghi: Option<String>,
     phien_ban: Option<i64>,
@@ -480,7 +500,16 @@ async fn targets_page(
         org: "province".into(),
         ..Default::default()
     };
-    page(&state, &ctx, form, &None, saved, StatusCode::OK).await
+    page(
+        &state,
+        &ctx,
+        q.period.as_deref(),
+        form,
+        &None,
+        saved,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// Record a reported value from the page's form: 303 back to the page on success, the page
@@ -524,7 +553,7 @@ async fn report_post(
         Err(e) => {
             let status =
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            page(&state, &ctx, f, &Some(e), String::new(), status).await
+            page(&state, &ctx, None, f, &Some(e), String::new(), status).await
         }
     }
 }
@@ -532,6 +561,7 @@ async fn report_post(
 async fn page(
     state: &AppState,
     ctx: &ReqCtx,
+    period: Option<&str>,
     form: ReportForm,
     error: &Option<AppError>,
     saved: String,
@@ -564,7 +594,7 @@ async fn page(
             },
         ),
     };
-    let b = compute(state).await.map_err(|e| ctx.page_err(e))?;
+    let b = compute(state, period).await.map_err(|e| ctx.page_err(e))?;
     let mut reported_indicators: Vec<(String, String)> = Vec::new();
     for l in &b.targets {
         let key = &l.target.indicator_key;

@@ -85,3 +85,41 @@ async fn every_target_is_on_the_board_with_its_status() {
         (Status::OffTrack, Some(2))
     );
 }
+
+#[tokio::test]
+async fn the_board_for_a_chosen_period() {
+    let t = env().await;
+    let db = &t.db;
+    let today = ymd(2026, 11, 29);
+    report(db, "reported.soc.e-payment-accounts", "2025", "46").await;
+    report(db, "reported.soc.e-payment-accounts", "2026-Q1", "70").await;
+    report(db, "reported.soc.e-payment-accounts", "2025-Q4", "44").await;
+    let line = |lines: &[board::Line], id: &str| {
+        lines.iter().find(|l| l.target.id == id).cloned().unwrap()
+    };
+    // Today: the latest period (2026-Q1) counts.
+    let now = board::board(db, &Registry::standard(), today)
+        .await
+        .unwrap();
+    let l = line(&now, "soc.e-payment-accounts-2025");
+    assert_eq!(
+        (l.current.unwrap().period.as_str(), l.status),
+        ("2026-Q1", Status::OnTrack)
+    );
+    // Year 2025: periods ending by 15 Dec 2025; the year and its last quarter end together and
+    // the year (the longer period) wins. Status as of 14 Dec 2025.
+    let y2025 = tinhso_targets::period::Period::parse("2025").unwrap();
+    let then = board::board_for(db, &Registry::standard(), today, y2025)
+        .await
+        .unwrap();
+    let l = line(&then, "soc.e-payment-accounts-2025");
+    let c = l.current.unwrap();
+    assert_eq!((c.period.as_str(), c.value), ("2025", Some(46.0)));
+    assert_eq!(l.status, Status::AtRisk);
+    let l = line(&then, "gov.online-services-level4");
+    assert_eq!(l.current.unwrap().period, "2025");
+    // The 2030 target's progress as of 14 Dec 2025: 1,808 of 3,651 days (1 Jan 2021 –
+    // 31 Dec 2030).
+    let l = line(&then, "soc.e-payment-accounts-2030");
+    assert_eq!(l.progress, 0.495);
+}

@@ -95,6 +95,17 @@ async fn staff_see_every_target_with_its_source_and_status() {
     assert!(html.contains("<strong id=\"so-bao-cao\">41</strong>"));
     assert!(html.contains("Chưa có số liệu"));
     assert!(html.contains("Tham khảo trên nền tảng: Tỷ lệ thanh toán trực tuyến"));
+    // Another period: the live values over its window; a bad key is refused naming the rule.
+    let (status, v) = json(app.get(&staff, "/api/v1/targets?period=2026-Q1").await).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["live_period"], "2026-Q1");
+    assert_eq!(v["as_of"], "2026-03-14");
+    let (status, p) = problem(app.get(&staff, "/api/v1/targets?period=2026-Q5").await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["errors"][0]["code"], "period");
+    let (status, html) = text(app.get(&staff, "/nghiep-vu/muc-tieu?period=2025").await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("name=\"period\" value=\"2025\""), "{html}");
     // In English.
     let (_, html) = text(app.get(&staff, "/nghiep-vu/muc-tieu?lang=en").await).await;
     assert!(html.contains("Targets of the digital transformation plan"));
