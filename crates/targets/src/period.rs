@@ -14,6 +14,10 @@
 //! art. 12 (thời gian chốt số liệu báo cáo định kỳ), as summarised in the project's domain
 //! notes. Windows are kept as `[start, end)` with `end` excluded (the day after the last day),
 //! which is what [`tinhso_services::indicators::report`] takes.
+//!
+//! To check against the decree's text: the 9-month window comes from the domain notes, and
+//! the decree may also define a window for the last six months (15 June – 14 December), which
+//! is not modelled here.
 
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
