@@ -3,7 +3,9 @@
 //! under `/api/v1/indicator-values`), its OpenAPI document and its access rules.
 //!
 //! Reading needs `BackOffice` (every staff member: the targets are the province's and the
-//! numbers are aggregates, no record behind them is shown). Reporting a value needs
+//! numbers are aggregates, no record behind them is shown); a commune's or an agency's values
+//! from `/api/v1/observations` also need `DossierRead` over that unit, as the services
+//! module's own indicators page does. Reporting a value needs
 //! `LeaderDashboard` on the organisation unit it is for (the province: a province-wide role;
 //! an agency or a commune: a role over it), since under Decree 09/2019 a report is the
 //! agency's, signed by its head.
