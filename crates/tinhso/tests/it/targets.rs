@@ -35,7 +35,10 @@ async fn staff_see_every_target_with_its_source_and_status() {
 
     let staff = app.signed_in("motcua.tinh").await;
     let (_, home) = text(app.get(&staff, "/nghiep-vu").await).await;
-    assert!(home.contains("href=\"/nghiep-vu/muc-tieu\""), "the back office links the page");
+    assert!(
+        home.contains("href=\"/nghiep-vu/muc-tieu\""),
+        "the back office links the page"
+    );
     let (status, v) = json(app.get(&staff, "/api/v1/targets").await).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["plans"][0]["code"], "226/KH-UBND");
