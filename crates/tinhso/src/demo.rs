@@ -244,6 +244,7 @@ pub async fn load(db: &Db, issuing: Issuing<'_>) -> Result<usize, AppError> {
         }
     }
     sample_dossiers(db, issuing).await?;
+    tinhso_targets::reported::load_demo(db, &ctx).await?;
     Ok(created)
 }
 

@@ -42,6 +42,11 @@ pub async fn prepare(db: &Db) -> anyhow::Result<()> {
     if procedures > 0 {
         tracing::info!(procedures, "procedure catalogue seeded");
     }
+    if let tinhso_targets::plan::Imported::Written(targets) =
+        tinhso_targets::plan::seed(db, &ctx).await?
+    {
+        tracing::info!(targets, "plan 226/KH-UBND and its targets imported");
+    }
     Ok(())
 }
 
@@ -53,5 +58,6 @@ pub fn all_migrations() -> Vec<&'static [migrate::Migration]> {
         tinhso_refdata::MIGRATIONS,
         tinhso_services::MIGRATIONS,
         tinhso_notify::MIGRATIONS,
+        tinhso_targets::MIGRATIONS,
     ]
 }

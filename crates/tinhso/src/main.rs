@@ -72,10 +72,32 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Plans and their targets (kế hoạch, chỉ tiêu).
+    Plan {
+        #[command(subcommand)]
+        command: PlanCommand,
+    },
     /// Benchmarks that print throughput, p50/p99 latency and peak memory.
     Bench {
         #[command(subcommand)]
         command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlanCommand {
+    /// Import a plan file (TOML: a [plan] table and [[target]] entries, as
+    /// crates/targets/data/targets.toml). Idempotent; a changed file replaces the plan's
+    /// targets. Errors name the file, the line and the field; exit code 1 and nothing written.
+    Import {
+        #[command(flatten)]
+        settings: SettingArgs,
+        file: PathBuf,
+    },
+    /// List the imported plans and how many targets each has.
+    List {
+        #[command(flatten)]
+        settings: SettingArgs,
     },
 }
 
@@ -417,6 +439,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             );
         }
         Command::User { command } => return user(command).await,
+        Command::Plan { command } => return plan(command).await,
         Command::Bench { command } => bench::run(command).await?,
     }
     Ok(0)
@@ -543,6 +566,44 @@ async fn user(command: UserCommand) -> anyhow::Result<i32> {
                         .join(","),
                     if a.disabled { " (disabled)" } else { "" }
                 );
+            }
+        }
+    }
+    Ok(0)
+}
+
+async fn plan(command: PlanCommand) -> anyhow::Result<i32> {
+    use tinhso_targets::plan::{self as plans, Imported};
+    match command {
+        PlanCommand::Import { settings, file } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let src = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let name = file.display().to_string();
+            let parsed = match plans::parse(&name, &src) {
+                Ok(p) => p,
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    return Ok(1);
+                }
+            };
+            let db = tinhso::open(&s).await?;
+            match plans::import(&db, &cli_ctx(), &parsed).await? {
+                Imported::Unchanged => println!("{}: unchanged ({name})", parsed.code),
+                Imported::Written(n) => {
+                    println!("{}: {n} targets imported from {name}", parsed.code)
+                }
+            }
+        }
+        PlanCommand::List { settings } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let db = tinhso::open(&s).await?;
+            let targets = plans::targets(&db).await?;
+            for p in plans::plans(&db).await? {
+                let n = targets.iter().filter(|t| t.plan_code == p.code).count();
+                println!("{}\t{}\t{n} targets\t{}", p.code, p.year, p.title_vi);
             }
         }
     }

@@ -155,3 +155,41 @@ async fn operator_workflow() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("`listen`"), "{}", text(&o));
 }
+
+#[test]
+fn plan_files_import_idempotently_and_errors_name_file_line_and_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let file = tmp.path().join("ke-hoach-2026.toml");
+    let plan = "[plan]\ncode = \"150/KH-UBND\"\ntitle_vi = \"Kế hoạch năm 2026\"\ntitle_en = \"2026 plan\"\nyear = 2026\n\n[[target]]\nid = \"p2026.online\"\npillar = \"government\"\nyear = 2026\nkind = \"percent\"\ntarget = 60\nvi = \"Hồ sơ trực tuyến 60%\"\nen = \"60% online dossiers\"\nmeasured_by = \"public services\"\nindicator = \"services.online\"\n";
+    std::fs::write(&file, plan).unwrap();
+    let path = file.to_str().unwrap();
+    let o = tinhso(&data, &["plan", "import", path]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("150/KH-UBND: 1 targets imported"),
+        "{}",
+        text(&o)
+    );
+    let o = tinhso(&data, &["plan", "import", path]);
+    assert!(text(&o).contains("unchanged"), "{}", text(&o));
+    let o = tinhso(&data, &["plan", "list"]);
+    assert!(
+        text(&o).contains("226/KH-UBND\t2021\t43 targets"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("150/KH-UBND\t2026\t1 targets"),
+        "{}",
+        text(&o)
+    );
+    std::fs::write(&file, plan.replace("target = 60", "target = 160")).unwrap();
+    let o = tinhso(&data, &["plan", "import", path]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("{path}:12: field `target`")),
+        "{}",
+        text(&o)
+    );
+}

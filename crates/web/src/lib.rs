@@ -23,7 +23,12 @@ pub use tinhso_http::{AppState, WebConfig};
 
 /// Every module's route access rules, in one table.
 pub fn all_rules() -> Vec<tinhso_http::access::Rule> {
-    [access::RULES, tinhso_services::web::RULES].concat()
+    [
+        access::RULES,
+        tinhso_services::web::RULES,
+        tinhso_targets::web::RULES,
+    ]
+    .concat()
 }
 
 async fn metrics_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -181,6 +186,7 @@ pub fn router(mut state: AppState) -> Router {
         .merge(pages::routes())
         .merge(api::routes())
         .merge(tinhso_services::web::routes())
+        .merge(tinhso_targets::web::routes())
         // Before the layers, so that unknown routes get the request context (language) too.
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

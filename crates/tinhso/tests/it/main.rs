@@ -24,6 +24,7 @@ mod services;
 mod services_files;
 mod services_pay;
 mod signin;
+mod targets;
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION};
 use reqwest::redirect::Policy;

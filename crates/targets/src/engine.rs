@@ -1,0 +1,383 @@
+//! The indicators engine: an indicator is `numerator / denominator × factor` (as in DHIS2) over
+//! a period ([`Period`], with the Decree 09/2019 cut-off windows) and an organisation unit
+//! ([`OrgUnit`]: the province, a commune, an agency). Values come from [`Provider`]s: live ones
+//! that modules register (here [`crate::live::ServicesProvider`], the Decision 766 set of the
+//! public-services module) and [`crate::reported::ReportedProvider`], the values agencies
+//! enter. Callers ask the [`Registry`]; they never read a module's tables.
+
+use crate::period::Period;
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use std::fmt;
+use tinhso_kernel::{AppError, Invalid};
+use tinhso_store::Db;
+
+/// What a target's value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A share, 0–100 %.
+    Percent,
+    /// Growth in % a year, −100 to 1000.
+    Rate,
+    /// A rank among the provinces, 1–63 (a whole number).
+    Rank,
+    /// Done or not: 0 or 100.
+    Boolean,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "percent" => Some(Kind::Percent),
+            "rate" => Some(Kind::Rate),
+            "rank" => Some(Kind::Rank),
+            "boolean" => Some(Kind::Boolean),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Percent => "percent",
+            Kind::Rate => "rate",
+            Kind::Rank => "rank",
+            Kind::Boolean => "boolean",
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Kind::Percent => "%",
+            Kind::Rate => "%/năm",
+            Kind::Rank => "hạng",
+            Kind::Boolean => "đạt = 100",
+        }
+    }
+
+    /// Ranks are better when lower; everything else when higher.
+    pub fn default_direction(self) -> Direction {
+        match self {
+            Kind::Rank => Direction::AtMost,
+            _ => Direction::AtLeast,
+        }
+    }
+
+    /// The range rule of the kind, as `(rule, vi, en)` when `v` breaks it.
+    pub fn rule(self, v: f64) -> Option<(&'static str, String, String)> {
+        if !v.is_finite() {
+            return Some((
+                "number",
+                "Quy tắc «số»: giá trị phải là một số".into(),
+                "Rule “number”: the value must be a number".into(),
+            ));
+        }
+        match self {
+            Kind::Percent if !(0.0..=100.0).contains(&v) => Some((
+                "range",
+                "Quy tắc «phạm vi»: tỷ lệ phải từ 0 đến 100 (%)".into(),
+                "Rule “range”: a share must be between 0 and 100 (%)".into(),
+            )),
+            Kind::Rate if !(-100.0..=1000.0).contains(&v) => Some((
+                "range",
+                "Quy tắc «phạm vi»: tốc độ tăng phải từ −100 đến 1000 (%/năm)".into(),
+                "Rule “range”: a growth rate must be between −100 and 1000 (% a year)".into(),
+            )),
+            Kind::Rank if !(1.0..=63.0).contains(&v) || v.fract() != 0.0 => Some((
+                "rank",
+                "Quy tắc «thứ hạng»: thứ hạng là số nguyên từ 1 đến 63".into(),
+                "Rule “rank”: a rank is a whole number from 1 to 63".into(),
+            )),
+            Kind::Boolean if v != 0.0 && v != 100.0 => Some((
+                "boolean",
+                "Quy tắc «đạt/chưa đạt»: giá trị là 100 (đạt) hoặc 0 (chưa đạt)".into(),
+                "Rule “done or not”: the value is 100 (done) or 0 (not done)".into(),
+            )),
+            _ => None,
+        }
+    }
+
+    /// `Err((vi, en))` when `v` is outside the kind's range.
+    pub fn check(self, v: f64) -> Result<(), (String, String)> {
+        match self.rule(v) {
+            Some((_, vi, en)) => Err((vi, en)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Whether a target is reached at or above its value, or at or below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    AtLeast,
+    AtMost,
+}
+
+impl Direction {
+    pub fn parse(s: &str) -> Option<Direction> {
+        match s {
+            "at_least" => Some(Direction::AtLeast),
+            "at_most" => Some(Direction::AtMost),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::AtLeast => "at_least",
+            Direction::AtMost => "at_most",
+        }
+    }
+}
+
+/// An organisation unit: the dimension a value is broken down by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OrgUnit {
+    Province,
+    /// A commune-level unit (administrative-unit code, 5 digits).
+    Commune(String),
+    /// An agency (agency code).
+    Agency(String),
+}
+
+impl OrgUnit {
+    /// `province`, `commune:05986`, `agency:000.00.23.H37`.
+    pub fn parse(s: &str) -> Option<OrgUnit> {
+        let s = s.trim();
+        if s.is_empty() || s == "province" {
+            return Some(OrgUnit::Province);
+        }
+        match s.split_once(':') {
+            Some(("commune", c)) if c.len() == 5 && c.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(OrgUnit::Commune(c.into()))
+            }
+            Some(("agency", a)) if !a.is_empty() && a.len() <= 40 => {
+                Some(OrgUnit::Agency(a.into()))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OrgUnit::Province => "province",
+            OrgUnit::Commune(_) => "commune",
+            OrgUnit::Agency(_) => "agency",
+        }
+    }
+
+    pub fn code(&self) -> &str {
+        match self {
+            OrgUnit::Province => "",
+            OrgUnit::Commune(c) | OrgUnit::Agency(c) => c,
+        }
+    }
+}
+
+impl fmt::Display for OrgUnit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OrgUnit::Province => f.write_str("province"),
+            OrgUnit::Commune(c) => write!(f, "commune:{c}"),
+            OrgUnit::Agency(a) => write!(f, "agency:{a}"),
+        }
+    }
+}
+
+/// How an indicator is computed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IndicatorDef {
+    pub key: &'static str,
+    pub name_vi: &'static str,
+    pub name_en: &'static str,
+    pub kind: Kind,
+    /// `value = numerator / denominator × factor`.
+    pub factor: f64,
+    pub numerator_vi: &'static str,
+    pub denominator_vi: &'static str,
+    /// Whether the value depends on the period (the procedure catalogue does not).
+    pub by_period: bool,
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Measured by the platform from its own records.
+    Live,
+    /// Entered by an agency.
+    Reported,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Live => "live",
+            Source::Reported => "reported",
+        }
+    }
+}
+
+/// One value of an indicator for a period and an organisation unit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observation {
+    pub indicator: String,
+    pub period: String,
+    pub org: String,
+    pub source: Source,
+    pub numerator: Option<f64>,
+    pub denominator: Option<f64>,
+    /// `numerator / denominator × factor`, one decimal; `null` when the denominator is 0 or
+    /// the provider cannot measure it (see `note`).
+    pub value: Option<f64>,
+    /// Reported values: the version (1, 2, …); live values: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Round to one decimal.
+pub fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+/// `numerator / denominator × factor`, one decimal; `None` for an empty denominator.
+pub fn ratio(numerator: f64, denominator: f64, factor: f64) -> Option<f64> {
+    (denominator > 0.0).then(|| round1(numerator * factor / denominator))
+}
+
+/// A source of indicator values. Modules implement it and are listed in
+/// [`Registry::standard`].
+pub trait Provider: Send + Sync {
+    /// A short name (`services`, `reported`).
+    fn name(&self) -> &'static str;
+    /// The indicators it measures (empty for providers whose indicators are data).
+    fn indicators(&self) -> &'static [IndicatorDef];
+    /// Whether it answers for `key`.
+    fn handles(&self, key: &str) -> bool {
+        self.indicators().iter().any(|d| d.key == key)
+    }
+    /// The value of `key` for `period` and `org`; `Ok(None)` when there is none.
+    fn observe<'a>(
+        &'a self,
+        db: &'a Db,
+        key: &'a str,
+        period: Period,
+        org: &'a OrgUnit,
+    ) -> BoxFuture<'a, Result<Option<Observation>, AppError>>;
+}
+
+/// The providers, asked in order.
+pub struct Registry {
+    providers: Vec<Box<dyn Provider>>,
+}
+
+impl Registry {
+    pub fn new(providers: Vec<Box<dyn Provider>>) -> Self {
+        Self { providers }
+    }
+
+    /// The platform's providers: public services (live), then reported values.
+    pub fn standard() -> Self {
+        Self::new(vec![
+            Box::new(crate::live::ServicesProvider),
+            Box::new(crate::reported::ReportedProvider),
+        ])
+    }
+
+    pub fn provider(&self, key: &str) -> Option<&dyn Provider> {
+        self.providers
+            .iter()
+            .find(|p| p.handles(key))
+            .map(|p| p.as_ref())
+    }
+
+    /// The definition of a live indicator.
+    pub fn definition(&self, key: &str) -> Option<&'static IndicatorDef> {
+        self.providers
+            .iter()
+            .flat_map(|p| p.indicators().iter())
+            .find(|d| d.key == key)
+    }
+
+    /// Every live indicator.
+    pub fn definitions(&self) -> Vec<&'static IndicatorDef> {
+        self.providers
+            .iter()
+            .flat_map(|p| p.indicators().iter())
+            .collect()
+    }
+
+    /// The value of `key` for `period` and `org`.
+    pub async fn observe(
+        &self,
+        db: &Db,
+        key: &str,
+        period: Period,
+        org: &OrgUnit,
+    ) -> Result<Option<Observation>, AppError> {
+        match self.provider(key) {
+            Some(p) => p.observe(db, key, period, org).await,
+            None => Err(AppError::field(
+                "indicator",
+                Invalid::new(
+                    "indicator_unknown",
+                    format!("Không có chỉ số {key}"),
+                    format!("No indicator has the key {key}"),
+                ),
+            )),
+        }
+    }
+}
+
+/// The live indicator with this key, among the standard providers.
+pub fn live_indicator(key: &str) -> Option<&'static IndicatorDef> {
+    crate::live::SERVICES_INDICATORS
+        .iter()
+        .find(|d| d.key == key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratio_is_numerator_over_denominator_times_factor() {
+        assert_eq!(ratio(1.0, 3.0, 100.0), Some(33.3));
+        assert_eq!(ratio(2.0, 3.0, 100.0), Some(66.7));
+        assert_eq!(ratio(5.0, 0.0, 100.0), None);
+        assert_eq!(ratio(3.0, 4.0, 1000.0), Some(750.0));
+    }
+
+    #[test]
+    fn kinds_have_ranges_that_name_their_rule() {
+        assert!(Kind::Percent.rule(100.0).is_none());
+        assert_eq!(Kind::Percent.rule(100.1).unwrap().0, "range");
+        assert_eq!(Kind::Percent.rule(-0.5).unwrap().0, "range");
+        assert_eq!(Kind::Rank.rule(4.5).unwrap().0, "rank");
+        assert_eq!(Kind::Rank.rule(0.0).unwrap().0, "rank");
+        assert!(Kind::Rank.rule(63.0).is_none());
+        assert_eq!(Kind::Boolean.rule(50.0).unwrap().0, "boolean");
+        assert!(Kind::Rate.rule(-20.0).is_none());
+        assert_eq!(Kind::Rate.rule(f64::NAN).unwrap().0, "number");
+        let (_, vi, en) = Kind::Percent.rule(120.0).unwrap();
+        assert!(vi.contains("phạm vi") && en.contains("range"));
+    }
+
+    #[test]
+    fn org_units_parse() {
+        assert_eq!(OrgUnit::parse("province"), Some(OrgUnit::Province));
+        assert_eq!(
+            OrgUnit::parse("commune:05986"),
+            Some(OrgUnit::Commune("05986".into()))
+        );
+        assert_eq!(
+            OrgUnit::parse("agency:000.00.23.H37").unwrap().to_string(),
+            "agency:000.00.23.H37"
+        );
+        assert_eq!(OrgUnit::parse("commune:5986"), None);
+        assert_eq!(OrgUnit::parse("district:1"), None);
+    }
+}

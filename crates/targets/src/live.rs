@@ -1,0 +1,186 @@
+//! The live provider of the public-services module: the Decision 766 indicators of
+//! [`tinhso_services::indicators::report`], read through its public API for the period's
+//! cut-off window and the organisation unit (the province: every agency; a commune: its
+//! People's Committee; an agency: that agency). The engine recomputes each value as
+//! `numerator / denominator × 100` from the counts the module gives.
+
+use crate::engine::{ratio, IndicatorDef, Kind, Observation, OrgUnit, Provider, Source};
+use crate::period::Period;
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use tinhso_kernel::{AppError, Invalid};
+use tinhso_refdata::agencies;
+use tinhso_store::Db;
+
+const fn def(
+    key: &'static str,
+    name_vi: &'static str,
+    name_en: &'static str,
+    numerator_vi: &'static str,
+    denominator_vi: &'static str,
+    by_period: bool,
+) -> IndicatorDef {
+    IndicatorDef {
+        key,
+        name_vi,
+        name_en,
+        kind: Kind::Percent,
+        factor: 100.0,
+        numerator_vi,
+        denominator_vi,
+        by_period,
+    }
+}
+
+/// The indicators the services module measures (key `services.<766 key>`).
+pub const SERVICES_INDICATORS: &[IndicatorDef] = &[
+    def(
+        "services.on_time",
+        "Tỷ lệ hồ sơ giải quyết đúng hạn",
+        "Dossiers settled on time",
+        "hồ sơ giải quyết xong đúng hạn",
+        "hồ sơ giải quyết xong trong kỳ",
+        true,
+    ),
+    def(
+        "services.online",
+        "Tỷ lệ hồ sơ trực tuyến",
+        "Online dossiers",
+        "hồ sơ tiếp nhận trực tuyến",
+        "hồ sơ tiếp nhận trong kỳ",
+        true,
+    ),
+    def(
+        "services.fully_online_procedures",
+        "Tỷ lệ thủ tục cung cấp dịch vụ công trực tuyến toàn trình",
+        "Procedures offered fully online",
+        "thủ tục trực tuyến toàn trình đang áp dụng",
+        "thủ tục đang áp dụng",
+        false,
+    ),
+    def(
+        "services.online_payment",
+        "Tỷ lệ thanh toán trực tuyến",
+        "Fees paid online",
+        "hồ sơ có phí đã nộp trực tuyến",
+        "hồ sơ có phí, lệ phí",
+        true,
+    ),
+    def(
+        "services.electronic_result",
+        "Tỷ lệ hồ sơ trả kết quả điện tử",
+        "Electronic results",
+        "hồ sơ trả kết quả điện tử",
+        "hồ sơ đã trả kết quả",
+        true,
+    ),
+    def(
+        "services.satisfaction",
+        "Mức độ hài lòng",
+        "Satisfaction",
+        "hồ sơ không trễ hạn và không bị kiến nghị",
+        "hồ sơ giải quyết xong trong kỳ",
+        true,
+    ),
+];
+
+/// Agency codes of an organisation unit (`None`: the whole province).
+pub async fn agencies_of(db: &Db, org: &OrgUnit) -> Result<Option<Vec<String>>, AppError> {
+    match org {
+        OrgUnit::Province => Ok(None),
+        OrgUnit::Agency(code) => match agencies::get(db, code).await? {
+            Some(a) => Ok(Some(vec![a.code])),
+            None => Err(AppError::field(
+                "org",
+                Invalid::new(
+                    "agency_unknown",
+                    format!("Không có cơ quan mã {code}"),
+                    format!("No agency has the code {code}"),
+                ),
+            )),
+        },
+        OrgUnit::Commune(code) => {
+            let list = agencies::list(
+                db,
+                &agencies::AgencyFilter {
+                    kind: Some("ubnd_xa".into()),
+                    limit: Some(2000),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            match list
+                .into_iter()
+                .find(|a| a.admin_unit_code.as_deref() == Some(code.as_str()))
+            {
+                Some(a) => Ok(Some(vec![a.code])),
+                None => Err(AppError::field(
+                    "org",
+                    Invalid::new(
+                        "commune_unknown",
+                        format!("Không có Ủy ban nhân dân của đơn vị hành chính cấp xã mã {code}"),
+                        format!("No commune People's Committee for the administrative unit {code}"),
+                    ),
+                )),
+            }
+        }
+    }
+}
+
+/// The public-services provider.
+pub struct ServicesProvider;
+
+impl Provider for ServicesProvider {
+    fn name(&self) -> &'static str {
+        "services"
+    }
+
+    fn indicators(&self) -> &'static [IndicatorDef] {
+        SERVICES_INDICATORS
+    }
+
+    fn observe<'a>(
+        &'a self,
+        db: &'a Db,
+        key: &'a str,
+        period: Period,
+        org: &'a OrgUnit,
+    ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
+        async move {
+            let Some(def) = SERVICES_INDICATORS.iter().find(|d| d.key == key) else {
+                return Ok(None);
+            };
+            let window = period
+                .window()
+                .ok_or_else(|| AppError::internal(format!("period {period} has no window")))?;
+            let codes = agencies_of(db, org).await?;
+            let report =
+                tinhso_services::indicators::report(db, window.start, window.end, codes.as_deref())
+                    .await?;
+            let short = key.trim_start_matches("services.");
+            let Some(i) = report.total.get(short) else {
+                return Ok(None);
+            };
+            let (numerator, denominator) = (
+                i.numerator.map(|n| n as f64),
+                i.denominator.map(|d| d as f64),
+            );
+            let value = match (numerator, denominator) {
+                (Some(n), Some(d)) => ratio(n, d, def.factor),
+                _ => None,
+            };
+            Ok(Some(Observation {
+                indicator: key.to_string(),
+                period: period.to_string(),
+                org: org.to_string(),
+                source: Source::Live,
+                numerator,
+                denominator,
+                value,
+                version: None,
+                note: i.not_measured_reason.or(i.note).map(str::to_string),
+            }))
+        }
+        .boxed()
+    }
+}
