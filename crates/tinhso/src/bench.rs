@@ -1481,6 +1481,7 @@ async fn services(args: &ServicesArgs) -> anyhow::Result<()> {
                 ("--max-requests", args.max_requests),
                 ("--dossiers-for-indicators", args.dossiers_for_indicators),
                 ("--indicator-runs", u64::from(args.indicator_runs)),
+                ("--approvals", args.approvals),
             ] {
                 cmd.arg(flag).arg(v.to_string());
             }
