@@ -53,5 +53,6 @@ pub fn all_migrations() -> Vec<&'static [migrate::Migration]> {
         tinhso_refdata::MIGRATIONS,
         tinhso_services::MIGRATIONS,
         tinhso_notify::MIGRATIONS,
+        tinhso_exchange::MIGRATIONS,
     ]
 }

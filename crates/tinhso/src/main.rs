@@ -241,6 +241,14 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         outbox = tinhso_services::notify::Notifier::new(db.clone(), mailer, &settings.public_url)
             .subscribe(outbox);
     }
+    if let Some(nats) = settings.nats.clone() {
+        let url = nats.url.clone();
+        let bridge = tinhso_exchange::EventBridge::connect(nats)
+            .await
+            .with_context(|| format!("setting `nats_url`: {}", config::redact(&url)))?;
+        tracing::info!(nats = %config::redact(&url), stream = %bridge.config().stream, "events are published to NATS JetStream");
+        outbox = bridge.subscribe(outbox);
+    }
     let dispatcher = outbox.build();
     let mut rx = stop_rx.clone();
     let dispatcher_task = tokio::spawn(dispatcher.run(async move {
