@@ -2,12 +2,25 @@
 //!
 //! - [`events`]: the kernel's outbox published to NATS JetStream (subjects `tinhso.<topic>`),
 //!   durable pull consumers for members.
+//! - [`registry`]: members (agency codes, ed25519 keys: rotate, revoke), services (endpoint,
+//!   OpenAPI document, data classification), access rights client × service (deny by default).
+//! - [`signing`]: what a client signs and what the hub signs on its answers.
+//! - [`hub`]: the exchange endpoint `/lgsp/v1/{provider}/{service}/{path..}` — authentication,
+//!   replay guard, rights, forwarding with time-out and circuit breaker, signed answers.
+//! - [`log`]: the hash-chained message log and its verification (`tinhso exchange verify`).
+//! - [`web`]: routes, access rules and the administration API.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod events;
+pub mod hub;
+pub mod log;
+pub mod registry;
+pub mod signing;
+pub mod web;
 
 pub use async_nats;
 pub use events::{EventBridge, NatsConfig, NatsError};
+pub use hub::{Hub, HubConfig};
 
 use tinhso_store::migrate::Migration;
 

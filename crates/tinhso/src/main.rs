@@ -51,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Data exchange hub (LGSP) tools.
+    Exchange {
+        #[command(subcommand)]
+        command: ExchangeCommand,
+    },
     /// Write a consistent snapshot of the SQLite database while the server runs.
     Backup {
         #[command(flatten)]
@@ -82,6 +87,15 @@ enum Command {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Walk the hash chain; exit code 1 and the first broken link when it is broken.
+    Verify {
+        #[command(flatten)]
+        settings: SettingArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExchangeCommand {
+    /// Walk the message log's hash chain; exit code 1 and the first broken entry when broken.
     Verify {
         #[command(flatten)]
         settings: SettingArgs,
@@ -378,6 +392,29 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 Some(b) => {
                     eprintln!(
                         "audit chain BROKEN at entry {}: {} ({} entries verified before it)",
+                        b.seq, b.reason, r.entries_checked
+                    );
+                    return Ok(1);
+                }
+            }
+        }
+        Command::Exchange {
+            command: ExchangeCommand::Verify { settings },
+        } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let db = Db::connect(&s.database_url, &Default::default()).await?;
+            let start = std::time::Instant::now();
+            let r = tinhso_exchange::log::verify(&db).await?;
+            match r.first_broken {
+                None => println!(
+                    "exchange message log intact: {} entries verified in {:.3} s",
+                    r.entries_checked,
+                    start.elapsed().as_secs_f64()
+                ),
+                Some(b) => {
+                    eprintln!(
+                        "exchange message log BROKEN at entry {}: {} ({} entries verified before it)",
                         b.seq, b.reason, r.entries_checked
                     );
                     return Ok(1);

@@ -116,6 +116,7 @@ async fn openapi() -> Response {
     let mut doc = ApiDoc::openapi();
     doc.merge(tinhso_services::web::ApiDoc::openapi());
     doc.merge(tinhso_services::web::feedback::FeedbackApiDoc::openapi());
+    doc.merge(tinhso_exchange::web::ExchangeApiDoc::openapi());
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
     Json(doc).into_response()
 }

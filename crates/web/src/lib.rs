@@ -23,7 +23,12 @@ pub use tinhso_http::{AppState, WebConfig};
 
 /// Every module's route access rules, in one table.
 pub fn all_rules() -> Vec<tinhso_http::access::Rule> {
-    [access::RULES, tinhso_services::web::RULES].concat()
+    [
+        access::RULES,
+        tinhso_services::web::RULES,
+        tinhso_exchange::web::RULES,
+    ]
+    .concat()
 }
 
 async fn metrics_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -174,6 +179,10 @@ pub fn router(mut state: AppState) -> Router {
     let csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
     let limit = state.config.upload_limit.max(state.config.body_limit);
+    let hub = std::sync::Arc::new(tinhso_exchange::Hub::new(
+        state.db.clone(),
+        Default::default(),
+    ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -181,12 +190,16 @@ pub fn router(mut state: AppState) -> Router {
         .merge(pages::routes())
         .merge(api::routes())
         .merge(tinhso_services::web::routes())
+        .merge(tinhso_exchange::web::routes(hub.clone()))
         // Before the layers, so that unknown routes get the request context (language) too.
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             context::context_layer,
         ))
+        // The exchange hub's member endpoint authenticates each request by its signature, not
+        // by a session: outside the context layer (no cookies, no CSRF), inside the rest.
+        .merge(tinhso_exchange::web::member_routes(hub))
         .layer(middleware::from_fn_with_state(state.clone(), metrics_layer))
         .layer(middleware::from_fn(method_not_allowed_fix))
         .layer(DefaultBodyLimit::max(limit))

@@ -4,4 +4,5 @@
 //! (`TINHSO_TEST_PG_URL`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod hub;
 mod nats;

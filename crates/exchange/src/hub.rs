@@ -1,0 +1,584 @@
+//! The exchange itself (trao đổi qua trục): `GET|POST /lgsp/v1/{provider}/{service}/{path..}`.
+//!
+//! In order: read the body (at most [`HubConfig::max_body`], else 413); authenticate the
+//! client (member code, timestamp within ±[`HubConfig::clock_skew`], nonce, ed25519 signature
+//! over method, path, timestamp, nonce and the body's SHA-256 — see [`crate::signing`]; any
+//! failure 401); reject a nonce seen before (401); find the service (404); check the client's
+//! right (403); forward to the provider's endpoint with a time-out (504) behind a circuit
+//! breaker (503 while open); answer with the provider's status and body plus the hub's
+//! signature. Every outcome is appended to the message log ([`crate::log`]) before the answer
+//! is sent; if the log cannot be written the client gets 500, never an unlogged answer.
+
+use crate::log::{self, NewEntry};
+use crate::{registry, signing};
+use axum::body::Body;
+use axum::extract::{Extension, OriginalUri, Path};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ed25519_dalek::SigningKey;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tinhso_store::{now_micros, Db, DbError};
+
+/// Limits of the hub.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Accepted difference between the client's timestamp and the hub's clock.
+    pub clock_skew: Duration,
+    /// Time-out of a call to a provider.
+    pub timeout: Duration,
+    /// Largest request body forwarded (bytes); more → 413. Provider answers are cut to
+    /// 4 × this.
+    pub max_body: usize,
+    /// Consecutive failures (time-out, connection error, 5xx) that open a service's breaker.
+    pub breaker_threshold: u32,
+    /// How long an open breaker refuses calls before letting one through.
+    pub breaker_cooldown: Duration,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            clock_skew: Duration::from_secs(300),
+            timeout: Duration::from_secs(10),
+            max_body: 1024 * 1024,
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Breaker {
+    failures: u32,
+    open_until: Option<Instant>,
+}
+
+/// The hub: its key, the HTTP client to providers, the breakers.
+pub struct Hub {
+    db: Db,
+    key: SigningKey,
+    http: reqwest::Client,
+    cfg: HubConfig,
+    breakers: Mutex<HashMap<String, Breaker>>,
+    requests: AtomicU64,
+}
+
+/// The hub's signing key: derived from the platform's master key (`<data-dir>/master.key`),
+/// so it is stable across restarts and not in the database.
+pub fn hub_key() -> SigningKey {
+    SigningKey::from_bytes(&tinhso_identity::keys::mac(
+        "tinhso.exchange.hub-signing-key",
+        b"v1",
+    ))
+}
+
+struct Refusal {
+    status: StatusCode,
+    outcome: &'static str,
+    vi: &'static str,
+    en: &'static str,
+}
+
+const fn refusal(
+    status: StatusCode,
+    outcome: &'static str,
+    vi: &'static str,
+    en: &'static str,
+) -> Refusal {
+    Refusal {
+        status,
+        outcome,
+        vi,
+        en,
+    }
+}
+
+const UNSIGNED: Refusal = refusal(
+    StatusCode::UNAUTHORIZED,
+    "unsigned",
+    "Yêu cầu thiếu chữ ký hoặc tiêu đề xác thực của thành viên",
+    "The request lacks the member's signature or authentication headers",
+);
+const UNKNOWN_MEMBER: Refusal = refusal(
+    StatusCode::UNAUTHORIZED,
+    "unknown_member",
+    "Thành viên không tồn tại, bị thu hồi hoặc không có khóa hiệu lực",
+    "Unknown or revoked member, or no valid key",
+);
+const BAD_SIGNATURE: Refusal = refusal(
+    StatusCode::UNAUTHORIZED,
+    "bad_signature",
+    "Chữ ký không hợp lệ",
+    "The signature does not verify",
+);
+const EXPIRED: Refusal = refusal(
+    StatusCode::UNAUTHORIZED,
+    "expired",
+    "Thời điểm ký nằm ngoài khoảng cho phép (±5 phút)",
+    "The timestamp is outside the accepted window (±5 minutes)",
+);
+const REPLAYED: Refusal = refusal(
+    StatusCode::UNAUTHORIZED,
+    "replayed",
+    "Yêu cầu đã được gửi trước đó (nonce trùng)",
+    "The request was already sent (nonce reused)",
+);
+const UNKNOWN_SERVICE: Refusal = refusal(
+    StatusCode::NOT_FOUND,
+    "unknown_service",
+    "Không có dịch vụ này trên trục",
+    "No such service on the hub",
+);
+const FORBIDDEN: Refusal = refusal(
+    StatusCode::FORBIDDEN,
+    "forbidden",
+    "Thành viên chưa được cấp quyền dùng dịch vụ này",
+    "The member has no right to use this service",
+);
+const TOO_LARGE: Refusal = refusal(
+    StatusCode::PAYLOAD_TOO_LARGE,
+    "too_large",
+    "Nội dung yêu cầu quá lớn",
+    "The request body is too large",
+);
+const TIMEOUT: Refusal = refusal(
+    StatusCode::GATEWAY_TIMEOUT,
+    "timeout",
+    "Hệ thống cung cấp dịch vụ không trả lời kịp",
+    "The provider did not answer in time",
+);
+const PROVIDER_ERROR: Refusal = refusal(
+    StatusCode::BAD_GATEWAY,
+    "provider_error",
+    "Không kết nối được hệ thống cung cấp dịch vụ",
+    "The provider could not be reached",
+);
+const CIRCUIT_OPEN: Refusal = refusal(
+    StatusCode::SERVICE_UNAVAILABLE,
+    "circuit_open",
+    "Dịch vụ tạm ngừng do lỗi liên tiếp, vui lòng thử lại sau",
+    "The service is paused after repeated failures; try again later",
+);
+
+/// The request as the hub saw it, for the log and the answer's signature.
+struct Seen {
+    request_id: String,
+    client: String,
+    provider: String,
+    service: String,
+    method: String,
+    path: String,
+    request_sha256: String,
+    client_signature: String,
+    started: Instant,
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+impl Hub {
+    pub fn new(db: Db, cfg: HubConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self {
+            db,
+            key: hub_key(),
+            http,
+            cfg,
+            breakers: Mutex::default(),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    pub fn config(&self) -> &HubConfig {
+        &self.cfg
+    }
+
+    /// The hub's public key (standard base64), for verifying its answers.
+    pub fn public_key(&self) -> String {
+        signing::public_key_b64(&self.key)
+    }
+
+    fn breaker_open(&self, key: &str) -> bool {
+        let Ok(mut b) = self.breakers.lock() else {
+            return false;
+        };
+        let Some(br) = b.get_mut(key) else {
+            return false;
+        };
+        match br.open_until {
+            Some(t) if Instant::now() < t => true,
+            Some(_) => {
+                // Half-open: let this one through; one more failure re-opens it.
+                br.open_until = None;
+                br.failures = self.cfg.breaker_threshold.saturating_sub(1);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn breaker_result(&self, key: &str, ok: bool) {
+        let Ok(mut b) = self.breakers.lock() else {
+            return;
+        };
+        let br = b.entry(key.to_string()).or_default();
+        if ok {
+            br.failures = 0;
+            br.open_until = None;
+        } else {
+            br.failures += 1;
+            if br.failures >= self.cfg.breaker_threshold {
+                br.open_until = Some(Instant::now() + self.cfg.breaker_cooldown);
+                tracing::warn!(
+                    service = key,
+                    failures = br.failures,
+                    "circuit breaker open"
+                );
+            }
+        }
+    }
+
+    /// Sign, log and build the answer.
+    async fn answer(
+        &self,
+        seen: &Seen,
+        status: StatusCode,
+        outcome: &str,
+        content_type: Option<HeaderValue>,
+        body: Vec<u8>,
+    ) -> Response {
+        let response_sha256 = signing::sha256_hex(&body);
+        let hub_signature = signing::sign(
+            &self.key,
+            &signing::response_text(
+                &seen.request_id,
+                status.as_u16(),
+                &seen.request_sha256,
+                &response_sha256,
+            ),
+        );
+        let entry = NewEntry {
+            request_id: seen.request_id.clone(),
+            client: seen.client.clone(),
+            provider: seen.provider.clone(),
+            service: seen.service.clone(),
+            method: seen.method.clone(),
+            path: seen.path.clone(),
+            status: status.as_u16(),
+            outcome: outcome.to_string(),
+            latency_us: i64::try_from(seen.started.elapsed().as_micros()).unwrap_or(i64::MAX),
+            request_sha256: seen.request_sha256.clone(),
+            response_sha256: response_sha256.clone(),
+            client_signature: seen.client_signature.clone(),
+            hub_signature: hub_signature.clone(),
+        };
+        if let Err(e) = log::append(&self.db, &entry).await {
+            tracing::error!(error = %e, request_id = %seen.request_id, "message log append failed");
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "log_failed",
+                "Không ghi được nhật ký trao đổi; yêu cầu không được trả lời",
+                "The message log could not be written; no answer is given",
+            );
+        }
+        let mut resp = (status, body).into_response();
+        let h = resp.headers_mut();
+        if let Some(ct) = content_type {
+            h.insert(header::CONTENT_TYPE, ct);
+        }
+        for (name, value) in [
+            (signing::H_HUB_SIGNATURE, hub_signature),
+            (signing::H_EXCHANGE_ID, seen.request_id.clone()),
+            (signing::H_REQUEST_SHA256, seen.request_sha256.clone()),
+            (signing::H_RESPONSE_SHA256, response_sha256),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                h.insert(name, v);
+            }
+        }
+        resp
+    }
+
+    async fn refuse(&self, seen: &Seen, r: &Refusal) -> Response {
+        let body = problem_body(r.status, r.outcome, r.vi, r.en);
+        self.answer(
+            seen,
+            r.status,
+            r.outcome,
+            Some(HeaderValue::from_static("application/problem+json")),
+            body,
+        )
+        .await
+    }
+
+    /// Record a nonce; `false` when it was seen before (a replay).
+    async fn take_nonce(&self, member: &str, nonce: &str, ts: i64) -> Result<bool, DbError> {
+        let now = now_micros();
+        let skew = i64::try_from(self.cfg.clock_skew.as_micros()).unwrap_or(i64::MAX);
+        let expires = ts.saturating_mul(1_000_000).max(now).saturating_add(skew);
+        let mut tx = self.db.begin_write().await?;
+        if self.requests.fetch_add(1, Ordering::Relaxed) & 511 == 0 {
+            sqlx::query("DELETE FROM exchange_nonces WHERE expires_at < $1")
+                .bind(now)
+                .execute(tx.conn())
+                .await?;
+        }
+        let n = sqlx::query(
+            "INSERT INTO exchange_nonces (member_code, nonce, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (member_code, nonce) DO NOTHING",
+        )
+        .bind(member)
+        .bind(nonce)
+        .bind(expires)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// Handle one exchange.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn exchange(
+        &self,
+        method: Method,
+        path_and_query: String,
+        provider: String,
+        service: String,
+        rest: String,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Response {
+        let started = Instant::now();
+        let request_id = header_str(&headers, "x-request-id")
+            .map(str::to_string)
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        let client = header_str(&headers, signing::H_MEMBER)
+            .unwrap_or_default()
+            .to_string();
+        let client_signature = header_str(&headers, signing::H_SIGNATURE)
+            .unwrap_or_default()
+            .to_string();
+        let mut seen = Seen {
+            request_id,
+            client: client.clone(),
+            provider,
+            service,
+            method: method.as_str().to_string(),
+            path: path_and_query.clone(),
+            request_sha256: signing::sha256_hex(b""),
+            client_signature: client_signature.clone(),
+            started,
+        };
+        // 1. The body, within the limit.
+        let body = match axum::body::to_bytes(body, self.cfg.max_body).await {
+            Ok(b) => b,
+            Err(_) => return self.refuse(&seen, &TOO_LARGE).await,
+        };
+        let body_sha256 = signing::sha256_hex(&body);
+        // 2. Who is calling.
+        let (Some(ts_raw), Some(nonce)) = (
+            header_str(&headers, signing::H_TIMESTAMP),
+            header_str(&headers, signing::H_NONCE),
+        ) else {
+            seen.request_sha256 = signing::sha256_hex(&body);
+            return self.refuse(&seen, &UNSIGNED).await;
+        };
+        let ts: i64 = ts_raw.parse().unwrap_or(i64::MIN);
+        let text = signing::request_text(method.as_str(), &path_and_query, ts, nonce, &body_sha256);
+        seen.request_sha256 = signing::sha256_hex(text.as_bytes());
+        if client.is_empty() || client_signature.is_empty() || !signing::nonce_ok(nonce) {
+            return self.refuse(&seen, &UNSIGNED).await;
+        }
+        let keys = match registry::active_keys(&self.db, &client).await {
+            Ok(k) => k,
+            Err(e) => return internal(e),
+        };
+        if keys.is_empty() {
+            return self.refuse(&seen, &UNKNOWN_MEMBER).await;
+        }
+        if !keys
+            .iter()
+            .any(|k| signing::verify(k, &text, &client_signature))
+        {
+            return self.refuse(&seen, &BAD_SIGNATURE).await;
+        }
+        let now_s = now_micros() / 1_000_000;
+        let skew = i64::try_from(self.cfg.clock_skew.as_secs()).unwrap_or(300);
+        if ts == i64::MIN || (now_s - ts).abs() > skew {
+            return self.refuse(&seen, &EXPIRED).await;
+        }
+        match self.take_nonce(&client, nonce, ts).await {
+            Ok(true) => {}
+            Ok(false) => return self.refuse(&seen, &REPLAYED).await,
+            Err(e) => return internal(e),
+        }
+        // 3. The service and the right to call it.
+        let svc = match registry::get_service(&self.db, &seen.provider, &seen.service).await {
+            Ok(Some(s)) if s.active => s,
+            Ok(_) => return self.refuse(&seen, &UNKNOWN_SERVICE).await,
+            Err(e) => return internal(e),
+        };
+        match registry::has_right(&self.db, &client, &svc.provider, &svc.code).await {
+            Ok(true) => {}
+            Ok(false) => return self.refuse(&seen, &FORBIDDEN).await,
+            Err(e) => return internal(e),
+        }
+        // 4. Forward, behind the breaker.
+        let breaker_key = format!("{}/{}", svc.provider, svc.code);
+        if self.breaker_open(&breaker_key) {
+            return self.refuse(&seen, &CIRCUIT_OPEN).await;
+        }
+        let mut url = format!("{}/{}", svc.endpoint, rest.trim_start_matches('/'));
+        if let Some((_, q)) = path_and_query.split_once('?') {
+            url.push('?');
+            url.push_str(q);
+        }
+        let mut req = self
+            .http
+            .request(method.clone(), &url)
+            .header(signing::H_CLIENT, &client)
+            .header(signing::H_EXCHANGE_ID, &seen.request_id)
+            .header("x-request-id", &seen.request_id);
+        if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+            req = req.header(header::CONTENT_TYPE, ct.clone());
+        }
+        if let Some(a) = headers.get(header::ACCEPT) {
+            req = req.header(header::ACCEPT, a.clone());
+        }
+        let result = req.body(body).send().await;
+        let resp = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.breaker_result(&breaker_key, false);
+                tracing::warn!(service = %breaker_key, error = %e, "provider call failed");
+                let r = if e.is_timeout() {
+                    &TIMEOUT
+                } else {
+                    &PROVIDER_ERROR
+                };
+                return self.refuse(&seen, r).await;
+            }
+        };
+        let status =
+            StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let content_type = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok());
+        let limit = self.cfg.max_body.saturating_mul(4);
+        let mut bytes = Vec::new();
+        let mut resp = resp;
+        loop {
+            match resp.chunk().await {
+                Ok(Some(c)) => {
+                    if bytes.len() + c.len() > limit {
+                        self.breaker_result(&breaker_key, false);
+                        return self.refuse(&seen, &PROVIDER_ERROR).await;
+                    }
+                    bytes.extend_from_slice(&c);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    self.breaker_result(&breaker_key, false);
+                    let r = if e.is_timeout() {
+                        &TIMEOUT
+                    } else {
+                        &PROVIDER_ERROR
+                    };
+                    return self.refuse(&seen, r).await;
+                }
+            }
+        }
+        self.breaker_result(&breaker_key, !status.is_server_error());
+        self.answer(&seen, status, "ok", content_type, bytes).await
+    }
+}
+
+fn problem_body(status: StatusCode, code: &str, vi: &str, en: &str) -> Vec<u8> {
+    serde_json::json!({
+        "type": format!("/errors/lgsp_{code}"),
+        "title": en,
+        "status": status.as_u16(),
+        "code": format!("lgsp_{code}"),
+        "title_vi": vi,
+        "title_en": en,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn problem(status: StatusCode, code: &str, vi: &str, en: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        problem_body(status, code, vi, en),
+    )
+        .into_response()
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "exchange hub: database error");
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Lỗi nội bộ của trục",
+        "Internal error of the hub",
+    )
+}
+
+/// `GET|POST /lgsp/v1/{provider}/{service}/{*path}`.
+pub async fn handle_with_path(
+    Extension(hub): Extension<Arc<Hub>>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    Path((provider, service, rest)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let pq = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| uri.path().to_string());
+    hub.exchange(method, pq, provider, service, rest, headers, body)
+        .await
+}
+
+/// `GET|POST /lgsp/v1/{provider}/{service}`.
+pub async fn handle(
+    Extension(hub): Extension<Arc<Hub>>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    Path((provider, service)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let pq = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| uri.path().to_string());
+    hub.exchange(method, pq, provider, service, String::new(), headers, body)
+        .await
+}
+
+/// `GET /lgsp/v1/hub-key`: the key the hub signs its answers with.
+pub async fn hub_key_handler(Extension(hub): Extension<Arc<Hub>>) -> Response {
+    axum::Json(serde_json::json!({
+        "algorithm": "ed25519",
+        "public_key": hub.public_key(),
+        "signed_text": "TINHSO-LGSP-1-RESPONSE\\n<x-lgsp-exchange-id>\\n<status>\\n<x-lgsp-request-sha256>\\n<x-lgsp-response-sha256>",
+    }))
+    .into_response()
+}

@@ -1,0 +1,285 @@
+//! The message log (nhật ký trao đổi): every exchange through the hub — accepted or refused —
+//! as one append-only, hash-chained entry: who, which service, when, the hashes of request and
+//! response, both signatures, the status and the latency.
+//!
+//! `hash = SHA-256(every field length-prefixed ‖ prev_hash)`, the same construction as the
+//! audit trail: each field is preceded by its length as 8 big-endian bytes, integers are
+//! 8 big-endian bytes. The `exchange_log_head` row holds the newest `seq` and `hash`; its row
+//! lock (taken first in the appending transaction) serialises appenders on PostgreSQL, and
+//! comparing it with the last entry detects deleted newest entries. An entry is written and
+//! committed before the answer leaves the hub, so an answered exchange is always logged.
+
+use futures_util::TryStreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use tinhso_store::audit::GENESIS_HASH;
+use tinhso_store::{now_micros, Db, DbError};
+
+/// What the hub records about one exchange.
+#[derive(Debug, Clone, Default)]
+pub struct NewEntry {
+    pub request_id: String,
+    /// The client member (as claimed when the request was refused before authentication).
+    pub client: String,
+    pub provider: String,
+    pub service: String,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    /// `ok`, `unsigned`, `bad_signature`, `expired`, `replayed`, `unknown_member`,
+    /// `forbidden`, `unknown_service`, `too_large`, `timeout`, `provider_error`,
+    /// `circuit_open`.
+    pub outcome: String,
+    pub latency_us: i64,
+    pub request_sha256: String,
+    pub response_sha256: String,
+    pub client_signature: String,
+    pub hub_signature: String,
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Entry {
+    pub seq: i64,
+    /// Unix microseconds.
+    pub at: i64,
+    pub request_id: String,
+    pub client: String,
+    pub provider: String,
+    pub service: String,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub outcome: String,
+    pub latency_us: i64,
+    pub request_sha256: String,
+    pub response_sha256: String,
+    pub client_signature: String,
+    pub hub_signature: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl Entry {
+    /// The hash this entry must carry.
+    pub fn computed_hash(&self) -> String {
+        let mut h = Sha256::new();
+        let ints = [self.seq, self.at, self.status, self.latency_us];
+        for i in ints {
+            let b = i.to_be_bytes();
+            h.update((b.len() as u64).to_be_bytes());
+            h.update(b);
+        }
+        for f in [
+            &self.request_id,
+            &self.client,
+            &self.provider,
+            &self.service,
+            &self.method,
+            &self.path,
+            &self.outcome,
+            &self.request_sha256,
+            &self.response_sha256,
+            &self.client_signature,
+            &self.hub_signature,
+            &self.prev_hash,
+        ] {
+            h.update((f.len() as u64).to_be_bytes());
+            h.update(f.as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            seq: r.try_get(0)?,
+            at: r.try_get(1)?,
+            request_id: r.try_get(2)?,
+            client: r.try_get(3)?,
+            provider: r.try_get(4)?,
+            service: r.try_get(5)?,
+            method: r.try_get(6)?,
+            path: r.try_get(7)?,
+            status: r.try_get(8)?,
+            outcome: r.try_get(9)?,
+            latency_us: r.try_get(10)?,
+            request_sha256: r.try_get(11)?,
+            response_sha256: r.try_get(12)?,
+            client_signature: r.try_get(13)?,
+            hub_signature: r.try_get(14)?,
+            prev_hash: r.try_get(15)?,
+            hash: r.try_get(16)?,
+        })
+    }
+}
+
+const COLUMNS: &str =
+    "seq, at, request_id, client, provider, service, method, path, status, outcome, \
+     latency_us, request_sha256, response_sha256, client_signature, hub_signature, prev_hash, hash";
+
+/// Cut a client-supplied value to a sane length for the log.
+fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// Append one entry (its own transaction, committed before returning).
+pub async fn append(db: &Db, e: &NewEntry) -> Result<Entry, DbError> {
+    let mut tx = db.begin_write().await?;
+    let row =
+        sqlx::query("UPDATE exchange_log_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+            .fetch_one(tx.conn())
+            .await?;
+    let head_seq: i64 = row.try_get(0)?;
+    let head_hash: String = row.try_get(1)?;
+    let mut entry = Entry {
+        seq: head_seq + 1,
+        at: now_micros(),
+        request_id: cut(&e.request_id, 128),
+        client: cut(&e.client, 64),
+        provider: cut(&e.provider, 64),
+        service: cut(&e.service, 64),
+        method: cut(&e.method, 16),
+        path: cut(&e.path, 2048),
+        status: i64::from(e.status),
+        outcome: e.outcome.clone(),
+        latency_us: e.latency_us,
+        request_sha256: e.request_sha256.clone(),
+        response_sha256: e.response_sha256.clone(),
+        client_signature: cut(&e.client_signature, 128),
+        hub_signature: e.hub_signature.clone(),
+        prev_hash: head_hash,
+        hash: String::new(),
+    };
+    entry.hash = entry.computed_hash();
+    sqlx::query(&format!(
+        "INSERT INTO exchange_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    ))
+    .bind(entry.seq)
+    .bind(entry.at)
+    .bind(&entry.request_id)
+    .bind(&entry.client)
+    .bind(&entry.provider)
+    .bind(&entry.service)
+    .bind(&entry.method)
+    .bind(&entry.path)
+    .bind(entry.status)
+    .bind(&entry.outcome)
+    .bind(entry.latency_us)
+    .bind(&entry.request_sha256)
+    .bind(&entry.response_sha256)
+    .bind(&entry.client_signature)
+    .bind(&entry.hub_signature)
+    .bind(&entry.prev_hash)
+    .bind(&entry.hash)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query("UPDATE exchange_log_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(entry.seq)
+        .bind(&entry.hash)
+        .execute(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(entry)
+}
+
+/// The newest entries, newest first.
+pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Entry>, DbError> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM exchange_log ORDER BY seq DESC LIMIT $1"
+    ))
+    .bind(limit.clamp(1, 1000))
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| Entry::from_row(r).map_err(DbError::from))
+    .collect()
+}
+
+/// The first broken link found.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Broken {
+    pub seq: i64,
+    pub reason: String,
+}
+
+/// Result of [`verify`].
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct VerifyReport {
+    /// Entries found intact before the first broken one (all of them when intact).
+    pub entries_checked: i64,
+    pub first_broken: Option<Broken>,
+}
+
+/// Walk the chain from the first entry: each entry's hash must match its content, link to
+/// the one before, and the sequence must have no gap; at the end the head must name the last
+/// entry. Reports the first broken entry.
+pub async fn verify(db: &Db) -> Result<VerifyReport, DbError> {
+    let mut conn = db.read_conn().await?;
+    let sql = format!("SELECT {COLUMNS} FROM exchange_log ORDER BY seq");
+    let mut rows = sqlx::query(&sql).fetch(&mut *conn);
+    let mut prev_seq = 0i64;
+    let mut prev_hash = GENESIS_HASH.to_string();
+    let mut checked = 0i64;
+    let broken = |seq: i64, reason: String, checked: i64| VerifyReport {
+        entries_checked: checked,
+        first_broken: Some(Broken { seq, reason }),
+    };
+    while let Some(row) = rows.try_next().await? {
+        let e = Entry::from_row(&row)?;
+        if e.seq != prev_seq + 1 {
+            return Ok(broken(
+                prev_seq + 1,
+                format!(
+                    "entry {} is missing (the next one is {})",
+                    prev_seq + 1,
+                    e.seq
+                ),
+                checked,
+            ));
+        }
+        if e.prev_hash != prev_hash {
+            return Ok(broken(
+                e.seq,
+                "prev_hash does not link to the entry before".into(),
+                checked,
+            ));
+        }
+        if e.computed_hash() != e.hash {
+            return Ok(broken(
+                e.seq,
+                "content changed: the hash does not match".into(),
+                checked,
+            ));
+        }
+        prev_seq = e.seq;
+        prev_hash = e.hash;
+        checked += 1;
+    }
+    drop(rows);
+    let head = sqlx::query("SELECT seq, hash FROM exchange_log_head WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await?;
+    let head_seq: i64 = head.try_get(0)?;
+    let head_hash: String = head.try_get(1)?;
+    if head_seq != prev_seq || head_hash != prev_hash {
+        return Ok(broken(
+            prev_seq + 1,
+            format!(
+                "the chain head names entry {head_seq} but the last entry is {prev_seq}: newest entries deleted"
+            ),
+            checked,
+        ));
+    }
+    Ok(VerifyReport {
+        entries_checked: checked,
+        first_broken: None,
+    })
+}
