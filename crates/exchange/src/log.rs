@@ -283,3 +283,42 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, DbError> {
         first_broken: None,
     })
 }
+
+/// Exchanges per service from the log: how many, how many refused or failed (status ≥ 400),
+/// mean and worst latency.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct ServiceStats {
+    pub provider: String,
+    pub service: String,
+    pub requests: i64,
+    pub errors: i64,
+    pub mean_latency_us: i64,
+    pub max_latency_us: i64,
+}
+
+/// [`ServiceStats`] of every service that has log entries (refusals before a service was
+/// identified count under the requested provider and service names).
+pub async fn stats_by_service(db: &Db) -> Result<Vec<ServiceStats>, DbError> {
+    sqlx::query(
+        "SELECT provider, service, COUNT(*), \
+         CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(latency_us) AS BIGINT), CAST(MAX(latency_us) AS BIGINT) \
+         FROM exchange_log GROUP BY provider, service ORDER BY provider, service",
+    )
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        let requests: i64 = r.try_get(2)?;
+        let total: i64 = r.try_get(4)?;
+        Ok(ServiceStats {
+            provider: r.try_get(0)?,
+            service: r.try_get(1)?,
+            requests,
+            errors: r.try_get(3)?,
+            mean_latency_us: if requests > 0 { total / requests } else { 0 },
+            max_latency_us: r.try_get(5)?,
+        })
+    })
+    .collect()
+}

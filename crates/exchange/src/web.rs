@@ -33,6 +33,7 @@ pub const RULES: &[Rule] = {
         ("GET", "/lgsp/v1/{provider}/{service}/{*path}", Public),
         ("POST", "/lgsp/v1/{provider}/{service}/{*path}", Public),
         // Administration (province-wide user_manage, checked again inside).
+        ("GET", "/quan-tri/truc-lien-thong", Perm(UserManage)),
         ("GET", "/api/v1/exchange/members", Perm(UserManage)),
         ("POST", "/api/v1/exchange/members", Perm(UserManage)),
         (
@@ -104,7 +105,161 @@ pub fn routes(hub: Arc<Hub>) -> Router<AppState> {
         .route("/api/v1/exchange/rights/revocation", post(api_revoke))
         .route("/api/v1/exchange/log", get(api_log))
         .route("/api/v1/exchange/log/verification", get(api_verify))
+        .route("/quan-tri/truc-lien-thong", get(hub_page))
         .layer(Extension(hub))
+}
+
+struct MemberRow {
+    code: String,
+    name: String,
+    status: String,
+    keys: usize,
+}
+
+struct ServiceRow {
+    provider: String,
+    code: String,
+    name: String,
+    classification: String,
+    active: bool,
+    paths: usize,
+    clients: usize,
+    requests: i64,
+    errors: i64,
+    mean_ms: String,
+    max_ms: String,
+}
+
+struct LogRow {
+    seq: i64,
+    at: String,
+    client: String,
+    method: String,
+    provider: String,
+    service: String,
+    status: i64,
+    outcome: String,
+    ms: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "hub.html")]
+struct HubPage {
+    c: tinhso_http::layout::Chrome,
+    hub_key: String,
+    members: Vec<MemberRow>,
+    services: Vec<ServiceRow>,
+    recent: Vec<LogRow>,
+}
+
+fn ms(us: i64) -> String {
+    format!("{:.1}", us as f64 / 1000.0)
+}
+
+/// `GET /quan-tri/truc-lien-thong`: members, the service catalogue with its figures from the
+/// log, the newest exchanges.
+async fn hub_page(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Extension(hub): Extension<Arc<Hub>>,
+) -> Result<Response, tinhso_http::PageError> {
+    context::require(
+        &state,
+        &ctx,
+        Permission::UserManage,
+        &ResourceScope::province(),
+        "exchange_hub",
+    )
+    .await
+    .map_err(|e| ctx.page_err(e))?;
+    let page_err = |e: tinhso_kernel::AppError| ctx.page_err(e);
+    let members = registry::list_members(&state.db).await.map_err(page_err)?;
+    let services = registry::list_services(&state.db)
+        .await
+        .map_err(|e| page_err(e.into()))?;
+    let rights = registry::list_rights(&state.db)
+        .await
+        .map_err(|e| page_err(e.into()))?;
+    let stats = log::stats_by_service(&state.db)
+        .await
+        .map_err(|e| page_err(e.into()))?;
+    let recent = log::recent(&state.db, 50)
+        .await
+        .map_err(|e| page_err(e.into()))?;
+    let page = HubPage {
+        c: tinhso_http::layout::Chrome::of(&ctx),
+        hub_key: hub.public_key(),
+        members: members
+            .into_iter()
+            .map(|m| MemberRow {
+                keys: m.keys.iter().filter(|k| k.revoked_at.is_none()).count(),
+                code: m.code,
+                name: m.name,
+                status: m.status,
+            })
+            .collect(),
+        services: services
+            .into_iter()
+            .map(|s| {
+                let st = stats
+                    .iter()
+                    .find(|x| x.provider == s.provider && x.service == s.code);
+                ServiceRow {
+                    paths: s
+                        .openapi
+                        .get("paths")
+                        .and_then(|p| p.as_object())
+                        .map_or(0, |p| p.len()),
+                    clients: rights
+                        .iter()
+                        .filter(|r| r.provider == s.provider && r.service == s.code)
+                        .count(),
+                    requests: st.map_or(0, |x| x.requests),
+                    errors: st.map_or(0, |x| x.errors),
+                    mean_ms: st.map_or_else(|| "—".into(), |x| ms(x.mean_latency_us)),
+                    max_ms: st.map_or_else(|| "—".into(), |x| ms(x.max_latency_us)),
+                    provider: s.provider,
+                    code: s.code,
+                    name: s.name,
+                    classification: s.classification,
+                    active: s.active,
+                }
+            })
+            .collect(),
+        recent: recent
+            .into_iter()
+            .map(|e| LogRow {
+                seq: e.seq,
+                at: chrono_time(e.at),
+                client: e.client,
+                method: e.method,
+                provider: e.provider,
+                service: e.service,
+                status: e.status,
+                outcome: e.outcome,
+                ms: ms(e.latency_us),
+            })
+            .collect(),
+    };
+    Ok(tinhso_http::layout::render(&page))
+}
+
+fn chrono_time(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times() {
+        assert_eq!(super::chrono_time(0), "1970-01-01 00:00:00");
+        assert_eq!(
+            super::chrono_time(1_795_951_531_000_000),
+            "2026-11-29 11:25:31"
+        );
+    }
 }
 
 async fn admin(state: &AppState, ctx: &ReqCtx, target: &str) -> Result<(), ApiError> {

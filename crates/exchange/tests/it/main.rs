@@ -4,5 +4,6 @@
 //! (`TINHSO_TEST_PG_URL`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
 mod hub;
 mod nats;
