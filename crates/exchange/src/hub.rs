@@ -36,6 +36,9 @@ pub struct HubConfig {
     pub breaker_threshold: u32,
     /// How long an open breaker refuses calls before letting one through.
     pub breaker_cooldown: Duration,
+    /// Per-member token bucket: burst size and refill per second (more → 429).
+    pub rate_burst: f64,
+    pub rate_per_second: f64,
 }
 
 impl Default for HubConfig {
@@ -46,6 +49,8 @@ impl Default for HubConfig {
             max_body: 1024 * 1024,
             breaker_threshold: 5,
             breaker_cooldown: Duration::from_secs(30),
+            rate_burst: 200.0,
+            rate_per_second: 100.0,
         }
     }
 }
@@ -64,6 +69,8 @@ pub struct Hub {
     cfg: HubConfig,
     breakers: Mutex<HashMap<String, Breaker>>,
     requests: AtomicU64,
+    limiter: tinhso_http::ratelimit::RateLimiter,
+    metrics: crate::metrics::HubMetrics,
 }
 
 /// The hub's signing key: derived from the platform's master key (`<data-dir>/master.key`),
@@ -156,6 +163,12 @@ const PROVIDER_ERROR: Refusal = refusal(
     "Không kết nối được hệ thống cung cấp dịch vụ",
     "The provider could not be reached",
 );
+const RATE_LIMITED: Refusal = refusal(
+    StatusCode::TOO_MANY_REQUESTS,
+    "rate_limited",
+    "Thành viên gửi quá nhiều yêu cầu, vui lòng thử lại sau",
+    "Too many requests from this member; try again later",
+);
 const CIRCUIT_OPEN: Refusal = refusal(
     StatusCode::SERVICE_UNAVAILABLE,
     "circuit_open",
@@ -174,6 +187,10 @@ struct Seen {
     request_sha256: String,
     client_signature: String,
     started: Instant,
+    /// The client's signature verified (its code may label metrics).
+    client_verified: bool,
+    /// The service exists (its names may label metrics).
+    service_known: bool,
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -195,10 +212,17 @@ impl Hub {
             db,
             key: hub_key(),
             http,
-            cfg,
             breakers: Mutex::default(),
             requests: AtomicU64::new(0),
+            limiter: tinhso_http::ratelimit::RateLimiter::new(cfg.rate_burst, cfg.rate_per_second),
+            metrics: crate::metrics::HubMetrics::default(),
+            cfg,
         }
+    }
+
+    /// The hub's metrics in the text exposition format (no `# EOF`).
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render()
     }
 
     pub fn config(&self) -> &HubConfig {
@@ -293,6 +317,28 @@ impl Hub {
                 "The message log could not be written; no answer is given",
             );
         }
+        let (provider, service) = if seen.service_known {
+            (seen.provider.clone(), seen.service.clone())
+        } else {
+            ("-".to_string(), "-".to_string())
+        };
+        self.metrics
+            .requests
+            .get_or_create(&crate::metrics::ExchangeLabels {
+                provider: provider.clone(),
+                service: service.clone(),
+                client: if seen.client_verified {
+                    seen.client.clone()
+                } else {
+                    "-".into()
+                },
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        self.metrics
+            .duration
+            .get_or_create(&crate::metrics::ServiceLabels { provider, service })
+            .observe(seen.started.elapsed().as_secs_f64());
         let mut resp = (status, body).into_response();
         let h = resp.headers_mut();
         if let Some(ct) = content_type {
@@ -381,6 +427,8 @@ impl Hub {
             request_sha256: signing::sha256_hex(b""),
             client_signature: client_signature.clone(),
             started,
+            client_verified: false,
+            service_known: false,
         };
         // 1. The body, within the limit.
         let body = match axum::body::to_bytes(body, self.cfg.max_body).await {
@@ -420,6 +468,13 @@ impl Hub {
         if ts == i64::MIN || (now_s - ts).abs() > skew {
             return self.refuse(&seen, &EXPIRED).await;
         }
+        seen.client_verified = true;
+        if !self.limiter.allow(&client) {
+            let mut resp = self.refuse(&seen, &RATE_LIMITED).await;
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return resp;
+        }
         match self.take_nonce(&client, nonce, ts).await {
             Ok(true) => {}
             Ok(false) => return self.refuse(&seen, &REPLAYED).await,
@@ -431,6 +486,7 @@ impl Hub {
             Ok(_) => return self.refuse(&seen, &UNKNOWN_SERVICE).await,
             Err(e) => return internal(e),
         };
+        seen.service_known = true;
         match registry::has_right(&self.db, &client, &svc.provider, &svc.code).await {
             Ok(true) => {}
             Ok(false) => return self.refuse(&seen, &FORBIDDEN).await,

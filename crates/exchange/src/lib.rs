@@ -8,12 +8,14 @@
 //! - [`hub`]: the exchange endpoint `/lgsp/v1/{provider}/{service}/{path..}` — authentication,
 //!   replay guard, rights, forwarding with time-out and circuit breaker, signed answers.
 //! - [`log`]: the hash-chained message log and its verification (`tinhso exchange verify`).
+//! - [`metrics`]: requests and latency per service, member and outcome for `/metrics`.
 //! - [`web`]: routes, access rules and the administration API.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod events;
 pub mod hub;
 pub mod log;
+pub mod metrics;
 pub mod registry;
 pub mod signing;
 pub mod web;

@@ -28,8 +28,8 @@ pub struct NewEntry {
     pub path: String,
     pub status: u16,
     /// `ok`, `unsigned`, `bad_signature`, `expired`, `replayed`, `unknown_member`,
-    /// `forbidden`, `unknown_service`, `too_large`, `timeout`, `provider_error`,
-    /// `circuit_open`.
+    /// `rate_limited`, `forbidden`, `unknown_service`, `too_large`, `timeout`,
+    /// `provider_error`, `circuit_open`.
     pub outcome: String,
     pub latency_us: i64,
     pub request_sha256: String,

@@ -141,7 +141,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_endpoint(State(state): State<AppState>) -> Response {
+async fn metrics_endpoint(
+    State(state): State<AppState>,
+    hub: std::sync::Arc<tinhso_exchange::Hub>,
+) -> Response {
     let (size, idle) = state.db.pool_stats();
     state.metrics.pool_size.set(i64::from(size));
     state.metrics.pool_idle.set(idle as i64);
@@ -150,7 +153,8 @@ async fn metrics_endpoint(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(),
+        // The exchange hub's series (per service, member, outcome) before the closing `# EOF`.
+        tinhso_exchange::metrics::splice(&state.metrics.render(), &hub.render_metrics()),
     )
         .into_response()
 }
@@ -186,7 +190,10 @@ pub fn router(mut state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_endpoint))
+        .route("/metrics", {
+            let hub = hub.clone();
+            get(move |state: State<AppState>| metrics_endpoint(state, hub.clone()))
+        })
         .merge(pages::routes())
         .merge(api::routes())
         .merge(tinhso_services::web::routes())

@@ -533,3 +533,114 @@ async fn registration_checks_its_input() {
         .unwrap_err();
     assert_eq!(e.status(), 404);
 }
+
+#[tokio::test]
+async fn a_member_over_its_rate_gets_429_and_metrics_count_by_service() {
+    let t = fresh(&[STORE_MIGRATIONS, tinhso_exchange::MIGRATIONS]).await;
+    let db = &t.db;
+    let ck = key(1);
+    registry::register_member(
+        db,
+        &ctx(),
+        CLIENT,
+        "UBND phường Tam Thanh",
+        &signing::public_key_b64(&ck),
+    )
+    .await
+    .unwrap();
+    registry::register_member(
+        db,
+        &ctx(),
+        PROVIDER,
+        "Sở Tư pháp",
+        &signing::public_key_b64(&key(3)),
+    )
+    .await
+    .unwrap();
+    let p = provider().await;
+    registry::register_service(
+        db,
+        &ctx(),
+        &registry::NewService {
+            provider: PROVIDER.into(),
+            code: SERVICE.into(),
+            name: "Trích lục khai sinh".into(),
+            endpoint: format!("http://{p}/api"),
+            openapi: openapi(),
+            classification: "internal".into(),
+        },
+    )
+    .await
+    .unwrap();
+    registry::grant(db, &ctx(), CLIENT, PROVIDER, SERVICE)
+        .await
+        .unwrap();
+    let hub = Arc::new(Hub::new(
+        db.clone(),
+        HubConfig {
+            rate_burst: 3.0,
+            rate_per_second: 0.01,
+            ..Default::default()
+        },
+    ));
+    let state = tinhso_http::AppState::new(db.clone(), tinhso_http::WebConfig::default());
+    let app = tinhso_exchange::web::member_routes(hub.clone()).with_state(state);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let path = format!("/lgsp/v1/{PROVIDER}/{SERVICE}/echo");
+        let mut r = http.get(format!("http://{addr}{path}"));
+        for (k, v) in client_headers(
+            &ck,
+            CLIENT,
+            "GET",
+            &path,
+            b"",
+            now_micros() / 1_000_000,
+            &new_nonce(),
+        ) {
+            r = r.header(k, v);
+        }
+        let resp = r.send().await.unwrap();
+        if resp.status() == 429 {
+            assert_eq!(resp.headers()["retry-after"], "1");
+        }
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429]);
+    // An unsigned request with a made-up service name does not create series of its own.
+    http.get(format!("http://{addr}/lgsp/v1/made-up/names/x"))
+        .send()
+        .await
+        .unwrap();
+    let m = hub.render_metrics();
+    assert!(
+        m.contains(&format!(
+            "tinhso_exchange_requests_total{{provider=\"{PROVIDER}\",service=\"{SERVICE}\",client=\"{CLIENT}\",outcome=\"ok\"}} 3"
+        )),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!("client=\"{CLIENT}\",outcome=\"rate_limited\"}} 1")),
+        "{m}"
+    );
+    assert!(
+        m.contains("provider=\"-\",service=\"-\",client=\"-\",outcome=\"unsigned\"} 1"),
+        "{m}"
+    );
+    assert!(!m.contains("made-up"), "{m}");
+    assert!(!m.contains("# EOF"));
+    let spliced = tinhso_exchange::metrics::splice("a 1\n# EOF\n", &m);
+    assert!(spliced.ends_with("# EOF\n") && spliced.starts_with("a 1\n"));
+    let outcomes: Vec<String> = log::recent(db, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|e| e.outcome)
+        .collect();
+    assert_eq!(outcomes, vec!["ok", "ok", "ok", "rate_limited", "unsigned"]);
+}
