@@ -12,6 +12,7 @@
 //! - [`web`]: routes, access rules and the administration API.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod bench;
 pub mod events;
 pub mod hub;
 pub mod log;

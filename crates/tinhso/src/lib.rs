@@ -2,6 +2,7 @@
 //! benchmarks, shared by the binary and the end-to-end tests.
 
 pub mod bench;
+pub mod bench_exchange;
 pub mod config;
 pub mod demo;
 pub mod mail;

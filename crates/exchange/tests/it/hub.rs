@@ -644,3 +644,26 @@ async fn a_member_over_its_rate_gets_429_and_metrics_count_by_service() {
         .collect();
     assert_eq!(outcomes, vec!["ok", "ok", "ok", "rate_limited", "unsigned"]);
 }
+
+#[tokio::test]
+async fn concurrent_exchanges_keep_one_unbroken_chain() {
+    let w = world().await;
+    w.grant(CLIENT).await;
+    let w = Arc::new(w);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let w = w.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = format!("{{\"i\":{i}}}");
+            w.send(&w.call("POST", "echo", body.as_bytes()), None)
+                .await
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let v = log::verify(&w.t.db).await.unwrap();
+    assert_eq!((v.entries_checked, v.first_broken), (40, None));
+}
