@@ -52,7 +52,7 @@ CREATE INDEX exchange_nonces_expiry ON exchange_nonces (expires_at);
 CREATE TABLE exchange_log (
     seq BIGINT PRIMARY KEY,
     at BIGINT NOT NULL,
-    request_id TEXT NOT NULL,
+    exchange_id TEXT NOT NULL UNIQUE,
     client TEXT NOT NULL,
     provider TEXT NOT NULL,
     service TEXT NOT NULL,

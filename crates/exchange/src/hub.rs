@@ -178,7 +178,7 @@ const CIRCUIT_OPEN: Refusal = refusal(
 
 /// The request as the hub saw it, for the log and the answer's signature.
 struct Seen {
-    request_id: String,
+    exchange_id: String,
     client: String,
     provider: String,
     service: String,
@@ -287,14 +287,14 @@ impl Hub {
         let hub_signature = signing::sign(
             &self.key,
             &signing::response_text(
-                &seen.request_id,
+                &seen.exchange_id,
                 status.as_u16(),
                 &seen.request_sha256,
                 &response_sha256,
             ),
         );
         let entry = NewEntry {
-            request_id: seen.request_id.clone(),
+            exchange_id: seen.exchange_id.clone(),
             client: seen.client.clone(),
             provider: seen.provider.clone(),
             service: seen.service.clone(),
@@ -309,7 +309,7 @@ impl Hub {
             hub_signature: hub_signature.clone(),
         };
         if let Err(e) = log::append(&self.db, &entry).await {
-            tracing::error!(error = %e, request_id = %seen.request_id, "message log append failed");
+            tracing::error!(error = %e, exchange_id = %seen.exchange_id, "message log append failed");
             return problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "log_failed",
@@ -346,7 +346,7 @@ impl Hub {
         }
         for (name, value) in [
             (signing::H_HUB_SIGNATURE, hub_signature),
-            (signing::H_EXCHANGE_ID, seen.request_id.clone()),
+            (signing::H_EXCHANGE_ID, seen.exchange_id.clone()),
             (signing::H_REQUEST_SHA256, seen.request_sha256.clone()),
             (signing::H_RESPONSE_SHA256, response_sha256),
         ] {
@@ -408,9 +408,13 @@ impl Hub {
         body: Body,
     ) -> Response {
         let started = Instant::now();
-        let request_id = header_str(&headers, "x-request-id")
-            .map(str::to_string)
-            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        // The exchange id is always the hub's own (unique, time-ordered): it is in the signed
+        // answer and the log. The HTTP request id (the client's, when it sent one) is logged
+        // beside it for correlation with the access log.
+        let exchange_id = uuid::Uuid::now_v7().to_string();
+        if let Some(rid) = header_str(&headers, "x-request-id") {
+            tracing::debug!(exchange_id = %exchange_id, request_id = rid, "exchange");
+        }
         let client = header_str(&headers, signing::H_MEMBER)
             .unwrap_or_default()
             .to_string();
@@ -418,35 +422,37 @@ impl Hub {
             .unwrap_or_default()
             .to_string();
         let mut seen = Seen {
-            request_id,
+            exchange_id,
             client: client.clone(),
             provider,
             service,
             method: method.as_str().to_string(),
             path: path_and_query.clone(),
-            request_sha256: signing::sha256_hex(b""),
+            request_sha256: String::new(),
             client_signature: client_signature.clone(),
             started,
             client_verified: false,
             service_known: false,
         };
+        let ts_raw = header_str(&headers, signing::H_TIMESTAMP);
+        let nonce = header_str(&headers, signing::H_NONCE).unwrap_or_default();
+        let ts: i64 = ts_raw.and_then(|t| t.parse().ok()).unwrap_or(i64::MIN);
         // 1. The body, within the limit.
         let body = match axum::body::to_bytes(body, self.cfg.max_body).await {
             Ok(b) => b,
-            Err(_) => return self.refuse(&seen, &TOO_LARGE).await,
+            Err(_) => {
+                seen.request_sha256 = signing::sha256_hex(b"");
+                return self.refuse(&seen, &TOO_LARGE).await;
+            }
         };
+        // 2. Who is calling. The request's hash is that of the text the client signs (or
+        // should have signed), whatever is missing from it.
         let body_sha256 = signing::sha256_hex(&body);
-        // 2. Who is calling.
-        let (Some(ts_raw), Some(nonce)) = (
-            header_str(&headers, signing::H_TIMESTAMP),
-            header_str(&headers, signing::H_NONCE),
-        ) else {
-            seen.request_sha256 = signing::sha256_hex(&body);
-            return self.refuse(&seen, &UNSIGNED).await;
-        };
-        let ts: i64 = ts_raw.parse().unwrap_or(i64::MIN);
         let text = signing::request_text(method.as_str(), &path_and_query, ts, nonce, &body_sha256);
         seen.request_sha256 = signing::sha256_hex(text.as_bytes());
+        if ts_raw.is_none() {
+            return self.refuse(&seen, &UNSIGNED).await;
+        }
         if client.is_empty() || client_signature.is_empty() || !signing::nonce_ok(nonce) {
             return self.refuse(&seen, &UNSIGNED).await;
         }
@@ -506,8 +512,8 @@ impl Hub {
             .http
             .request(method.clone(), &url)
             .header(signing::H_CLIENT, &client)
-            .header(signing::H_EXCHANGE_ID, &seen.request_id)
-            .header("x-request-id", &seen.request_id);
+            .header(signing::H_EXCHANGE_ID, &seen.exchange_id)
+            .header("x-request-id", &seen.exchange_id);
         if let Some(ct) = headers.get(header::CONTENT_TYPE) {
             req = req.header(header::CONTENT_TYPE, ct.clone());
         }

@@ -19,7 +19,8 @@ use tinhso_store::{now_micros, Db, DbError};
 /// What the hub records about one exchange.
 #[derive(Debug, Clone, Default)]
 pub struct NewEntry {
-    pub request_id: String,
+    /// The hub's id of the exchange (`x-lgsp-exchange-id`), unique.
+    pub exchange_id: String,
     /// The client member (as claimed when the request was refused before authentication).
     pub client: String,
     pub provider: String,
@@ -44,7 +45,7 @@ pub struct Entry {
     pub seq: i64,
     /// Unix microseconds.
     pub at: i64,
-    pub request_id: String,
+    pub exchange_id: String,
     pub client: String,
     pub provider: String,
     pub service: String,
@@ -72,7 +73,7 @@ impl Entry {
             h.update(b);
         }
         for f in [
-            &self.request_id,
+            &self.exchange_id,
             &self.client,
             &self.provider,
             &self.service,
@@ -95,7 +96,7 @@ impl Entry {
         Ok(Self {
             seq: r.try_get(0)?,
             at: r.try_get(1)?,
-            request_id: r.try_get(2)?,
+            exchange_id: r.try_get(2)?,
             client: r.try_get(3)?,
             provider: r.try_get(4)?,
             service: r.try_get(5)?,
@@ -115,7 +116,7 @@ impl Entry {
 }
 
 const COLUMNS: &str =
-    "seq, at, request_id, client, provider, service, method, path, status, outcome, \
+    "seq, at, exchange_id, client, provider, service, method, path, status, outcome, \
      latency_us, request_sha256, response_sha256, client_signature, hub_signature, prev_hash, hash";
 
 /// Cut a client-supplied value to a sane length for the log.
@@ -142,7 +143,7 @@ pub async fn append(db: &Db, e: &NewEntry) -> Result<Entry, DbError> {
     let mut entry = Entry {
         seq: head_seq + 1,
         at: now_micros(),
-        request_id: cut(&e.request_id, 128),
+        exchange_id: cut(&e.exchange_id, 128),
         client: cut(&e.client, 64),
         provider: cut(&e.provider, 64),
         service: cut(&e.service, 64),
@@ -164,7 +165,7 @@ pub async fn append(db: &Db, e: &NewEntry) -> Result<Entry, DbError> {
     ))
     .bind(entry.seq)
     .bind(entry.at)
-    .bind(&entry.request_id)
+    .bind(&entry.exchange_id)
     .bind(&entry.client)
     .bind(&entry.provider)
     .bind(&entry.service)

@@ -254,6 +254,10 @@ async fn a_granted_call_goes_through_signed_both_ways_and_is_logged() {
     assert_eq!(e.hub_signature, hub_sig);
     assert!(!e.client_signature.is_empty());
     assert_eq!(e.path, c.path);
+    assert_eq!(
+        e.exchange_id, exchange_id,
+        "the log names the exchange the answer names"
+    );
     assert!(e.latency_us > 0);
     let v = log::verify(&w.t.db).await.unwrap();
     assert_eq!(v.first_broken, None);
