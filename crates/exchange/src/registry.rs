@@ -508,6 +508,41 @@ pub async fn register_service(db: &Db, ctx: &Ctx, s: &NewService) -> Result<Serv
         .ok_or_else(AppError::not_found)
 }
 
+/// Withdraw a service from the hub (`active = false`: calls answer 404) or bring it back.
+pub async fn set_service_active(
+    db: &Db,
+    ctx: &Ctx,
+    provider: &str,
+    code: &str,
+    active: bool,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "UPDATE exchange_services SET active = $1, updated_at = $2 WHERE provider = $3 AND code = $4",
+    )
+    .bind(i64::from(active))
+    .bind(now_micros())
+    .bind(provider)
+    .bind(code)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .rows_affected();
+    if n == 0 {
+        return Err(AppError::not_found());
+    }
+    tx.audit(&ctx.entry(
+        "exchange.service_status",
+        "exchange_service",
+        &format!("{provider}/{code}"),
+        provider,
+        serde_json::json!({ "active": active }),
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Does `client` hold a right on the service? (Deny by default: no row, no access.)
 pub async fn has_right(
     db: &Db,

@@ -53,6 +53,11 @@ pub const RULES: &[Rule] = {
         ),
         ("GET", "/api/v1/exchange/services", Perm(UserManage)),
         ("POST", "/api/v1/exchange/services", Perm(UserManage)),
+        (
+            "POST",
+            "/api/v1/exchange/services/{provider}/{code}/status",
+            Perm(UserManage),
+        ),
         ("GET", "/api/v1/exchange/rights", Perm(UserManage)),
         ("POST", "/api/v1/exchange/rights", Perm(UserManage)),
         (
@@ -100,6 +105,10 @@ pub fn routes(hub: Arc<Hub>) -> Router<AppState> {
         .route(
             "/api/v1/exchange/services",
             get(api_services).post(api_register_service),
+        )
+        .route(
+            "/api/v1/exchange/services/{provider}/{code}/status",
+            post(api_service_status),
         )
         .route("/api/v1/exchange/rights", get(api_rights).post(api_grant))
         .route("/api/v1/exchange/rights/revocation", post(api_revoke))
@@ -400,6 +409,20 @@ async fn api_register_service(
     Ok((StatusCode::CREATED, Json(s)).into_response())
 }
 
+#[utoipa::path(post, path = "/api/v1/exchange/services/{provider}/{code}/status", tag = "exchange",
+    params(("provider" = String, Path), ("code" = String, Path)), request_body = StatusBody,
+    responses((status = 204, description = "Withdrawn (calls answer 404) or back"), (status = 404, body = Problem)))]
+async fn api_service_status(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path((provider, code)): Path<(String, String)>,
+    ApiJson(b): ApiJson<StatusBody>,
+) -> Result<StatusCode, ApiError> {
+    admin(&state, &ctx, "exchange_service").await?;
+    registry::set_service_active(&state.db, &ctx.audit(), &provider, &code, b.active).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[utoipa::path(get, path = "/api/v1/exchange/rights", tag = "exchange",
     responses((status = 200, body = [registry::Right]), (status = 403, body = Problem)))]
 async fn api_rights(
@@ -473,7 +496,7 @@ async fn api_verify(
 #[derive(OpenApi)]
 #[openapi(
     paths(api_members, api_register_member, api_rotate_key, api_revoke_key, api_status,
-        api_services, api_register_service, api_rights, api_grant, api_revoke, api_log, api_verify),
+        api_services, api_register_service, api_service_status, api_rights, api_grant, api_revoke, api_log, api_verify),
     components(schemas(MemberBody, KeyBody, StatusBody, RightBody, registry::Member, registry::MemberKey,
         registry::Service, registry::NewService, registry::Right, log::Entry, log::VerifyReport, log::Broken, Problem)),
     tags((name = "exchange", description = "Data exchange hub (LGSP): members, services, access rights, message log"))

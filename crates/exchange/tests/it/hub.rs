@@ -413,6 +413,15 @@ async fn unknown_service_oversized_timeout_and_circuit_breaker() {
     let r = w.send(&c, None).await;
     assert_eq!(r.status(), 404);
     assert_eq!(problem_code(r).await, "lgsp_unknown_service");
+    // A withdrawn service is unknown to callers until it is back.
+    registry::set_service_active(&w.t.db, &ctx(), PROVIDER, SERVICE, false)
+        .await
+        .unwrap();
+    let r = w.send(&w.call("GET", "echo", b""), None).await;
+    assert_eq!(problem_code(r).await, "lgsp_unknown_service");
+    registry::set_service_active(&w.t.db, &ctx(), PROVIDER, SERVICE, true)
+        .await
+        .unwrap();
     let big = vec![b'x'; 65 * 1024];
     let r = w.send(&w.call("POST", "echo", &big), None).await;
     assert_eq!(r.status(), 413);
@@ -440,6 +449,7 @@ async fn unknown_service_oversized_timeout_and_circuit_breaker() {
     assert_eq!(
         outcomes,
         vec![
+            "unknown_service",
             "unknown_service",
             "too_large",
             "timeout",
