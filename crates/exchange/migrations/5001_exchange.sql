@@ -78,3 +78,11 @@ CREATE TABLE exchange_log_head (
     hash TEXT NOT NULL
 );
 INSERT INTO exchange_log_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+-- Anchors (neo chuỗi): the chain head signed by the hub's key (derived from the master key,
+-- which is not in the database) at intervals, so that rewriting the whole chain is detected.
+CREATE TABLE exchange_log_anchors (
+    seq BIGINT PRIMARY KEY,
+    hash TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    signature TEXT NOT NULL
+);

@@ -209,7 +209,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
     }
     let seconds = start.elapsed().as_secs_f64();
     all.sort_by(f64::total_cmp);
-    let v = log::verify(db).await.map_err(|e| e.to_string())?;
+    let v = log::verify(db, None).await.map_err(|e| e.to_string())?;
     let nats = match &opts.nats_url {
         Some(u) => Some(nats_phase(db, u, opts.events).await?),
         None => None,

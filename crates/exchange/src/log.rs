@@ -8,6 +8,12 @@
 //! lock (taken first in the appending transaction) serialises appenders on PostgreSQL, and
 //! comparing it with the last entry detects deleted newest entries. An entry is written and
 //! committed before the answer leaves the hub, so an answered exchange is always logged.
+//!
+//! A hash chain alone does not stop someone who can write to the database from rewriting it
+//! whole. [`anchor`] therefore signs the chain head with the hub's key — derived from the master
+//! key, which is not in the database — into `exchange_log_anchors` (`tinhso serve` does it
+//! every 10 minutes when the log has grown); [`verify`] checks that each anchored entry still
+//! has the anchored hash and, given the hub's public key, that each anchor's signature holds.
 
 use futures_util::TryStreamExt;
 use serde::Serialize;
@@ -219,10 +225,80 @@ pub struct VerifyReport {
     pub first_broken: Option<Broken>,
 }
 
+/// The text an anchor's signature covers.
+pub fn anchor_text(seq: i64, hash: &str, at: i64) -> String {
+    format!("TINHSO-LGSP-1-ANCHOR\n{seq}\n{hash}\n{at}")
+}
+
+/// Sign the current chain head into `exchange_log_anchors` unless it is anchored already.
+/// Returns the anchored `seq`, or `None` when there was nothing new.
+pub async fn anchor(db: &Db, key: &ed25519_dalek::SigningKey) -> Result<Option<i64>, DbError> {
+    let mut tx = db.begin_write().await?;
+    let row =
+        sqlx::query("UPDATE exchange_log_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+            .fetch_one(tx.conn())
+            .await?;
+    let seq: i64 = row.try_get(0)?;
+    let hash: String = row.try_get(1)?;
+    let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM exchange_log_anchors")
+        .fetch_one(tx.conn())
+        .await?;
+    if seq == 0 || last.is_some_and(|l| l >= seq) {
+        return Ok(None);
+    }
+    let at = now_micros();
+    let signature = crate::signing::sign(key, &anchor_text(seq, &hash, at));
+    sqlx::query(
+        "INSERT INTO exchange_log_anchors (seq, hash, at, signature) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(seq)
+    .bind(&hash)
+    .bind(at)
+    .bind(&signature)
+    .execute(tx.conn())
+    .await?;
+    tx.commit().await?;
+    Ok(Some(seq))
+}
+
+/// Anchor every `every` until `shutdown` resolves (errors are logged and retried next time).
+pub async fn anchor_every(
+    db: Db,
+    key: ed25519_dalek::SigningKey,
+    every: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(every) => {
+                match anchor(&db, &key).await {
+                    Ok(Some(seq)) => tracing::debug!(seq, "exchange log anchored"),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "exchange log anchor failed"),
+                }
+            }
+        }
+    }
+}
+
 /// Walk the chain from the first entry: each entry's hash must match its content, link to
 /// the one before, and the sequence must have no gap; at the end the head must name the last
-/// entry. Reports the first broken entry.
-pub async fn verify(db: &Db) -> Result<VerifyReport, DbError> {
+/// entry; every anchor must name an entry with the anchored hash and, with `hub_key` (the
+/// hub's public key, base64), carry a valid signature. Reports the first broken entry.
+pub async fn verify(db: &Db, hub_key: Option<&str>) -> Result<VerifyReport, DbError> {
+    let mut anchors = std::collections::BTreeMap::new();
+    for r in sqlx::query("SELECT seq, hash, at, signature FROM exchange_log_anchors ORDER BY seq")
+        .fetch_all(db.pool())
+        .await?
+    {
+        let seq: i64 = r.try_get(0)?;
+        let hash: String = r.try_get(1)?;
+        let at: i64 = r.try_get(2)?;
+        let sig: String = r.try_get(3)?;
+        anchors.insert(seq, (hash, at, sig));
+    }
     let mut conn = db.read_conn().await?;
     let sql = format!("SELECT {COLUMNS} FROM exchange_log ORDER BY seq");
     let mut rows = sqlx::query(&sql).fetch(&mut *conn);
@@ -260,11 +336,37 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, DbError> {
                 checked,
             ));
         }
+        if let Some((hash, at, sig)) = anchors.remove(&e.seq) {
+            if hash != e.hash {
+                return Ok(broken(
+                    e.seq,
+                    "the entry's hash differs from the signed anchor: the chain was rewritten"
+                        .into(),
+                    checked,
+                ));
+            }
+            if let Some(pk) = hub_key {
+                if !crate::signing::verify(pk, &anchor_text(e.seq, &hash, at), &sig) {
+                    return Ok(broken(
+                        e.seq,
+                        "the anchor's signature does not verify with the hub's key".into(),
+                        checked,
+                    ));
+                }
+            }
+        }
         prev_seq = e.seq;
         prev_hash = e.hash;
         checked += 1;
     }
     drop(rows);
+    if let Some((seq, _)) = anchors.iter().next() {
+        return Ok(broken(
+            *seq,
+            format!("entry {seq} was anchored (signed) but is no longer in the log"),
+            checked,
+        ));
+    }
     let head = sqlx::query("SELECT seq, hash FROM exchange_log_head WHERE id = 1")
         .fetch_one(&mut *conn)
         .await?;

@@ -481,10 +481,11 @@ async fn api_log(
 async fn api_verify(
     State(state): State<AppState>,
     ctx: ReqCtx,
+    Extension(hub): Extension<Arc<Hub>>,
 ) -> Result<Json<log::VerifyReport>, ApiError> {
     admin(&state, &ctx, "exchange_log").await?;
     Ok(Json(
-        log::verify(&state.db)
+        log::verify(&state.db, Some(&hub.public_key()))
             .await
             .map_err(|e| ApiError(tinhso_kernel::AppError::from(e)))?,
     ))

@@ -264,6 +264,16 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         outbox = bridge.subscribe(outbox);
     }
     let dispatcher = outbox.build();
+    // The exchange hub's message log: its head signed every 10 minutes when it has grown.
+    let mut anchor_rx = stop_rx.clone();
+    let anchor_task = tokio::spawn(tinhso_exchange::log::anchor_every(
+        db.clone(),
+        tinhso_exchange::hub::hub_key(),
+        std::time::Duration::from_secs(600),
+        async move {
+            let _ = anchor_rx.changed().await;
+        },
+    ));
     let mut rx = stop_rx.clone();
     let dispatcher_task = tokio::spawn(dispatcher.run(async move {
         let _ = rx.changed().await;
@@ -289,6 +299,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     tinhso_web::serve(listener, state, shutdown_signal()).await?;
     let _ = stop_tx.send(true);
     let _ = dispatcher_task.await;
+    let _ = anchor_task.await;
     db.close().await;
     Ok(())
 }
@@ -404,8 +415,23 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             let s = Settings::resolve(&settings)?;
             init_logs(s.json_logs);
             let db = Db::connect(&s.database_url, &Default::default()).await?;
+            // The anchors' signatures need the hub's key, derived from the master key; never
+            // create a master key here (a new one would fail every anchor).
+            let key_path = s.data_dir.join("master.key");
+            let hub_pk = if key_path.exists() {
+                tinhso_identity::keys::load_master_key(&key_path).context("master key")?;
+                Some(tinhso_exchange::signing::public_key_b64(
+                    &tinhso_exchange::hub::hub_key(),
+                ))
+            } else {
+                eprintln!(
+                    "no master key at {}: the anchors' hashes are checked, their signatures are not",
+                    key_path.display()
+                );
+                None
+            };
             let start = std::time::Instant::now();
-            let r = tinhso_exchange::log::verify(&db).await?;
+            let r = tinhso_exchange::log::verify(&db, hub_pk.as_deref()).await?;
             match r.first_broken {
                 None => println!(
                     "exchange message log intact: {} entries verified in {:.3} s",

@@ -259,7 +259,7 @@ async fn a_granted_call_goes_through_signed_both_ways_and_is_logged() {
         "the log names the exchange the answer names"
     );
     assert!(e.latency_us > 0);
-    let v = log::verify(&w.t.db).await.unwrap();
+    let v = log::verify(&w.t.db, None).await.unwrap();
     assert_eq!(v.first_broken, None);
     assert_eq!(v.entries_checked, 1);
 }
@@ -401,7 +401,7 @@ async fn bad_signatures_stale_times_and_replays_are_401_and_logged() {
             "unknown_member"
         ]
     );
-    assert_eq!(log::verify(&w.t.db).await.unwrap().first_broken, None);
+    assert_eq!(log::verify(&w.t.db, None).await.unwrap().first_broken, None);
 }
 
 #[tokio::test]
@@ -470,14 +470,14 @@ async fn the_log_verifies_and_a_tampered_entry_is_found() {
             200
         );
     }
-    let v = log::verify(&w.t.db).await.unwrap();
+    let v = log::verify(&w.t.db, None).await.unwrap();
     assert_eq!((v.entries_checked, v.first_broken.clone()), (4, None));
     // Someone edits entry 2 to hide who called.
     sqlx::query("UPDATE exchange_log SET client = '000.00.24.H37' WHERE seq = 2")
         .execute(w.t.db.pool())
         .await
         .unwrap();
-    let v = log::verify(&w.t.db).await.unwrap();
+    let v = log::verify(&w.t.db, None).await.unwrap();
     let b = v.first_broken.unwrap();
     assert_eq!((b.seq, v.entries_checked), (2, 1));
     assert!(b.reason.contains("content changed"), "{}", b.reason);
@@ -486,20 +486,28 @@ async fn the_log_verifies_and_a_tampered_entry_is_found() {
         .execute(w.t.db.pool())
         .await
         .unwrap();
-    assert_eq!(log::verify(&w.t.db).await.unwrap().first_broken, None);
+    assert_eq!(log::verify(&w.t.db, None).await.unwrap().first_broken, None);
     // Deleting the newest entry is found through the head.
     sqlx::query("DELETE FROM exchange_log WHERE seq = 4")
         .execute(w.t.db.pool())
         .await
         .unwrap();
-    let b = log::verify(&w.t.db).await.unwrap().first_broken.unwrap();
+    let b = log::verify(&w.t.db, None)
+        .await
+        .unwrap()
+        .first_broken
+        .unwrap();
     assert!(b.reason.contains("newest entries deleted"), "{}", b.reason);
     // Deleting one in the middle is a gap.
     sqlx::query("DELETE FROM exchange_log WHERE seq = 2")
         .execute(w.t.db.pool())
         .await
         .unwrap();
-    let b = log::verify(&w.t.db).await.unwrap().first_broken.unwrap();
+    let b = log::verify(&w.t.db, None)
+        .await
+        .unwrap()
+        .first_broken
+        .unwrap();
     assert_eq!(b.seq, 2);
     assert!(b.reason.contains("missing"), "{}", b.reason);
 }
@@ -678,6 +686,84 @@ async fn concurrent_exchanges_keep_one_unbroken_chain() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), 200);
     }
-    let v = log::verify(&w.t.db).await.unwrap();
+    let v = log::verify(&w.t.db, None).await.unwrap();
     assert_eq!((v.entries_checked, v.first_broken), (40, None));
+}
+
+#[tokio::test]
+async fn a_rewritten_chain_is_caught_by_the_signed_anchor() {
+    let w = world().await;
+    w.grant(CLIENT).await;
+    for _ in 0..4 {
+        assert_eq!(
+            w.send(&w.call("GET", "echo", b""), None).await.status(),
+            200
+        );
+    }
+    let hub_key = tinhso_exchange::hub::hub_key();
+    let pk = signing::public_key_b64(&hub_key);
+    assert_eq!(log::anchor(&w.t.db, &hub_key).await.unwrap(), Some(4));
+    assert_eq!(
+        log::anchor(&w.t.db, &hub_key).await.unwrap(),
+        None,
+        "nothing new"
+    );
+    let v = log::verify(&w.t.db, Some(&pk)).await.unwrap();
+    assert_eq!((v.entries_checked, v.first_broken), (4, None));
+    // A wrong key does not verify the anchor.
+    let other = signing::public_key_b64(&key(42));
+    let b = log::verify(&w.t.db, Some(&other))
+        .await
+        .unwrap()
+        .first_broken
+        .unwrap();
+    assert!(b.reason.contains("signature"), "{}", b.reason);
+    // Someone with write access edits entry 2 and recomputes every hash after it and the
+    // head: the chain is consistent again, but the anchor remembers entry 4's hash.
+    sqlx::query("UPDATE exchange_log SET client = '000.00.24.H37' WHERE seq = 2")
+        .execute(w.t.db.pool())
+        .await
+        .unwrap();
+    let mut entries = log::recent(&w.t.db, 10).await.unwrap();
+    entries.reverse();
+    let mut prev = entries[0].hash.clone();
+    for e in entries.iter_mut().skip(1) {
+        e.prev_hash = prev.clone();
+        e.hash = e.computed_hash();
+        sqlx::query("UPDATE exchange_log SET prev_hash = $1, hash = $2 WHERE seq = $3")
+            .bind(&e.prev_hash)
+            .bind(&e.hash)
+            .bind(e.seq)
+            .execute(w.t.db.pool())
+            .await
+            .unwrap();
+        prev = e.hash.clone();
+    }
+    sqlx::query("UPDATE exchange_log_head SET hash = $1 WHERE id = 1")
+        .bind(&prev)
+        .execute(w.t.db.pool())
+        .await
+        .unwrap();
+    let b = log::verify(&w.t.db, None)
+        .await
+        .unwrap()
+        .first_broken
+        .unwrap();
+    assert_eq!(b.seq, 4);
+    assert!(b.reason.contains("rewritten"), "{}", b.reason);
+    // Deleting the anchored entries is caught too.
+    sqlx::query("DELETE FROM exchange_log WHERE seq >= 2")
+        .execute(w.t.db.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE exchange_log_head SET seq = 1, hash = (SELECT hash FROM exchange_log WHERE seq = 1) WHERE id = 1")
+        .execute(w.t.db.pool())
+        .await
+        .unwrap();
+    let b = log::verify(&w.t.db, None)
+        .await
+        .unwrap()
+        .first_broken
+        .unwrap();
+    assert!(b.reason.contains("anchored"), "{}", b.reason);
 }
