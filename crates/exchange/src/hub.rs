@@ -17,7 +17,6 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ed25519_dalek::SigningKey;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tinhso_store::{now_micros, Db, DbError};
@@ -68,9 +67,11 @@ pub struct Hub {
     http: reqwest::Client,
     cfg: HubConfig,
     breakers: Mutex<HashMap<String, Breaker>>,
-    requests: AtomicU64,
+    /// The nonce writer (started with the first exchange).
+    nonces: std::sync::OnceLock<tokio::sync::mpsc::Sender<PendingNonce>>,
     limiter: tinhso_http::ratelimit::RateLimiter,
     metrics: crate::metrics::HubMetrics,
+    log: log::Appender,
 }
 
 /// The hub's signing key: derived from the platform's master key (`<data-dir>/master.key`),
@@ -176,6 +177,44 @@ const CIRCUIT_OPEN: Refusal = refusal(
     "The service is paused after repeated failures; try again later",
 );
 
+/// (member, nonce, expiry) and where to answer whether it was new.
+type PendingNonce = (
+    (String, String, i64),
+    tokio::sync::oneshot::Sender<Result<bool, String>>,
+);
+
+/// Insert nonces in one transaction (purging expired ones first when `purge`); for each,
+/// whether it was new. A nonce repeated inside the batch is new only the first time.
+async fn insert_nonces(
+    db: &Db,
+    items: &[(String, String, i64)],
+    purge: bool,
+) -> Result<Vec<bool>, DbError> {
+    let mut tx = db.begin_write().await?;
+    if purge {
+        sqlx::query("DELETE FROM exchange_nonces WHERE expires_at < $1")
+            .bind(now_micros())
+            .execute(tx.conn())
+            .await?;
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (member, nonce, expires) in items {
+        let n = sqlx::query(
+            "INSERT INTO exchange_nonces (member_code, nonce, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (member_code, nonce) DO NOTHING",
+        )
+        .bind(member)
+        .bind(nonce)
+        .bind(expires)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        out.push(n == 1);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
 /// The request as the hub saw it, for the log and the answer's signature.
 struct Seen {
     exchange_id: String,
@@ -208,14 +247,16 @@ impl Hub {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
+        let appender = log::Appender::new(db.clone());
         Self {
             db,
             key: hub_key(),
             http,
             breakers: Mutex::default(),
-            requests: AtomicU64::new(0),
+            nonces: std::sync::OnceLock::new(),
             limiter: tinhso_http::ratelimit::RateLimiter::new(cfg.rate_burst, cfg.rate_per_second),
             metrics: crate::metrics::HubMetrics::default(),
+            log: appender,
             cfg,
         }
     }
@@ -308,7 +349,7 @@ impl Hub {
             client_signature: seen.client_signature.clone(),
             hub_signature: hub_signature.clone(),
         };
-        if let Err(e) = log::append(&self.db, &entry).await {
+        if let Err(e) = self.log.append(entry).await {
             tracing::error!(error = %e, exchange_id = %seen.exchange_id, "message log append failed");
             return problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -369,30 +410,57 @@ impl Hub {
         .await
     }
 
-    /// Record a nonce; `false` when it was seen before (a replay).
+    /// Record a nonce; `false` when it was seen before (a replay). Group-committed like the
+    /// log: concurrent exchanges share one write transaction.
     async fn take_nonce(&self, member: &str, nonce: &str, ts: i64) -> Result<bool, DbError> {
         let now = now_micros();
         let skew = i64::try_from(self.cfg.clock_skew.as_micros()).unwrap_or(i64::MAX);
         let expires = ts.saturating_mul(1_000_000).max(now).saturating_add(skew);
-        let mut tx = self.db.begin_write().await?;
-        if self.requests.fetch_add(1, Ordering::Relaxed) & 511 == 0 {
-            sqlx::query("DELETE FROM exchange_nonces WHERE expires_at < $1")
-                .bind(now)
-                .execute(tx.conn())
-                .await?;
-        }
-        let n = sqlx::query(
-            "INSERT INTO exchange_nonces (member_code, nonce, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (member_code, nonce) DO NOTHING",
-        )
-        .bind(member)
-        .bind(nonce)
-        .bind(expires)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(n == 1)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let stopped = || DbError::Invalid("nonce writer stopped".into());
+        self.nonce_sender()
+            .send(((member.to_string(), nonce.to_string(), expires), reply))
+            .await
+            .map_err(|_| stopped())?;
+        answer
+            .await
+            .map_err(|_| stopped())?
+            .map_err(DbError::Invalid)
+    }
+
+    fn nonce_sender(&self) -> &tokio::sync::mpsc::Sender<PendingNonce> {
+        self.nonces.get_or_init(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<PendingNonce>(1024);
+            let db = self.db.clone();
+            tokio::spawn(async move {
+                let mut batches = 0u64;
+                while let Some(first) = rx.recv().await {
+                    let mut batch = vec![first];
+                    while batch.len() < 256 {
+                        match rx.try_recv() {
+                            Ok(p) => batch.push(p),
+                            Err(_) => break,
+                        }
+                    }
+                    batches += 1;
+                    let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                    match insert_nonces(&db, &items, batches % 64 == 1).await {
+                        Ok(fresh) => {
+                            for (reply, f) in replies.into_iter().zip(fresh) {
+                                let _ = reply.send(Ok(f));
+                            }
+                        }
+                        Err(e) => {
+                            let msg = e.to_string();
+                            for reply in replies {
+                                let _ = reply.send(Err(msg.clone()));
+                            }
+                        }
+                    }
+                }
+            });
+            tx
+        })
     }
 
     /// Handle one exchange.

@@ -139,62 +139,152 @@ fn cut(s: &str, max: usize) -> String {
 
 /// Append one entry (its own transaction, committed before returning).
 pub async fn append(db: &Db, e: &NewEntry) -> Result<Entry, DbError> {
+    append_many(db, std::slice::from_ref(e))
+        .await?
+        .pop()
+        .ok_or_else(|| DbError::Invalid("exchange log: the entry was not written".into()))
+}
+
+/// Append several entries, in order, in one transaction (one commit for all).
+pub async fn append_many(db: &Db, entries: &[NewEntry]) -> Result<Vec<Entry>, DbError> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut tx = db.begin_write().await?;
     let row =
         sqlx::query("UPDATE exchange_log_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
             .fetch_one(tx.conn())
             .await?;
-    let head_seq: i64 = row.try_get(0)?;
-    let head_hash: String = row.try_get(1)?;
-    let mut entry = Entry {
-        seq: head_seq + 1,
-        at: now_micros(),
-        exchange_id: cut(&e.exchange_id, 128),
-        client: cut(&e.client, 64),
-        provider: cut(&e.provider, 64),
-        service: cut(&e.service, 64),
-        method: cut(&e.method, 16),
-        path: cut(&e.path, 2048),
-        status: i64::from(e.status),
-        outcome: e.outcome.clone(),
-        latency_us: e.latency_us,
-        request_sha256: e.request_sha256.clone(),
-        response_sha256: e.response_sha256.clone(),
-        client_signature: cut(&e.client_signature, 128),
-        hub_signature: e.hub_signature.clone(),
-        prev_hash: head_hash,
-        hash: String::new(),
-    };
-    entry.hash = entry.computed_hash();
-    sqlx::query(&format!(
+    let mut seq: i64 = row.try_get(0)?;
+    let mut prev_hash: String = row.try_get(1)?;
+    let insert = format!(
         "INSERT INTO exchange_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-    ))
-    .bind(entry.seq)
-    .bind(entry.at)
-    .bind(&entry.exchange_id)
-    .bind(&entry.client)
-    .bind(&entry.provider)
-    .bind(&entry.service)
-    .bind(&entry.method)
-    .bind(&entry.path)
-    .bind(entry.status)
-    .bind(&entry.outcome)
-    .bind(entry.latency_us)
-    .bind(&entry.request_sha256)
-    .bind(&entry.response_sha256)
-    .bind(&entry.client_signature)
-    .bind(&entry.hub_signature)
-    .bind(&entry.prev_hash)
-    .bind(&entry.hash)
-    .execute(tx.conn())
-    .await?;
+    );
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        seq += 1;
+        let mut entry = Entry {
+            seq,
+            at: now_micros(),
+            exchange_id: cut(&e.exchange_id, 128),
+            client: cut(&e.client, 64),
+            provider: cut(&e.provider, 64),
+            service: cut(&e.service, 64),
+            method: cut(&e.method, 16),
+            path: cut(&e.path, 2048),
+            status: i64::from(e.status),
+            outcome: e.outcome.clone(),
+            latency_us: e.latency_us,
+            request_sha256: e.request_sha256.clone(),
+            response_sha256: e.response_sha256.clone(),
+            client_signature: cut(&e.client_signature, 128),
+            hub_signature: e.hub_signature.clone(),
+            prev_hash: prev_hash.clone(),
+            hash: String::new(),
+        };
+        entry.hash = entry.computed_hash();
+        sqlx::query(&insert)
+            .bind(entry.seq)
+            .bind(entry.at)
+            .bind(&entry.exchange_id)
+            .bind(&entry.client)
+            .bind(&entry.provider)
+            .bind(&entry.service)
+            .bind(&entry.method)
+            .bind(&entry.path)
+            .bind(entry.status)
+            .bind(&entry.outcome)
+            .bind(entry.latency_us)
+            .bind(&entry.request_sha256)
+            .bind(&entry.response_sha256)
+            .bind(&entry.client_signature)
+            .bind(&entry.hub_signature)
+            .bind(&entry.prev_hash)
+            .bind(&entry.hash)
+            .execute(tx.conn())
+            .await?;
+        prev_hash = entry.hash.clone();
+        out.push(entry);
+    }
     sqlx::query("UPDATE exchange_log_head SET seq = $1, hash = $2 WHERE id = 1")
-        .bind(entry.seq)
-        .bind(&entry.hash)
+        .bind(seq)
+        .bind(&prev_hash)
         .execute(tx.conn())
         .await?;
     tx.commit().await?;
-    Ok(entry)
+    Ok(out)
+}
+
+type Pending = (
+    NewEntry,
+    tokio::sync::oneshot::Sender<Result<Entry, String>>,
+);
+
+/// Group commit for the log: concurrent exchanges hand their entries to one task, which writes
+/// whatever has queued up (up to [`Appender::MAX_BATCH`]) in one transaction and answers each
+/// caller once the commit is done. An exchange is still answered only after its entry is
+/// committed; under load many share one commit instead of queueing for one each.
+pub struct Appender {
+    db: Db,
+    tx: std::sync::OnceLock<tokio::sync::mpsc::Sender<Pending>>,
+}
+
+impl Appender {
+    pub const MAX_BATCH: usize = 256;
+
+    /// The task starts with the first append (inside the runtime).
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            tx: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn sender(&self) -> &tokio::sync::mpsc::Sender<Pending> {
+        self.tx.get_or_init(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Pending>(4 * Self::MAX_BATCH);
+            let db = self.db.clone();
+            tokio::spawn(async move {
+                while let Some(first) = rx.recv().await {
+                    let mut batch = vec![first];
+                    while batch.len() < Self::MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(p) => batch.push(p),
+                            Err(_) => break,
+                        }
+                    }
+                    let (entries, replies): (Vec<NewEntry>, Vec<_>) = batch.into_iter().unzip();
+                    match append_many(&db, &entries).await {
+                        Ok(written) => {
+                            for (reply, e) in replies.into_iter().zip(written) {
+                                let _ = reply.send(Ok(e));
+                            }
+                        }
+                        Err(e) => {
+                            let msg = e.to_string();
+                            for reply in replies {
+                                let _ = reply.send(Err(msg.clone()));
+                            }
+                        }
+                    }
+                }
+            });
+            tx
+        })
+    }
+
+    /// Append one entry; returns once it is committed.
+    pub async fn append(&self, e: NewEntry) -> Result<Entry, DbError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.sender()
+            .send((e, reply))
+            .await
+            .map_err(|_| DbError::Invalid("exchange log appender stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| DbError::Invalid("exchange log appender stopped".into()))?
+            .map_err(DbError::Invalid)
+    }
 }
 
 /// The newest entries, newest first.

@@ -767,3 +767,45 @@ async fn a_rewritten_chain_is_caught_by_the_signed_anchor() {
         .unwrap();
     assert!(b.reason.contains("anchored"), "{}", b.reason);
 }
+
+#[tokio::test]
+async fn the_same_signed_request_sent_in_parallel_goes_through_once() {
+    let w = Arc::new(world().await);
+    w.grant(CLIENT).await;
+    let c = w.call("POST", "echo", b"{\"mot_lan\":true}");
+    let (path, ts, nonce) = (c.path.clone(), c.ts, c.nonce.clone());
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let w = w.clone();
+        let (path, nonce) = (path.clone(), nonce.clone());
+        tasks.push(tokio::spawn(async move {
+            let c = Call {
+                method: "POST",
+                path,
+                body: b"{\"mot_lan\":true}".to_vec(),
+                member: CLIENT,
+                key: &w.client_key,
+                ts,
+                nonce,
+            };
+            w.send(&c, None).await.status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        19,
+        "{statuses:?}"
+    );
+    let v = log::verify(&w.t.db, None).await.unwrap();
+    assert_eq!((v.entries_checked, v.first_broken), (20, None));
+}
