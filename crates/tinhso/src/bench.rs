@@ -46,6 +46,9 @@ pub enum BenchCommand {
     /// Services: dossier submissions with an attachment, status look-ups over HTTP, and the
     /// Decision 766 indicators over many dossiers.
     Services(ServicesArgs),
+    /// Exchange hub: signed, logged exchanges per second on loopback with p50/p99 latency, and
+    /// outbox events published to NATS JetStream per second.
+    Exchange(crate::bench_exchange::ExchangeArgs),
 }
 
 /// Options of `tinhso bench kernel`.
@@ -100,6 +103,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Kernel(args) => kernel(&args).await,
         BenchCommand::Services(args) => services(&args).await,
+        BenchCommand::Exchange(args) => crate::bench_exchange::run(&args).await,
     }
 }
 

@@ -35,6 +35,14 @@ pub struct SettingArgs {
     /// e.g. https://dichvucong.langson.gov.vn [default: http://<listen>].
     #[arg(long, env = "TINHSO_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// NATS server for publishing events to JetStream, e.g. nats://127.0.0.1:4222
+    /// [default: none — events stay in-process].
+    #[arg(long, env = "TINHSO_NATS_URL", hide_env_values = true)]
+    pub nats_url: Option<String>,
+    /// Publish only these topic prefixes to NATS, comma-separated, e.g. "dossier.,feedback."
+    /// [default: every event].
+    #[arg(long, env = "TINHSO_NATS_TOPICS")]
+    pub nats_topics: Option<String>,
     /// Settings file [default: ./tinhso.toml when it exists].
     #[arg(long, env = "TINHSO_CONFIG")]
     pub config: Option<PathBuf>,
@@ -53,6 +61,8 @@ struct FileSettings {
     smtp_url: Option<String>,
     mail_from: Option<String>,
     public_url: Option<String>,
+    nats_url: Option<String>,
+    nats_topics: Option<String>,
 }
 
 /// Resolved settings.
@@ -74,6 +84,8 @@ pub struct Settings {
     pub public_url: String,
     /// Whether `public_url` was set (not derived from `listen`).
     pub public_url_set: bool,
+    /// Outbox events to NATS JetStream; `None`: events stay in-process.
+    pub nats: Option<tinhso_exchange::NatsConfig>,
 }
 
 impl Settings {
@@ -196,6 +208,30 @@ impl Settings {
             None if listen.ip().is_unspecified() => format!("http://localhost:{}", listen.port()),
             None => format!("http://{listen}"),
         };
+        let nats = match args.nats_url.clone().or(file.nats_url.clone()) {
+            None => None,
+            Some(u) if u.trim().is_empty() => None,
+            Some(u) => {
+                let u = u.trim().to_string();
+                let host_port = u
+                    .strip_prefix("nats://")
+                    .or_else(|| u.strip_prefix("tls://"))
+                    .map(|rest| rest.rsplit('@').next().unwrap_or_default())
+                    .unwrap_or_default();
+                if host_port.is_empty() || host_port.contains(['/', ' ', '?']) {
+                    bail!(
+                        "setting `nats_url`: {:?} must be nats://host:port (or tls://host:port), e.g. nats://127.0.0.1:4222",
+                        redact(&u)
+                    );
+                }
+                let topics = args
+                    .nats_topics
+                    .clone()
+                    .or(file.nats_topics.clone())
+                    .unwrap_or_default();
+                Some(tinhso_exchange::NatsConfig::new(u).with_topics(&topics))
+            }
+        };
         if let Some(p) = file_path {
             tracing::debug!(file = %p.display(), "settings file read");
         }
@@ -210,6 +246,7 @@ impl Settings {
             mail_from,
             public_url,
             public_url_set,
+            nats,
         })
     }
 }
@@ -318,6 +355,34 @@ mod tests {
         a.public_url = Some("dichvucong.example.gov.vn".into());
         let e = Settings::resolve(&a).unwrap_err().to_string();
         assert!(e.contains("`public_url`"), "{e}");
+    }
+
+    #[test]
+    fn nats_settings() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Settings::resolve(&args(tmp.path())).unwrap();
+        assert!(s.nats.is_none(), "no NATS unless configured");
+        let file = tmp.path().join("tinhso.toml");
+        std::fs::write(
+            &file,
+            "nats_url = \"nats://10.0.0.5:4222\"\nnats_topics = \"dossier., feedback.\"\n",
+        )
+        .unwrap();
+        let mut a = args(tmp.path());
+        a.config = Some(file);
+        let n = Settings::resolve(&a).unwrap().nats.unwrap();
+        assert_eq!(n.url, "nats://10.0.0.5:4222");
+        assert_eq!(n.topic_prefixes, vec!["dossier.", "feedback."]);
+        assert_eq!(n.stream, "TINHSO_EVENTS");
+        a.nats_url = Some("nats://127.0.0.1:4222".into());
+        let n = Settings::resolve(&a).unwrap().nats.unwrap();
+        assert_eq!(
+            n.url, "nats://127.0.0.1:4222",
+            "the flag wins over the file"
+        );
+        a.nats_url = Some("http://u:secret@127.0.0.1:4222".into());
+        let e = Settings::resolve(&a).unwrap_err().to_string();
+        assert!(e.contains("`nats_url`") && !e.contains("secret"), "{e}");
     }
 
     #[test]

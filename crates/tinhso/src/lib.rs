@@ -2,6 +2,7 @@
 //! benchmarks, shared by the binary and the end-to-end tests.
 
 pub mod bench;
+pub mod bench_exchange;
 pub mod config;
 pub mod demo;
 pub mod mail;
@@ -59,5 +60,6 @@ pub fn all_migrations() -> Vec<&'static [migrate::Migration]> {
         tinhso_services::MIGRATIONS,
         tinhso_notify::MIGRATIONS,
         tinhso_targets::MIGRATIONS,
+        tinhso_exchange::MIGRATIONS,
     ]
 }

@@ -51,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Data exchange hub (LGSP) tools.
+    Exchange {
+        #[command(subcommand)]
+        command: ExchangeCommand,
+    },
     /// Write a consistent snapshot of the SQLite database while the server runs.
     Backup {
         #[command(flatten)]
@@ -104,6 +109,15 @@ enum PlanCommand {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Walk the hash chain; exit code 1 and the first broken link when it is broken.
+    Verify {
+        #[command(flatten)]
+        settings: SettingArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExchangeCommand {
+    /// Walk the message log's hash chain; exit code 1 and the first broken entry when broken.
     Verify {
         #[command(flatten)]
         settings: SettingArgs,
@@ -263,7 +277,25 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         outbox = tinhso_services::notify::Notifier::new(db.clone(), mailer, &settings.public_url)
             .subscribe(outbox);
     }
+    if let Some(nats) = settings.nats.clone() {
+        let url = nats.url.clone();
+        let bridge = tinhso_exchange::EventBridge::connect(nats)
+            .await
+            .with_context(|| format!("setting `nats_url`: {}", config::redact(&url)))?;
+        tracing::info!(nats = %config::redact(&url), stream = %bridge.config().stream, "events are published to NATS JetStream");
+        outbox = bridge.subscribe(outbox);
+    }
     let dispatcher = outbox.build();
+    // The exchange hub's message log: its head signed every 10 minutes when it has grown.
+    let mut anchor_rx = stop_rx.clone();
+    let anchor_task = tokio::spawn(tinhso_exchange::log::anchor_every(
+        db.clone(),
+        tinhso_exchange::hub::hub_key(),
+        std::time::Duration::from_secs(600),
+        async move {
+            let _ = anchor_rx.changed().await;
+        },
+    ));
     let mut rx = stop_rx.clone();
     let dispatcher_task = tokio::spawn(dispatcher.run(async move {
         let _ = rx.changed().await;
@@ -289,6 +321,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     tinhso_web::serve(listener, state, shutdown_signal()).await?;
     let _ = stop_tx.send(true);
     let _ = dispatcher_task.await;
+    let _ = anchor_task.await;
     db.close().await;
     Ok(())
 }
@@ -392,6 +425,44 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 Some(b) => {
                     eprintln!(
                         "audit chain BROKEN at entry {}: {} ({} entries verified before it)",
+                        b.seq, b.reason, r.entries_checked
+                    );
+                    return Ok(1);
+                }
+            }
+        }
+        Command::Exchange {
+            command: ExchangeCommand::Verify { settings },
+        } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let db = Db::connect(&s.database_url, &Default::default()).await?;
+            // The anchors' signatures need the hub's key, derived from the master key; never
+            // create a master key here (a new one would fail every anchor).
+            let key_path = s.data_dir.join("master.key");
+            let hub_pk = if key_path.exists() {
+                tinhso_identity::keys::load_master_key(&key_path).context("master key")?;
+                Some(tinhso_exchange::signing::public_key_b64(
+                    &tinhso_exchange::hub::hub_key(),
+                ))
+            } else {
+                eprintln!(
+                    "no master key at {}: the anchors' hashes are checked, their signatures are not",
+                    key_path.display()
+                );
+                None
+            };
+            let start = std::time::Instant::now();
+            let r = tinhso_exchange::log::verify(&db, hub_pk.as_deref()).await?;
+            match r.first_broken {
+                None => println!(
+                    "exchange message log intact: {} entries verified in {:.3} s",
+                    r.entries_checked,
+                    start.elapsed().as_secs_f64()
+                ),
+                Some(b) => {
+                    eprintln!(
+                        "exchange message log BROKEN at entry {}: {} ({} entries verified before it)",
                         b.seq, b.reason, r.entries_checked
                     );
                     return Ok(1);

@@ -27,6 +27,7 @@ pub fn all_rules() -> Vec<tinhso_http::access::Rule> {
         access::RULES,
         tinhso_services::web::RULES,
         tinhso_targets::web::RULES,
+        tinhso_exchange::web::RULES,
     ]
     .concat()
 }
@@ -141,7 +142,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_endpoint(State(state): State<AppState>) -> Response {
+async fn metrics_endpoint(
+    State(state): State<AppState>,
+    hub: std::sync::Arc<tinhso_exchange::Hub>,
+) -> Response {
     let (size, idle) = state.db.pool_stats();
     state.metrics.pool_size.set(i64::from(size));
     state.metrics.pool_idle.set(idle as i64);
@@ -150,7 +154,8 @@ async fn metrics_endpoint(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(),
+        // The exchange hub's series (per service, member, outcome) before the closing `# EOF`.
+        tinhso_exchange::metrics::splice(&state.metrics.render(), &hub.render_metrics()),
     )
         .into_response()
 }
@@ -179,20 +184,31 @@ pub fn router(mut state: AppState) -> Router {
     let csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
     let limit = state.config.upload_limit.max(state.config.body_limit);
+    let hub = std::sync::Arc::new(tinhso_exchange::Hub::new(
+        state.db.clone(),
+        Default::default(),
+    ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_endpoint))
+        .route("/metrics", {
+            let hub = hub.clone();
+            get(move |state: State<AppState>| metrics_endpoint(state, hub.clone()))
+        })
         .merge(pages::routes())
         .merge(api::routes())
         .merge(tinhso_services::web::routes())
         .merge(tinhso_targets::web::routes())
+        .merge(tinhso_exchange::web::routes(hub.clone()))
         // Before the layers, so that unknown routes get the request context (language) too.
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             context::context_layer,
         ))
+        // The exchange hub's member endpoint authenticates each request by its signature, not
+        // by a session: outside the context layer (no cookies, no CSRF), inside the rest.
+        .merge(tinhso_exchange::web::member_routes(hub))
         .layer(middleware::from_fn_with_state(state.clone(), metrics_layer))
         .layer(middleware::from_fn(method_not_allowed_fix))
         .layer(DefaultBodyLimit::max(limit))

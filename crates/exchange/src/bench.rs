@@ -1,0 +1,270 @@
+//! `tinhso bench exchange`: signed, logged exchanges per second through the hub on loopback,
+//! with their latency, and outbox events published to NATS JetStream per second.
+//!
+//! Everything runs in one process on loopback: a provider (an axum echo service), the hub's
+//! member endpoint, and `clients` concurrent clients (one keep-alive connection each) that
+//! sign every request (ed25519) and check every answer's status. Each exchange therefore
+//! costs the client's signature, the hub's verification, its nonce write, the forward, the
+//! hub's signature and the message-log append (a write transaction each). The rate limit is
+//! lifted for the run.
+
+use crate::{log, registry, signing, Hub, HubConfig};
+use ed25519_dalek::SigningKey;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tinhso_store::audit::Ctx;
+use tinhso_store::{now_micros, Db};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub clients: usize,
+    pub duration: Duration,
+    /// Publish this many events to NATS (at this URL) after the exchanges; `None`: skip.
+    pub nats_url: Option<String>,
+    pub events: usize,
+}
+
+/// What was measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub exchanges: usize,
+    pub failures: usize,
+    pub seconds: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub log_entries_verified: i64,
+    pub log_intact: bool,
+    /// (events, seconds) published to NATS.
+    pub nats: Option<(usize, f64)>,
+}
+
+impl Report {
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![
+            format!(
+                "exchanges: {} in {:.1} s = {:.0}/s (signed, verified, forwarded, signed back, logged); failures {}",
+                self.exchanges,
+                self.seconds,
+                self.exchanges as f64 / self.seconds.max(1e-9),
+                self.failures
+            ),
+            format!(
+                "latency: p50 {:.2} ms, p99 {:.2} ms",
+                self.p50_ms, self.p99_ms
+            ),
+            format!(
+                "message log: {} entries verified, {}",
+                self.log_entries_verified,
+                if self.log_intact { "intact" } else { "BROKEN" }
+            ),
+        ];
+        if let Some((n, s)) = self.nats {
+            out.push(format!(
+                "NATS JetStream: {n} events published (acknowledged) in {s:.2} s = {:.0}/s",
+                n as f64 / s.max(1e-9)
+            ));
+        }
+        out
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+async fn provider() -> Result<std::net::SocketAddr, String> {
+    async fn echo(body: String) -> String {
+        body
+    }
+    let app = axum::Router::new().route("/api/echo", axum::routing::post(echo));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = l.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(async move { axum::serve(l, app).await });
+    Ok(addr)
+}
+
+/// Run the benchmark on `db` (migrated, with the exchange tables, preferably empty).
+pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
+    let ctx = Ctx::system("bench");
+    let err = |e: tinhso_kernel::AppError| format!("{e:?}");
+    let provider_code = "000.00.19.H37-BENCH";
+    let members = 8usize;
+    let mut keys = Vec::new();
+    registry::register_member(
+        db,
+        &ctx,
+        provider_code,
+        "Provider (benchmark)",
+        &signing::public_key_b64(&SigningKey::from_bytes(&[200; 32])),
+    )
+    .await
+    .map_err(err)?;
+    let p = provider().await?;
+    registry::register_service(
+        db,
+        &ctx,
+        &registry::NewService {
+            provider: provider_code.into(),
+            code: "echo".into(),
+            name: "Echo".into(),
+            endpoint: format!("http://{p}/api"),
+            openapi: serde_json::json!({"openapi": "3.1.0", "info": {}, "paths": {"/echo": {}}}),
+            classification: "internal".into(),
+        },
+    )
+    .await
+    .map_err(err)?;
+    for i in 0..members {
+        let code = format!("000.00.{:02}.H37", 30 + i);
+        let key = SigningKey::from_bytes(&[u8::try_from(i + 1).unwrap_or(1); 32]);
+        registry::register_member(
+            db,
+            &ctx,
+            &code,
+            "Client (benchmark)",
+            &signing::public_key_b64(&key),
+        )
+        .await
+        .map_err(err)?;
+        registry::grant(db, &ctx, &code, provider_code, "echo")
+            .await
+            .map_err(err)?;
+        keys.push((code, key));
+    }
+    let hub = Arc::new(Hub::new(
+        db.clone(),
+        HubConfig {
+            rate_burst: 1e12,
+            rate_per_second: 1e12,
+            ..Default::default()
+        },
+    ));
+    let state = tinhso_http::AppState::new(db.clone(), tinhso_http::WebConfig::default());
+    let app = crate::web::member_routes(hub).with_state(state);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let hub_addr = l.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let path = format!("/lgsp/v1/{provider_code}/echo/echo");
+    let url = format!("http://{hub_addr}{path}");
+    let keys = Arc::new(keys);
+    let start = Instant::now();
+    let deadline = start + opts.duration;
+    let mut tasks = Vec::new();
+    for c in 0..opts.clients.max(1) {
+        let keys = keys.clone();
+        let url = url.clone();
+        let path = path.clone();
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()
+                .unwrap_or_default();
+            let (code, key) = &keys[c % keys.len()];
+            let mut lat = Vec::new();
+            let mut failures = 0usize;
+            let body = format!("{{\"client\":{c},\"ho_ten\":\"Hoàng Thị Mai\"}}").into_bytes();
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let mut r = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.clone());
+                for (k, v) in signing::client_headers(
+                    key,
+                    code,
+                    "POST",
+                    &path,
+                    &body,
+                    now_micros() / 1_000_000,
+                    &signing::new_nonce(),
+                ) {
+                    r = r.header(k, v);
+                }
+                match r.send().await {
+                    Ok(resp) if resp.status() == 200 => {
+                        let _ = resp.bytes().await;
+                        lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    _ => failures += 1,
+                }
+            }
+            (lat, failures)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut failures = 0;
+    for t in tasks {
+        let (lat, f) = t.await.map_err(|e| e.to_string())?;
+        all.extend(lat);
+        failures += f;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    let v = log::verify(db, None).await.map_err(|e| e.to_string())?;
+    let nats = match &opts.nats_url {
+        Some(u) => Some(nats_phase(db, u, opts.events).await?),
+        None => None,
+    };
+    Ok(Report {
+        exchanges: all.len(),
+        failures,
+        seconds,
+        p50_ms: percentile(&all, 50.0),
+        p99_ms: percentile(&all, 99.0),
+        log_entries_verified: v.entries_checked,
+        log_intact: v.first_broken.is_none(),
+        nats,
+    })
+}
+
+/// Write `n` events to the outbox (1,000 a transaction), then time the dispatcher publishing
+/// them to a stream of the run's own (deleted afterwards), each one acknowledged.
+async fn nats_phase(db: &Db, url: &str, n: usize) -> Result<(usize, f64), String> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let mut cfg = crate::NatsConfig::new(url);
+    cfg.stream = format!("BENCH_{id}");
+    cfg.subject_prefix = format!("bench{id}");
+    cfg.topic_prefixes = vec!["bench.".into()];
+    let bridge = crate::EventBridge::connect_strict(cfg)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut written = 0;
+    while written < n {
+        let mut tx = db.begin_write().await.map_err(|e| e.to_string())?;
+        for _ in 0..(n - written).min(1000) {
+            tx.emit(
+                "bench.event",
+                &serde_json::json!({ "i": written, "text": "Hồ sơ đã được tiếp nhận" }),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            written += 1;
+        }
+        tx.commit().await.map_err(|e| e.to_string())?;
+    }
+    let d = bridge
+        .subscribe(tinhso_store::outbox::Dispatcher::builder(db.clone()))
+        .build();
+    let start = Instant::now();
+    let mut delivered = 0;
+    while delivered < n {
+        let k = d.run_once().await.map_err(|e| e.to_string())?;
+        if k == 0 {
+            let _ = bridge.delete_stream().await;
+            return Err(format!("NATS publishing stopped after {delivered} events"));
+        }
+        delivered += k;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let _ = bridge.delete_stream().await;
+    Ok((delivered, secs))
+}

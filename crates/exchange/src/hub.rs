@@ -1,0 +1,714 @@
+//! The exchange itself (trao đổi qua trục): `GET|POST /lgsp/v1/{provider}/{service}/{path..}`.
+//!
+//! In order: read the body (at most [`HubConfig::max_body`], else 413); authenticate the
+//! client (member code, timestamp within ±[`HubConfig::clock_skew`], nonce, ed25519 signature
+//! over method, path, timestamp, nonce and the body's SHA-256 — see [`crate::signing`]; any
+//! failure 401); reject a nonce seen before (401); find the service (404); check the client's
+//! right (403); forward to the provider's endpoint with a time-out (504) behind a circuit
+//! breaker (503 while open); answer with the provider's status and body plus the hub's
+//! signature. Every outcome is appended to the message log ([`crate::log`]) before the answer
+//! is sent; if the log cannot be written the client gets 500, never an unlogged answer.
+
+use crate::log::{self, NewEntry};
+use crate::{registry, signing};
+use axum::body::Body;
+use axum::extract::{Extension, OriginalUri, Path};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ed25519_dalek::SigningKey;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tinhso_store::{now_micros, Db, DbError};
+
+/// Limits of the hub.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// Accepted difference between the client's timestamp and the hub's clock.
+    pub clock_skew: Duration,
+    /// Time-out of a call to a provider.
+    pub timeout: Duration,
+    /// Largest request body forwarded (bytes); more → 413. Provider answers are cut to
+    /// 4 × this.
+    pub max_body: usize,
+    /// Consecutive failures (time-out, connection error, 5xx) that open a service's breaker.
+    pub breaker_threshold: u32,
+    /// How long an open breaker refuses calls before letting one through.
+    pub breaker_cooldown: Duration,
+    /// Per-member token bucket: burst size and refill per second (more → 429).
+    pub rate_burst: f64,
+    pub rate_per_second: f64,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            clock_skew: Duration::from_secs(300),
+            timeout: Duration::from_secs(10),
+            max_body: 1024 * 1024,
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(30),
+            rate_burst: 200.0,
+            rate_per_second: 100.0,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Breaker {
+    failures: u32,
+    open_until: Option<Instant>,
+}
+
+/// The hub: its key, the HTTP client to providers, the breakers.
+pub struct Hub {
+    db: Db,
+    key: SigningKey,
+    http: reqwest::Client,
+    cfg: HubConfig,
+    breakers: Mutex<HashMap<String, Breaker>>,
+    /// The nonce writer (started with the first exchange).
+    nonces: std::sync::OnceLock<tokio::sync::mpsc::Sender<PendingNonce>>,
+    limiter: tinhso_http::ratelimit::RateLimiter,
+    metrics: crate::metrics::HubMetrics,
+    log: log::Appender,
+}
+
+/// The hub's signing key: derived from the platform's master key (`<data-dir>/master.key`),
+/// so it is stable across restarts and not in the database.
+pub fn hub_key() -> SigningKey {
+    SigningKey::from_bytes(&tinhso_identity::keys::mac(
+        "tinhso.exchange.hub-signing-key",
+        b"v1",
+    ))
+}
+
+struct Refusal {
+    status: StatusCode,
+    outcome: &'static str,
+    vi: &'static str,
+    en: &'static str,
+}
+
+const fn refusal(
+    status: StatusCode,
+    outcome: &'static str,
+    vi: &'static str,
+    en: &'static str,
+) -> Refusal {
+    Refusal {
+        status,
+        outcome,
+        vi,
+        en,
+    }
+}
+
+const UNSIGNED: Refusal = refusal(
+    StatusCode::UNAUTHORIZED,
+    "unsigned",
+    "Yêu cầu thiếu chữ ký hoặc tiêu đề xác thực của thành viên",
+    "The request lacks the member's signature or authentication headers",
+);
+const UNKNOWN_MEMBER: Refusal = refusal(
+    StatusCode::UNAUTHORIZED,
+    "unknown_member",
+    "Thành viên không tồn tại, bị thu hồi hoặc không có khóa hiệu lực",
+    "Unknown or revoked member, or no valid key",
+);
+const BAD_SIGNATURE: Refusal = refusal(
+    StatusCode::UNAUTHORIZED,
+    "bad_signature",
+    "Chữ ký không hợp lệ",
+    "The signature does not verify",
+);
+const EXPIRED: Refusal = refusal(
+    StatusCode::UNAUTHORIZED,
+    "expired",
+    "Thời điểm ký nằm ngoài khoảng cho phép (±5 phút)",
+    "The timestamp is outside the accepted window (±5 minutes)",
+);
+const REPLAYED: Refusal = refusal(
+    StatusCode::UNAUTHORIZED,
+    "replayed",
+    "Yêu cầu đã được gửi trước đó (nonce trùng)",
+    "The request was already sent (nonce reused)",
+);
+const UNKNOWN_SERVICE: Refusal = refusal(
+    StatusCode::NOT_FOUND,
+    "unknown_service",
+    "Không có dịch vụ này trên trục",
+    "No such service on the hub",
+);
+const FORBIDDEN: Refusal = refusal(
+    StatusCode::FORBIDDEN,
+    "forbidden",
+    "Thành viên chưa được cấp quyền dùng dịch vụ này",
+    "The member has no right to use this service",
+);
+const TOO_LARGE: Refusal = refusal(
+    StatusCode::PAYLOAD_TOO_LARGE,
+    "too_large",
+    "Nội dung yêu cầu quá lớn",
+    "The request body is too large",
+);
+const TIMEOUT: Refusal = refusal(
+    StatusCode::GATEWAY_TIMEOUT,
+    "timeout",
+    "Hệ thống cung cấp dịch vụ không trả lời kịp",
+    "The provider did not answer in time",
+);
+const PROVIDER_ERROR: Refusal = refusal(
+    StatusCode::BAD_GATEWAY,
+    "provider_error",
+    "Không kết nối được hệ thống cung cấp dịch vụ",
+    "The provider could not be reached",
+);
+const RATE_LIMITED: Refusal = refusal(
+    StatusCode::TOO_MANY_REQUESTS,
+    "rate_limited",
+    "Thành viên gửi quá nhiều yêu cầu, vui lòng thử lại sau",
+    "Too many requests from this member; try again later",
+);
+const CIRCUIT_OPEN: Refusal = refusal(
+    StatusCode::SERVICE_UNAVAILABLE,
+    "circuit_open",
+    "Dịch vụ tạm ngừng do lỗi liên tiếp, vui lòng thử lại sau",
+    "The service is paused after repeated failures; try again later",
+);
+
+/// (member, nonce, expiry) and where to answer whether it was new.
+type PendingNonce = (
+    (String, String, i64),
+    tokio::sync::oneshot::Sender<Result<bool, String>>,
+);
+
+/// Insert nonces in one transaction (purging expired ones first when `purge`); for each,
+/// whether it was new. A nonce repeated inside the batch is new only the first time.
+async fn insert_nonces(
+    db: &Db,
+    items: &[(String, String, i64)],
+    purge: bool,
+) -> Result<Vec<bool>, DbError> {
+    let mut tx = db.begin_write().await?;
+    if purge {
+        sqlx::query("DELETE FROM exchange_nonces WHERE expires_at < $1")
+            .bind(now_micros())
+            .execute(tx.conn())
+            .await?;
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (member, nonce, expires) in items {
+        let n = sqlx::query(
+            "INSERT INTO exchange_nonces (member_code, nonce, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (member_code, nonce) DO NOTHING",
+        )
+        .bind(member)
+        .bind(nonce)
+        .bind(expires)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        out.push(n == 1);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// The request as the hub saw it, for the log and the answer's signature.
+struct Seen {
+    exchange_id: String,
+    client: String,
+    provider: String,
+    service: String,
+    method: String,
+    path: String,
+    request_sha256: String,
+    client_signature: String,
+    started: Instant,
+    /// The client's signature verified (its code may label metrics).
+    client_verified: bool,
+    /// The service exists (its names may label metrics).
+    service_known: bool,
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+impl Hub {
+    pub fn new(db: Db, cfg: HubConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        let appender = log::Appender::new(db.clone());
+        Self {
+            db,
+            key: hub_key(),
+            http,
+            breakers: Mutex::default(),
+            nonces: std::sync::OnceLock::new(),
+            limiter: tinhso_http::ratelimit::RateLimiter::new(cfg.rate_burst, cfg.rate_per_second),
+            metrics: crate::metrics::HubMetrics::default(),
+            log: appender,
+            cfg,
+        }
+    }
+
+    /// The hub's metrics in the text exposition format (no `# EOF`).
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render()
+    }
+
+    pub fn config(&self) -> &HubConfig {
+        &self.cfg
+    }
+
+    /// The hub's public key (standard base64), for verifying its answers.
+    pub fn public_key(&self) -> String {
+        signing::public_key_b64(&self.key)
+    }
+
+    fn breaker_open(&self, key: &str) -> bool {
+        let Ok(mut b) = self.breakers.lock() else {
+            return false;
+        };
+        let Some(br) = b.get_mut(key) else {
+            return false;
+        };
+        match br.open_until {
+            Some(t) if Instant::now() < t => true,
+            Some(_) => {
+                // Half-open: let this one through; one more failure re-opens it.
+                br.open_until = None;
+                br.failures = self.cfg.breaker_threshold.saturating_sub(1);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn breaker_result(&self, key: &str, ok: bool) {
+        let Ok(mut b) = self.breakers.lock() else {
+            return;
+        };
+        let br = b.entry(key.to_string()).or_default();
+        if ok {
+            br.failures = 0;
+            br.open_until = None;
+        } else {
+            br.failures += 1;
+            if br.failures >= self.cfg.breaker_threshold {
+                br.open_until = Some(Instant::now() + self.cfg.breaker_cooldown);
+                tracing::warn!(
+                    service = key,
+                    failures = br.failures,
+                    "circuit breaker open"
+                );
+            }
+        }
+    }
+
+    /// Sign, log and build the answer.
+    async fn answer(
+        &self,
+        seen: &Seen,
+        status: StatusCode,
+        outcome: &str,
+        content_type: Option<HeaderValue>,
+        body: Vec<u8>,
+    ) -> Response {
+        let response_sha256 = signing::sha256_hex(&body);
+        let hub_signature = signing::sign(
+            &self.key,
+            &signing::response_text(
+                &seen.exchange_id,
+                status.as_u16(),
+                &seen.request_sha256,
+                &response_sha256,
+            ),
+        );
+        let entry = NewEntry {
+            exchange_id: seen.exchange_id.clone(),
+            client: seen.client.clone(),
+            provider: seen.provider.clone(),
+            service: seen.service.clone(),
+            method: seen.method.clone(),
+            path: seen.path.clone(),
+            status: status.as_u16(),
+            outcome: outcome.to_string(),
+            latency_us: i64::try_from(seen.started.elapsed().as_micros()).unwrap_or(i64::MAX),
+            request_sha256: seen.request_sha256.clone(),
+            response_sha256: response_sha256.clone(),
+            client_signature: seen.client_signature.clone(),
+            hub_signature: hub_signature.clone(),
+        };
+        if let Err(e) = self.log.append(entry).await {
+            tracing::error!(error = %e, exchange_id = %seen.exchange_id, "message log append failed");
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "log_failed",
+                "Không ghi được nhật ký trao đổi; yêu cầu không được trả lời",
+                "The message log could not be written; no answer is given",
+            );
+        }
+        let (provider, service) = if seen.service_known {
+            (seen.provider.clone(), seen.service.clone())
+        } else {
+            ("-".to_string(), "-".to_string())
+        };
+        self.metrics
+            .requests
+            .get_or_create(&crate::metrics::ExchangeLabels {
+                provider: provider.clone(),
+                service: service.clone(),
+                client: if seen.client_verified {
+                    seen.client.clone()
+                } else {
+                    "-".into()
+                },
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        self.metrics
+            .duration
+            .get_or_create(&crate::metrics::ServiceLabels { provider, service })
+            .observe(seen.started.elapsed().as_secs_f64());
+        let mut resp = (status, body).into_response();
+        let h = resp.headers_mut();
+        if let Some(ct) = content_type {
+            h.insert(header::CONTENT_TYPE, ct);
+        }
+        for (name, value) in [
+            (signing::H_HUB_SIGNATURE, hub_signature),
+            (signing::H_EXCHANGE_ID, seen.exchange_id.clone()),
+            (signing::H_REQUEST_SHA256, seen.request_sha256.clone()),
+            (signing::H_RESPONSE_SHA256, response_sha256),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                h.insert(name, v);
+            }
+        }
+        resp
+    }
+
+    async fn refuse(&self, seen: &Seen, r: &Refusal) -> Response {
+        let body = problem_body(r.status, r.outcome, r.vi, r.en);
+        self.answer(
+            seen,
+            r.status,
+            r.outcome,
+            Some(HeaderValue::from_static("application/problem+json")),
+            body,
+        )
+        .await
+    }
+
+    /// Record a nonce; `false` when it was seen before (a replay). Group-committed like the
+    /// log: concurrent exchanges share one write transaction.
+    async fn take_nonce(&self, member: &str, nonce: &str, ts: i64) -> Result<bool, DbError> {
+        let now = now_micros();
+        let skew = i64::try_from(self.cfg.clock_skew.as_micros()).unwrap_or(i64::MAX);
+        let expires = ts.saturating_mul(1_000_000).max(now).saturating_add(skew);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let stopped = || DbError::Invalid("nonce writer stopped".into());
+        self.nonce_sender()
+            .send(((member.to_string(), nonce.to_string(), expires), reply))
+            .await
+            .map_err(|_| stopped())?;
+        answer
+            .await
+            .map_err(|_| stopped())?
+            .map_err(DbError::Invalid)
+    }
+
+    fn nonce_sender(&self) -> &tokio::sync::mpsc::Sender<PendingNonce> {
+        self.nonces.get_or_init(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<PendingNonce>(1024);
+            let db = self.db.clone();
+            tokio::spawn(async move {
+                let mut batches = 0u64;
+                while let Some(first) = rx.recv().await {
+                    let mut batch = vec![first];
+                    while batch.len() < 256 {
+                        match rx.try_recv() {
+                            Ok(p) => batch.push(p),
+                            Err(_) => break,
+                        }
+                    }
+                    batches += 1;
+                    let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                    match insert_nonces(&db, &items, batches % 64 == 1).await {
+                        Ok(fresh) => {
+                            for (reply, f) in replies.into_iter().zip(fresh) {
+                                let _ = reply.send(Ok(f));
+                            }
+                        }
+                        Err(e) => {
+                            let msg = e.to_string();
+                            for reply in replies {
+                                let _ = reply.send(Err(msg.clone()));
+                            }
+                        }
+                    }
+                }
+            });
+            tx
+        })
+    }
+
+    /// Handle one exchange.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn exchange(
+        &self,
+        method: Method,
+        path_and_query: String,
+        provider: String,
+        service: String,
+        rest: String,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Response {
+        let started = Instant::now();
+        // The exchange id is always the hub's own (unique, time-ordered): it is in the signed
+        // answer and the log. The HTTP request id (the client's, when it sent one) is logged
+        // beside it for correlation with the access log.
+        let exchange_id = uuid::Uuid::now_v7().to_string();
+        if let Some(rid) = header_str(&headers, "x-request-id") {
+            tracing::debug!(exchange_id = %exchange_id, request_id = rid, "exchange");
+        }
+        let client = header_str(&headers, signing::H_MEMBER)
+            .unwrap_or_default()
+            .to_string();
+        let client_signature = header_str(&headers, signing::H_SIGNATURE)
+            .unwrap_or_default()
+            .to_string();
+        let mut seen = Seen {
+            exchange_id,
+            client: client.clone(),
+            provider,
+            service,
+            method: method.as_str().to_string(),
+            path: path_and_query.clone(),
+            request_sha256: String::new(),
+            client_signature: client_signature.clone(),
+            started,
+            client_verified: false,
+            service_known: false,
+        };
+        let ts_raw = header_str(&headers, signing::H_TIMESTAMP);
+        let nonce = header_str(&headers, signing::H_NONCE).unwrap_or_default();
+        let ts: i64 = ts_raw.and_then(|t| t.parse().ok()).unwrap_or(i64::MIN);
+        // 1. The body, within the limit.
+        let body = match axum::body::to_bytes(body, self.cfg.max_body).await {
+            Ok(b) => b,
+            Err(_) => {
+                seen.request_sha256 = signing::sha256_hex(b"");
+                return self.refuse(&seen, &TOO_LARGE).await;
+            }
+        };
+        // 2. Who is calling. The request's hash is that of the text the client signs (or
+        // should have signed), whatever is missing from it.
+        let body_sha256 = signing::sha256_hex(&body);
+        let text = signing::request_text(method.as_str(), &path_and_query, ts, nonce, &body_sha256);
+        seen.request_sha256 = signing::sha256_hex(text.as_bytes());
+        if ts_raw.is_none() {
+            return self.refuse(&seen, &UNSIGNED).await;
+        }
+        if client.is_empty() || client_signature.is_empty() || !signing::nonce_ok(nonce) {
+            return self.refuse(&seen, &UNSIGNED).await;
+        }
+        let keys = match registry::active_keys(&self.db, &client).await {
+            Ok(k) => k,
+            Err(e) => return internal(e),
+        };
+        if keys.is_empty() {
+            return self.refuse(&seen, &UNKNOWN_MEMBER).await;
+        }
+        if !keys
+            .iter()
+            .any(|k| signing::verify(k, &text, &client_signature))
+        {
+            return self.refuse(&seen, &BAD_SIGNATURE).await;
+        }
+        let now_s = now_micros() / 1_000_000;
+        let skew = i64::try_from(self.cfg.clock_skew.as_secs()).unwrap_or(300);
+        if ts == i64::MIN || (now_s - ts).abs() > skew {
+            return self.refuse(&seen, &EXPIRED).await;
+        }
+        seen.client_verified = true;
+        if !self.limiter.allow(&client) {
+            let mut resp = self.refuse(&seen, &RATE_LIMITED).await;
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return resp;
+        }
+        match self.take_nonce(&client, nonce, ts).await {
+            Ok(true) => {}
+            Ok(false) => return self.refuse(&seen, &REPLAYED).await,
+            Err(e) => return internal(e),
+        }
+        // 3. The service and the right to call it.
+        let svc = match registry::get_service(&self.db, &seen.provider, &seen.service).await {
+            Ok(Some(s)) if s.active => s,
+            Ok(_) => return self.refuse(&seen, &UNKNOWN_SERVICE).await,
+            Err(e) => return internal(e),
+        };
+        seen.service_known = true;
+        match registry::has_right(&self.db, &client, &svc.provider, &svc.code).await {
+            Ok(true) => {}
+            Ok(false) => return self.refuse(&seen, &FORBIDDEN).await,
+            Err(e) => return internal(e),
+        }
+        // 4. Forward, behind the breaker.
+        let breaker_key = format!("{}/{}", svc.provider, svc.code);
+        if self.breaker_open(&breaker_key) {
+            return self.refuse(&seen, &CIRCUIT_OPEN).await;
+        }
+        let mut url = format!("{}/{}", svc.endpoint, rest.trim_start_matches('/'));
+        if let Some((_, q)) = path_and_query.split_once('?') {
+            url.push('?');
+            url.push_str(q);
+        }
+        let mut req = self
+            .http
+            .request(method.clone(), &url)
+            .header(signing::H_CLIENT, &client)
+            .header(signing::H_EXCHANGE_ID, &seen.exchange_id)
+            .header("x-request-id", &seen.exchange_id);
+        if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+            req = req.header(header::CONTENT_TYPE, ct.clone());
+        }
+        if let Some(a) = headers.get(header::ACCEPT) {
+            req = req.header(header::ACCEPT, a.clone());
+        }
+        let result = req.body(body).send().await;
+        let resp = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.breaker_result(&breaker_key, false);
+                tracing::warn!(service = %breaker_key, error = %e, "provider call failed");
+                let r = if e.is_timeout() {
+                    &TIMEOUT
+                } else {
+                    &PROVIDER_ERROR
+                };
+                return self.refuse(&seen, r).await;
+            }
+        };
+        let status =
+            StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let content_type = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok());
+        let limit = self.cfg.max_body.saturating_mul(4);
+        let mut bytes = Vec::new();
+        let mut resp = resp;
+        loop {
+            match resp.chunk().await {
+                Ok(Some(c)) => {
+                    if bytes.len() + c.len() > limit {
+                        self.breaker_result(&breaker_key, false);
+                        return self.refuse(&seen, &PROVIDER_ERROR).await;
+                    }
+                    bytes.extend_from_slice(&c);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    self.breaker_result(&breaker_key, false);
+                    let r = if e.is_timeout() {
+                        &TIMEOUT
+                    } else {
+                        &PROVIDER_ERROR
+                    };
+                    return self.refuse(&seen, r).await;
+                }
+            }
+        }
+        self.breaker_result(&breaker_key, !status.is_server_error());
+        self.answer(&seen, status, "ok", content_type, bytes).await
+    }
+}
+
+fn problem_body(status: StatusCode, code: &str, vi: &str, en: &str) -> Vec<u8> {
+    serde_json::json!({
+        "type": format!("/errors/lgsp_{code}"),
+        "title": en,
+        "status": status.as_u16(),
+        "code": format!("lgsp_{code}"),
+        "title_vi": vi,
+        "title_en": en,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn problem(status: StatusCode, code: &str, vi: &str, en: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        problem_body(status, code, vi, en),
+    )
+        .into_response()
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "exchange hub: database error");
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Lỗi nội bộ của trục",
+        "Internal error of the hub",
+    )
+}
+
+/// `GET|POST /lgsp/v1/{provider}/{service}/{*path}`.
+pub async fn handle_with_path(
+    Extension(hub): Extension<Arc<Hub>>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    Path((provider, service, rest)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let pq = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| uri.path().to_string());
+    hub.exchange(method, pq, provider, service, rest, headers, body)
+        .await
+}
+
+/// `GET|POST /lgsp/v1/{provider}/{service}`.
+pub async fn handle(
+    Extension(hub): Extension<Arc<Hub>>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    Path((provider, service)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let pq = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| uri.path().to_string());
+    hub.exchange(method, pq, provider, service, String::new(), headers, body)
+        .await
+}
+
+/// `GET /lgsp/v1/hub-key`: the key the hub signs its answers with.
+pub async fn hub_key_handler(Extension(hub): Extension<Arc<Hub>>) -> Response {
+    axum::Json(serde_json::json!({
+        "algorithm": "ed25519",
+        "public_key": hub.public_key(),
+        "signed_text": "TINHSO-LGSP-1-RESPONSE\\n<x-lgsp-exchange-id>\\n<status>\\n<x-lgsp-request-sha256>\\n<x-lgsp-response-sha256>",
+    }))
+    .into_response()
+}

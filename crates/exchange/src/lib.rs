@@ -1,0 +1,35 @@
+//! The data exchange hub of Tỉnh số (nền tảng tích hợp, chia sẻ dữ liệu — LGSP).
+//!
+//! - [`events`]: the kernel's outbox published to NATS JetStream (subjects `tinhso.<topic>`),
+//!   durable pull consumers for members.
+//! - [`registry`]: members (agency codes, ed25519 keys: rotate, revoke), services (endpoint,
+//!   OpenAPI document, data classification), access rights client × service (deny by default).
+//! - [`signing`]: what a client signs and what the hub signs on its answers.
+//! - [`hub`]: the exchange endpoint `/lgsp/v1/{provider}/{service}/{path..}` — authentication,
+//!   replay guard, rights, forwarding with time-out and circuit breaker, signed answers.
+//! - [`log`]: the hash-chained message log and its verification (`tinhso exchange verify`).
+//! - [`metrics`]: requests and latency per service, member and outcome for `/metrics`.
+//! - [`web`]: routes, access rules and the administration API.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod bench;
+pub mod events;
+pub mod hub;
+pub mod log;
+pub mod metrics;
+pub mod registry;
+pub mod signing;
+pub mod web;
+
+pub use async_nats;
+pub use events::{EventBridge, NatsConfig, NatsError};
+pub use hub::{Hub, HubConfig};
+
+use tinhso_store::migrate::Migration;
+
+/// The exchange hub's tables (version range 5000–5999).
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 5001,
+    name: "exchange hub: members, keys, services, rights, nonces, message log",
+    sql: include_str!("../migrations/5001_exchange.sql"),
+}];

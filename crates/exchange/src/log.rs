@@ -1,0 +1,517 @@
+//! The message log (nhật ký trao đổi): every exchange through the hub — accepted or refused —
+//! as one append-only, hash-chained entry: who, which service, when, the hashes of request and
+//! response, both signatures, the status and the latency.
+//!
+//! `hash = SHA-256(every field length-prefixed ‖ prev_hash)`, the same construction as the
+//! audit trail: each field is preceded by its length as 8 big-endian bytes, integers are
+//! 8 big-endian bytes. The `exchange_log_head` row holds the newest `seq` and `hash`; its row
+//! lock (taken first in the appending transaction) serialises appenders on PostgreSQL, and
+//! comparing it with the last entry detects deleted newest entries. An entry is written and
+//! committed before the answer leaves the hub, so an answered exchange is always logged.
+//!
+//! A hash chain alone does not stop someone who can write to the database from rewriting it
+//! whole. [`anchor`] therefore signs the chain head with the hub's key — derived from the master
+//! key, which is not in the database — into `exchange_log_anchors` (`tinhso serve` does it
+//! every 10 minutes when the log has grown); [`verify`] checks that each anchored entry still
+//! has the anchored hash and, given the hub's public key, that each anchor's signature holds.
+
+use futures_util::TryStreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use tinhso_store::audit::GENESIS_HASH;
+use tinhso_store::{now_micros, Db, DbError};
+
+/// What the hub records about one exchange.
+#[derive(Debug, Clone, Default)]
+pub struct NewEntry {
+    /// The hub's id of the exchange (`x-lgsp-exchange-id`), unique.
+    pub exchange_id: String,
+    /// The client member (as claimed when the request was refused before authentication).
+    pub client: String,
+    pub provider: String,
+    pub service: String,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    /// `ok`, `unsigned`, `bad_signature`, `expired`, `replayed`, `unknown_member`,
+    /// `rate_limited`, `forbidden`, `unknown_service`, `too_large`, `timeout`,
+    /// `provider_error`, `circuit_open`.
+    pub outcome: String,
+    pub latency_us: i64,
+    pub request_sha256: String,
+    pub response_sha256: String,
+    pub client_signature: String,
+    pub hub_signature: String,
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Entry {
+    pub seq: i64,
+    /// Unix microseconds.
+    pub at: i64,
+    pub exchange_id: String,
+    pub client: String,
+    pub provider: String,
+    pub service: String,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub outcome: String,
+    pub latency_us: i64,
+    pub request_sha256: String,
+    pub response_sha256: String,
+    pub client_signature: String,
+    pub hub_signature: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl Entry {
+    /// The hash this entry must carry.
+    pub fn computed_hash(&self) -> String {
+        let mut h = Sha256::new();
+        let ints = [self.seq, self.at, self.status, self.latency_us];
+        for i in ints {
+            let b = i.to_be_bytes();
+            h.update((b.len() as u64).to_be_bytes());
+            h.update(b);
+        }
+        for f in [
+            &self.exchange_id,
+            &self.client,
+            &self.provider,
+            &self.service,
+            &self.method,
+            &self.path,
+            &self.outcome,
+            &self.request_sha256,
+            &self.response_sha256,
+            &self.client_signature,
+            &self.hub_signature,
+            &self.prev_hash,
+        ] {
+            h.update((f.len() as u64).to_be_bytes());
+            h.update(f.as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            seq: r.try_get(0)?,
+            at: r.try_get(1)?,
+            exchange_id: r.try_get(2)?,
+            client: r.try_get(3)?,
+            provider: r.try_get(4)?,
+            service: r.try_get(5)?,
+            method: r.try_get(6)?,
+            path: r.try_get(7)?,
+            status: r.try_get(8)?,
+            outcome: r.try_get(9)?,
+            latency_us: r.try_get(10)?,
+            request_sha256: r.try_get(11)?,
+            response_sha256: r.try_get(12)?,
+            client_signature: r.try_get(13)?,
+            hub_signature: r.try_get(14)?,
+            prev_hash: r.try_get(15)?,
+            hash: r.try_get(16)?,
+        })
+    }
+}
+
+const COLUMNS: &str =
+    "seq, at, exchange_id, client, provider, service, method, path, status, outcome, \
+     latency_us, request_sha256, response_sha256, client_signature, hub_signature, prev_hash, hash";
+
+/// Cut a client-supplied value to a sane length for the log.
+fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// Append one entry (its own transaction, committed before returning).
+pub async fn append(db: &Db, e: &NewEntry) -> Result<Entry, DbError> {
+    append_many(db, std::slice::from_ref(e))
+        .await?
+        .pop()
+        .ok_or_else(|| DbError::Invalid("exchange log: the entry was not written".into()))
+}
+
+/// Append several entries, in order, in one transaction (one commit for all).
+pub async fn append_many(db: &Db, entries: &[NewEntry]) -> Result<Vec<Entry>, DbError> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = db.begin_write().await?;
+    let row =
+        sqlx::query("UPDATE exchange_log_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+            .fetch_one(tx.conn())
+            .await?;
+    let mut seq: i64 = row.try_get(0)?;
+    let mut prev_hash: String = row.try_get(1)?;
+    let insert = format!(
+        "INSERT INTO exchange_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    );
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        seq += 1;
+        let mut entry = Entry {
+            seq,
+            at: now_micros(),
+            exchange_id: cut(&e.exchange_id, 128),
+            client: cut(&e.client, 64),
+            provider: cut(&e.provider, 64),
+            service: cut(&e.service, 64),
+            method: cut(&e.method, 16),
+            path: cut(&e.path, 2048),
+            status: i64::from(e.status),
+            outcome: e.outcome.clone(),
+            latency_us: e.latency_us,
+            request_sha256: e.request_sha256.clone(),
+            response_sha256: e.response_sha256.clone(),
+            client_signature: cut(&e.client_signature, 128),
+            hub_signature: e.hub_signature.clone(),
+            prev_hash: prev_hash.clone(),
+            hash: String::new(),
+        };
+        entry.hash = entry.computed_hash();
+        sqlx::query(&insert)
+            .bind(entry.seq)
+            .bind(entry.at)
+            .bind(&entry.exchange_id)
+            .bind(&entry.client)
+            .bind(&entry.provider)
+            .bind(&entry.service)
+            .bind(&entry.method)
+            .bind(&entry.path)
+            .bind(entry.status)
+            .bind(&entry.outcome)
+            .bind(entry.latency_us)
+            .bind(&entry.request_sha256)
+            .bind(&entry.response_sha256)
+            .bind(&entry.client_signature)
+            .bind(&entry.hub_signature)
+            .bind(&entry.prev_hash)
+            .bind(&entry.hash)
+            .execute(tx.conn())
+            .await?;
+        prev_hash = entry.hash.clone();
+        out.push(entry);
+    }
+    sqlx::query("UPDATE exchange_log_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(&prev_hash)
+        .execute(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+type Pending = (
+    NewEntry,
+    tokio::sync::oneshot::Sender<Result<Entry, String>>,
+);
+
+/// Group commit for the log: concurrent exchanges hand their entries to one task, which writes
+/// whatever has queued up (up to [`Appender::MAX_BATCH`]) in one transaction and answers each
+/// caller once the commit is done. An exchange is still answered only after its entry is
+/// committed; under load many share one commit instead of queueing for one each.
+pub struct Appender {
+    db: Db,
+    tx: std::sync::OnceLock<tokio::sync::mpsc::Sender<Pending>>,
+}
+
+impl Appender {
+    pub const MAX_BATCH: usize = 256;
+
+    /// The task starts with the first append (inside the runtime).
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            tx: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn sender(&self) -> &tokio::sync::mpsc::Sender<Pending> {
+        self.tx.get_or_init(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Pending>(4 * Self::MAX_BATCH);
+            let db = self.db.clone();
+            tokio::spawn(async move {
+                while let Some(first) = rx.recv().await {
+                    let mut batch = vec![first];
+                    while batch.len() < Self::MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(p) => batch.push(p),
+                            Err(_) => break,
+                        }
+                    }
+                    let (entries, replies): (Vec<NewEntry>, Vec<_>) = batch.into_iter().unzip();
+                    match append_many(&db, &entries).await {
+                        Ok(written) => {
+                            for (reply, e) in replies.into_iter().zip(written) {
+                                let _ = reply.send(Ok(e));
+                            }
+                        }
+                        Err(e) => {
+                            let msg = e.to_string();
+                            for reply in replies {
+                                let _ = reply.send(Err(msg.clone()));
+                            }
+                        }
+                    }
+                }
+            });
+            tx
+        })
+    }
+
+    /// Append one entry; returns once it is committed.
+    pub async fn append(&self, e: NewEntry) -> Result<Entry, DbError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.sender()
+            .send((e, reply))
+            .await
+            .map_err(|_| DbError::Invalid("exchange log appender stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| DbError::Invalid("exchange log appender stopped".into()))?
+            .map_err(DbError::Invalid)
+    }
+}
+
+/// The newest entries, newest first.
+pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Entry>, DbError> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM exchange_log ORDER BY seq DESC LIMIT $1"
+    ))
+    .bind(limit.clamp(1, 1000))
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| Entry::from_row(r).map_err(DbError::from))
+    .collect()
+}
+
+/// The first broken link found.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Broken {
+    pub seq: i64,
+    pub reason: String,
+}
+
+/// Result of [`verify`].
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct VerifyReport {
+    /// Entries found intact before the first broken one (all of them when intact).
+    pub entries_checked: i64,
+    pub first_broken: Option<Broken>,
+}
+
+/// The text an anchor's signature covers.
+pub fn anchor_text(seq: i64, hash: &str, at: i64) -> String {
+    format!("TINHSO-LGSP-1-ANCHOR\n{seq}\n{hash}\n{at}")
+}
+
+/// Sign the current chain head into `exchange_log_anchors` unless it is anchored already.
+/// Returns the anchored `seq`, or `None` when there was nothing new.
+pub async fn anchor(db: &Db, key: &ed25519_dalek::SigningKey) -> Result<Option<i64>, DbError> {
+    let mut tx = db.begin_write().await?;
+    let row =
+        sqlx::query("UPDATE exchange_log_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+            .fetch_one(tx.conn())
+            .await?;
+    let seq: i64 = row.try_get(0)?;
+    let hash: String = row.try_get(1)?;
+    let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM exchange_log_anchors")
+        .fetch_one(tx.conn())
+        .await?;
+    if seq == 0 || last.is_some_and(|l| l >= seq) {
+        return Ok(None);
+    }
+    let at = now_micros();
+    let signature = crate::signing::sign(key, &anchor_text(seq, &hash, at));
+    sqlx::query(
+        "INSERT INTO exchange_log_anchors (seq, hash, at, signature) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(seq)
+    .bind(&hash)
+    .bind(at)
+    .bind(&signature)
+    .execute(tx.conn())
+    .await?;
+    tx.commit().await?;
+    Ok(Some(seq))
+}
+
+/// Anchor every `every` until `shutdown` resolves (errors are logged and retried next time).
+pub async fn anchor_every(
+    db: Db,
+    key: ed25519_dalek::SigningKey,
+    every: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(every) => {
+                match anchor(&db, &key).await {
+                    Ok(Some(seq)) => tracing::debug!(seq, "exchange log anchored"),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "exchange log anchor failed"),
+                }
+            }
+        }
+    }
+}
+
+/// Walk the chain from the first entry: each entry's hash must match its content, link to
+/// the one before, and the sequence must have no gap; at the end the head must name the last
+/// entry; every anchor must name an entry with the anchored hash and, with `hub_key` (the
+/// hub's public key, base64), carry a valid signature. Reports the first broken entry.
+pub async fn verify(db: &Db, hub_key: Option<&str>) -> Result<VerifyReport, DbError> {
+    let mut anchors = std::collections::BTreeMap::new();
+    for r in sqlx::query("SELECT seq, hash, at, signature FROM exchange_log_anchors ORDER BY seq")
+        .fetch_all(db.pool())
+        .await?
+    {
+        let seq: i64 = r.try_get(0)?;
+        let hash: String = r.try_get(1)?;
+        let at: i64 = r.try_get(2)?;
+        let sig: String = r.try_get(3)?;
+        anchors.insert(seq, (hash, at, sig));
+    }
+    let mut conn = db.read_conn().await?;
+    let sql = format!("SELECT {COLUMNS} FROM exchange_log ORDER BY seq");
+    let mut rows = sqlx::query(&sql).fetch(&mut *conn);
+    let mut prev_seq = 0i64;
+    let mut prev_hash = GENESIS_HASH.to_string();
+    let mut checked = 0i64;
+    let broken = |seq: i64, reason: String, checked: i64| VerifyReport {
+        entries_checked: checked,
+        first_broken: Some(Broken { seq, reason }),
+    };
+    while let Some(row) = rows.try_next().await? {
+        let e = Entry::from_row(&row)?;
+        if e.seq != prev_seq + 1 {
+            return Ok(broken(
+                prev_seq + 1,
+                format!(
+                    "entry {} is missing (the next one is {})",
+                    prev_seq + 1,
+                    e.seq
+                ),
+                checked,
+            ));
+        }
+        if e.prev_hash != prev_hash {
+            return Ok(broken(
+                e.seq,
+                "prev_hash does not link to the entry before".into(),
+                checked,
+            ));
+        }
+        if e.computed_hash() != e.hash {
+            return Ok(broken(
+                e.seq,
+                "content changed: the hash does not match".into(),
+                checked,
+            ));
+        }
+        if let Some((hash, at, sig)) = anchors.remove(&e.seq) {
+            if hash != e.hash {
+                return Ok(broken(
+                    e.seq,
+                    "the entry's hash differs from the signed anchor: the chain was rewritten"
+                        .into(),
+                    checked,
+                ));
+            }
+            if let Some(pk) = hub_key {
+                if !crate::signing::verify(pk, &anchor_text(e.seq, &hash, at), &sig) {
+                    return Ok(broken(
+                        e.seq,
+                        "the anchor's signature does not verify with the hub's key".into(),
+                        checked,
+                    ));
+                }
+            }
+        }
+        prev_seq = e.seq;
+        prev_hash = e.hash;
+        checked += 1;
+    }
+    drop(rows);
+    if let Some((seq, _)) = anchors.iter().next() {
+        return Ok(broken(
+            *seq,
+            format!("entry {seq} was anchored (signed) but is no longer in the log"),
+            checked,
+        ));
+    }
+    let head = sqlx::query("SELECT seq, hash FROM exchange_log_head WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await?;
+    let head_seq: i64 = head.try_get(0)?;
+    let head_hash: String = head.try_get(1)?;
+    if head_seq != prev_seq || head_hash != prev_hash {
+        return Ok(broken(
+            prev_seq + 1,
+            format!(
+                "the chain head names entry {head_seq} but the last entry is {prev_seq}: newest entries deleted"
+            ),
+            checked,
+        ));
+    }
+    Ok(VerifyReport {
+        entries_checked: checked,
+        first_broken: None,
+    })
+}
+
+/// Exchanges per service from the log: how many, how many refused or failed (status ≥ 400),
+/// mean and worst latency.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct ServiceStats {
+    pub provider: String,
+    pub service: String,
+    pub requests: i64,
+    pub errors: i64,
+    pub mean_latency_us: i64,
+    pub max_latency_us: i64,
+}
+
+/// [`ServiceStats`] of every service that has log entries (refusals before a service was
+/// identified count under the requested provider and service names).
+pub async fn stats_by_service(db: &Db) -> Result<Vec<ServiceStats>, DbError> {
+    sqlx::query(
+        "SELECT provider, service, COUNT(*), \
+         CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT), \
+         CAST(SUM(latency_us) AS BIGINT), CAST(MAX(latency_us) AS BIGINT) \
+         FROM exchange_log GROUP BY provider, service ORDER BY provider, service",
+    )
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        let requests: i64 = r.try_get(2)?;
+        let total: i64 = r.try_get(4)?;
+        Ok(ServiceStats {
+            provider: r.try_get(0)?,
+            service: r.try_get(1)?,
+            requests,
+            errors: r.try_get(3)?,
+            mean_latency_us: if requests > 0 { total / requests } else { 0 },
+            max_latency_us: r.try_get(5)?,
+        })
+    })
+    .collect()
+}

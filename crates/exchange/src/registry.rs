@@ -1,0 +1,691 @@
+//! The hub's registry (danh bạ): members and their keys, the services they publish, and access
+//! rights client × service, denied unless granted. Every change is written with its audit
+//! entry (`exchange.*`) in one transaction; grants and revocations are also outbox events
+//! (`exchange.right_granted`, `exchange.right_revoked`).
+
+use serde::Serialize;
+use sqlx::Row;
+use tinhso_kernel::{AppError, FieldErrors, Invalid};
+use tinhso_store::audit::Ctx;
+use tinhso_store::{now_micros, Db, DbError};
+
+/// Data classifications a service can carry (phân loại dữ liệu).
+pub const CLASSIFICATIONS: &[&str] = &["public", "internal", "restricted"];
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct MemberKey {
+    pub id: String,
+    /// ed25519 public key, standard base64 of 32 bytes.
+    pub public_key: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Member {
+    /// Agency code in the QCVN 102:2016 structure (`000.00.23.H37`), optionally followed by
+    /// `-SYSTEM` for one of its information systems (`000.00.23.H37-MOTCUA`).
+    pub code: String,
+    pub name: String,
+    /// `active` or `revoked`.
+    pub status: String,
+    pub keys: Vec<MemberKey>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Service {
+    pub provider: String,
+    pub code: String,
+    pub name: String,
+    /// Base URL the hub forwards to (`http(s)://host[:port]/prefix`).
+    pub endpoint: String,
+    /// `public`, `internal` or `restricted`.
+    pub classification: String,
+    pub active: bool,
+    /// The OpenAPI document as registered.
+    pub openapi: serde_json::Value,
+}
+
+/// A service to register (or to update: same provider and code).
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct NewService {
+    pub provider: String,
+    pub code: String,
+    pub name: String,
+    pub endpoint: String,
+    /// The OpenAPI document, as JSON text or a JSON object.
+    #[schema(value_type = Object)]
+    pub openapi: serde_json::Value,
+    pub classification: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Right {
+    pub client: String,
+    pub provider: String,
+    pub service: String,
+    pub granted_at: i64,
+    pub granted_by: String,
+}
+
+/// A member code: agency code `ddd.dd.dd.Ldd`, optionally `-SYSTEM` (A–Z, 0–9, 1–16).
+pub fn member_code(s: &str) -> Result<String, Invalid> {
+    let s = s.trim();
+    let (agency, system) = match s.split_once('-') {
+        Some((a, sys)) => (a, Some(sys)),
+        None => (s, None),
+    };
+    let b = agency.as_bytes();
+    let shape = b.len() == 13
+        && b.iter().enumerate().all(|(i, c)| match i {
+            3 | 6 | 9 => *c == b'.',
+            10 => c.is_ascii_uppercase(),
+            _ => c.is_ascii_digit(),
+        });
+    let system_ok = system.is_none_or(|sys| {
+        (1..=16).contains(&sys.len())
+            && sys
+                .bytes()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    });
+    if shape && system_ok {
+        Ok(s.to_string())
+    } else {
+        Err(Invalid::new(
+            "member_code",
+            "Mã thành viên phải là mã định danh cơ quan theo QCVN 102:2016 (vd. 000.00.23.H37), có thể kèm -HETHONG",
+            "A member code is an agency code in the QCVN 102:2016 structure (e.g. 000.00.23.H37), optionally followed by -SYSTEM",
+        ))
+    }
+}
+
+fn service_code(s: &str) -> Result<String, Invalid> {
+    let s = s.trim();
+    if (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_')
+    {
+        Ok(s.to_string())
+    } else {
+        Err(Invalid::new(
+            "service_code",
+            "Mã dịch vụ gồm 1–64 ký tự a–z, 0–9, - hoặc _",
+            "A service code has 1–64 characters a–z, 0–9, - or _",
+        ))
+    }
+}
+
+fn public_key(s: &str) -> Result<String, Invalid> {
+    match crate::signing::parse_public_key(s) {
+        Some(_) => Ok(s.trim().to_string()),
+        None => Err(Invalid::new(
+            "public_key",
+            "Khóa công khai phải là khóa ed25519 32 byte mã hóa base64",
+            "The public key must be a 32-byte ed25519 key in base64",
+        )),
+    }
+}
+
+/// Check an OpenAPI document: JSON (an object, or text holding one) with an `openapi`
+/// version string and a `paths` object. Returns the document; the error carries the parser's
+/// message.
+pub fn check_openapi(doc: &serde_json::Value) -> Result<serde_json::Value, Invalid> {
+    let doc = match doc {
+        serde_json::Value::String(text) => serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|e| {
+                Invalid::new(
+                    "openapi_json",
+                    format!("Tài liệu OpenAPI không phải JSON hợp lệ: {e}"),
+                    format!("The OpenAPI document is not valid JSON: {e}"),
+                )
+            })?,
+        other => other.clone(),
+    };
+    let version_ok = doc
+        .get("openapi")
+        .and_then(|v| v.as_str())
+        .is_some_and(|v| v.starts_with("3."));
+    let paths_ok = doc.get("paths").is_some_and(|p| p.is_object());
+    if !doc.is_object() || !version_ok || !paths_ok {
+        return Err(Invalid::new(
+            "openapi_shape",
+            "Tài liệu OpenAPI phải là đối tượng JSON có \"openapi\" (3.x) và \"paths\"",
+            "The OpenAPI document must be a JSON object with \"openapi\" (3.x) and \"paths\"",
+        ));
+    }
+    Ok(doc)
+}
+
+fn endpoint(s: &str) -> Result<String, Invalid> {
+    let s = s.trim().trim_end_matches('/');
+    match reqwest::Url::parse(s) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {
+            Ok(s.to_string())
+        }
+        _ => Err(Invalid::new(
+            "endpoint",
+            "Địa chỉ dịch vụ phải là URL http(s)://…",
+            "The endpoint must be an http(s):// URL",
+        )),
+    }
+}
+
+fn name(s: &str) -> Result<String, Invalid> {
+    tinhso_kernel::validate::length(&tinhso_kernel::text::clean(s), 1, 300)
+}
+
+async fn keys_of(db: &Db, code: &str) -> Result<Vec<MemberKey>, DbError> {
+    let rows = sqlx::query(
+        "SELECT id, public_key, created_at, revoked_at FROM exchange_member_keys \
+         WHERE member_code = $1 ORDER BY created_at, id",
+    )
+    .bind(code)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MemberKey {
+                id: r.try_get(0)?,
+                public_key: r.try_get(1)?,
+                created_at: r.try_get(2)?,
+                revoked_at: r.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+/// One member with its keys.
+pub async fn get_member(db: &Db, code: &str) -> Result<Option<Member>, AppError> {
+    let Some(r) =
+        sqlx::query("SELECT code, name, status, created_at FROM exchange_members WHERE code = $1")
+            .bind(code)
+            .fetch_optional(db.pool())
+            .await
+            .map_err(DbError::from)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Member {
+        code: r.try_get(0).map_err(DbError::from)?,
+        name: r.try_get(1).map_err(DbError::from)?,
+        status: r.try_get(2).map_err(DbError::from)?,
+        created_at: r.try_get(3).map_err(DbError::from)?,
+        keys: keys_of(db, code).await?,
+    }))
+}
+
+/// Every member, by code.
+pub async fn list_members(db: &Db) -> Result<Vec<Member>, AppError> {
+    let codes: Vec<String> = sqlx::query_scalar("SELECT code FROM exchange_members ORDER BY code")
+        .fetch_all(db.pool())
+        .await
+        .map_err(DbError::from)?;
+    let mut out = Vec::with_capacity(codes.len());
+    for c in codes {
+        if let Some(m) = get_member(db, &c).await? {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+/// The public keys a request from `code` may be signed with: none unless the member is
+/// active.
+pub async fn active_keys(db: &Db, code: &str) -> Result<Vec<String>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT k.public_key FROM exchange_member_keys k JOIN exchange_members m ON m.code = k.member_code \
+         WHERE k.member_code = $1 AND k.revoked_at IS NULL AND m.status = 'active'",
+    )
+    .bind(code)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// Register a member with its first public key.
+pub async fn register_member(
+    db: &Db,
+    ctx: &Ctx,
+    code: &str,
+    member_name: &str,
+    key_b64: &str,
+) -> Result<Member, AppError> {
+    let mut errs = FieldErrors::new();
+    let code = errs.check("code", member_code(code));
+    let member_name = errs.check("name", name(member_name));
+    let key = errs.check("public_key", public_key(key_b64));
+    errs.into_result()?;
+    let (Some(code), Some(member_name), Some(key)) = (code, member_name, key) else {
+        return Err(AppError::internal("validation"));
+    };
+    let now = now_micros();
+    let key_id = uuid::Uuid::now_v7().to_string();
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO exchange_members (code, name, status, created_at, updated_at) VALUES ($1, $2, 'active', $3, $3)",
+    )
+    .bind(&code)
+    .bind(&member_name)
+    .bind(now)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    sqlx::query(
+        "INSERT INTO exchange_member_keys (id, member_code, public_key, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&key_id)
+    .bind(&code)
+    .bind(&key)
+    .bind(now)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    tx.audit(&ctx.entry(
+        "exchange.member_register",
+        "exchange_member",
+        &code,
+        &code,
+        serde_json::json!({ "name": member_name, "key_id": key_id, "public_key": key }),
+    ))
+    .await?;
+    tx.commit().await?;
+    get_member(db, &code).await?.ok_or_else(AppError::not_found)
+}
+
+async fn require_member(db: &Db, code: &str) -> Result<Member, AppError> {
+    get_member(db, code).await?.ok_or_else(|| {
+        AppError::not_found().with_detail(
+            format!("Không có thành viên {code}"),
+            format!("No member {code}"),
+        )
+    })
+}
+
+/// Rotate a member's key: the new key is added and every older key revoked, in one
+/// transaction. Returns the new key.
+pub async fn rotate_key(
+    db: &Db,
+    ctx: &Ctx,
+    code: &str,
+    key_b64: &str,
+) -> Result<MemberKey, AppError> {
+    let key = public_key(key_b64).map_err(|e| AppError::field("public_key", e))?;
+    require_member(db, code).await?;
+    let now = now_micros();
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "UPDATE exchange_member_keys SET revoked_at = $1 WHERE member_code = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(code)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    sqlx::query(
+        "INSERT INTO exchange_member_keys (id, member_code, public_key, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&id)
+    .bind(code)
+    .bind(&key)
+    .bind(now)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    tx.audit(&ctx.entry(
+        "exchange.key_rotate",
+        "exchange_member",
+        code,
+        code,
+        serde_json::json!({ "key_id": id, "public_key": key }),
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(MemberKey {
+        id,
+        public_key: key,
+        created_at: now,
+        revoked_at: None,
+    })
+}
+
+/// Revoke one key (a lost or compromised key); the member keeps its other keys.
+pub async fn revoke_key(db: &Db, ctx: &Ctx, code: &str, key_id: &str) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "UPDATE exchange_member_keys SET revoked_at = $1 WHERE member_code = $2 AND id = $3 AND revoked_at IS NULL",
+    )
+    .bind(now_micros())
+    .bind(code)
+    .bind(key_id)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .rows_affected();
+    if n == 0 {
+        return Err(AppError::not_found());
+    }
+    tx.audit(&ctx.entry(
+        "exchange.key_revoke",
+        "exchange_member",
+        code,
+        code,
+        serde_json::json!({ "key_id": key_id }),
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Suspend (`active = false`: every request of the member is refused) or reinstate a member.
+pub async fn set_member_active(
+    db: &Db,
+    ctx: &Ctx,
+    code: &str,
+    active: bool,
+) -> Result<(), AppError> {
+    let status = if active { "active" } else { "revoked" };
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query("UPDATE exchange_members SET status = $1, updated_at = $2 WHERE code = $3")
+        .bind(status)
+        .bind(now_micros())
+        .bind(code)
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from)?
+        .rows_affected();
+    if n == 0 {
+        return Err(AppError::not_found());
+    }
+    tx.audit(&ctx.entry(
+        "exchange.member_status",
+        "exchange_member",
+        code,
+        code,
+        serde_json::json!({ "status": status }),
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn service_from_row(r: &sqlx::any::AnyRow) -> Result<Service, DbError> {
+    let openapi: String = r.try_get(4)?;
+    let active: i64 = r.try_get(6)?;
+    Ok(Service {
+        provider: r.try_get(0)?,
+        code: r.try_get(1)?,
+        name: r.try_get(2)?,
+        endpoint: r.try_get(3)?,
+        openapi: serde_json::from_str(&openapi).unwrap_or(serde_json::Value::Null),
+        classification: r.try_get(5)?,
+        active: active != 0,
+    })
+}
+
+const SERVICE_COLUMNS: &str = "provider, code, name, endpoint, openapi, classification, active";
+
+pub async fn get_service(db: &Db, provider: &str, code: &str) -> Result<Option<Service>, DbError> {
+    sqlx::query(&format!(
+        "SELECT {SERVICE_COLUMNS} FROM exchange_services WHERE provider = $1 AND code = $2"
+    ))
+    .bind(provider)
+    .bind(code)
+    .fetch_optional(db.pool())
+    .await?
+    .as_ref()
+    .map(service_from_row)
+    .transpose()
+}
+
+/// The catalogue: every service, by provider and code.
+pub async fn list_services(db: &Db) -> Result<Vec<Service>, DbError> {
+    sqlx::query(&format!(
+        "SELECT {SERVICE_COLUMNS} FROM exchange_services ORDER BY provider, code"
+    ))
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(service_from_row)
+    .collect()
+}
+
+/// Register a service, or update it (same provider and code). The OpenAPI document is checked
+/// first; a malformed one is refused with the parser's message.
+pub async fn register_service(db: &Db, ctx: &Ctx, s: &NewService) -> Result<Service, AppError> {
+    let mut errs = FieldErrors::new();
+    let provider = errs.check("provider", member_code(&s.provider));
+    let code = errs.check("code", service_code(&s.code));
+    let sname = errs.check("name", name(&s.name));
+    let ep = errs.check("endpoint", endpoint(&s.endpoint));
+    let doc = errs.check("openapi", check_openapi(&s.openapi));
+    if !CLASSIFICATIONS.contains(&s.classification.as_str()) {
+        errs.push(
+            "classification",
+            Invalid::new(
+                "classification",
+                "Phân loại dữ liệu: public, internal hoặc restricted",
+                "Data classification: public, internal or restricted",
+            ),
+        );
+    }
+    errs.into_result()?;
+    let (Some(provider), Some(code), Some(sname), Some(ep), Some(doc)) =
+        (provider, code, sname, ep, doc)
+    else {
+        return Err(AppError::internal("validation"));
+    };
+    require_member(db, &provider).await?;
+    let now = now_micros();
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO exchange_services (provider, code, name, endpoint, openapi, classification, active, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) ON CONFLICT (provider, code) DO UPDATE SET \
+         name = excluded.name, endpoint = excluded.endpoint, openapi = excluded.openapi, \
+         classification = excluded.classification, active = 1, updated_at = excluded.updated_at",
+    )
+    .bind(&provider)
+    .bind(&code)
+    .bind(&sname)
+    .bind(&ep)
+    .bind(doc.to_string())
+    .bind(&s.classification)
+    .bind(now)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    tx.audit(&ctx.entry(
+        "exchange.service_register",
+        "exchange_service",
+        &format!("{provider}/{code}"),
+        &provider,
+        serde_json::json!({ "name": sname, "endpoint": ep, "classification": s.classification }),
+    ))
+    .await?;
+    tx.commit().await?;
+    get_service(db, &provider, &code)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+/// Withdraw a service from the hub (`active = false`: calls answer 404) or bring it back.
+pub async fn set_service_active(
+    db: &Db,
+    ctx: &Ctx,
+    provider: &str,
+    code: &str,
+    active: bool,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "UPDATE exchange_services SET active = $1, updated_at = $2 WHERE provider = $3 AND code = $4",
+    )
+    .bind(i64::from(active))
+    .bind(now_micros())
+    .bind(provider)
+    .bind(code)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .rows_affected();
+    if n == 0 {
+        return Err(AppError::not_found());
+    }
+    tx.audit(&ctx.entry(
+        "exchange.service_status",
+        "exchange_service",
+        &format!("{provider}/{code}"),
+        provider,
+        serde_json::json!({ "active": active }),
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Does `client` hold a right on the service? (Deny by default: no row, no access.)
+pub async fn has_right(
+    db: &Db,
+    client: &str,
+    provider: &str,
+    service: &str,
+) -> Result<bool, DbError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM exchange_rights WHERE client = $1 AND provider = $2 AND service = $3",
+    )
+    .bind(client)
+    .bind(provider)
+    .bind(service)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(n > 0)
+}
+
+/// Every right, by client.
+pub async fn list_rights(db: &Db) -> Result<Vec<Right>, DbError> {
+    sqlx::query(
+        "SELECT client, provider, service, granted_at, granted_by FROM exchange_rights \
+         ORDER BY client, provider, service",
+    )
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Right {
+            client: r.try_get(0)?,
+            provider: r.try_get(1)?,
+            service: r.try_get(2)?,
+            granted_at: r.try_get(3)?,
+            granted_by: r.try_get(4)?,
+        })
+    })
+    .collect()
+}
+
+/// Grant `client` the right to call the service (idempotent).
+pub async fn grant(
+    db: &Db,
+    ctx: &Ctx,
+    client: &str,
+    provider: &str,
+    service: &str,
+) -> Result<(), AppError> {
+    require_member(db, client).await?;
+    if get_service(db, provider, service).await?.is_none() {
+        return Err(AppError::not_found().with_detail(
+            format!("Không có dịch vụ {provider}/{service}"),
+            format!("No service {provider}/{service}"),
+        ));
+    }
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "INSERT INTO exchange_rights (client, provider, service, granted_at, granted_by) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (client, provider, service) DO NOTHING",
+    )
+    .bind(client)
+    .bind(provider)
+    .bind(service)
+    .bind(now_micros())
+    .bind(&ctx.actor)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .rows_affected();
+    if n == 0 {
+        return Ok(()); // already granted: nothing changes, nothing to audit
+    }
+    let summary = serde_json::json!({ "client": client, "provider": provider, "service": service });
+    tx.audit(&ctx.entry(
+        "exchange.right_grant",
+        "exchange_service",
+        &format!("{provider}/{service}"),
+        provider,
+        summary.clone(),
+    ))
+    .await?;
+    tx.emit("exchange.right_granted", &summary).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Revoke a right (idempotent). Requests already in flight finish; the next is refused.
+pub async fn revoke(
+    db: &Db,
+    ctx: &Ctx,
+    client: &str,
+    provider: &str,
+    service: &str,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "DELETE FROM exchange_rights WHERE client = $1 AND provider = $2 AND service = $3",
+    )
+    .bind(client)
+    .bind(provider)
+    .bind(service)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .rows_affected();
+    if n == 0 {
+        return Ok(());
+    }
+    let summary = serde_json::json!({ "client": client, "provider": provider, "service": service });
+    tx.audit(&ctx.entry(
+        "exchange.right_revoke",
+        "exchange_service",
+        &format!("{provider}/{service}"),
+        provider,
+        summary.clone(),
+    ))
+    .await?;
+    tx.emit("exchange.right_revoked", &summary).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_codes() {
+        assert!(member_code("000.00.23.H37").is_ok());
+        assert!(member_code("000.00.23.H37-MOTCUA").is_ok());
+        assert!(member_code("000.00.23.h37").is_err());
+        assert!(member_code("00.00.23.H37").is_err());
+        assert!(member_code("000.00.23.H37-").is_err());
+        assert!(member_code("000.00.23.H37-mot").is_err());
+    }
+
+    #[test]
+    fn openapi_documents() {
+        let ok = serde_json::json!({"openapi": "3.1.0", "info": {}, "paths": {}});
+        assert!(check_openapi(&ok).is_ok());
+        assert!(check_openapi(&serde_json::Value::String(ok.to_string())).is_ok());
+        let e = check_openapi(&serde_json::Value::String("{\"openapi\": ".into())).unwrap_err();
+        assert!(e.en.contains("EOF"), "the parser's message: {}", e.en);
+        assert!(check_openapi(&serde_json::json!({"openapi": "3.0.3"})).is_err());
+        assert!(check_openapi(&serde_json::json!({"swagger": "2.0", "paths": {}})).is_err());
+    }
+}

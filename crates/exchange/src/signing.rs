@@ -1,0 +1,171 @@
+//! Signed requests and answers (chữ ký số của thông điệp).
+//!
+//! A client member signs, with its ed25519 key, the UTF-8 text
+//!
+//! ```text
+//! TINHSO-LGSP-1
+//! <METHOD>
+//! <path and query, exactly as sent: /lgsp/v1/<provider>/<service>/<rest>?<query>>
+//! <timestamp: Unix seconds>
+//! <nonce: 16–64 characters [A-Za-z0-9_-]>
+//! <SHA-256 of the body, lower-case hex (of the empty string when there is no body)>
+//! ```
+//!
+//! (lines joined by `\n`, no trailing newline) and sends the headers [`H_MEMBER`],
+//! [`H_TIMESTAMP`], [`H_NONCE`] and [`H_SIGNATURE`] (standard base64 of the 64-byte signature).
+//! The hub answers with [`H_HUB_SIGNATURE`] over
+//!
+//! ```text
+//! TINHSO-LGSP-1-RESPONSE
+//! <exchange id (the request id)>
+//! <HTTP status>
+//! <SHA-256 of the request, as above>
+//! <SHA-256 of the response body>
+//! ```
+//!
+//! verifiable with the hub's public key (`GET /lgsp/v1/hub-key`).
+
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+pub const H_MEMBER: &str = "x-lgsp-member";
+pub const H_TIMESTAMP: &str = "x-lgsp-timestamp";
+pub const H_NONCE: &str = "x-lgsp-nonce";
+pub const H_SIGNATURE: &str = "x-lgsp-signature";
+/// On answers: the hub's signature, the exchange id, the hashes it signed.
+pub const H_HUB_SIGNATURE: &str = "x-lgsp-hub-signature";
+pub const H_EXCHANGE_ID: &str = "x-lgsp-exchange-id";
+pub const H_REQUEST_SHA256: &str = "x-lgsp-request-sha256";
+pub const H_RESPONSE_SHA256: &str = "x-lgsp-response-sha256";
+/// Forwarded to the provider: who is calling, through which exchange.
+pub const H_CLIENT: &str = "x-lgsp-client";
+
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// The text a client signs.
+pub fn request_text(
+    method: &str,
+    path_and_query: &str,
+    timestamp: i64,
+    nonce: &str,
+    body_sha256: &str,
+) -> String {
+    format!(
+        "TINHSO-LGSP-1\n{}\n{path_and_query}\n{timestamp}\n{nonce}\n{body_sha256}",
+        method.to_ascii_uppercase()
+    )
+}
+
+/// The text the hub signs on an answer.
+pub fn response_text(
+    exchange_id: &str,
+    status: u16,
+    request_sha256: &str,
+    response_sha256: &str,
+) -> String {
+    format!("TINHSO-LGSP-1-RESPONSE\n{exchange_id}\n{status}\n{request_sha256}\n{response_sha256}")
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Sign `text`: standard base64.
+pub fn sign(key: &SigningKey, text: &str) -> String {
+    b64(&key.sign(text.as_bytes()).to_bytes())
+}
+
+/// A public key from standard base64 (32 bytes).
+pub fn parse_public_key(b64_key: &str) -> Option<VerifyingKey> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64_key.trim())
+        .ok()?;
+    let arr: [u8; 32] = raw.try_into().ok()?;
+    VerifyingKey::from_bytes(&arr).ok()
+}
+
+/// Check a base64 signature of `text` under a base64 public key.
+pub fn verify(public_key_b64: &str, text: &str, signature_b64: &str) -> bool {
+    let Some(vk) = parse_public_key(public_key_b64) else {
+        return false;
+    };
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(signature_b64.trim()) else {
+        return false;
+    };
+    let Ok(arr) = <[u8; 64]>::try_from(raw.as_slice()) else {
+        return false;
+    };
+    vk.verify(text.as_bytes(), &Signature::from_bytes(&arr))
+        .is_ok()
+}
+
+/// The public half of a key, in the registry's format (standard base64).
+pub fn public_key_b64(key: &SigningKey) -> String {
+    b64(key.verifying_key().as_bytes())
+}
+
+/// Headers a client sends: (name, value) pairs for [`H_MEMBER`], [`H_TIMESTAMP`],
+/// [`H_NONCE`], [`H_SIGNATURE`]. `path_and_query` as it goes on the wire.
+pub fn client_headers(
+    key: &SigningKey,
+    member: &str,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+    timestamp: i64,
+    nonce: &str,
+) -> Vec<(&'static str, String)> {
+    let text = request_text(method, path_and_query, timestamp, nonce, &sha256_hex(body));
+    vec![
+        (H_MEMBER, member.to_string()),
+        (H_TIMESTAMP, timestamp.to_string()),
+        (H_NONCE, nonce.to_string()),
+        (H_SIGNATURE, sign(key, &text)),
+    ]
+}
+
+/// A fresh random nonce (22 base64url characters).
+pub fn new_nonce() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// A nonce the hub accepts.
+pub fn nonce_ok(n: &str) -> bool {
+    (16..=64).contains(&n.len())
+        && n.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_and_verify() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let pk = public_key_b64(&key);
+        let t = request_text(
+            "post",
+            "/lgsp/v1/a/b/c?x=1",
+            1_700_000_000,
+            "abc",
+            &sha256_hex(b""),
+        );
+        assert!(t.starts_with("TINHSO-LGSP-1\nPOST\n/lgsp/v1/a/b/c?x=1\n1700000000\nabc\ne3b0c442"));
+        let s = sign(&key, &t);
+        assert!(verify(&pk, &t, &s));
+        assert!(!verify(&pk, &format!("{t} "), &s));
+        assert!(!verify("not a key", &t, &s));
+        assert!(!verify(&pk, &t, "AAAA"));
+        assert!(nonce_ok(&new_nonce()));
+        assert!(!nonce_ok("short"));
+        assert!(!nonce_ok("has space in it, sixteen+"));
+    }
+}

@@ -1,0 +1,505 @@
+//! Routes of the exchange hub: the exchange endpoint for members (authenticated by their
+//! signatures, not by sessions: `Public` in the access table), the hub's public key, and the
+//! administrators' JSON API for the registry, rights and the message log. `tinhso-web`
+//! composes [`RULES`], [`routes`] and [`ExchangeApiDoc`].
+//!
+//! Administration needs `user_manage` over the whole province (the system administrator); a
+//! dedicated hub-administrator permission is not there yet.
+
+use crate::hub::{self, Hub};
+use crate::{log, registry};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use std::sync::Arc;
+use tinhso_http::access::{Access, Rule};
+use tinhso_http::error::{ApiError, Problem};
+use tinhso_http::{context, ApiJson, AppState, ReqCtx};
+use tinhso_identity::{Permission, ResourceScope};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+/// (method, route template, rule) of every route of the hub.
+pub const RULES: &[Rule] = {
+    use Access::*;
+    use Permission::*;
+    &[
+        // Members authenticate each request with their signature (checked by the hub).
+        ("GET", "/lgsp/v1/hub-key", Public),
+        ("GET", "/lgsp/v1/{provider}/{service}", Public),
+        ("POST", "/lgsp/v1/{provider}/{service}", Public),
+        ("GET", "/lgsp/v1/{provider}/{service}/{*path}", Public),
+        ("POST", "/lgsp/v1/{provider}/{service}/{*path}", Public),
+        // Administration (province-wide user_manage, checked again inside).
+        ("GET", "/quan-tri/truc-lien-thong", Perm(UserManage)),
+        ("GET", "/api/v1/exchange/members", Perm(UserManage)),
+        ("POST", "/api/v1/exchange/members", Perm(UserManage)),
+        (
+            "POST",
+            "/api/v1/exchange/members/{code}/keys",
+            Perm(UserManage),
+        ),
+        (
+            "POST",
+            "/api/v1/exchange/members/{code}/keys/{id}/revocation",
+            Perm(UserManage),
+        ),
+        (
+            "POST",
+            "/api/v1/exchange/members/{code}/status",
+            Perm(UserManage),
+        ),
+        ("GET", "/api/v1/exchange/services", Perm(UserManage)),
+        ("POST", "/api/v1/exchange/services", Perm(UserManage)),
+        (
+            "POST",
+            "/api/v1/exchange/services/{provider}/{code}/status",
+            Perm(UserManage),
+        ),
+        ("GET", "/api/v1/exchange/rights", Perm(UserManage)),
+        ("POST", "/api/v1/exchange/rights", Perm(UserManage)),
+        (
+            "POST",
+            "/api/v1/exchange/rights/revocation",
+            Perm(UserManage),
+        ),
+        ("GET", "/api/v1/exchange/log", Perm(UserManage)),
+        ("GET", "/api/v1/exchange/log/verification", Perm(UserManage)),
+    ]
+};
+
+/// The members' endpoint (`/lgsp/v1/…`). It is merged **outside** the request-context layer:
+/// members authenticate every request with their signature, never with a session cookie, so
+/// sessions and CSRF (which the context layer requires of non-API form posts) do not apply,
+/// and no session lookup is paid per exchange. Its entries in [`RULES`] document it as
+/// public.
+pub fn member_routes(hub: Arc<Hub>) -> Router<AppState> {
+    Router::new()
+        .route("/lgsp/v1/hub-key", get(hub::hub_key_handler))
+        .route(
+            "/lgsp/v1/{provider}/{service}",
+            get(hub::handle).post(hub::handle),
+        )
+        .route(
+            "/lgsp/v1/{provider}/{service}/{*path}",
+            get(hub::handle_with_path).post(hub::handle_with_path),
+        )
+        .layer(Extension(hub))
+}
+
+/// The administration API (behind the request-context layer: sessions, tokens, CSRF, rules).
+pub fn routes(hub: Arc<Hub>) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/exchange/members",
+            get(api_members).post(api_register_member),
+        )
+        .route("/api/v1/exchange/members/{code}/keys", post(api_rotate_key))
+        .route(
+            "/api/v1/exchange/members/{code}/keys/{id}/revocation",
+            post(api_revoke_key),
+        )
+        .route("/api/v1/exchange/members/{code}/status", post(api_status))
+        .route(
+            "/api/v1/exchange/services",
+            get(api_services).post(api_register_service),
+        )
+        .route(
+            "/api/v1/exchange/services/{provider}/{code}/status",
+            post(api_service_status),
+        )
+        .route("/api/v1/exchange/rights", get(api_rights).post(api_grant))
+        .route("/api/v1/exchange/rights/revocation", post(api_revoke))
+        .route("/api/v1/exchange/log", get(api_log))
+        .route("/api/v1/exchange/log/verification", get(api_verify))
+        .route("/quan-tri/truc-lien-thong", get(hub_page))
+        .layer(Extension(hub))
+}
+
+struct MemberRow {
+    code: String,
+    name: String,
+    status: String,
+    keys: usize,
+}
+
+struct ServiceRow {
+    provider: String,
+    code: String,
+    name: String,
+    classification: String,
+    active: bool,
+    paths: usize,
+    clients: usize,
+    requests: i64,
+    errors: i64,
+    mean_ms: String,
+    max_ms: String,
+}
+
+struct LogRow {
+    seq: i64,
+    at: String,
+    client: String,
+    method: String,
+    provider: String,
+    service: String,
+    status: i64,
+    outcome: String,
+    ms: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "hub.html")]
+struct HubPage {
+    c: tinhso_http::layout::Chrome,
+    hub_key: String,
+    members: Vec<MemberRow>,
+    services: Vec<ServiceRow>,
+    recent: Vec<LogRow>,
+}
+
+fn ms(us: i64) -> String {
+    format!("{:.1}", us as f64 / 1000.0)
+}
+
+/// `GET /quan-tri/truc-lien-thong`: members, the service catalogue with its figures from the
+/// log, the newest exchanges.
+async fn hub_page(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Extension(hub): Extension<Arc<Hub>>,
+) -> Result<Response, tinhso_http::PageError> {
+    context::require(
+        &state,
+        &ctx,
+        Permission::UserManage,
+        &ResourceScope::province(),
+        "exchange_hub",
+    )
+    .await
+    .map_err(|e| ctx.page_err(e))?;
+    let page_err = |e: tinhso_kernel::AppError| ctx.page_err(e);
+    let members = registry::list_members(&state.db).await.map_err(page_err)?;
+    let services = registry::list_services(&state.db)
+        .await
+        .map_err(|e| page_err(e.into()))?;
+    let rights = registry::list_rights(&state.db)
+        .await
+        .map_err(|e| page_err(e.into()))?;
+    let stats = log::stats_by_service(&state.db)
+        .await
+        .map_err(|e| page_err(e.into()))?;
+    let recent = log::recent(&state.db, 50)
+        .await
+        .map_err(|e| page_err(e.into()))?;
+    let page = HubPage {
+        c: tinhso_http::layout::Chrome::of(&ctx),
+        hub_key: hub.public_key(),
+        members: members
+            .into_iter()
+            .map(|m| MemberRow {
+                keys: m.keys.iter().filter(|k| k.revoked_at.is_none()).count(),
+                code: m.code,
+                name: m.name,
+                status: m.status,
+            })
+            .collect(),
+        services: services
+            .into_iter()
+            .map(|s| {
+                let st = stats
+                    .iter()
+                    .find(|x| x.provider == s.provider && x.service == s.code);
+                ServiceRow {
+                    paths: s
+                        .openapi
+                        .get("paths")
+                        .and_then(|p| p.as_object())
+                        .map_or(0, |p| p.len()),
+                    clients: rights
+                        .iter()
+                        .filter(|r| r.provider == s.provider && r.service == s.code)
+                        .count(),
+                    requests: st.map_or(0, |x| x.requests),
+                    errors: st.map_or(0, |x| x.errors),
+                    mean_ms: st.map_or_else(|| "—".into(), |x| ms(x.mean_latency_us)),
+                    max_ms: st.map_or_else(|| "—".into(), |x| ms(x.max_latency_us)),
+                    provider: s.provider,
+                    code: s.code,
+                    name: s.name,
+                    classification: s.classification,
+                    active: s.active,
+                }
+            })
+            .collect(),
+        recent: recent
+            .into_iter()
+            .map(|e| LogRow {
+                seq: e.seq,
+                at: chrono_time(e.at),
+                client: e.client,
+                method: e.method,
+                provider: e.provider,
+                service: e.service,
+                status: e.status,
+                outcome: e.outcome,
+                ms: ms(e.latency_us),
+            })
+            .collect(),
+    };
+    Ok(tinhso_http::layout::render(&page))
+}
+
+fn chrono_time(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times() {
+        assert_eq!(super::chrono_time(0), "1970-01-01 00:00:00");
+        assert_eq!(
+            super::chrono_time(1_795_951_531_000_000),
+            "2026-11-29 11:25:31"
+        );
+    }
+}
+
+async fn admin(state: &AppState, ctx: &ReqCtx, target: &str) -> Result<(), ApiError> {
+    context::require(
+        state,
+        ctx,
+        Permission::UserManage,
+        &ResourceScope::province(),
+        target,
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct MemberBody {
+    /// Agency code (QCVN 102:2016), optionally `-SYSTEM`.
+    pub code: String,
+    pub name: String,
+    /// ed25519 public key, standard base64 of 32 bytes.
+    pub public_key: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct KeyBody {
+    pub public_key: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StatusBody {
+    /// `false` suspends every request of the member.
+    pub active: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RightBody {
+    pub client: String,
+    pub provider: String,
+    pub service: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct LogQuery {
+    /// How many of the newest entries (1–1000, default 100).
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/exchange/members", tag = "exchange",
+    responses((status = 200, body = [registry::Member]), (status = 403, body = Problem)))]
+async fn api_members(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+) -> Result<Json<Vec<registry::Member>>, ApiError> {
+    admin(&state, &ctx, "exchange_member").await?;
+    Ok(Json(registry::list_members(&state.db).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/exchange/members", tag = "exchange", request_body = MemberBody,
+    responses((status = 201, body = registry::Member), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn api_register_member(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    ApiJson(b): ApiJson<MemberBody>,
+) -> Result<Response, ApiError> {
+    admin(&state, &ctx, "exchange_member").await?;
+    let m =
+        registry::register_member(&state.db, &ctx.audit(), &b.code, &b.name, &b.public_key).await?;
+    Ok((StatusCode::CREATED, Json(m)).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/exchange/members/{code}/keys", tag = "exchange",
+    params(("code" = String, Path)), request_body = KeyBody,
+    responses((status = 201, body = registry::MemberKey, description = "The new key; older keys are revoked"),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn api_rotate_key(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+    ApiJson(b): ApiJson<KeyBody>,
+) -> Result<Response, ApiError> {
+    admin(&state, &ctx, &code).await?;
+    let k = registry::rotate_key(&state.db, &ctx.audit(), &code, &b.public_key).await?;
+    Ok((StatusCode::CREATED, Json(k)).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/exchange/members/{code}/keys/{id}/revocation", tag = "exchange",
+    params(("code" = String, Path), ("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+async fn api_revoke_key(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path((code, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    admin(&state, &ctx, &code).await?;
+    registry::revoke_key(&state.db, &ctx.audit(), &code, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/exchange/members/{code}/status", tag = "exchange",
+    params(("code" = String, Path)), request_body = StatusBody,
+    responses((status = 204), (status = 404, body = Problem)))]
+async fn api_status(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+    ApiJson(b): ApiJson<StatusBody>,
+) -> Result<StatusCode, ApiError> {
+    admin(&state, &ctx, &code).await?;
+    registry::set_member_active(&state.db, &ctx.audit(), &code, b.active).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/exchange/services", tag = "exchange",
+    responses((status = 200, body = [registry::Service]), (status = 403, body = Problem)))]
+async fn api_services(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+) -> Result<Json<Vec<registry::Service>>, ApiError> {
+    admin(&state, &ctx, "exchange_service").await?;
+    Ok(Json(
+        registry::list_services(&state.db)
+            .await
+            .map_err(|e| ApiError(tinhso_kernel::AppError::from(e)))?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/exchange/services", tag = "exchange", request_body = registry::NewService,
+    responses((status = 201, body = registry::Service), (status = 404, body = Problem, description = "Unknown provider"),
+        (status = 422, body = Problem, description = "Invalid fields; a malformed OpenAPI document with the parser's message")))]
+async fn api_register_service(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    ApiJson(b): ApiJson<registry::NewService>,
+) -> Result<Response, ApiError> {
+    admin(&state, &ctx, "exchange_service").await?;
+    let s = registry::register_service(&state.db, &ctx.audit(), &b).await?;
+    Ok((StatusCode::CREATED, Json(s)).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/exchange/services/{provider}/{code}/status", tag = "exchange",
+    params(("provider" = String, Path), ("code" = String, Path)), request_body = StatusBody,
+    responses((status = 204, description = "Withdrawn (calls answer 404) or back"), (status = 404, body = Problem)))]
+async fn api_service_status(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path((provider, code)): Path<(String, String)>,
+    ApiJson(b): ApiJson<StatusBody>,
+) -> Result<StatusCode, ApiError> {
+    admin(&state, &ctx, "exchange_service").await?;
+    registry::set_service_active(&state.db, &ctx.audit(), &provider, &code, b.active).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/exchange/rights", tag = "exchange",
+    responses((status = 200, body = [registry::Right]), (status = 403, body = Problem)))]
+async fn api_rights(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+) -> Result<Json<Vec<registry::Right>>, ApiError> {
+    admin(&state, &ctx, "exchange_right").await?;
+    Ok(Json(
+        registry::list_rights(&state.db)
+            .await
+            .map_err(|e| ApiError(tinhso_kernel::AppError::from(e)))?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/exchange/rights", tag = "exchange", request_body = RightBody,
+    responses((status = 204, description = "Granted (or already held)"), (status = 404, body = Problem)))]
+async fn api_grant(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    ApiJson(b): ApiJson<RightBody>,
+) -> Result<StatusCode, ApiError> {
+    admin(&state, &ctx, "exchange_right").await?;
+    registry::grant(&state.db, &ctx.audit(), &b.client, &b.provider, &b.service).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/exchange/rights/revocation", tag = "exchange", request_body = RightBody,
+    responses((status = 204, description = "Revoked (or not held)")))]
+async fn api_revoke(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    ApiJson(b): ApiJson<RightBody>,
+) -> Result<StatusCode, ApiError> {
+    admin(&state, &ctx, "exchange_right").await?;
+    registry::revoke(&state.db, &ctx.audit(), &b.client, &b.provider, &b.service).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/exchange/log", tag = "exchange", params(LogQuery),
+    responses((status = 200, body = [log::Entry], description = "Newest first")))]
+async fn api_log(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Query(q): Query<LogQuery>,
+) -> Result<Json<Vec<log::Entry>>, ApiError> {
+    admin(&state, &ctx, "exchange_log").await?;
+    Ok(Json(
+        log::recent(&state.db, q.limit.unwrap_or(100))
+            .await
+            .map_err(|e| ApiError(tinhso_kernel::AppError::from(e)))?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/exchange/log/verification", tag = "exchange",
+    responses((status = 200, body = log::VerifyReport)))]
+async fn api_verify(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Extension(hub): Extension<Arc<Hub>>,
+) -> Result<Json<log::VerifyReport>, ApiError> {
+    admin(&state, &ctx, "exchange_log").await?;
+    Ok(Json(
+        log::verify(&state.db, Some(&hub.public_key()))
+            .await
+            .map_err(|e| ApiError(tinhso_kernel::AppError::from(e)))?,
+    ))
+}
+
+/// The hub's administration API in the OpenAPI document. The exchange endpoint itself
+/// (`/lgsp/v1/…`) is described in the README: its contract is the provider's own OpenAPI
+/// document, registered with the service.
+#[derive(OpenApi)]
+#[openapi(
+    paths(api_members, api_register_member, api_rotate_key, api_revoke_key, api_status,
+        api_services, api_register_service, api_service_status, api_rights, api_grant, api_revoke, api_log, api_verify),
+    components(schemas(MemberBody, KeyBody, StatusBody, RightBody, registry::Member, registry::MemberKey,
+        registry::Service, registry::NewService, registry::Right, log::Entry, log::VerifyReport, log::Broken, Problem)),
+    tags((name = "exchange", description = "Data exchange hub (LGSP): members, services, access rights, message log"))
+)]
+pub struct ExchangeApiDoc;

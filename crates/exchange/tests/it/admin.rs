@@ -1,0 +1,190 @@
+//! The administrators' API and the hub page, behind a stand-in for the request-context layer
+//! (a signed-in administrator, or a citizen).
+
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use std::sync::Arc;
+use std::time::Duration;
+use tinhso_exchange::{signing, Hub};
+use tinhso_http::ReqCtx;
+use tinhso_identity::authz::{AuthMethod, RoleAssignment};
+use tinhso_identity::{Principal, Role, Scope};
+use tinhso_store::migrate::STORE_MIGRATIONS;
+use tinhso_store::test_support::fresh;
+
+fn principal(role: Role) -> Principal {
+    Principal {
+        user_id: "u1".into(),
+        username: "quantri".into(),
+        display_name: "Quản trị".into(),
+        kind: "staff".into(),
+        agency_code: None,
+        roles: vec![RoleAssignment {
+            role,
+            scope: Scope::Province,
+        }],
+        method: AuthMethod::Session,
+    }
+}
+
+async fn server(role: Role) -> (tinhso_store::test_support::TestDb, String) {
+    let t = fresh(&[STORE_MIGRATIONS, tinhso_exchange::MIGRATIONS]).await;
+    let hub = Arc::new(Hub::new(t.db.clone(), Default::default()));
+    let state = tinhso_http::AppState::new(t.db.clone(), tinhso_http::WebConfig::default());
+    let p = principal(role);
+    let app = tinhso_exchange::web::routes(hub.clone())
+        .merge(tinhso_exchange::web::member_routes(hub))
+        .layer(middleware::from_fn(move |mut req: Request, next: Next| {
+            let p = p.clone();
+            async move {
+                let path = req.uri().path().to_string();
+                req.extensions_mut().insert(ReqCtx {
+                    request_id: "t".into(),
+                    lang: Default::default(),
+                    principal: Some(p),
+                    csrf: String::new(),
+                    ip: "127.0.0.1".into(),
+                    path,
+                });
+                let r: Response = next.run(req).await;
+                r
+            }
+        }))
+        .with_state(state);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (t, format!("http://{addr}"))
+}
+
+fn key(seed: u8) -> String {
+    signing::public_key_b64(&ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+}
+
+#[tokio::test]
+async fn administrators_register_grant_and_see_the_hub_page() {
+    let (t, base) = server(Role::Admin).await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    for (code, name, seed) in [
+        ("000.00.23.H37", "UBND phường Tam Thanh", 1),
+        ("000.00.19.H37", "Sở Tư pháp", 2),
+    ] {
+        let r = http
+            .post(format!("{base}/api/v1/exchange/members"))
+            .json(&serde_json::json!({ "code": code, "name": name, "public_key": key(seed) }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    // A malformed OpenAPI document is refused with the parser's message.
+    let r = http
+        .post(format!("{base}/api/v1/exchange/services"))
+        .json(&serde_json::json!({
+            "provider": "000.00.19.H37", "code": "ho-tich", "name": "Tra cứu hộ tịch",
+            "endpoint": "http://127.0.0.1:9/api", "classification": "internal",
+            "openapi": "{\"openapi\": \"3.1.0\", \"paths\": {,}}"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let problem: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "openapi");
+    assert!(problem["errors"][0]["message_en"]
+        .as_str()
+        .unwrap()
+        .contains("key must be a string"));
+    let r = http
+        .post(format!("{base}/api/v1/exchange/services"))
+        .json(&serde_json::json!({
+            "provider": "000.00.19.H37", "code": "ho-tich", "name": "Tra cứu hộ tịch",
+            "endpoint": "http://127.0.0.1:9/api", "classification": "internal",
+            "openapi": { "openapi": "3.1.0", "info": {}, "paths": { "/a": {}, "/b": {} } }
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = http
+        .post(format!("{base}/api/v1/exchange/rights"))
+        .json(&serde_json::json!({ "client": "000.00.23.H37", "provider": "000.00.19.H37", "service": "ho-tich" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let rights: serde_json::Value = http
+        .get(format!("{base}/api/v1/exchange/rights"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rights[0]["granted_by"], "user:u1");
+    // One refused exchange, so the log and the figures have something.
+    let r = http
+        .get(format!("{base}/lgsp/v1/000.00.19.H37/ho-tich/x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let page = http
+        .get(format!("{base}/quan-tri/truc-lien-thong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    for needle in [
+        "Trục liên thông",
+        "000.00.23.H37",
+        "UBND phường Tam Thanh",
+        "Tra cứu hộ tịch",
+        "<td>2</td>", // OpenAPI paths
+        "1 / 1",      // requests / errors
+        "401 unsigned",
+    ] {
+        assert!(html.contains(needle), "{needle} missing from the page");
+    }
+    let v: serde_json::Value = http
+        .get(format!("{base}/api/v1/exchange/log/verification"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["entries_checked"], 1);
+    assert!(v["first_broken"].is_null());
+    // Registry changes are audited.
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'exchange.%'")
+            .fetch_one(t.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(n, 4, "two members, one service, one grant");
+}
+
+#[tokio::test]
+async fn others_are_refused() {
+    let (_t, base) = server(Role::Auditor).await;
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("{base}/api/v1/exchange/members"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(format!("{base}/api/v1/exchange/rights"))
+        .json(&serde_json::json!({ "client": "a", "provider": "b", "service": "c" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}

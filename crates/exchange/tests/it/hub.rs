@@ -1,0 +1,811 @@
+//! The signed exchange end to end: two members, a provider service (an axum server on
+//! loopback), the hub (its routes on another loopback port), on SQLite or PostgreSQL.
+
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use ed25519_dalek::SigningKey;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tinhso_exchange::signing::{self, client_headers, new_nonce};
+use tinhso_exchange::{log, registry, Hub, HubConfig};
+use tinhso_store::audit::Ctx;
+use tinhso_store::migrate::STORE_MIGRATIONS;
+use tinhso_store::now_micros;
+use tinhso_store::test_support::{fresh, TestDb};
+
+const CLIENT: &str = "000.00.23.H37"; // a commune People's Committee
+const OTHER: &str = "000.00.24.H37";
+const PROVIDER: &str = "000.00.19.H37-HOTICH"; // the Department of Justice's civil-status system
+const SERVICE: &str = "trich-luc-khai-sinh";
+
+struct World {
+    t: TestDb,
+    hub: String,
+    client_key: SigningKey,
+    other_key: SigningKey,
+    http: reqwest::Client,
+    hub_public_key: String,
+}
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn ctx() -> Ctx {
+    Ctx {
+        actor: "user:quantri".into(),
+        request_id: "test".into(),
+    }
+}
+
+/// The provider: echoes what it got, or sleeps.
+async fn provider() -> SocketAddr {
+    async fn echo(headers: HeaderMap, body: String) -> axum::Json<serde_json::Value> {
+        axum::Json(serde_json::json!({
+            "client": headers.get("x-lgsp-client").and_then(|v| v.to_str().ok()),
+            "exchange": headers.get("x-lgsp-exchange-id").and_then(|v| v.to_str().ok()),
+            "body": body,
+        }))
+    }
+    async fn slow() -> &'static str {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        "late"
+    }
+    async fn broken() -> (axum::http::StatusCode, &'static str) {
+        (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "boom")
+    }
+    let app = axum::Router::new()
+        .route("/api/echo", post(echo).get(echo))
+        .route("/api/slow", get(slow))
+        .route("/api/broken", get(broken));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    addr
+}
+
+fn openapi() -> serde_json::Value {
+    serde_json::json!({
+        "openapi": "3.1.0",
+        "info": { "title": "Trích lục khai sinh", "version": "1" },
+        "paths": { "/echo": { "post": { "responses": { "200": { "description": "ok" } } } } }
+    })
+}
+
+async fn world() -> World {
+    let t = fresh(&[STORE_MIGRATIONS, tinhso_exchange::MIGRATIONS]).await;
+    let db = &t.db;
+    let client_key = key(1);
+    let other_key = key(2);
+    registry::register_member(
+        db,
+        &ctx(),
+        CLIENT,
+        "UBND phường Tam Thanh",
+        &signing::public_key_b64(&client_key),
+    )
+    .await
+    .unwrap();
+    registry::register_member(
+        db,
+        &ctx(),
+        OTHER,
+        "UBND phường Đông Kinh",
+        &signing::public_key_b64(&other_key),
+    )
+    .await
+    .unwrap();
+    registry::register_member(
+        db,
+        &ctx(),
+        PROVIDER,
+        "Sở Tư pháp — hệ thống hộ tịch",
+        &signing::public_key_b64(&key(3)),
+    )
+    .await
+    .unwrap();
+    let p = provider().await;
+    registry::register_service(
+        db,
+        &ctx(),
+        &registry::NewService {
+            provider: PROVIDER.into(),
+            code: SERVICE.into(),
+            name: "Trích lục khai sinh".into(),
+            endpoint: format!("http://{p}/api"),
+            openapi: openapi(),
+            classification: "internal".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let hub = Arc::new(Hub::new(
+        db.clone(),
+        HubConfig {
+            timeout: Duration::from_millis(800),
+            max_body: 64 * 1024,
+            breaker_threshold: 3,
+            breaker_cooldown: Duration::from_secs(60),
+            ..Default::default()
+        },
+    ));
+    let hub_public_key = hub.public_key();
+    let state = tinhso_http::AppState::new(db.clone(), tinhso_http::WebConfig::default());
+    let app = tinhso_exchange::web::member_routes(hub).with_state(state);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    World {
+        t,
+        hub: format!("http://{addr}"),
+        client_key,
+        other_key,
+        http: reqwest::Client::new(),
+        hub_public_key,
+    }
+}
+
+/// A signed request; `tamper` changes the body after signing.
+struct Call<'a> {
+    method: &'a str,
+    path: String,
+    body: Vec<u8>,
+    member: &'a str,
+    key: &'a SigningKey,
+    ts: i64,
+    nonce: String,
+}
+
+impl World {
+    fn call<'a>(&'a self, method: &'a str, rest: &str, body: &[u8]) -> Call<'a> {
+        Call {
+            method,
+            path: format!("/lgsp/v1/{PROVIDER}/{SERVICE}/{rest}"),
+            body: body.to_vec(),
+            member: CLIENT,
+            key: &self.client_key,
+            ts: now_micros() / 1_000_000,
+            nonce: new_nonce(),
+        }
+    }
+
+    async fn send(&self, c: &Call<'_>, sent_body: Option<&[u8]>) -> reqwest::Response {
+        let headers = client_headers(c.key, c.member, c.method, &c.path, &c.body, c.ts, &c.nonce);
+        let mut r = self
+            .http
+            .request(c.method.parse().unwrap(), format!("{}{}", self.hub, c.path))
+            .header("content-type", "application/json")
+            .body(sent_body.unwrap_or(&c.body).to_vec());
+        for (k, v) in headers {
+            r = r.header(k, v);
+        }
+        r.send().await.unwrap()
+    }
+
+    async fn grant(&self, client: &str) {
+        registry::grant(&self.t.db, &ctx(), client, PROVIDER, SERVICE)
+            .await
+            .unwrap();
+    }
+}
+
+async fn problem_code(r: reqwest::Response) -> String {
+    let v: serde_json::Value = r.json().await.unwrap();
+    v["code"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_granted_call_goes_through_signed_both_ways_and_is_logged() {
+    let w = world().await;
+    w.grant(CLIENT).await;
+    let body = serde_json::json!({ "so_dinh_danh": "020190001234", "ho_ten": "Hoàng Thị Mai" })
+        .to_string();
+    let c = w.call("POST", "echo?nam=2026", body.as_bytes());
+    let r = w.send(&c, None).await;
+    assert_eq!(r.status(), 200);
+    let h = r.headers().clone();
+    let exchange_id = h["x-lgsp-exchange-id"].to_str().unwrap().to_string();
+    let req_sha = h["x-lgsp-request-sha256"].to_str().unwrap().to_string();
+    let resp_sha = h["x-lgsp-response-sha256"].to_str().unwrap().to_string();
+    let hub_sig = h["x-lgsp-hub-signature"].to_str().unwrap().to_string();
+    let bytes = r.bytes().await.unwrap();
+    let got: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(got["client"], CLIENT, "the provider learns who calls");
+    assert_eq!(got["body"], body, "the body arrives unchanged");
+    assert_eq!(got["exchange"], exchange_id);
+    // The hub's signature over the exchange, checked with its published key.
+    let published: serde_json::Value = w
+        .http
+        .get(format!("{}/lgsp/v1/hub-key", w.hub))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(published["public_key"], w.hub_public_key);
+    assert_eq!(resp_sha, signing::sha256_hex(&bytes));
+    let expected_req = signing::sha256_hex(
+        signing::request_text(
+            "POST",
+            &c.path,
+            c.ts,
+            &c.nonce,
+            &signing::sha256_hex(body.as_bytes()),
+        )
+        .as_bytes(),
+    );
+    assert_eq!(req_sha, expected_req);
+    assert!(signing::verify(
+        &w.hub_public_key,
+        &signing::response_text(&exchange_id, 200, &req_sha, &resp_sha),
+        &hub_sig
+    ));
+    // The log entry holds both signatures and the hashes.
+    let e = &log::recent(&w.t.db, 1).await.unwrap()[0];
+    assert_eq!(
+        (e.client.as_str(), e.provider.as_str(), e.service.as_str()),
+        (CLIENT, PROVIDER, SERVICE)
+    );
+    assert_eq!((e.status, e.outcome.as_str()), (200, "ok"));
+    assert_eq!(e.request_sha256, req_sha);
+    assert_eq!(e.response_sha256, resp_sha);
+    assert_eq!(e.hub_signature, hub_sig);
+    assert!(!e.client_signature.is_empty());
+    assert_eq!(e.path, c.path);
+    assert_eq!(
+        e.exchange_id, exchange_id,
+        "the log names the exchange the answer names"
+    );
+    assert!(e.latency_us > 0);
+    let v = log::verify(&w.t.db, None).await.unwrap();
+    assert_eq!(v.first_broken, None);
+    assert_eq!(v.entries_checked, 1);
+}
+
+#[tokio::test]
+async fn access_is_denied_by_default_granted_then_revoked_and_audited() {
+    let w = world().await;
+    let r = w.send(&w.call("GET", "echo", b""), None).await;
+    assert_eq!(r.status(), 403, "no right yet");
+    assert_eq!(problem_code(r).await, "lgsp_forbidden");
+    w.grant(CLIENT).await;
+    w.grant(CLIENT).await; // idempotent
+    assert_eq!(
+        w.send(&w.call("GET", "echo", b""), None).await.status(),
+        200
+    );
+    // The other member has no right of its own.
+    let mut c = w.call("GET", "echo", b"");
+    c.member = OTHER;
+    c.key = &w.other_key;
+    assert_eq!(w.send(&c, None).await.status(), 403);
+    registry::revoke(&w.t.db, &ctx(), CLIENT, PROVIDER, SERVICE)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.send(&w.call("GET", "echo", b""), None).await.status(),
+        403,
+        "revoked"
+    );
+    // Grants and revocations are on the audit trail (once each), the refusals in the log.
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE action LIKE 'exchange.right%' ORDER BY seq",
+    )
+    .fetch_all(w.t.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        actions,
+        vec!["exchange.right_grant", "exchange.right_revoke"]
+    );
+    let outcomes: Vec<String> = log::recent(&w.t.db, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|e| e.outcome)
+        .collect();
+    assert_eq!(outcomes, vec!["forbidden", "ok", "forbidden", "forbidden"]);
+}
+
+#[tokio::test]
+async fn bad_signatures_stale_times_and_replays_are_401_and_logged() {
+    let w = world().await;
+    w.grant(CLIENT).await;
+    // Replay: the very same signed request twice.
+    let c = w.call("POST", "echo", b"{\"a\":1}");
+    assert_eq!(w.send(&c, None).await.status(), 200);
+    let r = w.send(&c, None).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(problem_code(r).await, "lgsp_replayed");
+    // Tampered body: signed one thing, sent another.
+    let c = w.call("POST", "echo", b"{\"a\":1}");
+    let r = w.send(&c, Some(b"{\"a\":2}")).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(problem_code(r).await, "lgsp_bad_signature");
+    // Signed by another member's key.
+    let mut c = w.call("POST", "echo", b"{}");
+    c.key = &w.other_key;
+    assert_eq!(
+        problem_code(w.send(&c, None).await).await,
+        "lgsp_bad_signature"
+    );
+    // Outside the ±5 minute window.
+    let mut c = w.call("POST", "echo", b"{}");
+    c.ts -= 301;
+    assert_eq!(problem_code(w.send(&c, None).await).await, "lgsp_expired");
+    let mut c = w.call("POST", "echo", b"{}");
+    c.ts += 400;
+    assert_eq!(problem_code(w.send(&c, None).await).await, "lgsp_expired");
+    // Unsigned.
+    let r = w
+        .http
+        .post(format!("{}/lgsp/v1/{PROVIDER}/{SERVICE}/echo", w.hub))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(problem_code(r).await, "lgsp_unsigned");
+    // Unknown member.
+    let mut c = w.call("POST", "echo", b"{}");
+    c.member = "000.00.99.H37";
+    assert_eq!(
+        problem_code(w.send(&c, None).await).await,
+        "lgsp_unknown_member"
+    );
+    // Key rotation: the old key stops working, the new one works.
+    let new_key = key(9);
+    registry::rotate_key(&w.t.db, &ctx(), CLIENT, &signing::public_key_b64(&new_key))
+        .await
+        .unwrap();
+    assert_eq!(
+        problem_code(w.send(&w.call("GET", "echo", b""), None).await).await,
+        "lgsp_bad_signature"
+    );
+    let mut c = w.call("GET", "echo", b"");
+    c.key = &new_key;
+    assert_eq!(w.send(&c, None).await.status(), 200);
+    // A suspended member is refused.
+    registry::set_member_active(&w.t.db, &ctx(), CLIENT, false)
+        .await
+        .unwrap();
+    let mut c = w.call("GET", "echo", b"");
+    c.key = &new_key;
+    assert_eq!(
+        problem_code(w.send(&c, None).await).await,
+        "lgsp_unknown_member"
+    );
+    let outcomes: Vec<String> = log::recent(&w.t.db, 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|e| e.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            "ok",
+            "replayed",
+            "bad_signature",
+            "bad_signature",
+            "expired",
+            "expired",
+            "unsigned",
+            "unknown_member",
+            "bad_signature",
+            "ok",
+            "unknown_member"
+        ]
+    );
+    assert_eq!(log::verify(&w.t.db, None).await.unwrap().first_broken, None);
+}
+
+#[tokio::test]
+async fn unknown_service_oversized_timeout_and_circuit_breaker() {
+    let w = world().await;
+    w.grant(CLIENT).await;
+    let mut c = w.call("GET", "echo", b"");
+    c.path = format!("/lgsp/v1/{PROVIDER}/khong-co/echo");
+    let r = w.send(&c, None).await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(problem_code(r).await, "lgsp_unknown_service");
+    // A withdrawn service is unknown to callers until it is back.
+    registry::set_service_active(&w.t.db, &ctx(), PROVIDER, SERVICE, false)
+        .await
+        .unwrap();
+    let r = w.send(&w.call("GET", "echo", b""), None).await;
+    assert_eq!(problem_code(r).await, "lgsp_unknown_service");
+    registry::set_service_active(&w.t.db, &ctx(), PROVIDER, SERVICE, true)
+        .await
+        .unwrap();
+    let big = vec![b'x'; 65 * 1024];
+    let r = w.send(&w.call("POST", "echo", &big), None).await;
+    assert_eq!(r.status(), 413);
+    let r = w.send(&w.call("GET", "slow", b""), None).await;
+    assert_eq!(r.status(), 504);
+    assert_eq!(problem_code(r).await, "lgsp_timeout");
+    // Two more failures (5xx answers are passed on, and counted) open the breaker.
+    let r = w.send(&w.call("GET", "broken", b""), None).await;
+    assert_eq!(r.status(), 500);
+    assert_eq!(r.text().await.unwrap(), "boom");
+    assert_eq!(
+        w.send(&w.call("GET", "broken", b""), None).await.status(),
+        500
+    );
+    let r = w.send(&w.call("GET", "echo", b""), None).await;
+    assert_eq!(r.status(), 503, "breaker open after 3 failures");
+    assert_eq!(problem_code(r).await, "lgsp_circuit_open");
+    let outcomes: Vec<String> = log::recent(&w.t.db, 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|e| e.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            "unknown_service",
+            "unknown_service",
+            "too_large",
+            "timeout",
+            "ok",
+            "ok",
+            "circuit_open"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_log_verifies_and_a_tampered_entry_is_found() {
+    let w = world().await;
+    w.grant(CLIENT).await;
+    for _ in 0..4 {
+        assert_eq!(
+            w.send(&w.call("GET", "echo", b""), None).await.status(),
+            200
+        );
+    }
+    let v = log::verify(&w.t.db, None).await.unwrap();
+    assert_eq!((v.entries_checked, v.first_broken.clone()), (4, None));
+    // Someone edits entry 2 to hide who called.
+    sqlx::query("UPDATE exchange_log SET client = '000.00.24.H37' WHERE seq = 2")
+        .execute(w.t.db.pool())
+        .await
+        .unwrap();
+    let v = log::verify(&w.t.db, None).await.unwrap();
+    let b = v.first_broken.unwrap();
+    assert_eq!((b.seq, v.entries_checked), (2, 1));
+    assert!(b.reason.contains("content changed"), "{}", b.reason);
+    sqlx::query("UPDATE exchange_log SET client = $1 WHERE seq = 2")
+        .bind(CLIENT)
+        .execute(w.t.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(log::verify(&w.t.db, None).await.unwrap().first_broken, None);
+    // Deleting the newest entry is found through the head.
+    sqlx::query("DELETE FROM exchange_log WHERE seq = 4")
+        .execute(w.t.db.pool())
+        .await
+        .unwrap();
+    let b = log::verify(&w.t.db, None)
+        .await
+        .unwrap()
+        .first_broken
+        .unwrap();
+    assert!(b.reason.contains("newest entries deleted"), "{}", b.reason);
+    // Deleting one in the middle is a gap.
+    sqlx::query("DELETE FROM exchange_log WHERE seq = 2")
+        .execute(w.t.db.pool())
+        .await
+        .unwrap();
+    let b = log::verify(&w.t.db, None)
+        .await
+        .unwrap()
+        .first_broken
+        .unwrap();
+    assert_eq!(b.seq, 2);
+    assert!(b.reason.contains("missing"), "{}", b.reason);
+}
+
+#[tokio::test]
+async fn registration_checks_its_input() {
+    let w = world().await;
+    let bad = registry::NewService {
+        provider: PROVIDER.into(),
+        code: "dich-vu-2".into(),
+        name: "Dịch vụ".into(),
+        endpoint: "ftp://x".into(),
+        openapi: serde_json::Value::String("{\"openapi\": \"3.1.0\", \"paths\": ".into()),
+        classification: "secret".into(),
+    };
+    let e = registry::register_service(&w.t.db, &ctx(), &bad)
+        .await
+        .unwrap_err();
+    let fields: Vec<&str> = e.fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(fields, vec!["endpoint", "openapi", "classification"]);
+    let openapi_err = &e.fields[1];
+    assert!(
+        openapi_err.message_en.contains("EOF while parsing"),
+        "the parser's message: {}",
+        openapi_err.message_en
+    );
+    let e = registry::register_member(&w.t.db, &ctx(), "H37", "x", "AAAA")
+        .await
+        .unwrap_err();
+    assert_eq!(e.fields.len(), 2);
+    // A member registered twice: conflict.
+    let e = registry::register_member(
+        &w.t.db,
+        &ctx(),
+        CLIENT,
+        "x",
+        &signing::public_key_b64(&key(5)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status(), 409);
+    // Granting on an unknown service: not found.
+    let e = registry::grant(&w.t.db, &ctx(), CLIENT, PROVIDER, "khong-co")
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 404);
+}
+
+#[tokio::test]
+async fn a_member_over_its_rate_gets_429_and_metrics_count_by_service() {
+    let t = fresh(&[STORE_MIGRATIONS, tinhso_exchange::MIGRATIONS]).await;
+    let db = &t.db;
+    let ck = key(1);
+    registry::register_member(
+        db,
+        &ctx(),
+        CLIENT,
+        "UBND phường Tam Thanh",
+        &signing::public_key_b64(&ck),
+    )
+    .await
+    .unwrap();
+    registry::register_member(
+        db,
+        &ctx(),
+        PROVIDER,
+        "Sở Tư pháp",
+        &signing::public_key_b64(&key(3)),
+    )
+    .await
+    .unwrap();
+    let p = provider().await;
+    registry::register_service(
+        db,
+        &ctx(),
+        &registry::NewService {
+            provider: PROVIDER.into(),
+            code: SERVICE.into(),
+            name: "Trích lục khai sinh".into(),
+            endpoint: format!("http://{p}/api"),
+            openapi: openapi(),
+            classification: "internal".into(),
+        },
+    )
+    .await
+    .unwrap();
+    registry::grant(db, &ctx(), CLIENT, PROVIDER, SERVICE)
+        .await
+        .unwrap();
+    let hub = Arc::new(Hub::new(
+        db.clone(),
+        HubConfig {
+            rate_burst: 3.0,
+            rate_per_second: 0.01,
+            ..Default::default()
+        },
+    ));
+    let state = tinhso_http::AppState::new(db.clone(), tinhso_http::WebConfig::default());
+    let app = tinhso_exchange::web::member_routes(hub.clone()).with_state(state);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let path = format!("/lgsp/v1/{PROVIDER}/{SERVICE}/echo");
+        let mut r = http.get(format!("http://{addr}{path}"));
+        for (k, v) in client_headers(
+            &ck,
+            CLIENT,
+            "GET",
+            &path,
+            b"",
+            now_micros() / 1_000_000,
+            &new_nonce(),
+        ) {
+            r = r.header(k, v);
+        }
+        let resp = r.send().await.unwrap();
+        if resp.status() == 429 {
+            assert_eq!(resp.headers()["retry-after"], "1");
+        }
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 429]);
+    // An unsigned request with a made-up service name does not create series of its own.
+    http.get(format!("http://{addr}/lgsp/v1/made-up/names/x"))
+        .send()
+        .await
+        .unwrap();
+    let m = hub.render_metrics();
+    assert!(
+        m.contains(&format!(
+            "tinhso_exchange_requests_total{{provider=\"{PROVIDER}\",service=\"{SERVICE}\",client=\"{CLIENT}\",outcome=\"ok\"}} 3"
+        )),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!("client=\"{CLIENT}\",outcome=\"rate_limited\"}} 1")),
+        "{m}"
+    );
+    assert!(
+        m.contains("provider=\"-\",service=\"-\",client=\"-\",outcome=\"unsigned\"} 1"),
+        "{m}"
+    );
+    assert!(!m.contains("made-up"), "{m}");
+    assert!(!m.contains("# EOF"));
+    let spliced = tinhso_exchange::metrics::splice("a 1\n# EOF\n", &m);
+    assert!(spliced.ends_with("# EOF\n") && spliced.starts_with("a 1\n"));
+    let outcomes: Vec<String> = log::recent(db, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|e| e.outcome)
+        .collect();
+    assert_eq!(outcomes, vec!["ok", "ok", "ok", "rate_limited", "unsigned"]);
+}
+
+#[tokio::test]
+async fn concurrent_exchanges_keep_one_unbroken_chain() {
+    let w = world().await;
+    w.grant(CLIENT).await;
+    let w = Arc::new(w);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let w = w.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = format!("{{\"i\":{i}}}");
+            w.send(&w.call("POST", "echo", body.as_bytes()), None)
+                .await
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    let v = log::verify(&w.t.db, None).await.unwrap();
+    assert_eq!((v.entries_checked, v.first_broken), (40, None));
+}
+
+#[tokio::test]
+async fn a_rewritten_chain_is_caught_by_the_signed_anchor() {
+    let w = world().await;
+    w.grant(CLIENT).await;
+    for _ in 0..4 {
+        assert_eq!(
+            w.send(&w.call("GET", "echo", b""), None).await.status(),
+            200
+        );
+    }
+    let hub_key = tinhso_exchange::hub::hub_key();
+    let pk = signing::public_key_b64(&hub_key);
+    assert_eq!(log::anchor(&w.t.db, &hub_key).await.unwrap(), Some(4));
+    assert_eq!(
+        log::anchor(&w.t.db, &hub_key).await.unwrap(),
+        None,
+        "nothing new"
+    );
+    let v = log::verify(&w.t.db, Some(&pk)).await.unwrap();
+    assert_eq!((v.entries_checked, v.first_broken), (4, None));
+    // A wrong key does not verify the anchor.
+    let other = signing::public_key_b64(&key(42));
+    let b = log::verify(&w.t.db, Some(&other))
+        .await
+        .unwrap()
+        .first_broken
+        .unwrap();
+    assert!(b.reason.contains("signature"), "{}", b.reason);
+    // Someone with write access edits entry 2 and recomputes every hash after it and the
+    // head: the chain is consistent again, but the anchor remembers entry 4's hash.
+    sqlx::query("UPDATE exchange_log SET client = '000.00.24.H37' WHERE seq = 2")
+        .execute(w.t.db.pool())
+        .await
+        .unwrap();
+    let mut entries = log::recent(&w.t.db, 10).await.unwrap();
+    entries.reverse();
+    let mut prev = entries[0].hash.clone();
+    for e in entries.iter_mut().skip(1) {
+        e.prev_hash = prev.clone();
+        e.hash = e.computed_hash();
+        sqlx::query("UPDATE exchange_log SET prev_hash = $1, hash = $2 WHERE seq = $3")
+            .bind(&e.prev_hash)
+            .bind(&e.hash)
+            .bind(e.seq)
+            .execute(w.t.db.pool())
+            .await
+            .unwrap();
+        prev = e.hash.clone();
+    }
+    sqlx::query("UPDATE exchange_log_head SET hash = $1 WHERE id = 1")
+        .bind(&prev)
+        .execute(w.t.db.pool())
+        .await
+        .unwrap();
+    let b = log::verify(&w.t.db, None)
+        .await
+        .unwrap()
+        .first_broken
+        .unwrap();
+    assert_eq!(b.seq, 4);
+    assert!(b.reason.contains("rewritten"), "{}", b.reason);
+    // Deleting the anchored entries is caught too.
+    sqlx::query("DELETE FROM exchange_log WHERE seq >= 2")
+        .execute(w.t.db.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE exchange_log_head SET seq = 1, hash = (SELECT hash FROM exchange_log WHERE seq = 1) WHERE id = 1")
+        .execute(w.t.db.pool())
+        .await
+        .unwrap();
+    let b = log::verify(&w.t.db, None)
+        .await
+        .unwrap()
+        .first_broken
+        .unwrap();
+    assert!(b.reason.contains("anchored"), "{}", b.reason);
+}
+
+#[tokio::test]
+async fn the_same_signed_request_sent_in_parallel_goes_through_once() {
+    let w = Arc::new(world().await);
+    w.grant(CLIENT).await;
+    let c = w.call("POST", "echo", b"{\"mot_lan\":true}");
+    let (path, ts, nonce) = (c.path.clone(), c.ts, c.nonce.clone());
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let w = w.clone();
+        let (path, nonce) = (path.clone(), nonce.clone());
+        tasks.push(tokio::spawn(async move {
+            let c = Call {
+                method: "POST",
+                path,
+                body: b"{\"mot_lan\":true}".to_vec(),
+                member: CLIENT,
+                key: &w.client_key,
+                ts,
+                nonce,
+            };
+            w.send(&c, None).await.status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        19,
+        "{statuses:?}"
+    );
+    let v = log::verify(&w.t.db, None).await.unwrap();
+    assert_eq!((v.entries_checked, v.first_broken), (20, None));
+}

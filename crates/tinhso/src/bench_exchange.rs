@@ -1,0 +1,81 @@
+//! `tinhso bench exchange`: the exchange hub's throughput and latency, and NATS publishing
+//! (the measuring code is `tinhso_exchange::bench`).
+
+use anyhow::Context;
+use std::time::Duration;
+use tinhso_store::{migrate, Db};
+
+/// Options of `tinhso bench exchange`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExchangeArgs {
+    /// An empty database to run on (`sqlite://new-file.db` or `postgres://…/empty_db`)
+    /// [default: a new SQLite file in a temporary directory, removed at the end].
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Concurrent clients (one keep-alive connection each, 8 members among them).
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Measured seconds of exchanges.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// NATS server for the publishing phase (a stream of its own, deleted afterwards); none:
+    /// skipped.
+    #[arg(long, env = "TINHSO_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// Events to publish in the NATS phase.
+    #[arg(long, default_value_t = 20_000)]
+    pub events: usize,
+}
+
+pub async fn run(args: &ExchangeArgs) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!(
+        "tinhso-bench-exchange-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let own_dir = args.database_url.is_none();
+    if own_dir {
+        std::fs::create_dir_all(&dir)?;
+    }
+    let url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.display()));
+    let db = Db::connect(&url, &Default::default())
+        .await
+        .with_context(|| format!("--database-url {}", crate::config::redact(&url)))?;
+    migrate::run(&db, &crate::all_migrations()).await?;
+    println!(
+        "tinhso bench exchange: {} ({}), {} clients, {:.0} s{}",
+        db.backend().name(),
+        crate::config::redact(&url),
+        args.clients,
+        args.seconds,
+        match &args.nats_url {
+            Some(u) => format!(
+                ", then {} events to NATS at {}",
+                args.events,
+                crate::config::redact(u)
+            ),
+            None => String::new(),
+        }
+    );
+    let report = tinhso_exchange::bench::run(
+        &db,
+        &tinhso_exchange::bench::Options {
+            clients: args.clients,
+            duration: Duration::from_secs_f64(args.seconds.max(0.5)),
+            nats_url: args.nats_url.clone(),
+            events: args.events,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e))?;
+    for line in report.lines() {
+        println!("  {line}");
+    }
+    db.close().await;
+    if own_dir {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
