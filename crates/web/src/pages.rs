@@ -568,6 +568,10 @@ struct BackOfficePage {
     colleagues: Vec<String>,
     today: String,
     due10: String,
+    /// May edit procedures (and run the platform): the administration cards are shown.
+    admin: bool,
+    /// May read dossiers somewhere: the dossier register card is shown.
+    dossiers: bool,
 }
 
 async fn back_office(State(state): State<AppState>, ctx: ReqCtx) -> Result<Response, PageError> {
@@ -612,6 +616,8 @@ async fn back_office(State(state): State<AppState>, ctx: ReqCtx) -> Result<Respo
             .add_working_days(today, 10)
             .format("%d/%m/%Y")
             .to_string(),
+        admin: p.can_somewhere(tinhso_identity::Permission::ProcedureManage),
+        dossiers: p.can_somewhere(tinhso_identity::Permission::DossierRead),
     }))
 }
 

@@ -443,3 +443,23 @@ async fn an_administrator_edits_a_procedure_through_the_page() {
     let resp = app.get(&officer, path).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_back_office_links_administration_only_for_administrators() {
+    let app = spawn_app().await;
+    let admin = app.signed_in("quantri").await;
+    let (status, html) = text(app.get(&admin, "/nghiep-vu").await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("href=\"/quan-tri/thu-tuc\""), "{html}");
+    assert!(html.contains("href=\"/quan-tri/truc-lien-thong\""));
+    let officer = app.signed_in("congchuc.tamthanh").await;
+    let (_, html) = text(app.get(&officer, "/nghiep-vu").await).await;
+    assert!(!html.contains("href=\"/quan-tri/thu-tuc\""));
+    assert!(
+        html.contains("href=\"/nghiep-vu/so-theo-doi\""),
+        "officers keep the register"
+    );
+    // And the page itself still refuses them: the link is a convenience, not the check.
+    let resp = app.get(&officer, "/quan-tri/thu-tuc").await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
