@@ -590,7 +590,30 @@ async fn officer_action(wd: &WebDriver, base: &str, code: &str, action: &str) ->
         ))
         .await
         .map_err(|e| format!("no {action} button on {path}: {e}"))?;
+    // The form posts and redirects back to the same path: mark the current document, and
+    // wait for a new one (the path alone would match before the post has even been sent).
+    wd.execute("window.__tinhso_old_page = true;", json!([]))
+        .await?;
     wd.click(&button).await?;
+    let deadline = Instant::now() + WAIT_TIMEOUT;
+    loop {
+        let fresh = wd
+            .execute(
+                "return window.__tinhso_old_page !== true && document.readyState === 'complete';",
+                json!([]),
+            )
+            .await
+            .unwrap_or(Value::Bool(false));
+        if fresh == Value::Bool(true) {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{action} on {path}: no new page within {WAIT_TIMEOUT:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     wait_for_path(wd, &path).await?;
     Ok(())
 }
