@@ -114,7 +114,8 @@ async fn office(
     require(state, ctx, perm, &scope, &format!("dossier:{}", d.code)).await
 }
 
-async fn office_dossier(
+/// The dossier `code` for an officer holding `perm` over it (refusals audited).
+pub(super) async fn office_dossier(
     state: &AppState,
     ctx: &ReqCtx,
     code: &str,

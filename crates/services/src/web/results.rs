@@ -3,6 +3,7 @@
 //! download; the officers' download and revocation; the signed-in citizen's data store (kho
 //! dữ liệu); and the JSON API for all of it.
 
+use super::forms::office_dossier;
 use super::portal::applicant_dossier;
 use super::view::FormErrors;
 use crate::dossier::{self, Dossier};
@@ -342,20 +343,6 @@ pub async fn applicant_download(
         .await
         .map_err(|e| ctx.page_err(e))?;
     Ok(pdf_response(bytes, &file_name(&r), false))
-}
-
-async fn office_dossier(
-    state: &AppState,
-    ctx: &ReqCtx,
-    code: &str,
-    perm: Permission,
-) -> Result<Dossier, AppError> {
-    let d = dossier::get(&state.db, code)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let scope = dossier::scope_of(&state.db, &d).await?;
-    require(state, ctx, perm, &scope, &format!("dossier:{code}")).await?;
-    Ok(d)
 }
 
 pub async fn office_download(
