@@ -557,18 +557,27 @@ async fn child_results(mut cmd: std::process::Command) -> anyhow::Result<Vec<Str
     .await?
 }
 
-async fn run_target(target: &Target, args: &KernelArgs) -> anyhow::Result<Report> {
-    let load_start = loadavg();
-    let peak_reset = reset_peak_rss();
-    let (rss_before, _) = memory_kib();
+/// Run `measure` on a throw-away database: a SQLite file in a new temporary directory (or the
+/// file the target names), or a new PostgreSQL database `tinhso_bench_<uuid>`, dropped at the
+/// end whatever `measure` returned. `measure` gets the database and the temporary directory;
+/// the result comes back with the backend's name and a description of the database.
+async fn on_scratch_db<T, F, Fut>(
+    target: &Target,
+    measure: F,
+) -> anyhow::Result<(T, &'static str, String)>
+where
+    F: FnOnce(Db, PathBuf) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
     let dir = TempDir::new()?;
-    let (url, description, pg) = match target {
+    let (url, description, pg, backend) = match target {
         Target::Sqlite(file) => {
             let path = file.clone().unwrap_or_else(|| dir.path().join("tinhso.db"));
             (
                 format!("sqlite://{}", path.display()),
                 format!("new file {}", path.display()),
                 None,
+                "sqlite",
             )
         }
         Target::Postgres(server) => {
@@ -583,19 +592,16 @@ async fn run_target(target: &Target, args: &KernelArgs) -> anyhow::Result<Report
                     crate::config::redact(&base)
                 ),
                 Some((admin, name)),
+                "postgres",
             )
         }
-    };
-    let backend = match target {
-        Target::Sqlite(_) => "sqlite",
-        Target::Postgres(_) => "postgres",
     };
     eprintln!("bench: {backend}: {description}");
     let result = async {
         let db = Db::connect(&url, &Default::default())
             .await
             .with_context(|| format!("cannot open {}", crate::config::redact(&url)))?;
-        let r = measure(&db, dir.path(), args).await;
+        let r = measure(db.clone(), dir.path().to_path_buf()).await;
         db.close().await;
         r
     }
@@ -611,7 +617,19 @@ async fn run_target(target: &Target, args: &KernelArgs) -> anyhow::Result<Report
         }
     }
     drop(dir);
-    let m = result?;
+    Ok((result?, backend, description))
+}
+
+async fn run_target(target: &Target, args: &KernelArgs) -> anyhow::Result<Report> {
+    let load_start = loadavg();
+    let peak_reset = reset_peak_rss();
+    let (rss_before, _) = memory_kib();
+    let (m, backend, description) =
+        on_scratch_db(
+            target,
+            |db, dir| async move { measure(&db, &dir, args).await },
+        )
+        .await?;
     let (rss_after, _) = memory_kib();
     // The verify breakdown (a diagnostic that holds extra pages) is left out of the peak.
     let peak = m
@@ -1515,55 +1533,10 @@ async fn services(args: &ServicesArgs) -> anyhow::Result<()> {
 async fn services_target(target: &Target, args: &ServicesArgs) -> anyhow::Result<Vec<String>> {
     let load_start = loadavg();
     let peak_reset = reset_peak_rss();
-    let dir = TempDir::new()?;
-    let (url, description, pg, backend) = match target {
-        Target::Sqlite(_) => {
-            let path = dir.path().join("tinhso.db");
-            (
-                format!("sqlite://{}", path.display()),
-                format!("new file {}", path.display()),
-                None,
-                "sqlite",
-            )
-        }
-        Target::Postgres(server) => {
-            let (base, query) = pg_server_parts(server)?;
-            let name = format!("tinhso_bench_{}", uuid::Uuid::new_v4().simple());
-            let admin = format!("{base}/postgres{query}");
-            admin_exec(&admin, &format!("CREATE DATABASE {name}")).await?;
-            (
-                format!("{base}/{name}{query}"),
-                format!(
-                    "new database {name} on {}, dropped at the end",
-                    crate::config::redact(&base)
-                ),
-                Some((admin, name)),
-                "postgres",
-            )
-        }
-    };
-    eprintln!("bench: {backend}: {description}");
-    let result = async {
-        let db = Db::connect(&url, &Default::default())
-            .await
-            .with_context(|| format!("cannot open {}", crate::config::redact(&url)))?;
-        let r = services_measure(&db, dir.path(), args).await;
-        db.close().await;
-        r
-    }
-    .await;
-    if let Some((admin, name)) = pg {
-        if let Err(e) = admin_exec(
-            &admin,
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        )
-        .await
-        {
-            eprintln!("bench: could not drop database {name}: {e:#} — drop it by hand");
-        }
-    }
-    drop(dir);
-    let m = result?;
+    let (m, backend, description) = on_scratch_db(target, |db, dir| async move {
+        services_measure(&db, &dir, args).await
+    })
+    .await?;
     let peak = m.marks.iter().map(|(_, _, hwm)| *hwm).max().unwrap_or(0);
 
     println!();
