@@ -48,6 +48,10 @@ pub async fn prepare(db: &Db) -> anyhow::Result<()> {
     {
         tracing::info!(targets, "plan 226/KH-UBND and its targets imported");
     }
+    let gates = tinhso_border::gates::seed(db).await?;
+    if gates > 0 {
+        tracing::info!(gates, "border gates seeded");
+    }
     Ok(())
 }
 
@@ -61,5 +65,6 @@ pub fn all_migrations() -> Vec<&'static [migrate::Migration]> {
         tinhso_notify::MIGRATIONS,
         tinhso_targets::MIGRATIONS,
         tinhso_exchange::MIGRATIONS,
+        tinhso_border::MIGRATIONS,
     ]
 }

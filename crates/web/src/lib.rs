@@ -28,6 +28,7 @@ pub fn all_rules() -> Vec<tinhso_http::access::Rule> {
         tinhso_services::web::RULES,
         tinhso_targets::web::RULES,
         tinhso_exchange::web::RULES,
+        tinhso_border::web::RULES,
     ]
     .concat()
 }

@@ -1,0 +1,41 @@
+//! The digital border gate (nền tảng cửa khẩu số, issue #4).
+//!
+//! - [`gates`]: the gates of Lạng Sơn (cửa khẩu) with their lanes, yards, opening hours,
+//!   crossing capacity per direction and the agencies present, as data (`data/gates.toml`).
+//! - [`plate`]: Vietnamese and Chinese number plates (biển số) parsed into one canonical form;
+//!   [`matching`]: camera reads matched to active trips despite misreads.
+//! - [`hs`]: the goods nomenclature (AHTN/HS 8-digit codes) searchable by Vietnamese words.
+//! - [`registry`]: enterprises (by MST), drivers, vehicles and trailers.
+//! - [`declaration`]: the trip declaration (tờ khai), corrected in place and versioned.
+//! - [`pass`]: the QR pass signed by the platform, verifiable offline.
+//! - [`slots`]: crossing slots per gate, direction and hour, and the queue.
+//! - [`fees`]: the infrastructure fee (phí sử dụng công trình kết cấu hạ tầng) as dated data.
+//! - [`web`]: pages (Vietnamese, Chinese, English for drivers) and the JSON API.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod declaration;
+pub mod fees;
+pub mod gates;
+pub mod hs;
+pub mod matching;
+pub mod pass;
+pub mod plate;
+pub mod registry;
+pub mod slots;
+pub mod web;
+
+use tinhso_store::migrate::Migration;
+
+/// The module's migrations (the 8000s).
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 8001,
+        name: "border gates, enterprises, drivers, vehicles, trip declarations and their versions",
+        sql: include_str!("../migrations/8001_border.sql"),
+    },
+    Migration {
+        version: 8002,
+        name: "border crossing slots and bookings",
+        sql: include_str!("../migrations/8002_slots.sql"),
+    },
+];

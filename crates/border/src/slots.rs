@@ -1,0 +1,3 @@
+//! Crossing slots (khung giờ thông quan) per gate, direction and hour, and the queue.
+//!
+//! SKELETON: being written (issue #4).
