@@ -114,7 +114,10 @@ CREATE TABLE border_trips (
 );
 
 CREATE INDEX border_trips_active ON border_trips (gate_code, stage, expected_arrival);
-CREATE INDEX border_trips_vehicle ON border_trips (vehicle_plate, stage);
+-- One trip at a time per vehicle: a second declaration while one is active is refused, even
+-- when two arrive at once.
+CREATE UNIQUE INDEX border_trips_vehicle_active ON border_trips (vehicle_plate)
+    WHERE stage NOT IN ('crossed', 'returned', 'exited', 'cancelled');
 CREATE INDEX border_trips_enterprise ON border_trips (enterprise_mst, created_at);
 
 CREATE TABLE border_goods_lines (

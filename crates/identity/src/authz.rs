@@ -40,6 +40,15 @@ pub enum Permission {
     DossierApprove,
     /// Edit the procedure catalogue.
     ProcedureManage,
+    /// Declare trips through the border gates, correct them, book crossing slots (khai báo
+    /// phương tiện, hàng hoá qua cửa khẩu): enterprises and drivers, on their own trips.
+    BorderDeclare,
+    /// Work at a gate: see its queue, verify passes, record an agency's check, review camera
+    /// reads, override a trip's stage with a reason (cán bộ tại cửa khẩu).
+    BorderInspect,
+    /// Manage a gate: capacity, opening hours, yards, fees reconciliation (Ban Quản lý Khu kinh
+    /// tế cửa khẩu).
+    BorderManage,
 }
 
 impl Permission {
@@ -60,6 +69,9 @@ impl Permission {
         Permission::DossierProcess,
         Permission::DossierApprove,
         Permission::ProcedureManage,
+        Permission::BorderDeclare,
+        Permission::BorderInspect,
+        Permission::BorderManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +92,9 @@ impl Permission {
             Permission::DossierProcess => "dossier_process",
             Permission::DossierApprove => "dossier_approve",
             Permission::ProcedureManage => "procedure_manage",
+            Permission::BorderDeclare => "border_declare",
+            Permission::BorderInspect => "border_inspect",
+            Permission::BorderManage => "border_manage",
         }
     }
 
@@ -110,6 +125,11 @@ pub enum Role {
     Admin,
     /// Kiểm toán viên (read-only audit).
     Auditor,
+    /// Cán bộ tại cửa khẩu: customs, border guard, quarantine officers (their agency is their
+    /// scope, so they see the gates where it is present).
+    BorderOfficer,
+    /// Cán bộ quản lý cửa khẩu (Ban Quản lý Khu kinh tế cửa khẩu): gate settings and fees.
+    BorderManager,
 }
 
 impl Role {
@@ -123,6 +143,8 @@ impl Role {
         Role::ProvinceLeader,
         Role::Admin,
         Role::Auditor,
+        Role::BorderOfficer,
+        Role::BorderManager,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -136,6 +158,8 @@ impl Role {
             Role::ProvinceLeader => "province_leader",
             Role::Admin => "admin",
             Role::Auditor => "auditor",
+            Role::BorderOfficer => "border_officer",
+            Role::BorderManager => "border_manager",
         }
     }
 
@@ -155,6 +179,8 @@ impl Role {
             Role::ProvinceLeader => "Lãnh đạo tỉnh",
             Role::Admin => "Quản trị hệ thống",
             Role::Auditor => "Kiểm toán viên",
+            Role::BorderOfficer => "Cán bộ tại cửa khẩu",
+            Role::BorderManager => "Cán bộ quản lý cửa khẩu",
         }
     }
 
@@ -162,7 +188,7 @@ impl Role {
     pub fn requires_totp(self) -> bool {
         matches!(
             self,
-            Role::DepartmentLeader | Role::ProvinceLeader | Role::Admin
+            Role::DepartmentLeader | Role::ProvinceLeader | Role::Admin | Role::BorderManager
         )
     }
 
@@ -175,7 +201,7 @@ impl Role {
     pub fn permissions(self) -> &'static [Permission] {
         use Permission::*;
         match self {
-            Role::Citizen | Role::Enterprise => &[SelfService, AdminUnitRead],
+            Role::Citizen | Role::Enterprise => &[SelfService, AdminUnitRead, BorderDeclare],
             Role::OneStopOfficer | Role::Specialist => &[
                 SelfService,
                 BackOffice,
@@ -225,6 +251,23 @@ impl Role {
                 AuditVerify,
                 AdminUnitRead,
                 DossierRead,
+            ],
+            Role::BorderOfficer => &[
+                SelfService,
+                BackOffice,
+                AgencyRead,
+                AdminUnitRead,
+                BorderInspect,
+            ],
+            Role::BorderManager => &[
+                SelfService,
+                BackOffice,
+                LeaderDashboard,
+                AgencyRead,
+                AdminUnitRead,
+                AuditRead,
+                BorderInspect,
+                BorderManage,
             ],
         }
     }

@@ -258,6 +258,32 @@ pub struct RegisteredKey {
     pub revoked_at: Option<i64>,
 }
 
+/// Every key an agency has had (active and revoked), newest first: what an offline verifier
+/// downloads to check what the agency signed.
+pub async fn agency_keys(db: &Db, agency_code: &str) -> Result<Vec<RegisteredKey>, AppError> {
+    let rows = sqlx::query(
+        "SELECT id, agency_code, public_key, created_at, revoked_at FROM agency_signing_keys \
+         WHERE agency_code = $1 ORDER BY created_at DESC",
+    )
+    .bind(agency_code)
+    .fetch_all(db.pool())
+    .await
+    .map_err(DbError::from)?;
+    let g = |e| AppError::from(DbError::from(e));
+    rows.into_iter()
+        .map(|r| {
+            Ok(RegisteredKey {
+                id: r.try_get(0).map_err(g)?,
+                owner_kind: "agency",
+                owner: r.try_get(1).map_err(g)?,
+                public_key: r.try_get(2).map_err(g)?,
+                created_at: r.try_get(3).map_err(g)?,
+                revoked_at: r.try_get(4).map_err(g)?,
+            })
+        })
+        .collect()
+}
+
 /// Look a key up by id in either registry.
 pub async fn registered(db: &Db, key_id: &str) -> Result<Option<RegisteredKey>, AppError> {
     for (kind, sql) in [

@@ -19,6 +19,29 @@ use pdf_writer::types::{CidFontType, FontFlags, SystemInfo};
 use pdf_writer::Finish;
 use pdf_writer::{Date, Filter, Name, Pdf, Rect, Ref, Str, TextStr};
 
+/// A QR code of `text` as an inline SVG element for web pages (no XML declaration), at least
+/// 180 px wide, error correction level M, labelled for screen readers.
+pub fn qr_svg(text: &str, label: &str) -> Result<String, qrcode::types::QrError> {
+    use qrcode::render::svg;
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)?;
+    let image = code
+        .render::<svg::Color<'_>>()
+        .min_dimensions(180, 180)
+        .dark_color(svg::Color("#000000"))
+        .light_color(svg::Color("#ffffff"))
+        .build();
+    let start = image.find("<svg").unwrap_or(0);
+    let label = label
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;");
+    Ok(image[start..].replacen(
+        "<svg",
+        &format!("<svg role=\"img\" aria-label=\"{label}\" class=\"qr\""),
+        1,
+    ))
+}
+
 /// Document information (thông tin tài liệu).
 #[derive(Debug, Clone, Default)]
 pub struct Meta {

@@ -384,10 +384,11 @@ async fn own_records_and_other_peoples_records() {
             .map(|perm| perm.as_str())
             .collect()
     };
-    // a citizen: self-service on the own account (and reading admin units, public anyway)
+    // a citizen: self-service on the own account (and reading admin units, public anyway),
+    // and declaring their own border-gate trips
     assert_eq!(
         granted(&c1, &ResourceScope::owned_by(&c1.user_id)),
-        BTreeSet::from(["self_service", "admin_unit_read"])
+        BTreeSet::from(["self_service", "admin_unit_read", "border_declare"])
     );
     assert!(granted(&c1, &ResourceScope::owned_by(&c2.user_id)).is_empty());
     assert!(granted(&c1, &ResourceScope::province()).is_empty());

@@ -388,6 +388,8 @@ pub fn role_label(role: &str, lang: Lang) -> String {
             Role::ProvinceLeader => "Province leader",
             Role::Admin => "Administrator",
             Role::Auditor => "Auditor",
+            Role::BorderOfficer => "Border-gate officer",
+            Role::BorderManager => "Border-gate manager",
         }
         .to_string(),
         (None, _) => role.to_string(),
@@ -547,25 +549,7 @@ pub fn public_url(state: &AppState, headers: &HeaderMap) -> String {
 /// A QR code of `text` as an inline SVG element (no XML declaration), labelled for screen
 /// readers.
 pub fn qr_svg(text: &str, label: &str) -> Result<String, AppError> {
-    use qrcode::render::svg;
-    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
-        .map_err(AppError::internal)?;
-    let image = code
-        .render::<svg::Color<'_>>()
-        .min_dimensions(180, 180)
-        .dark_color(svg::Color("#000000"))
-        .light_color(svg::Color("#ffffff"))
-        .build();
-    let start = image.find("<svg").unwrap_or(0);
-    let label = label
-        .replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;");
-    Ok(image[start..].replacen(
-        "<svg",
-        &format!("<svg role=\"img\" aria-label=\"{label}\" class=\"qr\""),
-        1,
-    ))
+    tinhso_pdf::qr_svg(text, label).map_err(AppError::internal)
 }
 
 /// Tracking URL of a dossier (path and query).
