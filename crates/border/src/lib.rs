@@ -18,6 +18,7 @@ pub mod fees;
 pub mod gates;
 pub mod hs;
 pub mod matching;
+pub mod misread;
 pub mod pass;
 pub mod plate;
 pub mod registry;

@@ -1,10 +1,31 @@
-//! Camera plate reads matched to active trips despite misreads (0/D/O, 8/B, 1/I, 5/S, 2/Z,
-//! missing separators, one line of a two-line plate). A read that matches nothing or matches
-//! ambiguously is never attached to a truck: the caller sends it to the officers' review queue.
+//! Camera plate reads (đọc biển số từ camera) matched to active trips despite misreads: the
+//! confusable characters 0/D/O/Q, 8/B, 1/I/L, 5/S, 2/Z, 6/G, missing separators, a lost `·`,
+//! one line of a two-line plate, a Chinese province character missing or misread, one
+//! character dropped. A read that matches nothing or matches ambiguously is never attached to
+//! a truck: the caller sends it to the officers' review queue.
 //!
-//! SKELETON: contract only; the matcher is being written (issue #4) and replaces this body.
+//! The index keeps, for every active plate, its *body* (the Latin letters and digits, without
+//! the Chinese province character or `挂`) folded by confusion class ([`fold`]), so a read is
+//! matched by a few hash lookups, in tiers; the first tier that finds anything decides:
+//!
+//! 1. **exact**: the read parses ([`crate::plate::parse`]) to an active plate → [`MatchOutcome::Exact`];
+//! 2. **folded**: the read's folded body equals active plates' folded bodies; among them the
+//!    fewest differing characters (and the same province character, when the read has one)
+//!    wins; a tie is [`MatchOutcome::Ambiguous`];
+//! 3. **one character dropped** or **bottom line only** (`123.45` of `12C` / `123.45`, `12345`
+//!    of `桂A` / `12345`; only for reads of 4–6 characters without a province character), the
+//!    candidates of both taken together (a bottom line `12345` is also `桂A·12345` with its
+//!    letter dropped); only when the read is not itself a valid plate (a valid plate that is
+//!    not active may be a truck with no declaration: it goes to review); must be unique, or
+//!    unique with the read's province character.
+//!
+//! A plate belongs to one key; inserting a plate again replaces its key.
 
 use std::collections::HashMap;
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::plate;
 
 /// What a read matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,45 +40,471 @@ pub enum MatchOutcome<K> {
     NoMatch,
 }
 
+impl<K> MatchOutcome<K> {
+    /// The matched key, if exactly one plate fits.
+    pub fn key(&self) -> Option<&K> {
+        match self {
+            MatchOutcome::Exact(k) | MatchOutcome::Fuzzy(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// `exact`, `fuzzy`, `ambiguous`, `no_match`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MatchOutcome::Exact(_) => "exact",
+            MatchOutcome::Fuzzy(_) => "fuzzy",
+            MatchOutcome::Ambiguous(_) => "ambiguous",
+            MatchOutcome::NoMatch => "no_match",
+        }
+    }
+}
+
+/// The confusion class of a character (nhóm ký tự dễ đọc nhầm): 0/D/O/Q → `0`, 8/B → `8`,
+/// 1/I/L → `1`, 5/S → `5`, 2/Z → `2`, 6/G → `6`; other characters stand for themselves.
+pub fn fold_char(c: char) -> char {
+    match c.to_ascii_uppercase() {
+        'O' | 'Q' | 'D' => '0',
+        'B' => '8',
+        'I' | 'L' => '1',
+        'S' => '5',
+        'Z' => '2',
+        'G' => '6',
+        u => u,
+    }
+}
+
+/// A string folded by confusion class.
+pub fn fold(s: &str) -> String {
+    s.chars().map(fold_char).collect()
+}
+
+/// A plate or a read split into its province character (Chinese plates) and its body (Latin
+/// letters and digits, upper case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Parts {
+    province: Option<char>,
+    body: String,
+}
+
+fn parts(text: &str) -> Parts {
+    let mut province = None;
+    let mut body = String::with_capacity(text.len());
+    for c in text.nfkc() {
+        if c.is_ascii_alphanumeric() {
+            body.push(c.to_ascii_uppercase());
+        } else if body.is_empty() && province.is_none() && c.is_alphabetic() && !c.is_ascii() {
+            // A non-Latin letter before the body: the province character, read right or not.
+            province = Some(c);
+        }
+    }
+    Parts { province, body }
+}
+
+/// The bottom line of a plate's body: the serial digits of a Vietnamese plate, the characters
+/// after the issuing-office letter of a Chinese one.
+fn bottom_of(p: &Parts) -> Option<&str> {
+    if p.province.is_some() {
+        p.body.get(1..)
+    } else {
+        let lead = p
+            .body
+            .char_indices()
+            .find(|(_, c)| !c.is_ascii_digit())
+            .map(|(i, _)| i)?;
+        let serial = p.body[lead..].trim_start_matches(|c: char| c.is_ascii_alphabetic());
+        Some(serial)
+    }
+}
+
+/// `12C`, `29LD`: two digits then only letters — the top line of a Vietnamese plate, which is
+/// never taken for a bottom line.
+fn looks_like_top_line(body: &str) -> bool {
+    let b = body.as_bytes();
+    b.len() >= 3
+        && b[0].is_ascii_digit()
+        && b[1].is_ascii_digit()
+        && b[2..].iter().all(u8::is_ascii_alphabetic)
+}
+
+#[derive(Debug, Clone)]
+struct Entry<K> {
+    key: K,
+    parts: Parts,
+}
+
 /// The active plates (canonical form) and the key (trip) each belongs to.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PlateIndex<K: Clone + Eq> {
-    exact: HashMap<String, K>,
+    entries: HashMap<String, Entry<K>>,
+    /// Folded body → canonical plates.
+    folded: HashMap<String, Vec<String>>,
+    /// Folded body with one character dropped → canonical plates.
+    dropped: HashMap<String, Vec<String>>,
+    /// Folded bottom line → canonical plates.
+    bottom: HashMap<String, Vec<String>>,
+}
+
+impl<K: Clone + Eq> Default for PlateIndex<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn add(map: &mut HashMap<String, Vec<String>>, key: String, canonical: &str) {
+    let v = map.entry(key).or_default();
+    if !v.iter().any(|c| c == canonical) {
+        v.push(canonical.to_string());
+    }
+}
+
+fn del(map: &mut HashMap<String, Vec<String>>, key: &str, canonical: &str) {
+    if let Some(v) = map.get_mut(key) {
+        v.retain(|c| c != canonical);
+        if v.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
+/// The folded body with each character dropped in turn (distinct).
+fn drops(folded: &str) -> Vec<String> {
+    let chars: Vec<char> = folded.chars().collect();
+    let mut out: Vec<String> = Vec::with_capacity(chars.len());
+    for i in 0..chars.len() {
+        let s: String = chars
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, c)| *c)
+            .collect();
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
 }
 
 impl<K: Clone + Eq> PlateIndex<K> {
     pub fn new() -> Self {
         Self {
-            exact: HashMap::new(),
+            entries: HashMap::new(),
+            folded: HashMap::new(),
+            dropped: HashMap::new(),
+            bottom: HashMap::new(),
         }
     }
 
-    /// Add an active plate (its canonical form) for `key`.
+    /// Add an active plate (its canonical form) for `key`; a plate already there changes key.
     pub fn insert(&mut self, canonical: &str, key: K) {
-        self.exact.insert(canonical.to_string(), key);
+        if let Some(e) = self.entries.get_mut(canonical) {
+            e.key = key;
+            return;
+        }
+        let p = parts(canonical);
+        let f = fold(&p.body);
+        for d in drops(&f) {
+            add(&mut self.dropped, d, canonical);
+        }
+        if let Some(b) = bottom_of(&p) {
+            add(&mut self.bottom, fold(b), canonical);
+        }
+        add(&mut self.folded, f, canonical);
+        self.entries
+            .insert(canonical.to_string(), Entry { key, parts: p });
     }
 
     /// Remove a plate that is no longer active.
     pub fn remove(&mut self, canonical: &str) {
-        self.exact.remove(canonical);
+        let Some(e) = self.entries.remove(canonical) else {
+            return;
+        };
+        let f = fold(&e.parts.body);
+        for d in drops(&f) {
+            del(&mut self.dropped, &d, canonical);
+        }
+        if let Some(b) = bottom_of(&e.parts) {
+            del(&mut self.bottom, &fold(b), canonical);
+        }
+        del(&mut self.folded, &f, canonical);
     }
 
     pub fn len(&self) -> usize {
-        self.exact.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.exact.is_empty()
+        self.entries.is_empty()
+    }
+
+    /// The key of an active plate (canonical form).
+    pub fn get(&self, canonical: &str) -> Option<&K> {
+        self.entries.get(canonical).map(|e| &e.key)
+    }
+
+    /// The canonical plates that a read could be (every tier's candidates, for the review
+    /// queue), sorted.
+    pub fn candidates(&self, text: &str) -> Vec<String> {
+        let r = parts(text);
+        let f = fold(&r.body);
+        let mut out: Vec<String> = Vec::new();
+        for map in [&self.folded, &self.dropped, &self.bottom] {
+            if let Some(v) = map.get(&f) {
+                out.extend(v.iter().cloned());
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn outcome(&self, mut plates: Vec<&str>) -> MatchOutcome<K> {
+        plates.sort_unstable();
+        plates.dedup();
+        let keys: Vec<K> = plates
+            .iter()
+            .filter_map(|c| self.entries.get(*c).map(|e| e.key.clone()))
+            .collect();
+        match keys.len() {
+            0 => MatchOutcome::NoMatch,
+            1 => MatchOutcome::Fuzzy(keys[0].clone()),
+            _ => MatchOutcome::Ambiguous(keys),
+        }
+    }
+
+    /// The candidates that fit best: when the read has a province character, those with that
+    /// province if there are any; otherwise all. (Fewer differing characters is *not* taken as
+    /// better: `桂F·92B72` could be `桂F·92872` or `桂F·9287Z` misread twice.)
+    fn best<'a>(&self, cands: &'a [String], r: &Parts) -> Vec<&'a str> {
+        let all: Vec<&str> = cands
+            .iter()
+            .filter(|c| self.entries.contains_key(c.as_str()))
+            .map(String::as_str)
+            .collect();
+        if let Some(rp) = r.province {
+            let same: Vec<&str> = all
+                .iter()
+                .copied()
+                .filter(|c| self.entries.get(*c).and_then(|e| e.parts.province) == Some(rp))
+                .collect();
+            if !same.is_empty() {
+                return same;
+            }
+        }
+        all
     }
 
     /// Match a camera's plate text.
     pub fn match_read(&self, text: &str) -> MatchOutcome<K> {
-        match crate::plate::parse(text) {
-            Ok(p) => match self.exact.get(&p.canonical) {
-                Some(k) => MatchOutcome::Exact(k.clone()),
-                None => MatchOutcome::NoMatch,
-            },
-            Err(_) => MatchOutcome::NoMatch,
+        if text.len() > 256 {
+            return MatchOutcome::NoMatch;
+        }
+        let r = parts(text);
+        let f = fold(&r.body);
+        // 1. Exact. (A read that is exactly an active plate wins even if it could also be
+        // another active plate with a character dropped — 12C-1234 read, 12C-123.45 active
+        // too: sending those to review would send every clean read of such a 4-digit plate
+        // there. The rare wrong attachment this allows is measured by `misread::evaluate`.)
+        let valid = match plate::parse(text) {
+            Ok(p) => {
+                if let Some(e) = self.entries.get(&p.canonical) {
+                    return MatchOutcome::Exact(e.key.clone());
+                }
+                true
+            }
+            Err(_) => false,
+        };
+        if r.body.len() < 4 {
+            return MatchOutcome::NoMatch;
+        }
+        // 2. Folded: the fewest differing characters wins; a tie is ambiguous.
+        if let Some(cands) = self.folded.get(&f) {
+            let best = self.best(cands, &r);
+            if !best.is_empty() {
+                return self.outcome(best);
+            }
+        }
+        if valid {
+            // A valid plate that is not active: perhaps a truck with no declaration.
+            return MatchOutcome::NoMatch;
+        }
+        // 3 and 4. One character dropped, or the bottom line only: a bottom line can also be a
+        // Chinese body without its letter, so the two tiers' candidates are taken together.
+        // A top line alone (`12C`, `51LD`) is never enough.
+        if looks_like_top_line(&r.body) {
+            return MatchOutcome::NoMatch;
+        }
+        let mut cands: Vec<String> = if r.body.len() >= 5 {
+            self.dropped.get(&f).cloned().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        if r.province.is_none() && (4..=6).contains(&r.body.len()) {
+            if let Some(b) = self.bottom.get(&f) {
+                cands.extend(b.iter().cloned());
+            }
+        }
+        cands.sort_unstable();
+        cands.dedup();
+        if !cands.is_empty() {
+            return self.outcome(self.best(&cands, &r));
+        }
+        MatchOutcome::NoMatch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn index(plates: &[&str]) -> PlateIndex<usize> {
+        let mut ix = PlateIndex::new();
+        for (i, p) in plates.iter().enumerate() {
+            let c = plate::parse(p).unwrap().canonical;
+            ix.insert(&c, i);
+        }
+        ix
+    }
+
+    #[test]
+    fn exact_reads_any_way() {
+        let ix = index(&["12C-123.45", "桂A·12345", "29LD-012.34"]);
+        assert_eq!(ix.len(), 3);
+        assert_eq!(ix.match_read("12C12345"), MatchOutcome::Exact(0));
+        assert_eq!(ix.match_read("12c 123 45"), MatchOutcome::Exact(0));
+        assert_eq!(ix.match_read("12C\n123.45"), MatchOutcome::Exact(0));
+        assert_eq!(ix.match_read("桂A12345"), MatchOutcome::Exact(1));
+        assert_eq!(ix.match_read("桂A.12345"), MatchOutcome::Exact(1));
+        assert_eq!(ix.match_read("29LD01234"), MatchOutcome::Exact(2));
+    }
+
+    #[test]
+    fn confusable_characters() {
+        let ix = index(&[
+            "12C-108.52",
+            "98B-066.10",
+            "51D-012.34",
+            "14LD-505.55",
+            "桂A·B8Z20",
+        ]);
+        assert_eq!(ix.match_read("I2C-1O8.52"), MatchOutcome::Fuzzy(0));
+        assert_eq!(ix.match_read("12C-1D8.SZ"), MatchOutcome::Fuzzy(0));
+        assert_eq!(ix.match_read("L2C1Q8S2"), MatchOutcome::Fuzzy(0));
+        assert_eq!(ix.match_read("988-D66.I0"), MatchOutcome::Fuzzy(1));
+        assert_eq!(ix.match_read("5I0-0I2.34"), MatchOutcome::Fuzzy(2));
+        assert_eq!(ix.match_read("51O01234"), MatchOutcome::Fuzzy(2));
+        assert_eq!(ix.match_read("I4L0-S0S.SS"), MatchOutcome::Fuzzy(3));
+        assert_eq!(ix.match_read("桂A 8B2Z0"), MatchOutcome::Fuzzy(4));
+    }
+
+    #[test]
+    fn chinese_province_missing_or_misread() {
+        let ix = index(&["桂A·12345", "桂B·77777", "云B·77777"]);
+        assert_eq!(ix.match_read("A12345"), MatchOutcome::Fuzzy(0));
+        assert_eq!(ix.match_read("柱A12345"), MatchOutcome::Fuzzy(0));
+        assert_eq!(ix.match_read("A·I2345"), MatchOutcome::Fuzzy(0));
+        // Two plates differ only by province: without it, an officer decides.
+        // (Candidates come in the order of their plates: 云 before 桂.)
+        assert_eq!(ix.match_read("B77777"), MatchOutcome::Ambiguous(vec![2, 1]));
+        assert_eq!(
+            ix.match_read("?B77777"),
+            MatchOutcome::Ambiguous(vec![2, 1])
+        );
+        // With it, the right one even when misread elsewhere.
+        assert_eq!(ix.match_read("云B7777"), MatchOutcome::Fuzzy(2));
+        assert_eq!(ix.match_read("B7777"), MatchOutcome::Ambiguous(vec![2, 1]));
+        assert_eq!(ix.match_read("云8·77777"), MatchOutcome::Fuzzy(2));
+    }
+
+    #[test]
+    fn one_line_of_a_two_line_plate() {
+        let ix = index(&["12C-123.45", "14C-555.01", "29H-555.01", "桂A·67890"]);
+        assert_eq!(ix.match_read("123.45"), MatchOutcome::Fuzzy(0));
+        assert_eq!(ix.match_read("I23 4S"), MatchOutcome::Fuzzy(0));
+        assert_eq!(ix.match_read("67890"), MatchOutcome::Fuzzy(3));
+        // Two active plates share the bottom line: never pick one.
+        assert_eq!(ix.match_read("555.01"), MatchOutcome::Ambiguous(vec![1, 2]));
+        // The top line alone is not enough.
+        assert_eq!(ix.match_read("12C"), MatchOutcome::NoMatch);
+        assert_eq!(ix.match_read("桂A"), MatchOutcome::NoMatch);
+    }
+
+    #[test]
+    fn dropped_character() {
+        let ix = index(&["12C-123.45", "桂A·67890"]);
+        assert_eq!(ix.match_read("1C12345"), MatchOutcome::Fuzzy(0));
+        assert_eq!(ix.match_read("12-123.45"), MatchOutcome::Fuzzy(0));
+        assert_eq!(ix.match_read("桂6789O"), MatchOutcome::Fuzzy(1));
+        // A dropped digit makes a valid 4-digit plate: it may be an undeclared truck.
+        assert_eq!(ix.match_read("12C-1234"), MatchOutcome::NoMatch);
+    }
+
+    #[test]
+    fn never_the_wrong_truck() {
+        let ix = index(&["12C-123.45", "12C-123.46", "12LD-1234", "12L-012.34"]);
+        assert_eq!(ix.match_read("12C-123.47"), MatchOutcome::NoMatch);
+        assert_eq!(ix.match_read("29C-123.45"), MatchOutcome::NoMatch);
+        assert_eq!(ix.match_read("12C-123.4"), MatchOutcome::NoMatch);
+        // 12LD-1234 and 12L-012.34 fold alike; the read's letters decide, a tie is ambiguous.
+        assert_eq!(fold("12LD1234"), fold("12L01234"));
+        assert_eq!(ix.match_read("12LD1234"), MatchOutcome::Exact(2));
+        assert_eq!(ix.match_read("12L01234"), MatchOutcome::Exact(3));
+        // Fewer differing characters is not taken as better: misread once or twice.
+        assert_eq!(
+            ix.match_read("I2L01234"),
+            MatchOutcome::Ambiguous(vec![3, 2])
+        );
+        assert_eq!(
+            ix.match_read("I2LD1234"),
+            MatchOutcome::Ambiguous(vec![3, 2])
+        );
+        let ix2 = index(&["桂F·92872", "桂F·9287Z", "98C-9510"]);
+        assert_eq!(
+            ix2.match_read("桂F·92B72"),
+            MatchOutcome::Ambiguous(vec![0, 1])
+        );
+        // A top line (95LD) is not taken for the bottom line 9510.
+        assert_eq!(ix2.match_read("95LD"), MatchOutcome::NoMatch);
+        assert_eq!(ix2.match_read("9510"), MatchOutcome::Fuzzy(2));
+        assert_eq!(
+            ix.match_read("12LQ1234"),
+            MatchOutcome::Ambiguous(vec![3, 2])
+        );
+        assert_eq!(ix.match_read(""), MatchOutcome::NoMatch);
+        assert_eq!(ix.match_read("???"), MatchOutcome::NoMatch);
+        assert_eq!(ix.match_read("12"), MatchOutcome::NoMatch);
+    }
+
+    #[test]
+    fn remove_and_reinsert() {
+        let mut ix = index(&["12C-123.45", "14C-123.45"]);
+        assert_eq!(ix.match_read("123.45"), MatchOutcome::Ambiguous(vec![0, 1]));
+        ix.remove("14C-123.45");
+        assert_eq!(ix.len(), 1);
+        assert_eq!(ix.match_read("123.45"), MatchOutcome::Fuzzy(0));
+        assert_eq!(ix.match_read("14C-123.45"), MatchOutcome::NoMatch);
+        ix.remove("12C-123.45");
+        assert!(ix.is_empty());
+        assert_eq!(ix.match_read("12C12345"), MatchOutcome::NoMatch);
+        assert!(ix.folded.is_empty() && ix.dropped.is_empty() && ix.bottom.is_empty());
+        ix.insert("12C-123.45", 7);
+        ix.insert("12C-123.45", 8);
+        assert_eq!(ix.len(), 1);
+        assert_eq!(ix.match_read("12C12345"), MatchOutcome::Exact(8));
+        assert_eq!(ix.get("12C-123.45"), Some(&8));
+        assert_eq!(ix.candidates("I2C12345"), vec!["12C-123.45".to_string()]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Arbitrary text never panics and never matches through a tier it should not.
+        #[test]
+        fn arbitrary_reads_never_panic(s in any::<String>()) {
+            let ix = index(&["12C-123.45", "桂A·12345"]);
+            let _ = ix.match_read(&s);
+            let _ = ix.candidates(&s);
         }
     }
 }
