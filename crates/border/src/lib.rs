@@ -9,6 +9,7 @@
 //! - [`declaration`]: the trip declaration (tờ khai), corrected in place and versioned.
 //! - [`pass`]: the QR pass signed by the platform, verifiable offline.
 //! - [`slots`]: crossing slots per gate, direction and hour, and the queue.
+//! - [`waittimes`]: the open wait-time feed per gate and direction.
 //! - [`fees`]: the infrastructure fee (phí sử dụng công trình kết cấu hạ tầng) as dated data.
 //! - [`web`]: pages (Vietnamese, Chinese, English for drivers) and the JSON API.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -23,6 +24,7 @@ pub mod pass;
 pub mod plate;
 pub mod registry;
 pub mod slots;
+pub mod waittimes;
 pub mod web;
 
 use tinhso_store::migrate::Migration;
@@ -36,7 +38,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 8002,
-        name: "border crossing slots and bookings",
+        name: "border crossing slots, bookings, standby queue and queue calls",
         sql: include_str!("../migrations/8002_slots.sql"),
     },
 ];

@@ -1,0 +1,1085 @@
+//! Booking a crossing slot (đặt khung giờ thông quan), cancelling and rescheduling it, the one
+//! grace extension (gia hạn), no-shows, and the standby queue (hàng chờ dự phòng).
+
+use super::capacity::{
+    gate_scope, hour_capacity, load_gate, parse_direction, reserve_held, reserved_seats,
+};
+use super::{db_err, floor_hour, local_day, local_label, Policy, DAY, HOUR};
+use crate::gates::{Direction, Gate};
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, Row};
+use tinhso_kernel::{AppError, FieldErrors, Invalid};
+use tinhso_store::audit::Ctx;
+use tinhso_store::{Db, DbError, WriteTx};
+
+/// A booking request: the declared trip and the slot (gate, direction, hour) it wants.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct BookingInput {
+    /// `border_trips.id` of the declaration.
+    pub trip_id: String,
+    /// Must be the trip's declared gate.
+    pub gate_code: String,
+    /// Must be the trip's declared direction (`export`, `import`, `transit`, `transshipment`).
+    pub direction: String,
+    /// The UTC instant the local hour starts, Unix microseconds, on the hour
+    /// (see [`super::hour_start_of`]).
+    pub hour_start: i64,
+}
+
+/// A booking (lượt đặt chỗ).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Booking {
+    pub id: String,
+    pub trip_id: String,
+    pub gate_code: String,
+    pub direction: Direction,
+    pub hour_start: i64,
+    /// Local `YYYY-MM-DD HH:MM` of the hour.
+    pub local: String,
+    pub perishable: bool,
+    /// `active`, `cancelled`, `rescheduled`, `no_show` or `released`.
+    pub status: String,
+    /// The trip's one extension has been used.
+    pub grace_used: bool,
+    /// The truck must have arrived by then, or the booking is a no-show.
+    pub arrive_by: i64,
+    /// `booking`, `reschedule` or `from_standby`.
+    pub source: String,
+    pub created_at: i64,
+}
+
+const BOOKING_COLS: &str = "id, trip_id, gate_code, direction, hour_start, perishable, status, \
+                            grace_used, arrive_by, source, created_at";
+
+fn booking_of(r: &sqlx::any::AnyRow) -> Result<Booking, AppError> {
+    let dir: String = r.try_get(3).map_err(db_err)?;
+    let hour_start: i64 = r.try_get(4).map_err(db_err)?;
+    Ok(Booking {
+        id: r.try_get(0).map_err(db_err)?,
+        trip_id: r.try_get(1).map_err(db_err)?,
+        gate_code: r.try_get(2).map_err(db_err)?,
+        direction: Direction::parse(&dir)
+            .ok_or_else(|| AppError::internal(format!("booking direction {dir}")))?,
+        hour_start,
+        local: local_label(hour_start),
+        perishable: r.try_get::<i64, _>(5).map_err(db_err)? != 0,
+        status: r.try_get(6).map_err(db_err)?,
+        grace_used: r.try_get::<i64, _>(7).map_err(db_err)? != 0,
+        arrive_by: r.try_get(8).map_err(db_err)?,
+        source: r.try_get(9).map_err(db_err)?,
+        created_at: r.try_get(10).map_err(db_err)?,
+    })
+}
+
+/// The trip fields booking needs.
+#[derive(Debug, Clone)]
+pub(crate) struct TripInfo {
+    pub id: String,
+    pub code: String,
+    pub gate_code: String,
+    pub direction: String,
+    pub perishable: bool,
+    pub stage: String,
+}
+
+/// Stages in which a trip may hold or take a slot.
+pub const BOOKABLE_STAGES: [&str; 5] = ["declared", "staging", "yard", "checked", "paid"];
+
+pub(crate) async fn load_trip(
+    conn: &mut AnyConnection,
+    trip_id: &str,
+) -> Result<TripInfo, AppError> {
+    let row = sqlx::query(
+        "SELECT id, code, gate_code, direction, perishable, stage FROM border_trips WHERE id = $1",
+    )
+    .bind(trip_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)?;
+    let Some(r) = row else {
+        return Err(AppError::not_found().with_detail(
+            format!("Không có tờ khai chuyến xe {trip_id}"),
+            format!("There is no trip declaration {trip_id}"),
+        ));
+    };
+    Ok(TripInfo {
+        id: r.try_get(0).map_err(db_err)?,
+        code: r.try_get(1).map_err(db_err)?,
+        gate_code: r.try_get(2).map_err(db_err)?,
+        direction: r.try_get(3).map_err(db_err)?,
+        perishable: r.try_get::<i64, _>(4).map_err(db_err)? != 0,
+        stage: r.try_get(5).map_err(db_err)?,
+    })
+}
+
+fn check_bookable(trip: &TripInfo) -> Result<(), AppError> {
+    if BOOKABLE_STAGES.contains(&trip.stage.as_str()) {
+        Ok(())
+    } else {
+        Err(AppError::conflict(
+            format!(
+                "Chuyến {} đang ở trạng thái {}: không đặt hay đổi khung giờ được",
+                trip.code, trip.stage
+            ),
+            format!(
+                "Trip {} is at stage {}: its slot cannot be booked or changed",
+                trip.code, trip.stage
+            ),
+        ))
+    }
+}
+
+/// The active booking of a trip, read inside a transaction.
+async fn active_in(conn: &mut AnyConnection, trip_id: &str) -> Result<Option<Booking>, AppError> {
+    let row = sqlx::query(&format!(
+        "SELECT {BOOKING_COLS} FROM border_bookings WHERE trip_id = $1 AND status = 'active'"
+    ))
+    .bind(trip_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)?;
+    row.as_ref().map(booking_of).transpose()
+}
+
+/// The active booking of a trip, if any.
+pub async fn active_booking(db: &Db, trip_id: &str) -> Result<Option<Booking>, AppError> {
+    let mut conn = db.read_conn().await?;
+    active_in(&mut conn, trip_id).await
+}
+
+/// Every booking of a trip, oldest first (its slot history).
+pub async fn bookings_of_trip(db: &Db, trip_id: &str) -> Result<Vec<Booking>, AppError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {BOOKING_COLS} FROM border_bookings WHERE trip_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(trip_id)
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    rows.iter().map(booking_of).collect()
+}
+
+fn double_booking(code: &str) -> AppError {
+    AppError::conflict(
+        format!(
+            "Chuyến {code} đã có khung giờ; hãy đổi khung giờ thay vì đặt thêm (mỗi chuyến chỉ giữ một chỗ)"
+        ),
+        format!("Trip {code} already holds a slot; reschedule it instead (a trip holds one slot)"),
+    )
+}
+
+/// Check an hour for booking at `now`: on the hour, not over, not too far ahead.
+fn check_hour(policy: &Policy, hour_start: i64, now: i64) -> Result<(), Invalid> {
+    if hour_start != floor_hour(hour_start) {
+        return Err(Invalid::new(
+            "hour_start",
+            "Khung giờ phải bắt đầu đúng giờ (phút 00)",
+            "A slot starts on the hour (minute 00)",
+        ));
+    }
+    if hour_start + HOUR <= now {
+        return Err(Invalid::new(
+            "slot_past",
+            format!("Khung giờ {} đã qua", local_label(hour_start)),
+            format!("The {} slot is over", local_label(hour_start)),
+        ));
+    }
+    if hour_start > now + policy.max_days_ahead * DAY {
+        return Err(Invalid::new(
+            "slot_too_far",
+            format!("Chỉ đặt trước tối đa {} ngày", policy.max_days_ahead),
+            format!(
+                "Slots are booked at most {} days ahead",
+                policy.max_days_ahead
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn override_in(
+    conn: &mut AnyConnection,
+    gate: &str,
+    dir: Direction,
+    hour_start: i64,
+) -> Result<Option<(i64, String)>, AppError> {
+    let row = sqlx::query(
+        "SELECT capacity, reason FROM border_slot_overrides \
+         WHERE gate_code = $1 AND direction = $2 AND hour_start = $3",
+    )
+    .bind(gate)
+    .bind(dir.as_str())
+    .bind(hour_start)
+    .fetch_optional(conn)
+    .await
+    .map_err(db_err)?;
+    match row {
+        Some(r) => Ok(Some((
+            r.try_get(0).map_err(db_err)?,
+            r.try_get(1).map_err(db_err)?,
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// Take one seat in the hour (and its local day unless `skip_day`), or say why not. Never
+/// leaves a half-taken seat: a refused hour undoes the day's increment, so callers may go on
+/// in the same transaction.
+#[allow(clippy::too_many_arguments)]
+async fn take_seat(
+    tx: &mut WriteTx,
+    policy: &Policy,
+    gate: &Gate,
+    dir: Direction,
+    hour_start: i64,
+    perishable: bool,
+    skip_day: bool,
+    now: i64,
+) -> Result<(), AppError> {
+    let ovr = override_in(tx.conn(), &gate.code, dir, hour_start).await?;
+    let cap = hour_capacity(gate, dir, hour_start, ovr.as_ref().map(|o| o.0));
+    if cap <= 0 {
+        let (vi, en) = match &ovr {
+            Some((_, reason)) => (
+                format!(
+                    "Khung giờ {} tại {} đã bị Ban Quản lý đóng: {reason}",
+                    local_label(hour_start),
+                    gate.name_vi
+                ),
+                format!(
+                    "The {} slot at {} was closed by the management board: {reason}",
+                    local_label(hour_start),
+                    gate.name_en
+                ),
+            ),
+            None => (
+                format!(
+                    "{} chỉ làm việc từ {} đến {}: khung giờ {} nằm ngoài giờ mở cửa",
+                    gate.name_vi,
+                    gate.opens,
+                    gate.closes,
+                    local_label(hour_start)
+                ),
+                format!(
+                    "{} is open from {} to {}: the {} slot is outside opening hours",
+                    gate.name_en,
+                    gate.opens,
+                    gate.closes,
+                    local_label(hour_start)
+                ),
+            ),
+        };
+        return Err(AppError::field(
+            "hour_start",
+            Invalid::new("slot_closed", vi, en),
+        ));
+    }
+    let per_day = gate.capacity_for(dir).map(|c| c.per_day).unwrap_or(0);
+    let day = local_day(hour_start);
+    if !skip_day {
+        sqlx::query(
+            "INSERT INTO border_slot_days (gate_code, direction, day, booked) VALUES ($1, $2, $3, 0) \
+             ON CONFLICT (gate_code, direction, day) DO NOTHING",
+        )
+        .bind(&gate.code)
+        .bind(dir.as_str())
+        .bind(day)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+        let n = sqlx::query(
+            "UPDATE border_slot_days SET booked = booked + 1 \
+             WHERE gate_code = $1 AND direction = $2 AND day = $3 AND booked < $4",
+        )
+        .bind(&gate.code)
+        .bind(dir.as_str())
+        .bind(day)
+        .bind(per_day)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if n == 0 {
+            return Err(AppError::conflict(
+                format!(
+                    "{} đã đủ {per_day} xe {} trong ngày {}: hãy chọn ngày khác",
+                    gate.name_vi,
+                    dir.name_vi().to_lowercase(),
+                    &local_label(hour_start)[..10]
+                ),
+                format!(
+                    "{} has its {per_day} {} vehicles for {}: choose another day",
+                    gate.name_en,
+                    dir.as_str(),
+                    &local_label(hour_start)[..10]
+                ),
+            ));
+        }
+    }
+    let reserved = if reserve_held(policy, hour_start, now) {
+        reserved_seats(policy, cap)
+    } else {
+        0
+    };
+    sqlx::query(
+        "INSERT INTO border_slots (gate_code, direction, hour_start, booked, booked_perishable) \
+         VALUES ($1, $2, $3, 0, 0) ON CONFLICT (gate_code, direction, hour_start) DO NOTHING",
+    )
+    .bind(&gate.code)
+    .bind(dir.as_str())
+    .bind(hour_start)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let p = i64::from(perishable);
+    let n = sqlx::query(
+        "UPDATE border_slots SET booked = booked + 1, booked_perishable = booked_perishable + $4 \
+         WHERE gate_code = $1 AND direction = $2 AND hour_start = $3 AND booked < $5 \
+         AND ($4 = 1 OR booked - booked_perishable < $6)",
+    )
+    .bind(&gate.code)
+    .bind(dir.as_str())
+    .bind(hour_start)
+    .bind(p)
+    .bind(cap)
+    .bind(cap - reserved)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    if n == 1 {
+        return Ok(());
+    }
+    if !skip_day {
+        sqlx::query(
+            "UPDATE border_slot_days SET booked = booked - 1 \
+             WHERE gate_code = $1 AND direction = $2 AND day = $3",
+        )
+        .bind(&gate.code)
+        .bind(dir.as_str())
+        .bind(day)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+    }
+    let booked: i64 = sqlx::query_scalar(
+        "SELECT booked FROM border_slots WHERE gate_code = $1 AND direction = $2 AND hour_start = $3",
+    )
+    .bind(&gate.code)
+    .bind(dir.as_str())
+    .bind(hour_start)
+    .fetch_one(tx.conn())
+    .await
+    .map_err(db_err)?;
+    if booked >= cap {
+        Err(AppError::conflict(
+            format!(
+                "Khung giờ {} tại {} đã hết chỗ ({cap} xe): hãy chọn khung giờ khác hoặc vào hàng chờ dự phòng",
+                local_label(hour_start),
+                gate.name_vi
+            ),
+            format!(
+                "The {} slot at {} is full ({cap} vehicles): choose another slot or join the standby queue",
+                local_label(hour_start),
+                gate.name_en
+            ),
+        ))
+    } else {
+        Err(AppError::conflict(
+            format!(
+                "Các chỗ còn lại của khung giờ {} được dành cho hàng tươi sống đến {}",
+                local_label(hour_start),
+                local_label(hour_start - policy.reserve_release_hours * HOUR)
+            ),
+            format!(
+                "The remaining seats of the {} slot are held for perishable goods until {}",
+                local_label(hour_start),
+                local_label(hour_start - policy.reserve_release_hours * HOUR)
+            ),
+        ))
+    }
+}
+
+/// Give back the seat of a booking (hour, and day unless `skip_day`).
+async fn free_seat(tx: &mut WriteTx, b: &Booking, skip_day: bool) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE border_slots SET booked = booked - 1, booked_perishable = booked_perishable - $4 \
+         WHERE gate_code = $1 AND direction = $2 AND hour_start = $3",
+    )
+    .bind(&b.gate_code)
+    .bind(b.direction.as_str())
+    .bind(b.hour_start)
+    .bind(i64::from(b.perishable))
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    if !skip_day {
+        sqlx::query(
+            "UPDATE border_slot_days SET booked = booked - 1 \
+             WHERE gate_code = $1 AND direction = $2 AND day = $3",
+        )
+        .bind(&b.gate_code)
+        .bind(b.direction.as_str())
+        .bind(local_day(b.hour_start))
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn arrive_by(policy: &Policy, hour_start: i64) -> i64 {
+    hour_start + HOUR + policy.arrival_grace_minutes * 60_000_000
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_booking(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    policy: &Policy,
+    trip: &TripInfo,
+    gate: &Gate,
+    dir: Direction,
+    hour_start: i64,
+    grace_used: bool,
+    source: &str,
+    now: i64,
+) -> Result<Booking, AppError> {
+    let b = Booking {
+        id: uuid::Uuid::now_v7().to_string(),
+        trip_id: trip.id.clone(),
+        gate_code: gate.code.clone(),
+        direction: dir,
+        hour_start,
+        local: local_label(hour_start),
+        perishable: trip.perishable,
+        status: "active".into(),
+        grace_used,
+        arrive_by: arrive_by(policy, hour_start),
+        source: source.into(),
+        created_at: now,
+    };
+    let r = sqlx::query(
+        "INSERT INTO border_bookings (id, trip_id, gate_code, direction, hour_start, perishable, \
+         status, grace_used, arrive_by, source, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $11, $11)",
+    )
+    .bind(&b.id)
+    .bind(&b.trip_id)
+    .bind(&b.gate_code)
+    .bind(dir.as_str())
+    .bind(hour_start)
+    .bind(i64::from(b.perishable))
+    .bind(i64::from(grace_used))
+    .bind(b.arrive_by)
+    .bind(source)
+    .bind(&ctx.actor)
+    .bind(now)
+    .execute(tx.conn())
+    .await;
+    match r {
+        Ok(_) => {}
+        Err(e) => {
+            let e = DbError::from(e);
+            return Err(if e.is_unique_violation() {
+                double_booking(&trip.code)
+            } else {
+                e.into()
+            });
+        }
+    }
+    // A trip with a seat is off the standby queue.
+    sqlx::query(
+        "UPDATE border_standby SET status = 'seated', updated_at = $2 \
+         WHERE trip_id = $1 AND status = 'waiting'",
+    )
+    .bind(&trip.id)
+    .bind(now)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    Ok(b)
+}
+
+fn event(b: &Booking, trip_code: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "booking_id": b.id, "trip_id": b.trip_id, "trip_code": trip_code,
+        "gate_code": b.gate_code, "direction": b.direction.as_str(),
+        "hour_start": b.hour_start, "local": b.local, "perishable": b.perishable,
+        "status": b.status, "arrive_by": b.arrive_by,
+    });
+    if let (Some(m), serde_json::Value::Object(x)) = (v.as_object_mut(), extra) {
+        m.extend(x);
+    }
+    v
+}
+
+/// Book a slot for a declared trip. Bad input gives field errors (`gate_code`, `direction`,
+/// `hour_start`, including `slot_closed` outside opening hours) and writes nothing; a full
+/// hour or day, seats held for perishables, a trip that already holds a slot or has crossed
+/// are 409 conflicts. Audited `border.slot_book`, announced `border.slot_booked`.
+pub async fn book(
+    db: &Db,
+    ctx: &Ctx,
+    policy: &Policy,
+    input: &BookingInput,
+    now: i64,
+) -> Result<Booking, AppError> {
+    let gate = load_gate(db, input.gate_code.trim()).await?;
+    let mut errs = FieldErrors::new();
+    let dir = errs.check("direction", parse_direction(&gate, &input.direction));
+    errs.check("hour_start", check_hour(policy, input.hour_start, now));
+    errs.into_result()?;
+    let Some(dir) = dir else {
+        return Err(AppError::internal("direction checked above"));
+    };
+    let mut tx = db.begin_write().await?;
+    let trip = load_trip(tx.conn(), input.trip_id.trim()).await?;
+    let mut errs = FieldErrors::new();
+    if trip.gate_code != gate.code {
+        errs.push(
+            "gate_code",
+            Invalid::new(
+                "trip_gate",
+                format!(
+                    "Chuyến {} đã khai qua cửa khẩu {}",
+                    trip.code, trip.gate_code
+                ),
+                format!(
+                    "Trip {} was declared for gate {}",
+                    trip.code, trip.gate_code
+                ),
+            ),
+        );
+    }
+    if trip.direction != dir.as_str() {
+        errs.push(
+            "direction",
+            Invalid::new(
+                "trip_direction",
+                format!("Chuyến {} đã khai loại hình {}", trip.code, trip.direction),
+                format!("Trip {} was declared as {}", trip.code, trip.direction),
+            ),
+        );
+    }
+    errs.into_result()?;
+    check_bookable(&trip)?;
+    if active_in(tx.conn(), &trip.id).await?.is_some() {
+        return Err(double_booking(&trip.code));
+    }
+    take_seat(
+        &mut tx,
+        policy,
+        &gate,
+        dir,
+        input.hour_start,
+        trip.perishable,
+        false,
+        now,
+    )
+    .await?;
+    let b = insert_booking(
+        &mut tx,
+        ctx,
+        policy,
+        &trip,
+        &gate,
+        dir,
+        input.hour_start,
+        false,
+        "booking",
+        now,
+    )
+    .await?;
+    let ev = event(&b, &trip.code, serde_json::json!({}));
+    tx.audit(&ctx.entry(
+        "border.slot_book",
+        "border_trip",
+        &trip.id,
+        &gate_scope(&gate),
+        ev.clone(),
+    ))
+    .await?;
+    tx.emit("border.slot_booked", &ev).await?;
+    tx.commit().await?;
+    Ok(b)
+}
+
+fn no_active(trip_id: &str) -> AppError {
+    AppError::conflict(
+        format!("Chuyến {trip_id} không có khung giờ đang giữ"),
+        format!("Trip {trip_id} holds no slot"),
+    )
+}
+
+async fn set_status(tx: &mut WriteTx, b: &Booking, status: &str, now: i64) -> Result<(), AppError> {
+    let n = sqlx::query(
+        "UPDATE border_bookings SET status = $2, updated_at = $3 WHERE id = $1 AND status = 'active'",
+    )
+    .bind(&b.id)
+    .bind(status)
+    .bind(now)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(no_active(&b.trip_id))
+    }
+}
+
+/// Cancel a trip's booking and free its seat. Audited `border.slot_cancel`, announced
+/// `border.slot_cancelled`.
+pub async fn cancel(db: &Db, ctx: &Ctx, trip_id: &str, now: i64) -> Result<Booking, AppError> {
+    let mut tx = db.begin_write().await?;
+    let trip = load_trip(tx.conn(), trip_id.trim()).await?;
+    let mut b = active_in(tx.conn(), &trip.id)
+        .await?
+        .ok_or_else(|| no_active(&trip.code))?;
+    set_status(&mut tx, &b, "cancelled", now).await?;
+    free_seat(&mut tx, &b, false).await?;
+    b.status = "cancelled".into();
+    let gate = load_gate(db, &b.gate_code).await?;
+    let ev = event(&b, &trip.code, serde_json::json!({}));
+    tx.audit(&ctx.entry(
+        "border.slot_cancel",
+        "border_trip",
+        &trip.id,
+        &gate_scope(&gate),
+        ev.clone(),
+    ))
+    .await?;
+    tx.emit("border.slot_cancelled", &ev).await?;
+    tx.commit().await?;
+    Ok(b)
+}
+
+/// Move a trip's booking to another hour at the same gate and direction: the new seat is taken
+/// first, then the old one released, in one transaction, so a full new slot (409) keeps the old
+/// booking untouched. The trip's one grace extension, if used, stays used. Audited
+/// `border.slot_reschedule`, announced `border.slot_rescheduled`.
+pub async fn reschedule(
+    db: &Db,
+    ctx: &Ctx,
+    policy: &Policy,
+    trip_id: &str,
+    new_hour_start: i64,
+    now: i64,
+) -> Result<Booking, AppError> {
+    let old = active_booking(db, trip_id.trim())
+        .await?
+        .ok_or_else(|| no_active(trip_id))?;
+    if old.hour_start == new_hour_start {
+        return Err(AppError::field(
+            "hour_start",
+            Invalid::new(
+                "slot_same",
+                "Chuyến đã giữ đúng khung giờ này",
+                "The trip already holds this slot",
+            ),
+        ));
+    }
+    check_hour(policy, new_hour_start, now).map_err(|e| AppError::field("hour_start", e))?;
+    let gate = load_gate(db, &old.gate_code).await?;
+    let mut tx = db.begin_write().await?;
+    let trip = load_trip(tx.conn(), &old.trip_id).await?;
+    check_bookable(&trip)?;
+    // Re-read inside the transaction: the booking may have changed since.
+    let old = active_in(tx.conn(), &trip.id)
+        .await?
+        .ok_or_else(|| no_active(&trip.code))?;
+    let same_day = local_day(old.hour_start) == local_day(new_hour_start);
+    take_seat(
+        &mut tx,
+        policy,
+        &gate,
+        old.direction,
+        new_hour_start,
+        trip.perishable,
+        same_day,
+        now,
+    )
+    .await?;
+    set_status(&mut tx, &old, "rescheduled", now).await?;
+    free_seat(&mut tx, &old, same_day).await?;
+    let b = insert_booking(
+        &mut tx,
+        ctx,
+        policy,
+        &trip,
+        &gate,
+        old.direction,
+        new_hour_start,
+        old.grace_used,
+        "reschedule",
+        now,
+    )
+    .await?;
+    let ev = event(
+        &b,
+        &trip.code,
+        serde_json::json!({"from_hour_start": old.hour_start, "from_local": old.local,
+                           "from_booking_id": old.id}),
+    );
+    tx.audit(&ctx.entry(
+        "border.slot_reschedule",
+        "border_trip",
+        &trip.id,
+        &gate_scope(&gate),
+        ev.clone(),
+    ))
+    .await?;
+    tx.emit("border.slot_rescheduled", &ev).await?;
+    tx.commit().await?;
+    Ok(b)
+}
+
+/// The one extension for a truck late for its slot: `arrive_by` moves by the policy's
+/// extension. A second request, a truck that has already arrived, or one past its deadline is
+/// a 409. Audited `border.slot_grace`, announced `border.slot_grace`.
+pub async fn extend_grace(
+    db: &Db,
+    ctx: &Ctx,
+    policy: &Policy,
+    trip_id: &str,
+    now: i64,
+) -> Result<Booking, AppError> {
+    let mut tx = db.begin_write().await?;
+    let trip = load_trip(tx.conn(), trip_id.trim()).await?;
+    let mut b = active_in(tx.conn(), &trip.id)
+        .await?
+        .ok_or_else(|| no_active(&trip.code))?;
+    if b.grace_used {
+        return Err(AppError::conflict(
+            format!(
+                "Chuyến {} đã được gia hạn một lần; không gia hạn thêm",
+                trip.code
+            ),
+            format!(
+                "Trip {} has had its one extension; no further extension",
+                trip.code
+            ),
+        ));
+    }
+    if trip.stage != "declared" {
+        return Err(AppError::conflict(
+            format!(
+                "Xe của chuyến {} đã đến cửa khẩu: không cần gia hạn",
+                trip.code
+            ),
+            format!(
+                "The truck of trip {} has arrived: no extension needed",
+                trip.code
+            ),
+        ));
+    }
+    if now > b.arrive_by {
+        return Err(AppError::conflict(
+            format!(
+                "Đã quá hạn đến ({}): khung giờ của chuyến {} bị huỷ, hãy vào hàng chờ dự phòng",
+                local_label(b.arrive_by),
+                trip.code
+            ),
+            format!(
+                "The arrival deadline ({}) has passed: trip {}'s slot is lost, join the standby queue",
+                local_label(b.arrive_by),
+                trip.code
+            ),
+        ));
+    }
+    let new_by = b.arrive_by + policy.extension_minutes * 60_000_000;
+    sqlx::query(
+        "UPDATE border_bookings SET grace_used = 1, arrive_by = $2, updated_at = $3 \
+         WHERE id = $1 AND status = 'active' AND grace_used = 0",
+    )
+    .bind(&b.id)
+    .bind(new_by)
+    .bind(now)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let before = b.arrive_by;
+    b.arrive_by = new_by;
+    b.grace_used = true;
+    let gate = load_gate(db, &b.gate_code).await?;
+    let ev = event(
+        &b,
+        &trip.code,
+        serde_json::json!({"arrive_by_before": before}),
+    );
+    tx.audit(&ctx.entry(
+        "border.slot_grace",
+        "border_trip",
+        &trip.id,
+        &gate_scope(&gate),
+        ev.clone(),
+    ))
+    .await?;
+    tx.emit("border.slot_grace", &ev).await?;
+    tx.commit().await?;
+    Ok(b)
+}
+
+async fn upsert_standby(
+    tx: &mut WriteTx,
+    trip: &TripInfo,
+    reason: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO border_standby (trip_id, gate_code, direction, perishable, since, reason, \
+         status, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'waiting', $5) \
+         ON CONFLICT (trip_id) DO UPDATE SET gate_code = excluded.gate_code, \
+         direction = excluded.direction, perishable = excluded.perishable, since = excluded.since, \
+         reason = excluded.reason, status = 'waiting', updated_at = excluded.updated_at",
+    )
+    .bind(&trip.id)
+    .bind(&trip.gate_code)
+    .bind(&trip.direction)
+    .bind(i64::from(trip.perishable))
+    .bind(now)
+    .bind(reason)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// What a sweep released.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Released {
+    pub booking: Booking,
+    pub trip_code: String,
+    /// `no_show` (moved to standby) or `released` (the trip was cancelled).
+    pub status: String,
+}
+
+/// Release the bookings whose truck has not arrived by `arrive_by` (no-show: the trip moves to
+/// the standby queue) and those of cancelled trips. Each is audited (`border.slot_no_show`,
+/// `border.slot_release`) and announced, all in one transaction.
+pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released>, AppError> {
+    let cols = BOOKING_COLS
+        .split(", ")
+        .map(|c| format!("b.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut tx = db.begin_write().await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {cols}, t.stage, t.code FROM border_bookings b JOIN border_trips t ON t.id = b.trip_id \
+         WHERE b.status = 'active' AND ((t.stage = 'declared' AND b.arrive_by < $1) \
+         OR t.stage = 'cancelled') ORDER BY b.arrive_by, b.id"
+    ))
+    .bind(now)
+    .fetch_all(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let mut out = Vec::new();
+    let mut gates: Vec<Gate> = Vec::new();
+    for r in &rows {
+        let mut b = booking_of(r)?;
+        let stage: String = r.try_get(11).map_err(db_err)?;
+        let code: String = r.try_get(12).map_err(db_err)?;
+        let status = if stage == "cancelled" {
+            "released"
+        } else {
+            "no_show"
+        };
+        set_status(&mut tx, &b, status, now).await?;
+        free_seat(&mut tx, &b, false).await?;
+        b.status = status.into();
+        if status == "no_show" {
+            let trip = load_trip(tx.conn(), &b.trip_id).await?;
+            upsert_standby(&mut tx, &trip, "no_show", now).await?;
+        }
+        if !gates.iter().any(|g| g.code == b.gate_code) {
+            gates.push(load_gate(db, &b.gate_code).await?);
+        }
+        let scope = gates
+            .iter()
+            .find(|g| g.code == b.gate_code)
+            .map(gate_scope)
+            .unwrap_or_default();
+        let ev = event(&b, &code, serde_json::json!({}));
+        let (action, topic) = if status == "no_show" {
+            ("border.slot_no_show", "border.slot_no_show")
+        } else {
+            ("border.slot_release", "border.slot_released")
+        };
+        tx.audit(&ctx.entry(action, "border_trip", &b.trip_id, &scope, ev.clone()))
+            .await?;
+        tx.emit(topic, &ev).await?;
+        out.push(Released {
+            booking: b,
+            trip_code: code,
+            status: status.into(),
+        });
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Put a trip without a slot on the standby queue of its gate and direction (e.g. a truck that
+/// arrived without booking, or found every slot full). A trip holding a slot is a 409.
+/// Audited `border.standby_join`, announced `border.standby_joined`.
+pub async fn join_standby(db: &Db, ctx: &Ctx, trip_id: &str, now: i64) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let trip = load_trip(tx.conn(), trip_id.trim()).await?;
+    check_bookable(&trip)?;
+    if active_in(tx.conn(), &trip.id).await?.is_some() {
+        return Err(double_booking(&trip.code));
+    }
+    upsert_standby(&mut tx, &trip, "joined", now).await?;
+    let gate = load_gate(db, &trip.gate_code).await?;
+    let ev = serde_json::json!({"trip_id": trip.id, "trip_code": trip.code,
+        "gate_code": trip.gate_code, "direction": trip.direction, "perishable": trip.perishable});
+    tx.audit(&ctx.entry(
+        "border.standby_join",
+        "border_trip",
+        &trip.id,
+        &gate_scope(&gate),
+        ev.clone(),
+    ))
+    .await?;
+    tx.emit("border.standby_joined", &ev).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A standby entry.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StandbyEntry {
+    pub trip_id: String,
+    pub perishable: bool,
+    pub since: i64,
+    /// `no_show` or `joined`.
+    pub reason: String,
+}
+
+/// The waiting standby trucks of a gate and direction, in seating order (perishables first,
+/// then first-come).
+pub async fn standby(
+    db: &Db,
+    gate_code: &str,
+    direction: Direction,
+) -> Result<Vec<StandbyEntry>, AppError> {
+    let rows = sqlx::query(
+        "SELECT trip_id, perishable, since, reason FROM border_standby \
+         WHERE gate_code = $1 AND direction = $2 AND status = 'waiting' \
+         ORDER BY perishable DESC, since, trip_id",
+    )
+    .bind(gate_code)
+    .bind(direction.as_str())
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            Ok(StandbyEntry {
+                trip_id: r.try_get(0).map_err(db_err)?,
+                perishable: r.try_get::<i64, _>(1).map_err(db_err)? != 0,
+                since: r.try_get(2).map_err(db_err)?,
+                reason: r.try_get(3).map_err(db_err)?,
+            })
+        })
+        .collect()
+}
+
+/// Give free seats of the current hour and the policy's next hours to standby trucks, in
+/// standby order; each seat is its own transaction (audited `border.standby_seat`, announced
+/// `border.standby_seated`). Returns the new bookings.
+pub async fn seat_standby(
+    db: &Db,
+    ctx: &Ctx,
+    policy: &Policy,
+    gate_code: &str,
+    direction: Direction,
+    now: i64,
+) -> Result<Vec<Booking>, AppError> {
+    let waiting = standby(db, gate_code, direction).await?;
+    if waiting.is_empty() {
+        return Ok(Vec::new());
+    }
+    let gate = load_gate(db, gate_code).await?;
+    let first = floor_hour(now);
+    let mut seated = Vec::new();
+    for w in waiting {
+        let mut tx = db.begin_write().await?;
+        let trip = load_trip(tx.conn(), &w.trip_id).await?;
+        if check_bookable(&trip).is_err() || active_in(tx.conn(), &trip.id).await?.is_some() {
+            sqlx::query(
+                "UPDATE border_standby SET status = 'left', updated_at = $2 WHERE trip_id = $1",
+            )
+            .bind(&trip.id)
+            .bind(now)
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?;
+            tx.commit().await?;
+            continue;
+        }
+        let mut got = None;
+        for i in 0..=policy.standby_horizon_hours.max(0) {
+            let h = first + i * HOUR;
+            match take_seat(
+                &mut tx,
+                policy,
+                &gate,
+                direction,
+                h,
+                trip.perishable,
+                false,
+                now,
+            )
+            .await
+            {
+                Ok(()) => {
+                    got = Some(h);
+                    break;
+                }
+                Err(e) if e.status() == 409 || e.status() == 422 => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        let Some(h) = got else { continue };
+        let grace_used = sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM border_bookings WHERE trip_id = $1 AND grace_used = 1",
+        )
+        .bind(&trip.id)
+        .fetch_one(tx.conn())
+        .await
+        .map_err(db_err)?
+            > 0;
+        let b = insert_booking(
+            &mut tx,
+            ctx,
+            policy,
+            &trip,
+            &gate,
+            direction,
+            h,
+            grace_used,
+            "from_standby",
+            now,
+        )
+        .await?;
+        let ev = event(
+            &b,
+            &trip.code,
+            serde_json::json!({"standby_since": w.since}),
+        );
+        tx.audit(&ctx.entry(
+            "border.standby_seat",
+            "border_trip",
+            &trip.id,
+            &gate_scope(&gate),
+            ev.clone(),
+        ))
+        .await?;
+        tx.emit("border.standby_seated", &ev).await?;
+        tx.commit().await?;
+        seated.push(b);
+    }
+    Ok(seated)
+}

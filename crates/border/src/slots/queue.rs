@@ -1,0 +1,598 @@
+//! The queue (hàng chờ qua cửa khẩu): trucks that have arrived, their live position and
+//! estimated crossing time, read from an in-memory snapshot; the call when a truck becomes
+//! N-th in line; the periodic [`tick`].
+//!
+//! **Order.** Per gate and direction: slot hour (trucks without a booking after every booked
+//! truck), then perishables first when the policy says so, then arrival time (the first
+//! `staging` or `yard` stage time stamp, else the trip's stage time), then the trip code.
+//!
+//! **Estimated crossing time (thời gian dự kiến qua).** Trucks cross in queue order, spread
+//! evenly over each hour at that hour's capacity (`per_hour` prorated by opening minutes, or
+//! the board's override) capped by `lanes × Policy::lane_vehicles_per_hour`; no truck is
+//! estimated before `now` or before its slot hour starts; closed hours are skipped. Hours
+//! left unused by a booked truck that has not arrived are not given to later trucks, so the
+//! estimate errs late. Trucks with no open hour within 14 days get no estimate.
+//!
+//! **Snapshot.** [`Queues`] keeps one snapshot of every gate's queues (rebuilt in one query),
+//! versioned; reads are a read-lock and a hash lookup. It is rebuilt when marked stale
+//! ([`Queues::invalidate`], which routes should call after a booking change or a stage change)
+//! or older than `Policy::snapshot_max_age_ms`, so changes made by other processes show within
+//! that age.
+
+use super::booking::{seat_standby, sweep_no_shows, Booking, Released};
+use super::capacity::{gate_scope, hour_capacity};
+use super::{db_err, floor_hour, local_label, Policy, DAY, HOUR};
+use crate::gates::{self, Direction, Gate};
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+use tinhso_kernel::AppError;
+use tinhso_store::audit::Ctx;
+use tinhso_store::Db;
+
+/// Trip stages of a truck in the queue (arrived, not yet crossed).
+pub const QUEUE_STAGES: [&str; 4] = ["staging", "yard", "checked", "paid"];
+
+/// The furthest an estimate looks for an open hour.
+const ETA_HORIZON_HOURS: i64 = 14 * 24;
+
+/// A truck in the queue.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QueueEntry {
+    pub trip_id: String,
+    pub trip_code: String,
+    pub vehicle_plate: String,
+    pub driver_id: String,
+    pub gate_code: String,
+    pub direction: Direction,
+    pub perishable: bool,
+    /// `staging`, `yard`, `checked` or `paid`.
+    pub stage: String,
+    /// The booked hour, if the truck holds a booking.
+    pub slot_hour: Option<i64>,
+    /// When it arrived (Unix microseconds).
+    pub arrived_at: i64,
+    /// 1 is next to cross.
+    pub position: i64,
+    /// Estimated crossing time (Unix microseconds), if an open hour is in sight.
+    pub eta: Option<i64>,
+}
+
+/// A truck's place in its queue, as the driver's page shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QueuePosition {
+    pub entry: QueueEntry,
+    /// Trucks in the same gate and direction's queue.
+    pub queue_length: i64,
+    /// Trucks ahead of this one.
+    pub ahead: i64,
+    /// Estimated wait in minutes from the snapshot's time (rounded up), if estimated.
+    pub wait_minutes: Option<i64>,
+    /// When the snapshot was computed (Unix microseconds).
+    pub as_of: i64,
+    /// The snapshot's version.
+    pub version: u64,
+}
+
+/// Every gate's queues at one moment.
+#[derive(Debug)]
+pub struct QueueSnapshot {
+    /// The `now` the snapshot was computed for (Unix microseconds).
+    pub as_of: i64,
+    pub version: u64,
+    queues: HashMap<(String, Direction), Vec<QueueEntry>>,
+    index: HashMap<String, (String, Direction, usize)>,
+    built: Instant,
+}
+
+impl QueueSnapshot {
+    fn empty() -> Self {
+        Self {
+            as_of: 0,
+            version: 0,
+            queues: HashMap::new(),
+            index: HashMap::new(),
+            built: Instant::now(),
+        }
+    }
+
+    /// The queue of a gate and direction, first truck first.
+    pub fn queue(&self, gate_code: &str, direction: Direction) -> &[QueueEntry] {
+        self.queues
+            .get(&(gate_code.to_string(), direction))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// The gates and directions that have a queue.
+    pub fn keys(&self) -> impl Iterator<Item = &(String, Direction)> {
+        self.queues.keys()
+    }
+
+    /// Trucks in all queues.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// A trip's place, if its truck is in a queue.
+    pub fn position(&self, trip_id: &str) -> Option<QueuePosition> {
+        let (gate, dir, i) = self.index.get(trip_id)?;
+        let q = self.queues.get(&(gate.clone(), *dir))?;
+        let e = q.get(*i)?;
+        Some(QueuePosition {
+            entry: e.clone(),
+            queue_length: q.len() as i64,
+            ahead: e.position - 1,
+            wait_minutes: e
+                .eta
+                .map(|t| ((t - self.as_of).max(0) + 59_999_999) / 60_000_000),
+            as_of: self.as_of,
+            version: self.version,
+        })
+    }
+}
+
+/// Sort a queue and fill positions and estimated times. `cap_of(hour_start)` is the number of
+/// trucks that can cross in that hour.
+pub fn order_and_estimate(
+    entries: &mut [QueueEntry],
+    policy: &Policy,
+    now: i64,
+    cap_of: impl Fn(i64) -> i64,
+) {
+    entries.sort_by(|a, b| {
+        let pa = policy.perishable_first_in_slot && a.perishable;
+        let pb = policy.perishable_first_in_slot && b.perishable;
+        a.slot_hour
+            .unwrap_or(i64::MAX)
+            .cmp(&b.slot_hour.unwrap_or(i64::MAX))
+            .then(pb.cmp(&pa))
+            .then(a.arrived_at.cmp(&b.arrived_at))
+            .then(a.trip_code.cmp(&b.trip_code))
+    });
+    let mut next = now;
+    let mut exhausted = false;
+    for (i, e) in entries.iter_mut().enumerate() {
+        e.position = i as i64 + 1;
+        e.eta = None;
+        if exhausted {
+            continue;
+        }
+        if let Some(s) = e.slot_hour {
+            next = next.max(s);
+        }
+        let limit = floor_hour(now) + ETA_HORIZON_HOURS * HOUR;
+        loop {
+            let h = floor_hour(next);
+            if h >= limit {
+                exhausted = true;
+                break;
+            }
+            let cap = cap_of(h);
+            if cap <= 0 {
+                next = h + HOUR;
+                continue;
+            }
+            let interval = HOUR / cap;
+            let k = (next - h + interval - 1) / interval;
+            if k >= cap {
+                next = h + HOUR;
+                continue;
+            }
+            let t = h + k * interval;
+            e.eta = Some(t);
+            next = t + interval;
+            break;
+        }
+    }
+}
+
+/// Build the snapshot of every queue at `now`.
+pub async fn build(
+    db: &Db,
+    policy: &Policy,
+    now: i64,
+    version: u64,
+) -> Result<QueueSnapshot, AppError> {
+    let gates = gates::list(db).await?;
+    let from = floor_hour(now);
+    let to = from + ETA_HORIZON_HOURS * HOUR + DAY;
+    let ovr_rows = sqlx::query(
+        "SELECT gate_code, direction, hour_start, capacity FROM border_slot_overrides \
+         WHERE hour_start >= $1 AND hour_start < $2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    let mut ovr: HashMap<(String, String, i64), i64> = HashMap::new();
+    for r in &ovr_rows {
+        ovr.insert(
+            (
+                r.try_get(0).map_err(db_err)?,
+                r.try_get(1).map_err(db_err)?,
+                r.try_get(2).map_err(db_err)?,
+            ),
+            r.try_get(3).map_err(db_err)?,
+        );
+    }
+    let rows = sqlx::query(
+        "SELECT t.id, t.code, t.vehicle_plate, t.driver_id, t.gate_code, t.direction, t.perishable, \
+         t.stage, t.stage_at, \
+         (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = t.id \
+          AND s.stage IN ('staging', 'yard')), b.hour_start \
+         FROM border_trips t LEFT JOIN border_bookings b ON b.trip_id = t.id AND b.status = 'active' \
+         WHERE t.stage IN ('staging', 'yard', 'checked', 'paid')",
+    )
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    let mut queues: HashMap<(String, Direction), Vec<QueueEntry>> = HashMap::new();
+    for r in &rows {
+        let dir: String = r.try_get(5).map_err(db_err)?;
+        let Some(direction) = Direction::parse(&dir) else {
+            continue;
+        };
+        let stage_at: i64 = r.try_get(8).map_err(db_err)?;
+        let arrived: Option<i64> = r.try_get(9).map_err(db_err)?;
+        let gate_code: String = r.try_get(4).map_err(db_err)?;
+        queues
+            .entry((gate_code.clone(), direction))
+            .or_default()
+            .push(QueueEntry {
+                trip_id: r.try_get(0).map_err(db_err)?,
+                trip_code: r.try_get(1).map_err(db_err)?,
+                vehicle_plate: r.try_get(2).map_err(db_err)?,
+                driver_id: r.try_get(3).map_err(db_err)?,
+                gate_code,
+                direction,
+                perishable: r.try_get::<i64, _>(6).map_err(db_err)? != 0,
+                stage: r.try_get(7).map_err(db_err)?,
+                slot_hour: r.try_get(10).map_err(db_err)?,
+                arrived_at: arrived.unwrap_or(stage_at),
+                position: 0,
+                eta: None,
+            });
+    }
+    let mut index = HashMap::new();
+    for ((gate_code, dir), q) in queues.iter_mut() {
+        let gate: Option<&Gate> = gates.iter().find(|g| &g.code == gate_code);
+        let lane_cap = gate
+            .map(|g| g.lanes * policy.lane_vehicles_per_hour)
+            .unwrap_or(0);
+        order_and_estimate(q, policy, now, |h| match gate {
+            Some(g) => hour_capacity(
+                g,
+                *dir,
+                h,
+                ovr.get(&(gate_code.clone(), dir.as_str().to_string(), h))
+                    .copied(),
+            )
+            .min(lane_cap),
+            None => 0,
+        });
+        for (i, e) in q.iter().enumerate() {
+            index.insert(e.trip_id.clone(), (gate_code.clone(), *dir, i));
+        }
+    }
+    Ok(QueueSnapshot {
+        as_of: now,
+        version,
+        queues,
+        index,
+        built: Instant::now(),
+    })
+}
+
+struct Inner {
+    policy: Policy,
+    snap: RwLock<Arc<QueueSnapshot>>,
+    dirty: AtomicBool,
+    rebuilding: AtomicBool,
+    version: AtomicU64,
+}
+
+/// The shared queue snapshot holder (one per process, cloned into the app state).
+#[derive(Clone)]
+pub struct Queues {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Queues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queues")
+            .field("version", &self.inner.version.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl Queues {
+    /// An empty holder; the first read builds the snapshot.
+    pub fn new(policy: Policy) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                policy,
+                snap: RwLock::new(Arc::new(QueueSnapshot::empty())),
+                dirty: AtomicBool::new(true),
+                rebuilding: AtomicBool::new(false),
+                version: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// Mark the snapshot stale: the next read rebuilds it.
+    pub fn invalidate(&self) {
+        self.inner.dirty.store(true, Ordering::Release);
+    }
+
+    /// The snapshot as it is, without rebuilding.
+    pub fn current(&self) -> Arc<QueueSnapshot> {
+        match self.inner.snap.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Whether the next read would rebuild.
+    pub fn is_stale(&self) -> bool {
+        self.inner.dirty.load(Ordering::Acquire)
+            || self.current().built.elapsed().as_millis()
+                > u128::from(self.inner.policy.snapshot_max_age_ms)
+    }
+
+    /// Rebuild now, at `now`.
+    pub async fn refresh(&self, db: &Db, now: i64) -> Result<Arc<QueueSnapshot>, AppError> {
+        self.inner.dirty.store(false, Ordering::Release);
+        let version = self.inner.version.fetch_add(1, Ordering::AcqRel) + 1;
+        let built = match build(db, &self.inner.policy, now, version).await {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                self.inner.dirty.store(true, Ordering::Release);
+                return Err(e);
+            }
+        };
+        let mut g = match self.inner.snap.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if g.version < built.version {
+            *g = built.clone();
+        }
+        Ok(g.clone())
+    }
+
+    /// A fresh-enough snapshot: rebuilt when stale by one caller at a time while the others
+    /// read the previous one.
+    pub async fn snapshot(&self, db: &Db, now: i64) -> Result<Arc<QueueSnapshot>, AppError> {
+        if self.is_stale()
+            && self
+                .inner
+                .rebuilding
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            let r = self.refresh(db, now).await;
+            self.inner.rebuilding.store(false, Ordering::Release);
+            return r;
+        }
+        Ok(self.current())
+    }
+
+    /// A trip's place in its queue (None when its truck is not queued).
+    pub async fn position(
+        &self,
+        db: &Db,
+        trip_id: &str,
+        now: i64,
+    ) -> Result<Option<QueuePosition>, AppError> {
+        Ok(self.snapshot(db, now).await?.position(trip_id))
+    }
+
+    /// A trip's place from the current snapshot, without touching the database.
+    pub fn cached_position(&self, trip_id: &str) -> Option<QueuePosition> {
+        self.current().position(trip_id)
+    }
+}
+
+/// A truck called forward.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QueueCall {
+    pub trip_id: String,
+    pub trip_code: String,
+    pub gate_code: String,
+    pub direction: Direction,
+    pub position: i64,
+    pub eta: Option<i64>,
+}
+
+/// Call forward every truck at position ≤ `Policy::call_position` that has not been called:
+/// one `border.queue_call` outbox event per trip, ever (audited `border.queue_call`).
+pub async fn call_forward(
+    db: &Db,
+    ctx: &Ctx,
+    policy: &Policy,
+    snap: &QueueSnapshot,
+    now: i64,
+) -> Result<Vec<QueueCall>, AppError> {
+    let n = usize::try_from(policy.call_position.max(0)).unwrap_or(0);
+    let candidates: Vec<&QueueEntry> = snap
+        .queues
+        .values()
+        .flat_map(|q| q.iter().take(n))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let gates = gates::list(db).await?;
+    let mut tx = db.begin_write().await?;
+    let mut calls = Vec::new();
+    for e in candidates {
+        let inserted = sqlx::query(
+            "INSERT INTO border_queue_calls (trip_id, position, called_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (trip_id) DO NOTHING",
+        )
+        .bind(&e.trip_id)
+        .bind(e.position)
+        .bind(now)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if inserted == 0 {
+            continue;
+        }
+        let ev = serde_json::json!({
+            "trip_id": e.trip_id, "trip_code": e.trip_code, "vehicle_plate": e.vehicle_plate,
+            "driver_id": e.driver_id, "gate_code": e.gate_code, "direction": e.direction.as_str(),
+            "position": e.position, "eta": e.eta, "eta_local": e.eta.map(local_label),
+        });
+        let scope = gates
+            .iter()
+            .find(|g| g.code == e.gate_code)
+            .map(gate_scope)
+            .unwrap_or_else(|| e.gate_code.clone());
+        tx.audit(&ctx.entry(
+            "border.queue_call",
+            "border_trip",
+            &e.trip_id,
+            &scope,
+            ev.clone(),
+        ))
+        .await?;
+        tx.emit("border.queue_call", &ev).await?;
+        calls.push(QueueCall {
+            trip_id: e.trip_id.clone(),
+            trip_code: e.trip_code.clone(),
+            gate_code: e.gate_code.clone(),
+            direction: e.direction,
+            position: e.position,
+            eta: e.eta,
+        });
+    }
+    tx.commit().await?;
+    Ok(calls)
+}
+
+/// What one [`tick`] did.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TickReport {
+    pub released: Vec<Released>,
+    pub seated: Vec<Booking>,
+    pub calls: Vec<QueueCall>,
+    /// Trucks queued after the tick.
+    pub queued: usize,
+}
+
+/// The periodic job (run it every minute): release no-shows to standby, seat standby trucks in
+/// free seats, rebuild the snapshot, call trucks forward.
+pub async fn tick(db: &Db, ctx: &Ctx, queues: &Queues, now: i64) -> Result<TickReport, AppError> {
+    let policy = queues.policy().clone();
+    let released = sweep_no_shows(db, ctx, now).await?;
+    let pairs = sqlx::query(
+        "SELECT DISTINCT gate_code, direction FROM border_standby WHERE status = 'waiting'",
+    )
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    let mut seated = Vec::new();
+    for r in &pairs {
+        let gate: String = r.try_get(0).map_err(db_err)?;
+        let dir: String = r.try_get(1).map_err(db_err)?;
+        if let Some(d) = Direction::parse(&dir) {
+            seated.extend(seat_standby(db, ctx, &policy, &gate, d, now).await?);
+        }
+    }
+    queues.invalidate();
+    let snap = queues.refresh(db, now).await?;
+    let calls = call_forward(db, ctx, &policy, &snap, now).await?;
+    Ok(TickReport {
+        released,
+        seated,
+        calls,
+        queued: snap.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(code: &str, slot: Option<i64>, perishable: bool, arrived: i64) -> QueueEntry {
+        QueueEntry {
+            trip_id: code.into(),
+            trip_code: code.into(),
+            vehicle_plate: String::new(),
+            driver_id: String::new(),
+            gate_code: "HN".into(),
+            direction: Direction::Export,
+            perishable,
+            stage: "yard".into(),
+            slot_hour: slot,
+            arrived_at: arrived,
+            position: 0,
+            eta: None,
+        }
+    }
+
+    #[test]
+    fn order_is_slot_then_perishable_then_arrival() {
+        let h = 100 * HOUR;
+        let mut q = vec![
+            entry("none", None, true, 1),
+            entry("late-slot", Some(h + HOUR), false, 2),
+            entry("a", Some(h), false, 3),
+            entry("b-fresh", Some(h), true, 9),
+            entry("c", Some(h), false, 4),
+        ];
+        order_and_estimate(&mut q, &Policy::default(), h, |_| 60);
+        let codes: Vec<_> = q.iter().map(|e| e.trip_code.as_str()).collect();
+        assert_eq!(codes, ["b-fresh", "a", "c", "late-slot", "none"]);
+        // 60 an hour: one a minute from now; the late slot waits for its hour.
+        assert_eq!(q[0].eta, Some(h));
+        assert_eq!(q[2].eta, Some(h + 2 * 60_000_000));
+        assert_eq!(q[3].eta, Some(h + HOUR));
+        assert_eq!(q[4].eta, Some(h + HOUR + 60_000_000));
+        // Without the perishable rule, arrival decides.
+        let p = Policy {
+            perishable_first_in_slot: false,
+            ..Policy::default()
+        };
+        order_and_estimate(&mut q, &p, h, |_| 60);
+        assert_eq!(q[0].trip_code, "a");
+    }
+
+    #[test]
+    fn estimates_skip_closed_hours_and_fill_hours_to_capacity() {
+        let h = 100 * HOUR;
+        let mut q: Vec<_> = (0..5)
+            .map(|i| entry(&format!("t{i}"), None, false, i))
+            .collect();
+        // Now is 30 minutes into hour h, 4 an hour (every 15 min), the next hour closed.
+        let now = h + 30 * 60_000_000;
+        order_and_estimate(&mut q, &Policy::default(), now, |x| {
+            if x == h + HOUR {
+                0
+            } else {
+                4
+            }
+        });
+        let m = |t: i64| (t - h) / 60_000_000;
+        let etas: Vec<_> = q.iter().map(|e| m(e.eta.unwrap())).collect();
+        assert_eq!(etas, [30, 45, 120, 135, 150]);
+        // No open hour at all: no estimate, never a loop.
+        order_and_estimate(&mut q, &Policy::default(), now, |_| 0);
+        assert!(q.iter().all(|e| e.eta.is_none()));
+    }
+}
