@@ -2,7 +2,9 @@
 //! `TINHSO_TEST_PG_URL` is set (a fresh database per test).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod events;
 mod gates;
+mod plates;
 
 use tinhso_store::audit::Ctx;
 use tinhso_store::migrate::STORE_MIGRATIONS;
