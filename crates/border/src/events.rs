@@ -266,7 +266,7 @@ pub struct BatchReport {
     pub attached: usize,
     pub review: usize,
     pub unknown: usize,
-    /// Journey moves (trips moved forward).
+    /// Trips moved forward (each once, to the furthest stage the batch shows).
     pub moved: usize,
     pub results: Vec<EventResult>,
 }
@@ -726,21 +726,21 @@ impl Ingestor {
             }
         }
         insert_reviews(&mut tx, events, sensors.as_slice(), &reviews, now).await?;
-        let mut moves: Vec<((String, Stage), (i64, Source))> = moves.into_iter().collect();
-        moves.sort_by(|a, b| (&a.0 .0, a.0 .1).cmp(&(&b.0 .0, b.0 .1)));
-        let trip_ids: Vec<&str> = moves.iter().map(|m| m.0 .0.as_str()).collect();
-        let mut stages = stages_of(&mut tx, &trip_ids).await?;
+        let moves: Vec<journey::StageEvent> = moves
+            .into_iter()
+            .map(|((trip_id, stage), (at, source))| journey::StageEvent {
+                trip_id,
+                stage,
+                at,
+                source,
+            })
+            .collect();
         let mut ended: Vec<String> = Vec::new();
-        for ((trip, stage), (at, source)) in &moves {
-            let Some(from) = stages.get(trip).copied() else {
-                continue;
-            };
-            let adv = journey::advance_from(&mut tx, trip, from, *stage, *at, *source).await?;
+        for adv in journey::advance_many(&mut tx, &moves).await? {
             if adv.moved {
                 report.moved += 1;
-                stages.insert(trip.clone(), adv.to);
                 if !adv.to.is_active() {
-                    ended.push(trip.clone());
+                    ended.push(adv.trip_id);
                 }
             }
         }
@@ -780,33 +780,6 @@ async fn lookup(
                 r.try_get::<String, _>(0).map_err(db_err)?,
                 r.try_get::<String, _>(1).map_err(db_err)?,
             );
-        }
-    }
-    Ok(out)
-}
-
-/// The current stage of each trip.
-async fn stages_of(tx: &mut WriteTx, ids: &[&str]) -> Result<HashMap<String, Stage>, AppError> {
-    let mut out = HashMap::new();
-    let mut uniq: Vec<&str> = ids.to_vec();
-    uniq.sort_unstable();
-    uniq.dedup();
-    for chunk in uniq.chunks(500) {
-        let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT id, stage FROM border_trips WHERE id IN ({})",
-            ph.join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for k in chunk {
-            q = q.bind(*k);
-        }
-        for r in q.fetch_all(tx.conn()).await.map_err(db_err)? {
-            let id: String = r.try_get(0).map_err(db_err)?;
-            let s: String = r.try_get(1).map_err(db_err)?;
-            if let Some(st) = Stage::parse(&s) {
-                out.insert(id, st);
-            }
         }
     }
     Ok(out)

@@ -14,7 +14,7 @@ use serde::Serialize;
 use sqlx::Row;
 use tinhso_kernel::{AppError, Invalid};
 use tinhso_store::audit::Ctx;
-use tinhso_store::{now_micros, Db, DbError, WriteTx};
+use tinhso_store::{now_micros, Backend, Db, DbError, WriteTx};
 
 fn db_err(e: sqlx::Error) -> AppError {
     DbError::from(e).into()
@@ -257,6 +257,179 @@ pub(crate) async fn advance_from(
         moved,
         time_recorded,
     })
+}
+
+/// One event's say on a trip's stage, for [`advance_many`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageEvent {
+    pub trip_id: String,
+    pub stage: Stage,
+    pub at: i64,
+    pub source: Source,
+}
+
+/// Rows per multi-row statement in [`advance_many`].
+const ROWS: usize = 200;
+
+/// [`advance`] for many events at once, with a few multi-row statements (for batch
+/// ingestion): every stage's earliest time recorded; each trip moved once, to the furthest
+/// stage ahead of it; one outbox event `border.trip.stages` listing the moves. Events of
+/// unknown trips are skipped. Returns one [`Advance`] per trip.
+pub async fn advance_many(
+    tx: &mut WriteTx,
+    events: &[StageEvent],
+) -> Result<Vec<Advance>, AppError> {
+    use std::collections::HashMap;
+    // The earliest time per (trip, stage).
+    let mut first: HashMap<(&str, Stage), (i64, Source)> = HashMap::new();
+    for e in events {
+        let v = first
+            .entry((e.trip_id.as_str(), e.stage))
+            .or_insert((e.at, e.source));
+        if e.at < v.0 {
+            *v = (e.at, e.source);
+        }
+    }
+    type Pair<'a> = ((&'a str, Stage), (i64, Source));
+    let mut pairs: Vec<Pair> = first.into_iter().collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    // Current stages, locked on PostgreSQL (SQLite's writer is already exclusive).
+    let mut ids: Vec<&str> = pairs.iter().map(|p| p.0 .0).collect();
+    ids.dedup();
+    let lock = if tx.backend() == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let mut current: HashMap<String, Stage> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id, stage FROM border_trips WHERE id IN ({}){lock}",
+            ph.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(tx.conn()).await.map_err(db_err)? {
+            let id: String = r.try_get(0).map_err(db_err)?;
+            let st: String = r.try_get(1).map_err(db_err)?;
+            let st = Stage::parse(&st)
+                .ok_or_else(|| AppError::internal(format!("trip {id}: unknown stage {st}")))?;
+            current.insert(id, st);
+        }
+    }
+    pairs.retain(|p| current.contains_key(p.0 .0));
+    // Stage times: multi-row upsert keeping the earliest.
+    let mut recorded: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for chunk in pairs.chunks(ROWS) {
+        let mut sql =
+            String::from("INSERT INTO border_trip_stages (trip_id, stage, at, source) VALUES ");
+        for i in 0..chunk.len() {
+            let b = i * 4;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
+        }
+        sql.push_str(
+            " ON CONFLICT (trip_id, stage) DO UPDATE SET at = excluded.at, \
+             source = excluded.source WHERE excluded.at < border_trip_stages.at RETURNING trip_id",
+        );
+        let mut q = sqlx::query(&sql);
+        for ((trip, stage), (at, source)) in chunk {
+            q = q
+                .bind(*trip)
+                .bind(stage.as_str())
+                .bind(*at)
+                .bind(source.as_str());
+        }
+        for r in q.fetch_all(tx.conn()).await.map_err(db_err)? {
+            recorded.insert(r.try_get(0).map_err(db_err)?);
+        }
+    }
+    // Each trip's furthest stage ahead of it.
+    let mut target: HashMap<&str, (Stage, i64, Source)> = HashMap::new();
+    for ((trip, stage), (at, source)) in &pairs {
+        let Some(from) = current.get(*trip) else {
+            continue;
+        };
+        if from.moves_to(*stage) {
+            let t = target.entry(trip).or_insert((*stage, *at, *source));
+            if stage.rank() > t.0.rank() {
+                *t = (*stage, *at, *source);
+            }
+        }
+    }
+    let mut moving: Vec<(&str, Stage, Stage, i64, Source)> = target
+        .iter()
+        .filter_map(|(trip, (to, at, source))| {
+            current
+                .get(*trip)
+                .map(|from| (*trip, *from, *to, *at, *source))
+        })
+        .collect();
+    moving.sort_by(|a, b| a.0.cmp(b.0));
+    let now = now_micros();
+    for chunk in moving.chunks(ROWS) {
+        let n = chunk.len();
+        let mut stage_case = String::from("CASE id");
+        let mut at_case = String::from("CASE id");
+        let mut ins = Vec::with_capacity(n);
+        for i in 0..n {
+            let b = i * 3;
+            stage_case.push_str(&format!(" WHEN ${} THEN ${}", b + 1, b + 2));
+            at_case.push_str(&format!(" WHEN ${} THEN ${}", b + 1, b + 3));
+            ins.push(format!("${}", b + 1));
+        }
+        let sql = format!(
+            "UPDATE border_trips SET stage = {stage_case} END, stage_at = {at_case} END, \
+             updated_at = ${} WHERE id IN ({})",
+            3 * n + 1,
+            ins.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (trip, _, to, at, _) in chunk {
+            q = q.bind(*trip).bind(to.as_str()).bind(*at);
+        }
+        let done = q
+            .bind(now)
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if done != n as u64 {
+            return Err(AppError::internal(format!(
+                "advance_many: {done} of {n} trips updated"
+            )));
+        }
+    }
+    if !moving.is_empty() {
+        let list: Vec<serde_json::Value> = moving
+            .iter()
+            .map(|(trip, from, to, at, source)| {
+                serde_json::json!({"trip_id": trip, "from": from.as_str(), "to": to.as_str(), "at": at, "source": source.as_str()})
+            })
+            .collect();
+        tx.emit("border.trip.stages", &serde_json::json!({ "moves": list }))
+            .await?;
+    }
+    let mut out: Vec<Advance> = current
+        .iter()
+        .map(|(trip, from)| {
+            let to = target.get(trip.as_str()).map(|t| t.0);
+            Advance {
+                trip_id: trip.clone(),
+                from: *from,
+                to: to.unwrap_or(*from),
+                moved: to.is_some(),
+                time_recorded: recorded.contains(trip),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.trip_id.cmp(&b.trip_id));
+    Ok(out)
 }
 
 /// Write the stage's first time (or an earlier one). Returns whether anything was written.

@@ -373,7 +373,7 @@ async fn qr_and_gps_events_and_bad_batches() {
         .unwrap();
     let outcomes: Vec<&str> = rep.results.iter().map(|r| r.outcome).collect();
     assert_eq!(outcomes, vec!["gps", "qr", "unknown_trip"]);
-    assert_eq!(rep.moved, 2);
+    assert_eq!(rep.moved, 1, "one trip moved (to the furthest stage)");
     let times = journey::stage_times(&t.db, &ids[0]).await.unwrap();
     let got: Vec<(Stage, &str)> = times.iter().map(|t| (t.stage, t.source.as_str())).collect();
     assert_eq!(got, vec![(Stage::Staging, "gps"), (Stage::Yard, "qr")]);
@@ -440,4 +440,16 @@ async fn ingestion_bench_runs_small() {
     );
     assert!(b.batch_events_per_s > 0.0);
     eprintln!("{}", serde_json::to_string(&b).unwrap());
+}
+
+/// The ingestion benchmark at full size (slow in a debug build):
+/// `cargo test -p tinhso-border --test it events::bench_full -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn bench_full() {
+    let t = crate::env().await;
+    let b = events::bench_ingest(&t.db, 10_000, 50_000, 1_000, 500, 11)
+        .await
+        .unwrap();
+    eprintln!("{}", serde_json::to_string_pretty(&b).unwrap());
 }
