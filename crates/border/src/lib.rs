@@ -15,9 +15,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod declaration;
+pub mod events;
 pub mod fees;
 pub mod gates;
 pub mod hs;
+pub mod journey;
 pub mod matching;
 pub mod misread;
 pub mod pass;
@@ -40,5 +42,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 8002,
         name: "border crossing slots, bookings, standby queue and queue calls",
         sql: include_str!("../migrations/8002_slots.sql"),
+    },
+    Migration {
+        version: 8003,
+        name: "border sensors (cameras, QR readers, geofences), events and the review queue",
+        sql: include_str!("../migrations/8003_events.sql"),
     },
 ];

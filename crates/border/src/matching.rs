@@ -127,6 +127,29 @@ fn looks_like_top_line(body: &str) -> bool {
         && b[2..].iter().all(u8::is_ascii_alphabetic)
 }
 
+/// A digit, or a letter a camera reads for a digit.
+fn digit_class(c: u8) -> bool {
+    c.is_ascii_digit() || b"DOQBILSZG".contains(&c)
+}
+
+/// A letter, or a digit a camera reads for a letter.
+fn letter_class(c: u8) -> bool {
+    c.is_ascii_uppercase() || b"081526".contains(&c)
+}
+
+/// Whether a read could be a whole Vietnamese plate with some characters misread (two digits,
+/// one or two series letters, four or five digits): then it may be a truck without a
+/// declaration, and is not matched by a dropped character or as a bottom line.
+fn fits_vn_layout(body: &str) -> bool {
+    let b = body.as_bytes();
+    [(1, 4), (1, 5), (2, 4), (2, 5)].iter().any(|&(s, n)| {
+        b.len() == 2 + s + n
+            && b[..2].iter().all(|c| digit_class(*c))
+            && b[2..2 + s].iter().all(|c| letter_class(*c))
+            && b[2 + s..].iter().all(|c| digit_class(*c))
+    })
+}
+
 #[derive(Debug, Clone)]
 struct Entry<K> {
     key: K,
@@ -324,8 +347,9 @@ impl<K: Clone + Eq> PlateIndex<K> {
                 return self.outcome(best);
             }
         }
-        if valid {
-            // A valid plate that is not active: perhaps a truck with no declaration.
+        if valid || fits_vn_layout(&r.body) {
+            // A valid plate that is not active, or one misread: perhaps a truck with no
+            // declaration. Not matched through a dropped character or a bottom line.
             return MatchOutcome::NoMatch;
         }
         // 3 and 4. One character dropped, or the bottom line only: a bottom line can also be a
@@ -434,10 +458,15 @@ mod tests {
     fn dropped_character() {
         let ix = index(&["12C-123.45", "桂A·67890"]);
         assert_eq!(ix.match_read("1C12345"), MatchOutcome::Fuzzy(0));
-        assert_eq!(ix.match_read("12-123.45"), MatchOutcome::Fuzzy(0));
         assert_eq!(ix.match_read("桂6789O"), MatchOutcome::Fuzzy(1));
         // A dropped digit makes a valid 4-digit plate: it may be an undeclared truck.
         assert_eq!(ix.match_read("12C-1234"), MatchOutcome::NoMatch);
+        // So does a dropped series letter read with confusions (12L-2345), or a 4-digit plate
+        // misread (99C-8077 read 99C-B077 is not 99C-860.77 with the 6 lost).
+        assert_eq!(ix.match_read("12-123.45"), MatchOutcome::NoMatch);
+        let ix2 = index(&["99C-860.77"]);
+        assert_eq!(ix2.match_read("99C-B077"), MatchOutcome::NoMatch);
+        assert_eq!(ix2.match_read("9C-860.77"), MatchOutcome::Fuzzy(0));
     }
 
     #[test]

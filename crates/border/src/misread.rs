@@ -348,8 +348,9 @@ pub struct AccuracyReport {
     /// … attached to an active plate anyway (a wrong truck).
     pub undeclared_attached: usize,
     pub by_kind: Vec<KindReport>,
-    /// Up to 20 reads attached to a wrong truck: (plate, kind, read, plate attached to).
-    pub wrong_examples: Vec<(String, &'static str, String, String)>,
+    /// Up to 20 reads attached to a wrong truck: (`declared` or `undeclared`, plate, kind,
+    /// read, plate attached to).
+    pub wrong_examples: Vec<(&'static str, String, &'static str, String, String)>,
     /// Time to build the index of `active` plates, milliseconds.
     pub index_build_ms: f64,
     /// Time per read (match only), nanoseconds.
@@ -423,6 +424,7 @@ pub fn evaluate(active: usize, reads: usize, seed: u64) -> AccuracyReport {
                 if let Some(j) = outcome.key() {
                     if wrong_examples.len() < 20 {
                         wrong_examples.push((
+                            "undeclared",
                             plate.clone(),
                             kind.as_str(),
                             text.clone(),
@@ -443,6 +445,7 @@ pub fn evaluate(active: usize, reads: usize, seed: u64) -> AccuracyReport {
                     MatchOutcome::Exact(j) | MatchOutcome::Fuzzy(j) => {
                         if wrong_examples.len() < 20 {
                             wrong_examples.push((
+                                "declared",
                                 plate.clone(),
                                 kind.as_str(),
                                 text.clone(),

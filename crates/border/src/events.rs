@@ -1,0 +1,1311 @@
+//! Truck journeys from events (sự kiện hành trình): plate-camera reads, QR pass scans and GPS
+//! geofence events, each mapped to a stage by the place of its sensor ([`Sensor`]: which gate,
+//! which stage), stored once per event ID (a duplicate is answered `duplicate` and stores
+//! nothing new), and turned into journey moves through [`crate::journey::advance`].
+//!
+//! Camera reads are matched to the active trips of the camera's gate (declared, not yet
+//! crossed) by [`crate::matching::PlateIndex`], kept in memory by the [`Ingestor`] and refreshed
+//! from the database. A read that matches no trip, several plates, or a plate with several
+//! active trips goes to the officers' review queue (`border_review_queue`) with its candidates,
+//! where an officer attaches it to a trip with a reason or dismisses it — never silently.
+//!
+//! A batch ([`Ingestor::ingest_batch`]) is one transaction: checked in full first (a bad event
+//! rejects the batch with field errors `events[i].…`, nothing written), then events inserted
+//! with multi-row statements, then one journey move per (trip, stage) with the earliest time.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::RwLock;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use tinhso_kernel::{AppError, FieldErrors, Invalid};
+use tinhso_store::audit::Ctx;
+use tinhso_store::{now_micros, Backend, Db, DbError, WriteTx};
+
+use crate::journey::{self, Advance, Source, Stage};
+use crate::matching::{MatchOutcome, PlateIndex};
+
+fn db_err(e: sqlx::Error) -> AppError {
+    DbError::from(e).into()
+}
+
+/// What kind of sensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SensorKind {
+    /// Camera đọc biển số.
+    Camera,
+    /// Đầu đọc mã QR (an officer's phone or a fixed reader).
+    Qr,
+    /// Vùng địa lý (geofence) for GPS events.
+    Geofence,
+}
+
+impl SensorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SensorKind::Camera => "camera",
+            SensorKind::Qr => "qr",
+            SensorKind::Geofence => "geofence",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [SensorKind::Camera, SensorKind::Qr, SensorKind::Geofence]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// A camera, QR reader or geofence: where it is and what an event there means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sensor {
+    pub id: String,
+    pub kind: SensorKind,
+    pub gate_code: String,
+    pub stage: Stage,
+    pub name_vi: String,
+}
+
+/// Write the default sensors of every gate from the yard registry, those not there yet: at the
+/// entrance of each yard a camera `CAM-<yard>`, a QR reader `QR-<yard>` and a geofence
+/// `GEO-<yard>` (stage `staging` for a staging yard, `yard` for an inspection yard), and at the
+/// crossing a camera `CAM-<gate>-X` and a QR reader `QR-<gate>-X` (stage `crossed`). The real
+/// camera IDs replace these when the cameras are installed. Returns how many were written.
+pub async fn seed_sensors(db: &Db) -> Result<usize, AppError> {
+    let yards = sqlx::query("SELECT gate_code, code, name_vi, kind FROM border_yards")
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?;
+    let gates = sqlx::query("SELECT code, name_vi FROM border_gates")
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?;
+    let mut want: Vec<(String, SensorKind, String, Stage, String)> = Vec::new();
+    for y in &yards {
+        let gate: String = y.try_get(0).map_err(db_err)?;
+        let code: String = y.try_get(1).map_err(db_err)?;
+        let name: String = y.try_get(2).map_err(db_err)?;
+        let kind: String = y.try_get(3).map_err(db_err)?;
+        let stage = if kind == "staging" {
+            Stage::Staging
+        } else {
+            Stage::Yard
+        };
+        want.push((
+            format!("CAM-{code}"),
+            SensorKind::Camera,
+            gate.clone(),
+            stage,
+            format!("Camera cổng vào {name}"),
+        ));
+        want.push((
+            format!("QR-{code}"),
+            SensorKind::Qr,
+            gate.clone(),
+            stage,
+            format!("Quét mã QR tại {name}"),
+        ));
+        want.push((
+            format!("GEO-{code}"),
+            SensorKind::Geofence,
+            gate,
+            stage,
+            format!("Vùng GPS {name}"),
+        ));
+    }
+    for g in &gates {
+        let code: String = g.try_get(0).map_err(db_err)?;
+        let name: String = g.try_get(1).map_err(db_err)?;
+        want.push((
+            format!("CAM-{code}-X"),
+            SensorKind::Camera,
+            code.clone(),
+            Stage::Crossed,
+            format!("Camera làn xuất cảnh {name}"),
+        ));
+        want.push((
+            format!("QR-{code}-X"),
+            SensorKind::Qr,
+            code,
+            Stage::Crossed,
+            format!("Quét mã QR tại làn xuất cảnh {name}"),
+        ));
+    }
+    let now = now_micros();
+    let mut tx = db.begin_write().await?;
+    let mut n = 0;
+    for (id, kind, gate, stage, name) in want {
+        n += sqlx::query(
+            "INSERT INTO border_sensors (id, kind, gate_code, stage, name_vi, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(kind.as_str())
+        .bind(&gate)
+        .bind(stage.as_str())
+        .bind(&name)
+        .bind(now)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?
+        .rows_affected() as usize;
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Every sensor.
+pub async fn sensors(db: &Db) -> Result<Vec<Sensor>, AppError> {
+    let rows = sqlx::query("SELECT id, kind, gate_code, stage, name_vi FROM border_sensors")
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let kind: String = r.try_get(1).map_err(db_err)?;
+        let stage: String = r.try_get(3).map_err(db_err)?;
+        out.push(Sensor {
+            id: r.try_get(0).map_err(db_err)?,
+            kind: SensorKind::parse(&kind)
+                .ok_or_else(|| AppError::internal(format!("sensor kind {kind}")))?,
+            gate_code: r.try_get(2).map_err(db_err)?,
+            stage: Stage::parse(&stage)
+                .ok_or_else(|| AppError::internal(format!("sensor stage {stage}")))?,
+            name_vi: r.try_get(4).map_err(db_err)?,
+        });
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// An event as a sensor sends it (JSON: `{"event_id", "at", "kind": "camera", …}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// The sender's unique ID for the event (idempotency key), at most 100 characters.
+    pub event_id: String,
+    /// When it happened, Unix microseconds.
+    pub at: i64,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// A plate camera's read: the text as read and the camera's confidence (0–1).
+    Camera {
+        camera_id: String,
+        plate_text: String,
+        confidence: f64,
+    },
+    /// A QR pass scanned and verified by the reader: the trip code the pass carries.
+    Qr {
+        reader_id: String,
+        trip_code: String,
+    },
+    /// A GPS tracker entered a geofence (the trip's tracking is linked to the trip).
+    Gps {
+        geofence_id: String,
+        trip_id: String,
+    },
+}
+
+impl EventBody {
+    fn kind(&self) -> &'static str {
+        match self {
+            EventBody::Camera { .. } => "camera",
+            EventBody::Qr { .. } => "qr",
+            EventBody::Gps { .. } => "gps",
+        }
+    }
+
+    fn sensor_id(&self) -> &str {
+        match self {
+            EventBody::Camera { camera_id, .. } => camera_id,
+            EventBody::Qr { reader_id, .. } => reader_id,
+            EventBody::Gps { geofence_id, .. } => geofence_id,
+        }
+    }
+
+    fn sensor_kind(&self) -> SensorKind {
+        match self {
+            EventBody::Camera { .. } => SensorKind::Camera,
+            EventBody::Qr { .. } => SensorKind::Qr,
+            EventBody::Gps { .. } => SensorKind::Geofence,
+        }
+    }
+
+    fn source(&self) -> Source {
+        match self {
+            EventBody::Camera { .. } => Source::Camera,
+            EventBody::Qr { .. } => Source::Qr,
+            EventBody::Gps { .. } => Source::Gps,
+        }
+    }
+}
+
+/// What became of one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventResult {
+    pub event_id: String,
+    /// `exact`, `fuzzy`, `qr`, `gps` (attached); `ambiguous`, `no_match`, `several_trips`
+    /// (sent to review); `unknown_trip` (a QR or GPS event of no known trip: stored only);
+    /// `duplicate` (already received: nothing stored).
+    pub outcome: &'static str,
+    pub trip_id: Option<String>,
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BatchReport {
+    pub received: usize,
+    pub duplicates: usize,
+    pub attached: usize,
+    pub review: usize,
+    pub unknown: usize,
+    /// Trips moved forward (each once, to the furthest stage the batch shows).
+    pub moved: usize,
+    pub results: Vec<EventResult>,
+}
+
+/// The active trips of one gate and their plates.
+#[derive(Debug, Default)]
+struct GateIndex {
+    plates: PlateIndex<String>,
+    /// Canonical plate → the active trips with it (vehicle or trailer).
+    trips: HashMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Default)]
+struct Active {
+    gates: HashMap<String, GateIndex>,
+    /// Trip → (gate, its plates), to remove it.
+    trips: HashMap<String, (String, Vec<String>)>,
+}
+
+impl Active {
+    fn add(&mut self, trip_id: &str, gate: &str, plates: Vec<String>) {
+        if self.trips.contains_key(trip_id) {
+            return;
+        }
+        let g = self.gates.entry(gate.to_string()).or_default();
+        for p in &plates {
+            g.plates.insert(p, p.clone());
+            let v = g.trips.entry(p.clone()).or_default();
+            if !v.iter().any(|t| t == trip_id) {
+                v.push(trip_id.to_string());
+            }
+        }
+        self.trips
+            .insert(trip_id.to_string(), (gate.to_string(), plates));
+    }
+
+    fn remove(&mut self, trip_id: &str) {
+        let Some((gate, plates)) = self.trips.remove(trip_id) else {
+            return;
+        };
+        let Some(g) = self.gates.get_mut(&gate) else {
+            return;
+        };
+        for p in plates {
+            if let Some(v) = g.trips.get_mut(&p) {
+                v.retain(|t| t != trip_id);
+                if v.is_empty() {
+                    g.trips.remove(&p);
+                    g.plates.remove(&p);
+                }
+            }
+        }
+    }
+}
+
+/// A candidate trip for a read sent to review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub trip_id: String,
+    pub plate: String,
+}
+
+/// The result of matching a read against a gate's active trips.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Resolution {
+    Attach {
+        trip_id: String,
+        how: &'static str,
+    },
+    Review {
+        reason: &'static str,
+        candidates: Vec<Candidate>,
+    },
+}
+
+/// Receives events: the sensors and the active trips of every gate, in memory.
+#[derive(Debug)]
+pub struct Ingestor {
+    sensors: HashMap<String, Sensor>,
+    active: RwLock<Active>,
+}
+
+fn poisoned<T>(_: T) -> AppError {
+    AppError::internal("border events: index lock poisoned")
+}
+
+/// The stages of the journey where a trip's plates are matched.
+const ACTIVE_STAGES: &str = "('declared', 'staging', 'yard', 'checked', 'paid')";
+
+impl Ingestor {
+    /// Load the sensors and the active trips.
+    pub async fn load(db: &Db) -> Result<Self, AppError> {
+        let sensors = sensors(db)
+            .await?
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
+        let me = Self {
+            sensors,
+            active: RwLock::new(Active::default()),
+        };
+        me.refresh(db).await?;
+        Ok(me)
+    }
+
+    /// Rebuild the index of active trips from the database (new declarations, trips moved by
+    /// other modules). Returns how many trips are active.
+    pub async fn refresh(&self, db: &Db) -> Result<usize, AppError> {
+        let rows = sqlx::query(&format!(
+            "SELECT id, gate_code, vehicle_plate, trailer_plate FROM border_trips \
+             WHERE stage IN {ACTIVE_STAGES}"
+        ))
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?;
+        let mut a = Active::default();
+        for r in &rows {
+            let id: String = r.try_get(0).map_err(db_err)?;
+            let gate: String = r.try_get(1).map_err(db_err)?;
+            let vehicle: String = r.try_get(2).map_err(db_err)?;
+            let trailer: Option<String> = r.try_get(3).map_err(db_err)?;
+            let mut plates = vec![vehicle];
+            plates.extend(trailer);
+            a.add(&id, &gate, plates);
+        }
+        let n = a.trips.len();
+        *self.active.write().map_err(poisoned)? = a;
+        Ok(n)
+    }
+
+    /// Start matching a trip's plates (a new declaration) without a full refresh.
+    pub fn track(&self, trip_id: &str, gate: &str, plates: Vec<String>) -> Result<(), AppError> {
+        self.active
+            .write()
+            .map_err(poisoned)?
+            .add(trip_id, gate, plates);
+        Ok(())
+    }
+
+    /// Stop matching a trip's plates.
+    pub fn untrack(&self, trip_id: &str) -> Result<(), AppError> {
+        self.active.write().map_err(poisoned)?.remove(trip_id);
+        Ok(())
+    }
+
+    /// How many trips are matched.
+    pub fn active_trips(&self) -> usize {
+        self.active.read().map(|a| a.trips.len()).unwrap_or(0)
+    }
+
+    pub fn sensor(&self, id: &str) -> Option<&Sensor> {
+        self.sensors.get(id)
+    }
+
+    fn resolve_read(&self, a: &Active, gate: &str, text: &str) -> Resolution {
+        let Some(g) = a.gates.get(gate) else {
+            return Resolution::Review {
+                reason: "no_match",
+                candidates: Vec::new(),
+            };
+        };
+        let trips_of = |plate: &str| -> Vec<Candidate> {
+            g.trips
+                .get(plate)
+                .map(|v| {
+                    v.iter()
+                        .map(|t| Candidate {
+                            trip_id: t.clone(),
+                            plate: plate.to_string(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let outcome = g.plates.match_read(text);
+        let how = outcome.kind();
+        match outcome {
+            MatchOutcome::Exact(p) | MatchOutcome::Fuzzy(p) => {
+                let c = trips_of(&p);
+                if c.len() == 1 {
+                    Resolution::Attach {
+                        trip_id: c[0].trip_id.clone(),
+                        how,
+                    }
+                } else {
+                    Resolution::Review {
+                        reason: "several_trips",
+                        candidates: c,
+                    }
+                }
+            }
+            MatchOutcome::Ambiguous(ps) => Resolution::Review {
+                reason: "ambiguous",
+                candidates: ps.iter().flat_map(|p| trips_of(p)).collect(),
+            },
+            MatchOutcome::NoMatch => Resolution::Review {
+                reason: "no_match",
+                candidates: g
+                    .plates
+                    .candidates(text)
+                    .iter()
+                    .flat_map(|p| trips_of(p))
+                    .collect(),
+            },
+        }
+    }
+
+    /// Check a batch in full; the sensor of each event.
+    fn check<'a>(&'a self, events: &[NewEvent]) -> Result<Vec<&'a Sensor>, AppError> {
+        let mut errs = FieldErrors::new();
+        let mut out = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            let f = |name: &str| format!("events[{i}].{name}");
+            let id = e.event_id.trim();
+            if id.is_empty() || id.len() > 100 || id != e.event_id {
+                errs.push(
+                    &f("event_id"),
+                    Invalid::new(
+                        "event_id",
+                        "Mã sự kiện bắt buộc, tối đa 100 ký tự, không có khoảng trắng ở đầu hay cuối",
+                        "The event ID is required, at most 100 characters, without leading or trailing spaces",
+                    ),
+                );
+            }
+            if e.at <= 0 {
+                errs.push(
+                    &f("at"),
+                    Invalid::new(
+                        "at",
+                        "Thời điểm phải là số micro giây Unix dương",
+                        "The time must be positive Unix microseconds",
+                    ),
+                );
+            }
+            match &e.body {
+                EventBody::Camera {
+                    plate_text,
+                    confidence,
+                    ..
+                } => {
+                    if plate_text.len() > 64 {
+                        errs.push(
+                            &f("plate_text"),
+                            Invalid::new(
+                                "plate_text",
+                                "Chuỗi biển số đọc được dài tối đa 64 byte",
+                                "The plate text read is at most 64 bytes",
+                            ),
+                        );
+                    }
+                    if !(0.0..=1.0).contains(confidence) {
+                        errs.push(
+                            &f("confidence"),
+                            Invalid::new(
+                                "confidence",
+                                "Độ tin cậy nằm trong khoảng 0 đến 1",
+                                "The confidence is between 0 and 1",
+                            ),
+                        );
+                    }
+                }
+                EventBody::Qr { trip_code, .. } => {
+                    if trip_code.trim().is_empty() || trip_code.len() > 100 {
+                        errs.push(
+                            &f("trip_code"),
+                            Invalid::new(
+                                "trip_code",
+                                "Mã chuyến trên thẻ QR bắt buộc, tối đa 100 ký tự",
+                                "The trip code of the QR pass is required, at most 100 characters",
+                            ),
+                        );
+                    }
+                }
+                EventBody::Gps { trip_id, .. } => {
+                    if trip_id.trim().is_empty() || trip_id.len() > 100 {
+                        errs.push(
+                            &f("trip_id"),
+                            Invalid::new(
+                                "trip_id",
+                                "Mã chuyến bắt buộc, tối đa 100 ký tự",
+                                "The trip ID is required, at most 100 characters",
+                            ),
+                        );
+                    }
+                }
+            }
+            let sid = e.body.sensor_id();
+            let field = match e.body {
+                EventBody::Camera { .. } => "camera_id",
+                EventBody::Qr { .. } => "reader_id",
+                EventBody::Gps { .. } => "geofence_id",
+            };
+            match self.sensors.get(sid) {
+                Some(s) if s.kind == e.body.sensor_kind() => out.push(s),
+                Some(s) => errs.push(
+                    &f(field),
+                    Invalid::new(
+                        "sensor_kind",
+                        format!(
+                            "{sid} là thiết bị loại {}, không phải loại của sự kiện này",
+                            s.kind.as_str()
+                        ),
+                        format!(
+                            "{sid} is a {} sensor, not one for this kind of event",
+                            s.kind.as_str()
+                        ),
+                    ),
+                ),
+                None => errs.push(
+                    &f(field),
+                    Invalid::new(
+                        "sensor_unknown",
+                        format!("Không có thiết bị {sid} trong danh mục"),
+                        format!("No sensor {sid} is registered"),
+                    ),
+                ),
+            }
+        }
+        errs.into_result()?;
+        Ok(out)
+    }
+
+    /// Receive one event (a batch of one).
+    pub async fn ingest(&self, db: &Db, event: &NewEvent) -> Result<EventResult, AppError> {
+        let mut r = self.ingest_batch(db, std::slice::from_ref(event)).await?;
+        r.results
+            .pop()
+            .ok_or_else(|| AppError::internal("ingest: no result"))
+    }
+
+    /// Receive a batch of events in one transaction. Events already received (by ID, also
+    /// within the batch) are answered `duplicate` and store nothing new.
+    pub async fn ingest_batch(
+        &self,
+        db: &Db,
+        events: &[NewEvent],
+    ) -> Result<BatchReport, AppError> {
+        let sensors = self.check(events)?;
+        let mut report = BatchReport {
+            received: events.len(),
+            ..BatchReport::default()
+        };
+        if events.is_empty() {
+            return Ok(report);
+        }
+        // Duplicates within the batch: the first wins.
+        let mut seen: HashSet<&str> = HashSet::with_capacity(events.len());
+        let first: Vec<bool> = events
+            .iter()
+            .map(|e| seen.insert(e.event_id.as_str()))
+            .collect();
+        // Camera reads matched in memory, before the transaction.
+        let mut resolutions: Vec<Option<Resolution>> = vec![None; events.len()];
+        {
+            let a = self.active.read().map_err(poisoned)?;
+            for (i, e) in events.iter().enumerate() {
+                if let EventBody::Camera { plate_text, .. } = &e.body {
+                    if first[i] {
+                        resolutions[i] =
+                            Some(self.resolve_read(&a, &sensors[i].gate_code, plate_text));
+                    }
+                }
+            }
+        }
+        let mut tx = db.begin_write().await?;
+        // QR and GPS events name their trip: look the trips up.
+        let codes: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Qr { trip_code, .. } => Some(trip_code.trim()),
+                _ => None,
+            })
+            .collect();
+        let ids: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Gps { trip_id, .. } => Some(trip_id.trim()),
+                _ => None,
+            })
+            .collect();
+        let by_code = lookup(&mut tx, "code", &codes).await?;
+        let by_id = lookup(&mut tx, "id", &ids).await?;
+        for (i, e) in events.iter().enumerate() {
+            if !first[i] {
+                continue;
+            }
+            match &e.body {
+                EventBody::Qr { trip_code, .. } => {
+                    resolutions[i] = by_code.get(trip_code.trim()).map(|t| Resolution::Attach {
+                        trip_id: t.clone(),
+                        how: "qr",
+                    });
+                }
+                EventBody::Gps { trip_id, .. } => {
+                    resolutions[i] = by_id.get(trip_id.trim()).map(|t| Resolution::Attach {
+                        trip_id: t.clone(),
+                        how: "gps",
+                    });
+                }
+                EventBody::Camera { .. } => {}
+            }
+        }
+        // Store the events; those that come back are new.
+        let now = now_micros();
+        let rows: Vec<Stored> = events
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| first[*i])
+            .map(|(i, e)| stored(e, sensors[i], resolutions[i].as_ref(), now))
+            .collect();
+        let new_ids = insert_events(&mut tx, &rows).await?;
+        // Journey moves: one per (trip, stage), with the earliest time; review rows.
+        let mut moves: HashMap<(String, Stage), (i64, Source)> = HashMap::new();
+        let mut reviews: Vec<(usize, &'static str, Vec<Candidate>)> = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            if !first[i] || !new_ids.contains(e.event_id.as_str()) {
+                report.duplicates += 1;
+                report.results.push(EventResult {
+                    event_id: e.event_id.clone(),
+                    outcome: "duplicate",
+                    trip_id: None,
+                });
+                continue;
+            }
+            match &resolutions[i] {
+                Some(Resolution::Attach { trip_id, how }) => {
+                    report.attached += 1;
+                    let m = moves
+                        .entry((trip_id.clone(), sensors[i].stage))
+                        .or_insert((e.at, e.body.source()));
+                    if e.at < m.0 {
+                        *m = (e.at, e.body.source());
+                    }
+                    report.results.push(EventResult {
+                        event_id: e.event_id.clone(),
+                        outcome: how,
+                        trip_id: Some(trip_id.clone()),
+                    });
+                }
+                Some(Resolution::Review { reason, candidates }) => {
+                    report.review += 1;
+                    reviews.push((i, reason, candidates.clone()));
+                    report.results.push(EventResult {
+                        event_id: e.event_id.clone(),
+                        outcome: reason,
+                        trip_id: None,
+                    });
+                }
+                None => {
+                    report.unknown += 1;
+                    report.results.push(EventResult {
+                        event_id: e.event_id.clone(),
+                        outcome: "unknown_trip",
+                        trip_id: None,
+                    });
+                }
+            }
+        }
+        insert_reviews(&mut tx, events, sensors.as_slice(), &reviews, now).await?;
+        let moves: Vec<journey::StageEvent> = moves
+            .into_iter()
+            .map(|((trip_id, stage), (at, source))| journey::StageEvent {
+                trip_id,
+                stage,
+                at,
+                source,
+            })
+            .collect();
+        let mut ended: Vec<String> = Vec::new();
+        for adv in journey::advance_many(&mut tx, &moves).await? {
+            if adv.moved {
+                report.moved += 1;
+                if !adv.to.is_active() {
+                    ended.push(adv.trip_id);
+                }
+            }
+        }
+        tx.commit().await?;
+        if !ended.is_empty() {
+            let mut a = self.active.write().map_err(poisoned)?;
+            for t in &ended {
+                a.remove(t);
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Trips by `column` (`id` or `code`) → id, for the given keys.
+async fn lookup(
+    tx: &mut WriteTx,
+    column: &str,
+    keys: &[&str],
+) -> Result<HashMap<String, String>, AppError> {
+    let mut out = HashMap::new();
+    let mut uniq: Vec<&str> = keys.to_vec();
+    uniq.sort_unstable();
+    uniq.dedup();
+    for chunk in uniq.chunks(500) {
+        let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {column}, id FROM border_trips WHERE {column} IN ({})",
+            ph.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for k in chunk {
+            q = q.bind(*k);
+        }
+        for r in q.fetch_all(tx.conn()).await.map_err(db_err)? {
+            out.insert(
+                r.try_get::<String, _>(0).map_err(db_err)?,
+                r.try_get::<String, _>(1).map_err(db_err)?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// One `border_events` row.
+struct Stored {
+    event_id: String,
+    kind: &'static str,
+    sensor_id: String,
+    gate_code: String,
+    stage: &'static str,
+    at: i64,
+    plate_text: Option<String>,
+    confidence: Option<f64>,
+    reference: Option<String>,
+    trip_id: Option<String>,
+    outcome: &'static str,
+    received_at: i64,
+}
+
+fn stored(e: &NewEvent, s: &Sensor, r: Option<&Resolution>, now: i64) -> Stored {
+    let (plate_text, confidence, reference) = match &e.body {
+        EventBody::Camera {
+            plate_text,
+            confidence,
+            ..
+        } => (Some(plate_text.clone()), Some(*confidence), None),
+        EventBody::Qr { trip_code, .. } => (None, None, Some(trip_code.trim().to_string())),
+        EventBody::Gps { trip_id, .. } => (None, None, Some(trip_id.trim().to_string())),
+    };
+    let (trip_id, outcome) = match r {
+        Some(Resolution::Attach { trip_id, how }) => (Some(trip_id.clone()), *how),
+        Some(Resolution::Review { reason, .. }) => (None, *reason),
+        None => (None, "unknown_trip"),
+    };
+    Stored {
+        event_id: e.event_id.clone(),
+        kind: e.body.kind(),
+        sensor_id: s.id.clone(),
+        gate_code: s.gate_code.clone(),
+        stage: s.stage.as_str(),
+        at: e.at,
+        plate_text,
+        confidence,
+        reference,
+        trip_id,
+        outcome,
+        received_at: now,
+    }
+}
+
+/// Rows per multi-row `INSERT` (12 parameters each: well below both engines' limits).
+const ROWS_PER_INSERT: usize = 200;
+
+/// Insert the events not received before; returns the IDs of those inserted.
+async fn insert_events(tx: &mut WriteTx, rows: &[Stored]) -> Result<HashSet<String>, AppError> {
+    let mut new_ids = HashSet::with_capacity(rows.len());
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut sql = String::from(
+            "INSERT INTO border_events (event_id, kind, sensor_id, gate_code, stage, at, \
+             plate_text, confidence, ref, trip_id, outcome, received_at) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let b = i * 12;
+            sql.push('(');
+            for j in 1..=12 {
+                if j > 1 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", b + j));
+            }
+            sql.push(')');
+        }
+        sql.push_str(" ON CONFLICT (event_id) DO NOTHING RETURNING event_id");
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(&r.event_id)
+                .bind(r.kind)
+                .bind(&r.sensor_id)
+                .bind(&r.gate_code)
+                .bind(r.stage)
+                .bind(r.at)
+                .bind(&r.plate_text)
+                .bind(r.confidence)
+                .bind(&r.reference)
+                .bind(&r.trip_id)
+                .bind(r.outcome)
+                .bind(r.received_at);
+        }
+        for row in q.fetch_all(tx.conn()).await.map_err(db_err)? {
+            new_ids.insert(row.try_get::<String, _>(0).map_err(db_err)?);
+        }
+    }
+    Ok(new_ids)
+}
+
+async fn insert_reviews(
+    tx: &mut WriteTx,
+    events: &[NewEvent],
+    sensors: &[&Sensor],
+    reviews: &[(usize, &'static str, Vec<Candidate>)],
+    now: i64,
+) -> Result<(), AppError> {
+    for (i, reason, candidates) in reviews {
+        let e = &events[*i];
+        let text = match &e.body {
+            EventBody::Camera { plate_text, .. } => plate_text.as_str(),
+            _ => "",
+        };
+        let cands = serde_json::to_string(candidates).map_err(AppError::internal)?;
+        sqlx::query(
+            "INSERT INTO border_review_queue (event_id, gate_code, stage, at, plate_text, reason, \
+             candidates, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8)",
+        )
+        .bind(&e.event_id)
+        .bind(&sensors[*i].gate_code)
+        .bind(sensors[*i].stage.as_str())
+        .bind(e.at)
+        .bind(text)
+        .bind(*reason)
+        .bind(&cands)
+        .bind(now)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// A read waiting for an officer (or decided).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewItem {
+    pub event_id: String,
+    pub gate_code: String,
+    pub stage: String,
+    pub at: i64,
+    pub plate_text: String,
+    pub reason: String,
+    pub candidates: Vec<Candidate>,
+    /// `open`, `attached`, `dismissed`.
+    pub status: String,
+    pub resolved_trip_id: Option<String>,
+    pub resolved_by: Option<String>,
+    pub resolved_reason: Option<String>,
+}
+
+const REVIEW_COLUMNS: &str = "event_id, gate_code, stage, at, plate_text, reason, candidates, \
+     status, resolved_trip_id, resolved_by, resolved_reason";
+
+fn review_item(r: &sqlx::any::AnyRow) -> Result<ReviewItem, AppError> {
+    let cands: String = r.try_get(6).map_err(db_err)?;
+    Ok(ReviewItem {
+        event_id: r.try_get(0).map_err(db_err)?,
+        gate_code: r.try_get(1).map_err(db_err)?,
+        stage: r.try_get(2).map_err(db_err)?,
+        at: r.try_get(3).map_err(db_err)?,
+        plate_text: r.try_get(4).map_err(db_err)?,
+        reason: r.try_get(5).map_err(db_err)?,
+        candidates: serde_json::from_str(&cands).unwrap_or_default(),
+        status: r.try_get(7).map_err(db_err)?,
+        resolved_trip_id: r.try_get(8).map_err(db_err)?,
+        resolved_by: r.try_get(9).map_err(db_err)?,
+        resolved_reason: r.try_get(10).map_err(db_err)?,
+    })
+}
+
+/// The open review items of a gate (all gates with `None`), oldest first.
+pub async fn review_open(
+    db: &Db,
+    gate: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ReviewItem>, AppError> {
+    let rows = match gate {
+        Some(g) => {
+            sqlx::query(&format!(
+                "SELECT {REVIEW_COLUMNS} FROM border_review_queue WHERE status = 'open' \
+             AND gate_code = $1 ORDER BY created_at, at, event_id LIMIT $2"
+            ))
+            .bind(g)
+            .bind(limit)
+            .fetch_all(db.pool())
+            .await
+        }
+        None => {
+            sqlx::query(&format!(
+                "SELECT {REVIEW_COLUMNS} FROM border_review_queue WHERE status = 'open' \
+             ORDER BY created_at, at, event_id LIMIT $1"
+            ))
+            .bind(limit)
+            .fetch_all(db.pool())
+            .await
+        }
+    }
+    .map_err(db_err)?;
+    rows.iter().map(review_item).collect()
+}
+
+/// One review item.
+pub async fn review_get(db: &Db, event_id: &str) -> Result<Option<ReviewItem>, AppError> {
+    let row = sqlx::query(&format!(
+        "SELECT {REVIEW_COLUMNS} FROM border_review_queue WHERE event_id = $1"
+    ))
+    .bind(event_id)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(db_err)?;
+    row.as_ref().map(review_item).transpose()
+}
+
+fn not_open() -> AppError {
+    AppError::conflict(
+        "Mục này đã được xử lý hoặc không có trong hàng chờ xem xét",
+        "This item was already decided or is not in the review queue",
+    )
+}
+
+/// An officer attaches a read from the review queue to a trip, with a reason: the event is
+/// attached, the trip's journey advances as the read says (source `officer`), on the audit
+/// trail.
+pub async fn review_attach(
+    db: &Db,
+    ctx: &Ctx,
+    event_id: &str,
+    trip_id: &str,
+    why: &str,
+) -> Result<Advance, AppError> {
+    let why = journey::reason(why).map_err(|e| AppError::field("reason", e))?;
+    let item = review_get(db, event_id)
+        .await?
+        .filter(|i| i.status == "open")
+        .ok_or_else(not_open)?;
+    let stage = Stage::parse(&item.stage)
+        .ok_or_else(|| AppError::internal(format!("review stage {}", item.stage)))?;
+    let now = now_micros();
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "UPDATE border_review_queue SET status = 'attached', resolved_trip_id = $1, \
+         resolved_by = $2, resolved_reason = $3, resolved_at = $4 \
+         WHERE event_id = $5 AND status = 'open'",
+    )
+    .bind(trip_id)
+    .bind(&ctx.actor)
+    .bind(&why)
+    .bind(now)
+    .bind(event_id)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    if n != 1 {
+        return Err(not_open());
+    }
+    let Some(from) = journey::current(&mut tx, trip_id).await? else {
+        return Err(AppError::field(
+            "trip_id",
+            Invalid::new(
+                "trip_unknown",
+                format!("Không có chuyến {trip_id}"),
+                format!("No trip {trip_id}"),
+            ),
+        ));
+    };
+    sqlx::query("UPDATE border_events SET trip_id = $1, outcome = 'officer' WHERE event_id = $2")
+        .bind(trip_id)
+        .bind(event_id)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+    let adv =
+        journey::advance_from(&mut tx, trip_id, from, stage, item.at, Source::Officer).await?;
+    tx.audit(&ctx.entry(
+        "border.review.attach",
+        "border_event",
+        event_id,
+        &format!("gate:{}", item.gate_code),
+        serde_json::json!({"plate_text": item.plate_text, "reason_queued": item.reason, "after": {"trip_id": trip_id, "stage": adv.to.as_str()}, "reason": why}),
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(adv)
+}
+
+/// An officer dismisses a read from the review queue (not a truck of any trip, a bad read),
+/// with a reason, on the audit trail.
+pub async fn review_dismiss(db: &Db, ctx: &Ctx, event_id: &str, why: &str) -> Result<(), AppError> {
+    let why = journey::reason(why).map_err(|e| AppError::field("reason", e))?;
+    let item = review_get(db, event_id)
+        .await?
+        .filter(|i| i.status == "open")
+        .ok_or_else(not_open)?;
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "UPDATE border_review_queue SET status = 'dismissed', resolved_by = $1, \
+         resolved_reason = $2, resolved_at = $3 WHERE event_id = $4 AND status = 'open'",
+    )
+    .bind(&ctx.actor)
+    .bind(&why)
+    .bind(now_micros())
+    .bind(event_id)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    if n != 1 {
+        return Err(not_open());
+    }
+    tx.audit(&ctx.entry(
+        "border.review.dismiss",
+        "border_event",
+        event_id,
+        &format!("gate:{}", item.gate_code),
+        serde_json::json!({"plate_text": item.plate_text, "reason_queued": item.reason, "reason": why}),
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- fixture and benchmark
+
+/// Trips written straight into the tables (an enterprise, a driver, one vehicle per plate and
+/// a trip per plate at `gate`, stage `declared`), for benchmarks and tests until the
+/// declaration API is used instead. Returns the trip IDs, in the order of `plates`.
+pub async fn fixture_trips(
+    db: &Db,
+    gate: &str,
+    plates: &[String],
+) -> Result<Vec<String>, AppError> {
+    let now = now_micros();
+    let prefix = uuid::Uuid::new_v4().simple().to_string();
+    let mst = format!(
+        "9{}",
+        &prefix[..9]
+            .chars()
+            .map(|c| ((c as u8) % 10 + b'0') as char)
+            .collect::<String>()
+    );
+    let driver = format!("drv-{prefix}");
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO border_enterprises (mst, name, name_folded, phone, created_by, created_at) \
+         VALUES ($1, 'Công ty Thử nghiệm', 'cong ty thu nghiem', '0912345678', 'fixture', $2) \
+         ON CONFLICT (mst) DO NOTHING",
+    )
+    .bind(&mst)
+    .bind(now)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    sqlx::query(
+        "INSERT INTO border_drivers (id, id_kind, id_number, full_name, phone, nationality, created_at) \
+         VALUES ($1, 'cccd', $2, 'Nguyễn Văn Thử', '0912345678', 'VN', $3)",
+    )
+    .bind(&driver)
+    .bind(&prefix[..12])
+    .bind(now)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let mut ids = Vec::with_capacity(plates.len());
+    for (n, p) in plates.iter().enumerate() {
+        let country = if p.is_ascii() { "vn" } else { "cn" };
+        sqlx::query(
+            "INSERT INTO border_vehicles (plate, country, vehicle_kind, plate_colour, owner_mst, \
+             payload_kg, created_at) VALUES ($1, $2, 'truck', 'yellow', $3, 15000, $4) \
+             ON CONFLICT (plate) DO NOTHING",
+        )
+        .bind(p)
+        .bind(country)
+        .bind(&mst)
+        .bind(now)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+        let id = format!("trip-{prefix}-{n}");
+        sqlx::query(
+            "INSERT INTO border_trips (id, code, version, enterprise_mst, gate_code, direction, \
+             vehicle_plate, trailer_plate, driver_id, expected_arrival, customs_declaration, \
+             total_weight_kg, perishable, quarantine, stage, stage_at, created_by, created_at, \
+             updated_at) VALUES ($1, $2, 1, $3, $4, 'export', $5, NULL, $6, $7, '', 10000, 0, '', \
+             'declared', $7, 'fixture', $7, $7)",
+        )
+        .bind(&id)
+        .bind(format!("TK-{gate}-{}-{n:05}", &prefix[..6]))
+        .bind(&mst)
+        .bind(gate)
+        .bind(p)
+        .bind(&driver)
+        .bind(now)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+        ids.push(id);
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// What [`bench_ingest`] measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestBench {
+    pub backend: &'static str,
+    pub trips: usize,
+    pub events: usize,
+    pub batch: usize,
+    /// Camera events per second through `ingest_batch` (including duplicates re-sent: 5%).
+    pub batch_events_per_s: f64,
+    pub batch_attached: usize,
+    pub batch_review: usize,
+    pub batch_duplicates: usize,
+    pub batch_moved: usize,
+    /// Single events through `ingest`, one transaction each: latency.
+    pub single_events: usize,
+    pub single_p50_us: u64,
+    pub single_p99_us: u64,
+    pub single_max_us: u64,
+}
+
+/// Measure ingestion on `db` (a scratch database with the border tables and gates): `trips`
+/// simulated trucks declared at Hữu Nghị (`HN`), then `events` simulated camera reads of them
+/// (misreads as in [`crate::misread`], 5% re-sent duplicates) in batches of `batch`, then
+/// `single` events one at a time.
+pub async fn bench_ingest(
+    db: &Db,
+    trips: usize,
+    events: usize,
+    batch: usize,
+    single: usize,
+    seed: u64,
+) -> Result<IngestBench, AppError> {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    seed_sensors(db).await?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let plates = crate::misread::plates(trips, &mut rng);
+    fixture_trips(db, "HN", &plates).await?;
+    let ing = Ingestor::load(db).await?;
+    let cams = ["CAM-HN-S1", "CAM-HN-Y1"];
+    let t0 = now_micros();
+    let make = |n: usize, rng: &mut StdRng, prefix: &str| -> Vec<NewEvent> {
+        let mut out: Vec<NewEvent> = Vec::with_capacity(n);
+        for i in 0..n {
+            if i > 0 && rng.gen_bool(0.05) {
+                let j = rng.gen_range(0..out.len());
+                out.push(out[j].clone());
+                continue;
+            }
+            let p = &plates[rng.gen_range(0..plates.len())];
+            let kinds = if p.is_ascii() {
+                crate::misread::VN_RATES
+            } else {
+                crate::misread::CN_RATES
+            };
+            let total: f64 = kinds.iter().map(|k| k.1).sum();
+            let mut x = rng.gen::<f64>() * total;
+            let mut kind = kinds[0].0;
+            for (k, w) in kinds {
+                if x < *w {
+                    kind = *k;
+                    break;
+                }
+                x -= w;
+            }
+            out.push(NewEvent {
+                event_id: format!("{prefix}-{i}"),
+                at: t0 + i as i64 * 1000,
+                body: EventBody::Camera {
+                    camera_id: cams[rng.gen_range(0..cams.len())].to_string(),
+                    plate_text: crate::misread::misread(p, kind, rng),
+                    confidence: rng.gen_range(0.5..1.0),
+                },
+            });
+        }
+        out
+    };
+    let evs = make(events, &mut rng, "bench");
+    let (mut attached, mut review, mut dup, mut moved) = (0, 0, 0, 0);
+    let t = Instant::now();
+    for chunk in evs.chunks(batch.max(1)) {
+        let r = ing.ingest_batch(db, chunk).await?;
+        attached += r.attached;
+        review += r.review;
+        dup += r.duplicates;
+        moved += r.moved;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let singles = make(single, &mut rng, "single");
+    let mut lat: Vec<u64> = Vec::with_capacity(single);
+    for e in &singles {
+        let t = Instant::now();
+        ing.ingest(db, e).await?;
+        lat.push(t.elapsed().as_micros() as u64);
+    }
+    lat.sort_unstable();
+    let q = |p: f64| -> u64 {
+        if lat.is_empty() {
+            0
+        } else {
+            lat[((lat.len() - 1) as f64 * p).round() as usize]
+        }
+    };
+    Ok(IngestBench {
+        backend: match db.backend() {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        },
+        trips,
+        events,
+        batch,
+        batch_events_per_s: if secs > 0.0 {
+            events as f64 / secs
+        } else {
+            0.0
+        },
+        batch_attached: attached,
+        batch_review: review,
+        batch_duplicates: dup,
+        batch_moved: moved,
+        single_events: single,
+        single_p50_us: q(0.5),
+        single_p99_us: q(0.99),
+        single_max_us: lat.last().copied().unwrap_or(0),
+    })
+}

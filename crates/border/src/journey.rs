@@ -1,0 +1,608 @@
+//! A trip's journey (hành trình của chuyến xe): one state machine over `border_trips.stage`,
+//! with the first time each stage was reached, and what said so, in `border_trip_stages`.
+//!
+//! declared (đã khai) → staging (vào bãi chờ) → yard (vào bãi kiểm hoá) → checked (các cơ quan
+//! kiểm tra xong) → paid (đã nộp phí) → crossed (đã qua cửa khẩu) → returned (quay lại) |
+//! exited (rời khu cửa khẩu). `cancelled` (đã huỷ) is set by the declaration, not here.
+//!
+//! Events only move a trip forward (stages may be skipped: a staging camera that missed the
+//! truck does not hold it back). A late or out-of-order event still records its stage's time
+//! (the earliest time seen is kept), but never moves the trip backwards. Officers may move a
+//! trip anywhere ([`override_stage`]), with a mandatory reason, on the audit trail.
+
+use serde::Serialize;
+use sqlx::Row;
+use tinhso_kernel::{AppError, Invalid};
+use tinhso_store::audit::Ctx;
+use tinhso_store::{now_micros, Backend, Db, DbError, WriteTx};
+
+fn db_err(e: sqlx::Error) -> AppError {
+    DbError::from(e).into()
+}
+
+/// A stage of the journey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Đã khai báo.
+    Declared,
+    /// Đã đến bãi chờ.
+    Staging,
+    /// Đã vào bãi kiểm hoá.
+    Yard,
+    /// Các cơ quan đã kiểm tra xong.
+    Checked,
+    /// Đã nộp phí hạ tầng.
+    Paid,
+    /// Đã qua cửa khẩu.
+    Crossed,
+    /// Quay lại (không qua được).
+    Returned,
+    /// Đã rời khu cửa khẩu.
+    Exited,
+    /// Đã huỷ.
+    Cancelled,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 9] = [
+        Stage::Declared,
+        Stage::Staging,
+        Stage::Yard,
+        Stage::Checked,
+        Stage::Paid,
+        Stage::Crossed,
+        Stage::Returned,
+        Stage::Exited,
+        Stage::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Declared => "declared",
+            Stage::Staging => "staging",
+            Stage::Yard => "yard",
+            Stage::Checked => "checked",
+            Stage::Paid => "paid",
+            Stage::Crossed => "crossed",
+            Stage::Returned => "returned",
+            Stage::Exited => "exited",
+            Stage::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Checked parse, for input.
+    pub fn parse_input(s: &str) -> Result<Stage, Invalid> {
+        Stage::parse(s.trim()).ok_or_else(|| {
+            Invalid::new(
+                "stage",
+                "Giai đoạn không hợp lệ (declared, staging, yard, checked, paid, crossed, returned, exited, cancelled)",
+                "Unknown stage (declared, staging, yard, checked, paid, crossed, returned, exited, cancelled)",
+            )
+        })
+    }
+
+    pub fn name_vi(self) -> &'static str {
+        match self {
+            Stage::Declared => "Đã khai báo",
+            Stage::Staging => "Đã đến bãi chờ",
+            Stage::Yard => "Đã vào bãi kiểm hoá",
+            Stage::Checked => "Đã kiểm tra xong",
+            Stage::Paid => "Đã nộp phí",
+            Stage::Crossed => "Đã qua cửa khẩu",
+            Stage::Returned => "Quay lại",
+            Stage::Exited => "Đã rời cửa khẩu",
+            Stage::Cancelled => "Đã huỷ",
+        }
+    }
+
+    /// The order of the journey; `returned` and `exited` are both last, `cancelled` is outside.
+    fn rank(self) -> u8 {
+        match self {
+            Stage::Declared => 0,
+            Stage::Staging => 1,
+            Stage::Yard => 2,
+            Stage::Checked => 3,
+            Stage::Paid => 4,
+            Stage::Crossed => 5,
+            Stage::Returned | Stage::Exited => 6,
+            Stage::Cancelled => 7,
+        }
+    }
+
+    /// Whether the journey is over (no event moves it any more).
+    pub fn is_final(self) -> bool {
+        matches!(self, Stage::Returned | Stage::Exited | Stage::Cancelled)
+    }
+
+    /// Whether camera reads may still be attached (the trip is still on this side).
+    pub fn is_active(self) -> bool {
+        self.rank() < Stage::Crossed.rank()
+    }
+
+    /// Whether an event at `to` moves a trip now at `self`.
+    pub fn moves_to(self, to: Stage) -> bool {
+        !self.is_final() && to != Stage::Cancelled && to.rank() > self.rank()
+    }
+}
+
+/// What said a stage was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Declaration,
+    Camera,
+    Qr,
+    Gps,
+    Officer,
+    Customs,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Declaration => "declaration",
+            Source::Camera => "camera",
+            Source::Qr => "qr",
+            Source::Gps => "gps",
+            Source::Officer => "officer",
+            Source::Customs => "customs",
+        }
+    }
+}
+
+/// What [`advance`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Advance {
+    pub trip_id: String,
+    /// The trip's stage before.
+    pub from: Stage,
+    /// The trip's stage after (`from` when it did not move).
+    pub to: Stage,
+    /// The trip moved forward.
+    pub moved: bool,
+    /// The stage's time was written (first seen, or earlier than the one recorded).
+    pub time_recorded: bool,
+}
+
+/// The trip's current stage, `None` when there is no such trip.
+pub async fn current(tx: &mut WriteTx, trip_id: &str) -> Result<Option<Stage>, AppError> {
+    let row = sqlx::query("SELECT stage FROM border_trips WHERE id = $1")
+        .bind(trip_id)
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(db_err)?;
+    match row {
+        None => Ok(None),
+        Some(r) => {
+            let s: String = r.try_get(0).map_err(db_err)?;
+            Stage::parse(&s)
+                .map(Some)
+                .ok_or_else(|| AppError::internal(format!("trip {trip_id}: unknown stage {s}")))
+        }
+    }
+}
+
+fn no_trip(trip_id: &str) -> AppError {
+    AppError::not_found().with_detail(
+        format!("Không có chuyến {trip_id}"),
+        format!("No trip {trip_id}"),
+    )
+}
+
+/// Record the time `trip_id` reached `stage` (kept if earlier than one already recorded) and
+/// move the trip forward if `stage` is ahead of where it is. Never moves it back; a trip whose
+/// journey is over (returned, exited, cancelled) only gets the time recorded. Call it inside
+/// the caller's write transaction (agency checks, fees, events).
+pub async fn advance(
+    tx: &mut WriteTx,
+    trip_id: &str,
+    stage: Stage,
+    at_micros: i64,
+    source: Source,
+) -> Result<Advance, AppError> {
+    let from = current(tx, trip_id)
+        .await?
+        .ok_or_else(|| no_trip(trip_id))?;
+    advance_from(tx, trip_id, from, stage, at_micros, source).await
+}
+
+/// [`advance`] when the caller already knows the trip's stage (read in this transaction).
+pub(crate) async fn advance_from(
+    tx: &mut WriteTx,
+    trip_id: &str,
+    from: Stage,
+    stage: Stage,
+    at_micros: i64,
+    source: Source,
+) -> Result<Advance, AppError> {
+    let time_recorded = record_time(tx, trip_id, stage, at_micros, source).await?;
+    let moved = if from.moves_to(stage) {
+        let n = sqlx::query(
+            "UPDATE border_trips SET stage = $1, stage_at = $2, updated_at = $3 \
+             WHERE id = $4 AND stage = $5",
+        )
+        .bind(stage.as_str())
+        .bind(at_micros)
+        .bind(now_micros())
+        .bind(trip_id)
+        .bind(from.as_str())
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if n != 1 {
+            return Err(AppError::conflict(
+                "Chuyến vừa được cập nhật bởi thao tác khác, hãy thử lại",
+                "The trip was just changed by someone else: try again",
+            ));
+        }
+        tx.emit(
+            "border.trip.stage",
+            &serde_json::json!({"trip_id": trip_id, "from": from.as_str(), "to": stage.as_str(), "at": at_micros, "source": source.as_str()}),
+        )
+        .await?;
+        true
+    } else {
+        false
+    };
+    Ok(Advance {
+        trip_id: trip_id.to_string(),
+        from,
+        to: if moved { stage } else { from },
+        moved,
+        time_recorded,
+    })
+}
+
+/// One event's say on a trip's stage, for [`advance_many`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageEvent {
+    pub trip_id: String,
+    pub stage: Stage,
+    pub at: i64,
+    pub source: Source,
+}
+
+/// Rows per multi-row statement in [`advance_many`].
+const ROWS: usize = 200;
+
+/// [`advance`] for many events at once, with a few multi-row statements (for batch
+/// ingestion): every stage's earliest time recorded; each trip moved once, to the furthest
+/// stage ahead of it; one outbox event `border.trip.stages` listing the moves. Events of
+/// unknown trips are skipped. Returns one [`Advance`] per trip.
+pub async fn advance_many(
+    tx: &mut WriteTx,
+    events: &[StageEvent],
+) -> Result<Vec<Advance>, AppError> {
+    use std::collections::HashMap;
+    // The earliest time per (trip, stage).
+    let mut first: HashMap<(&str, Stage), (i64, Source)> = HashMap::new();
+    for e in events {
+        let v = first
+            .entry((e.trip_id.as_str(), e.stage))
+            .or_insert((e.at, e.source));
+        if e.at < v.0 {
+            *v = (e.at, e.source);
+        }
+    }
+    type Pair<'a> = ((&'a str, Stage), (i64, Source));
+    let mut pairs: Vec<Pair> = first.into_iter().collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    // Current stages, locked on PostgreSQL (SQLite's writer is already exclusive).
+    let mut ids: Vec<&str> = pairs.iter().map(|p| p.0 .0).collect();
+    ids.dedup();
+    let lock = if tx.backend() == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let mut current: HashMap<String, Stage> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id, stage FROM border_trips WHERE id IN ({}){lock}",
+            ph.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(tx.conn()).await.map_err(db_err)? {
+            let id: String = r.try_get(0).map_err(db_err)?;
+            let st: String = r.try_get(1).map_err(db_err)?;
+            let st = Stage::parse(&st)
+                .ok_or_else(|| AppError::internal(format!("trip {id}: unknown stage {st}")))?;
+            current.insert(id, st);
+        }
+    }
+    pairs.retain(|p| current.contains_key(p.0 .0));
+    // Stage times: multi-row upsert keeping the earliest.
+    let mut recorded: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for chunk in pairs.chunks(ROWS) {
+        let mut sql =
+            String::from("INSERT INTO border_trip_stages (trip_id, stage, at, source) VALUES ");
+        for i in 0..chunk.len() {
+            let b = i * 4;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
+        }
+        sql.push_str(
+            " ON CONFLICT (trip_id, stage) DO UPDATE SET at = excluded.at, \
+             source = excluded.source WHERE excluded.at < border_trip_stages.at RETURNING trip_id",
+        );
+        let mut q = sqlx::query(&sql);
+        for ((trip, stage), (at, source)) in chunk {
+            q = q
+                .bind(*trip)
+                .bind(stage.as_str())
+                .bind(*at)
+                .bind(source.as_str());
+        }
+        for r in q.fetch_all(tx.conn()).await.map_err(db_err)? {
+            recorded.insert(r.try_get(0).map_err(db_err)?);
+        }
+    }
+    // Each trip's furthest stage ahead of it.
+    let mut target: HashMap<&str, (Stage, i64, Source)> = HashMap::new();
+    for ((trip, stage), (at, source)) in &pairs {
+        let Some(from) = current.get(*trip) else {
+            continue;
+        };
+        if from.moves_to(*stage) {
+            let t = target.entry(trip).or_insert((*stage, *at, *source));
+            if stage.rank() > t.0.rank() {
+                *t = (*stage, *at, *source);
+            }
+        }
+    }
+    let mut moving: Vec<(&str, Stage, Stage, i64, Source)> = target
+        .iter()
+        .filter_map(|(trip, (to, at, source))| {
+            current
+                .get(*trip)
+                .map(|from| (*trip, *from, *to, *at, *source))
+        })
+        .collect();
+    moving.sort_by(|a, b| a.0.cmp(b.0));
+    let now = now_micros();
+    for chunk in moving.chunks(ROWS) {
+        let n = chunk.len();
+        let mut stage_case = String::from("CASE id");
+        let mut at_case = String::from("CASE id");
+        let mut ins = Vec::with_capacity(n);
+        for i in 0..n {
+            let b = i * 3;
+            stage_case.push_str(&format!(" WHEN ${} THEN ${}", b + 1, b + 2));
+            at_case.push_str(&format!(" WHEN ${} THEN ${}", b + 1, b + 3));
+            ins.push(format!("${}", b + 1));
+        }
+        let sql = format!(
+            "UPDATE border_trips SET stage = {stage_case} END, stage_at = {at_case} END, \
+             updated_at = ${} WHERE id IN ({})",
+            3 * n + 1,
+            ins.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (trip, _, to, at, _) in chunk {
+            q = q.bind(*trip).bind(to.as_str()).bind(*at);
+        }
+        let done = q
+            .bind(now)
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if done != n as u64 {
+            return Err(AppError::internal(format!(
+                "advance_many: {done} of {n} trips updated"
+            )));
+        }
+    }
+    if !moving.is_empty() {
+        let list: Vec<serde_json::Value> = moving
+            .iter()
+            .map(|(trip, from, to, at, source)| {
+                serde_json::json!({"trip_id": trip, "from": from.as_str(), "to": to.as_str(), "at": at, "source": source.as_str()})
+            })
+            .collect();
+        tx.emit("border.trip.stages", &serde_json::json!({ "moves": list }))
+            .await?;
+    }
+    let mut out: Vec<Advance> = current
+        .iter()
+        .map(|(trip, from)| {
+            let to = target.get(trip.as_str()).map(|t| t.0);
+            Advance {
+                trip_id: trip.clone(),
+                from: *from,
+                to: to.unwrap_or(*from),
+                moved: to.is_some(),
+                time_recorded: recorded.contains(trip),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.trip_id.cmp(&b.trip_id));
+    Ok(out)
+}
+
+/// Write the stage's first time (or an earlier one). Returns whether anything was written.
+async fn record_time(
+    tx: &mut WriteTx,
+    trip_id: &str,
+    stage: Stage,
+    at: i64,
+    source: Source,
+) -> Result<bool, AppError> {
+    let n = sqlx::query(
+        "INSERT INTO border_trip_stages (trip_id, stage, at, source) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (trip_id, stage) DO UPDATE SET at = excluded.at, source = excluded.source \
+         WHERE excluded.at < border_trip_stages.at",
+    )
+    .bind(trip_id)
+    .bind(stage.as_str())
+    .bind(at)
+    .bind(source.as_str())
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    Ok(n > 0)
+}
+
+/// The reason an officer gives: required, at most 500 characters.
+pub fn reason(s: &str) -> Result<String, Invalid> {
+    let t = tinhso_kernel::text::nfc(s.trim());
+    if t.is_empty() {
+        return Err(Invalid::new(
+            "reason_required",
+            "Cần ghi lý do",
+            "A reason is required",
+        ));
+    }
+    if t.chars().count() > 500 {
+        return Err(Invalid::new(
+            "reason_length",
+            "Lý do dài tối đa 500 ký tự",
+            "The reason is at most 500 characters",
+        ));
+    }
+    Ok(t)
+}
+
+/// An officer moves a trip to any stage (forward or back), with a reason, on the audit trail.
+/// The stage's time is recorded as now if it was not recorded yet.
+pub async fn override_stage(
+    db: &Db,
+    ctx: &Ctx,
+    trip_id: &str,
+    stage: Stage,
+    why: &str,
+) -> Result<Advance, AppError> {
+    let why = reason(why).map_err(|e| AppError::field("reason", e))?;
+    let now = now_micros();
+    let mut tx = db.begin_write().await?;
+    let from = current(&mut tx, trip_id)
+        .await?
+        .ok_or_else(|| no_trip(trip_id))?;
+    let gate: String = sqlx::query_scalar("SELECT gate_code FROM border_trips WHERE id = $1")
+        .bind(trip_id)
+        .fetch_one(tx.conn())
+        .await
+        .map_err(db_err)?;
+    let time_recorded = sqlx::query(
+        "INSERT INTO border_trip_stages (trip_id, stage, at, source) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (trip_id, stage) DO NOTHING",
+    )
+    .bind(trip_id)
+    .bind(stage.as_str())
+    .bind(now)
+    .bind(Source::Officer.as_str())
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?
+    .rows_affected()
+        > 0;
+    let moved = from != stage;
+    if moved {
+        sqlx::query(
+            "UPDATE border_trips SET stage = $1, stage_at = $2, updated_at = $2 WHERE id = $3",
+        )
+        .bind(stage.as_str())
+        .bind(now)
+        .bind(trip_id)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+    }
+    tx.audit(&ctx.entry(
+        "border.trip.override",
+        "border_trip",
+        trip_id,
+        &format!("gate:{gate}"),
+        serde_json::json!({"before": {"stage": from.as_str()}, "after": {"stage": stage.as_str()}, "reason": why}),
+    ))
+    .await?;
+    if moved {
+        tx.emit(
+            "border.trip.stage",
+            &serde_json::json!({"trip_id": trip_id, "from": from.as_str(), "to": stage.as_str(), "at": now, "source": "officer", "reason": why}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Advance {
+        trip_id: trip_id.to_string(),
+        from,
+        to: stage,
+        moved,
+        time_recorded,
+    })
+}
+
+/// One recorded stage time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StageTime {
+    pub stage: Stage,
+    pub at: i64,
+    pub source: String,
+}
+
+/// The recorded stage times of a trip, in journey order.
+pub async fn stage_times(db: &Db, trip_id: &str) -> Result<Vec<StageTime>, AppError> {
+    let rows = sqlx::query("SELECT stage, at, source FROM border_trip_stages WHERE trip_id = $1")
+        .bind(trip_id)
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let s: String = r.try_get(0).map_err(db_err)?;
+        let Some(stage) = Stage::parse(&s) else {
+            continue;
+        };
+        out.push(StageTime {
+            stage,
+            at: r.try_get(1).map_err(db_err)?,
+            source: r.try_get(2).map_err(db_err)?,
+        });
+    }
+    out.sort_by_key(|t| (t.stage, t.at));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forward_only() {
+        use Stage::*;
+        assert!(Declared.moves_to(Staging));
+        assert!(Declared.moves_to(Yard));
+        assert!(Paid.moves_to(Crossed));
+        assert!(Crossed.moves_to(Exited));
+        assert!(Crossed.moves_to(Returned));
+        assert!(!Yard.moves_to(Staging));
+        assert!(!Yard.moves_to(Yard));
+        assert!(!Exited.moves_to(Returned));
+        assert!(!Returned.moves_to(Exited));
+        assert!(!Cancelled.moves_to(Yard));
+        assert!(!Declared.moves_to(Cancelled));
+        assert!(Yard.is_active() && !Crossed.is_active() && !Cancelled.is_active());
+        for s in Stage::ALL {
+            assert_eq!(Stage::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Stage::parse_input(" yard ").unwrap(), Yard);
+        assert_eq!(Stage::parse_input("bãi").unwrap_err().code, "stage");
+        assert_eq!(reason("  ").unwrap_err().code, "reason_required");
+        assert_eq!(reason(&"a".repeat(501)).unwrap_err().code, "reason_length");
+        assert_eq!(reason(" Camera hỏng ").unwrap(), "Camera hỏng");
+    }
+}

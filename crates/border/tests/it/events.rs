@@ -1,0 +1,455 @@
+//! Journeys from camera, QR and GPS events, on SQLite and PostgreSQL.
+
+use tinhso_border::events::{
+    self, fixture_trips, review_attach, review_dismiss, review_get, review_open, EventBody,
+    Ingestor, NewEvent,
+};
+use tinhso_border::journey::{self, Source, Stage};
+use tinhso_border::plate;
+use tinhso_store::Db;
+
+const T0: i64 = 1_780_000_000_000_000;
+
+fn cam(id: &str, camera: &str, text: &str, at: i64) -> NewEvent {
+    NewEvent {
+        event_id: id.into(),
+        at,
+        body: EventBody::Camera {
+            camera_id: camera.into(),
+            plate_text: text.into(),
+            confidence: 0.9,
+        },
+    }
+}
+
+fn canon(p: &str) -> String {
+    plate::parse(p).unwrap().canonical
+}
+
+/// Trips at Hữu Nghị for these plates, the sensors, and an ingestor.
+async fn setup(db: &Db, plates: &[&str]) -> (Ingestor, Vec<String>) {
+    assert!(events::seed_sensors(db).await.unwrap() > 0);
+    assert_eq!(
+        events::seed_sensors(db).await.unwrap(),
+        0,
+        "seeding twice adds nothing"
+    );
+    let plates: Vec<String> = plates.iter().map(|p| canon(p)).collect();
+    let ids = fixture_trips(db, "HN", &plates).await.unwrap();
+    let ing = Ingestor::load(db).await.unwrap();
+    assert_eq!(ing.active_trips(), ids.len());
+    (ing, ids)
+}
+
+async fn stage_of(db: &Db, trip: &str) -> String {
+    sqlx::query_scalar("SELECT stage FROM border_trips WHERE id = $1")
+        .bind(trip)
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn camera_reads_move_the_journey_forward_and_duplicates_store_nothing() {
+    let t = crate::env().await;
+    let (ing, ids) = setup(&t.db, &["12C-123.45", "桂F·67890"]).await;
+    let r = ing
+        .ingest(&t.db, &cam("e1", "CAM-HN-S1", "12C12345", T0))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, "exact");
+    assert_eq!(r.trip_id.as_deref(), Some(ids[0].as_str()));
+    assert_eq!(stage_of(&t.db, &ids[0]).await, "staging");
+    // The same event again: duplicate, nothing new stored.
+    let before = crate::count(&t.db, "SELECT COUNT(*) FROM border_events").await;
+    let outbox = crate::count(&t.db, "SELECT COUNT(*) FROM outbox").await;
+    let r = ing
+        .ingest(&t.db, &cam("e1", "CAM-HN-Y1", "12C12345", T0 + 9))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, "duplicate");
+    assert_eq!(
+        crate::count(&t.db, "SELECT COUNT(*) FROM border_events").await,
+        before
+    );
+    assert_eq!(
+        crate::count(&t.db, "SELECT COUNT(*) FROM outbox").await,
+        outbox
+    );
+    assert_eq!(stage_of(&t.db, &ids[0]).await, "staging");
+    // A batch with a duplicate inside it and one of an earlier batch.
+    let rep = ing
+        .ingest_batch(
+            &t.db,
+            &[
+                cam("e2", "CAM-HN-Y1", "12C 123.45", T0 + 100),
+                cam("e2", "CAM-HN-Y1", "12C 123.45", T0 + 100),
+                cam("e1", "CAM-HN-S1", "12C12345", T0),
+                cam("e3", "CAM-HN-Y1", "F67890", T0 + 200),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!((rep.received, rep.duplicates, rep.attached), (4, 2, 2));
+    assert_eq!(rep.results[3].outcome, "fuzzy");
+    assert_eq!(stage_of(&t.db, &ids[0]).await, "yard");
+    assert_eq!(stage_of(&t.db, &ids[1]).await, "yard");
+    assert_eq!(
+        crate::count(&t.db, "SELECT COUNT(*) FROM border_events").await,
+        3
+    );
+    let times = journey::stage_times(&t.db, &ids[1]).await.unwrap();
+    assert_eq!(
+        times.len(),
+        1,
+        "the staging camera never saw it: skipped, not invented"
+    );
+    assert_eq!((times[0].stage, times[0].at), (Stage::Yard, T0 + 200));
+    assert_eq!(times[0].source, "camera");
+}
+
+#[tokio::test]
+async fn late_and_out_of_order_events_never_move_a_trip_back() {
+    let t = crate::env().await;
+    let (ing, ids) = setup(&t.db, &["98C-456.78"]).await;
+    let trip = &ids[0];
+    // The yard read arrives first, the staging read (earlier) later.
+    ing.ingest(&t.db, &cam("y", "CAM-HN-Y1", "98C45678", T0 + 500))
+        .await
+        .unwrap();
+    assert_eq!(stage_of(&t.db, trip).await, "yard");
+    let r = ing
+        .ingest(&t.db, &cam("s", "CAM-HN-S1", "98C45678", T0 + 100))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, "exact");
+    assert_eq!(stage_of(&t.db, trip).await, "yard", "not moved back");
+    // A second yard read later does not overwrite the first time; an earlier one does.
+    ing.ingest(&t.db, &cam("y2", "CAM-HN-Y1", "98C45678", T0 + 900))
+        .await
+        .unwrap();
+    ing.ingest(&t.db, &cam("y0", "CAM-HN-Y1", "98C45678", T0 + 400))
+        .await
+        .unwrap();
+    let times = journey::stage_times(&t.db, trip).await.unwrap();
+    let at: Vec<(Stage, i64)> = times.iter().map(|t| (t.stage, t.at)).collect();
+    assert_eq!(
+        at,
+        vec![(Stage::Staging, T0 + 100), (Stage::Yard, T0 + 400)]
+    );
+    // advance() used by other modules: forward moves, backward only records.
+    let mut tx = t.db.begin_write().await.unwrap();
+    let a = journey::advance(&mut tx, trip, Stage::Checked, T0 + 1000, Source::Officer)
+        .await
+        .unwrap();
+    assert!(a.moved && a.time_recorded);
+    let b = journey::advance(&mut tx, trip, Stage::Staging, T0 + 50, Source::Gps)
+        .await
+        .unwrap();
+    assert!(!b.moved && b.time_recorded && b.to == Stage::Checked);
+    tx.commit().await.unwrap();
+    assert_eq!(stage_of(&t.db, trip).await, "checked");
+    // Crossing ends matching: later reads of the plate go to review.
+    ing.ingest(&t.db, &cam("x", "CAM-HN-X", "98C45678", T0 + 2000))
+        .await
+        .unwrap();
+    assert_eq!(stage_of(&t.db, trip).await, "crossed");
+    assert_eq!(ing.active_trips(), 0);
+    let r = ing
+        .ingest(&t.db, &cam("after", "CAM-HN-Y1", "98C45678", T0 + 3000))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, "no_match");
+    // An unknown trip in advance() is an error, not a panic.
+    let mut tx = t.db.begin_write().await.unwrap();
+    assert!(
+        journey::advance(&mut tx, "nope", Stage::Yard, T0, Source::Camera)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn misreads_ambiguity_and_unknown_plates_go_where_they_should() {
+    let t = crate::env().await;
+    let (ing, ids) = setup(
+        &t.db,
+        &[
+            "12C-108.52",
+            "14H-555.01",
+            "29H-555.01",
+            "桂A·77777",
+            "云A·77777",
+        ],
+    )
+    .await;
+    // Misread: matched to the right truck.
+    let r = ing
+        .ingest(&t.db, &cam("m1", "CAM-HN-S1", "I2C-1O8.S2", T0))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.outcome, r.trip_id.as_deref()),
+        ("fuzzy", Some(ids[0].as_str()))
+    );
+    // Only the bottom line, shared by two trucks: review with both candidates.
+    let r = ing
+        .ingest(&t.db, &cam("m2", "CAM-HN-S1", "555.01", T0 + 1))
+        .await
+        .unwrap();
+    assert_eq!((r.outcome, r.trip_id), ("ambiguous", None));
+    // Province lost, two trucks: review.
+    let r = ing
+        .ingest(&t.db, &cam("m3", "CAM-HN-Y1", "A77777", T0 + 2))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, "ambiguous");
+    // Unknown plate: review, no trip touched.
+    let r = ing
+        .ingest(&t.db, &cam("m4", "CAM-HN-Y1", "30K-999.99", T0 + 3))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, "no_match");
+    // A plate declared at another gate is not matched at this one.
+    let other = fixture_trips(&t.db, "TT", &[canon("20C-246.80")])
+        .await
+        .unwrap();
+    ing.track(&other[0], "TT", vec![canon("20C-246.80")])
+        .unwrap();
+    let r = ing
+        .ingest(&t.db, &cam("m5", "CAM-HN-Y1", "20C24680", T0 + 4))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, "no_match");
+    let r = ing
+        .ingest(&t.db, &cam("m6", "CAM-TT-Y1", "20C24680", T0 + 5))
+        .await
+        .unwrap();
+    assert_eq!(r.trip_id.as_deref(), Some(other[0].as_str()));
+    for id in &ids[1..] {
+        assert_eq!(stage_of(&t.db, id).await, "declared", "{id}");
+    }
+    let open = review_open(&t.db, Some("HN"), 100).await.unwrap();
+    let got: Vec<(&str, &str, usize)> = open
+        .iter()
+        .map(|i| (i.event_id.as_str(), i.reason.as_str(), i.candidates.len()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("m2", "ambiguous", 2),
+            ("m3", "ambiguous", 2),
+            ("m4", "no_match", 0),
+            ("m5", "no_match", 0)
+        ]
+    );
+    assert_eq!(
+        crate::count(
+            &t.db,
+            "SELECT COUNT(*) FROM border_events WHERE trip_id IS NULL"
+        )
+        .await,
+        4
+    );
+}
+
+#[tokio::test]
+async fn officers_resolve_the_review_queue_on_the_audit_trail() {
+    let t = crate::env().await;
+    let (ing, ids) = setup(&t.db, &["14H-555.01", "29H-555.01"]).await;
+    ing.ingest(&t.db, &cam("r1", "CAM-HN-Y1", "555.01", T0))
+        .await
+        .unwrap();
+    ing.ingest(&t.db, &cam("r2", "CAM-HN-Y1", "???", T0 + 1))
+        .await
+        .unwrap();
+    let ctx = crate::sys();
+    // A reason is required.
+    let e = review_attach(&t.db, &ctx, "r1", &ids[1], "  ")
+        .await
+        .unwrap_err();
+    assert_eq!(e.fields[0].field, "reason");
+    // An unknown trip is refused and nothing changes.
+    let e = review_attach(&t.db, &ctx, "r1", "nope", "Đối chiếu ảnh")
+        .await
+        .unwrap_err();
+    assert_eq!(e.fields[0].field, "trip_id");
+    assert_eq!(
+        review_get(&t.db, "r1").await.unwrap().unwrap().status,
+        "open"
+    );
+    let audit0 = crate::count(&t.db, "SELECT COUNT(*) FROM audit_log").await;
+    let a = review_attach(&t.db, &ctx, "r1", &ids[1], "Đối chiếu ảnh camera: xe 29H")
+        .await
+        .unwrap();
+    assert!(a.moved && a.to == Stage::Yard);
+    assert_eq!(stage_of(&t.db, &ids[1]).await, "yard");
+    assert_eq!(stage_of(&t.db, &ids[0]).await, "declared");
+    let item = review_get(&t.db, "r1").await.unwrap().unwrap();
+    assert_eq!(item.status, "attached");
+    assert_eq!(item.resolved_trip_id.as_deref(), Some(ids[1].as_str()));
+    let times = journey::stage_times(&t.db, &ids[1]).await.unwrap();
+    assert_eq!((times[0].at, times[0].source.as_str()), (T0, "officer"));
+    // Decided once only.
+    assert!(review_attach(&t.db, &ctx, "r1", &ids[0], "lần hai")
+        .await
+        .is_err());
+    review_dismiss(
+        &t.db,
+        &ctx,
+        "r2",
+        "Không đọc được biển, xe không thuộc chuyến nào",
+    )
+    .await
+    .unwrap();
+    assert!(review_dismiss(&t.db, &ctx, "r2", "lần hai").await.is_err());
+    assert!(review_open(&t.db, None, 10).await.unwrap().is_empty());
+    assert_eq!(
+        crate::count(&t.db, "SELECT COUNT(*) FROM audit_log").await,
+        audit0 + 2
+    );
+    // Officer override: any move, with a reason, audited.
+    let e = journey::override_stage(&t.db, &ctx, &ids[1], Stage::Staging, "")
+        .await
+        .unwrap_err();
+    assert_eq!(e.fields[0].code, "reason_required");
+    let o = journey::override_stage(
+        &t.db,
+        &ctx,
+        &ids[1],
+        Stage::Staging,
+        "Xe bị trả về bãi chờ do thiếu giấy tờ",
+    )
+    .await
+    .unwrap();
+    assert!(o.moved && o.from == Stage::Yard && o.to == Stage::Staging);
+    assert_eq!(stage_of(&t.db, &ids[1]).await, "staging");
+    assert_eq!(
+        crate::count(&t.db, "SELECT COUNT(*) FROM audit_log").await,
+        audit0 + 3
+    );
+}
+
+#[tokio::test]
+async fn qr_and_gps_events_and_bad_batches() {
+    let t = crate::env().await;
+    let (ing, ids) = setup(&t.db, &["12C-246.81"]).await;
+    let code: String = sqlx::query_scalar("SELECT code FROM border_trips WHERE id = $1")
+        .bind(&ids[0])
+        .fetch_one(t.db.pool())
+        .await
+        .unwrap();
+    let rep = ing
+        .ingest_batch(
+            &t.db,
+            &[
+                NewEvent {
+                    event_id: "g1".into(),
+                    at: T0,
+                    body: EventBody::Gps {
+                        geofence_id: "GEO-HN-S1".into(),
+                        trip_id: ids[0].clone(),
+                    },
+                },
+                NewEvent {
+                    event_id: "q1".into(),
+                    at: T0 + 10,
+                    body: EventBody::Qr {
+                        reader_id: "QR-HN-Y1".into(),
+                        trip_code: code.clone(),
+                    },
+                },
+                NewEvent {
+                    event_id: "q2".into(),
+                    at: T0 + 20,
+                    body: EventBody::Qr {
+                        reader_id: "QR-HN-Y1".into(),
+                        trip_code: "TK-NOPE".into(),
+                    },
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    let outcomes: Vec<&str> = rep.results.iter().map(|r| r.outcome).collect();
+    assert_eq!(outcomes, vec!["gps", "qr", "unknown_trip"]);
+    assert_eq!(rep.moved, 1, "one trip moved (to the furthest stage)");
+    let times = journey::stage_times(&t.db, &ids[0]).await.unwrap();
+    let got: Vec<(Stage, &str)> = times.iter().map(|t| (t.stage, t.source.as_str())).collect();
+    assert_eq!(got, vec![(Stage::Staging, "gps"), (Stage::Yard, "qr")]);
+    // A bad event rejects the whole batch, naming it; nothing is written.
+    let n = crate::count(&t.db, "SELECT COUNT(*) FROM border_events").await;
+    let e = ing
+        .ingest_batch(
+            &t.db,
+            &[
+                cam("ok", "CAM-HN-Y1", "12C24681", T0 + 30),
+                cam("bad", "CAM-NOWHERE", "12C24681", T0 + 40),
+                NewEvent {
+                    event_id: " ".into(),
+                    at: -1,
+                    body: EventBody::Camera {
+                        camera_id: "QR-HN-Y1".into(),
+                        plate_text: "x".into(),
+                        confidence: 7.0,
+                    },
+                },
+            ],
+        )
+        .await
+        .unwrap_err();
+    let fields: Vec<&str> = e.fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        vec![
+            "events[1].camera_id",
+            "events[2].event_id",
+            "events[2].at",
+            "events[2].confidence",
+            "events[2].camera_id"
+        ]
+    );
+    assert!(e
+        .fields
+        .iter()
+        .all(|f| !f.message_vi.is_empty() && !f.message_en.is_empty()));
+    assert_eq!(
+        crate::count(&t.db, "SELECT COUNT(*) FROM border_events").await,
+        n
+    );
+    // Events arrive as JSON from the sensors.
+    let j: NewEvent = serde_json::from_str(
+        r#"{"event_id":"j1","at":1780000000000000,"kind":"camera","camera_id":"CAM-HN-Y1","plate_text":"12C-246.81","confidence":0.97}"#,
+    )
+    .unwrap();
+    assert_eq!(ing.ingest(&t.db, &j).await.unwrap().outcome, "exact");
+}
+
+#[tokio::test]
+async fn ingestion_bench_runs_small() {
+    let t = crate::env().await;
+    let b = events::bench_ingest(&t.db, 200, 2_000, 500, 50, 7)
+        .await
+        .unwrap();
+    assert_eq!(b.events, 2_000);
+    assert!(b.batch_duplicates > 0);
+    assert_eq!(
+        b.batch_attached + b.batch_review + b.batch_duplicates,
+        2_000,
+        "every camera event attached, sent to review or a duplicate: {b:?}"
+    );
+    assert!(b.batch_events_per_s > 0.0);
+    eprintln!("{}", serde_json::to_string(&b).unwrap());
+}
+
+/// The ingestion benchmark at full size (slow in a debug build):
+/// `cargo test -p tinhso-border --test it events::bench_full -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn bench_full() {
+    let t = crate::env().await;
+    let b = events::bench_ingest(&t.db, 10_000, 50_000, 1_000, 500, 11)
+        .await
+        .unwrap();
+    eprintln!("{}", serde_json::to_string_pretty(&b).unwrap());
+}
