@@ -793,7 +793,7 @@ async fn freed_seats_go_to_standby_perishables_first_then_first_come() {
         .into_iter()
         .map(|s| s.trip_id)
         .collect();
-    assert_eq!(waiting, [n.clone()]);
+    assert_eq!(waiting, std::slice::from_ref(&n));
     assert_eq!(
         crate::count(db, "SELECT COUNT(*) FROM border_slots WHERE booked > 1").await,
         0
