@@ -400,8 +400,21 @@ async fn take_seat(
     }
 }
 
-/// Give back the seat of a booking (hour, and day unless `skip_day`).
+/// Give back the seat of a booking (day unless `skip_day`, then hour: the same lock order as
+/// [`take_seat`]).
 async fn free_seat(tx: &mut WriteTx, b: &Booking, skip_day: bool) -> Result<(), AppError> {
+    if !skip_day {
+        sqlx::query(
+            "UPDATE border_slot_days SET booked = booked - 1 \
+             WHERE gate_code = $1 AND direction = $2 AND day = $3",
+        )
+        .bind(&b.gate_code)
+        .bind(b.direction.as_str())
+        .bind(local_day(b.hour_start))
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+    }
     sqlx::query(
         "UPDATE border_slots SET booked = booked - 1, booked_perishable = booked_perishable - $4 \
          WHERE gate_code = $1 AND direction = $2 AND hour_start = $3",
@@ -413,14 +426,62 @@ async fn free_seat(tx: &mut WriteTx, b: &Booking, skip_day: bool) -> Result<(), 
     .execute(tx.conn())
     .await
     .map_err(db_err)?;
-    if !skip_day {
+    Ok(())
+}
+
+/// Lock the counter rows of two hours (and their days) in one global order — days before
+/// hours, earlier first — so that two reschedules crossing each other cannot deadlock on
+/// PostgreSQL. (On SQLite writers are serialised anyway.)
+async fn lock_in_order(
+    tx: &mut WriteTx,
+    gate: &str,
+    dir: Direction,
+    a: i64,
+    b: i64,
+) -> Result<(), AppError> {
+    let mut days = vec![local_day(a), local_day(b)];
+    days.sort_unstable();
+    days.dedup();
+    for d in days {
         sqlx::query(
-            "UPDATE border_slot_days SET booked = booked - 1 \
+            "INSERT INTO border_slot_days (gate_code, direction, day, booked) VALUES ($1, $2, $3, 0) \
+             ON CONFLICT (gate_code, direction, day) DO NOTHING",
+        )
+        .bind(gate)
+        .bind(dir.as_str())
+        .bind(d)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE border_slot_days SET booked = booked \
              WHERE gate_code = $1 AND direction = $2 AND day = $3",
         )
-        .bind(&b.gate_code)
-        .bind(b.direction.as_str())
-        .bind(local_day(b.hour_start))
+        .bind(gate)
+        .bind(dir.as_str())
+        .bind(d)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+    }
+    for h in [a.min(b), a.max(b)] {
+        sqlx::query(
+            "INSERT INTO border_slots (gate_code, direction, hour_start, booked, booked_perishable) \
+             VALUES ($1, $2, $3, 0, 0) ON CONFLICT (gate_code, direction, hour_start) DO NOTHING",
+        )
+        .bind(gate)
+        .bind(dir.as_str())
+        .bind(h)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE border_slots SET booked = booked \
+             WHERE gate_code = $1 AND direction = $2 AND hour_start = $3",
+        )
+        .bind(gate)
+        .bind(dir.as_str())
+        .bind(h)
         .execute(tx.conn())
         .await
         .map_err(db_err)?;
@@ -691,6 +752,14 @@ pub async fn reschedule(
         .await?
         .ok_or_else(|| no_active(&trip.code))?;
     let same_day = local_day(old.hour_start) == local_day(new_hour_start);
+    lock_in_order(
+        &mut tx,
+        &gate.code,
+        old.direction,
+        old.hour_start,
+        new_hour_start,
+    )
+    .await?;
     take_seat(
         &mut tx,
         policy,
@@ -875,8 +944,10 @@ pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released
     .fetch_all(tx.conn())
     .await
     .map_err(db_err)?;
+    // First every seat change, then every audit entry and event: the audit chain's head is
+    // locked from the first entry to the commit, and must be taken after the counter rows
+    // (the order every booking uses), never before.
     let mut out = Vec::new();
-    let mut gates: Vec<Gate> = Vec::new();
     for r in &rows {
         let mut b = booking_of(r)?;
         let stage: String = r.try_get(11).map_err(db_err)?;
@@ -893,6 +964,15 @@ pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released
             let trip = load_trip(tx.conn(), &b.trip_id).await?;
             upsert_standby(&mut tx, &trip, "no_show", now).await?;
         }
+        out.push(Released {
+            booking: b,
+            trip_code: code,
+            status: status.into(),
+        });
+    }
+    let mut gates: Vec<Gate> = Vec::new();
+    for x in &out {
+        let b = &x.booking;
         if !gates.iter().any(|g| g.code == b.gate_code) {
             gates.push(load_gate(db, &b.gate_code).await?);
         }
@@ -901,8 +981,8 @@ pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released
             .find(|g| g.code == b.gate_code)
             .map(gate_scope)
             .unwrap_or_default();
-        let ev = event(&b, &code, serde_json::json!({}));
-        let (action, topic) = if status == "no_show" {
+        let ev = event(b, &x.trip_code, serde_json::json!({}));
+        let (action, topic) = if x.status == "no_show" {
             ("border.slot_no_show", "border.slot_no_show")
         } else {
             ("border.slot_release", "border.slot_released")
@@ -910,11 +990,6 @@ pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released
         tx.audit(&ctx.entry(action, "border_trip", &b.trip_id, &scope, ev.clone()))
             .await?;
         tx.emit(topic, &ev).await?;
-        out.push(Released {
-            booking: b,
-            trip_code: code,
-            status: status.into(),
-        });
     }
     tx.commit().await?;
     Ok(out)

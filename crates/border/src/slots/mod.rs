@@ -45,6 +45,7 @@
 //! clock; the HTTP layer passes `tinhso_store::now_micros()`. No function here checks who the
 //! caller is: routes authorize (the enterprise owning the trip, or the management board).
 
+pub mod bench;
 pub mod booking;
 pub mod capacity;
 pub mod queue;
@@ -53,6 +54,7 @@ use serde::{Deserialize, Serialize};
 use tinhso_kernel::AppError;
 use tinhso_store::DbError;
 
+pub use bench::{bench_queue, BenchReport};
 pub use booking::{Booking, BookingInput};
 pub use capacity::{DayPlan, HourSlot};
 pub use queue::{QueueEntry, QueuePosition, QueueSnapshot, Queues};
@@ -143,7 +145,20 @@ pub fn hour_start_of(date: chrono::NaiveDate, hour: u32) -> Option<i64> {
     Some(naive.and_utc().timestamp_micros() - VN_OFFSET)
 }
 
+/// A database error as an [`AppError`]. PostgreSQL's deadlock (40P01) and serialisation
+/// failure (40001) — two changes crossing each other — become a 409 the caller may retry, not
+/// a 500.
 pub(crate) fn db_err(e: sqlx::Error) -> AppError {
+    let code = e
+        .as_database_error()
+        .and_then(|d| d.code())
+        .map(|c| c.to_string());
+    if matches!(code.as_deref(), Some("40P01" | "40001")) {
+        return AppError::conflict(
+            "Một thay đổi khác về khung giờ diễn ra cùng lúc; hãy thử lại",
+            "Another slot change happened at the same time; try again",
+        );
+    }
     DbError::from(e).into()
 }
 

@@ -990,3 +990,57 @@ async fn wait_time_feed_matches_a_hand_computed_case() {
     assert_eq!(json["unit"], "minutes");
     assert_eq!(json["gates"][0]["direction"], "export");
 }
+
+#[tokio::test]
+async fn bench_queue_reads_every_truck() {
+    let t = crate::env().await;
+    let r = tinhso_border::slots::bench_queue(&t.db, 300, 20_000, 2)
+        .await
+        .unwrap();
+    assert_eq!((r.trucks, r.misses, r.cached_queries), (300, 0, 20_000));
+    assert!(r.cached_per_sec > 0.0 && r.async_per_sec > 0.0);
+    assert!(r.cached_p50 <= r.cached_p99);
+    println!("{r}");
+}
+
+/// The figures for docs/benchmarks.md (run with `--ignored --nocapture`; debug build).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn bench_queue_figures() {
+    let t = crate::env().await;
+    let r = tinhso_border::slots::bench_queue(&t.db, 6_200, 2_000_000, 2)
+        .await
+        .unwrap();
+    assert_eq!(r.misses, 0);
+    println!("{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crossing_reschedules_both_succeed() {
+    let t = crate::env().await;
+    let now = at(0, 6, 0);
+    for round in 0..12u64 {
+        let (h1, h2) = (at(round, 8, 0), at(round + 1, 9, 0));
+        set_cap(&t.db, "TT", "import", h1, 2).await;
+        set_cap(&t.db, "TT", "import", h2, 2).await;
+        let a = trip(&t.db, "TT", "import", false).await;
+        let b = trip(&t.db, "TT", "import", false).await;
+        book(&t.db, &a, "TT", "import", h1, now).await.unwrap();
+        book(&t.db, &b, "TT", "import", h2, now).await.unwrap();
+        let (d1, d2) = (t.db.clone(), t.db.clone());
+        let (a2, b2) = (a.clone(), b.clone());
+        let ja = tokio::spawn(async move {
+            booking::reschedule(&d1, &crate::sys(), &Policy::default(), &a2, h2, now).await
+        });
+        let jb = tokio::spawn(async move {
+            booking::reschedule(&d2, &crate::sys(), &Policy::default(), &b2, h1, now).await
+        });
+        let (ra, rb) = (ja.await.unwrap(), jb.await.unwrap());
+        assert!(ra.is_ok() && rb.is_ok(), "round {round}: {ra:?} {rb:?}");
+        let slot = |h: i64| {
+            format!("SELECT booked FROM border_slots WHERE gate_code = 'TT' AND direction = 'import' AND hour_start = {h}")
+        };
+        assert_eq!(crate::count(&t.db, &slot(h1)).await, 1);
+        assert_eq!(crate::count(&t.db, &slot(h2)).await, 1);
+    }
+}
