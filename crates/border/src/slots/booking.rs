@@ -37,7 +37,7 @@ pub struct Booking {
     /// Local `YYYY-MM-DD HH:MM` of the hour.
     pub local: String,
     pub perishable: bool,
-    /// `active`, `cancelled`, `rescheduled`, `no_show` or `released`.
+    /// `active`, `cancelled`, `rescheduled`, `no_show`, `released` or `used`.
     pub status: String,
     /// The trip's one extension has been used.
     pub grace_used: bool,
@@ -921,13 +921,16 @@ async fn upsert_standby(
 pub struct Released {
     pub booking: Booking,
     pub trip_code: String,
-    /// `no_show` (moved to standby) or `released` (the trip was cancelled).
+    /// `no_show` (moved to standby), `released` (the trip was cancelled, the seat is freed)
+    /// or `used` (the truck crossed, returned or exited: the seat stays counted).
     pub status: String,
 }
 
 /// Release the bookings whose truck has not arrived by `arrive_by` (no-show: the trip moves to
-/// the standby queue) and those of cancelled trips. Each is audited (`border.slot_no_show`,
-/// `border.slot_release`) and announced, all in one transaction.
+/// the standby queue) and those of cancelled trips, and close as `used` those of trips that
+/// have crossed (so the set of active bookings stays the trips in flight). Each is audited
+/// (`border.slot_no_show`, `border.slot_release`, `border.slot_used`) and announced, all in
+/// one transaction.
 pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released>, AppError> {
     let cols = BOOKING_COLS
         .split(", ")
@@ -938,7 +941,7 @@ pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released
     let rows = sqlx::query(&format!(
         "SELECT {cols}, t.stage, t.code FROM border_bookings b JOIN border_trips t ON t.id = b.trip_id \
          WHERE b.status = 'active' AND ((t.stage = 'declared' AND b.arrive_by < $1) \
-         OR t.stage = 'cancelled') ORDER BY b.arrive_by, b.id"
+         OR t.stage IN ('cancelled', 'crossed', 'returned', 'exited')) ORDER BY b.arrive_by, b.id"
     ))
     .bind(now)
     .fetch_all(tx.conn())
@@ -952,13 +955,15 @@ pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released
         let mut b = booking_of(r)?;
         let stage: String = r.try_get(11).map_err(db_err)?;
         let code: String = r.try_get(12).map_err(db_err)?;
-        let status = if stage == "cancelled" {
-            "released"
-        } else {
-            "no_show"
+        let status = match stage.as_str() {
+            "declared" => "no_show",
+            "cancelled" => "released",
+            _ => "used",
         };
         set_status(&mut tx, &b, status, now).await?;
-        free_seat(&mut tx, &b, false).await?;
+        if status != "used" {
+            free_seat(&mut tx, &b, false).await?;
+        }
         b.status = status.into();
         if status == "no_show" {
             let trip = load_trip(tx.conn(), &b.trip_id).await?;
@@ -982,10 +987,10 @@ pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released
             .map(gate_scope)
             .unwrap_or_default();
         let ev = event(b, &x.trip_code, serde_json::json!({}));
-        let (action, topic) = if x.status == "no_show" {
-            ("border.slot_no_show", "border.slot_no_show")
-        } else {
-            ("border.slot_release", "border.slot_released")
+        let (action, topic) = match x.status.as_str() {
+            "no_show" => ("border.slot_no_show", "border.slot_no_show"),
+            "released" => ("border.slot_release", "border.slot_released"),
+            _ => ("border.slot_used", "border.slot_used"),
         };
         tx.audit(&ctx.entry(action, "border_trip", &b.trip_id, &scope, ev.clone()))
             .await?;

@@ -712,6 +712,20 @@ async fn one_grace_extension_then_no_show_to_standby() {
         .await
         .unwrap()
         .is_empty());
+    // Once it has crossed, its booking is closed as used and its seat stays counted.
+    stage(db, &b, "crossed", at(0, 12, 40)).await;
+    let r = booking::sweep_no_shows(db, &ctx, at(0, 12, 41))
+        .await
+        .unwrap();
+    assert_eq!(r.len(), 1);
+    assert_eq!(
+        (r[0].booking.trip_id.as_str(), r[0].status.as_str()),
+        (b.as_str(), "used")
+    );
+    assert_eq!(
+        crate::count(db, "SELECT COUNT(*) FROM border_slots WHERE booked = 1").await,
+        1
+    );
     // Past the deadline an extension is refused.
     let c = trip(db, "TT", "export", false).await;
     book(db, &c, "TT", "export", at(0, 13, 0), at(0, 6, 0))
