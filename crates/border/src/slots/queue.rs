@@ -20,7 +20,7 @@
 //! that age.
 
 use super::booking::{seat_standby, sweep_no_shows, Booking, Released};
-use super::capacity::{gate_scope, hour_capacity};
+use super::capacity::{gate_scope, open_minutes_in, open_window};
 use super::{db_err, floor_hour, local_label, Policy, DAY, HOUR};
 use crate::gates::{self, Direction, Gate};
 use serde::Serialize;
@@ -213,16 +213,11 @@ pub async fn build(
     .fetch_all(db.pool())
     .await
     .map_err(db_err)?;
-    let mut ovr: HashMap<(String, String, i64), i64> = HashMap::new();
+    let mut ovr: HashMap<(String, String), HashMap<i64, i64>> = HashMap::new();
     for r in &ovr_rows {
-        ovr.insert(
-            (
-                r.try_get(0).map_err(db_err)?,
-                r.try_get(1).map_err(db_err)?,
-                r.try_get(2).map_err(db_err)?,
-            ),
-            r.try_get(3).map_err(db_err)?,
-        );
+        ovr.entry((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?))
+            .or_default()
+            .insert(r.try_get(2).map_err(db_err)?, r.try_get(3).map_err(db_err)?);
     }
     let rows = sqlx::query(
         "SELECT t.id, t.code, t.vehicle_plate, t.driver_id, t.gate_code, t.direction, t.perishable, \
@@ -264,20 +259,26 @@ pub async fn build(
     }
     let mut index = HashMap::new();
     for ((gate_code, dir), q) in queues.iter_mut() {
+        // Parsed once per queue: the estimate asks for many hours.
         let gate: Option<&Gate> = gates.iter().find(|g| &g.code == gate_code);
         let lane_cap = gate
             .map(|g| g.lanes * policy.lane_vehicles_per_hour)
             .unwrap_or(0);
-        order_and_estimate(q, policy, now, |h| match gate {
-            Some(g) => hour_capacity(
-                g,
-                *dir,
-                h,
-                ovr.get(&(gate_code.clone(), dir.as_str().to_string(), h))
-                    .copied(),
-            )
-            .min(lane_cap),
-            None => 0,
+        let per_hour = gate
+            .and_then(|g| g.capacity_for(*dir))
+            .map(|c| c.per_hour)
+            .unwrap_or(0);
+        let window = gate.and_then(open_window);
+        let none = HashMap::new();
+        let hours = ovr
+            .get(&(gate_code.clone(), dir.as_str().to_string()))
+            .unwrap_or(&none);
+        order_and_estimate(q, policy, now, |h| {
+            hours
+                .get(&h)
+                .copied()
+                .unwrap_or_else(|| per_hour * open_minutes_in(window, h) / 60)
+                .min(lane_cap)
         });
         for (i, e) in q.iter().enumerate() {
             index.insert(e.trip_id.clone(), (gate_code.clone(), *dir, i));
