@@ -4,7 +4,7 @@
 use super::capacity::{
     gate_scope, hour_capacity, load_gate, parse_direction, reserve_held, reserved_seats,
 };
-use super::{db_err, floor_hour, local_day, local_label, Policy, DAY, HOUR};
+use super::{db_err, floor_hour, is_concurrent, local_day, local_label, Policy, DAY, HOUR};
 use crate::gates::{Direction, Gate};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
@@ -1118,7 +1118,9 @@ pub async fn seat_standby(
                     got = Some(h);
                     break;
                 }
-                Err(e) if e.status() == 409 || e.status() == 422 => continue,
+                Err(e) if (e.status() == 409 && !is_concurrent(&e)) || e.status() == 422 => {
+                    continue
+                }
                 Err(e) => return Err(e),
             }
         }

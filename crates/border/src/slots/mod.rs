@@ -199,6 +199,15 @@ pub fn hour_start_of(date: chrono::NaiveDate, hour: u32) -> Option<i64> {
     Some(naive.and_utc().timestamp_micros() - VN_OFFSET)
 }
 
+const CONCURRENT_VI: &str = "Một thay đổi khác về khung giờ diễn ra cùng lúc; hãy thử lại";
+const CONCURRENT_EN: &str = "Another slot change happened at the same time; try again";
+
+/// Whether an error is the retryable concurrency conflict of [`db_err`] (the transaction it
+/// happened in is aborted and must not be used further).
+pub(crate) fn is_concurrent(e: &AppError) -> bool {
+    e.detail_en.as_deref() == Some(CONCURRENT_EN)
+}
+
 /// A database error as an [`AppError`]. PostgreSQL's deadlock (40P01) and serialisation
 /// failure (40001) — two changes crossing each other — become a 409 the caller may retry, not
 /// a 500.
@@ -208,10 +217,7 @@ pub(crate) fn db_err(e: sqlx::Error) -> AppError {
         .and_then(|d| d.code())
         .map(|c| c.to_string());
     if matches!(code.as_deref(), Some("40P01" | "40001")) {
-        return AppError::conflict(
-            "Một thay đổi khác về khung giờ diễn ra cùng lúc; hãy thử lại",
-            "Another slot change happened at the same time; try again",
-        );
+        return AppError::conflict(CONCURRENT_VI, CONCURRENT_EN);
     }
     DbError::from(e).into()
 }
