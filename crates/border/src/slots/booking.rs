@@ -930,7 +930,8 @@ pub struct Released {
 /// the standby queue) and those of cancelled trips, and close as `used` those of trips that
 /// have crossed (so the set of active bookings stays the trips in flight). Each is audited
 /// (`border.slot_no_show`, `border.slot_release`, `border.slot_used`) and announced, all in
-/// one transaction.
+/// one transaction. Rows are handled in (gate, direction, hour) order, the lock order of every
+/// seat change.
 pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released>, AppError> {
     let cols = BOOKING_COLS
         .split(", ")
@@ -941,7 +942,8 @@ pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released
     let rows = sqlx::query(&format!(
         "SELECT {cols}, t.stage, t.code FROM border_bookings b JOIN border_trips t ON t.id = b.trip_id \
          WHERE b.status = 'active' AND ((t.stage = 'declared' AND b.arrive_by < $1) \
-         OR t.stage IN ('cancelled', 'crossed', 'returned', 'exited')) ORDER BY b.arrive_by, b.id"
+         OR t.stage IN ('cancelled', 'crossed', 'returned', 'exited')) \
+         ORDER BY b.gate_code, b.direction, b.hour_start, b.id"
     ))
     .bind(now)
     .fetch_all(tx.conn())
@@ -1096,6 +1098,17 @@ pub async fn seat_standby(
             .execute(tx.conn())
             .await
             .map_err(db_err)?;
+            let ev = serde_json::json!({"trip_id": trip.id, "trip_code": trip.code,
+                "gate_code": trip.gate_code, "direction": trip.direction, "stage": trip.stage});
+            tx.audit(&ctx.entry(
+                "border.standby_leave",
+                "border_trip",
+                &trip.id,
+                &gate_scope(&gate),
+                ev.clone(),
+            ))
+            .await?;
+            tx.emit("border.standby_left", &ev).await?;
             tx.commit().await?;
             continue;
         }

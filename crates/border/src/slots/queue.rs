@@ -574,6 +574,45 @@ mod tests {
         assert_eq!(q[0].trip_code, "a");
     }
 
+    proptest::proptest! {
+        /// Whatever the queue and the hourly capacities: positions are 1..n in order, no truck
+        /// is estimated before now or its slot, estimates never go back in time, and no hour
+        /// gets more trucks than its capacity.
+        #[test]
+        fn estimates_respect_capacity_and_order(
+            trucks in proptest::collection::vec((proptest::option::of(0i64..30), proptest::bool::ANY, 0i64..1000), 0..120),
+            caps in proptest::collection::vec(0i64..8, 24),
+            offset in 0i64..HOUR,
+        ) {
+            let base = 1000 * HOUR;
+            let now = base + offset;
+            let mut q: Vec<_> = trucks
+                .iter()
+                .enumerate()
+                .map(|(i, (slot, p, arr))| entry(&format!("t{i:03}"), slot.map(|s| base + s * HOUR), *p, *arr))
+                .collect();
+            let cap_of = |h: i64| caps[((h - base) / HOUR).rem_euclid(24) as usize];
+            order_and_estimate(&mut q, &Policy::default(), now, cap_of);
+            let mut per_hour: HashMap<i64, i64> = HashMap::new();
+            let mut last = i64::MIN;
+            for (i, e) in q.iter().enumerate() {
+                proptest::prop_assert_eq!(e.position, i as i64 + 1);
+                if let Some(t) = e.eta {
+                    proptest::prop_assert!(t >= now && t >= e.slot_hour.unwrap_or(now));
+                    proptest::prop_assert!(t >= last);
+                    last = t;
+                    *per_hour.entry(floor_hour(t)).or_default() += 1;
+                } else {
+                    // Once one truck has no estimate, no later truck has one.
+                    proptest::prop_assert!(q[i..].iter().all(|x| x.eta.is_none()));
+                }
+            }
+            for (h, n) in per_hour {
+                proptest::prop_assert!(n <= cap_of(h), "hour {} got {} > {}", h, n, cap_of(h));
+            }
+        }
+    }
+
     #[test]
     fn estimates_skip_closed_hours_and_fill_hours_to_capacity() {
         let h = 100 * HOUR;

@@ -820,6 +820,22 @@ async fn freed_seats_go_to_standby_perishables_first_then_first_come() {
         .await,
         2
     );
+    // A standby trip that is cancelled leaves the standby queue at the next tick.
+    stage(db, &n, "cancelled", now + 3 * MIN).await;
+    let r = queue::tick(db, &ctx, &queues, now + 4 * MIN).await.unwrap();
+    assert!(r.seated.is_empty());
+    assert!(booking::standby(db, "CM", Direction::Export)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        crate::count(
+            db,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'border.standby_leave'"
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
