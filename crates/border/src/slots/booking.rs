@@ -112,14 +112,31 @@ pub(crate) async fn load_trip(
     })
 }
 
+/// A trip stage (migration 8001) in Vietnamese, for messages.
+pub fn stage_vi(stage: &str) -> &str {
+    match stage {
+        "declared" => "đã khai báo",
+        "staging" => "ở bãi chờ",
+        "yard" => "trong bãi kiểm hoá",
+        "checked" => "đã kiểm tra xong",
+        "paid" => "đã nộp phí",
+        "crossed" => "đã qua cửa khẩu",
+        "returned" => "đã quay đầu",
+        "exited" => "đã ra khỏi khu cửa khẩu",
+        "cancelled" => "đã huỷ",
+        other => other,
+    }
+}
+
 fn check_bookable(trip: &TripInfo) -> Result<(), AppError> {
     if BOOKABLE_STAGES.contains(&trip.stage.as_str()) {
         Ok(())
     } else {
         Err(AppError::conflict(
             format!(
-                "Chuyến {} đang ở trạng thái {}: không đặt hay đổi khung giờ được",
-                trip.code, trip.stage
+                "Chuyến {} {}: không đặt hay đổi khung giờ được",
+                trip.code,
+                stage_vi(&trip.stage)
             ),
             format!(
                 "Trip {} is at stage {}: its slot cannot be booked or changed",
@@ -618,7 +635,13 @@ pub async fn book(
             "direction",
             Invalid::new(
                 "trip_direction",
-                format!("Chuyến {} đã khai loại hình {}", trip.code, trip.direction),
+                format!(
+                    "Chuyến {} đã khai loại hình {}",
+                    trip.code,
+                    Direction::parse(&trip.direction)
+                        .map(|d| d.name_vi().to_lowercase())
+                        .unwrap_or_else(|| trip.direction.clone())
+                ),
                 format!("Trip {} was declared as {}", trip.code, trip.direction),
             ),
         );

@@ -460,12 +460,13 @@ async fn double_booking_is_refused() {
     // A trip that has crossed cannot book.
     let c = trip(&t.db, "TT", "export", false).await;
     stage(&t.db, &c, "crossed", now).await;
-    assert_eq!(
-        book(&t.db, &c, "TT", "export", at(0, 11, 0), now)
-            .await
-            .unwrap_err()
-            .status(),
-        409
+    let e = book(&t.db, &c, "TT", "export", at(0, 11, 0), now)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 409);
+    assert!(
+        e.detail_vi.as_deref().unwrap().contains("đã qua cửa khẩu"),
+        "{e:?}"
     );
 }
 
