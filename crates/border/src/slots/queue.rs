@@ -301,6 +301,14 @@ struct Inner {
     version: AtomicU64,
 }
 
+struct Rebuilding<'a>(&'a AtomicBool);
+
+impl Drop for Rebuilding<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 /// The shared queue snapshot holder (one per process, cloned into the app state).
 #[derive(Clone)]
 pub struct Queues {
@@ -375,18 +383,24 @@ impl Queues {
     }
 
     /// A fresh-enough snapshot: rebuilt when stale by one caller at a time while the others
-    /// read the previous one.
+    /// read the previous one (before the first build, every caller builds: none gets an empty
+    /// queue).
     pub async fn snapshot(&self, db: &Db, now: i64) -> Result<Arc<QueueSnapshot>, AppError> {
-        if self.is_stale()
-            && self
-                .inner
-                .rebuilding
-                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
+        if !self.is_stale() {
+            return Ok(self.current());
+        }
+        if self.current().version == 0 {
+            return self.refresh(db, now).await;
+        }
+        if self
+            .inner
+            .rebuilding
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
         {
-            let r = self.refresh(db, now).await;
-            self.inner.rebuilding.store(false, Ordering::Release);
-            return r;
+            // Reset even when this future is dropped half-way (a cancelled request).
+            let _guard = Rebuilding(&self.inner.rebuilding);
+            return self.refresh(db, now).await;
         }
         Ok(self.current())
     }

@@ -1075,3 +1075,22 @@ async fn crossing_reschedules_both_succeed() {
         assert_eq!(crate::count(&t.db, &slot(h2)).await, 1);
     }
 }
+
+#[tokio::test]
+async fn a_cancelled_rebuild_does_not_stop_later_rebuilds() {
+    let t = crate::env().await;
+    let a = trip(&t.db, "HN", "import", false).await;
+    let queues = Queues::new(Policy::default());
+    let now = at(0, 10, 0);
+    queues.snapshot(&t.db, now).await.unwrap();
+    assert!(queues.cached_position(&a).is_none());
+    stage(&t.db, &a, "yard", now).await;
+    queues.invalidate();
+    // A reader whose request is dropped while it rebuilds (polled once, then dropped).
+    let _ = tokio::time::timeout(std::time::Duration::ZERO, queues.snapshot(&t.db, now)).await;
+    let v = queues.current().version;
+    queues.invalidate();
+    let s = queues.snapshot(&t.db, now).await.unwrap();
+    assert!(s.version > v);
+    assert_eq!(queues.cached_position(&a).unwrap().entry.position, 1);
+}
