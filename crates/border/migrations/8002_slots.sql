@@ -44,7 +44,7 @@ CREATE TABLE border_bookings (
     direction TEXT NOT NULL,
     hour_start BIGINT NOT NULL,
     perishable BIGINT NOT NULL,
-    -- active | cancelled | rescheduled | no_show | released (trip ended without crossing)
+    -- active | cancelled | rescheduled | no_show | released (trip cancelled) | used (crossed)
     status TEXT NOT NULL,
     -- 1 once the trip's one grace extension (gia hạn) was granted; carried to a rescheduled slot.
     grace_used BIGINT NOT NULL,
@@ -85,3 +85,8 @@ CREATE TABLE border_queue_calls (
     position BIGINT NOT NULL,
     called_at BIGINT NOT NULL
 );
+
+-- The queue and the wait-time feed read trips by stage across gates, and crossings of the last
+-- hour by stage and time: without these both would scan every trip and stage ever recorded.
+CREATE INDEX border_trips_stage ON border_trips (stage, gate_code, direction);
+CREATE INDEX border_trip_stages_stage_at ON border_trip_stages (stage, at);

@@ -4,7 +4,7 @@
 use super::capacity::{
     gate_scope, hour_capacity, load_gate, parse_direction, reserve_held, reserved_seats,
 };
-use super::{db_err, floor_hour, local_day, local_label, Policy, DAY, HOUR};
+use super::{db_err, floor_hour, is_concurrent, local_day, local_label, Policy, DAY, HOUR};
 use crate::gates::{Direction, Gate};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
@@ -37,7 +37,7 @@ pub struct Booking {
     /// Local `YYYY-MM-DD HH:MM` of the hour.
     pub local: String,
     pub perishable: bool,
-    /// `active`, `cancelled`, `rescheduled`, `no_show` or `released`.
+    /// `active`, `cancelled`, `rescheduled`, `no_show`, `released` or `used`.
     pub status: String,
     /// The trip's one extension has been used.
     pub grace_used: bool,
@@ -112,14 +112,31 @@ pub(crate) async fn load_trip(
     })
 }
 
+/// A trip stage (migration 8001) in Vietnamese, for messages.
+pub fn stage_vi(stage: &str) -> &str {
+    match stage {
+        "declared" => "đã khai báo",
+        "staging" => "ở bãi chờ",
+        "yard" => "trong bãi kiểm hoá",
+        "checked" => "đã kiểm tra xong",
+        "paid" => "đã nộp phí",
+        "crossed" => "đã qua cửa khẩu",
+        "returned" => "đã quay đầu",
+        "exited" => "đã ra khỏi khu cửa khẩu",
+        "cancelled" => "đã huỷ",
+        other => other,
+    }
+}
+
 fn check_bookable(trip: &TripInfo) -> Result<(), AppError> {
     if BOOKABLE_STAGES.contains(&trip.stage.as_str()) {
         Ok(())
     } else {
         Err(AppError::conflict(
             format!(
-                "Chuyến {} đang ở trạng thái {}: không đặt hay đổi khung giờ được",
-                trip.code, trip.stage
+                "Chuyến {} {}: không đặt hay đổi khung giờ được",
+                trip.code,
+                stage_vi(&trip.stage)
             ),
             format!(
                 "Trip {} is at stage {}: its slot cannot be booked or changed",
@@ -400,8 +417,21 @@ async fn take_seat(
     }
 }
 
-/// Give back the seat of a booking (hour, and day unless `skip_day`).
+/// Give back the seat of a booking (day unless `skip_day`, then hour: the same lock order as
+/// [`take_seat`]).
 async fn free_seat(tx: &mut WriteTx, b: &Booking, skip_day: bool) -> Result<(), AppError> {
+    if !skip_day {
+        sqlx::query(
+            "UPDATE border_slot_days SET booked = booked - 1 \
+             WHERE gate_code = $1 AND direction = $2 AND day = $3",
+        )
+        .bind(&b.gate_code)
+        .bind(b.direction.as_str())
+        .bind(local_day(b.hour_start))
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+    }
     sqlx::query(
         "UPDATE border_slots SET booked = booked - 1, booked_perishable = booked_perishable - $4 \
          WHERE gate_code = $1 AND direction = $2 AND hour_start = $3",
@@ -413,14 +443,62 @@ async fn free_seat(tx: &mut WriteTx, b: &Booking, skip_day: bool) -> Result<(), 
     .execute(tx.conn())
     .await
     .map_err(db_err)?;
-    if !skip_day {
+    Ok(())
+}
+
+/// Lock the counter rows of two hours (and their days) in one global order — days before
+/// hours, earlier first — so that two reschedules crossing each other cannot deadlock on
+/// PostgreSQL. (On SQLite writers are serialised anyway.)
+async fn lock_in_order(
+    tx: &mut WriteTx,
+    gate: &str,
+    dir: Direction,
+    a: i64,
+    b: i64,
+) -> Result<(), AppError> {
+    let mut days = vec![local_day(a), local_day(b)];
+    days.sort_unstable();
+    days.dedup();
+    for d in days {
         sqlx::query(
-            "UPDATE border_slot_days SET booked = booked - 1 \
+            "INSERT INTO border_slot_days (gate_code, direction, day, booked) VALUES ($1, $2, $3, 0) \
+             ON CONFLICT (gate_code, direction, day) DO NOTHING",
+        )
+        .bind(gate)
+        .bind(dir.as_str())
+        .bind(d)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE border_slot_days SET booked = booked \
              WHERE gate_code = $1 AND direction = $2 AND day = $3",
         )
-        .bind(&b.gate_code)
-        .bind(b.direction.as_str())
-        .bind(local_day(b.hour_start))
+        .bind(gate)
+        .bind(dir.as_str())
+        .bind(d)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+    }
+    for h in [a.min(b), a.max(b)] {
+        sqlx::query(
+            "INSERT INTO border_slots (gate_code, direction, hour_start, booked, booked_perishable) \
+             VALUES ($1, $2, $3, 0, 0) ON CONFLICT (gate_code, direction, hour_start) DO NOTHING",
+        )
+        .bind(gate)
+        .bind(dir.as_str())
+        .bind(h)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE border_slots SET booked = booked \
+             WHERE gate_code = $1 AND direction = $2 AND hour_start = $3",
+        )
+        .bind(gate)
+        .bind(dir.as_str())
+        .bind(h)
         .execute(tx.conn())
         .await
         .map_err(db_err)?;
@@ -557,7 +635,13 @@ pub async fn book(
             "direction",
             Invalid::new(
                 "trip_direction",
-                format!("Chuyến {} đã khai loại hình {}", trip.code, trip.direction),
+                format!(
+                    "Chuyến {} đã khai loại hình {}",
+                    trip.code,
+                    Direction::parse(&trip.direction)
+                        .map(|d| d.name_vi().to_lowercase())
+                        .unwrap_or_else(|| trip.direction.clone())
+                ),
                 format!("Trip {} was declared as {}", trip.code, trip.direction),
             ),
         );
@@ -691,6 +775,14 @@ pub async fn reschedule(
         .await?
         .ok_or_else(|| no_active(&trip.code))?;
     let same_day = local_day(old.hour_start) == local_day(new_hour_start);
+    lock_in_order(
+        &mut tx,
+        &gate.code,
+        old.direction,
+        old.hour_start,
+        new_hour_start,
+    )
+    .await?;
     take_seat(
         &mut tx,
         policy,
@@ -852,13 +944,17 @@ async fn upsert_standby(
 pub struct Released {
     pub booking: Booking,
     pub trip_code: String,
-    /// `no_show` (moved to standby) or `released` (the trip was cancelled).
+    /// `no_show` (moved to standby), `released` (the trip was cancelled, the seat is freed)
+    /// or `used` (the truck crossed, returned or exited: the seat stays counted).
     pub status: String,
 }
 
 /// Release the bookings whose truck has not arrived by `arrive_by` (no-show: the trip moves to
-/// the standby queue) and those of cancelled trips. Each is audited (`border.slot_no_show`,
-/// `border.slot_release`) and announced, all in one transaction.
+/// the standby queue) and those of cancelled trips, and close as `used` those of trips that
+/// have crossed (so the set of active bookings stays the trips in flight). Each is audited
+/// (`border.slot_no_show`, `border.slot_release`, `border.slot_used`) and announced, all in
+/// one transaction. Rows are handled in (gate, direction, hour) order, the lock order of every
+/// seat change.
 pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released>, AppError> {
     let cols = BOOKING_COLS
         .split(", ")
@@ -869,30 +965,44 @@ pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released
     let rows = sqlx::query(&format!(
         "SELECT {cols}, t.stage, t.code FROM border_bookings b JOIN border_trips t ON t.id = b.trip_id \
          WHERE b.status = 'active' AND ((t.stage = 'declared' AND b.arrive_by < $1) \
-         OR t.stage = 'cancelled') ORDER BY b.arrive_by, b.id"
+         OR t.stage IN ('cancelled', 'crossed', 'returned', 'exited')) \
+         ORDER BY b.gate_code, b.direction, b.hour_start, b.id"
     ))
     .bind(now)
     .fetch_all(tx.conn())
     .await
     .map_err(db_err)?;
+    // First every seat change, then every audit entry and event: the audit chain's head is
+    // locked from the first entry to the commit, and must be taken after the counter rows
+    // (the order every booking uses), never before.
     let mut out = Vec::new();
-    let mut gates: Vec<Gate> = Vec::new();
     for r in &rows {
         let mut b = booking_of(r)?;
         let stage: String = r.try_get(11).map_err(db_err)?;
         let code: String = r.try_get(12).map_err(db_err)?;
-        let status = if stage == "cancelled" {
-            "released"
-        } else {
-            "no_show"
+        let status = match stage.as_str() {
+            "declared" => "no_show",
+            "cancelled" => "released",
+            _ => "used",
         };
         set_status(&mut tx, &b, status, now).await?;
-        free_seat(&mut tx, &b, false).await?;
+        if status != "used" {
+            free_seat(&mut tx, &b, false).await?;
+        }
         b.status = status.into();
         if status == "no_show" {
             let trip = load_trip(tx.conn(), &b.trip_id).await?;
             upsert_standby(&mut tx, &trip, "no_show", now).await?;
         }
+        out.push(Released {
+            booking: b,
+            trip_code: code,
+            status: status.into(),
+        });
+    }
+    let mut gates: Vec<Gate> = Vec::new();
+    for x in &out {
+        let b = &x.booking;
         if !gates.iter().any(|g| g.code == b.gate_code) {
             gates.push(load_gate(db, &b.gate_code).await?);
         }
@@ -901,20 +1011,15 @@ pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released
             .find(|g| g.code == b.gate_code)
             .map(gate_scope)
             .unwrap_or_default();
-        let ev = event(&b, &code, serde_json::json!({}));
-        let (action, topic) = if status == "no_show" {
-            ("border.slot_no_show", "border.slot_no_show")
-        } else {
-            ("border.slot_release", "border.slot_released")
+        let ev = event(b, &x.trip_code, serde_json::json!({}));
+        let (action, topic) = match x.status.as_str() {
+            "no_show" => ("border.slot_no_show", "border.slot_no_show"),
+            "released" => ("border.slot_release", "border.slot_released"),
+            _ => ("border.slot_used", "border.slot_used"),
         };
         tx.audit(&ctx.entry(action, "border_trip", &b.trip_id, &scope, ev.clone()))
             .await?;
         tx.emit(topic, &ev).await?;
-        out.push(Released {
-            booking: b,
-            trip_code: code,
-            status: status.into(),
-        });
     }
     tx.commit().await?;
     Ok(out)
@@ -1016,6 +1121,17 @@ pub async fn seat_standby(
             .execute(tx.conn())
             .await
             .map_err(db_err)?;
+            let ev = serde_json::json!({"trip_id": trip.id, "trip_code": trip.code,
+                "gate_code": trip.gate_code, "direction": trip.direction, "stage": trip.stage});
+            tx.audit(&ctx.entry(
+                "border.standby_leave",
+                "border_trip",
+                &trip.id,
+                &gate_scope(&gate),
+                ev.clone(),
+            ))
+            .await?;
+            tx.emit("border.standby_left", &ev).await?;
             tx.commit().await?;
             continue;
         }
@@ -1038,7 +1154,9 @@ pub async fn seat_standby(
                     got = Some(h);
                     break;
                 }
-                Err(e) if e.status() == 409 || e.status() == 422 => continue,
+                Err(e) if (e.status() == 409 && !is_concurrent(&e)) || e.status() == 422 => {
+                    continue
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -25,7 +25,12 @@ pub fn open_window(gate: &Gate) -> Option<(i64, i64)> {
 
 /// Minutes of the hour starting at `hour_start` during which the gate is open.
 pub fn open_minutes(gate: &Gate, hour_start: i64) -> i64 {
-    let Some((opens, closes)) = open_window(gate) else {
+    open_minutes_in(open_window(gate), hour_start)
+}
+
+/// [`open_minutes`] with the opening window already parsed (for loops over many hours).
+pub fn open_minutes_in(window: Option<(i64, i64)>, hour_start: i64) -> i64 {
+    let Some((opens, closes)) = window else {
         return 0;
     };
     let start = local_minute(hour_start);

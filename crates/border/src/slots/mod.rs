@@ -45,14 +45,16 @@
 //! clock; the HTTP layer passes `tinhso_store::now_micros()`. No function here checks who the
 //! caller is: routes authorize (the enterprise owning the trip, or the management board).
 
+pub mod bench;
 pub mod booking;
 pub mod capacity;
 pub mod queue;
 
 use serde::{Deserialize, Serialize};
-use tinhso_kernel::AppError;
+use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::DbError;
 
+pub use bench::{bench_queue, BenchReport};
 pub use booking::{Booking, BookingInput};
 pub use capacity::{DayPlan, HourSlot};
 pub use queue::{QueueEntry, QueuePosition, QueueSnapshot, Queues};
@@ -115,6 +117,60 @@ impl Default for Policy {
     }
 }
 
+impl Policy {
+    /// Check a policy read from settings: every problem as a field error.
+    pub fn check(&self) -> Result<(), AppError> {
+        let mut errs = FieldErrors::new();
+        let mut range = |field: &str, v: i64, lo: i64, hi: i64| {
+            if !(lo..=hi).contains(&v) {
+                errs.push(
+                    field,
+                    Invalid::new(
+                        "range",
+                        format!("Giá trị phải từ {lo} đến {hi}"),
+                        format!("The value must be from {lo} to {hi}"),
+                    ),
+                );
+            }
+        };
+        range(
+            "perishable_reserve_percent",
+            self.perishable_reserve_percent,
+            0,
+            100,
+        );
+        range(
+            "reserve_release_hours",
+            self.reserve_release_hours,
+            0,
+            24 * 14,
+        );
+        range("call_position", self.call_position, 0, 1000);
+        range(
+            "arrival_grace_minutes",
+            self.arrival_grace_minutes,
+            0,
+            24 * 60,
+        );
+        range("extension_minutes", self.extension_minutes, 0, 24 * 60);
+        range("standby_horizon_hours", self.standby_horizon_hours, 0, 48);
+        range(
+            "lane_vehicles_per_hour",
+            self.lane_vehicles_per_hour,
+            1,
+            3600,
+        );
+        range("max_days_ahead", self.max_days_ahead, 1, 90);
+        range(
+            "min_observed_crossings",
+            self.min_observed_crossings,
+            1,
+            10_000,
+        );
+        errs.into_result()
+    }
+}
+
 /// The start of the hour containing `t`.
 pub fn floor_hour(t: i64) -> i64 {
     t.div_euclid(HOUR) * HOUR
@@ -143,13 +199,48 @@ pub fn hour_start_of(date: chrono::NaiveDate, hour: u32) -> Option<i64> {
     Some(naive.and_utc().timestamp_micros() - VN_OFFSET)
 }
 
+const CONCURRENT_VI: &str = "Một thay đổi khác về khung giờ diễn ra cùng lúc; hãy thử lại";
+const CONCURRENT_EN: &str = "Another slot change happened at the same time; try again";
+
+/// Whether an error is the retryable concurrency conflict of [`db_err`] (the transaction it
+/// happened in is aborted and must not be used further).
+pub(crate) fn is_concurrent(e: &AppError) -> bool {
+    e.detail_en.as_deref() == Some(CONCURRENT_EN)
+}
+
+/// A database error as an [`AppError`]. PostgreSQL's deadlock (40P01) and serialisation
+/// failure (40001) — two changes crossing each other — become a 409 the caller may retry, not
+/// a 500.
 pub(crate) fn db_err(e: sqlx::Error) -> AppError {
+    let code = e
+        .as_database_error()
+        .and_then(|d| d.code())
+        .map(|c| c.to_string());
+    if matches!(code.as_deref(), Some("40P01" | "40001")) {
+        return AppError::conflict(CONCURRENT_VI, CONCURRENT_EN);
+    }
     DbError::from(e).into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policy_check_names_each_bad_field() {
+        assert!(Policy::default().check().is_ok());
+        let bad = Policy {
+            perishable_reserve_percent: 120,
+            lane_vehicles_per_hour: 0,
+            ..Policy::default()
+        };
+        let e = bad.check().unwrap_err();
+        let fields: Vec<_> = e.fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["perishable_reserve_percent", "lane_vehicles_per_hour"]
+        );
+    }
 
     #[test]
     fn local_time_helpers() {

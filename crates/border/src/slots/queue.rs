@@ -20,7 +20,7 @@
 //! that age.
 
 use super::booking::{seat_standby, sweep_no_shows, Booking, Released};
-use super::capacity::{gate_scope, hour_capacity};
+use super::capacity::{gate_scope, open_minutes_in, open_window};
 use super::{db_err, floor_hour, local_label, Policy, DAY, HOUR};
 use crate::gates::{self, Direction, Gate};
 use serde::Serialize;
@@ -213,16 +213,11 @@ pub async fn build(
     .fetch_all(db.pool())
     .await
     .map_err(db_err)?;
-    let mut ovr: HashMap<(String, String, i64), i64> = HashMap::new();
+    let mut ovr: HashMap<(String, String), HashMap<i64, i64>> = HashMap::new();
     for r in &ovr_rows {
-        ovr.insert(
-            (
-                r.try_get(0).map_err(db_err)?,
-                r.try_get(1).map_err(db_err)?,
-                r.try_get(2).map_err(db_err)?,
-            ),
-            r.try_get(3).map_err(db_err)?,
-        );
+        ovr.entry((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?))
+            .or_default()
+            .insert(r.try_get(2).map_err(db_err)?, r.try_get(3).map_err(db_err)?);
     }
     let rows = sqlx::query(
         "SELECT t.id, t.code, t.vehicle_plate, t.driver_id, t.gate_code, t.direction, t.perishable, \
@@ -264,20 +259,26 @@ pub async fn build(
     }
     let mut index = HashMap::new();
     for ((gate_code, dir), q) in queues.iter_mut() {
+        // Parsed once per queue: the estimate asks for many hours.
         let gate: Option<&Gate> = gates.iter().find(|g| &g.code == gate_code);
         let lane_cap = gate
             .map(|g| g.lanes * policy.lane_vehicles_per_hour)
             .unwrap_or(0);
-        order_and_estimate(q, policy, now, |h| match gate {
-            Some(g) => hour_capacity(
-                g,
-                *dir,
-                h,
-                ovr.get(&(gate_code.clone(), dir.as_str().to_string(), h))
-                    .copied(),
-            )
-            .min(lane_cap),
-            None => 0,
+        let per_hour = gate
+            .and_then(|g| g.capacity_for(*dir))
+            .map(|c| c.per_hour)
+            .unwrap_or(0);
+        let window = gate.and_then(open_window);
+        let none = HashMap::new();
+        let hours = ovr
+            .get(&(gate_code.clone(), dir.as_str().to_string()))
+            .unwrap_or(&none);
+        order_and_estimate(q, policy, now, |h| {
+            hours
+                .get(&h)
+                .copied()
+                .unwrap_or_else(|| per_hour * open_minutes_in(window, h) / 60)
+                .min(lane_cap)
         });
         for (i, e) in q.iter().enumerate() {
             index.insert(e.trip_id.clone(), (gate_code.clone(), *dir, i));
@@ -298,6 +299,14 @@ struct Inner {
     dirty: AtomicBool,
     rebuilding: AtomicBool,
     version: AtomicU64,
+}
+
+struct Rebuilding<'a>(&'a AtomicBool);
+
+impl Drop for Rebuilding<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 /// The shared queue snapshot holder (one per process, cloned into the app state).
@@ -374,18 +383,24 @@ impl Queues {
     }
 
     /// A fresh-enough snapshot: rebuilt when stale by one caller at a time while the others
-    /// read the previous one.
+    /// read the previous one (before the first build, every caller builds: none gets an empty
+    /// queue).
     pub async fn snapshot(&self, db: &Db, now: i64) -> Result<Arc<QueueSnapshot>, AppError> {
-        if self.is_stale()
-            && self
-                .inner
-                .rebuilding
-                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
+        if !self.is_stale() {
+            return Ok(self.current());
+        }
+        if self.current().version == 0 {
+            return self.refresh(db, now).await;
+        }
+        if self
+            .inner
+            .rebuilding
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
         {
-            let r = self.refresh(db, now).await;
-            self.inner.rebuilding.store(false, Ordering::Release);
-            return r;
+            // Reset even when this future is dropped half-way (a cancelled request).
+            let _guard = Rebuilding(&self.inner.rebuilding);
+            return self.refresh(db, now).await;
         }
         Ok(self.current())
     }
@@ -571,6 +586,45 @@ mod tests {
         };
         order_and_estimate(&mut q, &p, h, |_| 60);
         assert_eq!(q[0].trip_code, "a");
+    }
+
+    proptest::proptest! {
+        /// Whatever the queue and the hourly capacities: positions are 1..n in order, no truck
+        /// is estimated before now or its slot, estimates never go back in time, and no hour
+        /// gets more trucks than its capacity.
+        #[test]
+        fn estimates_respect_capacity_and_order(
+            trucks in proptest::collection::vec((proptest::option::of(0i64..30), proptest::bool::ANY, 0i64..1000), 0..120),
+            caps in proptest::collection::vec(0i64..8, 24),
+            offset in 0i64..HOUR,
+        ) {
+            let base = 1000 * HOUR;
+            let now = base + offset;
+            let mut q: Vec<_> = trucks
+                .iter()
+                .enumerate()
+                .map(|(i, (slot, p, arr))| entry(&format!("t{i:03}"), slot.map(|s| base + s * HOUR), *p, *arr))
+                .collect();
+            let cap_of = |h: i64| caps[((h - base) / HOUR).rem_euclid(24) as usize];
+            order_and_estimate(&mut q, &Policy::default(), now, cap_of);
+            let mut per_hour: HashMap<i64, i64> = HashMap::new();
+            let mut last = i64::MIN;
+            for (i, e) in q.iter().enumerate() {
+                proptest::prop_assert_eq!(e.position, i as i64 + 1);
+                if let Some(t) = e.eta {
+                    proptest::prop_assert!(t >= now && t >= e.slot_hour.unwrap_or(now));
+                    proptest::prop_assert!(t >= last);
+                    last = t;
+                    *per_hour.entry(floor_hour(t)).or_default() += 1;
+                } else {
+                    // Once one truck has no estimate, no later truck has one.
+                    proptest::prop_assert!(q[i..].iter().all(|x| x.eta.is_none()));
+                }
+            }
+            for (h, n) in per_hour {
+                proptest::prop_assert!(n <= cap_of(h), "hour {} got {} > {}", h, n, cap_of(h));
+            }
+        }
     }
 
     #[test]

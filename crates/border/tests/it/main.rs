@@ -6,6 +6,7 @@ mod declarations;
 mod events;
 mod gates;
 mod plates;
+mod slots;
 
 use tinhso_store::audit::Ctx;
 use tinhso_store::migrate::STORE_MIGRATIONS;
