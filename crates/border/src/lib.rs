@@ -10,11 +10,13 @@
 //! - [`pass`]: the QR pass signed by the platform, verifiable offline.
 //! - [`slots`]: crossing slots per gate, direction and hour, and the queue.
 //! - [`waittimes`]: the open wait-time feed per gate and direction.
-//! - [`fees`]: the infrastructure fee (phí sử dụng công trình kết cấu hạ tầng) as dated data.
+//! - [`fees`]: the infrastructure fee (phí sử dụng công trình kết cấu hạ tầng) as dated data;
+//!   [`fee_payment`]: the fee assessed per trip, paid with VietQR, receipts, daily reconciliation.
 //! - [`web`]: pages (Vietnamese, Chinese, English for drivers) and the JSON API.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod declaration;
+pub mod fee_payment;
 pub mod fees;
 pub mod gates;
 pub mod hs;
@@ -40,5 +42,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 8002,
         name: "border crossing slots, bookings, standby queue and queue calls",
         sql: include_str!("../migrations/8002_slots.sql"),
+    },
+    Migration {
+        version: 8004,
+        name: "border infrastructure fee assessments, payments and receipts",
+        sql: include_str!("../migrations/8004_fees.sql"),
     },
 ];
