@@ -902,6 +902,99 @@ pub async fn receipt(db: &Db, receipt_no: &str) -> Result<Option<Receipt>, AppEr
     }))
 }
 
+/// The receipt as a PDF (A4, Vietnamese). The number is also stored in the document
+/// information (`TinhSoFeeReceipt`) so a copy can be checked against [`receipt`].
+///
+/// The platform's record of the payment, not yet the legal e-receipt form: the form code and
+/// series (mẫu số, ký hiệu) required of electronic receipts by Nghị định 123/2020/NĐ-CP and
+/// Thông tư 78/2021/TT-BTC, and the tax authority's code, are to be confirmed with the
+/// collector before this is issued as the receipt itself.
+pub fn receipt_pdf(r: &Receipt) -> Vec<u8> {
+    use tinhso_kernel::money::Vnd;
+    use tinhso_pdf::{Align, Document, Meta, Para, Style};
+    let paid = declaration::local(r.paid_at);
+    let mut d = Document::new(Meta {
+        title: format!("Biên lai thu phí hạ tầng cửa khẩu {}", r.receipt_no),
+        author: r.collector_vi.clone(),
+        subject: "Phí sử dụng công trình kết cấu hạ tầng khu vực cửa khẩu".into(),
+        keywords: format!("{} {}", r.receipt_no, r.trip_code),
+        custom: vec![("TinhSoFeeReceipt".into(), r.receipt_no.clone())],
+        footer: format!("Biên lai {} · Chuyến {}", r.receipt_no, r.trip_code),
+        ..Default::default()
+    });
+    d.para(Para::new(&r.collector_vi.to_uppercase(), Style::Bold, 10.0).align(Align::Center));
+    d.space(8.0);
+    d.para(
+        Para::new("BIÊN LAI THU PHÍ (ĐIỆN TỬ)", Style::Bold, 14.0)
+            .align(Align::Center)
+            .after(2.0),
+    );
+    d.para(
+        Para::new(
+            "Phí sử dụng công trình kết cấu hạ tầng, công trình dịch vụ, tiện ích công cộng trong khu vực cửa khẩu",
+            Style::Italic,
+            10.0,
+        )
+        .align(Align::Center)
+        .after(4.0),
+    );
+    d.para(
+        Para::new("Số: ", Style::Regular, 11.0)
+            .then(&r.receipt_no, Style::Bold)
+            .align(Align::Center)
+            .after(12.0),
+    );
+    let rows = [
+        (
+            "Người nộp phí",
+            format!("{} (MST {})", r.payer_name, r.payer_mst),
+        ),
+        ("Chuyến (tờ khai)", r.trip_code.clone()),
+        ("Biển số xe", r.vehicle_plate.clone()),
+        ("Cửa khẩu", r.gate_code.clone()),
+        ("Số tiền", Vnd(r.amount_vnd).to_string()),
+        ("Để lại đơn vị thu", Vnd(r.collector_vnd).to_string()),
+        ("Nộp ngân sách nhà nước", Vnd(r.budget_vnd).to_string()),
+        (
+            "Thời điểm nộp",
+            paid.format("%H:%M ngày %d/%m/%Y").to_string(),
+        ),
+        (
+            "Hình thức",
+            format!(
+                "Chuyển khoản VietQR qua {} (giao dịch {})",
+                r.gateway, r.gateway_txn_id
+            ),
+        ),
+        ("Căn cứ", r.schedule_title_vi.clone()),
+    ];
+    d.table(
+        &[0.32, 0.68],
+        None,
+        rows.iter()
+            .map(|(k, v)| {
+                vec![
+                    Para::new(k, Style::Bold, 10.0),
+                    Para::new(v, Style::Regular, 10.0),
+                ]
+            })
+            .collect(),
+    );
+    d.space(8.0);
+    d.para(Para::new(&r.explanation_vi, Style::Italic, 9.0));
+    if !r.confirmed {
+        d.para(
+            Para::new(
+                "Mức thu có số liệu chưa được đối chiếu với văn bản Nghị quyết (bản thử nghiệm).",
+                Style::Bold,
+                9.0,
+            )
+            .before(4.0),
+        );
+    }
+    d.finish()
+}
+
 /// One gate's fees on one local day (đối soát ngày).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DailyReconciliation {

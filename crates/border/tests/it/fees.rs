@@ -188,6 +188,16 @@ async fn durian_under_2t_pays_100_000_by_vietqr_and_gets_a_receipt() {
     assert_eq!(receipt.gateway_txn_id, "TXN-0001");
     assert!(receipt.collector_vi.contains("Trung tâm Quản lý cửa khẩu"));
     assert!(receipt.explanation_vi.contains("100.000 ₫"));
+    let pdf = fee_payment::receipt_pdf(&receipt);
+    assert!(pdf.starts_with(b"%PDF"));
+    assert_eq!(
+        tinhso_pdf::custom_entry(&pdf, "TinhSoFeeReceipt"),
+        Some(no.clone())
+    );
+    assert!(fee_payment::receipt(&t.db, "BLP-1999-000001")
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(audit_count(&t.db, "border.fee.assess").await, 1);
     assert_eq!(audit_count(&t.db, "border.fee.paid").await, 1);
     assert_eq!(
