@@ -1217,7 +1217,7 @@ mod tests {
             "2026-12-01 08:30"
         );
         assert_eq!(parse_local("2026-12-01 08:30"), Some(t));
-        assert_eq!(t, 1_764_552_600_000_000);
+        assert_eq!(t, 1_796_088_600_000_000);
         assert!(parse_local("1/12/2026").is_none());
     }
 

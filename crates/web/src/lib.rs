@@ -200,6 +200,9 @@ pub fn router(mut state: AppState) -> Router {
         .merge(api::routes())
         .merge(tinhso_services::web::routes())
         .merge(tinhso_targets::web::routes())
+        .merge(tinhso_border::web::routes(
+            tinhso_border::web::default_queues(),
+        ))
         .merge(tinhso_exchange::web::routes(hub.clone()))
         // Before the layers, so that unknown routes get the request context (language) too.
         .fallback(not_found)
@@ -233,7 +236,8 @@ pub fn router(mut state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(
+        // A page that needs the camera (the border gate's pass scanner) sets its own.
+        .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("permissions-policy"),
             HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
         ))

@@ -12,6 +12,7 @@ mod api_auth;
 mod audit;
 mod authz;
 mod bad_input;
+mod border;
 mod calendar;
 mod errors;
 mod feedback;

@@ -1,0 +1,283 @@
+//! The digital border gate over HTTP: public gate list, goods search, wait-time feed and pass
+//! keys; an enterprise declares, books, corrects and gets its pass; the officer at the gate
+//! reads the trip and checks passes; nobody else reaches the trip; the declaration pages in
+//! three languages.
+
+use crate::{hidden_field, json, spawn_app, text, TestApp};
+use chrono::{Duration, Utc};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+const ENTERPRISE: &str = "4900123467";
+const OFFICER: &str = "haiquan.huunghi";
+
+fn tomorrow() -> String {
+    (Utc::now() + Duration::hours(7) + Duration::days(1))
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+fn declaration(plate: &str) -> Value {
+    json!({
+        "enterprise_mst": ENTERPRISE,
+        "enterprise_name": "Công ty TNHH Xuất nhập khẩu Hữu Nghị",
+        "gate": "HN",
+        "direction": "export",
+        "expected_arrival": format!("{}T10:00", tomorrow()),
+        "vehicle_plate": plate,
+        "vehicle_payload_kg": 20000,
+        "driver": {"id_kind": "cccd", "id_number": "020090001234", "full_name": "Hoàng Văn Bình", "phone": "0912345678"},
+        "customs_declaration": "305123456789",
+        "goods": [{"hs_code": "0810.60.00", "quantity": 800, "unit": "thùng", "weight_kg": 16000}]
+    })
+}
+
+async fn declare(app: &TestApp, c: &Client, csrf: &str, body: &Value) -> (StatusCode, Value) {
+    let resp = c
+        .post(app.url("/api/v1/border/trips"))
+        .header("x-csrf-token", csrf)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    json(resp).await
+}
+
+#[tokio::test]
+async fn public_gate_goods_wait_times_and_keys() {
+    let app = spawn_app().await;
+    let c = crate::client();
+    let (s, gates) = json(app.get(&c, "/api/v1/border/gates").await).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(gates.as_array().unwrap().len(), 5);
+    let (s, hs) = json(app.get(&c, "/api/v1/border/hs?q=sau%20rieng").await).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(hs[0]["code"], "08106000", "{hs}");
+    let (s, feed) = json(app.get(&c, "/api/v1/border/wait-times").await).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(feed["gates"].as_array().unwrap().len() >= 5, "{feed}");
+    let (_, home) = text(app.get(&c, "/cua-khau?lang=zh").await).await;
+    assert!(home.contains("谅山数字口岸平台"), "Chinese page");
+    assert!(home.contains("友谊"), "gate names in Chinese");
+    let (_, home) = text(app.get(&c, "/cua-khau?lang=vi").await).await;
+    assert!(home.contains("Cửa khẩu quốc tế Hữu Nghị"));
+    // Declaring needs an account.
+    let resp = c
+        .post(app.url("/api/v1/border/trips"))
+        .json(&declaration("12C-123.45"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn declare_book_correct_and_check_the_pass() {
+    let app = spawn_app().await;
+    let (ent, csrf) = app.api_signed_in(ENTERPRISE).await;
+
+    // Bad input: every field named, 422, nothing written.
+    let mut bad = declaration("12 C 123");
+    bad["goods"][0]["hs_code"] = json!("12345678");
+    bad["expected_arrival"] = json!(format!("{}T02:00", tomorrow()));
+    let (s, p) = declare(&app, &ent, &csrf, &bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for f in ["vehicle.plate", "goods[0].hs_code", "expected_arrival"] {
+        assert!(fields.contains(&f), "{f} not in {fields:?}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM border_trips").await, 0);
+
+    let (s, trip) = declare(&app, &ent, &csrf, &declaration("12c-123.45")).await;
+    assert_eq!(s, StatusCode::CREATED, "{trip}");
+    let code = trip["code"].as_str().unwrap().to_string();
+    assert_eq!(trip["vehicle_plate"], "12C-123.45");
+    assert_eq!(trip["perishable"], true);
+
+    // The same truck again: 409.
+    let (s, _) = declare(&app, &ent, &csrf, &declaration("12C12345")).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // Book 10:00 tomorrow.
+    let resp = ent
+        .post(app.url(&format!("/api/v1/border/trips/{code}/booking")))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"date": tomorrow(), "hour": 10}))
+        .send()
+        .await
+        .unwrap();
+    let (s, b) = json(resp).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["status"], "active");
+
+    // The pass, before any correction.
+    let (s, pass_v1) = json(
+        ent.get(app.url(&format!("/api/v1/border/trips/{code}/pass")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{pass_v1}");
+    assert!(pass_v1["svg"].as_str().unwrap().starts_with("<svg"));
+    let pass_v1 = pass_v1["text"].as_str().unwrap().to_string();
+
+    // Correct the weight in place.
+    let mut fixed = declaration("12C-123.45");
+    fixed["goods"][0]["weight_kg"] = json!(15500);
+    let resp = ent
+        .put(app.url(&format!("/api/v1/border/trips/{code}")))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"version": 1, "reason": "Cân lại tại kho", "declaration": fixed}))
+        .send()
+        .await
+        .unwrap();
+    let (s, v2) = json(resp).await;
+    assert_eq!(s, StatusCode::OK, "{v2}");
+    assert_eq!(v2["version"], 2);
+    assert_eq!(v2["code"], code.as_str());
+    let (_, versions) = json(
+        ent.get(app.url(&format!("/api/v1/border/trips/{code}/versions")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        versions[1]["changes"]["goods[0].weight_kg"],
+        json!(["16000", "15500"])
+    );
+
+    // The officer at Hữu Nghị reads the trip and checks passes; cannot correct it.
+    let (off, off_csrf) = app.api_signed_in(OFFICER).await;
+    let (s, seen) = json(
+        off.get(app.url(&format!("/api/v1/border/trips/{code}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{seen}");
+    assert_eq!(seen["access"], "officer");
+    assert_eq!(seen["booking"]["status"], "active");
+    let resp = off
+        .put(app.url(&format!("/api/v1/border/trips/{code}")))
+        .header("x-csrf-token", &off_csrf)
+        .json(&json!({"version": 2, "reason": "x", "declaration": fixed}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let check = |t: String| {
+        let off = off.clone();
+        let url = app.url("/api/v1/border/passes/check");
+        let csrf = off_csrf.clone();
+        async move {
+            json(
+                off.post(url)
+                    .header("x-csrf-token", csrf)
+                    .json(&json!({"text": t}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+            .1
+        }
+    };
+    let old = check(pass_v1.clone()).await;
+    assert_eq!(old["valid"], false, "{old}");
+    assert_eq!(old["problem"], "superseded");
+    let (_, pass_v2) = json(
+        ent.get(app.url(&format!("/api/v1/border/trips/{code}/pass")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let new = check(pass_v2["text"].as_str().unwrap().to_string()).await;
+    assert_eq!(new["valid"], true, "{new}");
+    assert_eq!(new["payload"]["p"], "12C-123.45");
+    let forged = check(pass_v1.replacen("TSB1.e", "TSB1.f", 1)).await;
+    assert_eq!(forged["valid"], false);
+
+    // Someone else (a citizen) does not reach the trip.
+    let (cit, _) = app.api_signed_in("020190001234").await;
+    let resp = cit
+        .get(app.url(&format!("/api/v1/border/trips/{code}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(app.audit_count("border.trip.correct").await >= 1);
+}
+
+#[tokio::test]
+async fn the_declaration_pages_in_three_languages() {
+    let app = spawn_app().await;
+    let c = app.signed_in(ENTERPRISE).await;
+    let (s, html) = text(app.get(&c, "/cua-khau/khai-bao?lang=zh").await).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("申报过境行程"), "Chinese form");
+    let csrf = hidden_field(&html, "csrf").unwrap();
+    // A form with mistakes comes back with the messages and the values kept.
+    let mut form = vec![
+        ("csrf", csrf.clone()),
+        ("gate", "HN".into()),
+        ("direction", "export".into()),
+        ("expected_arrival", format!("{}T10:00", tomorrow())),
+        ("enterprise_mst", ENTERPRISE.into()),
+        (
+            "enterprise_name",
+            "Công ty TNHH Xuất nhập khẩu Hữu Nghị".into(),
+        ),
+        ("vehicle_plate", "桂A·12345".into()),
+        ("vehicle_plate_colour", "yellow".into()),
+        ("vehicle_payload_kg", "30000".into()),
+        ("driver.id_kind", "passport".into()),
+        ("driver.id_number", "E12345678".into()),
+        ("driver.full_name", "王伟".into()),
+        ("driver.phone", "+86 138 0013 8000".into()),
+        ("customs_declaration", "105123456789".into()),
+        ("goods[0].hs_code", "0810.60.00".into()),
+        ("goods[0].quantity", "1000".into()),
+        ("goods[0].unit", "thùng".into()),
+        ("goods[0].weight_kg", "99000".into()),
+    ];
+    let resp = c
+        .post(app.url("/cua-khau/khai-bao"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let (s, html) = text(resp).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("error-summary"));
+    assert!(html.contains("value=\"99000\""), "values kept");
+    form.retain(|(k, _)| *k != "goods[0].weight_kg");
+    form.push(("goods[0].weight_kg", "20000".into()));
+    let resp = c
+        .post(app.url("/cua-khau/khai-bao"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let to = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.starts_with("/cua-khau/chuyen/HN-"), "{to}");
+    let (s, page) = text(app.get(&c, &format!("{to}?lang=en")).await).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("桂A·12345"), "Chinese plate kept canonical");
+    assert!(page.contains("<svg"), "the QR pass");
+    assert!(page.contains("TSB1."));
+    // The officers' offline check page is public and carries the keys.
+    let (s, check) = text(app.get(&crate::client(), "/cua-khau/kiem-tra-the").await).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(check.contains("pass-keys"));
+}
