@@ -365,7 +365,18 @@ pub async fn assess(db: &Db, ctx: &Ctx, input: &AssessInput) -> Result<Assessmen
     .bind(now)
     .execute(tx.conn())
     .await
-    .map_err(db_err)?;
+    .map_err(|e| {
+        let e = DbError::from(e);
+        if e.is_unique_violation() {
+            // Another assessment of the same trip committed first (a race on PostgreSQL).
+            AppError::conflict(
+                format!("Chuyến {} vừa được tính phí; hãy tải lại", trip.code),
+                format!("Trip {} was just assessed; reload it", trip.code),
+            )
+        } else {
+            e.into()
+        }
+    })?;
     tx.audit(&ctx.entry(
         "border.fee.assess",
         "border_fee_assessment",
@@ -1012,7 +1023,7 @@ pub struct DailyReconciliation {
     /// The collector's share (để lại) and the budget's share (nộp ngân sách) of it.
     pub collector_vnd: i64,
     pub budget_vnd: i64,
-    /// Payment attempts that failed that day.
+    /// Payment requests made that day that failed.
     pub failed: i64,
 }
 

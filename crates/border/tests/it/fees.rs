@@ -697,3 +697,41 @@ async fn daily_reconciliation_per_gate() {
     assert_eq!(received, 200_000);
     assert_eq!(shares, received);
 }
+
+#[tokio::test]
+async fn concurrent_assessments_leave_one_current_fee() {
+    let t = crate::env().await;
+    let trip = declare(
+        &t.db,
+        "HN",
+        "export",
+        "12C-135.79",
+        1500,
+        &[("0810.60.00", 1000)],
+    )
+    .await;
+    let sys = crate::sys();
+    let plain = assess_input(&trip);
+    let c20 = AssessInput {
+        container: "20ft".into(),
+        ..assess_input(&trip)
+    };
+    let (a, b) = tokio::join!(
+        fee_payment::assess(&t.db, &sys, &plain),
+        fee_payment::assess(&t.db, &sys, &c20)
+    );
+    for r in [&a, &b] {
+        if let Err(e) = r {
+            assert_eq!(e.status(), 409, "{e}");
+        }
+    }
+    assert!(a.is_ok() || b.is_ok());
+    assert_eq!(
+        crate::count(
+            &t.db,
+            "SELECT COUNT(*) FROM border_fee_assessments WHERE status <> 'superseded'"
+        )
+        .await,
+        1
+    );
+}
