@@ -991,6 +991,37 @@ mod tests {
         assert_eq!(ratio_vi(12500), "1,25");
     }
 
+    /// Timing of quotes (debug build unless run with --release):
+    /// `cargo test -p tinhso-border --lib -- --ignored --nocapture measure_`.
+    #[test]
+    #[ignore]
+    fn measure_quotes() {
+        let inputs = [
+            input(VehicleKind::Truck, 1500, "export", &["fresh_produce"]),
+            input(
+                VehicleKind::Container40,
+                0,
+                "temporary_reexport",
+                &["farm_produce"],
+            ),
+            input(
+                VehicleKind::Truck,
+                30000,
+                "import_inland",
+                &["ordinary", "ore"],
+            ),
+        ];
+        let n = 20_000;
+        let t = std::time::Instant::now();
+        let mut total = 0i64;
+        for i in 0..n {
+            total += quote(&inputs[i % inputs.len()]).unwrap().amount.0;
+        }
+        let each = t.elapsed() / n as u32;
+        assert!(total > 0);
+        println!("fees: {n} quotes, {each:?} each");
+    }
+
     fn any_kind() -> impl Strategy<Value = VehicleKind> {
         prop_oneof![
             Just(VehicleKind::Truck),

@@ -425,6 +425,39 @@ mod tests {
         assert!(e.fields[0].message_vi.contains("1234"));
     }
 
+    /// Timing of searches and look-ups (debug build unless run with --release):
+    /// `cargo test -p tinhso-border --lib -- --ignored --nocapture measure_`.
+    #[test]
+    #[ignore]
+    fn measure_search_and_lookup() {
+        let queries = [
+            "sau rieng",
+            "thanh long",
+            "0810",
+            "quặng",
+            "apples",
+            "火龙果",
+        ];
+        let n = 2_000;
+        let t = std::time::Instant::now();
+        let mut hits = 0;
+        for i in 0..n {
+            hits += search(queries[i % queries.len()], 10).len();
+        }
+        let per_search = t.elapsed() / n as u32;
+        let t = std::time::Instant::now();
+        let mut found = 0;
+        for i in 0..n {
+            found += usize::from(lookup(&entries()[i % entries().len()].code).is_some());
+        }
+        let per_lookup = t.elapsed() / n as u32;
+        assert_eq!(found, n);
+        println!(
+            "hs: {} entries; search {per_search:?} each ({hits} hits over {n}); lookup {per_lookup:?} each",
+            entries().len()
+        );
+    }
+
     #[test]
     fn bad_files_name_the_line() {
         let head =

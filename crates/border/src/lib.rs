@@ -10,12 +10,14 @@
 //! - [`pass`]: the QR pass signed by the platform, verifiable offline.
 //! - [`slots`]: crossing slots per gate, direction and hour, and the queue.
 //! - [`waittimes`]: the open wait-time feed per gate and direction.
-//! - [`fees`]: the infrastructure fee (phí sử dụng công trình kết cấu hạ tầng) as dated data.
+//! - [`fees`]: the infrastructure fee (phí sử dụng công trình kết cấu hạ tầng) as dated data;
+//!   [`fee_payment`]: the fee assessed per trip, paid with VietQR, receipts, daily reconciliation.
 //! - [`web`]: pages (Vietnamese, Chinese, English for drivers) and the JSON API.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod declaration;
 pub mod events;
+pub mod fee_payment;
 pub mod fees;
 pub mod gates;
 pub mod hs;
@@ -47,5 +49,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 8003,
         name: "border sensors (cameras, QR readers, geofences), events and the review queue",
         sql: include_str!("../migrations/8003_events.sql"),
+    },
+    Migration {
+        version: 8004,
+        name: "border infrastructure fee assessments, payments and receipts",
+        sql: include_str!("../migrations/8004_fees.sql"),
     },
 ];

@@ -4,6 +4,7 @@
 
 mod declarations;
 mod events;
+mod fees;
 mod gates;
 mod plates;
 mod slots;

@@ -1,0 +1,1143 @@
+//! Paying the infrastructure fee (nộp phí hạ tầng cửa khẩu): the fee assessed for a trip
+//! (thông báo số phí), paid through VietQR and the payment gateway shared with the public
+//! services module, an electronic receipt (biên lai điện tử), and the daily reconciliation
+//! per gate (đối soát).
+//!
+//! - [`assess`] prices a declared trip with [`crate::fees::quote`] (its vehicle, its goods
+//!   lines' fee categories from [`crate::hs`], the journey, the day of the crossing) and stores
+//!   the quote with the schedule that priced it. A trip has one current assessment; a
+//!   reassessment after a correction supersedes an unpaid one (and cancels its pending
+//!   payment requests); a paid one cannot be reassessed.
+//! - [`request_payment`] gives the dynamic VietQR code for the amount due (the same pending
+//!   request when asked twice).
+//! - [`callback`] is the gateway's signed confirmation, checked exactly as the public services'
+//!   payments are (`X-Timestamp` within 5 minutes, `X-Signature` = hex HMAC-SHA256 of the body
+//!   with the shared secret, see [`tinhso_services::payment`]); a replay of the same
+//!   transaction returns the first result. A paid callback settles in one transaction: the
+//!   payment is paid, the assessment is paid, a receipt number `BLP-<yyyy>-<nnnnnn>` is
+//!   issued, with an audit entry and the outbox event `border.fee.paid`. A second payment of
+//!   an assessment already paid is refused (and a unique index refuses it again), a failed
+//!   payment marks only that payment attempt failed, and every refusal changes nothing but the
+//!   audit trail.
+//! - The trip's journey reaches "fee paid" through the journey module, which is not written
+//!   yet: it reads [`paid_receipt_for_trip`] or listens to `border.fee.paid` (see
+//!   NOTES-fees.md). This module does not move the trip's stage itself.
+//! - [`reconciliation`] gives, per gate and local day, the fees assessed for that day's
+//!   crossings, what of them is paid and outstanding, and the money received that day with
+//!   the collector's and the budget's shares.
+
+use crate::declaration::{self, Stage, Trip};
+use crate::fees::{self, FeeInput, FeeQuote, VehicleInput, VehicleKind};
+use crate::gates::Direction;
+use crate::hs;
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use tinhso_kernel::{AppError, ErrorCode, Invalid};
+use tinhso_services::payment as gateway;
+use tinhso_services::vietqr;
+use tinhso_store::audit::Ctx;
+use tinhso_store::{now_micros, Db, DbError, WriteTx};
+
+/// Receipt numbers of border fees: `BLP-<yyyy>-<nnnnnn>` (biên lai phí), apart from the
+/// public services' `BL-` receipts.
+pub const RECEIPT_PREFIX: &str = "BLP";
+
+fn db_err(e: sqlx::Error) -> AppError {
+    AppError::from(DbError::from(e))
+}
+
+/// What an officer (or the declarer) gives to price a trip beyond its declaration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AssessInput {
+    pub trip_code: String,
+    /// A journey code of the fee schedule (`export`, `import_inland`, `wharf_transfer`, …);
+    /// empty: from the trip's direction ([`default_journey`]).
+    #[serde(default)]
+    pub journey: String,
+    /// `20ft` or `40ft` when the goods travel in a container; empty otherwise.
+    #[serde(default)]
+    pub container: String,
+}
+
+/// The fee assessed for a trip.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Assessment {
+    pub id: String,
+    pub trip_id: String,
+    pub trip_code: String,
+    pub trip_version: i64,
+    pub gate_code: String,
+    /// The local day of the crossing, `YYYY-MM-DD`.
+    pub fee_date: String,
+    pub schedule_id: String,
+    pub journey: String,
+    pub vehicle_class: String,
+    pub category: String,
+    pub amount_vnd: i64,
+    pub collector_vnd: i64,
+    pub budget_vnd: i64,
+    pub confirmed: bool,
+    pub quote: FeeQuote,
+    /// `due`, `paid` or `superseded`.
+    pub status: String,
+    pub assessed_by: String,
+    pub assessed_at: i64,
+    pub paid_at: Option<i64>,
+}
+
+/// A payment request for an assessment.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FeePayment {
+    pub id: String,
+    pub assessment_id: String,
+    pub trip_code: String,
+    pub gate_code: String,
+    pub amount_vnd: i64,
+    pub purpose: String,
+    /// `pending`, `paid`, `failed` or `cancelled` (its assessment was superseded).
+    pub status: String,
+    pub gateway: String,
+    pub gateway_txn_id: Option<String>,
+    /// The VietQR payload (EMVCo) for the transfer.
+    pub qr_payload: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub paid_at: Option<i64>,
+    pub receipt_no: Option<String>,
+    pub collector_vnd: i64,
+    pub budget_vnd: i64,
+    pub bank_bin: String,
+    pub bank_name: String,
+    pub account: String,
+    pub account_name: String,
+}
+
+/// What a callback did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallbackResult {
+    pub payment: FeePayment,
+    /// The same transaction had already been processed: nothing changed.
+    pub replayed: bool,
+}
+
+/// The fee journey a direction implies when the assessor does not say: export → `export`,
+/// import → `import`, transit → `transit`, transshipment (goods moved between vehicles in the
+/// yard) → `wharf_transfer`.
+pub fn default_journey(d: Direction) -> &'static str {
+    match d {
+        Direction::Export => "export",
+        Direction::Import => "import",
+        Direction::Transit => "transit",
+        Direction::Transshipment => "wharf_transfer",
+    }
+}
+
+async fn vehicle_row(db: &Db, plate: &str) -> Result<Option<(String, i64)>, AppError> {
+    let row = sqlx::query("SELECT vehicle_kind, payload_kg FROM border_vehicles WHERE plate = $1")
+        .bind(plate)
+        .fetch_optional(db.pool())
+        .await
+        .map_err(db_err)?;
+    match row {
+        Some(r) => Ok(Some((
+            r.try_get(0).map_err(db_err)?,
+            r.try_get(1).map_err(db_err)?,
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// The fee input of a trip: its vehicle (a container by size; a tractor with a trailer by the
+/// trailer's payload — to be confirmed against the resolution; a tractor alone as a tractor;
+/// a truck by its payload), its goods' fee categories, the journey and the local day of its
+/// expected arrival.
+pub async fn fee_input(db: &Db, trip: &Trip, input: &AssessInput) -> Result<FeeInput, AppError> {
+    let vehicle = match input.container.trim() {
+        "40ft" | "40" => VehicleInput {
+            kind: VehicleKind::Container40,
+            payload_kg: 0,
+        },
+        "20ft" | "20" => VehicleInput {
+            kind: VehicleKind::Container20,
+            payload_kg: 0,
+        },
+        "" => {
+            let (kind, payload) = vehicle_row(db, &trip.vehicle_plate)
+                .await?
+                .ok_or_else(|| AppError::internal("trip without its vehicle"))?;
+            let trailer = match &trip.trailer_plate {
+                Some(p) => vehicle_row(db, p).await?,
+                None => None,
+            };
+            match (kind.as_str(), trailer) {
+                ("tractor", Some((_, trailer_payload))) => VehicleInput {
+                    kind: VehicleKind::Truck,
+                    payload_kg: trailer_payload,
+                },
+                ("tractor", None) => VehicleInput {
+                    kind: VehicleKind::Tractor,
+                    payload_kg: 0,
+                },
+                _ => VehicleInput {
+                    kind: VehicleKind::Truck,
+                    payload_kg: payload,
+                },
+            }
+        }
+        other => {
+            return Err(AppError::field(
+                "container",
+                Invalid::new(
+                    "fee_container",
+                    format!("Loại container «{other}» không hợp lệ: chọn 20ft, 40ft hoặc để trống"),
+                    format!("Container {other:?} is not valid: use 20ft, 40ft or leave it empty"),
+                ),
+            ))
+        }
+    };
+    let journey = match input.journey.trim() {
+        "" => trip
+            .direction()
+            .map(default_journey)
+            .ok_or_else(|| AppError::internal("trip with an unknown direction"))?
+            .to_string(),
+        j => j.to_string(),
+    };
+    let codes: Vec<&str> = trip.goods.iter().map(|g| g.hs_code.as_str()).collect();
+    Ok(FeeInput {
+        date: declaration::local(trip.expected_arrival).date_naive(),
+        vehicle,
+        journey,
+        categories: hs::fee_categories(&codes)?,
+    })
+}
+
+const ASSESSMENT_COLUMNS: &str = "id, trip_id, trip_code, trip_version, gate_code, fee_date, \
+    schedule_id, journey, vehicle_class, category, amount_vnd, collector_vnd, budget_vnd, \
+    confirmed, quote, status, assessed_by, assessed_at, paid_at";
+
+fn assessment_of(r: &sqlx::any::AnyRow) -> Result<Assessment, AppError> {
+    let quote: String = r.try_get(14).map_err(db_err)?;
+    Ok(Assessment {
+        id: r.try_get(0).map_err(db_err)?,
+        trip_id: r.try_get(1).map_err(db_err)?,
+        trip_code: r.try_get(2).map_err(db_err)?,
+        trip_version: r.try_get(3).map_err(db_err)?,
+        gate_code: r.try_get(4).map_err(db_err)?,
+        fee_date: r.try_get(5).map_err(db_err)?,
+        schedule_id: r.try_get(6).map_err(db_err)?,
+        journey: r.try_get(7).map_err(db_err)?,
+        vehicle_class: r.try_get(8).map_err(db_err)?,
+        category: r.try_get(9).map_err(db_err)?,
+        amount_vnd: r.try_get(10).map_err(db_err)?,
+        collector_vnd: r.try_get(11).map_err(db_err)?,
+        budget_vnd: r.try_get(12).map_err(db_err)?,
+        confirmed: r.try_get::<i64, _>(13).map_err(db_err)? != 0,
+        quote: serde_json::from_str(&quote).map_err(AppError::internal)?,
+        status: r.try_get(15).map_err(db_err)?,
+        assessed_by: r.try_get(16).map_err(db_err)?,
+        assessed_at: r.try_get(17).map_err(db_err)?,
+        paid_at: r.try_get(18).map_err(db_err)?,
+    })
+}
+
+/// The current (not superseded) assessment of a trip.
+pub async fn current(db: &Db, trip_code: &str) -> Result<Option<Assessment>, AppError> {
+    let row = sqlx::query(&format!(
+        "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
+         WHERE trip_code = $1 AND status <> 'superseded'"
+    ))
+    .bind(trip_code.trim())
+    .fetch_optional(db.pool())
+    .await
+    .map_err(db_err)?;
+    row.as_ref().map(assessment_of).transpose()
+}
+
+/// Every assessment of a trip, oldest first (superseded ones included).
+pub async fn history(db: &Db, trip_code: &str) -> Result<Vec<Assessment>, AppError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
+         WHERE trip_code = $1 ORDER BY assessed_at, id"
+    ))
+    .bind(trip_code.trim())
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    rows.iter().map(assessment_of).collect()
+}
+
+fn unknown_trip(code: &str) -> AppError {
+    AppError::field(
+        "trip_code",
+        Invalid::new(
+            "fee_trip_unknown",
+            format!("Không có chuyến (tờ khai) mã «{}»", code.trim()),
+            format!("There is no trip (declaration) {:?}", code.trim()),
+        ),
+    )
+}
+
+/// Price a trip and store the assessment (audit `border.fee.assess`, event
+/// `border.fee.assessed`). Assessing again with nothing changed returns the current one.
+pub async fn assess(db: &Db, ctx: &Ctx, input: &AssessInput) -> Result<Assessment, AppError> {
+    let trip = declaration::get(db, &input.trip_code)
+        .await?
+        .ok_or_else(|| unknown_trip(&input.trip_code))?;
+    if trip.stage() == Stage::Cancelled {
+        return Err(AppError::conflict(
+            "Tờ khai đã huỷ, không tính phí",
+            "The declaration was cancelled: no fee is assessed",
+        ));
+    }
+    let fi = fee_input(db, &trip, input).await?;
+    let quote = fees::quote(&fi)?;
+    let now = now_micros();
+    let mut tx = db.begin_write().await?;
+    let prior = sqlx::query(&format!(
+        "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
+         WHERE trip_id = $1 AND status <> 'superseded'"
+    ))
+    .bind(&trip.id)
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(db_err)?
+    .as_ref()
+    .map(assessment_of)
+    .transpose()?;
+    if let Some(p) = &prior {
+        if p.status == "paid" {
+            return Err(AppError::conflict(
+                format!(
+                    "Chuyến {} đã nộp phí {} đồng; không tính lại",
+                    trip.code, p.amount_vnd
+                ),
+                format!(
+                    "Trip {} has paid its fee of {} VND; it is not reassessed",
+                    trip.code, p.amount_vnd
+                ),
+            ));
+        }
+        if p.quote == quote && p.trip_version == trip.version {
+            return Ok(p.clone());
+        }
+        sqlx::query(
+            "UPDATE border_fee_assessments SET status = 'superseded' WHERE id = $1 AND status = 'due'",
+        )
+        .bind(&p.id)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE border_fee_payments SET status = 'cancelled' \
+             WHERE assessment_id = $1 AND status = 'pending'",
+        )
+        .bind(&p.id)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+    }
+    let id = format!("PA-{}", uuid::Uuid::now_v7().simple());
+    let quote_json = serde_json::to_string(&quote).map_err(AppError::internal)?;
+    sqlx::query(
+        "INSERT INTO border_fee_assessments (id, trip_id, trip_code, trip_version, gate_code, fee_date, \
+         schedule_id, journey, vehicle_class, category, amount_vnd, collector_vnd, budget_vnd, confirmed, \
+         quote, status, assessed_by, assessed_at, paid_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'due', $16, $17, NULL)",
+    )
+    .bind(&id)
+    .bind(&trip.id)
+    .bind(&trip.code)
+    .bind(trip.version)
+    .bind(&trip.gate)
+    .bind(fi.date.format("%Y-%m-%d").to_string())
+    .bind(&quote.schedule_id)
+    .bind(&quote.journey)
+    .bind(&quote.vehicle_class)
+    .bind(&quote.category)
+    .bind(quote.amount.0)
+    .bind(quote.collector_share.0)
+    .bind(quote.budget_share.0)
+    .bind(i64::from(quote.confirmed))
+    .bind(&quote_json)
+    .bind(&ctx.actor)
+    .bind(now)
+    .execute(tx.conn())
+    .await
+    .map_err(|e| {
+        let e = DbError::from(e);
+        if e.is_unique_violation() {
+            // Another assessment of the same trip committed first (a race on PostgreSQL).
+            AppError::conflict(
+                format!("Chuyến {} vừa được tính phí; hãy tải lại", trip.code),
+                format!("Trip {} was just assessed; reload it", trip.code),
+            )
+        } else {
+            e.into()
+        }
+    })?;
+    tx.audit(&ctx.entry(
+        "border.fee.assess",
+        "border_fee_assessment",
+        &id,
+        &trip.gate,
+        serde_json::json!({
+            "trip": trip.code, "version": trip.version, "amount_vnd": quote.amount.0,
+            "schedule": quote.schedule_id, "journey": quote.journey, "category": quote.category,
+            "vehicle_class": quote.vehicle_class, "confirmed": quote.confirmed,
+            "supersedes": prior.as_ref().map(|p| p.id.clone()),
+        }),
+    ))
+    .await?;
+    tx.emit(
+        "border.fee.assessed",
+        &serde_json::json!({"id": id, "trip": trip.code, "gate": trip.gate, "amount_vnd": quote.amount.0}),
+    )
+    .await?;
+    tx.commit().await?;
+    current(db, &trip.code)
+        .await?
+        .ok_or_else(|| AppError::internal("assessment vanished"))
+}
+
+const PAYMENT_COLUMNS: &str = "id, assessment_id, trip_code, gate_code, amount_vnd, purpose, status, \
+    gateway, gateway_txn_id, qr_payload, created_by, created_at, paid_at, receipt_no, collector_vnd, \
+    budget_vnd";
+
+fn payment_of(r: &sqlx::any::AnyRow) -> Result<FeePayment, AppError> {
+    Ok(FeePayment {
+        id: r.try_get(0).map_err(db_err)?,
+        assessment_id: r.try_get(1).map_err(db_err)?,
+        trip_code: r.try_get(2).map_err(db_err)?,
+        gate_code: r.try_get(3).map_err(db_err)?,
+        amount_vnd: r.try_get(4).map_err(db_err)?,
+        purpose: r.try_get(5).map_err(db_err)?,
+        status: r.try_get(6).map_err(db_err)?,
+        gateway: r.try_get(7).map_err(db_err)?,
+        gateway_txn_id: r.try_get(8).map_err(db_err)?,
+        qr_payload: r.try_get(9).map_err(db_err)?,
+        created_by: r.try_get(10).map_err(db_err)?,
+        created_at: r.try_get(11).map_err(db_err)?,
+        paid_at: r.try_get(12).map_err(db_err)?,
+        receipt_no: r.try_get(13).map_err(db_err)?,
+        collector_vnd: r.try_get(14).map_err(db_err)?,
+        budget_vnd: r.try_get(15).map_err(db_err)?,
+        bank_bin: gateway::DEMO_BANK_BIN.into(),
+        bank_name: gateway::DEMO_BANK_NAME.into(),
+        account: gateway::DEMO_ACCOUNT.into(),
+        account_name: gateway::DEMO_ACCOUNT_NAME.into(),
+    })
+}
+
+/// A payment request by id.
+pub async fn payment(db: &Db, id: &str) -> Result<Option<FeePayment>, AppError> {
+    let row = sqlx::query(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM border_fee_payments WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(db_err)?;
+    row.as_ref().map(payment_of).transpose()
+}
+
+/// The payment requests of a trip, oldest first.
+pub async fn payments_for_trip(db: &Db, trip_code: &str) -> Result<Vec<FeePayment>, AppError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM border_fee_payments WHERE trip_code = $1 \
+         ORDER BY created_at, id"
+    ))
+    .bind(trip_code.trim())
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    rows.iter().map(payment_of).collect()
+}
+
+/// The receipt number of a trip's paid fee: what the journey module checks before the
+/// "fee paid" stage (the hook, see the module doc).
+pub async fn paid_receipt_for_trip(db: &Db, trip_code: &str) -> Result<Option<String>, AppError> {
+    let row = sqlx::query(
+        "SELECT p.receipt_no FROM border_fee_payments p \
+         JOIN border_fee_assessments a ON a.id = p.assessment_id \
+         WHERE a.trip_code = $1 AND a.status = 'paid' AND p.status = 'paid'",
+    )
+    .bind(trip_code.trim())
+    .fetch_optional(db.pool())
+    .await
+    .map_err(db_err)?;
+    match row {
+        Some(r) => Ok(r.try_get(0).map_err(db_err)?),
+        None => Ok(None),
+    }
+}
+
+/// Ask for a payment of a trip's assessed fee: a pending request with its VietQR code (the
+/// existing one when there is already a pending request for this assessment).
+pub async fn request_payment(db: &Db, ctx: &Ctx, trip_code: &str) -> Result<FeePayment, AppError> {
+    let a = current(db, trip_code).await?.ok_or_else(|| {
+        AppError::conflict(
+            "Chuyến này chưa được tính phí",
+            "No fee has been assessed for this trip yet",
+        )
+    })?;
+    if a.status == "paid" {
+        return Err(AppError::conflict(
+            "Chuyến này đã nộp phí",
+            "The fee of this trip has been paid",
+        ));
+    }
+    if let Some(p) = payments_for_trip(db, &a.trip_code)
+        .await?
+        .into_iter()
+        .find(|p| p.assessment_id == a.id && p.status == "pending")
+    {
+        return Ok(p);
+    }
+    let purpose = format!("PHI HT {}", a.trip_code);
+    let qr = vietqr::payload(
+        gateway::DEMO_BANK_BIN,
+        gateway::DEMO_ACCOUNT,
+        a.amount_vnd,
+        &purpose,
+    )
+    .map_err(|e| AppError::internal(e.en))?;
+    let id = format!("PF-{}", uuid::Uuid::now_v7().simple());
+    let now = now_micros();
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO border_fee_payments (id, assessment_id, trip_code, gate_code, amount_vnd, purpose, \
+         status, gateway, gateway_txn_id, qr_payload, created_by, created_at, paid_at, receipt_no, \
+         collector_vnd, budget_vnd) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, NULL, $8, $9, $10, NULL, NULL, $11, $12)",
+    )
+    .bind(&id)
+    .bind(&a.id)
+    .bind(&a.trip_code)
+    .bind(&a.gate_code)
+    .bind(a.amount_vnd)
+    .bind(&purpose)
+    .bind(gateway::GATEWAY)
+    .bind(&qr)
+    .bind(&ctx.actor)
+    .bind(now)
+    .bind(a.collector_vnd)
+    .bind(a.budget_vnd)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    tx.audit(&ctx.entry(
+        "border.fee.payment_requested",
+        "border_fee_payment",
+        &id,
+        &a.gate_code,
+        serde_json::json!({"trip": a.trip_code, "assessment": a.id, "amount_vnd": a.amount_vnd}),
+    ))
+    .await?;
+    tx.commit().await?;
+    payment(db, &id)
+        .await?
+        .ok_or_else(|| AppError::internal("payment vanished"))
+}
+
+fn refused(code: ErrorCode, vi: &str, en: &str) -> AppError {
+    AppError::new(code).with_detail(vi, en)
+}
+
+/// Record a refused callback on the audit trail (and nothing else) and return the error.
+async fn reject(db: &Db, ctx: &Ctx, reason: &str, payment_id: &str, err: AppError) -> AppError {
+    let entry = ctx.entry(
+        "border.fee.callback_rejected",
+        "border_fee_payment",
+        payment_id,
+        "",
+        serde_json::json!({"reason": reason}),
+    );
+    if let Err(e) = tinhso_store::audit::append(db, &entry).await {
+        tracing::error!(error = %e, "could not record a rejected fee callback");
+    }
+    tracing::warn!(reason, payment_id, "border fee callback rejected");
+    err
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Process the payment gateway's callback for a border fee payment. The body is a
+/// [`tinhso_services::payment::Callback`]; `now_secs` is the current Unix time.
+pub async fn callback(
+    db: &Db,
+    ctx: &Ctx,
+    body: &[u8],
+    signature: Option<&str>,
+    timestamp: Option<&str>,
+    now_secs: i64,
+) -> Result<CallbackResult, AppError> {
+    let claimed = serde_json::from_slice::<gateway::Callback>(body).ok();
+    let label = claimed
+        .as_ref()
+        .map(|c| c.payment_id.chars().take(64).collect::<String>())
+        .unwrap_or_default();
+    let ts = timestamp.and_then(|t| t.trim().parse::<i64>().ok());
+    if ts.is_none_or(|t| (now_secs - t).abs() > gateway::MAX_SKEW_SECS) {
+        return Err(reject(
+            db,
+            ctx,
+            "stale_timestamp",
+            &label,
+            refused(
+                ErrorCode::Unauthenticated,
+                "Thời điểm gửi (X-Timestamp) thiếu hoặc lệch quá 5 phút",
+                "X-Timestamp is missing or more than 5 minutes off",
+            ),
+        )
+        .await);
+    }
+    let expected = gateway::hmac_sha256(&gateway::shared_secret(), body);
+    let given = signature
+        .and_then(|s| hex::decode(s.trim()).ok())
+        .unwrap_or_default();
+    if !constant_time_eq(&given, &expected) {
+        return Err(reject(
+            db,
+            ctx,
+            "bad_signature",
+            &label,
+            refused(
+                ErrorCode::Unauthenticated,
+                "Chữ ký (X-Signature) không hợp lệ",
+                "The X-Signature is not valid",
+            ),
+        )
+        .await);
+    }
+    let Some(cb) = claimed else {
+        return Err(reject(
+            db,
+            ctx,
+            "bad_body",
+            &label,
+            refused(
+                ErrorCode::BadRequest,
+                "Nội dung thông báo thanh toán không đúng định dạng",
+                "The callback body is malformed",
+            ),
+        )
+        .await);
+    };
+    // A replay: the same transaction was already processed.
+    let prior = sqlx::query(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM border_fee_payments WHERE gateway_txn_id = $1"
+    ))
+    .bind(&cb.txn_id)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(db_err)?;
+    if let Some(row) = prior {
+        let p = payment_of(&row)?;
+        if p.id == cb.payment_id && p.amount_vnd == cb.amount_vnd {
+            return Ok(CallbackResult {
+                payment: p,
+                replayed: true,
+            });
+        }
+        return Err(reject(
+            db,
+            ctx,
+            "txn_conflict",
+            &label,
+            refused(
+                ErrorCode::Conflict,
+                "Mã giao dịch đã được dùng cho một khoản thanh toán khác",
+                "The transaction id was already used for another payment",
+            ),
+        )
+        .await);
+    }
+    let Some(p) = payment(db, &cb.payment_id).await? else {
+        return Err(reject(
+            db,
+            ctx,
+            "unknown_payment",
+            &label,
+            refused(
+                ErrorCode::NotFound,
+                "Không có yêu cầu thanh toán phí này",
+                "No such fee payment request",
+            ),
+        )
+        .await);
+    };
+    if p.status != "pending" {
+        return Err(reject(
+            db,
+            ctx,
+            "not_pending",
+            &label,
+            refused(
+                ErrorCode::Conflict,
+                "Yêu cầu thanh toán này đã được xử lý hoặc đã huỷ",
+                "This payment request was already settled or cancelled",
+            ),
+        )
+        .await);
+    }
+    if cb.amount_vnd != p.amount_vnd {
+        return Err(reject(
+            db,
+            ctx,
+            "amount_mismatch",
+            &label,
+            refused(
+                ErrorCode::Conflict,
+                &format!("Số tiền không khớp: cần {} đồng", p.amount_vnd),
+                &format!("The amount does not match: {} VND is due", p.amount_vnd),
+            ),
+        )
+        .await);
+    }
+    let paid_at = chrono::DateTime::parse_from_rfc3339(&cb.paid_at)
+        .map(|t| t.timestamp_micros())
+        .ok();
+    let (Some(paid_at), true) = (paid_at, cb.status == "paid" || cb.status == "failed") else {
+        return Err(reject(
+            db,
+            ctx,
+            "bad_body",
+            &label,
+            refused(
+                ErrorCode::BadRequest,
+                "Trạng thái hoặc thời điểm thanh toán không hợp lệ",
+                "The status or paid_at is not valid",
+            ),
+        )
+        .await);
+    };
+    if cb.status == "failed" {
+        let mut tx = db.begin_write().await?;
+        sqlx::query(
+            "UPDATE border_fee_payments SET status = 'failed', gateway_txn_id = $1 \
+             WHERE id = $2 AND status = 'pending'",
+        )
+        .bind(&cb.txn_id)
+        .bind(&p.id)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+        tx.audit(&ctx.entry(
+            "border.fee.payment_failed",
+            "border_fee_payment",
+            &p.id,
+            &p.gate_code,
+            serde_json::json!({"trip": p.trip_code, "txn_id": cb.txn_id}),
+        ))
+        .await?;
+        tx.commit().await?;
+    } else if let Err(e) = settle(db, ctx, &p, &cb.txn_id, paid_at).await {
+        if e.code == ErrorCode::Conflict {
+            return Err(reject(db, ctx, "already_paid", &label, e).await);
+        }
+        return Err(e);
+    }
+    let payment = payment(db, &p.id)
+        .await?
+        .ok_or_else(|| AppError::internal("payment vanished"))?;
+    Ok(CallbackResult {
+        payment,
+        replayed: false,
+    })
+}
+
+async fn next_receipt(tx: &mut WriteTx, year: i32) -> Result<String, AppError> {
+    let row = sqlx::query(
+        "INSERT INTO border_counters (name, value) VALUES ($1, 1) \
+         ON CONFLICT (name) DO UPDATE SET value = border_counters.value + 1 RETURNING value",
+    )
+    .bind(format!("fee-receipt:{year}"))
+    .fetch_one(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let n: i64 = row.try_get(0).map_err(db_err)?;
+    Ok(format!("{RECEIPT_PREFIX}-{year}-{n:06}"))
+}
+
+fn double_payment(trip: &str) -> AppError {
+    AppError::conflict(
+        format!("Phí của chuyến {trip} đã được nộp; khoản thanh toán này bị từ chối"),
+        format!("The fee of trip {trip} has already been paid; this payment is refused"),
+    )
+}
+
+/// Mark a payment and its assessment paid and issue the receipt, in one transaction; a
+/// conflict (the assessment is no longer due) writes nothing.
+async fn settle(
+    db: &Db,
+    ctx: &Ctx,
+    p: &FeePayment,
+    txn_id: &str,
+    paid_at: i64,
+) -> Result<(), AppError> {
+    let year = declaration::local(paid_at).year();
+    let mut tx = db.begin_write().await?;
+    let assessment = sqlx::query(
+        "UPDATE border_fee_assessments SET status = 'paid', paid_at = $1 \
+         WHERE id = $2 AND status = 'due'",
+    )
+    .bind(paid_at)
+    .bind(&p.assessment_id)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    if assessment == 0 {
+        return Err(double_payment(&p.trip_code));
+    }
+    let receipt = next_receipt(&mut tx, year).await?;
+    let updated = sqlx::query(
+        "UPDATE border_fee_payments SET status = 'paid', gateway_txn_id = $1, paid_at = $2, \
+         receipt_no = $3 WHERE id = $4 AND status = 'pending'",
+    )
+    .bind(txn_id)
+    .bind(paid_at)
+    .bind(&receipt)
+    .bind(&p.id)
+    .execute(tx.conn())
+    .await;
+    match updated {
+        Ok(r) if r.rows_affected() == 1 => {}
+        Ok(_) => return Err(double_payment(&p.trip_code)),
+        Err(e) => {
+            let e = DbError::from(e);
+            if e.is_unique_violation() {
+                return Err(double_payment(&p.trip_code));
+            }
+            return Err(e.into());
+        }
+    }
+    tx.audit(&ctx.entry(
+        "border.fee.paid",
+        "border_fee_payment",
+        &p.id,
+        &p.gate_code,
+        serde_json::json!({
+            "trip": p.trip_code, "assessment": p.assessment_id, "amount_vnd": p.amount_vnd,
+            "collector_vnd": p.collector_vnd, "budget_vnd": p.budget_vnd,
+            "txn_id": txn_id, "receipt_no": receipt,
+        }),
+    ))
+    .await?;
+    tx.emit(
+        "border.fee.paid",
+        &serde_json::json!({
+            "trip": p.trip_code, "gate": p.gate_code, "payment": p.id,
+            "amount_vnd": p.amount_vnd, "receipt_no": receipt, "paid_at": paid_at,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The electronic receipt (biên lai điện tử) of a paid fee, as structured data.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Receipt {
+    pub receipt_no: String,
+    /// Unix microseconds.
+    pub paid_at: i64,
+    /// Đơn vị thu phí.
+    pub collector_vi: String,
+    pub payer_name: String,
+    pub payer_mst: String,
+    pub trip_code: String,
+    pub vehicle_plate: String,
+    pub gate_code: String,
+    pub amount_vnd: i64,
+    pub collector_vnd: i64,
+    pub budget_vnd: i64,
+    pub schedule_title_vi: String,
+    pub explanation_vi: String,
+    /// Every figure of the fee is confirmed against the resolution.
+    pub confirmed: bool,
+    pub payment_id: String,
+    pub gateway: String,
+    pub gateway_txn_id: String,
+}
+
+/// A receipt by its number.
+pub async fn receipt(db: &Db, receipt_no: &str) -> Result<Option<Receipt>, AppError> {
+    let row = sqlx::query(
+        "SELECT p.id FROM border_fee_payments p WHERE p.receipt_no = $1 AND p.status = 'paid'",
+    )
+    .bind(receipt_no.trim())
+    .fetch_optional(db.pool())
+    .await
+    .map_err(db_err)?;
+    let Some(row) = row else { return Ok(None) };
+    let id: String = row.try_get(0).map_err(db_err)?;
+    let p = payment(db, &id)
+        .await?
+        .ok_or_else(|| AppError::internal("payment vanished"))?;
+    let a = history(db, &p.trip_code)
+        .await?
+        .into_iter()
+        .find(|a| a.id == p.assessment_id)
+        .ok_or_else(|| AppError::internal("payment without its assessment"))?;
+    let trip = declaration::get(db, &p.trip_code)
+        .await?
+        .ok_or_else(|| AppError::internal("payment without its trip"))?;
+    let collector_vi = fees::schedules()?
+        .iter()
+        .find(|s| s.id == a.schedule_id)
+        .map(|s| s.collector_vi.clone())
+        .unwrap_or_default();
+    Ok(Some(Receipt {
+        receipt_no: p.receipt_no.clone().unwrap_or_default(),
+        paid_at: p.paid_at.unwrap_or_default(),
+        collector_vi,
+        payer_name: trip.enterprise_name,
+        payer_mst: trip.enterprise_mst,
+        trip_code: trip.code,
+        vehicle_plate: trip.vehicle_plate,
+        gate_code: p.gate_code.clone(),
+        amount_vnd: p.amount_vnd,
+        collector_vnd: p.collector_vnd,
+        budget_vnd: p.budget_vnd,
+        schedule_title_vi: a.quote.schedule_title_vi.clone(),
+        explanation_vi: a.quote.explanation_vi.clone(),
+        confirmed: a.confirmed,
+        payment_id: p.id,
+        gateway: p.gateway,
+        gateway_txn_id: p.gateway_txn_id.unwrap_or_default(),
+    }))
+}
+
+/// The receipt as a PDF (A4, Vietnamese). The number is also stored in the document
+/// information (`TinhSoFeeReceipt`) so a copy can be checked against [`receipt`].
+///
+/// The platform's record of the payment, not yet the legal e-receipt form: the form code and
+/// series (mẫu số, ký hiệu) required of electronic receipts by Nghị định 123/2020/NĐ-CP and
+/// Thông tư 78/2021/TT-BTC, and the tax authority's code, are to be confirmed with the
+/// collector before this is issued as the receipt itself.
+pub fn receipt_pdf(r: &Receipt) -> Vec<u8> {
+    use tinhso_kernel::money::Vnd;
+    use tinhso_pdf::{Align, Document, Meta, Para, Style};
+    let paid = declaration::local(r.paid_at);
+    let mut d = Document::new(Meta {
+        title: format!("Biên lai thu phí hạ tầng cửa khẩu {}", r.receipt_no),
+        author: r.collector_vi.clone(),
+        subject: "Phí sử dụng công trình kết cấu hạ tầng khu vực cửa khẩu".into(),
+        keywords: format!("{} {}", r.receipt_no, r.trip_code),
+        custom: vec![("TinhSoFeeReceipt".into(), r.receipt_no.clone())],
+        footer: format!("Biên lai {} · Chuyến {}", r.receipt_no, r.trip_code),
+        ..Default::default()
+    });
+    d.para(Para::new(&r.collector_vi.to_uppercase(), Style::Bold, 10.0).align(Align::Center));
+    d.space(8.0);
+    d.para(
+        Para::new("BIÊN LAI THU PHÍ (ĐIỆN TỬ)", Style::Bold, 14.0)
+            .align(Align::Center)
+            .after(2.0),
+    );
+    d.para(
+        Para::new(
+            "Phí sử dụng công trình kết cấu hạ tầng, công trình dịch vụ, tiện ích công cộng trong khu vực cửa khẩu",
+            Style::Italic,
+            10.0,
+        )
+        .align(Align::Center)
+        .after(4.0),
+    );
+    d.para(
+        Para::new("Số: ", Style::Regular, 11.0)
+            .then(&r.receipt_no, Style::Bold)
+            .align(Align::Center)
+            .after(12.0),
+    );
+    let rows = [
+        (
+            "Người nộp phí",
+            format!("{} (MST {})", r.payer_name, r.payer_mst),
+        ),
+        ("Chuyến (tờ khai)", r.trip_code.clone()),
+        ("Biển số xe", r.vehicle_plate.clone()),
+        ("Cửa khẩu", r.gate_code.clone()),
+        ("Số tiền", Vnd(r.amount_vnd).to_string()),
+        ("Để lại đơn vị thu", Vnd(r.collector_vnd).to_string()),
+        ("Nộp ngân sách nhà nước", Vnd(r.budget_vnd).to_string()),
+        (
+            "Thời điểm nộp",
+            paid.format("%H:%M ngày %d/%m/%Y").to_string(),
+        ),
+        (
+            "Hình thức",
+            format!(
+                "Chuyển khoản VietQR qua {} (giao dịch {})",
+                r.gateway, r.gateway_txn_id
+            ),
+        ),
+        ("Căn cứ", r.schedule_title_vi.clone()),
+    ];
+    d.table(
+        &[0.32, 0.68],
+        None,
+        rows.iter()
+            .map(|(k, v)| {
+                vec![
+                    Para::new(k, Style::Bold, 10.0),
+                    Para::new(v, Style::Regular, 10.0),
+                ]
+            })
+            .collect(),
+    );
+    d.space(8.0);
+    d.para(Para::new(&r.explanation_vi, Style::Italic, 9.0));
+    if !r.confirmed {
+        d.para(
+            Para::new(
+                "Mức thu có số liệu chưa được đối chiếu với văn bản Nghị quyết (bản thử nghiệm).",
+                Style::Bold,
+                9.0,
+            )
+            .before(4.0),
+        );
+    }
+    d.finish()
+}
+
+/// One gate's fees on one local day (đối soát ngày).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DailyReconciliation {
+    pub date: String,
+    pub gate_code: String,
+    /// Fees assessed for that day's crossings (due or paid): count and amount expected.
+    pub assessed: i64,
+    pub expected_vnd: i64,
+    /// Of those, paid (on any day) and still outstanding.
+    pub paid_for_day_vnd: i64,
+    pub outstanding_vnd: i64,
+    /// Money received that day (by payment time), whatever day the crossing was.
+    pub payments: i64,
+    pub received_vnd: i64,
+    /// The collector's share (để lại) and the budget's share (nộp ngân sách) of it.
+    pub collector_vnd: i64,
+    pub budget_vnd: i64,
+    /// Payment requests made that day that failed.
+    pub failed: i64,
+}
+
+/// The reconciliation of every gate (or one) for a local day.
+pub async fn reconciliation(
+    db: &Db,
+    date: NaiveDate,
+    gate: Option<&str>,
+) -> Result<Vec<DailyReconciliation>, AppError> {
+    let day = date.format("%Y-%m-%d").to_string();
+    let start = date
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp_micros() - 7 * 3600 * 1_000_000)
+        .ok_or_else(|| AppError::internal("bad date"))?;
+    let end = start + 24 * 3600 * 1_000_000;
+    let mut conn = db.read_conn().await?;
+    let gates: Vec<String> = sqlx::query("SELECT code FROM border_gates ORDER BY position")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(db_err)?;
+    let assessed = sqlx::query(
+        "SELECT gate_code, COUNT(*), \
+         CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN status = 'paid' THEN amount_vnd ELSE 0 END), 0) AS BIGINT) \
+         FROM border_fee_assessments WHERE fee_date = $1 AND status <> 'superseded' \
+         GROUP BY gate_code",
+    )
+    .bind(&day)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let received = sqlx::query(
+        "SELECT gate_code, COUNT(*), CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(collector_vnd), 0) AS BIGINT), CAST(COALESCE(SUM(budget_vnd), 0) AS BIGINT) \
+         FROM border_fee_payments WHERE status = 'paid' AND paid_at >= $1 AND paid_at < $2 \
+         GROUP BY gate_code",
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let failed = sqlx::query(
+        "SELECT gate_code, COUNT(*) FROM border_fee_payments \
+         WHERE status = 'failed' AND created_at >= $1 AND created_at < $2 GROUP BY gate_code",
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let mut out = Vec::new();
+    for g in gates {
+        if gate.is_some_and(|want| want != g) {
+            continue;
+        }
+        let mut r = DailyReconciliation {
+            date: day.clone(),
+            gate_code: g.clone(),
+            assessed: 0,
+            expected_vnd: 0,
+            paid_for_day_vnd: 0,
+            outstanding_vnd: 0,
+            payments: 0,
+            received_vnd: 0,
+            collector_vnd: 0,
+            budget_vnd: 0,
+            failed: 0,
+        };
+        for row in &assessed {
+            if row.try_get::<String, _>(0).map_err(db_err)? == g {
+                r.assessed = row.try_get(1).map_err(db_err)?;
+                r.expected_vnd = row.try_get(2).map_err(db_err)?;
+                r.paid_for_day_vnd = row.try_get(3).map_err(db_err)?;
+            }
+        }
+        r.outstanding_vnd = r.expected_vnd - r.paid_for_day_vnd;
+        for row in &received {
+            if row.try_get::<String, _>(0).map_err(db_err)? == g {
+                r.payments = row.try_get(1).map_err(db_err)?;
+                r.received_vnd = row.try_get(2).map_err(db_err)?;
+                r.collector_vnd = row.try_get(3).map_err(db_err)?;
+                r.budget_vnd = row.try_get(4).map_err(db_err)?;
+            }
+        }
+        for row in &failed {
+            if row.try_get::<String, _>(0).map_err(db_err)? == g {
+                r.failed = row.try_get(1).map_err(db_err)?;
+            }
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directions_map_to_fee_journeys_of_the_schedule() {
+        let s = fees::schedules().unwrap().last().unwrap();
+        for d in Direction::ALL {
+            assert!(s.journey(default_journey(d)).is_some(), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn the_payment_purpose_fits_vietqr() {
+        let p = format!("PHI HT {}", "HN-261129-00001");
+        assert_eq!(vietqr::clean_purpose(&p).unwrap(), p);
+    }
+}

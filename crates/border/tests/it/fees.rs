@@ -1,0 +1,737 @@
+//! Fee assessment, payment through the gateway, receipts and reconciliation, on SQLite and
+//! PostgreSQL.
+
+use tinhso_border::declaration::{self, DeclarationInput, GoodsLineInput, Trip};
+use tinhso_border::fee_payment::{self, AssessInput, FeePayment};
+use tinhso_border::registry::DriverInput;
+use tinhso_kernel::validate::mst_check_digit;
+use tinhso_services::payment::{shared_secret, sign, Callback};
+use tinhso_services::vietqr;
+use tinhso_store::{now_micros, Db};
+
+fn mst() -> String {
+    let first9 = [4u8, 9, 0, 0, 1, 2, 3, 4, 5];
+    let mut nine = first9;
+    // Find a 9-digit prefix with a valid check digit.
+    for last in 0..10u8 {
+        nine[8] = last;
+        if let Some(c) = mst_check_digit(&nine) {
+            return nine
+                .iter()
+                .chain([c].iter())
+                .map(|d| d.to_string())
+                .collect();
+        }
+    }
+    unreachable!("some prefix has a check digit")
+}
+
+/// Tomorrow at 09:00, Vietnam time.
+fn tomorrow_9am() -> String {
+    declaration::local(now_micros() + 86_400_000_000)
+        .format("%Y-%m-%dT09:00")
+        .to_string()
+}
+
+async fn declare(
+    db: &Db,
+    gate: &str,
+    direction: &str,
+    plate: &str,
+    payload_kg: i64,
+    goods: &[(&str, i64)],
+) -> Trip {
+    let input = DeclarationInput {
+        enterprise_mst: mst(),
+        enterprise_name: "Công ty TNHH Nông sản Biên giới".into(),
+        enterprise_phone: String::new(),
+        gate: gate.into(),
+        direction: direction.into(),
+        expected_arrival: tomorrow_9am(),
+        vehicle_plate: plate.into(),
+        vehicle_plate_colour: String::new(),
+        vehicle_payload_kg: payload_kg,
+        trailer_plate: String::new(),
+        trailer_payload_kg: 0,
+        driver: DriverInput {
+            id_kind: "cccd".into(),
+            id_number: "020090001234".into(),
+            full_name: "Hoàng Văn Lái".into(),
+            phone: "0912345678".into(),
+            nationality: String::new(),
+        },
+        customs_declaration: "105000000001".into(),
+        goods: goods
+            .iter()
+            .map(|(hs, kg)| GoodsLineInput {
+                hs_code: hs.to_string(),
+                description: String::new(),
+                quantity: *kg as f64,
+                unit: "kg".into(),
+                weight_kg: *kg,
+            })
+            .collect(),
+    };
+    declaration::declare(db, &crate::sys(), "user:test", &input)
+        .await
+        .unwrap()
+}
+
+fn assess_input(trip: &Trip) -> AssessInput {
+    AssessInput {
+        trip_code: trip.code.clone(),
+        journey: String::new(),
+        container: String::new(),
+    }
+}
+
+fn now_secs() -> i64 {
+    now_micros() / 1_000_000
+}
+
+fn signed(p: &FeePayment, txn: &str, amount: i64, status: &str) -> (Vec<u8>, String, String) {
+    let cb = Callback {
+        payment_id: p.id.clone(),
+        txn_id: txn.into(),
+        amount_vnd: amount,
+        status: status.into(),
+        paid_at: chrono::Utc::now().to_rfc3339(),
+    };
+    let body = serde_json::to_vec(&cb).unwrap();
+    let sig = sign(&shared_secret(), &body);
+    (body, sig, now_secs().to_string())
+}
+
+async fn pay(db: &Db, p: &FeePayment, txn: &str) -> fee_payment::CallbackResult {
+    let (body, sig, ts) = signed(p, txn, p.amount_vnd, "paid");
+    fee_payment::callback(db, &crate::sys(), &body, Some(&sig), Some(&ts), now_secs())
+        .await
+        .unwrap()
+}
+
+async fn audit_count(db: &Db, action: &str) -> i64 {
+    crate::count(
+        db,
+        &format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}'"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn durian_under_2t_pays_100_000_by_vietqr_and_gets_a_receipt() {
+    let t = crate::env().await;
+    let trip = declare(
+        &t.db,
+        "HN",
+        "export",
+        "12C-123.45",
+        1500,
+        &[("0810.60.00", 1200)],
+    )
+    .await;
+    let a = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
+        .await
+        .unwrap();
+    assert_eq!(a.amount_vnd, 100_000);
+    assert_eq!(a.collector_vnd + a.budget_vnd, a.amount_vnd);
+    assert_eq!(a.collector_vnd, 10_000);
+    assert_eq!(a.journey, "export");
+    assert_eq!(a.vehicle_class, "under_2t");
+    assert_eq!(a.schedule_id, "NQ-09-2025-LS");
+    assert!(a.confirmed);
+    assert_eq!(a.status, "due");
+    // Assessing again with nothing changed gives the same assessment.
+    let again = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
+        .await
+        .unwrap();
+    assert_eq!(again.id, a.id);
+
+    let p = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
+        .await
+        .unwrap();
+    assert_eq!(p.status, "pending");
+    let qr = vietqr::parse(&p.qr_payload).unwrap();
+    assert_eq!(qr.amount_vnd, Some(100_000));
+    assert_eq!(qr.purpose, Some(format!("PHI HT {}", trip.code)));
+    // Asking twice gives the same request.
+    let same = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
+        .await
+        .unwrap();
+    assert_eq!(same.id, p.id);
+    assert!(fee_payment::paid_receipt_for_trip(&t.db, &trip.code)
+        .await
+        .unwrap()
+        .is_none());
+
+    let r = pay(&t.db, &p, "TXN-0001").await;
+    assert!(!r.replayed);
+    assert_eq!(r.payment.status, "paid");
+    let no = r.payment.receipt_no.clone().unwrap();
+    assert!(no.starts_with("BLP-") && no.ends_with("-000001"), "{no}");
+    assert_eq!(
+        fee_payment::paid_receipt_for_trip(&t.db, &trip.code)
+            .await
+            .unwrap(),
+        Some(no.clone())
+    );
+    let a = fee_payment::current(&t.db, &trip.code)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.status, "paid");
+    let receipt = fee_payment::receipt(&t.db, &no).await.unwrap().unwrap();
+    assert_eq!(receipt.amount_vnd, 100_000);
+    assert_eq!(receipt.collector_vnd, 10_000);
+    assert_eq!(receipt.budget_vnd, 90_000);
+    assert_eq!(receipt.trip_code, trip.code);
+    assert_eq!(receipt.vehicle_plate, "12C-123.45");
+    assert_eq!(receipt.gateway_txn_id, "TXN-0001");
+    assert!(receipt.collector_vi.contains("Trung tâm Quản lý cửa khẩu"));
+    assert!(receipt.explanation_vi.contains("100.000 ₫"));
+    let pdf = fee_payment::receipt_pdf(&receipt);
+    assert!(pdf.starts_with(b"%PDF"));
+    assert_eq!(
+        tinhso_pdf::custom_entry(&pdf, "TinhSoFeeReceipt"),
+        Some(no.clone())
+    );
+    assert!(fee_payment::receipt(&t.db, "BLP-1999-000001")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(audit_count(&t.db, "border.fee.assess").await, 1);
+    assert_eq!(audit_count(&t.db, "border.fee.paid").await, 1);
+    assert_eq!(
+        crate::count(
+            &t.db,
+            "SELECT COUNT(*) FROM outbox WHERE topic = 'border.fee.paid'"
+        )
+        .await,
+        1
+    );
+    // A paid fee is not reassessed, and no new payment is asked for.
+    let e = fee_payment::assess(
+        &t.db,
+        &crate::sys(),
+        &AssessInput {
+            container: "40ft".into(),
+            ..assess_input(&trip)
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status(), 409);
+    assert_eq!(
+        fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
+            .await
+            .unwrap_err()
+            .status(),
+        409
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_callback_changes_nothing_and_a_double_payment_is_refused() {
+    let t = crate::env().await;
+    let trip = declare(
+        &t.db,
+        "HN",
+        "export",
+        "12C-234.56",
+        1500,
+        &[("0810.60.00", 1000)],
+    )
+    .await;
+    fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
+        .await
+        .unwrap();
+    let p = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
+        .await
+        .unwrap();
+    // A second pending request for the same assessment, as if a second QR had been issued
+    // (e.g. by another counter) and both were paid.
+    sqlx::query(
+        "INSERT INTO border_fee_payments (id, assessment_id, trip_code, gate_code, amount_vnd, purpose, \
+         status, gateway, gateway_txn_id, qr_payload, created_by, created_at, paid_at, receipt_no, \
+         collector_vnd, budget_vnd) SELECT 'PF-second', assessment_id, trip_code, gate_code, amount_vnd, \
+         purpose, 'pending', gateway, NULL, qr_payload, created_by, created_at, NULL, NULL, collector_vnd, \
+         budget_vnd FROM border_fee_payments WHERE id = $1",
+    )
+    .bind(&p.id)
+    .execute(t.db.pool())
+    .await
+    .unwrap();
+    let second = fee_payment::payment(&t.db, "PF-second")
+        .await
+        .unwrap()
+        .unwrap();
+
+    let first = pay(&t.db, &p, "TXN-A").await;
+    let replay = pay(&t.db, &p, "TXN-A").await;
+    assert!(replay.replayed);
+    assert_eq!(replay.payment, first.payment);
+
+    // The other request paid too: refused, nothing written but the audit entry.
+    let (body, sig, ts) = signed(&second, "TXN-B", second.amount_vnd, "paid");
+    let e = fee_payment::callback(
+        &t.db,
+        &crate::sys(),
+        &body,
+        Some(&sig),
+        Some(&ts),
+        now_secs(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status(), 409);
+    assert!(e.detail_vi.unwrap().contains("đã được nộp"));
+    let second = fee_payment::payment(&t.db, "PF-second")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.status, "pending");
+    assert!(second.receipt_no.is_none() && second.gateway_txn_id.is_none());
+    assert_eq!(
+        crate::count(
+            &t.db,
+            "SELECT COUNT(*) FROM border_fee_payments WHERE status = 'paid'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        crate::count(
+            &t.db,
+            "SELECT COUNT(*) FROM border_counters WHERE name LIKE 'fee-receipt:%' AND value = 1"
+        )
+        .await,
+        1,
+        "the refused payment did not take a receipt number"
+    );
+    assert_eq!(audit_count(&t.db, "border.fee.paid").await, 1);
+    assert_eq!(audit_count(&t.db, "border.fee.callback_rejected").await, 1);
+    // The same payment paid again under another transaction id: refused as well.
+    let (body, sig, ts) = signed(&p, "TXN-C", p.amount_vnd, "paid");
+    let e = fee_payment::callback(
+        &t.db,
+        &crate::sys(),
+        &body,
+        Some(&sig),
+        Some(&ts),
+        now_secs(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status(), 409);
+    assert_eq!(audit_count(&t.db, "border.fee.paid").await, 1);
+}
+
+#[tokio::test]
+async fn a_failed_payment_changes_nothing_and_the_fee_can_still_be_paid() {
+    let t = crate::env().await;
+    let trip = declare(
+        &t.db,
+        "TT",
+        "export",
+        "12C-345.67",
+        1500,
+        &[("0810.90.92", 1000)],
+    )
+    .await;
+    let a = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
+        .await
+        .unwrap();
+    let p = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
+        .await
+        .unwrap();
+    let (body, sig, ts) = signed(&p, "TXN-FAIL", p.amount_vnd, "failed");
+    let r = fee_payment::callback(
+        &t.db,
+        &crate::sys(),
+        &body,
+        Some(&sig),
+        Some(&ts),
+        now_secs(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.payment.status, "failed");
+    assert!(r.payment.receipt_no.is_none());
+    let still = fee_payment::current(&t.db, &trip.code)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.status, "due");
+    assert_eq!(still.id, a.id);
+    assert!(fee_payment::paid_receipt_for_trip(&t.db, &trip.code)
+        .await
+        .unwrap()
+        .is_none());
+    let today = declaration::local(now_micros()).date_naive();
+    let rec = fee_payment::reconciliation(&t.db, today, Some("TT"))
+        .await
+        .unwrap();
+    assert_eq!(rec.len(), 1);
+    assert_eq!(
+        (rec[0].payments, rec[0].received_vnd, rec[0].failed),
+        (0, 0, 1)
+    );
+    // A new request, paid this time.
+    let p2 = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
+        .await
+        .unwrap();
+    assert_ne!(p2.id, p.id);
+    assert_eq!(pay(&t.db, &p2, "TXN-OK").await.payment.status, "paid");
+}
+
+#[tokio::test]
+async fn bad_callbacks_are_refused_and_change_nothing() {
+    let t = crate::env().await;
+    let trip = declare(
+        &t.db,
+        "HN",
+        "export",
+        "12C-456.78",
+        1500,
+        &[("0810.60.00", 1000)],
+    )
+    .await;
+    fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
+        .await
+        .unwrap();
+    let p = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
+        .await
+        .unwrap();
+    let sys = crate::sys();
+    // Wrong signature.
+    let (body, _, ts) = signed(&p, "TXN-1", p.amount_vnd, "paid");
+    let e = fee_payment::callback(&t.db, &sys, &body, Some("00ff"), Some(&ts), now_secs())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 401);
+    // Stale timestamp.
+    let (body, sig, _) = signed(&p, "TXN-1", p.amount_vnd, "paid");
+    let stale = (now_secs() - 3600).to_string();
+    let e = fee_payment::callback(&t.db, &sys, &body, Some(&sig), Some(&stale), now_secs())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 401);
+    // Wrong amount.
+    let (body, sig, ts) = signed(&p, "TXN-1", p.amount_vnd - 1, "paid");
+    let e = fee_payment::callback(&t.db, &sys, &body, Some(&sig), Some(&ts), now_secs())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 409);
+    // Unknown payment.
+    let mut other = p.clone();
+    other.id = "PF-nope".into();
+    let (body, sig, ts) = signed(&other, "TXN-1", p.amount_vnd, "paid");
+    let e = fee_payment::callback(&t.db, &sys, &body, Some(&sig), Some(&ts), now_secs())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 404);
+    assert_eq!(audit_count(&t.db, "border.fee.callback_rejected").await, 4);
+    let p = fee_payment::payment(&t.db, &p.id).await.unwrap().unwrap();
+    assert_eq!(p.status, "pending");
+    assert!(p.gateway_txn_id.is_none());
+    assert_eq!(
+        fee_payment::current(&t.db, &trip.code)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "due"
+    );
+}
+
+#[tokio::test]
+async fn reassessment_supersedes_an_unpaid_fee_and_cancels_its_payment_request() {
+    let t = crate::env().await;
+    let trip = declare(
+        &t.db,
+        "HN",
+        "import",
+        "12C-567.89",
+        30_000,
+        &[("0808.10.00", 20_000)],
+    )
+    .await;
+    let first = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
+        .await
+        .unwrap();
+    assert_eq!(first.journey, "import");
+    assert_eq!(first.vehicle_class, "18t_plus");
+    let p = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
+        .await
+        .unwrap();
+    // The officer finds the apples go inland: 130 %.
+    let inland = fee_payment::assess(
+        &t.db,
+        &crate::sys(),
+        &AssessInput {
+            journey: "import_inland".into(),
+            ..assess_input(&trip)
+        },
+    )
+    .await
+    .unwrap();
+    assert_ne!(inland.id, first.id);
+    assert_eq!(inland.amount_vnd * 100, first.amount_vnd * 130);
+    let history = fee_payment::history(&t.db, &trip.code).await.unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|a| a.status.as_str())
+            .collect::<Vec<_>>(),
+        ["superseded", "due"]
+    );
+    let old = fee_payment::payment(&t.db, &p.id).await.unwrap().unwrap();
+    assert_eq!(old.status, "cancelled");
+    // Paying the cancelled request is refused.
+    let (body, sig, ts) = signed(&old, "TXN-OLD", old.amount_vnd, "paid");
+    let e = fee_payment::callback(
+        &t.db,
+        &crate::sys(),
+        &body,
+        Some(&sig),
+        Some(&ts),
+        now_secs(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status(), 409);
+    // The new request is for the new amount.
+    let p2 = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
+        .await
+        .unwrap();
+    assert_eq!(p2.amount_vnd, inland.amount_vnd);
+}
+
+#[tokio::test]
+async fn mixed_loads_pay_the_highest_rate_and_containers_by_size() {
+    let t = crate::env().await;
+    let ore_only = declare(
+        &t.db,
+        "CM",
+        "export",
+        "12C-678.90",
+        8_000,
+        &[("2601.11.00", 7_000)],
+    )
+    .await;
+    let mixed = declare(
+        &t.db,
+        "CM",
+        "export",
+        "12C-789.01",
+        8_000,
+        &[
+            ("0810.60.00", 3_000),
+            ("2601.11.00", 3_000),
+            ("8517.13.00", 500),
+        ],
+    )
+    .await;
+    let ore = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&ore_only))
+        .await
+        .unwrap();
+    let mix = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&mixed))
+        .await
+        .unwrap();
+    assert_eq!(mix.category, "ore");
+    assert_eq!(mix.amount_vnd, ore.amount_vnd);
+    assert_eq!(ore.quote.multipliers[0].basis_points, 50_000);
+    // The same durian trip in a 40-ft container of temporarily imported goods: 4.000.000 đ.
+    let tn = declare(
+        &t.db,
+        "HN",
+        "transit",
+        "12C-890.12",
+        28_000,
+        &[("0810.60.00", 20_000)],
+    )
+    .await;
+    let c40 = fee_payment::assess(
+        &t.db,
+        &crate::sys(),
+        &AssessInput {
+            journey: "temporary_reexport".into(),
+            container: "40ft".into(),
+            ..assess_input(&tn)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(c40.amount_vnd, 4_000_000);
+    assert_eq!(c40.vehicle_class, "container_40");
+    assert!(c40.confirmed);
+}
+
+#[tokio::test]
+async fn bad_assessments_get_field_errors_and_write_nothing() {
+    let t = crate::env().await;
+    let trip = declare(
+        &t.db,
+        "HN",
+        "export",
+        "12C-901.23",
+        1500,
+        &[("0810.60.00", 1000)],
+    )
+    .await;
+    let sys = crate::sys();
+    let e = fee_payment::assess(
+        &t.db,
+        &sys,
+        &AssessInput {
+            trip_code: "HN-000000-99999".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.fields[0].field, "trip_code");
+    let e = fee_payment::assess(
+        &t.db,
+        &sys,
+        &AssessInput {
+            container: "45ft".into(),
+            ..assess_input(&trip)
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.fields[0].field, "container");
+    let e = fee_payment::assess(
+        &t.db,
+        &sys,
+        &AssessInput {
+            journey: "smuggling".into(),
+            ..assess_input(&trip)
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.fields[0].field, "journey");
+    assert!(!e.fields[0].message_vi.is_empty() && !e.fields[0].message_en.is_empty());
+    assert_eq!(
+        crate::count(&t.db, "SELECT COUNT(*) FROM border_fee_assessments").await,
+        0
+    );
+    let e = fee_payment::request_payment(&t.db, &sys, &trip.code)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 409);
+}
+
+#[tokio::test]
+async fn daily_reconciliation_per_gate() {
+    let t = crate::env().await;
+    let sys = crate::sys();
+    let a1 = declare(
+        &t.db,
+        "HN",
+        "export",
+        "12C-111.11",
+        1500,
+        &[("0810.60.00", 1000)],
+    )
+    .await;
+    let a2 = declare(
+        &t.db,
+        "HN",
+        "export",
+        "12C-222.22",
+        1500,
+        &[("0810.60.00", 1000)],
+    )
+    .await;
+    let b1 = declare(
+        &t.db,
+        "TT",
+        "export",
+        "12C-333.33",
+        1500,
+        &[("0810.60.00", 1000)],
+    )
+    .await;
+    for trip in [&a1, &a2, &b1] {
+        fee_payment::assess(&t.db, &sys, &assess_input(trip))
+            .await
+            .unwrap();
+    }
+    for (trip, txn) in [(&a1, "R-1"), (&b1, "R-2")] {
+        let p = fee_payment::request_payment(&t.db, &sys, &trip.code)
+            .await
+            .unwrap();
+        pay(&t.db, &p, txn).await;
+    }
+    let crossing_day = declaration::local(a1.expected_arrival).date_naive();
+    let today = declaration::local(now_micros()).date_naive();
+    let by_crossing = fee_payment::reconciliation(&t.db, crossing_day, None)
+        .await
+        .unwrap();
+    assert_eq!(by_crossing.len(), 5, "every gate, even with nothing");
+    let hn = by_crossing.iter().find(|r| r.gate_code == "HN").unwrap();
+    assert_eq!((hn.assessed, hn.expected_vnd), (2, 200_000));
+    assert_eq!(
+        (hn.paid_for_day_vnd, hn.outstanding_vnd),
+        (100_000, 100_000)
+    );
+    let cm = by_crossing.iter().find(|r| r.gate_code == "CM").unwrap();
+    assert_eq!((cm.assessed, cm.expected_vnd, cm.received_vnd), (0, 0, 0));
+    // The money came in today (the crossings are tomorrow).
+    let rec = fee_payment::reconciliation(&t.db, today, Some("HN"))
+        .await
+        .unwrap();
+    assert_eq!(rec.len(), 1);
+    assert_eq!((rec[0].payments, rec[0].received_vnd), (1, 100_000));
+    assert_eq!((rec[0].collector_vnd, rec[0].budget_vnd), (10_000, 90_000));
+    let all_today = fee_payment::reconciliation(&t.db, today, None)
+        .await
+        .unwrap();
+    let received: i64 = all_today.iter().map(|r| r.received_vnd).sum();
+    let shares: i64 = all_today
+        .iter()
+        .map(|r| r.collector_vnd + r.budget_vnd)
+        .sum();
+    assert_eq!(received, 200_000);
+    assert_eq!(shares, received);
+}
+
+#[tokio::test]
+async fn concurrent_assessments_leave_one_current_fee() {
+    let t = crate::env().await;
+    let trip = declare(
+        &t.db,
+        "HN",
+        "export",
+        "12C-135.79",
+        1500,
+        &[("0810.60.00", 1000)],
+    )
+    .await;
+    let sys = crate::sys();
+    let plain = assess_input(&trip);
+    let c20 = AssessInput {
+        container: "20ft".into(),
+        ..assess_input(&trip)
+    };
+    let (a, b) = tokio::join!(
+        fee_payment::assess(&t.db, &sys, &plain),
+        fee_payment::assess(&t.db, &sys, &c20)
+    );
+    for r in [&a, &b] {
+        if let Err(e) = r {
+            assert_eq!(e.status(), 409, "{e}");
+        }
+    }
+    assert!(a.is_ok() || b.is_ok());
+    assert_eq!(
+        crate::count(
+            &t.db,
+            "SELECT COUNT(*) FROM border_fee_assessments WHERE status <> 'superseded'"
+        )
+        .await,
+        1
+    );
+}
