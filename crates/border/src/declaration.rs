@@ -38,116 +38,7 @@ pub const MAX_DAYS_AHEAD: i64 = 30;
 /// truck declaring on arrival).
 pub const PAST_TOLERANCE_MINUTES: i64 = 60;
 
-/// A stage of a trip's journey (giai đoạn hành trình).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// Đã khai báo.
-    Declared,
-    /// Đã đến bãi chờ (staging area further back).
-    Staging,
-    /// Đã vào bãi kiểm hoá tại cửa khẩu.
-    Yard,
-    /// Các cơ quan đã kiểm tra xong (customs release received).
-    Checked,
-    /// Đã nộp phí.
-    Paid,
-    /// Đã qua cửa khẩu.
-    Crossed,
-    /// Quay đầu (turned back).
-    Returned,
-    /// Đã rời khu vực cửa khẩu.
-    Exited,
-    /// Đã huỷ tờ khai.
-    Cancelled,
-}
-
-impl Stage {
-    pub const ALL: [Stage; 9] = [
-        Stage::Declared,
-        Stage::Staging,
-        Stage::Yard,
-        Stage::Checked,
-        Stage::Paid,
-        Stage::Crossed,
-        Stage::Returned,
-        Stage::Exited,
-        Stage::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Declared => "declared",
-            Stage::Staging => "staging",
-            Stage::Yard => "yard",
-            Stage::Checked => "checked",
-            Stage::Paid => "paid",
-            Stage::Crossed => "crossed",
-            Stage::Returned => "returned",
-            Stage::Exited => "exited",
-            Stage::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-
-    /// The trip is over: no booking, no correction, not in the queue.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Stage::Crossed | Stage::Returned | Stage::Exited | Stage::Cancelled
-        )
-    }
-
-    /// The truck has reached the gate area.
-    pub fn arrived(self) -> bool {
-        !matches!(self, Stage::Declared | Stage::Cancelled)
-    }
-
-    pub fn name_vi(self) -> &'static str {
-        match self {
-            Stage::Declared => "Đã khai báo",
-            Stage::Staging => "Đang ở bãi chờ",
-            Stage::Yard => "Trong bãi kiểm hoá",
-            Stage::Checked => "Đã kiểm tra xong",
-            Stage::Paid => "Đã nộp phí",
-            Stage::Crossed => "Đã qua cửa khẩu",
-            Stage::Returned => "Quay đầu",
-            Stage::Exited => "Đã rời cửa khẩu",
-            Stage::Cancelled => "Đã huỷ",
-        }
-    }
-
-    pub fn name_en(self) -> &'static str {
-        match self {
-            Stage::Declared => "Declared",
-            Stage::Staging => "At the staging area",
-            Stage::Yard => "In the inspection yard",
-            Stage::Checked => "Checks done",
-            Stage::Paid => "Fee paid",
-            Stage::Crossed => "Crossed",
-            Stage::Returned => "Turned back",
-            Stage::Exited => "Left the gate area",
-            Stage::Cancelled => "Cancelled",
-        }
-    }
-
-    pub fn name_zh(self) -> &'static str {
-        match self {
-            Stage::Declared => "已申报",
-            Stage::Staging => "在等候停车场",
-            Stage::Yard => "在查验场",
-            Stage::Checked => "查验完毕",
-            Stage::Paid => "已缴费",
-            Stage::Crossed => "已通关",
-            Stage::Returned => "已返回",
-            Stage::Exited => "已离开口岸",
-            Stage::Cancelled => "已取消",
-        }
-    }
-}
+pub use crate::journey::Stage;
 
 /// One goods line as declared.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
@@ -894,7 +785,7 @@ pub async fn correct(
     let reason = validate::required(reason)
         .and_then(|r| validate::length(&r, 3, 500))
         .map_err(|e| AppError::field("reason", e))?;
-    if trip.stage().is_final() {
+    if trip.stage().is_over() {
         return Err(AppError::new(ErrorCode::Conflict).with_detail(
             format!(
                 "Chuyến {code} đã kết thúc ({}); không sửa được tờ khai",

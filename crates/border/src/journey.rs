@@ -119,6 +119,45 @@ impl Stage {
         matches!(self, Stage::Returned | Stage::Exited | Stage::Cancelled)
     }
 
+    pub fn name_en(self) -> &'static str {
+        match self {
+            Stage::Declared => "Declared",
+            Stage::Staging => "At the staging area",
+            Stage::Yard => "In the inspection yard",
+            Stage::Checked => "Checks done",
+            Stage::Paid => "Fee paid",
+            Stage::Crossed => "Crossed",
+            Stage::Returned => "Turned back",
+            Stage::Exited => "Left the gate area",
+            Stage::Cancelled => "Cancelled",
+        }
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Stage::Declared => "已申报",
+            Stage::Staging => "在等候停车场",
+            Stage::Yard => "在查验场",
+            Stage::Checked => "查验完毕",
+            Stage::Paid => "已缴费",
+            Stage::Crossed => "已通关",
+            Stage::Returned => "已返回",
+            Stage::Exited => "已离开口岸",
+            Stage::Cancelled => "已取消",
+        }
+    }
+
+    /// The trip is over for its declarer: crossed, turned back, left or cancelled (no
+    /// correction, no booking, no pass).
+    pub fn is_over(self) -> bool {
+        !self.is_active()
+    }
+
+    /// The truck has reached the gate area (and not been cancelled).
+    pub fn arrived(self) -> bool {
+        !matches!(self, Stage::Declared | Stage::Cancelled)
+    }
+
     /// Whether camera reads may still be attached (the trip is still on this side).
     pub fn is_active(self) -> bool {
         self.rank() < Stage::Crossed.rank()

@@ -84,7 +84,7 @@ async fn signer(db: &Db, gate: &str) -> Result<String, AppError> {
 /// Issue (or re-issue: the same trip version and time give the same text) the pass of a
 /// trip's current version, valid from `now_secs`.
 pub async fn issue(db: &Db, trip: &Trip, now_secs: i64) -> Result<Pass, AppError> {
-    if trip.stage().is_final() {
+    if trip.stage().is_over() {
         return Err(AppError::conflict(
             "Chuyến đã kết thúc: không cấp thẻ thông hành",
             "The trip is over: no pass is issued",

@@ -436,7 +436,7 @@ async fn api_check_pass(
                     "Không tìm thấy chuyến của thẻ",
                     "The pass's trip is not found",
                 ),
-                Some(t) if t.stage().is_final() => {
+                Some(t) if t.stage().is_over() => {
                     (Some("trip_over"), "Chuyến đã kết thúc", "The trip is over")
                 }
                 Some(t) if t.version != payload.v => (

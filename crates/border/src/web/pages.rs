@@ -1176,7 +1176,7 @@ async fn trip_view(
         .into_iter()
         .map(|(s, at, src)| (stage_name(&s, l), when(at), src))
         .collect();
-    let (qr_svg, pass_text, pass_until) = if access == TripAccess::Owner && !trip.stage().is_final()
+    let (qr_svg, pass_text, pass_until) = if access == TripAccess::Owner && !trip.stage().is_over()
     {
         let ps = pass::issue(&state.db, &trip, trip.created_at / 1_000_000).await?;
         (
@@ -1205,7 +1205,7 @@ async fn trip_view(
             .to_string()
     });
     let mut slot_hours = Vec::new();
-    if access == TripAccess::Owner && !trip.stage().is_final() {
+    if access == TripAccess::Owner && !trip.stage().is_over() {
         if let Ok(day) = super::api::day_of_date(&slot_date) {
             if let Ok(plan) = slots::capacity::day_plan(
                 &state.db,
