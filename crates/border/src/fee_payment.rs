@@ -19,9 +19,9 @@
 //!   an assessment already paid is refused (and a unique index refuses it again), a failed
 //!   payment marks only that payment attempt failed, and every refusal changes nothing but the
 //!   audit trail.
-//! - The trip's journey reaches "fee paid" through the journey module, which is not written
-//!   yet: it reads [`paid_receipt_for_trip`] or listens to `border.fee.paid` (see
-//!   NOTES-fees.md). This module does not move the trip's stage itself.
+//! - The settlement moves the trip's journey to "fee paid" ([`crate::journey::advance`], source
+//!   `payment`) in the same transaction; a trip already further along keeps its stage and gets
+//!   the payment's time recorded.
 //! - [`reconciliation`] gives, per gate and local day, the fees assessed for that day's
 //!   crossings, what of them is paid and outstanding, and the money received that day with
 //!   the collector's and the budget's shares.
@@ -815,6 +815,21 @@ async fn settle(
             }
             return Err(e.into());
         }
+    }
+    let trip_id: Option<String> = sqlx::query_scalar("SELECT id FROM border_trips WHERE code = $1")
+        .bind(&p.trip_code)
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(db_err)?;
+    if let Some(trip_id) = trip_id {
+        crate::journey::advance(
+            &mut tx,
+            &trip_id,
+            Stage::Paid,
+            paid_at,
+            crate::journey::Source::Payment,
+        )
+        .await?;
     }
     tx.audit(&ctx.entry(
         "border.fee.paid",

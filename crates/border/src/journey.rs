@@ -179,6 +179,8 @@ pub enum Source {
     Gps,
     Officer,
     Customs,
+    /// The fee payment's settlement (the gateway's confirmation).
+    Payment,
 }
 
 impl Source {
@@ -190,6 +192,7 @@ impl Source {
             Source::Gps => "gps",
             Source::Officer => "officer",
             Source::Customs => "customs",
+            Source::Payment => "payment",
         }
     }
 }

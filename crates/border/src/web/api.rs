@@ -5,7 +5,7 @@ use super::{own_trip, trip_for, TripAccess};
 use crate::declaration::{self, DeclarationInput, Trip};
 use crate::gates::{self, Gate};
 use crate::slots::{self, Booking, BookingInput, Queues};
-use crate::{hs, pass, waittimes};
+use crate::{fee_payment, hs, pass, waittimes};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,13 +35,28 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/border/trips/{code}/queue", get(api_queue))
         .route("/api/v1/border/trips/{code}/booking", post(api_book))
         .route("/api/v1/border/passes/check", post(api_check_pass))
+        .route(
+            "/api/v1/border/trips/{code}/fee",
+            get(api_fee).post(api_assess),
+        )
+        .route(
+            "/api/v1/border/trips/{code}/fee/payment",
+            post(api_fee_payment),
+        )
+        .route("/api/v1/border/fees/receipts/{no}", get(api_receipt))
+        .route("/api/v1/border/fees/callback", post(api_fee_callback))
+        .route(
+            "/api/v1/border/fees/reconciliation",
+            get(api_reconciliation),
+        )
 }
 
 #[derive(OpenApi)]
 #[openapi(
     paths(api_gates, api_hs, api_pass_keys, api_wait_times, api_slots, api_declare, api_trip,
-        api_correct, api_versions, api_pass, api_queue, api_book, api_check_pass),
-    components(schemas(DeclarationInput, Trip, Correction, SlotRequest, PassCheckRequest,
+        api_correct, api_versions, api_pass, api_queue, api_book, api_check_pass, api_fee,
+        api_assess, api_fee_payment, api_receipt, api_fee_callback, api_reconciliation),
+    components(schemas(DeclarationInput, Trip, Correction, SlotRequest, PassCheckRequest, FeeRequest,
         pass::PublishedKey, Problem)),
     tags((name = "border", description = "Digital border gate: gates, goods codes, trip declarations with versioned corrections, signed QR passes, crossing slots, the queue and the open wait-time feed"))
 )]
@@ -458,4 +473,160 @@ async fn api_check_pass(
         }
     };
     Ok(Json(out))
+}
+
+#[derive(Serialize)]
+struct FeeOut {
+    /// The current assessment (null before the fee is assessed).
+    assessment: Option<fee_payment::Assessment>,
+    payments: Vec<fee_payment::FeePayment>,
+}
+
+#[utoipa::path(get, path = "/api/v1/border/trips/{code}/fee", tag = "border",
+    params(("code" = String, Path, description = "Trip code")),
+    responses((status = 200, description = "The current fee assessment and its payment requests"),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn api_fee(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+) -> Result<Json<FeeOut>, ApiError> {
+    let (trip, _) = trip_for(&state, &ctx, &code).await?;
+    Ok(Json(FeeOut {
+        assessment: fee_payment::current(&state.db, &trip.code).await?,
+        payments: fee_payment::payments_for_trip(&state.db, &trip.code).await?,
+    }))
+}
+
+/// How the fee is assessed: the schedule's journey (empty: from the direction) and the
+/// container size when the goods travel in one.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct FeeRequest {
+    #[serde(default)]
+    pub journey: String,
+    /// `20ft`, `40ft` or empty.
+    #[serde(default)]
+    pub container: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/border/trips/{code}/fee", tag = "border", request_body = FeeRequest,
+    params(("code" = String, Path, description = "Trip code")),
+    responses((status = 200, description = "The assessment: amount, rate row, multipliers, the collector's and the budget's shares, whether every figure is confirmed"),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "Already paid"), (status = 422, body = Problem)))]
+async fn api_assess(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+    ApiJson(r): ApiJson<FeeRequest>,
+) -> Result<Json<fee_payment::Assessment>, ApiError> {
+    let (trip, _) = trip_for(&state, &ctx, &code).await?;
+    let input = fee_payment::AssessInput {
+        trip_code: trip.code,
+        journey: r.journey,
+        container: r.container,
+    };
+    Ok(Json(
+        fee_payment::assess(&state.db, &ctx.audit(), &input).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/border/trips/{code}/fee/payment", tag = "border",
+    params(("code" = String, Path, description = "Trip code")),
+    responses((status = 200, description = "The payment request with its VietQR payload (the same pending request when asked twice)"),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn api_fee_payment(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+) -> Result<Json<fee_payment::FeePayment>, ApiError> {
+    let (trip, _) = trip_for(&state, &ctx, &code).await?;
+    Ok(Json(
+        fee_payment::request_payment(&state.db, &ctx.audit(), &trip.code).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/border/fees/receipts/{no}", tag = "border",
+    params(("no" = String, Path, description = "Receipt number BLP-yyyy-nnnnnn; add .pdf for the PDF")),
+    responses((status = 200, description = "The electronic receipt (JSON, or PDF for a .pdf path)"),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn api_receipt(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(no): Path<String>,
+) -> Result<Response, ApiError> {
+    let (number, pdf) = match no.strip_suffix(".pdf") {
+        Some(n) => (n.to_string(), true),
+        None => (no.clone(), false),
+    };
+    let r = fee_payment::receipt(&state.db, &number)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    // Only the trip's declarer or an officer at its gate.
+    trip_for(&state, &ctx, &r.trip_code).await?;
+    if pdf {
+        Ok((
+            [
+                (header::CONTENT_TYPE, "application/pdf".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("inline; filename=\"{number}.pdf\""),
+                ),
+            ],
+            fee_payment::receipt_pdf(&r),
+        )
+            .into_response())
+    } else {
+        Ok(Json(r).into_response())
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/border/fees/callback", tag = "border",
+    responses((status = 200, description = "The payment as settled (or as first settled, for a replay)"),
+        (status = 401, body = Problem, description = "Bad signature or stale X-Timestamp"),
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "Already paid, wrong amount, cancelled")))]
+async fn api_fee_callback(
+    State(state): State<AppState>,
+    Extension(queues): Extension<Queues>,
+    ctx: ReqCtx,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let h = |k: &str| {
+        headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let r = fee_payment::callback(
+        &state.db,
+        &ctx.audit(),
+        &body,
+        h("x-signature").as_deref(),
+        h("x-timestamp").as_deref(),
+        now_micros() / 1_000_000,
+    )
+    .await?;
+    queues.invalidate();
+    Ok(Json(serde_json::json!({"payment": r.payment, "replayed": r.replayed})).into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+struct ReconQuery {
+    /// Local date `YYYY-MM-DD`.
+    date: String,
+    /// A gate code; all gates when absent.
+    gate: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/border/fees/reconciliation", tag = "border", params(ReconQuery),
+    responses((status = 200, description = "Per gate: fees assessed for the day's crossings (expected, paid, outstanding) and money received (collector's and budget's shares)"),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn api_reconciliation(
+    State(state): State<AppState>,
+    Query(q): Query<ReconQuery>,
+) -> Result<Response, ApiError> {
+    let d = chrono::NaiveDate::parse_from_str(q.date.trim(), "%Y-%m-%d").map_err(|_| bad_date())?;
+    let r = fee_payment::reconciliation(&state.db, d, q.gate.as_deref().map(str::trim)).await?;
+    Ok(Json(r).into_response())
 }

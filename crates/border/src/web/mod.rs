@@ -57,6 +57,19 @@ pub const RULES: &[Rule] = {
             Perm(BorderDeclare),
         ),
         ("POST", "/api/v1/border/passes/check", Perm(BorderInspect)),
+        // The trip's declarer or an officer at its gate (checked inside).
+        ("GET", "/api/v1/border/trips/{code}/fee", SignedIn),
+        ("POST", "/api/v1/border/trips/{code}/fee", SignedIn),
+        ("POST", "/api/v1/border/trips/{code}/fee/payment", SignedIn),
+        ("GET", "/api/v1/border/fees/receipts/{no}", SignedIn),
+        // The payment gateway: no session; the body's HMAC signature is checked inside.
+        ("POST", "/api/v1/border/fees/callback", Public),
+        (
+            "GET",
+            "/api/v1/border/fees/reconciliation",
+            Perm(BorderManage),
+        ),
+        ("POST", "/cua-khau/chuyen/{code}/phi", SignedIn),
     ]
 };
 

@@ -44,6 +44,7 @@ pub fn routes() -> Router<AppState> {
             "/cua-khau/chuyen/{code}/dat-cho",
             axum::routing::post(book_post),
         )
+        .route("/cua-khau/chuyen/{code}/phi", axum::routing::post(fee_post))
 }
 
 /// A driver page's language (ngôn ngữ): Vietnamese, Chinese (simplified) or English.
@@ -1130,6 +1131,18 @@ struct TripPage {
     corrected: bool,
     booked: bool,
     slot_error: String,
+    fee: Option<FeeView>,
+}
+
+/// The fee box of the trip page.
+struct FeeView {
+    amount: String,
+    explanation: String,
+    confirmed: bool,
+    paid: bool,
+    receipt_no: Option<String>,
+    qr_svg: String,
+    account: String,
 }
 
 struct VersionRow {
@@ -1229,7 +1242,35 @@ async fn trip_view(
             }
         }
     }
+    let fee = match crate::fee_payment::current(&state.db, &trip.code).await? {
+        None => None,
+        Some(a) => {
+            let payments = crate::fee_payment::payments_for_trip(&state.db, &trip.code).await?;
+            let receipt_no = payments.iter().find_map(|x| x.receipt_no.clone());
+            let pending = payments.iter().find(|x| x.status == "pending");
+            Some(FeeView {
+                amount: tinhso_kernel::money::Vnd(a.amount_vnd).to_string(),
+                explanation: match l {
+                    Tongue::Vi => a.quote.explanation_vi.clone(),
+                    _ => a.quote.explanation_en.clone(),
+                },
+                confirmed: a.confirmed,
+                paid: a.status == "paid",
+                receipt_no,
+                qr_svg: match pending {
+                    Some(x) if access == TripAccess::Owner => {
+                        tinhso_pdf::qr_svg(&x.qr_payload, "VietQR").map_err(AppError::internal)?
+                    }
+                    _ => String::new(),
+                },
+                account: pending
+                    .map(|x| format!("{} · {} · {}", x.bank_name, x.account, x.account_name))
+                    .unwrap_or_default(),
+            })
+        }
+    };
     Ok(TripPage {
+        fee,
         c: p.c.clone_chrome(),
         l,
         owner: access == TripAccess::Owner,
@@ -1325,6 +1366,34 @@ async fn book_post(
         }
         Err(e) => Err(err(&ctx, &p, e)),
     }
+}
+
+/// Assess the fee (when not yet assessed) and ask for its VietQR payment request.
+async fn fee_post(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Result<Response, PageError> {
+    let p = page(&ctx, &headers, &LangQuery::default());
+    let trip = own_trip(&state, &ctx, &code)
+        .await
+        .map_err(|e| err(&ctx, &p, e))?;
+    let run = async {
+        if crate::fee_payment::current(&state.db, &trip.code)
+            .await?
+            .is_none()
+        {
+            let input = crate::fee_payment::AssessInput {
+                trip_code: trip.code.clone(),
+                ..Default::default()
+            };
+            crate::fee_payment::assess(&state.db, &ctx.audit(), &input).await?;
+        }
+        crate::fee_payment::request_payment(&state.db, &ctx.audit(), &trip.code).await
+    };
+    run.await.map_err(|e| err(&ctx, &p, e))?;
+    Ok(Redirect::to(&format!("/cua-khau/chuyen/{}#phi", trip.code)).into_response())
 }
 
 // ------------------------------------------------------------------ offline pass check

@@ -166,6 +166,19 @@ async fn durian_under_2t_pays_100_000_by_vietqr_and_gets_a_receipt() {
     let r = pay(&t.db, &p, "TXN-0001").await;
     assert!(!r.replayed);
     assert_eq!(r.payment.status, "paid");
+    // The settlement moved the journey to "fee paid", recorded as the payment's doing.
+    assert_eq!(
+        crate::count(
+            &t.db,
+            &format!(
+                "SELECT COUNT(*) FROM border_trips t JOIN border_trip_stages s ON s.trip_id = t.id \
+                 WHERE t.code = '{}' AND t.stage = 'paid' AND s.stage = 'paid' AND s.source = 'payment'",
+                trip.code
+            )
+        )
+        .await,
+        1
+    );
     let no = r.payment.receipt_no.clone().unwrap();
     assert!(no.starts_with("BLP-") && no.ends_with("-000001"), "{no}");
     assert_eq!(
@@ -356,6 +369,18 @@ async fn a_failed_payment_changes_nothing_and_the_fee_can_still_be_paid() {
     .unwrap();
     assert_eq!(r.payment.status, "failed");
     assert!(r.payment.receipt_no.is_none());
+    assert_eq!(
+        crate::count(
+            &t.db,
+            &format!(
+                "SELECT COUNT(*) FROM border_trips WHERE code = '{}' AND stage = 'paid'",
+                trip.code
+            )
+        )
+        .await,
+        0,
+        "a failed payment does not move the journey"
+    );
     let still = fee_payment::current(&t.db, &trip.code)
         .await
         .unwrap()

@@ -281,3 +281,124 @@ async fn the_declaration_pages_in_three_languages() {
     assert_eq!(s, StatusCode::OK);
     assert!(check.contains("pass-keys"));
 }
+
+#[tokio::test]
+async fn the_fee_is_paid_by_vietqr_and_reconciled() {
+    let app = spawn_app().await;
+    let (ent, csrf) = app.api_signed_in(ENTERPRISE).await;
+    let (s, trip) = declare(&app, &ent, &csrf, &declaration("12C-555.66")).await;
+    assert_eq!(s, StatusCode::CREATED, "{trip}");
+    let code = trip["code"].as_str().unwrap().to_string();
+    let resp = ent
+        .post(app.url(&format!("/api/v1/border/trips/{code}/fee")))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let (s, a) = json(resp).await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    let amount = a["amount_vnd"].as_i64().unwrap();
+    assert!(amount > 0);
+    assert_eq!(
+        a["collector_vnd"].as_i64().unwrap() + a["budget_vnd"].as_i64().unwrap(),
+        amount
+    );
+    let resp = ent
+        .post(app.url(&format!("/api/v1/border/trips/{code}/fee/payment")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    let (s, p) = json(resp).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    assert!(p["qr_payload"].as_str().unwrap().starts_with("000201"));
+
+    // The gateway's signed callback (no session).
+    let now = Utc::now().timestamp();
+    let cb = json!({"payment_id": p["id"], "txn_id": "PG-B1", "amount_vnd": amount, "status": "paid",
+        "paid_at": Utc::now().to_rfc3339()});
+    let body = serde_json::to_vec(&cb).unwrap();
+    let sig = tinhso_services::payment::sign(&tinhso_services::payment::shared_secret(), &body);
+    let send = |sig: String| {
+        crate::client()
+            .post(app.url("/api/v1/border/fees/callback"))
+            .header("x-timestamp", now.to_string())
+            .header("x-signature", sig)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+    };
+    let forged = send("00".repeat(32)).await.unwrap();
+    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    let (s, paid) = json(send(sig.clone()).await.unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{paid}");
+    let receipt = paid["payment"]["receipt_no"].as_str().unwrap().to_string();
+    let (_, replay) = json(send(sig).await.unwrap()).await;
+    assert_eq!(replay["replayed"], true);
+
+    // The journey moved to "fee paid"; the receipt is the declarer's to read, as a PDF too.
+    let (_, seen) = json(
+        ent.get(app.url(&format!("/api/v1/border/trips/{code}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(seen["stage"], "paid", "{seen}");
+    let pdf = ent
+        .get(app.url(&format!("/api/v1/border/fees/receipts/{receipt}.pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), StatusCode::OK);
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF"));
+    let (cit, _) = app.api_signed_in("020190001234").await;
+    let other = cit
+        .get(app.url(&format!("/api/v1/border/fees/receipts/{receipt}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::FORBIDDEN);
+
+    // The management board reconciles the day; an enterprise may not.
+    let day = seen["expected_arrival"].as_i64().unwrap();
+    let date = tinhso_border::declaration::local(day)
+        .format("%Y-%m-%d")
+        .to_string();
+    let today = tinhso_border::declaration::local(Utc::now().timestamp_micros())
+        .format("%Y-%m-%d")
+        .to_string();
+    let (bql, _) = app.api_signed_in("bql.cuakhau").await;
+    let (s, recon) = json(
+        bql.get(app.url(&format!(
+            "/api/v1/border/fees/reconciliation?date={date}&gate=HN"
+        )))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{recon}");
+    assert_eq!(recon[0]["gate_code"], "HN", "{recon}");
+    let (s, recon_today) = json(
+        bql.get(app.url(&format!(
+            "/api/v1/border/fees/reconciliation?date={today}&gate=HN"
+        )))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        recon_today.to_string().contains(&amount.to_string()),
+        "money received today: {recon_today}"
+    );
+    let denied = ent
+        .get(app.url(&format!("/api/v1/border/fees/reconciliation?date={date}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+}
