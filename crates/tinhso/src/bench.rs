@@ -49,6 +49,10 @@ pub enum BenchCommand {
     /// Exchange hub: signed, logged exchanges per second on loopback with p50/p99 latency, and
     /// outbox events published to NATS JetStream per second.
     Exchange(crate::bench_exchange::ExchangeArgs),
+    /// Border gate: camera events ingested and matched per second (batches and single-event
+    /// latency), queue-position reads per second, plate-matching accuracy on generated
+    /// misreads, and 30 simulated days end to end.
+    Border(crate::bench_border::BorderArgs),
 }
 
 /// Options of `tinhso bench kernel`.
@@ -104,6 +108,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Kernel(args) => kernel(&args).await,
         BenchCommand::Services(args) => services(&args).await,
         BenchCommand::Exchange(args) => crate::bench_exchange::run(&args).await,
+        BenchCommand::Border(args) => crate::bench_border::run(&args).await,
     }
 }
 
@@ -113,7 +118,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
 
 /// One database to benchmark.
 #[derive(Debug, Clone)]
-enum Target {
+pub(crate) enum Target {
     /// SQLite; `Some(path)` when the user named the (new) file.
     Sqlite(Option<PathBuf>),
     /// PostgreSQL server URL (any database path in it is ignored).
@@ -298,7 +303,7 @@ fn per_sec(n: u64, d: Duration) -> f64 {
 }
 
 /// `VmRSS` and `VmHWM` of this process, in KiB (Linux; zeros elsewhere).
-fn memory_kib() -> (u64, u64) {
+pub(crate) fn memory_kib() -> (u64, u64) {
     let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
         return (0, 0);
     };
@@ -313,11 +318,11 @@ fn memory_kib() -> (u64, u64) {
 }
 
 /// Reset the peak-RSS mark (`VmHWM`) so each backend reports its own peak.
-fn reset_peak_rss() -> bool {
+pub(crate) fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
-fn mib(kib: u64) -> String {
+pub(crate) fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
@@ -561,7 +566,7 @@ async fn child_results(mut cmd: std::process::Command) -> anyhow::Result<Vec<Str
 /// file the target names), or a new PostgreSQL database `tinhso_bench_<uuid>`, dropped at the
 /// end whatever `measure` returned. `measure` gets the database and the temporary directory;
 /// the result comes back with the backend's name and a description of the database.
-async fn on_scratch_db<T, F, Fut>(
+pub(crate) async fn on_scratch_db<T, F, Fut>(
     target: &Target,
     measure: F,
 ) -> anyhow::Result<(T, &'static str, String)>

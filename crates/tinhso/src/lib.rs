@@ -2,6 +2,7 @@
 //! benchmarks, shared by the binary and the end-to-end tests.
 
 pub mod bench;
+pub mod bench_border;
 pub mod bench_exchange;
 pub mod config;
 pub mod demo;
@@ -51,6 +52,10 @@ pub async fn prepare(db: &Db) -> anyhow::Result<()> {
     let gates = tinhso_border::gates::seed(db).await?;
     if gates > 0 {
         tracing::info!(gates, "border gates seeded");
+    }
+    let sensors = tinhso_border::events::seed_sensors(db).await?;
+    if sensors > 0 {
+        tracing::info!(sensors, "border cameras, QR readers and geofences seeded");
     }
     Ok(())
 }

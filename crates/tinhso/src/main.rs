@@ -296,6 +296,30 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             let _ = anchor_rx.changed().await;
         },
     ));
+    // The border gate's queue job: no-shows to standby, standby trucks seated, trucks called
+    // forward, once a minute (the pages' own snapshot is at most a second old anyway).
+    let mut tick_rx = stop_rx.clone();
+    let tick_db = db.clone();
+    let border_task = tokio::spawn(async move {
+        let queues = tinhso_border::web::default_queues();
+        let ctx = tinhso_store::audit::Ctx::system("border-queue-tick");
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = every.tick() => {
+                    let now = tinhso_store::now_micros();
+                    match tinhso_border::slots::queue::tick(&tick_db, &ctx, &queues, now).await {
+                        Ok(r) if !r.released.is_empty() || !r.seated.is_empty() || !r.calls.is_empty() => tracing::info!(
+                            released = r.released.len(), seated = r.seated.len(), called = r.calls.len(),
+                            queued = r.queued, "border queue tick"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "border queue tick failed"),
+                    }
+                }
+                _ = tick_rx.changed() => break,
+            }
+        }
+    });
     let mut rx = stop_rx.clone();
     let dispatcher_task = tokio::spawn(dispatcher.run(async move {
         let _ = rx.changed().await;
@@ -322,6 +346,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = dispatcher_task.await;
     let _ = anchor_task.await;
+    let _ = border_task.await;
     db.close().await;
     Ok(())
 }
