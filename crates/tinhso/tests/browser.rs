@@ -736,6 +736,114 @@ async fn wait_for_path_prefix(wd: &WebDriver, prefix: &str) -> TestResult<reqwes
     }
 }
 
+/// The digital border gate on a phone-sized screen: an enterprise declares a trip in Chinese
+/// and gets its signed QR pass; the customs officer's pass-check page verifies it in the
+/// browser (WebCrypto Ed25519, no server call for the signature) and refuses an altered copy.
+async fn border_pass_scenario(wd: &WebDriver, base: &str, shots: &Path) -> TestResult<()> {
+    wd.cmd(
+        reqwest::Method::POST,
+        "/window/rect",
+        Some(json!({"width": 390, "height": 844})),
+    )
+    .await?;
+    wd.delete_cookies().await?;
+    wd.goto(&format!("{base}/dang-nhap?next=/cua-khau/khai-bao%3Flang%3Dzh"))
+        .await?;
+    wd.send_keys(&wd.wait_for("#username").await?, "4900123467")
+        .await?;
+    wd.send_keys(&wd.find("#password").await?, DEMO_PASSWORD)
+        .await?;
+    wd.click(&wd.find("#sign-in").await?).await?;
+    wait_for_path(wd, "/cua-khau/khai-bao").await?;
+    let title = wd.text(&wd.wait_for("#page-title").await?).await?;
+    if !title.contains("申报") {
+        return Err(format!("the declaration form is not in Chinese: {title}"));
+    }
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::hours(31))
+        .format("%Y-%m-%d")
+        .to_string();
+    wd.execute(
+        "document.getElementById('expected_arrival').value = arguments[0];",
+        json!([format!("{tomorrow}T10:00")]),
+    )
+    .await?;
+    for (id, value) in [
+        ("customs_declaration", "305123456789"),
+        ("enterprise_mst", "4900123467"),
+        ("enterprise_name", "Công ty TNHH Xuất nhập khẩu Hữu Nghị"),
+        ("vehicle_plate", "桂a 12345"),
+        ("vehicle_payload_kg", "30000"),
+        ("driver-id_number", "020090001234"),
+        ("driver-full_name", "Hoàng Văn Bình"),
+        ("driver-phone", "0912 345 678"),
+        ("goods-0--hs_code", "08106000"),
+        ("goods-0--quantity", "900"),
+        ("goods-0--unit", "thùng"),
+        ("goods-0--weight_kg", "18000"),
+    ] {
+        let el = wd.find(&format!("#{id}")).await?;
+        wd.send_keys(&el, value).await?;
+    }
+    wd.click(&wd.find("#submit").await?).await?;
+    let url = wait_for_path_prefix(wd, "/cua-khau/chuyen/").await?;
+    wd.wait_for(".qr-box svg").await?;
+    let plate = wd.text(&wd.find("#plate").await?).await?;
+    if !plate.contains("桂A·12345") {
+        return Err(format!("the plate is not canonical on the trip page: {plate}"));
+    }
+    let pass = wd
+        .execute(
+            "return document.getElementById('pass-text').textContent;",
+            json!([]),
+        )
+        .await?
+        .as_str()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if !pass.starts_with("TSB1.") {
+        return Err(format!("no pass text on {url}: {pass:?}"));
+    }
+    let shot = shots.join("border-pass-phone.png");
+    wd.screenshot(&shot).await?;
+    println!("screenshot: {}", shot.display());
+
+    // The customs officer at Hữu Nghị checks the pass on the gate's phone page.
+    sign_in_as(wd, base, "haiquan.huunghi").await?;
+    for (text, expect) in [
+        (pass.clone(), "HỢP LỆ"),
+        (pass.replacen("TSB1.e", "TSB1.f", 1), "KHÔNG HỢP LỆ"),
+    ] {
+        wd.goto(&format!("{base}/cua-khau/kiem-tra-the")).await?;
+        let input = wd.wait_for("#pass-input").await?;
+        wd.execute(
+            "arguments[0].value = arguments[1];",
+            json!([{ (ELEMENT_KEY): input.0 }, text]),
+        )
+        .await?;
+        wd.click(&wd.find("#check").await?).await?;
+        let verdict = wd.text(&wd.wait_for("#verdict").await?).await?;
+        let ok = if expect == "HỢP LỆ" {
+            verdict.starts_with("HỢP LỆ")
+        } else {
+            verdict.starts_with("KHÔNG HỢP LỆ")
+        };
+        if !ok {
+            return Err(format!("pass check said {verdict:?}, expected {expect}"));
+        }
+        if expect == "HỢP LỆ" {
+            let online = wd.text(&wd.wait_for("#online").await?).await?;
+            if !online.contains("Thẻ hợp lệ") {
+                return Err(format!("online check: {online}"));
+            }
+            let shot = shots.join("border-pass-checked.png");
+            wd.screenshot(&shot).await?;
+            println!("screenshot: {}", shot.display());
+        }
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn officer_signs_in_and_a_citizen_gets_a_verified_result() {
     if std::env::var("TINHSO_BROWSER_TESTS").as_deref() != Ok("1") {
@@ -790,6 +898,9 @@ async fn officer_signs_in_and_a_citizen_gets_a_verified_result() {
     let mut outcome = sign_in_scenario(&wd, &base, &shots).await;
     if outcome.is_ok() {
         outcome = citizen_to_result_scenario(&wd, &base, &shots, &attachment).await;
+    }
+    if outcome.is_ok() {
+        outcome = border_pass_scenario(&wd, &base, &shots).await;
     }
     if outcome.is_err() {
         let shot = shots.join("failure.png");
