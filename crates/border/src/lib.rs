@@ -15,6 +15,7 @@
 //! - [`web`]: pages (Vietnamese, Chinese, English for drivers) and the JSON API.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod dashboard;
 pub mod declaration;
 pub mod events;
 pub mod fee_payment;
@@ -28,6 +29,7 @@ pub mod pass;
 pub mod plate;
 pub mod registry;
 pub mod slots;
+pub mod svg;
 pub mod waittimes;
 pub mod web;
 

@@ -56,10 +56,7 @@ fn targets(args: &BorderArgs) -> Vec<Target> {
     match args.backend {
         BackendChoice::Sqlite => vec![Target::Sqlite(None)],
         BackendChoice::Postgres => vec![Target::Postgres(args.pg_url.clone())],
-        BackendChoice::Both => vec![
-            Target::Sqlite(None),
-            Target::Postgres(args.pg_url.clone()),
-        ],
+        BackendChoice::Both => vec![Target::Sqlite(None), Target::Postgres(args.pg_url.clone())],
     }
 }
 

@@ -747,8 +747,10 @@ async fn border_pass_scenario(wd: &WebDriver, base: &str, shots: &Path) -> TestR
     )
     .await?;
     wd.delete_cookies().await?;
-    wd.goto(&format!("{base}/dang-nhap?next=/cua-khau/khai-bao%3Flang%3Dzh"))
-        .await?;
+    wd.goto(&format!(
+        "{base}/dang-nhap?next=/cua-khau/khai-bao%3Flang%3Dzh"
+    ))
+    .await?;
     wd.send_keys(&wd.wait_for("#username").await?, "4900123467")
         .await?;
     wd.send_keys(&wd.find("#password").await?, DEMO_PASSWORD)
@@ -789,7 +791,9 @@ async fn border_pass_scenario(wd: &WebDriver, base: &str, shots: &Path) -> TestR
     wd.wait_for(".qr-box svg").await?;
     let plate = wd.text(&wd.find("#plate").await?).await?;
     if !plate.contains("桂A·12345") {
-        return Err(format!("the plate is not canonical on the trip page: {plate}"));
+        return Err(format!(
+            "the plate is not canonical on the trip page: {plate}"
+        ));
     }
     let pass = wd
         .execute(

@@ -9,6 +9,7 @@
 //! with [`tinhso_http::context::require`].
 
 pub mod api;
+pub mod leaders;
 pub mod pages;
 
 use crate::declaration::{self, Trip};
@@ -70,6 +71,8 @@ pub const RULES: &[Rule] = {
             Perm(BorderManage),
         ),
         ("POST", "/cua-khau/chuyen/{code}/phi", SignedIn),
+        // Aggregates only (no personal data): every leader, and the management board.
+        ("GET", "/lanh-dao/cua-khau", Perm(LeaderDashboard)),
     ]
 };
 
@@ -77,6 +80,7 @@ pub const RULES: &[Rule] = {
 pub fn routes(queues: Queues) -> Router<AppState> {
     api::routes()
         .merge(pages::routes())
+        .merge(leaders::routes())
         .layer(axum::Extension(queues))
 }
 

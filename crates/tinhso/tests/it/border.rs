@@ -402,3 +402,20 @@ async fn the_fee_is_paid_by_vietqr_and_reconciled() {
         .unwrap();
     assert_eq!(denied.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_leaders_border_page_draws_its_charts() {
+    let app = spawn_app().await;
+    let leader = app.signed_in("lanhdao.tinh").await;
+    let (s, html) = text(app.get(&leader, "/lanh-dao/cua-khau?ngay=7").await).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("<svg class=\"chart\""),
+        "SVG charts on the page"
+    );
+    assert!(html.contains("http-equiv=\"refresh\""), "refreshes itself");
+    assert!(html.contains("Bãi kiểm hoá Hữu Nghị"), "yards listed");
+    let ent = app.signed_in(ENTERPRISE).await;
+    let resp = app.get(&ent, "/lanh-dao/cua-khau").await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
