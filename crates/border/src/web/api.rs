@@ -33,7 +33,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/border/trips/{code}/versions", get(api_versions))
         .route("/api/v1/border/trips/{code}/pass", get(api_pass))
         .route("/api/v1/border/trips/{code}/queue", get(api_queue))
-        .route("/api/v1/border/trips/{code}/booking", post(api_book))
+        .route(
+            "/api/v1/border/trips/{code}/booking",
+            post(api_book).delete(api_cancel_booking),
+        )
+        .route(
+            "/api/v1/border/trips/{code}/booking/extension",
+            post(api_extend),
+        )
+        .route("/api/v1/border/trips/{code}/standby", post(api_standby))
         .route("/api/v1/border/passes/check", post(api_check_pass))
         .route(
             "/api/v1/border/trips/{code}/fee",
@@ -54,7 +62,8 @@ pub fn routes() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     paths(api_gates, api_hs, api_pass_keys, api_wait_times, api_slots, api_declare, api_trip,
-        api_correct, api_versions, api_pass, api_queue, api_book, api_check_pass, api_fee,
+        api_correct, api_versions, api_pass, api_queue, api_book, api_cancel_booking, api_extend,
+        api_standby, api_check_pass, api_fee,
         api_assess, api_fee_payment, api_receipt, api_fee_callback, api_reconciliation),
     components(schemas(DeclarationInput, Trip, Correction, SlotRequest, PassCheckRequest, FeeRequest,
         pass::PublishedKey, Problem)),
@@ -629,4 +638,61 @@ async fn api_reconciliation(
     let d = chrono::NaiveDate::parse_from_str(q.date.trim(), "%Y-%m-%d").map_err(|_| bad_date())?;
     let r = fee_payment::reconciliation(&state.db, d, q.gate.as_deref().map(str::trim)).await?;
     Ok(Json(r).into_response())
+}
+
+#[utoipa::path(delete, path = "/api/v1/border/trips/{code}/booking", tag = "border",
+    params(("code" = String, Path, description = "Trip code")),
+    responses((status = 200, description = "The cancelled booking (its seat is free again)"),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn api_cancel_booking(
+    State(state): State<AppState>,
+    Extension(queues): Extension<Queues>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+) -> Result<Json<Booking>, ApiError> {
+    let trip = own_trip(&state, &ctx, &code).await?;
+    let b = slots::booking::cancel(&state.db, &ctx.audit(), &trip.id, now_micros()).await?;
+    queues.invalidate();
+    Ok(Json(b))
+}
+
+#[utoipa::path(post, path = "/api/v1/border/trips/{code}/booking/extension", tag = "border",
+    params(("code" = String, Path, description = "Trip code")),
+    responses((status = 200, description = "The booking with its arrival deadline extended (once per trip)"),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The extension was already used, or the truck is not late")))]
+async fn api_extend(
+    State(state): State<AppState>,
+    Extension(queues): Extension<Queues>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+) -> Result<Json<Booking>, ApiError> {
+    let trip = own_trip(&state, &ctx, &code).await?;
+    let b = slots::booking::extend_grace(
+        &state.db,
+        &ctx.audit(),
+        queues.policy(),
+        &trip.id,
+        now_micros(),
+    )
+    .await?;
+    queues.invalidate();
+    Ok(Json(b))
+}
+
+#[utoipa::path(post, path = "/api/v1/border/trips/{code}/standby", tag = "border",
+    params(("code" = String, Path, description = "Trip code")),
+    responses((status = 204, description = "The trip waits on the standby queue for a freed seat"),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The trip holds a booking, or is over")))]
+async fn api_standby(
+    State(state): State<AppState>,
+    Extension(queues): Extension<Queues>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let trip = own_trip(&state, &ctx, &code).await?;
+    slots::booking::join_standby(&state.db, &ctx.audit(), &trip.id, now_micros()).await?;
+    queues.invalidate();
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -57,6 +57,21 @@ pub const RULES: &[Rule] = {
             "/api/v1/border/trips/{code}/booking",
             Perm(BorderDeclare),
         ),
+        (
+            "DELETE",
+            "/api/v1/border/trips/{code}/booking",
+            Perm(BorderDeclare),
+        ),
+        (
+            "POST",
+            "/api/v1/border/trips/{code}/booking/extension",
+            Perm(BorderDeclare),
+        ),
+        (
+            "POST",
+            "/api/v1/border/trips/{code}/standby",
+            Perm(BorderDeclare),
+        ),
         ("POST", "/api/v1/border/passes/check", Perm(BorderInspect)),
         // The trip's declarer or an officer at its gate (checked inside).
         ("GET", "/api/v1/border/trips/{code}/fee", SignedIn),

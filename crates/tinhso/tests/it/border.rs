@@ -419,3 +419,76 @@ async fn the_leaders_border_page_draws_its_charts() {
     let resp = app.get(&ent, "/lanh-dao/cua-khau").await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn bookings_are_cancelled_extended_once_and_standby_joined() {
+    let app = spawn_app().await;
+    let (ent, csrf) = app.api_signed_in(ENTERPRISE).await;
+    let (_, trip) = declare(&app, &ent, &csrf, &declaration("12C-777.88")).await;
+    let code = trip["code"].as_str().unwrap().to_string();
+    let url = |p: &str| app.url(&format!("/api/v1/border/trips/{code}{p}"));
+    let (s, b) = json(
+        ent.post(url("/booking"))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"date": tomorrow(), "hour": 9}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // A driver who will be late asks for the one extension; a second is refused.
+    let (s, e) = json(
+        ent.post(url("/booking/extension"))
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    assert_eq!(e["grace_used"], true);
+    assert!(e["arrive_by"].as_i64().unwrap() > b["arrive_by"].as_i64().unwrap());
+    let (s, p) = json(
+        ent.post(url("/booking/extension"))
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    // Holding a booking: no standby.
+    let (s, _) = json(
+        ent.post(url("/standby"))
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, c) = json(
+        ent.delete(url("/booking"))
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert_eq!(c["status"], "cancelled");
+    let resp = ent
+        .post(url("/standby"))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM border_bookings WHERE status = 'active'")
+            .await,
+        0
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM border_standby").await, 1);
+}
