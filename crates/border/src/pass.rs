@@ -280,6 +280,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        /// Fuzzing the verifier: any text, including ones shaped like a pass, is answered with
+        /// a problem, never a panic and never "valid".
+        #[test]
+        fn arbitrary_text_is_never_a_valid_pass(s in "(TSB1\\.)?[A-Za-z0-9_\\-\\.]{0,200}|\\PC{0,100}") {
+            let keys = vec![PublishedKey {
+                key_id: "k1".into(),
+                agency: DEFAULT_SIGNER.into(),
+                public_key: hex::encode(SigningKey::from_bytes(&[7u8; 32]).verifying_key().to_bytes()),
+                revoked_at: None,
+            }];
+            proptest::prop_assert!(verify(&s, &keys, 2_000).is_err());
+        }
+    }
+
     #[test]
     fn a_pass_verifies_and_any_change_breaks_it() {
         let key = SigningKey::from_bytes(&[7u8; 32]);

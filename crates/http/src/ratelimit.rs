@@ -20,6 +20,14 @@ impl RateLimiter {
         }
     }
 
+    /// Refill `key`'s bucket (an operator clearing a lock-out after checking it, or a test
+    /// signing many accounts in from one address).
+    pub fn reset(&self, key: &str) {
+        if let Ok(mut buckets) = self.buckets.lock() {
+            buckets.remove(key);
+        }
+    }
+
     /// Take one token for `key`; false when the bucket is empty.
     pub fn allow(&self, key: &str) -> bool {
         let now = Instant::now();
@@ -56,5 +64,7 @@ mod tests {
         assert!(rl.allow("a") && rl.allow("a") && rl.allow("a"));
         assert!(!rl.allow("a"));
         assert!(rl.allow("b"), "keys are independent");
+        rl.reset("a");
+        assert!(rl.allow("a"), "a reset bucket is full again");
     }
 }

@@ -1431,3 +1431,43 @@ async fn check_page(
     );
     Ok(finish(&p, resp))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        /// Fuzzing the form reader: any field names and values give a declaration (which the
+        /// checks then refuse or accept), never a panic.
+        #[test]
+        fn any_form_reads_without_panicking(pairs in proptest::collection::vec(
+            ("(goods\\[[0-9]{1,3}\\]\\.(hs_code|quantity|unit|weight_kg|description)|vehicle_payload_kg|trailer_payload_kg|gate|\\PC{0,12})", "\\PC{0,40}"),
+            0..40,
+        )) {
+            let input = input_of(&pairs);
+            proptest::prop_assert!(input.goods.len() <= declaration::MAX_GOODS_LINES + 5);
+        }
+    }
+
+    #[test]
+    fn the_form_reads_goods_lines_and_numbers() {
+        let form: Vec<(String, String)> = [
+            ("gate", "HN"),
+            ("vehicle_payload_kg", "15.000"),
+            ("goods[0].hs_code", "0810.60.00"),
+            ("goods[0].quantity", "12,5"),
+            ("goods[0].weight_kg", "abc"),
+            ("goods[2].unit", "kg"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let d = input_of(&form);
+        assert_eq!(d.vehicle_payload_kg, 15_000, "thousands separators");
+        assert_eq!(d.goods.len(), 2, "the blank line 1 is skipped");
+        assert_eq!(d.goods[0].quantity, 12.5);
+        assert_eq!(d.goods[0].weight_kg, -1, "unparsable: refused later by the checks");
+        assert_eq!(d.goods[1].unit, "kg");
+    }
+}

@@ -292,7 +292,7 @@ async fn commune_scope_excludes_central_agencies_in_the_commune() {
             &ubnd,
             json!([{"role": "commune_officer", "scope": {"kind": "commune", "code": "06184"}}]),
         ),
-        ("haiquan.huunghi", &customs, json!([])),
+        ("nv.haiquan.hn", &customs, json!([])),
     ] {
         let resp = admin
             .post(app.url("/api/v1/users"))
@@ -317,7 +317,7 @@ async fn commune_scope_excludes_central_agencies_in_the_commune() {
 
     // Reading and editing the customs post are refused…
     let (status, _) = json(
-        app.get(&c, &format!("/api/v1/users/{}", ids["haiquan.huunghi"]))
+        app.get(&c, &format!("/api/v1/users/{}", ids["nv.haiquan.hn"]))
             .await,
     )
     .await;

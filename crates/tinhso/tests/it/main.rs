@@ -42,6 +42,8 @@ pub struct TestApp {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
     pub db: Db,
+    /// The server's sign-in rate limiter (per client address).
+    pub auth_limiter: std::sync::Arc<tinhso_http::ratelimit::RateLimiter>,
     shutdown: Option<oneshot::Sender<()>>,
     // Dropped after the shutdown signal: the database (and its directory) must outlive the
     // server's last request.
@@ -85,6 +87,7 @@ pub async fn spawn_app() -> TestApp {
             ..Default::default()
         },
     );
+    let auth_limiter = state.auth_limiter.clone();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
         let stop = async move {
@@ -97,6 +100,7 @@ pub async fn spawn_app() -> TestApp {
     TestApp {
         base: format!("http://{addr}"),
         db,
+        auth_limiter,
         shutdown: Some(tx),
         _data_dir: data_dir,
         _test_db: test_db,
