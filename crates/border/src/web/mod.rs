@@ -9,6 +9,7 @@
 //! with [`tinhso_http::context::require`].
 
 pub mod api;
+pub mod officer;
 pub mod pages;
 
 use crate::declaration::{self, Trip};
@@ -64,6 +65,7 @@ pub const RULES: &[Rule] = {
 pub fn routes(queues: Queues) -> Router<AppState> {
     api::routes()
         .merge(pages::routes())
+        .merge(officer::officer_routes())
         .layer(axum::Extension(queues))
 }
 
