@@ -890,8 +890,21 @@ async fn review_post(
 
 // ------------------------------------------------------------------ APIs
 
+/// The workbench's JSON API, merged into the platform's OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(api_release, api_events),
+    components(schemas(ReleaseInput, ReleaseOutcome, tinhso_http::error::Problem))
+)]
+pub struct OfficerApiDoc;
+
 /// `POST /api/v1/border/customs-releases`: customs' release decision for a trip. 201 when
 /// recorded, 200 for a duplicate or superseded message (nothing written).
+#[utoipa::path(post, path = "/api/v1/border/customs-releases", tag = "border", request_body = ReleaseInput,
+    responses((status = 201, body = ReleaseOutcome, description = "Recorded: the customs check follows the decision (released passes it, held holds it, rejected turns the truck back); the trip advances to checked when every required check has passed"),
+        (status = 200, body = ReleaseOutcome, description = "duplicate (already received) or superseded (older than the decision held): nothing written"),
+        (status = 401, body = tinhso_http::error::Problem), (status = 403, body = tinhso_http::error::Problem, description = "Not the customs office at the trip's gate (or above it)"),
+        (status = 422, body = tinhso_http::error::Problem, description = "Field errors (customs_declaration, trip_code, decision, decided_at, officer_ref), every one at once")))]
 async fn api_release(
     State(state): State<AppState>,
     Extension(queues): Extension<Queues>,
@@ -944,6 +957,11 @@ struct EventsOut {
     report: BatchReport,
 }
 
+#[utoipa::path(post, path = "/api/v1/border/events", tag = "border",
+    request_body(content_type = "application/json", description = "`{\"events\": [...]}`, at most 1000: each `{\"event_id\", \"at\" (Unix µs), \"kind\": \"camera\", \"camera_id\", \"plate_text\", \"confidence\"}`, `{…, \"kind\": \"qr\", \"reader_id\", \"trip_code\"}` or `{…, \"kind\": \"gps\", \"geofence_id\", \"trip_id\"}`"),
+    responses((status = 200, description = "received, duplicates, attached, review, unknown, moved, and per event: event_id, outcome (exact, fuzzy, qr, gps: attached; ambiguous, no_match, several_trips: sent to review; unknown_trip; duplicate) and trip_id"),
+        (status = 401, body = tinhso_http::error::Problem), (status = 403, body = tinhso_http::error::Problem, description = "Not an agency at the gate of every sensor in the batch"),
+        (status = 422, body = tinhso_http::error::Problem, description = "Field errors `events[i].…`: nothing written")))]
 /// `POST /api/v1/border/events`: a batch of camera / QR / GPS events (`{"events": [...]}`),
 /// each answered (attached to a trip, duplicate, sent to review, unknown trip). The caller is
 /// an officer (or a token) of an agency at every gate the batch's sensors are at.
