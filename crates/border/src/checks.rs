@@ -420,6 +420,20 @@ async fn load_for(
     Ok((trip, gate, agency))
 }
 
+/// Lock the trip's row for this transaction on PostgreSQL (SQLite's writer is already
+/// exclusive), so that decisions on one trip are serialised: two agencies passing the last two
+/// checks at once both see each other's pass, and one of them moves the trip to `checked`.
+async fn lock_trip(tx: &mut WriteTx, trip_id: &str) -> Result<(), AppError> {
+    if tx.backend() == Backend::Postgres {
+        sqlx::query("SELECT id FROM border_trips WHERE id = $1 FOR UPDATE")
+            .bind(trip_id)
+            .fetch_optional(tx.conn())
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
 /// The check row, created (status `started`) if missing, locked on PostgreSQL. Returns its
 /// (status, started_at).
 async fn lock_check(
@@ -595,6 +609,7 @@ pub async fn decide(
     }
     let (trip, gate, agency) = load_for(db, principal, trip_code, kind).await?;
     let mut tx = db.begin_write().await?;
+    lock_trip(&mut tx, &trip.id).await?;
     let (status, started, _) = lock_check(&mut tx, &trip, kind, &agency, at).await?;
     if matches!(status.as_str(), "passed" | "rejected") {
         return Err(already_closed(kind, &status));
@@ -888,15 +903,11 @@ pub async fn receive_release(
         ));
     }
     let mut tx = db.begin_write().await?;
-    let lock = if tx.backend() == Backend::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
-    let held = sqlx::query(&format!(
+    lock_trip(&mut tx, &trip.id).await?;
+    let held = sqlx::query(
         "SELECT decision, decided_at, officer_ref FROM border_customs_releases \
-         WHERE trip_id = $1 AND customs_declaration = $2{lock}"
-    ))
+         WHERE trip_id = $1 AND customs_declaration = $2",
+    )
     .bind(&trip.id)
     .bind(&r.customs_declaration)
     .fetch_optional(tx.conn())

@@ -272,6 +272,55 @@ async fn every_agency_passes_and_customs_releases_then_checked() {
 }
 
 #[tokio::test]
+async fn the_last_two_passes_at_once_still_reach_checked() {
+    let t = crate::env().await;
+    let db = &t.db;
+    for round in 0..5 {
+        let trip = declare(db, &format!("12C-123.{:02}", 50 + round), &["08106000"]).await;
+        let t0 = now_micros() - 3_600_000_000;
+        into_yard(db, &trip, t0).await;
+        let at = declaration::local(t0 + 60_000_000).to_rfc3339();
+        checks::receive_release(
+            db,
+            &sys(),
+            &officer(HN_CUSTOMS),
+            &release(&trip, "released", &at),
+            now_micros(),
+        )
+        .await
+        .unwrap();
+        let pass = DecisionInput::new("pass", "");
+        let (guard, plant, ctx) = (officer(HN_GUARD), officer(PLANT), sys());
+        let (a, b) = tokio::join!(
+            checks::decide(
+                db,
+                &ctx,
+                &guard,
+                &trip.code,
+                CheckKind::BorderGuard,
+                &pass,
+                t0 + 120_000_000
+            ),
+            checks::decide(
+                db,
+                &ctx,
+                &plant,
+                &trip.code,
+                CheckKind::PlantQuarantine,
+                &pass,
+                t0 + 120_000_000
+            ),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(
+            a.all_clear || b.all_clear,
+            "round {round}: one of them sees both passes"
+        );
+        assert_eq!(stage(db, &trip.code).await, Stage::Checked, "round {round}");
+    }
+}
+
+#[tokio::test]
 async fn hold_then_pass_and_reject_turns_the_trip_back() {
     let t = crate::env().await;
     let db = &t.db;
