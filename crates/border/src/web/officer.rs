@@ -67,6 +67,16 @@ pub const OFFICER_RULES: &[Rule] = {
             Perm(BorderInspect),
         ),
         (
+            "GET",
+            "/api/v1/border/trips/{code}/checks",
+            Perm(BorderInspect),
+        ),
+        (
+            "POST",
+            "/api/v1/border/trips/{code}/checks",
+            Perm(BorderInspect),
+        ),
+        (
             "POST",
             "/api/v1/border/customs-releases",
             Perm(BorderInspect),
@@ -93,6 +103,10 @@ pub fn officer_routes() -> Router<AppState> {
         .route(
             "/nghiep-vu/cua-khau/chuyen/{code}/giai-doan",
             post(override_post),
+        )
+        .route(
+            "/api/v1/border/trips/{code}/checks",
+            get(api_checks).post(api_decide),
         )
         .route("/api/v1/border/customs-releases", post(api_release))
         .route("/api/v1/border/events", post(api_events))
@@ -605,6 +619,52 @@ struct CheckForm {
     reason: String,
 }
 
+/// Start a check or record a decision (page and API). Returns what it did, as JSON.
+async fn record(
+    state: &AppState,
+    queues: &Queues,
+    ctx: &ReqCtx,
+    code: &str,
+    f: &CheckForm,
+) -> Result<serde_json::Value, AppError> {
+    let kind = checks::parse_kind(&f.check).map_err(|e| AppError::field("check", e))?;
+    let trip = declaration::get(&state.db, code)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let gate = gate_of(state, &trip.gate).await?;
+    // Another agency's check: refused here, with the denial logged.
+    let scope = checks::kind_scope(&state.db, &gate, kind).await?;
+    require(
+        state,
+        ctx,
+        Permission::BorderInspect,
+        &scope,
+        &format!("border_trip:{code}:{}", kind.as_str()),
+    )
+    .await?;
+    let principal = ctx.principal()?;
+    if f.decision.trim() == "start" {
+        let c = checks::start(&state.db, &ctx.audit(), principal, code, kind, now_micros()).await?;
+        Ok(
+            serde_json::json!({"trip_code": trip.code, "check": kind, "status": c.status,
+            "stage": trip.stage, "started_at": c.started_at}),
+        )
+    } else {
+        let o = checks::decide(
+            &state.db,
+            &ctx.audit(),
+            principal,
+            code,
+            kind,
+            &DecisionInput::new(&f.decision, &f.reason),
+            now_micros(),
+        )
+        .await?;
+        queues.invalidate();
+        serde_json::to_value(&o).map_err(AppError::internal)
+    }
+}
+
 async fn check_post(
     State(state): State<AppState>,
     Extension(queues): Extension<Queues>,
@@ -612,51 +672,8 @@ async fn check_post(
     Path(code): Path<String>,
     Form(f): Form<CheckForm>,
 ) -> Response {
-    let r = async {
-        let kind = checks::parse_kind(&f.check).map_err(|e| AppError::field("check", e))?;
-        let trip = declaration::get(&state.db, &code)
-            .await?
-            .ok_or_else(AppError::not_found)?;
-        let gate = gate_of(&state, &trip.gate).await?;
-        // Logged denial for another agency's check.
-        let scope = checks::kind_scope(&state.db, &gate, kind).await?;
-        require(
-            &state,
-            &ctx,
-            Permission::BorderInspect,
-            &scope,
-            &format!("border_trip:{code}:{}", kind.as_str()),
-        )
-        .await?;
-        let principal = ctx.principal()?;
-        if f.decision.trim() == "start" {
-            checks::start(
-                &state.db,
-                &ctx.audit(),
-                principal,
-                &code,
-                kind,
-                now_micros(),
-            )
-            .await?;
-        } else {
-            checks::decide(
-                &state.db,
-                &ctx.audit(),
-                principal,
-                &code,
-                kind,
-                &DecisionInput::new(&f.decision, &f.reason),
-                now_micros(),
-            )
-            .await?;
-            queues.invalidate();
-        }
-        Ok::<_, AppError>(())
-    }
-    .await;
-    match r {
-        Ok(()) => {
+    match record(&state, &queues, &ctx, &code, &f).await {
+        Ok(_) => {
             Redirect::to(&format!("/nghiep-vu/cua-khau/chuyen/{code}?ok=kiem-tra")).into_response()
         }
         Err(e) => form_failed(&state, &ctx, &code, e).await,
@@ -893,10 +910,97 @@ async fn review_post(
 /// The workbench's JSON API, merged into the platform's OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(api_release, api_events),
-    components(schemas(ReleaseInput, ReleaseOutcome, tinhso_http::error::Problem))
+    paths(api_checks, api_decide, api_release, api_events),
+    components(schemas(
+        CheckRequest,
+        ReleaseInput,
+        ReleaseOutcome,
+        tinhso_http::error::Problem
+    ))
 )]
 pub struct OfficerApiDoc;
+
+/// A trip's required checks and where they stand.
+#[derive(Debug, Serialize)]
+struct ChecksOut {
+    trip_code: String,
+    stage: String,
+    all_clear: bool,
+    checks: Vec<checks::CheckState>,
+    /// The check kinds the caller decides on this trip.
+    mine: Vec<CheckKind>,
+    decisions: Vec<checks::DecisionRow>,
+}
+
+#[utoipa::path(get, path = "/api/v1/border/trips/{code}/checks", tag = "border",
+    params(("code" = String, Path, description = "Trip code")),
+    responses((status = 200, description = "trip_code, stage, all_clear, checks (kind, agency, status pending/started/passed/held/rejected, the recorded check with reason, started_at, decided_at), mine (the check kinds the caller decides), decisions (every start/pass/hold/reject in order)"),
+        (status = 403, body = tinhso_http::error::Problem), (status = 404, body = tinhso_http::error::Problem)))]
+/// `GET /api/v1/border/trips/{code}/checks`: the trip's checks, for an officer at its gate.
+async fn api_checks(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+) -> Result<Json<ChecksOut>, ApiError> {
+    let (trip, access) = trip_for(&state, &ctx, &code).await?;
+    if access != TripAccess::Officer && !is_officer(&state, &ctx, &trip).await? {
+        return Err(AppError::forbidden().into());
+    }
+    let gate = gate_of(&state, &trip.gate).await?;
+    let (states, all_clear) = checks::states(&state.db, &gate, &trip).await?;
+    let kinds = checks::kinds_for(&state.db, ctx.principal()?, &gate).await?;
+    Ok(Json(ChecksOut {
+        mine: states
+            .iter()
+            .map(|s| s.kind)
+            .filter(|k| *k != CheckKind::Customs && kinds.contains(k))
+            .collect(),
+        decisions: checks::decisions(&state.db, &trip.id).await?,
+        trip_code: trip.code,
+        stage: trip.stage,
+        all_clear,
+        checks: states,
+    }))
+}
+
+/// An agency's decision through the API.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+struct CheckRequest {
+    /// `border_guard`, `plant_quarantine`, `animal_quarantine` or `health_quarantine`.
+    #[serde(default)]
+    check: String,
+    /// `start`, `pass`, `hold` or `reject`.
+    #[serde(default)]
+    decision: String,
+    /// Required for hold and reject (1–500 characters).
+    #[serde(default)]
+    reason: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/border/trips/{code}/checks", tag = "border", request_body = CheckRequest,
+    params(("code" = String, Path, description = "Trip code")),
+    responses((status = 200, description = "trip_code, check, status after the decision, the trip's stage, all_clear (the trip advanced to checked when every required check passed; reject turns it back)"),
+        (status = 403, body = tinhso_http::error::Problem, description = "Not the agency making this check at the trip's gate"),
+        (status = 404, body = tinhso_http::error::Problem),
+        (status = 409, body = tinhso_http::error::Problem, description = "The check is already closed, or the trip's journey is over"),
+        (status = 422, body = tinhso_http::error::Problem, description = "Field errors (check, decision, reason)")))]
+/// `POST /api/v1/border/trips/{code}/checks`: an agency records its decision (or starts the
+/// check), as the trip page does.
+async fn api_decide(
+    State(state): State<AppState>,
+    Extension(queues): Extension<Queues>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<CheckRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let f = CheckForm {
+        check: body.check,
+        decision: body.decision,
+        reason: body.reason,
+    };
+    let out = record(&state, &queues, &ctx, &code, &f).await?;
+    Ok(Json(out))
+}
 
 /// `POST /api/v1/border/customs-releases`: customs' release decision for a trip. 201 when
 /// recorded, 200 for a duplicate or superseded message (nothing written).

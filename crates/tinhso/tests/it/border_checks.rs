@@ -484,6 +484,63 @@ async fn a_camera_read_in_review_is_attached_from_the_page() {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(stage(&app, code2).await, "staging");
     assert_eq!(app.audit_count("border.trip.override").await, 1);
+    // The border guard's handheld uses the JSON API (a token of a guard account).
+    let guard = officer_token(&app, "bienphong.huunghi", "000.01.02.Z37").await;
+    let checks_url = app.url(&format!("/api/v1/border/trips/{code1}/checks"));
+    let (s, v) = json(
+        crate::client()
+            .get(&checks_url)
+            .bearer_auth(&guard)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["mine"], json!(["border_guard"]), "{v}");
+    assert_eq!(
+        v["checks"].as_array().unwrap().len(),
+        3,
+        "guard, plant quarantine, customs: {v}"
+    );
+    let decide = |body: Value| {
+        crate::client()
+            .post(&checks_url)
+            .bearer_auth(&guard)
+            .json(&body)
+            .send()
+    };
+    let (s, p) = json(
+        decide(json!({"check": "border_guard", "decision": "reject"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["errors"][0]["field"], "reason");
+    let (s, _) = json(
+        decide(json!({"check": "plant_quarantine", "decision": "pass"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = json(decide(json!({"check": "border_guard", "decision": "hold", "reason": "Chờ đối chiếu hộ chiếu lái xe"})).await.unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["status"].as_str(), v["stage"].as_str()),
+        (Some("held"), Some("yard"))
+    );
+    let tt_guard = crate::client()
+        .post(&checks_url)
+        .bearer_auth(&tt)
+        .json(&json!({"check": "border_guard", "decision": "pass"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tt_guard.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.audit_count("border.check.hold").await, 1);
+
     // Both trucks now wait in the customs queue, oldest first.
     let (_, html) = text(app.get(&page, "/nghiep-vu/cua-khau/HN").await).await;
     let (p1, p2) = (html.find(code1).unwrap(), html.find(code2).unwrap());
