@@ -12,9 +12,12 @@
 //! - [`waittimes`]: the open wait-time feed per gate and direction.
 //! - [`fees`]: the infrastructure fee (phí sử dụng công trình kết cấu hạ tầng) as dated data;
 //!   [`fee_payment`]: the fee assessed per trip, paid with VietQR, receipts, daily reconciliation.
+//! - [`checks`]: the agencies' workbench: each agency's check per trip (pass, hold, reject),
+//!   the customs release received from customs, service times per agency.
 //! - [`web`]: pages (Vietnamese, Chinese, English for drivers) and the JSON API.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod checks;
 pub mod dashboard;
 pub mod declaration;
 pub mod events;
@@ -56,5 +59,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 8004,
         name: "border infrastructure fee assessments, payments and receipts",
         sql: include_str!("../migrations/8004_fees.sql"),
+    },
+    Migration {
+        version: 8005,
+        name: "border agency checks, their decisions and customs release decisions",
+        sql: include_str!("../migrations/8005_checks.sql"),
     },
 ];

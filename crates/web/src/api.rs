@@ -120,6 +120,7 @@ async fn openapi() -> Response {
     doc.merge(tinhso_targets::web::TargetsApiDoc::openapi());
     doc.merge(tinhso_exchange::web::ExchangeApiDoc::openapi());
     doc.merge(tinhso_border::web::api::BorderApiDoc::openapi());
+    doc.merge(tinhso_border::web::officer::OfficerApiDoc::openapi());
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
     Json(doc).into_response()
 }

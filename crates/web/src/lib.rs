@@ -29,6 +29,7 @@ pub fn all_rules() -> Vec<tinhso_http::access::Rule> {
         tinhso_targets::web::RULES,
         tinhso_exchange::web::RULES,
         tinhso_border::web::RULES,
+        tinhso_border::web::officer::OFFICER_RULES,
     ]
     .concat()
 }

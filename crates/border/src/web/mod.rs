@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod leaders;
+pub mod officer;
 pub mod pages;
 
 use crate::declaration::{self, Trip};
@@ -96,6 +97,7 @@ pub fn routes(queues: Queues) -> Router<AppState> {
     api::routes()
         .merge(pages::routes())
         .merge(leaders::routes())
+        .merge(officer::officer_routes())
         .layer(axum::Extension(queues))
 }
 

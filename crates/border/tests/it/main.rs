@@ -2,6 +2,7 @@
 //! `TINHSO_TEST_PG_URL` is set (a fresh database per test).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod checks;
 mod dashboard;
 mod declarations;
 mod events;

@@ -13,6 +13,7 @@ mod audit;
 mod authz;
 mod bad_input;
 mod border;
+mod border_checks;
 mod calendar;
 mod errors;
 mod feedback;

@@ -1,0 +1,1242 @@
+//! The agencies' workbench (bàn làm việc của các lực lượng tại cửa khẩu): each agency at a gate
+//! checks the trucks and records its decision (quyết định): pass (đạt), hold (tạm giữ, with a
+//! reason; a later pass or reject closes it) or reject (không cho qua, with a reason: the trip
+//! is turned back, `returned`).
+//!
+//! The checks a trip needs ([`required`]): border guard (biên phòng) where the gate has one,
+//! plant and animal quarantine (kiểm dịch thực vật / động vật) when its goods need it, health
+//! quarantine (kiểm dịch y tế) where the gate has one, and the customs release (thông quan).
+//! An officer records the check kinds of the agencies they belong to (or of an agency below
+//! theirs): the gate's `agencies` table maps check kind → agency.
+//!
+//! **Customs keeps the release decision.** The platform receives it ([`receive_release`]) from
+//! customs (an officer of the customs office at the gate or a customs system with an API token)
+//! and never processes customs declarations itself. One release record per (trip, customs
+//! declaration number): a replay is answered `duplicate`, an older decision than the one held is
+//! `superseded`, a newer one replaces it.
+//!
+//! When every required check has passed and customs released, the trip advances to `checked`
+//! in the same transaction. Every check keeps `started_at` (the officer started, or first
+//! decided) and `decided_at` (closed), so the service time per agency is measured
+//! ([`service_times`], p50/p90 per agency per local day).
+
+use chrono::{DateTime, NaiveDate};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use tinhso_identity::{authorize, Permission, Principal, ResourceScope};
+use tinhso_kernel::{AppError, FieldErrors, Invalid};
+use tinhso_store::audit::Ctx;
+use tinhso_store::{Backend, Db, DbError, WriteTx};
+use utoipa::ToSchema;
+
+use crate::declaration::{self, Trip};
+use crate::gates::{self, CheckKind, Gate};
+use crate::journey::{self, Source, Stage};
+
+fn db_err(e: sqlx::Error) -> AppError {
+    DbError::from(e).into()
+}
+
+/// The check kinds recorded on the workbench (the management board checks nothing here).
+pub const CHECK_KINDS: [CheckKind; 5] = [
+    CheckKind::Customs,
+    CheckKind::BorderGuard,
+    CheckKind::PlantQuarantine,
+    CheckKind::AnimalQuarantine,
+    CheckKind::HealthQuarantine,
+];
+
+/// An officer's decision (quyết định kiểm tra).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Đạt.
+    Pass,
+    /// Tạm giữ (with a reason).
+    Hold,
+    /// Không cho qua (with a reason): the trip is turned back.
+    Reject,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Pass => "pass",
+            Decision::Hold => "hold",
+            Decision::Reject => "reject",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        match s.trim() {
+            "pass" => Ok(Decision::Pass),
+            "hold" => Ok(Decision::Hold),
+            "reject" => Ok(Decision::Reject),
+            _ => Err(Invalid::new(
+                "decision",
+                "Quyết định là đạt (pass), tạm giữ (hold) hoặc không cho qua (reject)",
+                "The decision is pass, hold or reject",
+            )),
+        }
+    }
+
+    /// The check's status after this decision.
+    fn status(self) -> &'static str {
+        match self {
+            Decision::Pass => "passed",
+            Decision::Hold => "held",
+            Decision::Reject => "rejected",
+        }
+    }
+}
+
+/// Customs' release decision (quyết định thông quan), as customs sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomsDecision {
+    /// Thông quan / giải phóng hàng.
+    Released,
+    /// Tạm dừng thông quan.
+    Held,
+    /// Không thông quan.
+    Rejected,
+}
+
+impl CustomsDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomsDecision::Released => "released",
+            CustomsDecision::Held => "held",
+            CustomsDecision::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        match s.trim() {
+            "released" => Ok(CustomsDecision::Released),
+            "held" => Ok(CustomsDecision::Held),
+            "rejected" => Ok(CustomsDecision::Rejected),
+            _ => Err(Invalid::new(
+                "decision",
+                "Quyết định của hải quan là released, held hoặc rejected",
+                "The customs decision is released, held or rejected",
+            )),
+        }
+    }
+
+    /// The customs check's status.
+    fn status(self) -> &'static str {
+        match self {
+            CustomsDecision::Released => "passed",
+            CustomsDecision::Held => "held",
+            CustomsDecision::Rejected => "rejected",
+        }
+    }
+}
+
+/// A check a trip needs, and the agency at its gate that makes it (`None`: the gate has no
+/// such agency, so only an officer's override moves the trip on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Required {
+    pub kind: CheckKind,
+    pub agency: Option<String>,
+}
+
+/// The checks `trip` needs at `gate`, customs last.
+pub fn required(gate: &Gate, trip: &Trip) -> Vec<Required> {
+    required_for(gate, &trip.quarantine)
+}
+
+/// The checks a trip needing `quarantine` (`plant`, `animal`, `plant,animal` or empty) needs at
+/// `gate`.
+pub fn required_for(gate: &Gate, quarantine: &str) -> Vec<Required> {
+    let q: Vec<&str> = quarantine.split(',').map(str::trim).collect();
+    let mut out = Vec::new();
+    let mut need = |kind: CheckKind, always: bool| {
+        let agency = gate.agency_for(kind).map(str::to_string);
+        if always || agency.is_some() {
+            out.push(Required { kind, agency });
+        }
+    };
+    need(CheckKind::BorderGuard, false);
+    if q.contains(&"plant") {
+        need(CheckKind::PlantQuarantine, true);
+    }
+    if q.contains(&"animal") {
+        need(CheckKind::AnimalQuarantine, true);
+    }
+    need(CheckKind::HealthQuarantine, false);
+    need(CheckKind::Customs, true);
+    out
+}
+
+/// Where an agency's records sit for authorization: the agency and its parents.
+pub async fn agency_scope(db: &Db, agency: &str) -> Result<ResourceScope, AppError> {
+    Ok(ResourceScope {
+        agencies: tinhso_refdata::agencies::ancestors(db, agency).await?,
+        commune: None,
+        owner_user_id: None,
+    })
+}
+
+/// The check kinds at `gate` that `principal` records (BorderInspect over the kind's agency).
+pub async fn kinds_for(
+    db: &Db,
+    principal: &Principal,
+    gate: &Gate,
+) -> Result<Vec<CheckKind>, AppError> {
+    let mut out = Vec::new();
+    for kind in CHECK_KINDS {
+        if let Some(a) = gate.agency_for(kind) {
+            let scope = agency_scope(db, a).await?;
+            if authorize(Some(principal), Permission::BorderInspect, &scope).is_ok() {
+                out.push(kind);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn no_agency(gate: &Gate, kind: CheckKind) -> AppError {
+    AppError::field(
+        "check",
+        Invalid::new(
+            "check_no_agency",
+            format!("{} không có lực lượng {}", gate.name_vi, kind.name_vi()),
+            format!("{} has no {} agency", gate.name_en, kind.as_str()),
+        ),
+    )
+}
+
+/// The scope of `kind` at `gate`, for [`tinhso_http::context::require`] in the web layer.
+pub async fn kind_scope(db: &Db, gate: &Gate, kind: CheckKind) -> Result<ResourceScope, AppError> {
+    let agency = gate.agency_for(kind).ok_or_else(|| no_agency(gate, kind))?;
+    agency_scope(db, agency).await
+}
+
+/// The parsed check kind (`check` field).
+pub fn parse_kind(s: &str) -> Result<CheckKind, Invalid> {
+    CheckKind::parse(s)
+        .filter(|k| CHECK_KINDS.contains(k))
+        .ok_or_else(|| {
+            Invalid::new(
+                "check",
+                "Loại kiểm tra là border_guard, plant_quarantine, animal_quarantine, health_quarantine hoặc customs",
+                "The check is border_guard, plant_quarantine, animal_quarantine, health_quarantine or customs",
+            )
+        })
+}
+
+/// One check of a trip as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckRow {
+    pub kind: CheckKind,
+    pub agency_code: String,
+    /// `started`, `passed`, `held`, `rejected`.
+    pub status: String,
+    pub reason: Option<String>,
+    pub started_at: Option<i64>,
+    pub decided_at: Option<i64>,
+    pub decided_by: Option<String>,
+}
+
+/// The recorded checks of a trip.
+pub async fn checks_of(db: &Db, trip_id: &str) -> Result<Vec<CheckRow>, AppError> {
+    let rows = sqlx::query(
+        "SELECT kind, agency_code, status, reason, started_at, decided_at, decided_by \
+         FROM border_checks WHERE trip_id = $1",
+    )
+    .bind(trip_id)
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let k: String = r.try_get(0).map_err(db_err)?;
+        let Some(kind) = CheckKind::parse(&k) else {
+            continue;
+        };
+        out.push(CheckRow {
+            kind,
+            agency_code: r.try_get(1).map_err(db_err)?,
+            status: r.try_get(2).map_err(db_err)?,
+            reason: r.try_get(3).map_err(db_err)?,
+            started_at: r.try_get(4).map_err(db_err)?,
+            decided_at: r.try_get(5).map_err(db_err)?,
+            decided_by: r.try_get(6).map_err(db_err)?,
+        });
+    }
+    Ok(out)
+}
+
+/// A required check and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckState {
+    pub kind: CheckKind,
+    pub agency: Option<String>,
+    /// `pending` when nothing is recorded yet.
+    pub status: String,
+    pub check: Option<CheckRow>,
+}
+
+/// Every required check of a trip with its state, and whether all have passed.
+pub async fn states(
+    db: &Db,
+    gate: &Gate,
+    trip: &Trip,
+) -> Result<(Vec<CheckState>, bool), AppError> {
+    let rows = checks_of(db, &trip.id).await?;
+    let mut out = Vec::new();
+    for r in required(gate, trip) {
+        let check = rows.iter().find(|c| c.kind == r.kind).cloned();
+        out.push(CheckState {
+            kind: r.kind,
+            agency: r.agency,
+            status: check
+                .as_ref()
+                .map(|c| c.status.clone())
+                .unwrap_or_else(|| "pending".into()),
+            check,
+        });
+    }
+    let clear = out.iter().all(|c| c.status == "passed");
+    Ok((out, clear))
+}
+
+/// One decision on a check, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionRow {
+    pub kind: String,
+    pub decision: String,
+    pub reason: Option<String>,
+    pub at: i64,
+    pub actor: String,
+}
+
+/// Every decision on a trip's checks, oldest first.
+pub async fn decisions(db: &Db, trip_id: &str) -> Result<Vec<DecisionRow>, AppError> {
+    let rows = sqlx::query(
+        "SELECT kind, decision, reason, at, actor FROM border_check_decisions \
+         WHERE trip_id = $1 ORDER BY at, id",
+    )
+    .bind(trip_id)
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(DecisionRow {
+                kind: r.try_get(0).map_err(db_err)?,
+                decision: r.try_get(1).map_err(db_err)?,
+                reason: r.try_get(2).map_err(db_err)?,
+                at: r.try_get(3).map_err(db_err)?,
+                actor: r.try_get(4).map_err(db_err)?,
+            })
+        })
+        .collect()
+}
+
+/// What a decision did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub trip_code: String,
+    pub kind: CheckKind,
+    /// The check's status after it.
+    pub status: String,
+    /// The trip's stage after it.
+    pub stage: Stage,
+    /// Every required check has passed (and customs released).
+    pub all_clear: bool,
+}
+
+fn already_closed(kind: CheckKind, status: &str) -> AppError {
+    AppError::conflict(
+        format!(
+            "{} đã quyết định ({status}); không sửa được quyết định đã đóng",
+            kind.name_vi()
+        ),
+        format!(
+            "The {} check is already closed ({status}); a closed decision is not changed",
+            kind.as_str()
+        ),
+    )
+}
+
+fn trip_over(trip: &Trip) -> AppError {
+    AppError::conflict(
+        format!(
+            "Chuyến {} đã kết thúc ({}), không kiểm tra nữa",
+            trip.code,
+            trip.stage().name_vi()
+        ),
+        format!(
+            "Trip {} is over ({}): no more checks",
+            trip.code,
+            trip.stage().name_en()
+        ),
+    )
+}
+
+/// Load a trip, its gate and check that `principal` records `kind` on it (404 unknown trip,
+/// 422 a check the trip does not need or the gate lacks, 403 another agency's check).
+async fn load_for(
+    db: &Db,
+    principal: &Principal,
+    trip_code: &str,
+    kind: CheckKind,
+) -> Result<(Trip, Gate, String), AppError> {
+    let trip = declaration::get(db, trip_code)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let gate = gates::get(db, &trip.gate)
+        .await?
+        .ok_or_else(|| AppError::internal(format!("trip {}: no gate {}", trip.code, trip.gate)))?;
+    let agency = gate
+        .agency_for(kind)
+        .ok_or_else(|| no_agency(&gate, kind))?
+        .to_string();
+    authorize(
+        Some(principal),
+        Permission::BorderInspect,
+        &agency_scope(db, &agency).await?,
+    )?;
+    if !required(&gate, &trip).iter().any(|r| r.kind == kind) {
+        return Err(AppError::field(
+            "check",
+            Invalid::new(
+                "check_not_required",
+                format!("Chuyến {} không cần {}", trip.code, kind.name_vi()),
+                format!(
+                    "Trip {} does not need the {} check",
+                    trip.code,
+                    kind.as_str()
+                ),
+            ),
+        ));
+    }
+    if !trip.stage().is_active() {
+        return Err(trip_over(&trip));
+    }
+    Ok((trip, gate, agency))
+}
+
+/// Lock the trip's row for this transaction on PostgreSQL (SQLite's writer is already
+/// exclusive), so that decisions on one trip are serialised: two agencies passing the last two
+/// checks at once both see each other's pass, and one of them moves the trip to `checked`.
+async fn lock_trip(tx: &mut WriteTx, trip_id: &str) -> Result<(), AppError> {
+    if tx.backend() == Backend::Postgres {
+        sqlx::query("SELECT id FROM border_trips WHERE id = $1 FOR UPDATE")
+            .bind(trip_id)
+            .fetch_optional(tx.conn())
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// The check row, created (status `started`) if missing, locked on PostgreSQL. Returns its
+/// (status, started_at).
+async fn lock_check(
+    tx: &mut WriteTx,
+    trip: &Trip,
+    kind: CheckKind,
+    agency: &str,
+    at: i64,
+) -> Result<(String, Option<i64>, bool), AppError> {
+    let created = sqlx::query(
+        "INSERT INTO border_checks (trip_id, kind, gate_code, agency_code, status, started_at, \
+         updated_at) VALUES ($1, $2, $3, $4, 'started', $5, $5) \
+         ON CONFLICT (trip_id, kind) DO NOTHING",
+    )
+    .bind(&trip.id)
+    .bind(kind.as_str())
+    .bind(&trip.gate)
+    .bind(agency)
+    .bind(at)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?
+    .rows_affected()
+        > 0;
+    let lock = if tx.backend() == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let row = sqlx::query(&format!(
+        "SELECT status, started_at FROM border_checks WHERE trip_id = $1 AND kind = $2{lock}"
+    ))
+    .bind(&trip.id)
+    .bind(kind.as_str())
+    .fetch_one(tx.conn())
+    .await
+    .map_err(db_err)?;
+    Ok((
+        row.try_get(0).map_err(db_err)?,
+        row.try_get(1).map_err(db_err)?,
+        created,
+    ))
+}
+
+async fn log_decision(
+    tx: &mut WriteTx,
+    trip_id: &str,
+    kind: CheckKind,
+    decision: &str,
+    reason: Option<&str>,
+    at: i64,
+    actor: &str,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO border_check_decisions (id, trip_id, kind, decision, reason, at, actor) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(trip_id)
+    .bind(kind.as_str())
+    .bind(decision)
+    .bind(reason)
+    .bind(at)
+    .bind(actor)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// An officer starts a check (bắt đầu kiểm tra): the service time is measured from now. A
+/// check already started keeps its first time.
+pub async fn start(
+    db: &Db,
+    ctx: &Ctx,
+    principal: &Principal,
+    trip_code: &str,
+    kind: CheckKind,
+    at: i64,
+) -> Result<CheckRow, AppError> {
+    if kind == CheckKind::Customs {
+        return Err(customs_on_platform());
+    }
+    let (trip, _gate, agency) = load_for(db, principal, trip_code, kind).await?;
+    let mut tx = db.begin_write().await?;
+    let (_, _, created) = lock_check(&mut tx, &trip, kind, &agency, at).await?;
+    if created {
+        log_decision(&mut tx, &trip.id, kind, "start", None, at, &ctx.actor).await?;
+        tx.audit(&ctx.entry(
+            "border.check.start",
+            "border_trip",
+            &trip.id,
+            &format!("gate:{}", trip.gate),
+            serde_json::json!({"trip_code": trip.code, "check": kind.as_str(), "agency": agency}),
+        ))
+        .await?;
+        tx.emit(
+            "border.check.started",
+            &serde_json::json!({"trip_id": trip.id, "trip_code": trip.code, "gate": trip.gate, "check": kind.as_str(), "agency": agency, "at": at}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    checks_of(db, &trip.id)
+        .await?
+        .into_iter()
+        .find(|c| c.kind == kind)
+        .ok_or_else(|| AppError::internal("check vanished"))
+}
+
+fn customs_on_platform() -> AppError {
+    AppError::field(
+        "check",
+        Invalid::new(
+            "check_customs",
+            "Hải quan quyết định thông quan trên hệ thống của hải quan; nền tảng chỉ nhận quyết định (POST /api/v1/border/customs-releases)",
+            "Customs decides the release in its own system; the platform only receives it (POST /api/v1/border/customs-releases)",
+        ),
+    )
+}
+
+/// An officer's decision as typed (form or JSON).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct DecisionInput {
+    /// `pass`, `hold` or `reject`.
+    #[serde(default)]
+    pub decision: String,
+    /// Required for hold and reject, at most 500 characters.
+    #[serde(default)]
+    pub reason: String,
+}
+
+impl DecisionInput {
+    pub fn new(decision: &str, reason: &str) -> Self {
+        Self {
+            decision: decision.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Check an officer's decision input: the decision, and a reason for hold and reject.
+pub fn check_input(decision: &str, reason: &str) -> Result<(Decision, Option<String>), AppError> {
+    let mut errs = FieldErrors::new();
+    let d = errs.check("decision", Decision::parse(decision));
+    let why = match d {
+        Some(Decision::Pass) if reason.trim().is_empty() => None,
+        Some(_) => errs.check("reason", journey::reason(reason)),
+        None => None,
+    };
+    errs.into_result()?;
+    let d = d.ok_or_else(|| AppError::internal("decision"))?;
+    Ok((d, why))
+}
+
+/// An officer records a decision on the check `kind` of a trip: `pass`, `hold` (reason), or
+/// `reject` (reason: the trip goes to `returned`). The check's start is the first of its
+/// explicit start and this decision; pass and reject close it (`decided_at`). When every
+/// required check has passed, the trip advances to `checked` in the same transaction. Audited
+/// (`border.check.pass|hold|reject`), emitted (`border.check.decided`).
+pub async fn decide(
+    db: &Db,
+    ctx: &Ctx,
+    principal: &Principal,
+    trip_code: &str,
+    kind: CheckKind,
+    input: &DecisionInput,
+    at: i64,
+) -> Result<Outcome, AppError> {
+    let (d, why) = check_input(&input.decision, &input.reason)?;
+    if kind == CheckKind::Customs {
+        return Err(customs_on_platform());
+    }
+    let (trip, gate, agency) = load_for(db, principal, trip_code, kind).await?;
+    let mut tx = db.begin_write().await?;
+    lock_trip(&mut tx, &trip.id).await?;
+    let (status, started, _) = lock_check(&mut tx, &trip, kind, &agency, at).await?;
+    if matches!(status.as_str(), "passed" | "rejected") {
+        return Err(already_closed(kind, &status));
+    }
+    let closes = d != Decision::Hold;
+    sqlx::query(
+        "UPDATE border_checks SET status = $1, reason = $2, started_at = $3, decided_at = $4, \
+         decided_by = $5, updated_at = $6 WHERE trip_id = $7 AND kind = $8",
+    )
+    .bind(d.status())
+    .bind(why.as_deref())
+    .bind(started.unwrap_or(at))
+    .bind(closes.then_some(at))
+    .bind(&ctx.actor)
+    .bind(at)
+    .bind(&trip.id)
+    .bind(kind.as_str())
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    log_decision(
+        &mut tx,
+        &trip.id,
+        kind,
+        d.as_str(),
+        why.as_deref(),
+        at,
+        &ctx.actor,
+    )
+    .await?;
+    let (stage, all_clear) =
+        after_decision(&mut tx, &gate, &trip, d.status(), at, Source::Officer).await?;
+    tx.audit(&ctx.entry(
+        &format!("border.check.{}", d.as_str()),
+        "border_trip",
+        &trip.id,
+        &format!("gate:{}", trip.gate),
+        serde_json::json!({"trip_code": trip.code, "check": kind.as_str(), "agency": agency,
+            "before": {"status": status}, "after": {"status": d.status(), "stage": stage.as_str()},
+            "reason": why}),
+    ))
+    .await?;
+    tx.emit(
+        "border.check.decided",
+        &serde_json::json!({"trip_id": trip.id, "trip_code": trip.code, "gate": trip.gate,
+            "check": kind.as_str(), "agency": agency, "decision": d.as_str(), "reason": why,
+            "at": at, "stage": stage.as_str(), "all_clear": all_clear}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Outcome {
+        trip_code: trip.code,
+        kind,
+        status: d.status().to_string(),
+        stage,
+        all_clear,
+    })
+}
+
+/// After a check's status changed to `status`: a rejection turns the trip back; when every
+/// required check has passed the trip advances to `checked`. Returns the stage and whether all
+/// checks are clear.
+async fn after_decision(
+    tx: &mut WriteTx,
+    gate: &Gate,
+    trip: &Trip,
+    status: &str,
+    at: i64,
+    source: Source,
+) -> Result<(Stage, bool), AppError> {
+    let rows = sqlx::query("SELECT kind, status FROM border_checks WHERE trip_id = $1")
+        .bind(&trip.id)
+        .fetch_all(tx.conn())
+        .await
+        .map_err(db_err)?;
+    let mut passed = Vec::new();
+    for r in rows {
+        let k: String = r.try_get(0).map_err(db_err)?;
+        let s: String = r.try_get(1).map_err(db_err)?;
+        if s == "passed" {
+            passed.push(k);
+        }
+    }
+    let all_clear = required(gate, trip)
+        .iter()
+        .all(|r| r.agency.is_some() && passed.iter().any(|p| p == r.kind.as_str()));
+    let target = if status == "rejected" {
+        Some(Stage::Returned)
+    } else if all_clear {
+        Some(Stage::Checked)
+    } else {
+        None
+    };
+    let stage = match target {
+        Some(s) => journey::advance(tx, &trip.id, s, at, source).await?.to,
+        None => journey::current(tx, &trip.id)
+            .await?
+            .ok_or_else(AppError::not_found)?,
+    };
+    Ok((stage, all_clear))
+}
+
+// ---------------------------------------------------------------- customs releases
+
+/// A release decision as customs sends it (`POST /api/v1/border/customs-releases`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ReleaseInput {
+    /// The customs declaration number (số tờ khai hải quan, 12 digits): the trip's.
+    #[serde(default)]
+    pub customs_declaration: String,
+    /// The platform's trip code, e.g. `HN-261201-00001`.
+    #[serde(default)]
+    pub trip_code: String,
+    /// `released`, `held` or `rejected`.
+    #[serde(default)]
+    pub decision: String,
+    /// When customs decided: RFC 3339 (`2026-12-01T08:30:00+07:00`) or local Vietnam time
+    /// `2026-12-01T08:30`.
+    #[serde(default)]
+    pub decided_at: String,
+    /// The customs officer who decided, as customs identifies them.
+    #[serde(default)]
+    pub officer_ref: String,
+}
+
+/// Allowed clock skew of a customs system (a decision at most this far in the future).
+pub const CLOCK_SKEW_MICROS: i64 = 5 * 60 * 1_000_000;
+
+fn parse_time(s: &str) -> Option<i64> {
+    let t = s.trim();
+    DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|d| d.timestamp_micros())
+        .or_else(|| declaration::parse_local(t))
+}
+
+/// The checked fields of a release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    pub customs_declaration: String,
+    pub trip_code: String,
+    pub decision: CustomsDecision,
+    pub decided_at: i64,
+    pub officer_ref: String,
+}
+
+/// Check a release's fields (every bad field named).
+pub fn check_release(input: &ReleaseInput, now: i64) -> Result<Release, AppError> {
+    let mut errs = FieldErrors::new();
+    let number: String = input
+        .customs_declaration
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    if !(number.len() == 12 && number.chars().all(|c| c.is_ascii_digit())) {
+        errs.push(
+            "customs_declaration",
+            Invalid::new(
+                "customs_declaration",
+                "Số tờ khai hải quan gồm 12 chữ số (hệ thống VNACCS)",
+                "The customs declaration number has 12 digits (VNACCS)",
+            ),
+        );
+    }
+    let code = input.trip_code.trim().to_string();
+    if code.is_empty() || code.len() > 40 {
+        errs.push(
+            "trip_code",
+            Invalid::new(
+                "trip_code",
+                "Cần mã chuyến (ví dụ HN-261201-00001)",
+                "A trip code is required (e.g. HN-261201-00001)",
+            ),
+        );
+    }
+    let decision = errs.check("decision", CustomsDecision::parse(&input.decision));
+    let at = match parse_time(&input.decided_at) {
+        None => {
+            errs.push(
+                "decided_at",
+                Invalid::new(
+                    "decided_at",
+                    "Thời điểm quyết định theo RFC 3339, ví dụ 2026-12-01T08:30:00+07:00",
+                    "The decision time in RFC 3339, e.g. 2026-12-01T08:30:00+07:00",
+                ),
+            );
+            None
+        }
+        Some(t) if t > now + CLOCK_SKEW_MICROS => {
+            errs.push(
+                "decided_at",
+                Invalid::new(
+                    "decided_at_future",
+                    "Thời điểm quyết định ở tương lai (đồng hồ của hệ thống gửi bị lệch?)",
+                    "The decision time is in the future (is the sender's clock off?)",
+                ),
+            );
+            None
+        }
+        Some(t) => Some(t),
+    };
+    let officer = input.officer_ref.trim().to_string();
+    if officer.is_empty() || officer.chars().count() > 100 {
+        errs.push(
+            "officer_ref",
+            Invalid::new(
+                "officer_ref",
+                "Cần mã cán bộ hải quan quyết định (tối đa 100 ký tự)",
+                "The deciding customs officer's reference is required (at most 100 characters)",
+            ),
+        );
+    }
+    errs.into_result()?;
+    match (decision, at) {
+        (Some(decision), Some(decided_at)) => Ok(Release {
+            customs_declaration: number,
+            trip_code: code,
+            decision,
+            decided_at,
+            officer_ref: officer,
+        }),
+        _ => Err(AppError::internal("release check")),
+    }
+}
+
+/// What receiving a release did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ReleaseOutcome {
+    /// `recorded` (new or newer decision), `duplicate` (this decision was already received:
+    /// nothing written), `superseded` (older than the decision held: nothing written).
+    pub outcome: String,
+    pub trip_code: String,
+    /// The customs decision now held for the trip.
+    pub decision: String,
+    /// The trip's stage.
+    pub stage: String,
+    /// Every required check has passed and customs released.
+    pub all_clear: bool,
+}
+
+/// Receive customs' release decision for a trip (customs officer of the gate, or a customs
+/// system's API token: BorderInspect over the gate's customs office). Idempotent per (trip,
+/// customs declaration number): the latest `decided_at` wins; a replay changes nothing.
+/// `released` passes the customs check (and may advance the trip to `checked`), `held` holds
+/// it, `rejected` turns the trip back. Audited (`border.check.customs`), emitted
+/// (`border.check.customs`).
+pub async fn receive_release(
+    db: &Db,
+    ctx: &Ctx,
+    principal: &Principal,
+    input: &ReleaseInput,
+    now: i64,
+) -> Result<ReleaseOutcome, AppError> {
+    let r = check_release(input, now)?;
+    let trip = declaration::get(db, &r.trip_code).await?.ok_or_else(|| {
+        AppError::field(
+            "trip_code",
+            Invalid::new(
+                "trip_unknown",
+                format!("Không có chuyến {}", r.trip_code),
+                format!("No trip {}", r.trip_code),
+            ),
+        )
+    })?;
+    let gate = gates::get(db, &trip.gate)
+        .await?
+        .ok_or_else(|| AppError::internal(format!("trip {}: no gate", trip.code)))?;
+    let agency = gate
+        .agency_for(CheckKind::Customs)
+        .ok_or_else(|| no_agency(&gate, CheckKind::Customs))?
+        .to_string();
+    authorize(
+        Some(principal),
+        Permission::BorderInspect,
+        &agency_scope(db, &agency).await?,
+    )?;
+    if trip.customs_declaration != r.customs_declaration {
+        return Err(AppError::field(
+            "customs_declaration",
+            Invalid::new(
+                "customs_declaration_other",
+                format!(
+                    "Chuyến {} khai tờ khai hải quan {}, không phải {}",
+                    trip.code, trip.customs_declaration, r.customs_declaration
+                ),
+                format!(
+                    "Trip {} declares customs declaration {}, not {}",
+                    trip.code, trip.customs_declaration, r.customs_declaration
+                ),
+            ),
+        ));
+    }
+    let mut tx = db.begin_write().await?;
+    lock_trip(&mut tx, &trip.id).await?;
+    let held = sqlx::query(
+        "SELECT decision, decided_at, officer_ref FROM border_customs_releases \
+         WHERE trip_id = $1 AND customs_declaration = $2",
+    )
+    .bind(&trip.id)
+    .bind(&r.customs_declaration)
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(db_err)?;
+    if let Some(h) = &held {
+        let d: String = h.try_get(0).map_err(db_err)?;
+        let at: i64 = h.try_get(1).map_err(db_err)?;
+        let who: String = h.try_get(2).map_err(db_err)?;
+        let same = d == r.decision.as_str() && at == r.decided_at && who == r.officer_ref;
+        if same || at >= r.decided_at {
+            let stage = journey::current(&mut tx, &trip.id)
+                .await?
+                .ok_or_else(AppError::not_found)?;
+            drop(tx);
+            let (_, all_clear) = states(db, &gate, &trip).await?;
+            return Ok(ReleaseOutcome {
+                outcome: if same { "duplicate" } else { "superseded" }.into(),
+                trip_code: trip.code,
+                decision: d,
+                stage: stage.as_str().into(),
+                all_clear,
+            });
+        }
+    }
+    sqlx::query(
+        "INSERT INTO border_customs_releases (trip_id, customs_declaration, decision, decided_at, \
+         officer_ref, received_at, received_by) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (trip_id, customs_declaration) DO UPDATE SET decision = excluded.decision, \
+         decided_at = excluded.decided_at, officer_ref = excluded.officer_ref, \
+         received_at = excluded.received_at, received_by = excluded.received_by",
+    )
+    .bind(&trip.id)
+    .bind(&r.customs_declaration)
+    .bind(r.decision.as_str())
+    .bind(r.decided_at)
+    .bind(&r.officer_ref)
+    .bind(now)
+    .bind(&ctx.actor)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    // The customs check: measured from the truck's arrival in the yard, when known.
+    let yard: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(at) FROM border_trip_stages WHERE trip_id = $1 AND stage = 'yard'",
+    )
+    .bind(&trip.id)
+    .fetch_one(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let status = r.decision.status();
+    let closes = r.decision != CustomsDecision::Held;
+    let before: Option<String> = sqlx::query_scalar(
+        "SELECT status FROM border_checks WHERE trip_id = $1 AND kind = 'customs'",
+    )
+    .bind(&trip.id)
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(db_err)?;
+    sqlx::query(
+        "INSERT INTO border_checks (trip_id, kind, gate_code, agency_code, status, reason, \
+         started_at, decided_at, decided_by, updated_at) \
+         VALUES ($1, 'customs', $2, $3, $4, NULL, $5, $6, $7, $8) \
+         ON CONFLICT (trip_id, kind) DO UPDATE SET status = excluded.status, \
+         started_at = COALESCE(border_checks.started_at, excluded.started_at), \
+         decided_at = excluded.decided_at, decided_by = excluded.decided_by, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(&trip.id)
+    .bind(&trip.gate)
+    .bind(&agency)
+    .bind(status)
+    .bind(yard.filter(|y| *y <= r.decided_at))
+    .bind(closes.then_some(r.decided_at))
+    .bind(format!("customs:{}", r.officer_ref))
+    .bind(now)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    log_decision(
+        &mut tx,
+        &trip.id,
+        CheckKind::Customs,
+        r.decision.as_str(),
+        None,
+        r.decided_at,
+        &format!("customs:{}", r.officer_ref),
+    )
+    .await?;
+    let (stage, all_clear) = if trip.stage().is_active() {
+        after_decision(&mut tx, &gate, &trip, status, r.decided_at, Source::Customs).await?
+    } else {
+        (trip.stage(), false)
+    };
+    tx.audit(&ctx.entry(
+        "border.check.customs",
+        "border_trip",
+        &trip.id,
+        &format!("gate:{}", trip.gate),
+        serde_json::json!({"trip_code": trip.code, "customs_declaration": r.customs_declaration,
+            "before": {"status": before}, "after": {"status": status, "stage": stage.as_str()},
+            "decision": r.decision.as_str(), "decided_at": r.decided_at, "officer_ref": r.officer_ref}),
+    ))
+    .await?;
+    tx.emit(
+        "border.check.customs",
+        &serde_json::json!({"trip_id": trip.id, "trip_code": trip.code, "gate": trip.gate,
+            "customs_declaration": r.customs_declaration, "decision": r.decision.as_str(),
+            "decided_at": r.decided_at, "stage": stage.as_str(), "all_clear": all_clear}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ReleaseOutcome {
+        outcome: "recorded".into(),
+        trip_code: trip.code,
+        decision: r.decision.as_str().into(),
+        stage: stage.as_str().into(),
+        all_clear,
+    })
+}
+
+// ---------------------------------------------------------------- the agency's queue
+
+/// A truck waiting for an agency's check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueItem {
+    pub trip_code: String,
+    pub plate: String,
+    pub trailer_plate: Option<String>,
+    pub stage: String,
+    /// When it reached the gate area (staging or yard), the earliest recorded.
+    pub arrived_at: i64,
+    pub perishable: bool,
+    pub quarantine: String,
+    /// The goods, described (HS code and description per line).
+    pub goods: String,
+    /// The check's status: `pending`, `started` or `held`.
+    pub status: String,
+}
+
+/// The trucks at `gate` (staging or yard) that need `kind` and whose check is not closed,
+/// oldest arrival first.
+pub async fn agency_queue(
+    db: &Db,
+    gate: &Gate,
+    kind: CheckKind,
+    limit: usize,
+) -> Result<Vec<QueueItem>, AppError> {
+    let rows = sqlx::query(
+        "SELECT t.code, t.id, t.vehicle_plate, t.trailer_plate, t.stage, t.perishable, \
+         t.quarantine, c.status, \
+         (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = t.id \
+          AND s.stage IN ('staging', 'yard')) AS arrived, t.stage_at \
+         FROM border_trips t LEFT JOIN border_checks c ON c.trip_id = t.id AND c.kind = $2 \
+         WHERE t.gate_code = $1 AND t.stage IN ('staging', 'yard') \
+         AND (c.status IS NULL OR c.status IN ('started', 'held'))",
+    )
+    .bind(&gate.code)
+    .bind(kind.as_str())
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    let mut out = Vec::new();
+    for r in rows {
+        let quarantine: String = r.try_get(6).map_err(db_err)?;
+        if !required_for(gate, &quarantine)
+            .iter()
+            .any(|x| x.kind == kind)
+        {
+            continue;
+        }
+        let code: String = r.try_get(0).map_err(db_err)?;
+        let arrived: Option<i64> = r.try_get(8).map_err(db_err)?;
+        let stage_at: i64 = r.try_get(9).map_err(db_err)?;
+        out.push((
+            r.try_get::<String, _>(1).map_err(db_err)?,
+            QueueItem {
+                trip_code: code,
+                plate: r.try_get(2).map_err(db_err)?,
+                trailer_plate: r.try_get(3).map_err(db_err)?,
+                stage: r.try_get(4).map_err(db_err)?,
+                arrived_at: arrived.unwrap_or(stage_at),
+                perishable: r.try_get::<i64, _>(5).map_err(db_err)? != 0,
+                quarantine,
+                goods: String::new(),
+                status: r
+                    .try_get::<Option<String>, _>(7)
+                    .map_err(db_err)?
+                    .unwrap_or_else(|| "pending".into()),
+            },
+        ));
+    }
+    out.sort_by(|a, b| (a.1.arrived_at, &a.1.trip_code).cmp(&(b.1.arrived_at, &b.1.trip_code)));
+    out.truncate(limit);
+    let mut items = Vec::with_capacity(out.len());
+    for (id, mut item) in out {
+        let lines = sqlx::query(
+            "SELECT hs_code, description FROM border_goods_lines WHERE trip_id = $1 \
+             ORDER BY line_no",
+        )
+        .bind(&id)
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?;
+        let mut goods = Vec::new();
+        for l in lines {
+            let hs: String = l.try_get(0).map_err(db_err)?;
+            let d: String = l.try_get(1).map_err(db_err)?;
+            goods.push(format!("{hs} {d}").trim().to_string());
+        }
+        item.goods = goods.join("; ");
+        items.push(item);
+    }
+    Ok(items)
+}
+
+// ---------------------------------------------------------------- service times
+
+/// An agency's service time on one local day (thời gian phục vụ của lực lượng).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceTime {
+    pub gate: String,
+    pub kind: CheckKind,
+    pub agency: String,
+    /// Checks closed that day with a known start.
+    pub checks: usize,
+    /// Median and 90th percentile, seconds (nearest rank).
+    pub p50_s: i64,
+    pub p90_s: i64,
+}
+
+/// The `p`-th percentile (0–100) of sorted values by the nearest-rank method: the value at
+/// rank ⌈p/100 · n⌉ (1-based). `None` for no values.
+pub fn percentile(sorted: &[i64], p: u32) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let n = sorted.len();
+    let rank = (p as usize * n).div_ceil(100).clamp(1, n);
+    sorted.get(rank - 1).copied()
+}
+
+/// Service times (decided_at − started_at) of the checks closed (passed or rejected) on local
+/// day `date` (Vietnam time), per gate and agency, for the dashboard. `gate` narrows to one
+/// gate. Customs is measured from the truck's arrival in the yard to the release.
+pub async fn service_times(
+    db: &Db,
+    gate: Option<&str>,
+    date: NaiveDate,
+) -> Result<Vec<ServiceTime>, AppError> {
+    let start = crate::slots::hour_start_of(date, 0)
+        .ok_or_else(|| AppError::internal(format!("no local midnight on {date}")))?;
+    let end = start + 24 * 3_600_000_000;
+    let rows = sqlx::query(
+        "SELECT gate_code, kind, agency_code, decided_at - started_at FROM border_checks \
+         WHERE decided_at >= $1 AND decided_at < $2 AND started_at IS NOT NULL \
+         AND status IN ('passed', 'rejected') AND ($3 = '' OR gate_code = $3)",
+    )
+    .bind(start)
+    .bind(end)
+    .bind(gate.unwrap_or(""))
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    let mut by: std::collections::BTreeMap<(String, String, String), Vec<i64>> =
+        std::collections::BTreeMap::new();
+    for r in rows {
+        let g: String = r.try_get(0).map_err(db_err)?;
+        let k: String = r.try_get(1).map_err(db_err)?;
+        let a: String = r.try_get(2).map_err(db_err)?;
+        let d: i64 = r.try_get(3).map_err(db_err)?;
+        by.entry((g, k, a)).or_default().push(d.max(0) / 1_000_000);
+    }
+    let mut out = Vec::new();
+    for ((g, k, a), mut v) in by {
+        let Some(kind) = CheckKind::parse(&k) else {
+            continue;
+        };
+        v.sort_unstable();
+        out.push(ServiceTime {
+            gate: g,
+            kind,
+            agency: a,
+            checks: v.len(),
+            p50_s: percentile(&v, 50).unwrap_or(0),
+            p90_s: percentile(&v, 90).unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+        assert_eq!(percentile(&v, 50), Some(50));
+        assert_eq!(percentile(&v, 90), Some(90));
+        assert_eq!(percentile(&[7], 90), Some(7));
+        assert_eq!(percentile(&[1, 2, 3], 50), Some(2));
+        assert_eq!(percentile(&[], 50), None);
+    }
+
+    #[test]
+    fn inputs_name_their_fields() {
+        assert_eq!(check_input("pass", "").unwrap(), (Decision::Pass, None));
+        let e = check_input("hold", " ").unwrap_err();
+        assert_eq!(e.fields[0].field, "reason");
+        let e = check_input("maybe", "").unwrap_err();
+        assert_eq!(e.fields[0].field, "decision");
+        let bad = ReleaseInput {
+            customs_declaration: "12".into(),
+            decided_at: "yesterday".into(),
+            decision: "ok".into(),
+            ..ReleaseInput::default()
+        };
+        let e = check_release(&bad, 0).unwrap_err();
+        let fields: Vec<&str> = e.fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "customs_declaration",
+                "trip_code",
+                "decision",
+                "decided_at",
+                "officer_ref"
+            ]
+        );
+    }
+}
