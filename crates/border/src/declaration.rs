@@ -394,6 +394,41 @@ pub async fn check(db: &Db, input: &DeclarationInput, now: i64) -> Result<Checke
             );
         }
     }
+    // Goods that need a quarantine the gate has no office for cannot cross there.
+    if let Some(g) = &gate {
+        for (i, line) in goods.iter().enumerate() {
+            for q in line.quarantine.split(',').filter(|q| !q.is_empty()) {
+                let (kind, vi, en) = match q {
+                    "animal" => (
+                        gates::CheckKind::AnimalQuarantine,
+                        "kiểm dịch động vật",
+                        "animal quarantine",
+                    ),
+                    _ => (
+                        gates::CheckKind::PlantQuarantine,
+                        "kiểm dịch thực vật",
+                        "plant quarantine",
+                    ),
+                };
+                if g.agency_for(kind).is_none() {
+                    errs.push(
+                        &format!("goods[{i}].hs_code"),
+                        Invalid::new(
+                            "quarantine_at_gate",
+                            format!(
+                                "Hàng này cần {vi}, nhưng {} không có cơ quan {vi}; hãy chọn cửa khẩu khác",
+                                g.name_vi
+                            ),
+                            format!(
+                                "These goods need {en}, which {} does not have; choose another gate",
+                                g.name_en
+                            ),
+                        ),
+                    );
+                }
+            }
+        }
+    }
     errs.into_result()?;
     let missing = || AppError::internal("declaration field missing after validation");
     let mut quarantine: Vec<&str> = goods

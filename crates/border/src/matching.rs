@@ -324,14 +324,29 @@ impl<K: Clone + Eq> PlateIndex<K> {
         }
         let r = parts(text);
         let f = fold(&r.body);
-        // 1. Exact. (A read that is exactly an active plate wins even if it could also be
-        // another active plate with a character dropped — 12C-1234 read, 12C-123.45 active
-        // too: sending those to review would send every clean read of such a 4-digit plate
-        // there. The rare wrong attachment this allows is measured by `misread::evaluate`.)
+        // 1. Exact. A read that is exactly an active plate but could also be another active
+        // plate with a character dropped (12C-1234 read while 12C-123.45 is active too) is
+        // ambiguous: the camera may have lost a digit of the longer plate, and a wrong truck is
+        // worse than an officer's look. Clean reads of plates with no such neighbour attach.
         let valid = match plate::parse(text) {
             Ok(p) => {
                 if let Some(e) = self.entries.get(&p.canonical) {
-                    return MatchOutcome::Exact(e.key.clone());
+                    let shadows: Vec<&str> = self
+                        .dropped
+                        .get(&f)
+                        .map(|v| {
+                            v.iter()
+                                .map(String::as_str)
+                                .filter(|c| *c != p.canonical.as_str())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if shadows.is_empty() {
+                        return MatchOutcome::Exact(e.key.clone());
+                    }
+                    let mut all = shadows;
+                    all.push(p.canonical.as_str());
+                    return self.outcome(all);
                 }
                 true
             }
@@ -363,17 +378,28 @@ impl<K: Clone + Eq> PlateIndex<K> {
         } else {
             Vec::new()
         };
+        let mut bottom_line = false;
         if r.province.is_none() && (4..=6).contains(&r.body.len()) {
             if let Some(b) = self.bottom.get(&f) {
+                bottom_line = !b.is_empty();
                 cands.extend(b.iter().cloned());
             }
         }
         cands.sort_unstable();
         cands.dedup();
-        if !cands.is_empty() {
-            return self.outcome(self.best(&cands, &r));
+        if cands.is_empty() {
+            return MatchOutcome::NoMatch;
         }
-        MatchOutcome::NoMatch
+        // Digits alone (a bottom line, `123.45`, or a number that lost its letters) are shared
+        // by every plate with those digits, trucks with no declaration included: the officer
+        // confirms the one suggested.
+        let bare_number = r.body.chars().all(|c| c.is_ascii_digit());
+        match self.outcome(self.best(&cands, &r)) {
+            MatchOutcome::Fuzzy(k) if bottom_line || bare_number => {
+                MatchOutcome::Ambiguous(vec![k])
+            }
+            o => o,
+        }
     }
 }
 
@@ -442,11 +468,24 @@ mod tests {
     }
 
     #[test]
+    fn an_exact_read_that_may_be_a_longer_plate_with_a_lost_digit_is_ambiguous() {
+        let ix = index(&["12C-1234", "12C-123.45", "12C-5678"]);
+        assert_eq!(
+            ix.match_read("12C-1234"),
+            MatchOutcome::Ambiguous(vec![1, 0])
+        );
+        assert_eq!(ix.match_read("12C-5678"), MatchOutcome::Exact(2));
+        assert_eq!(ix.match_read("12C-123.45"), MatchOutcome::Exact(1));
+    }
+
+    #[test]
     fn one_line_of_a_two_line_plate() {
         let ix = index(&["12C-123.45", "14C-555.01", "29H-555.01", "桂A·67890"]);
-        assert_eq!(ix.match_read("123.45"), MatchOutcome::Fuzzy(0));
-        assert_eq!(ix.match_read("I23 4S"), MatchOutcome::Fuzzy(0));
-        assert_eq!(ix.match_read("67890"), MatchOutcome::Fuzzy(3));
+        // A bottom line alone goes to an officer with its one candidate suggested: an
+        // undeclared truck may carry the same digits.
+        assert_eq!(ix.match_read("123.45"), MatchOutcome::Ambiguous(vec![0]));
+        assert_eq!(ix.match_read("I23 4S"), MatchOutcome::Ambiguous(vec![0]));
+        assert_eq!(ix.match_read("67890"), MatchOutcome::Ambiguous(vec![3]));
         // Two active plates share the bottom line: never pick one.
         assert_eq!(ix.match_read("555.01"), MatchOutcome::Ambiguous(vec![1, 2]));
         // The top line alone is not enough.
@@ -495,7 +534,7 @@ mod tests {
         );
         // A top line (95LD) is not taken for the bottom line 9510.
         assert_eq!(ix2.match_read("95LD"), MatchOutcome::NoMatch);
-        assert_eq!(ix2.match_read("9510"), MatchOutcome::Fuzzy(2));
+        assert_eq!(ix2.match_read("9510"), MatchOutcome::Ambiguous(vec![2]));
         assert_eq!(
             ix.match_read("12LQ1234"),
             MatchOutcome::Ambiguous(vec![3, 2])
@@ -511,7 +550,7 @@ mod tests {
         assert_eq!(ix.match_read("123.45"), MatchOutcome::Ambiguous(vec![0, 1]));
         ix.remove("14C-123.45");
         assert_eq!(ix.len(), 1);
-        assert_eq!(ix.match_read("123.45"), MatchOutcome::Fuzzy(0));
+        assert_eq!(ix.match_read("123.45"), MatchOutcome::Ambiguous(vec![0]));
         assert_eq!(ix.match_read("14C-123.45"), MatchOutcome::NoMatch);
         ix.remove("12C-123.45");
         assert!(ix.is_empty());

@@ -56,6 +56,8 @@ struct LeadersPage {
     dwell: Vec<dashboard::Dwell>,
     fees_svg: String,
     fees_total: String,
+    /// Today's service time per gate and agency: (gate, check, checks, p50 min, p90 min).
+    service: Vec<(String, String, usize, String, String)>,
 }
 
 async fn page(
@@ -161,7 +163,28 @@ async fn page(
             },
         ],
     );
+    let today = crate::declaration::local(now).date_naive();
+    let mins = |s: i64| format!("{:.1}", s as f64 / 60.0);
+    let service = crate::checks::service_times(&state.db, None, today)
+        .await
+        .map_err(|e| ctx.page_err(e))?
+        .into_iter()
+        .map(|t| {
+            (
+                gates
+                    .iter()
+                    .find(|g| g.code == t.gate)
+                    .map(|g| g.name_vi.clone())
+                    .unwrap_or(t.gate),
+                t.kind.name_vi().to_string(),
+                t.checks,
+                mins(t.p50_s),
+                mins(t.p90_s),
+            )
+        })
+        .collect();
     Ok(render(&LeadersPage {
+        service,
         c: Chrome::of(&ctx),
         days,
         as_of: tinhso_http::layout::local_time(now),

@@ -1467,7 +1467,10 @@ mod tests {
         assert_eq!(d.vehicle_payload_kg, 15_000, "thousands separators");
         assert_eq!(d.goods.len(), 2, "the blank line 1 is skipped");
         assert_eq!(d.goods[0].quantity, 12.5);
-        assert_eq!(d.goods[0].weight_kg, -1, "unparsable: refused later by the checks");
+        assert_eq!(
+            d.goods[0].weight_kg, -1,
+            "unparsable: refused later by the checks"
+        );
         assert_eq!(d.goods[1].unit, "kg");
     }
 }
