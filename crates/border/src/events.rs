@@ -833,48 +833,63 @@ fn stored(e: &NewEvent, s: &Sensor, r: Option<&Resolution>, now: i64) -> Stored 
 }
 
 /// Rows per multi-row `INSERT` (12 parameters each: well below both engines' limits).
-const ROWS_PER_INSERT: usize = 200;
+const ROWS_PER_INSERT: usize = 2_000;
 
 /// Insert the events not received before; returns the IDs of those inserted.
 async fn insert_events(tx: &mut WriteTx, rows: &[Stored]) -> Result<HashSet<String>, AppError> {
+    use crate::bulk::{rows_sql, Col};
     let mut new_ids = HashSet::with_capacity(rows.len());
+    let source = rows_sql(
+        tx.backend(),
+        1,
+        &[
+            ("event_id", Col::Text),
+            ("kind", Col::Text),
+            ("sensor_id", Col::Text),
+            ("gate_code", Col::Text),
+            ("stage", Col::Text),
+            ("at", Col::Int),
+            ("plate_text", Col::Text),
+            ("confidence", Col::Real),
+            ("ref", Col::Text),
+            ("trip_id", Col::Text),
+            ("outcome", Col::Text),
+            ("received_at", Col::Int),
+        ],
+    );
+    // `WHERE true`: SQLite needs it between a SELECT and an upsert clause.
+    let sql = format!(
+        "INSERT INTO border_events (event_id, kind, sensor_id, gate_code, stage, at, \
+         plate_text, confidence, ref, trip_id, outcome, received_at) {source} WHERE true \
+         ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+    );
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut sql = String::from(
-            "INSERT INTO border_events (event_id, kind, sensor_id, gate_code, stage, at, \
-             plate_text, confidence, ref, trip_id, outcome, received_at) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let b = i * 12;
-            sql.push('(');
-            for j in 1..=12 {
-                if j > 1 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", b + j));
-            }
-            sql.push(')');
-        }
-        sql.push_str(" ON CONFLICT (event_id) DO NOTHING RETURNING event_id");
-        let mut q = sqlx::query(&sql);
-        for r in chunk {
-            q = q
-                .bind(&r.event_id)
-                .bind(r.kind)
-                .bind(&r.sensor_id)
-                .bind(&r.gate_code)
-                .bind(r.stage)
-                .bind(r.at)
-                .bind(&r.plate_text)
-                .bind(r.confidence)
-                .bind(&r.reference)
-                .bind(&r.trip_id)
-                .bind(r.outcome)
-                .bind(r.received_at);
-        }
-        for row in q.fetch_all(tx.conn()).await.map_err(db_err)? {
+        let json: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|r| {
+                serde_json::json!([
+                    r.event_id,
+                    r.kind,
+                    r.sensor_id,
+                    r.gate_code,
+                    r.stage,
+                    r.at,
+                    r.plate_text,
+                    r.confidence,
+                    r.reference,
+                    r.trip_id,
+                    r.outcome,
+                    r.received_at
+                ])
+            })
+            .collect();
+        let body = serde_json::to_string(&json).map_err(AppError::internal)?;
+        for row in sqlx::query(&sql)
+            .bind(body)
+            .fetch_all(tx.conn())
+            .await
+            .map_err(db_err)?
+        {
             new_ids.insert(row.try_get::<String, _>(0).map_err(db_err)?);
         }
     }

@@ -311,7 +311,7 @@ pub struct StageEvent {
 }
 
 /// Rows per multi-row statement in [`advance_many`].
-const ROWS: usize = 200;
+const ROWS: usize = 2_000;
 
 /// [`advance`] for many events at once, with a few multi-row statements (for batch
 /// ingestion): every stage's earliest time recorded; each trip moved once, to the furthest
@@ -344,17 +344,22 @@ pub async fn advance_many(
         ""
     };
     let mut current: HashMap<String, Stage> = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT id, stage FROM border_trips WHERE id IN ({}){lock}",
-            ph.join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(tx.conn()).await.map_err(db_err)? {
+    let id_rows = crate::bulk::rows_sql(tx.backend(), 1, &[("id", crate::bulk::Col::Text)]);
+    for chunk in ids.chunks(ROWS) {
+        let sql = format!("SELECT id, stage FROM border_trips WHERE id IN (SELECT id FROM ({id_rows}) AS j){lock}");
+        let body = serde_json::to_string(
+            &chunk
+                .iter()
+                .map(|id| serde_json::json!([id]))
+                .collect::<Vec<_>>(),
+        )
+        .map_err(AppError::internal)?;
+        for r in sqlx::query(&sql)
+            .bind(body)
+            .fetch_all(tx.conn())
+            .await
+            .map_err(db_err)?
+        {
             let id: String = r.try_get(0).map_err(db_err)?;
             let st: String = r.try_get(1).map_err(db_err)?;
             let st = Stage::parse(&st)
@@ -365,29 +370,37 @@ pub async fn advance_many(
     pairs.retain(|p| current.contains_key(p.0 .0));
     // Stage times: multi-row upsert keeping the earliest.
     let mut recorded: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let stage_rows = crate::bulk::rows_sql(
+        tx.backend(),
+        1,
+        &[
+            ("trip_id", crate::bulk::Col::Text),
+            ("stage", crate::bulk::Col::Text),
+            ("at", crate::bulk::Col::Int),
+            ("source", crate::bulk::Col::Text),
+        ],
+    );
+    let upsert = format!(
+        "INSERT INTO border_trip_stages (trip_id, stage, at, source) {stage_rows} WHERE true \
+         ON CONFLICT (trip_id, stage) DO UPDATE SET at = excluded.at, \
+         source = excluded.source WHERE excluded.at < border_trip_stages.at RETURNING trip_id"
+    );
     for chunk in pairs.chunks(ROWS) {
-        let mut sql =
-            String::from("INSERT INTO border_trip_stages (trip_id, stage, at, source) VALUES ");
-        for i in 0..chunk.len() {
-            let b = i * 4;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
-        }
-        sql.push_str(
-            " ON CONFLICT (trip_id, stage) DO UPDATE SET at = excluded.at, \
-             source = excluded.source WHERE excluded.at < border_trip_stages.at RETURNING trip_id",
-        );
-        let mut q = sqlx::query(&sql);
-        for ((trip, stage), (at, source)) in chunk {
-            q = q
-                .bind(*trip)
-                .bind(stage.as_str())
-                .bind(*at)
-                .bind(source.as_str());
-        }
-        for r in q.fetch_all(tx.conn()).await.map_err(db_err)? {
+        let body = serde_json::to_string(
+            &chunk
+                .iter()
+                .map(|((trip, stage), (at, source))| {
+                    serde_json::json!([trip, stage.as_str(), at, source.as_str()])
+                })
+                .collect::<Vec<_>>(),
+        )
+        .map_err(AppError::internal)?;
+        for r in sqlx::query(&upsert)
+            .bind(body)
+            .fetch_all(tx.conn())
+            .await
+            .map_err(db_err)?
+        {
             recorded.insert(r.try_get(0).map_err(db_err)?);
         }
     }
@@ -414,28 +427,30 @@ pub async fn advance_many(
         .collect();
     moving.sort_by(|a, b| a.0.cmp(b.0));
     let now = now_micros();
+    let move_rows = crate::bulk::rows_sql(
+        tx.backend(),
+        1,
+        &[
+            ("id", crate::bulk::Col::Text),
+            ("stage", crate::bulk::Col::Text),
+            ("at", crate::bulk::Col::Int),
+        ],
+    );
+    let update = format!(
+        "UPDATE border_trips SET stage = j.stage, stage_at = j.at, updated_at = $2 \
+         FROM ({move_rows}) AS j WHERE border_trips.id = j.id"
+    );
     for chunk in moving.chunks(ROWS) {
         let n = chunk.len();
-        let mut stage_case = String::from("CASE id");
-        let mut at_case = String::from("CASE id");
-        let mut ins = Vec::with_capacity(n);
-        for i in 0..n {
-            let b = i * 3;
-            stage_case.push_str(&format!(" WHEN ${} THEN ${}", b + 1, b + 2));
-            at_case.push_str(&format!(" WHEN ${} THEN ${}", b + 1, b + 3));
-            ins.push(format!("${}", b + 1));
-        }
-        let sql = format!(
-            "UPDATE border_trips SET stage = {stage_case} END, stage_at = {at_case} END, \
-             updated_at = ${} WHERE id IN ({})",
-            3 * n + 1,
-            ins.join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for (trip, _, to, at, _) in chunk {
-            q = q.bind(*trip).bind(to.as_str()).bind(*at);
-        }
-        let done = q
+        let body = serde_json::to_string(
+            &chunk
+                .iter()
+                .map(|(trip, _, to, at, _)| serde_json::json!([trip, to.as_str(), at]))
+                .collect::<Vec<_>>(),
+        )
+        .map_err(AppError::internal)?;
+        let done = sqlx::query(&update)
+            .bind(body)
             .bind(now)
             .execute(tx.conn())
             .await

@@ -17,6 +17,7 @@
 //! - [`web`]: pages (Vietnamese, Chinese, English for drivers) and the JSON API.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod bulk;
 pub mod checks;
 pub mod dashboard;
 pub mod declaration;
