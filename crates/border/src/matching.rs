@@ -357,8 +357,17 @@ impl<K: Clone + Eq> PlateIndex<K> {
         }
         // 2. Folded: the fewest differing characters wins; a tie is ambiguous.
         if let Some(cands) = self.folded.get(&f) {
-            let best = self.best(cands, &r);
+            let mut best = self.best(cands, &r);
             if !best.is_empty() {
+                // As for exact reads: another active plate that lost a character reads the
+                // same (桂F 1183 of 桂F·1183C, beside the trailer 桂F·1183挂).
+                if let Some(shadows) = self.dropped.get(&f) {
+                    best.extend(
+                        self.best(shadows, &r)
+                            .into_iter()
+                            .filter(|c| !cands.iter().any(|x| x == c)),
+                    );
+                }
                 return self.outcome(best);
             }
         }
@@ -475,6 +484,12 @@ mod tests {
             MatchOutcome::Ambiguous(vec![1, 0])
         );
         assert_eq!(ix.match_read("12C-5678"), MatchOutcome::Exact(2));
+        // The same through the folded tier: a Chinese trailer and a truck that lost a character.
+        let cn = index(&["桂F·1183挂", "桂F·1183C"]);
+        assert_eq!(
+            cn.match_read("桂F 1183"),
+            MatchOutcome::Ambiguous(vec![1, 0])
+        );
         assert_eq!(ix.match_read("12C-123.45"), MatchOutcome::Exact(1));
     }
 

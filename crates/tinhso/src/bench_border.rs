@@ -97,6 +97,9 @@ pub async fn run(args: &BorderArgs) -> anyhow::Result<()> {
         peak()
     );
     println!("  {line}");
+    for w in &acc.wrong_examples {
+        println!("  wrong: {w:?}");
+    }
     results.push(line);
 
     for target in targets(args) {
