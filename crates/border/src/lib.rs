@@ -12,6 +12,8 @@
 //! - [`waittimes`]: the open wait-time feed per gate and direction.
 //! - [`fees`]: the infrastructure fee (phí sử dụng công trình kết cấu hạ tầng) as dated data;
 //!   [`fee_payment`]: the fee assessed per trip, paid with VietQR, receipts, daily reconciliation.
+//! - [`sim`]: the traffic simulator (mô phỏng giao thông cửa khẩu); [`forecast`]: congestion
+//!   forecasting (dự báo ùn tắc).
 //! - [`web`]: pages (Vietnamese, Chinese, English for drivers) and the JSON API.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -27,6 +29,7 @@ pub mod misread;
 pub mod pass;
 pub mod plate;
 pub mod registry;
+pub mod sim;
 pub mod slots;
 pub mod waittimes;
 pub mod web;
