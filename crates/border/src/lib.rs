@@ -21,6 +21,7 @@ pub mod declaration;
 pub mod events;
 pub mod fee_payment;
 pub mod fees;
+pub mod forecast;
 pub mod gates;
 pub mod hs;
 pub mod journey;

@@ -168,6 +168,8 @@ pub struct Options {
     pub scale: f64,
     /// Share of trips that book a slot (perishables: twice that, at most 0.9).
     pub booking_share: f64,
+    /// Only these gates (codes); empty: Hữu Nghị, Tân Thanh, Chi Ma and Cốc Nam.
+    pub gates: Vec<String>,
 }
 
 impl Options {
@@ -179,6 +181,7 @@ impl Options {
             seed: 20_251_217,
             scale: 1.0,
             booking_share: 0.3,
+            gates: Vec::new(),
         }
     }
 
@@ -214,6 +217,18 @@ impl Options {
                     "The booking share is from 0 to 1",
                 ),
             );
+        }
+        for g in &self.gates {
+            if !GATE_SHARES.iter().any(|s| s.0 == g) {
+                errs.push(
+                    "gates",
+                    Invalid::new(
+                        "gate",
+                        format!("Cửa khẩu {g} không được mô phỏng; chọn HN, TT, CM hoặc CN"),
+                        format!("Gate {g} is not simulated; choose HN, TT, CM or CN"),
+                    ),
+                );
+            }
         }
         if slots::hour_start_of(self.start, 0).is_none() {
             errs.push(
@@ -859,6 +874,42 @@ async fn next_code(tx: &mut WriteTx, gate: &str, day: &str) -> Result<String, Ap
     Ok(format!("{gate}-{day}-{n:05}"))
 }
 
+/// A gate without a staging area (Cốc Nam) gets a camera `CAM-<gate>-R` and a geofence
+/// `GEO-<gate>-R` on the approach road (stage `staging`), where trucks queue when the yard is
+/// full: placeholders like the seeded sensors, so the platform sees the road queue.
+async fn road_sensors(db: &Db, gs: &[GateState]) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    for g in gs.iter().filter(|g| g.staging.is_none()) {
+        for (id, kind, name) in [
+            (
+                format!("CAM-{}-R", g.gate.code),
+                "camera",
+                "Camera đường vào",
+            ),
+            (
+                format!("GEO-{}-R", g.gate.code),
+                "geofence",
+                "Vùng GPS đường vào",
+            ),
+        ] {
+            sqlx::query(
+                "INSERT INTO border_sensors (id, kind, gate_code, stage, name_vi, created_at) \
+                 VALUES ($1, $2, $3, 'staging', $4, $5) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(kind)
+            .bind(&g.gate.code)
+            .bind(format!("{name} {}", g.gate.name_vi))
+            .bind(tinhso_store::now_micros())
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Events per `ingest_batch` call.
 const EVENT_BATCH: usize = 2_000;
 
@@ -949,7 +1000,7 @@ impl Sim<'_> {
     fn gps(&mut self, trip: usize, fence: &str, at: i64, p: f64) {
         if self.rng.gen_bool(p) {
             let id = self.trips[trip].id.clone();
-            let at = at - self.rng.gen_range(0..120_000_000);
+            let at = at + self.rng.gen_range(0..60_000_000);
             self.emit_event(
                 Some(trip),
                 at,
@@ -1002,6 +1053,9 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
     let all = gates::list(db).await?;
     let mut gs: Vec<GateState> = Vec::new();
     for (code, _) in GATE_SHARES {
+        if !opts.gates.is_empty() && !opts.gates.iter().any(|g| g == code) {
+            continue;
+        }
         let Some(g) = all.iter().find(|g| g.code == code) else {
             continue;
         };
@@ -1033,6 +1087,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
             in_yard: Vec::new(),
         });
     }
+    road_sensors(db, &gs).await?;
     let trips = plan_trips(opts, &gs, &mut rng);
     let enterprises: Vec<(String, String)> = (0..80)
         .map(|i| {
@@ -1099,7 +1154,9 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
     let mut cut: HashMap<(usize, Direction, i64), i64> = HashMap::new();
     if opts.scenario == Scenario::Crisis {
         let from = start + slots::DAY;
-        let to = (from + CRISIS_DAYS * slots::DAY).min(end);
+        // The whole announced cut, also past the last simulated day (the board enters what
+        // the Chinese side announces; the forecast reads it).
+        let to = from + CRISIS_DAYS * slots::DAY;
         let mut h = from;
         while h < to {
             for (gi, g) in gs.iter().enumerate() {
@@ -1217,6 +1274,10 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                 sim.camera(i, &format!("CAM-{s}"), at);
                 sim.qr(i, &format!("QR-{s}"), at, 0.6);
                 sim.gps(i, &format!("GEO-{s}"), at, 0.4);
+            } else {
+                let g = gs[gi].gate.code.clone();
+                sim.camera(i, &format!("CAM-{g}-R"), at);
+                sim.gps(i, &format!("GEO-{g}-R"), at, 0.4);
             }
             gs[gi].waiting.push_back(i);
             // A read of an undeclared truck now and then (1 % of arrivals).
@@ -1239,23 +1300,23 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
         }
         // 4. Into the yard while it has room (gate open or not: the yard works when trucks
         //    come), perishables first among those waiting.
-        for gi in 0..gs.len() {
-            let room = (gs[gi].yard_capacity - gs[gi].in_yard.len() as i64).max(0) as usize;
-            if room == 0 || gs[gi].waiting.is_empty() {
+        for g in gs.iter_mut() {
+            let room = (g.yard_capacity - g.in_yard.len() as i64).max(0) as usize;
+            if room == 0 || g.waiting.is_empty() {
                 continue;
             }
-            let mut w: Vec<usize> = gs[gi].waiting.drain(..).collect();
+            let mut w: Vec<usize> = g.waiting.drain(..).collect();
             w.sort_by_key(|&i| (!sim.trips[i].perishable, sim.trips[i].arrive_at));
             let admit: Vec<usize> = w.iter().take(room).copied().collect();
-            gs[gi].waiting = w.into_iter().skip(room).collect();
-            let yard = gs[gi].yard.clone();
-            let has_staging = gs[gi].staging.is_some();
+            g.waiting = w.into_iter().skip(room).collect();
+            let yard = g.yard.clone();
+            let has_staging = g.staging.is_some();
             for i in admit {
                 let arrived = sim.trips[i].arrive_at.unwrap_or(h);
                 let after = if has_staging {
                     sim.rng.gen_range(10..40)
                 } else {
-                    0
+                    sim.rng.gen_range(3..10)
                 };
                 let at = (arrived + after * MINUTE).max(h + sim.rng.gen_range(0..50) * MINUTE);
                 let service =
@@ -1264,10 +1325,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                 sim.trips[i].checked_at = Some(at + service * MINUTE);
                 sim.camera(i, &format!("CAM-{yard}"), at);
                 sim.qr(i, &format!("QR-{yard}"), at, 0.5);
-                if !has_staging {
-                    sim.gps(i, &format!("GEO-{yard}"), at, 0.4);
-                }
-                gs[gi].in_yard.push(i);
+                g.in_yard.push(i);
             }
         }
         // 5. Crossings at the hour's capacity (and the day's cap), checked trucks in order.

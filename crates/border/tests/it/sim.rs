@@ -3,6 +3,7 @@
 use crate::{count, env};
 use sqlx::Row;
 use std::collections::HashMap;
+use tinhso_border::forecast;
 use tinhso_border::sim::{self, Options, Scenario};
 
 fn small(scenario: Scenario, days: u32, scale: f64) -> Options {
@@ -108,4 +109,111 @@ async fn short_run_is_consistent() {
     )
     .await;
     assert_eq!(attached as usize, r.events_attached);
+}
+
+/// The crisis at Cốc Nam (the smallest yard, 80 trucks): exports cut to 15 % from day 2, the
+/// queue passes the yard capacity, the forecast raises an alert, and announcing twice emits the
+/// alert and the advisory once.
+#[tokio::test]
+async fn crisis_overflows_the_yard_and_alerts_once() {
+    let t = env().await;
+    let db = &t.db;
+    let opts = Options {
+        gates: vec!["CN".into()],
+        ..small(Scenario::Crisis, 4, 1.5)
+    };
+    let r = sim::run(db, &opts).await.unwrap();
+    eprintln!("{r}");
+    let cn = &r.gates[0];
+    assert_eq!(cn.gate, "CN");
+    assert!(r.capacity_overrides > 0);
+    assert!(
+        cn.peak_queue as i64 > cn.yard_capacity,
+        "peak {} vs yard {}",
+        cn.peak_queue,
+        cn.yard_capacity
+    );
+    assert_eq!(r.events_wrong_trip, 0);
+    let at = sim::end_of(&opts) - 6 * 3_600_000_000;
+    let p = forecast::Params::default();
+    let f = forecast::forecast(db, Some("CN"), at, &p).await.unwrap();
+    assert_eq!(f.len(), 1);
+    assert!(!f[0].alerts.is_empty(), "queue {:?}", f[0].total_queue);
+    let a = &f[0].alerts[0];
+    assert!(a.peak_queue > 80.0);
+    assert!(a.advice_vi.contains("bãi chờ") && a.advice_en.contains("staging"));
+    let before = count(
+        db,
+        "SELECT COUNT(*) FROM outbox WHERE topic = 'border.congestion_alert'",
+    )
+    .await;
+    let sent = forecast::announce(db, &crate::sys(), at, &p).await.unwrap();
+    assert_eq!(sent.len(), 1);
+    let again = forecast::announce(db, &crate::sys(), at + 3_600_000_000, &p)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "the same window is not announced twice");
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM outbox WHERE topic = 'border.congestion_alert'"
+        )
+        .await,
+        before + 1
+    );
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM outbox WHERE topic = 'border.advisory'"
+        )
+        .await,
+        1
+    );
+    // A gate that does not exist is a field error.
+    let e = forecast::forecast(db, Some("XX"), at, &p)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 422);
+}
+
+/// Forecast accuracy on held-out simulated data: three weeks of Hữu Nghị history, then the
+/// 72 hours after are forecast and compared with what the simulation produced, against the
+/// seasonal naive baseline (same hour last week). The model must beat the baseline on both
+/// arrivals and queue (mean absolute error).
+#[tokio::test]
+async fn forecast_beats_seasonal_naive() {
+    let t = env().await;
+    let db = &t.db;
+    let opts = Options {
+        gates: vec!["HN".into()],
+        booking_share: 0.1,
+        ..small(Scenario::Normal, 24, 0.25)
+    };
+    let r = sim::run(db, &opts).await.unwrap();
+    eprintln!("{r}");
+    let at = sim::end_of(&opts) - 3 * 86_400_000_000;
+    let acc = forecast::evaluate(db, at, &forecast::Params::default())
+        .await
+        .unwrap();
+    let hn = acc.iter().find(|a| a.gate == "HN").unwrap();
+    eprintln!("{hn:?}");
+    for (k, (a, q)) in hn.arrivals.iter().zip(&hn.queue).enumerate() {
+        eprintln!(
+            "{k:>3} arrivals {:6.1} {:6.1} {:6.1}  queue {:6.1} {:6.1} {:6.1}",
+            a.0, a.1, a.2, q.0, q.1, q.2
+        );
+    }
+    assert!(hn.mean_arrivals > 2.0);
+    assert!(
+        hn.arrivals_mae < 0.85 * hn.baseline_arrivals_mae,
+        "arrivals MAE {} vs baseline {}",
+        hn.arrivals_mae,
+        hn.baseline_arrivals_mae
+    );
+    assert!(
+        hn.queue_mae < hn.baseline_queue_mae,
+        "queue MAE {} vs baseline {}",
+        hn.queue_mae,
+        hn.baseline_queue_mae
+    );
 }
