@@ -867,8 +867,16 @@ async fn insert_events(tx: &mut WriteTx, rows: &[Stored]) -> Result<HashSet<Stri
                 .bind(&r.gate_code)
                 .bind(r.stage)
                 .bind(r.at)
-                .bind(&r.plate_text)
-                .bind(r.confidence)
+                .bind(&r.plate_text);
+            // sqlx 0.8.6's Any driver sends a NULL f64 as a PostgreSQL float4 (and a NULL f32
+            // as float8): a cached statement first prepared with a NULL confidence then
+            // refuses a camera read's 8-byte value ("incorrect binary data format"). Bind
+            // NULL as f32 so it goes as float8 like the values.
+            q = match r.confidence {
+                Some(c) => q.bind(c),
+                None => q.bind(None::<f32>),
+            };
+            q = q
                 .bind(&r.reference)
                 .bind(&r.trip_id)
                 .bind(r.outcome)
