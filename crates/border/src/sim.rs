@@ -1,6 +1,6 @@
 //! The border traffic simulator (mô phỏng giao thông cửa khẩu): seeded, deterministic traffic
 //! at the road gates of Lạng Sơn, written through the module's own functions on a simulated
-//! clock — declarations checked by [`declaration::check`] and written in bulk (same rows as
+//! clock — declarations checked by [`declaration::check_with`] and written in bulk (same rows as
 //! [`declaration::declare`]), slot bookings by [`booking::book`], camera, QR and GPS events by
 //! [`Ingestor::ingest_batch`], agency checks by [`journey::advance_many`] (source `officer`,
 //! until the agency-checks module lands), no-shows by [`booking::sweep_no_shows`] and the
@@ -125,7 +125,7 @@ pub const FRUIT_PEAK_EXTRA: f64 = 1.5;
 /// Share of the hourly export capacity the Chinese side accepts during the crisis.
 pub const CRISIS_CAPACITY_SHARE: f64 = 0.15;
 /// How long the crisis cut lasts.
-pub const CRISIS_DAYS: i64 = 8;
+pub const CRISIS_DAYS: i64 = 7;
 
 impl Scenario {
     pub fn as_str(self) -> &'static str {
@@ -1212,7 +1212,8 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                         &mut sim.rng,
                     )
                 };
-                match declaration::check(db, &input, h_end).await {
+                let gate = Some(gs[sim.trips[i].gate].gate.clone());
+                match declaration::check_with(gate, &input, h_end) {
                     Ok(c) => {
                         checked.push(c);
                         ok_idx.push(i);
@@ -1299,16 +1300,33 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
             }
         }
         // 4. Into the yard while it has room (gate open or not: the yard works when trucks
-        //    come), perishables first among those waiting.
+        //    come), perishables first among those waiting. Outbound trucks (export,
+        //    transshipment) share the yard; inbound ones (import, transit) come from the
+        //    Chinese side into the import area and do not wait behind them (assumed).
         for g in gs.iter_mut() {
-            let room = (g.yard_capacity - g.in_yard.len() as i64).max(0) as usize;
-            if room == 0 || g.waiting.is_empty() {
+            let outbound = |d: Direction| matches!(d, Direction::Export | Direction::Transshipment);
+            let used = g
+                .in_yard
+                .iter()
+                .filter(|&&i| outbound(sim.trips[i].direction))
+                .count() as i64;
+            let mut room = (g.yard_capacity - used).max(0) as usize;
+            if g.waiting.is_empty() {
                 continue;
             }
             let mut w: Vec<usize> = g.waiting.drain(..).collect();
             w.sort_by_key(|&i| (!sim.trips[i].perishable, sim.trips[i].arrive_at));
-            let admit: Vec<usize> = w.iter().take(room).copied().collect();
-            g.waiting = w.into_iter().skip(room).collect();
+            let mut admit = Vec::new();
+            for i in w {
+                if !outbound(sim.trips[i].direction) {
+                    admit.push(i);
+                } else if room > 0 {
+                    room -= 1;
+                    admit.push(i);
+                } else {
+                    g.waiting.push_back(i);
+                }
+            }
             let yard = g.yard.clone();
             let has_staging = g.staging.is_some();
             for i in admit {
