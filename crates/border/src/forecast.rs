@@ -662,3 +662,53 @@ pub async fn evaluate(db: &Db, at: i64, p: &Params) -> Result<Vec<Accuracy>, App
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_mae_and_rmse() {
+        let (mae, rmse) = errors(&[1.0, 2.0, 3.0], &[1.0, 4.0, 0.0]);
+        assert!((mae - 5.0 / 3.0).abs() < 1e-12);
+        assert!((rmse - (13.0f64 / 3.0).sqrt()).abs() < 1e-12);
+    }
+
+    fn trip(arrived: Option<i64>, crossed: Option<i64>) -> TripRow {
+        TripRow {
+            id: "t".into(),
+            direction: Direction::Export,
+            mst: "0100109106".into(),
+            created_at: 0,
+            expected: 0,
+            booked_hour: None,
+            arrived,
+            crossed,
+            cancelled: false,
+        }
+    }
+
+    #[test]
+    fn arrivals_and_queue_are_counted_as_of() {
+        let from = 1_000 * HOUR;
+        let trips = vec![
+            trip(Some(from + 10), Some(from + HOUR + 5)),
+            trip(Some(from + HOUR + 1), None),
+            trip(Some(from + 2 * HOUR + 1), Some(from + 2 * HOUR + 2)),
+        ];
+        assert_eq!(
+            arrivals_in(&trips, Direction::Export, from, 3, i64::MAX),
+            [1.0, 1.0, 1.0]
+        );
+        // As of the second hour, the third arrival is not known yet.
+        assert_eq!(
+            arrivals_in(&trips, Direction::Export, from, 3, from + 2 * HOUR),
+            [1.0, 1.0, 0.0]
+        );
+        assert_eq!(queue_in(&trips, None, from, 3, i64::MAX), [1.0, 1.0, 1.0]);
+        assert_eq!(
+            arrivals_in(&trips, Direction::Import, from, 3, i64::MAX),
+            [0.0, 0.0, 0.0]
+        );
+    }
+}

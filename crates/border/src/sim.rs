@@ -1506,3 +1506,61 @@ pub fn by_gate(r: &Report) -> BTreeMap<String, GateReport> {
         .map(|g| (g.gate.clone(), g.clone()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisson_has_its_mean() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for mean in [0.5, 4.0, 30.0, 120.0] {
+            let n = 20_000;
+            let sum: usize = (0..n).map(|_| poisson(&mut rng, mean)).sum();
+            let m = sum as f64 / n as f64;
+            assert!(
+                (m - mean).abs() < 0.05 * mean + 0.05,
+                "mean {mean}: got {m}"
+            );
+        }
+        assert_eq!(poisson(&mut rng, 0.0), 0);
+    }
+
+    #[test]
+    fn bad_options_are_field_errors() {
+        let o = Options {
+            days: 0,
+            scale: f64::NAN,
+            booking_share: 2.0,
+            gates: vec!["DD".into()],
+            ..Options::new(Scenario::Normal)
+        };
+        let e = o.check().unwrap_err();
+        let fields: Vec<&str> = e.fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["days", "scale", "booking_share", "gates"]);
+        assert!(e
+            .fields
+            .iter()
+            .all(|f| !f.message_vi.is_empty() && !f.message_en.is_empty()));
+        assert!(Options::new(Scenario::Crisis).check().is_ok());
+        assert_eq!(Scenario::parse("fruit-peak"), Some(Scenario::FruitPeak));
+        assert_eq!(Scenario::parse("storm"), None);
+    }
+
+    #[test]
+    fn shares_and_mst_are_valid() {
+        let total: f64 = GATE_SHARES.iter().map(|s| s.1).sum();
+        assert!((total - 1.0).abs() < 1e-9);
+        for (g, _) in GATE_SHARES {
+            let mix: f64 = direction_mix(g).iter().map(|d| d.1).sum();
+            assert!((mix - 1.0).abs() < 1e-9, "{g}");
+        }
+        let mut rng = StdRng::seed_from_u64(1);
+        for _ in 0..200 {
+            assert!(tinhso_kernel::validate::mst(&random_mst(&mut rng)).is_ok());
+        }
+        // July (harvest) is above the year's mean, February (Tết) below.
+        let mean: f64 = MONTH_FACTOR.iter().sum::<f64>() / 12.0;
+        assert!(MONTH_FACTOR[6] > mean && MONTH_FACTOR[1] < mean);
+    }
+}
