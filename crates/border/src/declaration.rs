@@ -172,6 +172,17 @@ fn thousands(n: i64) -> String {
 
 /// Check a declaration against the registry of gates and the goods catalogue at `now`.
 pub async fn check(db: &Db, input: &DeclarationInput, now: i64) -> Result<Checked, AppError> {
+    let gate = gates::get(db, input.gate.trim()).await?;
+    check_with(gate, input, now)
+}
+
+/// [`check`] with the declared gate already looked up (`None`: no such gate), for callers
+/// that check many declarations (the simulator's bulk path).
+pub fn check_with(
+    gate: Option<Gate>,
+    input: &DeclarationInput,
+    now: i64,
+) -> Result<Checked, AppError> {
     let mut errs = FieldErrors::new();
     let mst = errs
         .check("enterprise_mst", validate::mst(&input.enterprise_mst))
@@ -188,7 +199,6 @@ pub async fn check(db: &Db, input: &DeclarationInput, now: i64) -> Result<Checke
             registry::driver_phone(&input.enterprise_phone),
         )
     };
-    let gate = gates::get(db, input.gate.trim()).await?;
     if gate.is_none() {
         errs.push(
             "gate",

@@ -14,6 +14,8 @@
 //!   [`fee_payment`]: the fee assessed per trip, paid with VietQR, receipts, daily reconciliation.
 //! - [`checks`]: the agencies' workbench: each agency's check per trip (pass, hold, reject),
 //!   the customs release received from customs, service times per agency.
+//! - [`sim`]: the traffic simulator (mô phỏng giao thông cửa khẩu); [`forecast`]: congestion
+//!   forecasting (dự báo ùn tắc).
 //! - [`web`]: pages (Vietnamese, Chinese, English for drivers) and the JSON API.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -24,6 +26,7 @@ pub mod declaration;
 pub mod events;
 pub mod fee_payment;
 pub mod fees;
+pub mod forecast;
 pub mod gates;
 pub mod hs;
 pub mod journey;
@@ -32,6 +35,7 @@ pub mod misread;
 pub mod pass;
 pub mod plate;
 pub mod registry;
+pub mod sim;
 pub mod slots;
 pub mod svg;
 pub mod waittimes;

@@ -2,6 +2,8 @@
 
 use tinhso::{bench, config, demo};
 
+mod border_cli;
+
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use config::{SettingArgs, Settings};
@@ -81,6 +83,11 @@ enum Command {
     Plan {
         #[command(subcommand)]
         command: PlanCommand,
+    },
+    /// Digital border gate: traffic simulator and congestion forecast (cửa khẩu số).
+    Border {
+        #[command(subcommand)]
+        command: border_cli::BorderCommand,
     },
     /// Benchmarks that print throughput, p50/p99 latency and peak memory.
     Bench {
@@ -537,6 +544,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::User { command } => return user(command).await,
         Command::Plan { command } => return plan(command).await,
         Command::Bench { command } => bench::run(command).await?,
+        Command::Border { command } => return border_cli::run(command).await,
     }
     Ok(0)
 }

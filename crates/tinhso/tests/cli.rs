@@ -193,3 +193,65 @@ fn plan_files_import_idempotently_and_errors_name_file_line_and_field() {
         text(&o)
     );
 }
+
+fn border(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tinhso"))
+        .arg("border")
+        .args(args)
+        .env_remove("TINHSO_DATABASE_URL")
+        .env("TINHSO_LOG", "warn")
+        .output()
+        .expect("run tinhso border")
+}
+
+#[test]
+fn border_simulate_then_forecast_and_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", tmp.path().join("sim.db").display());
+    let o = border(&[
+        "simulate",
+        "--days",
+        "2",
+        "--scale",
+        "0.05",
+        "--seed",
+        "7",
+        "--database",
+        &url,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("simulation normal from 2025-07-01 for 2 days (seed 7"),
+        "{out}"
+    );
+    assert!(out.contains("wrong trip 0"), "{out}");
+    assert!(out.contains("forecast summary (72 h)"), "{out}");
+    let o = border(&[
+        "forecast",
+        "--database",
+        &url,
+        "--gate",
+        "HN",
+        "--at",
+        "2025-07-02T12:00",
+        "--evaluate",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("HN Cửa khẩu quốc tế Hữu Nghị"), "{out}");
+    assert!(
+        out.contains("accuracy over 72 h from 2025-07-02 12:00"),
+        "{out}"
+    );
+    let o = border(&["simulate", "--scenario", "storm", "--database", &url]);
+    assert_eq!(o.status.code(), Some(2));
+    let out = text(&o);
+    assert!(
+        out.contains("Kịch bản \"storm\" không có") && out.contains("No scenario \"storm\""),
+        "{out}"
+    );
+    let o = border(&["forecast", "--database", &url, "--gate", "ZZ"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("No gate ZZ"), "{}", text(&o));
+}

@@ -9,6 +9,7 @@ mod events;
 mod fees;
 mod gates;
 mod plates;
+mod sim;
 mod slots;
 
 use tinhso_store::audit::Ctx;

@@ -1,0 +1,1566 @@
+//! The border traffic simulator (mô phỏng giao thông cửa khẩu): seeded, deterministic traffic
+//! at the road gates of Lạng Sơn, written through the module's own functions on a simulated
+//! clock — declarations checked by [`declaration::check_with`] and written in bulk (same rows as
+//! [`declaration::declare`]), slot bookings by [`booking::book`], camera, QR and GPS events by
+//! [`Ingestor::ingest_batch`], agency checks by [`journey::advance_many`] (source `officer`,
+//! until the agency-checks module lands), no-shows by [`booking::sweep_no_shows`] and the
+//! crisis capacity cut by [`capacity::set_override`].
+//!
+//! Volumes: the 2023 average of 1,100–1,350 vehicles a day (we use 1,250 at `scale = 1` and
+//! month factor 1.0) split between the gates by their July 2025 shares (Hữu Nghị ~870, Tân
+//! Thanh ~583, Chi Ma ~230, Cốc Nam ~76 a day, i.e. 49.5 %, 33.1 %, 13.1 %, 4.3 %); exports
+//! follow the harvest calendar [`MONTH_FACTOR`], so a July day is ~1,550–1,650. The Đồng Đăng
+//! railway station is not simulated (wagons, not trucks). Every other figure (direction mix,
+//! hourly profile, weekday effect, lead times, no-show and misread rates, service times) is an
+//! assumption documented next to it and in `NOTES-sim.md`.
+
+use crate::declaration::{self, Checked, DeclarationInput, GoodsLineInput};
+use crate::events::{self, EventBody, Ingestor, NewEvent};
+use crate::gates::{self, Direction, Gate};
+use crate::journey::{self, Source, Stage, StageEvent};
+use crate::misread::{self, MisreadKind};
+use crate::registry::{self, DriverInput};
+use crate::slots::{self, booking, capacity, Policy, HOUR};
+use chrono::{Datelike, NaiveDate, Weekday};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::time::Instant;
+use tinhso_kernel::{AppError, FieldErrors, Invalid};
+use tinhso_store::audit::Ctx;
+use tinhso_store::{Db, DbError, WriteTx};
+
+const MINUTE: i64 = 60_000_000;
+
+/// Vehicles a day over the simulated gates at `scale = 1` and month factor 1.0 (the middle of
+/// the 2023 average, 1,100–1,350).
+pub const BASE_VEHICLES_PER_DAY: f64 = 1_250.0;
+
+/// The simulated gates and their share of the traffic (July 2025 daily averages: 870, 583,
+/// 230, 76 of 1,759).
+pub const GATE_SHARES: [(&str, f64); 4] = [
+    ("HN", 870.0 / 1759.0),
+    ("TT", 583.0 / 1759.0),
+    ("CM", 230.0 / 1759.0),
+    ("CN", 76.0 / 1759.0),
+];
+
+/// Direction mix per gate (assumed; export-heavy as the gates' reports describe).
+fn direction_mix(gate: &str) -> &'static [(Direction, f64)] {
+    use Direction::*;
+    match gate {
+        "HN" => &[
+            (Export, 0.64),
+            (Import, 0.28),
+            (Transit, 0.03),
+            (Transshipment, 0.05),
+        ],
+        "TT" => &[(Export, 0.70), (Import, 0.18), (Transshipment, 0.12)],
+        "CM" => &[(Export, 0.62), (Import, 0.38)],
+        _ => &[(Export, 0.70), (Import, 0.30)],
+    }
+}
+
+/// Mùa vụ: the factor of export arrivals by month (index 0 = January), 1.0 = the yearly
+/// average. Jan 1.10: shipments before the Lunar New Year (Chinese Spring Festival demand for
+/// dragon fruit, jackfruit, watermelon); Feb 0.75: Tết, gates close some days; May–Aug: lychee
+/// (Bắc Giang, late May–July), longan (July–August), the southern durian main crop (May–August)
+/// and the dragon fruit main season (April/May–August) — July highest, matching July 2025's
+/// ~1,759 a day against the 2023 average; Sep 1.15: Central Highlands durian (Aug–Oct); Dec
+/// 1.15: pre-Tết orders and off-season (lit) dragon fruit. Assumed shape, not measured data.
+pub const MONTH_FACTOR: [f64; 12] = [
+    1.10, 0.75, 0.90, 0.95, 1.10, 1.30, 1.40, 1.30, 1.15, 1.00, 1.00, 1.15,
+];
+
+/// The month factor of a local date for exports (imports and other directions: 1.0).
+pub fn season_factor(date: NaiveDate, direction: Direction) -> f64 {
+    if direction == Direction::Export {
+        MONTH_FACTOR[date.month0() as usize]
+    } else {
+        1.0
+    }
+}
+
+/// Weekday effect (assumed): more trucks early in the week, fewer at the weekend.
+pub fn weekday_factor(date: NaiveDate) -> f64 {
+    match date.weekday() {
+        Weekday::Mon => 1.08,
+        Weekday::Tue => 1.05,
+        Weekday::Wed | Weekday::Thu => 1.0,
+        Weekday::Fri => 1.02,
+        Weekday::Sat => 0.95,
+        Weekday::Sun => 0.88,
+    }
+}
+
+/// Hourly arrival weight (local hour), before prorating by the gate's open minutes: trucks
+/// that drove overnight arrive in the morning.
+fn hour_weight(hour: i64) -> f64 {
+    match hour {
+        0..=8 => 1.6,
+        9..=11 => 1.3,
+        12..=13 => 0.8,
+        14..=17 => 1.0,
+        _ => 0.6,
+    }
+}
+
+/// The scenario (kịch bản).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scenario {
+    /// Ordinary traffic with the month's harvest factor.
+    Normal,
+    /// A fruit glut: perishable exports ×[`FRUIT_PEAK_EXTRA`] on top of the month factor.
+    FruitPeak,
+    /// December 2021: the Chinese side cuts export and transshipment capacity to
+    /// [`CRISIS_CAPACITY_SHARE`] for [`CRISIS_DAYS`] days from day 2; arrivals continue.
+    Crisis,
+}
+
+/// Perishable exports' extra factor in the `fruit_peak` scenario.
+pub const FRUIT_PEAK_EXTRA: f64 = 1.5;
+/// Share of the hourly export capacity the Chinese side accepts during the crisis.
+pub const CRISIS_CAPACITY_SHARE: f64 = 0.15;
+/// How long the crisis cut lasts.
+pub const CRISIS_DAYS: i64 = 7;
+
+impl Scenario {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scenario::Normal => "normal",
+            Scenario::FruitPeak => "fruit_peak",
+            Scenario::Crisis => "crisis",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "normal" => Some(Scenario::Normal),
+            "fruit_peak" | "fruit-peak" => Some(Scenario::FruitPeak),
+            "crisis" => Some(Scenario::Crisis),
+            _ => None,
+        }
+    }
+
+    /// The default first day: a July 2025 day for normal traffic and the fruit peak (the
+    /// month of the published daily averages), mid-December 2025 for the crisis.
+    pub fn default_start(self) -> NaiveDate {
+        match self {
+            Scenario::Crisis => NaiveDate::from_ymd_opt(2025, 12, 15),
+            _ => NaiveDate::from_ymd_opt(2025, 7, 1),
+        }
+        .unwrap_or_default()
+    }
+}
+
+/// What to simulate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Options {
+    pub days: u32,
+    /// First local day.
+    pub start: NaiveDate,
+    pub scenario: Scenario,
+    pub seed: u64,
+    /// Volume multiplier (1.0 = the figures above).
+    pub scale: f64,
+    /// Share of trips that book a slot (perishables: twice that, at most 0.9).
+    pub booking_share: f64,
+    /// Only these gates (codes); empty: Hữu Nghị, Tân Thanh, Chi Ma and Cốc Nam.
+    pub gates: Vec<String>,
+}
+
+impl Options {
+    pub fn new(scenario: Scenario) -> Self {
+        Self {
+            days: 30,
+            start: scenario.default_start(),
+            scenario,
+            seed: 20_251_217,
+            scale: 1.0,
+            booking_share: 0.3,
+            gates: Vec::new(),
+        }
+    }
+
+    /// Field errors (vi + en) for bad options.
+    pub fn check(&self) -> Result<(), AppError> {
+        let mut errs = FieldErrors::new();
+        if !(1..=366).contains(&self.days) {
+            errs.push(
+                "days",
+                Invalid::new(
+                    "days",
+                    "Số ngày mô phỏng từ 1 đến 366",
+                    "Simulate 1 to 366 days",
+                ),
+            );
+        }
+        if !(self.scale.is_finite() && self.scale > 0.0 && self.scale <= 10.0) {
+            errs.push(
+                "scale",
+                Invalid::new(
+                    "scale",
+                    "Hệ số quy mô lớn hơn 0 và không quá 10",
+                    "The scale is above 0 and at most 10",
+                ),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.booking_share) {
+            errs.push(
+                "booking_share",
+                Invalid::new(
+                    "booking_share",
+                    "Tỷ lệ đặt chỗ từ 0 đến 1",
+                    "The booking share is from 0 to 1",
+                ),
+            );
+        }
+        for g in &self.gates {
+            if !GATE_SHARES.iter().any(|s| s.0 == g) {
+                errs.push(
+                    "gates",
+                    Invalid::new(
+                        "gate",
+                        format!("Cửa khẩu {g} không được mô phỏng; chọn HN, TT, CM hoặc CN"),
+                        format!("Gate {g} is not simulated; choose HN, TT, CM or CN"),
+                    ),
+                );
+            }
+        }
+        if slots::hour_start_of(self.start, 0).is_none() {
+            errs.push(
+                "start",
+                Invalid::new("start", "Ngày bắt đầu không hợp lệ", "Invalid start date"),
+            );
+        }
+        errs.into_result()
+    }
+}
+
+/// One gate's figures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GateReport {
+    pub gate: String,
+    pub declared: usize,
+    pub arrived: usize,
+    pub crossed: usize,
+    /// Arrived, not crossed at the end.
+    pub waiting_at_end: usize,
+    /// Most trucks waiting (arrived, not crossed) at an hour's end, and when.
+    pub peak_queue: usize,
+    pub peak_queue_at: String,
+    /// Yards plus staging areas.
+    pub yard_capacity: i64,
+    pub mean_dwell_min: f64,
+    pub p90_dwell_min: f64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub start: String,
+    pub days: u32,
+    pub seed: u64,
+    pub scale: f64,
+    pub declared: usize,
+    /// Declarations refused by the checks (none expected; a bug if not 0).
+    pub declare_refused: usize,
+    pub booked: usize,
+    /// Bookings refused (hour or day full, held seats): those trucks come without a slot.
+    pub booking_refused: usize,
+    pub no_shows: usize,
+    pub no_shows_swept: usize,
+    pub arrived: usize,
+    pub checked: usize,
+    pub crossed: usize,
+    /// Events sent (including re-sent duplicates and reads of undeclared trucks).
+    pub events_sent: usize,
+    pub events_attached: usize,
+    pub events_review: usize,
+    pub events_duplicate: usize,
+    pub events_unknown: usize,
+    /// Events the simulation delivered late (10–120 min after they happened).
+    pub events_late: usize,
+    /// Attached to another trip than the one the simulation knows — must be 0.
+    pub events_wrong_trip: usize,
+    /// Reads of undeclared trucks attached to a trip — must be 0.
+    pub undeclared_attached: usize,
+    pub capacity_overrides: usize,
+    /// Most trucks waiting over all gates at an hour's end, and when.
+    pub peak_total_queue: usize,
+    pub peak_total_queue_at: String,
+    pub mean_dwell_min: f64,
+    pub p90_dwell_min: f64,
+    pub gates: Vec<GateReport>,
+    /// Wall time per part, seconds.
+    pub secs_declare: f64,
+    pub secs_book: f64,
+    pub secs_ingest: f64,
+    pub secs_checks: f64,
+    pub secs_other: f64,
+    pub elapsed_s: f64,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "simulation {} from {} for {} days (seed {}, scale {})",
+            self.scenario, self.start, self.days, self.seed, self.scale
+        )?;
+        writeln!(
+            f,
+            "trips: declared {} (refused {}), booked {} (refused {}), arrived {}, checked {}, crossed {}, no-shows {} (swept {})",
+            self.declared,
+            self.declare_refused,
+            self.booked,
+            self.booking_refused,
+            self.arrived,
+            self.checked,
+            self.crossed,
+            self.no_shows,
+            self.no_shows_swept
+        )?;
+        writeln!(
+            f,
+            "events: sent {}, attached {}, review {}, duplicate {}, unknown {}, late {}; wrong trip {}, undeclared attached {}",
+            self.events_sent,
+            self.events_attached,
+            self.events_review,
+            self.events_duplicate,
+            self.events_unknown,
+            self.events_late,
+            self.events_wrong_trip,
+            self.undeclared_attached
+        )?;
+        writeln!(
+            f,
+            "peak queue, all gates: {} at {}; dwell arrival→crossing mean {:.0} min, p90 {:.0} min",
+            self.peak_total_queue,
+            self.peak_total_queue_at,
+            self.mean_dwell_min,
+            self.p90_dwell_min
+        )?;
+        writeln!(
+            f,
+            "{:<4} {:>8} {:>8} {:>8} {:>8} {:>10} {:<17} {:>9} {:>10} {:>9}",
+            "gate",
+            "declared",
+            "arrived",
+            "crossed",
+            "waiting",
+            "peak queue",
+            "at",
+            "yard cap",
+            "mean dwell",
+            "p90 dwell"
+        )?;
+        for g in &self.gates {
+            writeln!(
+                f,
+                "{:<4} {:>8} {:>8} {:>8} {:>8} {:>10} {:<17} {:>9} {:>10.0} {:>9.0}",
+                g.gate,
+                g.declared,
+                g.arrived,
+                g.crossed,
+                g.waiting_at_end,
+                g.peak_queue,
+                g.peak_queue_at,
+                g.yard_capacity,
+                g.mean_dwell_min,
+                g.p90_dwell_min
+            )?;
+        }
+        write!(
+            f,
+            "wall time {:.2} s (declare {:.2}, book {:.2}, ingest {:.2}, checks {:.2}, other {:.2}); capacity overrides {}",
+            self.elapsed_s,
+            self.secs_declare,
+            self.secs_book,
+            self.secs_ingest,
+            self.secs_checks,
+            self.secs_other,
+            self.capacity_overrides
+        )
+    }
+}
+
+/// A simulated trip and what the simulation knows about it.
+#[derive(Debug, Clone)]
+struct SimTrip {
+    gate: usize,
+    direction: Direction,
+    perishable: bool,
+    plate: String,
+    declare_at: i64,
+    expected: i64,
+    book: bool,
+    /// None: a no-show.
+    arrive_at: Option<i64>,
+    id: String,
+    code: String,
+    yard_at: Option<i64>,
+    checked_at: Option<i64>,
+    crossed_at: Option<i64>,
+}
+
+/// An event to deliver.
+#[derive(Debug, Clone)]
+struct Pending {
+    deliver_at: i64,
+    event: NewEvent,
+    /// The trip the event is about (None: an undeclared truck).
+    truth: Option<usize>,
+}
+
+struct GateState {
+    gate: Gate,
+    window: Option<(i64, i64)>,
+    staging: Option<String>,
+    yard: String,
+    yard_capacity: i64,
+    alert_capacity: i64,
+    /// Arrived, waiting to enter the yard (trip indexes, arrival order).
+    waiting: VecDeque<usize>,
+    /// In the yard.
+    in_yard: Vec<usize>,
+}
+
+fn pick_kind(rng: &mut StdRng, table: &[(MisreadKind, f64)]) -> MisreadKind {
+    let total: f64 = table.iter().map(|(_, w)| w).sum();
+    let mut x = rng.gen::<f64>() * total;
+    for (v, w) in table {
+        if x < *w {
+            return *v;
+        }
+        x -= w;
+    }
+    MisreadKind::Clean
+}
+
+/// A Poisson draw (Knuth for small means, a rounded normal above 60).
+fn poisson(rng: &mut StdRng, mean: f64) -> usize {
+    if mean <= 0.0 {
+        return 0;
+    }
+    if mean > 60.0 {
+        let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
+        let u2: f64 = rng.gen();
+        let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+        return (mean + z * mean.sqrt()).round().max(0.0) as usize;
+    }
+    let l = (-mean).exp();
+    let mut k = 0;
+    let mut p = 1.0;
+    loop {
+        p *= rng.gen::<f64>();
+        if p <= l {
+            return k;
+        }
+        k += 1;
+    }
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+/// A valid 10-digit MST from 9 random digits.
+fn random_mst(rng: &mut StdRng) -> String {
+    loop {
+        let mut d = [0u8; 9];
+        d[0] = 0;
+        d[1] = rng.gen_range(1..=9);
+        for x in d.iter_mut().skip(2) {
+            *x = rng.gen_range(0..=9);
+        }
+        if let Some(c) = tinhso_kernel::validate::mst_check_digit(&d) {
+            let mut s: String = d.iter().map(|x| char::from(b'0' + x)).collect();
+            s.push(char::from(b'0' + c));
+            return s;
+        }
+    }
+}
+
+struct Goods {
+    hs: &'static str,
+    unit: &'static str,
+}
+
+const EXPORT_FRESH: &[Goods] = &[
+    Goods {
+        hs: "08109092",
+        unit: "thùng",
+    },
+    Goods {
+        hs: "08106000",
+        unit: "thùng",
+    },
+    Goods {
+        hs: "08109050",
+        unit: "kg",
+    },
+    Goods {
+        hs: "08071100",
+        unit: "kg",
+    },
+    Goods {
+        hs: "08109010",
+        unit: "thùng",
+    },
+    Goods {
+        hs: "08109020",
+        unit: "thùng",
+    },
+];
+const EXPORT_DRY: &[Goods] = &[
+    Goods {
+        hs: "07141011",
+        unit: "tấn",
+    },
+    Goods {
+        hs: "40012210",
+        unit: "tấn",
+    },
+    Goods {
+        hs: "09011110",
+        unit: "bao",
+    },
+    Goods {
+        hs: "08013200",
+        unit: "bao",
+    },
+];
+const IMPORT_FRESH: &[Goods] = &[
+    Goods {
+        hs: "08081000",
+        unit: "thùng",
+    },
+    Goods {
+        hs: "08052100",
+        unit: "thùng",
+    },
+    Goods {
+        hs: "07032090",
+        unit: "bao",
+    },
+];
+const IMPORT_DRY: &[Goods] = &[
+    Goods {
+        hs: "31052000",
+        unit: "tấn",
+    },
+    Goods {
+        hs: "72142031",
+        unit: "tấn",
+    },
+    Goods {
+        hs: "54075200",
+        unit: "kiện",
+    },
+];
+
+/// The plan of every trip, before anything is written (deterministic from the seed).
+fn plan_trips(opts: &Options, gates: &[GateState], rng: &mut StdRng) -> Vec<SimTrip> {
+    let mut trips = Vec::new();
+    let start = slots::hour_start_of(opts.start, 0).unwrap_or_default();
+    let mut plates_seen: HashSet<String> = HashSet::new();
+    for day in 0..i64::from(opts.days) {
+        let date = opts.start + chrono::Duration::days(day);
+        let day_start = start + day * slots::DAY;
+        // Day-to-day variation the calendar does not explain (weather, orders, inspections).
+        let day_noise: f64 = rng.gen_range(0.85..1.15);
+        for (gi, g) in gates.iter().enumerate() {
+            let share = GATE_SHARES
+                .iter()
+                .find(|(c, _)| *c == g.gate.code)
+                .map_or(0.0, |s| s.1);
+            let weights: Vec<(i64, f64)> = (0..24)
+                .map(|h| {
+                    let open = capacity::open_minutes_in(g.window, day_start + h * HOUR);
+                    (h, hour_weight(h) * open as f64 / 60.0)
+                })
+                .collect();
+            let wsum: f64 = weights.iter().map(|w| w.1).sum();
+            if wsum <= 0.0 {
+                continue;
+            }
+            for (dir, dshare) in direction_mix(&g.gate.code) {
+                let season = season_factor(date, *dir);
+                let fresh_share = if *dir == Direction::Export {
+                    (0.45 * season).clamp(0.25, 0.75)
+                } else {
+                    0.15
+                };
+                let mut daily = BASE_VEHICLES_PER_DAY
+                    * opts.scale
+                    * share
+                    * dshare
+                    * season
+                    * weekday_factor(date)
+                    * day_noise;
+                if opts.scenario == Scenario::FruitPeak && *dir == Direction::Export {
+                    daily *= 1.0 + fresh_share * (FRUIT_PEAK_EXTRA - 1.0);
+                }
+                for (h, w) in &weights {
+                    let n = poisson(rng, daily * w / wsum);
+                    let hour_start = day_start + h * HOUR;
+                    let open = capacity::open_minutes_in(g.window, hour_start);
+                    let first_open = 60 - open;
+                    for _ in 0..n {
+                        let minute = rng.gen_range(first_open..60);
+                        let expected = hour_start + minute * MINUTE;
+                        let perishable = rng.gen_bool(fresh_share);
+                        let lead = if rng.gen_bool(0.7) {
+                            rng.gen_range(8 * 60..30 * 60)
+                        } else {
+                            rng.gen_range(90..6 * 60)
+                        } * MINUTE;
+                        let declare_at = (expected - lead).max(start);
+                        let plate = loop {
+                            let p = misread::random_plate(rng);
+                            let trailer = crate::plate::parse(&p).map_or(true, |x| x.trailer);
+                            if !trailer && plates_seen.insert(p.clone()) {
+                                break p;
+                            }
+                        };
+                        let book_p = if perishable {
+                            (opts.booking_share * 2.0).min(0.9)
+                        } else {
+                            opts.booking_share
+                        };
+                        // 3 % no-shows; the others within about ±20 min of the declared time.
+                        let arrive_at = if rng.gen_bool(0.03) {
+                            None
+                        } else {
+                            Some(expected + rng.gen_range(-20..25) * MINUTE)
+                        };
+                        trips.push(SimTrip {
+                            gate: gi,
+                            direction: *dir,
+                            perishable,
+                            plate,
+                            declare_at,
+                            expected,
+                            book: rng.gen_bool(book_p),
+                            arrive_at,
+                            id: String::new(),
+                            code: String::new(),
+                            yard_at: None,
+                            checked_at: None,
+                            crossed_at: None,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    trips.sort_by_key(|t| (t.declare_at, t.expected));
+    trips
+}
+
+/// The declaration a trip's enterprise would send.
+fn input_for(
+    t: &SimTrip,
+    gate: &str,
+    enterprises: &[(String, String)],
+    drivers: &[DriverInput],
+    rng: &mut StdRng,
+) -> DeclarationInput {
+    let (mst, name) = &enterprises[rng.gen_range(0..enterprises.len())];
+    let driver = drivers[rng.gen_range(0..drivers.len())].clone();
+    let table = match (t.direction, t.perishable) {
+        (Direction::Import, true) => IMPORT_FRESH,
+        (Direction::Import, false) => IMPORT_DRY,
+        (_, true) => EXPORT_FRESH,
+        (_, false) => EXPORT_DRY,
+    };
+    let g = &table[rng.gen_range(0..table.len())];
+    let weight = rng.gen_range(8_000..24_000);
+    DeclarationInput {
+        enterprise_mst: mst.clone(),
+        enterprise_name: name.clone(),
+        enterprise_phone: String::new(),
+        gate: gate.to_string(),
+        direction: t.direction.as_str().to_string(),
+        expected_arrival: declaration::local(t.expected)
+            .format("%Y-%m-%dT%H:%M")
+            .to_string(),
+        vehicle_plate: t.plate.clone(),
+        vehicle_plate_colour: "yellow".into(),
+        vehicle_payload_kg: 25_000,
+        trailer_plate: String::new(),
+        trailer_payload_kg: 0,
+        driver,
+        customs_declaration: format!("{:012}", rng.gen_range(100_000_000_000u64..999_999_999_999)),
+        goods: vec![GoodsLineInput {
+            hs_code: g.hs.to_string(),
+            description: String::new(),
+            quantity: (weight / 20) as f64,
+            unit: g.unit.to_string(),
+            weight_kg: weight,
+        }],
+    }
+}
+
+fn db_err(e: sqlx::Error) -> AppError {
+    DbError::from(e).into()
+}
+
+/// Write checked declarations in one transaction: the same rows as
+/// [`declaration::declare`] (registries, trip, goods, version 1, the `declared` stage, audit
+/// `border.trip.declare`, outbox `border.trip.declared`) with `now` as the declaration time.
+/// Returns (id, code) per declaration. A vehicle with an active trip fails the whole batch.
+pub async fn declare_checked_many(
+    db: &Db,
+    ctx: &Ctx,
+    user_id: &str,
+    checked: &[Checked],
+    now: i64,
+) -> Result<Vec<(String, String)>, AppError> {
+    let mut tx = db.begin_write().await?;
+    let mut out = Vec::with_capacity(checked.len());
+    let mut audits = Vec::with_capacity(checked.len());
+    let mut seen_ent: HashSet<&str> = HashSet::new();
+    let mut seen_drv: HashSet<String> = HashSet::new();
+    let day = declaration::local(now).format("%y%m%d").to_string();
+    for c in checked {
+        if seen_ent.insert(&c.enterprise_mst) {
+            registry::upsert_enterprise(
+                &mut tx,
+                &c.enterprise_mst,
+                &c.enterprise_name,
+                &c.enterprise_phone,
+                user_id,
+            )
+            .await?;
+        }
+        registry::upsert_vehicle(&mut tx, &c.vehicle, &c.enterprise_mst).await?;
+        if let Some(t) = &c.trailer {
+            registry::upsert_vehicle(&mut tx, t, &c.enterprise_mst).await?;
+        }
+        let driver_id = c.driver.id();
+        if seen_drv.insert(driver_id.clone()) {
+            registry::upsert_driver(&mut tx, &c.driver).await?;
+        }
+        let code = next_code(&mut tx, &c.gate.code, &day).await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let inserted = sqlx::query(
+            "INSERT INTO border_trips (id, code, version, enterprise_mst, gate_code, direction, vehicle_plate, \
+             trailer_plate, driver_id, expected_arrival, customs_declaration, total_weight_kg, perishable, \
+             quarantine, stage, stage_at, created_by, created_at, updated_at) \
+             VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'declared', $14, $15, $14, $14)",
+        )
+        .bind(&id)
+        .bind(&code)
+        .bind(&c.enterprise_mst)
+        .bind(&c.gate.code)
+        .bind(c.direction.as_str())
+        .bind(&c.vehicle.plate.canonical)
+        .bind(c.trailer.as_ref().map(|t| t.plate.canonical.clone()))
+        .bind(&driver_id)
+        .bind(c.expected_arrival)
+        .bind(&c.customs_declaration)
+        .bind(c.total_weight_kg)
+        .bind(i64::from(c.perishable))
+        .bind(&c.quarantine)
+        .bind(now)
+        .bind(user_id)
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from);
+        if let Err(e) = inserted {
+            return Err(if e.is_unique_violation() {
+                AppError::conflict(
+                    format!(
+                        "Xe {} đang có một chuyến chưa kết thúc",
+                        c.vehicle.plate.canonical
+                    ),
+                    format!(
+                        "Vehicle {} has a trip that is not over",
+                        c.vehicle.plate.canonical
+                    ),
+                )
+            } else {
+                e.into()
+            });
+        }
+        for (i, g) in c.goods.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO border_goods_lines (trip_id, line_no, hs_code, description, quantity, unit, \
+                 weight_kg, perishable, quarantine) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&id)
+            .bind(i as i64 + 1)
+            .bind(&g.hs_code)
+            .bind(&g.description)
+            .bind(g.quantity)
+            .bind(&g.unit)
+            .bind(g.weight_kg)
+            .bind(i64::from(g.perishable))
+            .bind(&g.quarantine)
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?;
+        }
+        let snapshot = declaration::flatten(c);
+        sqlx::query(
+            "INSERT INTO border_trip_versions (trip_id, version, snapshot, changes, reason, changed_by, changed_at) \
+             VALUES ($1, 1, $2, '{}', '', $3, $4)",
+        )
+        .bind(&id)
+        .bind(serde_json::to_string(&snapshot).map_err(AppError::internal)?)
+        .bind(user_id)
+        .bind(now)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO border_trip_stages (trip_id, stage, at, source) VALUES ($1, 'declared', $2, 'declaration')",
+        )
+        .bind(&id)
+        .bind(now)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+        audits.push(ctx.entry(
+            "border.trip.declare",
+            "border_trip",
+            &code,
+            &c.gate.code,
+            serde_json::json!({"after": {"gate": c.gate.code, "direction": c.direction.as_str(),
+                "vehicle": c.vehicle.plate.canonical, "goods_lines": c.goods.len(),
+                "total_weight_kg": c.total_weight_kg}}),
+        ));
+        tx.emit(
+            "border.trip.declared",
+            &serde_json::json!({"code": code, "gate": c.gate.code, "direction": c.direction.as_str(),
+                "expected_arrival": c.expected_arrival, "perishable": c.perishable}),
+        )
+        .await?;
+        out.push((id, code));
+    }
+    tx.audit_many(&audits).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn next_code(tx: &mut WriteTx, gate: &str, day: &str) -> Result<String, AppError> {
+    let name = format!("trip:{gate}:{day}");
+    let row = sqlx::query(
+        "INSERT INTO border_counters (name, value) VALUES ($1, 1) \
+         ON CONFLICT (name) DO UPDATE SET value = border_counters.value + 1 RETURNING value",
+    )
+    .bind(&name)
+    .fetch_one(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let n: i64 = sqlx::Row::try_get(&row, 0).map_err(db_err)?;
+    Ok(format!("{gate}-{day}-{n:05}"))
+}
+
+/// A gate without a staging area (Cốc Nam) gets a camera `CAM-<gate>-R` and a geofence
+/// `GEO-<gate>-R` on the approach road (stage `staging`), where trucks queue when the yard is
+/// full: placeholders like the seeded sensors, so the platform sees the road queue.
+async fn road_sensors(db: &Db, gs: &[GateState]) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    for g in gs.iter().filter(|g| g.staging.is_none()) {
+        for (id, kind, name) in [
+            (
+                format!("CAM-{}-R", g.gate.code),
+                "camera",
+                "Camera đường vào",
+            ),
+            (
+                format!("GEO-{}-R", g.gate.code),
+                "geofence",
+                "Vùng GPS đường vào",
+            ),
+        ] {
+            sqlx::query(
+                "INSERT INTO border_sensors (id, kind, gate_code, stage, name_vi, created_at) \
+                 VALUES ($1, $2, $3, 'staging', $4, $5) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(kind)
+            .bind(&g.gate.code)
+            .bind(format!("{name} {}", g.gate.name_vi))
+            .bind(tinhso_store::now_micros())
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Events per `ingest_batch` call.
+const EVENT_BATCH: usize = 2_000;
+
+struct Sim<'a> {
+    db: &'a Db,
+    ctx: Ctx,
+    rng: StdRng,
+    trips: Vec<SimTrip>,
+    pending: Vec<Pending>,
+    truth: HashMap<String, Option<usize>>,
+    event_seq: u64,
+    report: Report,
+}
+
+impl Sim<'_> {
+    fn emit_event(&mut self, trip: Option<usize>, at: i64, body: EventBody) {
+        self.event_seq += 1;
+        let tag = trip.map_or("U".to_string(), |i| self.trips[i].code.clone());
+        let event_id = format!("sim-{}-{}-{}", self.report.seed, tag, self.event_seq);
+        // Delivery: most within 30 s; 5 % late by 10–120 min; 3 % re-sent 1–60 min later.
+        let late = self.rng.gen_bool(0.05);
+        let delay = if late {
+            self.report.events_late += 1;
+            self.rng.gen_range(10..120) * MINUTE
+        } else {
+            self.rng.gen_range(0..30_000_000)
+        };
+        let event = NewEvent {
+            event_id: event_id.clone(),
+            at,
+            body,
+        };
+        if self.rng.gen_bool(0.03) {
+            self.pending.push(Pending {
+                deliver_at: at + delay + self.rng.gen_range(1..60) * MINUTE,
+                event: event.clone(),
+                truth: trip,
+            });
+        }
+        self.truth.insert(event_id, trip);
+        self.pending.push(Pending {
+            deliver_at: at + delay,
+            event,
+            truth: trip,
+        });
+    }
+
+    fn camera(&mut self, trip: usize, camera: &str, at: i64) {
+        let plate = self.trips[trip].plate.clone();
+        let table = if plate.is_ascii() {
+            misread::VN_RATES
+        } else {
+            misread::CN_RATES
+        };
+        let kind = pick_kind(&mut self.rng, table);
+        let text = misread::misread(&plate, kind, &mut self.rng);
+        let confidence = if kind == MisreadKind::Clean {
+            self.rng.gen_range(0.85..1.0)
+        } else {
+            self.rng.gen_range(0.4..0.9)
+        };
+        self.emit_event(
+            Some(trip),
+            at,
+            EventBody::Camera {
+                camera_id: camera.to_string(),
+                plate_text: text,
+                confidence,
+            },
+        );
+    }
+
+    fn qr(&mut self, trip: usize, reader: &str, at: i64, p: f64) {
+        if self.rng.gen_bool(p) {
+            let code = self.trips[trip].code.clone();
+            let at = at + self.rng.gen_range(5_000_000..90_000_000);
+            self.emit_event(
+                Some(trip),
+                at,
+                EventBody::Qr {
+                    reader_id: reader.to_string(),
+                    trip_code: code,
+                },
+            );
+        }
+    }
+
+    fn gps(&mut self, trip: usize, fence: &str, at: i64, p: f64) {
+        if self.rng.gen_bool(p) {
+            let id = self.trips[trip].id.clone();
+            let at = at + self.rng.gen_range(0..60_000_000);
+            self.emit_event(
+                Some(trip),
+                at,
+                EventBody::Gps {
+                    geofence_id: fence.to_string(),
+                    trip_id: id,
+                },
+            );
+        }
+    }
+
+    /// Deliver the events due by `until`, shuffled (out of order), in batches.
+    async fn deliver(&mut self, ing: &Ingestor, until: i64) -> Result<(), AppError> {
+        let (mut due, rest): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| p.deliver_at < until);
+        self.pending = rest;
+        due.shuffle(&mut self.rng);
+        for chunk in due.chunks(EVENT_BATCH) {
+            let events: Vec<NewEvent> = chunk.iter().map(|p| p.event.clone()).collect();
+            let r = ing.ingest_batch(self.db, &events).await?;
+            self.report.events_sent += r.received;
+            self.report.events_attached += r.attached;
+            self.report.events_review += r.review;
+            self.report.events_duplicate += r.duplicates;
+            self.report.events_unknown += r.unknown;
+            for (res, p) in r.results.iter().zip(chunk) {
+                if let Some(t) = &res.trip_id {
+                    match p.truth {
+                        Some(i) if self.trips[i].id == *t => {}
+                        Some(_) => self.report.events_wrong_trip += 1,
+                        None => self.report.undeclared_attached += 1,
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Run the simulation on `db` (migrated; gates and sensors are seeded if missing). Writes
+/// simulated trips, bookings, events and capacity overrides: use a scratch or demo database.
+pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
+    opts.check()?;
+    let t0 = Instant::now();
+    gates::seed(db).await?;
+    events::seed_sensors(db).await?;
+    let policy = Policy::default();
+    let mut rng = StdRng::seed_from_u64(opts.seed);
+    let all = gates::list(db).await?;
+    let mut gs: Vec<GateState> = Vec::new();
+    for (code, _) in GATE_SHARES {
+        if !opts.gates.is_empty() && !opts.gates.iter().any(|g| g == code) {
+            continue;
+        }
+        let Some(g) = all.iter().find(|g| g.code == code) else {
+            continue;
+        };
+        let staging = g
+            .yards
+            .iter()
+            .find(|y| y.kind == "staging")
+            .map(|y| y.code.clone());
+        let yard = g
+            .yards
+            .iter()
+            .find(|y| y.kind != "staging")
+            .map(|y| y.code.clone())
+            .ok_or_else(|| AppError::internal(format!("gate {code} has no yard")))?;
+        let yard_capacity = g
+            .yards
+            .iter()
+            .filter(|y| y.kind != "staging")
+            .map(|y| y.capacity)
+            .sum();
+        gs.push(GateState {
+            window: capacity::open_window(g),
+            staging,
+            yard,
+            yard_capacity,
+            alert_capacity: g.yards.iter().map(|y| y.capacity).sum(),
+            gate: g.clone(),
+            waiting: VecDeque::new(),
+            in_yard: Vec::new(),
+        });
+    }
+    road_sensors(db, &gs).await?;
+    let trips = plan_trips(opts, &gs, &mut rng);
+    let enterprises: Vec<(String, String)> = (0..80)
+        .map(|i| {
+            (
+                random_mst(&mut rng),
+                format!("Công ty TNHH Xuất nhập khẩu Mô phỏng {i:02}"),
+            )
+        })
+        .collect();
+    let drivers: Vec<DriverInput> = (0..600)
+        .map(|i| {
+            if i % 5 == 4 {
+                DriverInput {
+                    id_kind: "passport".into(),
+                    id_number: format!("E{:08}", rng.gen_range(10_000_000..99_999_999)),
+                    full_name: format!("Lý Văn Mô Phỏng {i}"),
+                    phone: format!(
+                        "+86 138 {:04} {:04}",
+                        rng.gen_range(0..9999),
+                        rng.gen_range(0..9999)
+                    ),
+                    nationality: "CN".into(),
+                }
+            } else {
+                DriverInput {
+                    id_kind: "cccd".into(),
+                    id_number: format!(
+                        "020{}{:02}{:06}",
+                        rng.gen_range(0..2),
+                        rng.gen_range(60..99),
+                        rng.gen_range(0..999_999)
+                    ),
+                    full_name: format!("Nguyễn Văn Mô Phỏng {i}"),
+                    phone: format!("09{:08}", rng.gen_range(10_000_000..99_999_999)),
+                    nationality: String::new(),
+                }
+            }
+        })
+        .collect();
+    let mut sim = Sim {
+        db,
+        ctx: Ctx {
+            actor: "sim".into(),
+            request_id: format!("sim-{}", opts.seed),
+        },
+        rng,
+        trips,
+        pending: Vec::new(),
+        truth: HashMap::new(),
+        event_seq: 0,
+        report: Report {
+            scenario: opts.scenario.as_str().into(),
+            start: opts.start.to_string(),
+            days: opts.days,
+            seed: opts.seed,
+            scale: opts.scale,
+            ..Report::default()
+        },
+    };
+    let start = slots::hour_start_of(opts.start, 0).unwrap_or_default();
+    let end = start + i64::from(opts.days) * slots::DAY;
+    // The crisis: overrides written through the slots module, so bookings and the forecast
+    // see the cut as the board would enter it.
+    let mut cut: HashMap<(usize, Direction, i64), i64> = HashMap::new();
+    if opts.scenario == Scenario::Crisis {
+        let from = start + slots::DAY;
+        // The whole announced cut, also past the last simulated day (the board enters what
+        // the Chinese side announces; the forecast reads it).
+        let to = from + CRISIS_DAYS * slots::DAY;
+        let mut h = from;
+        while h < to {
+            for (gi, g) in gs.iter().enumerate() {
+                for d in [Direction::Export, Direction::Transshipment] {
+                    let nominal = capacity::nominal_capacity(&g.gate, d, h);
+                    if nominal <= 0 {
+                        continue;
+                    }
+                    let c = (nominal as f64 * CRISIS_CAPACITY_SHARE).round() as i64;
+                    capacity::set_override(
+                        db,
+                        &sim.ctx,
+                        &g.gate.code,
+                        d.as_str(),
+                        h,
+                        Some(c),
+                        "Mô phỏng: phía Trung Quốc giảm tiếp nhận (kịch bản tháng 12/2021)",
+                    )
+                    .await?;
+                    sim.report.capacity_overrides += 1;
+                    cut.insert((gi, d, h), c);
+                }
+            }
+            h += HOUR;
+        }
+    }
+    let ing = Ingestor::load(db).await?;
+    let mut next_decl = 0usize;
+    let mut by_arrival: Vec<usize> = Vec::new();
+    let mut queue_peak: Vec<(usize, i64)> = vec![(0, 0); gs.len()];
+    let mut crossed_today: HashMap<(usize, Direction), (i64, i64)> = HashMap::new();
+    let mut h = start;
+    while h < end {
+        let h_end = h + HOUR;
+        // 1. Declarations of this hour, checked with the hour's end as `now`, in one batch.
+        let td = Instant::now();
+        let mut batch: Vec<usize> = Vec::new();
+        while next_decl < sim.trips.len() && sim.trips[next_decl].declare_at < h_end {
+            batch.push(next_decl);
+            next_decl += 1;
+        }
+        if !batch.is_empty() {
+            let mut checked = Vec::with_capacity(batch.len());
+            let mut ok_idx = Vec::with_capacity(batch.len());
+            for &i in &batch {
+                let input = {
+                    let t = &sim.trips[i];
+                    input_for(
+                        t,
+                        &gs[t.gate].gate.code,
+                        &enterprises,
+                        &drivers,
+                        &mut sim.rng,
+                    )
+                };
+                let gate = Some(gs[sim.trips[i].gate].gate.clone());
+                match declaration::check_with(gate, &input, h_end) {
+                    Ok(c) => {
+                        checked.push(c);
+                        ok_idx.push(i);
+                    }
+                    Err(e) if e.status() == 422 => {
+                        tracing::warn!(trip = i, error = ?e, "simulated declaration refused");
+                        sim.report.declare_refused += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let written = declare_checked_many(db, &sim.ctx, "sim", &checked, h_end).await?;
+            for (&i, (id, code)) in ok_idx.iter().zip(written) {
+                let t = &mut sim.trips[i];
+                t.id = id;
+                t.code = code;
+                ing.track(&t.id, &gs[t.gate].gate.code, vec![t.plate.clone()])?;
+                sim.report.declared += 1;
+                if t.arrive_at.is_some() {
+                    by_arrival.push(i);
+                } else {
+                    sim.report.no_shows += 1;
+                }
+            }
+            sim.report.secs_declare += td.elapsed().as_secs_f64();
+            // 2. Bookings through the slots module.
+            let tb = Instant::now();
+            for &i in &ok_idx {
+                let t = &sim.trips[i];
+                if !t.book {
+                    continue;
+                }
+                let input = booking::BookingInput {
+                    trip_id: t.id.clone(),
+                    gate_code: gs[t.gate].gate.code.clone(),
+                    direction: t.direction.as_str().into(),
+                    hour_start: slots::floor_hour(t.expected),
+                };
+                match booking::book(db, &sim.ctx, &policy, &input, h_end).await {
+                    Ok(_) => sim.report.booked += 1,
+                    Err(e) if matches!(e.status(), 409 | 422) => sim.report.booking_refused += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+            sim.report.secs_book += tb.elapsed().as_secs_f64();
+        }
+        let to = Instant::now();
+        // 3. Arrivals of this hour.
+        by_arrival.sort_by_key(|&i| std::cmp::Reverse(sim.trips[i].arrive_at));
+        while let Some(&i) = by_arrival.last() {
+            let at = sim.trips[i].arrive_at.unwrap_or(i64::MAX);
+            if at >= h_end {
+                break;
+            }
+            by_arrival.pop();
+            let gi = sim.trips[i].gate;
+            sim.report.arrived += 1;
+            if let Some(s) = gs[gi].staging.clone() {
+                sim.camera(i, &format!("CAM-{s}"), at);
+                sim.qr(i, &format!("QR-{s}"), at, 0.6);
+                sim.gps(i, &format!("GEO-{s}"), at, 0.4);
+            } else {
+                let g = gs[gi].gate.code.clone();
+                sim.camera(i, &format!("CAM-{g}-R"), at);
+                sim.gps(i, &format!("GEO-{g}-R"), at, 0.4);
+            }
+            gs[gi].waiting.push_back(i);
+            // A read of an undeclared truck now and then (1 % of arrivals).
+            if sim.rng.gen_bool(0.01) {
+                let cam = gs[gi]
+                    .staging
+                    .clone()
+                    .unwrap_or_else(|| gs[gi].yard.clone());
+                let p = misread::random_plate(&mut sim.rng);
+                sim.emit_event(
+                    None,
+                    at,
+                    EventBody::Camera {
+                        camera_id: format!("CAM-{cam}"),
+                        plate_text: p,
+                        confidence: 0.9,
+                    },
+                );
+            }
+        }
+        // 4. Into the yard while it has room (gate open or not: the yard works when trucks
+        //    come), perishables first among those waiting. Outbound trucks (export,
+        //    transshipment) share the yard; inbound ones (import, transit) come from the
+        //    Chinese side into the import area and do not wait behind them (assumed).
+        for g in gs.iter_mut() {
+            let outbound = |d: Direction| matches!(d, Direction::Export | Direction::Transshipment);
+            let used = g
+                .in_yard
+                .iter()
+                .filter(|&&i| outbound(sim.trips[i].direction))
+                .count() as i64;
+            let mut room = (g.yard_capacity - used).max(0) as usize;
+            if g.waiting.is_empty() {
+                continue;
+            }
+            let mut w: Vec<usize> = g.waiting.drain(..).collect();
+            w.sort_by_key(|&i| (!sim.trips[i].perishable, sim.trips[i].arrive_at));
+            let mut admit = Vec::new();
+            for i in w {
+                if !outbound(sim.trips[i].direction) {
+                    admit.push(i);
+                } else if room > 0 {
+                    room -= 1;
+                    admit.push(i);
+                } else {
+                    g.waiting.push_back(i);
+                }
+            }
+            let yard = g.yard.clone();
+            let has_staging = g.staging.is_some();
+            for i in admit {
+                let arrived = sim.trips[i].arrive_at.unwrap_or(h);
+                let after = if has_staging {
+                    sim.rng.gen_range(10..40)
+                } else {
+                    sim.rng.gen_range(3..10)
+                };
+                let at = (arrived + after * MINUTE).max(h + sim.rng.gen_range(0..50) * MINUTE);
+                let service =
+                    sim.rng.gen_range(25..75) + if sim.trips[i].perishable { 20 } else { 0 };
+                sim.trips[i].yard_at = Some(at);
+                sim.trips[i].checked_at = Some(at + service * MINUTE);
+                sim.camera(i, &format!("CAM-{yard}"), at);
+                sim.qr(i, &format!("QR-{yard}"), at, 0.5);
+                g.in_yard.push(i);
+            }
+        }
+        // 5. Crossings at the hour's capacity (and the day's cap), checked trucks in order.
+        let day = slots::local_day(h);
+        for (gi, g) in gs.iter_mut().enumerate() {
+            for cap in g.gate.capacity.clone() {
+                let d = cap.direction;
+                let hour_cap = cut
+                    .get(&(gi, d, h))
+                    .copied()
+                    .unwrap_or_else(|| capacity::nominal_capacity(&g.gate, d, h));
+                let done = crossed_today.entry((gi, d)).or_insert((day, 0));
+                if done.0 != day {
+                    *done = (day, 0);
+                }
+                let c = hour_cap.min(cap.per_day - done.1).max(0);
+                if c == 0 {
+                    continue;
+                }
+                let mut ready: Vec<usize> = g
+                    .in_yard
+                    .iter()
+                    .copied()
+                    .filter(|&i| {
+                        sim.trips[i].direction == d
+                            && sim.trips[i].checked_at.is_some_and(|t| t < h_end)
+                    })
+                    .collect();
+                ready.sort_by_key(|&i| (!sim.trips[i].perishable, sim.trips[i].checked_at));
+                let mut k = 0i64;
+                let mut crossed = Vec::new();
+                for i in ready {
+                    if k >= c {
+                        break;
+                    }
+                    let slot = h + (k * 60 / c) * MINUTE + sim.rng.gen_range(0..50_000_000);
+                    let at = slot.max(sim.trips[i].checked_at.unwrap_or(h) + 5 * MINUTE);
+                    if at >= h_end {
+                        continue;
+                    }
+                    sim.trips[i].crossed_at = Some(at);
+                    crossed.push(i);
+                    k += 1;
+                }
+                done.1 += k;
+                g.in_yard.retain(|i| !crossed.contains(i));
+                let code = g.gate.code.clone();
+                for i in crossed {
+                    let at = sim.trips[i].crossed_at.unwrap_or(h);
+                    sim.camera(i, &format!("CAM-{code}-X"), at);
+                    sim.qr(i, &format!("QR-{code}-X"), at, 0.8);
+                    sim.report.crossed += 1;
+                }
+            }
+        }
+        sim.report.secs_other += to.elapsed().as_secs_f64();
+        // 6. Officers record the checks done this hour (until the agency-checks module).
+        let tc = Instant::now();
+        let checks: Vec<StageEvent> = sim
+            .trips
+            .iter()
+            .filter(|t| t.checked_at.is_some_and(|c| c >= h && c < h_end))
+            .map(|t| StageEvent {
+                trip_id: t.id.clone(),
+                stage: Stage::Checked,
+                at: t.checked_at.unwrap_or(h),
+                source: Source::Officer,
+            })
+            .collect();
+        if !checks.is_empty() {
+            let mut tx = db.begin_write().await?;
+            journey::advance_many(&mut tx, &checks).await?;
+            tx.commit().await?;
+            sim.report.checked += checks.len();
+        }
+        sim.report.secs_checks += tc.elapsed().as_secs_f64();
+        // 7. Events delivered by the hour's end.
+        let ti = Instant::now();
+        sim.deliver(&ing, h_end).await?;
+        sim.report.secs_ingest += ti.elapsed().as_secs_f64();
+        let to = Instant::now();
+        // 8. The queue at the hour's end.
+        let mut total = 0;
+        for (gi, g) in gs.iter().enumerate() {
+            let q = g.waiting.len() + g.in_yard.len();
+            total += q;
+            if q > queue_peak[gi].0 {
+                queue_peak[gi] = (q, h_end);
+            }
+        }
+        if total > sim.report.peak_total_queue {
+            sim.report.peak_total_queue = total;
+            sim.report.peak_total_queue_at = slots::local_label(h_end);
+        }
+        // 9. Once a day, after closing: no-shows to standby (slots module).
+        if slots::local_minute(h_end) == 23 * 60 {
+            sim.report.no_shows_swept += booking::sweep_no_shows(db, &sim.ctx, h_end)
+                .await?
+                .iter()
+                .filter(|r| r.status == "no_show")
+                .count();
+        }
+        sim.report.secs_other += to.elapsed().as_secs_f64();
+        h = h_end;
+    }
+    // Whatever is still in flight is delivered (late events after the last hour).
+    let ti = Instant::now();
+    sim.deliver(&ing, i64::MAX).await?;
+    sim.report.secs_ingest += ti.elapsed().as_secs_f64();
+    // Figures per gate.
+    let mut all_dwell = Vec::new();
+    for (gi, g) in gs.iter().enumerate() {
+        let mine: Vec<&SimTrip> = sim
+            .trips
+            .iter()
+            .filter(|t| t.gate == gi && !t.id.is_empty())
+            .collect();
+        let mut dwell: Vec<f64> = mine
+            .iter()
+            .filter_map(|t| Some((t.crossed_at? - t.arrive_at?) as f64 / MINUTE as f64))
+            .collect();
+        dwell.sort_by(f64::total_cmp);
+        all_dwell.extend(dwell.iter().copied());
+        sim.report.gates.push(GateReport {
+            gate: g.gate.code.clone(),
+            declared: mine.len(),
+            arrived: mine
+                .iter()
+                .filter(|t| t.arrive_at.is_some_and(|a| a < end))
+                .count(),
+            crossed: dwell.len(),
+            waiting_at_end: g.waiting.len() + g.in_yard.len(),
+            peak_queue: queue_peak[gi].0,
+            peak_queue_at: if queue_peak[gi].1 > 0 {
+                slots::local_label(queue_peak[gi].1)
+            } else {
+                String::new()
+            },
+            yard_capacity: g.alert_capacity,
+            mean_dwell_min: mean(&dwell),
+            p90_dwell_min: pct(&dwell, 0.9),
+        });
+    }
+    all_dwell.sort_by(f64::total_cmp);
+    sim.report.mean_dwell_min = mean(&all_dwell);
+    sim.report.p90_dwell_min = pct(&all_dwell, 0.9);
+    sim.report.elapsed_s = t0.elapsed().as_secs_f64();
+    Ok(sim.report)
+}
+
+/// The local start of the day after the simulation's last day (where a forecast would start).
+pub fn end_of(opts: &Options) -> i64 {
+    slots::hour_start_of(opts.start, 0).unwrap_or_default() + i64::from(opts.days) * slots::DAY
+}
+
+/// Per-gate counts as a map, for tests and the CLI.
+pub fn by_gate(r: &Report) -> BTreeMap<String, GateReport> {
+    r.gates
+        .iter()
+        .map(|g| (g.gate.clone(), g.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisson_has_its_mean() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for mean in [0.5, 4.0, 30.0, 120.0] {
+            let n = 20_000;
+            let sum: usize = (0..n).map(|_| poisson(&mut rng, mean)).sum();
+            let m = sum as f64 / n as f64;
+            assert!(
+                (m - mean).abs() < 0.05 * mean + 0.05,
+                "mean {mean}: got {m}"
+            );
+        }
+        assert_eq!(poisson(&mut rng, 0.0), 0);
+    }
+
+    #[test]
+    fn bad_options_are_field_errors() {
+        let o = Options {
+            days: 0,
+            scale: f64::NAN,
+            booking_share: 2.0,
+            gates: vec!["DD".into()],
+            ..Options::new(Scenario::Normal)
+        };
+        let e = o.check().unwrap_err();
+        let fields: Vec<&str> = e.fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["days", "scale", "booking_share", "gates"]);
+        assert!(e
+            .fields
+            .iter()
+            .all(|f| !f.message_vi.is_empty() && !f.message_en.is_empty()));
+        assert!(Options::new(Scenario::Crisis).check().is_ok());
+        assert_eq!(Scenario::parse("fruit-peak"), Some(Scenario::FruitPeak));
+        assert_eq!(Scenario::parse("storm"), None);
+    }
+
+    #[test]
+    fn shares_and_mst_are_valid() {
+        let total: f64 = GATE_SHARES.iter().map(|s| s.1).sum();
+        assert!((total - 1.0).abs() < 1e-9);
+        for (g, _) in GATE_SHARES {
+            let mix: f64 = direction_mix(g).iter().map(|d| d.1).sum();
+            assert!((mix - 1.0).abs() < 1e-9, "{g}");
+        }
+        let mut rng = StdRng::seed_from_u64(1);
+        for _ in 0..200 {
+            assert!(tinhso_kernel::validate::mst(&random_mst(&mut rng)).is_ok());
+        }
+        // July (harvest) is above the year's mean, February (Tết) below.
+        let mean: f64 = MONTH_FACTOR.iter().sum::<f64>() / 12.0;
+        assert!(MONTH_FACTOR[6] > mean && MONTH_FACTOR[1] < mean);
+    }
+}
