@@ -47,6 +47,10 @@ pub struct BorderArgs {
     pub plates: usize,
     #[arg(long, default_value_t = 100_000)]
     pub reads: usize,
+    /// Simulated days of traffic timed end to end (`tinhso border simulate`, normal scenario);
+    /// 0 skips the phase.
+    #[arg(long, default_value_t = 30)]
+    pub sim_days: u32,
     /// Seed of the generated plates, misreads and events.
     #[arg(long, default_value_t = 20_261_129)]
     pub seed: u64,
@@ -174,6 +178,41 @@ pub async fn run(args: &BorderArgs) -> anyhow::Result<()> {
         );
         println!("  {line}");
         results.push(line);
+
+        if args.sim_days > 0 {
+            reset_peak_rss();
+            let (r, backend, _) = on_scratch_db(&target, |db, _dir| async move {
+                migrate::run(&db, &crate::all_migrations()).await?;
+                crate::prepare(&db).await?;
+                let mut o = tinhso_border::sim::Options::new(tinhso_border::sim::Scenario::Normal);
+                o.days = args.sim_days;
+                tinhso_border::sim::run(&db, &o)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e))
+            })
+            .await?;
+            let line = format!(
+                "border simulation [{backend}]: {} days in {:.1} s ({} trips declared, {} crossed, {} events: {} attached, {} to review, {} on a wrong trip, {} undeclared attached; \
+                 declare {:.1} s, book {:.1} s, ingest {:.1} s, checks {:.1} s, other {:.1} s); peak {}",
+                r.days,
+                r.elapsed_s,
+                r.declared,
+                r.crossed,
+                r.events_sent,
+                r.events_attached,
+                r.events_review,
+                r.events_wrong_trip,
+                r.undeclared_attached,
+                r.secs_declare,
+                r.secs_book,
+                r.secs_ingest,
+                r.secs_checks,
+                r.secs_other,
+                peak()
+            );
+            println!("  {line}");
+            results.push(line);
+        }
     }
     println!();
     println!("# results (one line per measurement, for docs/benchmarks.md)");

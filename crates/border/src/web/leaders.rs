@@ -58,6 +58,9 @@ struct LeadersPage {
     fees_total: String,
     /// Today's service time per gate and agency: (gate, check, checks, p50 min, p90 min).
     service: Vec<(String, String, usize, String, String)>,
+    /// The next 72 hours per gate: (name, peak queue, yard capacity, chart).
+    outlook: Vec<(String, i64, i64, String)>,
+    alerts: Vec<crate::forecast::Alert>,
 }
 
 async fn page(
@@ -183,7 +186,50 @@ async fn page(
             )
         })
         .collect();
+    let forecasts = crate::forecast::forecast(&state.db, None, now, &Default::default())
+        .await
+        .map_err(|e| ctx.page_err(e))?;
+    let mut alerts = Vec::new();
+    let outlook = forecasts
+        .into_iter()
+        .map(|f| {
+            let hours: Vec<String> = (0..f.total_queue.len())
+                .map(|h| {
+                    crate::declaration::local(f.as_of + h as i64 * 3_600_000_000)
+                        .format("%d/%m %Hh")
+                        .to_string()
+                })
+                .collect();
+            let queue: Vec<i64> = f.total_queue.iter().map(|q| q.round() as i64).collect();
+            let peak = queue.iter().copied().max().unwrap_or(0);
+            let chart = svg::stacked_bars(
+                &format!(
+                    "{}: {}",
+                    f.name_vi,
+                    if en {
+                        "projected queue, 72 h"
+                    } else {
+                        "hàng chờ dự báo 72 giờ"
+                    }
+                ),
+                &hours,
+                &[Series {
+                    name: if en { "trucks waiting" } else { "xe chờ" },
+                    colour: if peak > f.yard_capacity {
+                        "#b91c1c"
+                    } else {
+                        "#475569"
+                    },
+                    values: queue,
+                }],
+            );
+            alerts.extend(f.alerts.iter().cloned());
+            (f.name_vi, peak, f.yard_capacity, chart)
+        })
+        .collect();
     Ok(render(&LeadersPage {
+        outlook,
+        alerts,
         service,
         c: Chrome::of(&ctx),
         days,

@@ -415,6 +415,14 @@ async fn the_leaders_border_page_draws_its_charts() {
     );
     assert!(html.contains("http-equiv=\"refresh\""), "refreshes itself");
     assert!(html.contains("Bãi kiểm hoá Hữu Nghị"), "yards listed");
+    assert!(
+        html.contains("hàng chờ dự báo 72 giờ"),
+        "the 72-hour outlook per gate"
+    );
+    assert!(
+        html.contains("id=\"no-alerts\""),
+        "no congestion on the demo data"
+    );
     let ent = app.signed_in(ENTERPRISE).await;
     let resp = app.get(&ent, "/lanh-dao/cua-khau").await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
