@@ -561,10 +561,6 @@ async fn reject(db: &Db, ctx: &Ctx, reason: &str, payment_id: &str, err: AppErro
     err
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Process the payment gateway's callback for a border fee payment. The body is a
 /// [`tinhso_services::payment::Callback`]; `now_secs` is the current Unix time.
 pub async fn callback(
@@ -575,57 +571,10 @@ pub async fn callback(
     timestamp: Option<&str>,
     now_secs: i64,
 ) -> Result<CallbackResult, AppError> {
-    let claimed = serde_json::from_slice::<gateway::Callback>(body).ok();
-    let label = claimed
-        .as_ref()
-        .map(|c| c.payment_id.chars().take(64).collect::<String>())
-        .unwrap_or_default();
-    let ts = timestamp.and_then(|t| t.trim().parse::<i64>().ok());
-    if ts.is_none_or(|t| (now_secs - t).abs() > gateway::MAX_SKEW_SECS) {
-        return Err(reject(
-            db,
-            ctx,
-            "stale_timestamp",
-            &label,
-            refused(
-                ErrorCode::Unauthenticated,
-                "Thời điểm gửi (X-Timestamp) thiếu hoặc lệch quá 5 phút",
-                "X-Timestamp is missing or more than 5 minutes off",
-            ),
-        )
-        .await);
-    }
-    let expected = gateway::hmac_sha256(&gateway::shared_secret(), body);
-    let given = signature
-        .and_then(|s| hex::decode(s.trim()).ok())
-        .unwrap_or_default();
-    if !constant_time_eq(&given, &expected) {
-        return Err(reject(
-            db,
-            ctx,
-            "bad_signature",
-            &label,
-            refused(
-                ErrorCode::Unauthenticated,
-                "Chữ ký (X-Signature) không hợp lệ",
-                "The X-Signature is not valid",
-            ),
-        )
-        .await);
-    }
-    let Some(cb) = claimed else {
-        return Err(reject(
-            db,
-            ctx,
-            "bad_body",
-            &label,
-            refused(
-                ErrorCode::BadRequest,
-                "Nội dung thông báo thanh toán không đúng định dạng",
-                "The callback body is malformed",
-            ),
-        )
-        .await);
+    let (label, auth) = gateway::authenticate_callback(body, signature, timestamp, now_secs);
+    let cb = match auth {
+        Ok(cb) => cb,
+        Err((reason, e)) => return Err(reject(db, ctx, reason, &label, e).await),
     };
     // A replay: the same transaction was already processed.
     let prior = sqlx::query(&format!(

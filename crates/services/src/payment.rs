@@ -255,6 +255,59 @@ async fn reject(db: &Db, ctx: &Ctx, reason: &str, payment_id: &str, err: AppErro
     err
 }
 
+/// Check a payment gateway's callback before any record is read: `X-Timestamp` within
+/// [`MAX_SKEW_SECS`] of `now_secs`, `X-Signature` the hex HMAC-SHA256 of the body with the
+/// [`shared_secret`], a well-formed [`Callback`] body. Returns the payment id the body claims
+/// (to label the audit entry of a refusal, at most 64 characters) and the callback, or the
+/// refusal's reason code and error. Shared by every module the gateway calls back.
+pub fn authenticate_callback(
+    body: &[u8],
+    signature: Option<&str>,
+    timestamp: Option<&str>,
+    now_secs: i64,
+) -> (String, Result<Callback, (&'static str, AppError)>) {
+    let claimed = serde_json::from_slice::<Callback>(body).ok();
+    let label = claimed
+        .as_ref()
+        .map(|c| c.payment_id.chars().take(64).collect::<String>())
+        .unwrap_or_default();
+    let ts = timestamp.and_then(|t| t.trim().parse::<i64>().ok());
+    if ts.is_none_or(|t| (now_secs - t).abs() > MAX_SKEW_SECS) {
+        let e = refused(
+            ErrorCode::Unauthenticated,
+            "Thời điểm gửi (X-Timestamp) thiếu hoặc lệch quá 5 phút",
+            "X-Timestamp is missing or more than 5 minutes off",
+        );
+        return (label, Err(("stale_timestamp", e)));
+    }
+    let expected = hmac_sha256(&shared_secret(), body);
+    let given = signature
+        .and_then(|s| hex::decode(s.trim()).ok())
+        .unwrap_or_default();
+    if !constant_time_eq(&given, &expected) {
+        let e = refused(
+            ErrorCode::Unauthenticated,
+            "Chữ ký (X-Signature) không hợp lệ",
+            "The X-Signature is not valid",
+        );
+        return (label, Err(("bad_signature", e)));
+    }
+    match claimed {
+        Some(cb) => (label, Ok(cb)),
+        None => (
+            label,
+            Err((
+                "bad_body",
+                refused(
+                    ErrorCode::BadRequest,
+                    "Nội dung thông báo thanh toán không đúng định dạng",
+                    "The callback body is malformed",
+                ),
+            )),
+        ),
+    }
+}
+
 /// Process a callback from the payment platform. `now_secs` is the current Unix time.
 pub async fn callback(
     db: &Db,
@@ -264,62 +317,10 @@ pub async fn callback(
     timestamp: Option<&str>,
     now_secs: i64,
 ) -> Result<CallbackResult, AppError> {
-    let secret = shared_secret();
-    // Who claims to call: the id is only used to label the audit entry.
-    let claimed = serde_json::from_slice::<Callback>(body).ok();
-    let label = claimed
-        .as_ref()
-        .map(|c| c.payment_id.chars().take(64).collect::<String>())
-        .unwrap_or_default();
-    let ts = timestamp.and_then(|t| t.trim().parse::<i64>().ok());
-    match ts {
-        Some(t) if (now_secs - t).abs() <= MAX_SKEW_SECS => {}
-        _ => {
-            return Err(reject(
-                db,
-                ctx,
-                "stale_timestamp",
-                &label,
-                refused(
-                    ErrorCode::Unauthenticated,
-                    "Thời điểm gửi (X-Timestamp) thiếu hoặc lệch quá 5 phút",
-                    "X-Timestamp is missing or more than 5 minutes off",
-                ),
-            )
-            .await)
-        }
-    }
-    let expected = hmac_sha256(&secret, body);
-    let given = signature
-        .and_then(|s| hex::decode(s.trim()).ok())
-        .unwrap_or_default();
-    if !constant_time_eq(&given, &expected) {
-        return Err(reject(
-            db,
-            ctx,
-            "bad_signature",
-            &label,
-            refused(
-                ErrorCode::Unauthenticated,
-                "Chữ ký (X-Signature) không hợp lệ",
-                "The X-Signature is not valid",
-            ),
-        )
-        .await);
-    }
-    let Some(cb) = claimed else {
-        return Err(reject(
-            db,
-            ctx,
-            "bad_body",
-            &label,
-            refused(
-                ErrorCode::BadRequest,
-                "Nội dung thông báo thanh toán không đúng định dạng",
-                "The callback body is malformed",
-            ),
-        )
-        .await);
+    let (label, auth) = authenticate_callback(body, signature, timestamp, now_secs);
+    let cb = match auth {
+        Ok(cb) => cb,
+        Err((reason, e)) => return Err(reject(db, ctx, reason, &label, e).await),
     };
     // A replay: the same transaction was already processed.
     let prior = sqlx::query(&format!(
