@@ -19,7 +19,7 @@ use crate::events::{self, EventBody, Ingestor, NewEvent};
 use crate::gates::{self, Direction, Gate};
 use crate::journey::{self, Source, Stage, StageEvent};
 use crate::misread::{self, MisreadKind};
-use crate::registry::{self, DriverInput};
+use crate::registry::DriverInput;
 use crate::slots::{self, booking, capacity, Policy, HOUR};
 use chrono::{Datelike, NaiveDate, Weekday};
 use rand::rngs::StdRng;
@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
-use tinhso_store::{Db, DbError, WriteTx};
+use tinhso_store::{Db, DbError};
 
 const MINUTE: i64 = 60_000_000;
 
@@ -733,111 +733,165 @@ pub async fn declare_checked_many(
     checked: &[Checked],
     now: i64,
 ) -> Result<Vec<(String, String)>, AppError> {
+    use crate::bulk::{rows_sql, Col};
+    use std::collections::BTreeMap;
+    if checked.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut tx = db.begin_write().await?;
-    let mut out = Vec::with_capacity(checked.len());
-    let mut audits = Vec::with_capacity(checked.len());
-    let mut seen_ent: HashSet<&str> = HashSet::new();
-    let mut seen_drv: HashSet<String> = HashSet::new();
+    let backend = tx.backend();
     let day = declaration::local(now).format("%y%m%d").to_string();
+    // Each table in one statement: the batch is one JSON parameter (see `bulk`). Keys repeated
+    // in the batch are written once (the last wins, as one-by-one upserts would leave them).
+    let mut enterprises: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
+    let mut drivers: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut vehicles: BTreeMap<&str, serde_json::Value> = BTreeMap::new();
     for c in checked {
-        if seen_ent.insert(&c.enterprise_mst) {
-            registry::upsert_enterprise(
-                &mut tx,
-                &c.enterprise_mst,
-                &c.enterprise_name,
-                &c.enterprise_phone,
+        enterprises.insert(
+            &c.enterprise_mst,
+            serde_json::json!([
+                c.enterprise_mst,
+                c.enterprise_name,
+                tinhso_kernel::text::fold(&c.enterprise_name),
+                c.enterprise_phone,
                 user_id,
-            )
-            .await?;
+                now
+            ]),
+        );
+        let d = &c.driver;
+        drivers.insert(
+            d.id(),
+            serde_json::json!([
+                d.id(),
+                d.id_kind.as_str(),
+                d.id_number,
+                d.full_name,
+                d.phone,
+                d.nationality,
+                now
+            ]),
+        );
+        for v in std::iter::once(&c.vehicle).chain(c.trailer.as_ref()) {
+            vehicles.insert(
+                &v.plate.canonical,
+                serde_json::json!([
+                    v.plate.canonical,
+                    v.plate.country.as_str(),
+                    v.kind.as_str(),
+                    v.plate_colour,
+                    c.enterprise_mst,
+                    v.payload_kg,
+                    now
+                ]),
+            );
         }
-        registry::upsert_vehicle(&mut tx, &c.vehicle, &c.enterprise_mst).await?;
-        if let Some(t) = &c.trailer {
-            registry::upsert_vehicle(&mut tx, t, &c.enterprise_mst).await?;
-        }
-        let driver_id = c.driver.id();
-        if seen_drv.insert(driver_id.clone()) {
-            registry::upsert_driver(&mut tx, &c.driver).await?;
-        }
-        let code = next_code(&mut tx, &c.gate.code, &day).await?;
-        let id = uuid::Uuid::now_v7().to_string();
-        let inserted = sqlx::query(
-            "INSERT INTO border_trips (id, code, version, enterprise_mst, gate_code, direction, vehicle_plate, \
-             trailer_plate, driver_id, expected_arrival, customs_declaration, total_weight_kg, perishable, \
-             quarantine, stage, stage_at, created_by, created_at, updated_at) \
-             VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'declared', $14, $15, $14, $14)",
-        )
-        .bind(&id)
-        .bind(&code)
-        .bind(&c.enterprise_mst)
-        .bind(&c.gate.code)
-        .bind(c.direction.as_str())
-        .bind(&c.vehicle.plate.canonical)
-        .bind(c.trailer.as_ref().map(|t| t.plate.canonical.clone()))
-        .bind(&driver_id)
-        .bind(c.expected_arrival)
-        .bind(&c.customs_declaration)
-        .bind(c.total_weight_kg)
-        .bind(i64::from(c.perishable))
-        .bind(&c.quarantine)
-        .bind(now)
-        .bind(user_id)
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from);
-        if let Err(e) = inserted {
-            return Err(if e.is_unique_violation() {
-                AppError::conflict(
-                    format!(
-                        "Xe {} đang có một chuyến chưa kết thúc",
-                        c.vehicle.plate.canonical
-                    ),
-                    format!(
-                        "Vehicle {} has a trip that is not over",
-                        c.vehicle.plate.canonical
-                    ),
-                )
-            } else {
-                e.into()
-            });
-        }
-        for (i, g) in c.goods.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO border_goods_lines (trip_id, line_no, hs_code, description, quantity, unit, \
-                 weight_kg, perishable, quarantine) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&id)
-            .bind(i as i64 + 1)
-            .bind(&g.hs_code)
-            .bind(&g.description)
-            .bind(g.quantity)
-            .bind(&g.unit)
-            .bind(g.weight_kg)
-            .bind(i64::from(g.perishable))
-            .bind(&g.quarantine)
+    }
+    let json =
+        |rows: Vec<serde_json::Value>| serde_json::to_string(&rows).map_err(AppError::internal);
+    let statements: [(String, String); 3] = [
+        (
+            format!(
+                "INSERT INTO border_enterprises (mst, name, name_folded, phone, created_by, created_at) {} WHERE true \
+                 ON CONFLICT (mst) DO UPDATE SET name = excluded.name, name_folded = excluded.name_folded, \
+                 phone = excluded.phone",
+                rows_sql(backend, 1, &[("mst", Col::Text), ("name", Col::Text), ("name_folded", Col::Text),
+                    ("phone", Col::Text), ("created_by", Col::Text), ("created_at", Col::Int)])
+            ),
+            json(enterprises.into_values().collect())?,
+        ),
+        (
+            format!(
+                "INSERT INTO border_drivers (id, id_kind, id_number, full_name, phone, nationality, created_at) {} \
+                 WHERE true ON CONFLICT (id) DO UPDATE SET full_name = excluded.full_name, phone = excluded.phone, \
+                 nationality = excluded.nationality",
+                rows_sql(backend, 1, &[("id", Col::Text), ("id_kind", Col::Text), ("id_number", Col::Text),
+                    ("full_name", Col::Text), ("phone", Col::Text), ("nationality", Col::Text), ("created_at", Col::Int)])
+            ),
+            json(drivers.into_values().collect())?,
+        ),
+        (
+            format!(
+                "INSERT INTO border_vehicles (plate, country, vehicle_kind, plate_colour, owner_mst, payload_kg, created_at) {} \
+                 WHERE true ON CONFLICT (plate) DO UPDATE SET plate_colour = excluded.plate_colour, \
+                 owner_mst = excluded.owner_mst, payload_kg = excluded.payload_kg",
+                rows_sql(backend, 1, &[("plate", Col::Text), ("country", Col::Text), ("vehicle_kind", Col::Text),
+                    ("plate_colour", Col::Text), ("owner_mst", Col::Text), ("payload_kg", Col::Int), ("created_at", Col::Int)])
+            ),
+            json(vehicles.into_values().collect())?,
+        ),
+    ];
+    for (sql, body) in statements {
+        sqlx::query(&sql)
+            .bind(body)
             .execute(tx.conn())
             .await
             .map_err(db_err)?;
+    }
+    // Codes: one counter update per gate reserves the batch's numbers.
+    let mut per_gate: BTreeMap<&str, i64> = BTreeMap::new();
+    for c in checked {
+        *per_gate.entry(&c.gate.code).or_default() += 1;
+    }
+    let mut next: BTreeMap<&str, i64> = BTreeMap::new();
+    for (gate, n) in &per_gate {
+        let row = sqlx::query(
+            "INSERT INTO border_counters (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = border_counters.value + excluded.value RETURNING value",
+        )
+        .bind(format!("trip:{gate}:{day}"))
+        .bind(*n)
+        .fetch_one(tx.conn())
+        .await
+        .map_err(db_err)?;
+        let last: i64 = sqlx::Row::try_get(&row, 0).map_err(db_err)?;
+        next.insert(gate, last - n + 1);
+    }
+    let mut out = Vec::with_capacity(checked.len());
+    let (mut trips, mut goods, mut versions, mut stages) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut audits = Vec::with_capacity(checked.len());
+    let mut events = Vec::with_capacity(checked.len());
+    for c in checked {
+        let n = next
+            .get_mut(c.gate.code.as_str())
+            .ok_or_else(|| AppError::internal("gate counter"))?;
+        let code = format!("{}-{day}-{:05}", c.gate.code, *n);
+        *n += 1;
+        let id = uuid::Uuid::now_v7().to_string();
+        trips.push(serde_json::json!([
+            id,
+            code,
+            c.enterprise_mst,
+            c.gate.code,
+            c.direction.as_str(),
+            c.vehicle.plate.canonical,
+            c.trailer.as_ref().map(|t| t.plate.canonical.clone()),
+            c.driver.id(),
+            c.expected_arrival,
+            c.customs_declaration,
+            c.total_weight_kg,
+            i64::from(c.perishable),
+            c.quarantine,
+            now,
+            user_id
+        ]));
+        for (i, g) in c.goods.iter().enumerate() {
+            goods.push(serde_json::json!([
+                id,
+                i as i64 + 1,
+                g.hs_code,
+                g.description,
+                g.quantity,
+                g.unit,
+                g.weight_kg,
+                i64::from(g.perishable),
+                g.quarantine
+            ]));
         }
-        let snapshot = declaration::flatten(c);
-        sqlx::query(
-            "INSERT INTO border_trip_versions (trip_id, version, snapshot, changes, reason, changed_by, changed_at) \
-             VALUES ($1, 1, $2, '{}', '', $3, $4)",
-        )
-        .bind(&id)
-        .bind(serde_json::to_string(&snapshot).map_err(AppError::internal)?)
-        .bind(user_id)
-        .bind(now)
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO border_trip_stages (trip_id, stage, at, source) VALUES ($1, 'declared', $2, 'declaration')",
-        )
-        .bind(&id)
-        .bind(now)
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?;
+        let snapshot =
+            serde_json::to_string(&declaration::flatten(c)).map_err(AppError::internal)?;
+        versions.push(serde_json::json!([id, snapshot, user_id, now]));
+        stages.push(serde_json::json!([id, now]));
         audits.push(ctx.entry(
             "border.trip.declare",
             "border_trip",
@@ -847,31 +901,78 @@ pub async fn declare_checked_many(
                 "vehicle": c.vehicle.plate.canonical, "goods_lines": c.goods.len(),
                 "total_weight_kg": c.total_weight_kg}}),
         ));
-        tx.emit(
-            "border.trip.declared",
-            &serde_json::json!({"code": code, "gate": c.gate.code, "direction": c.direction.as_str(),
-                "expected_arrival": c.expected_arrival, "perishable": c.perishable}),
-        )
-        .await?;
+        events.push(
+            serde_json::json!({"code": code, "gate": c.gate.code, "direction": c.direction.as_str(),
+            "expected_arrival": c.expected_arrival, "perishable": c.perishable}),
+        );
         out.push((id, code));
     }
+    let trips_sql = format!(
+        "INSERT INTO border_trips (id, code, version, enterprise_mst, gate_code, direction, vehicle_plate, \
+         trailer_plate, driver_id, expected_arrival, customs_declaration, total_weight_kg, perishable, \
+         quarantine, stage, stage_at, created_by, created_at, updated_at) \
+         SELECT id, code, 1, mst, gate, direction, plate, trailer, driver, arrival, customs, weight, \
+         perishable, quarantine, 'declared', now, who, now, now FROM ({}) AS j",
+        rows_sql(backend, 1, &[("id", Col::Text), ("code", Col::Text), ("mst", Col::Text), ("gate", Col::Text),
+            ("direction", Col::Text), ("plate", Col::Text), ("trailer", Col::Text), ("driver", Col::Text),
+            ("arrival", Col::Int), ("customs", Col::Text), ("weight", Col::Int), ("perishable", Col::Int),
+            ("quarantine", Col::Text), ("now", Col::Int), ("who", Col::Text)])
+    );
+    let inserted = sqlx::query(&trips_sql)
+        .bind(json(trips)?)
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from);
+    if let Err(e) = inserted {
+        return Err(if e.is_unique_violation() {
+            AppError::conflict(
+                "Một xe trong lô đang có một chuyến chưa kết thúc",
+                "A vehicle of the batch has a trip that is not over",
+            )
+        } else {
+            e.into()
+        });
+    }
+    let rest: [(String, String); 3] = [
+        (
+            format!(
+                "INSERT INTO border_goods_lines (trip_id, line_no, hs_code, description, quantity, unit, \
+                 weight_kg, perishable, quarantine) SELECT * FROM ({}) AS j",
+                rows_sql(backend, 1, &[("trip_id", Col::Text), ("line_no", Col::Int), ("hs_code", Col::Text),
+                    ("description", Col::Text), ("quantity", Col::Real), ("unit", Col::Text),
+                    ("weight_kg", Col::Int), ("perishable", Col::Int), ("quarantine", Col::Text)])
+            ),
+            json(goods)?,
+        ),
+        (
+            format!(
+                "INSERT INTO border_trip_versions (trip_id, version, snapshot, changes, reason, changed_by, changed_at) \
+                 SELECT trip_id, 1, snapshot, '{{}}', '', who, at FROM ({}) AS j",
+                rows_sql(backend, 1, &[("trip_id", Col::Text), ("snapshot", Col::Text), ("who", Col::Text),
+                    ("at", Col::Int)])
+            ),
+            json(versions)?,
+        ),
+        (
+            format!(
+                "INSERT INTO border_trip_stages (trip_id, stage, at, source) \
+                 SELECT trip_id, 'declared', at, 'declaration' FROM ({}) AS j",
+                rows_sql(backend, 1, &[("trip_id", Col::Text), ("at", Col::Int)])
+            ),
+            json(stages)?,
+        ),
+    ];
+    for (sql, body) in rest {
+        sqlx::query(&sql)
+            .bind(body)
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?;
+    }
+    tx.emit_many("border.trip.declared", &events).await?;
     tx.audit_many(&audits).await?;
     tx.commit().await?;
     Ok(out)
-}
-
-async fn next_code(tx: &mut WriteTx, gate: &str, day: &str) -> Result<String, AppError> {
-    let name = format!("trip:{gate}:{day}");
-    let row = sqlx::query(
-        "INSERT INTO border_counters (name, value) VALUES ($1, 1) \
-         ON CONFLICT (name) DO UPDATE SET value = border_counters.value + 1 RETURNING value",
-    )
-    .bind(&name)
-    .fetch_one(tx.conn())
-    .await
-    .map_err(db_err)?;
-    let n: i64 = sqlx::Row::try_get(&row, 0).map_err(db_err)?;
-    Ok(format!("{gate}-{day}-{n:05}"))
 }
 
 /// A gate without a staging area (Cốc Nam) gets a camera `CAM-<gate>-R` and a geofence
