@@ -21,7 +21,12 @@
     weight: { vi: 'Khối lượng', en: 'Weight', zh: '重量' }, until: { vi: 'Hiệu lực đến', en: 'Valid until', zh: '有效期至' },
     version: { vi: 'Phiên bản tờ khai', en: 'Declaration version', zh: '申报版本' },
     perishable: { vi: 'Hàng tươi sống', en: 'Perishable', zh: '生鲜' },
-    online: { vi: 'Đối chiếu trực tuyến: ', en: 'Online check: ', zh: '在线核对：' }
+    online: { vi: 'Đối chiếu trực tuyến: ', en: 'Online check: ', zh: '在线核对：' },
+    HN: { vi: 'Hữu Nghị', en: 'Huu Nghi', zh: '友谊' }, TT: { vi: 'Tân Thanh', en: 'Tan Thanh', zh: '新清' },
+    CM: { vi: 'Chi Ma', en: 'Chi Ma', zh: '支麻' }, CN: { vi: 'Cốc Nam', en: 'Coc Nam', zh: '谷南' },
+    DD: { vi: 'Ga Đồng Đăng', en: 'Dong Dang station', zh: '同登站' },
+    export: { vi: 'xuất khẩu', en: 'export', zh: '出口' }, import: { vi: 'nhập khẩu', en: 'import', zh: '进口' },
+    transit: { vi: 'quá cảnh', en: 'transit', zh: '过境' }, transshipment: { vi: 'chuyển tải', en: 'transshipment', zh: '转运' }
   };
   function t(k) { return (T[k] && (T[k][lang] || T[k].vi)) || k; }
   function b64url(s) {
@@ -101,7 +106,7 @@
       dl.className = 'facts';
       row(dl, 'trip', p.c);
       row(dl, 'plate', p.p + (p.r ? ' + ' + p.r : ''));
-      row(dl, 'gate', p.g + ' · ' + p.d);
+      row(dl, 'gate', t(p.g) + ' · ' + t(p.d));
       row(dl, 'driver', p.n);
       row(dl, 'weight', p.w + ' kg' + (p.e ? ' · ' + t('perishable') : ''));
       row(dl, 'version', String(p.v));

@@ -255,7 +255,7 @@ async fn home(
         c: p.c.clone_chrome(),
         l,
         rows,
-        generated: feed.generated_at.clone(),
+        generated: when(feed.generated_at_micros),
     });
     Ok(finish(&p, resp))
 }
