@@ -576,77 +576,30 @@ pub async fn callback(
         Ok(cb) => cb,
         Err((reason, e)) => return Err(reject(db, ctx, reason, &label, e).await),
     };
-    // A replay: the same transaction was already processed.
+    // A replay (the same transaction already processed), or the request it settles.
     let prior = sqlx::query(&format!(
         "SELECT {PAYMENT_COLUMNS} FROM border_fee_payments WHERE gateway_txn_id = $1"
     ))
     .bind(&cb.txn_id)
     .fetch_optional(db.pool())
     .await
-    .map_err(db_err)?;
-    if let Some(row) = prior {
-        let p = payment_of(&row)?;
-        if p.id == cb.payment_id && p.amount_vnd == cb.amount_vnd {
+    .map_err(db_err)?
+    .map(|row| payment_of(&row))
+    .transpose()?;
+    let request = match prior {
+        Some(_) => None,
+        None => payment(db, &cb.payment_id).await?,
+    };
+    let p = match gateway::judge_callback(&cb, prior, request) {
+        Ok(gateway::Judged::Replay(p)) => {
             return Ok(CallbackResult {
                 payment: p,
                 replayed: true,
-            });
+            })
         }
-        return Err(reject(
-            db,
-            ctx,
-            "txn_conflict",
-            &label,
-            refused(
-                ErrorCode::Conflict,
-                "Mã giao dịch đã được dùng cho một khoản thanh toán khác",
-                "The transaction id was already used for another payment",
-            ),
-        )
-        .await);
-    }
-    let Some(p) = payment(db, &cb.payment_id).await? else {
-        return Err(reject(
-            db,
-            ctx,
-            "unknown_payment",
-            &label,
-            refused(
-                ErrorCode::NotFound,
-                "Không có yêu cầu thanh toán phí này",
-                "No such fee payment request",
-            ),
-        )
-        .await);
+        Ok(gateway::Judged::Settle(p)) => p,
+        Err((reason, e)) => return Err(reject(db, ctx, reason, &label, e).await),
     };
-    if p.status != "pending" {
-        return Err(reject(
-            db,
-            ctx,
-            "not_pending",
-            &label,
-            refused(
-                ErrorCode::Conflict,
-                "Yêu cầu thanh toán này đã được xử lý hoặc đã huỷ",
-                "This payment request was already settled or cancelled",
-            ),
-        )
-        .await);
-    }
-    if cb.amount_vnd != p.amount_vnd {
-        return Err(reject(
-            db,
-            ctx,
-            "amount_mismatch",
-            &label,
-            refused(
-                ErrorCode::Conflict,
-                &format!("Số tiền không khớp: cần {} đồng", p.amount_vnd),
-                &format!("The amount does not match: {} VND is due", p.amount_vnd),
-            ),
-        )
-        .await);
-    }
     let paid_at = chrono::DateTime::parse_from_rfc3339(&cb.paid_at)
         .map(|t| t.timestamp_micros())
         .ok();
@@ -802,6 +755,18 @@ async fn settle(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+impl gateway::Claimed for FeePayment {
+    fn claim_id(&self) -> &str {
+        &self.id
+    }
+    fn claim_amount(&self) -> i64 {
+        self.amount_vnd
+    }
+    fn claim_status(&self) -> &str {
+        &self.status
+    }
 }
 
 /// The electronic receipt (biên lai điện tử) of a paid fee, as structured data.

@@ -308,6 +308,91 @@ pub fn authenticate_callback(
     }
 }
 
+/// A payment request as the gateway's callback is judged against it.
+pub trait Claimed {
+    fn claim_id(&self) -> &str;
+    fn claim_amount(&self) -> i64;
+    fn claim_status(&self) -> &str;
+}
+
+impl Claimed for Payment {
+    fn claim_id(&self) -> &str {
+        &self.id
+    }
+    fn claim_amount(&self) -> i64 {
+        self.amount_vnd
+    }
+    fn claim_status(&self) -> &str {
+        &self.status
+    }
+}
+
+/// What an authenticated callback may do.
+#[derive(Debug)]
+pub enum Judged<P> {
+    /// The same transaction was already processed: answer with the record, change nothing.
+    Replay(P),
+    /// A pending request for exactly this amount: settle it.
+    Settle(P),
+}
+
+/// Judge an authenticated callback against the payment already holding its transaction id
+/// (`prior`) and the request it names (`request`, looked up when there is no `prior`): a
+/// replay, a request to settle, or the refusal's reason code and error (the transaction id
+/// used for another payment, an unknown request, one no longer pending, a wrong amount).
+/// Shared by every module the gateway calls back.
+pub fn judge_callback<P: Claimed>(
+    cb: &Callback,
+    prior: Option<P>,
+    request: Option<P>,
+) -> Result<Judged<P>, (&'static str, AppError)> {
+    if let Some(p) = prior {
+        if p.claim_id() == cb.payment_id && p.claim_amount() == cb.amount_vnd {
+            return Ok(Judged::Replay(p));
+        }
+        return Err((
+            "txn_conflict",
+            refused(
+                ErrorCode::Conflict,
+                "Mã giao dịch đã được dùng cho một khoản thanh toán khác",
+                "The transaction id was already used for another payment",
+            ),
+        ));
+    }
+    let Some(p) = request else {
+        return Err((
+            "unknown_payment",
+            refused(
+                ErrorCode::NotFound,
+                "Không có yêu cầu thanh toán này",
+                "No such payment request",
+            ),
+        ));
+    };
+    if p.claim_status() != "pending" {
+        return Err((
+            "not_pending",
+            refused(
+                ErrorCode::Conflict,
+                "Yêu cầu thanh toán này đã được xử lý hoặc đã huỷ",
+                "This payment request was already settled or cancelled",
+            ),
+        ));
+    }
+    if cb.amount_vnd != p.claim_amount() {
+        let due = p.claim_amount();
+        return Err((
+            "amount_mismatch",
+            refused(
+                ErrorCode::Conflict,
+                &format!("Số tiền không khớp: cần {due} đồng"),
+                &format!("The amount does not match: {due} VND is due"),
+            ),
+        ));
+    }
+    Ok(Judged::Settle(p))
+}
+
 /// Process a callback from the payment platform. `now_secs` is the current Unix time.
 pub async fn callback(
     db: &Db,
@@ -322,77 +407,30 @@ pub async fn callback(
         Ok(cb) => cb,
         Err((reason, e)) => return Err(reject(db, ctx, reason, &label, e).await),
     };
-    // A replay: the same transaction was already processed.
+    // A replay (the same transaction already processed), or the request it settles.
     let prior = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM payments WHERE gateway_txn_id = $1"
     ))
     .bind(&cb.txn_id)
     .fetch_optional(db.pool())
     .await
-    .map_err(DbError::from)?;
-    if let Some(row) = prior {
-        let p = from_row(&row)?;
-        if p.id == cb.payment_id && p.amount_vnd == cb.amount_vnd {
+    .map_err(DbError::from)?
+    .map(|row| from_row(&row))
+    .transpose()?;
+    let request = match prior {
+        Some(_) => None,
+        None => get(db, &cb.payment_id).await?,
+    };
+    let p = match judge_callback(&cb, prior, request) {
+        Ok(Judged::Replay(p)) => {
             return Ok(CallbackResult {
                 payment: p,
                 replayed: true,
-            });
+            })
         }
-        return Err(reject(
-            db,
-            ctx,
-            "txn_conflict",
-            &label,
-            refused(
-                ErrorCode::Conflict,
-                "Mã giao dịch đã được dùng cho một khoản thanh toán khác",
-                "The transaction id was already used for another payment",
-            ),
-        )
-        .await);
-    }
-    let Some(p) = get(db, &cb.payment_id).await? else {
-        return Err(reject(
-            db,
-            ctx,
-            "unknown_payment",
-            &label,
-            refused(
-                ErrorCode::NotFound,
-                "Không có yêu cầu thanh toán này",
-                "No such payment request",
-            ),
-        )
-        .await);
+        Ok(Judged::Settle(p)) => p,
+        Err((reason, e)) => return Err(reject(db, ctx, reason, &label, e).await),
     };
-    if p.status != "pending" {
-        return Err(reject(
-            db,
-            ctx,
-            "not_pending",
-            &label,
-            refused(
-                ErrorCode::Conflict,
-                "Yêu cầu thanh toán này đã được xử lý",
-                "This payment request was already settled",
-            ),
-        )
-        .await);
-    }
-    if cb.amount_vnd != p.amount_vnd {
-        return Err(reject(
-            db,
-            ctx,
-            "amount_mismatch",
-            &label,
-            refused(
-                ErrorCode::Conflict,
-                format!("Số tiền không khớp: cần {} đồng", p.amount_vnd).as_str(),
-                format!("The amount does not match: {} VND is due", p.amount_vnd).as_str(),
-            ),
-        )
-        .await);
-    }
     let paid_at = chrono::DateTime::parse_from_rfc3339(&cb.paid_at)
         .map(|t| t.timestamp_micros())
         .ok();
