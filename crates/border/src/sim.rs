@@ -1342,18 +1342,19 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
             sim.report.secs_declare += td.elapsed().as_secs_f64();
             // 2. Bookings through the slots module.
             let tb = Instant::now();
-            for &i in &ok_idx {
-                let t = &sim.trips[i];
-                if !t.book {
-                    continue;
-                }
-                let input = booking::BookingInput {
+            let inputs: Vec<booking::BookingInput> = ok_idx
+                .iter()
+                .map(|&i| &sim.trips[i])
+                .filter(|t| t.book)
+                .map(|t| booking::BookingInput {
                     trip_id: t.id.clone(),
                     gate_code: gs[t.gate].gate.code.clone(),
                     direction: t.direction.as_str().into(),
                     hour_start: slots::floor_hour(t.expected),
-                };
-                match booking::book(db, &sim.ctx, &policy, &input, h_end).await {
+                })
+                .collect();
+            for r in booking::book_many(db, &sim.ctx, &policy, &inputs, h_end).await? {
+                match r {
                     Ok(_) => sim.report.booked += 1,
                     Err(e) if matches!(e.status(), 409 | 422) => sim.report.booking_refused += 1,
                     Err(e) => return Err(e),

@@ -207,6 +207,7 @@ impl Db {
             events: Vec::new(),
             outbox_notify: self.outbox_notify.clone(),
             audit_head: None,
+            savepoints: 0,
         })
     }
 
@@ -248,6 +249,18 @@ pub struct WriteTx {
     outbox_notify: Arc<tokio::sync::Notify>,
     /// The audit chain head, held from this transaction's first append to its commit.
     pub(crate) audit_head: Option<crate::audit::HeldHead>,
+    /// Savepoints open in this transaction (their names are `tinhso_sp<depth>`).
+    savepoints: usize,
+}
+
+/// A savepoint (điểm lưu) in a write transaction: [`WriteTx::rollback_to`] undoes what the
+/// transaction wrote after it, including its audit entries and outbox events, and keeps what it
+/// wrote before — one refused item of a batch without losing the others.
+#[must_use = "release the savepoint or roll back to it"]
+pub struct Savepoint {
+    depth: usize,
+    events: usize,
+    audit_head: Option<crate::audit::HeldHead>,
 }
 
 impl WriteTx {
@@ -258,6 +271,58 @@ impl WriteTx {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Open a savepoint. Savepoints nest: release or roll back the newest first.
+    pub async fn savepoint(&mut self) -> Result<Savepoint, DbError> {
+        let depth = self.savepoints + 1;
+        sqlx::query(&format!("SAVEPOINT tinhso_sp{depth}"))
+            .execute(&mut *self.tx)
+            .await?;
+        self.savepoints = depth;
+        Ok(Savepoint {
+            depth,
+            events: self.events.len(),
+            audit_head: self.audit_head.clone(),
+        })
+    }
+
+    /// Undo everything written since `sp` (rows, audit entries, outbox events) and close it.
+    /// On PostgreSQL this also clears an error raised after it.
+    pub async fn rollback_to(&mut self, sp: Savepoint) -> Result<(), DbError> {
+        self.expect_newest(&sp)?;
+        let name = format!("tinhso_sp{}", sp.depth);
+        sqlx::query(&format!("ROLLBACK TO SAVEPOINT {name}"))
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(&format!("RELEASE SAVEPOINT {name}"))
+            .execute(&mut *self.tx)
+            .await?;
+        self.savepoints = sp.depth - 1;
+        self.events.truncate(sp.events);
+        self.audit_head = sp.audit_head;
+        Ok(())
+    }
+
+    /// Keep what was written since `sp` and close it.
+    pub async fn release(&mut self, sp: Savepoint) -> Result<(), DbError> {
+        self.expect_newest(&sp)?;
+        sqlx::query(&format!("RELEASE SAVEPOINT tinhso_sp{}", sp.depth))
+            .execute(&mut *self.tx)
+            .await?;
+        self.savepoints = sp.depth - 1;
+        Ok(())
+    }
+
+    fn expect_newest(&self, sp: &Savepoint) -> Result<(), DbError> {
+        if sp.depth == self.savepoints {
+            Ok(())
+        } else {
+            Err(DbError::Invalid(format!(
+                "savepoint {} closed while {} is open",
+                sp.depth, self.savepoints
+            )))
+        }
     }
 
     /// Commit. Returns the ids of outbox events written in the transaction.

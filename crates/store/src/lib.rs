@@ -19,7 +19,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod test_support;
 
-pub use db::{now_micros, Backend, Db, DbError, WriteTx};
+pub use db::{now_micros, Backend, Db, DbError, Savepoint, WriteTx};
 pub use sqlx::{any::AnyRow, Row};
 
 /// Result of store operations.

@@ -3,11 +3,13 @@
 
 use super::capacity::{
     gate_scope, hour_capacity, load_gate, parse_direction, reserve_held, reserved_seats,
+    unknown_gate,
 };
 use super::{db_err, floor_hour, is_concurrent, local_day, local_label, Policy, DAY, HOUR};
 use crate::gates::{Direction, Gate};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
 use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
 use tinhso_store::{Db, DbError, WriteTx};
@@ -604,14 +606,98 @@ pub async fn book(
     now: i64,
 ) -> Result<Booking, AppError> {
     let gate = load_gate(db, input.gate_code.trim()).await?;
+    let dir = check_request(policy, &gate, input, now)?;
+    let mut tx = db.begin_write().await?;
+    let b = book_in(&mut tx, ctx, policy, &gate, dir, input, now).await?;
+    tx.commit().await?;
+    Ok(b)
+}
+
+/// Book many slots in one transaction (the simulator, a bulk import): each booking is the one
+/// [`book`] makes, behind a savepoint, so a refused one (409 or 422, its error in its place of
+/// the answer) leaves no trace and the others stand. Bookings are taken in (gate, direction,
+/// hour) order — the order the counter rows are locked in — whatever the input order; the
+/// answer follows the input order. Any other error rolls the whole batch back.
+pub async fn book_many(
+    db: &Db,
+    ctx: &Ctx,
+    policy: &Policy,
+    inputs: &[BookingInput],
+    now: i64,
+) -> Result<Vec<Result<Booking, AppError>>, AppError> {
+    let gates: HashMap<String, Gate> = crate::gates::list(db)
+        .await?
+        .into_iter()
+        .map(|g| (g.code.clone(), g))
+        .collect();
+    let mut order: Vec<usize> = (0..inputs.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&inputs[a], &inputs[b]);
+        (x.gate_code.trim(), x.direction.trim(), x.hour_start).cmp(&(
+            y.gate_code.trim(),
+            y.direction.trim(),
+            y.hour_start,
+        ))
+    });
+    let mut out: Vec<Option<Result<Booking, AppError>>> = inputs.iter().map(|_| None).collect();
+    let mut tx = db.begin_write().await?;
+    for i in order {
+        let input = &inputs[i];
+        let code = input.gate_code.trim();
+        let result = match gates.get(code) {
+            None => Err(unknown_gate(code)),
+            Some(gate) => match check_request(policy, gate, input, now) {
+                Err(e) => Err(e),
+                Ok(dir) => {
+                    let sp = tx.savepoint().await?;
+                    match book_in(&mut tx, ctx, policy, gate, dir, input, now).await {
+                        Ok(b) => {
+                            tx.release(sp).await?;
+                            Ok(b)
+                        }
+                        Err(e) if matches!(e.status(), 409 | 422) => {
+                            tx.rollback_to(sp).await?;
+                            Err(e)
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            },
+        };
+        out[i] = Some(result);
+    }
+    tx.commit().await?;
+    Ok(out
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(AppError::internal("booking left unanswered"))))
+        .collect())
+}
+
+/// The request's own fields against the gate and the policy (nothing read from the database).
+fn check_request(
+    policy: &Policy,
+    gate: &Gate,
+    input: &BookingInput,
+    now: i64,
+) -> Result<Direction, AppError> {
     let mut errs = FieldErrors::new();
-    let dir = errs.check("direction", parse_direction(&gate, &input.direction));
+    let dir = errs.check("direction", parse_direction(gate, &input.direction));
     errs.check("hour_start", check_hour(policy, input.hour_start, now));
     errs.into_result()?;
-    let Some(dir) = dir else {
-        return Err(AppError::internal("direction checked above"));
-    };
-    let mut tx = db.begin_write().await?;
+    dir.ok_or_else(|| AppError::internal("direction checked above"))
+}
+
+/// The booking itself, inside `tx`: the trip must match the request and hold no slot, a seat
+/// is taken, the booking written, audited `border.slot_book` and announced `border.slot_booked`.
+async fn book_in(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    policy: &Policy,
+    gate: &Gate,
+    dir: Direction,
+    input: &BookingInput,
+    now: i64,
+) -> Result<Booking, AppError> {
     let trip = load_trip(tx.conn(), input.trip_id.trim()).await?;
     let mut errs = FieldErrors::new();
     if trip.gate_code != gate.code {
@@ -652,9 +738,9 @@ pub async fn book(
         return Err(double_booking(&trip.code));
     }
     take_seat(
-        &mut tx,
+        tx,
         policy,
-        &gate,
+        gate,
         dir,
         input.hour_start,
         trip.perishable,
@@ -663,11 +749,11 @@ pub async fn book(
     )
     .await?;
     let b = insert_booking(
-        &mut tx,
+        tx,
         ctx,
         policy,
         &trip,
-        &gate,
+        gate,
         dir,
         input.hour_start,
         false,
@@ -680,12 +766,11 @@ pub async fn book(
         "border.slot_book",
         "border_trip",
         &trip.id,
-        &gate_scope(&gate),
+        &gate_scope(gate),
         ev.clone(),
     ))
     .await?;
     tx.emit("border.slot_booked", &ev).await?;
-    tx.commit().await?;
     Ok(b)
 }
 

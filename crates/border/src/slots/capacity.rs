@@ -103,16 +103,21 @@ pub struct DayPlan {
 }
 
 pub(crate) async fn load_gate(db: &Db, code: &str) -> Result<Gate, AppError> {
-    gates::get(db, code).await?.ok_or_else(|| {
-        AppError::field(
-            "gate_code",
-            Invalid::new(
-                "gate_unknown",
-                format!("Không có cửa khẩu mã {code}"),
-                format!("There is no gate with code {code}"),
-            ),
-        )
-    })
+    gates::get(db, code)
+        .await?
+        .ok_or_else(|| unknown_gate(code))
+}
+
+/// The field error for a gate code that names no gate.
+pub(crate) fn unknown_gate(code: &str) -> AppError {
+    AppError::field(
+        "gate_code",
+        Invalid::new(
+            "gate_unknown",
+            format!("Không có cửa khẩu mã {code}"),
+            format!("There is no gate with code {code}"),
+        ),
+    )
 }
 
 pub(crate) fn parse_direction(gate: &Gate, s: &str) -> Result<Direction, Invalid> {

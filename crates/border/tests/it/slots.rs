@@ -216,6 +216,96 @@ async fn capacity_per_hour_and_per_day() {
 }
 
 #[tokio::test]
+async fn a_batch_books_each_in_its_place_and_a_refused_one_leaves_no_trace() {
+    let t = crate::env().await;
+    let db = &t.db;
+    let now = at(0, 6, 0);
+    // Cốc Nam imports: 4 an hour; the day capped at 6 for the test.
+    per_day(db, "CN", "import", 6).await;
+    let mut trips = Vec::new();
+    for _ in 0..8 {
+        trips.push(trip(db, "CN", "import", false).await);
+    }
+    let inputs = vec![
+        input(&trips[0], "CN", "import", at(0, 9, 0)),
+        input(&trips[1], "CN", "import", at(0, 9, 0)),
+        input(&trips[6], "CN", "import", at(0, 10, 0)),
+        input(&trips[2], "CN", "import", at(0, 9, 0)),
+        input(&trips[3], "CN", "import", at(0, 9, 0)),
+        // The fifth of the 09:00 hour: the day counter moves to 6, then the hour is full;
+        // the savepoint must give the day its seat back.
+        input(&trips[4], "CN", "import", at(0, 9, 0)),
+        input(&trips[5], "CN", "import", at(0, 8, 0)),
+        // The day is full by then (8:00, 4 × 9:00, 10:00).
+        input(&trips[7], "CN", "import", at(0, 11, 0)),
+        // Booked twice in the batch.
+        input(&trips[0], "CN", "import", at(0, 12, 0)),
+        input(&trips[7], "XX", "import", at(0, 11, 0)),
+        input(&trips[7], "CN", "sideways", at(0, 11, 0)),
+    ];
+    let out = booking::book_many(db, &crate::sys(), &Policy::default(), &inputs, now)
+        .await
+        .unwrap();
+    let statuses: Vec<u16> = out
+        .iter()
+        .map(|r| r.as_ref().map(|_| 200).unwrap_or_else(|e| e.status()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 200, 409, 200, 409, 409, 422, 422]
+    );
+    for (r, i) in out.iter().zip(&inputs) {
+        if let Ok(b) = r {
+            assert_eq!(
+                (b.trip_id.as_str(), b.hour_start),
+                (i.trip_id.as_str(), i.hour_start)
+            );
+        }
+    }
+    let full = out[5].as_ref().unwrap_err();
+    assert!(
+        full.detail_en.as_deref().unwrap().contains("full"),
+        "{full}"
+    );
+    let day_full = out[7].as_ref().unwrap_err();
+    assert!(
+        day_full
+            .detail_en
+            .as_deref()
+            .unwrap()
+            .contains("choose another day"),
+        "{day_full}"
+    );
+    let plan = capacity::day_plan(db, &Policy::default(), "CN", "import", local_day(now), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.day_booked, 6,
+        "the refused fifth 09:00 booking gave its day seat back"
+    );
+    let nine = plan
+        .hours
+        .iter()
+        .find(|h| h.local == "2026-12-01 09:00")
+        .unwrap();
+    assert_eq!(nine.booked, 4);
+    let active = "SELECT COUNT(*) FROM border_bookings WHERE status = 'active'";
+    assert_eq!(crate::count(db, active).await, 6);
+    let audited = "SELECT COUNT(*) FROM audit_log WHERE action = 'border.slot_book'";
+    assert_eq!(crate::count(db, audited).await, 6);
+    let announced = "SELECT COUNT(*) FROM outbox WHERE topic = 'border.slot_booked'";
+    assert_eq!(crate::count(db, announced).await, 6);
+    // The audit chain still verifies after the rolled-back savepoints.
+    let chain = tinhso_store::audit::verify(db).await.unwrap();
+    assert_eq!(chain.first_broken, None);
+    // A single booking after the batch sees the same counters.
+    let again = book(db, &trips[4], "CN", "import", at(0, 9, 0), now)
+        .await
+        .unwrap_err();
+    assert_eq!(again.status(), 409);
+}
+
+#[tokio::test]
 async fn bad_input_and_closed_hours_are_refused_without_writing() {
     let t = crate::env().await;
     let db = &t.db;

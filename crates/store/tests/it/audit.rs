@@ -128,6 +128,49 @@ async fn audit_rolls_back_with_its_transaction() {
 }
 
 #[tokio::test]
+async fn a_savepoint_rolls_back_its_audit_entries_and_events_only() {
+    let t = super::db().await;
+    append_n(&t.db, 2).await;
+    let mut tx = t.db.begin_write().await.unwrap();
+    tx.audit(&entry(10)).await.unwrap();
+    tx.emit("thing.kept", &serde_json::json!({"id": 10}))
+        .await
+        .unwrap();
+    // Refused: its entries, its event and its head position are undone.
+    let sp = tx.savepoint().await.unwrap();
+    tx.audit(&entry(11)).await.unwrap();
+    tx.audit(&entry(12)).await.unwrap();
+    tx.emit("thing.refused", &serde_json::json!({"id": 11}))
+        .await
+        .unwrap();
+    tx.rollback_to(sp).await.unwrap();
+    // Kept, in a nested pair: the inner one is rolled back, the outer released.
+    let outer = tx.savepoint().await.unwrap();
+    tx.audit(&entry(13)).await.unwrap();
+    let inner = tx.savepoint().await.unwrap();
+    tx.audit(&entry(14)).await.unwrap();
+    tx.rollback_to(inner).await.unwrap();
+    tx.release(outer).await.unwrap();
+    let events = tx.commit().await.unwrap();
+    assert_eq!(events.len(), 1);
+    let targets: Vec<String> = sqlx::query_scalar("SELECT target_id FROM audit_log ORDER BY seq")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(targets, ["t0", "t1", "t10", "t13"]);
+    let topics: Vec<String> = sqlx::query_scalar("SELECT topic FROM outbox")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(topics, ["thing.kept"]);
+    let r = audit::verify(&t.db).await.unwrap();
+    assert_eq!((r.entries_checked, r.first_broken), (4, None));
+    // The chain goes on from the kept head.
+    append_n(&t.db, 1).await;
+    assert_eq!(audit::verify(&t.db).await.unwrap().first_broken, None);
+}
+
+#[tokio::test]
 async fn concurrent_appends_keep_one_chain() {
     let t = super::db().await;
     let mut tasks = Vec::new();
