@@ -22,7 +22,7 @@ use tinhso_http::context::cookie;
 use tinhso_http::error::PageError;
 use tinhso_http::layout::{render, Chrome};
 use tinhso_http::{AppState, Lang, ReqCtx};
-use tinhso_kernel::AppError;
+use tinhso_kernel::{AppError, FieldError};
 use tinhso_store::now_micros;
 
 /// Cookie remembering the driver pages' language.
@@ -79,6 +79,30 @@ impl Tongue {
             Tongue::Vi => vi,
             Tongue::En => en,
             Tongue::Zh => zh,
+        }
+    }
+
+    /// A field error in this language (Chinese: the rule, then the English specifics).
+    pub fn field_message(&self, f: &FieldError) -> String {
+        match self {
+            Tongue::Vi => f.message_vi.clone(),
+            Tongue::En => f.message_en.clone(),
+            Tongue::Zh => super::zh::field_message_zh(f),
+        }
+    }
+
+    /// An error without field errors in this language.
+    pub fn error_detail(&self, e: &AppError) -> String {
+        match self {
+            Tongue::Vi => e
+                .detail_vi
+                .clone()
+                .unwrap_or_else(|| e.code.title_vi().into()),
+            Tongue::En => e
+                .detail_en
+                .clone()
+                .unwrap_or_else(|| e.code.title_en().into()),
+            Tongue::Zh => super::zh::detail_zh(e),
         }
     }
 
@@ -442,25 +466,13 @@ impl FormState {
 
     fn with_error(mut self, e: &AppError, l: Tongue) -> Self {
         for f in &e.fields {
-            let msg = match l {
-                Tongue::Vi => f.message_vi.clone(),
-                _ => f.message_en.clone(),
-            };
+            let msg = l.field_message(f);
             self.summary
                 .push((f.field.replace(['.', '[', ']'], "-"), msg.clone()));
             self.errors.entry(f.field.clone()).or_insert(msg);
         }
         if e.fields.is_empty() {
-            self.general = match l {
-                Tongue::Vi => e
-                    .detail_vi
-                    .clone()
-                    .unwrap_or_else(|| e.code.title_vi().into()),
-                _ => e
-                    .detail_en
-                    .clone()
-                    .unwrap_or_else(|| e.code.title_en().into()),
-            };
+            self.general = l.error_detail(e);
         }
         self
     }
@@ -1340,18 +1352,10 @@ async fn book_post(
     match book_slot(&state, &queues, &ctx, &trip, &f.date, hour).await {
         Ok(_) => Ok(Redirect::to(&format!("/cua-khau/chuyen/{}?dat=1", trip.code)).into_response()),
         Err(e) if matches!(e.status(), 409 | 422) => {
-            let msg = e
-                .fields
-                .first()
-                .map(|x| match p.l {
-                    Tongue::Vi => x.message_vi.clone(),
-                    _ => x.message_en.clone(),
-                })
-                .or_else(|| match p.l {
-                    Tongue::Vi => e.detail_vi.clone(),
-                    _ => e.detail_en.clone(),
-                })
-                .unwrap_or_default();
+            let msg = match e.fields.first() {
+                Some(f) => p.l.field_message(f),
+                None => p.l.error_detail(&e),
+            };
             let q = TripQuery {
                 ngay: Some(f.date.clone()),
                 ..Default::default()

@@ -260,6 +260,11 @@ async fn the_declaration_pages_in_three_languages() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("error-summary"));
     assert!(html.contains("value=\"99000\""), "values kept");
+    // The rule in Chinese, the specifics in English after it.
+    assert!(
+        html.contains("货物重量超过车辆和挂车的载重量（"),
+        "the overweight rule in Chinese"
+    );
     form.retain(|(k, _)| *k != "goods[0].weight_kg");
     form.push(("goods[0].weight_kg", "20000".into()));
     let resp = c
