@@ -25,6 +25,7 @@ use tinhso_store::{now_micros, Backend, Db, DbError, WriteTx};
 
 use crate::journey::{self, Advance, Source, Stage};
 use crate::matching::{MatchOutcome, PlateIndex};
+use crate::pass::PublishedKey;
 
 fn db_err(e: sqlx::Error) -> AppError {
     DbError::from(e).into()
@@ -201,10 +202,16 @@ pub enum EventBody {
         plate_text: String,
         confidence: f64,
     },
-    /// A QR pass scanned and verified by the reader: the trip code the pass carries.
+    /// A QR pass scanned at a reader. A reader that sends the pass's text (`pass`, `TSB1.…`)
+    /// has it verified here against the published keys at the scan's time; a reader that
+    /// verified it itself sends the trip code it carries (`trip_code`). With both, they must
+    /// agree.
     Qr {
         reader_id: String,
+        #[serde(default)]
         trip_code: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pass: Option<String>,
     },
     /// A GPS tracker entered a geofence (the trip's tracking is linked to the trip).
     Gps {
@@ -347,6 +354,33 @@ enum Resolution {
 pub struct Ingestor {
     sensors: HashMap<String, Sensor>,
     active: RwLock<Active>,
+    /// The published pass keys, to verify scanned passes (reloaded by [`Ingestor::refresh`]).
+    keys: RwLock<Vec<PublishedKey>>,
+}
+
+/// The trip code a QR scan names, and the review reason when its pass is not good: forged,
+/// expired, for another gate, or naming another trip than the reader said.
+fn qr_claim(
+    trip_code: &str,
+    pass: Option<&str>,
+    keys: &[PublishedKey],
+    gate: &str,
+    at_secs: i64,
+) -> (String, Option<&'static str>) {
+    let Some(text) = pass.filter(|p| !p.trim().is_empty()) else {
+        return (trip_code.to_string(), None);
+    };
+    match crate::pass::verify(text, keys, at_secs) {
+        Ok(p) if p.g != gate => (p.c, Some("pass_other_gate")),
+        Ok(p) if !trip_code.is_empty() && p.c != trip_code => (p.c, Some("pass_mismatch")),
+        Ok(p) => (p.c, None),
+        Err(problem) => (
+            crate::pass::claimed(text)
+                .map(|p| p.c)
+                .unwrap_or_else(|| trip_code.to_string()),
+            Some(problem.review_reason()),
+        ),
+    }
 }
 
 fn poisoned<T>(_: T) -> AppError {
@@ -367,14 +401,17 @@ impl Ingestor {
         let me = Self {
             sensors,
             active: RwLock::new(Active::default()),
+            keys: RwLock::new(Vec::new()),
         };
         me.refresh(db).await?;
         Ok(me)
     }
 
     /// Rebuild the index of active trips from the database (new declarations, trips moved by
-    /// other modules). Returns how many trips are active.
+    /// other modules) and reload the published pass keys. Returns how many trips are active.
     pub async fn refresh(&self, db: &Db) -> Result<usize, AppError> {
+        let keys = crate::pass::published_keys(db).await?;
+        *self.keys.write().map_err(poisoned)? = keys;
         let rows = sqlx::query(&format!(
             "SELECT id, gate_code, vehicle_plate, trailer_plate FROM border_trips \
              WHERE stage IN {ACTIVE_STAGES}"
@@ -528,14 +565,27 @@ impl Ingestor {
                         );
                     }
                 }
-                EventBody::Qr { trip_code, .. } => {
-                    if trip_code.trim().is_empty() || trip_code.len() > 100 {
+                EventBody::Qr {
+                    trip_code, pass, ..
+                } => {
+                    let no_pass = pass.as_deref().is_none_or(|p| p.trim().is_empty());
+                    if (trip_code.trim().is_empty() && no_pass) || trip_code.len() > 100 {
                         errs.push(
                             &f("trip_code"),
                             Invalid::new(
                                 "trip_code",
-                                "Mã chuyến trên thẻ QR bắt buộc, tối đa 100 ký tự",
-                                "The trip code of the QR pass is required, at most 100 characters",
+                                "Cần nội dung thẻ QR (pass) hoặc mã chuyến trên thẻ, tối đa 100 ký tự",
+                                "The QR pass text (pass) or the trip code it carries is required, at most 100 characters",
+                            ),
+                        );
+                    }
+                    if pass.as_deref().is_some_and(|p| p.len() > 4_000) {
+                        errs.push(
+                            &f("pass"),
+                            Invalid::new(
+                                "pass",
+                                "Nội dung thẻ QR tối đa 4.000 ký tự",
+                                "The QR pass text is at most 4,000 characters",
                             ),
                         );
                     }
@@ -631,15 +681,45 @@ impl Ingestor {
                 }
             }
         }
+        // QR passes verified against the published keys at the scan's time: the trip code
+        // each QR event names, and why a scan goes to review instead.
+        let mut qr: Vec<Option<(String, Option<&'static str>)>> = vec![None; events.len()];
+        let unknown_key = {
+            let keys = self.keys.read().map_err(poisoned)?;
+            events.iter().any(|e| match &e.body {
+                EventBody::Qr { pass: Some(p), .. } => {
+                    crate::pass::claimed(p).is_some_and(|c| !keys.iter().any(|k| k.key_id == c.k))
+                }
+                _ => false,
+            })
+        };
+        if unknown_key {
+            // A key made since the last refresh (a board's first pass): reload before judging.
+            let keys = crate::pass::published_keys(db).await?;
+            *self.keys.write().map_err(poisoned)? = keys;
+        }
+        {
+            let keys = self.keys.read().map_err(poisoned)?;
+            for (i, e) in events.iter().enumerate() {
+                if let EventBody::Qr {
+                    trip_code, pass, ..
+                } = &e.body
+                {
+                    if first[i] {
+                        qr[i] = Some(qr_claim(
+                            trip_code.trim(),
+                            pass.as_deref(),
+                            &keys,
+                            &sensors[i].gate_code,
+                            e.at.div_euclid(1_000_000),
+                        ));
+                    }
+                }
+            }
+        }
         let mut tx = db.begin_write().await?;
         // QR and GPS events name their trip: look the trips up.
-        let codes: Vec<&str> = events
-            .iter()
-            .filter_map(|e| match &e.body {
-                EventBody::Qr { trip_code, .. } => Some(trip_code.trim()),
-                _ => None,
-            })
-            .collect();
+        let codes: Vec<&str> = qr.iter().flatten().map(|(c, _)| c.as_str()).collect();
         let ids: Vec<&str> = events
             .iter()
             .filter_map(|e| match &e.body {
@@ -654,11 +734,28 @@ impl Ingestor {
                 continue;
             }
             match &e.body {
-                EventBody::Qr { trip_code, .. } => {
-                    resolutions[i] = by_code.get(trip_code.trim()).map(|t| Resolution::Attach {
-                        trip_id: t.clone(),
-                        how: "qr",
-                    });
+                EventBody::Qr { .. } => {
+                    let Some((code, problem)) = &qr[i] else {
+                        continue;
+                    };
+                    let trip = by_code.get(code.as_str());
+                    resolutions[i] = match (problem, trip) {
+                        (None, Some(t)) => Some(Resolution::Attach {
+                            trip_id: t.clone(),
+                            how: "qr",
+                        }),
+                        (None, None) => None,
+                        (Some(reason), t) => Some(Resolution::Review {
+                            reason,
+                            candidates: t
+                                .map(|t| Candidate {
+                                    trip_id: t.clone(),
+                                    plate: String::new(),
+                                })
+                                .into_iter()
+                                .collect(),
+                        }),
+                    };
                 }
                 EventBody::Gps { trip_id, .. } => {
                     resolutions[i] = by_id.get(trip_id.trim()).map(|t| Resolution::Attach {
@@ -808,7 +905,16 @@ fn stored(e: &NewEvent, s: &Sensor, r: Option<&Resolution>, now: i64) -> Stored 
             confidence,
             ..
         } => (Some(plate_text.clone()), Some(*confidence), None),
-        EventBody::Qr { trip_code, .. } => (None, None, Some(trip_code.trim().to_string())),
+        EventBody::Qr {
+            trip_code, pass, ..
+        } => {
+            let claimed = pass
+                .as_deref()
+                .and_then(crate::pass::claimed)
+                .map(|p| p.c)
+                .unwrap_or_else(|| trip_code.trim().to_string());
+            (None, None, Some(claimed))
+        }
         EventBody::Gps { trip_id, .. } => (None, None, Some(trip_id.trim().to_string())),
     };
     let (trip_id, outcome) = match r {
@@ -905,9 +1011,15 @@ async fn insert_reviews(
 ) -> Result<(), AppError> {
     for (i, reason, candidates) in reviews {
         let e = &events[*i];
+        // A refused pass: the plate it claims, for the officer to compare with the truck.
         let text = match &e.body {
-            EventBody::Camera { plate_text, .. } => plate_text.as_str(),
-            _ => "",
+            EventBody::Camera { plate_text, .. } => plate_text.clone(),
+            EventBody::Qr { pass, .. } => pass
+                .as_deref()
+                .and_then(crate::pass::claimed)
+                .map(|p| p.p)
+                .unwrap_or_default(),
+            EventBody::Gps { .. } => String::new(),
         };
         let cands = serde_json::to_string(candidates).map_err(AppError::internal)?;
         sqlx::query(
@@ -918,7 +1030,7 @@ async fn insert_reviews(
         .bind(&sensors[*i].gate_code)
         .bind(sensors[*i].stage.as_str())
         .bind(e.at)
-        .bind(text)
+        .bind(&text)
         .bind(*reason)
         .bind(&cands)
         .bind(now)

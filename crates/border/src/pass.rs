@@ -146,6 +146,18 @@ pub enum PassProblem {
 }
 
 impl PassProblem {
+    /// The reason a gate reader's scan of this pass is sent to an officer's review.
+    pub fn review_reason(self) -> &'static str {
+        match self {
+            PassProblem::Malformed => "pass_malformed",
+            PassProblem::UnknownKey => "pass_unknown_key",
+            PassProblem::BadSignature => "pass_bad_signature",
+            PassProblem::RevokedKey => "pass_revoked_key",
+            PassProblem::NotYetValid => "pass_not_yet_valid",
+            PassProblem::Expired => "pass_expired",
+        }
+    }
+
     pub fn message_vi(self) -> &'static str {
         match self {
             PassProblem::Malformed => "Không phải thẻ thông hành của nền tảng cửa khẩu số",
@@ -204,6 +216,17 @@ pub async fn published_keys(db: &Db) -> Result<Vec<PublishedKey>, AppError> {
         }
     }
     Ok(out)
+}
+
+/// What a pass claims, read WITHOUT checking its signature: only to show an officer which trip
+/// a refused pass names. Never trust it for anything else.
+pub fn claimed(text: &str) -> Option<PassPayload> {
+    let mut parts = text.trim().split('.');
+    let (Some(PREFIX), Some(body)) = (parts.next(), parts.next()) else {
+        return None;
+    };
+    let json = URL_SAFE_NO_PAD.decode(body).ok()?;
+    serde_json::from_slice(&json).ok()
 }
 
 /// Verify a pass against published keys at `now_secs`, exactly as the offline page does.

@@ -1090,9 +1090,11 @@ impl Sim<'_> {
             self.emit_event(
                 Some(trip),
                 at,
+                // Readers that verify the pass themselves send its trip code.
                 EventBody::Qr {
                     reader_id: reader.to_string(),
                     trip_code: code,
+                    pass: None,
                 },
             );
         }

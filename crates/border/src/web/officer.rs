@@ -756,6 +756,22 @@ fn queue_reason(r: &str, t: Lang) -> String {
         "no_match" => ("Không khớp chuyến nào", "Matches no trip"),
         "ambiguous" => ("Khớp nhiều biển số", "Matches several plates"),
         "several_trips" => ("Biển số có nhiều chuyến", "The plate has several trips"),
+        "pass_bad_signature" | "pass_unknown_key" | "pass_revoked_key" | "pass_malformed" => (
+            "Thẻ QR không hợp lệ: chữ ký không khớp hoặc thẻ giả",
+            "Invalid QR pass: the signature does not match or the pass is forged",
+        ),
+        "pass_expired" | "pass_not_yet_valid" => (
+            "Thẻ QR ngoài thời gian hiệu lực",
+            "The QR pass is outside its validity",
+        ),
+        "pass_other_gate" => (
+            "Thẻ QR của cửa khẩu khác",
+            "The QR pass is for another gate",
+        ),
+        "pass_mismatch" => (
+            "Thẻ QR ghi chuyến khác với đầu đọc",
+            "The QR pass names another trip than the reader",
+        ),
         other => (other, other),
     };
     t.s(vi, en).to_string()
@@ -1063,7 +1079,7 @@ struct EventsOut {
 
 #[utoipa::path(post, path = "/api/v1/border/events", tag = "border",
     request_body(content_type = "application/json", description = "`{\"events\": [...]}`, at most 1000: each `{\"event_id\", \"at\" (Unix µs), \"kind\": \"camera\", \"camera_id\", \"plate_text\", \"confidence\"}`, `{…, \"kind\": \"qr\", \"reader_id\", \"trip_code\"}` or `{…, \"kind\": \"gps\", \"geofence_id\", \"trip_id\"}`"),
-    responses((status = 200, description = "received, duplicates, attached, review, unknown, moved, and per event: event_id, outcome (exact, fuzzy, qr, gps: attached; ambiguous, no_match, several_trips: sent to review; unknown_trip; duplicate) and trip_id"),
+    responses((status = 200, description = "received, duplicates, attached, review, unknown, moved, and per event: event_id, outcome (exact, fuzzy, qr, gps: attached; ambiguous, no_match, several_trips, pass_bad_signature, pass_unknown_key, pass_revoked_key, pass_malformed, pass_expired, pass_not_yet_valid, pass_other_gate, pass_mismatch: sent to review; unknown_trip; duplicate) and trip_id"),
         (status = 401, body = tinhso_http::error::Problem), (status = 403, body = tinhso_http::error::Problem, description = "Not an agency at the gate of every sensor in the batch"),
         (status = 422, body = tinhso_http::error::Problem, description = "Field errors `events[i].…`: nothing written")))]
 /// `POST /api/v1/border/events`: a batch of camera / QR / GPS events (`{"events": [...]}`),

@@ -357,6 +357,7 @@ async fn qr_and_gps_events_and_bad_batches() {
                     body: EventBody::Qr {
                         reader_id: "QR-HN-Y1".into(),
                         trip_code: code.clone(),
+                        pass: None,
                     },
                 },
                 NewEvent {
@@ -365,6 +366,7 @@ async fn qr_and_gps_events_and_bad_batches() {
                     body: EventBody::Qr {
                         reader_id: "QR-HN-Y1".into(),
                         trip_code: "TK-NOPE".into(),
+                        pass: None,
                     },
                 },
             ],
@@ -452,4 +454,109 @@ async fn bench_full() {
         .await
         .unwrap();
     eprintln!("{}", serde_json::to_string_pretty(&b).unwrap());
+}
+
+/// A reader that sends the scanned pass: verified here with the published keys at the scan's
+/// time. Good → attached; forged, expired, for another gate or naming another trip → review,
+/// with the trip it claims as the candidate; nothing moves.
+#[tokio::test]
+async fn scanned_passes_are_verified_before_they_move_a_truck() {
+    use tinhso_border::{declaration, pass};
+    let t = crate::env().await;
+    assert!(events::seed_sensors(&t.db).await.unwrap() > 0);
+    let sys = crate::sys();
+    let trip = declaration::declare(
+        &t.db,
+        &sys,
+        "u-1",
+        &crate::declarations::durian_export("12C-321.54"),
+    )
+    .await
+    .unwrap();
+    let other = declaration::declare(
+        &t.db,
+        &sys,
+        "u-1",
+        &crate::declarations::durian_export("12C-321.55"),
+    )
+    .await
+    .unwrap();
+    // The ingestor loads before the board's key exists: the first pass makes it, and the
+    // ingestor must pick it up on its own.
+    let ing = Ingestor::load(&t.db).await.unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let good = pass::issue(&t.db, &trip, now).await.unwrap().text;
+    let at = now * 1_000_000;
+    let scan = |id: &str, reader: &str, code: &str, text: &str, at: i64| NewEvent {
+        event_id: id.into(),
+        at,
+        body: EventBody::Qr {
+            reader_id: reader.into(),
+            trip_code: code.into(),
+            pass: Some(text.into()),
+        },
+    };
+    // One character of the signature changed.
+    let (head, sig) = good.rsplit_once('.').unwrap();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    let forged = format!("{head}.{flipped}{}", &sig[1..]);
+    let expired_at =
+        (trip.expected_arrival / 1_000_000 + pass::VALID_AFTER_ARRIVAL_SECS + 60) * 1_000_000;
+    let rep = ing
+        .ingest_batch(
+            &t.db,
+            &[
+                scan("p-forged", "QR-HN-Y1", "", &forged, at),
+                scan("p-late", "QR-HN-Y1", "", &good, expired_at),
+                scan("p-mismatch", "QR-HN-Y1", &other.code, &good, at),
+                scan("p-junk", "QR-HN-Y1", "", "hello", at),
+            ],
+        )
+        .await
+        .unwrap();
+    let outcomes: Vec<&str> = rep.results.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            "pass_bad_signature",
+            "pass_expired",
+            "pass_mismatch",
+            "pass_malformed"
+        ]
+    );
+    assert_eq!(rep.moved, 0);
+    assert_eq!(stage_of(&t.db, &trip.id).await, "declared");
+    let queue = review_open(&t.db, Some("HN"), 50).await.unwrap();
+    let forged_item = queue.iter().find(|r| r.event_id == "p-forged").unwrap();
+    assert_eq!(
+        forged_item.plate_text, "12C-321.54",
+        "the plate the pass claims"
+    );
+    assert_eq!(forged_item.candidates.len(), 1);
+    assert_eq!(forged_item.candidates[0].trip_id, trip.id);
+    // The good pass, alone and then with the matching trip code, attaches.
+    let rep = ing
+        .ingest_batch(&t.db, &[scan("p-good", "QR-HN-Y1", "", &good, at)])
+        .await
+        .unwrap();
+    assert_eq!(rep.results[0].outcome, "qr");
+    assert_eq!(rep.results[0].trip_id.as_deref(), Some(trip.id.as_str()));
+    assert_eq!(stage_of(&t.db, &trip.id).await, "yard");
+    // A reader needs the pass or its trip code.
+    let e = ing
+        .ingest(
+            &t.db,
+            &NewEvent {
+                event_id: "p-empty".into(),
+                at,
+                body: EventBody::Qr {
+                    reader_id: "QR-HN-Y1".into(),
+                    trip_code: " ".into(),
+                    pass: None,
+                },
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 422);
 }
