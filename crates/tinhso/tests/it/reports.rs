@@ -78,7 +78,7 @@ async fn a_full_reporting_cycle_over_http() {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{list}");
-    assert_eq!(ids(&list), [id.clone()]);
+    assert_eq!(ids(&list), std::slice::from_ref(&id));
     assert_eq!(list[0]["due_date"], "2031-11-20");
     assert_eq!(list[0]["status"], "open");
     assert_eq!(list[0]["recipient_code"], "000.00.06.H37");
