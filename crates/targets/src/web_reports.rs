@@ -18,7 +18,7 @@ use crate::reports::{
 };
 use askama::Template;
 use axum::extract::{Form, Multipart, Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use tinhso_http::access::{Access, Rule};
 use tinhso_http::context::require;
 use tinhso_http::error::{ApiError, PageError, Problem};
-use tinhso_http::layout::{local_time, render, Chrome};
+use tinhso_http::layout::{attachment, local_time, render, Chrome};
 use tinhso_http::{ApiJson, AppState, Lang, ReqCtx};
 use tinhso_identity::{authorize, Permission, ResourceScope};
 use tinhso_kernel::{AppError, ErrorCode, Invalid};
@@ -470,28 +470,7 @@ async fn evidence_get(
         .find(|e| e.seq == seq)
         .ok_or_else(AppError::not_found)?;
     let bytes = state.files.get(&e.sha256).await?;
-    let ascii: String = e
-        .file_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    Ok((
-        [
-            (header::CONTENT_TYPE, e.media_type.clone()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{ascii}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(attachment(&e.file_name, &e.media_type, bytes))
 }
 
 // ---------------------------------------------------------------- pages
@@ -752,32 +731,6 @@ struct Shown {
     comment: String,
 }
 
-fn error_parts(e: &AppError, lang: Lang) -> (Vec<(String, String)>, String) {
-    let fields = e
-        .fields
-        .iter()
-        .map(|f| {
-            (
-                f.field.clone(),
-                lang.s(&f.message_vi, &f.message_en).to_string(),
-            )
-        })
-        .collect();
-    let general = if e.fields.is_empty() {
-        let title = lang.s(e.code.title_vi(), e.code.title_en());
-        match lang.s(
-            e.detail_vi.as_deref().unwrap_or_default(),
-            e.detail_en.as_deref().unwrap_or_default(),
-        ) {
-            "" => title.to_string(),
-            d => format!("{title}. {d}"),
-        }
-    } else {
-        String::new()
-    };
-    (fields, general)
-}
-
 async fn page(
     state: &AppState,
     ctx: &ReqCtx,
@@ -800,7 +753,7 @@ async fn page(
         let (errors, general) = shown
             .error
             .as_ref()
-            .map(|e| error_parts(e, lang))
+            .map(|e| crate::web::error_parts(e, lang))
             .unwrap_or_default();
         let mut fields = Vec::new();
         for e in &regime.elements {
