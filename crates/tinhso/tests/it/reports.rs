@@ -446,6 +446,74 @@ async fn late_reports_are_marked_and_pages_show_prefilled_values() {
     .await;
     assert!(html.contains(&format!("id=\"{id}\"")), "{html}");
     assert!(html.contains("data-flag=\"late\""));
+    // The other agencies' 2020 reports were never sent: escalated once, flagged in the
+    // recipient's inbox; the submitted one is not.
+    let ctx = tinhso_store::audit::Ctx::system("test");
+    let today = tinhso_services::dossier::today_local();
+    let first = reports::escalate_overdue(&app.db, &ctx, today)
+        .await
+        .unwrap();
+    assert!(first >= 79, "{first}");
+    assert_eq!(
+        reports::escalate_overdue(&app.db, &ctx, today)
+            .await
+            .unwrap(),
+        0
+    );
+    let dong_kinh = reports::task_id("KH226-NAM", "2020", "000.00.21.H37");
+    let recipient = app.signed_in("lanhdao.sokhcn").await;
+    let (s, inbox) = text(app.get(&recipient, "/nghiep-vu/bao-cao/hop-thu").await).await;
+    assert_eq!(s, StatusCode::OK);
+    let row = |html: &str, id: &str| -> String {
+        let at = html
+            .find(&format!("<tr id=\"{id}\""))
+            .unwrap_or_else(|| panic!("{id} listed"));
+        html[at..at + html[at..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(row(&inbox, &dong_kinh).contains("data-flag=\"escalated\""));
+    assert!(!row(&inbox, &id).contains("data-flag=\"escalated\""));
+    assert!(row(&inbox, &id).contains("data-flag=\"late\""));
+    // The recipient returns it through the form: without a comment, 422 and the message.
+    let (_, html) = text(
+        app.get(&recipient, &format!("/nghiep-vu/bao-cao/{id}"))
+            .await,
+    )
+    .await;
+    let rcsrf = hidden_field(&html, "csrf").unwrap();
+    let review = format!("/nghiep-vu/bao-cao/{id}/duyet");
+    let form = [
+        ("csrf", rcsrf.as_str()),
+        ("action", "tra_lai"),
+        ("comment", ""),
+    ];
+    let (s, html) = text(
+        recipient
+            .post(app.url(&review))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("Quy tắc «bắt buộc»: khi trả lại cần ghi ý kiến"),
+        "{html}"
+    );
+    let form = [
+        ("csrf", rcsrf.as_str()),
+        ("action", "tra_lai"),
+        ("comment", "Thiếu số liệu kinh phí"),
+    ];
+    let resp = recipient
+        .post(app.url(&review))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, html) = text(app.get(&page, &format!("/nghiep-vu/bao-cao/{id}")).await).await;
+    assert!(html.contains("Thiếu số liệu kinh phí"));
 
     // The quarter's procedures report is pre-filled from the commune's own dossiers (the demo
     // data files some in Tam Thanh today), as the live provider counts them.
