@@ -36,6 +36,10 @@ pub const SHIPPED: &[(&str, &str)] = &[
         "regimes/tthc-quy.toml",
         include_str!("../data/regimes/tthc-quy.toml"),
     ),
+    (
+        "regimes/kh226-tong-hop.toml",
+        include_str!("../data/regimes/kh226-tong-hop.toml"),
+    ),
 ];
 
 /// The type of a data element.

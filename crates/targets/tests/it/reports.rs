@@ -17,7 +17,7 @@ async fn regime(db: &Db, code: &str) -> Regime {
 
 async fn setup() -> TestDb {
     let t = env().await;
-    assert_eq!(regimes::seed(&t.db, &sys()).await.unwrap(), 2);
+    assert_eq!(regimes::seed(&t.db, &sys()).await.unwrap(), 3);
     // Unchanged files are skipped.
     assert_eq!(regimes::seed(&t.db, &sys()).await.unwrap(), 0);
     t
@@ -60,6 +60,13 @@ async fn deadlines_follow_the_cut_off_and_the_working_days() {
     // The plan's yearly report: 20 November of the report year.
     let y = regime(&t.db, "KH226-NAM").await;
     assert_eq!(due(&y, "2026"), ymd(2026, 11, 20));
+    // Its consolidation by the recipient: 15 December.
+    let c = regime(&t.db, "KH226-TONG-HOP").await;
+    assert_eq!(due(&c, "2026"), ymd(2026, 12, 15));
+    assert_eq!(
+        (c.reporters.as_slice(), c.recipient.as_str()),
+        (&["000.00.06.H37".to_string()][..], "000.00.00.H37")
+    );
     // Periods with tasks on a day: the current one, and the previous until its deadline.
     let on = |r: &Regime, d| -> Vec<String> {
         reports::periods_on(r, d, &cal)
@@ -78,17 +85,17 @@ async fn deadlines_follow_the_cut_off_and_the_working_days() {
 async fn tasks_open_once_and_overdue_ones_are_escalated_once() {
     let t = setup().await;
     let db = &t.db;
-    // 1 March 2026: the plan's 2026 report (15 agencies + 65 communes) and the first
-    // quarter's procedures report (the service centre + 65 communes).
+    // 1 March 2026: the plan's 2026 report (15 agencies + 65 communes), its consolidation
+    // (Sở KH&CN) and the first quarter's procedures report (the service centre + 65 communes).
     let r = reports::open_reports(db, &sys(), ymd(2026, 3, 1))
         .await
         .unwrap();
-    assert_eq!((r.opened, r.escalated), (80 + 66, 0));
+    assert_eq!((r.opened, r.escalated), (80 + 1 + 66, 0));
     let again = reports::open_reports(db, &sys(), ymd(2026, 3, 1))
         .await
         .unwrap();
     assert_eq!((again.opened, again.escalated), (0, 0));
-    assert_eq!(count(db, "SELECT COUNT(*) FROM report_tasks").await, 146);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM report_tasks").await, 147);
     let id = reports::task_id("TTHC-QUY", "2026-Q1", TAM_THANH);
     let task = reports::get(db, &id).await.unwrap().unwrap();
     assert_eq!(
