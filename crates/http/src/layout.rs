@@ -30,6 +30,38 @@ pub fn local_time(micros: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A stored file as a download: its media type, `Content-Disposition: attachment` with an
+/// ASCII name and the UTF-8 one, and `Cache-Control: private, no-store`.
+pub fn attachment(file_name: &str, media_type: &str, bytes: Vec<u8>) -> Response {
+    let ascii: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let disposition = format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        url_encode(file_name)
+    );
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = media_type.parse() {
+        h.insert(axum::http::header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = disposition.parse() {
+        h.insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("private, no-store"),
+    );
+    resp
+}
+
 /// Percent-encode a string for a query parameter.
 pub fn url_encode(s: &str) -> String {
     let mut out = String::new();

@@ -1,8 +1,9 @@
 //! The plan's targets measured live (issue #5, first slice): plans and targets as data
 //! ([`plan`]), the indicators engine with Decree 09/2019 periods ([`period`], [`engine`]),
 //! the live provider of the public-services module ([`live`]), values reported by agencies
-//! ([`reported`]), the targets board with its status rule ([`board`]) and the module's pages,
-//! API and access rules ([`web`]).
+//! ([`reported`]), the targets board with its status rule ([`board`]), the module's pages,
+//! API and access rules ([`web`]), and reporting regimes ([`regimes`]) with their report
+//! tasks ([`reports`], pages and API in [`web_reports`]).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod board;
@@ -10,14 +11,24 @@ pub mod engine;
 pub mod live;
 pub mod period;
 pub mod plan;
+pub mod regimes;
 pub mod reported;
+pub mod reports;
 pub mod web;
+pub mod web_reports;
 
 use tinhso_store::migrate::Migration;
 
 /// The module's migrations (the 7000s).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 7001,
-    name: "plans, plan targets, reported indicator values",
-    sql: include_str!("../migrations/7001_targets.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 7001,
+        name: "plans, plan targets, reported indicator values",
+        sql: include_str!("../migrations/7001_targets.sql"),
+    },
+    Migration {
+        version: 7002,
+        name: "reporting regimes, report tasks, versions, evidence, escalations",
+        sql: include_str!("../migrations/7002_regimes.sql"),
+    },
+];

@@ -158,7 +158,7 @@ struct RawTarget {
 }
 
 /// 1-based line of a byte offset.
-fn line_of(src: &str, offset: usize) -> usize {
+pub(crate) fn line_of(src: &str, offset: usize) -> usize {
     src.get(..offset.min(src.len()))
         .map(|s| s.matches('\n').count() + 1)
         .unwrap_or(1)
@@ -174,7 +174,7 @@ fn key_on_line(src: &str, offset: usize) -> Option<String> {
 }
 
 /// A syntax or type error of the TOML reader, with its line and field.
-fn toml_error(file: &str, src: &str, e: &toml::de::Error) -> PlanError {
+pub(crate) fn toml_error(file: &str, src: &str, e: &toml::de::Error) -> PlanError {
     let offset = e.span().map_or(0, |s| s.start);
     let msg = e.message().to_string();
     let field = msg
@@ -202,14 +202,14 @@ fn toml_error(file: &str, src: &str, e: &toml::de::Error) -> PlanError {
     }
 }
 
-struct Checker<'a> {
-    file: &'a str,
-    src: &'a str,
-    errors: Vec<PlanError>,
+pub(crate) struct Checker<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) src: &'a str,
+    pub(crate) errors: Vec<PlanError>,
 }
 
 impl Checker<'_> {
-    fn push<T>(&mut self, at: &Spanned<T>, field: &str, vi: String, en: String) {
+    pub(crate) fn push<T>(&mut self, at: &Spanned<T>, field: &str, vi: String, en: String) {
         self.errors.push(PlanError {
             file: self.file.into(),
             line: line_of(self.src, at.span().start),
@@ -219,7 +219,7 @@ impl Checker<'_> {
         });
     }
 
-    fn text(&mut self, v: &Spanned<String>, field: &str, max: usize) -> String {
+    pub(crate) fn text(&mut self, v: &Spanned<String>, field: &str, max: usize) -> String {
         let s = text::clean(v.get_ref());
         if s.is_empty() {
             self.push(

@@ -26,7 +26,7 @@ use tinhso_identity::ResourceScope;
 use tinhso_kernel::{text, AppError, FieldErrors, Invalid};
 use tinhso_refdata::agencies;
 use tinhso_store::audit::Ctx;
-use tinhso_store::{now_micros, Db, DbError};
+use tinhso_store::{now_micros, Db, DbError, WriteTx};
 
 fn db_err(e: sqlx::Error) -> AppError {
     DbError::from(e).into()
@@ -308,6 +308,18 @@ pub async fn scope_of(db: &Db, org: &OrgUnit) -> Result<ResourceScope, AppError>
 /// Record a checked value as a new version (never overwriting), with its audit entry.
 pub async fn record(db: &Db, ctx: &Ctx, c: &Checked) -> Result<ReportedValue, AppError> {
     let mut tx = db.begin_write().await?;
+    let v = record_in(&mut tx, ctx, c).await?;
+    tx.commit().await?;
+    Ok(v)
+}
+
+/// As [`record`], inside the caller's transaction (an approved report records its values in
+/// the approval's transaction).
+pub async fn record_in(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    c: &Checked,
+) -> Result<ReportedValue, AppError> {
     let (period, org_kind, org_code) = (c.period.to_string(), c.org.kind(), c.org.code());
     let last: Option<i64> = sqlx::query_scalar(
         "SELECT MAX(version) FROM reported_values WHERE indicator_key = $1 AND period = $2 \
@@ -378,7 +390,6 @@ pub async fn record(db: &Db, ctx: &Ctx, c: &Checked) -> Result<ReportedValue, Ap
             "org": c.org.to_string(), "version": version}),
     )
     .await?;
-    tx.commit().await?;
     Ok(ReportedValue {
         indicator: c.indicator.clone(),
         period,

@@ -560,6 +560,34 @@ async fn report_post(
     }
 }
 
+/// A refusal as a page shows it: (field, message) of each field error, and the message not
+/// tied to a field (the error's title and detail) when there is none.
+pub(crate) fn error_parts(e: &AppError, lang: Lang) -> (Vec<(String, String)>, String) {
+    let fields = e
+        .fields
+        .iter()
+        .map(|f| {
+            (
+                f.field.clone(),
+                lang.s(&f.message_vi, &f.message_en).to_string(),
+            )
+        })
+        .collect();
+    let general = if e.fields.is_empty() {
+        let title = lang.s(e.code.title_vi(), e.code.title_en());
+        match lang.s(
+            e.detail_vi.as_deref().unwrap_or_default(),
+            e.detail_en.as_deref().unwrap_or_default(),
+        ) {
+            "" => title.to_string(),
+            d => format!("{title}. {d}"),
+        }
+    } else {
+        String::new()
+    };
+    (fields, general)
+}
+
 async fn page(
     state: &AppState,
     ctx: &ReqCtx,
@@ -570,32 +598,10 @@ async fn page(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let (errors, general) = match error {
-        None => (Vec::new(), String::new()),
-        Some(e) => (
-            e.fields
-                .iter()
-                .map(|f| {
-                    (
-                        f.field.clone(),
-                        lang.s(&f.message_vi, &f.message_en).to_string(),
-                    )
-                })
-                .collect(),
-            if e.fields.is_empty() {
-                let title = lang.s(e.code.title_vi(), e.code.title_en());
-                match lang.s(
-                    e.detail_vi.as_deref().unwrap_or_default(),
-                    e.detail_en.as_deref().unwrap_or_default(),
-                ) {
-                    "" => title.to_string(),
-                    d => format!("{title}. {d}"),
-                }
-            } else {
-                String::new()
-            },
-        ),
-    };
+    let (errors, general) = error
+        .as_ref()
+        .map(|e| error_parts(e, lang))
+        .unwrap_or_default();
     let b = compute(state, period).await.map_err(|e| ctx.page_err(e))?;
     let mut reported_indicators: Vec<(String, String)> = Vec::new();
     for l in &b.targets {

@@ -263,6 +263,10 @@ pub async fn load(db: &Db, issuing: Issuing<'_>) -> Result<usize, AppError> {
     }
     sample_dossiers(db, issuing).await?;
     tinhso_targets::reported::load_demo(db, &ctx).await?;
+    // The report tasks due today (the yearly Plan 226 report, the quarterly report on
+    // administrative procedures), as the server's hourly job would open them.
+    tinhso_targets::reports::open_reports(db, &ctx, tinhso_services::dossier::today_local())
+        .await?;
     Ok(created)
 }
 

@@ -49,6 +49,10 @@ pub async fn prepare(db: &Db) -> anyhow::Result<()> {
     {
         tracing::info!(targets, "plan 226/KH-UBND and its targets imported");
     }
+    let regimes = tinhso_targets::regimes::seed(db, &ctx).await?;
+    if regimes > 0 {
+        tracing::info!(regimes, "reporting regimes imported");
+    }
     let gates = tinhso_border::gates::seed(db).await?;
     if gates > 0 {
         tracing::info!(gates, "border gates seeded");

@@ -84,6 +84,11 @@ enum Command {
         #[command(subcommand)]
         command: PlanCommand,
     },
+    /// Reporting regimes and report tasks (chế độ báo cáo, báo cáo định kỳ).
+    Targets {
+        #[command(subcommand)]
+        command: TargetsCommand,
+    },
     /// Digital border gate: traffic simulator and congestion forecast (cửa khẩu số).
     Border {
         #[command(subcommand)]
@@ -110,6 +115,26 @@ enum PlanCommand {
     List {
         #[command(flatten)]
         settings: SettingArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum TargetsCommand {
+    /// Open the report tasks due on a day (default: today, Vietnam time) for every regime —
+    /// idempotent — and escalate the overdue ones once. `tinhso serve` does it hourly.
+    OpenReports {
+        #[command(flatten)]
+        settings: SettingArgs,
+        /// The day, YYYY-MM-DD.
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Import a reporting regime file (TOML, as crates/targets/data/regimes/*.toml).
+    /// Idempotent; errors name the file, the line and the field; exit code 1, nothing written.
+    ImportRegime {
+        #[command(flatten)]
+        settings: SettingArgs,
+        file: PathBuf,
     },
 }
 
@@ -327,6 +352,28 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             }
         }
     });
+    // Report tasks (báo cáo định kỳ): the periods due are opened and overdue reports
+    // escalated, at start and then hourly (idempotent).
+    let mut reports_rx = stop_rx.clone();
+    let reports_db = db.clone();
+    let reports_task = tokio::spawn(async move {
+        let ctx = tinhso_store::audit::Ctx::system("report-tasks");
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tokio::select! {
+                _ = every.tick() => {
+                    let today = tinhso_services::dossier::today_local();
+                    match tinhso_targets::reports::open_reports(&reports_db, &ctx, today).await {
+                        Ok(r) if r.opened > 0 || r.escalated > 0 => tracing::info!(
+                            opened = r.opened, escalated = r.escalated, "report tasks"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "opening report tasks failed"),
+                    }
+                }
+                _ = reports_rx.changed() => break,
+            }
+        }
+    });
     let mut rx = stop_rx.clone();
     let dispatcher_task = tokio::spawn(dispatcher.run(async move {
         let _ = rx.changed().await;
@@ -354,6 +401,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _ = dispatcher_task.await;
     let _ = anchor_task.await;
     let _ = border_task.await;
+    let _ = reports_task.await;
     db.close().await;
     Ok(())
 }
@@ -543,6 +591,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::User { command } => return user(command).await,
         Command::Plan { command } => return plan(command).await,
+        Command::Targets { command } => return targets(command).await,
         Command::Bench { command } => bench::run(command).await?,
         Command::Border { command } => return border_cli::run(command).await,
     }
@@ -708,6 +757,59 @@ async fn plan(command: PlanCommand) -> anyhow::Result<i32> {
             for p in plans::plans(&db).await? {
                 let n = targets.iter().filter(|t| t.plan_code == p.code).count();
                 println!("{}\t{}\t{n} targets\t{}", p.code, p.year, p.title_vi);
+            }
+        }
+    }
+    Ok(0)
+}
+
+async fn targets(command: TargetsCommand) -> anyhow::Result<i32> {
+    use tinhso_targets::{regimes, reports};
+    match command {
+        TargetsCommand::OpenReports { settings, date } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let day = match date {
+                None => tinhso_services::dossier::today_local(),
+                Some(d) => match chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d") {
+                    Ok(d) => d,
+                    Err(_) => {
+                        eprintln!("--date: use YYYY-MM-DD, e.g. 2026-11-21 (got {d:?})");
+                        return Ok(1);
+                    }
+                },
+            };
+            let db = tinhso::open(&s).await?;
+            let r = reports::open_reports(&db, &cli_ctx(), day).await?;
+            println!(
+                "{day}: {} report tasks opened, {} overdue escalated",
+                r.opened, r.escalated
+            );
+        }
+        TargetsCommand::ImportRegime { settings, file } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let src = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let name = file.display().to_string();
+            let parsed = match regimes::parse(&name, &src) {
+                Ok(p) => p,
+                Err(errors) => {
+                    eprintln!("{errors}");
+                    return Ok(1);
+                }
+            };
+            let db = tinhso::open(&s).await?;
+            match regimes::import(&db, &cli_ctx(), &parsed).await {
+                Ok(regimes::Imported::Unchanged) => println!("{}: unchanged ({name})", parsed.code),
+                Ok(regimes::Imported::Written) => println!("{}: imported from {name}", parsed.code),
+                Err(e) if !e.fields.is_empty() => {
+                    for f in &e.fields {
+                        eprintln!("{}: {} ({})", f.field, f.message_en, f.message_vi);
+                    }
+                    return Ok(1);
+                }
+                Err(e) => return Err(e.into()),
             }
         }
     }

@@ -739,32 +739,9 @@ async fn download_file(
         d
     };
     let (a, bytes) = dossier::read_file(&state.db, &state.files, &d.code, &sha256).await?;
-    let ascii: String = a
-        .file_name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let disposition = format!(
-        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
-        tinhso_http::layout::url_encode(&a.file_name)
-    );
-    let mut resp = bytes.into_response();
-    let h = resp.headers_mut();
-    if let Ok(v) = a.media_type.parse() {
-        h.insert(axum::http::header::CONTENT_TYPE, v);
-    }
-    if let Ok(v) = disposition.parse() {
-        h.insert(axum::http::header::CONTENT_DISPOSITION, v);
-    }
-    h.insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("private, no-store"),
-    );
-    Ok(resp)
+    Ok(tinhso_http::layout::attachment(
+        &a.file_name,
+        &a.media_type,
+        bytes,
+    ))
 }

@@ -8,6 +8,7 @@ mod board;
 mod import;
 mod indicators;
 mod reported;
+mod reports;
 
 use tinhso_store::audit::Ctx;
 use tinhso_store::migrate::STORE_MIGRATIONS;

@@ -21,6 +21,7 @@ mod forms;
 mod openapi;
 mod ops;
 mod pages;
+mod reports;
 mod results;
 mod services;
 mod services_files;

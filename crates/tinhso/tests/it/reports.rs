@@ -1,0 +1,610 @@
+//! Report tasks over HTTP (báo cáo định kỳ): a full cycle through the JSON API and the pages —
+//! open → pre-filled → save → submit → return → resubmit → approve → the value among the
+//! reported values — with refusals that name the rule (422, nothing written), a late
+//! submission, evidence, and visibility (a third agency sees nothing before approval).
+
+use crate::services_files::{post_multipart, Part};
+use crate::{hidden_field, json, problem, text, TestApp};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use tinhso_targets::period::Period;
+use tinhso_targets::{regimes, reports};
+
+const TAM_THANH: &str = "000.00.23.H37";
+
+async fn open(app: &TestApp, regime: &str, period: &str) {
+    let r = regimes::get(&app.db, regime).await.unwrap().unwrap();
+    let cal = tinhso_refdata::calendar::working_calendar(&app.db)
+        .await
+        .unwrap();
+    let ctx = tinhso_store::audit::Ctx::system("test");
+    reports::open_period(&app.db, &ctx, &r, Period::parse(period).unwrap(), &cal)
+        .await
+        .unwrap();
+}
+
+async fn post(app: &TestApp, c: &Client, csrf: &str, path: &str, body: Value) -> reqwest::Response {
+    c.post(app.url(path))
+        .header("x-csrf-token", csrf)
+        .json(&body)
+        .send()
+        .await
+        .expect("POST")
+}
+
+fn values(pairs: &[(&str, &str)]) -> Value {
+    let mut m = serde_json::Map::new();
+    for (k, v) in pairs {
+        m.insert((*k).into(), json!({"value": v}));
+    }
+    Value::Object(m)
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .expect("list")
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+const FULL: &[(&str, &str)] = &[
+    ("ho_so_cong_viec", "200"),
+    ("ho_so_cong_viec_tren_mang", "150"),
+    ("ty_le_ho_so_cong_viec_tren_mang", "75"),
+    ("dich_vu_24_7", "có"),
+    (
+        "ket_qua_noi_bat",
+        "Triển khai phần mềm quản lý văn bản và hồ sơ công việc",
+    ),
+];
+
+#[tokio::test]
+async fn a_full_reporting_cycle_over_http() {
+    let app = crate::spawn_app().await;
+    open(&app, "KH226-NAM", "2031").await;
+    let id = reports::task_id("KH226-NAM", "2031", TAM_THANH);
+    let versions = || app.count("SELECT COUNT(*) FROM report_versions");
+
+    let (officer, officer_csrf) = app.api_signed_in("congchuc.tamthanh").await;
+    let (head, head_csrf) = app.api_signed_in("lanhdao.tamthanh").await;
+    let (sokhcn, sokhcn_csrf) = app.api_signed_in("lanhdao.sokhcn").await;
+    let (other, _) = app.api_signed_in("congchuc.dongkinh").await;
+
+    // The commune's officer sees the task; the regime is the plan's yearly report.
+    let (s, list) = json(
+        app.get(&officer, "/api/v1/reports?regime=KH226-NAM&period=2031")
+            .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(ids(&list), std::slice::from_ref(&id));
+    assert_eq!(list[0]["due_date"], "2031-11-20");
+    assert_eq!(list[0]["status"], "open");
+    assert_eq!(list[0]["recipient_code"], "000.00.06.H37");
+    // A third agency sees neither the task nor the report.
+    let (_, l) = json(
+        app.get(&other, "/api/v1/reports?regime=KH226-NAM&period=2031")
+            .await,
+    )
+    .await;
+    assert!(!ids(&l).contains(&id), "{l}");
+    let (_, l) = json(app.get(&other, "/api/v1/reports?view=inbox").await).await;
+    assert!(!ids(&l).contains(&id));
+    let (s, _) = problem(app.get(&other, &format!("/api/v1/reports/{id}")).await).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // The recipient sees it in the inbox.
+    let (_, l) = json(
+        app.get(&sokhcn, "/api/v1/reports?view=inbox&period=2031")
+            .await,
+    )
+    .await;
+    assert!(ids(&l).contains(&id));
+
+    // Bad values: 422 naming each rule, nothing written.
+    let bad = values(&[
+        ("ho_so_cong_viec", "hai trăm"),
+        ("ho_so_cong_viec_tren_mang", "10,5"),
+        ("ty_le_ho_so_cong_viec_tren_mang", "120"),
+        ("dich_vu_24_7", "có lẽ"),
+    ]);
+    let path = format!("/api/v1/reports/{id}/versions");
+    let (s, p) = problem(
+        post(
+            &app,
+            &officer,
+            &officer_csrf,
+            &path,
+            json!({"action": "save", "values": bad}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let codes: Vec<(String, String)> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().into(),
+                e["code"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("ho_so_cong_viec".to_string(), "number".to_string()),
+            ("ho_so_cong_viec_tren_mang".into(), "integer".into()),
+            ("ty_le_ho_so_cong_viec_tren_mang".into(), "max".into()),
+            ("dich_vu_24_7".into(), "boolean".into()),
+        ],
+        "{p}"
+    );
+    assert!(
+        p["errors"][0]["message_vi"]
+            .as_str()
+            .unwrap()
+            .starts_with("Quy tắc «số»"),
+        "{p}"
+    );
+    // Inconsistent: more records online than records.
+    let incons = values(&[
+        ("ho_so_cong_viec", "100"),
+        ("ho_so_cong_viec_tren_mang", "150"),
+    ]);
+    let (s, p) = problem(
+        post(
+            &app,
+            &officer,
+            &officer_csrf,
+            &path,
+            json!({"action": "save", "values": incons}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["errors"][0]["code"], "consistency", "{p}");
+    assert_eq!(versions().await, 0);
+
+    // The officer saves a draft but may not submit: the head does.
+    let (s, v) = json(
+        post(
+            &app,
+            &officer,
+            &officer_csrf,
+            &path,
+            json!({"action": "save", "values": values(FULL)}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["version"].as_i64(), v["status"].as_str()),
+        (StatusCode::CREATED, Some(1), Some("draft")),
+        "{v}"
+    );
+    let (s, _) = problem(
+        post(
+            &app,
+            &officer,
+            &officer_csrf,
+            &path,
+            json!({"action": "submit", "values": values(FULL)}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = json(
+        post(
+            &app,
+            &head,
+            &head_csrf,
+            &path,
+            json!({"action": "submit", "values": values(FULL)}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["status"].as_str(), v["late"].as_bool()),
+        (StatusCode::CREATED, Some("submitted"), Some(false)),
+        "{v}"
+    );
+    // Submitted: no more edits.
+    let (s, _) = problem(
+        post(
+            &app,
+            &head,
+            &head_csrf,
+            &path,
+            json!({"action": "save", "values": values(FULL)}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // The reporting agency cannot review its own report; the recipient returns it.
+    let review = format!("/api/v1/reports/{id}/review");
+    let (s, _) = problem(
+        post(
+            &app,
+            &head,
+            &head_csrf,
+            &review,
+            json!({"action": "approve"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, p) = problem(
+        post(
+            &app,
+            &sokhcn,
+            &sokhcn_csrf,
+            &review,
+            json!({"action": "return", "comment": ""}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, p["errors"][0]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("required"))
+    );
+    let (s, v) = json(
+        post(
+            &app,
+            &sokhcn,
+            &sokhcn_csrf,
+            &review,
+            json!({"action": "return", "comment": "Đề nghị rà soát lại tỷ lệ"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (StatusCode::CREATED, Some("returned")),
+        "{v}"
+    );
+
+    // The page shows the comment; the head corrects and resubmits through the form.
+    // The API session is also the page session (one sign-in: the TOTP code is single-use).
+    let head_page = head.clone();
+    let (s, html) = text(
+        app.get(&head_page, &format!("/nghiep-vu/bao-cao/{id}"))
+            .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("Đề nghị rà soát lại tỷ lệ"));
+    let csrf = hidden_field(&html, "csrf").unwrap();
+    let mut form: Vec<(String, String)> = FULL
+        .iter()
+        .map(|(k, v)| (format!("v_{k}"), v.to_string()))
+        .collect();
+    form.push(("csrf".into(), csrf.clone()));
+    form.push(("action".into(), "gui".into()));
+    // A bad value re-shows the form with the message, 422, nothing written.
+    let mut bad_form = form.clone();
+    bad_form[2].1 = "75%".into();
+    let resp = head_page
+        .post(app.url(&format!("/nghiep-vu/bao-cao/{id}")))
+        .form(&bad_form)
+        .send()
+        .await
+        .unwrap();
+    let (s, html) = text(resp).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(
+            "Quy tắc «số»: «Tỷ lệ hồ sơ công việc được xử lý trên môi trường mạng» phải là một số"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("value=\"75%\""), "the entered value is kept");
+    assert_eq!(versions().await, 3);
+    form[2].1 = "75,5".into();
+    let resp = head_page
+        .post(app.url(&format!("/nghiep-vu/bao-cao/{id}")))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+
+    // Evidence cannot be added once the report is submitted again.
+    let upload = format!("/nghiep-vu/bao-cao/{id}/minh-chung?csrf={csrf}");
+    let resp = post_multipart(
+        &app,
+        &head_page,
+        &upload,
+        &[Part::File(
+            "file",
+            "bao-cao.pdf",
+            "application/pdf",
+            b"%PDF-1.7\n1 0 obj\n".to_vec(),
+        )],
+    )
+    .await;
+    // Submitted again: the report takes no more files.
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+
+    // The recipient approves; the value is the agency's reported value for 2031.
+    let (s, v) = json(
+        post(
+            &app,
+            &sokhcn,
+            &sokhcn_csrf,
+            &review,
+            json!({"action": "approve"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["status"].as_str(), v["version"].as_i64()),
+        (StatusCode::CREATED, Some("approved"), Some(5)),
+        "{v}"
+    );
+    let (s, vals) = json(app.get(&sokhcn, &format!("/api/v1/indicator-values?indicator=reported.gov.work-online-all&org=agency:{TAM_THANH}")).await).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(vals.as_array().unwrap().len(), 1, "{vals}");
+    assert_eq!(
+        (vals[0]["period"].as_str(), vals[0]["value"].as_f64()),
+        (Some("2031"), Some(75.5))
+    );
+    let (s, o) = json(app.get(&head, &format!("/api/v1/observations?indicator=reported.gov.work-online-all&period=2031&org=agency:{TAM_THANH}")).await).await;
+    assert_eq!(
+        (s, o["value"].as_f64(), o["source"].as_str()),
+        (StatusCode::OK, Some(75.5), Some("reported")),
+        "{o}"
+    );
+
+    // Every version kept, with what changed; approved reports are visible to all staff.
+    let (s, r) = json(app.get(&other, &format!("/api/v1/reports/{id}")).await).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let actions: Vec<&str> = r["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["save", "submit", "return", "submit", "approve"]);
+    assert_eq!(
+        r["versions"][1]["values"]["ty_le_ho_so_cong_viec_tren_mang"]["value"],
+        75.0
+    );
+    assert_eq!(
+        r["versions"][3]["values"]["ty_le_ho_so_cong_viec_tren_mang"]["value"],
+        75.5
+    );
+    let (_, html) = text(
+        app.get(&head_page, &format!("/nghiep-vu/bao-cao/{id}"))
+            .await,
+    )
+    .await;
+    assert!(html.contains("<del>75</del> → <ins>75,5</ins>"), "{html}");
+    for (action, n) in [
+        ("report.save", 1),
+        ("report.submit", 2),
+        ("report.return", 1),
+        ("report.approve", 1),
+    ] {
+        assert_eq!(app.audit_count(action).await, n, "{action}");
+    }
+    for (topic, n) in [
+        ("report.saved", 1),
+        ("report.submitted", 2),
+        ("report.returned", 1),
+        ("report.approved", 1),
+    ] {
+        let c: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE topic = $1")
+            .bind(topic)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(c, n, "{topic}");
+    }
+}
+
+#[tokio::test]
+async fn late_reports_are_marked_and_pages_show_prefilled_values() {
+    let app = crate::spawn_app().await;
+    // The 2020 report was due on 20 November 2020: submitting now is accepted, marked late.
+    open(&app, "KH226-NAM", "2020").await;
+    let id = reports::task_id("KH226-NAM", "2020", TAM_THANH);
+    let (head, csrf) = app.api_signed_in("lanhdao.tamthanh").await;
+    let path = format!("/api/v1/reports/{id}/versions");
+    let (s, v) = json(
+        post(
+            &app,
+            &head,
+            &csrf,
+            &path,
+            json!({"action": "submit", "values": values(FULL)}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, v["late"].as_bool()),
+        (StatusCode::CREATED, Some(true)),
+        "{v}"
+    );
+    let page = app.signed_in("congchuc.tamthanh").await;
+    let (_, html) = text(
+        app.get(&page, "/nghiep-vu/bao-cao?trang_thai=submitted")
+            .await,
+    )
+    .await;
+    assert!(html.contains(&format!("id=\"{id}\"")), "{html}");
+    assert!(html.contains("data-flag=\"late\""));
+    // The other agencies' 2020 reports were never sent: escalated once, flagged in the
+    // recipient's inbox; the submitted one is not.
+    let ctx = tinhso_store::audit::Ctx::system("test");
+    let today = tinhso_services::dossier::today_local();
+    let first = reports::escalate_overdue(&app.db, &ctx, today)
+        .await
+        .unwrap();
+    assert!(first >= 79, "{first}");
+    assert_eq!(
+        reports::escalate_overdue(&app.db, &ctx, today)
+            .await
+            .unwrap(),
+        0
+    );
+    let dong_kinh = reports::task_id("KH226-NAM", "2020", "000.00.21.H37");
+    let recipient = app.signed_in("lanhdao.sokhcn").await;
+    let (s, inbox) = text(app.get(&recipient, "/nghiep-vu/bao-cao/hop-thu").await).await;
+    assert_eq!(s, StatusCode::OK);
+    let row = |html: &str, id: &str| -> String {
+        let at = html
+            .find(&format!("<tr id=\"{id}\""))
+            .unwrap_or_else(|| panic!("{id} listed"));
+        html[at..at + html[at..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(row(&inbox, &dong_kinh).contains("data-flag=\"escalated\""));
+    assert!(!row(&inbox, &id).contains("data-flag=\"escalated\""));
+    assert!(row(&inbox, &id).contains("data-flag=\"late\""));
+    // The recipient returns it through the form: without a comment, 422 and the message.
+    let (_, html) = text(
+        app.get(&recipient, &format!("/nghiep-vu/bao-cao/{id}"))
+            .await,
+    )
+    .await;
+    let rcsrf = hidden_field(&html, "csrf").unwrap();
+    let review = format!("/nghiep-vu/bao-cao/{id}/duyet");
+    let form = [
+        ("csrf", rcsrf.as_str()),
+        ("action", "tra_lai"),
+        ("comment", ""),
+    ];
+    let (s, html) = text(
+        recipient
+            .post(app.url(&review))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("Quy tắc «bắt buộc»: khi trả lại cần ghi ý kiến"),
+        "{html}"
+    );
+    let form = [
+        ("csrf", rcsrf.as_str()),
+        ("action", "tra_lai"),
+        ("comment", "Thiếu số liệu kinh phí"),
+    ];
+    let resp = recipient
+        .post(app.url(&review))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, html) = text(app.get(&page, &format!("/nghiep-vu/bao-cao/{id}")).await).await;
+    assert!(html.contains("Thiếu số liệu kinh phí"));
+
+    // The quarter's procedures report is pre-filled from the commune's own dossiers (the demo
+    // data files some in Tam Thanh today), as the live provider counts them.
+    let today = tinhso_services::dossier::today_local();
+    let q = Period::containing(tinhso_targets::period::Frequency::Quarter, today);
+    open(&app, "TTHC-QUY", &q.to_string()).await;
+    let qid = reports::task_id("TTHC-QUY", &q.to_string(), TAM_THANH);
+    let org = tinhso_targets::engine::OrgUnit::Agency(TAM_THANH.into());
+    let live = tinhso_targets::engine::Registry::standard()
+        .observe(&app.db, "services.online", q, &org)
+        .await
+        .unwrap()
+        .unwrap();
+    let received = live.denominator.unwrap();
+    assert!(
+        received >= 1.0,
+        "the demo files dossiers in Tam Thanh today: {live:?}"
+    );
+    let (s, r) = json(app.get(&head, &format!("/api/v1/reports/{qid}")).await).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["prefill"]["tiep_nhan"].as_f64(), Some(received));
+    assert_eq!(
+        r["prefill"]["tiep_nhan_truc_tuyen"].as_f64(),
+        live.numerator
+    );
+    let (_, html) = text(app.get(&page, &format!("/nghiep-vu/bao-cao/{qid}")).await).await;
+    assert!(html.contains("data-auto=\"tiep_nhan\""), "{html}");
+    // Changing an automatic value needs a reason.
+    let (officer, ocsrf) = app.api_signed_in("congchuc.tamthanh").await;
+    let path = format!("/api/v1/reports/{qid}/versions");
+    let more = format!("{}", received + 1.0);
+    let body = json!({"action": "save", "values": {"tiep_nhan": {"value": more}}});
+    let (s, p) = problem(post(&app, &officer, &ocsrf, &path, body).await).await;
+    assert_eq!(
+        (s, p["errors"][0]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("override_reason")),
+        "{p}"
+    );
+    let body = json!({"action": "save", "values": {"tiep_nhan": {"value": more, "reason": "Một hồ sơ nhận qua bưu chính"}}});
+    let (s, v) = json(post(&app, &officer, &ocsrf, &path, body).await).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["values"]["tiep_nhan"]["auto"].as_f64(), Some(received));
+    // Evidence while editable: a PNG is kept; a text file is refused by its content.
+    let (_, html) = text(app.get(&page, &format!("/nghiep-vu/bao-cao/{qid}")).await).await;
+    let csrf = hidden_field(&html, "csrf").unwrap();
+    let upload = format!("/nghiep-vu/bao-cao/{qid}/minh-chung?csrf={csrf}");
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let resp = post_multipart(
+        &app,
+        &page,
+        &upload,
+        &[Part::File("file", "anh.png", "image/png", png)],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let resp = post_multipart(
+        &app,
+        &page,
+        &upload,
+        &[Part::File(
+            "file",
+            "ghi-chu.pdf",
+            "application/pdf",
+            b"just text".to_vec(),
+        )],
+    )
+    .await;
+    let (s, html) = text(resp).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("anh.png"), "the evidence list stays");
+    assert_eq!(app.count("SELECT COUNT(*) FROM report_evidence").await, 1);
+    // The file is served to the agency, not to a third one before approval.
+    let (s, _) = text(
+        app.get(&page, &format!("/nghiep-vu/bao-cao/{qid}/minh-chung/1"))
+            .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let third = app.signed_in("congchuc.dongkinh").await;
+    assert_eq!(
+        app.get(&third, &format!("/nghiep-vu/bao-cao/{qid}/minh-chung/1"))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get(&third, &format!("/nghiep-vu/bao-cao/{qid}"))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let (_, html) = text(app.get(&third, "/nghiep-vu/bao-cao").await).await;
+    assert!(!html.contains(&qid) && !html.contains(&id));
+}
