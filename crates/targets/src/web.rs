@@ -357,7 +357,7 @@ struct TargetsPage {
     pillars: Vec<Pillar>,
 }
 
-fn num(v: f64, lang: Lang) -> String {
+pub(crate) fn num(v: f64, lang: Lang) -> String {
     let s = if v.fract() == 0.0 {
         format!("{v:.0}")
     } else {
@@ -369,7 +369,7 @@ fn num(v: f64, lang: Lang) -> String {
     }
 }
 
-fn with_unit(v: f64, kind: Kind, lang: Lang) -> String {
+pub(crate) fn with_unit(v: f64, kind: Kind, lang: Lang) -> String {
     match kind {
         Kind::Percent => format!("{}%", num(v, lang)),
         Kind::Rate => format!("{}{}", num(v, lang), lang.s("%/năm", "% a year")),
@@ -379,7 +379,7 @@ fn with_unit(v: f64, kind: Kind, lang: Lang) -> String {
     }
 }
 
-fn pillar_title(p: &str, lang: Lang) -> String {
+pub(crate) fn pillar_title(p: &str, lang: Lang) -> String {
     match p {
         "government" => lang.s("Chính quyền số", "Digital government"),
         "economy" => lang.s("Kinh tế số", "Digital economy"),

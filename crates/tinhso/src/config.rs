@@ -43,6 +43,10 @@ pub struct SettingArgs {
     /// [default: every event].
     #[arg(long, env = "TINHSO_NATS_TOPICS")]
     pub nats_topics: Option<String>,
+    /// When the leaders' weekly digest of the targets is e-mailed, Vietnam time: a weekday
+    /// and an hour, e.g. "mon 07:00" (the default), or "off".
+    #[arg(long, env = "TINHSO_DIGEST_SCHEDULE")]
+    pub digest_schedule: Option<String>,
     /// Settings file [default: ./tinhso.toml when it exists].
     #[arg(long, env = "TINHSO_CONFIG")]
     pub config: Option<PathBuf>,
@@ -63,6 +67,7 @@ struct FileSettings {
     public_url: Option<String>,
     nats_url: Option<String>,
     nats_topics: Option<String>,
+    digest_schedule: Option<String>,
 }
 
 /// Resolved settings.
@@ -86,6 +91,8 @@ pub struct Settings {
     pub public_url_set: bool,
     /// Outbox events to NATS JetStream; `None`: events stay in-process.
     pub nats: Option<tinhso_exchange::NatsConfig>,
+    /// The weekly digest's schedule; `None`: off.
+    pub digest: Option<tinhso_targets::digest::Schedule>,
 }
 
 impl Settings {
@@ -235,6 +242,15 @@ impl Settings {
         if let Some(p) = file_path {
             tracing::debug!(file = %p.display(), "settings file read");
         }
+        let digest = match args
+            .digest_schedule
+            .clone()
+            .or(file.digest_schedule.clone())
+        {
+            None => Some(tinhso_targets::digest::Schedule::default()),
+            Some(raw) => tinhso_targets::digest::Schedule::parse(&raw)
+                .map_err(|e| anyhow::anyhow!("setting `digest_schedule`: {e}"))?,
+        };
         Ok(Self {
             listen,
             data_dir,
@@ -247,6 +263,7 @@ impl Settings {
             public_url,
             public_url_set,
             nats,
+            digest,
         })
     }
 }

@@ -3,6 +3,7 @@
 use tinhso::{bench, config, demo};
 
 mod border_cli;
+mod targets_cli;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -83,6 +84,12 @@ enum Command {
     Plan {
         #[command(subcommand)]
         command: PlanCommand,
+    },
+    /// The plan's annual review (PDF, spreadsheet), the Government reporting export and the
+    /// leaders' weekly digest (báo cáo mục tiêu).
+    Targets {
+        #[command(subcommand)]
+        command: targets_cli::TargetsCommand,
     },
     /// Digital border gate: traffic simulator and congestion forecast (cửa khẩu số).
     Border {
@@ -277,6 +284,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     );
     // Kept until the server stops.
     let (mailer, _demo_sink) = tinhso::mail::mailer(&settings, demo || settings.file_demo).await?;
+    let mailer_for_digest = mailer.clone();
     if let Some(mailer) = mailer {
         if tinhso_services::notify::start_at_newest_event_if_new(&db).await? {
             tracing::info!("e-mail notifications start with the next event (none for past ones)");
@@ -327,6 +335,34 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             }
         }
     });
+    // The leaders' weekly digest of the targets: checked once a minute, sent once per ISO
+    // week from its scheduled time (the notifications ledger keeps it from going twice).
+    let digest_task = match (mailer_for_digest, settings.digest) {
+        (Some(mailer), Some(schedule)) => {
+            let mut digest_rx = stop_rx.clone();
+            let digest_db = db.clone();
+            Some(tokio::spawn(async move {
+                let registry = tinhso_targets::engine::Registry::standard();
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    tokio::select! {
+                        _ = every.tick() => {
+                            let now = tinhso_store::now_micros();
+                            match tinhso_targets::digest::run(&digest_db, &mailer, &registry, schedule, now, false).await {
+                                Ok(r) if r.sent > 0 || r.failed > 0 || r.retrying > 0 => tracing::info!(
+                                    week = ?r.week, sent = r.sent, failed = r.failed, retrying = r.retrying,
+                                    "targets weekly digest"),
+                                Ok(_) => {}
+                                Err(e) => tracing::warn!(error = %e, "targets weekly digest failed"),
+                            }
+                        }
+                        _ = digest_rx.changed() => break,
+                    }
+                }
+            }))
+        }
+        _ => None,
+    };
     let mut rx = stop_rx.clone();
     let dispatcher_task = tokio::spawn(dispatcher.run(async move {
         let _ = rx.changed().await;
@@ -354,6 +390,9 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _ = dispatcher_task.await;
     let _ = anchor_task.await;
     let _ = border_task.await;
+    if let Some(t) = digest_task {
+        let _ = t.await;
+    }
     db.close().await;
     Ok(())
 }
@@ -545,6 +584,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Plan { command } => return plan(command).await,
         Command::Bench { command } => bench::run(command).await?,
         Command::Border { command } => return border_cli::run(command).await,
+        Command::Targets { command } => return targets_cli::run(command).await,
     }
     Ok(0)
 }

@@ -1,0 +1,161 @@
+//! `tinhso targets …`: the plan's annual review as a file (PDF or spreadsheet), the export for
+//! the Government reporting system, and the leaders' weekly digest.
+
+use anyhow::Context;
+use std::path::PathBuf;
+use tinhso::config::{SettingArgs, Settings};
+use tinhso_targets::engine::Registry;
+
+/// Targets subcommands.
+#[derive(clap::Subcommand)]
+pub enum TargetsCommand {
+    /// Write the annual review (báo cáo đánh giá kết quả thực hiện kế hoạch) of a plan for a
+    /// year: PDF or spreadsheet, by the extension of --out (.pdf, .xlsx).
+    AnnualReview {
+        #[command(flatten)]
+        settings: SettingArgs,
+        #[arg(long)]
+        year: String,
+        /// The plan's code [default: the latest plan made by that year].
+        #[arg(long)]
+        plan: Option<String>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the indicator values of a period in the Government reporting format
+    /// (tinhso.indicator-values/1).
+    Export {
+        #[command(flatten)]
+        settings: SettingArgs,
+        /// 2026, 2026-9M, 2026-6M, 2026-Q3, 2026-10, 2026-10-31.
+        #[arg(long)]
+        period: String,
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// The leaders' weekly digest: send this week's now (--send-now) to the leaders who have not
+    /// had it; without --send-now, send only if the schedule says it is due. Never twice a week.
+    Digest {
+        #[command(flatten)]
+        settings: SettingArgs,
+        #[arg(long)]
+        send_now: bool,
+    },
+}
+
+fn print_error(e: &tinhso_kernel::AppError) {
+    if e.fields.is_empty() {
+        eprintln!("{e}");
+    }
+    for f in &e.fields {
+        eprintln!("{}: {} ({})", f.field, f.message_en, f.message_vi);
+    }
+}
+
+pub async fn run(command: TargetsCommand) -> anyhow::Result<i32> {
+    match command {
+        TargetsCommand::AnnualReview {
+            settings,
+            year,
+            plan,
+            out,
+        } => {
+            let s = Settings::resolve(&settings)?;
+            let ext = out
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            if !matches!(ext.as_deref(), Some("pdf" | "xlsx")) {
+                eprintln!("--out: the file name ends in .pdf or .xlsx");
+                return Ok(1);
+            }
+            let db = tinhso::open(&s).await?;
+            let (plan, year) =
+                match tinhso_targets::review::resolve(&db, Some(&year), plan.as_deref()).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        print_error(&e);
+                        return Ok(1);
+                    }
+                };
+            let r = tinhso_targets::review::review(
+                &db,
+                &Registry::standard(),
+                plan,
+                year,
+                tinhso_services::dossier::today_local(),
+            )
+            .await?;
+            let bytes = if ext.as_deref() == Some("pdf") {
+                tinhso_targets::review::pdf(&r)
+            } else {
+                tinhso_targets::review::xlsx(&r)
+            };
+            std::fs::write(&out, &bytes)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            let (_, total) = r.counts();
+            println!(
+                "{}: {} targets ({} on track, {} at risk, {} off track, {} without data), {} bytes",
+                out.display(),
+                total.targets,
+                total.on_track,
+                total.at_risk,
+                total.off_track,
+                total.no_data,
+                bytes.len()
+            );
+        }
+        TargetsCommand::Export {
+            settings,
+            period,
+            plan,
+        } => {
+            let s = Settings::resolve(&settings)?;
+            let p = match tinhso_targets::export::check_period(
+                Some(&period),
+                tinhso_services::dossier::today_local(),
+            ) {
+                Ok(p) => p,
+                Err(e) => {
+                    print_error(&e);
+                    return Ok(1);
+                }
+            };
+            let db = tinhso::open(&s).await?;
+            let e = tinhso_targets::export::export(&db, &Registry::standard(), p, plan.as_deref())
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&e)?);
+        }
+        TargetsCommand::Digest { settings, send_now } => {
+            let s = Settings::resolve(&settings)?;
+            let Some(smtp) = &s.smtp else {
+                eprintln!("setting `smtp_url`: required to send the digest");
+                return Ok(1);
+            };
+            let mailer =
+                tinhso_notify::SmtpMailer::new(smtp, s.mail_from.as_deref().unwrap_or_default())
+                    .map_err(|e| anyhow::anyhow!("setting `smtp_url`: {e}"))?;
+            let db = tinhso::open(&s).await?;
+            let r = tinhso_targets::digest::run(
+                &db,
+                &mailer,
+                &Registry::standard(),
+                s.digest.unwrap_or_default(),
+                tinhso_store::now_micros(),
+                send_now,
+            )
+            .await?;
+            match &r.week {
+                None => println!("digest: not due yet this week (schedule {:?})", s.digest),
+                Some(w) => println!(
+                    "digest {w}: {} leaders, {} sent now, {} already had it, {} failed, {} to retry",
+                    r.recipients, r.sent, r.already, r.failed, r.retrying
+                ),
+            }
+            if r.retrying > 0 || r.failed > 0 {
+                return Ok(1);
+            }
+        }
+    }
+    Ok(0)
+}
