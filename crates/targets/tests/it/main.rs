@@ -5,9 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod board;
+mod digest;
+mod hub;
 mod import;
 mod indicators;
 mod reported;
+mod review;
 
 use tinhso_store::audit::Ctx;
 use tinhso_store::migrate::STORE_MIGRATIONS;
