@@ -106,17 +106,35 @@ fn file_response(bytes: Vec<u8>, content_type: &'static str, name: &str) -> Resp
     resp
 }
 
+/// The review as a file: `pdf` or `xlsx`.
+async fn review_file(
+    state: &AppState,
+    ctx: &ReqCtx,
+    q: &ReviewQuery,
+    pdf: bool,
+) -> Result<Response, PageError> {
+    let r = build(state, q).await.map_err(|e| ctx.page_err(e))?;
+    Ok(if pdf {
+        file_response(
+            review::pdf(&r),
+            "application/pdf",
+            &format!("bao-cao-nam-{}.pdf", r.year),
+        )
+    } else {
+        file_response(
+            review::xlsx(&r),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            &format!("bao-cao-nam-{}.xlsx", r.year),
+        )
+    })
+}
+
 async fn review_pdf(
     State(state): State<AppState>,
     ctx: ReqCtx,
     Query(q): Query<ReviewQuery>,
 ) -> Result<Response, PageError> {
-    let r = build(&state, &q).await.map_err(|e| ctx.page_err(e))?;
-    Ok(file_response(
-        review::pdf(&r),
-        "application/pdf",
-        &format!("bao-cao-nam-{}.pdf", r.year),
-    ))
+    review_file(&state, &ctx, &q, true).await
 }
 
 async fn review_xlsx(
@@ -124,12 +142,7 @@ async fn review_xlsx(
     ctx: ReqCtx,
     Query(q): Query<ReviewQuery>,
 ) -> Result<Response, PageError> {
-    let r = build(&state, &q).await.map_err(|e| ctx.page_err(e))?;
-    Ok(file_response(
-        review::xlsx(&r),
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        &format!("bao-cao-nam-{}.xlsx", r.year),
-    ))
+    review_file(&state, &ctx, &q, false).await
 }
 
 #[derive(Serialize)]

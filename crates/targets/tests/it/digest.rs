@@ -32,16 +32,6 @@ async fn staff(db: &Db, username: &str, email: Option<&str>, role: Role, scope: 
     .id
 }
 
-/// Unix microseconds of a Vietnam local time.
-fn vn(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
-    ymd(y, m, d)
-        .and_hms_opt(h, min, 0)
-        .unwrap()
-        .and_utc()
-        .timestamp_micros()
-        - 7 * 3_600_000_000
-}
-
 #[tokio::test]
 async fn the_digest_goes_once_a_week_to_the_leaders() {
     let t = env().await;
@@ -107,15 +97,29 @@ async fn the_digest_goes_once_a_week_to_the_leaders() {
     let registry = Registry::standard();
     let s = Schedule::default();
     // Monday 30 Nov 2026 06:59: not yet.
-    let r = digest::run(db, &mailer, &registry, s, vn(2026, 11, 30, 6, 59), false)
-        .await
-        .unwrap();
+    let r = digest::run(
+        db,
+        &mailer,
+        &registry,
+        s,
+        local_micros(2026, 11, 30, 6, 59),
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(r, digest::Report::default());
     assert!(sink.messages().is_empty());
     // 07:00: sent to both, with the PDF.
-    let r = digest::run(db, &mailer, &registry, s, vn(2026, 11, 30, 7, 0), false)
-        .await
-        .unwrap();
+    let r = digest::run(
+        db,
+        &mailer,
+        &registry,
+        s,
+        local_micros(2026, 11, 30, 7, 0),
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (r.week.as_deref(), r.recipients, r.sent, r.already),
         (Some("2026-W49"), 2, 2, 0)
@@ -138,16 +142,26 @@ async fn the_digest_goes_once_a_week_to_the_leaders() {
     assert!(m.raw.contains("Content-Type: application/pdf"));
 
     // A restart (a new run, as a new process would do) at 07:01 and on Wednesday: nothing more.
-    for at in [vn(2026, 11, 30, 7, 1), vn(2026, 12, 2, 9, 0)] {
+    for at in [
+        local_micros(2026, 11, 30, 7, 1),
+        local_micros(2026, 12, 2, 9, 0),
+    ] {
         let r = digest::run(db, &mailer, &registry, s, at, false)
             .await
             .unwrap();
         assert_eq!((r.sent, r.already), (0, 2));
     }
     // Forced (`tinhso targets digest --send-now`) in the same week: still once.
-    let r = digest::run(db, &mailer, &registry, s, vn(2026, 12, 3, 9, 0), true)
-        .await
-        .unwrap();
+    let r = digest::run(
+        db,
+        &mailer,
+        &registry,
+        s,
+        local_micros(2026, 12, 3, 9, 0),
+        true,
+    )
+    .await
+    .unwrap();
     assert_eq!((r.sent, r.already), (0, 2));
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(sink.messages().len(), 2);
@@ -156,9 +170,16 @@ async fn the_digest_goes_once_a_week_to_the_leaders() {
         2
     );
     // The next week: again.
-    let r = digest::run(db, &mailer, &registry, s, vn(2026, 12, 7, 7, 0), false)
-        .await
-        .unwrap();
+    let r = digest::run(
+        db,
+        &mailer,
+        &registry,
+        s,
+        local_micros(2026, 12, 7, 7, 0),
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!((r.week.as_deref(), r.sent), (Some("2026-W50"), 2));
     assert_eq!(
         sink.wait_for(4, std::time::Duration::from_secs(5))

@@ -4,7 +4,7 @@
 use super::*;
 use tinhso_targets::board::Status;
 use tinhso_targets::engine::Registry;
-use tinhso_targets::reported::{self, NewValue};
+use tinhso_targets::reported;
 use tinhso_targets::{dti, export, review};
 
 async fn report(
@@ -15,21 +15,7 @@ async fn report(
     num: Option<&str>,
     den: Option<&str>,
 ) {
-    let c = reported::check(
-        db,
-        &NewValue {
-            indicator: indicator.into(),
-            period: period.into(),
-            org: "province".into(),
-            value: v.into(),
-            numerator: num.map(str::to_string),
-            denominator: den.map(str::to_string),
-            note: "Sở KH&CN, báo cáo năm".into(),
-        },
-    )
-    .await
-    .unwrap();
-    reported::record(db, &sys(), &c).await.unwrap();
+    report_value(db, indicator, period, v, num, den).await;
 }
 
 /// The fixed data set: the catalogue's fully-online share (live: 33 of 48 procedures), the DTI

@@ -103,6 +103,20 @@ async fn staff_download_the_annual_review_and_the_export() {
     assert_eq!(v["content_sha256"].as_str().unwrap().len(), 64);
 }
 
+async fn enter(
+    app: &crate::TestApp,
+    c: &reqwest::Client,
+    csrf: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    c.post(app.url("/api/v1/dti/values"))
+        .header("x-csrf-token", csrf)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_dti_page_and_its_entries() {
     let app = spawn_app().await;
@@ -121,48 +135,18 @@ async fn the_dti_page_and_its_entries() {
     // Entering: an officer may not; a department leader is not province-wide; a province leader may.
     let body = json!({"indicator": "dti.rank", "year": "2024", "value": "3", "note": "Bộ KH&CN công bố 21/10/2025"});
     let (officer, csrf) = app.api_signed_in("motcua.tinh").await;
-    let r = officer
-        .post(app.url("/api/v1/dti/values"))
-        .header("x-csrf-token", &csrf)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = enter(&app, &officer, &csrf, &body).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let (dept, csrf) = app.api_signed_in("lanhdao.sokhcn").await;
-    let r = dept
-        .post(app.url("/api/v1/dti/values"))
-        .header("x-csrf-token", &csrf)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = enter(&app, &dept, &csrf, &body).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let (leader, csrf) = app.api_signed_in("lanhdao.tinh").await;
     let bad =
         json!({"indicator": "dti.government.online-dossiers", "year": "2024", "value": "0,5"});
-    let (status, p) = problem(
-        leader
-            .post(app.url("/api/v1/dti/values"))
-            .header("x-csrf-token", &csrf)
-            .json(&bad)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, p) = problem(enter(&app, &leader, &csrf, &bad).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(p["errors"][0]["code"], "indicator_live");
-    let (status, v) = json(
-        leader
-            .post(app.url("/api/v1/dti/values"))
-            .header("x-csrf-token", &csrf)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, v) = json(enter(&app, &leader, &csrf, &body).await).await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     assert_eq!(
         (v["version"].as_i64(), v["value"].as_f64()),
