@@ -355,6 +355,8 @@ struct TargetsPage {
     reported: usize,
     counts: Vec<(String, usize)>,
     pillars: Vec<Pillar>,
+    /// The year of the board's period, for the annual review's links.
+    review_year: i32,
 }
 
 pub(crate) fn num(v: f64, lang: Lang) -> String {
@@ -659,6 +661,10 @@ async fn page(
         reported: s.reported,
         counts,
         pillars,
+        review_year: crate::period::Period::parse(&b.live_period).map_or(
+            chrono::Datelike::year(&tinhso_services::dossier::today_local()),
+            |p| p.year(),
+        ),
     };
     Ok((status, render(&page)).into_response())
 }

@@ -47,6 +47,11 @@ pub struct SettingArgs {
     /// and an hour, e.g. "mon 07:00" (the default), or "off".
     #[arg(long, env = "TINHSO_DIGEST_SCHEDULE")]
     pub digest_schedule: Option<String>,
+    /// Where to serve the targets export as a provider service behind the exchange hub
+    /// (register `http://<this address>` as the service's endpoint), e.g. "127.0.0.1:8091";
+    /// an address only the hub reaches [default: not served].
+    #[arg(long, env = "TINHSO_TARGETS_PROVIDER_LISTEN")]
+    pub targets_provider_listen: Option<String>,
     /// Settings file [default: ./tinhso.toml when it exists].
     #[arg(long, env = "TINHSO_CONFIG")]
     pub config: Option<PathBuf>,
@@ -68,6 +73,7 @@ struct FileSettings {
     nats_url: Option<String>,
     nats_topics: Option<String>,
     digest_schedule: Option<String>,
+    targets_provider_listen: Option<String>,
 }
 
 /// Resolved settings.
@@ -93,6 +99,8 @@ pub struct Settings {
     pub nats: Option<tinhso_exchange::NatsConfig>,
     /// The weekly digest's schedule; `None`: off.
     pub digest: Option<tinhso_targets::digest::Schedule>,
+    /// Where the targets export is served for the exchange hub; `None`: not served.
+    pub targets_provider_listen: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -251,6 +259,18 @@ impl Settings {
             Some(raw) => tinhso_targets::digest::Schedule::parse(&raw)
                 .map_err(|e| anyhow::anyhow!("setting `digest_schedule`: {e}"))?,
         };
+        let targets_provider_listen = match args
+            .targets_provider_listen
+            .clone()
+            .or(file.targets_provider_listen.clone())
+        {
+            None => None,
+            Some(raw) => Some(raw.trim().parse::<SocketAddr>().map_err(|e| {
+                anyhow::anyhow!(
+                    "setting `targets_provider_listen`: {raw:?} is not an address and port, e.g. \"127.0.0.1:8091\" ({e})"
+                )
+            })?),
+        };
         Ok(Self {
             listen,
             data_dir,
@@ -264,6 +284,7 @@ impl Settings {
             public_url_set,
             nats,
             digest,
+            targets_provider_listen,
         })
     }
 }

@@ -363,6 +363,25 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    // The targets export as a provider service behind the exchange hub, on its own address.
+    let provider_task = match settings.targets_provider_listen {
+        Some(at) => {
+            let l = tokio::net::TcpListener::bind(at).await.with_context(|| {
+                format!("setting `targets_provider_listen`: cannot listen on {at}")
+            })?;
+            tracing::info!(%at, "targets export served for the exchange hub at http://{at}/targets/export");
+            let mut provider_rx = stop_rx.clone();
+            let app = tinhso_targets::web_review::exchange_provider(db.clone());
+            Some(tokio::spawn(async move {
+                let _ = axum::serve(l, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = provider_rx.changed().await;
+                    })
+                    .await;
+            }))
+        }
+        None => None,
+    };
     let mut rx = stop_rx.clone();
     let dispatcher_task = tokio::spawn(dispatcher.run(async move {
         let _ = rx.changed().await;
@@ -390,7 +409,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _ = dispatcher_task.await;
     let _ = anchor_task.await;
     let _ = border_task.await;
-    if let Some(t) = digest_task {
+    for t in [digest_task, provider_task].into_iter().flatten() {
         let _ = t.await;
     }
     db.close().await;
