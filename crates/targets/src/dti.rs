@@ -132,6 +132,7 @@ pub fn enterable(s: &Structure, key: &str) -> bool {
 
 /// A value as entered (JSON or form), numbers as text.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(default)]
 pub struct NewEntry {
     /// `dti.index`, `dti.rank` or an entered main indicator (`dti.foundation.awareness`, …).
     pub indicator: String,

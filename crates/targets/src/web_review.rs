@@ -11,9 +11,10 @@ use crate::export::{self, Export, PeriodOut, Province, Value as ExportValue};
 use crate::reported::ReportedValue;
 use crate::review::{self, Counts};
 use askama::Template;
+use axum::extract::Form;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,8 @@ pub const RULES: &[Rule] = {
         ("GET", "/api/v1/dti", Perm(BackOffice)),
         // Province-wide scope checked inside (require).
         ("POST", "/api/v1/dti/values", Perm(LeaderDashboard)),
+        // Province-wide scope checked inside (require).
+        ("POST", "/nghiep-vu/dti/so-lieu", Perm(LeaderDashboard)),
     ]
 };
 
@@ -59,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .route("/nghiep-vu/dti", get(dti_page))
         .route("/api/v1/dti", get(api_dti))
         .route("/api/v1/dti/values", post(api_dti_enter))
+        .route("/nghiep-vu/dti/so-lieu", post(dti_post))
 }
 
 #[derive(OpenApi)]
@@ -313,17 +317,55 @@ async fn api_dti_enter(
     ctx: ReqCtx,
     ApiJson(e): ApiJson<NewEntry>,
 ) -> Result<Response, ApiError> {
-    let checked = dti::check(&e)?;
+    let stored = dti_record(&state, &ctx, &e).await?;
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+/// Check, authorise (leader_dashboard province-wide) and record an entry.
+async fn dti_record(
+    state: &AppState,
+    ctx: &ReqCtx,
+    e: &NewEntry,
+) -> Result<ReportedValue, AppError> {
+    let checked = dti::check(e)?;
     require(
-        &state,
-        &ctx,
+        state,
+        ctx,
         Permission::LeaderDashboard,
         &ResourceScope::province(),
         &format!("dti:{}@{}", checked.indicator, checked.period),
     )
     .await?;
-    let stored = crate::reported::record(&state.db, &ctx.audit(), &checked).await?;
-    Ok((StatusCode::CREATED, Json(stored)).into_response())
+    crate::reported::record(&state.db, &ctx.audit(), &checked).await
+}
+
+/// The page's entry form: 303 back to the page (the year entered) on success; the page with
+/// the refusals, each naming its rule, and 422 otherwise.
+async fn dti_post(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Form(e): Form<NewEntry>,
+) -> Result<Response, PageError> {
+    match dti_record(&state, &ctx, &e).await {
+        Ok(v) => Ok(Redirect::to(&format!(
+            "/nghiep-vu/dti?year={}&ghi={}&phien_ban={}#nhap-dti",
+            v.period, v.indicator, v.version
+        ))
+        .into_response()),
+        Err(err) if err.code == tinhso_kernel::ErrorCode::Forbidden => Err(ctx.page_err(err)),
+        Err(err) => {
+            let year = e
+                .year
+                .trim()
+                .parse::<i32>()
+                .ok()
+                .filter(|y| (2020..=2100).contains(y))
+                .unwrap_or_else(|| dti::default_year(tinhso_services::dossier::today_local()));
+            let status =
+                StatusCode::from_u16(err.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            dti_render(&state, &ctx, year, e, Some(err), String::new(), status).await
+        }
+    }
 }
 
 struct DtiRow {
@@ -344,6 +386,12 @@ struct DtiPillar {
 #[template(path = "dti.html")]
 struct DtiPage {
     c: Chrome,
+    can_enter: bool,
+    /// (key, name) of what can be entered by hand.
+    enterable: Vec<(String, String)>,
+    form: NewEntry,
+    errors: Vec<(String, String)>,
+    saved: String,
     year: i32,
     index: String,
     pillars: Vec<DtiPillar>,
@@ -360,16 +408,79 @@ fn score(v: f64, lang: Lang) -> String {
     }
 }
 
+#[derive(Deserialize)]
+struct DtiPageQuery {
+    year: Option<String>,
+    /// After an entry: its indicator and version.
+    ghi: Option<String>,
+    phien_ban: Option<i64>,
+}
+
 async fn dti_page(
     State(state): State<AppState>,
     ctx: ReqCtx,
-    Query(q): Query<DtiQuery>,
+    Query(q): Query<DtiPageQuery>,
+) -> Result<Response, PageError> {
+    let year = dti_year(&DtiQuery { year: q.year }).map_err(|e| ctx.page_err(e))?;
+    let saved = match (q.ghi, q.phien_ban) {
+        (Some(k), Some(v)) => format!(
+            "{} {k}, {} {v}.",
+            ctx.lang.s("Đã ghi", "Recorded"),
+            ctx.lang.s("phiên bản", "version")
+        ),
+        _ => String::new(),
+    };
+    let form = NewEntry {
+        year: year.to_string(),
+        ..Default::default()
+    };
+    dti_render(&state, &ctx, year, form, None, saved, StatusCode::OK).await
+}
+
+async fn dti_render(
+    state: &AppState,
+    ctx: &ReqCtx,
+    year: i32,
+    form: NewEntry,
+    error: Option<AppError>,
+    saved: String,
+    status: StatusCode,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let year = dti_year(&q).map_err(|e| ctx.page_err(e))?;
     let a = dti::assessment(&state.db, &Registry::standard(), year)
         .await
         .map_err(|e| ctx.page_err(e))?;
+    let errors: Vec<(String, String)> = error
+        .map(|e| {
+            e.fields
+                .iter()
+                .map(|f| {
+                    (
+                        f.field.clone(),
+                        lang.s(&f.message_vi, &f.message_en).to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let s = dti::structure();
+    let mut enterable: Vec<(String, String)> = vec![
+        (
+            s.index.key.clone(),
+            lang.s(&s.index.name_vi, &s.index.name_en).to_string(),
+        ),
+        (
+            s.index.rank_key.clone(),
+            lang.s("Thứ hạng DTI của tỉnh", "The province's DTI rank")
+                .to_string(),
+        ),
+    ];
+    enterable.extend(
+        s.indicator
+            .iter()
+            .filter(|i| i.measure == "entered")
+            .map(|i| (i.key.clone(), lang.s(&i.name_vi, &i.name_en).to_string())),
+    );
     let none = lang.s("chưa có", "none yet").to_string();
     let pillars = a
         .pillars
@@ -423,7 +534,15 @@ async fn dti_page(
         )
         .to_string();
     let page = DtiPage {
-        c: Chrome::of(&ctx),
+        c: Chrome::of(ctx),
+        can_enter: ctx
+            .principal
+            .as_ref()
+            .is_some_and(|p| p.can_somewhere(Permission::LeaderDashboard)),
+        enterable,
+        form,
+        errors,
+        saved,
         year,
         index: a.index.map(|v| score(v, lang)).unwrap_or(none),
         pillars,
@@ -434,5 +553,5 @@ async fn dti_page(
             .map(|r| (r.year, r.rank, r.origin.clone(), r.source.clone()))
             .collect(),
     };
-    Ok(render(&page).into_response())
+    Ok((status, render(&page)).into_response())
 }

@@ -166,3 +166,65 @@ async fn the_dti_page_and_its_entries() {
     let (_, html) = text(app.get(&staff, "/nghiep-vu/dti").await).await;
     assert_eq!(html.matches("<g class=\"diem\">").count(), 5);
 }
+
+#[tokio::test]
+async fn leaders_enter_dti_values_from_the_page() {
+    let app = spawn_app().await;
+    // Officers see no form.
+    let officer = app.signed_in("motcua.tinh").await;
+    let (_, html) = text(app.get(&officer, "/nghiep-vu/dti").await).await;
+    assert!(!html.contains("id=\"nhap-dti\""));
+
+    let lead = app.signed_in("lanhdao.tinh").await;
+    let (status, html) = text(app.get(&lead, "/nghiep-vu/dti?year=2024").await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"nhap-dti\""));
+    assert!(html.contains("<option value=\"dti.foundation.awareness\""));
+    assert!(
+        !html.contains("<option value=\"dti.government.online-dossiers\""),
+        "live ones are not offered"
+    );
+    let csrf = crate::hidden_field(&html, "csrf").expect("csrf");
+    let post = |fields: Vec<(&'static str, String)>| {
+        let mut form = vec![("csrf", csrf.clone())];
+        form.extend(fields);
+        lead.post(app.url("/nghiep-vu/dti/so-lieu"))
+            .form(&form)
+            .send()
+    };
+    // A refusal names its rule, keeps what was typed and writes nothing.
+    let before = app.count("SELECT COUNT(*) FROM reported_values").await;
+    let resp = post(vec![
+        ("indicator", "dti.index".into()),
+        ("year", "2024".into()),
+        ("value", "1,7".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Quy tắc «giá trị chỉ số»"), "{html}");
+    assert!(html.contains("value=\"1,7\""));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM reported_values").await,
+        before
+    );
+    // Recorded: back to the page with the version, the value shown.
+    let resp = post(vec![
+        ("indicator", "dti.index".into()),
+        ("year", "2024".into()),
+        ("value", "0,6961".into()),
+        ("note", "Bộ KH&CN".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let to = crate::location(&resp);
+    assert!(
+        to.contains("year=2024") && to.contains("phien_ban=1"),
+        "{to}"
+    );
+    let (_, html) = text(app.get(&lead, &to).await).await;
+    assert!(html.contains("id=\"da-ghi\""), "{html}");
+    assert!(html.contains("<strong>0,6961</strong>"), "{html}");
+}
