@@ -217,12 +217,13 @@ pub async fn review(
 
 // ---------------------------------------------------------------- cells shared by both forms
 
-/// "≥ 80%" (Vietnamese).
+/// "tối thiểu 80%", "tối đa hạng 10": in words, since the documents' Noto Sans faces have no
+/// glyph for ≥ and ≤ (they would print as empty boxes).
 pub fn target_text(l: &Line, lang: Lang) -> String {
     let t = &l.target;
     let sign = match t.direction {
-        Direction::AtLeast => "≥",
-        Direction::AtMost => "≤",
+        Direction::AtLeast => lang.s("tối thiểu", "at least"),
+        Direction::AtMost => lang.s("tối đa", "at most"),
     };
     format!("{sign} {}", with_unit(t.target_value, t.kind, lang))
 }
@@ -432,7 +433,7 @@ pub fn document(r: &Review, doc: &Doc) -> Vec<u8> {
 
     // II. A table per pillar.
     d.para(Para::new("II. KẾT QUẢ THEO TRỤ CỘT", Style::Bold, 11.5).after(4.0));
-    let shares = [0.5, 4.2, 1.2, 1.3, 1.3, 2.0, 1.5];
+    let shares = [0.5, 3.8, 1.0, 1.7, 1.3, 2.2, 1.5];
     for (i, c) in per.iter().enumerate() {
         d.para(
             Para::new(

@@ -98,6 +98,20 @@ async fn the_annual_review_pdf_and_spreadsheet_carry_the_figures() {
     assert_eq!(line("gov.online-services-level4").status, Status::OffTrack);
     assert_eq!(line("soc.e-payment-accounts-2030").status, Status::AtRisk);
 
+    // Every character the document prints has a glyph in its faces (no empty boxes).
+    for l in &r.lines {
+        for cell in [
+            review::target_text(l, tinhso_http::Lang::Vi),
+            review::base_text(l, tinhso_http::Lang::Vi),
+            review::current_text(l, tinhso_http::Lang::Vi),
+            review::source_text(l, tinhso_http::Lang::Vi),
+            l.target.name_vi.clone(),
+        ] {
+            for style in [tinhso_pdf::Style::Regular, tinhso_pdf::Style::Bold] {
+                assert_eq!(style.font().missing(&cell), Vec::<char>::new(), "{cell}");
+            }
+        }
+    }
     let text = pdftotext(&review::pdf(&r));
     for s in [
         "ỦY BAN NHÂN DÂN TỈNH LẠNG SƠN",
@@ -116,6 +130,8 @@ async fn the_annual_review_pdf_and_spreadsheet_carry_the_figures() {
     assert!(w.contains("Chính quyền số 19 1 0 1 17"), "{w}");
     assert!(w.contains("Xã hội số 11 0 2 0 9"), "{w}");
     assert!(w.contains("68,8%"), "{w}");
+    assert!(w.contains("tối thiểu 100%"), "{w}");
+    assert!(w.contains("tối đa hạng 10"), "{w}");
     assert!(w.contains("hạng 4"), "{w}");
     assert!(w.contains("46%"), "{w}");
     assert!(w.contains("(v2)"), "the reported version is named: {w}");
