@@ -5,7 +5,7 @@
 //!
 //! Entered values are stored like agencies' reported values ([`crate::reported::record`]):
 //! each entry a new version of (indicator, year, province) with who entered it and when,
-//! audited, nothing overwritten. Index values run from 0 to 1; the rank (`dti.rank`) is a whole
+//! audited, nothing overwritten. Index values run from 0 to 1; the rank (`reported.overall.dti-top10`, the plan's own DTI target's indicator) is a whole
 //! number from 1 to the number of provinces. Later ranks are entered the same way and join
 //! the published history of the data file.
 
@@ -109,7 +109,7 @@ pub fn structure() -> &'static Structure {
                     key: "dti.index".into(),
                     name_vi: String::new(),
                     name_en: String::new(),
-                    rank_key: "dti.rank".into(),
+                    rank_key: "reported.overall.dti-top10".into(),
                     provinces: 63,
                 },
                 pillar: Vec::new(),
@@ -134,7 +134,7 @@ pub fn enterable(s: &Structure, key: &str) -> bool {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct NewEntry {
-    /// `dti.index`, `dti.rank` or an entered main indicator (`dti.foundation.awareness`, …).
+    /// `dti.index`, `reported.overall.dti-top10` (the rank) or an entered main indicator (`dti.foundation.awareness`, …).
     pub indicator: String,
     /// The assessment year, e.g. `2024`.
     pub year: String,
@@ -509,13 +509,24 @@ mod tests {
         };
         let c = check(&e("dti.index", "2024", "0,6961")).unwrap();
         assert_eq!((c.value, c.period), (0.6961, Period::Year { year: 2024 }));
-        assert_eq!(check(&e("dti.rank", "2024", "4")).unwrap().value, 4.0);
+        assert_eq!(
+            check(&e("reported.overall.dti-top10", "2024", "4"))
+                .unwrap()
+                .value,
+            4.0
+        );
         let codes = |r: Result<Checked, AppError>| -> Vec<&'static str> {
             r.unwrap_err().fields.iter().map(|f| f.code).collect()
         };
         assert_eq!(codes(check(&e("dti.index", "2024", "1,2"))), ["score"]);
-        assert_eq!(codes(check(&e("dti.rank", "2024", "4.5"))), ["rank"]);
-        assert_eq!(codes(check(&e("dti.rank", "2024", "64"))), ["rank"]);
+        assert_eq!(
+            codes(check(&e("reported.overall.dti-top10", "2024", "4.5"))),
+            ["rank"]
+        );
+        assert_eq!(
+            codes(check(&e("reported.overall.dti-top10", "2024", "64"))),
+            ["rank"]
+        );
         assert_eq!(
             codes(check(&e("dti.government.online-dossiers", "19", "x"))),
             ["indicator_live", "year", "number"]

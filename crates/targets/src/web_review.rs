@@ -304,7 +304,7 @@ async fn api_dti(
     Ok(Json(dti::assessment(&state.db, &Registry::standard(), year).await?).into_response())
 }
 
-/// Enter a DTI value by hand (the overall index `dti.index`, the rank `dti.rank`, or an
+/// Enter a DTI value by hand (the overall index `dti.index`, the rank `reported.overall.dti-top10` (the plan's DTI target's indicator), or an
 /// entered main indicator) for a year: stored as a new version with who entered it; earlier
 /// versions stay. Refusals name the rule (`indicator_unknown`, `indicator_live`, `year`,
 /// `number`, `score` 0–1, `rank` 1–63, `length`). Needs `leader_dashboard` province-wide.

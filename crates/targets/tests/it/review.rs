@@ -358,9 +358,13 @@ async fn dti_entries_are_versioned_with_their_reporter() {
     )
     .await
     .unwrap();
-    dti::enter(db, &sys(), &entry("dti.rank", "2024", "3"))
-        .await
-        .unwrap();
+    dti::enter(
+        db,
+        &sys(),
+        &entry("reported.overall.dti-top10", "2024", "3"),
+    )
+    .await
+    .unwrap();
     // A bad entry writes nothing.
     let before = count(db, "SELECT COUNT(*) FROM reported_values").await;
     let e = dti::enter(db, &sys(), &entry("dti.index", "2024", "7"))

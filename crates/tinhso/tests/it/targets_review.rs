@@ -133,7 +133,7 @@ async fn the_dti_page_and_its_entries() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Entering: an officer may not; a department leader is not province-wide; a province leader may.
-    let body = json!({"indicator": "dti.rank", "year": "2024", "value": "3", "note": "Bộ KH&CN công bố 21/10/2025"});
+    let body = json!({"indicator": "reported.overall.dti-top10", "year": "2024", "value": "3", "note": "Bộ KH&CN công bố 21/10/2025"});
     let (officer, csrf) = app.api_signed_in("motcua.tinh").await;
     let r = enter(&app, &officer, &csrf, &body).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
@@ -165,6 +165,21 @@ async fn the_dti_page_and_its_entries() {
     );
     let (_, html) = text(app.get(&staff, "/nghiep-vu/dti").await).await;
     assert_eq!(html.matches("<g class=\"diem\">").count(), 5);
+    // The same rank is the plan's DTI target's value on the board.
+    let (_, v) = json(app.get(&staff, "/api/v1/targets").await).await;
+    let t = v["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "overall.dti-top10")
+        .unwrap();
+    assert_eq!(
+        (
+            t["current"]["period"].as_str(),
+            t["current"]["value"].as_f64()
+        ),
+        (Some("2024"), Some(3.0))
+    );
 }
 
 #[tokio::test]
