@@ -454,10 +454,12 @@ pub fn rank_chart(points: &[RankPoint], title: &str) -> String {
         let (cx, cy) = (x(p.year), y(p.rank as f64));
         s.push_str(&format!(
             "<g class=\"diem\"><circle cx=\"{cx:.1}\" cy=\"{cy:.1}\" r=\"5\" fill=\"{}\"><title>{}: {}</title></circle>\
-             <text x=\"{cx:.1}\" y=\"{:.1}\" font-size=\"12\" font-weight=\"bold\" text-anchor=\"middle\" fill=\"#111827\">{}</text></g>",
+             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" font-weight=\"bold\" text-anchor=\"middle\" fill=\"#111827\">{}</text></g>",
             if p.origin == "published" { "#1d4ed8" } else { "#b45309" },
             p.year,
             p.rank,
+            // Right of the first point, so the label clears the rank axis.
+            if p.year == y0 { cx + 12.0 } else { cx },
             cy - 9.0,
             p.rank
         ));
