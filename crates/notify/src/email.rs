@@ -222,6 +222,15 @@ pub struct Email {
     pub html: Option<String>,
 }
 
+/// A file attached to an e-mail (tệp đính kèm), e.g. a PDF report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    /// e.g. `application/pdf`.
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
 /// Why a message was not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
@@ -300,6 +309,15 @@ impl SmtpMailer {
 
     /// The message as it will be sent (headers, MIME structure, encodings).
     pub fn message(&self, email: &Email) -> Result<Message, SendError> {
+        self.message_with(email, &[])
+    }
+
+    /// The message with files attached (multipart/mixed: the body, then each file).
+    pub fn message_with(
+        &self,
+        email: &Email,
+        attachments: &[Attachment],
+    ) -> Result<Message, SendError> {
         let addr: Address = email.to.trim().parse().map_err(|e| {
             SendError::Permanent(format!("recipient {:?} is not an address: {e}", email.to))
         })?;
@@ -315,23 +333,52 @@ impl SmtpMailer {
                 uuid::Uuid::new_v4().simple(),
                 self.from.email.domain()
             )));
-        let built = match &email.html {
-            None => builder.singlepart(
-                SinglePart::builder()
-                    .header(ContentType::TEXT_PLAIN)
-                    .body(email.text.clone()),
-            ),
-            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
-                email.text.clone(),
-                html.clone(),
-            )),
+        let plain = || {
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(email.text.clone())
+        };
+        let built = if attachments.is_empty() {
+            match &email.html {
+                None => builder.singlepart(plain()),
+                Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                    email.text.clone(),
+                    html.clone(),
+                )),
+            }
+        } else {
+            let mut mixed = match &email.html {
+                None => MultiPart::mixed().singlepart(plain()),
+                Some(html) => MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
+                    email.text.clone(),
+                    html.clone(),
+                )),
+            };
+            for a in attachments {
+                let ct = ContentType::parse(&a.content_type).map_err(|e| {
+                    SendError::Permanent(format!("attachment type {:?}: {e}", a.content_type))
+                })?;
+                mixed = mixed.singlepart(
+                    lettre::message::Attachment::new(a.filename.clone()).body(a.data.clone(), ct),
+                );
+            }
+            builder.multipart(mixed)
         };
         built.map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))
     }
 
     /// Send one e-mail.
     pub async fn send(&self, email: &Email) -> Result<(), SendError> {
-        let message = self.message(email)?;
+        self.send_with(email, &[]).await
+    }
+
+    /// Send one e-mail with files attached.
+    pub async fn send_with(
+        &self,
+        email: &Email,
+        attachments: &[Attachment],
+    ) -> Result<(), SendError> {
+        let message = self.message_with(email, attachments)?;
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),

@@ -19,7 +19,7 @@
 //! Rows are operational records like the outbox's own progress, not audited changes of state:
 //! they are written in their own transaction without an audit entry.
 
-use crate::email::{Email, SendError, SmtpMailer};
+use crate::email::{Attachment, Email, SendError, SmtpMailer};
 use serde::Serialize;
 use sqlx::Row;
 use tinhso_store::{now_micros, Db, DbError};
@@ -295,6 +295,18 @@ pub async fn send_email_once(
     email: &Email,
     policy: SendPolicy,
 ) -> Result<Outcome, String> {
+    send_email_once_with(db, mailer, key, email, &[], policy).await
+}
+
+/// [`send_email_once`] with files attached (e.g. the weekly digest's PDF).
+pub async fn send_email_once_with(
+    db: &Db,
+    mailer: &SmtpMailer,
+    key: &Key,
+    email: &Email,
+    attachments: &[Attachment],
+    policy: SendPolicy,
+) -> Result<Outcome, String> {
     let db_err = |e: DbError| format!("notifications ledger: {e}");
     let prior_attempts = match claim(db, key).await.map_err(db_err)? {
         Claim::Mine { attempts } => attempts,
@@ -306,7 +318,7 @@ pub async fn send_email_once(
             ))
         }
     };
-    match mailer.send(email).await {
+    match mailer.send_with(email, attachments).await {
         Ok(()) => {
             record(db, key, Status::Sent, true, None)
                 .await

@@ -22,7 +22,7 @@ pub mod email;
 pub mod ledger;
 pub mod smtp_sink;
 
-pub use email::{check_sender, Email, SendError, SmtpConfig, SmtpMailer};
+pub use email::{check_sender, Attachment, Email, SendError, SmtpConfig, SmtpMailer};
 
 use tinhso_store::migrate::Migration;
 

@@ -88,7 +88,7 @@ pub struct ResultDoc {
     pub embedded: Vec<(String, String)>,
 }
 
-pub(crate) fn heading(
+pub fn heading(
     issuer: &Issuer,
     number: Option<&str>,
     date: (u32, u32, i32),

@@ -2,20 +2,29 @@
 //! ([`plan`]), the indicators engine with Decree 09/2019 periods ([`period`], [`engine`]),
 //! the live provider of the public-services module ([`live`]), values reported by agencies
 //! ([`reported`]), the targets board with its status rule ([`board`]), the module's pages,
-//! API and access rules ([`web`]), and reporting regimes ([`regimes`]) with their report
-//! tasks ([`reports`], pages and API in [`web_reports`]).
+//! API and access rules ([`web`]), reporting regimes ([`regimes`]) with their report tasks
+//! ([`reports`], pages and API in [`web_reports`]); the annual review as PDF and spreadsheet
+//! ([`review`], [`xlsx`]), the export for the Government reporting system ([`export`]), the
+//! DTI self-assessment ([`dti`]), the leaders' weekly digest ([`digest`]) and their routes
+//! ([`web_review`]).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod board;
+pub mod digest;
+pub mod dti;
 pub mod engine;
+pub mod export;
 pub mod live;
 pub mod period;
 pub mod plan;
 pub mod regimes;
 pub mod reported;
 pub mod reports;
+pub mod review;
 pub mod web;
 pub mod web_reports;
+pub mod web_review;
+pub mod xlsx;
 
 use tinhso_store::migrate::Migration;
 

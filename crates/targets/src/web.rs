@@ -355,9 +355,11 @@ struct TargetsPage {
     reported: usize,
     counts: Vec<(String, usize)>,
     pillars: Vec<Pillar>,
+    /// The year of the board's period, for the annual review's links.
+    review_year: i32,
 }
 
-fn num(v: f64, lang: Lang) -> String {
+pub(crate) fn num(v: f64, lang: Lang) -> String {
     let s = if v.fract() == 0.0 {
         format!("{v:.0}")
     } else {
@@ -369,7 +371,7 @@ fn num(v: f64, lang: Lang) -> String {
     }
 }
 
-fn with_unit(v: f64, kind: Kind, lang: Lang) -> String {
+pub(crate) fn with_unit(v: f64, kind: Kind, lang: Lang) -> String {
     match kind {
         Kind::Percent => format!("{}%", num(v, lang)),
         Kind::Rate => format!("{}{}", num(v, lang), lang.s("%/năm", "% a year")),
@@ -379,7 +381,7 @@ fn with_unit(v: f64, kind: Kind, lang: Lang) -> String {
     }
 }
 
-fn pillar_title(p: &str, lang: Lang) -> String {
+pub(crate) fn pillar_title(p: &str, lang: Lang) -> String {
     match p {
         "government" => lang.s("Chính quyền số", "Digital government"),
         "economy" => lang.s("Kinh tế số", "Digital economy"),
@@ -665,6 +667,10 @@ async fn page(
         reported: s.reported,
         counts,
         pillars,
+        review_year: crate::period::Period::parse(&b.live_period).map_or(
+            chrono::Datelike::year(&tinhso_services::dossier::today_local()),
+            |p| p.year(),
+        ),
     };
     Ok((status, render(&page)).into_response())
 }

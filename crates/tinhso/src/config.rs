@@ -43,6 +43,15 @@ pub struct SettingArgs {
     /// [default: every event].
     #[arg(long, env = "TINHSO_NATS_TOPICS")]
     pub nats_topics: Option<String>,
+    /// When the leaders' weekly digest of the targets is e-mailed, Vietnam time: a weekday
+    /// and an hour, e.g. "mon 07:00" (the default), or "off".
+    #[arg(long, env = "TINHSO_DIGEST_SCHEDULE")]
+    pub digest_schedule: Option<String>,
+    /// Where to serve the targets export as a provider service behind the exchange hub
+    /// (register `http://<this address>` as the service's endpoint), e.g. "127.0.0.1:8091";
+    /// an address only the hub reaches [default: not served].
+    #[arg(long, env = "TINHSO_TARGETS_PROVIDER_LISTEN")]
+    pub targets_provider_listen: Option<String>,
     /// Settings file [default: ./tinhso.toml when it exists].
     #[arg(long, env = "TINHSO_CONFIG")]
     pub config: Option<PathBuf>,
@@ -63,6 +72,8 @@ struct FileSettings {
     public_url: Option<String>,
     nats_url: Option<String>,
     nats_topics: Option<String>,
+    digest_schedule: Option<String>,
+    targets_provider_listen: Option<String>,
 }
 
 /// Resolved settings.
@@ -86,6 +97,10 @@ pub struct Settings {
     pub public_url_set: bool,
     /// Outbox events to NATS JetStream; `None`: events stay in-process.
     pub nats: Option<tinhso_exchange::NatsConfig>,
+    /// The weekly digest's schedule; `None`: off.
+    pub digest: Option<tinhso_targets::digest::Schedule>,
+    /// Where the targets export is served for the exchange hub; `None`: not served.
+    pub targets_provider_listen: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -235,6 +250,27 @@ impl Settings {
         if let Some(p) = file_path {
             tracing::debug!(file = %p.display(), "settings file read");
         }
+        let digest = match args
+            .digest_schedule
+            .clone()
+            .or(file.digest_schedule.clone())
+        {
+            None => Some(tinhso_targets::digest::Schedule::default()),
+            Some(raw) => tinhso_targets::digest::Schedule::parse(&raw)
+                .map_err(|e| anyhow::anyhow!("setting `digest_schedule`: {e}"))?,
+        };
+        let targets_provider_listen = match args
+            .targets_provider_listen
+            .clone()
+            .or(file.targets_provider_listen.clone())
+        {
+            None => None,
+            Some(raw) => Some(raw.trim().parse::<SocketAddr>().map_err(|e| {
+                anyhow::anyhow!(
+                    "setting `targets_provider_listen`: {raw:?} is not an address and port, e.g. \"127.0.0.1:8091\" ({e})"
+                )
+            })?),
+        };
         Ok(Self {
             listen,
             data_dir,
@@ -247,6 +283,8 @@ impl Settings {
             public_url,
             public_url_set,
             nats,
+            digest,
+            targets_provider_listen,
         })
     }
 }

@@ -3,6 +3,7 @@
 use tinhso::{bench, config, demo};
 
 mod border_cli;
+mod targets_cli;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -84,10 +85,11 @@ enum Command {
         #[command(subcommand)]
         command: PlanCommand,
     },
-    /// Reporting regimes and report tasks (chế độ báo cáo, báo cáo định kỳ).
+    /// The plan's annual review (PDF, spreadsheet), the Government reporting export and the
+    /// leaders' weekly digest (báo cáo mục tiêu).
     Targets {
         #[command(subcommand)]
-        command: TargetsCommand,
+        command: targets_cli::TargetsCommand,
     },
     /// Digital border gate: traffic simulator and congestion forecast (cửa khẩu số).
     Border {
@@ -115,26 +117,6 @@ enum PlanCommand {
     List {
         #[command(flatten)]
         settings: SettingArgs,
-    },
-}
-
-#[derive(Subcommand)]
-enum TargetsCommand {
-    /// Open the report tasks due on a day (default: today, Vietnam time) for every regime —
-    /// idempotent — and escalate the overdue ones once. `tinhso serve` does it hourly.
-    OpenReports {
-        #[command(flatten)]
-        settings: SettingArgs,
-        /// The day, YYYY-MM-DD.
-        #[arg(long)]
-        date: Option<String>,
-    },
-    /// Import a reporting regime file (TOML, as crates/targets/data/regimes/*.toml).
-    /// Idempotent; errors name the file, the line and the field; exit code 1, nothing written.
-    ImportRegime {
-        #[command(flatten)]
-        settings: SettingArgs,
-        file: PathBuf,
     },
 }
 
@@ -302,6 +284,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     );
     // Kept until the server stops.
     let (mailer, _demo_sink) = tinhso::mail::mailer(&settings, demo || settings.file_demo).await?;
+    let mailer_for_digest = mailer.clone();
     if let Some(mailer) = mailer {
         if tinhso_services::notify::start_at_newest_event_if_new(&db).await? {
             tracing::info!("e-mail notifications start with the next event (none for past ones)");
@@ -374,6 +357,53 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             }
         }
     });
+    // The leaders' weekly digest of the targets: checked once a minute, sent once per ISO
+    // week from its scheduled time (the notifications ledger keeps it from going twice).
+    let digest_task = match (mailer_for_digest, settings.digest) {
+        (Some(mailer), Some(schedule)) => {
+            let mut digest_rx = stop_rx.clone();
+            let digest_db = db.clone();
+            Some(tokio::spawn(async move {
+                let registry = tinhso_targets::engine::Registry::standard();
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    tokio::select! {
+                        _ = every.tick() => {
+                            let now = tinhso_store::now_micros();
+                            match tinhso_targets::digest::run(&digest_db, &mailer, &registry, schedule, now, false).await {
+                                Ok(r) if r.sent > 0 || r.failed > 0 || r.retrying > 0 => tracing::info!(
+                                    week = ?r.week, sent = r.sent, failed = r.failed, retrying = r.retrying,
+                                    "targets weekly digest"),
+                                Ok(_) => {}
+                                Err(e) => tracing::warn!(error = %e, "targets weekly digest failed"),
+                            }
+                        }
+                        _ = digest_rx.changed() => break,
+                    }
+                }
+            }))
+        }
+        _ => None,
+    };
+    // The targets export as a provider service behind the exchange hub, on its own address.
+    let provider_task = match settings.targets_provider_listen {
+        Some(at) => {
+            let l = tokio::net::TcpListener::bind(at).await.with_context(|| {
+                format!("setting `targets_provider_listen`: cannot listen on {at}")
+            })?;
+            tracing::info!(%at, "targets export served for the exchange hub at http://{at}/targets/export");
+            let mut provider_rx = stop_rx.clone();
+            let app = tinhso_targets::web_review::exchange_provider(db.clone());
+            Some(tokio::spawn(async move {
+                let _ = axum::serve(l, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = provider_rx.changed().await;
+                    })
+                    .await;
+            }))
+        }
+        None => None,
+    };
     let mut rx = stop_rx.clone();
     let dispatcher_task = tokio::spawn(dispatcher.run(async move {
         let _ = rx.changed().await;
@@ -402,6 +432,9 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _ = anchor_task.await;
     let _ = border_task.await;
     let _ = reports_task.await;
+    for t in [digest_task, provider_task].into_iter().flatten() {
+        let _ = t.await;
+    }
     db.close().await;
     Ok(())
 }
@@ -591,9 +624,9 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::User { command } => return user(command).await,
         Command::Plan { command } => return plan(command).await,
-        Command::Targets { command } => return targets(command).await,
         Command::Bench { command } => bench::run(command).await?,
         Command::Border { command } => return border_cli::run(command).await,
+        Command::Targets { command } => return targets_cli::run(command).await,
     }
     Ok(0)
 }
@@ -757,59 +790,6 @@ async fn plan(command: PlanCommand) -> anyhow::Result<i32> {
             for p in plans::plans(&db).await? {
                 let n = targets.iter().filter(|t| t.plan_code == p.code).count();
                 println!("{}\t{}\t{n} targets\t{}", p.code, p.year, p.title_vi);
-            }
-        }
-    }
-    Ok(0)
-}
-
-async fn targets(command: TargetsCommand) -> anyhow::Result<i32> {
-    use tinhso_targets::{regimes, reports};
-    match command {
-        TargetsCommand::OpenReports { settings, date } => {
-            let s = Settings::resolve(&settings)?;
-            init_logs(s.json_logs);
-            let day = match date {
-                None => tinhso_services::dossier::today_local(),
-                Some(d) => match chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d") {
-                    Ok(d) => d,
-                    Err(_) => {
-                        eprintln!("--date: use YYYY-MM-DD, e.g. 2026-11-21 (got {d:?})");
-                        return Ok(1);
-                    }
-                },
-            };
-            let db = tinhso::open(&s).await?;
-            let r = reports::open_reports(&db, &cli_ctx(), day).await?;
-            println!(
-                "{day}: {} report tasks opened, {} overdue escalated",
-                r.opened, r.escalated
-            );
-        }
-        TargetsCommand::ImportRegime { settings, file } => {
-            let s = Settings::resolve(&settings)?;
-            init_logs(s.json_logs);
-            let src = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let name = file.display().to_string();
-            let parsed = match regimes::parse(&name, &src) {
-                Ok(p) => p,
-                Err(errors) => {
-                    eprintln!("{errors}");
-                    return Ok(1);
-                }
-            };
-            let db = tinhso::open(&s).await?;
-            match regimes::import(&db, &cli_ctx(), &parsed).await {
-                Ok(regimes::Imported::Unchanged) => println!("{}: unchanged ({name})", parsed.code),
-                Ok(regimes::Imported::Written) => println!("{}: imported from {name}", parsed.code),
-                Err(e) if !e.fields.is_empty() => {
-                    for f in &e.fields {
-                        eprintln!("{}: {} ({})", f.field, f.message_en, f.message_vi);
-                    }
-                    return Ok(1);
-                }
-                Err(e) => return Err(e.into()),
             }
         }
     }

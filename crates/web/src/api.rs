@@ -119,6 +119,7 @@ async fn openapi() -> Response {
     doc.merge(tinhso_services::web::forms::FormsApiDoc::openapi());
     doc.merge(tinhso_targets::web::TargetsApiDoc::openapi());
     doc.merge(tinhso_targets::web_reports::ReportsApiDoc::openapi());
+    doc.merge(tinhso_targets::web_review::ReviewApiDoc::openapi());
     doc.merge(tinhso_exchange::web::ExchangeApiDoc::openapi());
     doc.merge(tinhso_border::web::api::BorderApiDoc::openapi());
     doc.merge(tinhso_border::web::officer::OfficerApiDoc::openapi());

@@ -28,6 +28,7 @@ pub fn all_rules() -> Vec<tinhso_http::access::Rule> {
         tinhso_services::web::RULES,
         tinhso_targets::web::RULES,
         tinhso_targets::web_reports::RULES,
+        tinhso_targets::web_review::RULES,
         tinhso_exchange::web::RULES,
         tinhso_border::web::RULES,
         tinhso_border::web::officer::OFFICER_RULES,
@@ -203,6 +204,7 @@ pub fn router(mut state: AppState) -> Router {
         .merge(tinhso_services::web::routes())
         .merge(tinhso_targets::web::routes())
         .merge(tinhso_targets::web_reports::routes())
+        .merge(tinhso_targets::web_review::routes())
         .merge(tinhso_border::web::routes(
             tinhso_border::web::default_queues(),
         ))

@@ -3,22 +3,9 @@
 use super::*;
 use tinhso_targets::board::{self, Status};
 use tinhso_targets::engine::{Registry, Source};
-use tinhso_targets::reported::{self, NewValue};
 
 async fn report(db: &Db, indicator: &str, period: &str, v: &str) {
-    let c = reported::check(
-        db,
-        &NewValue {
-            indicator: indicator.into(),
-            period: period.into(),
-            org: "province".into(),
-            value: v.into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    reported::record(db, &sys(), &c).await.unwrap();
+    report_value(db, indicator, period, v, None, None).await;
 }
 
 #[tokio::test]

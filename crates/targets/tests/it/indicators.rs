@@ -25,15 +25,6 @@ const TAM_THANH: &str = "05986";
 const UBND_TAM_THANH: &str = "000.00.23.H37";
 const SO_TAI_CHINH: &str = "000.00.03.H37";
 
-fn local_micros(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
-    ymd(y, m, d)
-        .and_hms_opt(h, min, 0)
-        .unwrap()
-        .and_utc()
-        .timestamp_micros()
-        - 7 * 3600 * 1_000_000
-}
-
 fn form(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()

@@ -5,10 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod board;
+mod digest;
+mod hub;
 mod import;
 mod indicators;
 mod reported;
 mod reports;
+mod review;
 
 use tinhso_store::audit::Ctx;
 use tinhso_store::migrate::STORE_MIGRATIONS;
@@ -50,4 +53,42 @@ pub async fn count(db: &Db, sql: &str) -> i64 {
 
 pub fn ymd(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
     chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+/// Unix microseconds of a Vietnam local time (UTC+7).
+pub fn local_micros(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
+    ymd(y, m, d)
+        .and_hms_opt(h, min, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_micros()
+        - 7 * 3600 * 1_000_000
+}
+
+/// Report a value for the province (checked, then recorded as a new version).
+pub async fn report_value(
+    db: &Db,
+    indicator: &str,
+    period: &str,
+    value: &str,
+    numerator: Option<&str>,
+    denominator: Option<&str>,
+) {
+    let c = tinhso_targets::reported::check(
+        db,
+        &tinhso_targets::reported::NewValue {
+            indicator: indicator.into(),
+            period: period.into(),
+            org: "province".into(),
+            value: value.into(),
+            numerator: numerator.map(str::to_string),
+            denominator: denominator.map(str::to_string),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    tinhso_targets::reported::record(db, &sys(), &c)
+        .await
+        .unwrap();
 }

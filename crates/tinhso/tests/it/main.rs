@@ -28,6 +28,7 @@ mod services_files;
 mod services_pay;
 mod signin;
 mod targets;
+mod targets_review;
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE, LOCATION};
 use reqwest::redirect::Policy;
