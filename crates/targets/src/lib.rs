@@ -1,6 +1,7 @@
 //! The plan's targets measured live (issue #5, first slice): plans and targets as data
 //! ([`plan`]), the indicators engine with Decree 09/2019 periods ([`period`], [`engine`]),
-//! the live provider of the public-services module ([`live`]), values reported by agencies
+//! the live providers of the public-services module ([`live`]) and the border gate
+//! ([`live_border`]), values reported by agencies
 //! ([`reported`]), the targets board with its status rule ([`board`]) and the module's pages,
 //! API and access rules ([`web`]).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -8,6 +9,7 @@
 pub mod board;
 pub mod engine;
 pub mod live;
+pub mod live_border;
 pub mod period;
 pub mod plan;
 pub mod reported;

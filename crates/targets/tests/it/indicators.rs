@@ -25,7 +25,7 @@ const TAM_THANH: &str = "05986";
 const UBND_TAM_THANH: &str = "000.00.23.H37";
 const SO_TAI_CHINH: &str = "000.00.03.H37";
 
-fn local_micros(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
+pub fn local_micros(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
     ymd(y, m, d)
         .and_hms_opt(h, min, 0)
         .unwrap()
@@ -132,7 +132,7 @@ async fn dossier_with(db: &Db, s: &Submission, o: Outcome) -> String {
     code
 }
 
-async fn world(db: &Db) {
+pub async fn world(db: &Db) {
     let o = |status, channel, submitted| Outcome {
         status,
         channel,
@@ -193,7 +193,7 @@ async fn world(db: &Db) {
 }
 
 /// (numerator, denominator, value) of `key` for `period` and `org`.
-async fn obs(
+pub async fn obs(
     db: &Db,
     key: &str,
     period: &str,
