@@ -3,13 +3,17 @@
 //! the live providers of the public-services module ([`live`]) and the border gate
 //! ([`live_border`]), values reported by agencies
 //! ([`reported`]), the targets board with its status rule ([`board`]) and the module's pages,
-//! API and access rules ([`web`]).
+//! API and access rules ([`web`]); the leaders' operations centre ([`ops`], its communes map
+//! [`geo`], its page and API [`ops_web`]).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod board;
 pub mod engine;
+pub mod geo;
 pub mod live;
 pub mod live_border;
+pub mod ops;
+pub mod ops_web;
 pub mod period;
 pub mod plan;
 pub mod reported;

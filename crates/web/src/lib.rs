@@ -27,6 +27,7 @@ pub fn all_rules() -> Vec<tinhso_http::access::Rule> {
         access::RULES,
         tinhso_services::web::RULES,
         tinhso_targets::web::RULES,
+        tinhso_targets::ops_web::RULES,
         tinhso_exchange::web::RULES,
         tinhso_border::web::RULES,
         tinhso_border::web::officer::OFFICER_RULES,
@@ -201,6 +202,7 @@ pub fn router(mut state: AppState) -> Router {
         .merge(api::routes())
         .merge(tinhso_services::web::routes())
         .merge(tinhso_targets::web::routes())
+        .merge(tinhso_targets::ops_web::routes())
         .merge(tinhso_border::web::routes(
             tinhso_border::web::default_queues(),
         ))

@@ -8,6 +8,7 @@ mod board;
 mod border;
 mod import;
 mod indicators;
+mod ops;
 mod reported;
 
 use tinhso_store::audit::Ctx;
