@@ -72,8 +72,10 @@ pub fn routes() -> Router<AppState> {
 pub struct OperationsApiDoc;
 
 const OPS_JS: &str = include_str!("../static/ops.js");
+const OPS_CSS: &str = include_str!("../static/ops.css");
 
-/// The page's script (the 60 s refresh).
+/// The page's script (the 60 s refresh) and style sheet (the content security policy allows
+/// neither inline).
 async fn asset(Path(file): Path<String>) -> Response {
     match file.as_str() {
         "ops.js" => (
@@ -81,6 +83,7 @@ async fn asset(Path(file): Path<String>) -> Response {
             OPS_JS,
         )
             .into_response(),
+        "ops.css" => ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], OPS_CSS).into_response(),
         _ => tinhso_http::error::problem_response(&AppError::new(ErrorCode::RouteNotFound)),
     }
 }
