@@ -331,7 +331,7 @@ pub async fn centre(
             vi: format!("{overdue} hồ sơ quá hạn chưa giải quyết"),
             en: format!("{overdue} open dossiers past their due date"),
             count: overdue,
-            href: "/nghiep-vu/ho-so?overdue=true",
+            href: "/nghiep-vu/ho-so?qua_han=1",
         });
     }
     if border.review_open > 0 {
@@ -346,7 +346,7 @@ pub async fn centre(
                 border.review_open
             ),
             count: border.review_open,
-            href: "/nghiep-vu/cua-khau",
+            href: "/lanh-dao/cua-khau",
         });
     }
     if counters.off_track > 0 {

@@ -547,7 +547,7 @@ async fn live_fragment(
             id: "dem-qua-han",
             value: k.overdue.to_string(),
             label: lang.s("hồ sơ quá hạn", "overdue dossiers").into(),
-            href: "/nghiep-vu/ho-so?overdue=true".into(),
+            href: "/nghiep-vu/ho-so?qua_han=1".into(),
         },
         Counter {
             id: "dem-xe-cua-khau",

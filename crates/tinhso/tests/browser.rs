@@ -875,6 +875,24 @@ async fn operations_centre_scenario(wd: &WebDriver, base: &str, shots: &Path) ->
     if cells.as_u64() != Some(65) {
         return Err(format!("the map has {cells} cells, expected 65"));
     }
+    // The live part refreshes in place (the test does not wait the 60 s).
+    wd.execute("window.tinhsoOpsRefresh();", json!([])).await?;
+    let deadline = Instant::now() + WAIT_TIMEOUT;
+    loop {
+        let done = wd
+            .execute(
+                "var b = document.getElementById('ops-live'); return b.hasAttribute('data-refreshed') && b.querySelectorAll('path.cell').length;",
+                json!([]),
+            )
+            .await?;
+        if done.as_u64() == Some(65) {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the live part was not refreshed in place: {done}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let shot = shots.join("operations-wall.png");
     wd.screenshot(&shot).await?;
     println!("screenshot: {}", shot.display());
