@@ -75,6 +75,9 @@ async fn the_province_leader_sees_targets_counters_and_the_map() {
         "cells are said to be approximate"
     );
     assert!(html.contains("data-src=\"/lanh-dao/dieu-hanh/so-lieu?chi_so=services.on_time"));
+    let (status, en) = text(app.get(&leader, "/lanh-dao/dieu-hanh?lang=en").await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(en.contains("Operations centre") && en.contains("not legal boundaries"));
     // The refreshed fragment is the live part alone, without the layout.
     let (status, part) = text(
         app.get(
