@@ -50,6 +50,19 @@ impl Shares {
     }
 }
 
+/// Trips crossed in the window (`s` the stage, `t` the trip).
+const CROSSED: &str = "border_trip_stages s JOIN border_trips t ON t.id = s.trip_id \
+     WHERE s.stage = 'crossed' AND s.at >= $1 AND s.at < $2";
+/// 1 when the trip used a booking, else 0; then when its fee was paid. Uncorrelated `IN`
+/// subqueries, built once per statement (SQLite's list subquery, PostgreSQL's hashed subplan):
+/// neither table has an index on the trip, and a correlated `EXISTS` or a join to a derived
+/// table was quadratic on SQLite (7 s for 18,000 trips against 80 ms).
+const BOOKED: &str =
+    "CASE WHEN t.id IN (SELECT trip_id FROM border_bookings WHERE status = 'used') \
+     THEN 1 ELSE 0 END";
+const PAID: &str = "CASE WHEN t.code IN (SELECT trip_code FROM border_fee_payments \
+     WHERE status = 'paid') THEN 1 ELSE 0 END";
+
 /// The gate codes to count (`None`: every gate), for a commune filter.
 async fn gate_codes(db: &Db, commune: Option<&str>) -> Result<Vec<gates::Gate>, AppError> {
     let all = gates::list(db).await?;
@@ -89,12 +102,8 @@ pub async fn shares(
     // Crossed trips per gate and quarantine, with bookings used and fees paid.
     let sql = format!(
         "SELECT t.gate_code, t.quarantine, CAST(COUNT(*) AS BIGINT), \
-         CAST(SUM(CASE WHEN EXISTS (SELECT 1 FROM border_bookings b WHERE b.trip_id = t.id \
-         AND b.status = 'used') THEN 1 ELSE 0 END) AS BIGINT), \
-         CAST(SUM(CASE WHEN EXISTS (SELECT 1 FROM border_fee_payments p WHERE p.trip_code = t.code \
-         AND p.status = 'paid') THEN 1 ELSE 0 END) AS BIGINT) \
-         FROM border_trip_stages s JOIN border_trips t ON t.id = s.trip_id \
-         WHERE s.stage = 'crossed' AND s.at >= $1 AND s.at < $2{} GROUP BY t.gate_code, t.quarantine",
+         CAST(SUM({BOOKED}) AS BIGINT), CAST(SUM({PAID}) AS BIGINT) \
+         FROM {CROSSED}{} GROUP BY t.gate_code, t.quarantine",
         agency_clause_on(codes, 3, "t.gate_code")
     );
     let mut required: HashMap<(String, String), BTreeSet<&'static str>> = HashMap::new();
@@ -194,10 +203,8 @@ pub async fn crossed_trips(
     let n = codes.as_ref().map_or(0, Vec::len);
     let sql = format!(
         "SELECT t.code, t.gate_code, t.direction, t.vehicle_plate, s.at, \
-         CAST(CASE WHEN EXISTS (SELECT 1 FROM border_bookings b WHERE b.trip_id = t.id AND b.status = 'used') THEN 1 ELSE 0 END AS BIGINT), \
-         CAST(CASE WHEN EXISTS (SELECT 1 FROM border_fee_payments p WHERE p.trip_code = t.code AND p.status = 'paid') THEN 1 ELSE 0 END AS BIGINT) \
-         FROM border_trip_stages s JOIN border_trips t ON t.id = s.trip_id \
-         WHERE s.stage = 'crossed' AND s.at >= $1 AND s.at < $2{} ORDER BY s.at DESC, t.code LIMIT ${}",
+         CAST({BOOKED} AS BIGINT), CAST({PAID} AS BIGINT) \
+         FROM {CROSSED}{} ORDER BY s.at DESC, t.code LIMIT ${}",
         agency_clause_on(codes.as_deref(), 3, "t.gate_code"),
         3 + n
     );

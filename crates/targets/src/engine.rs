@@ -312,7 +312,7 @@ impl Registry {
     pub fn standard() -> Self {
         Self::new(vec![
             Box::new(crate::live::ServicesProvider),
-            Box::new(crate::live_border::BorderProvider),
+            Box::new(crate::live_border::BorderProvider::default()),
             Box::new(crate::reported::ReportedProvider),
         ])
     }

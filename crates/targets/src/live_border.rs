@@ -7,8 +7,11 @@
 use crate::engine::{IndicatorDef, Observation, OrgUnit, Provider};
 use crate::live::def;
 use crate::period::Period;
+use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use tinhso_border::indicators::{shares, Shares};
 use tinhso_kernel::AppError;
 use tinhso_store::Db;
@@ -69,8 +72,36 @@ pub fn fraction(key: &str, s: &Shares) -> Option<(i64, i64)> {
     })
 }
 
-/// The border-gate provider.
-pub struct BorderProvider;
+/// A window `[from, to)` and a commune (`None`: the province).
+type WindowUnit = (NaiveDate, NaiveDate, Option<String>);
+
+/// The border-gate provider. One call counts every border share for a window and a unit, so
+/// the provider keeps the counts it computed (for the life of its [`crate::engine::Registry`],
+/// one page or one API call): the five indicators of a window cost one count.
+#[derive(Default)]
+pub struct BorderProvider {
+    counted: Mutex<HashMap<WindowUnit, Shares>>,
+}
+
+impl BorderProvider {
+    async fn shares(
+        &self,
+        db: &Db,
+        from: NaiveDate,
+        to: NaiveDate,
+        commune: Option<&str>,
+    ) -> Result<Shares, AppError> {
+        let key = (from, to, commune.map(str::to_string));
+        if let Some(s) = self.counted.lock().ok().and_then(|c| c.get(&key).copied()) {
+            return Ok(s);
+        }
+        let s = shares(db, from, to, commune).await?;
+        if let Ok(mut c) = self.counted.lock() {
+            c.insert(key, s);
+        }
+        Ok(s)
+    }
+}
 
 impl Provider for BorderProvider {
     fn name(&self) -> &'static str {
@@ -100,7 +131,7 @@ impl Provider for BorderProvider {
             let window = period
                 .window()
                 .ok_or_else(|| AppError::internal(format!("period {period} has no window")))?;
-            let s = shares(db, window.start, window.end, commune).await?;
+            let s = self.shares(db, window.start, window.end, commune).await?;
             let Some((n, d)) = fraction(key, &s) else {
                 return Ok(None);
             };
