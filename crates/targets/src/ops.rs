@@ -349,6 +349,25 @@ pub async fn centre(
             href: "/lanh-dao/cua-khau",
         });
     }
+    // Congestion alerts of the border forecast (the next 72 hours), as the leaders' border
+    // page shows them.
+    for g in tinhso_border::forecast::forecast(db, None, now, &Default::default()).await? {
+        for a in &g.alerts {
+            alerts.push(Alert {
+                key: "border_congestion",
+                vi: format!(
+                    "Dự báo ùn tắc tại {}: {} – {}, đỉnh {:.0} xe / sức chứa {}",
+                    g.name_vi, a.from_local, a.to_local, a.peak_queue, a.yard_capacity
+                ),
+                en: format!(
+                    "Congestion forecast at {}: {} – {}, peak {:.0} trucks / capacity {}",
+                    g.gate, a.from_local, a.to_local, a.peak_queue, a.yard_capacity
+                ),
+                count: a.peak_queue.round() as i64,
+                href: "/lanh-dao/cua-khau",
+            });
+        }
+    }
     if counters.off_track > 0 {
         alerts.push(Alert {
             key: "off_track",

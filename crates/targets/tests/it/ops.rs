@@ -227,4 +227,6 @@ async fn trends_projections_statuses_and_counters() {
         .iter()
         .any(|a| a.key == "border_review" && a.count == 3));
     assert!(!c.alerts.iter().any(|a| a.key == "overdue"));
+    // One truck in a yard: no congestion forecast.
+    assert!(!c.alerts.iter().any(|a| a.key == "border_congestion"));
 }
