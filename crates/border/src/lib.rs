@@ -14,6 +14,7 @@
 //!   [`fee_payment`]: the fee assessed per trip, paid with VietQR, receipts, daily reconciliation.
 //! - [`checks`]: the agencies' workbench: each agency's check per trip (pass, hold, reject),
 //!   the customs release received from customs, service times per agency.
+//! - [`indicators`]: the shares the plan's border targets are measured by.
 //! - [`sim`]: the traffic simulator (mô phỏng giao thông cửa khẩu); [`forecast`]: congestion
 //!   forecasting (dự báo ùn tắc).
 //! - [`web`]: pages (Vietnamese, Chinese, English for drivers) and the JSON API.
@@ -29,6 +30,7 @@ pub mod fees;
 pub mod forecast;
 pub mod gates;
 pub mod hs;
+pub mod indicators;
 pub mod journey;
 pub mod matching;
 pub mod misread;

@@ -415,8 +415,9 @@ fn agency_clause(codes: Option<&[String]>, first: usize) -> String {
     agency_clause_on(codes, first, "agency_code")
 }
 
-/// The same restriction on a qualified column (`d.agency_code` in joins).
-fn agency_clause_on(codes: Option<&[String]>, first: usize, column: &str) -> String {
+/// The same restriction on a qualified column (`d.agency_code` in joins): ` AND <column> IN
+/// ($first, …)` for the codes, nothing for `None`.
+pub fn agency_clause_on(codes: Option<&[String]>, first: usize, column: &str) -> String {
     match codes {
         None => String::new(),
         Some(c) => {
@@ -433,9 +434,25 @@ async fn grouped(
     to: i64,
     codes: Option<&[String]>,
 ) -> Result<Vec<sqlx::any::AnyRow>, AppError> {
+    window_rows(db, sql, from, to, codes, None).await
+}
+
+/// The rows of `sql` with the window bound to `$1`, `$2` (Unix microseconds), the codes from
+/// `$3` on (see [`agency_clause_on`]) and, when given, the limit (1–1000) after them.
+pub async fn window_rows(
+    db: &Db,
+    sql: &str,
+    from: i64,
+    to: i64,
+    codes: Option<&[String]>,
+    limit: Option<i64>,
+) -> Result<Vec<sqlx::any::AnyRow>, AppError> {
     let mut q = sqlx::query(sql).bind(from).bind(to);
     for c in codes.unwrap_or_default() {
         q = q.bind(c);
+    }
+    if let Some(l) = limit {
+        q = q.bind(l.clamp(1, 1000));
     }
     q.fetch_all(db.pool()).await.map_err(db_err)
 }
@@ -661,6 +678,97 @@ pub async fn report(
             indicators: indicators(&total),
         },
     })
+}
+
+/// A dossier behind an indicator's number (the drill-down of the leaders' operations centre).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Record {
+    pub code: String,
+    pub agency_code: String,
+    pub procedure_code: String,
+    /// When it entered the denominator: finished (`on_time`), received (`online`,
+    /// `online_payment`) or returned (`electronic_result`), Unix microseconds.
+    pub at: i64,
+    /// Whether it is also in the numerator.
+    pub counted: bool,
+}
+
+/// The dossiers in the denominator of indicator `key` over `[from, to)` (local dates) and
+/// `codes`, newest first, at most `limit`, each marked when it is in the numerator — the same
+/// conditions as [`counts`]. `None` for an indicator without a dossier list
+/// (`fully_online_procedures` counts procedures; `satisfaction` is not listed).
+pub async fn records(
+    db: &Db,
+    key: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    codes: Option<&[String]>,
+    limit: i64,
+) -> Result<Option<Vec<Record>>, AppError> {
+    let (lo, hi) = (local_midnight_micros(from), local_midnight_micros(to));
+    let filter = agency_clause(codes, 3);
+    let n = codes.map_or(0, <[String]>::len);
+    let (at, counted, set) = match key {
+        "on_time" => (
+            "finished_at",
+            format!(
+                "supplement_count <= 1 AND {MEASURED_DUE} IS NOT NULL AND LENGTH({MEASURED_DUE}) = 10 AND {} <= {}",
+                finished_day_sql(),
+                due_day_sql()
+            ),
+            "status IN (9, 10) AND finished_at >= $1 AND finished_at < $2",
+        ),
+        "online" => (
+            "submitted_at",
+            "channel = 2".to_string(),
+            "submitted_at >= $1 AND submitted_at < $2",
+        ),
+        "online_payment" => (
+            "submitted_at",
+            "paid_vnd >= fee_vnd AND channel = 2".to_string(),
+            "fee_vnd > 0 AND submitted_at >= $1 AND submitted_at < $2",
+        ),
+        "electronic_result" => (
+            "returned_at",
+            "EXISTS (SELECT 1 FROM dossier_results r WHERE r.dossier_code = dossiers.code \
+             AND r.revoked_at IS NULL)"
+                .to_string(),
+            "status = 10 AND returned_at >= $1 AND returned_at < $2",
+        ),
+        _ => return Ok(None),
+    };
+    let sql = format!(
+        "SELECT code, agency_code, procedure_code, {at}, \
+         CAST(CASE WHEN {counted} THEN 1 ELSE 0 END AS BIGINT) FROM dossiers \
+         WHERE {set}{filter} ORDER BY {at} DESC, code DESC LIMIT ${}",
+        3 + n
+    );
+    let rows = window_rows(db, &sql, lo, hi, codes, Some(limit)).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Record {
+                code: r.try_get(0).map_err(db_err)?,
+                agency_code: r.try_get(1).map_err(db_err)?,
+                procedure_code: r.try_get(2).map_err(db_err)?,
+                at: r.try_get(3).map_err(db_err)?,
+                counted: r.try_get::<i64, _>(4).map_err(db_err)? == 1,
+            })
+        })
+        .collect::<Result<Vec<_>, AppError>>()
+        .map(Some)
+}
+
+/// Open dossiers past their promised date on `today` (submitted, accepted, in progress, waiting
+/// for the fee: statuses 1, 2, 4, 6; a supplement request stops the clock), as
+/// [`crate::dossier::DossierFilter::overdue`] lists them.
+pub async fn overdue_open(db: &Db, today: NaiveDate) -> Result<i64, AppError> {
+    sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM dossiers WHERE due_date < $1 AND status IN (1, 2, 4, 6)",
+    )
+    .bind(today.format("%Y-%m-%d").to_string())
+    .fetch_one(db.pool())
+    .await
+    .map_err(db_err)
 }
 
 #[cfg(test)]

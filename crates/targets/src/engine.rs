@@ -2,7 +2,8 @@
 //! a period ([`Period`], with the Decree 09/2019 cut-off windows) and an organisation unit
 //! ([`OrgUnit`]: the province, a commune, an agency). Values come from [`Provider`]s: live ones
 //! that modules register (here [`crate::live::ServicesProvider`], the Decision 766 set of the
-//! public-services module) and [`crate::reported::ReportedProvider`], the values agencies
+//! public-services module, and [`crate::live_border::BorderProvider`], the border gate's shares)
+//! and [`crate::reported::ReportedProvider`], the values agencies
 //! enter. Callers ask the [`Registry`]; they never read a module's tables.
 
 use crate::period::Period;
@@ -238,6 +239,33 @@ pub struct Observation {
     pub note: Option<String>,
 }
 
+impl Observation {
+    /// A value measured by the platform: `numerator / denominator × factor` when both are known.
+    pub fn live(
+        def: &IndicatorDef,
+        period: Period,
+        org: &OrgUnit,
+        numerator: Option<f64>,
+        denominator: Option<f64>,
+        note: Option<String>,
+    ) -> Self {
+        Observation {
+            indicator: def.key.to_string(),
+            period: period.to_string(),
+            org: org.to_string(),
+            source: Source::Live,
+            numerator,
+            denominator,
+            value: match (numerator, denominator) {
+                (Some(n), Some(d)) => ratio(n, d, def.factor),
+                _ => None,
+            },
+            version: None,
+            note,
+        }
+    }
+}
+
 /// Round to one decimal.
 pub fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
@@ -279,10 +307,12 @@ impl Registry {
         Self { providers }
     }
 
-    /// The platform's providers: public services (live), then reported values.
+    /// The platform's providers: public services and the border gate (live), then reported
+    /// values.
     pub fn standard() -> Self {
         Self::new(vec![
             Box::new(crate::live::ServicesProvider),
+            Box::new(crate::live_border::BorderProvider::default()),
             Box::new(crate::reported::ReportedProvider),
         ])
     }
@@ -336,6 +366,7 @@ impl Registry {
 pub fn live_indicator(key: &str) -> Option<&'static IndicatorDef> {
     crate::live::SERVICES_INDICATORS
         .iter()
+        .chain(crate::live_border::BORDER_INDICATORS)
         .find(|d| d.key == key)
 }
 

@@ -1,12 +1,13 @@
 //! The plan's targets measured live (issue #5, first slice): plans and targets as data
 //! ([`plan`]), the indicators engine with Decree 09/2019 periods ([`period`], [`engine`]),
-//! the live provider of the public-services module ([`live`]), values reported by agencies
-//! ([`reported`]), the targets board with its status rule ([`board`]), the module's pages,
-//! API and access rules ([`web`]), reporting regimes ([`regimes`]) with their report tasks
-//! ([`reports`], pages and API in [`web_reports`]); the annual review as PDF and spreadsheet
-//! ([`review`], [`xlsx`]), the export for the Government reporting system ([`export`]), the
-//! DTI self-assessment ([`dti`]), the leaders' weekly digest ([`digest`]) and their routes
-//! ([`web_review`]).
+//! the live providers of the public-services module ([`live`]) and the border gate
+//! ([`live_border`]), values reported by agencies ([`reported`]), the targets board with its
+//! status rule ([`board`]), the module's pages, API and access rules ([`web`]), reporting
+//! regimes ([`regimes`]) with their report tasks ([`reports`], pages and API in
+//! [`web_reports`]); the annual review as PDF and spreadsheet ([`review`], [`xlsx`]), the
+//! export for the Government reporting system ([`export`]), the DTI self-assessment ([`dti`]),
+//! the leaders' weekly digest ([`digest`]) and their routes ([`web_review`]); the leaders'
+//! operations centre ([`ops`], its communes map [`geo`], its page and API [`ops_web`]).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod board;
@@ -14,7 +15,11 @@ pub mod digest;
 pub mod dti;
 pub mod engine;
 pub mod export;
+pub mod geo;
 pub mod live;
+pub mod live_border;
+pub mod ops;
+pub mod ops_web;
 pub mod period;
 pub mod plan;
 pub mod regimes;

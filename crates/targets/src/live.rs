@@ -4,7 +4,7 @@
 //! People's Committee; an agency: that agency). The engine recomputes each value as
 //! `numerator / denominator × 100` from the counts the module gives.
 
-use crate::engine::{ratio, IndicatorDef, Kind, Observation, OrgUnit, Provider, Source};
+use crate::engine::{IndicatorDef, Kind, Observation, OrgUnit, Provider};
 use crate::period::Period;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -12,7 +12,7 @@ use tinhso_kernel::{AppError, Invalid};
 use tinhso_refdata::agencies;
 use tinhso_store::Db;
 
-const fn def(
+pub(crate) const fn def(
     key: &'static str,
     name_vi: &'static str,
     name_en: &'static str,
@@ -84,6 +84,19 @@ pub const SERVICES_INDICATORS: &[IndicatorDef] = &[
     ),
 ];
 
+/// The communes' People's Committees (UBND xã), each with its administrative unit.
+pub async fn commune_committees(db: &Db) -> Result<Vec<agencies::Agency>, AppError> {
+    Ok(agencies::list(
+        db,
+        &agencies::AgencyFilter {
+            kind: Some("ubnd_xa".into()),
+            limit: Some(2000),
+            ..Default::default()
+        },
+    )
+    .await?)
+}
+
 /// Agency codes of an organisation unit (`None`: the whole province).
 pub async fn agencies_of(db: &Db, org: &OrgUnit) -> Result<Option<Vec<String>>, AppError> {
     match org {
@@ -100,16 +113,8 @@ pub async fn agencies_of(db: &Db, org: &OrgUnit) -> Result<Option<Vec<String>>, 
             )),
         },
         OrgUnit::Commune(code) => {
-            let list = agencies::list(
-                db,
-                &agencies::AgencyFilter {
-                    kind: Some("ubnd_xa".into()),
-                    limit: Some(2000),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            match list
+            match commune_committees(db)
+                .await?
                 .into_iter()
                 .find(|a| a.admin_unit_code.as_deref() == Some(code.as_str()))
             {
@@ -161,25 +166,14 @@ impl Provider for ServicesProvider {
             let Some(i) = report.total.get(short) else {
                 return Ok(None);
             };
-            let (numerator, denominator) = (
+            Ok(Some(Observation::live(
+                def,
+                period,
+                org,
                 i.numerator.map(|n| n as f64),
                 i.denominator.map(|d| d as f64),
-            );
-            let value = match (numerator, denominator) {
-                (Some(n), Some(d)) => ratio(n, d, def.factor),
-                _ => None,
-            };
-            Ok(Some(Observation {
-                indicator: key.to_string(),
-                period: period.to_string(),
-                org: org.to_string(),
-                source: Source::Live,
-                numerator,
-                denominator,
-                value,
-                version: None,
-                note: i.not_measured_reason.or(i.note).map(str::to_string),
-            }))
+                i.not_measured_reason.or(i.note).map(str::to_string),
+            )))
         }
         .boxed()
     }

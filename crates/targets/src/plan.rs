@@ -33,6 +33,17 @@ pub const LIVE_WIRING: &[(&str, &str)] = &[
     ),
     // Dossiers and results kept as electronic data: results issued electronically.
     ("gov.records-electronic", "services.electronic_result"),
+    // The border gate: crossings declared on the platform, inspections recorded on it, and the
+    // gates' agencies deciding checks on it.
+    (
+        "border.services-on-one-platform",
+        "border.declared_crossings",
+    ),
+    ("border.agencies-on-one-platform", "border.agencies_active"),
+    (
+        "border.supervision-on-platform",
+        "border.checks_on_platform",
+    ),
 ];
 
 pub const PILLARS: &[&str] = &["government", "economy", "society", "border"];

@@ -109,7 +109,7 @@ fn summary(lines: &[Line]) -> Summary {
     s
 }
 
-fn bad_period() -> AppError {
+pub(crate) fn bad_period() -> AppError {
     AppError::field(
         "period",
         Invalid::new(
@@ -167,7 +167,9 @@ struct BoardQuery {
 struct ObserveQuery {
     /// Indicator key: a live one (`services.online`, `services.on_time`,
     /// `services.fully_online_procedures`, `services.online_payment`,
-    /// `services.electronic_result`, `services.satisfaction`) or a reported one (`reported.…`).
+    /// `services.electronic_result`, `services.satisfaction`; the border gate's
+    /// `border.declared_crossings`, `border.booked_crossings`, `border.fees_online`,
+    /// `border.checks_on_platform`, `border.agencies_active`) or a reported one (`reported.…`).
     indicator: String,
     /// Period key: `2026` (year: 15 Dec 2025 – 14 Dec 2026), `2026-9M`, `2026-6M`, `2026-Q1`,
     /// `2026-01` (15 Dec 2025 – 14 Jan 2026), `2026-01-31` (a day).
@@ -177,7 +179,7 @@ struct ObserveQuery {
     org: String,
 }
 
-fn bad_org() -> AppError {
+pub(crate) fn bad_org() -> AppError {
     AppError::field(
         "org",
         Invalid::new(

@@ -118,6 +118,15 @@ enum PlanCommand {
         #[command(flatten)]
         settings: SettingArgs,
     },
+    /// The operations centre on the terminal (trung tâm điều hành): every target with its
+    /// value, trend points, projection and status, the live counters, and the time it took.
+    Operations {
+        #[command(flatten)]
+        settings: SettingArgs,
+        /// The day to compute for, YYYY-MM-DD [default: today, Vietnam time].
+        #[arg(long)]
+        date: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -781,6 +790,56 @@ async fn plan(command: PlanCommand) -> anyhow::Result<i32> {
                     println!("{}: {n} targets imported from {name}", parsed.code)
                 }
             }
+        }
+        PlanCommand::Operations { settings, date } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let today = match date.as_deref() {
+                None => tinhso_services::dossier::today_local(),
+                Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .with_context(|| format!("--date {d}: use YYYY-MM-DD"))?,
+            };
+            let db = tinhso::open(&s).await?;
+            let started = std::time::Instant::now();
+            let c = tinhso_targets::ops::centre(
+                &db,
+                &tinhso_targets::engine::Registry::standard(),
+                today,
+                tinhso_store::now_micros(),
+            )
+            .await?;
+            let took = started.elapsed();
+            for t in &c.targets {
+                let value = t.line.current.as_ref().and_then(|o| o.value);
+                println!(
+                    "{}\t{}\t{}\t{} points\tprojected {}\t{}",
+                    t.line.target.id,
+                    t.line.target.indicator_key,
+                    value.map_or("-".into(), |v| v.to_string()),
+                    t.trend.len(),
+                    t.projection.map_or("-".into(), |v| v.to_string()),
+                    t.overall.as_str()
+                );
+            }
+            let k = &c.counters;
+            println!(
+                "counters: received today {}, on time {}, overdue {}, at the border {}, queue {}, review {}",
+                k.received_today,
+                k.on_time
+                    .as_ref()
+                    .and_then(|o| o.value)
+                    .map_or("-".into(), |v| v.to_string()),
+                k.overdue,
+                k.at_border,
+                k.queue,
+                k.review_open
+            );
+            println!(
+                "computed for {} (period {}) in {} ms",
+                c.as_of,
+                c.period,
+                took.as_millis()
+            );
         }
         PlanCommand::List { settings } => {
             let s = Settings::resolve(&settings)?;

@@ -5,7 +5,10 @@
 //! 2. a citizen files a birth registration with a PDF attached, the commune officer and the
 //!    leader (with TOTP) take it to a signed electronic result, the citizen downloads the PDF
 //!    from the tracking page, and the verification page the result's QR code points to says
-//!    it is valid.
+//!    it is valid;
+//! 3. the border pass on a phone;
+//! 4. the province leader opens the operations centre and drills down from a target to a
+//!    commune.
 //!
 //! Skipped unless `TINHSO_BROWSER_TESTS=1`. When it is set, a missing Chromium or chromedriver
 //! is a failure, not a skip. Run it with:
@@ -848,6 +851,99 @@ async fn border_pass_scenario(wd: &WebDriver, base: &str, shots: &Path) -> TestR
     Ok(())
 }
 
+/// The leaders' operations centre on a wall screen: the province leader opens it from the
+/// leaders' page, sees the 65 communes on the map, drills down from a target to the province's
+/// communes and on to one commune, then the page on a tablet.
+async fn operations_centre_scenario(wd: &WebDriver, base: &str, shots: &Path) -> TestResult<()> {
+    wd.cmd(
+        reqwest::Method::POST,
+        "/window/rect",
+        Some(json!({"width": 1600, "height": 1000})),
+    )
+    .await?;
+    sign_in_as(wd, base, "lanhdao.tinh").await?;
+    wd.goto(&format!("{base}/lanh-dao")).await?;
+    wd.click(&wd.wait_for("#dieu-hanh").await?).await?;
+    wait_for_path(wd, "/lanh-dao/dieu-hanh").await?;
+    wd.wait_for("svg.ops-map path.cell").await?;
+    let cells = wd
+        .execute(
+            "return document.querySelectorAll('svg.ops-map path.cell').length;",
+            json!([]),
+        )
+        .await?;
+    if cells.as_u64() != Some(65) {
+        return Err(format!("the map has {cells} cells, expected 65"));
+    }
+    // The live part refreshes in place (the test does not wait the 60 s).
+    wd.execute("window.tinhsoOpsRefresh();", json!([])).await?;
+    let deadline = Instant::now() + WAIT_TIMEOUT;
+    loop {
+        let done = wd
+            .execute(
+                "var b = document.getElementById('ops-live'); return b.hasAttribute('data-refreshed') && b.querySelectorAll('path.cell').length;",
+                json!([]),
+            )
+            .await?;
+        if done.as_u64() == Some(65) {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the live part was not refreshed in place: {done}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let shot = shots.join("operations-wall.png");
+    wd.screenshot(&shot).await?;
+    println!("screenshot: {}", shot.display());
+
+    // A live target → its value by commune → one commune.
+    wd.click(&wd.find("#chi-tieu-gov-records-electronic a.drill").await?)
+        .await?;
+    wait_for_path(wd, "/lanh-dao/dieu-hanh/chi-so").await?;
+    wd.wait_for("#bang-cap-duoi").await?;
+    wd.click(
+        &wd.find("#bang-cap-duoi a.drill[href*='org=commune:05986']")
+            .await?,
+    )
+    .await?;
+    let deadline = Instant::now() + WAIT_TIMEOUT;
+    loop {
+        let title = wd.text(&wd.wait_for("#page-title").await?).await?;
+        if title.contains("Phường Tam Thanh") {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no commune page after the drill-down: {title}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let crumbs = wd.text(&wd.find("#duong-dan").await?).await?;
+    if !crumbs.contains("Tỉnh") || !crumbs.contains("Phường Tam Thanh") {
+        return Err(format!("breadcrumbs: {crumbs}"));
+    }
+    let shot = shots.join("operations-commune.png");
+    wd.screenshot(&shot).await?;
+    println!("screenshot: {}", shot.display());
+
+    // On a tablet the same page stacks its panels.
+    wd.cmd(
+        reqwest::Method::POST,
+        "/window/rect",
+        Some(json!({"width": 820, "height": 1180})),
+    )
+    .await?;
+    wd.goto(&format!(
+        "{base}/lanh-dao/dieu-hanh?chi_so=services.on_time"
+    ))
+    .await?;
+    wd.wait_for("svg.ops-map").await?;
+    let shot = shots.join("operations-tablet.png");
+    wd.screenshot(&shot).await?;
+    println!("screenshot: {}", shot.display());
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn officer_signs_in_and_a_citizen_gets_a_verified_result() {
     if std::env::var("TINHSO_BROWSER_TESTS").as_deref() != Ok("1") {
@@ -905,6 +1001,9 @@ async fn officer_signs_in_and_a_citizen_gets_a_verified_result() {
     }
     if outcome.is_ok() {
         outcome = border_pass_scenario(&wd, &base, &shots).await;
+    }
+    if outcome.is_ok() {
+        outcome = operations_centre_scenario(&wd, &base, &shots).await;
     }
     if outcome.is_err() {
         let shot = shots.join("failure.png");

@@ -184,6 +184,23 @@ fn plan_files_import_idempotently_and_errors_name_file_line_and_field() {
         "{}",
         text(&o)
     );
+    // The operations centre on the terminal: the 44 targets, the counters and the time.
+    let o = tinhso(&data, &["plan", "operations", "--date", "2026-01-14"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("border.services-on-one-platform\tborder.declared_crossings\t"),
+        "{out}"
+    );
+    assert!(out.contains("p2026.online\tservices.online\t"), "{out}");
+    assert!(out.contains("counters: received today 0,"), "{out}");
+    assert!(
+        out.contains("computed for 2026-01-14 (period 2026) in "),
+        "{out}"
+    );
+    let o = tinhso(&data, &["plan", "operations", "--date", "14/01/2026"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("use YYYY-MM-DD"), "{}", text(&o));
     std::fs::write(&file, plan.replace("target = 60", "target = 160")).unwrap();
     let o = tinhso(&data, &["plan", "import", path]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));

@@ -120,6 +120,7 @@ async fn openapi() -> Response {
     doc.merge(tinhso_targets::web::TargetsApiDoc::openapi());
     doc.merge(tinhso_targets::web_reports::ReportsApiDoc::openapi());
     doc.merge(tinhso_targets::web_review::ReviewApiDoc::openapi());
+    doc.merge(tinhso_targets::ops_web::OperationsApiDoc::openapi());
     doc.merge(tinhso_exchange::web::ExchangeApiDoc::openapi());
     doc.merge(tinhso_border::web::api::BorderApiDoc::openapi());
     doc.merge(tinhso_border::web::officer::OfficerApiDoc::openapi());

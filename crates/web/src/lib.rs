@@ -29,6 +29,7 @@ pub fn all_rules() -> Vec<tinhso_http::access::Rule> {
         tinhso_targets::web::RULES,
         tinhso_targets::web_reports::RULES,
         tinhso_targets::web_review::RULES,
+        tinhso_targets::ops_web::RULES,
         tinhso_exchange::web::RULES,
         tinhso_border::web::RULES,
         tinhso_border::web::officer::OFFICER_RULES,
@@ -205,6 +206,7 @@ pub fn router(mut state: AppState) -> Router {
         .merge(tinhso_targets::web::routes())
         .merge(tinhso_targets::web_reports::routes())
         .merge(tinhso_targets::web_review::routes())
+        .merge(tinhso_targets::ops_web::routes())
         .merge(tinhso_border::web::routes(
             tinhso_border::web::default_queues(),
         ))

@@ -24,7 +24,13 @@ async fn every_target_is_on_the_board_with_its_status() {
         .collect();
     assert_eq!(
         live,
-        ["gov.online-services-level4", "gov.records-electronic"]
+        [
+            "gov.online-services-level4",
+            "gov.records-electronic",
+            "border.services-on-one-platform",
+            "border.agencies-on-one-platform",
+            "border.supervision-on-platform"
+        ]
     );
     let line = |lines: &[board::Line], id: &str| {
         lines.iter().find(|l| l.target.id == id).cloned().unwrap()

@@ -123,7 +123,7 @@ async fn dossier_with(db: &Db, s: &Submission, o: Outcome) -> String {
     code
 }
 
-async fn world(db: &Db) {
+pub async fn world(db: &Db) {
     let o = |status, channel, submitted| Outcome {
         status,
         channel,
@@ -184,7 +184,7 @@ async fn world(db: &Db) {
 }
 
 /// (numerator, denominator, value) of `key` for `period` and `org`.
-async fn obs(
+pub async fn obs(
     db: &Db,
     key: &str,
     period: &str,

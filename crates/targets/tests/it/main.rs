@@ -1,14 +1,16 @@
 //! Targets tests on a real database: plan import (idempotence, a second plan, errors), the
-//! live services indicators against hand-computed values on a fixed set of dossiers, reported
+//! live services and border indicators against hand-computed values on fixed data sets, reported
 //! values (validation, versions) and the board. SQLite by default, PostgreSQL when
 //! `TINHSO_TEST_PG_URL` is set (a fresh database per test).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod board;
+mod border;
 mod digest;
 mod hub;
 mod import;
 mod indicators;
+mod ops;
 mod reported;
 mod reports;
 mod review;
@@ -27,6 +29,7 @@ pub async fn env() -> TestDb {
         tinhso_refdata::MIGRATIONS,
         tinhso_services::MIGRATIONS,
         tinhso_targets::MIGRATIONS,
+        tinhso_border::MIGRATIONS,
     ])
     .await;
     tinhso_refdata::agencies::seed(&t.db, &sys()).await.unwrap();

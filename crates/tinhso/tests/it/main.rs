@@ -19,6 +19,7 @@ mod errors;
 mod feedback;
 mod forms;
 mod openapi;
+mod operations;
 mod ops;
 mod pages;
 mod reports;

@@ -1,0 +1,153 @@
+//! The live provider of the border-gate module (chỉ số cửa khẩu số): the shares of
+//! [`tinhso_border::indicators::shares`], read through its public API for the period's cut-off
+//! window and the organisation unit (the province: every gate; a commune: the gates in it, none
+//! for most communes; an agency: not broken down). The engine computes each value as
+//! `numerator / denominator × 100`.
+
+use crate::engine::{IndicatorDef, Observation, OrgUnit, Provider};
+use crate::live::def;
+use crate::period::Period;
+use chrono::NaiveDate;
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tinhso_border::indicators::{shares, Shares};
+use tinhso_kernel::AppError;
+use tinhso_store::Db;
+
+/// The indicators the border module measures (key `border.<name>`).
+pub const BORDER_INDICATORS: &[IndicatorDef] = &[
+    def(
+        "border.declared_crossings",
+        "Tỷ lệ lượt xe qua cửa khẩu đã khai báo trên nền tảng",
+        "Crossings declared on the platform",
+        "lượt xe đã khai báo qua cửa khẩu trong kỳ",
+        "lượt xe qua cửa khẩu (đã khai báo và camera ghi nhận chưa khai báo)",
+        true,
+    ),
+    def(
+        "border.booked_crossings",
+        "Tỷ lệ lượt xe qua cửa khẩu có đặt lịch",
+        "Crossings with a slot booking",
+        "lượt xe qua cửa khẩu đã dùng lịch đặt",
+        "lượt xe đã khai báo qua cửa khẩu trong kỳ",
+        true,
+    ),
+    def(
+        "border.fees_online",
+        "Tỷ lệ lượt xe nộp phí hạ tầng trực tuyến",
+        "Crossings with the fee paid online",
+        "lượt xe qua cửa khẩu đã nộp phí trên nền tảng",
+        "lượt xe đã khai báo qua cửa khẩu trong kỳ",
+        true,
+    ),
+    def(
+        "border.checks_on_platform",
+        "Tỷ lệ kiểm tra, giám sát ghi nhận trên nền tảng",
+        "Inspections recorded on the platform",
+        "lượt kiểm tra đã quyết định trên nền tảng",
+        "lượt kiểm tra các xe qua cửa khẩu phải có",
+        true,
+    ),
+    def(
+        "border.agencies_active",
+        "Tỷ lệ cơ quan tại cửa khẩu dùng nền tảng",
+        "Gate agencies working on the platform",
+        "cơ quan tại cửa khẩu có quyết định kiểm tra trong kỳ",
+        "cơ quan có mặt tại các cửa khẩu",
+        true,
+    ),
+];
+
+/// (numerator, denominator) of `key` from the counts.
+pub fn fraction(key: &str, s: &Shares) -> Option<(i64, i64)> {
+    Some(match key {
+        "border.declared_crossings" => (s.crossed, s.all_crossings()),
+        "border.booked_crossings" => (s.crossed_booked, s.crossed),
+        "border.fees_online" => (s.crossed_fee_paid, s.crossed),
+        "border.checks_on_platform" => (s.checks_recorded, s.checks_required),
+        "border.agencies_active" => (s.agencies_active, s.gate_agencies),
+        _ => return None,
+    })
+}
+
+/// A window `[from, to)` and a commune (`None`: the province).
+type WindowUnit = (NaiveDate, NaiveDate, Option<String>);
+
+/// The border-gate provider. One call counts every border share for a window and a unit, so
+/// the provider keeps the counts it computed (for the life of its [`crate::engine::Registry`],
+/// one page or one API call): the five indicators of a window cost one count.
+#[derive(Default)]
+pub struct BorderProvider {
+    counted: Mutex<HashMap<WindowUnit, Shares>>,
+}
+
+impl BorderProvider {
+    async fn shares(
+        &self,
+        db: &Db,
+        from: NaiveDate,
+        to: NaiveDate,
+        commune: Option<&str>,
+    ) -> Result<Shares, AppError> {
+        let key = (from, to, commune.map(str::to_string));
+        if let Some(s) = self.counted.lock().ok().and_then(|c| c.get(&key).copied()) {
+            return Ok(s);
+        }
+        let s = shares(db, from, to, commune).await?;
+        if let Ok(mut c) = self.counted.lock() {
+            c.insert(key, s);
+        }
+        Ok(s)
+    }
+}
+
+impl Provider for BorderProvider {
+    fn name(&self) -> &'static str {
+        "border"
+    }
+
+    fn indicators(&self) -> &'static [IndicatorDef] {
+        BORDER_INDICATORS
+    }
+
+    fn observe<'a>(
+        &'a self,
+        db: &'a Db,
+        key: &'a str,
+        period: Period,
+        org: &'a OrgUnit,
+    ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
+        async move {
+            let Some(def) = BORDER_INDICATORS.iter().find(|d| d.key == key) else {
+                return Ok(None);
+            };
+            let commune = match org {
+                OrgUnit::Province => None,
+                OrgUnit::Commune(c) => Some(c.as_str()),
+                OrgUnit::Agency(_) => return Ok(None),
+            };
+            let window = period
+                .window()
+                .ok_or_else(|| AppError::internal(format!("period {period} has no window")))?;
+            let s = self.shares(db, window.start, window.end, commune).await?;
+            let Some((n, d)) = fraction(key, &s) else {
+                return Ok(None);
+            };
+            Ok(Some(Observation::live(
+                def,
+                period,
+                org,
+                Some(n as f64),
+                Some(d as f64),
+                (key == "border.declared_crossings").then(|| {
+                    "Xe qua cửa khẩu chưa khai báo: lượt camera tại làn qua cửa khẩu không khớp \
+                     tờ khai nào và chưa được cán bộ gắn vào chuyến (ước tính)"
+                        .to_string()
+                }),
+            )))
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,272 @@
+//! The border-gate provider against hand-computed values. Four trips and four review items,
+//! written by SQL at fixed local times (the border tests' own fixtures go through the whole
+//! journey; here only the rows the counts read matter):
+//!
+//! | trip | gate | quarantine | crossed (local) | booking used | fee paid | checks decided (needed) |
+//! |---|---|---|---|---|---|---|
+//! | T1 | HN (06184) | plant | 2026-01-05 10:00 | yes | yes | border guard, plant, customs (3 of 3) |
+//! | T2 | HN | — | 2026-01-10 09:00 | no | no (assessed only) | customs (1 of 2; border guard pending) |
+//! | T3 | TT (06172) | plant,animal | 2026-01-14 23:30 | yes | no | customs, plant, + health, not needed (2 of 4) |
+//! | T4 | TT | — | 2026-01-15 00:30 | yes | yes | customs (1 of 2) |
+//! | T5 | HN | — | not crossed (in the yard) | | | |
+//!
+//! Review queue: R1 HN crossing read `no_match`, open (an undeclared crossing); R2 the same,
+//! attached by an officer (not one); R3 HN crossing read `ambiguous` (not one); R4 TT yard
+//! read `no_match` (not a crossing).
+//!
+//! Month 2026-01 (15 Dec 2025 – 14 Jan 2026): T1, T2, T3 crossed. Declared crossings 3 of
+//! 3 + 1 = 75 %; booked 2/3 = 66.7 %; fee paid online 1/3 = 33.3 %; checks recorded 6 of
+//! 3 + 2 + 4 = 9 = 66.7 %; agencies at the five gates: 11, of which 4 decided a check in the
+//! window (HN border guard, HN customs, plant quarantine, TT customs; the health check's
+//! agency is not at the gates) = 36.4 %. Commune 06184 (HN, DD): crossings 2 of 3 = 66.7 %,
+//! agencies 3 of 6 = 50 %; commune 06172 (TT, CN): 1 of 1 = 100 %; a commune without a gate:
+//! no value. Year 2026 adds T4: declared 4/5 = 80 %.
+
+use super::indicators::obs;
+use super::local_micros;
+use super::*;
+use tinhso_targets::engine::{OrgUnit, Registry};
+use tinhso_targets::period::Period;
+
+async fn exec(db: &Db, sql: &str) {
+    sqlx::query(sql)
+        .execute(db.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// One trip: its row, its `crossed` stage, its booking, fee and checks.
+struct Trip<'a> {
+    n: u32,
+    gate: &'a str,
+    quarantine: &'a str,
+    crossed: Option<i64>,
+    booked: bool,
+    paid: bool,
+    /// (check kind, agency, decided).
+    checks: &'a [(&'a str, &'a str, bool)],
+}
+
+async fn trip(db: &Db, t: &Trip<'_>) {
+    let (id, code, plate) = (
+        format!("trip-{}", t.n),
+        format!("TK-{}-260101-0000{}", t.gate, t.n),
+        format!("12C-000.0{}", t.n),
+    );
+    let at = t.crossed.unwrap_or(local_micros(2026, 1, 12, 8, 0));
+    let stage = if t.crossed.is_some() {
+        "crossed"
+    } else {
+        "yard"
+    };
+    exec(db, &format!("INSERT INTO border_vehicles (plate, country, vehicle_kind, plate_colour, owner_mst, payload_kg, created_at) VALUES ('{plate}', 'vn', 'truck', 'yellow', '4900123467', 30000, 0)")).await;
+    exec(db, &format!("INSERT INTO border_trips (id, code, version, enterprise_mst, gate_code, direction, vehicle_plate, trailer_plate, driver_id, expected_arrival, customs_declaration, total_weight_kg, perishable, quarantine, stage, stage_at, created_by, created_at, updated_at) VALUES ('{id}', '{code}', 1, '4900123467', '{}', 'export', '{plate}', NULL, 'drv-1', {at}, '305123456789', 18000, 0, '{}', '{stage}', {at}, 'test', 0, 0)", t.gate, t.quarantine)).await;
+    if let Some(c) = t.crossed {
+        exec(db, &format!("INSERT INTO border_trip_stages (trip_id, stage, at, source) VALUES ('{id}', 'crossed', {c}, 'camera')")).await;
+    }
+    if t.booked {
+        exec(db, &format!("INSERT INTO border_bookings (id, trip_id, gate_code, direction, hour_start, perishable, status, grace_used, arrive_by, source, created_by, created_at, updated_at) VALUES ('bk-{}', '{id}', '{}', 'export', {at}, 0, 'used', 0, {at}, 'booking', 'test', 0, 0)", t.n, t.gate)).await;
+    }
+    if t.crossed.is_some() {
+        exec(db, &format!("INSERT INTO border_fee_assessments (id, trip_id, trip_code, trip_version, gate_code, fee_date, schedule_id, journey, vehicle_class, category, amount_vnd, collector_vnd, budget_vnd, confirmed, quote, status, assessed_by, assessed_at, paid_at) VALUES ('fa-{}', '{id}', '{code}', 1, '{}', '2026-01-05', 's', 'j', 'v', 'c', 500000, 0, 500000, 1, '{{}}', 'assessed', 'test', 0, NULL)", t.n, t.gate)).await;
+        let status = if t.paid { "paid" } else { "pending" };
+        exec(db, &format!("INSERT INTO border_fee_payments (id, assessment_id, trip_code, gate_code, amount_vnd, purpose, status, gateway, gateway_txn_id, qr_payload, created_by, created_at, paid_at, receipt_no, collector_vnd, budget_vnd) VALUES ('fp-{}', 'fa-{}', '{code}', '{}', 500000, 'phí', '{status}', 'vietqr', NULL, 'qr', 'test', 0, NULL, NULL, 0, 500000)", t.n, t.n, t.gate)).await;
+    }
+    for (kind, agency, decided) in t.checks {
+        let decided_at = if *decided {
+            (at - 3_600_000_000).to_string()
+        } else {
+            "NULL".into()
+        };
+        let status = if *decided { "passed" } else { "pending" };
+        exec(db, &format!("INSERT INTO border_checks (trip_id, kind, gate_code, agency_code, status, reason, started_at, decided_at, decided_by, updated_at) VALUES ('{id}', '{kind}', '{}', '{agency}', '{status}', NULL, 0, {decided_at}, 'test', 0)", t.gate)).await;
+    }
+}
+
+async fn review(db: &Db, n: u32, gate: &str, stage: &str, reason: &str, status: &str, at: i64) {
+    exec(db, &format!("INSERT INTO border_events (event_id, kind, sensor_id, gate_code, stage, at, plate_text, confidence, ref, trip_id, outcome, received_at) VALUES ('ev-{n}', 'camera', 'cam-{gate}', '{gate}', '{stage}', {at}, '99X99999', 0.9, NULL, NULL, '{reason}', {at})")).await;
+    exec(db, &format!("INSERT INTO border_review_queue (event_id, gate_code, stage, at, plate_text, reason, candidates, status, resolved_trip_id, resolved_by, resolved_reason, resolved_at, created_at) VALUES ('ev-{n}', '{gate}', '{stage}', {at}, '99X99999', '{reason}', '[]', '{status}', NULL, NULL, NULL, NULL, {at})")).await;
+}
+
+pub async fn fixture(db: &Db) {
+    tinhso_border::gates::seed(db).await.unwrap();
+    exec(db, "INSERT INTO border_enterprises (mst, name, name_folded, phone, created_by, created_at) VALUES ('4900123467', 'Công ty Hữu Nghị', 'cong ty huu nghi', '0912345678', 'test', 0)").await;
+    exec(db, "INSERT INTO border_drivers (id, id_kind, id_number, full_name, phone, nationality, created_at) VALUES ('drv-1', 'cccd', '020090001234', 'Hoàng Văn Bình', '0912345678', 'VN', 0)").await;
+    for gate in ["HN", "TT"] {
+        exec(db, &format!("INSERT INTO border_sensors (id, kind, gate_code, stage, name_vi, created_at) VALUES ('cam-{gate}', 'camera', '{gate}', 'crossed', 'Camera', 0)")).await;
+    }
+    let (bg_hn, cu_hn, cu_tt, plant) = (
+        "000.01.02.Z37",
+        "000.01.01.Z37",
+        "000.02.01.Z37",
+        "000.00.03.Z37",
+    );
+    for t in [
+        Trip {
+            n: 1,
+            gate: "HN",
+            quarantine: "plant",
+            crossed: Some(local_micros(2026, 1, 5, 10, 0)),
+            booked: true,
+            paid: true,
+            checks: &[
+                ("border_guard", bg_hn, true),
+                ("plant_quarantine", plant, true),
+                ("customs", cu_hn, true),
+            ],
+        },
+        Trip {
+            n: 2,
+            gate: "HN",
+            quarantine: "",
+            crossed: Some(local_micros(2026, 1, 10, 9, 0)),
+            booked: false,
+            paid: false,
+            checks: &[("border_guard", bg_hn, false), ("customs", cu_hn, true)],
+        },
+        Trip {
+            n: 3,
+            gate: "TT",
+            quarantine: "plant,animal",
+            crossed: Some(local_micros(2026, 1, 14, 23, 30)),
+            booked: true,
+            paid: false,
+            checks: &[
+                ("customs", cu_tt, true),
+                ("plant_quarantine", plant, true),
+                ("health_quarantine", "000.99.99.Z37", true),
+            ],
+        },
+        Trip {
+            n: 4,
+            gate: "TT",
+            quarantine: "",
+            crossed: Some(local_micros(2026, 1, 15, 0, 30)),
+            booked: true,
+            paid: true,
+            checks: &[("customs", cu_tt, true)],
+        },
+        Trip {
+            n: 5,
+            gate: "HN",
+            quarantine: "",
+            crossed: None,
+            booked: false,
+            paid: false,
+            checks: &[],
+        },
+    ] {
+        trip(db, &t).await;
+    }
+    let at = local_micros(2026, 1, 8, 12, 0);
+    review(db, 1, "HN", "crossed", "no_match", "open", at).await;
+    review(db, 2, "HN", "crossed", "no_match", "attached", at).await;
+    review(db, 3, "HN", "crossed", "ambiguous", "open", at).await;
+    review(db, 4, "TT", "yard", "no_match", "open", at).await;
+}
+
+#[tokio::test]
+async fn border_shares_match_hand_computed_values() {
+    let t = env().await;
+    let db = &t.db;
+    fixture(db).await;
+    let p = OrgUnit::Province;
+    assert_eq!(
+        obs(db, "border.declared_crossings", "2026-01", &p).await,
+        (Some(3.0), Some(4.0), Some(75.0))
+    );
+    assert_eq!(
+        obs(db, "border.booked_crossings", "2026-01", &p).await,
+        (Some(2.0), Some(3.0), Some(66.7))
+    );
+    assert_eq!(
+        obs(db, "border.fees_online", "2026-01", &p).await,
+        (Some(1.0), Some(3.0), Some(33.3))
+    );
+    assert_eq!(
+        obs(db, "border.checks_on_platform", "2026-01", &p).await,
+        (Some(6.0), Some(9.0), Some(66.7))
+    );
+    assert_eq!(
+        obs(db, "border.agencies_active", "2026-01", &p).await,
+        (Some(4.0), Some(11.0), Some(36.4))
+    );
+    assert_eq!(
+        obs(db, "border.declared_crossings", "2026", &p).await,
+        (Some(4.0), Some(5.0), Some(80.0))
+    );
+    let hn = OrgUnit::Commune("06184".into());
+    assert_eq!(
+        obs(db, "border.declared_crossings", "2026-01", &hn).await,
+        (Some(2.0), Some(3.0), Some(66.7))
+    );
+    assert_eq!(
+        obs(db, "border.agencies_active", "2026-01", &hn).await,
+        (Some(3.0), Some(6.0), Some(50.0))
+    );
+    let tt = OrgUnit::Commune("06172".into());
+    assert_eq!(
+        obs(db, "border.declared_crossings", "2026-01", &tt).await,
+        (Some(1.0), Some(1.0), Some(100.0))
+    );
+    let none = OrgUnit::Commune("05986".into());
+    assert_eq!(
+        obs(db, "border.declared_crossings", "2026-01", &none).await,
+        (Some(0.0), Some(0.0), None)
+    );
+    // Not broken down by agency.
+    let o = Registry::standard()
+        .observe(
+            db,
+            "border.fees_online",
+            Period::parse("2026-01").unwrap(),
+            &OrgUnit::Agency("000.01.01.Z37".into()),
+        )
+        .await
+        .unwrap();
+    assert!(o.is_none());
+    // The trips behind the January number, newest first.
+    let trips =
+        tinhso_border::indicators::crossed_trips(db, ymd(2025, 12, 15), ymd(2026, 1, 15), None, 10)
+            .await
+            .unwrap();
+    let codes: Vec<(&str, bool, bool)> = trips
+        .iter()
+        .map(|t| (t.code.as_str(), t.booked, t.fee_paid))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("TK-TT-260101-00003", true, false),
+            ("TK-HN-260101-00002", false, false),
+            ("TK-HN-260101-00001", true, true)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_border_targets_are_wired_live() {
+    let t = env().await;
+    let targets = tinhso_targets::plan::targets(&t.db).await.unwrap();
+    let key = |id: &str| {
+        targets
+            .iter()
+            .find(|t| t.id == id)
+            .unwrap()
+            .indicator_key
+            .clone()
+    };
+    assert_eq!(
+        key("border.services-on-one-platform"),
+        "border.declared_crossings"
+    );
+    assert_eq!(
+        key("border.agencies-on-one-platform"),
+        "border.agencies_active"
+    );
+    assert_eq!(
+        key("border.supervision-on-platform"),
+        "border.checks_on_platform"
+    );
+    assert_eq!(key("border.modern-tech"), "reported.border.modern-tech");
+}

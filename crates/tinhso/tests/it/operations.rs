@@ -1,0 +1,222 @@
+//! The leaders' operations centre over HTTP (`/lanh-dao/dieu-hanh`, `/api/v1/operations`):
+//! who may see it, the map with one cell per commune, the drill-down from the province to the
+//! records, scoped to what the caller may read, and refusals that name the rule.
+
+use crate::{client, json, problem, spawn_app, text};
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn only_leaders_open_the_operations_centre() {
+    let app = spawn_app().await;
+    let (status, _) = problem(app.get(&client(), "/api/v1/operations").await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for who in ["020190001234", "congchuc.dongkinh", "motcua.tinh"] {
+        let c = app.signed_in(who).await;
+        for path in [
+            "/lanh-dao/dieu-hanh",
+            "/lanh-dao/dieu-hanh/so-lieu",
+            "/lanh-dao/dieu-hanh/chi-so?indicator=services.online",
+            "/api/v1/operations",
+            "/api/v1/operations/drill?indicator=services.online",
+        ] {
+            assert_eq!(
+                app.get(&c, path).await.status(),
+                StatusCode::FORBIDDEN,
+                "{who} {path}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_province_leader_sees_targets_counters_and_the_map() {
+    let app = spawn_app().await;
+    let leader = app.signed_in("lanhdao.tinh").await;
+    let (_, home) = text(app.get(&leader, "/lanh-dao").await).await;
+    assert!(
+        home.contains("href=\"/lanh-dao/dieu-hanh\""),
+        "linked from /lanh-dao"
+    );
+    let (_, targets) = text(app.get(&leader, "/nghiep-vu/muc-tieu").await).await;
+    assert!(
+        targets.contains("href=\"/lanh-dao/dieu-hanh\""),
+        "linked from the targets page"
+    );
+
+    let (status, html) = text(
+        app.get(&leader, "/lanh-dao/dieu-hanh?chi_so=services.on_time")
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        html.matches("<path class=\"cell\"").count(),
+        65,
+        "one cell per commune"
+    );
+    assert_eq!(
+        html.matches("<article class=\"ops-card").count(),
+        43,
+        "every target"
+    );
+    assert_eq!(html.matches("<svg class=\"spark\"").count(), 43);
+    for id in [
+        "dem-ho-so-hom-nay",
+        "dem-dung-han",
+        "dem-qua-han",
+        "dem-xe-cua-khau",
+        "dem-hang-cho",
+    ] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    assert!(html.contains("<option value=\"services.on_time\" selected>"));
+    assert!(
+        html.contains("không phải địa giới hành chính"),
+        "cells are said to be approximate"
+    );
+    assert!(html.contains("data-src=\"/lanh-dao/dieu-hanh/so-lieu?chi_so=services.on_time"));
+    let (status, en) = text(app.get(&leader, "/lanh-dao/dieu-hanh?lang=en").await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(en.contains("Operations centre") && en.contains("not legal boundaries"));
+    // The refreshed fragment is the live part alone, without the layout.
+    let (status, part) = text(
+        app.get(
+            &leader,
+            "/lanh-dao/dieu-hanh/so-lieu?chi_so=border.declared_crossings",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!part.contains("<html"));
+    assert_eq!(part.matches("<path class=\"cell\"").count(), 65);
+
+    let (status, v) = json(
+        app.get(&leader, "/api/v1/operations?chi_so=services.online&ky=2026")
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["targets"].as_array().unwrap().len(), 43);
+    assert_eq!(v["map"]["indicator"], "services.online");
+    assert_eq!(v["map"]["period"], "2026");
+    assert_eq!(v["map"]["communes"].as_array().unwrap().len(), 65);
+    let t = v["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "border.services-on-one-platform")
+        .unwrap();
+    assert_eq!(t["indicator_key"], "border.declared_crossings");
+    assert_eq!(t["source"], "live");
+    assert!(t["trend"].is_array() && t.get("overall").is_some());
+    assert!(v["counters"]["received_today"].is_number());
+
+    // Bad input names the rule.
+    for (path, rule) in [
+        (
+            "/api/v1/operations?chi_so=reported.overall.dti-top10",
+            "indicator_live",
+        ),
+        ("/api/v1/operations?ky=2026-Q5", "period"),
+        (
+            "/api/v1/operations/drill?indicator=services.online&org=district:1",
+            "org",
+        ),
+    ] {
+        let (status, p) = problem(app.get(&leader, path).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        assert_eq!(p["errors"][0]["code"], rule, "{path}: {p}");
+    }
+}
+
+#[tokio::test]
+async fn drill_down_from_the_province_to_the_records_within_scope() {
+    let app = spawn_app().await;
+    let leader = app.signed_in("lanhdao.tinh").await;
+    let (status, html) = text(
+        app.get(
+            &leader,
+            "/lanh-dao/dieu-hanh/chi-so?indicator=services.online&org=province&ky=2026",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"bang-cap-duoi\""));
+    assert!(
+        html.contains("org=commune:05986&amp;ky=2026"),
+        "communes link down"
+    );
+    let (status, html) = text(
+        app.get(
+            &leader,
+            "/lanh-dao/dieu-hanh/chi-so?indicator=services.online&org=commune:05986&ky=2026",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Ủy ban nhân dân phường Tam Thanh"));
+    assert!(
+        html.contains("org=agency:000.00.23.H37"),
+        "agencies link down"
+    );
+    let (status, v) = json(
+        app.get(
+            &leader,
+            "/api/v1/operations/drill?indicator=services.online&org=agency:000.00.23.H37&ky=2026",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let records = v["records"].as_array().unwrap();
+    let o = &v["observation"];
+    assert_eq!(o["denominator"].as_f64().unwrap() as usize, records.len());
+    assert_eq!(
+        o["numerator"].as_f64().unwrap() as usize,
+        records.iter().filter(|r| r["counted"] == true).count()
+    );
+    for r in records {
+        assert_eq!(
+            r["href"],
+            format!("/nghiep-vu/ho-so/{}", r["code"].as_str().unwrap())
+        );
+    }
+
+    // The leader of Tam Thanh's People's Committee: their commune, not another one; on the
+    // province's list only their commune carries a value.
+    let local = app.signed_in("lanhdao.tamthanh").await;
+    let ok = app
+        .get(
+            &local,
+            "/lanh-dao/dieu-hanh/chi-so?indicator=services.online&org=commune:05986",
+        )
+        .await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let other = app
+        .get(
+            &local,
+            "/lanh-dao/dieu-hanh/chi-so?indicator=services.online&org=commune:06184",
+        )
+        .await;
+    assert_eq!(other.status(), StatusCode::FORBIDDEN);
+    let (status, v) = json(
+        app.get(
+            &local,
+            "/api/v1/operations/drill?indicator=services.online&org=province",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let shown: Vec<&str> = v["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["observation"].is_null())
+        .map(|c| c["org"].as_str().unwrap())
+        .collect();
+    assert!(shown.iter().all(|o| *o == "commune:05986"), "{shown:?}");
+}
