@@ -311,7 +311,7 @@ impl Registry {
     /// values.
     pub fn standard() -> Self {
         Self::new(vec![
-            Box::new(crate::live::ServicesProvider),
+            Box::<crate::live::ServicesProvider>::default(),
             Box::new(crate::live_border::BorderProvider::default()),
             Box::new(crate::reported::ReportedProvider),
         ])

@@ -6,10 +6,14 @@
 
 use crate::engine::{IndicatorDef, Kind, Observation, OrgUnit, Provider};
 use crate::period::Period;
+use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tinhso_kernel::{AppError, Invalid};
 use tinhso_refdata::agencies;
+use tinhso_services::indicators::Report;
 use tinhso_store::Db;
 
 pub(crate) const fn def(
@@ -132,8 +136,38 @@ pub async fn agencies_of(db: &Db, org: &OrgUnit) -> Result<Option<Vec<String>>, 
     }
 }
 
-/// The public-services provider.
-pub struct ServicesProvider;
+/// A window `[from, to)` and the agencies it covers (`None`: every agency).
+type WindowAgencies = (NaiveDate, NaiveDate, Option<Vec<String>>);
+
+/// The public-services provider. One report gives every Decision 766 indicator of a window and
+/// a unit, so the provider keeps the reports it made for the life of its
+/// [`crate::engine::Registry`] (one page or one API call): the seven indicators of a window
+/// cost one report.
+#[derive(Default)]
+pub struct ServicesProvider {
+    reports: Mutex<HashMap<WindowAgencies, Arc<Report>>>,
+}
+
+impl ServicesProvider {
+    async fn report(
+        &self,
+        db: &Db,
+        from: NaiveDate,
+        to: NaiveDate,
+        codes: Option<Vec<String>>,
+    ) -> Result<Arc<Report>, AppError> {
+        let key = (from, to, codes);
+        if let Some(r) = self.reports.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(r);
+        }
+        let r =
+            Arc::new(tinhso_services::indicators::report(db, from, to, key.2.as_deref()).await?);
+        if let Ok(mut m) = self.reports.lock() {
+            m.insert(key, r.clone());
+        }
+        Ok(r)
+    }
+}
 
 impl Provider for ServicesProvider {
     fn name(&self) -> &'static str {
@@ -159,9 +193,7 @@ impl Provider for ServicesProvider {
                 .window()
                 .ok_or_else(|| AppError::internal(format!("period {period} has no window")))?;
             let codes = agencies_of(db, org).await?;
-            let report =
-                tinhso_services::indicators::report(db, window.start, window.end, codes.as_deref())
-                    .await?;
+            let report = self.report(db, window.start, window.end, codes).await?;
             let short = key.trim_start_matches("services.");
             let Some(i) = report.total.get(short) else {
                 return Ok(None);

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod bench_border;
 pub mod bench_exchange;
+pub mod bench_targets;
 pub mod config;
 pub mod demo;
 pub mod mail;
