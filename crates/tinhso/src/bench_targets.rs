@@ -274,6 +274,11 @@ impl Batch {
         self.rows.push(row);
     }
 
+    /// Rows written plus rows waiting.
+    fn written_and_kept(&self) -> u64 {
+        self.written + self.rows.len() as u64
+    }
+
     async fn flush(&mut self, conn: &mut sqlx::AnyConnection) -> anyhow::Result<()> {
         if self.rows.is_empty() {
             return Ok(());
@@ -380,6 +385,9 @@ async fn insert_border_traffic(
     veh.flush(&mut tx).await?;
     tx.commit().await?;
 
+    let mut own_veh = Batch::new(
+        "INSERT INTO border_vehicles (plate, country, vehicle_kind, plate_colour, owner_mst, payload_kg, created_at)",
+    );
     let mut trip_b = Batch::new(
         "INSERT INTO border_trips (id, code, version, enterprise_mst, gate_code, direction, \
          vehicle_plate, trailer_plate, driver_id, expected_arrival, customs_declaration, \
@@ -444,7 +452,19 @@ async fn insert_border_traffic(
         // The furthest stage reached by now.
         let reached = at.iter().rposition(|t| *t <= now).unwrap_or(0);
         let v = n % pool_size;
-        let plate = format!("12C-{:03}.{:02}", v / 100, v % 100);
+        let mut plate = format!("12C-{:03}.{:02}", v / 100, v % 100);
+        if reached < 5 {
+            // A truck still on its way has no other active trip: a vehicle of its own.
+            plate = format!(
+                "12D-{:03}.{:02}",
+                own_veh.written_and_kept() / 100,
+                own_veh.written_and_kept() % 100
+            );
+            own_veh.add(format!(
+                "('{plate}','vn','truck','yellow','89{:08}',30000,{now})",
+                n % 200
+            ));
+        }
         let id = format!("bt-{n}");
         let code = format!("{}-B{n:08}", gate.code);
         trip_b.add(format!(
@@ -547,6 +567,7 @@ async fn insert_border_traffic(
         }
         if n % TRIPS_PER_FLUSH == TRIPS_PER_FLUSH - 1 {
             for b in [
+                &mut own_veh,
                 &mut trip_b,
                 &mut stage_b,
                 &mut event_b,
@@ -560,6 +581,7 @@ async fn insert_border_traffic(
         }
         if n % 50_000 == 49_999 {
             for b in [
+                &mut own_veh,
                 &mut trip_b,
                 &mut stage_b,
                 &mut event_b,
@@ -578,6 +600,7 @@ async fn insert_border_traffic(
         }
     }
     for b in [
+        &mut own_veh,
         &mut trip_b,
         &mut stage_b,
         &mut event_b,
