@@ -72,4 +72,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "border agency checks, their decisions and customs release decisions",
         sql: include_str!("../migrations/8005_checks.sql"),
     },
+    Migration {
+        version: 8006,
+        name: "border indexes for the indicators: bookings and fee payments by trip",
+        sql: include_str!("../migrations/8006_indicator_indexes.sql"),
+    },
 ];

@@ -47,6 +47,9 @@ pub struct TargetsArgs {
     /// The day the screen is computed for (the data ends the day before).
     #[arg(long, default_value = "2026-11-29")]
     pub today: String,
+    /// Write the SQLite database to this (new) file and keep it, to look into afterwards.
+    #[arg(long)]
+    pub sqlite_file: Option<PathBuf>,
     /// Skip the DuckDB comparison.
     #[arg(long)]
     pub no_duckdb: bool,
@@ -62,9 +65,12 @@ pub async fn run(args: &TargetsArgs) -> anyhow::Result<()> {
     let today = NaiveDate::parse_from_str(&args.today, "%Y-%m-%d")
         .with_context(|| format!("--today: use YYYY-MM-DD (got {:?})", args.today))?;
     let targets: Vec<Target> = match args.backend {
-        BackendChoice::Sqlite => vec![Target::Sqlite(None)],
+        BackendChoice::Sqlite => vec![Target::Sqlite(args.sqlite_file.clone())],
         BackendChoice::Postgres => vec![Target::Postgres(args.pg_url.clone())],
-        BackendChoice::Both => vec![Target::Sqlite(None), Target::Postgres(args.pg_url.clone())],
+        BackendChoice::Both => vec![
+            Target::Sqlite(args.sqlite_file.clone()),
+            Target::Postgres(args.pg_url.clone()),
+        ],
     };
     let mut results = Vec::new();
     for target in &targets {
