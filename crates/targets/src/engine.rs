@@ -9,7 +9,10 @@
 use crate::period::Period;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::Hash;
+use std::sync::Mutex;
 use tinhso_kernel::{AppError, Invalid};
 use tinhso_store::Db;
 
@@ -368,6 +371,37 @@ pub fn live_indicator(key: &str) -> Option<&'static IndicatorDef> {
         .iter()
         .chain(crate::live_border::BORDER_INDICATORS)
         .find(|d| d.key == key)
+}
+
+/// What a provider computed once for a key (a window and a unit) and keeps for the life of its
+/// [`Registry`] — one page or one API call (kết quả tính một lần cho mỗi kỳ và đơn vị).
+pub struct Memo<K, V> {
+    kept: Mutex<HashMap<K, V>>,
+}
+
+impl<K, V> Default for Memo<K, V> {
+    fn default() -> Self {
+        Self {
+            kept: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> Memo<K, V> {
+    /// The kept value for `key`, or `compute`'s, then kept.
+    pub async fn get_or<F>(&self, key: K, compute: F) -> Result<V, AppError>
+    where
+        F: std::future::Future<Output = Result<V, AppError>>,
+    {
+        if let Some(v) = self.kept.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(v);
+        }
+        let v = compute.await?;
+        if let Ok(mut m) = self.kept.lock() {
+            m.insert(key, v.clone());
+        }
+        Ok(v)
+    }
 }
 
 #[cfg(test)]

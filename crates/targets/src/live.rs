@@ -4,13 +4,12 @@
 //! People's Committee; an agency: that agency). The engine recomputes each value as
 //! `numerator / denominator × 100` from the counts the module gives.
 
-use crate::engine::{IndicatorDef, Kind, Observation, OrgUnit, Provider};
+use crate::engine::{IndicatorDef, Kind, Memo, Observation, OrgUnit, Provider};
 use crate::period::Period;
 use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tinhso_kernel::{AppError, Invalid};
 use tinhso_refdata::agencies;
 use tinhso_services::indicators::Report;
@@ -145,7 +144,7 @@ type WindowAgencies = (NaiveDate, NaiveDate, Option<Vec<String>>);
 /// cost one report.
 #[derive(Default)]
 pub struct ServicesProvider {
-    reports: Mutex<HashMap<WindowAgencies, Arc<Report>>>,
+    reports: Memo<WindowAgencies, Arc<Report>>,
 }
 
 impl ServicesProvider {
@@ -156,16 +155,11 @@ impl ServicesProvider {
         to: NaiveDate,
         codes: Option<Vec<String>>,
     ) -> Result<Arc<Report>, AppError> {
-        let key = (from, to, codes);
-        if let Some(r) = self.reports.lock().ok().and_then(|m| m.get(&key).cloned()) {
-            return Ok(r);
-        }
-        let r =
-            Arc::new(tinhso_services::indicators::report(db, from, to, key.2.as_deref()).await?);
-        if let Ok(mut m) = self.reports.lock() {
-            m.insert(key, r.clone());
-        }
-        Ok(r)
+        let report = async {
+            let r = tinhso_services::indicators::report(db, from, to, codes.as_deref()).await?;
+            Ok(Arc::new(r))
+        };
+        self.reports.get_or((from, to, codes.clone()), report).await
     }
 }
 

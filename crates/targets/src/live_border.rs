@@ -4,14 +4,12 @@
 //! for most communes; an agency: not broken down). The engine computes each value as
 //! `numerator / denominator × 100`.
 
-use crate::engine::{IndicatorDef, Observation, OrgUnit, Provider};
+use crate::engine::{IndicatorDef, Memo, Observation, OrgUnit, Provider};
 use crate::live::def;
 use crate::period::Period;
 use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use std::collections::HashMap;
-use std::sync::Mutex;
 use tinhso_border::indicators::{shares, Shares};
 use tinhso_kernel::AppError;
 use tinhso_store::Db;
@@ -80,7 +78,7 @@ type WindowUnit = (NaiveDate, NaiveDate, Option<String>);
 /// one page or one API call): the five indicators of a window cost one count.
 #[derive(Default)]
 pub struct BorderProvider {
-    counted: Mutex<HashMap<WindowUnit, Shares>>,
+    counted: Memo<WindowUnit, Shares>,
 }
 
 impl BorderProvider {
@@ -92,14 +90,9 @@ impl BorderProvider {
         commune: Option<&str>,
     ) -> Result<Shares, AppError> {
         let key = (from, to, commune.map(str::to_string));
-        if let Some(s) = self.counted.lock().ok().and_then(|c| c.get(&key).copied()) {
-            return Ok(s);
-        }
-        let s = shares(db, from, to, commune).await?;
-        if let Ok(mut c) = self.counted.lock() {
-            c.insert(key, s);
-        }
-        Ok(s)
+        self.counted
+            .get_or(key, shares(db, from, to, commune))
+            .await
     }
 }
 

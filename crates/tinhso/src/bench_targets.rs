@@ -571,7 +571,9 @@ async fn insert_border_traffic(
                 gate.code, at[3], at[4]
             ));
         }
-        if n % TRIPS_PER_FLUSH == TRIPS_PER_FLUSH - 1 {
+        // Parents first, every few trips; a commit every 50,000 and at the end.
+        let commit = n % 50_000 == 49_999 || n + 1 == trips;
+        if n % TRIPS_PER_FLUSH == TRIPS_PER_FLUSH - 1 || commit {
             for b in [
                 &mut own_veh,
                 &mut trip_b,
@@ -585,39 +587,15 @@ async fn insert_border_traffic(
                 b.flush(&mut tx).await?;
             }
         }
-        if n % 50_000 == 49_999 {
-            for b in [
-                &mut own_veh,
-                &mut trip_b,
-                &mut stage_b,
-                &mut event_b,
-                &mut check_b,
-                &mut booking_b,
-                &mut assess_b,
-                &mut pay_b,
-            ] {
-                b.flush(&mut tx).await?;
-            }
-            tx.commit().await?;
-            tx = db.pool().begin().await?;
+        if commit {
+            std::mem::replace(&mut tx, db.pool().begin().await?)
+                .commit()
+                .await?;
             if n % 200_000 == 199_999 {
                 eprintln!("bench: {}/{trips} border trips", n + 1);
             }
         }
     }
-    for b in [
-        &mut own_veh,
-        &mut trip_b,
-        &mut stage_b,
-        &mut event_b,
-        &mut check_b,
-        &mut booking_b,
-        &mut assess_b,
-        &mut pay_b,
-    ] {
-        b.flush(&mut tx).await?;
-    }
-    tx.commit().await?;
     Ok(BorderRows {
         trips: trip_b.written,
         stages: stage_b.written,
