@@ -72,104 +72,261 @@ async fn gate_codes(db: &Db, commune: Option<&str>) -> Result<Vec<gates::Gate>, 
     })
 }
 
+/// The roll-up's name in `rollup_marks` (migration 8007 marks its days).
+pub const ROLLUP: &str = "border";
+
+/// One row of `border_day_counts`: gate, day, measure, quarantine, item, count.
+type DayRow = (String, i64, &'static str, String, String, i64);
+
+/// The raw counts of the local days `[first, last]` for `gates` (`None`: every gate), one
+/// [`DayRow`] per gate, day, measure, quarantine and item — what `border_day_counts` keeps.
+async fn day_rows(
+    db: &Db,
+    first: i64,
+    last: i64,
+    gates: Option<&[String]>,
+) -> Result<Vec<DayRow>, AppError> {
+    let lo = first * 86_400_000_000 - 25_200_000_000;
+    let hi = (last + 1) * 86_400_000_000 - 25_200_000_000;
+    let rows = |sql: String| async move { window_rows(db, &sql, lo, hi, gates, None).await };
+    let on = |column: &str| agency_clause_on(gates, 3, column);
+    let day = tinhso_store::rollup::day_sql;
+    let mut out: Vec<DayRow> = Vec::new();
+
+    let sql = format!(
+        "SELECT t.gate_code, {d}, t.quarantine, CAST(COUNT(*) AS BIGINT), \
+         CAST(SUM({BOOKED}) AS BIGINT), CAST(SUM({PAID}) AS BIGINT) \
+         FROM {CROSSED}{} GROUP BY t.gate_code, {d}, t.quarantine",
+        on("t.gate_code"),
+        d = day("s.at"),
+    );
+    for r in rows(sql).await? {
+        let (gate, d, q): (String, i64, String) = (
+            r.try_get(0).map_err(db_err)?,
+            r.try_get(1).map_err(db_err)?,
+            r.try_get(2).map_err(db_err)?,
+        );
+        for (i, measure) in [(3, "crossed"), (4, "booked"), (5, "fee_paid")] {
+            let n: i64 = r.try_get(i).map_err(db_err)?;
+            if n > 0 {
+                out.push((gate.clone(), d, measure, q.clone(), String::new(), n));
+            }
+        }
+    }
+
+    let sql = format!(
+        "SELECT t.gate_code, {d}, t.quarantine, c.kind, CAST(COUNT(*) AS BIGINT) FROM border_checks c \
+         JOIN border_trips t ON t.id = c.trip_id JOIN border_trip_stages s ON s.trip_id = t.id \
+         WHERE s.stage = 'crossed' AND s.at >= $1 AND s.at < $2 AND c.decided_at IS NOT NULL{} \
+         GROUP BY t.gate_code, {d}, t.quarantine, c.kind",
+        on("t.gate_code"),
+        d = day("s.at"),
+    );
+    for r in rows(sql).await? {
+        out.push((
+            r.try_get(0).map_err(db_err)?,
+            r.try_get(1).map_err(db_err)?,
+            "check",
+            r.try_get(2).map_err(db_err)?,
+            r.try_get(3).map_err(db_err)?,
+            r.try_get(4).map_err(db_err)?,
+        ));
+    }
+
+    let sql = format!(
+        "SELECT gate_code, {d}, CAST(COUNT(*) AS BIGINT) FROM border_review_queue \
+         WHERE stage = 'crossed' AND reason = 'no_match' AND status <> 'attached' \
+         AND at >= $1 AND at < $2{} GROUP BY gate_code, {d}",
+        on("gate_code"),
+        d = day("at"),
+    );
+    for r in rows(sql).await? {
+        out.push((
+            r.try_get(0).map_err(db_err)?,
+            r.try_get(1).map_err(db_err)?,
+            "undeclared",
+            String::new(),
+            String::new(),
+            r.try_get(2).map_err(db_err)?,
+        ));
+    }
+
+    let sql = format!(
+        "SELECT gate_code, {d}, agency_code, CAST(COUNT(*) AS BIGINT) FROM border_checks \
+         WHERE decided_at >= $1 AND decided_at < $2{} GROUP BY gate_code, {d}, agency_code",
+        on("gate_code"),
+        d = day("decided_at"),
+    );
+    for r in rows(sql).await? {
+        out.push((
+            r.try_get(0).map_err(db_err)?,
+            r.try_get(1).map_err(db_err)?,
+            "agency",
+            String::new(),
+            r.try_get(2).map_err(db_err)?,
+            r.try_get(3).map_err(db_err)?,
+        ));
+    }
+    Ok(out)
+}
+
+/// Bring the daily roll-up up to date: recompute every (gate, day) a change marked since the
+/// last refresh (see [`tinhso_store::rollup`]). Returns the days stored. [`shares`] calls it
+/// first; `tinhso serve` also runs it every minute so readers seldom wait.
+pub async fn refresh_rollup(db: &Db) -> Result<usize, AppError> {
+    let marks = tinhso_store::rollup::pending(db, ROLLUP).await?;
+    let mut stored = 0;
+    for (first, last, marks) in tinhso_store::rollup::runs(marks, 7) {
+        let gates: BTreeSet<&str> = marks.iter().map(|m| m.scope.as_str()).collect();
+        let gates: Vec<String> = gates.into_iter().map(str::to_string).collect();
+        let mut fresh: HashMap<(String, i64), Vec<DayRow>> = HashMap::new();
+        for row in day_rows(db, first, last, Some(&gates)).await? {
+            fresh.entry((row.0.clone(), row.1)).or_default().push(row);
+        }
+        let mut tx = db.begin_write().await?;
+        for m in &marks {
+            if !tinhso_store::rollup::claim(&mut tx, ROLLUP, m).await? {
+                continue;
+            }
+            sqlx::query("DELETE FROM border_day_counts WHERE gate_code = $1 AND day = $2")
+                .bind(&m.scope)
+                .bind(m.day)
+                .execute(tx.conn())
+                .await
+                .map_err(db_err)?;
+            for (gate, day, measure, quarantine, item, n) in
+                fresh.get(&(m.scope.clone(), m.day)).into_iter().flatten()
+            {
+                sqlx::query(
+                    "INSERT INTO border_day_counts (gate_code, day, measure, quarantine, item, n) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(gate)
+                .bind(day)
+                .bind(*measure)
+                .bind(quarantine)
+                .bind(item)
+                .bind(n)
+                .execute(tx.conn())
+                .await
+                .map_err(db_err)?;
+            }
+            stored += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(stored)
+}
+
 /// The counts for local dates `[from, to)`; `commune`: only its gates (administrative-unit
-/// code). A commune without a gate gives zero counts.
+/// code). A commune without a gate gives zero counts. Read from the daily roll-up, brought up
+/// to date first ([`refresh_rollup`]); [`shares_from_rows`] counts the raw rows instead.
 pub async fn shares(
     db: &Db,
     from: NaiveDate,
     to: NaiveDate,
     commune: Option<&str>,
 ) -> Result<Shares, AppError> {
-    let (lo, hi) = (local_midnight_micros(from), local_midnight_micros(to));
+    refresh_rollup(db).await?;
+    let day = |d: NaiveDate| tinhso_store::rollup::day_of(local_midnight_micros(d));
     let gates = gate_codes(db, commune).await?;
-    let mut out = Shares {
-        gate_agencies: gates
-            .iter()
-            .flat_map(|g| g.agencies.iter().map(|a| a.agency.as_str()))
-            .collect::<BTreeSet<_>>()
-            .len() as i64,
-        ..Default::default()
+    let codes: Option<Vec<String>> =
+        commune.map(|_| gates.iter().map(|g| g.code.clone()).collect());
+    let sql = format!(
+        "SELECT gate_code, measure, quarantine, item, CAST(SUM(n) AS BIGINT) \
+         FROM border_day_counts WHERE day >= $1 AND day < $2{} \
+         GROUP BY gate_code, measure, quarantine, item",
+        agency_clause_on(codes.as_deref(), 3, "gate_code")
+    );
+    let rows = if gates.is_empty() {
+        Vec::new()
+    } else {
+        window_rows(db, &sql, day(from), day(to), codes.as_deref(), None).await?
     };
+    let mut counted: Vec<DayRow> = Vec::with_capacity(rows.len());
+    for r in rows {
+        let measure: String = r.try_get(1).map_err(db_err)?;
+        let measure = match measure.as_str() {
+            "crossed" => "crossed",
+            "booked" => "booked",
+            "fee_paid" => "fee_paid",
+            "check" => "check",
+            "undeclared" => "undeclared",
+            "agency" => "agency",
+            _ => continue,
+        };
+        counted.push((
+            r.try_get(0).map_err(db_err)?,
+            0,
+            measure,
+            r.try_get(2).map_err(db_err)?,
+            r.try_get(3).map_err(db_err)?,
+            r.try_get(4).map_err(db_err)?,
+        ));
+    }
+    Ok(tally(&gates, &counted))
+}
+
+/// The same counts straight from the raw rows (every trip and check of the window is read).
+pub async fn shares_from_rows(
+    db: &Db,
+    from: NaiveDate,
+    to: NaiveDate,
+    commune: Option<&str>,
+) -> Result<Shares, AppError> {
+    let day = |d: NaiveDate| tinhso_store::rollup::day_of(local_midnight_micros(d));
+    let gates = gate_codes(db, commune).await?;
     if gates.is_empty() {
-        return Ok(out);
+        return Ok(tally(&gates, &[]));
     }
     let codes: Option<Vec<String>> =
         commune.map(|_| gates.iter().map(|g| g.code.clone()).collect());
-    let codes = codes.as_deref();
-    let by_code: HashMap<&str, &gates::Gate> = gates.iter().map(|g| (g.code.as_str(), g)).collect();
-    let rows = |sql: String| async move { window_rows(db, &sql, lo, hi, codes, None).await };
+    let rows = day_rows(db, day(from), day(to) - 1, codes.as_deref()).await?;
+    Ok(tally(&gates, &rows))
+}
 
-    // Crossed trips per gate and quarantine, with bookings used and fees paid.
-    let sql = format!(
-        "SELECT t.gate_code, t.quarantine, CAST(COUNT(*) AS BIGINT), \
-         CAST(SUM({BOOKED}) AS BIGINT), CAST(SUM({PAID}) AS BIGINT) \
-         FROM {CROSSED}{} GROUP BY t.gate_code, t.quarantine",
-        agency_clause_on(codes, 3, "t.gate_code")
-    );
-    let mut required: HashMap<(String, String), BTreeSet<&'static str>> = HashMap::new();
-    for r in rows(sql).await? {
-        let gate: String = r.try_get(0).map_err(db_err)?;
-        let quarantine: String = r.try_get(1).map_err(db_err)?;
-        let n: i64 = r.try_get(2).map_err(db_err)?;
-        out.crossed += n;
-        out.crossed_booked += r.try_get::<i64, _>(3).map_err(db_err)?;
-        out.crossed_fee_paid += r.try_get::<i64, _>(4).map_err(db_err)?;
-        if let Some(g) = by_code.get(gate.as_str()) {
-            let kinds = required_for(g, &quarantine);
-            out.checks_required += n * kinds.len() as i64;
-            required.insert(
-                (gate, quarantine),
-                kinds.iter().map(|k| k.kind.as_str()).collect(),
-            );
-        }
-    }
-
-    // Checks of those trips decided on the platform, counted only where the trip needed them.
-    let sql = format!(
-        "SELECT t.gate_code, t.quarantine, c.kind, CAST(COUNT(*) AS BIGINT) FROM border_checks c \
-         JOIN border_trips t ON t.id = c.trip_id JOIN border_trip_stages s ON s.trip_id = t.id \
-         WHERE s.stage = 'crossed' AND s.at >= $1 AND s.at < $2 AND c.decided_at IS NOT NULL{} \
-         GROUP BY t.gate_code, t.quarantine, c.kind",
-        agency_clause_on(codes, 3, "t.gate_code")
-    );
-    for r in rows(sql).await? {
-        let key: (String, String) = (r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?);
-        let kind: String = r.try_get(2).map_err(db_err)?;
-        if required
-            .get(&key)
-            .is_some_and(|k| k.contains(kind.as_str()))
-        {
-            out.checks_recorded += r.try_get::<i64, _>(3).map_err(db_err)?;
-        }
-    }
-
-    // Crossing reads that matched no declared trip.
-    let sql = format!(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM border_review_queue WHERE stage = 'crossed' \
-         AND reason = 'no_match' AND status <> 'attached' AND at >= $1 AND at < $2{}",
-        agency_clause_on(codes, 3, "gate_code")
-    );
-    out.undeclared_crossings = match rows(sql).await?.first() {
-        Some(r) => r.try_get(0).map_err(db_err)?,
-        None => 0,
-    };
-
-    // Agencies at these gates that decided a check in the window.
-    let sql = format!(
-        "SELECT DISTINCT agency_code FROM border_checks WHERE decided_at >= $1 AND decided_at < $2{}",
-        agency_clause_on(codes, 3, "gate_code")
-    );
+/// [`Shares`] from per-gate counts: the checks each crossed trip needed at its gate
+/// ([`required_for`]), those recorded among them, the agencies present and active.
+fn tally(gates: &[gates::Gate], rows: &[DayRow]) -> Shares {
     let present: BTreeSet<&str> = gates
         .iter()
         .flat_map(|g| g.agencies.iter().map(|a| a.agency.as_str()))
         .collect();
-    for r in rows(sql).await? {
-        let a: String = r.try_get(0).map_err(db_err)?;
-        if present.contains(a.as_str()) {
-            out.agencies_active += 1;
+    let by_code: HashMap<&str, &gates::Gate> = gates.iter().map(|g| (g.code.as_str(), g)).collect();
+    let mut out = Shares {
+        gate_agencies: present.len() as i64,
+        ..Default::default()
+    };
+    let mut active: BTreeSet<&str> = BTreeSet::new();
+    for (gate, _, measure, quarantine, item, n) in rows {
+        let Some(g) = by_code.get(gate.as_str()) else {
+            continue;
+        };
+        match *measure {
+            "crossed" => {
+                out.crossed += n;
+                out.checks_required += n * required_for(g, quarantine).len() as i64;
+            }
+            "booked" => out.crossed_booked += n,
+            "fee_paid" => out.crossed_fee_paid += n,
+            "check"
+                if required_for(g, quarantine)
+                    .iter()
+                    .any(|k| k.kind.as_str() == item.as_str()) =>
+            {
+                out.checks_recorded += n;
+            }
+            "undeclared" => out.undeclared_crossings += n,
+            "agency" if *n > 0 => {
+                if let Some(a) = present.get(item.as_str()) {
+                    active.insert(a);
+                }
+            }
+            _ => {}
         }
     }
-    Ok(out)
+    out.agencies_active = active.len() as i64;
+    out
 }
 
 /// A trip behind a border number.

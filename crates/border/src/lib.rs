@@ -77,4 +77,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "border indexes for the indicators: bookings and fee payments by trip",
         sql: include_str!("../migrations/8006_indicator_indexes.sql"),
     },
+    Migration {
+        version: 8007,
+        name: "daily roll-up of the border gate's counts",
+        sql: include_str!("../migrations/8007_indicator_rollup.sql"),
+    },
 ];

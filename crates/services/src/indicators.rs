@@ -462,57 +462,228 @@ struct AgencyOnly {
     agency: AgencyRef,
 }
 
-/// Count, per agency, from the dossiers of `[from, to)` (local dates).
+/// The roll-up's name in `rollup_marks` (migration 4007 marks its days).
+pub const ROLLUP: &str = "services";
+
+/// The columns of `dossier_day_counts`, in [`Counts`] order.
+const DAY_COLUMNS: [&str; 13] = [
+    "finished",
+    "on_time",
+    "complained",
+    "received",
+    "online",
+    "with_fee",
+    "paid_online",
+    "returned",
+    "electronic",
+    "digitised",
+    "rated_very",
+    "rated_satisfied",
+    "rated_unsatisfied",
+];
+
+impl Counts {
+    fn day_values(&self) -> [i64; 13] {
+        [
+            self.finished,
+            self.on_time,
+            self.complained,
+            self.received,
+            self.online,
+            self.with_fee,
+            self.paid_online,
+            self.returned,
+            self.electronic,
+            self.digitised,
+            self.rated_very,
+            self.rated_satisfied,
+            self.rated_unsatisfied,
+        ]
+    }
+
+    fn from_day_values(v: [i64; 13]) -> Self {
+        Counts {
+            finished: v[0],
+            on_time: v[1],
+            complained: v[2],
+            received: v[3],
+            online: v[4],
+            with_fee: v[5],
+            paid_online: v[6],
+            returned: v[7],
+            electronic: v[8],
+            digitised: v[9],
+            rated_very: v[10],
+            rated_satisfied: v[11],
+            rated_unsatisfied: v[12],
+            procedures: 0,
+            procedures_full: 0,
+        }
+    }
+}
+
+/// Bring the daily roll-up up to date: recompute every (agency, day) a change marked since the
+/// last refresh (see [`tinhso_store::rollup`]). Returns the days stored. [`counts`] calls it
+/// first; `tinhso serve` also runs it every minute so readers seldom wait.
+pub async fn refresh_rollup(db: &Db) -> Result<usize, AppError> {
+    let marks = tinhso_store::rollup::pending(db, ROLLUP).await?;
+    let mut stored = 0;
+    for (first, last, marks) in tinhso_store::rollup::runs(marks, 7) {
+        let agencies: BTreeSet<&str> = marks.iter().map(|m| m.scope.as_str()).collect();
+        // A few agencies: only theirs; many: the whole province (one pass, no long IN list).
+        let codes: Option<Vec<String>> =
+            (agencies.len() <= 20).then(|| agencies.iter().map(|a| a.to_string()).collect());
+        let lo = first * DAY_MICROS - VN_OFFSET_MICROS;
+        let hi = (last + 1) * DAY_MICROS - VN_OFFSET_MICROS;
+        let fresh = grouped_counts(db, lo, hi, codes.as_deref(), true).await?;
+        let mut tx = db.begin_write().await?;
+        for m in &marks {
+            if !tinhso_store::rollup::claim(&mut tx, ROLLUP, m).await? {
+                continue;
+            }
+            sqlx::query("DELETE FROM dossier_day_counts WHERE agency_code = $1 AND day = $2")
+                .bind(&m.scope)
+                .bind(m.day)
+                .execute(tx.conn())
+                .await
+                .map_err(db_err)?;
+            if let Some(c) = fresh.get(&(m.scope.clone(), m.day)) {
+                let marks: Vec<String> = (3..3 + DAY_COLUMNS.len())
+                    .map(|i| format!("${i}"))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO dossier_day_counts (agency_code, day, {}) VALUES ($1, $2, {})",
+                    DAY_COLUMNS.join(", "),
+                    marks.join(", ")
+                );
+                let mut q = sqlx::query(&sql).bind(&m.scope).bind(m.day);
+                for v in c.day_values() {
+                    q = q.bind(v);
+                }
+                q.execute(tx.conn()).await.map_err(db_err)?;
+            }
+            stored += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(stored)
+}
+
+/// Count, per agency, over local dates `[from, to)`: the daily roll-up brought up to date
+/// ([`refresh_rollup`]) and summed — the same numbers as [`counts_from_dossiers`], read from
+/// at most one row per agency and day.
 pub async fn counts(
     db: &Db,
     from: NaiveDate,
     to: NaiveDate,
     codes: Option<&[String]>,
 ) -> Result<BTreeMap<String, Counts>, AppError> {
+    refresh_rollup(db).await?;
+    let day = |d: NaiveDate| tinhso_store::rollup::day_of(local_midnight_micros(d));
+    let sums: Vec<String> = DAY_COLUMNS
+        .iter()
+        .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
+        .collect();
+    let sql = format!(
+        "SELECT agency_code, {} FROM dossier_day_counts WHERE day >= $1 AND day < $2{} \
+         GROUP BY agency_code",
+        sums.join(", "),
+        agency_clause(codes, 3)
+    );
+    let rows = window_rows(db, &sql, day(from), day(to), codes, None).await?;
+    let mut out = BTreeMap::new();
+    for r in rows {
+        let mut v = [0i64; 13];
+        for (i, slot) in v.iter_mut().enumerate() {
+            *slot = r.try_get(i + 1).map_err(db_err)?;
+        }
+        out.insert(r.try_get(0).map_err(db_err)?, Counts::from_day_values(v));
+    }
+    Ok(out)
+}
+
+/// Count, per agency, from the dossiers of `[from, to)` (local dates), straight from the raw
+/// rows (every dossier of the window is read). [`counts`] gives the same numbers from the daily
+/// roll-up.
+pub async fn counts_from_dossiers(
+    db: &Db,
+    from: NaiveDate,
+    to: NaiveDate,
+    codes: Option<&[String]>,
+) -> Result<BTreeMap<String, Counts>, AppError> {
     let (lo, hi) = (local_midnight_micros(from), local_midnight_micros(to));
+    Ok(grouped_counts(db, lo, hi, codes, false)
+        .await?
+        .into_iter()
+        .map(|((agency, _), c)| (agency, c))
+        .collect())
+}
+
+/// The raw counts of `[lo, hi)` (Unix microseconds) per agency and, with `by_day`, per local
+/// day of each counter's own date ([`tinhso_store::rollup::day_of`]); without, the day is 0.
+async fn grouped_counts(
+    db: &Db,
+    lo: i64,
+    hi: i64,
+    codes: Option<&[String]>,
+    by_day: bool,
+) -> Result<BTreeMap<(String, i64), Counts>, AppError> {
+    let day = |column: &str| {
+        if by_day {
+            tinhso_store::rollup::day_sql(column)
+        } else {
+            "CAST(0 AS BIGINT)".to_string()
+        }
+    };
+    let key = |r: &sqlx::any::AnyRow| -> Result<(String, i64), AppError> {
+        Ok((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?))
+    };
     let filter = agency_clause(codes, 3);
-    let mut out: BTreeMap<String, Counts> = BTreeMap::new();
+    let mut out: BTreeMap<(String, i64), Counts> = BTreeMap::new();
 
     // Finished: on time and satisfaction.
     let sql = format!(
-        "SELECT agency_code, CAST(COUNT(*) AS BIGINT), \
+        "SELECT agency_code, {dd}, CAST(COUNT(*) AS BIGINT), \
          CAST(SUM(CASE WHEN supplement_count <= 1 AND {due_col} IS NOT NULL AND LENGTH({due_col}) = 10 \
          AND {fin} <= {due} THEN 1 ELSE 0 END) AS BIGINT) \
          FROM dossiers WHERE status IN (9, 10) AND finished_at >= $1 AND finished_at < $2{filter} \
-         GROUP BY agency_code",
+         GROUP BY agency_code, {dd}",
+        dd = day("finished_at"),
         fin = finished_day_sql(),
         due = due_day_sql(),
         due_col = MEASURED_DUE,
     );
     for r in grouped(db, &sql, lo, hi, codes).await? {
-        let c = out.entry(r.try_get(0).map_err(db_err)?).or_default();
-        c.finished = r.try_get(1).map_err(db_err)?;
-        c.on_time = r.try_get(2).map_err(db_err)?;
+        let c = out.entry(key(&r)?).or_default();
+        c.finished = r.try_get(2).map_err(db_err)?;
+        c.on_time = r.try_get(3).map_err(db_err)?;
     }
 
     // Complained about: driven by the (small) complaints table, joined to the dossiers it
     // names, so the million-row scan above stays on its covering index.
     let filter_d = agency_clause_on(codes, 3, "d.agency_code");
+    let dd = day("d.finished_at");
     let sql = format!(
-        "SELECT d.agency_code, CAST(COUNT(DISTINCT d.code) AS BIGINT) FROM feedback f \
+        "SELECT d.agency_code, {dd}, CAST(COUNT(DISTINCT d.code) AS BIGINT) FROM feedback f \
          JOIN dossiers d ON d.code = f.dossier_code \
          WHERE f.kind = 'kien_nghi' AND f.status <> 'rejected' AND d.status IN (9, 10) \
-         AND d.finished_at >= $1 AND d.finished_at < $2{filter_d} GROUP BY d.agency_code"
+         AND d.finished_at >= $1 AND d.finished_at < $2{filter_d} GROUP BY d.agency_code, {dd}"
     );
     for r in grouped(db, &sql, lo, hi, codes).await? {
-        let c = out.entry(r.try_get(0).map_err(db_err)?).or_default();
-        c.complained = r.try_get(1).map_err(db_err)?;
+        let c = out.entry(key(&r)?).or_default();
+        c.complained = r.try_get(2).map_err(db_err)?;
     }
 
     // Ratings given in the period, by the rated dossier's agency and level.
+    let dd = day("rated_at");
     let sql = format!(
-        "SELECT agency_code, level, CAST(COUNT(*) AS BIGINT) FROM dossier_ratings \
-         WHERE rated_at >= $1 AND rated_at < $2{filter} GROUP BY agency_code, level"
+        "SELECT agency_code, {dd}, level, CAST(COUNT(*) AS BIGINT) FROM dossier_ratings \
+         WHERE rated_at >= $1 AND rated_at < $2{filter} GROUP BY agency_code, {dd}, level"
     );
     for r in grouped(db, &sql, lo, hi, codes).await? {
-        let c = out.entry(r.try_get(0).map_err(db_err)?).or_default();
-        let level: i64 = r.try_get(1).map_err(db_err)?;
-        let n: i64 = r.try_get(2).map_err(db_err)?;
+        let c = out.entry(key(&r)?).or_default();
+        let level: i64 = r.try_get(2).map_err(db_err)?;
+        let n: i64 = r.try_get(3).map_err(db_err)?;
         match crate::feedback::Level::from_code(level) {
             Some(crate::feedback::Level::RatHaiLong) => c.rated_very += n,
             Some(crate::feedback::Level::HaiLong) => c.rated_satisfied += n,
@@ -522,43 +693,46 @@ pub async fn counts(
     }
 
     // Received: online and online payment.
+    let dd = day("submitted_at");
     let sql = format!(
-        "SELECT agency_code, CAST(COUNT(*) AS BIGINT), \
+        "SELECT agency_code, {dd}, CAST(COUNT(*) AS BIGINT), \
          CAST(SUM(CASE WHEN channel = 2 THEN 1 ELSE 0 END) AS BIGINT), \
          CAST(SUM(CASE WHEN fee_vnd > 0 THEN 1 ELSE 0 END) AS BIGINT), \
          CAST(SUM(CASE WHEN fee_vnd > 0 AND paid_vnd >= fee_vnd AND channel = 2 THEN 1 ELSE 0 END) AS BIGINT) \
-         FROM dossiers WHERE submitted_at >= $1 AND submitted_at < $2{filter} GROUP BY agency_code"
+         FROM dossiers WHERE submitted_at >= $1 AND submitted_at < $2{filter} GROUP BY agency_code, {dd}"
     );
     for r in grouped(db, &sql, lo, hi, codes).await? {
-        let c = out.entry(r.try_get(0).map_err(db_err)?).or_default();
-        c.received = r.try_get(1).map_err(db_err)?;
-        c.online = r.try_get(2).map_err(db_err)?;
-        c.with_fee = r.try_get(3).map_err(db_err)?;
-        c.paid_online = r.try_get(4).map_err(db_err)?;
+        let c = out.entry(key(&r)?).or_default();
+        c.received = r.try_get(2).map_err(db_err)?;
+        c.online = r.try_get(3).map_err(db_err)?;
+        c.with_fee = r.try_get(4).map_err(db_err)?;
+        c.paid_online = r.try_get(5).map_err(db_err)?;
     }
 
     // Returned in the period (covering index), then those of them with an electronic result
     // issued and not revoked, driven by the results table, and of those the digitised ones.
+    let dd = day("returned_at");
     let sql = format!(
-        "SELECT agency_code, CAST(COUNT(*) AS BIGINT) FROM dossiers \
-         WHERE status = 10 AND returned_at >= $1 AND returned_at < $2{filter} GROUP BY agency_code"
+        "SELECT agency_code, {dd}, CAST(COUNT(*) AS BIGINT) FROM dossiers \
+         WHERE status = 10 AND returned_at >= $1 AND returned_at < $2{filter} GROUP BY agency_code, {dd}"
     );
     for r in grouped(db, &sql, lo, hi, codes).await? {
-        let c = out.entry(r.try_get(0).map_err(db_err)?).or_default();
-        c.returned = r.try_get(1).map_err(db_err)?;
+        let c = out.entry(key(&r)?).or_default();
+        c.returned = r.try_get(2).map_err(db_err)?;
     }
+    let dd = day("d.returned_at");
     let sql = format!(
-        "SELECT d.agency_code, CAST(COUNT(*) AS BIGINT), \
+        "SELECT d.agency_code, {dd}, CAST(COUNT(*) AS BIGINT), \
          CAST(SUM(CASE WHEN d.channel = 2 OR EXISTS \
          (SELECT 1 FROM dossier_files f WHERE f.dossier_code = d.code) THEN 1 ELSE 0 END) AS BIGINT) \
          FROM dossier_results r JOIN dossiers d ON d.code = r.dossier_code \
          WHERE r.revoked_at IS NULL AND d.status = 10 AND d.returned_at >= $1 AND d.returned_at < $2{filter_d} \
-         GROUP BY d.agency_code"
+         GROUP BY d.agency_code, {dd}"
     );
     for r in grouped(db, &sql, lo, hi, codes).await? {
-        let c = out.entry(r.try_get(0).map_err(db_err)?).or_default();
-        c.electronic = r.try_get(1).map_err(db_err)?;
-        c.digitised = r.try_get(2).map_err(db_err)?;
+        let c = out.entry(key(&r)?).or_default();
+        c.electronic = r.try_get(2).map_err(db_err)?;
+        c.digitised = r.try_get(3).map_err(db_err)?;
     }
     Ok(out)
 }

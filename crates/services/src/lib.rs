@@ -67,4 +67,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "original promised date of apologised dossiers (form 04)",
         sql: include_str!("../migrations/4006_forms.sql"),
     },
+    Migration {
+        version: 4007,
+        name: "daily roll-up of the Decision 766 counts",
+        sql: include_str!("../migrations/4007_indicator_rollup.sql"),
+    },
 ];

@@ -7,6 +7,7 @@
 //! - [`audit`]: the append-only, hash-chained audit trail (nhật ký kiểm toán).
 //! - [`outbox`]: the transactional outbox and the in-process event dispatcher.
 //! - [`files`]: content-addressed attachments (tệp đính kèm) with type sniffing.
+//! - [`rollup`]: daily roll-ups kept current by triggers and refreshed before reading.
 //! - [`backup`]: consistent online snapshots and restore.
 //! - [`test_support`]: fresh databases for tests, on SQLite or PostgreSQL.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -17,6 +18,7 @@ pub mod db;
 pub mod files;
 pub mod migrate;
 pub mod outbox;
+pub mod rollup;
 pub mod test_support;
 
 pub use db::{now_micros, Backend, Db, DbError, Savepoint, WriteTx};

@@ -1,6 +1,9 @@
 //! Migrations (di chuyển lược đồ): each module crate contributes a slice of [`Migration`]s
 //! with its own version range (store 1000–1999, identity 2000–2999, refdata 3000–3999, …).
 //! SQL is portable between SQLite and PostgreSQL; the token `{blob}` becomes `BLOB` or `BYTEA`.
+//! Where the two dialects cannot share a text (triggers: SQLite writes the body inline,
+//! PostgreSQL calls a PL/pgSQL function), a line `--@ sqlite` or `--@ postgres` starts a section
+//! kept only on that engine, and `--@ all` returns to the shared text.
 //! Every migration runs in its own transaction (both engines have transactional DDL).
 
 use crate::db::{now_micros, Backend, Db, DbError};
@@ -14,19 +17,41 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-/// The store's own tables: migrations ledger, audit trail, outbox, files, idempotency keys.
-pub const STORE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1001,
-    name: "audit trail, outbox, files, idempotency",
-    sql: include_str!("../migrations/1001_store.sql"),
-}];
+/// The store's own tables: migrations ledger, audit trail, outbox, files, idempotency keys,
+/// the daily roll-ups' change marks.
+pub const STORE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1001,
+        name: "audit trail, outbox, files, idempotency",
+        sql: include_str!("../migrations/1001_store.sql"),
+    },
+    Migration {
+        version: 1002,
+        name: "daily roll-up change marks",
+        sql: include_str!("../migrations/1002_rollups.sql"),
+    },
+];
 
-fn render(sql: &str, backend: Backend) -> String {
-    let blob = match backend {
-        Backend::Sqlite => "BLOB",
-        Backend::Postgres => "BYTEA",
+/// The text of `sql` for `backend`: `{blob}` replaced, the other engine's sections dropped.
+pub fn render(sql: &str, backend: Backend) -> String {
+    let (blob, mine) = match backend {
+        Backend::Sqlite => ("BLOB", "sqlite"),
+        Backend::Postgres => ("BYTEA", "postgres"),
     };
-    sql.replace("{blob}", blob)
+    let mut keep = true;
+    let mut out = String::with_capacity(sql.len());
+    for line in sql.lines() {
+        if let Some(section) = line.trim().strip_prefix("--@") {
+            let section = section.trim();
+            keep = section == "all" || section == mine;
+            continue;
+        }
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.replace("{blob}", blob)
 }
 
 /// Apply every migration not yet applied, in version order. Returns the versions applied now.
@@ -95,4 +120,22 @@ pub async fn applied(db: &Db) -> Result<Vec<i64>, DbError> {
     rows.iter()
         .map(|r| r.try_get::<i64, _>(0).map_err(DbError::from))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_keep_only_the_engines_text() {
+        let sql = "CREATE TABLE t (b {blob});\n--@ sqlite\nCREATE TRIGGER a;\n--@ postgres\nCREATE FUNCTION f();\n--@ all\nSELECT 1;\n";
+        assert_eq!(
+            render(sql, Backend::Sqlite),
+            "CREATE TABLE t (b BLOB);\nCREATE TRIGGER a;\nSELECT 1;\n"
+        );
+        assert_eq!(
+            render(sql, Backend::Postgres),
+            "CREATE TABLE t (b BYTEA);\nCREATE FUNCTION f();\nSELECT 1;\n"
+        );
+    }
 }

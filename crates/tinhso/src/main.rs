@@ -366,6 +366,27 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             }
         }
     });
+    // The indicators' daily roll-ups (services, border) brought up to date once a minute, so
+    // the pages that read them seldom have days to recompute first.
+    let mut rollup_rx = stop_rx.clone();
+    let rollup_db = db.clone();
+    let rollup_task = tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = every.tick() => {
+                    let done = tokio::try_join!(
+                        tinhso_services::indicators::refresh_rollup(&rollup_db),
+                        tinhso_border::indicators::refresh_rollup(&rollup_db),
+                    );
+                    if let Err(e) = done {
+                        tracing::warn!(error = %e, "refreshing the daily roll-ups failed");
+                    }
+                }
+                _ = rollup_rx.changed() => break,
+            }
+        }
+    });
     // The leaders' weekly digest of the targets: checked once a minute, sent once per ISO
     // week from its scheduled time (the notifications ledger keeps it from going twice).
     let digest_task = match (mailer_for_digest, settings.digest) {
@@ -441,6 +462,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _ = anchor_task.await;
     let _ = border_task.await;
     let _ = reports_task.await;
+    let _ = rollup_task.await;
     for t in [digest_task, provider_task].into_iter().flatten() {
         let _ = t.await;
     }

@@ -447,3 +447,85 @@ async fn agency_filter_and_empty_period() {
         }
     }
 }
+
+/// Counts of every agency over `[from, to)` from the roll-up and from the raw rows.
+async fn both(
+    db: &Db,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> (
+    std::collections::BTreeMap<String, indicators::Counts>,
+    std::collections::BTreeMap<String, indicators::Counts>,
+) {
+    (
+        indicators::counts(db, from, to, None).await.unwrap(),
+        indicators::counts_from_dossiers(db, from, to, None)
+            .await
+            .unwrap(),
+    )
+}
+
+/// The daily roll-up follows every kind of change made after it was built — by any writer,
+/// here plain SQL: a dossier finished on another day, a result revoked, a complaint filed, a
+/// rating given, a scan attached — and always equals the counts from the raw rows.
+#[tokio::test]
+async fn the_daily_rollup_follows_every_change() {
+    let t = env().await;
+    world(&t.db).await;
+    let windows = [
+        period(),
+        (ymd(2026, 1, 10), ymd(2026, 1, 11)),
+        (ymd(2026, 1, 12), ymd(2026, 1, 13)),
+        (ymd(2025, 12, 1), ymd(2026, 3, 1)),
+    ];
+    for (from, to) in windows {
+        let (rolled, raw) = both(&t.db, from, to).await;
+        assert_eq!(rolled, raw, "{from}..{to} before the changes");
+    }
+    let (before, _) = both(&t.db, period().0, period().1).await;
+    assert_eq!(
+        indicators::refresh_rollup(&t.db).await.unwrap(),
+        0,
+        "nothing left to refresh after a read"
+    );
+
+    // The first returned Tam Thanh dossier with an electronic result.
+    let (code, agency): (String, String) = sqlx::query_as(
+        "SELECT d.code, d.agency_code FROM dossiers d JOIN dossier_results r \
+         ON r.dossier_code = d.code WHERE d.status = 10 ORDER BY d.code LIMIT 1",
+    )
+    .fetch_one(t.db.pool())
+    .await
+    .unwrap();
+    let at = local_micros(2026, 1, 20, 10, 0);
+    for sql in [
+        "UPDATE dossier_results SET revoked_at = $2 WHERE dossier_code = $1",
+        "UPDATE dossiers SET finished_at = $2 WHERE code = $1",
+        "INSERT INTO dossier_ratings (dossier_code, agency_code, level, comment, rated_at) \
+         SELECT code, agency_code, 1, '', $2 FROM dossiers WHERE code = $1",
+        "INSERT INTO feedback (code, kind, status, agency_code, dossier_code, sender_name, \
+         sender_phone, sender_email, subject, content, answer, reason, handler_name, \
+         received_at, due_date, updated_at) SELECT 'PAKN-T', 'kien_nghi', 'received', \
+         agency_code, code, 'Nguyễn Văn A', '', '', 'Trễ hạn', '', '', '', '', $2, \
+         '2026-02-01', $2 FROM dossiers WHERE code = $1",
+        "DELETE FROM dossier_ratings WHERE dossier_code = $1 AND rated_at = $2",
+    ] {
+        sqlx::query(sql)
+            .bind(&code)
+            .bind(at)
+            .execute(t.db.pool())
+            .await
+            .unwrap();
+        for (from, to) in windows {
+            let (rolled, raw) = both(&t.db, from, to).await;
+            assert_eq!(rolled, raw, "{from}..{to} after {sql}");
+        }
+    }
+    let (after, _) = both(&t.db, period().0, period().1).await;
+    assert_ne!(
+        before[&agency], after[&agency],
+        "the changes moved the counts"
+    );
+    assert_eq!(after[&agency].electronic + 1, before[&agency].electronic);
+    assert_eq!(after[&agency].complained, 1);
+}

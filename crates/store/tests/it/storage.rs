@@ -8,7 +8,7 @@ async fn migrations_are_idempotent() {
         .await
         .unwrap();
     assert!(again.is_empty());
-    assert_eq!(migrate::applied(&t.db).await.unwrap(), vec![1001]);
+    assert_eq!(migrate::applied(&t.db).await.unwrap(), vec![1001, 1002]);
 }
 
 #[tokio::test]

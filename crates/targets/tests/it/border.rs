@@ -270,3 +270,64 @@ async fn the_border_targets_are_wired_live() {
     );
     assert_eq!(key("border.modern-tech"), "reported.border.modern-tech");
 }
+
+/// The border's daily roll-up follows changes made after it was built — by plain SQL here: a
+/// crossing moved across local midnight, a fee paid, a pending check decided, a booking
+/// cancelled, an undeclared read attached, a trip's quarantine corrected — and always equals
+/// the counts from the raw rows, for the province and a commune.
+#[tokio::test]
+async fn the_border_rollup_follows_every_change() {
+    use tinhso_border::indicators::{refresh_rollup, shares, shares_from_rows};
+    let t = env().await;
+    let db = &t.db;
+    fixture(db).await;
+    let d = |y, m, day| chrono::NaiveDate::from_ymd_opt(y, m, day).unwrap();
+    let windows = [
+        (d(2025, 12, 15), d(2026, 1, 15)),
+        (d(2026, 1, 14), d(2026, 1, 15)),
+        (d(2026, 1, 15), d(2026, 1, 16)),
+        (d(2026, 1, 1), d(2027, 1, 1)),
+    ];
+    let check = |what: &'static str| async move {
+        for (from, to) in windows {
+            for commune in [None, Some("06184"), Some("06172")] {
+                assert_eq!(
+                    shares(db, from, to, commune).await.unwrap(),
+                    shares_from_rows(db, from, to, commune).await.unwrap(),
+                    "{from}..{to} {commune:?} {what}"
+                );
+            }
+        }
+    };
+    check("before the changes").await;
+    let before = shares(db, d(2026, 1, 1), d(2027, 1, 1), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        refresh_rollup(db).await.unwrap(),
+        0,
+        "nothing left after a read"
+    );
+    let late = local_micros(2026, 1, 15, 0, 10);
+    for sql in [
+        format!("UPDATE border_trip_stages SET at = {late} WHERE trip_id = 'trip-3'"),
+        "UPDATE border_fee_payments SET status = 'paid' WHERE id = 'fp-2'".to_string(),
+        format!(
+            "UPDATE border_checks SET status = 'passed', decided_at = {late} \
+             WHERE trip_id = 'trip-2' AND kind = 'border_guard'"
+        ),
+        "UPDATE border_bookings SET status = 'cancelled' WHERE id = 'bk-4'".to_string(),
+        "UPDATE border_review_queue SET status = 'attached' WHERE event_id = 'ev-1'".to_string(),
+        "UPDATE border_trips SET quarantine = 'plant' WHERE id = 'trip-2'".to_string(),
+        "DELETE FROM border_checks WHERE trip_id = 'trip-4'".to_string(),
+    ] {
+        exec(db, &sql).await;
+        check("after a change").await;
+    }
+    let after = shares(db, d(2026, 1, 1), d(2027, 1, 1), None)
+        .await
+        .unwrap();
+    assert_eq!(after.crossed_fee_paid, before.crossed_fee_paid + 1);
+    assert_eq!(after.crossed_booked, before.crossed_booked - 1);
+    assert_eq!(after.undeclared_crossings, before.undeclared_crossings - 1);
+}
