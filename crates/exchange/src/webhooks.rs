@@ -60,6 +60,27 @@ pub const TOPIC_ROOTS: &[&str] = &[
     "target",
 ];
 
+/// The outbox consumer that writes deliveries.
+pub const CONSUMER: &str = "webhooks";
+
+/// On the first start with this consumer, begin after the newest event already in the outbox:
+/// no subscription can predate the consumer, so past events have nobody to go to, and a large
+/// outbox is not walked event by event. `true` when it was new.
+pub async fn start_at_newest_event_if_new(db: &Db) -> Result<bool, DbError> {
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "INSERT INTO outbox_consumers (consumer, last_seq, updated_at) \
+         SELECT $1, COALESCE(MAX(seq), 0), $2 FROM outbox WHERE true ON CONFLICT (consumer) DO NOTHING",
+    )
+    .bind(CONSUMER)
+    .bind(now_micros())
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(n > 0)
+}
+
 /// Most subscriptions a member may hold (active or suspended).
 pub const MAX_SUBSCRIPTIONS_PER_MEMBER: i64 = 50;
 
@@ -961,7 +982,7 @@ impl Webhooks {
     /// wakes the worker. Works the same with or without NATS.
     pub fn subscribe(&self, builder: DispatcherBuilder) -> DispatcherBuilder {
         let me = self.clone();
-        builder.subscribe("webhooks", "", move |ev| {
+        builder.subscribe(CONSUMER, "", move |ev| {
             let me = me.clone();
             async move {
                 match enqueue_at(&me.db, &ev, (me.clock)()).await {

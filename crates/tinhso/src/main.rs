@@ -312,6 +312,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     // The hub members' webhooks: deliveries written by an outbox consumer (with or without
     // NATS), posted by their own worker with retries and a dead-letter list.
     let webhooks = tinhso_exchange::Webhooks::new(db.clone(), Default::default());
+    tinhso_exchange::webhooks::start_at_newest_event_if_new(&db).await?;
     outbox = webhooks.subscribe(outbox);
     let dispatcher = outbox.build();
     // The exchange hub's message log: its head signed every 10 minutes when it has grown.
