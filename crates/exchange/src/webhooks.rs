@@ -800,7 +800,7 @@ pub async fn enqueue_at(db: &Db, ev: &Event, now: i64) -> Result<usize, DbError>
     .fetch_all(db.pool())
     .await?;
     let mut targets = Vec::new();
-    let mut grants: HashMap<String, Vec<String>> = HashMap::new();
+    let mut grants: Option<HashMap<String, Vec<String>>> = None;
     for r in &rows {
         let id: String = r.try_get(0)?;
         let member: String = r.try_get(1)?;
@@ -808,11 +808,22 @@ pub async fn enqueue_at(db: &Db, ev: &Event, now: i64) -> Result<usize, DbError>
         if !ev.topic.starts_with(prefix.as_str()) {
             continue;
         }
-        if !grants.contains_key(&member) {
-            let g = granted_prefixes(db, &member).await?;
-            grants.insert(member.clone(), g);
+        // Every topic right in one read (a small table), only when a subscription matches.
+        if grants.is_none() {
+            let mut all: HashMap<String, Vec<String>> = HashMap::new();
+            for g in sqlx::query("SELECT member_code, topic_prefix FROM exchange_topic_rights")
+                .fetch_all(db.pool())
+                .await?
+            {
+                all.entry(g.try_get(0)?).or_default().push(g.try_get(1)?);
+            }
+            grants = Some(all);
         }
-        if grants.get(&member).is_some_and(|g| covered(g, &ev.topic)) {
+        if grants
+            .as_ref()
+            .and_then(|g| g.get(&member))
+            .is_some_and(|g| covered(g, &ev.topic))
+        {
             targets.push((id, member));
         }
     }
@@ -999,41 +1010,54 @@ impl Webhooks {
     }
 
     /// Each subscription's oldest pending delivery, if it is due and its subscription is not
-    /// being called already.
+    /// being called already. One indexed look-up per active subscription (status,
+    /// subscription, event order), however long the queues are.
     async fn due(&self, limit: usize) -> Result<Vec<Due>, DbError> {
         let now = (self.clock)();
-        let rows = sqlx::query(
-            "SELECT d.id, d.subscription_id, d.member_code, d.event_id, d.topic, d.body, d.attempts, d.next_attempt_at, \
-             s.url, s.secret_salt FROM exchange_webhook_deliveries d \
-             JOIN exchange_webhook_subscriptions s ON s.id = d.subscription_id \
-             JOIN exchange_members m ON m.code = d.member_code \
-             WHERE d.status = 'pending' AND s.status = 'active' AND m.status = 'active' AND d.next_attempt_at <= $1 \
-             AND d.event_seq = (SELECT MIN(d2.event_seq) FROM exchange_webhook_deliveries d2 \
-                 WHERE d2.subscription_id = d.subscription_id AND d2.status = 'pending') \
-             ORDER BY d.event_seq LIMIT $2",
+        let subscriptions = sqlx::query(
+            "SELECT s.id, s.url, s.secret_salt FROM exchange_webhook_subscriptions s \
+             JOIN exchange_members m ON m.code = s.member_code \
+             WHERE s.status = 'active' AND m.status = 'active' ORDER BY s.id",
         )
-        .bind(now)
-        .bind(i64::try_from(limit).unwrap_or(1000))
         .fetch_all(self.db.pool())
         .await?;
         let busy = self.in_flight.lock().map(|s| s.clone()).unwrap_or_default();
         let mut out = Vec::new();
-        for r in &rows {
-            let d = Due {
-                id: r.try_get(0)?,
-                subscription_id: r.try_get(1)?,
-                member: r.try_get(2)?,
-                event_id: r.try_get(3)?,
-                topic: r.try_get(4)?,
-                body: r.try_get(5)?,
-                attempts: r.try_get(6)?,
-                next_attempt_at: r.try_get(7)?,
-                url: r.try_get(8)?,
-                salt: r.try_get(9)?,
-            };
-            if !busy.contains(&d.subscription_id) {
-                out.push(d);
+        for s in &subscriptions {
+            if out.len() >= limit {
+                break;
             }
+            let sub: String = s.try_get(0)?;
+            if busy.contains(&sub) {
+                continue;
+            }
+            let Some(r) = sqlx::query(
+                "SELECT id, member_code, event_id, topic, body, attempts, next_attempt_at \
+                 FROM exchange_webhook_deliveries WHERE status = 'pending' AND subscription_id = $1 \
+                 ORDER BY event_seq LIMIT 1",
+            )
+            .bind(&sub)
+            .fetch_optional(self.db.pool())
+            .await?
+            else {
+                continue;
+            };
+            let next_attempt_at: i64 = r.try_get(6)?;
+            if next_attempt_at > now {
+                continue; // backing off: the later ones wait too (order)
+            }
+            out.push(Due {
+                id: r.try_get(0)?,
+                subscription_id: sub,
+                member: r.try_get(1)?,
+                event_id: r.try_get(2)?,
+                topic: r.try_get(3)?,
+                body: r.try_get(4)?,
+                attempts: r.try_get(5)?,
+                next_attempt_at,
+                url: s.try_get(1)?,
+                salt: s.try_get(2)?,
+            });
         }
         Ok(out)
     }
