@@ -695,6 +695,12 @@ pub async fn replay(db: &Db, ctx: &Ctx, delivery_id: &str) -> Result<(), AppErro
     let Some(d) = get_delivery(db, delivery_id).await? else {
         return Err(AppError::not_found());
     };
+    if get_subscription(db, &d.subscription_id).await?.is_none() {
+        return Err(AppError::not_found().with_detail(
+            "Đăng ký của lần gửi này đã bị xóa",
+            "The subscription of this delivery was deleted",
+        ));
+    }
     let now = now_micros();
     let mut tx = db.begin_write().await?;
     let n = sqlx::query(
@@ -1092,7 +1098,7 @@ impl Webhooks {
     ) -> Result<(), DbError> {
         sqlx::query(
             "UPDATE exchange_webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, \
-             last_status = $4, last_error = $5, updated_at = $6 WHERE id = $7",
+             last_status = $4, last_error = $5, updated_at = $6 WHERE id = $7 AND status = 'pending'",
         )
         .bind(status)
         .bind(attempts)
@@ -1434,6 +1440,60 @@ mod tests {
             sign("key", 1, b"x"),
             "sha256=fc4913c41a7bf793267e2a384f3261c9436ec2cd097bd745e7b0d99113f510ec"
         );
+    }
+
+    /// The same code as the verifier printed in docs/exchange/webhooks.md: it must agree with
+    /// the hub's signature.
+    pub fn verify_lgsp_webhook(
+        secret: &str,
+        timestamp: &str,
+        body: &[u8],
+        signature: &str,
+        now: i64,
+    ) -> bool {
+        let Ok(ts) = timestamp.trim().parse::<i64>() else {
+            return false;
+        };
+        if (now - ts).abs() > 300 {
+            return false; // outside ±5 minutes: a replay
+        }
+        let Some(Ok(sig)) = signature.trim().strip_prefix("sha256=").map(hex::decode) else {
+            return false;
+        };
+        let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+            return false;
+        };
+        mac.update(timestamp.trim().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        mac.verify_slice(&sig).is_ok() // constant time
+    }
+
+    #[test]
+    fn the_documented_verifier_agrees() {
+        let body = br#"{"id":"e1","topic":"dossier.status_changed","payload":{}}"#;
+        let sig = sign("whsec_0123", 1_795_951_531, body);
+        assert!(verify_lgsp_webhook(
+            "whsec_0123",
+            "1795951531",
+            body,
+            &sig,
+            1_795_951_600
+        ));
+        assert!(!verify_lgsp_webhook(
+            "whsec_0124",
+            "1795951531",
+            body,
+            &sig,
+            1_795_951_600
+        ));
+        assert!(!verify_lgsp_webhook(
+            "whsec_0123",
+            "1795951531",
+            body,
+            &sig,
+            1_795_952_000
+        ));
     }
 
     #[test]
