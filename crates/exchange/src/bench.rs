@@ -23,6 +23,8 @@ pub struct Options {
     /// Publish this many events to NATS (at this URL) after the exchanges; `None`: skip.
     pub nats_url: Option<String>,
     pub events: usize,
+    /// Events for the webhook phase (each delivered to every one of 8 subscriptions); 0: skip.
+    pub webhook_events: usize,
 }
 
 /// What was measured.
@@ -37,6 +39,22 @@ pub struct Report {
     pub log_intact: bool,
     /// (events, seconds) published to NATS.
     pub nats: Option<(usize, f64)>,
+    pub webhooks: Option<WebhookReport>,
+}
+
+/// The webhook phase: deliveries written from the outbox, then posted (signed) to a receiver
+/// on loopback that verifies every signature.
+#[derive(Debug, Clone)]
+pub struct WebhookReport {
+    pub subscriptions: usize,
+    pub events: usize,
+    /// Seconds for the outbox consumer to write every delivery.
+    pub enqueue_seconds: f64,
+    pub deliveries: usize,
+    /// Seconds for the worker to post them all (2xx answers).
+    pub deliver_seconds: f64,
+    /// Deliveries whose signature the receiver could not verify (must be 0).
+    pub bad_signatures: usize,
 }
 
 impl Report {
@@ -63,6 +81,19 @@ impl Report {
             out.push(format!(
                 "NATS JetStream: {n} events published (acknowledged) in {s:.2} s = {:.0}/s",
                 n as f64 / s.max(1e-9)
+            ));
+        }
+        if let Some(w) = &self.webhooks {
+            out.push(format!(
+                "webhooks: {} events x {} subscriptions: deliveries written in {:.2} s = {:.0}/s; {} posted (HMAC-signed, verified by the receiver, one at a time per subscription) in {:.2} s = {:.0}/s; bad signatures {}",
+                w.events,
+                w.subscriptions,
+                w.enqueue_seconds,
+                w.deliveries as f64 / w.enqueue_seconds.max(1e-9),
+                w.deliveries,
+                w.deliver_seconds,
+                w.deliveries as f64 / w.deliver_seconds.max(1e-9),
+                w.bad_signatures
             ));
         }
         out
@@ -214,6 +245,11 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
         Some(u) => Some(nats_phase(db, u, opts.events).await?),
         None => None,
     };
+    let webhooks = if opts.webhook_events > 0 {
+        Some(webhook_phase(db, &keys, opts.webhook_events).await?)
+    } else {
+        None
+    };
     Ok(Report {
         exchanges: all.len(),
         failures,
@@ -223,6 +259,163 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
         log_entries_verified: v.entries_checked,
         log_intact: v.first_broken.is_none(),
         nats,
+        webhooks,
+    })
+}
+
+/// Every client member subscribes (a topic right, a subscription each, to its own path on
+/// one receiver); `n` events are written, the outbox consumer writes the deliveries, the
+/// worker posts them.
+async fn webhook_phase(
+    db: &Db,
+    members: &[(String, SigningKey)],
+    n: usize,
+) -> Result<WebhookReport, String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let ctx = Ctx::system("bench");
+    let err = |e: tinhso_kernel::AppError| format!("{e:?}");
+    #[derive(Clone)]
+    struct Rx {
+        secrets: Arc<std::sync::Mutex<Vec<String>>>,
+        ok: Arc<AtomicUsize>,
+        bad: Arc<AtomicUsize>,
+    }
+    async fn receive(
+        axum::extract::State(rx): axum::extract::State<Rx>,
+        axum::extract::Path(i): axum::extract::Path<usize>,
+        headers: axum::http::HeaderMap,
+        body: axum::body::Bytes,
+    ) -> axum::http::StatusCode {
+        let h = |n: &str| {
+            headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let secret = rx
+            .secrets
+            .lock()
+            .ok()
+            .and_then(|s| s.get(i).cloned())
+            .unwrap_or_default();
+        let ok = crate::webhooks::verify(
+            &secret,
+            &h(crate::webhooks::H_TIMESTAMP),
+            &body,
+            &h(crate::webhooks::H_SIGNATURE),
+            now_micros() / 1_000_000,
+            300,
+        );
+        if ok { &rx.ok } else { &rx.bad }.fetch_add(1, Ordering::Relaxed);
+        axum::http::StatusCode::NO_CONTENT
+    }
+    let rx = Rx {
+        secrets: Arc::default(),
+        ok: Arc::default(),
+        bad: Arc::default(),
+    };
+    let app = axum::Router::new()
+        .route("/hook/{i}", axum::routing::post(receive))
+        .with_state(rx.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = l.local_addr().map_err(|e| e.to_string())?;
+    tokio::spawn(async move { axum::serve(l, app).await });
+    for (i, (code, _)) in members.iter().enumerate() {
+        crate::webhooks::grant_topic(db, &ctx, code, "dossier.")
+            .await
+            .map_err(err)?;
+        let created = crate::webhooks::create_subscription(
+            db,
+            &ctx,
+            code,
+            &crate::webhooks::NewSubscription {
+                topic_prefix: "dossier.".into(),
+                url: format!("http://{addr}/hook/{i}"),
+            },
+        )
+        .await
+        .map_err(err)?;
+        if let Ok(mut s) = rx.secrets.lock() {
+            s.push(created.secret);
+        }
+    }
+    let hooks = crate::webhooks::Webhooks::new(
+        db.clone(),
+        crate::webhooks::WebhookConfig {
+            poll: Duration::from_millis(5),
+            ..Default::default()
+        },
+    );
+    // The consumer starts after the events of earlier phases (so they are not counted); then
+    // the events, then the outbox consumer alone.
+    let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox")
+        .fetch_one(db.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+    sqlx::query(
+        "INSERT INTO outbox_consumers (consumer, last_seq, updated_at) VALUES ('webhooks', $1, $2) \
+         ON CONFLICT (consumer) DO UPDATE SET last_seq = excluded.last_seq",
+    )
+    .bind(newest)
+    .bind(now_micros())
+    .execute(db.pool())
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut written = 0;
+    while written < n {
+        let mut tx = db.begin_write().await.map_err(|e| e.to_string())?;
+        for _ in 0..(n - written).min(1000) {
+            tx.emit(
+                "dossier.bench_status_changed",
+                &serde_json::json!({ "i": written, "status": "Đã tiếp nhận" }),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            written += 1;
+        }
+        tx.commit().await.map_err(|e| e.to_string())?;
+    }
+    let d = hooks
+        .subscribe(tinhso_store::outbox::Dispatcher::builder(db.clone()))
+        .build();
+    let start = Instant::now();
+    loop {
+        if d.run_once().await.map_err(|e| e.to_string())? == 0 {
+            break;
+        }
+    }
+    let enqueue_seconds = start.elapsed().as_secs_f64();
+    let deliveries = usize::try_from(
+        tinhso_store::db::count(db, "SELECT COUNT(*) FROM exchange_webhook_deliveries")
+            .await
+            .map_err(|e| e.to_string())?,
+    )
+    .unwrap_or(0);
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let start = Instant::now();
+    let worker = tokio::spawn(hooks.run(async move {
+        let _ = stop_rx.changed().await;
+    }));
+    let limit = Instant::now() + Duration::from_secs(600);
+    while rx.ok.load(Ordering::Relaxed) + rx.bad.load(Ordering::Relaxed) < deliveries {
+        if Instant::now() > limit {
+            return Err("webhook deliveries did not finish in 10 minutes".into());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let deliver_seconds = start.elapsed().as_secs_f64();
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    Ok(WebhookReport {
+        subscriptions: members.len(),
+        events: n,
+        enqueue_seconds,
+        deliveries,
+        deliver_seconds,
+        bad_signatures: rx.bad.load(Ordering::Relaxed),
     })
 }
 

@@ -10,7 +10,7 @@
 //! is sent; if the log cannot be written the client gets 500, never an unlogged answer.
 
 use crate::log::{self, NewEntry};
-use crate::{registry, signing};
+use crate::{registry, signing, webhooks};
 use axum::body::Body;
 use axum::extract::{Extension, OriginalUri, Path};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -19,6 +19,7 @@ use ed25519_dalek::SigningKey;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tinhso_kernel::AppError;
 use tinhso_store::{now_micros, Db, DbError};
 
 /// Limits of the hub.
@@ -215,6 +216,13 @@ async fn insert_nonces(
     Ok(out)
 }
 
+/// Why a member's request was not authenticated.
+enum AuthError {
+    /// Refused; `true` when the signature verified (the member's code may label metrics).
+    Refused(&'static Refusal, bool),
+    Internal(String),
+}
+
 /// The request as the hub saw it, for the log and the answer's signature.
 struct Seen {
     exchange_id: String,
@@ -262,8 +270,9 @@ impl Hub {
     }
 
     /// The hub's metrics in the text exposition format (no `# EOF`).
+    /// With the webhook deliveries (`tinhso_exchange_webhook_deliveries_total`).
     pub fn render_metrics(&self) -> String {
-        self.metrics.render()
+        format!("{}{}", self.metrics.render(), webhooks::metrics().render())
     }
 
     pub fn config(&self) -> &HubConfig {
@@ -463,6 +472,191 @@ impl Hub {
         })
     }
 
+    /// The verifier of every member request (exchanges and subscriptions): the headers are
+    /// there, the member is active with a valid key, the ed25519 signature covers the request
+    /// text, the timestamp is within the clock window, the member is within its rate, and the
+    /// nonce was not seen before. Returns the request's hash (of the text the client signs, or
+    /// should have signed) and the member's code.
+    async fn authenticate(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> (String, Result<String, AuthError>) {
+        let client = header_str(headers, signing::H_MEMBER)
+            .unwrap_or_default()
+            .to_string();
+        let client_signature = header_str(headers, signing::H_SIGNATURE).unwrap_or_default();
+        let ts_raw = header_str(headers, signing::H_TIMESTAMP);
+        let nonce = header_str(headers, signing::H_NONCE).unwrap_or_default();
+        let ts: i64 = ts_raw.and_then(|t| t.parse().ok()).unwrap_or(i64::MIN);
+        let body_sha256 = signing::sha256_hex(body);
+        let text = signing::request_text(method, path_and_query, ts, nonce, &body_sha256);
+        let request_sha256 = signing::sha256_hex(text.as_bytes());
+        let refused = |r: &'static Refusal, verified: bool| Err(AuthError::Refused(r, verified));
+        if ts_raw.is_none()
+            || client.is_empty()
+            || client_signature.is_empty()
+            || !signing::nonce_ok(nonce)
+        {
+            return (request_sha256, refused(&UNSIGNED, false));
+        }
+        let keys = match registry::active_keys(&self.db, &client).await {
+            Ok(k) => k,
+            Err(e) => return (request_sha256, Err(AuthError::Internal(e.to_string()))),
+        };
+        if keys.is_empty() {
+            return (request_sha256, refused(&UNKNOWN_MEMBER, false));
+        }
+        if !keys
+            .iter()
+            .any(|k| signing::verify(k, &text, client_signature))
+        {
+            return (request_sha256, refused(&BAD_SIGNATURE, false));
+        }
+        let now_s = now_micros() / 1_000_000;
+        let skew = i64::try_from(self.cfg.clock_skew.as_secs()).unwrap_or(300);
+        if ts == i64::MIN || (now_s - ts).abs() > skew {
+            return (request_sha256, refused(&EXPIRED, false));
+        }
+        if !self.limiter.allow(&client) {
+            return (request_sha256, refused(&RATE_LIMITED, true));
+        }
+        match self.take_nonce(&client, nonce, ts).await {
+            Ok(true) => (request_sha256, Ok(client)),
+            Ok(false) => (request_sha256, refused(&REPLAYED, true)),
+            Err(e) => (request_sha256, Err(AuthError::Internal(e.to_string()))),
+        }
+    }
+
+    /// The answer to a request that did not authenticate.
+    async fn refuse_auth(&self, seen: &mut Seen, e: AuthError) -> Response {
+        match e {
+            AuthError::Refused(r, verified) => {
+                seen.client_verified = verified;
+                let mut resp = self.refuse(seen, r).await;
+                if std::ptr::eq(r, &RATE_LIMITED) {
+                    resp.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                }
+                resp
+            }
+            AuthError::Internal(e) => internal(e),
+        }
+    }
+
+    /// A member's webhook subscriptions, with its signed request (the same verifier as
+    /// exchanges; logged in the message log as service `-/_subscriptions`):
+    /// `POST /lgsp/v1/_subscriptions` (JSON `{topic_prefix, url}`: 201 with the secret, shown
+    /// once; 422 with field errors; 403 `lgsp_topic_forbidden` without a topic right),
+    /// `GET /lgsp/v1/_subscriptions` (the member's own), `DELETE
+    /// /lgsp/v1/_subscriptions/{id}` (204; 404 if not the member's).
+    pub async fn subscriptions(
+        &self,
+        method: Method,
+        path_and_query: String,
+        id: Option<String>,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Response {
+        let mut seen = Seen {
+            exchange_id: uuid::Uuid::now_v7().to_string(),
+            client: header_str(&headers, signing::H_MEMBER)
+                .unwrap_or_default()
+                .to_string(),
+            provider: "-".into(),
+            service: "_subscriptions".into(),
+            method: method.as_str().to_string(),
+            path: path_and_query.clone(),
+            request_sha256: String::new(),
+            client_signature: header_str(&headers, signing::H_SIGNATURE)
+                .unwrap_or_default()
+                .to_string(),
+            started: Instant::now(),
+            client_verified: false,
+            service_known: false,
+        };
+        let body = match axum::body::to_bytes(body, self.cfg.max_body.min(64 * 1024)).await {
+            Ok(b) => b,
+            Err(_) => {
+                seen.request_sha256 = signing::sha256_hex(b"");
+                return self.refuse(&seen, &TOO_LARGE).await;
+            }
+        };
+        let (request_sha256, auth) = self
+            .authenticate(method.as_str(), &path_and_query, &headers, &body)
+            .await;
+        seen.request_sha256 = request_sha256;
+        let member = match auth {
+            Ok(m) => m,
+            Err(e) => return self.refuse_auth(&mut seen, e).await,
+        };
+        seen.client_verified = true;
+        let ctx = tinhso_store::audit::Ctx {
+            actor: format!("member:{member}"),
+            request_id: seen.exchange_id.clone(),
+        };
+        let result: Result<(StatusCode, Vec<u8>), AppError> = match (&method, id) {
+            (&Method::POST, None) => {
+                match serde_json::from_slice::<webhooks::NewSubscription>(&body) {
+                    Ok(new) => webhooks::create_subscription(&self.db, &ctx, &member, &new)
+                        .await
+                        .map(|c| (StatusCode::CREATED, to_json(&c))),
+                    Err(e) => Err(AppError::field(
+                        "body",
+                        tinhso_kernel::Invalid::new(
+                            "json",
+                            format!("Nội dung phải là JSON {{\"topic_prefix\", \"url\"}}: {e}"),
+                            format!("The body must be JSON {{\"topic_prefix\", \"url\"}}: {e}"),
+                        ),
+                    )),
+                }
+            }
+            (&Method::GET, None) => webhooks::list_subscriptions(&self.db, Some(&member))
+                .await
+                .map(|l| (StatusCode::OK, to_json(&l)))
+                .map_err(AppError::from),
+            (&Method::DELETE, Some(id)) => {
+                webhooks::delete_subscription(&self.db, &ctx, &member, &id)
+                    .await
+                    .map(|()| (StatusCode::NO_CONTENT, Vec::new()))
+            }
+            _ => Err(AppError::new(tinhso_kernel::ErrorCode::MethodNotAllowed)),
+        };
+        match result {
+            Ok((status, bytes)) => {
+                let ct = (!bytes.is_empty()).then(|| HeaderValue::from_static("application/json"));
+                self.answer(&seen, status, "ok", ct, bytes).await
+            }
+            Err(e) => {
+                if e.code == tinhso_kernel::ErrorCode::Internal {
+                    tracing::error!(error = %e, "webhook subscriptions: internal error");
+                }
+                let mut problem =
+                    serde_json::to_value(tinhso_http::error::Problem::from_error(&e, None))
+                        .unwrap_or_default();
+                let outcome = if e.code == tinhso_kernel::ErrorCode::Forbidden {
+                    problem["code"] = "lgsp_topic_forbidden".into();
+                    problem["type"] = "/errors/lgsp_topic_forbidden".into();
+                    "topic_forbidden".to_string()
+                } else {
+                    e.code.as_str().to_string()
+                };
+                let status =
+                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                self.answer(
+                    &seen,
+                    status,
+                    &outcome,
+                    Some(HeaderValue::from_static("application/problem+json")),
+                    problem.to_string().into_bytes(),
+                )
+                .await
+            }
+        }
+    }
+
     /// Handle one exchange.
     #[allow(clippy::too_many_arguments)]
     pub async fn exchange(
@@ -502,9 +696,6 @@ impl Hub {
             client_verified: false,
             service_known: false,
         };
-        let ts_raw = header_str(&headers, signing::H_TIMESTAMP);
-        let nonce = header_str(&headers, signing::H_NONCE).unwrap_or_default();
-        let ts: i64 = ts_raw.and_then(|t| t.parse().ok()).unwrap_or(i64::MIN);
         // 1. The body, within the limit.
         let body = match axum::body::to_bytes(body, self.cfg.max_body).await {
             Ok(b) => b,
@@ -513,46 +704,14 @@ impl Hub {
                 return self.refuse(&seen, &TOO_LARGE).await;
             }
         };
-        // 2. Who is calling. The request's hash is that of the text the client signs (or
-        // should have signed), whatever is missing from it.
-        let body_sha256 = signing::sha256_hex(&body);
-        let text = signing::request_text(method.as_str(), &path_and_query, ts, nonce, &body_sha256);
-        seen.request_sha256 = signing::sha256_hex(text.as_bytes());
-        if ts_raw.is_none() {
-            return self.refuse(&seen, &UNSIGNED).await;
-        }
-        if client.is_empty() || client_signature.is_empty() || !signing::nonce_ok(nonce) {
-            return self.refuse(&seen, &UNSIGNED).await;
-        }
-        let keys = match registry::active_keys(&self.db, &client).await {
-            Ok(k) => k,
-            Err(e) => return internal(e),
-        };
-        if keys.is_empty() {
-            return self.refuse(&seen, &UNKNOWN_MEMBER).await;
-        }
-        if !keys
-            .iter()
-            .any(|k| signing::verify(k, &text, &client_signature))
-        {
-            return self.refuse(&seen, &BAD_SIGNATURE).await;
-        }
-        let now_s = now_micros() / 1_000_000;
-        let skew = i64::try_from(self.cfg.clock_skew.as_secs()).unwrap_or(300);
-        if ts == i64::MIN || (now_s - ts).abs() > skew {
-            return self.refuse(&seen, &EXPIRED).await;
-        }
-        seen.client_verified = true;
-        if !self.limiter.allow(&client) {
-            let mut resp = self.refuse(&seen, &RATE_LIMITED).await;
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return resp;
-        }
-        match self.take_nonce(&client, nonce, ts).await {
-            Ok(true) => {}
-            Ok(false) => return self.refuse(&seen, &REPLAYED).await,
-            Err(e) => return internal(e),
+        // 2. Who is calling.
+        let (request_sha256, auth) = self
+            .authenticate(method.as_str(), &path_and_query, &headers, &body)
+            .await;
+        seen.request_sha256 = request_sha256;
+        match auth {
+            Ok(_) => seen.client_verified = true,
+            Err(e) => return self.refuse_auth(&mut seen, e).await,
         }
         // 3. The service and the right to call it.
         let svc = match registry::get_service(&self.db, &seen.provider, &seen.service).await {
@@ -637,6 +796,10 @@ impl Hub {
     }
 }
 
+fn to_json<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
 fn problem_body(status: StatusCode, code: &str, vi: &str, en: &str) -> Vec<u8> {
     serde_json::json!({
         "type": format!("/errors/lgsp_{code}"),
@@ -711,4 +874,35 @@ pub async fn hub_key_handler(Extension(hub): Extension<Arc<Hub>>) -> Response {
         "signed_text": "TINHSO-LGSP-1-RESPONSE\\n<x-lgsp-exchange-id>\\n<status>\\n<x-lgsp-request-sha256>\\n<x-lgsp-response-sha256>",
     }))
     .into_response()
+}
+
+/// `GET|POST /lgsp/v1/_subscriptions`: a member's webhook subscriptions.
+pub async fn subscriptions_handler(
+    Extension(hub): Extension<Arc<Hub>>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let pq = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| uri.path().to_string());
+    hub.subscriptions(method, pq, None, headers, body).await
+}
+
+/// `DELETE /lgsp/v1/_subscriptions/{id}`.
+pub async fn subscription_handler(
+    Extension(hub): Extension<Arc<Hub>>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let pq = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| uri.path().to_string());
+    hub.subscriptions(method, pq, Some(id), headers, body).await
 }

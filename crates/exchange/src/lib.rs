@@ -9,6 +9,8 @@
 //!   replay guard, rights, forwarding with time-out and circuit breaker, signed answers.
 //! - [`log`]: the hash-chained message log and its verification (`tinhso exchange verify`).
 //! - [`metrics`]: requests and latency per service, member and outcome for `/metrics`.
+//! - [`webhooks`]: topic rights, members' webhook subscriptions (made through the hub with a
+//!   signed request), HMAC-signed deliveries with retries, the dead-letter list and replay.
 //! - [`web`]: routes, access rules and the administration API.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -20,16 +22,25 @@ pub mod metrics;
 pub mod registry;
 pub mod signing;
 pub mod web;
+pub mod webhooks;
 
 pub use async_nats;
 pub use events::{EventBridge, NatsConfig, NatsError};
 pub use hub::{Hub, HubConfig};
+pub use webhooks::{WebhookConfig, Webhooks};
 
 use tinhso_store::migrate::Migration;
 
 /// The exchange hub's tables (version range 5000–5999).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 5001,
-    name: "exchange hub: members, keys, services, rights, nonces, message log",
-    sql: include_str!("../migrations/5001_exchange.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 5001,
+        name: "exchange hub: members, keys, services, rights, nonces, message log",
+        sql: include_str!("../migrations/5001_exchange.sql"),
+    },
+    Migration {
+        version: 5002,
+        name: "exchange hub: topic rights, webhook subscriptions, deliveries, dead letters",
+        sql: include_str!("../migrations/5002_webhooks.sql"),
+    },
+];

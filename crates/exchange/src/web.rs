@@ -7,11 +7,11 @@
 //! dedicated hub-administrator permission is not there yet.
 
 use crate::hub::{self, Hub};
-use crate::{log, registry};
+use crate::{log, registry, webhooks};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -32,6 +32,9 @@ pub const RULES: &[Rule] = {
         ("POST", "/lgsp/v1/{provider}/{service}", Public),
         ("GET", "/lgsp/v1/{provider}/{service}/{*path}", Public),
         ("POST", "/lgsp/v1/{provider}/{service}/{*path}", Public),
+        ("GET", "/lgsp/v1/_subscriptions", Public),
+        ("POST", "/lgsp/v1/_subscriptions", Public),
+        ("DELETE", "/lgsp/v1/_subscriptions/{id}", Public),
         // Administration (province-wide user_manage, checked again inside).
         ("GET", "/quan-tri/truc-lien-thong", Perm(UserManage)),
         ("GET", "/api/v1/exchange/members", Perm(UserManage)),
@@ -67,6 +70,30 @@ pub const RULES: &[Rule] = {
         ),
         ("GET", "/api/v1/exchange/log", Perm(UserManage)),
         ("GET", "/api/v1/exchange/log/verification", Perm(UserManage)),
+        ("GET", "/api/v1/exchange/topic-rights", Perm(UserManage)),
+        ("POST", "/api/v1/exchange/topic-rights", Perm(UserManage)),
+        (
+            "POST",
+            "/api/v1/exchange/topic-rights/revocation",
+            Perm(UserManage),
+        ),
+        ("GET", "/api/v1/exchange/subscriptions", Perm(UserManage)),
+        (
+            "POST",
+            "/api/v1/exchange/subscriptions/{id}/status",
+            Perm(UserManage),
+        ),
+        (
+            "POST",
+            "/api/v1/exchange/subscriptions/{id}/replay",
+            Perm(UserManage),
+        ),
+        ("GET", "/api/v1/exchange/dead-letters", Perm(UserManage)),
+        (
+            "POST",
+            "/api/v1/exchange/dead-letters/{id}/replay",
+            Perm(UserManage),
+        ),
     ]
 };
 
@@ -78,6 +105,14 @@ pub const RULES: &[Rule] = {
 pub fn member_routes(hub: Arc<Hub>) -> Router<AppState> {
     Router::new()
         .route("/lgsp/v1/hub-key", get(hub::hub_key_handler))
+        .route(
+            "/lgsp/v1/_subscriptions",
+            get(hub::subscriptions_handler).post(hub::subscriptions_handler),
+        )
+        .route(
+            "/lgsp/v1/_subscriptions/{id}",
+            delete(hub::subscription_handler),
+        )
         .route(
             "/lgsp/v1/{provider}/{service}",
             get(hub::handle).post(hub::handle),
@@ -114,6 +149,28 @@ pub fn routes(hub: Arc<Hub>) -> Router<AppState> {
         .route("/api/v1/exchange/rights/revocation", post(api_revoke))
         .route("/api/v1/exchange/log", get(api_log))
         .route("/api/v1/exchange/log/verification", get(api_verify))
+        .route(
+            "/api/v1/exchange/topic-rights",
+            get(api_topic_rights).post(api_grant_topic),
+        )
+        .route(
+            "/api/v1/exchange/topic-rights/revocation",
+            post(api_revoke_topic),
+        )
+        .route("/api/v1/exchange/subscriptions", get(api_subscriptions))
+        .route(
+            "/api/v1/exchange/subscriptions/{id}/status",
+            post(api_subscription_status),
+        )
+        .route(
+            "/api/v1/exchange/subscriptions/{id}/replay",
+            post(api_replay_subscription),
+        )
+        .route("/api/v1/exchange/dead-letters", get(api_dead_letters))
+        .route(
+            "/api/v1/exchange/dead-letters/{id}/replay",
+            post(api_replay),
+        )
         .route("/quan-tri/truc-lien-thong", get(hub_page))
         .layer(Extension(hub))
 }
@@ -151,6 +208,28 @@ struct LogRow {
     ms: String,
 }
 
+struct SubscriptionRow {
+    id: String,
+    member: String,
+    topic_prefix: String,
+    url: String,
+    status: String,
+    status_reason: String,
+    pending: i64,
+    dead: i64,
+}
+
+struct DeadRow {
+    id: String,
+    at: String,
+    member: String,
+    subscription_id: String,
+    topic: String,
+    event_id: String,
+    attempts: i64,
+    last_error: String,
+}
+
 #[derive(askama::Template)]
 #[template(path = "hub.html")]
 struct HubPage {
@@ -159,6 +238,9 @@ struct HubPage {
     members: Vec<MemberRow>,
     services: Vec<ServiceRow>,
     recent: Vec<LogRow>,
+    topic_rights: Vec<webhooks::TopicRight>,
+    subscriptions: Vec<SubscriptionRow>,
+    dead: Vec<DeadRow>,
 }
 
 fn ms(us: i64) -> String {
@@ -195,7 +277,43 @@ async fn hub_page(
     let recent = log::recent(&state.db, 50)
         .await
         .map_err(|e| page_err(e.into()))?;
+    let topic_rights = webhooks::list_topic_rights(&state.db)
+        .await
+        .map_err(|e| page_err(e.into()))?;
+    let subscriptions = webhooks::list_subscriptions(&state.db, None)
+        .await
+        .map_err(|e| page_err(e.into()))?;
+    let dead = webhooks::dead_letters(&state.db, None, 50)
+        .await
+        .map_err(|e| page_err(e.into()))?;
     let page = HubPage {
+        topic_rights,
+        subscriptions: subscriptions
+            .into_iter()
+            .map(|s| SubscriptionRow {
+                id: s.id,
+                member: s.member,
+                topic_prefix: s.topic_prefix,
+                url: s.url,
+                status: s.status,
+                status_reason: s.status_reason.unwrap_or_default(),
+                pending: s.pending,
+                dead: s.dead,
+            })
+            .collect(),
+        dead: dead
+            .into_iter()
+            .map(|d| DeadRow {
+                at: chrono_time(d.updated_at),
+                id: d.id,
+                member: d.member,
+                subscription_id: d.subscription_id,
+                topic: d.topic,
+                event_id: d.event_id,
+                attempts: d.attempts,
+                last_error: d.last_error.unwrap_or_default(),
+            })
+            .collect(),
         c: tinhso_http::layout::Chrome::of(&ctx),
         hub_key: hub.public_key(),
         members: members
@@ -491,15 +609,148 @@ async fn api_verify(
     ))
 }
 
+#[derive(Deserialize, ToSchema)]
+pub struct TopicRightBody {
+    pub member: String,
+    /// A topic prefix (`dossier.`, `border.`, `indicator.` …).
+    pub topic_prefix: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct DeadLetterQuery {
+    /// Only this subscription's.
+    pub subscription: Option<String>,
+    /// How many of the newest (1–1000, default 100).
+    pub limit: Option<i64>,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct ReplayReport {
+    /// Deliveries put back in the queue.
+    pub replayed: usize,
+}
+
+#[utoipa::path(get, path = "/api/v1/exchange/topic-rights", tag = "exchange",
+    responses((status = 200, body = [webhooks::TopicRight]), (status = 403, body = Problem)))]
+async fn api_topic_rights(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+) -> Result<Json<Vec<webhooks::TopicRight>>, ApiError> {
+    admin(&state, &ctx, "exchange_topic_right").await?;
+    Ok(Json(
+        webhooks::list_topic_rights(&state.db)
+            .await
+            .map_err(|e| ApiError(tinhso_kernel::AppError::from(e)))?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/exchange/topic-rights", tag = "exchange", request_body = TopicRightBody,
+    responses((status = 204, description = "Granted (or already held)"), (status = 404, body = Problem),
+        (status = 422, body = Problem, description = "Bad member code or unknown topic family")))]
+async fn api_grant_topic(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    ApiJson(b): ApiJson<TopicRightBody>,
+) -> Result<StatusCode, ApiError> {
+    admin(&state, &ctx, "exchange_topic_right").await?;
+    webhooks::grant_topic(&state.db, &ctx.audit(), &b.member, &b.topic_prefix).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/exchange/topic-rights/revocation", tag = "exchange", request_body = TopicRightBody,
+    responses((status = 204, description = "Revoked (or not held); pending deliveries no longer covered are dropped")))]
+async fn api_revoke_topic(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    ApiJson(b): ApiJson<TopicRightBody>,
+) -> Result<StatusCode, ApiError> {
+    admin(&state, &ctx, "exchange_topic_right").await?;
+    webhooks::revoke_topic(&state.db, &ctx.audit(), &b.member, &b.topic_prefix).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/exchange/subscriptions", tag = "exchange",
+    responses((status = 200, body = [webhooks::Subscription]), (status = 403, body = Problem)))]
+async fn api_subscriptions(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+) -> Result<Json<Vec<webhooks::Subscription>>, ApiError> {
+    admin(&state, &ctx, "exchange_subscription").await?;
+    Ok(Json(
+        webhooks::list_subscriptions(&state.db, None)
+            .await
+            .map_err(|e| ApiError(tinhso_kernel::AppError::from(e)))?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/exchange/subscriptions/{id}/status", tag = "exchange",
+    params(("id" = String, Path)), request_body = StatusBody,
+    responses((status = 204, description = "Suspended or resumed (also after 410 Gone)"), (status = 404, body = Problem)))]
+async fn api_subscription_status(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<StatusBody>,
+) -> Result<StatusCode, ApiError> {
+    admin(&state, &ctx, "exchange_subscription").await?;
+    webhooks::set_subscription_active(&state.db, &ctx.audit(), &id, b.active).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/exchange/subscriptions/{id}/replay", tag = "exchange",
+    params(("id" = String, Path)),
+    responses((status = 200, body = ReplayReport, description = "Every dead delivery of the subscription queued again"),
+        (status = 404, body = Problem)))]
+async fn api_replay_subscription(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Json<ReplayReport>, ApiError> {
+    admin(&state, &ctx, "exchange_subscription").await?;
+    let replayed = webhooks::replay_subscription(&state.db, &ctx.audit(), &id).await?;
+    Ok(Json(ReplayReport { replayed }))
+}
+
+#[utoipa::path(get, path = "/api/v1/exchange/dead-letters", tag = "exchange", params(DeadLetterQuery),
+    responses((status = 200, body = [webhooks::Delivery], description = "Newest first")))]
+async fn api_dead_letters(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Query(q): Query<DeadLetterQuery>,
+) -> Result<Json<Vec<webhooks::Delivery>>, ApiError> {
+    admin(&state, &ctx, "exchange_subscription").await?;
+    Ok(Json(
+        webhooks::dead_letters(&state.db, q.subscription.as_deref(), q.limit.unwrap_or(100))
+            .await
+            .map_err(|e| ApiError(tinhso_kernel::AppError::from(e)))?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/exchange/dead-letters/{id}/replay", tag = "exchange",
+    params(("id" = String, Path)),
+    responses((status = 200, body = ReplayReport), (status = 404, body = Problem, description = "Not on the dead-letter list")))]
+async fn api_replay(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(id): Path<String>,
+) -> Result<Json<ReplayReport>, ApiError> {
+    admin(&state, &ctx, "exchange_subscription").await?;
+    webhooks::replay(&state.db, &ctx.audit(), &id).await?;
+    Ok(Json(ReplayReport { replayed: 1 }))
+}
+
 /// The hub's administration API in the OpenAPI document. The exchange endpoint itself
 /// (`/lgsp/v1/…`) is described in the README: its contract is the provider's own OpenAPI
 /// document, registered with the service.
 #[derive(OpenApi)]
 #[openapi(
     paths(api_members, api_register_member, api_rotate_key, api_revoke_key, api_status,
-        api_services, api_register_service, api_service_status, api_rights, api_grant, api_revoke, api_log, api_verify),
+        api_services, api_register_service, api_service_status, api_rights, api_grant, api_revoke, api_log, api_verify,
+        api_topic_rights, api_grant_topic, api_revoke_topic, api_subscriptions, api_subscription_status,
+        api_replay_subscription, api_dead_letters, api_replay),
     components(schemas(MemberBody, KeyBody, StatusBody, RightBody, registry::Member, registry::MemberKey,
-        registry::Service, registry::NewService, registry::Right, log::Entry, log::VerifyReport, log::Broken, Problem)),
-    tags((name = "exchange", description = "Data exchange hub (LGSP): members, services, access rights, message log"))
+        registry::Service, registry::NewService, registry::Right, log::Entry, log::VerifyReport, log::Broken, Problem,
+        TopicRightBody, ReplayReport, webhooks::TopicRight, webhooks::Subscription, webhooks::Delivery)),
+    tags((name = "exchange", description = "Data exchange hub (LGSP): members, services, access rights, message log, topic rights, webhook subscriptions, dead letters"))
 )]
 pub struct ExchangeApiDoc;

@@ -25,6 +25,9 @@ pub struct ExchangeArgs {
     /// Events to publish in the NATS phase.
     #[arg(long, default_value_t = 20_000)]
     pub events: usize,
+    /// Events in the webhook phase, each delivered to 8 subscriptions on loopback; 0: skipped.
+    #[arg(long, default_value_t = 2_000)]
+    pub webhook_events: usize,
 }
 
 pub async fn run(args: &ExchangeArgs) -> anyhow::Result<()> {
@@ -66,6 +69,7 @@ pub async fn run(args: &ExchangeArgs) -> anyhow::Result<()> {
             duration: Duration::from_secs_f64(args.seconds.max(0.5)),
             nats_url: args.nats_url.clone(),
             events: args.events,
+            webhook_events: args.webhook_events,
         },
     )
     .await

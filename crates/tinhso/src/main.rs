@@ -309,6 +309,11 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         tracing::info!(nats = %config::redact(&url), stream = %bridge.config().stream, "events are published to NATS JetStream");
         outbox = bridge.subscribe(outbox);
     }
+    // The hub members' webhooks: deliveries written by an outbox consumer (with or without
+    // NATS), posted by their own worker with retries and a dead-letter list.
+    let webhooks = tinhso_exchange::Webhooks::new(db.clone(), Default::default());
+    tinhso_exchange::webhooks::start_at_newest_event_if_new(&db).await?;
+    outbox = webhooks.subscribe(outbox);
     let dispatcher = outbox.build();
     // The exchange hub's message log: its head signed every 10 minutes when it has grown.
     let mut anchor_rx = stop_rx.clone();
@@ -438,6 +443,10 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let dispatcher_task = tokio::spawn(dispatcher.run(async move {
         let _ = rx.changed().await;
     }));
+    let mut webhook_rx = stop_rx.clone();
+    let webhook_task = tokio::spawn(webhooks.run(async move {
+        let _ = webhook_rx.changed().await;
+    }));
     let secure_cookies = settings.cookie_secure.unwrap_or(!addr.ip().is_loopback());
     let state = tinhso_web::AppState::new(
         db.clone(),
@@ -459,6 +468,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     tinhso_web::serve(listener, state, shutdown_signal()).await?;
     let _ = stop_tx.send(true);
     let _ = dispatcher_task.await;
+    let _ = webhook_task.await;
     let _ = anchor_task.await;
     let _ = border_task.await;
     let _ = reports_task.await;

@@ -7,3 +7,4 @@
 mod admin;
 mod hub;
 mod nats;
+mod webhooks;

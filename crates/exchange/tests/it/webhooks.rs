@@ -1,0 +1,850 @@
+//! Webhooks end to end: topic rights, subscriptions made with signed requests through the hub,
+//! deliveries from the outbox to a receiver on loopback that checks the HMAC, retries with a
+//! hand-moved clock, the dead-letter list and its replay through the administrators' API.
+//! SQLite or PostgreSQL (`TINHSO_TEST_PG_URL`).
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::post;
+use ed25519_dalek::SigningKey;
+use std::sync::atomic::{AtomicI64, AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tinhso_exchange::signing::{self, client_headers, new_nonce};
+use tinhso_exchange::webhooks::{self, WebhookConfig, Webhooks};
+use tinhso_exchange::{registry, Hub};
+use tinhso_http::ReqCtx;
+use tinhso_identity::authz::{AuthMethod, RoleAssignment};
+use tinhso_identity::{Principal, Role, Scope};
+use tinhso_store::audit::Ctx;
+use tinhso_store::migrate::STORE_MIGRATIONS;
+use tinhso_store::now_micros;
+use tinhso_store::outbox::Dispatcher;
+use tinhso_store::test_support::{fresh, TestDb};
+
+const MEMBER: &str = "000.00.23.H37";
+const OTHER: &str = "000.00.24.H37";
+
+fn ctx() -> Ctx {
+    Ctx {
+        actor: "user:quantri".into(),
+        request_id: "test".into(),
+    }
+}
+
+/// What the receiver got, and whether the signature verified under the secret it was given.
+#[derive(Debug, Clone)]
+struct Got {
+    headers: HeaderMap,
+    body: String,
+    verified: bool,
+}
+
+/// A receiver on loopback: checks the HMAC with the secret the test hands it (against the
+/// worker's clock), records every call, answers with the status set in `answer` (after
+/// `delay_ms`).
+#[derive(Clone, Default)]
+struct Receiver {
+    secret: Arc<Mutex<String>>,
+    got: Arc<Mutex<Vec<Got>>>,
+    answer: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicI64>,
+    clock: Arc<AtomicI64>,
+}
+
+impl Receiver {
+    fn got(&self) -> Vec<Got> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: String) -> StatusCode {
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let secret = r.secret.lock().unwrap().clone();
+    let verified = webhooks::verify(
+        &secret,
+        &h(webhooks::H_TIMESTAMP),
+        body.as_bytes(),
+        &h(webhooks::H_SIGNATURE),
+        r.clock.load(Ordering::SeqCst) / 1_000_000,
+        300,
+    );
+    r.got.lock().unwrap().push(Got {
+        headers: headers.clone(),
+        body,
+        verified,
+    });
+    let delay = r.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay as u64)).await;
+    }
+    StatusCode::from_u16(r.answer.load(Ordering::SeqCst)).unwrap()
+}
+
+async fn receiver(clock: Arc<AtomicI64>) -> (Receiver, String) {
+    let r = Receiver {
+        clock,
+        ..Default::default()
+    };
+    r.answer.store(200, Ordering::SeqCst);
+    let app = axum::Router::new()
+        .route("/hook", post(receive))
+        .with_state(r.clone());
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    (r, format!("http://{addr}/hook"))
+}
+
+struct World {
+    t: TestDb,
+    base: String,
+    http: reqwest::Client,
+    clock: Arc<AtomicI64>,
+    webhooks: Webhooks,
+    dispatcher: Dispatcher,
+}
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+/// The hub's routes (members' and administrators', the latter behind a stand-in for the
+/// request-context layer with a signed-in administrator), two members, the outbox dispatcher
+/// with the webhook consumer, the worker on a hand-moved clock.
+async fn world(cfg: WebhookConfig) -> World {
+    let t = fresh(&[STORE_MIGRATIONS, tinhso_exchange::MIGRATIONS]).await;
+    for (code, seed) in [(MEMBER, 1), (OTHER, 2)] {
+        registry::register_member(
+            &t.db,
+            &ctx(),
+            code,
+            "UBND phường",
+            &signing::public_key_b64(&key(seed)),
+        )
+        .await
+        .unwrap();
+    }
+    let hub = Arc::new(Hub::new(t.db.clone(), Default::default()));
+    let state = tinhso_http::AppState::new(t.db.clone(), tinhso_http::WebConfig::default());
+    let p = Principal {
+        user_id: "u1".into(),
+        username: "quantri".into(),
+        display_name: "Quản trị".into(),
+        kind: "staff".into(),
+        agency_code: None,
+        roles: vec![RoleAssignment {
+            role: Role::Admin,
+            scope: Scope::Province,
+        }],
+        method: AuthMethod::Session,
+    };
+    let app = tinhso_exchange::web::routes(hub.clone())
+        .layer(middleware::from_fn(move |mut req: Request, next: Next| {
+            let p = p.clone();
+            async move {
+                let path = req.uri().path().to_string();
+                req.extensions_mut().insert(ReqCtx {
+                    request_id: "t".into(),
+                    lang: Default::default(),
+                    principal: Some(p),
+                    csrf: String::new(),
+                    ip: "127.0.0.1".into(),
+                    path,
+                });
+                let r: Response = next.run(req).await;
+                r
+            }
+        }))
+        .merge(tinhso_exchange::web::member_routes(hub))
+        .with_state(state);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    let clock = Arc::new(AtomicI64::new(now_micros()));
+    let c = clock.clone();
+    let webhooks =
+        Webhooks::new(t.db.clone(), cfg).with_clock(Arc::new(move || c.load(Ordering::SeqCst)));
+    let dispatcher = webhooks
+        .subscribe(Dispatcher::builder(t.db.clone()))
+        .build();
+    World {
+        t,
+        base: format!("http://{addr}"),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+        clock,
+        webhooks,
+        dispatcher,
+    }
+}
+
+fn fast() -> WebhookConfig {
+    WebhookConfig {
+        timeout: Duration::from_millis(500),
+        max_attempts: 3,
+        base_delay: Duration::from_secs(10),
+        factor: 2,
+        max_delay: Duration::from_secs(3600),
+        jitter: 0.2,
+        concurrency: 8,
+        poll: Duration::from_millis(50),
+    }
+}
+
+impl World {
+    /// A signed request of `member` to `/lgsp/v1/_subscriptions[/…]`.
+    async fn signed(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        member: &str,
+        seed: u8,
+    ) -> reqwest::Response {
+        let headers = client_headers(
+            &key(seed),
+            member,
+            method,
+            path,
+            body,
+            now_micros() / 1_000_000,
+            &new_nonce(),
+        );
+        let mut r = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        for (k, v) in headers {
+            r = r.header(k, v);
+        }
+        r.send().await.unwrap()
+    }
+
+    async fn subscribe(&self, prefix: &str, url: &str) -> reqwest::Response {
+        let body = serde_json::json!({ "topic_prefix": prefix, "url": url }).to_string();
+        self.signed(
+            "POST",
+            "/lgsp/v1/_subscriptions",
+            body.as_bytes(),
+            MEMBER,
+            1,
+        )
+        .await
+    }
+
+    /// A committed event, handed to the consumers.
+    async fn event(&self, topic: &str, payload: serde_json::Value) -> String {
+        let mut tx = self.t.db.begin_write().await.unwrap();
+        let id = tx.emit(topic, &payload).await.unwrap();
+        tx.commit().await.unwrap();
+        self.dispatcher.run_once().await.unwrap();
+        id
+    }
+
+    fn advance(&self, secs: i64) {
+        self.clock.fetch_add(secs * 1_000_000, Ordering::SeqCst);
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        tinhso_store::db::count(&self.t.db, sql).await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_granted_subscription_receives_events_signed_and_in_order() {
+    let w = world(fast()).await;
+    let (rx, url) = receiver(w.clock.clone()).await;
+    webhooks::grant_topic(&w.t.db, &ctx(), MEMBER, "dossier.")
+        .await
+        .unwrap();
+    let r = w.subscribe("dossier.status", &url).await;
+    assert_eq!(r.status(), 201);
+    assert!(r.headers().contains_key(signing::H_HUB_SIGNATURE));
+    let created: serde_json::Value = r.json().await.unwrap();
+    let secret = created["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_") && secret.len() > 40);
+    *rx.secret.lock().unwrap() = secret.clone();
+    let sub_id = created["id"].as_str().unwrap().to_string();
+    // Listed for the member without the secret; audited as the member.
+    let r = w
+        .signed("GET", "/lgsp/v1/_subscriptions", b"", MEMBER, 1)
+        .await;
+    assert_eq!(r.status(), 200);
+    let list: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], sub_id.as_str());
+    assert!(list[0].get("secret").is_none());
+    assert!(!list.to_string().contains(&secret));
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'exchange.subscription_create' AND actor = 'member:000.00.23.H37'").await,
+        1
+    );
+    // The other member sees none of it.
+    let r = w
+        .signed("GET", "/lgsp/v1/_subscriptions", b"", OTHER, 2)
+        .await;
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap(),
+        serde_json::json!([])
+    );
+
+    let first = w
+        .event(
+            "dossier.status_changed",
+            serde_json::json!({"dossier": "H37.1", "status": "accepted"}),
+        )
+        .await;
+    w.event("dossier.attach", serde_json::json!({"dossier": "H37.1"}))
+        .await; // another topic
+    w.event("border.trip.declared", serde_json::json!({"trip": 1}))
+        .await;
+    let second = w
+        .event(
+            "dossier.status_changed",
+            serde_json::json!({"dossier": "H37.1", "status": "approved"}),
+        )
+        .await;
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM exchange_webhook_deliveries")
+            .await,
+        2
+    );
+    // Once per round and subscription, oldest first.
+    assert_eq!(w.webhooks.run_once().await.unwrap().delivered, 1);
+    assert_eq!(w.webhooks.run_once().await.unwrap().delivered, 1);
+    assert_eq!(w.webhooks.run_once().await.unwrap().delivered, 0);
+    let got = rx.got();
+    assert_eq!(got.len(), 2);
+    for (g, id) in got.iter().zip([&first, &second]) {
+        assert!(g.verified, "signature must verify: {:?}", g.headers);
+        let body: serde_json::Value = serde_json::from_str(&g.body).unwrap();
+        assert_eq!(body["id"], id.as_str());
+        assert_eq!(body["topic"], "dossier.status_changed");
+        assert_eq!(body["payload"]["dossier"], "H37.1");
+        assert!(body["occurred_at"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(g.headers[webhooks::H_EVENT_ID], id.as_str());
+        assert_eq!(g.headers[webhooks::H_TOPIC], "dossier.status_changed");
+        let sig = g.headers[webhooks::H_SIGNATURE].to_str().unwrap();
+        let ts = g.headers[webhooks::H_TIMESTAMP].to_str().unwrap();
+        // Exactly what the documentation says is signed.
+        assert_eq!(
+            sig,
+            webhooks::sign(&secret, ts.parse().unwrap(), g.body.as_bytes())
+        );
+        assert!(!webhooks::verify(
+            "whsec_wrong",
+            ts,
+            g.body.as_bytes(),
+            sig,
+            ts.parse().unwrap(),
+            300
+        ));
+    }
+    let first_body: serde_json::Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(first_body["payload"]["status"], "accepted");
+    // Handing the same event over again (the outbox delivers at least once) writes nothing.
+    let ev = tinhso_store::outbox::read_after(&w.t.db, 0, "dossier.status", 1)
+        .await
+        .unwrap();
+    assert_eq!(webhooks::enqueue(&w.t.db, &ev[0]).await.unwrap(), 0);
+    let m = webhooks::metrics().render();
+    assert!(
+        m.contains(
+            "tinhso_exchange_webhook_deliveries_total{member=\"000.00.23.H37\",outcome=\"ok\"}"
+        ),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn no_grant_is_refused_and_a_revoked_grant_stops_delivery() {
+    let w = world(fast()).await;
+    let (rx, url) = receiver(w.clock.clone()).await;
+    let r = w.subscribe("dossier.", &url).await;
+    assert_eq!(r.status(), 403);
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "lgsp_topic_forbidden");
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM exchange_webhook_subscriptions")
+            .await,
+        0
+    );
+    // A grant on another family does not cover it either.
+    webhooks::grant_topic(&w.t.db, &ctx(), MEMBER, "border.")
+        .await
+        .unwrap();
+    assert_eq!(w.subscribe("dossier.", &url).await.status(), 403);
+    webhooks::grant_topic(&w.t.db, &ctx(), MEMBER, "dossier.")
+        .await
+        .unwrap();
+    let r = w.subscribe("dossier.", &url).await;
+    assert_eq!(r.status(), 201);
+    let secret = r.json::<serde_json::Value>().await.unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    *rx.secret.lock().unwrap() = secret;
+    // Written while granted, revoked before it was sent: dropped, not sent.
+    let before = w
+        .event("dossier.submitted", serde_json::json!({"n": 1}))
+        .await;
+    webhooks::revoke_topic(&w.t.db, &ctx(), MEMBER, "dossier.")
+        .await
+        .unwrap();
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'exchange.topic_revoke'")
+            .await,
+        1
+    );
+    let round = w.webhooks.run_once().await.unwrap();
+    assert_eq!((round.delivered, round.dropped), (0, 1));
+    let d = webhooks::deliveries_of_event(&w.t.db, &before)
+        .await
+        .unwrap();
+    assert_eq!(d[0].status, "dropped");
+    // After the revocation nothing is written at all.
+    let after = w
+        .event("dossier.submitted", serde_json::json!({"n": 2}))
+        .await;
+    assert!(webhooks::deliveries_of_event(&w.t.db, &after)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(w.webhooks.run_once().await.unwrap(), Default::default());
+    assert!(rx.got().is_empty());
+}
+
+#[tokio::test]
+async fn a_failing_receiver_is_retried_with_back_off_then_dead_lettered_and_replayed() {
+    let w = world(fast()).await;
+    let (rx, url) = receiver(w.clock.clone()).await;
+    webhooks::grant_topic(&w.t.db, &ctx(), MEMBER, "indicator.")
+        .await
+        .unwrap();
+    let r = w.subscribe("indicator.", &url).await;
+    assert_eq!(r.status(), 201);
+    let created: serde_json::Value = r.json().await.unwrap();
+    *rx.secret.lock().unwrap() = created["secret"].as_str().unwrap().to_string();
+    let sub_id = created["id"].as_str().unwrap().to_string();
+    rx.answer.store(503, Ordering::SeqCst);
+    let ev = w
+        .event(
+            "indicator.value_published",
+            serde_json::json!({"indicator": "dvc.online", "value": 0.82}),
+        )
+        .await;
+    let delivery = |w: &World| {
+        let db = w.t.db.clone();
+        let ev = ev.clone();
+        async move {
+            webhooks::deliveries_of_event(&db, &ev)
+                .await
+                .unwrap()
+                .remove(0)
+        }
+    };
+    // Attempt 1 fails: the next in 10 s ± 20 %.
+    let t0 = w.clock.load(Ordering::SeqCst);
+    assert_eq!(w.webhooks.run_once().await.unwrap().failed, 1);
+    let d = delivery(&w).await;
+    assert_eq!(
+        (d.status.as_str(), d.attempts, d.last_status),
+        ("pending", 1, Some(503))
+    );
+    let wait = d.next_attempt_at - t0;
+    assert!((8_000_000..=12_000_000).contains(&wait), "{wait}");
+    // Not due yet: nothing sent.
+    w.advance(7);
+    assert_eq!(w.webhooks.run_once().await.unwrap(), Default::default());
+    // Attempt 2 fails: 20 s ± 20 %.
+    w.advance(6);
+    let t1 = w.clock.load(Ordering::SeqCst);
+    assert_eq!(w.webhooks.run_once().await.unwrap().failed, 1);
+    let d = delivery(&w).await;
+    assert_eq!(d.attempts, 2);
+    let wait = d.next_attempt_at - t1;
+    assert!((16_000_000..=24_000_000).contains(&wait), "{wait}");
+    // Attempt 3 (the last) fails: dead.
+    w.advance(25);
+    assert_eq!(w.webhooks.run_once().await.unwrap().dead, 1);
+    let got = rx.got();
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|g| g.verified));
+    // Every attempt is signed afresh (its own timestamp), the body is the same bytes.
+    assert_ne!(
+        got[0].headers[webhooks::H_TIMESTAMP],
+        got[2].headers[webhooks::H_TIMESTAMP]
+    );
+    assert_eq!(got[0].body, got[2].body);
+    w.advance(3600);
+    assert_eq!(w.webhooks.run_once().await.unwrap(), Default::default());
+
+    // The administrator sees it on the dead-letter list (API and page) …
+    let dead: serde_json::Value = w
+        .http
+        .get(format!(
+            "{}/api/v1/exchange/dead-letters?subscription={sub_id}",
+            w.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dead.as_array().unwrap().len(), 1);
+    assert_eq!(dead[0]["attempts"], 3);
+    assert_eq!(dead[0]["last_status"], 503);
+    assert!(dead[0]["last_error"].as_str().unwrap().contains("503"));
+    let page = w
+        .http
+        .get(format!("{}/quan-tri/truc-lien-thong", w.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(dead[0]["id"].as_str().unwrap()),
+        "dead letter on the page"
+    );
+    assert!(page.contains("indicator."));
+    let subs: serde_json::Value = w
+        .http
+        .get(format!("{}/api/v1/exchange/subscriptions", w.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(subs[0]["dead"], 1);
+    // … replays it (audited) once the receiver is back: delivered.
+    rx.answer.store(204, Ordering::SeqCst);
+    let r = w
+        .http
+        .post(format!(
+            "{}/api/v1/exchange/dead-letters/{}/replay",
+            w.base,
+            dead[0]["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'exchange.webhook_replay' AND actor = 'user:u1'").await,
+        1
+    );
+    // Replaying what is not dead any more is a 404.
+    let r = w
+        .http
+        .post(format!(
+            "{}/api/v1/exchange/dead-letters/{}/replay",
+            w.base,
+            dead[0]["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(w.webhooks.run_once().await.unwrap().delivered, 1);
+    let d = delivery(&w).await;
+    assert_eq!((d.status.as_str(), d.attempts), ("delivered", 1));
+    assert_eq!(rx.got().len(), 4);
+    assert!(rx.got()[3].verified);
+
+    // Replay of a whole subscription: two more dead (timeouts this time), both re-queued.
+    rx.answer.store(200, Ordering::SeqCst);
+    rx.delay_ms.store(1000, Ordering::SeqCst);
+    w.event("indicator.value_published", serde_json::json!({"v": 1}))
+        .await;
+    w.event("indicator.value_published", serde_json::json!({"v": 2}))
+        .await;
+    for _ in 0..3 {
+        let r = w.webhooks.run_once().await.unwrap();
+        assert_eq!(r.failed + r.dead, 1);
+        w.advance(3600);
+    }
+    let d = webhooks::dead_letters(&w.t.db, Some(&sub_id), 10)
+        .await
+        .unwrap();
+    assert_eq!(d.len(), 1);
+    assert!(
+        d[0].last_error.as_deref().unwrap().contains("time-out"),
+        "{d:?}"
+    );
+    assert_eq!(d[0].last_status, None);
+    for _ in 0..3 {
+        w.webhooks.run_once().await.unwrap();
+        w.advance(3600);
+    }
+    rx.delay_ms.store(0, Ordering::SeqCst);
+    let r: serde_json::Value = w
+        .http
+        .post(format!(
+            "{}/api/v1/exchange/subscriptions/{sub_id}/replay",
+            w.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["replayed"], 2);
+    assert_eq!(w.webhooks.run_once().await.unwrap().delivered, 1);
+    assert_eq!(w.webhooks.run_once().await.unwrap().delivered, 1);
+    assert!(webhooks::dead_letters(&w.t.db, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let m = webhooks::metrics().render();
+    assert!(
+        m.contains("member=\"000.00.23.H37\",outcome=\"dead\""),
+        "{m}"
+    );
+    assert!(
+        m.contains("member=\"000.00.23.H37\",outcome=\"failed\""),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn gone_disables_the_subscription_and_a_slow_receiver_holds_up_only_its_own() {
+    let mut cfg = fast();
+    cfg.timeout = Duration::from_secs(3);
+    let w = world(cfg).await;
+    let (slow, slow_url) = receiver(w.clock.clone()).await;
+    let (quick, quick_url) = receiver(w.clock.clone()).await;
+    webhooks::grant_topic(&w.t.db, &ctx(), MEMBER, "border.")
+        .await
+        .unwrap();
+    for (rx, url) in [(&slow, &slow_url), (&quick, &quick_url)] {
+        let r = w.subscribe("border.", url).await;
+        assert_eq!(r.status(), 201);
+        *rx.secret.lock().unwrap() = r.json::<serde_json::Value>().await.unwrap()["secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    }
+    slow.delay_ms.store(2000, Ordering::SeqCst);
+    for n in 0..3 {
+        w.event("border.trip.declared", serde_json::json!({"n": n}))
+            .await;
+    }
+    // The worker in the background, on the real clock.
+    w.clock.store(now_micros() + 1_000_000, Ordering::SeqCst);
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(w.webhooks.clone().run(async move {
+        let _ = stop_rx.changed().await;
+    }));
+    let started = std::time::Instant::now();
+    while quick.got().len() < 3 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let quick_done = started.elapsed();
+    assert_eq!(quick.got().len(), 3);
+    assert!(
+        quick_done < Duration::from_millis(1500),
+        "the quick receiver got its 3 events in {quick_done:?}, while the slow one answers its first after 2 s"
+    );
+    assert_eq!(
+        slow.got().len(),
+        1,
+        "the slow receiver's queue waits for its first answer"
+    );
+    assert!(quick.got().iter().all(|g| g.verified));
+    // The slow receiver now answers 410 Gone: its subscription is disabled, the delivery dead.
+    slow.delay_ms.store(0, Ordering::SeqCst);
+    slow.answer.store(410, Ordering::SeqCst);
+    while started.elapsed() < Duration::from_secs(8)
+        && w.count("SELECT COUNT(*) FROM exchange_webhook_subscriptions WHERE status = 'disabled'")
+            .await
+            == 0
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop_tx.send(true);
+    task.await.unwrap();
+    let subs = webhooks::list_subscriptions(&w.t.db, Some(MEMBER))
+        .await
+        .unwrap();
+    let s = subs.iter().find(|s| s.url == slow_url).unwrap();
+    assert_eq!(s.status, "disabled");
+    assert_eq!(s.status_reason.as_deref(), Some("410 Gone"));
+    assert_eq!(s.dead, 1);
+    // Nothing new is written for a disabled subscription; an administrator can resume it.
+    let ev = w
+        .event("border.trip.declared", serde_json::json!({"n": 9}))
+        .await;
+    assert_eq!(
+        webhooks::deliveries_of_event(&w.t.db, &ev)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let r = w
+        .http
+        .post(format!(
+            "{}/api/v1/exchange/subscriptions/{}/status",
+            w.base, s.id
+        ))
+        .json(&serde_json::json!({ "active": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        webhooks::get_subscription(&w.t.db, &s.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "active"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_field_errors_and_nothing_written() {
+    let w = world(fast()).await;
+    webhooks::grant_topic(&w.t.db, &ctx(), MEMBER, "dossier.")
+        .await
+        .unwrap();
+    let audit_before = w.count("SELECT COUNT(*) FROM audit_log").await;
+    // Both fields wrong: both reported, in both languages.
+    let r = w.subscribe("nothing.", "ftp://example.vn/hook").await;
+    assert_eq!(r.status(), 422);
+    let p: serde_json::Value = r.json().await.unwrap();
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["topic_prefix", "url"]);
+    assert_eq!(p["errors"][0]["code"], "topic_unknown");
+    assert!(p["errors"][1]["message_vi"]
+        .as_str()
+        .unwrap()
+        .contains("URL"));
+    assert!(p["errors"][1]["message_en"]
+        .as_str()
+        .unwrap()
+        .contains("http"));
+    for (prefix, url, field) in [
+        ("dossier.", "not a url", "url"),
+        ("dossier.", "https://user:pw@example.vn/hook", "url"),
+        ("dossier.", "javascript:alert(1)", "url"),
+        ("Dossier.*", "https://example.vn/hook", "topic_prefix"),
+        ("", "https://example.vn/hook", "topic_prefix"),
+    ] {
+        let r = w.subscribe(prefix, url).await;
+        assert_eq!(r.status(), 422, "{prefix} {url}");
+        let p: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(p["errors"][0]["field"], field, "{prefix} {url}");
+    }
+    let r = w
+        .signed("POST", "/lgsp/v1/_subscriptions", b"{not json", MEMBER, 1)
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["errors"][0]["field"],
+        "body"
+    );
+    // Unsigned, or signed by someone else's key: 401, whatever the body.
+    let body = serde_json::json!({ "topic_prefix": "dossier.", "url": "https://example.vn/hook" })
+        .to_string();
+    let r = w
+        .http
+        .post(format!("{}/lgsp/v1/_subscriptions", w.base))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["code"],
+        "lgsp_unsigned"
+    );
+    let r = w
+        .signed(
+            "POST",
+            "/lgsp/v1/_subscriptions",
+            body.as_bytes(),
+            MEMBER,
+            2,
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["code"],
+        "lgsp_bad_signature"
+    );
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM exchange_webhook_subscriptions")
+            .await,
+        0
+    );
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM audit_log").await,
+        audit_before
+    );
+    // Administrators' grants are checked too.
+    let r = w
+        .http
+        .post(format!("{}/api/v1/exchange/topic-rights", w.base))
+        .json(&serde_json::json!({ "member": MEMBER, "topic_prefix": "user." }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = w
+        .http
+        .post(format!("{}/api/v1/exchange/topic-rights", w.base))
+        .json(&serde_json::json!({ "member": "000.00.99.H37", "topic_prefix": "dossier." }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM exchange_topic_rights").await,
+        1
+    );
+    // Deleting: only one's own.
+    let r = w.subscribe("dossier.", "https://example.vn/hook").await;
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/lgsp/v1/_subscriptions/{id}");
+    assert_eq!(w.signed("DELETE", &path, b"", OTHER, 2).await.status(), 404);
+    assert_eq!(
+        w.signed("DELETE", &path, b"", MEMBER, 1).await.status(),
+        204
+    );
+    assert_eq!(
+        w.signed("DELETE", &path, b"", MEMBER, 1).await.status(),
+        404
+    );
+    let ev = w.event("dossier.submitted", serde_json::json!({})).await;
+    assert!(webhooks::deliveries_of_event(&w.t.db, &ev)
+        .await
+        .unwrap()
+        .is_empty());
+}
