@@ -39,6 +39,8 @@ use utoipa::ToSchema;
 pub const CONSUMER: &str = "connectors.dvcqg";
 /// The topic it syncs on.
 pub const TOPIC: &str = "dossier.status_changed";
+/// The prefix it reads (the outbox matches prefixes with `LIKE`, dropping `_`).
+pub const TOPIC_PREFIX: &str = "dossier.";
 
 /// Back-off before the next attempt after `attempts` consecutive failures: 30 s doubling,
 /// capped at one hour.
@@ -89,7 +91,7 @@ impl SyncWorker {
 
     /// Register as the outbox consumer [`CONSUMER`].
     pub fn subscribe(self, builder: DispatcherBuilder) -> DispatcherBuilder {
-        builder.subscribe(CONSUMER, TOPIC, move |ev| {
+        builder.subscribe(CONSUMER, TOPIC_PREFIX, move |ev| {
             let w = self.clone();
             async move { w.handle(&ev).await }
         })
