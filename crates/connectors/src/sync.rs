@@ -67,7 +67,13 @@ pub enum Outcome {
     },
     /// No such dossier in the platform.
     Unknown,
+    /// Another task of this process is pushing this dossier now.
+    Busy,
 }
+
+/// The longest the outbox consumer spends syncing one event inline before leaving the rest
+/// to the retries (the dispatcher serves its consumers one after the other).
+pub const INLINE_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The sync worker.
 #[derive(Clone)]
@@ -75,6 +81,25 @@ pub struct SyncWorker {
     db: Db,
     client: Arc<Client>,
     files: Option<FileStore>,
+    /// Dossiers being synced by this process now (the outbox consumer and the retries never
+    /// push the same dossier at once).
+    in_flight: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    inline_budget: std::time::Duration,
+}
+
+/// Removes a dossier from the in-flight set when its sync ends (or is cancelled).
+struct InFlight {
+    set: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    code: String,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.code);
+    }
 }
 
 struct State {
@@ -86,7 +111,19 @@ impl SyncWorker {
     /// `files`: where the dossiers' attachments are, to upload them (`None`: files are not
     /// uploaded, only the dossier).
     pub fn new(db: Db, client: Arc<Client>, files: Option<FileStore>) -> Self {
-        Self { db, client, files }
+        Self {
+            db,
+            client,
+            files,
+            in_flight: Arc::default(),
+            inline_budget: INLINE_BUDGET,
+        }
+    }
+
+    /// Change the inline budget (default [`INLINE_BUDGET`]).
+    pub fn with_inline_budget(mut self, budget: std::time::Duration) -> Self {
+        self.inline_budget = budget;
+        self
     }
 
     /// Register as the outbox consumer [`CONSUMER`].
@@ -113,12 +150,22 @@ impl SyncWorker {
             Ok(false) => return Ok(()),
             Err(e) => return Err(format!("recording sync of {code}: {e}")),
         }
-        match self.sync_one(code, now).await {
-            Ok(Outcome::Failed { error, .. }) => {
+        match tokio::time::timeout(self.inline_budget, self.sync_one(code, now)).await {
+            Ok(Ok(Outcome::Failed { error, .. })) => {
                 tracing::warn!(dossier = code, %error, "DVCQG sync failed; will retry")
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(dossier = code, error = %e, "DVCQG sync state"),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(dossier = code, error = %e, "DVCQG sync state"),
+            Err(_) => {
+                let error = format!(
+                    "sync took longer than {:?}; continued by the retries",
+                    self.inline_budget
+                );
+                tracing::warn!(dossier = code, %error, "DVCQG sync");
+                if let Err(e) = self.record_failure(code, now, &error).await {
+                    tracing::warn!(dossier = code, error = %e, "DVCQG sync state");
+                }
+            }
         }
         Ok(())
     }
@@ -189,55 +236,92 @@ impl SyncWorker {
         if self.state(code).await?.is_none() {
             self.enqueue(code, now).await?;
         }
+        let _guard = {
+            let mut set = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            if !set.insert(code.to_string()) {
+                // Being pushed right now by another task of this process; the row stays
+                // pending if that push does not cover the latest event.
+                return Ok(Outcome::Busy);
+            }
+            InFlight {
+                set: self.in_flight.clone(),
+                code: code.to_string(),
+            }
+        };
         let mut sent = 0usize;
-        let result = self.push(&d, &mut sent).await;
-        let mut tx = self.db.begin_write().await?;
+        let mut result = self.push(&d, &mut sent).await;
+        // Events committed while pushing (or pushed by nobody because this task held the
+        // dossier): push again before calling the dossier up to date.
+        let mut caught_up = false;
+        for _ in 0..3 {
+            if result.is_err() {
+                break;
+            }
+            let Some(fresh) = dossier::get(&self.db, code).await? else {
+                break;
+            };
+            let latest = fresh.events.iter().map(|e| e.seq).max().unwrap_or(0);
+            let synced = self.state(code).await?.map_or(0, |s| s.synced_seq);
+            if latest <= synced {
+                caught_up = true;
+                break;
+            }
+            result = self.push(&fresh, &mut sent).await;
+        }
         let outcome = match result {
             Ok(()) => {
+                let mut tx = self.db.begin_write().await?;
                 sqlx::query(
-                    "UPDATE dvcqg_sync SET pending = 0, attempts = 0, last_error = NULL, \
-                     last_attempt_at = $2, synced_at = $2, updated_at = $2 WHERE dossier_code = $1",
-                )
-                .bind(code)
-                .bind(now)
-                .execute(tx.conn())
-                .await
-                .map_err(db_err)?;
-                Outcome::Synced { sent }
-            }
-            Err(Failure::Portal(e)) => {
-                let attempts: i64 =
-                    sqlx::query_scalar("SELECT attempts FROM dvcqg_sync WHERE dossier_code = $1")
-                        .bind(code)
-                        .fetch_one(tx.conn())
-                        .await
-                        .map_err(db_err)?;
-                let attempts = attempts + 1;
-                let next = now + backoff_micros(attempts);
-                let error: String = e.to_string().chars().take(1_000).collect();
-                sqlx::query(
-                    "UPDATE dvcqg_sync SET pending = 1, attempts = $2, last_error = $3, \
-                     last_attempt_at = $4, next_attempt_at = $5, updated_at = $4 \
+                    "UPDATE dvcqg_sync SET pending = $3, attempts = 0, last_error = NULL, \
+                     last_attempt_at = $2, synced_at = $2, next_attempt_at = $2, updated_at = $2 \
                      WHERE dossier_code = $1",
                 )
                 .bind(code)
-                .bind(attempts)
-                .bind(&error)
                 .bind(now)
-                .bind(next)
+                .bind(if caught_up { 0i64 } else { 1i64 })
                 .execute(tx.conn())
                 .await
                 .map_err(db_err)?;
-                Outcome::Failed {
-                    error,
-                    attempts,
-                    next_attempt_at: next,
-                }
+                tx.commit().await?;
+                Outcome::Synced { sent }
             }
+            Err(Failure::Portal(e)) => self.record_failure(code, now, &e.to_string()).await?,
             Err(Failure::Local(e)) => return Err(e),
         };
-        tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// Record a failed attempt: attempts + 1, the error, the next attempt after the back-off.
+    async fn record_failure(&self, code: &str, now: i64, error: &str) -> Result<Outcome, AppError> {
+        let mut tx = self.db.begin_write().await?;
+        let attempts: i64 =
+            sqlx::query_scalar("SELECT attempts FROM dvcqg_sync WHERE dossier_code = $1")
+                .bind(code)
+                .fetch_one(tx.conn())
+                .await
+                .map_err(db_err)?;
+        let attempts = attempts + 1;
+        let next = now + backoff_micros(attempts);
+        let error: String = error.chars().take(1_000).collect();
+        sqlx::query(
+            "UPDATE dvcqg_sync SET pending = 1, attempts = $2, last_error = $3, \
+             last_attempt_at = $4, next_attempt_at = $5, updated_at = $4 \
+             WHERE dossier_code = $1",
+        )
+        .bind(code)
+        .bind(attempts)
+        .bind(&error)
+        .bind(now)
+        .bind(next)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
+        tx.commit().await?;
+        Ok(Outcome::Failed {
+            error,
+            attempts,
+            next_attempt_at: next,
+        })
     }
 
     /// The calls that bring the portal up to date, saving progress after each event.
@@ -318,6 +402,7 @@ impl SyncWorker {
                 Outcome::Synced { .. } => report.synced += 1,
                 Outcome::Failed { .. } => report.failed += 1,
                 Outcome::Unknown => report.unknown += 1,
+                Outcome::Busy => {}
             }
         }
         Ok(report)

@@ -573,7 +573,80 @@ fn tien_do(p: &mut Portal, o: &Map<String, Value>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::legal;
+    use super::{dossier_problems, legal};
+    use crate::dvcqg::HoSo;
+    use proptest::prelude::*;
+
+    fn good() -> HoSo {
+        HoSo {
+            ma_ho_so: "000.00.23.H37-261129-0001".into(),
+            ma_tthc: "1.001193".into(),
+            ten_tthc: "Đăng ký khai sinh".into(),
+            loai_doi_tuong: "1".into(),
+            trich_yeu_ho_so: "Đăng ký khai sinh".into(),
+            ngay_tiep_nhan: "20261129182531".into(),
+            trang_thai_ho_so: "1".into(),
+            hinh_thuc: "0".into(),
+            kenh_thuc_hien: "2".into(),
+            don_vi_xu_ly: "UBND phường Tam Thanh".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_complete_dossier_has_no_problem_and_each_gap_is_named() {
+        assert!(dossier_problems(&good()).is_empty());
+        let mut h = good();
+        h.ten_tthc.clear();
+        h.trang_thai_ho_so = "11".into();
+        h.ngay_hen_tra = "2026-11-30".into();
+        let p = dossier_problems(&h);
+        assert_eq!(p.len(), 3, "{p:?}");
+    }
+
+    proptest! {
+        /// Whatever arrives in the fields, the portal's checks answer (never panic), and a
+        /// dossier they accept has a status 1–10 and a well-formed reception time.
+        #[test]
+        fn dossier_checks_never_panic(status in ".{0,4}", received in ".{0,16}", kind in ".{0,2}",
+                                      due in ".{0,16}", name in ".{0,20}") {
+            let mut h = good();
+            h.trang_thai_ho_so = status;
+            h.ngay_tiep_nhan = received;
+            h.loai_doi_tuong = kind;
+            h.ngay_hen_tra = due;
+            h.ten_tthc = name;
+            if dossier_problems(&h).is_empty() {
+                let s: i64 = h.trang_thai_ho_so.parse().unwrap_or(0);
+                prop_assert!((1..=10).contains(&s));
+                prop_assert!(crate::dvcqg::parse_portal_time(&h.ngay_tiep_nhan).is_some());
+            }
+        }
+
+        #[test]
+        fn portal_times_round_trip(secs in 0i64..4_102_444_800) {
+            let micros = secs * 1_000_000;
+            prop_assert_eq!(crate::dvcqg::parse_portal_time(&crate::dvcqg::portal_time(micros)), Some(micros));
+        }
+
+        #[test]
+        fn any_dossier_item_is_answered(values in proptest::collection::vec(".{0,16}", 10),
+                                        keys in proptest::collection::vec(0usize..12, 10)) {
+            // A dossier item as JSON with arbitrary strings under the contract's keys (and
+            // unknown ones): it deserialises and is checked or named — never a panic.
+            const KEYS: [&str; 12] = ["MaHoSo", "MaTTHC", "TenTTHC", "LoaiDoiTuong", "NgayTiepNhan",
+                "NgayHenTra", "TrangThaiHoSo", "HinhThuc", "KenhThucHien", "DonViXuLy", "TrichYeuHoSo", "Khac"];
+            let mut o = serde_json::Map::new();
+            for (k, v) in keys.iter().zip(values) {
+                o.insert(KEYS[*k].to_string(), serde_json::Value::String(v));
+            }
+            let parsed = serde_json::from_value::<HoSo>(serde_json::Value::Object(o));
+            prop_assert!(parsed.is_ok(), "{parsed:?}");
+            let h = parsed.unwrap_or_default();
+            let problems = dossier_problems(&h);
+            prop_assert!(problems.iter().all(|p| !p.is_empty()));
+        }
+    }
 
     #[test]
     fn final_statuses_are_final_and_repeats_are_accepted() {

@@ -491,3 +491,80 @@ async fn the_sync_rate_of_a_hand_computed_set() {
     );
     assert_eq!(sim.dossier_codes().len(), 6);
 }
+
+fn pdf(tag: &str) -> Vec<u8> {
+    format!("%PDF-1.4\n% {tag}\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").into_bytes()
+}
+
+#[tokio::test]
+async fn a_dossiers_files_are_uploaded_before_it_is_created() {
+    let t = crate::env().await;
+    let (sim, _worker, dispatcher) = setup(&t.db, 3).await;
+    let anon = tinhso_store::audit::Ctx {
+        actor: "anonymous".into(),
+        request_id: "req-test".into(),
+    };
+    let uploads = [
+        dossier::Upload {
+            component_id: "giay_chung_sinh".into(),
+            file_name: "giấy chứng sinh.pdf".into(),
+            bytes: pdf("cs"),
+        },
+        dossier::Upload {
+            component_id: "giay_to_tuy_than".into(),
+            file_name: "cccd.pdf".into(),
+            bytes: pdf("id"),
+        },
+    ];
+    let code = dossier::submit_with_files(&t.db, files(), &anon, None, &birth(), &uploads)
+        .await
+        .unwrap()
+        .dossier
+        .code;
+    dispatcher.run_once().await.unwrap();
+    let received = sim.files(&code);
+    assert_eq!(received.len(), 2, "{received:?}");
+    assert!(received
+        .iter()
+        .any(|(f, n)| f.ma_thanh_phan_ho_so == "giay_chung_sinh" && *n == pdf("cs").len()));
+    let held = sim.dossier(&code).unwrap();
+    let mut parts: Vec<&str> = held
+        .tai_lieu_nop
+        .iter()
+        .map(|f| f.ma_thanh_phan_ho_so.as_str())
+        .collect();
+    parts.sort();
+    assert_eq!(parts, ["giay_chung_sinh", "giay_to_tuy_than"]);
+    assert!(held
+        .tai_lieu_nop
+        .iter()
+        .all(|f| !f.tep_dinh_kem_id.is_empty()));
+}
+
+#[tokio::test]
+async fn a_slow_sync_does_not_hold_the_outbox_and_is_finished_by_the_retries() {
+    let t = crate::env().await;
+    let (sim, worker, _d) = setup(&t.db, 3).await;
+    // No time at all inline: the event is acknowledged, the dossier left to the retries.
+    let worker = worker.with_inline_budget(std::time::Duration::ZERO);
+    let dispatcher = worker
+        .clone()
+        .subscribe(Dispatcher::builder(t.db.clone()))
+        .build();
+    let code = submit(&t.db).await;
+    dispatcher.run_once().await.unwrap();
+    let r = row(&t.db, &code).await;
+    assert_eq!((r.pending, r.attempts), (1, 1));
+    assert!(r.last_error.unwrap().contains("longer than"));
+    assert_eq!(
+        count(&t.db, "SELECT COUNT(*) FROM outbox_failures").await,
+        0
+    );
+    let report = worker
+        .retry_due(now_micros() + 3_600_000_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(report.synced, 1);
+    assert_eq!(sim.dossier(&code).unwrap().trang_thai_ho_so, "1");
+    assert_eq!(row(&t.db, &code).await.pending, 0);
+}
