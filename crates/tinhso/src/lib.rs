@@ -76,5 +76,6 @@ pub fn all_migrations() -> Vec<&'static [migrate::Migration]> {
         tinhso_targets::MIGRATIONS,
         tinhso_exchange::MIGRATIONS,
         tinhso_border::MIGRATIONS,
+        tinhso_connectors::MIGRATIONS,
     ]
 }

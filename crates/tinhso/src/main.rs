@@ -91,6 +91,11 @@ enum Command {
         #[command(subcommand)]
         command: targets_cli::TargetsCommand,
     },
+    /// Connectors to national systems (kết nối hệ thống quốc gia).
+    Connectors {
+        #[command(subcommand)]
+        command: ConnectorsCommand,
+    },
     /// Digital border gate: traffic simulator and congestion forecast (cửa khẩu số).
     Border {
         #[command(subcommand)]
@@ -142,6 +147,16 @@ enum AuditCommand {
 enum ExchangeCommand {
     /// Walk the message log's hash chain; exit code 1 and the first broken entry when broken.
     Verify {
+        #[command(flatten)]
+        settings: SettingArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConnectorsCommand {
+    /// Re-queue every dossier whose sync to the national portal (DVCQG) failed, for an
+    /// attempt at the server's next retry round (within 30 s). Audited.
+    DvcqgResync {
         #[command(flatten)]
         settings: SettingArgs,
     },
@@ -314,6 +329,19 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let webhooks = tinhso_exchange::Webhooks::new(db.clone(), Default::default());
     tinhso_exchange::webhooks::start_at_newest_event_if_new(&db).await?;
     outbox = webhooks.subscribe(outbox);
+    // National connectors: the real endpoints from the environment, or with --demo the
+    // local simulators on loopback (docs/connectors.md).
+    let (outbox, connectors) = tinhso_connectors::runtime::start(
+        &db,
+        demo || settings.file_demo,
+        Some(tinhso_http::file_store(&settings.data_dir)),
+        outbox,
+    )
+    .await?;
+    let mut connectors_rx = stop_rx.clone();
+    let connectors_task = connectors.spawn_retries(async move {
+        let _ = connectors_rx.changed().await;
+    });
     let dispatcher = outbox.build();
     // The exchange hub's message log: its head signed every 10 minutes when it has grown.
     let mut anchor_rx = stop_rx.clone();
@@ -473,7 +501,10 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _ = border_task.await;
     let _ = reports_task.await;
     let _ = rollup_task.await;
-    for t in [digest_task, provider_task].into_iter().flatten() {
+    for t in [digest_task, provider_task, connectors_task]
+        .into_iter()
+        .flatten()
+    {
         let _ = t.await;
     }
     db.close().await;
@@ -667,6 +698,24 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Plan { command } => return plan(command).await,
         Command::Bench { command } => bench::run(command).await?,
         Command::Border { command } => return border_cli::run(command).await,
+        Command::Connectors {
+            command: ConnectorsCommand::DvcqgResync { settings },
+        } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let db = tinhso::open(&s).await?;
+            let n = tinhso_connectors::sync::requeue_failed(&db, &cli_ctx())
+                .await
+                .map_err(|e| print_app_error(&e))?;
+            let st = tinhso_connectors::sync::status(&db, 1)
+                .await
+                .map_err(|e| print_app_error(&e))?;
+            println!(
+                "re-queued {n} dossier(s); tracked {}, up to date {}, failing {}",
+                st.tracked, st.synced, st.failing
+            );
+            db.close().await;
+        }
         Command::Targets { command } => return targets_cli::run(command).await,
     }
     Ok(0)

@@ -124,6 +124,7 @@ async fn openapi() -> Response {
     doc.merge(tinhso_exchange::web::ExchangeApiDoc::openapi());
     doc.merge(tinhso_border::web::api::BorderApiDoc::openapi());
     doc.merge(tinhso_border::web::officer::OfficerApiDoc::openapi());
+    doc.merge(tinhso_connectors::web::ConnectorsApiDoc::openapi());
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
     Json(doc).into_response()
 }

@@ -33,6 +33,7 @@ pub fn all_rules() -> Vec<tinhso_http::access::Rule> {
         tinhso_exchange::web::RULES,
         tinhso_border::web::RULES,
         tinhso_border::web::officer::OFFICER_RULES,
+        tinhso_connectors::web::RULES,
     ]
     .concat()
 }
@@ -211,6 +212,7 @@ pub fn router(mut state: AppState) -> Router {
             tinhso_border::web::default_queues(),
         ))
         .merge(tinhso_exchange::web::routes(hub.clone()))
+        .merge(tinhso_connectors::web::routes())
         // Before the layers, so that unknown routes get the request context (language) too.
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

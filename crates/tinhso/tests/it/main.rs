@@ -15,6 +15,7 @@ mod bad_input;
 mod border;
 mod border_checks;
 mod calendar;
+mod connectors;
 mod errors;
 mod feedback;
 mod forms;

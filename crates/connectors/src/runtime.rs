@@ -1,0 +1,118 @@
+//! Which national endpoints this process talks to, decided once at start ([`start`]): the
+//! real ones from the environment (`TINHSO_DVCQG_URL`, `TINHSO_POPULATION_URL`, …; see
+//! `docs/connectors.md`), or — with `tinhso serve --demo` only — the local simulators started
+//! on loopback. The admin page says which.
+
+use crate::simulator::dvcqg::DvcqgSimulator;
+use crate::simulator::population::{self as pop_sim, PopulationSimulator};
+use crate::sync::SyncWorker;
+use crate::{dvcqg, population};
+use std::sync::{Arc, OnceLock};
+use tinhso_kernel::AppError;
+use tinhso_store::files::FileStore;
+use tinhso_store::outbox::DispatcherBuilder;
+use tinhso_store::Db;
+
+/// The connectors of this process.
+pub struct Runtime {
+    pub dvcqg: Option<Arc<dvcqg::Client>>,
+    /// The DVCQG endpoint is the local simulator (demo).
+    pub dvcqg_simulated: bool,
+    pub population: Option<Arc<population::Client>>,
+    /// The population endpoint is the local simulator (demo).
+    pub population_simulated: bool,
+}
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// The connectors installed at start (`None` before [`start`], e.g. in tests of other crates).
+pub fn get() -> Option<&'static Runtime> {
+    RUNTIME.get()
+}
+
+/// What [`start`] keeps alive: the simulators (demo) and the sync worker.
+pub struct Started {
+    pub worker: Option<SyncWorker>,
+    _dvcqg_sim: Option<DvcqgSimulator>,
+    _population_sim: Option<PopulationSimulator>,
+}
+
+impl Started {
+    /// Spawn the sync worker's retries (every 30 s) until `shutdown` resolves.
+    pub fn spawn_retries(
+        &self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let w = self.worker.clone()?;
+        Some(tokio::spawn(
+            w.run_retries(std::time::Duration::from_secs(30), shutdown),
+        ))
+    }
+}
+
+fn secret() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::thread_rng().gen();
+    hex::encode(bytes)
+}
+
+/// Set up the connectors: with `demo`, start the simulators on loopback and point the
+/// connectors at them; otherwise read the real endpoints from the environment (a connector
+/// without its URL stays off). Subscribes the DVCQG sync worker on `outbox`.
+pub async fn start(
+    db: &Db,
+    demo: bool,
+    files: Option<FileStore>,
+    outbox: DispatcherBuilder,
+) -> Result<(DispatcherBuilder, Started), AppError> {
+    let (dvcqg_cfg, dvcqg_sim) = if demo {
+        let sim = DvcqgSimulator::start("tinhso-demo", &secret(), "H37")
+            .await
+            .map_err(AppError::internal)?;
+        tracing::info!(url = %sim.url(), "DVCQG connector points at the local SIMULATOR (demo only)");
+        (Some(sim.config()), Some(sim))
+    } else {
+        (dvcqg::Config::from_env(), None)
+    };
+    let (pop_cfg, pop_sim) = if demo {
+        let sim = PopulationSimulator::start(&secret(), pop_sim::seeded())
+            .await
+            .map_err(AppError::internal)?;
+        tracing::info!(url = %sim.url(), "population database connector points at the local SIMULATOR (demo only)");
+        (Some(sim.config()), Some(sim))
+    } else {
+        (population::Config::from_env(), None)
+    };
+    let dvcqg_client = match dvcqg_cfg {
+        Some(c) => Some(Arc::new(dvcqg::Client::new(c).map_err(AppError::internal)?)),
+        None => None,
+    };
+    let pop_client = match pop_cfg {
+        Some(c) => Some(Arc::new(population::Client::new(c)?)),
+        None => None,
+    };
+    let worker = dvcqg_client
+        .clone()
+        .map(|c| SyncWorker::new(db.clone(), c, files));
+    let outbox = match &worker {
+        Some(w) => w.clone().subscribe(outbox),
+        None => {
+            tracing::info!("DVCQG sync is off (TINHSO_DVCQG_URL not set)");
+            outbox
+        }
+    };
+    let _ = RUNTIME.set(Runtime {
+        dvcqg: dvcqg_client,
+        dvcqg_simulated: dvcqg_sim.is_some(),
+        population: pop_client,
+        population_simulated: pop_sim.is_some(),
+    });
+    Ok((
+        outbox,
+        Started {
+            worker,
+            _dvcqg_sim: dvcqg_sim,
+            _population_sim: pop_sim,
+        },
+    ))
+}
