@@ -77,4 +77,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "border indexes for the indicators: bookings and fee payments by trip",
         sql: include_str!("../migrations/8006_indicator_indexes.sql"),
     },
+    Migration {
+        version: 8008,
+        name: "border fee assessments by trip code",
+        sql: include_str!("../migrations/8008_fee_trip_code.sql"),
+    },
 ];
