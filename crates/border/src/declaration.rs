@@ -825,7 +825,22 @@ pub async fn correct(
     input: &DeclarationInput,
     reason: &str,
 ) -> Result<Trip, AppError> {
-    let now = now_micros();
+    correct_at(db, ctx, user_id, code, version, input, reason, now_micros()).await
+}
+
+/// [`correct`] on a given clock (`now`, Unix µs): the traffic simulator corrects declarations
+/// in simulated time.
+#[allow(clippy::too_many_arguments)]
+pub async fn correct_at(
+    db: &Db,
+    ctx: &Ctx,
+    user_id: &str,
+    code: &str,
+    version: i64,
+    input: &DeclarationInput,
+    reason: &str,
+    now: i64,
+) -> Result<Trip, AppError> {
     let trip = get(db, code).await?.ok_or_else(AppError::not_found)?;
     let reason = validate::required(reason)
         .and_then(|r| validate::length(&r, 3, 500))
@@ -961,6 +976,17 @@ pub async fn correct(
 
 /// Cancel a declaration that has not reached the gate.
 pub async fn cancel(db: &Db, ctx: &Ctx, code: &str, reason: &str) -> Result<Trip, AppError> {
+    cancel_at(db, ctx, code, reason, now_micros()).await
+}
+
+/// [`cancel`] on a given clock (`now`, Unix µs), for the traffic simulator.
+pub async fn cancel_at(
+    db: &Db,
+    ctx: &Ctx,
+    code: &str,
+    reason: &str,
+    now: i64,
+) -> Result<Trip, AppError> {
     let trip = get(db, code).await?.ok_or_else(AppError::not_found)?;
     let reason = validate::required(reason).map_err(|e| AppError::field("reason", e))?;
     if trip.stage() != Stage::Declared {
@@ -969,7 +995,6 @@ pub async fn cancel(db: &Db, ctx: &Ctx, code: &str, reason: &str) -> Result<Trip
             "Only a trip that has not reached the gate can be cancelled",
         ));
     }
-    let now = now_micros();
     let mut tx = db.begin_write().await?;
     let n = sqlx::query(
         "UPDATE border_trips SET stage = 'cancelled', stage_at = $1, updated_at = $1 \

@@ -282,6 +282,17 @@ fn unknown_trip(code: &str) -> AppError {
 /// Price a trip and store the assessment (audit `border.fee.assess`, event
 /// `border.fee.assessed`). Assessing again with nothing changed returns the current one.
 pub async fn assess(db: &Db, ctx: &Ctx, input: &AssessInput) -> Result<Assessment, AppError> {
+    assess_at(db, ctx, input, now_micros()).await
+}
+
+/// [`assess`] on a given clock (`now`, Unix µs: the assessment's time), for the traffic
+/// simulator.
+pub async fn assess_at(
+    db: &Db,
+    ctx: &Ctx,
+    input: &AssessInput,
+    now: i64,
+) -> Result<Assessment, AppError> {
     let trip = declaration::get(db, &input.trip_code)
         .await?
         .ok_or_else(|| unknown_trip(&input.trip_code))?;
@@ -293,7 +304,6 @@ pub async fn assess(db: &Db, ctx: &Ctx, input: &AssessInput) -> Result<Assessmen
     }
     let fi = fee_input(db, &trip, input).await?;
     let quote = fees::quote(&fi)?;
-    let now = now_micros();
     let mut tx = db.begin_write().await?;
     let prior = sqlx::query(&format!(
         "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
@@ -476,6 +486,16 @@ pub async fn paid_receipt_for_trip(db: &Db, trip_code: &str) -> Result<Option<St
 /// Ask for a payment of a trip's assessed fee: a pending request with its VietQR code (the
 /// existing one when there is already a pending request for this assessment).
 pub async fn request_payment(db: &Db, ctx: &Ctx, trip_code: &str) -> Result<FeePayment, AppError> {
+    request_payment_at(db, ctx, trip_code, now_micros()).await
+}
+
+/// [`request_payment`] on a given clock (`now`, Unix µs), for the traffic simulator.
+pub async fn request_payment_at(
+    db: &Db,
+    ctx: &Ctx,
+    trip_code: &str,
+    now: i64,
+) -> Result<FeePayment, AppError> {
     let a = current(db, trip_code).await?.ok_or_else(|| {
         AppError::conflict(
             "Chuyến này chưa được tính phí",
@@ -504,7 +524,6 @@ pub async fn request_payment(db: &Db, ctx: &Ctx, trip_code: &str) -> Result<FeeP
     )
     .map_err(|e| AppError::internal(e.en))?;
     let id = format!("PF-{}", uuid::Uuid::now_v7().simple());
-    let now = now_micros();
     let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO border_fee_payments (id, assessment_id, trip_code, gate_code, amount_vnd, purpose, \

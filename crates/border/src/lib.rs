@@ -82,4 +82,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "daily roll-up of the border gate's counts",
         sql: include_str!("../migrations/8007_indicator_rollup.sql"),
     },
+    Migration {
+        version: 8008,
+        name: "border fee assessments by trip code",
+        sql: include_str!("../migrations/8008_fee_trip_code.sql"),
+    },
 ];

@@ -1,10 +1,15 @@
 //! The border traffic simulator (mô phỏng giao thông cửa khẩu): seeded, deterministic traffic
 //! at the road gates of Lạng Sơn, written through the module's own functions on a simulated
 //! clock — declarations checked by [`declaration::check_with`] and written in bulk (same rows as
-//! [`declaration::declare`]), slot bookings by [`booking::book`], camera, QR and GPS events by
-//! [`Ingestor::ingest_batch`], agency checks by [`journey::advance_many`] (source `officer`,
-//! until the agency-checks module lands), no-shows by [`booking::sweep_no_shows`] and the
-//! crisis capacity cut by [`capacity::set_override`].
+//! [`declaration::declare`]), corrections by [`declaration::correct_at`], slot bookings by
+//! [`booking::book_many`], cancellations and reschedules by [`booking::cancel`] and
+//! [`booking::reschedule`] (the cancelled trip by [`declaration::cancel_at`]), camera, QR and
+//! GPS events by [`Ingestor::ingest_batch`], the agencies' checks by [`checks::start`],
+//! [`checks::decide`] (pass, hold, reject) and [`checks::receive_release`] (customs), the fee by
+//! [`fee_payment::assess_at`], [`fee_payment::request_payment_at`] and a signed gateway
+//! [`fee_payment::callback`], no-shows by [`booking::sweep_no_shows`] and the crisis capacity cut
+//! by [`capacity::set_override`]. A truck leaves the yard only when the platform says it may
+//! ([`cleared_to_cross`]); the run ends by checking its invariants ([`check_invariants`]).
 //!
 //! Volumes: the 2023 average of 1,100–1,350 vehicles a day (we use 1,250 at `scale = 1` and
 //! month factor 1.0) split between the gates by their July 2025 shares (Hữu Nghị ~870, Tân
@@ -14,10 +19,11 @@
 //! hourly profile, weekday effect, lead times, no-show and misread rates, service times) is an
 //! assumption documented next to it and in `NOTES-sim.md`.
 
+use crate::checks::{self, CustomsDecision, Decision, DecisionInput, ReleaseInput};
 use crate::declaration::{self, Checked, DeclarationInput, GoodsLineInput};
 use crate::events::{self, EventBody, Ingestor, NewEvent};
-use crate::gates::{self, Direction, Gate};
-use crate::journey::{self, Source, Stage, StageEvent};
+use crate::fee_payment::{self, AssessInput};
+use crate::gates::{self, CheckKind, Direction, Gate};
 use crate::misread::{self, MisreadKind};
 use crate::registry::DriverInput;
 use crate::slots::{self, booking, capacity, Policy, HOUR};
@@ -26,8 +32,11 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
+use sqlx::Row;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Instant;
+use tinhso_identity::authz::{AuthMethod, RoleAssignment};
+use tinhso_identity::{Principal, Role, Scope};
 use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
 use tinhso_store::{Db, DbError};
@@ -156,6 +165,67 @@ impl Scenario {
     }
 }
 
+/// How often what happens besides arriving and crossing (all assumed; the reasons are in
+/// `docs/border/simulation-and-forecast.md`). Shares are probabilities per trip unless said.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rates {
+    /// Declarations corrected once before the truck arrives (driver, weight and quantity).
+    pub correction: f64,
+    /// Bookings cancelled by the enterprise before their hour (the trip is cancelled too).
+    pub booking_cancel: f64,
+    /// Bookings moved to a later hour (the truck is 1–4 hours late leaving; it arrives later).
+    pub reschedule: f64,
+    /// Fees paid online by VietQR from the trip page right after the checks; the others at the
+    /// gate's fee counter.
+    pub fee_online: f64,
+    /// Payment attempts the bank declines (the payer pays again).
+    pub payment_failure: f64,
+    /// Border guard (biên phòng): trucks held over the driver's or vehicle's papers.
+    pub guard_hold: f64,
+    /// Plant quarantine: consignments held for a laboratory test.
+    pub quarantine_hold: f64,
+    /// Plant quarantine: consignments refused (pests found): the truck turns back.
+    pub quarantine_reject: f64,
+    /// Customs: consignments held for physical inspection (red channel), then released.
+    pub customs_hold: f64,
+    /// Customs: release refused: the truck turns back.
+    pub customs_reject: f64,
+}
+
+impl Default for Rates {
+    fn default() -> Self {
+        Self {
+            correction: 0.08,
+            booking_cancel: 0.03,
+            reschedule: 0.08,
+            fee_online: 0.6,
+            payment_failure: 0.02,
+            guard_hold: 0.005,
+            quarantine_hold: 0.03,
+            quarantine_reject: 0.003,
+            customs_hold: 0.07,
+            customs_reject: 0.002,
+        }
+    }
+}
+
+impl Rates {
+    fn all(&self) -> [(&'static str, f64); 10] {
+        [
+            ("correction", self.correction),
+            ("booking_cancel", self.booking_cancel),
+            ("reschedule", self.reschedule),
+            ("fee_online", self.fee_online),
+            ("payment_failure", self.payment_failure),
+            ("guard_hold", self.guard_hold),
+            ("quarantine_hold", self.quarantine_hold),
+            ("quarantine_reject", self.quarantine_reject),
+            ("customs_hold", self.customs_hold),
+            ("customs_reject", self.customs_reject),
+        ]
+    }
+}
+
 /// What to simulate.
 #[derive(Debug, Clone, Serialize)]
 pub struct Options {
@@ -170,6 +240,11 @@ pub struct Options {
     pub booking_share: f64,
     /// Only these gates (codes); empty: Hữu Nghị, Tân Thanh, Chi Ma and Cốc Nam.
     pub gates: Vec<String>,
+    pub rates: Rates,
+    /// Stop the simulated clock here (Unix µs, rounded down to the hour) when it is before the
+    /// last day's end: what is declared by then for later stays declared (the demo's history
+    /// up to now, with tomorrow's declarations for the forecast).
+    pub until: Option<i64>,
 }
 
 impl Options {
@@ -182,6 +257,8 @@ impl Options {
             scale: 1.0,
             booking_share: 0.3,
             gates: Vec::new(),
+            rates: Rates::default(),
+            until: None,
         }
     }
 
@@ -226,6 +303,18 @@ impl Options {
                         "gate",
                         format!("Cửa khẩu {g} không được mô phỏng; chọn HN, TT, CM hoặc CN"),
                         format!("Gate {g} is not simulated; choose HN, TT, CM or CN"),
+                    ),
+                );
+            }
+        }
+        for (name, r) in self.rates.all() {
+            if !(0.0..=1.0).contains(&r) {
+                errs.push(
+                    &format!("rates.{name}"),
+                    Invalid::new(
+                        "rate",
+                        format!("Tỷ lệ {name} từ 0 đến 1"),
+                        format!("The {name} rate is from 0 to 1"),
                     ),
                 );
             }
@@ -290,6 +379,37 @@ pub struct Report {
     /// Reads of undeclared trucks attached to a trip — must be 0.
     pub undeclared_attached: usize,
     pub capacity_overrides: usize,
+    /// Declarations corrected (a new version), and corrections refused (must be 0).
+    pub corrected: usize,
+    pub correction_refused: usize,
+    /// Bookings cancelled (their trips cancelled too).
+    pub bookings_cancelled: usize,
+    pub trips_cancelled: usize,
+    /// Bookings moved to a later hour, and moves refused (the new hour full or closed: the
+    /// truck keeps its slot and comes late).
+    pub rescheduled: usize,
+    pub reschedule_refused: usize,
+    /// Fees assessed, paid (online / at the gate), declined payment attempts, total paid.
+    pub fees_assessed: usize,
+    pub fees_paid_online: usize,
+    pub fees_paid_at_gate: usize,
+    pub payments_failed: usize,
+    pub fees_paid_vnd: i64,
+    /// Agency checks: per kind (`border_guard`, `plant_quarantine`, `customs`, …) the number
+    /// passed, held and rejected.
+    pub checks: BTreeMap<String, CheckCounts>,
+    /// Trucks turned back by a refusal.
+    pub returned: usize,
+    /// Service calls refused that should not be (checks, fees): must be 0.
+    pub calls_refused: usize,
+    /// The first refusals' messages (for the failure message).
+    #[serde(skip)]
+    pub refusal_samples: Vec<String>,
+    /// Trip-hours a truck the simulation thought ready waited because the platform did not
+    /// clear it yet (its checks or fee not recorded): a discrepancy if it stays above 0 long.
+    pub barrier_waits: usize,
+    /// Invariants checked at the end (see [`check_invariants`]).
+    pub invariants: Option<Invariants>,
     /// Most trucks waiting over all gates at an hour's end, and when.
     pub peak_total_queue: usize,
     pub peak_total_queue_at: String,
@@ -301,8 +421,37 @@ pub struct Report {
     pub secs_book: f64,
     pub secs_ingest: f64,
     pub secs_checks: f64,
+    pub secs_fees: f64,
+    pub secs_changes: f64,
     pub secs_other: f64,
     pub elapsed_s: f64,
+}
+
+/// One check kind's decisions in a run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckCounts {
+    pub started: usize,
+    pub passed: usize,
+    pub held: usize,
+    pub rejected: usize,
+}
+
+/// What [`check_invariants`] looked at (every figure is a count of things checked, not of
+/// violations: a violation fails the run).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Invariants {
+    /// Trips the simulation let cross, each with a paid fee before its crossing and every
+    /// required check passed before it.
+    pub crossed_trips: usize,
+    /// Slot hours whose seat counter equals their live bookings and is within capacity.
+    pub slots: usize,
+    /// Slot days whose counter equals their live bookings.
+    pub slot_days: usize,
+    /// Trips with bookings, each with at most one active one.
+    pub booked_trips: usize,
+    /// Trips the database shows crossed without a paid fee or with a check not passed (by a
+    /// camera read attached to the wrong truck, see `events_wrong_trip`): reported, not failed.
+    pub db_crossed_uncleared: usize,
 }
 
 impl std::fmt::Display for Report {
@@ -375,14 +524,61 @@ impl std::fmt::Display for Report {
                 g.p90_dwell_min
             )?;
         }
+        writeln!(
+            f,
+            "changes: corrected {} (refused {}), bookings cancelled {} (trips cancelled {}), rescheduled {} (refused {})",
+            self.corrected,
+            self.correction_refused,
+            self.bookings_cancelled,
+            self.trips_cancelled,
+            self.rescheduled,
+            self.reschedule_refused
+        )?;
+        writeln!(
+            f,
+            "fees: assessed {}, paid {} (online {}, at the gate {}), declined attempts {}, paid {} VND",
+            self.fees_assessed,
+            self.fees_paid_online + self.fees_paid_at_gate,
+            self.fees_paid_online,
+            self.fees_paid_at_gate,
+            self.payments_failed,
+            self.fees_paid_vnd
+        )?;
+        let checks: Vec<String> = self
+            .checks
+            .iter()
+            .map(|(k, c)| {
+                format!(
+                    "{k} started {} passed {} held {} rejected {}",
+                    c.started, c.passed, c.held, c.rejected
+                )
+            })
+            .collect();
+        writeln!(
+            f,
+            "checks: {}; turned back {}; calls refused {}; barrier waits {}",
+            checks.join("; "),
+            self.returned,
+            self.calls_refused,
+            self.barrier_waits
+        )?;
+        if let Some(i) = &self.invariants {
+            writeln!(
+                f,
+                "invariants hold: {} crossed trips paid and cleared before crossing; {} slot hours and {} slot days match their bookings within capacity; {} booked trips with at most one active booking; db-crossed uncleared {}",
+                i.crossed_trips, i.slots, i.slot_days, i.booked_trips, i.db_crossed_uncleared
+            )?;
+        }
         write!(
             f,
-            "wall time {:.2} s (declare {:.2}, book {:.2}, ingest {:.2}, checks {:.2}, other {:.2}); capacity overrides {}",
+            "wall time {:.2} s (declare {:.2}, book {:.2}, changes {:.2}, ingest {:.2}, checks {:.2}, fees {:.2}, other {:.2}); capacity overrides {}",
             self.elapsed_s,
             self.secs_declare,
             self.secs_book,
+            self.secs_changes,
             self.secs_ingest,
             self.secs_checks,
+            self.secs_fees,
             self.secs_other,
             self.capacity_overrides
         )
@@ -406,6 +602,36 @@ struct SimTrip {
     yard_at: Option<i64>,
     checked_at: Option<i64>,
     crossed_at: Option<i64>,
+    /// The declaration as sent and its version (for a correction).
+    input: Option<DeclarationInput>,
+    version: i64,
+    quarantine: String,
+    /// The fee's settlement time.
+    paid_at: Option<i64>,
+    /// Turned back by a refusal.
+    returned_at: Option<i64>,
+    /// Cancelled by the enterprise.
+    cancelled: bool,
+}
+
+/// Something the simulation does at a time through a service function.
+#[derive(Debug, Clone)]
+enum Act {
+    Correct,
+    CancelBooking,
+    /// Move the booking `delay` minutes later (the truck arrives that much later).
+    Reschedule {
+        delay: i64,
+    },
+    /// An officer starts the check.
+    Start(CheckKind),
+    Decide(CheckKind, Decision),
+    Customs(CustomsDecision),
+    Assess,
+    /// Pay the fee (online or at the gate).
+    Pay {
+        online: bool,
+    },
 }
 
 /// An event to deliver.
@@ -664,6 +890,12 @@ fn plan_trips(opts: &Options, gates: &[GateState], rng: &mut StdRng) -> Vec<SimT
                             yard_at: None,
                             checked_at: None,
                             crossed_at: None,
+                            input: None,
+                            version: 1,
+                            quarantine: String::new(),
+                            paid_at: None,
+                            returned_at: None,
+                            cancelled: false,
                         });
                     }
                 }
@@ -1023,6 +1255,411 @@ struct Sim<'a> {
     truth: HashMap<String, Option<usize>>,
     event_seq: u64,
     report: Report,
+    /// The draws of corrections, booking changes, checks and fees (apart from `rng`, so the
+    /// traffic itself does not change with these rates).
+    ops: StdRng,
+    rates: Rates,
+    /// Service calls due, by (time, sequence).
+    acts: BTreeMap<(i64, u64), (usize, Act)>,
+    act_seq: u64,
+    /// An officer of each agency (by agency code).
+    officers: HashMap<String, Principal>,
+}
+
+/// An officer of `agency` (border officer, scope the agency): who records that agency's checks.
+pub fn officer_of(agency: &str) -> Principal {
+    Principal {
+        user_id: format!("sim-officer-{agency}"),
+        username: format!("sim.officer.{agency}"),
+        display_name: "Cán bộ (mô phỏng)".into(),
+        kind: "staff".into(),
+        agency_code: Some(agency.into()),
+        roles: vec![RoleAssignment {
+            role: Role::BorderOfficer,
+            scope: Scope::Agency(agency.into()),
+        }],
+        method: AuthMethod::Cli,
+    }
+}
+
+fn minutes(rng: &mut StdRng, from: i64, to: i64) -> i64 {
+    rng.gen_range(from..to) * MINUTE
+}
+
+/// Reasons officers give (1–500 characters).
+fn hold_reason(kind: CheckKind) -> &'static str {
+    match kind {
+        CheckKind::BorderGuard => "Giấy tờ của lái xe cần xác minh thêm",
+        CheckKind::Customs => "Kiểm tra thực tế hàng hoá (luồng đỏ)",
+        _ => "Lấy mẫu gửi phòng thử nghiệm",
+    }
+}
+
+fn reject_reason(kind: CheckKind) -> &'static str {
+    match kind {
+        CheckKind::BorderGuard => "Lái xe không đủ giấy tờ xuất cảnh",
+        CheckKind::Customs => "Hàng hoá không đúng khai báo",
+        _ => "Phát hiện sinh vật gây hại thuộc diện kiểm dịch",
+    }
+}
+
+/// The decisions of one truck's checks from its arrival in the yard at `at`: per check kind a
+/// list of (time, act), when it is clear (every check passed) or turned back (a refusal; no
+/// decision after it).
+fn plan_checks(
+    rng: &mut StdRng,
+    rates: &Rates,
+    required: &[checks::Required],
+    at: i64,
+    perishable: bool,
+) -> (Vec<(i64, Act)>, Option<i64>, Option<i64>) {
+    let mut acts: Vec<(i64, Act)> = Vec::new();
+    let mut cleared = at;
+    let mut rejected: Option<i64> = None;
+    for r in required {
+        if r.agency.is_none() {
+            // Nobody can pass it: the truck would wait for an officer's override. The simulated
+            // goods never need such a check (tested), so this is not reached.
+            return (Vec::new(), None, None);
+        }
+        let (service, hold, reject, hold_len) = match r.kind {
+            CheckKind::Customs => (
+                (15, 50),
+                rates.customs_hold,
+                rates.customs_reject,
+                (60, 180),
+            ),
+            CheckKind::BorderGuard | CheckKind::HealthQuarantine => {
+                ((3, 10), rates.guard_hold, 0.0, (30, 90))
+            }
+            _ => (
+                if perishable { (20, 45) } else { (15, 35) },
+                rates.quarantine_hold,
+                rates.quarantine_reject,
+                (120, 360),
+            ),
+        };
+        let start = at + minutes(rng, 0, 15);
+        let decided = start + minutes(rng, service.0, service.1);
+        let x: f64 = rng.gen();
+        let customs = r.kind == CheckKind::Customs;
+        if !customs {
+            acts.push((start, Act::Start(r.kind)));
+        }
+        if x < reject {
+            acts.push((
+                decided,
+                if customs {
+                    Act::Customs(CustomsDecision::Rejected)
+                } else {
+                    Act::Decide(r.kind, Decision::Reject)
+                },
+            ));
+            rejected = Some(rejected.map_or(decided, |t: i64| t.min(decided)));
+            continue;
+        }
+        let passed = if x < reject + hold {
+            acts.push((
+                decided,
+                if customs {
+                    Act::Customs(CustomsDecision::Held)
+                } else {
+                    Act::Decide(r.kind, Decision::Hold)
+                },
+            ));
+            decided + minutes(rng, hold_len.0, hold_len.1)
+        } else {
+            decided
+        };
+        acts.push((
+            passed,
+            if customs {
+                Act::Customs(CustomsDecision::Released)
+            } else {
+                Act::Decide(r.kind, Decision::Pass)
+            },
+        ));
+        cleared = cleared.max(passed);
+    }
+    match rejected {
+        // Nothing is decided after the refusal (the trip is over), nor at the same time.
+        Some(t) => {
+            acts.retain(|(at, a)| {
+                *at < t
+                    || (*at == t
+                        && matches!(
+                            a,
+                            Act::Decide(_, Decision::Reject)
+                                | Act::Customs(CustomsDecision::Rejected)
+                        ))
+            });
+            let mut first = true;
+            acts.retain(|(at, a)| {
+                let reject = matches!(
+                    a,
+                    Act::Decide(_, Decision::Reject) | Act::Customs(CustomsDecision::Rejected)
+                );
+                if !reject {
+                    return true;
+                }
+                let keep = *at == t && first;
+                if keep {
+                    first = false;
+                }
+                keep
+            });
+            (acts, None, Some(t))
+        }
+        None => (acts, Some(cleared), None),
+    }
+}
+
+/// The trips the platform lets out of the yard now: stage `checked` or `paid`, every check
+/// their goods need at their gate passed (customs released), and the fee paid. The
+/// simulator's barrier: a truck crosses only when this says so.
+pub async fn cleared_to_cross(db: &Db, gates: &[Gate]) -> Result<HashSet<String>, AppError> {
+    let mut rows = Vec::new();
+    // Per gate, so that the (gate, stage) index finds the few trucks at these stages.
+    for g in gates {
+        rows.extend(
+            sqlx::query(
+                "SELECT t.id, t.gate_code, t.quarantine, \
+                 (SELECT COUNT(*) FROM border_checks c WHERE c.trip_id = t.id AND c.status = 'passed') \
+                 FROM border_trips t JOIN border_fee_assessments a ON a.trip_id = t.id \
+                 AND a.status = 'paid' WHERE t.gate_code = $1 AND t.stage IN ('checked', 'paid')",
+            )
+            .bind(&g.code)
+            .fetch_all(db.pool())
+            .await
+            .map_err(db_err)?,
+        );
+    }
+    let mut out = HashSet::new();
+    for r in rows {
+        let id: String = r.try_get(0).map_err(db_err)?;
+        let gate: String = r.try_get(1).map_err(db_err)?;
+        let quarantine: String = r.try_get(2).map_err(db_err)?;
+        let passed: i64 = r.try_get(3).map_err(db_err)?;
+        let Some(g) = gates.iter().find(|g| g.code == gate) else {
+            continue;
+        };
+        let required = checks::required_for(g, &quarantine);
+        // A check row exists only for a required kind, so all passed ⇔ as many as required.
+        if required.iter().all(|r| r.agency.is_some()) && passed == required.len() as i64 {
+            out.insert(id);
+        }
+    }
+    Ok(out)
+}
+
+/// Check the run's invariants on the database, failing with every violation listed:
+/// - every trip in `crossed` (id, crossing time) has a paid fee settled before the crossing
+///   and every check its goods need at its gate passed (customs released) before it;
+/// - every slot hour's seat counter equals its live bookings (active or used: cancelled,
+///   rescheduled, no-show and released seats are freed) and is within the hour's capacity
+///   (the board's override when set); every slot day's counter equals its live bookings;
+/// - no trip holds more than one active booking.
+pub async fn check_invariants(db: &Db, crossed: &[(String, i64)]) -> Result<Invariants, AppError> {
+    let gates = gates::list(db).await?;
+    let mut broken: Vec<String> = Vec::new();
+    let mut inv = Invariants {
+        crossed_trips: crossed.len(),
+        ..Invariants::default()
+    };
+    // Fees and checks of crossed trips.
+    let paid: HashMap<String, i64> =
+        sqlx::query("SELECT trip_id, paid_at FROM border_fee_assessments WHERE status = 'paid'")
+            .fetch_all(db.pool())
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get::<Option<i64>, _>(1)?.unwrap_or(i64::MAX),
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)?;
+    let mut passed: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+    for r in
+        sqlx::query("SELECT trip_id, kind, decided_at FROM border_checks WHERE status = 'passed'")
+            .fetch_all(db.pool())
+            .await
+            .map_err(db_err)?
+    {
+        let at: Option<i64> = r.try_get(2).map_err(db_err)?;
+        passed
+            .entry(r.try_get(0).map_err(db_err)?)
+            .or_default()
+            .push((r.try_get(1).map_err(db_err)?, at.unwrap_or(i64::MAX)));
+    }
+    let mut trips: HashMap<String, (String, String, String)> = HashMap::new();
+    for r in sqlx::query("SELECT id, code, gate_code, quarantine FROM border_trips")
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?
+    {
+        trips.insert(
+            r.try_get(0).map_err(db_err)?,
+            (
+                r.try_get(1).map_err(db_err)?,
+                r.try_get(2).map_err(db_err)?,
+                r.try_get(3).map_err(db_err)?,
+            ),
+        );
+    }
+    let cleared = |id: &str, at: i64| -> Result<(), String> {
+        let (code, gate, quarantine) = trips.get(id).ok_or_else(|| format!("trip {id} missing"))?;
+        match paid.get(id) {
+            Some(p) if *p <= at => {}
+            Some(_) => return Err(format!("{code}: fee paid after crossing")),
+            None => return Err(format!("{code}: crossed without a paid fee")),
+        }
+        let g = gates
+            .iter()
+            .find(|g| g.code == *gate)
+            .ok_or_else(|| format!("{code}: gate {gate} missing"))?;
+        let done = passed.get(id).map(Vec::as_slice).unwrap_or_default();
+        for r in checks::required_for(g, quarantine) {
+            match done.iter().find(|(k, _)| k == r.kind.as_str()) {
+                Some((_, t)) if *t <= at => {}
+                Some(_) => {
+                    return Err(format!("{code}: {} passed after crossing", r.kind.as_str()))
+                }
+                None => return Err(format!("{code}: crossed without {}", r.kind.as_str())),
+            }
+        }
+        Ok(())
+    };
+    for (id, at) in crossed {
+        if let Err(e) = cleared(id, *at) {
+            broken.push(e);
+        }
+    }
+    let mut sim_crossed: HashSet<&str> = crossed.iter().map(|c| c.0.as_str()).collect();
+    for r in sqlx::query(
+        "SELECT trip_id, MIN(at) FROM border_trip_stages WHERE stage = 'crossed' GROUP BY trip_id",
+    )
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?
+    {
+        let id: String = r.try_get(0).map_err(db_err)?;
+        let at: i64 = r.try_get(1).map_err(db_err)?;
+        if !sim_crossed.remove(id.as_str()) && cleared(&id, at).is_err() {
+            inv.db_crossed_uncleared += 1;
+        }
+    }
+    // Slots: counters against live bookings and capacity.
+    let mut live: HashMap<(String, String, i64), i64> = HashMap::new();
+    let mut live_days: HashMap<(String, String, i64), i64> = HashMap::new();
+    let mut active: HashMap<String, i64> = HashMap::new();
+    for r in
+        sqlx::query("SELECT trip_id, gate_code, direction, hour_start, status FROM border_bookings")
+            .fetch_all(db.pool())
+            .await
+            .map_err(db_err)?
+    {
+        let trip: String = r.try_get(0).map_err(db_err)?;
+        let gate: String = r.try_get(1).map_err(db_err)?;
+        let dir: String = r.try_get(2).map_err(db_err)?;
+        let hour: i64 = r.try_get(3).map_err(db_err)?;
+        let status: String = r.try_get(4).map_err(db_err)?;
+        let a = active.entry(trip).or_default();
+        if status == "active" {
+            *a += 1;
+        }
+        if matches!(status.as_str(), "active" | "used") {
+            *live.entry((gate.clone(), dir.clone(), hour)).or_default() += 1;
+            *live_days
+                .entry((gate, dir, slots::local_day(hour)))
+                .or_default() += 1;
+        }
+    }
+    inv.booked_trips = active.len();
+    for (trip, n) in &active {
+        if *n > 1 {
+            broken.push(format!("trip {trip}: {n} active bookings"));
+        }
+    }
+    let overrides: HashMap<(String, String, i64), i64> =
+        sqlx::query("SELECT gate_code, direction, hour_start, capacity FROM border_slot_overrides")
+            .fetch_all(db.pool())
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| Ok(((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)?;
+    for r in sqlx::query("SELECT gate_code, direction, hour_start, booked FROM border_slots")
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?
+    {
+        let key: (String, String, i64) = (
+            r.try_get(0).map_err(db_err)?,
+            r.try_get(1).map_err(db_err)?,
+            r.try_get(2).map_err(db_err)?,
+        );
+        let booked: i64 = r.try_get(3).map_err(db_err)?;
+        inv.slots += 1;
+        let label = format!("slot {} {} {}", key.0, key.1, slots::local_label(key.2));
+        let n = live.remove(&key).unwrap_or(0);
+        if n != booked {
+            broken.push(format!("{label}: counter {booked}, live bookings {n}"));
+        }
+        let cap = match (
+            gates.iter().find(|g| g.code == key.0),
+            Direction::parse(&key.1),
+        ) {
+            (Some(g), Some(d)) => {
+                capacity::hour_capacity(g, d, key.2, overrides.get(&key).copied())
+            }
+            _ => 0,
+        };
+        if booked > cap {
+            broken.push(format!("{label}: {booked} booked over capacity {cap}"));
+        }
+    }
+    for (k, n) in live {
+        broken.push(format!(
+            "slot {} {} {}: {n} live bookings, no counter",
+            k.0,
+            k.1,
+            slots::local_label(k.2)
+        ));
+    }
+    for r in sqlx::query("SELECT gate_code, direction, day, booked FROM border_slot_days")
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?
+    {
+        let key: (String, String, i64) = (
+            r.try_get(0).map_err(db_err)?,
+            r.try_get(1).map_err(db_err)?,
+            r.try_get(2).map_err(db_err)?,
+        );
+        let booked: i64 = r.try_get(3).map_err(db_err)?;
+        inv.slot_days += 1;
+        let n = live_days.remove(&key).unwrap_or(0);
+        if n != booked {
+            broken.push(format!(
+                "slot day {} {} {}: counter {booked}, live bookings {n}",
+                key.0, key.1, key.2
+            ));
+        }
+    }
+    if broken.is_empty() {
+        Ok(inv)
+    } else {
+        let n = broken.len();
+        broken.truncate(20);
+        Err(AppError::internal(format!(
+            "simulation invariants broken ({n}): {}",
+            broken.join("; ")
+        )))
+    }
 }
 
 impl Sim<'_> {
@@ -1112,6 +1749,337 @@ impl Sim<'_> {
                     trip_id: id,
                 },
             );
+        }
+    }
+
+    fn schedule(&mut self, at: i64, trip: usize, act: Act) {
+        self.act_seq += 1;
+        self.acts.insert((at, self.act_seq), (trip, act));
+    }
+
+    fn officer(&mut self, agency: &str) -> Principal {
+        self.officers
+            .entry(agency.to_string())
+            .or_insert_with(|| officer_of(agency))
+            .clone()
+    }
+
+    fn refused(&mut self, what: &str, trip: usize, e: &AppError) {
+        tracing::warn!(what, trip = %self.trips[trip].code, error = ?e, "simulated call refused");
+        self.report.calls_refused += 1;
+        self.sample_refusal(what, trip, e);
+    }
+
+    fn sample_refusal(&mut self, what: &str, trip: usize, e: &AppError) {
+        if self.report.refusal_samples.len() < 10 {
+            let detail = e
+                .detail_en
+                .clone()
+                .or_else(|| e.fields.first().map(|f| f.message_en.clone()))
+                .unwrap_or_else(|| format!("{e:?}"));
+            self.report
+                .refusal_samples
+                .push(format!("{what} {}: {detail}", self.trips[trip].code));
+        }
+    }
+
+    fn turned_back(&mut self, gs: &mut [GateState], i: usize, at: i64) {
+        self.trips[i].returned_at = Some(at);
+        self.trips[i].checked_at = None;
+        self.report.returned += 1;
+        gs[self.trips[i].gate].in_yard.retain(|&x| x != i);
+    }
+
+    /// Run every service call due before `until`, in time order.
+    async fn run_acts(
+        &mut self,
+        gs: &mut [GateState],
+        by_arrival: &mut Vec<usize>,
+        policy: &Policy,
+        until: i64,
+    ) -> Result<(), AppError> {
+        while let Some(((at, _), _)) = self.acts.first_key_value() {
+            let at = *at;
+            if at >= until {
+                break;
+            }
+            let Some((_, (i, act))) = self.acts.pop_first() else {
+                break;
+            };
+            let t0 = Instant::now();
+            let db = self.db;
+            let ctx = self.ctx.clone();
+            let code = self.trips[i].code.clone();
+            let id = self.trips[i].id.clone();
+            match act {
+                Act::Correct => {
+                    let Some(mut input) = self.trips[i].input.clone() else {
+                        continue;
+                    };
+                    if self.trips[i].cancelled {
+                        continue;
+                    }
+                    // Re-weighed at the loading site: weight and quantity change.
+                    for g in &mut input.goods {
+                        // 100–2,000 kg more or less (less when more would pass 24 t).
+                        let delta = self.ops.gen_range(100..2_000);
+                        g.weight_kg = if self.ops.gen_bool(0.5) && g.weight_kg + delta <= 24_000 {
+                            g.weight_kg + delta
+                        } else {
+                            g.weight_kg - delta
+                        };
+                        g.quantity = (g.weight_kg / 20) as f64;
+                    }
+                    let version = self.trips[i].version;
+                    match declaration::correct_at(
+                        db,
+                        &ctx,
+                        "sim",
+                        &code,
+                        version,
+                        &input,
+                        "Cân lại hàng tại nơi xếp: sửa trọng lượng và số lượng",
+                        at,
+                    )
+                    .await
+                    {
+                        Ok(t) => {
+                            self.trips[i].version = t.version;
+                            self.trips[i].input = Some(input);
+                            self.report.corrected += 1;
+                        }
+                        Err(e) if e.status() < 500 => {
+                            tracing::warn!(trip = %code, error = ?e, "simulated correction refused");
+                            self.report.correction_refused += 1;
+                            self.sample_refusal("correction", i, &e);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    self.report.secs_changes += t0.elapsed().as_secs_f64();
+                }
+                Act::CancelBooking => {
+                    if self.trips[i].yard_at.is_some() || self.trips[i].arrive_at.is_none() {
+                        continue;
+                    }
+                    match booking::cancel(db, &ctx, &id, at).await {
+                        Ok(_) => self.report.bookings_cancelled += 1,
+                        Err(e) if e.status() < 500 => {
+                            self.refused("booking cancel", i, &e);
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    match declaration::cancel_at(db, &ctx, &code, "Đơn hàng của đối tác bị huỷ", at)
+                        .await
+                    {
+                        Ok(_) => {
+                            self.report.trips_cancelled += 1;
+                            self.trips[i].cancelled = true;
+                            self.trips[i].arrive_at = None;
+                            by_arrival.retain(|&x| x != i);
+                        }
+                        Err(e) if e.status() < 500 => self.refused("trip cancel", i, &e),
+                        Err(e) => return Err(e),
+                    }
+                    self.report.secs_changes += t0.elapsed().as_secs_f64();
+                }
+                Act::Reschedule { delay } => {
+                    let new_hour = slots::floor_hour(self.trips[i].expected + delay * MINUTE);
+                    match booking::reschedule(db, &ctx, policy, &id, new_hour, at).await {
+                        Ok(_) => {
+                            self.report.rescheduled += 1;
+                            self.trips[i].expected += delay * MINUTE;
+                        }
+                        Err(e) if matches!(e.status(), 409 | 422) => {
+                            self.report.reschedule_refused += 1;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    // Late either way: with the new slot, or with the old one.
+                    if let Some(a) = self.trips[i].arrive_at.as_mut() {
+                        *a += delay * MINUTE;
+                    }
+                    self.report.secs_changes += t0.elapsed().as_secs_f64();
+                }
+                Act::Start(kind) => {
+                    if self.trips[i].returned_at.is_some() {
+                        continue;
+                    }
+                    let gate = &gs[self.trips[i].gate].gate;
+                    let agency = gate.agency_for(kind).unwrap_or_default().to_string();
+                    let p = self.officer(&agency);
+                    match checks::start(db, &ctx, &p, &code, kind, at).await {
+                        Ok(_) => {
+                            self.report
+                                .checks
+                                .entry(kind.as_str().into())
+                                .or_default()
+                                .started += 1
+                        }
+                        Err(e) if e.status() < 500 => self.refused("check start", i, &e),
+                        Err(e) => return Err(e),
+                    }
+                    self.report.secs_checks += t0.elapsed().as_secs_f64();
+                }
+                Act::Decide(kind, d) => {
+                    if self.trips[i].returned_at.is_some() {
+                        continue;
+                    }
+                    let gate = &gs[self.trips[i].gate].gate;
+                    let agency = gate.agency_for(kind).unwrap_or_default().to_string();
+                    let p = self.officer(&agency);
+                    let reason = match d {
+                        Decision::Pass => "",
+                        Decision::Hold => hold_reason(kind),
+                        Decision::Reject => reject_reason(kind),
+                    };
+                    let input = DecisionInput::new(d.as_str(), reason);
+                    match checks::decide(db, &ctx, &p, &code, kind, &input, at).await {
+                        Ok(o) => {
+                            let c = self.report.checks.entry(kind.as_str().into()).or_default();
+                            match d {
+                                Decision::Pass => c.passed += 1,
+                                Decision::Hold => c.held += 1,
+                                Decision::Reject => c.rejected += 1,
+                            }
+                            if o.all_clear && d == Decision::Pass {
+                                self.report.checked += 1;
+                            }
+                            if d == Decision::Reject {
+                                self.turned_back(gs, i, at);
+                            }
+                        }
+                        Err(e) if e.status() < 500 => self.refused("check decision", i, &e),
+                        Err(e) => return Err(e),
+                    }
+                    self.report.secs_checks += t0.elapsed().as_secs_f64();
+                }
+                Act::Customs(d) => {
+                    if self.trips[i].returned_at.is_some() {
+                        continue;
+                    }
+                    let gate = &gs[self.trips[i].gate].gate;
+                    let agency = gate
+                        .agency_for(CheckKind::Customs)
+                        .unwrap_or_default()
+                        .to_string();
+                    let p = self.officer(&agency);
+                    let input = ReleaseInput {
+                        customs_declaration: self.trips[i]
+                            .input
+                            .as_ref()
+                            .map(|x| x.customs_declaration.clone())
+                            .unwrap_or_default(),
+                        trip_code: code.clone(),
+                        decision: d.as_str().into(),
+                        decided_at: declaration::local(at).to_rfc3339(),
+                        officer_ref: format!("HQ-{}-MP", gate.code),
+                    };
+                    match checks::receive_release(db, &ctx, &p, &input, at).await {
+                        Ok(o) if o.outcome == "recorded" => {
+                            let c = self.report.checks.entry("customs".into()).or_default();
+                            match d {
+                                CustomsDecision::Released => c.passed += 1,
+                                CustomsDecision::Held => c.held += 1,
+                                CustomsDecision::Rejected => c.rejected += 1,
+                            }
+                            if o.all_clear && d == CustomsDecision::Released {
+                                self.report.checked += 1;
+                            }
+                            if d == CustomsDecision::Rejected {
+                                self.turned_back(gs, i, at);
+                            }
+                        }
+                        Ok(o) => {
+                            let e = AppError::internal(format!("customs release {}", o.outcome));
+                            self.refused("customs release", i, &e);
+                        }
+                        Err(e) if e.status() < 500 => self.refused("customs release", i, &e),
+                        Err(e) => return Err(e),
+                    }
+                    self.report.secs_checks += t0.elapsed().as_secs_f64();
+                }
+                Act::Assess => {
+                    let input = AssessInput {
+                        trip_code: code.clone(),
+                        ..AssessInput::default()
+                    };
+                    match fee_payment::assess_at(db, &ctx, &input, at).await {
+                        Ok(_) => self.report.fees_assessed += 1,
+                        Err(e) if e.status() < 500 => self.refused("fee assessment", i, &e),
+                        Err(e) => return Err(e),
+                    }
+                    self.report.secs_fees += t0.elapsed().as_secs_f64();
+                }
+                Act::Pay { online } => {
+                    if self.trips[i].returned_at.is_some() {
+                        continue;
+                    }
+                    match self.pay(i, at).await {
+                        Ok(Some(amount)) => {
+                            if online {
+                                self.report.fees_paid_online += 1;
+                            } else {
+                                self.report.fees_paid_at_gate += 1;
+                            }
+                            self.report.fees_paid_vnd += amount;
+                        }
+                        Ok(None) => {}
+                        Err(e) if e.status() < 500 => self.refused("fee payment", i, &e),
+                        Err(e) => return Err(e),
+                    }
+                    self.report.secs_fees += t0.elapsed().as_secs_f64();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Pay trip `i`'s fee at `at`: the VietQR request, and the gateway's signed callback (a
+    /// declined attempt first now and then). Returns the amount paid.
+    async fn pay(&mut self, i: usize, at: i64) -> Result<Option<i64>, AppError> {
+        use tinhso_services::payment::{shared_secret, sign, Callback};
+        let code = self.trips[i].code.clone();
+        let mut at = at;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let p = fee_payment::request_payment_at(self.db, &self.ctx, &code, at).await?;
+            let declined = attempt == 1 && self.ops.gen_bool(self.rates.payment_failure);
+            let paid_at = at + minutes(&mut self.ops, 1, 4);
+            let cb = Callback {
+                payment_id: p.id.clone(),
+                txn_id: format!("SIM-{}-{code}-{attempt}", self.report.seed),
+                amount_vnd: p.amount_vnd,
+                status: if declined { "failed" } else { "paid" }.into(),
+                paid_at: declaration::local(paid_at).to_rfc3339(),
+            };
+            let body = serde_json::to_vec(&cb).map_err(AppError::internal)?;
+            let signature = sign(&shared_secret(), &body);
+            // The gateway signs with the real clock (the callback's freshness check).
+            let now_secs = tinhso_store::now_micros() / 1_000_000;
+            let r = fee_payment::callback(
+                self.db,
+                &self.ctx,
+                &body,
+                Some(&signature),
+                Some(&now_secs.to_string()),
+                now_secs,
+            )
+            .await?;
+            if declined {
+                self.report.payments_failed += 1;
+                at = paid_at + minutes(&mut self.ops, 1, 5);
+                continue;
+            }
+            if r.payment.status != "paid" {
+                return Err(AppError::internal(format!(
+                    "payment of {code} is {}",
+                    r.payment.status
+                )));
+            }
+            self.trips[i].paid_at = Some(paid_at);
+            return Ok(Some(p.amount_vnd));
         }
     }
 
@@ -1241,6 +2209,11 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
         pending: Vec::new(),
         truth: HashMap::new(),
         event_seq: 0,
+        ops: StdRng::seed_from_u64(opts.seed ^ 0x0b0d_e25e_ed00_0001),
+        rates: opts.rates.clone(),
+        acts: BTreeMap::new(),
+        act_seq: 0,
+        officers: HashMap::new(),
         report: Report {
             scenario: opts.scenario.as_str().into(),
             start: opts.start.to_string(),
@@ -1252,6 +2225,12 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
     };
     let start = slots::hour_start_of(opts.start, 0).unwrap_or_default();
     let end = start + i64::from(opts.days) * slots::DAY;
+    // The simulated clock stops at the end of the last day, or earlier at `until`.
+    let stop = opts
+        .until
+        .map_or(end, |u| slots::floor_hour(u).clamp(start, end));
+    let gate_list: Vec<Gate> = gs.iter().map(|g| g.gate.clone()).collect();
+    let mut crossed_trips: Vec<(String, i64)> = Vec::new();
     // The crisis: overrides written through the slots module, so bookings and the forecast
     // see the cut as the board would enter it.
     let mut cut: HashMap<(usize, Direction, i64), i64> = HashMap::new();
@@ -1292,7 +2271,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
     let mut queue_peak: Vec<(usize, i64)> = vec![(0, 0); gs.len()];
     let mut crossed_today: HashMap<(usize, Direction), (i64, i64)> = HashMap::new();
     let mut h = start;
-    while h < end {
+    while h < stop {
         let h_end = h + HOUR;
         // 1. Declarations of this hour, checked with the hour's end as `now`, in one batch.
         let td = Instant::now();
@@ -1304,6 +2283,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
         if !batch.is_empty() {
             let mut checked = Vec::with_capacity(batch.len());
             let mut ok_idx = Vec::with_capacity(batch.len());
+            let mut inputs_sent = Vec::with_capacity(batch.len());
             for &i in &batch {
                 let input = {
                     let t = &sim.trips[i];
@@ -1320,6 +2300,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                     Ok(c) => {
                         checked.push(c);
                         ok_idx.push(i);
+                        inputs_sent.push(input);
                     }
                     Err(e) if e.status() == 422 => {
                         tracing::warn!(trip = i, error = ?e, "simulated declaration refused");
@@ -1329,10 +2310,14 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                 }
             }
             let written = declare_checked_many(db, &sim.ctx, "sim", &checked, h_end).await?;
-            for (&i, (id, code)) in ok_idx.iter().zip(written) {
+            for (((&i, (id, code)), input), c) in
+                ok_idx.iter().zip(written).zip(inputs_sent).zip(&checked)
+            {
                 let t = &mut sim.trips[i];
                 t.id = id;
                 t.code = code;
+                t.input = Some(input);
+                t.quarantine = c.quarantine.clone();
                 ing.track(&t.id, &gs[t.gate].gate.code, vec![t.plate.clone()])?;
                 sim.report.declared += 1;
                 if t.arrive_at.is_some() {
@@ -1340,14 +2325,27 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                 } else {
                     sim.report.no_shows += 1;
                 }
+                // A correction before the truck leaves (re-weighed at the loading site).
+                let (declared_at, expected) = (h_end, t.expected);
+                if sim.ops.gen_bool(sim.rates.correction) {
+                    let latest = expected - HOUR;
+                    if latest > declared_at + MINUTE {
+                        let at = sim.ops.gen_range(declared_at + MINUTE..latest);
+                        sim.schedule(at, i, Act::Correct);
+                    }
+                }
             }
             sim.report.secs_declare += td.elapsed().as_secs_f64();
             // 2. Bookings through the slots module.
             let tb = Instant::now();
-            let inputs: Vec<booking::BookingInput> = ok_idx
+            let booking_idx: Vec<usize> = ok_idx
+                .iter()
+                .copied()
+                .filter(|&i| sim.trips[i].book)
+                .collect();
+            let inputs: Vec<booking::BookingInput> = booking_idx
                 .iter()
                 .map(|&i| &sim.trips[i])
-                .filter(|t| t.book)
                 .map(|t| booking::BookingInput {
                     trip_id: t.id.clone(),
                     gate_code: gs[t.gate].gate.code.clone(),
@@ -1355,11 +2353,30 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                     hour_start: slots::floor_hour(t.expected),
                 })
                 .collect();
-            for r in booking::book_many(db, &sim.ctx, &policy, &inputs, h_end).await? {
+            let results = booking::book_many(db, &sim.ctx, &policy, &inputs, h_end).await?;
+            for (r, &i) in results.into_iter().zip(&booking_idx) {
                 match r {
                     Ok(_) => sim.report.booked += 1,
-                    Err(e) if matches!(e.status(), 409 | 422) => sim.report.booking_refused += 1,
+                    Err(e) if matches!(e.status(), 409 | 422) => {
+                        sim.report.booking_refused += 1;
+                        continue;
+                    }
                     Err(e) => return Err(e),
+                }
+                // Changes before the slot: a cancellation, or a later hour (the truck is late
+                // leaving), decided 2–6 hours ahead, never before the booking.
+                let slot = slots::floor_hour(sim.trips[i].expected);
+                let x: f64 = sim.ops.gen();
+                let ahead = sim.ops.gen_range(2 * 60..6 * 60) * MINUTE;
+                let at = (slot - ahead).max(h_end + MINUTE);
+                if at + HOUR > slot || sim.trips[i].arrive_at.is_none() {
+                    continue;
+                }
+                if x < sim.rates.booking_cancel {
+                    sim.schedule(at, i, Act::CancelBooking);
+                } else if x < sim.rates.booking_cancel + sim.rates.reschedule {
+                    let delay = sim.ops.gen_range(60..240);
+                    sim.schedule(at, i, Act::Reschedule { delay });
                 }
             }
             sim.report.secs_book += tb.elapsed().as_secs_f64();
@@ -1441,16 +2458,49 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                     sim.rng.gen_range(3..10)
                 };
                 let at = (arrived + after * MINUTE).max(h + sim.rng.gen_range(0..50) * MINUTE);
-                let service =
-                    sim.rng.gen_range(25..75) + if sim.trips[i].perishable { 20 } else { 0 };
                 sim.trips[i].yard_at = Some(at);
-                sim.trips[i].checked_at = Some(at + service * MINUTE);
                 sim.camera(i, &format!("CAM-{yard}"), at);
                 sim.qr(i, &format!("QR-{yard}"), at, 0.5);
                 g.in_yard.push(i);
+                // The agencies' checks and the fee, as service calls at their times: the fee is
+                // assessed on arrival in the yard and paid once the checks are done.
+                let required = checks::required_for(&g.gate, &sim.trips[i].quarantine);
+                let (acts, cleared, _rejected) = plan_checks(
+                    &mut sim.ops,
+                    &sim.rates,
+                    &required,
+                    at,
+                    sim.trips[i].perishable,
+                );
+                sim.trips[i].checked_at = cleared;
+                sim.schedule(at, i, Act::Assess);
+                for (t, a) in acts {
+                    sim.schedule(t, i, a);
+                }
+                if let Some(c) = cleared {
+                    let online = sim.ops.gen_bool(sim.rates.fee_online);
+                    let after = if online {
+                        minutes(&mut sim.ops, 2, 15)
+                    } else {
+                        minutes(&mut sim.ops, 10, 40)
+                    };
+                    sim.schedule(c + after, i, Act::Pay { online });
+                }
             }
         }
-        // 5. Crossings at the hour's capacity (and the day's cap), checked trucks in order.
+        sim.report.secs_other += to.elapsed().as_secs_f64();
+        // 5. The service calls due this hour: corrections, booking changes, the agencies'
+        //    checks, fees.
+        sim.run_acts(&mut gs, &mut by_arrival, &policy, h_end)
+            .await?;
+        let to = Instant::now();
+        // 6. Crossings at the hour's capacity (and the day's cap): trucks the platform has
+        //    cleared (checks passed, fee paid), in order.
+        let cleared = if gs.iter().any(|g| !g.in_yard.is_empty()) {
+            cleared_to_cross(db, &gate_list).await?
+        } else {
+            HashSet::new()
+        };
         let day = slots::local_day(h);
         for (gi, g) in gs.iter_mut().enumerate() {
             for cap in g.gate.capacity.clone() {
@@ -1467,16 +2517,23 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                 if c == 0 {
                     continue;
                 }
+                let ready_at = |t: &SimTrip| match (t.checked_at, t.paid_at) {
+                    (Some(c), Some(p)) => Some(c.max(p)),
+                    _ => None,
+                };
                 let mut ready: Vec<usize> = g
                     .in_yard
                     .iter()
                     .copied()
                     .filter(|&i| {
                         sim.trips[i].direction == d
-                            && sim.trips[i].checked_at.is_some_and(|t| t < h_end)
+                            && ready_at(&sim.trips[i]).is_some_and(|t| t < h_end)
                     })
                     .collect();
-                ready.sort_by_key(|&i| (!sim.trips[i].perishable, sim.trips[i].checked_at));
+                let before = ready.len();
+                ready.retain(|&i| cleared.contains(&sim.trips[i].id));
+                sim.report.barrier_waits += before - ready.len();
+                ready.sort_by_key(|&i| (!sim.trips[i].perishable, ready_at(&sim.trips[i])));
                 let mut k = 0i64;
                 let mut crossed = Vec::new();
                 for i in ready {
@@ -1484,7 +2541,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                         break;
                     }
                     let slot = h + (k * 60 / c) * MINUTE + sim.rng.gen_range(0..50_000_000);
-                    let at = slot.max(sim.trips[i].checked_at.unwrap_or(h) + 5 * MINUTE);
+                    let at = slot.max(ready_at(&sim.trips[i]).unwrap_or(h) + 5 * MINUTE);
                     if at >= h_end {
                         continue;
                     }
@@ -1497,6 +2554,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                 let code = g.gate.code.clone();
                 for i in crossed {
                     let at = sim.trips[i].crossed_at.unwrap_or(h);
+                    crossed_trips.push((sim.trips[i].id.clone(), at));
                     sim.camera(i, &format!("CAM-{code}-X"), at);
                     sim.qr(i, &format!("QR-{code}-X"), at, 0.8);
                     sim.report.crossed += 1;
@@ -1504,26 +2562,6 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
             }
         }
         sim.report.secs_other += to.elapsed().as_secs_f64();
-        // 6. Officers record the checks done this hour (until the agency-checks module).
-        let tc = Instant::now();
-        let checks: Vec<StageEvent> = sim
-            .trips
-            .iter()
-            .filter(|t| t.checked_at.is_some_and(|c| c >= h && c < h_end))
-            .map(|t| StageEvent {
-                trip_id: t.id.clone(),
-                stage: Stage::Checked,
-                at: t.checked_at.unwrap_or(h),
-                source: Source::Officer,
-            })
-            .collect();
-        if !checks.is_empty() {
-            let mut tx = db.begin_write().await?;
-            journey::advance_many(&mut tx, &checks).await?;
-            tx.commit().await?;
-            sim.report.checked += checks.len();
-        }
-        sim.report.secs_checks += tc.elapsed().as_secs_f64();
         // 7. Events delivered by the hour's end.
         let ti = Instant::now();
         sim.deliver(&ing, h_end).await?;
@@ -1557,6 +2595,18 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
     let ti = Instant::now();
     sim.deliver(&ing, i64::MAX).await?;
     sim.report.secs_ingest += ti.elapsed().as_secs_f64();
+    // The invariants: a broken one fails the run, loudly.
+    let to = Instant::now();
+    if sim.report.calls_refused > 0 || sim.report.correction_refused > 0 {
+        return Err(AppError::internal(format!(
+            "simulation: {} service calls and {} corrections refused that should not be: {}",
+            sim.report.calls_refused,
+            sim.report.correction_refused,
+            sim.report.refusal_samples.join("; ")
+        )));
+    }
+    sim.report.invariants = Some(check_invariants(db, &crossed_trips).await?);
+    sim.report.secs_other += to.elapsed().as_secs_f64();
     // Figures per gate.
     let mut all_dwell = Vec::new();
     for (gi, g) in gs.iter().enumerate() {
@@ -1576,7 +2626,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
             declared: mine.len(),
             arrived: mine
                 .iter()
-                .filter(|t| t.arrive_at.is_some_and(|a| a < end))
+                .filter(|t| t.arrive_at.is_some_and(|a| a < stop))
                 .count(),
             crossed: dwell.len(),
             waiting_at_end: g.waiting.len() + g.in_yard.len(),

@@ -51,6 +51,10 @@ pub struct BorderArgs {
     /// 0 skips the phase.
     #[arg(long, default_value_t = 30)]
     pub sim_days: u32,
+    /// Volume of the simulated traffic (1.0: the province's ~1,250 vehicles a day × the
+    /// month's harvest factor).
+    #[arg(long, default_value_t = 1.0)]
+    pub sim_scale: f64,
     /// Seed of the generated plates, misreads and events.
     #[arg(long, default_value_t = 20_261_129)]
     pub seed: u64,
@@ -186,18 +190,32 @@ pub async fn run(args: &BorderArgs) -> anyhow::Result<()> {
                 crate::prepare(&db).await?;
                 let mut o = tinhso_border::sim::Options::new(tinhso_border::sim::Scenario::Normal);
                 o.days = args.sim_days;
+                o.scale = args.sim_scale;
                 tinhso_border::sim::run(&db, &o)
                     .await
                     .map_err(|e| anyhow::anyhow!(e))
             })
             .await?;
+            let checks: usize = r
+                .checks
+                .values()
+                .map(|c| c.started + c.passed + c.held + c.rejected)
+                .sum();
             let line = format!(
-                "border simulation [{backend}]: {} days in {:.1} s ({} trips declared, {} crossed, {} events: {} attached, {} to review, {} on a wrong trip, {} undeclared attached; \
-                 declare {:.1} s, book {:.1} s, ingest {:.1} s, checks {:.1} s, other {:.1} s); peak {}",
+                "border simulation [{backend}]: {} days at scale {} in {:.1} s ({} trips declared, {} corrected, {} bookings cancelled, {} rescheduled, {} crossed, {} turned back, \
+                 {} check calls, {} fees paid, {} events: {} attached, {} to review, {} on a wrong trip, {} undeclared attached; \
+                 declare {:.1} s, book {:.1} s, changes {:.1} s, ingest {:.1} s, checks {:.1} s, fees {:.1} s, other {:.1} s; invariants held); peak {}",
                 r.days,
+                r.scale,
                 r.elapsed_s,
                 r.declared,
+                r.corrected,
+                r.bookings_cancelled,
+                r.rescheduled,
                 r.crossed,
+                r.returned,
+                checks,
+                r.fees_paid_online + r.fees_paid_at_gate,
                 r.events_sent,
                 r.events_attached,
                 r.events_review,
@@ -205,8 +223,10 @@ pub async fn run(args: &BorderArgs) -> anyhow::Result<()> {
                 r.undeclared_attached,
                 r.secs_declare,
                 r.secs_book,
+                r.secs_changes,
                 r.secs_ingest,
                 r.secs_checks,
+                r.secs_fees,
                 r.secs_other,
                 peak()
             );

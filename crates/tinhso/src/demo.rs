@@ -270,6 +270,62 @@ pub async fn load(db: &Db, issuing: Issuing<'_>) -> Result<usize, AppError> {
     Ok(created)
 }
 
+/// [`border_history`] up to now, logged: `tinhso demo` awaits it, `tinhso serve --demo` runs
+/// it beside the server (it takes ~10–15 s in a debug build; the pages fill as it writes).
+pub async fn load_border_history(db: &Db) -> Result<(), AppError> {
+    match border_history(db, tinhso_store::now_micros()).await? {
+        Some(r) => tracing::info!(
+            trips = r.declared,
+            crossed = r.crossed,
+            secs = r.elapsed_s,
+            "demo border history simulated"
+        ),
+        None => tracing::info!("demo border history already there"),
+    }
+    Ok(())
+}
+
+/// Volume of the demo's border history: 0.5 % of the province's traffic (~6 trucks a day
+/// over Hữu Nghị, Tân Thanh, Chi Ma and Cốc Nam), so that 30 days run in seconds in a debug
+/// build (each truck is ~10 transactions: declaration, booking, checks, customs, fee — about
+/// 50 ms of SQLite commits in debug); every stage is there (corrections, booking changes,
+/// checks with holds, fees).
+pub const DEMO_BORDER_SCALE: f64 = 0.005;
+
+/// Days of demo border history before today.
+pub const DEMO_BORDER_DAYS: u32 = 30;
+
+/// Border history for the demo (lịch sử cửa khẩu mẫu): the traffic simulator runs the last
+/// [`DEMO_BORDER_DAYS`] days and today up to `now` through the border module's own
+/// functions, so the border dashboard, the wait-time feed, the forecast and the operations
+/// centre show figures on first start; trips declared for later today and tomorrow stay
+/// declared (the forecast's near hours). Once: a database that already holds simulated trips
+/// is left as it is (`None`).
+pub async fn border_history(
+    db: &Db,
+    now: i64,
+) -> Result<Option<tinhso_border::sim::Report>, AppError> {
+    use tinhso_border::sim::{self, Options, Scenario};
+    let simulated = tinhso_store::db::count(
+        db,
+        "SELECT COUNT(*) FROM border_trips WHERE created_by = 'sim'",
+    )
+    .await?;
+    if simulated > 0 {
+        return Ok(None);
+    }
+    let today = tinhso_border::declaration::local(now).date_naive();
+    let opts = Options {
+        days: DEMO_BORDER_DAYS + 1,
+        start: today - chrono::Days::new(u64::from(DEMO_BORDER_DAYS)),
+        scale: DEMO_BORDER_SCALE,
+        seed: 2_026,
+        until: Some(now),
+        ..Options::new(Scenario::Normal)
+    };
+    sim::run(db, &opts).await.map(Some)
+}
+
 /// A demo account as a principal.
 async fn principal(db: &Db, username: &str) -> Result<Principal, AppError> {
     let acc = accounts::get_by_username(db, username)

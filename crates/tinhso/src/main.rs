@@ -296,6 +296,13 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         };
         let n = demo::load(&db, issuing).await?;
         tracing::info!(created = n, "demo data loaded");
+        // 30 days of border traffic through the simulator, beside the server (seconds).
+        let history_db = db.clone();
+        tokio::spawn(async move {
+            if let Err(e) = demo::load_border_history(&history_db).await {
+                tracing::error!(error = ?e, "demo border history failed");
+            }
+        });
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut outbox = tinhso_store::outbox::Dispatcher::builder(db.clone()).subscribe(
@@ -584,6 +591,9 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                     public_url: &public_url,
                 };
                 let n = demo::load(&db, issuing)
+                    .await
+                    .map_err(|e| print_app_error(&e))?;
+                demo::load_border_history(&db)
                     .await
                     .map_err(|e| print_app_error(&e))?;
                 println!("demo data loaded ({n} accounts created)");

@@ -10,6 +10,7 @@ mod fees;
 mod gates;
 mod plates;
 mod sim;
+mod simgate;
 mod slots;
 
 use tinhso_store::audit::Ctx;

@@ -47,7 +47,8 @@ async fn short_run_is_consistent() {
     );
     assert_eq!(
         count(db, "SELECT COUNT(*) FROM border_trip_versions").await as usize,
-        r.declared
+        r.declared + r.corrected,
+        "one version per declaration and one per correction"
     );
     assert_eq!(
         count(db, "SELECT COUNT(*) FROM border_events").await as usize,
