@@ -419,6 +419,34 @@ impl Hub {
         .await
     }
 
+    /// 403 `lgsp_forbidden` for a call outside the operations the member was granted, naming
+    /// the operation (`GET /citizens/{id}`, or the method and path when the service's
+    /// document declares no such operation).
+    async fn refuse_operation(&self, seen: &Seen, operation: &str) -> Response {
+        let r = &FORBIDDEN;
+        let mut body = serde_json::json!({
+            "type": "/errors/lgsp_forbidden",
+            "title": r.en,
+            "status": r.status.as_u16(),
+            "code": "lgsp_forbidden",
+            "title_vi": r.vi,
+            "title_en": r.en,
+            "operation": operation,
+        });
+        body["detail_vi"] =
+            format!("Thành viên chưa được cấp quyền thực hiện thao tác {operation}").into();
+        body["detail_en"] = format!("The member has no right to the operation {operation}").into();
+        body["detail"] = body["detail_en"].clone();
+        self.answer(
+            seen,
+            r.status,
+            r.outcome,
+            Some(HeaderValue::from_static("application/problem+json")),
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+
     /// Record a nonce; `false` when it was seen before (a replay). Group-committed like the
     /// log: concurrent exchanges share one write transaction.
     async fn take_nonce(&self, member: &str, nonce: &str, ts: i64) -> Result<bool, DbError> {
@@ -720,9 +748,18 @@ impl Hub {
             Err(e) => return internal(e),
         };
         seen.service_known = true;
-        match registry::has_right(&self.db, &client, &svc.provider, &svc.code).await {
-            Ok(true) => {}
-            Ok(false) => return self.refuse(&seen, &FORBIDDEN).await,
+        match registry::right_scope(&self.db, &client, &svc.provider, &svc.code).await {
+            Ok(Some(ops)) if ops.is_empty() => {}
+            Ok(Some(ops)) => {
+                // A right limited to operations: the request must fall under one of them.
+                let path = rest.split('?').next().unwrap_or_default();
+                let op = registry::match_operation(&svc.openapi, method.as_str(), path);
+                if !op.as_ref().is_some_and(|o| ops.contains(o)) {
+                    let named = op.unwrap_or_else(|| format!("{} /{}", method.as_str(), path));
+                    return self.refuse_operation(&seen, &named).await;
+                }
+            }
+            Ok(None) => return self.refuse(&seen, &FORBIDDEN).await,
             Err(e) => return internal(e),
         }
         // 4. Forward, behind the breaker.

@@ -43,4 +43,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "exchange hub: topic rights, webhook subscriptions, deliveries, dead letters",
         sql: include_str!("../migrations/5002_webhooks.sql"),
     },
+    Migration {
+        version: 5010,
+        name: "exchange hub: per-operation rights",
+        sql: include_str!("../migrations/5010_right_operations.sql"),
+    },
 ];

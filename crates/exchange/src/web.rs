@@ -426,6 +426,10 @@ pub struct RightBody {
     pub client: String,
     pub provider: String,
     pub service: String,
+    /// Operations of the service's OpenAPI document the right is limited to (`GET
+    /// /citizens/{id}`); absent or empty: the whole service. Ignored on revocation.
+    #[serde(default)]
+    pub operations: Vec<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -556,14 +560,23 @@ async fn api_rights(
 }
 
 #[utoipa::path(post, path = "/api/v1/exchange/rights", tag = "exchange", request_body = RightBody,
-    responses((status = 204, description = "Granted (or already held)"), (status = 404, body = Problem)))]
+    responses((status = 204, description = "Granted (or already held); operations named replace those of an earlier grant"),
+        (status = 404, body = Problem), (status = 422, body = Problem, description = "An operation the service's OpenAPI document does not declare")))]
 async fn api_grant(
     State(state): State<AppState>,
     ctx: ReqCtx,
     ApiJson(b): ApiJson<RightBody>,
 ) -> Result<StatusCode, ApiError> {
     admin(&state, &ctx, "exchange_right").await?;
-    registry::grant(&state.db, &ctx.audit(), &b.client, &b.provider, &b.service).await?;
+    registry::grant_operations(
+        &state.db,
+        &ctx.audit(),
+        &b.client,
+        &b.provider,
+        &b.service,
+        &b.operations,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

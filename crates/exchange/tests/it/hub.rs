@@ -809,3 +809,95 @@ async fn the_same_signed_request_sent_in_parallel_goes_through_once() {
     let v = log::verify(&w.t.db, None).await.unwrap();
     assert_eq!((v.entries_checked, v.first_broken), (20, None));
 }
+
+#[tokio::test]
+async fn a_right_limited_to_operations_refuses_the_others_naming_them() {
+    let w = world().await;
+    let db = &w.t.db;
+    // A grant naming an operation the document does not declare is refused field by field.
+    let e = registry::grant_operations(
+        db,
+        &ctx(),
+        CLIENT,
+        PROVIDER,
+        SERVICE,
+        &["POST /echo".into(), "GET /citizens/{id}".into()],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status(), 422);
+    assert_eq!(e.fields.len(), 1, "{e:?}");
+    assert_eq!(e.fields[0].field, "operations[1]");
+    assert_eq!(e.fields[0].code, "operation_unknown");
+    assert!(
+        registry::right_scope(db, CLIENT, PROVIDER, SERVICE)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing was written"
+    );
+
+    registry::grant_operations(
+        db,
+        &ctx(),
+        CLIENT,
+        PROVIDER,
+        SERVICE,
+        &["post /echo".into()],
+    )
+    .await
+    .unwrap();
+    let rights = registry::list_rights(db).await.unwrap();
+    assert_eq!(rights[0].operations, vec!["POST /echo".to_string()]);
+    let r = w.send(&w.call("POST", "echo", b"{}"), None).await;
+    assert_eq!(r.status(), 200, "the granted operation goes through");
+    // GET /echo is served by the provider but not granted (nor declared).
+    let r = w.send(&w.call("GET", "echo?x=1", b""), None).await;
+    assert_eq!(r.status(), 403);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "lgsp_forbidden");
+    assert_eq!(v["operation"], "GET /echo");
+    assert!(
+        v["detail_vi"].as_str().unwrap().contains("GET /echo"),
+        "{v}"
+    );
+    let e = &log::recent(db, 1).await.unwrap()[0];
+    assert_eq!((e.status, e.outcome.as_str()), (403, "forbidden"));
+
+    // The grant and its operations are on the audit trail.
+    let details: Vec<String> = sqlx::query_scalar(
+        "SELECT summary FROM audit_log WHERE action = 'exchange.right_grant' ORDER BY seq",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(details.len(), 1);
+    assert!(details[0].contains("POST /echo"), "{}", details[0]);
+
+    // Granting the whole service again lifts the limit.
+    w.grant(CLIENT).await;
+    assert_eq!(
+        registry::right_scope(db, CLIENT, PROVIDER, SERVICE)
+            .await
+            .unwrap(),
+        Some(vec![])
+    );
+    let r = w.send(&w.call("GET", "echo", b""), None).await;
+    assert_eq!(r.status(), 200);
+    // Revoking removes the right with its operations.
+    registry::grant_operations(
+        db,
+        &ctx(),
+        CLIENT,
+        PROVIDER,
+        SERVICE,
+        &["POST /echo".into()],
+    )
+    .await
+    .unwrap();
+    registry::revoke(db, &ctx(), CLIENT, PROVIDER, SERVICE)
+        .await
+        .unwrap();
+    let r = w.send(&w.call("POST", "echo", b"{}"), None).await;
+    assert_eq!(r.status(), 403);
+}
