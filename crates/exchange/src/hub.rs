@@ -36,9 +36,13 @@ pub struct HubConfig {
     pub breaker_threshold: u32,
     /// How long an open breaker refuses calls before letting one through.
     pub breaker_cooldown: Duration,
-    /// Per-member token bucket: burst size and refill per second (more → 429).
+    /// Per-member token bucket: burst size and refill per second (more → 429), for members
+    /// without their own rate (`exchange_member_limits`, set through the API).
     pub rate_burst: f64,
     pub rate_per_second: f64,
+    /// How often the members' own rates are re-read from the database (a change made through
+    /// this server's API applies at once; one made through another server within this time).
+    pub rate_refresh: Duration,
 }
 
 impl Default for HubConfig {
@@ -51,6 +55,7 @@ impl Default for HubConfig {
             breaker_cooldown: Duration::from_secs(30),
             rate_burst: 200.0,
             rate_per_second: 100.0,
+            rate_refresh: Duration::from_secs(5),
         }
     }
 }
@@ -70,9 +75,42 @@ pub struct Hub {
     breakers: Mutex<HashMap<String, Breaker>>,
     /// The nonce writer (started with the first exchange).
     nonces: std::sync::OnceLock<tokio::sync::mpsc::Sender<PendingNonce>>,
-    limiter: tinhso_http::ratelimit::RateLimiter,
+    limiter: MemberLimiter,
     metrics: crate::metrics::HubMetrics,
     log: log::Appender,
+}
+
+/// Per-member token buckets (giới hạn tần suất), each at its member's own rate or the hub's
+/// default.
+#[derive(Default)]
+struct MemberLimiter {
+    /// member → (tokens, last refill).
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    /// Members' own rates (burst, per second) and when they were read; `None`: read them
+    /// before the next request.
+    rates: Mutex<Option<(Instant, HashMap<String, (f64, f64)>)>>,
+}
+
+impl MemberLimiter {
+    fn take(&self, member: &str, burst: f64, per_second: f64) -> bool {
+        let now = Instant::now();
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return true;
+        };
+        if buckets.len() > 100_000 {
+            buckets.clear(); // members are registered; this only bounds made-up codes
+        }
+        let entry = buckets.entry(member.to_string()).or_insert((burst, now));
+        let refill = now.duration_since(entry.1).as_secs_f64() * per_second;
+        entry.0 = (entry.0 + refill).min(burst);
+        entry.1 = now;
+        if entry.0 >= 1.0 {
+            entry.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// The hub's signing key: derived from the platform's master key (`<data-dir>/master.key`),
@@ -262,11 +300,60 @@ impl Hub {
             http,
             breakers: Mutex::default(),
             nonces: std::sync::OnceLock::new(),
-            limiter: tinhso_http::ratelimit::RateLimiter::new(cfg.rate_burst, cfg.rate_per_second),
+            limiter: MemberLimiter::default(),
             metrics: crate::metrics::HubMetrics::default(),
             log: appender,
             cfg,
         }
+    }
+
+    /// Forget the cached per-member rates: the next request reads them again (called by the
+    /// API after a change, so it applies without a restart).
+    pub fn rates_changed(&self) {
+        if let Ok(mut r) = self.limiter.rates.lock() {
+            *r = None;
+        }
+    }
+
+    /// The rate `member` is held to: its own, else the default.
+    async fn rate_of(&self, member: &str) -> (f64, f64) {
+        let default = (self.cfg.rate_burst, self.cfg.rate_per_second);
+        let fresh = self.limiter.rates.lock().ok().and_then(|r| {
+            r.as_ref()
+                .filter(|(at, _)| at.elapsed() < self.cfg.rate_refresh)
+                .map(|(_, m)| m.get(member).copied())
+        });
+        if let Some(own) = fresh {
+            return own.unwrap_or(default);
+        }
+        match registry::list_rate_limits(&self.db).await {
+            Ok(list) => {
+                let map: HashMap<String, (f64, f64)> = list
+                    .into_iter()
+                    .map(|l| (l.member, (l.burst as f64, l.per_second)))
+                    .collect();
+                let own = map.get(member).copied();
+                if let Ok(mut r) = self.limiter.rates.lock() {
+                    *r = Some((Instant::now(), map));
+                }
+                own.unwrap_or(default)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "member rate limits could not be read; the last known apply");
+                self.limiter
+                    .rates
+                    .lock()
+                    .ok()
+                    .and_then(|r| r.as_ref().and_then(|(_, m)| m.get(member).copied()))
+                    .unwrap_or(default)
+            }
+        }
+    }
+
+    /// Take one of `member`'s tokens; `false` when its bucket is empty.
+    async fn allow_rate(&self, member: &str) -> bool {
+        let (burst, per_second) = self.rate_of(member).await;
+        self.limiter.take(member, burst, per_second)
     }
 
     /// The hub's metrics in the text exposition format (no `# EOF`).
@@ -548,7 +635,7 @@ impl Hub {
         if ts == i64::MIN || (now_s - ts).abs() > skew {
             return (request_sha256, refused(&EXPIRED, false));
         }
-        if !self.limiter.allow(&client) {
+        if !self.allow_rate(&client).await {
             return (request_sha256, refused(&RATE_LIMITED, true));
         }
         match self.take_nonce(&client, nonce, ts).await {

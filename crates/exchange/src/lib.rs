@@ -48,4 +48,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "exchange hub: per-operation rights",
         sql: include_str!("../migrations/5010_right_operations.sql"),
     },
+    Migration {
+        version: 5011,
+        name: "exchange hub: per-member rate limits",
+        sql: include_str!("../migrations/5011_member_rate_limits.sql"),
+    },
 ];

@@ -847,6 +847,114 @@ pub async fn revoke(
     Ok(())
 }
 
+/// A member's own rate (giới hạn tần suất): token-bucket burst and refill per second.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct RateLimit {
+    pub member: String,
+    /// Requests accepted at once (1–100000).
+    pub burst: i64,
+    /// Requests a second after the burst (more than 0, at most 100000).
+    pub per_second: f64,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+/// Every member's own rate (members without one use the hub's default).
+pub async fn list_rate_limits(db: &Db) -> Result<Vec<RateLimit>, DbError> {
+    sqlx::query(
+        "SELECT member_code, burst, per_second, updated_at, updated_by FROM exchange_member_limits \
+         ORDER BY member_code",
+    )
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(RateLimit {
+            member: r.try_get(0)?,
+            burst: r.try_get(1)?,
+            per_second: r.try_get(2)?,
+            updated_at: r.try_get(3)?,
+            updated_by: r.try_get(4)?,
+        })
+    })
+    .collect()
+}
+
+/// Set a member's rate (`Some((burst, per_second))`) or return it to the hub's default
+/// (`None`). Audited (`exchange.rate_limit`); the hub applies it without a restart.
+pub async fn set_rate_limit(
+    db: &Db,
+    ctx: &Ctx,
+    member: &str,
+    rate: Option<(i64, f64)>,
+) -> Result<(), AppError> {
+    if let Some((burst, per_second)) = rate {
+        let mut errs = FieldErrors::new();
+        if !(1..=100_000).contains(&burst) {
+            errs.push(
+                "burst",
+                Invalid::new(
+                    "burst_range",
+                    "Số yêu cầu tức thời phải từ 1 đến 100000",
+                    "The burst must be from 1 to 100000 requests",
+                ),
+            );
+        }
+        if !(per_second.is_finite() && per_second > 0.0 && per_second <= 100_000.0) {
+            errs.push(
+                "per_second",
+                Invalid::new(
+                    "per_second_range",
+                    "Số yêu cầu mỗi giây phải lớn hơn 0 và không quá 100000",
+                    "Requests per second must be more than 0 and at most 100000",
+                ),
+            );
+        }
+        errs.into_result()?;
+    }
+    require_member(db, member).await?;
+    let mut tx = db.begin_write().await?;
+    match rate {
+        Some((burst, per_second)) => {
+            sqlx::query(
+                "INSERT INTO exchange_member_limits (member_code, burst, per_second, updated_at, updated_by) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (member_code) DO UPDATE SET burst = excluded.burst, \
+                 per_second = excluded.per_second, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+            )
+            .bind(member)
+            .bind(burst)
+            .bind(per_second)
+            .bind(now_micros())
+            .bind(&ctx.actor)
+            .execute(tx.conn())
+            .await
+            .map_err(DbError::from)?;
+        }
+        None => {
+            sqlx::query("DELETE FROM exchange_member_limits WHERE member_code = $1")
+                .bind(member)
+                .execute(tx.conn())
+                .await
+                .map_err(DbError::from)?;
+        }
+    }
+    tx.audit(&ctx.entry(
+        "exchange.rate_limit",
+        "exchange_member",
+        member,
+        member,
+        match rate {
+            Some((burst, per_second)) => {
+                serde_json::json!({ "burst": burst, "per_second": per_second })
+            }
+            None => serde_json::json!({ "default": true }),
+        },
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,6 +54,12 @@ pub const RULES: &[Rule] = {
             "/api/v1/exchange/members/{code}/status",
             Perm(UserManage),
         ),
+        (
+            "POST",
+            "/api/v1/exchange/members/{code}/rate-limit",
+            Perm(UserManage),
+        ),
+        ("GET", "/api/v1/exchange/rate-limits", Perm(UserManage)),
         ("GET", "/api/v1/exchange/services", Perm(UserManage)),
         ("POST", "/api/v1/exchange/services", Perm(UserManage)),
         (
@@ -137,6 +143,11 @@ pub fn routes(hub: Arc<Hub>) -> Router<AppState> {
             post(api_revoke_key),
         )
         .route("/api/v1/exchange/members/{code}/status", post(api_status))
+        .route(
+            "/api/v1/exchange/members/{code}/rate-limit",
+            post(api_set_rate_limit),
+        )
+        .route("/api/v1/exchange/rate-limits", get(api_rate_limits))
         .route(
             "/api/v1/exchange/services",
             get(api_services).post(api_register_service),
@@ -421,6 +432,15 @@ pub struct StatusBody {
     pub active: bool,
 }
 
+/// A member's own rate; both absent: back to the hub's default (200 at once, 100 a second).
+#[derive(Deserialize, ToSchema)]
+pub struct RateLimitBody {
+    /// Requests accepted at once (1–100000).
+    pub burst: Option<i64>,
+    /// Requests a second after the burst (more than 0, at most 100000).
+    pub per_second: Option<f64>,
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct RightBody {
     pub client: String,
@@ -502,6 +522,56 @@ async fn api_status(
     admin(&state, &ctx, &code).await?;
     registry::set_member_active(&state.db, &ctx.audit(), &code, b.active).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/exchange/members/{code}/rate-limit", tag = "exchange",
+    params(("code" = String, Path)), request_body = RateLimitBody,
+    responses((status = 204, description = "Set (applied to the next request, no restart)"), (status = 404, body = Problem),
+        (status = 422, body = Problem, description = "Burst or rate out of range, or only one of them given")))]
+async fn api_set_rate_limit(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Extension(hub): Extension<Arc<Hub>>,
+    Path(code): Path<String>,
+    ApiJson(b): ApiJson<RateLimitBody>,
+) -> Result<StatusCode, ApiError> {
+    admin(&state, &ctx, &code).await?;
+    let rate = match (b.burst, b.per_second) {
+        (Some(burst), Some(per_second)) => Some((burst, per_second)),
+        (None, None) => None,
+        (burst, _) => {
+            let field = if burst.is_none() {
+                "burst"
+            } else {
+                "per_second"
+            };
+            return Err(ApiError(tinhso_kernel::AppError::field(
+                field,
+                tinhso_kernel::Invalid::new(
+                    "rate_incomplete",
+                    "Cần cả burst và per_second (hoặc bỏ cả hai để dùng mức mặc định)",
+                    "Give both burst and per_second (or neither for the default)",
+                ),
+            )));
+        }
+    };
+    registry::set_rate_limit(&state.db, &ctx.audit(), &code, rate).await?;
+    hub.rates_changed();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/exchange/rate-limits", tag = "exchange",
+    responses((status = 200, body = [registry::RateLimit], description = "Members with their own rate; the others have the default")))]
+async fn api_rate_limits(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+) -> Result<Json<Vec<registry::RateLimit>>, ApiError> {
+    admin(&state, &ctx, "exchange_member").await?;
+    Ok(Json(
+        registry::list_rate_limits(&state.db)
+            .await
+            .map_err(|e| ApiError(tinhso_kernel::AppError::from(e)))?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/exchange/services", tag = "exchange",
@@ -758,10 +828,11 @@ async fn api_replay(
 #[derive(OpenApi)]
 #[openapi(
     paths(api_members, api_register_member, api_rotate_key, api_revoke_key, api_status,
+        api_set_rate_limit, api_rate_limits,
         api_services, api_register_service, api_service_status, api_rights, api_grant, api_revoke, api_log, api_verify,
         api_topic_rights, api_grant_topic, api_revoke_topic, api_subscriptions, api_subscription_status,
         api_replay_subscription, api_dead_letters, api_replay),
-    components(schemas(MemberBody, KeyBody, StatusBody, RightBody, registry::Member, registry::MemberKey,
+    components(schemas(MemberBody, KeyBody, StatusBody, RightBody, RateLimitBody, registry::RateLimit, registry::Member, registry::MemberKey,
         registry::Service, registry::NewService, registry::Right, log::Entry, log::VerifyReport, log::Broken, Problem,
         TopicRightBody, ReplayReport, webhooks::TopicRight, webhooks::Subscription, webhooks::Delivery)),
     tags((name = "exchange", description = "Data exchange hub (LGSP): members, services, access rights, message log, topic rights, webhook subscriptions, dead letters"))
