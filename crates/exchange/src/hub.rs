@@ -80,6 +80,9 @@ pub struct Hub {
     log: log::Appender,
 }
 
+/// Members' own rates: member → (burst, per second).
+type MemberRates = HashMap<String, (f64, f64)>;
+
 /// Per-member token buckets (giới hạn tần suất), each at its member's own rate or the hub's
 /// default.
 #[derive(Default)]
@@ -88,7 +91,7 @@ struct MemberLimiter {
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
     /// Members' own rates (burst, per second) and when they were read; `None`: read them
     /// before the next request.
-    rates: Mutex<Option<(Instant, HashMap<String, (f64, f64)>)>>,
+    rates: Mutex<Option<(Instant, MemberRates)>>,
 }
 
 impl MemberLimiter {
@@ -276,6 +279,9 @@ struct Seen {
     client_verified: bool,
     /// The service exists (its names may label metrics).
     service_known: bool,
+    /// Bodies to keep encrypted (the service's classification allows it): the client's
+    /// timestamp and nonce, and the request body.
+    keep: Option<(i64, String, axum::body::Bytes)>,
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -328,7 +334,7 @@ impl Hub {
         }
         match registry::list_rate_limits(&self.db).await {
             Ok(list) => {
-                let map: HashMap<String, (f64, f64)> = list
+                let map: MemberRates = list
                     .into_iter()
                     .map(|l| (l.member, (l.burst as f64, l.per_second)))
                     .collect();
@@ -444,6 +450,15 @@ impl Hub {
             response_sha256: response_sha256.clone(),
             client_signature: seen.client_signature.clone(),
             hub_signature: hub_signature.clone(),
+            kept: seen.keep.as_ref().and_then(|(ts, nonce, request)| {
+                let sealed = crate::bodies::Sealed {
+                    client_timestamp: *ts,
+                    client_nonce: nonce.clone(),
+                    request: crate::bodies::seal(&seen.exchange_id, "request", request)?,
+                    response: crate::bodies::seal(&seen.exchange_id, "response", &body)?,
+                };
+                Some(sealed)
+            }),
         };
         if let Err(e) = self.log.append(entry).await {
             tracing::error!(error = %e, exchange_id = %seen.exchange_id, "message log append failed");
@@ -691,6 +706,7 @@ impl Hub {
             started: Instant::now(),
             client_verified: false,
             service_known: false,
+            keep: None,
         };
         let body = match axum::body::to_bytes(body, self.cfg.max_body.min(64 * 1024)).await {
             Ok(b) => b,
@@ -810,6 +826,7 @@ impl Hub {
             started,
             client_verified: false,
             service_known: false,
+            keep: None,
         };
         // 1. The body, within the limit.
         let body = match axum::body::to_bytes(body, self.cfg.max_body).await {
@@ -848,6 +865,14 @@ impl Hub {
             }
             Ok(None) => return self.refuse(&seen, &FORBIDDEN).await,
             Err(e) => return internal(e),
+        }
+        // Allowed: keep the bodies (encrypted) when the classification permits.
+        if crate::bodies::kept_for(&svc.classification) && path_and_query.len() <= 2048 {
+            let ts = header_str(&headers, signing::H_TIMESTAMP).and_then(|t| t.parse::<i64>().ok());
+            let nonce = header_str(&headers, signing::H_NONCE).map(str::to_string);
+            if let (Some(ts), Some(nonce)) = (ts, nonce) {
+                seen.keep = Some((ts, nonce, body.clone()));
+            }
         }
         // 4. Forward, behind the breaker.
         let breaker_key = format!("{}/{}", svc.provider, svc.code);

@@ -76,6 +76,11 @@ pub const RULES: &[Rule] = {
         ),
         ("GET", "/api/v1/exchange/log", Perm(UserManage)),
         ("GET", "/api/v1/exchange/log/verification", Perm(UserManage)),
+        (
+            "GET",
+            "/api/v1/exchange/log/{exchange_id}/bodies",
+            Perm(UserManage),
+        ),
         ("GET", "/api/v1/exchange/topic-rights", Perm(UserManage)),
         ("POST", "/api/v1/exchange/topic-rights", Perm(UserManage)),
         (
@@ -160,6 +165,7 @@ pub fn routes(hub: Arc<Hub>) -> Router<AppState> {
         .route("/api/v1/exchange/rights/revocation", post(api_revoke))
         .route("/api/v1/exchange/log", get(api_log))
         .route("/api/v1/exchange/log/verification", get(api_verify))
+        .route("/api/v1/exchange/log/{exchange_id}/bodies", get(api_bodies))
         .route(
             "/api/v1/exchange/topic-rights",
             get(api_topic_rights).post(api_grant_topic),
@@ -692,6 +698,21 @@ async fn api_verify(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/exchange/log/{exchange_id}/bodies", tag = "exchange",
+    params(("exchange_id" = String, Path)),
+    responses((status = 200, body = crate::bodies::Bodies, description = "The exchange's request and response bodies, decrypted; the reading is audited"),
+        (status = 404, body = Problem, description = "No bodies kept (restricted service, refused before the service was known, or no such exchange)")))]
+async fn api_bodies(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(exchange_id): Path<String>,
+) -> Result<Json<crate::bodies::Bodies>, ApiError> {
+    admin(&state, &ctx, "exchange_log").await?;
+    Ok(Json(
+        crate::bodies::read(&state.db, &ctx.audit(), &exchange_id).await?,
+    ))
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct TopicRightBody {
     pub member: String,
@@ -829,11 +850,11 @@ async fn api_replay(
 #[openapi(
     paths(api_members, api_register_member, api_rotate_key, api_revoke_key, api_status,
         api_set_rate_limit, api_rate_limits,
-        api_services, api_register_service, api_service_status, api_rights, api_grant, api_revoke, api_log, api_verify,
+        api_services, api_register_service, api_service_status, api_rights, api_grant, api_revoke, api_log, api_verify, api_bodies,
         api_topic_rights, api_grant_topic, api_revoke_topic, api_subscriptions, api_subscription_status,
         api_replay_subscription, api_dead_letters, api_replay),
     components(schemas(MemberBody, KeyBody, StatusBody, RightBody, RateLimitBody, registry::RateLimit, registry::Member, registry::MemberKey,
-        registry::Service, registry::NewService, registry::Right, log::Entry, log::VerifyReport, log::Broken, Problem,
+        registry::Service, registry::NewService, registry::Right, crate::bodies::Bodies, log::Entry, log::VerifyReport, log::Broken, Problem,
         TopicRightBody, ReplayReport, webhooks::TopicRight, webhooks::Subscription, webhooks::Delivery)),
     tags((name = "exchange", description = "Data exchange hub (LGSP): members, services, access rights, message log, topic rights, webhook subscriptions, dead letters"))
 )]
