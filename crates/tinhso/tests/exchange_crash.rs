@@ -298,6 +298,11 @@ async fn the_message_log_keeps_every_answered_exchange_across_a_kill() {
     );
     // Entries committed whose answers were cut off by the kill may be there too, never fewer.
     assert!(total as usize >= answered.len());
+    // Every exchange went to an `internal` service: each entry's bodies were kept and checked.
+    assert!(
+        out.contains(&format!("{total} entries and {total} stored bodies verified")),
+        "{out}"
+    );
 
     // The restarted hub carries on the same chain.
     let http = reqwest::Client::new();

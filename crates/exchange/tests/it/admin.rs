@@ -161,6 +161,28 @@ async fn administrators_register_grant_and_see_the_hub_page() {
         .unwrap();
     assert_eq!(v["entries_checked"], 1);
     assert!(v["first_broken"].is_null());
+    // A refusal before the service was known keeps no body.
+    let entries: serde_json::Value = http
+        .get(format!("{base}/api/v1/exchange/log?limit=1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refused_id = entries[0]["exchange_id"].as_str().unwrap();
+    let r = http
+        .get(format!("{base}/api/v1/exchange/log/{refused_id}/bodies"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        p["detail_en"].as_str().unwrap_or_default().contains(refused_id)
+            || p.to_string().contains(refused_id),
+        "{p}"
+    );
     // Registry changes are audited.
     let n: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'exchange.%'")
