@@ -645,10 +645,29 @@ pub async fn right_scope(
     provider: &str,
     service: &str,
 ) -> Result<Option<Vec<String>>, DbError> {
-    if !has_right(db, client, provider, service).await? {
+    // One query per exchange: no row, no right; one row without a method, the whole service.
+    let rows = sqlx::query(
+        "SELECT o.method, o.path FROM exchange_rights r LEFT JOIN exchange_right_operations o \
+         ON o.client = r.client AND o.provider = r.provider AND o.service = r.service \
+         WHERE r.client = $1 AND r.provider = $2 AND r.service = $3",
+    )
+    .bind(client)
+    .bind(provider)
+    .bind(service)
+    .fetch_all(db.pool())
+    .await?;
+    if rows.is_empty() {
         return Ok(None);
     }
-    Ok(Some(operations_of(db, client, provider, service).await?))
+    let mut ops = Vec::new();
+    for r in &rows {
+        let m: Option<String> = r.try_get(0)?;
+        let p: Option<String> = r.try_get(1)?;
+        if let (Some(m), Some(p)) = (m, p) {
+            ops.push(format!("{m} {p}"));
+        }
+    }
+    Ok(Some(ops))
 }
 
 async fn operations_of(

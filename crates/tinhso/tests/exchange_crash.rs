@@ -300,7 +300,9 @@ async fn the_message_log_keeps_every_answered_exchange_across_a_kill() {
     assert!(total as usize >= answered.len());
     // Every exchange went to an `internal` service: each entry's bodies were kept and checked.
     assert!(
-        out.contains(&format!("{total} entries and {total} stored bodies verified")),
+        out.contains(&format!(
+            "{total} entries and {total} stored bodies verified"
+        )),
         "{out}"
     );
 

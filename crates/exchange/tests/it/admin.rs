@@ -179,7 +179,10 @@ async fn administrators_register_grant_and_see_the_hub_page() {
     assert_eq!(r.status(), 404);
     let p: serde_json::Value = r.json().await.unwrap();
     assert!(
-        p["detail_en"].as_str().unwrap_or_default().contains(refused_id)
+        p["detail_en"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(refused_id)
             || p.to_string().contains(refused_id),
         "{p}"
     );
