@@ -197,6 +197,9 @@ struct MemberRow {
     name: String,
     status: String,
     keys: usize,
+    /// `burst / per second`.
+    rate: String,
+    rate_default: bool,
 }
 
 struct ServiceRow {
@@ -282,6 +285,9 @@ async fn hub_page(
     .map_err(|e| ctx.page_err(e))?;
     let page_err = |e: tinhso_kernel::AppError| ctx.page_err(e);
     let members = registry::list_members(&state.db).await.map_err(page_err)?;
+    let rates = registry::list_rate_limits(&state.db)
+        .await
+        .map_err(|e| page_err(e.into()))?;
     let services = registry::list_services(&state.db)
         .await
         .map_err(|e| page_err(e.into()))?;
@@ -335,11 +341,27 @@ async fn hub_page(
         hub_key: hub.public_key(),
         members: members
             .into_iter()
-            .map(|m| MemberRow {
-                keys: m.keys.iter().filter(|k| k.revoked_at.is_none()).count(),
-                code: m.code,
-                name: m.name,
-                status: m.status,
+            .map(|m| {
+                let own = rates.iter().find(|r| r.member == m.code);
+                let (rate, rate_default) = match own {
+                    Some(r) => (format!("{} / {}", r.burst, r.per_second), false),
+                    None => (
+                        format!(
+                            "{} / {}",
+                            hub.config().rate_burst,
+                            hub.config().rate_per_second
+                        ),
+                        true,
+                    ),
+                };
+                MemberRow {
+                    rate,
+                    rate_default,
+                    keys: m.keys.iter().filter(|k| k.revoked_at.is_none()).count(),
+                    code: m.code,
+                    name: m.name,
+                    status: m.status,
+                }
             })
             .collect(),
         services: services

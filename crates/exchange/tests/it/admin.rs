@@ -315,6 +315,18 @@ async fn an_administrator_sets_a_members_rate_applied_without_restart() {
     assert_eq!(limits[0]["member"], "000.00.23.H37");
     assert_eq!(limits[0]["burst"], 3);
     assert_eq!(limits[0]["updated_by"], "user:u1");
+    let html = http
+        .get(format!("{base}/quan-tri/truc-lien-thong"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("<td>3 / 0.001</td>"),
+        "the member's own rate on the hub page"
+    );
     // Back to the default: the bucket refills to 200 at 100 a second.
     let r = http
         .post(format!(
