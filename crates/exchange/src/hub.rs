@@ -36,9 +36,13 @@ pub struct HubConfig {
     pub breaker_threshold: u32,
     /// How long an open breaker refuses calls before letting one through.
     pub breaker_cooldown: Duration,
-    /// Per-member token bucket: burst size and refill per second (more → 429).
+    /// Per-member token bucket: burst size and refill per second (more → 429), for members
+    /// without their own rate (`exchange_member_limits`, set through the API).
     pub rate_burst: f64,
     pub rate_per_second: f64,
+    /// How often the members' own rates are re-read from the database (a change made through
+    /// this server's API applies at once; one made through another server within this time).
+    pub rate_refresh: Duration,
 }
 
 impl Default for HubConfig {
@@ -51,6 +55,7 @@ impl Default for HubConfig {
             breaker_cooldown: Duration::from_secs(30),
             rate_burst: 200.0,
             rate_per_second: 100.0,
+            rate_refresh: Duration::from_secs(5),
         }
     }
 }
@@ -70,9 +75,45 @@ pub struct Hub {
     breakers: Mutex<HashMap<String, Breaker>>,
     /// The nonce writer (started with the first exchange).
     nonces: std::sync::OnceLock<tokio::sync::mpsc::Sender<PendingNonce>>,
-    limiter: tinhso_http::ratelimit::RateLimiter,
+    limiter: MemberLimiter,
     metrics: crate::metrics::HubMetrics,
     log: log::Appender,
+}
+
+/// Members' own rates: member → (burst, per second).
+type MemberRates = HashMap<String, (f64, f64)>;
+
+/// Per-member token buckets (giới hạn tần suất), each at its member's own rate or the hub's
+/// default.
+#[derive(Default)]
+struct MemberLimiter {
+    /// member → (tokens, last refill).
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    /// Members' own rates (burst, per second) and when they were read; `None`: read them
+    /// before the next request.
+    rates: Mutex<Option<(Instant, MemberRates)>>,
+}
+
+impl MemberLimiter {
+    fn take(&self, member: &str, burst: f64, per_second: f64) -> bool {
+        let now = Instant::now();
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return true;
+        };
+        if buckets.len() > 100_000 {
+            buckets.clear(); // members are registered; this only bounds made-up codes
+        }
+        let entry = buckets.entry(member.to_string()).or_insert((burst, now));
+        let refill = now.duration_since(entry.1).as_secs_f64() * per_second;
+        entry.0 = (entry.0 + refill).min(burst);
+        entry.1 = now;
+        if entry.0 >= 1.0 {
+            entry.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// The hub's signing key: derived from the platform's master key (`<data-dir>/master.key`),
@@ -238,6 +279,9 @@ struct Seen {
     client_verified: bool,
     /// The service exists (its names may label metrics).
     service_known: bool,
+    /// Bodies to keep encrypted (the service's classification allows it): the client's
+    /// timestamp and nonce, and the request body.
+    keep: Option<(i64, String, axum::body::Bytes)>,
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -262,11 +306,60 @@ impl Hub {
             http,
             breakers: Mutex::default(),
             nonces: std::sync::OnceLock::new(),
-            limiter: tinhso_http::ratelimit::RateLimiter::new(cfg.rate_burst, cfg.rate_per_second),
+            limiter: MemberLimiter::default(),
             metrics: crate::metrics::HubMetrics::default(),
             log: appender,
             cfg,
         }
+    }
+
+    /// Forget the cached per-member rates: the next request reads them again (called by the
+    /// API after a change, so it applies without a restart).
+    pub fn rates_changed(&self) {
+        if let Ok(mut r) = self.limiter.rates.lock() {
+            *r = None;
+        }
+    }
+
+    /// The rate `member` is held to: its own, else the default.
+    async fn rate_of(&self, member: &str) -> (f64, f64) {
+        let default = (self.cfg.rate_burst, self.cfg.rate_per_second);
+        let fresh = self.limiter.rates.lock().ok().and_then(|r| {
+            r.as_ref()
+                .filter(|(at, _)| at.elapsed() < self.cfg.rate_refresh)
+                .map(|(_, m)| m.get(member).copied())
+        });
+        if let Some(own) = fresh {
+            return own.unwrap_or(default);
+        }
+        match registry::list_rate_limits(&self.db).await {
+            Ok(list) => {
+                let map: MemberRates = list
+                    .into_iter()
+                    .map(|l| (l.member, (l.burst as f64, l.per_second)))
+                    .collect();
+                let own = map.get(member).copied();
+                if let Ok(mut r) = self.limiter.rates.lock() {
+                    *r = Some((Instant::now(), map));
+                }
+                own.unwrap_or(default)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "member rate limits could not be read; the last known apply");
+                self.limiter
+                    .rates
+                    .lock()
+                    .ok()
+                    .and_then(|r| r.as_ref().and_then(|(_, m)| m.get(member).copied()))
+                    .unwrap_or(default)
+            }
+        }
+    }
+
+    /// Take one of `member`'s tokens; `false` when its bucket is empty.
+    async fn allow_rate(&self, member: &str) -> bool {
+        let (burst, per_second) = self.rate_of(member).await;
+        self.limiter.take(member, burst, per_second)
     }
 
     /// The hub's metrics in the text exposition format (no `# EOF`).
@@ -357,6 +450,15 @@ impl Hub {
             response_sha256: response_sha256.clone(),
             client_signature: seen.client_signature.clone(),
             hub_signature: hub_signature.clone(),
+            kept: seen.keep.as_ref().and_then(|(ts, nonce, request)| {
+                let sealed = crate::bodies::Sealed {
+                    client_timestamp: *ts,
+                    client_nonce: nonce.clone(),
+                    request: crate::bodies::seal(&seen.exchange_id, "request", request)?,
+                    response: crate::bodies::seal(&seen.exchange_id, "response", &body)?,
+                };
+                Some(sealed)
+            }),
         };
         if let Err(e) = self.log.append(entry).await {
             tracing::error!(error = %e, exchange_id = %seen.exchange_id, "message log append failed");
@@ -415,6 +517,34 @@ impl Hub {
             r.outcome,
             Some(HeaderValue::from_static("application/problem+json")),
             body,
+        )
+        .await
+    }
+
+    /// 403 `lgsp_forbidden` for a call outside the operations the member was granted, naming
+    /// the operation (`GET /citizens/{id}`, or the method and path when the service's
+    /// document declares no such operation).
+    async fn refuse_operation(&self, seen: &Seen, operation: &str) -> Response {
+        let r = &FORBIDDEN;
+        let mut body = serde_json::json!({
+            "type": "/errors/lgsp_forbidden",
+            "title": r.en,
+            "status": r.status.as_u16(),
+            "code": "lgsp_forbidden",
+            "title_vi": r.vi,
+            "title_en": r.en,
+            "operation": operation,
+        });
+        body["detail_vi"] =
+            format!("Thành viên chưa được cấp quyền thực hiện thao tác {operation}").into();
+        body["detail_en"] = format!("The member has no right to the operation {operation}").into();
+        body["detail"] = body["detail_en"].clone();
+        self.answer(
+            seen,
+            r.status,
+            r.outcome,
+            Some(HeaderValue::from_static("application/problem+json")),
+            body.to_string().into_bytes(),
         )
         .await
     }
@@ -520,7 +650,7 @@ impl Hub {
         if ts == i64::MIN || (now_s - ts).abs() > skew {
             return (request_sha256, refused(&EXPIRED, false));
         }
-        if !self.limiter.allow(&client) {
+        if !self.allow_rate(&client).await {
             return (request_sha256, refused(&RATE_LIMITED, true));
         }
         match self.take_nonce(&client, nonce, ts).await {
@@ -576,6 +706,7 @@ impl Hub {
             started: Instant::now(),
             client_verified: false,
             service_known: false,
+            keep: None,
         };
         let body = match axum::body::to_bytes(body, self.cfg.max_body.min(64 * 1024)).await {
             Ok(b) => b,
@@ -695,6 +826,7 @@ impl Hub {
             started,
             client_verified: false,
             service_known: false,
+            keep: None,
         };
         // 1. The body, within the limit.
         let body = match axum::body::to_bytes(body, self.cfg.max_body).await {
@@ -720,10 +852,27 @@ impl Hub {
             Err(e) => return internal(e),
         };
         seen.service_known = true;
-        match registry::has_right(&self.db, &client, &svc.provider, &svc.code).await {
-            Ok(true) => {}
-            Ok(false) => return self.refuse(&seen, &FORBIDDEN).await,
+        match registry::right_scope(&self.db, &client, &svc.provider, &svc.code).await {
+            Ok(Some(ops)) if ops.is_empty() => {}
+            Ok(Some(ops)) => {
+                // A right limited to operations: the request must fall under one of them.
+                let path = rest.split('?').next().unwrap_or_default();
+                let op = registry::match_operation(&svc.openapi, method.as_str(), path);
+                if !op.as_ref().is_some_and(|o| ops.contains(o)) {
+                    let named = op.unwrap_or_else(|| format!("{} /{}", method.as_str(), path));
+                    return self.refuse_operation(&seen, &named).await;
+                }
+            }
+            Ok(None) => return self.refuse(&seen, &FORBIDDEN).await,
             Err(e) => return internal(e),
+        }
+        // Allowed: keep the bodies (encrypted) when the classification permits.
+        if crate::bodies::kept_for(&svc.classification) && path_and_query.len() <= 2048 {
+            let ts = header_str(&headers, signing::H_TIMESTAMP).and_then(|t| t.parse::<i64>().ok());
+            let nonce = header_str(&headers, signing::H_NONCE).map(str::to_string);
+            if let (Some(ts), Some(nonce)) = (ts, nonce) {
+                seen.keep = Some((ts, nonce, body.clone()));
+            }
         }
         // 4. Forward, behind the breaker.
         let breaker_key = format!("{}/{}", svc.provider, svc.code);

@@ -8,6 +8,8 @@
 //! - [`hub`]: the exchange endpoint `/lgsp/v1/{provider}/{service}/{path..}` — authentication,
 //!   replay guard, rights, forwarding with time-out and circuit breaker, signed answers.
 //! - [`log`]: the hash-chained message log and its verification (`tinhso exchange verify`).
+//! - [`bodies`]: request and response bodies kept encrypted at rest when the service's
+//!   classification allows, read back by administrators (audited), checked by verification.
 //! - [`metrics`]: requests and latency per service, member and outcome for `/metrics`.
 //! - [`webhooks`]: topic rights, members' webhook subscriptions (made through the hub with a
 //!   signed request), HMAC-signed deliveries with retries, the dead-letter list and replay.
@@ -15,6 +17,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod bench;
+pub mod bodies;
 pub mod events;
 pub mod hub;
 pub mod log;
@@ -42,5 +45,20 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 5002,
         name: "exchange hub: topic rights, webhook subscriptions, deliveries, dead letters",
         sql: include_str!("../migrations/5002_webhooks.sql"),
+    },
+    Migration {
+        version: 5010,
+        name: "exchange hub: per-operation rights",
+        sql: include_str!("../migrations/5010_right_operations.sql"),
+    },
+    Migration {
+        version: 5011,
+        name: "exchange hub: per-member rate limits",
+        sql: include_str!("../migrations/5011_member_rate_limits.sql"),
+    },
+    Migration {
+        version: 5012,
+        name: "exchange hub: bodies kept encrypted at rest",
+        sql: include_str!("../migrations/5012_exchange_bodies.sql"),
     },
 ];

@@ -43,6 +43,9 @@ pub struct NewEntry {
     pub response_sha256: String,
     pub client_signature: String,
     pub hub_signature: String,
+    /// Bodies kept encrypted beside the entry (same transaction), when the service's
+    /// classification allows ([`crate::bodies`]).
+    pub kept: Option<crate::bodies::Sealed>,
 }
 
 /// A stored entry.
@@ -203,6 +206,20 @@ pub async fn append_many(db: &Db, entries: &[NewEntry]) -> Result<Vec<Entry>, Db
             .bind(&entry.hash)
             .execute(tx.conn())
             .await?;
+        if let Some(k) = &e.kept {
+            sqlx::query(
+                "INSERT INTO exchange_bodies (exchange_id, client_timestamp, client_nonce, request_body, response_body, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&entry.exchange_id)
+            .bind(k.client_timestamp)
+            .bind(&k.client_nonce)
+            .bind(&k.request)
+            .bind(&k.response)
+            .bind(entry.at)
+            .execute(tx.conn())
+            .await?;
+        }
         prev_hash = entry.hash.clone();
         out.push(entry);
     }
@@ -312,6 +329,9 @@ pub struct Broken {
 pub struct VerifyReport {
     /// Entries found intact before the first broken one (all of them when intact).
     pub entries_checked: i64,
+    /// Stored bodies found to hash to their entries' hashes (checked with the hub's key only,
+    /// after the chain).
+    pub bodies_checked: i64,
     pub first_broken: Option<Broken>,
 }
 
@@ -397,6 +417,7 @@ pub async fn verify(db: &Db, hub_key: Option<&str>) -> Result<VerifyReport, DbEr
     let mut checked = 0i64;
     let broken = |seq: i64, reason: String, checked: i64| VerifyReport {
         entries_checked: checked,
+        bodies_checked: 0,
         first_broken: Some(Broken { seq, reason }),
     };
     while let Some(row) = rows.try_next().await? {
@@ -471,8 +492,23 @@ pub async fn verify(db: &Db, hub_key: Option<&str>) -> Result<VerifyReport, DbEr
             checked,
         ));
     }
+    drop(conn);
+    // The bodies kept at rest: their key comes from the master key, like the hub's key.
+    let mut bodies_checked = 0;
+    if hub_key.is_some() {
+        let (n, bad) = crate::bodies::verify(db).await?;
+        bodies_checked = n;
+        if let Some((seq, reason)) = bad {
+            return Ok(VerifyReport {
+                entries_checked: checked,
+                bodies_checked,
+                first_broken: Some(Broken { seq, reason }),
+            });
+        }
+    }
     Ok(VerifyReport {
         entries_checked: checked,
+        bodies_checked,
         first_broken: None,
     })
 }

@@ -67,6 +67,82 @@ pub struct Right {
     pub service: String,
     pub granted_at: i64,
     pub granted_by: String,
+    /// The operations granted (`GET /citizens/{id}`); empty: the whole service.
+    pub operations: Vec<String>,
+}
+
+/// HTTP methods an operation can name (those of an OpenAPI path item).
+const METHODS: &[&str] = &[
+    "GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE",
+];
+
+/// Parse an operation (thao tác) `METHOD /path/{template}` against the service's OpenAPI
+/// document: the path must be one of its `paths` and declare that method. Returns
+/// `(METHOD, path)`.
+pub fn parse_operation(doc: &serde_json::Value, op: &str) -> Result<(String, String), Invalid> {
+    let op = op.trim();
+    let Some((method, path)) = op.split_once(' ') else {
+        return Err(Invalid::new(
+            "operation_shape",
+            format!("Thao tác \"{op}\" phải có dạng \"PHƯƠNG_THỨC /đường/dẫn\", vd. \"GET /citizens/{{id}}\""),
+            format!("The operation \"{op}\" must be \"METHOD /path\", e.g. \"GET /citizens/{{id}}\""),
+        ));
+    };
+    let method = method.trim().to_ascii_uppercase();
+    let path = path.trim();
+    if !METHODS.contains(&method.as_str()) {
+        return Err(Invalid::new(
+            "operation_method",
+            format!("Phương thức HTTP không hợp lệ trong \"{op}\""),
+            format!("Not an HTTP method in \"{op}\""),
+        ));
+    }
+    let declared = doc
+        .get("paths")
+        .and_then(|p| p.get(path))
+        .and_then(|item| item.get(method.to_ascii_lowercase()))
+        .is_some();
+    if !declared {
+        return Err(Invalid::new(
+            "operation_unknown",
+            format!("Tài liệu OpenAPI của dịch vụ không có thao tác {method} {path}"),
+            format!("The service's OpenAPI document has no operation {method} {path}"),
+        ));
+    }
+    Ok((method, path.to_string()))
+}
+
+/// The operation of the service's OpenAPI document a request falls under: the path template
+/// (`/citizens/{id}`) matching `path` (below the service, without the query) segment by
+/// segment, the one with the most literal segments when several match, and declaring
+/// `method`. Returns `METHOD /template`, or `None` when no declared operation matches.
+pub fn match_operation(doc: &serde_json::Value, method: &str, path: &str) -> Option<String> {
+    let method_lc = method.to_ascii_lowercase();
+    let path = format!("/{}", path.trim_start_matches('/'));
+    let want: Vec<&str> = path.split('/').collect();
+    let mut best: Option<(usize, &str)> = None;
+    for (template, item) in doc.get("paths")?.as_object()? {
+        if item.get(&method_lc).is_none() {
+            continue;
+        }
+        let segs: Vec<&str> = template.split('/').collect();
+        if segs.len() != want.len() {
+            continue;
+        }
+        let mut literal = 0;
+        let fits = segs.iter().zip(&want).all(|(t, w)| {
+            if t.starts_with('{') && t.ends_with('}') {
+                !w.is_empty()
+            } else {
+                literal += 1;
+                t == w
+            }
+        });
+        if fits && best.is_none_or(|(l, _)| literal > l) {
+            best = Some((literal, template));
+        }
+    }
+    best.map(|(_, t)| format!("{} {t}", method.to_ascii_uppercase()))
 }
 
 /// A member code: agency code `ddd.dd.dd.Ldd`, optionally `-SYSTEM` (A–Z, 0–9, 1–16).
@@ -561,9 +637,66 @@ pub async fn has_right(
     Ok(n > 0)
 }
 
+/// The scope of `client`'s right on the service: `None` without a right, `Some(empty)` for
+/// the whole service, else the granted operations (`METHOD /template`).
+pub async fn right_scope(
+    db: &Db,
+    client: &str,
+    provider: &str,
+    service: &str,
+) -> Result<Option<Vec<String>>, DbError> {
+    // One query per exchange: no row, no right; one row without a method, the whole service.
+    let rows = sqlx::query(
+        "SELECT o.method, o.path FROM exchange_rights r LEFT JOIN exchange_right_operations o \
+         ON o.client = r.client AND o.provider = r.provider AND o.service = r.service \
+         WHERE r.client = $1 AND r.provider = $2 AND r.service = $3",
+    )
+    .bind(client)
+    .bind(provider)
+    .bind(service)
+    .fetch_all(db.pool())
+    .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut ops = Vec::new();
+    for r in &rows {
+        let m: Option<String> = r.try_get(0)?;
+        let p: Option<String> = r.try_get(1)?;
+        if let (Some(m), Some(p)) = (m, p) {
+            ops.push(format!("{m} {p}"));
+        }
+    }
+    Ok(Some(ops))
+}
+
+async fn operations_of(
+    db: &Db,
+    client: &str,
+    provider: &str,
+    service: &str,
+) -> Result<Vec<String>, DbError> {
+    let rows = sqlx::query(
+        "SELECT method, path FROM exchange_right_operations \
+         WHERE client = $1 AND provider = $2 AND service = $3 ORDER BY path, method",
+    )
+    .bind(client)
+    .bind(provider)
+    .bind(service)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let m: String = r.try_get(0)?;
+            let p: String = r.try_get(1)?;
+            Ok(format!("{m} {p}"))
+        })
+        .collect()
+}
+
 /// Every right, by client.
 pub async fn list_rights(db: &Db) -> Result<Vec<Right>, DbError> {
-    sqlx::query(
+    let mut rights = sqlx::query(
         "SELECT client, provider, service, granted_at, granted_by FROM exchange_rights \
          ORDER BY client, provider, service",
     )
@@ -577,12 +710,17 @@ pub async fn list_rights(db: &Db) -> Result<Vec<Right>, DbError> {
             service: r.try_get(2)?,
             granted_at: r.try_get(3)?,
             granted_by: r.try_get(4)?,
+            operations: Vec::new(),
         })
     })
-    .collect()
+    .collect::<Result<Vec<Right>, DbError>>()?;
+    for r in &mut rights {
+        r.operations = operations_of(db, &r.client, &r.provider, &r.service).await?;
+    }
+    Ok(rights)
 }
 
-/// Grant `client` the right to call the service (idempotent).
+/// Grant `client` the right to call the whole service (idempotent).
 pub async fn grant(
     db: &Db,
     ctx: &Ctx,
@@ -590,17 +728,52 @@ pub async fn grant(
     provider: &str,
     service: &str,
 ) -> Result<(), AppError> {
+    grant_operations(db, ctx, client, provider, service, &[]).await
+}
+
+/// Grant `client` the right to call the service, limited to `operations` (`GET
+/// /citizens/{id}`, each checked against the service's OpenAPI document); none: the whole
+/// service. A new grant replaces the operations of an earlier one; granting exactly what is
+/// held changes nothing and is not audited.
+pub async fn grant_operations(
+    db: &Db,
+    ctx: &Ctx,
+    client: &str,
+    provider: &str,
+    service: &str,
+    operations: &[String],
+) -> Result<(), AppError> {
     require_member(db, client).await?;
-    if get_service(db, provider, service).await?.is_none() {
+    let Some(svc) = get_service(db, provider, service).await? else {
         return Err(AppError::not_found().with_detail(
             format!("Không có dịch vụ {provider}/{service}"),
             format!("No service {provider}/{service}"),
         ));
+    };
+    let mut errs = FieldErrors::new();
+    let mut ops = std::collections::BTreeSet::new();
+    for (i, op) in operations.iter().enumerate() {
+        if let Some(parsed) = errs.check(
+            &format!("operations[{i}]"),
+            parse_operation(&svc.openapi, op),
+        ) {
+            ops.insert(parsed);
+        }
+    }
+    errs.into_result()?;
+    let wanted: Vec<String> = ops.iter().map(|(m, p)| format!("{m} {p}")).collect();
+    if let Some(mut held) = right_scope(db, client, provider, service).await? {
+        held.sort();
+        let mut w = wanted.clone();
+        w.sort();
+        if held == w {
+            return Ok(()); // already granted as asked: nothing changes, nothing to audit
+        }
     }
     let mut tx = db.begin_write().await?;
-    let n = sqlx::query(
+    sqlx::query(
         "INSERT INTO exchange_rights (client, provider, service, granted_at, granted_by) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (client, provider, service) DO NOTHING",
+         ON CONFLICT (client, provider, service) DO UPDATE SET granted_at = excluded.granted_at, granted_by = excluded.granted_by",
     )
     .bind(client)
     .bind(provider)
@@ -609,12 +782,32 @@ pub async fn grant(
     .bind(&ctx.actor)
     .execute(tx.conn())
     .await
-    .map_err(DbError::from)?
-    .rows_affected();
-    if n == 0 {
-        return Ok(()); // already granted: nothing changes, nothing to audit
+    .map_err(DbError::from)?;
+    sqlx::query(
+        "DELETE FROM exchange_right_operations WHERE client = $1 AND provider = $2 AND service = $3",
+    )
+    .bind(client)
+    .bind(provider)
+    .bind(service)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    for (method, path) in &ops {
+        sqlx::query(
+            "INSERT INTO exchange_right_operations (client, provider, service, method, path) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(client)
+        .bind(provider)
+        .bind(service)
+        .bind(method)
+        .bind(path)
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from)?;
     }
-    let summary = serde_json::json!({ "client": client, "provider": provider, "service": service });
+    let summary = serde_json::json!({
+        "client": client, "provider": provider, "service": service, "operations": wanted,
+    });
     tx.audit(&ctx.entry(
         "exchange.right_grant",
         "exchange_service",
@@ -637,6 +830,15 @@ pub async fn revoke(
     service: &str,
 ) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "DELETE FROM exchange_right_operations WHERE client = $1 AND provider = $2 AND service = $3",
+    )
+    .bind(client)
+    .bind(provider)
+    .bind(service)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
     let n = sqlx::query(
         "DELETE FROM exchange_rights WHERE client = $1 AND provider = $2 AND service = $3",
     )
@@ -664,6 +866,114 @@ pub async fn revoke(
     Ok(())
 }
 
+/// A member's own rate (giới hạn tần suất): token-bucket burst and refill per second.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct RateLimit {
+    pub member: String,
+    /// Requests accepted at once (1–100000).
+    pub burst: i64,
+    /// Requests a second after the burst (more than 0, at most 100000).
+    pub per_second: f64,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+/// Every member's own rate (members without one use the hub's default).
+pub async fn list_rate_limits(db: &Db) -> Result<Vec<RateLimit>, DbError> {
+    sqlx::query(
+        "SELECT member_code, burst, per_second, updated_at, updated_by FROM exchange_member_limits \
+         ORDER BY member_code",
+    )
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(RateLimit {
+            member: r.try_get(0)?,
+            burst: r.try_get(1)?,
+            per_second: r.try_get(2)?,
+            updated_at: r.try_get(3)?,
+            updated_by: r.try_get(4)?,
+        })
+    })
+    .collect()
+}
+
+/// Set a member's rate (`Some((burst, per_second))`) or return it to the hub's default
+/// (`None`). Audited (`exchange.rate_limit`); the hub applies it without a restart.
+pub async fn set_rate_limit(
+    db: &Db,
+    ctx: &Ctx,
+    member: &str,
+    rate: Option<(i64, f64)>,
+) -> Result<(), AppError> {
+    if let Some((burst, per_second)) = rate {
+        let mut errs = FieldErrors::new();
+        if !(1..=100_000).contains(&burst) {
+            errs.push(
+                "burst",
+                Invalid::new(
+                    "burst_range",
+                    "Số yêu cầu tức thời phải từ 1 đến 100000",
+                    "The burst must be from 1 to 100000 requests",
+                ),
+            );
+        }
+        if !(per_second.is_finite() && per_second > 0.0 && per_second <= 100_000.0) {
+            errs.push(
+                "per_second",
+                Invalid::new(
+                    "per_second_range",
+                    "Số yêu cầu mỗi giây phải lớn hơn 0 và không quá 100000",
+                    "Requests per second must be more than 0 and at most 100000",
+                ),
+            );
+        }
+        errs.into_result()?;
+    }
+    require_member(db, member).await?;
+    let mut tx = db.begin_write().await?;
+    match rate {
+        Some((burst, per_second)) => {
+            sqlx::query(
+                "INSERT INTO exchange_member_limits (member_code, burst, per_second, updated_at, updated_by) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (member_code) DO UPDATE SET burst = excluded.burst, \
+                 per_second = excluded.per_second, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+            )
+            .bind(member)
+            .bind(burst)
+            .bind(per_second)
+            .bind(now_micros())
+            .bind(&ctx.actor)
+            .execute(tx.conn())
+            .await
+            .map_err(DbError::from)?;
+        }
+        None => {
+            sqlx::query("DELETE FROM exchange_member_limits WHERE member_code = $1")
+                .bind(member)
+                .execute(tx.conn())
+                .await
+                .map_err(DbError::from)?;
+        }
+    }
+    tx.audit(&ctx.entry(
+        "exchange.rate_limit",
+        "exchange_member",
+        member,
+        member,
+        match rate {
+            Some((burst, per_second)) => {
+                serde_json::json!({ "burst": burst, "per_second": per_second })
+            }
+            None => serde_json::json!({ "default": true }),
+        },
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -676,6 +986,59 @@ mod tests {
         assert!(member_code("00.00.23.H37").is_err());
         assert!(member_code("000.00.23.H37-").is_err());
         assert!(member_code("000.00.23.H37-mot").is_err());
+    }
+
+    #[test]
+    fn operations_match_the_most_specific_template() {
+        let doc = serde_json::json!({"openapi": "3.1.0", "paths": {
+            "/citizens/{id}": {"get": {}},
+            "/citizens/search": {"get": {}, "post": {}},
+            "/citizens/{id}/family": {"get": {}},
+        }});
+        assert_eq!(
+            match_operation(&doc, "GET", "citizens/020190001234").as_deref(),
+            Some("GET /citizens/{id}")
+        );
+        assert_eq!(
+            match_operation(&doc, "GET", "citizens/search").as_deref(),
+            Some("GET /citizens/search"),
+            "a literal segment wins over a parameter"
+        );
+        assert_eq!(
+            match_operation(&doc, "post", "/citizens/search").as_deref(),
+            Some("POST /citizens/search")
+        );
+        assert_eq!(
+            match_operation(&doc, "POST", "citizens/1"),
+            None,
+            "method not declared"
+        );
+        assert_eq!(
+            match_operation(&doc, "GET", "citizens/"),
+            None,
+            "empty parameter"
+        );
+        assert_eq!(match_operation(&doc, "GET", "citizens/1/family/x"), None);
+        assert_eq!(
+            parse_operation(&doc, " get /citizens/{id} ").unwrap(),
+            ("GET".to_string(), "/citizens/{id}".to_string())
+        );
+        assert_eq!(
+            parse_operation(&doc, "POST /citizens/{id}")
+                .unwrap_err()
+                .code,
+            "operation_unknown"
+        );
+        assert_eq!(
+            parse_operation(&doc, "/citizens/{id}").unwrap_err().code,
+            "operation_shape"
+        );
+        assert_eq!(
+            parse_operation(&doc, "FETCH /citizens/{id}")
+                .unwrap_err()
+                .code,
+            "operation_method"
+        );
     }
 
     #[test]

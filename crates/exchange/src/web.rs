@@ -54,6 +54,12 @@ pub const RULES: &[Rule] = {
             "/api/v1/exchange/members/{code}/status",
             Perm(UserManage),
         ),
+        (
+            "POST",
+            "/api/v1/exchange/members/{code}/rate-limit",
+            Perm(UserManage),
+        ),
+        ("GET", "/api/v1/exchange/rate-limits", Perm(UserManage)),
         ("GET", "/api/v1/exchange/services", Perm(UserManage)),
         ("POST", "/api/v1/exchange/services", Perm(UserManage)),
         (
@@ -70,6 +76,11 @@ pub const RULES: &[Rule] = {
         ),
         ("GET", "/api/v1/exchange/log", Perm(UserManage)),
         ("GET", "/api/v1/exchange/log/verification", Perm(UserManage)),
+        (
+            "GET",
+            "/api/v1/exchange/log/{exchange_id}/bodies",
+            Perm(UserManage),
+        ),
         ("GET", "/api/v1/exchange/topic-rights", Perm(UserManage)),
         ("POST", "/api/v1/exchange/topic-rights", Perm(UserManage)),
         (
@@ -138,6 +149,11 @@ pub fn routes(hub: Arc<Hub>) -> Router<AppState> {
         )
         .route("/api/v1/exchange/members/{code}/status", post(api_status))
         .route(
+            "/api/v1/exchange/members/{code}/rate-limit",
+            post(api_set_rate_limit),
+        )
+        .route("/api/v1/exchange/rate-limits", get(api_rate_limits))
+        .route(
             "/api/v1/exchange/services",
             get(api_services).post(api_register_service),
         )
@@ -149,6 +165,7 @@ pub fn routes(hub: Arc<Hub>) -> Router<AppState> {
         .route("/api/v1/exchange/rights/revocation", post(api_revoke))
         .route("/api/v1/exchange/log", get(api_log))
         .route("/api/v1/exchange/log/verification", get(api_verify))
+        .route("/api/v1/exchange/log/{exchange_id}/bodies", get(api_bodies))
         .route(
             "/api/v1/exchange/topic-rights",
             get(api_topic_rights).post(api_grant_topic),
@@ -180,6 +197,9 @@ struct MemberRow {
     name: String,
     status: String,
     keys: usize,
+    /// `burst / per second`.
+    rate: String,
+    rate_default: bool,
 }
 
 struct ServiceRow {
@@ -265,6 +285,9 @@ async fn hub_page(
     .map_err(|e| ctx.page_err(e))?;
     let page_err = |e: tinhso_kernel::AppError| ctx.page_err(e);
     let members = registry::list_members(&state.db).await.map_err(page_err)?;
+    let rates = registry::list_rate_limits(&state.db)
+        .await
+        .map_err(|e| page_err(e.into()))?;
     let services = registry::list_services(&state.db)
         .await
         .map_err(|e| page_err(e.into()))?;
@@ -318,11 +341,27 @@ async fn hub_page(
         hub_key: hub.public_key(),
         members: members
             .into_iter()
-            .map(|m| MemberRow {
-                keys: m.keys.iter().filter(|k| k.revoked_at.is_none()).count(),
-                code: m.code,
-                name: m.name,
-                status: m.status,
+            .map(|m| {
+                let own = rates.iter().find(|r| r.member == m.code);
+                let (rate, rate_default) = match own {
+                    Some(r) => (format!("{} / {}", r.burst, r.per_second), false),
+                    None => (
+                        format!(
+                            "{} / {}",
+                            hub.config().rate_burst,
+                            hub.config().rate_per_second
+                        ),
+                        true,
+                    ),
+                };
+                MemberRow {
+                    rate,
+                    rate_default,
+                    keys: m.keys.iter().filter(|k| k.revoked_at.is_none()).count(),
+                    code: m.code,
+                    name: m.name,
+                    status: m.status,
+                }
             })
             .collect(),
         services: services
@@ -421,11 +460,24 @@ pub struct StatusBody {
     pub active: bool,
 }
 
+/// A member's own rate; both absent: back to the hub's default (200 at once, 100 a second).
+#[derive(Deserialize, ToSchema)]
+pub struct RateLimitBody {
+    /// Requests accepted at once (1–100000).
+    pub burst: Option<i64>,
+    /// Requests a second after the burst (more than 0, at most 100000).
+    pub per_second: Option<f64>,
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct RightBody {
     pub client: String,
     pub provider: String,
     pub service: String,
+    /// Operations of the service's OpenAPI document the right is limited to (`GET
+    /// /citizens/{id}`); absent or empty: the whole service. Ignored on revocation.
+    #[serde(default)]
+    pub operations: Vec<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -500,6 +552,56 @@ async fn api_status(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/v1/exchange/members/{code}/rate-limit", tag = "exchange",
+    params(("code" = String, Path)), request_body = RateLimitBody,
+    responses((status = 204, description = "Set (applied to the next request, no restart)"), (status = 404, body = Problem),
+        (status = 422, body = Problem, description = "Burst or rate out of range, or only one of them given")))]
+async fn api_set_rate_limit(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Extension(hub): Extension<Arc<Hub>>,
+    Path(code): Path<String>,
+    ApiJson(b): ApiJson<RateLimitBody>,
+) -> Result<StatusCode, ApiError> {
+    admin(&state, &ctx, &code).await?;
+    let rate = match (b.burst, b.per_second) {
+        (Some(burst), Some(per_second)) => Some((burst, per_second)),
+        (None, None) => None,
+        (burst, _) => {
+            let field = if burst.is_none() {
+                "burst"
+            } else {
+                "per_second"
+            };
+            return Err(ApiError(tinhso_kernel::AppError::field(
+                field,
+                tinhso_kernel::Invalid::new(
+                    "rate_incomplete",
+                    "Cần cả burst và per_second (hoặc bỏ cả hai để dùng mức mặc định)",
+                    "Give both burst and per_second (or neither for the default)",
+                ),
+            )));
+        }
+    };
+    registry::set_rate_limit(&state.db, &ctx.audit(), &code, rate).await?;
+    hub.rates_changed();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/exchange/rate-limits", tag = "exchange",
+    responses((status = 200, body = [registry::RateLimit], description = "Members with their own rate; the others have the default")))]
+async fn api_rate_limits(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+) -> Result<Json<Vec<registry::RateLimit>>, ApiError> {
+    admin(&state, &ctx, "exchange_member").await?;
+    Ok(Json(
+        registry::list_rate_limits(&state.db)
+            .await
+            .map_err(|e| ApiError(tinhso_kernel::AppError::from(e)))?,
+    ))
+}
+
 #[utoipa::path(get, path = "/api/v1/exchange/services", tag = "exchange",
     responses((status = 200, body = [registry::Service]), (status = 403, body = Problem)))]
 async fn api_services(
@@ -556,14 +658,23 @@ async fn api_rights(
 }
 
 #[utoipa::path(post, path = "/api/v1/exchange/rights", tag = "exchange", request_body = RightBody,
-    responses((status = 204, description = "Granted (or already held)"), (status = 404, body = Problem)))]
+    responses((status = 204, description = "Granted (or already held); operations named replace those of an earlier grant"),
+        (status = 404, body = Problem), (status = 422, body = Problem, description = "An operation the service's OpenAPI document does not declare")))]
 async fn api_grant(
     State(state): State<AppState>,
     ctx: ReqCtx,
     ApiJson(b): ApiJson<RightBody>,
 ) -> Result<StatusCode, ApiError> {
     admin(&state, &ctx, "exchange_right").await?;
-    registry::grant(&state.db, &ctx.audit(), &b.client, &b.provider, &b.service).await?;
+    registry::grant_operations(
+        &state.db,
+        &ctx.audit(),
+        &b.client,
+        &b.provider,
+        &b.service,
+        &b.operations,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -606,6 +717,21 @@ async fn api_verify(
         log::verify(&state.db, Some(&hub.public_key()))
             .await
             .map_err(|e| ApiError(tinhso_kernel::AppError::from(e)))?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/exchange/log/{exchange_id}/bodies", tag = "exchange",
+    params(("exchange_id" = String, Path)),
+    responses((status = 200, body = crate::bodies::Bodies, description = "The exchange's request and response bodies, decrypted; the reading is audited"),
+        (status = 404, body = Problem, description = "No bodies kept (restricted service, refused before the service was known, or no such exchange)")))]
+async fn api_bodies(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(exchange_id): Path<String>,
+) -> Result<Json<crate::bodies::Bodies>, ApiError> {
+    admin(&state, &ctx, "exchange_log").await?;
+    Ok(Json(
+        crate::bodies::read(&state.db, &ctx.audit(), &exchange_id).await?,
     ))
 }
 
@@ -745,11 +871,12 @@ async fn api_replay(
 #[derive(OpenApi)]
 #[openapi(
     paths(api_members, api_register_member, api_rotate_key, api_revoke_key, api_status,
-        api_services, api_register_service, api_service_status, api_rights, api_grant, api_revoke, api_log, api_verify,
+        api_set_rate_limit, api_rate_limits,
+        api_services, api_register_service, api_service_status, api_rights, api_grant, api_revoke, api_log, api_verify, api_bodies,
         api_topic_rights, api_grant_topic, api_revoke_topic, api_subscriptions, api_subscription_status,
         api_replay_subscription, api_dead_letters, api_replay),
-    components(schemas(MemberBody, KeyBody, StatusBody, RightBody, registry::Member, registry::MemberKey,
-        registry::Service, registry::NewService, registry::Right, log::Entry, log::VerifyReport, log::Broken, Problem,
+    components(schemas(MemberBody, KeyBody, StatusBody, RightBody, RateLimitBody, registry::RateLimit, registry::Member, registry::MemberKey,
+        registry::Service, registry::NewService, registry::Right, crate::bodies::Bodies, log::Entry, log::VerifyReport, log::Broken, Problem,
         TopicRightBody, ReplayReport, webhooks::TopicRight, webhooks::Subscription, webhooks::Delivery)),
     tags((name = "exchange", description = "Data exchange hub (LGSP): members, services, access rights, message log, topic rights, webhook subscriptions, dead letters"))
 )]

@@ -651,8 +651,9 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             let r = tinhso_exchange::log::verify(&db, hub_pk.as_deref()).await?;
             match r.first_broken {
                 None => println!(
-                    "exchange message log intact: {} entries verified in {:.3} s",
+                    "exchange message log intact: {} entries and {} stored bodies verified in {:.3} s",
                     r.entries_checked,
+                    r.bodies_checked,
                     start.elapsed().as_secs_f64()
                 ),
                 Some(b) => {

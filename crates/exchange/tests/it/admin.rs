@@ -161,6 +161,31 @@ async fn administrators_register_grant_and_see_the_hub_page() {
         .unwrap();
     assert_eq!(v["entries_checked"], 1);
     assert!(v["first_broken"].is_null());
+    // A refusal before the service was known keeps no body.
+    let entries: serde_json::Value = http
+        .get(format!("{base}/api/v1/exchange/log?limit=1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refused_id = entries[0]["exchange_id"].as_str().unwrap();
+    let r = http
+        .get(format!("{base}/api/v1/exchange/log/{refused_id}/bodies"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        p["detail_en"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(refused_id)
+            || p.to_string().contains(refused_id),
+        "{p}"
+    );
     // Registry changes are audited.
     let n: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'exchange.%'")
@@ -187,4 +212,139 @@ async fn others_are_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+}
+
+/// A signed GET to a service that does not exist: 404 while the member's bucket has tokens
+/// (the rate is checked before the service), 429 when it is empty.
+async fn signed_get(http: &reqwest::Client, base: &str, key: &ed25519_dalek::SigningKey) -> u16 {
+    let path = "/lgsp/v1/000.00.19.H37/khong-co/x";
+    let headers = signing::client_headers(
+        key,
+        "000.00.23.H37",
+        "GET",
+        path,
+        b"",
+        tinhso_store::now_micros() / 1_000_000,
+        &signing::new_nonce(),
+    );
+    let mut r = http.get(format!("{base}{path}"));
+    for (k, v) in headers {
+        r = r.header(k, v);
+    }
+    r.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn an_administrator_sets_a_members_rate_applied_without_restart() {
+    let (t, base) = server(Role::Admin).await;
+    let http = reqwest::Client::new();
+    let client_key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+    let r = http
+        .post(format!("{base}/api/v1/exchange/members"))
+        .json(&serde_json::json!({ "code": "000.00.23.H37", "name": "UBND phường Tam Thanh", "public_key": key(1) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // The default (200 at once) lets 10 through.
+    for _ in 0..10 {
+        assert_eq!(signed_get(&http, &base, &client_key).await, 404);
+    }
+    // Bad input: field errors, nothing stored.
+    let r = http
+        .post(format!(
+            "{base}/api/v1/exchange/members/000.00.23.H37/rate-limit"
+        ))
+        .json(&serde_json::json!({ "burst": 0, "per_second": -1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let p: serde_json::Value = r.json().await.unwrap();
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["burst", "per_second"], "{p}");
+    let r = http
+        .post(format!(
+            "{base}/api/v1/exchange/members/000.00.23.H37/rate-limit"
+        ))
+        .json(&serde_json::json!({ "burst": 5 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = http
+        .post(format!(
+            "{base}/api/v1/exchange/members/000.00.24.H37/rate-limit"
+        ))
+        .json(&serde_json::json!({ "burst": 5, "per_second": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "unknown member");
+    // 3 at once, then (almost) nothing: the 4th request is refused, without a restart.
+    let r = http
+        .post(format!(
+            "{base}/api/v1/exchange/members/000.00.23.H37/rate-limit"
+        ))
+        .json(&serde_json::json!({ "burst": 3, "per_second": 0.001 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for _ in 0..4 {
+            v.push(signed_get(&http, &base, &client_key).await);
+        }
+        v
+    };
+    assert_eq!(statuses, [404, 404, 404, 429]);
+    let limits: serde_json::Value = http
+        .get(format!("{base}/api/v1/exchange/rate-limits"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(limits[0]["member"], "000.00.23.H37");
+    assert_eq!(limits[0]["burst"], 3);
+    assert_eq!(limits[0]["updated_by"], "user:u1");
+    let html = http
+        .get(format!("{base}/quan-tri/truc-lien-thong"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("<td>3 / 0.001</td>"),
+        "the member's own rate on the hub page"
+    );
+    // Back to the default: the bucket refills to 200 at 100 a second.
+    let r = http
+        .post(format!(
+            "{base}/api/v1/exchange/members/000.00.23.H37/rate-limit"
+        ))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(signed_get(&http, &base, &client_key).await, 404);
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT summary FROM audit_log WHERE action = 'exchange.rate_limit' ORDER BY seq",
+    )
+    .fetch_all(t.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(audited.len(), 2, "set, then back to default: {audited:?}");
+    assert!(audited[0].contains("\"burst\":3"), "{}", audited[0]);
 }

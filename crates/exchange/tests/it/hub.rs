@@ -809,3 +809,226 @@ async fn the_same_signed_request_sent_in_parallel_goes_through_once() {
     let v = log::verify(&w.t.db, None).await.unwrap();
     assert_eq!((v.entries_checked, v.first_broken), (20, None));
 }
+
+#[tokio::test]
+async fn a_right_limited_to_operations_refuses_the_others_naming_them() {
+    let w = world().await;
+    let db = &w.t.db;
+    // A grant naming an operation the document does not declare is refused field by field.
+    let e = registry::grant_operations(
+        db,
+        &ctx(),
+        CLIENT,
+        PROVIDER,
+        SERVICE,
+        &["POST /echo".into(), "GET /citizens/{id}".into()],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status(), 422);
+    assert_eq!(e.fields.len(), 1, "{e:?}");
+    assert_eq!(e.fields[0].field, "operations[1]");
+    assert_eq!(e.fields[0].code, "operation_unknown");
+    assert!(
+        registry::right_scope(db, CLIENT, PROVIDER, SERVICE)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing was written"
+    );
+
+    registry::grant_operations(
+        db,
+        &ctx(),
+        CLIENT,
+        PROVIDER,
+        SERVICE,
+        &["post /echo".into()],
+    )
+    .await
+    .unwrap();
+    let rights = registry::list_rights(db).await.unwrap();
+    assert_eq!(rights[0].operations, vec!["POST /echo".to_string()]);
+    let r = w.send(&w.call("POST", "echo", b"{}"), None).await;
+    assert_eq!(r.status(), 200, "the granted operation goes through");
+    // GET /echo is served by the provider but not granted (nor declared).
+    let r = w.send(&w.call("GET", "echo?x=1", b""), None).await;
+    assert_eq!(r.status(), 403);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "lgsp_forbidden");
+    assert_eq!(v["operation"], "GET /echo");
+    assert!(
+        v["detail_vi"].as_str().unwrap().contains("GET /echo"),
+        "{v}"
+    );
+    let e = &log::recent(db, 1).await.unwrap()[0];
+    assert_eq!((e.status, e.outcome.as_str()), (403, "forbidden"));
+
+    // The grant and its operations are on the audit trail.
+    let details: Vec<String> = sqlx::query_scalar(
+        "SELECT summary FROM audit_log WHERE action = 'exchange.right_grant' ORDER BY seq",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(details.len(), 1);
+    assert!(details[0].contains("POST /echo"), "{}", details[0]);
+
+    // Granting the whole service again lifts the limit.
+    w.grant(CLIENT).await;
+    assert_eq!(
+        registry::right_scope(db, CLIENT, PROVIDER, SERVICE)
+            .await
+            .unwrap(),
+        Some(vec![])
+    );
+    let r = w.send(&w.call("GET", "echo", b""), None).await;
+    assert_eq!(r.status(), 200);
+    // Revoking removes the right with its operations.
+    registry::grant_operations(
+        db,
+        &ctx(),
+        CLIENT,
+        PROVIDER,
+        SERVICE,
+        &["POST /echo".into()],
+    )
+    .await
+    .unwrap();
+    registry::revoke(db, &ctx(), CLIENT, PROVIDER, SERVICE)
+        .await
+        .unwrap();
+    let r = w.send(&w.call("POST", "echo", b"{}"), None).await;
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn bodies_are_kept_encrypted_read_back_audited_and_verified() {
+    let w = world().await;
+    let db = &w.t.db;
+    w.grant(CLIENT).await;
+    let body = r#"{"so_dinh_danh":"020190001234","ho_ten":"Hoàng Thị Mai"}"#;
+    let r = w
+        .send(&w.call("POST", "echo?nam=2026", body.as_bytes()), None)
+        .await;
+    assert_eq!(r.status(), 200);
+    let id = r.headers()["x-lgsp-exchange-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let answer = r.text().await.unwrap();
+    // Stored sealed: the citizen's number is not in the database in clear.
+    let (req_sealed, resp_sealed): (String, String) = {
+        let row: (String, String) = sqlx::query_as(
+            "SELECT request_body, response_body FROM exchange_bodies WHERE exchange_id = $1",
+        )
+        .bind(&id)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        row
+    };
+    for sealed in [&req_sealed, &resp_sealed] {
+        assert!(!sealed.contains("020190001234"));
+        let raw =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sealed).unwrap();
+        assert!(!String::from_utf8_lossy(&raw).contains("020190001234"));
+    }
+    // An administrator reads them back; the reading is audited.
+    let b = tinhso_exchange::bodies::read(db, &ctx(), &id)
+        .await
+        .unwrap();
+    assert_eq!(b.request_text.as_deref(), Some(body));
+    assert_eq!(b.response_text.as_deref(), Some(answer.as_str()));
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'exchange.body_read' AND target_id = $1",
+    )
+    .bind(&id)
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(n, 1);
+    let v = log::verify(db, Some(&w.hub_public_key)).await.unwrap();
+    assert_eq!(
+        (v.bodies_checked, v.first_broken.clone()),
+        (1, None),
+        "{v:?}"
+    );
+
+    // A restricted service keeps hashes only.
+    registry::register_service(
+        db,
+        &ctx(),
+        &registry::NewService {
+            provider: PROVIDER.into(),
+            code: "ho-so-mat".into(),
+            name: "Hồ sơ mật".into(),
+            endpoint: registry::get_service(db, PROVIDER, SERVICE)
+                .await
+                .unwrap()
+                .unwrap()
+                .endpoint,
+            openapi: openapi(),
+            classification: "restricted".into(),
+        },
+    )
+    .await
+    .unwrap();
+    registry::grant(db, &ctx(), CLIENT, PROVIDER, "ho-so-mat")
+        .await
+        .unwrap();
+    let mut c = w.call("POST", "echo", body.as_bytes());
+    c.path = format!("/lgsp/v1/{PROVIDER}/ho-so-mat/echo");
+    let r = w.send(&c, None).await;
+    assert_eq!(r.status(), 200);
+    let restricted_id = r.headers()["x-lgsp-exchange-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let e = tinhso_exchange::bodies::read(db, &ctx(), &restricted_id)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 404);
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM exchange_bodies")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(kept, 1, "only the internal service's exchange");
+
+    // An altered ciphertext is caught, and so is a body replaced by another sealed one.
+    let seq: i64 = sqlx::query_scalar("SELECT seq FROM exchange_log WHERE exchange_id = $1")
+        .bind(&id)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    let mut altered = req_sealed.clone().into_bytes();
+    let last = altered.len() - 3;
+    altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+    sqlx::query("UPDATE exchange_bodies SET request_body = $1 WHERE exchange_id = $2")
+        .bind(String::from_utf8(altered).unwrap())
+        .bind(&id)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let v = log::verify(db, Some(&w.hub_public_key)).await.unwrap();
+    let b = v.first_broken.expect("altered body caught");
+    assert_eq!(b.seq, seq);
+    assert!(b.reason.contains("does not decrypt"), "{}", b.reason);
+    let forged =
+        tinhso_exchange::bodies::seal(&id, "request", b"{\"so_dinh_danh\":\"0\"}").unwrap();
+    sqlx::query("UPDATE exchange_bodies SET request_body = $1 WHERE exchange_id = $2")
+        .bind(&forged)
+        .bind(&id)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let v = log::verify(db, Some(&w.hub_public_key)).await.unwrap();
+    let b = v.first_broken.expect("replaced body caught");
+    assert_eq!(b.seq, seq);
+    assert!(
+        b.reason
+            .contains("request body does not hash to the logged hash"),
+        "{}",
+        b.reason
+    );
+}

@@ -1,0 +1,230 @@
+//! Bodies kept encrypted at rest (nội dung trao đổi lưu mã hóa).
+//!
+//! The rule, by the service's data classification:
+//! - `public`, `internal`: the request and response bodies are kept, each sealed with
+//!   XChaCha20-Poly1305 (a fresh random 24-byte nonce per body; the exchange id and which body
+//!   it is are the associated data, so a body cannot be moved to another row) under a key
+//!   derived from the master key ([`body_key`]), like the hub's signing key — the master key
+//!   is not in the database, so a copy of the database does not reveal the bodies;
+//! - `restricted`: nothing is kept but the hashes in the message log.
+//!
+//! Refusals before the service is known (bad signature, unknown service …) keep no body. The
+//! body row is written in the same transaction as its log entry ([`crate::log::append_many`]).
+//! Administrators read a logged exchange's bodies through the API (`exchange.body_read` on
+//! the audit trail); [`verify`] checks that every stored body still hashes to the logged hash
+//! (the request's through the signed text, which holds the body's SHA-256).
+
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use serde::Serialize;
+use sqlx::Row;
+use tinhso_kernel::AppError;
+use tinhso_store::audit::Ctx;
+use tinhso_store::{Db, DbError};
+
+/// Whether bodies of a service with this classification are kept.
+pub fn kept_for(classification: &str) -> bool {
+    matches!(classification, "public" | "internal")
+}
+
+/// The key bodies are sealed with: derived from the master key (`<data-dir>/master.key`).
+fn body_key() -> [u8; 32] {
+    tinhso_identity::keys::mac("tinhso.exchange.body-key", b"v1")
+}
+
+fn aad(exchange_id: &str, which: &str) -> Vec<u8> {
+    format!("TINHSO-LGSP-1-BODY\n{exchange_id}\n{which}").into_bytes()
+}
+
+/// Seal one body (`which`: `request` or `response`): base64 of nonce ‖ ciphertext.
+pub fn seal(exchange_id: &str, which: &str, body: &[u8]) -> Option<String> {
+    let cipher = XChaCha20Poly1305::new(&body_key().into());
+    let mut nonce = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let ct = cipher
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: body,
+                aad: &aad(exchange_id, which),
+            },
+        )
+        .ok()?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&ct);
+    Some(base64::engine::general_purpose::STANDARD.encode(out))
+}
+
+/// Open a sealed body; `None` when it does not decrypt (altered, moved, or another master key).
+pub fn open(exchange_id: &str, which: &str, sealed: &str) -> Option<Vec<u8>> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(sealed)
+        .ok()?;
+    if raw.len() < 24 {
+        return None;
+    }
+    let cipher = XChaCha20Poly1305::new(&body_key().into());
+    cipher
+        .decrypt(
+            XNonce::from_slice(&raw[..24]),
+            Payload {
+                msg: &raw[24..],
+                aad: &aad(exchange_id, which),
+            },
+        )
+        .ok()
+}
+
+/// Bodies of one exchange, sealed, as written beside its log entry.
+#[derive(Debug, Clone, Default)]
+pub struct Sealed {
+    /// The client's `x-lgsp-timestamp` and `x-lgsp-nonce` (to recompute the signed text).
+    pub client_timestamp: i64,
+    pub client_nonce: String,
+    pub request: String,
+    pub response: String,
+}
+
+/// A logged exchange's bodies, opened.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Bodies {
+    pub exchange_id: String,
+    /// Standard base64 of the bytes.
+    pub request_base64: String,
+    pub response_base64: String,
+    /// The bytes as text when they are UTF-8.
+    pub request_text: Option<String>,
+    pub response_text: Option<String>,
+}
+
+/// Read (and audit the reading of) a logged exchange's bodies. 404 when none were kept (a
+/// `restricted` service, a refusal before the service was known, or no such exchange).
+pub async fn read(db: &Db, ctx: &Ctx, exchange_id: &str) -> Result<Bodies, AppError> {
+    let row = sqlx::query(
+        "SELECT request_body, response_body FROM exchange_bodies WHERE exchange_id = $1",
+    )
+    .bind(exchange_id)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(DbError::from)?
+    .ok_or_else(|| {
+        AppError::not_found().with_detail(
+            format!("Không lưu nội dung của trao đổi {exchange_id}"),
+            format!("No bodies are kept for exchange {exchange_id}"),
+        )
+    })?;
+    let req: String = row.try_get(0).map_err(DbError::from)?;
+    let resp: String = row.try_get(1).map_err(DbError::from)?;
+    let (Some(req), Some(resp)) = (
+        open(exchange_id, "request", &req),
+        open(exchange_id, "response", &resp),
+    ) else {
+        return Err(AppError::internal(
+            "a stored body does not decrypt: altered, or another master key",
+        ));
+    };
+    let mut tx = db.begin_write().await?;
+    tx.audit(&ctx.entry(
+        "exchange.body_read",
+        "exchange_log",
+        exchange_id,
+        "",
+        serde_json::json!({ "exchange_id": exchange_id }),
+    ))
+    .await?;
+    tx.commit().await?;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    Ok(Bodies {
+        exchange_id: exchange_id.to_string(),
+        request_base64: b64(&req),
+        response_base64: b64(&resp),
+        request_text: String::from_utf8(req).ok(),
+        response_text: String::from_utf8(resp).ok(),
+    })
+}
+
+/// Check every stored body against its log entry: it must decrypt, the response must hash to
+/// `response_sha256`, and the signed text rebuilt with the request body's hash must hash to
+/// `request_sha256`. Returns the first failure as (log seq, reason), and how many were checked.
+pub async fn verify(db: &Db) -> Result<(i64, Option<(i64, String)>), DbError> {
+    let rows = sqlx::query(
+        "SELECT l.seq, l.exchange_id, l.method, l.path, l.request_sha256, l.response_sha256, \
+         b.client_timestamp, b.client_nonce, b.request_body, b.response_body \
+         FROM exchange_bodies b LEFT JOIN exchange_log l ON l.exchange_id = b.exchange_id \
+         ORDER BY l.seq",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let mut checked = 0;
+    for r in rows {
+        let seq: Option<i64> = r.try_get(0)?;
+        let Some(seq) = seq else {
+            return Ok((checked, Some((0, "a stored body has no log entry".into()))));
+        };
+        let id: String = r.try_get(1)?;
+        let method: String = r.try_get(2)?;
+        let path: String = r.try_get(3)?;
+        let request_sha256: String = r.try_get(4)?;
+        let response_sha256: String = r.try_get(5)?;
+        let ts: i64 = r.try_get(6)?;
+        let nonce: String = r.try_get(7)?;
+        let req: String = r.try_get(8)?;
+        let resp: String = r.try_get(9)?;
+        let (Some(req), Some(resp)) = (open(&id, "request", &req), open(&id, "response", &resp))
+        else {
+            return Ok((
+                checked,
+                Some((seq, "a stored body does not decrypt: it was altered".into())),
+            ));
+        };
+        if crate::signing::sha256_hex(&resp) != response_sha256 {
+            return Ok((
+                checked,
+                Some((
+                    seq,
+                    "the stored response body does not hash to the logged hash".into(),
+                )),
+            ));
+        }
+        let text = crate::signing::request_text(
+            &method,
+            &path,
+            ts,
+            &nonce,
+            &crate::signing::sha256_hex(&req),
+        );
+        if crate::signing::sha256_hex(text.as_bytes()) != request_sha256 {
+            return Ok((
+                checked,
+                Some((
+                    seq,
+                    "the stored request body does not hash to the logged hash".into(),
+                )),
+            ));
+        }
+        checked += 1;
+    }
+    Ok((checked, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_bodies_open_only_in_place() {
+        let s = seal("x1", "request", b"{\"so_dinh_danh\":\"020190001234\"}").unwrap();
+        assert!(!s.contains("020190001234"));
+        assert_eq!(
+            open("x1", "request", &s).unwrap(),
+            b"{\"so_dinh_danh\":\"020190001234\"}"
+        );
+        assert!(open("x2", "request", &s).is_none(), "another exchange");
+        assert!(open("x1", "response", &s).is_none(), "the other body");
+        let t = seal("x1", "request", b"{\"so_dinh_danh\":\"020190001234\"}").unwrap();
+        assert_ne!(s, t, "a fresh nonce per body");
+        assert!(kept_for("public") && kept_for("internal") && !kept_for("restricted"));
+    }
+}
