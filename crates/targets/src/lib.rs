@@ -23,6 +23,7 @@ pub mod ops_web;
 pub mod period;
 pub mod plan;
 pub mod regimes;
+pub mod report_mail;
 pub mod reported;
 pub mod reports;
 pub mod review;
