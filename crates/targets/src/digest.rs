@@ -147,6 +147,7 @@ pub async fn snapshot(db: &Db, registry: &Registry, today: NaiveDate) -> Result<
         as_of: today,
         made_on: today,
         lines,
+        reporting: None,
     })
 }
 

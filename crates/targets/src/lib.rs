@@ -23,9 +23,11 @@ pub mod ops_web;
 pub mod period;
 pub mod plan;
 pub mod regimes;
+pub mod report_mail;
 pub mod reported;
 pub mod reports;
 pub mod review;
+pub mod review_reports;
 pub mod web;
 pub mod web_reports;
 pub mod web_review;
@@ -44,5 +46,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 7002,
         name: "reporting regimes, report tasks, versions, evidence, escalations",
         sql: include_str!("../migrations/7002_regimes.sql"),
+    },
+    Migration {
+        version: 7003,
+        name: "which approved report each reported value came from",
+        sql: include_str!("../migrations/7003_report_sources.sql"),
     },
 ];

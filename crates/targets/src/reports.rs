@@ -1009,7 +1009,21 @@ pub async fn review(
     )
     .await?;
     for c in &recorded {
-        reported::record_in(&mut tx, ctx, c).await?;
+        let rv = reported::record_in(&mut tx, ctx, c).await?;
+        sqlx::query(
+            "INSERT INTO report_recorded_values (task_id, report_version, indicator_key, period, \
+             org_kind, org_code, value_version) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&task.id)
+        .bind(v.version)
+        .bind(&rv.indicator)
+        .bind(&rv.period)
+        .bind(c.org.kind())
+        .bind(c.org.code())
+        .bind(rv.version)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
     }
     tx.commit().await?;
     Ok(v)

@@ -4,6 +4,11 @@
 //! the latest reported period ending by its end), as a PDF ([`pdf`]) and as a spreadsheet
 //! ([`xlsx`]) of the same table.
 //!
+//! The annual review also says where its reported figures come from: section IV lists each
+//! value taken from an agency's approved report (agency, regime, period, version, approved
+//! when and by whom) and an annex the state of every agency's yearly report
+//! ([`crate::review_reports`]); the spreadsheet carries both as two more sheets.
+//!
 //! The PDF follows the heading of a Vietnamese administrative document (Decree 30/2020): the
 //! issuing body (UBND tỉnh Lạng Sơn), the number left blank for the records office to fill
 //! when it registers the report, place and date; then the title, a summary (on track / at risk
@@ -13,6 +18,7 @@ use crate::board::{self, Line, Status};
 use crate::engine::{Direction, Registry, Source};
 use crate::period::Period;
 use crate::plan::{self, StoredPlan, PILLARS};
+use crate::review_reports::{self, when, Reporting};
 use crate::web::{pillar_title, with_unit};
 use chrono::{Datelike, NaiveDate};
 use tinhso_http::Lang;
@@ -42,6 +48,8 @@ pub struct Review {
     /// The date the report is made.
     pub made_on: NaiveDate,
     pub lines: Vec<Line>,
+    /// The agencies' reports behind the review (the annual review only; the digest: none).
+    pub reporting: Option<Reporting>,
 }
 
 /// Counts of one pillar (or of the whole plan).
@@ -200,11 +208,17 @@ pub async fn review(
     let window = period
         .window()
         .ok_or_else(|| AppError::internal(format!("period {period} has no window")))?;
-    let lines = board::board_for(db, registry, today, period)
+    let lines: Vec<Line> = board::board_for(db, registry, today, period)
         .await?
         .into_iter()
         .filter(|l| l.target.plan_code == plan.code)
         .collect();
+    let reported: std::collections::BTreeSet<String> = lines
+        .iter()
+        .filter(|l| l.source == Source::Reported)
+        .map(|l| l.target.indicator_key.clone())
+        .collect();
+    let reporting = review_reports::reporting(db, year, &reported, today).await?;
     Ok(Review {
         plans: vec![plan],
         year,
@@ -212,6 +226,7 @@ pub async fn review(
         as_of: today.min(window.last_day()),
         made_on: today,
         lines,
+        reporting: Some(reporting),
     })
 }
 
@@ -507,7 +522,184 @@ pub fn document(r: &Review, doc: &Doc) -> Vec<u8> {
             .indent(0.0),
         );
     }
+    if let Some(rep) = &r.reporting {
+        reporting_sections(&mut d, r, rep);
+    }
     d.finish()
+}
+
+/// The targets (names) wired to an indicator, for the sources table.
+fn targets_of(r: &Review, indicator: &str) -> String {
+    r.lines
+        .iter()
+        .filter(|l| l.target.indicator_key == indicator)
+        .map(|l| format!("{} (năm {})", l.target.name_vi, l.target.horizon_year))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The value of a source in the unit of the targets wired to its indicator.
+fn source_value(r: &Review, indicator: &str, v: f64) -> String {
+    r.lines
+        .iter()
+        .find(|l| l.target.indicator_key == indicator)
+        .map(|l| with_unit(v, l.target.kind, Lang::Vi))
+        .unwrap_or_else(|| v.to_string())
+}
+
+/// The report a source came from: "KH226-NAM, năm 2027, phiên bản 4".
+fn report_text(s: &review_reports::Source) -> String {
+    let label = Period::parse(&s.period)
+        .map(|p| p.label().0)
+        .unwrap_or_else(|| s.period.clone());
+    format!("{}, {label}, phiên bản {}", s.regime_code, s.report_version)
+}
+
+/// IV. the values taken from the agencies' approved reports; annex: each agency's report.
+fn reporting_sections(d: &mut Document, r: &Review, rep: &Reporting) {
+    d.space(8.0);
+    d.para(
+        Para::new(
+            "IV. SỐ LIỆU TỪ BÁO CÁO CỦA CÁC CƠ QUAN (ĐÃ DUYỆT)",
+            Style::Bold,
+            11.5,
+        )
+        .after(4.0),
+    );
+    if rep.sources.is_empty() {
+        d.para(Para::new(
+            "Chưa có báo cáo nào được duyệt có số liệu cho các chỉ tiêu do cơ quan báo cáo trong năm.",
+            Style::Regular,
+            10.5,
+        ));
+    } else {
+        d.para(
+            Para::new(
+                "Chỉ báo cáo đã được cơ quan nhận báo cáo duyệt mới được dùng làm số liệu.",
+                Style::Italic,
+                10.0,
+            )
+            .after(3.0),
+        );
+        let shares = [0.5, 2.6, 2.2, 1.1, 2.0, 1.5, 1.9];
+        let header = vec![
+            head("TT"),
+            head("Mục tiêu"),
+            head("Cơ quan báo cáo"),
+            head("Giá trị"),
+            head("Báo cáo"),
+            head("Duyệt lúc"),
+            head("Người duyệt"),
+        ];
+        let rows = rep
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                vec![
+                    cell(&(i + 1).to_string()).align(Align::Center),
+                    cell(&targets_of(r, &s.indicator)),
+                    cell(&s.agency_name),
+                    cell(&source_value(r, &s.indicator, s.value)).align(Align::Center),
+                    cell(&report_text(s)),
+                    cell(&when(s.approved_at)),
+                    cell(&s.approver()),
+                ]
+            })
+            .collect();
+        d.table(&shares, Some(header), rows);
+    }
+    d.space(8.0);
+    d.para(
+        Para::new(
+            "PHỤ LỤC. TÌNH HÌNH BÁO CÁO CỦA CÁC CƠ QUAN",
+            Style::Bold,
+            11.5,
+        )
+        .align(Align::Center)
+        .after(2.0),
+    );
+    d.para(
+        Para::new(
+            &format!(
+                "Báo cáo {} năm {} (hạn gửi theo chế độ báo cáo), tính đến ngày {}",
+                rep.regime,
+                rep.period,
+                r.made_on.format("%d/%m/%Y")
+            ),
+            Style::Italic,
+            10.0,
+        )
+        .align(Align::Center)
+        .after(4.0),
+    );
+    if rep.agencies.is_empty() {
+        d.para(Para::new(
+            "Chưa mở nhiệm vụ báo cáo nào cho năm này.",
+            Style::Regular,
+            10.5,
+        ));
+        return;
+    }
+    let tally = rep
+        .tally()
+        .into_iter()
+        .map(|(s, n)| format!("{}: {n}", s.name().0))
+        .collect::<Vec<_>>()
+        .join("; ");
+    d.para(
+        Para::new(
+            &format!("{} cơ quan phải báo cáo. {tally}.", rep.agencies.len()),
+            Style::Regular,
+            10.5,
+        )
+        .after(4.0),
+    );
+    let shares = [0.5, 3.0, 1.6, 1.7, 1.6, 1.6, 2.0];
+    let header = vec![
+        head("TT"),
+        head("Cơ quan"),
+        head("Tình hình"),
+        head("Hạn gửi"),
+        head("Gửi lúc"),
+        head("Duyệt / trả lại lúc"),
+        head("Ghi chú"),
+    ];
+    let rows = rep
+        .agencies
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let due = NaiveDate::parse_from_str(&a.due_date, "%Y-%m-%d")
+                .map(|d| d.format("%d/%m/%Y").to_string())
+                .unwrap_or_else(|_| a.due_date.clone());
+            vec![
+                cell(&(i + 1).to_string()).align(Align::Center),
+                cell(&a.agency_name),
+                cell(a.standing.name().0),
+                cell(&due).align(Align::Center),
+                cell(&a.submitted_at.map(when).unwrap_or_else(|| "—".into())),
+                cell(&a.decided_at.map(when).unwrap_or_else(|| "—".into())),
+                cell(&agency_note(a)),
+            ]
+        })
+        .collect();
+    d.table(&shares, Some(header), rows);
+}
+
+/// "Gửi muộn; đã báo quá hạn ngày 24/11/2027".
+fn agency_note(a: &review_reports::AgencyReport) -> String {
+    let mut notes = Vec::new();
+    if a.submitted_late {
+        notes.push("Gửi muộn".to_string());
+    }
+    if let Some(e) = &a.escalated_on {
+        let e = NaiveDate::parse_from_str(e, "%Y-%m-%d")
+            .map(|d| d.format("%d/%m/%Y").to_string())
+            .unwrap_or_else(|_| e.clone());
+        notes.push(format!("đã báo quá hạn ngày {e}"));
+    }
+    notes.join("; ")
 }
 
 // ---------------------------------------------------------------- spreadsheet
@@ -566,5 +758,77 @@ pub fn xlsx(r: &Review) -> Vec<u8> {
             Cell::text(&status_text(l.status, lang)),
         ]);
     }
-    crate::xlsx::workbook(&format!("Năm {}", r.year), &rows)
+    let Some(rep) = &r.reporting else {
+        return crate::xlsx::workbook(&format!("Năm {}", r.year), &rows);
+    };
+    let mut sources: Vec<Vec<Cell>> = vec![SOURCES_HEADER.iter().map(|h| Cell::text(h)).collect()];
+    for s in &rep.sources {
+        sources.push(vec![
+            Cell::text(&s.indicator),
+            Cell::text(&targets_of(r, &s.indicator)),
+            Cell::text(&s.agency_code),
+            Cell::text(&s.agency_name),
+            Cell::Number(s.value),
+            Cell::Number(s.value_version as f64),
+            Cell::text(&s.regime_code),
+            Cell::text(&s.period),
+            Cell::Number(s.report_version as f64),
+            Cell::text(&s.task_id),
+            Cell::text(&when(s.approved_at)),
+            Cell::text(&s.approver()),
+        ]);
+    }
+    let mut agencies: Vec<Vec<Cell>> =
+        vec![AGENCIES_HEADER.iter().map(|h| Cell::text(h)).collect()];
+    let opt = |t: Option<i64>| t.map(|t| Cell::text(&when(t))).unwrap_or(Cell::Empty);
+    for a in &rep.agencies {
+        agencies.push(vec![
+            Cell::text(&a.agency_code),
+            Cell::text(&a.agency_name),
+            Cell::text(a.standing.name().0),
+            Cell::text(&a.due_date),
+            opt(a.submitted_at),
+            opt(a.decided_at),
+            Cell::text(if a.submitted_late { "có" } else { "" }),
+            a.escalated_on
+                .as_deref()
+                .map(Cell::text)
+                .unwrap_or(Cell::Empty),
+            Cell::text(&a.task_id),
+        ]);
+    }
+    crate::xlsx::workbook_of(&[
+        (&format!("Năm {}", r.year), &rows),
+        ("Nguồn báo cáo", &sources),
+        ("Tình hình báo cáo", &agencies),
+    ])
 }
+
+/// The columns of the sheet of values taken from approved reports.
+pub const SOURCES_HEADER: &[&str] = &[
+    "Chỉ số (indicator)",
+    "Mục tiêu (targets)",
+    "Mã cơ quan (agency code)",
+    "Cơ quan báo cáo (reporting agency)",
+    "Giá trị (value)",
+    "Phiên bản giá trị (value version)",
+    "Chế độ báo cáo (regime)",
+    "Kỳ báo cáo (period)",
+    "Phiên bản báo cáo (report version)",
+    "Mã nhiệm vụ (task id)",
+    "Duyệt lúc (approved at)",
+    "Người duyệt (approved by)",
+];
+
+/// The columns of the sheet of each agency's report of the year.
+pub const AGENCIES_HEADER: &[&str] = &[
+    "Mã cơ quan (agency code)",
+    "Cơ quan (agency)",
+    "Tình hình (standing)",
+    "Hạn gửi (due date)",
+    "Gửi lúc (submitted at)",
+    "Duyệt / trả lại lúc (approved or returned at)",
+    "Gửi muộn (late)",
+    "Báo quá hạn ngày (escalated on)",
+    "Mã nhiệm vụ (task id)",
+];

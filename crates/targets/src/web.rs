@@ -359,6 +359,9 @@ struct TargetsPage {
     pillars: Vec<Pillar>,
     /// The year of the board's period, for the annual review's links.
     review_year: i32,
+    /// Values of the agencies' approved reports of that year (báo cáo đã duyệt): target,
+    /// agency, value, report (regime, period, version), approved at.
+    approved: Vec<[String; 5]>,
 }
 
 pub(crate) fn num(v: f64, lang: Lang) -> String {
@@ -646,6 +649,54 @@ async fn page(
         (lang.s(vi, en).to_string(), n)
     })
     .collect();
+    let review_year = crate::period::Period::parse(&b.live_period).map_or(
+        chrono::Datelike::year(&tinhso_services::dossier::today_local()),
+        |p| p.year(),
+    );
+    // Values reach the page from approved reports only (see `review_reports`).
+    let keys = reported_indicators.iter().map(|(k, _)| k.clone()).collect();
+    let rep = crate::review_reports::reporting(
+        &state.db,
+        review_year,
+        &keys,
+        tinhso_services::dossier::today_local(),
+    )
+    .await
+    .map_err(|e| ctx.page_err(e))?;
+    let approved = rep
+        .sources
+        .iter()
+        .map(|src| {
+            let line = b
+                .targets
+                .iter()
+                .find(|l| l.target.indicator_key == src.indicator);
+            let target = line
+                .map(|l| lang.s(&l.target.name_vi, &l.target.name_en).to_string())
+                .unwrap_or_else(|| src.indicator.clone());
+            let value = line
+                .map(|l| with_unit(src.value, l.target.kind, lang))
+                .unwrap_or_else(|| num(src.value, lang));
+            let period = crate::period::Period::parse(&src.period)
+                .map(|p| {
+                    let (vi, en) = p.label();
+                    lang.s(&vi, &en).to_string()
+                })
+                .unwrap_or_else(|| src.period.clone());
+            [
+                target,
+                src.agency_name.clone(),
+                value,
+                format!(
+                    "{}, {period}, {} {}",
+                    src.regime_code,
+                    lang.s("phiên bản", "version"),
+                    src.report_version
+                ),
+                crate::review_reports::when(src.approved_at),
+            ]
+        })
+        .collect();
     let page = TargetsPage {
         c: Chrome::of(ctx),
         can_report: ctx
@@ -669,10 +720,8 @@ async fn page(
         reported: s.reported,
         counts,
         pillars,
-        review_year: crate::period::Period::parse(&b.live_period).map_or(
-            chrono::Datelike::year(&tinhso_services::dossier::today_local()),
-            |p| p.year(),
-        ),
+        review_year,
+        approved,
     };
     Ok((status, render(&page)).into_response())
 }

@@ -158,12 +158,15 @@ struct ReviewOut {
     counts: Vec<Counts>,
     total: Counts,
     targets: Vec<crate::board::Line>,
+    /// The values taken from approved agency reports and each agency's yearly report standing.
+    reporting: Option<crate::review_reports::Reporting>,
 }
 
 /// The annual review of a plan for a year as JSON: the counts per pillar (on track, at risk,
-/// off track, no data), the total, and every target's line as `/api/v1/targets` gives it. The
-/// same figures as the PDF (`/nghiep-vu/muc-tieu/bao-cao-nam.pdf?year=`) and the spreadsheet
-/// (`.xlsx`).
+/// off track, no data), the total, every target's line as `/api/v1/targets` gives it, and
+/// `reporting` (values of approved agency reports with their report, each agency's yearly
+/// report standing). The same figures as the PDF (`/nghiep-vu/muc-tieu/bao-cao-nam.pdf?year=`)
+/// and the spreadsheet (`.xlsx`).
 #[utoipa::path(get, path = "/api/v1/targets/annual-review", tag = "targets", params(ReviewQuery),
     responses((status = 200, description = "`plan`, `year`, `period`, `as_of`, `counts`, `total`, `targets`"),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
@@ -186,6 +189,7 @@ async fn api_review(
         counts,
         total,
         targets: r.lines,
+        reporting: r.reporting,
     })
     .into_response())
 }

@@ -1,4 +1,4 @@
-//! A minimal spreadsheet writer (bảng tính .xlsx, Office Open XML SpreadsheetML): one sheet of
+//! A minimal spreadsheet writer (bảng tính .xlsx, Office Open XML SpreadsheetML): sheets of
 //! text and number cells, texts inline (no shared-strings table), a bold header row, the
 //! package written as a ZIP with DEFLATE (`miniz_oxide`, already in the tree through the PDF
 //! crate) and CRC-32 computed here. No new dependency: see the workspace Cargo.toml for why
@@ -79,24 +79,16 @@ fn sheet_xml(rows: &[Vec<Cell>]) -> String {
     x
 }
 
-const CONTENT_TYPES: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
+const CONTENT_TYPES_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
 <Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
 <Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\
 <Default Extension=\"xml\" ContentType=\"application/xml\"/>\
 <Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>\
-<Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>\
-<Override PartName=\"/xl/styles.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml\"/>\
-</Types>";
+<Override PartName=\"/xl/styles.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml\"/>";
 
 const ROOT_RELS: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
 <Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\
 <Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument\" Target=\"xl/workbook.xml\"/>\
-</Relationships>";
-
-const WORKBOOK_RELS: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
-<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\
-<Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet1.xml\"/>\
-<Relationship Id=\"rId2\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles\" Target=\"styles.xml\"/>\
 </Relationships>";
 
 const STYLES: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
@@ -109,28 +101,61 @@ const STYLES: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\
 <xf numFmtId=\"0\" fontId=\"1\" fillId=\"0\" borderId=\"0\" xfId=\"0\" applyFont=\"1\"/></cellXfs>\
 </styleSheet>";
 
-/// A workbook of one sheet named `sheet` (at most 31 characters, no `[]:*?/\`).
+/// A workbook of one sheet named `sheet` (at most 31 characters, no `[]:*?/\\`).
 pub fn workbook(sheet: &str, rows: &[Vec<Cell>]) -> Vec<u8> {
-    let name: String = sheet
-        .chars()
-        .filter(|c| !"[]:*?/\\".contains(*c))
-        .take(31)
-        .collect();
+    workbook_of(&[(sheet, rows)])
+}
+
+/// A workbook of several sheets (trang tính), in order; names as in [`workbook`].
+pub fn workbook_of(sheets: &[(&str, &[Vec<Cell>])]) -> Vec<u8> {
+    let mut types = String::from(CONTENT_TYPES_HEAD);
+    let mut rels = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
+         <Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">",
+    );
+    let mut list = String::new();
+    let mut parts: Vec<(String, String)> = Vec::new();
+    for (i, (sheet, rows)) in sheets.iter().enumerate() {
+        let n = i + 1;
+        let name: String = sheet
+            .chars()
+            .filter(|c| !"[]:*?/\\".contains(*c))
+            .take(31)
+            .collect();
+        types.push_str(&format!(
+            "<Override PartName=\"/xl/worksheets/sheet{n}.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>"
+        ));
+        rels.push_str(&format!(
+            "<Relationship Id=\"rId{n}\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet{n}.xml\"/>"
+        ));
+        list.push_str(&format!(
+            "<sheet name=\"{}\" sheetId=\"{n}\" r:id=\"rId{n}\"/>",
+            escape(&name)
+        ));
+        parts.push((format!("xl/worksheets/sheet{n}.xml"), sheet_xml(rows)));
+    }
+    types.push_str("</Types>");
+    rels.push_str(&format!(
+        "<Relationship Id=\"rId{}\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles\" Target=\"styles.xml\"/></Relationships>",
+        sheets.len() + 1
+    ));
     let book = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
          <workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" \
          xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\">\
-         <sheets><sheet name=\"{}\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>",
-        escape(&name)
+         <sheets>{list}</sheets></workbook>"
     );
-    zip(&[
-        ("[Content_Types].xml", CONTENT_TYPES.as_bytes()),
+    let mut files: Vec<(&str, &[u8])> = vec![
+        ("[Content_Types].xml", types.as_bytes()),
         ("_rels/.rels", ROOT_RELS.as_bytes()),
         ("xl/workbook.xml", book.as_bytes()),
-        ("xl/_rels/workbook.xml.rels", WORKBOOK_RELS.as_bytes()),
+        ("xl/_rels/workbook.xml.rels", rels.as_bytes()),
         ("xl/styles.xml", STYLES.as_bytes()),
-        ("xl/worksheets/sheet1.xml", sheet_xml(rows).as_bytes()),
-    ])
+    ];
+    for (path, xml) in &parts {
+        files.push((path.as_str(), xml.as_bytes()));
+    }
+    zip(&files)
 }
 
 /// CRC-32 (IEEE 802.3, as ZIP uses).

@@ -320,8 +320,22 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         if tinhso_services::notify::start_at_newest_event_if_new(&db).await? {
             tracing::info!("e-mail notifications start with the next event (none for past ones)");
         }
-        outbox = tinhso_services::notify::Notifier::new(db.clone(), mailer, &settings.public_url)
-            .subscribe(outbox);
+        outbox = tinhso_services::notify::Notifier::new(
+            db.clone(),
+            mailer.clone(),
+            &settings.public_url,
+        )
+        .subscribe(outbox);
+        // Report tasks opened, returned, approved or escalated: the staff concerned.
+        if tinhso_targets::report_mail::start_at_newest_event_if_new(&db).await? {
+            tracing::info!("report e-mails start with the next report event");
+        }
+        outbox = tinhso_targets::report_mail::ReportMailer::new(
+            db.clone(),
+            mailer,
+            &settings.public_url,
+        )
+        .subscribe(outbox);
     }
     if let Some(nats) = settings.nats.clone() {
         let url = nats.url.clone();

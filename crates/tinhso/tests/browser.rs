@@ -8,7 +8,10 @@
 //!    it is valid;
 //! 3. the border pass on a phone;
 //! 4. the province leader opens the operations centre and drills down from a target to a
-//!    commune.
+//!    commune;
+//! 5. (its own test) the head of an agency opens the agency's yearly report task, fills in a
+//!    value and submits; the recipient's leader approves; the approved value shows on the
+//!    targets page with the report it came from.
 //!
 //! Skipped unless `TINHSO_BROWSER_TESTS=1`. When it is set, a missing Chromium or chromedriver
 //! is a failure, not a skip. Run it with:
@@ -1007,6 +1010,182 @@ async fn officer_signs_in_and_a_citizen_gets_a_verified_result() {
     }
     if outcome.is_err() {
         let shot = shots.join("failure.png");
+        if wd.screenshot(&shot).await.is_ok() {
+            eprintln!("failure screenshot: {}", shot.display());
+        }
+        if let Ok(url) = wd.current_url().await {
+            eprintln!("browser was at: {url}");
+        }
+    }
+    let quit = wd.quit().await;
+    outcome.unwrap_or_else(|e| panic!("browser journey failed: {e}"));
+    quit.expect("closing the browser session");
+}
+
+/// Click `el` (a submit button) and wait for the page it posts to to load: the current
+/// document is marked and a new one is awaited (its path alone could match too early).
+async fn click_to_new_page(wd: &WebDriver, el: &Element, what: &str) -> TestResult<()> {
+    wd.execute("window.__tinhso_old_page = true;", json!([]))
+        .await?;
+    wd.click(el).await?;
+    let deadline = Instant::now() + WAIT_TIMEOUT;
+    loop {
+        let fresh = wd
+            .execute(
+                "return window.__tinhso_old_page !== true && document.readyState === 'complete';",
+                json!([]),
+            )
+            .await
+            .unwrap_or(Value::Bool(false));
+        if fresh == Value::Bool(true) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{what}: no new page within {WAIT_TIMEOUT:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The Tam Thanh ward's head opens the ward's yearly Plan 226 report task (opened by the
+/// demo), fills it in and submits it; the Science and Technology department's leader (the
+/// recipient) approves it; the targets page shows the approved share with its report.
+async fn yearly_report_scenario(wd: &WebDriver, base: &str, shots: &Path) -> TestResult<()> {
+    let period = tinhso_targets::period::Period::containing(
+        tinhso_targets::period::Frequency::Year,
+        tinhso_services::dossier::today_local(),
+    )
+    .to_string();
+    let id = tinhso_targets::reports::task_id("KH226-NAM", &period, "000.00.23.H37");
+    let path = format!("/nghiep-vu/bao-cao/{id}");
+
+    // 1. The agency's head finds the task in the list of reports and opens it.
+    sign_in_as(wd, base, "lanhdao.tamthanh").await?;
+    wd.goto(&format!("{base}/nghiep-vu/bao-cao")).await?;
+    let link = wd
+        .wait_for(&format!("a[href=\"{path}\"]"))
+        .await
+        .map_err(|e| format!("the ward's task {id} is not in its list of reports: {e}"))?;
+    wd.click(&link).await?;
+    wait_for_path(wd, &path).await?;
+
+    // 2. Fills in the values (the on-time share is pre-filled by the platform) and submits.
+    for (field, value) in [
+        ("v_ho_so_cong_viec", "200"),
+        ("v_ho_so_cong_viec_tren_mang", "151"),
+        ("v_ty_le_ho_so_cong_viec_tren_mang", "75,5"),
+    ] {
+        let el = wd.wait_for(&format!("#{field}")).await?;
+        wd.execute("arguments[0].value = '';", json!([{ ELEMENT_KEY: el.0 }]))
+            .await?;
+        wd.send_keys(&el, value).await?;
+    }
+    wd.execute(
+        "document.getElementById('v_dich_vu_24_7').value = 'có';",
+        json!([]),
+    )
+    .await?;
+    let text = wd.find("#v_ket_qua_noi_bat").await?;
+    wd.send_keys(&text, "Triển khai hệ thống quản lý văn bản điều hành")
+        .await?;
+    let submit = wd
+        .find("button[name=action][value=gui]")
+        .await
+        .map_err(|e| format!("no submit button for the ward's head on {path}: {e}"))?;
+    click_to_new_page(wd, &submit, "submitting the report").await?;
+    wait_for_path(wd, &path).await?;
+    let body = wd.text(&wd.find("main").await?).await?;
+    if !body.contains("đã gửi, chờ duyệt") {
+        return Err(format!(
+            "after submitting, the report is not awaiting approval:\n{body}"
+        ));
+    }
+    let shot = shots.join("report-submitted.png");
+    wd.screenshot(&shot).await?;
+    println!("screenshot: {}", shot.display());
+
+    // 3. The recipient's leader approves it.
+    sign_in_as(wd, base, "lanhdao.sokhcn").await?;
+    wd.goto(&format!("{base}{path}")).await?;
+    let approve = wd
+        .wait_for("button[name=action][value=duyet]")
+        .await
+        .map_err(|e| format!("no approve button for the recipient on {path}: {e}"))?;
+    click_to_new_page(wd, &approve, "approving the report").await?;
+    let body = wd.text(&wd.find("main").await?).await?;
+    if !body.contains("đã duyệt") {
+        return Err(format!(
+            "after approval, the report is not approved:\n{body}"
+        ));
+    }
+
+    // 4. The approved value shows on the targets page, with the report it came from.
+    wd.goto(&format!("{base}/nghiep-vu/muc-tieu")).await?;
+    let table = wd
+        .wait_for("#so-lieu-bao-cao")
+        .await
+        .map_err(|e| format!("no approved reports' values on the targets page: {e}"))?;
+    let rows = wd.text(&table).await?;
+    for s in [
+        "Ủy ban nhân dân phường Tam Thanh",
+        "75,5%",
+        &format!("KH226-NAM, năm {period}, phiên bản 2"),
+    ] {
+        if !rows.contains(s) {
+            return Err(format!(
+                "{s:?} not in the approved reports' values:\n{rows}"
+            ));
+        }
+    }
+    let shot = shots.join("targets-approved-report.png");
+    wd.screenshot(&shot).await?;
+    println!("screenshot: {}", shot.display());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agency_report_is_submitted_approved_and_shown_on_the_targets_page() {
+    if std::env::var("TINHSO_BROWSER_TESTS").as_deref() != Ok("1") {
+        eprintln!("browser test SKIPPED: set TINHSO_BROWSER_TESTS=1 to run it (needs chromium and chromedriver)");
+        return;
+    }
+    let chromium = PathBuf::from(
+        std::env::var("TINHSO_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+    );
+    assert!(
+        chromium.is_file(),
+        "TINHSO_BROWSER_TESTS=1 but Chromium is missing at {}",
+        chromium.display()
+    );
+    let driver_name =
+        std::env::var("TINHSO_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let chromedriver = find_executable(&driver_name).unwrap_or_else(|| {
+        panic!("TINHSO_BROWSER_TESTS=1 but chromedriver ({driver_name}) is missing")
+    });
+    let tmp = tempfile::Builder::new()
+        .prefix("tinhso-browser-reports-")
+        .tempdir()
+        .expect("tempdir");
+    let data_dir = tmp.path().join("data");
+    let profile_dir = tmp.path().join("chromium-profile");
+    std::fs::create_dir_all(&data_dir).expect("data dir");
+    std::fs::create_dir_all(&profile_dir).expect("profile dir");
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tinhso-browser");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("http client");
+    let (_server, base) = start_server(&data_dir);
+    let (_chromedriver, driver_base) =
+        start_chromedriver(&http, &chromedriver, &tmp.path().join("chromedriver.log")).await;
+    let mut wd = WebDriver::new_session(http, &driver_base, &chromium, &profile_dir)
+        .await
+        .unwrap_or_else(|e| panic!("cannot start a Chromium session: {e}"));
+    let outcome = yearly_report_scenario(&wd, &base, &shots).await;
+    if outcome.is_err() {
+        let shot = shots.join("failure-reports.png");
         if wd.screenshot(&shot).await.is_ok() {
             eprintln!("failure screenshot: {}", shot.display());
         }

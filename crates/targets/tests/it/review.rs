@@ -423,3 +423,210 @@ async fn dti_entries_are_versioned_with_their_reporter() {
         2
     );
 }
+
+/// The agencies' yearly reports of 2026 in every state: Tam Thanh approved (75,5 %), the
+/// Finance department submitted late and approved (50 %), the Provincial Office submitted
+/// (90 %) and Home Affairs returned (60 %) — neither approved —, every other agency late.
+#[tokio::test]
+async fn the_review_names_the_approved_reports_behind_its_values_and_each_agencys_report() {
+    use std::collections::BTreeMap;
+    use tinhso_targets::regimes;
+    use tinhso_targets::reports::{self, AgencyAction, EntryInput, ReviewAction};
+    use tinhso_targets::review_reports::Standing;
+    let t = env().await;
+    let db = &t.db;
+    regimes::seed(db, &sys()).await.unwrap();
+    let y = regimes::get(db, "KH226-NAM").await.unwrap().unwrap();
+    let cal = tinhso_refdata::calendar::working_calendar(db)
+        .await
+        .unwrap();
+    assert_eq!(
+        reports::open_period(
+            db,
+            &sys(),
+            &y,
+            tinhso_targets::period::Period::Year { year: 2026 },
+            &cal
+        )
+        .await
+        .unwrap(),
+        80
+    );
+    let approver = Ctx {
+        actor: "user:duyet-skhcn".into(),
+        request_id: "req-approve".into(),
+    };
+    let submit = |agency: &'static str, share: &'static str, day: u32| async move {
+        let id = reports::task_id("KH226-NAM", "2026", agency);
+        let task = reports::get(db, &id).await.unwrap().unwrap();
+        let input: BTreeMap<String, EntryInput> = [
+            ("ho_so_cong_viec", "200"),
+            ("ho_so_cong_viec_tren_mang", "150"),
+            ("ty_le_ho_so_cong_viec_tren_mang", share),
+            ("dich_vu_24_7", "có"),
+            ("ket_qua_noi_bat", "Triển khai hệ thống quản lý văn bản"),
+        ]
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                EntryInput {
+                    value: serde_json::Value::String(v.into()),
+                    reason: String::new(),
+                },
+            )
+        })
+        .collect();
+        reports::agency_act(
+            db,
+            &sys(),
+            &task,
+            AgencyAction::Submit,
+            &input,
+            ymd(2026, 11, day),
+        )
+        .await
+        .unwrap();
+        id
+    };
+    let decide = |id: String, action: ReviewAction, comment: &'static str| {
+        let approver = approver.clone();
+        async move {
+            let task = reports::get(db, &id).await.unwrap().unwrap();
+            reports::review(db, &approver, &task, action, comment)
+                .await
+                .unwrap();
+        }
+    };
+    let tam_thanh = submit("000.00.23.H37", "75,5", 10).await;
+    decide(tam_thanh.clone(), ReviewAction::Approve, "").await;
+    let finance = submit("000.00.03.H37", "50", 25).await;
+    decide(finance.clone(), ReviewAction::Approve, "Đồng ý").await;
+    let office = submit("000.00.01.H37", "90", 12).await;
+    let home = submit("000.00.02.H37", "60", 13).await;
+    decide(
+        home.clone(),
+        ReviewAction::Return,
+        "Tỷ lệ chưa khớp số hồ sơ",
+    )
+    .await;
+    // Overdue tasks are escalated on 23 November.
+    assert_eq!(
+        reports::escalate_overdue(db, &sys(), ymd(2026, 11, 23))
+            .await
+            .unwrap(),
+        77,
+        "the returned report and the 76 never submitted"
+    );
+
+    let r = the_review(db).await;
+    let rep = r
+        .reporting
+        .clone()
+        .expect("the annual review has its reporting");
+    // Only the two approved reports feed values, each named with its approval.
+    let got: Vec<(&str, f64, &str, &str, i64, i64)> = rep
+        .sources
+        .iter()
+        .map(|s| {
+            (
+                s.agency_code.as_str(),
+                s.value,
+                s.regime_code.as_str(),
+                s.period.as_str(),
+                s.report_version,
+                s.value_version,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("000.00.03.H37", 50.0, "KH226-NAM", "2026", 2, 1),
+            ("000.00.23.H37", 75.5, "KH226-NAM", "2026", 2, 1),
+        ]
+    );
+    for s in &rep.sources {
+        assert_eq!(s.indicator, "reported.gov.work-online-all");
+        assert_eq!(s.approved_by, "user:duyet-skhcn");
+        assert!(s.approved_at > 0);
+    }
+    assert_eq!(
+        rep.sources[1].agency_name,
+        "Ủy ban nhân dân phường Tam Thanh"
+    );
+    // Each agency's standing.
+    assert_eq!(rep.agencies.len(), 80);
+    let standing = |id: &str| {
+        rep.agencies
+            .iter()
+            .find(|a| a.task_id == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(standing(&tam_thanh).standing, Standing::Approved);
+    let f = standing(&finance);
+    assert_eq!((f.standing, f.submitted_late), (Standing::Approved, true));
+    assert!(f.submitted_at.is_some() && f.decided_at.is_some());
+    let o = standing(&office);
+    assert_eq!((o.standing, o.decided_at), (Standing::Submitted, None));
+    let h = standing(&home);
+    assert_eq!(
+        (h.standing, h.escalated_on.as_deref()),
+        (Standing::Returned, Some("2026-11-23"))
+    );
+    assert_eq!(
+        rep.tally(),
+        [
+            (Standing::Approved, 2),
+            (Standing::Submitted, 1),
+            (Standing::Returned, 1),
+            (Standing::Late, 76),
+            (Standing::NotSubmitted, 0),
+        ]
+    );
+
+    let w = words(&pdftotext(&review::pdf(&r)));
+    for s in [
+        "IV. SỐ LIỆU TỪ BÁO CÁO CỦA CÁC CƠ QUAN (ĐÃ DUYỆT)",
+        "75,5%",
+        "PHỤ LỤC. TÌNH HÌNH BÁO CÁO CỦA CÁC CƠ QUAN",
+        "80 cơ quan phải báo cáo. Đã duyệt: 2; Đã gửi, chờ duyệt: 1; Bị trả lại: 1; Quá hạn, chưa gửi: 76; Chưa gửi: 0.",
+        "Sở Nội vụ Bị trả lại 20/11/2026",
+        "user:duyet-skhcn",
+    ] {
+        assert!(w.contains(s), "{s:?} not in\n{w}");
+    }
+    // The targets tables print 90 % and 60 % as target values: look at section IV only.
+    let iv = &w[w.find("IV. SỐ LIỆU").unwrap()..w.find("PHỤ LỤC").unwrap()];
+    assert!(iv.contains("50%") && iv.contains("Sở Tài chính"), "{iv}");
+    assert!(
+        !iv.contains("90%") && !iv.contains("60%") && !iv.contains("Sở Nội vụ"),
+        "values of reports not approved do not appear: {iv}"
+    );
+
+    // The spreadsheet's second and third sheets.
+    let dir = tempdir();
+    let file = dir.join("r.xlsx");
+    std::fs::write(&file, review::xlsx(&r)).unwrap();
+    let unzip = |part: &str| {
+        let out = std::process::Command::new("unzip")
+            .arg("-p")
+            .arg(&file)
+            .arg(part)
+            .output()
+            .expect("unzip is installed");
+        assert!(out.status.success(), "{part}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let book = unzip("xl/workbook.xml");
+    assert!(book.contains("name=\"Nguồn báo cáo\"") && book.contains("name=\"Tình hình báo cáo\""));
+    let sources = unzip("xl/worksheets/sheet2.xml");
+    assert_eq!(sources.matches("<row ").count(), 3, "{sources}");
+    assert!(sources.contains("<c r=\"E3\"><v>75.5</v></c>"), "{sources}");
+    assert!(!sources.contains("<v>90</v>") && !sources.contains("<v>60</v>"));
+    let agencies = unzip("xl/worksheets/sheet3.xml");
+    assert_eq!(agencies.matches("<row ").count(), 81);
+    assert!(agencies.contains("Đã gửi, chờ duyệt"));
+    std::fs::remove_dir_all(dir).ok();
+}
