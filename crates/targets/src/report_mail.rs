@@ -12,7 +12,7 @@
 //! | `report.opened` (a task opened) | the reporting agency's staff who may fill it in |
 //! | `report.returned` (returned with comments) | the reporting agency's staff, with the comment |
 //! | `report.approved` | the reporting agency's staff |
-//! | `report.overdue` (escalated as late) | the recipient's approvers and the reporting agency's staff |
+//! | `report.overdue` (escalated as late) | the reporting agency's staff; the recipient's approvers get one summary per regime, period and day listing the late agencies |
 //!
 //! "Staff who may fill it in": active staff accounts of that agency (their `agency_code`) with
 //! an e-mail address and the back-office permission on the agency's scope, as the report page
@@ -298,22 +298,28 @@ impl ReportMailer {
             Err(e) => return Err(format!("loading report {id}: {e}")),
         };
         let err = |e: AppError| format!("report e-mail for {id}: {e}");
-        let mut people = concerned(&self.db, &task.agency_code, Permission::BackOffice)
+        let people = concerned(&self.db, &task.agency_code, Permission::BackOffice)
             .await
             .map_err(err)?;
-        if kind == Kind::Overdue {
-            let approvers = concerned(&self.db, &task.recipient_code, Permission::LeaderDashboard)
-                .await
-                .map_err(err)?;
-            for a in approvers {
-                if !people.iter().any(|p| p.email == a.email) {
-                    people.insert(0, a);
-                }
-            }
-        }
         let mut values = values(&self.db, kind, &task, ev, &self.public_url)
             .await
             .map_err(err)?;
+        if kind == Kind::Overdue {
+            // The recipient's approvers get one summary per regime, period and day of
+            // escalation listing every agency still late, not one e-mail per agency.
+            let approvers = concerned(&self.db, &task.recipient_code, Permission::LeaderDashboard)
+                .await
+                .map_err(err)?;
+            let approvers: Vec<Person> = approvers
+                .into_iter()
+                .filter(|a| !people.iter().any(|p| p.email == a.email))
+                .collect();
+            if !approvers.is_empty() {
+                self.overdue_summary(ev, &task, &values, approvers)
+                    .await
+                    .map_err(|e| format!("report e-mail for {id}: {e}"))?;
+            }
+        }
         if people.is_empty() {
             values.insert("ho_ten", String::new());
             let subject = render(kind, &values).map(|r| r.0).unwrap_or_default();
@@ -365,6 +371,104 @@ impl ReportMailer {
         }
         Ok(())
     }
+}
+
+impl ReportMailer {
+    /// The approvers' summary of the late reports of `task`'s regime, period and recipient on
+    /// the day it was escalated: sent once per approver and day (ledger key
+    /// `report.overdue:<regime>:<period>:<recipient>:<day>`), listing the agencies whose reports
+    /// are still not sent when the first escalation of the day is handled.
+    async fn overdue_summary(
+        &self,
+        ev: &Event,
+        task: &Task,
+        values: &BTreeMap<&'static str, String>,
+        approvers: Vec<Person>,
+    ) -> Result<(), String> {
+        let day = ev.payload["escalated_on"].as_str().unwrap_or_default();
+        let late = reports::list(
+            &self.db,
+            &reports::TaskFilter {
+                regime: Some(task.regime_code.clone()),
+                period: Some(task.period.clone()),
+                recipient: Some(task.recipient_code.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|t| t.escalated && reports::EDITABLE.contains(&t.status.as_str()))
+        .collect::<Vec<_>>();
+        let mut names = Vec::with_capacity(late.len());
+        for t in &late {
+            names.push(format!(
+                "- {}",
+                agency_name(&self.db, &t.agency_code)
+                    .await
+                    .map_err(|e| e.to_string())?
+            ));
+        }
+        let mut values = values.clone();
+        values.insert("so_bao_cao", late.len().max(1).to_string());
+        values.insert("danh_sach", names.join("\n"));
+        values.insert(
+            "link",
+            format!(
+                "{}/nghiep-vu/bao-cao/hop-thu",
+                self.public_url.trim_end_matches('/')
+            ),
+        );
+        for p in approvers {
+            values.insert("ho_ten", p.name.clone());
+            let (subject, text) = fill_summary(&values);
+            let key = Key {
+                event_id: format!(
+                    "report.overdue:{}:{}:{}:{day}",
+                    task.regime_code, task.period, task.recipient_code
+                ),
+                topic: ev.topic.clone(),
+                channel: CHANNEL.into(),
+                recipient: p.email.clone(),
+                reference: format!("{} {}", task.regime_code, task.period),
+                subject: subject.clone(),
+            };
+            let mail = Email {
+                to: p.email.clone(),
+                to_name: p.name.clone(),
+                subject,
+                text,
+                html: None,
+            };
+            ledger::send_email_once(&self.db, &self.mailer, &key, &mail, self.policy).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The approvers' summary of late reports: `(subject, body)`.
+fn fill_summary(values: &BTreeMap<&str, String>) -> (String, String) {
+    let get = |k: &str| values.get(k).cloned().unwrap_or_default();
+    let subject = format!(
+        "{} báo cáo {} kỳ {} quá hạn chưa gửi",
+        get("so_bao_cao"),
+        get("che_do"),
+        get("ky")
+    );
+    let text = format!(
+        "Kính gửi {},\n\n{} cơ quan chưa gửi báo cáo «{}» kỳ {} cho {} (hạn gửi {}, đến ngày {}):\n{}\n\n\
+         Xem hộp thư báo cáo tại:\n{}\n{FOOTER}",
+        get("ho_ten"),
+        get("so_bao_cao"),
+        get("ten_che_do"),
+        get("ky"),
+        get("co_quan_nhan"),
+        get("han"),
+        get("ngay"),
+        get("danh_sach"),
+        get("link"),
+    );
+    (subject, text)
 }
 
 #[cfg(test)]
