@@ -87,4 +87,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "border fee assessments by trip code",
         sql: include_str!("../migrations/8008_fee_trip_code.sql"),
     },
+    Migration {
+        version: 8009,
+        name: "border roll-up in summing order; trips by gate and expected arrival",
+        sql: include_str!("../migrations/8009_rollup_order.sql"),
+    },
 ];
