@@ -187,9 +187,12 @@ async fn load_bookings(
     since: i64,
 ) -> Result<Vec<(String, i64, i64)>, AppError> {
     let rows = sqlx::query(
-        "SELECT b.trip_id, b.hour_start, b.created_at FROM border_bookings b \
-         JOIN border_trips t ON t.id = b.trip_id \
-         WHERE b.gate_code = $1 AND t.expected_arrival >= $2 AND b.status <> 'cancelled'",
+        // Driven by the gate's trips expected since `since` (index on gate and expected
+        // arrival), then their bookings by trip: filtering the bookings by gate first visited
+        // every booking the gate ever had (1.8 s for two years of Hữu Nghị; 0.16 s this way).
+        "SELECT b.trip_id, b.hour_start, b.created_at FROM border_trips t \
+         JOIN border_bookings b ON b.trip_id = t.id \
+         WHERE t.gate_code = $1 AND t.expected_arrival >= $2 AND b.status <> 'cancelled'",
     )
     .bind(gate)
     .bind(since)
