@@ -67,18 +67,7 @@ pub const CONSUMER: &str = "webhooks";
 /// no subscription can predate the consumer, so past events have nobody to go to, and a large
 /// outbox is not walked event by event. `true` when it was new.
 pub async fn start_at_newest_event_if_new(db: &Db) -> Result<bool, DbError> {
-    let mut tx = db.begin_write().await?;
-    let n = sqlx::query(
-        "INSERT INTO outbox_consumers (consumer, last_seq, updated_at) \
-         SELECT $1, COALESCE(MAX(seq), 0), $2 FROM outbox WHERE true ON CONFLICT (consumer) DO NOTHING",
-    )
-    .bind(CONSUMER)
-    .bind(now_micros())
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    tx.commit().await?;
-    Ok(n > 0)
+    tinhso_store::outbox::start_at_newest_event_if_new(db, CONSUMER).await
 }
 
 /// Most subscriptions a member may hold (active or suspended).

@@ -232,18 +232,7 @@ pub fn values(
 /// e-mail on for an existing installation does not mail applicants about every past event.
 /// Returns true when it did. Progress already stored is kept.
 pub async fn start_at_newest_event_if_new(db: &Db) -> Result<bool, tinhso_store::DbError> {
-    let mut tx = db.begin_write().await?;
-    let n = sqlx::query(
-        "INSERT INTO outbox_consumers (consumer, last_seq, updated_at) \
-         SELECT $1, COALESCE(MAX(seq), 0), $2 FROM outbox WHERE true ON CONFLICT (consumer) DO NOTHING",
-    )
-    .bind(CONSUMER)
-    .bind(tinhso_store::now_micros())
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    tx.commit().await?;
-    Ok(n > 0)
+    tinhso_store::outbox::start_at_newest_event_if_new(db, CONSUMER).await
 }
 
 /// Sends applicants their e-mails from the outbox.

@@ -112,6 +112,24 @@ impl WriteTx {
     }
 }
 
+/// Make consumer `name` start after the newest event already in the outbox if it has never run
+/// (a consumer turned on for an existing installation — e-mail, webhooks — must not act on
+/// every past event). Progress already stored is kept. `true` when it was new.
+pub async fn start_at_newest_event_if_new(db: &Db, name: &str) -> Result<bool, DbError> {
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "INSERT INTO outbox_consumers (consumer, last_seq, updated_at) \
+         SELECT $1, COALESCE(MAX(seq), 0), $2 FROM outbox WHERE true ON CONFLICT (consumer) DO NOTHING",
+    )
+    .bind(name)
+    .bind(now_micros())
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(n > 0)
+}
+
 /// Events with `seq > after`, oldest first, whose topic starts with `topic_prefix`.
 pub async fn read_after(
     db: &Db,
