@@ -28,7 +28,7 @@ use crate::gates::{self, Direction, Gate};
 use crate::sim::MONTH_FACTOR;
 use crate::slots::{self, capacity, HOUR};
 use chrono::Datelike;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 use tinhso_kernel::{AppError, Invalid};
@@ -38,7 +38,7 @@ use tinhso_store::{Db, DbError};
 const WEEK: i64 = 168 * HOUR;
 
 /// Settings of the forecast.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Params {
     pub horizon_hours: i64,
     pub history_weeks: i64,
@@ -54,7 +54,7 @@ impl Default for Params {
 }
 
 /// One hour of one direction.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HourForecast {
     pub hour_start: i64,
     pub local: String,
@@ -70,7 +70,7 @@ pub struct HourForecast {
 }
 
 /// One direction of a gate.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct DirectionForecast {
     pub direction: Direction,
     pub queue_now: usize,
@@ -79,7 +79,7 @@ pub struct DirectionForecast {
 
 /// A congestion alert (cảnh báo ùn tắc): hours where the projected queue of the gate exceeds
 /// its yards and staging areas.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Alert {
     pub gate: String,
     pub from: i64,
@@ -96,7 +96,7 @@ pub struct Alert {
 }
 
 /// The forecast of one gate.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GateForecast {
     pub gate: String,
     pub name_vi: String,
@@ -521,14 +521,91 @@ pub async fn forecast(
     Ok(out)
 }
 
-/// Forecast, then announce each new alert window once: outbox `border.congestion_alert` (the
+/// How long a stored forecast serves page views, within its hour: the server's forecast job
+/// recomputes every few minutes (`serve`, [`announce`]).
+pub const SNAPSHOT_FRESH: i64 = 10 * 60 * 1_000_000;
+
+/// Compute every road gate's forecast as of `now` and keep each as its gate's latest snapshot
+/// (ảnh chụp dự báo), for the pages that read [`current`].
+pub async fn refresh(db: &Db, now: i64, p: &Params) -> Result<Vec<GateForecast>, AppError> {
+    let out = forecast(db, None, now, p).await?;
+    for f in &out {
+        store_snapshot(db, f, p).await?;
+    }
+    Ok(out)
+}
+
+/// Keep `f` as its gate's snapshot unless a newer one is already there.
+async fn store_snapshot(db: &Db, f: &GateForecast, p: &Params) -> Result<(), AppError> {
+    let params = serde_json::to_string(p).map_err(AppError::internal)?;
+    let body = serde_json::to_string(f).map_err(AppError::internal)?;
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO border_forecast_snapshots (gate_code, as_of, computed_at, params, body) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (gate_code) DO UPDATE SET as_of = excluded.as_of, \
+           computed_at = excluded.computed_at, params = excluded.params, body = excluded.body \
+         WHERE excluded.as_of >= border_forecast_snapshots.as_of",
+    )
+    .bind(&f.gate)
+    .bind(f.as_of)
+    .bind(tinhso_store::db::now_micros())
+    .bind(&params)
+    .bind(&body)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The forecast the pages show (the leaders' border page, the operations centre): each road
+/// gate's snapshot when it was computed with the same settings, in the hour of `now`, at most
+/// [`SNAPSHOT_FRESH`] before `now` and not after it; otherwise the gate's forecast is computed
+/// now and kept. A page view then costs a read, not 72 hours recomputed from a month of trips.
+pub async fn current(db: &Db, now: i64, p: &Params) -> Result<Vec<GateForecast>, AppError> {
+    let params = serde_json::to_string(p).map_err(AppError::internal)?;
+    let oldest = (now - SNAPSHOT_FRESH).max(slots::floor_hour(now) - 1);
+    let rows = sqlx::query(
+        "SELECT body FROM border_forecast_snapshots \
+         WHERE as_of <= $1 AND as_of > $2 AND params = $3",
+    )
+    .bind(now)
+    .bind(oldest)
+    .bind(&params)
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    let mut kept: HashMap<String, GateForecast> = HashMap::new();
+    for r in rows {
+        let body: String = r.try_get(0).map_err(db_err)?;
+        // A body this version cannot read is computed again, not an error for the page.
+        if let Ok(f) = serde_json::from_str::<GateForecast>(&body) {
+            kept.insert(f.gate.clone(), f);
+        }
+    }
+    let mut out = Vec::new();
+    for g in gates::list(db).await?.iter().filter(|g| g.kind == "road") {
+        match kept.remove(&g.code) {
+            Some(f) => out.push(f),
+            None => {
+                let f = gate_forecast(db, g, now, p).await?;
+                store_snapshot(db, &f, p).await?;
+                out.push(f);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Forecast (kept as the gates' snapshots, [`refresh`]), then announce each new alert window once: outbox `border.congestion_alert` (the
 /// alert) and `border.advisory` (hold at staging areas further back; the enterprises whose
 /// trips fall in the congested hours, for the notify module). A window that overlaps the last
 /// one announced for the gate is the same alert (extended, not announced again). Returns the
 /// alerts announced now.
 pub async fn announce(db: &Db, ctx: &Ctx, now: i64, p: &Params) -> Result<Vec<Alert>, AppError> {
     let mut out = Vec::new();
-    for f in forecast(db, None, now, p).await? {
+    for f in refresh(db, now, p).await? {
         for a in f.alerts {
             let name = format!("congestion:{}", a.gate);
             let mut tx = db.begin_write().await?;

@@ -92,4 +92,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "border roll-up in summing order; trips by gate and expected arrival",
         sql: include_str!("../migrations/8009_rollup_order.sql"),
     },
+    Migration {
+        version: 8010,
+        name: "the latest congestion forecast of each gate",
+        sql: include_str!("../migrations/8010_forecast_snapshots.sql"),
+    },
 ];

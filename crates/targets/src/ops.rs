@@ -351,7 +351,7 @@ pub async fn centre(
     }
     // Congestion alerts of the border forecast (the next 72 hours), as the leaders' border
     // page shows them.
-    for g in tinhso_border::forecast::forecast(db, None, now, &Default::default()).await? {
+    for g in tinhso_border::forecast::current(db, now, &Default::default()).await? {
         for a in &g.alerts {
             alerts.push(Alert {
                 key: "border_congestion",

@@ -441,6 +441,30 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             }
         }
     });
+    // The border congestion forecast (dự báo ùn tắc), every five minutes: kept as each gate's
+    // snapshot for the leaders' pages and the operations centre, and each new alert window
+    // announced once (outbox `border.congestion_alert`, `border.advisory`).
+    let mut forecast_rx = stop_rx.clone();
+    let forecast_db = db.clone();
+    let forecast_task = tokio::spawn(async move {
+        let ctx = tinhso_store::audit::Ctx::system("border-forecast");
+        let params = tinhso_border::forecast::Params::default();
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
+        loop {
+            tokio::select! {
+                _ = every.tick() => {
+                    let now = tinhso_store::now_micros();
+                    match tinhso_border::forecast::announce(&forecast_db, &ctx, now, &params).await {
+                        Ok(sent) if !sent.is_empty() => tracing::info!(
+                            alerts = sent.len(), "border congestion alerts announced"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "border forecast failed"),
+                    }
+                }
+                _ = forecast_rx.changed() => break,
+            }
+        }
+    });
     // The leaders' weekly digest of the targets: checked once a minute, sent once per ISO
     // week from its scheduled time (the notifications ledger keeps it from going twice).
     let digest_task = match (mailer_for_digest, settings.digest) {
@@ -522,6 +546,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _ = border_task.await;
     let _ = reports_task.await;
     let _ = rollup_task.await;
+    let _ = forecast_task.await;
     for t in [digest_task, provider_task, connectors_task]
         .into_iter()
         .flatten()

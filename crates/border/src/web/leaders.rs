@@ -186,7 +186,7 @@ async fn page(
             )
         })
         .collect();
-    let forecasts = crate::forecast::forecast(&state.db, None, now, &Default::default())
+    let forecasts = crate::forecast::current(&state.db, now, &Default::default())
         .await
         .map_err(|e| ctx.page_err(e))?;
     let mut alerts = Vec::new();

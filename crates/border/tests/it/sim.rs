@@ -175,6 +175,67 @@ async fn crisis_overflows_the_yard_and_alerts_once() {
         .await
         .unwrap_err();
     assert_eq!(e.status(), 422);
+    pages_read_the_kept_forecast(db, at + 3_600_000_000, &p).await;
+}
+
+/// What the pages read ([`forecast::current`]) after the job kept the gates' forecasts at
+/// `kept` ([`forecast::announce`] did): the kept forecast while it is fresh and in its hour,
+/// a forecast computed now otherwise — which replaces the kept one only when it is newer.
+async fn pages_read_the_kept_forecast(db: &tinhso_store::Db, kept: i64, p: &forecast::Params) {
+    const MIN: i64 = 60_000_000;
+    let as_of = |f: &[forecast::GateForecast]| f.iter().map(|g| g.as_of).collect::<Vec<_>>();
+    let stored = || async { count(db, "SELECT COUNT(*) FROM border_forecast_snapshots").await };
+    let truth = forecast::forecast(db, None, kept, p).await.unwrap();
+    assert!(!truth.is_empty());
+    assert_eq!(
+        stored().await as usize,
+        truth.len(),
+        "one snapshot per road gate"
+    );
+    // Fresh: the kept forecast, whole (as_of tells it was not computed again).
+    let read = forecast::current(db, kept + 2 * MIN, p).await.unwrap();
+    assert_eq!(read, truth);
+    // Other settings: computed with them, not the kept one.
+    let other = forecast::Params {
+        horizon_hours: 24,
+        ..p.clone()
+    };
+    let read = forecast::current(db, kept + 2 * MIN, &other).await.unwrap();
+    assert!(read
+        .iter()
+        .all(|g| g.as_of == kept + 2 * MIN && g.total_queue.len() == 24));
+    // Stale: computed now and kept.
+    let later = kept + 11 * MIN;
+    let read = forecast::current(db, later, p).await.unwrap();
+    assert_eq!(as_of(&read), vec![later; truth.len()]);
+    assert_eq!(read, forecast::forecast(db, None, later, p).await.unwrap());
+    assert_eq!(
+        count(
+            db,
+            &format!("SELECT COUNT(*) FROM border_forecast_snapshots WHERE as_of = {later}")
+        )
+        .await as usize,
+        truth.len()
+    );
+    // Before the kept one (a page on a past date): computed for that time, the newer kept.
+    let read = forecast::current(db, kept - 30 * MIN, p).await.unwrap();
+    assert_eq!(as_of(&read), vec![kept - 30 * MIN; truth.len()]);
+    assert_eq!(
+        count(
+            db,
+            &format!("SELECT COUNT(*) FROM border_forecast_snapshots WHERE as_of = {later}")
+        )
+        .await as usize,
+        truth.len()
+    );
+    // Five minutes old but from the previous hour: the hours it starts from are gone.
+    let next_hour = kept + 60 * MIN;
+    forecast::refresh(db, next_hour - 3 * MIN, p).await.unwrap();
+    let read = forecast::current(db, next_hour + 2 * MIN, p).await.unwrap();
+    assert_eq!(as_of(&read), vec![next_hour + 2 * MIN; truth.len()]);
+    // Five minutes old in the same hour: kept.
+    let read = forecast::current(db, next_hour + 7 * MIN, p).await.unwrap();
+    assert_eq!(as_of(&read), vec![next_hour + 2 * MIN; truth.len()]);
 }
 
 /// Forecast accuracy on held-out simulated data: three weeks of Hữu Nghị history, then the
