@@ -347,7 +347,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     }
     // The hub members' webhooks: deliveries written by an outbox consumer (with or without
     // NATS), posted by their own worker with retries and a dead-letter list.
-    let webhooks = tinhso_exchange::Webhooks::new(db.clone(), Default::default());
+    let webhooks = tinhso_exchange::Webhooks::new(db.clone(), settings.exchange.webhooks.clone());
     tinhso_exchange::webhooks::start_at_newest_event_if_new(&db).await?;
     outbox = webhooks.subscribe(outbox);
     // National connectors: the real endpoints from the environment, or with --demo the
@@ -514,7 +514,13 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     );
     tracing::info!(%addr, database = db.backend().name(), "serving");
     println!("tinhso listening on http://{addr}");
-    tinhso_web::serve(listener, state, shutdown_signal()).await?;
+    tinhso_web::serve_with_hub(
+        listener,
+        state,
+        settings.exchange.hub.clone(),
+        shutdown_signal(),
+    )
+    .await?;
     let _ = stop_tx.send(true);
     let _ = dispatcher_task.await;
     let _ = webhook_task.await;
