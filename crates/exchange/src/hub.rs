@@ -862,13 +862,12 @@ impl Hub {
                 let path = rest.split('?').next().unwrap_or_default();
                 // HEAD is GET without the body: it falls under the GET operation unless
                 // the document declares a HEAD one.
-                let op = registry::match_operation(&svc.openapi, method.as_str(), path).or_else(
-                    || {
+                let op =
+                    registry::match_operation(&svc.openapi, method.as_str(), path).or_else(|| {
                         (method == Method::HEAD)
                             .then(|| registry::match_operation(&svc.openapi, "GET", path))
                             .flatten()
-                    },
-                );
+                    });
                 if !op.as_ref().is_some_and(|o| ops.contains(o)) {
                     let named = op.unwrap_or_else(|| format!("{} /{}", method.as_str(), path));
                     return self.refuse_operation(&seen, &named).await;

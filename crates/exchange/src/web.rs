@@ -57,7 +57,11 @@ pub const RULES: &[Rule] = {
             "/quan-tri/truc-lien-thong/quyen/thu-hoi",
             Perm(UserManage),
         ),
-        ("POST", "/quan-tri/truc-lien-thong/tan-suat", Perm(UserManage)),
+        (
+            "POST",
+            "/quan-tri/truc-lien-thong/tan-suat",
+            Perm(UserManage),
+        ),
         (
             "POST",
             "/quan-tri/truc-lien-thong/thu-chet/{id}/gui-lai",
@@ -411,7 +415,9 @@ async fn hub_page(
         .await
         .map_err(|e| ctx.page_err(e))?;
     let done = match q.xong.as_deref() {
-        Some("thanh-vien") => ctx.lang.s("Đã đăng ký thành viên.", "The member is registered."),
+        Some("thanh-vien") => ctx
+            .lang
+            .s("Đã đăng ký thành viên.", "The member is registered."),
         Some("quyen") => ctx.lang.s("Đã cấp quyền.", "The right is granted."),
         Some("thu-hoi") => ctx.lang.s("Đã thu hồi quyền.", "The right is revoked."),
         Some("tan-suat") => ctx.lang.s("Đã đặt giới hạn tần suất.", "The rate is set."),
@@ -639,10 +645,7 @@ async fn after_form(
                 } else {
                     format!("{prefix}-{field}")
                 };
-                (
-                    anchor,
-                    lang.s(&f.message_vi, &f.message_en).to_string(),
-                )
+                (anchor, lang.s(&f.message_vi, &f.message_en).to_string())
             })
             .collect()
     };

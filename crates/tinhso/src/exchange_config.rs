@@ -38,22 +38,12 @@ pub struct WebhooksFile {
 }
 
 /// The hub's resolved settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ExchangeSettings {
     pub hub: HubConfig,
     pub webhooks: WebhookConfig,
     /// Days the encrypted bodies of exchanges are kept (lưu giữ nội dung); `None`: for ever.
     pub kept_bodies_days: Option<u32>,
-}
-
-impl Default for ExchangeSettings {
-    fn default() -> Self {
-        Self {
-            hub: HubConfig::default(),
-            webhooks: WebhookConfig::default(),
-            kept_bodies_days: None,
-        }
-    }
 }
 
 /// One setting: its key in the file, its environment variable, the value from either.
@@ -401,7 +391,10 @@ mod tests {
         let d = HubConfig::default();
         assert_eq!(s.hub.max_body, d.max_body);
         assert_eq!(s.hub.clock_skew, d.clock_skew);
-        assert_eq!(s.webhooks.max_attempts, WebhookConfig::default().max_attempts);
+        assert_eq!(
+            s.webhooks.max_attempts,
+            WebhookConfig::default().max_attempts
+        );
         assert_eq!(s.kept_bodies_days, None);
     }
 
@@ -461,12 +454,10 @@ mod tests {
                 && e.contains("\"nhanh\""),
             "{e}"
         );
-        let e = ExchangeSettings::resolve(
-            None,
-            &env_of(&[("TINHSO_EXCHANGE_RATE_PER_SECOND", "0")]),
-        )
-        .unwrap_err()
-        .to_string();
+        let e =
+            ExchangeSettings::resolve(None, &env_of(&[("TINHSO_EXCHANGE_RATE_PER_SECOND", "0")]))
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("lớn hơn 0"), "{e}");
 
         let f = parse("[exchange.webhooks]\njitter = 1.5\n");
@@ -485,7 +476,10 @@ mod tests {
         let e = ExchangeSettings::resolve(Some(&f), &env_of(&[]))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("`exchange.clock_skew_secs`") && e.contains("\"-1\""), "{e}");
+        assert!(
+            e.contains("`exchange.clock_skew_secs`") && e.contains("\"-1\""),
+            "{e}"
+        );
 
         // An unknown key is refused by the file reader (deny_unknown_fields).
         #[derive(Deserialize, Debug)]

@@ -273,7 +273,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with_hub(listener, state, tinhso_exchange::HubConfig::default(), shutdown).await
+    serve_with_hub(
+        listener,
+        state,
+        tinhso_exchange::HubConfig::default(),
+        shutdown,
+    )
+    .await
 }
 
 /// [`serve`] with the exchange hub's limits.
@@ -283,7 +289,8 @@ pub async fn serve_with_hub(
     hub_config: tinhso_exchange::HubConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router_with_hub(state, hub_config).into_make_service_with_connect_info::<SocketAddr>();
+    let app =
+        router_with_hub(state, hub_config).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -91,7 +91,12 @@ async fn csrf(app: &TestApp, c: &Client) -> String {
     hidden_field(&html, "csrf").expect("csrf field on the hub page")
 }
 
-async fn post(app: &TestApp, c: &Client, path: &str, form: &[(&str, &str)]) -> (StatusCode, String, String) {
+async fn post(
+    app: &TestApp,
+    c: &Client,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String, String) {
     let resp = c.post(app.url(path)).form(form).send().await.unwrap();
     let loc = location(&resp);
     let (status, body) = text(resp).await;
@@ -140,16 +145,31 @@ async fn the_administrator_changes_the_hub_through_its_page() {
         &app,
         &c,
         "/quan-tri/truc-lien-thong/thanh-vien",
-        &[("csrf", t), ("code", "UBND-LS"), ("name", "Sở Y tế Lạng Sơn"), ("public_key", &key(9))],
+        &[
+            ("csrf", t),
+            ("code", "UBND-LS"),
+            ("name", "Sở Y tế Lạng Sơn"),
+            ("public_key", &key(9)),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains("id=\"loi-member\""), "{html}");
-    assert!(html.contains("href=\"#tv-code\""), "the message links to its input: {html}");
-    assert!(html.contains("value=\"Sở Y tế Lạng Sơn\""), "the name typed is kept");
+    assert!(
+        html.contains("href=\"#tv-code\""),
+        "the message links to its input: {html}"
+    );
+    assert!(
+        html.contains("value=\"Sở Y tế Lạng Sơn\""),
+        "the name typed is kept"
+    );
     assert!(html.contains("value=\"UBND-LS\""), "the code typed is kept");
     assert!(
-        registry::list_members(&app.db).await.unwrap().iter().all(|m| m.name != "Sở Y tế Lạng Sơn"),
+        registry::list_members(&app.db)
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.name != "Sở Y tế Lạng Sơn"),
         "nothing was written"
     );
     let before = audit_count(&app, "exchange.member_register").await;
@@ -157,13 +177,23 @@ async fn the_administrator_changes_the_hub_through_its_page() {
         &app,
         &c,
         "/quan-tri/truc-lien-thong/thanh-vien",
-        &[("csrf", t), ("code", "000.00.31.H37"), ("name", "Sở Y tế Lạng Sơn"), ("public_key", &key(9))],
+        &[
+            ("csrf", t),
+            ("code", "000.00.31.H37"),
+            ("name", "Sở Y tế Lạng Sơn"),
+            ("public_key", &key(9)),
+        ],
     )
     .await;
     assert_done(status, &loc, &body, "register");
     let members = registry::list_members(&app.db).await.unwrap();
-    assert!(members.iter().any(|m| m.code == "000.00.31.H37" && m.name == "Sở Y tế Lạng Sơn"));
-    assert_eq!(audit_count(&app, "exchange.member_register").await, before + 1);
+    assert!(members
+        .iter()
+        .any(|m| m.code == "000.00.31.H37" && m.name == "Sở Y tế Lạng Sơn"));
+    assert_eq!(
+        audit_count(&app, "exchange.member_register").await,
+        before + 1
+    );
     let (_, html) = text(app.get(&c, &loc).await).await;
     assert!(html.contains("Đã đăng ký thành viên."), "{html}");
 
@@ -172,97 +202,191 @@ async fn the_administrator_changes_the_hub_through_its_page() {
         &app,
         &c,
         "/quan-tri/truc-lien-thong/quyen",
-        &[("csrf", t), ("client", CLIENT), ("provider", PROVIDER), ("service", SERVICE),
-          ("operations", "GET /records/{id}\nPATCH /records/{id}")],
+        &[
+            ("csrf", t),
+            ("client", CLIENT),
+            ("provider", PROVIDER),
+            ("service", SERVICE),
+            ("operations", "GET /records/{id}\nPATCH /records/{id}"),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
-    assert!(html.contains("id=\"loi-right\"") && html.contains("href=\"#q-operations\""), "{html}");
-    assert!(html.contains("PATCH /records/{id}</textarea>"), "the operations typed are kept");
-    assert_eq!(registry::right_scope(&app.db, CLIENT, PROVIDER, SERVICE).await.unwrap(), None);
+    assert!(
+        html.contains("id=\"loi-right\"") && html.contains("href=\"#q-operations\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("PATCH /records/{id}</textarea>"),
+        "the operations typed are kept"
+    );
+    assert_eq!(
+        registry::right_scope(&app.db, CLIENT, PROVIDER, SERVICE)
+            .await
+            .unwrap(),
+        None
+    );
     let (status, loc, body) = post(
         &app,
         &c,
         "/quan-tri/truc-lien-thong/quyen",
-        &[("csrf", t), ("client", CLIENT), ("provider", PROVIDER), ("service", SERVICE),
-          ("operations", "GET /records/{id}\r\n\r\nput /records/{id}")],
+        &[
+            ("csrf", t),
+            ("client", CLIENT),
+            ("provider", PROVIDER),
+            ("service", SERVICE),
+            ("operations", "GET /records/{id}\r\n\r\nput /records/{id}"),
+        ],
     )
     .await;
     assert_done(status, &loc, &body, "grant");
     assert_eq!(
-        registry::right_scope(&app.db, CLIENT, PROVIDER, SERVICE).await.unwrap(),
-        Some(vec!["GET /records/{id}".to_string(), "PUT /records/{id}".to_string()])
+        registry::right_scope(&app.db, CLIENT, PROVIDER, SERVICE)
+            .await
+            .unwrap(),
+        Some(vec![
+            "GET /records/{id}".to_string(),
+            "PUT /records/{id}".to_string()
+        ])
     );
     assert_eq!(audit_count(&app, "exchange.right_grant").await, 1);
     // The page lists it with a revoke button; revoking through it.
     let (_, html) = text(app.get(&c, PAGE).await).await;
-    assert!(html.contains("action=\"/quan-tri/truc-lien-thong/quyen/thu-hoi\""), "{html}");
+    assert!(
+        html.contains("action=\"/quan-tri/truc-lien-thong/quyen/thu-hoi\""),
+        "{html}"
+    );
     let (status, loc, body) = post(
         &app,
         &c,
         "/quan-tri/truc-lien-thong/quyen/thu-hoi",
-        &[("csrf", t), ("client", CLIENT), ("provider", PROVIDER), ("service", SERVICE)],
+        &[
+            ("csrf", t),
+            ("client", CLIENT),
+            ("provider", PROVIDER),
+            ("service", SERVICE),
+        ],
     )
     .await;
     assert_done(status, &loc, &body, "revoke");
-    assert_eq!(registry::right_scope(&app.db, CLIENT, PROVIDER, SERVICE).await.unwrap(), None);
+    assert_eq!(
+        registry::right_scope(&app.db, CLIENT, PROVIDER, SERVICE)
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(audit_count(&app, "exchange.right_revoke").await, 1);
     // Revoking with a malformed member code: the field error, on the page.
     let (status, _, html) = post(
         &app,
         &c,
         "/quan-tri/truc-lien-thong/quyen/thu-hoi",
-        &[("csrf", t), ("client", "x"), ("provider", PROVIDER), ("service", SERVICE)],
+        &[
+            ("csrf", t),
+            ("client", "x"),
+            ("provider", PROVIDER),
+            ("service", SERVICE),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains("id=\"loi-row\""), "{html}");
-    assert_eq!(audit_count(&app, "exchange.right_revoke").await, 1, "nothing more");
+    assert_eq!(
+        audit_count(&app, "exchange.right_revoke").await,
+        1,
+        "nothing more"
+    );
 
     // A member's rate: words are refused per field, kept; a decimal comma is accepted.
     let (status, _, html) = post(
         &app,
         &c,
         "/quan-tri/truc-lien-thong/tan-suat",
-        &[("csrf", t), ("member", CLIENT), ("burst", "nhiều"), ("per_second", "2,5")],
+        &[
+            ("csrf", t),
+            ("member", CLIENT),
+            ("burst", "nhiều"),
+            ("per_second", "2,5"),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains("href=\"#ts-burst\""), "{html}");
-    assert!(html.contains("phải là một số"), "the message is in Vietnamese: {html}");
-    assert!(html.contains("value=\"nhiều\"") && html.contains("value=\"2,5\""), "kept");
+    assert!(
+        html.contains("phải là một số"),
+        "the message is in Vietnamese: {html}"
+    );
+    assert!(
+        html.contains("value=\"nhiều\"") && html.contains("value=\"2,5\""),
+        "kept"
+    );
     let (status, _, html) = post(
         &app,
         &c,
         "/quan-tri/truc-lien-thong/tan-suat",
-        &[("csrf", t), ("member", CLIENT), ("burst", "50"), ("per_second", "")],
+        &[
+            ("csrf", t),
+            ("member", CLIENT),
+            ("burst", "50"),
+            ("per_second", ""),
+        ],
     )
     .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "one without the other: {html}");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "one without the other: {html}"
+    );
     assert!(html.contains("href=\"#ts-per_second\""), "{html}");
-    assert!(registry::list_rate_limits(&app.db).await.unwrap().is_empty(), "nothing written");
+    assert!(
+        registry::list_rate_limits(&app.db)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing written"
+    );
     let (status, loc, body) = post(
         &app,
         &c,
         "/quan-tri/truc-lien-thong/tan-suat",
-        &[("csrf", t), ("member", CLIENT), ("burst", "50"), ("per_second", "2,5")],
+        &[
+            ("csrf", t),
+            ("member", CLIENT),
+            ("burst", "50"),
+            ("per_second", "2,5"),
+        ],
     )
     .await;
     assert_done(status, &loc, &body, "rate");
     let rates = registry::list_rate_limits(&app.db).await.unwrap();
     assert_eq!(rates.len(), 1);
-    assert_eq!((rates[0].member.as_str(), rates[0].burst, rates[0].per_second), (CLIENT, 50, 2.5));
+    assert_eq!(
+        (
+            rates[0].member.as_str(),
+            rates[0].burst,
+            rates[0].per_second
+        ),
+        (CLIENT, 50, 2.5)
+    );
     assert_eq!(audit_count(&app, "exchange.rate_limit").await, 1);
     // Both empty: back to the default.
     let (status, loc, body) = post(
         &app,
         &c,
         "/quan-tri/truc-lien-thong/tan-suat",
-        &[("csrf", t), ("member", CLIENT), ("burst", ""), ("per_second", "")],
+        &[
+            ("csrf", t),
+            ("member", CLIENT),
+            ("burst", ""),
+            ("per_second", ""),
+        ],
     )
     .await;
     assert_done(status, &loc, &body, "rate back to default");
-    assert!(registry::list_rate_limits(&app.db).await.unwrap().is_empty());
+    assert!(registry::list_rate_limits(&app.db)
+        .await
+        .unwrap()
+        .is_empty());
 
     // Replay the dead-lettered delivery from its row; a second replay finds it gone (404,
     // shown on the page).
@@ -283,11 +407,15 @@ async fn the_administrator_changes_the_hub_through_its_page() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains("Trạng thái phải là"), "{html}");
     assert_eq!(subscription_status(&app, &sub).await, "active");
-    let (status, loc, body) = post(&app, &c, &status_url, &[("csrf", t), ("active", "false")]).await;
+    let (status, loc, body) =
+        post(&app, &c, &status_url, &[("csrf", t), ("active", "false")]).await;
     assert_done(status, &loc, &body, "suspend");
     assert_eq!(subscription_status(&app, &sub).await, "suspended");
     let (_, html) = text(app.get(&c, PAGE).await).await;
-    assert!(html.contains("name=\"active\" value=\"true\""), "a resume button now: {html}");
+    assert!(
+        html.contains("name=\"active\" value=\"true\""),
+        "a resume button now: {html}"
+    );
     let (status, loc, body) = post(&app, &c, &status_url, &[("csrf", t), ("active", "true")]).await;
     assert_done(status, &loc, &body, "resume");
     assert_eq!(subscription_status(&app, &sub).await, "active");
@@ -304,15 +432,28 @@ async fn the_forms_need_the_admin_right_and_the_csrf_token() {
     let forms: Vec<(&str, Vec<(&str, &str)>)> = vec![
         (
             "/quan-tri/truc-lien-thong/thanh-vien",
-            vec![("code", "000.00.32.H37"), ("name", "Sở Xây dựng"), ("public_key", new_key.as_str())],
+            vec![
+                ("code", "000.00.32.H37"),
+                ("name", "Sở Xây dựng"),
+                ("public_key", new_key.as_str()),
+            ],
         ),
         (
             "/quan-tri/truc-lien-thong/quyen",
-            vec![("client", CLIENT), ("provider", PROVIDER), ("service", SERVICE), ("operations", "")],
+            vec![
+                ("client", CLIENT),
+                ("provider", PROVIDER),
+                ("service", SERVICE),
+                ("operations", ""),
+            ],
         ),
         (
             "/quan-tri/truc-lien-thong/quyen/thu-hoi",
-            vec![("client", CLIENT), ("provider", PROVIDER), ("service", SERVICE)],
+            vec![
+                ("client", CLIENT),
+                ("provider", PROVIDER),
+                ("service", SERVICE),
+            ],
         ),
         (
             "/quan-tri/truc-lien-thong/tan-suat",
@@ -324,10 +465,12 @@ async fn the_forms_need_the_admin_right_and_the_csrf_token() {
     let audited = |app: &TestApp| {
         let db = app.db.clone();
         async move {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'exchange.%'")
-                .fetch_one(db.pool())
-                .await
-                .unwrap()
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'exchange.%'",
+            )
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
         }
     };
     let before = audited(&app).await;
@@ -338,7 +481,10 @@ async fn the_forms_need_the_admin_right_and_the_csrf_token() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
     let (_, home) = text(app.get(&other, "/").await).await;
     let other_token = hidden_field(&home, "csrf").unwrap_or_default();
-    assert!(!other_token.is_empty(), "the signed-in page carries the session's token");
+    assert!(
+        !other_token.is_empty(),
+        "the signed-in page carries the session's token"
+    );
     for (path, fields) in &forms {
         let mut form = fields.clone();
         form.push(("csrf", other_token.as_str()));
@@ -359,15 +505,33 @@ async fn the_forms_need_the_admin_right_and_the_csrf_token() {
 
     // Nothing was written by any of them.
     assert_eq!(audited(&app).await, before);
-    assert!(registry::list_members(&app.db).await.unwrap().iter().all(|m| m.code != "000.00.32.H37"));
-    assert_eq!(registry::right_scope(&app.db, CLIENT, PROVIDER, SERVICE).await.unwrap(), None);
-    assert!(registry::list_rate_limits(&app.db).await.unwrap().is_empty());
+    assert!(registry::list_members(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .all(|m| m.code != "000.00.32.H37"));
+    assert_eq!(
+        registry::right_scope(&app.db, CLIENT, PROVIDER, SERVICE)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(registry::list_rate_limits(&app.db)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(delivery_status(&app, &dead).await, "dead");
     assert_eq!(subscription_status(&app, &sub).await, "active");
 
     // With the token the same administrator's post goes through (the refusals above were
     // about the token, not the form).
     let token = csrf(&app, &admin).await;
-    let (status, loc, body) = post(&app, &admin, &status_url, &[("csrf", token.as_str()), ("active", "false")]).await;
+    let (status, loc, body) = post(
+        &app,
+        &admin,
+        &status_url,
+        &[("csrf", token.as_str()), ("active", "false")],
+    )
+    .await;
     assert_done(status, &loc, &body, "suspend with the token");
 }
