@@ -471,6 +471,72 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_file_is_valid_and_states_the_defaults() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("tinhso.toml");
+        std::fs::write(&file, include_str!("../../../docs/tinhso.example.toml")).unwrap();
+        let mut a = args(tmp.path());
+        a.config = Some(file);
+        let s = Settings::resolve_with_env(&a, &|_| None).unwrap();
+        let (hub, hooks) = (
+            tinhso_exchange::HubConfig::default(),
+            tinhso_exchange::WebhookConfig::default(),
+        );
+        let e = &s.exchange;
+        assert_eq!(
+            (
+                e.hub.max_body,
+                e.hub.clock_skew,
+                e.hub.timeout,
+                e.hub.breaker_threshold
+            ),
+            (
+                hub.max_body,
+                hub.clock_skew,
+                hub.timeout,
+                hub.breaker_threshold
+            )
+        );
+        assert_eq!(
+            (
+                e.hub.breaker_cooldown,
+                e.hub.rate_burst,
+                e.hub.rate_per_second,
+                e.hub.rate_refresh
+            ),
+            (
+                hub.breaker_cooldown,
+                hub.rate_burst,
+                hub.rate_per_second,
+                hub.rate_refresh
+            )
+        );
+        assert_eq!(e.kept_bodies_days, None);
+        assert_eq!(
+            (
+                e.webhooks.timeout,
+                e.webhooks.max_attempts,
+                e.webhooks.base_delay,
+                e.webhooks.factor
+            ),
+            (
+                hooks.timeout,
+                hooks.max_attempts,
+                hooks.base_delay,
+                hooks.factor
+            )
+        );
+        assert_eq!(
+            (
+                e.webhooks.max_delay,
+                e.webhooks.jitter,
+                e.webhooks.concurrency
+            ),
+            (hooks.max_delay, hooks.jitter, hooks.concurrency)
+        );
+    }
+
+    #[test]
     fn bad_settings_name_the_setting() {
         let tmp = tempfile::tempdir().unwrap();
         let mut a = args(tmp.path());
