@@ -374,6 +374,18 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             let _ = anchor_rx.changed().await;
         },
     ));
+    // Retention of the hub's kept bodies (`[exchange] kept_bodies_days`): daily; none when
+    // bodies are kept for ever.
+    let retention_task = settings.exchange.kept_bodies_days.map(|days| {
+        let mut retention_rx = stop_rx.clone();
+        tokio::spawn(tinhso_exchange::bodies::purge_every_day(
+            db.clone(),
+            days,
+            async move {
+                let _ = retention_rx.changed().await;
+            },
+        ))
+    });
     // The border gate's queue job: no-shows to standby, standby trucks seated, trucks called
     // forward, once a minute (the pages' own snapshot is at most a second old anyway).
     let mut tick_rx = stop_rx.clone();
@@ -525,6 +537,9 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _ = dispatcher_task.await;
     let _ = webhook_task.await;
     let _ = anchor_task.await;
+    if let Some(t) = retention_task {
+        let _ = t.await;
+    }
     let _ = border_task.await;
     let _ = reports_task.await;
     let _ = rollup_task.await;

@@ -1172,3 +1172,70 @@ async fn put_patch_delete_and_head_pass_the_same_signature_rights_and_log() {
     let v = log::verify(db, Some(&w.hub_public_key)).await.unwrap();
     assert_eq!(v.first_broken, None);
 }
+
+#[tokio::test]
+async fn kept_bodies_past_their_retention_are_deleted_and_the_log_still_verifies() {
+    let w = world().await;
+    let db = &w.t.db;
+    w.grant(CLIENT).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let r = w
+            .send(
+                &w.call("POST", "echo", format!("{{\"n\":{n}}}").as_bytes()),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        ids.push(
+            r.headers()["x-lgsp-exchange-id"]
+                .to_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    // The first two were kept 40 and 31 days ago, the last one now.
+    let now = now_micros();
+    for (id, days) in [(&ids[0], 40), (&ids[1], 31)] {
+        sqlx::query("UPDATE exchange_bodies SET created_at = $1 WHERE exchange_id = $2")
+            .bind(now - days * 86_400_000_000)
+            .bind(id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+    let admin = ctx();
+    let purge = |days| tinhso_exchange::bodies::purge_older_than(db, &admin, days, now);
+    assert_eq!(purge(60).await.unwrap(), 0, "nothing is that old");
+    assert_eq!(purge(30).await.unwrap(), 2);
+    assert_eq!(purge(30).await.unwrap(), 0, "already gone");
+    let kept: Vec<String> = sqlx::query_scalar("SELECT exchange_id FROM exchange_bodies")
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(kept, vec![ids[2].clone()]);
+    // Reading a deleted body: 404; the kept one still reads.
+    let e = tinhso_exchange::bodies::read(db, &ctx(), &ids[0])
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 404);
+    assert!(tinhso_exchange::bodies::read(db, &ctx(), &ids[2])
+        .await
+        .is_ok());
+    // The log is whole: every entry with its hashes, the chain and the kept body verify.
+    let v = log::verify(db, Some(&w.hub_public_key)).await.unwrap();
+    assert_eq!(
+        (v.entries_checked, v.bodies_checked, v.first_broken.clone()),
+        (3, 1, None),
+        "{v:?}"
+    );
+    // The purge that deleted something is on the audit trail, once.
+    let summaries: Vec<String> = sqlx::query_scalar(
+        "SELECT summary FROM audit_log WHERE action = 'exchange.bodies_purge' ORDER BY seq",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(summaries.len(), 1);
+    assert!(summaries[0].contains("\"deleted\":2"), "{}", summaries[0]);
+}
