@@ -209,26 +209,6 @@ pub async fn verify(db: &Db) -> Result<(i64, Option<(i64, String)>), DbError> {
     Ok((checked, None))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sealed_bodies_open_only_in_place() {
-        let s = seal("x1", "request", b"{\"so_dinh_danh\":\"020190001234\"}").unwrap();
-        assert!(!s.contains("020190001234"));
-        assert_eq!(
-            open("x1", "request", &s).unwrap(),
-            b"{\"so_dinh_danh\":\"020190001234\"}"
-        );
-        assert!(open("x2", "request", &s).is_none(), "another exchange");
-        assert!(open("x1", "response", &s).is_none(), "the other body");
-        let t = seal("x1", "request", b"{\"so_dinh_danh\":\"020190001234\"}").unwrap();
-        assert_ne!(s, t, "a fresh nonce per body");
-        assert!(kept_for("public") && kept_for("internal") && !kept_for("restricted"));
-    }
-}
-
 /// Retention (thời hạn lưu): delete the bodies kept longer than `days` before `now` (Unix
 /// microseconds). The message log is not touched — its entries keep the bodies' hashes, so the
 /// chain and `tinhso exchange verify` still pass; reading a deleted body answers 404. A purge
@@ -272,5 +252,25 @@ pub async fn purge_every_day(db: Db, days: u32, stop: impl std::future::Future<O
             }
             _ = &mut stop => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_bodies_open_only_in_place() {
+        let s = seal("x1", "request", b"{\"so_dinh_danh\":\"020190001234\"}").unwrap();
+        assert!(!s.contains("020190001234"));
+        assert_eq!(
+            open("x1", "request", &s).unwrap(),
+            b"{\"so_dinh_danh\":\"020190001234\"}"
+        );
+        assert!(open("x2", "request", &s).is_none(), "another exchange");
+        assert!(open("x1", "response", &s).is_none(), "the other body");
+        let t = seal("x1", "request", b"{\"so_dinh_danh\":\"020190001234\"}").unwrap();
+        assert_ne!(s, t, "a fresh nonce per body");
+        assert!(kept_for("public") && kept_for("internal") && !kept_for("restricted"));
     }
 }
