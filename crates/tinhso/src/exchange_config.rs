@@ -78,7 +78,7 @@ fn bad<T>(s: &Source<'_, T>, raw: &str, allowed: &Allowed, from_env: bool) -> an
     let place = if from_env {
         format!("{} (biến môi trường / environment)", s.env)
     } else {
-        format!("exchange.{} (tinhso.toml)", s.key)
+        "tinhso.toml".to_string()
     };
     anyhow::anyhow!(
         "setting `exchange.{key}` [{place}]: {raw:?} không hợp lệ — {vi} / is not valid — {en}",
