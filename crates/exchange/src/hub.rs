@@ -1,4 +1,7 @@
-//! The exchange itself (trao đổi qua trục): `GET|POST /lgsp/v1/{provider}/{service}/{path..}`.
+//! The exchange itself (trao đổi qua trục): `GET|HEAD|POST|PUT|PATCH|DELETE
+//! /lgsp/v1/{provider}/{service}/{path..}` — every method the same way: the signature covers
+//! the method, the right is matched against the OpenAPI operation of that method (HEAD: the
+//! GET operation unless one is declared for HEAD), every outcome is logged.
 //!
 //! In order: read the body (at most [`HubConfig::max_body`], else 413); authenticate the
 //! client (member code, timestamp within ±[`HubConfig::clock_skew`], nonce, ed25519 signature
@@ -167,8 +170,8 @@ const BAD_SIGNATURE: Refusal = refusal(
 const EXPIRED: Refusal = refusal(
     StatusCode::UNAUTHORIZED,
     "expired",
-    "Thời điểm ký nằm ngoài khoảng cho phép (±5 phút)",
-    "The timestamp is outside the accepted window (±5 minutes)",
+    "Thời điểm ký nằm ngoài khoảng cho phép so với đồng hồ của trục (mặc định ±5 phút, cấu hình exchange.clock_skew_secs)",
+    "The timestamp is outside the accepted window around the hub's clock (±5 minutes unless exchange.clock_skew_secs says otherwise)",
 );
 const REPLAYED: Refusal = refusal(
     StatusCode::UNAUTHORIZED,
@@ -857,7 +860,14 @@ impl Hub {
             Ok(Some(ops)) => {
                 // A right limited to operations: the request must fall under one of them.
                 let path = rest.split('?').next().unwrap_or_default();
-                let op = registry::match_operation(&svc.openapi, method.as_str(), path);
+                // HEAD is GET without the body: it falls under the GET operation unless
+                // the document declares a HEAD one.
+                let op =
+                    registry::match_operation(&svc.openapi, method.as_str(), path).or_else(|| {
+                        (method == Method::HEAD)
+                            .then(|| registry::match_operation(&svc.openapi, "GET", path))
+                            .flatten()
+                    });
                 if !op.as_ref().is_some_and(|o| ops.contains(o)) {
                     let named = op.unwrap_or_else(|| format!("{} /{}", method.as_str(), path));
                     return self.refuse_operation(&seen, &named).await;
@@ -981,7 +991,7 @@ fn internal(e: impl std::fmt::Display) -> Response {
     )
 }
 
-/// `GET|POST /lgsp/v1/{provider}/{service}/{*path}`.
+/// `GET|HEAD|POST|PUT|PATCH|DELETE /lgsp/v1/{provider}/{service}/{*path}`.
 pub async fn handle_with_path(
     Extension(hub): Extension<Arc<Hub>>,
     method: Method,
@@ -998,7 +1008,7 @@ pub async fn handle_with_path(
         .await
 }
 
-/// `GET|POST /lgsp/v1/{provider}/{service}`.
+/// `GET|HEAD|POST|PUT|PATCH|DELETE /lgsp/v1/{provider}/{service}`.
 pub async fn handle(
     Extension(hub): Extension<Arc<Hub>>,
     method: Method,

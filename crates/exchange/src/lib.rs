@@ -61,4 +61,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "exchange hub: bodies kept encrypted at rest",
         sql: include_str!("../migrations/5012_exchange_bodies.sql"),
     },
+    Migration {
+        version: 5013,
+        name: "exchange hub: kept bodies by age, for their retention",
+        sql: include_str!("../migrations/5013_exchange_bodies_created.sql"),
+    },
 ];

@@ -829,6 +829,11 @@ pub async fn revoke(
     provider: &str,
     service: &str,
 ) -> Result<(), AppError> {
+    // Malformed codes cannot name a right: say so rather than "nothing to revoke".
+    let mut errs = FieldErrors::new();
+    errs.check("client", member_code(client));
+    errs.check("provider", member_code(provider));
+    errs.into_result()?;
     let mut tx = db.begin_write().await?;
     sqlx::query(
         "DELETE FROM exchange_right_operations WHERE client = $1 AND provider = $2 AND service = $3",
@@ -897,6 +902,33 @@ pub async fn list_rate_limits(db: &Db) -> Result<Vec<RateLimit>, DbError> {
         })
     })
     .collect()
+}
+
+/// A member's rate from its two parts: both → that rate, neither → the hub's default
+/// (`None`), only one → a field error naming the missing one.
+pub fn rate_of(
+    burst: Option<i64>,
+    per_second: Option<f64>,
+) -> Result<Option<(i64, f64)>, AppError> {
+    match (burst, per_second) {
+        (Some(burst), Some(per_second)) => Ok(Some((burst, per_second))),
+        (None, None) => Ok(None),
+        (burst, _) => {
+            let field = if burst.is_none() {
+                "burst"
+            } else {
+                "per_second"
+            };
+            Err(AppError::field(
+                field,
+                Invalid::new(
+                    "rate_incomplete",
+                    "Cần cả burst và per_second (hoặc bỏ cả hai để dùng mức mặc định)",
+                    "Give both burst and per_second (or neither for the default)",
+                ),
+            ))
+        }
+    }
 }
 
 /// Set a member's rate (`Some((burst, per_second))`) or return it to the hub's default

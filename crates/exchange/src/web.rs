@@ -28,15 +28,50 @@ pub const RULES: &[Rule] = {
     &[
         // Members authenticate each request with their signature (checked by the hub).
         ("GET", "/lgsp/v1/hub-key", Public),
+        // Every method is routed the same way (signature over the method, the right of that
+        // method's operation, logged); HEAD goes with GET in this table.
         ("GET", "/lgsp/v1/{provider}/{service}", Public),
         ("POST", "/lgsp/v1/{provider}/{service}", Public),
+        ("PUT", "/lgsp/v1/{provider}/{service}", Public),
+        ("PATCH", "/lgsp/v1/{provider}/{service}", Public),
+        ("DELETE", "/lgsp/v1/{provider}/{service}", Public),
         ("GET", "/lgsp/v1/{provider}/{service}/{*path}", Public),
         ("POST", "/lgsp/v1/{provider}/{service}/{*path}", Public),
+        ("PUT", "/lgsp/v1/{provider}/{service}/{*path}", Public),
+        ("PATCH", "/lgsp/v1/{provider}/{service}/{*path}", Public),
+        ("DELETE", "/lgsp/v1/{provider}/{service}/{*path}", Public),
         ("GET", "/lgsp/v1/_subscriptions", Public),
         ("POST", "/lgsp/v1/_subscriptions", Public),
         ("DELETE", "/lgsp/v1/_subscriptions/{id}", Public),
         // Administration (province-wide user_manage, checked again inside).
         ("GET", "/quan-tri/truc-lien-thong", Perm(UserManage)),
+        // The page's forms (CSRF checked by the context layer like every page form).
+        (
+            "POST",
+            "/quan-tri/truc-lien-thong/thanh-vien",
+            Perm(UserManage),
+        ),
+        ("POST", "/quan-tri/truc-lien-thong/quyen", Perm(UserManage)),
+        (
+            "POST",
+            "/quan-tri/truc-lien-thong/quyen/thu-hoi",
+            Perm(UserManage),
+        ),
+        (
+            "POST",
+            "/quan-tri/truc-lien-thong/tan-suat",
+            Perm(UserManage),
+        ),
+        (
+            "POST",
+            "/quan-tri/truc-lien-thong/thu-chet/{id}/gui-lai",
+            Perm(UserManage),
+        ),
+        (
+            "POST",
+            "/quan-tri/truc-lien-thong/dang-ky/{id}/trang-thai",
+            Perm(UserManage),
+        ),
         ("GET", "/api/v1/exchange/members", Perm(UserManage)),
         ("POST", "/api/v1/exchange/members", Perm(UserManage)),
         (
@@ -126,11 +161,21 @@ pub fn member_routes(hub: Arc<Hub>) -> Router<AppState> {
         )
         .route(
             "/lgsp/v1/{provider}/{service}",
-            get(hub::handle).post(hub::handle),
+            get(hub::handle)
+                .head(hub::handle)
+                .post(hub::handle)
+                .put(hub::handle)
+                .patch(hub::handle)
+                .delete(hub::handle),
         )
         .route(
             "/lgsp/v1/{provider}/{service}/{*path}",
-            get(hub::handle_with_path).post(hub::handle_with_path),
+            get(hub::handle_with_path)
+                .head(hub::handle_with_path)
+                .post(hub::handle_with_path)
+                .put(hub::handle_with_path)
+                .patch(hub::handle_with_path)
+                .delete(hub::handle_with_path),
         )
         .layer(Extension(hub))
 }
@@ -189,6 +234,21 @@ pub fn routes(hub: Arc<Hub>) -> Router<AppState> {
             post(api_replay),
         )
         .route("/quan-tri/truc-lien-thong", get(hub_page))
+        .route(
+            "/quan-tri/truc-lien-thong/thanh-vien",
+            post(form_register_member),
+        )
+        .route("/quan-tri/truc-lien-thong/quyen", post(form_grant))
+        .route("/quan-tri/truc-lien-thong/quyen/thu-hoi", post(form_revoke))
+        .route("/quan-tri/truc-lien-thong/tan-suat", post(form_rate))
+        .route(
+            "/quan-tri/truc-lien-thong/thu-chet/{id}/gui-lai",
+            post(form_replay),
+        )
+        .route(
+            "/quan-tri/truc-lien-thong/dang-ky/{id}/trang-thai",
+            post(form_subscription_status),
+        )
         .layer(Extension(hub))
 }
 
@@ -261,28 +321,131 @@ struct HubPage {
     topic_rights: Vec<webhooks::TopicRight>,
     subscriptions: Vec<SubscriptionRow>,
     dead: Vec<DeadRow>,
+    rights: Vec<RightRow>,
+    /// (member code, name) for the forms' lists.
+    member_codes: Vec<(String, String)>,
+    /// (provider, service code, name).
+    service_codes: Vec<(String, String, String)>,
+    forms: Forms,
+}
+
+struct RightRow {
+    client: String,
+    provider: String,
+    service: String,
+    /// The operations it is limited to, or empty: the whole service.
+    operations: String,
+}
+
+/// Đăng ký thành viên: the member form.
+#[derive(Debug, Default, Deserialize)]
+pub struct MemberForm {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub public_key: String,
+}
+
+/// Cấp / thu hồi quyền: the right form; `operations` one per line (none: the whole service).
+#[derive(Debug, Default, Deserialize)]
+pub struct RightForm {
+    #[serde(default)]
+    pub client: String,
+    #[serde(default)]
+    pub provider: String,
+    #[serde(default)]
+    pub service: String,
+    #[serde(default)]
+    pub operations: String,
+}
+
+/// Giới hạn tần suất: the rate form; both empty: back to the hub's default.
+#[derive(Debug, Default, Deserialize)]
+pub struct RateForm {
+    #[serde(default)]
+    pub member: String,
+    #[serde(default)]
+    pub burst: String,
+    #[serde(default)]
+    pub per_second: String,
+}
+
+/// Tạm dừng / tiếp tục: the subscription buttons (`active` = `true` or `false`).
+#[derive(Debug, Default, Deserialize)]
+pub struct ActiveForm {
+    #[serde(default)]
+    pub active: String,
+}
+
+/// The forms of the page: what was typed and, after a refusal, which form failed and why.
+#[derive(Debug, Default)]
+struct Forms {
+    member: MemberForm,
+    right: RightForm,
+    rate: RateForm,
+    /// `member`, `right`, `rate` or `row` (a button of a table).
+    failed: &'static str,
+    /// (id of the input to link to, message in the visitor's language).
+    errors: Vec<(String, String)>,
+    /// The note after a change that worked.
+    done: String,
 }
 
 fn ms(us: i64) -> String {
     format!("{:.1}", us as f64 / 1000.0)
 }
 
+#[derive(Deserialize)]
+struct PageQuery {
+    /// After a change made through a form: which one (`thanh-vien`, `quyen`, …).
+    xong: Option<String>,
+}
+
 /// `GET /quan-tri/truc-lien-thong`: members, the service catalogue with its figures from the
-/// log, the newest exchanges.
+/// log, the newest exchanges, and the forms that change them.
 async fn hub_page(
     State(state): State<AppState>,
     ctx: ReqCtx,
     Extension(hub): Extension<Arc<Hub>>,
+    Query(q): Query<PageQuery>,
 ) -> Result<Response, tinhso_http::PageError> {
-    context::require(
-        &state,
-        &ctx,
-        Permission::UserManage,
-        &ResourceScope::province(),
-        "exchange_hub",
-    )
-    .await
-    .map_err(|e| ctx.page_err(e))?;
+    require_admin(&state, &ctx, "exchange_hub")
+        .await
+        .map_err(|e| ctx.page_err(e))?;
+    let done = match q.xong.as_deref() {
+        Some("thanh-vien") => ctx
+            .lang
+            .s("Đã đăng ký thành viên.", "The member is registered."),
+        Some("quyen") => ctx.lang.s("Đã cấp quyền.", "The right is granted."),
+        Some("thu-hoi") => ctx.lang.s("Đã thu hồi quyền.", "The right is revoked."),
+        Some("tan-suat") => ctx.lang.s("Đã đặt giới hạn tần suất.", "The rate is set."),
+        Some("gui-lai") => ctx.lang.s(
+            "Đã đưa lần gửi trở lại hàng đợi.",
+            "The delivery is queued again.",
+        ),
+        Some("trang-thai") => ctx.lang.s(
+            "Đã đổi trạng thái đăng ký.",
+            "The subscription's status is changed.",
+        ),
+        _ => "",
+    };
+    let forms = Forms {
+        done: done.to_string(),
+        ..Default::default()
+    };
+    render(&state, &ctx, &hub, forms, StatusCode::OK).await
+}
+
+/// The page with `forms` (the values typed, the refusals) and `status`.
+async fn render(
+    state: &AppState,
+    ctx: &ReqCtx,
+    hub: &Hub,
+    forms: Forms,
+    status: StatusCode,
+) -> Result<Response, tinhso_http::PageError> {
     let page_err = |e: tinhso_kernel::AppError| ctx.page_err(e);
     let members = registry::list_members(&state.db).await.map_err(page_err)?;
     let rates = registry::list_rate_limits(&state.db)
@@ -310,6 +473,24 @@ async fn hub_page(
         .await
         .map_err(|e| page_err(e.into()))?;
     let page = HubPage {
+        forms,
+        member_codes: members
+            .iter()
+            .map(|m| (m.code.clone(), m.name.clone()))
+            .collect(),
+        service_codes: services
+            .iter()
+            .map(|s| (s.provider.clone(), s.code.clone(), s.name.clone()))
+            .collect(),
+        rights: rights
+            .iter()
+            .map(|r| RightRow {
+                client: r.client.clone(),
+                provider: r.provider.clone(),
+                service: r.service.clone(),
+                operations: r.operations.join(", "),
+            })
+            .collect(),
         topic_rights,
         subscriptions: subscriptions
             .into_iter()
@@ -337,7 +518,7 @@ async fn hub_page(
                 last_error: d.last_error.unwrap_or_default(),
             })
             .collect(),
-        c: tinhso_http::layout::Chrome::of(&ctx),
+        c: tinhso_http::layout::Chrome::of(ctx),
         hub_key: hub.public_key(),
         members: members
             .into_iter()
@@ -407,7 +588,283 @@ async fn hub_page(
             })
             .collect(),
     };
-    Ok(tinhso_http::layout::render(&page))
+    let mut resp = tinhso_http::layout::render(&page);
+    if resp.status() == StatusCode::OK {
+        *resp.status_mut() = status;
+    }
+    Ok(resp)
+}
+
+/// After a form: 303 back to the page on success; the page again with the refusal (the
+/// values typed kept, each message linked to its input) and the error's status otherwise.
+/// A refusal of the right itself is the error page (403).
+async fn after_form(
+    state: &AppState,
+    ctx: &ReqCtx,
+    hub: &Hub,
+    result: Result<(), tinhso_kernel::AppError>,
+    done: &str,
+    mut forms: Forms,
+    prefix: &str,
+) -> Result<Response, tinhso_http::PageError> {
+    use tinhso_kernel::ErrorCode;
+    let err = match result {
+        Ok(()) => {
+            return Ok(axum::response::Redirect::to(&format!(
+                "/quan-tri/truc-lien-thong?xong={done}#ket-qua"
+            ))
+            .into_response())
+        }
+        Err(e) => e,
+    };
+    if matches!(
+        err.code,
+        ErrorCode::Forbidden | ErrorCode::Unauthenticated | ErrorCode::Internal
+    ) {
+        return Err(ctx.page_err(err));
+    }
+    let lang = ctx.lang;
+    forms.errors = if err.fields.is_empty() {
+        let detail = match lang {
+            tinhso_http::i18n::Lang::Vi => err.detail_vi.clone(),
+            tinhso_http::i18n::Lang::En => err.detail_en.clone(),
+        };
+        vec![(
+            String::new(),
+            detail.unwrap_or_else(|| lang.s(err.code.title_vi(), err.code.title_en()).to_string()),
+        )]
+    } else {
+        err.fields
+            .iter()
+            .map(|f| {
+                // `operations[2]` → the operations box.
+                let field = f.field.split('[').next().unwrap_or_default();
+                // A row's button has no input to link to.
+                let anchor = if prefix == "row" {
+                    String::new()
+                } else {
+                    format!("{prefix}-{field}")
+                };
+                (anchor, lang.s(&f.message_vi, &f.message_en).to_string())
+            })
+            .collect()
+    };
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+    render(state, ctx, hub, forms, status).await
+}
+
+/// `POST /quan-tri/truc-lien-thong/thanh-vien`: register a member (the API's function).
+async fn form_register_member(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Extension(hub): Extension<Arc<Hub>>,
+    axum::Form(f): axum::Form<MemberForm>,
+) -> Result<Response, tinhso_http::PageError> {
+    let result = async {
+        require_admin(&state, &ctx, "exchange_member").await?;
+        registry::register_member(&state.db, &ctx.audit(), &f.code, &f.name, &f.public_key)
+            .await
+            .map(|_| ())
+    }
+    .await;
+    let forms = Forms {
+        member: f,
+        failed: "member",
+        ..Default::default()
+    };
+    after_form(&state, &ctx, &hub, result, "thanh-vien", forms, "tv").await
+}
+
+/// The operations typed one per line (blank lines ignored).
+fn operations_of(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `POST /quan-tri/truc-lien-thong/quyen`: grant a right, limited to the operations typed.
+async fn form_grant(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Extension(hub): Extension<Arc<Hub>>,
+    axum::Form(f): axum::Form<RightForm>,
+) -> Result<Response, tinhso_http::PageError> {
+    let result = async {
+        require_admin(&state, &ctx, "exchange_right").await?;
+        registry::grant_operations(
+            &state.db,
+            &ctx.audit(),
+            f.client.trim(),
+            f.provider.trim(),
+            f.service.trim(),
+            &operations_of(&f.operations),
+        )
+        .await
+    }
+    .await;
+    let forms = Forms {
+        right: f,
+        failed: "right",
+        ..Default::default()
+    };
+    after_form(&state, &ctx, &hub, result, "quyen", forms, "q").await
+}
+
+/// `POST /quan-tri/truc-lien-thong/quyen/thu-hoi`: revoke a right (a row's button).
+async fn form_revoke(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Extension(hub): Extension<Arc<Hub>>,
+    axum::Form(f): axum::Form<RightForm>,
+) -> Result<Response, tinhso_http::PageError> {
+    let result = async {
+        require_admin(&state, &ctx, "exchange_right").await?;
+        registry::revoke(
+            &state.db,
+            &ctx.audit(),
+            f.client.trim(),
+            f.provider.trim(),
+            f.service.trim(),
+        )
+        .await
+    }
+    .await;
+    let forms = Forms {
+        failed: "row",
+        ..Default::default()
+    };
+    after_form(&state, &ctx, &hub, result, "thu-hoi", forms, "row").await
+}
+
+/// A number typed in a form: empty → `None`; a decimal comma is accepted.
+fn typed<T: std::str::FromStr>(
+    errs: &mut tinhso_kernel::FieldErrors,
+    field: &str,
+    raw: &str,
+    what: (&str, &str),
+) -> Option<T> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    match raw.replace(',', ".").parse::<T>() {
+        Ok(v) => Some(v),
+        Err(_) => {
+            errs.push(
+                field,
+                tinhso_kernel::Invalid::new(
+                    "not_a_number",
+                    format!("{} phải là một số, không phải «{raw}»", what.0),
+                    format!("{} must be a number, not “{raw}”", what.1),
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `POST /quan-tri/truc-lien-thong/tan-suat`: a member's own rate, or back to the default.
+async fn form_rate(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Extension(hub): Extension<Arc<Hub>>,
+    axum::Form(f): axum::Form<RateForm>,
+) -> Result<Response, tinhso_http::PageError> {
+    let result = async {
+        require_admin(&state, &ctx, f.member.trim()).await?;
+        let mut errs = tinhso_kernel::FieldErrors::new();
+        let burst = typed::<i64>(
+            &mut errs,
+            "burst",
+            &f.burst,
+            ("Số yêu cầu tức thời", "The burst"),
+        );
+        let per_second = typed::<f64>(
+            &mut errs,
+            "per_second",
+            &f.per_second,
+            ("Số yêu cầu mỗi giây", "Requests per second"),
+        );
+        errs.into_result()?;
+        let rate = registry::rate_of(burst, per_second)?;
+        set_rate(&state, &ctx, &hub, f.member.trim(), rate).await
+    }
+    .await;
+    let forms = Forms {
+        rate: f,
+        failed: "rate",
+        ..Default::default()
+    };
+    after_form(&state, &ctx, &hub, result, "tan-suat", forms, "ts").await
+}
+
+/// `POST /quan-tri/truc-lien-thong/thu-chet/{id}/gui-lai`: replay a dead delivery.
+async fn form_replay(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Extension(hub): Extension<Arc<Hub>>,
+    Path(id): Path<String>,
+) -> Result<Response, tinhso_http::PageError> {
+    let result = async {
+        require_admin(&state, &ctx, "exchange_subscription").await?;
+        webhooks::replay(&state.db, &ctx.audit(), &id).await
+    }
+    .await;
+    let forms = Forms {
+        failed: "row",
+        ..Default::default()
+    };
+    after_form(&state, &ctx, &hub, result, "gui-lai", forms, "row").await
+}
+
+/// `POST /quan-tri/truc-lien-thong/dang-ky/{id}/trang-thai`: suspend (`active=false`) or
+/// resume (`active=true`) a subscription.
+async fn form_subscription_status(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Extension(hub): Extension<Arc<Hub>>,
+    Path(id): Path<String>,
+    axum::Form(f): axum::Form<ActiveForm>,
+) -> Result<Response, tinhso_http::PageError> {
+    let result = async {
+        require_admin(&state, &ctx, "exchange_subscription").await?;
+        let active = match f.active.trim() {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(tinhso_kernel::AppError::field(
+                    "active",
+                    tinhso_kernel::Invalid::new(
+                        "active_value",
+                        format!("Trạng thái phải là «true» (tiếp tục) hoặc «false» (tạm dừng), không phải «{other}»"),
+                        format!("The status must be “true” (resume) or “false” (suspend), not “{other}”"),
+                    ),
+                ))
+            }
+        };
+        webhooks::set_subscription_active(&state.db, &ctx.audit(), &id, active).await
+    }
+    .await;
+    let forms = Forms {
+        failed: "row",
+        ..Default::default()
+    };
+    after_form(&state, &ctx, &hub, result, "trang-thai", forms, "row").await
+}
+
+/// Set a member's rate (the API and the page) and make the hub apply it at once.
+async fn set_rate(
+    state: &AppState,
+    ctx: &ReqCtx,
+    hub: &Hub,
+    member: &str,
+    rate: Option<(i64, f64)>,
+) -> Result<(), tinhso_kernel::AppError> {
+    registry::set_rate_limit(&state.db, &ctx.audit(), member, rate).await?;
+    hub.rates_changed();
+    Ok(())
 }
 
 fn chrono_time(micros: i64) -> String {
@@ -428,7 +885,12 @@ mod tests {
     }
 }
 
-async fn admin(state: &AppState, ctx: &ReqCtx, target: &str) -> Result<(), ApiError> {
+/// The hub administrator's right (province-wide `user_manage`), for the API and the page.
+async fn require_admin(
+    state: &AppState,
+    ctx: &ReqCtx,
+    target: &str,
+) -> Result<(), tinhso_kernel::AppError> {
     context::require(
         state,
         ctx,
@@ -438,6 +900,10 @@ async fn admin(state: &AppState, ctx: &ReqCtx, target: &str) -> Result<(), ApiEr
     )
     .await?;
     Ok(())
+}
+
+async fn admin(state: &AppState, ctx: &ReqCtx, target: &str) -> Result<(), ApiError> {
+    Ok(require_admin(state, ctx, target).await?)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -564,27 +1030,8 @@ async fn api_set_rate_limit(
     ApiJson(b): ApiJson<RateLimitBody>,
 ) -> Result<StatusCode, ApiError> {
     admin(&state, &ctx, &code).await?;
-    let rate = match (b.burst, b.per_second) {
-        (Some(burst), Some(per_second)) => Some((burst, per_second)),
-        (None, None) => None,
-        (burst, _) => {
-            let field = if burst.is_none() {
-                "burst"
-            } else {
-                "per_second"
-            };
-            return Err(ApiError(tinhso_kernel::AppError::field(
-                field,
-                tinhso_kernel::Invalid::new(
-                    "rate_incomplete",
-                    "Cần cả burst và per_second (hoặc bỏ cả hai để dùng mức mặc định)",
-                    "Give both burst and per_second (or neither for the default)",
-                ),
-            )));
-        }
-    };
-    registry::set_rate_limit(&state.db, &ctx.audit(), &code, rate).await?;
-    hub.rates_changed();
+    let rate = registry::rate_of(b.burst, b.per_second)?;
+    set_rate(&state, &ctx, &hub, &code, rate).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

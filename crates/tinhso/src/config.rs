@@ -74,6 +74,8 @@ struct FileSettings {
     nats_topics: Option<String>,
     digest_schedule: Option<String>,
     targets_provider_listen: Option<String>,
+    /// `[exchange]` and `[exchange.webhooks]`: the hub's limits and the webhooks' retries.
+    exchange: Option<crate::exchange_config::ExchangeFile>,
 }
 
 /// Resolved settings.
@@ -101,10 +103,21 @@ pub struct Settings {
     pub digest: Option<tinhso_targets::digest::Schedule>,
     /// Where the targets export is served for the exchange hub; `None`: not served.
     pub targets_provider_listen: Option<SocketAddr>,
+    /// The exchange hub's limits, webhook retries, retention of kept bodies.
+    pub exchange: crate::exchange_config::ExchangeSettings,
 }
 
 impl Settings {
     pub fn resolve(args: &SettingArgs) -> anyhow::Result<Self> {
+        Self::resolve_with_env(args, &|k| std::env::var(k).ok())
+    }
+
+    /// [`Settings::resolve`] with the environment read through `env` (tests give their own);
+    /// only the `[exchange]` settings read it here, the others come through clap.
+    pub fn resolve_with_env(
+        args: &SettingArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
         let (file, file_path) = match &args.config {
             Some(p) => (read_file(p)?, Some(p.clone())),
             None if Path::new("tinhso.toml").exists() => (
@@ -271,7 +284,10 @@ impl Settings {
                 )
             })?),
         };
+        let exchange =
+            crate::exchange_config::ExchangeSettings::resolve(file.exchange.as_ref(), env)?;
         Ok(Self {
+            exchange,
             listen,
             data_dir,
             database_url,
@@ -421,6 +437,103 @@ mod tests {
         a.nats_url = Some("http://u:secret@127.0.0.1:4222".into());
         let e = Settings::resolve(&a).unwrap_err().to_string();
         assert!(e.contains("`nats_url`") && !e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn exchange_section_of_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("tinhso.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\n[exchange]\nmax_body = 4096\n[exchange.webhooks]\nmax_attempts = 2\n",
+        )
+        .unwrap();
+        let mut a = args(tmp.path());
+        a.config = Some(file.clone());
+        let s = Settings::resolve_with_env(&a, &|_| None).unwrap();
+        assert_eq!(s.exchange.hub.max_body, 4096);
+        assert_eq!(s.exchange.webhooks.max_attempts, 2);
+        let s = Settings::resolve_with_env(&a, &|k| {
+            (k == "TINHSO_EXCHANGE_MAX_BODY").then(|| "8192".to_string())
+        })
+        .unwrap();
+        assert_eq!(s.exchange.hub.max_body, 8192, "the environment wins");
+        std::fs::write(&file, "[exchange]\nmax_body = 1\n").unwrap();
+        let e = Settings::resolve_with_env(&a, &|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`exchange.max_body`"), "{e}");
+        std::fs::write(&file, "[exchange]\nretries = 1\n").unwrap();
+        let e = Settings::resolve_with_env(&a, &|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("retries"), "unknown keys are reported: {e}");
+    }
+
+    #[test]
+    fn the_sample_file_is_valid_and_states_the_defaults() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("tinhso.toml");
+        std::fs::write(&file, include_str!("../../../docs/tinhso.example.toml")).unwrap();
+        let mut a = args(tmp.path());
+        a.config = Some(file);
+        let s = Settings::resolve_with_env(&a, &|_| None).unwrap();
+        let (hub, hooks) = (
+            tinhso_exchange::HubConfig::default(),
+            tinhso_exchange::WebhookConfig::default(),
+        );
+        let e = &s.exchange;
+        assert_eq!(
+            (
+                e.hub.max_body,
+                e.hub.clock_skew,
+                e.hub.timeout,
+                e.hub.breaker_threshold
+            ),
+            (
+                hub.max_body,
+                hub.clock_skew,
+                hub.timeout,
+                hub.breaker_threshold
+            )
+        );
+        assert_eq!(
+            (
+                e.hub.breaker_cooldown,
+                e.hub.rate_burst,
+                e.hub.rate_per_second,
+                e.hub.rate_refresh
+            ),
+            (
+                hub.breaker_cooldown,
+                hub.rate_burst,
+                hub.rate_per_second,
+                hub.rate_refresh
+            )
+        );
+        assert_eq!(e.kept_bodies_days, None);
+        assert_eq!(
+            (
+                e.webhooks.timeout,
+                e.webhooks.max_attempts,
+                e.webhooks.base_delay,
+                e.webhooks.factor
+            ),
+            (
+                hooks.timeout,
+                hooks.max_attempts,
+                hooks.base_delay,
+                hooks.factor
+            )
+        );
+        assert_eq!(
+            (
+                e.webhooks.max_delay,
+                e.webhooks.jitter,
+                e.webhooks.concurrency
+            ),
+            (hooks.max_delay, hooks.jitter, hooks.concurrency)
+        );
     }
 
     #[test]

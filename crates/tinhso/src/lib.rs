@@ -7,6 +7,7 @@ pub mod bench_exchange;
 pub mod bench_targets;
 pub mod config;
 pub mod demo;
+pub mod exchange_config;
 pub mod mail;
 
 use anyhow::Context;

@@ -347,7 +347,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     }
     // The hub members' webhooks: deliveries written by an outbox consumer (with or without
     // NATS), posted by their own worker with retries and a dead-letter list.
-    let webhooks = tinhso_exchange::Webhooks::new(db.clone(), Default::default());
+    let webhooks = tinhso_exchange::Webhooks::new(db.clone(), settings.exchange.webhooks.clone());
     tinhso_exchange::webhooks::start_at_newest_event_if_new(&db).await?;
     outbox = webhooks.subscribe(outbox);
     // National connectors: the real endpoints from the environment, or with --demo the
@@ -374,6 +374,18 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             let _ = anchor_rx.changed().await;
         },
     ));
+    // Retention of the hub's kept bodies (`[exchange] kept_bodies_days`): daily; none when
+    // bodies are kept for ever.
+    let retention_task = settings.exchange.kept_bodies_days.map(|days| {
+        let mut retention_rx = stop_rx.clone();
+        tokio::spawn(tinhso_exchange::bodies::purge_every_day(
+            db.clone(),
+            days,
+            async move {
+                let _ = retention_rx.changed().await;
+            },
+        ))
+    });
     // The border gate's queue job: no-shows to standby, standby trucks seated, trucks called
     // forward, once a minute (the pages' own snapshot is at most a second old anyway).
     let mut tick_rx = stop_rx.clone();
@@ -538,11 +550,20 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     );
     tracing::info!(%addr, database = db.backend().name(), "serving");
     println!("tinhso listening on http://{addr}");
-    tinhso_web::serve(listener, state, shutdown_signal()).await?;
+    tinhso_web::serve_with_hub(
+        listener,
+        state,
+        settings.exchange.hub.clone(),
+        shutdown_signal(),
+    )
+    .await?;
     let _ = stop_tx.send(true);
     let _ = dispatcher_task.await;
     let _ = webhook_task.await;
     let _ = anchor_task.await;
+    if let Some(t) = retention_task {
+        let _ = t.await;
+    }
     let _ = border_task.await;
     let _ = reports_task.await;
     let _ = rollup_task.await;

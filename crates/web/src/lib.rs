@@ -70,6 +70,11 @@ async fn metrics_layer(State(state): State<AppState>, req: Request, next: Next) 
 /// anything reads the body; a body without a length is cut at the limit while it is read
 /// (the extractors then answer 413 as well).
 async fn body_limit_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // The exchange hub reads its members' bodies under its own limit (`[exchange] max_body`)
+    // and answers 413 as a signed, logged refusal: not cut here.
+    if req.uri().path().starts_with("/lgsp/v1/") {
+        return next.run(req).await;
+    }
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -184,16 +189,19 @@ async fn method_not_allowed_fix(req: Request, next: Next) -> Response {
     resp
 }
 
-/// The whole application router.
-pub fn router(mut state: AppState) -> Router {
+/// The whole application router, the exchange hub with its default limits.
+pub fn router(state: AppState) -> Router {
+    router_with_hub(state, tinhso_exchange::HubConfig::default())
+}
+
+/// The whole application router, the exchange hub with `hub_config` (from `[exchange]` in
+/// `tinhso.toml` and the environment).
+pub fn router_with_hub(mut state: AppState, hub_config: tinhso_exchange::HubConfig) -> Router {
     state.rules = std::sync::Arc::new(all_rules());
     let csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
     let limit = state.config.upload_limit.max(state.config.body_limit);
-    let hub = std::sync::Arc::new(tinhso_exchange::Hub::new(
-        state.db.clone(),
-        Default::default(),
-    ));
+    let hub = std::sync::Arc::new(tinhso_exchange::Hub::new(state.db.clone(), hub_config));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -265,7 +273,24 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    serve_with_hub(
+        listener,
+        state,
+        tinhso_exchange::HubConfig::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`] with the exchange hub's limits.
+pub async fn serve_with_hub(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    hub_config: tinhso_exchange::HubConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app =
+        router_with_hub(state, hub_config).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -41,8 +41,13 @@ fn ctx() -> Ctx {
 
 /// The provider: echoes what it got, or sleeps.
 async fn provider() -> SocketAddr {
-    async fn echo(headers: HeaderMap, body: String) -> axum::Json<serde_json::Value> {
+    async fn echo(
+        method: axum::http::Method,
+        headers: HeaderMap,
+        body: String,
+    ) -> axum::Json<serde_json::Value> {
         axum::Json(serde_json::json!({
+            "method": method.as_str(),
             "client": headers.get("x-lgsp-client").and_then(|v| v.to_str().ok()),
             "exchange": headers.get("x-lgsp-exchange-id").and_then(|v| v.to_str().ok()),
             "body": body,
@@ -57,6 +62,7 @@ async fn provider() -> SocketAddr {
     }
     let app = axum::Router::new()
         .route("/api/echo", post(echo).get(echo))
+        .route("/api/records/{id}", axum::routing::any(echo))
         .route("/api/slow", get(slow))
         .route("/api/broken", get(broken));
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1031,4 +1037,205 @@ async fn bodies_are_kept_encrypted_read_back_audited_and_verified() {
         "{}",
         b.reason
     );
+}
+
+/// A service whose document declares every method on `/records/{id}`.
+const RECORDS: &str = "so-ho-tich";
+
+async fn records_service(w: &World) {
+    let echo = registry::get_service(&w.t.db, PROVIDER, SERVICE)
+        .await
+        .unwrap()
+        .unwrap();
+    let op = serde_json::json!({ "responses": { "200": { "description": "ok" } } });
+    registry::register_service(
+        &w.t.db,
+        &ctx(),
+        &registry::NewService {
+            provider: PROVIDER.into(),
+            code: RECORDS.into(),
+            name: "Sổ hộ tịch".into(),
+            endpoint: echo.endpoint,
+            openapi: serde_json::json!({
+                "openapi": "3.1.0",
+                "info": { "title": "Sổ hộ tịch", "version": "1" },
+                "paths": { "/records/{id}": {
+                    "get": op, "put": op, "patch": op, "delete": op } }
+            }),
+            classification: "internal".into(),
+        },
+    )
+    .await
+    .unwrap();
+}
+
+impl World {
+    /// A request to the records service signed for `signed_as` and sent as `sent_as`.
+    async fn records(&self, signed_as: &str, sent_as: &str, body: &[u8]) -> reqwest::Response {
+        let path = format!("/lgsp/v1/{PROVIDER}/{RECORDS}/records/42");
+        let headers = client_headers(
+            &self.client_key,
+            CLIENT,
+            signed_as,
+            &path,
+            body,
+            now_micros() / 1_000_000,
+            &new_nonce(),
+        );
+        let mut r = self
+            .http
+            .request(sent_as.parse().unwrap(), format!("{}{path}", self.hub))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        for (k, v) in headers {
+            r = r.header(k, v);
+        }
+        r.send().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn put_patch_delete_and_head_pass_the_same_signature_rights_and_log() {
+    let w = world().await;
+    let db = &w.t.db;
+    records_service(&w).await;
+    // No right yet: a PUT is refused like a GET would be, and logged.
+    let r = w.records("PUT", "PUT", b"{\"ten\":\"A\"}").await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(problem_code(r).await, "lgsp_forbidden");
+
+    registry::grant_operations(
+        db,
+        &ctx(),
+        CLIENT,
+        PROVIDER,
+        RECORDS,
+        &["PUT /records/{id}".into(), "GET /records/{id}".into()],
+    )
+    .await
+    .unwrap();
+    // PUT is granted: forwarded as a PUT with its body, answered and logged.
+    let body = "{\"ho_ten\":\"Nông Văn Dũng\"}";
+    let r = w.records("PUT", "PUT", body.as_bytes()).await;
+    assert_eq!(r.status(), 200);
+    let got: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(got["method"], "PUT", "the provider receives a PUT");
+    assert_eq!(got["body"], body);
+    // HEAD falls under the GET operation (the document declares no HEAD).
+    let r = w.records("HEAD", "HEAD", b"").await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("x-lgsp-hub-signature"));
+    // DELETE and PATCH are served by the provider and declared, but not granted.
+    let r = w.records("DELETE", "DELETE", b"").await;
+    assert_eq!(r.status(), 403);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["operation"], "DELETE /records/{id}");
+    let r = w.records("PATCH", "PATCH", b"{}").await;
+    assert_eq!(r.status(), 403);
+
+    // With the whole service granted, a DELETE goes through …
+    registry::grant(db, &ctx(), CLIENT, PROVIDER, RECORDS)
+        .await
+        .unwrap();
+    let r = w.records("DELETE", "DELETE", b"").await;
+    assert_eq!(r.status(), 200);
+    let got: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(got["method"], "DELETE");
+    // … but a request signed as a GET and sent as a DELETE does not: the signature covers
+    // the method.
+    let r = w.records("GET", "DELETE", b"").await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(problem_code(r).await, "lgsp_bad_signature");
+
+    let logged: Vec<(String, i64, String)> = log::recent(db, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|e| (e.method, e.status, e.outcome))
+        .collect();
+    let want = [
+        ("PUT", 403, "forbidden"),
+        ("PUT", 200, "ok"),
+        ("HEAD", 200, "ok"),
+        ("DELETE", 403, "forbidden"),
+        ("PATCH", 403, "forbidden"),
+        ("DELETE", 200, "ok"),
+        ("DELETE", 401, "bad_signature"),
+    ];
+    assert_eq!(
+        logged,
+        want.iter()
+            .map(|(m, s, o)| (m.to_string(), *s, o.to_string()))
+            .collect::<Vec<_>>()
+    );
+    let v = log::verify(db, Some(&w.hub_public_key)).await.unwrap();
+    assert_eq!(v.first_broken, None);
+}
+
+#[tokio::test]
+async fn kept_bodies_past_their_retention_are_deleted_and_the_log_still_verifies() {
+    let w = world().await;
+    let db = &w.t.db;
+    w.grant(CLIENT).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let r = w
+            .send(
+                &w.call("POST", "echo", format!("{{\"n\":{n}}}").as_bytes()),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        ids.push(
+            r.headers()["x-lgsp-exchange-id"]
+                .to_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    // The first two were kept 40 and 31 days ago, the last one now.
+    let now = now_micros();
+    for (id, days) in [(&ids[0], 40), (&ids[1], 31)] {
+        sqlx::query("UPDATE exchange_bodies SET created_at = $1 WHERE exchange_id = $2")
+            .bind(now - days * 86_400_000_000)
+            .bind(id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+    let admin = ctx();
+    let purge = |days| tinhso_exchange::bodies::purge_older_than(db, &admin, days, now);
+    assert_eq!(purge(60).await.unwrap(), 0, "nothing is that old");
+    assert_eq!(purge(30).await.unwrap(), 2);
+    assert_eq!(purge(30).await.unwrap(), 0, "already gone");
+    let kept: Vec<String> = sqlx::query_scalar("SELECT exchange_id FROM exchange_bodies")
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(kept, vec![ids[2].clone()]);
+    // Reading a deleted body: 404; the kept one still reads.
+    let e = tinhso_exchange::bodies::read(db, &ctx(), &ids[0])
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 404);
+    assert!(tinhso_exchange::bodies::read(db, &ctx(), &ids[2])
+        .await
+        .is_ok());
+    // The log is whole: every entry with its hashes, the chain and the kept body verify.
+    let v = log::verify(db, Some(&w.hub_public_key)).await.unwrap();
+    assert_eq!(
+        (v.entries_checked, v.bodies_checked, v.first_broken.clone()),
+        (3, 1, None),
+        "{v:?}"
+    );
+    // The purge that deleted something is on the audit trail, once.
+    let summaries: Vec<String> = sqlx::query_scalar(
+        "SELECT summary FROM audit_log WHERE action = 'exchange.bodies_purge' ORDER BY seq",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(summaries.len(), 1);
+    assert!(summaries[0].contains("\"deleted\":2"), "{}", summaries[0]);
 }

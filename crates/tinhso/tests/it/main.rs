@@ -17,6 +17,7 @@ mod border_checks;
 mod calendar;
 mod connectors;
 mod errors;
+mod exchange_forms;
 mod feedback;
 mod forms;
 mod openapi;

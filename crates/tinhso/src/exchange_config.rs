@@ -1,0 +1,495 @@
+//! The exchange hub's settings (cấu hình trục liên thông): the `[exchange]` and
+//! `[exchange.webhooks]` sections of `tinhso.toml`, each key overridable by a `TINHSO_EXCHANGE_*`
+//! / `TINHSO_WEBHOOK_*` environment variable (environment > file > default). A value out of
+//! range stops start-up with a message, in Vietnamese and English, naming the key and what is
+//! allowed.
+
+use serde::Deserialize;
+use std::time::Duration;
+use tinhso_exchange::{HubConfig, WebhookConfig};
+
+/// `[exchange]` in `tinhso.toml`: every key optional (the default applies).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeFile {
+    max_body: Option<i64>,
+    clock_skew_secs: Option<i64>,
+    timeout_secs: Option<i64>,
+    breaker_threshold: Option<i64>,
+    breaker_cooldown_secs: Option<i64>,
+    rate_burst: Option<i64>,
+    rate_per_second: Option<f64>,
+    rate_refresh_secs: Option<i64>,
+    kept_bodies_days: Option<i64>,
+    webhooks: Option<WebhooksFile>,
+}
+
+/// `[exchange.webhooks]` in `tinhso.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksFile {
+    timeout_secs: Option<i64>,
+    max_attempts: Option<i64>,
+    base_delay_secs: Option<i64>,
+    factor: Option<i64>,
+    max_delay_secs: Option<i64>,
+    jitter: Option<f64>,
+    concurrency: Option<i64>,
+}
+
+/// The hub's resolved settings.
+#[derive(Debug, Clone, Default)]
+pub struct ExchangeSettings {
+    pub hub: HubConfig,
+    pub webhooks: WebhookConfig,
+    /// Days the encrypted bodies of exchanges are kept (lưu giữ nội dung); `None`: for ever.
+    pub kept_bodies_days: Option<u32>,
+}
+
+/// One setting: its key in the file, its environment variable, the value from either.
+struct Source<'a, T> {
+    key: &'a str,
+    env: &'a str,
+    file: Option<T>,
+}
+
+/// Reads a value: the environment variable (parsed) wins over the file.
+fn pick<T: std::str::FromStr + Copy>(
+    s: &Source<'_, T>,
+    env: &dyn Fn(&str) -> Option<String>,
+    allowed: &Allowed,
+) -> anyhow::Result<Option<(T, String)>> {
+    if let Some(raw) = env(s.env).filter(|v| !v.trim().is_empty()) {
+        return match raw.trim().parse::<T>() {
+            Ok(v) => Ok(Some((v, raw.trim().to_string()))),
+            Err(_) => Err(bad(s, &raw, allowed, true)),
+        };
+    }
+    Ok(None)
+}
+
+/// What a key accepts, for the messages.
+struct Allowed {
+    vi: String,
+    en: String,
+}
+
+fn bad<T>(s: &Source<'_, T>, raw: &str, allowed: &Allowed, from_env: bool) -> anyhow::Error {
+    let place = if from_env {
+        format!("{} (biến môi trường / environment)", s.env)
+    } else {
+        "tinhso.toml".to_string()
+    };
+    anyhow::anyhow!(
+        "setting `exchange.{key}` [{place}]: {raw:?} không hợp lệ — {vi} / is not valid — {en}",
+        key = s.key,
+        vi = allowed.vi,
+        en = allowed.en,
+    )
+}
+
+fn int_range(lo: i64, hi: i64, unit_vi: &str, unit_en: &str) -> Allowed {
+    Allowed {
+        vi: format!("phải là số nguyên từ {lo} đến {hi}{unit_vi}"),
+        en: format!("must be a whole number from {lo} to {hi}{unit_en}"),
+    }
+}
+
+/// An integer setting within `lo..=hi`.
+fn int(
+    key: &str,
+    env_name: &str,
+    file: Option<i64>,
+    (lo, hi): (i64, i64),
+    (unit_vi, unit_en): (&str, &str),
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Option<i64>> {
+    let s = Source {
+        key,
+        env: env_name,
+        file,
+    };
+    let allowed = int_range(lo, hi, unit_vi, unit_en);
+    let (v, raw, from_env) = match pick(&s, env, &allowed)? {
+        Some((v, raw)) => (v, raw, true),
+        None => match s.file {
+            Some(v) => (v, v.to_string(), false),
+            None => return Ok(None),
+        },
+    };
+    if !(lo..=hi).contains(&v) {
+        return Err(bad(&s, &raw, &allowed, from_env));
+    }
+    Ok(Some(v))
+}
+
+/// A decimal setting: more than `lo` (or at least, when `lo_inclusive`), at most `hi`.
+fn float(
+    key: &str,
+    env_name: &str,
+    file: Option<f64>,
+    (lo, lo_inclusive, hi): (f64, bool, f64),
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Option<f64>> {
+    let s = Source {
+        key,
+        env: env_name,
+        file,
+    };
+    let allowed = if lo_inclusive {
+        Allowed {
+            vi: format!("phải là số từ {lo} đến {hi}"),
+            en: format!("must be a number from {lo} to {hi}"),
+        }
+    } else {
+        Allowed {
+            vi: format!("phải là số lớn hơn {lo} và không quá {hi}"),
+            en: format!("must be a number above {lo} and at most {hi}"),
+        }
+    };
+    let (v, raw, from_env) = match pick(&s, env, &allowed)? {
+        Some((v, raw)) => (v, raw, true),
+        None => match s.file {
+            Some(v) => (v, v.to_string(), false),
+            None => return Ok(None),
+        },
+    };
+    let above = if lo_inclusive { v >= lo } else { v > lo };
+    if !v.is_finite() || !above || v > hi {
+        return Err(bad(&s, &raw, &allowed, from_env));
+    }
+    Ok(Some(v))
+}
+
+fn secs(v: i64) -> Duration {
+    Duration::from_secs(u64::try_from(v).unwrap_or(0))
+}
+
+fn usize_of(v: i64) -> usize {
+    usize::try_from(v).unwrap_or(0)
+}
+
+fn u32_of(v: i64) -> u32 {
+    u32::try_from(v).unwrap_or(0)
+}
+
+impl ExchangeSettings {
+    /// The settings from the file's `[exchange]` section and the environment (which wins).
+    pub fn resolve(
+        file: Option<&ExchangeFile>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
+        let empty = ExchangeFile::default();
+        let f = file.unwrap_or(&empty);
+        let mut hub = HubConfig::default();
+        const SECONDS: (&str, &str) = (" (giây)", " (seconds)");
+        const NONE: (&str, &str) = ("", "");
+        if let Some(v) = int(
+            "max_body",
+            "TINHSO_EXCHANGE_MAX_BODY",
+            f.max_body,
+            (1024, 64 * 1024 * 1024),
+            (" (byte)", " (bytes)"),
+            env,
+        )? {
+            hub.max_body = usize_of(v);
+        }
+        if let Some(v) = int(
+            "clock_skew_secs",
+            "TINHSO_EXCHANGE_CLOCK_SKEW_SECS",
+            f.clock_skew_secs,
+            (5, 3600),
+            SECONDS,
+            env,
+        )? {
+            hub.clock_skew = secs(v);
+        }
+        if let Some(v) = int(
+            "timeout_secs",
+            "TINHSO_EXCHANGE_TIMEOUT_SECS",
+            f.timeout_secs,
+            (1, 300),
+            SECONDS,
+            env,
+        )? {
+            hub.timeout = secs(v);
+        }
+        if let Some(v) = int(
+            "breaker_threshold",
+            "TINHSO_EXCHANGE_BREAKER_THRESHOLD",
+            f.breaker_threshold,
+            (1, 1000),
+            NONE,
+            env,
+        )? {
+            hub.breaker_threshold = u32_of(v);
+        }
+        if let Some(v) = int(
+            "breaker_cooldown_secs",
+            "TINHSO_EXCHANGE_BREAKER_COOLDOWN_SECS",
+            f.breaker_cooldown_secs,
+            (1, 3600),
+            SECONDS,
+            env,
+        )? {
+            hub.breaker_cooldown = secs(v);
+        }
+        // The same bounds as a member's own rate set through the API.
+        if let Some(v) = int(
+            "rate_burst",
+            "TINHSO_EXCHANGE_RATE_BURST",
+            f.rate_burst,
+            (1, 100_000),
+            NONE,
+            env,
+        )? {
+            hub.rate_burst = v as f64;
+        }
+        if let Some(v) = float(
+            "rate_per_second",
+            "TINHSO_EXCHANGE_RATE_PER_SECOND",
+            f.rate_per_second,
+            (0.0, false, 100_000.0),
+            env,
+        )? {
+            hub.rate_per_second = v;
+        }
+        if let Some(v) = int(
+            "rate_refresh_secs",
+            "TINHSO_EXCHANGE_RATE_REFRESH_SECS",
+            f.rate_refresh_secs,
+            (1, 3600),
+            SECONDS,
+            env,
+        )? {
+            hub.rate_refresh = secs(v);
+        }
+        let kept_bodies_days = int(
+            "kept_bodies_days",
+            "TINHSO_EXCHANGE_KEPT_BODIES_DAYS",
+            f.kept_bodies_days,
+            (0, 36_500),
+            (" (ngày; 0 = giữ mãi)", " (days; 0 = for ever)"),
+            env,
+        )?
+        .filter(|d| *d > 0)
+        .map(u32_of);
+
+        let w = f.webhooks.as_ref();
+        let wf = |get: fn(&WebhooksFile) -> Option<i64>| w.and_then(get);
+        let mut hooks = WebhookConfig::default();
+        if let Some(v) = int(
+            "webhooks.timeout_secs",
+            "TINHSO_WEBHOOK_TIMEOUT_SECS",
+            wf(|w| w.timeout_secs),
+            (1, 120),
+            SECONDS,
+            env,
+        )? {
+            hooks.timeout = secs(v);
+        }
+        if let Some(v) = int(
+            "webhooks.max_attempts",
+            "TINHSO_WEBHOOK_MAX_ATTEMPTS",
+            wf(|w| w.max_attempts),
+            (1, 50),
+            NONE,
+            env,
+        )? {
+            hooks.max_attempts = u32_of(v);
+        }
+        if let Some(v) = int(
+            "webhooks.base_delay_secs",
+            "TINHSO_WEBHOOK_BASE_DELAY_SECS",
+            wf(|w| w.base_delay_secs),
+            (1, 86_400),
+            SECONDS,
+            env,
+        )? {
+            hooks.base_delay = secs(v);
+        }
+        if let Some(v) = int(
+            "webhooks.factor",
+            "TINHSO_WEBHOOK_FACTOR",
+            wf(|w| w.factor),
+            (1, 10),
+            NONE,
+            env,
+        )? {
+            hooks.factor = u32_of(v);
+        }
+        if let Some(v) = int(
+            "webhooks.max_delay_secs",
+            "TINHSO_WEBHOOK_MAX_DELAY_SECS",
+            wf(|w| w.max_delay_secs),
+            (1, 7 * 86_400),
+            SECONDS,
+            env,
+        )? {
+            hooks.max_delay = secs(v);
+        }
+        if hooks.max_delay < hooks.base_delay {
+            anyhow::bail!(
+                "setting `exchange.webhooks.max_delay_secs`: {} nhỏ hơn base_delay_secs {} — phải lớn hơn hoặc bằng / is below base_delay_secs {} — must be at least that",
+                hooks.max_delay.as_secs(),
+                hooks.base_delay.as_secs(),
+                hooks.base_delay.as_secs()
+            );
+        }
+        if let Some(v) = float(
+            "webhooks.jitter",
+            "TINHSO_WEBHOOK_JITTER",
+            w.and_then(|w| w.jitter),
+            (0.0, true, 1.0),
+            env,
+        )? {
+            hooks.jitter = v;
+        }
+        if let Some(v) = int(
+            "webhooks.concurrency",
+            "TINHSO_WEBHOOK_CONCURRENCY",
+            wf(|w| w.concurrency),
+            (1, 1024),
+            NONE,
+            env,
+        )? {
+            hooks.concurrency = usize_of(v);
+        }
+        Ok(Self {
+            hub,
+            webhooks: hooks,
+            kept_bodies_days,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(toml_text: &str) -> ExchangeFile {
+        #[derive(Deserialize)]
+        struct Wrap {
+            exchange: ExchangeFile,
+        }
+        toml::from_str::<Wrap>(toml_text).unwrap().exchange
+    }
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_without_file_or_environment() {
+        let s = ExchangeSettings::resolve(None, &env_of(&[])).unwrap();
+        let d = HubConfig::default();
+        assert_eq!(s.hub.max_body, d.max_body);
+        assert_eq!(s.hub.clock_skew, d.clock_skew);
+        assert_eq!(
+            s.webhooks.max_attempts,
+            WebhookConfig::default().max_attempts
+        );
+        assert_eq!(s.kept_bodies_days, None);
+    }
+
+    #[test]
+    fn the_file_sets_and_the_environment_overrides() {
+        let f = parse(
+            "[exchange]\nmax_body = 2048\nclock_skew_secs = 60\nrate_burst = 50\nrate_per_second = 2.5\nkept_bodies_days = 90\n\
+             [exchange.webhooks]\nmax_attempts = 3\nbase_delay_secs = 5\nmax_delay_secs = 600\njitter = 0.0\n",
+        );
+        let s = ExchangeSettings::resolve(Some(&f), &env_of(&[])).unwrap();
+        assert_eq!(s.hub.max_body, 2048);
+        assert_eq!(s.hub.clock_skew, Duration::from_secs(60));
+        assert_eq!(s.hub.rate_burst, 50.0);
+        assert_eq!(s.hub.rate_per_second, 2.5);
+        assert_eq!(s.kept_bodies_days, Some(90));
+        assert_eq!(s.webhooks.max_attempts, 3);
+        assert_eq!(s.webhooks.base_delay, Duration::from_secs(5));
+        assert_eq!(s.webhooks.max_delay, Duration::from_secs(600));
+        assert_eq!(s.webhooks.jitter, 0.0);
+        // Untouched keys keep their defaults.
+        assert_eq!(s.hub.timeout, HubConfig::default().timeout);
+        let s = ExchangeSettings::resolve(
+            Some(&f),
+            &env_of(&[
+                ("TINHSO_EXCHANGE_MAX_BODY", "4096"),
+                ("TINHSO_WEBHOOK_MAX_ATTEMPTS", "5"),
+                ("TINHSO_EXCHANGE_KEPT_BODIES_DAYS", "0"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.hub.max_body, 4096, "the environment wins over the file");
+        assert_eq!(s.webhooks.max_attempts, 5);
+        assert_eq!(s.kept_bodies_days, None, "0 keeps bodies for ever");
+        assert_eq!(s.hub.clock_skew, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_what_is_allowed() {
+        let f = parse("[exchange]\nmax_body = 10\n");
+        let e = ExchangeSettings::resolve(Some(&f), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`exchange.max_body`"), "{e}");
+        assert!(e.contains("tinhso.toml"), "{e}");
+        assert!(e.contains("từ 1024 đến 67108864"), "{e}");
+        assert!(e.contains("from 1024 to 67108864"), "{e}");
+
+        let e = ExchangeSettings::resolve(
+            None,
+            &env_of(&[("TINHSO_EXCHANGE_RATE_PER_SECOND", "nhanh")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`exchange.rate_per_second`")
+                && e.contains("TINHSO_EXCHANGE_RATE_PER_SECOND")
+                && e.contains("\"nhanh\""),
+            "{e}"
+        );
+        let e =
+            ExchangeSettings::resolve(None, &env_of(&[("TINHSO_EXCHANGE_RATE_PER_SECOND", "0")]))
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("lớn hơn 0"), "{e}");
+
+        let f = parse("[exchange.webhooks]\njitter = 1.5\n");
+        let e = ExchangeSettings::resolve(Some(&f), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`exchange.webhooks.jitter`"), "{e}");
+
+        let f = parse("[exchange.webhooks]\nbase_delay_secs = 600\nmax_delay_secs = 60\n");
+        let e = ExchangeSettings::resolve(Some(&f), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`exchange.webhooks.max_delay_secs`"), "{e}");
+
+        let f = parse("[exchange]\nclock_skew_secs = -1\n");
+        let e = ExchangeSettings::resolve(Some(&f), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`exchange.clock_skew_secs`") && e.contains("\"-1\""),
+            "{e}"
+        );
+
+        // An unknown key is refused by the file reader (deny_unknown_fields).
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Wrap {
+            exchange: ExchangeFile,
+        }
+        let e = toml::from_str::<Wrap>("[exchange]\nmax_bodyy = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_bodyy"), "{e}");
+    }
+}
