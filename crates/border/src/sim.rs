@@ -19,7 +19,7 @@
 //! hourly profile, weekday effect, lead times, no-show and misread rates, service times) is an
 //! assumption documented next to it and in `NOTES-sim.md`.
 
-use crate::checks::{self, CustomsDecision, Decision, DecisionInput, ReleaseInput};
+use crate::checks::{self, CheckDone, CheckOp, CustomsDecision, Decision, DecisionInput, ReleaseInput};
 use crate::declaration::{self, Checked, DeclarationInput, GoodsLineInput};
 use crate::events::{self, EventBody, Ingestor, NewEvent};
 use crate::fee_payment::{self, AssessInput};
@@ -632,6 +632,28 @@ enum Act {
     Pay {
         online: bool,
     },
+}
+
+/// A fee payment the simulation makes: the first attempt at `at` settled at `paid_at`, and
+/// when it is declined the second one (requested, settled).
+#[derive(Debug, Clone)]
+struct PayPlan {
+    trip: usize,
+    online: bool,
+    at: i64,
+    paid_at: i64,
+    retry: Option<(i64, i64)>,
+}
+
+/// One attempt of a [`PayPlan`].
+#[derive(Debug, Clone)]
+struct PayAttempt {
+    trip: usize,
+    online: bool,
+    at: i64,
+    paid_at: i64,
+    declined: bool,
+    attempt: u32,
 }
 
 /// An event to deliver.
@@ -1790,7 +1812,14 @@ impl Sim<'_> {
         gs[self.trips[i].gate].in_yard.retain(|&x| x != i);
     }
 
-    /// Run every service call due before `until`, in time order.
+    /// Run every service call due before `until`. Corrections and booking changes run one by
+    /// one, in time order; the agencies' checks, the fee assessments and the fee payments due
+    /// in the window go as batches ([`checks::record_many`], [`fee_payment::assess_many`],
+    /// [`fee_payment::request_payment_many`], [`fee_payment::callback_many`]): one transaction
+    /// each instead of one per call. A trip's own calls keep their order: its booking changes
+    /// come before it arrives, its assessment when it enters the yard (before its checks, which
+    /// go in time order within their batch), its payment after its checks. The random draws
+    /// are made in time order, as when every call was made one by one.
     async fn run_acts(
         &mut self,
         gs: &mut [GateState],
@@ -1798,6 +1827,9 @@ impl Sim<'_> {
         policy: &Policy,
         until: i64,
     ) -> Result<(), AppError> {
+        let mut assess: Vec<(usize, i64)> = Vec::new();
+        let mut check_acts: Vec<(usize, i64, Act)> = Vec::new();
+        let mut pays: Vec<PayPlan> = Vec::new();
         while let Some(((at, _), _)) = self.acts.first_key_value() {
             let at = *at;
             if at >= until {
@@ -1806,18 +1838,121 @@ impl Sim<'_> {
             let Some((_, (i, act))) = self.acts.pop_first() else {
                 break;
             };
-            let t0 = Instant::now();
-            let db = self.db;
-            let ctx = self.ctx.clone();
-            let code = self.trips[i].code.clone();
-            let id = self.trips[i].id.clone();
             match act {
+                Act::Correct | Act::CancelBooking | Act::Reschedule { .. } => {
+                    self.run_single(by_arrival, policy, i, at, act).await?;
+                }
+                Act::Assess => assess.push((i, at)),
+                Act::Start(_) | Act::Decide(..) | Act::Customs(_) => {
+                    if self.trips[i].returned_at.is_none() {
+                        check_acts.push((i, at, act));
+                    }
+                }
+                Act::Pay { online } => {
+                    if self.trips[i].returned_at.is_some() {
+                        continue;
+                    }
+                    // A declined attempt first now and then; the payer pays again.
+                    let declined = self.ops.gen_bool(self.rates.payment_failure);
+                    let paid_at = at + minutes(&mut self.ops, 1, 4);
+                    let retry = if declined {
+                        let again = paid_at + minutes(&mut self.ops, 1, 5);
+                        Some((again, again + minutes(&mut self.ops, 1, 4)))
+                    } else {
+                        None
+                    };
+                    pays.push(PayPlan {
+                        trip: i,
+                        online,
+                        at,
+                        paid_at,
+                        retry,
+                    });
+                }
+            }
+        }
+        if !assess.is_empty() {
+            let t0 = Instant::now();
+            let items: Vec<(AssessInput, i64)> = assess
+                .iter()
+                .map(|&(i, at)| {
+                    (
+                        AssessInput {
+                            trip_code: self.trips[i].code.clone(),
+                            ..AssessInput::default()
+                        },
+                        at,
+                    )
+                })
+                .collect();
+            let results = fee_payment::assess_many(self.db, &self.ctx, &items).await?;
+            for (r, &(i, _)) in results.iter().zip(&assess) {
+                match r {
+                    Ok(_) => self.report.fees_assessed += 1,
+                    Err(e) => self.refused("fee assessment", i, e),
+                }
+            }
+            self.report.secs_fees += t0.elapsed().as_secs_f64();
+        }
+        if !check_acts.is_empty() {
+            let t0 = Instant::now();
+            self.run_checks(gs, check_acts).await?;
+            self.report.secs_checks += t0.elapsed().as_secs_f64();
+        }
+        if !pays.is_empty() {
+            let t0 = Instant::now();
+            let first: Vec<PayAttempt> = pays
+                .iter()
+                .map(|p| PayAttempt {
+                    trip: p.trip,
+                    online: p.online,
+                    at: p.at,
+                    paid_at: p.paid_at,
+                    declined: p.retry.is_some(),
+                    attempt: 1,
+                })
+                .collect();
+            self.pay_round(&first).await?;
+            let again: Vec<PayAttempt> = pays
+                .iter()
+                .filter_map(|p| {
+                    p.retry.map(|(at, paid_at)| PayAttempt {
+                        trip: p.trip,
+                        online: p.online,
+                        at,
+                        paid_at,
+                        declined: false,
+                        attempt: 2,
+                    })
+                })
+                .collect();
+            self.pay_round(&again).await?;
+            self.report.secs_fees += t0.elapsed().as_secs_f64();
+        }
+        Ok(())
+    }
+
+    /// A correction, a booking cancellation or a reschedule, through its service function.
+    async fn run_single(
+        &mut self,
+        by_arrival: &mut Vec<usize>,
+        policy: &Policy,
+        i: usize,
+        at: i64,
+        act: Act,
+    ) -> Result<(), AppError> {
+        let t0 = Instant::now();
+        let db = self.db;
+        let ctx = self.ctx.clone();
+        let code = self.trips[i].code.clone();
+        let id = self.trips[i].id.clone();
+        match act {
                 Act::Correct => {
                     let Some(mut input) = self.trips[i].input.clone() else {
-                        continue;
+                        return Ok(());
                     };
                     if self.trips[i].cancelled {
-                        continue;
+                        return Ok(());
                     }
                     // Re-weighed at the loading site: weight and quantity change.
                     for g in &mut input.goods {
@@ -1859,13 +1994,13 @@ impl Sim<'_> {
                 }
                 Act::CancelBooking => {
                     if self.trips[i].yard_at.is_some() || self.trips[i].arrive_at.is_none() {
-                        continue;
+                        return Ok(());
                     }
                     match booking::cancel(db, &ctx, &id, at).await {
                         Ok(_) => self.report.bookings_cancelled += 1,
                         Err(e) if e.status() < 500 => {
                             self.refused("booking cancel", i, &e);
-                            continue;
+                            return Ok(());
                         }
                         Err(e) => return Err(e),
                     }
@@ -1901,186 +2036,203 @@ impl Sim<'_> {
                     }
                     self.report.secs_changes += t0.elapsed().as_secs_f64();
                 }
-                Act::Start(kind) => {
-                    if self.trips[i].returned_at.is_some() {
-                        continue;
-                    }
-                    let gate = &gs[self.trips[i].gate].gate;
-                    let agency = gate.agency_for(kind).unwrap_or_default().to_string();
-                    let p = self.officer(&agency);
-                    match checks::start(db, &ctx, &p, &code, kind, at).await {
-                        Ok(_) => {
-                            self.report
-                                .checks
-                                .entry(kind.as_str().into())
-                                .or_default()
-                                .started += 1
-                        }
-                        Err(e) if e.status() < 500 => self.refused("check start", i, &e),
-                        Err(e) => return Err(e),
-                    }
-                    self.report.secs_checks += t0.elapsed().as_secs_f64();
-                }
-                Act::Decide(kind, d) => {
-                    if self.trips[i].returned_at.is_some() {
-                        continue;
-                    }
-                    let gate = &gs[self.trips[i].gate].gate;
-                    let agency = gate.agency_for(kind).unwrap_or_default().to_string();
-                    let p = self.officer(&agency);
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The agencies' check starts, decisions and customs releases of a window, in time order,
+    /// in one batch ([`checks::record_many`]).
+    async fn run_checks(
+        &mut self,
+        gs: &mut [GateState],
+        acts: Vec<(usize, i64, Act)>,
+    ) -> Result<(), AppError> {
+        let kind_of = |a: &Act| match a {
+            Act::Start(k) | Act::Decide(k, _) => Some(*k),
+            Act::Customs(_) => Some(CheckKind::Customs),
+            _ => None,
+        };
+        for (i, _, act) in &acts {
+            if let Some(k) = kind_of(act) {
+                let agency = gs[self.trips[*i].gate]
+                    .gate
+                    .agency_for(k)
+                    .unwrap_or_default()
+                    .to_string();
+                self.officer(&agency);
+            }
+        }
+        let officers = self.officers.clone();
+        let nobody = officer_of("");
+        let who = |gate: &Gate, k: CheckKind| {
+            officers
+                .get(gate.agency_for(k).unwrap_or_default())
+                .unwrap_or(&nobody)
+        };
+        let mut ops: Vec<CheckOp> = Vec::with_capacity(acts.len());
+        for (i, at, act) in &acts {
+            let t = &self.trips[*i];
+            let gate = &gs[t.gate].gate;
+            ops.push(match act {
+                Act::Start(k) => CheckOp::Start {
+                    principal: who(gate, *k),
+                    trip_code: t.code.clone(),
+                    kind: *k,
+                    at: *at,
+                },
+                Act::Decide(k, d) => {
                     let reason = match d {
                         Decision::Pass => "",
-                        Decision::Hold => hold_reason(kind),
-                        Decision::Reject => reject_reason(kind),
+                        Decision::Hold => hold_reason(*k),
+                        Decision::Reject => reject_reason(*k),
                     };
-                    let input = DecisionInput::new(d.as_str(), reason);
-                    match checks::decide(db, &ctx, &p, &code, kind, &input, at).await {
-                        Ok(o) => {
-                            let c = self.report.checks.entry(kind.as_str().into()).or_default();
-                            match d {
-                                Decision::Pass => c.passed += 1,
-                                Decision::Hold => c.held += 1,
-                                Decision::Reject => c.rejected += 1,
-                            }
-                            if o.all_clear && d == Decision::Pass {
-                                self.report.checked += 1;
-                            }
-                            if d == Decision::Reject {
-                                self.turned_back(gs, i, at);
-                            }
-                        }
-                        Err(e) if e.status() < 500 => self.refused("check decision", i, &e),
-                        Err(e) => return Err(e),
+                    CheckOp::Decide {
+                        principal: who(gate, *k),
+                        trip_code: t.code.clone(),
+                        kind: *k,
+                        input: DecisionInput::new(d.as_str(), reason),
+                        at: *at,
                     }
-                    self.report.secs_checks += t0.elapsed().as_secs_f64();
                 }
-                Act::Customs(d) => {
-                    if self.trips[i].returned_at.is_some() {
-                        continue;
-                    }
-                    let gate = &gs[self.trips[i].gate].gate;
-                    let agency = gate
-                        .agency_for(CheckKind::Customs)
-                        .unwrap_or_default()
-                        .to_string();
-                    let p = self.officer(&agency);
-                    let input = ReleaseInput {
-                        customs_declaration: self.trips[i]
+                Act::Customs(d) => CheckOp::Release {
+                    principal: who(gate, CheckKind::Customs),
+                    input: ReleaseInput {
+                        customs_declaration: t
                             .input
                             .as_ref()
                             .map(|x| x.customs_declaration.clone())
                             .unwrap_or_default(),
-                        trip_code: code.clone(),
+                        trip_code: t.code.clone(),
                         decision: d.as_str().into(),
-                        decided_at: declaration::local(at).to_rfc3339(),
+                        decided_at: declaration::local(*at).to_rfc3339(),
                         officer_ref: format!("HQ-{}-MP", gate.code),
-                    };
-                    match checks::receive_release(db, &ctx, &p, &input, at).await {
-                        Ok(o) if o.outcome == "recorded" => {
-                            let c = self.report.checks.entry("customs".into()).or_default();
-                            match d {
-                                CustomsDecision::Released => c.passed += 1,
-                                CustomsDecision::Held => c.held += 1,
-                                CustomsDecision::Rejected => c.rejected += 1,
-                            }
-                            if o.all_clear && d == CustomsDecision::Released {
-                                self.report.checked += 1;
-                            }
-                            if d == CustomsDecision::Rejected {
-                                self.turned_back(gs, i, at);
-                            }
-                        }
-                        Ok(o) => {
-                            let e = AppError::internal(format!("customs release {}", o.outcome));
-                            self.refused("customs release", i, &e);
-                        }
-                        Err(e) if e.status() < 500 => self.refused("customs release", i, &e),
-                        Err(e) => return Err(e),
-                    }
-                    self.report.secs_checks += t0.elapsed().as_secs_f64();
+                    },
+                    now: *at,
+                },
+                _ => return Err(AppError::internal("not a check")),
+            });
+        }
+        let results = checks::record_many(self.db, &self.ctx, &ops).await?;
+        drop(ops);
+        for ((i, at, act), r) in acts.into_iter().zip(results) {
+            match (act, r) {
+                (Act::Start(k), Ok(CheckDone::Started(_))) => {
+                    self.report
+                        .checks
+                        .entry(k.as_str().into())
+                        .or_default()
+                        .started += 1;
                 }
-                Act::Assess => {
-                    let input = AssessInput {
-                        trip_code: code.clone(),
-                        ..AssessInput::default()
-                    };
-                    match fee_payment::assess_at(db, &ctx, &input, at).await {
-                        Ok(_) => self.report.fees_assessed += 1,
-                        Err(e) if e.status() < 500 => self.refused("fee assessment", i, &e),
-                        Err(e) => return Err(e),
+                (Act::Decide(k, d), Ok(CheckDone::Decided(o))) => {
+                    let c = self.report.checks.entry(k.as_str().into()).or_default();
+                    match d {
+                        Decision::Pass => c.passed += 1,
+                        Decision::Hold => c.held += 1,
+                        Decision::Reject => c.rejected += 1,
                     }
-                    self.report.secs_fees += t0.elapsed().as_secs_f64();
+                    if o.all_clear && d == Decision::Pass {
+                        self.report.checked += 1;
+                    }
+                    if d == Decision::Reject {
+                        self.turned_back(gs, i, at);
+                    }
                 }
-                Act::Pay { online } => {
-                    if self.trips[i].returned_at.is_some() {
-                        continue;
+                (Act::Customs(d), Ok(CheckDone::Released(o))) if o.outcome == "recorded" => {
+                    let c = self.report.checks.entry("customs".into()).or_default();
+                    match d {
+                        CustomsDecision::Released => c.passed += 1,
+                        CustomsDecision::Held => c.held += 1,
+                        CustomsDecision::Rejected => c.rejected += 1,
                     }
-                    match self.pay(i, at).await {
-                        Ok(Some(amount)) => {
-                            if online {
-                                self.report.fees_paid_online += 1;
-                            } else {
-                                self.report.fees_paid_at_gate += 1;
-                            }
-                            self.report.fees_paid_vnd += amount;
-                        }
-                        Ok(None) => {}
-                        Err(e) if e.status() < 500 => self.refused("fee payment", i, &e),
-                        Err(e) => return Err(e),
+                    if o.all_clear && d == CustomsDecision::Released {
+                        self.report.checked += 1;
                     }
-                    self.report.secs_fees += t0.elapsed().as_secs_f64();
+                    if d == CustomsDecision::Rejected {
+                        self.turned_back(gs, i, at);
+                    }
                 }
+                (_, Ok(CheckDone::Released(o))) => {
+                    let e = AppError::internal(format!("customs release {}", o.outcome));
+                    self.refused("customs release", i, &e);
+                }
+                (_, Ok(_)) => {
+                    let e = AppError::internal("a check answered as another kind of item");
+                    self.refused("check", i, &e);
+                }
+                (Act::Start(_), Err(e)) => self.refused("check start", i, &e),
+                (Act::Decide(..), Err(e)) => self.refused("check decision", i, &e),
+                (_, Err(e)) => self.refused("customs release", i, &e),
             }
         }
         Ok(())
     }
 
-    /// Pay trip `i`'s fee at `at`: the VietQR request, and the gateway's signed callback (a
-    /// declined attempt first now and then). Returns the amount paid.
-    async fn pay(&mut self, i: usize, at: i64) -> Result<Option<i64>, AppError> {
+    /// One round of fee payments: the VietQR requests ([`fee_payment::request_payment_many`])
+    /// and the gateway's signed callbacks ([`fee_payment::callback_many`]), declined or paid.
+    async fn pay_round(&mut self, round: &[PayAttempt]) -> Result<(), AppError> {
         use tinhso_services::payment::{shared_secret, sign, Callback};
-        let code = self.trips[i].code.clone();
-        let mut at = at;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let p = fee_payment::request_payment_at(self.db, &self.ctx, &code, at).await?;
-            let declined = attempt == 1 && self.ops.gen_bool(self.rates.payment_failure);
-            let paid_at = at + minutes(&mut self.ops, 1, 4);
+        if round.is_empty() {
+            return Ok(());
+        }
+        let requests: Vec<(String, i64)> = round
+            .iter()
+            .map(|p| (self.trips[p.trip].code.clone(), p.at))
+            .collect();
+        let asked = fee_payment::request_payment_many(self.db, &self.ctx, &requests).await?;
+        let mut calls = Vec::with_capacity(round.len());
+        let mut sent: Vec<(&PayAttempt, i64)> = Vec::with_capacity(round.len());
+        // The gateway signs with the real clock (the callback's freshness check).
+        let now_secs = tinhso_store::now_micros() / 1_000_000;
+        for (p, r) in round.iter().zip(asked) {
+            let req = match r {
+                Ok(req) => req,
+                Err(e) => {
+                    self.refused("fee payment", p.trip, &e);
+                    continue;
+                }
+            };
+            let code = &self.trips[p.trip].code;
             let cb = Callback {
-                payment_id: p.id.clone(),
-                txn_id: format!("SIM-{}-{code}-{attempt}", self.report.seed),
-                amount_vnd: p.amount_vnd,
-                status: if declined { "failed" } else { "paid" }.into(),
-                paid_at: declaration::local(paid_at).to_rfc3339(),
+                payment_id: req.id.clone(),
+                txn_id: format!("SIM-{}-{code}-{}", self.report.seed, p.attempt),
+                amount_vnd: req.amount_vnd,
+                status: if p.declined { "failed" } else { "paid" }.into(),
+                paid_at: declaration::local(p.paid_at).to_rfc3339(),
             };
             let body = serde_json::to_vec(&cb).map_err(AppError::internal)?;
             let signature = sign(&shared_secret(), &body);
-            // The gateway signs with the real clock (the callback's freshness check).
-            let now_secs = tinhso_store::now_micros() / 1_000_000;
-            let r = fee_payment::callback(
-                self.db,
-                &self.ctx,
-                &body,
-                Some(&signature),
-                Some(&now_secs.to_string()),
-                now_secs,
-            )
-            .await?;
-            if declined {
-                self.report.payments_failed += 1;
-                at = paid_at + minutes(&mut self.ops, 1, 5);
-                continue;
-            }
-            if r.payment.status != "paid" {
-                return Err(AppError::internal(format!(
-                    "payment of {code} is {}",
-                    r.payment.status
-                )));
-            }
-            self.trips[i].paid_at = Some(paid_at);
-            return Ok(Some(p.amount_vnd));
+            calls.push(fee_payment::GatewayCall {
+                body,
+                signature: Some(signature),
+                timestamp: Some(now_secs.to_string()),
+            });
+            sent.push((p, req.amount_vnd));
         }
+        let results = fee_payment::callback_many(self.db, &self.ctx, &calls, now_secs).await?;
+        for ((p, amount), r) in sent.into_iter().zip(results) {
+            match r {
+                Ok(_) if p.declined => self.report.payments_failed += 1,
+                Ok(r) if r.payment.status == "paid" => {
+                    self.trips[p.trip].paid_at = Some(p.paid_at);
+                    if p.online {
+                        self.report.fees_paid_online += 1;
+                    } else {
+                        self.report.fees_paid_at_gate += 1;
+                    }
+                    self.report.fees_paid_vnd += amount;
+                }
+                Ok(r) => {
+                    let e = AppError::internal(format!(
+                        "payment of {} is {}",
+                        self.trips[p.trip].code, r.payment.status
+                    ));
+                    self.refused("fee payment", p.trip, &e);
+                }
+                Err(e) => self.refused("fee payment", p.trip, &e),
+            }
+        }
+        Ok(())
     }
 
     /// Deliver the events due by `until`, shuffled (out of order), in batches.
