@@ -16,7 +16,8 @@
 //! `superseded`, a newer one replaces it.
 //!
 //! When every required check has passed and customs released, the trip advances to `checked`
-//! in the same transaction. Every check keeps `started_at` (the officer started, or first
+//! in the same transaction, and on to `paid` when its fee was paid before (prepayment, see
+//! [`crate::fee_payment`]). Every check keeps `started_at` (the officer started, or first
 //! decided) and `decided_at` (closed), so the service time per agency is measured
 //! ([`service_times`], p50/p90 per agency per local day).
 
@@ -802,12 +803,18 @@ async fn after_decision(
     } else {
         None
     };
-    let stage = match target {
+    let mut stage = match target {
         Some(s) => journey::advance(tx, &trip.id, s, at, source).await?.to,
         None => journey::current(tx, &trip.id)
             .await?
             .ok_or_else(AppError::not_found)?,
     };
+    // A fee paid before the checks cleared (prepaid): the trip goes on to "fee paid" now.
+    if stage == Stage::Checked && crate::fee_payment::paid_in(tx, &trip.id).await? {
+        stage = journey::advance(tx, &trip.id, Stage::Paid, at, Source::Payment)
+            .await?
+            .to;
+    }
     Ok((stage, all_clear))
 }
 

@@ -20,8 +20,14 @@
 //!   payment marks only that payment attempt failed, and every refusal changes nothing but the
 //!   audit trail.
 //! - The settlement moves the trip's journey to "fee paid" ([`crate::journey::advance`], source
-//!   `payment`) in the same transaction; a trip already further along keeps its stage and gets
-//!   the payment's time recorded.
+//!   `payment`) in the same transaction when its checks are done (stage `checked`); a trip
+//!   already further along keeps its stage and gets the payment's time recorded.
+//! - **Prepayment (nộp phí trước).** A fee can be assessed and paid for a declared (e.g.
+//!   booked) trip before the truck arrives, or while it is still being checked: the fee is
+//!   paid and receipted at once, but the journey stays where it is (a prepaid truck is not
+//!   counted as arrived); when its checks clear, [`crate::checks`] moves it to `checked` and
+//!   on to `paid` at that moment (source `payment`). The crossing does not ask again: a paid
+//!   assessment refuses a new payment request and a reassessment.
 //! - [`reconciliation`] gives, per gate and local day, the fees assessed for that day's
 //!   crossings, what of them is paid and outstanding, and the money received that day with
 //!   the collector's and the budget's shares.
@@ -887,6 +893,18 @@ async fn callback_in(
     })
 }
 
+/// Whether the trip's current fee is paid, as `tx` sees it.
+pub(crate) async fn paid_in(tx: &mut WriteTx, trip_id: &str) -> Result<bool, AppError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM border_fee_assessments WHERE trip_id = $1 AND status = 'paid'",
+    )
+    .bind(trip_id)
+    .fetch_one(tx.conn())
+    .await
+    .map_err(db_err)?;
+    Ok(n > 0)
+}
+
 async fn next_receipt(tx: &mut WriteTx, year: i32) -> Result<String, AppError> {
     let row = sqlx::query(
         "INSERT INTO border_counters (name, value) VALUES ($1, 1) \
@@ -959,14 +977,23 @@ async fn settle_in(
         .await
         .map_err(db_err)?;
     if let Some(trip_id) = trip_id {
-        crate::journey::advance(
-            tx,
-            &trip_id,
-            Stage::Paid,
-            paid_at,
-            crate::journey::Source::Payment,
-        )
-        .await?;
+        let stage = crate::journey::current(tx, &trip_id).await?;
+        // Paid before the checks are done (prepaid, e.g. at booking time): the journey moves
+        // to "fee paid" when the checks clear ([`crate::checks`]), not before the truck came.
+        let prepaid = matches!(
+            stage,
+            Some(Stage::Declared | Stage::Staging | Stage::Yard)
+        );
+        if !prepaid {
+            crate::journey::advance(
+                tx,
+                &trip_id,
+                Stage::Paid,
+                paid_at,
+                crate::journey::Source::Payment,
+            )
+            .await?;
+        }
     }
     tx.audit(&ctx.entry(
         "border.fee.paid",

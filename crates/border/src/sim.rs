@@ -190,6 +190,12 @@ pub struct Rates {
     pub customs_hold: f64,
     /// Customs: release refused: the truck turns back.
     pub customs_reject: f64,
+    /// Booked trucks late past their arrival deadline (slot end + the automatic grace) that
+    /// ask for their one extension (gia hạn) before it and arrive within it.
+    pub late_grace: f64,
+    /// Booked trips whose enterprise pays the fee when booking (nộp phí trước), before the
+    /// truck leaves; the gate does not ask again.
+    pub prepay: f64,
 }
 
 impl Default for Rates {
@@ -205,12 +211,14 @@ impl Default for Rates {
             quarantine_reject: 0.003,
             customs_hold: 0.07,
             customs_reject: 0.002,
+            late_grace: 0.02,
+            prepay: 0.25,
         }
     }
 }
 
 impl Rates {
-    fn all(&self) -> [(&'static str, f64); 10] {
+    fn all(&self) -> [(&'static str, f64); 12] {
         [
             ("correction", self.correction),
             ("booking_cancel", self.booking_cancel),
@@ -222,6 +230,8 @@ impl Rates {
             ("quarantine_reject", self.quarantine_reject),
             ("customs_hold", self.customs_hold),
             ("customs_reject", self.customs_reject),
+            ("late_grace", self.late_grace),
+            ("prepay", self.prepay),
         ]
     }
 }
@@ -389,12 +399,18 @@ pub struct Report {
     /// truck keeps its slot and comes late).
     pub rescheduled: usize,
     pub reschedule_refused: usize,
+    /// Late trucks given their one grace extension, and second extensions asked for (each
+    /// must be refused).
+    pub grace_extended: usize,
+    pub grace_second_refused: usize,
     /// Fees assessed, paid (online / at the gate), declined payment attempts, total paid.
     pub fees_assessed: usize,
     pub fees_paid_online: usize,
     pub fees_paid_at_gate: usize,
     pub payments_failed: usize,
     pub fees_paid_vnd: i64,
+    /// Fees paid at booking time, before the truck arrived (among those paid online).
+    pub fees_prepaid: usize,
     /// Agency checks: per kind (`border_guard`, `plant_quarantine`, `customs`, …) the number
     /// passed, held and rejected.
     pub checks: BTreeMap<String, CheckCounts>,
@@ -449,6 +465,12 @@ pub struct Invariants {
     pub slot_days: usize,
     /// Trips with bookings, each with at most one active one.
     pub booked_trips: usize,
+    /// Trips given a grace extension: one booking with the extension, its deadline moved by
+    /// the policy's extension, the truck recorded arriving by it.
+    pub grace_trips: usize,
+    /// Prepaid trips: paid before the truck was recorded arriving, no payment asked after
+    /// that, and (when checked) on to "fee paid" no earlier than the checks cleared.
+    pub prepaid_trips: usize,
     /// Trips the database shows crossed without a paid fee or with a check not passed (by a
     /// camera read attached to the wrong truck, see `events_wrong_trip`): reported, not failed.
     pub db_crossed_uncleared: usize,
@@ -526,21 +548,24 @@ impl std::fmt::Display for Report {
         }
         writeln!(
             f,
-            "changes: corrected {} (refused {}), bookings cancelled {} (trips cancelled {}), rescheduled {} (refused {})",
+            "changes: corrected {} (refused {}), bookings cancelled {} (trips cancelled {}), rescheduled {} (refused {}), grace extensions {} (second asks refused {})",
             self.corrected,
             self.correction_refused,
             self.bookings_cancelled,
             self.trips_cancelled,
             self.rescheduled,
-            self.reschedule_refused
+            self.reschedule_refused,
+            self.grace_extended,
+            self.grace_second_refused
         )?;
         writeln!(
             f,
-            "fees: assessed {}, paid {} (online {}, at the gate {}), declined attempts {}, paid {} VND",
+            "fees: assessed {}, paid {} (online {}, at the gate {}; prepaid at booking {}), declined attempts {}, paid {} VND",
             self.fees_assessed,
             self.fees_paid_online + self.fees_paid_at_gate,
             self.fees_paid_online,
             self.fees_paid_at_gate,
+            self.fees_prepaid,
             self.payments_failed,
             self.fees_paid_vnd
         )?;
@@ -565,8 +590,8 @@ impl std::fmt::Display for Report {
         if let Some(i) = &self.invariants {
             writeln!(
                 f,
-                "invariants hold: {} crossed trips paid and cleared before crossing; {} slot hours and {} slot days match their bookings within capacity; {} booked trips with at most one active booking; db-crossed uncleared {}",
-                i.crossed_trips, i.slots, i.slot_days, i.booked_trips, i.db_crossed_uncleared
+                "invariants hold: {} crossed trips paid and cleared before crossing; {} slot hours and {} slot days match their bookings within capacity; {} booked trips with at most one active booking; {} late trucks with one extension, arrived by it; {} prepaid trips not asked again; db-crossed uncleared {}",
+                i.crossed_trips, i.slots, i.slot_days, i.booked_trips, i.grace_trips, i.prepaid_trips, i.db_crossed_uncleared
             )?;
         }
         write!(
@@ -612,6 +637,15 @@ struct SimTrip {
     returned_at: Option<i64>,
     /// Cancelled by the enterprise.
     cancelled: bool,
+    /// The booking's arrival deadline before an extension (a late truck that takes its grace).
+    grace_from: Option<i64>,
+    /// The platform granted the extension.
+    graced: bool,
+    /// A correction is planned (such trips do not prepay: the fee is priced on the final
+    /// declaration).
+    correcting: bool,
+    /// The enterprise pays the fee when booking.
+    prepaid: bool,
 }
 
 /// Something the simulation does at a time through a service function.
@@ -623,6 +657,8 @@ enum Act {
     Reschedule {
         delay: i64,
     },
+    /// The late truck asks for its one extension of the arrival deadline.
+    Grace,
     /// An officer starts the check.
     Start(CheckKind),
     Decide(CheckKind, Decision),
@@ -918,6 +954,10 @@ fn plan_trips(opts: &Options, gates: &[GateState], rng: &mut StdRng) -> Vec<SimT
                             paid_at: None,
                             returned_at: None,
                             cancelled: false,
+                            grace_from: None,
+                            graced: false,
+                            correcting: false,
+                            prepaid: false,
                         });
                     }
                 }
@@ -1684,6 +1724,124 @@ pub async fn check_invariants(db: &Db, crossed: &[(String, i64)]) -> Result<Inva
     }
 }
 
+/// Check the late trucks' extensions, failing with every violation listed: each trip in
+/// `graced` (id, its deadline before the extension) has exactly one booking with the
+/// extension, whose deadline is the old one plus `extension`, and no arrival recorded after
+/// it; no other booking carries an extension. Returns the number of trips checked.
+pub async fn check_grace(
+    db: &Db,
+    graced: &[(String, i64)],
+    extension: i64,
+) -> Result<usize, AppError> {
+    let mut broken = Vec::new();
+    let mut by_trip: HashMap<String, Vec<i64>> = HashMap::new();
+    for r in sqlx::query("SELECT trip_id, arrive_by FROM border_bookings WHERE grace_used = 1")
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?
+    {
+        by_trip
+            .entry(r.try_get(0).map_err(db_err)?)
+            .or_default()
+            .push(r.try_get(1).map_err(db_err)?);
+    }
+    for (id, before) in graced {
+        let Some(deadlines) = by_trip.remove(id) else {
+            broken.push(format!("trip {id}: no booking with its extension"));
+            continue;
+        };
+        if deadlines != [before + extension] {
+            broken.push(format!(
+                "trip {id}: extended deadlines {deadlines:?}, expected {}",
+                before + extension
+            ));
+            continue;
+        }
+        let arrived: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(at) FROM border_trip_stages WHERE trip_id = $1 \
+             AND stage IN ('staging', 'yard')",
+        )
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .map_err(db_err)?;
+        if arrived.is_some_and(|a| a > before + extension) {
+            broken.push(format!("trip {id}: arrived after its extended deadline"));
+        }
+    }
+    for id in by_trip.keys() {
+        broken.push(format!("trip {id}: an extension the simulation did not ask for"));
+    }
+    if broken.is_empty() {
+        Ok(graced.len())
+    } else {
+        let n = broken.len();
+        broken.truncate(20);
+        Err(AppError::internal(format!(
+            "grace extensions broken ({n}): {}",
+            broken.join("; ")
+        )))
+    }
+}
+
+/// Check the prepaid trips, failing with every violation listed: each trip in `prepaid` has
+/// its fee paid, before the truck was first recorded at the gate (staging or yard); no payment
+/// was asked for after the fee was paid; and when the trip reached "fee paid" on its journey,
+/// it did so when or after its checks cleared, never before. Returns the number checked.
+pub async fn check_prepaid(db: &Db, prepaid: &[String]) -> Result<usize, AppError> {
+    let mut broken = Vec::new();
+    for id in prepaid {
+        let row = sqlx::query(
+            "SELECT a.paid_at, \
+             (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = a.trip_id \
+              AND s.stage IN ('staging', 'yard')), \
+             (SELECT MAX(p.created_at) FROM border_fee_payments p WHERE p.assessment_id = a.id), \
+             (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = a.trip_id \
+              AND s.stage = 'checked'), \
+             (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = a.trip_id \
+              AND s.stage = 'paid') \
+             FROM border_fee_assessments a WHERE a.trip_id = $1 AND a.status = 'paid'",
+        )
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await
+        .map_err(db_err)?;
+        let Some(r) = row else {
+            broken.push(format!("trip {id}: prepaid, but no paid fee"));
+            continue;
+        };
+        let paid: Option<i64> = r.try_get(0).map_err(db_err)?;
+        let arrived: Option<i64> = r.try_get(1).map_err(db_err)?;
+        let last_request: Option<i64> = r.try_get(2).map_err(db_err)?;
+        let checked: Option<i64> = r.try_get(3).map_err(db_err)?;
+        let paid_stage: Option<i64> = r.try_get(4).map_err(db_err)?;
+        let paid = paid.unwrap_or(i64::MAX);
+        if arrived.is_some_and(|a| a < paid) {
+            broken.push(format!("trip {id}: paid after the truck arrived"));
+        }
+        if last_request.is_some_and(|c| c > paid) {
+            broken.push(format!("trip {id}: a payment was asked for after it was paid"));
+        }
+        match (paid_stage, checked) {
+            (Some(p), Some(c)) if p < c => {
+                broken.push(format!("trip {id}: \"fee paid\" before its checks cleared"))
+            }
+            (Some(_), None) => broken.push(format!("trip {id}: \"fee paid\" without its checks")),
+            _ => {}
+        }
+    }
+    if broken.is_empty() {
+        Ok(prepaid.len())
+    } else {
+        let n = broken.len();
+        broken.truncate(20);
+        Err(AppError::internal(format!(
+            "prepaid fees broken ({n}): {}",
+            broken.join("; ")
+        )))
+    }
+}
+
 impl Sim<'_> {
     fn emit_event(&mut self, trip: Option<usize>, at: i64, body: EventBody) {
         self.event_seq += 1;
@@ -1839,7 +1997,7 @@ impl Sim<'_> {
                 break;
             };
             match act {
-                Act::Correct | Act::CancelBooking | Act::Reschedule { .. } => {
+                Act::Correct | Act::CancelBooking | Act::Reschedule { .. } | Act::Grace => {
                     self.run_single(by_arrival, policy, i, at, act).await?;
                 }
                 Act::Assess => assess.push((i, at)),
@@ -2036,6 +2194,35 @@ impl Sim<'_> {
                     }
                     self.report.secs_changes += t0.elapsed().as_secs_f64();
                 }
+            Act::Grace => {
+                if self.trips[i].cancelled {
+                    return Ok(());
+                }
+                match booking::extend_grace(db, &ctx, policy, &id, at).await {
+                    Ok(_) => {
+                        self.report.grace_extended += 1;
+                        self.trips[i].graced = true;
+                    }
+                    Err(e) if e.status() < 500 => {
+                        self.refused("grace extension", i, &e);
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                }
+                // The one extension: asking again is refused.
+                match booking::extend_grace(db, &ctx, policy, &id, at + MINUTE).await {
+                    Err(e) if e.status() == 409 => self.report.grace_second_refused += 1,
+                    Err(e) if e.status() >= 500 => return Err(e),
+                    other => {
+                        let e = AppError::internal(format!(
+                            "a second grace extension was not refused: {:?}",
+                            other.map(|b| b.arrive_by)
+                        ));
+                        self.refused("second grace extension", i, &e);
+                    }
+                }
+                self.report.secs_changes += t0.elapsed().as_secs_f64();
+            }
             _ => {}
         }
         Ok(())
@@ -2215,6 +2402,9 @@ impl Sim<'_> {
                 Ok(_) if p.declined => self.report.payments_failed += 1,
                 Ok(r) if r.payment.status == "paid" => {
                     self.trips[p.trip].paid_at = Some(p.paid_at);
+                    if self.trips[p.trip].prepaid {
+                        self.report.fees_prepaid += 1;
+                    }
                     if p.online {
                         self.report.fees_paid_online += 1;
                     } else {
@@ -2483,6 +2673,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                     let latest = expected - HOUR;
                     if latest > declared_at + MINUTE {
                         let at = sim.ops.gen_range(declared_at + MINUTE..latest);
+                        sim.trips[i].correcting = true;
                         sim.schedule(at, i, Act::Correct);
                     }
                 }
@@ -2507,16 +2698,21 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                 .collect();
             let results = booking::book_many(db, &sim.ctx, &policy, &inputs, h_end).await?;
             for (r, &i) in results.into_iter().zip(&booking_idx) {
-                match r {
-                    Ok(_) => sim.report.booked += 1,
+                let arrive_by = match r {
+                    Ok(b) => {
+                        sim.report.booked += 1;
+                        b.arrive_by
+                    }
                     Err(e) if matches!(e.status(), 409 | 422) => {
                         sim.report.booking_refused += 1;
                         continue;
                     }
                     Err(e) => return Err(e),
-                }
+                };
                 // Changes before the slot: a cancellation, or a later hour (the truck is late
-                // leaving), decided 2–6 hours ahead, never before the booking.
+                // leaving), decided 2–6 hours ahead, never before the booking; or a truck late
+                // past its arrival deadline that asks for its one extension 5–25 minutes
+                // before the deadline and arrives within the extension.
                 let slot = slots::floor_hour(sim.trips[i].expected);
                 let x: f64 = sim.ops.gen();
                 let ahead = sim.ops.gen_range(2 * 60..6 * 60) * MINUTE;
@@ -2529,6 +2725,21 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                 } else if x < sim.rates.booking_cancel + sim.rates.reschedule {
                     let delay = sim.ops.gen_range(60..240);
                     sim.schedule(at, i, Act::Reschedule { delay });
+                } else if x
+                    < sim.rates.booking_cancel + sim.rates.reschedule + sim.rates.late_grace
+                {
+                    let ask = arrive_by - sim.ops.gen_range(5..25) * MINUTE;
+                    let late = sim.ops.gen_range(5..(policy.extension_minutes - 5).max(6));
+                    sim.trips[i].grace_from = Some(arrive_by);
+                    sim.trips[i].arrive_at = Some(arrive_by + late * MINUTE);
+                    sim.schedule(ask, i, Act::Grace);
+                } else if !sim.trips[i].correcting && sim.ops.gen_bool(sim.rates.prepay) {
+                    // Prepaid from the booking page: assessed, then paid by VietQR.
+                    let assess_at = h_end + minutes(&mut sim.ops, 1, 10);
+                    let pay_at = assess_at + minutes(&mut sim.ops, 2, 8);
+                    sim.trips[i].prepaid = true;
+                    sim.schedule(assess_at, i, Act::Assess);
+                    sim.schedule(pay_at, i, Act::Pay { online: true });
                 }
             }
             sim.report.secs_book += tb.elapsed().as_secs_f64();
@@ -2625,11 +2836,14 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                     sim.trips[i].perishable,
                 );
                 sim.trips[i].checked_at = cleared;
-                sim.schedule(at, i, Act::Assess);
+                let prepaid = sim.trips[i].prepaid;
+                if !prepaid {
+                    sim.schedule(at, i, Act::Assess);
+                }
                 for (t, a) in acts {
                     sim.schedule(t, i, a);
                 }
-                if let Some(c) = cleared {
+                if let (Some(c), false) = (cleared, prepaid) {
                     let online = sim.ops.gen_bool(sim.rates.fee_online);
                     let after = if online {
                         minutes(&mut sim.ops, 2, 15)
@@ -2757,7 +2971,22 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
             sim.report.refusal_samples.join("; ")
         )));
     }
-    sim.report.invariants = Some(check_invariants(db, &crossed_trips).await?);
+    let mut inv = check_invariants(db, &crossed_trips).await?;
+    let graced: Vec<(String, i64)> = sim
+        .trips
+        .iter()
+        .filter(|t| t.graced)
+        .filter_map(|t| Some((t.id.clone(), t.grace_from?)))
+        .collect();
+    inv.grace_trips = check_grace(db, &graced, policy.extension_minutes * MINUTE).await?;
+    let prepaid: Vec<String> = sim
+        .trips
+        .iter()
+        .filter(|t| t.prepaid && t.paid_at.is_some())
+        .map(|t| t.id.clone())
+        .collect();
+    inv.prepaid_trips = check_prepaid(db, &prepaid).await?;
+    sim.report.invariants = Some(inv);
     sim.report.secs_other += to.elapsed().as_secs_f64();
     // Figures per gate.
     let mut all_dwell = Vec::new();

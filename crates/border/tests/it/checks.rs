@@ -925,3 +925,84 @@ async fn a_batch_of_checks_keeps_order_and_refused_items_change_nothing() {
     let chain = tinhso_store::audit::verify(db).await.unwrap();
     assert_eq!(chain.first_broken, None);
 }
+
+/// Prepayment (nộp phí trước): a fee assessed and paid for a trip before the truck arrives
+/// leaves the journey at `declared` (the truck is not counted as arrived); when its checks
+/// clear it goes to `checked` and on to `paid` at that moment, and nothing asks for the fee
+/// again.
+#[tokio::test]
+async fn a_fee_paid_before_arrival_moves_the_trip_to_paid_when_its_checks_clear() {
+    use tinhso_border::fee_payment::{self, AssessInput};
+    use tinhso_services::payment::{shared_secret, sign, Callback};
+    let t = crate::env().await;
+    let db = &t.db;
+    let trip = declare(db, "12C-123.45", &["08106000"]).await;
+    let input = AssessInput {
+        trip_code: trip.code.clone(),
+        ..AssessInput::default()
+    };
+    fee_payment::assess(db, &sys(), &input).await.unwrap();
+    let p = fee_payment::request_payment(db, &sys(), &trip.code)
+        .await
+        .unwrap();
+    let paid_at = now_micros() - 2 * 3_600_000_000;
+    let cb = Callback {
+        payment_id: p.id.clone(),
+        txn_id: "TXN-PRE".into(),
+        amount_vnd: p.amount_vnd,
+        status: "paid".into(),
+        paid_at: declaration::local(paid_at).to_rfc3339(),
+    };
+    let body = serde_json::to_vec(&cb).unwrap();
+    let sig = sign(&shared_secret(), &body);
+    let now_s = now_micros() / 1_000_000;
+    let r = fee_payment::callback(db, &sys(), &body, Some(&sig), Some(&now_s.to_string()), now_s)
+        .await
+        .unwrap();
+    assert_eq!(r.payment.status, "paid");
+    assert_eq!(stage(db, &trip.code).await, Stage::Declared);
+    let t0 = now_micros() - 3_600_000_000;
+    into_yard(db, &trip, t0).await;
+    assert_eq!(stage(db, &trip.code).await, Stage::Yard);
+    let pass = DecisionInput::new("pass", "");
+    for (who, kind, at) in [
+        (HN_GUARD, CheckKind::BorderGuard, t0 + 60_000_000),
+        (PLANT, CheckKind::PlantQuarantine, t0 + 120_000_000),
+    ] {
+        let o = checks::decide(db, &sys(), &officer(who), &trip.code, kind, &pass, at)
+            .await
+            .unwrap();
+        assert_eq!(o.stage, Stage::Yard);
+    }
+    let released = t0 + 300_000_000;
+    let r = checks::receive_release(
+        db,
+        &sys(),
+        &officer(HN_CUSTOMS),
+        &release(&trip, "released", &declaration::local(released).to_rfc3339()),
+        now_micros(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.stage.as_str(), r.all_clear), ("paid", true));
+    assert_eq!(stage(db, &trip.code).await, Stage::Paid);
+    let times = journey::stage_times(db, &trip.id).await.unwrap();
+    let at = |s: Stage| {
+        let x = times.iter().find(|x| x.stage == s).unwrap();
+        (x.at, x.source.clone())
+    };
+    assert_eq!(at(Stage::Checked), (released, "customs".to_string()));
+    assert_eq!(at(Stage::Paid), (released, "payment".to_string()));
+    // Nothing asks for the fee again.
+    let e = fee_payment::request_payment(db, &sys(), &trip.code)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 409);
+    assert_eq!(
+        fee_payment::assess(db, &sys(), &input)
+            .await
+            .unwrap_err()
+            .status(),
+        409
+    );
+}

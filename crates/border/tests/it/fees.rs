@@ -166,13 +166,15 @@ async fn durian_under_2t_pays_100_000_by_vietqr_and_gets_a_receipt() {
     let r = pay(&t.db, &p, "TXN-0001").await;
     assert!(!r.replayed);
     assert_eq!(r.payment.status, "paid");
-    // The settlement moved the journey to "fee paid", recorded as the payment's doing.
+    // Paid before the truck came (prepaid): the journey stays "declared" (the truck is not
+    // counted as arrived); it moves to "fee paid" when its checks clear (tested with the checks).
     assert_eq!(
         crate::count(
             &t.db,
             &format!(
-                "SELECT COUNT(*) FROM border_trips t JOIN border_trip_stages s ON s.trip_id = t.id \
-                 WHERE t.code = '{}' AND t.stage = 'paid' AND s.stage = 'paid' AND s.source = 'payment'",
+                "SELECT COUNT(*) FROM border_trips t WHERE t.code = '{}' AND t.stage = 'declared' \
+                 AND NOT EXISTS (SELECT 1 FROM border_trip_stages s WHERE s.trip_id = t.id \
+                 AND s.stage = 'paid')",
                 trip.code
             )
         )
@@ -853,14 +855,15 @@ async fn batched_fees_keep_order_and_refused_items_change_nothing() {
         .await,
         1
     );
-    // On the outbox: the payment and the trip's move to "fee paid"; nothing of the refusals.
+    // On the outbox: the payment only (prepaid before arrival: no journey move); nothing of
+    // the refusals.
     assert_eq!(
         crate::count(db, "SELECT COUNT(*) FROM outbox WHERE topic = 'border.fee.paid'").await,
         1
     );
     assert_eq!(
         crate::count(db, "SELECT COUNT(*) FROM outbox").await - outbox_before,
-        2
+        1
     );
     assert_eq!(
         fee_payment::current(db, &y.code).await.unwrap().unwrap().status,

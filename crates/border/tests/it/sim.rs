@@ -110,6 +110,21 @@ async fn short_run_is_consistent() {
     )
     .await;
     assert_eq!(attached as usize, r.events_attached);
+    // Late trucks took their one extension (a second ask refused), checked at the end.
+    assert!(r.grace_extended > 0, "no late truck took its extension");
+    assert_eq!(r.grace_second_refused, r.grace_extended);
+    assert_eq!(r.invariants.as_ref().unwrap().grace_trips, r.grace_extended);
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM border_bookings WHERE grace_used = 1").await as usize,
+        r.grace_extended
+    );
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM audit_log WHERE action = 'border.slot_grace'").await as usize,
+        r.grace_extended
+    );
+    // Some enterprises paid at booking time; checked at the end too.
+    assert!(r.fees_prepaid > 0, "nobody prepaid");
+    assert_eq!(r.invariants.as_ref().unwrap().prepaid_trips, r.fees_prepaid);
 }
 
 /// The crisis at Cốc Nam (the smallest yard, 80 trucks): exports cut to 15 % from day 2, the

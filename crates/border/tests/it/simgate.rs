@@ -29,6 +29,8 @@ fn busy_rates() -> Rates {
         quarantine_reject: 0.03,
         customs_hold: 0.15,
         customs_reject: 0.02,
+        late_grace: 0.05,
+        prepay: 0.3,
     }
 }
 
@@ -66,6 +68,11 @@ async fn a_simulated_day_runs_every_stage_and_keeps_the_invariants() {
     let inv = r.invariants.as_ref().expect("invariants checked");
     assert_eq!(inv.crossed_trips, r.crossed);
     assert!(inv.slots > 0 && inv.booked_trips > 0);
+    // Late trucks took their one extension; some enterprises paid when booking.
+    assert!(r.grace_extended > 0 && r.grace_second_refused == r.grace_extended);
+    assert_eq!(inv.grace_trips, r.grace_extended);
+    assert!(r.fees_prepaid > 0, "prepaid fees");
+    assert_eq!(inv.prepaid_trips, r.fees_prepaid);
     // The report is what the database holds.
     let n = |sql: &'static str| count(db, sql);
     assert_eq!(
