@@ -196,6 +196,9 @@ pub struct Rates {
     /// Booked trips whose enterprise pays the fee when booking (nộp phí trước), before the
     /// truck leaves; the gate does not ask again.
     pub prepay: f64,
+    /// Trucks arriving without a slot whose driver joins the standby queue (hàng chờ dự
+    /// phòng) for a free seat.
+    pub standby_join: f64,
 }
 
 impl Default for Rates {
@@ -213,12 +216,13 @@ impl Default for Rates {
             customs_reject: 0.002,
             late_grace: 0.02,
             prepay: 0.25,
+            standby_join: 0.05,
         }
     }
 }
 
 impl Rates {
-    fn all(&self) -> [(&'static str, f64); 12] {
+    fn all(&self) -> [(&'static str, f64); 13] {
         [
             ("correction", self.correction),
             ("booking_cancel", self.booking_cancel),
@@ -232,6 +236,7 @@ impl Rates {
             ("customs_reject", self.customs_reject),
             ("late_grace", self.late_grace),
             ("prepay", self.prepay),
+            ("standby_join", self.standby_join),
         ]
     }
 }
@@ -373,6 +378,12 @@ pub struct Report {
     pub booking_refused: usize,
     pub no_shows: usize,
     pub no_shows_swept: usize,
+    /// No-show trips the enterprise cancelled after their slot went to standby.
+    pub no_shows_cancelled: usize,
+    /// Trucks without a slot that joined the standby queue, and standby trucks given a free
+    /// seat (by [`booking::seat_standby`]).
+    pub standby_joined: usize,
+    pub standby_seated: usize,
     pub arrived: usize,
     pub checked: usize,
     pub crossed: usize,
@@ -471,6 +482,9 @@ pub struct Invariants {
     /// Prepaid trips: paid before the truck was recorded arriving, no payment asked after
     /// that, and (when checked) on to "fee paid" no earlier than the checks cleared.
     pub prepaid_trips: usize,
+    /// Standby: no-shows swept (booking `no_show`, trip on standby), trucks that joined, and
+    /// the seats given from it (one booking from standby each, in an hour from when it joined).
+    pub standby_trips: usize,
     /// Trips the database shows crossed without a paid fee or with a check not passed (by a
     /// camera read attached to the wrong truck, see `events_wrong_trip`): reported, not failed.
     pub db_crossed_uncleared: usize,
@@ -485,7 +499,7 @@ impl std::fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "trips: declared {} (refused {}), booked {} (refused {}), arrived {}, checked {}, crossed {}, no-shows {} (swept {})",
+            "trips: declared {} (refused {}), booked {} (refused {}), arrived {}, checked {}, crossed {}, no-shows {} (swept to standby {}, then cancelled {}); standby joined {}, seated {}",
             self.declared,
             self.declare_refused,
             self.booked,
@@ -494,7 +508,10 @@ impl std::fmt::Display for Report {
             self.checked,
             self.crossed,
             self.no_shows,
-            self.no_shows_swept
+            self.no_shows_swept,
+            self.no_shows_cancelled,
+            self.standby_joined,
+            self.standby_seated
         )?;
         writeln!(
             f,
@@ -590,8 +607,8 @@ impl std::fmt::Display for Report {
         if let Some(i) = &self.invariants {
             writeln!(
                 f,
-                "invariants hold: {} crossed trips paid and cleared before crossing; {} slot hours and {} slot days match their bookings within capacity; {} booked trips with at most one active booking; {} late trucks with one extension, arrived by it; {} prepaid trips not asked again; db-crossed uncleared {}",
-                i.crossed_trips, i.slots, i.slot_days, i.booked_trips, i.grace_trips, i.prepaid_trips, i.db_crossed_uncleared
+                "invariants hold: {} crossed trips paid and cleared before crossing; {} slot hours and {} slot days match their bookings within capacity; {} booked trips with at most one active booking; {} late trucks with one extension, arrived by it; {} prepaid trips not asked again; {} standby trips; db-crossed uncleared {}",
+                i.crossed_trips, i.slots, i.slot_days, i.booked_trips, i.grace_trips, i.prepaid_trips, i.standby_trips, i.db_crossed_uncleared
             )?;
         }
         write!(
@@ -646,6 +663,12 @@ struct SimTrip {
     correcting: bool,
     /// The enterprise pays the fee when booking.
     prepaid: bool,
+    /// Holds a slot (booked, or seated from standby).
+    booked: bool,
+    /// Joined the standby queue at this time.
+    standby_at: Option<i64>,
+    /// The sweep sent its booking to standby as a no-show.
+    swept: bool,
 }
 
 /// Something the simulation does at a time through a service function.
@@ -659,6 +682,8 @@ enum Act {
     },
     /// The late truck asks for its one extension of the arrival deadline.
     Grace,
+    /// A truck without a slot joins the standby queue.
+    JoinStandby,
     /// An officer starts the check.
     Start(CheckKind),
     Decide(CheckKind, Decision),
@@ -958,6 +983,9 @@ fn plan_trips(opts: &Options, gates: &[GateState], rng: &mut StdRng) -> Vec<SimT
                             graced: false,
                             correcting: false,
                             prepaid: false,
+                            booked: false,
+                            standby_at: None,
+                            swept: false,
                         });
                     }
                 }
@@ -1842,6 +1870,87 @@ pub async fn check_prepaid(db: &Db, prepaid: &[String]) -> Result<usize, AppErro
     }
 }
 
+/// Check the standby queue, failing with every violation listed: each trip in `swept` (sent
+/// to standby by the no-show sweep) has a booking marked `no_show` and a standby entry from the
+/// sweep; each trip in `joined` (id, when it joined) has a standby entry, and, when it was
+/// given a seat, exactly one booking from standby, in an hour that had not ended when it
+/// joined; the bookings from standby number `seated`. Returns the number of trips checked.
+pub async fn check_standby(
+    db: &Db,
+    swept: &[String],
+    joined: &[(String, i64)],
+    seated: usize,
+) -> Result<usize, AppError> {
+    let mut broken = Vec::new();
+    let mut standby: HashMap<String, (String, String)> = HashMap::new();
+    for r in sqlx::query("SELECT trip_id, reason, status FROM border_standby")
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?
+    {
+        standby.insert(
+            r.try_get(0).map_err(db_err)?,
+            (r.try_get(1).map_err(db_err)?, r.try_get(2).map_err(db_err)?),
+        );
+    }
+    let mut from_standby: HashMap<String, Vec<i64>> = HashMap::new();
+    let mut no_show: HashSet<String> = HashSet::new();
+    for r in sqlx::query("SELECT trip_id, hour_start, source, status FROM border_bookings")
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?
+    {
+        let trip: String = r.try_get(0).map_err(db_err)?;
+        let hour: i64 = r.try_get(1).map_err(db_err)?;
+        let source: String = r.try_get(2).map_err(db_err)?;
+        let status: String = r.try_get(3).map_err(db_err)?;
+        if source == "from_standby" {
+            from_standby.entry(trip.clone()).or_default().push(hour);
+        }
+        if status == "no_show" {
+            no_show.insert(trip);
+        }
+    }
+    let total: usize = from_standby.values().map(Vec::len).sum();
+    if total != seated {
+        broken.push(format!("{total} bookings from standby, {seated} seated"));
+    }
+    for id in swept {
+        if !no_show.contains(id) {
+            broken.push(format!("trip {id}: swept, but no booking marked no-show"));
+        }
+        if !standby.get(id).is_some_and(|(reason, _)| reason == "no_show") {
+            broken.push(format!("trip {id}: swept, but not on standby as a no-show"));
+        }
+    }
+    for (id, at) in joined {
+        let Some((_, status)) = standby.get(id) else {
+            broken.push(format!("trip {id}: joined standby, no entry"));
+            continue;
+        };
+        match from_standby.get(id).map(Vec::as_slice) {
+            None if status == "seated" => {
+                broken.push(format!("trip {id}: seated without a booking from standby"))
+            }
+            None => {}
+            Some([hour]) if *hour + slots::HOUR > *at => {}
+            Some(hours) => broken.push(format!(
+                "trip {id}: joined at {at}, seats from standby {hours:?}"
+            )),
+        }
+    }
+    if broken.is_empty() {
+        Ok(swept.len() + joined.len())
+    } else {
+        let n = broken.len();
+        broken.truncate(20);
+        Err(AppError::internal(format!(
+            "standby broken ({n}): {}",
+            broken.join("; ")
+        )))
+    }
+}
+
 impl Sim<'_> {
     fn emit_event(&mut self, trip: Option<usize>, at: i64, body: EventBody) {
         self.event_seq += 1;
@@ -1997,7 +2106,11 @@ impl Sim<'_> {
                 break;
             };
             match act {
-                Act::Correct | Act::CancelBooking | Act::Reschedule { .. } | Act::Grace => {
+                Act::Correct
+                | Act::CancelBooking
+                | Act::Reschedule { .. }
+                | Act::Grace
+                | Act::JoinStandby => {
                     self.run_single(by_arrival, policy, i, at, act).await?;
                 }
                 Act::Assess => assess.push((i, at)),
@@ -2194,6 +2307,17 @@ impl Sim<'_> {
                     }
                     self.report.secs_changes += t0.elapsed().as_secs_f64();
                 }
+            Act::JoinStandby => {
+                match booking::join_standby(db, &ctx, &id, at).await {
+                    Ok(()) => {
+                        self.report.standby_joined += 1;
+                        self.trips[i].standby_at = Some(at);
+                    }
+                    Err(e) if e.status() < 500 => self.refused("standby join", i, &e),
+                    Err(e) => return Err(e),
+                }
+                self.report.secs_changes += t0.elapsed().as_secs_f64();
+            }
             Act::Grace => {
                 if self.trips[i].cancelled {
                     return Ok(());
@@ -2701,6 +2825,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                 let arrive_by = match r {
                     Ok(b) => {
                         sim.report.booked += 1;
+                        sim.trips[i].booked = true;
                         b.arrive_by
                     }
                     Err(e) if matches!(e.status(), 409 | 422) => {
@@ -2765,6 +2890,11 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                 sim.gps(i, &format!("GEO-{g}-R"), at, 0.4);
             }
             gs[gi].waiting.push_back(i);
+            // Without a slot: now and then the driver joins the standby queue.
+            if !sim.trips[i].booked && sim.ops.gen_bool(sim.rates.standby_join) {
+                let join = at + minutes(&mut sim.ops, 0, 10);
+                sim.schedule(join, i, Act::JoinStandby);
+            }
             // A read of an undeclared truck now and then (1 % of arrivals).
             if sim.rng.gen_bool(0.01) {
                 let cam = gs[gi]
@@ -2946,13 +3076,69 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
             sim.report.peak_total_queue = total;
             sim.report.peak_total_queue_at = slots::local_label(h_end);
         }
-        // 9. Once a day, after closing: no-shows to standby (slots module).
+        // 9. Once a day, after closing: no-shows to standby (slots module); the enterprises
+        //    of trucks that never came cancel those trips. Every hour: free seats of the next
+        //    hours to the standby queue.
         if slots::local_minute(h_end) == 23 * 60 {
-            sim.report.no_shows_swept += booking::sweep_no_shows(db, &sim.ctx, h_end)
-                .await?
+            let swept = booking::sweep_no_shows(db, &sim.ctx, h_end).await?;
+            let by_id: HashMap<String, usize> = sim
+                .trips
                 .iter()
-                .filter(|r| r.status == "no_show")
-                .count();
+                .enumerate()
+                .filter(|(_, t)| !t.id.is_empty())
+                .map(|(i, t)| (t.id.clone(), i))
+                .collect();
+            let mut gone = Vec::new();
+            for r in swept.iter().filter(|r| r.status == "no_show") {
+                sim.report.no_shows_swept += 1;
+                if let Some(&i) = by_id.get(&r.booking.trip_id) {
+                    sim.trips[i].swept = true;
+                    sim.trips[i].booked = false;
+                    if sim.trips[i].arrive_at.is_none() && !sim.trips[i].cancelled {
+                        gone.push(i);
+                    }
+                }
+            }
+            for i in gone {
+                let code = sim.trips[i].code.clone();
+                match declaration::cancel_at(
+                    db,
+                    &sim.ctx,
+                    &code,
+                    "Xe không đến; đơn hàng bị huỷ",
+                    h_end,
+                )
+                .await
+                {
+                    Ok(_) => {
+                        sim.trips[i].cancelled = true;
+                        sim.report.no_shows_cancelled += 1;
+                    }
+                    Err(e) if e.status() < 500 => sim.refused("no-show cancel", i, &e),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if sim.report.standby_joined + sim.report.no_shows_swept > 0 {
+            for g in &gs {
+                for cap in &g.gate.capacity {
+                    let seated = booking::seat_standby(
+                        db,
+                        &sim.ctx,
+                        &policy,
+                        &g.gate.code,
+                        cap.direction,
+                        h_end,
+                    )
+                    .await?;
+                    for b in seated {
+                        sim.report.standby_seated += 1;
+                        if let Some(i) = sim.trips.iter().position(|t| t.id == b.trip_id) {
+                            sim.trips[i].booked = true;
+                        }
+                    }
+                }
+            }
         }
         sim.report.secs_other += to.elapsed().as_secs_f64();
         h = h_end;
@@ -2986,6 +3172,18 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
         .map(|t| t.id.clone())
         .collect();
     inv.prepaid_trips = check_prepaid(db, &prepaid).await?;
+    let joined: Vec<(String, i64)> = sim
+        .trips
+        .iter()
+        .filter_map(|t| Some((t.id.clone(), t.standby_at?)))
+        .collect();
+    let swept: Vec<String> = sim
+        .trips
+        .iter()
+        .filter(|t| t.swept)
+        .map(|t| t.id.clone())
+        .collect();
+    inv.standby_trips = check_standby(db, &swept, &joined, sim.report.standby_seated).await?;
     sim.report.invariants = Some(inv);
     sim.report.secs_other += to.elapsed().as_secs_f64();
     // Figures per gate.

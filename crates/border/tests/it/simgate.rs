@@ -31,6 +31,7 @@ fn busy_rates() -> Rates {
         customs_reject: 0.02,
         late_grace: 0.05,
         prepay: 0.3,
+        standby_join: 0.2,
     }
 }
 
@@ -73,6 +74,9 @@ async fn a_simulated_day_runs_every_stage_and_keeps_the_invariants() {
     assert_eq!(inv.grace_trips, r.grace_extended);
     assert!(r.fees_prepaid > 0, "prepaid fees");
     assert_eq!(inv.prepaid_trips, r.fees_prepaid);
+    // Trucks without a slot joined the standby queue and some got a free seat.
+    assert!(r.standby_joined > 0 && r.standby_seated > 0, "standby");
+    assert!(inv.standby_trips >= r.standby_joined);
     // The report is what the database holds.
     let n = |sql: &'static str| count(db, sql);
     assert_eq!(
@@ -81,7 +85,8 @@ async fn a_simulated_day_runs_every_stage_and_keeps_the_invariants() {
     );
     assert_eq!(
         n("SELECT COUNT(*) FROM border_trips WHERE stage = 'cancelled'").await as usize,
-        r.trips_cancelled
+        r.trips_cancelled + r.no_shows_cancelled,
+        "cancelled before their slot, or no-shows cancelled after the sweep"
     );
     assert_eq!(
         n("SELECT COUNT(*) FROM border_bookings WHERE status = 'cancelled'").await as usize,
