@@ -989,16 +989,18 @@ async fn release_in(
     now: i64,
 ) -> Result<ReleaseOutcome, AppError> {
     let r = check_release(input, now)?;
-    let trip = declaration::get_in(tx.conn(), &r.trip_code).await?.ok_or_else(|| {
-        AppError::field(
-            "trip_code",
-            Invalid::new(
-                "trip_unknown",
-                format!("Không có chuyến {}", r.trip_code),
-                format!("No trip {}", r.trip_code),
-            ),
-        )
-    })?;
+    let trip = declaration::get_in(tx.conn(), &r.trip_code)
+        .await?
+        .ok_or_else(|| {
+            AppError::field(
+                "trip_code",
+                Invalid::new(
+                    "trip_unknown",
+                    format!("Không có chuyến {}", r.trip_code),
+                    format!("No trip {}", r.trip_code),
+                ),
+            )
+        })?;
     let gate = look.gate(&trip)?;
     let agency = gate
         .agency_for(CheckKind::Customs)
@@ -1210,9 +1212,11 @@ pub async fn record_many(
                 trip_code,
                 kind,
                 at,
-            } => start_in(&mut tx, db, &mut look, ctx, principal, trip_code, *kind, *at)
-                .await
-                .map(CheckDone::Started),
+            } => start_in(
+                &mut tx, db, &mut look, ctx, principal, trip_code, *kind, *at,
+            )
+            .await
+            .map(CheckDone::Started),
             CheckOp::Decide {
                 principal,
                 trip_code,

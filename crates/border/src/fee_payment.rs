@@ -980,10 +980,7 @@ async fn settle_in(
         let stage = crate::journey::current(tx, &trip_id).await?;
         // Paid before the checks are done (prepaid, e.g. at booking time): the journey moves
         // to "fee paid" when the checks clear ([`crate::checks`]), not before the truck came.
-        let prepaid = matches!(
-            stage,
-            Some(Stage::Declared | Stage::Staging | Stage::Yard)
-        );
+        let prepaid = matches!(stage, Some(Stage::Declared | Stage::Staging | Stage::Yard));
         if !prepaid {
             crate::journey::advance(
                 tx,

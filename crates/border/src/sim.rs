@@ -19,7 +19,9 @@
 //! hourly profile, weekday effect, lead times, no-show and misread rates, service times) is an
 //! assumption documented next to it and in `NOTES-sim.md`.
 
-use crate::checks::{self, CheckDone, CheckOp, CustomsDecision, Decision, DecisionInput, ReleaseInput};
+use crate::checks::{
+    self, CheckDone, CheckOp, CustomsDecision, Decision, DecisionInput, ReleaseInput,
+};
 use crate::declaration::{self, Checked, DeclarationInput, GoodsLineInput};
 use crate::events::{self, EventBody, Ingestor, NewEvent};
 use crate::fee_payment::{self, AssessInput};
@@ -1798,7 +1800,9 @@ pub async fn check_grace(
         }
     }
     for id in by_trip.keys() {
-        broken.push(format!("trip {id}: an extension the simulation did not ask for"));
+        broken.push(format!(
+            "trip {id}: an extension the simulation did not ask for"
+        ));
     }
     if broken.is_empty() {
         Ok(graced.len())
@@ -1848,7 +1852,9 @@ pub async fn check_prepaid(db: &Db, prepaid: &[String]) -> Result<usize, AppErro
             broken.push(format!("trip {id}: paid after the truck arrived"));
         }
         if last_request.is_some_and(|c| c > paid) {
-            broken.push(format!("trip {id}: a payment was asked for after it was paid"));
+            broken.push(format!(
+                "trip {id}: a payment was asked for after it was paid"
+            ));
         }
         match (paid_stage, checked) {
             (Some(p), Some(c)) if p < c => {
@@ -1919,7 +1925,10 @@ pub async fn check_standby(
         if !no_show.contains(id) {
             broken.push(format!("trip {id}: swept, but no booking marked no-show"));
         }
-        if !standby.get(id).is_some_and(|(reason, _)| reason == "no_show") {
+        if standby
+            .get(id)
+            .is_none_or(|(reason, _)| reason != "no_show")
+        {
             broken.push(format!("trip {id}: swept, but not on standby as a no-show"));
         }
     }
@@ -2218,95 +2227,95 @@ impl Sim<'_> {
         let code = self.trips[i].code.clone();
         let id = self.trips[i].id.clone();
         match act {
-                Act::Correct => {
-                    let Some(mut input) = self.trips[i].input.clone() else {
-                        return Ok(());
+            Act::Correct => {
+                let Some(mut input) = self.trips[i].input.clone() else {
+                    return Ok(());
+                };
+                if self.trips[i].cancelled {
+                    return Ok(());
+                }
+                // Re-weighed at the loading site: weight and quantity change.
+                for g in &mut input.goods {
+                    // 100–2,000 kg more or less (less when more would pass 24 t).
+                    let delta = self.ops.gen_range(100..2_000);
+                    g.weight_kg = if self.ops.gen_bool(0.5) && g.weight_kg + delta <= 24_000 {
+                        g.weight_kg + delta
+                    } else {
+                        g.weight_kg - delta
                     };
-                    if self.trips[i].cancelled {
+                    g.quantity = (g.weight_kg / 20) as f64;
+                }
+                let version = self.trips[i].version;
+                match declaration::correct_at(
+                    db,
+                    &ctx,
+                    "sim",
+                    &code,
+                    version,
+                    &input,
+                    "Cân lại hàng tại nơi xếp: sửa trọng lượng và số lượng",
+                    at,
+                )
+                .await
+                {
+                    Ok(t) => {
+                        self.trips[i].version = t.version;
+                        self.trips[i].input = Some(input);
+                        self.report.corrected += 1;
+                    }
+                    Err(e) if e.status() < 500 => {
+                        tracing::warn!(trip = %code, error = ?e, "simulated correction refused");
+                        self.report.correction_refused += 1;
+                        self.sample_refusal("correction", i, &e);
+                    }
+                    Err(e) => return Err(e),
+                }
+                self.report.secs_changes += t0.elapsed().as_secs_f64();
+            }
+            Act::CancelBooking => {
+                if self.trips[i].yard_at.is_some() || self.trips[i].arrive_at.is_none() {
+                    return Ok(());
+                }
+                match booking::cancel(db, &ctx, &id, at).await {
+                    Ok(_) => self.report.bookings_cancelled += 1,
+                    Err(e) if e.status() < 500 => {
+                        self.refused("booking cancel", i, &e);
                         return Ok(());
                     }
-                    // Re-weighed at the loading site: weight and quantity change.
-                    for g in &mut input.goods {
-                        // 100–2,000 kg more or less (less when more would pass 24 t).
-                        let delta = self.ops.gen_range(100..2_000);
-                        g.weight_kg = if self.ops.gen_bool(0.5) && g.weight_kg + delta <= 24_000 {
-                            g.weight_kg + delta
-                        } else {
-                            g.weight_kg - delta
-                        };
-                        g.quantity = (g.weight_kg / 20) as f64;
-                    }
-                    let version = self.trips[i].version;
-                    match declaration::correct_at(
-                        db,
-                        &ctx,
-                        "sim",
-                        &code,
-                        version,
-                        &input,
-                        "Cân lại hàng tại nơi xếp: sửa trọng lượng và số lượng",
-                        at,
-                    )
+                    Err(e) => return Err(e),
+                }
+                match declaration::cancel_at(db, &ctx, &code, "Đơn hàng của đối tác bị huỷ", at)
                     .await
-                    {
-                        Ok(t) => {
-                            self.trips[i].version = t.version;
-                            self.trips[i].input = Some(input);
-                            self.report.corrected += 1;
-                        }
-                        Err(e) if e.status() < 500 => {
-                            tracing::warn!(trip = %code, error = ?e, "simulated correction refused");
-                            self.report.correction_refused += 1;
-                            self.sample_refusal("correction", i, &e);
-                        }
-                        Err(e) => return Err(e),
+                {
+                    Ok(_) => {
+                        self.report.trips_cancelled += 1;
+                        self.trips[i].cancelled = true;
+                        self.trips[i].arrive_at = None;
+                        by_arrival.retain(|&x| x != i);
                     }
-                    self.report.secs_changes += t0.elapsed().as_secs_f64();
+                    Err(e) if e.status() < 500 => self.refused("trip cancel", i, &e),
+                    Err(e) => return Err(e),
                 }
-                Act::CancelBooking => {
-                    if self.trips[i].yard_at.is_some() || self.trips[i].arrive_at.is_none() {
-                        return Ok(());
+                self.report.secs_changes += t0.elapsed().as_secs_f64();
+            }
+            Act::Reschedule { delay } => {
+                let new_hour = slots::floor_hour(self.trips[i].expected + delay * MINUTE);
+                match booking::reschedule(db, &ctx, policy, &id, new_hour, at).await {
+                    Ok(_) => {
+                        self.report.rescheduled += 1;
+                        self.trips[i].expected += delay * MINUTE;
                     }
-                    match booking::cancel(db, &ctx, &id, at).await {
-                        Ok(_) => self.report.bookings_cancelled += 1,
-                        Err(e) if e.status() < 500 => {
-                            self.refused("booking cancel", i, &e);
-                            return Ok(());
-                        }
-                        Err(e) => return Err(e),
+                    Err(e) if matches!(e.status(), 409 | 422) => {
+                        self.report.reschedule_refused += 1;
                     }
-                    match declaration::cancel_at(db, &ctx, &code, "Đơn hàng của đối tác bị huỷ", at)
-                        .await
-                    {
-                        Ok(_) => {
-                            self.report.trips_cancelled += 1;
-                            self.trips[i].cancelled = true;
-                            self.trips[i].arrive_at = None;
-                            by_arrival.retain(|&x| x != i);
-                        }
-                        Err(e) if e.status() < 500 => self.refused("trip cancel", i, &e),
-                        Err(e) => return Err(e),
-                    }
-                    self.report.secs_changes += t0.elapsed().as_secs_f64();
+                    Err(e) => return Err(e),
                 }
-                Act::Reschedule { delay } => {
-                    let new_hour = slots::floor_hour(self.trips[i].expected + delay * MINUTE);
-                    match booking::reschedule(db, &ctx, policy, &id, new_hour, at).await {
-                        Ok(_) => {
-                            self.report.rescheduled += 1;
-                            self.trips[i].expected += delay * MINUTE;
-                        }
-                        Err(e) if matches!(e.status(), 409 | 422) => {
-                            self.report.reschedule_refused += 1;
-                        }
-                        Err(e) => return Err(e),
-                    }
-                    // Late either way: with the new slot, or with the old one.
-                    if let Some(a) = self.trips[i].arrive_at.as_mut() {
-                        *a += delay * MINUTE;
-                    }
-                    self.report.secs_changes += t0.elapsed().as_secs_f64();
+                // Late either way: with the new slot, or with the old one.
+                if let Some(a) = self.trips[i].arrive_at.as_mut() {
+                    *a += delay * MINUTE;
                 }
+                self.report.secs_changes += t0.elapsed().as_secs_f64();
+            }
             Act::JoinStandby => {
                 match booking::join_standby(db, &ctx, &id, at).await {
                     Ok(()) => {
@@ -2850,8 +2859,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                 } else if x < sim.rates.booking_cancel + sim.rates.reschedule {
                     let delay = sim.ops.gen_range(60..240);
                     sim.schedule(at, i, Act::Reschedule { delay });
-                } else if x
-                    < sim.rates.booking_cancel + sim.rates.reschedule + sim.rates.late_grace
+                } else if x < sim.rates.booking_cancel + sim.rates.reschedule + sim.rates.late_grace
                 {
                     let ask = arrive_by - sim.ops.gen_range(5..25) * MINUTE;
                     let late = sim.ops.gen_range(5..(policy.extension_minutes - 5).max(6));

@@ -785,16 +785,58 @@ async fn a_batch_of_checks_keeps_order_and_refused_items_change_nothing() {
             kind: CheckKind::PlantQuarantine,
             at: t0 + 10_000_000,
         },
-        decide(&plant, &a, CheckKind::PlantQuarantine, "hold", "Lấy mẫu", t0 + 20_000_000),
+        decide(
+            &plant,
+            &a,
+            CheckKind::PlantQuarantine,
+            "hold",
+            "Lấy mẫu",
+            t0 + 20_000_000,
+        ),
         // After the hold in the same batch: closes it.
-        decide(&plant, &a, CheckKind::PlantQuarantine, "pass", "", t0 + 30_000_000),
+        decide(
+            &plant,
+            &a,
+            CheckKind::PlantQuarantine,
+            "pass",
+            "",
+            t0 + 30_000_000,
+        ),
         // Another gate's border guard: 403.
-        decide(&other_guard, &a, CheckKind::BorderGuard, "pass", "", t0 + 40_000_000),
+        decide(
+            &other_guard,
+            &a,
+            CheckKind::BorderGuard,
+            "pass",
+            "",
+            t0 + 40_000_000,
+        ),
         // A hold without a reason: 422.
-        decide(&plant, &b, CheckKind::PlantQuarantine, "hold", " ", t0 + 40_000_000),
-        decide(&plant, &b, CheckKind::PlantQuarantine, "reject", "Sâu đục quả", t0 + 50_000_000),
+        decide(
+            &plant,
+            &b,
+            CheckKind::PlantQuarantine,
+            "hold",
+            " ",
+            t0 + 40_000_000,
+        ),
+        decide(
+            &plant,
+            &b,
+            CheckKind::PlantQuarantine,
+            "reject",
+            "Sâu đục quả",
+            t0 + 50_000_000,
+        ),
         // The trip was turned back by the item before: 409.
-        decide(&guard, &b, CheckKind::BorderGuard, "pass", "", t0 + 60_000_000),
+        decide(
+            &guard,
+            &b,
+            CheckKind::BorderGuard,
+            "pass",
+            "",
+            t0 + 60_000_000,
+        ),
         CheckOp::Release {
             principal: &customs,
             input: release(&a, "released", &release_at),
@@ -815,7 +857,14 @@ async fn a_batch_of_checks_keeps_order_and_refused_items_change_nothing() {
             input: release(&a, "released", &release_at),
             now: now_micros(),
         },
-        decide(&guard, &a, CheckKind::BorderGuard, "pass", "", t0 + 300_000_000),
+        decide(
+            &guard,
+            &a,
+            CheckKind::BorderGuard,
+            "pass",
+            "",
+            t0 + 300_000_000,
+        ),
     ];
     let out = checks::record_many(db, &sys(), &ops).await.unwrap();
     let statuses: Vec<u16> = out
@@ -827,7 +876,9 @@ async fn a_batch_of_checks_keeps_order_and_refused_items_change_nothing() {
         [200, 200, 200, 403, 422, 200, 409, 200, 422, 200, 200]
     );
     match &out[2] {
-        Ok(CheckDone::Decided(o)) => assert_eq!((o.status.as_str(), o.all_clear), ("passed", false)),
+        Ok(CheckDone::Decided(o)) => {
+            assert_eq!((o.status.as_str(), o.all_clear), ("passed", false))
+        }
         other => panic!("{other:?}"),
     }
     match &out[5] {
@@ -840,7 +891,10 @@ async fn a_batch_of_checks_keeps_order_and_refused_items_change_nothing() {
     }
     match &out[10] {
         Ok(CheckDone::Decided(o)) => {
-            assert_eq!((o.trip_code.as_str(), o.stage, o.all_clear), (a.code.as_str(), Stage::Checked, true))
+            assert_eq!(
+                (o.trip_code.as_str(), o.stage, o.all_clear),
+                (a.code.as_str(), Stage::Checked, true)
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -858,7 +912,10 @@ async fn a_batch_of_checks_keeps_order_and_refused_items_change_nothing() {
         let sql = format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}'");
         assert_eq!(count(db, &sql).await, n, "{action}");
     }
-    assert_eq!(count(db, "SELECT COUNT(*) FROM audit_log").await - audit_before, 6);
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM audit_log").await - audit_before,
+        6
+    );
     // Outbox: started, 4 decided, customs, and the stage moves (A checked, B returned).
     let topics = [
         ("border.check.started", 1),
@@ -874,7 +931,14 @@ async fn a_batch_of_checks_keeps_order_and_refused_items_change_nothing() {
         8
     );
     assert_eq!(
-        count(db, &format!("SELECT COUNT(*) FROM border_checks WHERE trip_id = '{}'", b.id)).await,
+        count(
+            db,
+            &format!(
+                "SELECT COUNT(*) FROM border_checks WHERE trip_id = '{}'",
+                b.id
+            )
+        )
+        .await,
         1,
         "B has its refused plant check only: the refused guard pass wrote no row"
     );
@@ -956,9 +1020,16 @@ async fn a_fee_paid_before_arrival_moves_the_trip_to_paid_when_its_checks_clear(
     let body = serde_json::to_vec(&cb).unwrap();
     let sig = sign(&shared_secret(), &body);
     let now_s = now_micros() / 1_000_000;
-    let r = fee_payment::callback(db, &sys(), &body, Some(&sig), Some(&now_s.to_string()), now_s)
-        .await
-        .unwrap();
+    let r = fee_payment::callback(
+        db,
+        &sys(),
+        &body,
+        Some(&sig),
+        Some(&now_s.to_string()),
+        now_s,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.payment.status, "paid");
     assert_eq!(stage(db, &trip.code).await, Stage::Declared);
     let t0 = now_micros() - 3_600_000_000;
@@ -979,7 +1050,11 @@ async fn a_fee_paid_before_arrival_moves_the_trip_to_paid_when_its_checks_clear(
         db,
         &sys(),
         &officer(HN_CUSTOMS),
-        &release(&trip, "released", &declaration::local(released).to_rfc3339()),
+        &release(
+            &trip,
+            "released",
+            &declaration::local(released).to_rfc3339(),
+        ),
         now_micros(),
     )
     .await

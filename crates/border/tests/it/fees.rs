@@ -770,8 +770,24 @@ async fn concurrent_assessments_leave_one_current_fee() {
 async fn batched_fees_keep_order_and_refused_items_change_nothing() {
     let t = crate::env().await;
     let db = &t.db;
-    let x = declare(db, "HN", "export", "12C-234.56", 1500, &[("0810.60.00", 1000)]).await;
-    let y = declare(db, "HN", "export", "12C-234.57", 1500, &[("0810.60.00", 1000)]).await;
+    let x = declare(
+        db,
+        "HN",
+        "export",
+        "12C-234.56",
+        1500,
+        &[("0810.60.00", 1000)],
+    )
+    .await;
+    let y = declare(
+        db,
+        "HN",
+        "export",
+        "12C-234.57",
+        1500,
+        &[("0810.60.00", 1000)],
+    )
+    .await;
     let now = now_micros();
     let unknown = AssessInput {
         trip_code: "HN-000000-00000".into(),
@@ -780,7 +796,11 @@ async fn batched_fees_keep_order_and_refused_items_change_nothing() {
     let out = fee_payment::assess_many(
         db,
         &crate::sys(),
-        &[(assess_input(&x), now), (unknown, now), (assess_input(&y), now + 1)],
+        &[
+            (assess_input(&x), now),
+            (unknown, now),
+            (assess_input(&y), now + 1),
+        ],
     )
     .await
     .unwrap();
@@ -858,7 +878,11 @@ async fn batched_fees_keep_order_and_refused_items_change_nothing() {
     // On the outbox: the payment only (prepaid before arrival: no journey move); nothing of
     // the refusals.
     assert_eq!(
-        crate::count(db, "SELECT COUNT(*) FROM outbox WHERE topic = 'border.fee.paid'").await,
+        crate::count(
+            db,
+            "SELECT COUNT(*) FROM outbox WHERE topic = 'border.fee.paid'"
+        )
+        .await,
         1
     );
     assert_eq!(
@@ -866,7 +890,11 @@ async fn batched_fees_keep_order_and_refused_items_change_nothing() {
         1
     );
     assert_eq!(
-        fee_payment::current(db, &y.code).await.unwrap().unwrap().status,
+        fee_payment::current(db, &y.code)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         "due"
     );
     let chain = tinhso_store::audit::verify(db).await.unwrap();
@@ -888,7 +916,11 @@ async fn batched_fees_keep_order_and_refused_items_change_nothing() {
     .unwrap();
     assert_eq!(out[0].as_ref().unwrap().payment.status, "paid");
     assert_eq!(
-        fee_payment::current(db, &y.code).await.unwrap().unwrap().status,
+        fee_payment::current(db, &y.code)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         "paid"
     );
     let chain = tinhso_store::audit::verify(db).await.unwrap();
