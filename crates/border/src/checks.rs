@@ -16,7 +16,8 @@
 //! `superseded`, a newer one replaces it.
 //!
 //! When every required check has passed and customs released, the trip advances to `checked`
-//! in the same transaction. Every check keeps `started_at` (the officer started, or first
+//! in the same transaction, and on to `paid` when its fee was paid before (prepayment, see
+//! [`crate::fee_payment`]). Every check keeps `started_at` (the officer started, or first
 //! decided) and `decided_at` (closed), so the service time per agency is measured
 //! ([`service_times`], p50/p90 per agency per local day).
 
@@ -377,20 +378,55 @@ fn trip_over(trip: &Trip) -> AppError {
     )
 }
 
-/// Load a trip, its gate and check that `principal` records `kind` on it (404 unknown trip,
-/// 422 a check the trip does not need or the gate lacks, 403 another agency's check).
-async fn load_for(
+/// What a batch of check items reads once and keeps: the gates and the agencies' scopes
+/// (neither changes while checks are recorded).
+pub(crate) struct Lookups {
+    gates: Vec<Gate>,
+    scopes: std::collections::HashMap<String, ResourceScope>,
+}
+
+impl Lookups {
+    pub(crate) async fn load(db: &Db) -> Result<Self, AppError> {
+        Ok(Self {
+            gates: gates::list(db).await?,
+            scopes: std::collections::HashMap::new(),
+        })
+    }
+
+    fn gate(&self, trip: &Trip) -> Result<Gate, AppError> {
+        self.gates
+            .iter()
+            .find(|g| g.code == trip.gate)
+            .cloned()
+            .ok_or_else(|| AppError::internal(format!("trip {}: no gate {}", trip.code, trip.gate)))
+    }
+
+    /// [`agency_scope`], read once per agency.
+    async fn scope(&mut self, db: &Db, agency: &str) -> Result<ResourceScope, AppError> {
+        if let Some(s) = self.scopes.get(agency) {
+            return Ok(s.clone());
+        }
+        let s = agency_scope(db, agency).await?;
+        self.scopes.insert(agency.to_string(), s.clone());
+        Ok(s)
+    }
+}
+
+/// Load a trip (in `tx`, so a batch sees its own earlier items), its gate and check that
+/// `principal` records `kind` on it (404 unknown trip, 422 a check the trip does not need or
+/// the gate lacks, 403 another agency's check).
+async fn load_in(
+    tx: &mut WriteTx,
     db: &Db,
+    look: &mut Lookups,
     principal: &Principal,
     trip_code: &str,
     kind: CheckKind,
 ) -> Result<(Trip, Gate, String), AppError> {
-    let trip = declaration::get(db, trip_code)
+    let trip = declaration::get_in(tx.conn(), trip_code)
         .await?
         .ok_or_else(AppError::not_found)?;
-    let gate = gates::get(db, &trip.gate)
-        .await?
-        .ok_or_else(|| AppError::internal(format!("trip {}: no gate {}", trip.code, trip.gate)))?;
+    let gate = look.gate(&trip)?;
     let agency = gate
         .agency_for(kind)
         .ok_or_else(|| no_agency(&gate, kind))?
@@ -398,7 +434,7 @@ async fn load_for(
     authorize(
         Some(principal),
         Permission::BorderInspect,
-        &agency_scope(db, &agency).await?,
+        &look.scope(db, &agency).await?,
     )?;
     if !required(&gate, &trip).iter().any(|r| r.kind == kind) {
         return Err(AppError::field(
@@ -517,11 +553,32 @@ pub async fn start(
     if kind == CheckKind::Customs {
         return Err(customs_on_platform());
     }
-    let (trip, _gate, agency) = load_for(db, principal, trip_code, kind).await?;
+    let mut look = Lookups::load(db).await?;
     let mut tx = db.begin_write().await?;
-    let (_, _, created) = lock_check(&mut tx, &trip, kind, &agency, at).await?;
+    let row = start_in(&mut tx, db, &mut look, ctx, principal, trip_code, kind, at).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// [`start`] inside `tx` (shared by [`start`] and [`record_many`]).
+#[allow(clippy::too_many_arguments)]
+async fn start_in(
+    tx: &mut WriteTx,
+    db: &Db,
+    look: &mut Lookups,
+    ctx: &Ctx,
+    principal: &Principal,
+    trip_code: &str,
+    kind: CheckKind,
+    at: i64,
+) -> Result<CheckRow, AppError> {
+    if kind == CheckKind::Customs {
+        return Err(customs_on_platform());
+    }
+    let (trip, _gate, agency) = load_in(tx, db, look, principal, trip_code, kind).await?;
+    let (_, _, created) = lock_check(tx, &trip, kind, &agency, at).await?;
     if created {
-        log_decision(&mut tx, &trip.id, kind, "start", None, at, &ctx.actor).await?;
+        log_decision(tx, &trip.id, kind, "start", None, at, &ctx.actor).await?;
         tx.audit(&ctx.entry(
             "border.check.start",
             "border_trip",
@@ -536,12 +593,24 @@ pub async fn start(
         )
         .await?;
     }
-    tx.commit().await?;
-    checks_of(db, &trip.id)
-        .await?
-        .into_iter()
-        .find(|c| c.kind == kind)
-        .ok_or_else(|| AppError::internal("check vanished"))
+    let row = sqlx::query(
+        "SELECT kind, agency_code, status, reason, started_at, decided_at, decided_by \
+         FROM border_checks WHERE trip_id = $1 AND kind = $2",
+    )
+    .bind(&trip.id)
+    .bind(kind.as_str())
+    .fetch_one(tx.conn())
+    .await
+    .map_err(db_err)?;
+    Ok(CheckRow {
+        kind,
+        agency_code: row.try_get(1).map_err(db_err)?,
+        status: row.try_get(2).map_err(db_err)?,
+        reason: row.try_get(3).map_err(db_err)?,
+        started_at: row.try_get(4).map_err(db_err)?,
+        decided_at: row.try_get(5).map_err(db_err)?,
+        decided_by: row.try_get(6).map_err(db_err)?,
+    })
 }
 
 fn customs_on_platform() -> AppError {
@@ -603,14 +672,41 @@ pub async fn decide(
     input: &DecisionInput,
     at: i64,
 ) -> Result<Outcome, AppError> {
+    check_input(&input.decision, &input.reason)?;
+    if kind == CheckKind::Customs {
+        return Err(customs_on_platform());
+    }
+    let mut look = Lookups::load(db).await?;
+    let mut tx = db.begin_write().await?;
+    let o = decide_in(
+        &mut tx, db, &mut look, ctx, principal, trip_code, kind, input, at,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(o)
+}
+
+/// [`decide`] inside `tx`: every rule of a decision (shared by [`decide`] and
+/// [`record_many`]).
+#[allow(clippy::too_many_arguments)]
+async fn decide_in(
+    tx: &mut WriteTx,
+    db: &Db,
+    look: &mut Lookups,
+    ctx: &Ctx,
+    principal: &Principal,
+    trip_code: &str,
+    kind: CheckKind,
+    input: &DecisionInput,
+    at: i64,
+) -> Result<Outcome, AppError> {
     let (d, why) = check_input(&input.decision, &input.reason)?;
     if kind == CheckKind::Customs {
         return Err(customs_on_platform());
     }
-    let (trip, gate, agency) = load_for(db, principal, trip_code, kind).await?;
-    let mut tx = db.begin_write().await?;
-    lock_trip(&mut tx, &trip.id).await?;
-    let (status, started, _) = lock_check(&mut tx, &trip, kind, &agency, at).await?;
+    let (trip, gate, agency) = load_in(tx, db, look, principal, trip_code, kind).await?;
+    lock_trip(tx, &trip.id).await?;
+    let (status, started, _) = lock_check(tx, &trip, kind, &agency, at).await?;
     if matches!(status.as_str(), "passed" | "rejected") {
         return Err(already_closed(kind, &status));
     }
@@ -631,7 +727,7 @@ pub async fn decide(
     .await
     .map_err(db_err)?;
     log_decision(
-        &mut tx,
+        tx,
         &trip.id,
         kind,
         d.as_str(),
@@ -641,7 +737,7 @@ pub async fn decide(
     )
     .await?;
     let (stage, all_clear) =
-        after_decision(&mut tx, &gate, &trip, d.status(), at, Source::Officer).await?;
+        after_decision(tx, &gate, &trip, d.status(), at, Source::Officer).await?;
     tx.audit(&ctx.entry(
         &format!("border.check.{}", d.as_str()),
         "border_trip",
@@ -659,7 +755,6 @@ pub async fn decide(
             "at": at, "stage": stage.as_str(), "all_clear": all_clear}),
     )
     .await?;
-    tx.commit().await?;
     Ok(Outcome {
         trip_code: trip.code,
         kind,
@@ -669,17 +764,8 @@ pub async fn decide(
     })
 }
 
-/// After a check's status changed to `status`: a rejection turns the trip back; when every
-/// required check has passed the trip advances to `checked`. Returns the stage and whether all
-/// checks are clear.
-async fn after_decision(
-    tx: &mut WriteTx,
-    gate: &Gate,
-    trip: &Trip,
-    status: &str,
-    at: i64,
-    source: Source,
-) -> Result<(Stage, bool), AppError> {
+/// Whether every required check of `trip` has passed, as `tx` sees it.
+async fn all_clear_in(tx: &mut WriteTx, gate: &Gate, trip: &Trip) -> Result<bool, AppError> {
     let rows = sqlx::query("SELECT kind, status FROM border_checks WHERE trip_id = $1")
         .bind(&trip.id)
         .fetch_all(tx.conn())
@@ -693,9 +779,23 @@ async fn after_decision(
             passed.push(k);
         }
     }
-    let all_clear = required(gate, trip)
+    Ok(required(gate, trip)
         .iter()
-        .all(|r| r.agency.is_some() && passed.iter().any(|p| p == r.kind.as_str()));
+        .all(|r| r.agency.is_some() && passed.iter().any(|p| p == r.kind.as_str())))
+}
+
+/// After a check's status changed to `status`: a rejection turns the trip back; when every
+/// required check has passed the trip advances to `checked`. Returns the stage and whether all
+/// checks are clear.
+async fn after_decision(
+    tx: &mut WriteTx,
+    gate: &Gate,
+    trip: &Trip,
+    status: &str,
+    at: i64,
+    source: Source,
+) -> Result<(Stage, bool), AppError> {
+    let all_clear = all_clear_in(tx, gate, trip).await?;
     let target = if status == "rejected" {
         Some(Stage::Returned)
     } else if all_clear {
@@ -703,12 +803,18 @@ async fn after_decision(
     } else {
         None
     };
-    let stage = match target {
+    let mut stage = match target {
         Some(s) => journey::advance(tx, &trip.id, s, at, source).await?.to,
         None => journey::current(tx, &trip.id)
             .await?
             .ok_or_else(AppError::not_found)?,
     };
+    // A fee paid before the checks cleared (prepaid): the trip goes on to "fee paid" now.
+    if stage == Stage::Checked && crate::fee_payment::paid_in(tx, &trip.id).await? {
+        stage = journey::advance(tx, &trip.id, Stage::Paid, at, Source::Payment)
+            .await?
+            .to;
+    }
     Ok((stage, all_clear))
 }
 
@@ -863,20 +969,39 @@ pub async fn receive_release(
     input: &ReleaseInput,
     now: i64,
 ) -> Result<ReleaseOutcome, AppError> {
+    check_release(input, now)?;
+    let mut look = Lookups::load(db).await?;
+    let mut tx = db.begin_write().await?;
+    let o = release_in(&mut tx, db, &mut look, ctx, principal, input, now).await?;
+    tx.commit().await?;
+    Ok(o)
+}
+
+/// [`receive_release`] inside `tx`: every rule of a release (shared by [`receive_release`]
+/// and [`record_many`]). A duplicate or superseded release writes nothing.
+async fn release_in(
+    tx: &mut WriteTx,
+    db: &Db,
+    look: &mut Lookups,
+    ctx: &Ctx,
+    principal: &Principal,
+    input: &ReleaseInput,
+    now: i64,
+) -> Result<ReleaseOutcome, AppError> {
     let r = check_release(input, now)?;
-    let trip = declaration::get(db, &r.trip_code).await?.ok_or_else(|| {
-        AppError::field(
-            "trip_code",
-            Invalid::new(
-                "trip_unknown",
-                format!("Không có chuyến {}", r.trip_code),
-                format!("No trip {}", r.trip_code),
-            ),
-        )
-    })?;
-    let gate = gates::get(db, &trip.gate)
+    let trip = declaration::get_in(tx.conn(), &r.trip_code)
         .await?
-        .ok_or_else(|| AppError::internal(format!("trip {}: no gate", trip.code)))?;
+        .ok_or_else(|| {
+            AppError::field(
+                "trip_code",
+                Invalid::new(
+                    "trip_unknown",
+                    format!("Không có chuyến {}", r.trip_code),
+                    format!("No trip {}", r.trip_code),
+                ),
+            )
+        })?;
+    let gate = look.gate(&trip)?;
     let agency = gate
         .agency_for(CheckKind::Customs)
         .ok_or_else(|| no_agency(&gate, CheckKind::Customs))?
@@ -884,7 +1009,7 @@ pub async fn receive_release(
     authorize(
         Some(principal),
         Permission::BorderInspect,
-        &agency_scope(db, &agency).await?,
+        &look.scope(db, &agency).await?,
     )?;
     if trip.customs_declaration != r.customs_declaration {
         return Err(AppError::field(
@@ -902,8 +1027,7 @@ pub async fn receive_release(
             ),
         ));
     }
-    let mut tx = db.begin_write().await?;
-    lock_trip(&mut tx, &trip.id).await?;
+    lock_trip(tx, &trip.id).await?;
     let held = sqlx::query(
         "SELECT decision, decided_at, officer_ref FROM border_customs_releases \
          WHERE trip_id = $1 AND customs_declaration = $2",
@@ -919,11 +1043,10 @@ pub async fn receive_release(
         let who: String = h.try_get(2).map_err(db_err)?;
         let same = d == r.decision.as_str() && at == r.decided_at && who == r.officer_ref;
         if same || at >= r.decided_at {
-            let stage = journey::current(&mut tx, &trip.id)
+            let stage = journey::current(tx, &trip.id)
                 .await?
                 .ok_or_else(AppError::not_found)?;
-            drop(tx);
-            let (_, all_clear) = states(db, &gate, &trip).await?;
+            let all_clear = all_clear_in(tx, &gate, &trip).await?;
             return Ok(ReleaseOutcome {
                 outcome: if same { "duplicate" } else { "superseded" }.into(),
                 trip_code: trip.code,
@@ -988,7 +1111,7 @@ pub async fn receive_release(
     .await
     .map_err(db_err)?;
     log_decision(
-        &mut tx,
+        tx,
         &trip.id,
         CheckKind::Customs,
         r.decision.as_str(),
@@ -998,7 +1121,7 @@ pub async fn receive_release(
     )
     .await?;
     let (stage, all_clear) = if trip.stage().is_active() {
-        after_decision(&mut tx, &gate, &trip, status, r.decided_at, Source::Customs).await?
+        after_decision(tx, &gate, &trip, status, r.decided_at, Source::Customs).await?
     } else {
         (trip.stage(), false)
     };
@@ -1019,7 +1142,6 @@ pub async fn receive_release(
             "decided_at": r.decided_at, "stage": stage.as_str(), "all_clear": all_clear}),
     )
     .await?;
-    tx.commit().await?;
     Ok(ReleaseOutcome {
         outcome: "recorded".into(),
         trip_code: trip.code,
@@ -1027,6 +1149,171 @@ pub async fn receive_release(
         stage: stage.as_str().into(),
         all_clear,
     })
+}
+
+// ---------------------------------------------------------------- batches
+
+/// One item of a batch of check records ([`record_many`]).
+#[derive(Debug, Clone)]
+pub enum CheckOp<'a> {
+    /// [`start`].
+    Start {
+        principal: &'a Principal,
+        trip_code: String,
+        kind: CheckKind,
+        at: i64,
+    },
+    /// [`decide`].
+    Decide {
+        principal: &'a Principal,
+        trip_code: String,
+        kind: CheckKind,
+        input: DecisionInput,
+        at: i64,
+    },
+    /// [`receive_release`], received at `now`.
+    Release {
+        principal: &'a Principal,
+        input: ReleaseInput,
+        now: i64,
+    },
+}
+
+/// What one item of [`record_many`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckDone {
+    Started(CheckRow),
+    Decided(Outcome),
+    Released(ReleaseOutcome),
+}
+
+/// Record a batch of check starts, decisions and customs releases in one transaction, in the
+/// order given (a later item sees what an earlier one wrote: a hold then a pass of the same
+/// check, a rejection before another check of the same trip). Each item goes through the same
+/// rules as [`start`], [`decide`] and [`receive_release`] behind a savepoint: a refused item
+/// (a 4xx error) is undone — its rows, audit entries and outbox events — and the others are
+/// kept. Results in input order; a database failure fails the whole batch.
+pub async fn record_many(
+    db: &Db,
+    ctx: &Ctx,
+    ops: &[CheckOp<'_>],
+) -> Result<Vec<Result<CheckDone, AppError>>, AppError> {
+    if ops.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut look = Lookups::load(db).await?;
+    let mut tx = db.begin_write().await?;
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        let sp = tx.savepoint().await?;
+        let r = match op {
+            CheckOp::Start {
+                principal,
+                trip_code,
+                kind,
+                at,
+            } => start_in(
+                &mut tx, db, &mut look, ctx, principal, trip_code, *kind, *at,
+            )
+            .await
+            .map(CheckDone::Started),
+            CheckOp::Decide {
+                principal,
+                trip_code,
+                kind,
+                input,
+                at,
+            } => decide_in(
+                &mut tx, db, &mut look, ctx, principal, trip_code, *kind, input, *at,
+            )
+            .await
+            .map(CheckDone::Decided),
+            CheckOp::Release {
+                principal,
+                input,
+                now,
+            } => release_in(&mut tx, db, &mut look, ctx, principal, input, *now)
+                .await
+                .map(CheckDone::Released),
+        };
+        match r {
+            Ok(done) => {
+                tx.release(sp).await?;
+                out.push(Ok(done));
+            }
+            Err(e) if e.status() < 500 => {
+                tx.rollback_to(sp).await?;
+                out.push(Err(e));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// One officer decision of a batch ([`decide_many`]).
+#[derive(Debug, Clone)]
+pub struct DecideItem<'a> {
+    pub principal: &'a Principal,
+    pub trip_code: String,
+    pub kind: CheckKind,
+    pub input: DecisionInput,
+    pub at: i64,
+}
+
+/// [`decide`] for many decisions in one transaction ([`record_many`]): results in input
+/// order, a refused decision changes nothing.
+pub async fn decide_many(
+    db: &Db,
+    ctx: &Ctx,
+    items: &[DecideItem<'_>],
+) -> Result<Vec<Result<Outcome, AppError>>, AppError> {
+    let ops: Vec<CheckOp> = items
+        .iter()
+        .map(|i| CheckOp::Decide {
+            principal: i.principal,
+            trip_code: i.trip_code.clone(),
+            kind: i.kind,
+            input: i.input.clone(),
+            at: i.at,
+        })
+        .collect();
+    Ok(record_many(db, ctx, &ops)
+        .await?
+        .into_iter()
+        .map(|r| match r? {
+            CheckDone::Decided(o) => Ok(o),
+            _ => Err(AppError::internal("decision answered as another item")),
+        })
+        .collect())
+}
+
+/// [`receive_release`] for many releases from one sender in one transaction
+/// ([`record_many`]): results in input order, a refused release changes nothing.
+pub async fn receive_release_many(
+    db: &Db,
+    ctx: &Ctx,
+    principal: &Principal,
+    inputs: &[ReleaseInput],
+    now: i64,
+) -> Result<Vec<Result<ReleaseOutcome, AppError>>, AppError> {
+    let ops: Vec<CheckOp> = inputs
+        .iter()
+        .map(|i| CheckOp::Release {
+            principal,
+            input: i.clone(),
+            now,
+        })
+        .collect();
+    Ok(record_many(db, ctx, &ops)
+        .await?
+        .into_iter()
+        .map(|r| match r? {
+            CheckDone::Released(o) => Ok(o),
+            _ => Err(AppError::internal("release answered as another item")),
+        })
+        .collect())
 }
 
 // ---------------------------------------------------------------- the agency's queue

@@ -1073,6 +1073,11 @@ fn trip_of(r: &sqlx::any::AnyRow) -> Result<Trip, AppError> {
 /// A trip by its code, with its goods lines.
 pub async fn get(db: &Db, code: &str) -> Result<Option<Trip>, AppError> {
     let mut conn = db.read_conn().await?;
+    get_in(&mut conn, code).await
+}
+
+/// [`get`] on a given connection (a write transaction's, to see what it wrote).
+pub async fn get_in(conn: &mut sqlx::AnyConnection, code: &str) -> Result<Option<Trip>, AppError> {
     let row = sqlx::query(&format!(
         "SELECT {TRIP_COLUMNS} FROM border_trips t \
          JOIN border_enterprises e ON e.mst = t.enterprise_mst \

@@ -20,8 +20,14 @@
 //!   payment marks only that payment attempt failed, and every refusal changes nothing but the
 //!   audit trail.
 //! - The settlement moves the trip's journey to "fee paid" ([`crate::journey::advance`], source
-//!   `payment`) in the same transaction; a trip already further along keeps its stage and gets
-//!   the payment's time recorded.
+//!   `payment`) in the same transaction when its checks are done (stage `checked`); a trip
+//!   already further along keeps its stage and gets the payment's time recorded.
+//! - **Prepayment (nộp phí trước).** A fee can be assessed and paid for a declared (e.g.
+//!   booked) trip before the truck arrives, or while it is still being checked: the fee is
+//!   paid and receipted at once, but the journey stays where it is (a prepaid truck is not
+//!   counted as arrived); when its checks clear, [`crate::checks`] moves it to `checked` and
+//!   on to `paid` at that moment (source `payment`). The crossing does not ask again: a paid
+//!   assessment refuses a new payment request and a reassessment.
 //! - [`reconciliation`] gives, per gate and local day, the fees assessed for that day's
 //!   crossings, what of them is paid and outstanding, and the money received that day with
 //!   the collector's and the budget's shares.
@@ -244,12 +250,21 @@ fn assessment_of(r: &sqlx::any::AnyRow) -> Result<Assessment, AppError> {
 
 /// The current (not superseded) assessment of a trip.
 pub async fn current(db: &Db, trip_code: &str) -> Result<Option<Assessment>, AppError> {
+    let mut conn = db.read_conn().await?;
+    current_in(&mut conn, trip_code).await
+}
+
+/// [`current`] on a given connection (a write transaction's).
+async fn current_in(
+    conn: &mut sqlx::AnyConnection,
+    trip_code: &str,
+) -> Result<Option<Assessment>, AppError> {
     let row = sqlx::query(&format!(
         "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
          WHERE trip_code = $1 AND status <> 'superseded'"
     ))
     .bind(trip_code.trim())
-    .fetch_optional(db.pool())
+    .fetch_optional(conn)
     .await
     .map_err(db_err)?;
     row.as_ref().map(assessment_of).transpose()
@@ -293,7 +308,22 @@ pub async fn assess_at(
     input: &AssessInput,
     now: i64,
 ) -> Result<Assessment, AppError> {
-    let trip = declaration::get(db, &input.trip_code)
+    let mut tx = db.begin_write().await?;
+    let a = assess_in(&mut tx, db, ctx, input, now).await?;
+    tx.commit().await?;
+    Ok(a)
+}
+
+/// [`assess_at`] inside `tx`: every rule of an assessment (shared by [`assess_at`] and
+/// [`assess_many`]).
+async fn assess_in(
+    tx: &mut WriteTx,
+    db: &Db,
+    ctx: &Ctx,
+    input: &AssessInput,
+    now: i64,
+) -> Result<Assessment, AppError> {
+    let trip = declaration::get_in(tx.conn(), &input.trip_code)
         .await?
         .ok_or_else(|| unknown_trip(&input.trip_code))?;
     if trip.stage() == Stage::Cancelled {
@@ -304,7 +334,6 @@ pub async fn assess_at(
     }
     let fi = fee_input(db, &trip, input).await?;
     let quote = fees::quote(&fi)?;
-    let mut tx = db.begin_write().await?;
     let prior = sqlx::query(&format!(
         "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
          WHERE trip_id = $1 AND status <> 'superseded'"
@@ -405,10 +434,40 @@ pub async fn assess_at(
         &serde_json::json!({"id": id, "trip": trip.code, "gate": trip.gate, "amount_vnd": quote.amount.0}),
     )
     .await?;
-    tx.commit().await?;
-    current(db, &trip.code)
+    current_in(tx.conn(), &trip.code)
         .await?
         .ok_or_else(|| AppError::internal("assessment vanished"))
+}
+
+/// [`assess_at`] for many trips in one transaction, each (input, time) behind a savepoint: a
+/// refused one (a 4xx error) is undone with its audit entry and event, the others kept.
+/// Results in input order.
+pub async fn assess_many(
+    db: &Db,
+    ctx: &Ctx,
+    inputs: &[(AssessInput, i64)],
+) -> Result<Vec<Result<Assessment, AppError>>, AppError> {
+    let mut out = Vec::with_capacity(inputs.len());
+    if inputs.is_empty() {
+        return Ok(out);
+    }
+    let mut tx = db.begin_write().await?;
+    for (input, now) in inputs {
+        let sp = tx.savepoint().await?;
+        match assess_in(&mut tx, db, ctx, input, *now).await {
+            Ok(a) => {
+                tx.release(sp).await?;
+                out.push(Ok(a));
+            }
+            Err(e) if e.status() < 500 => {
+                tx.rollback_to(sp).await?;
+                out.push(Err(e));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
 }
 
 const PAYMENT_COLUMNS: &str = "id, assessment_id, trip_code, gate_code, amount_vnd, purpose, status, \
@@ -442,11 +501,20 @@ fn payment_of(r: &sqlx::any::AnyRow) -> Result<FeePayment, AppError> {
 
 /// A payment request by id.
 pub async fn payment(db: &Db, id: &str) -> Result<Option<FeePayment>, AppError> {
+    let mut conn = db.read_conn().await?;
+    payment_in(&mut conn, id).await
+}
+
+/// [`payment`] on a given connection (a write transaction's).
+async fn payment_in(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+) -> Result<Option<FeePayment>, AppError> {
     let row = sqlx::query(&format!(
         "SELECT {PAYMENT_COLUMNS} FROM border_fee_payments WHERE id = $1"
     ))
     .bind(id)
-    .fetch_optional(db.pool())
+    .fetch_optional(conn)
     .await
     .map_err(db_err)?;
     row.as_ref().map(payment_of).transpose()
@@ -496,7 +564,21 @@ pub async fn request_payment_at(
     trip_code: &str,
     now: i64,
 ) -> Result<FeePayment, AppError> {
-    let a = current(db, trip_code).await?.ok_or_else(|| {
+    let mut tx = db.begin_write().await?;
+    let p = request_in(&mut tx, ctx, trip_code, now).await?;
+    tx.commit().await?;
+    Ok(p)
+}
+
+/// [`request_payment_at`] inside `tx` (shared by [`request_payment_at`] and
+/// [`request_payment_many`]).
+async fn request_in(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    trip_code: &str,
+    now: i64,
+) -> Result<FeePayment, AppError> {
+    let a = current_in(tx.conn(), trip_code).await?.ok_or_else(|| {
         AppError::conflict(
             "Chuyến này chưa được tính phí",
             "No fee has been assessed for this trip yet",
@@ -508,12 +590,16 @@ pub async fn request_payment_at(
             "The fee of this trip has been paid",
         ));
     }
-    if let Some(p) = payments_for_trip(db, &a.trip_code)
-        .await?
-        .into_iter()
-        .find(|p| p.assessment_id == a.id && p.status == "pending")
+    if let Some(row) = sqlx::query(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM border_fee_payments \
+         WHERE assessment_id = $1 AND status = 'pending' ORDER BY created_at, id"
+    ))
+    .bind(&a.id)
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(db_err)?
     {
-        return Ok(p);
+        return payment_of(&row);
     }
     let purpose = format!("PHI HT {}", a.trip_code);
     let qr = vietqr::payload(
@@ -524,7 +610,6 @@ pub async fn request_payment_at(
     )
     .map_err(|e| AppError::internal(e.en))?;
     let id = format!("PF-{}", uuid::Uuid::now_v7().simple());
-    let mut tx = db.begin_write().await?;
     sqlx::query(
         "INSERT INTO border_fee_payments (id, assessment_id, trip_code, gate_code, amount_vnd, purpose, \
          status, gateway, gateway_txn_id, qr_payload, created_by, created_at, paid_at, receipt_no, \
@@ -554,30 +639,87 @@ pub async fn request_payment_at(
         serde_json::json!({"trip": a.trip_code, "assessment": a.id, "amount_vnd": a.amount_vnd}),
     ))
     .await?;
-    tx.commit().await?;
-    payment(db, &id)
+    payment_in(tx.conn(), &id)
         .await?
         .ok_or_else(|| AppError::internal("payment vanished"))
+}
+
+/// [`request_payment_at`] for many (trip code, time) in one transaction, each behind a
+/// savepoint (a refused one is undone with its audit entry). Results in input order.
+pub async fn request_payment_many(
+    db: &Db,
+    ctx: &Ctx,
+    requests: &[(String, i64)],
+) -> Result<Vec<Result<FeePayment, AppError>>, AppError> {
+    let mut out = Vec::with_capacity(requests.len());
+    if requests.is_empty() {
+        return Ok(out);
+    }
+    let mut tx = db.begin_write().await?;
+    for (code, now) in requests {
+        let sp = tx.savepoint().await?;
+        match request_in(&mut tx, ctx, code, *now).await {
+            Ok(p) => {
+                tx.release(sp).await?;
+                out.push(Ok(p));
+            }
+            Err(e) if e.status() < 500 => {
+                tx.rollback_to(sp).await?;
+                out.push(Err(e));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
 }
 
 fn refused(code: ErrorCode, vi: &str, en: &str) -> AppError {
     AppError::new(code).with_detail(vi, en)
 }
 
-/// Record a refused callback on the audit trail (and nothing else) and return the error.
-async fn reject(db: &Db, ctx: &Ctx, reason: &str, payment_id: &str, err: AppError) -> AppError {
-    let entry = ctx.entry(
+/// The audit entry of a refused callback.
+fn rejection_entry(
+    ctx: &Ctx,
+    reason: &str,
+    payment_id: &str,
+) -> tinhso_store::audit::NewAuditEntry {
+    ctx.entry(
         "border.fee.callback_rejected",
         "border_fee_payment",
         payment_id,
         "",
         serde_json::json!({"reason": reason}),
-    );
+    )
+}
+
+/// Record a refused callback on the audit trail (and nothing else) and return the error.
+async fn reject(db: &Db, ctx: &Ctx, reason: &str, payment_id: &str, err: AppError) -> AppError {
+    let entry = rejection_entry(ctx, reason, payment_id);
     if let Err(e) = tinhso_store::audit::append(db, &entry).await {
         tracing::error!(error = %e, "could not record a rejected fee callback");
     }
     tracing::warn!(reason, payment_id, "border fee callback rejected");
     err
+}
+
+/// Why a callback did not go through.
+enum CallbackError {
+    /// Refused (bad signature, replayed transaction id for another payment, already paid, …):
+    /// only the refusal goes on the audit trail.
+    Refused {
+        reason: &'static str,
+        label: String,
+        err: AppError,
+    },
+    /// Anything else (a database failure).
+    Failed(AppError),
+}
+
+impl From<AppError> for CallbackError {
+    fn from(e: AppError) -> Self {
+        CallbackError::Failed(e)
+    }
 }
 
 /// Process the payment gateway's callback for a border fee payment. The body is a
@@ -590,24 +732,104 @@ pub async fn callback(
     timestamp: Option<&str>,
     now_secs: i64,
 ) -> Result<CallbackResult, AppError> {
+    let mut tx = db.begin_write().await?;
+    match callback_in(&mut tx, ctx, body, signature, timestamp, now_secs).await {
+        Ok(r) => {
+            tx.commit().await?;
+            Ok(r)
+        }
+        Err(CallbackError::Refused { reason, label, err }) => {
+            drop(tx);
+            Err(reject(db, ctx, reason, &label, err).await)
+        }
+        Err(CallbackError::Failed(e)) => Err(e),
+    }
+}
+
+/// One gateway callback as received: the body and its `X-Signature` and `X-Timestamp`.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayCall {
+    pub body: Vec<u8>,
+    pub signature: Option<String>,
+    pub timestamp: Option<String>,
+}
+
+/// [`callback`] for many callbacks in one transaction (the fee settlement of a batch), each
+/// behind a savepoint: a refused one is undone (its rows, audit entries and events) and only
+/// its refusal is put on the audit trail, as [`callback`] does; the others are kept. Results
+/// in input order.
+pub async fn callback_many(
+    db: &Db,
+    ctx: &Ctx,
+    calls: &[GatewayCall],
+    now_secs: i64,
+) -> Result<Vec<Result<CallbackResult, AppError>>, AppError> {
+    let mut out = Vec::with_capacity(calls.len());
+    if calls.is_empty() {
+        return Ok(out);
+    }
+    let mut tx = db.begin_write().await?;
+    for c in calls {
+        let sp = tx.savepoint().await?;
+        let r = callback_in(
+            &mut tx,
+            ctx,
+            &c.body,
+            c.signature.as_deref(),
+            c.timestamp.as_deref(),
+            now_secs,
+        )
+        .await;
+        match r {
+            Ok(r) => {
+                tx.release(sp).await?;
+                out.push(Ok(r));
+            }
+            Err(CallbackError::Refused { reason, label, err }) => {
+                tx.rollback_to(sp).await?;
+                tx.audit(&rejection_entry(ctx, reason, &label)).await?;
+                tracing::warn!(reason, payment_id = %label, "border fee callback rejected");
+                out.push(Err(err));
+            }
+            Err(CallbackError::Failed(e)) if e.status() < 500 => {
+                tx.rollback_to(sp).await?;
+                out.push(Err(e));
+            }
+            Err(CallbackError::Failed(e)) => return Err(e),
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// [`callback`] inside `tx`: every rule of a callback (shared by [`callback`] and
+/// [`callback_many`]).
+async fn callback_in(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    body: &[u8],
+    signature: Option<&str>,
+    timestamp: Option<&str>,
+    now_secs: i64,
+) -> Result<CallbackResult, CallbackError> {
     let (label, auth) = gateway::authenticate_callback(body, signature, timestamp, now_secs);
     let cb = match auth {
         Ok(cb) => cb,
-        Err((reason, e)) => return Err(reject(db, ctx, reason, &label, e).await),
+        Err((reason, err)) => return Err(CallbackError::Refused { reason, label, err }),
     };
     // A replay (the same transaction already processed), or the request it settles.
     let prior = sqlx::query(&format!(
         "SELECT {PAYMENT_COLUMNS} FROM border_fee_payments WHERE gateway_txn_id = $1"
     ))
     .bind(&cb.txn_id)
-    .fetch_optional(db.pool())
+    .fetch_optional(tx.conn())
     .await
     .map_err(db_err)?
     .map(|row| payment_of(&row))
     .transpose()?;
     let request = match prior {
         Some(_) => None,
-        None => payment(db, &cb.payment_id).await?,
+        None => payment_in(tx.conn(), &cb.payment_id).await?,
     };
     let p = match gateway::judge_callback(&cb, prior, request) {
         Ok(gateway::Judged::Replay(p)) => {
@@ -617,27 +839,23 @@ pub async fn callback(
             })
         }
         Ok(gateway::Judged::Settle(p)) => p,
-        Err((reason, e)) => return Err(reject(db, ctx, reason, &label, e).await),
+        Err((reason, err)) => return Err(CallbackError::Refused { reason, label, err }),
     };
     let paid_at = chrono::DateTime::parse_from_rfc3339(&cb.paid_at)
         .map(|t| t.timestamp_micros())
         .ok();
     let (Some(paid_at), true) = (paid_at, cb.status == "paid" || cb.status == "failed") else {
-        return Err(reject(
-            db,
-            ctx,
-            "bad_body",
-            &label,
-            refused(
+        return Err(CallbackError::Refused {
+            reason: "bad_body",
+            label,
+            err: refused(
                 ErrorCode::BadRequest,
                 "Trạng thái hoặc thời điểm thanh toán không hợp lệ",
                 "The status or paid_at is not valid",
             ),
-        )
-        .await);
+        });
     };
     if cb.status == "failed" {
-        let mut tx = db.begin_write().await?;
         sqlx::query(
             "UPDATE border_fee_payments SET status = 'failed', gateway_txn_id = $1 \
              WHERE id = $2 AND status = 'pending'",
@@ -654,21 +872,37 @@ pub async fn callback(
             &p.gate_code,
             serde_json::json!({"trip": p.trip_code, "txn_id": cb.txn_id}),
         ))
-        .await?;
-        tx.commit().await?;
-    } else if let Err(e) = settle(db, ctx, &p, &cb.txn_id, paid_at).await {
+        .await
+        .map_err(AppError::from)?;
+    } else if let Err(e) = settle_in(tx, ctx, &p, &cb.txn_id, paid_at).await {
         if e.code == ErrorCode::Conflict {
-            return Err(reject(db, ctx, "already_paid", &label, e).await);
+            return Err(CallbackError::Refused {
+                reason: "already_paid",
+                label,
+                err: e,
+            });
         }
-        return Err(e);
+        return Err(e.into());
     }
-    let payment = payment(db, &p.id)
+    let payment = payment_in(tx.conn(), &p.id)
         .await?
         .ok_or_else(|| AppError::internal("payment vanished"))?;
     Ok(CallbackResult {
         payment,
         replayed: false,
     })
+}
+
+/// Whether the trip's current fee is paid, as `tx` sees it.
+pub(crate) async fn paid_in(tx: &mut WriteTx, trip_id: &str) -> Result<bool, AppError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM border_fee_assessments WHERE trip_id = $1 AND status = 'paid'",
+    )
+    .bind(trip_id)
+    .fetch_one(tx.conn())
+    .await
+    .map_err(db_err)?;
+    Ok(n > 0)
 }
 
 async fn next_receipt(tx: &mut WriteTx, year: i32) -> Result<String, AppError> {
@@ -691,17 +925,17 @@ fn double_payment(trip: &str) -> AppError {
     )
 }
 
-/// Mark a payment and its assessment paid and issue the receipt, in one transaction; a
-/// conflict (the assessment is no longer due) writes nothing.
-async fn settle(
-    db: &Db,
+/// Mark a payment and its assessment paid and issue the receipt, in `tx`; a conflict (the
+/// assessment is no longer due) is returned before anything else is written (the caller
+/// rolls back).
+async fn settle_in(
+    tx: &mut WriteTx,
     ctx: &Ctx,
     p: &FeePayment,
     txn_id: &str,
     paid_at: i64,
 ) -> Result<(), AppError> {
     let year = declaration::local(paid_at).year();
-    let mut tx = db.begin_write().await?;
     let assessment = sqlx::query(
         "UPDATE border_fee_assessments SET status = 'paid', paid_at = $1 \
          WHERE id = $2 AND status = 'due'",
@@ -715,7 +949,7 @@ async fn settle(
     if assessment == 0 {
         return Err(double_payment(&p.trip_code));
     }
-    let receipt = next_receipt(&mut tx, year).await?;
+    let receipt = next_receipt(tx, year).await?;
     let updated = sqlx::query(
         "UPDATE border_fee_payments SET status = 'paid', gateway_txn_id = $1, paid_at = $2, \
          receipt_no = $3 WHERE id = $4 AND status = 'pending'",
@@ -743,14 +977,20 @@ async fn settle(
         .await
         .map_err(db_err)?;
     if let Some(trip_id) = trip_id {
-        crate::journey::advance(
-            &mut tx,
-            &trip_id,
-            Stage::Paid,
-            paid_at,
-            crate::journey::Source::Payment,
-        )
-        .await?;
+        let stage = crate::journey::current(tx, &trip_id).await?;
+        // Paid before the checks are done (prepaid, e.g. at booking time): the journey moves
+        // to "fee paid" when the checks clear ([`crate::checks`]), not before the truck came.
+        let prepaid = matches!(stage, Some(Stage::Declared | Stage::Staging | Stage::Yard));
+        if !prepaid {
+            crate::journey::advance(
+                tx,
+                &trip_id,
+                Stage::Paid,
+                paid_at,
+                crate::journey::Source::Payment,
+            )
+            .await?;
+        }
     }
     tx.audit(&ctx.entry(
         "border.fee.paid",
@@ -772,7 +1012,6 @@ async fn settle(
         }),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -19,7 +19,9 @@
 //! hourly profile, weekday effect, lead times, no-show and misread rates, service times) is an
 //! assumption documented next to it and in `NOTES-sim.md`.
 
-use crate::checks::{self, CustomsDecision, Decision, DecisionInput, ReleaseInput};
+use crate::checks::{
+    self, CheckDone, CheckOp, CustomsDecision, Decision, DecisionInput, ReleaseInput,
+};
 use crate::declaration::{self, Checked, DeclarationInput, GoodsLineInput};
 use crate::events::{self, EventBody, Ingestor, NewEvent};
 use crate::fee_payment::{self, AssessInput};
@@ -190,6 +192,15 @@ pub struct Rates {
     pub customs_hold: f64,
     /// Customs: release refused: the truck turns back.
     pub customs_reject: f64,
+    /// Booked trucks late past their arrival deadline (slot end + the automatic grace) that
+    /// ask for their one extension (gia hạn) before it and arrive within it.
+    pub late_grace: f64,
+    /// Booked trips whose enterprise pays the fee when booking (nộp phí trước), before the
+    /// truck leaves; the gate does not ask again.
+    pub prepay: f64,
+    /// Trucks arriving without a slot whose driver joins the standby queue (hàng chờ dự
+    /// phòng) for a free seat.
+    pub standby_join: f64,
 }
 
 impl Default for Rates {
@@ -205,12 +216,15 @@ impl Default for Rates {
             quarantine_reject: 0.003,
             customs_hold: 0.07,
             customs_reject: 0.002,
+            late_grace: 0.02,
+            prepay: 0.25,
+            standby_join: 0.05,
         }
     }
 }
 
 impl Rates {
-    fn all(&self) -> [(&'static str, f64); 10] {
+    fn all(&self) -> [(&'static str, f64); 13] {
         [
             ("correction", self.correction),
             ("booking_cancel", self.booking_cancel),
@@ -222,6 +236,9 @@ impl Rates {
             ("quarantine_reject", self.quarantine_reject),
             ("customs_hold", self.customs_hold),
             ("customs_reject", self.customs_reject),
+            ("late_grace", self.late_grace),
+            ("prepay", self.prepay),
+            ("standby_join", self.standby_join),
         ]
     }
 }
@@ -363,6 +380,12 @@ pub struct Report {
     pub booking_refused: usize,
     pub no_shows: usize,
     pub no_shows_swept: usize,
+    /// No-show trips the enterprise cancelled after their slot went to standby.
+    pub no_shows_cancelled: usize,
+    /// Trucks without a slot that joined the standby queue, and standby trucks given a free
+    /// seat (by [`booking::seat_standby`]).
+    pub standby_joined: usize,
+    pub standby_seated: usize,
     pub arrived: usize,
     pub checked: usize,
     pub crossed: usize,
@@ -389,12 +412,18 @@ pub struct Report {
     /// truck keeps its slot and comes late).
     pub rescheduled: usize,
     pub reschedule_refused: usize,
+    /// Late trucks given their one grace extension, and second extensions asked for (each
+    /// must be refused).
+    pub grace_extended: usize,
+    pub grace_second_refused: usize,
     /// Fees assessed, paid (online / at the gate), declined payment attempts, total paid.
     pub fees_assessed: usize,
     pub fees_paid_online: usize,
     pub fees_paid_at_gate: usize,
     pub payments_failed: usize,
     pub fees_paid_vnd: i64,
+    /// Fees paid at booking time, before the truck arrived (among those paid online).
+    pub fees_prepaid: usize,
     /// Agency checks: per kind (`border_guard`, `plant_quarantine`, `customs`, …) the number
     /// passed, held and rejected.
     pub checks: BTreeMap<String, CheckCounts>,
@@ -449,6 +478,15 @@ pub struct Invariants {
     pub slot_days: usize,
     /// Trips with bookings, each with at most one active one.
     pub booked_trips: usize,
+    /// Trips given a grace extension: one booking with the extension, its deadline moved by
+    /// the policy's extension, the truck recorded arriving by it.
+    pub grace_trips: usize,
+    /// Prepaid trips: paid before the truck was recorded arriving, no payment asked after
+    /// that, and (when checked) on to "fee paid" no earlier than the checks cleared.
+    pub prepaid_trips: usize,
+    /// Standby: no-shows swept (booking `no_show`, trip on standby), trucks that joined, and
+    /// the seats given from it (one booking from standby each, in an hour from when it joined).
+    pub standby_trips: usize,
     /// Trips the database shows crossed without a paid fee or with a check not passed (by a
     /// camera read attached to the wrong truck, see `events_wrong_trip`): reported, not failed.
     pub db_crossed_uncleared: usize,
@@ -463,7 +501,7 @@ impl std::fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "trips: declared {} (refused {}), booked {} (refused {}), arrived {}, checked {}, crossed {}, no-shows {} (swept {})",
+            "trips: declared {} (refused {}), booked {} (refused {}), arrived {}, checked {}, crossed {}, no-shows {} (swept to standby {}, then cancelled {}); standby joined {}, seated {}",
             self.declared,
             self.declare_refused,
             self.booked,
@@ -472,7 +510,10 @@ impl std::fmt::Display for Report {
             self.checked,
             self.crossed,
             self.no_shows,
-            self.no_shows_swept
+            self.no_shows_swept,
+            self.no_shows_cancelled,
+            self.standby_joined,
+            self.standby_seated
         )?;
         writeln!(
             f,
@@ -526,21 +567,24 @@ impl std::fmt::Display for Report {
         }
         writeln!(
             f,
-            "changes: corrected {} (refused {}), bookings cancelled {} (trips cancelled {}), rescheduled {} (refused {})",
+            "changes: corrected {} (refused {}), bookings cancelled {} (trips cancelled {}), rescheduled {} (refused {}), grace extensions {} (second asks refused {})",
             self.corrected,
             self.correction_refused,
             self.bookings_cancelled,
             self.trips_cancelled,
             self.rescheduled,
-            self.reschedule_refused
+            self.reschedule_refused,
+            self.grace_extended,
+            self.grace_second_refused
         )?;
         writeln!(
             f,
-            "fees: assessed {}, paid {} (online {}, at the gate {}), declined attempts {}, paid {} VND",
+            "fees: assessed {}, paid {} (online {}, at the gate {}; prepaid at booking {}), declined attempts {}, paid {} VND",
             self.fees_assessed,
             self.fees_paid_online + self.fees_paid_at_gate,
             self.fees_paid_online,
             self.fees_paid_at_gate,
+            self.fees_prepaid,
             self.payments_failed,
             self.fees_paid_vnd
         )?;
@@ -565,8 +609,8 @@ impl std::fmt::Display for Report {
         if let Some(i) = &self.invariants {
             writeln!(
                 f,
-                "invariants hold: {} crossed trips paid and cleared before crossing; {} slot hours and {} slot days match their bookings within capacity; {} booked trips with at most one active booking; db-crossed uncleared {}",
-                i.crossed_trips, i.slots, i.slot_days, i.booked_trips, i.db_crossed_uncleared
+                "invariants hold: {} crossed trips paid and cleared before crossing; {} slot hours and {} slot days match their bookings within capacity; {} booked trips with at most one active booking; {} late trucks with one extension, arrived by it; {} prepaid trips not asked again; {} standby trips; db-crossed uncleared {}",
+                i.crossed_trips, i.slots, i.slot_days, i.booked_trips, i.grace_trips, i.prepaid_trips, i.standby_trips, i.db_crossed_uncleared
             )?;
         }
         write!(
@@ -612,6 +656,21 @@ struct SimTrip {
     returned_at: Option<i64>,
     /// Cancelled by the enterprise.
     cancelled: bool,
+    /// The booking's arrival deadline before an extension (a late truck that takes its grace).
+    grace_from: Option<i64>,
+    /// The platform granted the extension.
+    graced: bool,
+    /// A correction is planned (such trips do not prepay: the fee is priced on the final
+    /// declaration).
+    correcting: bool,
+    /// The enterprise pays the fee when booking.
+    prepaid: bool,
+    /// Holds a slot (booked, or seated from standby).
+    booked: bool,
+    /// Joined the standby queue at this time.
+    standby_at: Option<i64>,
+    /// The sweep sent its booking to standby as a no-show.
+    swept: bool,
 }
 
 /// Something the simulation does at a time through a service function.
@@ -623,6 +682,10 @@ enum Act {
     Reschedule {
         delay: i64,
     },
+    /// The late truck asks for its one extension of the arrival deadline.
+    Grace,
+    /// A truck without a slot joins the standby queue.
+    JoinStandby,
     /// An officer starts the check.
     Start(CheckKind),
     Decide(CheckKind, Decision),
@@ -632,6 +695,28 @@ enum Act {
     Pay {
         online: bool,
     },
+}
+
+/// A fee payment the simulation makes: the first attempt at `at` settled at `paid_at`, and
+/// when it is declined the second one (requested, settled).
+#[derive(Debug, Clone)]
+struct PayPlan {
+    trip: usize,
+    online: bool,
+    at: i64,
+    paid_at: i64,
+    retry: Option<(i64, i64)>,
+}
+
+/// One attempt of a [`PayPlan`].
+#[derive(Debug, Clone)]
+struct PayAttempt {
+    trip: usize,
+    online: bool,
+    at: i64,
+    paid_at: i64,
+    declined: bool,
+    attempt: u32,
 }
 
 /// An event to deliver.
@@ -896,6 +981,13 @@ fn plan_trips(opts: &Options, gates: &[GateState], rng: &mut StdRng) -> Vec<SimT
                             paid_at: None,
                             returned_at: None,
                             cancelled: false,
+                            grace_from: None,
+                            graced: false,
+                            correcting: false,
+                            prepaid: false,
+                            booked: false,
+                            standby_at: None,
+                            swept: false,
                         });
                     }
                 }
@@ -1662,6 +1754,215 @@ pub async fn check_invariants(db: &Db, crossed: &[(String, i64)]) -> Result<Inva
     }
 }
 
+/// Check the late trucks' extensions, failing with every violation listed: each trip in
+/// `graced` (id, its deadline before the extension) has exactly one booking with the
+/// extension, whose deadline is the old one plus `extension`, and no arrival at the gate
+/// area (staging) recorded after it; no other booking carries an extension. Returns the
+/// number of trips checked.
+pub async fn check_grace(
+    db: &Db,
+    graced: &[(String, i64)],
+    extension: i64,
+) -> Result<usize, AppError> {
+    let mut broken = Vec::new();
+    let mut by_trip: HashMap<String, Vec<i64>> = HashMap::new();
+    for r in sqlx::query("SELECT trip_id, arrive_by FROM border_bookings WHERE grace_used = 1")
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?
+    {
+        by_trip
+            .entry(r.try_get(0).map_err(db_err)?)
+            .or_default()
+            .push(r.try_get(1).map_err(db_err)?);
+    }
+    for (id, before) in graced {
+        let Some(deadlines) = by_trip.remove(id) else {
+            broken.push(format!("trip {id}: no booking with its extension"));
+            continue;
+        };
+        if deadlines != [before + extension] {
+            broken.push(format!(
+                "trip {id}: extended deadlines {deadlines:?}, expected {}",
+                before + extension
+            ));
+            continue;
+        }
+        // The arrival at the gate area (the yard comes later, after the deadline perhaps).
+        let arrived: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(at) FROM border_trip_stages WHERE trip_id = $1 AND stage = 'staging'",
+        )
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .map_err(db_err)?;
+        if arrived.is_some_and(|a| a > before + extension) {
+            broken.push(format!("trip {id}: arrived after its extended deadline"));
+        }
+    }
+    for id in by_trip.keys() {
+        broken.push(format!(
+            "trip {id}: an extension the simulation did not ask for"
+        ));
+    }
+    if broken.is_empty() {
+        Ok(graced.len())
+    } else {
+        let n = broken.len();
+        broken.truncate(20);
+        Err(AppError::internal(format!(
+            "grace extensions broken ({n}): {}",
+            broken.join("; ")
+        )))
+    }
+}
+
+/// Check the prepaid trips, failing with every violation listed: each trip in `prepaid` has
+/// its fee paid, before the truck was first recorded at the gate (staging or yard); no payment
+/// was asked for after the fee was paid; and when the trip reached "fee paid" on its journey,
+/// it did so when or after its checks cleared, never before. Returns the number checked.
+pub async fn check_prepaid(db: &Db, prepaid: &[String]) -> Result<usize, AppError> {
+    let mut broken = Vec::new();
+    for id in prepaid {
+        let row = sqlx::query(
+            "SELECT a.paid_at, \
+             (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = a.trip_id \
+              AND s.stage IN ('staging', 'yard')), \
+             (SELECT MAX(p.created_at) FROM border_fee_payments p WHERE p.assessment_id = a.id), \
+             (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = a.trip_id \
+              AND s.stage = 'checked'), \
+             (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = a.trip_id \
+              AND s.stage = 'paid') \
+             FROM border_fee_assessments a WHERE a.trip_id = $1 AND a.status = 'paid'",
+        )
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await
+        .map_err(db_err)?;
+        let Some(r) = row else {
+            broken.push(format!("trip {id}: prepaid, but no paid fee"));
+            continue;
+        };
+        let paid: Option<i64> = r.try_get(0).map_err(db_err)?;
+        let arrived: Option<i64> = r.try_get(1).map_err(db_err)?;
+        let last_request: Option<i64> = r.try_get(2).map_err(db_err)?;
+        let checked: Option<i64> = r.try_get(3).map_err(db_err)?;
+        let paid_stage: Option<i64> = r.try_get(4).map_err(db_err)?;
+        let paid = paid.unwrap_or(i64::MAX);
+        if arrived.is_some_and(|a| a < paid) {
+            broken.push(format!("trip {id}: paid after the truck arrived"));
+        }
+        if last_request.is_some_and(|c| c > paid) {
+            broken.push(format!(
+                "trip {id}: a payment was asked for after it was paid"
+            ));
+        }
+        match (paid_stage, checked) {
+            (Some(p), Some(c)) if p < c => {
+                broken.push(format!("trip {id}: \"fee paid\" before its checks cleared"))
+            }
+            (Some(_), None) => broken.push(format!("trip {id}: \"fee paid\" without its checks")),
+            _ => {}
+        }
+    }
+    if broken.is_empty() {
+        Ok(prepaid.len())
+    } else {
+        let n = broken.len();
+        broken.truncate(20);
+        Err(AppError::internal(format!(
+            "prepaid fees broken ({n}): {}",
+            broken.join("; ")
+        )))
+    }
+}
+
+/// Check the standby queue, failing with every violation listed: each trip in `swept` (sent
+/// to standby by the no-show sweep) has a booking marked `no_show` and a standby entry from the
+/// sweep; each trip in `joined` (id, when it joined) has a standby entry, and, when it was
+/// given a seat, bookings from standby only in hours that had not ended when it joined; the
+/// bookings from standby number `seated`. Returns the number of trips checked.
+pub async fn check_standby(
+    db: &Db,
+    swept: &[String],
+    joined: &[(String, i64)],
+    seated: usize,
+) -> Result<usize, AppError> {
+    let mut broken = Vec::new();
+    let mut standby: HashMap<String, (String, String)> = HashMap::new();
+    for r in sqlx::query("SELECT trip_id, reason, status FROM border_standby")
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?
+    {
+        standby.insert(
+            r.try_get(0).map_err(db_err)?,
+            (r.try_get(1).map_err(db_err)?, r.try_get(2).map_err(db_err)?),
+        );
+    }
+    let mut from_standby: HashMap<String, Vec<i64>> = HashMap::new();
+    let mut no_show: HashSet<String> = HashSet::new();
+    for r in sqlx::query("SELECT trip_id, hour_start, source, status FROM border_bookings")
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?
+    {
+        let trip: String = r.try_get(0).map_err(db_err)?;
+        let hour: i64 = r.try_get(1).map_err(db_err)?;
+        let source: String = r.try_get(2).map_err(db_err)?;
+        let status: String = r.try_get(3).map_err(db_err)?;
+        if source == "from_standby" {
+            from_standby.entry(trip.clone()).or_default().push(hour);
+        }
+        if status == "no_show" {
+            no_show.insert(trip);
+        }
+    }
+    let total: usize = from_standby.values().map(Vec::len).sum();
+    if total != seated {
+        broken.push(format!("{total} bookings from standby, {seated} seated"));
+    }
+    for id in swept {
+        if !no_show.contains(id) {
+            broken.push(format!("trip {id}: swept, but no booking marked no-show"));
+        }
+        if standby
+            .get(id)
+            .is_none_or(|(reason, _)| reason != "no_show")
+        {
+            broken.push(format!("trip {id}: swept, but not on standby as a no-show"));
+        }
+    }
+    for (id, at) in joined {
+        let Some((_, status)) = standby.get(id) else {
+            broken.push(format!("trip {id}: joined standby, no entry"));
+            continue;
+        };
+        // A seat is never in an hour already over when the truck joined (a truck seated,
+        // then swept as a no-show because its arrival was not seen, may be seated again).
+        match from_standby.get(id) {
+            None if status == "seated" => {
+                broken.push(format!("trip {id}: seated without a booking from standby"))
+            }
+            None => {}
+            Some(hours) if hours.iter().all(|h| *h + slots::HOUR > *at) => {}
+            Some(hours) => broken.push(format!(
+                "trip {id}: joined at {at}, seats from standby {hours:?}"
+            )),
+        }
+    }
+    if broken.is_empty() {
+        Ok(swept.len() + joined.len())
+    } else {
+        let n = broken.len();
+        broken.truncate(20);
+        Err(AppError::internal(format!(
+            "standby broken ({n}): {}",
+            broken.join("; ")
+        )))
+    }
+}
+
 impl Sim<'_> {
     fn emit_event(&mut self, trip: Option<usize>, at: i64, body: EventBody) {
         self.event_seq += 1;
@@ -1790,7 +2091,14 @@ impl Sim<'_> {
         gs[self.trips[i].gate].in_yard.retain(|&x| x != i);
     }
 
-    /// Run every service call due before `until`, in time order.
+    /// Run every service call due before `until`. Corrections and booking changes run one by
+    /// one, in time order; the agencies' checks, the fee assessments and the fee payments due
+    /// in the window go as batches ([`checks::record_many`], [`fee_payment::assess_many`],
+    /// [`fee_payment::request_payment_many`], [`fee_payment::callback_many`]): one transaction
+    /// each instead of one per call. A trip's own calls keep their order: its booking changes
+    /// come before it arrives, its assessment when it enters the yard (before its checks, which
+    /// go in time order within their batch), its payment after its checks. The random draws
+    /// are made in time order, as when every call was made one by one.
     async fn run_acts(
         &mut self,
         gs: &mut [GateState],
@@ -1798,6 +2106,9 @@ impl Sim<'_> {
         policy: &Policy,
         until: i64,
     ) -> Result<(), AppError> {
+        let mut assess: Vec<(usize, i64)> = Vec::new();
+        let mut check_acts: Vec<(usize, i64, Act)> = Vec::new();
+        let mut pays: Vec<PayPlan> = Vec::new();
         while let Some(((at, _), _)) = self.acts.first_key_value() {
             let at = *at;
             if at >= until {
@@ -1806,281 +2117,448 @@ impl Sim<'_> {
             let Some((_, (i, act))) = self.acts.pop_first() else {
                 break;
             };
-            let t0 = Instant::now();
-            let db = self.db;
-            let ctx = self.ctx.clone();
-            let code = self.trips[i].code.clone();
-            let id = self.trips[i].id.clone();
             match act {
-                Act::Correct => {
-                    let Some(mut input) = self.trips[i].input.clone() else {
-                        continue;
-                    };
-                    if self.trips[i].cancelled {
-                        continue;
-                    }
-                    // Re-weighed at the loading site: weight and quantity change.
-                    for g in &mut input.goods {
-                        // 100–2,000 kg more or less (less when more would pass 24 t).
-                        let delta = self.ops.gen_range(100..2_000);
-                        g.weight_kg = if self.ops.gen_bool(0.5) && g.weight_kg + delta <= 24_000 {
-                            g.weight_kg + delta
-                        } else {
-                            g.weight_kg - delta
-                        };
-                        g.quantity = (g.weight_kg / 20) as f64;
-                    }
-                    let version = self.trips[i].version;
-                    match declaration::correct_at(
-                        db,
-                        &ctx,
-                        "sim",
-                        &code,
-                        version,
-                        &input,
-                        "Cân lại hàng tại nơi xếp: sửa trọng lượng và số lượng",
-                        at,
-                    )
-                    .await
-                    {
-                        Ok(t) => {
-                            self.trips[i].version = t.version;
-                            self.trips[i].input = Some(input);
-                            self.report.corrected += 1;
-                        }
-                        Err(e) if e.status() < 500 => {
-                            tracing::warn!(trip = %code, error = ?e, "simulated correction refused");
-                            self.report.correction_refused += 1;
-                            self.sample_refusal("correction", i, &e);
-                        }
-                        Err(e) => return Err(e),
-                    }
-                    self.report.secs_changes += t0.elapsed().as_secs_f64();
+                Act::Correct
+                | Act::CancelBooking
+                | Act::Reschedule { .. }
+                | Act::Grace
+                | Act::JoinStandby => {
+                    self.run_single(by_arrival, policy, i, at, act).await?;
                 }
-                Act::CancelBooking => {
-                    if self.trips[i].yard_at.is_some() || self.trips[i].arrive_at.is_none() {
-                        continue;
+                Act::Assess => assess.push((i, at)),
+                Act::Start(_) | Act::Decide(..) | Act::Customs(_) => {
+                    if self.trips[i].returned_at.is_none() {
+                        check_acts.push((i, at, act));
                     }
-                    match booking::cancel(db, &ctx, &id, at).await {
-                        Ok(_) => self.report.bookings_cancelled += 1,
-                        Err(e) if e.status() < 500 => {
-                            self.refused("booking cancel", i, &e);
-                            continue;
-                        }
-                        Err(e) => return Err(e),
-                    }
-                    match declaration::cancel_at(db, &ctx, &code, "Đơn hàng của đối tác bị huỷ", at)
-                        .await
-                    {
-                        Ok(_) => {
-                            self.report.trips_cancelled += 1;
-                            self.trips[i].cancelled = true;
-                            self.trips[i].arrive_at = None;
-                            by_arrival.retain(|&x| x != i);
-                        }
-                        Err(e) if e.status() < 500 => self.refused("trip cancel", i, &e),
-                        Err(e) => return Err(e),
-                    }
-                    self.report.secs_changes += t0.elapsed().as_secs_f64();
-                }
-                Act::Reschedule { delay } => {
-                    let new_hour = slots::floor_hour(self.trips[i].expected + delay * MINUTE);
-                    match booking::reschedule(db, &ctx, policy, &id, new_hour, at).await {
-                        Ok(_) => {
-                            self.report.rescheduled += 1;
-                            self.trips[i].expected += delay * MINUTE;
-                        }
-                        Err(e) if matches!(e.status(), 409 | 422) => {
-                            self.report.reschedule_refused += 1;
-                        }
-                        Err(e) => return Err(e),
-                    }
-                    // Late either way: with the new slot, or with the old one.
-                    if let Some(a) = self.trips[i].arrive_at.as_mut() {
-                        *a += delay * MINUTE;
-                    }
-                    self.report.secs_changes += t0.elapsed().as_secs_f64();
-                }
-                Act::Start(kind) => {
-                    if self.trips[i].returned_at.is_some() {
-                        continue;
-                    }
-                    let gate = &gs[self.trips[i].gate].gate;
-                    let agency = gate.agency_for(kind).unwrap_or_default().to_string();
-                    let p = self.officer(&agency);
-                    match checks::start(db, &ctx, &p, &code, kind, at).await {
-                        Ok(_) => {
-                            self.report
-                                .checks
-                                .entry(kind.as_str().into())
-                                .or_default()
-                                .started += 1
-                        }
-                        Err(e) if e.status() < 500 => self.refused("check start", i, &e),
-                        Err(e) => return Err(e),
-                    }
-                    self.report.secs_checks += t0.elapsed().as_secs_f64();
-                }
-                Act::Decide(kind, d) => {
-                    if self.trips[i].returned_at.is_some() {
-                        continue;
-                    }
-                    let gate = &gs[self.trips[i].gate].gate;
-                    let agency = gate.agency_for(kind).unwrap_or_default().to_string();
-                    let p = self.officer(&agency);
-                    let reason = match d {
-                        Decision::Pass => "",
-                        Decision::Hold => hold_reason(kind),
-                        Decision::Reject => reject_reason(kind),
-                    };
-                    let input = DecisionInput::new(d.as_str(), reason);
-                    match checks::decide(db, &ctx, &p, &code, kind, &input, at).await {
-                        Ok(o) => {
-                            let c = self.report.checks.entry(kind.as_str().into()).or_default();
-                            match d {
-                                Decision::Pass => c.passed += 1,
-                                Decision::Hold => c.held += 1,
-                                Decision::Reject => c.rejected += 1,
-                            }
-                            if o.all_clear && d == Decision::Pass {
-                                self.report.checked += 1;
-                            }
-                            if d == Decision::Reject {
-                                self.turned_back(gs, i, at);
-                            }
-                        }
-                        Err(e) if e.status() < 500 => self.refused("check decision", i, &e),
-                        Err(e) => return Err(e),
-                    }
-                    self.report.secs_checks += t0.elapsed().as_secs_f64();
-                }
-                Act::Customs(d) => {
-                    if self.trips[i].returned_at.is_some() {
-                        continue;
-                    }
-                    let gate = &gs[self.trips[i].gate].gate;
-                    let agency = gate
-                        .agency_for(CheckKind::Customs)
-                        .unwrap_or_default()
-                        .to_string();
-                    let p = self.officer(&agency);
-                    let input = ReleaseInput {
-                        customs_declaration: self.trips[i]
-                            .input
-                            .as_ref()
-                            .map(|x| x.customs_declaration.clone())
-                            .unwrap_or_default(),
-                        trip_code: code.clone(),
-                        decision: d.as_str().into(),
-                        decided_at: declaration::local(at).to_rfc3339(),
-                        officer_ref: format!("HQ-{}-MP", gate.code),
-                    };
-                    match checks::receive_release(db, &ctx, &p, &input, at).await {
-                        Ok(o) if o.outcome == "recorded" => {
-                            let c = self.report.checks.entry("customs".into()).or_default();
-                            match d {
-                                CustomsDecision::Released => c.passed += 1,
-                                CustomsDecision::Held => c.held += 1,
-                                CustomsDecision::Rejected => c.rejected += 1,
-                            }
-                            if o.all_clear && d == CustomsDecision::Released {
-                                self.report.checked += 1;
-                            }
-                            if d == CustomsDecision::Rejected {
-                                self.turned_back(gs, i, at);
-                            }
-                        }
-                        Ok(o) => {
-                            let e = AppError::internal(format!("customs release {}", o.outcome));
-                            self.refused("customs release", i, &e);
-                        }
-                        Err(e) if e.status() < 500 => self.refused("customs release", i, &e),
-                        Err(e) => return Err(e),
-                    }
-                    self.report.secs_checks += t0.elapsed().as_secs_f64();
-                }
-                Act::Assess => {
-                    let input = AssessInput {
-                        trip_code: code.clone(),
-                        ..AssessInput::default()
-                    };
-                    match fee_payment::assess_at(db, &ctx, &input, at).await {
-                        Ok(_) => self.report.fees_assessed += 1,
-                        Err(e) if e.status() < 500 => self.refused("fee assessment", i, &e),
-                        Err(e) => return Err(e),
-                    }
-                    self.report.secs_fees += t0.elapsed().as_secs_f64();
                 }
                 Act::Pay { online } => {
                     if self.trips[i].returned_at.is_some() {
                         continue;
                     }
-                    match self.pay(i, at).await {
-                        Ok(Some(amount)) => {
-                            if online {
-                                self.report.fees_paid_online += 1;
-                            } else {
-                                self.report.fees_paid_at_gate += 1;
-                            }
-                            self.report.fees_paid_vnd += amount;
-                        }
-                        Ok(None) => {}
-                        Err(e) if e.status() < 500 => self.refused("fee payment", i, &e),
-                        Err(e) => return Err(e),
-                    }
-                    self.report.secs_fees += t0.elapsed().as_secs_f64();
+                    // A declined attempt first now and then; the payer pays again.
+                    let declined = self.ops.gen_bool(self.rates.payment_failure);
+                    let paid_at = at + minutes(&mut self.ops, 1, 4);
+                    let retry = if declined {
+                        let again = paid_at + minutes(&mut self.ops, 1, 5);
+                        Some((again, again + minutes(&mut self.ops, 1, 4)))
+                    } else {
+                        None
+                    };
+                    pays.push(PayPlan {
+                        trip: i,
+                        online,
+                        at,
+                        paid_at,
+                        retry,
+                    });
                 }
+            }
+        }
+        if !assess.is_empty() {
+            let t0 = Instant::now();
+            let items: Vec<(AssessInput, i64)> = assess
+                .iter()
+                .map(|&(i, at)| {
+                    (
+                        AssessInput {
+                            trip_code: self.trips[i].code.clone(),
+                            ..AssessInput::default()
+                        },
+                        at,
+                    )
+                })
+                .collect();
+            let results = fee_payment::assess_many(self.db, &self.ctx, &items).await?;
+            for (r, &(i, _)) in results.iter().zip(&assess) {
+                match r {
+                    Ok(_) => self.report.fees_assessed += 1,
+                    Err(e) => self.refused("fee assessment", i, e),
+                }
+            }
+            self.report.secs_fees += t0.elapsed().as_secs_f64();
+        }
+        if !check_acts.is_empty() {
+            let t0 = Instant::now();
+            self.run_checks(gs, check_acts).await?;
+            self.report.secs_checks += t0.elapsed().as_secs_f64();
+        }
+        if !pays.is_empty() {
+            let t0 = Instant::now();
+            let first: Vec<PayAttempt> = pays
+                .iter()
+                .map(|p| PayAttempt {
+                    trip: p.trip,
+                    online: p.online,
+                    at: p.at,
+                    paid_at: p.paid_at,
+                    declined: p.retry.is_some(),
+                    attempt: 1,
+                })
+                .collect();
+            self.pay_round(&first).await?;
+            let again: Vec<PayAttempt> = pays
+                .iter()
+                .filter_map(|p| {
+                    p.retry.map(|(at, paid_at)| PayAttempt {
+                        trip: p.trip,
+                        online: p.online,
+                        at,
+                        paid_at,
+                        declined: false,
+                        attempt: 2,
+                    })
+                })
+                .collect();
+            self.pay_round(&again).await?;
+            self.report.secs_fees += t0.elapsed().as_secs_f64();
+        }
+        Ok(())
+    }
+
+    /// A correction, a booking cancellation or a reschedule, through its service function.
+    async fn run_single(
+        &mut self,
+        by_arrival: &mut Vec<usize>,
+        policy: &Policy,
+        i: usize,
+        at: i64,
+        act: Act,
+    ) -> Result<(), AppError> {
+        let t0 = Instant::now();
+        let db = self.db;
+        let ctx = self.ctx.clone();
+        let code = self.trips[i].code.clone();
+        let id = self.trips[i].id.clone();
+        match act {
+            Act::Correct => {
+                let Some(mut input) = self.trips[i].input.clone() else {
+                    return Ok(());
+                };
+                if self.trips[i].cancelled {
+                    return Ok(());
+                }
+                // Re-weighed at the loading site: weight and quantity change.
+                for g in &mut input.goods {
+                    // 100–2,000 kg more or less (less when more would pass 24 t).
+                    let delta = self.ops.gen_range(100..2_000);
+                    g.weight_kg = if self.ops.gen_bool(0.5) && g.weight_kg + delta <= 24_000 {
+                        g.weight_kg + delta
+                    } else {
+                        g.weight_kg - delta
+                    };
+                    g.quantity = (g.weight_kg / 20) as f64;
+                }
+                let version = self.trips[i].version;
+                match declaration::correct_at(
+                    db,
+                    &ctx,
+                    "sim",
+                    &code,
+                    version,
+                    &input,
+                    "Cân lại hàng tại nơi xếp: sửa trọng lượng và số lượng",
+                    at,
+                )
+                .await
+                {
+                    Ok(t) => {
+                        self.trips[i].version = t.version;
+                        self.trips[i].input = Some(input);
+                        self.report.corrected += 1;
+                    }
+                    Err(e) if e.status() < 500 => {
+                        tracing::warn!(trip = %code, error = ?e, "simulated correction refused");
+                        self.report.correction_refused += 1;
+                        self.sample_refusal("correction", i, &e);
+                    }
+                    Err(e) => return Err(e),
+                }
+                self.report.secs_changes += t0.elapsed().as_secs_f64();
+            }
+            Act::CancelBooking => {
+                if self.trips[i].yard_at.is_some() || self.trips[i].arrive_at.is_none() {
+                    return Ok(());
+                }
+                match booking::cancel(db, &ctx, &id, at).await {
+                    Ok(_) => self.report.bookings_cancelled += 1,
+                    Err(e) if e.status() < 500 => {
+                        self.refused("booking cancel", i, &e);
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                }
+                match declaration::cancel_at(db, &ctx, &code, "Đơn hàng của đối tác bị huỷ", at)
+                    .await
+                {
+                    Ok(_) => {
+                        self.report.trips_cancelled += 1;
+                        self.trips[i].cancelled = true;
+                        self.trips[i].arrive_at = None;
+                        by_arrival.retain(|&x| x != i);
+                    }
+                    Err(e) if e.status() < 500 => self.refused("trip cancel", i, &e),
+                    Err(e) => return Err(e),
+                }
+                self.report.secs_changes += t0.elapsed().as_secs_f64();
+            }
+            Act::Reschedule { delay } => {
+                let new_hour = slots::floor_hour(self.trips[i].expected + delay * MINUTE);
+                match booking::reschedule(db, &ctx, policy, &id, new_hour, at).await {
+                    Ok(_) => {
+                        self.report.rescheduled += 1;
+                        self.trips[i].expected += delay * MINUTE;
+                    }
+                    Err(e) if matches!(e.status(), 409 | 422) => {
+                        self.report.reschedule_refused += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+                // Late either way: with the new slot, or with the old one.
+                if let Some(a) = self.trips[i].arrive_at.as_mut() {
+                    *a += delay * MINUTE;
+                }
+                self.report.secs_changes += t0.elapsed().as_secs_f64();
+            }
+            Act::JoinStandby => {
+                match booking::join_standby(db, &ctx, &id, at).await {
+                    Ok(()) => {
+                        self.report.standby_joined += 1;
+                        self.trips[i].standby_at = Some(at);
+                    }
+                    Err(e) if e.status() < 500 => self.refused("standby join", i, &e),
+                    Err(e) => return Err(e),
+                }
+                self.report.secs_changes += t0.elapsed().as_secs_f64();
+            }
+            Act::Grace => {
+                if self.trips[i].cancelled {
+                    return Ok(());
+                }
+                match booking::extend_grace(db, &ctx, policy, &id, at).await {
+                    Ok(_) => {
+                        self.report.grace_extended += 1;
+                        self.trips[i].graced = true;
+                    }
+                    Err(e) if e.status() < 500 => {
+                        self.refused("grace extension", i, &e);
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                }
+                // The one extension: asking again is refused.
+                match booking::extend_grace(db, &ctx, policy, &id, at + MINUTE).await {
+                    Err(e) if e.status() == 409 => self.report.grace_second_refused += 1,
+                    Err(e) if e.status() >= 500 => return Err(e),
+                    other => {
+                        let e = AppError::internal(format!(
+                            "a second grace extension was not refused: {:?}",
+                            other.map(|b| b.arrive_by)
+                        ));
+                        self.refused("second grace extension", i, &e);
+                    }
+                }
+                self.report.secs_changes += t0.elapsed().as_secs_f64();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The agencies' check starts, decisions and customs releases of a window, in time order,
+    /// in one batch ([`checks::record_many`]).
+    async fn run_checks(
+        &mut self,
+        gs: &mut [GateState],
+        acts: Vec<(usize, i64, Act)>,
+    ) -> Result<(), AppError> {
+        let kind_of = |a: &Act| match a {
+            Act::Start(k) | Act::Decide(k, _) => Some(*k),
+            Act::Customs(_) => Some(CheckKind::Customs),
+            _ => None,
+        };
+        for (i, _, act) in &acts {
+            if let Some(k) = kind_of(act) {
+                let agency = gs[self.trips[*i].gate]
+                    .gate
+                    .agency_for(k)
+                    .unwrap_or_default()
+                    .to_string();
+                self.officer(&agency);
+            }
+        }
+        let officers = self.officers.clone();
+        let nobody = officer_of("");
+        let who = |gate: &Gate, k: CheckKind| {
+            officers
+                .get(gate.agency_for(k).unwrap_or_default())
+                .unwrap_or(&nobody)
+        };
+        let mut ops: Vec<CheckOp> = Vec::with_capacity(acts.len());
+        for (i, at, act) in &acts {
+            let t = &self.trips[*i];
+            let gate = &gs[t.gate].gate;
+            ops.push(match act {
+                Act::Start(k) => CheckOp::Start {
+                    principal: who(gate, *k),
+                    trip_code: t.code.clone(),
+                    kind: *k,
+                    at: *at,
+                },
+                Act::Decide(k, d) => {
+                    let reason = match d {
+                        Decision::Pass => "",
+                        Decision::Hold => hold_reason(*k),
+                        Decision::Reject => reject_reason(*k),
+                    };
+                    CheckOp::Decide {
+                        principal: who(gate, *k),
+                        trip_code: t.code.clone(),
+                        kind: *k,
+                        input: DecisionInput::new(d.as_str(), reason),
+                        at: *at,
+                    }
+                }
+                Act::Customs(d) => CheckOp::Release {
+                    principal: who(gate, CheckKind::Customs),
+                    input: ReleaseInput {
+                        customs_declaration: t
+                            .input
+                            .as_ref()
+                            .map(|x| x.customs_declaration.clone())
+                            .unwrap_or_default(),
+                        trip_code: t.code.clone(),
+                        decision: d.as_str().into(),
+                        decided_at: declaration::local(*at).to_rfc3339(),
+                        officer_ref: format!("HQ-{}-MP", gate.code),
+                    },
+                    now: *at,
+                },
+                _ => return Err(AppError::internal("not a check")),
+            });
+        }
+        let results = checks::record_many(self.db, &self.ctx, &ops).await?;
+        drop(ops);
+        for ((i, at, act), r) in acts.into_iter().zip(results) {
+            match (act, r) {
+                (Act::Start(k), Ok(CheckDone::Started(_))) => {
+                    self.report
+                        .checks
+                        .entry(k.as_str().into())
+                        .or_default()
+                        .started += 1;
+                }
+                (Act::Decide(k, d), Ok(CheckDone::Decided(o))) => {
+                    let c = self.report.checks.entry(k.as_str().into()).or_default();
+                    match d {
+                        Decision::Pass => c.passed += 1,
+                        Decision::Hold => c.held += 1,
+                        Decision::Reject => c.rejected += 1,
+                    }
+                    if o.all_clear && d == Decision::Pass {
+                        self.report.checked += 1;
+                    }
+                    if d == Decision::Reject {
+                        self.turned_back(gs, i, at);
+                    }
+                }
+                (Act::Customs(d), Ok(CheckDone::Released(o))) if o.outcome == "recorded" => {
+                    let c = self.report.checks.entry("customs".into()).or_default();
+                    match d {
+                        CustomsDecision::Released => c.passed += 1,
+                        CustomsDecision::Held => c.held += 1,
+                        CustomsDecision::Rejected => c.rejected += 1,
+                    }
+                    if o.all_clear && d == CustomsDecision::Released {
+                        self.report.checked += 1;
+                    }
+                    if d == CustomsDecision::Rejected {
+                        self.turned_back(gs, i, at);
+                    }
+                }
+                (_, Ok(CheckDone::Released(o))) => {
+                    let e = AppError::internal(format!("customs release {}", o.outcome));
+                    self.refused("customs release", i, &e);
+                }
+                (_, Ok(_)) => {
+                    let e = AppError::internal("a check answered as another kind of item");
+                    self.refused("check", i, &e);
+                }
+                (Act::Start(_), Err(e)) => self.refused("check start", i, &e),
+                (Act::Decide(..), Err(e)) => self.refused("check decision", i, &e),
+                (_, Err(e)) => self.refused("customs release", i, &e),
             }
         }
         Ok(())
     }
 
-    /// Pay trip `i`'s fee at `at`: the VietQR request, and the gateway's signed callback (a
-    /// declined attempt first now and then). Returns the amount paid.
-    async fn pay(&mut self, i: usize, at: i64) -> Result<Option<i64>, AppError> {
+    /// One round of fee payments: the VietQR requests ([`fee_payment::request_payment_many`])
+    /// and the gateway's signed callbacks ([`fee_payment::callback_many`]), declined or paid.
+    async fn pay_round(&mut self, round: &[PayAttempt]) -> Result<(), AppError> {
         use tinhso_services::payment::{shared_secret, sign, Callback};
-        let code = self.trips[i].code.clone();
-        let mut at = at;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let p = fee_payment::request_payment_at(self.db, &self.ctx, &code, at).await?;
-            let declined = attempt == 1 && self.ops.gen_bool(self.rates.payment_failure);
-            let paid_at = at + minutes(&mut self.ops, 1, 4);
+        if round.is_empty() {
+            return Ok(());
+        }
+        let requests: Vec<(String, i64)> = round
+            .iter()
+            .map(|p| (self.trips[p.trip].code.clone(), p.at))
+            .collect();
+        let asked = fee_payment::request_payment_many(self.db, &self.ctx, &requests).await?;
+        let mut calls = Vec::with_capacity(round.len());
+        let mut sent: Vec<(&PayAttempt, i64)> = Vec::with_capacity(round.len());
+        // The gateway signs with the real clock (the callback's freshness check).
+        let now_secs = tinhso_store::now_micros() / 1_000_000;
+        for (p, r) in round.iter().zip(asked) {
+            let req = match r {
+                Ok(req) => req,
+                Err(e) => {
+                    self.refused("fee payment", p.trip, &e);
+                    continue;
+                }
+            };
+            let code = &self.trips[p.trip].code;
             let cb = Callback {
-                payment_id: p.id.clone(),
-                txn_id: format!("SIM-{}-{code}-{attempt}", self.report.seed),
-                amount_vnd: p.amount_vnd,
-                status: if declined { "failed" } else { "paid" }.into(),
-                paid_at: declaration::local(paid_at).to_rfc3339(),
+                payment_id: req.id.clone(),
+                txn_id: format!("SIM-{}-{code}-{}", self.report.seed, p.attempt),
+                amount_vnd: req.amount_vnd,
+                status: if p.declined { "failed" } else { "paid" }.into(),
+                paid_at: declaration::local(p.paid_at).to_rfc3339(),
             };
             let body = serde_json::to_vec(&cb).map_err(AppError::internal)?;
             let signature = sign(&shared_secret(), &body);
-            // The gateway signs with the real clock (the callback's freshness check).
-            let now_secs = tinhso_store::now_micros() / 1_000_000;
-            let r = fee_payment::callback(
-                self.db,
-                &self.ctx,
-                &body,
-                Some(&signature),
-                Some(&now_secs.to_string()),
-                now_secs,
-            )
-            .await?;
-            if declined {
-                self.report.payments_failed += 1;
-                at = paid_at + minutes(&mut self.ops, 1, 5);
-                continue;
-            }
-            if r.payment.status != "paid" {
-                return Err(AppError::internal(format!(
-                    "payment of {code} is {}",
-                    r.payment.status
-                )));
-            }
-            self.trips[i].paid_at = Some(paid_at);
-            return Ok(Some(p.amount_vnd));
+            calls.push(fee_payment::GatewayCall {
+                body,
+                signature: Some(signature),
+                timestamp: Some(now_secs.to_string()),
+            });
+            sent.push((p, req.amount_vnd));
         }
+        let results = fee_payment::callback_many(self.db, &self.ctx, &calls, now_secs).await?;
+        for ((p, amount), r) in sent.into_iter().zip(results) {
+            match r {
+                Ok(_) if p.declined => self.report.payments_failed += 1,
+                Ok(r) if r.payment.status == "paid" => {
+                    self.trips[p.trip].paid_at = Some(p.paid_at);
+                    if self.trips[p.trip].prepaid {
+                        self.report.fees_prepaid += 1;
+                    }
+                    if p.online {
+                        self.report.fees_paid_online += 1;
+                    } else {
+                        self.report.fees_paid_at_gate += 1;
+                    }
+                    self.report.fees_paid_vnd += amount;
+                }
+                Ok(r) => {
+                    let e = AppError::internal(format!(
+                        "payment of {} is {}",
+                        self.trips[p.trip].code, r.payment.status
+                    ));
+                    self.refused("fee payment", p.trip, &e);
+                }
+                Err(e) => self.refused("fee payment", p.trip, &e),
+            }
+        }
+        Ok(())
     }
 
     /// Deliver the events due by `until`, shuffled (out of order), in batches.
@@ -2331,6 +2809,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                     let latest = expected - HOUR;
                     if latest > declared_at + MINUTE {
                         let at = sim.ops.gen_range(declared_at + MINUTE..latest);
+                        sim.trips[i].correcting = true;
                         sim.schedule(at, i, Act::Correct);
                     }
                 }
@@ -2355,16 +2834,22 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                 .collect();
             let results = booking::book_many(db, &sim.ctx, &policy, &inputs, h_end).await?;
             for (r, &i) in results.into_iter().zip(&booking_idx) {
-                match r {
-                    Ok(_) => sim.report.booked += 1,
+                let arrive_by = match r {
+                    Ok(b) => {
+                        sim.report.booked += 1;
+                        sim.trips[i].booked = true;
+                        b.arrive_by
+                    }
                     Err(e) if matches!(e.status(), 409 | 422) => {
                         sim.report.booking_refused += 1;
                         continue;
                     }
                     Err(e) => return Err(e),
-                }
+                };
                 // Changes before the slot: a cancellation, or a later hour (the truck is late
-                // leaving), decided 2–6 hours ahead, never before the booking.
+                // leaving), decided 2–6 hours ahead, never before the booking; or a truck late
+                // past its arrival deadline that asks for its one extension 5–25 minutes
+                // before the deadline and arrives within the extension.
                 let slot = slots::floor_hour(sim.trips[i].expected);
                 let x: f64 = sim.ops.gen();
                 let ahead = sim.ops.gen_range(2 * 60..6 * 60) * MINUTE;
@@ -2377,6 +2862,20 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                 } else if x < sim.rates.booking_cancel + sim.rates.reschedule {
                     let delay = sim.ops.gen_range(60..240);
                     sim.schedule(at, i, Act::Reschedule { delay });
+                } else if x < sim.rates.booking_cancel + sim.rates.reschedule + sim.rates.late_grace
+                {
+                    let ask = arrive_by - sim.ops.gen_range(5..25) * MINUTE;
+                    let late = sim.ops.gen_range(5..(policy.extension_minutes - 5).max(6));
+                    sim.trips[i].grace_from = Some(arrive_by);
+                    sim.trips[i].arrive_at = Some(arrive_by + late * MINUTE);
+                    sim.schedule(ask, i, Act::Grace);
+                } else if !sim.trips[i].correcting && sim.ops.gen_bool(sim.rates.prepay) {
+                    // Prepaid from the booking page: assessed, then paid by VietQR.
+                    let assess_at = h_end + minutes(&mut sim.ops, 1, 10);
+                    let pay_at = assess_at + minutes(&mut sim.ops, 2, 8);
+                    sim.trips[i].prepaid = true;
+                    sim.schedule(assess_at, i, Act::Assess);
+                    sim.schedule(pay_at, i, Act::Pay { online: true });
                 }
             }
             sim.report.secs_book += tb.elapsed().as_secs_f64();
@@ -2402,6 +2901,11 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                 sim.gps(i, &format!("GEO-{g}-R"), at, 0.4);
             }
             gs[gi].waiting.push_back(i);
+            // Without a slot: now and then the driver joins the standby queue.
+            if !sim.trips[i].booked && sim.ops.gen_bool(sim.rates.standby_join) {
+                let join = at + minutes(&mut sim.ops, 0, 10);
+                sim.schedule(join, i, Act::JoinStandby);
+            }
             // A read of an undeclared truck now and then (1 % of arrivals).
             if sim.rng.gen_bool(0.01) {
                 let cam = gs[gi]
@@ -2473,11 +2977,14 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                     sim.trips[i].perishable,
                 );
                 sim.trips[i].checked_at = cleared;
-                sim.schedule(at, i, Act::Assess);
+                let prepaid = sim.trips[i].prepaid;
+                if !prepaid {
+                    sim.schedule(at, i, Act::Assess);
+                }
                 for (t, a) in acts {
                     sim.schedule(t, i, a);
                 }
-                if let Some(c) = cleared {
+                if let (Some(c), false) = (cleared, prepaid) {
                     let online = sim.ops.gen_bool(sim.rates.fee_online);
                     let after = if online {
                         minutes(&mut sim.ops, 2, 15)
@@ -2580,13 +3087,69 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
             sim.report.peak_total_queue = total;
             sim.report.peak_total_queue_at = slots::local_label(h_end);
         }
-        // 9. Once a day, after closing: no-shows to standby (slots module).
+        // 9. Once a day, after closing: no-shows to standby (slots module); the enterprises
+        //    of trucks that never came cancel those trips. Every hour: free seats of the next
+        //    hours to the standby queue.
         if slots::local_minute(h_end) == 23 * 60 {
-            sim.report.no_shows_swept += booking::sweep_no_shows(db, &sim.ctx, h_end)
-                .await?
+            let swept = booking::sweep_no_shows(db, &sim.ctx, h_end).await?;
+            let by_id: HashMap<String, usize> = sim
+                .trips
                 .iter()
-                .filter(|r| r.status == "no_show")
-                .count();
+                .enumerate()
+                .filter(|(_, t)| !t.id.is_empty())
+                .map(|(i, t)| (t.id.clone(), i))
+                .collect();
+            let mut gone = Vec::new();
+            for r in swept.iter().filter(|r| r.status == "no_show") {
+                sim.report.no_shows_swept += 1;
+                if let Some(&i) = by_id.get(&r.booking.trip_id) {
+                    sim.trips[i].swept = true;
+                    sim.trips[i].booked = false;
+                    if sim.trips[i].arrive_at.is_none() && !sim.trips[i].cancelled {
+                        gone.push(i);
+                    }
+                }
+            }
+            for i in gone {
+                let code = sim.trips[i].code.clone();
+                match declaration::cancel_at(
+                    db,
+                    &sim.ctx,
+                    &code,
+                    "Xe không đến; đơn hàng bị huỷ",
+                    h_end,
+                )
+                .await
+                {
+                    Ok(_) => {
+                        sim.trips[i].cancelled = true;
+                        sim.report.no_shows_cancelled += 1;
+                    }
+                    Err(e) if e.status() < 500 => sim.refused("no-show cancel", i, &e),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if sim.report.standby_joined + sim.report.no_shows_swept > 0 {
+            for g in &gs {
+                for cap in &g.gate.capacity {
+                    let seated = booking::seat_standby(
+                        db,
+                        &sim.ctx,
+                        &policy,
+                        &g.gate.code,
+                        cap.direction,
+                        h_end,
+                    )
+                    .await?;
+                    for b in seated {
+                        sim.report.standby_seated += 1;
+                        if let Some(i) = sim.trips.iter().position(|t| t.id == b.trip_id) {
+                            sim.trips[i].booked = true;
+                        }
+                    }
+                }
+            }
         }
         sim.report.secs_other += to.elapsed().as_secs_f64();
         h = h_end;
@@ -2605,7 +3168,34 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
             sim.report.refusal_samples.join("; ")
         )));
     }
-    sim.report.invariants = Some(check_invariants(db, &crossed_trips).await?);
+    let mut inv = check_invariants(db, &crossed_trips).await?;
+    let graced: Vec<(String, i64)> = sim
+        .trips
+        .iter()
+        .filter(|t| t.graced)
+        .filter_map(|t| Some((t.id.clone(), t.grace_from?)))
+        .collect();
+    inv.grace_trips = check_grace(db, &graced, policy.extension_minutes * MINUTE).await?;
+    let prepaid: Vec<String> = sim
+        .trips
+        .iter()
+        .filter(|t| t.prepaid && t.paid_at.is_some())
+        .map(|t| t.id.clone())
+        .collect();
+    inv.prepaid_trips = check_prepaid(db, &prepaid).await?;
+    let joined: Vec<(String, i64)> = sim
+        .trips
+        .iter()
+        .filter_map(|t| Some((t.id.clone(), t.standby_at?)))
+        .collect();
+    let swept: Vec<String> = sim
+        .trips
+        .iter()
+        .filter(|t| t.swept)
+        .map(|t| t.id.clone())
+        .collect();
+    inv.standby_trips = check_standby(db, &swept, &joined, sim.report.standby_seated).await?;
+    sim.report.invariants = Some(inv);
     sim.report.secs_other += to.elapsed().as_secs_f64();
     // Figures per gate.
     let mut all_dwell = Vec::new();

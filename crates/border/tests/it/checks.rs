@@ -748,3 +748,336 @@ async fn set_check(
     .unwrap();
     tx.commit().await.unwrap();
 }
+
+/// A batch of starts, decisions and releases in one transaction: results in input order, a
+/// later item sees an earlier one (a hold then a pass; a rejection, then the trip is over),
+/// refused items write nothing (checks, decisions, audit, outbox) and the audit chain holds.
+#[tokio::test]
+async fn a_batch_of_checks_keeps_order_and_refused_items_change_nothing() {
+    use checks::{CheckDone, CheckOp, DecideItem};
+    let t = crate::env().await;
+    let db = &t.db;
+    let a = declare(db, "12C-123.45", &["08106000"]).await;
+    let b = declare(db, "12C-123.46", &["08106000"]).await;
+    let t0 = now_micros() - 3_600_000_000;
+    into_yard(db, &a, t0).await;
+    into_yard(db, &b, t0).await;
+    let (plant, guard, other_guard, customs) = (
+        officer(PLANT),
+        officer(HN_GUARD),
+        officer(TT_GUARD),
+        officer(HN_CUSTOMS),
+    );
+    let decide = |p, trip: &Trip, kind, d: &str, why: &str, at| CheckOp::Decide {
+        principal: p,
+        trip_code: trip.code.clone(),
+        kind,
+        input: DecisionInput::new(d, why),
+        at,
+    };
+    let audit_before = count(db, "SELECT COUNT(*) FROM audit_log").await;
+    let outbox_before = count(db, "SELECT COUNT(*) FROM outbox").await;
+    let release_at = declaration::local(t0 + 120_000_000).to_rfc3339();
+    let ops = vec![
+        CheckOp::Start {
+            principal: &plant,
+            trip_code: a.code.clone(),
+            kind: CheckKind::PlantQuarantine,
+            at: t0 + 10_000_000,
+        },
+        decide(
+            &plant,
+            &a,
+            CheckKind::PlantQuarantine,
+            "hold",
+            "Lấy mẫu",
+            t0 + 20_000_000,
+        ),
+        // After the hold in the same batch: closes it.
+        decide(
+            &plant,
+            &a,
+            CheckKind::PlantQuarantine,
+            "pass",
+            "",
+            t0 + 30_000_000,
+        ),
+        // Another gate's border guard: 403.
+        decide(
+            &other_guard,
+            &a,
+            CheckKind::BorderGuard,
+            "pass",
+            "",
+            t0 + 40_000_000,
+        ),
+        // A hold without a reason: 422.
+        decide(
+            &plant,
+            &b,
+            CheckKind::PlantQuarantine,
+            "hold",
+            " ",
+            t0 + 40_000_000,
+        ),
+        decide(
+            &plant,
+            &b,
+            CheckKind::PlantQuarantine,
+            "reject",
+            "Sâu đục quả",
+            t0 + 50_000_000,
+        ),
+        // The trip was turned back by the item before: 409.
+        decide(
+            &guard,
+            &b,
+            CheckKind::BorderGuard,
+            "pass",
+            "",
+            t0 + 60_000_000,
+        ),
+        CheckOp::Release {
+            principal: &customs,
+            input: release(&a, "released", &release_at),
+            now: now_micros(),
+        },
+        // Another declaration number than the trip's: 422.
+        CheckOp::Release {
+            principal: &customs,
+            input: ReleaseInput {
+                customs_declaration: "999999999999".into(),
+                ..release(&a, "released", &release_at)
+            },
+            now: now_micros(),
+        },
+        // The same release again: a duplicate, nothing written.
+        CheckOp::Release {
+            principal: &customs,
+            input: release(&a, "released", &release_at),
+            now: now_micros(),
+        },
+        decide(
+            &guard,
+            &a,
+            CheckKind::BorderGuard,
+            "pass",
+            "",
+            t0 + 300_000_000,
+        ),
+    ];
+    let out = checks::record_many(db, &sys(), &ops).await.unwrap();
+    let statuses: Vec<u16> = out
+        .iter()
+        .map(|r| r.as_ref().map(|_| 200).unwrap_or_else(|e| e.status()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 403, 422, 200, 409, 200, 422, 200, 200]
+    );
+    match &out[2] {
+        Ok(CheckDone::Decided(o)) => {
+            assert_eq!((o.status.as_str(), o.all_clear), ("passed", false))
+        }
+        other => panic!("{other:?}"),
+    }
+    match &out[5] {
+        Ok(CheckDone::Decided(o)) => assert_eq!(o.stage, Stage::Returned),
+        other => panic!("{other:?}"),
+    }
+    match &out[9] {
+        Ok(CheckDone::Released(o)) => assert_eq!(o.outcome, "duplicate"),
+        other => panic!("{other:?}"),
+    }
+    match &out[10] {
+        Ok(CheckDone::Decided(o)) => {
+            assert_eq!(
+                (o.trip_code.as_str(), o.stage, o.all_clear),
+                (a.code.as_str(), Stage::Checked, true)
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(stage(db, &a.code).await, Stage::Checked);
+    assert_eq!(stage(db, &b.code).await, Stage::Returned);
+    // Written: A's plant (start, hold, pass), B's reject, A's release and guard pass.
+    let audits = [
+        ("border.check.start", 1),
+        ("border.check.hold", 1),
+        ("border.check.pass", 2),
+        ("border.check.reject", 1),
+        ("border.check.customs", 1),
+    ];
+    for (action, n) in audits {
+        let sql = format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}'");
+        assert_eq!(count(db, &sql).await, n, "{action}");
+    }
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM audit_log").await - audit_before,
+        6
+    );
+    // Outbox: started, 4 decided, customs, and the stage moves (A checked, B returned).
+    let topics = [
+        ("border.check.started", 1),
+        ("border.check.decided", 4),
+        ("border.check.customs", 1),
+    ];
+    for (topic, n) in topics {
+        let sql = format!("SELECT COUNT(*) FROM outbox WHERE topic = '{topic}'");
+        assert_eq!(count(db, &sql).await, n, "{topic}");
+    }
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM outbox").await - outbox_before,
+        8
+    );
+    assert_eq!(
+        count(
+            db,
+            &format!(
+                "SELECT COUNT(*) FROM border_checks WHERE trip_id = '{}'",
+                b.id
+            )
+        )
+        .await,
+        1,
+        "B has its refused plant check only: the refused guard pass wrote no row"
+    );
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM border_check_decisions").await,
+        6,
+        "start, hold, pass, reject, customs release, pass"
+    );
+    let chain = tinhso_store::audit::verify(db).await.unwrap();
+    assert_eq!(chain.first_broken, None);
+
+    // The thin batch functions answer in input order too.
+    let c = declare(db, "12C-123.47", &["08106000"]).await;
+    into_yard(db, &c, t0).await;
+    let items = vec![
+        DecideItem {
+            principal: &guard,
+            trip_code: "HN-000000-00000".into(),
+            kind: CheckKind::BorderGuard,
+            input: DecisionInput::new("pass", ""),
+            at: t0,
+        },
+        DecideItem {
+            principal: &guard,
+            trip_code: c.code.clone(),
+            kind: CheckKind::BorderGuard,
+            input: DecisionInput::new("pass", ""),
+            at: t0 + 1,
+        },
+    ];
+    let out = checks::decide_many(db, &sys(), &items).await.unwrap();
+    assert_eq!(out[0].as_ref().unwrap_err().status(), 404);
+    assert_eq!(out[1].as_ref().unwrap().trip_code, c.code);
+    let out = checks::receive_release_many(
+        db,
+        &sys(),
+        &customs,
+        &[
+            release(&c, "held", &release_at),
+            release(&c, "maybe", &release_at),
+        ],
+        now_micros(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out[0].as_ref().unwrap().decision, "held");
+    assert_eq!(out[1].as_ref().unwrap_err().status(), 422);
+    let chain = tinhso_store::audit::verify(db).await.unwrap();
+    assert_eq!(chain.first_broken, None);
+}
+
+/// Prepayment (nộp phí trước): a fee assessed and paid for a trip before the truck arrives
+/// leaves the journey at `declared` (the truck is not counted as arrived); when its checks
+/// clear it goes to `checked` and on to `paid` at that moment, and nothing asks for the fee
+/// again.
+#[tokio::test]
+async fn a_fee_paid_before_arrival_moves_the_trip_to_paid_when_its_checks_clear() {
+    use tinhso_border::fee_payment::{self, AssessInput};
+    use tinhso_services::payment::{shared_secret, sign, Callback};
+    let t = crate::env().await;
+    let db = &t.db;
+    let trip = declare(db, "12C-123.45", &["08106000"]).await;
+    let input = AssessInput {
+        trip_code: trip.code.clone(),
+        ..AssessInput::default()
+    };
+    fee_payment::assess(db, &sys(), &input).await.unwrap();
+    let p = fee_payment::request_payment(db, &sys(), &trip.code)
+        .await
+        .unwrap();
+    let paid_at = now_micros() - 2 * 3_600_000_000;
+    let cb = Callback {
+        payment_id: p.id.clone(),
+        txn_id: "TXN-PRE".into(),
+        amount_vnd: p.amount_vnd,
+        status: "paid".into(),
+        paid_at: declaration::local(paid_at).to_rfc3339(),
+    };
+    let body = serde_json::to_vec(&cb).unwrap();
+    let sig = sign(&shared_secret(), &body);
+    let now_s = now_micros() / 1_000_000;
+    let r = fee_payment::callback(
+        db,
+        &sys(),
+        &body,
+        Some(&sig),
+        Some(&now_s.to_string()),
+        now_s,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.payment.status, "paid");
+    assert_eq!(stage(db, &trip.code).await, Stage::Declared);
+    let t0 = now_micros() - 3_600_000_000;
+    into_yard(db, &trip, t0).await;
+    assert_eq!(stage(db, &trip.code).await, Stage::Yard);
+    let pass = DecisionInput::new("pass", "");
+    for (who, kind, at) in [
+        (HN_GUARD, CheckKind::BorderGuard, t0 + 60_000_000),
+        (PLANT, CheckKind::PlantQuarantine, t0 + 120_000_000),
+    ] {
+        let o = checks::decide(db, &sys(), &officer(who), &trip.code, kind, &pass, at)
+            .await
+            .unwrap();
+        assert_eq!(o.stage, Stage::Yard);
+    }
+    let released = t0 + 300_000_000;
+    let r = checks::receive_release(
+        db,
+        &sys(),
+        &officer(HN_CUSTOMS),
+        &release(
+            &trip,
+            "released",
+            &declaration::local(released).to_rfc3339(),
+        ),
+        now_micros(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.stage.as_str(), r.all_clear), ("paid", true));
+    assert_eq!(stage(db, &trip.code).await, Stage::Paid);
+    let times = journey::stage_times(db, &trip.id).await.unwrap();
+    let at = |s: Stage| {
+        let x = times.iter().find(|x| x.stage == s).unwrap();
+        (x.at, x.source.clone())
+    };
+    assert_eq!(at(Stage::Checked), (released, "customs".to_string()));
+    assert_eq!(at(Stage::Paid), (released, "payment".to_string()));
+    // Nothing asks for the fee again.
+    let e = fee_payment::request_payment(db, &sys(), &trip.code)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 409);
+    assert_eq!(
+        fee_payment::assess(db, &sys(), &input)
+            .await
+            .unwrap_err()
+            .status(),
+        409
+    );
+}

@@ -166,13 +166,15 @@ async fn durian_under_2t_pays_100_000_by_vietqr_and_gets_a_receipt() {
     let r = pay(&t.db, &p, "TXN-0001").await;
     assert!(!r.replayed);
     assert_eq!(r.payment.status, "paid");
-    // The settlement moved the journey to "fee paid", recorded as the payment's doing.
+    // Paid before the truck came (prepaid): the journey stays "declared" (the truck is not
+    // counted as arrived); it moves to "fee paid" when its checks clear (tested with the checks).
     assert_eq!(
         crate::count(
             &t.db,
             &format!(
-                "SELECT COUNT(*) FROM border_trips t JOIN border_trip_stages s ON s.trip_id = t.id \
-                 WHERE t.code = '{}' AND t.stage = 'paid' AND s.stage = 'paid' AND s.source = 'payment'",
+                "SELECT COUNT(*) FROM border_trips t WHERE t.code = '{}' AND t.stage = 'declared' \
+                 AND NOT EXISTS (SELECT 1 FROM border_trip_stages s WHERE s.trip_id = t.id \
+                 AND s.stage = 'paid')",
                 trip.code
             )
         )
@@ -759,4 +761,168 @@ async fn concurrent_assessments_leave_one_current_fee() {
         .await,
         1
     );
+}
+
+/// Assessments, payment requests and gateway callbacks in batches: one transaction each,
+/// results in input order, a refused item writes nothing but (for a callback) its refusal on
+/// the audit trail, and the audit chain holds.
+#[tokio::test]
+async fn batched_fees_keep_order_and_refused_items_change_nothing() {
+    let t = crate::env().await;
+    let db = &t.db;
+    let x = declare(
+        db,
+        "HN",
+        "export",
+        "12C-234.56",
+        1500,
+        &[("0810.60.00", 1000)],
+    )
+    .await;
+    let y = declare(
+        db,
+        "HN",
+        "export",
+        "12C-234.57",
+        1500,
+        &[("0810.60.00", 1000)],
+    )
+    .await;
+    let now = now_micros();
+    let unknown = AssessInput {
+        trip_code: "HN-000000-00000".into(),
+        ..AssessInput::default()
+    };
+    let out = fee_payment::assess_many(
+        db,
+        &crate::sys(),
+        &[
+            (assess_input(&x), now),
+            (unknown, now),
+            (assess_input(&y), now + 1),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out[0].as_ref().unwrap().trip_code, x.code);
+    assert_eq!(out[1].as_ref().unwrap_err().status(), 422);
+    assert_eq!(out[2].as_ref().unwrap().trip_code, y.code);
+    assert_eq!(out[2].as_ref().unwrap().assessed_at, now + 1);
+    assert_eq!(audit_count(db, "border.fee.assess").await, 2);
+
+    let out = fee_payment::request_payment_many(
+        db,
+        &crate::sys(),
+        &[
+            (x.code.clone(), now),
+            ("HN-000000-00000".into(), now),
+            (y.code.clone(), now),
+            // Asked twice: the same pending request.
+            (x.code.clone(), now + 5),
+        ],
+    )
+    .await
+    .unwrap();
+    let px = out[0].as_ref().unwrap().clone();
+    assert_eq!(out[1].as_ref().unwrap_err().status(), 409);
+    let py = out[2].as_ref().unwrap().clone();
+    assert_eq!(out[3].as_ref().unwrap().id, px.id);
+    assert_eq!(audit_count(db, "border.fee.payment_requested").await, 2);
+
+    let outbox_before = crate::count(db, "SELECT COUNT(*) FROM outbox").await;
+    let call = |(body, sig, ts): (Vec<u8>, String, String)| fee_payment::GatewayCall {
+        body,
+        signature: Some(sig),
+        timestamp: Some(ts),
+    };
+    let mut forged = call(signed(&py, "TXN-F", py.amount_vnd, "paid"));
+    forged.signature = Some("00".repeat(32));
+    let calls = vec![
+        call(signed(&px, "TXN-1", px.amount_vnd, "paid")),
+        forged,
+        // The same fee paid again under another transaction id.
+        call(signed(&px, "TXN-3", px.amount_vnd, "paid")),
+        call(signed(&py, "TXN-2", py.amount_vnd, "failed")),
+        // The first callback again: a replay.
+        call(signed(&px, "TXN-1", px.amount_vnd, "paid")),
+    ];
+    let out = fee_payment::callback_many(db, &crate::sys(), &calls, now_secs())
+        .await
+        .unwrap();
+    let statuses: Vec<u16> = out
+        .iter()
+        .map(|r| r.as_ref().map(|_| 200).unwrap_or_else(|e| e.status()))
+        .collect();
+    assert_eq!(statuses[0], 200);
+    assert!((400..500).contains(&statuses[1]), "{statuses:?}");
+    assert_eq!(statuses[2], 409);
+    assert_eq!(&statuses[3..], [200, 200]);
+    let first = out[0].as_ref().unwrap();
+    assert_eq!(first.payment.status, "paid");
+    assert!(!first.replayed);
+    assert_eq!(out[3].as_ref().unwrap().payment.status, "failed");
+    assert!(out[4].as_ref().unwrap().replayed);
+    assert_eq!(out[4].as_ref().unwrap().payment, first.payment);
+    // One fee paid, one receipt number taken, one payment failed, two refusals audited.
+    assert_eq!(audit_count(db, "border.fee.paid").await, 1);
+    assert_eq!(audit_count(db, "border.fee.payment_failed").await, 1);
+    assert_eq!(audit_count(db, "border.fee.callback_rejected").await, 2);
+    assert_eq!(
+        crate::count(
+            db,
+            "SELECT COUNT(*) FROM border_counters WHERE name LIKE 'fee-receipt:%' AND value = 1"
+        )
+        .await,
+        1
+    );
+    // On the outbox: the payment only (prepaid before arrival: no journey move); nothing of
+    // the refusals.
+    assert_eq!(
+        crate::count(
+            db,
+            "SELECT COUNT(*) FROM outbox WHERE topic = 'border.fee.paid'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        crate::count(db, "SELECT COUNT(*) FROM outbox").await - outbox_before,
+        1
+    );
+    assert_eq!(
+        fee_payment::current(db, &y.code)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "due"
+    );
+    let chain = tinhso_store::audit::verify(db).await.unwrap();
+    assert_eq!(chain.first_broken, None);
+
+    // Y pays again: a new request, settled.
+    let out = fee_payment::request_payment_many(db, &crate::sys(), &[(y.code.clone(), now)])
+        .await
+        .unwrap();
+    let again = out[0].as_ref().unwrap().clone();
+    assert_ne!(again.id, py.id);
+    let out = fee_payment::callback_many(
+        db,
+        &crate::sys(),
+        &[call(signed(&again, "TXN-4", again.amount_vnd, "paid"))],
+        now_secs(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out[0].as_ref().unwrap().payment.status, "paid");
+    assert_eq!(
+        fee_payment::current(db, &y.code)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "paid"
+    );
+    let chain = tinhso_store::audit::verify(db).await.unwrap();
+    assert_eq!(chain.first_broken, None);
 }

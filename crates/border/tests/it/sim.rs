@@ -110,6 +110,56 @@ async fn short_run_is_consistent() {
     )
     .await;
     assert_eq!(attached as usize, r.events_attached);
+    // Late trucks took their one extension (a second ask refused), checked at the end.
+    assert!(r.grace_extended > 0, "no late truck took its extension");
+    assert_eq!(r.grace_second_refused, r.grace_extended);
+    assert_eq!(r.invariants.as_ref().unwrap().grace_trips, r.grace_extended);
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM border_bookings WHERE grace_used = 1"
+        )
+        .await as usize,
+        r.grace_extended
+    );
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'border.slot_grace'"
+        )
+        .await as usize,
+        r.grace_extended
+    );
+    // Some enterprises paid at booking time; checked at the end too.
+    assert!(r.fees_prepaid > 0, "nobody prepaid");
+    assert_eq!(r.invariants.as_ref().unwrap().prepaid_trips, r.fees_prepaid);
+    // No-shows' slots went to the standby queue (those trips then cancelled by their
+    // enterprise), trucks without a slot joined it, and standby trucks took free seats.
+    assert!(
+        r.no_shows_swept > 0 && r.no_shows_cancelled > 0,
+        "no-shows to standby"
+    );
+    assert!(
+        r.standby_joined > 0 && r.standby_seated > 0,
+        "standby seats"
+    );
+    assert!(r.invariants.as_ref().unwrap().standby_trips >= r.standby_joined);
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM border_bookings WHERE source = 'from_standby'"
+        )
+        .await as usize,
+        r.standby_seated
+    );
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM border_bookings WHERE status = 'no_show'"
+        )
+        .await as usize,
+        r.no_shows_swept
+    );
 }
 
 /// The crisis at Cốc Nam (the smallest yard, 80 trucks): exports cut to 15 % from day 2, the

@@ -29,6 +29,9 @@ fn busy_rates() -> Rates {
         quarantine_reject: 0.03,
         customs_hold: 0.15,
         customs_reject: 0.02,
+        late_grace: 0.05,
+        prepay: 0.3,
+        standby_join: 0.2,
     }
 }
 
@@ -66,6 +69,14 @@ async fn a_simulated_day_runs_every_stage_and_keeps_the_invariants() {
     let inv = r.invariants.as_ref().expect("invariants checked");
     assert_eq!(inv.crossed_trips, r.crossed);
     assert!(inv.slots > 0 && inv.booked_trips > 0);
+    // Late trucks took their one extension; some enterprises paid when booking.
+    assert!(r.grace_extended > 0 && r.grace_second_refused == r.grace_extended);
+    assert_eq!(inv.grace_trips, r.grace_extended);
+    assert!(r.fees_prepaid > 0, "prepaid fees");
+    assert_eq!(inv.prepaid_trips, r.fees_prepaid);
+    // Trucks without a slot joined the standby queue and some got a free seat.
+    assert!(r.standby_joined > 0 && r.standby_seated > 0, "standby");
+    assert!(inv.standby_trips >= r.standby_joined);
     // The report is what the database holds.
     let n = |sql: &'static str| count(db, sql);
     assert_eq!(
@@ -74,7 +85,8 @@ async fn a_simulated_day_runs_every_stage_and_keeps_the_invariants() {
     );
     assert_eq!(
         n("SELECT COUNT(*) FROM border_trips WHERE stage = 'cancelled'").await as usize,
-        r.trips_cancelled
+        r.trips_cancelled + r.no_shows_cancelled,
+        "cancelled before their slot, or no-shows cancelled after the sweep"
     );
     assert_eq!(
         n("SELECT COUNT(*) FROM border_bookings WHERE status = 'cancelled'").await as usize,

@@ -342,7 +342,9 @@ async fn the_fee_is_paid_by_vietqr_and_reconciled() {
     let (_, replay) = json(send(sig).await.unwrap()).await;
     assert_eq!(replay["replayed"], true);
 
-    // The journey moved to "fee paid"; the receipt is the declarer's to read, as a PDF too.
+    // Paid before the truck came (prepaid): the journey stays "declared" until its checks
+    // clear (then it goes on to "fee paid"); the receipt is the declarer's to read, as a PDF
+    // too.
     let (_, seen) = json(
         ent.get(app.url(&format!("/api/v1/border/trips/{code}")))
             .send()
@@ -350,7 +352,7 @@ async fn the_fee_is_paid_by_vietqr_and_reconciled() {
             .unwrap(),
     )
     .await;
-    assert_eq!(seen["stage"], "paid", "{seen}");
+    assert_eq!(seen["stage"], "declared", "{seen}");
     let pdf = ent
         .get(app.url(&format!("/api/v1/border/fees/receipts/{receipt}.pdf")))
         .send()
