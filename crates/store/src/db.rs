@@ -134,7 +134,7 @@ impl Db {
                                 conn.execute(
                                     format!(
                                         "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; \
-                                         PRAGMA synchronous = NORMAL;"
+                                         PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;"
                                     )
                                     .as_str(),
                                 )
