@@ -9,6 +9,16 @@
 //! indicator of the engine, `services.on_time` (its value) or `services.on_time:numerator` /
 //! `:denominator` (its counts) — and an optional `indicator`, the reported indicator
 //! (`reported.…`) its approved value is recorded as.
+//!
+//! An element recorded as a reported indicator also says how the agencies' approved values
+//! combine into the province's figure (cách tổng hợp số liệu của tỉnh), `combine`: `sum` (counts:
+//! the province's number is the agencies' total), `ratio` (shares: the sum of the agencies'
+//! numerators over the sum of their denominators × 100 — the element then names the elements
+//! holding them, `numerator` and `denominator`, which are recorded with the value), `mean` (the
+//! unweighted mean of the agencies' values), `latest` (the value approved last). The default:
+//! `ratio` for a `percent` element that names its `numerator` and `denominator`, `mean` for any
+//! other `percent` element, `sum` for `integer` and `number` elements. See
+//! [`crate::province`] and `docs/targets/reporting-regimes.md`.
 
 use crate::engine;
 use crate::period::{Frequency, Period};
@@ -87,6 +97,65 @@ pub struct Prefill {
     pub part: Part,
 }
 
+/// How agencies' approved values of an indicator combine into the province's figure (cách
+/// tổng hợp số liệu của tỉnh).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Combine {
+    /// Tổng: the agencies' values added up (counts).
+    Sum,
+    /// Tỷ lệ gộp: Σ numerators / Σ denominators × 100 (shares weighted by their denominators).
+    Ratio,
+    /// Trung bình: the unweighted mean of the agencies' values.
+    Mean,
+    /// Mới nhất: the value approved last.
+    Latest,
+}
+
+impl Combine {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "sum" => Some(Self::Sum),
+            "ratio" => Some(Self::Ratio),
+            "mean" => Some(Self::Mean),
+            "latest" => Some(Self::Latest),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sum => "sum",
+            Self::Ratio => "ratio",
+            Self::Mean => "mean",
+            Self::Latest => "latest",
+        }
+    }
+
+    /// (Vietnamese, English) description, for pages and documents.
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Sum => ("tổng của các cơ quan", "sum over the agencies"),
+            Self::Ratio => (
+                "tổng tử số / tổng mẫu số của các cơ quan",
+                "agencies' numerators over their denominators",
+            ),
+            Self::Mean => ("trung bình của các cơ quan", "mean of the agencies"),
+            Self::Latest => ("giá trị được duyệt gần nhất", "value approved last"),
+        }
+    }
+
+    /// The documented default for an element: `ratio` for a percentage with its counts,
+    /// `mean` for one without, `sum` otherwise.
+    pub fn default_for(kind: ElementType, has_counts: bool) -> Self {
+        match kind {
+            ElementType::Percent if has_counts => Self::Ratio,
+            ElementType::Percent => Self::Mean,
+            _ => Self::Sum,
+        }
+    }
+}
+
 /// One data element (chỉ tiêu báo cáo) of a regime.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Element {
@@ -104,6 +173,28 @@ pub struct Element {
     pub prefill: Option<Prefill>,
     /// The reported indicator the approved value is recorded as.
     pub indicator: Option<String>,
+    /// How the agencies' values of `indicator` combine into the province's figure (absent in
+    /// regimes stored before it existed: see [`Element::combine`]).
+    #[serde(default)]
+    pub combine: Option<Combine>,
+    /// For a percentage: the elements holding its numerator and denominator (tử số, mẫu số),
+    /// recorded with the value when approved.
+    #[serde(default)]
+    pub numerator: Option<String>,
+    #[serde(default)]
+    pub denominator: Option<String>,
+}
+
+impl Element {
+    /// The rule combining agencies' values: as written, or the documented default.
+    pub fn combine(&self) -> Combine {
+        self.combine.unwrap_or_else(|| {
+            Combine::default_for(
+                self.kind,
+                self.numerator.is_some() && self.denominator.is_some(),
+            )
+        })
+    }
 }
 
 /// A comparison operator of a cross-field rule.
@@ -304,6 +395,9 @@ struct RawElement {
     max_length: Option<Spanned<i64>>,
     prefill: Option<Spanned<String>>,
     indicator: Option<Spanned<String>>,
+    combine: Option<Spanned<String>>,
+    numerator: Option<Spanned<String>>,
+    denominator: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -554,6 +648,8 @@ pub fn parse(file: &str, src: &str) -> Result<Regime, RegimeErrors> {
         });
     }
     let mut elements: Vec<Element> = Vec::new();
+    // Numerator and denominator references, checked once every element is known.
+    let mut count_refs: Vec<(String, &'static str, &Spanned<String>)> = Vec::new();
     for re in &raw.element {
         let re = re.get_ref();
         let key = c.text(&re.key, "key", 60);
@@ -693,7 +789,80 @@ pub fn parse(file: &str, src: &str) -> Result<Regime, RegimeErrors> {
                 ElementType::Percent => "%".into(),
                 _ => String::new(),
             });
+        let combine = re.combine.as_ref().and_then(|m| {
+            let v = Combine::parse(m.get_ref().trim());
+            if v.is_none() {
+                c.push(
+                    m,
+                    "combine",
+                    format!(
+                        "cách tổng hợp `{}` không có; dùng sum, ratio, mean hoặc latest",
+                        m.get_ref()
+                    ),
+                    format!(
+                        "unknown combination `{}`; use sum, ratio, mean or latest",
+                        m.get_ref()
+                    ),
+                );
+            } else if indicator.is_none() {
+                c.push(
+                    m,
+                    "combine",
+                    "combine chỉ dùng cho chỉ tiêu ghi vào một chỉ số báo cáo (indicator)".into(),
+                    "combine is for elements recorded as a reported indicator (indicator)".into(),
+                );
+            }
+            v
+        });
+        fn count_ref(v: &Option<Spanned<String>>) -> Option<(String, &Spanned<String>)> {
+            v.as_ref().map(|s| (s.get_ref().trim().to_string(), s))
+        }
+        let (numerator, denominator) = (count_ref(&re.numerator), count_ref(&re.denominator));
+        for (field, r) in [("numerator", &numerator), ("denominator", &denominator)] {
+            if let Some((_, at)) = r {
+                if kind != ElementType::Percent || indicator.is_none() {
+                    c.push(
+                        *at,
+                        field,
+                        "tử số, mẫu số chỉ dùng cho chỉ tiêu kiểu percent ghi vào một chỉ số báo cáo".into(),
+                        "numerator and denominator are for percent elements recorded as a reported indicator".into(),
+                    );
+                }
+            }
+        }
+        if numerator.is_some() != denominator.is_some() {
+            let at = numerator
+                .as_ref()
+                .or(denominator.as_ref())
+                .map(|(_, at)| *at);
+            if let Some(at) = at {
+                c.push(
+                    at,
+                    "numerator",
+                    "cần cả tử số (numerator) và mẫu số (denominator)".into(),
+                    "give both numerator and denominator".into(),
+                );
+            }
+        }
+        if combine == Some(Combine::Ratio) && (numerator.is_none() || denominator.is_none()) {
+            if let Some(m) = &re.combine {
+                c.push(
+                    m,
+                    "combine",
+                    "combine = ratio cần tử số (numerator) và mẫu số (denominator)".into(),
+                    "combine = ratio needs numerator and denominator".into(),
+                );
+            }
+        }
+        count_refs.extend(
+            [("numerator", &numerator), ("denominator", &denominator)]
+                .into_iter()
+                .filter_map(|(f, r)| r.as_ref().map(|(k, at)| (k.clone(), f, *at))),
+        );
         elements.push(Element {
+            combine,
+            numerator: numerator.map(|(k, _)| k),
+            denominator: denominator.map(|(k, _)| k),
             name_vi: c.text(&re.vi, "vi", 500),
             name_en: c.text(&re.en, "en", 500),
             key,
@@ -706,6 +875,23 @@ pub fn parse(file: &str, src: &str) -> Result<Regime, RegimeErrors> {
             prefill,
             indicator,
         });
+    }
+    for (k, field, at) in &count_refs {
+        match elements.iter().find(|e| &e.key == k) {
+            Some(e) if matches!(e.kind, ElementType::Integer | ElementType::Number) => {}
+            Some(_) => c.push(
+                *at,
+                field,
+                format!("chỉ tiêu `{k}` phải có kiểu integer hoặc number"),
+                format!("the element `{k}` must be of type integer or number"),
+            ),
+            None => c.push(
+                *at,
+                field,
+                format!("không có chỉ tiêu `{k}`"),
+                format!("no element `{k}`"),
+            ),
+        }
     }
     let mut rules = Vec::new();
     for rr in &raw.rule {
@@ -813,9 +999,38 @@ pub async fn check_refs(db: &Db, r: &Regime) -> Result<(), AppError> {
             );
         }
     }
+    let others: Vec<Regime> = all(db)
+        .await?
+        .into_iter()
+        .filter(|o| o.code != r.code)
+        .collect();
     for e in &r.elements {
         let Some(ind) = &e.indicator else { continue };
         let field = format!("element.{}.indicator", e.key);
+        // One indicator, one way to make the province's figure.
+        for o in &others {
+            if let Some(oe) = o
+                .elements
+                .iter()
+                .find(|oe| oe.indicator.as_ref() == Some(ind) && oe.combine() != e.combine())
+            {
+                err(
+                    &field,
+                    format!(
+                        "chế độ báo cáo {} tổng hợp `{ind}` theo cách `{}`, ở đây là `{}`: một chỉ số chỉ có một cách tổng hợp",
+                        o.code,
+                        oe.combine().as_str(),
+                        e.combine().as_str()
+                    ),
+                    format!(
+                        "the regime {} combines `{ind}` by `{}`, this one by `{}`: an indicator has one way to combine",
+                        o.code,
+                        oe.combine().as_str(),
+                        e.combine().as_str()
+                    ),
+                );
+            }
+        }
         match crate::reported::kind_of(db, ind).await? {
             None => err(
                 &field,
@@ -1066,6 +1281,44 @@ mod tests {
         assert_eq!(errs(&el("colour = 1\n"))[0], (18, "colour".to_string()));
         assert_eq!(errs(&el("")[HEAD.len()..])[0].1, "regime");
         assert_eq!(errs(HEAD)[0].1, "element");
+    }
+
+    #[test]
+    fn combining_rules_are_checked() {
+        let share = |extra: &str| {
+            format!(
+                "{HEAD}\n[[element]]\nkey = \"n\"\nvi = \"N\"\nen = \"N\"\ntype = \"integer\"\n\n\
+                 [[element]]\nkey = \"d\"\nvi = \"D\"\nen = \"D\"\ntype = \"integer\"\n\n\
+                 [[element]]\nkey = \"s\"\nvi = \"S\"\nen = \"S\"\ntype = \"percent\"\n\
+                 indicator = \"reported.gov.x\"\n{extra}"
+            )
+        };
+        let r = parse("t.toml", &share("numerator = \"n\"\ndenominator = \"d\"\n")).unwrap();
+        assert_eq!(r.elements[2].combine(), Combine::Ratio);
+        assert_eq!(
+            parse("t.toml", &share("")).unwrap().elements[2].combine(),
+            Combine::Mean
+        );
+        let r = parse("t.toml", &share("combine = \"latest\"\n")).unwrap();
+        assert_eq!(r.elements[2].combine(), Combine::Latest);
+        assert_eq!(
+            parse("t.toml", &el("")).unwrap().elements[0].combine(),
+            Combine::Sum
+        );
+        let fields = |src: &str| -> Vec<String> { errs(src).into_iter().map(|e| e.1).collect() };
+        assert_eq!(fields(&share("combine = \"median\"\n")), ["combine"]);
+        assert_eq!(fields(&share("combine = \"ratio\"\n")), ["combine"]);
+        assert_eq!(fields(&share("numerator = \"n\"\n")), ["numerator"]);
+        assert_eq!(
+            fields(&share("numerator = \"n\"\ndenominator = \"zz\"\n")),
+            ["denominator"]
+        );
+        assert_eq!(
+            fields(&share("numerator = \"s\"\ndenominator = \"d\"\n")),
+            ["numerator"]
+        );
+        // Only an element recorded as an indicator combines.
+        assert_eq!(fields(&el("combine = \"sum\"\n")), ["combine"]);
     }
 
     #[test]

@@ -767,6 +767,51 @@ pub fn check_values(
             ),
         );
     }
+    // A percentage recorded with its counts is their ratio: the province's figure sums the
+    // counts, so the share and its counts must agree (as for values reported directly).
+    for e in &r.elements {
+        let (Some(nk), Some(dk)) = (&e.numerator, &e.denominator) else {
+            continue;
+        };
+        let (Some(x), Some(n), Some(d)) = (
+            numbers.get(e.key.as_str()),
+            numbers.get(nk.as_str()),
+            numbers.get(dk.as_str()),
+        ) else {
+            continue;
+        };
+        let share = crate::engine::ratio(*n, *d, 100.0);
+        let ok = match share {
+            Some(s) => *n <= *d && (s - x).abs() <= 0.1 + 1e-9,
+            None => *n == 0.0,
+        };
+        if !ok {
+            let (nv, dv) = (
+                r.element(nk).map_or(nk.as_str(), |e| e.name_vi.as_str()),
+                r.element(dk).map_or(dk.as_str(), |e| e.name_vi.as_str()),
+            );
+            let (ne, de) = (
+                r.element(nk).map_or(nk.as_str(), |e| e.name_en.as_str()),
+                r.element(dk).map_or(dk.as_str(), |e| e.name_en.as_str()),
+            );
+            let expected = share.map_or_else(|| "—".to_string(), num);
+            errs.push(
+                &e.key,
+                Invalid::new(
+                    "consistent",
+                    format!(
+                        "Quy tắc «nhất quán»: «{}» phải bằng «{nv}» / «{dv}» × 100 = {expected} (đã nhập {})",
+                        e.name_vi,
+                        num(*x)
+                    ),
+                    format!(
+                        "Rule “consistent”: “{}” must equal “{ne}” / “{de}” × 100 = {expected} (entered {x})",
+                        e.name_en
+                    ),
+                ),
+            );
+        }
+    }
     errs.into_result()?;
     Ok(out)
 }
@@ -978,16 +1023,30 @@ pub async fn review(
             ) else {
                 continue;
             };
+            // A share's counts travel with it, so that the province can add them up.
+            let count = |k: &Option<String>| {
+                k.as_deref()
+                    .and_then(|k| last.values.get(k))
+                    .and_then(|v| v.value.as_f64())
+                    .map(|c| c.to_string())
+            };
+            let (numerator, denominator) = match (count(&e.numerator), count(&e.denominator)) {
+                (Some(n), Some(d)) if parse_number(&d).is_some_and(|d| d > 0.0) => {
+                    (Some(n), Some(d))
+                }
+                _ => (None, None),
+            };
             let input = NewValue {
                 indicator: ind.clone(),
                 period: task.period.clone(),
                 org: format!("agency:{}", task.agency_code),
                 value: x.to_string(),
+                numerator,
+                denominator,
                 note: format!(
                     "Báo cáo {} kỳ {}, phiên bản {} (đã duyệt)",
                     task.regime_code, task.period, last.version
                 ),
-                ..Default::default()
             };
             recorded.push(reported::check(db, &input).await?);
         }
