@@ -24,6 +24,7 @@ pub mod ops_web;
 pub mod period;
 pub mod plan;
 pub mod province;
+pub mod regime_edit;
 pub mod regimes;
 pub mod report_mail;
 pub mod reported;
@@ -53,5 +54,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 7003,
         name: "which approved report each reported value came from",
         sql: include_str!("../migrations/7003_report_sources.sql"),
+    },
+    Migration {
+        version: 7004,
+        name: "versions of reporting regimes; the version each report task was opened with",
+        sql: include_str!("../migrations/7004_regime_versions.sql"),
     },
 ];

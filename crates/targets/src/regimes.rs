@@ -290,6 +290,9 @@ pub struct Regime {
     pub rules: Vec<CrossRule>,
     pub source: String,
     pub sha256: String,
+    /// The regime's version (phiên bản): 1 when first imported, one more at each change.
+    #[serde(default)]
+    pub version: i64,
     /// Lines of fields checked against the database on import (not stored).
     #[serde(skip)]
     pub lines: Vec<(String, usize)>,
@@ -962,6 +965,7 @@ pub fn parse(file: &str, src: &str) -> Result<Regime, RegimeErrors> {
         rules,
         source: file.into(),
         sha256: hex::encode(Sha256::digest(src.as_bytes())),
+        version: 0,
         lines,
     })
 }
@@ -973,6 +977,17 @@ fn db_err(e: sqlx::Error) -> AppError {
 /// The checks that need the database: agencies exist, recorded indicators are wired to a
 /// target of an imported plan (and a share is recorded from a percentage).
 pub async fn check_refs(db: &Db, r: &Regime) -> Result<(), AppError> {
+    let errors = ref_errors(db, r).await?;
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(RegimeErrors(errors).into())
+    }
+}
+
+/// The problems [`check_refs`] finds, one per field (`regime.recipient`, `regime.reporters`,
+/// `element.<key>.indicator`).
+pub async fn ref_errors(db: &Db, r: &Regime) -> Result<Vec<PlanError>, AppError> {
     let mut errors = Vec::new();
     let mut err = |field: &str, vi: String, en: String| {
         errors.push(PlanError {
@@ -1045,11 +1060,7 @@ pub async fn check_refs(db: &Db, r: &Regime) -> Result<(), AppError> {
             Some(_) => {}
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(RegimeErrors(errors).into())
-    }
+    Ok(errors)
 }
 
 /// What an import did.
@@ -1060,28 +1071,63 @@ pub enum Imported {
     Written,
 }
 
-/// Import a checked regime: idempotent (same content → nothing written); otherwise the
-/// regime's row is written with one audit entry. Tasks already opened keep their deadline.
+/// Import a checked regime: idempotent (same content → nothing written); otherwise a new
+/// version of the regime is written (the previous ones stay in `report_regime_versions`) with
+/// one audit entry. Tasks already opened keep the version they were opened with.
 pub async fn import(db: &Db, ctx: &Ctx, r: &Regime) -> Result<Imported, AppError> {
-    let stored: Option<String> =
-        sqlx::query_scalar("SELECT content_sha256 FROM report_regimes WHERE code = $1")
-            .bind(&r.code)
-            .fetch_optional(db.pool())
-            .await
-            .map_err(db_err)?;
-    if stored.as_deref() == Some(r.sha256.as_str()) {
+    let stored = sqlx::query("SELECT content_sha256, version FROM report_regimes WHERE code = $1")
+        .bind(&r.code)
+        .fetch_optional(db.pool())
+        .await
+        .map_err(db_err)?;
+    let stored: Option<(String, i64)> = match stored {
+        Some(row) => Some((
+            row.try_get(0).map_err(db_err)?,
+            row.try_get(1).map_err(db_err)?,
+        )),
+        None => None,
+    };
+    if stored.as_ref().map(|s| s.0.as_str()) == Some(r.sha256.as_str()) {
         return Ok(Imported::Unchanged);
     }
     check_refs(db, r).await?;
-    let definition = serde_json::to_string(r).map_err(AppError::internal)?;
+    let mut r = r.clone();
+    r.version = stored.as_ref().map_or(1, |s| s.1 + 1);
+    let definition = serde_json::to_string(&r).map_err(AppError::internal)?;
+    let now = now_micros();
     let mut tx = db.begin_write().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO report_regime_versions (code, version, definition, source, content_sha256, \
+         created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&r.code)
+    .bind(r.version)
+    .bind(&definition)
+    .bind(&r.source)
+    .bind(&r.sha256)
+    .bind(&ctx.actor)
+    .bind(now)
+    .execute(tx.conn())
+    .await;
+    if let Err(e) = inserted {
+        let e = DbError::from(e);
+        if e.is_unique_violation() {
+            return Err(AppError::conflict(
+                "Chế độ báo cáo vừa được sửa bởi người khác; hãy tải lại và sửa lại",
+                "The regime was just changed by someone else; reload and edit it again",
+            ));
+        }
+        return Err(e.into());
+    }
     sqlx::query(
         "INSERT INTO report_regimes (code, name_vi, name_en, frequency, recipient_code, definition, \
-         source, content_sha256, imported_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         source, content_sha256, imported_at, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (code) DO UPDATE SET name_vi = excluded.name_vi, name_en = excluded.name_en, \
          frequency = excluded.frequency, recipient_code = excluded.recipient_code, \
          definition = excluded.definition, source = excluded.source, \
-         content_sha256 = excluded.content_sha256, imported_at = excluded.imported_at",
+         content_sha256 = excluded.content_sha256, imported_at = excluded.imported_at, \
+         version = excluded.version",
     )
     .bind(&r.code)
     .bind(&r.name_vi)
@@ -1091,7 +1137,8 @@ pub async fn import(db: &Db, ctx: &Ctx, r: &Regime) -> Result<Imported, AppError
     .bind(&definition)
     .bind(&r.source)
     .bind(&r.sha256)
-    .bind(now_micros())
+    .bind(now)
+    .bind(r.version)
     .execute(tx.conn())
     .await
     .map_err(db_err)?;
@@ -1100,7 +1147,8 @@ pub async fn import(db: &Db, ctx: &Ctx, r: &Regime) -> Result<Imported, AppError
         "report_regime",
         &r.code,
         &r.recipient,
-        serde_json::json!({"source": r.source, "sha256": r.sha256, "previous_sha256": stored,
+        serde_json::json!({"source": r.source, "sha256": r.sha256,
+            "previous_sha256": stored.map(|s| s.0), "version": r.version,
             "elements": r.elements.len()}),
     ))
     .await?;
@@ -1114,42 +1162,108 @@ pub async fn import_text(db: &Db, ctx: &Ctx, file: &str, src: &str) -> Result<Im
     import(db, ctx, &r).await
 }
 
-/// Import the shipped regimes (idempotent; run by `tinhso::prepare` after the plan). Returns
-/// how many were written.
+/// Import the shipped regimes (idempotent; run by `tinhso::prepare` after the plan): a file
+/// whose content was imported before is skipped, so an edit made in the platform stays until
+/// the shipped file itself changes. Returns how many were written.
 pub async fn seed(db: &Db, ctx: &Ctx) -> Result<usize, AppError> {
     let mut n = 0;
     for (file, src) in SHIPPED {
-        if import_text(db, ctx, file, src).await? == Imported::Written {
+        let r = parse(file, src)?;
+        // A shipped file already imported once (e.g. since edited in the platform) is not
+        // imported again: only a changed file makes a new version.
+        let known: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM report_regime_versions WHERE code = $1 AND content_sha256 = $2",
+        )
+        .bind(&r.code)
+        .bind(&r.sha256)
+        .fetch_one(db.pool())
+        .await
+        .map_err(db_err)?;
+        if known == 0 && import(db, ctx, &r).await? == Imported::Written {
             n += 1;
         }
     }
     Ok(n)
 }
 
-/// Every imported regime, by code.
+fn regime_row(r: &sqlx::any::AnyRow) -> Result<Regime, AppError> {
+    let d: String = r.try_get(0).map_err(db_err)?;
+    let mut regime: Regime = serde_json::from_str(&d).map_err(AppError::internal)?;
+    regime.version = r.try_get(1).map_err(db_err)?;
+    Ok(regime)
+}
+
+/// Every imported regime (its current version), by code.
 pub async fn all(db: &Db) -> Result<Vec<Regime>, AppError> {
-    let rows = sqlx::query("SELECT definition FROM report_regimes ORDER BY code")
+    let rows = sqlx::query("SELECT definition, version FROM report_regimes ORDER BY code")
         .fetch_all(db.pool())
         .await
         .map_err(db_err)?;
-    rows.iter()
-        .map(|r| {
-            let d: String = r.try_get(0).map_err(db_err)?;
-            serde_json::from_str(&d).map_err(AppError::internal)
-        })
-        .collect()
+    rows.iter().map(regime_row).collect()
 }
 
-/// One imported regime.
+/// One imported regime (its current version).
 pub async fn get(db: &Db, code: &str) -> Result<Option<Regime>, AppError> {
-    let d: Option<String> =
-        sqlx::query_scalar("SELECT definition FROM report_regimes WHERE code = $1")
-            .bind(code)
-            .fetch_optional(db.pool())
-            .await
-            .map_err(db_err)?;
-    d.map(|d| serde_json::from_str(&d).map_err(AppError::internal))
-        .transpose()
+    let row = sqlx::query("SELECT definition, version FROM report_regimes WHERE code = $1")
+        .bind(code)
+        .fetch_optional(db.pool())
+        .await
+        .map_err(db_err)?;
+    row.as_ref().map(regime_row).transpose()
+}
+
+/// One version of a regime.
+pub async fn get_version(db: &Db, code: &str, version: i64) -> Result<Option<Regime>, AppError> {
+    let row = sqlx::query(
+        "SELECT definition, version FROM report_regime_versions WHERE code = $1 AND version = $2",
+    )
+    .bind(code)
+    .bind(version)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(db_err)?;
+    row.as_ref().map(regime_row).transpose()
+}
+
+/// The regime as a task was opened with (its version), whatever was changed since.
+pub async fn for_task(db: &Db, task: &crate::reports::Task) -> Result<Option<Regime>, AppError> {
+    get_version(db, &task.regime_code, task.regime_version).await
+}
+
+/// One stored version of a regime, without its definition.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct VersionInfo {
+    pub version: i64,
+    /// The file imported, or `nền tảng` for an edit in the platform.
+    pub source: String,
+    pub sha256: String,
+    /// Who wrote it (`user:…`, `cli:…`).
+    pub created_by: String,
+    /// Unix microseconds.
+    pub created_at: i64,
+}
+
+/// Every version of a regime, oldest first.
+pub async fn versions(db: &Db, code: &str) -> Result<Vec<VersionInfo>, AppError> {
+    let rows = sqlx::query(
+        "SELECT version, source, content_sha256, created_by, created_at \
+         FROM report_regime_versions WHERE code = $1 ORDER BY version",
+    )
+    .bind(code)
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            Ok(VersionInfo {
+                version: r.try_get(0).map_err(db_err)?,
+                source: r.try_get(1).map_err(db_err)?,
+                sha256: r.try_get(2).map_err(db_err)?,
+                created_by: r.try_get(3).map_err(db_err)?,
+                created_at: r.try_get(4).map_err(db_err)?,
+            })
+        })
+        .collect()
 }
 
 /// The reporting agencies of a regime: the listed ones, then every commune People's
