@@ -1192,6 +1192,9 @@ async fn regimes_page(State(state): State<AppState>, ctx: ReqCtx) -> Result<Resp
     Ok(render(&page))
 }
 
+/// One input of an element row: (id and name, label, value, message).
+type FormInput = (String, String, String, String);
+
 #[derive(Template)]
 #[template(path = "regime_form.html")]
 struct RegimeForm {
@@ -1200,8 +1203,8 @@ struct RegimeForm {
     editing: String,
     version: i64,
     f: RegimeInput,
-    /// The element rows: (number, required, inputs (id, label, value, message)).
-    rows: Vec<(usize, bool, Vec<(String, String, String, String)>)>,
+    /// The element rows: (number, required, inputs).
+    rows: Vec<(usize, bool, Vec<FormInput>)>,
     /// (value, label, selected)
     frequencies: Vec<(&'static str, String, bool)>,
     /// Field → message in the page's language.
