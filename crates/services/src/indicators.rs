@@ -151,9 +151,12 @@ pub struct Indicator {
     pub score: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_measured_reason: Option<&'static str>,
-    /// An approximation or limit of the measure.
+    /// An approximation or limit of the measure (in English; `note_vi` in Vietnamese).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<&'static str>,
+    /// The same note in Vietnamese (ghi chú), shown on Vietnamese pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note_vi: Option<&'static str>,
     /// Satisfaction only: whether complaints are in the formula.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub complaints_counted: Option<bool>,
@@ -292,6 +295,7 @@ pub fn indicators(c: &Counts) -> Vec<Indicator> {
             score: None,
             not_measured_reason: None,
             note: Some("More than one supplement request counts as late. The notes give no threshold for this indicator: no score."),
+            note_vi: Some("Hồ sơ bị yêu cầu bổ sung quá một lần được tính là trễ hạn. Tài liệu hướng dẫn không nêu ngưỡng cho chỉ số này: không tính điểm."),
             complaints_counted: None,
             complaints: None,
             ratings: None,
@@ -309,6 +313,7 @@ pub fn indicators(c: &Counts) -> Vec<Indicator> {
             score: None,
             not_measured_reason: None,
             note: Some("The notes give 12 points to the online group as a whole, not how they split between the online rate and the share of procedures offered online: no score."),
+            note_vi: Some("Tài liệu hướng dẫn cho cả nhóm trực tuyến 12 điểm, không nêu cách chia giữa tỷ lệ hồ sơ trực tuyến và tỷ lệ thủ tục cung cấp trực tuyến: không tính điểm."),
             complaints_counted: None,
             complaints: None,
             ratings: None,
@@ -326,6 +331,7 @@ pub fn indicators(c: &Counts) -> Vec<Indicator> {
             score: None,
             not_measured_reason: None,
             note: Some("An agency's procedures: commune-level ones for each commune People's Committee, the others for the agency the catalogue names. The 12 online points are not split by the notes: no score."),
+            note_vi: Some("Thủ tục của một cơ quan: thủ tục cấp xã tính cho từng Ủy ban nhân dân cấp xã, các thủ tục khác tính cho cơ quan ghi trong danh mục. Tài liệu hướng dẫn không chia 12 điểm của nhóm trực tuyến: không tính điểm."),
             complaints_counted: None,
             complaints: None,
             ratings: None,
@@ -343,6 +349,7 @@ pub fn indicators(c: &Counts) -> Vec<Indicator> {
             score: None,
             not_measured_reason: None,
             note: Some("Approximation until the payment module records the payment channel: a fee counts as paid online when it is paid in full (paid ≥ fee) on a dossier filed online (channel 2)."),
+            note_vi: Some("Tạm tính cho đến khi phân hệ thanh toán ghi nhận kênh thanh toán: một khoản phí được coi là thanh toán trực tuyến khi đã nộp đủ (số đã nộp ≥ phí) trên hồ sơ nộp trực tuyến (kênh 2)."),
             complaints_counted: None,
             complaints: None,
             ratings: None,
@@ -360,6 +367,7 @@ pub fn indicators(c: &Counts) -> Vec<Indicator> {
             score: None,
             not_measured_reason: None,
             note: Some("Counts the results actually issued and signed (table dossier_results), not what the procedure promises."),
+            note_vi: Some("Đếm các kết quả thực tế đã ban hành và ký số (bảng dossier_results), không phải kết quả mà thủ tục cam kết."),
             complaints_counted: None,
             complaints: None,
             ratings: None,
@@ -377,6 +385,7 @@ pub fn indicators(c: &Counts) -> Vec<Indicator> {
             score: score(percent(c.digitised, c.returned), 80.0, 22),
             not_measured_reason: None,
             note: Some("A counter dossier counts as digitised when at least one scan is attached; that every paper component was scanned is not checked."),
+            note_vi: Some("Hồ sơ tiếp nhận tại quầy được coi là đã số hóa khi có ít nhất một bản quét đính kèm; chưa kiểm tra việc mọi thành phần hồ sơ giấy đều đã được quét."),
             complaints_counted: None,
             complaints: None,
             ratings: None,
@@ -394,6 +403,7 @@ pub fn indicators(c: &Counts) -> Vec<Indicator> {
             score: score(satisfaction, 90.0, 18),
             not_measured_reason: None,
             note: Some("Numerator: dossiers finished in the period minus the late ones and minus those complained about; a late dossier also complained about counts in both rates, as the formula adds them (never below 0). `ratings` (applicants' ratings given in the period) is shown beside it and is not part of the formula."),
+            note_vi: Some("Tử số: hồ sơ giải quyết xong trong kỳ trừ hồ sơ trễ hạn và hồ sơ bị phản ánh, kiến nghị; hồ sơ vừa trễ hạn vừa bị kiến nghị được tính ở cả hai tỷ lệ, đúng như công thức cộng hai tỷ lệ (không nhỏ hơn 0). `ratings` (đánh giá của người nộp hồ sơ trong kỳ) được hiển thị bên cạnh, không thuộc công thức."),
             complaints_counted: Some(true),
             complaints: Some(c.complained),
             ratings: Some(Ratings {
@@ -948,6 +958,26 @@ pub async fn overdue_open(db: &Db, today: NaiveDate) -> Result<i64, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_note_has_its_vietnamese() {
+        let all = indicators(&Counts::default());
+        assert!(all.iter().filter(|i| i.note.is_some()).count() >= 7);
+        for i in &all {
+            assert_eq!(i.note.is_some(), i.note_vi.is_some(), "{}", i.key);
+            if let (Some(en), Some(vi)) = (i.note, i.note_vi) {
+                assert_ne!(en, vi, "{}", i.key);
+                assert_eq!(tinhso_kernel::text::nfc(vi), vi, "{}: NFC", i.key);
+                // Full diacritics: Vietnamese letters outside ASCII are there.
+                assert!(
+                    vi.chars()
+                        .any(|c| "ăâđêôơưàáảãạếềệốồộớờợứừựíìịóòọúùụ".contains(c)),
+                    "{}",
+                    i.key
+                );
+            }
+        }
+    }
 
     #[test]
     fn civil_day_counts_days() {

@@ -240,6 +240,10 @@ pub struct Observation {
     pub version: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// A reported indicator's province figure made from agencies' approved values: how many
+    /// agencies it covers and how they were combined ([`crate::province`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<crate::province::Coverage>,
 }
 
 impl Observation {
@@ -265,6 +269,7 @@ impl Observation {
             },
             version: None,
             note,
+            coverage: None,
         }
     }
 }

@@ -7,7 +7,8 @@
 //! [`web_reports`]); the annual review as PDF and spreadsheet ([`review`], [`xlsx`]), the
 //! export for the Government reporting system ([`export`]), the DTI self-assessment ([`dti`]),
 //! the leaders' weekly digest ([`digest`]) and their routes ([`web_review`]); the leaders'
-//! operations centre ([`ops`], its communes map [`geo`], its page and API [`ops_web`]).
+//! operations centre ([`ops`], its communes map [`geo`], its page and API [`ops_web`]); the
+//! province's figure of a reported indicator from the agencies' approved values ([`province`]).
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod board;
@@ -22,6 +23,8 @@ pub mod ops;
 pub mod ops_web;
 pub mod period;
 pub mod plan;
+pub mod province;
+pub mod regime_edit;
 pub mod regimes;
 pub mod report_mail;
 pub mod reported;
@@ -51,5 +54,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 7003,
         name: "which approved report each reported value came from",
         sql: include_str!("../migrations/7003_report_sources.sql"),
+    },
+    Migration {
+        version: 7004,
+        name: "versions of reporting regimes; the version each report task was opened with",
+        sql: include_str!("../migrations/7004_regime_versions.sql"),
     },
 ];

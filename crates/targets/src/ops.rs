@@ -225,6 +225,10 @@ pub async fn trend(
         for v in reported::history(db, key, &OrgUnit::Province).await? {
             seen.entry(v.period).or_insert(v.value);
         }
+        // The agencies' approved figure of a period wins over a value entered for the province.
+        for (period, f) in crate::province::all(db, key).await? {
+            seen.insert(period, f.value);
+        }
         for (period, value) in seen {
             if let Some(x) = Period::parse(&period).and_then(|p| point_x(p, today)) {
                 out.push(TrendPoint { period, x, value });

@@ -472,6 +472,8 @@ struct Card {
     /// The drill-down of a live indicator ("" for reported ones).
     drill: String,
     live: bool,
+    /// A province figure from agencies' reports: "12/18 cơ quan đã báo cáo (…)".
+    coverage: String,
 }
 
 struct Counter {
@@ -604,6 +606,13 @@ async fn live_fragment(
                 tg.horizon_year
             );
             Card {
+                coverage: t
+                    .line
+                    .current
+                    .as_ref()
+                    .and_then(|o| o.coverage.as_ref())
+                    .map(|c| c.label(!lang.is_en()))
+                    .unwrap_or_default(),
                 id: format!("chi-tieu-{}", tg.id.replace('.', "-")),
                 spark: sparkline(t, &format!("{}: {name}", lang.s("Xu hướng", "Trend"))),
                 name,
@@ -886,6 +895,7 @@ mod tests {
                     value: Some(((i % 11) * 10) as f64),
                     version: None,
                     note: None,
+                    coverage: None,
                 }),
             })
             .collect();

@@ -9,6 +9,16 @@
 //! indicator of the engine, `services.on_time` (its value) or `services.on_time:numerator` /
 //! `:denominator` (its counts) — and an optional `indicator`, the reported indicator
 //! (`reported.…`) its approved value is recorded as.
+//!
+//! An element recorded as a reported indicator also says how the agencies' approved values
+//! combine into the province's figure (cách tổng hợp số liệu của tỉnh), `combine`: `sum` (counts:
+//! the province's number is the agencies' total), `ratio` (shares: the sum of the agencies'
+//! numerators over the sum of their denominators × 100 — the element then names the elements
+//! holding them, `numerator` and `denominator`, which are recorded with the value), `mean` (the
+//! unweighted mean of the agencies' values), `latest` (the value approved last). The default:
+//! `ratio` for a `percent` element that names its `numerator` and `denominator`, `mean` for any
+//! other `percent` element, `sum` for `integer` and `number` elements. See
+//! [`crate::province`] and `docs/targets/reporting-regimes.md`.
 
 use crate::engine;
 use crate::period::{Frequency, Period};
@@ -87,6 +97,65 @@ pub struct Prefill {
     pub part: Part,
 }
 
+/// How agencies' approved values of an indicator combine into the province's figure (cách
+/// tổng hợp số liệu của tỉnh).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Combine {
+    /// Tổng: the agencies' values added up (counts).
+    Sum,
+    /// Tỷ lệ gộp: Σ numerators / Σ denominators × 100 (shares weighted by their denominators).
+    Ratio,
+    /// Trung bình: the unweighted mean of the agencies' values.
+    Mean,
+    /// Mới nhất: the value approved last.
+    Latest,
+}
+
+impl Combine {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "sum" => Some(Self::Sum),
+            "ratio" => Some(Self::Ratio),
+            "mean" => Some(Self::Mean),
+            "latest" => Some(Self::Latest),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sum => "sum",
+            Self::Ratio => "ratio",
+            Self::Mean => "mean",
+            Self::Latest => "latest",
+        }
+    }
+
+    /// (Vietnamese, English) description, for pages and documents.
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Sum => ("tổng của các cơ quan", "sum over the agencies"),
+            Self::Ratio => (
+                "tổng tử số / tổng mẫu số của các cơ quan",
+                "agencies' numerators over their denominators",
+            ),
+            Self::Mean => ("trung bình của các cơ quan", "mean of the agencies"),
+            Self::Latest => ("giá trị được duyệt gần nhất", "value approved last"),
+        }
+    }
+
+    /// The documented default for an element: `ratio` for a percentage with its counts,
+    /// `mean` for one without, `sum` otherwise.
+    pub fn default_for(kind: ElementType, has_counts: bool) -> Self {
+        match kind {
+            ElementType::Percent if has_counts => Self::Ratio,
+            ElementType::Percent => Self::Mean,
+            _ => Self::Sum,
+        }
+    }
+}
+
 /// One data element (chỉ tiêu báo cáo) of a regime.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Element {
@@ -104,6 +173,28 @@ pub struct Element {
     pub prefill: Option<Prefill>,
     /// The reported indicator the approved value is recorded as.
     pub indicator: Option<String>,
+    /// How the agencies' values of `indicator` combine into the province's figure (absent in
+    /// regimes stored before it existed: see [`Element::combine`]).
+    #[serde(default)]
+    pub combine: Option<Combine>,
+    /// For a percentage: the elements holding its numerator and denominator (tử số, mẫu số),
+    /// recorded with the value when approved.
+    #[serde(default)]
+    pub numerator: Option<String>,
+    #[serde(default)]
+    pub denominator: Option<String>,
+}
+
+impl Element {
+    /// The rule combining agencies' values: as written, or the documented default.
+    pub fn combine(&self) -> Combine {
+        self.combine.unwrap_or_else(|| {
+            Combine::default_for(
+                self.kind,
+                self.numerator.is_some() && self.denominator.is_some(),
+            )
+        })
+    }
 }
 
 /// A comparison operator of a cross-field rule.
@@ -199,6 +290,9 @@ pub struct Regime {
     pub rules: Vec<CrossRule>,
     pub source: String,
     pub sha256: String,
+    /// The regime's version (phiên bản): 1 when first imported, one more at each change.
+    #[serde(default)]
+    pub version: i64,
     /// Lines of fields checked against the database on import (not stored).
     #[serde(skip)]
     pub lines: Vec<(String, usize)>,
@@ -304,6 +398,9 @@ struct RawElement {
     max_length: Option<Spanned<i64>>,
     prefill: Option<Spanned<String>>,
     indicator: Option<Spanned<String>>,
+    combine: Option<Spanned<String>>,
+    numerator: Option<Spanned<String>>,
+    denominator: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -554,6 +651,8 @@ pub fn parse(file: &str, src: &str) -> Result<Regime, RegimeErrors> {
         });
     }
     let mut elements: Vec<Element> = Vec::new();
+    // Numerator and denominator references, checked once every element is known.
+    let mut count_refs: Vec<(String, &'static str, &Spanned<String>)> = Vec::new();
     for re in &raw.element {
         let re = re.get_ref();
         let key = c.text(&re.key, "key", 60);
@@ -693,7 +792,80 @@ pub fn parse(file: &str, src: &str) -> Result<Regime, RegimeErrors> {
                 ElementType::Percent => "%".into(),
                 _ => String::new(),
             });
+        let combine = re.combine.as_ref().and_then(|m| {
+            let v = Combine::parse(m.get_ref().trim());
+            if v.is_none() {
+                c.push(
+                    m,
+                    "combine",
+                    format!(
+                        "cách tổng hợp `{}` không có; dùng sum, ratio, mean hoặc latest",
+                        m.get_ref()
+                    ),
+                    format!(
+                        "unknown combination `{}`; use sum, ratio, mean or latest",
+                        m.get_ref()
+                    ),
+                );
+            } else if indicator.is_none() {
+                c.push(
+                    m,
+                    "combine",
+                    "combine chỉ dùng cho chỉ tiêu ghi vào một chỉ số báo cáo (indicator)".into(),
+                    "combine is for elements recorded as a reported indicator (indicator)".into(),
+                );
+            }
+            v
+        });
+        fn count_ref(v: &Option<Spanned<String>>) -> Option<(String, &Spanned<String>)> {
+            v.as_ref().map(|s| (s.get_ref().trim().to_string(), s))
+        }
+        let (numerator, denominator) = (count_ref(&re.numerator), count_ref(&re.denominator));
+        for (field, r) in [("numerator", &numerator), ("denominator", &denominator)] {
+            if let Some((_, at)) = r {
+                if kind != ElementType::Percent || indicator.is_none() {
+                    c.push(
+                        *at,
+                        field,
+                        "tử số, mẫu số chỉ dùng cho chỉ tiêu kiểu percent ghi vào một chỉ số báo cáo".into(),
+                        "numerator and denominator are for percent elements recorded as a reported indicator".into(),
+                    );
+                }
+            }
+        }
+        if numerator.is_some() != denominator.is_some() {
+            let at = numerator
+                .as_ref()
+                .or(denominator.as_ref())
+                .map(|(_, at)| *at);
+            if let Some(at) = at {
+                c.push(
+                    at,
+                    "numerator",
+                    "cần cả tử số (numerator) và mẫu số (denominator)".into(),
+                    "give both numerator and denominator".into(),
+                );
+            }
+        }
+        if combine == Some(Combine::Ratio) && (numerator.is_none() || denominator.is_none()) {
+            if let Some(m) = &re.combine {
+                c.push(
+                    m,
+                    "combine",
+                    "combine = ratio cần tử số (numerator) và mẫu số (denominator)".into(),
+                    "combine = ratio needs numerator and denominator".into(),
+                );
+            }
+        }
+        count_refs.extend(
+            [("numerator", &numerator), ("denominator", &denominator)]
+                .into_iter()
+                .filter_map(|(f, r)| r.as_ref().map(|(k, at)| (k.clone(), f, *at))),
+        );
         elements.push(Element {
+            combine,
+            numerator: numerator.map(|(k, _)| k),
+            denominator: denominator.map(|(k, _)| k),
             name_vi: c.text(&re.vi, "vi", 500),
             name_en: c.text(&re.en, "en", 500),
             key,
@@ -706,6 +878,23 @@ pub fn parse(file: &str, src: &str) -> Result<Regime, RegimeErrors> {
             prefill,
             indicator,
         });
+    }
+    for (k, field, at) in &count_refs {
+        match elements.iter().find(|e| &e.key == k) {
+            Some(e) if matches!(e.kind, ElementType::Integer | ElementType::Number) => {}
+            Some(_) => c.push(
+                *at,
+                field,
+                format!("chỉ tiêu `{k}` phải có kiểu integer hoặc number"),
+                format!("the element `{k}` must be of type integer or number"),
+            ),
+            None => c.push(
+                *at,
+                field,
+                format!("không có chỉ tiêu `{k}`"),
+                format!("no element `{k}`"),
+            ),
+        }
     }
     let mut rules = Vec::new();
     for rr in &raw.rule {
@@ -776,6 +965,7 @@ pub fn parse(file: &str, src: &str) -> Result<Regime, RegimeErrors> {
         rules,
         source: file.into(),
         sha256: hex::encode(Sha256::digest(src.as_bytes())),
+        version: 0,
         lines,
     })
 }
@@ -787,6 +977,17 @@ fn db_err(e: sqlx::Error) -> AppError {
 /// The checks that need the database: agencies exist, recorded indicators are wired to a
 /// target of an imported plan (and a share is recorded from a percentage).
 pub async fn check_refs(db: &Db, r: &Regime) -> Result<(), AppError> {
+    let errors = ref_errors(db, r).await?;
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(RegimeErrors(errors).into())
+    }
+}
+
+/// The problems [`check_refs`] finds, one per field (`regime.recipient`, `regime.reporters`,
+/// `element.<key>.indicator`).
+pub async fn ref_errors(db: &Db, r: &Regime) -> Result<Vec<PlanError>, AppError> {
     let mut errors = Vec::new();
     let mut err = |field: &str, vi: String, en: String| {
         errors.push(PlanError {
@@ -813,9 +1014,38 @@ pub async fn check_refs(db: &Db, r: &Regime) -> Result<(), AppError> {
             );
         }
     }
+    let others: Vec<Regime> = all(db)
+        .await?
+        .into_iter()
+        .filter(|o| o.code != r.code)
+        .collect();
     for e in &r.elements {
         let Some(ind) = &e.indicator else { continue };
         let field = format!("element.{}.indicator", e.key);
+        // One indicator, one way to make the province's figure.
+        for o in &others {
+            if let Some(oe) = o
+                .elements
+                .iter()
+                .find(|oe| oe.indicator.as_ref() == Some(ind) && oe.combine() != e.combine())
+            {
+                err(
+                    &field,
+                    format!(
+                        "chế độ báo cáo {} tổng hợp `{ind}` theo cách `{}`, ở đây là `{}`: một chỉ số chỉ có một cách tổng hợp",
+                        o.code,
+                        oe.combine().as_str(),
+                        e.combine().as_str()
+                    ),
+                    format!(
+                        "the regime {} combines `{ind}` by `{}`, this one by `{}`: an indicator has one way to combine",
+                        o.code,
+                        oe.combine().as_str(),
+                        e.combine().as_str()
+                    ),
+                );
+            }
+        }
         match crate::reported::kind_of(db, ind).await? {
             None => err(
                 &field,
@@ -830,11 +1060,7 @@ pub async fn check_refs(db: &Db, r: &Regime) -> Result<(), AppError> {
             Some(_) => {}
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(RegimeErrors(errors).into())
-    }
+    Ok(errors)
 }
 
 /// What an import did.
@@ -845,28 +1071,63 @@ pub enum Imported {
     Written,
 }
 
-/// Import a checked regime: idempotent (same content → nothing written); otherwise the
-/// regime's row is written with one audit entry. Tasks already opened keep their deadline.
+/// Import a checked regime: idempotent (same content → nothing written); otherwise a new
+/// version of the regime is written (the previous ones stay in `report_regime_versions`) with
+/// one audit entry. Tasks already opened keep the version they were opened with.
 pub async fn import(db: &Db, ctx: &Ctx, r: &Regime) -> Result<Imported, AppError> {
-    let stored: Option<String> =
-        sqlx::query_scalar("SELECT content_sha256 FROM report_regimes WHERE code = $1")
-            .bind(&r.code)
-            .fetch_optional(db.pool())
-            .await
-            .map_err(db_err)?;
-    if stored.as_deref() == Some(r.sha256.as_str()) {
+    let stored = sqlx::query("SELECT content_sha256, version FROM report_regimes WHERE code = $1")
+        .bind(&r.code)
+        .fetch_optional(db.pool())
+        .await
+        .map_err(db_err)?;
+    let stored: Option<(String, i64)> = match stored {
+        Some(row) => Some((
+            row.try_get(0).map_err(db_err)?,
+            row.try_get(1).map_err(db_err)?,
+        )),
+        None => None,
+    };
+    if stored.as_ref().map(|s| s.0.as_str()) == Some(r.sha256.as_str()) {
         return Ok(Imported::Unchanged);
     }
     check_refs(db, r).await?;
-    let definition = serde_json::to_string(r).map_err(AppError::internal)?;
+    let mut r = r.clone();
+    r.version = stored.as_ref().map_or(1, |s| s.1 + 1);
+    let definition = serde_json::to_string(&r).map_err(AppError::internal)?;
+    let now = now_micros();
     let mut tx = db.begin_write().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO report_regime_versions (code, version, definition, source, content_sha256, \
+         created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&r.code)
+    .bind(r.version)
+    .bind(&definition)
+    .bind(&r.source)
+    .bind(&r.sha256)
+    .bind(&ctx.actor)
+    .bind(now)
+    .execute(tx.conn())
+    .await;
+    if let Err(e) = inserted {
+        let e = DbError::from(e);
+        if e.is_unique_violation() {
+            return Err(AppError::conflict(
+                "Chế độ báo cáo vừa được sửa bởi người khác; hãy tải lại và sửa lại",
+                "The regime was just changed by someone else; reload and edit it again",
+            ));
+        }
+        return Err(e.into());
+    }
     sqlx::query(
         "INSERT INTO report_regimes (code, name_vi, name_en, frequency, recipient_code, definition, \
-         source, content_sha256, imported_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         source, content_sha256, imported_at, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (code) DO UPDATE SET name_vi = excluded.name_vi, name_en = excluded.name_en, \
          frequency = excluded.frequency, recipient_code = excluded.recipient_code, \
          definition = excluded.definition, source = excluded.source, \
-         content_sha256 = excluded.content_sha256, imported_at = excluded.imported_at",
+         content_sha256 = excluded.content_sha256, imported_at = excluded.imported_at, \
+         version = excluded.version",
     )
     .bind(&r.code)
     .bind(&r.name_vi)
@@ -876,7 +1137,8 @@ pub async fn import(db: &Db, ctx: &Ctx, r: &Regime) -> Result<Imported, AppError
     .bind(&definition)
     .bind(&r.source)
     .bind(&r.sha256)
-    .bind(now_micros())
+    .bind(now)
+    .bind(r.version)
     .execute(tx.conn())
     .await
     .map_err(db_err)?;
@@ -885,7 +1147,8 @@ pub async fn import(db: &Db, ctx: &Ctx, r: &Regime) -> Result<Imported, AppError
         "report_regime",
         &r.code,
         &r.recipient,
-        serde_json::json!({"source": r.source, "sha256": r.sha256, "previous_sha256": stored,
+        serde_json::json!({"source": r.source, "sha256": r.sha256,
+            "previous_sha256": stored.map(|s| s.0), "version": r.version,
             "elements": r.elements.len()}),
     ))
     .await?;
@@ -899,42 +1162,108 @@ pub async fn import_text(db: &Db, ctx: &Ctx, file: &str, src: &str) -> Result<Im
     import(db, ctx, &r).await
 }
 
-/// Import the shipped regimes (idempotent; run by `tinhso::prepare` after the plan). Returns
-/// how many were written.
+/// Import the shipped regimes (idempotent; run by `tinhso::prepare` after the plan): a file
+/// whose content was imported before is skipped, so an edit made in the platform stays until
+/// the shipped file itself changes. Returns how many were written.
 pub async fn seed(db: &Db, ctx: &Ctx) -> Result<usize, AppError> {
     let mut n = 0;
     for (file, src) in SHIPPED {
-        if import_text(db, ctx, file, src).await? == Imported::Written {
+        let r = parse(file, src)?;
+        // A shipped file already imported once (e.g. since edited in the platform) is not
+        // imported again: only a changed file makes a new version.
+        let known: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM report_regime_versions WHERE code = $1 AND content_sha256 = $2",
+        )
+        .bind(&r.code)
+        .bind(&r.sha256)
+        .fetch_one(db.pool())
+        .await
+        .map_err(db_err)?;
+        if known == 0 && import(db, ctx, &r).await? == Imported::Written {
             n += 1;
         }
     }
     Ok(n)
 }
 
-/// Every imported regime, by code.
+fn regime_row(r: &sqlx::any::AnyRow) -> Result<Regime, AppError> {
+    let d: String = r.try_get(0).map_err(db_err)?;
+    let mut regime: Regime = serde_json::from_str(&d).map_err(AppError::internal)?;
+    regime.version = r.try_get(1).map_err(db_err)?;
+    Ok(regime)
+}
+
+/// Every imported regime (its current version), by code.
 pub async fn all(db: &Db) -> Result<Vec<Regime>, AppError> {
-    let rows = sqlx::query("SELECT definition FROM report_regimes ORDER BY code")
+    let rows = sqlx::query("SELECT definition, version FROM report_regimes ORDER BY code")
         .fetch_all(db.pool())
         .await
         .map_err(db_err)?;
-    rows.iter()
-        .map(|r| {
-            let d: String = r.try_get(0).map_err(db_err)?;
-            serde_json::from_str(&d).map_err(AppError::internal)
-        })
-        .collect()
+    rows.iter().map(regime_row).collect()
 }
 
-/// One imported regime.
+/// One imported regime (its current version).
 pub async fn get(db: &Db, code: &str) -> Result<Option<Regime>, AppError> {
-    let d: Option<String> =
-        sqlx::query_scalar("SELECT definition FROM report_regimes WHERE code = $1")
-            .bind(code)
-            .fetch_optional(db.pool())
-            .await
-            .map_err(db_err)?;
-    d.map(|d| serde_json::from_str(&d).map_err(AppError::internal))
-        .transpose()
+    let row = sqlx::query("SELECT definition, version FROM report_regimes WHERE code = $1")
+        .bind(code)
+        .fetch_optional(db.pool())
+        .await
+        .map_err(db_err)?;
+    row.as_ref().map(regime_row).transpose()
+}
+
+/// One version of a regime.
+pub async fn get_version(db: &Db, code: &str, version: i64) -> Result<Option<Regime>, AppError> {
+    let row = sqlx::query(
+        "SELECT definition, version FROM report_regime_versions WHERE code = $1 AND version = $2",
+    )
+    .bind(code)
+    .bind(version)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(db_err)?;
+    row.as_ref().map(regime_row).transpose()
+}
+
+/// The regime as a task was opened with (its version), whatever was changed since.
+pub async fn for_task(db: &Db, task: &crate::reports::Task) -> Result<Option<Regime>, AppError> {
+    get_version(db, &task.regime_code, task.regime_version).await
+}
+
+/// One stored version of a regime, without its definition.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct VersionInfo {
+    pub version: i64,
+    /// The file imported, or `nền tảng` for an edit in the platform.
+    pub source: String,
+    pub sha256: String,
+    /// Who wrote it (`user:…`, `cli:…`).
+    pub created_by: String,
+    /// Unix microseconds.
+    pub created_at: i64,
+}
+
+/// Every version of a regime, oldest first.
+pub async fn versions(db: &Db, code: &str) -> Result<Vec<VersionInfo>, AppError> {
+    let rows = sqlx::query(
+        "SELECT version, source, content_sha256, created_by, created_at \
+         FROM report_regime_versions WHERE code = $1 ORDER BY version",
+    )
+    .bind(code)
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            Ok(VersionInfo {
+                version: r.try_get(0).map_err(db_err)?,
+                source: r.try_get(1).map_err(db_err)?,
+                sha256: r.try_get(2).map_err(db_err)?,
+                created_by: r.try_get(3).map_err(db_err)?,
+                created_at: r.try_get(4).map_err(db_err)?,
+            })
+        })
+        .collect()
 }
 
 /// The reporting agencies of a regime: the listed ones, then every commune People's
@@ -1066,6 +1395,44 @@ mod tests {
         assert_eq!(errs(&el("colour = 1\n"))[0], (18, "colour".to_string()));
         assert_eq!(errs(&el("")[HEAD.len()..])[0].1, "regime");
         assert_eq!(errs(HEAD)[0].1, "element");
+    }
+
+    #[test]
+    fn combining_rules_are_checked() {
+        let share = |extra: &str| {
+            format!(
+                "{HEAD}\n[[element]]\nkey = \"n\"\nvi = \"N\"\nen = \"N\"\ntype = \"integer\"\n\n\
+                 [[element]]\nkey = \"d\"\nvi = \"D\"\nen = \"D\"\ntype = \"integer\"\n\n\
+                 [[element]]\nkey = \"s\"\nvi = \"S\"\nen = \"S\"\ntype = \"percent\"\n\
+                 indicator = \"reported.gov.x\"\n{extra}"
+            )
+        };
+        let r = parse("t.toml", &share("numerator = \"n\"\ndenominator = \"d\"\n")).unwrap();
+        assert_eq!(r.elements[2].combine(), Combine::Ratio);
+        assert_eq!(
+            parse("t.toml", &share("")).unwrap().elements[2].combine(),
+            Combine::Mean
+        );
+        let r = parse("t.toml", &share("combine = \"latest\"\n")).unwrap();
+        assert_eq!(r.elements[2].combine(), Combine::Latest);
+        assert_eq!(
+            parse("t.toml", &el("")).unwrap().elements[0].combine(),
+            Combine::Sum
+        );
+        let fields = |src: &str| -> Vec<String> { errs(src).into_iter().map(|e| e.1).collect() };
+        assert_eq!(fields(&share("combine = \"median\"\n")), ["combine"]);
+        assert_eq!(fields(&share("combine = \"ratio\"\n")), ["combine"]);
+        assert_eq!(fields(&share("numerator = \"n\"\n")), ["numerator"]);
+        assert_eq!(
+            fields(&share("numerator = \"n\"\ndenominator = \"zz\"\n")),
+            ["denominator"]
+        );
+        assert_eq!(
+            fields(&share("numerator = \"s\"\ndenominator = \"d\"\n")),
+            ["numerator"]
+        );
+        // Only an element recorded as an indicator combines.
+        assert_eq!(fields(&el("combine = \"sum\"\n")), ["combine"]);
     }
 
     #[test]

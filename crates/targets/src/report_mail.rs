@@ -191,7 +191,7 @@ async fn values(
     ev: &Event,
     public_url: &str,
 ) -> Result<BTreeMap<&'static str, String>, AppError> {
-    let regime = regimes::get(db, &task.regime_code).await?;
+    let regime = regimes::for_task(db, task).await?;
     let label = crate::period::Period::parse(&task.period)
         .map(|p| p.label().0)
         .unwrap_or_else(|| task.period.clone());

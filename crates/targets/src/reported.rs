@@ -503,20 +503,67 @@ pub async fn latest_until(
     Ok(best.map(|(_, v)| v))
 }
 
-/// The latest reported value as an observation (see [`latest_until`]).
+/// The latest reported value as an observation (see [`latest_until`]). For the province, the
+/// figure made from the agencies' approved values ([`crate::province::latest`]) when its
+/// period is as late as that of a value reported for the province itself (on the same
+/// period, the agencies' figure wins).
 pub async fn latest_observation(
     db: &Db,
     indicator: &str,
     org: &OrgUnit,
     until: Option<chrono::NaiveDate>,
 ) -> Result<Option<Observation>, AppError> {
-    Ok(latest_until(db, indicator, org, until)
+    let own = latest_until(db, indicator, org, until).await?;
+    if *org != OrgUnit::Province {
+        return Ok(own.map(observation));
+    }
+    let Some(f) = crate::province::latest(db, indicator, until).await? else {
+        return Ok(own.map(observation));
+    };
+    let key = |p: &str| {
+        Period::parse(p)
+            .and_then(|p| p.window())
+            .map(|w| (w.end, w.days()))
+    };
+    match own {
+        Some(v) if key(&v.period) > key(&f.period) => Ok(Some(observation(v))),
+        _ => Ok(Some(figure_observation(f))),
+    }
+}
+
+/// The province's value for one period: the agencies' approved figure, else the value
+/// reported for the province itself.
+pub async fn province_observation(
+    db: &Db,
+    indicator: &str,
+    period: Period,
+) -> Result<Option<Observation>, AppError> {
+    if let Some(f) = crate::province::figure(db, indicator, period).await? {
+        return Ok(Some(figure_observation(f)));
+    }
+    Ok(current(db, indicator, period, &OrgUnit::Province)
         .await?
         .map(observation))
 }
 
+fn figure_observation(f: crate::province::Figure) -> Observation {
+    Observation {
+        indicator: f.indicator,
+        period: f.period,
+        org: OrgUnit::Province.to_string(),
+        source: Source::Reported,
+        numerator: f.numerator,
+        denominator: f.denominator,
+        value: Some(f.value),
+        version: None,
+        note: None,
+        coverage: Some(f.coverage),
+    }
+}
+
 fn observation(v: ReportedValue) -> Observation {
     Observation {
+        coverage: None,
         indicator: v.indicator,
         period: v.period,
         org: v.org,
@@ -552,7 +599,13 @@ impl Provider for ReportedProvider {
         period: Period,
         org: &'a OrgUnit,
     ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
-        async move { Ok(current(db, key, period, org).await?.map(observation)) }.boxed()
+        async move {
+            if *org == OrgUnit::Province {
+                return province_observation(db, key, period).await;
+            }
+            Ok(current(db, key, period, org).await?.map(observation))
+        }
+        .boxed()
     }
 }
 

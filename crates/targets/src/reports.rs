@@ -66,6 +66,9 @@ pub struct Task {
     pub escalated: bool,
     /// Unix microseconds.
     pub opened_at: i64,
+    /// The version of the regime the task was opened with (an edit of the regime applies to
+    /// periods opened after it).
+    pub regime_version: i64,
 }
 
 impl Task {
@@ -136,7 +139,7 @@ pub struct Evidence {
 
 const TASK_COLUMNS: &str = "t.id, t.regime_code, t.period, t.agency_code, t.recipient_code, \
      t.cutoff_last_day, t.due_date, t.status, t.version, t.late, t.opened_at, \
-     CAST(CASE WHEN e.task_id IS NULL THEN 0 ELSE 1 END AS BIGINT)";
+     CAST(CASE WHEN e.task_id IS NULL THEN 0 ELSE 1 END AS BIGINT), t.regime_version";
 
 fn task_row(r: &sqlx::any::AnyRow) -> Result<Task, AppError> {
     Ok(Task {
@@ -152,6 +155,7 @@ fn task_row(r: &sqlx::any::AnyRow) -> Result<Task, AppError> {
         late: r.try_get::<i64, _>(9).map_err(db_err)? != 0,
         opened_at: r.try_get(10).map_err(db_err)?,
         escalated: r.try_get::<i64, _>(11).map_err(db_err)? != 0,
+        regime_version: r.try_get(12).map_err(db_err)?,
     })
 }
 
@@ -295,8 +299,8 @@ pub async fn open_period(
         let id = task_id(&r.code, &period, a);
         let done = sqlx::query(
             "INSERT INTO report_tasks (id, regime_code, period, agency_code, recipient_code, \
-             cutoff_last_day, due_date, status, version, late, opened_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', 0, 0, $8) \
+             cutoff_last_day, due_date, status, version, late, opened_at, regime_version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', 0, 0, $8, $9) \
              ON CONFLICT (regime_code, period, agency_code) DO NOTHING",
         )
         .bind(&id)
@@ -307,6 +311,7 @@ pub async fn open_period(
         .bind(&last)
         .bind(&due)
         .bind(now)
+        .bind(r.version.max(1))
         .execute(tx.conn())
         .await
         .map_err(db_err)?;
@@ -767,6 +772,51 @@ pub fn check_values(
             ),
         );
     }
+    // A percentage recorded with its counts is their ratio: the province's figure sums the
+    // counts, so the share and its counts must agree (as for values reported directly).
+    for e in &r.elements {
+        let (Some(nk), Some(dk)) = (&e.numerator, &e.denominator) else {
+            continue;
+        };
+        let (Some(x), Some(n), Some(d)) = (
+            numbers.get(e.key.as_str()),
+            numbers.get(nk.as_str()),
+            numbers.get(dk.as_str()),
+        ) else {
+            continue;
+        };
+        let share = crate::engine::ratio(*n, *d, 100.0);
+        let ok = match share {
+            Some(s) => *n <= *d && (s - x).abs() <= 0.1 + 1e-9,
+            None => *n == 0.0,
+        };
+        if !ok {
+            let (nv, dv) = (
+                r.element(nk).map_or(nk.as_str(), |e| e.name_vi.as_str()),
+                r.element(dk).map_or(dk.as_str(), |e| e.name_vi.as_str()),
+            );
+            let (ne, de) = (
+                r.element(nk).map_or(nk.as_str(), |e| e.name_en.as_str()),
+                r.element(dk).map_or(dk.as_str(), |e| e.name_en.as_str()),
+            );
+            let expected = share.map_or_else(|| "—".to_string(), num);
+            errs.push(
+                &e.key,
+                Invalid::new(
+                    "consistent",
+                    format!(
+                        "Quy tắc «nhất quán»: «{}» phải bằng «{nv}» / «{dv}» × 100 = {expected} (đã nhập {})",
+                        e.name_vi,
+                        num(*x)
+                    ),
+                    format!(
+                        "Rule “consistent”: “{}” must equal “{ne}” / “{de}” × 100 = {expected} (entered {x})",
+                        e.name_en
+                    ),
+                ),
+            );
+        }
+    }
     errs.into_result()?;
     Ok(out)
 }
@@ -907,7 +957,7 @@ pub async fn agency_act(
             "it cannot be edited or submitted again",
         ));
     }
-    let r = regimes::get(db, &task.regime_code)
+    let r = regimes::for_task(db, task)
         .await?
         .ok_or_else(|| AppError::internal(format!("regime {} missing", task.regime_code)))?;
     let auto = prefill(db, &r, task).await?;
@@ -968,7 +1018,7 @@ pub async fn review(
         .ok_or_else(|| AppError::internal("submitted report without a version"))?;
     let mut recorded = Vec::new();
     if action == ReviewAction::Approve {
-        let r = regimes::get(db, &task.regime_code)
+        let r = regimes::for_task(db, task)
             .await?
             .ok_or_else(|| AppError::internal(format!("regime {} missing", task.regime_code)))?;
         for e in &r.elements {
@@ -978,16 +1028,30 @@ pub async fn review(
             ) else {
                 continue;
             };
+            // A share's counts travel with it, so that the province can add them up.
+            let count = |k: &Option<String>| {
+                k.as_deref()
+                    .and_then(|k| last.values.get(k))
+                    .and_then(|v| v.value.as_f64())
+                    .map(|c| c.to_string())
+            };
+            let (numerator, denominator) = match (count(&e.numerator), count(&e.denominator)) {
+                (Some(n), Some(d)) if parse_number(&d).is_some_and(|d| d > 0.0) => {
+                    (Some(n), Some(d))
+                }
+                _ => (None, None),
+            };
             let input = NewValue {
                 indicator: ind.clone(),
                 period: task.period.clone(),
                 org: format!("agency:{}", task.agency_code),
                 value: x.to_string(),
+                numerator,
+                denominator,
                 note: format!(
                     "Báo cáo {} kỳ {}, phiên bản {} (đã duyệt)",
                     task.regime_code, task.period, last.version
                 ),
-                ..Default::default()
             };
             recorded.push(reported::check(db, &input).await?);
         }

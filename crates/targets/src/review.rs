@@ -274,7 +274,12 @@ pub fn source_text(l: &Line, lang: Lang) -> String {
                 })
                 .unwrap_or_else(|| c.period.clone());
             let v = c.version.map(|v| format!(" (v{v})")).unwrap_or_default();
-            format!("{what}, {label}{v}")
+            let cov = c
+                .coverage
+                .as_ref()
+                .map(|k| format!(", {}", k.label(!lang.is_en())))
+                .unwrap_or_default();
+            format!("{what}, {label}{v}{cov}")
         }
         _ => what.to_string(),
     }

@@ -440,7 +440,12 @@ fn row(l: &Line, lang: Lang) -> Row {
             .as_ref()
             .map(|c| {
                 let v = c.version.map(|v| format!(" (v{v})")).unwrap_or_default();
-                format!("{}{v}", c.period)
+                let cov = c
+                    .coverage
+                    .as_ref()
+                    .map(|k| format!(" · {}", k.label(!lang.is_en())))
+                    .unwrap_or_default();
+                format!("{}{v}{cov}", c.period)
             })
             .unwrap_or_default(),
         live: l.source == Source::Live,

@@ -12,6 +12,7 @@
 //! `LeaderDashboard` over the recipient.
 
 use crate::period::Period;
+use crate::regime_edit::{self, ElementInput, RegimeInput};
 use crate::regimes::{self, ElementType, Regime};
 use crate::reports::{
     self, AgencyAction, Entry, EntryInput, Evidence, ReviewAction, Task, TaskFilter, Version,
@@ -20,7 +21,7 @@ use askama::Template;
 use axum::extract::{Form, Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -63,6 +64,40 @@ pub const RULES: &[Rule] = {
             Perm(BackOffice),
         ),
         ("GET", "/api/v1/report-regimes", Perm(BackOffice)),
+        // Regimes created and edited in the platform: LeaderDashboard over the recipient
+        // agency (and, for an edit, over the stored one) — checked inside.
+        ("GET", "/nghiep-vu/che-do-bao-cao", Perm(BackOffice)),
+        (
+            "GET",
+            "/nghiep-vu/che-do-bao-cao/moi",
+            Perm(LeaderDashboard),
+        ),
+        (
+            "POST",
+            "/nghiep-vu/che-do-bao-cao/moi",
+            Perm(LeaderDashboard),
+        ),
+        (
+            "GET",
+            "/nghiep-vu/che-do-bao-cao/{code}",
+            Perm(LeaderDashboard),
+        ),
+        (
+            "POST",
+            "/nghiep-vu/che-do-bao-cao/{code}",
+            Perm(LeaderDashboard),
+        ),
+        ("POST", "/api/v1/report-regimes", Perm(LeaderDashboard)),
+        (
+            "PUT",
+            "/api/v1/report-regimes/{code}",
+            Perm(LeaderDashboard),
+        ),
+        (
+            "GET",
+            "/api/v1/report-regimes/{code}/versions",
+            Perm(BackOffice),
+        ),
         ("GET", "/api/v1/reports", Perm(BackOffice)),
         ("GET", "/api/v1/reports/{id}", Perm(BackOffice)),
         ("POST", "/api/v1/reports/{id}/versions", Perm(BackOffice)),
@@ -90,7 +125,24 @@ pub fn routes() -> Router<AppState> {
             "/nghiep-vu/bao-cao/{id}/minh-chung/{seq}",
             get(evidence_get),
         )
-        .route("/api/v1/report-regimes", get(api_regimes))
+        .route(
+            "/api/v1/report-regimes",
+            get(api_regimes).post(api_regime_create),
+        )
+        .route("/api/v1/report-regimes/{code}", put(api_regime_edit))
+        .route(
+            "/api/v1/report-regimes/{code}/versions",
+            get(api_regime_versions),
+        )
+        .route("/nghiep-vu/che-do-bao-cao", get(regimes_page))
+        .route(
+            "/nghiep-vu/che-do-bao-cao/moi",
+            get(regime_new_page).post(regime_new_post),
+        )
+        .route(
+            "/nghiep-vu/che-do-bao-cao/{code}",
+            get(regime_edit_page).post(regime_edit_post),
+        )
         .route("/api/v1/reports", get(api_list))
         .route("/api/v1/reports/{id}", get(api_get))
         .route("/api/v1/reports/{id}/versions", post(api_version))
@@ -101,9 +153,10 @@ pub fn routes() -> Router<AppState> {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(api_regimes, api_list, api_get, api_version, api_review, api_evidence, evidence_get),
+    paths(api_regimes, api_regime_create, api_regime_edit, api_regime_versions, api_list,
+        api_get, api_version, api_review, api_evidence, evidence_get),
     components(schemas(Task, Version, Entry, EntryInput, Evidence, AgencyAction, ReviewAction,
-        VersionInput, ReviewInput, Problem)),
+        VersionInput, ReviewInput, Problem, RegimeInput, ElementInput, regimes::VersionInfo)),
     tags((name = "reports", description = "Reporting regimes (chế độ báo cáo) and report tasks: fill in, submit, approve or return, versions"))
 )]
 pub struct ReportsApiDoc;
@@ -282,7 +335,7 @@ async fn api_get(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let (task, _) = visible(&state, &ctx, &id).await?;
-    let regime = regimes::get(&state.db, &task.regime_code)
+    let regime = regimes::for_task(&state.db, &task)
         .await?
         .ok_or_else(AppError::not_found)?;
     let prefill = reports::prefill(&state.db, &regime, &task).await?;
@@ -741,7 +794,7 @@ async fn page(
     let lang = ctx.lang;
     let run = async {
         let (task, seat) = visible(state, ctx, id).await?;
-        let regime = regimes::get(&state.db, &task.regime_code)
+        let regime = regimes::for_task(&state.db, &task)
             .await?
             .ok_or_else(AppError::not_found)?;
         let auto = reports::prefill(&state.db, &regime, &task).await?;
@@ -1006,4 +1059,459 @@ async fn evidence_post(
         .await
         .map(|_| "minh-chung");
     after(&state, &ctx, &id, result, Shown::default()).await
+}
+
+// ---------------------------------------------------------------- regimes edited in the platform
+
+/// Who may create or edit a regime: the leaders (`LeaderDashboard`) of its recipient agency —
+/// the ones who approve its reports — and province-wide roles (the administrator). An edit
+/// also needs that over the recipient stored before it.
+async fn require_regime(
+    state: &AppState,
+    ctx: &ReqCtx,
+    recipient: &str,
+    code: &str,
+) -> Result<(), AppError> {
+    let scope = reports::agency_scope(&state.db, recipient).await?;
+    require(
+        state,
+        ctx,
+        Permission::LeaderDashboard,
+        &scope,
+        &format!("report_regime:{code}"),
+    )
+    .await
+}
+
+/// Check, authorize over the checked recipient, then save (a new regime or a new version).
+async fn regime_save(
+    state: &AppState,
+    ctx: &ReqCtx,
+    input: &RegimeInput,
+    editing: Option<&str>,
+) -> Result<(Regime, regimes::Imported), AppError> {
+    if let Some(code) = editing {
+        let stored = regimes::get(&state.db, code)
+            .await?
+            .ok_or_else(AppError::not_found)?;
+        require_regime(state, ctx, &stored.recipient, code).await?;
+    }
+    let r = regime_edit::prepare(&state.db, input, editing).await?;
+    require_regime(state, ctx, &r.recipient, &r.code).await?;
+    let done = regimes::import(&state.db, &ctx.audit(), &r).await?;
+    let stored = regimes::get(&state.db, &r.code)
+        .await?
+        .ok_or_else(|| AppError::internal("regime just saved"))?;
+    Ok((stored, done))
+}
+
+/// Create a reporting regime: the same checks as a regime file's import, each problem on its
+/// field (`name_vi`, `elements.0.type`, `rules`, …). The regime is its version 1. Needs
+/// `leader_dashboard` over the recipient agency.
+#[utoipa::path(post, path = "/api/v1/report-regimes", tag = "reports", request_body = RegimeInput,
+    responses((status = 201, description = "The regime as stored, with its version"),
+        (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 422, body = Problem, description = "Field errors, nothing written")))]
+async fn api_regime_create(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    ApiJson(input): ApiJson<RegimeInput>,
+) -> Result<Response, ApiError> {
+    let (r, _) = regime_save(&state, &ctx, &input, None).await?;
+    Ok((StatusCode::CREATED, Json(r)).into_response())
+}
+
+/// Edit a reporting regime: a new version (earlier ones are kept); report tasks already
+/// opened keep the version they were opened with, periods opened later use the new one. The
+/// same content again writes nothing (200 with the current version).
+#[utoipa::path(put, path = "/api/v1/report-regimes/{code}", tag = "reports",
+    params(("code" = String, Path, description = "Regime code")), request_body = RegimeInput,
+    responses((status = 201, description = "A new version"), (status = 200, description = "Unchanged"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem, description = "Field errors, nothing written")))]
+async fn api_regime_edit(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+    ApiJson(input): ApiJson<RegimeInput>,
+) -> Result<Response, ApiError> {
+    let (r, done) = regime_save(&state, &ctx, &input, Some(&code)).await?;
+    let status = match done {
+        regimes::Imported::Written => StatusCode::CREATED,
+        regimes::Imported::Unchanged => StatusCode::OK,
+    };
+    Ok((status, Json(r)).into_response())
+}
+
+/// Every version of a regime, oldest first: source (file, or `nền tảng` for an edit in the
+/// platform), SHA-256, who wrote it, when.
+#[utoipa::path(get, path = "/api/v1/report-regimes/{code}/versions", tag = "reports",
+    params(("code" = String, Path, description = "Regime code")),
+    responses((status = 200, body = [regimes::VersionInfo]), (status = 401, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn api_regime_versions(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Response, ApiError> {
+    let v = regimes::versions(&state.db, &code).await?;
+    if v.is_empty() {
+        return Err(AppError::not_found().into());
+    }
+    Ok(Json(v).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "regimes_list.html")]
+struct RegimesPage {
+    c: Chrome,
+    /// (code, name, version, frequency)
+    rows: Vec<(String, String, i64, String)>,
+}
+
+async fn regimes_page(State(state): State<AppState>, ctx: ReqCtx) -> Result<Response, PageError> {
+    let run = async {
+        let rows = regimes::all(&state.db)
+            .await?
+            .into_iter()
+            .map(|r| {
+                let f = r.frequency.as_str().to_string();
+                (
+                    r.code,
+                    ctx.lang.s(&r.name_vi, &r.name_en).to_string(),
+                    r.version,
+                    f,
+                )
+            })
+            .collect();
+        Ok::<_, AppError>(RegimesPage {
+            c: Chrome::of(&ctx),
+            rows,
+        })
+    };
+    let page = run.await.map_err(|e| ctx.page_err(e))?;
+    Ok(render(&page))
+}
+
+/// One input of an element row: (id and name, label, value, message).
+type FormInput = (String, String, String, String);
+
+#[derive(Template)]
+#[template(path = "regime_form.html")]
+struct RegimeForm {
+    c: Chrome,
+    /// The regime's code when editing ("" for a new one).
+    editing: String,
+    version: i64,
+    f: RegimeInput,
+    /// The element rows: (number, required, inputs).
+    rows: Vec<(usize, bool, Vec<FormInput>)>,
+    /// (value, label, selected)
+    frequencies: Vec<(&'static str, String, bool)>,
+    /// Field → message in the page's language.
+    errors: Vec<(String, String)>,
+    general: String,
+    saved: String,
+}
+
+impl RegimeForm {
+    fn err(&self, field: &str) -> String {
+        self.errors
+            .iter()
+            .filter(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Blank rows offered under the elements, to add some without scripts.
+const BLANK_ROWS: usize = 3;
+
+fn form_page(
+    ctx: &ReqCtx,
+    editing: &str,
+    version: i64,
+    mut f: RegimeInput,
+    error: Option<AppError>,
+    saved: &str,
+) -> RegimeForm {
+    f.elements
+        .extend((0..BLANK_ROWS).map(|_| ElementInput::default()));
+    let lang = ctx.lang;
+    let (errors, general) = match error {
+        Some(e) => (
+            e.fields
+                .iter()
+                .map(|x| {
+                    (
+                        x.field.clone(),
+                        lang.s(&x.message_vi, &x.message_en).to_string(),
+                    )
+                })
+                .collect(),
+            match (&e.detail_vi, &e.detail_en) {
+                (Some(vi), Some(en)) => lang.s(vi, en).to_string(),
+                _ => lang
+                    .s("Chế độ báo cáo chưa được ghi", "The regime was not saved")
+                    .to_string(),
+            },
+        ),
+        None => (Vec::new(), String::new()),
+    };
+    let err = |field: &str| -> String {
+        errors
+            .iter()
+            .filter(|(f, _)| f == field)
+            .map(|(_, m): &(String, String)| m.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let rows = f
+        .elements
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let inputs = [
+                (
+                    "key",
+                    "Mã (chữ thường, chữ số, gạch dưới)",
+                    "Key (a–z, 0–9, _)",
+                    &e.key,
+                ),
+                ("vi", "Tên tiếng Việt", "Vietnamese name", &e.vi),
+                ("en", "Tên tiếng Anh", "English name", &e.en),
+                ("type", "Kiểu", "Type", &e.kind),
+                ("unit", "Đơn vị", "Unit", &e.unit),
+                ("min", "Tối thiểu", "Minimum", &e.min),
+                ("max", "Tối đa", "Maximum", &e.max),
+                (
+                    "max_length",
+                    "Độ dài tối đa (text)",
+                    "Max length (text)",
+                    &e.max_length,
+                ),
+                (
+                    "prefill",
+                    "Giá trị tự động (chỉ số trực tiếp)",
+                    "Pre-filled from (live indicator)",
+                    &e.prefill,
+                ),
+                (
+                    "indicator",
+                    "Ghi vào chỉ số báo cáo",
+                    "Recorded as reported indicator",
+                    &e.indicator,
+                ),
+                (
+                    "combine",
+                    "Cách tổng hợp của tỉnh",
+                    "Province figure",
+                    &e.combine,
+                ),
+                (
+                    "numerator",
+                    "Tử số (mã chỉ tiêu)",
+                    "Numerator (element key)",
+                    &e.numerator,
+                ),
+                (
+                    "denominator",
+                    "Mẫu số (mã chỉ tiêu)",
+                    "Denominator (element key)",
+                    &e.denominator,
+                ),
+            ]
+            .into_iter()
+            .map(|(name, vi, en, v)| {
+                let id = format!("elements.{i}.{name}");
+                let msg = err(&id);
+                (id, lang.s(vi, en).to_string(), v.clone(), msg)
+            })
+            .collect();
+            (i, e.required, inputs)
+        })
+        .collect();
+    let frequencies = [
+        ("month", "tháng", "month"),
+        ("quarter", "quý", "quarter"),
+        ("six_months", "6 tháng", "6 months"),
+        ("nine_months", "9 tháng", "9 months"),
+        ("year", "năm", "year"),
+    ]
+    .into_iter()
+    .map(|(v, vi, en)| (v, lang.s(vi, en).to_string(), f.frequency == v))
+    .collect();
+    RegimeForm {
+        c: Chrome::of(ctx),
+        rows,
+        frequencies,
+        editing: editing.to_string(),
+        version,
+        f,
+        errors,
+        general,
+        saved: saved.to_string(),
+    }
+}
+
+/// The form's fields (`code`, …, `elements.<n>.<field>`, `rules`) as a regime input; the
+/// checkboxes are present only when ticked.
+fn form_input(pairs: Vec<(String, String)>) -> RegimeInput {
+    let mut f = RegimeInput::default();
+    let mut els: BTreeMap<usize, ElementInput> = BTreeMap::new();
+    for (k, v) in pairs {
+        if let Some(rest) = k.strip_prefix("elements.") {
+            let Some((i, field)) = rest.split_once('.') else {
+                continue;
+            };
+            let Ok(i) = i.parse::<usize>() else { continue };
+            if i >= 200 {
+                continue;
+            }
+            let e = els.entry(i).or_default();
+            match field {
+                "key" => e.key = v,
+                "vi" => e.vi = v,
+                "en" => e.en = v,
+                "type" => e.kind = v,
+                "unit" => e.unit = v,
+                "required" => e.required = true,
+                "min" => e.min = v,
+                "max" => e.max = v,
+                "max_length" => e.max_length = v,
+                "prefill" => e.prefill = v,
+                "indicator" => e.indicator = v,
+                "combine" => e.combine = v,
+                "numerator" => e.numerator = v,
+                "denominator" => e.denominator = v,
+                _ => {}
+            }
+            continue;
+        }
+        match k.as_str() {
+            "code" => f.code = v,
+            "name_vi" => f.name_vi = v,
+            "name_en" => f.name_en = v,
+            "content" => f.content = v,
+            "legal_basis" => f.legal_basis = v,
+            "frequency" => f.frequency = v,
+            "recipient" => f.recipient = v,
+            "reporters" => f.reporters = v,
+            "every_commune" => f.every_commune = true,
+            "deadline_working_days" => f.deadline_working_days = v,
+            "deadline_date" => f.deadline_date = v,
+            "template" => f.template = v,
+            "rules" => f.rules = v,
+            _ => {}
+        }
+    }
+    // Rows keep their numbers (errors name them); missing numbers are blank rows.
+    let n = els.keys().next_back().map_or(0, |m| m + 1);
+    f.elements = (0..n).map(|i| els.remove(&i).unwrap_or_default()).collect();
+    f
+}
+
+#[derive(Deserialize)]
+struct RegimeQuery {
+    da_ghi: Option<String>,
+}
+
+async fn regime_new_page(ctx: ReqCtx) -> Result<Response, PageError> {
+    let f = RegimeInput {
+        frequency: "year".into(),
+        elements: Vec::new(),
+        ..Default::default()
+    };
+    Ok(render(&form_page(&ctx, "", 0, f, None, "")))
+}
+
+async fn regime_edit_page(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+    Query(q): Query<RegimeQuery>,
+) -> Result<Response, PageError> {
+    let run = async {
+        let r = regimes::get(&state.db, &code)
+            .await?
+            .ok_or_else(AppError::not_found)?;
+        require_regime(&state, &ctx, &r.recipient, &code).await?;
+        let saved = match q.da_ghi.as_deref() {
+            Some("moi") => ctx.lang.s(
+                "Đã ghi phiên bản mới; kỳ báo cáo mở từ nay dùng phiên bản này.",
+                "New version saved; periods opened from now on use it.",
+            ),
+            Some("khong-doi") => ctx.lang.s("Không có gì thay đổi.", "Nothing changed."),
+            _ => "",
+        };
+        Ok::<_, AppError>(form_page(
+            &ctx,
+            &code,
+            r.version,
+            RegimeInput::from_regime(&r),
+            None,
+            saved,
+        ))
+    };
+    let page = run.await.map_err(|e| ctx.page_err(e))?;
+    Ok(render(&page))
+}
+
+/// After a form post: to the regime's page, or the form again with what was typed and the
+/// messages (422, 409); a denial is the error page.
+async fn regime_after(
+    state: &AppState,
+    ctx: &ReqCtx,
+    editing: Option<&str>,
+    input: RegimeInput,
+    result: Result<(Regime, regimes::Imported), AppError>,
+) -> Result<Response, PageError> {
+    match result {
+        Ok((r, done)) => {
+            let flag = match done {
+                regimes::Imported::Written => "moi",
+                regimes::Imported::Unchanged => "khong-doi",
+            };
+            Ok(Redirect::to(&format!(
+                "/nghiep-vu/che-do-bao-cao/{}?da_ghi={flag}",
+                r.code
+            ))
+            .into_response())
+        }
+        Err(e) if matches!(e.code, ErrorCode::ValidationFailed | ErrorCode::Conflict) => {
+            let status =
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            let version = match editing {
+                Some(code) => regimes::get(&state.db, code)
+                    .await
+                    .map_err(|e| ctx.page_err(e))?
+                    .map_or(0, |r| r.version),
+                None => 0,
+            };
+            let page = form_page(ctx, editing.unwrap_or(""), version, input, Some(e), "");
+            Ok((status, render(&page)).into_response())
+        }
+        Err(e) => Err(ctx.page_err(e)),
+    }
+}
+
+async fn regime_new_post(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let input = form_input(pairs);
+    let result = regime_save(&state, &ctx, &input, None).await;
+    regime_after(&state, &ctx, None, input, result).await
+}
+
+async fn regime_edit_post(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let input = form_input(pairs);
+    let result = regime_save(&state, &ctx, &input, Some(&code)).await;
+    regime_after(&state, &ctx, Some(&code), input, result).await
 }

@@ -184,9 +184,13 @@ fn block(a: &indicators::AgencyIndicators, title: String, lang: tinhso_http::i18
                 has_mark: i.points.full_marks_at.is_some(),
                 measured: i.value.is_some(),
                 note: {
+                    // The note in the page's language (the English one if no Vietnamese).
                     let note = i
                         .not_measured_reason
-                        .or(i.note)
+                        .or(match (i.note_vi, i.note) {
+                            (Some(vi), Some(en)) => Some(lang.s(vi, en)),
+                            (vi, en) => en.or(vi),
+                        })
                         .map(str::to_string)
                         .unwrap_or_default();
                     match (i.complaints, i.ratings) {

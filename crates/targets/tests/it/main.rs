@@ -11,6 +11,7 @@ mod hub;
 mod import;
 mod indicators;
 mod ops;
+mod province;
 mod report_mail;
 mod reported;
 mod reports;

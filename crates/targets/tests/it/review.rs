@@ -456,12 +456,13 @@ async fn the_review_names_the_approved_reports_behind_its_values_and_each_agency
         actor: "user:duyet-skhcn".into(),
         request_id: "req-approve".into(),
     };
-    let submit = |agency: &'static str, share: &'static str, day: u32| async move {
+    // Each share with its counts (of 200 work records): 151 → 75,5; 100 → 50; 180 → 90; 120 → 60.
+    let submit = |agency: &'static str, online: &'static str, share: &'static str, day: u32| async move {
         let id = reports::task_id("KH226-NAM", "2026", agency);
         let task = reports::get(db, &id).await.unwrap().unwrap();
         let input: BTreeMap<String, EntryInput> = [
             ("ho_so_cong_viec", "200"),
-            ("ho_so_cong_viec_tren_mang", "150"),
+            ("ho_so_cong_viec_tren_mang", online),
             ("ty_le_ho_so_cong_viec_tren_mang", share),
             ("dich_vu_24_7", "có"),
             ("ket_qua_noi_bat", "Triển khai hệ thống quản lý văn bản"),
@@ -498,12 +499,12 @@ async fn the_review_names_the_approved_reports_behind_its_values_and_each_agency
                 .unwrap();
         }
     };
-    let tam_thanh = submit("000.00.23.H37", "75,5", 10).await;
+    let tam_thanh = submit("000.00.23.H37", "151", "75,5", 10).await;
     decide(tam_thanh.clone(), ReviewAction::Approve, "").await;
-    let finance = submit("000.00.03.H37", "50", 25).await;
+    let finance = submit("000.00.03.H37", "100", "50", 25).await;
     decide(finance.clone(), ReviewAction::Approve, "Đồng ý").await;
-    let office = submit("000.00.01.H37", "90", 12).await;
-    let home = submit("000.00.02.H37", "60", 13).await;
+    let office = submit("000.00.01.H37", "180", "90", 12).await;
+    let home = submit("000.00.02.H37", "120", "60", 13).await;
     decide(
         home.clone(),
         ReviewAction::Return,

@@ -253,6 +253,9 @@ async fn the_applicant_rates_once_and_sends_a_complaint_that_an_officer_answers(
     let (status, html) = page(&app, &officer, "/nghiep-vu/chi-so").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Hồ sơ có kiến nghị:"), "{html}");
+    // The indicators' notes in Vietnamese on the Vietnamese page.
+    assert!(html.contains("đúng như công thức cộng hai tỷ lệ"), "{html}");
+    assert!(!html.contains("as the formula adds them"), "{html}");
 
     // The commune officer of Tam Thanh sees it in the queue and answers.
     let (status, html) = page(&app, &officer, "/nghiep-vu/phan-anh-kien-nghi").await;

@@ -24,6 +24,7 @@ mod openapi;
 mod operations;
 mod ops;
 mod pages;
+mod regimes_ui;
 mod reports;
 mod results;
 mod services;

@@ -310,6 +310,8 @@ async fn a_full_reporting_cycle_over_http() {
     );
     assert!(html.contains("value=\"75%\""), "the entered value is kept");
     assert_eq!(versions().await, 3);
+    // The share with its counts (151 of 200): submission checks they agree.
+    form[1].1 = "151".into();
     form[2].1 = "75,5".into();
     let resp = head_page
         .post(app.url(&format!("/nghiep-vu/bao-cao/{id}")))
