@@ -8,6 +8,7 @@ mod board;
 mod border;
 mod digest;
 mod dvcqg_sync;
+mod export_units;
 mod hub;
 mod import;
 mod indicators;
