@@ -20,6 +20,7 @@ pub mod live;
 pub mod live_border;
 pub mod live_sync;
 pub mod ops;
+pub mod ops_access;
 pub mod ops_web;
 pub mod period;
 pub mod plan;

@@ -113,4 +113,25 @@ async fn the_sync_rate_is_a_live_indicator_with_hand_computed_values() {
         .await
         .unwrap_err();
     assert_eq!(err.fields[0].field, "org");
+
+    // The operations centre's communes: each commune's People's Committee, not only the
+    // communes with a border gate.
+    let rows = tinhso_targets::ops::by_commune(db, &r, KEY, Period::parse("2026-01").unwrap())
+        .await
+        .unwrap();
+    let tam_thanh = rows.iter().find(|c| c.org == "commune:05986").unwrap();
+    let o = tam_thanh.observation.as_ref().unwrap();
+    assert_eq!(
+        (o.numerator, o.denominator, o.value),
+        (Some(3.0), Some(3.0), Some(100.0))
+    );
+    // Every other commune is measured too, and received nothing.
+    assert!(rows.len() > 1);
+    for c in rows.iter().filter(|c| c.org != "commune:05986") {
+        let o = c
+            .observation
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}", c.org));
+        assert_eq!((o.denominator, o.value), (Some(0.0), None), "{}", c.org);
+    }
 }
