@@ -2,9 +2,9 @@
 //! a period ([`Period`], with the Decree 09/2019 cut-off windows) and an organisation unit
 //! ([`OrgUnit`]: the province, a commune, an agency). Values come from [`Provider`]s: live ones
 //! that modules register (here [`crate::live::ServicesProvider`], the Decision 766 set of the
-//! public-services module, and [`crate::live_border::BorderProvider`], the border gate's shares)
-//! and [`crate::reported::ReportedProvider`], the values agencies
-//! enter. Callers ask the [`Registry`]; they never read a module's tables.
+//! public-services module, [`crate::live_border::BorderProvider`], the border gate's shares,
+//! and [`crate::live_sync::SyncProvider`], the DVCQG sync rate of the connectors) and
+//! [`crate::reported::ReportedProvider`], the values agencies enter. Callers ask the [`Registry`]; they never read a module's tables.
 
 use crate::period::Period;
 use futures_util::future::BoxFuture;
@@ -315,12 +315,13 @@ impl Registry {
         Self { providers }
     }
 
-    /// The platform's providers: public services and the border gate (live), then reported
-    /// values.
+    /// The platform's providers: public services, the border gate and the DVCQG sync (live),
+    /// then reported values.
     pub fn standard() -> Self {
         Self::new(vec![
             Box::<crate::live::ServicesProvider>::default(),
             Box::new(crate::live_border::BorderProvider::default()),
+            Box::new(crate::live_sync::SyncProvider),
             Box::new(crate::reported::ReportedProvider),
         ])
     }
@@ -375,6 +376,7 @@ pub fn live_indicator(key: &str) -> Option<&'static IndicatorDef> {
     crate::live::SERVICES_INDICATORS
         .iter()
         .chain(crate::live_border::BORDER_INDICATORS)
+        .chain(crate::live_sync::SYNC_INDICATORS)
         .find(|d| d.key == key)
 }
 

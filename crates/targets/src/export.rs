@@ -1,6 +1,7 @@
 //! The export of indicator values for the Government reporting information system (Hệ thống
 //! thông tin báo cáo Chính phủ): for one period, the value of every indicator a target of an
-//! imported plan is wired to, for the province, in a documented JSON format
+//! imported plan is wired to, for the province — or for one commune, one agency, or every unit
+//! ([`check_unit`], [`export_units`]) — in a documented JSON format
 //! (`tinhso.indicator-values/1`, described field by field in docs/targets/review-exports-dti.md).
 //!
 //! Live indicators are computed over the period's Decree 09 window; reported ones are the
@@ -15,8 +16,10 @@ use crate::plan;
 use chrono::NaiveDate;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use sqlx::Row;
+use std::collections::HashMap;
 use tinhso_kernel::{AppError, Invalid};
-use tinhso_store::Db;
+use tinhso_store::{Db, DbError};
 
 /// The format's name and version.
 pub const FORMAT: &str = "tinhso.indicator-values/1";
@@ -147,22 +150,184 @@ fn rfc3339(micros: i64) -> Option<String> {
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
 
-/// The export for `period`, of one plan or of every plan.
+/// The export for `period`, of one plan or of every plan, for the province.
 pub async fn export(
     db: &Db,
     registry: &Registry,
     period: Period,
     plan_code: Option<&str>,
 ) -> Result<Export, AppError> {
+    export_units(db, registry, period, plan_code, &[OrgUnit::Province]).await
+}
+
+/// The value `all` of the `unit` parameter: the province, every commune, every agency.
+pub const ALL_UNITS: &str = "all";
+
+fn unit_unknown(got: &str) -> AppError {
+    AppError::field(
+        "unit",
+        Invalid::new(
+            "unit_unknown",
+            format!(
+                "Quy tắc «đơn vị»: «{got}» không phải mã xã (5 chữ số, có Ủy ban nhân dân \
+                 trong danh mục cơ quan), mã cơ quan trong danh mục, province hoặc all"
+            ),
+            format!(
+                "Rule “unit”: “{got}” is not a commune code (5 digits, with a People's Committee \
+                 in the agency tree), an agency code of the agency tree, province or all"
+            ),
+        ),
+    )
+}
+
+/// Check the `unit` parameter (đơn vị: xã hoặc cơ quan) and give the units it covers, in the
+/// export's order: none, empty or `province` → the province; a commune code (`05986`, or
+/// `commune:05986`) whose People's Committee is in the agency tree → that commune; an agency
+/// code of the agency tree (`000.00.23.H37`, or `agency:000.00.23.H37`) → that agency;
+/// [`ALL_UNITS`] → the province, then every commune (by code), then every agency (by code).
+/// Anything else is refused: field `unit`, code `unit_unknown`.
+pub async fn check_unit(db: &Db, raw: Option<&str>) -> Result<Vec<OrgUnit>, AppError> {
+    let raw = raw.map(str::trim).unwrap_or_default();
+    let committees = crate::live::commune_committees(db).await?;
+    let mut communes: Vec<String> = committees
+        .iter()
+        .filter_map(|a| a.admin_unit_code.clone())
+        .collect();
+    communes.sort();
+    communes.dedup();
+    if raw.is_empty() || raw == "province" {
+        return Ok(vec![OrgUnit::Province]);
+    }
+    if raw == ALL_UNITS {
+        let mut agencies: Vec<String> = tinhso_refdata::agencies::list(
+            db,
+            &tinhso_refdata::agencies::AgencyFilter {
+                limit: Some(5000),
+                ..Default::default()
+            },
+        )
+        .await?
+        .into_iter()
+        .map(|a| a.code)
+        .collect();
+        agencies.sort();
+        let mut out = vec![OrgUnit::Province];
+        out.extend(communes.into_iter().map(OrgUnit::Commune));
+        out.extend(agencies.into_iter().map(OrgUnit::Agency));
+        return Ok(out);
+    }
+    let is_commune = |c: &str| c.len() == 5 && c.bytes().all(|b| b.is_ascii_digit());
+    let (commune, agency) = match raw.split_once(':') {
+        Some(("commune", c)) => (Some(c), None),
+        Some(("agency", a)) => (None, Some(a)),
+        _ if is_commune(raw) => (Some(raw), None),
+        _ => (None, Some(raw)),
+    };
+    if let Some(c) = commune {
+        return match communes.iter().find(|k| k.as_str() == c) {
+            Some(k) => Ok(vec![OrgUnit::Commune(k.clone())]),
+            None => Err(unit_unknown(raw)),
+        };
+    }
+    match agency.filter(|a| !a.is_empty() && a.len() <= 40) {
+        Some(a) => match tinhso_refdata::agencies::get(db, a).await? {
+            Some(found) => Ok(vec![OrgUnit::Agency(found.code)]),
+            None => Err(unit_unknown(raw)),
+        },
+        None => Err(unit_unknown(raw)),
+    }
+}
+
+/// The current (highest) version reported for exactly `period`, of every indicator and unit:
+/// (indicator, unit) → (value, numerator, denominator, version, reported at, Unix µs).
+type Reported = HashMap<(String, String), (f64, Option<f64>, Option<f64>, i64, i64)>;
+
+async fn reported_for(db: &Db, period: Period) -> Result<Reported, AppError> {
+    let rows = sqlx::query(
+        "SELECT indicator_key, org_kind, org_code, version, value, numerator, denominator, \
+         reported_at FROM reported_values WHERE period = $1",
+    )
+    .bind(period.to_string())
+    .fetch_all(db.pool())
+    .await
+    .map_err(|e| AppError::from(DbError::from(e)))?;
+    let mut out: Reported = HashMap::new();
+    for r in &rows {
+        let get = |e: sqlx::Error| AppError::from(DbError::from(e));
+        let key: String = r.try_get(0).map_err(get)?;
+        let kind: String = r.try_get(1).map_err(get)?;
+        let code: String = r.try_get(2).map_err(get)?;
+        let org = match kind.as_str() {
+            "commune" => OrgUnit::Commune(code),
+            "agency" => OrgUnit::Agency(code),
+            _ => OrgUnit::Province,
+        };
+        let version: i64 = r.try_get(3).map_err(get)?;
+        let v = (
+            r.try_get(4).map_err(get)?,
+            r.try_get(5).map_err(get)?,
+            r.try_get(6).map_err(get)?,
+            version,
+            r.try_get(7).map_err(get)?,
+        );
+        let slot = out.entry((key, org.to_string())).or_insert(v);
+        if slot.3 < version {
+            *slot = v;
+        }
+    }
+    Ok(out)
+}
+
+/// The export for `period`, of one plan or of every plan, for `units` (from [`check_unit`]):
+/// for each unit in order, one entry per target in plan order.
+pub async fn export_units(
+    db: &Db,
+    registry: &Registry,
+    period: Period,
+    plan_code: Option<&str>,
+    units: &[OrgUnit],
+) -> Result<Export, AppError> {
     let window = period
         .window()
         .ok_or_else(|| AppError::internal(format!("period {period} has no window")))?;
-    let org = OrgUnit::Province;
+    let targets: Vec<plan::Target> = plan::targets(db)
+        .await?
+        .into_iter()
+        .filter(|t| plan_code.is_none_or(|c| c == t.plan_code))
+        .collect();
+    let reported = reported_for(db, period).await?;
     let mut values = Vec::new();
-    for t in plan::targets(db).await? {
-        if plan_code.is_some_and(|c| c != t.plan_code) {
-            continue;
-        }
+    for org in units {
+        values.extend(unit_values(db, registry, period, org, &targets, &reported).await?);
+    }
+    Ok(Export {
+        format: FORMAT.into(),
+        province: Province {
+            code: PROVINCE_CODE.into(),
+            name: PROVINCE_NAME.into(),
+        },
+        period: PeriodOut {
+            key: period.to_string(),
+            frequency: frequency_name(period).into(),
+            start: window.start.format("%Y-%m-%d").to_string(),
+            end: window.last_day().format("%Y-%m-%d").to_string(),
+        },
+        content_sha256: content_hash(&values)?,
+        values,
+    })
+}
+
+/// One unit's entries, one per target.
+async fn unit_values(
+    db: &Db,
+    registry: &Registry,
+    period: Period,
+    org: &OrgUnit,
+    targets: &[plan::Target],
+    reported: &Reported,
+) -> Result<Vec<Value>, AppError> {
+    let mut values = Vec::new();
+    for t in targets {
         let mut v = Value {
             plan: t.plan_code.clone(),
             target: t.id.clone(),
@@ -180,16 +345,18 @@ pub async fn export(
         };
         if t.indicator_key.starts_with("reported.") {
             v.source = Source::Reported.as_str().to_string();
-            if let Some(r) = crate::reported::current(db, &t.indicator_key, period, &org).await? {
-                v.value = Some(r.value);
-                v.numerator = r.numerator;
-                v.denominator = r.denominator;
-                v.version = Some(r.version);
-                v.reported_at = rfc3339(r.reported_at);
+            if let Some(&(value, numerator, denominator, version, at)) =
+                reported.get(&(t.indicator_key.clone(), org.to_string()))
+            {
+                v.value = Some(value);
+                v.numerator = numerator;
+                v.denominator = denominator;
+                v.version = Some(version);
+                v.reported_at = rfc3339(at);
             }
         } else {
             v.source = Source::Live.as_str().to_string();
-            if let Some(o) = registry.observe(db, &t.indicator_key, period, &org).await? {
+            if let Some(o) = registry.observe(db, &t.indicator_key, period, org).await? {
                 v.value = o.value;
                 v.numerator = o.numerator;
                 v.denominator = o.denominator;
@@ -197,21 +364,7 @@ pub async fn export(
         }
         values.push(v);
     }
-    Ok(Export {
-        format: FORMAT.into(),
-        province: Province {
-            code: PROVINCE_CODE.into(),
-            name: PROVINCE_NAME.into(),
-        },
-        period: PeriodOut {
-            key: period.to_string(),
-            frequency: frequency_name(period).into(),
-            start: window.start.format("%Y-%m-%d").to_string(),
-            end: window.last_day().format("%Y-%m-%d").to_string(),
-        },
-        content_sha256: content_hash(&values)?,
-        values,
-    })
+    Ok(values)
 }
 
 #[cfg(test)]

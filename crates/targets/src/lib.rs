@@ -1,7 +1,7 @@
 //! The plan's targets measured live (issue #5, first slice): plans and targets as data
 //! ([`plan`]), the indicators engine with Decree 09/2019 periods ([`period`], [`engine`]),
 //! the live providers of the public-services module ([`live`]) and the border gate
-//! ([`live_border`]), values reported by agencies ([`reported`]), the targets board with its
+//! ([`live_border`]), the DVCQG sync rate of the connectors ([`live_sync`]), values reported by agencies ([`reported`]), the targets board with its
 //! status rule ([`board`]), the module's pages, API and access rules ([`web`]), reporting
 //! regimes ([`regimes`]) with their report tasks ([`reports`], pages and API in
 //! [`web_reports`]); the annual review as PDF and spreadsheet ([`review`], [`xlsx`]), the
@@ -19,7 +19,9 @@ pub mod export;
 pub mod geo;
 pub mod live;
 pub mod live_border;
+pub mod live_sync;
 pub mod ops;
+pub mod ops_access;
 pub mod ops_web;
 pub mod period;
 pub mod plan;

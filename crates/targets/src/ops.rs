@@ -492,6 +492,25 @@ pub async fn by_commune(
                 observation,
             });
         }
+    } else if !key.starts_with("border.") {
+        // Other live indicators (the DVCQG sync rate): each commune's People's Committee.
+        let ubnd = crate::live::commune_committees(db).await?;
+        for c in all {
+            let org = OrgUnit::Commune(c.code.clone());
+            let observation = if ubnd
+                .iter()
+                .any(|a| a.admin_unit_code.as_deref() == Some(c.code.as_str()))
+            {
+                registry.observe(db, key, period, &org).await?
+            } else {
+                None
+            };
+            out.push(Child {
+                org: org.to_string(),
+                name: c.name,
+                observation,
+            });
+        }
     } else {
         let gate_communes: Vec<String> = tinhso_border::gates::list(db)
             .await?

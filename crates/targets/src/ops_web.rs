@@ -11,15 +11,15 @@
 //!
 //! Access: every route needs `LeaderDashboard` (RULES). A commune's or an agency's values,
 //! and the records behind them, also need `DossierRead` over that unit (as
-//! `/api/v1/observations`); on the province page and its commune table, a commune the caller
-//! may not read is shown without a value.
+//! `/api/v1/observations`) — or, for a border indicator's commune, `BorderManage` over an
+//! agency at one of its gates ([`crate::ops_access`]); on the province page and its commune
+//! table, a commune the caller may not read is shown without a value.
 
 use crate::board::Status;
 use crate::engine::{Observation, OrgUnit, Registry};
 use crate::geo::{self, Legend, Place};
 use crate::ops::{self, Centre, Child, RecordRow, TargetView};
 use crate::period::{Frequency, Period};
-use crate::reported;
 use crate::web::{bad_org, bad_period, num, with_unit};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -126,14 +126,15 @@ fn live_key(registry: &Registry, key: Option<&str>) -> Result<&'static str, AppE
         .ok_or_else(|| bad_indicator(key))
 }
 
-/// Whether the caller may read `org`'s values (no audit: used to filter lists).
-async fn may_read(state: &AppState, ctx: &ReqCtx, org: &OrgUnit) -> Result<bool, AppError> {
-    let p = ctx.principal.as_ref();
-    if authorize(p, Permission::DossierRead, &ResourceScope::province()).is_ok() {
-        return Ok(true);
-    }
-    let scope = reported::scope_of(&state.db, org).await?;
-    Ok(authorize(p, Permission::DossierRead, &scope).is_ok())
+/// Whether the caller may read `org`'s values of `key` (no audit: used to filter lists; the
+/// rule is [`crate::ops_access`]).
+async fn may_read(
+    state: &AppState,
+    ctx: &ReqCtx,
+    key: &str,
+    org: &OrgUnit,
+) -> Result<bool, AppError> {
+    crate::ops_access::may_read(&state.db, ctx.principal.as_ref(), key, org).await
 }
 
 /// The communes' values, those the caller may not read emptied.
@@ -154,7 +155,7 @@ async fn communes_for(
     if !everything {
         for r in &mut rows {
             let org = OrgUnit::parse(&r.org).ok_or_else(bad_org)?;
-            if !may_read(state, ctx, &org).await? {
+            if !may_read(state, ctx, key, &org).await? {
                 r.observation = None;
             }
         }
@@ -247,24 +248,21 @@ async fn drill(state: &AppState, ctx: &ReqCtx, q: &DrillQuery) -> Result<Drill, 
     let period = period_of(q.ky.as_deref())?;
     let org = OrgUnit::parse(&q.org).ok_or_else(bad_org)?;
     if org != OrgUnit::Province {
-        let scope = reported::scope_of(&state.db, &org).await?;
-        require(
-            state,
-            ctx,
-            Permission::DossierRead,
-            &scope,
-            &format!("operations:{key}@{org}"),
-        )
-        .await?;
+        // DossierRead over the unit; a border indicator's commune also to its gates' managers.
+        let (perm, scope) =
+            crate::ops_access::read_grant(&state.db, ctx.principal.as_ref(), key, &org).await?;
+        require(state, ctx, perm, &scope, &format!("operations:{key}@{org}")).await?;
     }
     let observation = registry.observe(&state.db, key, period, &org).await?;
     let children = match &org {
         OrgUnit::Province => communes_for(state, ctx, &registry, key, period).await?,
-        OrgUnit::Commune(c) if key.starts_with("services.") => {
+        OrgUnit::Commune(c)
+            if key.starts_with("services.") || key == crate::live_sync::DVCQG_SYNC =>
+        {
             let mut out = Vec::new();
             for a in ops::agencies_in(&state.db, c).await? {
                 let unit = OrgUnit::Agency(a.code.clone());
-                let observation = if may_read(state, ctx, &unit).await? {
+                let observation = if may_read(state, ctx, key, &unit).await? {
                     registry.observe(&state.db, key, period, &unit).await?
                 } else {
                     None

@@ -169,7 +169,8 @@ struct ObserveQuery {
     /// `services.fully_online_procedures`, `services.online_payment`,
     /// `services.electronic_result`, `services.satisfaction`; the border gate's
     /// `border.declared_crossings`, `border.booked_crossings`, `border.fees_online`,
-    /// `border.checks_on_platform`, `border.agencies_active`) or a reported one (`reported.…`).
+    /// `border.checks_on_platform`, `border.agencies_active`; the DVCQG sync rate
+    /// `connectors.dvcqg_sync`) or a reported one (`reported.…`).
     indicator: String,
     /// Period key: `2026` (year: 15 Dec 2025 – 14 Dec 2026), `2026-9M`, `2026-6M`, `2026-Q1`,
     /// `2026-01` (15 Dec 2025 – 14 Jan 2026), `2026-01-31` (a day).
@@ -362,6 +363,8 @@ struct TargetsPage {
     /// Values of the agencies' approved reports of that year (báo cáo đã duyệt): target,
     /// agency, value, report (regime, period, version), approved at.
     approved: Vec<[String; 5]>,
+    /// Live indicators no target is wired to (see [`unwired_live`]).
+    other_live: Vec<[String; 3]>,
 }
 
 pub(crate) fn num(v: f64, lang: Lang) -> String {
@@ -727,6 +730,49 @@ async fn page(
         pillars,
         review_year,
         approved,
+        other_live: unwired_live(state, &b, lang)
+            .await
+            .map_err(|e| ctx.page_err(e))?,
     };
     Ok((status, render(&page)).into_response())
+}
+
+/// The live indicators no target of an imported plan is wired to (chỉ số đo trực tiếp chưa gắn
+/// chỉ tiêu, e.g. the DVCQG sync rate of Decision 766), with the province's value over the
+/// board's period: (key, name, value with numerator/denominator or "no data").
+async fn unwired_live(
+    state: &AppState,
+    b: &BoardOut,
+    lang: Lang,
+) -> Result<Vec<[String; 3]>, AppError> {
+    let period = crate::period::Period::parse(&b.live_period).ok_or_else(bad_period)?;
+    let registry = Registry::standard();
+    let mut out = Vec::new();
+    for d in registry.definitions() {
+        if b.targets.iter().any(|l| l.target.indicator_key == d.key) {
+            continue;
+        }
+        let o = registry
+            .observe(&state.db, d.key, period, &OrgUnit::Province)
+            .await?;
+        let value = match o {
+            Some(o) => match (o.value, o.numerator, o.denominator) {
+                (Some(v), Some(n), Some(den)) => format!(
+                    "{} ({}/{})",
+                    with_unit(v, d.kind, lang),
+                    num(n, lang),
+                    num(den, lang)
+                ),
+                (Some(v), _, _) => with_unit(v, d.kind, lang),
+                _ => lang.s("chưa có số liệu", "no data").to_string(),
+            },
+            None => lang.s("chưa có số liệu", "no data").to_string(),
+        };
+        out.push([
+            d.key.to_string(),
+            lang.s(d.name_vi, d.name_en).to_string(),
+            value,
+        ]);
+    }
+    Ok(out)
 }

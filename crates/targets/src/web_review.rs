@@ -201,14 +201,19 @@ struct ExportQuery {
     period: Option<String>,
     /// Only this plan's targets (default: every imported plan).
     plan: Option<String>,
+    /// The organisation unit (đơn vị): a commune code (`05986`), an agency code
+    /// (`000.00.23.H37`), `province` (the default) or `all` (the province, every commune, every
+    /// agency). An unknown unit is refused (`unit_unknown`).
+    unit: Option<String>,
 }
 
 /// The indicator values of a period for the Government reporting information system, format
 /// `tinhso.indicator-values/1` (every field documented in docs/targets/review-exports-dti.md):
 /// plan, target, indicator, period, organisation unit, value, numerator, denominator, source
 /// (`live` or `reported`), reported version and time, and the SHA-256 of the values.
+/// `unit` chooses the organisation unit (a commune, an agency, or `all`; default the province).
 /// Refusals (422): `required` (no period), `period` (not a period key), `period_future` (not
-/// begun), `plan_unknown`.
+/// begun), `plan_unknown`, `unit_unknown`.
 #[utoipa::path(get, path = "/api/v1/targets/export", tag = "targets", params(ExportQuery),
     responses((status = 200, body = Export),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
@@ -235,13 +240,15 @@ async fn export_for(db: &tinhso_store::Db, q: &ExportQuery) -> Result<Export, Ap
             ));
         }
     }
-    export::export(db, &Registry::standard(), period, plan).await
+    let units = export::check_unit(db, q.unit.as_deref()).await?;
+    export::export_units(db, &Registry::standard(), period, plan, &units).await
 }
 
 /// The export as a provider service behind the exchange hub (nền tảng LGSP): the hub
 /// authenticates the calling member, checks its right and signs the answer; this router is
 /// served where only the hub reaches it (see docs/targets/review-exports-dti.md). It answers
-/// `GET /targets/export?period=…` with the same document as `/api/v1/targets/export`, and
+/// `GET /targets/export?period=…[&plan=…][&unit=…]` with the same document as
+/// `/api/v1/targets/export`, and
 /// refuses calls that did not come through the hub (no `x-lgsp-client` header).
 pub fn exchange_provider(db: tinhso_store::Db) -> axum::Router {
     async fn handler(

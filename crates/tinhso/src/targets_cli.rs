@@ -48,6 +48,10 @@ pub enum TargetsCommand {
         period: String,
         #[arg(long)]
         plan: Option<String>,
+        /// The organisation unit: a commune code (05986), an agency code (000.00.23.H37),
+        /// province (the default) or all (the province, every commune, every agency).
+        #[arg(long)]
+        unit: Option<String>,
     },
     /// The leaders' weekly digest: send this week's now (--send-now) to the leaders who have not
     /// had it; without --send-now, send only if the schedule says it is due. Never twice a week.
@@ -172,6 +176,7 @@ pub async fn run(command: TargetsCommand) -> anyhow::Result<i32> {
             settings,
             period,
             plan,
+            unit,
         } => {
             let s = Settings::resolve(&settings)?;
             let p = match tinhso_targets::export::check_period(
@@ -185,8 +190,21 @@ pub async fn run(command: TargetsCommand) -> anyhow::Result<i32> {
                 }
             };
             let db = tinhso::open(&s).await?;
-            let e = tinhso_targets::export::export(&db, &Registry::standard(), p, plan.as_deref())
-                .await?;
+            let units = match tinhso_targets::export::check_unit(&db, unit.as_deref()).await {
+                Ok(u) => u,
+                Err(e) => {
+                    print_error(&e);
+                    return Ok(1);
+                }
+            };
+            let e = tinhso_targets::export::export_units(
+                &db,
+                &Registry::standard(),
+                p,
+                plan.as_deref(),
+                &units,
+            )
+            .await?;
             println!("{}", serde_json::to_string_pretty(&e)?);
         }
         TargetsCommand::Digest { settings, send_now } => {

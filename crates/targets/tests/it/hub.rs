@@ -151,6 +151,36 @@ async fn the_government_member_gets_the_export_through_the_hub() {
         h["x-lgsp-hub-signature"].to_str().unwrap()
     ));
 
+    // One commune through the hub: the same document as the direct export for that unit.
+    let r = call(GOVERNMENT, gov_key.clone(), "period=2026-Q3&unit=05986").await;
+    assert_eq!(r.status(), 200);
+    let got: serde_json::Value = r.json().await.unwrap();
+    let values = got["values"].as_array().unwrap();
+    assert_eq!(values.len(), 43);
+    assert!(values.iter().all(|v| v["org_unit"] == "commune:05986"));
+    let direct = tinhso_targets::export::export_units(
+        db,
+        &tinhso_targets::engine::Registry::standard(),
+        tinhso_targets::period::Period::parse("2026-Q3").unwrap(),
+        None,
+        &[tinhso_targets::engine::OrgUnit::Commune("05986".into())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(got["content_sha256"], direct.content_sha256);
+    // An unknown unit comes back as the provider's 422 naming the field.
+    let r = call(GOVERNMENT, gov_key.clone(), "period=2026-Q3&unit=99999").await;
+    assert_eq!(r.status(), 422);
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (&p["errors"][0]["field"], &p["errors"][0]["code"]),
+        (
+            &serde_json::json!("unit"),
+            &serde_json::json!("unit_unknown")
+        ),
+        "{p}"
+    );
+
     // A bad period comes back as the provider's 422, through the hub.
     let r = call(GOVERNMENT, gov_key.clone(), "period=2026-Q5").await;
     assert_eq!(r.status(), 422);

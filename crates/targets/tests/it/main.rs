@@ -7,6 +7,8 @@
 mod board;
 mod border;
 mod digest;
+mod dvcqg_sync;
+mod export_units;
 mod hub;
 mod import;
 mod indicators;
@@ -32,6 +34,8 @@ pub async fn env() -> TestDb {
         tinhso_services::MIGRATIONS,
         tinhso_targets::MIGRATIONS,
         tinhso_border::MIGRATIONS,
+        // The DVCQG sync state, read by the live indicator `connectors.dvcqg_sync`.
+        tinhso_connectors::MIGRATIONS,
     ])
     .await;
     tinhso_refdata::agencies::seed(&t.db, &sys()).await.unwrap();

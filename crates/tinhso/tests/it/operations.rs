@@ -220,3 +220,64 @@ async fn drill_down_from_the_province_to_the_records_within_scope() {
         .collect();
     assert!(shown.iter().all(|o| *o == "commune:05986"), "{shown:?}");
 }
+
+#[tokio::test]
+async fn border_managers_drill_from_a_border_target_into_the_gates_communes() {
+    let app = spawn_app().await;
+    // The border manager (Ban Quản lý Khu kinh tế cửa khẩu, at every gate) holds no
+    // DossierRead: border indicators' communes are opened to them through their gates.
+    let bql = app.signed_in("bql.cuakhau").await;
+    let drill = |q: &str| format!("/api/v1/operations/drill?indicator={q}");
+    // From the province: the communes with gates carry a value, the others none.
+    let (status, v) = json(
+        app.get(&bql, &drill("border.declared_crossings&org=province"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let shown: Vec<&str> = v["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["observation"].is_null())
+        .map(|c| c["org"].as_str().unwrap())
+        .collect();
+    for c in ["commune:06184", "commune:06172", "commune:06541"] {
+        assert!(shown.contains(&c), "{c} in {shown:?}");
+    }
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    // Into a gate's commune: its value and the trips behind it (page and API).
+    let (status, v) = json(
+        app.get(&bql, &drill("border.declared_crossings&org=commune:06184"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["org"], "commune:06184");
+    assert_eq!(v["observation"]["indicator"], "border.declared_crossings");
+    assert!(v["records"].is_array(), "{v}");
+    let page = app
+        .get(
+            &bql,
+            "/lanh-dao/dieu-hanh/chi-so?indicator=border.checks_on_platform&org=commune:06172",
+        )
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    // Not a commune without a gate, nor a gate commune's dossiers (services indicators).
+    for q in [
+        "border.declared_crossings&org=commune:05986",
+        "services.online&org=commune:06184",
+    ] {
+        let (status, p) = problem(app.get(&bql, &drill(q)).await).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{q}: {p}");
+    }
+    // A leader of one commune still cannot open a gate commune through a border indicator.
+    let local = app.signed_in("lanhdao.tamthanh").await;
+    let r = app
+        .get(
+            &local,
+            &drill("border.declared_crossings&org=commune:06184"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}

@@ -100,6 +100,18 @@ async fn staff_see_every_target_with_its_source_and_status() {
     assert!(html.contains("<strong id=\"so-bao-cao\">38</strong>"));
     assert!(html.contains("Chưa có số liệu"));
     assert!(html.contains("Tham khảo trên nền tảng: Tỷ lệ thanh toán trực tuyến"));
+    // Live indicators no target is wired to are listed with their value: the DVCQG sync rate
+    // (nothing received in the period: no value), not the wired ones.
+    let other = html.split("id=\"bang-chi-so-khac\"").nth(1).unwrap();
+    let other = other.split("</table>").next().unwrap();
+    assert!(
+        other.contains("id=\"chi-so-connectors.dvcqg_sync\""),
+        "{other}"
+    );
+    assert!(other.contains("Tỷ lệ hồ sơ đồng bộ lên Cổng Dịch vụ công quốc gia"));
+    assert!(other.contains("chưa có số liệu"));
+    assert!(!other.contains("services.fully_online_procedures"));
+    assert!(other.contains("services.online_payment"));
     // Another period: the live values over its window; a bad key is refused naming the rule.
     let (status, v) = json(app.get(&staff, "/api/v1/targets?period=2026-Q1").await).await;
     assert_eq!(status, StatusCode::OK, "{v}");

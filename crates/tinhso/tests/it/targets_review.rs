@@ -73,6 +73,8 @@ async fn staff_download_the_annual_review_and_the_export() {
         ("?period=Q1-2026", "period"),
         ("?period=2100", "period_future"),
         ("?period=2026&plan=9/KH", "plan_unknown"),
+        ("?period=2026&unit=99999", "unit_unknown"),
+        ("?period=2026&unit=000.00.99.H37", "unit_unknown"),
     ] {
         let (status, p) =
             problem(app.get(&staff, &format!("/api/v1/targets/export{q}")).await).await;
@@ -84,8 +86,42 @@ async fn staff_download_the_annual_review_and_the_export() {
                 .unwrap()
                 .contains("kỳ")
                 || code == "plan_unknown"
+                || (code == "unit_unknown" && p["errors"][0]["field"] == "unit")
         );
     }
+    // By unit: one commune, one agency, every unit (the province first).
+    let (status, v) = json(
+        app.get(&staff, "/api/v1/targets/export?period=2023&unit=05986")
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let values = v["values"].as_array().unwrap();
+    assert_eq!(values.len(), 43);
+    assert!(values.iter().all(|x| x["org_unit"] == "commune:05986"));
+    let (status, v) = json(
+        app.get(
+            &staff,
+            "/api/v1/targets/export?period=2023&unit=000.00.03.H37",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["values"][0]["org_unit"], "agency:000.00.03.H37");
+    let (status, v) = json(
+        app.get(&staff, "/api/v1/targets/export?period=2023&unit=all")
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let values = v["values"].as_array().unwrap();
+    assert_eq!(values[0]["org_unit"], "province");
+    assert!(values.iter().any(|x| x["org_unit"] == "commune:05986"));
+    assert!(values
+        .iter()
+        .any(|x| x["org_unit"] == "agency:000.00.03.H37"));
+    assert_eq!(values.len() % 43, 0);
     let (status, v) = json(app.get(&staff, "/api/v1/targets/export?period=2023").await).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["format"], "tinhso.indicator-values/1");
