@@ -92,4 +92,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "border roll-up in summing order; trips by gate and expected arrival",
         sql: include_str!("../migrations/8009_rollup_order.sql"),
     },
+    Migration {
+        version: 8014,
+        name: "border camera reads: the scoring rule's reason (match_note)",
+        sql: include_str!("../migrations/8014_match_note.sql"),
+    },
 ];

@@ -23,6 +23,7 @@
 
 use std::collections::HashMap;
 
+use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::plate;
@@ -409,6 +410,351 @@ impl<K: Clone + Eq> PlateIndex<K> {
             }
             o => o,
         }
+    }
+}
+
+// ---------------------------------------------------------------- scoring ambiguous reads
+
+/// How a read differs from one candidate plate (các lỗi đọc so với biển ứng viên), in the
+/// misread model's terms ([`crate::misread`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Edits {
+    /// Characters read as a confusable one (8↔B, 0↔D…).
+    pub confusions: u32,
+    /// Characters not read (lost).
+    pub dropped: u32,
+    /// Only the bottom line of a two-line plate read.
+    pub line_lost: bool,
+    /// The Chinese province character lost or read as another.
+    pub province: bool,
+}
+
+impl Edits {
+    /// How many edits in all.
+    pub fn count(&self) -> u32 {
+        self.confusions + self.dropped + u32::from(self.line_lost) + u32::from(self.province)
+    }
+}
+
+/// Characters that differ (the two strings fold alike and have the same length).
+fn confusions(a: &str, b: &str) -> Option<u32> {
+    if a.len() != b.len() || fold(a) != fold(b) {
+        return None;
+    }
+    Some(a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count() as u32)
+}
+
+/// The fewest edits that turn `canonical` into the read `text`, or `None` when the misread
+/// model has no such edit (same length and folding alike; one character lost; the bottom line
+/// alone; the province character lost or misread on top of these).
+pub fn edits(text: &str, canonical: &str) -> Option<Edits> {
+    let r = parts(text);
+    let p = parts(canonical);
+    let province = match (r.province, p.province) {
+        (None, None) => false,
+        (Some(a), Some(b)) => a != b,
+        _ => true,
+    };
+    let mut best: Option<Edits> = None;
+    let mut consider = |e: Edits| {
+        if best.is_none_or(|b| likelihood_key(&e) < likelihood_key(&b)) {
+            best = Some(e);
+        }
+    };
+    if let Some(c) = confusions(&r.body, &p.body) {
+        consider(Edits {
+            confusions: c,
+            province,
+            ..Edits::default()
+        });
+    }
+    if r.body.len() + 1 == p.body.len() {
+        for i in 0..p.body.len() {
+            let mut d = p.body.clone();
+            d.remove(i);
+            if let Some(c) = confusions(&r.body, &d) {
+                consider(Edits {
+                    confusions: c,
+                    dropped: 1,
+                    province,
+                    ..Edits::default()
+                });
+            }
+        }
+    }
+    if r.province.is_none() {
+        if let Some(b) = bottom_of(&p) {
+            if let Some(c) = confusions(&r.body, b) {
+                consider(Edits {
+                    confusions: c,
+                    line_lost: true,
+                    ..Edits::default()
+                });
+            }
+        }
+    }
+    best
+}
+
+/// Orders edits from the likeliest: the log-likelihood at a middling confidence, negated
+/// (only to pick the likeliest reading of one candidate; the decision uses the read's own
+/// confidence).
+fn likelihood_key(e: &Edits) -> i64 {
+    (-read_log_likelihood(e, 0.8) * 1000.0).round() as i64
+}
+
+/// The scoring rule's constants (quy tắc chấm điểm), documented in
+/// `docs/border/plates-and-events.md`. They are assumptions to be re-tuned on the gates'
+/// camera data, like the misread rates.
+pub mod rule {
+    /// Weight of one confusable character (8↔B, 0↔D, 1↔I, 5↔S, 2↔Z, 6↔G).
+    pub const W_CONFUSION: f64 = 0.5;
+    /// Weight of one character lost.
+    pub const W_DROPPED: f64 = 0.2;
+    /// Weight of a read of the bottom line alone.
+    pub const W_LINE_LOST: f64 = 0.2;
+    /// Weight of the Chinese province character lost or misread (a fifth of Chinese reads).
+    pub const W_PROVINCE: f64 = 1.0;
+    /// The chance of an error the camera's confidence `q` leaves: `1 − q`, kept within
+    /// these bounds (a camera is never certain; a read below 50% is not evidence of much).
+    pub const ERROR_MIN: f64 = 0.02;
+    pub const ERROR_MAX: f64 = 0.5;
+    /// A trip is *near* in time when the read is at most this before the start of its booked
+    /// slot (or its expected arrival, without a booking)…
+    pub const NEAR_BEFORE_US: i64 = 2 * 3_600_000_000;
+    /// … and at most this after the slot's latest arrival (or the expected arrival).
+    pub const NEAR_AFTER_US: i64 = 4 * 3_600_000_000;
+    /// Within a day either side of the window: *soon*, weight [`T_SOON`]; beyond: [`T_FAR`].
+    pub const SOON_US: i64 = 24 * 3_600_000_000;
+    pub const T_SOON: f64 = 0.05;
+    pub const T_FAR: f64 = 0.001;
+    /// The best candidate must beat the runner-up by this much (natural log: ×20).
+    pub const MARGIN: f64 = 3.0;
+    /// … and score at least this (natural log: a chance of 1 in 1,100).
+    pub const FLOOR: f64 = -7.0;
+    /// A read below this confidence is never attached by the score: an officer looks.
+    pub const MIN_CONFIDENCE: f64 = 0.5;
+    /// The score of a truck with no trip that carries exactly the plate read (0 edits), for a
+    /// read that matched no active plate as it is: such a truck against a declared one
+    /// expected now, 1 in 600 (natural log).
+    pub const UNSEEN: f64 = -6.4;
+}
+
+/// The chance of a misread the camera's confidence leaves.
+fn error_chance(confidence: f64) -> f64 {
+    (1.0 - confidence).clamp(rule::ERROR_MIN, rule::ERROR_MAX)
+}
+
+/// Log-likelihood of the read given the candidate plate and the camera's confidence: each
+/// edit costs its weight times the chance of an error (độ tin cậy càng cao, lỗi càng đắt).
+pub fn read_log_likelihood(e: &Edits, confidence: f64) -> f64 {
+    let eps = error_chance(confidence).ln();
+    let mut l = 0.0;
+    l += e.confusions as f64 * (rule::W_CONFUSION.ln() + eps);
+    l += e.dropped as f64 * (rule::W_DROPPED.ln() + eps);
+    if e.line_lost {
+        l += rule::W_LINE_LOST.ln() + eps;
+    }
+    if e.province {
+        l += rule::W_PROVINCE.ln() + eps;
+    }
+    l
+}
+
+/// When a candidate trip is expected at the gate (thời điểm dự kiến của chuyến).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// Already at the gate (staging or later): any read after it arrived is near.
+    Present { since: i64 },
+    /// Booked slot `[from, to]` (start of the hour, latest arrival) or the expected arrival
+    /// (`from == to`), Unix microseconds.
+    Window { from: i64, to: i64 },
+    /// Not known (a trip tracked without its times): never attached by the score, but a
+    /// full competitor.
+    Unknown,
+}
+
+/// How near in time a candidate trip is to a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timing {
+    Near,
+    Soon,
+    Far,
+    Unknown,
+}
+
+impl Timing {
+    pub fn of(expected: Expected, at: i64) -> Timing {
+        match expected {
+            Expected::Present { since } => {
+                if at >= since.saturating_sub(rule::NEAR_BEFORE_US) {
+                    Timing::Near
+                } else {
+                    Timing::Soon
+                }
+            }
+            Expected::Window { from, to } => {
+                if at >= from.saturating_sub(rule::NEAR_BEFORE_US)
+                    && at <= to.saturating_add(rule::NEAR_AFTER_US)
+                {
+                    Timing::Near
+                } else if at >= from.saturating_sub(rule::SOON_US)
+                    && at <= to.saturating_add(rule::SOON_US)
+                {
+                    Timing::Soon
+                } else {
+                    Timing::Far
+                }
+            }
+            Expected::Unknown => Timing::Unknown,
+        }
+    }
+
+    /// Log of the time weight: near 1 (or not known: not held against it), soon 0.05, far 0.001.
+    pub fn log_weight(self) -> f64 {
+        match self {
+            Timing::Near | Timing::Unknown => 0.0,
+            Timing::Soon => rule::T_SOON.ln(),
+            Timing::Far => rule::T_FAR.ln(),
+        }
+    }
+}
+
+/// One candidate scored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored<T> {
+    pub key: T,
+    pub edits: Edits,
+    pub timing: Timing,
+    /// [`read_log_likelihood`] + [`Timing::log_weight`].
+    pub score: f64,
+}
+
+/// Score one candidate: `None` when the misread model cannot turn its plate into the read.
+pub fn score<T>(
+    key: T,
+    text: &str,
+    canonical: &str,
+    confidence: f64,
+    timing: Timing,
+) -> Option<Scored<T>> {
+    let e = edits(text, canonical)?;
+    Some(Scored {
+        key,
+        edits: e,
+        timing,
+        score: read_log_likelihood(&e, confidence) + timing.log_weight(),
+    })
+}
+
+/// The rule's decision on an ambiguous read, with its reason (for the review queue and the
+/// event).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision<T> {
+    /// The candidate to attach, when the rule settles it.
+    pub attach: Option<T>,
+    /// Why: `settled`, or why not: `low_confidence`, `not_near`, `below_floor`, `margin`
+    /// (the runner-up too close), `unseen` (a truck with no trip, carrying the plate as read,
+    /// too close), `unscored`, `no_candidate`.
+    pub why: &'static str,
+    pub best: Option<T>,
+    pub best_score: Option<f64>,
+    pub runner_up: Option<T>,
+    pub runner_up_score: Option<f64>,
+    /// The score of "a truck with no trip carrying the plate as read", when it competes.
+    pub unseen_score: Option<f64>,
+}
+
+/// Decide among scored candidates: the best (highest score; ties by key, so deterministic)
+/// is attached only when the read's confidence is at least [`rule::MIN_CONFIDENCE`], the
+/// best is near in time, its score is at least [`rule::FLOOR`] and it beats both the
+/// runner-up and, when given, the unseen truck's score by [`rule::MARGIN`]. Otherwise nothing
+/// is attached (the read stays in review).
+pub fn decide<T: Clone + Ord>(
+    mut cands: Vec<Scored<T>>,
+    confidence: f64,
+    unseen: Option<f64>,
+) -> Decision<T> {
+    cands.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
+    let best = cands.first();
+    let second = cands.get(1);
+    let mut d = Decision {
+        attach: None,
+        why: "no_candidate",
+        best: best.map(|b| b.key.clone()),
+        best_score: best.map(|b| b.score),
+        runner_up: second.map(|b| b.key.clone()),
+        runner_up_score: second.map(|b| b.score),
+        unseen_score: unseen,
+    };
+    let Some(b) = best else {
+        return d;
+    };
+    // `!(x >= min)`: a NaN confidence is low too.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    let low = !(confidence >= rule::MIN_CONFIDENCE);
+    d.why = if low {
+        "low_confidence"
+    } else if b.timing != Timing::Near {
+        "not_near"
+    } else if b.score < rule::FLOOR {
+        "below_floor"
+    } else if second.is_some_and(|s| b.score - s.score < rule::MARGIN) {
+        "margin"
+    } else if unseen.is_some_and(|u| b.score - u < rule::MARGIN) {
+        "unseen"
+    } else {
+        d.attach = Some(b.key.clone());
+        "settled"
+    };
+    d
+}
+
+/// Score every candidate (key, canonical plate, timing) of an ambiguous read and decide
+/// ([`decide`]); `unseen`: the read is itself a plate no active trip has (it may be a truck
+/// with no declaration), so that truck competes with the score [`rule::UNSEEN`]. A candidate
+/// the misread model cannot explain is not dropped: the read stays in review (`unscored`), so
+/// no competitor is ever lost.
+pub fn settle<'a, T: Clone + Ord>(
+    text: &str,
+    confidence: f64,
+    cands: impl IntoIterator<Item = (T, &'a str, Timing)>,
+    unseen: bool,
+) -> Decision<T> {
+    let mut scored = Vec::new();
+    let mut unscored = false;
+    for (key, canonical, timing) in cands {
+        match score(key, text, canonical, confidence, timing) {
+            Some(s) => scored.push(s),
+            None => unscored = true,
+        }
+    }
+    let mut d = decide(scored, confidence, unseen.then_some(rule::UNSEEN));
+    if unscored {
+        d.attach = None;
+        d.why = "unscored";
+    }
+    d
+}
+
+impl<K: Clone + Eq> PlateIndex<K> {
+    /// What the scoring rule looks at for a read the matcher did not attach: the candidate
+    /// plates, and whether a truck with no trip carrying the plate as read competes (`true`
+    /// for a read that matched nothing: it is a valid plate, or one misread, that no active
+    /// trip has). `None`: nothing to score (no candidate, or a top line alone).
+    pub fn to_score(&self, text: &str, outcome: &MatchOutcome<K>) -> Option<(Vec<String>, bool)> {
+        let r = parts(text);
+        if r.body.len() < 4 || looks_like_top_line(&r.body) {
+            return None;
+        }
+        let unseen = match outcome {
+            MatchOutcome::Ambiguous(_) => false,
+            MatchOutcome::NoMatch => true,
+            _ => return None,
+        };
+        let c = self.candidates(text);
+        (!c.is_empty()).then_some((c, unseen))
     }
 }
 

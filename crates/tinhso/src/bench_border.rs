@@ -58,6 +58,9 @@ pub struct BorderArgs {
     /// Seed of the generated plates, misreads and events.
     #[arg(long, default_value_t = 20_261_129)]
     pub seed: u64,
+    /// Run only the plate-matching accuracy phase (no database; minutes in a debug build).
+    #[arg(long)]
+    pub matching_only: bool,
 }
 
 fn targets(args: &BorderArgs) -> Vec<Target> {
@@ -110,7 +113,12 @@ pub async fn run(args: &BorderArgs) -> anyhow::Result<()> {
     }
     results.push(line);
 
-    for target in targets(args) {
+    let targets = if args.matching_only {
+        Vec::new()
+    } else {
+        targets(args)
+    };
+    for target in targets {
         // Camera events.
         reset_peak_rss();
         let (ing, backend, desc) = on_scratch_db(&target, |db, _dir| async move {
