@@ -925,6 +925,176 @@ mod tests {
         assert_eq!(ix.candidates("I2C12345"), vec!["12C-123.45".to_string()]);
     }
 
+    fn near(e: i64) -> Expected {
+        Expected::Window { from: e, to: e }
+    }
+
+    const H: i64 = 3_600_000_000;
+
+    #[test]
+    fn edits_follow_the_misread_model() {
+        let e = edits("I2C-1O8.52", "12C-108.52").unwrap();
+        assert_eq!(
+            (e.confusions, e.dropped, e.line_lost, e.province),
+            (2, 0, false, false)
+        );
+        let e = edits("12C-1234", "12C-123.45").unwrap();
+        assert_eq!((e.confusions, e.dropped), (0, 1));
+        assert_eq!(edits("123.45", "12C-123.45").unwrap().count(), 1);
+        assert!(edits("123.45", "12C-123.45").unwrap().line_lost);
+        let e = edits("A77777", "桂A·77777").unwrap();
+        assert!(e.province && e.count() == 1);
+        assert_eq!(edits("云A77777", "桂A·77777").unwrap().count(), 1);
+        assert_eq!(edits("桂A77777", "桂A·77777").unwrap().count(), 0);
+        // Not a misread of it at all.
+        assert_eq!(edits("12C-123.47", "12C-123.45"), None);
+        assert_eq!(edits("29C-123.45", "12C-1234"), None);
+    }
+
+    #[test]
+    fn confidence_makes_edits_costlier() {
+        let one = Edits {
+            confusions: 1,
+            ..Edits::default()
+        };
+        assert_eq!(read_log_likelihood(&Edits::default(), 0.99), 0.0);
+        assert!(read_log_likelihood(&one, 0.98) < read_log_likelihood(&one, 0.7));
+        // Bounded: beyond the bounds, no difference.
+        assert_eq!(
+            read_log_likelihood(&one, 0.999),
+            read_log_likelihood(&one, 1.0)
+        );
+        assert_eq!(
+            read_log_likelihood(&one, 0.1),
+            read_log_likelihood(&one, 0.3)
+        );
+    }
+
+    #[test]
+    fn timing_of_a_read() {
+        assert_eq!(Timing::of(near(10 * H), 9 * H), Timing::Near);
+        assert_eq!(Timing::of(near(10 * H), 14 * H), Timing::Near);
+        assert_eq!(Timing::of(near(10 * H), 7 * H), Timing::Soon);
+        assert_eq!(Timing::of(near(10 * H), 15 * H), Timing::Soon);
+        assert_eq!(Timing::of(near(100 * H), 10 * H), Timing::Far);
+        // A booked slot: near from 2 h before its start to 4 h after the latest arrival.
+        let slot = Expected::Window {
+            from: 10 * H,
+            to: 11 * H + H / 2,
+        };
+        assert_eq!(Timing::of(slot, 15 * H), Timing::Near);
+        assert_eq!(
+            Timing::of(Expected::Present { since: 5 * H }, 50 * H),
+            Timing::Near
+        );
+        assert_eq!(Timing::of(Expected::Unknown, 5 * H), Timing::Unknown);
+    }
+
+    #[test]
+    fn the_expected_hour_settles_a_tie() {
+        let read = "A77777";
+        let both = |at: i64| {
+            settle(
+                read,
+                0.9,
+                [
+                    ("a", "桂A·77777", Timing::of(near(0), at)),
+                    ("b", "云A·77777", Timing::of(near(30 * H), at)),
+                ],
+                false,
+            )
+        };
+        let d = both(H);
+        assert_eq!((d.attach, d.why), (Some("a"), "settled"));
+        assert_eq!(d.runner_up, Some("b"));
+        let d = both(30 * H);
+        assert_eq!((d.attach, d.why), (Some("b"), "settled"));
+        // Neither near.
+        let d = both(14 * H);
+        assert_eq!((d.attach, d.why), (None, "not_near"));
+        // Both near: equally likely.
+        let d = settle(
+            read,
+            0.9,
+            [
+                ("a", "桂A·77777", Timing::Near),
+                ("b", "云A·77777", Timing::Near),
+            ],
+            false,
+        );
+        assert_eq!((d.attach, d.why), (None, "margin"));
+        assert_eq!(d.best_score, d.runner_up_score);
+    }
+
+    #[test]
+    fn the_confidence_settles_a_lost_digit() {
+        let cands = [
+            ("short", "12C-1234", Timing::Near),
+            ("long", "12C-123.45", Timing::Near),
+        ];
+        let d = settle("12C-1234", 0.98, cands, false);
+        assert_eq!((d.attach, d.why), (Some("short"), "settled"));
+        let d = settle("12C-1234", 0.6, cands, false);
+        assert_eq!((d.attach, d.why), (None, "margin"));
+        // Order of the candidates does not matter.
+        let mut rev = cands;
+        rev.reverse();
+        assert_eq!(settle("12C-1234", 0.98, rev, false).attach, Some("short"));
+    }
+
+    #[test]
+    fn unsure_unseen_or_unexplained_reads_stay_in_review() {
+        let one = [("t", "12C-123.45", Timing::Near)];
+        // Below the confidence floor, NaN included.
+        assert_eq!(settle("123.45", 0.45, one, false).why, "low_confidence");
+        assert_eq!(settle("123.45", f64::NAN, one, false).why, "low_confidence");
+        assert_eq!(settle("123.45", 0.8, one, false).attach, Some("t"));
+        // A valid plate no trip has, read surely: the truck read, not a lost digit.
+        let d = settle("12C-1234", 0.97, one, true);
+        assert_eq!((d.attach, d.why), (None, "unseen"));
+        assert_eq!(d.unseen_score, Some(rule::UNSEEN));
+        // Read unsurely, a lost digit of the truck expected now is likelier.
+        assert_eq!(settle("12C-1234", 0.7, one, true).attach, Some("t"));
+        // A candidate the model cannot explain: nothing attached.
+        let d = settle(
+            "12C-123.45",
+            0.9,
+            [
+                ("t", "12C-123.45", Timing::Near),
+                ("u", "99K-999.99", Timing::Near),
+            ],
+            false,
+        );
+        assert_eq!((d.attach, d.why), (None, "unscored"));
+        let d: Decision<&str> = settle("12C", 0.9, [], false);
+        assert_eq!((d.attach, d.why), (None, "no_candidate"));
+        // A trip whose time is not known competes but is never attached.
+        let d = settle("123.45", 0.9, [("t", "12C-123.45", Timing::Unknown)], false);
+        assert_eq!((d.attach, d.why), (None, "not_near"));
+    }
+
+    #[test]
+    fn to_score_looks_at_reads_the_matcher_left() {
+        let ix = index(&["12C-123.45", "14C-555.01", "29H-555.01"]);
+        let o = ix.match_read("12C-1234");
+        assert_eq!(o, MatchOutcome::NoMatch);
+        assert_eq!(
+            ix.to_score("12C-1234", &o),
+            Some((vec!["12C-123.45".to_string()], true))
+        );
+        let o = ix.match_read("555.01");
+        assert_eq!(
+            ix.to_score("555.01", &o),
+            Some((
+                vec!["14C-555.01".to_string(), "29H-555.01".to_string()],
+                false
+            ))
+        );
+        assert_eq!(ix.to_score("12C", &ix.match_read("12C")), None);
+        assert_eq!(ix.to_score("12C12345", &ix.match_read("12C12345")), None);
+        assert_eq!(ix.to_score("30K99999", &ix.match_read("30K99999")), None);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 

@@ -624,10 +624,10 @@ mod tests {
     }
 
     /// The threshold the matcher is held to: on a fixed seed, 10,000 active plates and 20,000
-    /// reads, no read goes to a wrong truck (declared or not) and at least 96% of the declared
-    /// trucks' reads go to the right one without an officer. (The aim is 99%: reads
-    /// that could be a second active plate with a lost digit, and bare numbers, go to an
-    /// officer instead — never the wrong truck comes first; see docs/border.)
+    /// reads, no read goes to a wrong truck (declared or not) and at least 98.5% of the
+    /// declared trucks' reads go to the right one without an officer (96% before the scoring
+    /// rule; the aim is 99%: top lines alone, unsure reads and late trucks go to an
+    /// officer — never the wrong truck comes first; see docs/border).
     #[test]
     fn matcher_accuracy_on_simulated_reads() {
         let r = evaluate(10_000, 20_000, 20261129);
@@ -639,7 +639,10 @@ mod tests {
             r.undeclared_attached, 0,
             "undeclared trucks attached to a trip"
         );
-        assert!(r.right_rate >= 0.96, "right rate {}", r.right_rate);
+        // With the scoring rule (confidence, expected hour) 98.98% on this seed.
+        assert!(r.right_rate >= 0.985, "right rate {}", r.right_rate);
+        assert_eq!(r.settled_wrong + r.undeclared_settled, 0);
+        assert!(r.settled > 0, "the scoring rule settled nothing");
         // Every kind of misread occurs and the top line alone never attaches.
         for k in &r.by_kind {
             assert!(k.reads > 0, "{}", k.kind);
