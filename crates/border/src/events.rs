@@ -8,6 +8,9 @@
 //! from the database. A read that matches no trip, several plates, or a plate with several
 //! active trips goes to the officers' review queue (`border_review_queue`) with its candidates,
 //! where an officer attaches it to a trip with a reason or dismisses it — never silently.
+//! Before that, the scoring rule ([`crate::matching::settle`]) may settle it: the read's
+//! confidence, the misread edits and each candidate trip's expected time (booked slot or
+//! expected arrival); its reason is kept with the event and the review item ([`MatchNote`]).
 //!
 //! A batch ([`Ingestor::ingest_batch`]) is one transaction: checked in full first (a bad event
 //! rejects the batch with field errors `events[i].…`, nothing written), then events inserted
@@ -258,7 +261,8 @@ impl EventBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventResult {
     pub event_id: String,
-    /// `exact`, `fuzzy`, `qr`, `gps` (attached); `ambiguous`, `no_match`, `several_trips`
+    /// `exact`, `fuzzy`, `scored` (settled by the scoring rule), `qr`, `gps` (attached);
+    /// `ambiguous`, `no_match`, `several_trips`
     /// (sent to review); `unknown_trip` (a QR or GPS event of no known trip: stored only);
     /// `duplicate` (already received: nothing stored).
     pub outcome: &'static str,
