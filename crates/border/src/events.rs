@@ -356,8 +356,6 @@ pub struct MatchNote {
     pub best_score: Option<f64>,
     pub runner_up_trip: Option<String>,
     pub runner_up_score: Option<f64>,
-    /// The score of a truck with no trip carrying the plate as read, when it competed.
-    pub unseen_score: Option<f64>,
 }
 
 impl MatchNote {
@@ -370,7 +368,6 @@ impl MatchNote {
             best_score: round(d.best_score),
             runner_up_trip: d.runner_up.clone(),
             runner_up_score: round(d.runner_up_score),
-            unseen_score: round(d.unseen_score),
         }
     }
 
@@ -542,7 +539,7 @@ impl Ingestor {
     }
 
     /// Match a read; what the matcher leaves ambiguous (or matched to a plate with several
-    /// trips, or to nothing while the misread model has candidates) goes through the scoring
+    /// trips) goes through the scoring
     /// rule ([`matching::settle`]: the read's confidence, the edits, each candidate trip's
     /// expected time), which attaches (`scored`) or leaves it in review with its reason.
     fn resolve_read(
@@ -574,7 +571,7 @@ impl Ingestor {
                 .unwrap_or_default()
         };
         // The scoring rule over candidate trips.
-        let settle = |cands: &[Candidate], unseen: bool| -> matching::Decision<String> {
+        let settle = |cands: &[Candidate]| -> matching::Decision<String> {
             matching::settle(
                 text,
                 confidence,
@@ -586,11 +583,10 @@ impl Ingestor {
                         .unwrap_or(Expected::Unknown);
                     (c.trip_id.clone(), c.plate.as_str(), Timing::of(e, at))
                 }),
-                unseen,
             )
         };
-        let decided = |reason: &'static str, candidates: Vec<Candidate>, unseen: bool| {
-            let d = settle(&candidates, unseen);
+        let decided = |reason: &'static str, candidates: Vec<Candidate>| {
+            let d = settle(&candidates);
             let note = Some(MatchNote::of(&d, confidence));
             match d.attach {
                 Some(trip_id) => Resolution::Attach {
@@ -616,7 +612,7 @@ impl Ingestor {
                     note: None,
                 }
             } else {
-                decided("several_trips", c, false)
+                decided("several_trips", c)
             };
         }
         let reason = match outcome {
@@ -624,11 +620,7 @@ impl Ingestor {
             _ => "no_match",
         };
         match g.plates.to_score(text, &outcome) {
-            Some((plates, unseen)) => decided(
-                reason,
-                plates.iter().flat_map(|p| trips_of(p)).collect(),
-                unseen,
-            ),
+            Some(plates) => decided(reason, plates.iter().flat_map(|p| trips_of(p)).collect()),
             None => Resolution::Review {
                 reason,
                 candidates: g

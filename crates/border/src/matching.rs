@@ -534,10 +534,6 @@ pub mod rule {
     pub const FLOOR: f64 = -7.0;
     /// A read below this confidence is never attached by the score: an officer looks.
     pub const MIN_CONFIDENCE: f64 = 0.5;
-    /// The score of a truck with no trip that carries exactly the plate read (0 edits), for a
-    /// read that matched no active plate as it is: such a truck against a declared one
-    /// expected now, 1 in 600 (natural log).
-    pub const UNSEEN: f64 = -6.4;
 }
 
 /// The chance of a misread the camera's confidence leaves.
@@ -655,27 +651,19 @@ pub struct Decision<T> {
     /// The candidate to attach, when the rule settles it.
     pub attach: Option<T>,
     /// Why: `settled`, or why not: `low_confidence`, `not_near`, `below_floor`, `margin`
-    /// (the runner-up too close), `unseen` (a truck with no trip, carrying the plate as read,
-    /// too close), `unscored`, `no_candidate`.
+    /// (the runner-up too close), `unscored`, `no_candidate`.
     pub why: &'static str,
     pub best: Option<T>,
     pub best_score: Option<f64>,
     pub runner_up: Option<T>,
     pub runner_up_score: Option<f64>,
-    /// The score of "a truck with no trip carrying the plate as read", when it competes.
-    pub unseen_score: Option<f64>,
 }
 
 /// Decide among scored candidates: the best (highest score; ties by key, so deterministic)
 /// is attached only when the read's confidence is at least [`rule::MIN_CONFIDENCE`], the
-/// best is near in time, its score is at least [`rule::FLOOR`] and it beats both the
-/// runner-up and, when given, the unseen truck's score by [`rule::MARGIN`]. Otherwise nothing
-/// is attached (the read stays in review).
-pub fn decide<T: Clone + Ord>(
-    mut cands: Vec<Scored<T>>,
-    confidence: f64,
-    unseen: Option<f64>,
-) -> Decision<T> {
+/// best is near in time, its score is at least [`rule::FLOOR`] and it beats the runner-up by
+/// [`rule::MARGIN`]. Otherwise nothing is attached (the read stays in review).
+pub fn decide<T: Clone + Ord>(mut cands: Vec<Scored<T>>, confidence: f64) -> Decision<T> {
     cands.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
     let best = cands.first();
     let second = cands.get(1);
@@ -686,7 +674,6 @@ pub fn decide<T: Clone + Ord>(
         best_score: best.map(|b| b.score),
         runner_up: second.map(|b| b.key.clone()),
         runner_up_score: second.map(|b| b.score),
-        unseen_score: unseen,
     };
     let Some(b) = best else {
         return d;
@@ -702,8 +689,6 @@ pub fn decide<T: Clone + Ord>(
         "below_floor"
     } else if second.is_some_and(|s| b.score - s.score < rule::MARGIN) {
         "margin"
-    } else if unseen.is_some_and(|u| b.score - u < rule::MARGIN) {
-        "unseen"
     } else {
         d.attach = Some(b.key.clone());
         "settled"
@@ -712,15 +697,12 @@ pub fn decide<T: Clone + Ord>(
 }
 
 /// Score every candidate (key, canonical plate, timing) of an ambiguous read and decide
-/// ([`decide`]); `unseen`: the read is itself a plate no active trip has (it may be a truck
-/// with no declaration), so that truck competes with the score [`rule::UNSEEN`]. A candidate
-/// the misread model cannot explain is not dropped: the read stays in review (`unscored`), so
-/// no competitor is ever lost.
+/// ([`decide`]). A candidate the misread model cannot explain is not dropped: the read stays
+/// in review (`unscored`), so no competitor is ever lost.
 pub fn settle<'a, T: Clone + Ord>(
     text: &str,
     confidence: f64,
     cands: impl IntoIterator<Item = (T, &'a str, Timing)>,
-    unseen: bool,
 ) -> Decision<T> {
     let mut scored = Vec::new();
     let mut unscored = false;
@@ -730,7 +712,7 @@ pub fn settle<'a, T: Clone + Ord>(
             None => unscored = true,
         }
     }
-    let mut d = decide(scored, confidence, unseen.then_some(rule::UNSEEN));
+    let mut d = decide(scored, confidence);
     if unscored {
         d.attach = None;
         d.why = "unscored";
@@ -739,22 +721,20 @@ pub fn settle<'a, T: Clone + Ord>(
 }
 
 impl<K: Clone + Eq> PlateIndex<K> {
-    /// What the scoring rule looks at for a read the matcher did not attach: the candidate
-    /// plates, and whether a truck with no trip carrying the plate as read competes (`true`
-    /// for a read that matched nothing: it is a valid plate, or one misread, that no active
-    /// trip has). `None`: nothing to score (no candidate, or a top line alone).
-    pub fn to_score(&self, text: &str, outcome: &MatchOutcome<K>) -> Option<(Vec<String>, bool)> {
+    /// The candidate plates the scoring rule weighs for a read the matcher found ambiguous
+    /// (every tier's candidates: none is left out). `None` for any other outcome: a read that
+    /// matched nothing is a plate no active trip has, read right or misread, and may be a truck
+    /// with no declaration — it is never settled by the score (see docs/border).
+    pub fn to_score(&self, text: &str, outcome: &MatchOutcome<K>) -> Option<Vec<String>> {
         let r = parts(text);
         if r.body.len() < 4 || looks_like_top_line(&r.body) {
             return None;
         }
-        let unseen = match outcome {
-            MatchOutcome::Ambiguous(_) => false,
-            MatchOutcome::NoMatch => true,
-            _ => return None,
-        };
+        if !matches!(outcome, MatchOutcome::Ambiguous(_)) {
+            return None;
+        }
         let c = self.candidates(text);
-        (!c.is_empty()).then_some((c, unseen))
+        (!c.is_empty()).then_some(c)
     }
 }
 
@@ -1001,7 +981,6 @@ mod tests {
                     ("a", "桂A·77777", Timing::of(near(0), at)),
                     ("b", "云A·77777", Timing::of(near(30 * H), at)),
                 ],
-                false,
             )
         };
         let d = both(H);
@@ -1020,7 +999,6 @@ mod tests {
                 ("a", "桂A·77777", Timing::Near),
                 ("b", "云A·77777", Timing::Near),
             ],
-            false,
         );
         assert_eq!((d.attach, d.why), (None, "margin"));
         assert_eq!(d.best_score, d.runner_up_score);
@@ -1032,29 +1010,23 @@ mod tests {
             ("short", "12C-1234", Timing::Near),
             ("long", "12C-123.45", Timing::Near),
         ];
-        let d = settle("12C-1234", 0.98, cands, false);
+        let d = settle("12C-1234", 0.98, cands);
         assert_eq!((d.attach, d.why), (Some("short"), "settled"));
-        let d = settle("12C-1234", 0.6, cands, false);
+        let d = settle("12C-1234", 0.6, cands);
         assert_eq!((d.attach, d.why), (None, "margin"));
         // Order of the candidates does not matter.
         let mut rev = cands;
         rev.reverse();
-        assert_eq!(settle("12C-1234", 0.98, rev, false).attach, Some("short"));
+        assert_eq!(settle("12C-1234", 0.98, rev).attach, Some("short"));
     }
 
     #[test]
-    fn unsure_unseen_or_unexplained_reads_stay_in_review() {
+    fn unsure_or_unexplained_reads_stay_in_review() {
         let one = [("t", "12C-123.45", Timing::Near)];
         // Below the confidence floor, NaN included.
-        assert_eq!(settle("123.45", 0.45, one, false).why, "low_confidence");
-        assert_eq!(settle("123.45", f64::NAN, one, false).why, "low_confidence");
-        assert_eq!(settle("123.45", 0.8, one, false).attach, Some("t"));
-        // A valid plate no trip has, read surely: the truck read, not a lost digit.
-        let d = settle("12C-1234", 0.97, one, true);
-        assert_eq!((d.attach, d.why), (None, "unseen"));
-        assert_eq!(d.unseen_score, Some(rule::UNSEEN));
-        // Read unsurely, a lost digit of the truck expected now is likelier.
-        assert_eq!(settle("12C-1234", 0.7, one, true).attach, Some("t"));
+        assert_eq!(settle("123.45", 0.45, one).why, "low_confidence");
+        assert_eq!(settle("123.45", f64::NAN, one).why, "low_confidence");
+        assert_eq!(settle("123.45", 0.8, one).attach, Some("t"));
         // A candidate the model cannot explain: nothing attached.
         let d = settle(
             "12C-123.45",
@@ -1063,13 +1035,12 @@ mod tests {
                 ("t", "12C-123.45", Timing::Near),
                 ("u", "99K-999.99", Timing::Near),
             ],
-            false,
         );
         assert_eq!((d.attach, d.why), (None, "unscored"));
-        let d: Decision<&str> = settle("12C", 0.9, [], false);
+        let d: Decision<&str> = settle("12C", 0.9, []);
         assert_eq!((d.attach, d.why), (None, "no_candidate"));
         // A trip whose time is not known competes but is never attached.
-        let d = settle("123.45", 0.9, [("t", "12C-123.45", Timing::Unknown)], false);
+        let d = settle("123.45", 0.9, [("t", "12C-123.45", Timing::Unknown)]);
         assert_eq!((d.attach, d.why), (None, "not_near"));
     }
 
@@ -1078,17 +1049,12 @@ mod tests {
         let ix = index(&["12C-123.45", "14C-555.01", "29H-555.01"]);
         let o = ix.match_read("12C-1234");
         assert_eq!(o, MatchOutcome::NoMatch);
-        assert_eq!(
-            ix.to_score("12C-1234", &o),
-            Some((vec!["12C-123.45".to_string()], true))
-        );
+        // A valid plate no trip has: maybe a truck with no declaration, never scored.
+        assert_eq!(ix.to_score("12C-1234", &o), None);
         let o = ix.match_read("555.01");
         assert_eq!(
             ix.to_score("555.01", &o),
-            Some((
-                vec!["14C-555.01".to_string(), "29H-555.01".to_string()],
-                false
-            ))
+            Some(vec!["14C-555.01".to_string(), "29H-555.01".to_string()])
         );
         assert_eq!(ix.to_score("12C", &ix.match_read("12C")), None);
         assert_eq!(ix.to_score("12C12345", &ix.match_read("12C12345")), None);

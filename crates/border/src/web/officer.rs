@@ -770,10 +770,6 @@ fn note_text(n: &events::MatchNote, codes: &[(String, String, String)], t: Lang)
             "The camera was unsure (low confidence)",
         ),
         "below_floor" => ("Điểm quá thấp", "The score is too low"),
-        "unseen" => (
-            "Có thể là xe chưa khai báo mang đúng biển đã đọc",
-            "May be a truck with no declaration carrying the plate as read",
-        ),
         "unscored" => (
             "Có ứng viên không giải thích được bằng lỗi đọc",
             "A candidate the misread model cannot explain",
@@ -806,12 +802,6 @@ fn note_text(n: &events::MatchNote, codes: &[(String, String, String)], t: Lang)
         if let (Some(c), Some(s)) = (code(id), score) {
             out.push_str(&format!("; {label} {c}: {s:.2}"));
         }
-    }
-    if let Some(u) = n.unseen_score {
-        out.push_str(&format!(
-            "; {} {u:.2}",
-            t.s("xe chưa khai báo", "undeclared truck")
-        ));
     }
     out
 }
