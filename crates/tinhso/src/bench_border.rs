@@ -108,6 +108,10 @@ pub async fn run(args: &BorderArgs) -> anyhow::Result<()> {
         peak()
     );
     println!("  {line}");
+    println!(
+        "  scoring rule (confidence, expected hour): {} ambiguous reads settled right, {} wrong, {} undeclared; still in review by reason: {:?}",
+        acc.settled, acc.settled_wrong, acc.undeclared_settled, acc.review_why
+    );
     for w in &acc.wrong_examples {
         println!("  wrong: {w:?}");
     }
