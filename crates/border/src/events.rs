@@ -8,6 +8,9 @@
 //! from the database. A read that matches no trip, several plates, or a plate with several
 //! active trips goes to the officers' review queue (`border_review_queue`) with its candidates,
 //! where an officer attaches it to a trip with a reason or dismisses it — never silently.
+//! Before that, the scoring rule ([`crate::matching::settle`]) may settle it: the read's
+//! confidence, the misread edits and each candidate trip's expected time (booked slot or
+//! expected arrival); its reason is kept with the event and the review item ([`MatchNote`]).
 //!
 //! A batch ([`Ingestor::ingest_batch`]) is one transaction: checked in full first (a bad event
 //! rejects the batch with field errors `events[i].…`, nothing written), then events inserted
@@ -24,7 +27,7 @@ use tinhso_store::audit::Ctx;
 use tinhso_store::{now_micros, Backend, Db, DbError, WriteTx};
 
 use crate::journey::{self, Advance, Source, Stage};
-use crate::matching::{MatchOutcome, PlateIndex};
+use crate::matching::{self, Expected, MatchOutcome, PlateIndex, Timing};
 use crate::pass::PublishedKey;
 
 fn db_err(e: sqlx::Error) -> AppError {
@@ -258,7 +261,8 @@ impl EventBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventResult {
     pub event_id: String,
-    /// `exact`, `fuzzy`, `qr`, `gps` (attached); `ambiguous`, `no_match`, `several_trips`
+    /// `exact`, `fuzzy`, `scored` (settled by the scoring rule), `qr`, `gps` (attached);
+    /// `ambiguous`, `no_match`, `several_trips`
     /// (sent to review); `unknown_trip` (a QR or GPS event of no known trip: stored only);
     /// `duplicate` (already received: nothing stored).
     pub outcome: &'static str,
@@ -291,13 +295,17 @@ struct Active {
     gates: HashMap<String, GateIndex>,
     /// Trip → (gate, its plates), to remove it.
     trips: HashMap<String, (String, Vec<String>)>,
+    /// Trip → when it is expected (booked slot or expected arrival), or since when it is at
+    /// the gate: what the scoring rule weighs a candidate's time by.
+    expected: HashMap<String, Expected>,
 }
 
 impl Active {
-    fn add(&mut self, trip_id: &str, gate: &str, plates: Vec<String>) {
+    fn add(&mut self, trip_id: &str, gate: &str, plates: Vec<String>, expected: Expected) {
         if self.trips.contains_key(trip_id) {
             return;
         }
+        self.expected.insert(trip_id.to_string(), expected);
         let g = self.gates.entry(gate.to_string()).or_default();
         for p in &plates {
             g.plates.insert(p, p.clone());
@@ -311,6 +319,7 @@ impl Active {
     }
 
     fn remove(&mut self, trip_id: &str) {
+        self.expected.remove(trip_id);
         let Some((gate, plates)) = self.trips.remove(trip_id) else {
             return;
         };
@@ -336,16 +345,49 @@ pub struct Candidate {
     pub plate: String,
 }
 
+/// Why the scoring rule attached a read or left it in review (lý do quyết định): stored as
+/// JSON with the event and its review item (`match_note`), shown to the officer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchNote {
+    /// [`crate::matching::Decision::why`]: `settled`, `margin`, `not_near`, `low_confidence`…
+    pub why: String,
+    pub confidence: f64,
+    pub best_trip: Option<String>,
+    pub best_score: Option<f64>,
+    pub runner_up_trip: Option<String>,
+    pub runner_up_score: Option<f64>,
+}
+
+impl MatchNote {
+    fn of(d: &matching::Decision<String>, confidence: f64) -> Self {
+        let round = |x: Option<f64>| x.map(|v| (v * 1000.0).round() / 1000.0);
+        MatchNote {
+            why: d.why.to_string(),
+            confidence,
+            best_trip: d.best.clone(),
+            best_score: round(d.best_score),
+            runner_up_trip: d.runner_up.clone(),
+            runner_up_score: round(d.runner_up_score),
+        }
+    }
+
+    fn json(&self) -> Option<String> {
+        serde_json::to_string(self).ok()
+    }
+}
+
 /// The result of matching a read against a gate's active trips.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Resolution {
     Attach {
         trip_id: String,
         how: &'static str,
+        note: Option<MatchNote>,
     },
     Review {
         reason: &'static str,
         candidates: Vec<Candidate>,
+        note: Option<MatchNote>,
     },
 }
 
@@ -412,9 +454,12 @@ impl Ingestor {
     pub async fn refresh(&self, db: &Db) -> Result<usize, AppError> {
         let keys = crate::pass::published_keys(db).await?;
         *self.keys.write().map_err(poisoned)? = keys;
+        // At most one active booking per trip (a unique index).
         let rows = sqlx::query(&format!(
-            "SELECT id, gate_code, vehicle_plate, trailer_plate FROM border_trips \
-             WHERE stage IN {ACTIVE_STAGES}"
+            "SELECT t.id, t.gate_code, t.vehicle_plate, t.trailer_plate, t.expected_arrival, \
+             t.stage, t.stage_at, b.hour_start, b.arrive_by FROM border_trips t \
+             LEFT JOIN border_bookings b ON b.trip_id = t.id AND b.status = 'active' \
+             WHERE t.stage IN {ACTIVE_STAGES}"
         ))
         .fetch_all(db.pool())
         .await
@@ -425,21 +470,56 @@ impl Ingestor {
             let gate: String = r.try_get(1).map_err(db_err)?;
             let vehicle: String = r.try_get(2).map_err(db_err)?;
             let trailer: Option<String> = r.try_get(3).map_err(db_err)?;
+            let expected_arrival: i64 = r.try_get(4).map_err(db_err)?;
+            let stage: String = r.try_get(5).map_err(db_err)?;
+            let stage_at: i64 = r.try_get(6).map_err(db_err)?;
+            let hour_start: Option<i64> = r.try_get(7).map_err(db_err)?;
+            let arrive_by: Option<i64> = r.try_get(8).map_err(db_err)?;
+            let expected = if stage != "declared" {
+                Expected::Present { since: stage_at }
+            } else {
+                // The booked slot and the declared arrival together.
+                Expected::Window {
+                    from: hour_start.map_or(expected_arrival, |h| h.min(expected_arrival)),
+                    to: arrive_by.map_or(expected_arrival, |b| b.max(expected_arrival)),
+                }
+            };
             let mut plates = vec![vehicle];
             plates.extend(trailer);
-            a.add(&id, &gate, plates);
+            a.add(&id, &gate, plates, expected);
         }
         let n = a.trips.len();
         *self.active.write().map_err(poisoned)? = a;
         Ok(n)
     }
 
-    /// Start matching a trip's plates (a new declaration) without a full refresh.
+    /// Start matching a trip's plates (a new declaration) without a full refresh. Its time
+    /// is not known until the next refresh: the scoring rule never attaches to it (it still
+    /// competes); [`Ingestor::track_expected`] gives the time.
     pub fn track(&self, trip_id: &str, gate: &str, plates: Vec<String>) -> Result<(), AppError> {
         self.active
             .write()
             .map_err(poisoned)?
-            .add(trip_id, gate, plates);
+            .add(trip_id, gate, plates, Expected::Unknown);
+        Ok(())
+    }
+
+    /// [`Ingestor::track`] with the trip's expected arrival (Unix microseconds).
+    pub fn track_expected(
+        &self,
+        trip_id: &str,
+        gate: &str,
+        plates: Vec<String>,
+        expected_arrival: i64,
+    ) -> Result<(), AppError> {
+        let e = Expected::Window {
+            from: expected_arrival,
+            to: expected_arrival,
+        };
+        self.active
+            .write()
+            .map_err(poisoned)?
+            .add(trip_id, gate, plates, e);
         Ok(())
     }
 
@@ -458,11 +538,23 @@ impl Ingestor {
         self.sensors.get(id)
     }
 
-    fn resolve_read(&self, a: &Active, gate: &str, text: &str) -> Resolution {
+    /// Match a read; what the matcher leaves ambiguous (or matched to a plate with several
+    /// trips) goes through the scoring
+    /// rule ([`matching::settle`]: the read's confidence, the edits, each candidate trip's
+    /// expected time), which attaches (`scored`) or leaves it in review with its reason.
+    fn resolve_read(
+        &self,
+        a: &Active,
+        gate: &str,
+        text: &str,
+        confidence: f64,
+        at: i64,
+    ) -> Resolution {
         let Some(g) = a.gates.get(gate) else {
             return Resolution::Review {
                 reason: "no_match",
                 candidates: Vec::new(),
+                note: None,
             };
         };
         let trips_of = |plate: &str| -> Vec<Candidate> {
@@ -478,35 +570,66 @@ impl Ingestor {
                 })
                 .unwrap_or_default()
         };
+        // The scoring rule over candidate trips.
+        let settle = |cands: &[Candidate]| -> matching::Decision<String> {
+            matching::settle(
+                text,
+                confidence,
+                cands.iter().map(|c| {
+                    let e = a
+                        .expected
+                        .get(&c.trip_id)
+                        .copied()
+                        .unwrap_or(Expected::Unknown);
+                    (c.trip_id.clone(), c.plate.as_str(), Timing::of(e, at))
+                }),
+            )
+        };
+        let decided = |reason: &'static str, candidates: Vec<Candidate>| {
+            let d = settle(&candidates);
+            let note = Some(MatchNote::of(&d, confidence));
+            match d.attach {
+                Some(trip_id) => Resolution::Attach {
+                    trip_id,
+                    how: "scored",
+                    note,
+                },
+                None => Resolution::Review {
+                    reason,
+                    candidates,
+                    note,
+                },
+            }
+        };
         let outcome = g.plates.match_read(text);
         let how = outcome.kind();
-        match outcome {
-            MatchOutcome::Exact(p) | MatchOutcome::Fuzzy(p) => {
-                let c = trips_of(&p);
-                if c.len() == 1 {
-                    Resolution::Attach {
-                        trip_id: c[0].trip_id.clone(),
-                        how,
-                    }
-                } else {
-                    Resolution::Review {
-                        reason: "several_trips",
-                        candidates: c,
-                    }
+        if let Some(p) = outcome.key() {
+            let c = trips_of(p);
+            return if c.len() == 1 {
+                Resolution::Attach {
+                    trip_id: c[0].trip_id.clone(),
+                    how,
+                    note: None,
                 }
-            }
-            MatchOutcome::Ambiguous(ps) => Resolution::Review {
-                reason: "ambiguous",
-                candidates: ps.iter().flat_map(|p| trips_of(p)).collect(),
-            },
-            MatchOutcome::NoMatch => Resolution::Review {
-                reason: "no_match",
+            } else {
+                decided("several_trips", c)
+            };
+        }
+        let reason = match outcome {
+            MatchOutcome::Ambiguous(_) => "ambiguous",
+            _ => "no_match",
+        };
+        match g.plates.to_score(text, &outcome) {
+            Some(plates) => decided(reason, plates.iter().flat_map(|p| trips_of(p)).collect()),
+            None => Resolution::Review {
+                reason,
                 candidates: g
                     .plates
                     .candidates(text)
                     .iter()
                     .flat_map(|p| trips_of(p))
                     .collect(),
+                note: None,
             },
         }
     }
@@ -673,10 +796,20 @@ impl Ingestor {
         {
             let a = self.active.read().map_err(poisoned)?;
             for (i, e) in events.iter().enumerate() {
-                if let EventBody::Camera { plate_text, .. } = &e.body {
+                if let EventBody::Camera {
+                    plate_text,
+                    confidence,
+                    ..
+                } = &e.body
+                {
                     if first[i] {
-                        resolutions[i] =
-                            Some(self.resolve_read(&a, &sensors[i].gate_code, plate_text));
+                        resolutions[i] = Some(self.resolve_read(
+                            &a,
+                            &sensors[i].gate_code,
+                            plate_text,
+                            *confidence,
+                            e.at,
+                        ));
                     }
                 }
             }
@@ -743,6 +876,7 @@ impl Ingestor {
                         (None, Some(t)) => Some(Resolution::Attach {
                             trip_id: t.clone(),
                             how: "qr",
+                            note: None,
                         }),
                         (None, None) => None,
                         (Some(reason), t) => Some(Resolution::Review {
@@ -754,6 +888,7 @@ impl Ingestor {
                                 })
                                 .into_iter()
                                 .collect(),
+                            note: None,
                         }),
                     };
                 }
@@ -761,6 +896,7 @@ impl Ingestor {
                     resolutions[i] = by_id.get(trip_id.trim()).map(|t| Resolution::Attach {
                         trip_id: t.clone(),
                         how: "gps",
+                        note: None,
                     });
                 }
                 EventBody::Camera { .. } => {}
@@ -777,7 +913,7 @@ impl Ingestor {
         let new_ids = insert_events(&mut tx, &rows).await?;
         // Journey moves: one per (trip, stage), with the earliest time; review rows.
         let mut moves: HashMap<(String, Stage), (i64, Source)> = HashMap::new();
-        let mut reviews: Vec<(usize, &'static str, Vec<Candidate>)> = Vec::new();
+        let mut reviews: Vec<Review> = Vec::new();
         for (i, e) in events.iter().enumerate() {
             if !first[i] || !new_ids.contains(e.event_id.as_str()) {
                 report.duplicates += 1;
@@ -789,7 +925,7 @@ impl Ingestor {
                 continue;
             }
             match &resolutions[i] {
-                Some(Resolution::Attach { trip_id, how }) => {
+                Some(Resolution::Attach { trip_id, how, .. }) => {
                     report.attached += 1;
                     let m = moves
                         .entry((trip_id.clone(), sensors[i].stage))
@@ -803,9 +939,18 @@ impl Ingestor {
                         trip_id: Some(trip_id.clone()),
                     });
                 }
-                Some(Resolution::Review { reason, candidates }) => {
+                Some(Resolution::Review {
+                    reason,
+                    candidates,
+                    note,
+                }) => {
                     report.review += 1;
-                    reviews.push((i, reason, candidates.clone()));
+                    reviews.push(Review {
+                        index: i,
+                        reason,
+                        candidates: candidates.clone(),
+                        note: note.as_ref().and_then(MatchNote::json),
+                    });
                     report.results.push(EventResult {
                         event_id: e.event_id.clone(),
                         outcome: reason,
@@ -833,19 +978,35 @@ impl Ingestor {
             })
             .collect();
         let mut ended: Vec<String> = Vec::new();
-        for adv in journey::advance_many(&mut tx, &moves).await? {
+        // Trips now at the gate: near in time for any later read (the scoring rule).
+        let mut arrived: Vec<(String, i64)> = Vec::new();
+        let first_at: HashMap<&str, i64> = moves.iter().fold(HashMap::new(), |mut m, s| {
+            let e = m.entry(s.trip_id.as_str()).or_insert(s.at);
+            *e = (*e).min(s.at);
+            m
+        });
+        let mut advanced = journey::advance_many(&mut tx, &moves).await?;
+        for adv in advanced.iter_mut() {
             if adv.moved {
                 report.moved += 1;
                 if !adv.to.is_active() {
-                    ended.push(adv.trip_id);
+                    ended.push(std::mem::take(&mut adv.trip_id));
+                } else if adv.from == Stage::Declared {
+                    let at = first_at.get(adv.trip_id.as_str()).copied().unwrap_or(0);
+                    arrived.push((std::mem::take(&mut adv.trip_id), at));
                 }
             }
         }
         tx.commit().await?;
-        if !ended.is_empty() {
+        if !ended.is_empty() || !arrived.is_empty() {
             let mut a = self.active.write().map_err(poisoned)?;
             for t in &ended {
                 a.remove(t);
+            }
+            for (t, at) in arrived {
+                if let Some(e) = a.expected.get_mut(&t) {
+                    *e = Expected::Present { since: at };
+                }
             }
         }
         Ok(report)
@@ -896,6 +1057,18 @@ struct Stored {
     trip_id: Option<String>,
     outcome: &'static str,
     received_at: i64,
+    /// The scoring rule's reason ([`MatchNote`], JSON), when it decided.
+    match_note: Option<String>,
+}
+
+/// A read sent to the review queue.
+struct Review {
+    /// Its index in the batch.
+    index: usize,
+    reason: &'static str,
+    candidates: Vec<Candidate>,
+    /// [`MatchNote`] as JSON.
+    note: Option<String>,
 }
 
 fn stored(e: &NewEvent, s: &Sensor, r: Option<&Resolution>, now: i64) -> Stored {
@@ -917,10 +1090,10 @@ fn stored(e: &NewEvent, s: &Sensor, r: Option<&Resolution>, now: i64) -> Stored 
         }
         EventBody::Gps { trip_id, .. } => (None, None, Some(trip_id.trim().to_string())),
     };
-    let (trip_id, outcome) = match r {
-        Some(Resolution::Attach { trip_id, how }) => (Some(trip_id.clone()), *how),
-        Some(Resolution::Review { reason, .. }) => (None, *reason),
-        None => (None, "unknown_trip"),
+    let (trip_id, outcome, note) = match r {
+        Some(Resolution::Attach { trip_id, how, note }) => (Some(trip_id.clone()), *how, note),
+        Some(Resolution::Review { reason, note, .. }) => (None, *reason, note),
+        None => (None, "unknown_trip", &None),
     };
     Stored {
         event_id: e.event_id.clone(),
@@ -935,10 +1108,11 @@ fn stored(e: &NewEvent, s: &Sensor, r: Option<&Resolution>, now: i64) -> Stored 
         trip_id,
         outcome,
         received_at: now,
+        match_note: note.as_ref().and_then(MatchNote::json),
     }
 }
 
-/// Rows per multi-row `INSERT` (12 parameters each: well below both engines' limits).
+/// Rows per multi-row `INSERT` (one JSON parameter per chunk of rows).
 const ROWS_PER_INSERT: usize = 2_000;
 
 /// Insert the events not received before; returns the IDs of those inserted.
@@ -961,12 +1135,13 @@ async fn insert_events(tx: &mut WriteTx, rows: &[Stored]) -> Result<HashSet<Stri
             ("trip_id", Col::Text),
             ("outcome", Col::Text),
             ("received_at", Col::Int),
+            ("match_note", Col::Text),
         ],
     );
     // `WHERE true`: SQLite needs it between a SELECT and an upsert clause.
     let sql = format!(
         "INSERT INTO border_events (event_id, kind, sensor_id, gate_code, stage, at, \
-         plate_text, confidence, ref, trip_id, outcome, received_at) {source} WHERE true \
+         plate_text, confidence, ref, trip_id, outcome, received_at, match_note) {source} WHERE true \
          ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
     );
     for chunk in rows.chunks(ROWS_PER_INSERT) {
@@ -985,7 +1160,8 @@ async fn insert_events(tx: &mut WriteTx, rows: &[Stored]) -> Result<HashSet<Stri
                     r.reference,
                     r.trip_id,
                     r.outcome,
-                    r.received_at
+                    r.received_at,
+                    r.match_note
                 ])
             })
             .collect();
@@ -1006,10 +1182,11 @@ async fn insert_reviews(
     tx: &mut WriteTx,
     events: &[NewEvent],
     sensors: &[&Sensor],
-    reviews: &[(usize, &'static str, Vec<Candidate>)],
+    reviews: &[Review],
     now: i64,
 ) -> Result<(), AppError> {
-    for (i, reason, candidates) in reviews {
+    for rv in reviews {
+        let i = &rv.index;
         let e = &events[*i];
         // A refused pass: the plate it claims, for the officer to compare with the truck.
         let text = match &e.body {
@@ -1021,19 +1198,21 @@ async fn insert_reviews(
                 .unwrap_or_default(),
             EventBody::Gps { .. } => String::new(),
         };
-        let cands = serde_json::to_string(candidates).map_err(AppError::internal)?;
+        let cands = serde_json::to_string(&rv.candidates).map_err(AppError::internal)?;
         sqlx::query(
             "INSERT INTO border_review_queue (event_id, gate_code, stage, at, plate_text, reason, \
-             candidates, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8)",
+             candidates, status, created_at, match_note) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9)",
         )
         .bind(&e.event_id)
         .bind(&sensors[*i].gate_code)
         .bind(sensors[*i].stage.as_str())
         .bind(e.at)
         .bind(&text)
-        .bind(*reason)
+        .bind(rv.reason)
         .bind(&cands)
         .bind(now)
+        .bind(&rv.note)
         .execute(tx.conn())
         .await
         .map_err(db_err)?;
@@ -1056,10 +1235,13 @@ pub struct ReviewItem {
     pub resolved_trip_id: Option<String>,
     pub resolved_by: Option<String>,
     pub resolved_reason: Option<String>,
+    /// Why the scoring rule left it here (best and runner-up trips and scores), when it
+    /// looked at it.
+    pub match_note: Option<MatchNote>,
 }
 
 const REVIEW_COLUMNS: &str = "event_id, gate_code, stage, at, plate_text, reason, candidates, \
-     status, resolved_trip_id, resolved_by, resolved_reason";
+     status, resolved_trip_id, resolved_by, resolved_reason, match_note";
 
 fn review_item(r: &sqlx::any::AnyRow) -> Result<ReviewItem, AppError> {
     let cands: String = r.try_get(6).map_err(db_err)?;
@@ -1075,6 +1257,10 @@ fn review_item(r: &sqlx::any::AnyRow) -> Result<ReviewItem, AppError> {
         resolved_trip_id: r.try_get(8).map_err(db_err)?,
         resolved_by: r.try_get(9).map_err(db_err)?,
         resolved_reason: r.try_get(10).map_err(db_err)?,
+        match_note: r
+            .try_get::<Option<String>, _>(11)
+            .map_err(db_err)?
+            .and_then(|n| serde_json::from_str(&n).ok()),
     })
 }
 

@@ -97,4 +97,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "the latest congestion forecast of each gate",
         sql: include_str!("../migrations/8010_forecast_snapshots.sql"),
     },
+    Migration {
+        version: 8014,
+        name: "border camera reads: the scoring rule's reason (match_note)",
+        sql: include_str!("../migrations/8014_match_note.sql"),
+    },
 ];

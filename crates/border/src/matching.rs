@@ -23,6 +23,7 @@
 
 use std::collections::HashMap;
 
+use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::plate;
@@ -412,6 +413,331 @@ impl<K: Clone + Eq> PlateIndex<K> {
     }
 }
 
+// ---------------------------------------------------------------- scoring ambiguous reads
+
+/// How a read differs from one candidate plate (các lỗi đọc so với biển ứng viên), in the
+/// misread model's terms ([`crate::misread`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Edits {
+    /// Characters read as a confusable one (8↔B, 0↔D…).
+    pub confusions: u32,
+    /// Characters not read (lost).
+    pub dropped: u32,
+    /// Only the bottom line of a two-line plate read.
+    pub line_lost: bool,
+    /// The Chinese province character lost or read as another.
+    pub province: bool,
+}
+
+impl Edits {
+    /// How many edits in all.
+    pub fn count(&self) -> u32 {
+        self.confusions + self.dropped + u32::from(self.line_lost) + u32::from(self.province)
+    }
+}
+
+/// Characters that differ (the two strings fold alike and have the same length).
+fn confusions(a: &str, b: &str) -> Option<u32> {
+    if a.len() != b.len() || fold(a) != fold(b) {
+        return None;
+    }
+    Some(a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count() as u32)
+}
+
+/// The fewest edits that turn `canonical` into the read `text`, or `None` when the misread
+/// model has no such edit (same length and folding alike; one character lost; the bottom line
+/// alone; the province character lost or misread on top of these).
+pub fn edits(text: &str, canonical: &str) -> Option<Edits> {
+    let r = parts(text);
+    let p = parts(canonical);
+    let province = match (r.province, p.province) {
+        (None, None) => false,
+        (Some(a), Some(b)) => a != b,
+        _ => true,
+    };
+    let mut best: Option<Edits> = None;
+    let mut consider = |e: Edits| {
+        if best.is_none_or(|b| likelihood_key(&e) < likelihood_key(&b)) {
+            best = Some(e);
+        }
+    };
+    if let Some(c) = confusions(&r.body, &p.body) {
+        consider(Edits {
+            confusions: c,
+            province,
+            ..Edits::default()
+        });
+    }
+    if r.body.len() + 1 == p.body.len() {
+        for i in 0..p.body.len() {
+            let mut d = p.body.clone();
+            d.remove(i);
+            if let Some(c) = confusions(&r.body, &d) {
+                consider(Edits {
+                    confusions: c,
+                    dropped: 1,
+                    province,
+                    ..Edits::default()
+                });
+            }
+        }
+    }
+    if r.province.is_none() {
+        if let Some(b) = bottom_of(&p) {
+            if let Some(c) = confusions(&r.body, b) {
+                consider(Edits {
+                    confusions: c,
+                    line_lost: true,
+                    ..Edits::default()
+                });
+            }
+        }
+    }
+    best
+}
+
+/// Orders edits from the likeliest: the log-likelihood at a middling confidence, negated
+/// (only to pick the likeliest reading of one candidate; the decision uses the read's own
+/// confidence).
+fn likelihood_key(e: &Edits) -> i64 {
+    (-read_log_likelihood(e, 0.8) * 1000.0).round() as i64
+}
+
+/// The scoring rule's constants (quy tắc chấm điểm), documented in
+/// `docs/border/plates-and-events.md`. They are assumptions to be re-tuned on the gates'
+/// camera data, like the misread rates.
+pub mod rule {
+    /// Weight of one confusable character (8↔B, 0↔D, 1↔I, 5↔S, 2↔Z, 6↔G).
+    pub const W_CONFUSION: f64 = 0.5;
+    /// Weight of one character lost.
+    pub const W_DROPPED: f64 = 0.2;
+    /// Weight of a read of the bottom line alone.
+    pub const W_LINE_LOST: f64 = 0.2;
+    /// Weight of the Chinese province character lost or misread (a fifth of Chinese reads).
+    pub const W_PROVINCE: f64 = 1.0;
+    /// The chance of an error the camera's confidence `q` leaves: `1 − q`, kept within
+    /// these bounds (a camera is never certain; a read below 50% is not evidence of much).
+    pub const ERROR_MIN: f64 = 0.02;
+    pub const ERROR_MAX: f64 = 0.5;
+    /// A trip is *near* in time when the read is at most this before the start of its booked
+    /// slot (or its expected arrival, without a booking)…
+    pub const NEAR_BEFORE_US: i64 = 2 * 3_600_000_000;
+    /// … and at most this after the slot's latest arrival (or the expected arrival).
+    pub const NEAR_AFTER_US: i64 = 4 * 3_600_000_000;
+    /// Within a day either side of the window: *soon*, weight [`T_SOON`]; beyond: [`T_FAR`].
+    pub const SOON_US: i64 = 24 * 3_600_000_000;
+    pub const T_SOON: f64 = 0.05;
+    pub const T_FAR: f64 = 0.001;
+    /// The best candidate must beat the runner-up by this much (natural log: ×20).
+    pub const MARGIN: f64 = 3.0;
+    /// … and score at least this (natural log: a chance of 1 in 1,100).
+    pub const FLOOR: f64 = -7.0;
+    /// A read below this confidence is never attached by the score: an officer looks.
+    pub const MIN_CONFIDENCE: f64 = 0.5;
+}
+
+/// The chance of a misread the camera's confidence leaves.
+fn error_chance(confidence: f64) -> f64 {
+    (1.0 - confidence).clamp(rule::ERROR_MIN, rule::ERROR_MAX)
+}
+
+/// Log-likelihood of the read given the candidate plate and the camera's confidence: each
+/// edit costs its weight times the chance of an error (độ tin cậy càng cao, lỗi càng đắt).
+pub fn read_log_likelihood(e: &Edits, confidence: f64) -> f64 {
+    let eps = error_chance(confidence).ln();
+    let mut l = 0.0;
+    l += e.confusions as f64 * (rule::W_CONFUSION.ln() + eps);
+    l += e.dropped as f64 * (rule::W_DROPPED.ln() + eps);
+    if e.line_lost {
+        l += rule::W_LINE_LOST.ln() + eps;
+    }
+    if e.province {
+        l += rule::W_PROVINCE.ln() + eps;
+    }
+    l
+}
+
+/// When a candidate trip is expected at the gate (thời điểm dự kiến của chuyến).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// Already at the gate (staging or later): any read after it arrived is near.
+    Present { since: i64 },
+    /// Booked slot `[from, to]` (start of the hour, latest arrival) or the expected arrival
+    /// (`from == to`), Unix microseconds.
+    Window { from: i64, to: i64 },
+    /// Not known (a trip tracked without its times): never attached by the score, but a
+    /// full competitor.
+    Unknown,
+}
+
+/// How near in time a candidate trip is to a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timing {
+    Near,
+    Soon,
+    Far,
+    Unknown,
+}
+
+impl Timing {
+    pub fn of(expected: Expected, at: i64) -> Timing {
+        match expected {
+            Expected::Present { since } => {
+                if at >= since.saturating_sub(rule::NEAR_BEFORE_US) {
+                    Timing::Near
+                } else {
+                    Timing::Soon
+                }
+            }
+            Expected::Window { from, to } => {
+                if at >= from.saturating_sub(rule::NEAR_BEFORE_US)
+                    && at <= to.saturating_add(rule::NEAR_AFTER_US)
+                {
+                    Timing::Near
+                } else if at >= from.saturating_sub(rule::SOON_US)
+                    && at <= to.saturating_add(rule::SOON_US)
+                {
+                    Timing::Soon
+                } else {
+                    Timing::Far
+                }
+            }
+            Expected::Unknown => Timing::Unknown,
+        }
+    }
+
+    /// Log of the time weight: near 1 (or not known: not held against it), soon 0.05, far 0.001.
+    pub fn log_weight(self) -> f64 {
+        match self {
+            Timing::Near | Timing::Unknown => 0.0,
+            Timing::Soon => rule::T_SOON.ln(),
+            Timing::Far => rule::T_FAR.ln(),
+        }
+    }
+}
+
+/// One candidate scored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored<T> {
+    pub key: T,
+    pub edits: Edits,
+    pub timing: Timing,
+    /// [`read_log_likelihood`] + [`Timing::log_weight`].
+    pub score: f64,
+}
+
+/// Score one candidate: `None` when the misread model cannot turn its plate into the read.
+pub fn score<T>(
+    key: T,
+    text: &str,
+    canonical: &str,
+    confidence: f64,
+    timing: Timing,
+) -> Option<Scored<T>> {
+    let e = edits(text, canonical)?;
+    Some(Scored {
+        key,
+        edits: e,
+        timing,
+        score: read_log_likelihood(&e, confidence) + timing.log_weight(),
+    })
+}
+
+/// The rule's decision on an ambiguous read, with its reason (for the review queue and the
+/// event).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision<T> {
+    /// The candidate to attach, when the rule settles it.
+    pub attach: Option<T>,
+    /// Why: `settled`, or why not: `low_confidence`, `not_near`, `below_floor`, `margin`
+    /// (the runner-up too close), `unscored`, `no_candidate`.
+    pub why: &'static str,
+    pub best: Option<T>,
+    pub best_score: Option<f64>,
+    pub runner_up: Option<T>,
+    pub runner_up_score: Option<f64>,
+}
+
+/// Decide among scored candidates: the best (highest score; ties by key, so deterministic)
+/// is attached only when the read's confidence is at least [`rule::MIN_CONFIDENCE`], the
+/// best is near in time, its score is at least [`rule::FLOOR`] and it beats the runner-up by
+/// [`rule::MARGIN`]. Otherwise nothing is attached (the read stays in review).
+pub fn decide<T: Clone + Ord>(mut cands: Vec<Scored<T>>, confidence: f64) -> Decision<T> {
+    cands.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
+    let best = cands.first();
+    let second = cands.get(1);
+    let mut d = Decision {
+        attach: None,
+        why: "no_candidate",
+        best: best.map(|b| b.key.clone()),
+        best_score: best.map(|b| b.score),
+        runner_up: second.map(|b| b.key.clone()),
+        runner_up_score: second.map(|b| b.score),
+    };
+    let Some(b) = best else {
+        return d;
+    };
+    // `!(x >= min)`: a NaN confidence is low too.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    let low = !(confidence >= rule::MIN_CONFIDENCE);
+    d.why = if low {
+        "low_confidence"
+    } else if b.timing != Timing::Near {
+        "not_near"
+    } else if b.score < rule::FLOOR {
+        "below_floor"
+    } else if second.is_some_and(|s| b.score - s.score < rule::MARGIN) {
+        "margin"
+    } else {
+        d.attach = Some(b.key.clone());
+        "settled"
+    };
+    d
+}
+
+/// Score every candidate (key, canonical plate, timing) of an ambiguous read and decide
+/// ([`decide`]). A candidate the misread model cannot explain is not dropped: the read stays
+/// in review (`unscored`), so no competitor is ever lost.
+pub fn settle<'a, T: Clone + Ord>(
+    text: &str,
+    confidence: f64,
+    cands: impl IntoIterator<Item = (T, &'a str, Timing)>,
+) -> Decision<T> {
+    let mut scored = Vec::new();
+    let mut unscored = false;
+    for (key, canonical, timing) in cands {
+        match score(key, text, canonical, confidence, timing) {
+            Some(s) => scored.push(s),
+            None => unscored = true,
+        }
+    }
+    let mut d = decide(scored, confidence);
+    if unscored {
+        d.attach = None;
+        d.why = "unscored";
+    }
+    d
+}
+
+impl<K: Clone + Eq> PlateIndex<K> {
+    /// The candidate plates the scoring rule weighs for a read the matcher found ambiguous
+    /// (every tier's candidates: none is left out). `None` for any other outcome: a read that
+    /// matched nothing is a plate no active trip has, read right or misread, and may be a truck
+    /// with no declaration — it is never settled by the score (see docs/border).
+    pub fn to_score(&self, text: &str, outcome: &MatchOutcome<K>) -> Option<Vec<String>> {
+        let r = parts(text);
+        if r.body.len() < 4 || looks_like_top_line(&r.body) {
+            return None;
+        }
+        if !matches!(outcome, MatchOutcome::Ambiguous(_)) {
+            return None;
+        }
+        let c = self.candidates(text);
+        (!c.is_empty()).then_some(c)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -577,6 +903,162 @@ mod tests {
         assert_eq!(ix.match_read("12C12345"), MatchOutcome::Exact(8));
         assert_eq!(ix.get("12C-123.45"), Some(&8));
         assert_eq!(ix.candidates("I2C12345"), vec!["12C-123.45".to_string()]);
+    }
+
+    fn near(e: i64) -> Expected {
+        Expected::Window { from: e, to: e }
+    }
+
+    const H: i64 = 3_600_000_000;
+
+    #[test]
+    fn edits_follow_the_misread_model() {
+        let e = edits("I2C-1O8.52", "12C-108.52").unwrap();
+        assert_eq!(
+            (e.confusions, e.dropped, e.line_lost, e.province),
+            (2, 0, false, false)
+        );
+        let e = edits("12C-1234", "12C-123.45").unwrap();
+        assert_eq!((e.confusions, e.dropped), (0, 1));
+        assert_eq!(edits("123.45", "12C-123.45").unwrap().count(), 1);
+        assert!(edits("123.45", "12C-123.45").unwrap().line_lost);
+        let e = edits("A77777", "桂A·77777").unwrap();
+        assert!(e.province && e.count() == 1);
+        assert_eq!(edits("云A77777", "桂A·77777").unwrap().count(), 1);
+        assert_eq!(edits("桂A77777", "桂A·77777").unwrap().count(), 0);
+        // Not a misread of it at all.
+        assert_eq!(edits("12C-123.47", "12C-123.45"), None);
+        assert_eq!(edits("29C-123.45", "12C-1234"), None);
+    }
+
+    #[test]
+    fn confidence_makes_edits_costlier() {
+        let one = Edits {
+            confusions: 1,
+            ..Edits::default()
+        };
+        assert_eq!(read_log_likelihood(&Edits::default(), 0.99), 0.0);
+        assert!(read_log_likelihood(&one, 0.98) < read_log_likelihood(&one, 0.7));
+        // Bounded: beyond the bounds, no difference.
+        assert_eq!(
+            read_log_likelihood(&one, 0.999),
+            read_log_likelihood(&one, 1.0)
+        );
+        assert_eq!(
+            read_log_likelihood(&one, 0.1),
+            read_log_likelihood(&one, 0.3)
+        );
+    }
+
+    #[test]
+    fn timing_of_a_read() {
+        assert_eq!(Timing::of(near(10 * H), 9 * H), Timing::Near);
+        assert_eq!(Timing::of(near(10 * H), 14 * H), Timing::Near);
+        assert_eq!(Timing::of(near(10 * H), 7 * H), Timing::Soon);
+        assert_eq!(Timing::of(near(10 * H), 15 * H), Timing::Soon);
+        assert_eq!(Timing::of(near(100 * H), 10 * H), Timing::Far);
+        // A booked slot: near from 2 h before its start to 4 h after the latest arrival.
+        let slot = Expected::Window {
+            from: 10 * H,
+            to: 11 * H + H / 2,
+        };
+        assert_eq!(Timing::of(slot, 15 * H), Timing::Near);
+        assert_eq!(
+            Timing::of(Expected::Present { since: 5 * H }, 50 * H),
+            Timing::Near
+        );
+        assert_eq!(Timing::of(Expected::Unknown, 5 * H), Timing::Unknown);
+    }
+
+    #[test]
+    fn the_expected_hour_settles_a_tie() {
+        let read = "A77777";
+        let both = |at: i64| {
+            settle(
+                read,
+                0.9,
+                [
+                    ("a", "桂A·77777", Timing::of(near(0), at)),
+                    ("b", "云A·77777", Timing::of(near(30 * H), at)),
+                ],
+            )
+        };
+        let d = both(H);
+        assert_eq!((d.attach, d.why), (Some("a"), "settled"));
+        assert_eq!(d.runner_up, Some("b"));
+        let d = both(30 * H);
+        assert_eq!((d.attach, d.why), (Some("b"), "settled"));
+        // Neither near.
+        let d = both(14 * H);
+        assert_eq!((d.attach, d.why), (None, "not_near"));
+        // Both near: equally likely.
+        let d = settle(
+            read,
+            0.9,
+            [
+                ("a", "桂A·77777", Timing::Near),
+                ("b", "云A·77777", Timing::Near),
+            ],
+        );
+        assert_eq!((d.attach, d.why), (None, "margin"));
+        assert_eq!(d.best_score, d.runner_up_score);
+    }
+
+    #[test]
+    fn the_confidence_settles_a_lost_digit() {
+        let cands = [
+            ("short", "12C-1234", Timing::Near),
+            ("long", "12C-123.45", Timing::Near),
+        ];
+        let d = settle("12C-1234", 0.98, cands);
+        assert_eq!((d.attach, d.why), (Some("short"), "settled"));
+        let d = settle("12C-1234", 0.6, cands);
+        assert_eq!((d.attach, d.why), (None, "margin"));
+        // Order of the candidates does not matter.
+        let mut rev = cands;
+        rev.reverse();
+        assert_eq!(settle("12C-1234", 0.98, rev).attach, Some("short"));
+    }
+
+    #[test]
+    fn unsure_or_unexplained_reads_stay_in_review() {
+        let one = [("t", "12C-123.45", Timing::Near)];
+        // Below the confidence floor, NaN included.
+        assert_eq!(settle("123.45", 0.45, one).why, "low_confidence");
+        assert_eq!(settle("123.45", f64::NAN, one).why, "low_confidence");
+        assert_eq!(settle("123.45", 0.8, one).attach, Some("t"));
+        // A candidate the model cannot explain: nothing attached.
+        let d = settle(
+            "12C-123.45",
+            0.9,
+            [
+                ("t", "12C-123.45", Timing::Near),
+                ("u", "99K-999.99", Timing::Near),
+            ],
+        );
+        assert_eq!((d.attach, d.why), (None, "unscored"));
+        let d: Decision<&str> = settle("12C", 0.9, []);
+        assert_eq!((d.attach, d.why), (None, "no_candidate"));
+        // A trip whose time is not known competes but is never attached.
+        let d = settle("123.45", 0.9, [("t", "12C-123.45", Timing::Unknown)]);
+        assert_eq!((d.attach, d.why), (None, "not_near"));
+    }
+
+    #[test]
+    fn to_score_looks_at_reads_the_matcher_left() {
+        let ix = index(&["12C-123.45", "14C-555.01", "29H-555.01"]);
+        let o = ix.match_read("12C-1234");
+        assert_eq!(o, MatchOutcome::NoMatch);
+        // A valid plate no trip has: maybe a truck with no declaration, never scored.
+        assert_eq!(ix.to_score("12C-1234", &o), None);
+        let o = ix.match_read("555.01");
+        assert_eq!(
+            ix.to_score("555.01", &o),
+            Some(vec!["14C-555.01".to_string(), "29H-555.01".to_string()])
+        );
+        assert_eq!(ix.to_score("12C", &ix.match_read("12C")), None);
+        assert_eq!(ix.to_score("12C12345", &ix.match_read("12C12345")), None);
+        assert_eq!(ix.to_score("30K99999", &ix.match_read("30K99999")), None);
     }
 
     proptest! {

@@ -10,16 +10,20 @@
 //!   Chinese province character lost or misread, one line of a two-line plate, one character
 //!   dropped; every read is also re-typed (separators lost, line breaks, lower case);
 //! - 2% of the reads are of trucks with no active trip (undeclared), which must not be
-//!   attached to anyone.
+//!   attached to anyone;
+//! - the camera's confidence ([`read_confidence`]): 0.85–1.0 for a clean read, 0.4–0.9 for a
+//!   misread (as the traffic simulator); the reads' times ([`evaluate`]): the active trips are
+//!   expected uniformly over three days, 90% of the trucks are read between 1 h before and 3 h
+//!   after their expected arrival, 10% 3–12 h late; undeclared trucks at any time.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::matching::{MatchOutcome, PlateIndex};
+use crate::matching::{self, Expected, MatchOutcome, PlateIndex, Timing};
 use crate::plate::{CN_PROVINCES, CN_TRAILER, VN_PROVINCE_CODES};
 
 /// How a read differs from the plate.
@@ -83,6 +87,20 @@ pub const CN_RATES: &[(MisreadKind, f64)] = &[
 
 /// Share of reads of trucks with no active trip.
 pub const UNDECLARED_RATE: f64 = 0.02;
+
+/// The assumed camera confidence of a read of this kind: 0.85–1.0 when read right, 0.4–0.9
+/// when misread (an assumption, like the rates).
+pub fn read_confidence(kind: MisreadKind, rng: &mut StdRng) -> f64 {
+    if kind == MisreadKind::Clean {
+        rng.gen_range(0.85..1.0)
+    } else {
+        rng.gen_range(0.4..0.9)
+    }
+}
+
+const HOUR_US: i64 = 3_600_000_000;
+/// The span over which the simulated active trips are expected.
+const HORIZON_US: i64 = 72 * HOUR_US;
 
 fn pick<T: Copy>(rng: &mut StdRng, table: &[(T, f64)]) -> T {
     let total: f64 = table.iter().map(|(_, w)| w).sum();
@@ -319,6 +337,8 @@ pub struct KindReport {
     pub right: usize,
     pub wrong: usize,
     pub review: usize,
+    /// Why those in review stayed there (as [`AccuracyReport::review_why`]).
+    pub review_why: BTreeMap<&'static str, usize>,
     /// Reads of this kind of trucks with no active trip.
     pub undeclared_reads: usize,
     /// … attached to an active plate anyway.
@@ -341,12 +361,22 @@ pub struct AccuracyReport {
     pub wrong: usize,
     /// … sent to the officers' review queue (ambiguous or no match).
     pub review: usize,
+    /// … of the `right`, those the matcher alone found ambiguous and the scoring rule
+    /// ([`crate::matching::settle`]) settled (the rest the matcher attached by itself).
+    pub settled: usize,
+    /// … of the `wrong`, those the scoring rule attached.
+    pub settled_wrong: usize,
+    /// Why the declared trucks' reads in review stayed there: `no_match`, or the scoring
+    /// rule's reason for an ambiguous read (`margin`, `not_near`, `low_confidence`…).
+    pub review_why: BTreeMap<&'static str, usize>,
     /// `right / declared_reads`.
     pub right_rate: f64,
     /// Reads of trucks with no active trip.
     pub undeclared_reads: usize,
     /// … attached to an active plate anyway (a wrong truck).
     pub undeclared_attached: usize,
+    /// … of which by the scoring rule.
+    pub undeclared_settled: usize,
     pub by_kind: Vec<KindReport>,
     /// Up to 20 reads attached to a wrong truck: (`declared` or `undeclared`, plate, kind,
     /// read, plate attached to).
@@ -372,9 +402,14 @@ const KINDS: [MisreadKind; 8] = [
 ];
 
 /// Build an index of `active` simulated plates and match `reads` simulated camera reads
-/// against it (seeded, deterministic apart from the timings).
+/// against it (seeded, deterministic apart from the timings). Reads the matcher finds
+/// ambiguous go through the scoring rule ([`crate::matching::settle`]) with the read's
+/// confidence and the candidates' expected arrivals, as the ingestor does. The reads' times and
+/// confidences come from a second generator, so the plates and misreads of a seed are those
+/// of the matcher without the rule.
 pub fn evaluate(active: usize, reads: usize, seed: u64) -> AccuracyReport {
     let mut rng = StdRng::seed_from_u64(seed);
+    let mut trng = StdRng::seed_from_u64(seed ^ 0x7469_6d65);
     // The undeclared trucks are drawn with the active ones so that they are distinct from them.
     let pool = plates(active + active / 10 + 10, &mut rng);
     let (active_plates, undeclared) = pool.split_at(active);
@@ -384,6 +419,9 @@ pub fn evaluate(active: usize, reads: usize, seed: u64) -> AccuracyReport {
         ix.insert(p, i);
     }
     let index_build_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let expected: Vec<i64> = (0..active).map(|_| trng.gen_range(0..HORIZON_US)).collect();
+    let (mut settled, mut settled_wrong, mut undeclared_settled) = (0, 0, 0);
+    let mut review_why: BTreeMap<&'static str, usize> = BTreeMap::new();
 
     let mut by_kind: Vec<KindReport> = KINDS
         .iter()
@@ -393,6 +431,7 @@ pub fn evaluate(active: usize, reads: usize, seed: u64) -> AccuracyReport {
             right: 0,
             wrong: 0,
             review: 0,
+            review_why: BTreeMap::new(),
             undeclared_reads: 0,
             undeclared_attached: 0,
         })
@@ -413,8 +452,35 @@ pub fn evaluate(active: usize, reads: usize, seed: u64) -> AccuracyReport {
         let rates = if plate.is_ascii() { VN_RATES } else { CN_RATES };
         let kind = pick(&mut rng, rates);
         let text = misread(plate, kind, &mut rng);
+        let at = match truth {
+            Some(i) if trng.gen_bool(0.9) => expected[i] + trng.gen_range(-HOUR_US..3 * HOUR_US),
+            Some(i) => expected[i] + trng.gen_range(3 * HOUR_US..12 * HOUR_US),
+            None => trng.gen_range(0..HORIZON_US),
+        };
+        let confidence = read_confidence(kind, &mut trng);
         let t = Instant::now();
-        let outcome = ix.match_read(&text);
+        let mut outcome = ix.match_read(&text);
+        let mut by_score = false;
+        let mut why = "no_match";
+        if let Some(plates) = ix.to_score(&text, &outcome) {
+            let d = matching::settle(
+                &text,
+                confidence,
+                plates.iter().filter_map(|p| {
+                    let j = *ix.get(p)?;
+                    let e = Expected::Window {
+                        from: expected[j],
+                        to: expected[j],
+                    };
+                    Some((j, p.as_str(), Timing::of(e, at)))
+                }),
+            );
+            why = d.why;
+            if let Some(j) = d.attach {
+                outcome = MatchOutcome::Fuzzy(j);
+                by_score = true;
+            }
+        }
         times.push(t.elapsed().as_nanos() as u64);
         let k = KINDS.iter().position(|x| *x == kind).unwrap_or(0);
         match truth {
@@ -432,6 +498,7 @@ pub fn evaluate(active: usize, reads: usize, seed: u64) -> AccuracyReport {
                         ));
                     }
                     undeclared_attached += 1;
+                    undeclared_settled += usize::from(by_score);
                     by_kind[k].undeclared_attached += 1;
                 }
             }
@@ -440,6 +507,7 @@ pub fn evaluate(active: usize, reads: usize, seed: u64) -> AccuracyReport {
                 match outcome {
                     MatchOutcome::Exact(j) | MatchOutcome::Fuzzy(j) if j == i => {
                         right += 1;
+                        settled += usize::from(by_score);
                         by_kind[k].right += 1;
                     }
                     MatchOutcome::Exact(j) | MatchOutcome::Fuzzy(j) => {
@@ -453,9 +521,12 @@ pub fn evaluate(active: usize, reads: usize, seed: u64) -> AccuracyReport {
                             ));
                         }
                         wrong += 1;
+                        settled_wrong += usize::from(by_score);
                         by_kind[k].wrong += 1;
                     }
                     MatchOutcome::Ambiguous(_) | MatchOutcome::NoMatch => {
+                        *review_why.entry(why).or_default() += 1;
+                        *by_kind[k].review_why.entry(why).or_default() += 1;
                         review += 1;
                         by_kind[k].review += 1;
                     }
@@ -480,6 +551,9 @@ pub fn evaluate(active: usize, reads: usize, seed: u64) -> AccuracyReport {
         right,
         wrong,
         review,
+        settled,
+        settled_wrong,
+        review_why,
         right_rate: if declared_reads == 0 {
             0.0
         } else {
@@ -487,6 +561,7 @@ pub fn evaluate(active: usize, reads: usize, seed: u64) -> AccuracyReport {
         },
         undeclared_reads,
         undeclared_attached,
+        undeclared_settled,
         by_kind,
         wrong_examples,
         index_build_ms,
@@ -548,10 +623,10 @@ mod tests {
     }
 
     /// The threshold the matcher is held to: on a fixed seed, 10,000 active plates and 20,000
-    /// reads, no read goes to a wrong truck (declared or not) and at least 96% of the declared
-    /// trucks' reads go to the right one without an officer. (The aim is 99%: reads
-    /// that could be a second active plate with a lost digit, and bare numbers, go to an
-    /// officer instead — never the wrong truck comes first; see docs/border.)
+    /// reads, no read goes to a wrong truck (declared or not) and at least 98.5% of the
+    /// declared trucks' reads go to the right one without an officer (96% before the scoring
+    /// rule; the aim is 99%: top lines alone, unsure reads and late trucks go to an
+    /// officer — never the wrong truck comes first; see docs/border).
     #[test]
     fn matcher_accuracy_on_simulated_reads() {
         let r = evaluate(10_000, 20_000, 20261129);
@@ -563,7 +638,10 @@ mod tests {
             r.undeclared_attached, 0,
             "undeclared trucks attached to a trip"
         );
-        assert!(r.right_rate >= 0.96, "right rate {}", r.right_rate);
+        // With the scoring rule (confidence, expected hour) 98.66% on this seed.
+        assert!(r.right_rate >= 0.985, "right rate {}", r.right_rate);
+        assert_eq!(r.settled_wrong + r.undeclared_settled, 0);
+        assert!(r.settled > 0, "the scoring rule settled nothing");
         // Every kind of misread occurs and the top line alone never attaches.
         for k in &r.by_kind {
             assert!(k.reads > 0, "{}", k.kind);

@@ -2005,11 +2005,7 @@ impl Sim<'_> {
         };
         let kind = pick_kind(&mut self.rng, table);
         let text = misread::misread(&plate, kind, &mut self.rng);
-        let confidence = if kind == MisreadKind::Clean {
-            self.rng.gen_range(0.85..1.0)
-        } else {
-            self.rng.gen_range(0.4..0.9)
-        };
+        let confidence = misread::read_confidence(kind, &mut self.rng);
         self.emit_event(
             Some(trip),
             at,
@@ -2796,7 +2792,12 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                 t.code = code;
                 t.input = Some(input);
                 t.quarantine = c.quarantine.clone();
-                ing.track(&t.id, &gs[t.gate].gate.code, vec![t.plate.clone()])?;
+                ing.track_expected(
+                    &t.id,
+                    &gs[t.gate].gate.code,
+                    vec![t.plate.clone()],
+                    t.expected,
+                )?;
                 sim.report.declared += 1;
                 if t.arrive_at.is_some() {
                     by_arrival.push(i);

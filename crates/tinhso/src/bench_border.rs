@@ -58,6 +58,9 @@ pub struct BorderArgs {
     /// Seed of the generated plates, misreads and events.
     #[arg(long, default_value_t = 20_261_129)]
     pub seed: u64,
+    /// Run only the plate-matching accuracy phase (no database; minutes in a debug build).
+    #[arg(long)]
+    pub matching_only: bool,
 }
 
 fn targets(args: &BorderArgs) -> Vec<Target> {
@@ -105,12 +108,21 @@ pub async fn run(args: &BorderArgs) -> anyhow::Result<()> {
         peak()
     );
     println!("  {line}");
+    println!(
+        "  scoring rule (confidence, expected hour): {} ambiguous reads settled right, {} wrong, {} undeclared; still in review by reason: {:?}",
+        acc.settled, acc.settled_wrong, acc.undeclared_settled, acc.review_why
+    );
     for w in &acc.wrong_examples {
         println!("  wrong: {w:?}");
     }
     results.push(line);
 
-    for target in targets(args) {
+    let targets = if args.matching_only {
+        Vec::new()
+    } else {
+        targets(args)
+    };
+    for target in targets {
         // Camera events.
         reset_peak_rss();
         let (ing, backend, desc) = on_scratch_db(&target, |db, _dir| async move {

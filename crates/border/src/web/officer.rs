@@ -749,6 +749,61 @@ struct ReviewRow {
     reason: String,
     /// (trip id, trip code, plate)
     candidates: Vec<(String, String, String)>,
+    /// Why the scoring rule left it here (empty when it did not look at it).
+    note: String,
+}
+
+/// The scoring rule's reason for the officer: why not settled, the best and runner-up trips
+/// (by code) with their scores, the camera's confidence.
+fn note_text(n: &events::MatchNote, codes: &[(String, String, String)], t: Lang) -> String {
+    let (vi, en) = match n.why.as_str() {
+        "margin" => (
+            "Các ứng viên gần như ngang nhau",
+            "The candidates are nearly as likely",
+        ),
+        "not_near" => (
+            "Không chuyến nào được dự kiến đến gần giờ đọc",
+            "No candidate trip is expected near the time of the read",
+        ),
+        "low_confidence" => (
+            "Camera không chắc chắn (độ tin cậy thấp)",
+            "The camera was unsure (low confidence)",
+        ),
+        "below_floor" => ("Điểm quá thấp", "The score is too low"),
+        "unscored" => (
+            "Có ứng viên không giải thích được bằng lỗi đọc",
+            "A candidate the misread model cannot explain",
+        ),
+        _ => ("Không có ứng viên", "No candidate"),
+    };
+    let code = |id: &Option<String>| -> Option<String> {
+        let id = id.as_deref()?;
+        Some(
+            codes
+                .iter()
+                .find(|c| c.0 == id)
+                .map_or_else(|| id.to_string(), |c| c.1.clone()),
+        )
+    };
+    let mut out = format!(
+        "{} — {} {:.2}",
+        t.s(vi, en),
+        t.s("độ tin cậy", "confidence"),
+        n.confidence
+    );
+    for (label, id, score) in [
+        (t.s("tốt nhất", "best"), &n.best_trip, n.best_score),
+        (
+            t.s("kế tiếp", "runner-up"),
+            &n.runner_up_trip,
+            n.runner_up_score,
+        ),
+    ] {
+        if let (Some(c), Some(s)) = (code(id), score) {
+            out.push_str(&format!("; {label} {c}: {s:.2}"));
+        }
+    }
+    out
 }
 
 fn queue_reason(r: &str, t: Lang) -> String {
@@ -802,7 +857,13 @@ async fn review_view(
                 c.plate.clone(),
             ));
         }
+        let note = i
+            .match_note
+            .as_ref()
+            .map(|n| note_text(n, &candidates, t))
+            .unwrap_or_default();
         items.push(ReviewRow {
+            note,
             event_id: i.event_id,
             at: when(i.at),
             plate_text: i.plate_text,

@@ -560,3 +560,204 @@ async fn scanned_passes_are_verified_before_they_move_a_truck() {
         .unwrap_err();
     assert_eq!(e.status(), 422);
 }
+
+// ------------------------------------------------ the scoring rule for ambiguous reads
+
+const HOUR: i64 = 3_600_000_000;
+
+fn cam_q(id: &str, text: &str, at: i64, confidence: f64) -> NewEvent {
+    NewEvent {
+        event_id: id.into(),
+        at,
+        body: EventBody::Camera {
+            camera_id: "CAM-HN-S1".into(),
+            plate_text: text.into(),
+            confidence,
+        },
+    }
+}
+
+/// Trips for these plates expected at these times, and an ingestor that knows the times.
+async fn expected_at(db: &Db, plates: &[(&str, i64)]) -> (Ingestor, Vec<String>) {
+    let names: Vec<&str> = plates.iter().map(|p| p.0).collect();
+    let (ing, ids) = setup(db, &names).await;
+    for (id, (_, at)) in ids.iter().zip(plates) {
+        sqlx::query("UPDATE border_trips SET expected_arrival = $1 WHERE id = $2")
+            .bind(*at)
+            .bind(id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+    ing.refresh(db).await.unwrap();
+    (ing, ids)
+}
+
+async fn note_of(db: &Db, event: &str) -> serde_json::Value {
+    let n: Option<String> =
+        sqlx::query_scalar("SELECT match_note FROM border_events WHERE event_id = $1")
+            .bind(event)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    serde_json::from_str(&n.expect("a match note")).unwrap()
+}
+
+#[tokio::test]
+async fn the_expected_hour_settles_a_read_two_trucks_could_be() {
+    let t = crate::env().await;
+    // Two Chinese trucks that differ only by the province character, which the camera lost.
+    let (ing, ids) = expected_at(&t.db, &[("桂A·77777", T0), ("云A·77777", T0 + 30 * HOUR)]).await;
+    let r = ing
+        .ingest(&t.db, &cam_q("h1", "A77777", T0 + HOUR / 2, 0.9))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.outcome, r.trip_id.as_deref()),
+        ("scored", Some(ids[0].as_str()))
+    );
+    assert_eq!(stage_of(&t.db, &ids[0]).await, "staging");
+    let n = note_of(&t.db, "h1").await;
+    assert_eq!(n["why"], "settled");
+    assert_eq!(n["best_trip"], ids[0].as_str());
+    assert_eq!(n["runner_up_trip"], ids[1].as_str());
+    assert!(n["best_score"].as_f64().unwrap() - n["runner_up_score"].as_f64().unwrap() >= 3.0);
+    // The other truck's hour: it is the one. (The first is at the gate now, so near too —
+    // equally likely: an officer decides.)
+    let r = ing
+        .ingest(&t.db, &cam_q("h2", "A77777", T0 + 30 * HOUR, 0.9))
+        .await
+        .unwrap();
+    assert_eq!((r.outcome, r.trip_id), ("ambiguous", None));
+    let item = review_get(&t.db, "h2").await.unwrap().unwrap();
+    let note = item.match_note.expect("the reason kept for the officer");
+    assert_eq!(note.why, "margin");
+    assert_eq!(item.candidates.len(), 2);
+    assert_eq!(stage_of(&t.db, &ids[1]).await, "declared");
+}
+
+#[tokio::test]
+async fn a_read_near_no_trip_stays_in_review() {
+    let t = crate::env().await;
+    let (ing, ids) = expected_at(&t.db, &[("桂A·77777", T0), ("云A·77777", T0 + 30 * HOUR)]).await;
+    // Fourteen hours after one, sixteen before the other: neither is near.
+    let r = ing
+        .ingest(&t.db, &cam_q("n1", "A77777", T0 + 14 * HOUR, 0.95))
+        .await
+        .unwrap();
+    assert_eq!((r.outcome, r.trip_id), ("ambiguous", None));
+    let item = review_get(&t.db, "n1").await.unwrap().unwrap();
+    assert_eq!(item.match_note.unwrap().why, "not_near");
+    for id in &ids {
+        assert_eq!(stage_of(&t.db, id).await, "declared");
+    }
+}
+
+#[tokio::test]
+async fn the_camera_confidence_settles_a_clean_read_with_a_lost_digit_neighbour() {
+    let t = crate::env().await;
+    // 12C-1234 read exactly, or 12C-123.45 with its last digit lost; both expected now.
+    let (ing, ids) = expected_at(&t.db, &[("12C-1234", T0), ("12C-123.45", T0)]).await;
+    // The camera is unsure: a lost digit is likely enough, an officer looks.
+    let r = ing
+        .ingest(&t.db, &cam_q("c1", "12C-1234", T0, 0.6))
+        .await
+        .unwrap();
+    assert_eq!((r.outcome, r.trip_id), ("ambiguous", None));
+    let note = review_get(&t.db, "c1")
+        .await
+        .unwrap()
+        .unwrap()
+        .match_note
+        .unwrap();
+    assert_eq!(
+        (note.why.as_str(), note.best_trip.as_deref()),
+        ("margin", Some(ids[0].as_str()))
+    );
+    // The camera is sure: the plate as read.
+    let r = ing
+        .ingest(&t.db, &cam_q("c2", "12C-1234", T0 + 60_000_000, 0.98))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.outcome, r.trip_id.as_deref()),
+        ("scored", Some(ids[0].as_str()))
+    );
+    assert_eq!(note_of(&t.db, "c2").await["why"], "settled");
+    assert_eq!(stage_of(&t.db, &ids[1]).await, "declared");
+}
+
+#[tokio::test]
+async fn equally_likely_candidates_stay_in_review() {
+    let t = crate::env().await;
+    // The bottom line both trucks share, both expected this hour, a confident camera.
+    let (ing, ids) = expected_at(&t.db, &[("14H-555.01", T0), ("29H-555.01", T0 + HOUR)]).await;
+    let r = ing
+        .ingest(&t.db, &cam_q("q1", "555.01", T0 + HOUR / 2, 0.99))
+        .await
+        .unwrap();
+    assert_eq!((r.outcome, r.trip_id), ("ambiguous", None));
+    let item = review_get(&t.db, "q1").await.unwrap().unwrap();
+    let note = item.match_note.unwrap();
+    assert_eq!(note.why, "margin");
+    assert_eq!(note.best_score, note.runner_up_score);
+    // Deterministic: the same read again decides the same.
+    let r = ing
+        .ingest(&t.db, &cam_q("q2", "555.01", T0 + HOUR / 2, 0.99))
+        .await
+        .unwrap();
+    assert_eq!(r.outcome, "ambiguous");
+    assert_eq!(
+        review_get(&t.db, "q2").await.unwrap().unwrap().match_note,
+        Some(note)
+    );
+    for id in &ids {
+        assert_eq!(stage_of(&t.db, id).await, "declared");
+    }
+}
+
+#[tokio::test]
+async fn an_undeclared_truck_read_with_low_confidence_is_never_attached() {
+    let t = crate::env().await;
+    let (ing, ids) = expected_at(&t.db, &[("12C-123.45", T0)]).await;
+    // 29C-123.45 has no trip; the camera reads only its bottom line, unsure.
+    let r = ing
+        .ingest(&t.db, &cam_q("u1", "123.45", T0, 0.45))
+        .await
+        .unwrap();
+    assert_eq!((r.outcome, r.trip_id), ("ambiguous", None));
+    let note = review_get(&t.db, "u1")
+        .await
+        .unwrap()
+        .unwrap()
+        .match_note
+        .unwrap();
+    assert_eq!(note.why, "low_confidence");
+    // 12C-1234 has no trip; read as it is (a valid plate), unsure or sure: 12C-123.45 that
+    // lost a digit is offered to the officer, never settled by the score.
+    for (id, q) in [("u2", 0.4), ("u3", 0.7), ("u5", 0.97)] {
+        let r = ing
+            .ingest(&t.db, &cam_q(id, "12C-1234", T0, q))
+            .await
+            .unwrap();
+        assert_eq!((r.outcome, r.trip_id), ("no_match", None), "{id}");
+        let item = review_get(&t.db, id).await.unwrap().unwrap();
+        assert_eq!(item.match_note, None);
+        assert_eq!(item.candidates.len(), 1);
+    }
+    // A bottom line read surely, but the trip is not expected near the read's time.
+    let r = ing
+        .ingest(&t.db, &cam_q("u4", "123.45", T0 + 72 * HOUR, 0.9))
+        .await
+        .unwrap();
+    assert_eq!((r.outcome, r.trip_id), ("ambiguous", None));
+    assert_eq!(stage_of(&t.db, &ids[0]).await, "declared");
+    assert_eq!(
+        crate::count(
+            &t.db,
+            "SELECT COUNT(*) FROM border_events WHERE trip_id IS NOT NULL"
+        )
+        .await,
+        0
+    );
+}
