@@ -208,12 +208,7 @@ async fn an_administrator_sets_a_members_rate_applied_without_restart() {
     .await;
     assert_eq!(r.status(), 422);
     let p: serde_json::Value = r.json().await.unwrap();
-    let fields: Vec<&str> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = support::error_fields(&p);
     assert_eq!(fields, ["burst", "per_second"], "{p}");
     let r = set_rate(
         &http,

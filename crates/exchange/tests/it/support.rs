@@ -113,3 +113,13 @@ pub async fn post_json(
 ) -> reqwest::Response {
     http.post(url).json(&body).send().await.unwrap()
 }
+
+/// The `field` of every error in a problem answer, in order.
+pub fn error_fields(problem: &serde_json::Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
+}

@@ -3,7 +3,7 @@
 //! hand-moved clock, the dead-letter list and its replay through the administrators' API.
 //! SQLite or PostgreSQL (`TINHSO_TEST_PG_URL`).
 
-use crate::support::{self, ctx, key, principal, register, serve, signed_in};
+use crate::support::{self, ctx, get_json, key, principal, register, serve, signed_in};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -149,6 +149,15 @@ fn fast() -> WebhookConfig {
 }
 
 impl World {
+    /// An administrator's POST (no body) to `path` of the administrators' API.
+    async fn post(&self, path: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A signed request of `member` to `/lgsp/v1/_subscriptions[/…]`.
     async fn signed(
         &self,
@@ -438,18 +447,14 @@ async fn a_failing_receiver_is_retried_with_back_off_then_dead_lettered_and_repl
     assert_eq!(w.webhooks.run_once().await.unwrap(), Default::default());
 
     // The administrator sees it on the dead-letter list (API and page) …
-    let dead: serde_json::Value = w
-        .http
-        .get(format!(
+    let dead: serde_json::Value = get_json(
+        &w.http,
+        format!(
             "{}/api/v1/exchange/dead-letters?subscription={sub_id}",
             w.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert_eq!(dead.as_array().unwrap().len(), 1);
     assert_eq!(dead[0]["attempts"], 3);
     assert_eq!(dead[0]["last_status"], 503);
@@ -468,28 +473,17 @@ async fn a_failing_receiver_is_retried_with_back_off_then_dead_lettered_and_repl
         "dead letter on the page"
     );
     assert!(page.contains("indicator."));
-    let subs: serde_json::Value = w
-        .http
-        .get(format!("{}/api/v1/exchange/subscriptions", w.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let subs: serde_json::Value =
+        get_json(&w.http, format!("{}/api/v1/exchange/subscriptions", w.base)).await;
     assert_eq!(subs[0]["dead"], 1);
     // … replays it (audited) once the receiver is back: delivered.
     rx.answer.store(204, Ordering::SeqCst);
     let r = w
-        .http
-        .post(format!(
-            "{}/api/v1/exchange/dead-letters/{}/replay",
-            w.base,
+        .post(&format!(
+            "/api/v1/exchange/dead-letters/{}/replay",
             dead[0]["id"].as_str().unwrap()
         ))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'exchange.webhook_replay' AND actor = 'user:u1'").await,
@@ -497,15 +491,11 @@ async fn a_failing_receiver_is_retried_with_back_off_then_dead_lettered_and_repl
     );
     // Replaying what is not dead any more is a 404.
     let r = w
-        .http
-        .post(format!(
-            "{}/api/v1/exchange/dead-letters/{}/replay",
-            w.base,
+        .post(&format!(
+            "/api/v1/exchange/dead-letters/{}/replay",
             dead[0]["id"].as_str().unwrap()
         ))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status(), 404);
     assert_eq!(w.webhooks.run_once().await.unwrap().delivered, 1);
     let d = delivery(&w).await;
@@ -676,12 +666,7 @@ async fn bad_input_is_refused_with_field_errors_and_nothing_written() {
     let r = w.subscribe("nothing.", "ftp://example.vn/hook").await;
     assert_eq!(r.status(), 422);
     let p: serde_json::Value = r.json().await.unwrap();
-    let fields: Vec<&str> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = support::error_fields(&p);
     assert_eq!(fields, vec!["topic_prefix", "url"]);
     assert_eq!(p["errors"][0]["code"], "topic_unknown");
     assert!(p["errors"][1]["message_vi"]
