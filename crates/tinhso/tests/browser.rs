@@ -501,17 +501,27 @@ fn decode_base64(s: &str) -> TestResult<Vec<u8>> {
 
 /// Poll the current URL until its path is `path` or `WAIT_TIMEOUT` passes.
 async fn wait_for_path(wd: &WebDriver, path: &str) -> TestResult<reqwest::Url> {
+    wait_for_url(wd, &format!("to reach {path}"), |url| url.path() == path).await
+}
+
+/// Poll the current URL until `arrived` holds for it (`expected` says what in the error)
+/// or `WAIT_TIMEOUT` passes.
+async fn wait_for_url(
+    wd: &WebDriver,
+    expected: &str,
+    arrived: impl Fn(&reqwest::Url) -> bool,
+) -> TestResult<reqwest::Url> {
     let deadline = Instant::now() + WAIT_TIMEOUT;
     loop {
         let current = wd.current_url().await?;
         let url =
             reqwest::Url::parse(&current).map_err(|e| format!("current URL {current}: {e}"))?;
-        if url.path() == path {
+        if arrived(&url) {
             return Ok(url);
         }
         if Instant::now() > deadline {
             return Err(format!(
-                "expected to reach {path} within {WAIT_TIMEOUT:?}, still at {current}"
+                "expected {expected} within {WAIT_TIMEOUT:?}, still at {current}"
             ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -742,21 +752,10 @@ async fn citizen_to_result_scenario(
 
 /// Poll until the current path starts with `prefix`.
 async fn wait_for_path_prefix(wd: &WebDriver, prefix: &str) -> TestResult<reqwest::Url> {
-    let deadline = Instant::now() + WAIT_TIMEOUT;
-    loop {
-        let current = wd.current_url().await?;
-        let url =
-            reqwest::Url::parse(&current).map_err(|e| format!("current URL {current}: {e}"))?;
-        if url.path().starts_with(prefix) {
-            return Ok(url);
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "expected a page under {prefix} within {WAIT_TIMEOUT:?}, still at {current}"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_url(wd, &format!("a page under {prefix}"), |url| {
+        url.path().starts_with(prefix)
+    })
+    .await
 }
 
 /// The digital border gate on a phone-sized screen: an enterprise declares a trip in Chinese

@@ -179,6 +179,17 @@ impl World {
     }
 }
 
+/// The outcomes of the last `n` exchanges in the log, oldest first.
+async fn outcomes(db: &tinhso_store::Db, n: i64) -> Vec<String> {
+    log::recent(db, n)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|e| e.outcome)
+        .collect()
+}
+
 async fn problem_code(r: reqwest::Response) -> String {
     let v: serde_json::Value = r.json().await.unwrap();
     v["code"].as_str().unwrap_or_default().to_string()
@@ -289,13 +300,7 @@ async fn access_is_denied_by_default_granted_then_revoked_and_audited() {
         actions,
         vec!["exchange.right_grant", "exchange.right_revoke"]
     );
-    let outcomes: Vec<String> = log::recent(&w.t.db, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .rev()
-        .map(|e| e.outcome)
-        .collect();
+    let outcomes = outcomes(&w.t.db, 10).await;
     assert_eq!(outcomes, vec!["forbidden", "ok", "forbidden", "forbidden"]);
 }
 
@@ -367,13 +372,7 @@ async fn bad_signatures_stale_times_and_replays_are_401_and_logged() {
         problem_code(w.send(&c, None).await).await,
         "lgsp_unknown_member"
     );
-    let outcomes: Vec<String> = log::recent(&w.t.db, 20)
-        .await
-        .unwrap()
-        .into_iter()
-        .rev()
-        .map(|e| e.outcome)
-        .collect();
+    let outcomes = outcomes(&w.t.db, 20).await;
     assert_eq!(
         outcomes,
         vec![
@@ -428,13 +427,7 @@ async fn unknown_service_oversized_timeout_and_circuit_breaker() {
     let r = w.send(&w.call("GET", "echo", b""), None).await;
     assert_eq!(r.status(), 503, "breaker open after 3 failures");
     assert_eq!(problem_code(r).await, "lgsp_circuit_open");
-    let outcomes: Vec<String> = log::recent(&w.t.db, 20)
-        .await
-        .unwrap()
-        .into_iter()
-        .rev()
-        .map(|e| e.outcome)
-        .collect();
+    let outcomes = outcomes(&w.t.db, 20).await;
     assert_eq!(
         outcomes,
         vec![
@@ -611,13 +604,7 @@ async fn a_member_over_its_rate_gets_429_and_metrics_count_by_service() {
     assert!(!m.contains("# EOF"));
     let spliced = tinhso_exchange::metrics::splice("a 1\n# EOF\n", &m);
     assert!(spliced.ends_with("# EOF\n") && spliced.starts_with("a 1\n"));
-    let outcomes: Vec<String> = log::recent(db, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .rev()
-        .map(|e| e.outcome)
-        .collect();
+    let outcomes = outcomes(db, 10).await;
     assert_eq!(outcomes, vec!["ok", "ok", "ok", "rate_limited", "unsigned"]);
 }
 
