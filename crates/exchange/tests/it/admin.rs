@@ -4,7 +4,7 @@
 use crate::support::{self, get_json, post_json, principal, public_key, signed_in};
 use std::sync::Arc;
 use std::time::Duration;
-use tinhso_exchange::{signing, Hub};
+use tinhso_exchange::Hub;
 use tinhso_identity::Role;
 
 /// The administrators' and the members' routes, with every request signed in as `role`.
@@ -172,19 +172,14 @@ async fn others_are_refused() {
 /// (the rate is checked before the service), 429 when it is empty.
 async fn signed_get(http: &reqwest::Client, base: &str, key: &ed25519_dalek::SigningKey) -> u16 {
     let path = "/lgsp/v1/000.00.19.H37/khong-co/x";
-    let headers = signing::client_headers(
+    let r = support::signed_now(
+        http.get(format!("{base}{path}")),
         key,
         "000.00.23.H37",
         "GET",
         path,
         b"",
-        tinhso_store::now_micros() / 1_000_000,
-        &signing::new_nonce(),
     );
-    let mut r = http.get(format!("{base}{path}"));
-    for (k, v) in headers {
-        r = r.header(k, v);
-    }
     r.send().await.unwrap().status().as_u16()
 }
 

@@ -1,7 +1,7 @@
 //! The signed exchange end to end: two members, a provider service (an axum server on
 //! loopback), the hub (its routes on another loopback port), on SQLite or PostgreSQL.
 
-use crate::support::{self, ctx, grant, key, register, serve};
+use crate::support::{self, ctx, grant, key, register, serve, signed_now, with_headers};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use ed25519_dalek::SigningKey;
@@ -163,15 +163,12 @@ impl World {
 
     async fn send(&self, c: &Call<'_>, sent_body: Option<&[u8]>) -> reqwest::Response {
         let headers = client_headers(c.key, c.member, c.method, &c.path, &c.body, c.ts, &c.nonce);
-        let mut r = self
+        let req = self
             .http
             .request(c.method.parse().unwrap(), format!("{}{}", self.hub, c.path))
             .header("content-type", "application/json")
             .body(sent_body.unwrap_or(&c.body).to_vec());
-        for (k, v) in headers {
-            r = r.header(k, v);
-        }
-        r.send().await.unwrap()
+        with_headers(req, headers).send().await.unwrap()
     }
 
     async fn grant(&self, client: &str) {
@@ -561,19 +558,11 @@ async fn a_member_over_its_rate_gets_429_and_metrics_count_by_service() {
     let mut statuses = Vec::new();
     for _ in 0..4 {
         let path = format!("/lgsp/v1/{PROVIDER}/{SERVICE}/echo");
-        let mut r = http.get(format!("http://{addr}{path}"));
-        for (k, v) in client_headers(
-            &ck,
-            CLIENT,
-            "GET",
-            &path,
-            b"",
-            now_micros() / 1_000_000,
-            &new_nonce(),
-        ) {
-            r = r.header(k, v);
-        }
-        let resp = r.send().await.unwrap();
+        let r = http.get(format!("http://{addr}{path}"));
+        let resp = signed_now(r, &ck, CLIENT, "GET", &path, b"")
+            .send()
+            .await
+            .unwrap();
         if resp.status() == 429 {
             assert_eq!(resp.headers()["retry-after"], "1");
         }
@@ -996,24 +985,15 @@ impl World {
     /// A request to the records service signed for `signed_as` and sent as `sent_as`.
     async fn records(&self, signed_as: &str, sent_as: &str, body: &[u8]) -> reqwest::Response {
         let path = format!("/lgsp/v1/{PROVIDER}/{RECORDS}/records/42");
-        let headers = client_headers(
-            &self.client_key,
-            CLIENT,
-            signed_as,
-            &path,
-            body,
-            now_micros() / 1_000_000,
-            &new_nonce(),
-        );
-        let mut r = self
+        let req = self
             .http
             .request(sent_as.parse().unwrap(), format!("{}{path}", self.hub))
             .header("content-type", "application/json")
             .body(body.to_vec());
-        for (k, v) in headers {
-            r = r.header(k, v);
-        }
-        r.send().await.unwrap()
+        signed_now(req, &self.client_key, CLIENT, signed_as, &path, body)
+            .send()
+            .await
+            .unwrap()
     }
 }
 

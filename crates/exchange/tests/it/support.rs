@@ -7,14 +7,15 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use ed25519_dalek::SigningKey;
 use std::net::SocketAddr;
-use tinhso_exchange::{registry, signing};
+use tinhso_exchange::registry;
+use tinhso_exchange::signing::{self, client_headers, new_nonce};
 use tinhso_http::ReqCtx;
 use tinhso_identity::authz::{AuthMethod, RoleAssignment};
 use tinhso_identity::{Principal, Role, Scope};
 use tinhso_store::audit::Ctx;
 use tinhso_store::migrate::STORE_MIGRATIONS;
 use tinhso_store::test_support::{fresh, TestDb};
-use tinhso_store::Db;
+use tinhso_store::{now_micros, Db};
 
 /// A fresh database with the store's and the exchange's tables.
 pub async fn db() -> TestDb {
@@ -122,4 +123,31 @@ pub fn error_fields(problem: &serde_json::Value) -> Vec<&str> {
         .iter()
         .map(|e| e["field"].as_str().unwrap())
         .collect()
+}
+
+/// `req` with the given signature headers.
+pub fn with_headers(
+    mut req: reqwest::RequestBuilder,
+    headers: Vec<(&'static str, String)>,
+) -> reqwest::RequestBuilder {
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    req
+}
+
+/// `req` signed by `member` with `key` for `method path` and `body`, now, with a fresh nonce.
+pub fn signed_now(
+    req: reqwest::RequestBuilder,
+    key: &SigningKey,
+    member: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> reqwest::RequestBuilder {
+    let ts = now_micros() / 1_000_000;
+    with_headers(
+        req,
+        client_headers(key, member, method, path, body, ts, &new_nonce()),
+    )
 }

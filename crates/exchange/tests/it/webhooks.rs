@@ -3,14 +3,14 @@
 //! hand-moved clock, the dead-letter list and its replay through the administrators' API.
 //! SQLite or PostgreSQL (`TINHSO_TEST_PG_URL`).
 
-use crate::support::{self, ctx, get_json, key, principal, register, serve, signed_in};
+use crate::support::{self, ctx, get_json, key, principal, register, serve, signed_in, signed_now};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use std::sync::atomic::{AtomicI64, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tinhso_exchange::signing::{self, client_headers, new_nonce};
+use tinhso_exchange::signing;
 use tinhso_exchange::webhooks::{self, WebhookConfig, Webhooks};
 use tinhso_exchange::Hub;
 use tinhso_identity::Role;
@@ -167,24 +167,15 @@ impl World {
         member: &str,
         seed: u8,
     ) -> reqwest::Response {
-        let headers = client_headers(
-            &key(seed),
-            member,
-            method,
-            path,
-            body,
-            now_micros() / 1_000_000,
-            &new_nonce(),
-        );
-        let mut r = self
+        let req = self
             .http
             .request(method.parse().unwrap(), format!("{}{path}", self.base))
             .header("content-type", "application/json")
             .body(body.to_vec());
-        for (k, v) in headers {
-            r = r.header(k, v);
-        }
-        r.send().await.unwrap()
+        signed_now(req, &key(seed), member, method, path, body)
+            .send()
+            .await
+            .unwrap()
     }
 
     async fn subscribe(&self, prefix: &str, url: &str) -> reqwest::Response {
