@@ -17,6 +17,8 @@
 //!   control slip) and 07 (dossier register), as data and as PDF.
 //! - [`payment`]: paying a dossier's fees: requests with a VietQR code, the signed PayGov
 //!   callback, electronic receipts, the daily reconciliation, and a gateway simulator.
+//! - `testing` (tests and the `testing` feature only): shared test set-up for the crates
+//!   whose tests drive dossiers.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod catalogue;
@@ -30,6 +32,8 @@ pub mod notify;
 pub mod payment;
 pub mod results;
 pub mod status;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod vietqr;
 pub mod web;
 

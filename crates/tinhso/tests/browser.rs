@@ -501,17 +501,27 @@ fn decode_base64(s: &str) -> TestResult<Vec<u8>> {
 
 /// Poll the current URL until its path is `path` or `WAIT_TIMEOUT` passes.
 async fn wait_for_path(wd: &WebDriver, path: &str) -> TestResult<reqwest::Url> {
+    wait_for_url(wd, &format!("to reach {path}"), |url| url.path() == path).await
+}
+
+/// Poll the current URL until `arrived` holds for it (`expected` says what in the error)
+/// or `WAIT_TIMEOUT` passes.
+async fn wait_for_url(
+    wd: &WebDriver,
+    expected: &str,
+    arrived: impl Fn(&reqwest::Url) -> bool,
+) -> TestResult<reqwest::Url> {
     let deadline = Instant::now() + WAIT_TIMEOUT;
     loop {
         let current = wd.current_url().await?;
         let url =
             reqwest::Url::parse(&current).map_err(|e| format!("current URL {current}: {e}"))?;
-        if url.path() == path {
+        if arrived(&url) {
             return Ok(url);
         }
         if Instant::now() > deadline {
             return Err(format!(
-                "expected to reach {path} within {WAIT_TIMEOUT:?}, still at {current}"
+                "expected {expected} within {WAIT_TIMEOUT:?}, still at {current}"
             ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -535,19 +545,14 @@ async fn sign_in_scenario(wd: &WebDriver, base: &str, shots: &Path) -> TestResul
     }
     eprintln!("redirected to sign-in: {url}");
 
-    // 2. Sign in as the demo one-stop officer (no TOTP).
-    let username = wd.wait_for("#username").await?;
-    wd.send_keys(&username, DEMO_USERNAME).await?;
-    let password = wd.find("#password").await?;
-    wd.send_keys(&password, DEMO_PASSWORD).await?;
+    // 2. Sign in as the demo one-stop officer (no TOTP), on a form that has the field.
+    wd.wait_for("#username").await?;
     wd.find("#totp")
         .await
         .map_err(|e| format!("the sign-in form has no #totp field: {e}"))?;
-    let submit = wd.find("#sign-in").await?;
-    wd.click(&submit).await?;
 
     // 3. Back at the back-office home.
-    let url = wait_for_path(wd, "/nghiep-vu").await?;
+    let url = fill_sign_in(wd, DEMO_USERNAME, None).await?;
     eprintln!("signed in, now at: {url}");
     let title = wd.wait_for("#page-title").await?;
     let text = wd.text(&title).await?;
@@ -557,9 +562,7 @@ async fn sign_in_scenario(wd: &WebDriver, base: &str, shots: &Path) -> TestResul
         ));
     }
 
-    let shot = shots.join("sign-in-back-office.png");
-    wd.screenshot(&shot).await?;
-    println!("screenshot: {}", shot.display());
+    screenshot(wd, shots, "sign-in-back-office.png").await?;
     Ok(())
 }
 
@@ -569,20 +572,44 @@ async fn sign_in_as(wd: &WebDriver, base: &str, username: &str) -> TestResult<()
     wd.delete_cookies().await?;
     wd.goto(&format!("{base}/dang-nhap?next=/nghiep-vu"))
         .await?;
+    let needs_totp = tinhso::demo::accounts_list()
+        .iter()
+        .any(|a| a.username == username && a.role.requires_totp());
+    let code = if needs_totp {
+        Some(
+            tinhso_identity::auth::totp_now(tinhso::demo::DEMO_TOTP_SECRET)
+                .ok_or("cannot compute the demo TOTP code")?,
+        )
+    } else {
+        None
+    };
+    fill_sign_in(wd, username, code.as_deref()).await?;
+    Ok(())
+}
+
+/// On the sign-in page (with `next=/nghiep-vu`), sign in as the demo account `username` with
+/// the demo password and `totp` (if any), and wait for the back-office home.
+async fn fill_sign_in(
+    wd: &WebDriver,
+    username: &str,
+    totp: Option<&str>,
+) -> TestResult<reqwest::Url> {
     let user = wd.wait_for("#username").await?;
     wd.send_keys(&user, username).await?;
     wd.send_keys(&wd.find("#password").await?, DEMO_PASSWORD)
         .await?;
-    let needs_totp = tinhso::demo::accounts_list()
-        .iter()
-        .any(|a| a.username == username && a.role.requires_totp());
-    if needs_totp {
-        let code = tinhso_identity::auth::totp_now(tinhso::demo::DEMO_TOTP_SECRET)
-            .ok_or("cannot compute the demo TOTP code")?;
-        wd.send_keys(&wd.find("#totp").await?, &code).await?;
+    if let Some(code) = totp {
+        wd.send_keys(&wd.find("#totp").await?, code).await?;
     }
     wd.click(&wd.find("#sign-in").await?).await?;
-    wait_for_path(wd, "/nghiep-vu").await?;
+    wait_for_path(wd, "/nghiep-vu").await
+}
+
+/// A screenshot of the page as `shots/name`, kept after the test (its path is printed).
+async fn screenshot(wd: &WebDriver, shots: &Path, name: &str) -> TestResult<()> {
+    let shot = shots.join(name);
+    wd.screenshot(&shot).await?;
+    println!("screenshot: {}", shot.display());
     Ok(())
 }
 
@@ -725,21 +752,10 @@ async fn citizen_to_result_scenario(
 
 /// Poll until the current path starts with `prefix`.
 async fn wait_for_path_prefix(wd: &WebDriver, prefix: &str) -> TestResult<reqwest::Url> {
-    let deadline = Instant::now() + WAIT_TIMEOUT;
-    loop {
-        let current = wd.current_url().await?;
-        let url =
-            reqwest::Url::parse(&current).map_err(|e| format!("current URL {current}: {e}"))?;
-        if url.path().starts_with(prefix) {
-            return Ok(url);
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "expected a page under {prefix} within {WAIT_TIMEOUT:?}, still at {current}"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_url(wd, &format!("a page under {prefix}"), |url| {
+        url.path().starts_with(prefix)
+    })
+    .await
 }
 
 /// The digital border gate on a phone-sized screen: an enterprise declares a trip in Chinese
@@ -814,9 +830,7 @@ async fn border_pass_scenario(wd: &WebDriver, base: &str, shots: &Path) -> TestR
     if !pass.starts_with("TSB1.") {
         return Err(format!("no pass text on {url}: {pass:?}"));
     }
-    let shot = shots.join("border-pass-phone.png");
-    wd.screenshot(&shot).await?;
-    println!("screenshot: {}", shot.display());
+    screenshot(wd, shots, "border-pass-phone.png").await?;
 
     // The customs officer at Hữu Nghị checks the pass on the gate's phone page.
     sign_in_as(wd, base, "haiquan.huunghi").await?;
@@ -846,9 +860,7 @@ async fn border_pass_scenario(wd: &WebDriver, base: &str, shots: &Path) -> TestR
             if !online.contains("Thẻ hợp lệ") {
                 return Err(format!("online check: {online}"));
             }
-            let shot = shots.join("border-pass-checked.png");
-            wd.screenshot(&shot).await?;
-            println!("screenshot: {}", shot.display());
+            screenshot(wd, shots, "border-pass-checked.png").await?;
         }
     }
     Ok(())
@@ -896,9 +908,7 @@ async fn operations_centre_scenario(wd: &WebDriver, base: &str, shots: &Path) ->
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let shot = shots.join("operations-wall.png");
-    wd.screenshot(&shot).await?;
-    println!("screenshot: {}", shot.display());
+    screenshot(wd, shots, "operations-wall.png").await?;
 
     // A live target → its value by commune → one commune.
     wd.click(&wd.find("#chi-tieu-gov-records-electronic a.drill").await?)
@@ -925,9 +935,7 @@ async fn operations_centre_scenario(wd: &WebDriver, base: &str, shots: &Path) ->
     if !crumbs.contains("Tỉnh") || !crumbs.contains("Phường Tam Thanh") {
         return Err(format!("breadcrumbs: {crumbs}"));
     }
-    let shot = shots.join("operations-commune.png");
-    wd.screenshot(&shot).await?;
-    println!("screenshot: {}", shot.display());
+    screenshot(wd, shots, "operations-commune.png").await?;
 
     // On a tablet the same page stacks its panels.
     wd.cmd(
@@ -941,85 +949,117 @@ async fn operations_centre_scenario(wd: &WebDriver, base: &str, shots: &Path) ->
     ))
     .await?;
     wd.wait_for("svg.ops-map").await?;
-    let shot = shots.join("operations-tablet.png");
-    wd.screenshot(&shot).await?;
-    println!("screenshot: {}", shot.display());
+    screenshot(wd, shots, "operations-tablet.png").await?;
     Ok(())
+}
+
+/// A real server on a fresh data directory, chromedriver and a headless Chromium session
+/// (the browser tests' set-up). Fields drop in order: the session, then both processes, then
+/// the temporary directory, once nothing uses it any more.
+struct Browser {
+    wd: WebDriver,
+    /// The server's address, e.g. `http://127.0.0.1:PORT`.
+    base: String,
+    /// Where screenshots go (kept after the test).
+    shots: PathBuf,
+    _chromedriver: ProcessGuard,
+    _server: ProcessGuard,
+    tmp: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts everything, or `None` (the test is skipped, and says so) unless
+    /// `TINHSO_BROWSER_TESTS=1`; with it, missing Chromium or chromedriver FAILS the test.
+    async fn launch(prefix: &str) -> Option<Browser> {
+        if std::env::var("TINHSO_BROWSER_TESTS").as_deref() != Ok("1") {
+            eprintln!("browser test SKIPPED: set TINHSO_BROWSER_TESTS=1 to run it (needs chromium and chromedriver)");
+            return None;
+        }
+        let chromium = PathBuf::from(
+            std::env::var("TINHSO_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+        );
+        assert!(
+            chromium.is_file(),
+            "TINHSO_BROWSER_TESTS=1 but Chromium is missing at {} (apt-get install chromium, or set TINHSO_CHROMIUM)",
+            chromium.display()
+        );
+        let driver_name =
+            std::env::var("TINHSO_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let chromedriver = find_executable(&driver_name).unwrap_or_else(|| {
+            panic!("TINHSO_BROWSER_TESTS=1 but chromedriver ({driver_name}) is missing (apt-get install chromium-driver, or set TINHSO_CHROMEDRIVER)")
+        });
+        let tmp = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir()
+            .expect("tempdir");
+        let data_dir = tmp.path().join("data");
+        let profile_dir = tmp.path().join("chromium-profile");
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        std::fs::create_dir_all(&profile_dir).expect("profile dir");
+        let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tinhso-browser");
+        std::fs::create_dir_all(&shots).expect("screenshot dir");
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client");
+        let (server, base) = start_server(&data_dir);
+        eprintln!("tinhso serving at {base}");
+        let (chromedriver, driver_base) =
+            start_chromedriver(&http, &chromedriver, &tmp.path().join("chromedriver.log")).await;
+        let wd = WebDriver::new_session(http, &driver_base, &chromium, &profile_dir)
+            .await
+            .unwrap_or_else(|e| panic!("cannot start a Chromium session: {e}"));
+        Some(Browser {
+            wd,
+            base,
+            shots,
+            _chromedriver: chromedriver,
+            _server: server,
+            tmp,
+        })
+    }
+
+    /// Ends the test: on a failed scenario a screenshot (`failure_shot`) and the page's
+    /// address, then the session is closed and the scenario's error fails the test.
+    async fn finish(mut self, outcome: TestResult<()>, failure_shot: &str) {
+        if outcome.is_err() {
+            let shot = self.shots.join(failure_shot);
+            if self.wd.screenshot(&shot).await.is_ok() {
+                eprintln!("failure screenshot: {}", shot.display());
+            }
+            if let Ok(url) = self.wd.current_url().await {
+                eprintln!("browser was at: {url}");
+            }
+        }
+        let quit = self.wd.quit().await;
+        outcome.unwrap_or_else(|e| panic!("browser journey failed: {e}"));
+        quit.expect("closing the browser session");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn officer_signs_in_and_a_citizen_gets_a_verified_result() {
-    if std::env::var("TINHSO_BROWSER_TESTS").as_deref() != Ok("1") {
-        eprintln!("browser test SKIPPED: set TINHSO_BROWSER_TESTS=1 to run it (needs chromium and chromedriver)");
+    let Some(b) = Browser::launch("tinhso-browser-").await else {
         return;
-    }
-    let chromium = PathBuf::from(
-        std::env::var("TINHSO_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-    );
-    assert!(
-        chromium.is_file(),
-        "TINHSO_BROWSER_TESTS=1 but Chromium is missing at {} (apt-get install chromium, or set TINHSO_CHROMIUM)",
-        chromium.display()
-    );
-    let driver_name =
-        std::env::var("TINHSO_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-    let chromedriver = find_executable(&driver_name).unwrap_or_else(|| {
-        panic!("TINHSO_BROWSER_TESTS=1 but chromedriver ({driver_name}) is missing (apt-get install chromium-driver, or set TINHSO_CHROMEDRIVER)")
-    });
-
-    // Declared first so it is removed last, after both processes are dead.
-    let tmp = tempfile::Builder::new()
-        .prefix("tinhso-browser-")
-        .tempdir()
-        .expect("tempdir");
-    let data_dir = tmp.path().join("data");
-    let profile_dir = tmp.path().join("chromium-profile");
-    std::fs::create_dir_all(&data_dir).expect("data dir");
-    std::fs::create_dir_all(&profile_dir).expect("profile dir");
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tinhso-browser");
-    std::fs::create_dir_all(&shots).expect("screenshot dir");
-
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .expect("http client");
-
-    let (_server, base) = start_server(&data_dir);
-    eprintln!("tinhso serving at {base}");
-    let (_chromedriver, driver_base) =
-        start_chromedriver(&http, &chromedriver, &tmp.path().join("chromedriver.log")).await;
-
-    let mut wd = WebDriver::new_session(http, &driver_base, &chromium, &profile_dir)
-        .await
-        .unwrap_or_else(|e| panic!("cannot start a Chromium session: {e}"));
+    };
+    let (wd, base, shots) = (&b.wd, b.base.as_str(), b.shots.as_path());
     // A small but real PDF scan to attach (sniffed as PDF by the server).
-    let attachment = tmp.path().join("giay-chung-sinh.pdf");
+    let attachment = b.tmp.path().join("giay-chung-sinh.pdf");
     let mut scan = b"%PDF-1.4\n% Giay chung sinh (scan)\n".to_vec();
     scan.extend_from_slice(&[b'0'; 2048]);
     std::fs::write(&attachment, scan).expect("attachment");
-    let mut outcome = sign_in_scenario(&wd, &base, &shots).await;
+    let mut outcome = sign_in_scenario(wd, base, shots).await;
     if outcome.is_ok() {
-        outcome = citizen_to_result_scenario(&wd, &base, &shots, &attachment).await;
-    }
-    if outcome.is_ok() {
-        outcome = border_pass_scenario(&wd, &base, &shots).await;
+        outcome = citizen_to_result_scenario(wd, base, shots, &attachment).await;
     }
     if outcome.is_ok() {
-        outcome = operations_centre_scenario(&wd, &base, &shots).await;
+        outcome = border_pass_scenario(wd, base, shots).await;
     }
-    if outcome.is_err() {
-        let shot = shots.join("failure.png");
-        if wd.screenshot(&shot).await.is_ok() {
-            eprintln!("failure screenshot: {}", shot.display());
-        }
-        if let Ok(url) = wd.current_url().await {
-            eprintln!("browser was at: {url}");
-        }
+    if outcome.is_ok() {
+        outcome = operations_centre_scenario(wd, base, shots).await;
     }
-    let quit = wd.quit().await;
-    outcome.unwrap_or_else(|e| panic!("browser journey failed: {e}"));
-    quit.expect("closing the browser session");
+    b.finish(outcome, "failure.png").await;
 }
 
 /// Click `el` (a submit button) and wait for the page it posts to to load: the current
@@ -1100,9 +1140,7 @@ async fn yearly_report_scenario(wd: &WebDriver, base: &str, shots: &Path) -> Tes
             "after submitting, the report is not awaiting approval:\n{body}"
         ));
     }
-    let shot = shots.join("report-submitted.png");
-    wd.screenshot(&shot).await?;
-    println!("screenshot: {}", shot.display());
+    screenshot(wd, shots, "report-submitted.png").await?;
 
     // 3. The recipient's leader approves it.
     sign_in_as(wd, base, "lanhdao.sokhcn").await?;
@@ -1137,63 +1175,15 @@ async fn yearly_report_scenario(wd: &WebDriver, base: &str, shots: &Path) -> Tes
             ));
         }
     }
-    let shot = shots.join("targets-approved-report.png");
-    wd.screenshot(&shot).await?;
-    println!("screenshot: {}", shot.display());
+    screenshot(wd, shots, "targets-approved-report.png").await?;
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agency_report_is_submitted_approved_and_shown_on_the_targets_page() {
-    if std::env::var("TINHSO_BROWSER_TESTS").as_deref() != Ok("1") {
-        eprintln!("browser test SKIPPED: set TINHSO_BROWSER_TESTS=1 to run it (needs chromium and chromedriver)");
+    let Some(b) = Browser::launch("tinhso-browser-reports-").await else {
         return;
-    }
-    let chromium = PathBuf::from(
-        std::env::var("TINHSO_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-    );
-    assert!(
-        chromium.is_file(),
-        "TINHSO_BROWSER_TESTS=1 but Chromium is missing at {}",
-        chromium.display()
-    );
-    let driver_name =
-        std::env::var("TINHSO_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-    let chromedriver = find_executable(&driver_name).unwrap_or_else(|| {
-        panic!("TINHSO_BROWSER_TESTS=1 but chromedriver ({driver_name}) is missing")
-    });
-    let tmp = tempfile::Builder::new()
-        .prefix("tinhso-browser-reports-")
-        .tempdir()
-        .expect("tempdir");
-    let data_dir = tmp.path().join("data");
-    let profile_dir = tmp.path().join("chromium-profile");
-    std::fs::create_dir_all(&data_dir).expect("data dir");
-    std::fs::create_dir_all(&profile_dir).expect("profile dir");
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tinhso-browser");
-    std::fs::create_dir_all(&shots).expect("screenshot dir");
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .expect("http client");
-    let (_server, base) = start_server(&data_dir);
-    let (_chromedriver, driver_base) =
-        start_chromedriver(&http, &chromedriver, &tmp.path().join("chromedriver.log")).await;
-    let mut wd = WebDriver::new_session(http, &driver_base, &chromium, &profile_dir)
-        .await
-        .unwrap_or_else(|e| panic!("cannot start a Chromium session: {e}"));
-    let outcome = yearly_report_scenario(&wd, &base, &shots).await;
-    if outcome.is_err() {
-        let shot = shots.join("failure-reports.png");
-        if wd.screenshot(&shot).await.is_ok() {
-            eprintln!("failure screenshot: {}", shot.display());
-        }
-        if let Ok(url) = wd.current_url().await {
-            eprintln!("browser was at: {url}");
-        }
-    }
-    let quit = wd.quit().await;
-    outcome.unwrap_or_else(|e| panic!("browser journey failed: {e}"));
-    quit.expect("closing the browser session");
+    };
+    let outcome = yearly_report_scenario(&b.wd, &b.base, &b.shots).await;
+    b.finish(outcome, "failure-reports.png").await;
 }

@@ -2,132 +2,31 @@
 //! the outbox consumer, the client's own retries, the worker's later retries when the portal
 //! fails, a refused transition surfacing as a sync error, the sync rate of a hand-computed set.
 
-use crate::{count, ctx_of, staff, sys};
-use std::collections::BTreeMap;
+use crate::{count, sys};
 use std::sync::Arc;
 use tinhso_connectors::dvcqg::{Client, DvcqgError};
 use tinhso_connectors::simulator::dvcqg::DvcqgSimulator;
 use tinhso_connectors::sync::{self, Outcome, SyncWorker};
-use tinhso_identity::{Principal, Role, Scope};
-use tinhso_services::dossier::{self, ActingAs, Applicant, Channel, Submission, TransitionInput};
-use tinhso_services::results::Issuing;
-use tinhso_store::files::FileStore;
+use tinhso_identity::Principal;
+use tinhso_services::dossier;
+use tinhso_services::testing::{
+    anon, birth, submit_anon, tam_thanh_staff, test_files, KHAI_SINH, TAM_THANH,
+};
 use tinhso_store::outbox::Dispatcher;
 use tinhso_store::{now_micros, Db};
 
-const TAM_THANH: &str = "05986";
-const UBND_TAM_THANH: &str = "000.00.23.H37";
-/// Đăng ký khai sinh (commune level).
-const KHAI_SINH: &str = "1.001193";
 const MADONVI: &str = "H37";
 
-fn files() -> &'static FileStore {
-    static FILES: std::sync::OnceLock<FileStore> = std::sync::OnceLock::new();
-    FILES.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("tinhso-connectors-it-{}", std::process::id()));
-        FileStore::local(dir, 20 * 1024 * 1024)
-    })
-}
-
-fn issuing() -> Issuing<'static> {
-    Issuing {
-        files: files(),
-        public_url: "https://dichvucong.example",
-    }
-}
-
-fn birth() -> Submission {
-    let form: BTreeMap<String, String> = [
-        ("ho_ten_tre", "Hoàng Minh An"),
-        ("ngay_sinh_tre", "10/01/2026"),
-        ("gioi_tinh", "nam"),
-        ("dan_toc", "tay"),
-        ("noi_sinh", "Bệnh viện Đa khoa tỉnh Lạng Sơn"),
-        ("que_quan", TAM_THANH),
-        ("so_ban_sao", "2"),
-        ("so_dien_thoai", "0912345678"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    Submission {
-        procedure_code: KHAI_SINH.into(),
-        commune_code: Some(TAM_THANH.into()),
-        applicant: Applicant {
-            kind: 0,
-            name: "Hoàng Thị Mai".into(),
-            id_number: "020190001234".into(),
-            phone: "0912 345 678".into(),
-            email: String::new(),
-        },
-        form,
-        channel: Channel::Online,
-        idempotency_key: None,
-    }
-}
-
+/// A birth registration (1.001193) in Tam Thanh, submitted online without signing in.
 async fn submit(db: &Db) -> String {
-    let anon = tinhso_store::audit::Ctx {
-        actor: "anonymous".into(),
-        request_id: "req-test".into(),
-    };
-    dossier::submit(db, &anon, None, &birth())
-        .await
-        .unwrap()
-        .dossier
-        .code
+    submit_anon(db, &birth(TAM_THANH)).await.dossier.code
 }
 
+/// A staff member takes `action`; the set-up stops if the workflow refuses it.
 async fn act(db: &Db, p: &Principal, code: &str, action: &str, reason: &str) {
-    dossier::transition(
-        db,
-        issuing(),
-        &ctx_of(p),
-        code,
-        ActingAs::Staff(p),
-        &TransitionInput {
-            action: action.into(),
-            reason: reason.into(),
-            form: BTreeMap::new(),
-        },
-    )
-    .await
-    .unwrap();
-}
-
-struct Staff {
-    one_stop: Principal,
-    officer: Principal,
-    leader: Principal,
-}
-
-async fn tam_thanh(db: &Db) -> Staff {
-    Staff {
-        one_stop: staff(
-            db,
-            "motcua.tamthanh",
-            UBND_TAM_THANH,
-            Role::OneStopOfficer,
-            Scope::Agency(UBND_TAM_THANH.into()),
-        )
-        .await,
-        officer: staff(
-            db,
-            "congchuc.tamthanh",
-            UBND_TAM_THANH,
-            Role::CommuneOfficer,
-            Scope::Commune(TAM_THANH.into()),
-        )
-        .await,
-        leader: staff(
-            db,
-            "lanhdao.tamthanh",
-            UBND_TAM_THANH,
-            Role::DepartmentLeader,
-            Scope::Agency(UBND_TAM_THANH.into()),
-        )
-        .await,
-    }
+    tinhso_services::testing::act(db, p, code, action, reason)
+        .await
+        .unwrap();
 }
 
 /// A simulator, a client with `attempts` tries per call, the worker and a dispatcher with it.
@@ -138,7 +37,7 @@ async fn setup(db: &Db, attempts: u32) -> (DvcqgSimulator, SyncWorker, Dispatche
     let mut cfg = sim.config();
     cfg.max_attempts = attempts;
     let client = Arc::new(Client::new(cfg).unwrap());
-    let worker = SyncWorker::new(db.clone(), client, Some(files().clone()));
+    let worker = SyncWorker::new(db.clone(), client, Some(test_files().clone()));
     let dispatcher = worker
         .clone()
         .subscribe(Dispatcher::builder(db.clone()))
@@ -189,7 +88,7 @@ fn statuses(sim: &DvcqgSimulator, code: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_dossier_is_synced_through_every_status_change() {
     let t = crate::env().await;
-    let s = tam_thanh(&t.db).await;
+    let s = tam_thanh_staff(&t.db).await;
     let (sim, _worker, dispatcher) = setup(&t.db, 3).await;
 
     let code = submit(&t.db).await;
@@ -371,7 +270,7 @@ async fn a_portal_failing_twice_is_retried_later_and_the_state_follows() {
 #[tokio::test]
 async fn a_transition_the_portal_refuses_surfaces_as_a_sync_error() {
     let t = crate::env().await;
-    let s = tam_thanh(&t.db).await;
+    let s = tam_thanh_staff(&t.db).await;
     let (sim, worker, dispatcher) = setup(&t.db, 3).await;
     let code = submit(&t.db).await;
     act(&t.db, &s.one_stop, &code, "accept", "").await;
@@ -419,7 +318,7 @@ async fn a_transition_the_portal_refuses_surfaces_as_a_sync_error() {
 #[tokio::test]
 async fn the_sync_rate_of_a_hand_computed_set() {
     let t = crate::env().await;
-    let s = tam_thanh(&t.db).await;
+    let s = tam_thanh_staff(&t.db).await;
     let (sim, worker, dispatcher) = setup(&t.db, 1).await;
     // Three dossiers synced (one of them through acceptance too).
     let a = submit(&t.db).await;
@@ -500,10 +399,6 @@ fn pdf(tag: &str) -> Vec<u8> {
 async fn a_dossiers_files_are_uploaded_before_it_is_created() {
     let t = crate::env().await;
     let (sim, _worker, dispatcher) = setup(&t.db, 3).await;
-    let anon = tinhso_store::audit::Ctx {
-        actor: "anonymous".into(),
-        request_id: "req-test".into(),
-    };
     let uploads = [
         dossier::Upload {
             component_id: "giay_chung_sinh".into(),
@@ -516,11 +411,18 @@ async fn a_dossiers_files_are_uploaded_before_it_is_created() {
             bytes: pdf("id"),
         },
     ];
-    let code = dossier::submit_with_files(&t.db, files(), &anon, None, &birth(), &uploads)
-        .await
-        .unwrap()
-        .dossier
-        .code;
+    let code = dossier::submit_with_files(
+        &t.db,
+        test_files(),
+        &anon(),
+        None,
+        &birth(TAM_THANH),
+        &uploads,
+    )
+    .await
+    .unwrap()
+    .dossier
+    .code;
     dispatcher.run_once().await.unwrap();
     let received = sim.files(&code);
     assert_eq!(received.len(), 2, "{received:?}");

@@ -8,15 +8,12 @@ mod customs;
 mod dvcqg;
 mod population;
 
-use tinhso_identity::accounts::{self as acc, NewAccount};
-use tinhso_identity::authz::{AuthMethod, RoleAssignment};
-use tinhso_identity::{Principal, Role, Scope};
-use tinhso_store::audit::Ctx;
 use tinhso_store::migrate::STORE_MIGRATIONS;
 use tinhso_store::test_support::{fresh, TestDb};
 use tinhso_store::Db;
 
-pub const PW: &str = "Mật khẩu Lạng Sơn 2026";
+/// The audit contexts of the services crate's shared test set-up (its `testing` feature).
+pub use tinhso_services::testing::{ctx_of, sys};
 
 /// A fresh database with every table the connectors touch, the agency tree, the procedure
 /// catalogue and the border gates.
@@ -38,40 +35,6 @@ pub async fn env() -> TestDb {
     t
 }
 
-pub fn sys() -> Ctx {
-    Ctx {
-        actor: "cli:test".into(),
-        request_id: "req-test".into(),
-    }
-}
-
-pub fn ctx_of(p: &Principal) -> Ctx {
-    Ctx {
-        actor: p.actor(),
-        request_id: "req-test".into(),
-    }
-}
-
 pub async fn count(db: &Db, sql: &str) -> i64 {
     tinhso_store::db::count(db, sql).await.unwrap()
-}
-
-/// A staff member of `agency` holding `role` in `scope` (with a signing key).
-pub async fn staff(db: &Db, username: &str, agency: &str, role: Role, scope: Scope) -> Principal {
-    let created = acc::create(
-        db,
-        &sys(),
-        &NewAccount {
-            username: Some(username.into()),
-            display_name: format!("Cán bộ {username}"),
-            kind: "staff".into(),
-            agency_code: Some(agency.into()),
-            password: PW.into(),
-            roles: vec![RoleAssignment { role, scope }],
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    acc::principal_of(&created.account, AuthMethod::Session)
 }

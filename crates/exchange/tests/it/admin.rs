@@ -1,65 +1,49 @@
 //! The administrators' API and the hub page, behind a stand-in for the request-context layer
 //! (a signed-in administrator, or a citizen).
 
-use axum::extract::Request;
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use crate::support::{self, get_json, post_json, principal, public_key, signed_in};
 use std::sync::Arc;
 use std::time::Duration;
-use tinhso_exchange::{signing, Hub};
-use tinhso_http::ReqCtx;
-use tinhso_identity::authz::{AuthMethod, RoleAssignment};
-use tinhso_identity::{Principal, Role, Scope};
-use tinhso_store::migrate::STORE_MIGRATIONS;
-use tinhso_store::test_support::fresh;
+use tinhso_exchange::Hub;
+use tinhso_identity::Role;
 
-fn principal(role: Role) -> Principal {
-    Principal {
-        user_id: "u1".into(),
-        username: "quantri".into(),
-        display_name: "Quản trị".into(),
-        kind: "staff".into(),
-        agency_code: None,
-        roles: vec![RoleAssignment {
-            role,
-            scope: Scope::Province,
-        }],
-        method: AuthMethod::Session,
-    }
-}
-
+/// The administrators' and the members' routes, with every request signed in as `role`.
 async fn server(role: Role) -> (tinhso_store::test_support::TestDb, String) {
-    let t = fresh(&[STORE_MIGRATIONS, tinhso_exchange::MIGRATIONS]).await;
+    let t = support::db().await;
     let hub = Arc::new(Hub::new(t.db.clone(), Default::default()));
     let state = tinhso_http::AppState::new(t.db.clone(), tinhso_http::WebConfig::default());
-    let p = principal(role);
-    let app = tinhso_exchange::web::routes(hub.clone())
-        .merge(tinhso_exchange::web::member_routes(hub))
-        .layer(middleware::from_fn(move |mut req: Request, next: Next| {
-            let p = p.clone();
-            async move {
-                let path = req.uri().path().to_string();
-                req.extensions_mut().insert(ReqCtx {
-                    request_id: "t".into(),
-                    lang: Default::default(),
-                    principal: Some(p),
-                    csrf: String::new(),
-                    ip: "127.0.0.1".into(),
-                    path,
-                });
-                let r: Response = next.run(req).await;
-                r
-            }
-        }))
-        .with_state(state);
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await });
-    (t, format!("http://{addr}"))
+    let app = signed_in(
+        tinhso_exchange::web::routes(hub.clone()).merge(tinhso_exchange::web::member_routes(hub)),
+        principal(role),
+    )
+    .with_state(state);
+    (t, format!("http://{}", support::serve(app).await))
 }
 
-fn key(seed: u8) -> String {
-    signing::public_key_b64(&ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+/// An administrator registers member `code` through the API, with the public key of `seed`.
+async fn register_member(http: &reqwest::Client, base: &str, code: &str, name: &str, seed: u8) {
+    let r = post_json(
+        http,
+        format!("{base}/api/v1/exchange/members"),
+        serde_json::json!({ "code": code, "name": name, "public_key": public_key(seed) }),
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+}
+
+/// An administrator sets (or, with `{}`, resets) the rate limit of `member`.
+async fn set_rate(
+    http: &reqwest::Client,
+    base: &str,
+    member: &str,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    post_json(
+        http,
+        format!("{base}/api/v1/exchange/members/{member}/rate-limit"),
+        body,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -73,25 +57,19 @@ async fn administrators_register_grant_and_see_the_hub_page() {
         ("000.00.23.H37", "UBND phường Tam Thanh", 1),
         ("000.00.19.H37", "Sở Tư pháp", 2),
     ] {
-        let r = http
-            .post(format!("{base}/api/v1/exchange/members"))
-            .json(&serde_json::json!({ "code": code, "name": name, "public_key": key(seed) }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        register_member(&http, &base, code, name, seed).await;
     }
     // A malformed OpenAPI document is refused with the parser's message.
-    let r = http
-        .post(format!("{base}/api/v1/exchange/services"))
-        .json(&serde_json::json!({
+    let r = post_json(
+        &http,
+        format!("{base}/api/v1/exchange/services"),
+        serde_json::json!({
             "provider": "000.00.19.H37", "code": "ho-tich", "name": "Tra cứu hộ tịch",
             "endpoint": "http://127.0.0.1:9/api", "classification": "internal",
             "openapi": "{\"openapi\": \"3.1.0\", \"paths\": {,}}"
-        }))
-        .send()
-        .await
-        .unwrap();
+        }),
+    )
+    .await;
     assert_eq!(r.status(), 422);
     let problem: serde_json::Value = r.json().await.unwrap();
     assert_eq!(problem["errors"][0]["field"], "openapi");
@@ -99,32 +77,20 @@ async fn administrators_register_grant_and_see_the_hub_page() {
         .as_str()
         .unwrap()
         .contains("key must be a string"));
-    let r = http
-        .post(format!("{base}/api/v1/exchange/services"))
-        .json(&serde_json::json!({
+    let r = post_json(
+        &http,
+        format!("{base}/api/v1/exchange/services"),
+        serde_json::json!({
             "provider": "000.00.19.H37", "code": "ho-tich", "name": "Tra cứu hộ tịch",
             "endpoint": "http://127.0.0.1:9/api", "classification": "internal",
             "openapi": { "openapi": "3.1.0", "info": {}, "paths": { "/a": {}, "/b": {} } }
-        }))
-        .send()
-        .await
-        .unwrap();
+        }),
+    )
+    .await;
     assert_eq!(r.status(), 201);
-    let r = http
-        .post(format!("{base}/api/v1/exchange/rights"))
-        .json(&serde_json::json!({ "client": "000.00.23.H37", "provider": "000.00.19.H37", "service": "ho-tich" }))
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(&http, format!("{base}/api/v1/exchange/rights"), serde_json::json!({ "client": "000.00.23.H37", "provider": "000.00.19.H37", "service": "ho-tich" })).await;
     assert_eq!(r.status(), 204);
-    let rights: serde_json::Value = http
-        .get(format!("{base}/api/v1/exchange/rights"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rights: serde_json::Value = get_json(&http, format!("{base}/api/v1/exchange/rights")).await;
     assert_eq!(rights[0]["granted_by"], "user:u1");
     // One refused exchange, so the log and the figures have something.
     let r = http
@@ -151,25 +117,13 @@ async fn administrators_register_grant_and_see_the_hub_page() {
     ] {
         assert!(html.contains(needle), "{needle} missing from the page");
     }
-    let v: serde_json::Value = http
-        .get(format!("{base}/api/v1/exchange/log/verification"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: serde_json::Value =
+        get_json(&http, format!("{base}/api/v1/exchange/log/verification")).await;
     assert_eq!(v["entries_checked"], 1);
     assert!(v["first_broken"].is_null());
     // A refusal before the service was known keeps no body.
-    let entries: serde_json::Value = http
-        .get(format!("{base}/api/v1/exchange/log?limit=1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let entries: serde_json::Value =
+        get_json(&http, format!("{base}/api/v1/exchange/log?limit=1")).await;
     let refused_id = entries[0]["exchange_id"].as_str().unwrap();
     let r = http
         .get(format!("{base}/api/v1/exchange/log/{refused_id}/bodies"))
@@ -205,12 +159,12 @@ async fn others_are_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    let r = http
-        .post(format!("{base}/api/v1/exchange/rights"))
-        .json(&serde_json::json!({ "client": "a", "provider": "b", "service": "c" }))
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(
+        &http,
+        format!("{base}/api/v1/exchange/rights"),
+        serde_json::json!({ "client": "a", "provider": "b", "service": "c" }),
+    )
+    .await;
     assert_eq!(r.status(), 403);
 }
 
@@ -218,19 +172,14 @@ async fn others_are_refused() {
 /// (the rate is checked before the service), 429 when it is empty.
 async fn signed_get(http: &reqwest::Client, base: &str, key: &ed25519_dalek::SigningKey) -> u16 {
     let path = "/lgsp/v1/000.00.19.H37/khong-co/x";
-    let headers = signing::client_headers(
+    let r = support::signed_now(
+        http.get(format!("{base}{path}")),
         key,
         "000.00.23.H37",
         "GET",
         path,
         b"",
-        tinhso_store::now_micros() / 1_000_000,
-        &signing::new_nonce(),
     );
-    let mut r = http.get(format!("{base}{path}"));
-    for (k, v) in headers {
-        r = r.header(k, v);
-    }
     r.send().await.unwrap().status().as_u16()
 }
 
@@ -238,63 +187,48 @@ async fn signed_get(http: &reqwest::Client, base: &str, key: &ed25519_dalek::Sig
 async fn an_administrator_sets_a_members_rate_applied_without_restart() {
     let (t, base) = server(Role::Admin).await;
     let http = reqwest::Client::new();
-    let client_key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
-    let r = http
-        .post(format!("{base}/api/v1/exchange/members"))
-        .json(&serde_json::json!({ "code": "000.00.23.H37", "name": "UBND phường Tam Thanh", "public_key": key(1) }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
+    let client_key = support::key(1);
+    register_member(&http, &base, "000.00.23.H37", "UBND phường Tam Thanh", 1).await;
     // The default (200 at once) lets 10 through.
     for _ in 0..10 {
         assert_eq!(signed_get(&http, &base, &client_key).await, 404);
     }
     // Bad input: field errors, nothing stored.
-    let r = http
-        .post(format!(
-            "{base}/api/v1/exchange/members/000.00.23.H37/rate-limit"
-        ))
-        .json(&serde_json::json!({ "burst": 0, "per_second": -1 }))
-        .send()
-        .await
-        .unwrap();
+    let r = set_rate(
+        &http,
+        &base,
+        "000.00.23.H37",
+        serde_json::json!({ "burst": 0, "per_second": -1 }),
+    )
+    .await;
     assert_eq!(r.status(), 422);
     let p: serde_json::Value = r.json().await.unwrap();
-    let fields: Vec<&str> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = support::error_fields(&p);
     assert_eq!(fields, ["burst", "per_second"], "{p}");
-    let r = http
-        .post(format!(
-            "{base}/api/v1/exchange/members/000.00.23.H37/rate-limit"
-        ))
-        .json(&serde_json::json!({ "burst": 5 }))
-        .send()
-        .await
-        .unwrap();
+    let r = set_rate(
+        &http,
+        &base,
+        "000.00.23.H37",
+        serde_json::json!({ "burst": 5 }),
+    )
+    .await;
     assert_eq!(r.status(), 422);
-    let r = http
-        .post(format!(
-            "{base}/api/v1/exchange/members/000.00.24.H37/rate-limit"
-        ))
-        .json(&serde_json::json!({ "burst": 5, "per_second": 1 }))
-        .send()
-        .await
-        .unwrap();
+    let r = set_rate(
+        &http,
+        &base,
+        "000.00.24.H37",
+        serde_json::json!({ "burst": 5, "per_second": 1 }),
+    )
+    .await;
     assert_eq!(r.status(), 404, "unknown member");
     // 3 at once, then (almost) nothing: the 4th request is refused, without a restart.
-    let r = http
-        .post(format!(
-            "{base}/api/v1/exchange/members/000.00.23.H37/rate-limit"
-        ))
-        .json(&serde_json::json!({ "burst": 3, "per_second": 0.001 }))
-        .send()
-        .await
-        .unwrap();
+    let r = set_rate(
+        &http,
+        &base,
+        "000.00.23.H37",
+        serde_json::json!({ "burst": 3, "per_second": 0.001 }),
+    )
+    .await;
     assert_eq!(r.status(), 204);
     let statuses: Vec<u16> = {
         let mut v = Vec::new();
@@ -304,14 +238,8 @@ async fn an_administrator_sets_a_members_rate_applied_without_restart() {
         v
     };
     assert_eq!(statuses, [404, 404, 404, 429]);
-    let limits: serde_json::Value = http
-        .get(format!("{base}/api/v1/exchange/rate-limits"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let limits: serde_json::Value =
+        get_json(&http, format!("{base}/api/v1/exchange/rate-limits")).await;
     assert_eq!(limits[0]["member"], "000.00.23.H37");
     assert_eq!(limits[0]["burst"], 3);
     assert_eq!(limits[0]["updated_by"], "user:u1");
@@ -328,14 +256,7 @@ async fn an_administrator_sets_a_members_rate_applied_without_restart() {
         "the member's own rate on the hub page"
     );
     // Back to the default: the bucket refills to 200 at 100 a second.
-    let r = http
-        .post(format!(
-            "{base}/api/v1/exchange/members/000.00.23.H37/rate-limit"
-        ))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap();
+    let r = set_rate(&http, &base, "000.00.23.H37", serde_json::json!({})).await;
     assert_eq!(r.status(), 204);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(signed_get(&http, &base, &client_key).await, 404);

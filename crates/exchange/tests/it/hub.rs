@@ -1,6 +1,7 @@
 //! The signed exchange end to end: two members, a provider service (an axum server on
 //! loopback), the hub (its routes on another loopback port), on SQLite or PostgreSQL.
 
+use crate::support::{self, ctx, grant, key, register, serve, signed_now, with_headers};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use ed25519_dalek::SigningKey;
@@ -9,10 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tinhso_exchange::signing::{self, client_headers, new_nonce};
 use tinhso_exchange::{log, registry, Hub, HubConfig};
-use tinhso_store::audit::Ctx;
-use tinhso_store::migrate::STORE_MIGRATIONS;
 use tinhso_store::now_micros;
-use tinhso_store::test_support::{fresh, TestDb};
+use tinhso_store::test_support::TestDb;
 
 const CLIENT: &str = "000.00.23.H37"; // a commune People's Committee
 const OTHER: &str = "000.00.24.H37";
@@ -28,15 +27,45 @@ struct World {
     hub_public_key: String,
 }
 
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
+/// Registers `code` of [`PROVIDER`] on the hub, in front of `endpoint`.
+async fn register_service(
+    db: &tinhso_store::Db,
+    code: &str,
+    name: &str,
+    endpoint: String,
+    openapi: serde_json::Value,
+    classification: &str,
+) {
+    registry::register_service(
+        db,
+        &ctx(),
+        &registry::NewService {
+            provider: PROVIDER.into(),
+            code: code.into(),
+            name: name.into(),
+            endpoint,
+            openapi,
+            classification: classification.into(),
+        },
+    )
+    .await
+    .unwrap();
 }
 
-fn ctx() -> Ctx {
-    Ctx {
-        actor: "user:quantri".into(),
-        request_id: "test".into(),
-    }
+/// Registers [`PROVIDER`] (key 3) as `name` and its echo service [`SERVICE`] in front of a
+/// fresh [`provider`].
+async fn echo_service(db: &tinhso_store::Db, name: &str) {
+    register(db, PROVIDER, name, 3).await;
+    let p = provider().await;
+    register_service(
+        db,
+        SERVICE,
+        "Trích lục khai sinh",
+        format!("http://{p}/api"),
+        openapi(),
+        "internal",
+    )
+    .await;
 }
 
 /// The provider: echoes what it got, or sleeps.
@@ -65,10 +94,7 @@ async fn provider() -> SocketAddr {
         .route("/api/records/{id}", axum::routing::any(echo))
         .route("/api/slow", get(slow))
         .route("/api/broken", get(broken));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await });
-    addr
+    serve(app).await
 }
 
 fn openapi() -> serde_json::Value {
@@ -80,52 +106,13 @@ fn openapi() -> serde_json::Value {
 }
 
 async fn world() -> World {
-    let t = fresh(&[STORE_MIGRATIONS, tinhso_exchange::MIGRATIONS]).await;
+    let t = support::db().await;
     let db = &t.db;
     let client_key = key(1);
     let other_key = key(2);
-    registry::register_member(
-        db,
-        &ctx(),
-        CLIENT,
-        "UBND phường Tam Thanh",
-        &signing::public_key_b64(&client_key),
-    )
-    .await
-    .unwrap();
-    registry::register_member(
-        db,
-        &ctx(),
-        OTHER,
-        "UBND phường Đông Kinh",
-        &signing::public_key_b64(&other_key),
-    )
-    .await
-    .unwrap();
-    registry::register_member(
-        db,
-        &ctx(),
-        PROVIDER,
-        "Sở Tư pháp — hệ thống hộ tịch",
-        &signing::public_key_b64(&key(3)),
-    )
-    .await
-    .unwrap();
-    let p = provider().await;
-    registry::register_service(
-        db,
-        &ctx(),
-        &registry::NewService {
-            provider: PROVIDER.into(),
-            code: SERVICE.into(),
-            name: "Trích lục khai sinh".into(),
-            endpoint: format!("http://{p}/api"),
-            openapi: openapi(),
-            classification: "internal".into(),
-        },
-    )
-    .await
-    .unwrap();
+    register(db, CLIENT, "UBND phường Tam Thanh", 1).await;
+    register(db, OTHER, "UBND phường Đông Kinh", 2).await;
+    echo_service(db, "Sở Tư pháp — hệ thống hộ tịch").await;
     let hub = Arc::new(Hub::new(
         db.clone(),
         HubConfig {
@@ -139,9 +126,7 @@ async fn world() -> World {
     let hub_public_key = hub.public_key();
     let state = tinhso_http::AppState::new(db.clone(), tinhso_http::WebConfig::default());
     let app = tinhso_exchange::web::member_routes(hub).with_state(state);
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await });
+    let addr = serve(app).await;
     World {
         t,
         hub: format!("http://{addr}"),
@@ -178,22 +163,28 @@ impl World {
 
     async fn send(&self, c: &Call<'_>, sent_body: Option<&[u8]>) -> reqwest::Response {
         let headers = client_headers(c.key, c.member, c.method, &c.path, &c.body, c.ts, &c.nonce);
-        let mut r = self
+        let req = self
             .http
             .request(c.method.parse().unwrap(), format!("{}{}", self.hub, c.path))
             .header("content-type", "application/json")
             .body(sent_body.unwrap_or(&c.body).to_vec());
-        for (k, v) in headers {
-            r = r.header(k, v);
-        }
-        r.send().await.unwrap()
+        with_headers(req, headers).send().await.unwrap()
     }
 
     async fn grant(&self, client: &str) {
-        registry::grant(&self.t.db, &ctx(), client, PROVIDER, SERVICE)
-            .await
-            .unwrap();
+        grant(&self.t.db, client, PROVIDER, SERVICE).await;
     }
+}
+
+/// The outcomes of the last `n` exchanges in the log, oldest first.
+async fn outcomes(db: &tinhso_store::Db, n: i64) -> Vec<String> {
+    log::recent(db, n)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|e| e.outcome)
+        .collect()
 }
 
 async fn problem_code(r: reqwest::Response) -> String {
@@ -306,13 +297,7 @@ async fn access_is_denied_by_default_granted_then_revoked_and_audited() {
         actions,
         vec!["exchange.right_grant", "exchange.right_revoke"]
     );
-    let outcomes: Vec<String> = log::recent(&w.t.db, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .rev()
-        .map(|e| e.outcome)
-        .collect();
+    let outcomes = outcomes(&w.t.db, 10).await;
     assert_eq!(outcomes, vec!["forbidden", "ok", "forbidden", "forbidden"]);
 }
 
@@ -384,13 +369,7 @@ async fn bad_signatures_stale_times_and_replays_are_401_and_logged() {
         problem_code(w.send(&c, None).await).await,
         "lgsp_unknown_member"
     );
-    let outcomes: Vec<String> = log::recent(&w.t.db, 20)
-        .await
-        .unwrap()
-        .into_iter()
-        .rev()
-        .map(|e| e.outcome)
-        .collect();
+    let outcomes = outcomes(&w.t.db, 20).await;
     assert_eq!(
         outcomes,
         vec![
@@ -445,13 +424,7 @@ async fn unknown_service_oversized_timeout_and_circuit_breaker() {
     let r = w.send(&w.call("GET", "echo", b""), None).await;
     assert_eq!(r.status(), 503, "breaker open after 3 failures");
     assert_eq!(problem_code(r).await, "lgsp_circuit_open");
-    let outcomes: Vec<String> = log::recent(&w.t.db, 20)
-        .await
-        .unwrap()
-        .into_iter()
-        .rev()
-        .map(|e| e.outcome)
-        .collect();
+    let outcomes = outcomes(&w.t.db, 20).await;
     assert_eq!(
         outcomes,
         vec![
@@ -564,45 +537,12 @@ async fn registration_checks_its_input() {
 
 #[tokio::test]
 async fn a_member_over_its_rate_gets_429_and_metrics_count_by_service() {
-    let t = fresh(&[STORE_MIGRATIONS, tinhso_exchange::MIGRATIONS]).await;
+    let t = support::db().await;
     let db = &t.db;
     let ck = key(1);
-    registry::register_member(
-        db,
-        &ctx(),
-        CLIENT,
-        "UBND phường Tam Thanh",
-        &signing::public_key_b64(&ck),
-    )
-    .await
-    .unwrap();
-    registry::register_member(
-        db,
-        &ctx(),
-        PROVIDER,
-        "Sở Tư pháp",
-        &signing::public_key_b64(&key(3)),
-    )
-    .await
-    .unwrap();
-    let p = provider().await;
-    registry::register_service(
-        db,
-        &ctx(),
-        &registry::NewService {
-            provider: PROVIDER.into(),
-            code: SERVICE.into(),
-            name: "Trích lục khai sinh".into(),
-            endpoint: format!("http://{p}/api"),
-            openapi: openapi(),
-            classification: "internal".into(),
-        },
-    )
-    .await
-    .unwrap();
-    registry::grant(db, &ctx(), CLIENT, PROVIDER, SERVICE)
-        .await
-        .unwrap();
+    register(db, CLIENT, "UBND phường Tam Thanh", 1).await;
+    echo_service(db, "Sở Tư pháp").await;
+    grant(db, CLIENT, PROVIDER, SERVICE).await;
     let hub = Arc::new(Hub::new(
         db.clone(),
         HubConfig {
@@ -613,26 +553,16 @@ async fn a_member_over_its_rate_gets_429_and_metrics_count_by_service() {
     ));
     let state = tinhso_http::AppState::new(db.clone(), tinhso_http::WebConfig::default());
     let app = tinhso_exchange::web::member_routes(hub.clone()).with_state(state);
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await });
+    let addr = serve(app).await;
     let http = reqwest::Client::new();
     let mut statuses = Vec::new();
     for _ in 0..4 {
         let path = format!("/lgsp/v1/{PROVIDER}/{SERVICE}/echo");
-        let mut r = http.get(format!("http://{addr}{path}"));
-        for (k, v) in client_headers(
-            &ck,
-            CLIENT,
-            "GET",
-            &path,
-            b"",
-            now_micros() / 1_000_000,
-            &new_nonce(),
-        ) {
-            r = r.header(k, v);
-        }
-        let resp = r.send().await.unwrap();
+        let r = http.get(format!("http://{addr}{path}"));
+        let resp = signed_now(r, &ck, CLIENT, "GET", &path, b"")
+            .send()
+            .await
+            .unwrap();
         if resp.status() == 429 {
             assert_eq!(resp.headers()["retry-after"], "1");
         }
@@ -663,13 +593,7 @@ async fn a_member_over_its_rate_gets_429_and_metrics_count_by_service() {
     assert!(!m.contains("# EOF"));
     let spliced = tinhso_exchange::metrics::splice("a 1\n# EOF\n", &m);
     assert!(spliced.ends_with("# EOF\n") && spliced.starts_with("a 1\n"));
-    let outcomes: Vec<String> = log::recent(db, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .rev()
-        .map(|e| e.outcome)
-        .collect();
+    let outcomes = outcomes(db, 10).await;
     assert_eq!(outcomes, vec!["ok", "ok", "ok", "rate_limited", "unsigned"]);
 }
 
@@ -962,27 +886,20 @@ async fn bodies_are_kept_encrypted_read_back_audited_and_verified() {
     );
 
     // A restricted service keeps hashes only.
-    registry::register_service(
+    register_service(
         db,
-        &ctx(),
-        &registry::NewService {
-            provider: PROVIDER.into(),
-            code: "ho-so-mat".into(),
-            name: "Hồ sơ mật".into(),
-            endpoint: registry::get_service(db, PROVIDER, SERVICE)
-                .await
-                .unwrap()
-                .unwrap()
-                .endpoint,
-            openapi: openapi(),
-            classification: "restricted".into(),
-        },
+        "ho-so-mat",
+        "Hồ sơ mật",
+        registry::get_service(db, PROVIDER, SERVICE)
+            .await
+            .unwrap()
+            .unwrap()
+            .endpoint,
+        openapi(),
+        "restricted",
     )
-    .await
-    .unwrap();
-    registry::grant(db, &ctx(), CLIENT, PROVIDER, "ho-so-mat")
-        .await
-        .unwrap();
+    .await;
+    grant(db, CLIENT, PROVIDER, "ho-so-mat").await;
     let mut c = w.call("POST", "echo", body.as_bytes());
     c.path = format!("/lgsp/v1/{PROVIDER}/ho-so-mat/echo");
     let r = w.send(&c, None).await;
@@ -1048,49 +965,35 @@ async fn records_service(w: &World) {
         .unwrap()
         .unwrap();
     let op = serde_json::json!({ "responses": { "200": { "description": "ok" } } });
-    registry::register_service(
+    register_service(
         &w.t.db,
-        &ctx(),
-        &registry::NewService {
-            provider: PROVIDER.into(),
-            code: RECORDS.into(),
-            name: "Sổ hộ tịch".into(),
-            endpoint: echo.endpoint,
-            openapi: serde_json::json!({
-                "openapi": "3.1.0",
-                "info": { "title": "Sổ hộ tịch", "version": "1" },
-                "paths": { "/records/{id}": {
-                    "get": op, "put": op, "patch": op, "delete": op } }
-            }),
-            classification: "internal".into(),
-        },
+        RECORDS,
+        "Sổ hộ tịch",
+        echo.endpoint,
+        serde_json::json!({
+            "openapi": "3.1.0",
+            "info": { "title": "Sổ hộ tịch", "version": "1" },
+            "paths": { "/records/{id}": {
+                "get": op, "put": op, "patch": op, "delete": op } }
+        }),
+        "internal",
     )
-    .await
-    .unwrap();
+    .await;
 }
 
 impl World {
     /// A request to the records service signed for `signed_as` and sent as `sent_as`.
     async fn records(&self, signed_as: &str, sent_as: &str, body: &[u8]) -> reqwest::Response {
         let path = format!("/lgsp/v1/{PROVIDER}/{RECORDS}/records/42");
-        let headers = client_headers(
-            &self.client_key,
-            CLIENT,
-            signed_as,
-            &path,
-            body,
-            now_micros() / 1_000_000,
-            &new_nonce(),
-        );
-        let mut r = self
+        let req = self
             .http
             .request(sent_as.parse().unwrap(), format!("{}{path}", self.hub))
             .header("content-type", "application/json")
             .body(body.to_vec());
-        for (k, v) in headers {
-            r = r.header(k, v);
-        }
-        r.send().await.unwrap()
+        signed_now(req, &self.client_key, CLIENT, signed_as, &path, body)
+            .send()
+            .await
+            .unwrap()
     }
 }
 
@@ -1134,9 +1037,7 @@ async fn put_patch_delete_and_head_pass_the_same_signature_rights_and_log() {
     assert_eq!(r.status(), 403);
 
     // With the whole service granted, a DELETE goes through …
-    registry::grant(db, &ctx(), CLIENT, PROVIDER, RECORDS)
-        .await
-        .unwrap();
+    grant(db, CLIENT, PROVIDER, RECORDS).await;
     let r = w.records("DELETE", "DELETE", b"").await;
     assert_eq!(r.status(), 200);
     let got: serde_json::Value = r.json().await.unwrap();

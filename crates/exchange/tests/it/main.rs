@@ -7,4 +7,5 @@
 mod admin;
 mod hub;
 mod nats;
+mod support;
 mod webhooks;

@@ -1,12 +1,11 @@
 //! Outbox → NATS JetStream. Each test has its own stream and subject prefix (deleted at the
 //! end), so tests run in parallel and leave the server as they found it.
 
+use crate::support::db;
 use futures_util::StreamExt;
 use std::time::Duration;
 use tinhso_exchange::{EventBridge, NatsConfig};
-use tinhso_store::migrate::STORE_MIGRATIONS;
 use tinhso_store::outbox::Dispatcher;
-use tinhso_store::test_support::{fresh, TestDb};
 use tinhso_store::Db;
 
 /// The NATS server the tests need. Not reachable → the test fails with this message.
@@ -52,10 +51,6 @@ impl Drop for Cleanup {
         })
         .join();
     }
-}
-
-async fn db() -> TestDb {
-    fresh(&[STORE_MIGRATIONS, tinhso_exchange::MIGRATIONS]).await
 }
 
 async fn emit(db: &Db, topic: &str, n: usize) -> Vec<String> {

@@ -3,36 +3,23 @@
 //! hand-moved clock, the dead-letter list and its replay through the administrators' API.
 //! SQLite or PostgreSQL (`TINHSO_TEST_PG_URL`).
 
-use axum::extract::{Request, State};
+use crate::support::{self, ctx, get_json, key, principal, register, serve, signed_in, signed_now};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::Response;
 use axum::routing::post;
-use ed25519_dalek::SigningKey;
 use std::sync::atomic::{AtomicI64, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tinhso_exchange::signing::{self, client_headers, new_nonce};
+use tinhso_exchange::signing;
 use tinhso_exchange::webhooks::{self, WebhookConfig, Webhooks};
-use tinhso_exchange::{registry, Hub};
-use tinhso_http::ReqCtx;
-use tinhso_identity::authz::{AuthMethod, RoleAssignment};
-use tinhso_identity::{Principal, Role, Scope};
-use tinhso_store::audit::Ctx;
-use tinhso_store::migrate::STORE_MIGRATIONS;
+use tinhso_exchange::Hub;
+use tinhso_identity::Role;
 use tinhso_store::now_micros;
 use tinhso_store::outbox::Dispatcher;
-use tinhso_store::test_support::{fresh, TestDb};
+use tinhso_store::test_support::TestDb;
 
 const MEMBER: &str = "000.00.23.H37";
 const OTHER: &str = "000.00.24.H37";
-
-fn ctx() -> Ctx {
-    Ctx {
-        actor: "user:quantri".into(),
-        request_id: "test".into(),
-    }
-}
 
 /// What the receiver got, and whether the signature verified under the secret it was given.
 #[derive(Debug, Clone)]
@@ -98,9 +85,7 @@ async fn receiver(clock: Arc<AtomicI64>) -> (Receiver, String) {
     let app = axum::Router::new()
         .route("/hook", post(receive))
         .with_state(r.clone());
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await });
+    let addr = serve(app).await;
     (r, format!("http://{addr}/hook"))
 }
 
@@ -113,62 +98,23 @@ struct World {
     dispatcher: Dispatcher,
 }
 
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
-
 /// The hub's routes (members' and administrators', the latter behind a stand-in for the
 /// request-context layer with a signed-in administrator), two members, the outbox dispatcher
 /// with the webhook consumer, the worker on a hand-moved clock.
 async fn world(cfg: WebhookConfig) -> World {
-    let t = fresh(&[STORE_MIGRATIONS, tinhso_exchange::MIGRATIONS]).await;
+    let t = support::db().await;
     for (code, seed) in [(MEMBER, 1), (OTHER, 2)] {
-        registry::register_member(
-            &t.db,
-            &ctx(),
-            code,
-            "UBND phường",
-            &signing::public_key_b64(&key(seed)),
-        )
-        .await
-        .unwrap();
+        register(&t.db, code, "UBND phường", seed).await;
     }
     let hub = Arc::new(Hub::new(t.db.clone(), Default::default()));
     let state = tinhso_http::AppState::new(t.db.clone(), tinhso_http::WebConfig::default());
-    let p = Principal {
-        user_id: "u1".into(),
-        username: "quantri".into(),
-        display_name: "Quản trị".into(),
-        kind: "staff".into(),
-        agency_code: None,
-        roles: vec![RoleAssignment {
-            role: Role::Admin,
-            scope: Scope::Province,
-        }],
-        method: AuthMethod::Session,
-    };
-    let app = tinhso_exchange::web::routes(hub.clone())
-        .layer(middleware::from_fn(move |mut req: Request, next: Next| {
-            let p = p.clone();
-            async move {
-                let path = req.uri().path().to_string();
-                req.extensions_mut().insert(ReqCtx {
-                    request_id: "t".into(),
-                    lang: Default::default(),
-                    principal: Some(p),
-                    csrf: String::new(),
-                    ip: "127.0.0.1".into(),
-                    path,
-                });
-                let r: Response = next.run(req).await;
-                r
-            }
-        }))
-        .merge(tinhso_exchange::web::member_routes(hub))
-        .with_state(state);
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await });
+    let app = signed_in(
+        tinhso_exchange::web::routes(hub.clone()),
+        principal(Role::Admin),
+    )
+    .merge(tinhso_exchange::web::member_routes(hub))
+    .with_state(state);
+    let addr = serve(app).await;
     let clock = Arc::new(AtomicI64::new(now_micros()));
     let c = clock.clone();
     let webhooks =
@@ -203,6 +149,15 @@ fn fast() -> WebhookConfig {
 }
 
 impl World {
+    /// An administrator's POST (no body) to `path` of the administrators' API.
+    async fn post(&self, path: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A signed request of `member` to `/lgsp/v1/_subscriptions[/…]`.
     async fn signed(
         &self,
@@ -212,24 +167,15 @@ impl World {
         member: &str,
         seed: u8,
     ) -> reqwest::Response {
-        let headers = client_headers(
-            &key(seed),
-            member,
-            method,
-            path,
-            body,
-            now_micros() / 1_000_000,
-            &new_nonce(),
-        );
-        let mut r = self
+        let req = self
             .http
             .request(method.parse().unwrap(), format!("{}{path}", self.base))
             .header("content-type", "application/json")
             .body(body.to_vec());
-        for (k, v) in headers {
-            r = r.header(k, v);
-        }
-        r.send().await.unwrap()
+        signed_now(req, &key(seed), member, method, path, body)
+            .send()
+            .await
+            .unwrap()
     }
 
     async fn subscribe(&self, prefix: &str, url: &str) -> reqwest::Response {
@@ -492,18 +438,14 @@ async fn a_failing_receiver_is_retried_with_back_off_then_dead_lettered_and_repl
     assert_eq!(w.webhooks.run_once().await.unwrap(), Default::default());
 
     // The administrator sees it on the dead-letter list (API and page) …
-    let dead: serde_json::Value = w
-        .http
-        .get(format!(
+    let dead: serde_json::Value = get_json(
+        &w.http,
+        format!(
             "{}/api/v1/exchange/dead-letters?subscription={sub_id}",
             w.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert_eq!(dead.as_array().unwrap().len(), 1);
     assert_eq!(dead[0]["attempts"], 3);
     assert_eq!(dead[0]["last_status"], 503);
@@ -522,28 +464,17 @@ async fn a_failing_receiver_is_retried_with_back_off_then_dead_lettered_and_repl
         "dead letter on the page"
     );
     assert!(page.contains("indicator."));
-    let subs: serde_json::Value = w
-        .http
-        .get(format!("{}/api/v1/exchange/subscriptions", w.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let subs: serde_json::Value =
+        get_json(&w.http, format!("{}/api/v1/exchange/subscriptions", w.base)).await;
     assert_eq!(subs[0]["dead"], 1);
     // … replays it (audited) once the receiver is back: delivered.
     rx.answer.store(204, Ordering::SeqCst);
     let r = w
-        .http
-        .post(format!(
-            "{}/api/v1/exchange/dead-letters/{}/replay",
-            w.base,
+        .post(&format!(
+            "/api/v1/exchange/dead-letters/{}/replay",
             dead[0]["id"].as_str().unwrap()
         ))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'exchange.webhook_replay' AND actor = 'user:u1'").await,
@@ -551,15 +482,11 @@ async fn a_failing_receiver_is_retried_with_back_off_then_dead_lettered_and_repl
     );
     // Replaying what is not dead any more is a 404.
     let r = w
-        .http
-        .post(format!(
-            "{}/api/v1/exchange/dead-letters/{}/replay",
-            w.base,
+        .post(&format!(
+            "/api/v1/exchange/dead-letters/{}/replay",
             dead[0]["id"].as_str().unwrap()
         ))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status(), 404);
     assert_eq!(w.webhooks.run_once().await.unwrap().delivered, 1);
     let d = delivery(&w).await;
@@ -730,12 +657,7 @@ async fn bad_input_is_refused_with_field_errors_and_nothing_written() {
     let r = w.subscribe("nothing.", "ftp://example.vn/hook").await;
     assert_eq!(r.status(), 422);
     let p: serde_json::Value = r.json().await.unwrap();
-    let fields: Vec<&str> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = support::error_fields(&p);
     assert_eq!(fields, vec!["topic_prefix", "url"]);
     assert_eq!(p["errors"][0]["code"], "topic_unknown");
     assert!(p["errors"][1]["message_vi"]

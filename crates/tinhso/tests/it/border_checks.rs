@@ -7,7 +7,7 @@
 
 use crate::{hidden_field, json, spawn_app, text, TestApp};
 use chrono::{Duration, Utc};
-use reqwest::{Client, StatusCode};
+use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use tinhso_identity::accounts::{self, NewAccount};
 use tinhso_identity::authz::RoleAssignment;
@@ -69,6 +69,28 @@ async fn post_json(
             .unwrap(),
     )
     .await
+}
+
+/// A page form posted by the signed-in `c` to `path`, with the page's `csrf` field first.
+async fn post_form(
+    c: &Client,
+    app: &TestApp,
+    path: &str,
+    csrf: &str,
+    fields: &[(&str, &str)],
+) -> Response {
+    let mut form = vec![("csrf", csrf)];
+    form.extend_from_slice(fields);
+    c.post(app.url(path)).form(&form).send().await.unwrap()
+}
+
+/// JSON posted to `path` with the API token of a system (`None`: by nobody).
+async fn post_as(app: &TestApp, token: Option<&str>, path: &str, body: &Value) -> Response {
+    let mut req = crate::client().post(app.url(path));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    req.json(body).send().await.unwrap()
 }
 
 fn now_micros() -> i64 {
@@ -191,32 +213,21 @@ async fn customs_release_and_agency_decisions_take_a_truck_to_checked() {
         (Some("recorded"), Some("yard"))
     );
     let token = officer_token(&app, "vnaccs.huunghi", "000.01.01.Z37").await;
-    let resp = crate::client()
-        .post(app.url("/api/v1/border/customs-releases"))
-        .bearer_auth(&token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_as(&app, Some(&token), "/api/v1/border/customs-releases", &body).await;
     let (s, r) = json(resp).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["outcome"], "duplicate");
     // Tân Thanh's customs does not release a Hữu Nghị truck; nobody anonymous does.
     let tt = officer_token(&app, "vnaccs.tanthanh", "000.02.01.Z37").await;
-    let resp = crate::client()
-        .post(app.url("/api/v1/border/customs-releases"))
-        .bearer_auth(&tt)
-        .json(&release(&code, "rejected"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_as(
+        &app,
+        Some(&tt),
+        "/api/v1/border/customs-releases",
+        &release(&code, "rejected"),
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-    let resp = crate::client()
-        .post(app.url("/api/v1/border/customs-releases"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_as(&app, None, "/api/v1/border/customs-releases", &body).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM border_customs_releases")
@@ -237,17 +248,18 @@ async fn customs_release_and_agency_decisions_take_a_truck_to_checked() {
     let check_path = format!("/nghiep-vu/cua-khau/chuyen/{code}/kiem-tra");
     let csrf_page =
         hidden_field(&text(app.get(&hq_page, &trip_path).await).await.1, "csrf").unwrap();
-    let resp = hq_page
-        .post(app.url(&check_path))
-        .form(&[
-            ("csrf", csrf_page.as_str()),
+    let resp = post_form(
+        &hq_page,
+        &app,
+        &check_path,
+        &csrf_page,
+        &[
             ("check", "border_guard"),
             ("decision", "pass"),
             ("reason", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 
     // The admin (every agency) decides: border guard passes; plant quarantine holds (a reason
@@ -255,25 +267,17 @@ async fn customs_release_and_agency_decisions_take_a_truck_to_checked() {
     let admin = app.signed_in("quantri").await;
     let csrf_admin =
         hidden_field(&text(app.get(&admin, &trip_path).await).await.1, "csrf").unwrap();
-    let post = |form: Vec<(&'static str, String)>| {
-        let mut f = vec![("csrf", csrf_admin.clone())];
-        f.extend(form);
-        admin.post(app.url(&check_path)).form(&f).send()
+    let decide = |fields: &'static [(&'static str, &'static str)]| {
+        post_form(&admin, &app, &check_path, &csrf_admin, fields)
     };
-    let resp = post(vec![
-        ("check", "border_guard".into()),
-        ("decision", "pass".into()),
-    ])
-    .await
-    .unwrap();
+    let resp = decide(&[("check", "border_guard"), ("decision", "pass")]).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let resp = post(vec![
-        ("check", "plant_quarantine".into()),
-        ("decision", "hold".into()),
-        ("reason", " ".into()),
+    let resp = decide(&[
+        ("check", "plant_quarantine"),
+        ("decision", "hold"),
+        ("reason", " "),
     ])
-    .await
-    .unwrap();
+    .await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let (_, html) = text(resp).await;
     assert!(html.contains("Cần ghi lý do"), "{html}");
@@ -282,41 +286,29 @@ async fn customs_release_and_agency_decisions_take_a_truck_to_checked() {
             .await,
         0
     );
-    let resp = post(vec![
-        ("check", "plant_quarantine".into()),
-        ("decision", "start".into()),
-    ])
-    .await
-    .unwrap();
+    let resp = decide(&[("check", "plant_quarantine"), ("decision", "start")]).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let resp = post(vec![
-        ("check", "plant_quarantine".into()),
-        ("decision", "hold".into()),
-        ("reason", "Lấy mẫu kiểm tra sâu bệnh".into()),
+    let resp = decide(&[
+        ("check", "plant_quarantine"),
+        ("decision", "hold"),
+        ("reason", "Lấy mẫu kiểm tra sâu bệnh"),
     ])
-    .await
-    .unwrap();
+    .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(stage(&app, &code).await, "yard");
-    let resp = post(vec![
-        ("check", "plant_quarantine".into()),
-        ("decision", "pass".into()),
-    ])
-    .await
-    .unwrap();
+    let resp = decide(&[("check", "plant_quarantine"), ("decision", "pass")]).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(stage(&app, &code).await, "checked");
     assert_eq!(app.audit_count("border.check.pass").await, 2);
     assert_eq!(app.audit_count("border.check.hold").await, 1);
     assert_eq!(app.audit_count("border.check.start").await, 1);
     // A closed check is not decided again.
-    let resp = post(vec![
-        ("check", "border_guard".into()),
-        ("decision", "reject".into()),
-        ("reason", "Thử lại".into()),
+    let resp = decide(&[
+        ("check", "border_guard"),
+        ("decision", "reject"),
+        ("reason", "Thử lại"),
     ])
-    .await
-    .unwrap();
+    .await;
     assert_eq!(resp.status(), StatusCode::CONFLICT);
     assert_eq!(stage(&app, &code).await, "checked");
 
@@ -376,13 +368,7 @@ async fn a_camera_read_in_review_is_attached_from_the_page() {
     assert_eq!(s, StatusCode::FORBIDDEN);
     // A Tân Thanh camera gateway may not send Hữu Nghị's cameras.
     let tt = officer_token(&app, "camera.tanthanh", "000.02.02.Z37").await;
-    let resp = crate::client()
-        .post(app.url("/api/v1/border/events"))
-        .bearer_auth(&tt)
-        .json(&json!({"events": [{"event_id": "tt-1", "at": at, "kind": "camera", "camera_id": "CAM-HN-Y1", "plate_text": "14H55501", "confidence": 0.9}]}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_as(&app, Some(&tt), "/api/v1/border/events", &json!({"events": [{"event_id": "tt-1", "at": at, "kind": "camera", "camera_id": "CAM-HN-Y1", "plate_text": "14H55501", "confidence": 0.9}]})).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.count("SELECT COUNT(*) FROM border_events").await, 2);
 
@@ -401,86 +387,85 @@ async fn a_camera_read_in_review_is_attached_from_the_page() {
     let item = format!("{review}/cam-r1");
     // Not a candidate, or no reason: refused, nothing changed.
     let other_id = second["id"].as_str().unwrap();
-    let resp = page
-        .post(app.url(&item))
-        .form(&[
-            ("csrf", csrf_page.as_str()),
+    let resp = post_form(
+        &page,
+        &app,
+        &item,
+        &csrf_page,
+        &[
             ("action", "attach"),
             ("trip_id", "some-other-trip"),
             ("reason", "Đối chiếu ảnh"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let resp = page
-        .post(app.url(&item))
-        .form(&[
-            ("csrf", csrf_page.as_str()),
-            ("action", "attach"),
-            ("trip_id", other_id),
-            ("reason", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = post_form(
+        &page,
+        &app,
+        &item,
+        &csrf_page,
+        &[("action", "attach"), ("trip_id", other_id), ("reason", "")],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(stage(&app, code2).await, "declared");
     // Attached to the first truck, with a reason: it is in the yard.
-    let resp = page
-        .post(app.url(&item))
-        .form(&[
-            ("csrf", csrf_page.as_str()),
+    let resp = post_form(
+        &page,
+        &app,
+        &item,
+        &csrf_page,
+        &[
             ("action", "attach"),
             ("trip_id", id1),
             ("reason", "Đối chiếu ảnh camera: biển trên 14H"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(stage(&app, code1).await, "yard");
     assert_eq!(stage(&app, code2).await, "declared");
     assert_eq!(app.audit_count("border.review.attach").await, 1);
     // The unknown plate is dismissed.
-    let resp = page
-        .post(app.url(&format!("{review}/cam-r2")))
-        .form(&[
-            ("csrf", csrf_page.as_str()),
+    let resp = post_form(
+        &page,
+        &app,
+        &format!("{review}/cam-r2"),
+        &csrf_page,
+        &[
             ("action", "dismiss"),
             ("reason", "Xe nội địa, không khai báo"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let (_, html) = text(app.get(&page, review).await).await;
     assert!(html.contains("review-empty"), "{html}");
 
     // The second truck's stage is overridden by the officer: a reason is required.
     let over = format!("/nghiep-vu/cua-khau/chuyen/{code2}/giai-doan");
-    let resp = page
-        .post(app.url(&over))
-        .form(&[
-            ("csrf", csrf_page.as_str()),
-            ("stage", "staging"),
-            ("reason", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = post_form(
+        &page,
+        &app,
+        &over,
+        &csrf_page,
+        &[("stage", "staging"), ("reason", "")],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(stage(&app, code2).await, "declared");
-    let resp = page
-        .post(app.url(&over))
-        .form(&[
-            ("csrf", csrf_page.as_str()),
+    let resp = post_form(
+        &page,
+        &app,
+        &over,
+        &csrf_page,
+        &[
             ("stage", "staging"),
             ("reason", "Camera bãi chờ hỏng, xác nhận bằng mắt"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(stage(&app, code2).await, "staging");
     assert_eq!(app.audit_count("border.trip.override").await, 1);

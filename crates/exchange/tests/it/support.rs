@@ -1,0 +1,153 @@
+//! Set-up the exchange tests share (hỗ trợ kiểm thử): a fresh database with the exchange's
+//! tables, members registered with keys from a seed, the stand-in for the request-context
+//! layer with a signed-in principal, and routes served on a loopback port.
+
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use ed25519_dalek::SigningKey;
+use std::net::SocketAddr;
+use tinhso_exchange::registry;
+use tinhso_exchange::signing::{self, client_headers, new_nonce};
+use tinhso_http::ReqCtx;
+use tinhso_identity::authz::{AuthMethod, RoleAssignment};
+use tinhso_identity::{Principal, Role, Scope};
+use tinhso_store::audit::Ctx;
+use tinhso_store::migrate::STORE_MIGRATIONS;
+use tinhso_store::test_support::{fresh, TestDb};
+use tinhso_store::{now_micros, Db};
+
+/// A fresh database with the store's and the exchange's tables.
+pub async fn db() -> TestDb {
+    fresh(&[STORE_MIGRATIONS, tinhso_exchange::MIGRATIONS]).await
+}
+
+/// The administrator who registers members and grants rights outside HTTP.
+pub fn ctx() -> Ctx {
+    Ctx {
+        actor: "user:quantri".into(),
+        request_id: "test".into(),
+    }
+}
+
+/// A member's signing key, the same for the same seed.
+pub fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+/// The public key of [`key`]`(seed)`, as the registry stores it.
+pub fn public_key(seed: u8) -> String {
+    signing::public_key_b64(&key(seed))
+}
+
+/// Registers member `code` (thành viên) with the public key of `key(seed)`.
+pub async fn register(db: &Db, code: &str, name: &str, seed: u8) {
+    registry::register_member(db, &ctx(), code, name, &public_key(seed))
+        .await
+        .unwrap();
+}
+
+/// Grants `client` the right to call `service` of `provider`.
+pub async fn grant(db: &Db, client: &str, provider: &str, service: &str) {
+    registry::grant(db, &ctx(), client, provider, service)
+        .await
+        .unwrap();
+}
+
+/// A staff account `u1` (quantri) holding `role` over the province.
+pub fn principal(role: Role) -> Principal {
+    Principal {
+        user_id: "u1".into(),
+        username: "quantri".into(),
+        display_name: "Quản trị".into(),
+        kind: "staff".into(),
+        agency_code: None,
+        roles: vec![RoleAssignment {
+            role,
+            scope: Scope::Province,
+        }],
+        method: AuthMethod::Session,
+    }
+}
+
+/// `routes` behind a stand-in for the request-context layer that signs every request in as `p`.
+pub fn signed_in<S>(routes: axum::Router<S>, p: Principal) -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    routes.layer(middleware::from_fn(move |mut req: Request, next: Next| {
+        let p = p.clone();
+        async move {
+            let path = req.uri().path().to_string();
+            req.extensions_mut().insert(ReqCtx {
+                request_id: "t".into(),
+                lang: Default::default(),
+                principal: Some(p),
+                csrf: String::new(),
+                ip: "127.0.0.1".into(),
+                path,
+            });
+            let r: Response = next.run(req).await;
+            r
+        }
+    }))
+}
+
+/// Serves `app` on a free loopback port, for the rest of the test.
+pub async fn serve(app: axum::Router) -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    addr
+}
+
+/// GET `url` and read the answer as JSON.
+pub async fn get_json(http: &reqwest::Client, url: String) -> serde_json::Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// POST `body` as JSON to `url`.
+pub async fn post_json(
+    http: &reqwest::Client,
+    url: String,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    http.post(url).json(&body).send().await.unwrap()
+}
+
+/// The `field` of every error in a problem answer, in order.
+pub fn error_fields(problem: &serde_json::Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
+}
+
+/// `req` with the given signature headers.
+pub fn with_headers(
+    mut req: reqwest::RequestBuilder,
+    headers: Vec<(&'static str, String)>,
+) -> reqwest::RequestBuilder {
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    req
+}
+
+/// `req` signed by `member` with `key` for `method path` and `body`, now, with a fresh nonce.
+pub fn signed_now(
+    req: reqwest::RequestBuilder,
+    key: &SigningKey,
+    member: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> reqwest::RequestBuilder {
+    let ts = now_micros() / 1_000_000;
+    with_headers(
+        req,
+        client_headers(key, member, method, path, body, ts, &new_nonce()),
+    )
+}
