@@ -264,6 +264,13 @@ async fn regimes_are_created_and_edited_as_new_versions() {
 async fn the_page_keeps_what_was_typed_and_saves_a_new_version() {
     let app = crate::spawn_app().await;
     let (skhcn, _) = app.api_signed_in("lanhdao.sokhcn").await;
+    // The back office leads to the regimes.
+    let (s, html) = text(app.get(&skhcn, "/nghiep-vu").await).await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("href=\"/nghiep-vu/che-do-bao-cao\""),
+        "{html}"
+    );
     let (s, html) = text(app.get(&skhcn, "/nghiep-vu/che-do-bao-cao/KH226-NAM").await).await;
     assert_eq!(s, StatusCode::OK, "{html}");
     assert!(html.contains("phiên bản 1"), "{html}");
