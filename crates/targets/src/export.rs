@@ -79,6 +79,11 @@ pub struct Value {
     /// Reported values: the version and when it was recorded (RFC 3339, UTC).
     pub version: Option<i64>,
     pub reported_at: Option<String>,
+    /// Only on the province's reported values made from the agencies' approved reports
+    /// (`province::figure`): how many agencies it covers and how they were combined; the
+    /// entry then has no `version` nor `reported_at`. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<crate::province::Coverage>,
 }
 
 /// The refusal of a bad `period` parameter; `got` is what was given.
@@ -342,10 +347,22 @@ async fn unit_values(
             source: String::new(),
             version: None,
             reported_at: None,
+            coverage: None,
         };
         if t.indicator_key.starts_with("reported.") {
             v.source = Source::Reported.as_str().to_string();
-            if let Some(&(value, numerator, denominator, version, at)) =
+            // The province's value is the agencies' approved values combined when they
+            // reported the period (as on the board); else the province's own entry.
+            let combined = match org {
+                OrgUnit::Province => crate::province::figure(db, &t.indicator_key, period).await?,
+                _ => None,
+            };
+            if let Some(f) = combined {
+                v.value = Some(f.value);
+                v.numerator = f.numerator;
+                v.denominator = f.denominator;
+                v.coverage = Some(f.coverage);
+            } else if let Some(&(value, numerator, denominator, version, at)) =
                 reported.get(&(t.indicator_key.clone(), org.to_string()))
             {
                 v.value = Some(value);

@@ -208,6 +208,28 @@ async fn the_province_share_is_the_approved_agencies_counts_combined() {
         .unwrap()
         .unwrap();
     assert_eq!((o.value, o.numerator), (Some(60.0), Some(180.0)));
+    // So is the export for the Government reporting system, with its coverage.
+    let export = tinhso_targets::export::export(db, &Registry::standard(), year, None)
+        .await
+        .unwrap();
+    let e = export.values.iter().find(|v| v.indicator == SHARE).unwrap();
+    assert_eq!(
+        (e.value, e.numerator, e.denominator),
+        (Some(60.0), Some(180.0), Some(300.0))
+    );
+    assert_eq!(e.coverage.as_ref().map(|c| c.reported), Some(2));
+    assert_eq!(e.version, None);
+    let json = serde_json::to_value(e).unwrap();
+    assert_eq!(json["coverage"]["reported"], 2);
+    let other = export
+        .values
+        .iter()
+        .find(|v| v.indicator != SHARE && v.source == "reported")
+        .unwrap();
+    assert!(serde_json::to_value(other)
+        .unwrap()
+        .get("coverage")
+        .is_none());
 
     // The Office corrects and is approved: (150 + 30 + 45) / (200 + 100 + 100) = 56.25 → 56.3.
     report(
