@@ -274,12 +274,22 @@ pub async fn load(db: &Db, issuing: Issuing<'_>) -> Result<usize, AppError> {
 /// it beside the server (it takes ~10–15 s in a debug build; the pages fill as it writes).
 pub async fn load_border_history(db: &Db) -> Result<(), AppError> {
     match border_history(db, tinhso_store::now_micros()).await? {
-        Some(r) => tracing::info!(
-            trips = r.declared,
-            crossed = r.crossed,
-            secs = r.elapsed_s,
-            "demo border history simulated"
-        ),
+        Some(r) => {
+            tracing::info!(
+                trips = r.declared,
+                crossed = r.crossed,
+                secs = r.elapsed_s,
+                "demo border history simulated"
+            );
+            // The forecast the server kept at start knew nothing of this history: keep one
+            // that does, so the pages do not wait for the next five-minute run.
+            tinhso_border::forecast::refresh(
+                db,
+                tinhso_store::now_micros(),
+                &tinhso_border::forecast::Params::default(),
+            )
+            .await?;
+        }
         None => tracing::info!("demo border history already there"),
     }
     Ok(())
