@@ -98,6 +98,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/8010_forecast_snapshots.sql"),
     },
     Migration {
+        version: 8011,
+        name: "statement-level roll-up triggers on PostgreSQL",
+        sql: include_str!("../migrations/8011_rollup_statement_triggers.sql"),
+    },
+    Migration {
         version: 8014,
         name: "border camera reads: the scoring rule's reason (match_note)",
         sql: include_str!("../migrations/8014_match_note.sql"),

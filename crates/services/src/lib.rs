@@ -76,4 +76,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "daily roll-up of the Decision 766 counts",
         sql: include_str!("../migrations/4007_indicator_rollup.sql"),
     },
+    Migration {
+        version: 4008,
+        name: "statement-level roll-up triggers on PostgreSQL",
+        sql: include_str!("../migrations/4008_rollup_statement_triggers.sql"),
+    },
 ];
