@@ -21,6 +21,8 @@ pub struct ExchangeFile {
     rate_per_second: Option<f64>,
     rate_refresh_secs: Option<i64>,
     kept_bodies_days: Option<i64>,
+    tsa_url: Option<String>,
+    tsa_certificate: Option<String>,
     webhooks: Option<WebhooksFile>,
 }
 
@@ -173,6 +175,85 @@ fn u32_of(v: i64) -> u32 {
     u32::try_from(v).unwrap_or(0)
 }
 
+/// A text setting: the environment variable (non-empty) wins over the file.
+fn text(
+    file: Option<&String>,
+    env_name: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<(String, bool)> {
+    if let Some(v) = env(env_name).filter(|v| !v.trim().is_empty()) {
+        return Some((v.trim().to_string(), true));
+    }
+    file.map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .map(|v| (v, false))
+}
+
+/// `tsa_url` and `tsa_certificate` (đơn vị cấp dấu thời gian): the client for the anchors when
+/// both are set; the trusted certificates alone are enough to verify stored tokens.
+fn tsa(
+    f: &ExchangeFile,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<(
+    Option<tinhso_exchange::tsa::TsaConfig>,
+    Option<tinhso_exchange::tsa::TrustedTsa>,
+)> {
+    let url = text(f.tsa_url.as_ref(), "TINHSO_EXCHANGE_TSA_URL", env);
+    let cert = text(
+        f.tsa_certificate.as_ref(),
+        "TINHSO_EXCHANGE_TSA_CERTIFICATE",
+        env,
+    );
+    let place = |from_env: bool, var: &str| {
+        if from_env {
+            format!("{var} (biến môi trường / environment)")
+        } else {
+            "tinhso.toml".to_string()
+        }
+    };
+    if let Some((u, from_env)) = &url {
+        let ok = reqwest::Url::parse(u)
+            .ok()
+            .is_some_and(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some());
+        if !ok {
+            anyhow::bail!(
+                "setting `exchange.tsa_url` [{}]: {u:?} không hợp lệ — phải là địa chỉ http:// hoặc https:// / is not valid — must be an http:// or https:// address",
+                place(*from_env, "TINHSO_EXCHANGE_TSA_URL")
+            );
+        }
+        if cert.is_none() {
+            anyhow::bail!(
+                "setting `exchange.tsa_certificate`: cần tệp PEM chứng thư tin cậy của TSA khi đặt tsa_url / a PEM file with the TSA's trusted certificate is required when tsa_url is set"
+            );
+        }
+    }
+    let trust = match &cert {
+        None => None,
+        Some((path, from_env)) => {
+            let where_ = place(*from_env, "TINHSO_EXCHANGE_TSA_CERTIFICATE");
+            let pem = std::fs::read(path).map_err(|e| {
+                anyhow::anyhow!(
+                    "setting `exchange.tsa_certificate` [{where_}]: không đọc được {path:?} / cannot read {path:?}: {e}"
+                )
+            })?;
+            Some(
+                tinhso_exchange::tsa::TrustedTsa::from_pem(&pem).map_err(|e| {
+                    anyhow::anyhow!("setting `exchange.tsa_certificate` [{where_}] {path:?}: {e}")
+                })?,
+            )
+        }
+    };
+    let client = match (url, &trust) {
+        (Some((url, _)), Some(trust)) => Some(tinhso_exchange::tsa::TsaConfig {
+            url,
+            trust: trust.clone(),
+            timeout: Duration::from_secs(30),
+        }),
+        _ => None,
+    };
+    Ok((client, trust))
+}
+
 impl ExchangeSettings {
     /// The settings from the file's `[exchange]` section and the environment (which wins).
     pub fn resolve(
@@ -274,6 +355,9 @@ impl ExchangeSettings {
         )?
         .filter(|d| *d > 0)
         .map(u32_of);
+        let (tsa, tsa_trust) = tsa(f, env)?;
+        hub.tsa = tsa;
+        hub.tsa_trust = tsa_trust;
 
         let w = f.webhooks.as_ref();
         let wf = |get: fn(&WebhooksFile) -> Option<i64>| w.and_then(get);
