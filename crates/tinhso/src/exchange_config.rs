@@ -576,4 +576,82 @@ mod tests {
             .to_string();
         assert!(e.contains("max_bodyy"), "{e}");
     }
+
+    /// A self-signed P-256 certificate with the time-stamping key usage (made with
+    /// `openssl req -x509 -newkey ec …`; only parsed here, never used to sign).
+    const TSA_PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBtDCCAVmgAwIBAgIUGm+r2rAy/1ExfZ7D9wnfy2TCyGAwCgYIKoZIzj0EAwIw\nIzEUMBIGA1UEAwwLRml4dHVyZSBUU0ExCzAJBgNVBAYTAlZOMB4XDTI2MTEzMDAx\nMzgwNFoXDTM2MTEyNzAxMzgwNFowIzEUMBIGA1UEAwwLRml4dHVyZSBUU0ExCzAJ\nBgNVBAYTAlZOMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAESAiuV4/3Xu/xt2Sa\nur+SGfyrmqiDVOzYMT/sIcbiivY2ZKsYZcpkDaBzWo9Zm9IOm7113UVE3uvT6EuD\niPY2s6NrMGkwHQYDVR0OBBYEFIe98ypu8NIsZCc31MkfnJWJyoWaMB8GA1UdIwQY\nMBaAFIe98ypu8NIsZCc31MkfnJWJyoWaMA8GA1UdEwEB/wQFMAMBAf8wFgYDVR0l\nAQH/BAwwCgYIKwYBBQUHAwgwCgYIKoZIzj0EAwIDSQAwRgIhAOoH9ZSC2jEMM9sw\nadRu8pJgEgybXchu7qXeY5uBP3UaAiEAp724iZA5IInSW4tbGJV4pjEdY8O7Zq3r\nCY4uxu8cZug=\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn the_time_stamp_authority_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("tsa.pem");
+        std::fs::write(&cert, TSA_PEM).unwrap();
+        let cert_s = cert.display().to_string();
+        // None by default: anchors are signed by the hub's key only.
+        let s = ExchangeSettings::resolve(None, &env_of(&[])).unwrap();
+        assert!(s.hub.tsa.is_none() && s.hub.tsa_trust.is_none());
+        // URL and certificate from the file.
+        let f = parse(&format!(
+            "[exchange]\ntsa_url = \"https://tsa.example.vn/tsr\"\ntsa_certificate = {cert_s:?}\n"
+        ));
+        let s = ExchangeSettings::resolve(Some(&f), &env_of(&[])).unwrap();
+        assert_eq!(s.hub.tsa.unwrap().url, "https://tsa.example.vn/tsr");
+        assert!(s.hub.tsa_trust.is_some_and(|t| !t.is_empty()));
+        // The environment wins.
+        let s = ExchangeSettings::resolve(
+            Some(&f),
+            &env_of(&[("TINHSO_EXCHANGE_TSA_URL", "http://127.0.0.1:3161/")]),
+        )
+        .unwrap();
+        assert_eq!(s.hub.tsa.unwrap().url, "http://127.0.0.1:3161/");
+        // The certificate alone: stored tokens are checked, no new ones are asked for.
+        let s = ExchangeSettings::resolve(
+            None,
+            &env_of(&[("TINHSO_EXCHANGE_TSA_CERTIFICATE", cert_s.as_str())]),
+        )
+        .unwrap();
+        assert!(s.hub.tsa.is_none() && s.hub.tsa_trust.is_some());
+        // A URL without a certificate, a bad URL, a missing or non-PEM file: refused.
+        let e = ExchangeSettings::resolve(
+            None,
+            &env_of(&[("TINHSO_EXCHANGE_TSA_URL", "https://tsa.example.vn/")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`exchange.tsa_certificate`") && e.contains("required"),
+            "{e}"
+        );
+        let e = ExchangeSettings::resolve(
+            None,
+            &env_of(&[
+                ("TINHSO_EXCHANGE_TSA_URL", "ftp://tsa.example.vn/"),
+                ("TINHSO_EXCHANGE_TSA_CERTIFICATE", cert_s.as_str()),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`exchange.tsa_url`") && e.contains("không hợp lệ"),
+            "{e}"
+        );
+        let e = ExchangeSettings::resolve(
+            None,
+            &env_of(&[("TINHSO_EXCHANGE_TSA_CERTIFICATE", "/nonexistent/tsa.pem")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cannot read"), "{e}");
+        std::fs::write(&cert, "not a certificate").unwrap();
+        let e = ExchangeSettings::resolve(
+            None,
+            &env_of(&[("TINHSO_EXCHANGE_TSA_CERTIFICATE", cert_s.as_str())]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("no certificate") || e.contains("not valid PEM"),
+            "{e}"
+        );
+    }
 }

@@ -524,3 +524,63 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+#[tokio::test]
+async fn the_hub_page_and_the_verification_api_say_which_anchors_are_time_stamped() {
+    use std::sync::Arc;
+    let t = support::db().await;
+    let db = &t.db;
+    let sim = Simulator::start(Keypair::tsa(SIM_NAME)).await;
+    let tsa = client(&sim.url, &sim.pem());
+    let cfg = tinhso_exchange::HubConfig {
+        tsa: Some(TsaConfig {
+            url: sim.url.clone(),
+            trust: tsa.trust().clone(),
+            timeout: Duration::from_secs(10),
+        }),
+        tsa_trust: Some(tsa.trust().clone()),
+        ..Default::default()
+    };
+    let hub = Arc::new(tinhso_exchange::Hub::new(db.clone(), cfg));
+    let state = tinhso_http::AppState::new(db.clone(), tinhso_http::WebConfig::default());
+    let app = support::signed_in(
+        tinhso_exchange::web::routes(hub),
+        support::principal(tinhso_identity::Role::Admin),
+    )
+    .with_state(state);
+    let base = format!("http://{}", support::serve(app).await);
+    let key = tinhso_exchange::hub::hub_key();
+    grow(db, 2).await;
+    log::anchor(db, &key).await.unwrap();
+    log::timestamp_pending(db, &tsa, 10).await.unwrap();
+    grow(db, 1).await;
+    log::anchor(db, &key).await.unwrap();
+    let http = reqwest::Client::new();
+    let html = http
+        .get(format!("{base}/quan-tri/truc-lien-thong"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let section = html.split("id=\"anchors\"").nth(1).unwrap();
+    assert!(section.contains(&sim.url), "the TSA's address");
+    assert!(section.contains("Mô phỏng TSA"), "anchor 2 is time-stamped");
+    assert!(section.contains("chỉ khóa của trục"), "anchor 3 is not");
+    let v = support::get_json(&http, format!("{base}/api/v1/exchange/log/verification")).await;
+    assert!(v["first_broken"].is_null(), "{v}");
+    assert_eq!(
+        (
+            &v["anchors"],
+            &v["anchors_timestamped"],
+            &v["timestamps_verified"]
+        ),
+        (
+            &serde_json::json!(2),
+            &serde_json::json!(1),
+            &serde_json::json!(1)
+        )
+    );
+    assert_eq!(v["latest_timestamp"]["seq"], 2);
+}
