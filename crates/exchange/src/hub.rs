@@ -46,6 +46,12 @@ pub struct HubConfig {
     /// How often the members' own rates are re-read from the database (a change made through
     /// this server's API applies at once; one made through another server within this time).
     pub rate_refresh: Duration,
+    /// The time-stamp authority for the log's anchors (`[exchange] tsa_url`,
+    /// `tsa_certificate`); `None`: anchors are signed by the hub's key only.
+    pub tsa: Option<crate::tsa::TsaConfig>,
+    /// The trusted TSA certificates (`tsa_certificate`), for checking stored tokens; set with
+    /// or without `tsa`.
+    pub tsa_trust: Option<crate::tsa::TrustedTsa>,
 }
 
 impl Default for HubConfig {
@@ -59,6 +65,8 @@ impl Default for HubConfig {
             rate_burst: 200.0,
             rate_per_second: 100.0,
             rate_refresh: Duration::from_secs(5),
+            tsa: None,
+            tsa_trust: None,
         }
     }
 }

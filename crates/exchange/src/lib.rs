@@ -8,6 +8,7 @@
 //! - [`hub`]: the exchange endpoint `/lgsp/v1/{provider}/{service}/{path..}` — authentication,
 //!   replay guard, rights, forwarding with time-out and circuit breaker, signed answers.
 //! - [`log`]: the hash-chained message log and its verification (`tinhso exchange verify`).
+//! - [`tsa`]: RFC 3161 time-stamps on the log's anchors (a TSA client and token verification).
 //! - [`bodies`]: request and response bodies kept encrypted at rest when the service's
 //!   classification allows, read back by administrators (audited), checked by verification.
 //! - [`metrics`]: requests and latency per service, member and outcome for `/metrics`.
@@ -24,6 +25,7 @@ pub mod log;
 pub mod metrics;
 pub mod registry;
 pub mod signing;
+pub mod tsa;
 pub mod web;
 pub mod webhooks;
 
@@ -65,5 +67,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 5013,
         name: "exchange hub: kept bodies by age, for their retention",
         sql: include_str!("../migrations/5013_exchange_bodies_created.sql"),
+    },
+    Migration {
+        version: 5030,
+        name: "exchange hub: RFC 3161 time-stamps on the log's anchors",
+        sql: include_str!("../migrations/5030_anchor_timestamps.sql"),
     },
 ];

@@ -14,6 +14,13 @@
 //! key, which is not in the database — into `exchange_log_anchors` (`tinhso serve` does it
 //! every 10 minutes when the log has grown); [`verify`] checks that each anchored entry still
 //! has the anchored hash and, given the hub's public key, that each anchor's signature holds.
+//!
+//! The hub's key proves nothing against whoever holds the master key: they could rewrite the
+//! chain and sign new anchors. With `[exchange] tsa_url` set, each anchor is also sent to a
+//! time-stamp authority ([`crate::tsa`], RFC 3161) whose token — over the SHA-256 of the
+//! anchor text, signed by a key the hub does not hold, dated by the TSA — is kept beside the
+//! anchor ([`timestamp_pending`]); [`verify_with`] checks each token against the trusted TSA
+//! certificate, so a later rewrite fails the imprint even with the anchors re-signed.
 
 use futures_util::TryStreamExt;
 use serde::Serialize;
@@ -333,6 +340,55 @@ pub struct VerifyReport {
     /// after the chain).
     pub bodies_checked: i64,
     pub first_broken: Option<Broken>,
+    /// Anchors (neo) in the log, and how many of them hold a TSA time-stamp token.
+    pub anchors: i64,
+    pub anchors_timestamped: i64,
+    /// Tokens checked against the trusted TSA certificate (0 when none is configured: the
+    /// tokens are then counted, not checked).
+    pub timestamps_verified: i64,
+    /// The newest verified time-stamp: everything up to `seq` existed, as it is, at `gen_time`.
+    pub latest_timestamp: Option<AnchorStamp>,
+}
+
+/// One anchor's verified time-stamp (dấu thời gian của neo).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct AnchorStamp {
+    pub seq: i64,
+    /// The TSA's `genTime`, Unix microseconds.
+    pub gen_time: i64,
+    /// The TSA's certificate subject.
+    pub tsa_name: String,
+}
+
+/// One anchor as the hub page lists it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct AnchorRow {
+    pub seq: i64,
+    /// When the hub signed it, Unix microseconds.
+    pub at: i64,
+    /// The TSA's name and `genTime` as stored, when the anchor is externally time-stamped.
+    pub tsa_name: Option<String>,
+    pub tsa_gen_time: Option<i64>,
+}
+
+/// The newest anchors, newest first.
+pub async fn recent_anchors(db: &Db, limit: i64) -> Result<Vec<AnchorRow>, DbError> {
+    sqlx::query(
+        "SELECT seq, at, tsa_name, tsa_gen_time FROM exchange_log_anchors ORDER BY seq DESC LIMIT $1",
+    )
+    .bind(limit.clamp(1, 1000))
+    .fetch_all(db.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(AnchorRow {
+            seq: r.try_get(0)?,
+            at: r.try_get(1)?,
+            tsa_name: r.try_get(2)?,
+            tsa_gen_time: r.try_get(3)?,
+        })
+    })
+    .collect()
 }
 
 /// The text an anchor's signature covers.
@@ -371,10 +427,67 @@ pub async fn anchor(db: &Db, key: &ed25519_dalek::SigningKey) -> Result<Option<i
     Ok(Some(seq))
 }
 
-/// Anchor every `every` until `shutdown` resolves (errors are logged and retried next time).
+/// What one round of [`timestamp_pending`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StampRound {
+    /// Anchors that received a token this round.
+    pub stamped: Vec<i64>,
+    /// The TSA's failure that stopped the round (the anchor stays without a token and the next
+    /// round asks again).
+    pub failed: Option<(i64, crate::tsa::TsaError)>,
+}
+
+/// Asks the TSA for a token on each anchor that has none, newest first, at most `limit` per
+/// round, and stores each checked token with the anchor. A TSA failure stops the round and is
+/// returned (to be logged); it never touches the log itself. The request is made outside any
+/// transaction.
+pub async fn timestamp_pending(
+    db: &Db,
+    tsa: &crate::tsa::TsaClient,
+    limit: i64,
+) -> Result<StampRound, DbError> {
+    use base64::Engine;
+    let pending = sqlx::query(
+        "SELECT seq, hash, at FROM exchange_log_anchors WHERE tsa_token IS NULL ORDER BY seq DESC LIMIT $1",
+    )
+    .bind(limit.clamp(1, 1000))
+    .fetch_all(db.pool())
+    .await?;
+    let mut round = StampRound::default();
+    for r in pending {
+        let seq: i64 = r.try_get(0)?;
+        let hash: String = r.try_get(1)?;
+        let at: i64 = r.try_get(2)?;
+        match tsa.stamp(&anchor_text(seq, &hash, at)).await {
+            Ok((token, stamp)) => {
+                sqlx::query(
+                    "UPDATE exchange_log_anchors SET tsa_token = $1, tsa_name = $2, tsa_gen_time = $3 \
+                     WHERE seq = $4 AND tsa_token IS NULL",
+                )
+                .bind(base64::engine::general_purpose::STANDARD.encode(&token))
+                .bind(&stamp.tsa_name)
+                .bind(stamp.gen_time)
+                .bind(seq)
+                .execute(db.pool())
+                .await?;
+                round.stamped.push(seq);
+            }
+            Err(e) => {
+                round.failed = Some((seq, e));
+                break;
+            }
+        }
+    }
+    Ok(round)
+}
+
+/// Anchor every `every` until `shutdown` resolves (errors are logged and retried next time);
+/// with a TSA, time-stamp the anchors that have no token yet. A TSA failure is logged and
+/// retried next round; the exchange itself never waits for it.
 pub async fn anchor_every(
     db: Db,
     key: ed25519_dalek::SigningKey,
+    tsa: Option<crate::tsa::TsaClient>,
     every: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
@@ -388,6 +501,20 @@ pub async fn anchor_every(
                     Ok(None) => {}
                     Err(e) => tracing::warn!(error = %e, "exchange log anchor failed"),
                 }
+                if let Some(tsa) = &tsa {
+                    match timestamp_pending(&db, tsa, 10).await {
+                        Ok(round) => {
+                            for seq in &round.stamped {
+                                tracing::info!(seq, "exchange log anchor time-stamped by the TSA");
+                            }
+                            if let Some((seq, e)) = round.failed {
+                                tracing::warn!(seq, tsa = %tsa.url(), code = e.code, error = %e,
+                                    "time-stamping the exchange log anchor failed; retried next round");
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "time-stamping the exchange log anchors failed"),
+                    }
+                }
             }
         }
     }
@@ -397,18 +524,48 @@ pub async fn anchor_every(
 /// the one before, and the sequence must have no gap; at the end the head must name the last
 /// entry; every anchor must name an entry with the anchored hash and, with `hub_key` (the
 /// hub's public key, base64), carry a valid signature. Reports the first broken entry.
+/// Time-stamp tokens are counted, not checked: see [`verify_with`].
 pub async fn verify(db: &Db, hub_key: Option<&str>) -> Result<VerifyReport, DbError> {
+    verify_with(db, hub_key, None).await
+}
+
+/// [`verify`], and with `tsa` (the trusted TSA certificates) every stored time-stamp token
+/// must be a valid RFC 3161 token from a trusted TSA over that anchor's text.
+pub async fn verify_with(
+    db: &Db,
+    hub_key: Option<&str>,
+    tsa: Option<&crate::tsa::TrustedTsa>,
+) -> Result<VerifyReport, DbError> {
+    use base64::Engine;
     let mut anchors = std::collections::BTreeMap::new();
-    for r in sqlx::query("SELECT seq, hash, at, signature FROM exchange_log_anchors ORDER BY seq")
-        .fetch_all(db.pool())
-        .await?
+    let mut anchor_count = 0i64;
+    let mut timestamped = 0i64;
+    for r in sqlx::query(
+        "SELECT seq, hash, at, signature, tsa_token FROM exchange_log_anchors ORDER BY seq",
+    )
+    .fetch_all(db.pool())
+    .await?
     {
         let seq: i64 = r.try_get(0)?;
         let hash: String = r.try_get(1)?;
         let at: i64 = r.try_get(2)?;
         let sig: String = r.try_get(3)?;
-        anchors.insert(seq, (hash, at, sig));
+        let token: Option<String> = r.try_get(4)?;
+        anchor_count += 1;
+        if token.is_some() {
+            timestamped += 1;
+        }
+        anchors.insert(seq, (hash, at, sig, token));
     }
+    let mut stamps_verified = 0i64;
+    let mut latest: Option<AnchorStamp> = None;
+    let counts = |mut r: VerifyReport, verified: i64, latest: Option<AnchorStamp>| {
+        r.anchors = anchor_count;
+        r.anchors_timestamped = timestamped;
+        r.timestamps_verified = verified;
+        r.latest_timestamp = latest;
+        r
+    };
     let mut conn = db.read_conn().await?;
     let sql = format!("SELECT {COLUMNS} FROM exchange_log ORDER BY seq");
     let mut rows = sqlx::query(&sql).fetch(&mut *conn);
@@ -419,6 +576,10 @@ pub async fn verify(db: &Db, hub_key: Option<&str>) -> Result<VerifyReport, DbEr
         entries_checked: checked,
         bodies_checked: 0,
         first_broken: Some(Broken { seq, reason }),
+        anchors: anchor_count,
+        anchors_timestamped: timestamped,
+        timestamps_verified: 0,
+        latest_timestamp: None,
     };
     while let Some(row) = rows.try_next().await? {
         let e = Entry::from_row(&row)?;
@@ -447,7 +608,7 @@ pub async fn verify(db: &Db, hub_key: Option<&str>) -> Result<VerifyReport, DbEr
                 checked,
             ));
         }
-        if let Some((hash, at, sig)) = anchors.remove(&e.seq) {
+        if let Some((hash, at, sig, token)) = anchors.remove(&e.seq) {
             if hash != e.hash {
                 return Ok(broken(
                     e.seq,
@@ -465,6 +626,44 @@ pub async fn verify(db: &Db, hub_key: Option<&str>) -> Result<VerifyReport, DbEr
                     ));
                 }
             }
+            if let (Some(trust), Some(token)) = (tsa, token) {
+                let checked_stamp = base64::engine::general_purpose::STANDARD
+                    .decode(token.trim())
+                    .map_err(|e| crate::tsa::TsaError {
+                        code: "malformed",
+                        vi: format!("dấu thời gian lưu không phải base64 ({e})"),
+                        en: format!("the stored time-stamp is not base64 ({e})"),
+                    })
+                    .and_then(|der| {
+                        crate::tsa::verify_token(
+                            &der,
+                            &crate::tsa::imprint(&anchor_text(e.seq, &hash, at)),
+                            None,
+                            trust,
+                        )
+                    });
+                match checked_stamp {
+                    Ok(st) => {
+                        stamps_verified += 1;
+                        latest = Some(AnchorStamp {
+                            seq: e.seq,
+                            gen_time: st.gen_time,
+                            tsa_name: st.tsa_name,
+                        });
+                    }
+                    Err(te) => {
+                        return Ok(counts(
+                            broken(
+                                e.seq,
+                                format!("the anchor's TSA time-stamp is refused: {te}"),
+                                checked,
+                            ),
+                            stamps_verified,
+                            latest,
+                        ));
+                    }
+                }
+            }
         }
         prev_seq = e.seq;
         prev_hash = e.hash;
@@ -472,10 +671,14 @@ pub async fn verify(db: &Db, hub_key: Option<&str>) -> Result<VerifyReport, DbEr
     }
     drop(rows);
     if let Some((seq, _)) = anchors.iter().next() {
-        return Ok(broken(
-            *seq,
-            format!("entry {seq} was anchored (signed) but is no longer in the log"),
-            checked,
+        return Ok(counts(
+            broken(
+                *seq,
+                format!("entry {seq} was anchored (signed) but is no longer in the log"),
+                checked,
+            ),
+            stamps_verified,
+            latest,
         ));
     }
     let head = sqlx::query("SELECT seq, hash FROM exchange_log_head WHERE id = 1")
@@ -484,12 +687,16 @@ pub async fn verify(db: &Db, hub_key: Option<&str>) -> Result<VerifyReport, DbEr
     let head_seq: i64 = head.try_get(0)?;
     let head_hash: String = head.try_get(1)?;
     if head_seq != prev_seq || head_hash != prev_hash {
-        return Ok(broken(
-            prev_seq + 1,
-            format!(
-                "the chain head names entry {head_seq} but the last entry is {prev_seq}: newest entries deleted"
+        return Ok(counts(
+            broken(
+                prev_seq + 1,
+                format!(
+                    "the chain head names entry {head_seq} but the last entry is {prev_seq}: newest entries deleted"
+                ),
+                checked,
             ),
-            checked,
+            stamps_verified,
+            latest,
         ));
     }
     drop(conn);
@@ -499,18 +706,34 @@ pub async fn verify(db: &Db, hub_key: Option<&str>) -> Result<VerifyReport, DbEr
         let (n, bad) = crate::bodies::verify(db).await?;
         bodies_checked = n;
         if let Some((seq, reason)) = bad {
-            return Ok(VerifyReport {
-                entries_checked: checked,
-                bodies_checked,
-                first_broken: Some(Broken { seq, reason }),
-            });
+            return Ok(counts(
+                VerifyReport {
+                    entries_checked: checked,
+                    bodies_checked,
+                    first_broken: Some(Broken { seq, reason }),
+                    anchors: 0,
+                    anchors_timestamped: 0,
+                    timestamps_verified: 0,
+                    latest_timestamp: None,
+                },
+                stamps_verified,
+                latest,
+            ));
         }
     }
-    Ok(VerifyReport {
-        entries_checked: checked,
-        bodies_checked,
-        first_broken: None,
-    })
+    Ok(counts(
+        VerifyReport {
+            entries_checked: checked,
+            bodies_checked,
+            first_broken: None,
+            anchors: 0,
+            anchors_timestamped: 0,
+            timestamps_verified: 0,
+            latest_timestamp: None,
+        },
+        stamps_verified,
+        latest,
+    ))
 }
 
 /// Exchanges per service from the log: how many, how many refused or failed (status ≥ 400),

@@ -318,6 +318,10 @@ struct HubPage {
     members: Vec<MemberRow>,
     services: Vec<ServiceRow>,
     recent: Vec<LogRow>,
+    /// The newest anchors and whether a TSA time-stamped them.
+    anchors: Vec<AnchorLine>,
+    /// The configured TSA's address, if any.
+    tsa_url: String,
     topic_rights: Vec<webhooks::TopicRight>,
     subscriptions: Vec<SubscriptionRow>,
     dead: Vec<DeadRow>,
@@ -327,6 +331,15 @@ struct HubPage {
     /// (provider, service code, name).
     service_codes: Vec<(String, String, String)>,
     forms: Forms,
+}
+
+/// One anchor on the page (neo chuỗi): when the hub signed it, and the TSA's time-stamp.
+struct AnchorLine {
+    seq: i64,
+    at: String,
+    /// Empty: signed by the hub's key only.
+    tsa_name: String,
+    tsa_time: String,
 }
 
 struct RightRow {
@@ -466,6 +479,17 @@ async fn render(
     let topic_rights = webhooks::list_topic_rights(&state.db)
         .await
         .map_err(|e| page_err(e.into()))?;
+    let anchors = log::recent_anchors(&state.db, 10)
+        .await
+        .map_err(|e| page_err(e.into()))?
+        .into_iter()
+        .map(|a| AnchorLine {
+            seq: a.seq,
+            at: chrono_time(a.at),
+            tsa_name: a.tsa_name.unwrap_or_default(),
+            tsa_time: a.tsa_gen_time.map(chrono_time).unwrap_or_default(),
+        })
+        .collect();
     let subscriptions = webhooks::list_subscriptions(&state.db, None)
         .await
         .map_err(|e| page_err(e.into()))?;
@@ -474,6 +498,13 @@ async fn render(
         .map_err(|e| page_err(e.into()))?;
     let page = HubPage {
         forms,
+        anchors,
+        tsa_url: hub
+            .config()
+            .tsa
+            .as_ref()
+            .map(|t| t.url.clone())
+            .unwrap_or_default(),
         member_codes: members
             .iter()
             .map(|m| (m.code.clone(), m.name.clone()))
@@ -1161,9 +1192,13 @@ async fn api_verify(
 ) -> Result<Json<log::VerifyReport>, ApiError> {
     admin(&state, &ctx, "exchange_log").await?;
     Ok(Json(
-        log::verify(&state.db, Some(&hub.public_key()))
-            .await
-            .map_err(|e| ApiError(tinhso_kernel::AppError::from(e)))?,
+        log::verify_with(
+            &state.db,
+            Some(&hub.public_key()),
+            hub.config().tsa_trust.as_ref(),
+        )
+        .await
+        .map_err(|e| ApiError(tinhso_kernel::AppError::from(e)))?,
     ))
 }
 
@@ -1323,7 +1358,7 @@ async fn api_replay(
         api_topic_rights, api_grant_topic, api_revoke_topic, api_subscriptions, api_subscription_status,
         api_replay_subscription, api_dead_letters, api_replay),
     components(schemas(MemberBody, KeyBody, StatusBody, RightBody, RateLimitBody, registry::RateLimit, registry::Member, registry::MemberKey,
-        registry::Service, registry::NewService, registry::Right, crate::bodies::Bodies, log::Entry, log::VerifyReport, log::Broken, Problem,
+        registry::Service, registry::NewService, registry::Right, crate::bodies::Bodies, log::Entry, log::VerifyReport, log::Broken, log::AnchorStamp, crate::tsa::Stamp, Problem,
         TopicRightBody, ReplayReport, webhooks::TopicRight, webhooks::Subscription, webhooks::Delivery)),
     tags((name = "exchange", description = "Data exchange hub (LGSP): members, services, access rights, message log, topic rights, webhook subscriptions, dead letters"))
 )]

@@ -21,6 +21,8 @@ pub struct ExchangeFile {
     rate_per_second: Option<f64>,
     rate_refresh_secs: Option<i64>,
     kept_bodies_days: Option<i64>,
+    tsa_url: Option<String>,
+    tsa_certificate: Option<String>,
     webhooks: Option<WebhooksFile>,
 }
 
@@ -173,6 +175,85 @@ fn u32_of(v: i64) -> u32 {
     u32::try_from(v).unwrap_or(0)
 }
 
+/// A text setting: the environment variable (non-empty) wins over the file.
+fn text(
+    file: Option<&String>,
+    env_name: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<(String, bool)> {
+    if let Some(v) = env(env_name).filter(|v| !v.trim().is_empty()) {
+        return Some((v.trim().to_string(), true));
+    }
+    file.map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .map(|v| (v, false))
+}
+
+/// `tsa_url` and `tsa_certificate` (đơn vị cấp dấu thời gian): the client for the anchors when
+/// both are set; the trusted certificates alone are enough to verify stored tokens.
+fn tsa(
+    f: &ExchangeFile,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<(
+    Option<tinhso_exchange::tsa::TsaConfig>,
+    Option<tinhso_exchange::tsa::TrustedTsa>,
+)> {
+    let url = text(f.tsa_url.as_ref(), "TINHSO_EXCHANGE_TSA_URL", env);
+    let cert = text(
+        f.tsa_certificate.as_ref(),
+        "TINHSO_EXCHANGE_TSA_CERTIFICATE",
+        env,
+    );
+    let place = |from_env: bool, var: &str| {
+        if from_env {
+            format!("{var} (biến môi trường / environment)")
+        } else {
+            "tinhso.toml".to_string()
+        }
+    };
+    if let Some((u, from_env)) = &url {
+        let ok = reqwest::Url::parse(u)
+            .ok()
+            .is_some_and(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some());
+        if !ok {
+            anyhow::bail!(
+                "setting `exchange.tsa_url` [{}]: {u:?} không hợp lệ — phải là địa chỉ http:// hoặc https:// / is not valid — must be an http:// or https:// address",
+                place(*from_env, "TINHSO_EXCHANGE_TSA_URL")
+            );
+        }
+        if cert.is_none() {
+            anyhow::bail!(
+                "setting `exchange.tsa_certificate`: cần tệp PEM chứng thư tin cậy của TSA khi đặt tsa_url / a PEM file with the TSA's trusted certificate is required when tsa_url is set"
+            );
+        }
+    }
+    let trust = match &cert {
+        None => None,
+        Some((path, from_env)) => {
+            let where_ = place(*from_env, "TINHSO_EXCHANGE_TSA_CERTIFICATE");
+            let pem = std::fs::read(path).map_err(|e| {
+                anyhow::anyhow!(
+                    "setting `exchange.tsa_certificate` [{where_}]: không đọc được {path:?} / cannot read {path:?}: {e}"
+                )
+            })?;
+            Some(
+                tinhso_exchange::tsa::TrustedTsa::from_pem(&pem).map_err(|e| {
+                    anyhow::anyhow!("setting `exchange.tsa_certificate` [{where_}] {path:?}: {e}")
+                })?,
+            )
+        }
+    };
+    let client = match (url, &trust) {
+        (Some((url, _)), Some(trust)) => Some(tinhso_exchange::tsa::TsaConfig {
+            url,
+            trust: trust.clone(),
+            timeout: Duration::from_secs(30),
+        }),
+        _ => None,
+    };
+    Ok((client, trust))
+}
+
 impl ExchangeSettings {
     /// The settings from the file's `[exchange]` section and the environment (which wins).
     pub fn resolve(
@@ -274,6 +355,9 @@ impl ExchangeSettings {
         )?
         .filter(|d| *d > 0)
         .map(u32_of);
+        let (tsa, tsa_trust) = tsa(f, env)?;
+        hub.tsa = tsa;
+        hub.tsa_trust = tsa_trust;
 
         let w = f.webhooks.as_ref();
         let wf = |get: fn(&WebhooksFile) -> Option<i64>| w.and_then(get);
@@ -491,5 +575,83 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("max_bodyy"), "{e}");
+    }
+
+    /// A self-signed P-256 certificate with the time-stamping key usage (made with
+    /// `openssl req -x509 -newkey ec …`; only parsed here, never used to sign).
+    const TSA_PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBtDCCAVmgAwIBAgIUGm+r2rAy/1ExfZ7D9wnfy2TCyGAwCgYIKoZIzj0EAwIw\nIzEUMBIGA1UEAwwLRml4dHVyZSBUU0ExCzAJBgNVBAYTAlZOMB4XDTI2MTEzMDAx\nMzgwNFoXDTM2MTEyNzAxMzgwNFowIzEUMBIGA1UEAwwLRml4dHVyZSBUU0ExCzAJ\nBgNVBAYTAlZOMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAESAiuV4/3Xu/xt2Sa\nur+SGfyrmqiDVOzYMT/sIcbiivY2ZKsYZcpkDaBzWo9Zm9IOm7113UVE3uvT6EuD\niPY2s6NrMGkwHQYDVR0OBBYEFIe98ypu8NIsZCc31MkfnJWJyoWaMB8GA1UdIwQY\nMBaAFIe98ypu8NIsZCc31MkfnJWJyoWaMA8GA1UdEwEB/wQFMAMBAf8wFgYDVR0l\nAQH/BAwwCgYIKwYBBQUHAwgwCgYIKoZIzj0EAwIDSQAwRgIhAOoH9ZSC2jEMM9sw\nadRu8pJgEgybXchu7qXeY5uBP3UaAiEAp724iZA5IInSW4tbGJV4pjEdY8O7Zq3r\nCY4uxu8cZug=\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn the_time_stamp_authority_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("tsa.pem");
+        std::fs::write(&cert, TSA_PEM).unwrap();
+        let cert_s = cert.display().to_string();
+        // None by default: anchors are signed by the hub's key only.
+        let s = ExchangeSettings::resolve(None, &env_of(&[])).unwrap();
+        assert!(s.hub.tsa.is_none() && s.hub.tsa_trust.is_none());
+        // URL and certificate from the file.
+        let f = parse(&format!(
+            "[exchange]\ntsa_url = \"https://tsa.example.vn/tsr\"\ntsa_certificate = {cert_s:?}\n"
+        ));
+        let s = ExchangeSettings::resolve(Some(&f), &env_of(&[])).unwrap();
+        assert_eq!(s.hub.tsa.unwrap().url, "https://tsa.example.vn/tsr");
+        assert!(s.hub.tsa_trust.is_some_and(|t| !t.is_empty()));
+        // The environment wins.
+        let s = ExchangeSettings::resolve(
+            Some(&f),
+            &env_of(&[("TINHSO_EXCHANGE_TSA_URL", "http://127.0.0.1:3161/")]),
+        )
+        .unwrap();
+        assert_eq!(s.hub.tsa.unwrap().url, "http://127.0.0.1:3161/");
+        // The certificate alone: stored tokens are checked, no new ones are asked for.
+        let s = ExchangeSettings::resolve(
+            None,
+            &env_of(&[("TINHSO_EXCHANGE_TSA_CERTIFICATE", cert_s.as_str())]),
+        )
+        .unwrap();
+        assert!(s.hub.tsa.is_none() && s.hub.tsa_trust.is_some());
+        // A URL without a certificate, a bad URL, a missing or non-PEM file: refused.
+        let e = ExchangeSettings::resolve(
+            None,
+            &env_of(&[("TINHSO_EXCHANGE_TSA_URL", "https://tsa.example.vn/")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`exchange.tsa_certificate`") && e.contains("required"),
+            "{e}"
+        );
+        let e = ExchangeSettings::resolve(
+            None,
+            &env_of(&[
+                ("TINHSO_EXCHANGE_TSA_URL", "ftp://tsa.example.vn/"),
+                ("TINHSO_EXCHANGE_TSA_CERTIFICATE", cert_s.as_str()),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`exchange.tsa_url`") && e.contains("không hợp lệ"),
+            "{e}"
+        );
+        let e = ExchangeSettings::resolve(
+            None,
+            &env_of(&[("TINHSO_EXCHANGE_TSA_CERTIFICATE", "/nonexistent/tsa.pem")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cannot read"), "{e}");
+        std::fs::write(&cert, "not a certificate").unwrap();
+        let e = ExchangeSettings::resolve(
+            None,
+            &env_of(&[("TINHSO_EXCHANGE_TSA_CERTIFICATE", cert_s.as_str())]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("no certificate") || e.contains("not valid PEM"),
+            "{e}"
+        );
     }
 }

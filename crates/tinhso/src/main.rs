@@ -369,6 +369,12 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let anchor_task = tokio::spawn(tinhso_exchange::log::anchor_every(
         db.clone(),
         tinhso_exchange::hub::hub_key(),
+        settings
+            .exchange
+            .hub
+            .tsa
+            .clone()
+            .map(tinhso_exchange::tsa::TsaClient::new),
         std::time::Duration::from_secs(600),
         async move {
             let _ = anchor_rx.changed().await;
@@ -708,10 +714,43 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 None
             };
             let start = std::time::Instant::now();
-            let r = tinhso_exchange::log::verify(&db, hub_pk.as_deref()).await?;
+            let trust = s.exchange.hub.tsa_trust.as_ref();
+            let r = tinhso_exchange::log::verify_with(&db, hub_pk.as_deref(), trust).await?;
+            // Which anchors are externally time-stamped (RFC 3161), and whether the tokens
+            // were checked against the trusted TSA certificate.
+            let stamps = if r.anchors_timestamped == 0 {
+                format!(
+                    "{} anchors, none time-stamped by a TSA (signed by the hub's key only)",
+                    r.anchors
+                )
+            } else if trust.is_none() {
+                format!(
+                    "{} anchors, {} time-stamped by a TSA — tokens NOT checked: set exchange.tsa_certificate",
+                    r.anchors, r.anchors_timestamped
+                )
+            } else {
+                let latest = r
+                    .latest_timestamp
+                    .as_ref()
+                    .map(|l| {
+                        format!(
+                            "; newest: entry {} existed at {} (genTime) per {}",
+                            l.seq,
+                            chrono::DateTime::from_timestamp_micros(l.gen_time)
+                                .map(|d| d.format("%Y-%m-%d %H:%M:%S%.f UTC").to_string())
+                                .unwrap_or_default(),
+                            l.tsa_name
+                        )
+                    })
+                    .unwrap_or_default();
+                format!(
+                    "{} anchors, {} time-stamped by a TSA, {} tokens verified against the trusted certificate{latest}",
+                    r.anchors, r.anchors_timestamped, r.timestamps_verified
+                )
+            };
             match r.first_broken {
                 None => println!(
-                    "exchange message log intact: {} entries and {} stored bodies verified in {:.3} s",
+                    "exchange message log intact: {} entries and {} stored bodies verified in {:.3} s; {stamps}",
                     r.entries_checked,
                     r.bodies_checked,
                     start.elapsed().as_secs_f64()

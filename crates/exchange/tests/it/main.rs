@@ -1,11 +1,14 @@
 //! Exchange hub tests: NATS JetStream against the real server (127.0.0.1:4222, or
 //! `TINHSO_TEST_NATS_URL`; a missing server FAILS these tests, it never skips them), and the
 //! signed exchange through a real hub and a provider on loopback, on SQLite or PostgreSQL
-//! (`TINHSO_TEST_PG_URL`).
+//! (`TINHSO_TEST_PG_URL`); RFC 3161 time-stamps of the log's anchors against a loopback TSA
+//! simulator and the openssl CLI.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
 mod hub;
 mod nats;
 mod support;
+mod tsa;
+mod tsa_simulator;
 mod webhooks;
