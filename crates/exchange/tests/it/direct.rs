@@ -125,7 +125,7 @@ async fn world() -> World {
         client,
         client_db,
         other,
-        other_db: other_db,
+        other_db,
     }
 }
 
