@@ -128,7 +128,7 @@ pub async fn gateway(
     let db = tinhso::open(&settings).await?;
     let key = direct::member_key(&cfg.member);
     let public_key = signing::public_key_b64(&key);
-    let node = Arc::new(Node::open(db.clone(), key.clone(), cfg).await?);
+    let node = Arc::new(Node::open(db.clone(), key, cfg).await?);
     let hub = Arc::new(Hub::gateway(
         db.clone(),
         settings.exchange.hub.clone(),
@@ -143,11 +143,13 @@ pub async fn gateway(
     let refresh_task = tokio::spawn(node.clone().run(async move {
         let _ = refresh_rx.changed().await;
     }));
-    // The node's own message log, its head signed with the member's key every 10 minutes.
+    // The node's own message log, its head signed every 10 minutes with the node's anchor key
+    // (derived from its master key like the hub's, so `tinhso exchange verify` on this data
+    // directory checks the anchors).
     let mut anchor_rx = stop_rx.clone();
     let anchor_task = tokio::spawn(tinhso_exchange::log::anchor_every(
         db.clone(),
-        key,
+        tinhso_exchange::hub::hub_key(),
         Duration::from_secs(600),
         async move {
             let _ = anchor_rx.changed().await;
