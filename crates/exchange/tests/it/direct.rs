@@ -86,20 +86,16 @@ async fn world() -> World {
     register(db, OTHER, "UBND phường Đông Kinh", 2).await;
     register(db, PROVIDER, "Sở Tư pháp — hệ thống hộ tịch", 3).await;
     let service = provider_service().await;
-    registry::register_service(
+    support::register_service(
         db,
-        &ctx(),
-        &registry::NewService {
-            provider: PROVIDER.into(),
-            code: SERVICE.into(),
-            name: "Trích lục khai sinh".into(),
-            endpoint: format!("http://{service}/api"),
-            openapi: openapi(),
-            classification: "internal".into(),
-        },
+        PROVIDER,
+        SERVICE,
+        "Trích lục khai sinh",
+        format!("http://{service}/api"),
+        openapi(),
+        "internal",
     )
-    .await
-    .unwrap();
+    .await;
     grant(db, CLIENT, PROVIDER, SERVICE).await;
     let hub = Arc::new(Hub::new(db.clone(), HubConfig::default()));
     let hub_key = hub.public_key();
@@ -126,6 +122,21 @@ async fn world() -> World {
         client_db,
         other,
         other_db,
+    }
+}
+
+impl World {
+    /// The status of the client's granted echo call.
+    async fn client_status(&self) -> u16 {
+        let a = self.client.call(&self.gateway, echo(b"{}")).await.unwrap();
+        a.status
+    }
+
+    /// Revokes the client's right on the hub.
+    async fn revoke_client(&self) {
+        registry::revoke(&self.hub_db.db, &ctx(), CLIENT, PROVIDER, SERVICE)
+            .await
+            .unwrap();
     }
 }
 
@@ -278,17 +289,9 @@ async fn without_a_right_the_gateway_answers_403_and_a_revocation_applies_at_the
 
     // Revoked on the hub: the provider's node still holds the old snapshot, so the call still
     // passes until the next fetch (the window is `refresh`), then it is refused.
-    assert_eq!(
-        w.client.call(&w.gateway, echo(b"{}")).await.unwrap().status,
-        200
-    );
-    registry::revoke(&w.hub_db.db, &ctx(), CLIENT, PROVIDER, SERVICE)
-        .await
-        .unwrap();
-    assert_eq!(
-        w.client.call(&w.gateway, echo(b"{}")).await.unwrap().status,
-        200
-    );
+    assert_eq!(w.client_status().await, 200);
+    w.revoke_client().await;
+    assert_eq!(w.client_status().await, 200);
     w.provider.refresh().await.unwrap();
     let a = w.client.call(&w.gateway, echo(b"{}")).await.unwrap();
     assert_eq!((a.status, code(&a).as_str()), (403, "lgsp_forbidden"));
@@ -379,15 +382,10 @@ async fn a_forged_or_older_snapshot_is_refused_and_the_last_good_one_is_kept() {
     assert!(matches!(r, Err(SnapshotError::BadSignature)), "{r:?}");
     // The last good one is still in force: the granted call goes through.
     assert_eq!(w.provider.current().unwrap().snapshot, held);
-    assert_eq!(
-        w.client.call(&w.gateway, echo(b"{}")).await.unwrap().status,
-        200
-    );
+    assert_eq!(w.client_status().await, 200);
 
     // An older version than the one held (a replayed snapshot): refused.
-    registry::revoke(&w.hub_db.db, &ctx(), CLIENT, PROVIDER, SERVICE)
-        .await
-        .unwrap();
+    w.revoke_client().await;
     let newer = w.provider.refresh().await.unwrap();
     let r = w.provider.accept(&real, &real_sig).await;
     assert!(
