@@ -156,6 +156,10 @@ fn code(a: &direct::Answer) -> String {
     v["code"].as_str().unwrap_or_default().to_string()
 }
 
+async fn assert_chain_intact(db: &Db) {
+    assert_eq!(log::verify(db, None).await.unwrap().first_broken, None);
+}
+
 async fn last_entry(db: &Db) -> log::Entry {
     log::recent(db, 1).await.unwrap().pop().unwrap()
 }
@@ -212,13 +216,7 @@ async fn a_granted_direct_call_is_answered_signed_and_logged_on_both_nodes() {
     assert_eq!(c.request_sha256, p.request_sha256);
     assert_eq!(c.response_sha256, p.response_sha256);
     assert_eq!(c.hub_signature, p.hub_signature);
-    assert_eq!(
-        log::verify(&w.client_db.db, None)
-            .await
-            .unwrap()
-            .first_broken,
-        None
-    );
+    assert_chain_intact(&w.client_db.db).await;
 
     // The hub saw the snapshot fetches only, never the exchange itself.
     let on_hub = log::recent(&w.hub_db.db, 100).await.unwrap();
@@ -346,13 +344,7 @@ async fn a_replayed_or_stale_or_forged_request_is_refused_401() {
         .map(|e| e.outcome)
         .collect();
     assert_eq!(outcomes, ["ok", "replayed", "expired", "bad_signature"]);
-    assert_eq!(
-        log::verify(&w.provider_db.db, None)
-            .await
-            .unwrap()
-            .first_broken,
-        None
-    );
+    assert_chain_intact(&w.provider_db.db).await;
 }
 
 #[tokio::test]
