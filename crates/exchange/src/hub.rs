@@ -11,6 +11,10 @@
 //! breaker (503 while open); answer with the provider's status and body plus the hub's
 //! signature. Every outcome is appended to the message log ([`crate::log`]) before the answer
 //! is sent; if the log cannot be written the client gets 500, never an unlogged answer.
+//!
+//! The same code serves a member's own gateway for direct calls ([`crate::direct`]): there
+//! the registry is the hub's signed snapshot held by the node ([`Hub::gateway`]), the answers
+//! are signed with the member's key, and the log and nonces are the node's own.
 
 use crate::log::{self, NewEntry};
 use crate::{registry, signing, webhooks};
@@ -77,10 +81,34 @@ struct Breaker {
     open_until: Option<Instant>,
 }
 
+/// Where the hub reads who may call what (danh bạ): its own database (the central hub), or
+/// the hub's signed snapshot held by a member's node (a gateway for direct calls).
+enum Source {
+    Database,
+    Snapshot(Arc<crate::direct::Node>),
+}
+
+/// Why the registry could not decide a request.
+enum Unavailable {
+    Db(DbError),
+    /// A member's node without a usable snapshot (none, or older than its maximum age).
+    Stale,
+}
+
+impl From<DbError> for Unavailable {
+    fn from(e: DbError) -> Self {
+        Self::Db(e)
+    }
+}
+
 /// The hub: its key, the HTTP client to providers, the breakers.
 pub struct Hub {
     db: Db,
     key: SigningKey,
+    source: Source,
+    /// The header the answers' signature goes in (`x-lgsp-hub-signature`, or
+    /// `x-lgsp-provider-signature` on a member's gateway).
+    signature_header: &'static str,
     http: reqwest::Client,
     cfg: HubConfig,
     breakers: Mutex<HashMap<String, Breaker>>,
@@ -223,6 +251,12 @@ const RATE_LIMITED: Refusal = refusal(
     "Thành viên gửi quá nhiều yêu cầu, vui lòng thử lại sau",
     "Too many requests from this member; try again later",
 );
+const REGISTRY_STALE: Refusal = refusal(
+    StatusCode::SERVICE_UNAVAILABLE,
+    "registry_stale",
+    "Nút thành viên chưa có bản danh bạ hợp lệ của trục, hoặc bản đang giữ đã cũ quá thời hạn cho phép (registry_max_age_secs); mọi cuộc gọi trực tiếp bị từ chối cho tới khi tải được bản mới từ trục",
+    "The member's node holds no valid registry snapshot from the hub, or the one it holds is older than allowed (registry_max_age_secs); direct calls are refused until a fresh one is fetched from the hub",
+);
 const CIRCUIT_OPEN: Refusal = refusal(
     StatusCode::SERVICE_UNAVAILABLE,
     "circuit_open",
@@ -295,6 +329,37 @@ struct Seen {
     keep: Option<(i64, String, axum::body::Bytes)>,
 }
 
+impl Seen {
+    /// A request as it arrives: the exchange id is always the hub's own (unique,
+    /// time-ordered), it is in the signed answer and the log; the member as claimed.
+    fn new(
+        headers: &HeaderMap,
+        method: &Method,
+        path_and_query: &str,
+        provider: String,
+        service: String,
+    ) -> Self {
+        Self {
+            exchange_id: uuid::Uuid::now_v7().to_string(),
+            client: header_str(headers, signing::H_MEMBER)
+                .unwrap_or_default()
+                .to_string(),
+            provider,
+            service,
+            method: method.as_str().to_string(),
+            path: path_and_query.to_string(),
+            request_sha256: String::new(),
+            client_signature: header_str(headers, signing::H_SIGNATURE)
+                .unwrap_or_default()
+                .to_string(),
+            started: Instant::now(),
+            client_verified: false,
+            service_known: false,
+            keep: None,
+        }
+    }
+}
+
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name)
         .and_then(|v| v.to_str().ok())
@@ -304,6 +369,36 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 impl Hub {
     pub fn new(db: Db, cfg: HubConfig) -> Self {
+        Self::with_source(
+            db,
+            cfg,
+            hub_key(),
+            Source::Database,
+            signing::H_HUB_SIGNATURE,
+        )
+    }
+
+    /// A member's gateway for direct calls (cổng trực tiếp của thành viên): the same checks,
+    /// decided from the hub's snapshot held by `node`, for the services `node`'s member
+    /// provides; answers signed with the member's key; `db` is the node's own (log, nonces).
+    pub fn gateway(db: Db, cfg: HubConfig, node: Arc<crate::direct::Node>) -> Self {
+        let key = node.key().clone();
+        Self::with_source(
+            db,
+            cfg,
+            key,
+            Source::Snapshot(node),
+            signing::H_PROVIDER_SIGNATURE,
+        )
+    }
+
+    fn with_source(
+        db: Db,
+        cfg: HubConfig,
+        key: SigningKey,
+        source: Source,
+        signature_header: &'static str,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(5)))
@@ -313,7 +408,9 @@ impl Hub {
         let appender = log::Appender::new(db.clone());
         Self {
             db,
-            key: hub_key(),
+            key,
+            source,
+            signature_header,
             http,
             breakers: Mutex::default(),
             nonces: std::sync::OnceLock::new(),
@@ -343,7 +440,7 @@ impl Hub {
         if let Some(own) = fresh {
             return own.unwrap_or(default);
         }
-        match registry::list_rate_limits(&self.db).await {
+        match self.rate_limits().await {
             Ok(list) => {
                 let map: MemberRates = list
                     .into_iter()
@@ -364,6 +461,70 @@ impl Hub {
                     .and_then(|r| r.as_ref().and_then(|(_, m)| m.get(member).copied()))
                     .unwrap_or(default)
             }
+        }
+    }
+
+    /// Members' own rates, from the registry.
+    async fn rate_limits(&self) -> Result<Vec<registry::RateLimit>, DbError> {
+        match &self.source {
+            Source::Database => registry::list_rate_limits(&self.db).await,
+            // Without a usable snapshot nothing is decided (the keys are refused first).
+            Source::Snapshot(node) => Ok(node
+                .current()
+                .map(|h| h.snapshot.rate_limits.clone())
+                .unwrap_or_default()),
+        }
+    }
+
+    /// The public keys a request from `member` may be signed with (none unless active).
+    async fn keys_of(&self, member: &str) -> Result<Vec<String>, Unavailable> {
+        match &self.source {
+            Source::Database => Ok(registry::active_keys(&self.db, member).await?),
+            Source::Snapshot(node) => {
+                let held = node.current().map_err(|_| Unavailable::Stale)?;
+                Ok(held.active_keys(member))
+            }
+        }
+    }
+
+    /// The service, when it exists (a gateway knows only its own member's services).
+    async fn service_of(
+        &self,
+        provider: &str,
+        code: &str,
+    ) -> Result<Option<registry::Service>, Unavailable> {
+        match &self.source {
+            Source::Database => Ok(registry::get_service(&self.db, provider, code).await?),
+            Source::Snapshot(node) => {
+                let held = node.current().map_err(|_| Unavailable::Stale)?;
+                Ok((provider == node.member())
+                    .then(|| held.service(provider, code))
+                    .flatten())
+            }
+        }
+    }
+
+    /// The scope of `client`'s right on the service (see [`registry::right_scope`]).
+    async fn scope_of(
+        &self,
+        client: &str,
+        provider: &str,
+        code: &str,
+    ) -> Result<Option<Vec<String>>, Unavailable> {
+        match &self.source {
+            Source::Database => Ok(registry::right_scope(&self.db, client, provider, code).await?),
+            Source::Snapshot(node) => {
+                let held = node.current().map_err(|_| Unavailable::Stale)?;
+                Ok(held.right_scope(client, provider, code))
+            }
+        }
+    }
+
+    /// The answer when the registry could not decide.
+    async fn unavailable(&self, seen: &Seen, e: Unavailable) -> Response {
+        match e {
+            Unavailable::Stale => self.refuse(seen, &REGISTRY_STALE).await,
+            Unavailable::Db(e) => internal(e),
         }
     }
 
@@ -508,7 +669,7 @@ impl Hub {
             h.insert(header::CONTENT_TYPE, ct);
         }
         for (name, value) in [
-            (signing::H_HUB_SIGNATURE, hub_signature),
+            (self.signature_header, hub_signature),
             (signing::H_EXCHANGE_ID, seen.exchange_id.clone()),
             (signing::H_REQUEST_SHA256, seen.request_sha256.clone()),
             (signing::H_RESPONSE_SHA256, response_sha256),
@@ -643,9 +804,12 @@ impl Hub {
         {
             return (request_sha256, refused(&UNSIGNED, false));
         }
-        let keys = match registry::active_keys(&self.db, &client).await {
+        let keys = match self.keys_of(&client).await {
             Ok(k) => k,
-            Err(e) => return (request_sha256, Err(AuthError::Internal(e.to_string()))),
+            Err(Unavailable::Stale) => return (request_sha256, refused(&REGISTRY_STALE, false)),
+            Err(Unavailable::Db(e)) => {
+                return (request_sha256, Err(AuthError::Internal(e.to_string())))
+            }
         };
         if keys.is_empty() {
             return (request_sha256, refused(&UNKNOWN_MEMBER, false));
@@ -701,24 +865,13 @@ impl Hub {
         headers: HeaderMap,
         body: Body,
     ) -> Response {
-        let mut seen = Seen {
-            exchange_id: uuid::Uuid::now_v7().to_string(),
-            client: header_str(&headers, signing::H_MEMBER)
-                .unwrap_or_default()
-                .to_string(),
-            provider: "-".into(),
-            service: "_subscriptions".into(),
-            method: method.as_str().to_string(),
-            path: path_and_query.clone(),
-            request_sha256: String::new(),
-            client_signature: header_str(&headers, signing::H_SIGNATURE)
-                .unwrap_or_default()
-                .to_string(),
-            started: Instant::now(),
-            client_verified: false,
-            service_known: false,
-            keep: None,
-        };
+        let mut seen = Seen::new(
+            &headers,
+            &method,
+            &path_and_query,
+            "-".into(),
+            "_subscriptions".into(),
+        );
         let body = match axum::body::to_bytes(body, self.cfg.max_body.min(64 * 1024)).await {
             Ok(b) => b,
             Err(_) => {
@@ -799,6 +952,50 @@ impl Hub {
         }
     }
 
+    /// The registry snapshot for members' nodes (bản chụp danh bạ), `GET /lgsp/v1/registry`
+    /// with the member's signed request (the same verifier as exchanges; logged in the message
+    /// log as service `-/_registry`): the JSON [`crate::direct::Snapshot`], signed with the
+    /// hub's key in [`signing::H_REGISTRY_SIGNATURE`]. A member's gateway has none (404).
+    pub async fn registry_snapshot(&self, path_and_query: String, headers: HeaderMap) -> Response {
+        let mut seen = Seen::new(
+            &headers,
+            &Method::GET,
+            &path_and_query,
+            "-".into(),
+            "_registry".into(),
+        );
+        let (request_sha256, auth) = self
+            .authenticate("GET", &path_and_query, &headers, b"")
+            .await;
+        seen.request_sha256 = request_sha256;
+        if let Err(e) = auth {
+            return self.refuse_auth(&mut seen, e).await;
+        }
+        seen.client_verified = true;
+        if !matches!(self.source, Source::Database) {
+            return self.refuse(&seen, &UNKNOWN_SERVICE).await;
+        }
+        let (body, signature) = match crate::direct::publish(&self.db, &self.key).await {
+            Ok(p) => p,
+            Err(e) => return internal(e),
+        };
+        let mut resp = self
+            .answer(
+                &seen,
+                StatusCode::OK,
+                "ok",
+                Some(HeaderValue::from_static("application/json")),
+                body,
+            )
+            .await;
+        if resp.status() == StatusCode::OK {
+            if let Ok(v) = HeaderValue::from_str(&signature) {
+                resp.headers_mut().insert(signing::H_REGISTRY_SIGNATURE, v);
+            }
+        }
+        resp
+    }
+
     /// Handle one exchange.
     #[allow(clippy::too_many_arguments)]
     pub async fn exchange(
@@ -811,34 +1008,13 @@ impl Hub {
         headers: HeaderMap,
         body: Body,
     ) -> Response {
-        let started = Instant::now();
-        // The exchange id is always the hub's own (unique, time-ordered): it is in the signed
-        // answer and the log. The HTTP request id (the client's, when it sent one) is logged
-        // beside it for correlation with the access log.
-        let exchange_id = uuid::Uuid::now_v7().to_string();
+        let mut seen = Seen::new(&headers, &method, &path_and_query, provider, service);
+        // The HTTP request id (the client's, when it sent one) is logged beside the hub's
+        // exchange id for correlation with the access log.
         if let Some(rid) = header_str(&headers, "x-request-id") {
-            tracing::debug!(exchange_id = %exchange_id, request_id = rid, "exchange");
+            tracing::debug!(exchange_id = %seen.exchange_id, request_id = rid, "exchange");
         }
-        let client = header_str(&headers, signing::H_MEMBER)
-            .unwrap_or_default()
-            .to_string();
-        let client_signature = header_str(&headers, signing::H_SIGNATURE)
-            .unwrap_or_default()
-            .to_string();
-        let mut seen = Seen {
-            exchange_id,
-            client: client.clone(),
-            provider,
-            service,
-            method: method.as_str().to_string(),
-            path: path_and_query.clone(),
-            request_sha256: String::new(),
-            client_signature: client_signature.clone(),
-            started,
-            client_verified: false,
-            service_known: false,
-            keep: None,
-        };
+        let client = seen.client.clone();
         // 1. The body, within the limit.
         let body = match axum::body::to_bytes(body, self.cfg.max_body).await {
             Ok(b) => b,
@@ -857,13 +1033,13 @@ impl Hub {
             Err(e) => return self.refuse_auth(&mut seen, e).await,
         }
         // 3. The service and the right to call it.
-        let svc = match registry::get_service(&self.db, &seen.provider, &seen.service).await {
+        let svc = match self.service_of(&seen.provider, &seen.service).await {
             Ok(Some(s)) if s.active => s,
             Ok(_) => return self.refuse(&seen, &UNKNOWN_SERVICE).await,
-            Err(e) => return internal(e),
+            Err(e) => return self.unavailable(&seen, e).await,
         };
         seen.service_known = true;
-        match registry::right_scope(&self.db, &client, &svc.provider, &svc.code).await {
+        match self.scope_of(&client, &svc.provider, &svc.code).await {
             Ok(Some(ops)) if ops.is_empty() => {}
             Ok(Some(ops)) => {
                 // A right limited to operations: the request must fall under one of them.
@@ -882,7 +1058,7 @@ impl Hub {
                 }
             }
             Ok(None) => return self.refuse(&seen, &FORBIDDEN).await,
-            Err(e) => return internal(e),
+            Err(e) => return self.unavailable(&seen, e).await,
         }
         // Allowed: keep the bodies (encrypted) when the classification permits.
         if crate::bodies::kept_for(&svc.classification) && path_and_query.len() <= 2048 {
@@ -999,6 +1175,13 @@ fn internal(e: impl std::fmt::Display) -> Response {
     )
 }
 
+/// The path and query as the client sent them (what it signed).
+fn path_and_query(uri: &axum::http::Uri) -> String {
+    uri.path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| uri.path().to_string())
+}
+
 /// `GET|HEAD|POST|PUT|PATCH|DELETE /lgsp/v1/{provider}/{service}/{*path}`.
 pub async fn handle_with_path(
     Extension(hub): Extension<Arc<Hub>>,
@@ -1008,10 +1191,7 @@ pub async fn handle_with_path(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let pq = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| uri.path().to_string());
+    let pq = path_and_query(&uri);
     hub.exchange(method, pq, provider, service, rest, headers, body)
         .await
 }
@@ -1025,10 +1205,7 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let pq = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| uri.path().to_string());
+    let pq = path_and_query(&uri);
     hub.exchange(method, pq, provider, service, String::new(), headers, body)
         .await
 }
@@ -1043,6 +1220,16 @@ pub async fn hub_key_handler(Extension(hub): Extension<Arc<Hub>>) -> Response {
     .into_response()
 }
 
+/// `GET /lgsp/v1/registry`: the signed registry snapshot for members' nodes.
+pub async fn registry_handler(
+    Extension(hub): Extension<Arc<Hub>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    let pq = path_and_query(&uri);
+    hub.registry_snapshot(pq, headers).await
+}
+
 /// `GET|POST /lgsp/v1/_subscriptions`: a member's webhook subscriptions.
 pub async fn subscriptions_handler(
     Extension(hub): Extension<Arc<Hub>>,
@@ -1051,10 +1238,7 @@ pub async fn subscriptions_handler(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let pq = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| uri.path().to_string());
+    let pq = path_and_query(&uri);
     hub.subscriptions(method, pq, None, headers, body).await
 }
 
@@ -1067,9 +1251,6 @@ pub async fn subscription_handler(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let pq = uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| uri.path().to_string());
+    let pq = path_and_query(&uri);
     hub.subscriptions(method, pq, Some(id), headers, body).await
 }

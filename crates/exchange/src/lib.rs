@@ -7,6 +7,8 @@
 //! - [`signing`]: what a client signs and what the hub signs on its answers.
 //! - [`hub`]: the exchange endpoint `/lgsp/v1/{provider}/{service}/{path..}` — authentication,
 //!   replay guard, rights, forwarding with time-out and circuit breaker, signed answers.
+//! - [`direct`]: direct member-to-member calls (gọi trực tiếp): the hub's signed registry
+//!   snapshot, a member's node that keeps it and serves its services as a gateway, the client.
 //! - [`log`]: the hash-chained message log and its verification (`tinhso exchange verify`).
 //! - [`tsa`]: RFC 3161 time-stamps on the log's anchors (a TSA client and token verification).
 //! - [`bodies`]: request and response bodies kept encrypted at rest when the service's
@@ -19,6 +21,7 @@
 
 pub mod bench;
 pub mod bodies;
+pub mod direct;
 pub mod events;
 pub mod hub;
 pub mod log;
@@ -67,6 +70,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 5013,
         name: "exchange hub: kept bodies by age, for their retention",
         sql: include_str!("../migrations/5013_exchange_bodies_created.sql"),
+    },
+    Migration {
+        version: 5020,
+        name: "exchange hub: registry snapshots for direct member-to-member calls",
+        sql: include_str!("../migrations/5020_direct_calls.sql"),
     },
     Migration {
         version: 5030,

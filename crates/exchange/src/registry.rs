@@ -12,7 +12,7 @@ use tinhso_store::{now_micros, Db, DbError};
 /// Data classifications a service can carry (phân loại dữ liệu).
 pub const CLASSIFICATIONS: &[&str] = &["public", "internal", "restricted"];
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct MemberKey {
     pub id: String,
     /// ed25519 public key, standard base64 of 32 bytes.
@@ -21,7 +21,7 @@ pub struct MemberKey {
     pub revoked_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Member {
     /// Agency code in the QCVN 102:2016 structure (`000.00.23.H37`), optionally followed by
     /// `-SYSTEM` for one of its information systems (`000.00.23.H37-MOTCUA`).
@@ -33,7 +33,7 @@ pub struct Member {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Service {
     pub provider: String,
     pub code: String,
@@ -60,7 +60,7 @@ pub struct NewService {
     pub classification: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Right {
     pub client: String,
     pub provider: String,
@@ -872,7 +872,7 @@ pub async fn revoke(
 }
 
 /// A member's own rate (giới hạn tần suất): token-bucket burst and refill per second.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct RateLimit {
     pub member: String,
     /// Requests accepted at once (1–100000).

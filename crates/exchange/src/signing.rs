@@ -24,6 +24,11 @@
 //! ```
 //!
 //! verifiable with the hub's public key (`GET /lgsp/v1/hub-key`).
+//!
+//! In a direct call ([`crate::direct`]) the provider member's gateway signs the same text with
+//! the provider's own key and sends it as [`H_PROVIDER_SIGNATURE`]. The hub's registry
+//! snapshot is signed with the hub's key over [`registry_text`], sent as
+//! [`H_REGISTRY_SIGNATURE`].
 
 use base64::Engine;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
@@ -38,6 +43,10 @@ pub const H_HUB_SIGNATURE: &str = "x-lgsp-hub-signature";
 pub const H_EXCHANGE_ID: &str = "x-lgsp-exchange-id";
 pub const H_REQUEST_SHA256: &str = "x-lgsp-request-sha256";
 pub const H_RESPONSE_SHA256: &str = "x-lgsp-response-sha256";
+/// On a direct call's answer: the provider member's signature (chữ ký của bên cung cấp).
+pub const H_PROVIDER_SIGNATURE: &str = "x-lgsp-provider-signature";
+/// On the registry snapshot: the hub's signature over [`registry_text`].
+pub const H_REGISTRY_SIGNATURE: &str = "x-lgsp-registry-signature";
 /// Forwarded to the provider: who is calling, through which exchange.
 pub const H_CLIENT: &str = "x-lgsp-client";
 
@@ -68,6 +77,11 @@ pub fn response_text(
     response_sha256: &str,
 ) -> String {
     format!("TINHSO-LGSP-1-RESPONSE\n{exchange_id}\n{status}\n{request_sha256}\n{response_sha256}")
+}
+
+/// The text the hub signs on a registry snapshot (bản chụp danh bạ): its body's SHA-256.
+pub fn registry_text(body_sha256: &str) -> String {
+    format!("TINHSO-LGSP-1-REGISTRY\n{body_sha256}")
 }
 
 pub fn b64(bytes: &[u8]) -> String {

@@ -28,6 +28,8 @@ pub const RULES: &[Rule] = {
     &[
         // Members authenticate each request with their signature (checked by the hub).
         ("GET", "/lgsp/v1/hub-key", Public),
+        // The registry snapshot for members' nodes: the member's signature, checked by the hub.
+        ("GET", "/lgsp/v1/registry", Public),
         // Every method is routed the same way (signature over the method, the right of that
         // method's operation, logged); HEAD goes with GET in this table.
         ("GET", "/lgsp/v1/{provider}/{service}", Public),
@@ -151,6 +153,7 @@ pub const RULES: &[Rule] = {
 pub fn member_routes(hub: Arc<Hub>) -> Router<AppState> {
     Router::new()
         .route("/lgsp/v1/hub-key", get(hub::hub_key_handler))
+        .route("/lgsp/v1/registry", get(hub::registry_handler))
         .route(
             "/lgsp/v1/_subscriptions",
             get(hub::subscriptions_handler).post(hub::subscriptions_handler),
@@ -159,6 +162,15 @@ pub fn member_routes(hub: Arc<Hub>) -> Router<AppState> {
             "/lgsp/v1/_subscriptions/{id}",
             delete(hub::subscription_handler),
         )
+        .merge(exchange_routes())
+        .layer(Extension(hub))
+}
+
+/// The exchange itself, `/lgsp/v1/{provider}/{service}[/{*path}]` with every method: on the
+/// hub (in [`member_routes`]) and on a member's gateway for direct calls
+/// ([`crate::direct::gateway_routes`]). The [`Hub`] comes as an extension.
+pub fn exchange_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
         .route(
             "/lgsp/v1/{provider}/{service}",
             get(hub::handle)
@@ -177,7 +189,6 @@ pub fn member_routes(hub: Arc<Hub>) -> Router<AppState> {
                 .patch(hub::handle_with_path)
                 .delete(hub::handle_with_path),
         )
-        .layer(Extension(hub))
 }
 
 /// The administration API (behind the request-context layer: sessions, tokens, CSRF, rules).

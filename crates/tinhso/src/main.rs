@@ -3,6 +3,7 @@
 use tinhso::{bench, config, demo};
 
 mod border_cli;
+mod direct_cli;
 mod targets_cli;
 
 use anyhow::{bail, Context};
@@ -149,6 +150,33 @@ enum ExchangeCommand {
     Verify {
         #[command(flatten)]
         settings: SettingArgs,
+    },
+    /// Run this member's node for direct calls (nút thành viên): fetch the hub's signed
+    /// registry snapshot and serve the member's services to other members at
+    /// /lgsp/v1/{provider}/{service}/…, signed with the member's key, in the node's own log.
+    Gateway {
+        #[command(flatten)]
+        settings: SettingArgs,
+        #[command(flatten)]
+        node: direct_cli::NodeArgs,
+    },
+    /// Print the public key of this node's member key (derived from the node's master key),
+    /// to register for the member on the hub.
+    MemberKey {
+        #[command(flatten)]
+        settings: SettingArgs,
+        #[arg(long, env = "TINHSO_DIRECT_MEMBER")]
+        member: String,
+    },
+    /// Call another member's service directly (gọi trực tiếp): the request signed with this
+    /// node's member key, the answer's provider signature checked against the hub's snapshot.
+    Call {
+        #[command(flatten)]
+        settings: SettingArgs,
+        #[command(flatten)]
+        node: direct_cli::NodeArgs,
+        #[command(flatten)]
+        call: direct_cli::CallArgs,
     },
 }
 
@@ -763,6 +791,32 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                     return Ok(1);
                 }
             }
+        }
+        Command::Exchange {
+            command: ExchangeCommand::Gateway { settings, node },
+        } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            let _lock = lock_data_dir(&s.data_dir)?;
+            direct_cli::gateway(s, &node, shutdown_signal()).await?;
+        }
+        Command::Exchange {
+            command: ExchangeCommand::MemberKey { settings, member },
+        } => {
+            let s = Settings::resolve(&settings)?;
+            direct_cli::member_key(&s, &member)?;
+        }
+        Command::Exchange {
+            command:
+                ExchangeCommand::Call {
+                    settings,
+                    node,
+                    call,
+                },
+        } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            return direct_cli::call(s, &node, &call).await;
         }
         Command::Backup { settings, to } => {
             let s = Settings::resolve(&settings)?;

@@ -36,20 +36,7 @@ async fn register_service(
     openapi: serde_json::Value,
     classification: &str,
 ) {
-    registry::register_service(
-        db,
-        &ctx(),
-        &registry::NewService {
-            provider: PROVIDER.into(),
-            code: code.into(),
-            name: name.into(),
-            endpoint,
-            openapi,
-            classification: classification.into(),
-        },
-    )
-    .await
-    .unwrap();
+    support::register_service(db, PROVIDER, code, name, endpoint, openapi, classification).await;
 }
 
 /// Registers [`PROVIDER`] (key 3) as `name` and its echo service [`SERVICE`] in front of a

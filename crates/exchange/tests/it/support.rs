@@ -47,6 +47,32 @@ pub async fn register(db: &Db, code: &str, name: &str, seed: u8) {
         .unwrap();
 }
 
+/// Registers service `code` of `provider` on the hub, in front of `endpoint`.
+pub async fn register_service(
+    db: &Db,
+    provider: &str,
+    code: &str,
+    name: &str,
+    endpoint: String,
+    openapi: serde_json::Value,
+    classification: &str,
+) {
+    registry::register_service(
+        db,
+        &ctx(),
+        &registry::NewService {
+            provider: provider.into(),
+            code: code.into(),
+            name: name.into(),
+            endpoint,
+            openapi,
+            classification: classification.into(),
+        },
+    )
+    .await
+    .unwrap();
+}
+
 /// Grants `client` the right to call `service` of `provider`.
 pub async fn grant(db: &Db, client: &str, provider: &str, service: &str) {
     registry::grant(db, &ctx(), client, provider, service)

@@ -1,0 +1,219 @@
+//! `tinhso exchange gateway|member-key|call`: a member's node for direct member-to-member
+//! calls (nút thành viên, gọi trực tiếp) — see `docs/exchange/direct-calls.md`.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use std::sync::Arc;
+use std::time::Duration;
+use tinhso::config::Settings;
+use tinhso_exchange::direct::{self, DirectRequest, Node, NodeConfig};
+use tinhso_exchange::{registry, signing, Hub};
+
+/// The node's settings (each also from its environment variable).
+#[derive(Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// The member this node speaks for, as registered on the hub (e.g. 000.00.19.H37-HOTICH).
+    #[arg(long, env = "TINHSO_DIRECT_MEMBER")]
+    pub member: String,
+    /// The hub's address, where the registry snapshot is fetched (e.g. https://lgsp.example.vn).
+    #[arg(long, env = "TINHSO_DIRECT_HUB_URL")]
+    pub hub_url: String,
+    /// The hub's public key (base64, from `GET /lgsp/v1/hub-key`, checked out of band): a
+    /// snapshot that does not verify with it is refused.
+    #[arg(long, env = "TINHSO_DIRECT_HUB_KEY")]
+    pub hub_key: String,
+    /// How often the snapshot is fetched, in seconds (5–86400).
+    #[arg(long, env = "TINHSO_DIRECT_REFRESH_SECS", default_value_t = 60)]
+    pub refresh_secs: u64,
+    /// The oldest snapshot calls are decided by, in seconds (60–604800, more than the
+    /// refresh); older: every call is refused (503).
+    #[arg(long, env = "TINHSO_DIRECT_MAX_AGE_SECS", default_value_t = 3600)]
+    pub max_age_secs: u64,
+}
+
+/// What to call.
+#[derive(Args, Debug, Clone)]
+pub struct CallArgs {
+    /// The provider's gateway (e.g. https://hotich.example.vn:8443).
+    #[arg(long)]
+    pub direct: String,
+    /// The provider member's code.
+    #[arg(long)]
+    pub provider: String,
+    /// The service's code.
+    #[arg(long)]
+    pub service: String,
+    /// The path below the service, with its query (e.g. /citizens/123?full=1).
+    #[arg(long, default_value = "")]
+    pub path: String,
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+    /// The request body (sent as application/json unless --content-type says otherwise).
+    #[arg(long)]
+    pub data: Option<String>,
+    #[arg(long, default_value = "application/json")]
+    pub content_type: String,
+}
+
+fn bad(key: &str, value: &str, vi: &str, en: &str) -> anyhow::Error {
+    anyhow::anyhow!("setting `{key}`: {value:?} không hợp lệ — {vi} / is not valid — {en}")
+}
+
+impl NodeArgs {
+    /// The node's configuration, each value checked (a bad one names its setting).
+    pub fn config(&self) -> anyhow::Result<NodeConfig> {
+        let member = registry::member_code(&self.member)
+            .map_err(|e| bad("member", &self.member, &e.vi, &e.en))?;
+        let hub_url = self.hub_url.trim().trim_end_matches('/').to_string();
+        if !(hub_url.starts_with("http://") || hub_url.starts_with("https://")) {
+            return Err(bad(
+                "hub-url",
+                &self.hub_url,
+                "phải bắt đầu bằng http:// hoặc https://",
+                "must start with http:// or https://",
+            ));
+        }
+        if signing::parse_public_key(&self.hub_key).is_none() {
+            return Err(bad(
+                "hub-key",
+                &self.hub_key,
+                "phải là khóa công khai ed25519 dạng base64 (32 byte)",
+                "must be an ed25519 public key in base64 (32 bytes)",
+            ));
+        }
+        if !(5..=86_400).contains(&self.refresh_secs) {
+            return Err(bad(
+                "refresh-secs",
+                &self.refresh_secs.to_string(),
+                "phải từ 5 đến 86400 (giây)",
+                "must be from 5 to 86400 (seconds)",
+            ));
+        }
+        if !(60..=604_800).contains(&self.max_age_secs) || self.max_age_secs <= self.refresh_secs {
+            return Err(bad(
+                "max-age-secs",
+                &self.max_age_secs.to_string(),
+                "phải từ 60 đến 604800 (giây) và lớn hơn refresh-secs",
+                "must be from 60 to 604800 (seconds) and more than refresh-secs",
+            ));
+        }
+        Ok(NodeConfig {
+            member,
+            hub_url,
+            hub_key: self.hub_key.trim().to_string(),
+            refresh: Duration::from_secs(self.refresh_secs),
+            max_age: Duration::from_secs(self.max_age_secs),
+            ..Default::default()
+        })
+    }
+}
+
+/// `tinhso exchange member-key`: the public key to register on the hub for this node's member.
+pub fn member_key(settings: &Settings, member: &str) -> anyhow::Result<()> {
+    let member = registry::member_code(member).map_err(|e| bad("member", member, &e.vi, &e.en))?;
+    tinhso_identity::keys::load_master_key(&settings.data_dir.join("master.key"))
+        .context("master key")?;
+    println!("{}", signing::public_key_b64(&direct::member_key(&member)));
+    Ok(())
+}
+
+/// `tinhso exchange gateway`: serve this member's services to other members directly, until
+/// `stop`.
+pub async fn gateway(
+    settings: Settings,
+    node: &NodeArgs,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let cfg = node.config()?;
+    let db = tinhso::open(&settings).await?;
+    let key = direct::member_key(&cfg.member);
+    let public_key = signing::public_key_b64(&key);
+    let node = Arc::new(Node::open(db.clone(), key, cfg).await?);
+    let hub = Arc::new(Hub::gateway(
+        db.clone(),
+        settings.exchange.hub.clone(),
+        node.clone(),
+    ));
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("setting `listen`: cannot listen on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut refresh_rx = stop_rx.clone();
+    let refresh_task = tokio::spawn(node.clone().run(async move {
+        let _ = refresh_rx.changed().await;
+    }));
+    // The node's own message log, its head signed every 10 minutes with the node's anchor key
+    // (derived from its master key like the hub's, so `tinhso exchange verify` on this data
+    // directory checks the anchors).
+    let mut anchor_rx = stop_rx.clone();
+    let anchor_task = tokio::spawn(tinhso_exchange::log::anchor_every(
+        db.clone(),
+        tinhso_exchange::hub::hub_key(),
+        Duration::from_secs(600),
+        async move {
+            let _ = anchor_rx.changed().await;
+        },
+    ));
+    tracing::info!(%addr, member = node.member(), %public_key, "member gateway serving");
+    println!(
+        "tinhso member gateway of {} listening on http://{addr} (member key {public_key})",
+        node.member()
+    );
+    axum::serve(listener, direct::gateway_routes(hub))
+        .with_graceful_shutdown(stop)
+        .await?;
+    let _ = stop_tx.send(true);
+    let _ = refresh_task.await;
+    let _ = anchor_task.await;
+    Ok(())
+}
+
+/// `tinhso exchange call --direct URL`: one direct call; the verified answer's body on
+/// standard output, its status on standard error; exit code 1 unless 2xx.
+pub async fn call(settings: Settings, node: &NodeArgs, call: &CallArgs) -> anyhow::Result<i32> {
+    let cfg = node.config()?;
+    let db = tinhso::open(&settings).await?;
+    let key = direct::member_key(&cfg.member);
+    let node = Node::open(db, key, cfg).await?;
+    if let Err(e) = node.refresh().await {
+        eprintln!(
+            "registry snapshot not refreshed ({e}); the one kept is used while recent enough"
+        );
+    }
+    let rest = match call.path.as_str() {
+        "" => String::new(),
+        p if p.starts_with('/') || p.starts_with('?') => p.to_string(),
+        p => format!("/{p}"),
+    };
+    let body = call.data.clone().unwrap_or_default();
+    let answer = node
+        .call(
+            &call.direct,
+            DirectRequest {
+                method: &call.method,
+                provider: &call.provider,
+                service: &call.service,
+                rest: &rest,
+                body: body.as_bytes(),
+                content_type: call.data.as_ref().map(|_| call.content_type.as_str()),
+            },
+        )
+        .await;
+    let answer = match answer {
+        Ok(a) => a,
+        Err(e) => bail!("direct call failed: {e}"),
+    };
+    eprintln!(
+        "HTTP {} — exchange {} (provider's signature verified, logged)",
+        answer.status, answer.exchange_id
+    );
+    use std::io::Write;
+    std::io::stdout().write_all(&answer.body)?;
+    println!();
+    Ok(if (200..300).contains(&answer.status) {
+        0
+    } else {
+        1
+    })
+}
