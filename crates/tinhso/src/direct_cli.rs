@@ -150,6 +150,12 @@ pub async fn gateway(
     let anchor_task = tokio::spawn(tinhso_exchange::log::anchor_every(
         db.clone(),
         tinhso_exchange::hub::hub_key(),
+        settings
+            .exchange
+            .hub
+            .tsa
+            .clone()
+            .map(tinhso_exchange::tsa::TsaClient::new),
         Duration::from_secs(600),
         async move {
             let _ = anchor_rx.changed().await;
