@@ -215,7 +215,7 @@ pub async fn verify(db: &Db) -> Result<(i64, Option<(i64, String)>), DbError> {
 /// that deletes something is audited (`exchange.bodies_purge`, with the count and the cut-off)
 /// in the same transaction. Returns how many exchanges lost their bodies.
 pub async fn purge_older_than(db: &Db, ctx: &Ctx, days: u32, now: i64) -> Result<u64, DbError> {
-    let cutoff = now.saturating_sub(i64::from(days).saturating_mul(86_400_000_000));
+    let cutoff = crate::retention::cutoff(now, days);
     let mut tx = db.begin_write().await?;
     let n = sqlx::query("DELETE FROM exchange_bodies WHERE created_at < $1")
         .bind(cutoff)
@@ -238,21 +238,15 @@ pub async fn purge_older_than(db: &Db, ctx: &Ctx, days: u32, now: i64) -> Result
 
 /// The retention job: [`purge_older_than`] at start and then daily, until `stop` resolves.
 pub async fn purge_every_day(db: Db, days: u32, stop: impl std::future::Future<Output = ()>) {
-    let ctx = Ctx::system("exchange-bodies-retention");
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(86_400));
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = every.tick() => {
-                match purge_older_than(&db, &ctx, days, tinhso_store::now_micros()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(deleted = n, days, "exchange bodies past their retention deleted"),
-                    Err(e) => tracing::warn!(error = %e, "exchange bodies retention failed"),
-                }
-            }
-            _ = &mut stop => break,
-        }
-    }
+    crate::retention::daily(
+        db,
+        "exchange-bodies-retention",
+        "exchange bodies",
+        days,
+        |db, ctx, days, now| async move { purge_older_than(&db, &ctx, days, now).await },
+        stop,
+    )
+    .await;
 }
 
 #[cfg(test)]

@@ -720,6 +720,58 @@ pub async fn replay(db: &Db, ctx: &Ctx, delivery_id: &str) -> Result<(), AppErro
     Ok(())
 }
 
+/// Retention of delivered webhooks (thời hạn lưu lần gửi thành công): delete the deliveries
+/// delivered more than `days` before `now` (Unix microseconds; by the time of delivery).
+/// Pending, dead-lettered and dropped deliveries are never deleted here. A purge that deletes
+/// something is audited (`exchange.webhooks_purge`, with the count and the cut-off) in the
+/// same transaction. Returns how many were deleted.
+pub async fn purge_delivered_older_than(
+    db: &Db,
+    ctx: &Ctx,
+    days: u32,
+    now: i64,
+) -> Result<u64, DbError> {
+    let cutoff = crate::retention::cutoff(now, days);
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "DELETE FROM exchange_webhook_deliveries WHERE status = 'delivered' AND updated_at < $1",
+    )
+    .bind(cutoff)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if n > 0 {
+        tx.audit(&ctx.entry(
+            "exchange.webhooks_purge",
+            "exchange_subscription",
+            "deliveries",
+            "",
+            serde_json::json!({ "deleted": n, "days": days, "before": cutoff }),
+        ))
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// The retention job of delivered webhooks: [`purge_delivered_older_than`] at start and then
+/// daily, until `stop` resolves.
+pub async fn purge_delivered_every_day(
+    db: Db,
+    days: u32,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    crate::retention::daily(
+        db,
+        "exchange-webhooks-retention",
+        "delivered webhooks",
+        days,
+        |db, ctx, days, now| async move { purge_delivered_older_than(&db, &ctx, days, now).await },
+        stop,
+    )
+    .await;
+}
+
 /// Put every dead delivery of a subscription back in the queue. Audited (with their ids).
 /// Returns how many.
 pub async fn replay_subscription(
