@@ -1,38 +1,71 @@
-//! Retention jobs (thời hạn lưu): a purge run at start and then once a day until the server
-//! stops. Used for the kept bodies of exchanges ([`crate::bodies::purge_every_day`]) and the
-//! delivered webhooks ([`crate::webhooks::purge_delivered_every_day`]).
+//! Retention jobs (thời hạn lưu): a purge of what is older than a number of days, run at
+//! start and then once a day until the server stops. Used for the kept bodies of exchanges
+//! ([`crate::bodies::BODIES`]) and the delivered webhooks ([`crate::webhooks::DELIVERED`]).
 
 use tinhso_store::audit::Ctx;
 use tinhso_store::{Db, DbError};
+
+/// What one retention deletes and how its purges are audited.
+pub struct Purge {
+    /// `DELETE … WHERE <time column> < $1`: the cut-off is bound as `$1`.
+    pub delete: &'static str,
+    /// The audit entry of a purge that deleted something (`exchange.bodies_purge`, …).
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub target_id: &'static str,
+    /// The audit request id of the daily job, and what its log lines call the rows.
+    pub job: &'static str,
+    pub what: &'static str,
+}
 
 /// Days in Unix microseconds before `now`: the cut-off of a retention of `days`.
 pub fn cutoff(now: i64, days: u32) -> i64 {
     now.saturating_sub(i64::from(days).saturating_mul(86_400_000_000))
 }
 
-/// Run `purge(db, ctx, days, now)` at start and then daily, until `stop` resolves; what it
-/// deleted is logged as `what`, a failure is logged and tried again the next day. `job` names
-/// the purges' audit entries (actor `system`, request id `job`).
-pub async fn daily<F, Fut>(
+/// Delete what `p` keeps longer than `days` before `now` (Unix microseconds). A purge that
+/// deletes something is audited (`p.action`, with the count, the days and the cut-off) in the
+/// same transaction. Returns how many rows were deleted.
+pub async fn purge(db: &Db, ctx: &Ctx, p: &Purge, days: u32, now: i64) -> Result<u64, DbError> {
+    let cutoff = cutoff(now, days);
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(p.delete)
+        .bind(cutoff)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    if n > 0 {
+        tx.audit(&ctx.entry(
+            p.action,
+            p.target_type,
+            p.target_id,
+            "",
+            serde_json::json!({ "deleted": n, "days": days, "before": cutoff }),
+        ))
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// [`purge`] at start and then daily, until `stop` resolves; what it deleted is logged, a
+/// failure is logged and tried again the next day. The audit actor is `system`.
+pub async fn daily(
     db: Db,
-    job: &'static str,
-    what: &'static str,
+    p: &'static Purge,
     days: u32,
-    purge: F,
     stop: impl std::future::Future<Output = ()>,
-) where
-    F: Fn(Db, Ctx, u32, i64) -> Fut,
-    Fut: std::future::Future<Output = Result<u64, DbError>>,
-{
+) {
+    let ctx = Ctx::system(p.job);
     let mut every = tokio::time::interval(std::time::Duration::from_secs(86_400));
     tokio::pin!(stop);
     loop {
         tokio::select! {
             _ = every.tick() => {
-                match purge(db.clone(), Ctx::system(job), days, tinhso_store::now_micros()).await {
+                match purge(&db, &ctx, p, days, tinhso_store::now_micros()).await {
                     Ok(0) => {}
-                    Ok(n) => tracing::info!(deleted = n, days, "{what} past their retention deleted"),
-                    Err(e) => tracing::warn!(error = %e, "{what}: retention failed"),
+                    Ok(n) => tracing::info!(deleted = n, days, "{} past their retention deleted", p.what),
+                    Err(e) => tracing::warn!(error = %e, "{}: retention failed", p.what),
                 }
             }
             _ = &mut stop => break,

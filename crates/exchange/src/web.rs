@@ -9,7 +9,7 @@
 
 use crate::hub::{self, Hub};
 use crate::{log, registry, webhooks};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -531,10 +531,17 @@ struct Forms {
 impl Forms {
     /// After a row's button: nothing typed to keep.
     fn row() -> Self {
-        Self {
-            failed: "row",
+        Self::typed("row", |_| ())
+    }
+
+    /// After form `failed`: `keep` puts what was typed in its place.
+    fn typed(failed: &'static str, keep: impl FnOnce(&mut Self)) -> Self {
+        let mut forms = Self {
+            failed,
             ..Default::default()
-        }
+        };
+        keep(&mut forms);
+        forms
     }
 }
 
@@ -876,67 +883,85 @@ async fn after_form(
     render(state, ctx, hub, forms, status).await
 }
 
-/// A form's work: the administrator's right is checked first, then `act` runs (a future does
-/// nothing until awaited, so nothing is written without the right); then [`after_form`]
-/// with what was typed (`forms`) and the input ids' `prefix`.
-#[allow(clippy::too_many_arguments)]
-async fn form_done(
-    state: &AppState,
-    ctx: &ReqCtx,
-    hub: &Hub,
-    target: &str,
-    act: impl std::future::Future<Output = Result<(), tinhso_kernel::AppError>>,
-    done: &str,
-    forms: Forms,
-    prefix: &str,
-) -> Result<Response, tinhso_http::PageError> {
-    let result = match require_admin(state, ctx, target).await {
-        Ok(()) => act.await,
-        Err(e) => Err(e),
-    };
-    after_form(state, ctx, hub, result, done, forms, prefix).await
+/// What each form of the page works with — the state, the request's context, the hub —
+/// taken from the request at once.
+struct HubForm {
+    state: AppState,
+    ctx: ReqCtx,
+    hub: Arc<Hub>,
 }
 
-/// A row's button: [`form_done`] with nothing typed to keep.
-async fn row_done(
-    state: &AppState,
-    ctx: &ReqCtx,
-    hub: &Hub,
-    target: &str,
-    act: impl std::future::Future<Output = Result<(), tinhso_kernel::AppError>>,
-    done: &str,
-) -> Result<Response, tinhso_http::PageError> {
-    form_done(state, ctx, hub, target, act, done, Forms::row(), "row").await
+impl FromRequestParts<AppState> for HubForm {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ctx = ReqCtx::from_request_parts(parts, state).await?;
+        let Extension(hub) = Extension::<Arc<Hub>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            state: state.clone(),
+            ctx,
+            hub,
+        })
+    }
+}
+
+type PageResult = Result<Response, tinhso_http::PageError>;
+
+impl HubForm {
+    /// A form's work: the administrator's right is checked first, then `act` runs (a future
+    /// does nothing until awaited, so nothing is written without the right); then
+    /// [`after_form`] with what was typed (`forms`) and the input ids' `prefix`.
+    async fn done(
+        &self,
+        target: &str,
+        act: impl std::future::Future<Output = Result<(), tinhso_kernel::AppError>>,
+        done: &str,
+        forms: Forms,
+        prefix: &str,
+    ) -> PageResult {
+        let result = match require_admin(&self.state, &self.ctx, target).await {
+            Ok(()) => act.await,
+            Err(e) => Err(e),
+        };
+        after_form(
+            &self.state,
+            &self.ctx,
+            &self.hub,
+            result,
+            done,
+            forms,
+            prefix,
+        )
+        .await
+    }
+
+    /// A row's button: [`HubForm::done`] with nothing typed to keep.
+    async fn row(
+        &self,
+        target: &str,
+        act: impl std::future::Future<Output = Result<(), tinhso_kernel::AppError>>,
+        done: &str,
+    ) -> PageResult {
+        self.done(target, act, done, Forms::row(), "row").await
+    }
 }
 
 /// `POST /quan-tri/truc-lien-thong/thanh-vien`: register a member (the API's function).
-async fn form_register_member(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
-    axum::Form(f): axum::Form<MemberForm>,
-) -> Result<Response, tinhso_http::PageError> {
+async fn form_register_member(p: HubForm, axum::Form(f): axum::Form<MemberForm>) -> PageResult {
+    let (db, audit) = (&p.state.db, p.ctx.audit());
     let act = async {
-        registry::register_member(&state.db, &ctx.audit(), &f.code, &f.name, &f.public_key)
+        registry::register_member(db, &audit, &f.code, &f.name, &f.public_key)
             .await
             .map(|_| ())
     };
-    let forms = Forms {
-        member: f.clone(),
-        failed: "member",
-        ..Default::default()
-    };
-    form_done(
-        &state,
-        &ctx,
-        &hub,
-        "exchange_member",
-        act,
-        "thanh-vien",
-        forms,
-        "tv",
-    )
-    .await
+    let forms = Forms::typed("member", |fs| fs.member = f.clone());
+    p.done("exchange_member", act, "thanh-vien", forms, "tv")
+        .await
 }
 
 /// The operations typed one per line (blank lines ignored).
@@ -949,56 +974,21 @@ fn operations_of(text: &str) -> Vec<String> {
 }
 
 /// `POST /quan-tri/truc-lien-thong/quyen`: grant a right, limited to the operations typed.
-async fn form_grant(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
-    axum::Form(f): axum::Form<RightForm>,
-) -> Result<Response, tinhso_http::PageError> {
+async fn form_grant(p: HubForm, axum::Form(f): axum::Form<RightForm>) -> PageResult {
+    let (db, audit) = (&p.state.db, p.ctx.audit());
     let operations = operations_of(&f.operations);
-    let audit = ctx.audit();
-    let act = registry::grant_operations(
-        &state.db,
-        &audit,
-        f.client.trim(),
-        f.provider.trim(),
-        f.service.trim(),
-        &operations,
-    );
-    let forms = Forms {
-        right: f.clone(),
-        failed: "right",
-        ..Default::default()
-    };
-    form_done(
-        &state,
-        &ctx,
-        &hub,
-        "exchange_right",
-        act,
-        "quyen",
-        forms,
-        "q",
-    )
-    .await
+    let (client, provider, service) = (f.client.trim(), f.provider.trim(), f.service.trim());
+    let act = registry::grant_operations(db, &audit, client, provider, service, &operations);
+    let forms = Forms::typed("right", |fs| fs.right = f.clone());
+    p.done("exchange_right", act, "quyen", forms, "q").await
 }
 
 /// `POST /quan-tri/truc-lien-thong/quyen/thu-hoi`: revoke a right (a row's button).
-async fn form_revoke(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
-    axum::Form(f): axum::Form<RightForm>,
-) -> Result<Response, tinhso_http::PageError> {
-    let audit = ctx.audit();
-    let act = registry::revoke(
-        &state.db,
-        &audit,
-        f.client.trim(),
-        f.provider.trim(),
-        f.service.trim(),
-    );
-    row_done(&state, &ctx, &hub, "exchange_right", act, "thu-hoi").await
+async fn form_revoke(p: HubForm, axum::Form(f): axum::Form<RightForm>) -> PageResult {
+    let (db, audit) = (&p.state.db, p.ctx.audit());
+    let (client, provider, service) = (f.client.trim(), f.provider.trim(), f.service.trim());
+    let act = registry::revoke(db, &audit, client, provider, service);
+    p.row("exchange_right", act, "thu-hoi").await
 }
 
 /// A number typed in a form: empty → `None`; a decimal comma is accepted.
@@ -1029,13 +1019,8 @@ fn typed<T: std::str::FromStr>(
 }
 
 /// `POST /quan-tri/truc-lien-thong/tan-suat`: a member's own rate, or back to the default.
-async fn form_rate(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
-    axum::Form(f): axum::Form<RateForm>,
-) -> Result<Response, tinhso_http::PageError> {
-    let member = f.member.trim().to_string();
+async fn form_rate(p: HubForm, axum::Form(f): axum::Form<RateForm>) -> PageResult {
+    let member = f.member.trim();
     let act = async {
         let mut errs = tinhso_kernel::FieldErrors::new();
         let burst = typed::<i64>(
@@ -1052,26 +1037,17 @@ async fn form_rate(
         );
         errs.into_result()?;
         let rate = registry::rate_of(burst, per_second)?;
-        set_rate(&state, &ctx, &hub, &member, rate).await
+        set_rate(&p.state, &p.ctx, &p.hub, member, rate).await
     };
-    let forms = Forms {
-        rate: f.clone(),
-        failed: "rate",
-        ..Default::default()
-    };
-    form_done(&state, &ctx, &hub, &member, act, "tan-suat", forms, "ts").await
+    let forms = Forms::typed("rate", |fs| fs.rate = f.clone());
+    p.done(member, act, "tan-suat", forms, "ts").await
 }
 
 /// `POST /quan-tri/truc-lien-thong/thu-chet/{id}/gui-lai`: replay a dead delivery.
-async fn form_replay(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
-    Path(id): Path<String>,
-) -> Result<Response, tinhso_http::PageError> {
-    let audit = ctx.audit();
-    let act = webhooks::replay(&state.db, &audit, &id);
-    row_done(&state, &ctx, &hub, "exchange_subscription", act, "gui-lai").await
+async fn form_replay(p: HubForm, Path(id): Path<String>) -> PageResult {
+    let audit = p.ctx.audit();
+    let act = webhooks::replay(&p.state.db, &audit, &id);
+    p.row("exchange_subscription", act, "gui-lai").await
 }
 
 /// The rows' suspend / resume buttons: `true` (tiếp tục) or `false` (tạm dừng).
@@ -1093,86 +1069,55 @@ fn active_of(raw: &str) -> Result<bool, tinhso_kernel::AppError> {
 /// `POST /quan-tri/truc-lien-thong/dang-ky/{id}/trang-thai`: suspend (`active=false`) or
 /// resume (`active=true`) a subscription.
 async fn form_subscription_status(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
+    p: HubForm,
     Path(id): Path<String>,
     axum::Form(f): axum::Form<ActiveForm>,
-) -> Result<Response, tinhso_http::PageError> {
-    let act = async {
-        webhooks::set_subscription_active(&state.db, &ctx.audit(), &id, active_of(&f.active)?).await
-    };
-    row_done(
-        &state,
-        &ctx,
-        &hub,
-        "exchange_subscription",
-        act,
-        "trang-thai",
-    )
-    .await
+) -> PageResult {
+    let (db, audit) = (&p.state.db, p.ctx.audit());
+    let act =
+        async { webhooks::set_subscription_active(db, &audit, &id, active_of(&f.active)?).await };
+    p.row("exchange_subscription", act, "trang-thai").await
 }
 
 /// `POST /quan-tri/truc-lien-thong/thanh-vien/{code}/trang-thai`: suspend (every request of
 /// the member refused) or reinstate a member.
 async fn form_member_status(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
+    p: HubForm,
     Path(code): Path<String>,
     axum::Form(f): axum::Form<ActiveForm>,
-) -> Result<Response, tinhso_http::PageError> {
-    let act = async {
-        registry::set_member_active(&state.db, &ctx.audit(), &code, active_of(&f.active)?).await
-    };
-    row_done(&state, &ctx, &hub, &code, act, "thanh-vien-trang-thai").await
+) -> PageResult {
+    let (db, audit) = (&p.state.db, p.ctx.audit());
+    let act = async { registry::set_member_active(db, &audit, &code, active_of(&f.active)?).await };
+    p.row(&code, act, "thanh-vien-trang-thai").await
 }
 
 /// `POST /quan-tri/truc-lien-thong/khoa`: rotate a member's key (the new key is added, every
 /// older one revoked, in one transaction).
-async fn form_rotate_key(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
-    axum::Form(f): axum::Form<KeyForm>,
-) -> Result<Response, tinhso_http::PageError> {
-    let member = f.member.trim().to_string();
+async fn form_rotate_key(p: HubForm, axum::Form(f): axum::Form<KeyForm>) -> PageResult {
+    let (db, audit) = (&p.state.db, p.ctx.audit());
+    let member = f.member.trim();
     let act = async {
-        registry::member_code(&member).map_err(|e| tinhso_kernel::AppError::field("member", e))?;
-        registry::rotate_key(&state.db, &ctx.audit(), &member, &f.public_key)
+        registry::member_code(member).map_err(|e| tinhso_kernel::AppError::field("member", e))?;
+        registry::rotate_key(db, &audit, member, &f.public_key)
             .await
             .map(|_| ())
     };
-    let forms = Forms {
-        key: f.clone(),
-        failed: "key",
-        ..Default::default()
-    };
-    form_done(&state, &ctx, &hub, &member, act, "khoa", forms, "k").await
+    let forms = Forms::typed("key", |fs| fs.key = f.clone());
+    p.done(member, act, "khoa", forms, "k").await
 }
 
 /// `POST /quan-tri/truc-lien-thong/thanh-vien/{code}/khoa/{id}/thu-hoi`: revoke one key (lost
 /// or compromised); the member keeps its other keys.
-async fn form_revoke_key(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
-    Path((code, id)): Path<(String, String)>,
-) -> Result<Response, tinhso_http::PageError> {
-    let audit = ctx.audit();
-    let act = registry::revoke_key(&state.db, &audit, &code, &id);
-    row_done(&state, &ctx, &hub, &code, act, "thu-hoi-khoa").await
+async fn form_revoke_key(p: HubForm, Path((code, id)): Path<(String, String)>) -> PageResult {
+    let audit = p.ctx.audit();
+    let act = registry::revoke_key(&p.state.db, &audit, &code, &id);
+    p.row(&code, act, "thu-hoi-khoa").await
 }
 
 /// `POST /quan-tri/truc-lien-thong/dich-vu`: register (or update) a service; the OpenAPI
 /// document pasted is parsed by the API's function, which refuses a malformed one with the
 /// parser's message.
-async fn form_register_service(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
-    axum::Form(f): axum::Form<ServiceForm>,
-) -> Result<Response, tinhso_http::PageError> {
+async fn form_register_service(p: HubForm, axum::Form(f): axum::Form<ServiceForm>) -> PageResult {
     let new = registry::NewService {
         provider: f.provider.trim().to_string(),
         code: f.code.trim().to_string(),
@@ -1181,100 +1126,48 @@ async fn form_register_service(
         openapi: serde_json::Value::String(f.openapi.clone()),
         classification: f.classification.trim().to_string(),
     };
+    let (db, audit) = (&p.state.db, p.ctx.audit());
     let act = async {
-        registry::register_service(&state.db, &ctx.audit(), &new)
+        registry::register_service(db, &audit, &new)
             .await
             .map(|_| ())
     };
-    let forms = Forms {
-        service: f.clone(),
-        failed: "service",
-        ..Default::default()
-    };
-    form_done(
-        &state,
-        &ctx,
-        &hub,
-        "exchange_service",
-        act,
-        "dich-vu",
-        forms,
-        "dv",
-    )
-    .await
+    let forms = Forms::typed("service", |fs| fs.service = f);
+    p.done("exchange_service", act, "dich-vu", forms, "dv")
+        .await
 }
 
 /// `POST /quan-tri/truc-lien-thong/dich-vu/{provider}/{code}/trang-thai`: withdraw a service
 /// (calls answer 404) or bring it back.
 async fn form_service_status(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
+    p: HubForm,
     Path((provider, code)): Path<(String, String)>,
     axum::Form(f): axum::Form<ActiveForm>,
-) -> Result<Response, tinhso_http::PageError> {
+) -> PageResult {
+    let (db, audit) = (&p.state.db, p.ctx.audit());
     let act = async {
         let active = active_of(&f.active)?;
-        registry::set_service_active(&state.db, &ctx.audit(), &provider, &code, active).await
+        registry::set_service_active(db, &audit, &provider, &code, active).await
     };
-    row_done(
-        &state,
-        &ctx,
-        &hub,
-        "exchange_service",
-        act,
-        "dich-vu-trang-thai",
-    )
-    .await
+    p.row("exchange_service", act, "dich-vu-trang-thai").await
 }
 
 /// `POST /quan-tri/truc-lien-thong/chu-de`: grant a member a topic prefix (the API's
 /// function: `api_grant_topic`).
-async fn form_grant_topic(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
-    axum::Form(f): axum::Form<TopicForm>,
-) -> Result<Response, tinhso_http::PageError> {
-    let audit = ctx.audit();
-    let act = webhooks::grant_topic(&state.db, &audit, &f.member, &f.topic_prefix);
-    let forms = Forms {
-        topic: f.clone(),
-        failed: "topic",
-        ..Default::default()
-    };
-    form_done(
-        &state,
-        &ctx,
-        &hub,
-        "exchange_topic_right",
-        act,
-        "chu-de",
-        forms,
-        "cd",
-    )
-    .await
+async fn form_grant_topic(p: HubForm, axum::Form(f): axum::Form<TopicForm>) -> PageResult {
+    let audit = p.ctx.audit();
+    let act = webhooks::grant_topic(&p.state.db, &audit, &f.member, &f.topic_prefix);
+    let forms = Forms::typed("topic", |fs| fs.topic = f.clone());
+    p.done("exchange_topic_right", act, "chu-de", forms, "cd")
+        .await
 }
 
 /// `POST /quan-tri/truc-lien-thong/chu-de/thu-hoi`: revoke a topic right (a row's button);
 /// pending deliveries it no longer covers are dropped.
-async fn form_revoke_topic(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
-    axum::Form(f): axum::Form<TopicForm>,
-) -> Result<Response, tinhso_http::PageError> {
-    let audit = ctx.audit();
-    let act = webhooks::revoke_topic(&state.db, &audit, &f.member, &f.topic_prefix);
-    row_done(
-        &state,
-        &ctx,
-        &hub,
-        "exchange_topic_right",
-        act,
-        "thu-hoi-chu-de",
-    )
-    .await
+async fn form_revoke_topic(p: HubForm, axum::Form(f): axum::Form<TopicForm>) -> PageResult {
+    let audit = p.ctx.audit();
+    let act = webhooks::revoke_topic(&p.state.db, &audit, &f.member, &f.topic_prefix);
+    p.row("exchange_topic_right", act, "thu-hoi-chu-de").await
 }
 
 /// Set a member's rate (the API and the page) and make the hub apply it at once.

@@ -720,6 +720,17 @@ pub async fn replay(db: &Db, ctx: &Ctx, delivery_id: &str) -> Result<(), AppErro
     Ok(())
 }
 
+/// The retention of delivered webhooks, by the time of delivery; only `delivered` ones.
+pub const DELIVERED: crate::retention::Purge = crate::retention::Purge {
+    delete:
+        "DELETE FROM exchange_webhook_deliveries WHERE status = 'delivered' AND updated_at < $1",
+    action: "exchange.webhooks_purge",
+    target_type: "exchange_subscription",
+    target_id: "deliveries",
+    job: "exchange-webhooks-retention",
+    what: "delivered webhooks",
+};
+
 /// Retention of delivered webhooks (thời hạn lưu lần gửi thành công): delete the deliveries
 /// delivered more than `days` before `now` (Unix microseconds; by the time of delivery).
 /// Pending, dead-lettered and dropped deliveries are never deleted here. A purge that deletes
@@ -731,27 +742,7 @@ pub async fn purge_delivered_older_than(
     days: u32,
     now: i64,
 ) -> Result<u64, DbError> {
-    let cutoff = crate::retention::cutoff(now, days);
-    let mut tx = db.begin_write().await?;
-    let n = sqlx::query(
-        "DELETE FROM exchange_webhook_deliveries WHERE status = 'delivered' AND updated_at < $1",
-    )
-    .bind(cutoff)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    if n > 0 {
-        tx.audit(&ctx.entry(
-            "exchange.webhooks_purge",
-            "exchange_subscription",
-            "deliveries",
-            "",
-            serde_json::json!({ "deleted": n, "days": days, "before": cutoff }),
-        ))
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(n)
+    crate::retention::purge(db, ctx, &DELIVERED, days, now).await
 }
 
 /// The retention job of delivered webhooks: [`purge_delivered_older_than`] at start and then
@@ -761,15 +752,7 @@ pub async fn purge_delivered_every_day(
     days: u32,
     stop: impl std::future::Future<Output = ()>,
 ) {
-    crate::retention::daily(
-        db,
-        "exchange-webhooks-retention",
-        "delivered webhooks",
-        days,
-        |db, ctx, days, now| async move { purge_delivered_older_than(&db, &ctx, days, now).await },
-        stop,
-    )
-    .await;
+    crate::retention::daily(db, &DELIVERED, days, stop).await;
 }
 
 /// Put every dead delivery of a subscription back in the queue. Audited (with their ids).
