@@ -209,50 +209,28 @@ pub async fn verify(db: &Db) -> Result<(i64, Option<(i64, String)>), DbError> {
     Ok((checked, None))
 }
 
+/// The retention of kept bodies, by the time they were kept.
+pub const BODIES: crate::retention::Purge = crate::retention::Purge {
+    delete: "DELETE FROM exchange_bodies WHERE created_at < $1",
+    action: "exchange.bodies_purge",
+    target_type: "exchange_log",
+    target_id: "bodies",
+    job: "exchange-bodies-retention",
+    what: "exchange bodies",
+};
+
 /// Retention (thời hạn lưu): delete the bodies kept longer than `days` before `now` (Unix
 /// microseconds). The message log is not touched — its entries keep the bodies' hashes, so the
 /// chain and `tinhso exchange verify` still pass; reading a deleted body answers 404. A purge
 /// that deletes something is audited (`exchange.bodies_purge`, with the count and the cut-off)
 /// in the same transaction. Returns how many exchanges lost their bodies.
 pub async fn purge_older_than(db: &Db, ctx: &Ctx, days: u32, now: i64) -> Result<u64, DbError> {
-    let cutoff = now.saturating_sub(i64::from(days).saturating_mul(86_400_000_000));
-    let mut tx = db.begin_write().await?;
-    let n = sqlx::query("DELETE FROM exchange_bodies WHERE created_at < $1")
-        .bind(cutoff)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-    if n > 0 {
-        tx.audit(&ctx.entry(
-            "exchange.bodies_purge",
-            "exchange_log",
-            "bodies",
-            "",
-            serde_json::json!({ "deleted": n, "days": days, "before": cutoff }),
-        ))
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(n)
+    crate::retention::purge(db, ctx, &BODIES, days, now).await
 }
 
 /// The retention job: [`purge_older_than`] at start and then daily, until `stop` resolves.
 pub async fn purge_every_day(db: Db, days: u32, stop: impl std::future::Future<Output = ()>) {
-    let ctx = Ctx::system("exchange-bodies-retention");
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(86_400));
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = every.tick() => {
-                match purge_older_than(&db, &ctx, days, tinhso_store::now_micros()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(deleted = n, days, "exchange bodies past their retention deleted"),
-                    Err(e) => tracing::warn!(error = %e, "exchange bodies retention failed"),
-                }
-            }
-            _ = &mut stop => break,
-        }
-    }
+    crate::retention::daily(db, &BODIES, days, stop).await;
 }
 
 #[cfg(test)]

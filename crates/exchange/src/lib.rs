@@ -13,6 +13,7 @@
 //! - [`tsa`]: RFC 3161 time-stamps on the log's anchors (a TSA client and token verification).
 //! - [`bodies`]: request and response bodies kept encrypted at rest when the service's
 //!   classification allows, read back by administrators (audited), checked by verification.
+//! - [`retention`]: the daily purges of kept bodies and of delivered webhooks.
 //! - [`metrics`]: requests and latency per service, member and outcome for `/metrics`.
 //! - [`webhooks`]: topic rights, members' webhook subscriptions (made through the hub with a
 //!   signed request), HMAC-signed deliveries with retries, the dead-letter list and replay.
@@ -27,6 +28,7 @@ pub mod hub;
 pub mod log;
 pub mod metrics;
 pub mod registry;
+pub mod retention;
 pub mod signing;
 pub mod tsa;
 pub mod web;
@@ -70,6 +72,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 5013,
         name: "exchange hub: kept bodies by age, for their retention",
         sql: include_str!("../migrations/5013_exchange_bodies_created.sql"),
+    },
+    Migration {
+        version: 5014,
+        name: "exchange hub: webhook deliveries by status and age, for their retention",
+        sql: include_str!("../migrations/5014_webhook_deliveries_done.sql"),
     },
     Migration {
         version: 5020,

@@ -102,6 +102,21 @@ pub fn parse_public_key(b64_key: &str) -> Option<VerifyingKey> {
     VerifyingKey::from_bytes(&arr).ok()
 }
 
+/// A public key's fingerprint (dấu vân tay khóa), to tell keys apart on a page: the first 8
+/// bytes of the SHA-256 of the key's 32 bytes, as colon-separated hex (`3f:a2:…`). A text
+/// that is not a base64 key is fingerprinted as it stands.
+pub fn fingerprint(public_key_b64: &str) -> String {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(public_key_b64.trim())
+        .unwrap_or_else(|_| public_key_b64.as_bytes().to_vec());
+    Sha256::digest(&raw)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// Check a base64 signature of `text` under a base64 public key.
 pub fn verify(public_key_b64: &str, text: &str, signature_b64: &str) -> bool {
     let Some(vk) = parse_public_key(public_key_b64) else {
@@ -160,6 +175,25 @@ pub fn nonce_ok(n: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_tell_keys_apart() {
+        let a = public_key_b64(&SigningKey::from_bytes(&[7u8; 32]));
+        let b = public_key_b64(&SigningKey::from_bytes(&[8u8; 32]));
+        let fa = fingerprint(&a);
+        assert_eq!(fa.len(), 8 * 3 - 1, "{fa}");
+        assert_eq!(fa.matches(':').count(), 7);
+        assert_eq!(
+            fa,
+            fingerprint(&format!(" {a} ")),
+            "the key, not its spacing"
+        );
+        assert_ne!(fa, fingerprint(&b));
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&a)
+            .unwrap();
+        assert!(sha256_hex(&raw).starts_with(&fa.replace(':', "")));
+    }
 
     #[test]
     fn sign_and_verify() {

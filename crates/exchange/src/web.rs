@@ -3,12 +3,13 @@
 //! administrators' JSON API for the registry, rights and the message log. `tinhso-web`
 //! composes [`RULES`], [`routes`] and [`ExchangeApiDoc`].
 //!
-//! Administration needs `user_manage` over the whole province (the system administrator); a
-//! dedicated hub-administrator permission is not there yet.
+//! Administration needs `exchange_manage` over the whole province (quản trị trục liên thông:
+//! the hub administrator's role, or the system administrator), checked in one place:
+//! [`require_admin`], by every API route, the page and each of its forms.
 
 use crate::hub::{self, Hub};
 use crate::{log, registry, webhooks};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -45,102 +46,153 @@ pub const RULES: &[Rule] = {
         ("GET", "/lgsp/v1/_subscriptions", Public),
         ("POST", "/lgsp/v1/_subscriptions", Public),
         ("DELETE", "/lgsp/v1/_subscriptions/{id}", Public),
-        // Administration (province-wide user_manage, checked again inside).
-        ("GET", "/quan-tri/truc-lien-thong", Perm(UserManage)),
+        // Administration (province-wide exchange_manage, checked again inside).
+        ("GET", "/quan-tri/truc-lien-thong", Perm(ExchangeManage)),
         // The page's forms (CSRF checked by the context layer like every page form).
         (
             "POST",
             "/quan-tri/truc-lien-thong/thanh-vien",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
-        ("POST", "/quan-tri/truc-lien-thong/quyen", Perm(UserManage)),
+        (
+            "POST",
+            "/quan-tri/truc-lien-thong/quyen",
+            Perm(ExchangeManage),
+        ),
         (
             "POST",
             "/quan-tri/truc-lien-thong/quyen/thu-hoi",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
         (
             "POST",
             "/quan-tri/truc-lien-thong/tan-suat",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
         (
             "POST",
             "/quan-tri/truc-lien-thong/thu-chet/{id}/gui-lai",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
         (
             "POST",
             "/quan-tri/truc-lien-thong/dang-ky/{id}/trang-thai",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
-        ("GET", "/api/v1/exchange/members", Perm(UserManage)),
-        ("POST", "/api/v1/exchange/members", Perm(UserManage)),
+        (
+            "POST",
+            "/quan-tri/truc-lien-thong/thanh-vien/{code}/trang-thai",
+            Perm(ExchangeManage),
+        ),
+        (
+            "POST",
+            "/quan-tri/truc-lien-thong/khoa",
+            Perm(ExchangeManage),
+        ),
+        (
+            "POST",
+            "/quan-tri/truc-lien-thong/thanh-vien/{code}/khoa/{id}/thu-hoi",
+            Perm(ExchangeManage),
+        ),
+        (
+            "POST",
+            "/quan-tri/truc-lien-thong/dich-vu",
+            Perm(ExchangeManage),
+        ),
+        (
+            "POST",
+            "/quan-tri/truc-lien-thong/dich-vu/{provider}/{code}/trang-thai",
+            Perm(ExchangeManage),
+        ),
+        (
+            "POST",
+            "/quan-tri/truc-lien-thong/chu-de",
+            Perm(ExchangeManage),
+        ),
+        (
+            "POST",
+            "/quan-tri/truc-lien-thong/chu-de/thu-hoi",
+            Perm(ExchangeManage),
+        ),
+        ("GET", "/api/v1/exchange/members", Perm(ExchangeManage)),
+        ("POST", "/api/v1/exchange/members", Perm(ExchangeManage)),
         (
             "POST",
             "/api/v1/exchange/members/{code}/keys",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
         (
             "POST",
             "/api/v1/exchange/members/{code}/keys/{id}/revocation",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
         (
             "POST",
             "/api/v1/exchange/members/{code}/status",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
         (
             "POST",
             "/api/v1/exchange/members/{code}/rate-limit",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
-        ("GET", "/api/v1/exchange/rate-limits", Perm(UserManage)),
-        ("GET", "/api/v1/exchange/services", Perm(UserManage)),
-        ("POST", "/api/v1/exchange/services", Perm(UserManage)),
+        ("GET", "/api/v1/exchange/rate-limits", Perm(ExchangeManage)),
+        ("GET", "/api/v1/exchange/services", Perm(ExchangeManage)),
+        ("POST", "/api/v1/exchange/services", Perm(ExchangeManage)),
         (
             "POST",
             "/api/v1/exchange/services/{provider}/{code}/status",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
-        ("GET", "/api/v1/exchange/rights", Perm(UserManage)),
-        ("POST", "/api/v1/exchange/rights", Perm(UserManage)),
+        ("GET", "/api/v1/exchange/rights", Perm(ExchangeManage)),
+        ("POST", "/api/v1/exchange/rights", Perm(ExchangeManage)),
         (
             "POST",
             "/api/v1/exchange/rights/revocation",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
-        ("GET", "/api/v1/exchange/log", Perm(UserManage)),
-        ("GET", "/api/v1/exchange/log/verification", Perm(UserManage)),
+        ("GET", "/api/v1/exchange/log", Perm(ExchangeManage)),
+        (
+            "GET",
+            "/api/v1/exchange/log/verification",
+            Perm(ExchangeManage),
+        ),
         (
             "GET",
             "/api/v1/exchange/log/{exchange_id}/bodies",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
-        ("GET", "/api/v1/exchange/topic-rights", Perm(UserManage)),
-        ("POST", "/api/v1/exchange/topic-rights", Perm(UserManage)),
+        ("GET", "/api/v1/exchange/topic-rights", Perm(ExchangeManage)),
+        (
+            "POST",
+            "/api/v1/exchange/topic-rights",
+            Perm(ExchangeManage),
+        ),
         (
             "POST",
             "/api/v1/exchange/topic-rights/revocation",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
-        ("GET", "/api/v1/exchange/subscriptions", Perm(UserManage)),
+        (
+            "GET",
+            "/api/v1/exchange/subscriptions",
+            Perm(ExchangeManage),
+        ),
         (
             "POST",
             "/api/v1/exchange/subscriptions/{id}/status",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
         (
             "POST",
             "/api/v1/exchange/subscriptions/{id}/replay",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
-        ("GET", "/api/v1/exchange/dead-letters", Perm(UserManage)),
+        ("GET", "/api/v1/exchange/dead-letters", Perm(ExchangeManage)),
         (
             "POST",
             "/api/v1/exchange/dead-letters/{id}/replay",
-            Perm(UserManage),
+            Perm(ExchangeManage),
         ),
     ]
 };
@@ -260,17 +312,58 @@ pub fn routes(hub: Arc<Hub>) -> Router<AppState> {
             "/quan-tri/truc-lien-thong/dang-ky/{id}/trang-thai",
             post(form_subscription_status),
         )
+        .route(
+            "/quan-tri/truc-lien-thong/thanh-vien/{code}/trang-thai",
+            post(form_member_status),
+        )
+        .route("/quan-tri/truc-lien-thong/khoa", post(form_rotate_key))
+        .route(
+            "/quan-tri/truc-lien-thong/thanh-vien/{code}/khoa/{id}/thu-hoi",
+            post(form_revoke_key),
+        )
+        .route(
+            "/quan-tri/truc-lien-thong/dich-vu",
+            post(form_register_service),
+        )
+        .route(
+            "/quan-tri/truc-lien-thong/dich-vu/{provider}/{code}/trang-thai",
+            post(form_service_status),
+        )
+        .route("/quan-tri/truc-lien-thong/chu-de", post(form_grant_topic))
+        .route(
+            "/quan-tri/truc-lien-thong/chu-de/thu-hoi",
+            post(form_revoke_topic),
+        )
         .layer(Extension(hub))
 }
 
 struct MemberRow {
     code: String,
     name: String,
+    /// `active`, or `revoked` (suspended: every request refused).
     status: String,
-    keys: usize,
+    keys: Vec<KeyRow>,
+    /// The topic prefixes it may receive.
+    topics: Vec<String>,
     /// `burst / per second`.
     rate: String,
     rate_default: bool,
+}
+
+/// One of a member's keys (khóa): its fingerprint and dates; `revoked` empty while valid.
+struct KeyRow {
+    id: String,
+    fingerprint: String,
+    created: String,
+    revoked: String,
+}
+
+/// A topic right with its date.
+struct TopicRow {
+    member: String,
+    topic_prefix: String,
+    granted: String,
+    granted_by: String,
 }
 
 struct ServiceRow {
@@ -333,7 +426,11 @@ struct HubPage {
     anchors: Vec<AnchorLine>,
     /// The configured TSA's address, if any.
     tsa_url: String,
-    topic_rights: Vec<webhooks::TopicRight>,
+    topic_rights: Vec<TopicRow>,
+    /// Topic families that can be granted, for the form's list.
+    topic_roots: &'static [&'static str],
+    /// (value, label, chosen) of the service form's classification list.
+    classifications: Vec<(&'static str, &'static str, bool)>,
     subscriptions: Vec<SubscriptionRow>,
     dead: Vec<DeadRow>,
     rights: Vec<RightRow>,
@@ -362,7 +459,7 @@ struct RightRow {
 }
 
 /// Đăng ký thành viên: the member form.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct MemberForm {
     #[serde(default)]
     pub code: String,
@@ -373,7 +470,7 @@ pub struct MemberForm {
 }
 
 /// Cấp / thu hồi quyền: the right form; `operations` one per line (none: the whole service).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct RightForm {
     #[serde(default)]
     pub client: String,
@@ -386,7 +483,7 @@ pub struct RightForm {
 }
 
 /// Giới hạn tần suất: the rate form; both empty: back to the hub's default.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct RateForm {
     #[serde(default)]
     pub member: String,
@@ -396,7 +493,42 @@ pub struct RateForm {
     pub per_second: String,
 }
 
-/// Tạm dừng / tiếp tục: the subscription buttons (`active` = `true` or `false`).
+/// Đăng ký dịch vụ: the service form; `openapi` is the document pasted as text.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ServiceForm {
+    #[serde(default)]
+    pub provider: String,
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub endpoint: String,
+    #[serde(default)]
+    pub classification: String,
+    #[serde(default)]
+    pub openapi: String,
+}
+
+/// Đổi khóa: a member's new public key (every older key is revoked).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct KeyForm {
+    #[serde(default)]
+    pub member: String,
+    #[serde(default)]
+    pub public_key: String,
+}
+
+/// Cấp / thu hồi quyền nhận sự kiện: the topic-right form and the rows' revoke buttons.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TopicForm {
+    #[serde(default)]
+    pub member: String,
+    #[serde(default)]
+    pub topic_prefix: String,
+}
+
+/// Tạm dừng / tiếp tục: the rows' buttons (`active` = `true` or `false`).
 #[derive(Debug, Default, Deserialize)]
 pub struct ActiveForm {
     #[serde(default)]
@@ -409,7 +541,10 @@ struct Forms {
     member: MemberForm,
     right: RightForm,
     rate: RateForm,
-    /// `member`, `right`, `rate` or `row` (a button of a table).
+    service: ServiceForm,
+    key: KeyForm,
+    topic: TopicForm,
+    /// `member`, `right`, `rate`, `service`, `key`, `topic` or `row` (a button of a table).
     failed: &'static str,
     /// (id of the input to link to, message in the visitor's language).
     errors: Vec<(String, String)>,
@@ -417,9 +552,79 @@ struct Forms {
     done: String,
 }
 
+impl Forms {
+    /// After a row's button: nothing typed to keep.
+    fn row() -> Self {
+        Self::typed("row", |_| ())
+    }
+
+    /// After form `failed`: `keep` puts what was typed in its place.
+    fn typed(failed: &'static str, keep: impl FnOnce(&mut Self)) -> Self {
+        let mut forms = Self {
+            failed,
+            ..Default::default()
+        };
+        keep(&mut forms);
+        forms
+    }
+}
+
 fn ms(us: i64) -> String {
     format!("{:.1}", us as f64 / 1000.0)
 }
+
+/// The note after each form that worked: (`xong` value, Vietnamese, English).
+const DONE: &[(&str, &str, &str)] = &[
+    (
+        "thanh-vien",
+        "Đã đăng ký thành viên.",
+        "The member is registered.",
+    ),
+    ("quyen", "Đã cấp quyền.", "The right is granted."),
+    ("thu-hoi", "Đã thu hồi quyền.", "The right is revoked."),
+    ("tan-suat", "Đã đặt giới hạn tần suất.", "The rate is set."),
+    (
+        "gui-lai",
+        "Đã đưa lần gửi trở lại hàng đợi.",
+        "The delivery is queued again.",
+    ),
+    (
+        "trang-thai",
+        "Đã đổi trạng thái đăng ký.",
+        "The subscription's status is changed.",
+    ),
+    (
+        "thanh-vien-trang-thai",
+        "Đã đổi trạng thái thành viên.",
+        "The member's status is changed.",
+    ),
+    (
+        "khoa",
+        "Đã đổi khóa; các khóa cũ của thành viên đã bị thu hồi.",
+        "The key is rotated; the member's older keys are revoked.",
+    ),
+    ("thu-hoi-khoa", "Đã thu hồi khóa.", "The key is revoked."),
+    (
+        "dich-vu",
+        "Đã đăng ký dịch vụ.",
+        "The service is registered.",
+    ),
+    (
+        "dich-vu-trang-thai",
+        "Đã đổi trạng thái dịch vụ.",
+        "The service's status is changed.",
+    ),
+    (
+        "chu-de",
+        "Đã cấp quyền nhận sự kiện.",
+        "The topic right is granted.",
+    ),
+    (
+        "thu-hoi-chu-de",
+        "Đã thu hồi quyền nhận sự kiện.",
+        "The topic right is revoked.",
+    ),
+];
 
 #[derive(Deserialize)]
 struct PageQuery {
@@ -438,23 +643,10 @@ async fn hub_page(
     require_admin(&state, &ctx, "exchange_hub")
         .await
         .map_err(|e| ctx.page_err(e))?;
-    let done = match q.xong.as_deref() {
-        Some("thanh-vien") => ctx
-            .lang
-            .s("Đã đăng ký thành viên.", "The member is registered."),
-        Some("quyen") => ctx.lang.s("Đã cấp quyền.", "The right is granted."),
-        Some("thu-hoi") => ctx.lang.s("Đã thu hồi quyền.", "The right is revoked."),
-        Some("tan-suat") => ctx.lang.s("Đã đặt giới hạn tần suất.", "The rate is set."),
-        Some("gui-lai") => ctx.lang.s(
-            "Đã đưa lần gửi trở lại hàng đợi.",
-            "The delivery is queued again.",
-        ),
-        Some("trang-thai") => ctx.lang.s(
-            "Đã đổi trạng thái đăng ký.",
-            "The subscription's status is changed.",
-        ),
-        _ => "",
-    };
+    let done = DONE
+        .iter()
+        .find(|(key, _, _)| q.xong.as_deref() == Some(*key))
+        .map_or("", |(_, vi, en)| ctx.lang.s(vi, en));
     let forms = Forms {
         done: done.to_string(),
         ..Default::default()
@@ -507,6 +699,20 @@ async fn render(
     let dead = webhooks::dead_letters(&state.db, None, 50)
         .await
         .map_err(|e| page_err(e.into()))?;
+    let classifications = registry::CLASSIFICATIONS
+        .iter()
+        .map(|k| {
+            let label = match *k {
+                "public" => ctx.lang.s("công khai", "public"),
+                "internal" => ctx.lang.s("nội bộ", "internal"),
+                _ => ctx.lang.s(
+                    "hạn chế (không lưu nội dung)",
+                    "restricted (bodies not kept)",
+                ),
+            };
+            (*k, label, forms.service.classification == *k)
+        })
+        .collect();
     let page = HubPage {
         forms,
         anchors,
@@ -533,7 +739,17 @@ async fn render(
                 operations: r.operations.join(", "),
             })
             .collect(),
-        topic_rights,
+        topic_rights: topic_rights
+            .iter()
+            .map(|r| TopicRow {
+                member: r.member.clone(),
+                topic_prefix: r.topic_prefix.clone(),
+                granted: chrono_time(r.granted_at),
+                granted_by: r.granted_by.clone(),
+            })
+            .collect(),
+        topic_roots: webhooks::TOPIC_ROOTS,
+        classifications,
         subscriptions: subscriptions
             .into_iter()
             .map(|s| SubscriptionRow {
@@ -580,7 +796,21 @@ async fn render(
                 MemberRow {
                     rate,
                     rate_default,
-                    keys: m.keys.iter().filter(|k| k.revoked_at.is_none()).count(),
+                    keys: m
+                        .keys
+                        .iter()
+                        .map(|k| KeyRow {
+                            id: k.id.clone(),
+                            fingerprint: crate::signing::fingerprint(&k.public_key),
+                            created: chrono_time(k.created_at),
+                            revoked: k.revoked_at.map(chrono_time).unwrap_or_default(),
+                        })
+                        .collect(),
+                    topics: topic_rights
+                        .iter()
+                        .filter(|r| r.member == m.code)
+                        .map(|r| r.topic_prefix.clone())
+                        .collect(),
                     code: m.code,
                     name: m.name,
                     status: m.status,
@@ -695,26 +925,85 @@ async fn after_form(
     render(state, ctx, hub, forms, status).await
 }
 
-/// `POST /quan-tri/truc-lien-thong/thanh-vien`: register a member (the API's function).
-async fn form_register_member(
-    State(state): State<AppState>,
+/// What each form of the page works with — the state, the request's context, the hub —
+/// taken from the request at once.
+struct HubForm {
+    state: AppState,
     ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
-    axum::Form(f): axum::Form<MemberForm>,
-) -> Result<Response, tinhso_http::PageError> {
-    let result = async {
-        require_admin(&state, &ctx, "exchange_member").await?;
-        registry::register_member(&state.db, &ctx.audit(), &f.code, &f.name, &f.public_key)
+    hub: Arc<Hub>,
+}
+
+impl FromRequestParts<AppState> for HubForm {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ctx = ReqCtx::from_request_parts(parts, state).await?;
+        let Extension(hub) = Extension::<Arc<Hub>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            state: state.clone(),
+            ctx,
+            hub,
+        })
+    }
+}
+
+type PageResult = Result<Response, tinhso_http::PageError>;
+
+impl HubForm {
+    /// A form's work: the administrator's right is checked first, then `act` runs (a future
+    /// does nothing until awaited, so nothing is written without the right); then
+    /// [`after_form`] with what was typed (`forms`) and the input ids' `prefix`.
+    async fn done(
+        &self,
+        target: &str,
+        act: impl std::future::Future<Output = Result<(), tinhso_kernel::AppError>>,
+        done: &str,
+        forms: Forms,
+        prefix: &str,
+    ) -> PageResult {
+        let result = match require_admin(&self.state, &self.ctx, target).await {
+            Ok(()) => act.await,
+            Err(e) => Err(e),
+        };
+        after_form(
+            &self.state,
+            &self.ctx,
+            &self.hub,
+            result,
+            done,
+            forms,
+            prefix,
+        )
+        .await
+    }
+
+    /// A row's button: [`HubForm::done`] with nothing typed to keep.
+    async fn row(
+        &self,
+        target: &str,
+        act: impl std::future::Future<Output = Result<(), tinhso_kernel::AppError>>,
+        done: &str,
+    ) -> PageResult {
+        self.done(target, act, done, Forms::row(), "row").await
+    }
+}
+
+/// `POST /quan-tri/truc-lien-thong/thanh-vien`: register a member (the API's function).
+async fn form_register_member(p: HubForm, axum::Form(f): axum::Form<MemberForm>) -> PageResult {
+    let (db, audit) = (&p.state.db, p.ctx.audit());
+    let act = async {
+        registry::register_member(db, &audit, &f.code, &f.name, &f.public_key)
             .await
             .map(|_| ())
-    }
-    .await;
-    let forms = Forms {
-        member: f,
-        failed: "member",
-        ..Default::default()
     };
-    after_form(&state, &ctx, &hub, result, "thanh-vien", forms, "tv").await
+    let forms = Forms::typed("member", |fs| fs.member = f.clone());
+    p.done("exchange_member", act, "thanh-vien", forms, "tv")
+        .await
 }
 
 /// The operations typed one per line (blank lines ignored).
@@ -727,57 +1016,21 @@ fn operations_of(text: &str) -> Vec<String> {
 }
 
 /// `POST /quan-tri/truc-lien-thong/quyen`: grant a right, limited to the operations typed.
-async fn form_grant(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
-    axum::Form(f): axum::Form<RightForm>,
-) -> Result<Response, tinhso_http::PageError> {
-    let result = async {
-        require_admin(&state, &ctx, "exchange_right").await?;
-        registry::grant_operations(
-            &state.db,
-            &ctx.audit(),
-            f.client.trim(),
-            f.provider.trim(),
-            f.service.trim(),
-            &operations_of(&f.operations),
-        )
-        .await
-    }
-    .await;
-    let forms = Forms {
-        right: f,
-        failed: "right",
-        ..Default::default()
-    };
-    after_form(&state, &ctx, &hub, result, "quyen", forms, "q").await
+async fn form_grant(p: HubForm, axum::Form(f): axum::Form<RightForm>) -> PageResult {
+    let (db, audit) = (&p.state.db, p.ctx.audit());
+    let operations = operations_of(&f.operations);
+    let (client, provider, service) = (f.client.trim(), f.provider.trim(), f.service.trim());
+    let act = registry::grant_operations(db, &audit, client, provider, service, &operations);
+    let forms = Forms::typed("right", |fs| fs.right = f.clone());
+    p.done("exchange_right", act, "quyen", forms, "q").await
 }
 
 /// `POST /quan-tri/truc-lien-thong/quyen/thu-hoi`: revoke a right (a row's button).
-async fn form_revoke(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
-    axum::Form(f): axum::Form<RightForm>,
-) -> Result<Response, tinhso_http::PageError> {
-    let result = async {
-        require_admin(&state, &ctx, "exchange_right").await?;
-        registry::revoke(
-            &state.db,
-            &ctx.audit(),
-            f.client.trim(),
-            f.provider.trim(),
-            f.service.trim(),
-        )
-        .await
-    }
-    .await;
-    let forms = Forms {
-        failed: "row",
-        ..Default::default()
-    };
-    after_form(&state, &ctx, &hub, result, "thu-hoi", forms, "row").await
+async fn form_revoke(p: HubForm, axum::Form(f): axum::Form<RightForm>) -> PageResult {
+    let (db, audit) = (&p.state.db, p.ctx.audit());
+    let (client, provider, service) = (f.client.trim(), f.provider.trim(), f.service.trim());
+    let act = registry::revoke(db, &audit, client, provider, service);
+    p.row("exchange_right", act, "thu-hoi").await
 }
 
 /// A number typed in a form: empty → `None`; a decimal comma is accepted.
@@ -808,14 +1061,9 @@ fn typed<T: std::str::FromStr>(
 }
 
 /// `POST /quan-tri/truc-lien-thong/tan-suat`: a member's own rate, or back to the default.
-async fn form_rate(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
-    axum::Form(f): axum::Form<RateForm>,
-) -> Result<Response, tinhso_http::PageError> {
-    let result = async {
-        require_admin(&state, &ctx, f.member.trim()).await?;
+async fn form_rate(p: HubForm, axum::Form(f): axum::Form<RateForm>) -> PageResult {
+    let member = f.member.trim();
+    let act = async {
         let mut errs = tinhso_kernel::FieldErrors::new();
         let burst = typed::<i64>(
             &mut errs,
@@ -831,69 +1079,137 @@ async fn form_rate(
         );
         errs.into_result()?;
         let rate = registry::rate_of(burst, per_second)?;
-        set_rate(&state, &ctx, &hub, f.member.trim(), rate).await
-    }
-    .await;
-    let forms = Forms {
-        rate: f,
-        failed: "rate",
-        ..Default::default()
+        set_rate(&p.state, &p.ctx, &p.hub, member, rate).await
     };
-    after_form(&state, &ctx, &hub, result, "tan-suat", forms, "ts").await
+    let forms = Forms::typed("rate", |fs| fs.rate = f.clone());
+    p.done(member, act, "tan-suat", forms, "ts").await
 }
 
 /// `POST /quan-tri/truc-lien-thong/thu-chet/{id}/gui-lai`: replay a dead delivery.
-async fn form_replay(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
-    Path(id): Path<String>,
-) -> Result<Response, tinhso_http::PageError> {
-    let result = async {
-        require_admin(&state, &ctx, "exchange_subscription").await?;
-        webhooks::replay(&state.db, &ctx.audit(), &id).await
+async fn form_replay(p: HubForm, Path(id): Path<String>) -> PageResult {
+    let audit = p.ctx.audit();
+    let act = webhooks::replay(&p.state.db, &audit, &id);
+    p.row("exchange_subscription", act, "gui-lai").await
+}
+
+/// The rows' suspend / resume buttons: `true` (tiếp tục) or `false` (tạm dừng).
+fn active_of(raw: &str) -> Result<bool, tinhso_kernel::AppError> {
+    match raw.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(tinhso_kernel::AppError::field(
+            "active",
+            tinhso_kernel::Invalid::new(
+                "active_value",
+                format!("Trạng thái phải là «true» (tiếp tục) hoặc «false» (tạm dừng), không phải «{other}»"),
+                format!("The status must be “true” (resume) or “false” (suspend), not “{other}”"),
+            ),
+        )),
     }
-    .await;
-    let forms = Forms {
-        failed: "row",
-        ..Default::default()
-    };
-    after_form(&state, &ctx, &hub, result, "gui-lai", forms, "row").await
 }
 
 /// `POST /quan-tri/truc-lien-thong/dang-ky/{id}/trang-thai`: suspend (`active=false`) or
 /// resume (`active=true`) a subscription.
 async fn form_subscription_status(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Extension(hub): Extension<Arc<Hub>>,
+    p: HubForm,
     Path(id): Path<String>,
     axum::Form(f): axum::Form<ActiveForm>,
-) -> Result<Response, tinhso_http::PageError> {
-    let result = async {
-        require_admin(&state, &ctx, "exchange_subscription").await?;
-        let active = match f.active.trim() {
-            "true" => true,
-            "false" => false,
-            other => {
-                return Err(tinhso_kernel::AppError::field(
-                    "active",
-                    tinhso_kernel::Invalid::new(
-                        "active_value",
-                        format!("Trạng thái phải là «true» (tiếp tục) hoặc «false» (tạm dừng), không phải «{other}»"),
-                        format!("The status must be “true” (resume) or “false” (suspend), not “{other}”"),
-                    ),
-                ))
-            }
-        };
-        webhooks::set_subscription_active(&state.db, &ctx.audit(), &id, active).await
-    }
-    .await;
-    let forms = Forms {
-        failed: "row",
-        ..Default::default()
+) -> PageResult {
+    let (db, audit) = (&p.state.db, p.ctx.audit());
+    let act =
+        async { webhooks::set_subscription_active(db, &audit, &id, active_of(&f.active)?).await };
+    p.row("exchange_subscription", act, "trang-thai").await
+}
+
+/// `POST /quan-tri/truc-lien-thong/thanh-vien/{code}/trang-thai`: suspend (every request of
+/// the member refused) or reinstate a member.
+async fn form_member_status(
+    p: HubForm,
+    Path(code): Path<String>,
+    axum::Form(f): axum::Form<ActiveForm>,
+) -> PageResult {
+    let (db, audit) = (&p.state.db, p.ctx.audit());
+    let act = async { registry::set_member_active(db, &audit, &code, active_of(&f.active)?).await };
+    p.row(&code, act, "thanh-vien-trang-thai").await
+}
+
+/// `POST /quan-tri/truc-lien-thong/khoa`: rotate a member's key (the new key is added, every
+/// older one revoked, in one transaction).
+async fn form_rotate_key(p: HubForm, axum::Form(f): axum::Form<KeyForm>) -> PageResult {
+    let (db, audit) = (&p.state.db, p.ctx.audit());
+    let member = f.member.trim();
+    let act = async {
+        registry::member_code(member).map_err(|e| tinhso_kernel::AppError::field("member", e))?;
+        registry::rotate_key(db, &audit, member, &f.public_key)
+            .await
+            .map(|_| ())
     };
-    after_form(&state, &ctx, &hub, result, "trang-thai", forms, "row").await
+    let forms = Forms::typed("key", |fs| fs.key = f.clone());
+    p.done(member, act, "khoa", forms, "k").await
+}
+
+/// `POST /quan-tri/truc-lien-thong/thanh-vien/{code}/khoa/{id}/thu-hoi`: revoke one key (lost
+/// or compromised); the member keeps its other keys.
+async fn form_revoke_key(p: HubForm, Path((code, id)): Path<(String, String)>) -> PageResult {
+    let audit = p.ctx.audit();
+    let act = registry::revoke_key(&p.state.db, &audit, &code, &id);
+    p.row(&code, act, "thu-hoi-khoa").await
+}
+
+/// `POST /quan-tri/truc-lien-thong/dich-vu`: register (or update) a service; the OpenAPI
+/// document pasted is parsed by the API's function, which refuses a malformed one with the
+/// parser's message.
+async fn form_register_service(p: HubForm, axum::Form(f): axum::Form<ServiceForm>) -> PageResult {
+    let new = registry::NewService {
+        provider: f.provider.trim().to_string(),
+        code: f.code.trim().to_string(),
+        name: f.name.clone(),
+        endpoint: f.endpoint.clone(),
+        openapi: serde_json::Value::String(f.openapi.clone()),
+        classification: f.classification.trim().to_string(),
+    };
+    let (db, audit) = (&p.state.db, p.ctx.audit());
+    let act = async {
+        registry::register_service(db, &audit, &new)
+            .await
+            .map(|_| ())
+    };
+    let forms = Forms::typed("service", |fs| fs.service = f);
+    p.done("exchange_service", act, "dich-vu", forms, "dv")
+        .await
+}
+
+/// `POST /quan-tri/truc-lien-thong/dich-vu/{provider}/{code}/trang-thai`: withdraw a service
+/// (calls answer 404) or bring it back.
+async fn form_service_status(
+    p: HubForm,
+    Path((provider, code)): Path<(String, String)>,
+    axum::Form(f): axum::Form<ActiveForm>,
+) -> PageResult {
+    let (db, audit) = (&p.state.db, p.ctx.audit());
+    let act = async {
+        let active = active_of(&f.active)?;
+        registry::set_service_active(db, &audit, &provider, &code, active).await
+    };
+    p.row("exchange_service", act, "dich-vu-trang-thai").await
+}
+
+/// `POST /quan-tri/truc-lien-thong/chu-de`: grant a member a topic prefix (the API's
+/// function: `api_grant_topic`).
+async fn form_grant_topic(p: HubForm, axum::Form(f): axum::Form<TopicForm>) -> PageResult {
+    let audit = p.ctx.audit();
+    let act = webhooks::grant_topic(&p.state.db, &audit, &f.member, &f.topic_prefix);
+    let forms = Forms::typed("topic", |fs| fs.topic = f.clone());
+    p.done("exchange_topic_right", act, "chu-de", forms, "cd")
+        .await
+}
+
+/// `POST /quan-tri/truc-lien-thong/chu-de/thu-hoi`: revoke a topic right (a row's button);
+/// pending deliveries it no longer covers are dropped.
+async fn form_revoke_topic(p: HubForm, axum::Form(f): axum::Form<TopicForm>) -> PageResult {
+    let audit = p.ctx.audit();
+    let act = webhooks::revoke_topic(&p.state.db, &audit, &f.member, &f.topic_prefix);
+    p.row("exchange_topic_right", act, "thu-hoi-chu-de").await
 }
 
 /// Set a member's rate (the API and the page) and make the hub apply it at once.
@@ -927,7 +1243,8 @@ mod tests {
     }
 }
 
-/// The hub administrator's right (province-wide `user_manage`), for the API and the page.
+/// The hub administrator's right (province-wide `exchange_manage`): the one check of every
+/// administration route, the API's, the page's and its forms'.
 async fn require_admin(
     state: &AppState,
     ctx: &ReqCtx,
@@ -936,7 +1253,7 @@ async fn require_admin(
     context::require(
         state,
         ctx,
-        Permission::UserManage,
+        Permission::ExchangeManage,
         &ResourceScope::province(),
         target,
     )

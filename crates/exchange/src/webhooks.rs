@@ -720,6 +720,41 @@ pub async fn replay(db: &Db, ctx: &Ctx, delivery_id: &str) -> Result<(), AppErro
     Ok(())
 }
 
+/// The retention of delivered webhooks, by the time of delivery; only `delivered` ones.
+pub const DELIVERED: crate::retention::Purge = crate::retention::Purge {
+    delete:
+        "DELETE FROM exchange_webhook_deliveries WHERE status = 'delivered' AND updated_at < $1",
+    action: "exchange.webhooks_purge",
+    target_type: "exchange_subscription",
+    target_id: "deliveries",
+    job: "exchange-webhooks-retention",
+    what: "delivered webhooks",
+};
+
+/// Retention of delivered webhooks (thời hạn lưu lần gửi thành công): delete the deliveries
+/// delivered more than `days` before `now` (Unix microseconds; by the time of delivery).
+/// Pending, dead-lettered and dropped deliveries are never deleted here. A purge that deletes
+/// something is audited (`exchange.webhooks_purge`, with the count and the cut-off) in the
+/// same transaction. Returns how many were deleted.
+pub async fn purge_delivered_older_than(
+    db: &Db,
+    ctx: &Ctx,
+    days: u32,
+    now: i64,
+) -> Result<u64, DbError> {
+    crate::retention::purge(db, ctx, &DELIVERED, days, now).await
+}
+
+/// The retention job of delivered webhooks: [`purge_delivered_older_than`] at start and then
+/// daily, until `stop` resolves.
+pub async fn purge_delivered_every_day(
+    db: Db,
+    days: u32,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    crate::retention::daily(db, &DELIVERED, days, stop).await;
+}
+
 /// Put every dead delivery of a subscription back in the queue. Audited (with their ids).
 /// Returns how many.
 pub async fn replay_subscription(

@@ -49,6 +49,9 @@ pub enum Permission {
     /// Manage a gate: capacity, opening hours, yards, fees reconciliation (Ban Quản lý Khu kinh
     /// tế cửa khẩu).
     BorderManage,
+    /// Administer the data exchange hub (quản trị trục liên thông, LGSP): members and their
+    /// keys, services, access and topic rights, rates, subscriptions, dead letters, the log.
+    ExchangeManage,
 }
 
 impl Permission {
@@ -72,6 +75,7 @@ impl Permission {
         Permission::BorderDeclare,
         Permission::BorderInspect,
         Permission::BorderManage,
+        Permission::ExchangeManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -95,6 +99,7 @@ impl Permission {
             Permission::BorderDeclare => "border_declare",
             Permission::BorderInspect => "border_inspect",
             Permission::BorderManage => "border_manage",
+            Permission::ExchangeManage => "exchange_manage",
         }
     }
 
@@ -130,6 +135,9 @@ pub enum Role {
     BorderOfficer,
     /// Cán bộ quản lý cửa khẩu (Ban Quản lý Khu kinh tế cửa khẩu): gate settings and fees.
     BorderManager,
+    /// Cán bộ quản trị trục liên thông (LGSP): the hub's administrator, without the rest of
+    /// the platform's administration.
+    ExchangeAdmin,
 }
 
 impl Role {
@@ -145,6 +153,7 @@ impl Role {
         Role::Auditor,
         Role::BorderOfficer,
         Role::BorderManager,
+        Role::ExchangeAdmin,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -160,6 +169,7 @@ impl Role {
             Role::Auditor => "auditor",
             Role::BorderOfficer => "border_officer",
             Role::BorderManager => "border_manager",
+            Role::ExchangeAdmin => "exchange_admin",
         }
     }
 
@@ -181,6 +191,7 @@ impl Role {
             Role::Auditor => "Kiểm toán viên",
             Role::BorderOfficer => "Cán bộ tại cửa khẩu",
             Role::BorderManager => "Cán bộ quản lý cửa khẩu",
+            Role::ExchangeAdmin => "Quản trị trục liên thông",
         }
     }
 
@@ -188,7 +199,11 @@ impl Role {
     pub fn requires_totp(self) -> bool {
         matches!(
             self,
-            Role::DepartmentLeader | Role::ProvinceLeader | Role::Admin | Role::BorderManager
+            Role::DepartmentLeader
+                | Role::ProvinceLeader
+                | Role::Admin
+                | Role::BorderManager
+                | Role::ExchangeAdmin
         )
     }
 
@@ -269,6 +284,7 @@ impl Role {
                 BorderInspect,
                 BorderManage,
             ],
+            Role::ExchangeAdmin => &[SelfService, BackOffice, AdminUnitRead, ExchangeManage],
         }
     }
 }
@@ -525,6 +541,25 @@ mod tests {
             scopes: vec![Permission::AuditRead],
         };
         assert!(authorize(Some(&p), Permission::AgencyRead, &child).is_err());
+    }
+
+    #[test]
+    fn the_hub_has_its_own_administrator() {
+        let hub = principal(vec![(Role::ExchangeAdmin, Scope::Province)]);
+        let res = ResourceScope::province();
+        assert!(authorize(Some(&hub), Permission::ExchangeManage, &res).is_ok());
+        assert!(authorize(Some(&hub), Permission::UserManage, &res).is_err());
+        assert!(authorize(Some(&hub), Permission::ProcedureManage, &res).is_err());
+        let mut admin = principal(vec![(Role::Admin, Scope::Province)]);
+        assert!(authorize(Some(&admin), Permission::ExchangeManage, &res).is_ok());
+        // user_manage alone (a token narrowed to it) is not the hub's right.
+        admin.method = AuthMethod::Token {
+            token_id: "t".into(),
+            scopes: vec![Permission::UserManage],
+        };
+        assert!(authorize(Some(&admin), Permission::UserManage, &res).is_ok());
+        assert!(authorize(Some(&admin), Permission::ExchangeManage, &res).is_err());
+        assert!(Role::ExchangeAdmin.requires_totp() && Role::ExchangeAdmin.is_staff());
     }
 
     #[test]

@@ -123,6 +123,15 @@ pub fn accounts_list() -> Vec<DemoAccount> {
             title: Some("Quản trị viên"),
         },
         DemoAccount {
+            username: "quantri.lgsp",
+            display_name: "Hoàng Văn Liên",
+            kind: "staff",
+            role: Role::ExchangeAdmin,
+            agency_name: Some("Sở Khoa học và Công nghệ"),
+            scope: DemoScope::Province,
+            title: Some("Quản trị trục liên thông"),
+        },
+        DemoAccount {
             username: "haiquan.huunghi",
             display_name: "Lương Văn Hải",
             kind: "staff",

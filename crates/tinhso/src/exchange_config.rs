@@ -37,6 +37,7 @@ pub struct WebhooksFile {
     max_delay_secs: Option<i64>,
     jitter: Option<f64>,
     concurrency: Option<i64>,
+    delivered_webhooks_days: Option<i64>,
 }
 
 /// The hub's resolved settings.
@@ -46,7 +47,13 @@ pub struct ExchangeSettings {
     pub webhooks: WebhookConfig,
     /// Days the encrypted bodies of exchanges are kept (lưu giữ nội dung); `None`: for ever.
     pub kept_bodies_days: Option<u32>,
+    /// Days delivered webhooks are kept (lưu giữ lần gửi thành công); `None`: for ever.
+    /// Pending and dead-lettered deliveries are never deleted.
+    pub delivered_webhooks_days: Option<u32>,
 }
+
+/// Days delivered webhooks are kept when nothing says otherwise.
+pub const DEFAULT_DELIVERED_WEBHOOKS_DAYS: u32 = 30;
 
 /// One setting: its key in the file, its environment variable, the value from either.
 struct Source<'a, T> {
@@ -254,6 +261,24 @@ fn tsa(
     Ok((client, trust))
 }
 
+/// A retention in days (0–36500; 0 = for ever), as it was set (`None`: not set).
+fn days(
+    key: &str,
+    env_name: &str,
+    file: Option<i64>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Option<u32>> {
+    Ok(int(
+        key,
+        env_name,
+        file,
+        (0, 36_500),
+        (" (ngày; 0 = giữ mãi)", " (days; 0 = for ever)"),
+        env,
+    )?
+    .map(u32_of))
+}
+
 impl ExchangeSettings {
     /// The settings from the file's `[exchange]` section and the environment (which wins).
     pub fn resolve(
@@ -345,12 +370,10 @@ impl ExchangeSettings {
         )? {
             hub.rate_refresh = secs(v);
         }
-        let kept_bodies_days = int(
+        let kept_bodies_days = days(
             "kept_bodies_days",
             "TINHSO_EXCHANGE_KEPT_BODIES_DAYS",
             f.kept_bodies_days,
-            (0, 36_500),
-            (" (ngày; 0 = giữ mãi)", " (days; 0 = for ever)"),
             env,
         )?
         .filter(|d| *d > 0)
@@ -358,6 +381,9 @@ impl ExchangeSettings {
         let (tsa, tsa_trust) = tsa(f, env)?;
         hub.tsa = tsa;
         hub.tsa_trust = tsa_trust;
+}
+
+        .filter(|d| *d > 0);
 
         let w = f.webhooks.as_ref();
         let wf = |get: fn(&WebhooksFile) -> Option<i64>| w.and_then(get);
@@ -439,10 +465,18 @@ impl ExchangeSettings {
         )? {
             hooks.concurrency = usize_of(v);
         }
+        let delivered_webhooks_days = days(
+            "webhooks.delivered_webhooks_days",
+            "TINHSO_WEBHOOK_DELIVERED_DAYS",
+            wf(|w| w.delivered_webhooks_days),
+            env,
+        )?
+        .unwrap_or(DEFAULT_DELIVERED_WEBHOOKS_DAYS);
         Ok(Self {
             hub,
             webhooks: hooks,
             kept_bodies_days,
+            delivered_webhooks_days: Some(delivered_webhooks_days).filter(|d| *d > 0),
         })
     }
 }
@@ -480,6 +514,61 @@ mod tests {
             WebhookConfig::default().max_attempts
         );
         assert_eq!(s.kept_bodies_days, None);
+        assert_eq!(
+            s.delivered_webhooks_days,
+            Some(DEFAULT_DELIVERED_WEBHOOKS_DAYS),
+            "delivered webhooks are kept 30 days unless told otherwise"
+        );
+    }
+
+    #[test]
+    fn delivered_webhooks_days_from_the_file_or_the_environment() {
+        let f = parse("[exchange.webhooks]\ndelivered_webhooks_days = 7\n");
+        let s = ExchangeSettings::resolve(Some(&f), &env_of(&[])).unwrap();
+        assert_eq!(s.delivered_webhooks_days, Some(7));
+        let s = ExchangeSettings::resolve(
+            Some(&f),
+            &env_of(&[("TINHSO_WEBHOOK_DELIVERED_DAYS", "90")]),
+        )
+        .unwrap();
+        assert_eq!(s.delivered_webhooks_days, Some(90), "the environment wins");
+        let s =
+            ExchangeSettings::resolve(Some(&f), &env_of(&[("TINHSO_WEBHOOK_DELIVERED_DAYS", "0")]))
+                .unwrap();
+        assert_eq!(s.delivered_webhooks_days, None, "0 keeps them for ever");
+        let f = parse("[exchange.webhooks]\ndelivered_webhooks_days = 0\n");
+        let s = ExchangeSettings::resolve(Some(&f), &env_of(&[])).unwrap();
+        assert_eq!(s.delivered_webhooks_days, None);
+
+        // A bad value stops start-up, naming the key (and the variable when it came from it).
+        let f = parse("[exchange.webhooks]\ndelivered_webhooks_days = -3\n");
+        let e = ExchangeSettings::resolve(Some(&f), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`exchange.webhooks.delivered_webhooks_days`")
+                && e.contains("tinhso.toml")
+                && e.contains("\"-3\"")
+                && e.contains("0 = giữ mãi"),
+            "{e}"
+        );
+        let e = ExchangeSettings::resolve(
+            None,
+            &env_of(&[("TINHSO_WEBHOOK_DELIVERED_DAYS", "một tháng")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`exchange.webhooks.delivered_webhooks_days`")
+                && e.contains("TINHSO_WEBHOOK_DELIVERED_DAYS")
+                && e.contains("\"một tháng\""),
+            "{e}"
+        );
+        let e =
+            ExchangeSettings::resolve(None, &env_of(&[("TINHSO_WEBHOOK_DELIVERED_DAYS", "40000")]))
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("từ 0 đến 36500"), "{e}");
     }
 
     #[test]

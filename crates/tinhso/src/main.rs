@@ -408,16 +408,27 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             let _ = anchor_rx.changed().await;
         },
     ));
-    // Retention of the hub's kept bodies (`[exchange] kept_bodies_days`): daily; none when
-    // bodies are kept for ever.
+    // Retention jobs, daily; none when kept for ever: the hub's kept bodies (`[exchange]
+    // kept_bodies_days`) and delivered webhooks (`[exchange.webhooks] delivered_webhooks_days`,
+    // 30 by default; pending and dead-lettered deliveries stay).
+    let stopped = |rx: &tokio::sync::watch::Receiver<bool>| {
+        let mut rx = rx.clone();
+        async move {
+            let _ = rx.changed().await;
+        }
+    };
     let retention_task = settings.exchange.kept_bodies_days.map(|days| {
-        let mut retention_rx = stop_rx.clone();
         tokio::spawn(tinhso_exchange::bodies::purge_every_day(
             db.clone(),
             days,
-            async move {
-                let _ = retention_rx.changed().await;
-            },
+            stopped(&stop_rx),
+        ))
+    });
+    let webhooks_retention_task = settings.exchange.delivered_webhooks_days.map(|days| {
+        tokio::spawn(tinhso_exchange::webhooks::purge_delivered_every_day(
+            db.clone(),
+            days,
+            stopped(&stop_rx),
         ))
     });
     // The border gate's queue job: no-shows to standby, standby trucks seated, trucks called
@@ -595,7 +606,10 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _ = dispatcher_task.await;
     let _ = webhook_task.await;
     let _ = anchor_task.await;
-    if let Some(t) = retention_task {
+    for t in [retention_task, webhooks_retention_task]
+        .into_iter()
+        .flatten()
+    {
         let _ = t.await;
     }
     let _ = border_task.await;

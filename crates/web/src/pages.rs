@@ -570,6 +570,8 @@ struct BackOfficePage {
     due10: String,
     /// May edit procedures (and run the platform): the administration cards are shown.
     admin: bool,
+    /// Administers the data exchange hub (`exchange_manage`): its card is shown.
+    hub: bool,
     /// May read dossiers somewhere: the dossier register card is shown.
     dossiers: bool,
 }
@@ -617,6 +619,7 @@ async fn back_office(State(state): State<AppState>, ctx: ReqCtx) -> Result<Respo
             .format("%d/%m/%Y")
             .to_string(),
         admin: p.can_somewhere(tinhso_identity::Permission::ProcedureManage),
+        hub: p.can_somewhere(tinhso_identity::Permission::ExchangeManage),
         dossiers: p.can_somewhere(tinhso_identity::Permission::DossierRead),
     }))
 }

@@ -9,12 +9,17 @@ use tinhso_identity::Role;
 
 /// The administrators' and the members' routes, with every request signed in as `role`.
 async fn server(role: Role) -> (tinhso_store::test_support::TestDb, String) {
+    server_as(principal(role)).await
+}
+
+/// The same routes with every request made by `p`.
+async fn server_as(p: tinhso_identity::Principal) -> (tinhso_store::test_support::TestDb, String) {
     let t = support::db().await;
     let hub = Arc::new(Hub::new(t.db.clone(), Default::default()));
     let state = tinhso_http::AppState::new(t.db.clone(), tinhso_http::WebConfig::default());
     let app = signed_in(
         tinhso_exchange::web::routes(hub.clone()).merge(tinhso_exchange::web::member_routes(hub)),
-        principal(role),
+        p,
     )
     .with_state(state);
     (t, format!("http://{}", support::serve(app).await))
@@ -166,6 +171,50 @@ async fn others_are_refused() {
     )
     .await;
     assert_eq!(r.status(), 403);
+}
+
+/// The hub's administration needs `exchange_manage`: the system administrator's rights
+/// narrowed to everything else (`user_manage` included) are refused the API and the page; the
+/// hub administrator's role (no `user_manage`) gets in.
+#[tokio::test]
+async fn the_hub_needs_exchange_manage_not_user_manage() {
+    use tinhso_identity::authz::AuthMethod;
+    use tinhso_identity::Permission;
+    let mut narrowed = principal(Role::Admin);
+    narrowed.method = AuthMethod::Token {
+        token_id: "t".into(),
+        scopes: Permission::ALL
+            .iter()
+            .copied()
+            .filter(|p| *p != Permission::ExchangeManage)
+            .collect(),
+    };
+    assert!(narrowed.can_somewhere(Permission::UserManage));
+    let http = reqwest::Client::new();
+    let member = serde_json::json!({ "code": "000.00.23.H37", "name": "UBND phường Tam Thanh", "public_key": public_key(1) });
+    let (_t, base) = server_as(narrowed).await;
+    for path in ["/api/v1/exchange/members", "/quan-tri/truc-lien-thong"] {
+        let r = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+    }
+    let r = post_json(
+        &http,
+        format!("{base}/api/v1/exchange/members"),
+        member.clone(),
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+
+    let hub_admin = principal(Role::ExchangeAdmin);
+    assert!(!hub_admin.can_somewhere(Permission::UserManage));
+    let (_t, base) = server_as(hub_admin).await;
+    let r = post_json(&http, format!("{base}/api/v1/exchange/members"), member).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    for path in ["/api/v1/exchange/members", "/quan-tri/truc-lien-thong"] {
+        let r = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(r.text().await.unwrap().contains("000.00.23.H37"), "{path}");
+    }
 }
 
 /// A signed GET to a service that does not exist: 404 while the member's bucket has tokens

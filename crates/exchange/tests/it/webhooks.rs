@@ -770,3 +770,140 @@ async fn bad_input_is_refused_with_field_errors_and_nothing_written() {
         .unwrap()
         .is_empty());
 }
+
+/// Retention of delivered webhooks: only deliveries delivered longer ago than the retention
+/// are deleted — never pending, dead-lettered or dropped ones, whatever their age — the purge
+/// is audited once, and the daily job does it at start and stops with the server.
+#[tokio::test]
+async fn delivered_webhooks_past_their_retention_are_deleted_and_nothing_else() {
+    let t = support::db().await;
+    let db = &t.db;
+    register(db, MEMBER, "UBND phường Tam Thanh", 1).await;
+    webhooks::grant_topic(db, &ctx(), MEMBER, "dossier.")
+        .await
+        .unwrap();
+    let sub = webhooks::create_subscription(
+        db,
+        &ctx(),
+        MEMBER,
+        &webhooks::NewSubscription {
+            topic_prefix: "dossier.".into(),
+            url: "https://tamthanh.example.gov.vn/hook".into(),
+        },
+    )
+    .await
+    .unwrap()
+    .subscription
+    .id;
+    let now = now_micros();
+    let day = 86_400_000_000_i64;
+    // (name, status, days since its last change)
+    let rows = [
+        ("delivered-40", "delivered", 40),
+        ("delivered-31", "delivered", 31),
+        ("delivered-10", "delivered", 10),
+        ("pending-40", "pending", 40),
+        ("dead-40", "dead", 40),
+        ("dropped-40", "dropped", 40),
+    ];
+    for (seq, (name, status, days)) in rows.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO exchange_webhook_deliveries (id, subscription_id, member_code, event_id, event_seq, topic, body, \
+             status, attempts, next_attempt_at, last_status, last_error, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'dossier.submitted', '{}', $6, 1, $7, NULL, NULL, $7, $7)",
+        )
+        .bind(*name)
+        .bind(&sub)
+        .bind(MEMBER)
+        .bind(format!("event-{name}"))
+        .bind(seq as i64 + 1)
+        .bind(*status)
+        .bind(now - days * day)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    }
+    let left = || async {
+        let mut ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM exchange_webhook_deliveries ORDER BY id")
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+        ids.sort();
+        ids
+    };
+    let audited = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT summary FROM audit_log WHERE action = 'exchange.webhooks_purge' ORDER BY seq",
+        )
+        .fetch_all(db.pool())
+        .await
+        .unwrap()
+    };
+    let admin = ctx();
+    let purge = |days| webhooks::purge_delivered_older_than(db, &admin, days, now);
+    assert_eq!(
+        purge(60).await.unwrap(),
+        0,
+        "nothing delivered that long ago"
+    );
+    assert!(
+        audited().await.is_empty(),
+        "a purge that deletes nothing is not audited"
+    );
+    assert_eq!(purge(30).await.unwrap(), 2);
+    assert_eq!(
+        left().await,
+        vec!["dead-40", "delivered-10", "dropped-40", "pending-40"],
+        "only the delivered ones older than 30 days are gone"
+    );
+    assert_eq!(purge(30).await.unwrap(), 0, "already gone");
+    let summaries = audited().await;
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    let s: serde_json::Value = serde_json::from_str(&summaries[0]).unwrap();
+    assert_eq!(
+        (s["deleted"].as_i64(), s["days"].as_i64()),
+        (Some(2), Some(30))
+    );
+    // The dead-letter list still has its delivery, and it can still be replayed.
+    let dead = webhooks::dead_letters(db, Some(&sub), 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+
+    // The daily job: a purge at start (7 days: the 10-day-old delivery goes), then it waits
+    // for the next day until told to stop.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let job = tokio::spawn(webhooks::purge_delivered_every_day(
+        db.clone(),
+        7,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while left().await.contains(&"delivered-10".to_string()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job did not purge at start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        left().await,
+        vec!["dead-40", "dropped-40", "pending-40"],
+        "pending, dead and dropped deliveries are never deleted"
+    );
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), job)
+        .await
+        .expect("the job stops when told")
+        .unwrap();
+    let summaries = audited().await;
+    assert_eq!(summaries.len(), 2);
+    let actor: String = sqlx::query_scalar(
+        "SELECT actor FROM audit_log WHERE action = 'exchange.webhooks_purge' ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(actor, "system");
+}

@@ -390,6 +390,7 @@ pub fn role_label(role: &str, lang: Lang) -> String {
             Role::Auditor => "Auditor",
             Role::BorderOfficer => "Border-gate officer",
             Role::BorderManager => "Border-gate manager",
+            Role::ExchangeAdmin => "Data exchange hub administrator",
         }
         .to_string(),
         (None, _) => role.to_string(),

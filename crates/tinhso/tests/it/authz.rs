@@ -176,7 +176,7 @@ async fn authorization_matrix() {
                     let expected_staff: &[&str] = match target {
                         "TT" => &["congchuc.tamthanh", "lanhdao.tamthanh"],
                         "DK" => &["congchuc.dongkinh"],
-                        _ => &["lanhdao.sokhcn", "quantri"],
+                        _ => &["lanhdao.sokhcn", "quantri", "quantri.lgsp"],
                     };
                     assert_eq!(staff, expected_staff, "{row}");
                 }
