@@ -376,14 +376,10 @@ impl ExchangeSettings {
             f.kept_bodies_days,
             env,
         )?
-        .filter(|d| *d > 0)
-        .map(u32_of);
+        .filter(|d| *d > 0);
         let (tsa, tsa_trust) = tsa(f, env)?;
         hub.tsa = tsa;
         hub.tsa_trust = tsa_trust;
-}
-
-        .filter(|d| *d > 0);
 
         let w = f.webhooks.as_ref();
         let wf = |get: fn(&WebhooksFile) -> Option<i64>| w.and_then(get);
