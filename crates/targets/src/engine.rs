@@ -413,8 +413,8 @@ pub trait Live: Send + Sync {
     const NAME: &'static str;
     /// The indicators it measures.
     const INDICATORS: &'static [IndicatorDef];
-    /// Whether it breaks values down by the unit's agencies.
-    const BREAKDOWN: Breakdown;
+    /// Whether it breaks values down by the unit's agencies (most do).
+    const BREAKDOWN: Breakdown = Breakdown::Agencies;
     /// The value asked for; `Ok(None)` when there is none.
     fn measure<'a>(
         &'a self,

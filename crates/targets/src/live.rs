@@ -4,7 +4,7 @@
 //! People's Committee; an agency: that agency). The engine recomputes each value as
 //! `numerator / denominator × 100` from the counts the module gives.
 
-use crate::engine::{Asked, Breakdown, IndicatorDef, Kind, Live, Memo, Note, Observation, OrgUnit};
+use crate::engine::{Asked, IndicatorDef, Kind, Live, Memo, Note, Observation, OrgUnit};
 use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -177,7 +177,6 @@ impl ServicesProvider {
 impl Live for ServicesProvider {
     const NAME: &'static str = "services";
     const INDICATORS: &'static [IndicatorDef] = SERVICES_INDICATORS;
-    const BREAKDOWN: Breakdown = Breakdown::Agencies;
 
     fn measure<'a>(
         &'a self,

@@ -16,7 +16,7 @@
 //! Units: the province (every agency of the agency list), a commune (its People's Committee),
 //! an agency (that agency) — as the public-services provider.
 
-use crate::engine::{Asked, Breakdown, IndicatorDef, Live, Note, Observation};
+use crate::engine::{Asked, IndicatorDef, Live, Note, Observation};
 use crate::live::{all_agencies, def};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -137,7 +137,6 @@ async fn regimes_digital(
 impl Live for PlatformProvider {
     const NAME: &'static str = "platform";
     const INDICATORS: &'static [IndicatorDef] = PLATFORM_INDICATORS;
-    const BREAKDOWN: Breakdown = Breakdown::Agencies;
 
     fn measure<'a>(
         &'a self,

@@ -5,7 +5,7 @@
 //! People's Committee; an agency: that agency — as the public-services provider). The engine
 //! computes the value as `numerator / denominator × 100`.
 
-use crate::engine::{Asked, Breakdown, IndicatorDef, Live, Note, Observation};
+use crate::engine::{Asked, IndicatorDef, Live, Note, Observation};
 use crate::live::def;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -32,7 +32,6 @@ pub struct SyncProvider;
 impl Live for SyncProvider {
     const NAME: &'static str = "connectors";
     const INDICATORS: &'static [IndicatorDef] = SYNC_INDICATORS;
-    const BREAKDOWN: Breakdown = Breakdown::Agencies;
 
     fn measure<'a>(
         &'a self,

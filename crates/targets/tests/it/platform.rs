@@ -165,78 +165,29 @@ async fn platform_world(db: &Db) {
     user(db, "s6", Some(TT), true, Some(100), Some(true), true).await;
     user(db, "c1", None, true, None, None, false).await;
 
-    audit(
-        db,
-        1,
-        local_micros(2026, 1, 5, 9, 0),
-        "user:s1",
-        "report.submit",
-    )
-    .await;
-    audit(
-        db,
-        2,
-        local_micros(2026, 1, 6, 9, 0),
-        "user:s5",
-        "auth.login",
-    )
-    .await;
-    audit(
-        db,
-        3,
-        local_micros(2026, 1, 14, 23, 30),
-        "user:s4",
-        "dossier.receive",
-    )
-    .await;
-    audit(
-        db,
-        4,
-        local_micros(2026, 1, 15, 0, 10),
-        "user:s2",
-        "dossier.receive",
-    )
-    .await;
-    audit(
-        db,
-        5,
-        local_micros(2026, 1, 7, 9, 0),
-        "user:c1",
-        "dossier.submit",
-    )
-    .await;
-    audit(
-        db,
-        6,
-        local_micros(2026, 1, 8, 9, 0),
-        "cli:test",
-        "plan.import",
-    )
-    .await;
+    // (seq, day of January 2026, hour, minute, actor, action).
+    for (seq, day, h, m, actor, action) in [
+        (1, 5, 9, 0, "user:s1", "report.submit"),
+        (2, 6, 9, 0, "user:s5", "auth.login"),
+        (3, 14, 23, 30, "user:s4", "dossier.receive"),
+        (4, 15, 0, 10, "user:s2", "dossier.receive"),
+        (5, 7, 9, 0, "user:c1", "dossier.submit"),
+        (6, 8, 9, 0, "cli:test", "plan.import"),
+    ] {
+        audit(db, seq, local_micros(2026, 1, day, h, m), actor, action).await;
+    }
 
+    // (seq, day of January 2026, client, provider, status, outcome).
     let ketoan = format!("{TC}-KETOAN");
-    exchange(
-        db,
-        1,
-        local_micros(2026, 1, 3, 9, 0),
-        &ketoan,
-        VP,
-        200,
-        "ok",
-    )
-    .await;
-    exchange(
-        db,
-        2,
-        local_micros(2026, 1, 4, 9, 0),
-        TT,
-        VP,
-        403,
-        "forbidden",
-    )
-    .await;
-    exchange(db, 3, local_micros(2026, 1, 5, 9, 0), TT, TC, 502, "ok").await;
-    exchange(db, 4, local_micros(2026, 1, 20, 9, 0), TT, VP, 200, "ok").await;
+    for (seq, day, client, provider, status, outcome) in [
+        (1, 3, ketoan.as_str(), VP, 200, "ok"),
+        (2, 4, TT, VP, 403, "forbidden"),
+        (3, 5, TT, TC, 502, "ok"),
+        (4, 20, TT, VP, 200, "ok"),
+    ] {
+        let at = local_micros(2026, 1, day, 9, 0);
+        exchange(db, seq, at, client, provider, status, outcome).await;
+    }
 
     for r in ["R1", "R2", "R3"] {
         exec(
@@ -252,10 +203,15 @@ async fn platform_world(db: &Db) {
     task(db, "t1", "R1", TC).await;
     task(db, "t2", "R1", TT).await;
     task(db, "t3", "R2", TT).await;
-    version(db, "t1", 1, "save", local_micros(2026, 1, 2, 9, 0)).await;
-    version(db, "t1", 2, "submit", local_micros(2026, 1, 4, 9, 0)).await;
-    version(db, "t2", 1, "submit", local_micros(2026, 1, 10, 9, 0)).await;
-    version(db, "t3", 1, "submit", local_micros(2026, 1, 20, 9, 0)).await;
+    // (task, version, action, day of January 2026).
+    for (t, v, action, day) in [
+        ("t1", 1, "save", 2),
+        ("t1", 2, "submit", 4),
+        ("t2", 1, "submit", 10),
+        ("t3", 1, "submit", 20),
+    ] {
+        version(db, t, v, action, local_micros(2026, 1, day, 9, 0)).await;
+    }
 }
 
 #[tokio::test]
@@ -268,93 +224,52 @@ async fn the_platforms_own_use_has_hand_computed_values() {
     let p = OrgUnit::Province;
     let tc = OrgUnit::Agency(TC.into());
     let tt = OrgUnit::Commune("05986".into());
-    let pct = |n: f64, d: f64| Some((n * 1000.0 / d).round() / 10.0);
-
-    // Staff with a verified digital identity: the accounts now, whatever the period.
-    let k = "identity.staff_digital_identity";
-    for period in ["2026-01", "2025"] {
+    // (indicator, period, unit, numerator, denominator); the value is n / d × 100, one decimal.
+    let (id, active, hub, regimes) = (
+        "identity.staff_digital_identity",
+        "platform.agencies_active",
+        "exchange.agencies_connected",
+        "reports.regimes_digital",
+    );
+    let cases: &[(&str, &str, &OrgUnit, f64, f64)] = &[
+        // Staff with a verified digital identity: the accounts now, whatever the period.
+        (id, "2026-01", &p, 2.0, 5.0),
+        (id, "2025", &p, 2.0, 5.0),
+        (id, "2026-01", &tc, 1.0, 3.0),
+        (id, "2026-01", &tt, 1.0, 2.0),
+        // Agencies working on the platform.
+        (active, "2026-01", &p, 2.0, all),
+        (active, "2026-02", &p, 1.0, all),
+        (active, "2026-01", &tt, 1.0, 1.0),
+        (active, "2026-02", &tt, 0.0, 1.0),
+        (active, "2026-02", &tc, 1.0, 1.0),
+        // Agencies exchanging data through the hub.
+        (hub, "2026-01", &p, 2.0, all),
+        (hub, "2026-01", &tt, 0.0, 1.0),
+        (hub, "2026-02", &tt, 1.0, 1.0),
+        (hub, "2026-01", &tc, 1.0, 1.0),
+        // Reporting regimes used digitally.
+        (regimes, "2026-01", &p, 1.0, 3.0),
+        (regimes, "2026-02", &p, 1.0, 3.0),
+        (regimes, "2026-03", &p, 0.0, 3.0),
+        (regimes, "2026-01", &tc, 1.0, 1.0),
+        (regimes, "2026-01", &tt, 1.0, 2.0),
+    ];
+    for &(key, period, org, n, d) in cases {
+        let value = Some((n * 1000.0 / d).round() / 10.0);
         assert_eq!(
-            obs(db, k, period, &p).await,
-            (Some(2.0), Some(5.0), Some(40.0))
+            obs(db, key, period, org).await,
+            (Some(n), Some(d), value),
+            "{key} {period} {org}"
         );
     }
-    assert_eq!(
-        obs(db, k, "2026-01", &tc).await,
-        (Some(1.0), Some(3.0), Some(33.3))
-    );
-    assert_eq!(
-        obs(db, k, "2026-01", &tt).await,
-        (Some(1.0), Some(2.0), Some(50.0))
-    );
-
-    // Agencies working on the platform.
-    let k = "platform.agencies_active";
-    assert_eq!(
-        obs(db, k, "2026-01", &p).await,
-        (Some(2.0), Some(all), pct(2.0, all))
-    );
-    assert_eq!(
-        obs(db, k, "2026-02", &p).await,
-        (Some(1.0), Some(all), pct(1.0, all))
-    );
-    assert_eq!(
-        obs(db, k, "2026-01", &tt).await,
-        (Some(1.0), Some(1.0), Some(100.0))
-    );
-    assert_eq!(
-        obs(db, k, "2026-02", &tt).await,
-        (Some(0.0), Some(1.0), Some(0.0))
-    );
-    assert_eq!(
-        obs(db, k, "2026-02", &tc).await,
-        (Some(1.0), Some(1.0), Some(100.0))
-    );
-
-    // Agencies exchanging data through the hub.
-    let k = "exchange.agencies_connected";
-    assert_eq!(
-        obs(db, k, "2026-01", &p).await,
-        (Some(2.0), Some(all), pct(2.0, all))
-    );
-    assert_eq!(
-        obs(db, k, "2026-01", &tt).await,
-        (Some(0.0), Some(1.0), Some(0.0))
-    );
-    assert_eq!(
-        obs(db, k, "2026-02", &tt).await,
-        (Some(1.0), Some(1.0), Some(100.0))
-    );
-    assert_eq!(
-        obs(db, k, "2026-01", &tc).await,
-        (Some(1.0), Some(1.0), Some(100.0))
-    );
-
-    // Reporting regimes used digitally.
-    let k = "reports.regimes_digital";
-    assert_eq!(
-        obs(db, k, "2026-01", &p).await,
-        (Some(1.0), Some(3.0), Some(33.3))
-    );
-    assert_eq!(
-        obs(db, k, "2026-02", &p).await,
-        (Some(1.0), Some(3.0), Some(33.3))
-    );
-    assert_eq!(
-        obs(db, k, "2026-03", &p).await,
-        (Some(0.0), Some(3.0), Some(0.0))
-    );
-    assert_eq!(
-        obs(db, k, "2026-01", &tc).await,
-        (Some(1.0), Some(1.0), Some(100.0))
-    );
-    assert_eq!(
-        obs(db, k, "2026-01", &tt).await,
-        (Some(1.0), Some(2.0), Some(50.0))
-    );
+    // The hand-computed shares, spelled out.
+    assert_eq!(obs(db, id, "2026-01", &tc).await.2, Some(33.3));
+    assert_eq!(obs(db, regimes, "2026-01", &tt).await.2, Some(50.0));
 
     // Each value carries its definition in both languages.
     let o = Registry::standard()
-        .observe(db, k, Period::parse("2026-01").unwrap(), &p)
+        .observe(db, regimes, Period::parse("2026-01").unwrap(), &p)
         .await
         .unwrap()
         .unwrap();
@@ -364,7 +279,7 @@ async fn the_platforms_own_use_has_hand_computed_values() {
     let e = Registry::standard()
         .observe(
             db,
-            "platform.agencies_active",
+            active,
             Period::parse("2026-01").unwrap(),
             &OrgUnit::Agency("999.99.99.H37".into()),
         )
