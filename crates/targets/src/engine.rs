@@ -465,7 +465,7 @@ impl Registry {
             Box::<crate::live::ServicesProvider>::default(),
             Box::new(crate::live_border::BorderProvider::default()),
             Box::new(crate::live_sync::SyncProvider),
-            Box::new(crate::live_platform::PlatformProvider),
+            Box::<crate::live_platform::PlatformProvider>::default(),
             Box::new(crate::reported::ReportedProvider),
         ])
     }

@@ -16,11 +16,12 @@
 //! Units: the province (every agency of the agency list), a commune (its People's Committee),
 //! an agency (that agency) — as the public-services provider.
 
-use crate::engine::{Asked, IndicatorDef, Live, Note, Observation};
+use crate::engine::{Asked, IndicatorDef, Live, Memo, Note, Observation};
 use crate::live::{all_agencies, def};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use tinhso_kernel::AppError;
 use tinhso_services::indicators::local_midnight_micros;
 use tinhso_store::{Db, DbError};
@@ -70,9 +71,17 @@ pub const PLATFORM_INDICATORS: &[IndicatorDef] = &[
     ),
 ];
 
-/// The provider of the platform's own use.
+/// A window `[from, to)` in microseconds.
+type Span = (i64, i64);
+
+/// The provider of the platform's own use. The agencies acting and exchanging in a window are
+/// one query each, kept for the life of its [`crate::engine::Registry`] (one page or one API
+/// call): the operations centre's 65 communes of a window cost one query, not 65.
 #[derive(Default)]
-pub struct PlatformProvider;
+pub struct PlatformProvider {
+    acting: Memo<Span, Arc<BTreeSet<String>>>,
+    exchanging: Memo<Span, Arc<BTreeSet<String>>>,
+}
 
 /// The agencies of the unit: the given ones, or every agency of the list for the province.
 async fn unit_agencies(db: &Db, codes: Option<Vec<String>>) -> Result<Vec<String>, AppError> {
@@ -170,7 +179,13 @@ impl Live for PlatformProvider {
                     )
                 }
                 AGENCIES_ACTIVE => {
-                    let seen = tinhso_identity::usage::agencies_acting(db, from, to).await?;
+                    let seen = self
+                        .acting
+                        .get_or((from, to), async {
+                            let s = tinhso_identity::usage::agencies_acting(db, from, to).await?;
+                            Ok(Arc::new(s))
+                        })
+                        .await?;
                     let unit = unit_agencies(db, a.agencies.clone()).await?;
                     let (n, d) = share_of(&unit, &seen);
                     (
@@ -189,7 +204,13 @@ impl Live for PlatformProvider {
                     )
                 }
                 AGENCIES_CONNECTED => {
-                    let seen = tinhso_exchange::log::agencies_exchanging(db, from, to).await?;
+                    let seen = self
+                        .exchanging
+                        .get_or((from, to), async {
+                            let s = tinhso_exchange::log::agencies_exchanging(db, from, to).await?;
+                            Ok(Arc::new(s))
+                        })
+                        .await?;
                     let unit = unit_agencies(db, a.agencies.clone()).await?;
                     let (n, d) = share_of(&unit, &seen);
                     (

@@ -267,6 +267,27 @@ async fn the_platforms_own_use_has_hand_computed_values() {
     assert_eq!(obs(db, id, "2026-01", &tc).await.2, Some(33.3));
     assert_eq!(obs(db, regimes, "2026-01", &tt).await.2, Some(50.0));
 
+    // The operations centre's communes, from one registry (the window's agency set computed
+    // once): Tam Thanh's committee acted in January, in February it did not.
+    let r = Registry::standard();
+    for (period, want) in [("2026-01", 100.0), ("2026-02", 0.0)] {
+        let rows = tinhso_targets::ops::by_commune(db, &r, active, Period::parse(period).unwrap())
+            .await
+            .unwrap();
+        let value = |code: &str| {
+            let row = rows.iter().find(|c| c.org == code).unwrap();
+            row.observation.as_ref().unwrap().value
+        };
+        assert_eq!(value("commune:05986"), Some(want), "{period}");
+        let others = rows
+            .iter()
+            .filter(|c| c.org != "commune:05986")
+            .filter_map(|c| c.observation.as_ref()?.value)
+            .filter(|v| *v > 0.0)
+            .count();
+        assert_eq!(others, 0, "{period}");
+    }
+
     // Each value carries its definition in both languages.
     let o = Registry::standard()
         .observe(db, regimes, Period::parse("2026-01").unwrap(), &p)
