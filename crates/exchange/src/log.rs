@@ -324,6 +324,31 @@ pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Entry>, DbError> {
     .collect()
 }
 
+/// The agencies (codes) that took part — as the calling member or as the provider — in at
+/// least one successful exchange (outcome `ok`, status below 400) in `[from, to)`
+/// (microseconds): a member `000.00.23.H37-HETHONG` counts for its agency `000.00.23.H37`.
+/// Refused calls do not count: their client is only claimed. Read by the plan's live indicator
+/// of agencies connected through the hub (liên thông qua trục LGSP).
+pub async fn agencies_exchanging(
+    db: &Db,
+    from: i64,
+    to: i64,
+) -> Result<std::collections::BTreeSet<String>, DbError> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT client, provider FROM exchange_log \
+         WHERE at >= $1 AND at < $2 AND outcome = 'ok' AND status < 400",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?;
+    let agency = |m: &str| m.split_once('-').map_or(m, |(a, _)| a).to_string();
+    Ok(rows
+        .iter()
+        .flat_map(|(c, p)| [agency(c), agency(p)])
+        .collect())
+}
+
 /// The first broken link found.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Broken {

@@ -7,6 +7,8 @@
 //! - [`auth`]: sign-in with argon2id passwords, TOTP second factor, lockout with back-off,
 //!   browser sessions and scoped API tokens.
 //! - [`keys`]: each staff member's signing key pair, used to sign their decisions.
+//! - [`usage`]: staff with a verified digital identity and agencies acting on the platform,
+//!   counted for the plan's live indicators.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod accounts;
@@ -14,6 +16,7 @@ pub mod auth;
 pub mod authz;
 pub mod keys;
 pub mod password;
+pub mod usage;
 
 use tinhso_store::migrate::Migration;
 

@@ -3,10 +3,12 @@
 //! ([`OrgUnit`]: the province, a commune, an agency). Values come from [`Provider`]s: live ones
 //! that modules register (here [`crate::live::ServicesProvider`], the Decision 766 set of the
 //! public-services module, [`crate::live_border::BorderProvider`], the border gate's shares,
-//! and [`crate::live_sync::SyncProvider`], the DVCQG sync rate of the connectors) and
+//! [`crate::live_sync::SyncProvider`], the DVCQG sync rate of the connectors, and
+//! [`crate::live_platform::PlatformProvider`], the platform's own use: staff identity, agencies
+//! active, data exchange, digital reports) and
 //! [`crate::reported::ReportedProvider`], the values agencies enter. Callers ask the [`Registry`]; they never read a module's tables.
 
-use crate::period::Period;
+use crate::period::{Period, Window};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -238,8 +240,13 @@ pub struct Observation {
     /// Reported values: the version (1, 2, …); live values: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
+    /// A limit or approximation of the measure (ghi chú), in Vietnamese; a reported value's
+    /// note as the agency wrote it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// A live value's note in English, shown on English pages (`note` on Vietnamese ones).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note_en: Option<String>,
     /// A reported indicator's province figure made from agencies' approved values: how many
     /// agencies it covers and how they were combined ([`crate::province`]).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -254,8 +261,12 @@ impl Observation {
         org: &OrgUnit,
         numerator: Option<f64>,
         denominator: Option<f64>,
-        note: Option<String>,
+        note: Option<Note>,
     ) -> Self {
+        let (note, note_en) = match note {
+            Some(n) => (Some(n.vi), Some(n.en)),
+            None => (None, None),
+        };
         Observation {
             indicator: def.key.to_string(),
             period: period.to_string(),
@@ -269,8 +280,96 @@ impl Observation {
             },
             version: None,
             note,
+            note_en,
             coverage: None,
         }
+    }
+
+    /// The note in the page's language (`en`: English when there is one).
+    pub fn note_in(&self, en: bool) -> Option<&str> {
+        match (&self.note_en, en) {
+            (Some(e), true) => Some(e),
+            _ => self.note.as_deref(),
+        }
+    }
+}
+
+/// A live value's note (ghi chú) in Vietnamese and English.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub vi: String,
+    pub en: String,
+}
+
+impl Note {
+    pub fn new(vi: &str, en: &str) -> Self {
+        Note {
+            vi: vi.to_string(),
+            en: en.to_string(),
+        }
+    }
+}
+
+/// Whether a live provider breaks its values down by the unit's agencies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breakdown {
+    /// Resolve the unit's agencies ([`crate::live::agencies_of`]).
+    Agencies,
+    /// The provider reads the unit itself.
+    Unit,
+}
+
+/// What a live provider is asked (câu hỏi cho một chỉ số trực tuyến), once the prologue every
+/// `observe` shares is done: the definition of the key, the period's cut-off window and, for
+/// [`Breakdown::Agencies`], the unit's agencies (`None`: every agency).
+pub struct Asked<'a> {
+    pub def: &'static IndicatorDef,
+    pub period: Period,
+    pub org: &'a OrgUnit,
+    pub window: Window,
+    pub agencies: Option<Vec<String>>,
+}
+
+impl Asked<'_> {
+    /// The prologue: `Ok(None)` when `key` is not among `defs`; an error for a period without a
+    /// window or an unknown unit.
+    pub async fn new<'a>(
+        db: &Db,
+        defs: &'static [IndicatorDef],
+        key: &str,
+        period: Period,
+        org: &'a OrgUnit,
+        breakdown: Breakdown,
+    ) -> Result<Option<Asked<'a>>, AppError> {
+        let Some(def) = defs.iter().find(|d| d.key == key) else {
+            return Ok(None);
+        };
+        let window = period
+            .window()
+            .ok_or_else(|| AppError::internal(format!("period {period} has no window")))?;
+        let agencies = match breakdown {
+            Breakdown::Agencies => crate::live::agencies_of(db, org).await?,
+            Breakdown::Unit => None,
+        };
+        Ok(Some(Asked {
+            def,
+            period,
+            org,
+            window,
+            agencies,
+        }))
+    }
+
+    /// The live value `numerator / denominator`.
+    pub fn value(&self, numerator: i64, denominator: i64, note: Option<Note>) -> Observation {
+        Observation::live(
+            self.def,
+            self.period,
+            self.org,
+            Some(numerator as f64),
+            Some(denominator as f64),
+            note,
+        )
     }
 }
 
@@ -305,6 +404,50 @@ pub trait Provider: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<Observation>, AppError>>;
 }
 
+/// A live provider (nguồn số liệu trực tuyến): a module's indicators measured from its records.
+/// Every live provider is a [`Provider`] through one implementation that does the prologue
+/// they share — the key's definition, the period's window, the unit's agencies ([`Asked`]) —
+/// so a live provider only measures.
+pub trait Live: Send + Sync {
+    /// A short name (`services`, `border`).
+    const NAME: &'static str;
+    /// The indicators it measures.
+    const INDICATORS: &'static [IndicatorDef];
+    /// Whether it breaks values down by the unit's agencies (most do).
+    const BREAKDOWN: Breakdown = Breakdown::Agencies;
+    /// The value asked for; `Ok(None)` when there is none.
+    fn measure<'a>(
+        &'a self,
+        db: &'a Db,
+        asked: Asked<'a>,
+    ) -> BoxFuture<'a, Result<Option<Observation>, AppError>>;
+}
+
+impl<T: Live> Provider for T {
+    fn name(&self) -> &'static str {
+        T::NAME
+    }
+
+    fn indicators(&self) -> &'static [IndicatorDef] {
+        T::INDICATORS
+    }
+
+    fn observe<'a>(
+        &'a self,
+        db: &'a Db,
+        key: &'a str,
+        period: Period,
+        org: &'a OrgUnit,
+    ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
+        Box::pin(async move {
+            match Asked::new(db, T::INDICATORS, key, period, org, T::BREAKDOWN).await? {
+                Some(asked) => self.measure(db, asked).await,
+                None => Ok(None),
+            }
+        })
+    }
+}
+
 /// The providers, asked in order.
 pub struct Registry {
     providers: Vec<Box<dyn Provider>>,
@@ -315,13 +458,14 @@ impl Registry {
         Self { providers }
     }
 
-    /// The platform's providers: public services, the border gate and the DVCQG sync (live),
-    /// then reported values.
+    /// The platform's providers: public services, the border gate, the DVCQG sync and the
+    /// platform's own use (live), then reported values.
     pub fn standard() -> Self {
         Self::new(vec![
             Box::<crate::live::ServicesProvider>::default(),
             Box::new(crate::live_border::BorderProvider::default()),
             Box::new(crate::live_sync::SyncProvider),
+            Box::<crate::live_platform::PlatformProvider>::default(),
             Box::new(crate::reported::ReportedProvider),
         ])
     }
@@ -377,6 +521,7 @@ pub fn live_indicator(key: &str) -> Option<&'static IndicatorDef> {
         .iter()
         .chain(crate::live_border::BORDER_INDICATORS)
         .chain(crate::live_sync::SYNC_INDICATORS)
+        .chain(crate::live_platform::PLATFORM_INDICATORS)
         .find(|d| d.key == key)
 }
 

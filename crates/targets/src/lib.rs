@@ -1,7 +1,9 @@
 //! The plan's targets measured live (issue #5, first slice): plans and targets as data
 //! ([`plan`]), the indicators engine with Decree 09/2019 periods ([`period`], [`engine`]),
 //! the live providers of the public-services module ([`live`]) and the border gate
-//! ([`live_border`]), the DVCQG sync rate of the connectors ([`live_sync`]), values reported by agencies ([`reported`]), the targets board with its
+//! ([`live_border`]), the DVCQG sync rate of the connectors ([`live_sync`]), the platform's own
+//! use — staff identity, agencies active, data exchange, digital reports ([`live_platform`]) —
+//! values reported by agencies ([`reported`]), the targets board with its
 //! status rule ([`board`]), the module's pages, API and access rules ([`web`]), reporting
 //! regimes ([`regimes`]) with their report tasks ([`reports`], pages and API in
 //! [`web_reports`]); the annual review as PDF and spreadsheet ([`review`], [`xlsx`]), the
@@ -19,6 +21,7 @@ pub mod export;
 pub mod geo;
 pub mod live;
 pub mod live_border;
+pub mod live_platform;
 pub mod live_sync;
 pub mod ops;
 pub mod ops_access;

@@ -4,8 +4,7 @@
 //! People's Committee; an agency: that agency). The engine recomputes each value as
 //! `numerator / denominator × 100` from the counts the module gives.
 
-use crate::engine::{IndicatorDef, Kind, Memo, Observation, OrgUnit, Provider};
-use crate::period::Period;
+use crate::engine::{Asked, IndicatorDef, Kind, Live, Memo, Note, Observation, OrgUnit};
 use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -100,6 +99,18 @@ pub async fn commune_committees(db: &Db) -> Result<Vec<agencies::Agency>, AppErr
     .await?)
 }
 
+/// Every agency of the agency list (danh mục cơ quan).
+pub async fn all_agencies(db: &Db) -> Result<Vec<agencies::Agency>, AppError> {
+    Ok(agencies::list(
+        db,
+        &agencies::AgencyFilter {
+            limit: Some(2000),
+            ..Default::default()
+        },
+    )
+    .await?)
+}
+
 /// Agency codes of an organisation unit (`None`: the whole province).
 pub async fn agencies_of(db: &Db, org: &OrgUnit) -> Result<Option<Vec<String>>, AppError> {
     match org {
@@ -163,42 +174,37 @@ impl ServicesProvider {
     }
 }
 
-impl Provider for ServicesProvider {
-    fn name(&self) -> &'static str {
-        "services"
-    }
+impl Live for ServicesProvider {
+    const NAME: &'static str = "services";
+    const INDICATORS: &'static [IndicatorDef] = SERVICES_INDICATORS;
 
-    fn indicators(&self) -> &'static [IndicatorDef] {
-        SERVICES_INDICATORS
-    }
-
-    fn observe<'a>(
+    fn measure<'a>(
         &'a self,
         db: &'a Db,
-        key: &'a str,
-        period: Period,
-        org: &'a OrgUnit,
+        a: Asked<'a>,
     ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
         async move {
-            let Some(def) = SERVICES_INDICATORS.iter().find(|d| d.key == key) else {
-                return Ok(None);
-            };
-            let window = period
-                .window()
-                .ok_or_else(|| AppError::internal(format!("period {period} has no window")))?;
-            let codes = agencies_of(db, org).await?;
-            let report = self.report(db, window.start, window.end, codes).await?;
-            let short = key.trim_start_matches("services.");
+            let report = self
+                .report(db, a.window.start, a.window.end, a.agencies.clone())
+                .await?;
+            let short = a.def.key.trim_start_matches("services.");
             let Some(i) = report.total.get(short) else {
                 return Ok(None);
             };
+            // The module's notes come in both languages (the page picks one).
+            let note = match (i.note_vi, i.note) {
+                (Some(vi), Some(en)) => Some(Note::new(vi, en)),
+                (None, Some(en)) => Some(Note::new(en, en)),
+                (Some(vi), None) => Some(Note::new(vi, vi)),
+                (None, None) => None,
+            };
             Ok(Some(Observation::live(
-                def,
-                period,
-                org,
+                a.def,
+                a.period,
+                a.org,
                 i.numerator.map(|n| n as f64),
                 i.denominator.map(|d| d as f64),
-                i.not_measured_reason.or(i.note).map(str::to_string),
+                note,
             )))
         }
         .boxed()

@@ -4,9 +4,8 @@
 //! for most communes; an agency: not broken down). The engine computes each value as
 //! `numerator / denominator × 100`.
 
-use crate::engine::{IndicatorDef, Memo, Observation, OrgUnit, Provider};
+use crate::engine::{Asked, Breakdown, IndicatorDef, Live, Memo, Note, Observation, OrgUnit};
 use crate::live::def;
-use crate::period::Period;
 use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -96,48 +95,39 @@ impl BorderProvider {
     }
 }
 
-impl Provider for BorderProvider {
-    fn name(&self) -> &'static str {
-        "border"
-    }
+impl Live for BorderProvider {
+    const NAME: &'static str = "border";
+    const INDICATORS: &'static [IndicatorDef] = BORDER_INDICATORS;
+    const BREAKDOWN: Breakdown = Breakdown::Unit;
 
-    fn indicators(&self) -> &'static [IndicatorDef] {
-        BORDER_INDICATORS
-    }
-
-    fn observe<'a>(
+    fn measure<'a>(
         &'a self,
         db: &'a Db,
-        key: &'a str,
-        period: Period,
-        org: &'a OrgUnit,
+        a: Asked<'a>,
     ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
         async move {
-            let Some(def) = BORDER_INDICATORS.iter().find(|d| d.key == key) else {
-                return Ok(None);
-            };
-            let commune = match org {
+            let commune = match a.org {
                 OrgUnit::Province => None,
                 OrgUnit::Commune(c) => Some(c.as_str()),
                 OrgUnit::Agency(_) => return Ok(None),
             };
-            let window = period
-                .window()
-                .ok_or_else(|| AppError::internal(format!("period {period} has no window")))?;
-            let s = self.shares(db, window.start, window.end, commune).await?;
+            let s = self
+                .shares(db, a.window.start, a.window.end, commune)
+                .await?;
+            let key = a.def.key;
             let Some((n, d)) = fraction(key, &s) else {
                 return Ok(None);
             };
-            Ok(Some(Observation::live(
-                def,
-                period,
-                org,
-                Some(n as f64),
-                Some(d as f64),
+            Ok(Some(a.value(
+                n,
+                d,
                 (key == "border.declared_crossings").then(|| {
-                    "Xe qua cửa khẩu chưa khai báo: lượt camera tại làn qua cửa khẩu không khớp \
-                     tờ khai nào và chưa được cán bộ gắn vào chuyến (ước tính)"
-                        .to_string()
+                    Note::new(
+                        "Xe qua cửa khẩu chưa khai báo: lượt camera tại làn qua cửa khẩu không \
+                         khớp tờ khai nào và chưa được cán bộ gắn vào chuyến (ước tính)",
+                        "Undeclared crossings: camera reads at the crossing lanes that match no \
+                         declaration and that no officer has attached to a trip (an estimate)",
+                    )
                 }),
             )))
         }

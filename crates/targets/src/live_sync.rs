@@ -5,9 +5,8 @@
 //! People's Committee; an agency: that agency — as the public-services provider). The engine
 //! computes the value as `numerator / denominator × 100`.
 
-use crate::engine::{IndicatorDef, Observation, OrgUnit, Provider};
-use crate::live::{agencies_of, def};
-use crate::period::Period;
+use crate::engine::{Asked, IndicatorDef, Live, Note, Observation};
+use crate::live::def;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use tinhso_kernel::AppError;
@@ -30,43 +29,25 @@ pub const SYNC_INDICATORS: &[IndicatorDef] = &[def(
 #[derive(Default)]
 pub struct SyncProvider;
 
-impl Provider for SyncProvider {
-    fn name(&self) -> &'static str {
-        "connectors"
-    }
+impl Live for SyncProvider {
+    const NAME: &'static str = "connectors";
+    const INDICATORS: &'static [IndicatorDef] = SYNC_INDICATORS;
 
-    fn indicators(&self) -> &'static [IndicatorDef] {
-        SYNC_INDICATORS
-    }
-
-    fn observe<'a>(
+    fn measure<'a>(
         &'a self,
         db: &'a Db,
-        key: &'a str,
-        period: Period,
-        org: &'a OrgUnit,
+        a: Asked<'a>,
     ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
         async move {
-            let Some(def) = SYNC_INDICATORS.iter().find(|d| d.key == key) else {
-                return Ok(None);
-            };
-            let window = period
-                .window()
-                .ok_or_else(|| AppError::internal(format!("period {period} has no window")))?;
-            let codes = agencies_of(db, org).await?;
-            let r =
-                tinhso_connectors::sync::sync_rate(db, window.start, window.end, codes.as_deref())
-                    .await?;
-            Ok(Some(Observation::live(
-                def,
-                period,
-                org,
-                Some(r.synced as f64),
-                Some(r.received as f64),
-                Some(
-                    "Hồ sơ mà bộ đồng bộ chưa nhận được sự kiện cũng tính là chưa đồng bộ"
-                        .to_string(),
-                ),
+            let (from, to) = (a.window.start, a.window.end);
+            let r = tinhso_connectors::sync::sync_rate(db, from, to, a.agencies.as_deref()).await?;
+            Ok(Some(a.value(
+                r.synced,
+                r.received,
+                Some(Note::new(
+                    "Hồ sơ mà bộ đồng bộ chưa nhận được sự kiện cũng tính là chưa đồng bộ",
+                    "Dossiers the sync worker has not yet had an event for count as not synchronised",
+                )),
             )))
         }
         .boxed()

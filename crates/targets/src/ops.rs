@@ -537,17 +537,11 @@ pub async fn by_commune(
 /// The agencies located in a commune (their administrative unit is the commune): its People's
 /// Committee and the provincial or central agencies' local offices.
 pub async fn agencies_in(db: &Db, commune: &str) -> Result<Vec<agencies::Agency>, AppError> {
-    Ok(agencies::list(
-        db,
-        &agencies::AgencyFilter {
-            limit: Some(2000),
-            ..Default::default()
-        },
-    )
-    .await?
-    .into_iter()
-    .filter(|a| a.admin_unit_code.as_deref() == Some(commune))
-    .collect())
+    Ok(crate::live::all_agencies(db)
+        .await?
+        .into_iter()
+        .filter(|a| a.admin_unit_code.as_deref() == Some(commune))
+        .collect())
 }
 
 /// A record behind a number.

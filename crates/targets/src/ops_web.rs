@@ -838,11 +838,13 @@ async fn drill_page(
             .map(|v| format!("{}%", num(v, lang)))
             .unwrap_or_else(|| lang.s("chưa có số liệu", "no value").to_string()),
         fraction: fraction(d.observation.as_ref()),
+        // The note in the page's language (the services module's notes come in both).
         note: d
             .observation
             .as_ref()
-            .and_then(|o| o.note.clone())
-            .unwrap_or_default(),
+            .and_then(|o| o.note_in(lang == Lang::En))
+            .unwrap_or_default()
+            .to_string(),
         children_title: match org {
             OrgUnit::Province => lang.s("Theo xã, phường", "By commune").to_string(),
             _ => lang
@@ -893,6 +895,7 @@ mod tests {
                     value: Some(((i % 11) * 10) as f64),
                     version: None,
                     note: None,
+                    note_en: None,
                     coverage: None,
                 }),
             })

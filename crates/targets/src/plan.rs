@@ -44,6 +44,22 @@ pub const LIVE_WIRING: &[(&str, &str)] = &[
         "border.supervision-on-platform",
         "border.checks_on_platform",
     ),
+    // The platform's own use (crate::live_platform): staff carrying a verified digital
+    // identity, agencies working on the platform, agencies exchanging data through the hub,
+    // reporting regimes used digitally.
+    (
+        "gov.staff-digital-identity",
+        "identity.staff_digital_identity",
+    ),
+    (
+        "gov.unified-management-platform",
+        "platform.agencies_active",
+    ),
+    (
+        "gov.shared-databases-connected",
+        "exchange.agencies_connected",
+    ),
+    ("gov.reports-connected", "reports.regimes_digital"),
 ];
 
 pub const PILLARS: &[&str] = &["government", "economy", "society", "border"];

@@ -557,6 +557,7 @@ fn figure_observation(f: crate::province::Figure) -> Observation {
         value: Some(f.value),
         version: None,
         note: None,
+        note_en: None,
         coverage: Some(f.coverage),
     }
 }
@@ -573,6 +574,7 @@ fn observation(v: ReportedValue) -> Observation {
         value: Some(v.value),
         version: Some(v.version),
         note: (!v.note.is_empty()).then_some(v.note),
+        note_en: None,
     }
 }
 

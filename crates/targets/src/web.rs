@@ -170,7 +170,9 @@ struct ObserveQuery {
     /// `services.electronic_result`, `services.satisfaction`; the border gate's
     /// `border.declared_crossings`, `border.booked_crossings`, `border.fees_online`,
     /// `border.checks_on_platform`, `border.agencies_active`; the DVCQG sync rate
-    /// `connectors.dvcqg_sync`) or a reported one (`reported.…`).
+    /// `connectors.dvcqg_sync`; the platform's own use `identity.staff_digital_identity`,
+    /// `platform.agencies_active`, `exchange.agencies_connected`, `reports.regimes_digital`)
+    /// or a reported one (`reported.…`).
     indicator: String,
     /// Period key: `2026` (year: 15 Dec 2025 – 14 Dec 2026), `2026-9M`, `2026-6M`, `2026-Q1`,
     /// `2026-01` (15 Dec 2025 – 14 Jan 2026), `2026-01-31` (a day).

@@ -26,7 +26,11 @@ async fn every_target_is_on_the_board_with_its_status() {
         live,
         [
             "gov.online-services-level4",
+            "gov.staff-digital-identity",
+            "gov.reports-connected",
+            "gov.unified-management-platform",
             "gov.records-electronic",
+            "gov.shared-databases-connected",
             "border.services-on-one-platform",
             "border.agencies-on-one-platform",
             "border.supervision-on-platform"

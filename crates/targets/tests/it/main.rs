@@ -13,6 +13,7 @@ mod hub;
 mod import;
 mod indicators;
 mod ops;
+mod platform;
 mod province;
 mod report_mail;
 mod reported;
@@ -36,6 +37,8 @@ pub async fn env() -> TestDb {
         tinhso_border::MIGRATIONS,
         // The DVCQG sync state, read by the live indicator `connectors.dvcqg_sync`.
         tinhso_connectors::MIGRATIONS,
+        // The hub's message log, read by the live indicator `exchange.agencies_connected`.
+        tinhso_exchange::MIGRATIONS,
     ])
     .await;
     tinhso_refdata::agencies::seed(&t.db, &sys()).await.unwrap();

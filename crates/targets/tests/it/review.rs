@@ -78,7 +78,9 @@ async fn the_annual_review_pdf_and_spreadsheet_carry_the_figures() {
     // Hand-computed statuses as of 29 Nov 2026: fully-online 68.8 % against 100 % past its
     // horizon (short by 31.2 > 10): off track; rank 4 ≤ 10: on track; e-payment 46 % against
     // 50 % (2025, short by 4 ≤ 5): at risk, and against 80 % in 2030 (progress 2158/3651 days,
-    // expected 47.3, short by 1.3 ≤ 8): at risk. Nothing else has data.
+    // expected 47.3, short by 1.3 ≤ 8): at risk. No agency worked on the platform or exchanged
+    // through the hub in the year: 0 of the agencies, 0 % against 100 %: off track (two more).
+    // No staff account and no regime: no value. Nothing else has data.
     let (per, total) = r.counts();
     assert_eq!(
         (
@@ -88,10 +90,18 @@ async fn the_annual_review_pdf_and_spreadsheet_carry_the_figures() {
             total.off_track,
             total.no_data
         ),
-        (43, 1, 2, 1, 39)
+        (43, 1, 2, 3, 37)
     );
     let gov = per.iter().find(|c| c.pillar == "government").unwrap();
-    assert_eq!((gov.on_track, gov.off_track), (1, 1));
+    assert_eq!((gov.on_track, gov.off_track), (1, 3));
+    for id in [
+        "gov.unified-management-platform",
+        "gov.shared-databases-connected",
+    ] {
+        let l = r.lines.iter().find(|l| l.target.id == id).unwrap();
+        assert_eq!(l.current.as_ref().unwrap().numerator, Some(0.0), "{id}");
+        assert_eq!(l.status, Status::OffTrack, "{id}");
+    }
     let soc = per.iter().find(|c| c.pillar == "society").unwrap();
     assert_eq!(soc.at_risk, 2);
     let line = |id: &str| r.lines.iter().find(|l| l.target.id == id).unwrap();
@@ -126,8 +136,8 @@ async fn the_annual_review_pdf_and_spreadsheet_carry_the_figures() {
     }
     let w = words(&text);
     // The summary's total row, and the values in the pillar tables.
-    assert!(w.contains("Tổng cộng 43 1 2 1 39"), "{w}");
-    assert!(w.contains("Chính quyền số 19 1 0 1 17"), "{w}");
+    assert!(w.contains("Tổng cộng 43 1 2 3 37"), "{w}");
+    assert!(w.contains("Chính quyền số 19 1 0 3 15"), "{w}");
     assert!(w.contains("Xã hội số 11 0 2 0 9"), "{w}");
     assert!(w.contains("68,8%"), "{w}");
     assert!(w.contains("tối thiểu 100%"), "{w}");

@@ -185,6 +185,34 @@ async fn drill_down_from_the_province_to_the_records_within_scope() {
         );
     }
 
+    // A services indicator's note follows the page's language (the module gives both).
+    let page = "/lanh-dao/dieu-hanh/chi-so?indicator=services.on_time&org=province&ky=2026";
+    let (status, vi) = text(app.get(&leader, page).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(vi.contains("Hồ sơ bị yêu cầu bổ sung quá một lần được tính là trễ hạn"));
+    assert!(!vi.contains("More than one supplement request"), "{vi}");
+    let (status, en) = text(app.get(&leader, &format!("{page}&lang=en")).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(en.contains("More than one supplement request counts as late"));
+    assert!(!en.contains("Hồ sơ bị yêu cầu bổ sung quá một lần"), "{en}");
+    let (status, v) = json(
+        app.get(
+            &leader,
+            "/api/v1/operations/drill?indicator=services.on_time&org=province&ky=2026",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(v["observation"]["note"]
+        .as_str()
+        .unwrap()
+        .starts_with("Hồ sơ bị yêu cầu bổ sung"));
+    assert!(v["observation"]["note_en"]
+        .as_str()
+        .unwrap()
+        .starts_with("More than one supplement request"));
+
     // The leader of Tam Thanh's People's Committee: their commune, not another one; on the
     // province's list only their commune carries a value.
     let local = app.signed_in("lanhdao.tamthanh").await;

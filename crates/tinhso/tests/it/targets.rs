@@ -43,8 +43,8 @@ async fn staff_see_every_target_with_its_source_and_status() {
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["plans"][0]["code"], "226/KH-UBND");
     assert_eq!(v["summary"]["targets"], 43);
-    assert_eq!(v["summary"]["live"], 5);
-    assert_eq!(v["summary"]["reported"], 38);
+    assert_eq!(v["summary"]["live"], 9);
+    assert_eq!(v["summary"]["reported"], 34);
     let targets = v["targets"].as_array().unwrap();
     assert_eq!(targets.len(), 43);
     let t = targets
@@ -96,8 +96,8 @@ async fn staff_see_every_target_with_its_source_and_status() {
     assert!(html.contains("id=\"muc-tieu-gov-online-services-level4\""));
     assert!(html.contains("id=\"tru-cot-border\""));
     assert_eq!(html.matches("<svg width=\"210\"").count(), 43);
-    assert!(html.contains("<strong id=\"so-truc-tiep\">5</strong>"));
-    assert!(html.contains("<strong id=\"so-bao-cao\">38</strong>"));
+    assert!(html.contains("<strong id=\"so-truc-tiep\">9</strong>"));
+    assert!(html.contains("<strong id=\"so-bao-cao\">34</strong>"));
     assert!(html.contains("Chưa có số liệu"));
     assert!(html.contains("Tham khảo trên nền tảng: Tỷ lệ thanh toán trực tuyến"));
     // Live indicators no target is wired to are listed with their value: the DVCQG sync rate

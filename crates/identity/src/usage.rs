@@ -1,0 +1,73 @@
+//! How staff use the platform, as counts for the plan's live indicators (số liệu sử dụng nền
+//! tảng của cán bộ): staff accounts with a verified digital identity ([`staff_identity`]) and
+//! the agencies whose staff acted on the platform in a time range ([`agencies_acting`]). The
+//! targets module reads them; this module knows nothing of targets.
+
+use std::collections::BTreeSet;
+use tinhso_store::{Db, DbError};
+
+/// Staff accounts and those with a verified digital identity (định danh số của cán bộ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StaffIdentity {
+    /// Active staff accounts (kind `staff`, not disabled).
+    pub staff: i64,
+    /// Of those, the accounts with all three: a CCCD number recorded on the account (checked
+    /// for its structure when entered — province, century and sex digits — not verified against
+    /// the national population database), a TOTP second factor in use (a secret set and at
+    /// least one code accepted at sign-in) and an active personal signing key.
+    pub verified: i64,
+}
+
+/// ` AND {column} IN ($first, …)` for `agencies` (`None`: no filter).
+fn agency_clause(agencies: Option<&[String]>, first: usize, column: &str) -> String {
+    match agencies {
+        None => String::new(),
+        Some([]) => " AND 1 = 0".to_string(),
+        Some(list) => {
+            let marks: Vec<String> = (0..list.len()).map(|i| format!("${}", first + i)).collect();
+            format!(" AND {column} IN ({})", marks.join(", "))
+        }
+    }
+}
+
+/// [`StaffIdentity`] of the staff of `agencies` (`None`: every agency). The accounts as they are
+/// now: the identity tables keep no history of enrolments.
+pub async fn staff_identity(
+    db: &Db,
+    agencies: Option<&[String]>,
+) -> Result<StaffIdentity, DbError> {
+    let filter = agency_clause(agencies, 1, "u.agency_code");
+    let sql = format!(
+        "SELECT CAST(COUNT(*) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN u.cccd IS NOT NULL AND u.cccd <> '' \
+              AND u.totp_secret IS NOT NULL AND u.totp_last_step > 0 \
+              AND EXISTS (SELECT 1 FROM signing_keys k WHERE k.user_id = u.id \
+                          AND k.revoked_at IS NULL) \
+              THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM users u WHERE u.kind = 'staff' AND u.disabled = 0{filter}"
+    );
+    let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
+    for a in agencies.unwrap_or_default() {
+        q = q.bind(a);
+    }
+    let (staff, verified) = q.fetch_one(db.pool()).await?;
+    Ok(StaffIdentity { staff, verified })
+}
+
+/// The agencies (codes) whose staff did at least one piece of work on the platform in
+/// `[from, to)` (microseconds): an entry of the audit trail by a staff account of the agency —
+/// processing a dossier, approving a report, editing data, … — but not signing in or out or
+/// managing one's own API tokens (`auth.*`, `token.*`), which is not work.
+pub async fn agencies_acting(db: &Db, from: i64, to: i64) -> Result<BTreeSet<String>, DbError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT u.agency_code FROM audit_log a \
+         JOIN users u ON a.actor = 'user:' || u.id \
+         WHERE a.at >= $1 AND a.at < $2 AND u.kind = 'staff' AND u.agency_code IS NOT NULL \
+         AND a.action NOT LIKE 'auth.%' AND a.action NOT LIKE 'token.%'",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(|(c,)| c).collect())
+}
