@@ -30,6 +30,7 @@ use tinhso_store::audit::Ctx;
 use tinhso_store::{Backend, Db, DbError, WriteTx};
 use utoipa::ToSchema;
 
+use crate::bulk::Refusal;
 use crate::declaration::{self, Trip};
 use crate::gates::{self, CheckKind, Gate};
 use crate::journey::{self, Source, Stage};
@@ -1202,54 +1203,37 @@ pub async fn record_many(
         return Ok(Vec::new());
     }
     let mut look = Lookups::load(db).await?;
-    let mut tx = db.begin_write().await?;
-    let mut out = Vec::with_capacity(ops.len());
-    for op in ops {
-        let sp = tx.savepoint().await?;
-        let r = match op {
+    let look = &mut look;
+    crate::bulk::each_behind_savepoint(db, ops, async |tx, op| {
+        match op {
             CheckOp::Start {
                 principal,
                 trip_code,
                 kind,
                 at,
-            } => start_in(
-                &mut tx, db, &mut look, ctx, principal, trip_code, *kind, *at,
-            )
-            .await
-            .map(CheckDone::Started),
+            } => start_in(tx, db, look, ctx, principal, trip_code, *kind, *at)
+                .await
+                .map(CheckDone::Started),
             CheckOp::Decide {
                 principal,
                 trip_code,
                 kind,
                 input,
                 at,
-            } => decide_in(
-                &mut tx, db, &mut look, ctx, principal, trip_code, *kind, input, *at,
-            )
-            .await
-            .map(CheckDone::Decided),
+            } => decide_in(tx, db, look, ctx, principal, trip_code, *kind, input, *at)
+                .await
+                .map(CheckDone::Decided),
             CheckOp::Release {
                 principal,
                 input,
                 now,
-            } => release_in(&mut tx, db, &mut look, ctx, principal, input, *now)
+            } => release_in(tx, db, look, ctx, principal, input, *now)
                 .await
                 .map(CheckDone::Released),
-        };
-        match r {
-            Ok(done) => {
-                tx.release(sp).await?;
-                out.push(Ok(done));
-            }
-            Err(e) if e.status() < 500 => {
-                tx.rollback_to(sp).await?;
-                out.push(Err(e));
-            }
-            Err(e) => return Err(e),
         }
-    }
-    tx.commit().await?;
-    Ok(out)
+        .map_err(Refusal::below_500)
+    })
+    .await
 }
 
 /// One officer decision of a batch ([`decide_many`]).

@@ -32,6 +32,7 @@
 //!   crossings, what of them is paid and outstanding, and the money received that day with
 //!   the collector's and the budget's shares.
 
+use crate::bulk::Refusal;
 use crate::declaration::{self, Stage, Trip};
 use crate::fees::{self, FeeInput, FeeQuote, VehicleInput, VehicleKind};
 use crate::gates::Direction;
@@ -447,27 +448,12 @@ pub async fn assess_many(
     ctx: &Ctx,
     inputs: &[(AssessInput, i64)],
 ) -> Result<Vec<Result<Assessment, AppError>>, AppError> {
-    let mut out = Vec::with_capacity(inputs.len());
-    if inputs.is_empty() {
-        return Ok(out);
-    }
-    let mut tx = db.begin_write().await?;
-    for (input, now) in inputs {
-        let sp = tx.savepoint().await?;
-        match assess_in(&mut tx, db, ctx, input, *now).await {
-            Ok(a) => {
-                tx.release(sp).await?;
-                out.push(Ok(a));
-            }
-            Err(e) if e.status() < 500 => {
-                tx.rollback_to(sp).await?;
-                out.push(Err(e));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    tx.commit().await?;
-    Ok(out)
+    crate::bulk::each_behind_savepoint(db, inputs, async |tx, (input, now)| {
+        assess_in(tx, db, ctx, input, *now)
+            .await
+            .map_err(Refusal::below_500)
+    })
+    .await
 }
 
 const PAYMENT_COLUMNS: &str = "id, assessment_id, trip_code, gate_code, amount_vnd, purpose, status, \
@@ -651,27 +637,12 @@ pub async fn request_payment_many(
     ctx: &Ctx,
     requests: &[(String, i64)],
 ) -> Result<Vec<Result<FeePayment, AppError>>, AppError> {
-    let mut out = Vec::with_capacity(requests.len());
-    if requests.is_empty() {
-        return Ok(out);
-    }
-    let mut tx = db.begin_write().await?;
-    for (code, now) in requests {
-        let sp = tx.savepoint().await?;
-        match request_in(&mut tx, ctx, code, *now).await {
-            Ok(p) => {
-                tx.release(sp).await?;
-                out.push(Ok(p));
-            }
-            Err(e) if e.status() < 500 => {
-                tx.rollback_to(sp).await?;
-                out.push(Err(e));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    tx.commit().await?;
-    Ok(out)
+    crate::bulk::each_behind_savepoint(db, requests, async |tx, (code, now)| {
+        request_in(tx, ctx, code, *now)
+            .await
+            .map_err(Refusal::below_500)
+    })
+    .await
 }
 
 fn refused(code: ErrorCode, vi: &str, en: &str) -> AppError {
@@ -764,42 +735,34 @@ pub async fn callback_many(
     calls: &[GatewayCall],
     now_secs: i64,
 ) -> Result<Vec<Result<CallbackResult, AppError>>, AppError> {
-    let mut out = Vec::with_capacity(calls.len());
-    if calls.is_empty() {
-        return Ok(out);
-    }
-    let mut tx = db.begin_write().await?;
-    for c in calls {
-        let sp = tx.savepoint().await?;
-        let r = callback_in(
-            &mut tx,
-            ctx,
-            &c.body,
-            c.signature.as_deref(),
-            c.timestamp.as_deref(),
-            now_secs,
-        )
-        .await;
-        match r {
-            Ok(r) => {
-                tx.release(sp).await?;
-                out.push(Ok(r));
-            }
-            Err(CallbackError::Refused { reason, label, err }) => {
-                tx.rollback_to(sp).await?;
+    crate::bulk::each_behind_savepoint_then(
+        db,
+        calls,
+        async |tx, c| {
+            callback_in(
+                tx,
+                ctx,
+                &c.body,
+                c.signature.as_deref(),
+                c.timestamp.as_deref(),
+                now_secs,
+            )
+            .await
+            .map_err(|e| match e {
+                CallbackError::Failed(e) if e.status() >= 500 => Refusal::Batch(e),
+                e => Refusal::Item(e),
+            })
+        },
+        async |tx, e| match e {
+            CallbackError::Refused { reason, label, err } => {
                 tx.audit(&rejection_entry(ctx, reason, &label)).await?;
                 tracing::warn!(reason, payment_id = %label, "border fee callback rejected");
-                out.push(Err(err));
+                Ok(err)
             }
-            Err(CallbackError::Failed(e)) if e.status() < 500 => {
-                tx.rollback_to(sp).await?;
-                out.push(Err(e));
-            }
-            Err(CallbackError::Failed(e)) => return Err(e),
-        }
-    }
-    tx.commit().await?;
-    Ok(out)
+            CallbackError::Failed(e) => Ok(e),
+        },
+    )
+    .await
 }
 
 /// [`callback`] inside `tx`: every rule of a callback (shared by [`callback`] and
