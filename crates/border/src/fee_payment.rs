@@ -86,7 +86,8 @@ pub struct Assessment {
     pub budget_vnd: i64,
     pub confirmed: bool,
     pub quote: FeeQuote,
-    /// `due`, `paid` or `superseded`.
+    /// `due`, `paid`, `superseded` or `refunded` (paid, then paid back:
+    /// [`crate::fee_refund`]).
     pub status: String,
     pub assessed_by: String,
     pub assessed_at: i64,
@@ -347,7 +348,7 @@ async fn assess_in(
     .map(assessment_of)
     .transpose()?;
     if let Some(p) = &prior {
-        if p.status == "paid" {
+        if p.status == "paid" || p.status == "refunded" {
             return Err(AppError::conflict(
                 format!(
                     "Chuyến {} đã nộp phí {} đồng; không tính lại",
@@ -574,6 +575,12 @@ async fn request_in(
         return Err(AppError::conflict(
             "Chuyến này đã nộp phí",
             "The fee of this trip has been paid",
+        ));
+    }
+    if a.status == "refunded" {
+        return Err(AppError::conflict(
+            "Phí của chuyến này đã được hoàn; không thu lại",
+            "The fee of this trip was refunded: it is not collected again",
         ));
     }
     if let Some(row) = sqlx::query(&format!(
@@ -1175,6 +1182,16 @@ pub struct DailyReconciliation {
     pub budget_vnd: i64,
     /// Payment requests made that day that failed.
     pub failed: i64,
+    /// Refunds paid back that day (hoàn phí, [`crate::fee_refund`]): count, amount and the
+    /// shares given back.
+    pub refunds: i64,
+    pub refunded_vnd: i64,
+    pub refunded_collector_vnd: i64,
+    pub refunded_budget_vnd: i64,
+    /// What the day collected net of its refunds: received − refunded, and its shares.
+    pub net_received_vnd: i64,
+    pub net_collector_vnd: i64,
+    pub net_budget_vnd: i64,
 }
 
 /// The reconciliation of every gate (or one) for a local day.
@@ -1202,7 +1219,7 @@ pub async fn reconciliation(
         "SELECT gate_code, COUNT(*), \
          CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN status = 'paid' THEN amount_vnd ELSE 0 END), 0) AS BIGINT) \
-         FROM border_fee_assessments WHERE fee_date = $1 AND status <> 'superseded' \
+         FROM border_fee_assessments WHERE fee_date = $1 AND status IN ('due', 'paid') \
          GROUP BY gate_code",
     )
     .bind(&day)
@@ -1229,6 +1246,17 @@ pub async fn reconciliation(
     .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?;
+    let refunded = sqlx::query(
+        "SELECT gate_code, COUNT(*), CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(collector_vnd), 0) AS BIGINT), CAST(COALESCE(SUM(budget_vnd), 0) AS BIGINT) \
+         FROM border_fee_refunds WHERE status = 'paid' AND paid_at >= $1 AND paid_at < $2 \
+         GROUP BY gate_code",
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
     let mut out = Vec::new();
     for g in gates {
         if gate.is_some_and(|want| want != g) {
@@ -1246,6 +1274,13 @@ pub async fn reconciliation(
             collector_vnd: 0,
             budget_vnd: 0,
             failed: 0,
+            refunds: 0,
+            refunded_vnd: 0,
+            refunded_collector_vnd: 0,
+            refunded_budget_vnd: 0,
+            net_received_vnd: 0,
+            net_collector_vnd: 0,
+            net_budget_vnd: 0,
         };
         for row in &assessed {
             if row.try_get::<String, _>(0).map_err(db_err)? == g {
@@ -1268,6 +1303,17 @@ pub async fn reconciliation(
                 r.failed = row.try_get(1).map_err(db_err)?;
             }
         }
+        for row in &refunded {
+            if row.try_get::<String, _>(0).map_err(db_err)? == g {
+                r.refunds = row.try_get(1).map_err(db_err)?;
+                r.refunded_vnd = row.try_get(2).map_err(db_err)?;
+                r.refunded_collector_vnd = row.try_get(3).map_err(db_err)?;
+                r.refunded_budget_vnd = row.try_get(4).map_err(db_err)?;
+            }
+        }
+        r.net_received_vnd = r.received_vnd - r.refunded_vnd;
+        r.net_collector_vnd = r.collector_vnd - r.refunded_collector_vnd;
+        r.net_budget_vnd = r.budget_vnd - r.refunded_budget_vnd;
         out.push(r);
     }
     Ok(out)

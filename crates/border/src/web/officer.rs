@@ -82,6 +82,35 @@ pub const OFFICER_RULES: &[Rule] = {
             Perm(BorderInspect),
         ),
         ("POST", "/api/v1/border/events", Perm(BorderInspect)),
+        // Fee refunds (hoàn phí): the fee officers; each refund's gate is checked inside.
+        ("GET", "/nghiep-vu/cua-khau/hoan-phi", Perm(BorderManage)),
+        ("POST", "/nghiep-vu/cua-khau/hoan-phi", Perm(BorderManage)),
+        (
+            "POST",
+            "/nghiep-vu/cua-khau/hoan-phi/{id}/duyet",
+            Perm(BorderManage),
+        ),
+        (
+            "POST",
+            "/nghiep-vu/cua-khau/hoan-phi/{id}/chi",
+            Perm(BorderManage),
+        ),
+        ("GET", "/api/v1/border/fees/refunds", Perm(BorderManage)),
+        (
+            "POST",
+            "/api/v1/border/trips/{code}/fee/refund",
+            Perm(BorderManage),
+        ),
+        (
+            "POST",
+            "/api/v1/border/fees/refunds/{id}/approval",
+            Perm(BorderManage),
+        ),
+        (
+            "POST",
+            "/api/v1/border/fees/refunds/{id}/payment",
+            Perm(BorderManage),
+        ),
     ]
 };
 
@@ -110,6 +139,7 @@ pub fn officer_routes() -> Router<AppState> {
         )
         .route("/api/v1/border/customs-releases", post(api_release))
         .route("/api/v1/border/events", post(api_events))
+        .merge(super::refunds::routes())
         .layer(Extension(EventsHub::default()))
 }
 
@@ -183,7 +213,7 @@ impl EventsHub {
 // ------------------------------------------------------------------ scopes
 
 /// Every agency at a gate (and their parents): who sees the gate's review queue and events.
-async fn gate_scope(db: &Db, gate: &Gate) -> Result<ResourceScope, AppError> {
+pub(super) async fn gate_scope(db: &Db, gate: &Gate) -> Result<ResourceScope, AppError> {
     let mut agencies = Vec::new();
     for a in &gate.agencies {
         for code in tinhso_refdata::agencies::ancestors(db, &a.agency).await? {
@@ -267,7 +297,7 @@ fn seconds(s: i64) -> String {
     }
 }
 
-fn error_text(e: &AppError, t: Lang) -> String {
+pub(super) fn error_text(e: &AppError, t: Lang) -> String {
     let mut parts: Vec<String> = e
         .fields
         .iter()
