@@ -54,6 +54,17 @@ fn db_err(e: sqlx::Error) -> AppError {
     AppError::from(DbError::from(e))
 }
 
+/// A database error, with a unique-index violation answered by `refused()` (a 409 or 422 the
+/// caller words: a race lost, a number used twice) instead of a server error.
+pub(crate) fn unique_as(e: sqlx::Error, refused: impl FnOnce() -> AppError) -> AppError {
+    let e = DbError::from(e);
+    if e.is_unique_violation() {
+        refused()
+    } else {
+        e.into()
+    }
+}
+
 /// What an officer (or the declarer) gives to price a trip beyond its declaration.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct AssessInput {
@@ -407,16 +418,13 @@ async fn assess_in(
     .execute(tx.conn())
     .await
     .map_err(|e| {
-        let e = DbError::from(e);
-        if e.is_unique_violation() {
-            // Another assessment of the same trip committed first (a race on PostgreSQL).
+        // Another assessment of the same trip committed first (a race on PostgreSQL).
+        unique_as(e, || {
             AppError::conflict(
                 format!("Chuyến {} vừa được tính phí; hãy tải lại", trip.code),
                 format!("Trip {} was just assessed; reload it", trip.code),
             )
-        } else {
-            e.into()
-        }
+        })
     })?;
     tx.audit(&ctx.entry(
         "border.fee.assess",
@@ -1194,6 +1202,20 @@ pub struct DailyReconciliation {
     pub net_budget_vnd: i64,
 }
 
+/// The counts and sums (columns 1–4) of `gate`'s row among per-gate rows (column 0).
+fn gate_row(rows: &[sqlx::any::AnyRow], gate: &str) -> Result<Option<[i64; 4]>, AppError> {
+    for row in rows {
+        if row.try_get::<String, _>(0).map_err(db_err)? == gate {
+            let mut v = [0i64; 4];
+            for (i, x) in v.iter_mut().enumerate() {
+                *x = row.try_get(i + 1).map_err(db_err)?;
+            }
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
+
 /// The reconciliation of every gate (or one) for a local day.
 pub async fn reconciliation(
     db: &Db,
@@ -1226,31 +1248,30 @@ pub async fn reconciliation(
     .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?;
-    let received = sqlx::query(
-        "SELECT gate_code, COUNT(*), CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(collector_vnd), 0) AS BIGINT), CAST(COALESCE(SUM(budget_vnd), 0) AS BIGINT) \
-         FROM border_fee_payments WHERE status = 'paid' AND paid_at >= $1 AND paid_at < $2 \
-         GROUP BY gate_code",
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    // Money received and money given back (refunds paid) that day, per gate: count, amount
+    // and the two shares.
+    let mut day_sums = Vec::with_capacity(2);
+    for table in ["border_fee_payments", "border_fee_refunds"] {
+        day_sums.push(
+            sqlx::query(&format!(
+                "SELECT gate_code, COUNT(*), CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(collector_vnd), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(budget_vnd), 0) AS BIGINT) \
+                 FROM {table} WHERE status = 'paid' AND paid_at >= $1 AND paid_at < $2 \
+                 GROUP BY gate_code"
+            ))
+            .bind(start)
+            .bind(end)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?,
+        );
+    }
+    let refunded = day_sums.pop().unwrap_or_default();
+    let received = day_sums.pop().unwrap_or_default();
     let failed = sqlx::query(
         "SELECT gate_code, COUNT(*) FROM border_fee_payments \
          WHERE status = 'failed' AND created_at >= $1 AND created_at < $2 GROUP BY gate_code",
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let refunded = sqlx::query(
-        "SELECT gate_code, COUNT(*), CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(collector_vnd), 0) AS BIGINT), CAST(COALESCE(SUM(budget_vnd), 0) AS BIGINT) \
-         FROM border_fee_refunds WHERE status = 'paid' AND paid_at >= $1 AND paid_at < $2 \
-         GROUP BY gate_code",
     )
     .bind(start)
     .bind(end)
@@ -1290,26 +1311,21 @@ pub async fn reconciliation(
             }
         }
         r.outstanding_vnd = r.expected_vnd - r.paid_for_day_vnd;
-        for row in &received {
-            if row.try_get::<String, _>(0).map_err(db_err)? == g {
-                r.payments = row.try_get(1).map_err(db_err)?;
-                r.received_vnd = row.try_get(2).map_err(db_err)?;
-                r.collector_vnd = row.try_get(3).map_err(db_err)?;
-                r.budget_vnd = row.try_get(4).map_err(db_err)?;
-            }
+        if let Some(v) = gate_row(&received, &g)? {
+            (r.payments, r.received_vnd, r.collector_vnd, r.budget_vnd) = (v[0], v[1], v[2], v[3]);
         }
         for row in &failed {
             if row.try_get::<String, _>(0).map_err(db_err)? == g {
                 r.failed = row.try_get(1).map_err(db_err)?;
             }
         }
-        for row in &refunded {
-            if row.try_get::<String, _>(0).map_err(db_err)? == g {
-                r.refunds = row.try_get(1).map_err(db_err)?;
-                r.refunded_vnd = row.try_get(2).map_err(db_err)?;
-                r.refunded_collector_vnd = row.try_get(3).map_err(db_err)?;
-                r.refunded_budget_vnd = row.try_get(4).map_err(db_err)?;
-            }
+        if let Some(v) = gate_row(&refunded, &g)? {
+            (
+                r.refunds,
+                r.refunded_vnd,
+                r.refunded_collector_vnd,
+                r.refunded_budget_vnd,
+            ) = (v[0], v[1], v[2], v[3]);
         }
         r.net_received_vnd = r.received_vnd - r.refunded_vnd;
         r.net_collector_vnd = r.collector_vnd - r.refunded_collector_vnd;

@@ -22,6 +22,7 @@
 
 use crate::bulk::Refusal;
 use crate::declaration;
+use crate::fee_payment::unique_as;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tinhso_kernel::{AppError, FieldErrors, Invalid};
@@ -439,15 +440,12 @@ async fn open_in(
     .execute(tx.conn())
     .await
     .map_err(|e| {
-        let e = DbError::from(e);
-        if e.is_unique_violation() {
+        unique_as(e, || {
             AppError::conflict(
                 format!("Phí của chuyến {} vừa được đề nghị hoàn; hãy tải lại", trip.code),
                 format!("A refund of trip {}'s fee was just opened; reload", trip.code),
             )
-        } else {
-            e.into()
-        }
+        })
     })?;
     let summary = serde_json::json!({
         "id": id, "trip": trip.code, "gate": trip.gate, "payment": fee.payment_id,
@@ -525,31 +523,49 @@ pub async fn approve(db: &Db, ctx: &Ctx, id: &str, now: i64) -> Result<Refund, A
     .await
     .map_err(db_err)?
     .rows_affected();
-    if n != 1 {
-        return Err(changed());
-    }
     let summary = serde_json::json!({"id": r.id, "trip": r.trip_code, "amount_vnd": r.amount_vnd});
+    step_done(
+        tx,
+        ctx,
+        &r,
+        n,
+        ("border.fee.refund_approve", "border.fee.refund_approved"),
+        summary,
+    )
+    .await
+}
+
+/// The end of a step ([`approve`], [`mark_paid`]) once its update ran (`updated` rows): the
+/// step audited and announced, the refund read back, all committed; no row updated means
+/// another request changed the refund first (409).
+async fn step_done(
+    mut tx: WriteTx,
+    ctx: &Ctx,
+    r: &Refund,
+    updated: u64,
+    (action, topic): (&str, &str),
+    summary: serde_json::Value,
+) -> Result<Refund, AppError> {
+    if updated != 1 {
+        return Err(AppError::conflict(
+            "Đề nghị hoàn phí vừa thay đổi; hãy tải lại",
+            "The refund just changed; reload",
+        ));
+    }
     tx.audit(&ctx.entry(
-        "border.fee.refund_approve",
+        action,
         "border_fee_refund",
         &r.id,
         &r.gate_code,
         summary.clone(),
     ))
     .await?;
-    tx.emit("border.fee.refund_approved", &summary).await?;
+    tx.emit(topic, &summary).await?;
     let out = by_id_in(tx.conn(), &r.id)
         .await?
         .ok_or_else(|| AppError::internal("refund vanished"))?;
     tx.commit().await?;
     Ok(out)
-}
-
-fn changed() -> AppError {
-    AppError::conflict(
-        "Đề nghị hoàn phí vừa thay đổi; hãy tải lại",
-        "The refund just changed; reload",
-    )
 }
 
 /// Record that an approved refund was paid back (đã chi hoàn phí) with the transfer's
@@ -607,8 +623,7 @@ pub async fn mark_paid(
     .execute(tx.conn())
     .await
     .map_err(|e| {
-        let e = DbError::from(e);
-        if e.is_unique_violation() {
+        unique_as(e, || {
             AppError::field(
                 "reference",
                 Invalid::new(
@@ -617,40 +632,32 @@ pub async fn mark_paid(
                     format!("The reference {reference:?} was used for another refund"),
                 ),
             )
-        } else {
-            e.into()
-        }
+        })
     })?
     .rows_affected();
-    if n != 1 {
-        return Err(changed());
+    if n == 1 {
+        sqlx::query(
+            "UPDATE border_fee_assessments SET status = 'refunded' WHERE id = $1 AND status = 'paid'",
+        )
+        .bind(&r.assessment_id)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?;
     }
-    sqlx::query(
-        "UPDATE border_fee_assessments SET status = 'refunded' WHERE id = $1 AND status = 'paid'",
-    )
-    .bind(&r.assessment_id)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
     let summary = serde_json::json!({
         "id": r.id, "trip": r.trip_code, "gate": r.gate_code, "amount_vnd": r.amount_vnd,
         "collector_vnd": r.collector_vnd, "budget_vnd": r.budget_vnd,
         "reference": reference, "paid_at": now,
     });
-    tx.audit(&ctx.entry(
-        "border.fee.refund_pay",
-        "border_fee_refund",
-        &r.id,
-        &r.gate_code,
-        summary.clone(),
-    ))
-    .await?;
-    tx.emit("border.fee.refunded", &summary).await?;
-    let out = by_id_in(tx.conn(), &r.id)
-        .await?
-        .ok_or_else(|| AppError::internal("refund vanished"))?;
-    tx.commit().await?;
-    Ok(out)
+    step_done(
+        tx,
+        ctx,
+        &r,
+        n,
+        ("border.fee.refund_pay", "border.fee.refunded"),
+        summary,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -85,14 +85,10 @@ pub const OFFICER_RULES: &[Rule] = {
         // Fee refunds (hoàn phí): the fee officers; each refund's gate is checked inside.
         ("GET", "/nghiep-vu/cua-khau/hoan-phi", Perm(BorderManage)),
         ("POST", "/nghiep-vu/cua-khau/hoan-phi", Perm(BorderManage)),
+        // {step}: duyet (approve) or chi (paid back).
         (
             "POST",
-            "/nghiep-vu/cua-khau/hoan-phi/{id}/duyet",
-            Perm(BorderManage),
-        ),
-        (
-            "POST",
-            "/nghiep-vu/cua-khau/hoan-phi/{id}/chi",
+            "/nghiep-vu/cua-khau/hoan-phi/{id}/{step}",
             Perm(BorderManage),
         ),
         ("GET", "/api/v1/border/fees/refunds", Perm(BorderManage)),
@@ -297,7 +293,7 @@ fn seconds(s: i64) -> String {
     }
 }
 
-pub(super) fn error_text(e: &AppError, t: Lang) -> String {
+fn error_text(e: &AppError, t: Lang) -> String {
     let mut parts: Vec<String> = e
         .fields
         .iter()
@@ -622,19 +618,34 @@ async fn trip_page(
 
 /// A form that failed: the page again with the message (422/409), or the error page.
 async fn form_failed(state: &AppState, ctx: &ReqCtx, code: &str, e: AppError) -> Response {
-    if matches!(e.status(), 409 | 422) {
-        let msg = error_text(&e, ctx.lang);
-        match trip_view(state, ctx, code, msg, String::new()).await {
-            Ok(view) => {
-                let mut resp = render(&view);
-                *resp.status_mut() =
-                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-                resp
-            }
-            Err(e2) => ctx.page_err(e2).into_response(),
+    refused_form(ctx, e, |msg| {
+        trip_view(state, ctx, code, msg, String::new())
+    })
+    .await
+}
+
+/// A refused form (409, 422): the page again (`again` with the message) with that status;
+/// any other error: the error page.
+pub(super) async fn refused_form<T, Fut>(
+    ctx: &ReqCtx,
+    e: AppError,
+    again: impl FnOnce(String) -> Fut,
+) -> Response
+where
+    T: Template,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    if !matches!(e.status(), 409 | 422) {
+        return ctx.page_err(e).into_response();
+    }
+    match again(error_text(&e, ctx.lang)).await {
+        Ok(view) => {
+            let mut resp = render(&view);
+            *resp.status_mut() =
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            resp
         }
-    } else {
-        ctx.page_err(e).into_response()
+        Err(e2) => ctx.page_err(e2).into_response(),
     }
 }
 

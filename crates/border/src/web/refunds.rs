@@ -26,11 +26,7 @@ use tinhso_store::now_micros;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/nghiep-vu/cua-khau/hoan-phi", get(page).post(open_post))
-        .route(
-            "/nghiep-vu/cua-khau/hoan-phi/{id}/duyet",
-            post(approve_post),
-        )
-        .route("/nghiep-vu/cua-khau/hoan-phi/{id}/chi", post(paid_post))
+        .route("/nghiep-vu/cua-khau/hoan-phi/{id}/{step}", post(step_post))
         .route("/api/v1/border/fees/refunds", get(api_list))
         .route("/api/v1/border/trips/{code}/fee/refund", post(api_open))
         .route(
@@ -269,22 +265,8 @@ async fn page(State(state): State<AppState>, ctx: ReqCtx, Query(q): Query<PageQu
     }
 }
 
-/// A refused form: the page again with the message (409/422), else the error page.
 async fn failed(state: &AppState, ctx: &ReqCtx, e: AppError) -> Response {
-    if matches!(e.status(), 409 | 422) {
-        let msg = super::officer::error_text(&e, ctx.lang);
-        match view(state, ctx, msg, String::new()).await {
-            Ok(v) => {
-                let mut resp = render(&v);
-                *resp.status_mut() =
-                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-                resp
-            }
-            Err(e2) => ctx.page_err(e2).into_response(),
-        }
-    } else {
-        ctx.page_err(e).into_response()
-    }
+    super::officer::refused_form(ctx, e, |msg| view(state, ctx, msg, String::new())).await
 }
 
 #[derive(Deserialize, Default)]
@@ -333,35 +315,28 @@ async fn open_post(
     }
 }
 
-async fn approve_post(
+/// `POST /nghiep-vu/cua-khau/hoan-phi/{id}/duyet` (approve) or `…/chi` (paid back, with the
+/// form's `reference`).
+async fn step_post(
     State(state): State<AppState>,
     ctx: ReqCtx,
-    Path(id): Path<String>,
-) -> Response {
-    let r = async {
-        let r = refund_for(&state, &ctx, &id).await?;
-        fee_refund::approve(&state.db, &ctx.audit(), &r.id, now_micros()).await
-    }
-    .await;
-    match r {
-        Ok(_) => Redirect::to("/nghiep-vu/cua-khau/hoan-phi?ok=duyet").into_response(),
-        Err(e) => failed(&state, &ctx, e).await,
-    }
-}
-
-async fn paid_post(
-    State(state): State<AppState>,
-    ctx: ReqCtx,
-    Path(id): Path<String>,
+    Path((id, step)): Path<(String, String)>,
     Form(f): Form<PaidBody>,
 ) -> Response {
     let r = async {
         let r = refund_for(&state, &ctx, &id).await?;
-        fee_refund::mark_paid(&state.db, &ctx.audit(), &r.id, &f.reference, now_micros()).await
+        match step.as_str() {
+            "duyet" => fee_refund::approve(&state.db, &ctx.audit(), &r.id, now_micros()).await,
+            "chi" => {
+                fee_refund::mark_paid(&state.db, &ctx.audit(), &r.id, &f.reference, now_micros())
+                    .await
+            }
+            _ => Err(AppError::not_found()),
+        }
     }
     .await;
     match r {
-        Ok(_) => Redirect::to("/nghiep-vu/cua-khau/hoan-phi?ok=chi").into_response(),
+        Ok(_) => Redirect::to(&format!("/nghiep-vu/cua-khau/hoan-phi?ok={step}")).into_response(),
         Err(e) => failed(&state, &ctx, e).await,
     }
 }
