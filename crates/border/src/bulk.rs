@@ -8,6 +8,7 @@
 //! refused item is undone and reported in its place while the others commit
 //! ([`each_behind_savepoint`]).
 
+use std::future::Future;
 use tinhso_kernel::AppError;
 use tinhso_store::{Backend, Db, WriteTx};
 
@@ -67,28 +68,50 @@ impl Refusal<AppError> {
     }
 }
 
+/// What one item's run hands back: the transaction and the state it was lent, and the
+/// item's result.
+pub type Step<S, T, E> = (WriteTx, S, Result<T, Refusal<E>>);
+
 /// Run `run` for each item in one write transaction, each behind a savepoint: an item that
 /// succeeds is kept, one refused ([`Refusal::Item`]) is rolled back — its rows, audit entries
 /// and outbox events — and its error stands in its place; [`Refusal::Batch`] drops the
 /// transaction (nothing is written) and is returned. Results in the order of `items` (an
 /// item sees what the earlier ones wrote). No items: no transaction.
-pub async fn each_behind_savepoint<I, T, E>(
+///
+/// `run(tx, state, item)` gets the transaction and a state shared by the items (lookups
+/// loaded once; `()` when there is none) by value and hands them back with the result: an
+/// ordinary closure returning a future that owns what it uses, so the batch's future stays
+/// `Send` for `tokio::spawn` (an async closure borrowing the transaction makes a
+/// higher-ranked future whose `Send` the compiler cannot prove).
+pub async fn each_behind_savepoint<S, I, T, E, Fut>(
     db: &Db,
+    state: S,
     items: impl IntoIterator<Item = I>,
-    run: impl AsyncFnMut(&mut WriteTx, I) -> Result<T, Refusal<E>>,
-) -> Result<Vec<Result<T, E>>, AppError> {
-    each_behind_savepoint_then(db, items, run, async |_, e| Ok(e)).await
+    run: impl FnMut(WriteTx, S, I) -> Fut,
+) -> Result<Vec<Result<T, E>>, AppError>
+where
+    Fut: Future<Output = Step<S, T, E>>,
+{
+    each_behind_savepoint_then(db, state, items, run, |tx, e| {
+        std::future::ready((tx, Ok(e)))
+    })
+    .await
 }
 
-/// [`each_behind_savepoint`], and after a refused item is undone, `undone` runs in the same
-/// transaction (outside the savepoint, so what it writes is kept — e.g. an audit entry of the
-/// refusal) and gives the item's answer.
-pub async fn each_behind_savepoint_then<I, T, E, F>(
+/// [`each_behind_savepoint`], and after a refused item is undone, `undone(tx, error)` runs in
+/// the same transaction (outside the savepoint, so what it writes is kept — e.g. an audit
+/// entry of the refusal) and gives the item's answer (an `Err` fails the batch).
+pub async fn each_behind_savepoint_then<S, I, T, E, F, Fut, UFut>(
     db: &Db,
+    mut state: S,
     items: impl IntoIterator<Item = I>,
-    mut run: impl AsyncFnMut(&mut WriteTx, I) -> Result<T, Refusal<E>>,
-    mut undone: impl AsyncFnMut(&mut WriteTx, E) -> Result<F, AppError>,
-) -> Result<Vec<Result<T, F>>, AppError> {
+    mut run: impl FnMut(WriteTx, S, I) -> Fut,
+    mut undone: impl FnMut(WriteTx, E) -> UFut,
+) -> Result<Vec<Result<T, F>>, AppError>
+where
+    Fut: Future<Output = Step<S, T, E>>,
+    UFut: Future<Output = (WriteTx, Result<F, AppError>)>,
+{
     let mut items = items.into_iter().peekable();
     if items.peek().is_none() {
         return Ok(Vec::new());
@@ -97,14 +120,18 @@ pub async fn each_behind_savepoint_then<I, T, E, F>(
     let mut out = Vec::with_capacity(items.size_hint().0);
     for item in items {
         let sp = tx.savepoint().await?;
-        match run(&mut tx, item).await {
+        let (back, kept, result) = run(tx, state, item).await;
+        (tx, state) = (back, kept);
+        match result {
             Ok(done) => {
                 tx.release(sp).await?;
                 out.push(Ok(done));
             }
             Err(Refusal::Item(e)) => {
                 tx.rollback_to(sp).await?;
-                out.push(Err(undone(&mut tx, e).await?));
+                let (back, answer) = undone(tx, e).await;
+                tx = back;
+                out.push(Err(answer?));
             }
             Err(Refusal::Batch(e)) => return Err(e),
         }

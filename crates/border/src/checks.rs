@@ -1202,36 +1202,39 @@ pub async fn record_many(
     if ops.is_empty() {
         return Ok(Vec::new());
     }
-    let mut look = Lookups::load(db).await?;
-    let look = &mut look;
-    crate::bulk::each_behind_savepoint(db, ops, async |tx, op| {
-        match op {
+    let look = Lookups::load(db).await?;
+    crate::bulk::each_behind_savepoint(db, look, ops, |mut tx, mut look, op| async move {
+        let done = match op {
             CheckOp::Start {
                 principal,
                 trip_code,
                 kind,
                 at,
-            } => start_in(tx, db, look, ctx, principal, trip_code, *kind, *at)
-                .await
-                .map(CheckDone::Started),
+            } => start_in(
+                &mut tx, db, &mut look, ctx, principal, trip_code, *kind, *at,
+            )
+            .await
+            .map(CheckDone::Started),
             CheckOp::Decide {
                 principal,
                 trip_code,
                 kind,
                 input,
                 at,
-            } => decide_in(tx, db, look, ctx, principal, trip_code, *kind, input, *at)
-                .await
-                .map(CheckDone::Decided),
+            } => decide_in(
+                &mut tx, db, &mut look, ctx, principal, trip_code, *kind, input, *at,
+            )
+            .await
+            .map(CheckDone::Decided),
             CheckOp::Release {
                 principal,
                 input,
                 now,
-            } => release_in(tx, db, look, ctx, principal, input, *now)
+            } => release_in(&mut tx, db, &mut look, ctx, principal, input, *now)
                 .await
                 .map(CheckDone::Released),
-        }
-        .map_err(Refusal::below_500)
+        };
+        (tx, look, done.map_err(Refusal::below_500))
     })
     .await
 }

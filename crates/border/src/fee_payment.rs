@@ -457,10 +457,9 @@ pub async fn assess_many(
     ctx: &Ctx,
     inputs: &[(AssessInput, i64)],
 ) -> Result<Vec<Result<Assessment, AppError>>, AppError> {
-    crate::bulk::each_behind_savepoint(db, inputs, async |tx, (input, now)| {
-        assess_in(tx, db, ctx, input, *now)
-            .await
-            .map_err(Refusal::below_500)
+    crate::bulk::each_behind_savepoint(db, (), inputs, |mut tx, (), (input, now)| async move {
+        let r = assess_in(&mut tx, db, ctx, input, *now).await;
+        (tx, (), r.map_err(Refusal::below_500))
     })
     .await
 }
@@ -652,10 +651,9 @@ pub async fn request_payment_many(
     ctx: &Ctx,
     requests: &[(String, i64)],
 ) -> Result<Vec<Result<FeePayment, AppError>>, AppError> {
-    crate::bulk::each_behind_savepoint(db, requests, async |tx, (code, now)| {
-        request_in(tx, ctx, code, *now)
-            .await
-            .map_err(Refusal::below_500)
+    crate::bulk::each_behind_savepoint(db, (), requests, |mut tx, (), (code, now)| async move {
+        let r = request_in(&mut tx, ctx, code, *now).await;
+        (tx, (), r.map_err(Refusal::below_500))
     })
     .await
 }
@@ -752,10 +750,11 @@ pub async fn callback_many(
 ) -> Result<Vec<Result<CallbackResult, AppError>>, AppError> {
     crate::bulk::each_behind_savepoint_then(
         db,
+        (),
         calls,
-        async |tx, c| {
-            callback_in(
-                tx,
+        |mut tx, (), c| async move {
+            let r = callback_in(
+                &mut tx,
                 ctx,
                 &c.body,
                 c.signature.as_deref(),
@@ -766,15 +765,23 @@ pub async fn callback_many(
             .map_err(|e| match e {
                 CallbackError::Failed(e) if e.status() >= 500 => Refusal::Batch(e),
                 e => Refusal::Item(e),
-            })
+            });
+            (tx, (), r)
         },
-        async |tx, e| match e {
-            CallbackError::Refused { reason, label, err } => {
-                tx.audit(&rejection_entry(ctx, reason, &label)).await?;
-                tracing::warn!(reason, payment_id = %label, "border fee callback rejected");
-                Ok(err)
-            }
-            CallbackError::Failed(e) => Ok(e),
+        |mut tx, e| async move {
+            let answer = match e {
+                CallbackError::Refused { reason, label, err } => {
+                    match tx.audit(&rejection_entry(ctx, reason, &label)).await {
+                        Ok(_) => {
+                            tracing::warn!(reason, payment_id = %label, "border fee callback rejected");
+                            Ok(err)
+                        }
+                        Err(db) => Err(AppError::from(db)),
+                    }
+                }
+                CallbackError::Failed(e) => Ok(e),
+            };
+            (tx, answer)
         },
     )
     .await

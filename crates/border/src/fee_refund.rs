@@ -261,12 +261,12 @@ pub async fn open_due(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Refund>, AppEr
             },
         ));
     }
-    let opened = crate::bulk::each_behind_savepoint(db, &due, async |tx, (code, input)| {
-        open_in(tx, ctx, code, input, now)
-            .await
-            .map_err(Refusal::below_500)
-    })
-    .await?;
+    let opened =
+        crate::bulk::each_behind_savepoint(db, (), &due, |mut tx, (), (code, input)| async move {
+            let r = open_in(&mut tx, ctx, code, input, now).await;
+            (tx, (), r.map_err(Refusal::below_500))
+        })
+        .await?;
     // A trip refused here (e.g. refunded meanwhile by an officer) is simply not opened.
     Ok(opened.into_iter().filter_map(Result::ok).collect())
 }

@@ -1980,7 +1980,7 @@ pub async fn check_queue_calls(db: &Db) -> Result<(usize, usize), AppError> {
         let arrived: Option<i64> = r.try_get(2).map_err(db_err)?;
         let over: Option<i64> = r.try_get(3).map_err(db_err)?;
         let crossed: Option<i64> = r.try_get(4).map_err(db_err)?;
-        if !arrived.is_some_and(|a| a <= at) {
+        if arrived.is_none_or(|a| a > at) {
             broken.push(format!("trip {trip}: called before it arrived"));
         }
         if over.is_some_and(|o| o < at) {

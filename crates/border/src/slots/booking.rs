@@ -640,20 +640,29 @@ pub async fn book_many(
             y.hour_start,
         ))
     });
-    let answers = crate::bulk::each_behind_savepoint(db, order.iter().copied(), async |tx, i| {
-        let input = &inputs[i];
-        let code = input.gate_code.trim();
-        let gate = gates
-            .get(code)
-            .ok_or_else(|| Refusal::Item(unknown_gate(code)))?;
-        let dir = check_request(policy, gate, input, now).map_err(Refusal::Item)?;
-        book_in(tx, ctx, policy, gate, dir, input, now)
-            .await
-            .map_err(|e| match e.status() {
-                409 | 422 => Refusal::Item(e),
-                _ => Refusal::Batch(e),
-            })
-    })
+    let gates = &gates;
+    let answers = crate::bulk::each_behind_savepoint(
+        db,
+        (),
+        order.iter().copied(),
+        |mut tx, (), i| async move {
+            let input = &inputs[i];
+            let code = input.gate_code.trim();
+            let r = match gates.get(code) {
+                None => Err(Refusal::Item(unknown_gate(code))),
+                Some(gate) => match check_request(policy, gate, input, now) {
+                    Err(e) => Err(Refusal::Item(e)),
+                    Ok(dir) => book_in(&mut tx, ctx, policy, gate, dir, input, now)
+                        .await
+                        .map_err(|e| match e.status() {
+                            409 | 422 => Refusal::Item(e),
+                            _ => Refusal::Batch(e),
+                        }),
+                },
+            };
+            (tx, (), r)
+        },
+    )
     .await?;
     let mut out: Vec<Option<Result<Booking, AppError>>> = inputs.iter().map(|_| None).collect();
     for (i, answer) in order.into_iter().zip(answers) {

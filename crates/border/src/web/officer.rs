@@ -1028,11 +1028,23 @@ async fn review_post(
 /// The workbench's JSON API, merged into the platform's OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(api_checks, api_decide, api_release, api_events),
+    paths(
+        api_checks,
+        api_decide,
+        api_release,
+        api_events,
+        super::refunds::api_list,
+        super::refunds::api_open,
+        super::refunds::api_approve,
+        super::refunds::api_paid
+    ),
     components(schemas(
         CheckRequest,
         ReleaseInput,
         ReleaseOutcome,
+        crate::fee_refund::Refund,
+        crate::fee_refund::RefundInput,
+        super::refunds::PaidBody,
         tinhso_http::error::Problem
     ))
 )]

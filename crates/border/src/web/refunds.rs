@@ -108,14 +108,17 @@ async fn visible(
 
 // ------------------------------------------------------------------ the JSON API
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(super) struct ListQuery {
     /// `requested`, `approved` or `paid`; all when absent.
     status: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/border/fees/refunds", tag = "border", params(ListQuery),
+    responses((status = 200, body = Vec<Refund>, description = "The refunds (hoàn phí) of the gates the caller manages, newest first"),
+        (status = 403, body = tinhso_http::error::Problem), (status = 422, body = tinhso_http::error::Problem, description = "Unknown status")))]
 /// `GET /api/v1/border/fees/refunds?status=`: the refunds of the gates the caller manages.
-async fn api_list(
+pub(super) async fn api_list(
     State(state): State<AppState>,
     ctx: ReqCtx,
     Query(q): Query<ListQuery>,
@@ -124,8 +127,14 @@ async fn api_list(
     Ok(Json(visible(&state, &ctx, status).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/border/trips/{code}/fee/refund", tag = "border", request_body = RefundInput,
+    params(("code" = String, Path, description = "Trip code")),
+    responses((status = 201, body = Refund, description = "The refund opened (requested)"),
+        (status = 403, body = tinhso_http::error::Problem), (status = 404, body = tinhso_http::error::Problem),
+        (status = 409, body = tinhso_http::error::Problem, description = "Refunded already, fee not paid, trip crossed or not over"),
+        (status = 422, body = tinhso_http::error::Problem, description = "amount_vnd (≤ 0 or above what was paid), reason, note")))]
 /// `POST /api/v1/border/trips/{code}/fee/refund` `{amount_vnd?, reason, note?}`: open a refund.
-async fn api_open(
+pub(super) async fn api_open(
     State(state): State<AppState>,
     ctx: ReqCtx,
     Path(code): Path<String>,
@@ -137,8 +146,13 @@ async fn api_open(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/border/fees/refunds/{id}/approval", tag = "border",
+    params(("id" = String, Path, description = "Refund id")),
+    responses((status = 200, body = Refund, description = "The refund, approved"),
+        (status = 403, body = tinhso_http::error::Problem), (status = 404, body = tinhso_http::error::Problem),
+        (status = 409, body = tinhso_http::error::Problem, description = "Not requested, or approved by the one who asked")))]
 /// `POST /api/v1/border/fees/refunds/{id}/approval`: approve a requested refund.
-async fn api_approve(
+pub(super) async fn api_approve(
     State(state): State<AppState>,
     ctx: ReqCtx,
     Path(id): Path<String>,
@@ -149,18 +163,21 @@ async fn api_approve(
     ))
 }
 
-#[derive(Deserialize, Default)]
-struct PaidBody {
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub(super) struct PaidBody {
+    /// The refund transfer's reference (mã giao dịch hoàn tiền).
     #[serde(default)]
     reference: String,
-    /// The page's CSRF token (forms only).
-    #[serde(default)]
-    #[allow(dead_code)]
-    csrf: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/border/fees/refunds/{id}/payment", tag = "border", request_body = PaidBody,
+    params(("id" = String, Path, description = "Refund id")),
+    responses((status = 200, body = Refund, description = "The refund, paid back; the fee reads refunded"),
+        (status = 403, body = tinhso_http::error::Problem), (status = 404, body = tinhso_http::error::Problem),
+        (status = 409, body = tinhso_http::error::Problem, description = "Not approved yet, or paid already"),
+        (status = 422, body = tinhso_http::error::Problem, description = "reference missing, too long or used before")))]
 /// `POST /api/v1/border/fees/refunds/{id}/payment` `{reference}`: the refund was paid back.
-async fn api_paid(
+pub(super) async fn api_paid(
     State(state): State<AppState>,
     ctx: ReqCtx,
     Path(id): Path<String>,
