@@ -623,24 +623,14 @@ async fn a_prepaid_fee_of_a_cancelled_trip_is_refunded_by_the_fee_officer() {
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["status"], "paid");
     // The fee officer's page lists it; the declarer's trip page shows the fee refunded.
-    let page = app
-        .get(
-            &app.signed_in("bql.cuakhau").await,
-            "/nghiep-vu/cua-khau/hoan-phi",
-        )
-        .await;
+    let page = app.get(&bql, "/nghiep-vu/cua-khau/hoan-phi").await;
     let (s, html) = text(page).await;
     assert_eq!(s, StatusCode::OK);
     assert!(
         html.contains(&code) && html.contains("HT-2026-0001"),
         "{html}"
     );
-    let trip_page = app
-        .get(
-            &app.signed_in(ENTERPRISE).await,
-            &format!("/cua-khau/chuyen/{code}"),
-        )
-        .await;
+    let trip_page = app.get(&ent, &format!("/cua-khau/chuyen/{code}")).await;
     let (_, html) = text(trip_page).await;
     assert!(html.contains("đã hoàn phí"), "{html}");
 }
