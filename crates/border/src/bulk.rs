@@ -3,8 +3,14 @@
 //! instead of thousands of bound parameters. (SQLite looks up a numbered parameter's name by a
 //! linear walk, so binding n parameters costs O(n²): a 1,000-event batch spent a third of its
 //! time there.)
+//!
+//! Also: many items in one transaction, each behind its own savepoint (điểm lưu), so that a
+//! refused item is undone and reported in its place while the others commit
+//! ([`each_behind_savepoint`]).
 
-use tinhso_store::Backend;
+use std::future::Future;
+use tinhso_kernel::AppError;
+use tinhso_store::{Backend, Db, WriteTx};
 
 /// A column's type in the JSON rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +45,99 @@ pub fn rows_sql(backend: Backend, param: usize, cols: &[(&str, Col)]) -> String 
             select.join(", ")
         ),
     }
+}
+
+/// What a failed item of [`each_behind_savepoint`] does to its batch.
+#[derive(Debug)]
+pub enum Refusal<E> {
+    /// The item is refused (từ chối): what it wrote is undone and `E` is its answer; the
+    /// others go on.
+    Item(E),
+    /// The whole batch fails and nothing is written (a database failure).
+    Batch(AppError),
+}
+
+impl Refusal<AppError> {
+    /// A client error (4xx) refuses the item, anything else fails the batch.
+    pub fn below_500(e: AppError) -> Self {
+        if e.status() < 500 {
+            Refusal::Item(e)
+        } else {
+            Refusal::Batch(e)
+        }
+    }
+}
+
+/// What one item's run hands back: the transaction and the state it was lent, and the
+/// item's result.
+pub type Step<S, T, E> = (WriteTx, S, Result<T, Refusal<E>>);
+
+/// Run `run` for each item in one write transaction, each behind a savepoint: an item that
+/// succeeds is kept, one refused ([`Refusal::Item`]) is rolled back — its rows, audit entries
+/// and outbox events — and its error stands in its place; [`Refusal::Batch`] drops the
+/// transaction (nothing is written) and is returned. Results in the order of `items` (an
+/// item sees what the earlier ones wrote). No items: no transaction.
+///
+/// `run(tx, state, item)` gets the transaction and a state shared by the items (lookups
+/// loaded once; `()` when there is none) by value and hands them back with the result: an
+/// ordinary closure returning a future that owns what it uses, so the batch's future stays
+/// `Send` for `tokio::spawn` (an async closure borrowing the transaction makes a
+/// higher-ranked future whose `Send` the compiler cannot prove).
+pub async fn each_behind_savepoint<S, I, T, E, Fut>(
+    db: &Db,
+    state: S,
+    items: impl IntoIterator<Item = I>,
+    run: impl FnMut(WriteTx, S, I) -> Fut,
+) -> Result<Vec<Result<T, E>>, AppError>
+where
+    Fut: Future<Output = Step<S, T, E>>,
+{
+    each_behind_savepoint_then(db, state, items, run, |tx, e| {
+        std::future::ready((tx, Ok(e)))
+    })
+    .await
+}
+
+/// [`each_behind_savepoint`], and after a refused item is undone, `undone(tx, error)` runs in
+/// the same transaction (outside the savepoint, so what it writes is kept — e.g. an audit
+/// entry of the refusal) and gives the item's answer (an `Err` fails the batch).
+pub async fn each_behind_savepoint_then<S, I, T, E, F, Fut, UFut>(
+    db: &Db,
+    mut state: S,
+    items: impl IntoIterator<Item = I>,
+    mut run: impl FnMut(WriteTx, S, I) -> Fut,
+    mut undone: impl FnMut(WriteTx, E) -> UFut,
+) -> Result<Vec<Result<T, F>>, AppError>
+where
+    Fut: Future<Output = Step<S, T, E>>,
+    UFut: Future<Output = (WriteTx, Result<F, AppError>)>,
+{
+    let mut items = items.into_iter().peekable();
+    if items.peek().is_none() {
+        return Ok(Vec::new());
+    }
+    let mut tx = db.begin_write().await?;
+    let mut out = Vec::with_capacity(items.size_hint().0);
+    for item in items {
+        let sp = tx.savepoint().await?;
+        let (back, kept, result) = run(tx, state, item).await;
+        (tx, state) = (back, kept);
+        match result {
+            Ok(done) => {
+                tx.release(sp).await?;
+                out.push(Ok(done));
+            }
+            Err(Refusal::Item(e)) => {
+                tx.rollback_to(sp).await?;
+                let (back, answer) = undone(tx, e).await;
+                tx = back;
+                out.push(Err(answer?));
+            }
+            Err(Refusal::Batch(e)) => return Err(e),
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
 }
 
 #[cfg(test)]

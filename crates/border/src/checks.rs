@@ -30,6 +30,7 @@ use tinhso_store::audit::Ctx;
 use tinhso_store::{Backend, Db, DbError, WriteTx};
 use utoipa::ToSchema;
 
+use crate::bulk::Refusal;
 use crate::declaration::{self, Trip};
 use crate::gates::{self, CheckKind, Gate};
 use crate::journey::{self, Source, Stage};
@@ -1201,12 +1202,9 @@ pub async fn record_many(
     if ops.is_empty() {
         return Ok(Vec::new());
     }
-    let mut look = Lookups::load(db).await?;
-    let mut tx = db.begin_write().await?;
-    let mut out = Vec::with_capacity(ops.len());
-    for op in ops {
-        let sp = tx.savepoint().await?;
-        let r = match op {
+    let look = Lookups::load(db).await?;
+    crate::bulk::each_behind_savepoint(db, look, ops, |mut tx, mut look, op| async move {
+        let done = match op {
             CheckOp::Start {
                 principal,
                 trip_code,
@@ -1236,20 +1234,9 @@ pub async fn record_many(
                 .await
                 .map(CheckDone::Released),
         };
-        match r {
-            Ok(done) => {
-                tx.release(sp).await?;
-                out.push(Ok(done));
-            }
-            Err(e) if e.status() < 500 => {
-                tx.rollback_to(sp).await?;
-                out.push(Err(e));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    tx.commit().await?;
-    Ok(out)
+        (tx, look, done.map_err(Refusal::below_500))
+    })
+    .await
 }
 
 /// One officer decision of a batch ([`decide_many`]).

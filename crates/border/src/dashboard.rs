@@ -63,7 +63,8 @@ pub struct Dashboard {
     pub crossings: BTreeMap<String, BTreeMap<String, Vec<i64>>>,
     pub yards: Vec<YardLoad>,
     pub dwell: Vec<Dwell>,
-    /// Fees received per day (VND, aligned with `days`) and the collector's share.
+    /// Fees received per day net of the refunds paid back that day (VND, aligned with `days`)
+    /// and the collector's share.
     pub fees_per_day: Vec<i64>,
     pub collector_per_day: Vec<i64>,
     pub crossed_today: i64,
@@ -245,7 +246,16 @@ pub async fn compute(db: &Db, now: i64, days: i64) -> Result<Dashboard, AppError
     .map_err(db_err)?;
     let mut fees_per_day = vec![0; days as usize];
     let mut collector_per_day = vec![0; days as usize];
-    for r in fee_rows {
+    // Net of the refunds paid back that day (hoàn phí): given back as negative rows.
+    let refund_rows = sqlx::query(
+        "SELECT paid_at, -amount_vnd, -collector_vnd FROM border_fee_refunds \
+         WHERE status = 'paid' AND paid_at >= $1",
+    )
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    for r in fee_rows.into_iter().chain(refund_rows) {
         let at: i64 = r.try_get(0).map_err(db_err)?;
         let d = local_day(at) - first;
         if (0..days).contains(&d) {

@@ -32,6 +32,7 @@
 //!   crossings, what of them is paid and outstanding, and the money received that day with
 //!   the collector's and the budget's shares.
 
+use crate::bulk::Refusal;
 use crate::declaration::{self, Stage, Trip};
 use crate::fees::{self, FeeInput, FeeQuote, VehicleInput, VehicleKind};
 use crate::gates::Direction;
@@ -51,6 +52,17 @@ pub const RECEIPT_PREFIX: &str = "BLP";
 
 fn db_err(e: sqlx::Error) -> AppError {
     AppError::from(DbError::from(e))
+}
+
+/// A database error, with a unique-index violation answered by `refused()` (a 409 or 422 the
+/// caller words: a race lost, a number used twice) instead of a server error.
+pub(crate) fn unique_as(e: sqlx::Error, refused: impl FnOnce() -> AppError) -> AppError {
+    let e = DbError::from(e);
+    if e.is_unique_violation() {
+        refused()
+    } else {
+        e.into()
+    }
 }
 
 /// What an officer (or the declarer) gives to price a trip beyond its declaration.
@@ -85,7 +97,8 @@ pub struct Assessment {
     pub budget_vnd: i64,
     pub confirmed: bool,
     pub quote: FeeQuote,
-    /// `due`, `paid` or `superseded`.
+    /// `due`, `paid`, `superseded` or `refunded` (paid, then paid back:
+    /// [`crate::fee_refund`]).
     pub status: String,
     pub assessed_by: String,
     pub assessed_at: i64,
@@ -346,7 +359,7 @@ async fn assess_in(
     .map(assessment_of)
     .transpose()?;
     if let Some(p) = &prior {
-        if p.status == "paid" {
+        if p.status == "paid" || p.status == "refunded" {
             return Err(AppError::conflict(
                 format!(
                     "Chuyến {} đã nộp phí {} đồng; không tính lại",
@@ -405,16 +418,13 @@ async fn assess_in(
     .execute(tx.conn())
     .await
     .map_err(|e| {
-        let e = DbError::from(e);
-        if e.is_unique_violation() {
-            // Another assessment of the same trip committed first (a race on PostgreSQL).
+        // Another assessment of the same trip committed first (a race on PostgreSQL).
+        unique_as(e, || {
             AppError::conflict(
                 format!("Chuyến {} vừa được tính phí; hãy tải lại", trip.code),
                 format!("Trip {} was just assessed; reload it", trip.code),
             )
-        } else {
-            e.into()
-        }
+        })
     })?;
     tx.audit(&ctx.entry(
         "border.fee.assess",
@@ -447,27 +457,11 @@ pub async fn assess_many(
     ctx: &Ctx,
     inputs: &[(AssessInput, i64)],
 ) -> Result<Vec<Result<Assessment, AppError>>, AppError> {
-    let mut out = Vec::with_capacity(inputs.len());
-    if inputs.is_empty() {
-        return Ok(out);
-    }
-    let mut tx = db.begin_write().await?;
-    for (input, now) in inputs {
-        let sp = tx.savepoint().await?;
-        match assess_in(&mut tx, db, ctx, input, *now).await {
-            Ok(a) => {
-                tx.release(sp).await?;
-                out.push(Ok(a));
-            }
-            Err(e) if e.status() < 500 => {
-                tx.rollback_to(sp).await?;
-                out.push(Err(e));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    tx.commit().await?;
-    Ok(out)
+    crate::bulk::each_behind_savepoint(db, (), inputs, |mut tx, (), (input, now)| async move {
+        let r = assess_in(&mut tx, db, ctx, input, *now).await;
+        (tx, (), r.map_err(Refusal::below_500))
+    })
+    .await
 }
 
 const PAYMENT_COLUMNS: &str = "id, assessment_id, trip_code, gate_code, amount_vnd, purpose, status, \
@@ -590,6 +584,12 @@ async fn request_in(
             "The fee of this trip has been paid",
         ));
     }
+    if a.status == "refunded" {
+        return Err(AppError::conflict(
+            "Phí của chuyến này đã được hoàn; không thu lại",
+            "The fee of this trip was refunded: it is not collected again",
+        ));
+    }
     if let Some(row) = sqlx::query(&format!(
         "SELECT {PAYMENT_COLUMNS} FROM border_fee_payments \
          WHERE assessment_id = $1 AND status = 'pending' ORDER BY created_at, id"
@@ -651,27 +651,11 @@ pub async fn request_payment_many(
     ctx: &Ctx,
     requests: &[(String, i64)],
 ) -> Result<Vec<Result<FeePayment, AppError>>, AppError> {
-    let mut out = Vec::with_capacity(requests.len());
-    if requests.is_empty() {
-        return Ok(out);
-    }
-    let mut tx = db.begin_write().await?;
-    for (code, now) in requests {
-        let sp = tx.savepoint().await?;
-        match request_in(&mut tx, ctx, code, *now).await {
-            Ok(p) => {
-                tx.release(sp).await?;
-                out.push(Ok(p));
-            }
-            Err(e) if e.status() < 500 => {
-                tx.rollback_to(sp).await?;
-                out.push(Err(e));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    tx.commit().await?;
-    Ok(out)
+    crate::bulk::each_behind_savepoint(db, (), requests, |mut tx, (), (code, now)| async move {
+        let r = request_in(&mut tx, ctx, code, *now).await;
+        (tx, (), r.map_err(Refusal::below_500))
+    })
+    .await
 }
 
 fn refused(code: ErrorCode, vi: &str, en: &str) -> AppError {
@@ -764,42 +748,43 @@ pub async fn callback_many(
     calls: &[GatewayCall],
     now_secs: i64,
 ) -> Result<Vec<Result<CallbackResult, AppError>>, AppError> {
-    let mut out = Vec::with_capacity(calls.len());
-    if calls.is_empty() {
-        return Ok(out);
-    }
-    let mut tx = db.begin_write().await?;
-    for c in calls {
-        let sp = tx.savepoint().await?;
-        let r = callback_in(
-            &mut tx,
-            ctx,
-            &c.body,
-            c.signature.as_deref(),
-            c.timestamp.as_deref(),
-            now_secs,
-        )
-        .await;
-        match r {
-            Ok(r) => {
-                tx.release(sp).await?;
-                out.push(Ok(r));
-            }
-            Err(CallbackError::Refused { reason, label, err }) => {
-                tx.rollback_to(sp).await?;
-                tx.audit(&rejection_entry(ctx, reason, &label)).await?;
-                tracing::warn!(reason, payment_id = %label, "border fee callback rejected");
-                out.push(Err(err));
-            }
-            Err(CallbackError::Failed(e)) if e.status() < 500 => {
-                tx.rollback_to(sp).await?;
-                out.push(Err(e));
-            }
-            Err(CallbackError::Failed(e)) => return Err(e),
-        }
-    }
-    tx.commit().await?;
-    Ok(out)
+    crate::bulk::each_behind_savepoint_then(
+        db,
+        (),
+        calls,
+        |mut tx, (), c| async move {
+            let r = callback_in(
+                &mut tx,
+                ctx,
+                &c.body,
+                c.signature.as_deref(),
+                c.timestamp.as_deref(),
+                now_secs,
+            )
+            .await
+            .map_err(|e| match e {
+                CallbackError::Failed(e) if e.status() >= 500 => Refusal::Batch(e),
+                e => Refusal::Item(e),
+            });
+            (tx, (), r)
+        },
+        |mut tx, e| async move {
+            let answer = match e {
+                CallbackError::Refused { reason, label, err } => {
+                    match tx.audit(&rejection_entry(ctx, reason, &label)).await {
+                        Ok(_) => {
+                            tracing::warn!(reason, payment_id = %label, "border fee callback rejected");
+                            Ok(err)
+                        }
+                        Err(db) => Err(AppError::from(db)),
+                    }
+                }
+                CallbackError::Failed(e) => Ok(e),
+            };
+            (tx, answer)
+        },
+    )
+    .await
 }
 
 /// [`callback`] inside `tx`: every rule of a callback (shared by [`callback`] and
@@ -1212,6 +1197,30 @@ pub struct DailyReconciliation {
     pub budget_vnd: i64,
     /// Payment requests made that day that failed.
     pub failed: i64,
+    /// Refunds paid back that day (hoàn phí, [`crate::fee_refund`]): count, amount and the
+    /// shares given back.
+    pub refunds: i64,
+    pub refunded_vnd: i64,
+    pub refunded_collector_vnd: i64,
+    pub refunded_budget_vnd: i64,
+    /// What the day collected net of its refunds: received − refunded, and its shares.
+    pub net_received_vnd: i64,
+    pub net_collector_vnd: i64,
+    pub net_budget_vnd: i64,
+}
+
+/// The counts and sums (columns 1–4) of `gate`'s row among per-gate rows (column 0).
+fn gate_row(rows: &[sqlx::any::AnyRow], gate: &str) -> Result<Option<[i64; 4]>, AppError> {
+    for row in rows {
+        if row.try_get::<String, _>(0).map_err(db_err)? == gate {
+            let mut v = [0i64; 4];
+            for (i, x) in v.iter_mut().enumerate() {
+                *x = row.try_get(i + 1).map_err(db_err)?;
+            }
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
 }
 
 /// The reconciliation of every gate (or one) for a local day.
@@ -1239,24 +1248,34 @@ pub async fn reconciliation(
         "SELECT gate_code, COUNT(*), \
          CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN status = 'paid' THEN amount_vnd ELSE 0 END), 0) AS BIGINT) \
-         FROM border_fee_assessments WHERE fee_date = $1 AND status <> 'superseded' \
+         FROM border_fee_assessments WHERE fee_date = $1 AND status IN ('due', 'paid') \
          GROUP BY gate_code",
     )
     .bind(&day)
     .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?;
-    let received = sqlx::query(
-        "SELECT gate_code, COUNT(*), CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(collector_vnd), 0) AS BIGINT), CAST(COALESCE(SUM(budget_vnd), 0) AS BIGINT) \
-         FROM border_fee_payments WHERE status = 'paid' AND paid_at >= $1 AND paid_at < $2 \
-         GROUP BY gate_code",
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    // Money received and money given back (refunds paid) that day, per gate: count, amount
+    // and the two shares.
+    let mut day_sums = Vec::with_capacity(2);
+    for table in ["border_fee_payments", "border_fee_refunds"] {
+        day_sums.push(
+            sqlx::query(&format!(
+                "SELECT gate_code, COUNT(*), CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(collector_vnd), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(budget_vnd), 0) AS BIGINT) \
+                 FROM {table} WHERE status = 'paid' AND paid_at >= $1 AND paid_at < $2 \
+                 GROUP BY gate_code"
+            ))
+            .bind(start)
+            .bind(end)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?,
+        );
+    }
+    let refunded = day_sums.pop().unwrap_or_default();
+    let received = day_sums.pop().unwrap_or_default();
     let failed = sqlx::query(
         "SELECT gate_code, COUNT(*) FROM border_fee_payments \
          WHERE status = 'failed' AND created_at >= $1 AND created_at < $2 GROUP BY gate_code",
@@ -1283,6 +1302,13 @@ pub async fn reconciliation(
             collector_vnd: 0,
             budget_vnd: 0,
             failed: 0,
+            refunds: 0,
+            refunded_vnd: 0,
+            refunded_collector_vnd: 0,
+            refunded_budget_vnd: 0,
+            net_received_vnd: 0,
+            net_collector_vnd: 0,
+            net_budget_vnd: 0,
         };
         for row in &assessed {
             if row.try_get::<String, _>(0).map_err(db_err)? == g {
@@ -1292,19 +1318,25 @@ pub async fn reconciliation(
             }
         }
         r.outstanding_vnd = r.expected_vnd - r.paid_for_day_vnd;
-        for row in &received {
-            if row.try_get::<String, _>(0).map_err(db_err)? == g {
-                r.payments = row.try_get(1).map_err(db_err)?;
-                r.received_vnd = row.try_get(2).map_err(db_err)?;
-                r.collector_vnd = row.try_get(3).map_err(db_err)?;
-                r.budget_vnd = row.try_get(4).map_err(db_err)?;
-            }
+        if let Some(v) = gate_row(&received, &g)? {
+            (r.payments, r.received_vnd, r.collector_vnd, r.budget_vnd) = (v[0], v[1], v[2], v[3]);
         }
         for row in &failed {
             if row.try_get::<String, _>(0).map_err(db_err)? == g {
                 r.failed = row.try_get(1).map_err(db_err)?;
             }
         }
+        if let Some(v) = gate_row(&refunded, &g)? {
+            (
+                r.refunds,
+                r.refunded_vnd,
+                r.refunded_collector_vnd,
+                r.refunded_budget_vnd,
+            ) = (v[0], v[1], v[2], v[3]);
+        }
+        r.net_received_vnd = r.received_vnd - r.refunded_vnd;
+        r.net_collector_vnd = r.collector_vnd - r.refunded_collector_vnd;
+        r.net_budget_vnd = r.budget_vnd - r.refunded_budget_vnd;
         out.push(r);
     }
     Ok(out)

@@ -11,7 +11,8 @@
 //! - [`slots`]: crossing slots per gate, direction and hour, and the queue.
 //! - [`waittimes`]: the open wait-time feed per gate and direction.
 //! - [`fees`]: the infrastructure fee (phí sử dụng công trình kết cấu hạ tầng) as dated data;
-//!   [`fee_payment`]: the fee assessed per trip, paid with VietQR, receipts, daily reconciliation.
+//!   [`fee_payment`]: the fee assessed per trip, paid with VietQR, receipts, daily reconciliation;
+//!   [`fee_refund`]: refunds (hoàn phí) of prepaid fees of trips that never crossed.
 //! - [`checks`]: the agencies' workbench: each agency's check per trip (pass, hold, reject),
 //!   the customs release received from customs, service times per agency.
 //! - [`indicators`]: the shares the plan's border targets are measured by.
@@ -26,6 +27,7 @@ pub mod dashboard;
 pub mod declaration;
 pub mod events;
 pub mod fee_payment;
+pub mod fee_refund;
 pub mod fees;
 pub mod forecast;
 pub mod gates;
@@ -106,5 +108,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 8014,
         name: "border camera reads: the scoring rule's reason (match_note)",
         sql: include_str!("../migrations/8014_match_note.sql"),
+    },
+    Migration {
+        version: 8015,
+        name: "border refunds of prepaid infrastructure fees",
+        sql: include_str!("../migrations/8015_fee_refunds.sql"),
     },
 ];

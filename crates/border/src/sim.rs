@@ -7,8 +7,11 @@
 //! GPS events by [`Ingestor::ingest_batch`], the agencies' checks by [`checks::start`],
 //! [`checks::decide`] (pass, hold, reject) and [`checks::receive_release`] (customs), the fee by
 //! [`fee_payment::assess_at`], [`fee_payment::request_payment_at`] and a signed gateway
-//! [`fee_payment::callback`], no-shows by [`booking::sweep_no_shows`] and the crisis capacity cut
-//! by [`capacity::set_override`]. A truck leaves the yard only when the platform says it may
+//! [`fee_payment::callback`], every hour the queue job [`queue::tick`] as `tinhso serve` runs it
+//! (no-shows to standby by [`booking::sweep_no_shows`], standby seating, the queue's calls
+//! forward by [`queue::call_forward`]), refunds of prepaid fees of trips that never crossed
+//! by [`fee_refund::open_due`], [`fee_refund::approve`] and [`fee_refund::mark_paid`], and the
+//! crisis capacity cut by [`capacity::set_override`]. A truck leaves the yard only when the platform says it may
 //! ([`cleared_to_cross`]); the run ends by checking its invariants ([`check_invariants`]).
 //!
 //! Volumes: the 2023 average of 1,100–1,350 vehicles a day (we use 1,250 at `scale = 1` and
@@ -25,10 +28,12 @@ use crate::checks::{
 use crate::declaration::{self, Checked, DeclarationInput, GoodsLineInput};
 use crate::events::{self, EventBody, Ingestor, NewEvent};
 use crate::fee_payment::{self, AssessInput};
+use crate::fee_refund;
 use crate::gates::{self, CheckKind, Direction, Gate};
 use crate::misread::{self, MisreadKind};
 use crate::registry::DriverInput;
-use crate::slots::{self, booking, capacity, Policy, HOUR};
+use crate::slots::queue::{self, QueueCall, QueueSnapshot};
+use crate::slots::{self, booking, capacity, Policy, Queues, HOUR};
 use chrono::{Datelike, NaiveDate, Weekday};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -198,6 +203,9 @@ pub struct Rates {
     /// Booked trips whose enterprise pays the fee when booking (nộp phí trước), before the
     /// truck leaves; the gate does not ask again.
     pub prepay: f64,
+    /// Prepaid trips whose order then falls through: the booking and the trip are cancelled
+    /// after the payment, before the truck leaves, and the fee is refunded (hoàn phí).
+    pub prepaid_cancel: f64,
     /// Trucks arriving without a slot whose driver joins the standby queue (hàng chờ dự
     /// phòng) for a free seat.
     pub standby_join: f64,
@@ -218,13 +226,14 @@ impl Default for Rates {
             customs_reject: 0.002,
             late_grace: 0.02,
             prepay: 0.25,
+            prepaid_cancel: 0.06,
             standby_join: 0.05,
         }
     }
 }
 
 impl Rates {
-    fn all(&self) -> [(&'static str, f64); 13] {
+    fn all(&self) -> [(&'static str, f64); 14] {
         [
             ("correction", self.correction),
             ("booking_cancel", self.booking_cancel),
@@ -238,6 +247,7 @@ impl Rates {
             ("customs_reject", self.customs_reject),
             ("late_grace", self.late_grace),
             ("prepay", self.prepay),
+            ("prepaid_cancel", self.prepaid_cancel),
             ("standby_join", self.standby_join),
         ]
     }
@@ -424,6 +434,15 @@ pub struct Report {
     pub fees_paid_vnd: i64,
     /// Fees paid at booking time, before the truck arrived (among those paid online).
     pub fees_prepaid: usize,
+    /// Prepaid trips cancelled after their payment (their fee to be refunded).
+    pub prepaid_cancelled: usize,
+    /// Refunds of prepaid fees (hoàn phí) opened for trips over without crossing, paid back
+    /// by the fee officer, and the amount paid back.
+    pub refunds_opened: usize,
+    pub refunds_paid: usize,
+    pub refunded_vnd: i64,
+    /// Trucks called forward by the queue job (`border.queue_call`).
+    pub queue_calls: usize,
     /// Agency checks: per kind (`border_guard`, `plant_quarantine`, `customs`, …) the number
     /// passed, held and rejected.
     pub checks: BTreeMap<String, CheckCounts>,
@@ -490,6 +509,17 @@ pub struct Invariants {
     /// Trips the database shows crossed without a paid fee or with a check not passed (by a
     /// camera read attached to the wrong truck, see `events_wrong_trip`): reported, not failed.
     pub db_crossed_uncleared: usize,
+    /// Trips over without crossing whose fee was paid: each refunded in full, once, with its
+    /// assessment `refunded`; and paid − refunded = the fees of crossed trips + those of trips
+    /// still under way ([`check_refunds`]).
+    pub refunded_trips: usize,
+    /// Queue calls: each called truck was waiting (arrived, not crossed) in its queue at a
+    /// position within the policy's call position, the queue in the rule's order, every truck
+    /// within that position called once ([`check_calls`], [`check_queue_calls`]).
+    pub queue_calls: usize,
+    /// Of those, trucks that had crossed but whose crossing reads had not reached the platform
+    /// yet (delivered late): reported, not failed.
+    pub queue_calls_exit_unseen: usize,
 }
 
 impl std::fmt::Display for Report {
@@ -579,14 +609,19 @@ impl std::fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "fees: assessed {}, paid {} (online {}, at the gate {}; prepaid at booking {}), declined attempts {}, paid {} VND",
+            "fees: assessed {}, paid {} (online {}, at the gate {}; prepaid at booking {}), declined attempts {}, paid {} VND; prepaid then cancelled {}, refunds opened {}, paid back {} ({} VND); queue calls {}",
             self.fees_assessed,
             self.fees_paid_online + self.fees_paid_at_gate,
             self.fees_paid_online,
             self.fees_paid_at_gate,
             self.fees_prepaid,
             self.payments_failed,
-            self.fees_paid_vnd
+            self.fees_paid_vnd,
+            self.prepaid_cancelled,
+            self.refunds_opened,
+            self.refunds_paid,
+            self.refunded_vnd,
+            self.queue_calls
         )?;
         let checks: Vec<String> = self
             .checks
@@ -609,8 +644,8 @@ impl std::fmt::Display for Report {
         if let Some(i) = &self.invariants {
             writeln!(
                 f,
-                "invariants hold: {} crossed trips paid and cleared before crossing; {} slot hours and {} slot days match their bookings within capacity; {} booked trips with at most one active booking; {} late trucks with one extension, arrived by it; {} prepaid trips not asked again; {} standby trips; db-crossed uncleared {}",
-                i.crossed_trips, i.slots, i.slot_days, i.booked_trips, i.grace_trips, i.prepaid_trips, i.standby_trips, i.db_crossed_uncleared
+                "invariants hold: {} crossed trips paid and cleared before crossing; {} slot hours and {} slot days match their bookings within capacity; {} booked trips with at most one active booking; {} late trucks with one extension, arrived by it; {} prepaid trips not asked again; {} standby trips; {} trips refunded in full; {} queue calls of waiting trucks in order ({} with the crossing not yet seen); db-crossed uncleared {}",
+                i.crossed_trips, i.slots, i.slot_days, i.booked_trips, i.grace_trips, i.prepaid_trips, i.standby_trips, i.refunded_trips, i.queue_calls, i.queue_calls_exit_unseen, i.db_crossed_uncleared
             )?;
         }
         write!(
@@ -665,6 +700,8 @@ struct SimTrip {
     correcting: bool,
     /// The enterprise pays the fee when booking.
     prepaid: bool,
+    /// Cancelled after prepaying (the fee is to be refunded).
+    prepaid_cancel: bool,
     /// Holds a slot (booked, or seated from standby).
     booked: bool,
     /// Joined the standby queue at this time.
@@ -985,6 +1022,7 @@ fn plan_trips(opts: &Options, gates: &[GateState], rng: &mut StdRng) -> Vec<SimT
                             graced: false,
                             correcting: false,
                             prepaid: false,
+                            prepaid_cancel: false,
                             booked: false,
                             standby_at: None,
                             swept: false,
@@ -1817,6 +1855,244 @@ pub async fn check_grace(
     }
 }
 
+/// Check one round of queue calls against the snapshot they were made from, failing with every
+/// violation listed: each queue is in the rule's order (slot hour, trucks without a slot
+/// last; perishables first within a slot hour when the policy says so; then arrival) with
+/// positions 1..n; each call names a truck of that queue at its position, within
+/// `Policy::call_position`, not called before, and one the simulation saw arrive
+/// (`arrived(trip id)`) — a called truck was waiting; every truck within the call position
+/// has been called (now or before). `called` gathers the trips called so far. Returns the
+/// number of calls.
+pub fn check_calls(
+    snap: &QueueSnapshot,
+    calls: &[QueueCall],
+    called: &mut HashSet<String>,
+    policy: &Policy,
+    arrived: impl Fn(&str) -> bool,
+) -> Result<usize, AppError> {
+    let mut broken = Vec::new();
+    let n = policy.call_position.max(0);
+    for c in calls {
+        let q = snap.queue(&c.gate_code, c.direction);
+        match q.iter().find(|e| e.trip_id == c.trip_id) {
+            None => broken.push(format!("{} called but not in its queue", c.trip_code)),
+            Some(e) if e.position != c.position => broken.push(format!(
+                "{} called at position {} but is {}",
+                c.trip_code, c.position, e.position
+            )),
+            Some(_) => {}
+        }
+        if c.position > n || c.position < 1 {
+            broken.push(format!(
+                "{} called at position {} (> {n})",
+                c.trip_code, c.position
+            ));
+        }
+        if !called.insert(c.trip_id.clone()) {
+            broken.push(format!("{} called twice", c.trip_code));
+        }
+        if !arrived(&c.trip_id) {
+            broken.push(format!(
+                "{} called but the truck had not arrived",
+                c.trip_code
+            ));
+        }
+    }
+    let key = |e: &queue::QueueEntry| {
+        (
+            e.slot_hour.unwrap_or(i64::MAX),
+            !(policy.perishable_first_in_slot && e.perishable),
+            e.arrived_at,
+        )
+    };
+    let mut keys: Vec<_> = snap.keys().cloned().collect();
+    keys.sort_by(|a, b| (a.0.as_str(), a.1.as_str()).cmp(&(b.0.as_str(), b.1.as_str())));
+    for (gate, dir) in keys {
+        let q = snap.queue(&gate, dir);
+        for (i, e) in q.iter().enumerate() {
+            if e.position != i as i64 + 1 {
+                broken.push(format!(
+                    "{gate} {}: {} at index {i} has position {}",
+                    dir.as_str(),
+                    e.trip_code,
+                    e.position
+                ));
+            }
+            if e.position <= n && !called.contains(&e.trip_id) {
+                broken.push(format!(
+                    "{} at position {} was never called",
+                    e.trip_code, e.position
+                ));
+            }
+        }
+        for w in q.windows(2) {
+            if key(&w[0]) > key(&w[1]) {
+                broken.push(format!(
+                    "{gate} {}: {} ahead of {} against the order",
+                    dir.as_str(),
+                    w[0].trip_code,
+                    w[1].trip_code
+                ));
+            }
+        }
+    }
+    if broken.is_empty() {
+        Ok(calls.len())
+    } else {
+        let k = broken.len();
+        broken.truncate(20);
+        Err(AppError::internal(format!(
+            "queue calls broken ({k}): {}",
+            broken.join("; ")
+        )))
+    }
+}
+
+/// The longest a crossing can stay unknown to the platform in a run: its reads delivered up to
+/// 120 minutes late, at the end of the following simulated hour.
+const EXIT_UNSEEN_MAX: i64 = 3 * HOUR;
+
+/// Check every recorded queue call (`border_queue_calls`) against the trips' stage history:
+/// the truck had arrived (a `staging` or `yard` stage) by the call, and had not been turned
+/// back or cancelled before it, nor crossed — except a crossing whose camera and QR reads had
+/// not reached the platform yet (at most [`EXIT_UNSEEN_MAX`] before the call; the stage keeps
+/// the read's own time): those are counted. Returns (calls, calls of trucks whose crossing was
+/// still unseen).
+pub async fn check_queue_calls(db: &Db) -> Result<(usize, usize), AppError> {
+    let rows = sqlx::query(
+        "SELECT c.trip_id, c.called_at, \
+         (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = c.trip_id \
+          AND s.stage IN ('staging', 'yard')), \
+         (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = c.trip_id \
+          AND s.stage IN ('returned', 'cancelled')), \
+         (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = c.trip_id \
+          AND s.stage = 'crossed') \
+         FROM border_queue_calls c ORDER BY c.trip_id",
+    )
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    let mut broken = Vec::new();
+    let mut unseen = 0;
+    for r in &rows {
+        let trip: String = r.try_get(0).map_err(db_err)?;
+        let at: i64 = r.try_get(1).map_err(db_err)?;
+        let arrived: Option<i64> = r.try_get(2).map_err(db_err)?;
+        let over: Option<i64> = r.try_get(3).map_err(db_err)?;
+        let crossed: Option<i64> = r.try_get(4).map_err(db_err)?;
+        if arrived.is_none_or(|a| a > at) {
+            broken.push(format!("trip {trip}: called before it arrived"));
+        }
+        if over.is_some_and(|o| o < at) {
+            broken.push(format!(
+                "trip {trip}: called after it turned back or was cancelled"
+            ));
+        }
+        match crossed {
+            Some(x) if x < at - EXIT_UNSEEN_MAX => {
+                broken.push(format!("trip {trip}: called long after it crossed"))
+            }
+            Some(x) if x < at => unseen += 1,
+            _ => {}
+        }
+    }
+    if broken.is_empty() {
+        Ok((rows.len(), unseen))
+    } else {
+        let k = broken.len();
+        broken.truncate(20);
+        Err(AppError::internal(format!(
+            "recorded queue calls broken ({k}): {}",
+            broken.join("; ")
+        )))
+    }
+}
+
+/// Check the refunds (hoàn phí), failing with every violation listed: every trip over without
+/// crossing (cancelled, turned back) whose fee was paid has one refund, paid back, of the whole
+/// amount, and its assessment is `refunded`; no crossed trip has a refund; and the books
+/// balance: paid − refunded = the fees of crossed trips + those of trips still under way.
+/// Returns the number of refunded trips.
+pub async fn check_refunds(db: &Db) -> Result<usize, AppError> {
+    let rows = sqlx::query(
+        "SELECT t.id, t.stage, p.amount_vnd, a.status, \
+         (SELECT COUNT(*) FROM border_trip_stages s WHERE s.trip_id = t.id AND s.stage = 'crossed'), \
+         (SELECT COUNT(*) FROM border_fee_refunds f WHERE f.payment_id = p.id), \
+         (SELECT MIN(f.status) FROM border_fee_refunds f WHERE f.payment_id = p.id), \
+         (SELECT CAST(COALESCE(SUM(f.amount_vnd), 0) AS BIGINT) FROM border_fee_refunds f WHERE f.payment_id = p.id) \
+         FROM border_fee_payments p \
+         JOIN border_fee_assessments a ON a.id = p.assessment_id \
+         JOIN border_trips t ON t.id = a.trip_id \
+         WHERE p.status = 'paid' ORDER BY t.id",
+    )
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    let mut broken = Vec::new();
+    let (mut paid, mut refunded, mut crossed, mut under_way) = (0i64, 0i64, 0i64, 0i64);
+    let mut trips = 0;
+    for r in &rows {
+        let trip: String = r.try_get(0).map_err(db_err)?;
+        let stage: String = r.try_get(1).map_err(db_err)?;
+        let amount: i64 = r.try_get(2).map_err(db_err)?;
+        let status: String = r.try_get(3).map_err(db_err)?;
+        let did_cross: i64 = r.try_get(4).map_err(db_err)?;
+        let refunds: i64 = r.try_get(5).map_err(db_err)?;
+        let refund_status: Option<String> = r.try_get(6).map_err(db_err)?;
+        let back: i64 = r.try_get(7).map_err(db_err)?;
+        paid += amount;
+        let over = matches!(stage.as_str(), "cancelled" | "returned" | "exited");
+        if did_cross > 0 {
+            crossed += amount;
+            if refunds > 0 {
+                broken.push(format!("trip {trip}: crossed, yet refunded"));
+            }
+        } else if over {
+            trips += 1;
+            refunded += back;
+            if refunds != 1 || refund_status.as_deref() != Some("paid") || back != amount {
+                broken.push(format!(
+                    "trip {trip}: over without crossing, {refunds} refunds ({refund_status:?}) of {back} for {amount} paid"
+                ));
+            }
+            if status != "refunded" {
+                broken.push(format!("trip {trip}: refunded, but its fee is {status}"));
+            }
+        } else {
+            under_way += amount;
+            if refunds > 0 {
+                broken.push(format!("trip {trip}: still under way, yet refunded"));
+            }
+        }
+    }
+    let all_refunded: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT) FROM border_fee_refunds WHERE status = 'paid'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .map_err(db_err)?;
+    if all_refunded != refunded {
+        broken.push(format!(
+            "refunds paid {all_refunded} VND, of which {refunded} for trips over without crossing"
+        ));
+    }
+    if paid - all_refunded != crossed + under_way {
+        broken.push(format!(
+            "paid {paid} − refunded {all_refunded} ≠ crossed {crossed} + under way {under_way}"
+        ));
+    }
+    if broken.is_empty() {
+        Ok(trips)
+    } else {
+        let k = broken.len();
+        broken.truncate(20);
+        Err(AppError::internal(format!(
+            "refunds broken ({k}): {}",
+            broken.join("; ")
+        )))
+    }
+}
+
 /// Check the prepaid trips, failing with every violation listed: each trip in `prepaid` has
 /// its fee paid, before the truck was first recorded at the gate (staging or yard); no payment
 /// was asked for after the fee was paid; and when the trip reached "fee paid" on its journey,
@@ -1833,7 +2109,7 @@ pub async fn check_prepaid(db: &Db, prepaid: &[String]) -> Result<usize, AppErro
               AND s.stage = 'checked'), \
              (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = a.trip_id \
               AND s.stage = 'paid') \
-             FROM border_fee_assessments a WHERE a.trip_id = $1 AND a.status = 'paid'",
+             FROM border_fee_assessments a WHERE a.trip_id = $1 AND a.status IN ('paid', 'refunded')",
         )
         .bind(id)
         .fetch_optional(db.pool())
@@ -1964,6 +2240,47 @@ pub async fn check_standby(
 }
 
 impl Sim<'_> {
+    /// The fee officer's round at `now`: refunds due opened ([`fee_refund::open_due`]), the
+    /// approved ones paid back, the requested ones approved (paid at the next round); `all`:
+    /// approve and pay everything still open (the end of the run).
+    async fn settle_refunds(&mut self, now: i64, all: bool) -> Result<(), AppError> {
+        let t0 = Instant::now();
+        let opened = fee_refund::open_due(self.db, &self.ctx, now).await?;
+        self.report.refunds_opened += opened.len();
+        // Another officer than the one who asked approves and pays (four eyes).
+        let officer = Ctx {
+            actor: "sim:fee-officer".into(),
+            request_id: self.ctx.request_id.clone(),
+        };
+        let rounds: &[&str] = if all {
+            &["requested", "approved"]
+        } else {
+            &["approved", "requested"]
+        };
+        for status in rounds {
+            loop {
+                let open = fee_refund::list(self.db, Some(status), None, 1000).await?;
+                let n = open.len();
+                for r in open {
+                    if *status == "requested" {
+                        fee_refund::approve(self.db, &officer, &r.id, now).await?;
+                    } else {
+                        let reference = format!("SIM-HP-{}-{}", self.report.seed, r.trip_code);
+                        let paid = fee_refund::mark_paid(self.db, &officer, &r.id, &reference, now)
+                            .await?;
+                        self.report.refunds_paid += 1;
+                        self.report.refunded_vnd += paid.amount_vnd;
+                    }
+                }
+                if n < 1000 {
+                    break;
+                }
+            }
+        }
+        self.report.secs_fees += t0.elapsed().as_secs_f64();
+        Ok(())
+    }
+
     fn emit_event(&mut self, trip: Option<usize>, at: i64, body: EventBody) {
         self.event_seq += 1;
         let tag = trip.map_or("U".to_string(), |i| self.trips[i].code.clone());
@@ -2288,6 +2605,9 @@ impl Sim<'_> {
                 {
                     Ok(_) => {
                         self.report.trips_cancelled += 1;
+                        if self.trips[i].prepaid_cancel {
+                            self.report.prepaid_cancelled += 1;
+                        }
                         self.trips[i].cancelled = true;
                         self.trips[i].arrive_at = None;
                         by_arrival.retain(|&x| x != i);
@@ -2744,6 +3064,9 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
     let mut by_arrival: Vec<usize> = Vec::new();
     let mut queue_peak: Vec<(usize, i64)> = vec![(0, 0); gs.len()];
     let mut crossed_today: HashMap<(usize, Direction), (i64, i64)> = HashMap::new();
+    // The queue snapshot holder, as the server keeps one, and the trips called so far.
+    let queues = Queues::new(policy.clone());
+    let mut called: HashSet<String> = HashSet::new();
     let mut h = start;
     while h < stop {
         let h_end = h + HOUR;
@@ -2877,6 +3200,15 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                     sim.trips[i].prepaid = true;
                     sim.schedule(assess_at, i, Act::Assess);
                     sim.schedule(pay_at, i, Act::Pay { online: true });
+                    // Now and then the order falls through after the payment: the booking and
+                    // the trip are cancelled before the truck leaves (the fee is refunded).
+                    // (In a later hour than the payment: an hour's service calls run in
+                    // batches after its single changes.)
+                    let cancel_at = slots::floor_hour(pay_at) + HOUR + minutes(&mut sim.ops, 5, 50);
+                    if sim.ops.gen_bool(sim.rates.prepaid_cancel) && cancel_at + HOUR <= slot {
+                        sim.trips[i].prepaid_cancel = true;
+                        sim.schedule(cancel_at, i, Act::CancelBooking);
+                    }
                 }
             }
             sim.report.secs_book += tb.elapsed().as_secs_f64();
@@ -3088,70 +3420,62 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
             sim.report.peak_total_queue = total;
             sim.report.peak_total_queue_at = slots::local_label(h_end);
         }
-        // 9. Once a day, after closing: no-shows to standby (slots module); the enterprises
-        //    of trucks that never came cancel those trips. Every hour: free seats of the next
-        //    hours to the standby queue.
-        if slots::local_minute(h_end) == 23 * 60 {
-            let swept = booking::sweep_no_shows(db, &sim.ctx, h_end).await?;
-            let by_id: HashMap<String, usize> = sim
-                .trips
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| !t.id.is_empty())
-                .map(|(i, t)| (t.id.clone(), i))
-                .collect();
-            let mut gone = Vec::new();
-            for r in swept.iter().filter(|r| r.status == "no_show") {
-                sim.report.no_shows_swept += 1;
-                if let Some(&i) = by_id.get(&r.booking.trip_id) {
-                    sim.trips[i].swept = true;
-                    sim.trips[i].booked = false;
-                    if sim.trips[i].arrive_at.is_none() && !sim.trips[i].cancelled {
-                        gone.push(i);
-                    }
-                }
-            }
-            for i in gone {
-                let code = sim.trips[i].code.clone();
-                match declaration::cancel_at(
-                    db,
-                    &sim.ctx,
-                    &code,
-                    "Xe không đến; đơn hàng bị huỷ",
-                    h_end,
-                )
-                .await
-                {
-                    Ok(_) => {
-                        sim.trips[i].cancelled = true;
-                        sim.report.no_shows_cancelled += 1;
-                    }
-                    Err(e) if e.status() < 500 => sim.refused("no-show cancel", i, &e),
-                    Err(e) => return Err(e),
+        // 9. Every hour, the queue job as `tinhso serve` runs it ([`queue::tick`]): no-shows to
+        //    standby, standby trucks seated, trucks called forward; the enterprises of trucks
+        //    that never came cancel those trips; refunds of fees paid for trips that never
+        //    crossed opened, approved and paid back by the fee officer.
+        let tick = queue::tick(db, &sim.ctx, &queues, h_end).await?;
+        let by_id: HashMap<String, usize> = sim
+            .trips
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !t.id.is_empty())
+            .map(|(i, t)| (t.id.clone(), i))
+            .collect();
+        let snap = queues.current();
+        sim.report.queue_calls += check_calls(&snap, &tick.calls, &mut called, &policy, |id| {
+            by_id
+                .get(id)
+                .map(|&i| &sim.trips[i])
+                .is_some_and(|t| t.arrive_at.is_some_and(|a| a < h_end) && !t.cancelled)
+        })?;
+        let mut gone = Vec::new();
+        for r in tick.released.iter().filter(|r| r.status == "no_show") {
+            sim.report.no_shows_swept += 1;
+            if let Some(&i) = by_id.get(&r.booking.trip_id) {
+                sim.trips[i].swept = true;
+                sim.trips[i].booked = false;
+                if sim.trips[i].arrive_at.is_none() && !sim.trips[i].cancelled {
+                    gone.push(i);
                 }
             }
         }
-        if sim.report.standby_joined + sim.report.no_shows_swept > 0 {
-            for g in &gs {
-                for cap in &g.gate.capacity {
-                    let seated = booking::seat_standby(
-                        db,
-                        &sim.ctx,
-                        &policy,
-                        &g.gate.code,
-                        cap.direction,
-                        h_end,
-                    )
-                    .await?;
-                    for b in seated {
-                        sim.report.standby_seated += 1;
-                        if let Some(i) = sim.trips.iter().position(|t| t.id == b.trip_id) {
-                            sim.trips[i].booked = true;
-                        }
-                    }
-                }
+        for b in &tick.seated {
+            sim.report.standby_seated += 1;
+            if let Some(&i) = by_id.get(&b.trip_id) {
+                sim.trips[i].booked = true;
             }
         }
+        for i in gone {
+            let code = sim.trips[i].code.clone();
+            match declaration::cancel_at(
+                db,
+                &sim.ctx,
+                &code,
+                "Xe không đến; đơn hàng bị huỷ",
+                h_end,
+            )
+            .await
+            {
+                Ok(_) => {
+                    sim.trips[i].cancelled = true;
+                    sim.report.no_shows_cancelled += 1;
+                }
+                Err(e) if e.status() < 500 => sim.refused("no-show cancel", i, &e),
+                Err(e) => return Err(e),
+            }
+        }
+        sim.settle_refunds(h_end, false).await?;
         sim.report.secs_other += to.elapsed().as_secs_f64();
         h = h_end;
     }
@@ -3169,7 +3493,17 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
             sim.report.refusal_samples.join("; ")
         )));
     }
+    // The fee officer settles every refund still open (the run's books closed).
+    sim.settle_refunds(stop, true).await?;
     let mut inv = check_invariants(db, &crossed_trips).await?;
+    inv.refunded_trips = check_refunds(db).await?;
+    (inv.queue_calls, inv.queue_calls_exit_unseen) = check_queue_calls(db).await?;
+    if inv.queue_calls != sim.report.queue_calls {
+        return Err(AppError::internal(format!(
+            "simulation: {} queue calls recorded, {} made",
+            inv.queue_calls, sim.report.queue_calls
+        )));
+    }
     let graced: Vec<(String, i64)> = sim
         .trips
         .iter()

@@ -432,7 +432,9 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         ))
     });
     // The border gate's queue job: no-shows to standby, standby trucks seated, trucks called
-    // forward, once a minute (the pages' own snapshot is at most a second old anyway).
+    // forward, once a minute (the pages' own snapshot is at most a second old anyway; each run
+    // is idempotent). Then refunds (hoàn phí) opened for prepaid fees of trips over without
+    // crossing, for the fee officers to approve and pay back (idempotent too).
     let mut tick_rx = stop_rx.clone();
     let tick_db = db.clone();
     let border_task = tokio::spawn(async move {
@@ -449,6 +451,11 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
                             queued = r.queued, "border queue tick"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "border queue tick failed"),
+                    }
+                    match tinhso_border::fee_refund::open_due(&tick_db, &ctx, now).await {
+                        Ok(r) if !r.is_empty() => tracing::info!(opened = r.len(), "border fee refunds opened"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "opening border fee refunds failed"),
                     }
                 }
                 _ = tick_rx.changed() => break,

@@ -6,6 +6,7 @@ use super::capacity::{
     unknown_gate,
 };
 use super::{db_err, floor_hour, is_concurrent, local_day, local_label, Policy, DAY, HOUR};
+use crate::bulk::Refusal;
 use crate::gates::{Direction, Gate};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
@@ -639,34 +640,34 @@ pub async fn book_many(
             y.hour_start,
         ))
     });
+    let gates = &gates;
+    let answers = crate::bulk::each_behind_savepoint(
+        db,
+        (),
+        order.iter().copied(),
+        |mut tx, (), i| async move {
+            let input = &inputs[i];
+            let code = input.gate_code.trim();
+            let r = match gates.get(code) {
+                None => Err(Refusal::Item(unknown_gate(code))),
+                Some(gate) => match check_request(policy, gate, input, now) {
+                    Err(e) => Err(Refusal::Item(e)),
+                    Ok(dir) => book_in(&mut tx, ctx, policy, gate, dir, input, now)
+                        .await
+                        .map_err(|e| match e.status() {
+                            409 | 422 => Refusal::Item(e),
+                            _ => Refusal::Batch(e),
+                        }),
+                },
+            };
+            (tx, (), r)
+        },
+    )
+    .await?;
     let mut out: Vec<Option<Result<Booking, AppError>>> = inputs.iter().map(|_| None).collect();
-    let mut tx = db.begin_write().await?;
-    for i in order {
-        let input = &inputs[i];
-        let code = input.gate_code.trim();
-        let result = match gates.get(code) {
-            None => Err(unknown_gate(code)),
-            Some(gate) => match check_request(policy, gate, input, now) {
-                Err(e) => Err(e),
-                Ok(dir) => {
-                    let sp = tx.savepoint().await?;
-                    match book_in(&mut tx, ctx, policy, gate, dir, input, now).await {
-                        Ok(b) => {
-                            tx.release(sp).await?;
-                            Ok(b)
-                        }
-                        Err(e) if matches!(e.status(), 409 | 422) => {
-                            tx.rollback_to(sp).await?;
-                            Err(e)
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-            },
-        };
-        out[i] = Some(result);
+    for (i, answer) in order.into_iter().zip(answers) {
+        out[i] = Some(answer);
     }
-    tx.commit().await?;
     Ok(out
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(AppError::internal("booking left unanswered"))))

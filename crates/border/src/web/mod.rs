@@ -12,6 +12,7 @@ pub mod api;
 pub mod leaders;
 pub mod officer;
 pub mod pages;
+pub mod refunds;
 pub mod zh;
 
 use crate::declaration::{self, Trip};

@@ -82,6 +82,31 @@ pub const OFFICER_RULES: &[Rule] = {
             Perm(BorderInspect),
         ),
         ("POST", "/api/v1/border/events", Perm(BorderInspect)),
+        // Fee refunds (hoàn phí): the fee officers; each refund's gate is checked inside.
+        ("GET", "/nghiep-vu/cua-khau/hoan-phi", Perm(BorderManage)),
+        ("POST", "/nghiep-vu/cua-khau/hoan-phi", Perm(BorderManage)),
+        // {step}: duyet (approve) or chi (paid back).
+        (
+            "POST",
+            "/nghiep-vu/cua-khau/hoan-phi/{id}/{step}",
+            Perm(BorderManage),
+        ),
+        ("GET", "/api/v1/border/fees/refunds", Perm(BorderManage)),
+        (
+            "POST",
+            "/api/v1/border/trips/{code}/fee/refund",
+            Perm(BorderManage),
+        ),
+        (
+            "POST",
+            "/api/v1/border/fees/refunds/{id}/approval",
+            Perm(BorderManage),
+        ),
+        (
+            "POST",
+            "/api/v1/border/fees/refunds/{id}/payment",
+            Perm(BorderManage),
+        ),
     ]
 };
 
@@ -110,6 +135,7 @@ pub fn officer_routes() -> Router<AppState> {
         )
         .route("/api/v1/border/customs-releases", post(api_release))
         .route("/api/v1/border/events", post(api_events))
+        .merge(super::refunds::routes())
         .layer(Extension(EventsHub::default()))
 }
 
@@ -183,7 +209,7 @@ impl EventsHub {
 // ------------------------------------------------------------------ scopes
 
 /// Every agency at a gate (and their parents): who sees the gate's review queue and events.
-async fn gate_scope(db: &Db, gate: &Gate) -> Result<ResourceScope, AppError> {
+pub(super) async fn gate_scope(db: &Db, gate: &Gate) -> Result<ResourceScope, AppError> {
     let mut agencies = Vec::new();
     for a in &gate.agencies {
         for code in tinhso_refdata::agencies::ancestors(db, &a.agency).await? {
@@ -592,19 +618,34 @@ async fn trip_page(
 
 /// A form that failed: the page again with the message (422/409), or the error page.
 async fn form_failed(state: &AppState, ctx: &ReqCtx, code: &str, e: AppError) -> Response {
-    if matches!(e.status(), 409 | 422) {
-        let msg = error_text(&e, ctx.lang);
-        match trip_view(state, ctx, code, msg, String::new()).await {
-            Ok(view) => {
-                let mut resp = render(&view);
-                *resp.status_mut() =
-                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-                resp
-            }
-            Err(e2) => ctx.page_err(e2).into_response(),
+    refused_form(ctx, e, |msg| {
+        trip_view(state, ctx, code, msg, String::new())
+    })
+    .await
+}
+
+/// A refused form (409, 422): the page again (`again` with the message) with that status;
+/// any other error: the error page.
+pub(super) async fn refused_form<T, Fut>(
+    ctx: &ReqCtx,
+    e: AppError,
+    again: impl FnOnce(String) -> Fut,
+) -> Response
+where
+    T: Template,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    if !matches!(e.status(), 409 | 422) {
+        return ctx.page_err(e).into_response();
+    }
+    match again(error_text(&e, ctx.lang)).await {
+        Ok(view) => {
+            let mut resp = render(&view);
+            *resp.status_mut() =
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            resp
         }
-    } else {
-        ctx.page_err(e).into_response()
+        Err(e2) => ctx.page_err(e2).into_response(),
     }
 }
 
@@ -987,11 +1028,23 @@ async fn review_post(
 /// The workbench's JSON API, merged into the platform's OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(api_checks, api_decide, api_release, api_events),
+    paths(
+        api_checks,
+        api_decide,
+        api_release,
+        api_events,
+        super::refunds::api_list,
+        super::refunds::api_open,
+        super::refunds::api_approve,
+        super::refunds::api_paid
+    ),
     components(schemas(
         CheckRequest,
         ReleaseInput,
         ReleaseOutcome,
+        crate::fee_refund::Refund,
+        crate::fee_refund::RefundInput,
+        super::refunds::PaidBody,
         tinhso_http::error::Problem
     ))
 )]

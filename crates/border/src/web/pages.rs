@@ -1152,6 +1152,10 @@ struct FeeView {
     explanation: String,
     confirmed: bool,
     paid: bool,
+    /// Paid, then paid back (hoàn phí).
+    refunded: bool,
+    /// A refund opened for the fee: (amount, state).
+    refund: Option<(String, String)>,
     receipt_no: Option<String>,
     qr_svg: String,
     account: String,
@@ -1260,6 +1264,21 @@ async fn trip_view(
             let payments = crate::fee_payment::payments_for_trip(&state.db, &trip.code).await?;
             let receipt_no = payments.iter().find_map(|x| x.receipt_no.clone());
             let pending = payments.iter().find(|x| x.status == "pending");
+            let refund = crate::fee_refund::of_trip(&state.db, &trip.code)
+                .await?
+                .map(|r| {
+                    let (vi, en) = crate::fee_refund::status_name(&r.status);
+                    let state = match l {
+                        Tongue::Vi => vi.to_string(),
+                        Tongue::En => en.to_string(),
+                        Tongue::Zh => match r.status.as_str() {
+                            "requested" => "已申请".to_string(),
+                            "approved" => "已批准".to_string(),
+                            _ => "已退还".to_string(),
+                        },
+                    };
+                    (tinhso_kernel::money::Vnd(r.amount_vnd).to_string(), state)
+                });
             Some(FeeView {
                 amount: tinhso_kernel::money::Vnd(a.amount_vnd).to_string(),
                 explanation: match l {
@@ -1268,6 +1287,8 @@ async fn trip_view(
                 },
                 confirmed: a.confirmed,
                 paid: a.status == "paid",
+                refunded: a.status == "refunded",
+                refund,
                 receipt_no,
                 qr_svg: match pending {
                     Some(x) if access == TripAccess::Owner => {

@@ -926,3 +926,370 @@ async fn batched_fees_keep_order_and_refused_items_change_nothing() {
     let chain = tinhso_store::audit::verify(db).await.unwrap();
     assert_eq!(chain.first_broken, None);
 }
+
+// ------------------------------------------------------------------ refunds (hoàn phí)
+
+use tinhso_border::fee_refund::{self, RefundInput};
+use tinhso_store::audit::Ctx;
+
+/// Another fee officer than `crate::sys()` (the four-eyes rule).
+fn officer() -> Ctx {
+    Ctx {
+        actor: "user:fee-officer-2".into(),
+        request_id: "req-officer".into(),
+    }
+}
+
+/// A trip with its fee paid before arrival (nộp phí trước).
+async fn prepaid(db: &Db, plate: &str, txn: &str) -> (Trip, FeePayment) {
+    let trip = declare(db, "HN", "export", plate, 1500, &[("0810.60.00", 1200)]).await;
+    fee_payment::assess(db, &crate::sys(), &assess_input(&trip))
+        .await
+        .unwrap();
+    let p = fee_payment::request_payment(db, &crate::sys(), &trip.code)
+        .await
+        .unwrap();
+    let paid = pay(db, &p, txn).await;
+    assert_eq!(paid.payment.status, "paid");
+    (trip, paid.payment)
+}
+
+async fn refund_rows(db: &Db) -> i64 {
+    crate::count(db, "SELECT COUNT(*) FROM border_fee_refunds").await
+}
+
+#[tokio::test]
+async fn a_prepaid_fee_of_a_cancelled_trip_is_refunded_once_requested_approved_paid() {
+    let t = crate::env().await;
+    let db = &t.db;
+    let (trip, payment) = prepaid(db, "12C-555.01", "TXN-R-1").await;
+    let (other, _) = prepaid(db, "12C-555.02", "TXN-R-2").await;
+    // Under way: nothing to refund yet.
+    assert!(fee_refund::open_due(db, &crate::sys(), now_micros())
+        .await
+        .unwrap()
+        .is_empty());
+    declaration::cancel(db, &crate::sys(), &trip.code, "Đơn hàng bị huỷ")
+        .await
+        .unwrap();
+    let now = now_micros();
+    let opened = fee_refund::open_due(db, &crate::sys(), now).await.unwrap();
+    assert_eq!(opened.len(), 1, "only the cancelled trip");
+    let r = &opened[0];
+    assert_eq!(r.trip_code, trip.code);
+    assert_eq!(r.payment_id, payment.id);
+    assert_eq!(r.amount_vnd, payment.amount_vnd);
+    assert_eq!(r.collector_vnd, payment.collector_vnd);
+    assert_eq!(r.budget_vnd, payment.budget_vnd);
+    assert_eq!(r.reason, "cancelled");
+    assert_eq!(r.status, "requested");
+    assert_eq!(r.refund_to, format!("{}:TXN-R-1", payment.gateway));
+    // Idempotent: a second sweep opens nothing, and asking by hand is a refund twice.
+    assert!(fee_refund::open_due(db, &crate::sys(), now + 1)
+        .await
+        .unwrap()
+        .is_empty());
+    let twice = fee_refund::open(
+        db,
+        &crate::sys(),
+        &trip.code,
+        &RefundInput {
+            amount_vnd: None,
+            reason: "other".into(),
+            note: String::new(),
+        },
+        now,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(twice.status(), 409);
+    assert!(twice
+        .detail_vi
+        .as_deref()
+        .unwrap()
+        .contains("không hoàn lần nữa"));
+    assert!(twice
+        .detail_en
+        .as_deref()
+        .unwrap()
+        .contains("not refunded twice"));
+    assert_eq!(refund_rows(db).await, 1);
+    // Not paid before it is approved; the one who asked does not approve (four eyes) —
+    // the sweep's actor here is the test's CLI actor, not "system".
+    let early = fee_refund::mark_paid(db, &officer(), &r.id, "HT-0001", now)
+        .await
+        .unwrap_err();
+    assert_eq!(early.status(), 409);
+    let own = fee_refund::approve(db, &crate::sys(), &r.id, now)
+        .await
+        .unwrap_err();
+    assert_eq!(own.status(), 409);
+    let a = fee_refund::approve(db, &officer(), &r.id, now + 10)
+        .await
+        .unwrap();
+    assert_eq!(a.status, "approved");
+    assert_eq!(a.approved_by.as_deref(), Some("user:fee-officer-2"));
+    assert_eq!(
+        fee_refund::approve(db, &officer(), &r.id, now + 20)
+            .await
+            .unwrap_err()
+            .status(),
+        409
+    );
+    // A reference is required.
+    let e = fee_refund::mark_paid(db, &officer(), &r.id, "  ", now + 30)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 422);
+    assert_eq!(e.fields[0].field, "reference");
+    let paid = fee_refund::mark_paid(db, &officer(), &r.id, "HT-0001", now + 40)
+        .await
+        .unwrap();
+    assert_eq!(paid.status, "paid");
+    assert_eq!(paid.reference.as_deref(), Some("HT-0001"));
+    assert_eq!(
+        fee_refund::mark_paid(db, &officer(), &r.id, "HT-0002", now + 50)
+            .await
+            .unwrap_err()
+            .status(),
+        409,
+        "paid twice"
+    );
+    // The fee shows refunded; it is neither asked for again nor reassessed.
+    let fee = fee_payment::current(db, &trip.code).await.unwrap().unwrap();
+    assert_eq!(fee.status, "refunded");
+    assert_eq!(
+        fee_payment::request_payment(db, &crate::sys(), &trip.code)
+            .await
+            .unwrap_err()
+            .status(),
+        409
+    );
+    assert_eq!(
+        fee_refund::of_trip(db, &trip.code).await.unwrap(),
+        Some(paid.clone())
+    );
+    assert!(fee_refund::of_trip(db, &other.code)
+        .await
+        .unwrap()
+        .is_none());
+    // Audited and announced, once each.
+    assert_eq!(audit_count(db, "border.fee.refund_request").await, 1);
+    assert_eq!(audit_count(db, "border.fee.refund_approve").await, 1);
+    assert_eq!(audit_count(db, "border.fee.refund_pay").await, 1);
+    assert_eq!(
+        crate::count(
+            db,
+            "SELECT COUNT(*) FROM outbox WHERE topic = 'border.fee.refunded'"
+        )
+        .await,
+        1
+    );
+    // The day's reconciliation nets the refund: two fees received, one given back.
+    let day = declaration::local(now + 40).date_naive();
+    let rec = fee_payment::reconciliation(db, day, Some("HN"))
+        .await
+        .unwrap();
+    let hn = &rec[0];
+    assert_eq!(hn.received_vnd, 2 * payment.amount_vnd);
+    assert_eq!(hn.refunds, 1);
+    assert_eq!(hn.refunded_vnd, payment.amount_vnd);
+    assert_eq!(hn.net_received_vnd, payment.amount_vnd);
+    assert_eq!(
+        hn.net_collector_vnd + hn.net_budget_vnd,
+        hn.net_received_vnd
+    );
+    // The list, by status.
+    assert_eq!(
+        fee_refund::list(db, Some("paid"), None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(fee_refund::list(db, Some("requested"), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let bad = fee_refund::list(db, Some("done"), None, 10)
+        .await
+        .unwrap_err();
+    assert_eq!(bad.status(), 422);
+}
+
+#[tokio::test]
+async fn bad_refunds_are_refused_with_messages_and_write_nothing() {
+    let t = crate::env().await;
+    let db = &t.db;
+    let now = now_micros();
+    let input = |amount: Option<i64>, reason: &str| RefundInput {
+        amount_vnd: amount,
+        reason: reason.into(),
+        note: String::new(),
+    };
+    // A trip still under way: not refunded.
+    let (going, payment) = prepaid(db, "12C-555.11", "TXN-R-11").await;
+    let e = fee_refund::open(
+        db,
+        &crate::sys(),
+        &going.code,
+        &input(None, "cancelled"),
+        now,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status(), 409);
+    assert!(e.detail_vi.as_deref().unwrap().contains("chưa kết thúc"));
+    // A cancelled trip whose fee was assessed but never paid: nothing to refund.
+    let unpaid = declare(
+        db,
+        "HN",
+        "export",
+        "12C-555.12",
+        1500,
+        &[("0810.60.00", 1200)],
+    )
+    .await;
+    fee_payment::assess(db, &crate::sys(), &assess_input(&unpaid))
+        .await
+        .unwrap();
+    declaration::cancel(db, &crate::sys(), &unpaid.code, "Huỷ")
+        .await
+        .unwrap();
+    let e = fee_refund::open(
+        db,
+        &crate::sys(),
+        &unpaid.code,
+        &input(None, "cancelled"),
+        now,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status(), 409);
+    assert!(e.detail_vi.as_deref().unwrap().contains("chưa được nộp"));
+    assert!(e
+        .detail_en
+        .as_deref()
+        .unwrap()
+        .contains("nothing to refund"));
+    // The sweep passes it over too.
+    assert!(fee_refund::open_due(db, &crate::sys(), now)
+        .await
+        .unwrap()
+        .is_empty());
+    // A cancelled prepaid trip: amount above what was paid, zero, an unknown reason.
+    declaration::cancel(db, &crate::sys(), &going.code, "Huỷ")
+        .await
+        .unwrap();
+    let e = fee_refund::open(
+        db,
+        &crate::sys(),
+        &going.code,
+        &input(Some(payment.amount_vnd + 1), "cancelled"),
+        now,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status(), 422);
+    assert_eq!(e.fields[0].field, "amount_vnd");
+    assert!(e.fields[0].message_vi.contains("lớn hơn số đã nộp"));
+    assert!(e.fields[0].message_en.contains("more than the"));
+    let e = fee_refund::open(
+        db,
+        &crate::sys(),
+        &going.code,
+        &input(Some(0), "lý do"),
+        now,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status(), 422);
+    let mut fields: Vec<&str> = e.fields.iter().map(|f| f.field.as_str()).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["amount_vnd", "reason"],
+        "every field error at once"
+    );
+    // An unknown trip.
+    assert_eq!(
+        fee_refund::open(
+            db,
+            &crate::sys(),
+            "HN-000000-99999",
+            &input(None, "other"),
+            now
+        )
+        .await
+        .unwrap_err()
+        .status(),
+        404
+    );
+    assert_eq!(refund_rows(db).await, 0);
+    assert_eq!(audit_count(db, "border.fee.refund_request").await, 0);
+    // A partial refund by hand: shares pro rata; a reference used twice is refused.
+    let r = fee_refund::open(
+        db,
+        &crate::sys(),
+        &going.code,
+        &input(Some(40_000), "other"),
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (r.amount_vnd, r.collector_vnd, r.budget_vnd),
+        (40_000, 4_000, 36_000)
+    );
+    // A crossed trip keeps its fee, whatever its stage says now.
+    let (crossed, _) = prepaid(db, "12C-555.13", "TXN-R-13").await;
+    sqlx::query("UPDATE border_trips SET stage = 'exited' WHERE code = $1")
+        .bind(&crossed.code)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO border_trip_stages (trip_id, stage, at, source) VALUES ($1, 'crossed', $2, 'camera')",
+    )
+    .bind(&crossed.id)
+    .bind(now)
+    .execute(db.pool())
+    .await
+    .unwrap();
+    let e = fee_refund::open(db, &crate::sys(), &crossed.code, &input(None, "other"), now)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 409);
+    assert!(e.detail_en.as_deref().unwrap().contains("crossed"));
+    assert!(fee_refund::open_due(db, &crate::sys(), now)
+        .await
+        .unwrap()
+        .iter()
+        .all(|r| r.trip_code != crossed.code));
+    let (third, _) = prepaid(db, "12C-555.14", "TXN-R-14").await;
+    declaration::cancel(db, &crate::sys(), &third.code, "Huỷ")
+        .await
+        .unwrap();
+    let r3 = fee_refund::open_due(db, &crate::sys(), now).await.unwrap();
+    assert_eq!(r3.len(), 1);
+    for id in [&r.id, &r3[0].id] {
+        fee_refund::approve(db, &officer(), id, now).await.unwrap();
+    }
+    fee_refund::mark_paid(db, &officer(), &r.id, "HT-DUP", now)
+        .await
+        .unwrap();
+    let e = fee_refund::mark_paid(db, &officer(), &r3[0].id, "HT-DUP", now)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 422);
+    assert_eq!(e.fields[0].field, "reference");
+    assert_eq!(
+        fee_refund::get(db, &r3[0].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "approved",
+        "nothing written"
+    );
+}

@@ -31,6 +31,7 @@ fn busy_rates() -> Rates {
         customs_reject: 0.02,
         late_grace: 0.05,
         prepay: 0.3,
+        prepaid_cancel: 0.3,
         standby_join: 0.2,
     }
 }
@@ -97,8 +98,42 @@ async fn a_simulated_day_runs_every_stage_and_keeps_the_invariants() {
         r.rescheduled
     );
     assert_eq!(
-        n("SELECT COUNT(*) FROM border_fee_assessments WHERE status = 'paid'").await as usize,
+        n("SELECT COUNT(*) FROM border_fee_assessments WHERE status IN ('paid', 'refunded')").await
+            as usize,
         r.fees_paid_online + r.fees_paid_at_gate
+    );
+    // Prepaid trips cancelled after paying were refunded (hoàn phí), each once and in full,
+    // settled by the fee officer; the books balance (checked by the run's invariants).
+    assert!(r.prepaid_cancelled > 0, "cancellations after prepayment");
+    assert!(r.refunds_opened >= r.prepaid_cancelled);
+    assert_eq!(r.refunds_paid, r.refunds_opened);
+    assert_eq!(inv.refunded_trips, r.refunds_opened);
+    assert_eq!(
+        n("SELECT COUNT(*) FROM border_fee_refunds WHERE status = 'paid'").await as usize,
+        r.refunds_paid
+    );
+    assert_eq!(
+        n("SELECT COUNT(*) FROM border_fee_assessments WHERE status = 'refunded'").await as usize,
+        r.refunds_paid
+    );
+    assert_eq!(
+        n("SELECT CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT) FROM border_fee_refunds").await,
+        r.refunded_vnd
+    );
+    assert_eq!(
+        n("SELECT COUNT(*) FROM audit_log WHERE action = 'border.fee.refund_pay'").await as usize,
+        r.refunds_paid
+    );
+    // The queue job called waiting trucks forward, each once (checked by the invariants).
+    assert!(r.queue_calls > 0, "queue calls");
+    assert_eq!(inv.queue_calls, r.queue_calls);
+    assert_eq!(
+        n("SELECT COUNT(*) FROM border_queue_calls").await as usize,
+        r.queue_calls
+    );
+    assert_eq!(
+        n("SELECT COUNT(*) FROM audit_log WHERE action = 'border.queue_call'").await as usize,
+        r.queue_calls
     );
     assert_eq!(
         n("SELECT COUNT(*) FROM border_fee_payments WHERE status = 'failed'").await as usize,

@@ -1184,3 +1184,58 @@ async fn a_cancelled_rebuild_does_not_stop_later_rebuilds() {
     assert!(s.version > v);
     assert_eq!(queues.cached_position(&a).unwrap().entry.position, 1);
 }
+
+/// The queue job run every hour (as the simulator runs it; `tinhso serve` runs it every
+/// minute): each no-show is released at the first run after its deadline, once, and running
+/// again — the same hour or later — releases nothing more (idempotent).
+#[tokio::test]
+async fn hourly_sweeps_release_each_no_show_once() {
+    let t = crate::env().await;
+    let db = &t.db;
+    let ctx = crate::sys();
+    let queues = Queues::new(Policy::default());
+    let a = trip(db, "TT", "export", false).await;
+    let b = trip(db, "TT", "export", false).await;
+    book(db, &a, "TT", "export", at(0, 9, 0), at(0, 6, 0))
+        .await
+        .unwrap();
+    book(db, &b, "TT", "export", at(0, 10, 0), at(0, 6, 0))
+        .await
+        .unwrap();
+    // Deadlines: slot end + 30 min grace = 10:30 for a, 11:30 for b. (A no-show on standby
+    // may be seated again in a free seat, and that new booking may lapse in its turn.)
+    let mut released: Vec<(i64, String, String)> = Vec::new();
+    for h in 8..15 {
+        for again in [0, 1, 59] {
+            let now = at(0, h, again);
+            let r = queue::tick(db, &ctx, &queues, now).await.unwrap();
+            for x in r.released.iter().filter(|x| x.status == "no_show") {
+                released.push((now, x.booking.trip_id.clone(), x.booking.id.clone()));
+            }
+        }
+    }
+    let first = |trip: &str| released.iter().find(|r| r.1 == trip).map(|r| r.0);
+    assert_eq!(first(&a), Some(at(0, 10, 59)), "a: first run past 10:30");
+    assert_eq!(first(&b), Some(at(0, 11, 59)), "b: first run past 11:30");
+    let mut ids: Vec<&str> = released.iter().map(|r| r.2.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        released.len(),
+        "a booking released twice: {released:?}"
+    );
+    let n = released.len() as i64;
+    for (sql, want) in [
+        (
+            "SELECT COUNT(*) FROM border_bookings WHERE status = 'no_show'",
+            n,
+        ),
+        (
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'border.slot_no_show'",
+            n,
+        ),
+    ] {
+        assert_eq!(crate::count(db, sql).await, want, "{sql}");
+    }
+}

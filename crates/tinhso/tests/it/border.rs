@@ -507,3 +507,130 @@ async fn bookings_are_cancelled_extended_once_and_standby_joined() {
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM border_standby").await, 1);
 }
+
+/// A fee paid before the truck came, for a trip then cancelled, is refunded (hoàn phí): the
+/// server's job opens the refund; the management board's fee officer approves it and records
+/// the transfer on the API and the page; the declarer may not; the trip shows it refunded.
+#[tokio::test]
+async fn a_prepaid_fee_of_a_cancelled_trip_is_refunded_by_the_fee_officer() {
+    let app = spawn_app().await;
+    let (ent, csrf) = app.api_signed_in(ENTERPRISE).await;
+    let (s, trip) = declare(&app, &ent, &csrf, &declaration("12C-555.77")).await;
+    assert_eq!(s, StatusCode::CREATED, "{trip}");
+    let code = trip["code"].as_str().unwrap().to_string();
+    let (s, a) = json(
+        ent.post(app.url(&format!("/api/v1/border/trips/{code}/fee")))
+            .header("x-csrf-token", &csrf)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    let (_, p) = json(
+        ent.post(app.url(&format!("/api/v1/border/trips/{code}/fee/payment")))
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let amount = a["amount_vnd"].as_i64().unwrap();
+    let cb = json!({"payment_id": p["id"], "txn_id": "PG-R1", "amount_vnd": amount,
+        "status": "paid", "paid_at": Utc::now().to_rfc3339()});
+    let body = serde_json::to_vec(&cb).unwrap();
+    let sig = tinhso_services::payment::sign(&tinhso_services::payment::shared_secret(), &body);
+    let paid = crate::client()
+        .post(app.url("/api/v1/border/fees/callback"))
+        .header("x-timestamp", Utc::now().timestamp().to_string())
+        .header("x-signature", sig)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), StatusCode::OK);
+    // The board's officer cannot refund a trip still under way.
+    let (bql, bql_csrf) = app.api_signed_in("bql.cuakhau").await;
+    let refund = |c: &Client, token: &str| {
+        c.post(app.url(&format!("/api/v1/border/trips/{code}/fee/refund")))
+            .header("x-csrf-token", token)
+            .json(&json!({"reason": "cancelled"}))
+            .send()
+    };
+    let (s, e) = json(refund(&bql, &bql_csrf).await.unwrap()).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    // The order falls through; the server's job opens the refund.
+    let sys = tinhso_store::audit::Ctx::system("test");
+    tinhso_border::declaration::cancel(&app.db, &sys, &code, "Đơn hàng bị huỷ")
+        .await
+        .unwrap();
+    let opened = tinhso_border::fee_refund::open_due(&app.db, &sys, tinhso_store::now_micros())
+        .await
+        .unwrap();
+    assert_eq!(opened.len(), 1);
+    let id = opened[0].id.clone();
+    // The declarer neither lists, opens nor approves refunds.
+    let denied = ent
+        .get(app.url("/api/v1/border/fees/refunds"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        refund(&ent, &csrf).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    // A second refund of the same fee: refused, in both languages.
+    let (s, e) = json(refund(&bql, &bql_csrf).await.unwrap()).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    assert!(e.to_string().contains("không hoàn lần nữa"), "{e}");
+    // The board lists it, approves it, records the transfer.
+    let (s, list) = json(
+        bql.get(app.url("/api/v1/border/fees/refunds?status=requested"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["amount_vnd"], amount);
+    assert_eq!(
+        list[0]["refund_to"].as_str().unwrap().split(':').nth(1),
+        Some("PG-R1")
+    );
+    let (s, r) = json(
+        bql.post(app.url(&format!("/api/v1/border/fees/refunds/{id}/approval")))
+            .header("x-csrf-token", &bql_csrf)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["status"], "approved");
+    let pay_back = |reference: &str| {
+        bql.post(app.url(&format!("/api/v1/border/fees/refunds/{id}/payment")))
+            .header("x-csrf-token", &bql_csrf)
+            .json(&json!({ "reference": reference }))
+            .send()
+    };
+    let (s, e) = json(pay_back("").await.unwrap()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (s, r) = json(pay_back("HT-2026-0001").await.unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["status"], "paid");
+    // The fee officer's page lists it; the declarer's trip page shows the fee refunded.
+    let page = app.get(&bql, "/nghiep-vu/cua-khau/hoan-phi").await;
+    let (s, html) = text(page).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains(&code) && html.contains("HT-2026-0001"),
+        "{html}"
+    );
+    let trip_page = app.get(&ent, &format!("/cua-khau/chuyen/{code}")).await;
+    let (_, html) = text(trip_page).await;
+    assert!(html.contains("đã hoàn phí"), "{html}");
+}
