@@ -11,8 +11,9 @@
 //!
 //! Use [`Db::write_grouped`](crate::Db::write_grouped). The item must do all its reads and
 //! checks before (it holds up every other writer while it runs) and only write in the
-//! transaction. A caller that goes away (a dropped request) does not withdraw its item: it is
-//! written and committed like the others.
+//! transaction; it must never wait for another write (`write_grouped`, `begin_write`), which
+//! could only run after its own batch. A caller that goes away (a dropped request) does not
+//! withdraw its item: it is written and committed like the others.
 
 use crate::db::{Backend, DbError, WriteTx};
 use sqlx::AnyPool;
