@@ -64,10 +64,10 @@ pub struct DbOptions {
     pub acquire_timeout: Duration,
     /// SQLite busy timeout (readers waiting for a checkpoint, other processes).
     pub busy_timeout: Duration,
-    /// Group commit for [`Db::write_grouped`] on PostgreSQL (always on for SQLite, whose
-    /// writes queue for one connection anyway). `None`: the environment variable
-    /// `TINHSO_PG_GROUP_COMMIT` (`0` off, `1` on), else on.
-    pub pg_group_commit: Option<bool>,
+    /// Group commit for [`Db::write_grouped`]. `None`: the environment variable
+    /// `TINHSO_GROUP_COMMIT` (`0` off, `1` on), else on. Off, each item runs in a transaction
+    /// of its own (for comparison, and a choice for PostgreSQL).
+    pub group_commit: Option<bool>,
 }
 
 impl Default for DbOptions {
@@ -76,7 +76,7 @@ impl Default for DbOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(10),
             busy_timeout: Duration::from_secs(10),
-            pg_group_commit: None,
+            group_commit: None,
         }
     }
 }
@@ -160,7 +160,11 @@ impl Db {
                     .connect_with(connect_opts)
                     .await?;
                 let outbox_notify = Arc::default();
-                let group = Some(group_of(backend, &writer, &outbox_notify));
+                let group = opts
+                    .group_commit
+                    .or_else(group_commit_from_env)
+                    .unwrap_or(true)
+                    .then(|| group_of(backend, &writer, &outbox_notify));
                 Ok(Self {
                     backend,
                     pool,
@@ -178,8 +182,8 @@ impl Db {
                     .await?;
                 let outbox_notify = Arc::default();
                 let group = opts
-                    .pg_group_commit
-                    .or_else(pg_group_commit_from_env)
+                    .group_commit
+                    .or_else(group_commit_from_env)
                     .unwrap_or(true)
                     .then(|| group_of(backend, &pool, &outbox_notify));
                 Ok(Self {
@@ -231,8 +235,8 @@ impl Db {
     /// Run `f` in a write transaction shared with other concurrent callers (group commit, see
     /// [`crate::group`]) and return its result once that transaction is committed. `f` runs
     /// inside its own savepoint: when it returns `Err`, everything it wrote is undone and the
-    /// error is returned, while the others' items commit. With group commit off (PostgreSQL,
-    /// [`DbOptions::pg_group_commit`]) `f` runs in a transaction of its own. `f` should only
+    /// error is returned, while the others' items commit. With group commit off
+    /// ([`DbOptions::group_commit`]) `f` runs in a transaction of its own. `f` should only
     /// write: its reads and checks belong before, since every other writer waits while it runs.
     ///
     /// ```ignore
@@ -287,9 +291,9 @@ impl Db {
     }
 }
 
-/// `TINHSO_PG_GROUP_COMMIT`: `0`/`false`/`off` or `1`/`true`/`on`.
-fn pg_group_commit_from_env() -> Option<bool> {
-    match std::env::var("TINHSO_PG_GROUP_COMMIT").ok()?.trim() {
+/// `TINHSO_GROUP_COMMIT`: `0`/`false`/`off` or `1`/`true`/`on`.
+fn group_commit_from_env() -> Option<bool> {
+    match std::env::var("TINHSO_GROUP_COMMIT").ok()?.trim() {
         "0" | "false" | "off" => Some(false),
         "1" | "true" | "on" => Some(true),
         _ => None,

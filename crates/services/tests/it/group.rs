@@ -147,6 +147,12 @@ async fn parallel_submissions_with_duplicate_keys_and_an_invalid_one() {
 async fn parallel_attachments_one_refused_in_the_shared_transaction() {
     let t = env().await;
     let db = &t.db;
+    if !db.group_commit() {
+        // Without group commit the uploads and the withdrawal race for the writer in no set
+        // order; the refusal inside a shared transaction is what this test is about.
+        eprintln!("group commit is off (TINHSO_GROUP_COMMIT=0): skipped");
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("tinhso-group-{}", uuid::Uuid::new_v4()));
     let files = FileStore::local(dir, 20 * 1024 * 1024);
     let mut dossiers = Vec::new();
