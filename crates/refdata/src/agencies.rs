@@ -160,6 +160,34 @@ pub async fn get(db: &Db, code: &str) -> Result<Option<Agency>, DbError> {
     Ok(row.as_ref().map(from_row).transpose()?)
 }
 
+/// The agency of `kind` for administrative unit `admin_unit_code` (e.g. the People's Committee
+/// of a commune: `ubnd_xa`): one small query, not [`list`]'s whole sorted tree.
+pub async fn for_admin_unit(
+    db: &Db,
+    kind: &str,
+    admin_unit_code: &str,
+) -> Result<Option<Agency>, DbError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM agencies WHERE kind = $1 AND admin_unit_code = $2 ORDER BY code LIMIT 1"
+    ))
+    .bind(kind)
+    .bind(admin_unit_code)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.as_ref().map(from_row).transpose()?)
+}
+
+/// The agency named exactly `name` (names are unique in the seeded tree).
+pub async fn by_name(db: &Db, name: &str) -> Result<Option<Agency>, DbError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM agencies WHERE name = $1 ORDER BY code LIMIT 1"
+    ))
+    .bind(name)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.as_ref().map(from_row).transpose()?)
+}
+
 /// Filter for [`list`].
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct AgencyFilter {

@@ -182,7 +182,6 @@ async fn handling_agency(
     p: &Procedure,
     commune_code: Option<&str>,
 ) -> Result<agencies::Agency, AppError> {
-    let all = agencies::list(db, &Default::default()).await?;
     if p.agency.kind.as_deref() == Some("ubnd_xa") {
         let commune = commune_code.ok_or_else(|| {
             AppError::field(
@@ -194,9 +193,8 @@ async fn handling_agency(
                 ),
             )
         })?;
-        return all
-            .into_iter()
-            .find(|a| a.kind == "ubnd_xa" && a.admin_unit_code.as_deref() == Some(commune))
+        return agencies::for_admin_unit(db, "ubnd_xa", commune)
+            .await?
             .ok_or_else(|| {
                 AppError::field(
                     "commune_code",
@@ -209,7 +207,7 @@ async fn handling_agency(
             });
     }
     let name = p.agency.name.as_deref().unwrap_or_default();
-    all.into_iter().find(|a| a.name == name).ok_or_else(|| {
+    agencies::by_name(db, name).await?.ok_or_else(|| {
         AppError::internal(format!(
             "procedure {} names unknown agency {name:?}",
             p.code
@@ -394,59 +392,19 @@ pub async fn submit(
     } else {
         0
     };
-    let mut tx = db.begin_write().await?;
-    let code = next_code(&mut tx, &agency.code, local_date_of(now)).await?;
-    let inserted = sqlx::query(
-        "INSERT INTO dossiers (code, procedure_code, procedure_version, agency_code, commune_code, \
-         applicant_user_id, applicant_kind, applicant_name, applicant_id_number, applicant_phone, applicant_email, \
-         channel, status, step, holder_user_id, form_data, submitted_at, accepted_at, due_date, fee_vnd, \
-         idempotency_key, request_hash, updated_at) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$17)",
-    )
-    .bind(&code)
-    .bind(&p.code)
-    .bind(current.version)
-    .bind(&agency.code)
-    .bind(
+    let commune_code = s
+        .commune_code
+        .as_deref()
+        .or(agency.admin_unit_code.as_deref())
         // The commune of a commune People's Committee's dossier; none for provincial agencies.
-        s.commune_code
-            .as_deref()
-            .or(agency.admin_unit_code.as_deref())
-            .filter(|c| c.len() == 5),
-    )
-    .bind(by.filter(|b| !b.is_staff()).map(|b| b.user_id.clone()))
-    .bind(applicant.kind)
-    .bind(&applicant.name)
-    .bind(&applicant.id_number)
-    .bind(&applicant.phone)
-    .bind(&applicant.email)
-    .bind(s.channel.code())
-    .bind(status.code())
-    .bind(&first_step)
-    .bind(if officer_entry { by.map(|b| b.user_id.clone()) } else { None })
-    .bind(serde_json::Value::Object(form).to_string())
-    .bind(now)
-    .bind(accepted_at)
-    .bind(due.map(|d| d.format("%Y-%m-%d").to_string()))
-    .bind(fee)
-    .bind(s.idempotency_key.as_deref().filter(|k| !k.is_empty()))
-    .bind(request_hash(s))
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from);
-    if let Err(e) = inserted {
-        if !e.is_unique_violation() {
-            return Err(e.into());
-        }
-        // A concurrent request with the same idempotency key committed first (a retry racing
-        // the original): answer as if this one came second.
-        drop(tx);
-        let key = s.idempotency_key.as_deref().unwrap_or_default();
-        return match replay(db, key, s).await? {
-            Some(r) => Ok(r),
-            None => Err(AppError::new(ErrorCode::IdempotencyConflict)),
-        };
-    }
+        .filter(|c| c.len() == 5)
+        .map(str::to_string);
+    let applicant_user_id = by.filter(|b| !b.is_staff()).map(|b| b.user_id.clone());
+    let holder_user_id = if officer_entry {
+        by.map(|b| b.user_id.clone())
+    } else {
+        None
+    };
     let actor_name = by
         .map(|b| b.display_name.clone())
         .unwrap_or_else(|| applicant.name.clone());
@@ -455,40 +413,212 @@ pub async fn submit(
     } else {
         "submit"
     };
-    record_event(
-        &mut tx,
-        db,
-        &code,
+    let form = serde_json::Value::Object(form);
+    let due_date = due.map(|d| d.format("%Y-%m-%d").to_string());
+    let new = NewDossier {
+        db: db.clone(),
+        ctx: ctx.clone(),
+        signer: by.filter(|b| b.is_staff()).cloned(),
+        agency_code: agency.code.clone(),
+        day: local_date_of(now),
+        procedure_code: p.code.clone(),
+        procedure_version: current.version,
+        commune_code: commune_code.clone(),
+        applicant_user_id: applicant_user_id.clone(),
+        applicant: applicant.clone(),
+        channel: s.channel.code(),
+        status: status.code(),
+        step: first_step.clone(),
+        holder_user_id: holder_user_id.clone(),
+        form: form.to_string(),
+        submitted_at: now,
+        accepted_at,
+        due_date: due_date.clone(),
+        fee,
+        idempotency_key: s.idempotency_key.clone().filter(|k| !k.is_empty()),
+        request_hash: request_hash(s),
+        actor_name,
         action,
-        0,
-        status.code(),
-        &first_step,
-        by.filter(|b| b.is_staff()),
-        &actor_name,
-        "",
-        1,
-    )
-    .await?;
-    tx.audit(&ctx.entry(
-        &format!("dossier.{action}"),
-        "dossier",
-        &code,
-        &agency.code,
-        serde_json::json!({"after": {"status": status.code(), "procedure": p.code, "channel": s.channel.code()}}),
-    ))
-    .await?;
-    tx.emit(
-        "dossier.status_changed",
-        &serde_json::json!({"code": code, "agency": agency.code, "from": 0, "to": status.code(), "action": action, "channel": s.channel.code()}),
-    )
-    .await?;
-    tx.commit().await?;
-    let dossier = get(db, &code).await?.ok_or_else(AppError::not_found)?;
+    };
+    // Group commit: this submission shares its transaction with those that arrive meanwhile.
+    let written = db
+        .write_grouped(move |tx| Box::pin(async move { write_submission(tx, &new).await }))
+        .await;
+    let (code, event) = match written {
+        Ok(w) => w,
+        Err(SubmitFail::Error(e)) => return Err(e),
+        Err(SubmitFail::DuplicateKey) => {
+            // A request with the same idempotency key committed first (a retry racing the
+            // original, possibly in the same transaction): answer as if this one came second.
+            let key = s.idempotency_key.as_deref().unwrap_or_default();
+            return match replay(db, key, s).await? {
+                Some(r) => Ok(r),
+                None => Err(AppError::new(ErrorCode::IdempotencyConflict)),
+            };
+        }
+    };
+    // The receipt from what was written (the same as `get` reads back; tested).
+    let dossier = Dossier {
+        code: code.clone(),
+        procedure_code: p.code.clone(),
+        procedure_version: current.version,
+        procedure_name: p.name.clone(),
+        agency_code: agency.code.clone(),
+        agency_name: agency.name.clone(),
+        commune_code,
+        applicant_user_id,
+        applicant,
+        channel: s.channel.code(),
+        status: status.code(),
+        status_vi: status.name_vi().into(),
+        status_en: status.name_en().into(),
+        step: first_step,
+        step_name: p
+            .workflow
+            .first()
+            .map(|w| w.name.clone())
+            .unwrap_or_default(),
+        holder_user_id,
+        form,
+        submitted_at: now,
+        accepted_at,
+        due_date,
+        finished_at: None,
+        returned_at: None,
+        paused_working_days: 0,
+        supplement_count: 0,
+        fee_vnd: fee,
+        paid_vnd: 0,
+        allowed_actions: Action::allowed_from(status)
+            .iter()
+            .map(|a| a.as_str().to_string())
+            .collect(),
+        events: vec![event],
+    };
     Ok(Receipt {
         lookup_code: lookup_code(&code),
         dossier,
         replayed: false,
     })
+}
+
+/// A validated submission, as the group writer records it ([`write_submission`]).
+struct NewDossier {
+    /// For an officer's signature on the event.
+    db: Db,
+    ctx: Ctx,
+    signer: Option<Principal>,
+    agency_code: String,
+    day: NaiveDate,
+    procedure_code: String,
+    procedure_version: i64,
+    commune_code: Option<String>,
+    applicant_user_id: Option<String>,
+    applicant: Applicant,
+    channel: i64,
+    status: i64,
+    step: String,
+    holder_user_id: Option<String>,
+    form: String,
+    submitted_at: i64,
+    accepted_at: Option<i64>,
+    due_date: Option<String>,
+    fee: i64,
+    idempotency_key: Option<String>,
+    request_hash: String,
+    actor_name: String,
+    action: &'static str,
+}
+
+/// Why a submission's write was undone.
+enum SubmitFail {
+    Error(AppError),
+    /// Its idempotency key is already taken (by a committed dossier or one earlier in the same
+    /// transaction): nothing of it is kept, not even its number.
+    DuplicateKey,
+}
+
+impl From<AppError> for SubmitFail {
+    fn from(e: AppError) -> Self {
+        SubmitFail::Error(e)
+    }
+}
+
+impl From<DbError> for SubmitFail {
+    fn from(e: DbError) -> Self {
+        SubmitFail::Error(e.into())
+    }
+}
+
+/// Write a validated submission: its number, the dossier, its first event, the audit entry and
+/// the outbox event (in the caller's transaction or savepoint). Returns the code and the event.
+async fn write_submission(tx: &mut WriteTx, n: &NewDossier) -> Result<(String, Event), SubmitFail> {
+    let code = next_code(tx, &n.agency_code, n.day).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO dossiers (code, procedure_code, procedure_version, agency_code, commune_code, \
+         applicant_user_id, applicant_kind, applicant_name, applicant_id_number, applicant_phone, applicant_email, \
+         channel, status, step, holder_user_id, form_data, submitted_at, accepted_at, due_date, fee_vnd, \
+         idempotency_key, request_hash, updated_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$17) \
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(&code)
+    .bind(&n.procedure_code)
+    .bind(n.procedure_version)
+    .bind(&n.agency_code)
+    .bind(&n.commune_code)
+    .bind(&n.applicant_user_id)
+    .bind(n.applicant.kind)
+    .bind(&n.applicant.name)
+    .bind(&n.applicant.id_number)
+    .bind(&n.applicant.phone)
+    .bind(&n.applicant.email)
+    .bind(n.channel)
+    .bind(n.status)
+    .bind(&n.step)
+    .bind(&n.holder_user_id)
+    .bind(&n.form)
+    .bind(n.submitted_at)
+    .bind(n.accepted_at)
+    .bind(&n.due_date)
+    .bind(n.fee)
+    .bind(&n.idempotency_key)
+    .bind(&n.request_hash)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(SubmitFail::DuplicateKey);
+    }
+    let event = record_event(
+        tx,
+        &n.db,
+        &code,
+        n.action,
+        0,
+        n.status,
+        &n.step,
+        n.signer.as_ref(),
+        &n.actor_name,
+        "",
+        1,
+    )
+    .await?;
+    tx.audit(&n.ctx.entry(
+        &format!("dossier.{}", n.action),
+        "dossier",
+        &code,
+        &n.agency_code,
+        serde_json::json!({"after": {"status": n.status, "procedure": n.procedure_code, "channel": n.channel}}),
+    ))
+    .await?;
+    tx.emit(
+        "dossier.status_changed",
+        &serde_json::json!({"code": code, "agency": n.agency_code, "from": 0, "to": n.status, "action": n.action, "channel": n.channel}),
+    )
+    .await?;
+    Ok((code, event))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -504,7 +634,7 @@ async fn record_event(
     actor_name: &str,
     reason: &str,
     seq: i64,
-) -> Result<(), AppError> {
+) -> Result<Event, AppError> {
     let at = now_micros();
     let payload = serde_json::json!({
         "dossier": code, "seq": seq, "action": action, "from": from, "to": to,
@@ -538,7 +668,20 @@ async fn record_event(
     .execute(tx.conn())
     .await
     .map_err(DbError::from)?;
-    Ok(())
+    Ok(Event {
+        seq,
+        at,
+        action: action.to_string(),
+        from_status: from,
+        to_status: to,
+        step: step.to_string(),
+        actor_name: actor_name.to_string(),
+        reason: reason.to_string(),
+        signed: sig.is_some(),
+        signed_payload: payload,
+        signature: sig.as_ref().map(|s| s.signature.clone()),
+        public_key: sig.map(|s| s.public_key),
+    })
 }
 
 const COLUMNS: &str = "code, procedure_code, procedure_version, agency_code, commune_code, applicant_user_id, \
@@ -1410,18 +1553,14 @@ fn check_uploads<'a>(
     out
 }
 
-/// Store checked uploads in the file store (content-addressed: storing twice is harmless, and
-/// a blob no dossier references is never served).
-async fn store_all(
-    store: &FileStore,
-    db: &Db,
-    checked: &[Checked<'_>],
-) -> Result<Vec<FileRef>, AppError> {
+/// Write checked uploads to the file store, without the database (content-addressed: writing
+/// twice is harmless, and a blob no dossier references is never served); [`link`] records
+/// them.
+async fn store_all(store: &FileStore, checked: &[Checked<'_>]) -> Result<Vec<FileRef>, AppError> {
     let mut refs = Vec::with_capacity(checked.len());
     for c in checked {
         let r = store
-            .put(
-                db,
+            .write_checked(
                 &file_field(&c.upload.component_id),
                 &c.upload.bytes,
                 ATTACHMENT_TYPES,
@@ -1437,9 +1576,21 @@ async fn store_all(
     Ok(refs)
 }
 
-/// Record stored files on a dossier in one transaction, with one `dossier.attach` audit entry
-/// per file newly recorded: the dossier's row is locked (and must still be in one of
-/// `statuses`), and the totals are checked again under the lock.
+/// Files to record on a dossier, as the group writer records them ([`write_links`]).
+struct NewLinks {
+    ctx: Ctx,
+    code: String,
+    agency_code: String,
+    owner: Option<String>,
+    statuses: Vec<i64>,
+    /// (component, its title for the data store, cleaned file name, stored file).
+    files: Vec<(String, String, String, FileRef)>,
+    now: i64,
+}
+
+/// Record stored files on a dossier (group commit), with one `dossier.attach` audit entry per
+/// file newly recorded: the dossier's row is locked (and must still be in one of `statuses`),
+/// and the totals are checked again under the lock.
 async fn link(
     db: &Db,
     ctx: &Ctx,
@@ -1449,18 +1600,42 @@ async fn link(
     checked: &[Checked<'_>],
     refs: &[FileRef],
 ) -> Result<Vec<Attachment>, AppError> {
-    let now = now_micros();
-    let mut tx = db.begin_write().await?;
-    let in_list = statuses
+    let new = NewLinks {
+        ctx: ctx.clone(),
+        code: d.code.clone(),
+        agency_code: d.agency_code.clone(),
+        owner: d.applicant_user_id.clone(),
+        statuses: statuses.iter().map(|s| s.code()).collect(),
+        files: checked
+            .iter()
+            .zip(refs)
+            .map(|(c, r)| {
+                (
+                    c.upload.component_id.clone(),
+                    component_title(p, &c.upload.component_id),
+                    clean_file_name(&c.upload.file_name, c.kind),
+                    r.clone(),
+                )
+            })
+            .collect(),
+        now: now_micros(),
+    };
+    db.write_grouped(move |tx| Box::pin(async move { write_links(tx, &new).await }))
+        .await
+}
+
+async fn write_links(tx: &mut WriteTx, n: &NewLinks) -> Result<Vec<Attachment>, AppError> {
+    let in_list = n
+        .statuses
         .iter()
-        .map(|s| s.code().to_string())
+        .map(|s| s.to_string())
         .collect::<Vec<_>>()
         .join(",");
     let locked = sqlx::query(&format!(
         "UPDATE dossiers SET updated_at = $1 WHERE code = $2 AND status IN ({in_list})"
     ))
-    .bind(now)
-    .bind(&d.code)
+    .bind(n.now)
+    .bind(&n.code)
     .execute(tx.conn())
     .await
     .map_err(DbError::from)?
@@ -1474,31 +1649,31 @@ async fn link(
     let row = sqlx::query(
         "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT), COUNT(*) FROM dossier_files WHERE dossier_code = $1",
     )
-    .bind(&d.code)
+    .bind(&n.code)
     .fetch_one(tx.conn())
     .await
     .map_err(DbError::from)?;
     let mut bytes: i64 = row.try_get(0).map_err(DbError::from)?;
     let mut count: i64 = row.try_get(1).map_err(DbError::from)?;
     let mut out = Vec::new();
-    for (c, r) in checked.iter().zip(refs) {
-        let file_name = clean_file_name(&c.upload.file_name, c.kind);
-        let n = sqlx::query(
+    for (component_id, title, file_name, r) in &n.files {
+        tinhso_store::files::record_in(tx, r).await?;
+        let added = sqlx::query(
             "INSERT INTO dossier_files (dossier_code, component_id, sha256, media_type, size, file_name, added_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dossier_code, component_id, sha256) DO NOTHING",
         )
-        .bind(&d.code)
-        .bind(&c.upload.component_id)
+        .bind(&n.code)
+        .bind(component_id)
         .bind(&r.sha256)
         .bind(&r.media_type)
         .bind(r.size)
-        .bind(&file_name)
-        .bind(now)
+        .bind(file_name)
+        .bind(n.now)
         .execute(tx.conn())
         .await
         .map_err(DbError::from)?
         .rows_affected();
-        if n == 0 {
+        if added == 0 {
             // Already attached (a retry): nothing new.
             continue;
         }
@@ -1506,7 +1681,7 @@ async fn link(
         count += 1;
         if bytes > MAX_DOSSIER_BYTES || count > MAX_DOSSIER_FILES {
             return Err(AppError::field(
-                file_field(&c.upload.component_id),
+                file_field(component_id),
                 Invalid::new(
                     "files_total_too_large",
                     format!(
@@ -1524,37 +1699,28 @@ async fn link(
         }
         // The signed-in applicant's papers go into their data store for reuse (Decree
         // 45/2020): the component's name is the document's title.
-        if let Some(owner) = &d.applicant_user_id {
-            crate::results::remember_in(
-                &mut tx,
-                owner,
-                &component_title(p, &c.upload.component_id),
-                r,
-                &d.code,
-                now,
-            )
-            .await?;
+        if let Some(owner) = &n.owner {
+            crate::results::remember_in(tx, owner, title, r, &n.code, n.now).await?;
         }
-        tx.audit(&ctx.entry(
+        tx.audit(&n.ctx.entry(
             "dossier.attach",
             "dossier",
-            &d.code,
-            &d.agency_code,
-            serde_json::json!({"after": {"component": c.upload.component_id, "sha256": r.sha256,
+            &n.code,
+            &n.agency_code,
+            serde_json::json!({"after": {"component": component_id, "sha256": r.sha256,
                 "media_type": r.media_type, "size": r.size, "file_name": file_name}}),
         ))
         .await?;
         out.push(Attachment {
-            component_id: c.upload.component_id.clone(),
+            component_id: component_id.clone(),
             component_name: String::new(),
             sha256: r.sha256.clone(),
             media_type: r.media_type.clone(),
             size: r.size,
-            file_name,
-            added_at: now,
+            file_name: file_name.clone(),
+            added_at: n.now,
         });
     }
-    tx.commit().await?;
     Ok(out)
 }
 
@@ -1609,7 +1775,20 @@ pub async fn attach_all(
     uploads: &[Upload],
 ) -> Result<Vec<Attachment>, AppError> {
     let d = get(db, code).await?.ok_or_else(AppError::not_found)?;
-    let statuses = attach_statuses(db, &d, who).await?;
+    attach_all_to(db, store, ctx, &d, who, uploads).await
+}
+
+/// [`attach_all`] to a dossier the caller has just loaded (its status and totals are checked
+/// again when the files are recorded).
+pub async fn attach_all_to(
+    db: &Db,
+    store: &FileStore,
+    ctx: &Ctx,
+    d: &Dossier,
+    who: ActingAs<'_>,
+    uploads: &[Upload],
+) -> Result<Vec<Attachment>, AppError> {
+    let statuses = attach_statuses(db, d, who).await?;
     let status = Status::from_code(d.status).ok_or_else(|| AppError::internal("bad status"))?;
     if !statuses.contains(&status) {
         return Err(AppError::new(ErrorCode::Conflict).with_detail(
@@ -1626,10 +1805,16 @@ pub async fn attach_all(
     let p = catalogue::version(db, &d.procedure_code, d.procedure_version)
         .await?
         .ok_or_else(|| AppError::internal("procedure version missing"))?;
-    let existing = files(db, code).await?;
-    let existing_totals = (
-        existing.iter().map(|a| a.size).sum::<i64>(),
-        existing.len() as i64,
+    let totals = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT), COUNT(*) FROM dossier_files WHERE dossier_code = $1",
+    )
+    .bind(&d.code)
+    .fetch_one(db.pool())
+    .await
+    .map_err(DbError::from)?;
+    let existing_totals: (i64, i64) = (
+        totals.try_get(0).map_err(DbError::from)?,
+        totals.try_get(1).map_err(DbError::from)?,
     );
     let mut errs = FieldErrors::new();
     if uploads.is_empty() {
@@ -1640,8 +1825,8 @@ pub async fn attach_all(
     }
     let checked = check_uploads(&p, uploads, existing_totals, &mut errs);
     errs.into_result()?;
-    let refs = store_all(store, db, &checked).await?;
-    let mut out = link(db, ctx, &p, &d, statuses, &checked, &refs).await?;
+    let refs = store_all(store, &checked).await?;
+    let mut out = link(db, ctx, &p, d, statuses, &checked, &refs).await?;
     name_components(&p, &mut out);
     Ok(out)
 }
@@ -1656,12 +1841,25 @@ pub async fn attach(
     who: ActingAs<'_>,
     upload: &Upload,
 ) -> Result<Attachment, AppError> {
-    let added = attach_all(db, store, ctx, code, who, std::slice::from_ref(upload)).await?;
+    let d = get(db, code).await?.ok_or_else(AppError::not_found)?;
+    attach_to(db, store, ctx, &d, who, upload).await
+}
+
+/// [`attach`] to a dossier the caller has just loaded.
+pub async fn attach_to(
+    db: &Db,
+    store: &FileStore,
+    ctx: &Ctx,
+    d: &Dossier,
+    who: ActingAs<'_>,
+    upload: &Upload,
+) -> Result<Attachment, AppError> {
+    let added = attach_all_to(db, store, ctx, d, who, std::slice::from_ref(upload)).await?;
     if let Some(a) = added.into_iter().next() {
         return Ok(a);
     }
     let sha = hex::encode(Sha256::digest(&upload.bytes));
-    files(db, code)
+    files(db, &d.code)
         .await?
         .into_iter()
         .find(|a| a.sha256 == sha && a.component_id == upload.component_id)
@@ -1743,7 +1941,7 @@ pub async fn submit_with_files(
         }
     }
     errs.into_result()?;
-    let refs = store_all(store, db, &checked).await?;
+    let refs = store_all(store, &checked).await?;
     let r = submit(db, ctx, by, s).await?;
     if !checked.is_empty() {
         link(

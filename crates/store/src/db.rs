@@ -64,6 +64,10 @@ pub struct DbOptions {
     pub acquire_timeout: Duration,
     /// SQLite busy timeout (readers waiting for a checkpoint, other processes).
     pub busy_timeout: Duration,
+    /// Group commit for [`Db::write_grouped`]. `None`: the environment variable
+    /// `TINHSO_GROUP_COMMIT` (`0` off, `1` on), else on. Off, each item runs in a transaction
+    /// of its own (for comparison, and a choice for PostgreSQL).
+    pub group_commit: Option<bool>,
 }
 
 impl Default for DbOptions {
@@ -72,6 +76,7 @@ impl Default for DbOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(10),
             busy_timeout: Duration::from_secs(10),
+            group_commit: None,
         }
     }
 }
@@ -88,6 +93,8 @@ pub struct Db {
     writer: AnyPool,
     url: Arc<str>,
     outbox_notify: Arc<tokio::sync::Notify>,
+    /// The group committer behind [`Db::write_grouped`]; `None` when it is off.
+    group: Option<Arc<crate::group::Group>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -152,12 +159,19 @@ impl Db {
                 let pool = make(opts.max_connections.max(2))
                     .connect_with(connect_opts)
                     .await?;
+                let outbox_notify = Arc::default();
+                let group = opts
+                    .group_commit
+                    .or_else(group_commit_from_env)
+                    .unwrap_or(true)
+                    .then(|| group_of(backend, &writer, &outbox_notify));
                 Ok(Self {
                     backend,
                     pool,
                     writer,
                     url: url.into(),
-                    outbox_notify: Arc::default(),
+                    outbox_notify,
+                    group,
                 })
             }
             Backend::Postgres => {
@@ -166,12 +180,19 @@ impl Db {
                     .acquire_timeout(opts.acquire_timeout)
                     .connect(url)
                     .await?;
+                let outbox_notify = Arc::default();
+                let group = opts
+                    .group_commit
+                    .or_else(group_commit_from_env)
+                    .unwrap_or(true)
+                    .then(|| group_of(backend, &pool, &outbox_notify));
                 Ok(Self {
                     backend,
                     writer: pool.clone(),
                     pool,
                     url: url.into(),
-                    outbox_notify: Arc::default(),
+                    outbox_notify,
+                    group,
                 })
             }
         }
@@ -211,6 +232,43 @@ impl Db {
         })
     }
 
+    /// Run `f` in a write transaction shared with other concurrent callers (group commit, see
+    /// [`crate::group`]) and return its result once that transaction is committed. `f` runs
+    /// inside its own savepoint: when it returns `Err`, everything it wrote is undone and the
+    /// error is returned, while the others' items commit. With group commit off
+    /// ([`DbOptions::group_commit`]) `f` runs in a transaction of its own. `f` should only
+    /// write: its reads and checks belong before, since every other writer waits while it runs.
+    ///
+    /// ```ignore
+    /// let code = db.write_grouped(move |tx| Box::pin(async move { write(tx, &item).await })).await?;
+    /// ```
+    pub async fn write_grouped<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: for<'t> FnOnce(&'t mut WriteTx) -> crate::group::ItemFuture<'t, T, E> + Send + 'static,
+    {
+        match &self.group {
+            Some(g) => g.write(f).await,
+            None => {
+                let mut tx = self.begin_write().await?;
+                let v = f(&mut tx).await?;
+                tx.commit().await?;
+                Ok(v)
+            }
+        }
+    }
+
+    /// Whether [`Db::write_grouped`] shares transactions between callers.
+    pub fn group_commit(&self) -> bool {
+        self.group.is_some()
+    }
+
+    /// Group commit so far: (transactions, items); (0, 0) when it is off.
+    pub fn group_stats(&self) -> (u64, u64) {
+        self.group.as_ref().map_or((0, 0), |g| g.stats())
+    }
+
     /// A read connection, for several queries in a row.
     pub async fn read_conn(&self) -> Result<PoolConnection<Any>, DbError> {
         Ok(self.pool.acquire().await?)
@@ -231,6 +289,27 @@ impl Db {
         self.pool.close().await;
         self.writer.close().await;
     }
+}
+
+/// `TINHSO_GROUP_COMMIT`: `0`/`false`/`off` or `1`/`true`/`on`.
+fn group_commit_from_env() -> Option<bool> {
+    match std::env::var("TINHSO_GROUP_COMMIT").ok()?.trim() {
+        "0" | "false" | "off" => Some(false),
+        "1" | "true" | "on" => Some(true),
+        _ => None,
+    }
+}
+
+fn group_of(
+    backend: Backend,
+    writer: &AnyPool,
+    outbox_notify: &Arc<tokio::sync::Notify>,
+) -> Arc<crate::group::Group> {
+    Arc::new(crate::group::Group::new(crate::group::Opener {
+        backend,
+        writer: writer.clone(),
+        outbox_notify: outbox_notify.clone(),
+    }))
 }
 
 /// Run a `SELECT COUNT(*) …` (or any query returning one BIGINT) on the read pool.
@@ -264,6 +343,19 @@ pub struct Savepoint {
 }
 
 impl WriteTx {
+    /// A write transaction for the group committer's writer task.
+    pub(crate) async fn begin_on(o: &crate::group::Opener) -> Result<WriteTx, DbError> {
+        let tx = o.writer.begin().await?;
+        Ok(WriteTx {
+            tx,
+            backend: o.backend,
+            events: Vec::new(),
+            outbox_notify: o.outbox_notify.clone(),
+            audit_head: None,
+            savepoints: 0,
+        })
+    }
+
     /// The connection, to run queries: `sqlx::query(..).execute(tx.conn())`.
     pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.tx

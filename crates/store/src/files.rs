@@ -85,6 +85,23 @@ impl FileStore {
         bytes: &[u8],
         allowed: &[MediaType],
     ) -> Result<FileRef, AppError> {
+        let r = self.write_checked(field, bytes, allowed).await?;
+        let mut tx = db.begin_write().await?;
+        record_in(&mut tx, &r).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+
+    /// The file part of [`FileStore::put`]: check `bytes` (not empty, within the size limit,
+    /// sniffed type in `allowed`; errors on `field`) and write them to the store, without the
+    /// database. The caller then records them with [`record_in`] in its own transaction
+    /// (a file is always written before its record; one never recorded is harmless).
+    pub async fn write_checked(
+        &self,
+        field: &str,
+        bytes: &[u8],
+        allowed: &[MediaType],
+    ) -> Result<FileRef, AppError> {
         if bytes.is_empty() {
             return Err(AppError::field(
                 field,
@@ -125,10 +142,23 @@ impl FileStore {
                     ),
                 )
             })?;
-        let mut tx = db.begin_write().await?;
-        let r = self.put_in(&mut tx, bytes, kind).await?;
-        tx.commit().await?;
-        Ok(r)
+        self.write(bytes, kind).await
+    }
+
+    /// Write `bytes` of a known type to the store (nothing in the database).
+    async fn write(&self, bytes: &[u8], kind: MediaType) -> Result<FileRef, AppError> {
+        let sha = hex::encode(Sha256::digest(bytes));
+        let path = self.path_of(&sha);
+        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            write_atomic(&path, bytes)
+                .await
+                .map_err(AppError::internal)?;
+        }
+        Ok(FileRef {
+            sha256: sha,
+            size: bytes.len() as i64,
+            media_type: kind.mime().to_string(),
+        })
     }
 
     /// Store `bytes` of a known type (made by the platform itself, e.g. a generated PDF) and
@@ -141,30 +171,9 @@ impl FileStore {
         bytes: &[u8],
         kind: MediaType,
     ) -> Result<FileRef, AppError> {
-        let sha = hex::encode(Sha256::digest(bytes));
-        let path = self.path_of(&sha);
-        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
-            write_atomic(&path, bytes)
-                .await
-                .map_err(AppError::internal)?;
-        }
-        let size = bytes.len() as i64;
-        sqlx::query(
-            "INSERT INTO files (sha256, size, media_type, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (sha256) DO NOTHING",
-        )
-        .bind(&sha)
-        .bind(size)
-        .bind(kind.mime())
-        .bind(now_micros())
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from)?;
-        Ok(FileRef {
-            sha256: sha,
-            size,
-            media_type: kind.mime().to_string(),
-        })
+        let r = self.write(bytes, kind).await?;
+        record_in(tx, &r).await?;
+        Ok(r)
     }
 
     /// Read a stored file, checking its content still matches its address.
@@ -180,6 +189,23 @@ impl FileStore {
         }
         Ok(bytes)
     }
+}
+
+/// Record a file written by [`FileStore::write_checked`] in the caller's transaction (once per
+/// content: recording it again changes nothing).
+pub async fn record_in(tx: &mut WriteTx, r: &FileRef) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO files (sha256, size, media_type, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (sha256) DO NOTHING",
+    )
+    .bind(&r.sha256)
+    .bind(r.size)
+    .bind(&r.media_type)
+    .bind(now_micros())
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    Ok(())
 }
 
 async fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -6,6 +6,7 @@
 //! - [`migrate`]: versioned migrations contributed by every module crate.
 //! - [`audit`]: the append-only, hash-chained audit trail (nhật ký kiểm toán).
 //! - [`outbox`]: the transactional outbox and the in-process event dispatcher.
+//! - [`group`]: group commit — concurrent writers share one transaction, one savepoint each.
 //! - [`files`]: content-addressed attachments (tệp đính kèm) with type sniffing.
 //! - [`rollup`]: daily roll-ups kept current by triggers and refreshed before reading.
 //! - [`backup`]: consistent online snapshots and restore.
@@ -16,6 +17,7 @@ pub mod audit;
 pub mod backup;
 pub mod db;
 pub mod files;
+pub mod group;
 pub mod migrate;
 pub mod outbox;
 pub mod rollup;

@@ -8,7 +8,7 @@
 //! hold up the others. The sequence is allocated under a row lock held to commit, so sequence
 //! order is commit order on PostgreSQL too and no event is skipped.
 
-use crate::db::{now_micros, Db, DbError, WriteTx};
+use crate::db::{now_micros, Backend, Db, DbError, WriteTx};
 use serde::Serialize;
 use sqlx::Row;
 use std::future::Future;
@@ -28,26 +28,41 @@ pub struct Event {
 
 impl WriteTx {
     /// Write an event to the outbox in this transaction. Returns its id.
+    ///
+    /// One round trip: the sequence row is bumped (its lock held to commit) and the event
+    /// takes the new number in the same statement — a data-modifying `WITH` on PostgreSQL, two
+    /// statements sent together on SQLite.
     pub async fn emit(
         &mut self,
         topic: &str,
         payload: &serde_json::Value,
     ) -> Result<String, DbError> {
-        let row = sqlx::query("UPDATE outbox_seq SET seq = seq + 1 WHERE id = 1 RETURNING seq")
-            .fetch_one(self.conn())
-            .await?;
-        let seq: i64 = row.try_get(0)?;
         let id = uuid::Uuid::now_v7().to_string();
-        sqlx::query(
-            "INSERT INTO outbox (id, seq, topic, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&id)
-        .bind(seq)
-        .bind(topic)
-        .bind(payload.to_string())
-        .bind(now_micros())
-        .execute(self.conn())
-        .await?;
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "UPDATE outbox_seq SET seq = seq + 1 WHERE id = 1; \
+                 INSERT INTO outbox (id, seq, topic, payload, created_at) \
+                 SELECT ?, seq, ?, ?, ? FROM outbox_seq WHERE id = 1"
+            }
+            Backend::Postgres => {
+                "WITH s AS (UPDATE outbox_seq SET seq = seq + 1 WHERE id = 1 RETURNING seq) \
+                 INSERT INTO outbox (id, seq, topic, payload, created_at) \
+                 SELECT $1, s.seq, $2, $3, $4 FROM s"
+            }
+        };
+        let written = sqlx::query(sql)
+            .bind(&id)
+            .bind(topic)
+            .bind(payload.to_string())
+            .bind(now_micros())
+            .execute(self.conn())
+            .await?
+            .rows_affected();
+        if written == 0 {
+            return Err(DbError::Invalid(
+                "outbox: the sequence row is missing".into(),
+            ));
+        }
         self.events.push(id.clone());
         Ok(id)
     }

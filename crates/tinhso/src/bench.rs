@@ -1673,7 +1673,9 @@ async fn services_measure(
             let w = submit_phase(&clients, &base, args, args.warmup_seconds).await?;
             created.extend(w.created);
         }
+        let group_before = db.group_stats();
         let p = submit_phase(&clients, &base, args, args.seconds).await?;
+        let group_after = db.group_stats();
         created.extend(p.created.iter().cloned());
         let note = |first: &Option<String>| {
             let mut n = format!(
@@ -1684,6 +1686,16 @@ async fn services_measure(
                 args.warmup_seconds,
                 bench_pdf(0).len()
             );
+            let (batches, items) = (
+                group_after.0 - group_before.0,
+                group_after.1 - group_before.1,
+            );
+            if batches > 0 {
+                n.push_str(&format!(
+                    "; group commit: {items} writes in {batches} transactions ({:.1} a transaction)",
+                    items as f64 / batches as f64
+                ));
+            }
             if let Some(e) = first {
                 n.push_str(&format!("; first error: {e}"));
             }

@@ -670,7 +670,7 @@ async fn upload_file(
             principal: ctx.principal.as_ref(),
             name: &d.applicant.name,
         };
-        dossier::attach(&state.db, &state.files, &ctx.audit(), &d.code, who, &upload).await
+        dossier::attach_to(&state.db, &state.files, &ctx.audit(), &d, who, &upload).await
     } else {
         let Some(p) = staff else {
             return Err(AppError::new(tinhso_kernel::ErrorCode::Unauthenticated).into());
@@ -687,11 +687,11 @@ async fn upload_file(
             &format!("dossier:{code}"),
         )
         .await?;
-        dossier::attach(
+        dossier::attach_to(
             &state.db,
             &state.files,
             &ctx.audit(),
-            &d.code,
+            &d,
             ActingAs::Staff(p),
             &upload,
         )

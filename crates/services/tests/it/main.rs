@@ -10,6 +10,7 @@ mod catalogue;
 mod deadlines;
 mod feedback;
 mod forms;
+mod group;
 mod indicators;
 mod lifecycle;
 mod list;

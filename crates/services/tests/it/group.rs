@@ -1,0 +1,221 @@
+//! Group commit of submissions and attachments: many parallel callers, duplicate idempotency
+//! keys landing in the same transaction, an invalid submission, a refused attachment among
+//! good ones; exactly the right rows, the audit chain whole, every answer after the commit.
+
+use super::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use tinhso_services::dossier::Upload;
+use tinhso_services::status::Status;
+use tinhso_store::files::FileStore;
+use tinhso_store::WriteTx;
+
+fn pdf(tag: &str) -> Vec<u8> {
+    format!("%PDF-1.4\n% {tag}\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n").into_bytes()
+}
+
+/// Keep the group writer busy for `ms` so that what the test starts meanwhile queues behind
+/// it and is written together.
+fn hold_writer(db: &Db, ms: u64) -> tokio::task::JoinHandle<()> {
+    let db = db.clone();
+    tokio::spawn(async move {
+        db.write_grouped(move |_tx: &mut WriteTx| {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok::<_, AppError>(())
+            })
+        })
+        .await
+        .unwrap();
+    })
+}
+
+/// A submission whose receipt must be what the database holds: `get` reads it back the
+/// moment the caller has it (a separate connection sees only committed rows).
+async fn submit_checked(db: Db, s: Submission) -> Result<Receipt, AppError> {
+    let r = dossier::submit(&db, &anon(), None, &s).await?;
+    let stored = dossier::get(&db, &r.dossier.code)
+        .await
+        .unwrap()
+        .expect("acknowledged, so committed");
+    assert_eq!(
+        serde_json::to_value(&r.dossier).unwrap(),
+        serde_json::to_value(&stored).unwrap(),
+        "the receipt is what was stored"
+    );
+    Ok(r)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_submissions_with_duplicate_keys_and_an_invalid_one() {
+    let t = env().await;
+    let db = &t.db;
+    let audit_before = count(db, "audit_log").await;
+    let (batches_before, items_before) = db.group_stats();
+    let holder = hold_writer(db, 1500);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    // 30 distinct keys; keys 0–9 are sent three times each (a client retrying at once), so
+    // copies of one key land in the same transaction. One submission is invalid.
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let copies = if i < 10 { 3 } else { 1 };
+        for _ in 0..copies {
+            let mut s = birth(TAM_THANH);
+            s.idempotency_key = Some(format!("group-{i:02}"));
+            s.form
+                .insert("ho_ten_tre".into(), format!("Hoàng Minh An {i}"));
+            tasks.push((Some(i), tokio::spawn(submit_checked(db.clone(), s))));
+        }
+    }
+    let mut bad = birth(TAM_THANH);
+    bad.idempotency_key = Some("group-bad".into());
+    bad.form.insert("ngay_sinh_tre".into(), "31/02/2026".into());
+    tasks.push((None, tokio::spawn(submit_checked(db.clone(), bad))));
+
+    let mut by_key: BTreeMap<usize, Vec<Receipt>> = BTreeMap::new();
+    for (key, task) in tasks {
+        let r = task.await.unwrap();
+        match key {
+            Some(i) => by_key
+                .entry(i)
+                .or_default()
+                .push(r.unwrap_or_else(|e| panic!("key {i}: {e}"))),
+            None => {
+                let e = assert_code(r, ErrorCode::ValidationFailed);
+                assert_eq!(fields(&e)[0].0, "form.ngay_sinh_tre");
+            }
+        }
+    }
+    holder.await.unwrap();
+
+    // One dossier per key; every copy of a key got it, exactly one as new.
+    let mut codes = BTreeSet::new();
+    for (i, receipts) in &by_key {
+        let first = &receipts[0].dossier.code;
+        assert!(receipts.iter().all(|r| &r.dossier.code == first), "key {i}");
+        assert_eq!(
+            receipts.iter().filter(|r| !r.replayed).count(),
+            1,
+            "key {i}"
+        );
+        assert_eq!(
+            receipts[0].dossier.form["ho_ten_tre"],
+            format!("Hoàng Minh An {i}")
+        );
+        codes.insert(first.clone());
+    }
+    assert_eq!(codes.len(), 30);
+    assert_eq!(count(db, "dossiers").await, 30);
+    assert_eq!(count(db, "dossier_events").await, 30);
+    assert_eq!(count(db, "outbox").await, 30);
+    // The duplicates gave their numbers back: the codes run 0001–0030 without a gap.
+    let expected: BTreeSet<String> = (1..=30)
+        .map(|n| {
+            format!(
+                "{UBND_TAM_THANH}-{}-{n:04}",
+                dossier::today_local().format("%y%m%d")
+            )
+        })
+        .collect();
+    assert_eq!(codes, expected);
+    // Nothing of the invalid one.
+    let bad_rows: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM dossiers WHERE idempotency_key = 'group-bad'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(bad_rows, 0);
+    // One audit entry per dossier, the chain whole.
+    assert_eq!(count(db, "audit_log").await, audit_before + 30);
+    assert_eq!(audited(db, "dossier.submit").await.len(), 30);
+    let v = audit::verify(db).await.unwrap();
+    assert_eq!(v.first_broken, None);
+    // They queued behind the held writer: far fewer transactions than submissions.
+    let (batches, items) = db.group_stats();
+    let (batches, items) = (batches - batches_before, items - items_before);
+    if db.group_commit() {
+        assert_eq!(items, 1 + 50, "the holder and every valid copy");
+        assert!(
+            batches <= items / 4,
+            "{batches} transactions for {items} items"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_attachments_one_refused_in_the_shared_transaction() {
+    let t = env().await;
+    let db = &t.db;
+    if !db.group_commit() {
+        // Without group commit the uploads and the withdrawal race for the writer in no set
+        // order; the refusal inside a shared transaction is what this test is about.
+        eprintln!("group commit is off (TINHSO_GROUP_COMMIT=0): skipped");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("tinhso-group-{}", uuid::Uuid::new_v4()));
+    let files = FileStore::local(dir, 20 * 1024 * 1024);
+    let mut dossiers = Vec::new();
+    for _ in 0..12 {
+        dossiers.push(submit_anon(db, &birth(TAM_THANH)).await.dossier);
+    }
+    // The last one is withdrawn while its attachment waits behind the writer: the attachment
+    // was checked against "submitted" and is refused under the lock, alone.
+    let withdrawn = dossiers.last().unwrap().code.clone();
+    let audit_before = count(db, "audit_log").await;
+    let holder = hold_writer(db, 1500);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut tasks = Vec::new();
+    for (i, d) in dossiers.iter().enumerate() {
+        let (db, files, d) = (db.clone(), files.clone(), d.clone());
+        tasks.push(tokio::spawn(async move {
+            let upload = Upload {
+                component_id: "giay_chung_sinh".into(),
+                file_name: format!("giay-chung-sinh-{i}.pdf"),
+                bytes: pdf(&format!("cs-{i}")),
+            };
+            let who = ActingAs::Applicant {
+                principal: None,
+                name: "Hoàng Thị Mai",
+            };
+            dossier::attach_to(&db, &files, &anon(), &d, who, &upload).await
+        }));
+    }
+    // Withdraw straight in the database (not through the group writer, which is held).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // On SQLite this waits for the held batch (one writer connection) and goes before the
+    // attachments' batch; on PostgreSQL it commits at once.
+    let mut tx = db.begin_write().await.unwrap();
+    sqlx::query("UPDATE dossiers SET status = $1 WHERE code = $2")
+        .bind(Status::Withdrawn.code())
+        .bind(&withdrawn)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    holder.await.unwrap();
+
+    let mut ok = 0;
+    for (i, task) in tasks.into_iter().enumerate() {
+        let r = task.await.unwrap();
+        if dossiers[i].code == withdrawn {
+            assert_code(r, ErrorCode::Conflict);
+        } else {
+            let a = r.unwrap_or_else(|e| panic!("{i}: {e}"));
+            assert_eq!(a.component_id, "giay_chung_sinh");
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 11);
+    assert_eq!(count(db, "dossier_files").await, 11);
+    assert_eq!(count(db, "files").await, 11);
+    let none: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM dossier_files WHERE dossier_code = $1")
+            .bind(&withdrawn)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(none, 0);
+    assert_eq!(count(db, "audit_log").await, audit_before + 11);
+    assert_eq!(audit::verify(db).await.unwrap().first_broken, None);
+}

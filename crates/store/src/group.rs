@@ -1,0 +1,202 @@
+//! Group commit (ghi gộp giao dịch): concurrent writers hand their work to one writer task,
+//! which runs whatever has queued up in one write transaction — each item inside its own
+//! savepoint, so an item that fails is undone (rows, audit entries, outbox events) and reported
+//! to its caller while the others stand — and answers every caller only after the commit.
+//!
+//! Why: on SQLite every write transaction queues for the one writer connection anyway, and
+//! under load the time goes to the hand-over of that connection between tasks, `BEGIN`,
+//! reading and storing the audit chain's head and `COMMIT`, once per request. Items that queued
+//! while the previous batch ran now share all of that. Items run in arrival order, so their
+//! audit entries chain in that order; a batch of one runs without a savepoint.
+//!
+//! Use [`Db::write_grouped`](crate::Db::write_grouped). The item must do all its reads and
+//! checks before (it holds up every other writer while it runs) and only write in the
+//! transaction; it must never wait for another write (`write_grouped`, `begin_write`), which
+//! could only run after its own batch. A caller that goes away (a dropped request) does not
+//! withdraw its item: it is written and committed like the others.
+
+use crate::db::{Backend, DbError, WriteTx};
+use sqlx::AnyPool;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::{mpsc, oneshot};
+
+/// What an item's write returns: a future borrowing the shared transaction.
+pub type ItemFuture<'t, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 't>>;
+
+/// Items in one transaction at most (the others wait for the next one).
+pub const MAX_BATCH: usize = 128;
+
+type BoolFuture<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+
+/// One caller's item, type-erased for the queue.
+trait Work: Send {
+    /// Write the item in `tx`; `true` when it succeeded (its savepoint is then kept).
+    fn write<'a>(&'a mut self, tx: &'a mut WriteTx) -> BoolFuture<'a>;
+    /// Answer the caller once the batch's fate is known (`Err`: the batch was not committed).
+    fn answer(self: Box<Self>, batch: Result<(), &str>);
+}
+
+struct Item<T, E, F> {
+    f: Option<F>,
+    result: Option<Result<T, E>>,
+    reply: oneshot::Sender<Result<T, E>>,
+}
+
+impl<T, E, F> Work for Item<T, E, F>
+where
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+    F: for<'t> FnOnce(&'t mut WriteTx) -> ItemFuture<'t, T, E> + Send + 'static,
+{
+    fn write<'a>(&'a mut self, tx: &'a mut WriteTx) -> BoolFuture<'a> {
+        Box::pin(async move {
+            let Some(f) = self.f.take() else {
+                return false;
+            };
+            let r = f(tx).await;
+            let ok = r.is_ok();
+            self.result = Some(r);
+            ok
+        })
+    }
+
+    fn answer(self: Box<Self>, batch: Result<(), &str>) {
+        let this = *self;
+        let out = match (this.result, batch) {
+            // The item's own failure: nothing of it was written either way.
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            (_, Err(why)) => Err(E::from(DbError::Invalid(format!(
+                "group commit: the transaction failed: {why}"
+            )))),
+            (None, Ok(())) => Err(E::from(DbError::Invalid(
+                "group commit: the item was not written".into(),
+            ))),
+        };
+        let _ = this.reply.send(out);
+    }
+}
+
+/// What the writer task needs to open write transactions (no [`crate::Db`], so that dropping
+/// the last `Db` closes the queue and ends the task).
+#[derive(Clone)]
+pub(crate) struct Opener {
+    pub(crate) backend: Backend,
+    pub(crate) writer: AnyPool,
+    pub(crate) outbox_notify: Arc<tokio::sync::Notify>,
+}
+
+/// The group committer of one database, held by its [`crate::Db`].
+pub(crate) struct Group {
+    opener: Opener,
+    queue: Mutex<Option<mpsc::Sender<Box<dyn Work>>>>,
+    stats: Arc<Stats>,
+}
+
+/// Transactions and items written so far.
+#[derive(Default)]
+struct Stats {
+    batches: AtomicU64,
+    items: AtomicU64,
+}
+
+impl Group {
+    pub(crate) fn new(opener: Opener) -> Self {
+        Self {
+            opener,
+            queue: Mutex::new(None),
+            stats: Arc::default(),
+        }
+    }
+
+    /// (transactions, items) written so far.
+    pub(crate) fn stats(&self) -> (u64, u64) {
+        (
+            self.stats.batches.load(Ordering::Relaxed),
+            self.stats.items.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The queue of the running writer task, started (again) when there is none: the first
+    /// use, or after the task ended with its runtime.
+    fn sender(&self) -> mpsc::Sender<Box<dyn Work>> {
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(s) = q.as_ref().filter(|s| !s.is_closed()) {
+            return s.clone();
+        }
+        let (s, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(run(self.opener.clone(), self.stats.clone(), rx));
+        *q = Some(s.clone());
+        s
+    }
+
+    /// Queue `f` and wait until its batch is committed (or `f` failed).
+    pub(crate) async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: for<'t> FnOnce(&'t mut WriteTx) -> ItemFuture<'t, T, E> + Send + 'static,
+    {
+        let stopped = || E::from(DbError::Invalid("group commit: the writer stopped".into()));
+        let (reply, answer) = oneshot::channel();
+        let item: Box<dyn Work> = Box::new(Item {
+            f: Some(f),
+            result: None,
+            reply,
+        });
+        self.sender().send(item).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// The writer task: take the first queued item, then whatever else is queued (up to
+/// [`MAX_BATCH`]), write them in one transaction, answer them all, repeat.
+async fn run(opener: Opener, stats: Arc<Stats>, mut rx: mpsc::Receiver<Box<dyn Work>>) {
+    let mut batch: Vec<Box<dyn Work>> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.items.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let outcome = write_batch(&opener, &mut batch).await;
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, items = batch.len(), "group commit failed");
+        }
+        let why = outcome.as_ref().err().map(ToString::to_string);
+        for w in batch.drain(..) {
+            w.answer(match &why {
+                None => Ok(()),
+                Some(m) => Err(m),
+            });
+        }
+    }
+}
+
+async fn write_batch(opener: &Opener, batch: &mut [Box<dyn Work>]) -> Result<(), DbError> {
+    let mut tx = WriteTx::begin_on(opener).await?;
+    if let [only] = batch {
+        // Alone: a failure rolls the whole transaction back (dropped), no savepoint needed.
+        if only.write(&mut tx).await {
+            tx.commit().await?;
+        }
+        return Ok(());
+    }
+    for w in batch.iter_mut() {
+        let sp = tx.savepoint().await?;
+        if w.write(&mut tx).await {
+            tx.release(sp).await?;
+        } else {
+            tx.rollback_to(sp).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}

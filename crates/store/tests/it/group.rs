@@ -1,0 +1,139 @@
+//! Group commit: items of concurrent callers share one transaction, each in its own savepoint.
+
+use std::time::Duration;
+use tinhso_kernel::AppError;
+use tinhso_store::audit::{self, NewAuditEntry};
+use tinhso_store::{Db, DbError, WriteTx};
+
+fn entry(target: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        actor: "test".into(),
+        action: "thing.write".into(),
+        target_type: "thing".into(),
+        target_id: target.into(),
+        scope: String::new(),
+        request_id: String::new(),
+        summary: serde_json::json!({}),
+    }
+}
+
+/// Write one audited item: an outbox event, a row in `outbox_consumers` named `key`, and its
+/// audit entry; `fail` refuses it after everything is written.
+async fn item(db: &Db, key: String, fail: bool) -> Result<String, AppError> {
+    db.write_grouped(move |tx: &mut WriteTx| {
+        Box::pin(async move {
+            tx.emit("thing.written", &serde_json::json!({ "key": key }))
+                .await?;
+            sqlx::query(
+                "INSERT INTO outbox_consumers (consumer, last_seq, updated_at) VALUES ($1, 0, 0)",
+            )
+            .bind(&key)
+            .execute(tx.conn())
+            .await
+            .map_err(DbError::from)?;
+            tx.audit(&entry(&key)).await?;
+            if fail {
+                return Err(AppError::conflict("từ chối", "refused"));
+            }
+            Ok(key)
+        })
+    })
+    .await
+}
+
+async fn rows(db: &Db, sql: &str) -> Vec<String> {
+    sqlx::query_scalar(sql).fetch_all(db.pool()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_items_share_transactions_and_a_refused_one_leaves_nothing() {
+    let t = super::db().await;
+    if !t.db.group_commit() {
+        eprintln!("group commit is off for this database: skipped");
+        return;
+    }
+    // The first item holds the writer while the others queue behind it.
+    let db = t.db.clone();
+    let first = tokio::spawn(async move {
+        db.write_grouped(|tx: &mut WriteTx| {
+            Box::pin(async move {
+                tx.audit(&entry("first")).await?;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Ok::<_, AppError>(())
+            })
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let db = t.db.clone();
+        tasks.push(tokio::spawn(async move {
+            let key = format!("k{i:02}");
+            // Every seventh is refused after writing; k05 collides with k04's row (a
+            // unique violation, which on PostgreSQL aborts the transaction until the
+            // savepoint is rolled back).
+            let name = if i == 5 {
+                "k04".to_string()
+            } else {
+                key.clone()
+            };
+            (key, item(&db, name, i % 7 == 3).await)
+        }));
+    }
+    first.await.unwrap().unwrap();
+    let mut kept = Vec::new();
+    for task in tasks {
+        let (key, r) = task.await.unwrap();
+        let i: usize = key[1..].parse().unwrap();
+        match r {
+            Ok(k) => {
+                assert!(i % 7 != 3 && i != 5, "{key} should have failed");
+                assert_eq!(k, key);
+                kept.push(key);
+            }
+            Err(e) if i % 7 == 3 => assert_eq!(e.detail_en.as_deref(), Some("refused"), "{key}"),
+            Err(e) if i == 5 => assert!(e.to_string().contains("exists"), "{key}: {e}"),
+            Err(e) => panic!("{key}: {e}"),
+        }
+    }
+    kept.sort();
+    assert_eq!(kept.len(), 60 - 9 - 1);
+    let consumers = rows(
+        &t.db,
+        "SELECT consumer FROM outbox_consumers ORDER BY consumer",
+    )
+    .await;
+    assert_eq!(consumers, kept);
+    let mut audited = rows(
+        &t.db,
+        "SELECT target_id FROM audit_log WHERE target_id <> 'first' ORDER BY seq",
+    )
+    .await;
+    audited.sort();
+    assert_eq!(audited, kept);
+    let events = rows(&t.db, "SELECT payload FROM outbox ORDER BY seq").await;
+    assert_eq!(events.len(), kept.len());
+    let r = audit::verify(&t.db).await.unwrap();
+    assert_eq!(
+        (r.entries_checked, r.first_broken),
+        (kept.len() as i64 + 1, None)
+    );
+    // 61 items, of which 60 queued behind the first: far fewer transactions than items.
+    let (batches, items) = t.db.group_stats();
+    assert_eq!(items, 61);
+    assert!(batches <= 3, "{batches} transactions for {items} items");
+}
+
+#[tokio::test]
+async fn an_item_alone_commits_or_rolls_back_whole() {
+    let t = super::db().await;
+    assert_eq!(item(&t.db, "a".into(), false).await.unwrap(), "a");
+    assert!(item(&t.db, "b".into(), true).await.is_err());
+    assert_eq!(
+        rows(&t.db, "SELECT consumer FROM outbox_consumers").await,
+        ["a"]
+    );
+    assert_eq!(rows(&t.db, "SELECT target_id FROM audit_log").await, ["a"]);
+    assert_eq!(audit::verify(&t.db).await.unwrap().first_broken, None);
+}
