@@ -14,6 +14,7 @@ mod indicators;
 mod lifecycle;
 mod list;
 mod notify;
+mod pades;
 mod payment;
 mod results;
 mod signing;
