@@ -131,6 +131,16 @@ impl SigningKey {
         Ok(doc.as_bytes().to_vec())
     }
 
+    /// The key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), as a CA hands it out.
+    pub fn to_pkcs8_pem(&self) -> Result<String, KeyProblem> {
+        der::pem::encode_string(
+            "PRIVATE KEY",
+            der::pem::LineEnding::LF,
+            &self.to_pkcs8_der()?,
+        )
+        .map_err(|_| problem("Không mã hóa được khóa", "Cannot encode the key"))
+    }
+
     /// The public key as SubjectPublicKeyInfo DER.
     pub fn public_key_der(&self) -> Vec<u8> {
         use spki::EncodePublicKey;

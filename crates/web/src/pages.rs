@@ -572,6 +572,8 @@ struct BackOfficePage {
     admin: bool,
     /// May read dossiers somewhere: the dossier register card is shown.
     dossiers: bool,
+    /// May manage the signing certificates of some agency (approves its results).
+    certificates: bool,
 }
 
 async fn back_office(State(state): State<AppState>, ctx: ReqCtx) -> Result<Response, PageError> {
@@ -618,6 +620,7 @@ async fn back_office(State(state): State<AppState>, ctx: ReqCtx) -> Result<Respo
             .to_string(),
         admin: p.can_somewhere(tinhso_identity::Permission::ProcedureManage),
         dossiers: p.can_somewhere(tinhso_identity::Permission::DossierRead),
+        certificates: p.can_somewhere(tinhso_identity::Permission::DossierApprove),
     }))
 }
 
