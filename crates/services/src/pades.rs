@@ -528,6 +528,11 @@ fn verify_with(
     false
 }
 
+/// Is `c` a root: self-issued and signed by its own key?
+pub fn is_self_signed(c: &Certificate) -> bool {
+    c.tbs_certificate.issuer == c.tbs_certificate.subject && cert_signed_by(c, c)
+}
+
 /// Is `child` signed by `parent`'s key?
 fn cert_signed_by(child: &Certificate, parent: &Certificate) -> bool {
     let hash = match child.signature_algorithm.oid {

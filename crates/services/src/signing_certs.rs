@@ -105,6 +105,16 @@ pub fn check(key_pem: &str, chain_pem: &str, now: i64) -> Result<SigningIdentity
     };
     let chain =
         pades::order_chain(&key, certs).map_err(|p| invalid("chain", "chain_mismatch", p))?;
+    if !chain.last().is_some_and(pades::is_self_signed) {
+        return Err(AppError::field(
+            "chain",
+            Invalid::new(
+                "chain_incomplete",
+                "Tệp chứng thư phải có đủ chuỗi đến chứng thư gốc của tổ chức cấp (thêm chứng thư trung gian và chứng thư gốc vào tệp PEM)",
+                "The certificate file must hold the whole chain up to the CA's root (add the intermediate and root certificates to the PEM file)",
+            ),
+        ));
+    }
     let leaf = chain
         .first()
         .ok_or_else(|| AppError::internal("empty chain"))?;

@@ -211,6 +211,18 @@ async fn importing_checks_everything_and_writes_nothing_on_refusal() {
     .await
     .unwrap_err();
     assert_eq!(e.fields[0].code, "chain_mismatch", "{e:?}");
+    // The leaf alone, without its CA: the chain must reach a root.
+    let e = signing_certs::import(
+        &t.db,
+        &ctx_of(&s.leader),
+        &s.leader,
+        UBND_TAM_THANH,
+        &key,
+        &pades::chain_to_pem(&good.chain[..1]),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.fields[0].code, "chain_incomplete", "{e:?}");
     let old = ca
         .issue(
             "Ủy ban nhân dân phường Tam Thanh",
