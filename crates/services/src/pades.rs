@@ -728,12 +728,9 @@ fn check_cms(
             .and_then(|d| x509_cert::time::Time::from_der(&d).ok())
             .map(|t| time_micros(&t))
     });
-    match parts.ranges(pdf) {
-        Some(ranges) => {
-            let actual = hash.digest(&ranges);
-            r.digest_ok = claimed.is_some_and(|c| c.as_bytes() == actual.as_slice());
-        }
-        None => {}
+    if let Some(ranges) = parts.ranges(pdf) {
+        let actual = hash.digest(&ranges);
+        r.digest_ok = claimed.is_some_and(|c| c.as_bytes() == actual.as_slice());
     }
     if !r.digest_ok {
         r.problem(

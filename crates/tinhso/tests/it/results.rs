@@ -370,18 +370,30 @@ async fn a_certificate_imported_in_the_back_office_pades_signs_the_results() {
     let leader = app.signed_in("lanhdao.tamthanh").await;
     let (status, page) = text(app.get(&leader, "/nghiep-vu/chung-thu-so").await).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("id=\"chua-co\""), "{page}");
-    // Outside demo mode there is no test CA button, and its route answers 404.
-    assert!(!page.contains("/nghiep-vu/chung-thu-so/thu-nghiem"));
+    // The demo data gave Tam Thanh a certificate from the provincial test CA, signing now.
+    assert!(
+        page.contains("Ủy ban nhân dân phường Tam Thanh (THỬ NGHIỆM)"),
+        "{page}"
+    );
+    assert!(page.contains("Đang dùng để ký"), "{page}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM agency_certificates").await,
+        1
+    );
+    // In demo mode the test CA issues another on request (the form's hidden CSRF field).
     let action = import_action(&page);
-    let csrf = action.split("csrf=").nth(1).unwrap_or_default().to_string();
+    let csrf = hidden_field(&page, "csrf").unwrap();
     let resp = leader
         .post(app.url("/nghiep-vu/chung-thu-so/thu-nghiem"))
         .form(&[("csrf", csrf.as_str()), ("agency", "000.00.23.H37")])
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM agency_certificates").await,
+        2
+    );
     // An officer who does not approve cannot open it.
     let officer = app.signed_in("congchuc.tamthanh").await;
     let resp = app.get(&officer, "/nghiep-vu/chung-thu-so").await;
@@ -422,10 +434,11 @@ async fn a_certificate_imported_in_the_back_office_pades_signs_the_results() {
     assert!(html.contains("hết hạn"), "{html}");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM agency_certificates").await,
-        0
+        2
     );
-    // Without the CSRF token: refused.
-    let (chain, key, serial) = issue(now - 60, now + 86_400 * 30);
+    // Without the CSRF token: refused. (Valid longer than the test certificates, so it is the
+    // one that signs once imported.)
+    let (chain, key, serial) = issue(now - 60, now + 86_400 * 400);
     let resp = post_multipart(
         &app,
         &leader,
@@ -439,7 +452,11 @@ async fn a_certificate_imported_in_the_back_office_pades_signs_the_results() {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let (_, page) = text(app.get(&leader, &location(&resp)).await).await;
     assert!(page.contains(&serial), "{page}");
-    assert!(page.contains("Đang dùng để ký"), "{page}");
+    let row = &page[page.find(&serial).unwrap()..];
+    assert!(
+        row[..row.find("</tr>").unwrap()].contains("Đang dùng để ký"),
+        "{page}"
+    );
     assert_eq!(
         app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'signing_certificate.import'")
             .await,
