@@ -399,10 +399,10 @@ async fn a_certificate_imported_in_the_back_office_pades_signs_the_results() {
     let resp = app.get(&officer, "/nghiep-vu/chung-thu-so").await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 
-    let now = (std::time::SystemTime::now()
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs()) as u64;
+        .as_secs();
     let ca = TestCa::generate(now).unwrap();
     let issue = |from: u64, to: u64| {
         let id = ca
