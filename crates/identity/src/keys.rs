@@ -80,6 +80,17 @@ fn unseal(sealed: &str) -> Result<Vec<u8>, AppError> {
         .map_err(|_| AppError::internal("cannot unseal signing key: wrong master key?"))
 }
 
+/// Seal any secret under the master key (XChaCha20-Poly1305, random nonce), e.g. an agency
+/// certificate's private key (khóa bí mật của chứng thư số); base64 of nonce and ciphertext.
+pub fn seal_secret(secret: &[u8]) -> Result<String, AppError> {
+    seal(secret)
+}
+
+/// Open what [`seal_secret`] sealed (fails under another master key).
+pub fn unseal_secret(sealed: &str) -> Result<Vec<u8>, AppError> {
+    unseal(sealed)
+}
+
 /// Generate and register a signing key for `user_id` inside a transaction.
 pub async fn generate_in(tx: &mut WriteTx, user_id: &str) -> Result<String, AppError> {
     let mut seed = [0u8; 32];

@@ -11,6 +11,7 @@
 
 pub mod font;
 pub mod layout;
+pub mod sign;
 
 pub use font::Style;
 pub use layout::{Align, Block, Margins, Para, Qr, A4, MM};
@@ -120,6 +121,23 @@ impl Document {
 
     /// Write the PDF.
     pub fn finish(self) -> Vec<u8> {
+        self.write(None)
+    }
+
+    /// Write the PDF with an invisible signature field on the first page and a signature
+    /// dictionary whose `/Contents` is filled by `sign` (chữ ký số nhúng trong PDF, PAdES): it
+    /// is given the two signed byte ranges — the whole file except the `/Contents` value — and
+    /// returns the DER CMS signature, at most `slot.capacity` bytes. See [`sign`].
+    pub fn finish_signed<E>(
+        self,
+        slot: &sign::SignatureSlot,
+        signer: impl FnOnce(&[&[u8]; 2]) -> Result<Vec<u8>, E>,
+    ) -> Result<Vec<u8>, sign::SignError<E>> {
+        let pdf = self.write(Some(slot));
+        sign::fill(pdf, slot.capacity, signer)
+    }
+
+    fn write(self, slot: Option<&sign::SignatureSlot>) -> Vec<u8> {
         let Document { meta, flow } = self;
         let margins = flow.margins;
         let width = flow.width();
@@ -154,16 +172,30 @@ impl Document {
             .map(|s| (*s, [alloc(), alloc(), alloc(), alloc(), alloc()]))
             .collect();
         let page_refs: Vec<(Ref, Ref)> = (0..total).map(|_| (alloc(), alloc())).collect();
+        // The signature field (a widget on the first page) and its value.
+        let sig_refs = slot.map(|_| (alloc(), alloc()));
 
-        pdf.catalog(catalog).pages(tree);
+        {
+            let mut c = pdf.catalog(catalog);
+            c.pages(tree);
+            if let Some((field, _)) = sig_refs {
+                let mut form = c.insert(Name(b"AcroForm")).dict();
+                form.insert(Name(b"Fields")).array().item(field);
+                // SignaturesExist | AppendOnly.
+                form.pair(Name(b"SigFlags"), 3);
+            }
+        }
         pdf.pages(tree)
             .kids(page_refs.iter().map(|p| p.0))
             .count(total as i32);
-        for ((page, content), c) in page_refs.iter().zip(pages) {
+        for (i, ((page, content), c)) in page_refs.iter().zip(pages).enumerate() {
             let mut p = pdf.page(*page);
             p.media_box(Rect::new(0.0, 0.0, A4.0, A4.1))
                 .parent(tree)
                 .contents(*content);
+            if let (0, Some((field, _))) = (i, sig_refs) {
+                p.annotations([field]);
+            }
             let mut res = p.resources();
             let mut f = res.fonts();
             for (style, refs) in &fonts {
@@ -179,6 +211,11 @@ impl Document {
         for (style, [type0, cid, descriptor, file, cmap]) in &fonts {
             write_font(&mut pdf, *style, *type0, *cid, *descriptor, *file, *cmap);
         }
+        if let (Some(slot), Some((field, value)), Some((first, _))) =
+            (slot, sig_refs, page_refs.first())
+        {
+            sign::write_field(&mut pdf, slot, field, value, *first);
+        }
         {
             let mut d = pdf.document_info(info);
             d.title(TextStr(&meta.title))
@@ -188,16 +225,7 @@ impl Document {
                 .creator(TextStr("Tỉnh số"))
                 .producer(TextStr("tinhso-pdf"));
             if let Some((t, offset)) = meta.created {
-                use chrono::{Datelike, Timelike};
-                d.creation_date(
-                    Date::new(t.year().clamp(0, 9999) as u16)
-                        .month(t.month() as u8)
-                        .day(t.day() as u8)
-                        .hour(t.hour() as u8)
-                        .minute(t.minute() as u8)
-                        .second(t.second() as u8)
-                        .utc_offset_hour(offset),
-                );
+                d.creation_date(pdf_date(t, offset));
             }
             for (k, v) in &meta.custom {
                 if is_name(k) && is_plain(v) {
@@ -207,6 +235,18 @@ impl Document {
         }
         pdf.finish()
     }
+}
+
+/// A PDF date from a local time and its UTC offset in hours.
+fn pdf_date(t: chrono::NaiveDateTime, offset: i8) -> Date {
+    use chrono::{Datelike, Timelike};
+    Date::new(t.year().clamp(0, 9999) as u16)
+        .month(t.month() as u8)
+        .day(t.day() as u8)
+        .hour(t.hour() as u8)
+        .minute(t.minute() as u8)
+        .second(t.second() as u8)
+        .utc_offset_hour(offset)
 }
 
 fn is_name(k: &str) -> bool {

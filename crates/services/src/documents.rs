@@ -279,6 +279,12 @@ pub fn receipt_pdf(r: &ReceiptDoc) -> Vec<u8> {
 
 /// The electronic result as PDF, with the signed payload embedded.
 pub fn result_pdf(r: &ResultDoc) -> Vec<u8> {
+    result_document(r).finish()
+}
+
+/// The electronic result laid out, before it is written (to be signed with a certificate,
+/// see [`crate::pades::sign_pdf`]).
+pub fn result_document(r: &ResultDoc) -> Document {
     let mut d = Document::new(Meta {
         title: format!("{} số {}", r.title, r.number),
         author: r.issuer.name.clone(),
@@ -402,7 +408,7 @@ pub fn result_pdf(r: &ResultDoc) -> Vec<u8> {
                 .after(0.5),
         );
     }
-    d.finish()
+    d
 }
 
 #[cfg(test)]

@@ -29,9 +29,12 @@ pub mod feedback;
 pub mod forms;
 pub mod indicators;
 pub mod notify;
+pub mod pades;
 pub mod payment;
 pub mod results;
+pub mod signing_certs;
 pub mod status;
+pub mod test_ca;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod vietqr;
@@ -80,5 +83,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4008,
         name: "statement-level roll-up triggers on PostgreSQL",
         sql: include_str!("../migrations/4008_rollup_statement_triggers.sql"),
+    },
+    Migration {
+        version: 4010,
+        name: "agency signing certificates and the PAdES trust list",
+        sql: include_str!("../migrations/4010_signing_certificates.sql"),
     },
 ];

@@ -20,6 +20,8 @@
 use crate::catalogue::Procedure;
 use crate::documents::{self, Issuer, Line, ResultDoc};
 use crate::dossier::Dossier;
+use crate::pades::{self, PadesReport, SigningIdentity};
+use crate::signing_certs::{self, StoredCertificate};
 use chrono::{Datelike, NaiveDateTime};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -91,6 +93,8 @@ pub struct ResultRecord {
     pub first_downloaded_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub revoked_reason: Option<String>,
+    /// The agency certificate whose PAdES signature the PDF carries, if any.
+    pub pades_certificate_id: Option<String>,
 }
 
 const ID_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -206,12 +210,20 @@ pub async fn issuer_of(db: &Db, agency_code: &str) -> Result<(Agency, Issuer), A
 pub struct Prepared {
     agency: Agency,
     issuer: Issuer,
+    /// The agency's certificate valid now, when it has one: the PDF then also carries a
+    /// PAdES signature ([`crate::pades`]).
+    certificate: Option<(StoredCertificate, SigningIdentity)>,
 }
 
 pub async fn prepare(db: &Db, agency_code: &str) -> Result<Prepared, AppError> {
     let (agency, issuer) = issuer_of(db, agency_code).await?;
     keys::ensure_agency_key(db, agency_code).await?;
-    Ok(Prepared { agency, issuer })
+    let certificate = signing_certs::active(db, agency_code, now_micros()).await?;
+    Ok(Prepared {
+        agency,
+        issuer,
+        certificate,
+    })
 }
 
 /// Issue the result of `d` inside the approval's transaction. `decision` is what the leader
@@ -309,13 +321,28 @@ pub async fn issue_in(
             ("TinhSoSignerSignature".into(), signer_sig.signature.clone()),
         ],
     };
-    let pdf = documents::result_pdf(&doc);
+    // With a certificate valid now, the PDF also carries a PAdES signature any PDF reader
+    // checks; without one, only the platform's signatures above.
+    let (pdf, certificate_id) = match &prep.certificate {
+        Some((cert, identity)) if !cert.expired(now) && !cert.not_yet_valid(now) => {
+            let signed = pades::sign_pdf(
+                documents::result_document(&doc),
+                identity,
+                &format!("Ban hành {title} số {number}"),
+                &prep.issuer.place,
+                u64::try_from(now / 1_000_000).unwrap_or(0),
+            )
+            .map_err(AppError::internal)?;
+            (signed, Some(cert.id.clone()))
+        }
+        _ => (documents::result_pdf(&doc), None),
+    };
     let file = issuing.files.put_in(tx, &pdf, MediaType::Pdf).await?;
     sqlx::query(
         "INSERT INTO dossier_results (id, dossier_code, agency_code, number, title, holder_name, holder_user_id, \
          issued_at, signer_user_id, signer_name, payload, agency_key_id, agency_public_key, agency_signature, \
-         signer_key_id, signer_public_key, signer_signature, file_sha256, file_size) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
+         signer_key_id, signer_public_key, signer_signature, file_sha256, file_size, pades_certificate_id) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)",
     )
     .bind(&id)
     .bind(&d.code)
@@ -336,6 +363,7 @@ pub async fn issue_in(
     .bind(&signer_sig.signature)
     .bind(&file.sha256)
     .bind(file.size)
+    .bind(&certificate_id)
     .execute(tx.conn())
     .await
     .map_err(DbError::from)?;
@@ -364,7 +392,8 @@ pub async fn issue_in(
         &d.code,
         &d.agency_code,
         serde_json::json!({"result": id, "number": number, "sha256": file.sha256,
-            "agency_key": agency_sig.key_id, "signer_key": signer_sig.key_id}),
+            "agency_key": agency_sig.key_id, "signer_key": signer_sig.key_id,
+            "pades_certificate": certificate_id}),
     ))
     .await?;
     tx.emit(
@@ -394,6 +423,7 @@ pub async fn issue_in(
         first_downloaded_at: None,
         revoked_at: None,
         revoked_reason: None,
+        pades_certificate_id: certificate_id,
     })
 }
 
@@ -404,7 +434,7 @@ fn short_key(hex: &str) -> String {
 
 const COLUMNS: &str = "id, dossier_code, agency_code, number, title, holder_name, holder_user_id, issued_at, \
     signer_name, payload, agency_key_id, agency_public_key, agency_signature, signer_key_id, signer_public_key, \
-    signer_signature, file_sha256, file_size, first_downloaded_at, revoked_at, revoked_reason";
+    signer_signature, file_sha256, file_size, first_downloaded_at, revoked_at, revoked_reason, pades_certificate_id";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<ResultRecord, AppError> {
     let g = |e| AppError::from(DbError::from(e));
@@ -430,6 +460,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<ResultRecord, AppError> {
         first_downloaded_at: r.try_get(18).map_err(g)?,
         revoked_at: r.try_get(19).map_err(g)?,
         revoked_reason: r.try_get(20).map_err(g)?,
+        pades_certificate_id: r.try_get(21).map_err(g)?,
     })
 }
 
@@ -710,6 +741,13 @@ pub fn check_file(r: &ResultRecord, bytes: &[u8]) -> FileCheck {
         Some(id) if id == r.id => FileCheck::Altered,
         _ => FileCheck::Other,
     }
+}
+
+/// Check the PAdES signature embedded in a PDF (the issued file or an upload) against the
+/// trust list: the imported CAs' roots and, in demo and tests, the provincial test CA.
+pub async fn check_pades(db: &Db, bytes: &[u8]) -> Result<PadesReport, AppError> {
+    let anchors = signing_certs::trust_anchors(db).await?;
+    Ok(pades::verify_pdf(bytes, &anchors))
 }
 
 /// Put a stored file into `owner`'s data store inside the caller's transaction (a paper they

@@ -270,6 +270,22 @@ pub async fn load(db: &Db, issuing: Issuing<'_>) -> Result<usize, AppError> {
             calendar::set(db, &ctx, day, &input).await?;
         }
     }
+    // A certificate from the provincial test CA for Phường Tam Thanh, so the demo's results
+    // carry a PAdES signature any PDF reader can check (marked "(THỬ NGHIỆM)"; a real agency
+    // imports the certificate its CA issued at /nghiep-vu/chung-thu-so).
+    if let Some(a) = all
+        .iter()
+        .find(|a| a.name == "Ủy ban nhân dân phường Tam Thanh")
+    {
+        let now = tinhso_store::now_micros();
+        let has = tinhso_services::signing_certs::list(db)
+            .await?
+            .iter()
+            .any(|c| c.agency_code == a.code && !c.expired(now));
+        if !has {
+            tinhso_services::signing_certs::issue_test_certificate(db, &ctx, &a.code, 365).await?;
+        }
+    }
     sample_dossiers(db, issuing).await?;
     tinhso_targets::reported::load_demo(db, &ctx).await?;
     // The report tasks due today (the yearly Plan 226 report, the quarterly report on

@@ -574,6 +574,8 @@ struct BackOfficePage {
     hub: bool,
     /// May read dossiers somewhere: the dossier register card is shown.
     dossiers: bool,
+    /// May manage the signing certificates of some agency (approves its results).
+    certificates: bool,
 }
 
 async fn back_office(State(state): State<AppState>, ctx: ReqCtx) -> Result<Response, PageError> {
@@ -621,6 +623,7 @@ async fn back_office(State(state): State<AppState>, ctx: ReqCtx) -> Result<Respo
         admin: p.can_somewhere(tinhso_identity::Permission::ProcedureManage),
         hub: p.can_somewhere(tinhso_identity::Permission::ExchangeManage),
         dossiers: p.can_somewhere(tinhso_identity::Permission::DossierRead),
+        certificates: p.can_somewhere(tinhso_identity::Permission::DossierApprove),
     }))
 }
 

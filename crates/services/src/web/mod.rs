@@ -8,6 +8,7 @@
 //! [`crate::dossier::scope_of`], so every refusal is audited.
 
 pub mod api;
+pub mod certificates;
 pub mod feedback;
 pub mod forms;
 mod indicators;
@@ -64,6 +65,17 @@ pub const RULES: &[Rule] = {
             Perm(DossierApprove),
         ),
         ("GET", "/api/v1/me/documents", SignedIn),
+        // PAdES: checking a PDF's embedded signature is public (nothing stored); agency
+        // certificates are managed by whoever approves the agency's results (scope checked
+        // inside); the test CA only in demo mode
+        ("POST", "/api/v1/pades/verification", Public),
+        ("GET", "/nghiep-vu/chung-thu-so", Perm(DossierApprove)),
+        ("POST", "/nghiep-vu/chung-thu-so", Perm(DossierApprove)),
+        (
+            "POST",
+            "/nghiep-vu/chung-thu-so/thu-nghiem",
+            Perm(DossierApprove),
+        ),
         ("GET", "/tra-cuu", Public),
         ("POST", "/tra-cuu/rut-ho-so", Public),
         ("POST", "/tra-cuu/bo-sung", Public),
@@ -202,6 +214,7 @@ pub fn routes() -> Router<AppState> {
         .merge(indicators::routes())
         .merge(payment::routes())
         .merge(results::routes())
+        .merge(certificates::routes())
         .merge(feedback::routes())
         .merge(forms::routes())
         .merge(procedures::routes())

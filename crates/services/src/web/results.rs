@@ -7,6 +7,7 @@ use super::forms::office_dossier;
 use super::portal::applicant_dossier;
 use super::view::FormErrors;
 use crate::dossier::{self, Dossier};
+use crate::pades::PadesReport;
 use crate::results::{self, FileCheck, PersonalDocument, ResultRecord, Verification};
 use askama::Template;
 use axum::body::Bytes;
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
             post(api_revoke),
         )
         .route("/api/v1/me/documents", get(api_documents))
+        .route("/api/v1/pades/verification", post(api_pades))
 }
 
 /// A PDF response, downloaded under `name` (ASCII).
@@ -160,6 +162,47 @@ struct VerifyView {
     sha256: String,
     upload_action: String,
     file_check: Option<FileCheck>,
+    /// The PAdES signature of the issued file (None: issued without a certificate).
+    pades: Option<PadesView>,
+    /// The PAdES signature of an uploaded file.
+    upload_pades: Option<PadesView>,
+}
+
+/// A PAdES verdict as the page shows it.
+struct PadesView {
+    valid: bool,
+    present: bool,
+    /// Not changed since signing, signature correct (trusted or not).
+    intact: bool,
+    trusted: bool,
+    signer: String,
+    subject: String,
+    issuer: String,
+    serial: String,
+    signing_time: String,
+    validity: String,
+    problems: Vec<(String, String)>,
+}
+
+impl PadesView {
+    fn of(r: &PadesReport) -> PadesView {
+        let s = r.signer.as_ref();
+        PadesView {
+            valid: r.valid,
+            present: r.present,
+            intact: r.covers_whole_file && r.digest_ok && r.signature_ok,
+            trusted: r.trusted,
+            signer: s.map(|s| s.name.clone()).unwrap_or_default(),
+            subject: s.map(|s| s.subject.clone()).unwrap_or_default(),
+            issuer: s.map(|s| s.issuer.clone()).unwrap_or_default(),
+            serial: s.map(|s| s.serial.clone()).unwrap_or_default(),
+            signing_time: r.signing_time.map(local_time).unwrap_or_default(),
+            validity: s
+                .map(|s| format!("{} – {}", local_time(s.not_before), local_time(s.not_after)))
+                .unwrap_or_default(),
+            problems: r.problems.clone(),
+        }
+    }
 }
 
 fn facts(ctx: &ReqCtx, r: &ResultRecord, v: &Verification) -> Vec<(String, String)> {
@@ -190,9 +233,13 @@ async fn verify_render(
     state: &AppState,
     ctx: &ReqCtx,
     code: &str,
-    file_check: Option<FileCheck>,
+    upload: Option<(FileCheck, PadesReport)>,
     errors: FormErrors,
 ) -> Result<Response, PageError> {
+    let (file_check, upload_pades) = match upload {
+        Some((k, p)) => (Some(k), Some(PadesView::of(&p))),
+        None => (None, None),
+    };
     let searched = !code.trim().is_empty();
     let record = if searched {
         results::by_id(&state.db, code)
@@ -206,6 +253,18 @@ async fn verify_render(
             let v = results::verify(&state.db, &r)
                 .await
                 .map_err(|e| ctx.page_err(e))?;
+            let pades = match &r.pades_certificate_id {
+                Some(_) => {
+                    let bytes = results::pdf(&state.files, &r)
+                        .await
+                        .map_err(|e| ctx.page_err(e))?;
+                    let report = results::check_pades(&state.db, &bytes)
+                        .await
+                        .map_err(|e| ctx.page_err(e))?;
+                    Some(PadesView::of(&report))
+                }
+                None => None,
+            };
             Some(VerifyView {
                 grouped: results::grouped(&r.id),
                 facts: facts(ctx, &r, &v),
@@ -225,6 +284,8 @@ async fn verify_render(
                 ),
                 v,
                 file_check,
+                pades,
+                upload_pades,
             })
         }
         None => None,
@@ -297,7 +358,17 @@ pub async fn verify_upload(
     match bytes.filter(|b| !b.is_empty()) {
         Some(b) => {
             let check = results::check_file(&r, &b);
-            verify_render(&state, &ctx, &r.id, Some(check), FormErrors::default()).await
+            let report = results::check_pades(&state.db, &b)
+                .await
+                .map_err(|e| ctx.page_err(e))?;
+            verify_render(
+                &state,
+                &ctx,
+                &r.id,
+                Some((check, report)),
+                FormErrors::default(),
+            )
+            .await
         }
         None => {
             let e = AppError::field(
@@ -539,6 +610,10 @@ pub struct VerificationDoc {
     /// The facts the document shows, as signed.
     #[schema(value_type = Object)]
     payload: Option<serde_json::Value>,
+    /// The PAdES signature embedded in the issued PDF (signer, issuer, serial, signing time,
+    /// each check); absent when the agency had no certificate when it issued the result.
+    #[schema(value_type = Object)]
+    pades: Option<serde_json::Value>,
 }
 
 /// Verify a result by its code (public: the QR code on the document leads here).
@@ -552,7 +627,16 @@ pub(crate) async fn api_verify(
         .await?
         .ok_or_else(AppError::not_found)?;
     let v = results::verify(&state.db, &r).await?;
+    let pades = match &r.pades_certificate_id {
+        Some(_) => {
+            let bytes = results::pdf(&state.files, &r).await?;
+            let report = results::check_pades(&state.db, &bytes).await?;
+            serde_json::to_value(report).ok()
+        }
+        None => None,
+    };
     Ok(Json(VerificationDoc {
+        pades,
         valid: v.valid,
         agency_signature_ok: v.agency_signature_ok,
         signer_signature_ok: v.signer_signature_ok,
@@ -671,6 +755,31 @@ pub(crate) async fn api_revoke(
     let p = ctx.principal()?;
     let r = results::revoke(&state.db, &ctx.audit(), &code, p, &b.reason).await?;
     Ok(Json(r.into()))
+}
+
+/// Check the PAdES signature embedded in a PDF (the raw file as the body; nothing is
+/// stored): whether the byte range covers the whole file, the digest, the CMS signature, the
+/// chain to the trust list, and who signed, when, with which certificate.
+#[utoipa::path(post, path = "/api/v1/pades/verification", tag = "services",
+    request_body(content = Vec<u8>, content_type = "application/pdf"),
+    responses((status = 200, description = "The verdict (valid, present, covers_whole_file, digest_ok, signature_ok, trusted, certificate_valid_at_signing, signer, signing_time, problems)"),
+        (status = 422, body = tinhso_http::error::Problem)))]
+pub(crate) async fn api_pades(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<PadesReport>, ApiError> {
+    if body.is_empty() {
+        return Err(AppError::field(
+            "body",
+            Invalid::new(
+                "file_missing",
+                "Gửi tệp PDF cần kiểm tra trong thân yêu cầu",
+                "Send the PDF to check as the request body",
+            ),
+        )
+        .into());
+    }
+    Ok(Json(results::check_pades(&state.db, &body).await?))
 }
 
 /// The signed-in user's personal data store (kho dữ liệu): results and digitised papers.

@@ -15,6 +15,7 @@ mod indicators;
 mod lifecycle;
 mod list;
 mod notify;
+mod pades;
 mod payment;
 mod results;
 mod signing;

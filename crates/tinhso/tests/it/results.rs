@@ -351,3 +351,190 @@ async fn papers_in_the_data_store_are_picked_instead_of_uploaded_again() {
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM dossiers").await, dossiers);
 }
+
+/// The action URL (with its CSRF token) of the certificate import form.
+fn import_action(html: &str) -> String {
+    let marker = "action=\"/nghiep-vu/chung-thu-so?csrf=";
+    let start = html.find(marker).expect("import form") + "action=\"".len();
+    let len = html[start..].find('"').unwrap();
+    html[start..start + len]
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
+}
+
+#[tokio::test]
+async fn a_certificate_imported_in_the_back_office_pades_signs_the_results() {
+    use tinhso_services::pades;
+    use tinhso_services::test_ca::TestCa;
+    let app = crate::spawn_app().await;
+    let leader = app.signed_in("lanhdao.tamthanh").await;
+    let (status, page) = text(app.get(&leader, "/nghiep-vu/chung-thu-so").await).await;
+    assert_eq!(status, StatusCode::OK);
+    // The demo data gave Tam Thanh a certificate from the provincial test CA, signing now.
+    assert!(
+        page.contains("Ủy ban nhân dân phường Tam Thanh (THỬ NGHIỆM)"),
+        "{page}"
+    );
+    assert!(page.contains("Đang dùng để ký"), "{page}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM agency_certificates").await,
+        1
+    );
+    // In demo mode the test CA issues another on request (the form's hidden CSRF field).
+    let action = import_action(&page);
+    let csrf = hidden_field(&page, "csrf").unwrap();
+    let resp = leader
+        .post(app.url("/nghiep-vu/chung-thu-so/thu-nghiem"))
+        .form(&[("csrf", csrf.as_str()), ("agency", "000.00.23.H37")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM agency_certificates").await,
+        2
+    );
+    // An officer who does not approve cannot open it.
+    let officer = app.signed_in("congchuc.tamthanh").await;
+    let resp = app.get(&officer, "/nghiep-vu/chung-thu-so").await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let ca = TestCa::generate(now).unwrap();
+    let issue = |from: u64, to: u64| {
+        let id = ca
+            .issue(
+                "Ủy ban nhân dân phường Tam Thanh",
+                "000.00.23.H37",
+                from,
+                to,
+            )
+            .unwrap();
+        (
+            pades::chain_to_pem(&id.chain).into_bytes(),
+            id.key.to_pkcs8_pem().unwrap().into_bytes(),
+            pades::cert_info(&id.chain[0]).serial,
+        )
+    };
+    let parts = |chain: Vec<u8>, key: Vec<u8>| {
+        vec![
+            Part::Text("agency", "000.00.23.H37".into()),
+            Part::File("chain", "chung-thu.pem", "application/x-pem-file", chain),
+            Part::File("key", "khoa.pem", "application/x-pem-file", key),
+        ]
+    };
+    // An expired certificate: 422, the reason by the field, nothing stored.
+    let (chain, key, _) = issue(now - 86_400 * 400, now - 86_400 * 2);
+    let (status, html) =
+        text(post_multipart(&app, &leader, &action, &parts(chain, key)).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("hết hạn"), "{html}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM agency_certificates").await,
+        2
+    );
+    // Without the CSRF token: refused. (Valid longer than the test certificates, so it is the
+    // one that signs once imported.)
+    let (chain, key, serial) = issue(now - 60, now + 86_400 * 400);
+    let resp = post_multipart(
+        &app,
+        &leader,
+        "/nghiep-vu/chung-thu-so",
+        &parts(chain.clone(), key.clone()),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // Imported: listed with its serial, signing now; audited.
+    let resp = post_multipart(&app, &leader, &action, &parts(chain, key)).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, page) = text(app.get(&leader, &location(&resp)).await).await;
+    assert!(page.contains(&serial), "{page}");
+    let row = &page[page.find(&serial).unwrap()..];
+    assert!(
+        row[..row.find("</tr>").unwrap()].contains("Đang dùng để ký"),
+        "{page}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'signing_certificate.import'")
+            .await,
+        1
+    );
+
+    // A result approved now carries the PAdES signature; the verification page and the API
+    // show who signed, with which certificate, when.
+    let citizen = client();
+    let (code, lookup) = file_birth(&app, &citizen, "Lục Văn Bình").await;
+    expect_action(&app, &officer, &code, "accept", "").await;
+    expect_action(&app, &officer, &code, "forward", "").await;
+    expect_action(&app, &officer, &code, "forward", "").await;
+    expect_action(&app, &leader, &code, "approve", "").await;
+    let (status, r) = json(
+        app.get(
+            &citizen,
+            &format!("/api/v1/dossiers/{code}/result?lookup={lookup}"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let id = r["id"].as_str().unwrap().to_string();
+    let stranger = client();
+    let (status, page) = text(app.get(&stranger, &format!("/xac-thuc/{id}")).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Chữ ký PAdES hợp lệ"), "{page}");
+    assert!(page.contains(&serial));
+    assert!(
+        page.contains("Ủy ban nhân dân phường Tam Thanh (THỬ NGHIỆM)"),
+        "{page}"
+    );
+    let (status, v) = json(app.get(&stranger, &format!("/api/v1/results/{id}")).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["pades"]["valid"], true, "{v}");
+    assert_eq!(v["pades"]["signer"]["serial"], serial.as_str());
+    assert!(v["pades"]["signing_time"].as_i64().is_some());
+
+    // Anyone can check a PDF's embedded signature through the API (nothing stored).
+    let result = pdf(
+        &app,
+        &citizen,
+        &format!("/api/v1/dossiers/{code}/result/pdf?lookup={lookup}"),
+    )
+    .await;
+    let check = |body: Vec<u8>| {
+        stranger
+            .post(app.url("/api/v1/pades/verification"))
+            .header("content-type", "application/pdf")
+            .body(body)
+            .send()
+    };
+    let (status, v) = json(check(result.clone()).await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["valid"], true, "{v}");
+    let mut altered = result.clone();
+    let at = altered
+        .windows(10)
+        .position(|w| w == b"tinhso-pdf")
+        .unwrap();
+    altered[at] = b'T';
+    let (_, v) = json(check(altered.clone()).await.unwrap()).await;
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["digest_ok"], false);
+    let (_, v) = json(check(b"not a pdf at all".to_vec()).await.unwrap()).await;
+    assert_eq!(v["present"], false);
+    // The upload on the verification page says the same.
+    let action = upload_action(&page, &id);
+    let (_, checked) = text(
+        post_multipart(
+            &app,
+            &stranger,
+            &action,
+            &[Part::File("tep", "ket-qua.pdf", "application/pdf", altered)],
+        )
+        .await,
+    )
+    .await;
+    assert!(checked.contains("Chữ ký PAdES KHÔNG hợp lệ"), "{checked}");
+}
