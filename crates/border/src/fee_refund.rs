@@ -225,20 +225,39 @@ pub async fn open(
     Ok(r)
 }
 
+/// How far back the server's minute job and the simulator look for trips that ended
+/// ([`open_due_since`]): a week, so a server stopped for a few days still opens theirs;
+/// `tinhso serve` sweeps every trip ([`open_due`]) once at start.
+pub const OPEN_DUE_LOOKBACK: i64 = 7 * 86_400_000_000;
+
 /// Open refunds for every trip over without crossing whose fee was paid and has no refund
 /// (reason from the trip: `no_show` when its booking was a no-show, else `cancelled` or
-/// `returned`), each behind a savepoint. Idempotent: a second run opens nothing.
+/// `returned`), each behind a savepoint. Idempotent: a second run opens nothing. Reads every
+/// ended trip: the server does it once at start, then [`open_due_since`].
 pub async fn open_due(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Refund>, AppError> {
+    open_due_since(db, ctx, now, i64::MIN).await
+}
+
+/// [`open_due`] for the trips that ended at or after `since` (their `stage_at`), read through
+/// the partial index of ended trips (migration 8016) — so the minute job reads the last week,
+/// not every trip the gate ever had.
+pub async fn open_due_since(
+    db: &Db,
+    ctx: &Ctx,
+    now: i64,
+    since: i64,
+) -> Result<Vec<Refund>, AppError> {
     let rows = sqlx::query(
         "SELECT t.code, t.stage, \
          (SELECT COUNT(*) FROM border_bookings b WHERE b.trip_id = t.id AND b.status = 'no_show') \
          FROM border_trips t \
          JOIN border_fee_assessments a ON a.trip_id = t.id AND a.status = 'paid' \
-         WHERE t.stage IN ('cancelled', 'returned', 'exited') \
+         WHERE t.stage IN ('cancelled', 'returned', 'exited') AND t.stage_at >= $1 \
          AND NOT EXISTS (SELECT 1 FROM border_trip_stages s WHERE s.trip_id = t.id AND s.stage = 'crossed') \
          AND NOT EXISTS (SELECT 1 FROM border_fee_refunds f WHERE f.trip_id = t.id) \
          ORDER BY t.code",
     )
+    .bind(since)
     .fetch_all(db.pool())
     .await
     .map_err(db_err)?;

@@ -114,4 +114,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "border refunds of prepaid infrastructure fees",
         sql: include_str!("../migrations/8015_fee_refunds.sql"),
     },
+    Migration {
+        version: 8016,
+        name: "border trips that ended, by when, for the refund job",
+        sql: include_str!("../migrations/8016_ended_trips.sql"),
+    },
 ];

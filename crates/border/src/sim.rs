@@ -2245,7 +2245,13 @@ impl Sim<'_> {
     /// approve and pay everything still open (the end of the run).
     async fn settle_refunds(&mut self, now: i64, all: bool) -> Result<(), AppError> {
         let t0 = Instant::now();
-        let opened = fee_refund::open_due(self.db, &self.ctx, now).await?;
+        let opened = fee_refund::open_due_since(
+            self.db,
+            &self.ctx,
+            now,
+            now - fee_refund::OPEN_DUE_LOOKBACK,
+        )
+        .await?;
         self.report.refunds_opened += opened.len();
         // Another officer than the one who asked approves and pays (four eyes).
         let officer = Ctx {

@@ -441,6 +441,8 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         let queues = tinhso_border::web::default_queues();
         let ctx = tinhso_store::audit::Ctx::system("border-queue-tick");
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        // Every ended trip once at start, then the last week each minute.
+        let mut refunds_since = i64::MIN;
         loop {
             tokio::select! {
                 _ = every.tick() => {
@@ -452,9 +454,13 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "border queue tick failed"),
                     }
-                    match tinhso_border::fee_refund::open_due(&tick_db, &ctx, now).await {
-                        Ok(r) if !r.is_empty() => tracing::info!(opened = r.len(), "border fee refunds opened"),
-                        Ok(_) => {}
+                    match tinhso_border::fee_refund::open_due_since(&tick_db, &ctx, now, refunds_since).await {
+                        Ok(r) => {
+                            if !r.is_empty() {
+                                tracing::info!(opened = r.len(), "border fee refunds opened");
+                            }
+                            refunds_since = now - tinhso_border::fee_refund::OPEN_DUE_LOOKBACK;
+                        }
                         Err(e) => tracing::warn!(error = %e, "opening border fee refunds failed"),
                     }
                 }
