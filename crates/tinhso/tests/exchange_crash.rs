@@ -12,8 +12,6 @@
 use axum::http::HeaderMap;
 use axum::routing::post;
 use ed25519_dalek::SigningKey;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,6 +20,10 @@ use tinhso_exchange::{log, registry};
 use tinhso_store::audit::Ctx;
 use tinhso_store::now_micros;
 use tinhso_store::test_support::fresh;
+
+#[path = "support/server.rs"]
+mod server;
+use server::{free_port, start_server, tinhso};
 
 const CLIENT: &str = "000.00.23.H37";
 const PROVIDER: &str = "000.00.19.H37-HOTICH";
@@ -36,57 +38,6 @@ fn ctx() -> Ctx {
     Ctx {
         actor: "user:quantri".into(),
         request_id: "crash-test".into(),
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `tinhso <args> --data-dir <data> --database-url <url>` (settings follow the subcommand).
-fn tinhso(args: &[&str], data: &Path, url: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tinhso"));
-    c.args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--database-url")
-        .arg(url)
-        .env_remove("TINHSO_LISTEN")
-        .env_remove("TINHSO_NATS_URL")
-        .env_remove("TINHSO_CONFIG")
-        .env("TINHSO_LOG", "warn");
-    c
-}
-
-/// Start `tinhso serve` and wait until `/healthz` answers (at most 30 s).
-async fn start_server(data: &Path, url: &str, port: u16) -> Child {
-    let mut c = tinhso(&["serve"], data, url);
-    c.arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    let mut child = c.spawn().expect("start tinhso serve");
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-        {
-            if r.status().is_success() {
-                return child;
-            }
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("tinhso serve exited before it was ready: {status}");
-        }
-        assert!(Instant::now() < deadline, "tinhso serve not ready in 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -193,7 +144,7 @@ async fn the_message_log_keeps_every_answered_exchange_across_a_kill() {
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = start_server(&data, &url, port).await;
+    let mut server = start_server(&data, &url, port, Duration::from_secs(30)).await;
 
     // The load: workers send signed exchanges back to back until their connection fails.
     let answered: Arc<Mutex<Vec<(u16, String)>>> = Arc::default();
@@ -264,7 +215,7 @@ async fn the_message_log_keeps_every_answered_exchange_across_a_kill() {
     );
 
     // Restart on the same database: the log is intact and holds every answered exchange.
-    let mut server = start_server(&data, &url, port).await;
+    let mut server = start_server(&data, &url, port, Duration::from_secs(30)).await;
     let o = tinhso(&["exchange", "verify"], &data, &url)
         .output()
         .unwrap();

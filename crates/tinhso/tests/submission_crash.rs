@@ -9,68 +9,20 @@
 //! worker still has a request in flight, and readiness is polled, not slept for.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tinhso_store::test_support::fresh;
+
+#[path = "support/server.rs"]
+mod server;
+use server::{free_port, start_server};
 
 /// Concurrent client workers.
 const WORKERS: usize = 16;
 /// Answers (submissions and uploads) received before the kill.
 const ANSWERS_BEFORE_KILL: usize = 200;
 const BOUNDARY: &str = "----tinhso-crash-boundary";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn tinhso(args: &[&str], data: &Path, url: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tinhso"));
-    c.args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--database-url")
-        .arg(url)
-        .env_remove("TINHSO_LISTEN")
-        .env_remove("TINHSO_NATS_URL")
-        .env_remove("TINHSO_CONFIG")
-        .env("TINHSO_LOG", "warn");
-    c
-}
-
-/// Start `tinhso serve` and wait until `/healthz` answers (at most 60 s).
-async fn start_server(data: &Path, url: &str, port: u16) -> Child {
-    let mut c = tinhso(&["serve"], data, url);
-    c.arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    let mut child = c.spawn().expect("start tinhso serve");
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-        {
-            if r.status().is_success() {
-                return child;
-            }
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("tinhso serve exited before it was ready: {status}");
-        }
-        assert!(Instant::now() < deadline, "tinhso serve not ready in 60 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn submission(n: usize) -> serde_json::Value {
     serde_json::json!({
@@ -163,7 +115,7 @@ async fn every_acknowledged_submission_and_file_survives_a_kill() {
     let db = t.db.clone();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = start_server(&data, &url, port).await;
+    let mut server = start_server(&data, &url, port, Duration::from_secs(60)).await;
 
     let acked: Arc<Mutex<Acked>> = Arc::default();
     let count = Arc::new(AtomicUsize::new(0));
@@ -260,7 +212,7 @@ async fn every_acknowledged_submission_and_file_survives_a_kill() {
     assert_eq!(v.first_broken, None);
 
     // The restarted server carries on.
-    let mut server = start_server(&data, &url, port).await;
+    let mut server = start_server(&data, &url, port, Duration::from_secs(60)).await;
     let http = reqwest::Client::new();
     pair(
         &http,
