@@ -167,32 +167,128 @@ pub async fn of_trip(db: &Db, trip_code: &str) -> Result<Option<Refund>, AppErro
     .transpose()
 }
 
-/// Refunds, newest first (at most `limit`), of one status and one gate when given.
+/// What the refunds list is narrowed to (bộ lọc danh sách hoàn phí). Every field is optional;
+/// text fields are trimmed and an empty one means "any".
+#[derive(Debug, Clone, Default)]
+pub struct RefundFilter {
+    /// `requested`, `approved` or `paid`.
+    pub status: Option<String>,
+    /// A gate code (mã cửa khẩu).
+    pub gate: Option<String>,
+    /// `cancelled`, `no_show`, `returned` or `other`.
+    pub reason: Option<String>,
+    /// Part of a trip code, any case.
+    pub trip: Option<String>,
+    /// Requested at or after (micro-seconds since the epoch).
+    pub from_micros: Option<i64>,
+    /// Requested before (micro-seconds since the epoch).
+    pub until_micros: Option<i64>,
+}
+
+fn given(v: &Option<String>) -> &str {
+    v.as_deref().map(str::trim).unwrap_or("")
+}
+
+impl RefundFilter {
+    /// Refuses an unknown status or reason, a trip text longer than a trip code, and a period
+    /// that ends before it starts, each naming its field.
+    pub fn check(&self) -> Result<(), AppError> {
+        let status = given(&self.status);
+        if !status.is_empty() && !STATUSES.contains(&status) {
+            return Err(AppError::field(
+                "status",
+                Invalid::new(
+                    "refund_status",
+                    format!("Trạng thái «{status}» không có; dùng requested, approved hoặc paid"),
+                    format!("No status {status:?}; use requested, approved or paid"),
+                ),
+            ));
+        }
+        let reason = given(&self.reason);
+        if !reason.is_empty() && !REASONS.contains(&reason) {
+            return Err(AppError::field(
+                "reason",
+                Invalid::new(
+                    "refund_reason",
+                    format!(
+                        "Lý do «{reason}» không có; dùng cancelled, no_show, returned hoặc other"
+                    ),
+                    format!("No reason {reason:?}; use cancelled, no_show, returned or other"),
+                ),
+            ));
+        }
+        if given(&self.trip).chars().count() > 40 {
+            return Err(AppError::field(
+                "trip",
+                Invalid::new(
+                    "refund_trip",
+                    "Mã chuyến tìm kiếm dài quá 40 ký tự",
+                    "The trip code searched for is longer than 40 characters",
+                ),
+            ));
+        }
+        if let (Some(a), Some(b)) = (self.from_micros, self.until_micros) {
+            if b <= a {
+                return Err(AppError::field(
+                    "to",
+                    Invalid::new(
+                        "refund_period",
+                        "Ngày kết thúc phải từ ngày bắt đầu trở đi",
+                        "The end date must not be before the start date",
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The refunds, newest first, narrowed by a status and a gate (either may be absent).
 pub async fn list(
     db: &Db,
     status: Option<&str>,
     gate: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Refund>, AppError> {
-    if let Some(s) = status {
-        if !STATUSES.contains(&s) {
-            return Err(AppError::field(
-                "status",
-                Invalid::new(
-                    "refund_status",
-                    format!("Trạng thái «{s}» không có; dùng requested, approved hoặc paid"),
-                    format!("No status {s:?}; use requested, approved or paid"),
-                ),
-            ));
-        }
-    }
+    let filter = RefundFilter {
+        status: status.map(str::to_string),
+        gate: gate.map(str::to_string),
+        ..RefundFilter::default()
+    };
+    list_filtered(db, &filter, limit).await
+}
+
+/// The refunds matching a filter, newest first, at most `limit` (1–1000).
+pub async fn list_filtered(
+    db: &Db,
+    filter: &RefundFilter,
+    limit: i64,
+) -> Result<Vec<Refund>, AppError> {
+    filter.check()?;
+    let trip = given(&filter.trip).to_uppercase();
+    let trip_like = if trip.is_empty() {
+        String::new()
+    } else {
+        let escaped = trip
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    };
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM border_fee_refunds \
          WHERE ($1 = '' OR status = $1) AND ($2 = '' OR gate_code = $2) \
-         ORDER BY requested_at DESC, id DESC LIMIT $3"
+           AND ($3 = '' OR reason = $3) \
+           AND ($4 = '' OR UPPER(trip_code) LIKE $4 ESCAPE '\\') \
+           AND requested_at >= $5 AND requested_at < $6 \
+         ORDER BY requested_at DESC, id DESC LIMIT $7"
     ))
-    .bind(status.unwrap_or(""))
-    .bind(gate.unwrap_or(""))
+    .bind(given(&filter.status))
+    .bind(given(&filter.gate))
+    .bind(given(&filter.reason))
+    .bind(trip_like)
+    .bind(filter.from_micros.unwrap_or(i64::MIN))
+    .bind(filter.until_micros.unwrap_or(i64::MAX))
     .bind(limit.clamp(1, 1000))
     .fetch_all(db.pool())
     .await

@@ -293,7 +293,7 @@ fn seconds(s: i64) -> String {
     }
 }
 
-fn error_text(e: &AppError, t: Lang) -> String {
+pub(super) fn error_text(e: &AppError, t: Lang) -> String {
     let mut parts: Vec<String> = e
         .fields
         .iter()

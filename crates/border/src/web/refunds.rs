@@ -6,7 +6,7 @@
 //! agencies of its trip's gate ([`tinhso_http::context::require`]), and the list shows only the
 //! gates the caller manages.
 
-use crate::fee_refund::{self, Refund, RefundInput};
+use crate::fee_refund::{self, Refund, RefundFilter, RefundInput};
 use crate::gates;
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use std::collections::HashMap;
 use tinhso_http::context::require;
 use tinhso_http::error::ApiError;
 use tinhso_http::layout::{render, Chrome};
@@ -92,18 +93,79 @@ async fn open_for(
     fee_refund::open(&state.db, &ctx.audit(), &trip.code, input, now_micros()).await
 }
 
+/// The refunds matching `filter` at the gates the caller manages (each gate's scope checked once).
 async fn visible(
     state: &AppState,
     ctx: &ReqCtx,
-    status: Option<&str>,
+    filter: &RefundFilter,
 ) -> Result<Vec<Refund>, AppError> {
+    let mut managed: HashMap<String, bool> = HashMap::new();
     let mut out = Vec::new();
-    for r in fee_refund::list(&state.db, status, None, 500).await? {
-        if manages(state, ctx, &r.gate_code).await? {
+    for r in fee_refund::list_filtered(&state.db, filter, LIST_LIMIT).await? {
+        let ok = match managed.get(&r.gate_code) {
+            Some(ok) => *ok,
+            None => {
+                let ok = manages(state, ctx, &r.gate_code).await?;
+                managed.insert(r.gate_code.clone(), ok);
+                ok
+            }
+        };
+        if ok {
             out.push(r);
         }
     }
     Ok(out)
+}
+
+/// At most this many refunds are listed (the newest).
+const LIST_LIMIT: i64 = 500;
+
+fn bad_date(field: &str) -> AppError {
+    AppError::field(
+        field,
+        Invalid::new(
+            "date",
+            "Ngày theo dạng năm-tháng-ngày, ví dụ 2026-12-01",
+            "A date as year-month-day, e.g. 2026-12-01",
+        ),
+    )
+}
+
+/// A local date (`YYYY-MM-DD`, empty = none) → its local midnight, or the next day's when
+/// `end` (the period's end is inclusive of its day).
+fn local_day_edge(text: &str, field: &str, end: bool) -> Result<Option<i64>, AppError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let mut d = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad_date(field))?;
+    if end {
+        d = d.succ_opt().ok_or_else(|| bad_date(field))?;
+    }
+    crate::slots::hour_start_of(d, 0)
+        .map(Some)
+        .ok_or_else(|| bad_date(field))
+}
+
+fn filter_of(
+    status: &str,
+    gate: &str,
+    reason: &str,
+    trip: &str,
+    from: &str,
+    to: &str,
+) -> Result<RefundFilter, AppError> {
+    let some = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+    let filter = RefundFilter {
+        status: some(status),
+        gate: some(gate),
+        reason: some(reason),
+        trip: some(trip),
+        from_micros: local_day_edge(from, "from", false)?,
+        until_micros: local_day_edge(to, "to", true)?,
+    };
+    filter.check()?;
+    Ok(filter)
 }
 
 // ------------------------------------------------------------------ the JSON API
@@ -111,20 +173,37 @@ async fn visible(
 #[derive(Deserialize, utoipa::IntoParams)]
 pub(super) struct ListQuery {
     /// `requested`, `approved` or `paid`; all when absent.
-    status: Option<String>,
+    #[serde(default)]
+    status: String,
+    /// A gate code; all the caller manages when absent.
+    #[serde(default)]
+    gate: String,
+    /// `cancelled`, `no_show`, `returned` or `other`.
+    #[serde(default)]
+    reason: String,
+    /// Part of a trip code, any case.
+    #[serde(default)]
+    trip: String,
+    /// Requested on or after this local date (`YYYY-MM-DD`).
+    #[serde(default)]
+    from: String,
+    /// Requested on or before this local date (`YYYY-MM-DD`).
+    #[serde(default)]
+    to: String,
 }
 
 #[utoipa::path(get, path = "/api/v1/border/fees/refunds", tag = "border", params(ListQuery),
     responses((status = 200, body = Vec<Refund>, description = "The refunds (hoàn phí) of the gates the caller manages, newest first"),
-        (status = 403, body = tinhso_http::error::Problem), (status = 422, body = tinhso_http::error::Problem, description = "Unknown status")))]
-/// `GET /api/v1/border/fees/refunds?status=`: the refunds of the gates the caller manages.
+        (status = 403, body = tinhso_http::error::Problem), (status = 422, body = tinhso_http::error::Problem, description = "Unknown status or reason, a date not YYYY-MM-DD, an end before the start")))]
+/// `GET /api/v1/border/fees/refunds?status=&gate=&reason=&trip=&from=&to=`: the refunds of the
+/// gates the caller manages, newest first (at most 500).
 pub(super) async fn api_list(
     State(state): State<AppState>,
     ctx: ReqCtx,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<Refund>>, ApiError> {
-    let status = q.status.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    Ok(Json(visible(&state, &ctx, status).await?))
+    let filter = filter_of(&q.status, &q.gate, &q.reason, &q.trip, &q.from, &q.to)?;
+    Ok(Json(visible(&state, &ctx, &filter).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/border/trips/{code}/fee/refund", tag = "border", request_body = RefundInput,
@@ -212,6 +291,64 @@ struct RefundsPage {
     rows: Vec<RefundRow>,
     message: String,
     ok: String,
+    /// The filter as typed (kept in the form).
+    q: FilterForm,
+    /// The gates the caller may pick in the filter.
+    gates: Vec<(String, String)>,
+    /// Per status shown: (name, count, total).
+    totals: Vec<(String, usize, String)>,
+    /// The list stopped at [`LIST_LIMIT`].
+    truncated: bool,
+}
+
+/// The filter form's fields, as typed.
+#[derive(Deserialize, Default, Clone)]
+struct FilterForm {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    gate: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    trip: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+impl FilterForm {
+    fn filter(&self) -> Result<RefundFilter, AppError> {
+        filter_of(
+            &self.status,
+            &self.gate,
+            &self.reason,
+            &self.trip,
+            &self.from,
+            &self.to,
+        )
+    }
+}
+
+/// Count and sum of the listed refunds per status, in the statuses' order.
+fn totals_of(refunds: &[Refund], t: Lang) -> Vec<(String, usize, String)> {
+    fee_refund::STATUSES
+        .iter()
+        .filter_map(|s| {
+            let of: Vec<&Refund> = refunds.iter().filter(|r| r.status == *s).collect();
+            if of.is_empty() {
+                return None;
+            }
+            let (vi, en) = fee_refund::status_name(s);
+            let sum: i64 = of.iter().map(|r| r.amount_vnd).sum();
+            Some((
+                t.s(vi, en).to_string(),
+                of.len(),
+                tinhso_kernel::money::Vnd(sum).to_string(),
+            ))
+        })
+        .collect()
 }
 
 fn when(micros: i64) -> String {
@@ -242,6 +379,8 @@ fn row(r: Refund, t: Lang) -> RefundRow {
 struct PageQuery {
     #[serde(default)]
     ok: String,
+    #[serde(flatten)]
+    filter: FilterForm,
 }
 
 async fn view(
@@ -249,17 +388,32 @@ async fn view(
     ctx: &ReqCtx,
     message: String,
     ok: String,
+    q: FilterForm,
 ) -> Result<RefundsPage, AppError> {
-    let rows = visible(state, ctx, None)
-        .await?
-        .into_iter()
-        .map(|r| row(r, ctx.lang))
-        .collect();
+    let (refunds, message) = match q.filter() {
+        Ok(filter) => (visible(state, ctx, &filter).await?, message),
+        // A filter that does not parse lists nothing and says which field to fix.
+        Err(e) => (Vec::new(), super::officer::error_text(&e, ctx.lang)),
+    };
+    let mut gates = Vec::new();
+    for g in gates::list(&state.db).await? {
+        if manages(state, ctx, &g.code).await? {
+            let name = ctx.lang.s(&g.name_vi, &g.name_en).to_string();
+            gates.push((g.code, name));
+        }
+    }
+    let truncated = refunds.len() as i64 >= LIST_LIMIT;
+    let totals = totals_of(&refunds, ctx.lang);
+    let rows = refunds.into_iter().map(|r| row(r, ctx.lang)).collect();
     Ok(RefundsPage {
         c: Chrome::of(ctx),
         rows,
         message,
         ok,
+        q,
+        gates,
+        totals,
+        truncated,
     })
 }
 
@@ -276,14 +430,23 @@ async fn page(State(state): State<AppState>, ctx: ReqCtx, Query(q): Query<PageQu
         _ => "",
     }
     .to_string();
-    match view(&state, &ctx, String::new(), ok).await {
+    let bad_filter = q.filter.filter().is_err();
+    match view(&state, &ctx, String::new(), ok, q.filter).await {
+        Ok(v) if bad_filter => {
+            let mut resp = render(&v);
+            *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            resp
+        }
         Ok(v) => render(&v),
         Err(e) => ctx.page_err(e).into_response(),
     }
 }
 
 async fn failed(state: &AppState, ctx: &ReqCtx, e: AppError) -> Response {
-    super::officer::refused_form(ctx, e, |msg| view(state, ctx, msg, String::new())).await
+    super::officer::refused_form(ctx, e, |msg| {
+        view(state, ctx, msg, String::new(), FilterForm::default())
+    })
+    .await
 }
 
 #[derive(Deserialize, Default)]

@@ -630,6 +630,73 @@ async fn a_prepaid_fee_of_a_cancelled_trip_is_refunded_by_the_fee_officer() {
         html.contains(&code) && html.contains("HT-2026-0001"),
         "{html}"
     );
+    // Filters: part of the trip code in any case, the reason, the gate, the day it was asked.
+    let gate = list[0]["gate_code"].as_str().unwrap().to_string();
+    let today = tinhso_border::declaration::local(tinhso_store::now_micros())
+        .format("%Y-%m-%d")
+        .to_string();
+    let part = code[code.len() - 6..].to_lowercase();
+    let (bql_ref, app_ref) = (&bql, &app);
+    let listed = move |query: String| {
+        let (bql, app) = (bql_ref, app_ref);
+        async move {
+            let (s, v) = json(
+                bql.get(app.url(&format!("/api/v1/border/fees/refunds?{query}")))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            (s, v)
+        }
+    };
+    let hit =
+        format!("trip={part}&reason=cancelled&gate={gate}&from={today}&to={today}&status=paid");
+    let (s, v) = listed(hit).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    for miss in [
+        "reason=no_show".to_string(),
+        "from=2020-01-01&to=2020-01-31".to_string(),
+        "trip=KHONG-CO".to_string(),
+        "status=requested".to_string(),
+    ] {
+        let (s, v) = listed(miss.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{miss}: {v}");
+        assert!(v.as_array().unwrap().is_empty(), "{miss}: {v}");
+    }
+    for (bad, field) in [
+        ("from=30/11/2026", "from"),
+        ("from=2026-12-02&to=2026-12-01", "to"),
+        ("reason=lost", "reason"),
+    ] {
+        let (s, e) = listed(bad.to_string()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {e}");
+        assert_eq!(e["errors"][0]["field"], field, "{bad}: {e}");
+    }
+    // The page keeps the filter, totals what it shows, and names a bad date.
+    let page = app
+        .get(
+            &bql,
+            &format!("/nghiep-vu/cua-khau/hoan-phi?status=paid&trip={part}"),
+        )
+        .await;
+    let (s, html) = text(page).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains("id=\"refund-totals\"") && html.contains(&code),
+        "{html}"
+    );
+    assert!(html.contains(&format!("value=\"{part}\"")), "{html}");
+    let page = app
+        .get(&bql, "/nghiep-vu/cua-khau/hoan-phi?from=hom-qua")
+        .await;
+    let (s, html) = text(page).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("năm-tháng-ngày") && !html.contains(&code),
+        "{html}"
+    );
     let trip_page = app.get(&ent, &format!("/cua-khau/chuyen/{code}")).await;
     let (_, html) = text(trip_page).await;
     assert!(html.contains("đã hoàn phí"), "{html}");
