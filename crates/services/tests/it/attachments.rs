@@ -431,22 +431,4 @@ async fn the_total_is_checked_again_when_the_files_are_recorded() {
     assert_eq!(audited(db, "dossier.attach").await.len(), 5);
     let d = dossier::get(db, code).await.unwrap().unwrap();
     assert_eq!(d.files_count, 5);
-    // The same file again changes nothing, totals included.
-    let mut b = pdf("part 0");
-    b.resize(MAX_FILE_BYTES, b'0');
-    dossier::attach(
-        db,
-        &files,
-        &anon(),
-        code,
-        mai_applicant(),
-        &up("giay_chung_sinh", "p0.pdf", b),
-    )
-    .await
-    .unwrap();
-    let d = dossier::get(db, code).await.unwrap().unwrap();
-    assert_eq!(
-        (d.files_bytes, d.files_count),
-        (5 * MAX_FILE_BYTES as i64, 5)
-    );
 }
