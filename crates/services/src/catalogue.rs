@@ -346,31 +346,71 @@ fn parse_definition(s: &str) -> Result<Procedure, AppError> {
     serde_json::from_str(s).map_err(|e| AppError::internal(format!("stored procedure: {e}")))
 }
 
+/// Parsed procedure versions, shared by every request of the process. A stored version is
+/// never changed (an edit writes a new version), so an entry never goes stale; it is keyed by
+/// the database's URL as well, so that two databases in one process (tests, benchmarks) keep
+/// apart. Only committed rows are cached (they are read through the pool).
+type VersionKey = (std::sync::Arc<str>, String, i64);
+
+static VERSIONS: std::sync::LazyLock<
+    std::sync::RwLock<std::collections::HashMap<VersionKey, std::sync::Arc<Procedure>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// At most this many parsed versions are kept (the province's catalogue has a few thousand
+/// procedures; the map is emptied and refilled when it overflows).
+const VERSIONS_MAX: usize = 8192;
+
+fn cached_version(db: &Db, code: &str, version: i64) -> Option<std::sync::Arc<Procedure>> {
+    let map = VERSIONS.read().unwrap_or_else(|e| e.into_inner());
+    map.get(&(std::sync::Arc::from(db.url()), code.to_string(), version))
+        .cloned()
+}
+
+fn remember_version(db: &Db, code: &str, version: i64, p: Procedure) -> std::sync::Arc<Procedure> {
+    let p = std::sync::Arc::new(p);
+    let mut map = VERSIONS.write().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= VERSIONS_MAX {
+        map.clear();
+    }
+    map.insert(
+        (std::sync::Arc::from(db.url()), code.to_string(), version),
+        p.clone(),
+    );
+    p
+}
+
 /// The current version of a procedure.
 pub async fn current(db: &Db, code: &str) -> Result<Option<Versioned>, AppError> {
-    let row = sqlx::query(
-        "SELECT p.version, c.active, p.definition FROM procedure_current c \
-         JOIN procedures p ON p.code = c.code AND p.version = c.version WHERE c.code = $1",
-    )
-    .bind(code)
-    .fetch_optional(db.pool())
-    .await
-    .map_err(DbError::from)?;
-    match row {
-        None => Ok(None),
-        Some(r) => {
-            let def: String = r.try_get(2).map_err(DbError::from)?;
-            Ok(Some(Versioned {
-                version: r.try_get(0).map_err(DbError::from)?,
-                active: r.try_get::<i64, _>(1).map_err(DbError::from)? != 0,
-                procedure: parse_definition(&def)?,
-            }))
-        }
-    }
+    // The small row first; the definition only when this version was never parsed here.
+    let row = sqlx::query("SELECT version, active FROM procedure_current WHERE code = $1")
+        .bind(code)
+        .fetch_optional(db.pool())
+        .await
+        .map_err(DbError::from)?;
+    let Some(r) = row else { return Ok(None) };
+    let version: i64 = r.try_get(0).map_err(DbError::from)?;
+    let active = r.try_get::<i64, _>(1).map_err(DbError::from)? != 0;
+    Ok(version_arc(db, code, version).await?.map(|p| Versioned {
+        version,
+        active,
+        procedure: (*p).clone(),
+    }))
 }
 
 /// A given version of a procedure (what a dossier was filed under).
 pub async fn version(db: &Db, code: &str, version: i64) -> Result<Option<Procedure>, AppError> {
+    Ok(version_arc(db, code, version).await?.map(|p| (*p).clone()))
+}
+
+/// [`version`], shared: parsed once per process (versions are immutable).
+pub async fn version_arc(
+    db: &Db,
+    code: &str,
+    version: i64,
+) -> Result<Option<std::sync::Arc<Procedure>>, AppError> {
+    if let Some(p) = cached_version(db, code, version) {
+        return Ok(Some(p));
+    }
     let def: Option<String> =
         sqlx::query_scalar("SELECT definition FROM procedures WHERE code = $1 AND version = $2")
             .bind(code)
@@ -378,7 +418,15 @@ pub async fn version(db: &Db, code: &str, version: i64) -> Result<Option<Procedu
             .fetch_optional(db.pool())
             .await
             .map_err(DbError::from)?;
-    def.map(|d| parse_definition(&d)).transpose()
+    match def {
+        None => Ok(None),
+        Some(d) => Ok(Some(remember_version(
+            db,
+            code,
+            version,
+            parse_definition(&d)?,
+        ))),
+    }
 }
 
 /// Store an edited procedure as a new version, audited with what changed.

@@ -123,6 +123,11 @@ pub struct Dossier {
     /// Actions legal now.
     pub allowed_actions: Vec<String>,
     pub events: Vec<Event>,
+    /// Bytes and number of the attached files (kept on the row; the upload limits' input).
+    #[serde(skip)]
+    pub files_bytes: i64,
+    #[serde(skip)]
+    pub files_count: i64,
 }
 
 /// What [`submit`] returns: form 01's content. The lookup code is shown to the applicant.
@@ -494,6 +499,8 @@ pub async fn submit(
             .map(|a| a.as_str().to_string())
             .collect(),
         events: vec![event],
+        files_bytes: 0,
+        files_count: 0,
     };
     Ok(Receipt {
         lookup_code: lookup_code(&code),
@@ -684,11 +691,6 @@ async fn record_event(
     })
 }
 
-const COLUMNS: &str = "code, procedure_code, procedure_version, agency_code, commune_code, applicant_user_id, \
-    applicant_kind, applicant_name, applicant_id_number, applicant_phone, applicant_email, channel, status, step, \
-    holder_user_id, form_data, submitted_at, accepted_at, due_date, finished_at, returned_at, paused_working_days, \
-    supplement_count, fee_vnd, paid_vnd, status_before_pause, paused_since";
-
 struct Row0 {
     d: Dossier,
     status_before_pause: Option<i64>,
@@ -740,21 +742,44 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Row0, AppError> {
                 .map(|a| a.as_str().to_string())
                 .collect(),
             events: Vec::new(),
+            files_bytes: r.try_get(27).map_err(g)?,
+            files_count: r.try_get(28).map_err(g)?,
         },
         status_before_pause: r.try_get(25).map_err(g)?,
         paused_since: r.try_get(26).map_err(g)?,
     })
 }
 
+/// The columns [`from_row`] reads, of `dossiers d`, then the agency's name, then the event
+/// columns (NULL when the dossier has no event yet): a dossier with its history in one query.
+const LOAD_SQL: &str = "SELECT d.code, d.procedure_code, d.procedure_version, d.agency_code, \
+    d.commune_code, d.applicant_user_id, d.applicant_kind, d.applicant_name, d.applicant_id_number, \
+    d.applicant_phone, d.applicant_email, d.channel, d.status, d.step, d.holder_user_id, d.form_data, \
+    d.submitted_at, d.accepted_at, d.due_date, d.finished_at, d.returned_at, d.paused_working_days, \
+    d.supplement_count, d.fee_vnd, d.paid_vnd, d.status_before_pause, d.paused_since, \
+    d.files_bytes, d.files_count, a.name, \
+    e.seq, e.at, e.action, e.from_status, e.to_status, e.step, e.actor_name, e.reason, \
+    e.signed_payload, e.signature, e.public_key \
+    FROM dossiers d LEFT JOIN agencies a ON a.code = d.agency_code \
+    LEFT JOIN dossier_events e ON e.dossier_code = d.code \
+    WHERE d.code = $1 ORDER BY e.seq";
+
+/// Where the agency's name and the event columns start in [`LOAD_SQL`].
+const LOAD_AGENCY: usize = 29;
+const LOAD_EVENT: usize = 30;
+
 async fn load(db: &Db, code: &str) -> Result<Option<Row0>, AppError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM dossiers WHERE code = $1"))
+    let rows = sqlx::query(LOAD_SQL)
         .bind(code)
-        .fetch_optional(db.pool())
+        .fetch_all(db.pool())
         .await
         .map_err(DbError::from)?;
-    let Some(row) = row else { return Ok(None) };
-    let mut r = from_row(&row)?;
-    if let Some(p) = catalogue::version(db, &r.d.procedure_code, r.d.procedure_version).await? {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let g = |x: sqlx::Error| AppError::from(DbError::from(x));
+    let mut r = from_row(first)?;
+    if let Some(p) = catalogue::version_arc(db, &r.d.procedure_code, r.d.procedure_version).await? {
         r.d.procedure_name = p.name.clone();
         r.d.step_name = p
             .workflow
@@ -763,33 +788,28 @@ async fn load(db: &Db, code: &str) -> Result<Option<Row0>, AppError> {
             .map(|s| s.name.clone())
             .unwrap_or_default();
     }
-    if let Some(a) = agencies::get(db, &r.d.agency_code).await? {
-        r.d.agency_name = a.name;
+    if let Some(name) = first.try_get::<Option<String>, _>(LOAD_AGENCY).map_err(g)? {
+        r.d.agency_name = name;
     }
-    let events = sqlx::query(
-        "SELECT seq, at, action, from_status, to_status, step, actor_name, reason, signed_payload, signature, public_key \
-         FROM dossier_events WHERE dossier_code = $1 ORDER BY seq",
-    )
-    .bind(code)
-    .fetch_all(db.pool())
-    .await
-    .map_err(DbError::from)?;
-    for e in events {
-        let g = |x: sqlx::Error| AppError::from(DbError::from(x));
-        let signature: Option<String> = e.try_get(9).map_err(g)?;
+    for e in &rows {
+        let k = LOAD_EVENT;
+        let Some(seq) = e.try_get::<Option<i64>, _>(k).map_err(g)? else {
+            continue;
+        };
+        let signature: Option<String> = e.try_get(k + 9).map_err(g)?;
         r.d.events.push(Event {
-            seq: e.try_get(0).map_err(g)?,
-            at: e.try_get(1).map_err(g)?,
-            action: e.try_get(2).map_err(g)?,
-            from_status: e.try_get(3).map_err(g)?,
-            to_status: e.try_get(4).map_err(g)?,
-            step: e.try_get(5).map_err(g)?,
-            actor_name: e.try_get(6).map_err(g)?,
-            reason: e.try_get(7).map_err(g)?,
+            seq,
+            at: e.try_get(k + 1).map_err(g)?,
+            action: e.try_get(k + 2).map_err(g)?,
+            from_status: e.try_get(k + 3).map_err(g)?,
+            to_status: e.try_get(k + 4).map_err(g)?,
+            step: e.try_get(k + 5).map_err(g)?,
+            actor_name: e.try_get(k + 6).map_err(g)?,
+            reason: e.try_get(k + 7).map_err(g)?,
             signed: signature.is_some(),
-            signed_payload: e.try_get(8).map_err(g)?,
+            signed_payload: e.try_get(k + 8).map_err(g)?,
             signature,
-            public_key: e.try_get(10).map_err(g)?,
+            public_key: e.try_get(k + 10).map_err(g)?,
         });
     }
     Ok(Some(r))
@@ -976,7 +996,7 @@ pub async fn transition(
             ),
         ));
     }
-    let p = catalogue::version(db, &d.procedure_code, d.procedure_version)
+    let p = catalogue::version_arc(db, &d.procedure_code, d.procedure_version)
         .await?
         .ok_or_else(|| AppError::internal("procedure version missing"))?;
     // What changes.
@@ -1625,36 +1645,6 @@ async fn link(
 }
 
 async fn write_links(tx: &mut WriteTx, n: &NewLinks) -> Result<Vec<Attachment>, AppError> {
-    let in_list = n
-        .statuses
-        .iter()
-        .map(|s| s.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-    let locked = sqlx::query(&format!(
-        "UPDATE dossiers SET updated_at = $1 WHERE code = $2 AND status IN ({in_list})"
-    ))
-    .bind(n.now)
-    .bind(&n.code)
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?
-    .rows_affected();
-    if locked == 0 {
-        return Err(AppError::conflict(
-            "Hồ sơ vừa được người khác xử lý, vui lòng tải lại",
-            "The dossier was just changed by someone else; reload it",
-        ));
-    }
-    let row = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT), COUNT(*) FROM dossier_files WHERE dossier_code = $1",
-    )
-    .bind(&n.code)
-    .fetch_one(tx.conn())
-    .await
-    .map_err(DbError::from)?;
-    let mut bytes: i64 = row.try_get(0).map_err(DbError::from)?;
-    let mut count: i64 = row.try_get(1).map_err(DbError::from)?;
     let mut out = Vec::new();
     for (component_id, title, file_name, r) in &n.files {
         tinhso_store::files::record_in(tx, r).await?;
@@ -1676,26 +1666,6 @@ async fn write_links(tx: &mut WriteTx, n: &NewLinks) -> Result<Vec<Attachment>, 
         if added == 0 {
             // Already attached (a retry): nothing new.
             continue;
-        }
-        bytes += r.size;
-        count += 1;
-        if bytes > MAX_DOSSIER_BYTES || count > MAX_DOSSIER_FILES {
-            return Err(AppError::field(
-                file_field(component_id),
-                Invalid::new(
-                    "files_total_too_large",
-                    format!(
-                        "Tổng các tệp đính kèm của hồ sơ tối đa {} và {} tệp",
-                        size_text(MAX_DOSSIER_BYTES),
-                        MAX_DOSSIER_FILES
-                    ),
-                    format!(
-                        "A dossier's attachments total at most {} and {} files",
-                        size_text(MAX_DOSSIER_BYTES),
-                        MAX_DOSSIER_FILES
-                    ),
-                ),
-            ));
         }
         // The signed-in applicant's papers go into their data store for reuse (Decree
         // 45/2020): the component's name is the document's title.
@@ -1720,6 +1690,60 @@ async fn write_links(tx: &mut WriteTx, n: &NewLinks) -> Result<Vec<Attachment>, 
             file_name: file_name.clone(),
             added_at: n.now,
         });
+    }
+    // One statement locks the dossier, checks it is still in one of `statuses` and moves its
+    // totals; anything above the limits is an error, which undoes this item's writes.
+    let in_list = n
+        .statuses
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let add_bytes: i64 = out.iter().map(|a| a.size).sum();
+    let add_count = out.len() as i64;
+    let row = sqlx::query(&format!(
+        "UPDATE dossiers SET updated_at = $1, files_bytes = files_bytes + $3, \
+         files_count = files_count + $4 WHERE code = $2 AND status IN ({in_list}) \
+         RETURNING files_bytes, files_count"
+    ))
+    .bind(n.now)
+    .bind(&n.code)
+    .bind(add_bytes)
+    .bind(add_count)
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    let Some(row) = row else {
+        return Err(AppError::conflict(
+            "Hồ sơ vừa được người khác xử lý, vui lòng tải lại",
+            "The dossier was just changed by someone else; reload it",
+        ));
+    };
+    let total_bytes: i64 = row.try_get(0).map_err(DbError::from)?;
+    let total_count: i64 = row.try_get(1).map_err(DbError::from)?;
+    // The first new file that takes the dossier over a limit names the field.
+    let (mut bytes, mut count) = (total_bytes - add_bytes, total_count - add_count);
+    for a in &out {
+        bytes += a.size;
+        count += 1;
+        if bytes > MAX_DOSSIER_BYTES || count > MAX_DOSSIER_FILES {
+            return Err(AppError::field(
+                file_field(&a.component_id),
+                Invalid::new(
+                    "files_total_too_large",
+                    format!(
+                        "Tổng các tệp đính kèm của hồ sơ tối đa {} và {} tệp",
+                        size_text(MAX_DOSSIER_BYTES),
+                        MAX_DOSSIER_FILES
+                    ),
+                    format!(
+                        "A dossier's attachments total at most {} and {} files",
+                        size_text(MAX_DOSSIER_BYTES),
+                        MAX_DOSSIER_FILES
+                    ),
+                ),
+            ));
+        }
     }
     Ok(out)
 }
@@ -1802,20 +1826,11 @@ pub async fn attach_all_to(
             ),
         ));
     }
-    let p = catalogue::version(db, &d.procedure_code, d.procedure_version)
+    let p = catalogue::version_arc(db, &d.procedure_code, d.procedure_version)
         .await?
         .ok_or_else(|| AppError::internal("procedure version missing"))?;
-    let totals = sqlx::query(
-        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT), COUNT(*) FROM dossier_files WHERE dossier_code = $1",
-    )
-    .bind(&d.code)
-    .fetch_one(db.pool())
-    .await
-    .map_err(DbError::from)?;
-    let existing_totals: (i64, i64) = (
-        totals.try_get(0).map_err(DbError::from)?,
-        totals.try_get(1).map_err(DbError::from)?,
-    );
+    // The totals as loaded with the dossier (checked again under the lock when recorded).
+    let existing_totals = (d.files_bytes, d.files_count);
     let mut errs = FieldErrors::new();
     if uploads.is_empty() {
         errs.push(
@@ -1986,7 +2001,7 @@ pub async fn files(db: &Db, code: &str) -> Result<Vec<Attachment>, AppError> {
         });
     }
     if let Some((pc, pv)) = procedure {
-        if let Some(p) = catalogue::version(db, &pc, pv).await? {
+        if let Some(p) = catalogue::version_arc(db, &pc, pv).await? {
             name_components(&p, &mut out);
         }
     }

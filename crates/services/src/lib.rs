@@ -89,4 +89,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "agency signing certificates and the PAdES trust list",
         sql: include_str!("../migrations/4010_signing_certificates.sql"),
     },
+    Migration {
+        version: 4011,
+        name: "attachment totals on the dossier row",
+        sql: include_str!("../migrations/4011_dossier_file_totals.sql"),
+    },
 ];

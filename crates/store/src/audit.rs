@@ -309,32 +309,32 @@ impl WriteTx {
         entries: &[NewAuditEntry],
         head: &mut HeldHead,
     ) -> Result<Vec<AuditEntry>, DbError> {
-        let mut out = Vec::with_capacity(entries.len());
-        let chunk_rows = rows_per_insert(self.backend);
-        let chunks = entries.len().div_ceil(chunk_rows);
-        for (i, chunk) in entries.chunks(chunk_rows).enumerate() {
-            let first = out.len();
-            let mut seq = head.seq;
-            let mut prev_hash = head.hash.clone();
-            for e in chunk {
-                seq += 1;
-                let mut entry = AuditEntry {
-                    seq,
-                    at: now_micros(),
-                    actor: e.actor.clone(),
-                    action: e.action.clone(),
-                    target_type: e.target_type.clone(),
-                    target_id: e.target_id.clone(),
-                    scope: e.scope.clone(),
-                    request_id: e.request_id.clone(),
-                    summary: e.summary.to_string(),
-                    prev_hash,
-                    hash: String::new(),
-                };
-                entry.hash = entry.computed_hash();
-                prev_hash = entry.hash.clone();
-                out.push(entry);
+        let before = (head.seq, head.hash.clone());
+        let out = chain(entries, head);
+        match self.deferred.as_mut() {
+            // A group transaction writes them all at commit.
+            Some(d) => d.audit.extend(out.iter().cloned()),
+            None => {
+                if let Err(e) = self.write_entries(&out, head).await {
+                    // Nothing was appended: the head stays where it was.
+                    (head.seq, head.hash) = before;
+                    return Err(e);
+                }
             }
+        }
+        Ok(out)
+    }
+
+    /// Write entries already chained by [`chain`] (the last one is `head`'s position) with
+    /// multi-row `INSERT`s; the last `INSERT` of the first write also stores the head.
+    async fn write_entries(
+        &mut self,
+        rows: &[AuditEntry],
+        head: &mut HeldHead,
+    ) -> Result<(), DbError> {
+        let chunk_rows = rows_per_insert(self.backend);
+        let chunks = rows.len().div_ceil(chunk_rows);
+        for (i, chunk) in rows.chunks(chunk_rows).enumerate() {
             // The first INSERT of a transaction also stores the head, in the same round trip
             // (a single append then costs 2 statements); later ones leave it to commit, since
             // rewriting one row many times in a transaction is slow on PostgreSQL.
@@ -344,7 +344,7 @@ impl WriteTx {
             // per batch size a caller happens to use.
             let recurring = chunk.len() == 1 || chunk.len() == chunk_rows;
             let mut q = sqlx::query(&sql).persistent(recurring);
-            for e in &out[first..] {
+            for e in chunk {
                 q = q
                     .bind(e.seq)
                     .bind(e.at)
@@ -359,11 +359,11 @@ impl WriteTx {
                     .bind(&e.hash);
             }
             if store_head && self.backend == Backend::Sqlite {
-                q = q.bind(seq).bind(&prev_hash);
+                if let Some(last) = chunk.last() {
+                    q = q.bind(last.seq).bind(&last.hash);
+                }
             }
             q.execute(self.conn()).await?;
-            head.seq = seq;
-            head.hash = prev_hash;
             if store_head {
                 head.stored_once = true;
                 head.dirty = false;
@@ -371,7 +371,25 @@ impl WriteTx {
                 head.dirty = true;
             }
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// Write the audit entries a group transaction kept (see [`WriteTx::commit`]).
+    pub(crate) async fn write_deferred_audit(
+        &mut self,
+        rows: Vec<AuditEntry>,
+    ) -> Result<(), DbError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let Some(mut head) = self.audit_head.take() else {
+            return Err(DbError::Invalid(
+                "audit: entries kept without the chain head".into(),
+            ));
+        };
+        let result = self.write_entries(&rows, &mut head).await;
+        self.audit_head = Some(head);
+        result
     }
 
     /// Store the chain head held by this transaction, if its appends moved it. Called by
@@ -391,6 +409,31 @@ impl WriteTx {
         }
         Ok(())
     }
+}
+
+/// Number and hash `entries` after `head`, which moves to the last of them.
+fn chain(entries: &[NewAuditEntry], head: &mut HeldHead) -> Vec<AuditEntry> {
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let mut entry = AuditEntry {
+            seq: head.seq + 1,
+            at: now_micros(),
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            target_type: e.target_type.clone(),
+            target_id: e.target_id.clone(),
+            scope: e.scope.clone(),
+            request_id: e.request_id.clone(),
+            summary: e.summary.to_string(),
+            prev_hash: std::mem::take(&mut head.hash),
+            hash: String::new(),
+        };
+        entry.hash = entry.computed_hash();
+        head.seq = entry.seq;
+        head.hash = entry.hash.clone();
+        out.push(entry);
+    }
+    out
 }
 
 /// Write one audit entry in its own transaction (for events that change nothing else, such as

@@ -229,6 +229,7 @@ impl Db {
             outbox_notify: self.outbox_notify.clone(),
             audit_head: None,
             savepoints: 0,
+            deferred: None,
         })
     }
 
@@ -330,6 +331,18 @@ pub struct WriteTx {
     pub(crate) audit_head: Option<crate::audit::HeldHead>,
     /// Savepoints open in this transaction (their names are `tinhso_sp<depth>`).
     savepoints: usize,
+    /// The group committer's transactions keep their audit entries and outbox events here
+    /// (already chained and numbered in order) and write them at commit, one multi-row
+    /// statement each for the whole batch instead of one or two per item. `None`: written at
+    /// once, as every other transaction does.
+    pub(crate) deferred: Option<Deferred>,
+}
+
+/// Audit entries and outbox events a group transaction writes at commit.
+#[derive(Default)]
+pub(crate) struct Deferred {
+    pub(crate) audit: Vec<crate::audit::AuditEntry>,
+    pub(crate) events: Vec<crate::outbox::PendingEvent>,
 }
 
 /// A savepoint (điểm lưu) in a write transaction: [`WriteTx::rollback_to`] undoes what the
@@ -340,6 +353,8 @@ pub struct Savepoint {
     depth: usize,
     events: usize,
     audit_head: Option<crate::audit::HeldHead>,
+    /// Lengths of the deferred audit entries and outbox events when it was opened.
+    deferred: (usize, usize),
 }
 
 impl WriteTx {
@@ -353,6 +368,7 @@ impl WriteTx {
             outbox_notify: o.outbox_notify.clone(),
             audit_head: None,
             savepoints: 0,
+            deferred: Some(Deferred::default()),
         })
     }
 
@@ -376,6 +392,10 @@ impl WriteTx {
             depth,
             events: self.events.len(),
             audit_head: self.audit_head.clone(),
+            deferred: self
+                .deferred
+                .as_ref()
+                .map_or((0, 0), |d| (d.audit.len(), d.events.len())),
         })
     }
 
@@ -393,6 +413,10 @@ impl WriteTx {
         self.savepoints = sp.depth - 1;
         self.events.truncate(sp.events);
         self.audit_head = sp.audit_head;
+        if let Some(d) = self.deferred.as_mut() {
+            d.audit.truncate(sp.deferred.0);
+            d.events.truncate(sp.deferred.1);
+        }
         Ok(())
     }
 
@@ -419,6 +443,10 @@ impl WriteTx {
 
     /// Commit. Returns the ids of outbox events written in the transaction.
     pub async fn commit(mut self) -> Result<Vec<String>, DbError> {
+        if let Some(d) = self.deferred.take() {
+            self.write_deferred_audit(d.audit).await?;
+            self.write_deferred_events(d.events).await?;
+        }
         self.store_audit_head().await?;
         self.tx.commit().await?;
         if !self.events.is_empty() {

@@ -38,6 +38,16 @@ impl WriteTx {
         payload: &serde_json::Value,
     ) -> Result<String, DbError> {
         let id = uuid::Uuid::now_v7().to_string();
+        if let Some(d) = self.deferred.as_mut() {
+            d.events.push(PendingEvent {
+                id: id.clone(),
+                topic: topic.to_string(),
+                payload: payload.to_string(),
+                created_at: now_micros(),
+            });
+            self.events.push(id.clone());
+            return Ok(id);
+        }
         let sql = match self.backend {
             Backend::Sqlite => {
                 "UPDATE outbox_seq SET seq = seq + 1 WHERE id = 1; \
@@ -79,6 +89,13 @@ impl WriteTx {
     ) -> Result<Vec<String>, DbError> {
         if payloads.is_empty() {
             return Ok(Vec::new());
+        }
+        if self.deferred.is_some() {
+            let mut ids = Vec::with_capacity(payloads.len());
+            for p in payloads {
+                ids.push(self.emit(topic, p).await?);
+            }
+            return Ok(ids);
         }
         let n = payloads.len() as i64;
         let row = sqlx::query("UPDATE outbox_seq SET seq = seq + $1 WHERE id = 1 RETURNING seq")
@@ -124,6 +141,67 @@ impl WriteTx {
         }
         self.events.extend(ids.iter().cloned());
         Ok(ids)
+    }
+}
+
+/// An outbox event a group transaction writes at commit (see [`WriteTx::commit`]).
+pub(crate) struct PendingEvent {
+    id: String,
+    topic: String,
+    payload: String,
+    created_at: i64,
+}
+
+impl WriteTx {
+    /// Write the events a group transaction kept, in order: the sequence is taken once for all
+    /// of them (its row lock held to commit, as [`WriteTx::emit`] does) and the rows go in
+    /// multi-row inserts.
+    pub(crate) async fn write_deferred_events(
+        &mut self,
+        events: Vec<PendingEvent>,
+    ) -> Result<(), DbError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let n = events.len() as i64;
+        let row = sqlx::query("UPDATE outbox_seq SET seq = seq + $1 WHERE id = 1 RETURNING seq")
+            .bind(n)
+            .fetch_optional(self.conn())
+            .await?
+            .ok_or_else(|| DbError::Invalid("outbox: the sequence row is missing".into()))?;
+        let last: i64 = row.try_get(0)?;
+        let first = last - n + 1;
+        // 100 rows × 5 parameters a statement (SQLite looks numbered parameters up linearly).
+        for (c, chunk) in events.chunks(100).enumerate() {
+            let mut sql =
+                String::from("INSERT INTO outbox (id, seq, topic, payload, created_at) VALUES ");
+            for i in 0..chunk.len() {
+                let b = i * 5;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                ));
+            }
+            // Batch sizes vary: keep only the one-event statement prepared.
+            let mut q = sqlx::query(&sql).persistent(chunk.len() == 1);
+            for (i, e) in chunk.iter().enumerate() {
+                q = q
+                    .bind(&e.id)
+                    .bind(first + (c * 100 + i) as i64)
+                    .bind(&e.topic)
+                    .bind(&e.payload)
+                    .bind(e.created_at);
+            }
+            q.execute(self.conn()).await?;
+        }
+        Ok(())
     }
 }
 

@@ -382,3 +382,53 @@ async fn who_may_attach_and_when() {
         ErrorCode::NotFound,
     );
 }
+
+/// The totals kept on the dossier's row are checked again under its lock: a caller holding
+/// the dossier as loaded before other files came cannot take it over the limit, and nothing
+/// of the refused upload stays.
+#[tokio::test]
+async fn the_total_is_checked_again_when_the_files_are_recorded() {
+    let t = env().await;
+    let db = &t.db;
+    let files = store();
+    let r = submit_anon(db, &birth(TAM_THANH)).await;
+    let code = &r.dossier.code;
+    let stale = dossier::get(db, code).await.unwrap().unwrap();
+    assert_eq!((stale.files_bytes, stale.files_count), (0, 0));
+    for i in 0..5u8 {
+        let mut b = pdf(&format!("part {i}"));
+        b.resize(MAX_FILE_BYTES, b'0' + i);
+        dossier::attach(
+            db,
+            &files,
+            &anon(),
+            code,
+            mai_applicant(),
+            &up("giay_chung_sinh", &format!("p{i}.pdf"), b),
+        )
+        .await
+        .unwrap();
+    }
+    let d = dossier::get(db, code).await.unwrap().unwrap();
+    assert_eq!(
+        (d.files_bytes, d.files_count),
+        (5 * MAX_FILE_BYTES as i64, 5)
+    );
+    let e = assert_code(
+        dossier::attach_to(
+            db,
+            &files,
+            &anon(),
+            &stale,
+            mai_applicant(),
+            &up("giay_to_tuy_than", "c.png", png()),
+        )
+        .await,
+        ErrorCode::ValidationFailed,
+    );
+    assert_eq!(e.fields[0].code, "files_total_too_large");
+    assert_eq!(count(db, "dossier_files").await, 5);
+    assert_eq!(audited(db, "dossier.attach").await.len(), 5);
+    let d = dossier::get(db, code).await.unwrap().unwrap();
+    assert_eq!(d.files_count, 5);
+}

@@ -703,3 +703,53 @@ async fn one_won(
         .first_broken
         .is_none());
 }
+
+/// The public look-up reads the dossier, its agency and its history in one query: after every
+/// committed transition it shows the new status, step and the whole history in order — the
+/// same as the officers' view — and never an older state.
+#[tokio::test]
+async fn tracking_shows_each_transition_once_committed() {
+    let t = env().await;
+    let s = tam_thanh_staff(&t.db).await;
+    let r = submit_anon(&t.db, &birth(TAM_THANH)).await;
+    let (code, lookup) = (r.dossier.code.clone(), r.lookup_code.clone());
+    let tracked = dossier::track(&t.db, &code, &lookup).await.unwrap();
+    assert_eq!(tracked.status, Status::Submitted.code());
+    assert_eq!(tracked.events.len(), 1);
+    assert!(!tracked.agency_name.is_empty());
+    assert!(!tracked.procedure_name.is_empty());
+    for (action, status, by) in [
+        ("accept", Status::Accepted, &s.one_stop),
+        ("forward", Status::Processing, &s.one_stop),
+        ("forward", Status::Processing, &s.officer),
+        ("approve", Status::Done, &s.leader),
+    ] {
+        let after = act(&t.db, by, &code, action, "").await.unwrap();
+        let tracked = dossier::track(&t.db, &code, &lookup).await.unwrap();
+        assert_eq!(tracked.status, status.code(), "after {action}");
+        assert_eq!(tracked.step, after.step, "after {action}");
+        assert_eq!(tracked.step_name, after.step_name, "after {action}");
+        let seqs: Vec<i64> = tracked.events.iter().map(|e| e.seq).collect();
+        let expected: Vec<i64> = (1..=after.events.len() as i64).collect();
+        assert_eq!(
+            seqs, expected,
+            "after {action}: the whole history, in order"
+        );
+        assert_eq!(
+            tracked.events.last().map(|e| e.action.as_str()),
+            Some(action)
+        );
+        let officers = dossier::get(&t.db, &code).await.unwrap().unwrap();
+        assert_eq!(
+            serde_json::to_value(&tracked).unwrap(),
+            serde_json::to_value(&officers).unwrap()
+        );
+    }
+    // A wrong lookup code still answers like an unknown dossier.
+    let wrong = if lookup.starts_with('A') { "B" } else { "A" };
+    let wrong = format!("{wrong}{}", &lookup[1..]);
+    assert_code(
+        dossier::track(&t.db, &code, &wrong).await,
+        ErrorCode::NotFound,
+    );
+}
