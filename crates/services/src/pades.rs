@@ -505,9 +505,8 @@ pub fn add_signature_timestamp(cms_der: &[u8], token: &[u8]) -> Result<Vec<u8>, 
     let mut unsigned = SetOfVec::new();
     unsigned.insert(attr).map_err(|e| e.to_string())?;
     si.unsigned_attrs = Some(unsigned);
-    sd.signer_infos = cms::signed_data::SignerInfos(
-        SetOfVec::try_from(infos).map_err(|e| e.to_string())?,
-    );
+    sd.signer_infos =
+        cms::signed_data::SignerInfos(SetOfVec::try_from(infos).map_err(|e| e.to_string())?);
     let ci = ContentInfo {
         content_type: ID_SIGNED_DATA,
         content: Any::encode_from(&sd).map_err(|e| e.to_string())?,
@@ -706,7 +705,11 @@ pub(crate) fn issuer_signed(
 
 /// The certificate that issued `cert`: in `pool` (the CMS bag) or among `anchors`, its name
 /// and signature checked.
-fn issuer_of(cert: &Certificate, pool: &[Certificate], anchors: &[Certificate]) -> Option<Certificate> {
+fn issuer_of(
+    cert: &Certificate,
+    pool: &[Certificate],
+    anchors: &[Certificate],
+) -> Option<Certificate> {
     pool.iter()
         .chain(anchors.iter())
         .find(|c| {
@@ -1041,7 +1044,10 @@ fn check_cms(
 
 /// The signer certificate of the last signature of `pdf` and the certificate that issued it
 /// (in the CMS bag or among `anchors`), for fetching its CRL; nothing is verified here.
-pub fn signer_and_issuer(pdf: &[u8], anchors: &[Certificate]) -> Option<(Certificate, Certificate)> {
+pub fn signer_and_issuer(
+    pdf: &[u8],
+    anchors: &[Certificate],
+) -> Option<(Certificate, Certificate)> {
     let parts = tinhso_pdf::sign::signed_parts(pdf)?;
     let sd = read_signed_data(&parts.contents)?;
     let certs: Vec<Certificate> = sd

@@ -402,11 +402,21 @@ pub async fn issue_in(
     let (ts_status, ts_row) = match (&timestamping, issuing.tsa) {
         (pades::Timestamping::Stamped(stamp), Some(tsa)) => (
             "stamped",
-            Some((tsa.url(), Some(stamp.tsa_name.clone()), Some(stamp.gen_time), None)),
+            Some((
+                tsa.url(),
+                Some(stamp.tsa_name.clone()),
+                Some(stamp.gen_time),
+                None,
+            )),
         ),
         (pades::Timestamping::Failed(e), Some(tsa)) => (
             "failed",
-            Some((tsa.url(), None, None, Some(format!("{} [{}]", e.en, e.code)))),
+            Some((
+                tsa.url(),
+                None,
+                None,
+                Some(format!("{} [{}]", e.en, e.code)),
+            )),
         ),
         _ => ("none", None),
     };

@@ -209,7 +209,11 @@ pub async fn import(
     by: &Principal,
     bytes: &[u8],
 ) -> Result<StoredCrl, AppError> {
-    tinhso_identity::authorize(Some(by), Permission::AgencyManage, &ResourceScope::province())?;
+    tinhso_identity::authorize(
+        Some(by),
+        Permission::AgencyManage,
+        &ResourceScope::province(),
+    )?;
     let crl = Crl::from_bytes(bytes).map_err(|p| crl_field("crl_invalid", &p.vi, &p.en))?;
     let cas = known_cas(db).await?;
     if !cas.iter().any(|ca| crl.signed_by(ca)) {
@@ -229,10 +233,8 @@ pub async fn import(
     let stored = store(db, &crl, "imported", Some(&by.user_id), now)
         .await?
         .ok_or_else(|| {
-            AppError::new(ErrorCode::Conflict).with_detail(
-                "CRL này đã được nạp",
-                "This CRL has already been imported",
-            )
+            AppError::new(ErrorCode::Conflict)
+                .with_detail("CRL này đã được nạp", "This CRL has already been imported")
         })?;
     let mut tx = db.begin_write().await?;
     tx.audit(&ctx.entry(
@@ -251,10 +253,11 @@ pub async fn import(
 
 /// Every stored CRL, parsed (for the verifier).
 pub async fn all(db: &Db) -> Result<Vec<Crl>, AppError> {
-    let pems: Vec<String> = sqlx::query_scalar("SELECT crl_pem FROM pades_crls ORDER BY this_update")
-        .fetch_all(db.pool())
-        .await
-        .map_err(DbError::from)?;
+    let pems: Vec<String> =
+        sqlx::query_scalar("SELECT crl_pem FROM pades_crls ORDER BY this_update")
+            .fetch_all(db.pool())
+            .await
+            .map_err(DbError::from)?;
     Ok(pems
         .iter()
         .filter_map(|p| Crl::from_bytes(p.as_bytes()).ok())

@@ -156,7 +156,11 @@ impl TestCa {
 impl TestCa {
     /// A CRL (danh sách thu hồi) of this CA, DER: `revoked` lists (serial, revocation time in
     /// Unix seconds); thisUpdate `this_update`, nextUpdate a week later; ECDSA P-256 / SHA-256.
-    pub fn crl(&self, revoked: &[(SerialNumber, u64)], this_update: u64) -> Result<Vec<u8>, String> {
+    pub fn crl(
+        &self,
+        revoked: &[(SerialNumber, u64)],
+        this_update: u64,
+    ) -> Result<Vec<u8>, String> {
         use der::Encode;
         use p256::ecdsa::signature::Signer;
         use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};

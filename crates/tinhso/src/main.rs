@@ -604,11 +604,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             } else {
                 String::new()
             },
-            pades_tsa: settings
-                .pades
-                .tsa
-                .clone()
-                .map(tinhso_tsa::TsaClient::new),
+            pades_tsa: settings.pades.tsa.clone().map(tinhso_tsa::TsaClient::new),
             pades_tsa_trust: settings.pades.tsa_trust.clone(),
             ..Default::default()
         },

@@ -40,7 +40,10 @@ fn value(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Option<(String, String)> {
     if let Some(v) = env(var).filter(|v| !v.trim().is_empty()) {
-        return Some((v.trim().to_string(), format!("{var} (biến môi trường / environment)")));
+        return Some((
+            v.trim().to_string(),
+            format!("{var} (biến môi trường / environment)"),
+        ));
     }
     file.map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
@@ -113,6 +116,7 @@ impl PadesSettings {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -135,14 +139,20 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("`pades.tsa_certificate`") && e.contains("required"), "{e}");
+        assert!(
+            e.contains("`pades.tsa_certificate`") && e.contains("required"),
+            "{e}"
+        );
         let e = PadesSettings::resolve(
             None,
             &env_of(&[("TINHSO_PADES_TSA_URL", "ftp://tsa.example.vn/")]),
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("`pades.tsa_url`") && e.contains("không hợp lệ"), "{e}");
+        assert!(
+            e.contains("`pades.tsa_url`") && e.contains("không hợp lệ"),
+            "{e}"
+        );
         let f: PadesFile = toml::from_str("tsa_timeout_ms = 50").unwrap();
         let e = PadesSettings::resolve(Some(&f), &env_of(&[]))
             .unwrap_err()

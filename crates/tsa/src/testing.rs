@@ -9,6 +9,7 @@
 //! the same simulator (feature `testing`; never in the product).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::oid;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -20,7 +21,6 @@ use sha2::Digest;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use crate::oid;
 use x509_cert::attr::Attribute;
 use x509_cert::ext::pkix::ExtendedKeyUsage;
 use x509_cert::ext::Extension;

@@ -36,8 +36,8 @@ use tinhso_store::Db;
 // The set-up shared with other crates' tests (the `testing` feature, enabled for this crate's own
 // tests by its dev-dependency on itself).
 pub use tinhso_services::testing::{
-    act, act_with, anon, birth, citizen, ctx_of, form, input, issuing, mai, staff, submit_anon, sys,
-    tam_thanh_staff, test_files, Staff, CCCD, DONG_KINH, KHAI_SINH, PUBLIC_URL, PW, TAM_THANH,
+    act, act_with, anon, birth, citizen, ctx_of, form, input, issuing, mai, staff, submit_anon,
+    sys, tam_thanh_staff, test_files, Staff, CCCD, DONG_KINH, KHAI_SINH, PUBLIC_URL, PW, TAM_THANH,
     UBND_DONG_KINH, UBND_TAM_THANH,
 };
 
