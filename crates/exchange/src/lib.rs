@@ -30,7 +30,8 @@ pub mod metrics;
 pub mod registry;
 pub mod retention;
 pub mod signing;
-pub mod tsa;
+/// RFC 3161 time-stamps: the shared client in `tinhso-tsa` (also used by PAdES-B-T).
+pub use tinhso_tsa as tsa;
 pub mod web;
 pub mod webhooks;
 

@@ -44,6 +44,12 @@ pub struct WebConfig {
     /// `https://dichvucong.langson.gov.vn`, printed in QR codes of signed results that must
     /// keep working for years. Empty: taken from each request's `Host` header.
     pub public_url: String,
+    /// The time-stamp authority for PAdES-B-T signatures on results (`[pades] tsa_url`);
+    /// `None`: results are signed PAdES-B-B.
+    pub pades_tsa: Option<tinhso_tsa::TsaClient>,
+    /// The TSA certificates trusted when verifying result time-stamps (`[pades]
+    /// tsa_certificate`); the PAdES trust list is trusted for them too.
+    pub pades_tsa_trust: tinhso_tsa::TrustedTsa,
 }
 
 impl Default for WebConfig {
@@ -55,6 +61,8 @@ impl Default for WebConfig {
             data_dir: PathBuf::from("./data"),
             demo: false,
             public_url: String::new(),
+            pades_tsa: None,
+            pades_tsa_trust: tinhso_tsa::TrustedTsa::default(),
         }
     }
 }

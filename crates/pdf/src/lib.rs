@@ -137,6 +137,14 @@ impl Document {
         sign::fill(pdf, slot.capacity, signer)
     }
 
+    /// Write the PDF with the signature field of [`Document::finish_signed`] and its byte range,
+    /// and return it waiting for its signature ([`sign::Prepared::insert`]). `None` only on a
+    /// bug in this crate (placeholders not found).
+    pub fn finish_for_signing(self, slot: &sign::SignatureSlot) -> Option<sign::Prepared> {
+        let pdf = self.write(Some(slot));
+        sign::Prepared::new(pdf, slot.capacity)
+    }
+
     fn write(self, slot: Option<&sign::SignatureSlot>) -> Vec<u8> {
         let Document { meta, flow } = self;
         let margins = flow.margins;

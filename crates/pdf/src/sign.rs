@@ -111,45 +111,84 @@ fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).rposition(|w| w == needle)
 }
 
+/// A document whose `/ByteRange` is written and whose `/Contents` still waits for the
+/// signature: the first phase of [`fill`], kept apart so a caller can do asynchronous work
+/// between computing the signature and writing it (a PAdES-B-T time-stamp token is asked of a
+/// TSA over the network and added to the CMS before it is written).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pdf: Vec<u8>,
+    /// Offsets of the `<…>` hex string of `/Contents`.
+    start: usize,
+    end: usize,
+    capacity: usize,
+}
+
+impl Prepared {
+    /// Find the placeholders of a document written with a signature slot of `capacity` bytes
+    /// and write the byte range. `None` when they are not there (a bug in this crate).
+    pub fn new(mut pdf: Vec<u8>, capacity: usize) -> Option<Prepared> {
+        let mut hole = Vec::with_capacity(2 * capacity + 2);
+        hole.push(b'<');
+        hole.extend(std::iter::repeat_n(b'F', 2 * capacity));
+        hole.push(b'>');
+        let start = find(&pdf, &hole)?;
+        let end = start + hole.len();
+        let range_key = b"/ByteRange [";
+        let range_at = find(&pdf, range_key)? + range_key.len();
+        let range_len = pdf[range_at..].iter().position(|b| *b == b']')?;
+        let numbers = format!("0 {start} {end} {}", pdf.len() - end);
+        if numbers.len() > range_len {
+            return None;
+        }
+        let mut text = numbers.into_bytes();
+        text.resize(range_len, b' ');
+        pdf[range_at..range_at + range_len].copy_from_slice(&text);
+        Some(Prepared {
+            pdf,
+            start,
+            end,
+            capacity,
+        })
+    }
+
+    /// The two signed byte ranges: the whole file except the `/Contents` value.
+    pub fn parts(&self) -> [&[u8]; 2] {
+        [&self.pdf[..self.start], &self.pdf[self.end..]]
+    }
+
+    /// Bytes reserved for the DER signature.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Write the DER signature (zero-padded) into `/Contents`; `Err((needed, capacity))` when
+    /// it is larger than the room.
+    pub fn insert(mut self, der: &[u8]) -> Result<Vec<u8>, (usize, usize)> {
+        if der.len() > self.capacity {
+            return Err((der.len(), self.capacity));
+        }
+        let mut hex = Vec::with_capacity(2 * self.capacity);
+        for b in der {
+            hex.extend(format!("{b:02X}").bytes());
+        }
+        hex.resize(2 * self.capacity, b'0');
+        self.pdf[self.start + 1..self.end - 1].copy_from_slice(&hex);
+        Ok(self.pdf)
+    }
+}
+
 /// Fill the placeholders of a document written with a signature slot of `capacity` bytes.
 pub fn fill<E>(
-    mut pdf: Vec<u8>,
+    pdf: Vec<u8>,
     capacity: usize,
     signer: impl FnOnce(&[&[u8]; 2]) -> Result<Vec<u8>, E>,
 ) -> Result<Vec<u8>, SignError<E>> {
-    let mut hole = Vec::with_capacity(2 * capacity + 2);
-    hole.push(b'<');
-    hole.extend(std::iter::repeat_n(b'F', 2 * capacity));
-    hole.push(b'>');
-    let start = find(&pdf, &hole).ok_or(SignError::Placeholder)?;
-    let end = start + hole.len();
-    let range_key = b"/ByteRange [";
-    let range_at = find(&pdf, range_key).ok_or(SignError::Placeholder)? + range_key.len();
-    let range_len = pdf[range_at..]
-        .iter()
-        .position(|b| *b == b']')
-        .ok_or(SignError::Placeholder)?;
-    let numbers = format!("0 {start} {end} {}", pdf.len() - end);
-    if numbers.len() > range_len {
-        return Err(SignError::Placeholder);
-    }
-    let mut text = numbers.into_bytes();
-    text.resize(range_len, b' ');
-    pdf[range_at..range_at + range_len].copy_from_slice(&text);
-    let der = signer(&[&pdf[..start], &pdf[end..]]).map_err(SignError::Signer)?;
-    if der.len() > capacity {
-        return Err(SignError::TooLarge {
-            needed: der.len(),
-            capacity,
-        });
-    }
-    let mut hex = Vec::with_capacity(2 * capacity);
-    for b in &der {
-        hex.extend(format!("{b:02X}").bytes());
-    }
-    hex.resize(2 * capacity, b'0');
-    pdf[start + 1..end - 1].copy_from_slice(&hex);
-    Ok(pdf)
+    let prepared = Prepared::new(pdf, capacity).ok_or(SignError::Placeholder)?;
+    let der = signer(&prepared.parts()).map_err(SignError::Signer)?;
+    prepared
+        .insert(&der)
+        .map_err(|(needed, capacity)| SignError::TooLarge { needed, capacity })
 }
 
 /// The last signature of a PDF as a verifier sees it.

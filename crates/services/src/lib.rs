@@ -32,6 +32,7 @@ pub mod notify;
 pub mod pades;
 pub mod payment;
 pub mod results;
+pub mod revocation;
 pub mod signing_certs;
 pub mod status;
 pub mod test_ca;
@@ -93,5 +94,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4011,
         name: "attachment totals on the dossier row",
         sql: include_str!("../migrations/4011_dossier_file_totals.sql"),
+    },
+    Migration {
+        version: 4014,
+        name: "PAdES-B-T time-stamps of results and certificate revocation lists",
+        sql: include_str!("../migrations/4014_pades_timestamps_and_crls.sql"),
     },
 ];

@@ -6,11 +6,17 @@
 //!   with its certificate chain, leaf first;
 //! - [`sign_pdf`]: the signature dictionary and the CMS with the signed attributes
 //!   contentType, messageDigest, signingCertificateV2 (ESS, RFC 5035) and signingTime,
-//!   SHA-256 throughout (PAdES-B-B level, no time-stamp);
+//!   SHA-256 throughout (PAdES-B-B level); [`sign_pdf_timestamped`] adds, when a TSA is
+//!   configured, a signature time-stamp token (RFC 3161, the unsigned attribute
+//!   id-aa-signatureTimeStampToken over the SignerInfo's signature value: PAdES-B-T), and falls
+//!   back to B-B — saying so — when the TSA cannot be reached;
 //! - [`verify_pdf`]: the last signature of a PDF checked — the byte range covers the whole
 //!   file but the signature, the digest matches, the CMS signature is valid, the signer's
-//!   certificate chains to one of the given trust anchors and was valid when it signed. It
-//!   never panics on malformed files or random bytes as CMS.
+//!   certificate chains to one of the given trust anchors and was valid when it signed; with
+//!   [`verify_pdf_with`] also the signature time-stamp (time, TSA, valid or not) and the
+//!   signer certificate against the CRLs known ([`crate::revocation`]): a certificate revoked
+//!   after a valid time-stamp still vouches for what it signed before. It never panics on
+//!   malformed files or random bytes as CMS.
 //!
 //! Storage of certificates and keys is in [`crate::signing_certs`]; the provincial test CA for
 //! the demo and tests in [`crate::test_ca`].
@@ -38,6 +44,9 @@ const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.84
 const ID_SIGNING_TIME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.5");
 const ID_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
+/// id-aa-signatureTimeStampToken (RFC 3161 appendix A): the unsigned attribute of PAdES-B-T.
+pub const ID_AA_SIGNATURE_TIME_STAMP_TOKEN: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14");
 const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 const ID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
 const ID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
@@ -419,14 +428,12 @@ pub fn cms_sign(
     ci.to_der().map_err(|e| e.to_string())
 }
 
-/// Sign a document with a PAdES signature (`/ETSI.CAdES.detached`) at `at_unix_secs`.
-pub fn sign_pdf(
-    doc: tinhso_pdf::Document,
+fn slot(
     id: &SigningIdentity,
     reason: &str,
     location: &str,
     at_unix_secs: u64,
-) -> Result<Vec<u8>, String> {
+) -> tinhso_pdf::sign::SignatureSlot {
     let name = id
         .chain
         .first()
@@ -435,16 +442,146 @@ pub fn sign_pdf(
     let local =
         chrono::DateTime::from_timestamp(i64::try_from(at_unix_secs).unwrap_or(0) + 7 * 3600, 0)
             .map(|d| d.naive_utc());
-    let slot = tinhso_pdf::sign::SignatureSlot {
+    tinhso_pdf::sign::SignatureSlot {
         field: "Chu ky so co quan".into(),
         name,
         reason: reason.to_string(),
         location: location.to_string(),
         signed_at: local.map(|t| (t, 7)),
         capacity: SIGNATURE_CAPACITY,
-    };
+    }
+}
+
+/// Sign a document with a PAdES signature (`/ETSI.CAdES.detached`) at `at_unix_secs`.
+pub fn sign_pdf(
+    doc: tinhso_pdf::Document,
+    id: &SigningIdentity,
+    reason: &str,
+    location: &str,
+    at_unix_secs: u64,
+) -> Result<Vec<u8>, String> {
+    let slot = slot(id, reason, location, at_unix_secs);
     doc.finish_signed(&slot, |parts| cms_sign(id, parts, at_unix_secs))
         .map_err(|e| e.to_string())
+}
+
+/// Whether a result's signature carries a time-stamp (dấu thời gian của chữ ký).
+#[derive(Debug, Clone)]
+pub enum Timestamping {
+    /// No TSA is configured: PAdES-B-B.
+    NotConfigured,
+    /// PAdES-B-T: the token was granted and checked.
+    Stamped(tinhso_tsa::Stamp),
+    /// The TSA was configured but failed (down, refused, a bad token, no room): issued as
+    /// PAdES-B-B, and this is recorded.
+    Failed(tinhso_tsa::TsaError),
+}
+
+/// The read `SignedData` of a CMS `ContentInfo` (trailing zero padding ignored).
+fn read_signed_data(cms_der: &[u8]) -> Option<SignedData> {
+    let mut reader = der::SliceReader::new(cms_der).ok()?;
+    let ci = <ContentInfo as Decode>::decode(&mut reader).ok()?;
+    if ci.content_type != ID_SIGNED_DATA {
+        return None;
+    }
+    ci.content.decode_as::<SignedData>().ok()
+}
+
+/// SHA-256 of the (first) SignerInfo's signature value: the message imprint of its
+/// signature time-stamp (RFC 3161 appendix A).
+pub fn signature_imprint(cms_der: &[u8]) -> Result<[u8; 32], String> {
+    let sd = read_signed_data(cms_der).ok_or("not a CMS SignedData")?;
+    let si = sd.signer_infos.0.iter().next().ok_or("no SignerInfo")?;
+    Ok(sha2::Sha256::digest(si.signature.as_bytes()).into())
+}
+
+/// The CMS with `token` (a DER `TimeStampToken`) as the unsigned attribute
+/// id-aa-signatureTimeStampToken of its SignerInfo; what the signature covers is unchanged.
+pub fn add_signature_timestamp(cms_der: &[u8], token: &[u8]) -> Result<Vec<u8>, String> {
+    let mut sd = read_signed_data(cms_der).ok_or("not a CMS SignedData")?;
+    let mut infos: Vec<SignerInfo> = sd.signer_infos.0.into_vec();
+    let si = infos.first_mut().ok_or("no SignerInfo")?;
+    let attr = attribute(ID_AA_SIGNATURE_TIME_STAMP_TOKEN, token).map_err(|e| e.to_string())?;
+    let mut unsigned = SetOfVec::new();
+    unsigned.insert(attr).map_err(|e| e.to_string())?;
+    si.unsigned_attrs = Some(unsigned);
+    sd.signer_infos =
+        cms::signed_data::SignerInfos(SetOfVec::try_from(infos).map_err(|e| e.to_string())?);
+    let ci = ContentInfo {
+        content_type: ID_SIGNED_DATA,
+        content: Any::encode_from(&sd).map_err(|e| e.to_string())?,
+    };
+    ci.to_der().map_err(|e| e.to_string())
+}
+
+/// The signature time-stamp token (DER) of the first SignerInfo of a CMS, if it has one.
+pub fn signature_timestamp_token(cms_der: &[u8]) -> Option<Vec<u8>> {
+    let sd = read_signed_data(cms_der)?;
+    let si = sd.signer_infos.0.iter().next()?;
+    si.unsigned_attrs
+        .as_ref()?
+        .iter()
+        .find(|a| a.oid == ID_AA_SIGNATURE_TIME_STAMP_TOKEN)?
+        .values
+        .iter()
+        .next()?
+        .to_der()
+        .ok()
+}
+
+/// Sign a document like [`sign_pdf`] and, with a TSA, time-stamp the signature (PAdES-B-T).
+/// A TSA that fails never stops the signing: the document is then PAdES-B-B and the failure
+/// is returned as [`Timestamping::Failed`] for the caller to record.
+pub async fn sign_pdf_timestamped(
+    doc: tinhso_pdf::Document,
+    id: &SigningIdentity,
+    reason: &str,
+    location: &str,
+    at_unix_secs: u64,
+    tsa: Option<&tinhso_tsa::TsaClient>,
+) -> Result<(Vec<u8>, Timestamping), String> {
+    let slot = slot(id, reason, location, at_unix_secs);
+    let prepared = doc
+        .finish_for_signing(&slot)
+        .ok_or("signature placeholders not found")?;
+    let cms = cms_sign(id, &prepared.parts(), at_unix_secs)?;
+    let too_large = |(needed, capacity): (usize, usize)| {
+        format!("the signature needs {needed} bytes, {capacity} were reserved")
+    };
+    let Some(tsa) = tsa else {
+        let pdf = prepared.insert(&cms).map_err(too_large)?;
+        return Ok((pdf, Timestamping::NotConfigured));
+    };
+    let stamped = match tsa.stamp_imprint(&signature_imprint(&cms)?).await {
+        Ok((token, stamp)) => add_signature_timestamp(&cms, &token).map(|c| (c, stamp)),
+        Err(e) => {
+            tracing::warn!(tsa = %tsa.url(), code = e.code, error = %e,
+                "PAdES: the TSA failed; the result is signed without a time-stamp (B-B)");
+            let pdf = prepared.insert(&cms).map_err(too_large)?;
+            return Ok((pdf, Timestamping::Failed(e)));
+        }
+    };
+    match stamped {
+        Ok((with_token, stamp)) if with_token.len() <= prepared.capacity() => {
+            let pdf = prepared.insert(&with_token).map_err(too_large)?;
+            Ok((pdf, Timestamping::Stamped(stamp)))
+        }
+        other => {
+            let why = match other {
+                Err(e) => e,
+                Ok((c, _)) => format!("the time-stamped signature needs {} bytes", c.len()),
+            };
+            let pdf = prepared.insert(&cms).map_err(too_large)?;
+            Ok((
+                pdf,
+                Timestamping::Failed(tinhso_tsa::TsaError {
+                    code: "malformed",
+                    vi: format!("không gắn được dấu thời gian vào chữ ký ({why})"),
+                    en: format!("the time-stamp could not be added to the signature ({why})"),
+                }),
+            ))
+        }
+    }
 }
 
 // ---------------------------------------------------------------- verification
@@ -535,24 +672,50 @@ pub fn is_self_signed(c: &Certificate) -> bool {
 
 /// Is `child` signed by `parent`'s key?
 fn cert_signed_by(child: &Certificate, parent: &Certificate) -> bool {
-    let hash = match child.signature_algorithm.oid {
-        ECDSA_SHA256 | RSA_SHA256 => Hash::Sha256,
-        ECDSA_SHA384 | RSA_SHA384 => Hash::Sha384,
-        ECDSA_SHA512 | RSA_SHA512 => Hash::Sha512,
-        _ => return false,
-    };
     let Ok(tbs) = child.tbs_certificate.to_der() else {
         return false;
     };
     let Some(sig) = child.signature.as_bytes() else {
         return false;
     };
+    issuer_signed(parent, &child.signature_algorithm.oid, &tbs, sig)
+}
+
+/// Is `signature`, by the algorithm `alg` (ECDSA P-256 or RSA PKCS#1 v1.5 with SHA-256/384/512),
+/// over `tbs` made with `issuer`'s key? For certificates and CRLs.
+pub(crate) fn issuer_signed(
+    issuer: &Certificate,
+    alg: &ObjectIdentifier,
+    tbs: &[u8],
+    signature: &[u8],
+) -> bool {
+    let hash = match *alg {
+        ECDSA_SHA256 | RSA_SHA256 => Hash::Sha256,
+        ECDSA_SHA384 | RSA_SHA384 => Hash::Sha384,
+        ECDSA_SHA512 | RSA_SHA512 => Hash::Sha512,
+        _ => return false,
+    };
     verify_with(
-        &parent.tbs_certificate.subject_public_key_info,
+        &issuer.tbs_certificate.subject_public_key_info,
         hash,
-        &tbs,
-        sig,
+        tbs,
+        signature,
     )
+}
+
+/// The certificate that issued `cert`: in `pool` (the CMS bag) or among `anchors`, its name
+/// and signature checked.
+fn issuer_of(
+    cert: &Certificate,
+    pool: &[Certificate],
+    anchors: &[Certificate],
+) -> Option<Certificate> {
+    pool.iter()
+        .chain(anchors.iter())
+        .find(|c| {
+            c.tbs_certificate.subject == cert.tbs_certificate.issuer && cert_signed_by(cert, c)
+        })
+        .cloned()
 }
 
 /// Does `leaf` chain to one of `anchors` through `pool` (at most six links)?
@@ -601,8 +764,60 @@ pub struct PadesReport {
     pub signer: Option<CertInfo>,
     /// signingTime (microseconds since the epoch).
     pub signing_time: Option<i64>,
+    /// The signature time-stamp (PAdES-B-T), when the signature carries one.
+    pub timestamp: Option<TimestampReport>,
+    /// The signer certificate against the CRLs known.
+    pub revocation: RevocationReport,
     /// What is wrong, in Vietnamese and English.
     pub problems: Vec<(String, String)>,
+}
+
+/// The signature time-stamp token of a signature (dấu thời gian của chữ ký, PAdES-B-T).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct TimestampReport {
+    /// The token is intact, over this signature's value, signed by a trusted TSA.
+    pub valid: bool,
+    /// genTime (microseconds since the epoch) — as the token says, even when not valid.
+    pub time: Option<i64>,
+    /// The TSA (its certificate's subject), as the token says.
+    pub tsa: Option<String>,
+    /// The token's serial number, hex (when valid).
+    pub serial: Option<String>,
+    /// Why it is not valid, Vietnamese and English.
+    pub problem: Option<(String, String)>,
+}
+
+/// The signer certificate's revocation status (tình trạng thu hồi chứng thư).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+pub struct RevocationReport {
+    /// A CRL of the certificate's issuer, signed by it, was found and read.
+    pub checked: bool,
+    /// When the certificate was revoked (microseconds), if the CRL lists it.
+    pub revoked_at: Option<i64>,
+    /// The CRL used: thisUpdate and nextUpdate (microseconds).
+    pub crl_this_update: Option<i64>,
+    pub crl_next_update: Option<i64>,
+    /// Revoked, but a valid time-stamp proves the signature existed before: still valid.
+    pub signed_before_revocation: bool,
+}
+
+/// What a verification trusts and knows besides the signer roots.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyContext {
+    /// Trust anchors of signer certificates (the PAdES trust list).
+    pub anchors: Vec<Certificate>,
+    /// Trusted TSA certificates (`[pades] tsa_certificate`); the anchors are trusted for
+    /// time-stamps too (a TSA certified by the same national root).
+    pub tsa_trust: tinhso_tsa::TrustedTsa,
+    /// The CRLs known ([`crate::revocation`]).
+    pub crls: Vec<crate::revocation::Crl>,
+}
+
+/// A time in Vietnam (UTC+7) as people read it: `14:05:09 ngày 30/11/2026`.
+pub fn local_time_text(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros + 7 * 3_600_000_000)
+        .map(|d| d.format("%H:%M:%S ngày %d/%m/%Y").to_string())
+        .unwrap_or_default()
 }
 
 impl PadesReport {
@@ -611,8 +826,22 @@ impl PadesReport {
     }
 }
 
-/// Check the last signature of `pdf` against the trust anchors (see the module docs).
+/// Check the last signature of `pdf` against the trust anchors (see the module docs), without
+/// time-stamp trust or CRLs beyond the anchors.
 pub fn verify_pdf(pdf: &[u8], anchors: &[Certificate]) -> PadesReport {
+    verify_pdf_with(
+        pdf,
+        &VerifyContext {
+            anchors: anchors.to_vec(),
+            ..VerifyContext::default()
+        },
+    )
+}
+
+/// Check the last signature of `pdf` (see the module docs): also its time-stamp and the
+/// signer certificate's revocation.
+pub fn verify_pdf_with(pdf: &[u8], ctx: &VerifyContext) -> PadesReport {
+    let anchors = ctx.anchors.as_slice();
     let mut r = PadesReport::default();
     let Some(parts) = tinhso_pdf::sign::signed_parts(pdf) else {
         r.problem(
@@ -629,7 +858,7 @@ pub fn verify_pdf(pdf: &[u8], anchors: &[Certificate]) -> PadesReport {
             "The signature does not cover the whole file (it was changed or extended after signing)",
         );
     }
-    check_cms(&mut r, pdf, &parts, anchors);
+    check_cms(&mut r, pdf, &parts, anchors, ctx);
     r.valid = r.present
         && r.covers_whole_file
         && r.digest_ok
@@ -645,6 +874,7 @@ fn check_cms(
     pdf: &[u8],
     parts: &tinhso_pdf::sign::SignedParts,
     anchors: &[Certificate],
+    ctx: &VerifyContext,
 ) {
     // The hex string is zero-padded: read one DER value and ignore what follows.
     let ci = {
@@ -764,6 +994,105 @@ fn check_cms(
             "Chứng thư số không còn hiệu lực tại thời điểm ký",
             "The certificate was not valid at the time of signing",
         );
+    }
+    // The signature time-stamp (PAdES-B-T): over the signature value, by a trusted TSA.
+    if let Some(token) = signature_timestamp_token(&parts.contents) {
+        let t = check_timestamp(&token, si.signature.as_bytes(), anchors, ctx);
+        if let Some((vi, en)) = &t.problem {
+            r.problem(
+                &format!("Dấu thời gian của chữ ký không hợp lệ: {vi}"),
+                &format!("The signature's time-stamp is not valid: {en}"),
+            );
+        }
+        r.timestamp = Some(t);
+    }
+    // Revocation: the newest CRL of the issuer, signed by it.
+    let crl = issuer_of(&cert, &certs, anchors).and_then(|issuer| {
+        ctx.crls
+            .iter()
+            .filter(|c| c.signed_by(&issuer))
+            .max_by_key(|c| c.this_update)
+    });
+    if let Some(crl) = crl {
+        r.revocation.checked = true;
+        r.revocation.crl_this_update = Some(crl.this_update);
+        r.revocation.crl_next_update = crl.next_update;
+        if let Some(revoked) = crl.revoked_at(&cert.tbs_certificate.serial_number) {
+            r.revocation.revoked_at = Some(revoked);
+            let proven = r
+                .timestamp
+                .as_ref()
+                .filter(|t| t.valid)
+                .and_then(|t| t.time);
+            match proven {
+                Some(t) if t < revoked => r.revocation.signed_before_revocation = true,
+                _ => {
+                    let when = local_time_text(revoked);
+                    r.problem(
+                        &format!(
+                            "Chứng thư số đã bị thu hồi lúc {when} (UTC+7); không có dấu thời gian hợp lệ chứng minh chữ ký có trước thời điểm đó"
+                        ),
+                        &format!(
+                            "The certificate was revoked at {when} (UTC+7); no valid time-stamp proves the signature was made before"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The signer certificate of the last signature of `pdf` and the certificate that issued it
+/// (in the CMS bag or among `anchors`), for fetching its CRL; nothing is verified here.
+pub fn signer_and_issuer(
+    pdf: &[u8],
+    anchors: &[Certificate],
+) -> Option<(Certificate, Certificate)> {
+    let parts = tinhso_pdf::sign::signed_parts(pdf)?;
+    let sd = read_signed_data(&parts.contents)?;
+    let certs: Vec<Certificate> = sd
+        .certificates
+        .as_ref()?
+        .0
+        .iter()
+        .filter_map(|c| match c {
+            CertificateChoices::Certificate(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    let si = sd.signer_infos.0.iter().next()?;
+    let leaf = signer_cert(si, &certs)?;
+    let issuer = issuer_of(&leaf, &certs, anchors)?;
+    Some((leaf, issuer))
+}
+
+/// Check a signature time-stamp token against the signature value it must cover.
+fn check_timestamp(
+    token: &[u8],
+    signature_value: &[u8],
+    anchors: &[Certificate],
+    ctx: &VerifyContext,
+) -> TimestampReport {
+    let imprint: [u8; 32] = sha2::Sha256::digest(signature_value).into();
+    let trust = ctx.tsa_trust.clone().with(anchors.iter().cloned());
+    match tinhso_tsa::verify_token(token, &imprint, None, &trust) {
+        Ok(stamp) => TimestampReport {
+            valid: true,
+            time: Some(stamp.gen_time),
+            tsa: Some(stamp.tsa_name),
+            serial: Some(stamp.serial),
+            problem: None,
+        },
+        Err(e) => {
+            let said = tinhso_tsa::read_unverified(token);
+            TimestampReport {
+                valid: false,
+                time: said.as_ref().map(|s| s.0),
+                tsa: said.and_then(|s| s.1),
+                serial: None,
+                problem: Some((e.vi, e.en)),
+            }
+        }
     }
 }
 

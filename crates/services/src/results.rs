@@ -40,6 +40,8 @@ pub struct Issuing<'a> {
     pub files: &'a FileStore,
     /// The portal's public address, e.g. `https://dichvucong.langson.gov.vn`.
     pub public_url: &'a str,
+    /// The time-stamp authority for PAdES-B-T (`[pades] tsa_url`); `None`: PAdES-B-B.
+    pub tsa: Option<&'a tinhso_tsa::TsaClient>,
 }
 
 /// The verification path of a result.
@@ -323,19 +325,30 @@ pub async fn issue_in(
     };
     // With a certificate valid now, the PDF also carries a PAdES signature any PDF reader
     // checks; without one, only the platform's signatures above.
-    let (pdf, certificate_id) = match &prep.certificate {
+    //
+    // With a TSA configured, the signature is also time-stamped (PAdES-B-T). The TSA is asked
+    // inside the approval's transaction (the number and the time are only known here), so a
+    // slow TSA holds it up to `[pades] tsa_timeout_ms`; a TSA that fails never blocks the
+    // result: it is issued PAdES-B-B and the failure is recorded (`pades_result_timestamps`).
+    let (pdf, certificate_id, timestamping) = match &prep.certificate {
         Some((cert, identity)) if !cert.expired(now) && !cert.not_yet_valid(now) => {
-            let signed = pades::sign_pdf(
+            let (signed, ts) = pades::sign_pdf_timestamped(
                 documents::result_document(&doc),
                 identity,
                 &format!("Ban hành {title} số {number}"),
                 &prep.issuer.place,
                 u64::try_from(now / 1_000_000).unwrap_or(0),
+                issuing.tsa,
             )
+            .await
             .map_err(AppError::internal)?;
-            (signed, Some(cert.id.clone()))
+            (signed, Some(cert.id.clone()), ts)
         }
-        _ => (documents::result_pdf(&doc), None),
+        _ => (
+            documents::result_pdf(&doc),
+            None,
+            pades::Timestamping::NotConfigured,
+        ),
     };
     let file = issuing.files.put_in(tx, &pdf, MediaType::Pdf).await?;
     sqlx::query(
@@ -386,6 +399,43 @@ pub async fn issue_in(
         .await
         .map_err(DbError::from)?;
     }
+    let (ts_status, ts_row) = match (&timestamping, issuing.tsa) {
+        (pades::Timestamping::Stamped(stamp), Some(tsa)) => (
+            "stamped",
+            Some((
+                tsa.url(),
+                Some(stamp.tsa_name.clone()),
+                Some(stamp.gen_time),
+                None,
+            )),
+        ),
+        (pades::Timestamping::Failed(e), Some(tsa)) => (
+            "failed",
+            Some((
+                tsa.url(),
+                None,
+                None,
+                Some(format!("{} [{}]", e.en, e.code)),
+            )),
+        ),
+        _ => ("none", None),
+    };
+    if let Some((url, tsa_name, gen_time, error)) = ts_row {
+        sqlx::query(
+            "INSERT INTO pades_result_timestamps (result_id, status, tsa_url, tsa_name, gen_time, error, attempted_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7)",
+        )
+        .bind(&id)
+        .bind(ts_status)
+        .bind(url)
+        .bind(tsa_name)
+        .bind(gen_time)
+        .bind(error)
+        .bind(now)
+        .execute(tx.conn())
+        .await
+        .map_err(DbError::from)?;
+    }
     tx.audit(&ctx.entry(
         "result.issue",
         "dossier",
@@ -393,7 +443,7 @@ pub async fn issue_in(
         &d.agency_code,
         serde_json::json!({"result": id, "number": number, "sha256": file.sha256,
             "agency_key": agency_sig.key_id, "signer_key": signer_sig.key_id,
-            "pades_certificate": certificate_id}),
+            "pades_certificate": certificate_id, "pades_timestamp": ts_status}),
     ))
     .await?;
     tx.emit(
@@ -744,10 +794,60 @@ pub fn check_file(r: &ResultRecord, bytes: &[u8]) -> FileCheck {
 }
 
 /// Check the PAdES signature embedded in a PDF (the issued file or an upload) against the
-/// trust list: the imported CAs' roots and, in demo and tests, the provincial test CA.
-pub async fn check_pades(db: &Db, bytes: &[u8]) -> Result<PadesReport, AppError> {
+/// trust list (the imported CAs' roots and, in demo and tests, the provincial test CA), its
+/// time-stamp against `tsa_trust` and the trust list, and the signer certificate against the
+/// stored CRLs — fetching one from the certificate's distribution point first when none of
+/// its issuer is current and the point is reachable ([`crate::revocation`]).
+pub async fn check_pades(
+    db: &Db,
+    bytes: &[u8],
+    tsa_trust: &tinhso_tsa::TrustedTsa,
+) -> Result<PadesReport, AppError> {
     let anchors = signing_certs::trust_anchors(db).await?;
-    Ok(pades::verify_pdf(bytes, &anchors))
+    let mut ctx = pades::VerifyContext {
+        anchors,
+        tsa_trust: tsa_trust.clone(),
+        crls: crate::revocation::all(db).await?,
+    };
+    if let Some((leaf, issuer)) = pades::signer_and_issuer(bytes, &ctx.anchors) {
+        if crate::revocation::fetch_for(db, &leaf, &issuer, now_micros()).await? {
+            ctx.crls = crate::revocation::all(db).await?;
+        }
+    }
+    Ok(pades::verify_pdf_with(bytes, &ctx))
+}
+
+/// Whether a result's signature was time-stamped when issued: `stamped` or `failed` (a TSA
+/// was configured and failed: issued PAdES-B-B), with the TSA's address, name, time and the
+/// error; `None` when no TSA was configured.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct IssueTimestamp {
+    pub status: String,
+    pub tsa_url: String,
+    pub tsa_name: Option<String>,
+    pub gen_time: Option<i64>,
+    pub error: Option<String>,
+}
+
+pub async fn issue_timestamp(db: &Db, result_id: &str) -> Result<Option<IssueTimestamp>, AppError> {
+    let row = sqlx::query(
+        "SELECT status, tsa_url, tsa_name, gen_time, error FROM pades_result_timestamps WHERE result_id = $1",
+    )
+    .bind(result_id)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(DbError::from)?;
+    let g = |e| AppError::from(DbError::from(e));
+    row.map(|r| {
+        Ok(IssueTimestamp {
+            status: r.try_get(0).map_err(g)?,
+            tsa_url: r.try_get(1).map_err(g)?,
+            tsa_name: r.try_get(2).map_err(g)?,
+            gen_time: r.try_get(3).map_err(g)?,
+            error: r.try_get(4).map_err(g)?,
+        })
+    })
+    .transpose()
 }
 
 /// Put a stored file into `owner`'s data store inside the caller's transaction (a paper they

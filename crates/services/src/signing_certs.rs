@@ -348,7 +348,7 @@ pub async fn trust_anchors(db: &Db) -> Result<Vec<Certificate>, AppError> {
 
 /// The provincial test CA of this installation, created on first use with its root in the
 /// trust list (demo and tests only: see [`crate::test_ca`]).
-async fn test_ca(db: &Db) -> Result<TestCa, AppError> {
+pub async fn test_ca(db: &Db) -> Result<TestCa, AppError> {
     let row = sqlx::query(
         "SELECT cert_pem, sealed_private_key FROM pades_trust_anchors \
          WHERE source = 'test_ca' AND sealed_private_key IS NOT NULL ORDER BY created_at DESC, id LIMIT 1",

@@ -91,6 +91,18 @@ impl TestCa {
         not_before: u64,
         not_after: u64,
     ) -> Result<SigningIdentity, String> {
+        self.issue_with_crl_point(agency_name, agency_code, not_before, not_after, None)
+    }
+
+    /// [`TestCa::issue`], with a CRL distribution point (`http://…`) when given.
+    pub fn issue_with_crl_point(
+        &self,
+        agency_name: &str,
+        agency_code: &str,
+        not_before: u64,
+        not_after: u64,
+        crl_url: Option<&str>,
+    ) -> Result<SigningIdentity, String> {
         let key = new_key();
         let subject = Name::from_str(&format!(
             "CN={} {TEST_MARK},OU={},O=Tỉnh số Lạng Sơn {TEST_MARK}",
@@ -103,7 +115,7 @@ impl TestCa {
             enable_key_agreement: false,
             enable_key_encipherment: false,
         };
-        let cert = CertificateBuilder::new(
+        let mut builder = CertificateBuilder::new(
             profile,
             serial()?,
             Validity {
@@ -114,12 +126,76 @@ impl TestCa {
             spki(&key)?,
             &self.key,
         )
-        .map_err(|e| e.to_string())?
-        .build::<p256::ecdsa::DerSignature>()
         .map_err(|e| e.to_string())?;
+        if let Some(url) = crl_url {
+            use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+            use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+            let uri = der::asn1::Ia5String::new(url).map_err(|e| e.to_string())?;
+            builder
+                .add_extension(&x509_cert::ext::pkix::CrlDistributionPoints(vec![
+                    DistributionPoint {
+                        distribution_point: Some(DistributionPointName::FullName(vec![
+                            GeneralName::UniformResourceIdentifier(uri),
+                        ])),
+                        reasons: None,
+                        crl_issuer: None,
+                    },
+                ]))
+                .map_err(|e| e.to_string())?;
+        }
+        let cert = builder
+            .build::<p256::ecdsa::DerSignature>()
+            .map_err(|e| e.to_string())?;
         Ok(SigningIdentity {
             key: SigningKey::P256(key),
             chain: vec![cert, self.cert.clone()],
         })
+    }
+}
+
+impl TestCa {
+    /// A CRL (danh sách thu hồi) of this CA, DER: `revoked` lists (serial, revocation time in
+    /// Unix seconds); thisUpdate `this_update`, nextUpdate a week later; ECDSA P-256 / SHA-256.
+    pub fn crl(
+        &self,
+        revoked: &[(SerialNumber, u64)],
+        this_update: u64,
+    ) -> Result<Vec<u8>, String> {
+        use der::Encode;
+        use p256::ecdsa::signature::Signer;
+        use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+        let alg = spki::AlgorithmIdentifierOwned {
+            oid: der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
+            parameters: None,
+        };
+        let entries = revoked
+            .iter()
+            .map(|(serial, at)| {
+                Ok(RevokedCert {
+                    serial_number: serial.clone(),
+                    revocation_date: time(*at)?,
+                    crl_entry_extensions: None,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let tbs = TbsCertList {
+            version: x509_cert::Version::V2,
+            signature: alg.clone(),
+            issuer: self.cert.tbs_certificate.subject.clone(),
+            this_update: time(this_update)?,
+            next_update: Some(time(this_update + 7 * 86_400)?),
+            revoked_certificates: (!entries.is_empty()).then_some(entries),
+            crl_extensions: None,
+        };
+        let tbs_der = tbs.to_der().map_err(|e| e.to_string())?;
+        let sig: p256::ecdsa::DerSignature = self.key.sign(&tbs_der);
+        CertificateList {
+            tbs_cert_list: tbs,
+            signature_algorithm: alg,
+            signature: der::asn1::BitString::from_bytes(sig.as_bytes())
+                .map_err(|e| e.to_string())?,
+        }
+        .to_der()
+        .map_err(|e| e.to_string())
     }
 }

@@ -228,6 +228,7 @@ pub fn issuing() -> Issuing<'static> {
     Issuing {
         files: test_files(),
         public_url: PUBLIC_URL,
+        tsa: None,
     }
 }
 
@@ -239,9 +240,21 @@ pub async fn act(
     action: &str,
     reason: &str,
 ) -> Result<Dossier, AppError> {
+    act_with(db, issuing(), p, code, action, reason).await
+}
+
+/// [`act`], results issued through `issuing` (e.g. with a time-stamp authority).
+pub async fn act_with(
+    db: &Db,
+    issuing: Issuing<'_>,
+    p: &Principal,
+    code: &str,
+    action: &str,
+    reason: &str,
+) -> Result<Dossier, AppError> {
     dossier::transition(
         db,
-        issuing(),
+        issuing,
         &ctx_of(p),
         code,
         ActingAs::Staff(p),

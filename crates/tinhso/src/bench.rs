@@ -687,6 +687,7 @@ async fn measure(db: &Db, dir: &Path, args: &KernelArgs) -> anyhow::Result<Measu
         tinhso_services::results::Issuing {
             files: &files,
             public_url: "http://localhost",
+            tsa: None,
         },
     )
     .await?;
@@ -1801,6 +1802,7 @@ async fn results_phase(db: &Db, dir: &Path, n: u64) -> anyhow::Result<Vec<Line>>
     let issuing = tinhso_services::results::Issuing {
         files: &files,
         public_url: "http://localhost",
+        tsa: None,
     };
     crate::demo::load(db, issuing).await?;
     let principal = |name: &'static str| async move {

@@ -76,6 +76,8 @@ struct FileSettings {
     targets_provider_listen: Option<String>,
     /// `[exchange]` and `[exchange.webhooks]`: the hub's limits and the webhooks' retries.
     exchange: Option<crate::exchange_config::ExchangeFile>,
+    /// `[pades]`: the TSA of PAdES-B-T result signatures.
+    pades: Option<crate::pades_config::PadesFile>,
 }
 
 /// Resolved settings.
@@ -105,6 +107,8 @@ pub struct Settings {
     pub targets_provider_listen: Option<SocketAddr>,
     /// The exchange hub's limits, webhook retries, retention of kept bodies.
     pub exchange: crate::exchange_config::ExchangeSettings,
+    /// The TSA of PAdES-B-T result signatures and the TSA certificates trusted.
+    pub pades: crate::pades_config::PadesSettings,
 }
 
 impl Settings {
@@ -286,8 +290,10 @@ impl Settings {
         };
         let exchange =
             crate::exchange_config::ExchangeSettings::resolve(file.exchange.as_ref(), env)?;
+        let pades = crate::pades_config::PadesSettings::resolve(file.pades.as_ref(), env)?;
         Ok(Self {
             exchange,
+            pades,
             listen,
             data_dir,
             database_url,

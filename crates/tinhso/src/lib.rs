@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod exchange_config;
 pub mod mail;
+pub mod pades_config;
 
 use anyhow::Context;
 use config::{redact, Settings};

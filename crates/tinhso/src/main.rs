@@ -321,6 +321,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         let issuing = tinhso_services::results::Issuing {
             files: &files,
             public_url: &public_url,
+            tsa: None,
         };
         let n = demo::load(&db, issuing).await?;
         tracing::info!(created = n, "demo data loaded");
@@ -603,6 +604,8 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             } else {
                 String::new()
             },
+            pades_tsa: settings.pades.tsa.clone().map(tinhso_tsa::TsaClient::new),
+            pades_tsa_trust: settings.pades.tsa_trust.clone(),
             ..Default::default()
         },
     );
@@ -710,6 +713,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 let issuing = tinhso_services::results::Issuing {
                     files: &files,
                     public_url: &public_url,
+                    tsa: None,
                 };
                 let n = demo::load(&db, issuing)
                     .await

@@ -11,5 +11,6 @@ mod hub;
 mod nats;
 mod support;
 mod tsa;
-mod tsa_simulator;
+/// The loopback TSA simulator, shared with the PAdES-B-T tests of `tinhso-services`.
+use tinhso_tsa::testing as tsa_simulator;
 mod webhooks;

@@ -499,6 +499,7 @@ async fn transition(
     let issuing = Issuing {
         files: &state.files,
         public_url: &base,
+        tsa: state.config.pades_tsa.as_ref(),
     };
     let action = Action::parse(&input.action);
     let applicant_action = action.is_some_and(|a| a.actor() == Actor::Applicant);

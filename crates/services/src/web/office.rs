@@ -354,6 +354,7 @@ pub async fn action_post(
     let issuing = Issuing {
         files: &state.files,
         public_url: &base,
+        tsa: state.config.pades_tsa.as_ref(),
     };
     match dossier::transition(
         &state.db,

@@ -1360,6 +1360,7 @@ async fn applicant_action(
     let issuing = Issuing {
         files: &state.files,
         public_url: &state.config.public_url,
+        tsa: state.config.pades_tsa.as_ref(),
     };
     match dossier::transition(&state.db, issuing, &ctx.audit(), &d.code, who, &input).await {
         Ok(d) => Ok(Redirect::to(&view::tracking_path(

@@ -258,9 +258,10 @@ async fn verify_render(
                     let bytes = results::pdf(&state.files, &r)
                         .await
                         .map_err(|e| ctx.page_err(e))?;
-                    let report = results::check_pades(&state.db, &bytes)
-                        .await
-                        .map_err(|e| ctx.page_err(e))?;
+                    let report =
+                        results::check_pades(&state.db, &bytes, &state.config.pades_tsa_trust)
+                            .await
+                            .map_err(|e| ctx.page_err(e))?;
                     Some(PadesView::of(&report))
                 }
                 None => None,
@@ -358,7 +359,7 @@ pub async fn verify_upload(
     match bytes.filter(|b| !b.is_empty()) {
         Some(b) => {
             let check = results::check_file(&r, &b);
-            let report = results::check_pades(&state.db, &b)
+            let report = results::check_pades(&state.db, &b, &state.config.pades_tsa_trust)
                 .await
                 .map_err(|e| ctx.page_err(e))?;
             verify_render(
@@ -630,7 +631,8 @@ pub(crate) async fn api_verify(
     let pades = match &r.pades_certificate_id {
         Some(_) => {
             let bytes = results::pdf(&state.files, &r).await?;
-            let report = results::check_pades(&state.db, &bytes).await?;
+            let report =
+                results::check_pades(&state.db, &bytes, &state.config.pades_tsa_trust).await?;
             serde_json::to_value(report).ok()
         }
         None => None,
@@ -779,7 +781,9 @@ pub(crate) async fn api_pades(
         )
         .into());
     }
-    Ok(Json(results::check_pades(&state.db, &body).await?))
+    Ok(Json(
+        results::check_pades(&state.db, &body, &state.config.pades_tsa_trust).await?,
+    ))
 }
 
 /// The signed-in user's personal data store (kho dữ liệu): results and digitised papers.

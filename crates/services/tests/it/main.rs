@@ -36,10 +36,38 @@ use tinhso_store::Db;
 // The set-up shared with other crates' tests (the `testing` feature, enabled for this crate's own
 // tests by its dev-dependency on itself).
 pub use tinhso_services::testing::{
-    act, anon, birth, citizen, ctx_of, form, input, issuing, mai, staff, submit_anon, sys,
-    tam_thanh_staff, test_files, Staff, CCCD, DONG_KINH, KHAI_SINH, PUBLIC_URL, PW, TAM_THANH,
+    act, act_with, anon, birth, citizen, ctx_of, form, input, issuing, mai, staff, submit_anon,
+    sys, tam_thanh_staff, test_files, Staff, CCCD, DONG_KINH, KHAI_SINH, PUBLIC_URL, PW, TAM_THANH,
     UBND_DONG_KINH, UBND_TAM_THANH,
 };
+
+/// Take a birth registration of Tam Thanh to the leader's approval (results issued through
+/// `issuing`); returns its code.
+pub async fn approved_with(
+    db: &Db,
+    s: &Staff,
+    issuing: tinhso_services::results::Issuing<'_>,
+    principal: Option<&Principal>,
+    decision: &str,
+) -> String {
+    let code = dossier::submit(db, &anon(), principal, &birth(TAM_THANH))
+        .await
+        .unwrap()
+        .dossier
+        .code;
+    act(db, &s.one_stop, &code, "accept", "").await.unwrap();
+    act(db, &s.one_stop, &code, "forward", "").await.unwrap();
+    act(db, &s.officer, &code, "forward", "").await.unwrap();
+    act_with(db, issuing, &s.leader, &code, "approve", decision)
+        .await
+        .unwrap();
+    code
+}
+
+/// [`approved_with`] through the tests' [`issuing`] (no time-stamp authority).
+pub async fn approved(db: &Db, s: &Staff, principal: Option<&Principal>, decision: &str) -> String {
+    approved_with(db, s, issuing(), principal, decision).await
+}
 
 /// Sở Tài chính, which handles enterprise registration (2.001610).
 pub const SO_TAI_CHINH: &str = "000.00.03.H37";

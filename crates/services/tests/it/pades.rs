@@ -2,7 +2,9 @@
 //! inside the PDF; poppler's `pdfsig` (an independent implementation, NSS underneath) accepts
 //! the signature; one changed byte makes both it and our verifier say invalid; certificates
 //! are imported with field-level refusals (expired, wrong key, not allowed) and nothing
-//! written; malformed files never panic the verifier.
+//! written; malformed files never panic the verifier. With a TSA (the loopback simulator of
+//! `tinhso-tsa`) signatures are PAdES-B-T; a TSA that is down never blocks a result; signer
+//! certificates are checked against CRLs (imported, or fetched from the distribution point).
 
 use super::*;
 use std::process::Command;
@@ -10,18 +12,24 @@ use tinhso_services::pades::{self, SigningKey};
 use tinhso_services::results;
 use tinhso_services::signing_certs;
 use tinhso_services::test_ca::TestCa;
+use tinhso_tsa::testing::{Fault, Keypair, Simulator};
+use tinhso_tsa::{TrustedTsa, TsaClient, TsaConfig};
 
-async fn approved(db: &Db, s: &Staff) -> String {
-    let code = dossier::submit(db, &anon(), None, &birth(TAM_THANH))
+/// A fresh database, the staff of Tam Thanh and a one-year certificate of its People's
+/// Committee from the test CA.
+async fn certified() -> (TestDb, Staff, signing_certs::StoredCertificate) {
+    let t = env().await;
+    let s = tam_thanh_staff(&t.db).await;
+    let cert = signing_certs::issue_test_certificate(&t.db, &sys(), UBND_TAM_THANH, 365)
         .await
-        .unwrap()
-        .dossier
-        .code;
-    act(db, &s.one_stop, &code, "accept", "").await.unwrap();
-    act(db, &s.one_stop, &code, "forward", "").await.unwrap();
-    act(db, &s.officer, &code, "forward", "").await.unwrap();
-    act(db, &s.leader, &code, "approve", "").await.unwrap();
-    code
+        .unwrap();
+    (t, s, cert)
+}
+
+/// An address on loopback where nobody listens (the port was free a moment ago).
+fn nobody_at(path: &str) -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}{path}", l.local_addr().unwrap())
 }
 
 /// Run `pdfsig` on `pdf`; its standard output.
@@ -54,14 +62,10 @@ fn tampered(pdf: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_result_of_an_agency_with_a_certificate_carries_a_pades_signature_pdfsig_accepts() {
-    let t = env().await;
-    let s = tam_thanh_staff(&t.db).await;
-    let cert = signing_certs::issue_test_certificate(&t.db, &sys(), UBND_TAM_THANH, 365)
-        .await
-        .unwrap();
+    let (t, s, cert) = certified().await;
     assert!(cert.subject.contains("(THỬ NGHIỆM)"), "{}", cert.subject);
     assert_eq!(cert.source, "test_ca");
-    let code = approved(&t.db, &s).await;
+    let code = approved(&t.db, &s, None, "").await;
     let r = results::of_dossier(&t.db, &code).await.unwrap().unwrap();
     assert_eq!(r.pades_certificate_id.as_deref(), Some(cert.id.as_str()));
     let pdf = results::pdf(test_files(), &r).await.unwrap();
@@ -72,7 +76,9 @@ async fn a_result_of_an_agency_with_a_certificate_carries_a_pades_signature_pdfs
         Some(r.id.as_str())
     );
 
-    let report = results::check_pades(&t.db, &pdf).await.unwrap();
+    let report = results::check_pades(&t.db, &pdf, &TrustedTsa::default())
+        .await
+        .unwrap();
     assert!(report.valid, "{:?}", report.problems);
     assert!(report.covers_whole_file && report.digest_ok && report.signature_ok);
     assert!(report.trusted && report.certificate_valid_at_signing);
@@ -95,7 +101,9 @@ async fn a_result_of_an_agency_with_a_certificate_carries_a_pades_signature_pdfs
     let bad = tampered(&pdf);
     let out = pdfsig(&bad);
     assert!(!out.contains("Signature is Valid"), "{out}");
-    let report = results::check_pades(&t.db, &bad).await.unwrap();
+    let report = results::check_pades(&t.db, &bad, &TrustedTsa::default())
+        .await
+        .unwrap();
     assert!(!report.valid && !report.digest_ok && report.covers_whole_file);
     assert_eq!(results::check_file(&r, &bad), results::FileCheck::Altered);
 
@@ -107,7 +115,9 @@ async fn a_result_of_an_agency_with_a_certificate_carries_a_pades_signature_pdfs
     let mut bad = pdf.clone();
     let sig_at = parts.byte_range[1] + 1 + 2 * (der_len - 5);
     bad[sig_at] = if bad[sig_at] == b'A' { b'B' } else { b'A' };
-    let report = results::check_pades(&t.db, &bad).await.unwrap();
+    let report = results::check_pades(&t.db, &bad, &TrustedTsa::default())
+        .await
+        .unwrap();
     assert!(report.digest_ok && !report.signature_ok && !report.valid);
     let out = pdfsig(&bad);
     assert!(!out.contains("Signature is Valid"), "{out}");
@@ -115,7 +125,9 @@ async fn a_result_of_an_agency_with_a_certificate_carries_a_pades_signature_pdfs
     // Something appended after signing is not covered.
     let mut longer = pdf.clone();
     longer.extend_from_slice(b"\n1000 0 obj\n(x)\nendobj\n");
-    let report = results::check_pades(&t.db, &longer).await.unwrap();
+    let report = results::check_pades(&t.db, &longer, &TrustedTsa::default())
+        .await
+        .unwrap();
     assert!(!report.valid && !report.covers_whole_file);
 
     // Without the test CA in the trust list the signature is intact but not trusted.
@@ -128,11 +140,13 @@ async fn without_a_usable_certificate_results_are_issued_as_before() {
     let t = env().await;
     let s = tam_thanh_staff(&t.db).await;
     // No certificate at all.
-    let code = approved(&t.db, &s).await;
+    let code = approved(&t.db, &s, None, "").await;
     let r = results::of_dossier(&t.db, &code).await.unwrap().unwrap();
     assert_eq!(r.pades_certificate_id, None);
     let pdf = results::pdf(test_files(), &r).await.unwrap();
-    let report = results::check_pades(&t.db, &pdf).await.unwrap();
+    let report = results::check_pades(&t.db, &pdf, &TrustedTsa::default())
+        .await
+        .unwrap();
     assert!(!report.present && !report.valid);
     assert!(results::verify(&t.db, &r).await.unwrap().valid);
     // Only an expired certificate: it is not used.
@@ -146,9 +160,27 @@ async fn without_a_usable_certificate_results_are_issued_as_before() {
             .unwrap()
             .is_none()
     );
-    let code = approved(&t.db, &s).await;
+    let code = approved(&t.db, &s, None, "").await;
     let r = results::of_dossier(&t.db, &code).await.unwrap().unwrap();
     assert_eq!(r.pades_certificate_id, None);
+}
+
+/// The leader of Tam Thanh imports `key` and `chain` for the commune's People's Committee.
+async fn import_as_leader(
+    db: &Db,
+    s: &Staff,
+    key: &str,
+    chain: &str,
+) -> Result<signing_certs::StoredCertificate, AppError> {
+    signing_certs::import(
+        db,
+        &ctx_of(&s.leader),
+        &s.leader,
+        UBND_TAM_THANH,
+        key,
+        chain,
+    )
+    .await
 }
 
 fn key_pem(k: &SigningKey) -> String {
@@ -183,16 +215,7 @@ async fn importing_checks_everything_and_writes_nothing_on_refusal() {
         assert_eq!(e.code, ErrorCode::Forbidden, "{e:?}");
     }
     // What: garbage, a key that is not the certificate's, an expired certificate.
-    let e = signing_certs::import(
-        &t.db,
-        &ctx_of(&s.leader),
-        &s.leader,
-        UBND_TAM_THANH,
-        "xyz",
-        "abc",
-    )
-    .await
-    .unwrap_err();
+    let e = import_as_leader(&t.db, &s, "xyz", "abc").await.unwrap_err();
     let fields: Vec<_> = e.fields.iter().map(|f| f.field.as_str()).collect();
     assert_eq!(fields, ["key", "chain"], "{e:?}");
     assert!(e
@@ -200,28 +223,14 @@ async fn importing_checks_everything_and_writes_nothing_on_refusal() {
         .iter()
         .all(|f| !f.message_vi.is_empty() && !f.message_en.is_empty()));
     let other = ca.issue("Khác", "X", now - 60, now + 86_400).unwrap();
-    let e = signing_certs::import(
-        &t.db,
-        &ctx_of(&s.leader),
-        &s.leader,
-        UBND_TAM_THANH,
-        &key_pem(&other.key),
-        &chain,
-    )
-    .await
-    .unwrap_err();
+    let e = import_as_leader(&t.db, &s, &key_pem(&other.key), &chain)
+        .await
+        .unwrap_err();
     assert_eq!(e.fields[0].code, "chain_mismatch", "{e:?}");
     // The leaf alone, without its CA: the chain must reach a root.
-    let e = signing_certs::import(
-        &t.db,
-        &ctx_of(&s.leader),
-        &s.leader,
-        UBND_TAM_THANH,
-        &key,
-        &pades::chain_to_pem(&good.chain[..1]),
-    )
-    .await
-    .unwrap_err();
+    let e = import_as_leader(&t.db, &s, &key, &pades::chain_to_pem(&good.chain[..1]))
+        .await
+        .unwrap_err();
     assert_eq!(e.fields[0].code, "chain_incomplete", "{e:?}");
     let old = ca
         .issue(
@@ -231,11 +240,9 @@ async fn importing_checks_everything_and_writes_nothing_on_refusal() {
             now - 86_400 * 35,
         )
         .unwrap();
-    let e = signing_certs::import(
+    let e = import_as_leader(
         &t.db,
-        &ctx_of(&s.leader),
-        &s.leader,
-        UBND_TAM_THANH,
+        &s,
         &key_pem(&old.key),
         &pades::chain_to_pem(&old.chain),
     )
@@ -249,32 +256,14 @@ async fn importing_checks_everything_and_writes_nothing_on_refusal() {
     // The leader imports it (chain given root first: it is put in order); audited; the
     // root joins the trust list; the same certificate twice is a conflict.
     let reversed = pades::chain_to_pem(&[good.chain[1].clone(), good.chain[0].clone()]);
-    let cert = signing_certs::import(
-        &t.db,
-        &ctx_of(&s.leader),
-        &s.leader,
-        UBND_TAM_THANH,
-        &key,
-        &reversed,
-    )
-    .await
-    .unwrap();
+    let cert = import_as_leader(&t.db, &s, &key, &reversed).await.unwrap();
     assert_eq!(cert.source, "imported");
     assert_eq!(cert.key_algorithm, "ecdsa-p256");
     assert_eq!(count(&t.db, "pades_trust_anchors").await, 1);
     assert_eq!(count(&t.db, "audit_log").await, audit_before + 1);
     let imported = audited(&t.db, "signing_certificate.import").await;
     assert_eq!(imported[0].actor, s.leader.actor());
-    let e = signing_certs::import(
-        &t.db,
-        &ctx_of(&s.leader),
-        &s.leader,
-        UBND_TAM_THANH,
-        &key,
-        &chain,
-    )
-    .await
-    .unwrap_err();
+    let e = import_as_leader(&t.db, &s, &key, &chain).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::Conflict);
     // The key is sealed at rest: the stored text is not the PKCS#8 key.
     let sealed: String = sqlx::query_scalar("SELECT sealed_private_key FROM agency_certificates")
@@ -283,11 +272,13 @@ async fn importing_checks_everything_and_writes_nothing_on_refusal() {
         .unwrap();
     assert!(!sealed.contains("PRIVATE KEY") && !key.contains(&sealed));
     // And it signs the next result.
-    let code = approved(&t.db, &s).await;
+    let code = approved(&t.db, &s, None, "").await;
     let r = results::of_dossier(&t.db, &code).await.unwrap().unwrap();
     assert_eq!(r.pades_certificate_id.as_deref(), Some(cert.id.as_str()));
     let pdf = results::pdf(test_files(), &r).await.unwrap();
-    let report = results::check_pades(&t.db, &pdf).await.unwrap();
+    let report = results::check_pades(&t.db, &pdf, &TrustedTsa::default())
+        .await
+        .unwrap();
     assert!(report.valid, "{:?}", report.problems);
 }
 
@@ -331,70 +322,39 @@ async fn an_rsa_chain_made_by_openssl_imports_signs_and_verifies() {
         "/CN=Root CA thu nghiem/O=Test",
         "-sha256",
     ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "int.key",
-        "-out",
-        "int.csr",
-        "-subj",
-        "/CN=Sub CA thu nghiem/O=Test",
-    ]);
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "int.csr",
-        "-CA",
-        "root.pem",
-        "-CAkey",
-        "root.key",
-        "-CAcreateserial",
-        "-out",
-        "int.pem",
-        "-days",
-        "30",
-        "-sha256",
-        "-extfile",
-        "ext.cnf",
-        "-extensions",
-        "ca",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "leaf.key",
-        "-out",
-        "leaf.csr",
-        "-subj",
-        "/CN=UBND phuong Tam Thanh/O=Test",
-    ]);
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "int.pem",
-        "-CAkey",
-        "int.key",
-        "-CAcreateserial",
-        "-out",
-        "leaf.pem",
-        "-days",
-        "30",
-        "-sha256",
-        "-extfile",
-        "ext.cnf",
-        "-extensions",
-        "leaf",
-    ]);
+    // A key for `name` and its certificate from the CA `ca` with the `ext` profile.
+    let issue = |name: &str, subject: &str, ca: &str, ext: &str| {
+        let (key, csr, pem) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        run(&[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subject,
+        ]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "30",
+            "-sha256",
+            "-extfile",
+            "ext.cnf",
+            "-extensions",
+            ext,
+        ]);
+    };
+    issue("int", "/CN=Sub CA thu nghiem/O=Test", "root", "ca");
+    issue("leaf", "/CN=UBND phuong Tam Thanh/O=Test", "int", "leaf");
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
     let chain = format!(
         "{}{}{}",
@@ -407,22 +367,15 @@ async fn an_rsa_chain_made_by_openssl_imports_signs_and_verifies() {
 
     let t = env().await;
     let s = tam_thanh_staff(&t.db).await;
-    let cert = signing_certs::import(
-        &t.db,
-        &ctx_of(&s.leader),
-        &s.leader,
-        UBND_TAM_THANH,
-        &key,
-        &chain,
-    )
-    .await
-    .unwrap();
+    let cert = import_as_leader(&t.db, &s, &key, &chain).await.unwrap();
     assert_eq!(cert.key_algorithm, "rsa-2048");
     assert!(cert.issuer.contains("Sub CA thu nghiem"), "{}", cert.issuer);
-    let code = approved(&t.db, &s).await;
+    let code = approved(&t.db, &s, None, "").await;
     let r = results::of_dossier(&t.db, &code).await.unwrap().unwrap();
     let pdf = results::pdf(test_files(), &r).await.unwrap();
-    let report = results::check_pades(&t.db, &pdf).await.unwrap();
+    let report = results::check_pades(&t.db, &pdf, &TrustedTsa::default())
+        .await
+        .unwrap();
     assert!(report.valid, "{:?}", report.problems);
     assert_eq!(report.signer.unwrap().name, "UBND phuong Tam Thanh");
     let out = pdfsig(&pdf);
@@ -483,4 +436,371 @@ async fn malformed_files_and_random_signatures_never_panic_the_verifier() {
         bad[at] ^= 1 << rng.gen_range(0..8);
         let _ = pades::verify_pdf(&bad, &anchors);
     }
+}
+
+// ---------------------------------------------------------------- PAdES-B-T and revocation
+
+/// A loopback TSA and a client that trusts it.
+async fn tsa() -> (Simulator, TsaClient) {
+    let sim = Simulator::start(Keypair::tsa("CN=TSA thử nghiệm Tỉnh số,O=Tỉnh số,C=VN")).await;
+    let client = TsaClient::new(TsaConfig {
+        url: sim.url.clone(),
+        trust: TrustedTsa::from_pem(sim.pem().as_bytes()).unwrap(),
+        timeout: std::time::Duration::from_secs(5),
+    });
+    (sim, client)
+}
+
+/// Results issued with `tsa` as the time-stamp authority.
+fn issuing_with(tsa: &TsaClient) -> results::Issuing<'_> {
+    results::Issuing {
+        tsa: Some(tsa),
+        ..issuing()
+    }
+}
+
+/// The stored PDF of the result of dossier `code`.
+async fn result_pdf(db: &Db, code: &str) -> (results::ResultRecord, Vec<u8>) {
+    let r = results::of_dossier(db, code).await.unwrap().unwrap();
+    let pdf = results::pdf(test_files(), &r).await.unwrap();
+    (r, pdf)
+}
+
+/// The signature time-stamp token inside a signed PDF.
+fn token_of(pdf: &[u8]) -> Vec<u8> {
+    let parts = tinhso_pdf::sign::signed_parts(pdf).unwrap();
+    pades::signature_timestamp_token(&parts.contents).expect("a time-stamp token")
+}
+
+#[tokio::test]
+async fn with_a_tsa_results_are_pades_b_t_and_a_tampered_token_is_invalid() {
+    let (t, s, _) = certified().await;
+    let (sim, client) = tsa().await;
+    let code = approved_with(&t.db, &s, issuing_with(&client), None, "").await;
+    assert_eq!(sim.requests(), 1);
+    let (r, pdf) = result_pdf(&t.db, &code).await;
+    let recorded = results::issue_timestamp(&t.db, &r.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(recorded.status, "stamped");
+    assert_eq!(recorded.tsa_url, sim.url);
+    assert!(recorded.error.is_none());
+    let trust = client.trust().clone();
+    let report = results::check_pades(&t.db, &pdf, &trust).await.unwrap();
+    assert!(report.valid, "{:?}", report.problems);
+    let ts = report.timestamp.clone().expect("time-stamp reported");
+    assert!(ts.valid, "{:?}", ts.problem);
+    assert!(
+        ts.tsa.as_deref().unwrap().contains("TSA thử nghiệm"),
+        "{ts:?}"
+    );
+    let at = ts.time.unwrap();
+    assert!(
+        (at - r.issued_at).abs() < 3_000_000,
+        "{at} vs {}",
+        r.issued_at
+    );
+    assert_eq!(recorded.gen_time, Some(at));
+    // The token is over this signature's value: OpenSSL's own TS verifier agrees.
+    let dir = std::env::temp_dir().join(format!("tinhso-ts-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("token.der"), token_of(&pdf)).unwrap();
+    std::fs::write(dir.join("tsa.pem"), sim.pem()).unwrap();
+    let parts = tinhso_pdf::sign::signed_parts(&pdf).unwrap();
+    let imprint = hex::encode(pades::signature_imprint(&parts.contents).unwrap());
+    let out = Command::new("openssl")
+        .args([
+            "ts",
+            "-verify",
+            "-token_in",
+            "-in",
+            "token.der",
+            "-digest",
+            &imprint,
+        ])
+        .args(["-CAfile", "tsa.pem"])
+        .current_dir(&dir)
+        .output()
+        .expect("openssl");
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("Verification: OK"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+    // pdfsig (poppler) still accepts the signature with the unsigned attribute in it.
+    let out = pdfsig(&pdf);
+    assert!(out.contains("Signature is Valid"), "{out}");
+    assert!(out.contains("Signing Time"), "{out}");
+
+    // Without trusting that TSA, the token is reported but not valid.
+    let report = results::check_pades(&t.db, &pdf, &TrustedTsa::default())
+        .await
+        .unwrap();
+    let ts = report.timestamp.unwrap();
+    assert!(!ts.valid && ts.time == Some(at), "{ts:?}");
+    assert!(!report.valid);
+
+    // A token altered in the file (its genTime's year, inside the signed TSTInfo): the
+    // signature itself still verifies, the time-stamp does not.
+    let year = format!("{}", chrono::Utc::now().format("%Y"));
+    let year_hex: String = year.bytes().map(|b| format!("{b:02X}")).collect();
+    let start = parts.byte_range[1] + 1;
+    let hex = &pdf[start..parts.byte_range[2] - 1];
+    let at_hex = hex
+        .windows(8)
+        .enumerate()
+        .position(|(i, w)| i % 2 == 0 && w == year_hex.as_bytes())
+        .expect("genTime in the token");
+    let mut bad = pdf.clone();
+    let digit = start + at_hex + 7;
+    bad[digit] = if bad[digit] == b'0' { b'1' } else { b'0' };
+    let report = results::check_pades(&t.db, &bad, &trust).await.unwrap();
+    assert!(
+        report.digest_ok && report.signature_ok,
+        "{:?}",
+        report.problems
+    );
+    let ts = report.timestamp.clone().unwrap();
+    assert!(!ts.valid, "{ts:?}");
+    assert!(!report.valid);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|(vi, en)| vi.contains("Dấu thời gian") && en.contains("time-stamp")),
+        "{:?}",
+        report.problems
+    );
+    // pdfsig does not read the unsigned attributes: the signature itself is intact.
+    let out = pdfsig(&bad);
+    assert!(out.contains("Signature is Valid"), "{out}");
+}
+
+#[tokio::test]
+async fn a_tsa_that_is_down_or_wrong_never_blocks_a_result_and_it_is_recorded() {
+    let (t, s, _) = certified().await;
+    let (sim, client) = tsa().await;
+    // Down: HTTP 503; a bad signature on the token; nobody listening at all.
+    let closed = nobody_at("/tsa");
+    let nobody = TsaClient::new(TsaConfig {
+        url: closed,
+        trust: client.trust().clone(),
+        timeout: std::time::Duration::from_secs(2),
+    });
+    for (i, (fault, c, code_word)) in [
+        (Fault::Unavailable, &client, "[http]"),
+        (Fault::BadSignature, &client, "[signature]"),
+        (Fault::None, &nobody, "[transport]"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        sim.set_fault(fault);
+        let code = approved_with(&t.db, &s, issuing_with(c), None, "").await;
+        let (r, pdf) = result_pdf(&t.db, &code).await;
+        assert!(r.pades_certificate_id.is_some());
+        let recorded = results::issue_timestamp(&t.db, &r.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(recorded.status, "failed", "{fault:?}");
+        assert!(
+            recorded.error.as_deref().unwrap().contains(code_word),
+            "{recorded:?}"
+        );
+        // Issued PAdES-B-B: valid, no time-stamp.
+        let report = results::check_pades(&t.db, &pdf, client.trust())
+            .await
+            .unwrap();
+        assert!(report.valid && report.timestamp.is_none(), "{report:?}");
+        let out = pdfsig(&pdf);
+        assert!(out.contains("Signature is Valid"), "{out}");
+        let failed = audited(&t.db, "result.issue")
+            .await
+            .into_iter()
+            .filter(|e| e.summary.contains(r#""pades_timestamp":"failed""#))
+            .count();
+        assert_eq!(failed, i + 1);
+    }
+    // No TSA configured: nothing recorded.
+    let code = approved(&t.db, &s, None, "").await;
+    let (r, _) = result_pdf(&t.db, &code).await;
+    assert!(results::issue_timestamp(&t.db, &r.id)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_revoked_certificate_is_reported_and_what_a_time_stamp_proves_earlier_stays_valid() {
+    use tinhso_services::revocation;
+    let (t, s, cert) = certified().await;
+    let admin = staff(
+        &t.db,
+        "quantri",
+        UBND_TAM_THANH,
+        Role::Admin,
+        Scope::Province,
+    )
+    .await;
+    let (_sim, client) = tsa().await;
+    let trust = client.trust().clone();
+    let stamped = approved_with(&t.db, &s, issuing_with(&client), None, "").await;
+    let (_, stamped_pdf) = result_pdf(&t.db, &stamped).await;
+    let plain = approved(&t.db, &s, None, "").await;
+    let (_, plain_pdf) = result_pdf(&t.db, &plain).await;
+    let report = results::check_pades(&t.db, &stamped_pdf, &trust)
+        .await
+        .unwrap();
+    assert!(report.valid && !report.revocation.checked, "{report:?}");
+
+    // The test CA revokes the certificate two seconds from now (after both signatures).
+    let ca = signing_certs::test_ca(&t.db).await.unwrap();
+    let now = (tinhso_store::now_micros() / 1_000_000) as u64;
+    let serial =
+        x509_cert::serial_number::SerialNumber::new(&hex::decode(&cert.serial).unwrap()).unwrap();
+    let crl = ca.crl(&[(serial.clone(), now + 2)], now).unwrap();
+
+    // Importing: administrators only; garbage and a CRL of an unknown CA refused by field;
+    // nothing stored.
+    for p in [&s.leader, &s.specialist] {
+        let e = revocation::import(&t.db, &ctx_of(p), p, &crl)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Forbidden, "{e:?}");
+    }
+    let e = revocation::import(&t.db, &ctx_of(&admin), &admin, b"not a CRL")
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&e), [("crl".to_string(), "crl_invalid")]);
+    let stranger = TestCa::generate(now)
+        .unwrap()
+        .crl(&[(serial.clone(), now)], now)
+        .unwrap();
+    let e = revocation::import(&t.db, &ctx_of(&admin), &admin, &stranger)
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&e), [("crl".to_string(), "crl_untrusted")]);
+    assert!(e.fields[0].message_vi.contains("không được ký"), "{e:?}");
+    assert_eq!(count(&t.db, "pades_crls").await, 0);
+    // As PEM, by an administrator: stored and audited; the same CRL again is a conflict.
+    let pem = der::pem::encode_string("X509 CRL", der::pem::LineEnding::LF, &crl).unwrap();
+    let stored = revocation::import(&t.db, &ctx_of(&admin), &admin, pem.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(
+        (stored.revoked_count, stored.source.as_str()),
+        (1, "imported")
+    );
+    assert_eq!(audited(&t.db, "pades_crl.import").await.len(), 1);
+    let e = revocation::import(&t.db, &ctx_of(&admin), &admin, &crl)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Conflict);
+
+    // Signed without a time-stamp: nothing proves it was before the revocation.
+    let report = results::check_pades(&t.db, &plain_pdf, &trust)
+        .await
+        .unwrap();
+    assert!(!report.valid && report.revocation.checked, "{report:?}");
+    assert_eq!(
+        report.revocation.revoked_at,
+        Some((now as i64 + 2) * 1_000_000)
+    );
+    let (vi, en) = report.problems.last().unwrap();
+    assert!(
+        vi.contains("đã bị thu hồi lúc") && en.contains("revoked at"),
+        "{vi} / {en}"
+    );
+    // Time-stamped before the revocation: still valid, and it says why.
+    let report = results::check_pades(&t.db, &stamped_pdf, &trust)
+        .await
+        .unwrap();
+    assert!(report.valid, "{:?}", report.problems);
+    assert!(report.revocation.revoked_at.is_some() && report.revocation.signed_before_revocation);
+
+    // A newer CRL says it was revoked an hour ago (before the time-stamp): not valid either.
+    let earlier = ca.crl(&[(serial, now - 3600)], now + 1).unwrap();
+    revocation::import(&t.db, &ctx_of(&admin), &admin, &earlier)
+        .await
+        .unwrap();
+    let report = results::check_pades(&t.db, &stamped_pdf, &trust)
+        .await
+        .unwrap();
+    assert!(
+        !report.valid && !report.revocation.signed_before_revocation,
+        "{report:?}"
+    );
+    assert_eq!(
+        report.revocation.revoked_at,
+        Some((now as i64 - 3600) * 1_000_000)
+    );
+}
+
+#[tokio::test]
+async fn a_crl_is_fetched_from_the_distribution_point_when_it_can_be_reached() {
+    let t = env().await;
+    let ca = signing_certs::test_ca(&t.db).await.unwrap();
+    let now = (tinhso_store::now_micros() / 1_000_000) as u64;
+    // The CA's CRL distribution point on loopback; and one where nobody listens.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let crl_url = format!("http://{addr}/ca.crl");
+    let dead_url = nobody_at("/ca.crl");
+    let doc = || {
+        let mut d = tinhso_pdf::Document::new(tinhso_pdf::Meta::default());
+        d.para(tinhso_pdf::Para::new(
+            "Giấy xác nhận",
+            tinhso_pdf::Style::Bold,
+            14.0,
+        ));
+        d
+    };
+    let unreachable = ca
+        .issue_with_crl_point("Cơ quan A", "A", now - 60, now + 86_400, Some(&dead_url))
+        .unwrap();
+    let pdf = pades::sign_pdf(doc(), &unreachable, "Thử", "Lạng Sơn", now).unwrap();
+    let report = results::check_pades(&t.db, &pdf, &TrustedTsa::default())
+        .await
+        .unwrap();
+    assert!(report.valid && !report.revocation.checked, "{report:?}");
+
+    let revoked = ca
+        .issue_with_crl_point("Cơ quan B", "B", now - 60, now + 86_400, Some(&crl_url))
+        .unwrap();
+    let crl = ca
+        .crl(
+            &[(
+                revoked.chain[0].tbs_certificate.serial_number.clone(),
+                now - 30,
+            )],
+            now,
+        )
+        .unwrap();
+    let app = axum::Router::new().route(
+        "/ca.crl",
+        axum::routing::get(move || {
+            let crl = crl.clone();
+            async move { ([("content-type", "application/pkix-crl")], crl) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let pdf = pades::sign_pdf(doc(), &revoked, "Thử", "Lạng Sơn", now).unwrap();
+    assert_eq!(count(&t.db, "pades_crls").await, 0);
+    let report = results::check_pades(&t.db, &pdf, &TrustedTsa::default())
+        .await
+        .unwrap();
+    assert!(!report.valid && report.revocation.checked, "{report:?}");
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|(_, en)| en.contains("revoked at")),
+        "{report:?}"
+    );
+    let source: String = sqlx::query_scalar("SELECT source FROM pades_crls")
+        .fetch_one(t.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(source, "fetched");
 }

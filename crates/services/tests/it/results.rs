@@ -5,22 +5,6 @@ use super::*;
 use base64::Engine;
 use tinhso_services::results::{self, FileCheck, Payload};
 
-/// Take a birth registration to the approval; returns its code.
-async fn approved(db: &Db, s: &Staff, principal: Option<&Principal>, decision: &str) -> String {
-    let code = dossier::submit(db, &anon(), principal, &birth(TAM_THANH))
-        .await
-        .unwrap()
-        .dossier
-        .code;
-    act(db, &s.one_stop, &code, "accept", "").await.unwrap();
-    act(db, &s.one_stop, &code, "forward", "").await.unwrap();
-    act(db, &s.officer, &code, "forward", "").await.unwrap();
-    act(db, &s.leader, &code, "approve", decision)
-        .await
-        .unwrap();
-    code
-}
-
 #[tokio::test]
 async fn approval_issues_a_signed_pdf_that_verifies() {
     let t = env().await;

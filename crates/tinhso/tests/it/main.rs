@@ -81,6 +81,7 @@ pub async fn spawn_app() -> TestApp {
     let issuing = tinhso_services::results::Issuing {
         files: &files,
         public_url: &public_url,
+        tsa: None,
     };
     let created = tinhso::demo::load(&db, issuing).await.expect("demo data");
     assert_eq!(created, tinhso::demo::accounts_list().len());

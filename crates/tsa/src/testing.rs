@@ -4,7 +4,12 @@
 //! signed attributes (content type, message digest, signing time, `SigningCertificateV2`),
 //! the signer's certificate included. Its keys and self-signed (or CA-issued) certificates are
 //! generated per test. On request it misbehaves in the ways a client must catch.
+//!
+//! Moved here from the exchange crate's tests so the PAdES-B-T tests of `tinhso-services` use
+//! the same simulator (feature `testing`; never in the product).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::oid;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -16,7 +21,6 @@ use sha2::Digest;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tinhso_exchange::tsa::oid;
 use x509_cert::attr::Attribute;
 use x509_cert::ext::pkix::ExtendedKeyUsage;
 use x509_cert::ext::Extension;
@@ -312,7 +316,9 @@ impl Simulator {
                 async move { answer(&s, &headers, &body) }
             }),
         );
-        let addr = crate::support::serve(app).await;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, app).await });
         Self {
             url: format!("http://{addr}/tsa"),
             state,

@@ -1,10 +1,14 @@
-//! Time-stamps (dấu thời gian) from a time-stamp authority (TSA, đơn vị cấp dấu thời gian) for
-//! the exchange log's anchors, by the Time-Stamp Protocol of RFC 3161, with the
+//! Time-stamps (dấu thời gian) from a time-stamp authority (TSA, đơn vị cấp dấu thời gian), by
+//! the Time-Stamp Protocol of RFC 3161, with the
 //! `SigningCertificateV2` attribute of RFC 5816 (the RFC 2634 `SigningCertificate` with SHA-1
 //! is accepted too).
 //!
-//! The client ([`TsaClient`]) sends a `TimeStampReq` (version 1, the SHA-256 of the anchor text
-//! as message imprint, a random nonce, `certReq` true) as `application/timestamp-query` and
+//! Shared by the exchange hub (its log's anchors: the imprint is the SHA-256 of the anchor
+//! text, [`TsaClient::stamp`]) and the PAdES-B-T signatures of electronic results in
+//! `tinhso-services` (the imprint is the SHA-256 of the CMS signature value,
+//! [`TsaClient::stamp_imprint`]); it sits below both so neither depends on the other.
+//!
+//! The client ([`TsaClient`]) sends a `TimeStampReq` (version 1, a SHA-256 message imprint, a random nonce, `certReq` true) as `application/timestamp-query` and
 //! reads an `application/timestamp-reply`. A token is accepted ([`verify_token`]) only when:
 //! the status is granted; the token is CMS `SignedData` over an `id-ct-TSTInfo`; the
 //! `TSTInfo` carries the same imprint (and, when asking, the same nonce); the one signer's
@@ -15,7 +19,7 @@
 //! `genTime`, and either one of the configured trusted certificates (pinned) or issued by one
 //! of them (its signature checked).
 //!
-//! The tests run against a simulator on loopback (`tests/it/tsa_simulator.rs`) and against
+//! The tests run against a simulator on loopback ([`testing`], feature `testing`) and against
 //! tokens made by `openssl ts -reply`; no real TSA (Vietnamese or other) was reached from here.
 
 use const_oid::ObjectIdentifier;
@@ -26,6 +30,9 @@ use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{ExtendedKeyUsage, SubjectKeyIdentifier};
 use x509_cert::Certificate;
 use x509_tsp::{Accuracy, MessageImprint, TimeStampReq, TimeStampResp, TspVersion};
+
+#[cfg(feature = "testing")]
+pub mod testing;
 
 /// Object identifiers this module reads.
 pub mod oid {
@@ -119,6 +126,17 @@ impl TrustedTsa {
 
     pub fn is_empty(&self) -> bool {
         self.certs.is_empty()
+    }
+
+    /// These certificates and `more` (e.g. the configured TSA certificate and the PAdES trust
+    /// anchors, when the TSA is certified by the same national root).
+    pub fn with(mut self, more: impl IntoIterator<Item = Certificate>) -> Self {
+        for c in more {
+            if !self.certs.contains(&c) {
+                self.certs.push(c);
+            }
+        }
+        self
     }
 }
 
@@ -461,8 +479,8 @@ pub fn verify_token(
     if trust.is_empty() {
         return Err(err(
             "config",
-            "chưa cấu hình chứng thư tin cậy của TSA (exchange.tsa_certificate)",
-            "no trusted TSA certificate is configured (exchange.tsa_certificate)",
+            "chưa cấu hình chứng thư tin cậy của TSA (tsa_certificate)",
+            "no trusted TSA certificate is configured (tsa_certificate)",
         ));
     }
     let ci =
@@ -675,7 +693,28 @@ pub fn verify_token(
     })
 }
 
-/// Settings of the time-stamp client (`[exchange] tsa_url`, `tsa_certificate`).
+/// What a token claims — `genTime` (Unix microseconds) and the subject of the first
+/// certificate it carries — read WITHOUT any check, to show beside a refusal. `None` when it
+/// cannot be read.
+pub fn read_unverified(token: &[u8]) -> Option<(i64, Option<String>)> {
+    let ci = cms::content_info::ContentInfo::from_der(token).ok()?;
+    let sd: cms::signed_data::SignedData = ci.content.decode_as().ok()?;
+    let econtent = sd.encap_content_info.econtent.as_ref()?;
+    let tst = TstInfo::from_der(econtent.value()).ok()?;
+    let gen_time = generalized_time_micros(&tst.gen_time).ok()?;
+    let name = sd.certificates.as_ref().and_then(|set| {
+        set.0.iter().find_map(|c| match c {
+            cms::cert::CertificateChoices::Certificate(c) => {
+                Some(c.tbs_certificate.subject.to_string())
+            }
+            _ => None,
+        })
+    });
+    Some((gen_time, name))
+}
+
+/// Settings of the time-stamp client (`[exchange] tsa_url`, `tsa_certificate`; `[pades]
+/// tsa_url`, `tsa_certificate`, `tsa_timeout_ms`).
 #[derive(Debug, Clone)]
 pub struct TsaConfig {
     /// Where `TimeStampReq`s are POSTed.
@@ -713,7 +752,13 @@ impl TsaClient {
     /// Asks for a time-stamp on `text` (its SHA-256); returns the checked token (DER) and what
     /// it says.
     pub async fn stamp(&self, text: &str) -> Result<(Vec<u8>, Stamp), TsaError> {
-        let imprint = imprint(text);
+        self.stamp_imprint(&imprint(text)).await
+    }
+
+    /// Asks for a time-stamp on a SHA-256 `imprint` computed by the caller (for PAdES-B-T: of
+    /// the CMS signature value); returns the checked token (DER) and what it says.
+    pub async fn stamp_imprint(&self, imprint: &[u8; 32]) -> Result<(Vec<u8>, Stamp), TsaError> {
+        let imprint = *imprint;
         let nonce = new_nonce()?;
         let body = request_der(&imprint, &nonce)?;
         let resp = self
@@ -763,6 +808,7 @@ impl TsaClient {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
