@@ -1045,6 +1045,9 @@ impl Ingestor {
             known.contains(&(e.trip_id.as_str(), e.stage))
         })
         .await?;
+        // The trips the database has (an ID tracked before its declaration committed has no
+        // stage time stored yet, and must not be remembered as having one).
+        let found: HashSet<String> = advanced.iter().map(|a| a.trip_id.clone()).collect();
         for adv in advanced.iter_mut() {
             if adv.moved {
                 report.moved += 1;
@@ -1059,7 +1062,7 @@ impl Ingestor {
         tx.commit().await?;
         {
             let mut a = self.active.write().map_err(poisoned)?;
-            for m in &moves {
+            for m in moves.iter().filter(|m| found.contains(&m.trip_id)) {
                 a.stored_time(&m.trip_id, m.stage, m.at);
             }
             for t in &ended {
