@@ -298,6 +298,11 @@ struct Active {
     /// Trip → when it is expected (booked slot or expected arrival), or since when it is at
     /// the gate: what the scoring rule weighs a candidate's time by.
     expected: HashMap<String, Expected>,
+    /// Trip → the stage times known to be stored (`border_trip_stages`: loaded by
+    /// [`Ingestor::refresh`], then those this ingestor committed). Stored times only move
+    /// earlier, so each is an upper bound of the stored one: a later read of that stage would
+    /// not change it, and its upsert is not sent ([`journey::advance_many_known`]).
+    times: HashMap<String, Vec<(Stage, i64)>>,
 }
 
 impl Active {
@@ -318,8 +323,28 @@ impl Active {
             .insert(trip_id.to_string(), (gate.to_string(), plates));
     }
 
+    /// A stage time of `trip_id` stored (or one later than the stored one).
+    fn stored_time(&mut self, trip_id: &str, stage: Stage, at: i64) {
+        if !self.trips.contains_key(trip_id) {
+            return;
+        }
+        let v = self.times.entry(trip_id.to_string()).or_default();
+        match v.iter_mut().find(|(s, _)| *s == stage) {
+            Some(t) => t.1 = t.1.min(at),
+            None => v.push((stage, at)),
+        }
+    }
+
+    /// Whether `trip_id`'s `stage` is known to have a stored time at or before `at`.
+    fn time_known(&self, trip_id: &str, stage: Stage, at: i64) -> bool {
+        self.times
+            .get(trip_id)
+            .is_some_and(|v| v.iter().any(|(s, t)| *s == stage && *t <= at))
+    }
+
     fn remove(&mut self, trip_id: &str) {
         self.expected.remove(trip_id);
+        self.times.remove(trip_id);
         let Some((gate, plates)) = self.trips.remove(trip_id) else {
             return;
         };
@@ -487,6 +512,23 @@ impl Ingestor {
             let mut plates = vec![vehicle];
             plates.extend(trailer);
             a.add(&id, &gate, plates, expected);
+        }
+        // The stage times already stored, so that reads of a stage already timed send no
+        // upsert.
+        let rows = sqlx::query(&format!(
+            "SELECT s.trip_id, s.stage, s.at FROM border_trip_stages s \
+             JOIN border_trips t ON t.id = s.trip_id WHERE t.stage IN {ACTIVE_STAGES}"
+        ))
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?;
+        for r in &rows {
+            let id: String = r.try_get(0).map_err(db_err)?;
+            let stage: String = r.try_get(1).map_err(db_err)?;
+            let at: i64 = r.try_get(2).map_err(db_err)?;
+            if let Some(stage) = Stage::parse(&stage) {
+                a.stored_time(&id, stage, at);
+            }
         }
         let n = a.trips.len();
         *self.active.write().map_err(poisoned)? = a;
@@ -985,7 +1027,27 @@ impl Ingestor {
             *e = (*e).min(s.at);
             m
         });
-        let mut advanced = journey::advance_many(&mut tx, &moves).await?;
+        // Stage times this ingestor knows are stored at or before the event: no upsert.
+        let known: Vec<bool> = {
+            let a = self.active.read().map_err(poisoned)?;
+            moves
+                .iter()
+                .map(|m| a.time_known(&m.trip_id, m.stage, m.at))
+                .collect()
+        };
+        let known: HashSet<(&str, Stage)> = moves
+            .iter()
+            .zip(&known)
+            .filter(|(_, k)| **k)
+            .map(|(m, _)| (m.trip_id.as_str(), m.stage))
+            .collect();
+        let mut advanced = journey::advance_many_known(&mut tx, &moves, |e| {
+            known.contains(&(e.trip_id.as_str(), e.stage))
+        })
+        .await?;
+        // The trips the database has (an ID tracked before its declaration committed has no
+        // stage time stored yet, and must not be remembered as having one).
+        let found: HashSet<String> = advanced.iter().map(|a| a.trip_id.clone()).collect();
         for adv in advanced.iter_mut() {
             if adv.moved {
                 report.moved += 1;
@@ -998,8 +1060,11 @@ impl Ingestor {
             }
         }
         tx.commit().await?;
-        if !ended.is_empty() || !arrived.is_empty() {
+        {
             let mut a = self.active.write().map_err(poisoned)?;
+            for m in moves.iter().filter(|m| found.contains(&m.trip_id)) {
+                a.stored_time(&m.trip_id, m.stage, m.at);
+            }
             for t in &ended {
                 a.remove(t);
             }
@@ -1185,6 +1250,11 @@ async fn insert_reviews(
     reviews: &[Review],
     now: i64,
 ) -> Result<(), AppError> {
+    use crate::bulk::{rows_sql, Col};
+    if reviews.is_empty() {
+        return Ok(());
+    }
+    let mut rows: Vec<serde_json::Value> = Vec::with_capacity(reviews.len());
     for rv in reviews {
         let i = &rv.index;
         let e = &events[*i];
@@ -1199,23 +1269,46 @@ async fn insert_reviews(
             EventBody::Gps { .. } => String::new(),
         };
         let cands = serde_json::to_string(&rv.candidates).map_err(AppError::internal)?;
-        sqlx::query(
-            "INSERT INTO border_review_queue (event_id, gate_code, stage, at, plate_text, reason, \
-             candidates, status, created_at, match_note) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9)",
-        )
-        .bind(&e.event_id)
-        .bind(&sensors[*i].gate_code)
-        .bind(sensors[*i].stage.as_str())
-        .bind(e.at)
-        .bind(&text)
-        .bind(rv.reason)
-        .bind(&cands)
-        .bind(now)
-        .bind(&rv.note)
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?;
+        rows.push(serde_json::json!([
+            e.event_id,
+            sensors[*i].gate_code,
+            sensors[*i].stage.as_str(),
+            e.at,
+            text,
+            rv.reason,
+            cands,
+            rv.note
+        ]));
+    }
+    // One statement for the batch's review items (JSON rows, as the events).
+    let source = rows_sql(
+        tx.backend(),
+        1,
+        &[
+            ("event_id", Col::Text),
+            ("gate_code", Col::Text),
+            ("stage", Col::Text),
+            ("at", Col::Int),
+            ("plate_text", Col::Text),
+            ("reason", Col::Text),
+            ("candidates", Col::Text),
+            ("match_note", Col::Text),
+        ],
+    );
+    let sql = format!(
+        "INSERT INTO border_review_queue (event_id, gate_code, stage, at, plate_text, reason, \
+         candidates, status, created_at, match_note) \
+         SELECT event_id, gate_code, stage, at, plate_text, reason, candidates, 'open', $2, \
+         match_note FROM ({source}) AS j"
+    );
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let body = serde_json::to_string(chunk).map_err(AppError::internal)?;
+        sqlx::query(&sql)
+            .bind(body)
+            .bind(now)
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?;
     }
     Ok(())
 }

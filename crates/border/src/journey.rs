@@ -321,18 +321,34 @@ pub async fn advance_many(
     tx: &mut WriteTx,
     events: &[StageEvent],
 ) -> Result<Vec<Advance>, AppError> {
+    advance_many_known(tx, events, |_| false).await
+}
+
+/// [`advance_many`] for a caller that remembers the stage times it wrote (the
+/// [`crate::events::Ingestor`]): `recorded(e)` says that `e`'s stage already has a time at or
+/// before `e.at` in `border_trip_stages`, so its upsert could not change anything and is not
+/// sent. (Stage times only ever move earlier and are never deleted, so a time remembered from
+/// a committed write is an upper bound of the stored one.) The trips' stages are still read
+/// and moved as by [`advance_many`]; `time_recorded` is false for the skipped ones, as the
+/// upsert would have said.
+pub async fn advance_many_known(
+    tx: &mut WriteTx,
+    events: &[StageEvent],
+    recorded: impl Fn(&StageEvent) -> bool,
+) -> Result<Vec<Advance>, AppError> {
     use std::collections::HashMap;
-    // The earliest time per (trip, stage).
-    let mut first: HashMap<(&str, Stage), (i64, Source)> = HashMap::new();
+    // The earliest time per (trip, stage), and whether it is known to be stored already.
+    let mut first: HashMap<(&str, Stage), (i64, Source, bool)> = HashMap::new();
     for e in events {
+        let known = recorded(e);
         let v = first
             .entry((e.trip_id.as_str(), e.stage))
-            .or_insert((e.at, e.source));
+            .or_insert((e.at, e.source, known));
         if e.at < v.0 {
-            *v = (e.at, e.source);
+            *v = (e.at, e.source, known);
         }
     }
-    type Pair<'a> = ((&'a str, Stage), (i64, Source));
+    type Pair<'a> = ((&'a str, Stage), (i64, Source, bool));
     let mut pairs: Vec<Pair> = first.into_iter().collect();
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
     // Current stages, locked on PostgreSQL (SQLite's writer is already exclusive).
@@ -385,11 +401,12 @@ pub async fn advance_many(
          ON CONFLICT (trip_id, stage) DO UPDATE SET at = excluded.at, \
          source = excluded.source WHERE excluded.at < border_trip_stages.at RETURNING trip_id"
     );
-    for chunk in pairs.chunks(ROWS) {
+    let unknown: Vec<&Pair> = pairs.iter().filter(|p| !p.1 .2).collect();
+    for chunk in unknown.chunks(ROWS) {
         let body = serde_json::to_string(
             &chunk
                 .iter()
-                .map(|((trip, stage), (at, source))| {
+                .map(|((trip, stage), (at, source, _))| {
                     serde_json::json!([trip, stage.as_str(), at, source.as_str()])
                 })
                 .collect::<Vec<_>>(),
@@ -406,7 +423,7 @@ pub async fn advance_many(
     }
     // Each trip's furthest stage ahead of it.
     let mut target: HashMap<&str, (Stage, i64, Source)> = HashMap::new();
-    for ((trip, stage), (at, source)) in &pairs {
+    for ((trip, stage), (at, source, _)) in &pairs {
         let Some(from) = current.get(*trip) else {
             continue;
         };

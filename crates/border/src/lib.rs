@@ -119,4 +119,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "border trips that ended, by when, for the refund job",
         sql: include_str!("../migrations/8016_ended_trips.sql"),
     },
+    Migration {
+        version: 8020,
+        name: "border camera events: drop the unread (gate, time) index",
+        sql: include_str!("../migrations/8020_events_one_index_less.sql"),
+    },
 ];

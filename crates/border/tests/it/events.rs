@@ -137,6 +137,38 @@ async fn late_and_out_of_order_events_never_move_a_trip_back() {
         at,
         vec![(Stage::Staging, T0 + 100), (Stage::Yard, T0 + 400)]
     );
+    // An ingestor loaded now knows the stored times (it sends no upsert for a later read) but
+    // still writes an earlier one, in a batch with later reads of the same stage.
+    let ing2 = Ingestor::load(&t.db).await.unwrap();
+    let r = ing2
+        .ingest_batch(
+            &t.db,
+            &[
+                cam("y3", "CAM-HN-Y1", "98C45678", T0 + 950),
+                cam("y-early", "CAM-HN-Y1", "98C45678", T0 + 300),
+                cam("s-late", "CAM-HN-S1", "98C45678", T0 + 960),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.attached, 3);
+    let times = journey::stage_times(&t.db, trip).await.unwrap();
+    let at: Vec<(Stage, i64)> = times.iter().map(|t| (t.stage, t.at)).collect();
+    assert_eq!(
+        at,
+        vec![(Stage::Staging, T0 + 100), (Stage::Yard, T0 + 300)]
+    );
+    // The first ingestor's remembered yard time (400) is above the stored one: a read at 350
+    // is still sent and changes nothing stored; one at 200 lowers it.
+    ing.ingest(&t.db, &cam("y350", "CAM-HN-Y1", "98C45678", T0 + 350))
+        .await
+        .unwrap();
+    ing.ingest(&t.db, &cam("y200", "CAM-HN-Y1", "98C45678", T0 + 200))
+        .await
+        .unwrap();
+    let times = journey::stage_times(&t.db, trip).await.unwrap();
+    assert_eq!(times[1].at, T0 + 200);
+    assert_eq!(stage_of(&t.db, trip).await, "yard");
     // advance() used by other modules: forward moves, backward only records.
     let mut tx = t.db.begin_write().await.unwrap();
     let a = journey::advance(&mut tx, trip, Stage::Checked, T0 + 1000, Source::Officer)
