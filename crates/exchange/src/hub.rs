@@ -140,10 +140,14 @@ struct Cached<T> {
 /// changes bump the generation ([`registry::generation`]).
 #[derive(Default)]
 struct RegistryCache {
-    keys: Mutex<HashMap<String, Cached<Arc<Vec<String>>>>>,
-    services: Mutex<HashMap<(String, String), Cached<Option<Arc<registry::Service>>>>>,
-    scopes: Mutex<HashMap<(String, String, String), Cached<Option<Arc<Vec<String>>>>>>,
+    keys: CacheMap<String, Arc<Vec<String>>>,
+    services: CacheMap<(String, String), Option<Arc<registry::Service>>>,
+    scopes: CacheMap<RightKey, Option<Arc<Vec<String>>>>,
 }
+
+type CacheMap<K, V> = Mutex<HashMap<K, Cached<V>>>;
+/// (client, provider, service).
+type RightKey = (String, String, String);
 
 /// Bound on each cache (member codes come from clients; past it the cache starts over).
 const CACHE_MAX: usize = 10_000;
