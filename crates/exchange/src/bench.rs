@@ -25,6 +25,11 @@ pub struct Options {
     pub events: usize,
     /// Events for the webhook phase (each delivered to every one of 8 subscriptions); 0: skip.
     pub webhook_events: usize,
+    /// Requests each client signs before the clock starts (then inline), to take the
+    /// clients' signing off the measured cores; 0: every request signed when sent.
+    pub presign: usize,
+    /// Clients check the hub's signature on every answer (as a real member would).
+    pub verify_answers: bool,
 }
 
 /// What was measured.
@@ -37,6 +42,14 @@ pub struct Report {
     pub p99_ms: f64,
     pub log_entries_verified: i64,
     pub log_intact: bool,
+    /// CPU seconds the clients spent signing requests and verifying answers inside the
+    /// measured window (on the same cores as the hub).
+    pub client_crypto_seconds: f64,
+    /// Answers whose hub signature did not verify (with `verify_answers`; must be 0).
+    pub bad_answers: usize,
+    /// CPU seconds in the measured window by side: the clients' threads, the provider's, and
+    /// the rest (the hub with its database and log writer); `None` off Linux.
+    pub cpu: Option<(f64, f64, f64)>,
     /// (events, seconds) published to NATS.
     pub nats: Option<(usize, f64)>,
     pub webhooks: Option<WebhookReport>,
@@ -71,6 +84,25 @@ impl Report {
                 "latency: p50 {:.2} ms, p99 {:.2} ms",
                 self.p50_ms, self.p99_ms
             ),
+            format!(
+                "clients' own crypto in the window: {:.2} s of CPU ({:.0}% of 2 cores x {:.1} s); answers with a bad hub signature: {}",
+                self.client_crypto_seconds,
+                100.0 * self.client_crypto_seconds / (2.0 * self.seconds.max(1e-9)),
+                self.seconds,
+                self.bad_answers
+            ),
+            match self.cpu {
+                Some((c, p, h)) => {
+                    let per = |s: f64| 1e6 * s / (self.exchanges.max(1) as f64);
+                    format!(
+                        "CPU in the window: hub (and database) {h:.2} s = {:.0} us/exchange; clients {c:.2} s = {:.0} us/exchange; provider {p:.2} s = {:.0} us/exchange",
+                        per(h),
+                        per(c),
+                        per(p)
+                    )
+                }
+                None => "CPU in the window: not measured (no /proc)".into(),
+            },
             format!(
                 "message log: {} entries verified, {}",
                 self.log_entries_verified,
@@ -108,7 +140,77 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-async fn provider() -> Result<std::net::SocketAddr, String> {
+/// A runtime of its own, on threads named `name`, for one side of the bench (clients or
+/// provider): their CPU is then told apart from the hub's ([`cpu_by_thread`]).
+fn side_runtime(name: &str) -> Result<Side, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .map(|rt| Side(Some(rt)))
+        .map_err(|e| e.to_string())
+}
+
+/// A side's runtime, shut down without blocking when dropped (a runtime may not be dropped
+/// the ordinary way inside another one).
+struct Side(Option<tokio::runtime::Runtime>);
+
+impl Side {
+    fn spawn<F>(&self, f: F) -> Result<tokio::task::JoinHandle<F::Output>, String>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0
+            .as_ref()
+            .map(|rt| rt.spawn(f))
+            .ok_or_else(|| "bench runtime stopped".to_string())
+    }
+}
+
+impl Drop for Side {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// CPU seconds used so far by this process's threads (user + system, from
+/// `/proc/self/task/*/stat`), split by thread name: (`bench-client`, `bench-provider`, every
+/// other thread — the hub, its database connections and the rest). `None` off Linux.
+fn cpu_by_thread() -> Option<(f64, f64, f64)> {
+    let mut ticks = [0u64; 3];
+    for t in std::fs::read_dir("/proc/self/task").ok()? {
+        let Ok(t) = t else { continue };
+        // A thread may end between the listing and the read.
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        // After the name: state is field 3, utime 14, stime 15.
+        let f: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let used = f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let side = if comm.starts_with("bench-client") {
+            0
+        } else if comm.starts_with("bench-provider") {
+            1
+        } else {
+            2
+        };
+        ticks[side] += used;
+    }
+    // USER_HZ is 100 on Linux.
+    let s = |t: u64| t as f64 / 100.0;
+    Some((s(ticks[0]), s(ticks[1]), s(ticks[2])))
+}
+
+async fn provider(rt: &Side) -> Result<std::net::SocketAddr, String> {
     async fn echo(body: String) -> String {
         body
     }
@@ -117,8 +219,42 @@ async fn provider() -> Result<std::net::SocketAddr, String> {
         .await
         .map_err(|e| e.to_string())?;
     let addr = l.local_addr().map_err(|e| e.to_string())?;
-    tokio::spawn(async move { axum::serve(l, app).await });
+    let l = l.into_std().map_err(|e| e.to_string())?;
+    rt.spawn(async move {
+        match tokio::net::TcpListener::from_std(l) {
+            Ok(l) => {
+                let _ = axum::serve(l, app).await;
+            }
+            Err(e) => tracing::error!(error = %e, "bench provider"),
+        }
+    })?;
     Ok(addr)
+}
+
+/// The hub's signature on an answer covers its exchange id, status, request hash and the hash
+/// of the body received.
+fn answer_verifies(
+    hub_key: &ed25519_dalek::VerifyingKey,
+    h: &reqwest::header::HeaderMap,
+    body: &[u8],
+) -> bool {
+    use base64::Engine;
+    use ed25519_dalek::Verifier;
+    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let text = signing::response_text(
+        get(signing::H_EXCHANGE_ID),
+        200,
+        get(signing::H_REQUEST_SHA256),
+        &signing::sha256_hex(body),
+    );
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(get(signing::H_HUB_SIGNATURE))
+    else {
+        return false;
+    };
+    let Ok(sig) = ed25519_dalek::Signature::from_slice(&raw) else {
+        return false;
+    };
+    hub_key.verify(text.as_bytes(), &sig).is_ok()
 }
 
 /// Run the benchmark on `db` (migrated, with the exchange tables, preferably empty).
@@ -137,7 +273,9 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
     )
     .await
     .map_err(err)?;
-    let p = provider().await?;
+    let provider_rt = side_runtime("bench-provider")?;
+    let client_rt = side_runtime("bench-client")?;
+    let p = provider(&provider_rt).await?;
     registry::register_service(
         db,
         &ctx,
@@ -187,14 +325,43 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
     let path = format!("/lgsp/v1/{provider_code}/echo/echo");
     let url = format!("http://{hub_addr}{path}");
     let keys = Arc::new(keys);
+    let hub_key = signing::parse_public_key(&signing::public_key_b64(&crate::hub::hub_key()))
+        .ok_or("the hub's key")?;
+    // Requests signed before the clock (the timestamp stays inside the hub's ±5 min window).
+    let body_of =
+        |c: usize| format!("{{\"client\":{c},\"ho_ten\":\"Hoàng Thị Mai\"}}").into_bytes();
+    let mut presigned: Vec<Vec<Vec<(&'static str, String)>>> = Vec::new();
+    for c in 0..opts.clients.max(1) {
+        let (code, key) = &keys[c % keys.len()];
+        let body = body_of(c);
+        let ts = now_micros() / 1_000_000;
+        presigned.push(
+            (0..opts.presign)
+                .map(|_| {
+                    signing::client_headers(
+                        key,
+                        code,
+                        "POST",
+                        &path,
+                        &body,
+                        ts,
+                        &signing::new_nonce(),
+                    )
+                })
+                .collect(),
+        );
+    }
+    let verify_answers = opts.verify_answers;
+    let cpu_before = cpu_by_thread();
     let start = Instant::now();
     let deadline = start + opts.duration;
     let mut tasks = Vec::new();
-    for c in 0..opts.clients.max(1) {
+    for (c, mut ready) in presigned.into_iter().enumerate() {
         let keys = keys.clone();
         let url = url.clone();
         let path = path.clone();
-        tasks.push(tokio::spawn(async move {
+        let body = body_of(c);
+        tasks.push(client_rt.spawn(async move {
             let http = reqwest::Client::builder()
                 .pool_max_idle_per_host(1)
                 .build()
@@ -202,43 +369,70 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
             let (code, key) = &keys[c % keys.len()];
             let mut lat = Vec::new();
             let mut failures = 0usize;
-            let body = format!("{{\"client\":{c},\"ho_ten\":\"Hoàng Thị Mai\"}}").into_bytes();
+            let mut bad = 0usize;
+            let mut crypto = Duration::ZERO;
+            ready.reverse();
             while Instant::now() < deadline {
                 let t0 = Instant::now();
+                let headers = match ready.pop() {
+                    Some(h) => h,
+                    None => {
+                        let h = signing::client_headers(
+                            key,
+                            code,
+                            "POST",
+                            &path,
+                            &body,
+                            now_micros() / 1_000_000,
+                            &signing::new_nonce(),
+                        );
+                        crypto += t0.elapsed();
+                        h
+                    }
+                };
                 let mut r = http
                     .post(&url)
                     .header("content-type", "application/json")
                     .body(body.clone());
-                for (k, v) in signing::client_headers(
-                    key,
-                    code,
-                    "POST",
-                    &path,
-                    &body,
-                    now_micros() / 1_000_000,
-                    &signing::new_nonce(),
-                ) {
+                for (k, v) in headers {
                     r = r.header(k, v);
                 }
                 match r.send().await {
                     Ok(resp) if resp.status() == 200 => {
-                        let _ = resp.bytes().await;
+                        let h = resp.headers().clone();
+                        let bytes = resp.bytes().await.unwrap_or_default();
                         lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+                        if verify_answers {
+                            let t1 = Instant::now();
+                            if !answer_verifies(&hub_key, &h, &bytes) {
+                                bad += 1;
+                            }
+                            crypto += t1.elapsed();
+                        }
                     }
                     _ => failures += 1,
                 }
             }
-            (lat, failures)
-        }));
+            (lat, failures, bad, crypto)
+        })?);
     }
     let mut all = Vec::new();
     let mut failures = 0;
+    let mut bad_answers = 0;
+    let mut crypto = Duration::ZERO;
     for t in tasks {
-        let (lat, f) = t.await.map_err(|e| e.to_string())?;
+        let (lat, f, b, c) = t.await.map_err(|e| e.to_string())?;
         all.extend(lat);
         failures += f;
+        bad_answers += b;
+        crypto += c;
     }
     let seconds = start.elapsed().as_secs_f64();
+    let cpu = cpu_by_thread()
+        .zip(cpu_before)
+        .map(|(a, b)| (a.0 - b.0, a.1 - b.1, a.2 - b.2));
+    drop(client_rt);
+    drop(provider_rt);
     all.sort_by(f64::total_cmp);
     let v = log::verify(db, None).await.map_err(|e| e.to_string())?;
     let nats = match &opts.nats_url {
@@ -258,6 +452,9 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
         p99_ms: percentile(&all, 99.0),
         log_entries_verified: v.entries_checked,
         log_intact: v.first_broken.is_none(),
+        client_crypto_seconds: crypto.as_secs_f64(),
+        cpu,
+        bad_answers,
         nats,
         webhooks,
     })

@@ -4,12 +4,16 @@
 //! [`EventBridge`] is an outbox consumer ([`tinhso_store::outbox::Dispatcher`]): every event
 //! (or only those whose topic starts with one of the configured prefixes) is published to the
 //! subject `<subject_prefix>.<topic>` (`tinhso.dossier.status_changed`) with the event id as
-//! `Nats-Msg-Id`, and the handler waits for JetStream's publish acknowledgement. An error (no
-//! connection, no stream, time-out) is returned to the dispatcher, which retries with its
-//! back-off and keeps the order. Because the outbox delivers at least once, the same event can
-//! be published again (a crash between the acknowledgement and the stored progress): the
-//! stream's duplicate window (2 hours, far longer than the outbox's longest back-off) makes
-//! JetStream drop the copy, so each event is stored once.
+//! `Nats-Msg-Id`. Events go in batches of up to [`PUBLISH_BATCH`], in order: all of a batch are
+//! sent without waiting, then their acknowledgements are awaited together, and the outbox
+//! stores its progress once, up to the last event acknowledged in sequence. An error (no
+//! connection, no stream, time-out) is returned to the dispatcher with the first event not
+//! acknowledged, which retries from there with its back-off. Because the outbox delivers at
+//! least once, the same event can be published again (a crash between the acknowledgements
+//! and the stored progress, or later events of a failed batch that were stored): the stream's
+//! duplicate window (2 hours, far longer than the outbox's longest back-off) makes JetStream
+//! drop the copy, so each event is stored once. The one cost of pipelining: if an event in
+//! the middle of a batch is lost while later ones are stored, the retry stores it after them.
 //!
 //! The stream (`TINHSO_EVENTS`, subjects `tinhso.>`) is created or updated idempotently when
 //! the bridge starts (and again before a publish if that failed): file storage, limits
@@ -26,6 +30,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tinhso_store::outbox::{DispatcherBuilder, Event};
+
+/// Events published per batch before awaiting their acknowledgements together.
+pub const PUBLISH_BATCH: usize = 256;
 
 /// Header carrying the outbox topic (the subject has it too, sanitised).
 pub const TOPIC_HEADER: &str = "Tinhso-Topic";
@@ -237,6 +244,58 @@ impl EventBridge {
         Ok(!ack.duplicate)
     }
 
+    /// Publish `events` in order without waiting in between, then await every
+    /// acknowledgement together (pipelined: one round trip per batch, not per event).
+    /// `Err((i, e))`: events before `i` are acknowledged, `i` is not (it and those after it
+    /// are published again by the retry; the duplicate window drops those already stored).
+    pub async fn publish_batch(&self, events: &[Event]) -> Result<(), (usize, NatsError)> {
+        if !self.stream_ready.load(Ordering::Acquire) {
+            self.ensure_stream().await.map_err(|e| (0, e))?;
+        }
+        let mut acks = Vec::with_capacity(events.len());
+        let mut sent = Err((events.len(), NatsError(String::new())));
+        for (i, ev) in events.iter().enumerate() {
+            let subject = subject_for(&self.cfg.subject_prefix, &ev.topic);
+            let body = match serde_json::to_vec(ev) {
+                Ok(b) => b,
+                Err(e) => {
+                    sent = Err((i, err(e)));
+                    break;
+                }
+            };
+            let msg = jetstream::message::PublishMessage::build()
+                .payload(body.into())
+                .message_id(&ev.id)
+                .header(TOPIC_HEADER, ev.topic.as_str());
+            match self.js.send_publish(subject.clone(), msg).await {
+                Ok(ack) => acks.push((subject, ack)),
+                Err(e) => {
+                    sent = Err((i, NatsError(format!("publish {subject}: {e}"))));
+                    break;
+                }
+            }
+        }
+        if acks.len() == events.len() {
+            sent = Ok(());
+        }
+        let results = futures_util::future::join_all(
+            acks.into_iter()
+                .map(|(subject, ack)| async move { ack.await.map_err(|e| (subject, e)) }),
+        )
+        .await;
+        for (i, r) in results.into_iter().enumerate() {
+            if let Err((subject, e)) = r {
+                // The stream may have been deleted under us: re-create it on the retry.
+                self.stream_ready.store(false, Ordering::Release);
+                return Err((
+                    i,
+                    NatsError(format!("publish {subject}: no acknowledgement: {e}")),
+                ));
+            }
+        }
+        sent
+    }
+
     /// Outbox consumer names: `nats` for every event, `nats:<prefix>` per configured prefix.
     pub fn consumer_names(&self) -> Vec<(String, String)> {
         if self.cfg.topic_prefixes.is_empty() {
@@ -250,19 +309,22 @@ impl EventBridge {
         }
     }
 
-    /// Register the bridge with the outbox dispatcher.
+    /// Register the bridge with the outbox dispatcher: batches of up to [`PUBLISH_BATCH`]
+    /// events, published pipelined ([`Self::publish_batch`]); the outbox stores the progress
+    /// once per batch, after its acknowledgements.
     pub fn subscribe(&self, mut builder: DispatcherBuilder) -> DispatcherBuilder {
         for (name, prefix) in self.consumer_names() {
             let bridge = self.clone();
-            builder = builder.subscribe(&name, &prefix, move |ev| {
+            builder = builder.subscribe_batch(&name, &prefix, PUBLISH_BATCH, move |evs| {
                 let bridge = bridge.clone();
                 async move {
-                    match bridge.publish(&ev).await {
-                        Ok(stored) => {
-                            tracing::debug!(id = %ev.id, topic = %ev.topic, duplicate = !stored, "event published to NATS");
+                    let n = evs.len();
+                    match bridge.publish_batch(&evs).await {
+                        Ok(()) => {
+                            tracing::debug!(events = n, "events published to NATS");
                             Ok(())
                         }
-                        Err(e) => Err(e.to_string()),
+                        Err((i, e)) => Err((i, e.to_string())),
                     }
                 }
             });

@@ -112,11 +112,162 @@ pub struct Hub {
     http: reqwest::Client,
     cfg: HubConfig,
     breakers: Mutex<HashMap<String, Breaker>>,
-    /// The nonce writer (started with the first exchange).
-    nonces: std::sync::OnceLock<tokio::sync::mpsc::Sender<PendingNonce>>,
+    /// Nonces seen, in memory (written to the database with the log entries).
+    nonces: tokio::sync::OnceCell<Mutex<NonceWindow>>,
     limiter: MemberLimiter,
     metrics: crate::metrics::HubMetrics,
     log: log::Appender,
+    /// Registry reads (keys, services, rights) of the central hub, cached.
+    cache: RegistryCache,
+}
+
+/// How long a cached registry read is trusted without a change seen in this process: the
+/// bound on how late this hub notices a change made through another server on the same
+/// database. A change made through this process ([`registry::generation`]) applies to the
+/// next request.
+const REGISTRY_TTL: Duration = Duration::from_secs(2);
+
+/// A cached registry read: the registry generation it was read under, and when.
+struct Cached<T> {
+    generation: u64,
+    at: Instant,
+    value: T,
+}
+
+/// The central hub's registry reads, cached in memory (three queries per exchange before):
+/// an entry is used while the registry's generation is the one it was read under and it is
+/// younger than [`REGISTRY_TTL`]; grants, revocations, key rotations and member or service
+/// changes bump the generation ([`registry::generation`]).
+#[derive(Default)]
+struct RegistryCache {
+    keys: CacheMap<String, Arc<Vec<String>>>,
+    services: CacheMap<(String, String), Option<Arc<registry::Service>>>,
+    scopes: CacheMap<RightKey, Option<Arc<Vec<String>>>>,
+}
+
+type CacheMap<K, V> = Mutex<HashMap<K, Cached<V>>>;
+/// (client, provider, service).
+type RightKey = (String, String, String);
+
+/// Bound on each cache (member codes come from clients; past it the cache starts over).
+const CACHE_MAX: usize = 10_000;
+
+fn cache_get<K, V>(map: &Mutex<HashMap<K, Cached<V>>>, key: &K) -> Option<V>
+where
+    K: std::hash::Hash + Eq,
+    V: Clone,
+{
+    let generation = registry::generation();
+    let m = map.lock().ok()?;
+    m.get(key)
+        .filter(|c| c.generation == generation && c.at.elapsed() < REGISTRY_TTL)
+        .map(|c| c.value.clone())
+}
+
+fn cache_put<K, V>(map: &Mutex<HashMap<K, Cached<V>>>, key: K, generation: u64, value: V)
+where
+    K: std::hash::Hash + Eq,
+{
+    if let Ok(mut m) = map.lock() {
+        if m.len() >= CACHE_MAX {
+            m.clear();
+        }
+        m.insert(
+            key,
+            Cached {
+                generation,
+                at: Instant::now(),
+                value,
+            },
+        );
+    }
+}
+
+/// Most nonces held in memory; past it the earliest-expiring are dropped and misses are
+/// checked in the database until those would have expired.
+const NONCES_MAX: usize = 1_000_000;
+
+/// The replay window (nonces seen) in memory: (member, nonce) → expiry, and the same keys by
+/// expiry second for purging. Loaded from `exchange_nonces` when the hub starts (so a
+/// restart does not reopen the window); each new nonce is written to `exchange_nonces` in
+/// the transaction of the exchange's log entry (the record for restarts and other nodes).
+struct NonceWindow {
+    /// Most nonces held ([`NONCES_MAX`]).
+    max: usize,
+    seen: HashMap<(String, String), i64>,
+    by_expiry: std::collections::BTreeMap<i64, Vec<(String, String)>>,
+    /// Latest expiry (µs) among nonces dropped for room: until then a miss is not proof.
+    dropped_until: i64,
+}
+
+/// What the memory knows about a nonce.
+enum NonceSeen {
+    Fresh,
+    Replayed,
+    /// Not in memory, but memory is incomplete (see [`NonceWindow::dropped_until`]).
+    AskDatabase,
+}
+
+impl NonceWindow {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            seen: HashMap::new(),
+            by_expiry: std::collections::BTreeMap::new(),
+            dropped_until: 0,
+        }
+    }
+
+    fn purge(&mut self, now: i64) {
+        let now_s = now / 1_000_000;
+        while let Some(entry) = self.by_expiry.first_entry() {
+            if *entry.key() >= now_s {
+                break;
+            }
+            for k in entry.remove() {
+                if self.seen.get(&k).is_some_and(|e| *e < now) {
+                    self.seen.remove(&k);
+                }
+            }
+        }
+    }
+
+    /// Record (member, nonce) unless seen; what was known.
+    fn take(&mut self, member: &str, nonce: &str, expires: i64, now: i64) -> NonceSeen {
+        let key = (member.to_string(), nonce.to_string());
+        if self.seen.get(&key).is_some_and(|e| *e >= now) {
+            return NonceSeen::Replayed;
+        }
+        if self.dropped_until >= now {
+            return NonceSeen::AskDatabase;
+        }
+        self.insert(key, expires, now);
+        NonceSeen::Fresh
+    }
+
+    fn insert(&mut self, key: (String, String), expires: i64, now: i64) {
+        if self.seen.len() >= self.max {
+            self.purge(now);
+        }
+        while self.seen.len() >= self.max {
+            let Some((second, keys)) = self.by_expiry.pop_first() else {
+                break;
+            };
+            for k in keys {
+                if let Some(e) = self.seen.remove(&k) {
+                    self.dropped_until = self.dropped_until.max(e);
+                }
+            }
+            self.dropped_until = self
+                .dropped_until
+                .max((second + 1).saturating_mul(1_000_000));
+        }
+        self.by_expiry
+            .entry(expires / 1_000_000)
+            .or_default()
+            .push(key.clone());
+        self.seen.insert(key, expires);
+    }
 }
 
 /// Members' own rates: member → (burst, per second).
@@ -264,44 +415,6 @@ const CIRCUIT_OPEN: Refusal = refusal(
     "The service is paused after repeated failures; try again later",
 );
 
-/// (member, nonce, expiry) and where to answer whether it was new.
-type PendingNonce = (
-    (String, String, i64),
-    tokio::sync::oneshot::Sender<Result<bool, String>>,
-);
-
-/// Insert nonces in one transaction (purging expired ones first when `purge`); for each,
-/// whether it was new. A nonce repeated inside the batch is new only the first time.
-async fn insert_nonces(
-    db: &Db,
-    items: &[(String, String, i64)],
-    purge: bool,
-) -> Result<Vec<bool>, DbError> {
-    let mut tx = db.begin_write().await?;
-    if purge {
-        sqlx::query("DELETE FROM exchange_nonces WHERE expires_at < $1")
-            .bind(now_micros())
-            .execute(tx.conn())
-            .await?;
-    }
-    let mut out = Vec::with_capacity(items.len());
-    for (member, nonce, expires) in items {
-        let n = sqlx::query(
-            "INSERT INTO exchange_nonces (member_code, nonce, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (member_code, nonce) DO NOTHING",
-        )
-        .bind(member)
-        .bind(nonce)
-        .bind(expires)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-        out.push(n == 1);
-    }
-    tx.commit().await?;
-    Ok(out)
-}
-
 /// Why a member's request was not authenticated.
 enum AuthError {
     /// Refused; `true` when the signature verified (the member's code may label metrics).
@@ -327,6 +440,8 @@ struct Seen {
     /// Bodies to keep encrypted (the service's classification allows it): the client's
     /// timestamp and nonce, and the request body.
     keep: Option<(i64, String, axum::body::Bytes)>,
+    /// The request's nonce, new: recorded with the log entry.
+    nonce: Option<log::NonceRecord>,
 }
 
 impl Seen {
@@ -356,6 +471,7 @@ impl Seen {
             client_verified: false,
             service_known: false,
             keep: None,
+            nonce: None,
         }
     }
 }
@@ -413,10 +529,11 @@ impl Hub {
             signature_header,
             http,
             breakers: Mutex::default(),
-            nonces: std::sync::OnceLock::new(),
+            nonces: tokio::sync::OnceCell::new(),
             limiter: MemberLimiter::default(),
             metrics: crate::metrics::HubMetrics::default(),
             log: appender,
+            cache: RegistryCache::default(),
             cfg,
         }
     }
@@ -477,12 +594,23 @@ impl Hub {
     }
 
     /// The public keys a request from `member` may be signed with (none unless active).
-    async fn keys_of(&self, member: &str) -> Result<Vec<String>, Unavailable> {
+    async fn keys_of(&self, member: &str) -> Result<Arc<Vec<String>>, Unavailable> {
         match &self.source {
-            Source::Database => Ok(registry::active_keys(&self.db, member).await?),
+            Source::Database => {
+                let key = member.to_string();
+                if let Some(k) = cache_get(&self.cache.keys, &key) {
+                    return Ok(k);
+                }
+                // The generation is read before the database: a change committed meanwhile
+                // bumps it and the entry is not used again.
+                let generation = registry::generation();
+                let keys = Arc::new(registry::active_keys(&self.db, member).await?);
+                cache_put(&self.cache.keys, key, generation, keys.clone());
+                Ok(keys)
+            }
             Source::Snapshot(node) => {
                 let held = node.current().map_err(|_| Unavailable::Stale)?;
-                Ok(held.active_keys(member))
+                Ok(Arc::new(held.active_keys(member)))
             }
         }
     }
@@ -492,14 +620,26 @@ impl Hub {
         &self,
         provider: &str,
         code: &str,
-    ) -> Result<Option<registry::Service>, Unavailable> {
+    ) -> Result<Option<Arc<registry::Service>>, Unavailable> {
         match &self.source {
-            Source::Database => Ok(registry::get_service(&self.db, provider, code).await?),
+            Source::Database => {
+                let key = (provider.to_string(), code.to_string());
+                if let Some(s) = cache_get(&self.cache.services, &key) {
+                    return Ok(s);
+                }
+                let generation = registry::generation();
+                let s = registry::get_service(&self.db, provider, code)
+                    .await?
+                    .map(Arc::new);
+                cache_put(&self.cache.services, key, generation, s.clone());
+                Ok(s)
+            }
             Source::Snapshot(node) => {
                 let held = node.current().map_err(|_| Unavailable::Stale)?;
                 Ok((provider == node.member())
                     .then(|| held.service(provider, code))
-                    .flatten())
+                    .flatten()
+                    .map(Arc::new))
             }
         }
     }
@@ -510,12 +650,23 @@ impl Hub {
         client: &str,
         provider: &str,
         code: &str,
-    ) -> Result<Option<Vec<String>>, Unavailable> {
+    ) -> Result<Option<Arc<Vec<String>>>, Unavailable> {
         match &self.source {
-            Source::Database => Ok(registry::right_scope(&self.db, client, provider, code).await?),
+            Source::Database => {
+                let key = (client.to_string(), provider.to_string(), code.to_string());
+                if let Some(s) = cache_get(&self.cache.scopes, &key) {
+                    return Ok(s);
+                }
+                let generation = registry::generation();
+                let s = registry::right_scope(&self.db, client, provider, code)
+                    .await?
+                    .map(Arc::new);
+                cache_put(&self.cache.scopes, key, generation, s.clone());
+                Ok(s)
+            }
             Source::Snapshot(node) => {
                 let held = node.current().map_err(|_| Unavailable::Stale)?;
-                Ok(held.right_scope(client, provider, code))
+                Ok(held.right_scope(client, provider, code).map(Arc::new))
             }
         }
     }
@@ -632,7 +783,7 @@ impl Hub {
                 Some(sealed)
             }),
         };
-        if let Err(e) = self.log.append(entry).await {
+        if let Err(e) = self.log.append_with_nonce(entry, seen.nonce.clone()).await {
             tracing::error!(error = %e, exchange_id = %seen.exchange_id, "message log append failed");
             return problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -721,57 +872,77 @@ impl Hub {
         .await
     }
 
-    /// Record a nonce; `false` when it was seen before (a replay). Group-committed like the
-    /// log: concurrent exchanges share one write transaction.
-    async fn take_nonce(&self, member: &str, nonce: &str, ts: i64) -> Result<bool, DbError> {
+    /// The nonce window, loaded from the database on first use.
+    async fn nonce_window(&self) -> Result<&Mutex<NonceWindow>, DbError> {
+        self.nonces
+            .get_or_try_init(|| async {
+                let now = now_micros();
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                    "SELECT member_code, nonce, expires_at FROM exchange_nonces \
+                     WHERE expires_at >= $1 ORDER BY expires_at DESC LIMIT $2",
+                )
+                .bind(now)
+                .bind(i64::try_from(NONCES_MAX).unwrap_or(i64::MAX))
+                .fetch_all(self.db.pool())
+                .await?;
+                let mut w = NonceWindow::new(NONCES_MAX);
+                if rows.len() >= NONCES_MAX {
+                    // Those not loaded expire no later than the last one loaded.
+                    w.dropped_until = rows.last().map_or(0, |r| r.2);
+                }
+                for (member, nonce, expires) in rows {
+                    w.insert((member, nonce), expires, now);
+                }
+                Ok(Mutex::new(w))
+            })
+            .await
+    }
+
+    /// Take a nonce: `Ok(Some(record))` when new (the record goes into the database with the
+    /// log entry), `Ok(None)` when seen before (a replay). Decided in memory; the database is
+    /// asked only when memory had to drop nonces for room.
+    async fn take_nonce(
+        &self,
+        member: &str,
+        nonce: &str,
+        ts: i64,
+    ) -> Result<Option<log::NonceRecord>, DbError> {
         let now = now_micros();
         let skew = i64::try_from(self.cfg.clock_skew.as_micros()).unwrap_or(i64::MAX);
         let expires = ts.saturating_mul(1_000_000).max(now).saturating_add(skew);
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let stopped = || DbError::Invalid("nonce writer stopped".into());
-        self.nonce_sender()
-            .send(((member.to_string(), nonce.to_string(), expires), reply))
-            .await
-            .map_err(|_| stopped())?;
-        answer
-            .await
-            .map_err(|_| stopped())?
-            .map_err(DbError::Invalid)
-    }
-
-    fn nonce_sender(&self) -> &tokio::sync::mpsc::Sender<PendingNonce> {
-        self.nonces.get_or_init(|| {
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<PendingNonce>(1024);
-            let db = self.db.clone();
-            tokio::spawn(async move {
-                let mut batches = 0u64;
-                while let Some(first) = rx.recv().await {
-                    let mut batch = vec![first];
-                    while batch.len() < 256 {
-                        match rx.try_recv() {
-                            Ok(p) => batch.push(p),
-                            Err(_) => break,
-                        }
-                    }
-                    batches += 1;
-                    let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-                    match insert_nonces(&db, &items, batches % 64 == 1).await {
-                        Ok(fresh) => {
-                            for (reply, f) in replies.into_iter().zip(fresh) {
-                                let _ = reply.send(Ok(f));
-                            }
-                        }
-                        Err(e) => {
-                            let msg = e.to_string();
-                            for reply in replies {
-                                let _ = reply.send(Err(msg.clone()));
-                            }
-                        }
-                    }
+        let window = self.nonce_window().await?;
+        let seen = {
+            let mut w = window
+                .lock()
+                .map_err(|_| DbError::Invalid("nonce window poisoned".into()))?;
+            w.purge(now);
+            w.take(member, nonce, expires, now)
+        };
+        match seen {
+            NonceSeen::Fresh => Ok(Some((member.to_string(), nonce.to_string(), expires))),
+            NonceSeen::Replayed => Ok(None),
+            NonceSeen::AskDatabase => {
+                let known: Option<i64> = sqlx::query_scalar(
+                    "SELECT expires_at FROM exchange_nonces WHERE member_code = $1 AND nonce = $2",
+                )
+                .bind(member)
+                .bind(nonce)
+                .fetch_optional(self.db.pool())
+                .await?;
+                if known.is_some_and(|e| e >= now) {
+                    return Ok(None);
                 }
-            });
-            tx
-        })
+                let mut w = window
+                    .lock()
+                    .map_err(|_| DbError::Invalid("nonce window poisoned".into()))?;
+                let key = (member.to_string(), nonce.to_string());
+                if w.seen.get(&key).is_some_and(|e| *e >= now) {
+                    return Ok(None);
+                }
+                w.insert(key, expires, now);
+                Ok(Some((member.to_string(), nonce.to_string(), expires)))
+            }
+        }
     }
 
     /// The verifier of every member request (exchanges and subscriptions): the headers are
@@ -785,7 +956,7 @@ impl Hub {
         path_and_query: &str,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> (String, Result<String, AuthError>) {
+    ) -> (String, Result<(String, log::NonceRecord), AuthError>) {
         let client = header_str(headers, signing::H_MEMBER)
             .unwrap_or_default()
             .to_string();
@@ -829,8 +1000,8 @@ impl Hub {
             return (request_sha256, refused(&RATE_LIMITED, true));
         }
         match self.take_nonce(&client, nonce, ts).await {
-            Ok(true) => (request_sha256, Ok(client)),
-            Ok(false) => (request_sha256, refused(&REPLAYED, true)),
+            Ok(Some(record)) => (request_sha256, Ok((client, record))),
+            Ok(None) => (request_sha256, refused(&REPLAYED, true)),
             Err(e) => (request_sha256, Err(AuthError::Internal(e.to_string()))),
         }
     }
@@ -884,7 +1055,10 @@ impl Hub {
             .await;
         seen.request_sha256 = request_sha256;
         let member = match auth {
-            Ok(m) => m,
+            Ok((m, nonce)) => {
+                seen.nonce = Some(nonce);
+                m
+            }
             Err(e) => return self.refuse_auth(&mut seen, e).await,
         };
         seen.client_verified = true;
@@ -968,8 +1142,9 @@ impl Hub {
             .authenticate("GET", &path_and_query, &headers, b"")
             .await;
         seen.request_sha256 = request_sha256;
-        if let Err(e) = auth {
-            return self.refuse_auth(&mut seen, e).await;
+        match auth {
+            Ok((_, nonce)) => seen.nonce = Some(nonce),
+            Err(e) => return self.refuse_auth(&mut seen, e).await,
         }
         seen.client_verified = true;
         if !matches!(self.source, Source::Database) {
@@ -1029,7 +1204,10 @@ impl Hub {
             .await;
         seen.request_sha256 = request_sha256;
         match auth {
-            Ok(_) => seen.client_verified = true,
+            Ok((_, nonce)) => {
+                seen.client_verified = true;
+                seen.nonce = Some(nonce);
+            }
             Err(e) => return self.refuse_auth(&mut seen, e).await,
         }
         // 3. The service and the right to call it.
@@ -1253,4 +1431,66 @@ pub async fn subscription_handler(
 ) -> Response {
     let pq = path_and_query(&uri);
     hub.subscriptions(method, pq, Some(id), headers, body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = 1_000_000;
+
+    #[test]
+    fn the_nonce_window_refuses_replays_forgets_expired_and_stays_bounded() {
+        let mut w = NonceWindow::new(3);
+        let now = 1_000 * S;
+        assert!(matches!(
+            w.take("a", "n1", now + 300 * S, now),
+            NonceSeen::Fresh
+        ));
+        assert!(matches!(
+            w.take("a", "n1", now + 300 * S, now),
+            NonceSeen::Replayed
+        ));
+        assert!(matches!(
+            w.take("b", "n1", now + 300 * S, now),
+            NonceSeen::Fresh
+        ));
+        // Expired nonces are forgotten (their requests are refused by the clock anyway).
+        let later = now + 301 * S;
+        w.purge(later);
+        assert!(w.seen.is_empty() && w.by_expiry.is_empty());
+        // Full: the earliest-expiring nonces are dropped, and until they would have expired a
+        // nonce not in memory is not taken as new: the database decides.
+        for (i, exp) in [10, 20, 30].into_iter().enumerate() {
+            let n = format!("m{i}");
+            assert!(matches!(
+                w.take("a", &n, later + exp * S, later),
+                NonceSeen::Fresh
+            ));
+        }
+        assert!(matches!(
+            w.take("a", "m3", later + 40 * S, later),
+            NonceSeen::Fresh
+        ));
+        assert_eq!(w.seen.len(), 3);
+        assert!(!w.seen.contains_key(&("a".to_string(), "m0".to_string())));
+        assert!(matches!(
+            w.take("a", "m0", later + 40 * S, later),
+            NonceSeen::AskDatabase
+        ));
+        assert!(matches!(
+            w.take("a", "m1", later + 40 * S, later),
+            NonceSeen::Replayed
+        ));
+        assert!(matches!(
+            w.take("a", "x", later + 40 * S, later),
+            NonceSeen::AskDatabase
+        ));
+        // Once the dropped ones would have expired, memory is complete again.
+        let after = later + 12 * S;
+        assert!(matches!(
+            w.take("a", "x", after + 300 * S, after),
+            NonceSeen::Fresh
+        ));
+    }
 }

@@ -157,10 +157,49 @@ pub async fn append(db: &Db, e: &NewEntry) -> Result<Entry, DbError> {
 
 /// Append several entries, in order, in one transaction (one commit for all).
 pub async fn append_many(db: &Db, entries: &[NewEntry]) -> Result<Vec<Entry>, DbError> {
-    if entries.is_empty() {
-        return Ok(Vec::new());
+    Ok(write_batch(db, entries, &[], false).await?.0)
+}
+
+/// A request's nonce as the hub records it: member, nonce, expiry (Unix microseconds).
+pub type NonceRecord = (String, String, i64);
+
+/// Append `entries` and record `nonces` (`exchange_nonces`) in one transaction, first purging
+/// expired nonces when `purge`. Returns the entries and, per nonce, whether it was new in the
+/// database (`false`: another node — or this one before a restart — recorded it first).
+async fn write_batch(
+    db: &Db,
+    entries: &[NewEntry],
+    nonces: &[NonceRecord],
+    purge: bool,
+) -> Result<(Vec<Entry>, Vec<bool>), DbError> {
+    if entries.is_empty() && nonces.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
     }
     let mut tx = db.begin_write().await?;
+    if purge {
+        sqlx::query("DELETE FROM exchange_nonces WHERE expires_at < $1")
+            .bind(now_micros())
+            .execute(tx.conn())
+            .await?;
+    }
+    let mut fresh = Vec::with_capacity(nonces.len());
+    for (member, nonce, expires) in nonces {
+        let n = sqlx::query(
+            "INSERT INTO exchange_nonces (member_code, nonce, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (member_code, nonce) DO NOTHING",
+        )
+        .bind(member)
+        .bind(nonce)
+        .bind(expires)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        fresh.push(n == 1);
+    }
+    if entries.is_empty() {
+        tx.commit().await?;
+        return Ok((Vec::new(), fresh));
+    }
     let row =
         sqlx::query("UPDATE exchange_log_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
             .fetch_one(tx.conn())
@@ -236,11 +275,12 @@ pub async fn append_many(db: &Db, entries: &[NewEntry]) -> Result<Vec<Entry>, Db
         .execute(tx.conn())
         .await?;
     tx.commit().await?;
-    Ok(out)
+    Ok((out, fresh))
 }
 
 type Pending = (
     NewEntry,
+    Option<NonceRecord>,
     tokio::sync::oneshot::Sender<Result<Entry, String>>,
 );
 
@@ -269,24 +309,42 @@ impl Appender {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Pending>(4 * Self::MAX_BATCH);
             let db = self.db.clone();
             tokio::spawn(async move {
+                let mut batches = 0u64;
+                let mut entries = Vec::with_capacity(Self::MAX_BATCH);
+                let mut nonces = Vec::with_capacity(Self::MAX_BATCH);
+                let mut replies = Vec::with_capacity(Self::MAX_BATCH);
                 while let Some(first) = rx.recv().await {
-                    let mut batch = vec![first];
-                    while batch.len() < Self::MAX_BATCH {
-                        match rx.try_recv() {
-                            Ok(p) => batch.push(p),
-                            Err(_) => break,
+                    let mut next = Some(first);
+                    while let Some((entry, nonce, reply)) = next.take() {
+                        entries.push(entry);
+                        nonces.extend(nonce);
+                        replies.push(reply);
+                        if entries.len() < Self::MAX_BATCH {
+                            next = rx.try_recv().ok();
                         }
                     }
-                    let (entries, replies): (Vec<NewEntry>, Vec<_>) = batch.into_iter().unzip();
-                    match append_many(&db, &entries).await {
-                        Ok(written) => {
-                            for (reply, e) in replies.into_iter().zip(written) {
+                    batches += 1;
+                    // Expired nonces are purged every 64th commit.
+                    let result = write_batch(&db, &entries, &nonces, batches % 64 == 1).await;
+                    entries.clear();
+                    match result {
+                        Ok((written, fresh)) => {
+                            for (nonce, new) in nonces.drain(..).zip(fresh) {
+                                if !new {
+                                    // Refused in memory on this node, so recorded by another
+                                    // node sharing the database, or before a restart.
+                                    tracing::warn!(member = %nonce.0, nonce = %nonce.1,
+                                        "nonce already in the database: a replay through another hub node");
+                                }
+                            }
+                            for (reply, e) in replies.drain(..).zip(written) {
                                 let _ = reply.send(Ok(e));
                             }
                         }
                         Err(e) => {
+                            nonces.clear();
                             let msg = e.to_string();
-                            for reply in replies {
+                            for reply in replies.drain(..) {
                                 let _ = reply.send(Err(msg.clone()));
                             }
                         }
@@ -299,9 +357,20 @@ impl Appender {
 
     /// Append one entry; returns once it is committed.
     pub async fn append(&self, e: NewEntry) -> Result<Entry, DbError> {
+        self.append_with_nonce(e, None).await
+    }
+
+    /// Append one entry and record the request's nonce in the same transaction (the hub keeps
+    /// nonces in memory and writes them with the log instead of a commit of their own);
+    /// returns once both are committed.
+    pub async fn append_with_nonce(
+        &self,
+        e: NewEntry,
+        nonce: Option<NonceRecord>,
+    ) -> Result<Entry, DbError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.sender()
-            .send((e, reply))
+            .send((e, nonce, reply))
             .await
             .map_err(|_| DbError::Invalid("exchange log appender stopped".into()))?;
         answer

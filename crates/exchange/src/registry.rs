@@ -9,6 +9,26 @@ use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
 use tinhso_store::{now_micros, Db, DbError};
 
+/// Bumped after every change to members, keys, services or rights made through this module
+/// (the only writer of those tables): the hub's cached reads of the registry
+/// ([`crate::Hub`]) compare it with the value they were read under and read again when it
+/// moved, so a revoked right or key is refused from the next request on.
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The registry's change counter in this process (see [`GENERATION`]).
+pub fn generation() -> u64 {
+    GENERATION.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Bumps [`GENERATION`] when the changing function returns (after its commit, on every path).
+struct Changed;
+
+impl Drop for Changed {
+    fn drop(&mut self) {
+        GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 /// Data classifications a service can carry (phân loại dữ liệu).
 pub const CLASSIFICATIONS: &[&str] = &["public", "internal", "restricted"];
 
@@ -326,6 +346,7 @@ pub async fn register_member(
     member_name: &str,
     key_b64: &str,
 ) -> Result<Member, AppError> {
+    let _changed = Changed;
     let mut errs = FieldErrors::new();
     let code = errs.check("code", member_code(code));
     let member_name = errs.check("name", name(member_name));
@@ -385,6 +406,7 @@ pub async fn rotate_key(
     code: &str,
     key_b64: &str,
 ) -> Result<MemberKey, AppError> {
+    let _changed = Changed;
     let key = public_key(key_b64).map_err(|e| AppError::field("public_key", e))?;
     require_member(db, code).await?;
     let now = now_micros();
@@ -427,6 +449,7 @@ pub async fn rotate_key(
 
 /// Revoke one key (a lost or compromised key); the member keeps its other keys.
 pub async fn revoke_key(db: &Db, ctx: &Ctx, code: &str, key_id: &str) -> Result<(), AppError> {
+    let _changed = Changed;
     let mut tx = db.begin_write().await?;
     let n = sqlx::query(
         "UPDATE exchange_member_keys SET revoked_at = $1 WHERE member_code = $2 AND id = $3 AND revoked_at IS NULL",
@@ -460,6 +483,7 @@ pub async fn set_member_active(
     code: &str,
     active: bool,
 ) -> Result<(), AppError> {
+    let _changed = Changed;
     let status = if active { "active" } else { "revoked" };
     let mut tx = db.begin_write().await?;
     let n = sqlx::query("UPDATE exchange_members SET status = $1, updated_at = $2 WHERE code = $3")
@@ -529,6 +553,7 @@ pub async fn list_services(db: &Db) -> Result<Vec<Service>, DbError> {
 /// Register a service, or update it (same provider and code). The OpenAPI document is checked
 /// first; a malformed one is refused with the parser's message.
 pub async fn register_service(db: &Db, ctx: &Ctx, s: &NewService) -> Result<Service, AppError> {
+    let _changed = Changed;
     let mut errs = FieldErrors::new();
     let provider = errs.check("provider", member_code(&s.provider));
     let code = errs.check("code", service_code(&s.code));
@@ -592,6 +617,7 @@ pub async fn set_service_active(
     code: &str,
     active: bool,
 ) -> Result<(), AppError> {
+    let _changed = Changed;
     let mut tx = db.begin_write().await?;
     let n = sqlx::query(
         "UPDATE exchange_services SET active = $1, updated_at = $2 WHERE provider = $3 AND code = $4",
@@ -728,6 +754,7 @@ pub async fn grant(
     provider: &str,
     service: &str,
 ) -> Result<(), AppError> {
+    let _changed = Changed;
     grant_operations(db, ctx, client, provider, service, &[]).await
 }
 
@@ -743,6 +770,7 @@ pub async fn grant_operations(
     service: &str,
     operations: &[String],
 ) -> Result<(), AppError> {
+    let _changed = Changed;
     require_member(db, client).await?;
     let Some(svc) = get_service(db, provider, service).await? else {
         return Err(AppError::not_found().with_detail(
@@ -829,6 +857,7 @@ pub async fn revoke(
     provider: &str,
     service: &str,
 ) -> Result<(), AppError> {
+    let _changed = Changed;
     // Malformed codes cannot name a right: say so rather than "nothing to revoke".
     let mut errs = FieldErrors::new();
     errs.check("client", member_code(client));

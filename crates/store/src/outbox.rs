@@ -259,10 +259,23 @@ pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>
 /// An event handler.
 pub type Handler = Arc<dyn Fn(Event) -> HandlerFuture + Send + Sync>;
 
+/// The future a batch handler returns: `Ok(())` when every event of the batch was handled,
+/// else the index of the first one that was not (those before it were) and why.
+pub type BatchFuture = Pin<Box<dyn Future<Output = Result<(), (usize, String)>> + Send>>;
+/// A handler of events in batches (in order, oldest first).
+pub type BatchHandler = Arc<dyn Fn(Vec<Event>) -> BatchFuture + Send + Sync>;
+
+enum Handling {
+    /// One event at a time, its progress stored after each.
+    One(Handler),
+    /// Up to this many events at once, progress stored once per batch.
+    Batch(BatchHandler, i64),
+}
+
 struct Consumer {
     name: String,
     topic_prefix: String,
-    handler: Handler,
+    handler: Handling,
 }
 
 /// Delivers outbox events to in-process consumers.
@@ -296,6 +309,10 @@ impl Dispatcher {
     }
 
     async fn drain(&self, c: &Consumer) -> Result<usize, DbError> {
+        let handler = match &c.handler {
+            Handling::One(h) => h,
+            Handling::Batch(h, size) => return self.drain_batches(c, h, *size).await,
+        };
         let mut delivered = 0;
         loop {
             let last: i64 =
@@ -329,7 +346,7 @@ impl Dispatcher {
                 };
                 let seq = ev.seq;
                 let id = ev.id.clone();
-                match (c.handler)(ev).await {
+                match handler(ev).await {
                     Ok(()) => {
                         let mut tx = self.db.begin_write().await?;
                         sqlx::query(
@@ -378,6 +395,100 @@ impl Dispatcher {
         }
     }
 
+    /// [`Self::drain`] for a batch consumer: read up to `size` events, hand them over at once,
+    /// store the progress once (up to the last one handled), record a failure like a single
+    /// consumer's (same back-off, the order kept: the failed event heads the next batch).
+    async fn drain_batches(
+        &self,
+        c: &Consumer,
+        handler: &BatchHandler,
+        size: i64,
+    ) -> Result<usize, DbError> {
+        let mut delivered = 0;
+        loop {
+            let last: i64 =
+                sqlx::query_scalar("SELECT last_seq FROM outbox_consumers WHERE consumer = $1")
+                    .bind(&c.name)
+                    .fetch_optional(self.db.pool())
+                    .await?
+                    .unwrap_or(0);
+            let events = read_after(&self.db, last, &c.topic_prefix, size.max(1)).await?;
+            let Some(head) = events.first() else {
+                return Ok(delivered);
+            };
+            // Progress stops at a failed event, so only the batch's first can have a failure.
+            let now = now_micros();
+            let head_id = head.id.clone();
+            let failure = sqlx::query(
+                "SELECT attempts, next_attempt_at FROM outbox_failures WHERE consumer = $1 AND event_id = $2",
+            )
+            .bind(&c.name)
+            .bind(&head_id)
+            .fetch_optional(self.db.pool())
+            .await?;
+            let head_attempts: i64 = match &failure {
+                Some(r) => {
+                    let next: i64 = r.try_get(1)?;
+                    if next > now {
+                        return Ok(delivered);
+                    }
+                    r.try_get(0)?
+                }
+                None => 0,
+            };
+            let keys: Vec<(i64, String)> = events.iter().map(|e| (e.seq, e.id.clone())).collect();
+            let outcome = handler(events).await;
+            let done = match &outcome {
+                Ok(()) => keys.len(),
+                Err((i, _)) => (*i).min(keys.len()),
+            };
+            let mut tx = self.db.begin_write().await?;
+            if let Some((seq, _)) = done.checked_sub(1).and_then(|i| keys.get(i)) {
+                sqlx::query(
+                    "INSERT INTO outbox_consumers (consumer, last_seq, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (consumer) DO UPDATE SET last_seq = excluded.last_seq, updated_at = excluded.updated_at",
+                )
+                .bind(&c.name)
+                .bind(*seq)
+                .bind(now_micros())
+                .execute(tx.conn())
+                .await?;
+                if failure.is_some() {
+                    sqlx::query(
+                        "DELETE FROM outbox_failures WHERE consumer = $1 AND event_id = $2",
+                    )
+                    .bind(&c.name)
+                    .bind(&head_id)
+                    .execute(tx.conn())
+                    .await?;
+                }
+            }
+            if let Err((_, err)) = outcome {
+                let id = keys.get(done).map(|k| k.1.clone()).unwrap_or_default();
+                let attempts = if done == 0 { head_attempts + 1 } else { 1 };
+                let backoff_s = 1i64 << attempts.clamp(0, 10);
+                let next = now + backoff_s.min(600) * 1_000_000;
+                tracing::warn!(consumer = %c.name, event = %id, attempts, error = %err, "event handler failed");
+                sqlx::query(
+                    "INSERT INTO outbox_failures (consumer, event_id, attempts, last_error, next_attempt_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consumer, event_id) DO UPDATE SET \
+                     attempts = excluded.attempts, last_error = excluded.last_error, next_attempt_at = excluded.next_attempt_at",
+                )
+                .bind(&c.name)
+                .bind(&id)
+                .bind(attempts)
+                .bind(err)
+                .bind(next)
+                .execute(tx.conn())
+                .await?;
+                tx.commit().await?;
+                return Ok(delivered + done);
+            }
+            tx.commit().await?;
+            delivered += done;
+        }
+    }
+
     /// Run until `shutdown` resolves: deliver on every commit that wrote events, and at least
     /// every second (for retries and events written by other nodes).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
@@ -406,7 +517,33 @@ impl DispatcherBuilder {
         self.consumers.push(Consumer {
             name: name.to_string(),
             topic_prefix: topic_prefix.to_string(),
-            handler: Arc::new(move |ev| Box::pin(handler(ev))),
+            handler: Handling::One(Arc::new(move |ev| Box::pin(handler(ev)))),
+        });
+        self
+    }
+
+    /// Register a consumer that takes up to `batch` events at once (in order); its progress
+    /// is stored once per batch, up to the last event it handled. For handlers that can
+    /// overlap the work of several events (NATS publishes awaiting their acknowledgements
+    /// together). `name` must be stable: it keys the consumer's progress.
+    pub fn subscribe_batch<F, Fut>(
+        mut self,
+        name: &str,
+        topic_prefix: &str,
+        batch: usize,
+        handler: F,
+    ) -> Self
+    where
+        F: Fn(Vec<Event>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), (usize, String)>> + Send + 'static,
+    {
+        self.consumers.push(Consumer {
+            name: name.to_string(),
+            topic_prefix: topic_prefix.to_string(),
+            handler: Handling::Batch(
+                Arc::new(move |evs| Box::pin(handler(evs))),
+                i64::try_from(batch.max(1)).unwrap_or(i64::MAX),
+            ),
         });
         self
     }

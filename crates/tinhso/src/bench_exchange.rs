@@ -28,6 +28,13 @@ pub struct ExchangeArgs {
     /// Events in the webhook phase, each delivered to 8 subscriptions on loopback; 0: skipped.
     #[arg(long, default_value_t = 2_000)]
     pub webhook_events: usize,
+    /// Requests each client signs before the clock starts (then inline): takes the clients'
+    /// signing off the measured cores; 0: each request signed when sent.
+    #[arg(long, default_value_t = 0)]
+    pub presign: usize,
+    /// Clients check the hub's signature on every answer (costs client CPU on the same cores).
+    #[arg(long)]
+    pub verify_answers: bool,
 }
 
 pub async fn run(args: &ExchangeArgs) -> anyhow::Result<()> {
@@ -70,6 +77,8 @@ pub async fn run(args: &ExchangeArgs) -> anyhow::Result<()> {
             nats_url: args.nats_url.clone(),
             events: args.events,
             webhook_events: args.webhook_events,
+            presign: args.presign,
+            verify_answers: args.verify_answers,
         },
     )
     .await
