@@ -181,10 +181,10 @@ pub async fn board_for(
                             .await?
                     }
                     Source::Reported => {
-                        crate::reported::latest_observation(
+                        crate::reported::province_latest_observation(
                             db,
+                            &*registry.province_reported(db).await?,
                             &t.indicator_key,
-                            &OrgUnit::Province,
                             Some(window.end),
                         )
                         .await?
