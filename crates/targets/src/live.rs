@@ -193,7 +193,8 @@ impl Live for ServicesProvider {
             let reports =
                 tinhso_services::indicators::reports(db, &spans, agencies.as_deref()).await?;
             for ((from, to), r) in spans.into_iter().zip(reports) {
-                self.reports.insert((from, to, agencies.clone()), Arc::new(r));
+                self.reports
+                    .insert((from, to, agencies.clone()), Arc::new(r));
             }
             Ok(())
         }

@@ -6,10 +6,10 @@
 
 use crate::engine::{Asked, Breakdown, IndicatorDef, Live, Memo, Note, Observation, OrgUnit};
 use crate::live::def;
+use crate::period::Window;
 use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use crate::period::Window;
 use tinhso_border::indicators::{shares, shares_windows, Shares};
 use tinhso_kernel::AppError;
 use tinhso_store::Db;

@@ -9,9 +9,9 @@ use crate::engine::{Asked, IndicatorDef, Live, Memo, Note, Observation, OrgUnit}
 use crate::live::def;
 use crate::period::Window;
 use chrono::NaiveDate;
-use tinhso_connectors::sync::SyncRate;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
+use tinhso_connectors::sync::SyncRate;
 use tinhso_kernel::AppError;
 use tinhso_store::Db;
 

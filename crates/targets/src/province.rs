@@ -227,8 +227,7 @@ pub async fn periods_by_indicator(
     .fetch_all(db.pool())
     .await
     .map_err(db_err)?;
-    let mut out: std::collections::HashMap<String, Vec<Period>> =
-        std::collections::HashMap::new();
+    let mut out: std::collections::HashMap<String, Vec<Period>> = std::collections::HashMap::new();
     for r in &rows {
         let key: String = r.try_get(0).map_err(db_err)?;
         let period: String = r.try_get(1).map_err(db_err)?;

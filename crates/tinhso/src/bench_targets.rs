@@ -82,7 +82,10 @@ pub async fn run(args: &TargetsArgs) -> anyhow::Result<()> {
         db.close().await;
         let now = tinhso_services::indicators::local_midnight_micros(today) + 10 * HOUR_US;
         let (lines, cold, warm) = screen(url, args, today, now).await?;
-        println!("== tinhso bench targets --screen-only {} ==", crate::config::redact(url));
+        println!(
+            "== tinhso bench targets --screen-only {} ==",
+            crate::config::redact(url)
+        );
         for l in &lines {
             println!("{l}");
         }
