@@ -183,7 +183,7 @@ pub async fn board_for(
                     Source::Reported => {
                         crate::reported::province_latest_observation(
                             db,
-                            &*registry.province_reported(db).await?,
+                            &registry.province_reported(db).await?,
                             &t.indicator_key,
                             Some(window.end),
                         )
