@@ -181,9 +181,10 @@ pub async fn board_for(
                             .await?
                     }
                     Source::Reported => {
+                        let pre = registry.province_reported(db).await?;
                         crate::reported::province_latest_observation(
                             db,
-                            &registry.province_reported(db).await?,
+                            &pre,
                             &t.indicator_key,
                             Some(window.end),
                         )
