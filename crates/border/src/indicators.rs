@@ -227,44 +227,68 @@ pub async fn shares(
     to: NaiveDate,
     commune: Option<&str>,
 ) -> Result<Shares, AppError> {
-    refresh_rollup(db).await?;
-    let day = |d: NaiveDate| tinhso_store::rollup::day_of(local_midnight_micros(d));
+    shares_windows(db, &[(from, to)], commune)
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::internal("shares: no window"))
+}
+
+/// [`shares`] for several windows at once, in the order given: the roll-up brought up to date
+/// once and every window summed by one statement (the windows joined to `border_day_counts`,
+/// [`tinhso_store::rollup::windows_sql`]).
+pub async fn shares_windows(
+    db: &Db,
+    windows: &[(NaiveDate, NaiveDate)],
+    commune: Option<&str>,
+) -> Result<Vec<Shares>, AppError> {
     let gates = gate_codes(db, commune).await?;
-    let codes: Option<Vec<String>> =
-        commune.map(|_| gates.iter().map(|g| g.code.clone()).collect());
-    let sql = format!(
-        "SELECT gate_code, measure, quarantine, item, CAST(SUM(n) AS BIGINT) \
-         FROM border_day_counts WHERE day >= $1 AND day < $2{} \
-         GROUP BY gate_code, measure, quarantine, item",
-        agency_clause_on(codes.as_deref(), 3, "gate_code")
-    );
-    let rows = if gates.is_empty() {
-        Vec::new()
-    } else {
-        window_rows(db, &sql, day(from), day(to), codes.as_deref(), None).await?
-    };
-    let mut counted: Vec<DayRow> = Vec::with_capacity(rows.len());
-    for r in rows {
-        let measure: String = r.try_get(1).map_err(db_err)?;
-        let measure = match measure.as_str() {
-            "crossed" => "crossed",
-            "booked" => "booked",
-            "fee_paid" => "fee_paid",
-            "check" => "check",
-            "undeclared" => "undeclared",
-            "agency" => "agency",
-            _ => continue,
-        };
-        counted.push((
-            r.try_get(0).map_err(db_err)?,
-            0,
-            measure,
-            r.try_get(2).map_err(db_err)?,
-            r.try_get(3).map_err(db_err)?,
-            r.try_get(4).map_err(db_err)?,
-        ));
+    let mut counted: Vec<Vec<DayRow>> = vec![Vec::new(); windows.len()];
+    if !gates.is_empty() && !windows.is_empty() {
+        refresh_rollup(db).await?;
+        let day = |d: NaiveDate| tinhso_store::rollup::day_of(local_midnight_micros(d));
+        let codes: Option<Vec<String>> =
+            commune.map(|_| gates.iter().map(|g| g.code.clone()).collect());
+        let sql = format!(
+            "SELECT w.i, c.gate_code, c.measure, c.quarantine, c.item, CAST(SUM(c.n) AS BIGINT) \
+             FROM ({}) w JOIN border_day_counts c ON c.day >= w.lo AND c.day < w.hi WHERE 1 = 1{} \
+             GROUP BY w.i, c.gate_code, c.measure, c.quarantine, c.item",
+            tinhso_store::rollup::windows_sql(windows.len(), 1),
+            agency_clause_on(codes.as_deref(), 1 + 2 * windows.len(), "c.gate_code")
+        );
+        let mut q = sqlx::query(&sql);
+        for (from, to) in windows {
+            q = q.bind(day(*from)).bind(day(*to));
+        }
+        for c in codes.iter().flatten() {
+            q = q.bind(c);
+        }
+        for r in q.fetch_all(db.pool()).await.map_err(db_err)? {
+            let i: i64 = r.try_get(0).map_err(db_err)?;
+            let measure: String = r.try_get(2).map_err(db_err)?;
+            let measure = match measure.as_str() {
+                "crossed" => "crossed",
+                "booked" => "booked",
+                "fee_paid" => "fee_paid",
+                "check" => "check",
+                "undeclared" => "undeclared",
+                "agency" => "agency",
+                _ => continue,
+            };
+            let slot = usize::try_from(i)
+                .ok()
+                .and_then(|i| counted.get_mut(i))
+                .ok_or_else(|| AppError::internal(format!("shares: window {i}")))?;
+            slot.push((
+                r.try_get(1).map_err(db_err)?,
+                0,
+                measure,
+                r.try_get(3).map_err(db_err)?,
+                r.try_get(4).map_err(db_err)?,
+                r.try_get(5).map_err(db_err)?,
+            ));
+        }
     }
-    Ok(tally(&gates, &counted))
+    Ok(counted.iter().map(|rows| tally(&gates, rows)).collect())
 }
 
 /// The same counts straight from the raw rows (every trip and check of the window is read).

@@ -624,32 +624,66 @@ pub async fn sync_rate(
     to: NaiveDate,
     agencies: Option<&[String]>,
 ) -> Result<SyncRate, AppError> {
-    let received: i64 = tinhso_services::indicators::counts(db, from, to, agencies)
+    sync_rates(db, &[(from, to)], agencies)
         .await?
-        .values()
-        .map(|c| c.received)
-        .sum();
-    let (lo, hi) = (
-        tinhso_services::indicators::local_midnight_micros(from),
-        tinhso_services::indicators::local_midnight_micros(to),
+        .pop()
+        .ok_or_else(|| AppError::internal("sync rate: no window"))
+}
+
+/// [`sync_rate`] for several windows at once, in the order given: the dossiers received from
+/// the services roll-up for every window in one statement
+/// (`tinhso_services::indicators::counts_windows`), the synchronised ones counted for every
+/// window by one more.
+pub async fn sync_rates(
+    db: &Db,
+    windows: &[(NaiveDate, NaiveDate)],
+    agencies: Option<&[String]>,
+) -> Result<Vec<SyncRate>, AppError> {
+    if windows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let received: Vec<i64> = tinhso_services::indicators::counts_windows(db, windows, agencies)
+        .await?
+        .iter()
+        .map(|per_agency| per_agency.values().map(|c| c.received).sum())
+        .collect();
+    let micros = tinhso_services::indicators::local_midnight_micros;
+    let filter = tinhso_services::indicators::agency_clause_on(
+        agencies,
+        1 + 2 * windows.len(),
+        "s.agency_code",
     );
-    let filter = tinhso_services::indicators::agency_clause_on(agencies, 3, "agency_code");
     let sql = format!(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM dvcqg_sync WHERE pending = 0 AND on_portal = 1 \
-         AND received_at >= $1 AND received_at < $2{filter}"
+        "SELECT w.i, CAST(COUNT(*) AS BIGINT) FROM ({}) w JOIN dvcqg_sync s \
+         ON s.received_at >= w.lo AND s.received_at < w.hi \
+         WHERE s.pending = 0 AND s.on_portal = 1{filter} GROUP BY w.i",
+        tinhso_store::rollup::windows_sql(windows.len(), 1)
     );
-    let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(lo).bind(hi);
+    let mut q = sqlx::query(&sql);
+    for (from, to) in windows {
+        q = q.bind(micros(*from)).bind(micros(*to));
+    }
     for a in agencies.unwrap_or_default() {
         q = q.bind(a);
     }
-    let synced = q.fetch_one(db.pool()).await.map_err(db_err)?;
-    Ok(SyncRate {
-        from: from.to_string(),
-        to: to.to_string(),
-        received,
-        synced,
-        rate_percent: tinhso_services::indicators::percent(synced, received),
-    })
+    let mut synced = vec![0i64; windows.len()];
+    for r in q.fetch_all(db.pool()).await.map_err(db_err)? {
+        let i: i64 = r.try_get(0).map_err(db_err)?;
+        if let Some(slot) = usize::try_from(i).ok().and_then(|i| synced.get_mut(i)) {
+            *slot = r.try_get(1).map_err(db_err)?;
+        }
+    }
+    Ok(windows
+        .iter()
+        .zip(received.into_iter().zip(synced))
+        .map(|(&(from, to), (received, synced))| SyncRate {
+            from: from.to_string(),
+            to: to.to_string(),
+            received,
+            synced,
+            rate_percent: tinhso_services::indicators::percent(synced, received),
+        })
+        .collect())
 }
 
 /// Re-queue every failing dossier for an attempt now (`tinhso connectors dvcqg-resync`, the

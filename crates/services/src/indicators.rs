@@ -588,26 +588,56 @@ pub async fn counts(
     to: NaiveDate,
     codes: Option<&[String]>,
 ) -> Result<BTreeMap<String, Counts>, AppError> {
+    counts_windows(db, &[(from, to)], codes)
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::internal("counts: no window"))
+}
+
+/// [`counts`] for several windows `[from, to)` at once, in the order given: the roll-up is
+/// brought up to date once and every window is summed by one statement (the windows are rows of
+/// a derived table joined to `dossier_day_counts`, [`tinhso_store::rollup::windows_sql`]), so a
+/// screen's year, quarters, month and day cost two round trips, not two per window.
+pub async fn counts_windows(
+    db: &Db,
+    windows: &[(NaiveDate, NaiveDate)],
+    codes: Option<&[String]>,
+) -> Result<Vec<BTreeMap<String, Counts>>, AppError> {
+    let mut out = vec![BTreeMap::new(); windows.len()];
+    if windows.is_empty() {
+        return Ok(out);
+    }
     refresh_rollup(db).await?;
     let day = |d: NaiveDate| tinhso_store::rollup::day_of(local_midnight_micros(d));
     let sums: Vec<String> = DAY_COLUMNS
         .iter()
-        .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
+        .map(|c| format!("CAST(SUM(c.{c}) AS BIGINT)"))
         .collect();
     let sql = format!(
-        "SELECT agency_code, {} FROM dossier_day_counts WHERE day >= $1 AND day < $2{} \
-         GROUP BY agency_code",
+        "SELECT w.i, c.agency_code, {} FROM ({}) w JOIN dossier_day_counts c \
+         ON c.day >= w.lo AND c.day < w.hi WHERE 1 = 1{} GROUP BY w.i, c.agency_code",
         sums.join(", "),
-        agency_clause(codes, 3)
+        tinhso_store::rollup::windows_sql(windows.len(), 1),
+        agency_clause_on(codes, 1 + 2 * windows.len(), "c.agency_code")
     );
-    let rows = window_rows(db, &sql, day(from), day(to), codes, None).await?;
-    let mut out = BTreeMap::new();
-    for r in rows {
+    let mut q = sqlx::query(&sql);
+    for (from, to) in windows {
+        q = q.bind(day(*from)).bind(day(*to));
+    }
+    for c in codes.unwrap_or_default() {
+        q = q.bind(c);
+    }
+    for r in q.fetch_all(db.pool()).await.map_err(db_err)? {
+        let i: i64 = r.try_get(0).map_err(db_err)?;
         let mut v = [0i64; 13];
-        for (i, slot) in v.iter_mut().enumerate() {
-            *slot = r.try_get(i + 1).map_err(db_err)?;
+        for (k, slot) in v.iter_mut().enumerate() {
+            *slot = r.try_get(k + 2).map_err(db_err)?;
         }
-        out.insert(r.try_get(0).map_err(db_err)?, Counts::from_day_values(v));
+        let slot = usize::try_from(i)
+            .ok()
+            .and_then(|i| out.get_mut(i))
+            .ok_or_else(|| AppError::internal(format!("counts: window {i}")))?;
+        slot.insert(r.try_get(1).map_err(db_err)?, Counts::from_day_values(v));
     }
     Ok(out)
 }
@@ -786,9 +816,22 @@ pub async fn report(
     to: NaiveDate,
     codes: Option<&[String]>,
 ) -> Result<Report, AppError> {
-    let per_agency = match codes {
-        Some([]) => BTreeMap::new(),
-        _ => counts(db, from, to, codes).await?,
+    reports(db, &[(from, to)], codes)
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::internal("report: no window"))
+}
+
+/// [`report`] for several windows at once, in the order given: the counts of every window in
+/// one statement ([`counts_windows`]), the agencies and the procedure catalogue read once.
+pub async fn reports(
+    db: &Db,
+    windows: &[(NaiveDate, NaiveDate)],
+    codes: Option<&[String]>,
+) -> Result<Vec<Report>, AppError> {
+    let per_window = match codes {
+        Some([]) => vec![BTreeMap::new(); windows.len()],
+        _ => counts_windows(db, windows, codes).await?,
     };
     let all = agencies::list(
         db,
@@ -798,9 +841,25 @@ pub async fn report(
         },
     )
     .await?;
+    let procedures = active_procedures(db).await?;
+    Ok(windows
+        .iter()
+        .zip(per_window)
+        .map(|(&(from, to), per_agency)| assemble(from, to, codes, &per_agency, &all, &procedures))
+        .collect())
+}
+
+/// One window's report from its counts per agency, the agency list and the active procedures.
+fn assemble(
+    from: NaiveDate,
+    to: NaiveDate,
+    codes: Option<&[String]>,
+    per_agency: &BTreeMap<String, Counts>,
+    all: &[agencies::Agency],
+    procedures: &[(String, bool, AgencyRef)],
+) -> Report {
     let by_code: HashMap<&str, &agencies::Agency> =
         all.iter().map(|a| (a.code.as_str(), a)).collect();
-    let procedures = active_procedures(db).await?;
     // Listed: agencies with dossiers in the period, and every agency named in the filter.
     let mut listed: BTreeSet<String> = per_agency.keys().cloned().collect();
     listed.extend(codes.unwrap_or_default().iter().cloned());
@@ -811,7 +870,7 @@ pub async fn report(
         let mut c = per_agency.get(code).copied().unwrap_or_default();
         let agency = by_code.get(code.as_str());
         if let Some(a) = agency {
-            for (pcode, full, p) in &procedures {
+            for (pcode, full, p) in procedures {
                 if offers(p, a) {
                     c.procedures += 1;
                     c.procedures_full += i64::from(*full);
@@ -843,7 +902,7 @@ pub async fn report(
                 .count() as i64;
         }
     }
-    Ok(Report {
+    Report {
         from: from.format("%Y-%m-%d").to_string(),
         to: to.format("%Y-%m-%d").to_string(),
         scope: if codes.is_none() {
@@ -861,7 +920,7 @@ pub async fn report(
             },
             indicators: indicators(&total),
         },
-    })
+    }
 }
 
 /// A dossier behind an indicator's number (the drill-down of the leaders' operations centre).

@@ -89,9 +89,39 @@ pub fn runs(marks: Vec<Mark>, max_gap: i64) -> Vec<(i64, i64, Vec<Mark>)> {
     out
 }
 
+/// A derived table of `n` windows of local days, `(i, lo, hi)`: window `i` (0, 1, …) is the days
+/// `lo ≤ day < hi`, its two bounds bound as `$first + 2i` and `$first + 2i + 1` (BIGINT). Joined
+/// to a roll-up (`… FROM (windows) w JOIN t ON t.day >= w.lo AND t.day < w.hi GROUP BY w.i, …`)
+/// it sums every window of a screen in one statement, the same SQL on SQLite and PostgreSQL
+/// (`UNION ALL` of one-row `SELECT`s: both name the columns alike, unlike a bare `VALUES`).
+pub fn windows_sql(n: usize, first: usize) -> String {
+    (0..n)
+        .map(|i| {
+            let (lo, hi) = (first + 2 * i, first + 2 * i + 1);
+            format!(
+                "SELECT CAST({i} AS BIGINT) AS i, CAST(${lo} AS BIGINT) AS lo, \
+                 CAST(${hi} AS BIGINT) AS hi"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_number_their_bounds_in_order() {
+        assert_eq!(windows_sql(0, 1), "");
+        let two = windows_sql(2, 3);
+        assert_eq!(
+            two,
+            "SELECT CAST(0 AS BIGINT) AS i, CAST($3 AS BIGINT) AS lo, CAST($4 AS BIGINT) AS hi \
+             UNION ALL SELECT CAST(1 AS BIGINT) AS i, CAST($5 AS BIGINT) AS lo, \
+             CAST($6 AS BIGINT) AS hi"
+        );
+    }
 
     #[test]
     fn local_days_turn_at_vietnam_midnight() {

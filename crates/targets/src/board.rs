@@ -181,10 +181,11 @@ pub async fn board_for(
                             .await?
                     }
                     Source::Reported => {
-                        crate::reported::latest_observation(
+                        let pre = registry.province_reported(db).await?;
+                        crate::reported::province_latest_observation(
                             db,
+                            &pre,
                             &t.indicator_key,
-                            &OrgUnit::Province,
                             Some(window.end),
                         )
                         .await?

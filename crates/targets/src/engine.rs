@@ -402,6 +402,18 @@ pub trait Provider: Send + Sync {
         period: Period,
         org: &'a OrgUnit,
     ) -> BoxFuture<'a, Result<Option<Observation>, AppError>>;
+    /// Compute ahead, in as few statements as it can, what `observe` will be asked for `org`
+    /// over the windows of `periods`, and keep it for the life of the [`Registry`] (a screen that
+    /// shows many windows then pays one query per provider, not one per window). Default:
+    /// nothing ahead, `observe` computes on demand. The values are the same either way.
+    fn prefetch<'a>(
+        &'a self,
+        _db: &'a Db,
+        _periods: &'a [Period],
+        _org: &'a OrgUnit,
+    ) -> BoxFuture<'a, Result<(), AppError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A live provider (nguồn số liệu trực tuyến): a module's indicators measured from its records.
@@ -421,6 +433,17 @@ pub trait Live: Send + Sync {
         db: &'a Db,
         asked: Asked<'a>,
     ) -> BoxFuture<'a, Result<Option<Observation>, AppError>>;
+    /// [`Provider::prefetch`] for the distinct `windows`, with the unit's agencies resolved as
+    /// for [`Live::measure`] (`None`: every agency, or [`Breakdown::Unit`]). Default: nothing.
+    fn prefetch_windows<'a>(
+        &'a self,
+        _db: &'a Db,
+        _windows: Vec<Window>,
+        _org: &'a OrgUnit,
+        _agencies: Option<Vec<String>>,
+    ) -> BoxFuture<'a, Result<(), AppError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 impl<T: Live> Provider for T {
@@ -446,16 +469,61 @@ impl<T: Live> Provider for T {
             }
         })
     }
+
+    fn prefetch<'a>(
+        &'a self,
+        db: &'a Db,
+        periods: &'a [Period],
+        org: &'a OrgUnit,
+    ) -> BoxFuture<'a, Result<(), AppError>> {
+        Box::pin(async move {
+            let mut windows: Vec<Window> = Vec::new();
+            for w in periods.iter().filter_map(|p| p.window()) {
+                if !windows.contains(&w) {
+                    windows.push(w);
+                }
+            }
+            if windows.is_empty() {
+                return Ok(());
+            }
+            let agencies = match T::BREAKDOWN {
+                Breakdown::Agencies => crate::live::agencies_of(db, org).await?,
+                Breakdown::Unit => None,
+            };
+            self.prefetch_windows(db, windows, org, agencies).await
+        })
+    }
 }
 
 /// The providers, asked in order.
 pub struct Registry {
     providers: Vec<Box<dyn Provider>>,
+    /// The province's reported values, read once for the life of the registry.
+    province_reported: Memo<(), std::sync::Arc<crate::reported::ProvinceReported>>,
 }
 
 impl Registry {
     pub fn new(providers: Vec<Box<dyn Provider>>) -> Self {
-        Self { providers }
+        Self {
+            providers,
+            province_reported: Memo::default(),
+        }
+    }
+
+    /// Every value reported for the province and the periods with approved agency values
+    /// ([`crate::reported::ProvinceReported`]), read on first use and kept for the life of the
+    /// registry (one page or one API call).
+    pub async fn province_reported(
+        &self,
+        db: &Db,
+    ) -> Result<std::sync::Arc<crate::reported::ProvinceReported>, AppError> {
+        self.province_reported
+            .get_or((), async {
+                Ok(std::sync::Arc::new(
+                    crate::reported::ProvinceReported::load(db).await?,
+                ))
+            })
+            .await
     }
 
     /// The platform's providers: public services, the border gate, the DVCQG sync and the
@@ -464,7 +532,7 @@ impl Registry {
         Self::new(vec![
             Box::<crate::live::ServicesProvider>::default(),
             Box::new(crate::live_border::BorderProvider::default()),
-            Box::new(crate::live_sync::SyncProvider),
+            Box::<crate::live_sync::SyncProvider>::default(),
             Box::<crate::live_platform::PlatformProvider>::default(),
             Box::new(crate::reported::ReportedProvider),
         ])
@@ -491,6 +559,23 @@ impl Registry {
             .iter()
             .flat_map(|p| p.indicators().iter())
             .collect()
+    }
+
+    /// Ask every provider that measures one of `keys` to compute ahead its values for `org` over
+    /// `periods` ([`Provider::prefetch`]), so the `observe` calls that follow read kept values.
+    pub async fn prefetch(
+        &self,
+        db: &Db,
+        keys: &[&str],
+        periods: &[Period],
+        org: &OrgUnit,
+    ) -> Result<(), AppError> {
+        for p in &self.providers {
+            if keys.iter().any(|k| p.handles(k)) {
+                p.prefetch(db, periods, org).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The value of `key` for `period` and `org`.
@@ -540,6 +625,13 @@ impl<K, V> Default for Memo<K, V> {
 }
 
 impl<K: Eq + Hash, V: Clone> Memo<K, V> {
+    /// Keep `value` for `key` (computed ahead, [`Provider::prefetch`]).
+    pub fn insert(&self, key: K, value: V) {
+        if let Ok(mut m) = self.kept.lock() {
+            m.insert(key, value);
+        }
+    }
+
     /// The kept value for `key`, or `compute`'s, then kept.
     pub async fn get_or<F>(&self, key: K, compute: F) -> Result<V, AppError>
     where

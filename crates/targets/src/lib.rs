@@ -65,4 +65,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "versions of reporting regimes; the version each report task was opened with",
         sql: include_str!("../migrations/7004_regime_versions.sql"),
     },
+    Migration {
+        version: 7005,
+        name: "partial index of the open dossiers by due date, for the operations centre's overdue counter",
+        sql: include_str!("../migrations/7005_open_dossiers_due.sql"),
+    },
 ];

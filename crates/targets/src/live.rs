@@ -5,6 +5,7 @@
 //! `numerator / denominator × 100` from the counts the module gives.
 
 use crate::engine::{Asked, IndicatorDef, Kind, Live, Memo, Note, Observation, OrgUnit};
+use crate::period::Window;
 use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -177,6 +178,28 @@ impl ServicesProvider {
 impl Live for ServicesProvider {
     const NAME: &'static str = "services";
     const INDICATORS: &'static [IndicatorDef] = SERVICES_INDICATORS;
+
+    /// Every window's report in one statement ([`tinhso_services::indicators::reports`]).
+    fn prefetch_windows<'a>(
+        &'a self,
+        db: &'a Db,
+        windows: Vec<Window>,
+        _org: &'a OrgUnit,
+        agencies: Option<Vec<String>>,
+    ) -> BoxFuture<'a, Result<(), AppError>> {
+        async move {
+            let spans: Vec<(NaiveDate, NaiveDate)> =
+                windows.iter().map(|w| (w.start, w.end)).collect();
+            let reports =
+                tinhso_services::indicators::reports(db, &spans, agencies.as_deref()).await?;
+            for ((from, to), r) in spans.into_iter().zip(reports) {
+                self.reports
+                    .insert((from, to, agencies.clone()), Arc::new(r));
+            }
+            Ok(())
+        }
+        .boxed()
+    }
 
     fn measure<'a>(
         &'a self,

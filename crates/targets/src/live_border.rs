@@ -6,10 +6,11 @@
 
 use crate::engine::{Asked, Breakdown, IndicatorDef, Live, Memo, Note, Observation, OrgUnit};
 use crate::live::def;
+use crate::period::Window;
 use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use tinhso_border::indicators::{shares, Shares};
+use tinhso_border::indicators::{shares, shares_windows, Shares};
 use tinhso_kernel::AppError;
 use tinhso_store::Db;
 
@@ -99,6 +100,32 @@ impl Live for BorderProvider {
     const NAME: &'static str = "border";
     const INDICATORS: &'static [IndicatorDef] = BORDER_INDICATORS;
     const BREAKDOWN: Breakdown = Breakdown::Unit;
+
+    /// Every window's counts in one statement ([`shares_windows`]).
+    fn prefetch_windows<'a>(
+        &'a self,
+        db: &'a Db,
+        windows: Vec<Window>,
+        org: &'a OrgUnit,
+        _agencies: Option<Vec<String>>,
+    ) -> BoxFuture<'a, Result<(), AppError>> {
+        async move {
+            let commune = match org {
+                OrgUnit::Province => None,
+                OrgUnit::Commune(c) => Some(c.as_str()),
+                OrgUnit::Agency(_) => return Ok(()),
+            };
+            let spans: Vec<(NaiveDate, NaiveDate)> =
+                windows.iter().map(|w| (w.start, w.end)).collect();
+            let counted = shares_windows(db, &spans, commune).await?;
+            for ((from, to), s) in spans.into_iter().zip(counted) {
+                self.counted
+                    .insert((from, to, commune.map(str::to_string)), s);
+            }
+            Ok(())
+        }
+        .boxed()
+    }
 
     fn measure<'a>(
         &'a self,

@@ -81,6 +81,26 @@ type Span = (i64, i64);
 pub struct PlatformProvider {
     acting: Memo<Span, Arc<BTreeSet<String>>>,
     exchanging: Memo<Span, Arc<BTreeSet<String>>>,
+    /// Staff identity does not depend on the period: one count per unit, not per window.
+    staff: Memo<Option<Vec<String>>, tinhso_identity::usage::StaffIdentity>,
+    /// The agency list, read once (the province's denominator).
+    agencies: Memo<(), Arc<Vec<String>>>,
+}
+
+impl PlatformProvider {
+    /// [`unit_agencies`], with the province's agency list read once per registry.
+    async fn unit(&self, db: &Db, codes: Option<Vec<String>>) -> Result<Vec<String>, AppError> {
+        match codes {
+            Some(c) => Ok(c),
+            None => {
+                let all = self
+                    .agencies
+                    .get_or((), async { Ok(Arc::new(unit_agencies(db, None).await?)) })
+                    .await?;
+                Ok(all.as_ref().clone())
+            }
+        }
+    }
 }
 
 /// The agencies of the unit: the given ones, or every agency of the list for the province.
@@ -159,7 +179,12 @@ impl Live for PlatformProvider {
             );
             let (n, d, note) = match a.def.key {
                 STAFF_IDENTITY => {
-                    let s = tinhso_identity::usage::staff_identity(db, a.agencies.as_deref())
+                    let s = self
+                        .staff
+                        .get_or(a.agencies.clone(), async {
+                            Ok(tinhso_identity::usage::staff_identity(db, a.agencies.as_deref())
+                                .await?)
+                        })
                         .await?;
                     (
                         s.verified,
@@ -186,7 +211,7 @@ impl Live for PlatformProvider {
                             Ok(Arc::new(s))
                         })
                         .await?;
-                    let unit = unit_agencies(db, a.agencies.clone()).await?;
+                    let unit = self.unit(db, a.agencies.clone()).await?;
                     let (n, d) = share_of(&unit, &seen);
                     (
                         n,
@@ -211,7 +236,7 @@ impl Live for PlatformProvider {
                             Ok(Arc::new(s))
                         })
                         .await?;
-                    let unit = unit_agencies(db, a.agencies.clone()).await?;
+                    let unit = self.unit(db, a.agencies.clone()).await?;
                     let (n, d) = share_of(&unit, &seen);
                     (
                         n,

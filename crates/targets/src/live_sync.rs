@@ -5,10 +5,13 @@
 //! People's Committee; an agency: that agency — as the public-services provider). The engine
 //! computes the value as `numerator / denominator × 100`.
 
-use crate::engine::{Asked, IndicatorDef, Live, Note, Observation};
+use crate::engine::{Asked, IndicatorDef, Live, Memo, Note, Observation, OrgUnit};
 use crate::live::def;
+use crate::period::Window;
+use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
+use tinhso_connectors::sync::SyncRate;
 use tinhso_kernel::AppError;
 use tinhso_store::Db;
 
@@ -25,13 +28,40 @@ pub const SYNC_INDICATORS: &[IndicatorDef] = &[def(
     true,
 )];
 
-/// The DVCQG sync provider (đồng bộ hồ sơ lên Cổng DVCQG).
+/// A window `[from, to)` and the agencies it covers (`None`: every agency).
+type WindowAgencies = (NaiveDate, NaiveDate, Option<Vec<String>>);
+
+/// The DVCQG sync provider (đồng bộ hồ sơ lên Cổng DVCQG). It keeps the rates it computed
+/// ahead ([`crate::engine::Provider::prefetch`]) for the life of its registry.
 #[derive(Default)]
-pub struct SyncProvider;
+pub struct SyncProvider {
+    rates: Memo<WindowAgencies, SyncRate>,
+}
 
 impl Live for SyncProvider {
     const NAME: &'static str = "connectors";
     const INDICATORS: &'static [IndicatorDef] = SYNC_INDICATORS;
+
+    /// Every window's rate in two statements ([`tinhso_connectors::sync::sync_rates`]).
+    fn prefetch_windows<'a>(
+        &'a self,
+        db: &'a Db,
+        windows: Vec<Window>,
+        _org: &'a OrgUnit,
+        agencies: Option<Vec<String>>,
+    ) -> BoxFuture<'a, Result<(), AppError>> {
+        async move {
+            let spans: Vec<(NaiveDate, NaiveDate)> =
+                windows.iter().map(|w| (w.start, w.end)).collect();
+            let rates =
+                tinhso_connectors::sync::sync_rates(db, &spans, agencies.as_deref()).await?;
+            for ((from, to), r) in spans.into_iter().zip(rates) {
+                self.rates.insert((from, to, agencies.clone()), r);
+            }
+            Ok(())
+        }
+        .boxed()
+    }
 
     fn measure<'a>(
         &'a self,
@@ -40,7 +70,13 @@ impl Live for SyncProvider {
     ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
         async move {
             let (from, to) = (a.window.start, a.window.end);
-            let r = tinhso_connectors::sync::sync_rate(db, from, to, a.agencies.as_deref()).await?;
+            let r = self
+                .rates
+                .get_or(
+                    (from, to, a.agencies.clone()),
+                    tinhso_connectors::sync::sync_rate(db, from, to, a.agencies.as_deref()),
+                )
+                .await?;
             Ok(Some(a.value(
                 r.synced,
                 r.received,

@@ -21,7 +21,6 @@
 use crate::board::{self, Line, Status};
 use crate::engine::{round1, Direction, Kind, Observation, OrgUnit, Registry};
 use crate::period::{Frequency, Period};
-use crate::reported;
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -34,6 +33,8 @@ use tinhso_store::Db;
 pub const PROVINCE_CODE: &str = "20";
 /// Quarters in a live indicator's trend.
 pub const TREND_QUARTERS: usize = 6;
+/// The live indicator whose denominator is the dossiers received (the counter of today's).
+const RECEIVED: &str = "services.online";
 /// Reported periods in a reported indicator's trend.
 pub const TREND_REPORTED: usize = 8;
 
@@ -221,12 +222,13 @@ pub async fn trend(
     let mut out = Vec::new();
     if key.starts_with("reported.") {
         let mut seen: BTreeMap<String, f64> = BTreeMap::new();
+        let pre = registry.province_reported(db).await?;
         // Newest version first within a period: keep the first.
-        for v in reported::history(db, key, &OrgUnit::Province).await? {
+        for v in pre.history(key) {
             seen.entry(v.period).or_insert(v.value);
         }
         // The agencies' approved figure of a period wins over a value entered for the province.
-        for (period, f) in crate::province::all(db, key).await? {
+        for (period, f) in crate::province::all_among(db, key, pre.periods(key)).await? {
             seen.insert(period, f.value);
         }
         for (period, value) in seen {
@@ -265,6 +267,29 @@ pub async fn centre(
     now: i64,
 ) -> Result<Centre, AppError> {
     let period = Period::containing(Frequency::Year, today);
+    // Every window the screen shows — the year (the board), the trend's quarters, the month
+    // and the day (the counters) — computed ahead by each live provider on it, one statement
+    // per provider instead of one or more per window.
+    let mut keys: Vec<String> = crate::plan::targets(db)
+        .await?
+        .into_iter()
+        .map(|t| t.indicator_key)
+        .filter(|k| !k.starts_with("reported."))
+        .collect();
+    keys.extend(
+        board::RELATED_LIVE
+            .iter()
+            .map(|(_, live)| live.to_string())
+            .chain(["services.on_time".to_string(), RECEIVED.to_string()]),
+    );
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let mut periods = vec![period];
+    periods.extend(last_quarters(today, TREND_QUARTERS));
+    periods.push(Period::containing(Frequency::Month, today));
+    periods.push(Period::Day(today));
+    registry
+        .prefetch(db, &keys, &periods, &OrgUnit::Province)
+        .await?;
     let lines = board::board(db, registry, today).await?;
     let mut trends: HashMap<String, Vec<TrendPoint>> = HashMap::new();
     let mut targets = Vec::with_capacity(lines.len());
@@ -292,12 +317,12 @@ pub async fn centre(
             overall,
         });
     }
-    let next = today.succ_opt().unwrap_or(today);
-    let received_today = tinhso_services::indicators::counts(db, today, next, None)
+    // Dossiers received today: the denominator of the online share over today's window.
+    let received_today = registry
+        .observe(db, RECEIVED, Period::Day(today), &OrgUnit::Province)
         .await?
-        .values()
-        .map(|c| c.received)
-        .sum();
+        .and_then(|o| o.denominator)
+        .unwrap_or(0.0) as i64;
     let on_time = registry
         .observe(
             db,

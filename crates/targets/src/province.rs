@@ -216,6 +216,28 @@ pub async fn periods(db: &Db, indicator: &str) -> Result<Vec<Period>, AppError> 
     Ok(rows.iter().filter_map(|p| Period::parse(p)).collect())
 }
 
+/// [`periods`] of every indicator, in one statement.
+pub async fn periods_by_indicator(
+    db: &Db,
+) -> Result<std::collections::HashMap<String, Vec<Period>>, AppError> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT indicator_key, period FROM report_recorded_values \
+         WHERE org_kind = 'agency'",
+    )
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    let mut out: std::collections::HashMap<String, Vec<Period>> = std::collections::HashMap::new();
+    for r in &rows {
+        let key: String = r.try_get(0).map_err(db_err)?;
+        let period: String = r.try_get(1).map_err(db_err)?;
+        if let Some(p) = Period::parse(&period) {
+            out.entry(key).or_default().push(p);
+        }
+    }
+    Ok(out)
+}
+
 /// The figure of the latest period with approved agency values whose window ends by `until`
 /// (excluded end, as windows; on a tie the longer period), if any.
 pub async fn latest(
@@ -223,8 +245,18 @@ pub async fn latest(
     indicator: &str,
     until: Option<chrono::NaiveDate>,
 ) -> Result<Option<Figure>, AppError> {
+    latest_among(db, indicator, periods(db, indicator).await?, until).await
+}
+
+/// [`latest`] among `periods` (the indicator's [`periods`], read beforehand).
+pub async fn latest_among(
+    db: &Db,
+    indicator: &str,
+    periods: Vec<Period>,
+    until: Option<chrono::NaiveDate>,
+) -> Result<Option<Figure>, AppError> {
     let mut best: Option<((chrono::NaiveDate, i64), Period)> = None;
-    for p in periods(db, indicator).await? {
+    for p in periods {
         let Some(w) = p.window() else { continue };
         if until.is_some_and(|u| w.end > u) {
             continue;
@@ -242,8 +274,17 @@ pub async fn latest(
 
 /// Every period's figure of `indicator`, by period key.
 pub async fn all(db: &Db, indicator: &str) -> Result<BTreeMap<String, Figure>, AppError> {
+    all_among(db, indicator, periods(db, indicator).await?).await
+}
+
+/// [`all`] over `periods` (the indicator's [`periods`], read beforehand).
+pub async fn all_among(
+    db: &Db,
+    indicator: &str,
+    periods: Vec<Period>,
+) -> Result<BTreeMap<String, Figure>, AppError> {
     let mut out = BTreeMap::new();
-    for p in periods(db, indicator).await? {
+    for p in periods {
         if let Some(f) = figure(db, indicator, p).await? {
             out.insert(f.period.clone(), f);
         }

@@ -447,6 +447,51 @@ pub async fn history(
     rows.iter().map(from_row).collect()
 }
 
+/// Every version reported for the province, of every indicator, and the periods with an
+/// approved agency value of each — read in two statements, for a page that shows every
+/// target (the board, the operations centre) instead of two or more per indicator. Kept by
+/// the [`crate::engine::Registry`] for the life of the page.
+#[derive(Debug, Clone, Default)]
+pub struct ProvinceReported {
+    values: std::collections::HashMap<String, Vec<ReportedValue>>,
+    periods: std::collections::HashMap<String, Vec<Period>>,
+}
+
+impl ProvinceReported {
+    /// Read both.
+    pub async fn load(db: &Db) -> Result<Self, AppError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM reported_values WHERE org_kind = $1 AND org_code = $2 \
+             ORDER BY indicator_key, period, version DESC"
+        ))
+        .bind(OrgUnit::Province.kind())
+        .bind(OrgUnit::Province.code())
+        .fetch_all(db.pool())
+        .await
+        .map_err(db_err)?;
+        let mut values: std::collections::HashMap<String, Vec<ReportedValue>> =
+            std::collections::HashMap::new();
+        for r in &rows {
+            let v = from_row(r)?;
+            values.entry(v.indicator.clone()).or_default().push(v);
+        }
+        Ok(ProvinceReported {
+            values,
+            periods: crate::province::periods_by_indicator(db).await?,
+        })
+    }
+
+    /// [`history`] of `indicator` for the province.
+    pub fn history(&self, indicator: &str) -> Vec<ReportedValue> {
+        self.values.get(indicator).cloned().unwrap_or_default()
+    }
+
+    /// [`crate::province::periods`] of `indicator`.
+    pub fn periods(&self, indicator: &str) -> Vec<Period> {
+        self.periods.get(indicator).cloned().unwrap_or_default()
+    }
+}
+
 /// The current (highest) version for one period.
 pub async fn current(
     db: &Db,
@@ -485,7 +530,14 @@ pub async fn latest_until(
     org: &OrgUnit,
     until: Option<chrono::NaiveDate>,
 ) -> Result<Option<ReportedValue>, AppError> {
-    let all = history(db, indicator, org).await?;
+    Ok(latest_among(history(db, indicator, org).await?, until))
+}
+
+/// [`latest_until`] among the versions of one (indicator, org), as [`history`] gives them.
+fn latest_among(
+    all: Vec<ReportedValue>,
+    until: Option<chrono::NaiveDate>,
+) -> Option<ReportedValue> {
     // Key: (window end, window length in days, version) — the largest wins.
     let mut best: Option<((chrono::NaiveDate, i64, i64), ReportedValue)> = None;
     for v in all {
@@ -500,7 +552,7 @@ pub async fn latest_until(
             best = Some((key, v));
         }
     }
-    Ok(best.map(|(_, v)| v))
+    best.map(|(_, v)| v)
 }
 
 /// The latest reported value as an observation (see [`latest_until`]). For the province, the
@@ -517,7 +569,31 @@ pub async fn latest_observation(
     if *org != OrgUnit::Province {
         return Ok(own.map(observation));
     }
-    let Some(f) = crate::province::latest(db, indicator, until).await? else {
+    let periods = crate::province::periods(db, indicator).await?;
+    province_latest(db, indicator, own, periods, until).await
+}
+
+/// [`latest_observation`] for the province from a [`ProvinceReported`] read once per page.
+pub async fn province_latest_observation(
+    db: &Db,
+    pre: &ProvinceReported,
+    indicator: &str,
+    until: Option<chrono::NaiveDate>,
+) -> Result<Option<Observation>, AppError> {
+    let own = latest_among(pre.history(indicator), until);
+    province_latest(db, indicator, own, pre.periods(indicator), until).await
+}
+
+/// The province's latest: its own value `own` or the agencies' figure of the latest of
+/// `periods` (approved agency values), whichever is later.
+async fn province_latest(
+    db: &Db,
+    indicator: &str,
+    own: Option<ReportedValue>,
+    periods: Vec<Period>,
+    until: Option<chrono::NaiveDate>,
+) -> Result<Option<Observation>, AppError> {
+    let Some(f) = crate::province::latest_among(db, indicator, periods, until).await? else {
         return Ok(own.map(observation));
     };
     let key = |p: &str| {

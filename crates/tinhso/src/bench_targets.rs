@@ -23,7 +23,7 @@ use crate::bench::{
 };
 use anyhow::{bail, Context};
 use chrono::{Datelike, NaiveDate};
-use sqlx::Row;
+use sqlx::{Connection, Row};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tinhso_store::Db;
@@ -58,6 +58,16 @@ pub struct TargetsArgs {
     /// The Python that has the `duckdb` package (`pip install duckdb`).
     #[arg(long, default_value = "python3")]
     pub python: String,
+    /// PostgreSQL: copy the loaded database to this new database (letters, digits, `_`) before
+    /// the measured part, and keep the copy, so `--screen-only` can measure again without the
+    /// set-up. Drop it yourself afterwards.
+    #[arg(long)]
+    pub keep_pg_copy: Option<String>,
+    /// Measure only the screen (cold, then `--warm-runs`) on this already loaded database — a
+    /// copy kept by `--keep-pg-copy`, or `sqlite://FILE` of a `--sqlite-file` run. Pending
+    /// migrations are applied first; no set-up, no DuckDB.
+    #[arg(long)]
+    pub screen_only: Option<String>,
 }
 
 pub async fn run(args: &TargetsArgs) -> anyhow::Result<()> {
@@ -66,6 +76,31 @@ pub async fn run(args: &TargetsArgs) -> anyhow::Result<()> {
     }
     let today = NaiveDate::parse_from_str(&args.today, "%Y-%m-%d")
         .with_context(|| format!("--today: use YYYY-MM-DD (got {:?})", args.today))?;
+    if let Some(url) = &args.screen_only {
+        let db = Db::connect(url, &Default::default()).await?;
+        crate::prepare(&db).await?;
+        db.close().await;
+        let now = tinhso_services::indicators::local_midnight_micros(today) + 10 * HOUR_US;
+        let (lines, cold, warm) = screen(url, args, today, now).await?;
+        println!(
+            "== tinhso bench targets --screen-only {} ==",
+            crate::config::redact(url)
+        );
+        for l in &lines {
+            println!("{l}");
+        }
+        println!("RESULT targets screen only: cold {cold:.0} ms, warm median {warm:.0} ms");
+        return Ok(());
+    }
+    if let Some(name) = &args.keep_pg_copy {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            bail!("--keep-pg-copy: a new database name of lower-case letters, digits and _");
+        }
+    }
     let targets: Vec<Target> = match args.backend {
         BackendChoice::Sqlite => vec![Target::Sqlite(args.sqlite_file.clone())],
         BackendChoice::Postgres => vec![Target::Postgres(args.pg_url.clone())],
@@ -179,9 +214,84 @@ async fn measure(
         t.elapsed().as_secs_f64() * 1000.0
     ));
     db.close().await;
+    if let (Some(name), Some((base, scratch))) = (&args.keep_pg_copy, url.rsplit_once('/')) {
+        if !url.starts_with("sqlite:") {
+            let scratch = scratch.split('?').next().unwrap_or(scratch);
+            let mut admin = sqlx::AnyConnection::connect(&format!("{base}/postgres")).await?;
+            let t = Instant::now();
+            // A template must have no other session: autovacuum may be in it for a moment.
+            let mut copied = Err(anyhow::anyhow!("not tried"));
+            for _ in 0..30 {
+                copied = sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {scratch}"))
+                    .execute(&mut admin)
+                    .await
+                    .map(|_| ())
+                    .map_err(anyhow::Error::from);
+                if copied.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            out.push(match copied {
+                Ok(()) => format!(
+                    "setup: loaded database copied to {name} (kept) in {:.1} s",
+                    t.elapsed().as_secs_f64()
+                ),
+                Err(e) => format!("setup: the copy to {name} failed, measuring anyway: {e}"),
+            });
+        }
+    }
 
     // Measured: the screen on a fresh handle, then warm.
-    let db = Db::connect(&url, &Default::default()).await?;
+    let (lines, cold, warm_median) = screen(&url, args, today, now).await?;
+    out.extend(lines);
+
+    let backend = if url.starts_with("sqlite:") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    let mut result = format!(
+        "RESULT {backend} targets screen: cold {cold:.0} ms, warm median {warm_median:.0} ms \
+         ({} dossiers, {} border events)",
+        args.dossiers, border.events
+    );
+    if !args.no_duckdb {
+        let db = Db::connect(&url, &Default::default()).await?;
+        let duck = duckdb_side_by_side(&db, dir, args, from, today).await?;
+        db.close().await;
+        out.push(format!(
+            "duckdb {}: cold {:.0} ms, warm median {:.0} ms for the same aggregations (load of \
+             the CSV not counted: {:.1} s)",
+            duck.version, duck.cold_ms, duck.warm_ms, duck.load_s
+        ));
+        out.push(format!(
+            "ratio tinhso / duckdb: cold {:.1}×, warm {:.1}× (aim ≤ 1.5×)",
+            cold / duck.cold_ms,
+            warm_median / duck.warm_ms
+        ));
+        result.push_str(&format!(
+            "; duckdb cold {:.0} ms, warm {:.0} ms; ratio cold {:.1}×, warm {:.1}×",
+            duck.cold_ms,
+            duck.warm_ms,
+            cold / duck.cold_ms,
+            warm_median / duck.warm_ms
+        ));
+    }
+    out.push(result);
+    Ok(out)
+}
+
+/// The measured part: the screen (centre + communes map) on a freshly opened handle, then
+/// `--warm-runs` more times, each with a new [`tinhso_targets::engine::Registry`] as each page
+/// view has. Returns the lines to print, the cold time and the warm median (ms).
+async fn screen(
+    url: &str,
+    args: &TargetsArgs,
+    today: NaiveDate,
+    now: i64,
+) -> anyhow::Result<(Vec<String>, f64, f64)> {
+    let db = Db::connect(url, &Default::default()).await?;
     let mut runs: Vec<(Duration, Duration)> = Vec::new();
     let mut summary = String::new();
     for i in 0..=args.warm_runs {
@@ -223,48 +333,17 @@ async fn measure(
     let mut warm: Vec<f64> = runs[1..].iter().map(|(a, b)| ms(*a) + ms(*b)).collect();
     warm.sort_by(f64::total_cmp);
     let warm_median = warm.get(warm.len() / 2).copied().unwrap_or(f64::NAN);
-    out.push(format!("screen: {summary}"));
-    out.push(format!(
-        "screen cold: {cold:.0} ms (centre {:.0} ms + communes map {:.0} ms); warm median {warm_median:.0} ms over {} runs (aim ≤ 300 ms cold)",
-        ms(cold_screen),
-        ms(cold_map),
-        warm.len()
-    ));
-
-    let backend = if url.starts_with("sqlite:") {
-        "sqlite"
-    } else {
-        "postgres"
-    };
-    let mut result = format!(
-        "RESULT {backend} targets screen: cold {cold:.0} ms, warm median {warm_median:.0} ms \
-         ({} dossiers, {} border events)",
-        args.dossiers, border.events
-    );
-    if !args.no_duckdb {
-        let db = Db::connect(&url, &Default::default()).await?;
-        let duck = duckdb_side_by_side(&db, dir, args, from, today).await?;
-        db.close().await;
-        out.push(format!(
-            "duckdb {}: cold {:.0} ms, warm median {:.0} ms for the same aggregations (load of \
-             the CSV not counted: {:.1} s)",
-            duck.version, duck.cold_ms, duck.warm_ms, duck.load_s
-        ));
-        out.push(format!(
-            "ratio tinhso / duckdb: cold {:.1}×, warm {:.1}× (aim ≤ 1.5×)",
-            cold / duck.cold_ms,
-            warm_median / duck.warm_ms
-        ));
-        result.push_str(&format!(
-            "; duckdb cold {:.0} ms, warm {:.0} ms; ratio cold {:.1}×, warm {:.1}×",
-            duck.cold_ms,
-            duck.warm_ms,
-            cold / duck.cold_ms,
-            warm_median / duck.warm_ms
-        ));
-    }
-    out.push(result);
-    Ok(out)
+    let lines = vec![
+        format!("screen: {summary}"),
+        format!(
+            "screen cold: {cold:.0} ms (centre {:.0} ms + communes map {:.0} ms); warm median \
+             {warm_median:.0} ms over {} runs (aim ≤ 300 ms cold)",
+            ms(cold_screen),
+            ms(cold_map),
+            warm.len()
+        ),
+    ];
+    Ok((lines, cold, warm_median))
 }
 
 /// What [`insert_border_traffic`] wrote.

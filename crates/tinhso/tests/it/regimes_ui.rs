@@ -195,6 +195,12 @@ async fn regimes_are_created_and_edited_as_new_versions() {
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    // …and the refused edit wrote nothing: still version 1 only.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM report_regime_versions WHERE code = 'SKHCN-QUY-THU'")
+            .await,
+        1
+    );
     let mut two = one_element();
     two.as_array_mut().unwrap().push(json!({"key": "so_vu_xong", "vi": "Số vụ đã xử lý", "en": "Cases settled", "type": "integer", "min": "0"}));
     let mut edited = regime("Báo cáo quý thử (sửa đổi)", two);
