@@ -56,6 +56,14 @@ pub struct HubConfig {
     /// The trusted TSA certificates (`tsa_certificate`), for checking stored tokens; set with
     /// or without `tsa`.
     pub tsa_trust: Option<crate::tsa::TrustedTsa>,
+    /// Record each new nonce in the database *before* forwarding (`[exchange]
+    /// nonces_before_forwarding`), at the price of one commit per exchange, so that a replay
+    /// sent to another hub node sharing the database is refused before it reaches the
+    /// provider. Otherwise the nonce is written with the log entry after forwarding: one node
+    /// refuses replays from memory, but another node would forward one before its commit
+    /// catches it. `None`: on for PostgreSQL (several nodes may share it), off for SQLite (one
+    /// node owns the file).
+    pub nonces_before_forwarding: Option<bool>,
 }
 
 impl Default for HubConfig {
@@ -71,6 +79,7 @@ impl Default for HubConfig {
             rate_refresh: Duration::from_secs(5),
             tsa: None,
             tsa_trust: None,
+            nonces_before_forwarding: None,
         }
     }
 }
@@ -898,15 +907,16 @@ impl Hub {
             .await
     }
 
-    /// Take a nonce: `Ok(Some(record))` when new (the record goes into the database with the
-    /// log entry), `Ok(None)` when seen before (a replay). Decided in memory; the database is
-    /// asked only when memory had to drop nonces for room.
+    /// Take a nonce: `Ok(Some(record))` when new (`Some`: the record goes into the database with
+    /// the log entry; `None`: written already, [`HubConfig::nonces_before_forwarding`]),
+    /// `Ok(None)` when seen before (a replay). Decided in memory; the database is asked only
+    /// when memory had to drop nonces for room, or when nonces are written before forwarding.
     async fn take_nonce(
         &self,
         member: &str,
         nonce: &str,
         ts: i64,
-    ) -> Result<Option<log::NonceRecord>, DbError> {
+    ) -> Result<Option<Option<log::NonceRecord>>, DbError> {
         let now = now_micros();
         let skew = i64::try_from(self.cfg.clock_skew.as_micros()).unwrap_or(i64::MAX);
         let expires = ts.saturating_mul(1_000_000).max(now).saturating_add(skew);
@@ -918,8 +928,34 @@ impl Hub {
             w.purge(now);
             w.take(member, nonce, expires, now)
         };
+        let before_forwarding = self
+            .cfg
+            .nonces_before_forwarding
+            .unwrap_or(self.db.backend() == tinhso_store::Backend::Postgres);
+        if before_forwarding && !matches!(seen, NonceSeen::Replayed) {
+            // Shared database: the unique key decides, before the provider is called; the log
+            // entry then finds the nonce there (and does not take it for a replay).
+            let inserted = sqlx::query(
+                "INSERT INTO exchange_nonces (member_code, nonce, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (member_code, nonce) DO NOTHING",
+            )
+            .bind(member)
+            .bind(nonce)
+            .bind(expires)
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                return Ok(None);
+            }
+            let mut w = window
+                .lock()
+                .map_err(|_| DbError::Invalid("nonce window poisoned".into()))?;
+            w.insert((member.to_string(), nonce.to_string()), expires, now);
+            return Ok(Some(None));
+        }
         match seen {
-            NonceSeen::Fresh => Ok(Some((member.to_string(), nonce.to_string(), expires))),
+            NonceSeen::Fresh => Ok(Some(Some((member.to_string(), nonce.to_string(), expires)))),
             NonceSeen::Replayed => Ok(None),
             NonceSeen::AskDatabase => {
                 let known: Option<i64> = sqlx::query_scalar(
@@ -940,7 +976,7 @@ impl Hub {
                     return Ok(None);
                 }
                 w.insert(key, expires, now);
-                Ok(Some((member.to_string(), nonce.to_string(), expires)))
+                Ok(Some(Some((member.to_string(), nonce.to_string(), expires))))
             }
         }
     }
@@ -956,7 +992,10 @@ impl Hub {
         path_and_query: &str,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> (String, Result<(String, log::NonceRecord), AuthError>) {
+    ) -> (
+        String,
+        Result<(String, Option<log::NonceRecord>), AuthError>,
+    ) {
         let client = header_str(headers, signing::H_MEMBER)
             .unwrap_or_default()
             .to_string();
@@ -1056,7 +1095,7 @@ impl Hub {
         seen.request_sha256 = request_sha256;
         let member = match auth {
             Ok((m, nonce)) => {
-                seen.nonce = Some(nonce);
+                seen.nonce = nonce;
                 m
             }
             Err(e) => return self.refuse_auth(&mut seen, e).await,
@@ -1143,7 +1182,7 @@ impl Hub {
             .await;
         seen.request_sha256 = request_sha256;
         match auth {
-            Ok((_, nonce)) => seen.nonce = Some(nonce),
+            Ok((_, nonce)) => seen.nonce = nonce,
             Err(e) => return self.refuse_auth(&mut seen, e).await,
         }
         seen.client_verified = true;
@@ -1206,7 +1245,7 @@ impl Hub {
         match auth {
             Ok((_, nonce)) => {
                 seen.client_verified = true;
-                seen.nonce = Some(nonce);
+                seen.nonce = nonce;
             }
             Err(e) => return self.refuse_auth(&mut seen, e).await,
         }

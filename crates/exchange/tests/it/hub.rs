@@ -1253,3 +1253,42 @@ async fn a_replay_is_refused_after_the_hub_restarts() {
     let v = log::verify(&w.t.db, None).await.unwrap();
     assert_eq!((v.entries_checked, v.first_broken), (3, None));
 }
+
+/// Two hub nodes on one database (PostgreSQL's default, `nonces_before_forwarding`): a request
+/// answered by one node and replayed to the other, whose memory has never seen it, is refused
+/// by the database's unique key before anything is forwarded.
+#[tokio::test]
+async fn a_replay_through_another_node_is_refused_before_forwarding() {
+    let w = world().await;
+    w.grant(CLIENT).await;
+    let other = Arc::new(Hub::new(
+        w.t.db.clone(),
+        HubConfig {
+            nonces_before_forwarding: Some(true),
+            ..HubConfig::default()
+        },
+    ));
+    let state = tinhso_http::AppState::new(w.t.db.clone(), tinhso_http::WebConfig::default());
+    let addr = serve(tinhso_exchange::web::member_routes(other).with_state(state)).await;
+    let send_other = |c: &Call| {
+        let headers = client_headers(c.key, c.member, c.method, &c.path, &c.body, c.ts, &c.nonce);
+        let req = w
+            .http
+            .post(format!("http://{addr}{}", c.path))
+            .header("content-type", "application/json")
+            .body(c.body.clone());
+        with_headers(req, headers).send()
+    };
+    // The other node has loaded its window (a first request of its own) before the replay.
+    let first = w.call("POST", "echo", b"{\"n\":0}");
+    assert_eq!(send_other(&first).await.unwrap().status(), 200);
+    let c = w.call("POST", "echo", b"{\"a\":1}");
+    assert_eq!(w.send(&c, None).await.status(), 200);
+    let r = send_other(&c).await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(problem_code(r).await, "lgsp_replayed");
+    // Its own replay is refused too, and a fresh request still goes through.
+    assert_eq!(send_other(&first).await.unwrap().status(), 401);
+    let fresh = w.call("POST", "echo", b"{\"a\":2}");
+    assert_eq!(send_other(&fresh).await.unwrap().status(), 200);
+}
