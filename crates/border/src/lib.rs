@@ -119,4 +119,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "border trips that ended, by when, for the refund job",
         sql: include_str!("../migrations/8016_ended_trips.sql"),
     },
+    Migration {
+        version: 8017,
+        name: "border fee assessments and refunds by trip id",
+        sql: include_str!("../migrations/8017_fee_trip_id.sql"),
+    },
 ];
