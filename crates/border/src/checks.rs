@@ -413,7 +413,8 @@ impl Lookups {
     }
 }
 
-/// Load a trip (in `tx`, so a batch sees its own earlier items), its gate and check that
+/// Load a trip (in `tx`, so a batch sees its own earlier items; without its goods lines,
+/// which no check reads: the quarantine class is on the trip), its gate and check that
 /// `principal` records `kind` on it (404 unknown trip, 422 a check the trip does not need or
 /// the gate lacks, 403 another agency's check).
 async fn load_in(
@@ -424,7 +425,7 @@ async fn load_in(
     trip_code: &str,
     kind: CheckKind,
 ) -> Result<(Trip, Gate, String), AppError> {
-    let trip = declaration::get_in(tx.conn(), trip_code)
+    let trip = declaration::get_head_in(tx.conn(), trip_code)
         .await?
         .ok_or_else(AppError::not_found)?;
     let gate = look.gate(&trip)?;
@@ -990,7 +991,7 @@ async fn release_in(
     now: i64,
 ) -> Result<ReleaseOutcome, AppError> {
     let r = check_release(input, now)?;
-    let trip = declaration::get_in(tx.conn(), &r.trip_code)
+    let trip = declaration::get_head_in(tx.conn(), &r.trip_code)
         .await?
         .ok_or_else(|| {
             AppError::field(

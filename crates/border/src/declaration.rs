@@ -1078,17 +1078,9 @@ pub async fn get(db: &Db, code: &str) -> Result<Option<Trip>, AppError> {
 
 /// [`get`] on a given connection (a write transaction's, to see what it wrote).
 pub async fn get_in(conn: &mut sqlx::AnyConnection, code: &str) -> Result<Option<Trip>, AppError> {
-    let row = sqlx::query(&format!(
-        "SELECT {TRIP_COLUMNS} FROM border_trips t \
-         JOIN border_enterprises e ON e.mst = t.enterprise_mst \
-         JOIN border_drivers d ON d.id = t.driver_id WHERE t.code = $1"
-    ))
-    .bind(code.trim())
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let Some(row) = row else { return Ok(None) };
-    let mut trip = trip_of(&row)?;
+    let Some(mut trip) = get_head_in(conn, code).await? else {
+        return Ok(None);
+    };
     let lines = sqlx::query(
         "SELECT hs_code, description, quantity, unit, weight_kg, perishable, quarantine \
          FROM border_goods_lines WHERE trip_id = $1 ORDER BY line_no",
@@ -1109,6 +1101,26 @@ pub async fn get_in(conn: &mut sqlx::AnyConnection, code: &str) -> Result<Option
         });
     }
     Ok(Some(trip))
+}
+
+/// [`get_in`] without the goods lines (`goods` left empty): for callers that need the trip's
+/// own columns only — the agencies' checks read the quarantine class, stage and gate, once per
+/// decision, and save a statement each.
+pub(crate) async fn get_head_in(
+    conn: &mut sqlx::AnyConnection,
+    code: &str,
+) -> Result<Option<Trip>, AppError> {
+    let row = sqlx::query(&format!(
+        "SELECT {TRIP_COLUMNS} FROM border_trips t \
+         JOIN border_enterprises e ON e.mst = t.enterprise_mst \
+         JOIN border_drivers d ON d.id = t.driver_id WHERE t.code = $1"
+    ))
+    .bind(code.trim())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(trip_of(&row)?))
 }
 
 /// Trips declared by a user, newest first.

@@ -120,6 +120,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/8016_ended_trips.sql"),
     },
     Migration {
+        version: 8017,
+        name: "border fee assessments and refunds by trip id",
+        sql: include_str!("../migrations/8017_fee_trip_id.sql"),
+    },
+    Migration {
         version: 8020,
         name: "border camera events: drop the unread (gate, time) index",
         sql: include_str!("../migrations/8020_events_one_index_less.sql"),

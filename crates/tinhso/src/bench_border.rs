@@ -216,7 +216,7 @@ pub async fn run(args: &BorderArgs) -> anyhow::Result<()> {
             let line = format!(
                 "border simulation [{backend}]: {} days at scale {} in {:.1} s ({} trips declared, {} corrected, {} bookings cancelled, {} rescheduled, {} crossed, {} turned back, \
                  {} check calls, {} fees paid, {} events: {} attached, {} to review, {} on a wrong trip, {} undeclared attached; \
-                 declare {:.1} s, book {:.1} s, changes {:.1} s, ingest {:.1} s, checks {:.1} s, fees {:.1} s, other {:.1} s; invariants held); peak {}",
+                 declare {:.1} s, book {:.1} s, changes {:.1} s, ingest {:.1} s, checks {:.1} s, fees {:.1} s, queue job {:.1} s, invariants {:.1} s, other {:.1} s; invariants held; per day {}); peak {}",
                 r.days,
                 r.scale,
                 r.elapsed_s,
@@ -239,7 +239,14 @@ pub async fn run(args: &BorderArgs) -> anyhow::Result<()> {
                 r.secs_ingest,
                 r.secs_checks,
                 r.secs_fees,
+                r.secs_queue,
+                r.secs_invariants,
                 r.secs_other,
+                r.secs_per_day
+                    .iter()
+                    .map(|s| format!("{s:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 peak()
             );
             println!("  {line}");

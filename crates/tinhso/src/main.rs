@@ -650,6 +650,10 @@ fn parse_scope(s: &str) -> anyhow::Result<tinhso_identity::Scope> {
 }
 
 fn print_app_error(e: &tinhso_kernel::AppError) -> anyhow::Error {
+    if let Some(cause) = &e.cause {
+        // Never in the message (it may hold internals), but in the log for the operator.
+        tracing::error!(%cause, "{}", e.code.title_en());
+    }
     let mut msg = format!("{} — {}", e.code.title_vi(), e.code.title_en());
     if let Some(d) = &e.detail_vi {
         msg.push_str(&format!(": {d}"));
@@ -892,7 +896,12 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::User { command } => return user(command).await,
         Command::Plan { command } => return plan(command).await,
         Command::Bench { command } => bench::run(command).await?,
-        Command::Border { command } => return border_cli::run(command).await,
+        Command::Border { command } => {
+            // Warnings (a refused simulated declaration) and the cause of an internal error
+            // go to stderr; `TINHSO_LOG` chooses more.
+            init_logs(false);
+            return border_cli::run(command).await;
+        }
         Command::Connectors {
             command: ConnectorsCommand::DvcqgResync { settings },
         } => {
