@@ -29,6 +29,12 @@ use std::time::{Duration, Instant};
 use tinhso_kernel::AppError;
 use tinhso_store::{now_micros, Db, DbError};
 
+mod feed;
+pub use feed::{
+    consumer_name as event_consumer_name, events_handler, AckRequest, PullAnswer, PullRequest,
+    PulledEvent,
+};
+
 /// Limits of the hub.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
@@ -56,6 +62,9 @@ pub struct HubConfig {
     /// The trusted TSA certificates (`tsa_certificate`), for checking stored tokens; set with
     /// or without `tsa`.
     pub tsa_trust: Option<crate::tsa::TrustedTsa>,
+    /// The NATS JetStream the outbox is published to (`nats_url`): members' pulls through
+    /// `/lgsp/v1/_events` read their durable consumers there; `None`: from the outbox.
+    pub nats: Option<crate::NatsConfig>,
 }
 
 impl Default for HubConfig {
@@ -71,6 +80,7 @@ impl Default for HubConfig {
             rate_refresh: Duration::from_secs(5),
             tsa: None,
             tsa_trust: None,
+            nats: None,
         }
     }
 }
@@ -117,6 +127,8 @@ pub struct Hub {
     limiter: MemberLimiter,
     metrics: crate::metrics::HubMetrics,
     log: log::Appender,
+    /// The JetStream connection for members' pulls (made on the first pull).
+    events: tokio::sync::OnceCell<crate::EventBridge>,
 }
 
 /// Members' own rates: member → (burst, per second).
@@ -417,6 +429,7 @@ impl Hub {
             limiter: MemberLimiter::default(),
             metrics: crate::metrics::HubMetrics::default(),
             log: appender,
+            events: tokio::sync::OnceCell::new(),
             cfg,
         }
     }
@@ -919,14 +932,24 @@ impl Hub {
             }
             _ => Err(AppError::new(tinhso_kernel::ErrorCode::MethodNotAllowed)),
         };
+        self.answer_result(&seen, result).await
+    }
+
+    /// The answer to a member's request handled by the platform itself (subscriptions,
+    /// pulls): the JSON on success, else the problem, a 403 as `lgsp_topic_forbidden`.
+    async fn answer_result(
+        &self,
+        seen: &Seen,
+        result: Result<(StatusCode, Vec<u8>), AppError>,
+    ) -> Response {
         match result {
             Ok((status, bytes)) => {
                 let ct = (!bytes.is_empty()).then(|| HeaderValue::from_static("application/json"));
-                self.answer(&seen, status, "ok", ct, bytes).await
+                self.answer(seen, status, "ok", ct, bytes).await
             }
             Err(e) => {
                 if e.code == tinhso_kernel::ErrorCode::Internal {
-                    tracing::error!(error = %e, "webhook subscriptions: internal error");
+                    tracing::error!(error = %e, service = %seen.service, "exchange hub: internal error");
                 }
                 let mut problem =
                     serde_json::to_value(tinhso_http::error::Problem::from_error(&e, None))
@@ -941,7 +964,7 @@ impl Hub {
                 let status =
                     StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 self.answer(
-                    &seen,
+                    seen,
                     status,
                     &outcome,
                     Some(HeaderValue::from_static("application/problem+json")),

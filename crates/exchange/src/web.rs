@@ -46,6 +46,9 @@ pub const RULES: &[Rule] = {
         ("GET", "/lgsp/v1/_subscriptions", Public),
         ("POST", "/lgsp/v1/_subscriptions", Public),
         ("DELETE", "/lgsp/v1/_subscriptions/{id}", Public),
+        // Members' event pulls (`pull`, `ack`): the member's signature and topic rights,
+        // checked by the hub.
+        ("POST", "/lgsp/v1/_events/{action}", Public),
         // Administration (province-wide exchange_manage, checked again inside).
         ("GET", "/quan-tri/truc-lien-thong", Perm(ExchangeManage)),
         // The page's forms (CSRF checked by the context layer like every page form).
@@ -214,6 +217,7 @@ pub fn member_routes(hub: Arc<Hub>) -> Router<AppState> {
             "/lgsp/v1/_subscriptions/{id}",
             delete(hub::subscription_handler),
         )
+        .route("/lgsp/v1/_events/{action}", post(hub::events_handler))
         .merge(exchange_routes())
         .layer(Extension(hub))
 }

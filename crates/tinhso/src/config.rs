@@ -284,8 +284,10 @@ impl Settings {
                 )
             })?),
         };
-        let exchange =
+        let mut exchange =
             crate::exchange_config::ExchangeSettings::resolve(file.exchange.as_ref(), env)?;
+        // Members' pulls through the hub read the same JetStream the outbox is published to.
+        exchange.hub.nats = nats.clone();
         Ok(Self {
             exchange,
             listen,

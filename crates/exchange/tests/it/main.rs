@@ -9,6 +9,7 @@ mod admin;
 mod direct;
 mod hub;
 mod nats;
+mod pull;
 mod support;
 mod tsa;
 mod tsa_simulator;
