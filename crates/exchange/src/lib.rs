@@ -98,4 +98,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "exchange hub: versions of the kept bodies' key (rotation)",
         sql: include_str!("../migrations/5035_body_keys.sql"),
     },
+    Migration {
+        version: 5036,
+        name: "exchange hub: members' gateway addresses for direct calls",
+        sql: include_str!("../migrations/5036_member_gateways.sql"),
+    },
 ];

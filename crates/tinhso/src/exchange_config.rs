@@ -24,6 +24,19 @@ pub struct ExchangeFile {
     tsa_url: Option<String>,
     tsa_certificate: Option<String>,
     webhooks: Option<WebhooksFile>,
+    node: Option<NodeFile>,
+}
+
+/// `[exchange.node]` in `tinhso.toml`: a member's node for direct calls (`tinhso exchange
+/// gateway|call`). Each key is overridden by its flag or `TINHSO_DIRECT_*` variable.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    pub member: Option<String>,
+    pub hub_url: Option<String>,
+    pub hub_key: Option<String>,
+    pub refresh_secs: Option<u64>,
+    pub max_age_secs: Option<u64>,
 }
 
 /// `[exchange.webhooks]` in `tinhso.toml`.
@@ -50,6 +63,8 @@ pub struct ExchangeSettings {
     /// Days delivered webhooks are kept (lưu giữ lần gửi thành công); `None`: for ever.
     /// Pending and dead-lettered deliveries are never deleted.
     pub delivered_webhooks_days: Option<u32>,
+    /// `[exchange.node]` as written (checked when a node command starts).
+    pub node: NodeFile,
 }
 
 /// Days delivered webhooks are kept when nothing says otherwise.
@@ -473,6 +488,7 @@ impl ExchangeSettings {
             webhooks: hooks,
             kept_bodies_days,
             delivered_webhooks_days: Some(delivered_webhooks_days).filter(|d| *d > 0),
+            node: f.node.clone().unwrap_or_default(),
         })
     }
 }
@@ -497,6 +513,26 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn a_members_node_settings_from_the_file() {
+        let f = parse(
+            "[exchange.node]\nmember = \"000.00.19.H37-HOTICH\"\nhub_url = \"https://lgsp.example.vn\"\nhub_key = \"k\"\nrefresh_secs = 30\n",
+        );
+        let s = ExchangeSettings::resolve(Some(&f), &env_of(&[])).unwrap();
+        assert_eq!(s.node.member.as_deref(), Some("000.00.19.H37-HOTICH"));
+        assert_eq!(s.node.hub_url.as_deref(), Some("https://lgsp.example.vn"));
+        assert_eq!((s.node.refresh_secs, s.node.max_age_secs), (Some(30), None));
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Wrap {
+            exchange: ExchangeFile,
+        }
+        let e = toml::from_str::<Wrap>("[exchange.node]\nmembre = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("membre"), "{e}");
     }
 
     #[test]

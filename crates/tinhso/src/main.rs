@@ -405,6 +405,12 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let connectors_task = connectors.spawn_retries(async move {
         let _ = connectors_rx.changed().await;
     });
+    // Customs' decision queue (TINHSO_CUSTOMS_URL, or the simulator with --demo): read every
+    // 30 s, beside the decisions customs pushes to the API.
+    let mut customs_rx = stop_rx.clone();
+    let customs_task = connectors.spawn_customs_pull(async move {
+        let _ = customs_rx.changed().await;
+    });
     let dispatcher = outbox.build();
     // The kept bodies' key version: read now and every minute (a rotation made by the
     // `tinhso exchange rotate-body-key` command or on another node is picked up).
@@ -656,7 +662,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _ = reports_task.await;
     let _ = rollup_task.await;
     let _ = forecast_task.await;
-    for t in [digest_task, provider_task, connectors_task]
+    for t in [digest_task, provider_task, connectors_task, customs_task]
         .into_iter()
         .flatten()
     {
