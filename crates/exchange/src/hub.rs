@@ -885,22 +885,20 @@ impl Hub {
             "-".into(),
             "_subscriptions".into(),
         );
-        let body = match axum::body::to_bytes(body, self.cfg.max_body.min(64 * 1024)).await {
-            Ok(b) => b,
-            Err(_) => {
-                seen.request_sha256 = signing::sha256_hex(b"");
-                return self.refuse(&seen, &TOO_LARGE).await;
-            }
+        let (member, body) = match self
+            .member_request(
+                &mut seen,
+                &method,
+                &path_and_query,
+                &headers,
+                body,
+                64 * 1024,
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(refused) => return refused,
         };
-        let (request_sha256, auth) = self
-            .authenticate(method.as_str(), &path_and_query, &headers, &body)
-            .await;
-        seen.request_sha256 = request_sha256;
-        let member = match auth {
-            Ok(m) => m,
-            Err(e) => return self.refuse_auth(&mut seen, e).await,
-        };
-        seen.client_verified = true;
         let ctx = tinhso_store::audit::Ctx {
             actor: format!("member:{member}"),
             request_id: seen.exchange_id.clone(),
@@ -933,6 +931,35 @@ impl Hub {
             _ => Err(AppError::new(tinhso_kernel::ErrorCode::MethodNotAllowed)),
         };
         self.answer_result(&seen, result).await
+    }
+
+    /// A member's request handled by the platform itself (subscriptions, pulls): its body
+    /// read (at most `limit` and `max_body`, else 413) and its signature checked (else 401);
+    /// the member and the body, or the refusal, already logged.
+    async fn member_request(
+        &self,
+        seen: &mut Seen,
+        method: &Method,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: Body,
+        limit: usize,
+    ) -> Result<(String, axum::body::Bytes), Response> {
+        let Ok(body) = axum::body::to_bytes(body, self.cfg.max_body.min(limit)).await else {
+            seen.request_sha256 = signing::sha256_hex(b"");
+            return Err(self.refuse(seen, &TOO_LARGE).await);
+        };
+        let (request_sha256, auth) = self
+            .authenticate(method.as_str(), path_and_query, headers, &body)
+            .await;
+        seen.request_sha256 = request_sha256;
+        match auth {
+            Ok(member) => {
+                seen.client_verified = true;
+                Ok((member, body))
+            }
+            Err(e) => Err(self.refuse_auth(seen, e).await),
+        }
     }
 
     /// The answer to a member's request handled by the platform itself (subscriptions,

@@ -329,33 +329,16 @@ pub async fn set_gateway(db: &Db, ctx: &Ctx, code: &str, url: &str) -> Result<()
     } else {
         Some(gateway_url(url).map_err(|e| AppError::field("gateway_url", e))?)
     };
-    let mut tx = db.begin_write().await?;
-    let n = sqlx::query(
-        "UPDATE exchange_members SET gateway_url = $1, updated_at = $2 WHERE code = $3",
-    )
-    .bind(url.clone())
-    .bind(now_micros())
-    .bind(code)
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?
-    .rows_affected();
-    if n == 0 {
-        return Err(AppError::not_found().with_detail(
-            format!("Không có thành viên {code}"),
-            format!("No member {code}"),
-        ));
-    }
-    tx.audit(&ctx.entry(
+    update_member(
+        db,
+        ctx,
+        code,
+        "gateway_url",
+        url.clone(),
         "exchange.member_gateway",
-        "exchange_member",
-        code,
-        code,
         serde_json::json!({ "gateway_url": url }),
-    ))
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    )
+    .await
 }
 
 /// Every member, by code.
@@ -528,26 +511,48 @@ pub async fn set_member_active(
     active: bool,
 ) -> Result<(), AppError> {
     let status = if active { "active" } else { "revoked" };
-    let mut tx = db.begin_write().await?;
-    let n = sqlx::query("UPDATE exchange_members SET status = $1, updated_at = $2 WHERE code = $3")
-        .bind(status)
-        .bind(now_micros())
-        .bind(code)
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from)?
-        .rows_affected();
-    if n == 0 {
-        return Err(AppError::not_found());
-    }
-    tx.audit(&ctx.entry(
+    update_member(
+        db,
+        ctx,
+        code,
+        "status",
+        Some(status.to_string()),
         "exchange.member_status",
-        "exchange_member",
-        code,
-        code,
         serde_json::json!({ "status": status }),
+    )
+    .await
+}
+
+/// Set one column of member `code` (`column` is a constant of this module) with its audit
+/// entry, in one transaction; 404 when there is no such member.
+async fn update_member(
+    db: &Db,
+    ctx: &Ctx,
+    code: &str,
+    column: &'static str,
+    value: Option<String>,
+    action: &str,
+    summary: serde_json::Value,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(&format!(
+        "UPDATE exchange_members SET {column} = $1, updated_at = $2 WHERE code = $3"
     ))
-    .await?;
+    .bind(value)
+    .bind(now_micros())
+    .bind(code)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .rows_affected();
+    if n == 0 {
+        return Err(AppError::not_found().with_detail(
+            format!("Không có thành viên {code}"),
+            format!("No member {code}"),
+        ));
+    }
+    tx.audit(&ctx.entry(action, "exchange_member", code, code, summary))
+        .await?;
     tx.commit().await?;
     Ok(())
 }

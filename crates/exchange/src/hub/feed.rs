@@ -149,22 +149,20 @@ impl Hub {
             "-".into(),
             "_events".into(),
         );
-        let body = match axum::body::to_bytes(body, self.cfg.max_body.min(256 * 1024)).await {
-            Ok(b) => b,
-            Err(_) => {
-                seen.request_sha256 = crate::signing::sha256_hex(b"");
-                return self.refuse(&seen, &super::TOO_LARGE).await;
-            }
+        let (member, body) = match self
+            .member_request(
+                &mut seen,
+                &Method::POST,
+                &path_and_query,
+                &headers,
+                body,
+                256 * 1024,
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(refused) => return refused,
         };
-        let (request_sha256, auth) = self
-            .authenticate("POST", &path_and_query, &headers, &body)
-            .await;
-        seen.request_sha256 = request_sha256;
-        let member = match auth {
-            Ok(m) => m,
-            Err(e) => return self.refuse_auth(&mut seen, e).await,
-        };
-        seen.client_verified = true;
         let result = match action {
             "pull" => match serde_json::from_slice::<PullRequest>(&body) {
                 Ok(req) => self
