@@ -3,6 +3,7 @@
 //! `docs/connectors.md`), or — with `tinhso serve --demo` only — the local simulators started
 //! on loopback. The admin page says which.
 
+use crate::simulator::customs::QueueSimulator;
 use crate::simulator::dvcqg::DvcqgSimulator;
 use crate::simulator::population::{self as pop_sim, PopulationSimulator};
 use crate::sync::SyncWorker;
@@ -21,6 +22,10 @@ pub struct Runtime {
     pub population: Option<Arc<population::Client>>,
     /// The population endpoint is the local simulator (demo).
     pub population_simulated: bool,
+    /// Customs' decision queue is read (`TINHSO_CUSTOMS_URL`, or the simulator in the demo).
+    pub customs_queue: bool,
+    /// Customs' decision queue is the local simulator (demo).
+    pub customs_simulated: bool,
 }
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -33,8 +38,11 @@ pub fn get() -> Option<&'static Runtime> {
 /// What [`start`] keeps alive: the simulators (demo) and the sync worker.
 pub struct Started {
     pub worker: Option<SyncWorker>,
+    customs: Option<crate::customs_pull::Config>,
+    db: Db,
     _dvcqg_sim: Option<DvcqgSimulator>,
     _population_sim: Option<PopulationSimulator>,
+    _customs_sim: Option<QueueSimulator>,
 }
 
 impl Started {
@@ -46,6 +54,25 @@ impl Started {
         let w = self.worker.clone()?;
         Some(tokio::spawn(
             w.run_retries(std::time::Duration::from_secs(30), shutdown),
+        ))
+    }
+
+    /// Spawn the reading of customs' decision queue (every 30 s) until `shutdown` resolves;
+    /// `None` when no queue is configured.
+    pub fn spawn_customs_pull(
+        &self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let cfg = self.customs.clone()?;
+        let puller = match crate::customs_pull::Puller::new(self.db.clone(), cfg) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "customs queue reader not started");
+                return None;
+            }
+        };
+        Some(tokio::spawn(
+            puller.run(std::time::Duration::from_secs(30), shutdown),
         ))
     }
 }
@@ -83,6 +110,15 @@ pub async fn start(
     } else {
         (population::Config::from_env(), None)
     };
+    let (customs_cfg, customs_sim) = if demo {
+        let sim = QueueSimulator::start(&secret())
+            .await
+            .map_err(AppError::internal)?;
+        tracing::info!(url = %sim.url(), "customs decision queue points at the local SIMULATOR (demo only)");
+        (Some(sim.config()), Some(sim))
+    } else {
+        (crate::customs_pull::Config::from_env(), None)
+    };
     let dvcqg_client = match dvcqg_cfg {
         Some(c) => Some(Arc::new(dvcqg::Client::new(c).map_err(AppError::internal)?)),
         None => None,
@@ -106,13 +142,18 @@ pub async fn start(
         dvcqg_simulated: dvcqg_sim.is_some(),
         population: pop_client,
         population_simulated: pop_sim.is_some(),
+        customs_queue: customs_cfg.is_some(),
+        customs_simulated: customs_sim.is_some(),
     });
     Ok((
         outbox,
         Started {
             worker,
+            customs: customs_cfg,
+            db: db.clone(),
             _dvcqg_sim: dvcqg_sim,
             _population_sim: pop_sim,
+            _customs_sim: customs_sim,
         },
     ))
 }

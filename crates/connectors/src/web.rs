@@ -11,7 +11,7 @@ use crate::sync::{self, SyncRate, SyncStatus};
 use crate::{customs, population, runtime};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{Datelike, NaiveDate};
@@ -48,6 +48,14 @@ pub const RULES: &[Rule] = {
             "/api/v1/connectors/customs/decisions",
             Perm(BorderInspect),
         ),
+        // The dossier page's "check the population record" button (CSRF checked by the
+        // context layer like every page form; the dossier's own scope checked inside).
+        (
+            "POST",
+            "/nghiep-vu/ho-so/{code}/kiem-tra-dan-cu",
+            Perm(DossierProcess),
+        ),
+        ("GET", "/api/v1/connectors/customs/queue", Perm(UserManage)),
     ]
 };
 
@@ -62,6 +70,97 @@ pub fn routes() -> Router<AppState> {
             post(api_verify),
         )
         .route("/api/v1/connectors/customs/decisions", post(api_customs))
+        .route("/api/v1/connectors/customs/queue", get(api_customs_queue))
+        .route(
+            "/nghiep-vu/ho-so/{code}/kiem-tra-dan-cu",
+            post(dossier_population_check),
+        )
+}
+
+/// `POST /nghiep-vu/ho-so/{code}/kiem-tra-dan-cu`: the officer's button on a citizen's
+/// dossier. Asks the population database with the applicant's CCCD and name (the purpose
+/// `dossier:<code>`, audited like every verification) and goes back to the dossier page,
+/// which shows the verdict from the audit entry (`tinhso_services::web`'s population check):
+/// match, mismatch, not found or unavailable — never the record itself. The officer needs
+/// `dossier_process` over the dossier's own agency.
+async fn dossier_population_check(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    axum::extract::Path(code): axum::extract::Path<String>,
+) -> Result<Response, tinhso_http::error::PageError> {
+    let d = tinhso_services::dossier::get(&state.db, &code)
+        .await
+        .map_err(|e| ctx.page_err(e))?
+        .ok_or_else(|| ctx.page_err(AppError::not_found()))?;
+    let scope = tinhso_services::dossier::scope_of(&state.db, &d)
+        .await
+        .map_err(|e| ctx.page_err(e))?;
+    context::require(
+        &state,
+        &ctx,
+        Permission::DossierProcess,
+        &scope,
+        &format!("dossier:{code}"),
+    )
+    .await
+    .map_err(|e| ctx.page_err(e))?;
+    if d.applicant.kind != 0 {
+        return Err(ctx.page_err(AppError::field(
+            "applicant",
+            Invalid::new(
+                "not_citizen",
+                "Người nộp là tổ chức: không đối chiếu CSDL dân cư",
+                "The applicant is an organisation: there is no population record to check",
+            ),
+        )));
+    }
+    let client = runtime::get().and_then(|r| r.population.as_deref());
+    let input = population::VerifyInput {
+        cccd: d.applicant.id_number.clone(),
+        full_name: d.applicant.name.clone(),
+        date_of_birth: String::new(),
+        purpose: format!("dossier:{}", d.code),
+    };
+    population::verify(&state.db, &ctx.audit(), client, &input)
+        .await
+        .map_err(|e| ctx.page_err(e))?;
+    Ok(axum::response::Redirect::to(&format!(
+        "/nghiep-vu/ho-so/{}#dan-cu",
+        tinhso_http::layout::url_encode(&d.code)
+    ))
+    .into_response())
+}
+
+/// Customs' decision queue: the position read up to, how many were pulled, the last error,
+/// and the newest decisions refused for good.
+#[derive(Serialize, ToSchema)]
+pub struct CustomsQueue {
+    /// A queue is read (`TINHSO_CUSTOMS_URL`, or the simulator in the demo).
+    pub configured: bool,
+    pub simulated: bool,
+    pub status: crate::customs_pull::Status,
+    pub refused: Vec<crate::customs_pull::Refused>,
+}
+
+/// `GET /api/v1/connectors/customs/queue`: the state of the reading of customs' queue.
+#[utoipa::path(get, path = "/api/v1/connectors/customs/queue", tag = "connectors",
+    responses((status = 200, body = CustomsQueue), (status = 403, body = Problem)))]
+async fn api_customs_queue(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+) -> Result<Json<CustomsQueue>, ApiError> {
+    admin(&state, &ctx, "customs_queue").await?;
+    let rt = runtime::get();
+    Ok(Json(CustomsQueue {
+        configured: rt.is_some_and(|r| r.customs_queue),
+        simulated: rt.is_some_and(|r| r.customs_simulated),
+        status: crate::customs_pull::status(&state.db)
+            .await
+            .map_err(AppError::from)?,
+        refused: crate::customs_pull::refused(&state.db, 50)
+            .await
+            .map_err(AppError::from)?,
+    }))
 }
 
 async fn admin(state: &AppState, ctx: &ReqCtx, target: &str) -> Result<(), AppError> {
@@ -296,9 +395,10 @@ async fn page(
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(api_sync_status, api_resync, api_verify, api_customs),
+    paths(api_sync_status, api_resync, api_verify, api_customs, api_customs_queue),
     components(schemas(SyncReport, SyncStatus, SyncRate, sync::FailingDossier, Requeued,
-        population::VerifyInput, population::Verification, customs::Message, ReleaseOutcome, Problem)),
+        population::VerifyInput, population::Verification, customs::Message, ReleaseOutcome, Problem,
+        CustomsQueue, crate::customs_pull::Status, crate::customs_pull::Refused)),
     tags((name = "connectors", description = "Connectors to national systems: DVCQG dossier sync, population database verification, customs release decisions"))
 )]
 pub struct ConnectorsApiDoc;

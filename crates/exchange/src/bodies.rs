@@ -13,6 +13,17 @@
 //! Administrators read a logged exchange's bodies through the API (`exchange.body_read` on
 //! the audit trail); [`verify`] checks that every stored body still hashes to the logged hash
 //! (the request's through the signed text, which holds the body's SHA-256).
+//!
+//! **Key rotation** (xoay khóa): the body key has a version (its key id). Version 1 is the
+//! original key (its sealed bodies are plain base64); a body sealed under version `n ≥ 2` is
+//! written `k<n>:<base64>`, so every body names the key that opens it and old keys stay
+//! readable by their id. [`rotate`] (`tinhso exchange rotate-body-key`) records a new version
+//! (audited) and [`reseal`] re-encrypts every body sealed under an older one (audited with the
+//! count); new bodies are sealed under the newest version each server has read
+//! ([`refresh_current`], at start and every minute in `serve`). Each version's key is derived
+//! from the master key and the version, so rotating retires a body key that leaked on its own
+//! (after the re-seal nothing opens with it); a leaked master key is a matter for the master
+//! key's own replacement.
 
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -20,6 +31,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use serde::Serialize;
 use sqlx::Row;
+use std::sync::atomic::{AtomicI64, Ordering};
 use tinhso_kernel::AppError;
 use tinhso_store::audit::Ctx;
 use tinhso_store::{Db, DbError};
@@ -29,18 +41,84 @@ pub fn kept_for(classification: &str) -> bool {
     matches!(classification, "public" | "internal")
 }
 
-/// The key bodies are sealed with: derived from the master key (`<data-dir>/master.key`).
-fn body_key() -> [u8; 32] {
-    tinhso_identity::keys::mac("tinhso.exchange.body-key", b"v1")
+/// The key of body-key version `version`: derived from the master key
+/// (`<data-dir>/master.key`) and the version.
+fn body_key(version: i64) -> [u8; 32] {
+    tinhso_identity::keys::mac("tinhso.exchange.body-key", format!("v{version}").as_bytes())
+}
+
+/// The version new bodies are sealed under in this process (read from the database by
+/// [`refresh_current`]).
+static CURRENT: AtomicI64 = AtomicI64::new(1);
+
+/// The body-key version this process seals new bodies under.
+pub fn current_version() -> i64 {
+    CURRENT.load(Ordering::Acquire)
+}
+
+/// The newest body-key version recorded (1 when none was rotated).
+pub async fn newest_version(db: &Db) -> Result<i64, DbError> {
+    let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM exchange_body_keys")
+        .fetch_one(db.pool())
+        .await?;
+    Ok(v.unwrap_or(1).max(1))
+}
+
+/// Seal new bodies under the newest version recorded (a rotation made by another process —
+/// the `tinhso exchange rotate-body-key` command, another node — is picked up here).
+pub async fn refresh_current(db: &Db) -> Result<i64, DbError> {
+    let v = newest_version(db).await?;
+    CURRENT.fetch_max(v, Ordering::AcqRel);
+    Ok(current_version())
+}
+
+/// [`refresh_current`] every `every` until `stop` resolves.
+pub async fn refresh_every(
+    db: Db,
+    every: std::time::Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    loop {
+        if let Err(e) = refresh_current(&db).await {
+            tracing::warn!(error = %e, "body-key version not read; sealing under the one held");
+        }
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// The key version a sealed body names (1 for plain base64).
+pub fn version_of(sealed: &str) -> i64 {
+    split_sealed(sealed).0
+}
+
+fn split_sealed(sealed: &str) -> (i64, &str) {
+    if let Some(rest) = sealed.strip_prefix('k') {
+        if let Some((v, b64)) = rest.split_once(':') {
+            if let Ok(v) = v.parse::<i64>() {
+                return (v, b64);
+            }
+        }
+    }
+    (1, sealed)
 }
 
 fn aad(exchange_id: &str, which: &str) -> Vec<u8> {
     format!("TINHSO-LGSP-1-BODY\n{exchange_id}\n{which}").into_bytes()
 }
 
-/// Seal one body (`which`: `request` or `response`): base64 of nonce ‖ ciphertext.
+/// Seal one body (`which`: `request` or `response`) under the current key version: base64 of
+/// nonce ‖ ciphertext, after `k<version>:` from version 2 on.
 pub fn seal(exchange_id: &str, which: &str, body: &[u8]) -> Option<String> {
-    let cipher = XChaCha20Poly1305::new(&body_key().into());
+    seal_with(current_version(), exchange_id, which, body)
+}
+
+/// [`seal`] under key version `version`.
+pub fn seal_with(version: i64, exchange_id: &str, which: &str, body: &[u8]) -> Option<String> {
+    let cipher = XChaCha20Poly1305::new(&body_key(version).into());
     let mut nonce = [0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
     let ct = cipher
@@ -54,18 +132,25 @@ pub fn seal(exchange_id: &str, which: &str, body: &[u8]) -> Option<String> {
         .ok()?;
     let mut out = nonce.to_vec();
     out.extend_from_slice(&ct);
-    Some(base64::engine::general_purpose::STANDARD.encode(out))
+    let b64 = base64::engine::general_purpose::STANDARD.encode(out);
+    Some(if version == 1 {
+        b64
+    } else {
+        format!("k{version}:{b64}")
+    })
 }
 
 /// Open a sealed body; `None` when it does not decrypt (altered, moved, or another master key).
 pub fn open(exchange_id: &str, which: &str, sealed: &str) -> Option<Vec<u8>> {
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(sealed)
-        .ok()?;
+    let (version, b64) = split_sealed(sealed);
+    if version < 1 {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
     if raw.len() < 24 {
         return None;
     }
-    let cipher = XChaCha20Poly1305::new(&body_key().into());
+    let cipher = XChaCha20Poly1305::new(&body_key(version).into());
     cipher
         .decrypt(
             XNonce::from_slice(&raw[..24]),
@@ -209,6 +294,130 @@ pub async fn verify(db: &Db) -> Result<(i64, Option<(i64, String)>), DbError> {
     Ok((checked, None))
 }
 
+/// A new body-key version (xoay khóa mã hóa nội dung): recorded and audited
+/// (`exchange.body_key_rotate`); this process seals under it at once, other servers within
+/// a minute ([`refresh_every`]). Returns the new version. Bodies already kept stay readable
+/// under their own version until [`reseal`] re-encrypts them.
+pub async fn rotate(db: &Db, ctx: &Ctx) -> Result<i64, DbError> {
+    let mut tx = db.begin_write().await?;
+    let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM exchange_body_keys")
+        .fetch_one(tx.conn())
+        .await?;
+    let version = newest.unwrap_or(1).max(1) + 1;
+    sqlx::query(
+        "INSERT INTO exchange_body_keys (version, created_at, created_by) VALUES ($1, $2, $3)",
+    )
+    .bind(version)
+    .bind(tinhso_store::now_micros())
+    .bind(&ctx.actor)
+    .execute(tx.conn())
+    .await?;
+    tx.audit(&ctx.entry(
+        "exchange.body_key_rotate",
+        "exchange_body_key",
+        &version.to_string(),
+        "",
+        serde_json::json!({ "version": version }),
+    ))
+    .await?;
+    tx.commit().await?;
+    CURRENT.fetch_max(version, Ordering::AcqRel);
+    Ok(version)
+}
+
+/// What a re-seal did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Resealed {
+    /// The version bodies are now sealed under.
+    pub version: i64,
+    /// Exchanges whose bodies were re-encrypted.
+    pub resealed: u64,
+    /// Exchanges whose bodies do not open (altered, or another master key): left as they
+    /// are, and reported by `tinhso exchange verify`.
+    pub unreadable: Vec<String>,
+}
+
+/// Re-encrypt every kept body sealed under a version older than the newest recorded, a
+/// batch of `batch` exchanges per transaction (each body with a fresh nonce, the same
+/// associated data). Idempotent: run again, it picks up what a lagging server sealed under an
+/// older version meanwhile. A row changed under it (purged, re-sealed by another run) is left.
+/// Audited with the count (`exchange.bodies_reseal`) when it re-sealed anything.
+pub async fn reseal(db: &Db, ctx: &Ctx, batch: i64) -> Result<Resealed, DbError> {
+    let version = newest_version(db).await?;
+    let mark = format!("k{version}:%");
+    let mut out = Resealed {
+        version,
+        ..Default::default()
+    };
+    let mut after = String::new();
+    loop {
+        let rows = sqlx::query(
+            "SELECT exchange_id, request_body, response_body FROM exchange_bodies \
+             WHERE exchange_id > $1 AND (request_body NOT LIKE $2 OR response_body NOT LIKE $2) \
+             ORDER BY exchange_id LIMIT $3",
+        )
+        .bind(&after)
+        .bind(&mark)
+        .bind(batch.max(1))
+        .fetch_all(db.pool())
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.try_get(0)?;
+        let mut tx = db.begin_write().await?;
+        for r in &rows {
+            let id: String = r.try_get(0)?;
+            let req: String = r.try_get(1)?;
+            let resp: String = r.try_get(2)?;
+            let opened = open(&id, "request", &req).zip(open(&id, "response", &resp));
+            let sealed = opened.and_then(|(q, a)| {
+                seal_with(version, &id, "request", &q).zip(seal_with(version, &id, "response", &a))
+            });
+            let Some((new_req, new_resp)) = sealed else {
+                out.unreadable.push(id);
+                continue;
+            };
+            out.resealed += sqlx::query(
+                "UPDATE exchange_bodies SET request_body = $1, response_body = $2 \
+                 WHERE exchange_id = $3 AND request_body = $4 AND response_body = $5",
+            )
+            .bind(&new_req)
+            .bind(&new_resp)
+            .bind(&id)
+            .bind(&req)
+            .bind(&resp)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+    }
+    if out.resealed > 0 {
+        let mut tx = db.begin_write().await?;
+        tx.audit(&ctx.entry(
+            "exchange.bodies_reseal",
+            "exchange_body_key",
+            &version.to_string(),
+            "",
+            serde_json::json!({ "version": version, "resealed": out.resealed, "unreadable": out.unreadable.len() }),
+        ))
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(out)
+}
+
+/// Kept exchanges per body-key version, oldest version first.
+pub async fn count_by_version(db: &Db) -> Result<Vec<(i64, u64)>, DbError> {
+    let rows: Vec<String> = sqlx::query_scalar("SELECT request_body FROM exchange_bodies")
+        .fetch_all(db.pool())
+        .await?;
+    let mut by = std::collections::BTreeMap::<i64, u64>::new();
+    for r in &rows {
+        *by.entry(version_of(r)).or_default() += 1;
+    }
+    Ok(by.into_iter().collect())
+}
+
 /// The retention of kept bodies, by the time they were kept.
 pub const BODIES: crate::retention::Purge = crate::retention::Purge {
     delete: "DELETE FROM exchange_bodies WHERE created_at < $1",
@@ -250,5 +459,19 @@ mod tests {
         let t = seal("x1", "request", b"{\"so_dinh_danh\":\"020190001234\"}").unwrap();
         assert_ne!(s, t, "a fresh nonce per body");
         assert!(kept_for("public") && kept_for("internal") && !kept_for("restricted"));
+    }
+
+    #[test]
+    fn each_body_names_its_key_version() {
+        let v1 = seal_with(1, "x1", "request", b"abc").unwrap();
+        let v3 = seal_with(3, "x1", "request", b"abc").unwrap();
+        assert!(!v1.starts_with('k') && v3.starts_with("k3:"));
+        assert_eq!((version_of(&v1), version_of(&v3)), (1, 3));
+        assert_eq!(open("x1", "request", &v1).unwrap(), b"abc");
+        assert_eq!(open("x1", "request", &v3).unwrap(), b"abc");
+        // Claiming another version does not open it.
+        let forged = format!("k2:{}", v3.trim_start_matches("k3:"));
+        assert!(open("x1", "request", &forged).is_none());
+        assert!(open("x1", "request", &format!("k0:{}", &v1)).is_none());
     }
 }

@@ -303,6 +303,17 @@ impl Node {
         self.held.read().ok().and_then(|h| h.clone())
     }
 
+    /// The gateway address `member` registered on the hub, from the snapshot held (recent
+    /// enough to decide calls by).
+    pub fn gateway_of(&self, member: &str) -> Option<String> {
+        let held = self.current().ok()?;
+        held.snapshot
+            .members
+            .iter()
+            .find(|m| m.code == member && m.status == "active")
+            .and_then(|m| m.gateway_url.clone())
+    }
+
     /// The snapshot calls are decided by: none when missing or older than the maximum age.
     pub fn current(&self) -> Result<Arc<Held>, Stale> {
         let held = self.held().ok_or(Stale::Missing)?;

@@ -29,6 +29,12 @@ use std::time::{Duration, Instant};
 use tinhso_kernel::AppError;
 use tinhso_store::{now_micros, Db, DbError};
 
+mod feed;
+pub use feed::{
+    consumer_name as event_consumer_name, events_handler, AckRequest, PullAnswer, PullRequest,
+    PulledEvent,
+};
+
 /// Limits of the hub.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
@@ -64,6 +70,9 @@ pub struct HubConfig {
     /// catches it. `None`: on for PostgreSQL (several nodes may share it), off for SQLite (one
     /// node owns the file).
     pub nonces_before_forwarding: Option<bool>,
+    /// The NATS JetStream the outbox is published to (`nats_url`): members' pulls through
+    /// `/lgsp/v1/_events` read their durable consumers there; `None`: from the outbox.
+    pub nats: Option<crate::NatsConfig>,
 }
 
 impl Default for HubConfig {
@@ -80,6 +89,7 @@ impl Default for HubConfig {
             tsa: None,
             tsa_trust: None,
             nonces_before_forwarding: None,
+            nats: None,
         }
     }
 }
@@ -126,6 +136,8 @@ pub struct Hub {
     limiter: MemberLimiter,
     metrics: crate::metrics::HubMetrics,
     log: log::Appender,
+    /// The JetStream connection for members' pulls (made on the first pull).
+    events: tokio::sync::OnceCell<crate::EventBridge>,
     /// Registry reads (keys, services, rights) of the central hub, cached.
     cache: RegistryCache,
 }
@@ -543,6 +555,7 @@ impl Hub {
             metrics: crate::metrics::HubMetrics::default(),
             log: appender,
             cache: RegistryCache::default(),
+            events: tokio::sync::OnceCell::new(),
             cfg,
         }
     }
@@ -1082,25 +1095,20 @@ impl Hub {
             "-".into(),
             "_subscriptions".into(),
         );
-        let body = match axum::body::to_bytes(body, self.cfg.max_body.min(64 * 1024)).await {
-            Ok(b) => b,
-            Err(_) => {
-                seen.request_sha256 = signing::sha256_hex(b"");
-                return self.refuse(&seen, &TOO_LARGE).await;
-            }
+        let (member, body) = match self
+            .member_request(
+                &mut seen,
+                &method,
+                &path_and_query,
+                &headers,
+                body,
+                64 * 1024,
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(refused) => return refused,
         };
-        let (request_sha256, auth) = self
-            .authenticate(method.as_str(), &path_and_query, &headers, &body)
-            .await;
-        seen.request_sha256 = request_sha256;
-        let member = match auth {
-            Ok((m, nonce)) => {
-                seen.nonce = nonce;
-                m
-            }
-            Err(e) => return self.refuse_auth(&mut seen, e).await,
-        };
-        seen.client_verified = true;
         let ctx = tinhso_store::audit::Ctx {
             actor: format!("member:{member}"),
             request_id: seen.exchange_id.clone(),
@@ -1132,14 +1140,54 @@ impl Hub {
             }
             _ => Err(AppError::new(tinhso_kernel::ErrorCode::MethodNotAllowed)),
         };
+        self.answer_result(&seen, result).await
+    }
+
+    /// A member's request handled by the platform itself (subscriptions, pulls): its body
+    /// read (at most `limit` and `max_body`, else 413) and its signature checked (else 401);
+    /// the member and the body, or the refusal, already logged.
+    async fn member_request(
+        &self,
+        seen: &mut Seen,
+        method: &Method,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: Body,
+        limit: usize,
+    ) -> Result<(String, axum::body::Bytes), Response> {
+        let Ok(body) = axum::body::to_bytes(body, self.cfg.max_body.min(limit)).await else {
+            seen.request_sha256 = signing::sha256_hex(b"");
+            return Err(self.refuse(seen, &TOO_LARGE).await);
+        };
+        let (request_sha256, auth) = self
+            .authenticate(method.as_str(), path_and_query, headers, &body)
+            .await;
+        seen.request_sha256 = request_sha256;
+        match auth {
+            Ok((member, nonce)) => {
+                seen.nonce = nonce;
+                seen.client_verified = true;
+                Ok((member, body))
+            }
+            Err(e) => Err(self.refuse_auth(seen, e).await),
+        }
+    }
+
+    /// The answer to a member's request handled by the platform itself (subscriptions,
+    /// pulls): the JSON on success, else the problem, a 403 as `lgsp_topic_forbidden`.
+    async fn answer_result(
+        &self,
+        seen: &Seen,
+        result: Result<(StatusCode, Vec<u8>), AppError>,
+    ) -> Response {
         match result {
             Ok((status, bytes)) => {
                 let ct = (!bytes.is_empty()).then(|| HeaderValue::from_static("application/json"));
-                self.answer(&seen, status, "ok", ct, bytes).await
+                self.answer(seen, status, "ok", ct, bytes).await
             }
             Err(e) => {
                 if e.code == tinhso_kernel::ErrorCode::Internal {
-                    tracing::error!(error = %e, "webhook subscriptions: internal error");
+                    tracing::error!(error = %e, service = %seen.service, "exchange hub: internal error");
                 }
                 let mut problem =
                     serde_json::to_value(tinhso_http::error::Problem::from_error(&e, None))
@@ -1154,7 +1202,7 @@ impl Hub {
                 let status =
                     StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 self.answer(
-                    &seen,
+                    seen,
                     status,
                     &outcome,
                     Some(HeaderValue::from_static("application/problem+json")),

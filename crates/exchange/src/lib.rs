@@ -89,4 +89,19 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "exchange hub: RFC 3161 time-stamps on the log's anchors",
         sql: include_str!("../migrations/5030_anchor_timestamps.sql"),
     },
+    Migration {
+        version: 5034,
+        name: "exchange hub: members' event pulls without NATS (acknowledged sequence)",
+        sql: include_str!("../migrations/5034_event_cursors.sql"),
+    },
+    Migration {
+        version: 5035,
+        name: "exchange hub: versions of the kept bodies' key (rotation)",
+        sql: include_str!("../migrations/5035_body_keys.sql"),
+    },
+    Migration {
+        version: 5036,
+        name: "exchange hub: members' gateway addresses for direct calls",
+        sql: include_str!("../migrations/5036_member_gateways.sql"),
+    },
 ];

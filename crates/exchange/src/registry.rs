@@ -51,6 +51,10 @@ pub struct Member {
     pub status: String,
     pub keys: Vec<MemberKey>,
     pub created_at: i64,
+    /// Where the member's node serves its services for direct calls (`https://…`), published
+    /// in the registry snapshot; `None`: none registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -293,12 +297,13 @@ async fn keys_of(db: &Db, code: &str) -> Result<Vec<MemberKey>, DbError> {
 
 /// One member with its keys.
 pub async fn get_member(db: &Db, code: &str) -> Result<Option<Member>, AppError> {
-    let Some(r) =
-        sqlx::query("SELECT code, name, status, created_at FROM exchange_members WHERE code = $1")
-            .bind(code)
-            .fetch_optional(db.pool())
-            .await
-            .map_err(DbError::from)?
+    let Some(r) = sqlx::query(
+        "SELECT code, name, status, created_at, gateway_url FROM exchange_members WHERE code = $1",
+    )
+    .bind(code)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(DbError::from)?
     else {
         return Ok(None);
     };
@@ -307,8 +312,53 @@ pub async fn get_member(db: &Db, code: &str) -> Result<Option<Member>, AppError>
         name: r.try_get(1).map_err(DbError::from)?,
         status: r.try_get(2).map_err(DbError::from)?,
         created_at: r.try_get(3).map_err(DbError::from)?,
+        gateway_url: r.try_get(4).map_err(DbError::from)?,
         keys: keys_of(db, code).await?,
     }))
+}
+
+/// A gateway address: `http(s)://host[:port][/path]`, no user name or password, no query or
+/// fragment, at most 500 characters; stored without a trailing `/`.
+pub fn gateway_url(s: &str) -> Result<String, Invalid> {
+    let s = s.trim().trim_end_matches('/');
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or_default();
+    let host = rest.split('/').next().unwrap_or_default();
+    let ok = !host.is_empty()
+        && s.len() <= 500
+        && !host.contains('@')
+        && !s.contains(['?', '#', ' '])
+        && !host.starts_with(':');
+    if !ok {
+        return Err(Invalid::new(
+            "gateway_url",
+            "Địa chỉ cổng dạng https://máy-chủ[:cổng][/đường-dẫn], không có tên người dùng, truy vấn hay #, tối đa 500 ký tự",
+            "A gateway address is https://host[:port][/path], without a user name, query or #, at most 500 characters",
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// Register (or, with an empty address, remove) the member's gateway address for direct
+/// calls. Audited (`exchange.member_gateway`); the next registry snapshot carries it.
+pub async fn set_gateway(db: &Db, ctx: &Ctx, code: &str, url: &str) -> Result<(), AppError> {
+    let url = if url.trim().is_empty() {
+        None
+    } else {
+        Some(gateway_url(url).map_err(|e| AppError::field("gateway_url", e))?)
+    };
+    update_member(
+        db,
+        ctx,
+        code,
+        "gateway_url",
+        url.clone(),
+        "exchange.member_gateway",
+        serde_json::json!({ "gateway_url": url }),
+    )
+    .await
 }
 
 /// Every member, by code.
@@ -485,26 +535,48 @@ pub async fn set_member_active(
 ) -> Result<(), AppError> {
     let _changed = Changed;
     let status = if active { "active" } else { "revoked" };
-    let mut tx = db.begin_write().await?;
-    let n = sqlx::query("UPDATE exchange_members SET status = $1, updated_at = $2 WHERE code = $3")
-        .bind(status)
-        .bind(now_micros())
-        .bind(code)
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from)?
-        .rows_affected();
-    if n == 0 {
-        return Err(AppError::not_found());
-    }
-    tx.audit(&ctx.entry(
+    update_member(
+        db,
+        ctx,
+        code,
+        "status",
+        Some(status.to_string()),
         "exchange.member_status",
-        "exchange_member",
-        code,
-        code,
         serde_json::json!({ "status": status }),
+    )
+    .await
+}
+
+/// Set one column of member `code` (`column` is a constant of this module) with its audit
+/// entry, in one transaction; 404 when there is no such member.
+async fn update_member(
+    db: &Db,
+    ctx: &Ctx,
+    code: &str,
+    column: &'static str,
+    value: Option<String>,
+    action: &str,
+    summary: serde_json::Value,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(&format!(
+        "UPDATE exchange_members SET {column} = $1, updated_at = $2 WHERE code = $3"
     ))
-    .await?;
+    .bind(value)
+    .bind(now_micros())
+    .bind(code)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .rows_affected();
+    if n == 0 {
+        return Err(AppError::not_found().with_detail(
+            format!("Không có thành viên {code}"),
+            format!("No member {code}"),
+        ));
+    }
+    tx.audit(&ctx.entry(action, "exchange_member", code, code, summary))
+        .await?;
     tx.commit().await?;
     Ok(())
 }

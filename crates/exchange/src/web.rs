@@ -46,6 +46,9 @@ pub const RULES: &[Rule] = {
         ("GET", "/lgsp/v1/_subscriptions", Public),
         ("POST", "/lgsp/v1/_subscriptions", Public),
         ("DELETE", "/lgsp/v1/_subscriptions/{id}", Public),
+        // Members' event pulls (`pull`, `ack`): the member's signature and topic rights,
+        // checked by the hub.
+        ("POST", "/lgsp/v1/_events/{action}", Public),
         // Administration (province-wide exchange_manage, checked again inside).
         ("GET", "/quan-tri/truc-lien-thong", Perm(ExchangeManage)),
         // The page's forms (CSRF checked by the context layer like every page form).
@@ -136,6 +139,11 @@ pub const RULES: &[Rule] = {
             "/api/v1/exchange/members/{code}/rate-limit",
             Perm(ExchangeManage),
         ),
+        (
+            "PUT",
+            "/api/v1/exchange/members/{code}/gateway",
+            Perm(ExchangeManage),
+        ),
         ("GET", "/api/v1/exchange/rate-limits", Perm(ExchangeManage)),
         ("GET", "/api/v1/exchange/services", Perm(ExchangeManage)),
         ("POST", "/api/v1/exchange/services", Perm(ExchangeManage)),
@@ -214,6 +222,7 @@ pub fn member_routes(hub: Arc<Hub>) -> Router<AppState> {
             "/lgsp/v1/_subscriptions/{id}",
             delete(hub::subscription_handler),
         )
+        .route("/lgsp/v1/_events/{action}", post(hub::events_handler))
         .merge(exchange_routes())
         .layer(Extension(hub))
 }
@@ -256,6 +265,10 @@ pub fn routes(hub: Arc<Hub>) -> Router<AppState> {
             post(api_revoke_key),
         )
         .route("/api/v1/exchange/members/{code}/status", post(api_status))
+        .route(
+            "/api/v1/exchange/members/{code}/gateway",
+            axum::routing::put(api_set_gateway),
+        )
         .route(
             "/api/v1/exchange/members/{code}/rate-limit",
             post(api_set_rate_limit),
@@ -1377,6 +1390,29 @@ async fn api_status(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A member's gateway address for direct calls.
+#[derive(Deserialize, ToSchema)]
+pub struct GatewayBody {
+    /// `https://host[:port][/path]`; empty: remove it.
+    #[serde(default)]
+    pub gateway_url: String,
+}
+
+#[utoipa::path(put, path = "/api/v1/exchange/members/{code}/gateway", tag = "exchange",
+    params(("code" = String, Path)), request_body = GatewayBody,
+    responses((status = 204, description = "Set (or removed); the next registry snapshot carries it"),
+        (status = 404, body = Problem), (status = 422, body = Problem, description = "Not an http(s) address")))]
+async fn api_set_gateway(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path(code): Path<String>,
+    ApiJson(b): ApiJson<GatewayBody>,
+) -> Result<StatusCode, ApiError> {
+    admin(&state, &ctx, &code).await?;
+    registry::set_gateway(&state.db, &ctx.audit(), &code, &b.gateway_url).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[utoipa::path(post, path = "/api/v1/exchange/members/{code}/rate-limit", tag = "exchange",
     params(("code" = String, Path)), request_body = RateLimitBody,
     responses((status = 204, description = "Set (applied to the next request, no restart)"), (status = 404, body = Problem),
@@ -1681,11 +1717,11 @@ async fn api_replay(
 #[derive(OpenApi)]
 #[openapi(
     paths(api_members, api_register_member, api_rotate_key, api_revoke_key, api_status,
-        api_set_rate_limit, api_rate_limits,
+        api_set_gateway, api_set_rate_limit, api_rate_limits,
         api_services, api_register_service, api_service_status, api_rights, api_grant, api_revoke, api_log, api_verify, api_bodies,
         api_topic_rights, api_grant_topic, api_revoke_topic, api_subscriptions, api_subscription_status,
         api_replay_subscription, api_dead_letters, api_replay),
-    components(schemas(MemberBody, KeyBody, StatusBody, RightBody, RateLimitBody, registry::RateLimit, registry::Member, registry::MemberKey,
+    components(schemas(MemberBody, KeyBody, StatusBody, GatewayBody, RightBody, RateLimitBody, registry::RateLimit, registry::Member, registry::MemberKey,
         registry::Service, registry::NewService, registry::Right, crate::bodies::Bodies, log::Entry, log::VerifyReport, log::Broken, log::AnchorStamp, crate::tsa::Stamp, Problem,
         TopicRightBody, ReplayReport, webhooks::TopicRight, webhooks::Subscription, webhooks::Delivery)),
     tags((name = "exchange", description = "Data exchange hub (LGSP): members, services, access rights, message log, topic rights, webhook subscriptions, dead letters"))

@@ -241,6 +241,12 @@ fn covered(grants: &[String], topic: &str) -> bool {
     grants.iter().any(|g| topic.starts_with(g.as_str()))
 }
 
+/// Does `member` hold a topic right covering `topic` (an event's topic or a prefix)? Read
+/// from the database every time, so a revocation applies to the very next request.
+pub async fn topic_granted(db: &Db, member: &str, topic: &str) -> Result<bool, DbError> {
+    Ok(covered(&granted_prefixes(db, member).await?, topic))
+}
+
 /// Grant `member` the right to receive topics starting with `prefix` (idempotent).
 pub async fn grant_topic(db: &Db, ctx: &Ctx, member: &str, prefix: &str) -> Result<(), AppError> {
     let mut errs = FieldErrors::new();

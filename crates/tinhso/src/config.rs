@@ -288,9 +288,11 @@ impl Settings {
                 )
             })?),
         };
-        let exchange =
+        let mut exchange =
             crate::exchange_config::ExchangeSettings::resolve(file.exchange.as_ref(), env)?;
         let pades = crate::pades_config::PadesSettings::resolve(file.pades.as_ref(), env)?;
+        // Members' pulls through the hub read the same JetStream the outbox is published to.
+        exchange.hub.nats = nats.clone();
         Ok(Self {
             exchange,
             pades,

@@ -23,7 +23,21 @@ pub struct ExchangeFile {
     kept_bodies_days: Option<i64>,
     tsa_url: Option<String>,
     tsa_certificate: Option<String>,
+    nonces_before_forwarding: Option<bool>,
     webhooks: Option<WebhooksFile>,
+    node: Option<NodeFile>,
+}
+
+/// `[exchange.node]` in `tinhso.toml`: a member's node for direct calls (`tinhso exchange
+/// gateway|call`). Each key is overridden by its flag or `TINHSO_DIRECT_*` variable.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    pub member: Option<String>,
+    pub hub_url: Option<String>,
+    pub hub_key: Option<String>,
+    pub refresh_secs: Option<u64>,
+    pub max_age_secs: Option<u64>,
 }
 
 /// `[exchange.webhooks]` in `tinhso.toml`.
@@ -50,6 +64,8 @@ pub struct ExchangeSettings {
     /// Days delivered webhooks are kept (lưu giữ lần gửi thành công); `None`: for ever.
     /// Pending and dead-lettered deliveries are never deleted.
     pub delivered_webhooks_days: Option<u32>,
+    /// `[exchange.node]` as written (checked when a node command starts).
+    pub node: NodeFile,
 }
 
 /// Days delivered webhooks are kept when nothing says otherwise.
@@ -380,6 +396,18 @@ impl ExchangeSettings {
         let (tsa, tsa_trust) = tsa(f, env)?;
         hub.tsa = tsa;
         hub.tsa_trust = tsa_trust;
+        hub.nonces_before_forwarding = match env("TINHSO_EXCHANGE_NONCES_BEFORE_FORWARDING")
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("") => f.nonces_before_forwarding,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => anyhow::bail!(
+                "thiết lập `nonces_before_forwarding` (TINHSO_EXCHANGE_NONCES_BEFORE_FORWARDING): \
+                 {other:?} phải là true hoặc false / must be true or false"
+            ),
+        };
 
         let w = f.webhooks.as_ref();
         let wf = |get: fn(&WebhooksFile) -> Option<i64>| w.and_then(get);
@@ -473,6 +501,7 @@ impl ExchangeSettings {
             webhooks: hooks,
             kept_bodies_days,
             delivered_webhooks_days: Some(delivered_webhooks_days).filter(|d| *d > 0),
+            node: f.node.clone().unwrap_or_default(),
         })
     }
 }
@@ -500,6 +529,26 @@ mod tests {
     }
 
     #[test]
+    fn a_members_node_settings_from_the_file() {
+        let f = parse(
+            "[exchange.node]\nmember = \"000.00.19.H37-HOTICH\"\nhub_url = \"https://lgsp.example.vn\"\nhub_key = \"k\"\nrefresh_secs = 30\n",
+        );
+        let s = ExchangeSettings::resolve(Some(&f), &env_of(&[])).unwrap();
+        assert_eq!(s.node.member.as_deref(), Some("000.00.19.H37-HOTICH"));
+        assert_eq!(s.node.hub_url.as_deref(), Some("https://lgsp.example.vn"));
+        assert_eq!((s.node.refresh_secs, s.node.max_age_secs), (Some(30), None));
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Wrap {
+            exchange: ExchangeFile,
+        }
+        let e = toml::from_str::<Wrap>("[exchange.node]\nmembre = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("membre"), "{e}");
+    }
+
+    #[test]
     fn defaults_without_file_or_environment() {
         let s = ExchangeSettings::resolve(None, &env_of(&[])).unwrap();
         let d = HubConfig::default();
@@ -515,6 +564,32 @@ mod tests {
             Some(DEFAULT_DELIVERED_WEBHOOKS_DAYS),
             "delivered webhooks are kept 30 days unless told otherwise"
         );
+    }
+
+    #[test]
+    fn nonces_before_forwarding_from_the_file_or_the_environment() {
+        let none = |_: &str| None;
+        let s = ExchangeSettings::resolve(None, &none).unwrap();
+        assert_eq!(
+            s.hub.nonces_before_forwarding, None,
+            "decided by the backend"
+        );
+        let f = parse("[exchange]\nnonces_before_forwarding = false\n");
+        let s = ExchangeSettings::resolve(Some(&f), &none).unwrap();
+        assert_eq!(s.hub.nonces_before_forwarding, Some(false));
+        let env =
+            |k: &str| (k == "TINHSO_EXCHANGE_NONCES_BEFORE_FORWARDING").then(|| "true".into());
+        let s = ExchangeSettings::resolve(Some(&f), &env).unwrap();
+        assert_eq!(
+            s.hub.nonces_before_forwarding,
+            Some(true),
+            "the environment wins"
+        );
+        let bad = |k: &str| (k == "TINHSO_EXCHANGE_NONCES_BEFORE_FORWARDING").then(|| "yes".into());
+        let e = ExchangeSettings::resolve(None, &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("true or false"), "{e}");
     }
 
     #[test]

@@ -168,6 +168,20 @@ enum ExchangeCommand {
         #[arg(long, env = "TINHSO_DIRECT_MEMBER")]
         member: String,
     },
+    /// Rotate the key the hub's kept bodies are sealed with (xoay khóa mã hóa nội dung): a new
+    /// key version (audited), then every kept body re-encrypted under it. Old versions stay
+    /// readable by their id meanwhile; running servers seal under the new one within a
+    /// minute. `--reseal-only`: no new version, re-encrypt what is still under an older one
+    /// (what a server sealed before it noticed the rotation).
+    RotateBodyKey {
+        #[command(flatten)]
+        settings: SettingArgs,
+        #[arg(long)]
+        reseal_only: bool,
+        /// Exchanges re-encrypted per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+    },
     /// Call another member's service directly (gọi trực tiếp): the request signed with this
     /// node's member key, the answer's provider signature checked against the hub's snapshot.
     Call {
@@ -392,7 +406,25 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let connectors_task = connectors.spawn_retries(async move {
         let _ = connectors_rx.changed().await;
     });
+    // Customs' decision queue (TINHSO_CUSTOMS_URL, or the simulator with --demo): read every
+    // 30 s, beside the decisions customs pushes to the API.
+    let mut customs_rx = stop_rx.clone();
+    let customs_task = connectors.spawn_customs_pull(async move {
+        let _ = customs_rx.changed().await;
+    });
     let dispatcher = outbox.build();
+    // The kept bodies' key version: read now and every minute (a rotation made by the
+    // `tinhso exchange rotate-body-key` command or on another node is picked up).
+    let body_key_task = tokio::spawn(tinhso_exchange::bodies::refresh_every(
+        db.clone(),
+        std::time::Duration::from_secs(60),
+        {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.changed().await;
+            }
+        },
+    ));
     // The exchange hub's message log: its head signed every 10 minutes when it has grown.
     let mut anchor_rx = stop_rx.clone();
     let anchor_task = tokio::spawn(tinhso_exchange::log::anchor_every(
@@ -622,6 +654,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _ = dispatcher_task.await;
     let _ = webhook_task.await;
     let _ = anchor_task.await;
+    let _ = body_key_task.await;
     for t in [retention_task, webhooks_retention_task]
         .into_iter()
         .flatten()
@@ -632,7 +665,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let _ = reports_task.await;
     let _ = rollup_task.await;
     let _ = forecast_task.await;
-    for t in [digest_task, provider_task, connectors_task]
+    for t in [digest_task, provider_task, connectors_task, customs_task]
         .into_iter()
         .flatten()
     {
@@ -825,6 +858,54 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                     );
                     return Ok(1);
                 }
+            }
+        }
+        Command::Exchange {
+            command:
+                ExchangeCommand::RotateBodyKey {
+                    settings,
+                    reseal_only,
+                    batch,
+                },
+        } => {
+            let s = Settings::resolve(&settings)?;
+            init_logs(s.json_logs);
+            // The body keys derive from the master key: a new one would open nothing kept.
+            let key_path = s.data_dir.join("master.key");
+            if !key_path.exists() {
+                eprintln!(
+                    "no master key at {}: nothing sealed here to rotate (use the data directory of the hub)",
+                    key_path.display()
+                );
+                return Ok(1);
+            }
+            let db = tinhso::open(&s).await?;
+            let ctx = cli_ctx();
+            if !reseal_only {
+                let v = tinhso_exchange::bodies::rotate(&db, &ctx).await?;
+                println!("body key version {v} recorded; servers seal new bodies under it within a minute");
+            }
+            let r = tinhso_exchange::bodies::reseal(&db, &ctx, batch).await?;
+            let by = tinhso_exchange::bodies::count_by_version(&db)
+                .await?
+                .iter()
+                .map(|(v, n)| format!("v{v}: {n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            println!(
+                "{} exchange(s) re-sealed under version {}; kept bodies by key version: {}",
+                r.resealed,
+                r.version,
+                if by.is_empty() { "none".into() } else { by }
+            );
+            db.close().await;
+            if !r.unreadable.is_empty() {
+                eprintln!(
+                    "{} exchange(s) whose bodies do not open were left as they are (first: {}); run `tinhso exchange verify`",
+                    r.unreadable.len(),
+                    r.unreadable[0]
+                );
+                return Ok(1);
             }
         }
         Command::Exchange {

@@ -56,3 +56,151 @@ pub async fn emit(
     }
     out
 }
+
+/// Customs' decision queue — **a simulator, for tests and the demo only**: serves the contract
+/// of [`crate::customs_pull`] (`GET /api/v1/quyet-dinh-thong-quan?sau=&soLuong=` with the
+/// bearer key) on a loopback port over the decisions it was given ([`QueueSimulator::push`]),
+/// positions `1`, `2`, … A wrong key is 401; it can be told to answer 503.
+pub struct QueueSimulator {
+    addr: std::net::SocketAddr,
+    state: std::sync::Arc<Queue>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+struct Queue {
+    key: String,
+    decisions: std::sync::Mutex<Vec<Message>>,
+    down: std::sync::atomic::AtomicBool,
+    requests: std::sync::atomic::AtomicU64,
+}
+
+impl Drop for QueueSimulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl QueueSimulator {
+    /// Start on `127.0.0.1`, a free port, with this key and an empty queue.
+    pub async fn start(key: &str) -> std::io::Result<Self> {
+        let state = std::sync::Arc::new(Queue {
+            key: key.into(),
+            decisions: std::sync::Mutex::default(),
+            down: std::sync::atomic::AtomicBool::new(false),
+            requests: std::sync::atomic::AtomicU64::new(0),
+        });
+        let app = axum::Router::new()
+            .route(
+                "/api/v1/quyet-dinh-thong-quan",
+                axum::routing::get(serve_queue),
+            )
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, state, task })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A puller configuration pointing here with the right key.
+    pub fn config(&self) -> crate::customs_pull::Config {
+        let mut c = crate::customs_pull::Config::new(&self.url(), &self.state.key);
+        c.timeout = std::time::Duration::from_secs(5);
+        c
+    }
+
+    /// Queue a decision; its position.
+    pub fn push(&self, m: Message) -> String {
+        let mut d = self
+            .state
+            .decisions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        d.push(m);
+        d.len().to_string()
+    }
+
+    /// Answer 503 to everything (`true`) or serve again (`false`).
+    pub fn set_down(&self, down: bool) {
+        self.state
+            .down
+            .store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.state
+            .requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct QueueQuery {
+    #[serde(default)]
+    sau: String,
+    #[serde(rename = "soLuong", default)]
+    so_luong: Option<usize>,
+}
+
+async fn serve_queue(
+    axum::extract::State(q): axum::extract::State<std::sync::Arc<Queue>>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<QueueQuery>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use std::sync::atomic::Ordering;
+    q.requests.fetch_add(1, Ordering::SeqCst);
+    if q.down.load(Ordering::SeqCst) {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "simulated outage",
+        )
+            .into_response();
+    }
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bearer.is_empty() || bearer != q.key {
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"MaKetQua": "401"})),
+        )
+            .into_response();
+    }
+    let after: usize = if query.sau.is_empty() {
+        0
+    } else {
+        match query.sau.parse() {
+            Ok(n) => n,
+            Err(_) => {
+                return (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    axum::Json(serde_json::json!({"MaKetQua": "02"})),
+                )
+                    .into_response()
+            }
+        }
+    };
+    let n = query.so_luong.unwrap_or(100).clamp(1, 500);
+    let d = q.decisions.lock().unwrap_or_else(|e| e.into_inner());
+    let page: Vec<crate::customs_pull::Queued> = d
+        .iter()
+        .enumerate()
+        .skip(after)
+        .take(n)
+        .map(|(i, m)| crate::customs_pull::Queued {
+            position: (i + 1).to_string(),
+            message: m.clone(),
+        })
+        .collect();
+    let last = page.last().map(|p| p.position.clone()).unwrap_or(query.sau);
+    axum::Json(serde_json::json!({"MaKetQua": "00", "QuyetDinh": page, "ViTriCuoi": last}))
+        .into_response()
+}

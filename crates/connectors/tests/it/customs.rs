@@ -246,3 +246,87 @@ async fn the_customs_simulator_emits_decisions_for_trips() {
         10
     );
 }
+
+#[tokio::test]
+async fn decisions_pulled_from_the_customs_queue_simulator_are_recorded_once() {
+    use tinhso_connectors::customs_pull::{self, Puller};
+    let t = crate::env().await;
+    let mut trips = Vec::new();
+    for i in 0..3 {
+        trips.push(
+            declare(
+                &t.db,
+                &format!("12C-300.{i:02}"),
+                &format!("30598765{i:04}"),
+            )
+            .await,
+        );
+    }
+    let q = sim::QueueSimulator::start("khoa-hai-quan").await.unwrap();
+    let now = now_micros();
+    let at = (now / 1_000_000 - 60) * 1_000_000;
+    for (i, trip) in trips.iter().enumerate() {
+        q.push(sim::message_for(trip, sim::code_for(i), at, "HQ-HN-0042"));
+    }
+    // A bad message in the middle of the queue does not hold up the rest.
+    let bad_at = q.push(Message {
+        ma_chuyen: "HN-260101-99999".into(),
+        ..sim::message_for(&trips[0], "TQ", at, "HQ-HN-0042")
+    });
+    let mut cfg = q.config();
+    cfg.page = 2;
+    let puller = Puller::new(t.db.clone(), cfg).unwrap();
+    let releases = || count(&t.db, "SELECT COUNT(*) FROM border_customs_releases");
+
+    // Two pages of two: three recorded, one refused and kept.
+    let r1 = puller.run_once().await.unwrap();
+    assert_eq!((r1.recorded, r1.refused, r1.position.as_str()), (2, 0, "2"));
+    let r2 = puller.run_once().await.unwrap();
+    assert_eq!((r2.recorded, r2.refused, r2.position.as_str()), (1, 1, "4"));
+    assert_eq!(releases().await, 3);
+    let refused = customs_pull::refused(&t.db, 10).await.unwrap();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].position, bad_at);
+    assert_eq!(refused[0].error["errors"][0]["code"], "trip_unknown");
+    // Nothing new: nothing written.
+    let before = footprint(&t.db).await;
+    let r3 = puller.run_once().await.unwrap();
+    assert_eq!((r3.recorded, r3.duplicates, r3.refused), (0, 0, 0));
+    // The position lost (a crash before it was saved): the queue is read again from the
+    // start and every decision answers duplicate; nothing is written twice.
+    sqlx::query("UPDATE connectors_customs_pull SET position = '' WHERE id = 1")
+        .execute(t.db.pool())
+        .await
+        .unwrap();
+    let again = puller.run_once().await.unwrap();
+    assert_eq!((again.recorded, again.duplicates), (0, 2));
+    let again = puller.run_once().await.unwrap();
+    assert_eq!((again.recorded, again.duplicates, again.refused), (0, 1, 1));
+    assert_eq!(footprint(&t.db).await, before);
+    assert_eq!(customs_pull::refused(&t.db, 10).await.unwrap().len(), 1);
+
+    // The queue down, or the wrong key: an error kept, the position unchanged.
+    q.set_down(true);
+    let e = puller.run_once().await.unwrap_err();
+    assert!(e.contains("503"), "{e}");
+    let st = customs_pull::status(&t.db).await.unwrap();
+    assert_eq!(st.position, "4");
+    assert!(st.last_error.as_deref().unwrap_or_default().contains("503"));
+    q.set_down(false);
+    let mut wrong = q.config();
+    wrong.api_key = "sai".into();
+    let e = Puller::new(t.db.clone(), wrong)
+        .unwrap()
+        .run_once()
+        .await
+        .unwrap_err();
+    assert!(e.contains("401"), "{e}");
+    // Back: a new decision is pulled, the error cleared.
+    let late = declare(&t.db, "12C-300.09", "305987650009").await;
+    q.push(sim::message_for(&late, "TD", at, "HQ-HN-0042"));
+    let r = puller.run_once().await.unwrap();
+    assert_eq!((r.recorded, r.position.as_str()), (1, "5"));
+    let st = customs_pull::status(&t.db).await.unwrap();
+    assert_eq!((st.last_error, st.refused), (None, 1));
+    assert_eq!(releases().await, 4);
+}

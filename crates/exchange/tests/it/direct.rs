@@ -462,3 +462,60 @@ async fn a_snapshot_older_than_the_maximum_age_stops_every_call_with_503() {
     let r = c.call(&gateway, echo(b"{}")).await;
     assert!(matches!(r, Err(CallError::Stale(_))), "{r:?}");
 }
+
+#[tokio::test]
+async fn a_gateway_address_registered_on_the_hub_reaches_the_nodes_in_the_snapshot() {
+    let w = world().await;
+    let db = &w.hub_db.db;
+    w.client.refresh().await.unwrap();
+    let before = w.client.current().unwrap().snapshot.version;
+    assert_eq!(w.client.gateway_of(PROVIDER), None, "none registered yet");
+    // Refused with the field named; nothing written.
+    for bad in [
+        "ftp://x",
+        "https://user:pw@host",
+        "https://",
+        "https://h/?q=1",
+    ] {
+        let e = registry::set_gateway(db, &ctx(), PROVIDER, bad)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.status(), e.fields[0].field.as_str()),
+            (422, "gateway_url"),
+            "{bad}"
+        );
+    }
+    let e = registry::set_gateway(db, &ctx(), "000.00.99.H37", &w.gateway)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 404);
+    registry::set_gateway(db, &ctx(), PROVIDER, &format!("{}/", w.gateway))
+        .await
+        .unwrap();
+    assert_eq!(
+        tinhso_store::db::count(
+            db,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'exchange.member_gateway'"
+        )
+        .await
+        .unwrap(),
+        1
+    );
+    // The next snapshot carries it (a new version); the client's node calls by it.
+    w.client.refresh().await.unwrap();
+    let held = w.client.current().unwrap();
+    assert!(held.snapshot.version > before);
+    let gateway = w.client.gateway_of(PROVIDER).unwrap();
+    assert_eq!(gateway, w.gateway, "stored without the trailing /");
+    assert_eq!(
+        w.client.call(&gateway, echo(b"{}")).await.unwrap().status,
+        200
+    );
+    // Removed: gone from the next snapshot.
+    registry::set_gateway(db, &ctx(), PROVIDER, "")
+        .await
+        .unwrap();
+    w.client.refresh().await.unwrap();
+    assert_eq!(w.client.gateway_of(PROVIDER), None);
+}

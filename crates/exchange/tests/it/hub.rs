@@ -1292,3 +1292,114 @@ async fn a_replay_through_another_node_is_refused_before_forwarding() {
     let fresh = w.call("POST", "echo", b"{\"a\":2}");
     assert_eq!(send_other(&fresh).await.unwrap().status(), 200);
 }
+
+/// An exchange with the echo service (its bodies kept); its id.
+async fn echo_kept(w: &World, n: usize) -> String {
+    let r = w
+        .send(
+            &w.call("POST", "echo", format!("{{\"n\":{n}}}").as_bytes()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    r.headers()["x-lgsp-exchange-id"]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn rotating_the_body_key_re_seals_kept_bodies_and_old_ones_stay_readable() {
+    use tinhso_exchange::bodies;
+    let w = world().await;
+    let db = &w.t.db;
+    w.grant(CLIENT).await;
+    let stored = |id: String| async move {
+        sqlx::query_scalar::<_, String>(
+            "SELECT request_body FROM exchange_bodies WHERE exchange_id = $1",
+        )
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+    };
+    // Sealed under version 1 before any rotation (as bodies kept before rotation existed).
+    let old = echo_kept(&w, 0).await;
+    let v1 = bodies::seal_with(1, &old, "request", b"{\"n\":0}").unwrap();
+    sqlx::query(
+        "UPDATE exchange_bodies SET request_body = $1, response_body = $2 WHERE exchange_id = $3",
+    )
+    .bind(&v1)
+    .bind(bodies::seal_with(1, &old, "response", b"{\"n\":0}").unwrap())
+    .bind(&old)
+    .execute(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(bodies::newest_version(db).await.unwrap(), 1);
+
+    let v = bodies::rotate(db, &ctx()).await.unwrap();
+    assert_eq!(v, 2);
+    assert!(bodies::current_version() >= 2);
+    // Not yet re-sealed: the old body still opens under its own key id.
+    assert_eq!(bodies::version_of(&stored(old.clone()).await), 1);
+    assert_eq!(
+        bodies::read(db, &ctx(), &old)
+            .await
+            .unwrap()
+            .request_text
+            .as_deref(),
+        Some("{\"n\":0}")
+    );
+    // New bodies are sealed under the new version.
+    let new = echo_kept(&w, 1).await;
+    assert_eq!(bodies::version_of(&stored(new.clone()).await), 2);
+
+    let r = bodies::reseal(db, &ctx(), 1).await.unwrap();
+    assert_eq!((r.version, r.resealed, r.unreadable.len()), (2, 1, 0));
+    let resealed = stored(old.clone()).await;
+    assert!(resealed.starts_with("k2:"), "{resealed}");
+    assert_ne!(resealed, v1);
+    assert_eq!(
+        bodies::read(db, &ctx(), &old)
+            .await
+            .unwrap()
+            .request_text
+            .as_deref(),
+        Some("{\"n\":0}")
+    );
+    assert_eq!(bodies::count_by_version(db).await.unwrap(), vec![(2, 2)]);
+    // Idempotent: nothing left under an older version.
+    assert_eq!(bodies::reseal(db, &ctx(), 1).await.unwrap().resealed, 0);
+    // An altered body is reported, left as it is, and caught by verification.
+    let w2 = bodies::rotate(db, &ctx()).await.unwrap();
+    assert_eq!(w2, 3);
+    sqlx::query("UPDATE exchange_bodies SET request_body = 'k2:AAAA' WHERE exchange_id = $1")
+        .bind(&new)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let r = bodies::reseal(db, &ctx(), 100).await.unwrap();
+    assert_eq!((r.resealed, r.unreadable.clone()), (1, vec![new.clone()]));
+    assert_eq!(bodies::version_of(&stored(old.clone()).await), 3);
+    let v = log::verify(db, Some(&w.hub_public_key)).await.unwrap();
+    assert!(v.first_broken.is_some());
+    // On the audit trail: two rotations, two re-seals that changed something.
+    assert_eq!(
+        tinhso_store::db::count(
+            db,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'exchange.body_key_rotate'"
+        )
+        .await
+        .unwrap(),
+        2
+    );
+    assert_eq!(
+        tinhso_store::db::count(
+            db,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'exchange.bodies_reseal'"
+        )
+        .await
+        .unwrap(),
+        2
+    );
+}

@@ -9,6 +9,7 @@ mod admin;
 mod direct;
 mod hub;
 mod nats;
+mod pull;
 mod support;
 mod tsa;
 /// The loopback TSA simulator, shared with the PAdES-B-T tests of `tinhso-services`.

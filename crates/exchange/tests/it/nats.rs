@@ -14,7 +14,7 @@ fn nats_url() -> String {
 }
 
 /// A bridge on a stream of its own. Panics loudly when NATS is not there.
-async fn bridge(topics: &str) -> EventBridge {
+pub async fn bridge(topics: &str) -> EventBridge {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let mut cfg = NatsConfig::new(nats_url()).with_topics(topics);
     cfg.stream = format!("TEST_{id}");
@@ -31,7 +31,7 @@ async fn bridge(topics: &str) -> EventBridge {
 }
 
 /// Deletes the test's stream even when the test panics.
-struct Cleanup(EventBridge);
+pub struct Cleanup(pub EventBridge);
 impl Drop for Cleanup {
     fn drop(&mut self) {
         let b = self.0.clone();

@@ -31,6 +31,34 @@ fn entry(i: usize) -> NewEntry {
     }
 }
 
+/// A fresh database, the loopback TSA simulator, a client trusting it, and the hub's key.
+struct Stamping {
+    t: tinhso_store::test_support::TestDb,
+    sim: Simulator,
+    tsa: TsaClient,
+    key: ed25519_dalek::SigningKey,
+}
+
+async fn stamping() -> Stamping {
+    let sim = Simulator::start(Keypair::tsa(SIM_NAME)).await;
+    let tsa = client(&sim.url, &sim.pem());
+    Stamping {
+        t: support::db().await,
+        sim,
+        tsa,
+        key: tinhso_exchange::hub::hub_key(),
+    }
+}
+
+/// The first entry verification finds broken (the log must be broken).
+async fn broken(db: &Db, hub_key: Option<&str>, trust: Option<&TrustedTsa>) -> log::Broken {
+    log::verify_with(db, hub_key, trust)
+        .await
+        .unwrap()
+        .first_broken
+        .expect("the log should be broken")
+}
+
 async fn grow(db: &Db, n: usize) {
     for i in 0..n {
         log::append(db, &entry(i)).await.unwrap();
@@ -51,11 +79,8 @@ fn client(url: &str, trusted_pem: &str) -> TsaClient {
 
 #[tokio::test]
 async fn an_anchor_is_time_stamped_stored_and_verified() {
-    let t = support::db().await;
+    let Stamping { t, sim, tsa, key } = stamping().await;
     let db = &t.db;
-    let sim = Simulator::start(Keypair::tsa(SIM_NAME)).await;
-    let tsa = client(&sim.url, &sim.pem());
-    let key = tinhso_exchange::hub::hub_key();
     let pk = tinhso_exchange::signing::public_key_b64(&key);
     grow(db, 3).await;
     assert_eq!(log::anchor(db, &key).await.unwrap(), Some(3));
@@ -114,11 +139,13 @@ async fn an_anchor_is_time_stamped_stored_and_verified() {
 
 #[tokio::test]
 async fn an_edited_entry_or_a_rewritten_and_re_signed_chain_fails_verification() {
-    let t = support::db().await;
+    let Stamping {
+        t,
+        sim: _sim,
+        tsa,
+        key,
+    } = stamping().await;
     let db = &t.db;
-    let sim = Simulator::start(Keypair::tsa(SIM_NAME)).await;
-    let tsa = client(&sim.url, &sim.pem());
-    let key = tinhso_exchange::hub::hub_key();
     let pk = tinhso_exchange::signing::public_key_b64(&key);
     grow(db, 4).await;
     log::anchor(db, &key).await.unwrap();
@@ -137,11 +164,7 @@ async fn an_edited_entry_or_a_rewritten_and_re_signed_chain_fails_verification()
         .execute(db.pool())
         .await
         .unwrap();
-    let b = log::verify_with(db, Some(&pk), Some(tsa.trust()))
-        .await
-        .unwrap()
-        .first_broken
-        .unwrap();
+    let b = broken(db, Some(&pk), Some(tsa.trust())).await;
     assert_eq!(b.seq, 2, "the edit alone breaks the entry's hash");
     let mut entries = log::recent(db, 10).await.unwrap();
     entries.reverse();
@@ -177,11 +200,7 @@ async fn an_edited_entry_or_a_rewritten_and_re_signed_chain_fails_verification()
     let v = log::verify(db, Some(&pk)).await.unwrap();
     assert_eq!(v.first_broken, None, "the hub's key alone cannot tell");
     // …but not the TSA's token, signed over the old head by a key the hub does not hold.
-    let b = log::verify_with(db, Some(&pk), Some(tsa.trust()))
-        .await
-        .unwrap()
-        .first_broken
-        .unwrap();
+    let b = broken(db, Some(&pk), Some(tsa.trust())).await;
     assert_eq!(b.seq, 4);
     assert!(b.reason.contains("TSA"), "{}", b.reason);
     assert!(b.reason.contains("message imprint"), "{}", b.reason);
@@ -189,11 +208,13 @@ async fn an_edited_entry_or_a_rewritten_and_re_signed_chain_fails_verification()
 
 #[tokio::test]
 async fn a_token_moved_to_another_anchor_or_untrusted_is_refused() {
-    let t = support::db().await;
+    let Stamping {
+        t,
+        sim: _sim,
+        tsa,
+        key,
+    } = stamping().await;
     let db = &t.db;
-    let sim = Simulator::start(Keypair::tsa(SIM_NAME)).await;
-    let tsa = client(&sim.url, &sim.pem());
-    let key = tinhso_exchange::hub::hub_key();
     grow(db, 1).await;
     log::anchor(db, &key).await.unwrap();
     grow(db, 1).await;
@@ -202,11 +223,7 @@ async fn a_token_moved_to_another_anchor_or_untrusted_is_refused() {
     assert_eq!(round.stamped, vec![2, 1], "newest first");
     // Another TSA's certificate is not trusted for these tokens.
     let other = Keypair::tsa("CN=TSA khác,C=VN");
-    let b = log::verify_with(db, None, Some(&trust(&other.pem())))
-        .await
-        .unwrap()
-        .first_broken
-        .unwrap();
+    let b = broken(db, None, Some(&trust(&other.pem()))).await;
     assert_eq!(b.seq, 1);
     assert!(
         b.reason
@@ -221,11 +238,7 @@ async fn a_token_moved_to_another_anchor_or_untrusted_is_refused() {
     .execute(db.pool())
     .await
     .unwrap();
-    let b = log::verify_with(db, None, Some(tsa.trust()))
-        .await
-        .unwrap()
-        .first_broken
-        .unwrap();
+    let b = broken(db, None, Some(tsa.trust())).await;
     assert_eq!(b.seq, 2);
     assert!(b.reason.contains("message imprint"), "{}", b.reason);
     // A token that is not one.
@@ -234,21 +247,14 @@ async fn a_token_moved_to_another_anchor_or_untrusted_is_refused() {
         .execute(db.pool())
         .await
         .unwrap();
-    let b = log::verify_with(db, None, Some(tsa.trust()))
-        .await
-        .unwrap()
-        .first_broken
-        .unwrap();
+    let b = broken(db, None, Some(tsa.trust())).await;
     assert!(b.reason.contains("malformed"), "{}", b.reason);
 }
 
 #[tokio::test]
 async fn a_misbehaving_tsa_is_refused_with_a_clear_message_and_retried_next_round() {
-    let t = support::db().await;
+    let Stamping { t, sim, tsa, key } = stamping().await;
     let db = &t.db;
-    let sim = Simulator::start(Keypair::tsa(SIM_NAME)).await;
-    let tsa = client(&sim.url, &sim.pem());
-    let key = tinhso_exchange::hub::hub_key();
     grow(db, 2).await;
     log::anchor(db, &key).await.unwrap();
     let cases = [
@@ -528,10 +534,8 @@ fn tempdir() -> std::path::PathBuf {
 #[tokio::test]
 async fn the_hub_page_and_the_verification_api_say_which_anchors_are_time_stamped() {
     use std::sync::Arc;
-    let t = support::db().await;
+    let Stamping { t, sim, tsa, key } = stamping().await;
     let db = &t.db;
-    let sim = Simulator::start(Keypair::tsa(SIM_NAME)).await;
-    let tsa = client(&sim.url, &sim.pem());
     let cfg = tinhso_exchange::HubConfig {
         tsa: Some(TsaConfig {
             url: sim.url.clone(),
@@ -549,7 +553,6 @@ async fn the_hub_page_and_the_verification_api_say_which_anchors_are_time_stampe
     )
     .with_state(state);
     let base = format!("http://{}", support::serve(app).await);
-    let key = tinhso_exchange::hub::hub_key();
     grow(db, 2).await;
     log::anchor(db, &key).await.unwrap();
     log::timestamp_pending(db, &tsa, 10).await.unwrap();

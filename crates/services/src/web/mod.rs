@@ -14,6 +14,7 @@ pub mod forms;
 mod indicators;
 mod office;
 pub mod payment;
+mod population_check;
 mod portal;
 mod procedures;
 pub mod results;

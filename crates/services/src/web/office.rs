@@ -191,6 +191,11 @@ struct DossierPage {
     result: Option<super::results::ResultLink>,
     /// The principal may revoke it (approving authority, not yet revoked).
     can_revoke: bool,
+    /// A citizen applicant and an officer who may process the dossier: the "check the
+    /// population record" button.
+    can_check_population: bool,
+    /// The latest population-database check made for this dossier.
+    population: Option<super::population_check::Shown>,
 }
 
 /// The permission an action needs.
@@ -267,7 +272,16 @@ async fn dossier_view(
     let result = super::results::for_office(state, &d).await?;
     let can_revoke = result.as_ref().is_some_and(|r| !r.revoked)
         && authorize(ctx.principal.as_ref(), Permission::DossierApprove, scope).is_ok();
+    let can_check_population = d.applicant.kind == 0
+        && authorize(ctx.principal.as_ref(), Permission::DossierProcess, scope).is_ok();
+    let population = if d.applicant.kind == 0 {
+        super::population_check::latest(&state.db, &d, lang).await?
+    } else {
+        None
+    };
     Ok(DossierPage {
+        can_check_population,
+        population,
         result,
         can_revoke,
         files: portal::file_lines(&attached, &d.code, None),

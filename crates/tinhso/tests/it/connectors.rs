@@ -185,3 +185,125 @@ async fn a_customs_decision_in_the_customs_format_reaches_the_trip() {
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_dossier_page_checks_the_population_record_and_shows_only_the_verdict() {
+    use tinhso_connectors::population::{self, Citizen, Client as PopClient, VerifyInput};
+    use tinhso_connectors::simulator::population::PopulationSimulator;
+    let app = spawn_app().await;
+    let (code, _) = crate::services::file_birth(&app, &crate::client(), "Lục Văn Bình").await;
+    let page = format!("/nghiep-vu/ho-so/{code}");
+    let officer = app.signed_in("congchuc.tamthanh").await;
+    let (s, html) = text(app.get(&officer, &page).await).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains(&format!("{page}/kiem-tra-dan-cu")),
+        "the button"
+    );
+    assert!(!html.contains("Đối chiếu CSDL dân cư:"), "no check yet");
+    let csrf = crate::hidden_field(&html, "csrf").unwrap();
+
+    // The button: no endpoint is configured in tests, so the verdict is "unavailable",
+    // audited with the dossier as the purpose and a digest instead of the number.
+    let before = app.audit_count("connectors.population.verify").await;
+    let resp = officer
+        .post(app.url(&format!("{page}/kiem-tra-dan-cu")))
+        .form(&[("csrf", csrf.clone())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(crate::location(&resp), format!("{page}#dan-cu"));
+    assert_eq!(
+        app.audit_count("connectors.population.verify").await,
+        before + 1
+    );
+    let summary: String = sqlx::query_scalar(
+        "SELECT summary || ' ' || target_id FROM audit_log WHERE action = 'connectors.population.verify' ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    assert!(summary.contains(&format!("dossier:{code}")) && summary.contains("cccd-digest:"));
+    assert!(
+        !summary.contains("020090012345") && !summary.contains("Lục Văn Bình"),
+        "{summary}"
+    );
+    let (_, html) = text(app.get(&officer, &page).await).await;
+    assert!(
+        html.contains("Không kết nối được CSDL dân cư"),
+        "unavailable shown"
+    );
+    // Without the form's CSRF token: refused, nothing asked.
+    let resp = officer
+        .post(app.url(&format!("{page}/kiem-tra-dan-cu")))
+        .form(&[("csrf", "sai")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    // An officer of another commune may not check this dossier.
+    let (other, other_csrf) = app.api_signed_in("congchuc.dongkinh").await;
+    let resp = other
+        .post(app.url(&format!("{page}/kiem-tra-dan-cu")))
+        .header("x-csrf-token", other_csrf.clone())
+        .form(&[("csrf", other_csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.audit_count("connectors.population.verify").await,
+        before + 1
+    );
+
+    // What the page shows when the database answers (the simulator asked the way the button
+    // asks when an endpoint is configured): the verdict only, never the record.
+    let d = tinhso_services::dossier::get(&app.db, &code)
+        .await
+        .unwrap()
+        .unwrap();
+    let ask = |name: &str| VerifyInput {
+        cccd: d.applicant.id_number.clone(),
+        full_name: name.into(),
+        date_of_birth: String::new(),
+        purpose: format!("dossier:{code}"),
+    };
+    let sim = PopulationSimulator::start(
+        "khoa",
+        vec![Citizen {
+            so_dinh_danh: d.applicant.id_number.clone(),
+            ho_va_ten: "Lục Văn Bình".into(),
+            ngay_thang_nam_sinh: "14/07/1990".into(),
+        }],
+    )
+    .await
+    .unwrap();
+    let pop = PopClient::new(sim.config()).unwrap();
+    let ctx = tinhso_store::audit::Ctx::system("test");
+    population::verify(&app.db, &ctx, Some(&pop), &ask("Lục Văn Bình"))
+        .await
+        .unwrap();
+    let (_, html) = text(app.get(&officer, &page).await).await;
+    assert!(html.contains("Khớp với CSDL dân cư"), "match shown");
+    assert!(
+        !html.contains("14/07/1990"),
+        "the record's date of birth is not shown"
+    );
+    population::verify(&app.db, &ctx, Some(&pop), &ask("Lục Văn Bính"))
+        .await
+        .unwrap();
+    let (_, html) = text(app.get(&officer, &page).await).await;
+    assert!(
+        html.contains("Không khớp") && html.contains("(họ tên)"),
+        "mismatch shown"
+    );
+    // A check made for another dossier is not this dossier's verdict.
+    let mut elsewhere = ask("Lục Văn Bình");
+    elsewhere.purpose = "dossier:KHAC".into();
+    population::verify(&app.db, &ctx, Some(&pop), &elsewhere)
+        .await
+        .unwrap();
+    let (_, html) = text(app.get(&officer, &page).await).await;
+    assert!(html.contains("Không khớp"), "still this dossier's latest");
+}
