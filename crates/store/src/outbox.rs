@@ -105,12 +105,36 @@ impl WriteTx {
         let last: i64 = row.try_get(0)?;
         let first = last - n + 1;
         let now = now_micros();
-        let ids: Vec<String> = payloads
+        let rows: Vec<PendingEvent> = payloads
             .iter()
-            .map(|_| uuid::Uuid::now_v7().to_string())
+            .map(|p| PendingEvent {
+                id: uuid::Uuid::now_v7().to_string(),
+                topic: topic.to_string(),
+                payload: p.to_string(),
+                created_at: now,
+            })
             .collect();
-        // 100 rows × 5 parameters a statement: SQLite looks numbered parameters up linearly.
-        for (c, chunk) in payloads.chunks(100).enumerate() {
+        self.insert_rows(first, &rows).await?;
+        let ids: Vec<String> = rows.into_iter().map(|e| e.id).collect();
+        self.events.extend(ids.iter().cloned());
+        Ok(ids)
+    }
+}
+
+/// An outbox event a group transaction writes at commit (see [`WriteTx::commit`]).
+pub(crate) struct PendingEvent {
+    id: String,
+    topic: String,
+    payload: String,
+    created_at: i64,
+}
+
+impl WriteTx {
+    /// Insert `events` as outbox rows numbered from `first`: 100 rows × 5 parameters a
+    /// statement (SQLite looks numbered parameters up linearly); batch sizes vary, so only the
+    /// one-event statement is kept prepared.
+    async fn insert_rows(&mut self, first: i64, events: &[PendingEvent]) -> Result<(), DbError> {
+        for (c, chunk) in events.chunks(100).enumerate() {
             let mut sql =
                 String::from("INSERT INTO outbox (id, seq, topic, payload, created_at) VALUES ");
             for i in 0..chunk.len() {
@@ -127,32 +151,20 @@ impl WriteTx {
                     b + 5
                 ));
             }
-            let mut q = sqlx::query(&sql);
-            for (i, p) in chunk.iter().enumerate() {
-                let k = c * 100 + i;
+            let mut q = sqlx::query(&sql).persistent(chunk.len() == 1);
+            for (i, e) in chunk.iter().enumerate() {
                 q = q
-                    .bind(&ids[k])
-                    .bind(first + k as i64)
-                    .bind(topic)
-                    .bind(p.to_string())
-                    .bind(now);
+                    .bind(&e.id)
+                    .bind(first + (c * 100 + i) as i64)
+                    .bind(&e.topic)
+                    .bind(&e.payload)
+                    .bind(e.created_at);
             }
             q.execute(self.conn()).await?;
         }
-        self.events.extend(ids.iter().cloned());
-        Ok(ids)
+        Ok(())
     }
-}
 
-/// An outbox event a group transaction writes at commit (see [`WriteTx::commit`]).
-pub(crate) struct PendingEvent {
-    id: String,
-    topic: String,
-    payload: String,
-    created_at: i64,
-}
-
-impl WriteTx {
     /// Write the events a group transaction kept, in order: the sequence is taken once for all
     /// of them (its row lock held to commit, as [`WriteTx::emit`] does) and the rows go in
     /// multi-row inserts.
@@ -171,36 +183,7 @@ impl WriteTx {
             .ok_or_else(|| DbError::Invalid("outbox: the sequence row is missing".into()))?;
         let last: i64 = row.try_get(0)?;
         let first = last - n + 1;
-        // 100 rows × 5 parameters a statement (SQLite looks numbered parameters up linearly).
-        for (c, chunk) in events.chunks(100).enumerate() {
-            let mut sql =
-                String::from("INSERT INTO outbox (id, seq, topic, payload, created_at) VALUES ");
-            for i in 0..chunk.len() {
-                let b = i * 5;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5
-                ));
-            }
-            // Batch sizes vary: keep only the one-event statement prepared.
-            let mut q = sqlx::query(&sql).persistent(chunk.len() == 1);
-            for (i, e) in chunk.iter().enumerate() {
-                q = q
-                    .bind(&e.id)
-                    .bind(first + (c * 100 + i) as i64)
-                    .bind(&e.topic)
-                    .bind(&e.payload)
-                    .bind(e.created_at);
-            }
-            q.execute(self.conn()).await?;
-        }
+        self.insert_rows(first, &events).await?;
         Ok(())
     }
 }

@@ -147,52 +147,9 @@ fn local_day_edge(text: &str, field: &str, end: bool) -> Result<Option<i64>, App
         .ok_or_else(|| bad_date(field))
 }
 
-fn filter_of(
-    status: &str,
-    gate: &str,
-    reason: &str,
-    trip: &str,
-    from: &str,
-    to: &str,
-) -> Result<RefundFilter, AppError> {
-    let some = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
-    let filter = RefundFilter {
-        status: some(status),
-        gate: some(gate),
-        reason: some(reason),
-        trip: some(trip),
-        from_micros: local_day_edge(from, "from", false)?,
-        until_micros: local_day_edge(to, "to", true)?,
-    };
-    filter.check()?;
-    Ok(filter)
-}
-
 // ------------------------------------------------------------------ the JSON API
 
-#[derive(Deserialize, utoipa::IntoParams)]
-pub(super) struct ListQuery {
-    /// `requested`, `approved` or `paid`; all when absent.
-    #[serde(default)]
-    status: String,
-    /// A gate code; all the caller manages when absent.
-    #[serde(default)]
-    gate: String,
-    /// `cancelled`, `no_show`, `returned` or `other`.
-    #[serde(default)]
-    reason: String,
-    /// Part of a trip code, any case.
-    #[serde(default)]
-    trip: String,
-    /// Requested on or after this local date (`YYYY-MM-DD`).
-    #[serde(default)]
-    from: String,
-    /// Requested on or before this local date (`YYYY-MM-DD`).
-    #[serde(default)]
-    to: String,
-}
-
-#[utoipa::path(get, path = "/api/v1/border/fees/refunds", tag = "border", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/border/fees/refunds", tag = "border", params(FilterForm),
     responses((status = 200, body = Vec<Refund>, description = "The refunds (hoàn phí) of the gates the caller manages, newest first"),
         (status = 403, body = tinhso_http::error::Problem), (status = 422, body = tinhso_http::error::Problem, description = "Unknown status or reason, a date not YYYY-MM-DD, an end before the start")))]
 /// `GET /api/v1/border/fees/refunds?status=&gate=&reason=&trip=&from=&to=`: the refunds of the
@@ -200,9 +157,9 @@ pub(super) struct ListQuery {
 pub(super) async fn api_list(
     State(state): State<AppState>,
     ctx: ReqCtx,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<FilterForm>,
 ) -> Result<Json<Vec<Refund>>, ApiError> {
-    let filter = filter_of(&q.status, &q.gate, &q.reason, &q.trip, &q.from, &q.to)?;
+    let filter = q.filter()?;
     Ok(Json(visible(&state, &ctx, &filter).await?))
 }
 
@@ -301,33 +258,42 @@ struct RefundsPage {
     truncated: bool,
 }
 
-/// The filter form's fields, as typed.
-#[derive(Deserialize, Default, Clone)]
-struct FilterForm {
+/// The refunds list's filter (bộ lọc), as typed: the API's query and the page's form.
+#[derive(Deserialize, Default, Clone, utoipa::IntoParams)]
+pub(super) struct FilterForm {
+    /// `requested`, `approved` or `paid`; all when absent.
     #[serde(default)]
     status: String,
+    /// A gate code; all the caller manages when absent.
     #[serde(default)]
     gate: String,
+    /// `cancelled`, `no_show`, `returned` or `other`.
     #[serde(default)]
     reason: String,
+    /// Part of a trip code, any case.
     #[serde(default)]
     trip: String,
+    /// Requested on or after this local date (`YYYY-MM-DD`).
     #[serde(default)]
     from: String,
+    /// Requested on or before this local date (`YYYY-MM-DD`).
     #[serde(default)]
     to: String,
 }
 
 impl FilterForm {
     fn filter(&self) -> Result<RefundFilter, AppError> {
-        filter_of(
-            &self.status,
-            &self.gate,
-            &self.reason,
-            &self.trip,
-            &self.from,
-            &self.to,
-        )
+        let some = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+        let filter = RefundFilter {
+            status: some(&self.status),
+            gate: some(&self.gate),
+            reason: some(&self.reason),
+            trip: some(&self.trip),
+            from_micros: local_day_edge(&self.from, "from", false)?,
+            until_micros: local_day_edge(&self.to, "to", true)?,
+        };
+        filter.check()?;
+        Ok(filter)
     }
 }
 

@@ -149,10 +149,20 @@ impl World {
     }
 
     async fn send(&self, c: &Call<'_>, sent_body: Option<&[u8]>) -> reqwest::Response {
+        self.send_via(&self.hub, c, sent_body).await
+    }
+
+    /// The request through the hub node at `base` (`http://host:port`).
+    async fn send_via(
+        &self,
+        base: &str,
+        c: &Call<'_>,
+        sent_body: Option<&[u8]>,
+    ) -> reqwest::Response {
         let headers = client_headers(c.key, c.member, c.method, &c.path, &c.body, c.ts, &c.nonce);
         let req = self
             .http
-            .request(c.method.parse().unwrap(), format!("{}{}", self.hub, c.path))
+            .request(c.method.parse().unwrap(), format!("{base}{}", c.path))
             .header("content-type", "application/json")
             .body(sent_body.unwrap_or(&c.body).to_vec());
         with_headers(req, headers).send().await.unwrap()
@@ -1221,35 +1231,13 @@ async fn a_replay_is_refused_after_the_hub_restarts() {
     let again = Arc::new(Hub::new(w.t.db.clone(), HubConfig::default()));
     let state = tinhso_http::AppState::new(w.t.db.clone(), tinhso_http::WebConfig::default());
     let addr = serve(tinhso_exchange::web::member_routes(again).with_state(state)).await;
-    let headers = client_headers(c.key, c.member, c.method, &c.path, &c.body, c.ts, &c.nonce);
-    let req = w
-        .http
-        .post(format!("http://{addr}{}", c.path))
-        .header("content-type", "application/json")
-        .body(c.body.clone());
-    let r = with_headers(req, headers).send().await.unwrap();
+    let again_url = format!("http://{addr}");
+    let r = w.send_via(&again_url, &c, None).await;
     assert_eq!(r.status(), 401);
     assert_eq!(problem_code(r).await, "lgsp_replayed");
     // A fresh request through the restarted hub goes through, and the chain holds.
     let fresh = w.call("POST", "echo", b"{\"a\":2}");
-    let headers = client_headers(
-        fresh.key,
-        fresh.member,
-        fresh.method,
-        &fresh.path,
-        &fresh.body,
-        fresh.ts,
-        &fresh.nonce,
-    );
-    let req = w
-        .http
-        .post(format!("http://{addr}{}", fresh.path))
-        .header("content-type", "application/json")
-        .body(fresh.body.clone());
-    assert_eq!(
-        with_headers(req, headers).send().await.unwrap().status(),
-        200
-    );
+    assert_eq!(w.send_via(&again_url, &fresh, None).await.status(), 200);
     let v = log::verify(&w.t.db, None).await.unwrap();
     assert_eq!((v.entries_checked, v.first_broken), (3, None));
 }
@@ -1270,27 +1258,19 @@ async fn a_replay_through_another_node_is_refused_before_forwarding() {
     ));
     let state = tinhso_http::AppState::new(w.t.db.clone(), tinhso_http::WebConfig::default());
     let addr = serve(tinhso_exchange::web::member_routes(other).with_state(state)).await;
-    let send_other = |c: &Call| {
-        let headers = client_headers(c.key, c.member, c.method, &c.path, &c.body, c.ts, &c.nonce);
-        let req = w
-            .http
-            .post(format!("http://{addr}{}", c.path))
-            .header("content-type", "application/json")
-            .body(c.body.clone());
-        with_headers(req, headers).send()
-    };
+    let other = format!("http://{addr}");
     // The other node has loaded its window (a first request of its own) before the replay.
     let first = w.call("POST", "echo", b"{\"n\":0}");
-    assert_eq!(send_other(&first).await.unwrap().status(), 200);
+    assert_eq!(w.send_via(&other, &first, None).await.status(), 200);
     let c = w.call("POST", "echo", b"{\"a\":1}");
     assert_eq!(w.send(&c, None).await.status(), 200);
-    let r = send_other(&c).await.unwrap();
+    let r = w.send_via(&other, &c, None).await;
     assert_eq!(r.status(), 401);
     assert_eq!(problem_code(r).await, "lgsp_replayed");
     // Its own replay is refused too, and a fresh request still goes through.
-    assert_eq!(send_other(&first).await.unwrap().status(), 401);
+    assert_eq!(w.send_via(&other, &first, None).await.status(), 401);
     let fresh = w.call("POST", "echo", b"{\"a\":2}");
-    assert_eq!(send_other(&fresh).await.unwrap().status(), 200);
+    assert_eq!(w.send_via(&other, &fresh, None).await.status(), 200);
 }
 
 /// An exchange with the echo service (its bodies kept); its id.
