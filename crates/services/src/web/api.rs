@@ -58,7 +58,9 @@ pub(super) fn routes() -> Router<AppState> {
         crate::web::results::api_result_pdf,
         crate::web::results::api_revoke,
         crate::web::results::api_documents,
-        crate::web::results::api_pades
+        crate::web::results::api_pades,
+        crate::web::results::api_crls,
+        crate::web::results::api_crl_import
     ),
     components(schemas(SubmissionDoc, ApplicantDoc, TransitionBody, Problem, FileUploadDoc, AttachmentDoc,
         crate::payment::Payment, crate::payment::Callback, crate::payment::CallbackResult, crate::payment::Reconciliation,

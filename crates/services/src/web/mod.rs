@@ -70,6 +70,9 @@ pub const RULES: &[Rule] = {
         // certificates are managed by whoever approves the agency's results (scope checked
         // inside); the test CA only in demo mode
         ("POST", "/api/v1/pades/verification", Public),
+        // CRLs the verifier checks signers against: administrators (province scope inside)
+        ("GET", "/api/v1/pades/crls", Perm(AgencyManage)),
+        ("POST", "/api/v1/pades/crls", Perm(AgencyManage)),
         ("GET", "/nghiep-vu/chung-thu-so", Perm(DossierApprove)),
         ("POST", "/nghiep-vu/chung-thu-so", Perm(DossierApprove)),
         (

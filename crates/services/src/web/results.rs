@@ -45,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/me/documents", get(api_documents))
         .route("/api/v1/pades/verification", post(api_pades))
+        .route("/api/v1/pades/crls", get(api_crls).post(api_crl_import))
 }
 
 /// A PDF response, downloaded under `name` (ASCII).
@@ -784,6 +785,56 @@ pub(crate) async fn api_pades(
     Ok(Json(
         results::check_pades(&state.db, &body, &state.config.pades_tsa_trust).await?,
     ))
+}
+
+/// The certificate revocation lists (danh sách thu hồi chứng thư, CRL) the PAdES verifier
+/// checks signers against, newest first: administrators (`agency_manage` over the province).
+#[utoipa::path(get, path = "/api/v1/pades/crls", tag = "services",
+    responses((status = 200, description = "The stored CRLs (id, issuer, fingerprint, this_update, next_update, revoked_count, source imported|fetched, created_at), newest first"),
+        (status = 401, body = tinhso_http::error::Problem), (status = 403, body = tinhso_http::error::Problem)))]
+pub(crate) async fn api_crls(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+) -> Result<Json<Vec<crate::revocation::StoredCrl>>, ApiError> {
+    require(
+        &state,
+        &ctx,
+        Permission::AgencyManage,
+        &tinhso_identity::ResourceScope::province(),
+        "pades_crls",
+    )
+    .await?;
+    Ok(Json(crate::revocation::list(&state.db).await?))
+}
+
+/// Import a CRL (nạp danh sách thu hồi; the file, DER or PEM, as the body): it must be signed
+/// by a CA of the trust list or of an imported chain; the same CRL twice is refused; audited.
+/// Administrators only (`agency_manage` over the province).
+#[utoipa::path(post, path = "/api/v1/pades/crls", tag = "services",
+    request_body(content = Vec<u8>, content_type = "application/pkix-crl"),
+    responses((status = 201, description = "The CRL stored"),
+        (status = 401, body = tinhso_http::error::Problem), (status = 403, body = tinhso_http::error::Problem),
+        (status = 409, body = tinhso_http::error::Problem, description = "Imported already"),
+        (status = 422, body = tinhso_http::error::Problem, description = "Not a CRL, or signed by no known CA")))]
+pub(crate) async fn api_crl_import(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    body: Bytes,
+) -> Result<(StatusCode, Json<crate::revocation::StoredCrl>), ApiError> {
+    let p = ctx.principal()?;
+    if body.is_empty() {
+        return Err(AppError::field(
+            "crl",
+            Invalid::new(
+                "file_missing",
+                "Gửi tệp CRL (DER hoặc PEM) trong thân yêu cầu",
+                "Send the CRL file (DER or PEM) as the request body",
+            ),
+        )
+        .into());
+    }
+    let stored = crate::revocation::import(&state.db, &ctx.audit(), p, &body).await?;
+    Ok((StatusCode::CREATED, Json(stored)))
 }
 
 /// The signed-in user's personal data store (kho dữ liệu): results and digitised papers.

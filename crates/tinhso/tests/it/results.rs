@@ -538,3 +538,75 @@ async fn a_certificate_imported_in_the_back_office_pades_signs_the_results() {
     .await;
     assert!(checked.contains("Chữ ký PAdES KHÔNG hợp lệ"), "{checked}");
 }
+
+/// Administrators list and import the CRLs the PAdES verifier checks signers against, through
+/// the API: a leader may not; an empty body, garbage and a repeat are refused by name; the
+/// import is audited.
+#[tokio::test]
+async fn administrators_import_crls_through_the_api() {
+    let app = crate::spawn_app().await;
+    let ca = tinhso_services::signing_certs::test_ca(&app.db)
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let crl = ca.crl(&[], now).unwrap();
+    let (leader, leader_csrf) = app.api_signed_in("lanhdao.tamthanh").await;
+    let resp = leader
+        .get(app.url("/api/v1/pades/crls"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = leader
+        .post(app.url("/api/v1/pades/crls"))
+        .header("x-csrf-token", &leader_csrf)
+        .body(crl.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let (admin, csrf) = app.api_signed_in("quantri").await;
+    let import = |body: Vec<u8>| {
+        admin
+            .post(app.url("/api/v1/pades/crls"))
+            .header("x-csrf-token", &csrf)
+            .header("content-type", "application/pkix-crl")
+            .body(body)
+            .send()
+    };
+    for (body, code) in [
+        (Vec::new(), "file_missing"),
+        (b"not a CRL".to_vec(), "crl_invalid"),
+    ] {
+        let (s, e) = json(import(body).await.unwrap()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert_eq!(e["errors"][0]["field"], "crl", "{e}");
+        assert_eq!(e["errors"][0]["code"], code, "{e}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM pades_crls").await, 0);
+    let (s, stored) = json(import(crl.clone()).await.unwrap()).await;
+    assert_eq!(s, StatusCode::CREATED, "{stored}");
+    assert_eq!(stored["source"], "imported");
+    assert_eq!(stored["revoked_count"], 0);
+    let (s, e) = json(import(crl).await.unwrap()).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    let (s, list) = json(
+        admin
+            .get(app.url("/api/v1/pades/crls"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["id"], stored["id"]);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'pades_crl.import'")
+            .await,
+        1
+    );
+}
