@@ -210,6 +210,18 @@ fn refuse(q: &Queue, headers: &axum::http::HeaderMap) -> Option<axum::response::
     })
 }
 
+/// The request's JSON body, or the answer refusing it (503 down, 401 key, 400 body).
+fn accept<T: serde::de::DeserializeOwned>(
+    q: &Queue,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<T, Box<axum::response::Response>> {
+    if let Some(r) = refuse(q, headers) {
+        return Err(Box::new(r));
+    }
+    serde_json::from_slice(body).map_err(|_| Box::new(bad_request()))
+}
+
 #[derive(serde::Deserialize)]
 struct LeaseRequest {
     #[serde(rename = "SoLuong", default)]
@@ -223,11 +235,9 @@ async fn lease(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> axum::response::Response {
-    if let Some(r) = refuse(&q, &headers) {
-        return r;
-    }
-    let Ok(req) = serde_json::from_slice::<LeaseRequest>(&body) else {
-        return bad_request();
+    let req: LeaseRequest = match accept(&q, &headers, &body) {
+        Ok(r) => r,
+        Err(refused) => return *refused,
     };
     let n = req.so_luong.unwrap_or(100).clamp(1, 500);
     let secs = req.thoi_gian_giu_giay.unwrap_or(60).clamp(1, 3600);
@@ -265,11 +275,9 @@ async fn ack(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> axum::response::Response {
-    if let Some(r) = refuse(&q, &headers) {
-        return r;
-    }
-    let Ok(req) = serde_json::from_slice::<AckRequest>(&body) else {
-        return bad_request();
+    let req: AckRequest = match accept(&q, &headers, &body) {
+        Ok(r) => r,
+        Err(refused) => return *refused,
     };
     let mut slots = q.slots();
     let mut acked = 0u32;
