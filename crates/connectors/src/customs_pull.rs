@@ -1,28 +1,36 @@
 //! Hải quan — pulling release decisions from customs' queue (lấy quyết định thông quan theo
 //! hàng đợi), beside receiving them pushed (`POST /api/v1/connectors/customs/decisions`).
 //!
-//! The queue endpoint (this project's contract, like the message: VNACCS/VASSCM's is not
-//! public, see `docs/connectors.md`): `GET {base}{path}?sau=<ViTri>&soLuong=<n>` with
-//! `Authorization: Bearer <key>` answers `{"MaKetQua": "00", "QuyetDinh": [{"ViTri": "…",
-//! …the fields of a customs::Message}], "ViTriCuoi": "…"}`: the decisions after position
-//! `sau` (empty: from the start), oldest first, at most `soLuong`. `ViTri` is opaque to us.
+//! The queue (this project's contract, like the message: VNACCS/VASSCM's is not public, see
+//! `docs/connectors.md`) hands decisions out on a lease (thuê giữ), with `Authorization:
+//! Bearer <key>`:
 //!
-//! [`Puller::run_once`] reads one page after the position kept in `connectors_customs_pull`
-//! (migration 9002) and hands each decision to [`crate::customs::receive`] — the same checks
-//! and the same idempotent recording as a push — as the customs system (a system principal
-//! holding `border_inspect` over the province: the queue is as trusted as the bearer key it
-//! is read with). The position moves past a decision once it is recorded (`recorded` or
-//! `duplicate`) or refused for good (a field error, an unknown trip, another declaration:
-//! kept in `connectors_customs_refused`, migration 9003, and on the admin API, so the queue
-//! is never stuck behind one bad message). A database failure stops the round before that
-//! decision, which the next round reads again. The whole pull is idempotent: a position lost
-//! (a crash before it was saved) re-reads decisions already recorded, and each answers
-//! `duplicate` with nothing written.
+//! * `POST {base}{path}/nhan` `{"SoLuong": n, "ThoiGianGiuGiay": s}` → `{"MaKetQua": "00",
+//!   "QuyetDinh": [{"ViTri", "MaNhan", "SoLanGiao", …the fields of a customs::Message}]}`: at
+//!   most `n` decisions no one holds, oldest first, each now invisible to every other puller
+//!   for `s` seconds under a receipt (`MaNhan`) of this delivery (`SoLanGiao`: how many times
+//!   it was handed out);
+//! * `POST {base}{path}/xac-nhan` `{"MaNhan": […]}` → `{"MaKetQua": "00", "DaXacNhan": k}`:
+//!   the decisions acknowledged, gone from the queue; a receipt of an earlier delivery (the
+//!   lease ran out and the decision was handed out again) acknowledges nothing.
+//!
+//! [`Puller::run_once`] leases a page and hands each decision to [`crate::customs::receive`] —
+//! the same checks and the same idempotent recording as a push — as the customs system (a
+//! system principal holding `border_inspect` over the province: the queue is as trusted as
+//! the bearer key it is read with), then acknowledges the decisions stored: recorded,
+//! `duplicate`, or refused for good (a field error, an unknown trip, another declaration: kept
+//! in `connectors_customs_refused`, migration 9002, and on the admin API, so the queue is never
+//! stuck behind one bad message). So two nodes never both apply a decision (the second cannot
+//! lease it while the first holds it), and a crash loses none: a decision leased and not
+//! acknowledged — the node died, or the database failed on it, which stops the round — is
+//! handed out again when its lease runs out, and if it had been stored it answers `duplicate`
+//! with nothing written. `connectors_customs_pull` keeps the position (`ViTri`) of the last
+//! decision stored, the counts and the last error, for the admin page.
 
 use crate::customs::{self, Message};
+use crate::endpoint::Endpoint;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use std::fmt;
 use std::time::Duration;
 use tinhso_identity::authz::{AuthMethod, RoleAssignment};
 use tinhso_identity::{Principal, Role, Scope};
@@ -30,64 +38,64 @@ use tinhso_kernel::{AppError, ErrorCode};
 use tinhso_store::audit::Ctx;
 use tinhso_store::{now_micros, Db, DbError};
 
-/// Where customs' decision queue is.
-#[derive(Clone)]
+/// Path of the queue (default of `TINHSO_CUSTOMS_PATH`).
+pub const PATH: &str = "/api/v1/quyet-dinh-thong-quan";
+
+/// Where customs' decision queue is (`TINHSO_CUSTOMS_URL`, `TINHSO_CUSTOMS_KEY`,
+/// `TINHSO_CUSTOMS_PATH`).
+#[derive(Clone, Debug)]
 pub struct Config {
-    pub base_url: String,
-    /// Path of the queue (default `/api/v1/quyet-dinh-thong-quan`).
-    pub path: String,
-    pub api_key: String,
-    pub timeout: Duration,
+    pub endpoint: Endpoint,
     /// Decisions asked for per page.
     pub page: u32,
-}
-
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("base_url", &self.base_url)
-            .field("path", &self.path)
-            .field("api_key", &"***")
-            .finish_non_exhaustive()
-    }
+    /// How long a leased decision stays invisible to other pullers (`TINHSO_CUSTOMS_LEASE`,
+    /// seconds; default 60): longer than a page takes to store.
+    pub lease: Duration,
 }
 
 impl Config {
     pub fn new(base_url: &str, api_key: &str) -> Self {
         Self {
-            base_url: base_url.trim_end_matches('/').to_string(),
-            path: "/api/v1/quyet-dinh-thong-quan".into(),
-            api_key: api_key.into(),
-            timeout: Duration::from_secs(10),
+            endpoint: Endpoint::new(base_url, PATH, api_key),
             page: 100,
+            lease: Duration::from_secs(60),
         }
     }
 
-    /// From `TINHSO_CUSTOMS_URL` (required), `TINHSO_CUSTOMS_KEY`, `TINHSO_CUSTOMS_PATH`.
-    /// `None` when the URL is not set.
+    /// From the environment; `None` when `TINHSO_CUSTOMS_URL` is not set.
     pub fn from_env() -> Option<Self> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        let mut c = Self::new(
-            &var("TINHSO_CUSTOMS_URL")?,
-            &var("TINHSO_CUSTOMS_KEY").unwrap_or_default(),
-        );
-        if let Some(p) = var("TINHSO_CUSTOMS_PATH") {
-            c.path = p;
+        let mut c = Self {
+            endpoint: Endpoint::from_env("TINHSO_CUSTOMS", PATH)?,
+            page: 100,
+            lease: Duration::from_secs(60),
+        };
+        if let Some(s) = crate::endpoint::env_var("TINHSO_CUSTOMS_LEASE")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|s| *s > 0)
+        {
+            c.lease = Duration::from_secs(s);
         }
         Some(c)
     }
 }
 
-/// One decision in the queue: its position and the message.
+/// One decision handed out by the queue: its position, the receipt of this delivery and the
+/// message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Queued {
     #[serde(rename = "ViTri")]
     pub position: String,
+    /// Mã nhận: acknowledges this delivery ([`Puller::ack`]).
+    #[serde(rename = "MaNhan", default)]
+    pub receipt: String,
+    /// Số lần giao: 1 the first time, more when a lease ran out unacknowledged.
+    #[serde(rename = "SoLanGiao", default)]
+    pub deliveries: u32,
     #[serde(flatten)]
     pub message: Message,
 }
 
-/// A page of the queue.
+/// A page of leased decisions.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Page {
     #[serde(rename = "MaKetQua")]
@@ -102,8 +110,19 @@ pub struct Round {
     pub recorded: u32,
     pub duplicates: u32,
     pub refused: u32,
+    /// Decisions the queue took the acknowledgement of.
+    pub acked: u32,
     /// The position kept after the round.
     pub position: String,
+}
+
+/// What storing one decision did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    Recorded,
+    Duplicate,
+    /// Refused for good and kept in `connectors_customs_refused`.
+    Refused,
 }
 
 /// The state of the pull, for the admin API.
@@ -145,22 +164,22 @@ fn refused_for_good(e: &AppError) -> bool {
 
 impl Puller {
     pub fn new(db: Db, cfg: Config) -> Result<Self, AppError> {
-        let http = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(AppError::internal)?;
+        let http = cfg.endpoint.http_client()?;
         Ok(Self { db, cfg, http })
     }
 
-    /// One page of the queue after `after`.
-    pub async fn fetch(&self, after: &str) -> Result<Vec<Queued>, String> {
-        let url = format!("{}{}", self.cfg.base_url, self.cfg.path);
+    /// `POST {base}{path}{action}` with `body` and the bearer key; the answer's JSON once
+    /// `MaKetQua` is `00`.
+    async fn call(
+        &self,
+        action: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
         let r = self
             .http
-            .get(&url)
-            .query(&[("sau", after), ("soLuong", &self.cfg.page.to_string())])
-            .bearer_auth(&self.cfg.api_key)
+            .post(format!("{}{action}", self.cfg.endpoint.url()))
+            .bearer_auth(&self.cfg.endpoint.api_key)
+            .json(&body)
             .send()
             .await
             .map_err(|e| format!("customs queue: {e}"))?;
@@ -168,23 +187,85 @@ impl Puller {
         if !status.is_success() {
             return Err(format!("customs queue: HTTP {status}"));
         }
-        let page: Page = r
+        let v: serde_json::Value = r
             .json()
             .await
-            .map_err(|e| format!("customs queue: not a page: {e}"))?;
-        if page.code != "00" {
-            return Err(format!("customs queue: MaKetQua {}", page.code));
+            .map_err(|e| format!("customs queue: not JSON: {e}"))?;
+        match v["MaKetQua"].as_str() {
+            Some("00") => Ok(v),
+            other => Err(format!("customs queue: MaKetQua {other:?}")),
         }
+    }
+
+    /// Lease a page: at most [`Config::page`] decisions, invisible to other pullers for
+    /// [`Config::lease`].
+    pub async fn lease(&self) -> Result<Vec<Queued>, String> {
+        let v = self
+            .call(
+                "/nhan",
+                serde_json::json!({
+                    "SoLuong": self.cfg.page,
+                    "ThoiGianGiuGiay": self.cfg.lease.as_secs().max(1),
+                }),
+            )
+            .await?;
+        let page: Page =
+            serde_json::from_value(v).map_err(|e| format!("customs queue: not a page: {e}"))?;
         Ok(page.decisions)
     }
 
-    /// Read one page and record it; the position is saved after each decision.
+    /// Acknowledge stored decisions by their receipts; how many the queue took.
+    pub async fn ack(&self, receipts: &[String]) -> Result<u32, String> {
+        if receipts.is_empty() {
+            return Ok(0);
+        }
+        let v = self
+            .call("/xac-nhan", serde_json::json!({ "MaNhan": receipts }))
+            .await?;
+        Ok(v["DaXacNhan"]
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0))
+    }
+
+    /// Store one leased decision (recorded, duplicate, or refused for good and kept) and move
+    /// the kept position past it; `Err` when the database failed (the decision is then not to
+    /// be acknowledged).
+    pub async fn store(&self, ctx: &Ctx, q: &Queued) -> Result<Stored, String> {
+        let stored = match customs::receive(
+            &self.db,
+            ctx,
+            &customs_system(),
+            &q.message,
+            now_micros(),
+        )
+        .await
+        {
+            Ok(o) if o.outcome == "duplicate" => Stored::Duplicate,
+            Ok(_) => Stored::Recorded,
+            Err(e) if refused_for_good(&e) => {
+                keep_refused(&self.db, q, &e)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Stored::Refused
+            }
+            Err(e) => return Err(format!("customs decision at {}: {e}", q.position)),
+        };
+        save_position(&self.db, &q.position)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(stored)
+    }
+
+    /// Lease one page, store each decision, acknowledge those stored. A database failure
+    /// stops the round before that decision, which is not acknowledged: the queue hands it
+    /// out again when its lease runs out.
     pub async fn run_once(&self) -> Result<Round, String> {
         let mut round = Round {
             position: position(&self.db).await.map_err(|e| e.to_string())?,
             ..Default::default()
         };
-        let page = match self.fetch(&round.position).await {
+        let page = match self.lease().await {
             Ok(p) => p,
             Err(e) => {
                 let _ = note_error(&self.db, &e).await;
@@ -195,29 +276,27 @@ impl Puller {
             actor: "system:customs-queue".into(),
             request_id: format!("customs-pull-{}", uuid::Uuid::now_v7()),
         };
-        let principal = customs_system();
+        let mut receipts = Vec::with_capacity(page.len());
+        let mut failed = None;
         for q in page {
-            let now = now_micros();
-            match customs::receive(&self.db, &ctx, &principal, &q.message, now).await {
-                Ok(o) if o.outcome == "duplicate" => round.duplicates += 1,
-                Ok(_) => round.recorded += 1,
-                Err(e) if refused_for_good(&e) => {
-                    round.refused += 1;
-                    keep_refused(&self.db, &q, &e)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
+            match self.store(&ctx, &q).await {
+                Ok(Stored::Recorded) => round.recorded += 1,
+                Ok(Stored::Duplicate) => round.duplicates += 1,
+                Ok(Stored::Refused) => round.refused += 1,
                 Err(e) => {
-                    let msg = format!("customs decision at {}: {e}", q.position);
-                    let _ = note_error(&self.db, &msg).await;
-                    return Err(msg);
+                    failed = Some(e);
+                    break;
                 }
             }
-            save_position(&self.db, &q.position)
-                .await
-                .map_err(|e| e.to_string())?;
+            receipts.push(q.receipt);
             round.position = q.position;
         }
+        let acked = self.ack(&receipts).await;
+        if let Some(e) = failed.or_else(|| acked.as_ref().err().cloned()) {
+            let _ = note_error(&self.db, &e).await;
+            return Err(e);
+        }
+        round.acked = acked.unwrap_or(0);
         note_pulled(&self.db).await.map_err(|e| e.to_string())?;
         Ok(round)
     }

@@ -18,6 +18,7 @@
 pub mod customs;
 pub mod customs_pull;
 pub mod dvcqg;
+pub mod endpoint;
 pub mod population;
 pub mod runtime;
 pub mod simulator;

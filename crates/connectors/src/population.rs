@@ -18,60 +18,131 @@
 //! digest of the number (not the number), the result and the purpose; never the name or the
 //! date of birth.
 
+use crate::endpoint::Endpoint;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::fmt;
-use std::time::Duration;
 use tinhso_kernel::error::Invalid;
 use tinhso_kernel::{text, validate, AppError, FieldErrors};
 use tinhso_store::audit::Ctx;
 use tinhso_store::Db;
 use utoipa::ToSchema;
 
-/// Where the population database's verification service is.
-#[derive(Clone)]
+/// Path of the verification service (default of `TINHSO_POPULATION_PATH`).
+pub const PATH: &str = "/api/v1/cong-dan/xac-thuc";
+
+/// Where the population database's verification service is: the database itself (the direct
+/// adapter: `TINHSO_POPULATION_URL`, `TINHSO_POPULATION_KEY`, `TINHSO_POPULATION_PATH`), the
+/// service as registered on the data exchange hub (`TINHSO_POPULATION_HUB_*`, [`HubRoute`]),
+/// or both: then every check goes through the hub, and directly only when the hub fails and
+/// [`HubRoute::fallback_direct`] allows it.
+#[derive(Clone, Debug)]
 pub struct Config {
-    pub base_url: String,
-    /// Path of the verification service (default `/api/v1/cong-dan/xac-thuc`).
-    pub path: String,
-    /// Bearer key issued to the province.
-    pub api_key: String,
-    pub timeout: Duration,
+    /// The direct adapter; `None`: only through the hub.
+    pub direct: Option<Endpoint>,
+    /// Through the hub (qua trục LGSP).
+    pub hub: Option<HubRoute>,
 }
 
-impl fmt::Debug for Config {
+/// The population service on the data exchange hub (dịch vụ dân cư trên trục LGSP): each
+/// check is a signed exchange of this platform's member, access-checked and written in the
+/// hub's message log; the hub's answer is accepted only with the hub's signature.
+#[derive(Clone)]
+pub struct HubRoute {
+    /// The hub's base URL (`TINHSO_POPULATION_HUB_URL`, e.g. `http://127.0.0.1:8080`).
+    pub hub_url: String,
+    /// This platform's member code on the hub (`TINHSO_POPULATION_HUB_MEMBER`).
+    pub member: String,
+    /// The service's provider member and code (`TINHSO_POPULATION_HUB_SERVICE`:
+    /// `provider/service`); the verification path below it is [`PATH`] (or
+    /// `TINHSO_POPULATION_PATH`).
+    pub provider: String,
+    pub service: String,
+    pub path: String,
+    /// The member's signing key: derived from the master key for `member`, its public half
+    /// printed by `tinhso exchange member-key` for the hub's registry.
+    pub key: ed25519_dalek::SigningKey,
+    /// The key the hub's answers must verify with (`TINHSO_POPULATION_HUB_PUBLIC_KEY`;
+    /// default: this platform's own hub, whose key derives from the same master key).
+    pub hub_public_key: String,
+    /// Ask the database directly when the hub cannot be reached or fails (5xx, time-out)
+    /// (`TINHSO_POPULATION_FALLBACK_DIRECT=1`); never when it refuses (4xx: no right, bad
+    /// signature), which would bypass its access check.
+    pub fallback_direct: bool,
+    pub timeout: std::time::Duration,
+}
+
+impl fmt::Debug for HubRoute {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("base_url", &self.base_url)
-            .field("path", &self.path)
-            .field("api_key", &"***")
+        f.debug_struct("HubRoute")
+            .field("hub_url", &self.hub_url)
+            .field("member", &self.member)
+            .field("provider", &self.provider)
+            .field("service", &self.service)
+            .field("fallback_direct", &self.fallback_direct)
             .finish_non_exhaustive()
     }
 }
 
+impl HubRoute {
+    /// Through the hub at `hub_url` as `member` (its key derived from the master key) to
+    /// `provider`/`service`, answers signed by this platform's own hub, no fallback.
+    pub fn new(hub_url: &str, member: &str, provider: &str, service: &str) -> Self {
+        Self {
+            hub_url: hub_url.trim_end_matches('/').to_string(),
+            member: member.into(),
+            provider: provider.into(),
+            service: service.into(),
+            path: PATH.into(),
+            key: tinhso_exchange::direct::member_key(member),
+            hub_public_key: tinhso_exchange::signing::public_key_b64(
+                &tinhso_exchange::hub::hub_key(),
+            ),
+            fallback_direct: false,
+            timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
 impl Config {
+    /// The direct adapter only.
     pub fn new(base_url: &str, api_key: &str) -> Self {
         Self {
-            base_url: base_url.trim_end_matches('/').to_string(),
-            path: "/api/v1/cong-dan/xac-thuc".into(),
-            api_key: api_key.into(),
-            timeout: Duration::from_secs(10),
+            direct: Some(Endpoint::new(base_url, PATH, api_key)),
+            hub: None,
         }
     }
 
-    /// From `TINHSO_POPULATION_URL` (required), `TINHSO_POPULATION_KEY`,
-    /// `TINHSO_POPULATION_PATH`. `None` when the URL is not set.
+    /// From the environment; `None` when neither `TINHSO_POPULATION_URL` nor
+    /// `TINHSO_POPULATION_HUB_URL` is set. The hub route needs `TINHSO_POPULATION_HUB_MEMBER`
+    /// and `TINHSO_POPULATION_HUB_SERVICE` too (else it is left off, with a warning).
     pub fn from_env() -> Option<Self> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        let mut c = Self::new(
-            &var("TINHSO_POPULATION_URL")?,
-            &var("TINHSO_POPULATION_KEY").unwrap_or_default(),
-        );
-        if let Some(p) = var("TINHSO_POPULATION_PATH") {
-            c.path = p;
-        }
-        Some(c)
+        let direct = Endpoint::from_env("TINHSO_POPULATION", PATH);
+        let hub = crate::endpoint::env_var("TINHSO_POPULATION_HUB_URL").and_then(|url| {
+            let member = crate::endpoint::env_var("TINHSO_POPULATION_HUB_MEMBER");
+            let service = crate::endpoint::env_var("TINHSO_POPULATION_HUB_SERVICE");
+            let Some((member, (provider, service))) = member.zip(
+                service
+                    .as_deref()
+                    .and_then(|s| s.split_once('/'))
+                    .map(|(p, s)| (p.trim().to_string(), s.trim().to_string())),
+            ) else {
+                tracing::warn!("TINHSO_POPULATION_HUB_URL is set without TINHSO_POPULATION_HUB_MEMBER and TINHSO_POPULATION_HUB_SERVICE (provider/service): population checks do not go through the hub");
+                return None;
+            };
+            let mut h = HubRoute::new(&url, &member, &provider, &service);
+            if let Some(k) = crate::endpoint::env_var("TINHSO_POPULATION_HUB_PUBLIC_KEY") {
+                h.hub_public_key = k.trim().to_string();
+            }
+            if let Some(p) = crate::endpoint::env_var("TINHSO_POPULATION_PATH") {
+                h.path = p;
+            }
+            h.fallback_direct = crate::endpoint::env_var("TINHSO_POPULATION_FALLBACK_DIRECT")
+                .is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "on"));
+            Some(h)
+        });
+        (direct.is_some() || hub.is_some()).then_some(Self { direct, hub })
     }
 }
 
@@ -244,59 +315,211 @@ pub struct Client {
     http: reqwest::Client,
 }
 
+/// One check as asked: the verdict, the way it went (`hub`, `direct`, or `direct` after the
+/// hub failed: `hub_failed_direct`) and the hub's exchange id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    pub verification: Verification,
+    pub via: &'static str,
+    pub exchange_id: Option<String>,
+}
+
+/// What the hub route got.
+enum HubAnswer {
+    /// The population database's answer (status 200 or not), signed by the hub.
+    Answered(Verification, String),
+    /// The hub refused the exchange (4xx of its own), or its answer is not signed by it: no
+    /// fallback.
+    Refused(String, Option<String>),
+    /// The hub could not be reached or failed (5xx, time-out): the fallback may be tried.
+    Failed(String, Option<String>),
+}
+
 impl Client {
     pub fn new(cfg: Config) -> Result<Self, AppError> {
-        let http = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(AppError::internal)?;
+        let timeout = match (&cfg.direct, &cfg.hub) {
+            (_, Some(h)) => h.timeout,
+            (Some(d), None) => d.timeout,
+            (None, None) => std::time::Duration::from_secs(10),
+        };
+        let http = crate::endpoint::http_client(timeout)?;
         Ok(Self { cfg, http })
     }
 
     /// Ask the population database about one checked request.
     pub async fn lookup(&self, c: &Checked) -> Verification {
-        let mut body = json!({"SoDinhDanh": c.cccd, "HoVaTen": c.full_name});
-        if let Some(d) = c.date_of_birth {
-            body["NgayThangNamSinh"] = json!(d.format("%d/%m/%Y").to_string());
+        self.ask(c).await.verification
+    }
+
+    /// [`Client::lookup`], saying which way it went.
+    pub async fn ask(&self, c: &Checked) -> Asked {
+        let body = request_body(c);
+        let Some(hub) = &self.cfg.hub else {
+            return Asked {
+                verification: self.direct(c, &body).await,
+                via: "direct",
+                exchange_id: None,
+            };
+        };
+        let (verification, exchange_id) = match self.via_hub(hub, c, &body).await {
+            HubAnswer::Answered(v, id) => (v, Some(id)),
+            HubAnswer::Refused(reason, id) => (Verification::Unavailable { reason }, id),
+            HubAnswer::Failed(reason, id) => {
+                if hub.fallback_direct && self.cfg.direct.is_some() {
+                    tracing::warn!(reason = %reason, "the hub failed; population check made directly (fallback)");
+                    return Asked {
+                        verification: self.direct(c, &body).await,
+                        via: "hub_failed_direct",
+                        exchange_id: id,
+                    };
+                }
+                (Verification::Unavailable { reason }, id)
+            }
+        };
+        Asked {
+            verification,
+            via: "hub",
+            exchange_id,
         }
-        let url = format!("{}{}", self.cfg.base_url, self.cfg.path);
-        let unavailable = |reason: String| Verification::Unavailable { reason };
-        let resp = match self
+    }
+
+    /// The direct adapter (`Unavailable` when there is none).
+    async fn direct(&self, c: &Checked, body: &[u8]) -> Verification {
+        let Some(ep) = &self.cfg.direct else {
+            return Verification::Unavailable {
+                reason: "the population database is configured only through the hub".into(),
+            };
+        };
+        let sent = self
             .http
-            .post(&url)
-            .bearer_auth(&self.cfg.api_key)
-            .json(&body)
+            .post(ep.url())
+            .timeout(ep.timeout)
+            .bearer_auth(&ep.api_key)
+            .header("content-type", "application/json")
+            .body(body.to_vec())
             .send()
-            .await
-        {
+            .await;
+        let resp = match sent {
             Ok(r) => r,
             Err(e) if e.is_timeout() => {
-                return unavailable(format!("time-out after {:?}", self.cfg.timeout))
+                return Verification::Unavailable {
+                    reason: format!("time-out after {:?}", ep.timeout),
+                }
             }
-            Err(e) => return unavailable(format!("connection: {e}")),
+            Err(e) => {
+                return Verification::Unavailable {
+                    reason: format!("connection: {e}"),
+                }
+            }
         };
         let status = resp.status().as_u16();
-        if status != 200 {
-            return unavailable(format!("HTTP {status}"));
-        }
-        let v: Value = match resp.json().await {
-            Ok(v) => v,
-            Err(e) => return unavailable(format!("answer not JSON: {e}")),
-        };
-        match v.get("MaKetQua").and_then(Value::as_str) {
-            Some("00") => match v
-                .get("CongDan")
-                .cloned()
-                .map(serde_json::from_value::<Citizen>)
-            {
-                Some(Ok(rec)) if rec.so_dinh_danh == c.cccd => compare(c, &rec),
-                Some(Ok(_)) => unavailable("the answer is about another number".into()),
-                _ => unavailable("answer without CongDan".into()),
+        match resp.bytes().await {
+            Ok(b) => interpret(c, status, &b),
+            Err(e) => Verification::Unavailable {
+                reason: format!("answer not read: {e}"),
             },
-            Some("01") => Verification::NotFound,
-            other => unavailable(format!("MaKetQua {other:?}")),
         }
+    }
+
+    /// A signed exchange through the hub; the answer checked against the hub's key.
+    async fn via_hub(&self, h: &HubRoute, c: &Checked, body: &[u8]) -> HubAnswer {
+        use tinhso_exchange::signing;
+        let path = format!("/lgsp/v1/{}/{}{}", h.provider, h.service, h.path);
+        let ts = tinhso_store::now_micros() / 1_000_000;
+        let nonce = signing::new_nonce();
+        let request_sha256 = signing::sha256_hex(
+            signing::request_text("POST", &path, ts, &nonce, &signing::sha256_hex(body)).as_bytes(),
+        );
+        let mut req = self
+            .http
+            .post(format!("{}{path}", h.hub_url))
+            .timeout(h.timeout)
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        for (k, v) in signing::client_headers(&h.key, &h.member, "POST", &path, body, ts, &nonce) {
+            req = req.header(k, v);
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return HubAnswer::Failed(format!("hub: {e}"), None),
+        };
+        let status = resp.status().as_u16();
+        let header = |n: &str| {
+            resp.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let exchange_id = header(signing::H_EXCHANGE_ID);
+        let signature = header(signing::H_HUB_SIGNATURE);
+        let id = (!exchange_id.is_empty()).then(|| exchange_id.clone());
+        let bytes = match resp.bytes().await {
+            Ok(b) => b,
+            Err(e) => return HubAnswer::Failed(format!("hub: answer not read: {e}"), id),
+        };
+        let text = signing::response_text(
+            &exchange_id,
+            status,
+            &request_sha256,
+            &signing::sha256_hex(&bytes),
+        );
+        if exchange_id.is_empty() || !signing::verify(&h.hub_public_key, &text, &signature) {
+            // Not the hub's answer (or not over this request): nothing in it is believed.
+            let reason = format!("hub: HTTP {status} not signed by the hub's key");
+            return if status >= 500 {
+                HubAnswer::Failed(reason, id)
+            } else {
+                HubAnswer::Refused(reason, id)
+            };
+        }
+        // The hub's own refusals are problems with an `lgsp_` code; anything else is the
+        // provider's answer, forwarded.
+        let code = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v["code"].as_str().map(str::to_string))
+            .filter(|c| c.starts_with("lgsp_"));
+        match code {
+            Some(code) if status < 500 => {
+                HubAnswer::Refused(format!("hub: HTTP {status} {code}"), id)
+            }
+            Some(code) => HubAnswer::Failed(format!("hub: HTTP {status} {code}"), id),
+            None => HubAnswer::Answered(interpret(c, status, &bytes), exchange_id),
+        }
+    }
+}
+
+/// The request the verification service takes.
+fn request_body(c: &Checked) -> Vec<u8> {
+    let mut body = json!({"SoDinhDanh": c.cccd, "HoVaTen": c.full_name});
+    if let Some(d) = c.date_of_birth {
+        body["NgayThangNamSinh"] = json!(d.format("%d/%m/%Y").to_string());
+    }
+    body.to_string().into_bytes()
+}
+
+/// The verification service's answer (`status`, `body`) read against the request.
+fn interpret(c: &Checked, status: u16, body: &[u8]) -> Verification {
+    let unavailable = |reason: String| Verification::Unavailable { reason };
+    if status != 200 {
+        return unavailable(format!("HTTP {status}"));
+    }
+    let v: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return unavailable(format!("answer not JSON: {e}")),
+    };
+    match v.get("MaKetQua").and_then(Value::as_str) {
+        Some("00") => match v
+            .get("CongDan")
+            .cloned()
+            .map(serde_json::from_value::<Citizen>)
+        {
+            Some(Ok(rec)) if rec.so_dinh_danh == c.cccd => compare(c, &rec),
+            Some(Ok(_)) => unavailable("the answer is about another number".into()),
+            _ => unavailable("answer without CongDan".into()),
+        },
+        Some("01") => Verification::NotFound,
+        other => unavailable(format!("MaKetQua {other:?}")),
     }
 }
 
@@ -315,13 +538,21 @@ pub async fn verify(
     input: &VerifyInput,
 ) -> Result<Verification, AppError> {
     let c = check(input)?;
-    let result = match client {
-        Some(client) => client.lookup(&c).await,
-        None => Verification::Unavailable {
-            reason: "the population database connector is not configured".into(),
+    let asked = match client {
+        Some(client) => client.ask(&c).await,
+        None => Asked {
+            verification: Verification::Unavailable {
+                reason: "the population database connector is not configured".into(),
+            },
+            via: "none",
+            exchange_id: None,
         },
     };
-    let mut summary = json!({"result": result.as_str(), "purpose": c.purpose});
+    let result = asked.verification;
+    let mut summary = json!({"result": result.as_str(), "purpose": c.purpose, "via": asked.via});
+    if let Some(id) = &asked.exchange_id {
+        summary["exchange_id"] = json!(id);
+    }
     if let Verification::Mismatch { fields } = &result {
         summary["fields"] = json!(fields);
     }

@@ -70,6 +70,12 @@ pub struct HubConfig {
     /// catches it. `None`: on for PostgreSQL (several nodes may share it), off for SQLite (one
     /// node owns the file).
     pub nonces_before_forwarding: Option<bool>,
+    /// With nonces written before forwarding, each exchange also leaves an in-flight row
+    /// ([`log::InFlight`]) until its log entry is committed; a row older than this is an
+    /// exchange a crash cut off, logged as `interrupted` by the next hub to start (and again
+    /// this long after it started). Longer than any exchange lasts: the provider time-out plus
+    /// reading the body and the log's queue (default 60 s).
+    pub interrupted_after: Duration,
     /// The NATS JetStream the outbox is published to (`nats_url`): members' pulls through
     /// `/lgsp/v1/_events` read their durable consumers there; `None`: from the outbox.
     pub nats: Option<crate::NatsConfig>,
@@ -89,6 +95,7 @@ impl Default for HubConfig {
             tsa: None,
             tsa_trust: None,
             nonces_before_forwarding: None,
+            interrupted_after: Duration::from_secs(60),
             nats: None,
         }
     }
@@ -222,6 +229,7 @@ struct NonceWindow {
 }
 
 /// What the memory knows about a nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum NonceSeen {
     Fresh,
     Replayed,
@@ -463,6 +471,9 @@ struct Seen {
     keep: Option<(i64, String, axum::body::Bytes)>,
     /// The request's nonce, new: recorded with the log entry.
     nonce: Option<log::NonceRecord>,
+    /// The nonce was written before forwarding with an in-flight row, which the log entry
+    /// closes.
+    inflight: bool,
 }
 
 impl Seen {
@@ -493,6 +504,21 @@ impl Seen {
             service_known: false,
             keep: None,
             nonce: None,
+            inflight: false,
+        }
+    }
+
+    /// The in-flight row of this request (its hash filled in by [`Hub::authenticate`]).
+    fn in_flight(&self) -> log::InFlight {
+        log::InFlight {
+            exchange_id: self.exchange_id.clone(),
+            client: self.client.clone(),
+            provider: self.provider.clone(),
+            service: self.service.clone(),
+            method: self.method.clone(),
+            path: self.path.clone(),
+            request_sha256: String::new(),
+            client_signature: self.client_signature.clone(),
         }
     }
 }
@@ -805,7 +831,12 @@ impl Hub {
                 Some(sealed)
             }),
         };
-        if let Err(e) = self.log.append_with_nonce(entry, seen.nonce.clone()).await {
+        let logged = if seen.inflight {
+            self.log.append_closing(entry).await
+        } else {
+            self.log.append_with_nonce(entry, seen.nonce.clone()).await
+        };
+        if let Err(e) = logged {
             tracing::error!(error = %e, exchange_id = %seen.exchange_id, "message log append failed");
             return problem(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -915,9 +946,33 @@ impl Hub {
                 for (member, nonce, expires) in rows {
                     w.insert((member, nonce), expires, now);
                 }
+                self.close_interrupted();
                 Ok(Mutex::new(w))
             })
             .await
+    }
+
+    /// Log the exchanges a crash cut off ([`log::close_interrupted`]): those in flight for
+    /// longer than [`HubConfig::interrupted_after`] now, in the background, and once more that
+    /// long after (the rows a crash just before this start left). Called when the hub starts
+    /// serving (its nonce window is loaded).
+    fn close_interrupted(&self) {
+        let (db, key) = (self.db.clone(), self.key.clone());
+        let after = self.cfg.interrupted_after;
+        let limit = i64::try_from(after.as_micros()).unwrap_or(i64::MAX);
+        tokio::spawn(async move {
+            for wait in [Duration::ZERO, after] {
+                tokio::time::sleep(wait).await;
+                match log::close_interrupted(&db, &key, now_micros().saturating_sub(limit)).await {
+                    Ok(closed) if !closed.is_empty() => tracing::warn!(
+                        count = closed.len(),
+                        "exchanges cut off by a crash between forwarding and logging logged as interrupted"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "in-flight exchanges not closed"),
+                }
+            }
+        });
     }
 
     /// Take a nonce: `Ok(Some(record))` when new (`Some`: the record goes into the database with
@@ -929,6 +984,7 @@ impl Hub {
         member: &str,
         nonce: &str,
         ts: i64,
+        flight: &log::InFlight,
     ) -> Result<Option<Option<log::NonceRecord>>, DbError> {
         let now = now_micros();
         let skew = i64::try_from(self.cfg.clock_skew.as_micros()).unwrap_or(i64::MAX);
@@ -947,7 +1003,10 @@ impl Hub {
             .unwrap_or(self.db.backend() == tinhso_store::Backend::Postgres);
         if before_forwarding && !matches!(seen, NonceSeen::Replayed) {
             // Shared database: the unique key decides, before the provider is called; the log
-            // entry then finds the nonce there (and does not take it for a replay).
+            // entry then finds the nonce there (and does not take it for a replay). The
+            // in-flight row goes in the same commit, so a crash before the log entry leaves a
+            // trace that is logged as `interrupted`.
+            let mut tx = self.db.begin_write().await?;
             let inserted = sqlx::query(
                 "INSERT INTO exchange_nonces (member_code, nonce, expires_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (member_code, nonce) DO NOTHING",
@@ -955,12 +1014,14 @@ impl Hub {
             .bind(member)
             .bind(nonce)
             .bind(expires)
-            .execute(self.db.pool())
+            .execute(tx.conn())
             .await?
             .rows_affected();
             if inserted == 0 {
                 return Ok(None);
             }
+            flight.write(&mut tx, now).await?;
+            tx.commit().await?;
             let mut w = window
                 .lock()
                 .map_err(|_| DbError::Invalid("nonce window poisoned".into()))?;
@@ -1005,6 +1066,7 @@ impl Hub {
         path_and_query: &str,
         headers: &HeaderMap,
         body: &[u8],
+        mut flight: log::InFlight,
     ) -> (
         String,
         Result<(String, Option<log::NonceRecord>), AuthError>,
@@ -1051,7 +1113,8 @@ impl Hub {
         if !self.allow_rate(&client).await {
             return (request_sha256, refused(&RATE_LIMITED, true));
         }
-        match self.take_nonce(&client, nonce, ts).await {
+        flight.request_sha256 = request_sha256.clone();
+        match self.take_nonce(&client, nonce, ts, &flight).await {
             Ok(Some(record)) => (request_sha256, Ok((client, record))),
             Ok(None) => (request_sha256, refused(&REPLAYED, true)),
             Err(e) => (request_sha256, Err(AuthError::Internal(e.to_string()))),
@@ -1143,9 +1206,9 @@ impl Hub {
         self.answer_result(&seen, result).await
     }
 
-    /// A member's request handled by the platform itself (subscriptions, pulls): its body
-    /// read (at most `limit` and `max_body`, else 413) and its signature checked (else 401);
-    /// the member and the body, or the refusal, already logged.
+    /// A member's request (exchanges, subscriptions, pulls): its body read (at most `limit`
+    /// and `max_body`, else 413) and its signature checked (else 401); the member and the
+    /// body, or the refusal, already logged.
     async fn member_request(
         &self,
         seen: &mut Seen,
@@ -1159,15 +1222,32 @@ impl Hub {
             seen.request_sha256 = signing::sha256_hex(b"");
             return Err(self.refuse(seen, &TOO_LARGE).await);
         };
+        let member = self
+            .authenticated(seen, method.as_str(), path_and_query, headers, &body)
+            .await?;
+        Ok((member, body))
+    }
+
+    /// [`Hub::authenticate`] into `seen` (the request's hash, its new nonce, the client
+    /// verified): the member, or the refusal, already logged.
+    async fn authenticated(
+        &self,
+        seen: &mut Seen,
+        method: &str,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<String, Response> {
         let (request_sha256, auth) = self
-            .authenticate(method.as_str(), path_and_query, headers, &body)
+            .authenticate(method, path_and_query, headers, body, seen.in_flight())
             .await;
         seen.request_sha256 = request_sha256;
         match auth {
             Ok((member, nonce)) => {
+                seen.inflight = nonce.is_none();
                 seen.nonce = nonce;
                 seen.client_verified = true;
-                Ok((member, body))
+                Ok(member)
             }
             Err(e) => Err(self.refuse_auth(seen, e).await),
         }
@@ -1225,15 +1305,12 @@ impl Hub {
             "-".into(),
             "_registry".into(),
         );
-        let (request_sha256, auth) = self
-            .authenticate("GET", &path_and_query, &headers, b"")
-            .await;
-        seen.request_sha256 = request_sha256;
-        match auth {
-            Ok((_, nonce)) => seen.nonce = nonce,
-            Err(e) => return self.refuse_auth(&mut seen, e).await,
+        if let Err(refused) = self
+            .authenticated(&mut seen, "GET", &path_and_query, &headers, b"")
+            .await
+        {
+            return refused;
         }
-        seen.client_verified = true;
         if !matches!(self.source, Source::Database) {
             return self.refuse(&seen, &UNKNOWN_SERVICE).await;
         }
@@ -1277,26 +1354,21 @@ impl Hub {
             tracing::debug!(exchange_id = %seen.exchange_id, request_id = rid, "exchange");
         }
         let client = seen.client.clone();
-        // 1. The body, within the limit.
-        let body = match axum::body::to_bytes(body, self.cfg.max_body).await {
-            Ok(b) => b,
-            Err(_) => {
-                seen.request_sha256 = signing::sha256_hex(b"");
-                return self.refuse(&seen, &TOO_LARGE).await;
-            }
+        // 1. The body, within the limit; 2. who is calling.
+        let body = match self
+            .member_request(
+                &mut seen,
+                &method,
+                &path_and_query,
+                &headers,
+                body,
+                self.cfg.max_body,
+            )
+            .await
+        {
+            Ok((_, body)) => body,
+            Err(refused) => return refused,
         };
-        // 2. Who is calling.
-        let (request_sha256, auth) = self
-            .authenticate(method.as_str(), &path_and_query, &headers, &body)
-            .await;
-        seen.request_sha256 = request_sha256;
-        match auth {
-            Ok((_, nonce)) => {
-                seen.client_verified = true;
-                seen.nonce = nonce;
-            }
-            Err(e) => return self.refuse_auth(&mut seen, e).await,
-        }
         // 3. The service and the right to call it.
         let svc = match self.service_of(&seen.provider, &seen.service).await {
             Ok(Some(s)) if s.active => s,
@@ -1526,58 +1598,54 @@ mod tests {
 
     const S: i64 = 1_000_000;
 
+    /// Each step: member, nonce, expiry and now (seconds), what the window must answer.
+    fn steps(w: &mut NonceWindow, list: &[(&str, &str, i64, i64, NonceSeen)]) {
+        for &(member, nonce, expires, now, want) in list {
+            let got = w.take(member, nonce, expires * S, now * S);
+            assert_eq!(got, want, "{member}/{nonce} at {now}");
+        }
+    }
+
     #[test]
     fn the_nonce_window_refuses_replays_forgets_expired_and_stays_bounded() {
+        use NonceSeen::{AskDatabase, Fresh, Replayed};
         let mut w = NonceWindow::new(3);
-        let now = 1_000 * S;
-        assert!(matches!(
-            w.take("a", "n1", now + 300 * S, now),
-            NonceSeen::Fresh
-        ));
-        assert!(matches!(
-            w.take("a", "n1", now + 300 * S, now),
-            NonceSeen::Replayed
-        ));
-        assert!(matches!(
-            w.take("b", "n1", now + 300 * S, now),
-            NonceSeen::Fresh
-        ));
+        let now = 1_000;
+        steps(
+            &mut w,
+            &[
+                ("a", "n1", now + 300, now, Fresh),
+                ("a", "n1", now + 300, now, Replayed),
+                ("b", "n1", now + 300, now, Fresh),
+            ],
+        );
         // Expired nonces are forgotten (their requests are refused by the clock anyway).
-        let later = now + 301 * S;
-        w.purge(later);
+        let later = now + 301;
+        w.purge(later * S);
         assert!(w.seen.is_empty() && w.by_expiry.is_empty());
         // Full: the earliest-expiring nonces are dropped, and until they would have expired a
         // nonce not in memory is not taken as new: the database decides.
-        for (i, exp) in [10, 20, 30].into_iter().enumerate() {
-            let n = format!("m{i}");
-            assert!(matches!(
-                w.take("a", &n, later + exp * S, later),
-                NonceSeen::Fresh
-            ));
-        }
-        assert!(matches!(
-            w.take("a", "m3", later + 40 * S, later),
-            NonceSeen::Fresh
-        ));
+        steps(
+            &mut w,
+            &[
+                ("a", "m0", later + 10, later, Fresh),
+                ("a", "m1", later + 20, later, Fresh),
+                ("a", "m2", later + 30, later, Fresh),
+                ("a", "m3", later + 40, later, Fresh),
+            ],
+        );
         assert_eq!(w.seen.len(), 3);
         assert!(!w.seen.contains_key(&("a".to_string(), "m0".to_string())));
-        assert!(matches!(
-            w.take("a", "m0", later + 40 * S, later),
-            NonceSeen::AskDatabase
-        ));
-        assert!(matches!(
-            w.take("a", "m1", later + 40 * S, later),
-            NonceSeen::Replayed
-        ));
-        assert!(matches!(
-            w.take("a", "x", later + 40 * S, later),
-            NonceSeen::AskDatabase
-        ));
-        // Once the dropped ones would have expired, memory is complete again.
-        let after = later + 12 * S;
-        assert!(matches!(
-            w.take("a", "x", after + 300 * S, after),
-            NonceSeen::Fresh
-        ));
+        let after = later + 12;
+        steps(
+            &mut w,
+            &[
+                ("a", "m0", later + 40, later, AskDatabase),
+                ("a", "m1", later + 40, later, Replayed),
+                ("a", "x", later + 40, later, AskDatabase),
+                // Once the dropped ones would have expired, memory is complete again.
+                ("a", "x", after + 300, after, Fresh),
+            ],
+        );
     }
 }

@@ -104,4 +104,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "exchange hub: members' gateway addresses for direct calls",
         sql: include_str!("../migrations/5036_member_gateways.sql"),
     },
+    Migration {
+        version: 5037,
+        name: "exchange hub: exchanges in flight, so a crash between forwarding and logging is logged as interrupted",
+        sql: include_str!("../migrations/5037_exchange_inflight.sql"),
+    },
 ];

@@ -43,7 +43,7 @@ pub struct NewEntry {
     pub status: u16,
     /// `ok`, `unsigned`, `bad_signature`, `expired`, `replayed`, `unknown_member`,
     /// `rate_limited`, `forbidden`, `unknown_service`, `too_large`, `timeout`,
-    /// `provider_error`, `circuit_open`.
+    /// `provider_error`, `circuit_open`, `interrupted` ([`close_interrupted`]).
     pub outcome: String,
     pub latency_us: i64,
     pub request_sha256: String,
@@ -157,19 +157,21 @@ pub async fn append(db: &Db, e: &NewEntry) -> Result<Entry, DbError> {
 
 /// Append several entries, in order, in one transaction (one commit for all).
 pub async fn append_many(db: &Db, entries: &[NewEntry]) -> Result<Vec<Entry>, DbError> {
-    Ok(write_batch(db, entries, &[], false).await?.0)
+    Ok(write_batch(db, entries, &[], &[], false).await?.0)
 }
 
 /// A request's nonce as the hub records it: member, nonce, expiry (Unix microseconds).
 pub type NonceRecord = (String, String, i64);
 
 /// Append `entries` and record `nonces` (`exchange_nonces`) in one transaction, first purging
-/// expired nonces when `purge`. Returns the entries and, per nonce, whether it was new in the
+/// expired nonces when `purge`; the entries flagged in `inflight` (same index; missing: not)
+/// close their exchange's in-flight row ([`InFlight`]) in the same transaction. Returns the entries and, per nonce, whether it was new in the
 /// database (`false`: another node — or this one before a restart — recorded it first).
 async fn write_batch(
     db: &Db,
     entries: &[NewEntry],
     nonces: &[NonceRecord],
+    inflight: &[bool],
     purge: bool,
 ) -> Result<(Vec<Entry>, Vec<bool>), DbError> {
     if entries.is_empty() && nonces.is_empty() {
@@ -210,7 +212,13 @@ async fn write_batch(
         "INSERT INTO exchange_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     );
     let mut out = Vec::with_capacity(entries.len());
-    for e in entries {
+    for (i, e) in entries.iter().enumerate() {
+        if inflight.get(i).copied().unwrap_or(false) {
+            sqlx::query("DELETE FROM exchange_inflight WHERE exchange_id = $1")
+                .bind(&e.exchange_id)
+                .execute(tx.conn())
+                .await?;
+        }
         seq += 1;
         let mut entry = Entry {
             seq,
@@ -281,6 +289,7 @@ async fn write_batch(
 type Pending = (
     NewEntry,
     Option<NonceRecord>,
+    bool,
     tokio::sync::oneshot::Sender<Result<Entry, String>>,
 );
 
@@ -312,12 +321,14 @@ impl Appender {
                 let mut batches = 0u64;
                 let mut entries = Vec::with_capacity(Self::MAX_BATCH);
                 let mut nonces = Vec::with_capacity(Self::MAX_BATCH);
+                let mut inflight = Vec::with_capacity(Self::MAX_BATCH);
                 let mut replies = Vec::with_capacity(Self::MAX_BATCH);
                 while let Some(first) = rx.recv().await {
                     let mut next = Some(first);
-                    while let Some((entry, nonce, reply)) = next.take() {
+                    while let Some((entry, nonce, open, reply)) = next.take() {
                         entries.push(entry);
                         nonces.extend(nonce);
+                        inflight.push(open);
                         replies.push(reply);
                         if entries.len() < Self::MAX_BATCH {
                             next = rx.try_recv().ok();
@@ -325,8 +336,10 @@ impl Appender {
                     }
                     batches += 1;
                     // Expired nonces are purged every 64th commit.
-                    let result = write_batch(&db, &entries, &nonces, batches % 64 == 1).await;
+                    let result =
+                        write_batch(&db, &entries, &nonces, &inflight, batches % 64 == 1).await;
                     entries.clear();
+                    inflight.clear();
                     match result {
                         Ok((written, fresh)) => {
                             for (nonce, new) in nonces.drain(..).zip(fresh) {
@@ -360,6 +373,12 @@ impl Appender {
         self.append_with_nonce(e, None).await
     }
 
+    /// Append the entry of an exchange whose in-flight row ([`InFlight`]) was written before
+    /// forwarding; the row is deleted in the entry's transaction.
+    pub async fn append_closing(&self, e: NewEntry) -> Result<Entry, DbError> {
+        self.send(e, None, true).await
+    }
+
     /// Append one entry and record the request's nonce in the same transaction (the hub keeps
     /// nonces in memory and writes them with the log instead of a commit of their own);
     /// returns once both are committed.
@@ -368,9 +387,18 @@ impl Appender {
         e: NewEntry,
         nonce: Option<NonceRecord>,
     ) -> Result<Entry, DbError> {
+        self.send(e, nonce, false).await
+    }
+
+    async fn send(
+        &self,
+        e: NewEntry,
+        nonce: Option<NonceRecord>,
+        inflight: bool,
+    ) -> Result<Entry, DbError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.sender()
-            .send((e, nonce, reply))
+            .send((e, nonce, inflight, reply))
             .await
             .map_err(|_| DbError::Invalid("exchange log appender stopped".into()))?;
         answer
@@ -378,6 +406,95 @@ impl Appender {
             .map_err(|_| DbError::Invalid("exchange log appender stopped".into()))?
             .map_err(DbError::Invalid)
     }
+}
+
+/// An exchange the hub took in (its nonce written before forwarding) and has not logged yet
+/// (trao đổi đang xử lý): written in the nonce's transaction, deleted in its log entry's. A row
+/// older than any exchange can last is one a crash cut off: [`close_interrupted`] logs it.
+#[derive(Debug, Clone, Default)]
+pub struct InFlight {
+    pub exchange_id: String,
+    pub client: String,
+    pub provider: String,
+    pub service: String,
+    pub method: String,
+    pub path: String,
+    pub request_sha256: String,
+    pub client_signature: String,
+}
+
+impl InFlight {
+    /// Write the row in `tx` (with the nonce), at `now` (µs).
+    pub async fn write(&self, tx: &mut tinhso_store::WriteTx, now: i64) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO exchange_inflight (exchange_id, client, provider, service, method, path, \
+             request_sha256, client_signature, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&self.exchange_id)
+        .bind(cut(&self.client, 64))
+        .bind(cut(&self.provider, 64))
+        .bind(cut(&self.service, 64))
+        .bind(cut(&self.method, 16))
+        .bind(cut(&self.path, 2048))
+        .bind(&self.request_sha256)
+        .bind(cut(&self.client_signature, 128))
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+        Ok(())
+    }
+}
+
+/// The outcome logged for an exchange cut off by a crash after its nonce was written (it may
+/// or may not have reached the provider; the client got no answer). Status 0: none was given.
+pub const INTERRUPTED: &str = "interrupted";
+
+/// Log every in-flight exchange started before `before` (µs) as [`INTERRUPTED`] (status 0,
+/// the response hash of an empty body, signed by `key` like any answer) and delete its row,
+/// in one transaction, oldest first. Returns how many. Rows of exchanges still running on
+/// another node are younger than `before` when the caller allows for the longest exchange.
+pub async fn close_interrupted(
+    db: &Db,
+    key: &ed25519_dalek::SigningKey,
+    before: i64,
+) -> Result<Vec<Entry>, DbError> {
+    let rows = sqlx::query(
+        "SELECT exchange_id, client, provider, service, method, path, request_sha256, \
+         client_signature, started_at FROM exchange_inflight WHERE started_at < $1 \
+         ORDER BY started_at, exchange_id LIMIT 1000",
+    )
+    .bind(before)
+    .fetch_all(db.pool())
+    .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let empty = crate::signing::sha256_hex(b"");
+    let mut entries = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let exchange_id: String = r.try_get(0)?;
+        let request_sha256: String = r.try_get(6)?;
+        let started_at: i64 = r.try_get(8)?;
+        let text = crate::signing::response_text(&exchange_id, 0, &request_sha256, &empty);
+        entries.push(NewEntry {
+            hub_signature: crate::signing::sign(key, &text),
+            exchange_id,
+            client: r.try_get(1)?,
+            provider: r.try_get(2)?,
+            service: r.try_get(3)?,
+            method: r.try_get(4)?,
+            path: r.try_get(5)?,
+            status: 0,
+            outcome: INTERRUPTED.into(),
+            latency_us: (now_micros() - started_at).max(0),
+            request_sha256,
+            response_sha256: empty.clone(),
+            client_signature: r.try_get(7)?,
+            kept: None,
+        });
+    }
+    let closing = vec![true; entries.len()];
+    Ok(write_batch(db, &entries, &[], &closing, false).await?.0)
 }
 
 /// The newest entries, newest first.

@@ -439,13 +439,16 @@ pub async fn register_member(
     get_member(db, &code).await?.ok_or_else(AppError::not_found)
 }
 
-async fn require_member(db: &Db, code: &str) -> Result<Member, AppError> {
-    get_member(db, code).await?.ok_or_else(|| {
-        AppError::not_found().with_detail(
-            format!("Không có thành viên {code}"),
-            format!("No member {code}"),
-        )
-    })
+pub(crate) async fn require_member(db: &Db, code: &str) -> Result<Member, AppError> {
+    get_member(db, code).await?.ok_or_else(|| no_member(code))
+}
+
+/// 404 naming the member (thành viên) that is not in the registry.
+fn no_member(code: &str) -> AppError {
+    AppError::not_found().with_detail(
+        format!("Không có thành viên {code}"),
+        format!("No member {code}"),
+    )
 }
 
 /// Rotate a member's key: the new key is added and every older key revoked, in one
@@ -570,10 +573,7 @@ async fn update_member(
     .map_err(DbError::from)?
     .rows_affected();
     if n == 0 {
-        return Err(AppError::not_found().with_detail(
-            format!("Không có thành viên {code}"),
-            format!("No member {code}"),
-        ));
+        return Err(no_member(code));
     }
     tx.audit(&ctx.entry(action, "exchange_member", code, code, summary))
         .await?;

@@ -256,12 +256,7 @@ pub async fn grant_topic(db: &Db, ctx: &Ctx, member: &str, prefix: &str) -> Resu
     let (Some(member), Some(prefix)) = (member_ok, prefix) else {
         return Err(AppError::internal("validation"));
     };
-    if registry::get_member(db, &member).await?.is_none() {
-        return Err(AppError::not_found().with_detail(
-            format!("Không có thành viên {member}"),
-            format!("No member {member}"),
-        ));
-    }
+    registry::require_member(db, &member).await?;
     let mut tx = db.begin_write().await?;
     let n = sqlx::query(
         "INSERT INTO exchange_topic_rights (member_code, topic_prefix, granted_at, granted_by) \
@@ -275,19 +270,34 @@ pub async fn grant_topic(db: &Db, ctx: &Ctx, member: &str, prefix: &str) -> Resu
     .await
     .map_err(DbError::from)?
     .rows_affected();
+    topic_right_changed(tx, ctx, n, "grant", "granted", &member, &prefix).await
+}
+
+/// Finish a grant or revocation of a topic right in `tx`: when it changed something (`n`
+/// rows), its audit entry (`exchange.topic_{what}`) and event (`exchange.topic_{done}`), then
+/// the commit; otherwise nothing (idempotent).
+async fn topic_right_changed(
+    mut tx: tinhso_store::WriteTx,
+    ctx: &Ctx,
+    n: u64,
+    what: &str,
+    done: &str,
+    member: &str,
+    prefix: &str,
+) -> Result<(), AppError> {
     if n == 0 {
         return Ok(());
     }
     let summary = serde_json::json!({ "member": member, "topic_prefix": prefix });
     tx.audit(&ctx.entry(
-        "exchange.topic_grant",
+        &format!("exchange.topic_{what}"),
         "exchange_member",
-        &member,
-        &member,
+        member,
+        member,
         summary.clone(),
     ))
     .await?;
-    tx.emit("exchange.topic_granted", &summary).await?;
+    tx.emit(&format!("exchange.topic_{done}"), &summary).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -305,21 +315,16 @@ pub async fn revoke_topic(db: &Db, ctx: &Ctx, member: &str, prefix: &str) -> Res
     .await
     .map_err(DbError::from)?
     .rows_affected();
-    if n == 0 {
-        return Ok(());
-    }
-    let summary = serde_json::json!({ "member": member.trim(), "topic_prefix": prefix.trim() });
-    tx.audit(&ctx.entry(
-        "exchange.topic_revoke",
-        "exchange_member",
+    topic_right_changed(
+        tx,
+        ctx,
+        n,
+        "revoke",
+        "revoked",
         member.trim(),
-        member.trim(),
-        summary.clone(),
-    ))
-    .await?;
-    tx.emit("exchange.topic_revoked", &summary).await?;
-    tx.commit().await?;
-    Ok(())
+        prefix.trim(),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------

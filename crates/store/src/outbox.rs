@@ -298,78 +298,31 @@ impl Dispatcher {
         };
         let mut delivered = 0;
         loop {
-            let last: i64 =
-                sqlx::query_scalar("SELECT last_seq FROM outbox_consumers WHERE consumer = $1")
-                    .bind(&c.name)
-                    .fetch_optional(self.db.pool())
-                    .await?
-                    .unwrap_or(0);
-            let events = read_after(&self.db, last, &c.topic_prefix, 100).await?;
+            let events =
+                read_after(&self.db, self.last_seq(c).await?, &c.topic_prefix, 100).await?;
             if events.is_empty() {
                 return Ok(delivered);
             }
             for ev in events {
                 let now = now_micros();
-                let failure = sqlx::query(
-                    "SELECT attempts, next_attempt_at FROM outbox_failures WHERE consumer = $1 AND event_id = $2",
-                )
-                .bind(&c.name)
-                .bind(&ev.id)
-                .fetch_optional(self.db.pool())
-                .await?;
-                let attempts: i64 = match &failure {
-                    Some(r) => {
-                        let next: i64 = r.try_get(1)?;
-                        if next > now {
-                            return Ok(delivered); // back off: retry later, keep order
-                        }
-                        r.try_get(0)?
-                    }
+                let attempts = match self.failure(c, &ev.id).await? {
+                    Some((_, next)) if next > now => return Ok(delivered), // back off: retry later, keep order
+                    Some((attempts, _)) => attempts,
                     None => 0,
                 };
                 let seq = ev.seq;
                 let id = ev.id.clone();
-                match handler(ev).await {
+                let outcome = handler(ev).await;
+                let mut tx = self.db.begin_write().await?;
+                match outcome {
                     Ok(()) => {
-                        let mut tx = self.db.begin_write().await?;
-                        sqlx::query(
-                            "INSERT INTO outbox_consumers (consumer, last_seq, updated_at) VALUES ($1, $2, $3) \
-                             ON CONFLICT (consumer) DO UPDATE SET last_seq = excluded.last_seq, updated_at = excluded.updated_at",
-                        )
-                        .bind(&c.name)
-                        .bind(seq)
-                        .bind(now_micros())
-                        .execute(tx.conn())
-                        .await?;
-                        sqlx::query(
-                            "DELETE FROM outbox_failures WHERE consumer = $1 AND event_id = $2",
-                        )
-                        .bind(&c.name)
-                        .bind(&id)
-                        .execute(tx.conn())
-                        .await?;
+                        save_progress(&mut tx, &c.name, seq).await?;
+                        clear_failure(&mut tx, &c.name, &id).await?;
                         tx.commit().await?;
                         delivered += 1;
                     }
                     Err(err) => {
-                        let attempts = attempts + 1;
-                        // 1 s, 2 s, 4 s … capped at 10 minutes.
-                        let backoff_s = 1i64 << attempts.clamp(0, 10);
-                        let next = now + backoff_s.min(600) * 1_000_000;
-                        tracing::warn!(consumer = %c.name, event = %id, attempts, error = %err, "event handler failed");
-                        let mut tx = self.db.begin_write().await?;
-                        sqlx::query(
-                            "INSERT INTO outbox_failures (consumer, event_id, attempts, last_error, next_attempt_at) \
-                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consumer, event_id) DO UPDATE SET \
-                             attempts = excluded.attempts, last_error = excluded.last_error, next_attempt_at = excluded.next_attempt_at",
-                        )
-                        .bind(&c.name)
-                        .bind(&id)
-                        .bind(attempts)
-                        .bind(err)
-                        .bind(next)
-                        .execute(tx.conn())
-                        .await?;
+                        record_failure(&mut tx, &c.name, &id, attempts + 1, &err, now).await?;
                         tx.commit().await?;
                         return Ok(delivered);
                     }
@@ -389,34 +342,23 @@ impl Dispatcher {
     ) -> Result<usize, DbError> {
         let mut delivered = 0;
         loop {
-            let last: i64 =
-                sqlx::query_scalar("SELECT last_seq FROM outbox_consumers WHERE consumer = $1")
-                    .bind(&c.name)
-                    .fetch_optional(self.db.pool())
-                    .await?
-                    .unwrap_or(0);
-            let events = read_after(&self.db, last, &c.topic_prefix, size.max(1)).await?;
+            let events = read_after(
+                &self.db,
+                self.last_seq(c).await?,
+                &c.topic_prefix,
+                size.max(1),
+            )
+            .await?;
             let Some(head) = events.first() else {
                 return Ok(delivered);
             };
             // Progress stops at a failed event, so only the batch's first can have a failure.
             let now = now_micros();
             let head_id = head.id.clone();
-            let failure = sqlx::query(
-                "SELECT attempts, next_attempt_at FROM outbox_failures WHERE consumer = $1 AND event_id = $2",
-            )
-            .bind(&c.name)
-            .bind(&head_id)
-            .fetch_optional(self.db.pool())
-            .await?;
-            let head_attempts: i64 = match &failure {
-                Some(r) => {
-                    let next: i64 = r.try_get(1)?;
-                    if next > now {
-                        return Ok(delivered);
-                    }
-                    r.try_get(0)?
-                }
+            let failure = self.failure(c, &head_id).await?;
+            let head_attempts = match failure {
+                Some((_, next)) if next > now => return Ok(delivered),
+                Some((attempts, _)) => attempts,
                 None => 0,
             };
             let keys: Vec<(i64, String)> = events.iter().map(|e| (e.seq, e.id.clone())).collect();
@@ -427,49 +369,45 @@ impl Dispatcher {
             };
             let mut tx = self.db.begin_write().await?;
             if let Some((seq, _)) = done.checked_sub(1).and_then(|i| keys.get(i)) {
-                sqlx::query(
-                    "INSERT INTO outbox_consumers (consumer, last_seq, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (consumer) DO UPDATE SET last_seq = excluded.last_seq, updated_at = excluded.updated_at",
-                )
-                .bind(&c.name)
-                .bind(*seq)
-                .bind(now_micros())
-                .execute(tx.conn())
-                .await?;
+                save_progress(&mut tx, &c.name, *seq).await?;
                 if failure.is_some() {
-                    sqlx::query(
-                        "DELETE FROM outbox_failures WHERE consumer = $1 AND event_id = $2",
-                    )
-                    .bind(&c.name)
-                    .bind(&head_id)
-                    .execute(tx.conn())
-                    .await?;
+                    clear_failure(&mut tx, &c.name, &head_id).await?;
                 }
             }
             if let Err((_, err)) = outcome {
                 let id = keys.get(done).map(|k| k.1.clone()).unwrap_or_default();
                 let attempts = if done == 0 { head_attempts + 1 } else { 1 };
-                let backoff_s = 1i64 << attempts.clamp(0, 10);
-                let next = now + backoff_s.min(600) * 1_000_000;
-                tracing::warn!(consumer = %c.name, event = %id, attempts, error = %err, "event handler failed");
-                sqlx::query(
-                    "INSERT INTO outbox_failures (consumer, event_id, attempts, last_error, next_attempt_at) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consumer, event_id) DO UPDATE SET \
-                     attempts = excluded.attempts, last_error = excluded.last_error, next_attempt_at = excluded.next_attempt_at",
-                )
-                .bind(&c.name)
-                .bind(&id)
-                .bind(attempts)
-                .bind(err)
-                .bind(next)
-                .execute(tx.conn())
-                .await?;
+                record_failure(&mut tx, &c.name, &id, attempts, &err, now).await?;
                 tx.commit().await?;
                 return Ok(delivered + done);
             }
             tx.commit().await?;
             delivered += done;
         }
+    }
+
+    /// The consumer's progress: the `seq` of the last event it handled (0 before the first).
+    async fn last_seq(&self, c: &Consumer) -> Result<i64, DbError> {
+        Ok(
+            sqlx::query_scalar("SELECT last_seq FROM outbox_consumers WHERE consumer = $1")
+                .bind(&c.name)
+                .fetch_optional(self.db.pool())
+                .await?
+                .unwrap_or(0),
+        )
+    }
+
+    /// The failure recorded for the consumer and an event: its attempts so far and when the
+    /// next may be made (Unix µs).
+    async fn failure(&self, c: &Consumer, event_id: &str) -> Result<Option<(i64, i64)>, DbError> {
+        let row = sqlx::query(
+            "SELECT attempts, next_attempt_at FROM outbox_failures WHERE consumer = $1 AND event_id = $2",
+        )
+        .bind(&c.name)
+        .bind(event_id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
     }
 
     /// Run until `shutdown` resolves: deliver on every commit that wrote events, and at least
@@ -537,4 +475,56 @@ impl DispatcherBuilder {
             consumers: Arc::new(self.consumers),
         }
     }
+}
+
+/// Store a consumer's progress (the `seq` of the last event handled) in `tx`.
+async fn save_progress(tx: &mut WriteTx, consumer: &str, seq: i64) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO outbox_consumers (consumer, last_seq, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (consumer) DO UPDATE SET last_seq = excluded.last_seq, updated_at = excluded.updated_at",
+    )
+    .bind(consumer)
+    .bind(seq)
+    .bind(now_micros())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Forget a consumer's failure on an event (it was handled).
+async fn clear_failure(tx: &mut WriteTx, consumer: &str, event_id: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM outbox_failures WHERE consumer = $1 AND event_id = $2")
+        .bind(consumer)
+        .bind(event_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Record the `attempts`-th failure of a consumer on an event, with the next attempt after
+/// 2^attempts seconds (1 s, 2 s, 4 s … capped at 10 minutes).
+async fn record_failure(
+    tx: &mut WriteTx,
+    consumer: &str,
+    event_id: &str,
+    attempts: i64,
+    err: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    let backoff_s = 1i64 << attempts.clamp(0, 10);
+    let next = now + backoff_s.min(600) * 1_000_000;
+    tracing::warn!(consumer = %consumer, event = %event_id, attempts, error = %err, "event handler failed");
+    sqlx::query(
+        "INSERT INTO outbox_failures (consumer, event_id, attempts, last_error, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consumer, event_id) DO UPDATE SET \
+         attempts = excluded.attempts, last_error = excluded.last_error, next_attempt_at = excluded.next_attempt_at",
+    )
+    .bind(consumer)
+    .bind(event_id)
+    .bind(attempts)
+    .bind(err)
+    .bind(next)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }

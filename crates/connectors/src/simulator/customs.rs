@@ -3,6 +3,7 @@
 //! would after clearing their declarations, and delivers them through the connector.
 
 use crate::customs::{self, Message};
+use axum::response::IntoResponse;
 use tinhso_border::checks::ReleaseOutcome;
 use tinhso_border::declaration::Trip;
 use tinhso_identity::Principal;
@@ -57,21 +58,39 @@ pub async fn emit(
     out
 }
 
-/// Customs' decision queue — **a simulator, for tests and the demo only**: serves the contract
-/// of [`crate::customs_pull`] (`GET /api/v1/quyet-dinh-thong-quan?sau=&soLuong=` with the
-/// bearer key) on a loopback port over the decisions it was given ([`QueueSimulator::push`]),
-/// positions `1`, `2`, … A wrong key is 401; it can be told to answer 503.
+/// Customs' decision queue — **a simulator, for tests and the demo only**: serves the lease
+/// contract of [`crate::customs_pull`] (`POST /api/v1/quyet-dinh-thong-quan/nhan` and
+/// `/xac-nhan` with the bearer key) on a loopback port over the decisions it was given
+/// ([`QueueSimulator::push`]), positions `1`, `2`, … A wrong key is 401; it can be told to
+/// answer 503.
 pub struct QueueSimulator {
     addr: std::net::SocketAddr,
     state: std::sync::Arc<Queue>,
     task: tokio::task::JoinHandle<()>,
 }
 
+/// One decision in the simulated queue.
+struct Slot {
+    message: Message,
+    acked: bool,
+    /// The lease's end (Unix µs); 0: never handed out.
+    leased_until: i64,
+    /// The receipt of the latest delivery.
+    receipt: String,
+    deliveries: u32,
+}
+
 struct Queue {
     key: String,
-    decisions: std::sync::Mutex<Vec<Message>>,
+    slots: std::sync::Mutex<Vec<Slot>>,
     down: std::sync::atomic::AtomicBool,
     requests: std::sync::atomic::AtomicU64,
+}
+
+impl Queue {
+    fn slots(&self) -> std::sync::MutexGuard<'_, Vec<Slot>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Drop for QueueSimulator {
@@ -85,14 +104,18 @@ impl QueueSimulator {
     pub async fn start(key: &str) -> std::io::Result<Self> {
         let state = std::sync::Arc::new(Queue {
             key: key.into(),
-            decisions: std::sync::Mutex::default(),
+            slots: std::sync::Mutex::default(),
             down: std::sync::atomic::AtomicBool::new(false),
             requests: std::sync::atomic::AtomicU64::new(0),
         });
         let app = axum::Router::new()
             .route(
-                "/api/v1/quyet-dinh-thong-quan",
-                axum::routing::get(serve_queue),
+                "/api/v1/quyet-dinh-thong-quan/nhan",
+                axum::routing::post(lease),
+            )
+            .route(
+                "/api/v1/quyet-dinh-thong-quan/xac-nhan",
+                axum::routing::post(ack),
             )
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
@@ -110,19 +133,40 @@ impl QueueSimulator {
     /// A puller configuration pointing here with the right key.
     pub fn config(&self) -> crate::customs_pull::Config {
         let mut c = crate::customs_pull::Config::new(&self.url(), &self.state.key);
-        c.timeout = std::time::Duration::from_secs(5);
+        c.endpoint.timeout = std::time::Duration::from_secs(5);
         c
     }
 
     /// Queue a decision; its position.
     pub fn push(&self, m: Message) -> String {
-        let mut d = self
-            .state
-            .decisions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        d.push(m);
+        let mut d = self.state.slots();
+        d.push(Slot {
+            message: m,
+            acked: false,
+            leased_until: 0,
+            receipt: String::new(),
+            deliveries: 0,
+        });
         d.len().to_string()
+    }
+
+    /// Decisions not yet acknowledged (held under a lease or waiting).
+    pub fn unacked(&self) -> usize {
+        self.state.slots().iter().filter(|s| !s.acked).count()
+    }
+
+    /// How many times the decision at `position` was handed out.
+    pub fn deliveries(&self, position: &str) -> u32 {
+        position
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| {
+                self.state
+                    .slots()
+                    .get(i.wrapping_sub(1))
+                    .map(|s| s.deliveries)
+            })
+            .unwrap_or(0)
     }
 
     /// Answer 503 to everything (`true`) or serve again (`false`).
@@ -139,68 +183,121 @@ impl QueueSimulator {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct QueueQuery {
-    #[serde(default)]
-    sau: String,
-    #[serde(rename = "soLuong", default)]
-    so_luong: Option<usize>,
-}
-
-async fn serve_queue(
-    axum::extract::State(q): axum::extract::State<std::sync::Arc<Queue>>,
-    headers: axum::http::HeaderMap,
-    axum::extract::Query(query): axum::extract::Query<QueueQuery>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
+/// 503 when down, 401 without the key; `None` when the request may be served.
+fn refuse(q: &Queue, headers: &axum::http::HeaderMap) -> Option<axum::response::Response> {
     use std::sync::atomic::Ordering;
     q.requests.fetch_add(1, Ordering::SeqCst);
     if q.down.load(Ordering::SeqCst) {
-        return (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "simulated outage",
-        )
-            .into_response();
+        return Some(
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "simulated outage",
+            )
+                .into_response(),
+        );
     }
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if bearer.is_empty() || bearer != q.key {
-        return (
+    (bearer.is_empty() || bearer != q.key).then(|| {
+        (
             axum::http::StatusCode::UNAUTHORIZED,
             axum::Json(serde_json::json!({"MaKetQua": "401"})),
         )
-            .into_response();
+            .into_response()
+    })
+}
+
+/// The request's JSON body, or the answer refusing it (503 down, 401 key, 400 body).
+fn accept<T: serde::de::DeserializeOwned>(
+    q: &Queue,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<T, Box<axum::response::Response>> {
+    if let Some(r) = refuse(q, headers) {
+        return Err(Box::new(r));
     }
-    let after: usize = if query.sau.is_empty() {
-        0
-    } else {
-        match query.sau.parse() {
-            Ok(n) => n,
-            Err(_) => {
-                return (
-                    axum::http::StatusCode::BAD_REQUEST,
-                    axum::Json(serde_json::json!({"MaKetQua": "02"})),
-                )
-                    .into_response()
-            }
-        }
+    serde_json::from_slice(body).map_err(|_| Box::new(bad_request()))
+}
+
+#[derive(serde::Deserialize)]
+struct LeaseRequest {
+    #[serde(rename = "SoLuong", default)]
+    so_luong: Option<usize>,
+    #[serde(rename = "ThoiGianGiuGiay", default)]
+    thoi_gian_giu_giay: Option<i64>,
+}
+
+async fn lease(
+    axum::extract::State(q): axum::extract::State<std::sync::Arc<Queue>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    let req: LeaseRequest = match accept(&q, &headers, &body) {
+        Ok(r) => r,
+        Err(refused) => return *refused,
     };
-    let n = query.so_luong.unwrap_or(100).clamp(1, 500);
-    let d = q.decisions.lock().unwrap_or_else(|e| e.into_inner());
-    let page: Vec<crate::customs_pull::Queued> = d
-        .iter()
-        .enumerate()
-        .skip(after)
-        .take(n)
-        .map(|(i, m)| crate::customs_pull::Queued {
+    let n = req.so_luong.unwrap_or(100).clamp(1, 500);
+    let secs = req.thoi_gian_giu_giay.unwrap_or(60).clamp(1, 3600);
+    let now = tinhso_store::now_micros();
+    let mut slots = q.slots();
+    let mut page = Vec::new();
+    for (i, slot) in slots.iter_mut().enumerate() {
+        if page.len() == n {
+            break;
+        }
+        if slot.acked || slot.leased_until > now {
+            continue;
+        }
+        slot.deliveries += 1;
+        slot.leased_until = now + secs * 1_000_000;
+        slot.receipt = uuid::Uuid::new_v4().simple().to_string();
+        page.push(crate::customs_pull::Queued {
             position: (i + 1).to_string(),
-            message: m.clone(),
-        })
-        .collect();
-    let last = page.last().map(|p| p.position.clone()).unwrap_or(query.sau);
-    axum::Json(serde_json::json!({"MaKetQua": "00", "QuyetDinh": page, "ViTriCuoi": last}))
+            receipt: slot.receipt.clone(),
+            deliveries: slot.deliveries,
+            message: slot.message.clone(),
+        });
+    }
+    axum::Json(serde_json::json!({"MaKetQua": "00", "QuyetDinh": page})).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct AckRequest {
+    #[serde(rename = "MaNhan", default)]
+    ma_nhan: Vec<String>,
+}
+
+async fn ack(
+    axum::extract::State(q): axum::extract::State<std::sync::Arc<Queue>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    let req: AckRequest = match accept(&q, &headers, &body) {
+        Ok(r) => r,
+        Err(refused) => return *refused,
+    };
+    let mut slots = q.slots();
+    let mut acked = 0u32;
+    for receipt in &req.ma_nhan {
+        // Only the latest delivery's receipt: after a re-delivery the old one is stale.
+        if let Some(slot) = slots
+            .iter_mut()
+            .find(|s| !s.acked && !receipt.is_empty() && s.receipt == *receipt)
+        {
+            slot.acked = true;
+            acked += 1;
+        }
+    }
+    axum::Json(serde_json::json!({"MaKetQua": "00", "DaXacNhan": acked})).into_response()
+}
+
+fn bad_request() -> axum::response::Response {
+    (
+        axum::http::StatusCode::BAD_REQUEST,
+        axum::Json(serde_json::json!({"MaKetQua": "02"})),
+    )
         .into_response()
 }

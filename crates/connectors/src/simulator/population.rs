@@ -3,7 +3,8 @@
 //! ([`seeded`]), never real people. It serves the contract of [`crate::population`] on a
 //! loopback port: a wrong bearer key is 401, a malformed request 400, a known number answers
 //! `MaKetQua` `00` with the record, an unknown one `01`. It can be switched to answer 503 (to
-//! test "unavailable").
+//! test "unavailable"), and to serve behind the data exchange hub
+//! ([`PopulationSimulator::set_behind_hub`]).
 
 use crate::population::{self, Citizen};
 use axum::body::Bytes;
@@ -41,6 +42,8 @@ struct Registry {
     people: BTreeMap<String, Citizen>,
     down: AtomicBool,
     requests: AtomicU64,
+    behind_hub: AtomicBool,
+    hub_requests: AtomicU64,
 }
 
 /// A running simulator. Dropping it stops the server.
@@ -67,6 +70,8 @@ impl PopulationSimulator {
                 .collect(),
             down: AtomicBool::new(false),
             requests: AtomicU64::new(0),
+            behind_hub: AtomicBool::new(false),
+            hub_requests: AtomicU64::new(0),
         });
         let app = Router::new()
             .route("/api/v1/cong-dan/xac-thuc", post(verify))
@@ -89,9 +94,25 @@ impl PopulationSimulator {
 
     /// A client configuration pointing here with the right key.
     pub fn config(&self) -> population::Config {
-        let mut c = population::Config::new(&self.url(), &self.registry.key);
-        c.timeout = std::time::Duration::from_secs(5);
-        c
+        let mut e =
+            crate::endpoint::Endpoint::new(&self.url(), population::PATH, &self.registry.key);
+        e.timeout = std::time::Duration::from_secs(5);
+        population::Config {
+            direct: Some(e),
+            hub: None,
+        }
+    }
+
+    /// Serve behind a data exchange hub too (`true`): a request the hub forwards (it carries
+    /// `x-lgsp-exchange-id`) needs no bearer key — standing in for the provider's trust in the
+    /// hub's connection, which in production is the transport's (mutual TLS, allow-list).
+    pub fn set_behind_hub(&self, on: bool) {
+        self.registry.behind_hub.store(on, Ordering::SeqCst);
+    }
+
+    /// Requests that came through a hub.
+    pub fn hub_requests(&self) -> u64 {
+        self.registry.hub_requests.load(Ordering::SeqCst)
     }
 
     /// Answer 503 to everything (`true`) or serve again (`false`).
@@ -114,7 +135,11 @@ async fn verify(State(r): State<Arc<Registry>>, headers: HeaderMap, body: Bytes)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if bearer.is_empty() || bearer != r.key {
+    let forwarded =
+        r.behind_hub.load(Ordering::SeqCst) && headers.contains_key("x-lgsp-exchange-id");
+    if forwarded {
+        r.hub_requests.fetch_add(1, Ordering::SeqCst);
+    } else if bearer.is_empty() || bearer != r.key {
         return (StatusCode::UNAUTHORIZED, Json(json!({"MaKetQua": "401"}))).into_response();
     }
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {

@@ -278,12 +278,19 @@ async fn decisions_pulled_from_the_customs_queue_simulator_are_recorded_once() {
     let puller = Puller::new(t.db.clone(), cfg).unwrap();
     let releases = || count(&t.db, "SELECT COUNT(*) FROM border_customs_releases");
 
-    // Two pages of two: three recorded, one refused and kept.
+    // Two pages of two: three recorded, one refused and kept; all four acknowledged.
     let r1 = puller.run_once().await.unwrap();
-    assert_eq!((r1.recorded, r1.refused, r1.position.as_str()), (2, 0, "2"));
+    assert_eq!(
+        (r1.recorded, r1.refused, r1.acked, r1.position.as_str()),
+        (2, 0, 2, "2")
+    );
     let r2 = puller.run_once().await.unwrap();
-    assert_eq!((r2.recorded, r2.refused, r2.position.as_str()), (1, 1, "4"));
+    assert_eq!(
+        (r2.recorded, r2.refused, r2.acked, r2.position.as_str()),
+        (1, 1, 2, "4")
+    );
     assert_eq!(releases().await, 3);
+    assert_eq!(q.unacked(), 0);
     let refused = customs_pull::refused(&t.db, 10).await.unwrap();
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].position, bad_at);
@@ -292,18 +299,7 @@ async fn decisions_pulled_from_the_customs_queue_simulator_are_recorded_once() {
     let before = footprint(&t.db).await;
     let r3 = puller.run_once().await.unwrap();
     assert_eq!((r3.recorded, r3.duplicates, r3.refused), (0, 0, 0));
-    // The position lost (a crash before it was saved): the queue is read again from the
-    // start and every decision answers duplicate; nothing is written twice.
-    sqlx::query("UPDATE connectors_customs_pull SET position = '' WHERE id = 1")
-        .execute(t.db.pool())
-        .await
-        .unwrap();
-    let again = puller.run_once().await.unwrap();
-    assert_eq!((again.recorded, again.duplicates), (0, 2));
-    let again = puller.run_once().await.unwrap();
-    assert_eq!((again.recorded, again.duplicates, again.refused), (0, 1, 1));
     assert_eq!(footprint(&t.db).await, before);
-    assert_eq!(customs_pull::refused(&t.db, 10).await.unwrap().len(), 1);
 
     // The queue down, or the wrong key: an error kept, the position unchanged.
     q.set_down(true);
@@ -314,7 +310,7 @@ async fn decisions_pulled_from_the_customs_queue_simulator_are_recorded_once() {
     assert!(st.last_error.as_deref().unwrap_or_default().contains("503"));
     q.set_down(false);
     let mut wrong = q.config();
-    wrong.api_key = "sai".into();
+    wrong.endpoint.api_key = "sai".into();
     let e = Puller::new(t.db.clone(), wrong)
         .unwrap()
         .run_once()
@@ -325,8 +321,82 @@ async fn decisions_pulled_from_the_customs_queue_simulator_are_recorded_once() {
     let late = declare(&t.db, "12C-300.09", "305987650009").await;
     q.push(sim::message_for(&late, "TD", at, "HQ-HN-0042"));
     let r = puller.run_once().await.unwrap();
-    assert_eq!((r.recorded, r.position.as_str()), (1, "5"));
+    assert_eq!((r.recorded, r.acked, r.position.as_str()), (1, 1, "5"));
     let st = customs_pull::status(&t.db).await.unwrap();
     assert_eq!((st.last_error, st.refused), (None, 1));
     assert_eq!(releases().await, 4);
+}
+
+/// Two nodes pull the same queue at once: each decision goes to one of them (no duplicate);
+/// a node that dies holding a lease, or after storing but before acknowledging, loses nothing:
+/// the decisions come back when the lease runs out and are stored once.
+#[tokio::test]
+async fn two_nodes_never_both_apply_a_decision_and_a_crash_loses_none() {
+    use tinhso_connectors::customs_pull::{Puller, Stored};
+    let t = crate::env().await;
+    let q = sim::QueueSimulator::start("khoa-hai-quan").await.unwrap();
+    let at = (now_micros() / 1_000_000 - 60) * 1_000_000;
+    for i in 0..6 {
+        let trip = declare(
+            &t.db,
+            &format!("12C-400.{i:02}"),
+            &format!("30598766{i:04}"),
+        )
+        .await;
+        q.push(sim::message_for(&trip, sim::code_for(i), at, "HQ-HN-0042"));
+    }
+    let node = || {
+        let mut cfg = q.config();
+        cfg.page = 2;
+        cfg.lease = std::time::Duration::from_secs(1);
+        Puller::new(t.db.clone(), cfg).unwrap()
+    };
+    let (crashed, b, c) = (node(), node(), node());
+    let releases = || count(&t.db, "SELECT COUNT(*) FROM border_customs_releases");
+
+    // A node leases the first two and dies before storing them.
+    let held = crashed.lease().await.unwrap();
+    assert_eq!(positions(&held), ["1", "2"]);
+    // Two nodes at once get the other four between them, never the same one.
+    let (rb, rc) = tokio::join!(b.run_once(), c.run_once());
+    let (rb, rc) = (rb.unwrap(), rc.unwrap());
+    assert_eq!(rb.recorded + rc.recorded, 4, "{rb:?} {rc:?}");
+    assert_eq!(rb.duplicates + rc.duplicates, 0, "no decision went to both");
+    assert_eq!(rb.acked + rc.acked, 4);
+    // The dead node's two stay invisible while its lease lasts.
+    let r = b.run_once().await.unwrap();
+    assert_eq!((r.recorded, r.duplicates), (0, 0));
+    assert_eq!((q.unacked(), releases().await), (2, 4));
+
+    // The lease runs out: handed out again. This node stores the first and dies before
+    // acknowledging.
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    let again = crashed.lease().await.unwrap();
+    assert_eq!(positions(&again), ["1", "2"]);
+    assert!(again.iter().all(|d| d.deliveries == 2));
+    let ctx = tinhso_store::audit::Ctx {
+        actor: "system:customs-queue".into(),
+        request_id: "test".into(),
+    };
+    assert_eq!(
+        crashed.store(&ctx, &again[0]).await.unwrap(),
+        Stored::Recorded
+    );
+    assert_eq!(releases().await, 5);
+
+    // Out again: the stored one answers duplicate (nothing written twice), the other is
+    // recorded, both acknowledged; the dead node's old receipts acknowledge nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    let r = c.run_once().await.unwrap();
+    assert_eq!((r.recorded, r.duplicates, r.acked), (1, 1, 2), "{r:?}");
+    assert_eq!(q.deliveries("1"), 3);
+    assert_eq!((q.unacked(), releases().await), (0, 6));
+    let stale: Vec<String> = again.iter().map(|d| d.receipt.clone()).collect();
+    assert_eq!(crashed.ack(&stale).await.unwrap(), 0);
+    let r = b.run_once().await.unwrap();
+    assert_eq!((r.recorded, r.duplicates, r.refused), (0, 0, 0));
+}
+
+fn positions(page: &[tinhso_connectors::customs_pull::Queued]) -> Vec<&str> {
+    page.iter().map(|d| d.position.as_str()).collect()
 }

@@ -24,6 +24,7 @@ pub async fn env() -> TestDb {
         tinhso_refdata::MIGRATIONS,
         tinhso_services::MIGRATIONS,
         tinhso_border::MIGRATIONS,
+        tinhso_exchange::MIGRATIONS,
         tinhso_connectors::MIGRATIONS,
     ])
     .await;

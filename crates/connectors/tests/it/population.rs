@@ -74,7 +74,7 @@ async fn match_mismatch_not_found_and_unavailable() {
     ));
     sim.set_down(false);
     let mut wrong_key = sim.config();
-    wrong_key.api_key = "sai".into();
+    wrong_key.direct.as_mut().unwrap().api_key = "sai".into();
     let other = Client::new(wrong_key).unwrap();
     let r = population::verify(
         &t.db,
@@ -162,4 +162,240 @@ async fn bad_input_is_refused_before_asking_and_not_audited() {
     }
     assert_eq!(sim.requests(), 0, "nothing malformed leaves the platform");
     assert_eq!(count(&t.db, "SELECT COUNT(*) FROM audit_log").await, before);
+}
+
+/// The hub on loopback (its members' routes), the population simulator behind it registered as
+/// `PROVIDER`/`SERVICE`, this platform registered as `PLATFORM` with `key`.
+mod through_hub {
+    use super::*;
+    use std::sync::Arc;
+    use tinhso_connectors::population::{Config, HubRoute};
+    use tinhso_exchange::{log, registry, signing, Hub};
+    use tinhso_store::audit::Ctx;
+
+    pub const PLATFORM: &str = "000.00.00.H37-TINHSO";
+    pub const PROVIDER: &str = "000.00.00.G12-DANCU";
+    pub const SERVICE: &str = "xac-thuc-cong-dan";
+
+    fn admin() -> Ctx {
+        Ctx {
+            actor: "user:quantri".into(),
+            request_id: "test".into(),
+        }
+    }
+
+    pub struct Hubbed {
+        pub hub_url: String,
+        pub hub_public_key: String,
+        pub key: ed25519_dalek::SigningKey,
+    }
+
+    fn openapi() -> serde_json::Value {
+        let mut doc = serde_json::json!({
+            "openapi": "3.1.0", "info": {"title": "Xác thực công dân", "version": "1"}, "paths": {}
+        });
+        doc["paths"][population::PATH] =
+            serde_json::json!({"post": {"responses": {"200": {"description": "ok"}}}});
+        doc
+    }
+
+    pub async fn hub(db: &tinhso_store::Db, sim: &PopulationSimulator) -> Hubbed {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+        registry::register_member(
+            db,
+            &admin(),
+            PLATFORM,
+            "Nền tảng Tỉnh số",
+            &signing::public_key_b64(&key),
+        )
+        .await
+        .unwrap();
+        let provider_key = ed25519_dalek::SigningKey::from_bytes(&[6; 32]);
+        registry::register_member(
+            db,
+            &admin(),
+            PROVIDER,
+            "CSDL quốc gia về dân cư",
+            &signing::public_key_b64(&provider_key),
+        )
+        .await
+        .unwrap();
+        registry::register_service(
+            db,
+            &admin(),
+            &registry::NewService {
+                provider: PROVIDER.into(),
+                code: SERVICE.into(),
+                name: "Xác thực công dân".into(),
+                endpoint: sim.url(),
+                openapi: openapi(),
+                classification: "restricted".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let hub = Arc::new(Hub::new(db.clone(), Default::default()));
+        let hub_public_key = hub.public_key();
+        let state = tinhso_http::AppState::new(db.clone(), tinhso_http::WebConfig::default());
+        let app = tinhso_exchange::web::member_routes(hub).with_state(state);
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, app).await });
+        Hubbed {
+            hub_url: format!("http://{addr}"),
+            hub_public_key,
+            key,
+        }
+    }
+
+    pub fn route(h: &Hubbed, hub_url: &str, fallback: bool) -> HubRoute {
+        let mut r = HubRoute::new(hub_url, PLATFORM, PROVIDER, SERVICE);
+        r.key = h.key.clone();
+        r.hub_public_key = h.hub_public_key.clone();
+        r.fallback_direct = fallback;
+        r.timeout = std::time::Duration::from_secs(5);
+        r
+    }
+
+    pub fn config(sim: &PopulationSimulator, route: HubRoute) -> Config {
+        Config {
+            direct: sim.config().direct,
+            hub: Some(route),
+        }
+    }
+
+    pub async fn outcomes(db: &tinhso_store::Db) -> Vec<(String, String)> {
+        log::recent(db, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .rev()
+            .map(|e| (e.exchange_id, e.outcome))
+            .collect()
+    }
+
+    pub async fn grant(db: &tinhso_store::Db) {
+        registry::grant(db, &admin(), PLATFORM, PROVIDER, SERVICE)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn through_the_hub_the_check_is_access_checked_logged_and_falls_back_only_when_allowed() {
+    use through_hub::*;
+    let t = crate::env().await;
+    let db = &t.db;
+    let sim = PopulationSimulator::start("khoa-bi-mat", seeded())
+        .await
+        .unwrap();
+    sim.set_behind_hub(true);
+    let h = hub(db, &sim).await;
+    let check = |cfg: population::Config| {
+        let db = db.clone();
+        async move {
+            let client = Client::new(cfg).unwrap();
+            population::verify(
+                &db,
+                &sys(),
+                Some(&client),
+                &ask("020190001234", "Hoàng Thị Mai", ""),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let summaries = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT summary FROM audit_log WHERE action = 'connectors.population.verify' ORDER BY seq",
+        )
+        .fetch_all(db.pool())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| serde_json::from_str::<serde_json::Value>(&s).unwrap())
+        .collect::<Vec<_>>()
+    };
+
+    // No right yet: the hub refuses (403, logged), and even with the fallback allowed the
+    // database is not asked directly: a refusal is not a failure.
+    let r = check(config(&sim, route(&h, &h.hub_url, true))).await;
+    assert!(
+        matches!(&r, Verification::Unavailable { reason } if reason.contains("lgsp_forbidden")),
+        "{r:?}"
+    );
+    assert_eq!((sim.requests(), sim.hub_requests()), (0, 0));
+    let logged = outcomes(db).await;
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].1, "forbidden");
+
+    // Granted: the check is a signed exchange, logged, answered by the database behind the hub.
+    grant(db).await;
+    assert_eq!(
+        check(config(&sim, route(&h, &h.hub_url, false))).await,
+        Verification::Match
+    );
+    assert_eq!((sim.requests(), sim.hub_requests()), (1, 1));
+    let logged = outcomes(db).await;
+    assert_eq!(logged.len(), 2);
+    assert_eq!(logged[1].1, "ok");
+    let audited = summaries().await;
+    assert_eq!(audited[1]["via"], "hub");
+    assert_eq!(
+        audited[1]["exchange_id"],
+        logged[1].0.as_str(),
+        "the audit names the logged exchange"
+    );
+    assert_eq!(audited[0]["exchange_id"], logged[0].0.as_str());
+    // A number nobody holds, through the hub.
+    let client = Client::new(config(&sim, route(&h, &h.hub_url, false))).unwrap();
+    let v = population::verify(
+        db,
+        &sys(),
+        Some(&client),
+        &ask("020190009999", "Hoàng Thị Mai", ""),
+    )
+    .await
+    .unwrap();
+    assert_eq!(v, Verification::NotFound);
+
+    // An answer not signed by the hub's key is not believed.
+    let mut wrong = route(&h, &h.hub_url, true);
+    wrong.hub_public_key = signing_key_b64(9);
+    let r = check(config(&sim, wrong)).await;
+    assert!(
+        matches!(&r, Verification::Unavailable { reason } if reason.contains("not signed")),
+        "{r:?}"
+    );
+    let direct_before = sim.requests() - sim.hub_requests();
+    assert_eq!(direct_before, 0, "no fallback for an unsigned answer");
+
+    // The hub down: unavailable without the fallback; with it, the database directly.
+    let down = "http://127.0.0.1:9";
+    let r = check(config(&sim, route(&h, down, false))).await;
+    assert!(matches!(r, Verification::Unavailable { .. }), "{r:?}");
+    assert_eq!(sim.requests() - sim.hub_requests(), 0);
+    assert_eq!(
+        check(config(&sim, route(&h, down, true))).await,
+        Verification::Match
+    );
+    assert_eq!(
+        sim.requests() - sim.hub_requests(),
+        1,
+        "asked directly once"
+    );
+    let audited = summaries().await;
+    assert_eq!(audited.last().unwrap()["via"], "hub_failed_direct");
+    // Only through the hub (no direct adapter): nothing to fall back to.
+    let mut only_hub = config(&sim, route(&h, down, true));
+    only_hub.direct = None;
+    assert!(matches!(
+        check(only_hub).await,
+        Verification::Unavailable { .. }
+    ));
+    assert_eq!(sim.requests() - sim.hub_requests(), 1);
+}
+
+fn signing_key_b64(seed: u8) -> String {
+    tinhso_exchange::signing::public_key_b64(&ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
 }

@@ -5,17 +5,13 @@
 //! remembers acknowledgements across a restart of the hub).
 
 use crate::nats::{bridge, Cleanup};
-use crate::support::{self, key, post_json, principal, register, serve, signed_in, signed_now};
+use crate::support::{self, post_json, MEMBER, OTHER};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 use tinhso_exchange::{Hub, HubConfig, NatsConfig};
-use tinhso_identity::Role;
 use tinhso_store::outbox::Dispatcher;
 use tinhso_store::test_support::TestDb;
-
-const MEMBER: &str = "000.00.23.H37";
-const OTHER: &str = "000.00.24.H37";
 
 struct World {
     t: TestDb,
@@ -26,10 +22,7 @@ struct World {
 /// The hub's members' routes and the administrators' API (a signed-in administrator), two
 /// members; `nats`: the JetStream the pulls read.
 async fn world(nats: Option<NatsConfig>) -> World {
-    let t = support::db().await;
-    for (code, seed) in [(MEMBER, 1), (OTHER, 2)] {
-        register(&t.db, code, "UBND phường", seed).await;
-    }
+    let t = support::two_members().await;
     let base = hub_on(&t, nats).await;
     World {
         t,
@@ -43,21 +36,14 @@ async fn world(nats: Option<NatsConfig>) -> World {
 
 /// A hub (a fresh one: a restarted server) on its own port over `t`'s database.
 async fn hub_on(t: &TestDb, nats: Option<NatsConfig>) -> String {
-    let hub = Arc::new(Hub::new(
+    let hub = Hub::new(
         t.db.clone(),
         HubConfig {
             nats,
             ..Default::default()
         },
-    ));
-    let state = tinhso_http::AppState::new(t.db.clone(), tinhso_http::WebConfig::default());
-    let app = signed_in(
-        tinhso_exchange::web::routes(hub.clone()),
-        principal(Role::Admin),
-    )
-    .merge(tinhso_exchange::web::member_routes(hub))
-    .with_state(state);
-    format!("http://{}", serve(app).await)
+    );
+    support::serve_hub(t, Arc::new(hub)).await
 }
 
 impl World {
@@ -71,15 +57,7 @@ impl World {
         let seed = if member == MEMBER { 1 } else { 2 };
         let path = format!("/lgsp/v1/_events/{action}");
         let body = body.to_string().into_bytes();
-        let req = self
-            .http
-            .post(format!("{base}{path}"))
-            .header("content-type", "application/json")
-            .body(body.clone());
-        signed_now(req, &key(seed), member, "POST", &path, &body)
-            .send()
-            .await
-            .unwrap()
+        support::send_signed(&self.http, base, "POST", &path, &body, (member, seed)).await
     }
 
     /// Pull as `member`: the status and the JSON answer.

@@ -177,3 +177,49 @@ pub fn signed_now(
         client_headers(key, member, method, path, body, ts, &new_nonce()),
     )
 }
+
+/// The client member of the members' tests (pulls, webhooks), registered with `key(1)`.
+pub const MEMBER: &str = "000.00.23.H37";
+/// Another member, registered with `key(2)`.
+pub const OTHER: &str = "000.00.24.H37";
+
+/// A fresh database with [`MEMBER`] and [`OTHER`] registered.
+pub async fn two_members() -> TestDb {
+    let t = db().await;
+    for (code, seed) in [(MEMBER, 1), (OTHER, 2)] {
+        register(&t.db, code, "UBND phường", seed).await;
+    }
+    t
+}
+
+/// `hub`'s members' routes and the administrators' API (behind a signed-in administrator)
+/// over `t`'s database, served on a loopback port of their own; the base URL.
+pub async fn serve_hub(t: &TestDb, hub: std::sync::Arc<tinhso_exchange::Hub>) -> String {
+    let state = tinhso_http::AppState::new(t.db.clone(), tinhso_http::WebConfig::default());
+    let app = signed_in(
+        tinhso_exchange::web::routes(hub.clone()),
+        principal(Role::Admin),
+    )
+    .merge(tinhso_exchange::web::member_routes(hub))
+    .with_state(state);
+    format!("http://{}", serve(app).await)
+}
+
+/// `method base+path` with the JSON `body`, signed now by `member` with `key(seed)`.
+pub async fn send_signed(
+    http: &reqwest::Client,
+    base: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    (member, seed): (&str, u8),
+) -> reqwest::Response {
+    let req = http
+        .request(method.parse().unwrap(), format!("{base}{path}"))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    signed_now(req, &key(seed), member, method, path, body)
+        .send()
+        .await
+        .unwrap()
+}

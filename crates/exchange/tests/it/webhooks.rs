@@ -3,7 +3,7 @@
 //! hand-moved clock, the dead-letter list and its replay through the administrators' API.
 //! SQLite or PostgreSQL (`TINHSO_TEST_PG_URL`).
 
-use crate::support::{self, ctx, get_json, key, principal, register, serve, signed_in, signed_now};
+use crate::support::{self, ctx, get_json, register, serve, MEMBER, OTHER};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -13,13 +13,9 @@ use std::time::Duration;
 use tinhso_exchange::signing;
 use tinhso_exchange::webhooks::{self, WebhookConfig, Webhooks};
 use tinhso_exchange::Hub;
-use tinhso_identity::Role;
 use tinhso_store::now_micros;
 use tinhso_store::outbox::Dispatcher;
 use tinhso_store::test_support::TestDb;
-
-const MEMBER: &str = "000.00.23.H37";
-const OTHER: &str = "000.00.24.H37";
 
 /// What the receiver got, and whether the signature verified under the secret it was given.
 #[derive(Debug, Clone)]
@@ -102,19 +98,8 @@ struct World {
 /// request-context layer with a signed-in administrator), two members, the outbox dispatcher
 /// with the webhook consumer, the worker on a hand-moved clock.
 async fn world(cfg: WebhookConfig) -> World {
-    let t = support::db().await;
-    for (code, seed) in [(MEMBER, 1), (OTHER, 2)] {
-        register(&t.db, code, "UBND phường", seed).await;
-    }
-    let hub = Arc::new(Hub::new(t.db.clone(), Default::default()));
-    let state = tinhso_http::AppState::new(t.db.clone(), tinhso_http::WebConfig::default());
-    let app = signed_in(
-        tinhso_exchange::web::routes(hub.clone()),
-        principal(Role::Admin),
-    )
-    .merge(tinhso_exchange::web::member_routes(hub))
-    .with_state(state);
-    let addr = serve(app).await;
+    let t = support::two_members().await;
+    let base = support::serve_hub(&t, Arc::new(Hub::new(t.db.clone(), Default::default()))).await;
     let clock = Arc::new(AtomicI64::new(now_micros()));
     let c = clock.clone();
     let webhooks =
@@ -124,7 +109,7 @@ async fn world(cfg: WebhookConfig) -> World {
         .build();
     World {
         t,
-        base: format!("http://{addr}"),
+        base,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -167,15 +152,7 @@ impl World {
         member: &str,
         seed: u8,
     ) -> reqwest::Response {
-        let req = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.base))
-            .header("content-type", "application/json")
-            .body(body.to_vec());
-        signed_now(req, &key(seed), member, method, path, body)
-            .send()
-            .await
-            .unwrap()
+        support::send_signed(&self.http, &self.base, method, path, body, (member, seed)).await
     }
 
     async fn subscribe(&self, prefix: &str, url: &str) -> reqwest::Response {
