@@ -3273,7 +3273,14 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
                     .staging
                     .clone()
                     .unwrap_or_else(|| gs[gi].yard.clone());
-                let p = misread::random_plate(&mut sim.rng);
+                // Not the plate of a declared truck: a read of that plate *is* that truck (a
+                // declared truck that never came would be seen arriving weeks late).
+                let p = loop {
+                    let p = misread::random_plate(&mut sim.rng);
+                    if !sim.trips.iter().any(|t| t.plate == p) {
+                        break p;
+                    }
+                };
                 sim.emit_event(
                     None,
                     at,

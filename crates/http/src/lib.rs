@@ -73,9 +73,21 @@ pub fn file_store(data_dir: &std::path::Path) -> FileStore {
     FileStore::local(data_dir.join("files"), 20 * 1024 * 1024)
 }
 
-/// Shared state of every handler.
+/// Shared state of every handler: one `Arc`, so that the copy each layer and handler takes
+/// is one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Clone)]
+pub struct AppStateInner {
     pub db: Db,
     pub config: Arc<WebConfig>,
     pub files: FileStore,
@@ -91,7 +103,7 @@ impl AppState {
     /// module's table; until then every route is refused.
     pub fn new(db: Db, config: WebConfig) -> Self {
         let files = file_store(&config.data_dir);
-        Self {
+        Self(Arc::new(AppStateInner {
             db,
             config: Arc::new(config),
             files,
@@ -100,7 +112,14 @@ impl AppState {
             auth_limiter: Arc::new(ratelimit::RateLimiter::new(10.0, 10.0 / 60.0)),
             started: Instant::now(),
             rules: Arc::default(),
-        }
+        }))
+    }
+
+    /// The same state with every module's route access rules installed (the composing
+    /// router's job).
+    pub fn with_rules(mut self, rules: Vec<access::Rule>) -> Self {
+        Arc::make_mut(&mut self.0).rules = Arc::new(rules);
+        self
     }
 }
 

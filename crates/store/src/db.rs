@@ -57,6 +57,17 @@ impl From<DbError> for AppError {
     }
 }
 
+/// How much of a SQLite database file each connection maps into memory (`PRAGMA mmap_size`):
+/// reads of mapped pages skip the `pread` system call. The file is mapped, not loaded, so this
+/// is address space, not memory; pages beyond it are read as usual.
+const SQLITE_MMAP_BYTES: u64 = 4 << 30;
+/// The SQLite writer's page cache (`PRAGMA cache_size`, KiB): the writer walks the B-trees of
+/// every index it updates, and a cache of the default 2 MiB makes a long-lived database's
+/// writes re-read the same interior pages from the file.
+const SQLITE_WRITER_CACHE_KIB: u32 = 64 * 1024;
+/// Each SQLite reader's page cache (KiB); readers mostly go through the memory map.
+const SQLITE_READER_CACHE_KIB: u32 = 8 * 1024;
+
 /// Pool sizes and timeouts.
 #[derive(Debug, Clone)]
 pub struct DbOptions {
@@ -131,17 +142,26 @@ impl Db {
                     format!("{url}?mode=rwc")
                 };
                 let busy_ms = opts.busy_timeout.as_millis();
-                let make = |max: u32| {
+                // `cache_kib`: the connection's own page cache. The one writer gets a large one
+                // (it reads the indexes it updates); readers share the file through the memory
+                // map, so a page read is a memory access, not a `pread` system call each time.
+                let make = |max: u32, cache_kib: u32| {
                     AnyPoolOptions::new()
                         .max_connections(max)
                         .min_connections(1)
                         .acquire_timeout(opts.acquire_timeout)
+                        // A SQLite connection is a local file handle: it cannot go stale the way
+                        // a network connection can, so no `SELECT 1` round trip to the
+                        // connection's worker thread before each use.
+                        .test_before_acquire(false)
                         .after_connect(move |conn, _meta| {
                             Box::pin(async move {
                                 conn.execute(
                                     format!(
                                         "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; \
-                                         PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;"
+                                         PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; \
+                                         PRAGMA mmap_size = {SQLITE_MMAP_BYTES}; \
+                                         PRAGMA cache_size = -{cache_kib};"
                                     )
                                     .as_str(),
                                 )
@@ -151,12 +171,14 @@ impl Db {
                         })
                 };
                 let connect_opts = AnyConnectOptions::from_str(&url)?;
-                let writer = make(1).connect_with(connect_opts.clone()).await?;
+                let writer = make(1, SQLITE_WRITER_CACHE_KIB)
+                    .connect_with(connect_opts.clone())
+                    .await?;
                 // WAL is persistent in the file; set it once through the writer.
                 sqlx::query("PRAGMA journal_mode = WAL")
                     .execute(&writer)
                     .await?;
-                let pool = make(opts.max_connections.max(2))
+                let pool = make(opts.max_connections.max(2), SQLITE_READER_CACHE_KIB)
                     .connect_with(connect_opts)
                     .await?;
                 let outbox_notify = Arc::default();

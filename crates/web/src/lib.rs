@@ -196,8 +196,8 @@ pub fn router(state: AppState) -> Router {
 
 /// The whole application router, the exchange hub with `hub_config` (from `[exchange]` in
 /// `tinhso.toml` and the environment).
-pub fn router_with_hub(mut state: AppState, hub_config: tinhso_exchange::HubConfig) -> Router {
-    state.rules = std::sync::Arc::new(all_rules());
+pub fn router_with_hub(state: AppState, hub_config: tinhso_exchange::HubConfig) -> Router {
+    let state = state.with_rules(all_rules());
     let csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
     let limit = state.config.upload_limit.max(state.config.body_limit);
