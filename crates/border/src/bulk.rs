@@ -76,7 +76,8 @@ pub type Step<S, T, E> = (WriteTx, S, Result<T, Refusal<E>>);
 /// succeeds is kept, one refused ([`Refusal::Item`]) is rolled back — its rows, audit entries
 /// and outbox events — and its error stands in its place; [`Refusal::Batch`] drops the
 /// transaction (nothing is written) and is returned. Results in the order of `items` (an
-/// item sees what the earlier ones wrote). No items: no transaction.
+/// item sees what the earlier ones wrote). No items: no transaction. The audit entries and
+/// outbox events are kept in order and written at commit ([`WriteTx::defer_audit_and_outbox`]).
 ///
 /// `run(tx, state, item)` gets the transaction and a state shared by the items (lookups
 /// loaded once; `()` when there is none) by value and hands them back with the result: an
@@ -117,14 +118,28 @@ where
         return Ok(Vec::new());
     }
     let mut tx = db.begin_write().await?;
+    // The items' audit entries and outbox events are written at commit, one multi-row
+    // statement each for the batch instead of one or two per item (a refused item's are
+    // dropped with its savepoint).
+    tx.defer_audit_and_outbox();
     let mut out = Vec::with_capacity(items.size_hint().0);
-    for item in items {
-        let sp = tx.savepoint().await?;
+    // The savepoint of the next item, opened in the same round trip as the previous item's
+    // was released.
+    let mut next = None;
+    while let Some(item) = items.next() {
+        let sp = match next.take() {
+            Some(sp) => sp,
+            None => tx.savepoint().await?,
+        };
         let (back, kept, result) = run(tx, state, item).await;
         (tx, state) = (back, kept);
         match result {
             Ok(done) => {
-                tx.release(sp).await?;
+                if items.peek().is_some() {
+                    next = Some(tx.release_and_reopen(sp).await?);
+                } else {
+                    tx.release(sp).await?;
+                }
                 out.push(Ok(done));
             }
             Err(Refusal::Item(e)) => {
