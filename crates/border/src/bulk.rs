@@ -113,20 +113,21 @@ where
     Fut: Future<Output = Step<S, T, E>>,
     UFut: Future<Output = (WriteTx, Result<F, AppError>)>,
 {
-    let mut items = items.into_iter().peekable();
-    if items.peek().is_none() {
+    let items: Vec<I> = items.into_iter().collect();
+    if items.is_empty() {
         return Ok(Vec::new());
     }
+    let last = items.len() - 1;
     let mut tx = db.begin_write().await?;
     // The items' audit entries and outbox events are written at commit, one multi-row
     // statement each for the batch instead of one or two per item (a refused item's are
     // dropped with its savepoint).
     tx.defer_audit_and_outbox();
-    let mut out = Vec::with_capacity(items.size_hint().0);
+    let mut out = Vec::with_capacity(items.len());
     // The savepoint of the next item, opened in the same round trip as the previous item's
     // was released.
     let mut next = None;
-    while let Some(item) = items.next() {
+    for (k, item) in items.into_iter().enumerate() {
         let sp = match next.take() {
             Some(sp) => sp,
             None => tx.savepoint().await?,
@@ -135,7 +136,7 @@ where
         (tx, state) = (back, kept);
         match result {
             Ok(done) => {
-                if items.peek().is_some() {
+                if k < last {
                     next = Some(tx.release_and_reopen(sp).await?);
                 } else {
                     tx.release(sp).await?;

@@ -491,6 +491,14 @@ fn payment_of(r: &sqlx::any::AnyRow) -> Result<FeePayment, AppError> {
     payment_at(r, 0)
 }
 
+/// `cols` (a comma-separated column list) qualified with table alias `t`.
+fn prefixed(cols: &str, t: &str) -> String {
+    cols.split(',')
+        .map(|c| format!("{t}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A payment from the row's [`PAYMENT_COLUMNS`] starting at column `o`.
 fn payment_at(r: &sqlx::any::AnyRow, o: usize) -> Result<FeePayment, AppError> {
     Ok(FeePayment {
@@ -598,12 +606,6 @@ async fn request_in(
 ) -> Result<FeePayment, AppError> {
     // The current assessment and its earliest pending request, in one statement (the join
     // goes through the payments' (trip_code, status) index).
-    let prefixed = |cols: &str, t: &str| {
-        cols.split(',')
-            .map(|c| format!("{t}.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let row = sqlx::query(&format!(
         "SELECT {}, {} FROM border_fee_assessments a \
          LEFT JOIN border_fee_payments p ON p.trip_code = a.trip_code \
@@ -1043,10 +1045,10 @@ async fn settle_in(
     // The trip and its stage in one statement (a move checks the stage it read is still the
     // trip's: [`crate::journey::advance_from`]).
     let trip = sqlx::query("SELECT id, stage FROM border_trips WHERE code = $1")
-    .bind(&p.trip_code)
-    .fetch_optional(tx.conn())
-    .await
-    .map_err(db_err)?;
+        .bind(&p.trip_code)
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(db_err)?;
     if let Some(row) = trip {
         let trip_id: String = row.try_get(0).map_err(db_err)?;
         let stage: String = row.try_get(1).map_err(db_err)?;

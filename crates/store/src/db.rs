@@ -442,14 +442,29 @@ impl WriteTx {
         Ok(())
     }
 
-    /// [`WriteTx::release`] `sp` and open a new savepoint in its place, in one round trip:
-    /// for batch writers that put each of many items behind its own savepoint.
+    /// [`WriteTx::release`] `sp` and open a new savepoint in its place, in one round trip on
+    /// SQLite: for batch writers that put each of many items behind its own savepoint.
     pub async fn release_and_reopen(&mut self, sp: Savepoint) -> Result<Savepoint, DbError> {
         self.expect_newest(&sp)?;
         let depth = sp.depth;
-        // Two statements in one: without parameters, sent as one simple query on PostgreSQL.
-        let sql = format!("RELEASE SAVEPOINT tinhso_sp{depth}; SAVEPOINT tinhso_sp{depth}");
-        sqlx::raw_sql(&sql).execute(&mut *self.tx).await?;
+        let name = format!("tinhso_sp{depth}");
+        match self.backend {
+            // Two statements sent together, as `emit` does.
+            Backend::Sqlite => {
+                sqlx::query(&format!("RELEASE SAVEPOINT {name}; SAVEPOINT {name}"))
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+            // A prepared statement holds one command: two round trips.
+            Backend::Postgres => {
+                sqlx::query(&format!("RELEASE SAVEPOINT {name}"))
+                    .execute(&mut *self.tx)
+                    .await?;
+                sqlx::query(&format!("SAVEPOINT {name}"))
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+        }
         Ok(Savepoint {
             depth,
             events: self.events.len(),
