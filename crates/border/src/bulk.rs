@@ -76,7 +76,8 @@ pub type Step<S, T, E> = (WriteTx, S, Result<T, Refusal<E>>);
 /// succeeds is kept, one refused ([`Refusal::Item`]) is rolled back — its rows, audit entries
 /// and outbox events — and its error stands in its place; [`Refusal::Batch`] drops the
 /// transaction (nothing is written) and is returned. Results in the order of `items` (an
-/// item sees what the earlier ones wrote). No items: no transaction.
+/// item sees what the earlier ones wrote). No items: no transaction. The audit entries and
+/// outbox events are kept in order and written at commit ([`WriteTx::defer_audit_and_outbox`]).
 ///
 /// `run(tx, state, item)` gets the transaction and a state shared by the items (lookups
 /// loaded once; `()` when there is none) by value and hands them back with the result: an
@@ -112,19 +113,34 @@ where
     Fut: Future<Output = Step<S, T, E>>,
     UFut: Future<Output = (WriteTx, Result<F, AppError>)>,
 {
-    let mut items = items.into_iter().peekable();
-    if items.peek().is_none() {
+    let items: Vec<I> = items.into_iter().collect();
+    if items.is_empty() {
         return Ok(Vec::new());
     }
+    let last = items.len() - 1;
     let mut tx = db.begin_write().await?;
-    let mut out = Vec::with_capacity(items.size_hint().0);
-    for item in items {
-        let sp = tx.savepoint().await?;
+    // The items' audit entries and outbox events are written at commit, one multi-row
+    // statement each for the batch instead of one or two per item (a refused item's are
+    // dropped with its savepoint).
+    tx.defer_audit_and_outbox();
+    let mut out = Vec::with_capacity(items.len());
+    // The savepoint of the next item, opened in the same round trip as the previous item's
+    // was released.
+    let mut next = None;
+    for (k, item) in items.into_iter().enumerate() {
+        let sp = match next.take() {
+            Some(sp) => sp,
+            None => tx.savepoint().await?,
+        };
         let (back, kept, result) = run(tx, state, item).await;
         (tx, state) = (back, kept);
         match result {
             Ok(done) => {
-                tx.release(sp).await?;
+                if k < last {
+                    next = Some(tx.release_and_reopen(sp).await?);
+                } else {
+                    tx.release(sp).await?;
+                }
                 out.push(Ok(done));
             }
             Err(Refusal::Item(e)) => {

@@ -461,59 +461,82 @@ async fn load_in(
 /// Lock the trip's row for this transaction on PostgreSQL (SQLite's writer is already
 /// exclusive), so that decisions on one trip are serialised: two agencies passing the last two
 /// checks at once both see each other's pass, and one of them moves the trip to `checked`.
-async fn lock_trip(tx: &mut WriteTx, trip_id: &str) -> Result<(), AppError> {
+/// Returns the trip's stage as locked: on SQLite the one `trip` was read with in this
+/// transaction (nothing else writes meanwhile), so no statement is sent.
+async fn lock_trip(tx: &mut WriteTx, trip: &Trip) -> Result<Stage, AppError> {
     if tx.backend() == Backend::Postgres {
-        sqlx::query("SELECT id FROM border_trips WHERE id = $1 FOR UPDATE")
-            .bind(trip_id)
-            .fetch_optional(tx.conn())
-            .await
-            .map_err(db_err)?;
+        let stage: Option<String> =
+            sqlx::query_scalar("SELECT stage FROM border_trips WHERE id = $1 FOR UPDATE")
+                .bind(&trip.id)
+                .fetch_optional(tx.conn())
+                .await
+                .map_err(db_err)?;
+        let stage = stage.ok_or_else(AppError::not_found)?;
+        return Stage::parse(&stage).ok_or_else(|| {
+            AppError::internal(format!("trip {}: unknown stage {stage}", trip.code))
+        });
     }
-    Ok(())
+    Ok(trip.stage())
 }
 
-/// The check row, created (status `started`) if missing, locked on PostgreSQL. Returns its
-/// (status, started_at).
-async fn lock_check(
-    tx: &mut WriteTx,
-    trip: &Trip,
-    kind: CheckKind,
-    agency: &str,
-    at: i64,
-) -> Result<(String, Option<i64>, bool), AppError> {
-    let created = sqlx::query(
-        "INSERT INTO border_checks (trip_id, kind, gate_code, agency_code, status, started_at, \
-         updated_at) VALUES ($1, $2, $3, $4, 'started', $5, $5) \
-         ON CONFLICT (trip_id, kind) DO NOTHING",
-    )
-    .bind(&trip.id)
-    .bind(kind.as_str())
-    .bind(&trip.gate)
-    .bind(agency)
-    .bind(at)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?
-    .rows_affected()
-        > 0;
-    let lock = if tx.backend() == Backend::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
-    let row = sqlx::query(&format!(
-        "SELECT status, started_at FROM border_checks WHERE trip_id = $1 AND kind = $2{lock}"
-    ))
-    .bind(&trip.id)
-    .bind(kind.as_str())
-    .fetch_one(tx.conn())
-    .await
-    .map_err(db_err)?;
-    Ok((
-        row.try_get(0).map_err(db_err)?,
-        row.try_get(1).map_err(db_err)?,
-        created,
-    ))
+/// A trip's check rows as a transaction reads them: (kind, status, started_at).
+struct TripChecks(Vec<(String, String, Option<i64>)>);
+
+impl TripChecks {
+    /// The trip's checks, locked on PostgreSQL (the trip's row is locked first,
+    /// [`lock_trip`], which serialises the decisions on one trip): one statement gives both
+    /// the check a decision changes and what the all-clear needs.
+    async fn lock(tx: &mut WriteTx, trip_id: &str) -> Result<Self, AppError> {
+        let lock = if tx.backend() == Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT kind, status, started_at FROM border_checks WHERE trip_id = $1{lock}"
+        ))
+        .bind(trip_id)
+        .fetch_all(tx.conn())
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(db_err)?,
+                    r.try_get(1).map_err(db_err)?,
+                    r.try_get(2).map_err(db_err)?,
+                ))
+            })
+            .collect::<Result<_, AppError>>()
+            .map(TripChecks)
+    }
+
+    /// The (status, started_at) of check `kind`; `None`: not started.
+    fn get(&self, kind: CheckKind) -> Option<(String, Option<i64>)> {
+        self.0
+            .iter()
+            .find(|(k, _, _)| k == kind.as_str())
+            .map(|(_, s, t)| (s.clone(), *t))
+    }
+
+    /// After this transaction wrote `status` for `kind`.
+    fn set(&mut self, kind: CheckKind, status: &str) {
+        match self.0.iter_mut().find(|(k, _, _)| k == kind.as_str()) {
+            Some(row) => row.1 = status.to_string(),
+            None => self.0.push((kind.as_str().into(), status.into(), None)),
+        }
+    }
+
+    /// Whether every required check of `trip` has passed.
+    fn all_clear(&self, gate: &Gate, trip: &Trip) -> bool {
+        required(gate, trip).iter().all(|r| {
+            r.agency.is_some()
+                && self
+                    .0
+                    .iter()
+                    .any(|(k, s, _)| k == r.kind.as_str() && s == "passed")
+        })
+    }
 }
 
 async fn log_decision(
@@ -578,7 +601,21 @@ async fn start_in(
         return Err(customs_on_platform());
     }
     let (trip, _gate, agency) = load_in(tx, db, look, principal, trip_code, kind).await?;
-    let (_, _, created) = lock_check(tx, &trip, kind, &agency, at).await?;
+    let created = sqlx::query(
+        "INSERT INTO border_checks (trip_id, kind, gate_code, agency_code, status, started_at, \
+         updated_at) VALUES ($1, $2, $3, $4, 'started', $5, $5) \
+         ON CONFLICT (trip_id, kind) DO NOTHING",
+    )
+    .bind(&trip.id)
+    .bind(kind.as_str())
+    .bind(&trip.gate)
+    .bind(&agency)
+    .bind(at)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?
+    .rows_affected()
+        > 0;
     if created {
         log_decision(tx, &trip.id, kind, "start", None, at, &ctx.actor).await?;
         tx.audit(&ctx.entry(
@@ -594,6 +631,16 @@ async fn start_in(
             &serde_json::json!({"trip_id": trip.id, "trip_code": trip.code, "gate": trip.gate, "check": kind.as_str(), "agency": agency, "at": at}),
         )
         .await?;
+        // The row just written, as written (not read back).
+        return Ok(CheckRow {
+            kind,
+            agency_code: agency,
+            status: "started".into(),
+            reason: None,
+            started_at: Some(at),
+            decided_at: None,
+            decided_by: None,
+        });
     }
     let row = sqlx::query(
         "SELECT kind, agency_code, status, reason, started_at, decided_at, decided_by \
@@ -707,24 +754,36 @@ async fn decide_in(
         return Err(customs_on_platform());
     }
     let (trip, gate, agency) = load_in(tx, db, look, principal, trip_code, kind).await?;
-    lock_trip(tx, &trip.id).await?;
-    let (status, started, _) = lock_check(tx, &trip, kind, &agency, at).await?;
+    let from = lock_trip(tx, &trip).await?;
+    let mut checks = TripChecks::lock(tx, &trip.id).await?;
+    // A check not started yet starts with this decision (as if started now).
+    let (status, started) = checks
+        .get(kind)
+        .unwrap_or_else(|| ("started".to_string(), Some(at)));
     if matches!(status.as_str(), "passed" | "rejected") {
         return Err(already_closed(kind, &status));
     }
     let closes = d != Decision::Hold;
     sqlx::query(
-        "UPDATE border_checks SET status = $1, reason = $2, started_at = $3, decided_at = $4, \
-         decided_by = $5, updated_at = $6 WHERE trip_id = $7 AND kind = $8",
+        "INSERT INTO border_checks (trip_id, kind, gate_code, agency_code, status, reason, \
+         started_at, decided_at, decided_by, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (trip_id, kind) DO UPDATE SET status = excluded.status, \
+         reason = excluded.reason, \
+         started_at = COALESCE(border_checks.started_at, excluded.started_at), \
+         decided_at = excluded.decided_at, decided_by = excluded.decided_by, \
+         updated_at = excluded.updated_at",
     )
+    .bind(&trip.id)
+    .bind(kind.as_str())
+    .bind(&trip.gate)
+    .bind(&agency)
     .bind(d.status())
     .bind(why.as_deref())
     .bind(started.unwrap_or(at))
     .bind(closes.then_some(at))
     .bind(&ctx.actor)
     .bind(at)
-    .bind(&trip.id)
-    .bind(kind.as_str())
     .execute(tx.conn())
     .await
     .map_err(db_err)?;
@@ -738,8 +797,9 @@ async fn decide_in(
         &ctx.actor,
     )
     .await?;
-    let (stage, all_clear) =
-        after_decision(tx, &gate, &trip, d.status(), at, Source::Officer).await?;
+    checks.set(kind, d.status());
+    let all_clear = checks.all_clear(&gate, &trip);
+    let stage = after_decision(tx, &trip, from, all_clear, d.status(), at, Source::Officer).await?;
     tx.audit(&ctx.entry(
         &format!("border.check.{}", d.as_str()),
         "border_trip",
@@ -766,38 +826,18 @@ async fn decide_in(
     })
 }
 
-/// Whether every required check of `trip` has passed, as `tx` sees it.
-async fn all_clear_in(tx: &mut WriteTx, gate: &Gate, trip: &Trip) -> Result<bool, AppError> {
-    let rows = sqlx::query("SELECT kind, status FROM border_checks WHERE trip_id = $1")
-        .bind(&trip.id)
-        .fetch_all(tx.conn())
-        .await
-        .map_err(db_err)?;
-    let mut passed = Vec::new();
-    for r in rows {
-        let k: String = r.try_get(0).map_err(db_err)?;
-        let s: String = r.try_get(1).map_err(db_err)?;
-        if s == "passed" {
-            passed.push(k);
-        }
-    }
-    Ok(required(gate, trip)
-        .iter()
-        .all(|r| r.agency.is_some() && passed.iter().any(|p| p == r.kind.as_str())))
-}
-
 /// After a check's status changed to `status`: a rejection turns the trip back; when every
-/// required check has passed the trip advances to `checked`. Returns the stage and whether all
-/// checks are clear.
+/// required check has passed (`all_clear`) the trip advances to `checked`. `from` is the
+/// trip's stage as locked in this transaction ([`lock_trip`]). Returns the stage.
 async fn after_decision(
     tx: &mut WriteTx,
-    gate: &Gate,
     trip: &Trip,
+    from: Stage,
+    all_clear: bool,
     status: &str,
     at: i64,
     source: Source,
-) -> Result<(Stage, bool), AppError> {
-    let all_clear = all_clear_in(tx, gate, trip).await?;
+) -> Result<Stage, AppError> {
     let target = if status == "rejected" {
         Some(Stage::Returned)
     } else if all_clear {
@@ -806,18 +846,20 @@ async fn after_decision(
         None
     };
     let mut stage = match target {
-        Some(s) => journey::advance(tx, &trip.id, s, at, source).await?.to,
-        None => journey::current(tx, &trip.id)
-            .await?
-            .ok_or_else(AppError::not_found)?,
+        Some(s) => {
+            journey::advance_from(tx, &trip.id, from, s, at, source)
+                .await?
+                .to
+        }
+        None => from,
     };
     // A fee paid before the checks cleared (prepaid): the trip goes on to "fee paid" now.
     if stage == Stage::Checked && crate::fee_payment::paid_in(tx, &trip.id).await? {
-        stage = journey::advance(tx, &trip.id, Stage::Paid, at, Source::Payment)
+        stage = journey::advance_from(tx, &trip.id, stage, Stage::Paid, at, Source::Payment)
             .await?
             .to;
     }
-    Ok((stage, all_clear))
+    Ok(stage)
 }
 
 // ---------------------------------------------------------------- customs releases
@@ -1029,31 +1071,40 @@ async fn release_in(
             ),
         ));
     }
-    lock_trip(tx, &trip.id).await?;
-    let held = sqlx::query(
-        "SELECT decision, decided_at, officer_ref FROM border_customs_releases \
-         WHERE trip_id = $1 AND customs_declaration = $2",
+    let from = lock_trip(tx, &trip).await?;
+    let mut checks = TripChecks::lock(tx, &trip.id).await?;
+    // The release held for this declaration (if any) and, for the customs check's start, the
+    // truck's arrival in the yard, in one statement.
+    let row = sqlx::query(
+        "SELECT r.decision, r.decided_at, r.officer_ref, \
+         (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = $1 AND s.stage = 'yard') \
+         FROM (SELECT 1 AS one) AS o LEFT JOIN border_customs_releases r \
+         ON r.trip_id = $1 AND r.customs_declaration = $2",
     )
     .bind(&trip.id)
     .bind(&r.customs_declaration)
-    .fetch_optional(tx.conn())
+    .fetch_one(tx.conn())
     .await
     .map_err(db_err)?;
-    if let Some(h) = &held {
-        let d: String = h.try_get(0).map_err(db_err)?;
-        let at: i64 = h.try_get(1).map_err(db_err)?;
-        let who: String = h.try_get(2).map_err(db_err)?;
+    let yard: Option<i64> = row.try_get(3).map_err(db_err)?;
+    let held: Option<(String, i64, String)> = match row.try_get::<Option<String>, _>(0) {
+        Ok(Some(d)) => Some((
+            d,
+            row.try_get(1).map_err(db_err)?,
+            row.try_get(2).map_err(db_err)?,
+        )),
+        Ok(None) => None,
+        Err(e) => return Err(db_err(e)),
+    };
+    if let Some((d, at, who)) = held {
         let same = d == r.decision.as_str() && at == r.decided_at && who == r.officer_ref;
         if same || at >= r.decided_at {
-            let stage = journey::current(tx, &trip.id)
-                .await?
-                .ok_or_else(AppError::not_found)?;
-            let all_clear = all_clear_in(tx, &gate, &trip).await?;
+            let all_clear = checks.all_clear(&gate, &trip);
             return Ok(ReleaseOutcome {
                 outcome: if same { "duplicate" } else { "superseded" }.into(),
                 trip_code: trip.code,
                 decision: d,
-                stage: stage.as_str().into(),
+                stage: from.as_str().into(),
                 all_clear,
             });
         }
@@ -1076,22 +1127,9 @@ async fn release_in(
     .await
     .map_err(db_err)?;
     // The customs check: measured from the truck's arrival in the yard, when known.
-    let yard: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(at) FROM border_trip_stages WHERE trip_id = $1 AND stage = 'yard'",
-    )
-    .bind(&trip.id)
-    .fetch_one(tx.conn())
-    .await
-    .map_err(db_err)?;
     let status = r.decision.status();
     let closes = r.decision != CustomsDecision::Held;
-    let before: Option<String> = sqlx::query_scalar(
-        "SELECT status FROM border_checks WHERE trip_id = $1 AND kind = 'customs'",
-    )
-    .bind(&trip.id)
-    .fetch_optional(tx.conn())
-    .await
-    .map_err(db_err)?;
+    let before: Option<String> = checks.get(CheckKind::Customs).map(|(s, _)| s);
     sqlx::query(
         "INSERT INTO border_checks (trip_id, kind, gate_code, agency_code, status, reason, \
          started_at, decided_at, decided_by, updated_at) \
@@ -1122,10 +1160,22 @@ async fn release_in(
         &format!("customs:{}", r.officer_ref),
     )
     .await?;
-    let (stage, all_clear) = if trip.stage().is_active() {
-        after_decision(tx, &gate, &trip, status, r.decided_at, Source::Customs).await?
+    checks.set(CheckKind::Customs, status);
+    let (stage, all_clear) = if from.is_active() {
+        let all_clear = checks.all_clear(&gate, &trip);
+        let stage = after_decision(
+            tx,
+            &trip,
+            from,
+            all_clear,
+            status,
+            r.decided_at,
+            Source::Customs,
+        )
+        .await?;
+        (stage, all_clear)
     } else {
-        (trip.stage(), false)
+        (from, false)
     };
     tx.audit(&ctx.entry(
         "border.check.customs",

@@ -444,9 +444,28 @@ async fn assess_in(
         &serde_json::json!({"id": id, "trip": trip.code, "gate": trip.gate, "amount_vnd": quote.amount.0}),
     )
     .await?;
-    current_in(tx.conn(), &trip.code)
-        .await?
-        .ok_or_else(|| AppError::internal("assessment vanished"))
+    // The row just written, as written (not read back).
+    Ok(Assessment {
+        id,
+        trip_id: trip.id,
+        trip_code: trip.code,
+        trip_version: trip.version,
+        gate_code: trip.gate,
+        fee_date: fi.date.format("%Y-%m-%d").to_string(),
+        schedule_id: quote.schedule_id.clone(),
+        journey: quote.journey.clone(),
+        vehicle_class: quote.vehicle_class.clone(),
+        category: quote.category.clone(),
+        amount_vnd: quote.amount.0,
+        collector_vnd: quote.collector_share.0,
+        budget_vnd: quote.budget_share.0,
+        confirmed: quote.confirmed,
+        quote,
+        status: "due".into(),
+        assessed_by: ctx.actor.clone(),
+        assessed_at: now,
+        paid_at: None,
+    })
 }
 
 /// [`assess_at`] for many trips in one transaction, each (input, time) behind a savepoint: a
@@ -469,23 +488,36 @@ const PAYMENT_COLUMNS: &str = "id, assessment_id, trip_code, gate_code, amount_v
     budget_vnd";
 
 fn payment_of(r: &sqlx::any::AnyRow) -> Result<FeePayment, AppError> {
+    payment_at(r, 0)
+}
+
+/// `cols` (a comma-separated column list) qualified with table alias `t`.
+fn prefixed(cols: &str, t: &str) -> String {
+    cols.split(',')
+        .map(|c| format!("{t}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A payment from the row's [`PAYMENT_COLUMNS`] starting at column `o`.
+fn payment_at(r: &sqlx::any::AnyRow, o: usize) -> Result<FeePayment, AppError> {
     Ok(FeePayment {
-        id: r.try_get(0).map_err(db_err)?,
-        assessment_id: r.try_get(1).map_err(db_err)?,
-        trip_code: r.try_get(2).map_err(db_err)?,
-        gate_code: r.try_get(3).map_err(db_err)?,
-        amount_vnd: r.try_get(4).map_err(db_err)?,
-        purpose: r.try_get(5).map_err(db_err)?,
-        status: r.try_get(6).map_err(db_err)?,
-        gateway: r.try_get(7).map_err(db_err)?,
-        gateway_txn_id: r.try_get(8).map_err(db_err)?,
-        qr_payload: r.try_get(9).map_err(db_err)?,
-        created_by: r.try_get(10).map_err(db_err)?,
-        created_at: r.try_get(11).map_err(db_err)?,
-        paid_at: r.try_get(12).map_err(db_err)?,
-        receipt_no: r.try_get(13).map_err(db_err)?,
-        collector_vnd: r.try_get(14).map_err(db_err)?,
-        budget_vnd: r.try_get(15).map_err(db_err)?,
+        id: r.try_get(o).map_err(db_err)?,
+        assessment_id: r.try_get(o + 1).map_err(db_err)?,
+        trip_code: r.try_get(o + 2).map_err(db_err)?,
+        gate_code: r.try_get(o + 3).map_err(db_err)?,
+        amount_vnd: r.try_get(o + 4).map_err(db_err)?,
+        purpose: r.try_get(o + 5).map_err(db_err)?,
+        status: r.try_get(o + 6).map_err(db_err)?,
+        gateway: r.try_get(o + 7).map_err(db_err)?,
+        gateway_txn_id: r.try_get(o + 8).map_err(db_err)?,
+        qr_payload: r.try_get(o + 9).map_err(db_err)?,
+        created_by: r.try_get(o + 10).map_err(db_err)?,
+        created_at: r.try_get(o + 11).map_err(db_err)?,
+        paid_at: r.try_get(o + 12).map_err(db_err)?,
+        receipt_no: r.try_get(o + 13).map_err(db_err)?,
+        collector_vnd: r.try_get(o + 14).map_err(db_err)?,
+        budget_vnd: r.try_get(o + 15).map_err(db_err)?,
         bank_bin: gateway::DEMO_BANK_BIN.into(),
         bank_name: gateway::DEMO_BANK_NAME.into(),
         account: gateway::DEMO_ACCOUNT.into(),
@@ -572,12 +604,27 @@ async fn request_in(
     trip_code: &str,
     now: i64,
 ) -> Result<FeePayment, AppError> {
-    let a = current_in(tx.conn(), trip_code).await?.ok_or_else(|| {
+    // The current assessment and its earliest pending request, in one statement (the join
+    // goes through the payments' (trip_code, status) index).
+    let row = sqlx::query(&format!(
+        "SELECT {}, {} FROM border_fee_assessments a \
+         LEFT JOIN border_fee_payments p ON p.trip_code = a.trip_code \
+         AND p.assessment_id = a.id AND p.status = 'pending' \
+         WHERE a.trip_code = $1 AND a.status <> 'superseded' ORDER BY p.created_at, p.id",
+        prefixed(ASSESSMENT_COLUMNS, "a"),
+        prefixed(PAYMENT_COLUMNS, "p"),
+    ))
+    .bind(trip_code.trim())
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(db_err)?
+    .ok_or_else(|| {
         AppError::conflict(
             "Chuyến này chưa được tính phí",
             "No fee has been assessed for this trip yet",
         )
     })?;
+    let a = assessment_of(&row)?;
     if a.status == "paid" {
         return Err(AppError::conflict(
             "Chuyến này đã nộp phí",
@@ -590,16 +637,10 @@ async fn request_in(
             "The fee of this trip was refunded: it is not collected again",
         ));
     }
-    if let Some(row) = sqlx::query(&format!(
-        "SELECT {PAYMENT_COLUMNS} FROM border_fee_payments \
-         WHERE assessment_id = $1 AND status = 'pending' ORDER BY created_at, id"
-    ))
-    .bind(&a.id)
-    .fetch_optional(tx.conn())
-    .await
-    .map_err(db_err)?
-    {
-        return payment_of(&row);
+    const ASSESSMENT_WIDTH: usize = 19;
+    let pending: Option<String> = row.try_get(ASSESSMENT_WIDTH).map_err(db_err)?;
+    if pending.is_some() {
+        return payment_at(&row, ASSESSMENT_WIDTH);
     }
     let purpose = format!("PHI HT {}", a.trip_code);
     let qr = vietqr::payload(
@@ -639,9 +680,29 @@ async fn request_in(
         serde_json::json!({"trip": a.trip_code, "assessment": a.id, "amount_vnd": a.amount_vnd}),
     ))
     .await?;
-    payment_in(tx.conn(), &id)
-        .await?
-        .ok_or_else(|| AppError::internal("payment vanished"))
+    // The row just written, as written (not read back).
+    Ok(FeePayment {
+        id,
+        assessment_id: a.id,
+        trip_code: a.trip_code,
+        gate_code: a.gate_code,
+        amount_vnd: a.amount_vnd,
+        purpose,
+        status: "pending".into(),
+        gateway: gateway::GATEWAY.into(),
+        gateway_txn_id: None,
+        qr_payload: qr,
+        created_by: ctx.actor.clone(),
+        created_at: now,
+        paid_at: None,
+        receipt_no: None,
+        collector_vnd: a.collector_vnd,
+        budget_vnd: a.budget_vnd,
+        bank_bin: gateway::DEMO_BANK_BIN.into(),
+        bank_name: gateway::DEMO_BANK_NAME.into(),
+        account: gateway::DEMO_ACCOUNT.into(),
+        account_name: gateway::DEMO_ACCOUNT_NAME.into(),
+    })
 }
 
 /// [`request_payment_at`] for many (trip code, time) in one transaction, each behind a
@@ -802,19 +863,27 @@ async fn callback_in(
         Ok(cb) => cb,
         Err((reason, err)) => return Err(CallbackError::Refused { reason, label, err }),
     };
-    // A replay (the same transaction already processed), or the request it settles.
-    let prior = sqlx::query(&format!(
-        "SELECT {PAYMENT_COLUMNS} FROM border_fee_payments WHERE gateway_txn_id = $1"
+    // A replay (the same transaction already processed), or the request it settles: both
+    // read in one statement.
+    let rows = sqlx::query(&format!(
+        "SELECT {PAYMENT_COLUMNS} FROM border_fee_payments \
+         WHERE gateway_txn_id = $1 OR id = $2"
     ))
     .bind(&cb.txn_id)
-    .fetch_optional(tx.conn())
+    .bind(&cb.payment_id)
+    .fetch_all(tx.conn())
     .await
     .map_err(db_err)?
-    .map(|row| payment_of(&row))
-    .transpose()?;
+    .iter()
+    .map(payment_of)
+    .collect::<Result<Vec<FeePayment>, AppError>>()?;
+    let prior = rows
+        .iter()
+        .find(|p| p.gateway_txn_id.as_deref() == Some(cb.txn_id.as_str()))
+        .cloned();
     let request = match prior {
         Some(_) => None,
-        None => payment_in(tx.conn(), &cb.payment_id).await?,
+        None => rows.into_iter().find(|p| p.id == cb.payment_id),
     };
     let p = match gateway::judge_callback(&cb, prior, request) {
         Ok(gateway::Judged::Replay(p)) => {
@@ -840,8 +909,11 @@ async fn callback_in(
             ),
         });
     };
-    if cb.status == "failed" {
-        sqlx::query(
+    // What the row becomes when its update goes through (`None`: read it back).
+    let mut written = p.clone();
+    written.gateway_txn_id = Some(cb.txn_id.clone());
+    let written = if cb.status == "failed" {
+        let n = sqlx::query(
             "UPDATE border_fee_payments SET status = 'failed', gateway_txn_id = $1 \
              WHERE id = $2 AND status = 'pending'",
         )
@@ -849,7 +921,8 @@ async fn callback_in(
         .bind(&p.id)
         .execute(tx.conn())
         .await
-        .map_err(db_err)?;
+        .map_err(db_err)?
+        .rows_affected();
         tx.audit(&ctx.entry(
             "border.fee.payment_failed",
             "border_fee_payment",
@@ -859,19 +932,32 @@ async fn callback_in(
         ))
         .await
         .map_err(AppError::from)?;
-    } else if let Err(e) = settle_in(tx, ctx, &p, &cb.txn_id, paid_at).await {
-        if e.code == ErrorCode::Conflict {
-            return Err(CallbackError::Refused {
-                reason: "already_paid",
-                label,
-                err: e,
-            });
+        written.status = "failed".into();
+        (n == 1).then_some(written)
+    } else {
+        match settle_in(tx, ctx, &p, &cb.txn_id, paid_at).await {
+            Ok(receipt) => {
+                written.status = "paid".into();
+                written.paid_at = Some(paid_at);
+                written.receipt_no = Some(receipt);
+                Some(written)
+            }
+            Err(e) if e.code == ErrorCode::Conflict => {
+                return Err(CallbackError::Refused {
+                    reason: "already_paid",
+                    label,
+                    err: e,
+                });
+            }
+            Err(e) => return Err(e.into()),
         }
-        return Err(e.into());
-    }
-    let payment = payment_in(tx.conn(), &p.id)
-        .await?
-        .ok_or_else(|| AppError::internal("payment vanished"))?;
+    };
+    let payment = match written {
+        Some(w) => w,
+        None => payment_in(tx.conn(), &p.id)
+            .await?
+            .ok_or_else(|| AppError::internal("payment vanished"))?,
+    };
     Ok(CallbackResult {
         payment,
         replayed: false,
@@ -912,14 +998,14 @@ fn double_payment(trip: &str) -> AppError {
 
 /// Mark a payment and its assessment paid and issue the receipt, in `tx`; a conflict (the
 /// assessment is no longer due) is returned before anything else is written (the caller
-/// rolls back).
+/// rolls back). Returns the receipt number.
 async fn settle_in(
     tx: &mut WriteTx,
     ctx: &Ctx,
     p: &FeePayment,
     txn_id: &str,
     paid_at: i64,
-) -> Result<(), AppError> {
+) -> Result<String, AppError> {
     let year = declaration::local(paid_at).year();
     let assessment = sqlx::query(
         "UPDATE border_fee_assessments SET status = 'paid', paid_at = $1 \
@@ -956,20 +1042,27 @@ async fn settle_in(
             return Err(e.into());
         }
     }
-    let trip_id: Option<String> = sqlx::query_scalar("SELECT id FROM border_trips WHERE code = $1")
+    // The trip and its stage in one statement (a move checks the stage it read is still the
+    // trip's: [`crate::journey::advance_from`]).
+    let trip = sqlx::query("SELECT id, stage FROM border_trips WHERE code = $1")
         .bind(&p.trip_code)
         .fetch_optional(tx.conn())
         .await
         .map_err(db_err)?;
-    if let Some(trip_id) = trip_id {
-        let stage = crate::journey::current(tx, &trip_id).await?;
+    if let Some(row) = trip {
+        let trip_id: String = row.try_get(0).map_err(db_err)?;
+        let stage: String = row.try_get(1).map_err(db_err)?;
+        let stage = Stage::parse(&stage).ok_or_else(|| {
+            AppError::internal(format!("trip {}: unknown stage {stage}", p.trip_code))
+        })?;
         // Paid before the checks are done (prepaid, e.g. at booking time): the journey moves
         // to "fee paid" when the checks clear ([`crate::checks`]), not before the truck came.
-        let prepaid = matches!(stage, Some(Stage::Declared | Stage::Staging | Stage::Yard));
+        let prepaid = matches!(stage, Stage::Declared | Stage::Staging | Stage::Yard);
         if !prepaid {
-            crate::journey::advance(
+            crate::journey::advance_from(
                 tx,
                 &trip_id,
+                stage,
                 Stage::Paid,
                 paid_at,
                 crate::journey::Source::Payment,
@@ -997,7 +1090,7 @@ async fn settle_in(
         }),
     )
     .await?;
-    Ok(())
+    Ok(receipt)
 }
 
 impl gateway::Claimed for FeePayment {

@@ -171,6 +171,77 @@ async fn a_savepoint_rolls_back_its_audit_entries_and_events_only() {
 }
 
 #[tokio::test]
+async fn deferred_entries_and_events_are_written_at_commit_in_order() {
+    let t = super::db().await;
+    append_n(&t.db, 1).await;
+    let mut tx = t.db.begin_write().await.unwrap();
+    // Written at once: before the switch.
+    tx.audit(&entry(10)).await.unwrap();
+    tx.emit("thing.first", &serde_json::json!({"id": 10}))
+        .await
+        .unwrap();
+    tx.defer_audit_and_outbox();
+    let sp = tx.savepoint().await.unwrap();
+    tx.audit(&entry(11)).await.unwrap();
+    tx.emit("thing.refused", &serde_json::json!({"id": 11}))
+        .await
+        .unwrap();
+    tx.rollback_to(sp).await.unwrap();
+    let sp = tx.savepoint().await.unwrap();
+    tx.audit_many(&[entry(12), entry(13)]).await.unwrap();
+    tx.emit("thing.kept", &serde_json::json!({"id": 12}))
+        .await
+        .unwrap();
+    tx.emit_many(
+        "thing.many",
+        &[serde_json::json!({"id": 13}), serde_json::json!({"id": 14})],
+    )
+    .await
+    .unwrap();
+    tx.release(sp).await.unwrap();
+    // Kept in the transaction, not yet in the tables it writes to.
+    let in_tx: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(in_tx, 2);
+    let in_tx: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(in_tx, 1);
+    let events = tx.commit().await.unwrap();
+    assert_eq!(events.len(), 4);
+    let targets: Vec<String> = sqlx::query_scalar("SELECT target_id FROM audit_log ORDER BY seq")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(targets, ["t0", "t10", "t12", "t13"]);
+    let topics: Vec<String> = sqlx::query_scalar("SELECT topic FROM outbox ORDER BY seq")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        topics,
+        ["thing.first", "thing.kept", "thing.many", "thing.many"]
+    );
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM outbox ORDER BY seq")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(ids, events);
+    let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM outbox ORDER BY seq")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+    let r = audit::verify(&t.db).await.unwrap();
+    assert_eq!((r.entries_checked, r.first_broken), (4, None));
+    append_n(&t.db, 1).await;
+    assert_eq!(audit::verify(&t.db).await.unwrap().first_broken, None);
+}
+
+#[tokio::test]
 async fn concurrent_appends_keep_one_chain() {
     let t = super::db().await;
     let mut tasks = Vec::new();
@@ -545,4 +616,46 @@ async fn entry_inserted_below_seq_1_is_reported() {
     assert_eq!(b.seq, 0);
     assert!(b.reason.contains("seq < 1"), "{}", b.reason);
     assert_eq!(r.entries_checked, 20);
+}
+
+#[tokio::test]
+async fn a_reopened_savepoint_keeps_the_item_before_and_undoes_the_one_after() {
+    // Written at once, the rows are undone by the database's savepoint; deferred, by the
+    // transaction's own lists.
+    for defer in [false, true] {
+        let t = super::db().await;
+        let mut tx = t.db.begin_write().await.unwrap();
+        if defer {
+            tx.defer_audit_and_outbox();
+        }
+        let sp = tx.savepoint().await.unwrap();
+        tx.audit(&entry(1)).await.unwrap();
+        tx.emit("thing.one", &serde_json::json!({"id": 1}))
+            .await
+            .unwrap();
+        let sp = tx.release_and_reopen(sp).await.unwrap();
+        tx.audit(&entry(2)).await.unwrap();
+        tx.emit("thing.two", &serde_json::json!({"id": 2}))
+            .await
+            .unwrap();
+        tx.rollback_to(sp).await.unwrap();
+        let sp = tx.savepoint().await.unwrap();
+        tx.audit(&entry(3)).await.unwrap();
+        tx.release(sp).await.unwrap();
+        let events = tx.commit().await.unwrap();
+        assert_eq!(events.len(), 1);
+        let targets: Vec<String> =
+            sqlx::query_scalar("SELECT target_id FROM audit_log ORDER BY seq")
+                .fetch_all(t.db.pool())
+                .await
+                .unwrap();
+        assert_eq!(targets, ["t1", "t3"], "deferred: {defer}");
+        let topics: Vec<String> = sqlx::query_scalar("SELECT topic FROM outbox ORDER BY seq")
+            .fetch_all(t.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(topics, ["thing.one"], "deferred: {defer}");
+        let r = audit::verify(&t.db).await.unwrap();
+        assert_eq!((r.entries_checked, r.first_broken), (2, None));
+    }
 }
