@@ -520,19 +520,39 @@ pub async fn agencies_exchanging(
     from: i64,
     to: i64,
 ) -> Result<std::collections::BTreeSet<String>, DbError> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT DISTINCT client, provider FROM exchange_log \
-         WHERE at >= $1 AND at < $2 AND outcome = 'ok' AND status < 400",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(db.pool())
-    .await?;
+    Ok(agencies_exchanging_windows(db, &[(from, to)])
+        .await?
+        .pop()
+        .unwrap_or_default())
+}
+
+/// [`agencies_exchanging`] for several windows `[from, to)` at once, in the order given, in one
+/// statement (the windows joined to the log, [`tinhso_store::rollup::windows_sql`]).
+pub async fn agencies_exchanging_windows(
+    db: &Db,
+    windows: &[(i64, i64)],
+) -> Result<Vec<std::collections::BTreeSet<String>>, DbError> {
+    let mut out = vec![std::collections::BTreeSet::new(); windows.len()];
+    if windows.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT DISTINCT w.i, l.client, l.provider FROM ({}) w JOIN exchange_log l \
+         ON l.at >= w.lo AND l.at < w.hi WHERE l.outcome = 'ok' AND l.status < 400",
+        tinhso_store::rollup::windows_sql(windows.len(), 1)
+    );
+    let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql);
+    for (from, to) in windows {
+        q = q.bind(*from).bind(*to);
+    }
     let agency = |m: &str| m.split_once('-').map_or(m, |(a, _)| a).to_string();
-    Ok(rows
-        .iter()
-        .flat_map(|(c, p)| [agency(c), agency(p)])
-        .collect())
+    for (i, c, p) in q.fetch_all(db.pool()).await? {
+        if let Some(slot) = usize::try_from(i).ok().and_then(|i| out.get_mut(i)) {
+            slot.insert(agency(&c));
+            slot.insert(agency(&p));
+        }
+    }
+    Ok(out)
 }
 
 /// The first broken link found.

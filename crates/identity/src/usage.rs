@@ -59,15 +59,40 @@ pub async fn staff_identity(
 /// processing a dossier, approving a report, editing data, … — but not signing in or out or
 /// managing one's own API tokens (`auth.*`, `token.*`), which is not work.
 pub async fn agencies_acting(db: &Db, from: i64, to: i64) -> Result<BTreeSet<String>, DbError> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT DISTINCT u.agency_code FROM audit_log a \
+    Ok(agencies_acting_windows(db, &[(from, to)])
+        .await?
+        .pop()
+        .unwrap_or_default())
+}
+
+/// [`agencies_acting`] for several windows `[from, to)` at once, in the order given, in one
+/// statement (the windows are rows of a derived table joined to the audit trail,
+/// [`tinhso_store::rollup::windows_sql`]): a screen's year, quarters, month and day cost one
+/// round trip.
+pub async fn agencies_acting_windows(
+    db: &Db,
+    windows: &[(i64, i64)],
+) -> Result<Vec<BTreeSet<String>>, DbError> {
+    let mut out = vec![BTreeSet::new(); windows.len()];
+    if windows.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT DISTINCT w.i, u.agency_code FROM ({}) w JOIN audit_log a \
+         ON a.at >= w.lo AND a.at < w.hi \
          JOIN users u ON a.actor = 'user:' || u.id \
-         WHERE a.at >= $1 AND a.at < $2 AND u.kind = 'staff' AND u.agency_code IS NOT NULL \
+         WHERE u.kind = 'staff' AND u.agency_code IS NOT NULL \
          AND a.action NOT LIKE 'auth.%' AND a.action NOT LIKE 'token.%'",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(db.pool())
-    .await?;
-    Ok(rows.into_iter().map(|(c,)| c).collect())
+        tinhso_store::rollup::windows_sql(windows.len(), 1)
+    );
+    let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+    for (from, to) in windows {
+        q = q.bind(*from).bind(*to);
+    }
+    for (i, code) in q.fetch_all(db.pool()).await? {
+        if let Some(slot) = usize::try_from(i).ok().and_then(|i| out.get_mut(i)) {
+            slot.insert(code);
+        }
+    }
+    Ok(out)
 }

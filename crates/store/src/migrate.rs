@@ -30,6 +30,11 @@ pub const STORE_MIGRATIONS: &[Migration] = &[
         name: "daily roll-up change marks",
         sql: include_str!("../migrations/1002_rollups.sql"),
     },
+    Migration {
+        version: 1003,
+        name: "roll-up change marks vacuumed every thousand changes (PostgreSQL)",
+        sql: include_str!("../migrations/1003_rollup_marks_vacuum.sql"),
+    },
 ];
 
 /// The text of `sql` for `backend`: `{blob}` replaced, the other engine's sections dropped.

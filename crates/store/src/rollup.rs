@@ -14,9 +14,66 @@
 //! A change committed during the refresh raises `gen` again and leaves the day marked for the
 //! next one; two refreshes racing cannot leave older counts over newer ones. Readers refresh
 //! before they sum, so a report is never staler than its own start.
+//!
+//! A page that sums a roll-up many times (the operations centre: every provider, the map) runs
+//! inside one [`View`] (một lượt xem): there the marks of each roll-up are read once, at its
+//! first refresh, and the later refreshes of the same view find nothing to do — the page is
+//! never staler than its own start, and pays one check per roll-up, not one per sum.
 
 use crate::db::{Db, DbError, WriteTx};
 use sqlx::Row;
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+tokio::task_local! {
+    static VIEW: View;
+}
+
+/// One page view (một lượt xem): the roll-ups it has brought up to date. Futures run through
+/// [`View::run`] read each roll-up's marks ([`pending`]) at most once per view; outside a view
+/// every refresh reads them. Clones share the same record.
+#[derive(Clone, Default)]
+pub struct View {
+    checked: Arc<Mutex<HashSet<String>>>,
+}
+
+impl View {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Run `fut` as part of this view.
+    pub async fn run<F: Future>(&self, fut: F) -> F::Output {
+        VIEW.scope(self.clone(), fut).await
+    }
+
+    /// True the first time `rollup` is asked for in this view (it is then recorded).
+    fn first(&self, rollup: &str) -> bool {
+        match self.checked.lock() {
+            Ok(mut seen) => seen.insert(rollup.to_string()),
+            // A poisoned record: check again rather than skip.
+            Err(_) => true,
+        }
+    }
+
+    /// The roll-ups this view has checked.
+    pub fn checked(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .checked
+            .lock()
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+}
+
+/// Whether a refresh of `rollup` in the current task must read its marks: always outside a
+/// [`View`], the first time only inside one.
+fn must_check(rollup: &str) -> bool {
+    VIEW.try_with(|v| v.first(rollup)).unwrap_or(true)
+}
 
 /// Local (UTC+7) day number since 1970-01-01 of a Unix-microsecond instant, as the triggers
 /// compute it: `(micros + 25200000000) / 86400000000` (instants after 1970).
@@ -37,8 +94,12 @@ pub struct Mark {
     pub gen: i64,
 }
 
-/// The marked days of `rollup`, by day then scope.
+/// The marked days of `rollup`, by day then scope. Inside a [`View`] that has already read
+/// them: none (the view's first refresh stored them).
 pub async fn pending(db: &Db, rollup: &str) -> Result<Vec<Mark>, DbError> {
+    if !must_check(rollup) {
+        return Ok(Vec::new());
+    }
     let rows = sqlx::query(
         "SELECT scope, day, gen FROM rollup_marks WHERE rollup = $1 AND gen > done \
          ORDER BY day, scope",

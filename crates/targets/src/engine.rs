@@ -313,7 +313,7 @@ impl Note {
 /// Whether a live provider breaks its values down by the unit's agencies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Breakdown {
-    /// Resolve the unit's agencies ([`crate::live::agencies_of`]).
+    /// Resolve the unit's agencies ([`crate::live::Units::agencies_of`]).
     Agencies,
     /// The provider reads the unit itself.
     Unit,
@@ -335,6 +335,7 @@ impl Asked<'_> {
     /// window or an unknown unit.
     pub async fn new<'a>(
         db: &Db,
+        units: &crate::live::Units,
         defs: &'static [IndicatorDef],
         key: &str,
         period: Period,
@@ -348,7 +349,7 @@ impl Asked<'_> {
             .window()
             .ok_or_else(|| AppError::internal(format!("period {period} has no window")))?;
         let agencies = match breakdown {
-            Breakdown::Agencies => crate::live::agencies_of(db, org).await?,
+            Breakdown::Agencies => units.agencies_of(db, org).await?,
             Breakdown::Unit => None,
         };
         Ok(Some(Asked {
@@ -394,10 +395,12 @@ pub trait Provider: Send + Sync {
     fn handles(&self, key: &str) -> bool {
         self.indicators().iter().any(|d| d.key == key)
     }
-    /// The value of `key` for `period` and `org`; `Ok(None)` when there is none.
+    /// The value of `key` for `period` and `org`; `Ok(None)` when there is none. `units`: the
+    /// registry's units' agencies, read once per registry.
     fn observe<'a>(
         &'a self,
         db: &'a Db,
+        units: &'a crate::live::Units,
         key: &'a str,
         period: Period,
         org: &'a OrgUnit,
@@ -409,6 +412,7 @@ pub trait Provider: Send + Sync {
     fn prefetch<'a>(
         &'a self,
         _db: &'a Db,
+        _units: &'a crate::live::Units,
         _periods: &'a [Period],
         _org: &'a OrgUnit,
     ) -> BoxFuture<'a, Result<(), AppError>> {
@@ -446,6 +450,78 @@ pub trait Live: Send + Sync {
     }
 }
 
+/// A live provider whose module counts every window of a screen in one call (the services
+/// report, the border shares, the DVCQG sync rate): it names the call and how a value reads
+/// from its counts; keeping the counts per window and unit, computing them ahead for a screen
+/// ([`Live::prefetch_windows`]) and one window's value ([`Live::measure`]) are written once, here.
+pub trait Batched: Send + Sync {
+    /// A short name (`services`, `border`).
+    const NAME: &'static str;
+    /// The indicators it measures.
+    const INDICATORS: &'static [IndicatorDef];
+    /// Whether it breaks values down by the unit's agencies (most do).
+    const BREAKDOWN: Breakdown = Breakdown::Agencies;
+    /// What a window's counts are kept for: the unit's agencies, a commune…
+    type Unit: Eq + Hash + Clone + Send + Sync;
+    /// A window's counts.
+    type Counts: Clone + Send + Sync;
+    /// Where the counts are kept (for the life of the registry).
+    fn kept(&self) -> &WindowMemo<Self::Unit, Self::Counts>;
+    /// The unit of `org` (`agencies`: its agencies, resolved for [`Breakdown::Agencies`]);
+    /// `None`: the provider measures nothing for `org`.
+    fn unit(org: &OrgUnit, agencies: Option<Vec<String>>) -> Option<Self::Unit>;
+    /// The counts of every span `[from, to)` for `unit`, in the order given.
+    fn count<'a>(
+        db: &'a Db,
+        spans: Vec<Span>,
+        unit: &'a Self::Unit,
+    ) -> BoxFuture<'a, Result<Vec<Self::Counts>, AppError>>;
+    /// The value asked for, from its window's counts; `None` when there is none.
+    fn observation(asked: &Asked<'_>, counts: &Self::Counts) -> Option<Observation>;
+}
+
+impl<T: Batched> Live for T {
+    const NAME: &'static str = <T as Batched>::NAME;
+    const INDICATORS: &'static [IndicatorDef] = <T as Batched>::INDICATORS;
+    const BREAKDOWN: Breakdown = <T as Batched>::BREAKDOWN;
+
+    fn measure<'a>(
+        &'a self,
+        db: &'a Db,
+        a: Asked<'a>,
+    ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
+        Box::pin(async move {
+            let Some(unit) = T::unit(a.org, a.agencies.clone()) else {
+                return Ok(None);
+            };
+            let key = unit.clone();
+            let counts = self
+                .kept()
+                .get_batched(a.window, key, |spans| T::count(db, spans, &unit))
+                .await?;
+            Ok(T::observation(&a, &counts))
+        })
+    }
+
+    fn prefetch_windows<'a>(
+        &'a self,
+        db: &'a Db,
+        windows: Vec<Window>,
+        org: &'a OrgUnit,
+        agencies: Option<Vec<String>>,
+    ) -> BoxFuture<'a, Result<(), AppError>> {
+        Box::pin(async move {
+            let Some(unit) = T::unit(org, agencies) else {
+                return Ok(());
+            };
+            let key = unit.clone();
+            self.kept()
+                .fill(&windows, key, |spans| T::count(db, spans, &unit))
+                .await
+        })
+    }
+}
+
 impl<T: Live> Provider for T {
     fn name(&self) -> &'static str {
         T::NAME
@@ -458,12 +534,13 @@ impl<T: Live> Provider for T {
     fn observe<'a>(
         &'a self,
         db: &'a Db,
+        units: &'a crate::live::Units,
         key: &'a str,
         period: Period,
         org: &'a OrgUnit,
     ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
         Box::pin(async move {
-            match Asked::new(db, T::INDICATORS, key, period, org, T::BREAKDOWN).await? {
+            match Asked::new(db, units, T::INDICATORS, key, period, org, T::BREAKDOWN).await? {
                 Some(asked) => self.measure(db, asked).await,
                 None => Ok(None),
             }
@@ -473,6 +550,7 @@ impl<T: Live> Provider for T {
     fn prefetch<'a>(
         &'a self,
         db: &'a Db,
+        units: &'a crate::live::Units,
         periods: &'a [Period],
         org: &'a OrgUnit,
     ) -> BoxFuture<'a, Result<(), AppError>> {
@@ -487,7 +565,7 @@ impl<T: Live> Provider for T {
                 return Ok(());
             }
             let agencies = match T::BREAKDOWN {
-                Breakdown::Agencies => crate::live::agencies_of(db, org).await?,
+                Breakdown::Agencies => units.agencies_of(db, org).await?,
                 Breakdown::Unit => None,
             };
             self.prefetch_windows(db, windows, org, agencies).await
@@ -500,6 +578,11 @@ pub struct Registry {
     providers: Vec<Box<dyn Provider>>,
     /// The province's reported values, read once for the life of the registry.
     province_reported: Memo<(), std::sync::Arc<crate::reported::ProvinceReported>>,
+    /// The page view the registry serves: each daily roll-up is brought up to date once in it
+    /// ([`tinhso_store::rollup::View`]), however many sums the providers make.
+    view: tinhso_store::rollup::View,
+    /// The units' agencies, read once for the life of the registry.
+    units: crate::live::Units,
 }
 
 impl Registry {
@@ -507,7 +590,25 @@ impl Registry {
         Self {
             providers,
             province_reported: Memo::default(),
+            view: tinhso_store::rollup::View::new(),
+            units: crate::live::Units::default(),
         }
+    }
+
+    /// Run a module's read that sums a daily roll-up (outside a provider: the communes map) in
+    /// this registry's page view, so it shares the view's one refresh per roll-up.
+    pub async fn in_view<F: std::future::Future>(&self, fut: F) -> F::Output {
+        self.view.run(fut).await
+    }
+
+    /// The units' agencies this registry reads once (the communes' People's Committees).
+    pub fn units(&self) -> &crate::live::Units {
+        &self.units
+    }
+
+    /// The roll-ups this registry's view has brought up to date.
+    pub fn rollups_checked(&self) -> Vec<String> {
+        self.view.checked()
     }
 
     /// Every value reported for the province and the periods with approved agency values
@@ -572,7 +673,9 @@ impl Registry {
     ) -> Result<(), AppError> {
         for p in &self.providers {
             if keys.iter().any(|k| p.handles(k)) {
-                p.prefetch(db, periods, org).await?;
+                self.view
+                    .run(p.prefetch(db, &self.units, periods, org))
+                    .await?;
             }
         }
         Ok(())
@@ -587,7 +690,11 @@ impl Registry {
         org: &OrgUnit,
     ) -> Result<Option<Observation>, AppError> {
         match self.provider(key) {
-            Some(p) => p.observe(db, key, period, org).await,
+            Some(p) => {
+                self.view
+                    .run(p.observe(db, &self.units, key, period, org))
+                    .await
+            }
             None => Err(AppError::field(
                 "indicator",
                 Invalid::new(
@@ -648,9 +755,109 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
     }
 }
 
+/// A window `[from, to)` as its first day and the day after its last.
+pub type Span = (chrono::NaiveDate, chrono::NaiveDate);
+
+/// What a live provider computes for many windows at once (tính trước cho mọi kỳ) and keeps per
+/// window and unit `U` for the life of its [`Registry`]: [`WindowMemo::fill`] from
+/// [`Live::prefetch_windows`], one statement for every window of a screen; [`WindowMemo::get`]
+/// from [`Live::measure`], the kept value or one computed for that window alone.
+pub struct WindowMemo<U, V> {
+    kept: Memo<(Span, U), V>,
+}
+
+impl<U, V> Default for WindowMemo<U, V> {
+    fn default() -> Self {
+        Self {
+            kept: Memo::default(),
+        }
+    }
+}
+
+impl<U: Eq + Hash + Clone, V: Clone> WindowMemo<U, V> {
+    /// Compute the values of every window of `windows` for `unit` in one call — `batch` is
+    /// given the spans in order and returns one value per span — and keep them.
+    pub async fn fill<F, Fut>(&self, windows: &[Window], unit: U, batch: F) -> Result<(), AppError>
+    where
+        F: FnOnce(Vec<Span>) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<V>, AppError>>,
+    {
+        let spans: Vec<Span> = windows.iter().map(|w| (w.start, w.end)).collect();
+        let values = batch(spans.clone()).await?;
+        for (span, v) in spans.into_iter().zip(values) {
+            self.kept.insert((span, unit.clone()), v);
+        }
+        Ok(())
+    }
+
+    /// The kept value of `window` for `unit`, or `one`'s (that window alone), then kept.
+    pub async fn get<Fut>(&self, window: Window, unit: U, one: Fut) -> Result<V, AppError>
+    where
+        Fut: std::future::Future<Output = Result<V, AppError>>,
+    {
+        self.kept
+            .get_or(((window.start, window.end), unit), one)
+            .await
+    }
+
+    /// [`WindowMemo::get`] with the one window computed by the same `batch` as
+    /// [`WindowMemo::fill`] (for providers whose module has no single-window call).
+    pub async fn get_batched<F, Fut>(
+        &self,
+        window: Window,
+        unit: U,
+        batch: F,
+    ) -> Result<V, AppError>
+    where
+        F: FnOnce(Vec<Span>) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<V>, AppError>>,
+    {
+        let one = async {
+            batch(vec![(window.start, window.end)])
+                .await?
+                .pop()
+                .ok_or_else(|| AppError::internal("window memo: no value for the window"))
+        };
+        self.get(window, unit, one).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn window(from: (i32, u32, u32), to: (i32, u32, u32)) -> Window {
+        let d = |(y, m, d): (i32, u32, u32)| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        Window {
+            start: d(from),
+            end: d(to),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_window_memo_keeps_what_one_batch_computed() {
+        let memo: WindowMemo<Option<String>, i64> = WindowMemo::default();
+        let year = window((2025, 12, 15), (2026, 12, 15));
+        let month = window((2026, 10, 15), (2026, 11, 15));
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        memo.fill(&[year, month], None, |spans| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move { Ok(spans.iter().map(|(a, b)| (*b - *a).num_days()).collect()) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Kept: the single-window computation is not run.
+        let got = memo
+            .get(month, None, async { Err(AppError::internal("not kept")) })
+            .await
+            .unwrap();
+        assert_eq!(got, 31);
+        assert_eq!(memo.get(year, None, async { Ok(0) }).await.unwrap(), 365);
+        // Another unit is not the same value: computed alone.
+        let other = memo.get(month, Some("x".into()), async { Ok(-1) }).await;
+        assert_eq!(other.unwrap(), -1);
+    }
 
     #[test]
     fn ratio_is_numerator_over_denominator_times_factor() {

@@ -4,9 +4,9 @@
 //! People's Committee; an agency: that agency). The engine recomputes each value as
 //! `numerator / denominator × 100` from the counts the module gives.
 
-use crate::engine::{Asked, IndicatorDef, Kind, Live, Memo, Note, Observation, OrgUnit};
-use crate::period::Window;
-use chrono::NaiveDate;
+use crate::engine::{
+    Asked, Batched, IndicatorDef, Kind, Memo, Note, Observation, OrgUnit, Span, WindowMemo,
+};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use std::sync::Arc;
@@ -114,122 +114,124 @@ pub async fn all_agencies(db: &Db) -> Result<Vec<agencies::Agency>, AppError> {
 
 /// Agency codes of an organisation unit (`None`: the whole province).
 pub async fn agencies_of(db: &Db, org: &OrgUnit) -> Result<Option<Vec<String>>, AppError> {
-    match org {
-        OrgUnit::Province => Ok(None),
-        OrgUnit::Agency(code) => match agencies::get(db, code).await? {
-            Some(a) => Ok(Some(vec![a.code])),
-            None => Err(AppError::field(
-                "org",
-                Invalid::new(
-                    "agency_unknown",
-                    format!("Không có cơ quan mã {code}"),
-                    format!("No agency has the code {code}"),
-                ),
-            )),
-        },
-        OrgUnit::Commune(code) => {
-            match commune_committees(db)
-                .await?
-                .into_iter()
-                .find(|a| a.admin_unit_code.as_deref() == Some(code.as_str()))
-            {
+    Units::default().agencies_of(db, org).await
+}
+
+/// The organisation units' agencies (cơ quan của đơn vị), read once for the life of a
+/// [`crate::engine::Registry`] (one page or one API call): the communes map asks for 65 units,
+/// and the communes' People's Committees are one list.
+#[derive(Default)]
+pub struct Units {
+    committees: Memo<(), Arc<Vec<agencies::Agency>>>,
+}
+
+impl Units {
+    /// The communes' People's Committees ([`commune_committees`]), read on first use.
+    pub async fn committees(&self, db: &Db) -> Result<Arc<Vec<agencies::Agency>>, AppError> {
+        self.committees
+            .get_or((), async { Ok(Arc::new(commune_committees(db).await?)) })
+            .await
+    }
+
+    /// Agency codes of an organisation unit (`None`: the whole province).
+    pub async fn agencies_of(
+        &self,
+        db: &Db,
+        org: &OrgUnit,
+    ) -> Result<Option<Vec<String>>, AppError> {
+        match org {
+            OrgUnit::Province => Ok(None),
+            OrgUnit::Agency(code) => match agencies::get(db, code).await? {
                 Some(a) => Ok(Some(vec![a.code])),
                 None => Err(AppError::field(
                     "org",
                     Invalid::new(
-                        "commune_unknown",
-                        format!("Không có Ủy ban nhân dân của đơn vị hành chính cấp xã mã {code}"),
-                        format!("No commune People's Committee for the administrative unit {code}"),
+                        "agency_unknown",
+                        format!("Không có cơ quan mã {code}"),
+                        format!("No agency has the code {code}"),
                     ),
                 )),
+            },
+            OrgUnit::Commune(code) => {
+                match self
+                    .committees(db)
+                    .await?
+                    .iter()
+                    .find(|a| a.admin_unit_code.as_deref() == Some(code.as_str()))
+                {
+                    Some(a) => Ok(Some(vec![a.code.clone()])),
+                    None => Err(AppError::field(
+                        "org",
+                        Invalid::new(
+                            "commune_unknown",
+                            format!(
+                                "Không có Ủy ban nhân dân của đơn vị hành chính cấp xã mã {code}"
+                            ),
+                            format!(
+                                "No commune People's Committee for the administrative unit {code}"
+                            ),
+                        ),
+                    )),
+                }
             }
         }
     }
 }
-
-/// A window `[from, to)` and the agencies it covers (`None`: every agency).
-type WindowAgencies = (NaiveDate, NaiveDate, Option<Vec<String>>);
 
 /// The public-services provider. One report gives every Decision 766 indicator of a window and
-/// a unit, so the provider keeps the reports it made for the life of its
-/// [`crate::engine::Registry`] (one page or one API call): the seven indicators of a window
-/// cost one report.
+/// a unit (its agencies, `None`: every agency), so the provider keeps the reports it made for
+/// the life of its [`crate::engine::Registry`] (one page or one API call): the seven indicators
+/// of a window cost one report, and a screen's windows one statement.
 #[derive(Default)]
 pub struct ServicesProvider {
-    reports: Memo<WindowAgencies, Arc<Report>>,
+    reports: WindowMemo<Option<Vec<String>>, Arc<Report>>,
 }
 
-impl ServicesProvider {
-    async fn report(
-        &self,
-        db: &Db,
-        from: NaiveDate,
-        to: NaiveDate,
-        codes: Option<Vec<String>>,
-    ) -> Result<Arc<Report>, AppError> {
-        let report = async {
-            let r = tinhso_services::indicators::report(db, from, to, codes.as_deref()).await?;
-            Ok(Arc::new(r))
-        };
-        self.reports.get_or((from, to, codes.clone()), report).await
-    }
-}
-
-impl Live for ServicesProvider {
+impl Batched for ServicesProvider {
     const NAME: &'static str = "services";
     const INDICATORS: &'static [IndicatorDef] = SERVICES_INDICATORS;
+    type Unit = Option<Vec<String>>;
+    type Counts = Arc<Report>;
+
+    fn kept(&self) -> &WindowMemo<Self::Unit, Self::Counts> {
+        &self.reports
+    }
+
+    fn unit(_org: &OrgUnit, agencies: Option<Vec<String>>) -> Option<Self::Unit> {
+        Some(agencies)
+    }
 
     /// Every window's report in one statement ([`tinhso_services::indicators::reports`]).
-    fn prefetch_windows<'a>(
-        &'a self,
+    fn count<'a>(
         db: &'a Db,
-        windows: Vec<Window>,
-        _org: &'a OrgUnit,
-        agencies: Option<Vec<String>>,
-    ) -> BoxFuture<'a, Result<(), AppError>> {
+        spans: Vec<Span>,
+        agencies: &'a Self::Unit,
+    ) -> BoxFuture<'a, Result<Vec<Self::Counts>, AppError>> {
         async move {
-            let spans: Vec<(NaiveDate, NaiveDate)> =
-                windows.iter().map(|w| (w.start, w.end)).collect();
             let reports =
                 tinhso_services::indicators::reports(db, &spans, agencies.as_deref()).await?;
-            for ((from, to), r) in spans.into_iter().zip(reports) {
-                self.reports
-                    .insert((from, to, agencies.clone()), Arc::new(r));
-            }
-            Ok(())
+            Ok(reports.into_iter().map(Arc::new).collect())
         }
         .boxed()
     }
 
-    fn measure<'a>(
-        &'a self,
-        db: &'a Db,
-        a: Asked<'a>,
-    ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
-        async move {
-            let report = self
-                .report(db, a.window.start, a.window.end, a.agencies.clone())
-                .await?;
-            let short = a.def.key.trim_start_matches("services.");
-            let Some(i) = report.total.get(short) else {
-                return Ok(None);
-            };
-            // The module's notes come in both languages (the page picks one).
-            let note = match (i.note_vi, i.note) {
-                (Some(vi), Some(en)) => Some(Note::new(vi, en)),
-                (None, Some(en)) => Some(Note::new(en, en)),
-                (Some(vi), None) => Some(Note::new(vi, vi)),
-                (None, None) => None,
-            };
-            Ok(Some(Observation::live(
-                a.def,
-                a.period,
-                a.org,
-                i.numerator.map(|n| n as f64),
-                i.denominator.map(|d| d as f64),
-                note,
-            )))
-        }
-        .boxed()
+    fn observation(a: &Asked<'_>, report: &Self::Counts) -> Option<Observation> {
+        let short = a.def.key.trim_start_matches("services.");
+        let i = report.total.get(short)?;
+        // The module's notes come in both languages (the page picks one).
+        let note = match (i.note_vi, i.note) {
+            (Some(vi), Some(en)) => Some(Note::new(vi, en)),
+            (None, Some(en)) => Some(Note::new(en, en)),
+            (Some(vi), None) => Some(Note::new(vi, vi)),
+            (None, None) => None,
+        };
+        Some(Observation::live(
+            a.def,
+            a.period,
+            a.org,
+            i.numerator.map(|n| n as f64),
+            i.denominator.map(|d| d as f64),
+            note,
+        ))
     }
 }

@@ -4,13 +4,13 @@
 //! for most communes; an agency: not broken down). The engine computes each value as
 //! `numerator / denominator × 100`.
 
-use crate::engine::{Asked, Breakdown, IndicatorDef, Live, Memo, Note, Observation, OrgUnit};
+use crate::engine::{
+    Asked, Batched, Breakdown, IndicatorDef, Note, Observation, OrgUnit, Span, WindowMemo,
+};
 use crate::live::def;
-use crate::period::Window;
-use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use tinhso_border::indicators::{shares, shares_windows, Shares};
+use tinhso_border::indicators::{shares_windows, Shares};
 use tinhso_kernel::AppError;
 use tinhso_store::Db;
 
@@ -70,94 +70,58 @@ pub fn fraction(key: &str, s: &Shares) -> Option<(i64, i64)> {
     })
 }
 
-/// A window `[from, to)` and a commune (`None`: the province).
-type WindowUnit = (NaiveDate, NaiveDate, Option<String>);
-
-/// The border-gate provider. One call counts every border share for a window and a unit, so
-/// the provider keeps the counts it computed (for the life of its [`crate::engine::Registry`],
-/// one page or one API call): the five indicators of a window cost one count.
+/// The border-gate provider. One call counts every border share for a window and a unit (a
+/// commune, `None`: the province), so the provider keeps the counts it computed (for the life of
+/// its [`crate::engine::Registry`], one page or one API call): the five indicators of a window
+/// cost one count, and a screen's windows one statement.
 #[derive(Default)]
 pub struct BorderProvider {
-    counted: Memo<WindowUnit, Shares>,
+    counted: WindowMemo<Option<String>, Shares>,
 }
 
-impl BorderProvider {
-    async fn shares(
-        &self,
-        db: &Db,
-        from: NaiveDate,
-        to: NaiveDate,
-        commune: Option<&str>,
-    ) -> Result<Shares, AppError> {
-        let key = (from, to, commune.map(str::to_string));
-        self.counted
-            .get_or(key, shares(db, from, to, commune))
-            .await
-    }
-}
-
-impl Live for BorderProvider {
+impl Batched for BorderProvider {
     const NAME: &'static str = "border";
     const INDICATORS: &'static [IndicatorDef] = BORDER_INDICATORS;
     const BREAKDOWN: Breakdown = Breakdown::Unit;
+    type Unit = Option<String>;
+    type Counts = Shares;
 
-    /// Every window's counts in one statement ([`shares_windows`]).
-    fn prefetch_windows<'a>(
-        &'a self,
-        db: &'a Db,
-        windows: Vec<Window>,
-        org: &'a OrgUnit,
-        _agencies: Option<Vec<String>>,
-    ) -> BoxFuture<'a, Result<(), AppError>> {
-        async move {
-            let commune = match org {
-                OrgUnit::Province => None,
-                OrgUnit::Commune(c) => Some(c.as_str()),
-                OrgUnit::Agency(_) => return Ok(()),
-            };
-            let spans: Vec<(NaiveDate, NaiveDate)> =
-                windows.iter().map(|w| (w.start, w.end)).collect();
-            let counted = shares_windows(db, &spans, commune).await?;
-            for ((from, to), s) in spans.into_iter().zip(counted) {
-                self.counted
-                    .insert((from, to, commune.map(str::to_string)), s);
-            }
-            Ok(())
-        }
-        .boxed()
+    fn kept(&self) -> &WindowMemo<Self::Unit, Self::Counts> {
+        &self.counted
     }
 
-    fn measure<'a>(
-        &'a self,
-        db: &'a Db,
-        a: Asked<'a>,
-    ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
-        async move {
-            let commune = match a.org {
-                OrgUnit::Province => None,
-                OrgUnit::Commune(c) => Some(c.as_str()),
-                OrgUnit::Agency(_) => return Ok(None),
-            };
-            let s = self
-                .shares(db, a.window.start, a.window.end, commune)
-                .await?;
-            let key = a.def.key;
-            let Some((n, d)) = fraction(key, &s) else {
-                return Ok(None);
-            };
-            Ok(Some(a.value(
-                n,
-                d,
-                (key == "border.declared_crossings").then(|| {
-                    Note::new(
-                        "Xe qua cửa khẩu chưa khai báo: lượt camera tại làn qua cửa khẩu không \
-                         khớp tờ khai nào và chưa được cán bộ gắn vào chuyến (ước tính)",
-                        "Undeclared crossings: camera reads at the crossing lanes that match no \
-                         declaration and that no officer has attached to a trip (an estimate)",
-                    )
-                }),
-            )))
+    /// The commune of a unit (`None`: the province); an agency is not broken down by gate.
+    fn unit(org: &OrgUnit, _agencies: Option<Vec<String>>) -> Option<Self::Unit> {
+        match org {
+            OrgUnit::Province => Some(None),
+            OrgUnit::Commune(c) => Some(Some(c.clone())),
+            OrgUnit::Agency(_) => None,
         }
-        .boxed()
+    }
+
+    /// Every window's counts in one statement ([`shares_windows`]).
+    fn count<'a>(
+        db: &'a Db,
+        spans: Vec<Span>,
+        commune: &'a Self::Unit,
+    ) -> BoxFuture<'a, Result<Vec<Self::Counts>, AppError>> {
+        async move { shares_windows(db, &spans, commune.as_deref()).await }.boxed()
+    }
+
+    fn observation(a: &Asked<'_>, s: &Self::Counts) -> Option<Observation> {
+        let key = a.def.key;
+        let (n, d) = fraction(key, s)?;
+        Some(a.value(
+            n,
+            d,
+            (key == "border.declared_crossings").then(|| {
+                Note::new(
+                    "Xe qua cửa khẩu chưa khai báo: lượt camera tại làn qua cửa khẩu không \
+                     khớp tờ khai nào và chưa được cán bộ gắn vào chuyến (ước tính)",
+                    "Undeclared crossings: camera reads at the crossing lanes that match no \
+                     declaration and that no officer has attached to a trip (an estimate)",
+                )
+            }),
+        ))
     }
 }

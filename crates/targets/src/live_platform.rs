@@ -16,8 +16,11 @@
 //! Units: the province (every agency of the agency list), a commune (its People's Committee),
 //! an agency (that agency) — as the public-services provider.
 
-use crate::engine::{Asked, IndicatorDef, Live, Memo, Note, Observation};
+use crate::engine::{
+    Asked, IndicatorDef, Live, Memo, Note, Observation, OrgUnit, Span, WindowMemo,
+};
 use crate::live::{all_agencies, def};
+use crate::period::Window;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use std::collections::BTreeSet;
@@ -71,16 +74,16 @@ pub const PLATFORM_INDICATORS: &[IndicatorDef] = &[
     ),
 ];
 
-/// A window `[from, to)` in microseconds.
-type Span = (i64, i64);
-
-/// The provider of the platform's own use. The agencies acting and exchanging in a window are
-/// one query each, kept for the life of its [`crate::engine::Registry`] (one page or one API
-/// call): the operations centre's 65 communes of a window cost one query, not 65.
+/// The provider of the platform's own use. The agencies acting and exchanging and the regimes
+/// used are one query each for every window of a screen ([`Live::prefetch_windows`]), kept for
+/// the life of its [`crate::engine::Registry`] (one page or one API call): the operations
+/// centre's 65 communes of a window cost no query more, and its windows one each.
 #[derive(Default)]
 pub struct PlatformProvider {
-    acting: Memo<Span, Arc<BTreeSet<String>>>,
-    exchanging: Memo<Span, Arc<BTreeSet<String>>>,
+    acting: WindowMemo<(), Arc<BTreeSet<String>>>,
+    exchanging: WindowMemo<(), Arc<BTreeSet<String>>>,
+    /// `(regimes used, regimes)` per window and the unit's agencies (`None`: every regime).
+    regimes: WindowMemo<Option<Vec<String>>, (i64, i64)>,
     /// Staff identity does not depend on the period: one count per unit, not per window.
     staff: Memo<Option<Vec<String>>, tinhso_identity::usage::StaffIdentity>,
     /// The agency list, read once (the province's denominator).
@@ -121,26 +124,60 @@ fn share_of(unit: &[String], seen: &BTreeSet<String>) -> (i64, i64) {
     (n as i64, unit.len() as i64)
 }
 
-/// `(regimes with a report submitted in [from, to), regimes)` for `agencies` (`None`: every
-/// regime registered; otherwise the regimes the agencies have report tasks under, and their own
-/// submissions).
+/// Windows of local dates as `[from, to)` in microseconds.
+fn micros(spans: &[Span]) -> Vec<(i64, i64)> {
+    spans
+        .iter()
+        .map(|(a, b)| (local_midnight_micros(*a), local_midnight_micros(*b)))
+        .collect()
+}
+
+/// The agencies acting in each window ([`tinhso_identity::usage::agencies_acting_windows`]).
+async fn acting(db: &Db, spans: Vec<Span>) -> Result<Vec<Arc<BTreeSet<String>>>, AppError> {
+    let sets = tinhso_identity::usage::agencies_acting_windows(db, &micros(&spans)).await?;
+    Ok(sets.into_iter().map(Arc::new).collect())
+}
+
+/// The agencies exchanging through the hub in each window
+/// ([`tinhso_exchange::log::agencies_exchanging_windows`]).
+async fn exchanging(db: &Db, spans: Vec<Span>) -> Result<Vec<Arc<BTreeSet<String>>>, AppError> {
+    let sets = tinhso_exchange::log::agencies_exchanging_windows(db, &micros(&spans)).await?;
+    Ok(sets.into_iter().map(Arc::new).collect())
+}
+
+/// `(regimes with a report submitted in the window, regimes)` for each window `[from, to)`
+/// (microseconds), in two statements, for `agencies` (`None`: every regime registered;
+/// otherwise the regimes the agencies have report tasks under, and their own submissions).
 async fn regimes_digital(
     db: &Db,
-    from: i64,
-    to: i64,
+    windows: &[(i64, i64)],
     agencies: Option<&[String]>,
-) -> Result<(i64, i64), AppError> {
-    let filter = tinhso_services::indicators::agency_clause_on(agencies, 3, "t.agency_code");
-    let submitted = format!(
-        "SELECT CAST(COUNT(DISTINCT t.regime_code) AS BIGINT) FROM report_versions v \
-         JOIN report_tasks t ON t.id = v.task_id \
-         WHERE v.action = 'submit' AND v.at >= $1 AND v.at < $2{filter}"
+) -> Result<Vec<(i64, i64)>, AppError> {
+    let filter = tinhso_services::indicators::agency_clause_on(
+        agencies,
+        1 + 2 * windows.len(),
+        "t.agency_code",
     );
-    let mut q = sqlx::query_scalar::<_, i64>(&submitted).bind(from).bind(to);
+    let submitted = format!(
+        "SELECT w.i, CAST(COUNT(DISTINCT t.regime_code) AS BIGINT) FROM ({}) w \
+         JOIN report_versions v ON v.at >= w.lo AND v.at < w.hi \
+         JOIN report_tasks t ON t.id = v.task_id \
+         WHERE v.action = 'submit'{filter} GROUP BY w.i",
+        tinhso_store::rollup::windows_sql(windows.len(), 1)
+    );
+    let mut q = sqlx::query_as::<_, (i64, i64)>(&submitted);
+    for (from, to) in windows {
+        q = q.bind(*from).bind(*to);
+    }
     for a in agencies.unwrap_or_default() {
         q = q.bind(a);
     }
-    let n = q.fetch_one(db.pool()).await.map_err(DbError::from)?;
+    let mut used = vec![0i64; windows.len()];
+    for (i, n) in q.fetch_all(db.pool()).await.map_err(DbError::from)? {
+        if let Some(slot) = usize::try_from(i).ok().and_then(|i| used.get_mut(i)) {
+            *slot = n;
+        }
+    }
     let d = match agencies {
         None => sqlx::query_scalar::<_, i64>("SELECT CAST(COUNT(*) AS BIGINT) FROM report_regimes")
             .fetch_one(db.pool())
@@ -160,12 +197,36 @@ async fn regimes_digital(
             q.fetch_one(db.pool()).await.map_err(DbError::from)?
         }
     };
-    Ok((n, d))
+    Ok(used.into_iter().map(|n| (n, d)).collect())
 }
 
 impl Live for PlatformProvider {
     const NAME: &'static str = "platform";
     const INDICATORS: &'static [IndicatorDef] = PLATFORM_INDICATORS;
+
+    /// Every window's agencies acting, agencies exchanging and regimes used: three statements
+    /// (and the regimes' denominator), whatever the number of windows.
+    fn prefetch_windows<'a>(
+        &'a self,
+        db: &'a Db,
+        windows: Vec<Window>,
+        _org: &'a OrgUnit,
+        agencies: Option<Vec<String>>,
+    ) -> BoxFuture<'a, Result<(), AppError>> {
+        async move {
+            self.acting.fill(&windows, (), |s| acting(db, s)).await?;
+            self.exchanging
+                .fill(&windows, (), |s| exchanging(db, s))
+                .await?;
+            let codes = agencies.as_deref();
+            self.regimes
+                .fill(&windows, agencies.clone(), |s| async move {
+                    regimes_digital(db, &micros(&s), codes).await
+                })
+                .await
+        }
+        .boxed()
+    }
 
     fn measure<'a>(
         &'a self,
@@ -173,10 +234,7 @@ impl Live for PlatformProvider {
         a: Asked<'a>,
     ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
         async move {
-            let (from, to) = (
-                local_midnight_micros(a.window.start),
-                local_midnight_micros(a.window.end),
-            );
+            let w = a.window;
             let (n, d, note) = match a.def.key {
                 STAFF_IDENTITY => {
                     let s = self
@@ -204,13 +262,7 @@ impl Live for PlatformProvider {
                     )
                 }
                 AGENCIES_ACTIVE => {
-                    let seen = self
-                        .acting
-                        .get_or((from, to), async {
-                            let s = tinhso_identity::usage::agencies_acting(db, from, to).await?;
-                            Ok(Arc::new(s))
-                        })
-                        .await?;
+                    let seen = self.acting.get_batched(w, (), |s| acting(db, s)).await?;
                     let unit = self.unit(db, a.agencies.clone()).await?;
                     let (n, d) = share_of(&unit, &seen);
                     (
@@ -231,10 +283,7 @@ impl Live for PlatformProvider {
                 AGENCIES_CONNECTED => {
                     let seen = self
                         .exchanging
-                        .get_or((from, to), async {
-                            let s = tinhso_exchange::log::agencies_exchanging(db, from, to).await?;
-                            Ok(Arc::new(s))
-                        })
+                        .get_batched(w, (), |s| exchanging(db, s))
                         .await?;
                     let unit = self.unit(db, a.agencies.clone()).await?;
                     let (n, d) = share_of(&unit, &seen);
@@ -252,7 +301,13 @@ impl Live for PlatformProvider {
                     )
                 }
                 REGIMES_DIGITAL => {
-                    let (n, d) = regimes_digital(db, from, to, a.agencies.as_deref()).await?;
+                    let codes = a.agencies.as_deref();
+                    let (n, d) = self
+                        .regimes
+                        .get_batched(w, a.agencies.clone(), |s| async move {
+                            regimes_digital(db, &micros(&s), codes).await
+                        })
+                        .await?;
                     (
                         n,
                         d,

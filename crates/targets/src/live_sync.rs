@@ -5,10 +5,8 @@
 //! People's Committee; an agency: that agency — as the public-services provider). The engine
 //! computes the value as `numerator / denominator × 100`.
 
-use crate::engine::{Asked, IndicatorDef, Live, Memo, Note, Observation, OrgUnit};
+use crate::engine::{Asked, Batched, IndicatorDef, Note, Observation, OrgUnit, Span, WindowMemo};
 use crate::live::def;
-use crate::period::Window;
-use chrono::NaiveDate;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use tinhso_connectors::sync::SyncRate;
@@ -28,64 +26,46 @@ pub const SYNC_INDICATORS: &[IndicatorDef] = &[def(
     true,
 )];
 
-/// A window `[from, to)` and the agencies it covers (`None`: every agency).
-type WindowAgencies = (NaiveDate, NaiveDate, Option<Vec<String>>);
-
 /// The DVCQG sync provider (đồng bộ hồ sơ lên Cổng DVCQG). It keeps the rates it computed
-/// ahead ([`crate::engine::Provider::prefetch`]) for the life of its registry.
+/// ahead ([`crate::engine::Provider::prefetch`]), per window and agencies, for the life of its
+/// registry.
 #[derive(Default)]
 pub struct SyncProvider {
-    rates: Memo<WindowAgencies, SyncRate>,
+    rates: WindowMemo<Option<Vec<String>>, SyncRate>,
 }
 
-impl Live for SyncProvider {
+impl Batched for SyncProvider {
     const NAME: &'static str = "connectors";
     const INDICATORS: &'static [IndicatorDef] = SYNC_INDICATORS;
+    type Unit = Option<Vec<String>>;
+    type Counts = SyncRate;
 
-    /// Every window's rate in two statements ([`tinhso_connectors::sync::sync_rates`]).
-    fn prefetch_windows<'a>(
-        &'a self,
-        db: &'a Db,
-        windows: Vec<Window>,
-        _org: &'a OrgUnit,
-        agencies: Option<Vec<String>>,
-    ) -> BoxFuture<'a, Result<(), AppError>> {
-        async move {
-            let spans: Vec<(NaiveDate, NaiveDate)> =
-                windows.iter().map(|w| (w.start, w.end)).collect();
-            let rates =
-                tinhso_connectors::sync::sync_rates(db, &spans, agencies.as_deref()).await?;
-            for ((from, to), r) in spans.into_iter().zip(rates) {
-                self.rates.insert((from, to, agencies.clone()), r);
-            }
-            Ok(())
-        }
-        .boxed()
+    fn kept(&self) -> &WindowMemo<Self::Unit, Self::Counts> {
+        &self.rates
     }
 
-    fn measure<'a>(
-        &'a self,
+    fn unit(_org: &OrgUnit, agencies: Option<Vec<String>>) -> Option<Self::Unit> {
+        Some(agencies)
+    }
+
+    /// Every window's rate in two statements ([`tinhso_connectors::sync::sync_rates`]).
+    fn count<'a>(
         db: &'a Db,
-        a: Asked<'a>,
-    ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
-        async move {
-            let (from, to) = (a.window.start, a.window.end);
-            let r = self
-                .rates
-                .get_or(
-                    (from, to, a.agencies.clone()),
-                    tinhso_connectors::sync::sync_rate(db, from, to, a.agencies.as_deref()),
-                )
-                .await?;
-            Ok(Some(a.value(
-                r.synced,
-                r.received,
-                Some(Note::new(
-                    "Hồ sơ mà bộ đồng bộ chưa nhận được sự kiện cũng tính là chưa đồng bộ",
-                    "Dossiers the sync worker has not yet had an event for count as not synchronised",
-                )),
-            )))
-        }
-        .boxed()
+        spans: Vec<Span>,
+        agencies: &'a Self::Unit,
+    ) -> BoxFuture<'a, Result<Vec<Self::Counts>, AppError>> {
+        async move { tinhso_connectors::sync::sync_rates(db, &spans, agencies.as_deref()).await }
+            .boxed()
+    }
+
+    fn observation(a: &Asked<'_>, r: &Self::Counts) -> Option<Observation> {
+        Some(a.value(
+            r.synced,
+            r.received,
+            Some(Note::new(
+                "Hồ sơ mà bộ đồng bộ chưa nhận được sự kiện cũng tính là chưa đồng bộ",
+                "Dossiers the sync worker has not yet had an event for count as not synchronised",
+            )),
+        ))
     }
 }

@@ -479,7 +479,7 @@ pub async fn by_commune(
     let all = communes();
     let mut out = Vec::with_capacity(all.len());
     if let Some(short) = key.strip_prefix("services.") {
-        let ubnd = crate::live::commune_committees(db).await?;
+        let ubnd = registry.units().committees(db).await?;
         let of_commune: HashMap<&str, &str> = ubnd
             .iter()
             .filter_map(|a| Some((a.admin_unit_code.as_deref()?, a.code.as_str())))
@@ -488,8 +488,15 @@ pub async fn by_commune(
             .iter()
             .filter_map(|c| of_commune.get(c.code.as_str()).map(|a| a.to_string()))
             .collect();
-        let report =
-            tinhso_services::indicators::report(db, window.start, window.end, Some(&codes)).await?;
+        // In the registry's page view: the services roll-up is checked once per page.
+        let report = registry
+            .in_view(tinhso_services::indicators::report(
+                db,
+                window.start,
+                window.end,
+                Some(&codes),
+            ))
+            .await?;
         let per_agency: HashMap<&str, &tinhso_services::indicators::AgencyIndicators> = report
             .agencies
             .iter()
@@ -519,7 +526,7 @@ pub async fn by_commune(
         }
     } else if !key.starts_with("border.") {
         // Other live indicators (the DVCQG sync rate): each commune's People's Committee.
-        let ubnd = crate::live::commune_committees(db).await?;
+        let ubnd = registry.units().committees(db).await?;
         for c in all {
             let org = OrgUnit::Commune(c.code.clone());
             let observation = if ubnd

@@ -673,6 +673,7 @@ impl Provider for ReportedProvider {
     fn observe<'a>(
         &'a self,
         db: &'a Db,
+        _units: &'a crate::live::Units,
         key: &'a str,
         period: Period,
         org: &'a OrgUnit,

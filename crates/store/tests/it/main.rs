@@ -5,6 +5,7 @@
 mod audit;
 mod group;
 mod outbox;
+mod rollup;
 mod storage;
 
 use tinhso_store::migrate::STORE_MIGRATIONS;

@@ -308,3 +308,67 @@ async fn the_platforms_own_use_has_hand_computed_values() {
         .unwrap_err();
     assert_eq!(e.fields[0].field, "org");
 }
+
+#[tokio::test]
+async fn a_screens_windows_are_computed_ahead_and_kept() {
+    let t = env().await;
+    let db = &t.db;
+    platform_world(db).await;
+    let keys = [
+        "platform.agencies_active",
+        "exchange.agencies_connected",
+        "reports.regimes_digital",
+    ];
+    let periods: Vec<Period> = ["2026-01", "2026-02", "2026-03", "2026-Q1", "2026"]
+        .iter()
+        .map(|p| Period::parse(p).unwrap())
+        .collect();
+    let units = [
+        OrgUnit::Province,
+        OrgUnit::Agency(TC.into()),
+        OrgUnit::Commune("05986".into()),
+    ];
+    let fresh = |key: &'static str, p: Period, org: OrgUnit| async move {
+        let o = Registry::standard()
+            .observe(db, key, p, &org)
+            .await
+            .unwrap()
+            .unwrap();
+        (o.numerator, o.denominator)
+    };
+    let mut before = Vec::new();
+    for org in &units {
+        for &p in &periods {
+            for key in keys {
+                before.push(fresh(key, p, org.clone()).await);
+            }
+        }
+    }
+    let ahead = Registry::standard();
+    let key_refs: Vec<&str> = keys.to_vec();
+    for org in &units {
+        ahead.prefetch(db, &key_refs, &periods, org).await.unwrap();
+    }
+    // The records go: a registry that computed ahead still has every window's values, the
+    // same as each window alone gave; a new registry sees the records gone.
+    exec(db, "DELETE FROM audit_log").await;
+    exec(db, "DELETE FROM exchange_log").await;
+    exec(db, "DELETE FROM report_versions").await;
+    let mut kept = Vec::new();
+    for org in &units {
+        for &p in &periods {
+            for key in keys {
+                let o = ahead.observe(db, key, p, org).await.unwrap().unwrap();
+                kept.push((o.numerator, o.denominator));
+            }
+        }
+    }
+    assert_eq!(kept, before);
+    let jan = Period::parse("2026-01").unwrap();
+    assert_eq!(
+        fresh("platform.agencies_active", jan, OrgUnit::Province)
+            .await
+            .0,
+        Some(0.0)
+    );
+}
