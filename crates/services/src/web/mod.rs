@@ -12,6 +12,7 @@ pub mod certificates;
 pub mod feedback;
 pub mod forms;
 mod indicators;
+pub mod lookup_limit;
 mod office;
 pub mod payment;
 mod population_check;
@@ -222,6 +223,8 @@ pub fn routes() -> Router<AppState> {
         .merge(feedback::routes())
         .merge(forms::routes())
         .merge(procedures::routes())
+        // The exact wait of a look-up refused for too many wrong codes.
+        .layer(axum::middleware::from_fn(lookup_limit::retry_after_layer))
 }
 
 /// Agency codes whose dossiers `p` may see with `perm`: the union over its roles granting
