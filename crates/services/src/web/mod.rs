@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod certificates;
+pub mod crls;
 pub mod feedback;
 pub mod forms;
 mod indicators;
@@ -74,6 +75,8 @@ pub const RULES: &[Rule] = {
         // CRLs the verifier checks signers against: administrators (province scope inside)
         ("GET", "/api/v1/pades/crls", Perm(AgencyManage)),
         ("POST", "/api/v1/pades/crls", Perm(AgencyManage)),
+        ("GET", "/nghiep-vu/danh-sach-thu-hoi", Perm(AgencyManage)),
+        ("POST", "/nghiep-vu/danh-sach-thu-hoi", Perm(AgencyManage)),
         ("GET", "/nghiep-vu/chung-thu-so", Perm(DossierApprove)),
         ("POST", "/nghiep-vu/chung-thu-so", Perm(DossierApprove)),
         (
@@ -220,6 +223,7 @@ pub fn routes() -> Router<AppState> {
         .merge(payment::routes())
         .merge(results::routes())
         .merge(certificates::routes())
+        .merge(crls::routes())
         .merge(feedback::routes())
         .merge(forms::routes())
         .merge(procedures::routes())
