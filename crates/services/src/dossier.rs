@@ -642,7 +642,10 @@ async fn record_event(
     reason: &str,
     seq: i64,
 ) -> Result<Event, AppError> {
-    let e = draft_event(db, code, action, from, to, step, signer, actor_name, reason, seq).await?;
+    let e = draft_event(
+        db, code, action, from, to, step, signer, actor_name, reason, seq,
+    )
+    .await?;
     insert_event(tx, code, signer.map(|s| s.user_id.as_str()), &e).await?;
     Ok(e)
 }
@@ -1220,10 +1223,9 @@ pub async fn transition(
             let mut attempts = 0;
             loop {
                 attempts += 1;
-                let built = crate::results::build(
-                    db, ctx, issuing, prep, d, &p, leader, &reason, now,
-                )
-                .await?;
+                let built =
+                    crate::results::build(db, ctx, issuing, prep, d, &p, leader, &reason, now)
+                        .await?;
                 let mut tx = db.begin_write().await?;
                 write_transition(&mut tx, &w).await?;
                 if crate::results::record_in(&mut tx, issuing, &built, leader)

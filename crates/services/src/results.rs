@@ -264,15 +264,14 @@ pub async fn build(
 ) -> Result<Built, AppError> {
     let at = local(now);
     let year = i64::from(at.year());
-    let claimed: i64 = sqlx::query_scalar(
-        "SELECT n FROM result_counters WHERE agency_code = $1 AND year = $2",
-    )
-    .bind(&d.agency_code)
-    .bind(year)
-    .fetch_optional(db.pool())
-    .await
-    .map_err(DbError::from)?
-    .unwrap_or(0);
+    let claimed: i64 =
+        sqlx::query_scalar("SELECT n FROM result_counters WHERE agency_code = $1 AND year = $2")
+            .bind(&d.agency_code)
+            .bind(year)
+            .fetch_optional(db.pool())
+            .await
+            .map_err(DbError::from)?
+            .unwrap_or(0);
     let n = claimed + 1;
     let number = format!("{n:05}/{year}/KQĐT");
     let id = new_id();

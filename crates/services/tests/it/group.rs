@@ -261,7 +261,10 @@ async fn parallel_transitions_one_illegal_and_one_stale_among_them() {
     let illegal = act(db, &s.one_stop, &accepted, "accept", "").await;
     let e = assert_code(illegal, ErrorCode::Conflict);
     assert!(
-        e.detail_en.as_deref().unwrap_or_default().contains("forward"),
+        e.detail_en
+            .as_deref()
+            .unwrap_or_default()
+            .contains("forward"),
         "names the legal actions: {e}"
     );
     holder.await.unwrap();
@@ -275,7 +278,10 @@ async fn parallel_transitions_one_illegal_and_one_stale_among_them() {
     }
     let e = assert_code(stale.await.unwrap(), ErrorCode::Conflict);
     assert!(
-        e.detail_en.as_deref().unwrap_or_default().contains("someone else"),
+        e.detail_en
+            .as_deref()
+            .unwrap_or_default()
+            .contains("someone else"),
         "{e}"
     );
     let n = codes.len() as i64;

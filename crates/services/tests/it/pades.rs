@@ -892,7 +892,10 @@ async fn a_stalling_tsa_holds_up_no_other_write() {
         assert!(report.valid, "{:?}", report.problems);
         if stamped {
             assert_eq!(recorded.status, "stamped");
-            assert!(report.timestamp.as_ref().is_some_and(|ts| ts.valid), "{report:?}");
+            assert!(
+                report.timestamp.as_ref().is_some_and(|ts| ts.valid),
+                "{report:?}"
+            );
         } else {
             assert_eq!(recorded.status, "failed", "{recorded:?}");
             assert!(report.timestamp.is_none(), "{report:?}");
