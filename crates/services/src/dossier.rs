@@ -642,6 +642,29 @@ async fn record_event(
     reason: &str,
     seq: i64,
 ) -> Result<Event, AppError> {
+    let e = draft_event(
+        db, code, action, from, to, step, signer, actor_name, reason, seq,
+    )
+    .await?;
+    insert_event(tx, code, signer.map(|s| s.user_id.as_str()), &e).await?;
+    Ok(e)
+}
+
+/// A dossier event made and signed ahead of its write (the signature reads the signer's key,
+/// which belongs before a group-commit item, not inside it); [`insert_event`] writes it.
+#[allow(clippy::too_many_arguments)]
+async fn draft_event(
+    db: &Db,
+    code: &str,
+    action: &str,
+    from: i64,
+    to: i64,
+    step: &str,
+    signer: Option<&Principal>,
+    actor_name: &str,
+    reason: &str,
+    seq: i64,
+) -> Result<Event, AppError> {
     let at = now_micros();
     let payload = serde_json::json!({
         "dossier": code, "seq": seq, "action": action, "from": from, "to": to,
@@ -653,28 +676,6 @@ async fn record_event(
         Some(p) => Some(tinhso_identity::keys::sign(db, &p.user_id, payload.as_bytes()).await?),
         None => None,
     };
-    sqlx::query(
-        "INSERT INTO dossier_events (dossier_code, seq, at, action, from_status, to_status, step, actor_user_id, \
-         actor_name, holder_user_id, reason, signed_payload, signature, public_key) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
-    )
-    .bind(code)
-    .bind(seq)
-    .bind(at)
-    .bind(action)
-    .bind(from)
-    .bind(to)
-    .bind(step)
-    .bind(signer.map(|s| s.user_id.clone()))
-    .bind(actor_name)
-    .bind(None::<String>)
-    .bind(reason)
-    .bind(&payload)
-    .bind(sig.as_ref().map(|s| s.signature.clone()))
-    .bind(sig.as_ref().map(|s| s.public_key.clone()))
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?;
     Ok(Event {
         seq,
         at,
@@ -689,6 +690,38 @@ async fn record_event(
         signature: sig.as_ref().map(|s| s.signature.clone()),
         public_key: sig.map(|s| s.public_key),
     })
+}
+
+/// Write an event made by [`draft_event`].
+async fn insert_event(
+    tx: &mut WriteTx,
+    code: &str,
+    actor_user_id: Option<&str>,
+    e: &Event,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO dossier_events (dossier_code, seq, at, action, from_status, to_status, step, actor_user_id, \
+         actor_name, holder_user_id, reason, signed_payload, signature, public_key) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+    )
+    .bind(code)
+    .bind(e.seq)
+    .bind(e.at)
+    .bind(&e.action)
+    .bind(e.from_status)
+    .bind(e.to_status)
+    .bind(&e.step)
+    .bind(actor_user_id)
+    .bind(&e.actor_name)
+    .bind(None::<String>)
+    .bind(&e.reason)
+    .bind(&e.signed_payload)
+    .bind(&e.signature)
+    .bind(&e.public_key)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?;
+    Ok(())
 }
 
 struct Row0 {
@@ -916,7 +949,8 @@ pub enum ActingAs<'a> {
 /// Apply an action to a dossier: checks the actor's right on the dossier's agency, the
 /// legality of the transition (409 naming the legal actions otherwise), the reason; then
 /// updates the dossier, records the signed event, the audit entry and the outbox event in one
-/// transaction.
+/// transaction — shared with other writers through group commit, except an approval that
+/// issues an electronic result, which builds and signs its PDF in a transaction of its own.
 pub async fn transition(
     db: &Db,
     issuing: crate::results::Issuing<'_>,
@@ -1133,47 +1167,9 @@ pub async fn transition(
         }
         _ => None,
     };
-    let mut tx = db.begin_write().await?;
-    let n = sqlx::query(
-        "UPDATE dossiers SET status = $1, step = $2, due_date = $3, accepted_at = $4, finished_at = $5, \
-         returned_at = $6, paused_since = $7, paused_working_days = $8, supplement_count = $9, \
-         status_before_pause = $10, fee_vnd = $11, paid_vnd = $12, form_data = $13, updated_at = $14 \
-         WHERE code = $15 AND status = $16 AND step = $17",
-    )
-    .bind(to.code())
-    .bind(&step)
-    .bind(&due)
-    .bind(accepted_at)
-    .bind(finished_at)
-    .bind(returned_at)
-    .bind(paused_since)
-    .bind(paused_days)
-    .bind(supplements)
-    .bind(before_pause)
-    .bind(fee)
-    .bind(paid)
-    .bind(form.to_string())
-    .bind(now)
-    .bind(code)
-    .bind(status.code())
-    // Forward keeps the status and moves the step: both must be as loaded.
-    .bind(&d.step)
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?
-    .rows_affected();
-    if n == 0 {
-        // Someone else moved the dossier meanwhile.
-        return Err(AppError::conflict(
-            "Hồ sơ vừa được người khác xử lý, vui lòng tải lại",
-            "The dossier was just changed by someone else; reload it",
-        ));
-    }
-    // An apologised dossier's first promised date (form 04) moves with the pause too.
-    crate::forms::shift_original_due(&mut tx, &calendar, code, paused_added).await?;
     let seq = d.events.len() as i64 + 1;
-    record_event(
-        &mut tx,
+    // Signed before the write (the signature reads the officer's key).
+    let event = draft_event(
         db,
         code,
         action.as_str(),
@@ -1186,25 +1182,164 @@ pub async fn transition(
         seq,
     )
     .await?;
-    tx.audit(&ctx.entry(
-        &format!("dossier.{}", action.as_str()),
-        "dossier",
-        code,
-        &d.agency_code,
-        serde_json::json!({"before": {"status": status.code(), "step": d.step}, "after": {"status": to.code(), "step": step}, "reason": reason}),
-    ))
-    .await?;
-    if let (Some(prep), Some(leader)) = (&result_prep, signer) {
-        crate::results::issue_in(&mut tx, db, ctx, issuing, prep, d, &p, leader, &reason, now)
+    let w = TransitionWrite {
+        code: code.to_string(),
+        to: to.code(),
+        from: status.code(),
+        from_step: d.step.clone(),
+        step: step.clone(),
+        due,
+        accepted_at,
+        finished_at,
+        returned_at,
+        paused_since,
+        paused_days,
+        supplements,
+        before_pause,
+        fee,
+        paid,
+        form: form.to_string(),
+        now,
+        calendar,
+        paused_added,
+        actor_user_id: signer.map(|s| s.user_id.clone()),
+        event,
+        audit: ctx.entry(
+            &format!("dossier.{}", action.as_str()),
+            "dossier",
+            code,
+            &d.agency_code,
+            serde_json::json!({"before": {"status": status.code(), "step": d.step}, "after": {"status": to.code(), "step": step}, "reason": reason}),
+        ),
+        status_changed: serde_json::json!({"code": code, "agency": d.agency_code, "from": status.code(), "to": to.code(), "action": action.as_str()}),
+    };
+    match (&result_prep, signer) {
+        (Some(prep), Some(leader)) => {
+            // Approval with an electronic result: the result is built, signed and — with a
+            // TSA — time-stamped before any transaction opens (a slow TSA holds up no
+            // writer), then written with the approval in a transaction of its own. Its number
+            // is taken there if still free; if another approval of the agency took it
+            // meanwhile, the result is built again with the next one.
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let built =
+                    crate::results::build(db, ctx, issuing, prep, d, &p, leader, &reason, now)
+                        .await?;
+                let mut tx = db.begin_write().await?;
+                write_transition(&mut tx, &w).await?;
+                if crate::results::record_in(&mut tx, issuing, &built, leader)
+                    .await?
+                    .is_some()
+                {
+                    emit_transition(&mut tx, &w).await?;
+                    tx.commit().await?;
+                    break;
+                }
+                drop(tx);
+                if attempts >= RESULT_NUMBER_ATTEMPTS {
+                    return Err(AppError::conflict(
+                        "Nhiều kết quả của cơ quan đang được ban hành cùng lúc, vui lòng thử lại",
+                        "Many results of the agency are being issued at once; try again",
+                    ));
+                }
+            }
+        }
+        _ => {
+            // Group commit: short, checked above; a refusal under the lock (someone moved the
+            // dossier meanwhile) undoes only this item.
+            db.write_grouped(move |tx| {
+                Box::pin(async move {
+                    write_transition(tx, &w).await?;
+                    emit_transition(tx, &w).await
+                })
+            })
             .await?;
+        }
     }
-    tx.emit(
-        "dossier.status_changed",
-        &serde_json::json!({"code": code, "agency": d.agency_code, "from": status.code(), "to": to.code(), "action": action.as_str()}),
-    )
-    .await?;
-    tx.commit().await?;
     get(db, code).await?.ok_or_else(AppError::not_found)
+}
+
+/// Times an approval builds its result again when the number it read was taken meanwhile.
+const RESULT_NUMBER_ATTEMPTS: u32 = 10;
+
+/// A checked transition, as its transaction (shared or its own) writes it.
+struct TransitionWrite {
+    code: String,
+    to: i64,
+    /// Status and step as loaded: the update applies only if they are unchanged.
+    from: i64,
+    from_step: String,
+    step: String,
+    due: Option<String>,
+    accepted_at: Option<i64>,
+    finished_at: Option<i64>,
+    returned_at: Option<i64>,
+    paused_since: Option<i64>,
+    paused_days: i64,
+    supplements: i64,
+    before_pause: Option<i64>,
+    fee: i64,
+    paid: i64,
+    form: String,
+    now: i64,
+    calendar: tinhso_kernel::calendar::WorkingCalendar,
+    paused_added: i64,
+    actor_user_id: Option<String>,
+    event: Event,
+    audit: tinhso_store::audit::NewAuditEntry,
+    status_changed: serde_json::Value,
+}
+
+/// The dossier's row (on the status and step as loaded, else a 409), a paused first promised
+/// date, the signed event and the audit entry of a transition.
+async fn write_transition(tx: &mut WriteTx, w: &TransitionWrite) -> Result<(), AppError> {
+    let n = sqlx::query(
+        "UPDATE dossiers SET status = $1, step = $2, due_date = $3, accepted_at = $4, finished_at = $5, \
+         returned_at = $6, paused_since = $7, paused_working_days = $8, supplement_count = $9, \
+         status_before_pause = $10, fee_vnd = $11, paid_vnd = $12, form_data = $13, updated_at = $14 \
+         WHERE code = $15 AND status = $16 AND step = $17",
+    )
+    .bind(w.to)
+    .bind(&w.step)
+    .bind(&w.due)
+    .bind(w.accepted_at)
+    .bind(w.finished_at)
+    .bind(w.returned_at)
+    .bind(w.paused_since)
+    .bind(w.paused_days)
+    .bind(w.supplements)
+    .bind(w.before_pause)
+    .bind(w.fee)
+    .bind(w.paid)
+    .bind(&w.form)
+    .bind(w.now)
+    .bind(&w.code)
+    .bind(w.from)
+    // Forward keeps the status and moves the step: both must be as loaded.
+    .bind(&w.from_step)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .rows_affected();
+    if n == 0 {
+        // Someone else moved the dossier meanwhile.
+        return Err(AppError::conflict(
+            "Hồ sơ vừa được người khác xử lý, vui lòng tải lại",
+            "The dossier was just changed by someone else; reload it",
+        ));
+    }
+    // An apologised dossier's first promised date (form 04) moves with the pause too.
+    crate::forms::shift_original_due(tx, &w.calendar, &w.code, w.paused_added).await?;
+    insert_event(tx, &w.code, w.actor_user_id.as_deref(), &w.event).await?;
+    tx.audit(&w.audit).await?;
+    Ok(())
+}
+
+/// The outbox event of a transition (after the result's, on approval).
+async fn emit_transition(tx: &mut WriteTx, w: &TransitionWrite) -> Result<(), AppError> {
+    tx.emit("dossier.status_changed", &w.status_changed).await?;
+    Ok(())
 }
 
 /// Filter for [`list`].

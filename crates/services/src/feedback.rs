@@ -218,42 +218,43 @@ pub async fn rate(
         return Err(already_rated());
     }
     let now = now_micros();
-    let mut tx = db.begin_write().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO dossier_ratings (dossier_code, agency_code, level, comment, rated_by_user_id, rated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&d.code)
-    .bind(&d.agency_code)
-    .bind(level.code())
-    .bind(&comment)
-    .bind(principal.map(|p| p.user_id.clone()))
-    .bind(now)
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from);
-    if let Err(e) = inserted {
-        // A concurrent rating committed first.
-        return Err(if e.is_unique_violation() {
-            already_rated()
-        } else {
-            e.into()
-        });
-    }
-    tx.audit(&ctx.entry(
+    let entry = ctx.entry(
         "dossier.rate",
         "dossier",
         &d.code,
         &d.agency_code,
         serde_json::json!({"after": {"level": level.as_str(), "comment_chars": comment.chars().count()}}),
-    ))
+    );
+    let event = serde_json::json!({"code": d.code, "agency": d.agency_code, "level": level.as_str(), "level_code": level.code()});
+    let (code, agency_code) = (d.code.clone(), d.agency_code.clone());
+    let rater = principal.map(|p| p.user_id.clone());
+    // Group commit. A rating of the same dossier that committed first, or that went before in
+    // the same transaction, leaves nothing to insert: a 409 that undoes only this item.
+    db.write_grouped(move |tx| {
+        Box::pin(async move {
+            let inserted = sqlx::query(
+                "INSERT INTO dossier_ratings (dossier_code, agency_code, level, comment, rated_by_user_id, rated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dossier_code) DO NOTHING",
+            )
+            .bind(&code)
+            .bind(&agency_code)
+            .bind(level.code())
+            .bind(&comment)
+            .bind(&rater)
+            .bind(now)
+            .execute(tx.conn())
+            .await
+            .map_err(DbError::from)?
+            .rows_affected();
+            if inserted == 0 {
+                return Err(already_rated());
+            }
+            tx.audit(&entry).await?;
+            tx.emit("dossier.rated", &event).await?;
+            Ok(())
+        })
+    })
     .await?;
-    tx.emit(
-        "dossier.rated",
-        &serde_json::json!({"code": d.code, "agency": d.agency_code, "level": level.as_str(), "level_code": level.code()}),
-    )
-    .await?;
-    tx.commit().await?;
     rating(db, &d.code)
         .await?
         .ok_or_else(|| AppError::internal("rating vanished"))
@@ -670,51 +671,62 @@ pub async fn send(
         .format("%Y-%m-%d")
         .to_string();
     let day = today_of(now).format("%y%m%d").to_string();
-    let mut tx = db.begin_write().await?;
-    let n: i64 = sqlx::query_scalar(
-        "INSERT INTO feedback_counters (day, n) VALUES ($1, 1) \
-         ON CONFLICT (day) DO UPDATE SET n = feedback_counters.n + 1 RETURNING n",
-    )
-    .bind(&day)
-    .fetch_one(tx.conn())
-    .await
-    .map_err(db_err)?;
-    let code = format!("PAKN-{day}-{n:04}");
-    sqlx::query(
-        "INSERT INTO feedback (code, kind, status, agency_code, dossier_code, sender_user_id, sender_name, \
-         sender_phone, sender_email, subject, content, answer, reason, handler_user_id, handler_name, \
-         received_at, due_date, answered_at, closed_at, updated_at) \
-         VALUES ($1, $2, 'received', $3, $4, $5, $6, $7, $8, $9, $10, '', '', NULL, '', $11, $12, NULL, NULL, $11)",
-    )
-    .bind(&code)
-    .bind(kind)
-    .bind(&agency.code)
-    .bind(&dossier_code)
-    .bind(by.filter(|p| !p.is_staff()).map(|p| p.user_id.clone()))
-    .bind(&name)
-    .bind(&phone)
-    .bind(&email)
-    .bind(&subject)
-    .bind(&content)
-    .bind(now)
-    .bind(&due)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
-    tx.audit(&ctx.entry(
-        "feedback.send",
-        "feedback",
-        &code,
-        &agency.code,
-        serde_json::json!({"after": {"status": "received", "kind": kind, "dossier": dossier_code, "due_date": due}}),
-    ))
-    .await?;
-    tx.emit(
-        "feedback.received",
-        &serde_json::json!({"code": code, "kind": kind, "agency": agency.code, "dossier": dossier_code, "due_date": due}),
-    )
-    .await?;
-    tx.commit().await?;
+    let kind = kind.to_string();
+    let agency_code = agency.code.clone();
+    let sender = by.filter(|p| !p.is_staff()).map(|p| p.user_id.clone());
+    let ctx = ctx.clone();
+    // Group commit: the number (from the day's counter) is taken in this item's savepoint,
+    // so an item undone gives its number back.
+    let code = db
+        .write_grouped(move |tx| {
+            Box::pin(async move {
+                let n: i64 = sqlx::query_scalar(
+                    "INSERT INTO feedback_counters (day, n) VALUES ($1, 1) \
+                     ON CONFLICT (day) DO UPDATE SET n = feedback_counters.n + 1 RETURNING n",
+                )
+                .bind(&day)
+                .fetch_one(tx.conn())
+                .await
+                .map_err(db_err)?;
+                let code = format!("PAKN-{day}-{n:04}");
+                sqlx::query(
+                    "INSERT INTO feedback (code, kind, status, agency_code, dossier_code, sender_user_id, sender_name, \
+                     sender_phone, sender_email, subject, content, answer, reason, handler_user_id, handler_name, \
+                     received_at, due_date, answered_at, closed_at, updated_at) \
+                     VALUES ($1, $2, 'received', $3, $4, $5, $6, $7, $8, $9, $10, '', '', NULL, '', $11, $12, NULL, NULL, $11)",
+                )
+                .bind(&code)
+                .bind(&kind)
+                .bind(&agency_code)
+                .bind(&dossier_code)
+                .bind(&sender)
+                .bind(&name)
+                .bind(&phone)
+                .bind(&email)
+                .bind(&subject)
+                .bind(&content)
+                .bind(now)
+                .bind(&due)
+                .execute(tx.conn())
+                .await
+                .map_err(db_err)?;
+                tx.audit(&ctx.entry(
+                    "feedback.send",
+                    "feedback",
+                    &code,
+                    &agency_code,
+                    serde_json::json!({"after": {"status": "received", "kind": kind, "dossier": dossier_code, "due_date": due}}),
+                ))
+                .await?;
+                tx.emit(
+                    "feedback.received",
+                    &serde_json::json!({"code": code, "kind": kind, "agency": agency_code, "dossier": dossier_code, "due_date": due}),
+                )
+                .await?;
+                Ok::<_, AppError>(code)
+            })
+        })
+        .await?;
     let feedback = get(db, &code).await?.ok_or_else(AppError::not_found)?;
     Ok(Sent {
         lookup_code: lookup_code(&code),
@@ -808,47 +820,55 @@ pub async fn act(
     } else {
         f.closed_at
     };
-    let mut tx = db.begin_write().await?;
-    let n = sqlx::query(
-        "UPDATE feedback SET status = $1, answer = $2, reason = $3, handler_user_id = $4, handler_name = $5, \
-         answered_at = $6, closed_at = $7, updated_at = $8 WHERE code = $9 AND status = $10",
-    )
-    .bind(to)
-    .bind(&answer)
-    .bind(&reason)
-    .bind(&p.user_id)
-    .bind(&p.display_name)
-    .bind(answered_at)
-    .bind(closed_at)
-    .bind(now)
-    .bind(&f.code)
-    .bind(&f.status)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?
-    .rows_affected();
-    if n == 0 {
-        return Err(AppError::conflict(
-            "Phản ánh, kiến nghị vừa được người khác xử lý, vui lòng tải lại",
-            "The PAKN was just changed by someone else; reload it",
-        ));
-    }
-    tx.audit(&ctx.entry(
+    let entry = ctx.entry(
         &format!("feedback.{}", action.as_str()),
         "feedback",
         &f.code,
         &f.agency_code,
         serde_json::json!({"before": {"status": f.status}, "after": {"status": to},
             "text_chars": typed.chars().count()}),
-    ))
+    );
+    let event = serde_json::json!({"code": f.code, "agency": f.agency_code, "dossier": f.dossier_code,
+        "from": f.status, "to": to, "action": action.as_str()});
+    let (fcode, from, handler, handler_name) = (
+        f.code.clone(),
+        f.status.clone(),
+        p.user_id.clone(),
+        p.display_name.clone(),
+    );
+    // Group commit, on the status as loaded: a change made meanwhile undoes only this item.
+    db.write_grouped(move |tx| {
+        Box::pin(async move {
+            let n = sqlx::query(
+                "UPDATE feedback SET status = $1, answer = $2, reason = $3, handler_user_id = $4, handler_name = $5, \
+                 answered_at = $6, closed_at = $7, updated_at = $8 WHERE code = $9 AND status = $10",
+            )
+            .bind(to)
+            .bind(&answer)
+            .bind(&reason)
+            .bind(&handler)
+            .bind(&handler_name)
+            .bind(answered_at)
+            .bind(closed_at)
+            .bind(now)
+            .bind(&fcode)
+            .bind(&from)
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+            if n == 0 {
+                return Err(AppError::conflict(
+                    "Phản ánh, kiến nghị vừa được người khác xử lý, vui lòng tải lại",
+                    "The PAKN was just changed by someone else; reload it",
+                ));
+            }
+            tx.audit(&entry).await?;
+            tx.emit("feedback.status_changed", &event).await?;
+            Ok(())
+        })
+    })
     .await?;
-    tx.emit(
-        "feedback.status_changed",
-        &serde_json::json!({"code": f.code, "agency": f.agency_code, "dossier": f.dossier_code,
-            "from": f.status, "to": to, "action": action.as_str()}),
-    )
-    .await?;
-    tx.commit().await?;
     get(db, &f.code).await?.ok_or_else(AppError::not_found)
 }
 

@@ -30,7 +30,7 @@ use sha2::Sha256;
 use sqlx::Row;
 use tinhso_kernel::{AppError, ErrorCode};
 use tinhso_store::audit::Ctx;
-use tinhso_store::{now_micros, Db, DbError};
+use tinhso_store::{now_micros, Db, DbError, WriteTx};
 
 /// DEMO collection account — not a real account of the province. Bank BIN of BIDV.
 pub const DEMO_BANK_BIN: &str = "970418";
@@ -206,32 +206,38 @@ pub async fn request(db: &Db, ctx: &Ctx, code: &str) -> Result<Payment, AppError
         .map_err(|e| AppError::internal(e.en))?;
     let id = format!("TT-{}", uuid::Uuid::new_v4().simple());
     let now = now_micros();
-    let mut tx = db.begin_write().await?;
-    sqlx::query(
-        "INSERT INTO payments (id, dossier_code, agency_code, amount_vnd, purpose, status, gateway, \
-         gateway_txn_id, qr_payload, created_at, paid_at, receipt_no) \
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, NULL, $7, $8, NULL, NULL)",
-    )
-    .bind(&id)
-    .bind(&d.code)
-    .bind(&d.agency_code)
-    .bind(due)
-    .bind(&d.code)
-    .bind(GATEWAY)
-    .bind(&qr)
-    .bind(now)
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?;
-    tx.audit(&ctx.entry(
+    let entry = ctx.entry(
         "payment.requested",
         "payment",
         &id,
         &d.agency_code,
         serde_json::json!({"dossier": d.code, "amount_vnd": due}),
-    ))
+    );
+    let (pid, dossier_code, agency_code) = (id.clone(), d.code.clone(), d.agency_code.clone());
+    // Group commit: one insert and its audit entry, checked above.
+    db.write_grouped(move |tx| {
+        Box::pin(async move {
+            sqlx::query(
+                "INSERT INTO payments (id, dossier_code, agency_code, amount_vnd, purpose, status, gateway, \
+                 gateway_txn_id, qr_payload, created_at, paid_at, receipt_no) \
+                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, NULL, $7, $8, NULL, NULL)",
+            )
+            .bind(&pid)
+            .bind(&dossier_code)
+            .bind(&agency_code)
+            .bind(due)
+            .bind(&dossier_code)
+            .bind(GATEWAY)
+            .bind(&qr)
+            .bind(now)
+            .execute(tx.conn())
+            .await
+            .map_err(DbError::from)?;
+            tx.audit(&entry).await?;
+            Ok::<_, AppError>(())
+        })
+    })
     .await?;
-    tx.commit().await?;
     get(db, &id).await?.ok_or_else(AppError::not_found)
 }
 
@@ -449,24 +455,29 @@ pub async fn callback(
         .await);
     };
     if cb.status == "failed" {
-        let mut tx = db.begin_write().await?;
-        sqlx::query(
-            "UPDATE payments SET status = 'failed', gateway_txn_id = $1 WHERE id = $2 AND status = 'pending'",
-        )
-        .bind(&cb.txn_id)
-        .bind(&p.id)
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from)?;
-        tx.audit(&ctx.entry(
+        let entry = ctx.entry(
             "payment.failed",
             "payment",
             &p.id,
             &p.agency_code,
             serde_json::json!({"dossier": p.dossier_code, "txn_id": cb.txn_id}),
-        ))
+        );
+        let (txn_id, pid) = (cb.txn_id.clone(), p.id.clone());
+        db.write_grouped(move |tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE payments SET status = 'failed', gateway_txn_id = $1 WHERE id = $2 AND status = 'pending'",
+                )
+                .bind(&txn_id)
+                .bind(&pid)
+                .execute(tx.conn())
+                .await
+                .map_err(DbError::from)?;
+                tx.audit(&entry).await?;
+                Ok::<_, AppError>(())
+            })
+        })
         .await?;
-        tx.commit().await?;
         let payment = get(db, &p.id).await?.ok_or_else(AppError::not_found)?;
         return Ok(CallbackResult {
             payment,
@@ -492,7 +503,25 @@ async fn settle(
 ) -> Result<(), AppError> {
     let now = now_micros();
     let year = i64::from(dossier::today_local().year());
-    let mut tx = db.begin_write().await?;
+    let (ctx, p, txn_id) = (ctx.clone(), p.clone(), txn_id.to_string());
+    // Group commit: the receipt number, the payment, the dossier and its event are written in
+    // this item's savepoint; a payment settled meanwhile undoes only this item (409).
+    db.write_grouped(move |tx| {
+        Box::pin(async move { settle_in(tx, &ctx, &p, &txn_id, paid_at, now, year).await })
+    })
+    .await
+}
+
+/// The writes of [`settle`], in the caller's transaction or savepoint.
+async fn settle_in(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    p: &Payment,
+    txn_id: &str,
+    paid_at: i64,
+    now: i64,
+    year: i64,
+) -> Result<(), AppError> {
     let n: i64 = sqlx::query_scalar(
         "INSERT INTO payment_receipt_counters (year, n) VALUES ($1, 1) \
          ON CONFLICT (year) DO UPDATE SET n = payment_receipt_counters.n + 1 RETURNING n",
@@ -607,7 +636,6 @@ async fn settle(
         &serde_json::json!({"id": p.id, "dossier": p.dossier_code, "agency": p.agency_code, "amount_vnd": p.amount_vnd, "receipt_no": receipt}),
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

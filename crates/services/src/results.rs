@@ -1,9 +1,13 @@
 //! Electronic results (kết quả giải quyết thủ tục hành chính điện tử).
 //!
 //! When the leader approves a dossier whose procedure issues an electronic result, the result
-//! is issued in the same transaction as the approval ([`issue_in`]):
+//! is built before the approval's transaction ([`build`]: signing and, with a TSA, the
+//! time-stamp — network calls that must not hold a writer) and recorded in it ([`record_in`]),
+//! so the approval and the result commit or fail together:
 //!
-//! 1. a number (số văn bản) is taken from the agency's counter for the year;
+//! 1. a number (số văn bản): the agency's counter for the year is read when building and taken
+//!    in the transaction only if still unchanged (else another approval took that number
+//!    meanwhile, and the result is built again with the next one — numbers have no gaps);
 //! 2. a payload — every fact the document shows, as canonical JSON — is signed with the
 //!    agency's key and with the approving leader's own key (ed25519, keys sealed under the
 //!    platform master key, see `tinhso_identity::keys`);
@@ -228,11 +232,26 @@ pub async fn prepare(db: &Db, agency_code: &str) -> Result<Prepared, AppError> {
     })
 }
 
-/// Issue the result of `d` inside the approval's transaction. `decision` is what the leader
-/// wrote (the standard sentence when empty).
+/// A result built, signed and (with a TSA) time-stamped ahead of the approval's transaction,
+/// under the number its agency's counter would give next; [`record_in`] writes it.
+pub struct Built {
+    /// The counter's value this result's number was read after (the number is `claimed + 1`).
+    claimed: i64,
+    year: i64,
+    pdf: Vec<u8>,
+    certificate_id: Option<String>,
+    timestamping: pades::Timestamping,
+    record: ResultRecord,
+    /// The request's audit context (actor, request id).
+    ctx: Ctx,
+}
+
+/// Build the result of `d`: its number (the agency's next, read — not yet taken), payload, the
+/// platform's two signatures, the PDF with its PAdES signature and, with a TSA, its time-stamp.
+/// Nothing is written: this is what may take long (the TSA), so it runs before the approval's
+/// transaction. `decision` is what the leader wrote (the standard sentence when empty).
 #[allow(clippy::too_many_arguments)]
-pub async fn issue_in(
-    tx: &mut WriteTx,
+pub async fn build(
     db: &Db,
     ctx: &Ctx,
     issuing: Issuing<'_>,
@@ -242,18 +261,18 @@ pub async fn issue_in(
     signer: &Principal,
     decision: &str,
     now: i64,
-) -> Result<ResultRecord, AppError> {
+) -> Result<Built, AppError> {
     let at = local(now);
     let year = i64::from(at.year());
-    let n: i64 = sqlx::query_scalar(
-        "INSERT INTO result_counters (agency_code, year, n) VALUES ($1, $2, 1) \
-         ON CONFLICT (agency_code, year) DO UPDATE SET n = result_counters.n + 1 RETURNING n",
-    )
-    .bind(&d.agency_code)
-    .bind(year)
-    .fetch_one(tx.conn())
-    .await
-    .map_err(DbError::from)?;
+    let claimed: i64 =
+        sqlx::query_scalar("SELECT n FROM result_counters WHERE agency_code = $1 AND year = $2")
+            .bind(&d.agency_code)
+            .bind(year)
+            .fetch_optional(db.pool())
+            .await
+            .map_err(DbError::from)?
+            .unwrap_or(0);
+    let n = claimed + 1;
     let number = format!("{n:05}/{year}/KQĐT");
     let id = new_id();
     let title = title_of(p);
@@ -326,10 +345,10 @@ pub async fn issue_in(
     // With a certificate valid now, the PDF also carries a PAdES signature any PDF reader
     // checks; without one, only the platform's signatures above.
     //
-    // With a TSA configured, the signature is also time-stamped (PAdES-B-T). The TSA is asked
-    // inside the approval's transaction (the number and the time are only known here), so a
-    // slow TSA holds it up to `[pades] tsa_timeout_ms`; a TSA that fails never blocks the
-    // result: it is issued PAdES-B-B and the failure is recorded (`pades_result_timestamps`).
+    // With a TSA configured, the signature is also time-stamped (PAdES-B-T). This runs before
+    // the approval's transaction opens, so a slow TSA (up to `[pades] tsa_timeout_ms`) holds
+    // up no writer; a TSA that fails never blocks the result: it is issued PAdES-B-B and the
+    // failure is recorded (`pades_result_timestamps`).
     let (pdf, certificate_id, timestamping) = match &prep.certificate {
         Some((cert, identity)) if !cert.expired(now) && !cert.not_yet_valid(now) => {
             let (signed, ts) = pades::sign_pdf_timestamped(
@@ -350,37 +369,111 @@ pub async fn issue_in(
             pades::Timestamping::NotConfigured,
         ),
     };
-    let file = issuing.files.put_in(tx, &pdf, MediaType::Pdf).await?;
+    Ok(Built {
+        claimed,
+        year,
+        pdf,
+        certificate_id: certificate_id.clone(),
+        timestamping,
+        ctx: ctx.clone(),
+        record: ResultRecord {
+            id,
+            dossier_code: d.code.clone(),
+            agency_code: d.agency_code.clone(),
+            number,
+            title,
+            holder_name: d.applicant.name.clone(),
+            holder_user_id: d.applicant_user_id.clone(),
+            issued_at: now,
+            signer_name: signer.display_name.clone(),
+            payload: payload_json,
+            agency_key_id: agency_sig.key_id,
+            agency_public_key: agency_sig.public_key,
+            agency_signature: agency_sig.signature,
+            signer_key_id: signer_sig.key_id,
+            signer_public_key: signer_sig.public_key,
+            signer_signature: signer_sig.signature,
+            file_sha256: String::new(),
+            file_size: 0,
+            first_downloaded_at: None,
+            revoked_at: None,
+            revoked_reason: None,
+            pades_certificate_id: certificate_id,
+        },
+    })
+}
+
+/// Write a [`Built`] result in the approval's transaction: take its number (`Ok(None)`, with
+/// nothing written, when another approval of the agency took it meanwhile — build again),
+/// the PDF in the file store (the file first; a rollback leaves an unreferenced
+/// content-addressed file, never a record without its file), the `dossier_results` row, the
+/// holder's data-store copy, the time-stamp's outcome, audit `result.issue` and outbox
+/// `result.issued`. `signer` is the approving leader.
+pub async fn record_in(
+    tx: &mut WriteTx,
+    issuing: Issuing<'_>,
+    b: &Built,
+    signer: &Principal,
+) -> Result<Option<ResultRecord>, AppError> {
+    let r = &b.record;
+    let taken = if b.claimed == 0 {
+        sqlx::query(
+            "INSERT INTO result_counters (agency_code, year, n) VALUES ($1, $2, 1) \
+             ON CONFLICT (agency_code, year) DO NOTHING",
+        )
+        .bind(&r.agency_code)
+        .bind(b.year)
+        .execute(tx.conn())
+        .await
+    } else {
+        sqlx::query(
+            "UPDATE result_counters SET n = n + 1 WHERE agency_code = $1 AND year = $2 AND n = $3",
+        )
+        .bind(&r.agency_code)
+        .bind(b.year)
+        .bind(b.claimed)
+        .execute(tx.conn())
+        .await
+    }
+    .map_err(DbError::from)?
+    .rows_affected();
+    if taken == 0 {
+        return Ok(None);
+    }
+    let (pdf, certificate_id, timestamping, now) =
+        (&b.pdf, &b.certificate_id, &b.timestamping, r.issued_at);
+    let (id, number, title) = (&r.id, &r.number, &r.title);
+    let file = issuing.files.put_in(tx, pdf, MediaType::Pdf).await?;
     sqlx::query(
         "INSERT INTO dossier_results (id, dossier_code, agency_code, number, title, holder_name, holder_user_id, \
          issued_at, signer_user_id, signer_name, payload, agency_key_id, agency_public_key, agency_signature, \
          signer_key_id, signer_public_key, signer_signature, file_sha256, file_size, pades_certificate_id) \
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)",
     )
-    .bind(&id)
-    .bind(&d.code)
-    .bind(&d.agency_code)
-    .bind(&number)
-    .bind(&title)
-    .bind(&d.applicant.name)
-    .bind(&d.applicant_user_id)
+    .bind(id)
+    .bind(&r.dossier_code)
+    .bind(&r.agency_code)
+    .bind(number)
+    .bind(title)
+    .bind(&r.holder_name)
+    .bind(&r.holder_user_id)
     .bind(now)
     .bind(&signer.user_id)
-    .bind(&signer.display_name)
-    .bind(&payload_json)
-    .bind(&agency_sig.key_id)
-    .bind(&agency_sig.public_key)
-    .bind(&agency_sig.signature)
-    .bind(&signer_sig.key_id)
-    .bind(&signer_sig.public_key)
-    .bind(&signer_sig.signature)
+    .bind(&r.signer_name)
+    .bind(&r.payload)
+    .bind(&r.agency_key_id)
+    .bind(&r.agency_public_key)
+    .bind(&r.agency_signature)
+    .bind(&r.signer_key_id)
+    .bind(&r.signer_public_key)
+    .bind(&r.signer_signature)
     .bind(&file.sha256)
     .bind(file.size)
-    .bind(&certificate_id)
+    .bind(certificate_id)
     .execute(tx.conn())
     .await
     .map_err(DbError::from)?;
-    if let Some(owner) = &d.applicant_user_id {
+    if let Some(owner) = &r.holder_user_id {
         sqlx::query(
             "INSERT INTO personal_documents (id, owner_user_id, title, kind, file_sha256, media_type, size, \
              source_dossier, result_id, created_at) VALUES ($1,$2,$3,'result',$4,$5,$6,$7,$8,$9) \
@@ -392,14 +485,14 @@ pub async fn issue_in(
         .bind(&file.sha256)
         .bind(&file.media_type)
         .bind(file.size)
-        .bind(&d.code)
-        .bind(&id)
+        .bind(&r.dossier_code)
+        .bind(id)
         .bind(now)
         .execute(tx.conn())
         .await
         .map_err(DbError::from)?;
     }
-    let (ts_status, ts_row) = match (&timestamping, issuing.tsa) {
+    let (ts_status, ts_row) = match (timestamping, issuing.tsa) {
         (pades::Timestamping::Stamped(stamp), Some(tsa)) => (
             "stamped",
             Some((
@@ -425,7 +518,7 @@ pub async fn issue_in(
             "INSERT INTO pades_result_timestamps (result_id, status, tsa_url, tsa_name, gen_time, error, attempted_at) \
              VALUES ($1,$2,$3,$4,$5,$6,$7)",
         )
-        .bind(&id)
+        .bind(id)
         .bind(ts_status)
         .bind(url)
         .bind(tsa_name)
@@ -436,45 +529,26 @@ pub async fn issue_in(
         .await
         .map_err(DbError::from)?;
     }
-    tx.audit(&ctx.entry(
+    tx.audit(&b.ctx.entry(
         "result.issue",
         "dossier",
-        &d.code,
-        &d.agency_code,
+        &r.dossier_code,
+        &r.agency_code,
         serde_json::json!({"result": id, "number": number, "sha256": file.sha256,
-            "agency_key": agency_sig.key_id, "signer_key": signer_sig.key_id,
+            "agency_key": r.agency_key_id, "signer_key": r.signer_key_id,
             "pades_certificate": certificate_id, "pades_timestamp": ts_status}),
     ))
     .await?;
     tx.emit(
         "result.issued",
-        &serde_json::json!({"dossier": d.code, "agency": d.agency_code, "result": id, "number": number}),
+        &serde_json::json!({"dossier": r.dossier_code, "agency": r.agency_code, "result": id, "number": number}),
     )
     .await?;
-    Ok(ResultRecord {
-        id,
-        dossier_code: d.code.clone(),
-        agency_code: d.agency_code.clone(),
-        number,
-        title,
-        holder_name: d.applicant.name.clone(),
-        holder_user_id: d.applicant_user_id.clone(),
-        issued_at: now,
-        signer_name: signer.display_name.clone(),
-        payload: payload_json,
-        agency_key_id: agency_sig.key_id,
-        agency_public_key: agency_sig.public_key,
-        agency_signature: agency_sig.signature,
-        signer_key_id: signer_sig.key_id,
-        signer_public_key: signer_sig.public_key,
-        signer_signature: signer_sig.signature,
+    Ok(Some(ResultRecord {
         file_sha256: file.sha256,
         file_size: file.size,
-        first_downloaded_at: None,
-        revoked_at: None,
-        revoked_reason: None,
-        pades_certificate_id: certificate_id,
-    })
+        ..r.clone()
+    }))
 }
 
 /// A public key as printed: its first 16 hex digits.

@@ -449,16 +449,20 @@ fn public_view(d: Dossier) -> PublicDossier {
     }
 }
 
-/// Track a dossier with its lookup code. A wrong code answers exactly like an unknown dossier.
+/// Track a dossier with its lookup code. A wrong code answers exactly like an unknown dossier;
+/// too many wrong codes for the dossier or from the client address answer 429 with
+/// `Retry-After` (see `lookup_limit`).
 #[utoipa::path(get, path = "/api/v1/dossiers/{code}/track", tag = "services", params(("code" = String, Path), LookupQuery),
-    responses((status = 200, description = "Status, step, agency, promised date, history"), (status = 404, body = Problem)))]
+    responses((status = 200, description = "Status, step, agency, promised date, history"), (status = 404, body = Problem),
+        (status = 429, body = Problem, description = "Too many wrong lookup codes; see Retry-After")))]
 async fn track_dossier(
     State(state): State<AppState>,
+    ctx: ReqCtx,
     Path(code): Path<String>,
     Query(q): Query<LookupQuery>,
 ) -> ApiResult<PublicDossier> {
     Ok(Json(public_view(
-        dossier::track(&state.db, &code, &q.lookup).await?,
+        super::lookup_limit::track(&state, &ctx.ip, &code, &q.lookup).await?,
     )))
 }
 
@@ -720,7 +724,7 @@ async fn download_file(
     Query(q): Query<LookupQuery>,
 ) -> Result<Response, ApiError> {
     let d = if !q.lookup.is_empty() {
-        dossier::track(&state.db, &code, &q.lookup).await?
+        super::lookup_limit::track(&state, &ctx.ip, &code, &q.lookup).await?
     } else {
         let p = ctx.principal()?;
         let d = dossier::get(&state.db, &code)

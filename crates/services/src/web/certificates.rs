@@ -40,6 +40,8 @@ struct CertificatesPage {
     rows: Vec<CertRow>,
     upload_action: String,
     demo: bool,
+    /// The user may manage the revocation lists (a link to their page).
+    crls: bool,
     notice: String,
     errors: FormErrors,
 }
@@ -132,6 +134,10 @@ async fn render_page(
             rows,
             upload_action: format!("{PATH}?csrf={}", url_encode(&ctx.csrf)),
             demo: state.config.demo,
+            crls: ctx
+                .principal
+                .as_ref()
+                .is_some_and(|p| p.can_somewhere(Permission::AgencyManage)),
             notice,
             errors,
         }),

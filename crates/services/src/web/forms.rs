@@ -85,7 +85,7 @@ async fn readable(
     lookup: &str,
 ) -> Result<Dossier, AppError> {
     if !lookup.trim().is_empty() {
-        return dossier::track(&state.db, code, lookup).await;
+        return super::lookup_limit::track(state, &ctx.ip, code, lookup).await;
     }
     let Some(p) = ctx.principal.as_ref() else {
         return Err(AppError::not_found());

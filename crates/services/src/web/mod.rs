@@ -9,9 +9,11 @@
 
 pub mod api;
 pub mod certificates;
+pub mod crls;
 pub mod feedback;
 pub mod forms;
 mod indicators;
+pub mod lookup_limit;
 mod office;
 pub mod payment;
 mod population_check;
@@ -73,6 +75,8 @@ pub const RULES: &[Rule] = {
         // CRLs the verifier checks signers against: administrators (province scope inside)
         ("GET", "/api/v1/pades/crls", Perm(AgencyManage)),
         ("POST", "/api/v1/pades/crls", Perm(AgencyManage)),
+        ("GET", "/nghiep-vu/danh-sach-thu-hoi", Perm(AgencyManage)),
+        ("POST", "/nghiep-vu/danh-sach-thu-hoi", Perm(AgencyManage)),
         ("GET", "/nghiep-vu/chung-thu-so", Perm(DossierApprove)),
         ("POST", "/nghiep-vu/chung-thu-so", Perm(DossierApprove)),
         (
@@ -219,9 +223,12 @@ pub fn routes() -> Router<AppState> {
         .merge(payment::routes())
         .merge(results::routes())
         .merge(certificates::routes())
+        .merge(crls::routes())
         .merge(feedback::routes())
         .merge(forms::routes())
         .merge(procedures::routes())
+        // The exact wait of a look-up refused for too many wrong codes.
+        .layer(axum::middleware::from_fn(lookup_limit::retry_after_layer))
 }
 
 /// Agency codes whose dossiers `p` may see with `perm`: the union over its roles granting

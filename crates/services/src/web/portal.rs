@@ -999,7 +999,7 @@ pub async fn receipt_pdf(
     Path(code): Path<String>,
     Query(q): Query<LookupQuery>,
 ) -> Result<Response, PageError> {
-    let d = dossier::track(&state.db, &code, &q.ma)
+    let d = super::lookup_limit::track(&state, &ctx.ip, &code, &q.ma)
         .await
         .map_err(|e| ctx.page_err(e))?;
     let vi = Lang::Vi;
@@ -1087,7 +1087,7 @@ pub async fn receipt_page(
     Path(code): Path<String>,
     Query(q): Query<LookupQuery>,
 ) -> Result<Response, PageError> {
-    let d = dossier::track(&state.db, &code, &q.ma)
+    let d = super::lookup_limit::track(&state, &ctx.ip, &code, &q.ma)
         .await
         .map_err(|e| ctx.page_err(e))?;
     let lang = ctx.lang;
@@ -1313,7 +1313,7 @@ pub(super) async fn applicant_dossier(
     lookup: &str,
 ) -> Result<Dossier, AppError> {
     if !lookup.trim().is_empty() {
-        return dossier::track(&state.db, code.trim(), lookup).await;
+        return super::lookup_limit::track(state, &ctx.ip, code.trim(), lookup).await;
     }
     let owner = ctx.principal.as_ref().map(|p| p.user_id.as_str());
     match dossier::get(&state.db, code.trim()).await? {

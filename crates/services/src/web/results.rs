@@ -669,7 +669,7 @@ async fn readable(
     lookup: &str,
 ) -> Result<Dossier, AppError> {
     if !lookup.is_empty() {
-        return dossier::track(&state.db, code, lookup).await;
+        return super::lookup_limit::track(state, &ctx.ip, code, lookup).await;
     }
     let p = ctx.principal()?;
     let d = dossier::get(&state.db, code)

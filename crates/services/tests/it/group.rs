@@ -219,3 +219,113 @@ async fn parallel_attachments_one_refused_in_the_shared_transaction() {
     assert_eq!(count(db, "audit_log").await, audit_before + 11);
     assert_eq!(audit::verify(db).await.unwrap().first_broken, None);
 }
+
+/// Many officers' transitions on different dossiers at once: they queue behind a held writer
+/// and are written in shared transactions, each with its signed event, its audit entry (the
+/// chain whole, in queue order) and its outbox event (numbers without a gap). Among them an
+/// illegal transition is refused before it queues (409 naming the legal actions), and a
+/// refusal racing an acceptance of the same dossier — legal when checked, stale under the
+/// lock — is undone alone (409), the others committing beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_transitions_one_illegal_and_one_stale_among_them() {
+    let t = env().await;
+    let db = &t.db;
+    let s = tam_thanh_staff(db).await;
+    let mut codes = Vec::new();
+    for _ in 0..24 {
+        codes.push(submit_anon(db, &birth(TAM_THANH)).await.dossier.code);
+    }
+    // One is accepted already: accepting it again is illegal.
+    let accepted = codes.pop().unwrap();
+    act(db, &s.one_stop, &accepted, "accept", "").await.unwrap();
+    let [_, events_before, _, audit_before, outbox_before] = footprint(db).await;
+    let (batches_before, items_before) = db.group_stats();
+
+    let holder = hold_writer(db, 1500);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let accept = |code: &String| {
+        let (db, p, code) = (db.clone(), s.one_stop.clone(), code.clone());
+        tokio::spawn(async move { act(&db, &p, &code, "accept", "").await })
+    };
+    // The first dossier's acceptance queues first; its refusal queues after it, still finding
+    // the dossier "submitted" when checked, but not when written.
+    let mut tasks = vec![accept(&codes[0])];
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tasks.extend(codes[1..].iter().map(accept));
+    let stale = {
+        let (db, p, code) = (db.clone(), s.one_stop.clone(), codes[0].clone());
+        tokio::spawn(async move {
+            act(&db, &p, &code, "refuse", "Hồ sơ không thuộc thẩm quyền").await
+        })
+    };
+    let illegal = act(db, &s.one_stop, &accepted, "accept", "").await;
+    let e = assert_code(illegal, ErrorCode::Conflict);
+    assert!(
+        e.detail_en
+            .as_deref()
+            .unwrap_or_default()
+            .contains("forward"),
+        "names the legal actions: {e}"
+    );
+    holder.await.unwrap();
+
+    for (code, task) in codes.iter().zip(tasks) {
+        let d = task
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{code}: {e}"));
+        assert_eq!(d.status, Status::Accepted.code(), "{code}");
+    }
+    let e = assert_code(stale.await.unwrap(), ErrorCode::Conflict);
+    assert!(
+        e.detail_en
+            .as_deref()
+            .unwrap_or_default()
+            .contains("someone else"),
+        "{e}"
+    );
+    let n = codes.len() as i64;
+    // Exactly the acceptances: nothing of the refused or the illegal one.
+    let [_, events, _, audit_rows, outbox] = footprint(db).await;
+    assert_eq!(events, events_before + n);
+    assert_eq!(audit_rows, audit_before + n);
+    assert_eq!(outbox, outbox_before + n);
+    assert_eq!(audited(db, "dossier.accept").await.len() as i64, n + 1);
+    assert!(audited(db, "dossier.refuse").await.is_empty());
+    for code in &codes {
+        let d = dossier::get(db, code).await.unwrap().unwrap();
+        assert_eq!(d.events.len(), 2, "{code}");
+        let ev = &d.events[1];
+        assert_eq!((ev.seq, ev.action.as_str()), (2, "accept"));
+        assert!(tinhso_identity::keys::verify(
+            ev.public_key.as_deref().unwrap(),
+            ev.signed_payload.as_bytes(),
+            ev.signature.as_deref().unwrap(),
+        ));
+    }
+    // The audit chain verifies; the outbox numbers run without a gap.
+    assert_eq!(audit::verify(db).await.unwrap().first_broken, None);
+    let (lo, hi, rows): (i64, i64, i64) =
+        sqlx::query_as("SELECT MIN(seq), MAX(seq), COUNT(*) FROM outbox")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!((lo, hi), (1, rows));
+    let accepted_events: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE topic = 'dossier.status_changed' AND payload LIKE '%\"accept\"%'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(accepted_events, n + 1);
+    if db.group_commit() {
+        let (batches, items) = db.group_stats();
+        let (batches, items) = (batches - batches_before, items - items_before);
+        // The holder, the acceptances and the stale refusal (its item ran and was undone).
+        assert_eq!(items, 1 + n as u64 + 1);
+        assert!(
+            batches <= items / 4,
+            "{batches} transactions for {items} items"
+        );
+    }
+}

@@ -804,3 +804,134 @@ async fn a_crl_is_fetched_from_the_distribution_point_when_it_can_be_reached() {
         .unwrap();
     assert_eq!(source, "fetched");
 }
+
+/// A TSA that answers only after `delay`: a loopback proxy in front of the simulator.
+async fn slow_tsa(sim: &Simulator, delay: std::time::Duration) -> String {
+    let target = sim
+        .url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = l.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                if let Ok(mut out) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                }
+            });
+        }
+    });
+    format!("http://{addr}/tsa")
+}
+
+/// A birth registration of Tam Thanh taken to the approval step; its code.
+async fn at_approval(db: &Db, s: &Staff) -> String {
+    let code = submit_anon(db, &birth(TAM_THANH)).await.dossier.code;
+    act(db, &s.one_stop, &code, "accept", "").await.unwrap();
+    act(db, &s.one_stop, &code, "forward", "").await.unwrap();
+    act(db, &s.officer, &code, "forward", "").await.unwrap();
+    code
+}
+
+/// The TSA is asked before the approval's transaction opens: while a slow TSA keeps an
+/// approval waiting — answering late (PAdES-B-T) or not within the timeout (PAdES-B-B, the
+/// failure recorded) — other submissions and transitions are written and committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalling_tsa_holds_up_no_other_write() {
+    use std::time::{Duration, Instant};
+    let (t, s, _) = certified().await;
+    let db = &t.db;
+    let (sim, client) = tsa().await;
+    let trust = client.trust().clone();
+    // (TSA delay, client timeout, stamped?)
+    for (delay, timeout, stamped) in [
+        (Duration::from_secs(4), Duration::from_secs(30), true),
+        (Duration::from_secs(60), Duration::from_secs(4), false),
+    ] {
+        let slow: &'static TsaClient = Box::leak(Box::new(TsaClient::new(TsaConfig {
+            url: slow_tsa(&sim, delay).await,
+            trust: trust.clone(),
+            timeout,
+        })));
+        let code = at_approval(db, &s).await;
+        let other = submit_anon(db, &birth(TAM_THANH)).await.dossier.code;
+        let started = Instant::now();
+        let approval = {
+            let (db, leader, code) = (db.clone(), s.leader.clone(), code.clone());
+            tokio::spawn(async move {
+                act_with(&db, issuing_with(slow), &leader, &code, "approve", "").await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Meanwhile: a submission (group commit), an acceptance and a plain write transaction.
+        let r = submit_anon(db, &birth(TAM_THANH)).await;
+        act(db, &s.one_stop, &other, "accept", "").await.unwrap();
+        let mut tx = db.begin_write().await.unwrap();
+        sqlx::query("UPDATE dossiers SET updated_at = updated_at WHERE code = $1")
+            .bind(&r.dossier.code)
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(
+            !approval.is_finished(),
+            "the other writes were done while the approval waited for the TSA ({:?})",
+            started.elapsed()
+        );
+        let d = approval.await.unwrap().unwrap();
+        assert_eq!(d.status, tinhso_services::status::Status::Done.code());
+        let (r, pdf) = result_pdf(db, &code).await;
+        let recorded = results::issue_timestamp(db, &r.id).await.unwrap().unwrap();
+        let report = results::check_pades(db, &pdf, &trust).await.unwrap();
+        assert!(report.valid, "{:?}", report.problems);
+        if stamped {
+            assert_eq!(recorded.status, "stamped");
+            assert!(
+                report.timestamp.as_ref().is_some_and(|ts| ts.valid),
+                "{report:?}"
+            );
+        } else {
+            assert_eq!(recorded.status, "failed", "{recorded:?}");
+            assert!(report.timestamp.is_none(), "{report:?}");
+        }
+    }
+    assert_eq!(audit::verify(db).await.unwrap().first_broken, None);
+}
+
+/// Result numbers have no gap and no duplicate when approvals of one agency race: a number
+/// read while building a result and taken by another approval meanwhile is built again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_approvals_of_one_agency_take_consecutive_numbers() {
+    let (t, s, _) = certified().await;
+    let db = &t.db;
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        codes.push(at_approval(db, &s).await);
+    }
+    let mut tasks = Vec::new();
+    for code in &codes {
+        let (db, leader, code) = (db.clone(), s.leader.clone(), code.clone());
+        tasks.push(tokio::spawn(async move {
+            act(&db, &leader, &code, "approve", "").await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let mut numbers = Vec::new();
+    for code in &codes {
+        let r = results::of_dossier(db, code).await.unwrap().unwrap();
+        numbers.push(r.number);
+    }
+    numbers.sort();
+    let year = dossier::today_local().format("%Y");
+    let expected: Vec<String> = (1..=5).map(|n| format!("{n:05}/{year}/KQĐT")).collect();
+    assert_eq!(numbers, expected);
+    assert_eq!(audited(db, "result.issue").await.len(), 5);
+}

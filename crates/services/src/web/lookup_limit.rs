@@ -1,0 +1,233 @@
+//! Limits on wrong look-up codes (giới hạn số lần nhập sai mã tra cứu). Tracking a dossier
+//! without signing in takes its code and a short look-up code; without a limit, anyone could
+//! guess look-up codes. Every *wrong* code (or unknown dossier: the same answer) spends one
+//! try of the client address's budget and one of the dossier's (token buckets of
+//! [`tinhso_http::ratelimit`]): [`DOSSIER_WRONG_TRIES`] per dossier and [`IP_WRONG_TRIES`] per
+//! address within [`WINDOW`], refilled evenly. The try that finds a budget empty blocks that
+//! address or dossier until one try has been refilled; while blocked, every look-up of it
+//! answers 429 with `Retry-After` *before* the code is checked (else a right guess would still
+//! get through). A right code spends nothing and waits for nothing, so an applicant checking
+//! their own dossier is never slowed; only a dossier under attack keeps its applicant out for
+//! at most one refill interval at a time (90 s), and the signed-in owner is not affected
+//! (their session proves them, no look-up code is checked).
+//!
+//! There is no `[services]` section in the settings, so the limits are these constants. The
+//! state lives per server ([`limits`]: one set per [`AppState`]), in memory: a restart forgets
+//! it, and several nodes each keep their own.
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+use tinhso_http::ratelimit::RateLimiter;
+use tinhso_http::{AppState, WebConfig};
+use tinhso_kernel::{AppError, ErrorCode};
+
+use crate::dossier::{self, Dossier};
+
+/// Wrong look-up codes allowed per dossier within [`WINDOW`].
+pub const DOSSIER_WRONG_TRIES: u32 = 10;
+/// Wrong look-up codes allowed per client address within [`WINDOW`].
+pub const IP_WRONG_TRIES: u32 = 30;
+/// The window the budgets refill over (15 minutes).
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// The budgets of one server.
+pub struct LookupLimits {
+    per_dossier: RateLimiter,
+    per_ip: RateLimiter,
+    dossier_refill: Duration,
+    ip_refill: Duration,
+    /// Keys (`d:<code>`, `ip:<address>`) blocked until an instant.
+    blocked: Mutex<HashMap<String, Instant>>,
+}
+
+impl LookupLimits {
+    /// `dossier_tries` wrong codes per dossier and `ip_tries` per address within `window`.
+    pub fn new(dossier_tries: u32, ip_tries: u32, window: Duration) -> Self {
+        let (d, i) = (f64::from(dossier_tries.max(1)), f64::from(ip_tries.max(1)));
+        let secs = window.as_secs_f64().max(1.0);
+        Self {
+            per_dossier: RateLimiter::new(d, d / secs),
+            per_ip: RateLimiter::new(i, i / secs),
+            dossier_refill: Duration::from_secs_f64(secs / d),
+            ip_refill: Duration::from_secs_f64(secs / i),
+            blocked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn keys(ip: &str, code: &str) -> (String, String) {
+        (
+            format!("d:{}", code.trim().to_uppercase()),
+            format!("ip:{ip}"),
+        )
+    }
+
+    /// `Err(wait)` while the address or the dossier is blocked.
+    pub fn check(&self, ip: &str, code: &str) -> Result<(), Duration> {
+        let (dk, ik) = Self::keys(ip, code);
+        let now = Instant::now();
+        let blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
+        let wait = [dk, ik]
+            .iter()
+            .filter_map(|k| blocked.get(k))
+            .filter(|until| **until > now)
+            .map(|until| *until - now)
+            .max();
+        match wait {
+            Some(w) => Err(w),
+            None => Ok(()),
+        }
+    }
+
+    /// Spend one try of each budget for a wrong code; `Err(wait)` when a budget was empty
+    /// (that address or dossier is now blocked for `wait`).
+    pub fn wrong(&self, ip: &str, code: &str) -> Result<(), Duration> {
+        let (dk, ik) = Self::keys(ip, code);
+        let over_dossier = !self.per_dossier.allow(&dk);
+        let over_ip = !self.per_ip.allow(&ik);
+        if !over_dossier && !over_ip {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
+        if blocked.len() > 100_000 {
+            blocked.retain(|_, until| *until > now);
+        }
+        let mut wait = Duration::ZERO;
+        if over_dossier {
+            blocked.insert(dk, now + self.dossier_refill);
+            wait = wait.max(self.dossier_refill);
+        }
+        if over_ip {
+            blocked.insert(ik, now + self.ip_refill);
+            wait = wait.max(self.ip_refill);
+        }
+        Err(wait)
+    }
+}
+
+/// The limits of the server `state` belongs to (created on first use with the constants
+/// above). One set per [`AppState`] (told apart by its configuration's allocation, which the
+/// registry keeps alive with a weak reference, so no later server can take its address).
+pub fn limits(state: &AppState) -> Arc<LookupLimits> {
+    type Registry = Mutex<Vec<(Weak<WebConfig>, Arc<LookupLimits>)>>;
+    static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    let mut reg = REGISTRY
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, l)) = reg
+        .iter()
+        .find(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(&state.config)))
+    {
+        return l.clone();
+    }
+    // Forget the servers that are gone.
+    reg.retain(|(w, _)| w.strong_count() > 0);
+    let l = Arc::new(LookupLimits::new(
+        DOSSIER_WRONG_TRIES,
+        IP_WRONG_TRIES,
+        WINDOW,
+    ));
+    reg.push((Arc::downgrade(&state.config), l.clone()));
+    l
+}
+
+tokio::task_local! {
+    /// Seconds a refusal of this request asks the client to wait (for `Retry-After`).
+    static RETRY_AFTER: Cell<Option<u64>>;
+}
+
+/// The 429 of a blocked look-up (the wait rounded up to whole seconds, also set as
+/// `Retry-After` by [`retry_after_layer`]).
+fn too_many(wait: Duration) -> AppError {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let secs = secs.max(1);
+    let _ = RETRY_AFTER.try_with(|c| c.set(Some(secs)));
+    AppError::new(ErrorCode::RateLimited).with_detail(
+        format!(
+            "Nhập sai mã tra cứu quá nhiều lần. Vui lòng thử lại sau {secs} giây, hoặc đăng nhập \
+             để xem hồ sơ của mình"
+        ),
+        format!(
+            "Too many wrong lookup codes. Try again in {secs} seconds, or sign in to see your \
+             own dossiers"
+        ),
+    )
+}
+
+/// [`dossier::track`] under the limits: 429 while the address or the dossier is blocked; a
+/// wrong code (or an unknown dossier) spends a try and answers "not found" — or 429 if it was
+/// one too many.
+pub async fn track(
+    state: &AppState,
+    ip: &str,
+    code: &str,
+    lookup: &str,
+) -> Result<Dossier, AppError> {
+    let l = limits(state);
+    l.check(ip, code).map_err(too_many)?;
+    match dossier::track(&state.db, code, lookup).await {
+        Err(e) if e.code == ErrorCode::NotFound => {
+            l.wrong(ip, code).map_err(too_many)?;
+            Err(e)
+        }
+        r => r,
+    }
+}
+
+/// Middleware of the module's routes: a look-up refused by [`track`] gets its exact wait as
+/// `Retry-After` (the problem response's own default is 30 s).
+pub async fn retry_after_layer(req: Request, next: Next) -> Response {
+    RETRY_AFTER
+        .scope(Cell::new(None), async move {
+            let mut resp = next.run(req).await;
+            if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+                if let Some(secs) = RETRY_AFTER.with(Cell::get) {
+                    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                        resp.headers_mut().insert(header::RETRY_AFTER, v);
+                    }
+                }
+            }
+            resp
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_tries_block_the_dossier_then_the_address() {
+        let l = LookupLimits::new(3, 5, Duration::from_secs(900));
+        for _ in 0..3 {
+            assert!(l.check("1.2.3.4", "A-1").is_ok());
+            assert!(l.wrong("1.2.3.4", "A-1").is_ok());
+        }
+        // The fourth wrong try on the dossier is one too many: blocked for one refill (300 s).
+        let wait = l.wrong("1.2.3.4", "a-1").unwrap_err();
+        assert!(wait > Duration::from_secs(299) && wait <= Duration::from_secs(300));
+        assert!(
+            l.check("9.9.9.9", "A-1").is_err(),
+            "the dossier, from anywhere"
+        );
+        assert!(
+            l.check("1.2.3.4", "B-2").is_ok(),
+            "the address is still within 5"
+        );
+        // The address's budget (5) runs out on another dossier.
+        assert!(l.wrong("1.2.3.4", "B-2").is_ok());
+        assert!(l.wrong("1.2.3.4", "B-2").is_err());
+        assert!(l.check("1.2.3.4", "C-3").is_err());
+        assert!(
+            l.check("5.6.7.8", "C-3").is_ok(),
+            "other addresses are not blocked"
+        );
+    }
+}
