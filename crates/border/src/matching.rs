@@ -89,6 +89,17 @@ struct Parts {
 }
 
 fn parts(text: &str) -> Parts {
+    if text.is_ascii() {
+        // Most reads: NFKC leaves ASCII as it is, and there is no province character.
+        return Parts {
+            province: None,
+            body: text
+                .bytes()
+                .filter(u8::is_ascii_alphanumeric)
+                .map(|b| char::from(b.to_ascii_uppercase()))
+                .collect(),
+        };
+    }
     let mut province = None;
     let mut body = String::with_capacity(text.len());
     for c in text.nfkc() {
@@ -149,6 +160,61 @@ fn fits_vn_layout(body: &str) -> bool {
             && b[2..2 + s].iter().all(|c| letter_class(*c))
             && b[2 + s..].iter().all(|c| digit_class(*c))
     })
+}
+
+/// Whether a body could be a whole Vietnamese plate with a five-digit serial (two digits, one
+/// or two series letters, five digits), some characters misread.
+fn fits_vn_five_digit_layout(body: &str) -> bool {
+    let b = body.as_bytes();
+    [1, 2].iter().any(|&s| {
+        b.len() == 2 + s + 5
+            && b[..2].iter().all(|c| digit_class(*c))
+            && b[2..2 + s].iter().all(|c| letter_class(*c))
+            && b[2 + s..].iter().all(|c| digit_class(*c))
+    })
+}
+
+/// The dot of a Vietnamese five-digit serial as the camera reported it (dấu chấm của dãy số
+/// 5 chữ số): a five-digit serial is printed `123.45`, a four-digit one `1234` with no dot. For
+/// a read with no province character that starts with a digit, the number of letters and
+/// digits after the last `.` that has one before it, when it is one or two (a dot further
+/// forward is not the serial's); `None` otherwise.
+fn serial_dot(text: &str) -> Option<usize> {
+    let mut seen_alnum = false;
+    let mut after: Option<usize> = None;
+    let mut first = true;
+    for c in text.chars() {
+        if first && !c.is_whitespace() {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            first = false;
+        }
+        if c.is_ascii_alphanumeric() {
+            seen_alnum = true;
+            if let Some(n) = after.as_mut() {
+                *n += 1;
+            }
+        } else if c == '.' && seen_alnum {
+            after = Some(0);
+        } else if !c.is_ascii() {
+            return None;
+        }
+    }
+    // A dot with more than two characters after it is not the serial's (`12.C1234`).
+    after.filter(|n| (1..=2).contains(n))
+}
+
+/// Whether the read's dot (if any) allows it to be a whole plate: with no dot, any layout;
+/// with the dot of a five-digit serial, only a five-digit plate with two characters after the
+/// dot. A read like `12C-123.5` or `12C-12.45` is then a five-digit plate that lost a digit,
+/// never the four-digit plate `12C-1235`/`12C-1245` (which carries no dot).
+fn dot_allows_whole(body: &str, dot: Option<usize>) -> bool {
+    match dot {
+        None => true,
+        Some(2) => fits_vn_five_digit_layout(body),
+        Some(_) => false,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -318,6 +384,26 @@ impl<K: Clone + Eq> PlateIndex<K> {
         all
     }
 
+    /// Why a read that matched nothing matched nothing (for the review breakdown):
+    /// `too_short` (fewer than four letters and digits), `top_line` (`12C`, `51LD` alone),
+    /// `whole_plate` (a valid plate, or a whole plate with misread characters, that no active
+    /// trip has: perhaps a truck with no declaration, so no lost character is assumed), or
+    /// `no_candidate` (no active plate is one misread away).
+    pub fn no_match_cause(&self, text: &str) -> &'static str {
+        let r = parts(text);
+        if r.body.len() < 4 {
+            "too_short"
+        } else if looks_like_top_line(&r.body) {
+            "top_line"
+        } else if dot_allows_whole(&r.body, serial_dot(text))
+            && (plate::parse(text).is_ok() || fits_vn_layout(&r.body))
+        {
+            "whole_plate"
+        } else {
+            "no_candidate"
+        }
+    }
+
     /// Match a camera's plate text.
     pub fn match_read(&self, text: &str) -> MatchOutcome<K> {
         if text.len() > 256 {
@@ -329,7 +415,8 @@ impl<K: Clone + Eq> PlateIndex<K> {
         // plate with a character dropped (12C-1234 read while 12C-123.45 is active too) is
         // ambiguous: the camera may have lost a digit of the longer plate, and a wrong truck is
         // worse than an officer's look. Clean reads of plates with no such neighbour attach.
-        let valid = match plate::parse(text) {
+        let dot = serial_dot(text);
+        let parsed = match plate::parse(text) {
             Ok(p) => {
                 if let Some(e) = self.entries.get(&p.canonical) {
                     let shadows: Vec<&str> = self
@@ -353,6 +440,10 @@ impl<K: Clone + Eq> PlateIndex<K> {
             }
             Err(_) => false,
         };
+        // A read that could be a whole plate as printed (a valid plate, or one with misread
+        // characters) may be a truck with no declaration.
+        let whole_without_dot = parsed || fits_vn_layout(&r.body);
+        let whole = dot_allows_whole(&r.body, dot) && whole_without_dot;
         if r.body.len() < 4 {
             return MatchOutcome::NoMatch;
         }
@@ -372,7 +463,7 @@ impl<K: Clone + Eq> PlateIndex<K> {
                 return self.outcome(best);
             }
         }
-        if valid || fits_vn_layout(&r.body) {
+        if whole {
             // A valid plate that is not active, or one misread: perhaps a truck with no
             // declaration. Not matched through a dropped character or a bottom line.
             return MatchOutcome::NoMatch;
@@ -404,8 +495,12 @@ impl<K: Clone + Eq> PlateIndex<K> {
         // by every plate with those digits, trucks with no declaration included: the officer
         // confirms the one suggested.
         let bare_number = r.body.chars().all(|c| c.is_ascii_digit());
+        // Only the dot says a character was lost (`12C-123.5`): an undeclared five-digit
+        // plate that lost a digit reads the same, so the scoring rule weighs the read's
+        // confidence and the trip's time before it attaches.
+        let by_dot = whole_without_dot;
         match self.outcome(self.best(&cands, &r)) {
-            MatchOutcome::Fuzzy(k) if bottom_line || bare_number => {
+            MatchOutcome::Fuzzy(k) if bottom_line || bare_number || by_dot => {
                 MatchOutcome::Ambiguous(vec![k])
             }
             o => o,
@@ -842,11 +937,62 @@ mod tests {
         // A dropped digit makes a valid 4-digit plate: it may be an undeclared truck.
         assert_eq!(ix.match_read("12C-1234"), MatchOutcome::NoMatch);
         // So does a dropped series letter read with confusions (12L-2345), or a 4-digit plate
-        // misread (99C-8077 read 99C-B077 is not 99C-860.77 with the 6 lost).
-        assert_eq!(ix.match_read("12-123.45"), MatchOutcome::NoMatch);
+        // misread (99C-8077 read 99C-B077 is not 99C-860.77 with the 6 lost) — unless the
+        // read shows the dot of a five-digit serial (`the_dot_of_a_five_digit_serial`).
+        assert_eq!(ix.match_read("12-12345"), MatchOutcome::NoMatch);
         let ix2 = index(&["99C-860.77"]);
         assert_eq!(ix2.match_read("99C-B077"), MatchOutcome::NoMatch);
         assert_eq!(ix2.match_read("9C-860.77"), MatchOutcome::Fuzzy(0));
+    }
+
+    #[test]
+    fn why_nothing_matched() {
+        let ix = index(&["12C-123.45"]);
+        assert_eq!(ix.no_match_cause("12C"), "top_line");
+        assert_eq!(ix.no_match_cause("12"), "too_short");
+        assert_eq!(ix.no_match_cause("12C-1234"), "whole_plate");
+        assert_eq!(ix.no_match_cause("99C-B077"), "whole_plate");
+        assert_eq!(ix.no_match_cause("桂A·99999"), "whole_plate");
+        assert_eq!(ix.no_match_cause("9C-999.99"), "no_candidate");
+    }
+
+    #[test]
+    fn the_dot_of_a_five_digit_serial() {
+        // Four-digit serials are printed without a dot: a read with the dot of `123.45` that
+        // has four digits lost one, and is not the four-digit plate it spells. Its only
+        // candidate is offered to the scoring rule (an undeclared five-digit plate that lost a
+        // digit reads the same), never attached unscored.
+        let ix = index(&["12C-123.45", "29LD-012.34"]);
+        assert_eq!(ix.match_read("12C-123.5"), MatchOutcome::Ambiguous(vec![0]));
+        assert_eq!(ix.match_read("12C-12.45"), MatchOutcome::Ambiguous(vec![0]));
+        assert_eq!(ix.match_read("12c 123.4"), MatchOutcome::Ambiguous(vec![0]));
+        assert_eq!(ix.match_read("12-123.45"), MatchOutcome::Ambiguous(vec![0]));
+        // A two-letter series that lost a letter is still a whole plate (29L-012.34).
+        assert_eq!(ix.match_read("29L-012.34"), MatchOutcome::NoMatch);
+        // Without the dot it may be the four-digit plate of a truck with no declaration.
+        assert_eq!(ix.match_read("12C-1235"), MatchOutcome::NoMatch);
+        assert_eq!(ix.match_read("12C 123 5"), MatchOutcome::NoMatch);
+        // A whole five-digit plate with the dot is not one that lost a digit.
+        assert_eq!(ix.match_read("12C-123.47"), MatchOutcome::NoMatch);
+        assert_eq!(ix.match_read("12C-123.45"), MatchOutcome::Exact(0));
+        // A dot that is not the serial's says nothing.
+        assert_eq!(serial_dot("12.C1235"), None);
+        assert_eq!(serial_dot("桂A.12345"), None);
+        assert_eq!(serial_dot("12C-123.45"), Some(2));
+        assert_eq!(serial_dot("12C-123.5"), Some(1));
+        // An active four-digit plate read exactly still attaches, dot or not.
+        let four = index(&["12C-1235"]);
+        assert_eq!(four.match_read("12C-1235"), MatchOutcome::Exact(0));
+        // The scoring rule settles the lost digit when the trip is near and the read sure
+        // enough, as for any ambiguous read.
+        let o = ix.match_read("12C-123.5");
+        let plates = ix.to_score("12C-123.5", &o).unwrap();
+        let d = settle(
+            "12C-123.5",
+            0.8,
+            plates.iter().map(|p| (0, p.as_str(), Timing::Near)),
+        );
+        assert_eq!((d.attach, d.why), (Some(0), "settled"));
     }
 
     #[test]
