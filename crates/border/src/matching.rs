@@ -86,6 +86,8 @@ pub fn fold(s: &str) -> String {
 struct Parts {
     province: Option<char>,
     body: String,
+    /// The trailer mark `挂` after the body (Chinese trailer plates, biển rơ moóc).
+    trailer: bool,
 }
 
 fn parts(text: &str) -> Parts {
@@ -98,9 +100,11 @@ fn parts(text: &str) -> Parts {
                 .filter(u8::is_ascii_alphanumeric)
                 .map(|b| char::from(b.to_ascii_uppercase()))
                 .collect(),
+            trailer: false,
         };
     }
     let mut province = None;
+    let mut trailer = false;
     let mut body = String::with_capacity(text.len());
     for c in text.nfkc() {
         if c.is_ascii_alphanumeric() {
@@ -108,9 +112,30 @@ fn parts(text: &str) -> Parts {
         } else if body.is_empty() && province.is_none() && c.is_alphabetic() && !c.is_ascii() {
             // A non-Latin letter before the body: the province character, read right or not.
             province = Some(c);
+        } else if c == plate::CN_TRAILER && !body.is_empty() {
+            trailer = true;
         }
     }
-    Parts { province, body }
+    Parts {
+        province,
+        body,
+        trailer,
+    }
+}
+
+/// Whether a read with no province character could be a whole Chinese plate that lost it
+/// (biển Trung Quốc mất chữ tỉnh): the issuing-office letter, then five characters (six for
+/// new energy; four before the trailer mark `挂`). Such a read may be a Chinese truck with no
+/// declaration: it is not matched through a lost character to another plate.
+fn fits_cn_body(p: &Parts) -> bool {
+    let b = p.body.as_bytes();
+    p.province.is_none()
+        && b.first().is_some_and(u8::is_ascii_uppercase)
+        && if p.trailer {
+            b.len() == 5
+        } else {
+            b.len() == 6 || b.len() == 7
+        }
 }
 
 /// The bottom line of a plate's body: the serial digits of a Vietnamese plate, the characters
@@ -340,7 +365,17 @@ impl<K: Clone + Eq> PlateIndex<K> {
         let mut out: Vec<String> = Vec::new();
         for map in [&self.folded, &self.dropped, &self.bottom] {
             if let Some(v) = map.get(&f) {
-                out.extend(v.iter().cloned());
+                out.extend(
+                    v.iter()
+                        .filter(|c| {
+                            !r.trailer
+                                || self
+                                    .entries
+                                    .get(c.as_str())
+                                    .is_some_and(|e| e.parts.trailer)
+                        })
+                        .cloned(),
+                );
             }
         }
         out.sort();
@@ -366,9 +401,14 @@ impl<K: Clone + Eq> PlateIndex<K> {
     /// province if there are any; otherwise all. (Fewer differing characters is *not* taken as
     /// better: `桂F·92B72` could be `桂F·92872` or `桂F·9287Z` misread twice.)
     fn best<'a>(&self, cands: &'a [String], r: &Parts) -> Vec<&'a str> {
+        // A read that shows the trailer mark `挂` is of a trailer: only trailer plates fit.
         let all: Vec<&str> = cands
             .iter()
-            .filter(|c| self.entries.contains_key(c.as_str()))
+            .filter(|c| {
+                self.entries
+                    .get(c.as_str())
+                    .is_some_and(|e| !r.trailer || e.parts.trailer)
+            })
             .map(String::as_str)
             .collect();
         if let Some(rp) = r.province {
@@ -395,8 +435,9 @@ impl<K: Clone + Eq> PlateIndex<K> {
             "too_short"
         } else if looks_like_top_line(&r.body) {
             "top_line"
-        } else if dot_allows_whole(&r.body, serial_dot(text))
-            && (plate::parse(text).is_ok() || fits_vn_layout(&r.body))
+        } else if (dot_allows_whole(&r.body, serial_dot(text))
+            && (plate::parse(text).is_ok() || fits_vn_layout(&r.body)))
+            || fits_cn_body(&r)
         {
             "whole_plate"
         } else {
@@ -426,6 +467,10 @@ impl<K: Clone + Eq> PlateIndex<K> {
                             v.iter()
                                 .map(String::as_str)
                                 .filter(|c| *c != p.canonical.as_str())
+                                .filter(|c| {
+                                    !r.trailer
+                                        || self.entries.get(*c).is_some_and(|e| e.parts.trailer)
+                                })
                                 .collect()
                         })
                         .unwrap_or_default();
@@ -471,7 +516,7 @@ impl<K: Clone + Eq> PlateIndex<K> {
         // 3 and 4. One character dropped, or the bottom line only: a bottom line can also be a
         // Chinese body without its letter, so the two tiers' candidates are taken together.
         // A top line alone (`12C`, `51LD`) is never enough.
-        if looks_like_top_line(&r.body) {
+        if looks_like_top_line(&r.body) || fits_cn_body(&r) {
             return MatchOutcome::NoMatch;
         }
         let mut cands: Vec<String> = if r.body.len() >= 5 {
@@ -946,10 +991,40 @@ mod tests {
     }
 
     #[test]
+    fn the_trailer_mark() {
+        // A read showing 挂 is of a trailer: a truck plate that would fit with a lost
+        // character is not it (an undeclared trailer 桂F·9053挂 with its province lost).
+        let ix = index(&["桂F·90530", "桂A·7788挂"]);
+        assert_eq!(ix.match_read("F·9053挂"), MatchOutcome::NoMatch);
+        assert_eq!(ix.candidates("F9053挂"), Vec::<String>::new());
+        // The same with the province character misread as a look-alike.
+        assert_eq!(ix.match_read("柱F·9053挂"), MatchOutcome::NoMatch);
+        // Without the mark, the lost character stays possible.
+        assert_eq!(ix.match_read("桂F·9053"), MatchOutcome::Fuzzy(0));
+        // A trailer read with its mark still matches its plate, province lost or not.
+        assert_eq!(ix.match_read("A7788挂"), MatchOutcome::Fuzzy(1));
+        assert_eq!(ix.match_read("桂A 7788挂"), MatchOutcome::Exact(1));
+        // … and a truck plate that lost a character does not shadow it.
+        let both = index(&["桂F·1183挂", "桂F·1183C"]);
+        assert_eq!(both.match_read("桂F·1183挂"), MatchOutcome::Exact(0));
+    }
+
+    #[test]
+    fn a_chinese_plate_that_lost_its_province_is_not_a_lost_character() {
+        // `S98548` is a whole Chinese body (letter + five): perhaps an undeclared Chinese
+        // truck; not 59B-5483 with a character lost and two misread.
+        let ix = index(&["59B-5483", "桂A·12345"]);
+        assert_eq!(ix.match_read("S98548"), MatchOutcome::NoMatch);
+        assert_eq!(ix.no_match_cause("S98548"), "whole_plate");
+        // A declared Chinese truck that lost its province still matches (folded tier).
+        assert_eq!(ix.match_read("A12345"), MatchOutcome::Fuzzy(1));
+    }
+
+    #[test]
     fn why_nothing_matched() {
         let ix = index(&["12C-123.45"]);
-        assert_eq!(ix.no_match_cause("12C"), "top_line");
-        assert_eq!(ix.no_match_cause("12"), "too_short");
+        assert_eq!(ix.no_match_cause("29LD"), "top_line");
+        assert_eq!(ix.no_match_cause("12C"), "too_short");
         assert_eq!(ix.no_match_cause("12C-1234"), "whole_plate");
         assert_eq!(ix.no_match_cause("99C-B077"), "whole_plate");
         assert_eq!(ix.no_match_cause("桂A·99999"), "whole_plate");
@@ -1000,7 +1075,12 @@ mod tests {
         let ix = index(&["12C-123.45", "12C-123.46", "12LD-1234", "12L-012.34"]);
         assert_eq!(ix.match_read("12C-123.47"), MatchOutcome::NoMatch);
         assert_eq!(ix.match_read("29C-123.45"), MatchOutcome::NoMatch);
-        assert_eq!(ix.match_read("12C-123.4"), MatchOutcome::NoMatch);
+        // The dot shows a lost digit: both plates it may be go to an officer.
+        assert_eq!(
+            ix.match_read("12C-123.4"),
+            MatchOutcome::Ambiguous(vec![0, 1])
+        );
+        assert_eq!(ix.match_read("12C-1234"), MatchOutcome::NoMatch);
         // 12LD-1234 and 12L-012.34 fold alike; the read's letters decide, a tie is ambiguous.
         assert_eq!(fold("12LD1234"), fold("12L01234"));
         assert_eq!(ix.match_read("12LD1234"), MatchOutcome::Exact(2));

@@ -759,8 +759,10 @@ mod tests {
             r.undeclared_attached, 0,
             "undeclared trucks attached to a trip"
         );
-        // With the scoring rule (confidence, expected hour) 98.66% on this seed.
-        assert!(r.right_rate >= 0.985, "right rate {}", r.right_rate);
+        // With the scoring rule (confidence, expected hour or present at the gate), the dot of
+        // a five-digit serial and the gate's timeline: ≥ 99% (the aim).
+        assert!(r.right_rate >= 0.99, "right rate {}", r.right_rate);
+        assert!(r.crossed > 0 && r.active_mean < 10_000.0);
         assert_eq!(r.settled_wrong + r.undeclared_settled, 0);
         assert!(r.settled > 0, "the scoring rule settled nothing");
         // Every kind of misread occurs and the top line alone never attaches.
