@@ -13,8 +13,12 @@
 //! expected arrival); its reason is kept with the event and the review item ([`MatchNote`]).
 //!
 //! A batch ([`Ingestor::ingest_batch`]) is one transaction: checked in full first (a bad event
-//! rejects the batch with field errors `events[i].…`, nothing written), then events inserted
-//! with multi-row statements, then one journey move per (trip, stage) with the earliest time.
+//! rejects the batch with field errors `events[i].…`, nothing written), matched and prepared
+//! in memory, then events inserted with multi-row statements, then one journey move per (trip,
+//! stage) with the earliest time. A small batch (a single event: up to [`GROUPED_UP_TO`])
+//! shares its transaction with other writers queued at the same moment (group commit,
+//! [`Db::write_grouped`], inside its own savepoint), so cameras posting one read each share
+//! `BEGIN` and `COMMIT`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
@@ -333,13 +337,6 @@ impl Active {
             Some(t) => t.1 = t.1.min(at),
             None => v.push((stage, at)),
         }
-    }
-
-    /// Whether `trip_id`'s `stage` is known to have a stored time at or before `at`.
-    fn time_known(&self, trip_id: &str, stage: Stage, at: i64) -> bool {
-        self.times
-            .get(trip_id)
-            .is_some_and(|v| v.iter().any(|(s, t)| *s == stage && *t <= at))
     }
 
     fn remove(&mut self, trip_id: &str) {
@@ -892,8 +889,8 @@ impl Ingestor {
                 }
             }
         }
-        let mut tx = db.begin_write().await?;
-        // QR and GPS events name their trip: look the trips up.
+        // QR and GPS events name their trip: look the trips up (committed trips, read before
+        // the write so that the write can share a transaction with other writers).
         let codes: Vec<&str> = qr.iter().flatten().map(|(c, _)| c.as_str()).collect();
         let ids: Vec<&str> = events
             .iter()
@@ -902,8 +899,8 @@ impl Ingestor {
                 _ => None,
             })
             .collect();
-        let by_code = lookup(&mut tx, "code", &codes).await?;
-        let by_id = lookup(&mut tx, "id", &ids).await?;
+        let by_code = lookup(db, "code", &codes).await?;
+        let by_id = lookup(db, "id", &ids).await?;
         for (i, e) in events.iter().enumerate() {
             if !first[i] {
                 continue;
@@ -944,18 +941,72 @@ impl Ingestor {
                 EventBody::Camera { .. } => {}
             }
         }
-        // Store the events; those that come back are new.
+        // What to write, owned, so that the write runs in a transaction shared with other
+        // writers (group commit: concurrent single events share BEGIN and COMMIT).
         let now = now_micros();
-        let rows: Vec<Stored> = events
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| first[*i])
-            .map(|(i, e)| stored(e, sensors[i], resolutions[i].as_ref(), now))
-            .collect();
-        let new_ids = insert_events(&mut tx, &rows).await?;
-        // Journey moves: one per (trip, stage), with the earliest time; review rows.
-        let mut moves: HashMap<(String, Stage), (i64, Source)> = HashMap::new();
-        let mut reviews: Vec<Review> = Vec::new();
+        let bodies = {
+            let rows: Vec<Stored> = events
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| first[*i])
+                .map(|(i, e)| stored(e, sensors[i], resolutions[i].as_ref(), now))
+                .collect();
+            event_bodies(&rows)?
+        };
+        let mut plan = Plan {
+            bodies,
+            reviews: Vec::new(),
+            moves: Vec::new(),
+            known: HashMap::new(),
+            now,
+        };
+        for (i, e) in events.iter().enumerate() {
+            if !first[i] {
+                continue;
+            }
+            match &resolutions[i] {
+                Some(Resolution::Attach { trip_id, .. }) => plan.moves.push(PlannedMove {
+                    event_id: e.event_id.clone(),
+                    trip_id: trip_id.clone(),
+                    stage: sensors[i].stage,
+                    at: e.at,
+                    source: e.body.source(),
+                }),
+                Some(Resolution::Review {
+                    reason,
+                    candidates,
+                    note,
+                }) => plan
+                    .reviews
+                    .push(review_row(e, sensors[i], reason, candidates, note)?),
+                None => {}
+            }
+        }
+        // The stage times this ingestor knows are stored (upper bounds): a move at or after
+        // one sends no upsert.
+        {
+            let a = self.active.read().map_err(poisoned)?;
+            for m in &plan.moves {
+                if let Some(v) = a.times.get(&m.trip_id) {
+                    plan.known
+                        .entry(m.trip_id.clone())
+                        .or_insert_with(|| v.clone());
+                }
+            }
+        }
+        let Written {
+            new_ids,
+            moves,
+            mut advanced,
+        } = if events.len() <= GROUPED_UP_TO {
+            db.write_grouped(move |tx| Box::pin(async move { write_plan(tx, plan).await }))
+                .await?
+        } else {
+            let mut tx = db.begin_write().await?;
+            let w = write_plan(&mut tx, plan).await?;
+            tx.commit().await?;
+            w
+        };
         for (i, e) in events.iter().enumerate() {
             if !first[i] || !new_ids.contains(e.event_id.as_str()) {
                 report.duplicates += 1;
@@ -966,59 +1017,26 @@ impl Ingestor {
                 });
                 continue;
             }
-            match &resolutions[i] {
+            let (outcome, trip_id) = match &resolutions[i] {
                 Some(Resolution::Attach { trip_id, how, .. }) => {
                     report.attached += 1;
-                    let m = moves
-                        .entry((trip_id.clone(), sensors[i].stage))
-                        .or_insert((e.at, e.body.source()));
-                    if e.at < m.0 {
-                        *m = (e.at, e.body.source());
-                    }
-                    report.results.push(EventResult {
-                        event_id: e.event_id.clone(),
-                        outcome: how,
-                        trip_id: Some(trip_id.clone()),
-                    });
+                    (*how, Some(trip_id.clone()))
                 }
-                Some(Resolution::Review {
-                    reason,
-                    candidates,
-                    note,
-                }) => {
+                Some(Resolution::Review { reason, .. }) => {
                     report.review += 1;
-                    reviews.push(Review {
-                        index: i,
-                        reason,
-                        candidates: candidates.clone(),
-                        note: note.as_ref().and_then(MatchNote::json),
-                    });
-                    report.results.push(EventResult {
-                        event_id: e.event_id.clone(),
-                        outcome: reason,
-                        trip_id: None,
-                    });
+                    (*reason, None)
                 }
                 None => {
                     report.unknown += 1;
-                    report.results.push(EventResult {
-                        event_id: e.event_id.clone(),
-                        outcome: "unknown_trip",
-                        trip_id: None,
-                    });
+                    ("unknown_trip", None)
                 }
-            }
-        }
-        insert_reviews(&mut tx, events, sensors.as_slice(), &reviews, now).await?;
-        let moves: Vec<journey::StageEvent> = moves
-            .into_iter()
-            .map(|((trip_id, stage), (at, source))| journey::StageEvent {
+            };
+            report.results.push(EventResult {
+                event_id: e.event_id.clone(),
+                outcome,
                 trip_id,
-                stage,
-                at,
-                source,
-            })
-            .collect();
+            });
+        }
         let mut ended: Vec<String> = Vec::new();
         // Trips now at the gate: near in time for any later read (the scoring rule).
         let mut arrived: Vec<(String, i64)> = Vec::new();
@@ -1027,24 +1045,6 @@ impl Ingestor {
             *e = (*e).min(s.at);
             m
         });
-        // Stage times this ingestor knows are stored at or before the event: no upsert.
-        let known: Vec<bool> = {
-            let a = self.active.read().map_err(poisoned)?;
-            moves
-                .iter()
-                .map(|m| a.time_known(&m.trip_id, m.stage, m.at))
-                .collect()
-        };
-        let known: HashSet<(&str, Stage)> = moves
-            .iter()
-            .zip(&known)
-            .filter(|(_, k)| **k)
-            .map(|(m, _)| (m.trip_id.as_str(), m.stage))
-            .collect();
-        let mut advanced = journey::advance_many_known(&mut tx, &moves, |e| {
-            known.contains(&(e.trip_id.as_str(), e.stage))
-        })
-        .await?;
         // The trips the database has (an ID tracked before its declaration committed has no
         // stage time stored yet, and must not be remembered as having one).
         let found: HashSet<String> = advanced.iter().map(|a| a.trip_id.clone()).collect();
@@ -1059,7 +1059,6 @@ impl Ingestor {
                 }
             }
         }
-        tx.commit().await?;
         {
             let mut a = self.active.write().map_err(poisoned)?;
             for m in moves.iter().filter(|m| found.contains(&m.trip_id)) {
@@ -1079,11 +1078,7 @@ impl Ingestor {
 }
 
 /// Trips by `column` (`id` or `code`) → id, for the given keys.
-async fn lookup(
-    tx: &mut WriteTx,
-    column: &str,
-    keys: &[&str],
-) -> Result<HashMap<String, String>, AppError> {
+async fn lookup(db: &Db, column: &str, keys: &[&str]) -> Result<HashMap<String, String>, AppError> {
     let mut out = HashMap::new();
     let mut uniq: Vec<&str> = keys.to_vec();
     uniq.sort_unstable();
@@ -1098,7 +1093,7 @@ async fn lookup(
         for k in chunk {
             q = q.bind(*k);
         }
-        for r in q.fetch_all(tx.conn()).await.map_err(db_err)? {
+        for r in q.fetch_all(db.pool()).await.map_err(db_err)? {
             out.insert(
                 r.try_get::<String, _>(0).map_err(db_err)?,
                 r.try_get::<String, _>(1).map_err(db_err)?,
@@ -1108,41 +1103,32 @@ async fn lookup(
     Ok(out)
 }
 
-/// One `border_events` row.
-struct Stored {
-    event_id: String,
+/// One `border_events` row, borrowed from the event, its sensor and its resolution (nothing
+/// copied per event but the QR reference and the scoring rule's note).
+struct Stored<'a> {
+    event_id: &'a str,
     kind: &'static str,
-    sensor_id: String,
-    gate_code: String,
+    sensor_id: &'a str,
+    gate_code: &'a str,
     stage: &'static str,
     at: i64,
-    plate_text: Option<String>,
+    plate_text: Option<&'a str>,
     confidence: Option<f64>,
     reference: Option<String>,
-    trip_id: Option<String>,
+    trip_id: Option<&'a str>,
     outcome: &'static str,
     received_at: i64,
     /// The scoring rule's reason ([`MatchNote`], JSON), when it decided.
     match_note: Option<String>,
 }
 
-/// A read sent to the review queue.
-struct Review {
-    /// Its index in the batch.
-    index: usize,
-    reason: &'static str,
-    candidates: Vec<Candidate>,
-    /// [`MatchNote`] as JSON.
-    note: Option<String>,
-}
-
-fn stored(e: &NewEvent, s: &Sensor, r: Option<&Resolution>, now: i64) -> Stored {
+fn stored<'a>(e: &'a NewEvent, s: &'a Sensor, r: Option<&'a Resolution>, now: i64) -> Stored<'a> {
     let (plate_text, confidence, reference) = match &e.body {
         EventBody::Camera {
             plate_text,
             confidence,
             ..
-        } => (Some(plate_text.clone()), Some(*confidence), None),
+        } => (Some(plate_text.as_str()), Some(*confidence), None),
         EventBody::Qr {
             trip_code, pass, ..
         } => {
@@ -1156,15 +1142,15 @@ fn stored(e: &NewEvent, s: &Sensor, r: Option<&Resolution>, now: i64) -> Stored 
         EventBody::Gps { trip_id, .. } => (None, None, Some(trip_id.trim().to_string())),
     };
     let (trip_id, outcome, note) = match r {
-        Some(Resolution::Attach { trip_id, how, note }) => (Some(trip_id.clone()), *how, note),
+        Some(Resolution::Attach { trip_id, how, note }) => (Some(trip_id.as_str()), *how, note),
         Some(Resolution::Review { reason, note, .. }) => (None, *reason, note),
         None => (None, "unknown_trip", &None),
     };
     Stored {
-        event_id: e.event_id.clone(),
+        event_id: &e.event_id,
         kind: e.body.kind(),
-        sensor_id: s.id.clone(),
-        gate_code: s.gate_code.clone(),
+        sensor_id: &s.id,
+        gate_code: &s.gate_code,
         stage: s.stage.as_str(),
         at: e.at,
         plate_text,
@@ -1177,13 +1163,132 @@ fn stored(e: &NewEvent, s: &Sensor, r: Option<&Resolution>, now: i64) -> Stored 
     }
 }
 
+/// Batches of at most this many events share a write transaction with other writers (group
+/// commit, [`Db::write_grouped`]): single events from many cameras then share `BEGIN` and
+/// `COMMIT`. Larger batches have a transaction of their own (they already share it among
+/// their events, and on PostgreSQL two of them may then run side by side).
+pub const GROUPED_UP_TO: usize = 32;
+
 /// Rows per multi-row `INSERT` (one JSON parameter per chunk of rows).
 const ROWS_PER_INSERT: usize = 2_000;
 
+/// A journey move an attached event asks for (made only if the event is new).
+struct PlannedMove {
+    event_id: String,
+    trip_id: String,
+    stage: Stage,
+    at: i64,
+    source: Source,
+}
+
+/// What a batch writes, owned, prepared before its transaction ([`write_plan`]).
+struct Plan {
+    /// The events' rows, JSON, one string per statement ([`event_bodies`]).
+    bodies: Vec<String>,
+    /// Review items: (event ID, its JSON row), written if the event is new.
+    reviews: Vec<(String, String)>,
+    moves: Vec<PlannedMove>,
+    /// Trip → the stage times known to be stored (upper bounds of the stored ones).
+    known: HashMap<String, Vec<(Stage, i64)>>,
+    now: i64,
+}
+
+/// What [`write_plan`] wrote.
+struct Written {
+    /// The events inserted (the others were received before).
+    new_ids: HashSet<String>,
+    /// One per (trip, stage), the earliest time of the batch's new events.
+    moves: Vec<journey::StageEvent>,
+    advanced: Vec<Advance>,
+}
+
+/// Write a batch: the events not received before, their review items, one journey move per
+/// (trip, stage) with the earliest time. Only writes (and reads the trips' stages), so it
+/// can run in a transaction shared with other writers ([`Db::write_grouped`]).
+async fn write_plan(tx: &mut WriteTx, plan: Plan) -> Result<Written, AppError> {
+    let new_ids = insert_event_bodies(tx, &plan.bodies).await?;
+    let reviews: Vec<&str> = plan
+        .reviews
+        .iter()
+        .filter(|(id, _)| new_ids.contains(id))
+        .map(|(_, row)| row.as_str())
+        .collect();
+    insert_review_rows(tx, &reviews, plan.now).await?;
+    let mut first: HashMap<(String, Stage), (i64, Source)> = HashMap::new();
+    for m in plan.moves {
+        if !new_ids.contains(&m.event_id) {
+            continue;
+        }
+        let v = first
+            .entry((m.trip_id, m.stage))
+            .or_insert((m.at, m.source));
+        if m.at < v.0 {
+            *v = (m.at, m.source);
+        }
+    }
+    let moves: Vec<journey::StageEvent> = first
+        .into_iter()
+        .map(|((trip_id, stage), (at, source))| journey::StageEvent {
+            trip_id,
+            stage,
+            at,
+            source,
+        })
+        .collect();
+    let known = &plan.known;
+    let advanced = journey::advance_many_known(tx, &moves, |e| {
+        known
+            .get(e.trip_id.as_str())
+            .is_some_and(|v| v.iter().any(|(s, t)| *s == e.stage && *t <= e.at))
+    })
+    .await?;
+    Ok(Written {
+        new_ids,
+        moves,
+        advanced,
+    })
+}
+
+/// The events' rows as JSON arrays, one string per statement of [`ROWS_PER_INSERT`] rows,
+/// serialised straight from the borrowed fields (no `serde_json::Value` tree).
+fn event_bodies(rows: &[Stored]) -> Result<Vec<String>, AppError> {
+    rows.chunks(ROWS_PER_INSERT)
+        .map(|chunk| {
+            let json: Vec<_> = chunk
+                .iter()
+                .map(|r| {
+                    (
+                        r.event_id,
+                        r.kind,
+                        r.sensor_id,
+                        r.gate_code,
+                        r.stage,
+                        r.at,
+                        r.plate_text,
+                        r.confidence,
+                        r.reference.as_deref(),
+                        r.trip_id,
+                        r.outcome,
+                        r.received_at,
+                        r.match_note.as_deref(),
+                    )
+                })
+                .collect();
+            serde_json::to_string(&json).map_err(AppError::internal)
+        })
+        .collect()
+}
+
 /// Insert the events not received before; returns the IDs of those inserted.
-async fn insert_events(tx: &mut WriteTx, rows: &[Stored]) -> Result<HashSet<String>, AppError> {
+async fn insert_event_bodies(
+    tx: &mut WriteTx,
+    bodies: &[String],
+) -> Result<HashSet<String>, AppError> {
     use crate::bulk::{rows_sql, Col};
-    let mut new_ids = HashSet::with_capacity(rows.len());
+    let mut new_ids = HashSet::new();
+    if bodies.is_empty() {
+        return Ok(new_ids);
+    }
     let source = rows_sql(
         tx.backend(),
         1,
@@ -1209,30 +1314,9 @@ async fn insert_events(tx: &mut WriteTx, rows: &[Stored]) -> Result<HashSet<Stri
          plate_text, confidence, ref, trip_id, outcome, received_at, match_note) {source} WHERE true \
          ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
     );
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let json: Vec<serde_json::Value> = chunk
-            .iter()
-            .map(|r| {
-                serde_json::json!([
-                    r.event_id,
-                    r.kind,
-                    r.sensor_id,
-                    r.gate_code,
-                    r.stage,
-                    r.at,
-                    r.plate_text,
-                    r.confidence,
-                    r.reference,
-                    r.trip_id,
-                    r.outcome,
-                    r.received_at,
-                    r.match_note
-                ])
-            })
-            .collect();
-        let body = serde_json::to_string(&json).map_err(AppError::internal)?;
+    for body in bodies {
         for row in sqlx::query(&sql)
-            .bind(body)
+            .bind(body.as_str())
             .fetch_all(tx.conn())
             .await
             .map_err(db_err)?
@@ -1243,44 +1327,48 @@ async fn insert_events(tx: &mut WriteTx, rows: &[Stored]) -> Result<HashSet<Stri
     Ok(new_ids)
 }
 
-async fn insert_reviews(
-    tx: &mut WriteTx,
-    events: &[NewEvent],
-    sensors: &[&Sensor],
-    reviews: &[Review],
-    now: i64,
-) -> Result<(), AppError> {
+/// A read sent to the review queue: its event ID and its `border_review_queue` row as JSON.
+fn review_row(
+    e: &NewEvent,
+    sensor: &Sensor,
+    reason: &'static str,
+    candidates: &[Candidate],
+    note: &Option<MatchNote>,
+) -> Result<(String, String), AppError> {
+    // A refused pass: the plate it claims, for the officer to compare with the truck.
+    let text: std::borrow::Cow<str> = match &e.body {
+        EventBody::Camera { plate_text, .. } => plate_text.as_str().into(),
+        EventBody::Qr { pass, .. } => pass
+            .as_deref()
+            .and_then(crate::pass::claimed)
+            .map(|p| p.p)
+            .unwrap_or_default()
+            .into(),
+        EventBody::Gps { .. } => "".into(),
+    };
+    let cands = serde_json::to_string(candidates).map_err(AppError::internal)?;
+    let note = note.as_ref().and_then(MatchNote::json);
+    let row = serde_json::to_string(&(
+        &e.event_id,
+        &sensor.gate_code,
+        sensor.stage.as_str(),
+        e.at,
+        text,
+        reason,
+        cands,
+        note,
+    ))
+    .map_err(AppError::internal)?;
+    Ok((e.event_id.clone(), row))
+}
+
+/// Insert review items (JSON rows from [`review_row`]), one statement per
+/// [`ROWS_PER_INSERT`].
+async fn insert_review_rows(tx: &mut WriteTx, rows: &[&str], now: i64) -> Result<(), AppError> {
     use crate::bulk::{rows_sql, Col};
-    if reviews.is_empty() {
+    if rows.is_empty() {
         return Ok(());
     }
-    let mut rows: Vec<serde_json::Value> = Vec::with_capacity(reviews.len());
-    for rv in reviews {
-        let i = &rv.index;
-        let e = &events[*i];
-        // A refused pass: the plate it claims, for the officer to compare with the truck.
-        let text = match &e.body {
-            EventBody::Camera { plate_text, .. } => plate_text.clone(),
-            EventBody::Qr { pass, .. } => pass
-                .as_deref()
-                .and_then(crate::pass::claimed)
-                .map(|p| p.p)
-                .unwrap_or_default(),
-            EventBody::Gps { .. } => String::new(),
-        };
-        let cands = serde_json::to_string(&rv.candidates).map_err(AppError::internal)?;
-        rows.push(serde_json::json!([
-            e.event_id,
-            sensors[*i].gate_code,
-            sensors[*i].stage.as_str(),
-            e.at,
-            text,
-            rv.reason,
-            cands,
-            rv.note
-        ]));
-    }
-    // One statement for the batch's review items (JSON rows, as the events).
     let source = rows_sql(
         tx.backend(),
         1,
@@ -1302,7 +1390,15 @@ async fn insert_reviews(
          match_note FROM ({source}) AS j"
     );
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let body = serde_json::to_string(chunk).map_err(AppError::internal)?;
+        let mut body = String::with_capacity(chunk.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
+        body.push('[');
+        for (k, r) in chunk.iter().enumerate() {
+            if k > 0 {
+                body.push(',');
+            }
+            body.push_str(r);
+        }
+        body.push(']');
         sqlx::query(&sql)
             .bind(body)
             .bind(now)
@@ -1607,7 +1703,18 @@ pub struct IngestBench {
     pub single_p50_us: u64,
     pub single_p99_us: u64,
     pub single_max_us: u64,
+    /// Single events sent [`CONCURRENT_SENDERS`] at a time (cameras posting at once), each its
+    /// own `ingest` call; they share write transactions through group commit.
+    pub concurrent_events: usize,
+    pub concurrent_events_per_s: f64,
+    pub concurrent_p50_us: u64,
+    pub concurrent_p99_us: u64,
+    /// Write transactions the concurrent phase committed (group commit), when it is on.
+    pub concurrent_transactions: u64,
 }
+
+/// Senders at once in the benchmark's concurrent phase.
+pub const CONCURRENT_SENDERS: usize = 8;
 
 /// Measure ingestion on `db` (a scratch database with the border tables and gates): `trips`
 /// simulated trucks declared at Hữu Nghị (`HN`), then `events` simulated camera reads of them
@@ -1623,6 +1730,7 @@ pub async fn bench_ingest(
 ) -> Result<IngestBench, AppError> {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
+    use std::future::Future;
     seed_sensors(db).await?;
     let mut rng = StdRng::seed_from_u64(seed);
     let plates = crate::misread::plates(trips, &mut rng);
@@ -1685,13 +1793,50 @@ pub async fn bench_ingest(
         lat.push(t.elapsed().as_micros() as u64);
     }
     lat.sort_unstable();
-    let q = |p: f64| -> u64 {
+    fn q(lat: &[u64], p: f64) -> u64 {
         if lat.is_empty() {
             0
         } else {
             lat[((lat.len() - 1) as f64 * p).round() as usize]
         }
-    };
+    }
+    // The same number of single events, CONCURRENT_SENDERS at a time (joined on this task:
+    // each is matched, then queues its write; the group writer commits what has queued).
+    let conc = make(single, &mut rng, "conc");
+    let mut clat: Vec<u64> = Vec::with_capacity(single);
+    let (tx0, _) = db.group_stats();
+    let tc = Instant::now();
+    for group in conc.chunks(CONCURRENT_SENDERS) {
+        let t = Instant::now();
+        let mut futs: Vec<_> = group
+            .iter()
+            .map(|e| Some(Box::pin(ing.ingest(db, e))))
+            .collect();
+        let mut done: Vec<Result<EventResult, AppError>> = Vec::with_capacity(group.len());
+        std::future::poll_fn(|cx| {
+            for slot in futs.iter_mut() {
+                if let Some(f) = slot {
+                    if let std::task::Poll::Ready(r) = f.as_mut().poll(cx) {
+                        done.push(r);
+                        clat.push(t.elapsed().as_micros() as u64);
+                        *slot = None;
+                    }
+                }
+            }
+            if futs.iter().all(Option::is_none) {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+        for r in done {
+            r?;
+        }
+    }
+    let csecs = tc.elapsed().as_secs_f64();
+    let (tx1, _) = db.group_stats();
+    clat.sort_unstable();
     Ok(IngestBench {
         backend: match db.backend() {
             Backend::Sqlite => "sqlite",
@@ -1710,8 +1855,17 @@ pub async fn bench_ingest(
         batch_duplicates: dup,
         batch_moved: moved,
         single_events: single,
-        single_p50_us: q(0.5),
-        single_p99_us: q(0.99),
+        single_p50_us: q(&lat, 0.5),
+        single_p99_us: q(&lat, 0.99),
         single_max_us: lat.last().copied().unwrap_or(0),
+        concurrent_events: single,
+        concurrent_events_per_s: if csecs > 0.0 {
+            single as f64 / csecs
+        } else {
+            0.0
+        },
+        concurrent_p50_us: q(&clat, 0.5),
+        concurrent_p99_us: q(&clat, 0.99),
+        concurrent_transactions: tx1 - tx0,
     })
 }

@@ -86,10 +86,25 @@ pub fn fold(s: &str) -> String {
 struct Parts {
     province: Option<char>,
     body: String,
+    /// The trailer mark `挂` after the body (Chinese trailer plates, biển rơ moóc).
+    trailer: bool,
 }
 
 fn parts(text: &str) -> Parts {
+    if text.is_ascii() {
+        // Most reads: NFKC leaves ASCII as it is, and there is no province character.
+        return Parts {
+            province: None,
+            body: text
+                .bytes()
+                .filter(u8::is_ascii_alphanumeric)
+                .map(|b| char::from(b.to_ascii_uppercase()))
+                .collect(),
+            trailer: false,
+        };
+    }
     let mut province = None;
+    let mut trailer = false;
     let mut body = String::with_capacity(text.len());
     for c in text.nfkc() {
         if c.is_ascii_alphanumeric() {
@@ -97,9 +112,30 @@ fn parts(text: &str) -> Parts {
         } else if body.is_empty() && province.is_none() && c.is_alphabetic() && !c.is_ascii() {
             // A non-Latin letter before the body: the province character, read right or not.
             province = Some(c);
+        } else if c == plate::CN_TRAILER && !body.is_empty() {
+            trailer = true;
         }
     }
-    Parts { province, body }
+    Parts {
+        province,
+        body,
+        trailer,
+    }
+}
+
+/// Whether a read with no province character could be a whole Chinese plate that lost it
+/// (biển Trung Quốc mất chữ tỉnh): the issuing-office letter, then five characters (six for
+/// new energy; four before the trailer mark `挂`). Such a read may be a Chinese truck with no
+/// declaration: it is not matched through a lost character to another plate.
+fn fits_cn_body(p: &Parts) -> bool {
+    let b = p.body.as_bytes();
+    p.province.is_none()
+        && b.first().is_some_and(u8::is_ascii_uppercase)
+        && if p.trailer {
+            b.len() == 5
+        } else {
+            b.len() == 6 || b.len() == 7
+        }
 }
 
 /// The bottom line of a plate's body: the serial digits of a Vietnamese plate, the characters
@@ -149,6 +185,61 @@ fn fits_vn_layout(body: &str) -> bool {
             && b[2..2 + s].iter().all(|c| letter_class(*c))
             && b[2 + s..].iter().all(|c| digit_class(*c))
     })
+}
+
+/// Whether a body could be a whole Vietnamese plate with a five-digit serial (two digits, one
+/// or two series letters, five digits), some characters misread.
+fn fits_vn_five_digit_layout(body: &str) -> bool {
+    let b = body.as_bytes();
+    [1, 2].iter().any(|&s| {
+        b.len() == 2 + s + 5
+            && b[..2].iter().all(|c| digit_class(*c))
+            && b[2..2 + s].iter().all(|c| letter_class(*c))
+            && b[2 + s..].iter().all(|c| digit_class(*c))
+    })
+}
+
+/// The dot of a Vietnamese five-digit serial as the camera reported it (dấu chấm của dãy số
+/// 5 chữ số): a five-digit serial is printed `123.45`, a four-digit one `1234` with no dot. For
+/// a read with no province character that starts with a digit, the number of letters and
+/// digits after the last `.` that has one before it, when it is one or two (a dot further
+/// forward is not the serial's); `None` otherwise.
+fn serial_dot(text: &str) -> Option<usize> {
+    let mut seen_alnum = false;
+    let mut after: Option<usize> = None;
+    let mut first = true;
+    for c in text.chars() {
+        if first && !c.is_whitespace() {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            first = false;
+        }
+        if c.is_ascii_alphanumeric() {
+            seen_alnum = true;
+            if let Some(n) = after.as_mut() {
+                *n += 1;
+            }
+        } else if c == '.' && seen_alnum {
+            after = Some(0);
+        } else if !c.is_ascii() {
+            return None;
+        }
+    }
+    // A dot with more than two characters after it is not the serial's (`12.C1234`).
+    after.filter(|n| (1..=2).contains(n))
+}
+
+/// Whether the read's dot (if any) allows it to be a whole plate: with no dot, any layout;
+/// with the dot of a five-digit serial, only a five-digit plate with two characters after the
+/// dot. A read like `12C-123.5` or `12C-12.45` is then a five-digit plate that lost a digit,
+/// never the four-digit plate `12C-1235`/`12C-1245` (which carries no dot).
+fn dot_allows_whole(body: &str, dot: Option<usize>) -> bool {
+    match dot {
+        None => true,
+        Some(2) => fits_vn_five_digit_layout(body),
+        Some(_) => false,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -274,7 +365,17 @@ impl<K: Clone + Eq> PlateIndex<K> {
         let mut out: Vec<String> = Vec::new();
         for map in [&self.folded, &self.dropped, &self.bottom] {
             if let Some(v) = map.get(&f) {
-                out.extend(v.iter().cloned());
+                out.extend(
+                    v.iter()
+                        .filter(|c| {
+                            !r.trailer
+                                || self
+                                    .entries
+                                    .get(c.as_str())
+                                    .is_some_and(|e| e.parts.trailer)
+                        })
+                        .cloned(),
+                );
             }
         }
         out.sort();
@@ -300,9 +401,14 @@ impl<K: Clone + Eq> PlateIndex<K> {
     /// province if there are any; otherwise all. (Fewer differing characters is *not* taken as
     /// better: `桂F·92B72` could be `桂F·92872` or `桂F·9287Z` misread twice.)
     fn best<'a>(&self, cands: &'a [String], r: &Parts) -> Vec<&'a str> {
+        // A read that shows the trailer mark `挂` is of a trailer: only trailer plates fit.
         let all: Vec<&str> = cands
             .iter()
-            .filter(|c| self.entries.contains_key(c.as_str()))
+            .filter(|c| {
+                self.entries
+                    .get(c.as_str())
+                    .is_some_and(|e| !r.trailer || e.parts.trailer)
+            })
             .map(String::as_str)
             .collect();
         if let Some(rp) = r.province {
@@ -318,6 +424,27 @@ impl<K: Clone + Eq> PlateIndex<K> {
         all
     }
 
+    /// Why a read that matched nothing matched nothing (for the review breakdown):
+    /// `too_short` (fewer than four letters and digits), `top_line` (`12C`, `51LD` alone),
+    /// `whole_plate` (a valid plate, or a whole plate with misread characters, that no active
+    /// trip has: perhaps a truck with no declaration, so no lost character is assumed), or
+    /// `no_candidate` (no active plate is one misread away).
+    pub fn no_match_cause(&self, text: &str) -> &'static str {
+        let r = parts(text);
+        if r.body.len() < 4 {
+            "too_short"
+        } else if looks_like_top_line(&r.body) {
+            "top_line"
+        } else if (dot_allows_whole(&r.body, serial_dot(text))
+            && (plate::parse(text).is_ok() || fits_vn_layout(&r.body)))
+            || fits_cn_body(&r)
+        {
+            "whole_plate"
+        } else {
+            "no_candidate"
+        }
+    }
+
     /// Match a camera's plate text.
     pub fn match_read(&self, text: &str) -> MatchOutcome<K> {
         if text.len() > 256 {
@@ -329,7 +456,8 @@ impl<K: Clone + Eq> PlateIndex<K> {
         // plate with a character dropped (12C-1234 read while 12C-123.45 is active too) is
         // ambiguous: the camera may have lost a digit of the longer plate, and a wrong truck is
         // worse than an officer's look. Clean reads of plates with no such neighbour attach.
-        let valid = match plate::parse(text) {
+        let dot = serial_dot(text);
+        let parsed = match plate::parse(text) {
             Ok(p) => {
                 if let Some(e) = self.entries.get(&p.canonical) {
                     let shadows: Vec<&str> = self
@@ -339,6 +467,10 @@ impl<K: Clone + Eq> PlateIndex<K> {
                             v.iter()
                                 .map(String::as_str)
                                 .filter(|c| *c != p.canonical.as_str())
+                                .filter(|c| {
+                                    !r.trailer
+                                        || self.entries.get(*c).is_some_and(|e| e.parts.trailer)
+                                })
                                 .collect()
                         })
                         .unwrap_or_default();
@@ -353,6 +485,10 @@ impl<K: Clone + Eq> PlateIndex<K> {
             }
             Err(_) => false,
         };
+        // A read that could be a whole plate as printed (a valid plate, or one with misread
+        // characters) may be a truck with no declaration.
+        let whole_without_dot = parsed || fits_vn_layout(&r.body);
+        let whole = dot_allows_whole(&r.body, dot) && whole_without_dot;
         if r.body.len() < 4 {
             return MatchOutcome::NoMatch;
         }
@@ -372,7 +508,7 @@ impl<K: Clone + Eq> PlateIndex<K> {
                 return self.outcome(best);
             }
         }
-        if valid || fits_vn_layout(&r.body) {
+        if whole {
             // A valid plate that is not active, or one misread: perhaps a truck with no
             // declaration. Not matched through a dropped character or a bottom line.
             return MatchOutcome::NoMatch;
@@ -380,7 +516,7 @@ impl<K: Clone + Eq> PlateIndex<K> {
         // 3 and 4. One character dropped, or the bottom line only: a bottom line can also be a
         // Chinese body without its letter, so the two tiers' candidates are taken together.
         // A top line alone (`12C`, `51LD`) is never enough.
-        if looks_like_top_line(&r.body) {
+        if looks_like_top_line(&r.body) || fits_cn_body(&r) {
             return MatchOutcome::NoMatch;
         }
         let mut cands: Vec<String> = if r.body.len() >= 5 {
@@ -404,8 +540,12 @@ impl<K: Clone + Eq> PlateIndex<K> {
         // by every plate with those digits, trucks with no declaration included: the officer
         // confirms the one suggested.
         let bare_number = r.body.chars().all(|c| c.is_ascii_digit());
+        // Only the dot says a character was lost (`12C-123.5`): an undeclared five-digit
+        // plate that lost a digit reads the same, so the scoring rule weighs the read's
+        // confidence and the trip's time before it attaches.
+        let by_dot = whole_without_dot;
         match self.outcome(self.best(&cands, &r)) {
-            MatchOutcome::Fuzzy(k) if bottom_line || bare_number => {
+            MatchOutcome::Fuzzy(k) if bottom_line || bare_number || by_dot => {
                 MatchOutcome::Ambiguous(vec![k])
             }
             o => o,
@@ -842,11 +982,92 @@ mod tests {
         // A dropped digit makes a valid 4-digit plate: it may be an undeclared truck.
         assert_eq!(ix.match_read("12C-1234"), MatchOutcome::NoMatch);
         // So does a dropped series letter read with confusions (12L-2345), or a 4-digit plate
-        // misread (99C-8077 read 99C-B077 is not 99C-860.77 with the 6 lost).
-        assert_eq!(ix.match_read("12-123.45"), MatchOutcome::NoMatch);
+        // misread (99C-8077 read 99C-B077 is not 99C-860.77 with the 6 lost) — unless the
+        // read shows the dot of a five-digit serial (`the_dot_of_a_five_digit_serial`).
+        assert_eq!(ix.match_read("12-12345"), MatchOutcome::NoMatch);
         let ix2 = index(&["99C-860.77"]);
         assert_eq!(ix2.match_read("99C-B077"), MatchOutcome::NoMatch);
         assert_eq!(ix2.match_read("9C-860.77"), MatchOutcome::Fuzzy(0));
+    }
+
+    #[test]
+    fn the_trailer_mark() {
+        // A read showing 挂 is of a trailer: a truck plate that would fit with a lost
+        // character is not it (an undeclared trailer 桂F·9053挂 with its province lost).
+        let ix = index(&["桂F·90530", "桂A·7788挂"]);
+        assert_eq!(ix.match_read("F·9053挂"), MatchOutcome::NoMatch);
+        assert_eq!(ix.candidates("F9053挂"), Vec::<String>::new());
+        // The same with the province character misread as a look-alike.
+        assert_eq!(ix.match_read("柱F·9053挂"), MatchOutcome::NoMatch);
+        // Without the mark, the lost character stays possible.
+        assert_eq!(ix.match_read("桂F·9053"), MatchOutcome::Fuzzy(0));
+        // A trailer read with its mark still matches its plate, province lost or not.
+        assert_eq!(ix.match_read("A7788挂"), MatchOutcome::Fuzzy(1));
+        assert_eq!(ix.match_read("桂A 7788挂"), MatchOutcome::Exact(1));
+        // … and a truck plate that lost a character does not shadow it.
+        let both = index(&["桂F·1183挂", "桂F·1183C"]);
+        assert_eq!(both.match_read("桂F·1183挂"), MatchOutcome::Exact(0));
+    }
+
+    #[test]
+    fn a_chinese_plate_that_lost_its_province_is_not_a_lost_character() {
+        // `S98548` is a whole Chinese body (letter + five): perhaps an undeclared Chinese
+        // truck; not 59B-5483 with a character lost and two misread.
+        let ix = index(&["59B-5483", "桂A·12345"]);
+        assert_eq!(ix.match_read("S98548"), MatchOutcome::NoMatch);
+        assert_eq!(ix.no_match_cause("S98548"), "whole_plate");
+        // A declared Chinese truck that lost its province still matches (folded tier).
+        assert_eq!(ix.match_read("A12345"), MatchOutcome::Fuzzy(1));
+    }
+
+    #[test]
+    fn why_nothing_matched() {
+        let ix = index(&["12C-123.45"]);
+        assert_eq!(ix.no_match_cause("29LD"), "top_line");
+        assert_eq!(ix.no_match_cause("12C"), "too_short");
+        assert_eq!(ix.no_match_cause("12C-1234"), "whole_plate");
+        assert_eq!(ix.no_match_cause("99C-B077"), "whole_plate");
+        assert_eq!(ix.no_match_cause("桂A·99999"), "whole_plate");
+        assert_eq!(ix.no_match_cause("9C-999.99"), "no_candidate");
+    }
+
+    #[test]
+    fn the_dot_of_a_five_digit_serial() {
+        // Four-digit serials are printed without a dot: a read with the dot of `123.45` that
+        // has four digits lost one, and is not the four-digit plate it spells. Its only
+        // candidate is offered to the scoring rule (an undeclared five-digit plate that lost a
+        // digit reads the same), never attached unscored.
+        let ix = index(&["12C-123.45", "29LD-012.34"]);
+        assert_eq!(ix.match_read("12C-123.5"), MatchOutcome::Ambiguous(vec![0]));
+        assert_eq!(ix.match_read("12C-12.45"), MatchOutcome::Ambiguous(vec![0]));
+        assert_eq!(ix.match_read("12c 123.4"), MatchOutcome::Ambiguous(vec![0]));
+        assert_eq!(ix.match_read("12-123.45"), MatchOutcome::Ambiguous(vec![0]));
+        // A two-letter series that lost a letter is still a whole plate (29L-012.34).
+        assert_eq!(ix.match_read("29L-012.34"), MatchOutcome::NoMatch);
+        // Without the dot it may be the four-digit plate of a truck with no declaration.
+        assert_eq!(ix.match_read("12C-1235"), MatchOutcome::NoMatch);
+        assert_eq!(ix.match_read("12C 123 5"), MatchOutcome::NoMatch);
+        // A whole five-digit plate with the dot is not one that lost a digit.
+        assert_eq!(ix.match_read("12C-123.47"), MatchOutcome::NoMatch);
+        assert_eq!(ix.match_read("12C-123.45"), MatchOutcome::Exact(0));
+        // A dot that is not the serial's says nothing.
+        assert_eq!(serial_dot("12.C1235"), None);
+        assert_eq!(serial_dot("桂A.12345"), None);
+        assert_eq!(serial_dot("12C-123.45"), Some(2));
+        assert_eq!(serial_dot("12C-123.5"), Some(1));
+        // An active four-digit plate read exactly still attaches, dot or not.
+        let four = index(&["12C-1235"]);
+        assert_eq!(four.match_read("12C-1235"), MatchOutcome::Exact(0));
+        // The scoring rule settles the lost digit when the trip is near and the read sure
+        // enough, as for any ambiguous read.
+        let o = ix.match_read("12C-123.5");
+        let plates = ix.to_score("12C-123.5", &o).unwrap();
+        let d = settle(
+            "12C-123.5",
+            0.8,
+            plates.iter().map(|p| (0, p.as_str(), Timing::Near)),
+        );
+        assert_eq!((d.attach, d.why), (Some(0), "settled"));
     }
 
     #[test]
@@ -854,7 +1075,12 @@ mod tests {
         let ix = index(&["12C-123.45", "12C-123.46", "12LD-1234", "12L-012.34"]);
         assert_eq!(ix.match_read("12C-123.47"), MatchOutcome::NoMatch);
         assert_eq!(ix.match_read("29C-123.45"), MatchOutcome::NoMatch);
-        assert_eq!(ix.match_read("12C-123.4"), MatchOutcome::NoMatch);
+        // The dot shows a lost digit: both plates it may be go to an officer.
+        assert_eq!(
+            ix.match_read("12C-123.4"),
+            MatchOutcome::Ambiguous(vec![0, 1])
+        );
+        assert_eq!(ix.match_read("12C-1234"), MatchOutcome::NoMatch);
         // 12LD-1234 and 12L-012.34 fold alike; the read's letters decide, a tie is ambiguous.
         assert_eq!(fold("12LD1234"), fold("12L01234"));
         assert_eq!(ix.match_read("12LD1234"), MatchOutcome::Exact(2));

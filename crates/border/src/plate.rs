@@ -256,7 +256,13 @@ fn err(code: &'static str, vi: impl Into<String>, en: impl Into<String>) -> Inva
 /// Latin letters upper-cased; `Err` names the first character that does not belong on a plate.
 fn compact(input: &str) -> Result<Vec<char>, Invalid> {
     let mut out = Vec::with_capacity(input.len());
-    for c in input.nfkc() {
+    // NFKC leaves ASCII as it is: most camera reads skip the normalisation.
+    let chars: Box<dyn Iterator<Item = char> + '_> = if input.is_ascii() {
+        Box::new(input.chars())
+    } else {
+        Box::new(input.nfkc())
+    };
+    for c in chars {
         if is_separator(c) {
             continue;
         }

@@ -109,12 +109,59 @@ pub async fn run(args: &BorderArgs) -> anyhow::Result<()> {
     );
     println!("  {line}");
     println!(
-        "  scoring rule (confidence, expected hour): {} ambiguous reads settled right, {} wrong, {} undeclared; still in review by reason: {:?}",
+        "  reads in time order; {:.0} plates in the index on average when a read came, {} trips left it after their last read (crossed)",
+        acc.active_mean, acc.crossed
+    );
+    println!(
+        "  scoring rule (confidence, expected hour or present at the gate): {} ambiguous reads settled right, {} wrong, {} undeclared; still in review by reason: {:?}",
         acc.settled, acc.settled_wrong, acc.undeclared_settled, acc.review_why
     );
+    println!("  declared trucks' reads in review, by cause:");
+    for (cause, n) in &acc.review_cause {
+        println!(
+            "    {cause}: {n} ({:.2}% of declared reads)",
+            *n as f64 * 100.0 / acc.declared_reads.max(1) as f64
+        );
+    }
+    println!(
+        "  … by candidate plates weighed (0: none): {:?}",
+        acc.review_candidates
+    );
+    for k in &acc.by_kind {
+        println!(
+            "    {}: {} reads, {} right, {} wrong, {} review {:?}; undeclared {} of {} attached",
+            k.kind,
+            k.reads,
+            k.right,
+            k.wrong,
+            k.review,
+            k.review_why,
+            k.undeclared_attached,
+            k.undeclared_reads
+        );
+    }
     for w in &acc.wrong_examples {
         println!("  wrong: {w:?}");
     }
+    results.push(line);
+    // The same reads with every trip a candidate throughout (the evaluation before
+    // 2026-11-30), for comparison.
+    let st = tinhso_border::misread::evaluate_with(
+        args.plates,
+        args.reads,
+        args.seed,
+        tinhso_border::misread::Timeline::Static,
+    );
+    let line = format!(
+        "border plate matching, static timeline (every trip a candidate for every read, never present): {:.2}% right, {} wrong, {:.2}% to review; undeclared trucks {} of {} attached; in review {:?}",
+        st.right_rate * 100.0,
+        st.wrong,
+        st.review as f64 * 100.0 / st.declared_reads.max(1) as f64,
+        st.undeclared_attached,
+        st.undeclared_reads,
+        st.review_cause
+    );
+    println!("  {line}");
     results.push(line);
 
     let targets = if args.matching_only {
@@ -144,7 +191,8 @@ pub async fn run(args: &BorderArgs) -> anyhow::Result<()> {
         println!("camera events on {backend} ({desc})");
         let line = format!(
             "border camera events [{backend}]: {:.0} events/s in batches of {} ({} events, {} trips: {} attached, {} to review, {} duplicates); \
-             single event p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} events); peak {}",
+             single event p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} events); \
+             {} at a time: {:.0} events/s, p50 {:.2} ms, p99 {:.2} ms, {} write transactions for {} events; peak {}",
             ing.batch_events_per_s,
             ing.batch,
             ing.events,
@@ -156,6 +204,12 @@ pub async fn run(args: &BorderArgs) -> anyhow::Result<()> {
             ing.single_p99_us as f64 / 1e3,
             ing.single_max_us as f64 / 1e3,
             ing.single_events,
+            tinhso_border::events::CONCURRENT_SENDERS,
+            ing.concurrent_events_per_s,
+            ing.concurrent_p50_us as f64 / 1e3,
+            ing.concurrent_p99_us as f64 / 1e3,
+            ing.concurrent_transactions,
+            ing.concurrent_events,
             peak()
         );
         println!("  {line}");

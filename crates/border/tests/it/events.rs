@@ -476,6 +476,57 @@ async fn ingestion_bench_runs_small() {
     eprintln!("{}", serde_json::to_string(&b).unwrap());
 }
 
+/// Single events sent at the same time (many cameras, a request each) share write
+/// transactions through group commit (`Db::write_grouped`): fewer commits than events, each
+/// event stored once and its trip moved.
+#[tokio::test]
+async fn concurrent_single_events_share_a_transaction() {
+    use std::future::Future;
+    let t = crate::env().await;
+    let (ing, ids) = setup(&t.db, &["12C-123.45", "桂F·67890", "98C-456.78"]).await;
+    let texts = ["12C12345", "桂F67890", "98C45678"];
+    let evs: Vec<NewEvent> = (0..12)
+        .map(|i| cam(&format!("c{i}"), "CAM-HN-S1", texts[i % 3], T0 + i as i64))
+        .collect();
+    let (tx0, items0) = t.db.group_stats();
+    // Polled together on the test's one thread (a join): all queue before the writer runs.
+    let mut futs: Vec<_> = evs
+        .iter()
+        .map(|e| Some(Box::pin(ing.ingest(&t.db, e))))
+        .collect();
+    let mut results = Vec::new();
+    std::future::poll_fn(|cx| {
+        for slot in futs.iter_mut() {
+            if let Some(f) = slot {
+                if let std::task::Poll::Ready(r) = f.as_mut().poll(cx) {
+                    results.push(r.unwrap());
+                    *slot = None;
+                }
+            }
+        }
+        if futs.iter().all(Option::is_none) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    assert_eq!(results.len(), 12);
+    assert!(results.iter().all(|r| r.outcome == "exact"), "{results:?}");
+    let (tx1, items1) = t.db.group_stats();
+    if t.db.group_commit() {
+        assert_eq!(items1 - items0, 12);
+        assert!(tx1 - tx0 < 12, "{} transactions for 12 events", tx1 - tx0);
+    }
+    for id in &ids {
+        assert_eq!(stage_of(&t.db, id).await, "staging");
+    }
+    assert_eq!(
+        crate::count(&t.db, "SELECT COUNT(*) FROM border_events").await,
+        12
+    );
+}
+
 /// The ingestion benchmark at full size (slow in a debug build):
 /// `cargo test -p tinhso-border --test it events::bench_full -- --ignored --nocapture`.
 #[tokio::test]
