@@ -2195,19 +2195,25 @@ pub async fn check_standby(
             (r.try_get(1).map_err(db_err)?, r.try_get(2).map_err(db_err)?),
         );
     }
-    let mut from_standby: HashMap<String, Vec<i64>> = HashMap::new();
+    // Seats from standby per trip: (hour, when the seat was given, in simulated time).
+    let mut from_standby: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
     let mut no_show: HashSet<String> = HashSet::new();
-    for r in sqlx::query("SELECT trip_id, hour_start, source, status FROM border_bookings")
-        .fetch_all(db.pool())
-        .await
-        .map_err(db_err)?
+    for r in
+        sqlx::query("SELECT trip_id, hour_start, source, status, created_at FROM border_bookings")
+            .fetch_all(db.pool())
+            .await
+            .map_err(db_err)?
     {
         let trip: String = r.try_get(0).map_err(db_err)?;
         let hour: i64 = r.try_get(1).map_err(db_err)?;
         let source: String = r.try_get(2).map_err(db_err)?;
         let status: String = r.try_get(3).map_err(db_err)?;
+        let given: i64 = r.try_get(4).map_err(db_err)?;
         if source == "from_standby" {
-            from_standby.entry(trip.clone()).or_default().push(hour);
+            from_standby
+                .entry(trip.clone())
+                .or_default()
+                .push((hour, given));
         }
         if status == "no_show" {
             no_show.insert(trip);
@@ -2235,16 +2241,21 @@ pub async fn check_standby(
             broken.push(format!("trip {id}: joined standby, no entry"));
             continue;
         };
-        // A seat is never in an hour already over when the truck joined (a truck seated,
-        // then swept as a no-show because its arrival was not seen, may be seated again).
+        // A seat given after the truck joined is never in an hour already over when it
+        // joined. Seats given before belong to an earlier stay on standby (a truck seated,
+        // then swept as a no-show because its arrival was not seen, may come and join again).
         match from_standby.get(id) {
             None if status == "seated" => {
                 broken.push(format!("trip {id}: seated without a booking from standby"))
             }
             None => {}
-            Some(hours) if hours.iter().all(|h| *h + slots::HOUR > *at) => {}
-            Some(hours) => broken.push(format!(
-                "trip {id}: joined at {at}, seats from standby {hours:?}"
+            Some(seats)
+                if seats
+                    .iter()
+                    .filter(|(_, given)| *given >= *at)
+                    .all(|(h, _)| *h + slots::HOUR > *at) => {}
+            Some(seats) => broken.push(format!(
+                "trip {id}: joined at {at}, seats from standby (hour, given) {seats:?}"
             )),
         }
     }
