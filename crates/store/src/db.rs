@@ -380,6 +380,19 @@ pub struct Savepoint {
 }
 
 impl WriteTx {
+    /// The savepoint just opened at `depth`, with what it must restore if rolled back to.
+    fn savepoint_at(&self, depth: usize) -> Savepoint {
+        Savepoint {
+            depth,
+            events: self.events.len(),
+            audit_head: self.audit_head.clone(),
+            deferred: self
+                .deferred
+                .as_ref()
+                .map_or((0, 0), |d| (d.audit.len(), d.events.len())),
+        }
+    }
+
     /// A write transaction for the group committer's writer task.
     pub(crate) async fn begin_on(o: &crate::group::Opener) -> Result<WriteTx, DbError> {
         let tx = o.writer.begin().await?;
@@ -422,15 +435,7 @@ impl WriteTx {
             .execute(&mut *self.tx)
             .await?;
         self.savepoints = depth;
-        Ok(Savepoint {
-            depth,
-            events: self.events.len(),
-            audit_head: self.audit_head.clone(),
-            deferred: self
-                .deferred
-                .as_ref()
-                .map_or((0, 0), |d| (d.audit.len(), d.events.len())),
-        })
+        Ok(self.savepoint_at(depth))
     }
 
     /// Undo everything written since `sp` (rows, audit entries, outbox events) and close it.
@@ -487,15 +492,7 @@ impl WriteTx {
                     .await?;
             }
         }
-        Ok(Savepoint {
-            depth,
-            events: self.events.len(),
-            audit_head: self.audit_head.clone(),
-            deferred: self
-                .deferred
-                .as_ref()
-                .map_or((0, 0), |d| (d.audit.len(), d.events.len())),
-        })
+        Ok(self.savepoint_at(depth))
     }
 
     fn expect_newest(&self, sp: &Savepoint) -> Result<(), DbError> {
