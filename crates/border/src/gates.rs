@@ -366,8 +366,15 @@ pub async fn seed(db: &Db) -> Result<usize, AppError> {
     Ok(gates.len())
 }
 
-/// Every gate, in the registry's order.
+/// Every gate, in the registry's order. Inside a page view ([`tinhso_store::rollup::View`]:
+/// the operations centre, whose queue, forecast and indicators each need the gates) it is read
+/// once per view ([`tinhso_store::rollup::once`]); elsewhere at each call.
 pub async fn list(db: &Db) -> Result<Vec<Gate>, AppError> {
+    tinhso_store::rollup::once("border.gates", read_all(db)).await
+}
+
+/// The gates as stored: four statements (gates, capacities, yards, agencies).
+async fn read_all(db: &Db) -> Result<Vec<Gate>, AppError> {
     let mut conn = db.read_conn().await?;
     let rows = sqlx::query(
         "SELECT code, name_vi, name_en, name_zh, kind, commune_code, opens_minute, closes_minute, lanes \

@@ -234,30 +234,33 @@ pub async fn shares(
 }
 
 /// [`shares`] for several windows at once, in the order given: the roll-up brought up to date
-/// once and every window summed by one statement (the windows joined to `border_day_counts`,
-/// [`tinhso_store::rollup::windows_sql`]).
+/// once and summed by one statement over the disjoint pieces of the windows
+/// ([`tinhso_store::rollup::Segments`]: each `border_day_counts` row read once, however many of
+/// the screen's overlapping windows contain it); each window then adds up its pieces.
 pub async fn shares_windows(
     db: &Db,
     windows: &[(NaiveDate, NaiveDate)],
     commune: Option<&str>,
 ) -> Result<Vec<Shares>, AppError> {
     let gates = gate_codes(db, commune).await?;
-    let mut counted: Vec<Vec<DayRow>> = vec![Vec::new(); windows.len()];
-    if !gates.is_empty() && !windows.is_empty() {
+    let day = |d: NaiveDate| tinhso_store::rollup::day_of(local_midnight_micros(d));
+    let days: Vec<(i64, i64)> = windows.iter().map(|(f, t)| (day(*f), day(*t))).collect();
+    let pieces = tinhso_store::rollup::Segments::of(&days);
+    let mut counted: Vec<Vec<DayRow>> = vec![Vec::new(); pieces.bounds.len()];
+    if !gates.is_empty() && !pieces.bounds.is_empty() {
         refresh_rollup(db).await?;
-        let day = |d: NaiveDate| tinhso_store::rollup::day_of(local_midnight_micros(d));
         let codes: Option<Vec<String>> =
             commune.map(|_| gates.iter().map(|g| g.code.clone()).collect());
         let sql = format!(
             "SELECT w.i, c.gate_code, c.measure, c.quarantine, c.item, CAST(SUM(c.n) AS BIGINT) \
              FROM ({}) w JOIN border_day_counts c ON c.day >= w.lo AND c.day < w.hi WHERE 1 = 1{} \
              GROUP BY w.i, c.gate_code, c.measure, c.quarantine, c.item",
-            tinhso_store::rollup::windows_sql(windows.len(), 1),
-            agency_clause_on(codes.as_deref(), 1 + 2 * windows.len(), "c.gate_code")
+            pieces.sql(1),
+            agency_clause_on(codes.as_deref(), 1 + 2 * pieces.bounds.len(), "c.gate_code")
         );
         let mut q = sqlx::query(&sql);
-        for (from, to) in windows {
-            q = q.bind(day(*from)).bind(day(*to));
+        for (lo, hi) in &pieces.bounds {
+            q = q.bind(*lo).bind(*hi);
         }
         for c in codes.iter().flatten() {
             q = q.bind(c);
@@ -277,7 +280,7 @@ pub async fn shares_windows(
             let slot = usize::try_from(i)
                 .ok()
                 .and_then(|i| counted.get_mut(i))
-                .ok_or_else(|| AppError::internal(format!("shares: window {i}")))?;
+                .ok_or_else(|| AppError::internal(format!("shares: piece {i}")))?;
             slot.push((
                 r.try_get(1).map_err(db_err)?,
                 0,
@@ -288,7 +291,11 @@ pub async fn shares_windows(
             ));
         }
     }
-    Ok(counted.iter().map(|rows| tally(&gates, rows)).collect())
+    // A window's rows are its pieces' rows: `tally` adds the counts of equal keys.
+    let rows = pieces.fold(&counted, |window: &mut Vec<DayRow>, piece| {
+        window.extend(piece.iter().cloned())
+    });
+    Ok(rows.iter().map(|rows| tally(&gates, rows)).collect())
 }
 
 /// The same counts straight from the raw rows (every trip and check of the window is read).

@@ -632,8 +632,8 @@ pub async fn sync_rate(
 
 /// [`sync_rate`] for several windows at once, in the order given: the dossiers received from
 /// the services roll-up for every window in one statement
-/// (`tinhso_services::indicators::counts_windows`), the synchronised ones counted for every
-/// window by one more.
+/// (`tinhso_services::indicators::counts_windows`), the synchronised ones counted by one more
+/// over the windows' disjoint pieces (`tinhso_store::rollup::Segments`: each row once).
 pub async fn sync_rates(
     db: &Db,
     windows: &[(NaiveDate, NaiveDate)],
@@ -647,32 +647,41 @@ pub async fn sync_rates(
         .iter()
         .map(|per_agency| per_agency.values().map(|c| c.received).sum())
         .collect();
+    // Counted over the windows' disjoint pieces, each row once, then added up per window.
     let micros = tinhso_services::indicators::local_midnight_micros;
-    let filter = tinhso_services::indicators::agency_clause_on(
-        agencies,
-        1 + 2 * windows.len(),
-        "s.agency_code",
-    );
-    let sql = format!(
-        "SELECT w.i, CAST(COUNT(*) AS BIGINT) FROM ({}) w JOIN dvcqg_sync s \
-         ON s.received_at >= w.lo AND s.received_at < w.hi \
-         WHERE s.pending = 0 AND s.on_portal = 1{filter} GROUP BY w.i",
-        tinhso_store::rollup::windows_sql(windows.len(), 1)
-    );
-    let mut q = sqlx::query(&sql);
-    for (from, to) in windows {
-        q = q.bind(micros(*from)).bind(micros(*to));
-    }
-    for a in agencies.unwrap_or_default() {
-        q = q.bind(a);
-    }
-    let mut synced = vec![0i64; windows.len()];
-    for r in q.fetch_all(db.pool()).await.map_err(db_err)? {
-        let i: i64 = r.try_get(0).map_err(db_err)?;
-        if let Some(slot) = usize::try_from(i).ok().and_then(|i| synced.get_mut(i)) {
-            *slot = r.try_get(1).map_err(db_err)?;
+    let spans: Vec<(i64, i64)> = windows
+        .iter()
+        .map(|(f, t)| (micros(*f), micros(*t)))
+        .collect();
+    let pieces = tinhso_store::rollup::Segments::of(&spans);
+    let mut per_piece = vec![0i64; pieces.bounds.len()];
+    if !pieces.bounds.is_empty() {
+        let filter = tinhso_services::indicators::agency_clause_on(
+            agencies,
+            1 + 2 * pieces.bounds.len(),
+            "s.agency_code",
+        );
+        let sql = format!(
+            "SELECT w.i, CAST(COUNT(*) AS BIGINT) FROM ({}) w JOIN dvcqg_sync s \
+             ON s.received_at >= w.lo AND s.received_at < w.hi \
+             WHERE s.pending = 0 AND s.on_portal = 1{filter} GROUP BY w.i",
+            pieces.sql(1)
+        );
+        let mut q = sqlx::query(&sql);
+        for (lo, hi) in &pieces.bounds {
+            q = q.bind(*lo).bind(*hi);
+        }
+        for a in agencies.unwrap_or_default() {
+            q = q.bind(a);
+        }
+        for r in q.fetch_all(db.pool()).await.map_err(db_err)? {
+            let i: i64 = r.try_get(0).map_err(db_err)?;
+            if let Some(slot) = usize::try_from(i).ok().and_then(|i| per_piece.get_mut(i)) {
+                *slot = r.try_get(1).map_err(db_err)?;
+            }
         }
     }
+    let synced = pieces.fold(&per_piece, |t: &mut i64, n| *t += n);
     Ok(windows
         .iter()
         .zip(received.into_iter().zip(synced))

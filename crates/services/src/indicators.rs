@@ -595,51 +595,63 @@ pub async fn counts(
 }
 
 /// [`counts`] for several windows `[from, to)` at once, in the order given: the roll-up is
-/// brought up to date once and every window is summed by one statement (the windows are rows of
-/// a derived table joined to `dossier_day_counts`, [`tinhso_store::rollup::windows_sql`]), so a
-/// screen's year, quarters, month and day cost two round trips, not two per window.
+/// brought up to date once and summed by one statement over the disjoint pieces of the windows
+/// ([`tinhso_store::rollup::Segments`]: a year, its quarters, a month and a day overlap, and
+/// each roll-up row is read once, not once per window containing it); each window then adds up
+/// its pieces. A screen's year, quarters, month and day cost two round trips.
 pub async fn counts_windows(
     db: &Db,
     windows: &[(NaiveDate, NaiveDate)],
     codes: Option<&[String]>,
 ) -> Result<Vec<BTreeMap<String, Counts>>, AppError> {
-    let mut out = vec![BTreeMap::new(); windows.len()];
     if windows.is_empty() {
-        return Ok(out);
+        return Ok(Vec::new());
     }
     refresh_rollup(db).await?;
     let day = |d: NaiveDate| tinhso_store::rollup::day_of(local_midnight_micros(d));
-    let sums: Vec<String> = DAY_COLUMNS
-        .iter()
-        .map(|c| format!("CAST(SUM(c.{c}) AS BIGINT)"))
-        .collect();
-    let sql = format!(
-        "SELECT w.i, c.agency_code, {} FROM ({}) w JOIN dossier_day_counts c \
-         ON c.day >= w.lo AND c.day < w.hi WHERE 1 = 1{} GROUP BY w.i, c.agency_code",
-        sums.join(", "),
-        tinhso_store::rollup::windows_sql(windows.len(), 1),
-        agency_clause_on(codes, 1 + 2 * windows.len(), "c.agency_code")
-    );
-    let mut q = sqlx::query(&sql);
-    for (from, to) in windows {
-        q = q.bind(day(*from)).bind(day(*to));
-    }
-    for c in codes.unwrap_or_default() {
-        q = q.bind(c);
-    }
-    for r in q.fetch_all(db.pool()).await.map_err(db_err)? {
-        let i: i64 = r.try_get(0).map_err(db_err)?;
-        let mut v = [0i64; 13];
-        for (k, slot) in v.iter_mut().enumerate() {
-            *slot = r.try_get(k + 2).map_err(db_err)?;
+    let days: Vec<(i64, i64)> = windows.iter().map(|(f, t)| (day(*f), day(*t))).collect();
+    let pieces = tinhso_store::rollup::Segments::of(&days);
+    let mut per_piece = vec![BTreeMap::<String, Counts>::new(); pieces.bounds.len()];
+    if !pieces.bounds.is_empty() {
+        let sums: Vec<String> = DAY_COLUMNS
+            .iter()
+            .map(|c| format!("CAST(SUM(c.{c}) AS BIGINT)"))
+            .collect();
+        let sql = format!(
+            "SELECT w.i, c.agency_code, {} FROM ({}) w JOIN dossier_day_counts c \
+             ON c.day >= w.lo AND c.day < w.hi WHERE 1 = 1{} GROUP BY w.i, c.agency_code",
+            sums.join(", "),
+            pieces.sql(1),
+            agency_clause_on(codes, 1 + 2 * pieces.bounds.len(), "c.agency_code")
+        );
+        let mut q = sqlx::query(&sql);
+        for (lo, hi) in &pieces.bounds {
+            q = q.bind(*lo).bind(*hi);
         }
-        let slot = usize::try_from(i)
-            .ok()
-            .and_then(|i| out.get_mut(i))
-            .ok_or_else(|| AppError::internal(format!("counts: window {i}")))?;
-        slot.insert(r.try_get(1).map_err(db_err)?, Counts::from_day_values(v));
+        for c in codes.unwrap_or_default() {
+            q = q.bind(c);
+        }
+        for r in q.fetch_all(db.pool()).await.map_err(db_err)? {
+            let i: i64 = r.try_get(0).map_err(db_err)?;
+            let mut v = [0i64; 13];
+            for (k, slot) in v.iter_mut().enumerate() {
+                *slot = r.try_get(k + 2).map_err(db_err)?;
+            }
+            let slot = usize::try_from(i)
+                .ok()
+                .and_then(|i| per_piece.get_mut(i))
+                .ok_or_else(|| AppError::internal(format!("counts: piece {i}")))?;
+            slot.insert(r.try_get(1).map_err(db_err)?, Counts::from_day_values(v));
+        }
     }
-    Ok(out)
+    Ok(pieces.fold(
+        &per_piece,
+        |window: &mut BTreeMap<String, Counts>, piece| {
+            for (agency, c) in piece {
+                *window.entry(agency.clone()).or_default() += *c;
+            }
+        },
+    ))
 }
 
 /// Count, per agency, from the dossiers of `[from, to)` (local dates), straight from the raw

@@ -22,7 +22,8 @@
 
 use crate::db::{Db, DbError, WriteTx};
 use sqlx::Row;
-use std::collections::HashSet;
+use std::any::Any;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -36,7 +37,11 @@ tokio::task_local! {
 #[derive(Clone, Default)]
 pub struct View {
     checked: Arc<Mutex<HashSet<String>>>,
+    /// What the view read once ([`once`]): configuration a page's parts all need.
+    kept: Arc<Mutex<HashMap<&'static str, Kept>>>,
 }
+
+type Kept = Arc<dyn Any + Send + Sync>;
 
 impl View {
     pub fn new() -> Self {
@@ -67,6 +72,38 @@ impl View {
         out.sort();
         out
     }
+}
+
+/// `read`'s value, read once per [`View`]: inside a view the first call under `key` reads and
+/// keeps it and the later ones get a copy (the page is as fresh as its start, as for the
+/// roll-ups); outside a view every call reads. For what several parts of one page read alike —
+/// a module's configuration (the border gates: the queue, the forecast and the indicators of
+/// one operations-centre screen read them once, not three times). A value of another type kept
+/// under the same key is read again, not mistaken.
+pub async fn once<T, E, F>(key: &'static str, read: F) -> Result<T, E>
+where
+    T: Clone + Send + Sync + 'static,
+    F: Future<Output = Result<T, E>>,
+{
+    let view = VIEW.try_with(|v| v.clone()).ok();
+    if let Some(v) = &view {
+        let hit = v
+            .kept
+            .lock()
+            .ok()
+            .and_then(|k| k.get(key).cloned())
+            .and_then(|a| a.downcast_ref::<T>().cloned());
+        if let Some(value) = hit {
+            return Ok(value);
+        }
+    }
+    let value = read.await?;
+    if let Some(v) = &view {
+        if let Ok(mut k) = v.kept.lock() {
+            k.insert(key, Arc::new(value.clone()));
+        }
+    }
+    Ok(value)
 }
 
 /// Whether a refresh of `rollup` in the current task must read its marks: always outside a
@@ -168,6 +205,74 @@ pub fn windows_sql(n: usize, first: usize) -> String {
         .join(" UNION ALL ")
 }
 
+/// The disjoint pieces (tranches) of a set of windows of local days that may overlap — a year,
+/// its quarters, a month and a day — so that one pass over a roll-up feeds every window: the
+/// roll-up is summed once per piece (each row read once, not once per window containing it),
+/// then each window adds up its pieces ([`Segments::fold`]).
+///
+/// Pieces are the intervals between consecutive window bounds that lie inside at least one
+/// window; a window is a run of consecutive pieces (`parts`). Empty windows (`lo ≥ hi`) have no
+/// piece. Joined like [`windows_sql`]: `… FROM (segments.sql(1)) w JOIN t ON t.day >= w.lo AND
+/// t.day < w.hi GROUP BY w.i, …`, binding [`Segments::bounds`] in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segments {
+    /// Each piece `[lo, hi)`, in day order, disjoint.
+    pub bounds: Vec<(i64, i64)>,
+    /// For each window, in the order given, the pieces it is made of.
+    pub parts: Vec<std::ops::Range<usize>>,
+}
+
+impl Segments {
+    /// The pieces of `windows` (`[lo, hi)` each).
+    pub fn of(windows: &[(i64, i64)]) -> Self {
+        let mut cuts: Vec<i64> = windows
+            .iter()
+            .filter(|(lo, hi)| lo < hi)
+            .flat_map(|&(lo, hi)| [lo, hi])
+            .collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let bounds: Vec<(i64, i64)> = cuts
+            .windows(2)
+            .map(|c| (c[0], c[1]))
+            .filter(|&(a, b)| windows.iter().any(|&(lo, hi)| lo <= a && b <= hi))
+            .collect();
+        let parts = windows
+            .iter()
+            .map(|&(lo, hi)| {
+                if lo >= hi {
+                    return 0..0;
+                }
+                let first = bounds.partition_point(|&(a, _)| a < lo);
+                let end = bounds.partition_point(|&(_, b)| b <= hi);
+                first..end.max(first)
+            })
+            .collect();
+        Segments { bounds, parts }
+    }
+
+    /// The derived table of the pieces, `(i, lo, hi)`, bounds numbered from `$first`
+    /// ([`windows_sql`]).
+    pub fn sql(&self, first: usize) -> String {
+        windows_sql(self.bounds.len(), first)
+    }
+
+    /// Each window's total from its pieces' values (`per_piece[j]` for piece `j`): `add` adds a
+    /// piece's value into a window's.
+    pub fn fold<P, T: Default>(&self, per_piece: &[P], mut add: impl FnMut(&mut T, &P)) -> Vec<T> {
+        self.parts
+            .iter()
+            .map(|r| {
+                let mut total = T::default();
+                for p in per_piece.get(r.clone()).unwrap_or_default() {
+                    add(&mut total, p);
+                }
+                total
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +287,92 @@ mod tests {
              UNION ALL SELECT CAST(1 AS BIGINT) AS i, CAST($5 AS BIGINT) AS lo, \
              CAST($6 AS BIGINT) AS hi"
         );
+    }
+
+    #[test]
+    fn overlapping_windows_become_disjoint_pieces() {
+        // A year [0, 365), its quarters [0, 90) … [270, 365), a month [300, 331), a day
+        // [330, 331), a window repeated, an empty one, and one apart [400, 410).
+        let windows = [
+            (0, 365),
+            (0, 90),
+            (90, 181),
+            (181, 270),
+            (270, 365),
+            (300, 331),
+            (330, 331),
+            (0, 90),
+            (5, 5),
+            (400, 410),
+        ];
+        let s = Segments::of(&windows);
+        assert_eq!(
+            s.bounds,
+            vec![
+                (0, 90),
+                (90, 181),
+                (181, 270),
+                (270, 300),
+                (300, 330),
+                (330, 331),
+                (331, 365),
+                (400, 410)
+            ]
+        );
+        // Each window is exactly its pieces: same days, none counted twice.
+        for (w, r) in windows.iter().zip(&s.parts) {
+            let days: i64 = s.bounds[r.clone()].iter().map(|(a, b)| b - a).sum();
+            assert_eq!(days, (w.1 - w.0).max(0), "{w:?}");
+            if let (Some(first), Some(last)) = (s.bounds.get(r.start), r.end.checked_sub(1)) {
+                assert_eq!((first.0, s.bounds[last].1), *w);
+            }
+        }
+        assert_eq!(s.parts[8], 0..0);
+        // Sums by hand: one count per day (day d counts d), added per piece, then per window.
+        let per_piece: Vec<i64> = s.bounds.iter().map(|&(a, b)| (a..b).sum()).collect();
+        let totals: Vec<i64> = s.fold(&per_piece, |t: &mut i64, p| *t += p);
+        for (w, t) in windows.iter().zip(totals) {
+            assert_eq!(t, (w.0..w.1).sum::<i64>(), "{w:?}");
+        }
+        assert_eq!(s.sql(3), windows_sql(8, 3));
+        assert_eq!(Segments::of(&[]).bounds, vec![]);
+    }
+
+    #[tokio::test]
+    async fn a_view_reads_once_what_its_parts_share() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let reads = AtomicUsize::new(0);
+        let read = || async {
+            reads.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, ()>(vec![1, 2, 3])
+        };
+        // Outside a view: every call reads.
+        once("gates", read()).await.unwrap();
+        once("gates", read()).await.unwrap();
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+        let view = View::new();
+        let got = view
+            .run(async {
+                let a = once("gates", read()).await.unwrap();
+                let b = once("gates", read()).await.unwrap();
+                // Another type under the key: read, not mistaken for the kept one.
+                let c: Result<String, ()> = once("gates", async { Ok("x".to_string()) }).await;
+                (a, b, c)
+            })
+            .await;
+        assert_eq!(got, (vec![1, 2, 3], vec![1, 2, 3], Ok("x".to_string())));
+        assert_eq!(reads.load(Ordering::SeqCst), 3);
+        // A new view reads again; an error is not kept.
+        View::new()
+            .run(async {
+                assert_eq!(
+                    once::<Vec<i32>, _, _>("gates", async { Err(()) }).await,
+                    Err(())
+                );
+                once("gates", read()).await.unwrap();
+            })
+            .await;
+        assert_eq!(reads.load(Ordering::SeqCst), 4);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod report_mail;
 mod reported;
 mod reports;
 mod review;
+mod windows;
 
 use tinhso_store::audit::Ctx;
 use tinhso_store::migrate::STORE_MIGRATIONS;
