@@ -19,7 +19,7 @@
 //! the target → *at risk*. Otherwise the board's status stands.
 
 use crate::board::{self, Line, Status};
-use crate::engine::{round1, Direction, Kind, Observation, OrgUnit, Registry};
+use crate::engine::{round1, Direction, Kind, Observation, OrgUnit, Registry, Source};
 use crate::period::{Frequency, Period};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
@@ -259,8 +259,21 @@ pub async fn trend(
     Ok(out)
 }
 
-/// The operations centre as of `today` (`now`: Unix microseconds, for the queues).
+/// The operations centre as of `today` (`now`: Unix microseconds, for the queues). Computed in
+/// the registry's page view: each roll-up is checked once, and what several parts read alike
+/// (the border gates: the queue, the forecast, the border indicators) is read once.
 pub async fn centre(
+    db: &Db,
+    registry: &Registry,
+    today: NaiveDate,
+    now: i64,
+) -> Result<Centre, AppError> {
+    registry
+        .in_view(centre_in_view(db, registry, today, now))
+        .await
+}
+
+async fn centre_in_view(
     db: &Db,
     registry: &Registry,
     today: NaiveDate,
@@ -463,15 +476,198 @@ fn bad_indicator(key: &str) -> AppError {
     )
 }
 
-/// The value of a live indicator for every commune, over `period`. Services indicators come
-/// from one report over the communes' People's Committees (the engine's commune unit); border
-/// indicators from the engine, for the communes that have a gate (the others have none).
+/// An indicator the communes map can be shaded by (chỉ số tô màu bản đồ): every live indicator
+/// and every reported indicator a target of an imported plan is wired to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MapIndicator {
+    pub key: String,
+    pub name_vi: String,
+    pub name_en: String,
+    pub kind: Kind,
+    /// Whether higher (at least) or lower (at most) is better: the map's colours follow it.
+    pub direction: Direction,
+    pub source: Source,
+}
+
+/// Every indicator the map can show: the live ones, then the reported ones in the plans' order
+/// (named after the first target wired to each).
+pub async fn map_indicators(db: &Db, registry: &Registry) -> Result<Vec<MapIndicator>, AppError> {
+    let mut out: Vec<MapIndicator> = registry
+        .definitions()
+        .into_iter()
+        .map(|d| MapIndicator {
+            key: d.key.to_string(),
+            name_vi: d.name_vi.to_string(),
+            name_en: d.name_en.to_string(),
+            kind: d.kind,
+            direction: d.kind.default_direction(),
+            source: Source::Live,
+        })
+        .collect();
+    for t in crate::plan::targets(db).await? {
+        if t.indicator_key.starts_with("reported.") && !out.iter().any(|m| m.key == t.indicator_key)
+        {
+            out.push(MapIndicator {
+                key: t.indicator_key,
+                name_vi: t.name_vi,
+                name_en: t.name_en,
+                kind: t.kind,
+                direction: t.direction,
+                source: Source::Reported,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The map indicator `key`; an unknown key is refused on `indicator` (rule `indicator_unknown`).
+pub async fn map_indicator(
+    db: &Db,
+    registry: &Registry,
+    key: &str,
+) -> Result<MapIndicator, AppError> {
+    map_indicators(db, registry)
+        .await?
+        .into_iter()
+        .find(|m| m.key == key)
+        .ok_or_else(|| unknown_indicator(key))
+}
+
+fn unknown_indicator(key: &str) -> AppError {
+    AppError::field(
+        "indicator",
+        Invalid::new(
+            "indicator_unknown",
+            format!(
+                "Quy tắc «chỉ số»: không có chỉ số «{key}» đo trực tiếp hoặc trong kế hoạch nào"
+            ),
+            format!("Rule “indicator”: no live or planned indicator has the key “{key}”"),
+        ),
+    )
+}
+
+/// A message in Vietnamese and English.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    pub vi: String,
+    pub en: String,
+}
+
+/// The communes map of one indicator and period: every commune's value, and — when no commune
+/// has one — why, to be shown instead of an empty map.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommuneMap {
+    pub indicator: MapIndicator,
+    pub period: String,
+    pub communes: Vec<Child>,
+    /// Why no commune has a value (`None` when one has).
+    pub empty: Option<Message>,
+}
+
+impl CommuneMap {
+    /// Whether a commune has a value.
+    pub fn has_values(&self) -> bool {
+        self.communes
+            .iter()
+            .any(|c| c.observation.as_ref().and_then(|o| o.value).is_some())
+    }
+}
+
+/// The communes map of `key` over `period` ([`by_commune`]), with the reason when it is empty.
+pub async fn commune_map(
+    db: &Db,
+    registry: &Registry,
+    key: &str,
+    period: Period,
+) -> Result<CommuneMap, AppError> {
+    let indicator = map_indicator(db, registry, key).await?;
+    let communes = by_commune(db, registry, key, period).await?;
+    let mut map = CommuneMap {
+        indicator,
+        period: period.to_string(),
+        communes,
+        empty: None,
+    };
+    if !map.has_values() {
+        map.empty = Some(empty_reason(db, registry, &map.indicator, period).await?);
+    }
+    Ok(map)
+}
+
+/// Why no commune has a value of `m` for `period`.
+async fn empty_reason(
+    db: &Db,
+    registry: &Registry,
+    m: &MapIndicator,
+    period: Period,
+) -> Result<Message, AppError> {
+    let (nvi, nen) = (&m.name_vi, &m.name_en);
+    Ok(if m.kind == Kind::Rank {
+        Message {
+            vi: format!("«{nvi}» là thứ hạng của cả tỉnh so với các tỉnh, thành phố: chỉ số này không có số liệu theo xã, phường."),
+            en: format!("“{nen}” is the province's rank among the provinces: it has no value by commune."),
+        }
+    } else if m.source == Source::Reported {
+        let committees: Vec<String> = registry
+            .units()
+            .committees(db)
+            .await?
+            .iter()
+            .map(|a| a.code.clone())
+            .collect();
+        let periods = crate::reported::periods_below_province(db, &m.key, &committees).await?;
+        if periods.is_empty() {
+            Message {
+                vi: format!("Chưa xã, phường nào báo cáo «{nvi}» (nếu có, mới là số liệu của cả tỉnh), nên chưa có bản đồ theo xã."),
+                en: format!("No commune has reported “{nen}” yet (only figures for the whole province, if any), so there is no map by commune."),
+            }
+        } else {
+            let list = periods.join(", ");
+            Message {
+                vi: format!("Chưa xã, phường nào báo cáo «{nvi}» cho kỳ {period}. Các kỳ đã có số liệu theo xã: {list}."),
+                en: format!("No commune has reported “{nen}” for {period}. Periods with values by commune: {list}."),
+            }
+        }
+    } else if m.key.starts_with("border.") {
+        Message {
+            vi: format!("Chỉ các xã, phường có cửa khẩu có số liệu «{nvi}», và trong kỳ {period} chưa có số liệu nào ở đó."),
+            en: format!("Only the communes with a border gate have values of “{nen}”, and none has one for {period}."),
+        }
+    } else {
+        Message {
+            vi: format!("Kỳ {period} chưa có số liệu «{nvi}» của xã, phường nào (chưa phát sinh trong kỳ)."),
+            en: format!("No commune has a value of “{nen}” for {period} yet (nothing counted in the period)."),
+        }
+    })
+}
+
+/// The value of an indicator for every commune, over `period`, in the registry's page view.
+/// Services indicators come from one report over the communes' People's Committees (the
+/// engine's commune unit); border indicators from the engine, for the communes that have a gate
+/// (the others have none); the other live indicators (the DVCQG sync rate, the platform's use)
+/// from the engine for each commune's People's Committee; reported indicators from the values
+/// reported for the commune itself, else for its People's Committee (a rank among provinces has
+/// none).
 pub async fn by_commune(
     db: &Db,
     registry: &Registry,
     key: &str,
     period: Period,
 ) -> Result<Vec<Child>, AppError> {
+    registry
+        .in_view(by_commune_in_view(db, registry, key, period))
+        .await
+}
+
+async fn by_commune_in_view(
+    db: &Db,
+    registry: &Registry,
+    key: &str,
+    period: Period,
+) -> Result<Vec<Child>, AppError> {
+    if key.starts_with("reported.") {
+        return reported_by_commune(db, registry, key, period).await;
+    }
     let def = registry.definition(key).ok_or_else(|| bad_indicator(key))?;
     let window = period
         .window()
@@ -488,15 +684,8 @@ pub async fn by_commune(
             .iter()
             .filter_map(|c| of_commune.get(c.code.as_str()).map(|a| a.to_string()))
             .collect();
-        // In the registry's page view: the services roll-up is checked once per page.
-        let report = registry
-            .in_view(tinhso_services::indicators::report(
-                db,
-                window.start,
-                window.end,
-                Some(&codes),
-            ))
-            .await?;
+        let report =
+            tinhso_services::indicators::report(db, window.start, window.end, Some(&codes)).await?;
         let per_agency: HashMap<&str, &tinhso_services::indicators::AgencyIndicators> = report
             .agencies
             .iter()
@@ -525,7 +714,8 @@ pub async fn by_commune(
             });
         }
     } else if !key.starts_with("border.") {
-        // Other live indicators (the DVCQG sync rate): each commune's People's Committee.
+        // Other live indicators (the DVCQG sync rate, the platform's use): each commune's
+        // People's Committee.
         let ubnd = registry.units().committees(db).await?;
         for c in all {
             let org = OrgUnit::Commune(c.code.clone());
@@ -564,6 +754,51 @@ pub async fn by_commune(
         }
     }
     Ok(out)
+}
+
+/// A reported indicator by commune: the current version reported for the commune itself for
+/// `period`, else its People's Committee's (an approved report of the committee records its
+/// values for the committee), in one statement. A rank among the provinces has no commune value.
+async fn reported_by_commune(
+    db: &Db,
+    registry: &Registry,
+    key: &str,
+    period: Period,
+) -> Result<Vec<Child>, AppError> {
+    let kind = crate::reported::kind_of(db, key)
+        .await?
+        .ok_or_else(|| unknown_indicator(key))?;
+    let mut values: HashMap<String, Observation> = HashMap::new();
+    if kind != Kind::Rank {
+        let ubnd = registry.units().committees(db).await?;
+        let commune_of: HashMap<String, &str> = ubnd
+            .iter()
+            .filter_map(|a| Some((format!("agency:{}", a.code), a.admin_unit_code.as_deref()?)))
+            .collect();
+        // A commune's own value wins over its People's Committee's.
+        let mut committee: HashMap<String, Observation> = HashMap::new();
+        for v in crate::reported::current_below_province(db, key, period).await? {
+            if let Some(code) = v.org.strip_prefix("commune:") {
+                values.insert(code.to_string(), crate::reported::observation(v));
+            } else if let Some(code) = commune_of.get(&v.org) {
+                committee.insert(code.to_string(), crate::reported::observation(v));
+            }
+        }
+        for (code, o) in committee {
+            values.entry(code).or_insert(o);
+        }
+    }
+    Ok(communes()
+        .into_iter()
+        .map(|c| {
+            let org = OrgUnit::Commune(c.code.clone());
+            Child {
+                observation: values.remove(&c.code),
+                org: org.to_string(),
+                name: c.name,
+            }
+        })
+        .collect())
 }
 
 /// The agencies located in a commune (their administrative unit is the commune): its People's

@@ -16,9 +16,9 @@
 //! table, a commune the caller may not read is shown without a value.
 
 use crate::board::Status;
-use crate::engine::{Observation, OrgUnit, Registry};
+use crate::engine::{Direction, Kind, Observation, OrgUnit, Registry, Source};
 use crate::geo::{self, Legend, Place};
-use crate::ops::{self, Centre, Child, RecordRow, TargetView};
+use crate::ops::{self, Centre, Child, CommuneMap, MapIndicator, Message, RecordRow, TargetView};
 use crate::period::{Frequency, Period};
 use crate::web::{bad_org, bad_period, num, with_unit};
 use askama::Template;
@@ -126,6 +126,20 @@ fn live_key(registry: &Registry, key: Option<&str>) -> Result<&'static str, AppE
         .ok_or_else(|| bad_indicator(key))
 }
 
+/// The map's indicator (`None` or empty: [`DEFAULT_MAP_INDICATOR`]): any live indicator or
+/// reported indicator of a plan ([`ops::map_indicator`]).
+async fn map_key(
+    state: &AppState,
+    registry: &Registry,
+    key: Option<&str>,
+) -> Result<MapIndicator, AppError> {
+    let key = key
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(DEFAULT_MAP_INDICATOR);
+    ops::map_indicator(&state.db, registry, key).await
+}
+
 /// Whether the caller may read `org`'s values of `key` (no audit: used to filter lists; the
 /// rule is [`crate::ops_access`]).
 async fn may_read(
@@ -137,15 +151,16 @@ async fn may_read(
     crate::ops_access::may_read(&state.db, ctx.principal.as_ref(), key, org).await
 }
 
-/// The communes' values, those the caller may not read emptied.
+/// The communes map of `key`, the communes the caller may not read emptied; when that leaves
+/// no value the reason says so.
 async fn communes_for(
     state: &AppState,
     ctx: &ReqCtx,
     registry: &Registry,
     key: &str,
     period: Period,
-) -> Result<Vec<Child>, AppError> {
-    let mut rows = ops::by_commune(&state.db, registry, key, period).await?;
+) -> Result<CommuneMap, AppError> {
+    let mut m = ops::commune_map(&state.db, registry, key, period).await?;
     let everything = authorize(
         ctx.principal.as_ref(),
         Permission::DossierRead,
@@ -153,21 +168,29 @@ async fn communes_for(
     )
     .is_ok();
     if !everything {
-        for r in &mut rows {
+        let had = m.has_values();
+        for r in &mut m.communes {
             let org = OrgUnit::parse(&r.org).ok_or_else(bad_org)?;
             if !may_read(state, ctx, key, &org).await? {
                 r.observation = None;
             }
         }
+        if had && !m.has_values() {
+            m.empty = Some(Message {
+                vi: "Bạn không có quyền xem số liệu theo xã, phường của chỉ số này.".into(),
+                en: "You may not see this indicator's values by commune.".into(),
+            });
+        }
     }
-    Ok(rows)
+    Ok(m)
 }
 
 // ---------------------------------------------------------------- API
 
 #[derive(Deserialize, IntoParams)]
 struct OpsQuery {
-    /// The live indicator the communes are given for (default `services.online`).
+    /// The indicator the communes are given for (default `services.online`): a live indicator
+    /// or a plan's reported indicator.
     chi_so: Option<String>,
     /// The period of the communes' values (default: the Decree 09 year window containing today).
     ky: Option<String>,
@@ -183,8 +206,30 @@ struct OpsOut {
 #[derive(Serialize)]
 struct MapOut {
     indicator: String,
+    /// `percent`, `rate`, `rank` or `boolean`.
+    kind: Kind,
+    direction: Direction,
+    /// `live` or `reported`.
+    source: Source,
     period: String,
     communes: Vec<Child>,
+    /// Why no commune has a value (`vi`, `en`), when none has; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    empty: Option<Message>,
+}
+
+impl MapOut {
+    fn of(m: CommuneMap) -> Self {
+        MapOut {
+            indicator: m.indicator.key,
+            kind: m.indicator.kind,
+            direction: m.indicator.direction,
+            source: m.indicator.source,
+            period: m.period,
+            communes: m.communes,
+            empty: m.empty,
+        }
+    }
 }
 
 /// The operations centre: `as_of`, `period` (of the targets' live values), `counters`
@@ -193,7 +238,8 @@ struct MapOut {
 /// gives it, plus `trend` — points `{period, x (years), value}`, `projection` to the end of the
 /// horizon year by least squares over the trend, and `overall`, the status corrected by the
 /// projection), and `map`: the chosen indicator's value per commune (`observation` null where
-/// nothing is measured or the caller may not read the commune).
+/// nothing is measured or reported, or the caller may not read the commune), with its `kind`,
+/// `direction` and `source`, and `empty` (`vi`, `en`) saying why when no commune has a value.
 #[utoipa::path(get, path = "/api/v1/operations", tag = "operations", params(OpsQuery),
     responses((status = 200, description = "The operations centre's numbers"),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
@@ -203,17 +249,13 @@ async fn api_operations(
     Query(q): Query<OpsQuery>,
 ) -> Result<Response, ApiError> {
     let registry = Registry::standard();
-    let key = live_key(&registry, q.chi_so.as_deref())?;
+    let m = map_key(&state, &registry, q.chi_so.as_deref()).await?;
     let period = period_of(q.ky.as_deref())?;
     let centre = ops::centre(&state.db, &registry, today(), tinhso_store::now_micros()).await?;
-    let communes = communes_for(&state, &ctx, &registry, key, period).await?;
+    let map = communes_for(&state, &ctx, &registry, &m.key, period).await?;
     Ok(Json(OpsOut {
         centre,
-        map: MapOut {
-            indicator: key.to_string(),
-            period: period.to_string(),
-            communes,
-        },
+        map: MapOut::of(map),
     })
     .into_response())
 }
@@ -237,6 +279,9 @@ struct Drill {
     observation: Option<Observation>,
     /// The units below: communes (province), agencies located in the commune (commune).
     children: Vec<Child>,
+    /// On the province: why no commune has a value, when none has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    communes_empty: Option<Message>,
     /// The records behind the number (an agency's dossiers, a commune's border trips), at most
     /// 200; `null` when the indicator has no list at this level.
     records: Option<Vec<RecordRow>>,
@@ -254,8 +299,13 @@ async fn drill(state: &AppState, ctx: &ReqCtx, q: &DrillQuery) -> Result<Drill, 
         require(state, ctx, perm, &scope, &format!("operations:{key}@{org}")).await?;
     }
     let observation = registry.observe(&state.db, key, period, &org).await?;
+    let mut communes_empty = None;
     let children = match &org {
-        OrgUnit::Province => communes_for(state, ctx, &registry, key, period).await?,
+        OrgUnit::Province => {
+            let m = communes_for(state, ctx, &registry, key, period).await?;
+            communes_empty = m.empty;
+            m.communes
+        }
         OrgUnit::Commune(c)
             if key.starts_with("services.") || key == crate::live_sync::DVCQG_SYNC =>
         {
@@ -284,6 +334,7 @@ async fn drill(state: &AppState, ctx: &ReqCtx, q: &DrillQuery) -> Result<Drill, 
         org: org.to_string(),
         observation,
         children,
+        communes_empty,
         records,
     })
 }
@@ -391,34 +442,122 @@ pub fn sparkline(t: &TargetView, label: &str) -> String {
 const PALETTE: [&str; 5] = ["#d73027", "#fc8d59", "#fee08b", "#91cf60", "#1a9850"];
 const NO_VALUE: &str = "#64748b";
 
-/// The shading class of a percentage: 0–20, 20–40, 40–60, 60–80, 80–100.
-pub fn class_of(v: f64) -> usize {
-    ((v / 20.0).floor().max(0.0) as usize).min(PALETTE.len() - 1)
+/// How a map shades its values (thang màu): classes in value order, each with its colour and
+/// label. Shares: five fixed classes of 20 points; done-or-not: two; growth rates and anything
+/// else: five equal classes between the smallest and the largest value shown. The colours run
+/// from worst to best in the indicator's direction (for an "at most" indicator the lowest
+/// values are green).
+pub struct Scale {
+    /// The lower edge of each class, ascending (the first class also takes anything below).
+    edges: Vec<f64>,
+    classes: Vec<(&'static str, String)>,
+}
+
+impl Scale {
+    pub fn new(kind: Kind, direction: Direction, values: &[f64], lang: Lang) -> Self {
+        let (edges, labels): (Vec<f64>, Vec<String>) = match kind {
+            Kind::Percent => (0..5)
+                .map(|i| (f64::from(i) * 20.0, format!("{}–{}%", i * 20, i * 20 + 20)))
+                .unzip(),
+            Kind::Boolean => (
+                vec![0.0, 100.0],
+                vec![
+                    lang.s("chưa đạt", "not done").to_string(),
+                    lang.s("đạt", "done").to_string(),
+                ],
+            ),
+            Kind::Rate | Kind::Rank => {
+                let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                if !lo.is_finite() || hi - lo < 1e-9 {
+                    let v = if lo.is_finite() { lo } else { 0.0 };
+                    (vec![v], vec![crate::web::with_unit(v, kind, lang)])
+                } else {
+                    let step = (hi - lo) / 5.0;
+                    (0..5)
+                        .map(|i| {
+                            let a = lo + step * f64::from(i);
+                            let b = a + step;
+                            (
+                                a,
+                                format!(
+                                    "{} – {}",
+                                    num(a, lang),
+                                    crate::web::with_unit(b, kind, lang)
+                                ),
+                            )
+                        })
+                        .unzip()
+                }
+            }
+        };
+        let n = labels.len();
+        // Colours spread over the palette, worst to best in the indicator's direction.
+        let colour = |i: usize| {
+            let at = if n <= 1 {
+                PALETTE.len() - 1
+            } else {
+                i * (PALETTE.len() - 1) / (n - 1)
+            };
+            match direction {
+                Direction::AtLeast => PALETTE[at],
+                Direction::AtMost => PALETTE[PALETTE.len() - 1 - at],
+            }
+        };
+        Scale {
+            edges,
+            classes: labels
+                .into_iter()
+                .enumerate()
+                .map(|(i, l)| (colour(i), l))
+                .collect(),
+        }
+    }
+
+    /// The class of `v`: the last class whose lower edge is at most `v` (rounding slack 1e-9).
+    pub fn class(&self, v: f64) -> usize {
+        self.edges.iter().rposition(|e| v + 1e-9 >= *e).unwrap_or(0)
+    }
+
+    /// The classes, in value order: (colour, label).
+    pub fn classes(&self) -> &[(&'static str, String)] {
+        &self.classes
+    }
 }
 
 fn drill_href(key: &str, org: &str, period: &str) -> String {
     format!("/lanh-dao/dieu-hanh/chi-so?indicator={key}&org={org}&ky={period}")
 }
 
-/// The communes map (SVG) of `key`'s values; each cell links to the commune's drill-down.
-pub fn map(key: &str, name: &str, period: &str, communes: &[Child], lang: Lang) -> String {
+/// The communes map (SVG) of `m`'s values, shaded by its [`Scale`]; each cell of a live
+/// indicator links to the commune's drill-down.
+pub fn map(m: &MapIndicator, period: &str, communes: &[Child], lang: Lang) -> String {
     let all = ops::communes();
+    let value_of = |code: &str| {
+        let org = format!("commune:{code}");
+        communes
+            .iter()
+            .find(|r| r.org == org)
+            .and_then(|r| r.observation.as_ref())
+    };
+    let values: Vec<f64> = communes
+        .iter()
+        .filter_map(|r| r.observation.as_ref().and_then(|o| o.value))
+        .collect();
+    let scale = Scale::new(m.kind, m.direction, &values, lang);
     let places: Vec<Place> = all
         .iter()
         .map(|c| {
-            let org = format!("commune:{}", c.code);
-            let obs = communes
-                .iter()
-                .find(|r| r.org == org)
-                .and_then(|r| r.observation.as_ref());
+            let obs = value_of(&c.code);
             let value = obs.and_then(|o| o.value);
             let shown = match (value, obs) {
-                (Some(v), Some(o)) => format!(
-                    "{}% ({}/{})",
-                    num(v, lang),
-                    o.numerator.unwrap_or(0.0),
-                    o.denominator.unwrap_or(0.0)
-                ),
+                (Some(v), Some(o)) => {
+                    let counts = match (o.numerator, o.denominator) {
+                        (Some(n), Some(d)) => format!(" ({n}/{d})"),
+                        _ => String::new(),
+                    };
+                    format!("{}{counts}", crate::web::with_unit(v, m.kind, lang))
+                }
                 _ => lang.s("chưa có số liệu", "no value").to_string(),
             };
             Place {
@@ -426,20 +565,17 @@ pub fn map(key: &str, name: &str, period: &str, communes: &[Child], lang: Lang) 
                 name: c.name.clone(),
                 lat: c.lat,
                 lng: c.lng,
-                class: value.map(class_of),
+                class: value.map(|v| scale.class(v)),
                 title: format!("{}: {shown}", c.name),
-                href: drill_href(key, &org, period),
+                href: if m.source == Source::Live {
+                    drill_href(&m.key, &format!("commune:{}", c.code), period)
+                } else {
+                    String::new()
+                },
             }
         })
         .collect();
-    let classes: Vec<(&str, String)> = PALETTE
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let (a, b) = (i * 20, i * 20 + 20);
-            (*c, format!("{a}–{b}%"))
-        })
-        .collect();
+    let name = lang.s(&m.name_vi, &m.name_en);
     let title = format!("{name} ({period})");
     geo::map_svg(
         &format!(
@@ -449,10 +585,22 @@ pub fn map(key: &str, name: &str, period: &str, communes: &[Child], lang: Lang) 
         &places,
         &Legend {
             title: &title,
-            classes: &classes,
+            classes: scale.classes(),
             none: (NO_VALUE, lang.s("chưa có số liệu", "no value")),
         },
     )
+}
+
+/// The map of `m`, or — when no commune has a value the caller may see — the reason, as
+/// `(svg, message)`: exactly one of the two is not empty.
+pub fn map_or_reason(m: &CommuneMap, lang: Lang) -> (String, String) {
+    match &m.empty {
+        Some(msg) => (String::new(), lang.s(&msg.vi, &msg.en).to_string()),
+        None => (
+            map(&m.indicator, &m.period, &m.communes, lang),
+            String::new(),
+        ),
+    }
 }
 
 // ---------------------------------------------------------------- pages
@@ -492,6 +640,8 @@ struct LiveFragment {
     cards: Vec<Card>,
     map_title: String,
     map_svg: String,
+    /// Why there is no map (no commune has a value), instead of an empty one.
+    map_empty: String,
 }
 
 fn status_class(s: Status) -> &'static str {
@@ -506,15 +656,17 @@ fn status_class(s: Status) -> &'static str {
 async fn live_fragment(
     state: &AppState,
     ctx: &ReqCtx,
-    key: &'static str,
+    registry: &Registry,
+    key: &str,
     map_period: Period,
 ) -> Result<LiveFragment, AppError> {
     let lang = ctx.lang;
-    let registry = Registry::standard();
-    let c = ops::centre(&state.db, &registry, today(), tinhso_store::now_micros()).await?;
-    let communes = communes_for(state, ctx, &registry, key, map_period).await?;
-    let def = registry.definition(key).ok_or_else(|| bad_indicator(key))?;
-    let name = lang.s(def.name_vi, def.name_en);
+    let c = ops::centre(&state.db, registry, today(), tinhso_store::now_micros()).await?;
+    let communes = communes_for(state, ctx, registry, key, map_period).await?;
+    let name = lang
+        .s(&communes.indicator.name_vi, &communes.indicator.name_en)
+        .to_string();
+    let (map_svg, map_empty) = map_or_reason(&communes, lang);
     let k = &c.counters;
     let on_time = k.on_time.as_ref();
     let counters = vec![
@@ -640,7 +792,8 @@ async fn live_fragment(
         alerts,
         cards,
         map_title: format!("{name} — {map_period}"),
-        map_svg: map(key, name, &map_period.to_string(), &communes, lang),
+        map_svg,
+        map_empty,
     })
 }
 
@@ -654,7 +807,7 @@ struct PageQuery {
 #[template(path = "operations.html")]
 struct OpsPage {
     c: Chrome,
-    /// (key, label, selected) of every live indicator.
+    /// (key, label, selected) of every indicator the map can show (live, then reported).
     indicators: Vec<(String, String, bool)>,
     ky: String,
     src: String,
@@ -665,16 +818,16 @@ struct OpsPage {
 async fn live_html(
     state: &AppState,
     ctx: &ReqCtx,
+    registry: &Registry,
     q: &PageQuery,
-) -> Result<(&'static str, Period, String), AppError> {
-    let registry = Registry::standard();
-    let key = live_key(&registry, q.chi_so.as_deref())?;
+) -> Result<(String, Period, String), AppError> {
+    let m = map_key(state, registry, q.chi_so.as_deref()).await?;
     let period = period_of(q.ky.as_deref())?;
-    let html = live_fragment(state, ctx, key, period)
+    let html = live_fragment(state, ctx, registry, &m.key, period)
         .await?
         .render()
         .map_err(AppError::internal)?;
-    Ok((key, period, html))
+    Ok((m.key, period, html))
 }
 
 async fn page(
@@ -682,21 +835,25 @@ async fn page(
     ctx: ReqCtx,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, PageError> {
-    let (key, period, live) = live_html(&state, &ctx, &q)
+    let registry = Registry::standard();
+    let (key, period, live) = live_html(&state, &ctx, &registry, &q)
         .await
         .map_err(|e| ctx.page_err(e))?;
     let lang = ctx.lang;
+    let choices = ops::map_indicators(&state.db, &registry)
+        .await
+        .map_err(|e| ctx.page_err(e))?;
     Ok(render(&OpsPage {
         c: Chrome::of(&ctx),
-        indicators: Registry::standard()
-            .definitions()
+        indicators: choices
             .into_iter()
-            .map(|d| {
-                (
-                    d.key.to_string(),
-                    lang.s(d.name_vi, d.name_en).to_string(),
-                    d.key == key,
-                )
+            .map(|m| {
+                let name = lang.s(&m.name_vi, &m.name_en);
+                let label = match m.source {
+                    Source::Live => name.to_string(),
+                    Source::Reported => format!("{name} ({})", lang.s("báo cáo", "reported")),
+                };
+                (m.key.clone(), label, m.key == key)
             })
             .collect(),
         ky: period.to_string(),
@@ -711,7 +868,7 @@ async fn fragment(
     ctx: ReqCtx,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, PageError> {
-    let (_, _, html) = live_html(&state, &ctx, &q)
+    let (_, _, html) = live_html(&state, &ctx, &Registry::standard(), &q)
         .await
         .map_err(|e| ctx.page_err(e))?;
     Ok(Html(html).into_response())
@@ -744,6 +901,8 @@ struct DrillPage {
     has_records: bool,
     records: Vec<RecordRow>,
     map_svg: String,
+    /// Why there is no communes map (no commune has a value).
+    map_empty: String,
 }
 
 fn unit_name(org: &OrgUnit, lang: Lang) -> String {
@@ -819,10 +978,23 @@ async fn drill_page(
         })
         .collect();
     let name = lang.s(def.name_vi, def.name_en).to_string();
-    let map_svg = if org == OrgUnit::Province {
-        map(&d.indicator, &name, &d.period, &d.children, lang)
+    let (map_svg, map_empty) = if org == OrgUnit::Province {
+        let m = CommuneMap {
+            indicator: MapIndicator {
+                key: def.key.to_string(),
+                name_vi: def.name_vi.to_string(),
+                name_en: def.name_en.to_string(),
+                kind: def.kind,
+                direction: def.kind.default_direction(),
+                source: Source::Live,
+            },
+            period: d.period.clone(),
+            communes: d.children.clone(),
+            empty: d.communes_empty.clone(),
+        };
+        map_or_reason(&m, lang)
     } else {
-        String::new()
+        (String::new(), String::new())
     };
     let page = DrillPage {
         c: Chrome::of(&ctx),
@@ -857,6 +1029,7 @@ async fn drill_page(
         name,
         unit,
         map_svg,
+        map_empty,
     };
     Ok(render(&page))
 }
@@ -865,14 +1038,68 @@ async fn drill_page(
 mod tests {
     use super::*;
 
+    fn indicator(key: &str, kind: Kind, direction: Direction, source: Source) -> MapIndicator {
+        MapIndicator {
+            key: key.into(),
+            name_vi: "Chỉ số thử".into(),
+            name_en: "Test indicator".into(),
+            kind,
+            direction,
+            source,
+        }
+    }
+
+    fn obs(code: &str, value: f64, counts: Option<(f64, f64)>) -> Observation {
+        Observation {
+            indicator: "x".into(),
+            period: "2026".into(),
+            org: format!("commune:{code}"),
+            source: Source::Live,
+            numerator: counts.map(|c| c.0),
+            denominator: counts.map(|c| c.1),
+            value: Some(value),
+            version: None,
+            note: None,
+            note_en: None,
+            coverage: None,
+        }
+    }
+
+    /// The fill of commune `code`'s cell.
+    fn fill_of<'a>(svg: &'a str, code: &str) -> &'a str {
+        let at = svg.find(&format!("data-commune=\"{code}\"")).unwrap();
+        let fill_at = svg[at..].find("fill=\"").unwrap() + at + 6;
+        &svg[fill_at..fill_at + 7]
+    }
+
+    /// The legend's (colour, label) pairs, in order, the "no value" one last.
+    fn legend(svg: &str) -> Vec<(String, String)> {
+        svg.split("<rect class=\"legend\"")
+            .skip(1)
+            .map(|part| {
+                let f = part.find("fill=\"").unwrap() + 6;
+                let colour = part[f..f + 7].to_string();
+                let l = part.find("fill=\"currentColor\">").unwrap() + 20;
+                let label = part[l..part[l..].find("</text>").unwrap() + l].to_string();
+                (colour, label)
+            })
+            .collect()
+    }
+
     #[test]
     fn classes_of_percentages() {
-        assert_eq!(class_of(0.0), 0);
-        assert_eq!(class_of(19.9), 0);
-        assert_eq!(class_of(20.0), 1);
-        assert_eq!(class_of(79.9), 3);
-        assert_eq!(class_of(80.0), 4);
-        assert_eq!(class_of(100.0), 4);
+        let s = Scale::new(Kind::Percent, Direction::AtLeast, &[], Lang::Vi);
+        assert_eq!(s.class(0.0), 0);
+        assert_eq!(s.class(19.9), 0);
+        assert_eq!(s.class(20.0), 1);
+        assert_eq!(s.class(79.9), 3);
+        assert_eq!(s.class(80.0), 4);
+        assert_eq!(s.class(100.0), 4);
+        assert_eq!(s.classes().len(), 5);
+        // Lower is better: the same classes, green first.
+        let low = Scale::new(Kind::Percent, Direction::AtMost, &[], Lang::Vi);
+        assert_eq!(low.classes()[0].0, PALETTE[4]);
+        assert_eq!(low.classes()[4].0, PALETTE[0]);
     }
 
     #[test]
@@ -885,28 +1112,22 @@ mod tests {
             .map(|(i, c)| Child {
                 org: format!("commune:{}", c.code),
                 name: c.name.clone(),
-                observation: (i % 3 != 0).then(|| Observation {
-                    indicator: "services.online".into(),
-                    period: "2026".into(),
-                    org: format!("commune:{}", c.code),
-                    source: crate::engine::Source::Live,
-                    numerator: Some((i % 11) as f64),
-                    denominator: Some(10.0),
-                    value: Some(((i % 11) * 10) as f64),
-                    version: None,
-                    note: None,
-                    note_en: None,
-                    coverage: None,
+                observation: (i % 3 != 0).then(|| {
+                    obs(
+                        &c.code,
+                        ((i % 11) * 10) as f64,
+                        Some(((i % 11) as f64, 10.0)),
+                    )
                 }),
             })
             .collect();
-        let svg = map(
+        let m = indicator(
             "services.online",
-            "Hồ sơ trực tuyến",
-            "2026",
-            &rows,
-            Lang::Vi,
+            Kind::Percent,
+            Direction::AtLeast,
+            Source::Live,
         );
+        let svg = map(&m, "2026", &rows, Lang::Vi);
         assert_eq!(svg.matches("<path class=\"cell\"").count(), 65);
         for c in &communes {
             assert_eq!(
@@ -914,23 +1135,129 @@ mod tests {
                 1
             );
         }
-        // Each cell's fill is the class of its value, or the no-value grey.
+        // Each cell's fill is the class of its value (20 points each), or the no-value grey.
         for (i, c) in communes.iter().enumerate() {
-            let at = svg.find(&format!("data-commune=\"{}\"", c.code)).unwrap();
-            let fill_at = svg[at..].find("fill=\"").unwrap() + at + 6;
-            let fill = &svg[fill_at..fill_at + 7];
             let want = if i % 3 == 0 {
                 NO_VALUE
             } else {
-                PALETTE[class_of(((i % 11) * 10) as f64)]
+                PALETTE[((i % 11) * 10 / 20).min(4)]
             };
-            assert_eq!(fill, want, "{}", c.code);
+            assert_eq!(fill_of(&svg, &c.code), want, "{}", c.code);
         }
         // The legend: five classes and "no value".
-        assert_eq!(svg.matches("class=\"legend\"").count(), 6);
+        let l = legend(&svg);
+        assert_eq!(l.len(), 6);
+        assert_eq!(l[0], (PALETTE[0].to_string(), "0–20%".to_string()));
+        assert_eq!(l[4], (PALETTE[4].to_string(), "80–100%".to_string()));
+        assert_eq!(l[5], (NO_VALUE.to_string(), "chưa có số liệu".to_string()));
         assert!(svg.contains("<title>Phường Tam Thanh: "));
         assert!(svg.contains(
             "href=\"/lanh-dao/dieu-hanh/chi-so?indicator=services.online&amp;org=commune:"
         ));
+    }
+
+    #[test]
+    fn a_reported_growth_rate_is_shaded_between_its_smallest_and_largest_value() {
+        let communes = ops::communes();
+        // Three communes reported −10, 15 and 40 %/year (no counts); the rest nothing.
+        let values = [-10.0, 15.0, 40.0];
+        let rows: Vec<Child> = communes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Child {
+                org: format!("commune:{}", c.code),
+                name: c.name.clone(),
+                observation: values.get(i).map(|v| obs(&c.code, *v, None)),
+            })
+            .collect();
+        let m = indicator(
+            "reported.econ.growth",
+            Kind::Rate,
+            Direction::AtLeast,
+            Source::Reported,
+        );
+        let svg = map(&m, "2025", &rows, Lang::Vi);
+        // Five classes of 10 points from −10 to 40: −10 the worst, 15 the middle, 40 the best.
+        let l = legend(&svg);
+        assert_eq!(l.len(), 6);
+        assert_eq!(l[0].1, "-10 – 0%/năm");
+        assert_eq!(l[2].1, "10 – 20%/năm");
+        assert_eq!(l[4].1, "30 – 40%/năm");
+        assert_eq!(fill_of(&svg, &communes[0].code), PALETTE[0]);
+        assert_eq!(fill_of(&svg, &communes[1].code), PALETTE[2]);
+        assert_eq!(fill_of(&svg, &communes[2].code), PALETTE[4]);
+        assert_eq!(fill_of(&svg, &communes[3].code), NO_VALUE);
+        // Its value with its unit, no "(0/0)"; a reported indicator has no drill-down link.
+        assert!(svg.contains(&format!("<title>{}: 15%/năm</title>", communes[1].name)));
+        assert!(!svg.contains("<a href="));
+        // Lower is better: the colours turn round.
+        let m = indicator(
+            "reported.x",
+            Kind::Rate,
+            Direction::AtMost,
+            Source::Reported,
+        );
+        let svg = map(&m, "2025", &rows, Lang::En);
+        assert_eq!(fill_of(&svg, &communes[0].code), PALETTE[4]);
+        assert_eq!(fill_of(&svg, &communes[2].code), PALETTE[0]);
+        assert_eq!(legend(&svg)[5].1, "no value");
+    }
+
+    #[test]
+    fn done_or_not_has_two_classes() {
+        let communes = ops::communes();
+        let rows: Vec<Child> = communes
+            .iter()
+            .take(2)
+            .enumerate()
+            .map(|(i, c)| Child {
+                org: format!("commune:{}", c.code),
+                name: c.name.clone(),
+                observation: Some(obs(&c.code, if i == 0 { 0.0 } else { 100.0 }, None)),
+            })
+            .collect();
+        let m = indicator(
+            "reported.gov.done",
+            Kind::Boolean,
+            Direction::AtLeast,
+            Source::Reported,
+        );
+        let svg = map(&m, "2025", &rows, Lang::En);
+        let l = legend(&svg);
+        assert_eq!(
+            l,
+            [
+                (PALETTE[0].to_string(), "not done".to_string()),
+                (PALETTE[4].to_string(), "done".to_string()),
+                (NO_VALUE.to_string(), "no value".to_string())
+            ]
+        );
+        assert_eq!(fill_of(&svg, &communes[0].code), PALETTE[0]);
+        assert_eq!(fill_of(&svg, &communes[1].code), PALETTE[4]);
+    }
+
+    #[test]
+    fn without_commune_values_the_reason_replaces_the_map() {
+        let m = CommuneMap {
+            indicator: indicator(
+                "reported.overall.dti-top10",
+                Kind::Rank,
+                Direction::AtMost,
+                Source::Reported,
+            ),
+            period: "2026".into(),
+            communes: Vec::new(),
+            empty: Some(Message {
+                vi: "không có theo xã".into(),
+                en: "none by commune".into(),
+            }),
+        };
+        assert_eq!(
+            map_or_reason(&m, Lang::En),
+            (String::new(), "none by commune".to_string())
+        );
+        let shown = CommuneMap { empty: None, ..m };
+        let (svg, msg) = map_or_reason(&shown, Lang::Vi);
+        assert!(svg.starts_with("<svg class=\"ops-map\"") && msg.is_empty());
     }
 }

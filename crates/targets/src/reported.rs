@@ -492,6 +492,67 @@ impl ProvinceReported {
     }
 }
 
+/// The current (highest) version of `indicator` for `period` of every commune and every agency
+/// that has one (the communes map: a commune's own value or its People's Committee's), in one
+/// statement.
+pub async fn current_below_province(
+    db: &Db,
+    indicator: &str,
+    period: Period,
+) -> Result<Vec<ReportedValue>, AppError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM reported_values WHERE indicator_key = $1 AND period = $2 \
+         AND org_kind IN ('commune', 'agency') ORDER BY org_kind, org_code, version DESC"
+    ))
+    .bind(indicator)
+    .bind(period.to_string())
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    let mut out: Vec<ReportedValue> = Vec::new();
+    for r in &rows {
+        let v = from_row(r)?;
+        // Newest version first within a unit: keep the first.
+        if out.last().is_none_or(|last| last.org != v.org) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// The periods in which `indicator` has a value for a commune or one of `agencies`, oldest
+/// first.
+pub async fn periods_below_province(
+    db: &Db,
+    indicator: &str,
+    agencies: &[String],
+) -> Result<Vec<String>, AppError> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT period, org_kind, org_code FROM reported_values \
+         WHERE indicator_key = $1 AND org_kind IN ('commune', 'agency')",
+    )
+    .bind(indicator)
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    let mut out: Vec<(chrono::NaiveDate, String)> = Vec::new();
+    for r in &rows {
+        let (period, kind, code): (String, String, String) = (
+            r.try_get(0).map_err(db_err)?,
+            r.try_get(1).map_err(db_err)?,
+            r.try_get(2).map_err(db_err)?,
+        );
+        let Some(w) = Period::parse(&period).and_then(|p| p.window()) else {
+            continue;
+        };
+        if (kind == "commune" || agencies.contains(&code)) && !out.iter().any(|p| p.1 == period) {
+            out.push((w.end, period));
+        }
+    }
+    out.sort();
+    Ok(out.into_iter().map(|(_, p)| p).collect())
+}
+
 /// The current (highest) version for one period.
 pub async fn current(
     db: &Db,
@@ -638,7 +699,7 @@ fn figure_observation(f: crate::province::Figure) -> Observation {
     }
 }
 
-fn observation(v: ReportedValue) -> Observation {
+pub(crate) fn observation(v: ReportedValue) -> Observation {
     Observation {
         coverage: None,
         indicator: v.indicator,

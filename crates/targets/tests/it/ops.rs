@@ -140,10 +140,226 @@ async fn values_by_commune_match_the_engine() {
         got,
         [("TK-HN-260101-00002", false), ("TK-HN-260101-00001", true)]
     );
-    // A reported indicator has no map.
-    assert!(ops::by_commune(db, &r, "reported.overall.dti-top10", jan)
+    // A rank among the provinces has no value by commune; an unknown key is refused.
+    let rank = ops::by_commune(db, &r, "reported.overall.dti-top10", jan)
+        .await
+        .unwrap();
+    assert_eq!(rank.len(), 65);
+    assert!(rank.iter().all(|c| c.observation.is_none()));
+    assert!(ops::by_commune(db, &r, "reported.no-such", jan)
         .await
         .is_err());
+}
+
+async fn report_for(db: &Db, indicator: &str, period: &str, org: &str, value: &str) {
+    let c = reported::check(
+        db,
+        &NewValue {
+            indicator: indicator.into(),
+            period: period.into(),
+            org: org.into(),
+            value: value.into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    reported::record(db, &sys(), &c).await.unwrap();
+}
+
+#[tokio::test]
+async fn every_indicator_with_communes_has_a_map_and_the_others_say_why() {
+    let t = env().await;
+    let db = &t.db;
+    super::indicators::world(db).await;
+    super::border::fixture(db).await;
+    let r = Registry::standard();
+    let p = |s: &str| Period::parse(s).unwrap();
+    let key = "reported.soc.e-payment-accounts";
+    // A People's Committee other than Tam Thanh's, and its commune.
+    let other = r
+        .units()
+        .committees(db)
+        .await
+        .unwrap()
+        .iter()
+        .find(|a| a.code != UBND_TAM_THANH && a.admin_unit_code.is_some())
+        .cloned()
+        .unwrap();
+    let other_commune = other.admin_unit_code.clone().unwrap();
+    // Tam Thanh reports for itself (30, corrected to 35) and its committee 99: the commune's
+    // own current value wins; the other commune only through its committee (50).
+    report_for(db, key, "2025", "commune:05986", "30").await;
+    report_for(db, key, "2025", "commune:05986", "35").await;
+    report_for(db, key, "2025", &format!("agency:{UBND_TAM_THANH}"), "99").await;
+    report_for(db, key, "2025", &format!("agency:{}", other.code), "50").await;
+    // The province's own value is not a commune's.
+    report_for(db, key, "2025", "province", "42").await;
+    let m = ops::commune_map(db, &r, key, p("2025")).await.unwrap();
+    assert_eq!(m.indicator.source, tinhso_targets::engine::Source::Reported);
+    assert_eq!(m.indicator.kind, tinhso_targets::engine::Kind::Percent);
+    assert!(m.empty.is_none());
+    let value = |m: &ops::CommuneMap, org: &str| {
+        m.communes
+            .iter()
+            .find(|c| c.org == org)
+            .and_then(|c| c.observation.as_ref())
+            .and_then(|o| o.value)
+    };
+    assert_eq!(value(&m, "commune:05986"), Some(35.0));
+    assert_eq!(value(&m, &format!("commune:{other_commune}")), Some(50.0));
+    let shown = m
+        .communes
+        .iter()
+        .filter(|c| c.observation.is_some())
+        .count();
+    assert_eq!(shown, 2);
+    // Another period: no value, and the reason names the periods that have some.
+    let m = ops::commune_map(db, &r, key, p("2026")).await.unwrap();
+    assert!(!m.has_values());
+    let why = m.empty.unwrap();
+    assert!(
+        why.vi.contains("kỳ 2026") && why.vi.contains("2025"),
+        "{}",
+        why.vi
+    );
+    assert!(
+        why.en.contains("for 2026") && why.en.ends_with("2025."),
+        "{}",
+        why.en
+    );
+    // Reported for the province only: no commune has, said so.
+    report_for(
+        db,
+        "reported.soc.fibre-households",
+        "2025",
+        "province",
+        "40",
+    )
+    .await;
+    let why = ops::commune_map(db, &r, "reported.soc.fibre-households", p("2025"))
+        .await
+        .unwrap()
+        .empty
+        .unwrap();
+    assert!(why.en.starts_with("No commune has reported"), "{}", why.en);
+    // A rank: no commune dimension.
+    let why = ops::commune_map(db, &r, "reported.overall.dti-top10", p("2025"))
+        .await
+        .unwrap()
+        .empty
+        .unwrap();
+    assert!(why.en.contains("rank among the provinces"), "{}", why.en);
+
+    // Live indicators beyond public services: the border's (communes with a gate), the DVCQG
+    // sync rate and the platform's use (each commune's People's Committee).
+    let jan = p("2026-01");
+    let b = ops::commune_map(db, &r, "border.declared_crossings", jan)
+        .await
+        .unwrap();
+    assert!(b.empty.is_none());
+    assert_eq!(value(&b, "commune:06184"), Some(66.7));
+    let b = ops::commune_map(db, &r, "border.declared_crossings", p("2024"))
+        .await
+        .unwrap();
+    assert!(b
+        .empty
+        .unwrap()
+        .en
+        .contains("Only the communes with a border gate"));
+    for key in [
+        "connectors.dvcqg_sync",
+        "identity.staff_digital_identity",
+        "platform.agencies_active",
+        "exchange.agencies_connected",
+        "reports.regimes_digital",
+    ] {
+        let m = ops::commune_map(db, &r, key, jan).await.unwrap();
+        assert_eq!(m.communes.len(), 65, "{key}");
+        // Each commune's value is the engine's for that commune.
+        for c in m.communes.iter().take(5) {
+            let org = OrgUnit::parse(&c.org).unwrap();
+            let engine = r.observe(db, key, jan, &org).await.unwrap();
+            assert_eq!(
+                c.observation.as_ref().map(|o| (o.numerator, o.denominator)),
+                engine.as_ref().map(|o| (o.numerator, o.denominator)),
+                "{key} {}",
+                c.org
+            );
+        }
+        assert_eq!(m.empty.is_none(), m.has_values(), "{key}");
+    }
+    // The sync rate: Tam Thanh's committee received A, B, C in January's window, none
+    // synchronised (no sync state).
+    let s = ops::commune_map(db, &r, "connectors.dvcqg_sync", jan)
+        .await
+        .unwrap();
+    let tt = s
+        .communes
+        .iter()
+        .find(|c| c.org == "commune:05986")
+        .and_then(|c| c.observation.clone())
+        .unwrap();
+    assert_eq!((tt.numerator, tt.denominator), (Some(0.0), Some(3.0)));
+    // The map's choices: every live indicator, then the plans' reported ones, once each.
+    let all = ops::map_indicators(db, &r).await.unwrap();
+    let first_reported = all
+        .iter()
+        .position(|m| m.source == tinhso_targets::engine::Source::Reported)
+        .unwrap();
+    assert!(all[..first_reported]
+        .iter()
+        .all(|m| m.source == tinhso_targets::engine::Source::Live));
+    assert!(all[first_reported..]
+        .iter()
+        .all(|m| m.source == tinhso_targets::engine::Source::Reported));
+    assert!(all.iter().any(|m| m.key == "connectors.dvcqg_sync"));
+    assert!(all.iter().any(|m| m.key == key));
+    let mut keys: Vec<&str> = all.iter().map(|m| m.key.as_str()).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), all.len());
+    let e = ops::commune_map(db, &r, "services.nothing", jan)
+        .await
+        .unwrap_err();
+    assert_eq!(e.fields[0].field, "indicator");
+}
+
+#[tokio::test]
+async fn a_screen_reads_the_border_gates_once() {
+    let t = env().await;
+    let db = &t.db;
+    super::border::fixture(db).await;
+    let today = ymd(2026, 1, 14);
+    let now = tinhso_services::indicators::local_midnight_micros(today) + 12 * 3_600_000_000;
+    let r = Registry::standard();
+    ops::centre(db, &r, today, now).await.unwrap();
+    // Renamed after the screen: the screen's view kept the gates it read once (its queue,
+    // forecast and border indicators shared them) and a later part of the same page sees the
+    // same; a new page view reads the change.
+    sqlx::query("UPDATE border_gates SET name_vi = 'Đã đổi tên' WHERE code = 'HN'")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let name = |gates: Vec<tinhso_border::gates::Gate>| {
+        gates
+            .into_iter()
+            .find(|g| g.code == "HN")
+            .map(|g| g.name_vi)
+            .unwrap()
+    };
+    let kept = r.in_view(tinhso_border::gates::list(db)).await.unwrap();
+    assert_ne!(name(kept), "Đã đổi tên");
+    let fresh = Registry::standard()
+        .in_view(tinhso_border::gates::list(db))
+        .await
+        .unwrap();
+    assert_eq!(name(fresh), "Đã đổi tên");
+    // Outside a page view: read at each call.
+    assert_eq!(
+        name(tinhso_border::gates::list(db).await.unwrap()),
+        "Đã đổi tên"
+    );
 }
 
 async fn report(db: &Db, period: &str, value: &str) {
