@@ -1,12 +1,14 @@
 //! The operations centre's pages and API (trung tâm điều hành):
 //!
 //! - `/lanh-dao/dieu-hanh`: one screen — counters, alerts, every target with a sparkline of
-//!   its trend, its projection and status, and the communes map shaded by a chosen live
-//!   indicator (`chi_so`). The live part is re-fetched every 60 s from
+//!   its trend, its projection and status, and the communes map shaded by a chosen indicator
+//!   (`chi_so`: any live indicator or a plan's reported one; the reason instead of the map when
+//!   no commune has a value). The live part is re-fetched every 60 s from
 //!   `/lanh-dao/dieu-hanh/so-lieu` and swapped in place (a small script; without it, the page
 //!   is still whole and a meta refresh-free reload shows the same).
 //! - `/lanh-dao/dieu-hanh/chi-so?indicator=…&org=…&ky=…`: drill-down, province → commune →
-//!   agency → the records behind the number, each linking to its back-office page.
+//!   agency → the records behind the number, each linking to its back-office page; for a
+//!   reported indicator, the values reported for each unit.
 //! - `/api/v1/operations` and `/api/v1/operations/drill`: the same numbers as JSON.
 //!
 //! Access: every route needs `LeaderDashboard` (RULES). A commune's or an agency's values,
@@ -34,7 +36,7 @@ use tinhso_http::error::{ApiError, PageError, Problem};
 use tinhso_http::layout::{render, Chrome};
 use tinhso_http::{AppState, Lang, ReqCtx};
 use tinhso_identity::{authorize, Permission, ResourceScope};
-use tinhso_kernel::{AppError, ErrorCode, Invalid};
+use tinhso_kernel::{AppError, ErrorCode};
 use utoipa::{IntoParams, OpenApi};
 
 /// (method, route template, rule) of every route of the operations centre.
@@ -90,17 +92,6 @@ async fn asset(Path(file): Path<String>) -> Response {
 
 // ---------------------------------------------------------------- shared
 
-fn bad_indicator(key: &str) -> AppError {
-    AppError::field(
-        "indicator",
-        Invalid::new(
-            "indicator_live",
-            format!("Quy tắc «chỉ số trực tiếp»: «{key}» không phải chỉ số nền tảng tự đo"),
-            format!("Rule “live indicator”: “{key}” is not measured by the platform"),
-        ),
-    )
-}
-
 /// The map's default indicator.
 pub const DEFAULT_MAP_INDICATOR: &str = "services.online";
 
@@ -113,17 +104,6 @@ fn period_of(ky: Option<&str>) -> Result<Period, AppError> {
         None => Ok(Period::containing(Frequency::Year, today())),
         Some(p) => Period::parse(p).ok_or_else(bad_period),
     }
-}
-
-fn live_key(registry: &Registry, key: Option<&str>) -> Result<&'static str, AppError> {
-    let key = key
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .unwrap_or(DEFAULT_MAP_INDICATOR);
-    registry
-        .definition(key)
-        .map(|d| d.key)
-        .ok_or_else(|| bad_indicator(key))
 }
 
 /// The map's indicator (`None` or empty: [`DEFAULT_MAP_INDICATOR`]): any live indicator or
@@ -262,7 +242,8 @@ async fn api_operations(
 
 #[derive(Deserialize, IntoParams)]
 struct DrillQuery {
-    /// A live indicator key (`services.on_time`, `border.declared_crossings`, …).
+    /// An indicator key: live (`services.on_time`, `border.declared_crossings`, …) or a plan's
+    /// reported indicator (`reported.soc.fibre-households`: the values reported for the unit).
     indicator: String,
     /// `province` (default), `commune:05986`, `agency:000.00.23.H37`.
     #[serde(default)]
@@ -289,7 +270,9 @@ struct Drill {
 
 async fn drill(state: &AppState, ctx: &ReqCtx, q: &DrillQuery) -> Result<Drill, AppError> {
     let registry = Registry::standard();
-    let key = live_key(&registry, Some(&q.indicator))?;
+    // Any indicator of the map: live, or reported (a commune's or an agency's own values).
+    let m = ops::map_indicator(&state.db, &registry, q.indicator.trim()).await?;
+    let key = m.key.as_str();
     let period = period_of(q.ky.as_deref())?;
     let org = OrgUnit::parse(&q.org).ok_or_else(bad_org)?;
     if org != OrgUnit::Province {
@@ -307,7 +290,9 @@ async fn drill(state: &AppState, ctx: &ReqCtx, q: &DrillQuery) -> Result<Drill, 
             m.communes
         }
         OrgUnit::Commune(c)
-            if key.starts_with("services.") || key == crate::live_sync::DVCQG_SYNC =>
+            if key.starts_with("services.")
+                || key.starts_with("reported.")
+                || key == crate::live_sync::DVCQG_SYNC =>
         {
             let mut out = Vec::new();
             for a in ops::agencies_in(&state.db, c).await? {
@@ -529,8 +514,8 @@ fn drill_href(key: &str, org: &str, period: &str) -> String {
     format!("/lanh-dao/dieu-hanh/chi-so?indicator={key}&org={org}&ky={period}")
 }
 
-/// The communes map (SVG) of `m`'s values, shaded by its [`Scale`]; each cell of a live
-/// indicator links to the commune's drill-down.
+/// The communes map (SVG) of `m`'s values, shaded by its [`Scale`]; each cell links to the
+/// commune's drill-down.
 pub fn map(m: &MapIndicator, period: &str, communes: &[Child], lang: Lang) -> String {
     let all = ops::communes();
     let value_of = |code: &str| {
@@ -567,11 +552,7 @@ pub fn map(m: &MapIndicator, period: &str, communes: &[Child], lang: Lang) -> St
                 lng: c.lng,
                 class: value.map(|v| scale.class(v)),
                 title: format!("{}: {shown}", c.name),
-                href: if m.source == Source::Live {
-                    drill_href(&m.key, &format!("commune:{}", c.code), period)
-                } else {
-                    String::new()
-                },
+                href: drill_href(&m.key, &format!("commune:{}", c.code), period),
             }
         })
         .collect();
@@ -775,11 +756,7 @@ async fn live_fragment(
                     .unwrap_or_default(),
                 status: lang.s(vi, en).to_string(),
                 status_class: status_class(t.overall),
-                drill: if live {
-                    drill_href(&tg.indicator_key, "province", &c.period)
-                } else {
-                    String::new()
-                },
+                drill: drill_href(&tg.indicator_key, "province", &c.period),
                 live,
             }
         })
@@ -931,9 +908,15 @@ async fn drill_page(
     let lang = ctx.lang;
     let d = drill(&state, &ctx, &q).await.map_err(|e| ctx.page_err(e))?;
     let registry = Registry::standard();
-    let def = registry
-        .definition(&d.indicator)
-        .ok_or_else(|| ctx.page_err(bad_indicator(&d.indicator)))?;
+    let m = ops::map_indicator(&state.db, &registry, &d.indicator)
+        .await
+        .map_err(|e| ctx.page_err(e))?;
+    // A live indicator names its numerator and denominator; a reported one carries its own.
+    let (numerator_vi, denominator_vi) = match registry.definition(&d.indicator) {
+        Some(def) => (def.numerator_vi, def.denominator_vi),
+        None => ("tử số báo cáo", "mẫu số báo cáo"),
+    };
+    let shown = |v: f64| crate::web::with_unit(v, m.kind, lang);
     let org = OrgUnit::parse(&d.org).ok_or_else(|| ctx.page_err(bad_org()))?;
     let mut crumbs = vec![(
         lang.s("Tỉnh", "Province").to_string(),
@@ -967,7 +950,7 @@ async fn drill_page(
                 .observation
                 .as_ref()
                 .and_then(|o| o.value)
-                .map(|v| format!("{}%", num(v, lang)))
+                .map(shown)
                 .unwrap_or_else(|| "—".into()),
             fraction: fraction(c.observation.as_ref()),
             href: if c.observation.is_some() || org == OrgUnit::Province {
@@ -977,17 +960,10 @@ async fn drill_page(
             },
         })
         .collect();
-    let name = lang.s(def.name_vi, def.name_en).to_string();
+    let name = lang.s(&m.name_vi, &m.name_en).to_string();
     let (map_svg, map_empty) = if org == OrgUnit::Province {
         let m = CommuneMap {
-            indicator: MapIndicator {
-                key: def.key.to_string(),
-                name_vi: def.name_vi.to_string(),
-                name_en: def.name_en.to_string(),
-                kind: def.kind,
-                direction: def.kind.default_direction(),
-                source: Source::Live,
-            },
+            indicator: m.clone(),
             period: d.period.clone(),
             communes: d.children.clone(),
             empty: d.communes_empty.clone(),
@@ -999,15 +975,15 @@ async fn drill_page(
     let page = DrillPage {
         c: Chrome::of(&ctx),
         indicator: d.indicator.clone(),
-        numerator_vi: def.numerator_vi.to_string(),
-        denominator_vi: def.denominator_vi.to_string(),
+        numerator_vi: numerator_vi.to_string(),
+        denominator_vi: denominator_vi.to_string(),
         period: d.period.clone(),
         crumbs,
         value: d
             .observation
             .as_ref()
             .and_then(|o| o.value)
-            .map(|v| format!("{}%", num(v, lang)))
+            .map(shown)
             .unwrap_or_else(|| lang.s("chưa có số liệu", "no value").to_string()),
         fraction: fraction(d.observation.as_ref()),
         // The note in the page's language (the services module's notes come in both).
@@ -1187,9 +1163,12 @@ mod tests {
         assert_eq!(fill_of(&svg, &communes[1].code), PALETTE[2]);
         assert_eq!(fill_of(&svg, &communes[2].code), PALETTE[4]);
         assert_eq!(fill_of(&svg, &communes[3].code), NO_VALUE);
-        // Its value with its unit, no "(0/0)"; a reported indicator has no drill-down link.
+        // Its value with its unit, no "(0/0)"; the cell drills down like a live one's.
         assert!(svg.contains(&format!("<title>{}: 15%/năm</title>", communes[1].name)));
-        assert!(!svg.contains("<a href="));
+        assert!(svg.contains(&format!(
+            "<a href=\"/lanh-dao/dieu-hanh/chi-so?indicator=reported.econ.growth&amp;org=commune:{}&amp;ky=2025\">",
+            communes[1].code
+        )));
         // Lower is better: the colours turn round.
         let m = indicator(
             "reported.x",

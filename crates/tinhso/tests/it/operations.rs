@@ -78,11 +78,13 @@ async fn the_province_leader_sees_targets_counters_and_the_map() {
     let (status, en) = text(app.get(&leader, "/lanh-dao/dieu-hanh?lang=en").await).await;
     assert_eq!(status, StatusCode::OK);
     assert!(en.contains("Operations centre") && en.contains("not legal boundaries"));
+    // Every indicator can shade the map: the plans' reported ones are offered too.
+    assert!(html.contains("<option value=\"reported.soc.fibre-households\">"));
     // The refreshed fragment is the live part alone, without the layout.
     let (status, part) = text(
         app.get(
             &leader,
-            "/lanh-dao/dieu-hanh/so-lieu?chi_so=border.declared_crossings",
+            "/lanh-dao/dieu-hanh/so-lieu?chi_so=services.online",
         )
         .await,
     )
@@ -90,6 +92,28 @@ async fn the_province_leader_sees_targets_counters_and_the_map() {
     assert_eq!(status, StatusCode::OK);
     assert!(!part.contains("<html"));
     assert_eq!(part.matches("<path class=\"cell\"").count(), 65);
+    // No commune has a value (the test server has no border traffic; a rank has no communes):
+    // the reason, not an empty grey map.
+    for (chi_so, why) in [
+        (
+            "border.declared_crossings",
+            "Chỉ các xã, phường có cửa khẩu",
+        ),
+        ("reported.overall.dti-top10", "thứ hạng của cả tỉnh"),
+    ] {
+        let (status, part) = text(
+            app.get(
+                &leader,
+                &format!("/lanh-dao/dieu-hanh/so-lieu?chi_so={chi_so}"),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{chi_so}");
+        assert_eq!(part.matches("<path class=\"cell\"").count(), 0, "{chi_so}");
+        assert!(part.contains("id=\"ban-do-trong\""), "{chi_so}");
+        assert!(part.contains(why), "{chi_so}");
+    }
 
     let (status, v) = json(
         app.get(&leader, "/api/v1/operations?chi_so=services.online&ky=2026")
@@ -111,12 +135,30 @@ async fn the_province_leader_sees_targets_counters_and_the_map() {
     assert_eq!(t["source"], "live");
     assert!(t["trend"].is_array() && t.get("overall").is_some());
     assert!(v["counters"]["received_today"].is_number());
+    assert_eq!(v["map"]["source"], "live");
+    assert!(v["map"].get("empty").is_none());
+    // A reported indicator's map; a rank has none, and says why.
+    let (status, v) = json(
+        app.get(
+            &leader,
+            "/api/v1/operations?chi_so=reported.overall.dti-top10",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["map"]["source"], "reported");
+    assert_eq!(v["map"]["kind"], "rank");
+    assert!(v["map"]["empty"]["en"]
+        .as_str()
+        .unwrap()
+        .contains("rank among the provinces"));
 
     // Bad input names the rule.
     for (path, rule) in [
         (
-            "/api/v1/operations?chi_so=reported.overall.dti-top10",
-            "indicator_live",
+            "/api/v1/operations?chi_so=reported.no-such-thing",
+            "indicator_unknown",
         ),
         ("/api/v1/operations?ky=2026-Q5", "period"),
         (
@@ -308,4 +350,82 @@ async fn border_managers_drill_from_a_border_target_into_the_gates_communes() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_reported_indicator_is_mapped_by_commune_and_drilled_into() {
+    let app = spawn_app().await;
+    let fibre = "reported.soc.fibre-households";
+    let (lead, csrf) = app.api_signed_in("lanhdao.tinh").await;
+    // Before any commune reports: the reason instead of the map, on the API and the page.
+    let (status, v) = json(
+        app.get(
+            &lead,
+            &format!("/api/v1/operations/drill?indicator={fibre}&org=province&ky=2025"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["children"].as_array().unwrap().len(), 65);
+    assert!(v["communes_empty"]["vi"]
+        .as_str()
+        .unwrap()
+        .starts_with("Chưa xã, phường nào báo cáo"));
+    // Phường Tam Thanh reports 62,5 % of households on fibre for 2025 (its own value).
+    let sent = lead
+        .post(app.url("/api/v1/indicator-values"))
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({
+            "indicator": fibre, "period": "2025", "org": "commune:05986", "value": "62,5",
+            "note": "Số liệu của phường"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::CREATED);
+    // The same session (a second sign-in would reuse the TOTP code).
+    let leader = lead;
+    let (status, html) = text(
+        app.get(
+            &leader,
+            &format!("/lanh-dao/dieu-hanh/chi-so?indicator={fibre}&org=province&ky=2025"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(html.matches("<path class=\"cell\"").count(), 65);
+    assert!(
+        html.contains("<title>Phường Tam Thanh: 62,5%</title>"),
+        "the cell's value"
+    );
+    assert!(!html.contains("id=\"ban-do-trong\""));
+    // The commune's page: its value, its note, a link back to the province.
+    let (status, html) = text(
+        app.get(
+            &leader,
+            &format!("/lanh-dao/dieu-hanh/chi-so?indicator={fibre}&org=commune:05986&ky=2025"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("<strong id=\"gia-tri\">62,5%</strong>"),
+        "{html}"
+    );
+    assert!(html.contains("Số liệu của phường"));
+    // The map's select offers it, and the page shades by it.
+    let (status, html) = text(
+        app.get(
+            &leader,
+            &format!("/lanh-dao/dieu-hanh?chi_so={fibre}&ky=2025"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&format!("<option value=\"{fibre}\" selected>")));
+    assert_eq!(html.matches("<path class=\"cell\"").count(), 65);
 }
