@@ -149,9 +149,21 @@ async fn communes_for(
     .is_ok();
     if !everything {
         let had = m.has_values();
-        for r in &mut m.communes {
-            let org = OrgUnit::parse(&r.org).ok_or_else(bad_org)?;
-            if !may_read(state, ctx, key, &org).await? {
+        // In the page's view: a border indicator's check reads the gates once, not per commune.
+        let hidden = registry
+            .in_view(async {
+                let mut hidden = Vec::new();
+                for (i, r) in m.communes.iter().enumerate() {
+                    let org = OrgUnit::parse(&r.org).ok_or_else(bad_org)?;
+                    if !may_read(state, ctx, key, &org).await? {
+                        hidden.push(i);
+                    }
+                }
+                Ok::<_, AppError>(hidden)
+            })
+            .await?;
+        for i in hidden {
+            if let Some(r) = m.communes.get_mut(i) {
                 r.observation = None;
             }
         }
