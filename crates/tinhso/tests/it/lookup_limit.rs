@@ -137,3 +137,170 @@ async fn wrong_lookup_codes_are_limited_per_dossier_and_per_address() {
         StatusCode::OK
     );
 }
+
+async fn track_pakn(app: &TestApp, c: &Client, code: &str, lookup: &str) -> Response {
+    c.get(app.url(&format!("/api/v1/feedback/{code}")))
+        .query(&[("lookup", lookup)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A PAKN sent through the API by `c`: (its code, its lookup code) — or the response when
+/// `dossier` (code, lookup code) was not accepted.
+async fn send_pakn(
+    app: &TestApp,
+    c: &Client,
+    agency: &str,
+    dossier: (&str, &str),
+) -> Result<(String, String), Response> {
+    let resp = c
+        .post(app.url("/api/v1/feedback"))
+        .json(
+            &serde_json::json!({"kind": "kien_nghi", "name": "Lê Văn Nam",
+            "email": "nam@example.vn", "agency_code": agency, "dossier_code": dossier.0,
+            "lookup_code": dossier.1, "subject": "Trả kết quả chậm",
+            "content": "Đã quá ngày hẹn mà chưa nhận được kết quả."}),
+        )
+        .send()
+        .await
+        .unwrap();
+    if resp.status() != StatusCode::CREATED {
+        return Err(resp);
+    }
+    let (_, v) = crate::json(resp).await;
+    Ok((
+        v["feedback"]["code"].as_str().unwrap().to_string(),
+        v["lookup_code"].as_str().unwrap().to_string(),
+    ))
+}
+
+#[tokio::test]
+async fn wrong_lookup_codes_of_a_pakn_are_limited_like_those_of_a_dossier() {
+    let app = spawn_app().await;
+    let agency = app.agency("Tam Thanh", "ubnd_xa").await["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (pakn, lookup) = send_pakn(&app, &client_from(5), &agency, ("", ""))
+        .await
+        .map_err(|r| r.status())
+        .unwrap();
+    let (one, two, three) = (client_from(1), client_from(2), client_from(3));
+
+    // Right codes spend nothing.
+    for _ in 0..(IP_WRONG_TRIES + 5) {
+        assert_eq!(
+            track_pakn(&app, &two, &pakn, &lookup).await.status(),
+            StatusCode::OK
+        );
+    }
+    // Per PAKN: the allowed wrong tries answer "not found" …
+    for _ in 0..DOSSIER_WRONG_TRIES {
+        let (status, _) = problem(track_pakn(&app, &one, &pakn, &wrong(&lookup)).await).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    // … the next one is refused with 429 in both languages, with Retry-After …
+    let resp = track_pakn(&app, &one, &pakn, &wrong(&lookup)).await;
+    retry_after(&resp, DOSSIER_WRONG_TRIES);
+    let (_, p) = problem(resp).await;
+    assert_eq!(p["code"], "rate_limited");
+    assert!(
+        p["detail_vi"].as_str().unwrap().contains("sai mã tra cứu"),
+        "{p}"
+    );
+    assert!(
+        p["detail"].as_str().unwrap().contains("wrong lookup codes"),
+        "{p}"
+    );
+    // … and the PAKN is blocked for everyone, even with the right code, on the API and on the
+    // tracking page (its code in lower case is the same PAKN).
+    retry_after(
+        &track_pakn(&app, &two, &pakn, &lookup).await,
+        DOSSIER_WRONG_TRIES,
+    );
+    for (lang, message) in [
+        ("vi", "Nhập sai mã tra cứu quá nhiều lần"),
+        ("en", "Too many wrong lookup codes"),
+    ] {
+        let resp = two
+            .get(app.url("/phan-anh-kien-nghi/tra-cuu"))
+            .query(&[
+                ("ma_pakn", pakn.to_lowercase().as_str()),
+                ("ma", lookup.as_str()),
+                ("lang", lang),
+            ])
+            .send()
+            .await
+            .unwrap();
+        retry_after(&resp, DOSSIER_WRONG_TRIES);
+        let (_, html) = text(resp).await;
+        assert!(html.contains(message), "{html}");
+    }
+
+    // Per address: wrong tries spread over unknown PAKN, on the page this time, run out the
+    // address's budget — the same budget as dossier look-ups.
+    for i in 0..IP_WRONG_TRIES {
+        let resp = three
+            .get(app.url("/phan-anh-kien-nghi/tra-cuu"))
+            .query(&[
+                ("ma_pakn", format!("PAKN-991231-{i:04}")),
+                ("ma", "AAAAAAAA".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "try {i}");
+    }
+    retry_after(
+        &track_pakn(&app, &three, "PAKN-991231-9999", "AAAAAAAA").await,
+        IP_WRONG_TRIES,
+    );
+    let (code, dossier_lookup) = file_birth(&app, &client(), "Hoàng Văn Cường").await;
+    retry_after(
+        &track(&app, &three, &code, &dossier_lookup).await,
+        IP_WRONG_TRIES,
+    );
+    // Other addresses go on.
+    assert_eq!(
+        track(&app, &two, &code, &dossier_lookup).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_pakn_about_a_dossier_spends_the_dossiers_budget_on_a_wrong_lookup_code() {
+    let app = spawn_app().await;
+    let (code, lookup) = file_birth(&app, &client(), "Đinh Thị Dung").await;
+    let (one, two) = (client_from(1), client_from(2));
+    // Sending a PAKN about a dossier checks its lookup code: the wrong ones are field errors …
+    for _ in 0..DOSSIER_WRONG_TRIES {
+        let resp = send_pakn(&app, &one, "", (&code, &wrong(&lookup)))
+            .await
+            .unwrap_err();
+        let (status, p) = problem(resp).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(p["errors"][0]["code"], "dossier_not_found", "{p}");
+    }
+    // … until the dossier's budget is spent: then 429, and nothing written.
+    let resp = send_pakn(&app, &one, "", (&code, &wrong(&lookup)))
+        .await
+        .unwrap_err();
+    retry_after(&resp, DOSSIER_WRONG_TRIES);
+    // The dossier is blocked for tracking too, and for a PAKN with its right code.
+    retry_after(
+        &track(&app, &two, &code, &lookup).await,
+        DOSSIER_WRONG_TRIES,
+    );
+    let resp = send_pakn(&app, &two, "", (&code, &lookup))
+        .await
+        .unwrap_err();
+    retry_after(&resp, DOSSIER_WRONG_TRIES);
+    assert_eq!(app.count("SELECT COUNT(*) FROM feedback").await, 0);
+    // A PAKN addressed to an agency (no dossier, no lookup code) is not limited.
+    let agency = app.agency("Tam Thanh", "ubnd_xa").await["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(send_pakn(&app, &one, &agency, ("", "")).await.is_ok());
+}
