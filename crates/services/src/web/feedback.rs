@@ -461,14 +461,7 @@ pub async fn form_post(
         subject: view::form_get(&pairs, "subject"),
         content: view::form_get(&pairs, "content"),
     };
-    let sent = super::lookup_limit::send_feedback(
-        &state,
-        &ctx.ip,
-        &ctx.audit(),
-        ctx.principal.as_ref(),
-        &typed,
-    )
-    .await;
+    let sent = super::lookup_limit::send_feedback(&state, &ctx, &typed).await;
     match sent {
         Ok(sent) => Ok(Redirect::to(&format!(
             "{}&moi=1",
@@ -1009,14 +1002,7 @@ async fn api_send(
         subject: b.subject,
         content: b.content,
     };
-    let sent = super::lookup_limit::send_feedback(
-        &state,
-        &ctx.ip,
-        &ctx.audit(),
-        ctx.principal.as_ref(),
-        &input,
-    )
-    .await?;
+    let sent = super::lookup_limit::send_feedback(&state, &ctx, &input).await?;
     let out = SentOut {
         tracking_url: track_link(&sent.feedback.code, &sent.lookup_code),
         lookup_code: sent.lookup_code,

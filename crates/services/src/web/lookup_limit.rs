@@ -2,14 +2,15 @@
 //! a PAKN (phản ánh, kiến nghị) without signing in takes its code and a short look-up code;
 //! without a limit, anyone could guess look-up codes. Every *wrong* code (or unknown code: the
 //! same answer) spends one try of the client address's budget and one of the looked-up item's
-//! (token buckets of [`tinhso_http::ratelimit`]): [`DOSSIER_WRONG_TRIES`] per item and
-//! [`IP_WRONG_TRIES`] per address within [`WINDOW`], refilled evenly. Dossiers and PAKN have
+//! (token buckets of [`tinhso_http::ratelimit`]): by default 10 per item and 30 per address
+//! within 15 minutes ([`LookupBudgets`]), refilled evenly. Dossiers and PAKN have
 //! budgets of their own per item ([`Item`]); an address has one budget for both. The try that
 //! finds a budget empty blocks that address or item until one try has been refilled; while
 //! blocked, every look-up of it answers 429 with `Retry-After` *before* the code is checked
 //! (else a right guess would still get through). A right code spends nothing and waits for
 //! nothing, so an applicant checking their own dossier is never slowed; only an item under
-//! attack keeps its owner out for at most one refill interval at a time (90 s), and the
+//! attack keeps its owner out for at most one refill interval at a time (window / tries: 90 s
+//! by default), and the
 //! signed-in owner is not affected (their session proves them, no look-up code is checked).
 //!
 //! Every anonymous use of a look-up code goes through here: tracking a dossier ([`track`]:
@@ -17,9 +18,11 @@
 //! API and page) and sending a PAKN about a dossier ([`send_feedback`]: its dossier's look-up
 //! code is checked too).
 //!
-//! There is no `[services]` section in the settings, so the limits are these constants. The
-//! state lives per server ([`limits`]: one set per [`AppState`]), in memory: a restart forgets
-//! it, and several nodes each keep their own.
+//! The budgets are settings: `[services] lookup_wrong_tries_per_item`,
+//! `lookup_wrong_tries_per_address` and `lookup_window_secs` (or `TINHSO_SERVICES_LOOKUP_*`),
+//! read at start-up into [`WebConfig::lookup_budgets`]. The state lives per server ([`limits`]:
+//! one set per [`AppState`]), in memory: a restart forgets it, and several nodes each keep
+//! their own.
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -29,22 +32,13 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
-use tinhso_http::ratelimit::RateLimiter;
-use tinhso_http::{AppState, WebConfig};
+use tinhso_http::ratelimit::{LookupBudgets, RateLimiter};
+use tinhso_http::{AppState, ReqCtx, WebConfig};
 use tinhso_kernel::{AppError, ErrorCode};
 
 use crate::dossier::{self, Dossier};
 use crate::feedback::{self, Feedback, NewFeedback, Sent};
 use std::future::Future;
-use tinhso_identity::Principal;
-use tinhso_store::audit::Ctx;
-
-/// Wrong look-up codes allowed per item (dossier or PAKN) within [`WINDOW`].
-pub const DOSSIER_WRONG_TRIES: u32 = 10;
-/// Wrong look-up codes allowed per client address within [`WINDOW`].
-pub const IP_WRONG_TRIES: u32 = 30;
-/// The window the budgets refill over (15 minutes).
-pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// What a look-up code opens; each kind keeps its own budget per item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,10 +68,13 @@ pub struct LookupLimits {
 }
 
 impl LookupLimits {
-    /// `dossier_tries` wrong codes per item and `ip_tries` per address within `window`.
-    pub fn new(dossier_tries: u32, ip_tries: u32, window: Duration) -> Self {
-        let (d, i) = (f64::from(dossier_tries.max(1)), f64::from(ip_tries.max(1)));
-        let secs = window.as_secs_f64().max(1.0);
+    /// `b.per_item` wrong codes per item and `b.per_address` per address within `b.window`.
+    pub fn new(b: LookupBudgets) -> Self {
+        let (d, i) = (
+            f64::from(b.per_item.max(1)),
+            f64::from(b.per_address.max(1)),
+        );
+        let secs = b.window.as_secs_f64().max(1.0);
         Self {
             per_dossier: RateLimiter::new(d, d / secs),
             per_ip: RateLimiter::new(i, i / secs),
@@ -142,8 +139,8 @@ impl LookupLimits {
     }
 }
 
-/// The limits of the server `state` belongs to (created on first use with the constants
-/// above). One set per [`AppState`] (told apart by its configuration's allocation, which the
+/// The limits of the server `state` belongs to (created on first use with its configuration's
+/// [`WebConfig::lookup_budgets`]). One set per [`AppState`] (told apart by its configuration's allocation, which the
 /// registry keeps alive with a weak reference, so no later server can take its address).
 pub fn limits(state: &AppState) -> Arc<LookupLimits> {
     type Registry = Mutex<Vec<(Weak<WebConfig>, Arc<LookupLimits>)>>;
@@ -160,11 +157,7 @@ pub fn limits(state: &AppState) -> Arc<LookupLimits> {
     }
     // Forget the servers that are gone.
     reg.retain(|(w, _)| w.strong_count() > 0);
-    let l = Arc::new(LookupLimits::new(
-        DOSSIER_WRONG_TRIES,
-        IP_WRONG_TRIES,
-        WINDOW,
-    ));
+    let l = Arc::new(LookupLimits::new(state.config.lookup_budgets));
     reg.push((Arc::downgrade(&state.config), l.clone()));
     l
 }
@@ -249,12 +242,11 @@ pub async fn track_feedback(
 /// blocked dossier or address is refused with 429 before anything is checked or written.
 pub async fn send_feedback(
     state: &AppState,
-    ip: &str,
-    ctx: &Ctx,
-    principal: Option<&Principal>,
+    ctx: &ReqCtx,
     input: &NewFeedback,
 ) -> Result<Sent, AppError> {
-    let send = feedback::send(&state.db, ctx, principal, input);
+    let audit = ctx.audit();
+    let send = feedback::send(&state.db, &audit, ctx.principal.as_ref(), input);
     if input.dossier_code.trim().is_empty() || input.lookup_code.trim().is_empty() {
         return send.await;
     }
@@ -265,7 +257,7 @@ pub async fn send_feedback(
     };
     limited(
         state,
-        ip,
+        &ctx.ip,
         Item::Dossier,
         &input.dossier_code,
         send,
@@ -298,7 +290,11 @@ mod tests {
 
     #[test]
     fn wrong_tries_block_the_dossier_then_the_address() {
-        let l = LookupLimits::new(3, 5, Duration::from_secs(900));
+        let l = LookupLimits::new(LookupBudgets {
+            per_item: 3,
+            per_address: 5,
+            window: Duration::from_secs(900),
+        });
         let d = Item::Dossier;
         for _ in 0..3 {
             assert!(l.check("1.2.3.4", d, "A-1").is_ok());

@@ -4,10 +4,15 @@
 //! codes never spend the budgets.
 
 use crate::services::file_birth;
-use crate::{client, problem, spawn_app, text, TestApp};
+use crate::{client, problem, spawn_app, spawn_app_with, text, TestApp};
 use reqwest::{Client, Response, StatusCode};
 use std::net::{IpAddr, Ipv4Addr};
-use tinhso_services::web::lookup_limit::{DOSSIER_WRONG_TRIES, IP_WRONG_TRIES, WINDOW};
+use std::time::Duration;
+use tinhso_http::ratelimit::LookupBudgets;
+
+/// The default budgets (`[services]` unset).
+const DOSSIER_WRONG_TRIES: u32 = LookupBudgets::DEFAULT.per_item;
+const IP_WRONG_TRIES: u32 = LookupBudgets::DEFAULT.per_address;
 
 /// A client whose requests come from `127.0.0.<n>`.
 fn client_from(n: u8) -> Client {
@@ -31,8 +36,13 @@ fn wrong(lookup: &str) -> String {
     format!("{first}{}", &lookup[1..])
 }
 
-/// The `Retry-After` of a 429, in seconds: present, positive, at most one refill interval.
+/// The `Retry-After` of a 429, in seconds: present, positive, at most one refill interval
+/// (of the default window).
 fn retry_after(resp: &Response, tries: u32) -> u64 {
+    retry_after_within(resp, tries, LookupBudgets::DEFAULT.window)
+}
+
+fn retry_after_within(resp: &Response, tries: u32, window: Duration) -> u64 {
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     let secs: u64 = resp
         .headers()
@@ -40,9 +50,25 @@ fn retry_after(resp: &Response, tries: u32) -> u64 {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .expect("Retry-After in seconds");
-    let refill = WINDOW.as_secs().div_ceil(u64::from(tries));
+    let refill = window.as_secs().div_ceil(u64::from(tries));
     assert!(secs >= 1 && secs <= refill, "{secs} s, refill {refill} s");
     secs
+}
+
+/// The 429 of one wrong code too many on an item: `Retry-After` within the item's refill,
+/// the problem's code and its detail in Vietnamese and English.
+async fn refused_in_both_languages(resp: Response) {
+    retry_after(&resp, DOSSIER_WRONG_TRIES);
+    let (_, p) = problem(resp).await;
+    assert_eq!(p["code"], "rate_limited");
+    assert!(
+        p["detail_vi"].as_str().unwrap().contains("sai mã tra cứu"),
+        "{p}"
+    );
+    assert!(
+        p["detail"].as_str().unwrap().contains("wrong lookup codes"),
+        "{p}"
+    );
 }
 
 #[tokio::test]
@@ -71,18 +97,7 @@ async fn wrong_lookup_codes_are_limited_per_dossier_and_per_address() {
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
     // … the next one is refused with 429, in both languages, with Retry-After.
-    let resp = track(&app, &one, &code_a, &wrong(&lookup_a)).await;
-    retry_after(&resp, DOSSIER_WRONG_TRIES);
-    let (_, p) = problem(resp).await;
-    assert_eq!(p["code"], "rate_limited");
-    assert!(
-        p["detail_vi"].as_str().unwrap().contains("sai mã tra cứu"),
-        "{p}"
-    );
-    assert!(
-        p["detail"].as_str().unwrap().contains("wrong lookup codes"),
-        "{p}"
-    );
+    refused_in_both_languages(track(&app, &one, &code_a, &wrong(&lookup_a)).await).await;
     // The dossier is blocked for every client, whatever the code (else a right guess would
     // still get through) …
     let resp = track(&app, &two, &code_a, &lookup_a).await;
@@ -201,18 +216,7 @@ async fn wrong_lookup_codes_of_a_pakn_are_limited_like_those_of_a_dossier() {
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
     // … the next one is refused with 429 in both languages, with Retry-After …
-    let resp = track_pakn(&app, &one, &pakn, &wrong(&lookup)).await;
-    retry_after(&resp, DOSSIER_WRONG_TRIES);
-    let (_, p) = problem(resp).await;
-    assert_eq!(p["code"], "rate_limited");
-    assert!(
-        p["detail_vi"].as_str().unwrap().contains("sai mã tra cứu"),
-        "{p}"
-    );
-    assert!(
-        p["detail"].as_str().unwrap().contains("wrong lookup codes"),
-        "{p}"
-    );
+    refused_in_both_languages(track_pakn(&app, &one, &pakn, &wrong(&lookup)).await).await;
     // … and the PAKN is blocked for everyone, even with the right code, on the API and on the
     // tracking page (its code in lower case is the same PAKN).
     retry_after(
@@ -303,4 +307,33 @@ async fn a_pakn_about_a_dossier_spends_the_dossiers_budget_on_a_wrong_lookup_cod
         .unwrap()
         .to_string();
     assert!(send_pakn(&app, &one, &agency, ("", "")).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_budgets_are_those_of_the_settings() {
+    // `[services] lookup_wrong_tries_per_item = 2`, `…_per_address = 3`, window 60 s.
+    let budgets = LookupBudgets {
+        per_item: 2,
+        per_address: 3,
+        window: Duration::from_secs(60),
+    };
+    let app = spawn_app_with(|c| c.lookup_budgets = budgets).await;
+    let (code, lookup) = file_birth(&app, &client(), "Vi Văn Hải").await;
+    let (one, two) = (client_from(1), client_from(2));
+    for _ in 0..2 {
+        let (status, _) = problem(track(&app, &one, &code, &wrong(&lookup)).await).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    // The third wrong code on the dossier is one too many (the default allows 10): blocked
+    // for one refill of the configured window (60 s / 2 = 30 s).
+    let secs = retry_after_within(
+        &track(&app, &one, &code, &wrong(&lookup)).await,
+        2,
+        budgets.window,
+    );
+    assert!(secs > 20, "{secs} s");
+    retry_after_within(&track(&app, &two, &code, &lookup).await, 2, budgets.window);
+    // The address's budget is 3: one more wrong code, on another (unknown) dossier, blocks it.
+    let resp = track(&app, &one, "000.00.23.H37-991231-0001", "AAAAAAAA").await;
+    retry_after_within(&resp, 3, budgets.window);
 }
