@@ -861,15 +861,10 @@ pub async fn act(
             .await
             .map_err(db_err)?
             .rows_affected();
-            if n == 0 {
-                return Err(AppError::conflict(
-                    "Phản ánh, kiến nghị vừa được người khác xử lý, vui lòng tải lại",
-                    "The PAKN was just changed by someone else; reload it",
-                ));
-            }
+            dossier::updated_as_loaded(n, ("Phản ánh, kiến nghị", "PAKN"))?;
             tx.audit(&entry).await?;
             tx.emit("feedback.status_changed", &event).await?;
-            Ok(())
+            Ok::<(), AppError>(())
         })
     })
     .await?;
