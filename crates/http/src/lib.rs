@@ -50,6 +50,8 @@ pub struct WebConfig {
     /// The TSA certificates trusted when verifying result time-stamps (`[pades]
     /// tsa_certificate`); the PAdES trust list is trusted for them too.
     pub pades_tsa_trust: tinhso_tsa::TrustedTsa,
+    /// Wrong look-up codes allowed per item and per client address (`[services]`).
+    pub lookup_budgets: ratelimit::LookupBudgets,
 }
 
 impl Default for WebConfig {
@@ -63,6 +65,7 @@ impl Default for WebConfig {
             public_url: String::new(),
             pades_tsa: None,
             pades_tsa_trust: tinhso_tsa::TrustedTsa::default(),
+            lookup_budgets: ratelimit::LookupBudgets::DEFAULT,
         }
     }
 }

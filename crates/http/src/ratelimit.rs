@@ -2,7 +2,32 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// Budgets of wrong look-up codes (mã tra cứu), `[services]` in the settings: wrong codes
+/// allowed per looked-up item (a dossier, a PAKN) and per client address within `window`,
+/// refilled evenly. The services module enforces them (`tinhso_services::web::lookup_limit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LookupBudgets {
+    pub per_item: u32,
+    pub per_address: u32,
+    pub window: Duration,
+}
+
+impl LookupBudgets {
+    /// 10 wrong codes per item and 30 per address within 15 minutes.
+    pub const DEFAULT: Self = Self {
+        per_item: 10,
+        per_address: 30,
+        window: Duration::from_secs(15 * 60),
+    };
+}
+
+impl Default for LookupBudgets {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
 
 /// Token buckets per key.
 pub struct RateLimiter {

@@ -601,15 +601,17 @@ async fn write_submission(tx: &mut WriteTx, n: &NewDossier) -> Result<(String, E
     let event = record_event(
         tx,
         &n.db,
-        &code,
-        n.action,
-        0,
-        n.status,
-        &n.step,
-        n.signer.as_ref(),
-        &n.actor_name,
-        "",
-        1,
+        &EventFacts {
+            code: &code,
+            action: n.action,
+            from: 0,
+            to: n.status,
+            step: &n.step,
+            signer: n.signer.as_ref(),
+            actor_name: &n.actor_name,
+            reason: "",
+            seq: 1,
+        },
     )
     .await?;
     tx.audit(&n.ctx.entry(
@@ -628,43 +630,43 @@ async fn write_submission(tx: &mut WriteTx, n: &NewDossier) -> Result<(String, E
     Ok((code, event))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn record_event(
-    tx: &mut WriteTx,
-    db: &Db,
-    code: &str,
-    action: &str,
+/// What a dossier event records: the `seq`-th step of dossier `code`, `action` from status
+/// `from` to `to` (at workflow step `step`), by `signer` (staff; `None`: the applicant) shown
+/// as `actor_name`, with its reason.
+#[derive(Clone, Copy)]
+struct EventFacts<'a> {
+    code: &'a str,
+    action: &'a str,
     from: i64,
     to: i64,
-    step: &str,
-    signer: Option<&Principal>,
-    actor_name: &str,
-    reason: &str,
+    step: &'a str,
+    signer: Option<&'a Principal>,
+    actor_name: &'a str,
+    reason: &'a str,
     seq: i64,
-) -> Result<Event, AppError> {
-    let e = draft_event(
-        db, code, action, from, to, step, signer, actor_name, reason, seq,
-    )
-    .await?;
-    insert_event(tx, code, signer.map(|s| s.user_id.as_str()), &e).await?;
+}
+
+/// [`draft_event`] and [`insert_event`] in one, inside `tx`.
+async fn record_event(tx: &mut WriteTx, db: &Db, f: &EventFacts<'_>) -> Result<Event, AppError> {
+    let e = draft_event(db, f).await?;
+    insert_event(tx, f.code, f.signer.map(|s| s.user_id.as_str()), &e).await?;
     Ok(e)
 }
 
 /// A dossier event made and signed ahead of its write (the signature reads the signer's key,
 /// which belongs before a group-commit item, not inside it); [`insert_event`] writes it.
-#[allow(clippy::too_many_arguments)]
-async fn draft_event(
-    db: &Db,
-    code: &str,
-    action: &str,
-    from: i64,
-    to: i64,
-    step: &str,
-    signer: Option<&Principal>,
-    actor_name: &str,
-    reason: &str,
-    seq: i64,
-) -> Result<Event, AppError> {
+async fn draft_event(db: &Db, f: &EventFacts<'_>) -> Result<Event, AppError> {
+    let EventFacts {
+        code,
+        action,
+        from,
+        to,
+        step,
+        signer,
+        actor_name,
+        reason,
+        seq,
+    } = *f;
     let at = now_micros();
     let payload = serde_json::json!({
         "dossier": code, "seq": seq, "action": action, "from": from, "to": to,
@@ -1171,15 +1173,17 @@ pub async fn transition(
     // Signed before the write (the signature reads the officer's key).
     let event = draft_event(
         db,
-        code,
-        action.as_str(),
-        status.code(),
-        to.code(),
-        &step,
-        signer,
-        &actor_name,
-        &reason,
-        seq,
+        &EventFacts {
+            code,
+            action: action.as_str(),
+            from: status.code(),
+            to: to.code(),
+            step: &step,
+            signer,
+            actor_name: &actor_name,
+            reason: &reason,
+            seq,
+        },
     )
     .await?;
     let w = TransitionWrite {
@@ -1260,6 +1264,27 @@ pub async fn transition(
     get(db, code).await?.ok_or_else(AppError::not_found)
 }
 
+/// The name of a dossier for [`changed_meanwhile`], in Vietnamese and in English.
+pub(crate) const DOSSIER: (&str, &str) = ("Hồ sơ", "dossier");
+
+/// The 409 of a write guarded on the state as loaded (`UPDATE … WHERE status = <as loaded>`)
+/// that found it changed: someone else acted meanwhile; reload. `what`: the thing's name in
+/// Vietnamese and in English (e.g. [`DOSSIER`]).
+pub(crate) fn changed_meanwhile((vi, en): (&str, &str)) -> AppError {
+    AppError::conflict(
+        format!("{vi} vừa được người khác xử lý, vui lòng tải lại"),
+        format!("The {en} was just changed by someone else; reload it"),
+    )
+}
+
+/// `Ok` when a guarded update (see [`changed_meanwhile`]) changed a row.
+pub(crate) fn updated_as_loaded(rows: u64, what: (&str, &str)) -> Result<(), AppError> {
+    if rows == 0 {
+        return Err(changed_meanwhile(what));
+    }
+    Ok(())
+}
+
 /// Times an approval builds its result again when the number it read was taken meanwhile.
 const RESULT_NUMBER_ATTEMPTS: u32 = 10;
 
@@ -1322,13 +1347,7 @@ async fn write_transition(tx: &mut WriteTx, w: &TransitionWrite) -> Result<(), A
     .await
     .map_err(DbError::from)?
     .rows_affected();
-    if n == 0 {
-        // Someone else moved the dossier meanwhile.
-        return Err(AppError::conflict(
-            "Hồ sơ vừa được người khác xử lý, vui lòng tải lại",
-            "The dossier was just changed by someone else; reload it",
-        ));
-    }
+    updated_as_loaded(n, DOSSIER)?;
     // An apologised dossier's first promised date (form 04) moves with the pause too.
     crate::forms::shift_original_due(tx, &w.calendar, &w.code, w.paused_added).await?;
     insert_event(tx, &w.code, w.actor_user_id.as_deref(), &w.event).await?;
@@ -1849,10 +1868,7 @@ async fn write_links(tx: &mut WriteTx, n: &NewLinks) -> Result<Vec<Attachment>, 
     .await
     .map_err(DbError::from)?;
     let Some(row) = row else {
-        return Err(AppError::conflict(
-            "Hồ sơ vừa được người khác xử lý, vui lòng tải lại",
-            "The dossier was just changed by someone else; reload it",
-        ));
+        return Err(changed_meanwhile(DOSSIER));
     };
     let total_bytes: i64 = row.try_get(0).map_err(DbError::from)?;
     let total_count: i64 = row.try_get(1).map_err(DbError::from)?;

@@ -475,9 +475,13 @@ fn same_code(typed: &str, expected: &str) -> bool {
             == 0
 }
 
+/// The field error of [`send`] for a dossier code and look-up code that do not match (the
+/// web layer counts it as a wrong look-up code).
+pub const DOSSIER_NOT_FOUND: &str = "dossier_not_found";
+
 fn dossier_not_found() -> Invalid {
     Invalid::new(
-        "dossier_not_found",
+        DOSSIER_NOT_FOUND,
         "Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu này",
         "No dossier with this code and lookup code",
     )
@@ -857,15 +861,10 @@ pub async fn act(
             .await
             .map_err(db_err)?
             .rows_affected();
-            if n == 0 {
-                return Err(AppError::conflict(
-                    "Phản ánh, kiến nghị vừa được người khác xử lý, vui lòng tải lại",
-                    "The PAKN was just changed by someone else; reload it",
-                ));
-            }
+            dossier::updated_as_loaded(n, ("Phản ánh, kiến nghị", "PAKN"))?;
             tx.audit(&entry).await?;
             tx.emit("feedback.status_changed", &event).await?;
-            Ok(())
+            Ok::<(), AppError>(())
         })
     })
     .await?;

@@ -262,12 +262,7 @@ pub async fn apologise(
     .await
     .map_err(db_err)?
     .rows_affected();
-    if n == 0 {
-        return Err(AppError::conflict(
-            "Hồ sơ vừa được người khác xử lý, vui lòng tải lại",
-            "The dossier was just changed by someone else; reload it",
-        ));
-    }
+    dossier::updated_as_loaded(n, dossier::DOSSIER)?;
     let original: Option<String> =
         sqlx::query_scalar("SELECT original_due_date FROM dossiers WHERE code = $1")
             .bind(&d.code)

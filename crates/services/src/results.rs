@@ -35,7 +35,7 @@ use tinhso_identity::Principal;
 use tinhso_kernel::{text, AppError, ErrorCode};
 use tinhso_refdata::agencies::{self, Agency};
 use tinhso_store::audit::Ctx;
-use tinhso_store::files::{FileStore, MediaType};
+use tinhso_store::files::{FileRef, FileStore, MediaType};
 use tinhso_store::{now_micros, Db, DbError, WriteTx};
 
 /// Where generated results go and how their QR codes reach the verification page.
@@ -238,7 +238,9 @@ pub struct Built {
     /// The counter's value this result's number was read after (the number is `claimed + 1`).
     claimed: i64,
     year: i64,
-    pdf: Vec<u8>,
+    /// The PDF, already in the file store (content-addressed: unreferenced until
+    /// [`record_in`] records it).
+    file: FileRef,
     certificate_id: Option<String>,
     timestamping: pades::Timestamping,
     record: ResultRecord,
@@ -247,8 +249,9 @@ pub struct Built {
 }
 
 /// Build the result of `d`: its number (the agency's next, read — not yet taken), payload, the
-/// platform's two signatures, the PDF with its PAdES signature and, with a TSA, its time-stamp.
-/// Nothing is written: this is what may take long (the TSA), so it runs before the approval's
+/// platform's two signatures, the PDF with its PAdES signature and, with a TSA, its time-stamp,
+/// and the PDF written to the file store (hashing and writing ~100 KB). Nothing is written to
+/// the database: this is what may take long (the TSA), so it runs before the approval's
 /// transaction. `decision` is what the leader wrote (the standard sentence when empty).
 #[allow(clippy::too_many_arguments)]
 pub async fn build(
@@ -369,10 +372,16 @@ pub async fn build(
             pades::Timestamping::NotConfigured,
         ),
     };
+    // The file before the transaction, as an attachment's: a rollback (or a number taken
+    // meanwhile) leaves an unreferenced content-addressed file, never a record without its file.
+    let file = issuing
+        .files
+        .write_checked("result", &pdf, &[MediaType::Pdf])
+        .await?;
     Ok(Built {
         claimed,
         year,
-        pdf,
+        file,
         certificate_id: certificate_id.clone(),
         timestamping,
         ctx: ctx.clone(),
@@ -405,8 +414,7 @@ pub async fn build(
 
 /// Write a [`Built`] result in the approval's transaction: take its number (`Ok(None)`, with
 /// nothing written, when another approval of the agency took it meanwhile — build again),
-/// the PDF in the file store (the file first; a rollback leaves an unreferenced
-/// content-addressed file, never a record without its file), the `dossier_results` row, the
+/// record its PDF (written to the file store by [`build`]), the `dossier_results` row, the
 /// holder's data-store copy, the time-stamp's outcome, audit `result.issue` and outbox
 /// `result.issued`. `signer` is the approving leader.
 pub async fn record_in(
@@ -440,10 +448,10 @@ pub async fn record_in(
     if taken == 0 {
         return Ok(None);
     }
-    let (pdf, certificate_id, timestamping, now) =
-        (&b.pdf, &b.certificate_id, &b.timestamping, r.issued_at);
+    let (file, certificate_id, timestamping, now) =
+        (&b.file, &b.certificate_id, &b.timestamping, r.issued_at);
     let (id, number, title) = (&r.id, &r.number, &r.title);
-    let file = issuing.files.put_in(tx, pdf, MediaType::Pdf).await?;
+    tinhso_store::files::record_in(tx, file).await?;
     sqlx::query(
         "INSERT INTO dossier_results (id, dossier_code, agency_code, number, title, holder_name, holder_user_id, \
          issued_at, signer_user_id, signer_name, payload, agency_key_id, agency_public_key, agency_signature, \
@@ -545,7 +553,7 @@ pub async fn record_in(
     )
     .await?;
     Ok(Some(ResultRecord {
-        file_sha256: file.sha256,
+        file_sha256: file.sha256.clone(),
         file_size: file.size,
         ..r.clone()
     }))

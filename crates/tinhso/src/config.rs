@@ -78,6 +78,8 @@ struct FileSettings {
     exchange: Option<crate::exchange_config::ExchangeFile>,
     /// `[pades]`: the TSA of PAdES-B-T result signatures.
     pades: Option<crate::pades_config::PadesFile>,
+    /// `[services]`: the limits on wrong look-up codes.
+    services: Option<crate::services_config::ServicesFile>,
 }
 
 /// Resolved settings.
@@ -109,6 +111,8 @@ pub struct Settings {
     pub exchange: crate::exchange_config::ExchangeSettings,
     /// The TSA of PAdES-B-T result signatures and the TSA certificates trusted.
     pub pades: crate::pades_config::PadesSettings,
+    /// The limits on wrong look-up codes of dossiers and PAKN.
+    pub services: crate::services_config::ServicesSettings,
 }
 
 impl Settings {
@@ -117,7 +121,8 @@ impl Settings {
     }
 
     /// [`Settings::resolve`] with the environment read through `env` (tests give their own);
-    /// only the `[exchange]` settings read it here, the others come through clap.
+    /// only the `[exchange]`, `[pades]` and `[services]` settings read it here, the others
+    /// come through clap.
     pub fn resolve_with_env(
         args: &SettingArgs,
         env: &dyn Fn(&str) -> Option<String>,
@@ -291,11 +296,14 @@ impl Settings {
         let mut exchange =
             crate::exchange_config::ExchangeSettings::resolve(file.exchange.as_ref(), env)?;
         let pades = crate::pades_config::PadesSettings::resolve(file.pades.as_ref(), env)?;
+        let services =
+            crate::services_config::ServicesSettings::resolve(file.services.as_ref(), env)?;
         // Members' pulls through the hub read the same JetStream the outbox is published to.
         exchange.hub.nats = nats.clone();
         Ok(Self {
             exchange,
             pades,
+            services,
             listen,
             data_dir,
             database_url,
@@ -317,6 +325,16 @@ fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("settings file {}: cannot read it", path.display()))?;
     toml::from_str(&text).map_err(|e| anyhow::anyhow!("settings file {}: {e}", path.display()))
+}
+
+/// An environment of `pairs` (name, value) for the settings' tests, in place of the process's.
+#[cfg(test)]
+pub(crate) fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let m: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| m.get(k).cloned()
 }
 
 /// A database URL with any password hidden, for messages.
@@ -542,6 +560,30 @@ mod tests {
             ),
             (hooks.max_delay, hooks.jitter, hooks.concurrency)
         );
+        assert_eq!(
+            s.services,
+            crate::services_config::ServicesSettings::default()
+        );
+    }
+
+    #[test]
+    fn services_section_of_the_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("tinhso.toml");
+        std::fs::write(&file, "[services]\nlookup_wrong_tries_per_item = 4\n").unwrap();
+        let mut a = args(tmp.path());
+        a.config = Some(file.clone());
+        let s = Settings::resolve_with_env(&a, &|_| None).unwrap();
+        assert_eq!(s.services.lookup.per_item, 4);
+        assert_eq!(
+            s.services.lookup.per_address, 30,
+            "the others keep their default"
+        );
+        std::fs::write(&file, "[services]\nlookup_window_secs = 5\n").unwrap();
+        let e = Settings::resolve_with_env(&a, &|_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`services.lookup_window_secs`"), "{e}");
     }
 
     #[test]

@@ -71,8 +71,10 @@ pub struct ExchangeSettings {
 /// Days delivered webhooks are kept when nothing says otherwise.
 pub const DEFAULT_DELIVERED_WEBHOOKS_DAYS: u32 = 30;
 
-/// One setting: its key in the file, its environment variable, the value from either.
+/// One setting: its section and key in the file, its environment variable, the value from
+/// either.
 struct Source<'a, T> {
+    section: &'a str,
     key: &'a str,
     env: &'a str,
     file: Option<T>,
@@ -106,7 +108,8 @@ fn bad<T>(s: &Source<'_, T>, raw: &str, allowed: &Allowed, from_env: bool) -> an
         "tinhso.toml".to_string()
     };
     anyhow::anyhow!(
-        "setting `exchange.{key}` [{place}]: {raw:?} không hợp lệ — {vi} / is not valid — {en}",
+        "setting `{section}.{key}` [{place}]: {raw:?} không hợp lệ — {vi} / is not valid — {en}",
+        section = s.section,
         key = s.key,
         vi = allowed.vi,
         en = allowed.en,
@@ -120,8 +123,23 @@ fn int_range(lo: i64, hi: i64, unit_vi: &str, unit_en: &str) -> Allowed {
     }
 }
 
-/// An integer setting within `lo..=hi`.
+/// An integer setting of `[exchange]` within `lo..=hi`.
 fn int(
+    key: &str,
+    env_name: &str,
+    file: Option<i64>,
+    range: (i64, i64),
+    units: (&str, &str),
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Option<i64>> {
+    int_in("exchange", key, env_name, file, range, units, env)
+}
+
+/// An integer setting `key` of the file's `[section]` (or its environment variable
+/// `env_name`, which wins) within `lo..=hi`; `None` when neither sets it. Anything else stops
+/// start-up with a message naming the setting, where it came from and what is allowed.
+pub(crate) fn int_in(
+    section: &str,
     key: &str,
     env_name: &str,
     file: Option<i64>,
@@ -130,6 +148,7 @@ fn int(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Option<i64>> {
     let s = Source {
+        section,
         key,
         env: env_name,
         file,
@@ -157,6 +176,7 @@ fn float(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Option<f64>> {
     let s = Source {
+        section: "exchange",
         key,
         env: env_name,
         file,
@@ -510,7 +530,7 @@ impl ExchangeSettings {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use crate::config::env_of;
 
     fn parse(toml_text: &str) -> ExchangeFile {
         #[derive(Deserialize)]
@@ -518,14 +538,6 @@ mod tests {
             exchange: ExchangeFile,
         }
         toml::from_str::<Wrap>(toml_text).unwrap().exchange
-    }
-
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| m.get(k).cloned()
     }
 
     #[test]

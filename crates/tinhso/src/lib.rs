@@ -10,6 +10,7 @@ pub mod demo;
 pub mod exchange_config;
 pub mod mail;
 pub mod pades_config;
+pub mod services_config;
 
 use anyhow::Context;
 use config::{redact, Settings};

@@ -5,18 +5,18 @@
 //! issue one. Access: [`Permission::DossierApprove`] over the agency — its leaders and the
 //! administrators — checked by [`require`] (refusals audited); imports audited.
 
+use super::upload_page::{self, Notice};
 use super::view::FormErrors;
 use crate::signing_certs::{self, StoredCertificate};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Multipart, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use tinhso_http::error::PageError;
-use tinhso_http::layout::{local_time, render, url_encode, Chrome};
+use tinhso_http::layout::{local_time, render, Chrome};
 use tinhso_http::{context::require, AppState, ReqCtx};
 use tinhso_identity::{authorize, Permission};
 use tinhso_kernel::{AppError, ErrorCode, Invalid};
@@ -117,13 +117,8 @@ async fn render_page(
             });
         }
     }
-    let status = if errors.summary.is_empty() && errors.general.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     Ok((
-        status,
+        upload_page::status(&errors),
         render(&CertificatesPage {
             c: Chrome::of(ctx),
             agencies: agencies
@@ -132,7 +127,7 @@ async fn render_page(
                 .collect(),
             selected: selected.to_string(),
             rows,
-            upload_action: format!("{PATH}?csrf={}", url_encode(&ctx.csrf)),
+            upload_action: upload_page::action(PATH, ctx),
             demo: state.config.demo,
             crls: ctx
                 .principal
@@ -145,29 +140,26 @@ async fn render_page(
         .into_response())
 }
 
-#[derive(Deserialize)]
-pub struct Notice {
-    #[serde(default)]
-    ok: String,
-}
-
 pub async fn page(
     State(state): State<AppState>,
     ctx: ReqCtx,
     axum::extract::Query(q): axum::extract::Query<Notice>,
 ) -> Result<Response, PageError> {
-    let notice = match q.ok.as_str() {
-        "nap" => ctx.lang.s(
-            "Đã nạp chứng thư số. Kết quả cấp từ nay được ký bằng chứng thư này.",
-            "Certificate imported. Results issued from now on are signed with it.",
-        ),
-        "thu-nghiem" => ctx.lang.s(
-            "Đã cấp chứng thư thử nghiệm (chỉ dùng cho bản trình diễn).",
-            "Test certificate issued (for the demo only).",
-        ),
-        _ => "",
-    }
-    .to_string();
+    let notice = q.text(
+        ctx.lang,
+        &[
+            (
+                "nap",
+                "Đã nạp chứng thư số. Kết quả cấp từ nay được ký bằng chứng thư này.",
+                "Certificate imported. Results issued from now on are signed with it.",
+            ),
+            (
+                "thu-nghiem",
+                "Đã cấp chứng thư thử nghiệm (chỉ dùng cho bản trình diễn).",
+                "Test certificate issued (for the demo only).",
+            ),
+        ],
+    );
     render_page(&state, &ctx, "", notice, FormErrors::default())
         .await
         .map_err(|e| ctx.page_err(e))
@@ -202,16 +194,15 @@ async fn agency_in_scope(state: &AppState, ctx: &ReqCtx, code: &str) -> Result<A
 pub async fn import(
     State(state): State<AppState>,
     ctx: ReqCtx,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<Response, PageError> {
     let mut agency = String::new();
     let mut chain = String::new();
     let mut key = String::new();
-    while let Ok(Some(field)) = form.next_field().await {
-        let name = field.name().unwrap_or_default().to_string();
-        let Ok(bytes) = field.bytes().await else {
-            return Err(ctx.page_err(AppError::new(ErrorCode::BadRequest)));
-        };
+    for (name, bytes) in upload_page::parts(form)
+        .await
+        .map_err(|e| ctx.page_err(e))?
+    {
         let text = String::from_utf8_lossy(&bytes).into_owned();
         match name.as_str() {
             "agency" => agency = text.trim().to_string(),

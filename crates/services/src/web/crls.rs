@@ -5,6 +5,7 @@
 //! route needs [`Permission::AgencyManage`]; [`crate::revocation::import`] and the list check
 //! it over the province (administrators), refusals audited by [`require`]; imports audited.
 
+use super::upload_page::{self, Notice};
 use super::view::FormErrors;
 use askama::Template;
 use axum::extract::{Multipart, Query, State};
@@ -12,9 +13,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use serde::Deserialize;
 use tinhso_http::error::PageError;
-use tinhso_http::layout::{local_time, render, url_encode, Chrome};
+use tinhso_http::layout::{local_time, render, Chrome};
 use tinhso_http::{context::require, AppState, ReqCtx};
 use tinhso_identity::{Permission, ResourceScope};
 use tinhso_kernel::{AppError, ErrorCode, Invalid};
@@ -79,28 +79,17 @@ async fn render_page(
             fingerprint: c.fingerprint.chars().take(16).collect(),
         })
         .collect();
-    let status = if errors.summary.is_empty() && errors.general.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     Ok((
-        status,
+        upload_page::status(&errors),
         render(&CrlsPage {
             c: Chrome::of(ctx),
             rows,
-            upload_action: format!("{PATH}?csrf={}", url_encode(&ctx.csrf)),
+            upload_action: upload_page::action(PATH, ctx),
             notice,
             errors,
         }),
     )
         .into_response())
-}
-
-#[derive(Deserialize)]
-pub struct Notice {
-    #[serde(default)]
-    ok: String,
 }
 
 pub async fn page(
@@ -109,14 +98,14 @@ pub async fn page(
     Query(q): Query<Notice>,
 ) -> Result<Response, PageError> {
     allowed(&state, &ctx).await.map_err(|e| ctx.page_err(e))?;
-    let notice = match q.ok.as_str() {
-        "nap" => ctx.lang.s(
+    let notice = q.text(
+        ctx.lang,
+        &[(
+            "nap",
             "Đã nạp danh sách thu hồi. Từ nay chữ ký của các chứng thư trong danh sách được báo là đã thu hồi.",
             "Revocation list imported. Signatures by the certificates it lists are reported as revoked from now on.",
-        ),
-        _ => "",
-    }
-    .to_string();
+        )],
+    );
     render_page(&state, &ctx, notice, FormErrors::default())
         .await
         .map_err(|e| ctx.page_err(e))
@@ -128,19 +117,16 @@ pub async fn page(
 pub async fn import(
     State(state): State<AppState>,
     ctx: ReqCtx,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<Response, PageError> {
     allowed(&state, &ctx).await.map_err(|e| ctx.page_err(e))?;
-    let mut crl = Vec::new();
-    while let Ok(Some(field)) = form.next_field().await {
-        let name = field.name().unwrap_or_default().to_string();
-        let Ok(bytes) = field.bytes().await else {
-            return Err(ctx.page_err(AppError::new(ErrorCode::BadRequest)));
-        };
-        if name == "crl" && !bytes.is_empty() {
-            crl = bytes.to_vec();
-        }
-    }
+    let crl = upload_page::parts(form)
+        .await
+        .map_err(|e| ctx.page_err(e))?
+        .into_iter()
+        .rfind(|(name, _)| name == "crl")
+        .map(|(_, bytes)| bytes)
+        .unwrap_or_default();
     let result = async {
         let p = ctx.principal()?;
         if crl.is_empty() {

@@ -461,7 +461,8 @@ pub async fn form_post(
         subject: view::form_get(&pairs, "subject"),
         content: view::form_get(&pairs, "content"),
     };
-    match feedback::send(&state.db, &ctx.audit(), ctx.principal.as_ref(), &typed).await {
+    let sent = super::lookup_limit::send_feedback(&state, &ctx, &typed).await;
+    match sent {
         Ok(sent) => Ok(Redirect::to(&format!(
             "{}&moi=1",
             track_link(&sent.feedback.code, &sent.lookup_code)
@@ -532,7 +533,7 @@ pub async fn track_page(
 ) -> Result<Response, PageError> {
     let searched = !(q.ma_pakn.trim().is_empty() && q.ma.trim().is_empty());
     let found = if searched {
-        match feedback::track(&state.db, &q.ma_pakn, &q.ma).await {
+        match super::lookup_limit::track_feedback(&state, &ctx.ip, &q.ma_pakn, &q.ma).await {
             Ok(f) => Some(feedback_view(f, ctx.lang)),
             Err(e) if e.code == ErrorCode::NotFound => None,
             Err(e) => return Err(ctx.page_err(e)),
@@ -978,10 +979,13 @@ struct SentOut {
     feedback: PublicFeedback,
 }
 
-/// Send a PAKN (anyone). Field errors name every bad field; nothing is written on any.
+/// Send a PAKN (anyone). Field errors name every bad field; nothing is written on any. A
+/// wrong lookup code of the dossier it is about counts as a wrong lookup code of that dossier
+/// (see `lookup_limit`): too many answer 429 with `Retry-After`.
 #[utoipa::path(post, path = "/api/v1/feedback", tag = "feedback", request_body = FeedbackBody,
     responses((status = 201, body = SentOut, description = "Received: its code, lookup code and due date"),
-        (status = 422, body = Problem)))]
+        (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "Too many wrong lookup codes; see Retry-After")))]
 async fn api_send(
     State(state): State<AppState>,
     ctx: ReqCtx,
@@ -998,7 +1002,7 @@ async fn api_send(
         subject: b.subject,
         content: b.content,
     };
-    let sent = feedback::send(&state.db, &ctx.audit(), ctx.principal.as_ref(), &input).await?;
+    let sent = super::lookup_limit::send_feedback(&state, &ctx, &input).await?;
     let out = SentOut {
         tracking_url: track_link(&sent.feedback.code, &sent.lookup_code),
         lookup_code: sent.lookup_code,
@@ -1041,11 +1045,14 @@ async fn api_list(
     ))
 }
 
-/// One PAKN: for its sender with `?lookup=` (a wrong code answers like an unknown PAKN),
-/// without contact details; for officers who may process its agency's dossiers, in full.
+/// One PAKN: for its sender with `?lookup=` (a wrong code answers like an unknown PAKN; too
+/// many wrong codes for the PAKN or from the client address answer 429 with `Retry-After`,
+/// see `lookup_limit`), without contact details; for officers who may process its agency's
+/// dossiers, in full.
 #[utoipa::path(get, path = "/api/v1/feedback/{code}", tag = "feedback", params(("code" = String, Path), LookupQuery),
     responses((status = 200, description = "The PAKN"), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)))]
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 429, body = Problem, description = "Too many wrong lookup codes; see Retry-After")))]
 async fn api_get(
     State(state): State<AppState>,
     ctx: ReqCtx,
@@ -1053,7 +1060,7 @@ async fn api_get(
     Query(q): Query<LookupQuery>,
 ) -> Result<Response, ApiError> {
     if !q.lookup.trim().is_empty() {
-        let f = feedback::track(&state.db, &code, &q.lookup).await?;
+        let f = super::lookup_limit::track_feedback(&state, &ctx.ip, &code, &q.lookup).await?;
         return Ok(Json(public_feedback(f)).into_response());
     }
     match ctx.principal.as_ref() {

@@ -20,6 +20,7 @@ mod population_check;
 mod portal;
 mod procedures;
 pub mod results;
+mod upload_page;
 mod view;
 
 use axum::routing::{get, post};

@@ -3,20 +3,10 @@
 //! with its CSRF token; refusals by field with nothing stored; Vietnamese and English.
 
 use crate::services_files::{post_multipart, Part};
-use crate::{location, text};
+use crate::{csrf_action, location, text};
 use reqwest::StatusCode;
 
 const PAGE: &str = "/nghiep-vu/danh-sach-thu-hoi";
-
-/// The action URL (with its CSRF token) of the upload form.
-fn upload_action(html: &str) -> String {
-    let marker = "action=\"/nghiep-vu/danh-sach-thu-hoi?csrf=";
-    let start = html.find(marker).expect("upload form") + "action=\"".len();
-    let len = html[start..].find('"').unwrap();
-    html[start..start + len]
-        .replace("&amp;", "&")
-        .replace("&#38;", "&")
-}
 
 #[tokio::test]
 async fn administrators_list_and_upload_crls_in_the_back_office() {
@@ -39,7 +29,7 @@ async fn administrators_list_and_upload_crls_in_the_back_office() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Danh sách thu hồi chứng thư"), "{page}");
     assert!(page.contains("id=\"chua-co\""), "{page}");
-    let action = upload_action(&page);
+    let action = csrf_action(&page, PAGE);
 
     let ca = tinhso_services::signing_certs::test_ca(&app.db)
         .await

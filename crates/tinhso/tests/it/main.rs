@@ -70,6 +70,11 @@ impl Drop for TestApp {
 
 /// Start a server: fresh migrated database, reference data, demo data, loopback port.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with the web settings changed by `configure` (as `tinhso.toml` would).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut tinhso_web::WebConfig)) -> TestApp {
     let test_db = fresh(&tinhso::all_migrations()).await;
     let db = test_db.db.clone();
     tinhso::prepare(&db).await.expect("prepare");
@@ -87,16 +92,15 @@ pub async fn spawn_app() -> TestApp {
     };
     let created = tinhso::demo::load(&db, issuing).await.expect("demo data");
     assert_eq!(created, tinhso::demo::accounts_list().len());
-    let state = tinhso_web::AppState::new(
-        db.clone(),
-        tinhso_web::WebConfig {
-            secure_cookies: false,
-            data_dir: data_dir.path().to_path_buf(),
-            demo: true,
-            public_url: public_url.clone(),
-            ..Default::default()
-        },
-    );
+    let mut config = tinhso_web::WebConfig {
+        secure_cookies: false,
+        data_dir: data_dir.path().to_path_buf(),
+        demo: true,
+        public_url: public_url.clone(),
+        ..Default::default()
+    };
+    configure(&mut config);
+    let state = tinhso_web::AppState::new(db.clone(), config);
     let auth_limiter = state.auth_limiter.clone();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -156,6 +160,20 @@ pub fn element_text(html: &str, id: &str) -> Option<String> {
     let start = at + html[at..].find('>')? + 1;
     let len = html[start..].find('<')?;
     Some(html[start..start + len].trim().to_string())
+}
+
+/// The action URL, with its CSRF token, of the form in `html` that posts to `path` (an upload
+/// form carries the token on its URL).
+pub fn csrf_action(html: &str, path: &str) -> String {
+    let marker = format!("action=\"{path}?csrf=");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no form posting to {path}"))
+        + "action=\"".len();
+    let len = html[start..].find('"').expect("end of the action");
+    html[start..start + len]
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
 }
 
 pub fn location(resp: &Response) -> String {

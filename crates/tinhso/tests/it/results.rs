@@ -31,12 +31,7 @@ async fn to_approval(app: &TestApp, code: &str, decision: &str) -> Client {
 
 /// The action URL (with its CSRF token) of the file-check form on a verification page.
 fn upload_action(html: &str, id: &str) -> String {
-    let marker = format!("action=\"/xac-thuc/{id}?csrf=");
-    let start = html.find(&marker).expect("file check form") + "action=\"".len();
-    let len = html[start..].find('"').unwrap();
-    html[start..start + len]
-        .replace("&amp;", "&")
-        .replace("&#38;", "&")
+    crate::csrf_action(html, &format!("/xac-thuc/{id}"))
 }
 
 #[tokio::test]
@@ -352,16 +347,6 @@ async fn papers_in_the_data_store_are_picked_instead_of_uploaded_again() {
     assert_eq!(app.count("SELECT COUNT(*) FROM dossiers").await, dossiers);
 }
 
-/// The action URL (with its CSRF token) of the certificate import form.
-fn import_action(html: &str) -> String {
-    let marker = "action=\"/nghiep-vu/chung-thu-so?csrf=";
-    let start = html.find(marker).expect("import form") + "action=\"".len();
-    let len = html[start..].find('"').unwrap();
-    html[start..start + len]
-        .replace("&amp;", "&")
-        .replace("&#38;", "&")
-}
-
 #[tokio::test]
 async fn a_certificate_imported_in_the_back_office_pades_signs_the_results() {
     use tinhso_services::pades;
@@ -381,7 +366,7 @@ async fn a_certificate_imported_in_the_back_office_pades_signs_the_results() {
         1
     );
     // In demo mode the test CA issues another on request (the form's hidden CSRF field).
-    let action = import_action(&page);
+    let action = crate::csrf_action(&page, "/nghiep-vu/chung-thu-so");
     let csrf = hidden_field(&page, "csrf").unwrap();
     let resp = leader
         .post(app.url("/nghiep-vu/chung-thu-so/thu-nghiem"))
