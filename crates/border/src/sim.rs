@@ -744,7 +744,8 @@ impl std::fmt::Display for Report {
                 .collect();
             write!(f, "\nCPU time per simulated day, s: {}", days.join(" "))?;
         }
-        let parts: [(&str, fn(&DayTimes) -> f64); 5] = [
+        type Part = fn(&DayTimes) -> f64;
+        let parts: [(&str, Part); 5] = [
             ("checks", |d| d.checks),
             ("fees", |d| d.fees),
             ("queue job", |d| d.queue),
