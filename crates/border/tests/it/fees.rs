@@ -109,6 +109,17 @@ async fn pay(db: &Db, p: &FeePayment, txn: &str) -> fee_payment::CallbackResult 
         .unwrap()
 }
 
+/// Payment request `id` is cancelled, and a paid callback for it is refused (409).
+async fn cancelled_and_refused(db: &Db, id: &str, txn: &str) {
+    let p = fee_payment::payment(db, id).await.unwrap().unwrap();
+    assert_eq!(p.status, "cancelled");
+    let (body, sig, ts) = signed(&p, txn, p.amount_vnd, "paid");
+    let e = fee_payment::callback(db, &crate::sys(), &body, Some(&sig), Some(&ts), now_secs())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 409);
+}
+
 async fn audit_count(db: &Db, action: &str) -> i64 {
     crate::count(
         db,
@@ -511,21 +522,8 @@ async fn reassessment_supersedes_an_unpaid_fee_and_cancels_its_payment_request()
             .collect::<Vec<_>>(),
         ["superseded", "due"]
     );
-    let old = fee_payment::payment(&t.db, &p.id).await.unwrap().unwrap();
-    assert_eq!(old.status, "cancelled");
     // Paying the cancelled request is refused.
-    let (body, sig, ts) = signed(&old, "TXN-OLD", old.amount_vnd, "paid");
-    let e = fee_payment::callback(
-        &t.db,
-        &crate::sys(),
-        &body,
-        Some(&sig),
-        Some(&ts),
-        now_secs(),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.status(), 409);
+    cancelled_and_refused(&t.db, &p.id, "TXN-OLD").await;
     // The new request is for the new amount.
     let p2 = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
         .await
@@ -1378,23 +1376,7 @@ async fn a_new_rate_between_assessment_and_payment_is_asked_for_instead_of_the_o
         1
     );
     // The request for the old amount is cancelled: paying it is refused, nothing changes.
-    let stale = fee_payment::payment(&t.db, &asked.id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stale.status, "cancelled");
-    let (body, sig, ts) = signed(&stale, "TXN-OLD-RATE", stale.amount_vnd, "paid");
-    let e = fee_payment::callback(
-        &t.db,
-        &crate::sys(),
-        &body,
-        Some(&sig),
-        Some(&ts),
-        now_secs(),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.status(), 409);
+    cancelled_and_refused(&t.db, &asked.id, "TXN-OLD-RATE").await;
     // Asked again under the same schedules: the same request, no second reassessment.
     let again = fee_payment::request_payment_under(
         &t.db,
