@@ -492,23 +492,14 @@ impl TripChecks {
         } else {
             ""
         };
-        let rows = sqlx::query(&format!(
+        sqlx::query_as(&format!(
             "SELECT kind, status, started_at FROM border_checks WHERE trip_id = $1{lock}"
         ))
         .bind(trip_id)
         .fetch_all(tx.conn())
         .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0).map_err(db_err)?,
-                    r.try_get(1).map_err(db_err)?,
-                    r.try_get(2).map_err(db_err)?,
-                ))
-            })
-            .collect::<Result<_, AppError>>()
-            .map(TripChecks)
+        .map(TripChecks)
+        .map_err(db_err)
     }
 
     /// The (status, started_at) of check `kind`; `None`: not started.

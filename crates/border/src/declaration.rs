@@ -1165,22 +1165,13 @@ pub async fn versions(db: &Db, trip_id: &str) -> Result<Vec<Version>, AppError> 
 
 /// When each stage was reached: (stage, at, source), in journey order.
 pub async fn stages(db: &Db, trip_id: &str) -> Result<Vec<(String, i64, String)>, AppError> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT stage, at, source FROM border_trip_stages WHERE trip_id = $1 ORDER BY at",
     )
     .bind(trip_id)
     .fetch_all(db.pool())
     .await
-    .map_err(db_err)?;
-    rows.into_iter()
-        .map(|r| {
-            Ok((
-                r.try_get(0).map_err(db_err)?,
-                r.try_get(1).map_err(db_err)?,
-                r.try_get(2).map_err(db_err)?,
-            ))
-        })
-        .collect()
+    .map_err(db_err)
 }
 
 #[cfg(test)]

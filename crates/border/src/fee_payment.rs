@@ -9,7 +9,9 @@
 //!   reassessment after a correction supersedes an unpaid one (and cancels its pending
 //!   payment requests); a paid one cannot be reassessed.
 //! - [`request_payment`] gives the dynamic VietQR code for the amount due (the same pending
-//!   request when asked twice).
+//!   request when asked twice). A due fee priced under a schedule that is no longer the one in
+//!   force on its fee day (a new resolution between assessment and payment) is priced again
+//!   first, superseding the old assessment, and the new amount is asked for.
 //! - [`callback`] is the gateway's signed confirmation, checked exactly as the public services'
 //!   payments are (`X-Timestamp` within 5 minutes, `X-Signature` = hex HMAC-SHA256 of the body
 //!   with the shared secret, see [`tinhso_services::payment`]); a replay of the same
@@ -322,19 +324,22 @@ pub async fn assess_at(
     now: i64,
 ) -> Result<Assessment, AppError> {
     let mut tx = db.begin_write().await?;
-    let a = assess_in(&mut tx, db, ctx, input, now).await?;
+    let a = assess_in(&mut tx, db, ctx, input, now, fees::schedules()?, None).await?;
     tx.commit().await?;
     Ok(a)
 }
 
-/// [`assess_at`] inside `tx`: every rule of an assessment (shared by [`assess_at`] and
-/// [`assess_many`]).
+/// [`assess_at`] inside `tx`: every rule of an assessment (shared by [`assess_at`],
+/// [`assess_many`] and the reassessment of a payment request after a change of schedule),
+/// priced under the schedules `schedules`; `why` goes on the audit entry (`reason`).
 async fn assess_in(
     tx: &mut WriteTx,
     db: &Db,
     ctx: &Ctx,
     input: &AssessInput,
     now: i64,
+    schedules: &[fees::Schedule],
+    why: Option<&str>,
 ) -> Result<Assessment, AppError> {
     let trip = declaration::get_in(tx.conn(), &input.trip_code)
         .await?
@@ -346,7 +351,7 @@ async fn assess_in(
         ));
     }
     let fi = fee_input(db, &trip, input).await?;
-    let quote = fees::quote(&fi)?;
+    let quote = fees::quote_in(schedules, &fi)?;
     let prior = sqlx::query(&format!(
         "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
          WHERE trip_id = $1 AND status <> 'superseded'"
@@ -435,7 +440,7 @@ async fn assess_in(
             "trip": trip.code, "version": trip.version, "amount_vnd": quote.amount.0,
             "schedule": quote.schedule_id, "journey": quote.journey, "category": quote.category,
             "vehicle_class": quote.vehicle_class, "confirmed": quote.confirmed,
-            "supersedes": prior.as_ref().map(|p| p.id.clone()),
+            "supersedes": prior.as_ref().map(|p| p.id.clone()), "reason": why,
         }),
     ))
     .await?;
@@ -476,8 +481,9 @@ pub async fn assess_many(
     ctx: &Ctx,
     inputs: &[(AssessInput, i64)],
 ) -> Result<Vec<Result<Assessment, AppError>>, AppError> {
+    let schedules = fees::schedules()?;
     crate::bulk::each_behind_savepoint(db, (), inputs, |mut tx, (), (input, now)| async move {
-        let r = assess_in(&mut tx, db, ctx, input, *now).await;
+        let r = assess_in(&mut tx, db, ctx, input, *now, schedules, None).await;
         (tx, (), r.map_err(Refusal::below_500))
     })
     .await
@@ -578,7 +584,12 @@ pub async fn paid_receipt_for_trip(db: &Db, trip_code: &str) -> Result<Option<St
 }
 
 /// Ask for a payment of a trip's assessed fee: a pending request with its VietQR code (the
-/// existing one when there is already a pending request for this assessment).
+/// existing one when there is already a pending request for this assessment). When the fee
+/// schedule in force on the fee's day is no longer the one that priced it (a new resolution
+/// shipped between the assessment and the payment), the fee is priced again first: the new
+/// assessment supersedes the old one (audit `border.fee.assess` with `supersedes` and
+/// `reason: "schedule_changed"`), the old pending request is cancelled, and the new amount
+/// is asked for.
 pub async fn request_payment(db: &Db, ctx: &Ctx, trip_code: &str) -> Result<FeePayment, AppError> {
     request_payment_at(db, ctx, trip_code, now_micros()).await
 }
@@ -590,19 +601,35 @@ pub async fn request_payment_at(
     trip_code: &str,
     now: i64,
 ) -> Result<FeePayment, AppError> {
+    request_payment_under(db, ctx, trip_code, now, fees::schedules()?).await
+}
+
+/// [`request_payment_at`] with the fee schedules in force given (`tinhso` ships
+/// [`fees::schedules`]; a test gives a later resolution): a due fee priced under another
+/// schedule than the one now in force on its fee day is priced again first (see
+/// [`request_payment`]).
+pub async fn request_payment_under(
+    db: &Db,
+    ctx: &Ctx,
+    trip_code: &str,
+    now: i64,
+    schedules: &[fees::Schedule],
+) -> Result<FeePayment, AppError> {
     let mut tx = db.begin_write().await?;
-    let p = request_in(&mut tx, ctx, trip_code, now).await?;
+    let p = request_in(&mut tx, db, ctx, trip_code, now, schedules).await?;
     tx.commit().await?;
     Ok(p)
 }
 
-/// [`request_payment_at`] inside `tx` (shared by [`request_payment_at`] and
+/// [`request_payment_at`] inside `tx` (shared by [`request_payment_under`] and
 /// [`request_payment_many`]).
 async fn request_in(
     tx: &mut WriteTx,
+    db: &Db,
     ctx: &Ctx,
     trip_code: &str,
     now: i64,
+    schedules: &[fees::Schedule],
 ) -> Result<FeePayment, AppError> {
     // The current assessment and its earliest pending request, in one statement (the join
     // goes through the payments' (trip_code, status) index).
@@ -624,7 +651,7 @@ async fn request_in(
             "No fee has been assessed for this trip yet",
         )
     })?;
-    let a = assessment_of(&row)?;
+    let mut a = assessment_of(&row)?;
     if a.status == "paid" {
         return Err(AppError::conflict(
             "Chuyến này đã nộp phí",
@@ -638,9 +665,33 @@ async fn request_in(
         ));
     }
     const ASSESSMENT_WIDTH: usize = 19;
-    let pending: Option<String> = row.try_get(ASSESSMENT_WIDTH).map_err(db_err)?;
-    if pending.is_some() {
-        return payment_at(&row, ASSESSMENT_WIDTH);
+    // A new resolution in force on the fee's day since it was assessed (thay đổi mức phí):
+    // the fee due is the new schedule's. It is priced again, superseding this assessment and
+    // cancelling its pending request (as a reassessment after a correction does), and the
+    // new amount is asked for.
+    let fee_day = NaiveDate::parse_from_str(&a.fee_date, "%Y-%m-%d").map_err(AppError::internal)?;
+    let in_force = fees::schedule_in(schedules, fee_day)?;
+    if in_force.id != a.schedule_id {
+        let input = AssessInput {
+            trip_code: a.trip_code.clone(),
+            journey: a.journey.clone(),
+            container: container_of(&a, schedules).into(),
+        };
+        a = assess_in(
+            tx,
+            db,
+            ctx,
+            &input,
+            now,
+            schedules,
+            Some("schedule_changed"),
+        )
+        .await?;
+    } else {
+        let pending: Option<String> = row.try_get(ASSESSMENT_WIDTH).map_err(db_err)?;
+        if pending.is_some() {
+            return payment_at(&row, ASSESSMENT_WIDTH);
+        }
     }
     let purpose = format!("PHI HT {}", a.trip_code);
     let qr = vietqr::payload(
@@ -705,6 +756,23 @@ async fn request_in(
     })
 }
 
+/// The `container` an assessment was priced with (`20ft`, `40ft` or empty), from its vehicle
+/// class in the schedule that priced it.
+fn container_of(a: &Assessment, schedules: &[fees::Schedule]) -> &'static str {
+    let shipped = fees::schedules().unwrap_or_default();
+    let kind = schedules
+        .iter()
+        .chain(shipped)
+        .find(|s| s.id == a.schedule_id)
+        .and_then(|s| s.vehicle_classes.iter().find(|c| c.code == a.vehicle_class))
+        .map(|c| c.kind);
+    match kind {
+        Some(VehicleKind::Container20) => "20ft",
+        Some(VehicleKind::Container40) => "40ft",
+        _ => "",
+    }
+}
+
 /// [`request_payment_at`] for many (trip code, time) in one transaction, each behind a
 /// savepoint (a refused one is undone with its audit entry). Results in input order.
 pub async fn request_payment_many(
@@ -712,8 +780,9 @@ pub async fn request_payment_many(
     ctx: &Ctx,
     requests: &[(String, i64)],
 ) -> Result<Vec<Result<FeePayment, AppError>>, AppError> {
+    let schedules = fees::schedules()?;
     crate::bulk::each_behind_savepoint(db, (), requests, |mut tx, (), (code, now)| async move {
-        let r = request_in(&mut tx, ctx, code, *now).await;
+        let r = request_in(&mut tx, db, ctx, code, *now, schedules).await;
         (tx, (), r.map_err(Refusal::below_500))
     })
     .await

@@ -398,7 +398,12 @@ pub fn schedules() -> Result<&'static [Schedule], AppError> {
 
 /// The schedule in force on `date`; a field error on `date` when none is.
 pub fn schedule_on(date: NaiveDate) -> Result<&'static Schedule, AppError> {
-    let all = schedules()?;
+    schedule_in(schedules()?, date)
+}
+
+/// The schedule of `all` (sorted by `effective_from`, as [`parse_all`] gives them) in force
+/// on `date`; a field error on `date` when none is. [`schedule_on`] over the shipped ones.
+pub fn schedule_in(all: &[Schedule], date: NaiveDate) -> Result<&Schedule, AppError> {
     all.iter().find(|s| s.covers(date)).ok_or_else(|| {
         let earliest = all
             .first()
@@ -489,8 +494,12 @@ fn apply_bp(amount: Vnd, bp: i64) -> Result<Vnd, AppError> {
 
 /// Price one vehicle trip under the schedule in force on `input.date`.
 pub fn quote(input: &FeeInput) -> Result<FeeQuote, AppError> {
-    let schedule = schedule_on(input.date)?;
-    quote_with(schedule, input)
+    quote_in(schedules()?, input)
+}
+
+/// Price one vehicle trip under the schedule of `all` in force on `input.date`.
+pub fn quote_in(all: &[Schedule], input: &FeeInput) -> Result<FeeQuote, AppError> {
+    quote_with(schedule_in(all, input.date)?, input)
 }
 
 /// Price one vehicle trip under a given schedule (every problem reported at once).

@@ -129,4 +129,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "border camera events: drop the unread (gate, time) index",
         sql: include_str!("../migrations/8020_events_one_index_less.sql"),
     },
+    Migration {
+        version: 8021,
+        name: "border trips that ended, by stage and when, for the refund job",
+        sql: include_str!("../migrations/8021_ended_trips_by_stage.sql"),
+    },
 ];

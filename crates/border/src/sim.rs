@@ -35,10 +35,13 @@ use crate::registry::DriverInput;
 use crate::slots::queue::{self, QueueCall, QueueSnapshot};
 use crate::slots::{self, booking, capacity, Policy, Queues, HOUR};
 use chrono::{Datelike, NaiveDate, Weekday};
+use futures_util::TryStreamExt;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Instant;
@@ -480,7 +483,61 @@ pub struct Report {
     /// Wall time per simulated day (the end-of-run delivery and invariants not included):
     /// flat when nothing grows with the history.
     pub secs_per_day: Vec<f64>,
+    /// Per simulated day: the process's CPU time and the wall time of the main parts
+    /// ([`DayTimes`]). On a loaded machine the CPU time is the figure to compare.
+    pub days_detail: Vec<DayTimes>,
+    /// The process's peak resident memory (`VmHWM`, KiB) when the simulated days were over,
+    /// and after the end checks; `None` where `/proc/self/status` is not readable. It counts
+    /// pages of the SQLite file mapped by each connection (`PRAGMA mmap_size`) once per
+    /// connection that read them.
+    pub peak_rss_days_kib: Option<u64>,
+    pub peak_rss_end_kib: Option<u64>,
     pub elapsed_s: f64,
+}
+
+/// A `kB` field of `/proc/self/status` (`VmHWM`, `RssAnon`, `RssFile`, …).
+pub fn proc_status_kib(field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    proc_status_kib("VmHWM")
+}
+
+/// One simulated day's cost: the process's CPU time (user + system, all threads; `None`
+/// where `/proc/self/stat` is not readable) and the wall time of the parts that grow when a
+/// statement reads history instead of what is active.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DayTimes {
+    pub wall: f64,
+    pub cpu: Option<f64>,
+    pub checks: f64,
+    pub fees: f64,
+    pub queue: f64,
+    pub ingest: f64,
+    pub other: f64,
+    /// Resident memory at the day's end, KiB: the process's own (`RssAnon`) and mapped files
+    /// (`RssFile`: mostly the database, once per connection that read a page).
+    pub rss_anon_kib: Option<u64>,
+    pub rss_file_kib: Option<u64>,
+}
+
+/// The process's CPU time so far (user + system, every thread), seconds, from
+/// `/proc/self/stat` (fields 14 and 15, in the kernel's USER_HZ ticks, 100 a second on
+/// Linux); `None` elsewhere.
+pub fn process_cpu_secs() -> Option<f64> {
+    const USER_HZ: f64 = 100.0;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
 }
 
 /// One check kind's decisions in a run.
@@ -679,7 +736,91 @@ impl std::fmt::Display for Report {
                 .collect();
             write!(f, "\nwall time per simulated day, s: {}", days.join(" "))?;
         }
+        if self.days_detail.iter().any(|d| d.cpu.is_some()) {
+            let days: Vec<String> = self
+                .days_detail
+                .iter()
+                .map(|d| d.cpu.map_or("?".into(), |c| format!("{c:.1}")))
+                .collect();
+            write!(f, "\nCPU time per simulated day, s: {}", days.join(" "))?;
+        }
+        type Part = fn(&DayTimes) -> f64;
+        let parts: [(&str, Part); 5] = [
+            ("checks", |d| d.checks),
+            ("fees", |d| d.fees),
+            ("queue job", |d| d.queue),
+            ("ingest", |d| d.ingest),
+            ("other", |d| d.other),
+        ];
+        let mib = |k: Option<u64>| k.map_or("?".into(), |k| format!("{:.0}", k as f64 / 1024.0));
+        if self.days_detail.iter().any(|d| d.rss_anon_kib.is_some()) {
+            let days: Vec<String> = self
+                .days_detail
+                .iter()
+                .map(|d| format!("{}+{}", mib(d.rss_anon_kib), mib(d.rss_file_kib)))
+                .collect();
+            write!(
+                f,
+                "\nresident memory at each day's end, MiB (own + mapped files): {}",
+                days.join(" ")
+            )?;
+        }
+        if self.peak_rss_days_kib.is_some() {
+            write!(
+                f,
+                "\npeak resident memory, MiB: {} after the days, {} after the end checks",
+                mib(self.peak_rss_days_kib),
+                mib(self.peak_rss_end_kib)
+            )?;
+        }
+        if !self.days_detail.is_empty() {
+            for (name, part) in parts {
+                let days: Vec<String> = self
+                    .days_detail
+                    .iter()
+                    .map(|d| format!("{:.1}", part(d)))
+                    .collect();
+                write!(f, "\n  {name} per day, s: {}", days.join(" "))?;
+            }
+        }
         Ok(())
+    }
+}
+
+/// The running totals a day's [`DayTimes`] are the difference of.
+struct DayMark {
+    cpu: Option<f64>,
+    checks: f64,
+    fees: f64,
+    queue: f64,
+    ingest: f64,
+    rest: f64,
+}
+
+impl DayMark {
+    fn of(r: &Report) -> Self {
+        Self {
+            cpu: process_cpu_secs(),
+            checks: r.secs_checks,
+            fees: r.secs_fees,
+            queue: r.secs_queue,
+            ingest: r.secs_ingest,
+            rest: r.secs_declare + r.secs_book + r.secs_changes + r.secs_other,
+        }
+    }
+
+    fn since(&self, before: &DayMark, wall: f64) -> DayTimes {
+        DayTimes {
+            wall,
+            cpu: self.cpu.zip(before.cpu).map(|(a, b)| a - b),
+            checks: self.checks - before.checks,
+            fees: self.fees - before.fees,
+            queue: self.queue - before.queue,
+            ingest: self.ingest - before.ingest,
+            other: self.rest - before.rest,
+            rss_anon_kib: proc_status_kib("RssAnon"),
+            rss_file_kib: proc_status_kib("RssFile"),
+        }
     }
 }
 
@@ -1401,7 +1542,6 @@ struct Sim<'a> {
     rng: StdRng,
     trips: Vec<SimTrip>,
     pending: Vec<Pending>,
-    truth: HashMap<String, Option<usize>>,
     event_seq: u64,
     report: Report,
     /// The draws of corrections, booking changes, checks and fees (apart from `rng`, so the
@@ -1610,54 +1750,73 @@ pub async fn cleared_to_cross(db: &Db, gates: &[Gate]) -> Result<HashSet<String>
 /// - no trip holds more than one active booking.
 pub async fn check_invariants(db: &Db, crossed: &[(String, i64)]) -> Result<Invariants, AppError> {
     let gates = gates::list(db).await?;
+    let mut conn = db.read_conn().await?;
+    check_invariants_on(&mut conn, &gates, crossed).await
+}
+
+/// Stream the rows of `sql` on `conn` to `f`, one at a time: the end checks read whole
+/// tables, and holding every row of them at once grew with the run's days.
+async fn each_row(
+    conn: &mut AnyConnection,
+    sql: &str,
+    mut f: impl FnMut(&AnyRow) -> Result<(), sqlx::Error>,
+) -> Result<(), AppError> {
+    let mut rows = sqlx::query(sql).fetch(conn);
+    while let Some(r) = rows.try_next().await.map_err(db_err)? {
+        f(&r).map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// [`check_invariants`] on one connection (all the end checks share one: each reader
+/// connection maps the database file on its own, so whole-table reads spread over the pool
+/// put the file in memory once per connection).
+async fn check_invariants_on(
+    conn: &mut AnyConnection,
+    gates: &[Gate],
+    crossed: &[(String, i64)],
+) -> Result<Invariants, AppError> {
     let mut broken: Vec<String> = Vec::new();
     let mut inv = Invariants {
         crossed_trips: crossed.len(),
         ..Invariants::default()
     };
     // Fees and checks of crossed trips.
-    let paid: HashMap<String, i64> =
-        sqlx::query("SELECT trip_id, paid_at FROM border_fee_assessments WHERE status = 'paid'")
-            .fetch_all(db.pool())
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0)?,
-                    r.try_get::<Option<i64>, _>(1)?.unwrap_or(i64::MAX),
-                ))
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err)?;
+    let mut paid: HashMap<String, i64> = HashMap::new();
+    each_row(
+        conn,
+        "SELECT trip_id, paid_at FROM border_fee_assessments WHERE status = 'paid'",
+        |r| {
+            let at: Option<i64> = r.try_get(1)?;
+            paid.insert(r.try_get(0)?, at.unwrap_or(i64::MAX));
+            Ok(())
+        },
+    )
+    .await?;
     let mut passed: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-    for r in
-        sqlx::query("SELECT trip_id, kind, decided_at FROM border_checks WHERE status = 'passed'")
-            .fetch_all(db.pool())
-            .await
-            .map_err(db_err)?
-    {
-        let at: Option<i64> = r.try_get(2).map_err(db_err)?;
-        passed
-            .entry(r.try_get(0).map_err(db_err)?)
-            .or_default()
-            .push((r.try_get(1).map_err(db_err)?, at.unwrap_or(i64::MAX)));
-    }
+    each_row(
+        conn,
+        "SELECT trip_id, kind, decided_at FROM border_checks WHERE status = 'passed'",
+        |r| {
+            let at: Option<i64> = r.try_get(2)?;
+            passed
+                .entry(r.try_get(0)?)
+                .or_default()
+                .push((r.try_get(1)?, at.unwrap_or(i64::MAX)));
+            Ok(())
+        },
+    )
+    .await?;
     let mut trips: HashMap<String, (String, String, String)> = HashMap::new();
-    for r in sqlx::query("SELECT id, code, gate_code, quarantine FROM border_trips")
-        .fetch_all(db.pool())
-        .await
-        .map_err(db_err)?
-    {
-        trips.insert(
-            r.try_get(0).map_err(db_err)?,
-            (
-                r.try_get(1).map_err(db_err)?,
-                r.try_get(2).map_err(db_err)?,
-                r.try_get(3).map_err(db_err)?,
-            ),
-        );
-    }
+    each_row(
+        conn,
+        "SELECT id, code, gate_code, quarantine FROM border_trips",
+        |r| {
+            trips.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
+            Ok(())
+        },
+    )
+    .await?;
     let cleared = |id: &str, at: i64| -> Result<(), String> {
         let (code, gate, quarantine) = trips.get(id).ok_or_else(|| format!("trip {id} missing"))?;
         match paid.get(id) {
@@ -1687,71 +1846,73 @@ pub async fn check_invariants(db: &Db, crossed: &[(String, i64)]) -> Result<Inva
         }
     }
     let mut sim_crossed: HashSet<&str> = crossed.iter().map(|c| c.0.as_str()).collect();
-    for r in sqlx::query(
+    each_row(
+        conn,
         "SELECT trip_id, MIN(at) FROM border_trip_stages WHERE stage = 'crossed' GROUP BY trip_id",
+        |r| {
+            let id: String = r.try_get(0)?;
+            let at: i64 = r.try_get(1)?;
+            if !sim_crossed.remove(id.as_str()) && cleared(&id, at).is_err() {
+                inv.db_crossed_uncleared += 1;
+            }
+            Ok(())
+        },
     )
-    .fetch_all(db.pool())
-    .await
-    .map_err(db_err)?
-    {
-        let id: String = r.try_get(0).map_err(db_err)?;
-        let at: i64 = r.try_get(1).map_err(db_err)?;
-        if !sim_crossed.remove(id.as_str()) && cleared(&id, at).is_err() {
-            inv.db_crossed_uncleared += 1;
-        }
-    }
+    .await?;
     // Slots: counters against live bookings and capacity.
     let mut live: HashMap<(String, String, i64), i64> = HashMap::new();
     let mut live_days: HashMap<(String, String, i64), i64> = HashMap::new();
     let mut active: HashMap<String, i64> = HashMap::new();
-    for r in
-        sqlx::query("SELECT trip_id, gate_code, direction, hour_start, status FROM border_bookings")
-            .fetch_all(db.pool())
-            .await
-            .map_err(db_err)?
-    {
-        let trip: String = r.try_get(0).map_err(db_err)?;
-        let gate: String = r.try_get(1).map_err(db_err)?;
-        let dir: String = r.try_get(2).map_err(db_err)?;
-        let hour: i64 = r.try_get(3).map_err(db_err)?;
-        let status: String = r.try_get(4).map_err(db_err)?;
-        let a = active.entry(trip).or_default();
-        if status == "active" {
-            *a += 1;
-        }
-        if matches!(status.as_str(), "active" | "used") {
-            *live.entry((gate.clone(), dir.clone(), hour)).or_default() += 1;
-            *live_days
-                .entry((gate, dir, slots::local_day(hour)))
-                .or_default() += 1;
-        }
-    }
+    each_row(
+        conn,
+        "SELECT trip_id, gate_code, direction, hour_start, status FROM border_bookings",
+        |r| {
+            let trip: String = r.try_get(0)?;
+            let gate: String = r.try_get(1)?;
+            let dir: String = r.try_get(2)?;
+            let hour: i64 = r.try_get(3)?;
+            let status: String = r.try_get(4)?;
+            let a = active.entry(trip).or_default();
+            if status == "active" {
+                *a += 1;
+            }
+            if matches!(status.as_str(), "active" | "used") {
+                *live.entry((gate.clone(), dir.clone(), hour)).or_default() += 1;
+                *live_days
+                    .entry((gate, dir, slots::local_day(hour)))
+                    .or_default() += 1;
+            }
+            Ok(())
+        },
+    )
+    .await?;
     inv.booked_trips = active.len();
     for (trip, n) in &active {
         if *n > 1 {
             broken.push(format!("trip {trip}: {n} active bookings"));
         }
     }
-    let overrides: HashMap<(String, String, i64), i64> =
-        sqlx::query("SELECT gate_code, direction, hour_start, capacity FROM border_slot_overrides")
-            .fetch_all(db.pool())
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(|r| Ok(((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err)?;
-    for r in sqlx::query("SELECT gate_code, direction, hour_start, booked FROM border_slots")
-        .fetch_all(db.pool())
-        .await
-        .map_err(db_err)?
-    {
-        let key: (String, String, i64) = (
-            r.try_get(0).map_err(db_err)?,
-            r.try_get(1).map_err(db_err)?,
-            r.try_get(2).map_err(db_err)?,
-        );
-        let booked: i64 = r.try_get(3).map_err(db_err)?;
+    let mut overrides: HashMap<(String, String, i64), i64> = HashMap::new();
+    each_row(
+        conn,
+        "SELECT gate_code, direction, hour_start, capacity FROM border_slot_overrides",
+        |r| {
+            overrides.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?);
+            Ok(())
+        },
+    )
+    .await?;
+    let mut slot_rows: Vec<((String, String, i64), i64)> = Vec::new();
+    each_row(
+        conn,
+        "SELECT gate_code, direction, hour_start, booked FROM border_slots",
+        |r| {
+            slot_rows.push(((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?));
+            Ok(())
+        },
+    )
+    .await?;
+    for (key, booked) in slot_rows {
         inv.slots += 1;
         let label = format!("slot {} {} {}", key.0, key.1, slots::local_label(key.2));
         let n = live.remove(&key).unwrap_or(0);
@@ -1779,26 +1940,24 @@ pub async fn check_invariants(db: &Db, crossed: &[(String, i64)]) -> Result<Inva
             slots::local_label(k.2)
         ));
     }
-    for r in sqlx::query("SELECT gate_code, direction, day, booked FROM border_slot_days")
-        .fetch_all(db.pool())
-        .await
-        .map_err(db_err)?
-    {
-        let key: (String, String, i64) = (
-            r.try_get(0).map_err(db_err)?,
-            r.try_get(1).map_err(db_err)?,
-            r.try_get(2).map_err(db_err)?,
-        );
-        let booked: i64 = r.try_get(3).map_err(db_err)?;
-        inv.slot_days += 1;
-        let n = live_days.remove(&key).unwrap_or(0);
-        if n != booked {
-            broken.push(format!(
-                "slot day {} {} {}: counter {booked}, live bookings {n}",
-                key.0, key.1, key.2
-            ));
-        }
-    }
+    each_row(
+        conn,
+        "SELECT gate_code, direction, day, booked FROM border_slot_days",
+        |r| {
+            let key: (String, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            let booked: i64 = r.try_get(3)?;
+            inv.slot_days += 1;
+            let n = live_days.remove(&key).unwrap_or(0);
+            if n != booked {
+                broken.push(format!(
+                    "slot day {} {} {}: counter {booked}, live bookings {n}",
+                    key.0, key.1, key.2
+                ));
+            }
+            Ok(())
+        },
+    )
+    .await?;
     if broken.is_empty() {
         Ok(inv)
     } else {
@@ -1821,18 +1980,28 @@ pub async fn check_grace(
     graced: &[(String, i64)],
     extension: i64,
 ) -> Result<usize, AppError> {
+    check_grace_on(&mut *db.read_conn().await?, graced, extension).await
+}
+
+async fn check_grace_on(
+    conn: &mut AnyConnection,
+    graced: &[(String, i64)],
+    extension: i64,
+) -> Result<usize, AppError> {
     let mut broken = Vec::new();
     let mut by_trip: HashMap<String, Vec<i64>> = HashMap::new();
-    for r in sqlx::query("SELECT trip_id, arrive_by FROM border_bookings WHERE grace_used = 1")
-        .fetch_all(db.pool())
-        .await
-        .map_err(db_err)?
-    {
-        by_trip
-            .entry(r.try_get(0).map_err(db_err)?)
-            .or_default()
-            .push(r.try_get(1).map_err(db_err)?);
-    }
+    each_row(
+        conn,
+        "SELECT trip_id, arrive_by FROM border_bookings WHERE grace_used = 1",
+        |r| {
+            by_trip
+                .entry(r.try_get(0)?)
+                .or_default()
+                .push(r.try_get(1)?);
+            Ok(())
+        },
+    )
+    .await?;
     for (id, before) in graced {
         let Some(deadlines) = by_trip.remove(id) else {
             broken.push(format!("trip {id}: no booking with its extension"));
@@ -1850,7 +2019,7 @@ pub async fn check_grace(
             "SELECT MIN(at) FROM border_trip_stages WHERE trip_id = $1 AND stage = 'staging'",
         )
         .bind(id)
-        .fetch_one(db.pool())
+        .fetch_one(&mut *conn)
         .await
         .map_err(db_err)?;
         if arrived.is_some_and(|a| a > before + extension) {
@@ -1978,7 +2147,15 @@ const EXIT_UNSEEN_MAX: i64 = 3 * HOUR;
 /// the read's own time): those are counted. Returns (calls, calls of trucks whose crossing was
 /// still unseen).
 pub async fn check_queue_calls(db: &Db) -> Result<(usize, usize), AppError> {
-    let rows = sqlx::query(
+    check_queue_calls_on(&mut *db.read_conn().await?).await
+}
+
+async fn check_queue_calls_on(conn: &mut AnyConnection) -> Result<(usize, usize), AppError> {
+    let mut calls = 0;
+    let mut broken = Vec::new();
+    let mut unseen = 0;
+    each_row(
+        conn,
         "SELECT c.trip_id, c.called_at, \
          (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = c.trip_id \
           AND s.stage IN ('staging', 'yard')), \
@@ -1987,36 +2164,34 @@ pub async fn check_queue_calls(db: &Db) -> Result<(usize, usize), AppError> {
          (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = c.trip_id \
           AND s.stage = 'crossed') \
          FROM border_queue_calls c ORDER BY c.trip_id",
-    )
-    .fetch_all(db.pool())
-    .await
-    .map_err(db_err)?;
-    let mut broken = Vec::new();
-    let mut unseen = 0;
-    for r in &rows {
-        let trip: String = r.try_get(0).map_err(db_err)?;
-        let at: i64 = r.try_get(1).map_err(db_err)?;
-        let arrived: Option<i64> = r.try_get(2).map_err(db_err)?;
-        let over: Option<i64> = r.try_get(3).map_err(db_err)?;
-        let crossed: Option<i64> = r.try_get(4).map_err(db_err)?;
-        if arrived.is_none_or(|a| a > at) {
-            broken.push(format!("trip {trip}: called before it arrived"));
-        }
-        if over.is_some_and(|o| o < at) {
-            broken.push(format!(
-                "trip {trip}: called after it turned back or was cancelled"
-            ));
-        }
-        match crossed {
-            Some(x) if x < at - EXIT_UNSEEN_MAX => {
-                broken.push(format!("trip {trip}: called long after it crossed"))
+        |r| {
+            calls += 1;
+            let trip: String = r.try_get(0)?;
+            let at: i64 = r.try_get(1)?;
+            let arrived: Option<i64> = r.try_get(2)?;
+            let over: Option<i64> = r.try_get(3)?;
+            let crossed: Option<i64> = r.try_get(4)?;
+            if arrived.is_none_or(|a| a > at) {
+                broken.push(format!("trip {trip}: called before it arrived"));
             }
-            Some(x) if x < at => unseen += 1,
-            _ => {}
-        }
-    }
+            if over.is_some_and(|o| o < at) {
+                broken.push(format!(
+                    "trip {trip}: called after it turned back or was cancelled"
+                ));
+            }
+            match crossed {
+                Some(x) if x < at - EXIT_UNSEEN_MAX => {
+                    broken.push(format!("trip {trip}: called long after it crossed"))
+                }
+                Some(x) if x < at => unseen += 1,
+                _ => {}
+            }
+            Ok(())
+        },
+    )
+    .await?;
     if broken.is_empty() {
-        Ok((rows.len(), unseen))
+        Ok((calls, unseen))
     } else {
         let k = broken.len();
         broken.truncate(20);
@@ -2033,7 +2208,15 @@ pub async fn check_queue_calls(db: &Db) -> Result<(usize, usize), AppError> {
 /// balance: paid − refunded = the fees of crossed trips + those of trips still under way.
 /// Returns the number of refunded trips.
 pub async fn check_refunds(db: &Db) -> Result<usize, AppError> {
-    let rows = sqlx::query(
+    check_refunds_on(&mut *db.read_conn().await?).await
+}
+
+async fn check_refunds_on(conn: &mut AnyConnection) -> Result<usize, AppError> {
+    let mut broken = Vec::new();
+    let (mut paid, mut refunded, mut crossed, mut under_way) = (0i64, 0i64, 0i64, 0i64);
+    let mut trips = 0;
+    each_row(
+        conn,
         "SELECT t.id, t.stage, p.amount_vnd, a.status, \
          (SELECT COUNT(*) FROM border_trip_stages s WHERE s.trip_id = t.id AND s.stage = 'crossed'), \
          (SELECT COUNT(*) FROM border_fee_refunds f WHERE f.payment_id = p.id), \
@@ -2043,22 +2226,15 @@ pub async fn check_refunds(db: &Db) -> Result<usize, AppError> {
          JOIN border_fee_assessments a ON a.id = p.assessment_id \
          JOIN border_trips t ON t.id = a.trip_id \
          WHERE p.status = 'paid' ORDER BY t.id",
-    )
-    .fetch_all(db.pool())
-    .await
-    .map_err(db_err)?;
-    let mut broken = Vec::new();
-    let (mut paid, mut refunded, mut crossed, mut under_way) = (0i64, 0i64, 0i64, 0i64);
-    let mut trips = 0;
-    for r in &rows {
-        let trip: String = r.try_get(0).map_err(db_err)?;
-        let stage: String = r.try_get(1).map_err(db_err)?;
-        let amount: i64 = r.try_get(2).map_err(db_err)?;
-        let status: String = r.try_get(3).map_err(db_err)?;
-        let did_cross: i64 = r.try_get(4).map_err(db_err)?;
-        let refunds: i64 = r.try_get(5).map_err(db_err)?;
-        let refund_status: Option<String> = r.try_get(6).map_err(db_err)?;
-        let back: i64 = r.try_get(7).map_err(db_err)?;
+        |r| {
+        let trip: String = r.try_get(0)?;
+        let stage: String = r.try_get(1)?;
+        let amount: i64 = r.try_get(2)?;
+        let status: String = r.try_get(3)?;
+        let did_cross: i64 = r.try_get(4)?;
+        let refunds: i64 = r.try_get(5)?;
+        let refund_status: Option<String> = r.try_get(6)?;
+        let back: i64 = r.try_get(7)?;
         paid += amount;
         let over = matches!(stage.as_str(), "cancelled" | "returned" | "exited");
         if did_cross > 0 {
@@ -2083,11 +2259,14 @@ pub async fn check_refunds(db: &Db) -> Result<usize, AppError> {
                 broken.push(format!("trip {trip}: still under way, yet refunded"));
             }
         }
-    }
+        Ok(())
+        },
+    )
+    .await?;
     let all_refunded: i64 = sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT) FROM border_fee_refunds WHERE status = 'paid'",
     )
-    .fetch_one(db.pool())
+    .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
     if all_refunded != refunded {
@@ -2117,6 +2296,10 @@ pub async fn check_refunds(db: &Db) -> Result<usize, AppError> {
 /// was asked for after the fee was paid; and when the trip reached "fee paid" on its journey,
 /// it did so when or after its checks cleared, never before. Returns the number checked.
 pub async fn check_prepaid(db: &Db, prepaid: &[String]) -> Result<usize, AppError> {
+    check_prepaid_on(&mut *db.read_conn().await?, prepaid).await
+}
+
+async fn check_prepaid_on(conn: &mut AnyConnection, prepaid: &[String]) -> Result<usize, AppError> {
     let mut broken = Vec::new();
     for id in prepaid {
         let row = sqlx::query(
@@ -2131,7 +2314,7 @@ pub async fn check_prepaid(db: &Db, prepaid: &[String]) -> Result<usize, AppErro
              FROM border_fee_assessments a WHERE a.trip_id = $1 AND a.status IN ('paid', 'refunded')",
         )
         .bind(id)
-        .fetch_optional(db.pool())
+        .fetch_optional(&mut *conn)
         .await
         .map_err(db_err)?;
         let Some(r) = row else {
@@ -2183,42 +2366,51 @@ pub async fn check_standby(
     joined: &[(String, i64)],
     seated: usize,
 ) -> Result<usize, AppError> {
+    check_standby_on(&mut *db.read_conn().await?, swept, joined, seated).await
+}
+
+async fn check_standby_on(
+    conn: &mut AnyConnection,
+    swept: &[String],
+    joined: &[(String, i64)],
+    seated: usize,
+) -> Result<usize, AppError> {
     let mut broken = Vec::new();
     let mut standby: HashMap<String, (String, String)> = HashMap::new();
-    for r in sqlx::query("SELECT trip_id, reason, status FROM border_standby")
-        .fetch_all(db.pool())
-        .await
-        .map_err(db_err)?
-    {
-        standby.insert(
-            r.try_get(0).map_err(db_err)?,
-            (r.try_get(1).map_err(db_err)?, r.try_get(2).map_err(db_err)?),
-        );
-    }
+    each_row(
+        conn,
+        "SELECT trip_id, reason, status FROM border_standby",
+        |r| {
+            standby.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
+            Ok(())
+        },
+    )
+    .await?;
     // Seats from standby per trip: (hour, when the seat was given, in simulated time).
     let mut from_standby: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
     let mut no_show: HashSet<String> = HashSet::new();
-    for r in
-        sqlx::query("SELECT trip_id, hour_start, source, status, created_at FROM border_bookings")
-            .fetch_all(db.pool())
-            .await
-            .map_err(db_err)?
-    {
-        let trip: String = r.try_get(0).map_err(db_err)?;
-        let hour: i64 = r.try_get(1).map_err(db_err)?;
-        let source: String = r.try_get(2).map_err(db_err)?;
-        let status: String = r.try_get(3).map_err(db_err)?;
-        let given: i64 = r.try_get(4).map_err(db_err)?;
-        if source == "from_standby" {
-            from_standby
-                .entry(trip.clone())
-                .or_default()
-                .push((hour, given));
-        }
-        if status == "no_show" {
-            no_show.insert(trip);
-        }
-    }
+    each_row(
+        conn,
+        "SELECT trip_id, hour_start, source, status, created_at FROM border_bookings",
+        |r| {
+            let trip: String = r.try_get(0)?;
+            let hour: i64 = r.try_get(1)?;
+            let source: String = r.try_get(2)?;
+            let status: String = r.try_get(3)?;
+            let given: i64 = r.try_get(4)?;
+            if source == "from_standby" {
+                from_standby
+                    .entry(trip.clone())
+                    .or_default()
+                    .push((hour, given));
+            }
+            if status == "no_show" {
+                no_show.insert(trip);
+            }
+            Ok(())
+        },
+    )
+    .await?;
     let total: usize = from_standby.values().map(Vec::len).sum();
     if total != seated {
         broken.push(format!("{total} bookings from standby, {seated} seated"));
@@ -2331,11 +2523,7 @@ impl Sim<'_> {
         } else {
             self.rng.gen_range(0..30_000_000)
         };
-        let event = NewEvent {
-            event_id: event_id.clone(),
-            at,
-            body,
-        };
+        let event = NewEvent { event_id, at, body };
         if self.rng.gen_bool(0.03) {
             self.pending.push(Pending {
                 deliver_at: at + delay + self.rng.gen_range(1..60) * MINUTE,
@@ -2343,7 +2531,6 @@ impl Sim<'_> {
                 truth: trip,
             });
         }
-        self.truth.insert(event_id, trip);
         self.pending.push(Pending {
             deliver_at: at + delay,
             event,
@@ -3039,7 +3226,6 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
         rng,
         trips,
         pending: Vec::new(),
-        truth: HashMap::new(),
         event_seq: 0,
         ops: StdRng::seed_from_u64(opts.seed ^ 0x0b0d_e25e_ed00_0001),
         rates: opts.rates.clone(),
@@ -3105,8 +3291,12 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
     // The queue snapshot holder, as the server keeps one, and the trips called so far.
     let queues = Queues::new(policy.clone());
     let mut called: HashSet<String> = HashSet::new();
+    // Trip id → index of the declared trips, kept as they are declared (rebuilding it every
+    // hour walked every trip declared so far: a cost that grew with the days).
+    let mut by_id: HashMap<String, usize> = HashMap::new();
     let mut h = start;
     let mut day_started = Instant::now();
+    let mut day_mark = DayMark::of(&sim.report);
     while h < stop {
         let h_end = h + HOUR;
         // 1. Declarations of this hour, checked with the hour's end as `now`, in one batch.
@@ -3149,6 +3339,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
             for (((&i, (id, code)), input), c) in
                 ok_idx.iter().zip(written).zip(inputs_sent).zip(&checked)
             {
+                by_id.insert(id.clone(), i);
                 let t = &mut sim.trips[i];
                 t.id = id;
                 t.code = code;
@@ -3471,13 +3662,6 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
         //    that never came cancel those trips; refunds of fees paid for trips that never
         //    crossed opened, approved and paid back by the fee officer.
         let tick = queue::tick(db, &sim.ctx, &queues, h_end).await?;
-        let by_id: HashMap<String, usize> = sim
-            .trips
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| !t.id.is_empty())
-            .map(|(i, t)| (t.id.clone(), i))
-            .collect();
         let snap = queues.current();
         sim.report.queue_calls += check_calls(&snap, &tick.calls, &mut called, &policy, |id| {
             by_id
@@ -3525,9 +3709,11 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
         sim.settle_refunds(h_end, false).await?;
         h = h_end;
         if (h - start) % slots::DAY == 0 || h >= stop {
-            sim.report
-                .secs_per_day
-                .push(day_started.elapsed().as_secs_f64());
+            let wall = day_started.elapsed().as_secs_f64();
+            sim.report.secs_per_day.push(wall);
+            let now = DayMark::of(&sim.report);
+            sim.report.days_detail.push(now.since(&day_mark, wall));
+            day_mark = now;
             day_started = Instant::now();
         }
     }
@@ -3547,9 +3733,12 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
     // The fee officer settles every refund still open (the run's books closed).
     sim.settle_refunds(stop, true).await?;
     let to = Instant::now();
-    let mut inv = check_invariants(db, &crossed_trips).await?;
-    inv.refunded_trips = check_refunds(db).await?;
-    (inv.queue_calls, inv.queue_calls_exit_unseen) = check_queue_calls(db).await?;
+    sim.report.peak_rss_days_kib = peak_rss_kib();
+    // Every end check on one connection (see [`check_invariants_on`]), rows streamed.
+    let mut conn = db.read_conn().await?;
+    let mut inv = check_invariants_on(&mut conn, &gate_list, &crossed_trips).await?;
+    inv.refunded_trips = check_refunds_on(&mut conn).await?;
+    (inv.queue_calls, inv.queue_calls_exit_unseen) = check_queue_calls_on(&mut conn).await?;
     if inv.queue_calls != sim.report.queue_calls {
         return Err(AppError::internal(format!(
             "simulation: {} queue calls recorded, {} made",
@@ -3562,14 +3751,14 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
         .filter(|t| t.graced)
         .filter_map(|t| Some((t.id.clone(), t.grace_from?)))
         .collect();
-    inv.grace_trips = check_grace(db, &graced, policy.extension_minutes * MINUTE).await?;
+    inv.grace_trips = check_grace_on(&mut conn, &graced, policy.extension_minutes * MINUTE).await?;
     let prepaid: Vec<String> = sim
         .trips
         .iter()
         .filter(|t| t.prepaid && t.paid_at.is_some())
         .map(|t| t.id.clone())
         .collect();
-    inv.prepaid_trips = check_prepaid(db, &prepaid).await?;
+    inv.prepaid_trips = check_prepaid_on(&mut conn, &prepaid).await?;
     let joined: Vec<(String, i64)> = sim
         .trips
         .iter()
@@ -3581,7 +3770,10 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
         .filter(|t| t.swept)
         .map(|t| t.id.clone())
         .collect();
-    inv.standby_trips = check_standby(db, &swept, &joined, sim.report.standby_seated).await?;
+    inv.standby_trips =
+        check_standby_on(&mut conn, &swept, &joined, sim.report.standby_seated).await?;
+    drop(conn);
+    sim.report.peak_rss_end_kib = peak_rss_kib();
     sim.report.invariants = Some(inv);
     sim.report.secs_invariants += to.elapsed().as_secs_f64();
     // Figures per gate.

@@ -270,7 +270,7 @@ pub async fn run(args: &BorderArgs) -> anyhow::Result<()> {
             let line = format!(
                 "border simulation [{backend}]: {} days at scale {} in {:.1} s ({} trips declared, {} corrected, {} bookings cancelled, {} rescheduled, {} crossed, {} turned back, \
                  {} check calls, {} fees paid, {} events: {} attached, {} to review, {} on a wrong trip, {} undeclared attached; \
-                 declare {:.1} s, book {:.1} s, changes {:.1} s, ingest {:.1} s, checks {:.1} s, fees {:.1} s, queue job {:.1} s, invariants {:.1} s, other {:.1} s; invariants held; per day {}); peak {}",
+                 declare {:.1} s, book {:.1} s, changes {:.1} s, ingest {:.1} s, checks {:.1} s, fees {:.1} s, queue job {:.1} s, invariants {:.1} s, other {:.1} s; invariants held; wall per day {}; CPU per day {}); peak {}",
                 r.days,
                 r.scale,
                 r.elapsed_s,
@@ -299,6 +299,11 @@ pub async fn run(args: &BorderArgs) -> anyhow::Result<()> {
                 r.secs_per_day
                     .iter()
                     .map(|s| format!("{s:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                r.days_detail
+                    .iter()
+                    .map(|d| d.cpu.map_or("?".into(), |c| format!("{c:.1}")))
                     .collect::<Vec<_>>()
                     .join(" "),
                 peak()

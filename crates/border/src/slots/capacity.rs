@@ -157,7 +157,7 @@ pub async fn overrides(
     from: i64,
     to: i64,
 ) -> Result<Vec<(i64, i64, String)>, AppError> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT hour_start, capacity, reason FROM border_slot_overrides \
          WHERE gate_code = $1 AND direction = $2 AND hour_start >= $3 AND hour_start < $4 \
          ORDER BY hour_start",
@@ -168,16 +168,7 @@ pub async fn overrides(
     .bind(to)
     .fetch_all(db.pool())
     .await
-    .map_err(db_err)?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get(0).map_err(db_err)?,
-                r.try_get(1).map_err(db_err)?,
-                r.try_get(2).map_err(db_err)?,
-            ))
-        })
-        .collect()
+    .map_err(db_err)
 }
 
 /// The slots of a gate, direction and local day (`day` as from [`super::local_day`]).

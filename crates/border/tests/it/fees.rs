@@ -109,6 +109,17 @@ async fn pay(db: &Db, p: &FeePayment, txn: &str) -> fee_payment::CallbackResult 
         .unwrap()
 }
 
+/// Payment request `id` is cancelled, and a paid callback for it is refused (409).
+async fn cancelled_and_refused(db: &Db, id: &str, txn: &str) {
+    let p = fee_payment::payment(db, id).await.unwrap().unwrap();
+    assert_eq!(p.status, "cancelled");
+    let (body, sig, ts) = signed(&p, txn, p.amount_vnd, "paid");
+    let e = fee_payment::callback(db, &crate::sys(), &body, Some(&sig), Some(&ts), now_secs())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 409);
+}
+
 async fn audit_count(db: &Db, action: &str) -> i64 {
     crate::count(
         db,
@@ -511,21 +522,8 @@ async fn reassessment_supersedes_an_unpaid_fee_and_cancels_its_payment_request()
             .collect::<Vec<_>>(),
         ["superseded", "due"]
     );
-    let old = fee_payment::payment(&t.db, &p.id).await.unwrap().unwrap();
-    assert_eq!(old.status, "cancelled");
     // Paying the cancelled request is refused.
-    let (body, sig, ts) = signed(&old, "TXN-OLD", old.amount_vnd, "paid");
-    let e = fee_payment::callback(
-        &t.db,
-        &crate::sys(),
-        &body,
-        Some(&sig),
-        Some(&ts),
-        now_secs(),
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.status(), 409);
+    cancelled_and_refused(&t.db, &p.id, "TXN-OLD").await;
     // The new request is for the new amount.
     let p2 = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
         .await
@@ -1291,5 +1289,118 @@ async fn bad_refunds_are_refused_with_messages_and_write_nothing() {
             .status,
         "approved",
         "nothing written"
+    );
+}
+
+/// The shipped schedule ended the day before `from`, and a next resolution from `from` that
+/// prices fresh produce under 2 t at 120.000 đ instead of 100.000 đ (a change of rate).
+fn next_resolution_from(from: &str) -> Vec<tinhso_border::fees::Schedule> {
+    use tinhso_border::fees::{parse_all, SCHEDULE_FILES};
+    let day = chrono::NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap();
+    let before = day.pred_opt().unwrap().format("%Y-%m-%d").to_string();
+    let first = SCHEDULE_FILES[0].1.replace(
+        "# effective_to = \"YYYY-MM-DD\"   (the day before the next resolution takes effect)",
+        &format!("effective_to = \"{before}\""),
+    );
+    let next = SCHEDULE_FILES[0]
+        .1
+        .replace("id = \"NQ-09-2025-LS\"", "id = \"NQ-NEXT\"")
+        .replace(
+            "effective_from = \"2025-05-08\"",
+            &format!("effective_from = \"{from}\""),
+        )
+        .replace(
+            "amount = 100000, confirmed = true",
+            "amount = 120000, confirmed = true",
+        );
+    parse_all(&[("first", &first), ("next", &next)]).unwrap()
+}
+
+#[tokio::test]
+async fn a_new_rate_between_assessment_and_payment_is_asked_for_instead_of_the_old() {
+    let t = crate::env().await;
+    let trip = declare(
+        &t.db,
+        "HN",
+        "export",
+        "12C-246.80",
+        1500,
+        &[("0810.60.00", 1200)],
+    )
+    .await;
+    let old = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
+        .await
+        .unwrap();
+    assert_eq!(
+        (old.amount_vnd, old.schedule_id.as_str()),
+        (100_000, "NQ-09-2025-LS")
+    );
+    let asked = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
+        .await
+        .unwrap();
+    assert_eq!(asked.amount_vnd, 100_000);
+    // A new resolution takes effect on the trip's fee day before the fee is paid.
+    let schedules = next_resolution_from(&old.fee_date);
+    let p = fee_payment::request_payment_under(
+        &t.db,
+        &crate::sys(),
+        &trip.code,
+        now_micros(),
+        &schedules,
+    )
+    .await
+    .unwrap();
+    assert_ne!(p.id, asked.id);
+    assert_eq!(p.amount_vnd, 120_000);
+    assert_eq!((p.collector_vnd, p.budget_vnd), (12_000, 108_000));
+    let history = fee_payment::history(&t.db, &trip.code).await.unwrap();
+    let states: Vec<(&str, &str, i64)> = history
+        .iter()
+        .map(|a| (a.schedule_id.as_str(), a.status.as_str(), a.amount_vnd))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("NQ-09-2025-LS", "superseded", 100_000),
+            ("NQ-NEXT", "due", 120_000)
+        ]
+    );
+    assert_eq!(history[1].fee_date, old.fee_date);
+    assert_eq!(
+        crate::count(
+            &t.db,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'border.fee.assess' \
+             AND summary LIKE '%schedule_changed%'"
+        )
+        .await,
+        1
+    );
+    // The request for the old amount is cancelled: paying it is refused, nothing changes.
+    cancelled_and_refused(&t.db, &asked.id, "TXN-OLD-RATE").await;
+    // Asked again under the same schedules: the same request, no second reassessment.
+    let again = fee_payment::request_payment_under(
+        &t.db,
+        &crate::sys(),
+        &trip.code,
+        now_micros(),
+        &schedules,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.id, p.id);
+    assert_eq!(
+        fee_payment::history(&t.db, &trip.code).await.unwrap().len(),
+        2
+    );
+    // The new amount is paid and receipted.
+    let paid = pay(&t.db, &p, "TXN-NEW-RATE").await;
+    assert_eq!(paid.payment.status, "paid");
+    let current = fee_payment::current(&t.db, &trip.code)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (current.status.as_str(), current.amount_vnd),
+        ("paid", 120_000)
     );
 }
