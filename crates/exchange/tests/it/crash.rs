@@ -78,7 +78,9 @@ struct Setup {
     http: reqwest::Client,
 }
 
-async fn setup(db: &Db, cfg: HubConfig) -> Setup {
+/// The hub's settings: nonces before forwarding, a provider time-out the test never reaches,
+/// an in-flight row counts as cut off after 500 ms; the sweep every `sweep`.
+async fn setup(db: &Db, sweep: Duration) -> Setup {
     register(db, CLIENT, "UBND phường Tam Thanh", 1).await;
     register(db, PROVIDER, "Sở Tư pháp — hệ thống hộ tịch", 3).await;
     let reached = Arc::new(AtomicUsize::new(0));
@@ -124,7 +126,9 @@ async fn setup(db: &Db, cfg: HubConfig) -> Setup {
         cfg: HubConfig {
             nonces_before_forwarding: Some(true),
             timeout: Duration::from_secs(30),
-            ..cfg
+            interrupted_after: Duration::from_millis(500),
+            inflight_sweep: sweep,
+            ..Default::default()
         },
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
@@ -256,14 +260,7 @@ fn hub_public_key() -> String {
 async fn an_exchange_cut_off_between_forwarding_and_logging_is_logged_after_a_restart() {
     let t = support::db().await;
     let db = &t.db;
-    let mut s = setup(
-        db,
-        HubConfig {
-            interrupted_after: Duration::from_millis(500),
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut s = setup(db, HubConfig::default().inflight_sweep).await;
     let mut first = HubProcess::start(t.url(), s.cfg.clone());
     let cut = cut_off(&mut s, db, &mut first).await;
 
@@ -296,15 +293,7 @@ async fn an_exchange_cut_off_between_forwarding_and_logging_is_logged_after_a_re
 async fn a_running_node_logs_an_exchange_cut_off_by_another_nodes_crash() {
     let t = support::db().await;
     let db = &t.db;
-    let mut s = setup(
-        db,
-        HubConfig {
-            interrupted_after: Duration::from_millis(500),
-            inflight_sweep: Duration::from_millis(200),
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut s = setup(db, Duration::from_millis(200)).await;
     let other = HubProcess::start(t.url(), s.cfg.clone());
     let mut first = HubProcess::start(t.url(), s.cfg.clone());
     // Past the other node's start and its `interrupted_after` look.
