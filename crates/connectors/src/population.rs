@@ -138,12 +138,30 @@ impl Config {
             if let Some(p) = crate::endpoint::env_var("TINHSO_POPULATION_PATH") {
                 h.path = p;
             }
-            h.fallback_direct = crate::endpoint::env_var("TINHSO_POPULATION_FALLBACK_DIRECT")
-                .is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "on"));
+            h.fallback_direct = fallback_direct_from_env();
             Some(h)
         });
         (direct.is_some() || hub.is_some()).then_some(Self { direct, hub })
     }
+}
+
+/// `TINHSO_POPULATION_FALLBACK_DIRECT` (`1`, `true`, `yes`, `on`): ask the database directly
+/// when the hub fails ([`HubRoute::fallback_direct`]).
+pub fn fallback_direct_from_env() -> bool {
+    crate::endpoint::env_var("TINHSO_POPULATION_FALLBACK_DIRECT")
+        .is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "on"))
+}
+
+/// The verification service's OpenAPI document, as registered on the data exchange hub (the
+/// one operation `POST` [`PATH`]; a right can be limited to it).
+pub fn openapi() -> Value {
+    let mut doc = json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Xác thực công dân (CSDLQG về dân cư)", "version": "1"},
+        "paths": {}
+    });
+    doc["paths"][PATH] = json!({"post": {"responses": {"200": {"description": "MaKetQua 00: khớp số định danh; 01: không có"}}}});
+    doc
 }
 
 /// What an officer asks (`POST /api/v1/connectors/population/verifications`).

@@ -77,6 +77,61 @@ impl Started {
     }
 }
 
+/// The demo's population database: the simulator on loopback, registered on this server's
+/// hub at `hub_url` (members, service, the platform's right: [`PopulationSimulator::
+/// register_on_hub`], idempotent) so that each check is a signed, access-checked, logged
+/// exchange of member [`pop_sim::HUB_PLATFORM`] through the hub — directly only when the hub
+/// fails and `TINHSO_POPULATION_FALLBACK_DIRECT` allows it. Without `hub_url`, or when the
+/// registration fails (logged), the checks go to the simulator directly.
+pub async fn demo_population(
+    db: &Db,
+    hub_url: Option<&str>,
+) -> Result<(population::Config, PopulationSimulator), AppError> {
+    let sim = PopulationSimulator::start(&secret(), pop_sim::seeded())
+        .await
+        .map_err(AppError::internal)?;
+    let mut cfg = sim.config();
+    let Some(hub_url) = hub_url else {
+        tracing::info!(url = %sim.url(), "population database connector points at the local SIMULATOR directly (demo only)");
+        return Ok((cfg, sim));
+    };
+    let ctx = tinhso_store::audit::Ctx::system("demo-population-hub");
+    let platform = pop_sim::HUB_PLATFORM;
+    let platform_key =
+        tinhso_exchange::signing::public_key_b64(&tinhso_exchange::direct::member_key(platform));
+    let registered = async {
+        sim.register_on_hub(db, &ctx, platform, &platform_key)
+            .await?;
+        tinhso_exchange::registry::grant(
+            db,
+            &ctx,
+            platform,
+            pop_sim::HUB_PROVIDER,
+            pop_sim::HUB_SERVICE,
+        )
+        .await
+    };
+    match registered.await {
+        Ok(()) => {
+            let mut route = population::HubRoute::new(
+                hub_url,
+                platform,
+                pop_sim::HUB_PROVIDER,
+                pop_sim::HUB_SERVICE,
+            );
+            route.fallback_direct = population::fallback_direct_from_env();
+            tracing::info!(hub = %hub_url, member = platform,
+                service = %format!("{}/{}", pop_sim::HUB_PROVIDER, pop_sim::HUB_SERVICE),
+                simulator = %sim.url(),
+                "population checks go through this server's exchange hub to the local SIMULATOR (demo only)");
+            cfg.hub = Some(route);
+        }
+        Err(e) => tracing::warn!(error = ?e, url = %sim.url(),
+            "the population simulator could not be registered on the hub: checks go to it directly (demo only)"),
+    }
+    Ok((cfg, sim))
+}
+
 fn secret() -> String {
     use rand::Rng;
     let bytes: [u8; 16] = rand::thread_rng().gen();
@@ -84,11 +139,13 @@ fn secret() -> String {
 }
 
 /// Set up the connectors: with `demo`, start the simulators on loopback and point the
-/// connectors at them; otherwise read the real endpoints from the environment (a connector
-/// without its URL stays off). Subscribes the DVCQG sync worker on `outbox`.
+/// connectors at them — the population checks through this server's own hub at `hub_url`
+/// when given ([`demo_population`]); otherwise read the real endpoints from the environment
+/// (a connector without its URL stays off). Subscribes the DVCQG sync worker on `outbox`.
 pub async fn start(
     db: &Db,
     demo: bool,
+    hub_url: Option<&str>,
     files: Option<FileStore>,
     outbox: DispatcherBuilder,
 ) -> Result<(DispatcherBuilder, Started), AppError> {
@@ -102,11 +159,8 @@ pub async fn start(
         (dvcqg::Config::from_env(), None)
     };
     let (pop_cfg, pop_sim) = if demo {
-        let sim = PopulationSimulator::start(&secret(), pop_sim::seeded())
-            .await
-            .map_err(AppError::internal)?;
-        tracing::info!(url = %sim.url(), "population database connector points at the local SIMULATOR (demo only)");
-        (Some(sim.config()), Some(sim))
+        let (cfg, sim) = demo_population(db, hub_url).await?;
+        (Some(cfg), Some(sim))
     } else {
         (population::Config::from_env(), None)
     };

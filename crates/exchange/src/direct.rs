@@ -604,7 +604,9 @@ pub enum CallError {
 }
 
 /// A member's gateway (cổng trực tiếp): the hub's exchange routes over
-/// [`Hub::gateway`], nothing else.
+/// [`Hub::gateway`], nothing else; its sweep of cut-off exchanges started
+/// ([`Hub::start_sweeping`]).
 pub fn gateway_routes(hub: Arc<Hub>) -> axum::Router {
+    hub.start_sweeping();
     crate::web::exchange_routes().layer(axum::Extension(hub))
 }

@@ -72,10 +72,15 @@ pub struct HubConfig {
     pub nonces_before_forwarding: Option<bool>,
     /// With nonces written before forwarding, each exchange also leaves an in-flight row
     /// ([`log::InFlight`]) until its log entry is committed; a row older than this is an
-    /// exchange a crash cut off, logged as `interrupted` by the next hub to start (and again
-    /// this long after it started). Longer than any exchange lasts: the provider time-out plus
-    /// reading the body and the log's queue (default 60 s).
+    /// exchange a crash cut off, logged as `interrupted` by the hub's sweep
+    /// ([`Hub::start_sweeping`]). Longer than any exchange lasts: the provider time-out plus
+    /// the log's queue (`[exchange] interrupted_after_secs`; default 60 s, at least
+    /// [`HubConfig::timeout`] + 5 s).
     pub interrupted_after: Duration,
+    /// How often the hub looks for such rows (`[exchange] inflight_sweep_secs`, default 30 s):
+    /// an exchange cut off by a crash of this or another node sharing the database is logged
+    /// at most `interrupted_after` + this after it started, while any node runs.
+    pub inflight_sweep: Duration,
     /// The NATS JetStream the outbox is published to (`nats_url`): members' pulls through
     /// `/lgsp/v1/_events` read their durable consumers there; `None`: from the outbox.
     pub nats: Option<crate::NatsConfig>,
@@ -96,6 +101,7 @@ impl Default for HubConfig {
             tsa_trust: None,
             nonces_before_forwarding: None,
             interrupted_after: Duration::from_secs(60),
+            inflight_sweep: Duration::from_secs(30),
             nats: None,
         }
     }
@@ -147,6 +153,9 @@ pub struct Hub {
     events: tokio::sync::OnceCell<crate::EventBridge>,
     /// Registry reads (keys, services, rights) of the central hub, cached.
     cache: RegistryCache,
+    /// Set once the sweep of cut-off exchanges runs ([`Hub::start_sweeping`]); dropped with
+    /// the hub, which ends the sweep.
+    sweep_stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
 }
 
 /// How long a cached registry read is trusted without a change seen in this process: the
@@ -179,6 +188,24 @@ type RightKey = (String, String, String);
 
 /// Bound on each cache (member codes come from clients; past it the cache starts over).
 const CACHE_MAX: usize = 10_000;
+
+/// A registry read through `map`: the cached value while it holds, else `fetch`'s, cached.
+/// The generation is read before the database: a change committed meanwhile bumps it and the
+/// entry is not used again.
+async fn cached<K, V, F>(map: &CacheMap<K, V>, key: K, fetch: F) -> Result<V, DbError>
+where
+    K: std::hash::Hash + Eq,
+    V: Clone,
+    F: std::future::Future<Output = Result<V, DbError>>,
+{
+    if let Some(v) = cache_get(map, &key) {
+        return Ok(v);
+    }
+    let generation = registry::generation();
+    let v = fetch.await?;
+    cache_put(map, key, generation, v.clone());
+    Ok(v)
+}
 
 fn cache_get<K, V>(map: &Mutex<HashMap<K, Cached<V>>>, key: &K) -> Option<V>
 where
@@ -582,8 +609,39 @@ impl Hub {
             log: appender,
             cache: RegistryCache::default(),
             events: tokio::sync::OnceCell::new(),
+            sweep_stop: Mutex::new(None),
             cfg,
         }
+    }
+
+    /// Start logging the exchanges a crash cut off ([`log::close_interrupted_every`]): those
+    /// in flight for longer than [`HubConfig::interrupted_after`], at once, that long after,
+    /// and every [`HubConfig::inflight_sweep`], until the hub is dropped. Once per hub (later calls do
+    /// nothing); called when the hub is served ([`crate::web::member_routes`],
+    /// [`crate::direct::gateway_routes`]) and when it loads its nonce window; does nothing
+    /// outside a tokio runtime.
+    pub fn start_sweeping(&self) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Ok(mut stop) = self.sweep_stop.lock() else {
+            return;
+        };
+        if stop.is_some() {
+            return;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        *stop = Some(tx);
+        rt.spawn(log::close_interrupted_every(
+            self.db.clone(),
+            self.key.clone(),
+            self.cfg.interrupted_after,
+            self.cfg.inflight_sweep,
+            async move {
+                // Never sent: resolves when the hub (the sender) is dropped.
+                let _ = rx.await;
+            },
+        ));
     }
 
     /// Forget the cached per-member rates: the next request reads them again (called by the
@@ -644,18 +702,10 @@ impl Hub {
     /// The public keys a request from `member` may be signed with (none unless active).
     async fn keys_of(&self, member: &str) -> Result<Arc<Vec<String>>, Unavailable> {
         match &self.source {
-            Source::Database => {
-                let key = member.to_string();
-                if let Some(k) = cache_get(&self.cache.keys, &key) {
-                    return Ok(k);
-                }
-                // The generation is read before the database: a change committed meanwhile
-                // bumps it and the entry is not used again.
-                let generation = registry::generation();
-                let keys = Arc::new(registry::active_keys(&self.db, member).await?);
-                cache_put(&self.cache.keys, key, generation, keys.clone());
-                Ok(keys)
-            }
+            Source::Database => Ok(cached(&self.cache.keys, member.to_string(), async {
+                Ok(Arc::new(registry::active_keys(&self.db, member).await?))
+            })
+            .await?),
             Source::Snapshot(node) => {
                 let held = node.current().map_err(|_| Unavailable::Stale)?;
                 Ok(Arc::new(held.active_keys(member)))
@@ -672,15 +722,12 @@ impl Hub {
         match &self.source {
             Source::Database => {
                 let key = (provider.to_string(), code.to_string());
-                if let Some(s) = cache_get(&self.cache.services, &key) {
-                    return Ok(s);
-                }
-                let generation = registry::generation();
-                let s = registry::get_service(&self.db, provider, code)
-                    .await?
-                    .map(Arc::new);
-                cache_put(&self.cache.services, key, generation, s.clone());
-                Ok(s)
+                Ok(cached(&self.cache.services, key, async {
+                    Ok(registry::get_service(&self.db, provider, code)
+                        .await?
+                        .map(Arc::new))
+                })
+                .await?)
             }
             Source::Snapshot(node) => {
                 let held = node.current().map_err(|_| Unavailable::Stale)?;
@@ -702,15 +749,12 @@ impl Hub {
         match &self.source {
             Source::Database => {
                 let key = (client.to_string(), provider.to_string(), code.to_string());
-                if let Some(s) = cache_get(&self.cache.scopes, &key) {
-                    return Ok(s);
-                }
-                let generation = registry::generation();
-                let s = registry::right_scope(&self.db, client, provider, code)
-                    .await?
-                    .map(Arc::new);
-                cache_put(&self.cache.scopes, key, generation, s.clone());
-                Ok(s)
+                Ok(cached(&self.cache.scopes, key, async {
+                    Ok(registry::right_scope(&self.db, client, provider, code)
+                        .await?
+                        .map(Arc::new))
+                })
+                .await?)
             }
             Source::Snapshot(node) => {
                 let held = node.current().map_err(|_| Unavailable::Stale)?;
@@ -946,33 +990,10 @@ impl Hub {
                 for (member, nonce, expires) in rows {
                     w.insert((member, nonce), expires, now);
                 }
-                self.close_interrupted();
+                self.start_sweeping();
                 Ok(Mutex::new(w))
             })
             .await
-    }
-
-    /// Log the exchanges a crash cut off ([`log::close_interrupted`]): those in flight for
-    /// longer than [`HubConfig::interrupted_after`] now, in the background, and once more that
-    /// long after (the rows a crash just before this start left). Called when the hub starts
-    /// serving (its nonce window is loaded).
-    fn close_interrupted(&self) {
-        let (db, key) = (self.db.clone(), self.key.clone());
-        let after = self.cfg.interrupted_after;
-        let limit = i64::try_from(after.as_micros()).unwrap_or(i64::MAX);
-        tokio::spawn(async move {
-            for wait in [Duration::ZERO, after] {
-                tokio::time::sleep(wait).await;
-                match log::close_interrupted(&db, &key, now_micros().saturating_sub(limit)).await {
-                    Ok(closed) if !closed.is_empty() => tracing::warn!(
-                        count = closed.len(),
-                        "exchanges cut off by a crash between forwarding and logging logged as interrupted"
-                    ),
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e, "in-flight exchanges not closed"),
-                }
-            }
-        });
     }
 
     /// Take a nonce: `Ok(Some(record))` when new (`Some`: the record goes into the database with
@@ -1007,17 +1028,7 @@ impl Hub {
             // in-flight row goes in the same commit, so a crash before the log entry leaves a
             // trace that is logged as `interrupted`.
             let mut tx = self.db.begin_write().await?;
-            let inserted = sqlx::query(
-                "INSERT INTO exchange_nonces (member_code, nonce, expires_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (member_code, nonce) DO NOTHING",
-            )
-            .bind(member)
-            .bind(nonce)
-            .bind(expires)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
-            if inserted == 0 {
+            if !log::insert_nonce(&mut tx, member, nonce, expires).await? {
                 return Ok(None);
             }
             flight.write(&mut tx, now).await?;

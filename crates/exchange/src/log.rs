@@ -157,7 +157,20 @@ pub async fn append(db: &Db, e: &NewEntry) -> Result<Entry, DbError> {
 
 /// Append several entries, in order, in one transaction (one commit for all).
 pub async fn append_many(db: &Db, entries: &[NewEntry]) -> Result<Vec<Entry>, DbError> {
-    Ok(write_batch(db, entries, &[], &[], false).await?.0)
+    Ok(write_batch(db, entries, &[], &[], Closing::Own, false)
+        .await?
+        .0)
+}
+
+/// How [`write_batch`] treats an entry flagged as closing an in-flight row that is no longer
+/// there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    /// The exchange's own log entry: written all the same.
+    Own,
+    /// A sweep's `interrupted` entry ([`close_interrupted`]): left out, the row was closed
+    /// meanwhile (by another node's sweep, or by the exchange itself).
+    Claim,
 }
 
 /// A request's nonce as the hub records it: member, nonce, expiry (Unix microseconds).
@@ -165,13 +178,16 @@ pub type NonceRecord = (String, String, i64);
 
 /// Append `entries` and record `nonces` (`exchange_nonces`) in one transaction, first purging
 /// expired nonces when `purge`; the entries flagged in `inflight` (same index; missing: not)
-/// close their exchange's in-flight row ([`InFlight`]) in the same transaction. Returns the entries and, per nonce, whether it was new in the
-/// database (`false`: another node — or this one before a restart — recorded it first).
+/// close their exchange's in-flight row ([`InFlight`]) in the same transaction (`closing`
+/// says what to do when the row is gone). Returns the entries written and, per nonce, whether
+/// it was new in the database (`false`: another node — or this one before a restart —
+/// recorded it first).
 async fn write_batch(
     db: &Db,
     entries: &[NewEntry],
     nonces: &[NonceRecord],
     inflight: &[bool],
+    closing: Closing,
     purge: bool,
 ) -> Result<(Vec<Entry>, Vec<bool>), DbError> {
     if entries.is_empty() && nonces.is_empty() {
@@ -186,17 +202,7 @@ async fn write_batch(
     }
     let mut fresh = Vec::with_capacity(nonces.len());
     for (member, nonce, expires) in nonces {
-        let n = sqlx::query(
-            "INSERT INTO exchange_nonces (member_code, nonce, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (member_code, nonce) DO NOTHING",
-        )
-        .bind(member)
-        .bind(nonce)
-        .bind(expires)
-        .execute(tx.conn())
-        .await?
-        .rows_affected();
-        fresh.push(n == 1);
+        fresh.push(insert_nonce(&mut tx, member, nonce, *expires).await?);
     }
     if entries.is_empty() {
         tx.commit().await?;
@@ -214,10 +220,16 @@ async fn write_batch(
     let mut out = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
         if inflight.get(i).copied().unwrap_or(false) {
-            sqlx::query("DELETE FROM exchange_inflight WHERE exchange_id = $1")
+            // After the head row's lock: a concurrent sweep deleting the same row has
+            // committed (or not started) by now, so the count is final.
+            let closed = sqlx::query("DELETE FROM exchange_inflight WHERE exchange_id = $1")
                 .bind(&e.exchange_id)
                 .execute(tx.conn())
-                .await?;
+                .await?
+                .rows_affected();
+            if closed == 0 && closing == Closing::Claim {
+                continue;
+            }
         }
         seq += 1;
         let mut entry = Entry {
@@ -286,6 +298,27 @@ async fn write_batch(
     Ok((out, fresh))
 }
 
+/// Record a request's nonce in `tx` unless the database has it already (insert-or-nothing on
+/// its unique key); `true` when it was new.
+pub(crate) async fn insert_nonce(
+    tx: &mut tinhso_store::WriteTx,
+    member: &str,
+    nonce: &str,
+    expires: i64,
+) -> Result<bool, DbError> {
+    let n = sqlx::query(
+        "INSERT INTO exchange_nonces (member_code, nonce, expires_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (member_code, nonce) DO NOTHING",
+    )
+    .bind(member)
+    .bind(nonce)
+    .bind(expires)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
 type Pending = (
     NewEntry,
     Option<NonceRecord>,
@@ -337,7 +370,7 @@ impl Appender {
                     batches += 1;
                     // Expired nonces are purged every 64th commit.
                     let result =
-                        write_batch(&db, &entries, &nonces, &inflight, batches % 64 == 1).await;
+                        write_batch(&db, &entries, &nonces, &inflight, Closing::Own, batches % 64 == 1).await;
                     entries.clear();
                     inflight.clear();
                     match result {
@@ -451,8 +484,10 @@ pub const INTERRUPTED: &str = "interrupted";
 
 /// Log every in-flight exchange started before `before` (µs) as [`INTERRUPTED`] (status 0,
 /// the response hash of an empty body, signed by `key` like any answer) and delete its row,
-/// in one transaction, oldest first. Returns how many. Rows of exchanges still running on
-/// another node are younger than `before` when the caller allows for the longest exchange.
+/// in one transaction, oldest first, at most [`CLOSE_BATCH`] at a time. Returns the entries
+/// written. Rows of exchanges still running on another node are younger than `before` when
+/// the caller allows for the longest exchange. A row another sweep (another node's) closed
+/// meanwhile is left out, so two nodes sweeping at once log each exchange once.
 pub async fn close_interrupted(
     db: &Db,
     key: &ed25519_dalek::SigningKey,
@@ -461,9 +496,10 @@ pub async fn close_interrupted(
     let rows = sqlx::query(
         "SELECT exchange_id, client, provider, service, method, path, request_sha256, \
          client_signature, started_at FROM exchange_inflight WHERE started_at < $1 \
-         ORDER BY started_at, exchange_id LIMIT 1000",
+         ORDER BY started_at, exchange_id LIMIT $2",
     )
     .bind(before)
+    .bind(CLOSE_BATCH)
     .fetch_all(db.pool())
     .await?;
     if rows.is_empty() {
@@ -494,7 +530,52 @@ pub async fn close_interrupted(
         });
     }
     let closing = vec![true; entries.len()];
-    Ok(write_batch(db, &entries, &[], &closing, false).await?.0)
+    Ok(
+        write_batch(db, &entries, &[], &closing, Closing::Claim, false)
+            .await?
+            .0,
+    )
+}
+
+/// In-flight rows [`close_interrupted`] logs in one transaction.
+pub const CLOSE_BATCH: i64 = 1000;
+
+/// Sweep the exchanges a crash cut off (trao đổi bị gián đoạn): [`close_interrupted`] for
+/// those in flight for longer than `after`, at once, again `after` later when that comes
+/// before `every` (what a crash just before this start left is then old enough), then every
+/// `every`, until `shutdown` resolves. Each round goes on while rows are left, so a backlog
+/// is cleared in one round.
+pub async fn close_interrupted_every(
+    db: Db,
+    key: ed25519_dalek::SigningKey,
+    after: std::time::Duration,
+    every: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let limit = i64::try_from(after.as_micros()).unwrap_or(i64::MAX);
+    let mut wait = after.min(every);
+    loop {
+        loop {
+            match close_interrupted(&db, &key, now_micros().saturating_sub(limit)).await {
+                Ok(closed) if !closed.is_empty() => tracing::warn!(
+                    count = closed.len(),
+                    first = %closed[0].exchange_id,
+                    "exchanges cut off by a crash between forwarding and logging logged as interrupted (status 0)"
+                ),
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "in-flight exchanges not closed; retried next round");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = every;
+    }
 }
 
 /// The newest entries, newest first.

@@ -439,6 +439,32 @@ pub async fn register_member(
     get_member(db, &code).await?.ok_or_else(AppError::not_found)
 }
 
+/// Make sure member `code` is registered with `key_b64` among its active keys (idempotent,
+/// for set-ups run at every start such as the demo's): registered when missing, the key
+/// rotated in when the member holds other keys only, nothing done (nothing audited) when all
+/// is already so. A member an administrator revoked stays revoked.
+pub async fn ensure_member(
+    db: &Db,
+    ctx: &Ctx,
+    code: &str,
+    member_name: &str,
+    key_b64: &str,
+) -> Result<(), AppError> {
+    let Some(m) = get_member(db, code).await? else {
+        register_member(db, ctx, code, member_name, key_b64).await?;
+        return Ok(());
+    };
+    let key = public_key(key_b64).map_err(|e| AppError::field("public_key", e))?;
+    let held = m
+        .keys
+        .iter()
+        .any(|k| k.revoked_at.is_none() && k.public_key == key);
+    if !held {
+        rotate_key(db, ctx, code, &key).await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn require_member(db: &Db, code: &str) -> Result<Member, AppError> {
     get_member(db, code).await?.ok_or_else(|| no_member(code))
 }

@@ -209,8 +209,9 @@ pub const RULES: &[Rule] = {
 /// members authenticate every request with their signature, never with a session cookie, so
 /// sessions and CSRF (which the context layer requires of non-API form posts) do not apply,
 /// and no session lookup is paid per exchange. Its entries in [`RULES`] document it as
-/// public.
+/// public. Starts the hub's sweep of exchanges a crash cut off ([`Hub::start_sweeping`]).
 pub fn member_routes(hub: Arc<Hub>) -> Router<AppState> {
+    hub.start_sweeping();
     Router::new()
         .route("/lgsp/v1/hub-key", get(hub::hub_key_handler))
         .route("/lgsp/v1/registry", get(hub::registry_handler))

@@ -24,6 +24,8 @@ pub struct ExchangeFile {
     tsa_url: Option<String>,
     tsa_certificate: Option<String>,
     nonces_before_forwarding: Option<bool>,
+    interrupted_after_secs: Option<i64>,
+    inflight_sweep_secs: Option<i64>,
     webhooks: Option<WebhooksFile>,
     node: Option<NodeFile>,
 }
@@ -428,6 +430,35 @@ impl ExchangeSettings {
                  {other:?} phải là true hoặc false / must be true or false"
             ),
         };
+        // Exchanges cut off by a crash (with nonces written before forwarding): how old an
+        // in-flight row must be to count as cut off — longer than any exchange, so at least
+        // the provider time-out plus 5 s — and how often the hub looks.
+        let least = hub.timeout.as_secs().saturating_add(5);
+        let least = i64::try_from(least).unwrap_or(i64::MAX);
+        match int(
+            "interrupted_after_secs",
+            "TINHSO_EXCHANGE_INTERRUPTED_AFTER_SECS",
+            f.interrupted_after_secs,
+            (least, 86_400),
+            (
+                " (giây; ít nhất timeout_secs + 5)",
+                " (seconds; at least timeout_secs + 5)",
+            ),
+            env,
+        )? {
+            Some(v) => hub.interrupted_after = secs(v),
+            None => hub.interrupted_after = hub.interrupted_after.max(secs(least)),
+        }
+        if let Some(v) = int(
+            "inflight_sweep_secs",
+            "TINHSO_EXCHANGE_INFLIGHT_SWEEP_SECS",
+            f.inflight_sweep_secs,
+            (1, 3600),
+            SECONDS,
+            env,
+        )? {
+            hub.inflight_sweep = secs(v);
+        }
 
         let w = f.webhooks.as_ref();
         let wf = |get: fn(&WebhooksFile) -> Option<i64>| w.and_then(get);
@@ -602,6 +633,55 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("true or false"), "{e}");
+    }
+
+    #[test]
+    fn the_sweep_of_cut_off_exchanges_from_the_file_or_the_environment() {
+        let s = ExchangeSettings::resolve(None, &env_of(&[])).unwrap();
+        assert_eq!(s.hub.interrupted_after, Duration::from_secs(60));
+        assert_eq!(s.hub.inflight_sweep, Duration::from_secs(30));
+        let f = parse("[exchange]\ninterrupted_after_secs = 20\ninflight_sweep_secs = 5\n");
+        let s = ExchangeSettings::resolve(Some(&f), &env_of(&[])).unwrap();
+        assert_eq!(s.hub.interrupted_after, Duration::from_secs(20));
+        assert_eq!(s.hub.inflight_sweep, Duration::from_secs(5));
+        let s = ExchangeSettings::resolve(
+            Some(&f),
+            &env_of(&[
+                ("TINHSO_EXCHANGE_TIMEOUT_SECS", "1"),
+                ("TINHSO_EXCHANGE_INTERRUPTED_AFTER_SECS", "6"),
+                ("TINHSO_EXCHANGE_INFLIGHT_SWEEP_SECS", "1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.hub.interrupted_after, Duration::from_secs(6));
+        assert_eq!(s.hub.inflight_sweep, Duration::from_secs(1));
+        // A long provider time-out moves the default past it.
+        let s =
+            ExchangeSettings::resolve(None, &env_of(&[("TINHSO_EXCHANGE_TIMEOUT_SECS", "120")]))
+                .unwrap();
+        assert_eq!(s.hub.interrupted_after, Duration::from_secs(125));
+        // Shorter than an exchange may last: refused, naming the key and the bound.
+        let e =
+            ExchangeSettings::resolve(Some(&f), &env_of(&[("TINHSO_EXCHANGE_TIMEOUT_SECS", "30")]))
+                .unwrap_err()
+                .to_string();
+        assert!(
+            e.contains("`exchange.interrupted_after_secs`")
+                && e.contains("từ 35 đến 86400")
+                && e.contains("at least timeout_secs + 5"),
+            "{e}"
+        );
+        let e = ExchangeSettings::resolve(
+            None,
+            &env_of(&[("TINHSO_EXCHANGE_INFLIGHT_SWEEP_SECS", "0")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`exchange.inflight_sweep_secs`")
+                && e.contains("TINHSO_EXCHANGE_INFLIGHT_SWEEP_SECS"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -400,10 +400,22 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     tinhso_exchange::webhooks::start_at_newest_event_if_new(&db).await?;
     outbox = webhooks.subscribe(outbox);
     // National connectors: the real endpoints from the environment, or with --demo the
-    // local simulators on loopback (docs/connectors.md).
+    // local simulators on loopback (docs/connectors.md), the population simulator registered
+    // on this server's own hub and asked through it.
+    let own_hub = {
+        let mut at = addr;
+        if at.ip().is_unspecified() {
+            at.set_ip(match at {
+                std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("http://{at}")
+    };
     let (outbox, connectors) = tinhso_connectors::runtime::start(
         &db,
         demo || settings.file_demo,
+        Some(&own_hub),
         Some(tinhso_http::file_store(&settings.data_dir)),
         outbox,
     )

@@ -18,6 +18,18 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use tinhso_exchange::registry;
+use tinhso_kernel::AppError;
+use tinhso_store::audit::Ctx;
+use tinhso_store::Db;
+
+/// The provider member that stands for the population database on the hub when the
+/// simulator is registered there ([`PopulationSimulator::register_on_hub`]).
+pub const HUB_PROVIDER: &str = "000.00.00.G12-DANCU";
+/// Its verification service on the hub.
+pub const HUB_SERVICE: &str = "xac-thuc-cong-dan";
+/// The member `tinhso serve --demo` signs its population checks as (this platform).
+pub const HUB_PLATFORM: &str = "000.00.00.H37-TINHSO";
 
 /// The demo population: invented people with well-formed Lạng Sơn numbers.
 pub fn seeded() -> Vec<Citizen> {
@@ -108,6 +120,49 @@ impl PopulationSimulator {
     /// hub's connection, which in production is the transport's (mutual TLS, allow-list).
     pub fn set_behind_hub(&self, on: bool) {
         self.registry.behind_hub.store(on, Ordering::SeqCst);
+    }
+
+    /// Register this simulator on the hub whose registry is in `db` (đăng ký trên trục): the
+    /// provider member [`HUB_PROVIDER`] (its key derived from the master key; it never signs
+    /// anything, the hub calls it), its service [`HUB_SERVICE`] in front of this simulator
+    /// (classification `restricted`: no body kept), and `platform` with `platform_key`, the
+    /// member the checks are signed as; then serve behind the hub ([`Self::set_behind_hub`]).
+    /// Idempotent: members and keys already there are kept, the service's endpoint follows
+    /// the simulator's port. No right is granted here.
+    pub async fn register_on_hub(
+        &self,
+        db: &Db,
+        ctx: &Ctx,
+        platform: &str,
+        platform_key: &str,
+    ) -> Result<(), AppError> {
+        let provider_key = tinhso_exchange::signing::public_key_b64(
+            &tinhso_exchange::direct::member_key(HUB_PROVIDER),
+        );
+        registry::ensure_member(
+            db,
+            ctx,
+            HUB_PROVIDER,
+            "CSDL quốc gia về dân cư (mô phỏng)",
+            &provider_key,
+        )
+        .await?;
+        registry::register_service(
+            db,
+            ctx,
+            &registry::NewService {
+                provider: HUB_PROVIDER.into(),
+                code: HUB_SERVICE.into(),
+                name: "Xác thực công dân".into(),
+                endpoint: self.url(),
+                openapi: population::openapi(),
+                classification: "restricted".into(),
+            },
+        )
+        .await?;
+        registry::ensure_member(db, ctx, platform, "Nền tảng Tỉnh số", platform_key).await?;
+        self.set_behind_hub(true);
+        Ok(())
     }
 
     /// Requests that came through a hub.

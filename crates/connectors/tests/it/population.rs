@@ -170,12 +170,11 @@ mod through_hub {
     use super::*;
     use std::sync::Arc;
     use tinhso_connectors::population::{Config, HubRoute};
+    pub use tinhso_connectors::simulator::population::{
+        HUB_PLATFORM as PLATFORM, HUB_PROVIDER as PROVIDER, HUB_SERVICE as SERVICE,
+    };
     use tinhso_exchange::{log, registry, signing, Hub};
     use tinhso_store::audit::Ctx;
-
-    pub const PLATFORM: &str = "000.00.00.H37-TINHSO";
-    pub const PROVIDER: &str = "000.00.00.G12-DANCU";
-    pub const SERVICE: &str = "xac-thuc-cong-dan";
 
     fn admin() -> Ctx {
         Ctx {
@@ -190,50 +189,8 @@ mod through_hub {
         pub key: ed25519_dalek::SigningKey,
     }
 
-    fn openapi() -> serde_json::Value {
-        let mut doc = serde_json::json!({
-            "openapi": "3.1.0", "info": {"title": "Xác thực công dân", "version": "1"}, "paths": {}
-        });
-        doc["paths"][population::PATH] =
-            serde_json::json!({"post": {"responses": {"200": {"description": "ok"}}}});
-        doc
-    }
-
-    pub async fn hub(db: &tinhso_store::Db, sim: &PopulationSimulator) -> Hubbed {
-        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
-        registry::register_member(
-            db,
-            &admin(),
-            PLATFORM,
-            "Nền tảng Tỉnh số",
-            &signing::public_key_b64(&key),
-        )
-        .await
-        .unwrap();
-        let provider_key = ed25519_dalek::SigningKey::from_bytes(&[6; 32]);
-        registry::register_member(
-            db,
-            &admin(),
-            PROVIDER,
-            "CSDL quốc gia về dân cư",
-            &signing::public_key_b64(&provider_key),
-        )
-        .await
-        .unwrap();
-        registry::register_service(
-            db,
-            &admin(),
-            &registry::NewService {
-                provider: PROVIDER.into(),
-                code: SERVICE.into(),
-                name: "Xác thực công dân".into(),
-                endpoint: sim.url(),
-                openapi: openapi(),
-                classification: "restricted".into(),
-            },
-        )
-        .await
-        .unwrap();
+    /// The hub's members' routes on loopback over `db`; its base URL and public key.
+    pub async fn serve_hub(db: &tinhso_store::Db) -> (String, String) {
         let hub = Arc::new(Hub::new(db.clone(), Default::default()));
         let hub_public_key = hub.public_key();
         let state = tinhso_http::AppState::new(db.clone(), tinhso_http::WebConfig::default());
@@ -241,8 +198,17 @@ mod through_hub {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(l, app).await });
+        (format!("http://{addr}"), hub_public_key)
+    }
+
+    pub async fn hub(db: &tinhso_store::Db, sim: &PopulationSimulator) -> Hubbed {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+        sim.register_on_hub(db, &admin(), PLATFORM, &signing::public_key_b64(&key))
+            .await
+            .unwrap();
+        let (hub_url, hub_public_key) = serve_hub(db).await;
         Hubbed {
-            hub_url: format!("http://{addr}"),
+            hub_url,
             hub_public_key,
             key,
         }
@@ -289,7 +255,6 @@ async fn through_the_hub_the_check_is_access_checked_logged_and_falls_back_only_
     let sim = PopulationSimulator::start("khoa-bi-mat", seeded())
         .await
         .unwrap();
-    sim.set_behind_hub(true);
     let h = hub(db, &sim).await;
     let check = |cfg: population::Config| {
         let db = db.clone();
@@ -394,6 +359,84 @@ async fn through_the_hub_the_check_is_access_checked_logged_and_falls_back_only_
         Verification::Unavailable { .. }
     ));
     assert_eq!(sim.requests() - sim.hub_requests(), 1);
+}
+
+/// `tinhso serve --demo`: the population simulator is registered on the server's own hub and
+/// every check goes through it — signed as the platform's member, logged, the simulator asked
+/// only by the hub. Started again (a new simulator on a new port), nothing is registered twice
+/// and the service follows the simulator.
+#[tokio::test]
+async fn the_demo_registers_the_population_service_and_checks_through_the_hub() {
+    use through_hub::*;
+    let t = crate::env().await;
+    let db = &t.db;
+    let (hub_url, _) = serve_hub(db).await;
+    let members = || count(db, "SELECT COUNT(*) FROM exchange_members");
+    for start in 1..=2 {
+        let (cfg, sim) = tinhso_connectors::runtime::demo_population(db, Some(&hub_url))
+            .await
+            .unwrap();
+        let route = cfg.hub.as_ref().expect("through the hub");
+        assert_eq!(
+            (
+                route.member.as_str(),
+                route.provider.as_str(),
+                route.service.as_str()
+            ),
+            (PLATFORM, PROVIDER, SERVICE)
+        );
+        let service = tinhso_exchange::registry::get_service(db, PROVIDER, SERVICE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(service.endpoint, sim.url(), "start {start}");
+        let client = Client::new(cfg).unwrap();
+        let v = population::verify(
+            db,
+            &sys(),
+            Some(&client),
+            &ask("020085004321", "NGUYỄN VĂN AN", "17/08/1985"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(v, Verification::Match, "start {start}");
+        assert_eq!(
+            (sim.requests(), sim.hub_requests()),
+            (1, 1),
+            "start {start}"
+        );
+        let logged = outcomes(db).await;
+        assert_eq!(logged.len(), start, "one exchange logged per check");
+        assert_eq!(logged[start - 1].1, "ok");
+        let via: String = sqlx::query_scalar(
+            "SELECT summary FROM audit_log WHERE action = 'connectors.population.verify' ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        let via: serde_json::Value = serde_json::from_str(&via).unwrap();
+        assert_eq!(via["via"], "hub");
+        assert_eq!(via["exchange_id"], logged[start - 1].0.as_str());
+        assert_eq!(members().await, 2, "start {start}");
+    }
+    let keys = count(
+        db,
+        "SELECT COUNT(*) FROM exchange_member_keys WHERE revoked_at IS NULL",
+    )
+    .await;
+    assert_eq!(keys, 2, "no key rotated in again");
+    let grants = count(
+        db,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'exchange.right_grant'",
+    )
+    .await;
+    assert_eq!(grants, 1, "the right granted once");
+
+    // Without the hub's address: the simulator directly, as before.
+    let (cfg, _sim) = tinhso_connectors::runtime::demo_population(db, None)
+        .await
+        .unwrap();
+    assert!(cfg.hub.is_none() && cfg.direct.is_some());
 }
 
 fn signing_key_b64(seed: u8) -> String {
