@@ -334,7 +334,11 @@ impl Active {
         if !self.trips.contains_key(trip_id) {
             return;
         }
-        let v = self.times.entry(trip_id.to_string()).or_default();
+        // Looked up before inserting: no key allocated for a trip already there (most moves).
+        let v = match self.times.get_mut(trip_id) {
+            Some(v) => v,
+            None => self.times.entry(trip_id.to_string()).or_default(),
+        };
         match v.iter_mut().find(|(s, _)| *s == stage) {
             Some(t) => t.1 = t.1.min(at),
             None => v.push((stage, at)),
@@ -996,10 +1000,11 @@ impl Ingestor {
         {
             let a = self.active.read().map_err(poisoned)?;
             for m in &plan.moves {
+                if plan.known.contains_key(&m.trip_id) {
+                    continue;
+                }
                 if let Some(v) = a.times.get(&m.trip_id) {
-                    plan.known
-                        .entry(m.trip_id.clone())
-                        .or_insert_with(|| v.clone());
+                    plan.known.insert(m.trip_id.clone(), v.clone());
                 }
             }
         }
