@@ -299,9 +299,11 @@ struct Active {
     gates: HashMap<String, GateIndex>,
     /// Trip → (gate, its plates), to remove it.
     trips: HashMap<String, (String, Vec<String>)>,
-    /// Trip → when it is expected (booked slot or expected arrival), or since when it is at
-    /// the gate: what the scoring rule weighs a candidate's time by.
+    /// Trip → when it is expected (booked slot or expected arrival): what the scoring rule
+    /// weighs a candidate's time by ([`matching::expected_for_read`])…
     expected: HashMap<String, Expected>,
+    /// … unless it is at the gate: trip → since when.
+    present: HashMap<String, i64>,
     /// Trip → the stage times known to be stored (`border_trip_stages`: loaded by
     /// [`Ingestor::refresh`], then those this ingestor committed). Stored times only move
     /// earlier, so each is an upper bound of the stored one: a later read of that stage would
@@ -332,7 +334,11 @@ impl Active {
         if !self.trips.contains_key(trip_id) {
             return;
         }
-        let v = self.times.entry(trip_id.to_string()).or_default();
+        // Looked up before inserting: no key allocated for a trip already there (most moves).
+        let v = match self.times.get_mut(trip_id) {
+            Some(v) => v,
+            None => self.times.entry(trip_id.to_string()).or_default(),
+        };
         match v.iter_mut().find(|(s, _)| *s == stage) {
             Some(t) => t.1 = t.1.min(at),
             None => v.push((stage, at)),
@@ -341,6 +347,7 @@ impl Active {
 
     fn remove(&mut self, trip_id: &str) {
         self.expected.remove(trip_id);
+        self.present.remove(trip_id);
         self.times.remove(trip_id);
         let Some((gate, plates)) = self.trips.remove(trip_id) else {
             return;
@@ -378,6 +385,9 @@ pub struct MatchNote {
     pub best_score: Option<f64>,
     pub runner_up_trip: Option<String>,
     pub runner_up_score: Option<f64>,
+    /// [`crate::matching::Decision::unseen_score`]: a truck with no trip, for digits read alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unseen_score: Option<f64>,
 }
 
 impl MatchNote {
@@ -390,6 +400,7 @@ impl MatchNote {
             best_score: round(d.best_score),
             runner_up_trip: d.runner_up.clone(),
             runner_up_score: round(d.runner_up_score),
+            unseen_score: round(d.unseen_score),
         }
     }
 
@@ -497,18 +508,17 @@ impl Ingestor {
             let stage_at: i64 = r.try_get(6).map_err(db_err)?;
             let hour_start: Option<i64> = r.try_get(7).map_err(db_err)?;
             let arrive_by: Option<i64> = r.try_get(8).map_err(db_err)?;
-            let expected = if stage != "declared" {
-                Expected::Present { since: stage_at }
-            } else {
-                // The booked slot and the declared arrival together.
-                Expected::Window {
-                    from: hour_start.map_or(expected_arrival, |h| h.min(expected_arrival)),
-                    to: arrive_by.map_or(expected_arrival, |b| b.max(expected_arrival)),
-                }
+            // The booked slot and the declared arrival together.
+            let expected = Expected::Window {
+                from: hour_start.map_or(expected_arrival, |h| h.min(expected_arrival)),
+                to: arrive_by.map_or(expected_arrival, |b| b.max(expected_arrival)),
             };
             let mut plates = vec![vehicle];
             plates.extend(trailer);
             a.add(&id, &gate, plates, expected);
+            if stage != "declared" {
+                a.present.insert(id, stage_at);
+            }
         }
         // The stage times already stored, so that reads of a stage already timed send no
         // upsert.
@@ -615,11 +625,14 @@ impl Ingestor {
                 text,
                 confidence,
                 cands.iter().map(|c| {
-                    let e = a
-                        .expected
-                        .get(&c.trip_id)
-                        .copied()
-                        .unwrap_or(Expected::Unknown);
+                    let e = matching::expected_for_read(
+                        text,
+                        a.present.get(&c.trip_id).copied(),
+                        a.expected
+                            .get(&c.trip_id)
+                            .copied()
+                            .unwrap_or(Expected::Unknown),
+                    );
                     (c.trip_id.clone(), c.plate.as_str(), Timing::of(e, at))
                 }),
             )
@@ -987,10 +1000,11 @@ impl Ingestor {
         {
             let a = self.active.read().map_err(poisoned)?;
             for m in &plan.moves {
+                if plan.known.contains_key(&m.trip_id) {
+                    continue;
+                }
                 if let Some(v) = a.times.get(&m.trip_id) {
-                    plan.known
-                        .entry(m.trip_id.clone())
-                        .or_insert_with(|| v.clone());
+                    plan.known.insert(m.trip_id.clone(), v.clone());
                 }
             }
         }
@@ -1068,8 +1082,8 @@ impl Ingestor {
                 a.remove(t);
             }
             for (t, at) in arrived {
-                if let Some(e) = a.expected.get_mut(&t) {
-                    *e = Expected::Present { since: at };
+                if a.trips.contains_key(&t) {
+                    a.present.insert(t, at);
                 }
             }
         }

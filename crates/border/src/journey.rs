@@ -363,13 +363,9 @@ pub async fn advance_many_known(
     let id_rows = crate::bulk::rows_sql(tx.backend(), 1, &[("id", crate::bulk::Col::Text)]);
     for chunk in ids.chunks(ROWS) {
         let sql = format!("SELECT id, stage FROM border_trips WHERE id IN (SELECT id FROM ({id_rows}) AS j){lock}");
-        let body = serde_json::to_string(
-            &chunk
-                .iter()
-                .map(|id| serde_json::json!([id]))
-                .collect::<Vec<_>>(),
-        )
-        .map_err(AppError::internal)?;
+        // Rows serialised straight from the borrowed fields (no `serde_json::Value` per row).
+        let rows: Vec<(&str,)> = chunk.iter().map(|id| (*id,)).collect();
+        let body = serde_json::to_string(&rows).map_err(AppError::internal)?;
         for r in sqlx::query(&sql)
             .bind(body)
             .fetch_all(tx.conn())
@@ -403,15 +399,11 @@ pub async fn advance_many_known(
     );
     let unknown: Vec<&Pair> = pairs.iter().filter(|p| !p.1 .2).collect();
     for chunk in unknown.chunks(ROWS) {
-        let body = serde_json::to_string(
-            &chunk
-                .iter()
-                .map(|((trip, stage), (at, source, _))| {
-                    serde_json::json!([trip, stage.as_str(), at, source.as_str()])
-                })
-                .collect::<Vec<_>>(),
-        )
-        .map_err(AppError::internal)?;
+        let rows: Vec<(&str, &str, i64, &str)> = chunk
+            .iter()
+            .map(|((trip, stage), (at, source, _))| (*trip, stage.as_str(), *at, source.as_str()))
+            .collect();
+        let body = serde_json::to_string(&rows).map_err(AppError::internal)?;
         for r in sqlx::query(&upsert)
             .bind(body)
             .fetch_all(tx.conn())
@@ -459,13 +451,11 @@ pub async fn advance_many_known(
     );
     for chunk in moving.chunks(ROWS) {
         let n = chunk.len();
-        let body = serde_json::to_string(
-            &chunk
-                .iter()
-                .map(|(trip, _, to, at, _)| serde_json::json!([trip, to.as_str(), at]))
-                .collect::<Vec<_>>(),
-        )
-        .map_err(AppError::internal)?;
+        let rows: Vec<(&str, &str, i64)> = chunk
+            .iter()
+            .map(|(trip, _, to, at, _)| (*trip, to.as_str(), *at))
+            .collect();
+        let body = serde_json::to_string(&rows).map_err(AppError::internal)?;
         let done = sqlx::query(&update)
             .bind(body)
             .bind(now)

@@ -401,6 +401,13 @@ impl<K: Clone + Eq> PlateIndex<K> {
     /// province if there are any; otherwise all. (Fewer differing characters is *not* taken as
     /// better: `桂F·92B72` could be `桂F·92872` or `桂F·9287Z` misread twice.)
     fn best<'a>(&self, cands: &'a [String], r: &Parts) -> Vec<&'a str> {
+        self.best_narrowed(cands, r).0
+    }
+
+    /// [`Self::best`], and whether the read's province character left out a candidate (then
+    /// the read may be a province misread of the one left out: it is scored, never attached
+    /// by the province alone — seed 1's `粤F.80576`, a read of 桂F·80576).
+    fn best_narrowed<'a>(&self, cands: &'a [String], r: &Parts) -> (Vec<&'a str>, bool) {
         // A read that shows the trailer mark `挂` is of a trailer: only trailer plates fit.
         let all: Vec<&str> = cands
             .iter()
@@ -418,10 +425,11 @@ impl<K: Clone + Eq> PlateIndex<K> {
                 .filter(|c| self.entries.get(*c).and_then(|e| e.parts.province) == Some(rp))
                 .collect();
             if !same.is_empty() {
-                return same;
+                let narrowed = same.len() < all.len();
+                return (same, narrowed);
             }
         }
-        all
+        (all, false)
     }
 
     /// Why a read that matched nothing matched nothing (for the review breakdown):
@@ -460,20 +468,19 @@ impl<K: Clone + Eq> PlateIndex<K> {
         let parsed = match plate::parse(text) {
             Ok(p) => {
                 if let Some(e) = self.entries.get(&p.canonical) {
-                    let shadows: Vec<&str> = self
-                        .dropped
-                        .get(&f)
-                        .map(|v| {
-                            v.iter()
-                                .map(String::as_str)
-                                .filter(|c| *c != p.canonical.as_str())
-                                .filter(|c| {
-                                    !r.trailer
-                                        || self.entries.get(*c).is_some_and(|e| e.parts.trailer)
-                                })
-                                .collect()
+                    // Also another active plate that folds alike (a confusable character, or
+                    // the same body under another province: `粤F.80576` read of 桂F·80576
+                    // while 粤F·80576 is active too, seed 1).
+                    let shadows: Vec<&str> = [self.dropped.get(&f), self.folded.get(&f)]
+                        .into_iter()
+                        .flatten()
+                        .flatten()
+                        .map(String::as_str)
+                        .filter(|c| *c != p.canonical.as_str())
+                        .filter(|c| {
+                            !r.trailer || self.entries.get(*c).is_some_and(|e| e.parts.trailer)
                         })
-                        .unwrap_or_default();
+                        .collect();
                     if shadows.is_empty() {
                         return MatchOutcome::Exact(e.key.clone());
                     }
@@ -492,9 +499,13 @@ impl<K: Clone + Eq> PlateIndex<K> {
         if r.body.len() < 4 {
             return MatchOutcome::NoMatch;
         }
+        // Digits alone (a bottom line, `123.45`, or a number that lost its letters) are shared
+        // by every plate with those digits, trucks with no declaration included: the officer
+        // confirms the one suggested, or the scoring rule weighs it.
+        let bare_number = r.province.is_none() && r.body.bytes().all(|c| c.is_ascii_digit());
         // 2. Folded: the fewest differing characters wins; a tie is ambiguous.
         if let Some(cands) = self.folded.get(&f) {
-            let mut best = self.best(cands, &r);
+            let (mut best, narrowed) = self.best_narrowed(cands, &r);
             if !best.is_empty() {
                 // As for exact reads: another active plate that lost a character reads the
                 // same (桂F 1183 of 桂F·1183C, beside the trailer 桂F·1183挂).
@@ -505,7 +516,23 @@ impl<K: Clone + Eq> PlateIndex<K> {
                             .filter(|c| !cands.iter().any(|x| x == c)),
                     );
                 }
-                return self.outcome(best);
+                // Digits alone may also be a bottom line (`053.16` of 69R-053.16 folds as the
+                // body of 粤Q·5316挂 without its province, seed 10): both compete.
+                if bare_number && (4..=6).contains(&r.body.len()) {
+                    if let Some(b) = self.bottom.get(&f) {
+                        best.extend(
+                            self.best(b, &r)
+                                .into_iter()
+                                .filter(|c| !cands.iter().any(|x| x == c)),
+                        );
+                    }
+                }
+                return match self.outcome(best) {
+                    MatchOutcome::Fuzzy(k) if narrowed || bare_number => {
+                        MatchOutcome::Ambiguous(vec![k])
+                    }
+                    o => o,
+                };
             }
         }
         if whole {
@@ -524,10 +551,8 @@ impl<K: Clone + Eq> PlateIndex<K> {
         } else {
             Vec::new()
         };
-        let mut bottom_line = false;
         if r.province.is_none() && (4..=6).contains(&r.body.len()) {
             if let Some(b) = self.bottom.get(&f) {
-                bottom_line = !b.is_empty();
                 cands.extend(b.iter().cloned());
             }
         }
@@ -536,18 +561,12 @@ impl<K: Clone + Eq> PlateIndex<K> {
         if cands.is_empty() {
             return MatchOutcome::NoMatch;
         }
-        // Digits alone (a bottom line, `123.45`, or a number that lost its letters) are shared
-        // by every plate with those digits, trucks with no declaration included: the officer
-        // confirms the one suggested.
-        let bare_number = r.body.chars().all(|c| c.is_ascii_digit());
-        // Only the dot says a character was lost (`12C-123.5`): an undeclared five-digit
-        // plate that lost a digit reads the same, so the scoring rule weighs the read's
-        // confidence and the trip's time before it attaches.
-        let by_dot = whole_without_dot;
+        // A read that lost a character or a line is also the read of every plate, active or
+        // not, that lost the same (`桂F.5877` of 桂F·59877 with no trip, beside the active
+        // 桂F·58771, seed 1): a single candidate is never attached here, the scoring rule
+        // weighs the read's confidence and the trip's time first.
         match self.outcome(self.best(&cands, &r)) {
-            MatchOutcome::Fuzzy(k) if bottom_line || bare_number || by_dot => {
-                MatchOutcome::Ambiguous(vec![k])
-            }
+            MatchOutcome::Fuzzy(k) => MatchOutcome::Ambiguous(vec![k]),
             o => o,
         }
     }
@@ -674,6 +693,11 @@ pub mod rule {
     pub const FLOOR: f64 = -7.0;
     /// A read below this confidence is never attached by the score: an officer looks.
     pub const MIN_CONFIDENCE: f64 = 0.5;
+    /// The chance that digits read alone are of a truck with no trip rather than of a given
+    /// candidate (the share of undeclared trucks assumed by the simulation, 2%): the unseen
+    /// truck explains the digits as its bottom line with no other misread, and the best
+    /// candidate must beat it by [`MARGIN`] too.
+    pub const UNSEEN: f64 = 0.02;
 }
 
 /// The chance of a misread the camera's confidence leaves.
@@ -708,6 +732,18 @@ pub enum Expected {
     /// Not known (a trip tracked without its times): never attached by the score, but a
     /// full competitor.
     Unknown,
+}
+
+/// When to weigh a candidate trip by for this read: [`Expected::Present`] once it is at the gate
+/// (`present`: since when), its booked window or expected arrival (`window`) otherwise — and
+/// always the window for digits read alone ([`unseen_edits`]): presence keeps a trip near until
+/// it crosses, and meanwhile a truck with no trip may show the same digits (`09716`,
+/// `275.73`, `57781` attached to a trip in the yard: seeds 4, 5 and 8).
+pub fn expected_for_read(text: &str, present: Option<i64>, window: Expected) -> Expected {
+    match present {
+        Some(since) if unseen_edits(text).is_none() => Expected::Present { since },
+        _ => window,
+    }
 }
 
 /// How near in time a candidate trip is to a read.
@@ -791,12 +827,16 @@ pub struct Decision<T> {
     /// The candidate to attach, when the rule settles it.
     pub attach: Option<T>,
     /// Why: `settled`, or why not: `low_confidence`, `not_near`, `below_floor`, `margin`
-    /// (the runner-up too close), `unscored`, `no_candidate`.
+    /// (the runner-up too close), `unseen` (a truck with no trip too close), `unscored`,
+    /// `no_candidate`.
     pub why: &'static str,
     pub best: Option<T>,
     pub best_score: Option<f64>,
     pub runner_up: Option<T>,
     pub runner_up_score: Option<f64>,
+    /// The score of a truck with no trip whose bottom line the read is ([`unseen_edits`]),
+    /// for digits read alone.
+    pub unseen_score: Option<f64>,
 }
 
 /// Decide among scored candidates: the best (highest score; ties by key, so deterministic)
@@ -814,6 +854,7 @@ pub fn decide<T: Clone + Ord>(mut cands: Vec<Scored<T>>, confidence: f64) -> Dec
         best_score: best.map(|b| b.score),
         runner_up: second.map(|b| b.key.clone()),
         runner_up_score: second.map(|b| b.score),
+        unseen_score: None,
     };
     let Some(b) = best else {
         return d;
@@ -857,7 +898,30 @@ pub fn settle<'a, T: Clone + Ord>(
         d.attach = None;
         d.why = "unscored";
     }
+    if let Some(u) = unseen_edits(text) {
+        let u = read_log_likelihood(&u, confidence) + rule::UNSEEN.ln();
+        d.unseen_score = Some(u);
+        if d.attach.is_some() && d.best_score.is_some_and(|b| b - u < rule::MARGIN) {
+            d.attach = None;
+            d.why = "unseen";
+        }
+    }
     d
+}
+
+/// How a truck with no trip would most likely give this read, when the read is digits alone
+/// (four or five, no province character): as its bottom line, read right. A candidate that
+/// needs more misreads than that (`05032` as 桂D·65032 with its province and a `6` lost and
+/// `D` read `0`, while it is the bottom line of any 12C-050.32 — seed 8) is not attached.
+pub fn unseen_edits(text: &str) -> Option<Edits> {
+    let r = parts(text);
+    (r.province.is_none()
+        && (4..=5).contains(&r.body.len())
+        && r.body.bytes().all(|c| c.is_ascii_digit()))
+    .then_some(Edits {
+        line_lost: true,
+        ..Edits::default()
+    })
 }
 
 impl<K: Clone + Eq> PlateIndex<K> {
@@ -936,10 +1000,15 @@ mod tests {
             ix.match_read("?B77777"),
             MatchOutcome::Ambiguous(vec![2, 1])
         );
-        // With it, the right one even when misread elsewhere.
-        assert_eq!(ix.match_read("云B7777"), MatchOutcome::Fuzzy(2));
+        // With it, the right one is suggested, but the province may itself be misread (seed
+        // 1): the scoring rule weighs both.
+        assert_eq!(ix.match_read("云B7777"), MatchOutcome::Ambiguous(vec![2]));
         assert_eq!(ix.match_read("B7777"), MatchOutcome::Ambiguous(vec![2, 1]));
-        assert_eq!(ix.match_read("云8·77777"), MatchOutcome::Fuzzy(2));
+        assert_eq!(ix.match_read("云8·77777"), MatchOutcome::Ambiguous(vec![2]));
+        assert_eq!(
+            ix.to_score("云8·77777", &MatchOutcome::Ambiguous(vec![2])),
+            Some(vec!["云B·77777".to_string(), "桂B·77777".to_string()])
+        );
     }
 
     #[test]
@@ -977,8 +1046,9 @@ mod tests {
     #[test]
     fn dropped_character() {
         let ix = index(&["12C-123.45", "桂A·67890"]);
-        assert_eq!(ix.match_read("1C12345"), MatchOutcome::Fuzzy(0));
-        assert_eq!(ix.match_read("桂6789O"), MatchOutcome::Fuzzy(1));
+        // A lost character is scored (an undeclared truck that lost one may read the same).
+        assert_eq!(ix.match_read("1C12345"), MatchOutcome::Ambiguous(vec![0]));
+        assert_eq!(ix.match_read("桂6789O"), MatchOutcome::Ambiguous(vec![1]));
         // A dropped digit makes a valid 4-digit plate: it may be an undeclared truck.
         assert_eq!(ix.match_read("12C-1234"), MatchOutcome::NoMatch);
         // So does a dropped series letter read with confusions (12L-2345), or a 4-digit plate
@@ -987,7 +1057,10 @@ mod tests {
         assert_eq!(ix.match_read("12-12345"), MatchOutcome::NoMatch);
         let ix2 = index(&["99C-860.77"]);
         assert_eq!(ix2.match_read("99C-B077"), MatchOutcome::NoMatch);
-        assert_eq!(ix2.match_read("9C-860.77"), MatchOutcome::Fuzzy(0));
+        assert_eq!(
+            ix2.match_read("9C-860.77"),
+            MatchOutcome::Ambiguous(vec![0])
+        );
     }
 
     #[test]
@@ -999,8 +1072,8 @@ mod tests {
         assert_eq!(ix.candidates("F9053挂"), Vec::<String>::new());
         // The same with the province character misread as a look-alike.
         assert_eq!(ix.match_read("柱F·9053挂"), MatchOutcome::NoMatch);
-        // Without the mark, the lost character stays possible.
-        assert_eq!(ix.match_read("桂F·9053"), MatchOutcome::Fuzzy(0));
+        // Without the mark, the lost character stays possible (scored).
+        assert_eq!(ix.match_read("桂F·9053"), MatchOutcome::Ambiguous(vec![0]));
         // A trailer read with its mark still matches its plate, province lost or not.
         assert_eq!(ix.match_read("A7788挂"), MatchOutcome::Fuzzy(1));
         assert_eq!(ix.match_read("桂A 7788挂"), MatchOutcome::Exact(1));
@@ -1081,10 +1154,27 @@ mod tests {
             MatchOutcome::Ambiguous(vec![0, 1])
         );
         assert_eq!(ix.match_read("12C-1234"), MatchOutcome::NoMatch);
-        // 12LD-1234 and 12L-012.34 fold alike; the read's letters decide, a tie is ambiguous.
+        // 12LD-1234 and 12L-012.34 fold alike: a read of either as printed may be the other
+        // with one confusable character, so the scoring rule weighs it (the read's own
+        // letters win only with a sure camera).
         assert_eq!(fold("12LD1234"), fold("12L01234"));
-        assert_eq!(ix.match_read("12LD1234"), MatchOutcome::Exact(2));
-        assert_eq!(ix.match_read("12L01234"), MatchOutcome::Exact(3));
+        assert_eq!(
+            ix.match_read("12LD1234"),
+            MatchOutcome::Ambiguous(vec![3, 2])
+        );
+        assert_eq!(
+            ix.match_read("12L01234"),
+            MatchOutcome::Ambiguous(vec![3, 2])
+        );
+        let sure = settle(
+            "12LD1234",
+            0.98,
+            [
+                (2, "12LD-1234", Timing::Near),
+                (3, "12L-012.34", Timing::Near),
+            ],
+        );
+        assert_eq!(sure.attach, Some(2));
         // Fewer differing characters is not taken as better: misread once or twice.
         assert_eq!(
             ix.match_read("I2L01234"),
@@ -1109,6 +1199,98 @@ mod tests {
         assert_eq!(ix.match_read(""), MatchOutcome::NoMatch);
         assert_eq!(ix.match_read("???"), MatchOutcome::NoMatch);
         assert_eq!(ix.match_read("12"), MatchOutcome::NoMatch);
+    }
+
+    /// The wrong and undeclared attachments found by `misread::tests::seeds` on seeds 1–10
+    /// (10,000 plates, 100,000 reads; 2026-11-30), each with its exact read.
+    #[test]
+    fn seeds_1_to_10_regressions() {
+        let near_both = |text: &str, conf: f64, plates: &[(usize, &str)]| {
+            settle(
+                text,
+                conf,
+                plates.iter().map(|(k, p)| (*k, *p, Timing::Near)),
+            )
+        };
+        // Seed 1, declared: 桂F·80576 read `粤F.80576` (province misread), spelling exactly
+        // the active 粤F·80576 — it was attached to it. Now scored: an unsure read stays.
+        let ix = index(&["桂F·80576", "粤F·80576"]);
+        assert_eq!(
+            ix.match_read("粤F.80576"),
+            MatchOutcome::Ambiguous(vec![0, 1])
+        );
+        let d = near_both("粤F.80576", 0.7, &[(0, "桂F·80576"), (1, "粤F·80576")]);
+        assert_eq!((d.attach, d.why), (None, "margin"));
+        // A misread province with a confusable character too: the province alone does not
+        // narrow to one plate.
+        assert_eq!(ix.match_read("粤F.8O576"), MatchOutcome::Ambiguous(vec![1]));
+        assert_eq!(
+            ix.to_score("粤F.8O576", &MatchOutcome::Ambiguous(vec![1])),
+            Some(vec!["桂F·80576".to_string(), "粤F·80576".to_string()])
+        );
+
+        // Seed 1, undeclared: 桂F·59877 (no trip) read `桂F.5877` (a 9 lost), which is also
+        // the active 桂F·58771 with its 1 lost — it was attached directly. Now scored: the
+        // time and the confidence must speak for the trip.
+        let ix = index(&["桂F·58771"]);
+        assert_eq!(ix.match_read("桂F.5877"), MatchOutcome::Ambiguous(vec![0]));
+        let d = settle("桂F.5877", 0.8, [(0, "桂F·58771", Timing::Soon)]);
+        assert_eq!((d.attach, d.why), (None, "not_near"));
+
+        // Seed 8, undeclared: 12C-050.32 (no trip) read `05032` (its bottom line), matched to
+        // 桂D·65032 (province lost, 6 lost, D read 0). Any 12C-050.32 explains the digits with
+        // one misread; the candidate needs three.
+        let ix = index(&["桂D·65032"]);
+        assert_eq!(ix.match_read("05032"), MatchOutcome::Ambiguous(vec![0]));
+        let d = near_both("05032", 0.6, &[(0, "桂D·65032")]);
+        assert_eq!((d.attach, d.why), (None, "unseen"));
+        assert!(d.unseen_score.is_some());
+        // The bottom line read right, with the trip near, still attaches.
+        let ix = index(&["12C-050.32"]);
+        assert_eq!(ix.match_read("050.32"), MatchOutcome::Ambiguous(vec![0]));
+        let d = near_both("050.32", 0.8, &[(0, "12C-050.32")]);
+        assert_eq!((d.attach, d.why), (Some(0), "settled"));
+
+        // Seed 10, declared: 69R-053.16 read `053.16` (its bottom line), which folds as the
+        // body of the trailer 粤Q·5316挂 without its province (Q read 0) — it was attached to
+        // the trailer. Now both compete.
+        let ix = index(&["粤Q·5316挂", "69R-053.16"]);
+        assert_eq!(ix.match_read("053.16"), MatchOutcome::Ambiguous(vec![1, 0]));
+        let d = near_both("053.16", 0.7, &[(0, "粤Q·5316挂"), (1, "69R-053.16")]);
+        assert_ne!(d.attach, Some(0));
+        // Digits alone that fold as one plate's body are never attached unscored.
+        let ix = index(&["粤Q·5316挂"]);
+        assert_eq!(ix.match_read("05316"), MatchOutcome::Ambiguous(vec![0]));
+
+        // Seeds 4, 5, 8, undeclared: the bottom lines `09716` (粤U·09716), `275.73`
+        // (12E-275.73), `57781` (赣W·57781) read while a declared truck with the same digits
+        // (51C-097.16, 65V-275.73, 12C-577.81) was already at the gate, far from its booked
+        // hour: attached because present. Digits alone are weighed by the window.
+        for (read, plate) in [
+            ("09716", "51C-097.16"),
+            ("275.73", "65V-275.73"),
+            ("57781", "12C-577.81"),
+        ] {
+            let ix = index(&[plate]);
+            assert_eq!(
+                ix.match_read(read),
+                MatchOutcome::Ambiguous(vec![0]),
+                "{read}"
+            );
+            let window = near(0);
+            let e = expected_for_read(read, Some(10 * H), window);
+            assert_eq!(e, window, "{read}");
+            let d = settle(read, 0.8, [(0, plate, Timing::of(e, 12 * H))]);
+            assert_eq!((d.attach, d.why), (None, "not_near"), "{read}");
+            // Within its window it attaches, as before.
+            let d = settle(read, 0.8, [(0, plate, Timing::of(e, H))]);
+            assert_eq!(d.attach, Some(0), "{read}");
+        }
+        // A whole plate read while present still counts the presence.
+        assert_eq!(
+            expected_for_read("51C-097.16", Some(10 * H), near(0)),
+            Expected::Present { since: 10 * H }
+        );
     }
 
     #[test]

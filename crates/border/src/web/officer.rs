@@ -811,6 +811,10 @@ fn note_text(n: &events::MatchNote, codes: &[(String, String, String)], t: Lang)
             "The camera was unsure (low confidence)",
         ),
         "below_floor" => ("Điểm quá thấp", "The score is too low"),
+        "unseen" => (
+            "Chỉ đọc được dãy số: có thể là xe chưa khai báo",
+            "Digits alone: possibly a truck with no declaration",
+        ),
         "unscored" => (
             "Có ứng viên không giải thích được bằng lỗi đọc",
             "A candidate the misread model cannot explain",
