@@ -24,6 +24,7 @@ use tinhso_kernel::{text, validate, AppError, ErrorCode, FieldErrors, Invalid};
 use tinhso_refdata::agencies;
 use tinhso_store::audit::Ctx;
 use tinhso_store::files::{FileRef, FileStore, MediaType};
+use tinhso_store::native::{Param, RowRead};
 use tinhso_store::{now_micros, Db, DbError, WriteTx};
 
 /// Channel (kênh thực hiện), with the national portal's codes.
@@ -732,56 +733,55 @@ struct Row0 {
     paused_since: Option<i64>,
 }
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Row0, AppError> {
-    let g = |e: sqlx::Error| AppError::from(DbError::from(e));
-    let status: i64 = r.try_get(12).map_err(g)?;
+fn from_row(r: &dyn RowRead) -> Result<Row0, DbError> {
+    let status: i64 = r.int(12)?;
     let st = Status::from_code(status)
-        .ok_or_else(|| AppError::internal(format!("bad status {status}")))?;
-    let form: String = r.try_get(15).map_err(g)?;
+        .ok_or_else(|| DbError::Invalid(format!("dossier: bad status {status}")))?;
+    let form: String = r.text(15)?;
     Ok(Row0 {
         d: Dossier {
-            code: r.try_get(0).map_err(g)?,
-            procedure_code: r.try_get(1).map_err(g)?,
-            procedure_version: r.try_get(2).map_err(g)?,
+            code: r.text(0)?,
+            procedure_code: r.text(1)?,
+            procedure_version: r.int(2)?,
             procedure_name: String::new(),
-            agency_code: r.try_get(3).map_err(g)?,
+            agency_code: r.text(3)?,
             agency_name: String::new(),
-            commune_code: r.try_get(4).map_err(g)?,
-            applicant_user_id: r.try_get(5).map_err(g)?,
+            commune_code: r.opt_text(4)?,
+            applicant_user_id: r.opt_text(5)?,
             applicant: Applicant {
-                kind: r.try_get(6).map_err(g)?,
-                name: r.try_get(7).map_err(g)?,
-                id_number: r.try_get(8).map_err(g)?,
-                phone: r.try_get(9).map_err(g)?,
-                email: r.try_get(10).map_err(g)?,
+                kind: r.int(6)?,
+                name: r.text(7)?,
+                id_number: r.text(8)?,
+                phone: r.text(9)?,
+                email: r.text(10)?,
             },
-            channel: r.try_get(11).map_err(g)?,
+            channel: r.int(11)?,
             status,
             status_vi: st.name_vi().into(),
             status_en: st.name_en().into(),
-            step: r.try_get(13).map_err(g)?,
+            step: r.text(13)?,
             step_name: String::new(),
-            holder_user_id: r.try_get(14).map_err(g)?,
+            holder_user_id: r.opt_text(14)?,
             form: serde_json::from_str(&form).unwrap_or(serde_json::Value::Null),
-            submitted_at: r.try_get(16).map_err(g)?,
-            accepted_at: r.try_get(17).map_err(g)?,
-            due_date: r.try_get(18).map_err(g)?,
-            finished_at: r.try_get(19).map_err(g)?,
-            returned_at: r.try_get(20).map_err(g)?,
-            paused_working_days: r.try_get(21).map_err(g)?,
-            supplement_count: r.try_get(22).map_err(g)?,
-            fee_vnd: r.try_get(23).map_err(g)?,
-            paid_vnd: r.try_get(24).map_err(g)?,
+            submitted_at: r.int(16)?,
+            accepted_at: r.opt_int(17)?,
+            due_date: r.opt_text(18)?,
+            finished_at: r.opt_int(19)?,
+            returned_at: r.opt_int(20)?,
+            paused_working_days: r.int(21)?,
+            supplement_count: r.int(22)?,
+            fee_vnd: r.int(23)?,
+            paid_vnd: r.int(24)?,
             allowed_actions: Action::allowed_from(st)
                 .iter()
                 .map(|a| a.as_str().to_string())
                 .collect(),
             events: Vec::new(),
-            files_bytes: r.try_get(27).map_err(g)?,
-            files_count: r.try_get(28).map_err(g)?,
+            files_bytes: r.int(27)?,
+            files_count: r.int(28)?,
         },
-        status_before_pause: r.try_get(25).map_err(g)?,
-        paused_since: r.try_get(26).map_err(g)?,
+        status_before_pause: r.opt_int(25)?,
+        paused_since: r.opt_int(26)?,
     })
 }
 
@@ -803,17 +803,51 @@ const LOAD_SQL: &str = "SELECT d.code, d.procedure_code, d.procedure_version, d.
 const LOAD_AGENCY: usize = 29;
 const LOAD_EVENT: usize = 30;
 
-async fn load(db: &Db, code: &str) -> Result<Option<Row0>, AppError> {
-    let rows = sqlx::query(LOAD_SQL)
-        .bind(code)
-        .fetch_all(db.pool())
-        .await
-        .map_err(DbError::from)?;
-    let Some(first) = rows.first() else {
+/// One row of [`LOAD_SQL`]: the dossier (read from the first row only), the agency's name and
+/// one event (none when the dossier has no event yet).
+type LoadRow = (Option<Row0>, Option<String>, Option<Event>);
+
+/// The event columns of a [`LOAD_SQL`] row, `None` when the join found no event.
+fn event_of(e: &dyn RowRead) -> Result<Option<Event>, DbError> {
+    let k = LOAD_EVENT;
+    let Some(seq) = e.opt_int(k)? else {
         return Ok(None);
     };
-    let g = |x: sqlx::Error| AppError::from(DbError::from(x));
-    let mut r = from_row(first)?;
+    let signature = e.opt_text(k + 9)?;
+    Ok(Some(Event {
+        seq,
+        at: e.int(k + 1)?,
+        action: e.text(k + 2)?,
+        from_status: e.int(k + 3)?,
+        to_status: e.int(k + 4)?,
+        step: e.text(k + 5)?,
+        actor_name: e.text(k + 6)?,
+        reason: e.text(k + 7)?,
+        signed: signature.is_some(),
+        signed_payload: e.text(k + 8)?,
+        signature,
+        public_key: e.opt_text(k + 10)?,
+    }))
+}
+
+/// A dossier with its history, in one query: on a SQLite file it runs natively on this thread
+/// (`Db::read_rows`), the look-ups' hot path.
+async fn load(db: &Db, code: &str) -> Result<Option<Row0>, AppError> {
+    let mut first = true;
+    let rows: Vec<LoadRow> = db
+        .read_rows(LOAD_SQL, &[Param::Text(code)], |row| {
+            let head = if std::mem::take(&mut first) {
+                Some(from_row(row)?)
+            } else {
+                None
+            };
+            Ok((head, row.opt_text(LOAD_AGENCY)?, event_of(row)?))
+        })
+        .await?;
+    let mut rows = rows.into_iter();
+    let Some((Some(mut r), agency, event)) = rows.next() else {
+        return Ok(None);
+    };
     if let Some(p) = catalogue::version_arc(db, &r.d.procedure_code, r.d.procedure_version).await? {
         r.d.procedure_name = p.name.clone();
         r.d.step_name = p
@@ -823,30 +857,11 @@ async fn load(db: &Db, code: &str) -> Result<Option<Row0>, AppError> {
             .map(|s| s.name.clone())
             .unwrap_or_default();
     }
-    if let Some(name) = first.try_get::<Option<String>, _>(LOAD_AGENCY).map_err(g)? {
+    if let Some(name) = agency {
         r.d.agency_name = name;
     }
-    for e in &rows {
-        let k = LOAD_EVENT;
-        let Some(seq) = e.try_get::<Option<i64>, _>(k).map_err(g)? else {
-            continue;
-        };
-        let signature: Option<String> = e.try_get(k + 9).map_err(g)?;
-        r.d.events.push(Event {
-            seq,
-            at: e.try_get(k + 1).map_err(g)?,
-            action: e.try_get(k + 2).map_err(g)?,
-            from_status: e.try_get(k + 3).map_err(g)?,
-            to_status: e.try_get(k + 4).map_err(g)?,
-            step: e.try_get(k + 5).map_err(g)?,
-            actor_name: e.try_get(k + 6).map_err(g)?,
-            reason: e.try_get(k + 7).map_err(g)?,
-            signed: signature.is_some(),
-            signed_payload: e.try_get(k + 8).map_err(g)?,
-            signature,
-            public_key: e.try_get(k + 10).map_err(g)?,
-        });
-    }
+    r.d.events
+        .extend(event.into_iter().chain(rows.filter_map(|(_, _, e)| e)));
     Ok(Some(r))
 }
 

@@ -15,6 +15,9 @@ mod chain;
 mod pg;
 mod sqlite;
 
+/// The database file behind a `sqlite:` URL; `None` when it is not a file (in memory).
+pub(crate) use sqlite::file_of as sqlite_file_of;
+
 use crate::db::{now_micros, Backend, Db, DbError, WriteTx};
 use serde::Serialize;
 use sha2::{Digest, Sha256};

@@ -30,6 +30,8 @@ impl Backend {
 pub enum DbError {
     #[error("database: {0}")]
     Sqlx(#[from] sqlx::Error),
+    #[error("database (SQLite): {0}")]
+    Native(#[from] rusqlite::Error),
     #[error("{0}")]
     Invalid(String),
 }
@@ -123,6 +125,9 @@ pub struct Db {
     outbox_notify: Arc<tokio::sync::Notify>,
     /// The group committer behind [`Db::write_grouped`]; `None` when it is off.
     group: Option<Arc<crate::group::Group>>,
+    /// Native readers of a SQLite file for [`Db::read_rows`]; `None` on PostgreSQL, for a
+    /// database in memory, or when turned off (`TINHSO_NATIVE_READS=0`).
+    native: Option<Arc<crate::native::NativeReaders>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -205,6 +210,18 @@ impl Db {
                     .or_else(group_commit_from_env)
                     .unwrap_or(true)
                     .then(|| group_of(backend, &writer, &outbox_notify));
+                let native = native_reads_from_env()
+                    .unwrap_or(true)
+                    .then(|| {
+                        crate::native::NativeReaders::for_url(
+                            &url,
+                            SQLITE_READER_CACHE_KIB,
+                            SQLITE_MMAP_BYTES,
+                            opts.max_connections.max(2) as usize,
+                        )
+                    })
+                    .flatten()
+                    .map(Arc::new);
                 Ok(Self {
                     backend,
                     pool,
@@ -212,6 +229,7 @@ impl Db {
                     url: url.into(),
                     outbox_notify,
                     group,
+                    native,
                 })
             }
             Backend::Postgres => {
@@ -233,6 +251,7 @@ impl Db {
                     url: url.into(),
                     outbox_notify,
                     group,
+                    native: None,
                 })
             }
         }
@@ -326,19 +345,37 @@ impl Db {
         self.outbox_notify.clone()
     }
 
+    /// The native SQLite readers behind [`Db::read_rows`], when in use.
+    pub(crate) fn native(&self) -> Option<&crate::native::NativeReaders> {
+        self.native.as_deref()
+    }
+
     pub async fn close(&self) {
+        if let Some(n) = &self.native {
+            n.close();
+        }
         self.pool.close().await;
         self.writer.close().await;
     }
 }
 
-/// `TINHSO_GROUP_COMMIT`: `0`/`false`/`off` or `1`/`true`/`on`.
-fn group_commit_from_env() -> Option<bool> {
-    match std::env::var("TINHSO_GROUP_COMMIT").ok()?.trim() {
+/// An on/off environment variable: `0`/`false`/`off` or `1`/`true`/`on`; `None` otherwise.
+fn switch_from_env(name: &str) -> Option<bool> {
+    match std::env::var(name).ok()?.trim() {
         "0" | "false" | "off" => Some(false),
         "1" | "true" | "on" => Some(true),
         _ => None,
     }
+}
+
+/// `TINHSO_GROUP_COMMIT`.
+fn group_commit_from_env() -> Option<bool> {
+    switch_from_env("TINHSO_GROUP_COMMIT")
+}
+
+/// `TINHSO_NATIVE_READS`: off reads everything through sqlx (to compare).
+fn native_reads_from_env() -> Option<bool> {
+    switch_from_env("TINHSO_NATIVE_READS")
 }
 
 fn group_of(

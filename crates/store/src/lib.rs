@@ -8,6 +8,7 @@
 //! - [`outbox`]: the transactional outbox and the in-process event dispatcher.
 //! - [`group`]: group commit — concurrent writers share one transaction, one savepoint each.
 //! - [`files`]: content-addressed attachments (tệp đính kèm) with type sniffing.
+//! - [`native`]: short reads run natively on a SQLite file, without sqlx's thread hand-over.
 //! - [`rollup`]: daily roll-ups kept current by triggers and refreshed before reading.
 //! - [`backup`]: consistent online snapshots and restore.
 //! - [`test_support`]: fresh databases for tests, on SQLite or PostgreSQL.
@@ -19,6 +20,7 @@ pub mod db;
 pub mod files;
 pub mod group;
 pub mod migrate;
+pub mod native;
 pub mod outbox;
 pub mod rollup;
 pub mod test_support;

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// The database file behind a `sqlite:` URL; `None` when it is not a file (in memory).
-pub(super) fn file_of(url: &str) -> Option<PathBuf> {
+pub(crate) fn file_of(url: &str) -> Option<PathBuf> {
     let opts = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
     let path = opts.get_filename();
     path.is_file().then(|| path.to_path_buf())

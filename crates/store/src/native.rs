@@ -1,0 +1,251 @@
+//! Native SQLite reads (đọc trực tiếp SQLite) for the hottest read paths.
+//!
+//! sqlx runs each SQLite connection on a worker thread of its own: every statement is handed
+//! to that thread and every row handed back, two thread wake-ups or more per statement, and
+//! its `Any` driver copies each row into owned values. For a look-up that is one short query,
+//! that hand-over costs more than the query (release profile of the look-ups: ~45 % of the CPU
+//! in kernel scheduling). [`Db::read_rows`] instead runs the query on the calling thread, with
+//! a read-only connection of its own to the same database file (rusqlite, on the same
+//! `libsqlite3-sys` that sqlx links), from a small pool of idle ones. On PostgreSQL, and for a
+//! SQLite database that is not a file, it goes through sqlx as every other read does.
+//!
+//! The caller maps rows through [`RowRead`], which both engines' rows implement, so one mapping
+//! serves both. Reads see what is committed when the statement starts (WAL snapshots), exactly
+//! like sqlx's read pool. A query runs synchronously on the async thread that calls it: use
+//! this only for short, indexed reads (microseconds), never for scans.
+
+use crate::db::{Db, DbError};
+use rusqlite::{Connection, OpenFlags};
+use sqlx::Row;
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+/// A bound parameter of [`Db::read_rows`], numbered `$1`, `$2`, … in the SQL.
+#[derive(Debug, Clone, Copy)]
+pub enum Param<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// A result row of either engine, read by column index.
+pub trait RowRead {
+    fn text(&self, i: usize) -> Result<String, DbError>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, DbError>;
+    fn int(&self, i: usize) -> Result<i64, DbError>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError>;
+}
+
+impl RowRead for sqlx::any::AnyRow {
+    fn text(&self, i: usize) -> Result<String, DbError> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, DbError> {
+        Ok(self.try_get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<i64, DbError> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+impl RowRead for rusqlite::Row<'_> {
+    fn text(&self, i: usize) -> Result<String, DbError> {
+        Ok(self.get(i)?)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, DbError> {
+        Ok(self.get(i)?)
+    }
+    fn int(&self, i: usize) -> Result<i64, DbError> {
+        Ok(self.get(i)?)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError> {
+        Ok(self.get(i)?)
+    }
+}
+
+/// Idle native read connections to one SQLite file.
+pub(crate) struct NativeReaders {
+    path: PathBuf,
+    /// Page cache of each connection (KiB); reads mostly go through the memory map.
+    cache_kib: u32,
+    mmap_bytes: u64,
+    idle: Mutex<Vec<Connection>>,
+    /// Idle connections kept; more are opened when more readers run at once, and closed after.
+    max_idle: usize,
+}
+
+impl NativeReaders {
+    /// Native readers of the database at `url`; `None` when it is not a file (in memory).
+    pub(crate) fn for_url(
+        url: &str,
+        cache_kib: u32,
+        mmap_bytes: u64,
+        max_idle: usize,
+    ) -> Option<Self> {
+        let path = crate::audit::sqlite_file_of(url)?;
+        Some(Self {
+            path,
+            cache_kib,
+            mmap_bytes,
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+        })
+    }
+
+    fn open(&self) -> Result<Connection, DbError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // Never wait on the async thread: a busy database answers at once, and the read is
+        // then made through sqlx, whose own thread may wait (see `Db::read_rows`).
+        conn.busy_timeout(Duration::ZERO)?;
+        conn.execute_batch(&format!(
+            "PRAGMA mmap_size = {}; PRAGMA cache_size = -{}; PRAGMA query_only = ON;",
+            self.mmap_bytes, self.cache_kib
+        ))?;
+        Ok(conn)
+    }
+
+    /// Run `f` with an idle connection (or a new one), then keep it for the next reader.
+    fn with<R>(&self, f: impl FnOnce(&Connection) -> Result<R, DbError>) -> Result<R, DbError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => self.open()?,
+        };
+        let r = f(&conn);
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < self.max_idle {
+            idle.push(conn);
+        }
+        r
+    }
+
+    /// Close every idle connection.
+    pub(crate) fn close(&self) {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// Whether SQLite answered "busy" or "locked" (a checkpoint that resets the log, a backup).
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+impl Db {
+    /// Run a short read query and map its rows, natively on a SQLite file (see the module
+    /// documentation), through sqlx's read pool otherwise — and also when SQLite answers "busy"
+    /// natively, so that the async thread never waits for a lock. Parameters are `$1`, `$2`, … in
+    /// the SQL, bound from `params` in that order.
+    pub async fn read_rows<T>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        mut map: impl FnMut(&dyn RowRead) -> Result<T, DbError>,
+    ) -> Result<Vec<T>, DbError> {
+        if let Some(native) = self.native() {
+            let read = native.with(|conn| {
+                let mut st = conn.prepare_cached(sql)?;
+                for (i, p) in params.iter().enumerate() {
+                    let name = format!("${}", i + 1);
+                    let Some(at) = st.parameter_index(&name)? else {
+                        return Err(DbError::Invalid(format!("no parameter {name} in {sql}")));
+                    };
+                    match *p {
+                        Param::Text(t) => st.raw_bind_parameter(at, t)?,
+                        Param::Int(n) => st.raw_bind_parameter(at, n)?,
+                    }
+                }
+                let mut rows = st.raw_query();
+                let mut out = Vec::new();
+                while let Some(row) = rows.next()? {
+                    out.push(map(row)?);
+                }
+                Ok(out)
+            });
+            // "Busy" comes from the first step, when the read takes its snapshot, before any row
+            // is mapped: reading again through sqlx maps every row once.
+            match read {
+                Err(DbError::Native(e)) if is_busy(&e) => {}
+                r => return r,
+            }
+        }
+        let mut q = sqlx::query(sql);
+        for p in params {
+            q = match *p {
+                Param::Text(t) => q.bind(t),
+                Param::Int(n) => q.bind(n),
+            };
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        rows.iter().map(|r| map(r)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::fresh;
+
+    /// Rows written through sqlx's writer are read back natively (SQLite) or through sqlx
+    /// (PostgreSQL) the same way, NULLs and parameters included, and a later commit is seen
+    /// by the next read.
+    #[tokio::test]
+    async fn read_rows_sees_committed_rows_on_either_engine() {
+        let t = fresh(&[]).await;
+        let db = &t.db;
+        let mut tx = db.begin_write().await.unwrap();
+        sqlx::query("CREATE TABLE native_probe (k TEXT PRIMARY KEY, n BIGINT, note TEXT)")
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO native_probe (k, n, note) VALUES ('a', 1, 'một'), ('b', 2, NULL)")
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let read = |min: i64| async move {
+            db.read_rows(
+                "SELECT k, n, note FROM native_probe WHERE n >= $2 AND k <> $1 ORDER BY k",
+                &[Param::Text("z"), Param::Int(min)],
+                |r| Ok((r.text(0)?, r.int(1)?, r.opt_text(2)?)),
+            )
+            .await
+            .unwrap()
+        };
+        assert_eq!(
+            read(1).await,
+            vec![
+                ("a".to_string(), 1, Some("một".to_string())),
+                ("b".to_string(), 2, None)
+            ]
+        );
+        assert_eq!(read(2).await.len(), 1);
+        let mut tx = db.begin_write().await.unwrap();
+        sqlx::query("INSERT INTO native_probe (k, n) VALUES ('c', 3)")
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(read(2).await.len(), 2, "the later commit is seen");
+        assert_eq!(
+            db.native().is_some(),
+            db.backend() == crate::Backend::Sqlite,
+            "test databases on SQLite are files, so they are read natively"
+        );
+    }
+}
