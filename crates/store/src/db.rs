@@ -216,7 +216,7 @@ impl Db {
                         crate::native::NativeReaders::for_url(
                             &url,
                             SQLITE_READER_CACHE_KIB,
-                            SQLITE_MMAP_BYTES,
+                            mmap_bytes,
                             opts.max_connections.max(2) as usize,
                         )
                     })
