@@ -7,7 +7,11 @@
 //!   lines' fee categories from [`crate::hs`], the journey, the day of the crossing) and stores
 //!   the quote with the schedule that priced it. A trip has one current assessment; a
 //!   reassessment after a correction supersedes an unpaid one (and cancels its pending
-//!   payment requests); a paid one cannot be reassessed.
+//!   payment requests). A **paid** one priced again (a correction of the declaration, a new
+//!   schedule) gets a **top-up** (thu bổ sung) of the difference — its own assessment row
+//!   (`topup_of` = the paid one) with its own VietQR request `PHI HT <trip> BS` — or, when
+//!   the new price is lower, a refund of the difference (reason `rate_change`,
+//!   [`crate::fee_refund`]). A trip with a top-up due is not cleared (its fee is not paid).
 //! - [`request_payment`] gives the dynamic VietQR code for the amount due (the same pending
 //!   request when asked twice). A due fee priced under a schedule that is no longer the one in
 //!   force on its fee day (a new resolution between assessment and payment) is priced again
@@ -29,7 +33,7 @@
 //!   paid and receipted at once, but the journey stays where it is (a prepaid truck is not
 //!   counted as arrived); when its checks clear, [`crate::checks`] moves it to `checked` and
 //!   on to `paid` at that moment (source `payment`). The crossing does not ask again: a paid
-//!   assessment refuses a new payment request and a reassessment.
+//!   assessment refuses a new payment request (unless a top-up is due).
 //! - [`reconciliation`] gives, per gate and local day, the fees assessed for that day's
 //!   crossings, what of them is paid and outstanding, and the money received that day with
 //!   the collector's and the budget's shares.
@@ -105,6 +109,10 @@ pub struct Assessment {
     pub assessed_by: String,
     pub assessed_at: i64,
     pub paid_at: Option<i64>,
+    /// A top-up (thu bổ sung): the paid assessment whose price went up after payment (a
+    /// correction of the declaration or a new schedule); its amount is the difference.
+    /// `None` for the trip's own (base) assessment.
+    pub topup_of: Option<String>,
 }
 
 /// A payment request for an assessment.
@@ -236,7 +244,7 @@ pub async fn fee_input(db: &Db, trip: &Trip, input: &AssessInput) -> Result<FeeI
 
 const ASSESSMENT_COLUMNS: &str = "id, trip_id, trip_code, trip_version, gate_code, fee_date, \
     schedule_id, journey, vehicle_class, category, amount_vnd, collector_vnd, budget_vnd, \
-    confirmed, quote, status, assessed_by, assessed_at, paid_at";
+    confirmed, quote, status, assessed_by, assessed_at, paid_at, topup_of";
 
 fn assessment_of(r: &sqlx::any::AnyRow) -> Result<Assessment, AppError> {
     let quote: String = r.try_get(14).map_err(db_err)?;
@@ -260,10 +268,12 @@ fn assessment_of(r: &sqlx::any::AnyRow) -> Result<Assessment, AppError> {
         assessed_by: r.try_get(16).map_err(db_err)?,
         assessed_at: r.try_get(17).map_err(db_err)?,
         paid_at: r.try_get(18).map_err(db_err)?,
+        topup_of: r.try_get(19).map_err(db_err)?,
     })
 }
 
-/// The current (not superseded) assessment of a trip.
+/// The current (not superseded) assessment of a trip: its own (base) assessment; top-ups
+/// are read with [`topups`].
 pub async fn current(db: &Db, trip_code: &str) -> Result<Option<Assessment>, AppError> {
     let mut conn = db.read_conn().await?;
     current_in(&mut conn, trip_code).await
@@ -276,7 +286,7 @@ async fn current_in(
 ) -> Result<Option<Assessment>, AppError> {
     let row = sqlx::query(&format!(
         "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
-         WHERE trip_code = $1 AND status <> 'superseded'"
+         WHERE trip_code = $1 AND status <> 'superseded' AND topup_of IS NULL"
     ))
     .bind(trip_code.trim())
     .fetch_optional(conn)
@@ -285,7 +295,15 @@ async fn current_in(
     row.as_ref().map(assessment_of).transpose()
 }
 
-/// Every assessment of a trip, oldest first (superseded ones included).
+/// The top-ups (thu bổ sung) of a trip's paid fee that are not superseded (due or paid),
+/// oldest first.
+pub async fn topups(db: &Db, trip_code: &str) -> Result<Vec<Assessment>, AppError> {
+    let mut all = history(db, trip_code).await?;
+    all.retain(|a| a.topup_of.is_some() && a.status != "superseded");
+    Ok(all)
+}
+
+/// Every assessment of a trip, oldest first (superseded ones and top-ups included).
 pub async fn history(db: &Db, trip_code: &str) -> Result<Vec<Assessment>, AppError> {
     let rows = sqlx::query(&format!(
         "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
@@ -354,7 +372,7 @@ async fn assess_in(
     let quote = fees::quote_in(schedules, &fi)?;
     let prior = sqlx::query(&format!(
         "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
-         WHERE trip_id = $1 AND status <> 'superseded'"
+         WHERE trip_id = $1 AND status <> 'superseded' AND topup_of IS NULL"
     ))
     .bind(&trip.id)
     .fetch_optional(tx.conn())
@@ -364,94 +382,26 @@ async fn assess_in(
     .map(assessment_of)
     .transpose()?;
     if let Some(p) = &prior {
-        if p.status == "paid" || p.status == "refunded" {
+        if p.status == "refunded" {
             return Err(AppError::conflict(
+                format!("Phí của chuyến {} đã được hoàn; không tính lại", trip.code),
                 format!(
-                    "Chuyến {} đã nộp phí {} đồng; không tính lại",
-                    trip.code, p.amount_vnd
-                ),
-                format!(
-                    "Trip {} has paid its fee of {} VND; it is not reassessed",
-                    trip.code, p.amount_vnd
+                    "The fee of trip {} was refunded; it is not reassessed",
+                    trip.code
                 ),
             ));
+        }
+        if p.status == "paid" {
+            let fee_date = fi.date.format("%Y-%m-%d").to_string();
+            return reprice_paid_in(tx, ctx, &trip, p, quote, fee_date, now, why).await;
         }
         if p.quote == quote && p.trip_version == trip.version {
             return Ok(p.clone());
         }
-        sqlx::query(
-            "UPDATE border_fee_assessments SET status = 'superseded' WHERE id = $1 AND status = 'due'",
-        )
-        .bind(&p.id)
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?;
-        sqlx::query(
-            "UPDATE border_fee_payments SET status = 'cancelled' \
-             WHERE assessment_id = $1 AND status = 'pending'",
-        )
-        .bind(&p.id)
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?;
+        supersede_due(tx, &p.id).await?;
     }
-    let id = format!("PA-{}", uuid::Uuid::now_v7().simple());
-    let quote_json = serde_json::to_string(&quote).map_err(AppError::internal)?;
-    sqlx::query(
-        "INSERT INTO border_fee_assessments (id, trip_id, trip_code, trip_version, gate_code, fee_date, \
-         schedule_id, journey, vehicle_class, category, amount_vnd, collector_vnd, budget_vnd, confirmed, \
-         quote, status, assessed_by, assessed_at, paid_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'due', $16, $17, NULL)",
-    )
-    .bind(&id)
-    .bind(&trip.id)
-    .bind(&trip.code)
-    .bind(trip.version)
-    .bind(&trip.gate)
-    .bind(fi.date.format("%Y-%m-%d").to_string())
-    .bind(&quote.schedule_id)
-    .bind(&quote.journey)
-    .bind(&quote.vehicle_class)
-    .bind(&quote.category)
-    .bind(quote.amount.0)
-    .bind(quote.collector_share.0)
-    .bind(quote.budget_share.0)
-    .bind(i64::from(quote.confirmed))
-    .bind(&quote_json)
-    .bind(&ctx.actor)
-    .bind(now)
-    .execute(tx.conn())
-    .await
-    .map_err(|e| {
-        // Another assessment of the same trip committed first (a race on PostgreSQL).
-        unique_as(e, || {
-            AppError::conflict(
-                format!("Chuyến {} vừa được tính phí; hãy tải lại", trip.code),
-                format!("Trip {} was just assessed; reload it", trip.code),
-            )
-        })
-    })?;
-    tx.audit(&ctx.entry(
-        "border.fee.assess",
-        "border_fee_assessment",
-        &id,
-        &trip.gate,
-        serde_json::json!({
-            "trip": trip.code, "version": trip.version, "amount_vnd": quote.amount.0,
-            "schedule": quote.schedule_id, "journey": quote.journey, "category": quote.category,
-            "vehicle_class": quote.vehicle_class, "confirmed": quote.confirmed,
-            "supersedes": prior.as_ref().map(|p| p.id.clone()), "reason": why,
-        }),
-    ))
-    .await?;
-    tx.emit(
-        "border.fee.assessed",
-        &serde_json::json!({"id": id, "trip": trip.code, "gate": trip.gate, "amount_vnd": quote.amount.0}),
-    )
-    .await?;
-    // The row just written, as written (not read back).
-    Ok(Assessment {
-        id,
+    let a = Assessment {
+        id: format!("PA-{}", uuid::Uuid::now_v7().simple()),
         trip_id: trip.id,
         trip_code: trip.code,
         trip_version: trip.version,
@@ -470,7 +420,198 @@ async fn assess_in(
         assessed_by: ctx.actor.clone(),
         assessed_at: now,
         paid_at: None,
-    })
+        topup_of: None,
+    };
+    insert_assessment(tx, ctx, &a, prior.as_ref().map(|p| p.id.as_str()), why).await?;
+    Ok(a)
+}
+
+/// Supersede a due assessment (a base one or a top-up) and cancel its pending payment
+/// requests (paying their QR codes is then refused, 409).
+async fn supersede_due(tx: &mut WriteTx, id: &str) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE border_fee_assessments SET status = 'superseded' WHERE id = $1 AND status = 'due'",
+    )
+    .bind(id)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    sqlx::query(
+        "UPDATE border_fee_payments SET status = 'cancelled' \
+         WHERE assessment_id = $1 AND status = 'pending'",
+    )
+    .bind(id)
+    .execute(tx.conn())
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// Write a new due assessment `a` (a trip's own or a top-up), with its audit entry
+/// `border.fee.assess` (`supersedes`, `reason`, `topup_of`) and its event
+/// `border.fee.assessed`.
+async fn insert_assessment(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    a: &Assessment,
+    supersedes: Option<&str>,
+    why: Option<&str>,
+) -> Result<(), AppError> {
+    let quote_json = serde_json::to_string(&a.quote).map_err(AppError::internal)?;
+    sqlx::query(
+        "INSERT INTO border_fee_assessments (id, trip_id, trip_code, trip_version, gate_code, fee_date, \
+         schedule_id, journey, vehicle_class, category, amount_vnd, collector_vnd, budget_vnd, confirmed, \
+         quote, status, assessed_by, assessed_at, paid_at, topup_of) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'due', $16, $17, NULL, $18)",
+    )
+    .bind(&a.id)
+    .bind(&a.trip_id)
+    .bind(&a.trip_code)
+    .bind(a.trip_version)
+    .bind(&a.gate_code)
+    .bind(&a.fee_date)
+    .bind(&a.schedule_id)
+    .bind(&a.journey)
+    .bind(&a.vehicle_class)
+    .bind(&a.category)
+    .bind(a.amount_vnd)
+    .bind(a.collector_vnd)
+    .bind(a.budget_vnd)
+    .bind(i64::from(a.confirmed))
+    .bind(&quote_json)
+    .bind(&a.assessed_by)
+    .bind(a.assessed_at)
+    .bind(a.topup_of.as_deref())
+    .execute(tx.conn())
+    .await
+    .map_err(|e| {
+        // Another assessment of the same trip committed first (a race on PostgreSQL).
+        unique_as(e, || {
+            AppError::conflict(
+                format!("Chuyến {} vừa được tính phí; hãy tải lại", a.trip_code),
+                format!("Trip {} was just assessed; reload it", a.trip_code),
+            )
+        })
+    })?;
+    tx.audit(&ctx.entry(
+        "border.fee.assess",
+        "border_fee_assessment",
+        &a.id,
+        &a.gate_code,
+        serde_json::json!({
+            "trip": a.trip_code, "version": a.trip_version, "amount_vnd": a.amount_vnd,
+            "schedule": a.schedule_id, "journey": a.journey, "category": a.category,
+            "vehicle_class": a.vehicle_class, "confirmed": a.confirmed,
+            "supersedes": supersedes, "reason": why, "topup_of": a.topup_of,
+            "fee_vnd": a.quote.amount.0,
+        }),
+    ))
+    .await?;
+    tx.emit(
+        "border.fee.assessed",
+        &serde_json::json!({"id": a.id, "trip": a.trip_code, "gate": a.gate_code,
+            "amount_vnd": a.amount_vnd, "topup_of": a.topup_of}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The new price `quote` of a trip whose own assessment `base` is paid (a correction of the
+/// declaration, or a new schedule in force on its fee day): what was settled — `base` and
+/// its paid top-ups, less the rate-change refunds already opened — is compared with the new
+/// amount. The same amount (counting a top-up still due) changes nothing; otherwise a due
+/// top-up is superseded (its pending request cancelled), and a higher amount gets a new
+/// top-up of the difference (returned, due), a lower one a refund of the difference (reason
+/// `rate_change`, [`crate::fee_refund`]; `base` is returned). `why` (or, when `None`,
+/// `declaration_corrected` / `schedule_changed` / `reassessed`) goes on the audit entry.
+#[allow(clippy::too_many_arguments)]
+async fn reprice_paid_in(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    trip: &Trip,
+    base: &Assessment,
+    quote: FeeQuote,
+    fee_date: String,
+    now: i64,
+    why: Option<&str>,
+) -> Result<Assessment, AppError> {
+    let topups = sqlx::query(&format!(
+        "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
+         WHERE trip_id = $1 AND topup_of IS NOT NULL AND status <> 'superseded' \
+         ORDER BY assessed_at, id"
+    ))
+    .bind(&trip.id)
+    .fetch_all(tx.conn())
+    .await
+    .map_err(db_err)?
+    .iter()
+    .map(assessment_of)
+    .collect::<Result<Vec<_>, _>>()?;
+    let (back, back_collector) = crate::fee_refund::rate_change_refunded_in(tx, &trip.id).await?;
+    let paid: Vec<&Assessment> = topups.iter().filter(|t| t.status == "paid").collect();
+    let settled = base.amount_vnd + paid.iter().map(|t| t.amount_vnd).sum::<i64>() - back;
+    let settled_collector =
+        base.collector_vnd + paid.iter().map(|t| t.collector_vnd).sum::<i64>() - back_collector;
+    let due = topups.iter().find(|t| t.status == "due");
+    let owed = settled + due.map_or(0, |d| d.amount_vnd);
+    if quote.amount.0 == owed {
+        return Ok(due.unwrap_or(base).clone());
+    }
+    let latest = topups.last().unwrap_or(base);
+    let why = why.unwrap_or(if trip.version != latest.trip_version {
+        "declaration_corrected"
+    } else if quote.schedule_id != latest.schedule_id {
+        "schedule_changed"
+    } else {
+        "reassessed"
+    });
+    if let Some(d) = due {
+        supersede_due(tx, &d.id).await?;
+    }
+    let diff = quote.amount.0 - settled;
+    if diff > 0 {
+        let collector = (quote.collector_share.0 - settled_collector).clamp(0, diff);
+        let a = Assessment {
+            id: format!("PA-{}", uuid::Uuid::now_v7().simple()),
+            trip_id: trip.id.clone(),
+            trip_code: trip.code.clone(),
+            trip_version: trip.version,
+            gate_code: trip.gate.clone(),
+            fee_date,
+            schedule_id: quote.schedule_id.clone(),
+            journey: quote.journey.clone(),
+            vehicle_class: quote.vehicle_class.clone(),
+            category: quote.category.clone(),
+            amount_vnd: diff,
+            collector_vnd: collector,
+            budget_vnd: diff - collector,
+            confirmed: quote.confirmed,
+            quote,
+            status: "due".into(),
+            assessed_by: ctx.actor.clone(),
+            assessed_at: now,
+            paid_at: None,
+            topup_of: Some(base.id.clone()),
+        };
+        insert_assessment(tx, ctx, &a, due.map(|d| d.id.as_str()), Some(why)).await?;
+        return Ok(a);
+    }
+    if diff < 0 {
+        let collector = (settled_collector - quote.collector_share.0).clamp(0, -diff);
+        crate::fee_refund::open_rate_change_in(
+            tx,
+            ctx,
+            trip,
+            (-diff, collector),
+            format!(
+                "Giá mới {} đồng, đã nộp {} đồng ({why})",
+                quote.amount.0, settled
+            ),
+            now,
+        )
+        .await?;
+    }
+    Ok(base.clone())
 }
 
 /// [`assess_at`] for many trips in one transaction, each (input, time) behind a savepoint: a
@@ -571,7 +712,7 @@ pub async fn paid_receipt_for_trip(db: &Db, trip_code: &str) -> Result<Option<St
     let row = sqlx::query(
         "SELECT p.receipt_no FROM border_fee_payments p \
          JOIN border_fee_assessments a ON a.id = p.assessment_id \
-         WHERE a.trip_code = $1 AND a.status = 'paid' AND p.status = 'paid'",
+         WHERE a.trip_code = $1 AND a.status = 'paid' AND a.topup_of IS NULL AND p.status = 'paid'",
     )
     .bind(trip_code.trim())
     .fetch_optional(db.pool())
@@ -618,7 +759,31 @@ pub async fn request_payment_under(
     let mut tx = db.begin_write().await?;
     let p = request_in(&mut tx, db, ctx, trip_code, now, schedules).await?;
     tx.commit().await?;
-    Ok(p)
+    p.ok_or_else(|| nothing_more_to_pay(trip_code))
+}
+
+/// The answer when a paid fee, priced again, owes nothing more (the repricing itself — a
+/// refund of the difference — is committed).
+fn nothing_more_to_pay(trip_code: &str) -> AppError {
+    AppError::conflict(
+        format!(
+            "Chuyến {} đã nộp phí; mức phí mới không cao hơn, không thu thêm",
+            trip_code.trim()
+        ),
+        format!(
+            "Trip {} has paid its fee; the new rate is not higher, nothing more is due",
+            trip_code.trim()
+        ),
+    )
+}
+
+/// The transfer's purpose (nội dung chuyển khoản): `PHI HT <trip>`, a top-up `PHI HT <trip> BS`
+/// (bổ sung).
+fn payment_purpose(a: &Assessment) -> String {
+    match a.topup_of {
+        Some(_) => format!("PHI HT {} BS", a.trip_code),
+        None => format!("PHI HT {}", a.trip_code),
+    }
 }
 
 /// [`request_payment_at`] inside `tx` (shared by [`request_payment_under`] and
@@ -630,10 +795,11 @@ async fn request_in(
     trip_code: &str,
     now: i64,
     schedules: &[fees::Schedule],
-) -> Result<FeePayment, AppError> {
-    // The current assessment and its earliest pending request, in one statement (the join
-    // goes through the payments' (trip_code, status) index).
-    let row = sqlx::query(&format!(
+) -> Result<Option<FeePayment>, AppError> {
+    // The trip's assessments that are not superseded (its own and its top-ups), each with its
+    // earliest pending request, in one statement (the join goes through the payments'
+    // (trip_code, status) index).
+    let rows = sqlx::query(&format!(
         "SELECT {}, {} FROM border_fee_assessments a \
          LEFT JOIN border_fee_payments p ON p.trip_code = a.trip_code \
          AND p.assessment_id = a.id AND p.status = 'pending' \
@@ -642,36 +808,49 @@ async fn request_in(
         prefixed(PAYMENT_COLUMNS, "p"),
     ))
     .bind(trip_code.trim())
-    .fetch_optional(tx.conn())
+    .fetch_all(tx.conn())
     .await
-    .map_err(db_err)?
-    .ok_or_else(|| {
-        AppError::conflict(
+    .map_err(db_err)?;
+    let mut found = Vec::with_capacity(rows.len());
+    for r in &rows {
+        found.push((assessment_of(r)?, r));
+    }
+    // The fee to pay: a top-up still due, else the trip's own assessment.
+    let Some((base, base_row)) = found.iter().find(|(a, _)| a.topup_of.is_none()) else {
+        return Err(AppError::conflict(
             "Chuyến này chưa được tính phí",
             "No fee has been assessed for this trip yet",
-        )
-    })?;
-    let mut a = assessment_of(&row)?;
-    if a.status == "paid" {
-        return Err(AppError::conflict(
-            "Chuyến này đã nộp phí",
-            "The fee of this trip has been paid",
         ));
-    }
-    if a.status == "refunded" {
-        return Err(AppError::conflict(
-            "Phí của chuyến này đã được hoàn; không thu lại",
-            "The fee of this trip was refunded: it is not collected again",
-        ));
-    }
-    const ASSESSMENT_WIDTH: usize = 19;
+    };
+    let topup = found
+        .iter()
+        .find(|(a, _)| a.topup_of.is_some() && a.status == "due");
+    let (mut a, row) = match (base.status.as_str(), topup) {
+        ("refunded", _) => {
+            return Err(AppError::conflict(
+                "Phí của chuyến này đã được hoàn; không thu lại",
+                "The fee of this trip was refunded: it is not collected again",
+            ))
+        }
+        ("paid", Some((t, r))) => (t.clone(), *r),
+        _ => (base.clone(), *base_row),
+    };
+    // The schedule of the trip's latest price: a top-up carries the whole new quote.
+    let latest = found
+        .iter()
+        .map(|(x, _)| x)
+        .filter(|x| x.status != "refunded")
+        .max_by_key(|x| (x.assessed_at, x.id.clone()))
+        .unwrap_or(base);
+    const ASSESSMENT_WIDTH: usize = 20;
     // A new resolution in force on the fee's day since it was assessed (thay đổi mức phí):
-    // the fee due is the new schedule's. It is priced again, superseding this assessment and
-    // cancelling its pending request (as a reassessment after a correction does), and the
-    // new amount is asked for.
+    // the fee due is the new schedule's. It is priced again, superseding this assessment (or
+    // top-up) and cancelling its pending request (as a reassessment after a correction does),
+    // and the new amount is asked for; a paid fee gets a top-up of the difference, or a
+    // refund of it when the new rate is lower.
     let fee_day = NaiveDate::parse_from_str(&a.fee_date, "%Y-%m-%d").map_err(AppError::internal)?;
     let in_force = fees::schedule_in(schedules, fee_day)?;
-    if in_force.id != a.schedule_id {
+    if in_force.id != latest.schedule_id {
         let input = AssessInput {
             trip_code: a.trip_code.clone(),
             journey: a.journey.clone(),
@@ -687,13 +866,23 @@ async fn request_in(
             Some("schedule_changed"),
         )
         .await?;
+        if a.status == "paid" {
+            // Nothing more to pay: the new rate is not higher (a refund of the difference
+            // may have been opened).
+            return Ok(None);
+        }
+    } else if a.status == "paid" {
+        return Err(AppError::conflict(
+            "Chuyến này đã nộp phí",
+            "The fee of this trip has been paid",
+        ));
     } else {
         let pending: Option<String> = row.try_get(ASSESSMENT_WIDTH).map_err(db_err)?;
         if pending.is_some() {
-            return payment_at(&row, ASSESSMENT_WIDTH);
+            return payment_at(row, ASSESSMENT_WIDTH).map(Some);
         }
     }
-    let purpose = format!("PHI HT {}", a.trip_code);
+    let purpose = payment_purpose(&a);
     let qr = vietqr::payload(
         gateway::DEMO_BANK_BIN,
         gateway::DEMO_ACCOUNT,
@@ -728,11 +917,12 @@ async fn request_in(
         "border_fee_payment",
         &id,
         &a.gate_code,
-        serde_json::json!({"trip": a.trip_code, "assessment": a.id, "amount_vnd": a.amount_vnd}),
+        serde_json::json!({"trip": a.trip_code, "assessment": a.id, "amount_vnd": a.amount_vnd,
+            "topup_of": a.topup_of}),
     ))
     .await?;
     // The row just written, as written (not read back).
-    Ok(FeePayment {
+    Ok(Some(FeePayment {
         id,
         assessment_id: a.id,
         trip_code: a.trip_code,
@@ -753,7 +943,7 @@ async fn request_in(
         bank_name: gateway::DEMO_BANK_NAME.into(),
         account: gateway::DEMO_ACCOUNT.into(),
         account_name: gateway::DEMO_ACCOUNT_NAME.into(),
-    })
+    }))
 }
 
 /// The `container` an assessment was priced with (`20ft`, `40ft` or empty), from its vehicle
@@ -781,11 +971,21 @@ pub async fn request_payment_many(
     requests: &[(String, i64)],
 ) -> Result<Vec<Result<FeePayment, AppError>>, AppError> {
     let schedules = fees::schedules()?;
-    crate::bulk::each_behind_savepoint(db, (), requests, |mut tx, (), (code, now)| async move {
-        let r = request_in(&mut tx, db, ctx, code, *now, schedules).await;
-        (tx, (), r.map_err(Refusal::below_500))
-    })
-    .await
+    let asked = crate::bulk::each_behind_savepoint(
+        db,
+        (),
+        requests,
+        |mut tx, (), (code, now)| async move {
+            let r = request_in(&mut tx, db, ctx, code, *now, schedules).await;
+            (tx, (), r.map_err(Refusal::below_500))
+        },
+    )
+    .await?;
+    Ok(asked
+        .into_iter()
+        .zip(requests)
+        .map(|(r, (code, _))| r.and_then(|p| p.ok_or_else(|| nothing_more_to_pay(code))))
+        .collect())
 }
 
 fn refused(code: ErrorCode, vi: &str, en: &str) -> AppError {
@@ -1033,16 +1233,21 @@ async fn callback_in(
     })
 }
 
-/// Whether the trip's current fee is paid, as `tx` sees it.
+/// Whether the trip's current fee is paid, as `tx` sees it: its own assessment paid and no
+/// top-up due (a truck with an unpaid top-up is not cleared).
 pub(crate) async fn paid_in(tx: &mut WriteTx, trip_id: &str) -> Result<bool, AppError> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM border_fee_assessments WHERE trip_id = $1 AND status = 'paid'",
+    let row = sqlx::query(
+        "SELECT COALESCE(SUM(CASE WHEN status = 'paid' AND topup_of IS NULL THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN status = 'due' AND topup_of IS NOT NULL THEN 1 ELSE 0 END), 0) \
+         FROM border_fee_assessments WHERE trip_id = $1 AND status IN ('paid', 'due')",
     )
     .bind(trip_id)
     .fetch_one(tx.conn())
     .await
     .map_err(db_err)?;
-    Ok(n > 0)
+    let paid: i64 = row.try_get(0).map_err(db_err)?;
+    let topup_due: i64 = row.try_get(1).map_err(db_err)?;
+    Ok(paid > 0 && topup_due == 0)
 }
 
 async fn next_receipt(tx: &mut WriteTx, year: i32) -> Result<String, AppError> {
@@ -1345,7 +1550,8 @@ pub fn receipt_pdf(r: &Receipt) -> Vec<u8> {
 pub struct DailyReconciliation {
     pub date: String,
     pub gate_code: String,
-    /// Fees assessed for that day's crossings (due or paid): count and amount expected.
+    /// Fees assessed for that day's crossings (due or paid): count and amount expected (with
+    /// their top-ups, less their rate-change refunds).
     pub assessed: i64,
     pub expected_vnd: i64,
     /// Of those, paid (on any day) and still outstanding.
@@ -1406,12 +1612,24 @@ pub async fn reconciliation(
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()
         .map_err(db_err)?;
+    // A trip's top-ups add to its fee (not to the count of fees); its rate-change refunds
+    // (hoàn phần chênh lệch) take off what is expected and what was paid.
     let assessed = sqlx::query(
-        "SELECT gate_code, COUNT(*), \
+        "SELECT gate_code, \
+         CAST(COALESCE(SUM(CASE WHEN topup_of IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT), \
          CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN status = 'paid' THEN amount_vnd ELSE 0 END), 0) AS BIGINT) \
          FROM border_fee_assessments WHERE fee_date = $1 AND status IN ('due', 'paid') \
          GROUP BY gate_code",
+    )
+    .bind(&day)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let rate_change = sqlx::query(
+        "SELECT f.gate_code, CAST(COALESCE(SUM(f.amount_vnd), 0) AS BIGINT) \
+         FROM border_fee_refunds f JOIN border_fee_assessments a ON a.id = f.assessment_id \
+         WHERE a.fee_date = $1 AND f.reason = 'rate_change' GROUP BY f.gate_code",
     )
     .bind(&day)
     .fetch_all(&mut *conn)
@@ -1477,6 +1695,13 @@ pub async fn reconciliation(
                 r.assessed = row.try_get(1).map_err(db_err)?;
                 r.expected_vnd = row.try_get(2).map_err(db_err)?;
                 r.paid_for_day_vnd = row.try_get(3).map_err(db_err)?;
+            }
+        }
+        for row in &rate_change {
+            if row.try_get::<String, _>(0).map_err(db_err)? == g {
+                let back: i64 = row.try_get(1).map_err(db_err)?;
+                r.expected_vnd -= back;
+                r.paid_for_day_vnd -= back;
             }
         }
         r.outstanding_vnd = r.expected_vnd - r.paid_for_day_vnd;

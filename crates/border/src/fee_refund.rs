@@ -29,8 +29,14 @@ use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
 use tinhso_store::{Db, DbError, WriteTx};
 
-/// Why a fee is refunded (lý do hoàn phí).
-pub const REASONS: [&str; 4] = ["cancelled", "no_show", "returned", "other"];
+/// Why a fee is refunded (lý do hoàn phí): the trip never crossed (`cancelled`, `no_show`,
+/// `returned`, `other` — a fee officer may open these), or its paid fee was priced lower
+/// afterwards (`rate_change`, hoàn phần chênh lệch: opened only by the repricing of
+/// [`crate::fee_payment`]).
+pub const REASONS: [&str; 5] = ["cancelled", "no_show", "returned", "other", "rate_change"];
+
+/// The reasons a fee officer may give by hand ([`open`]).
+pub const OFFICER_REASONS: [&str; 4] = ["cancelled", "no_show", "returned", "other"];
 
 /// Refund states: đã đề nghị, đã duyệt, đã chi.
 pub const STATUSES: [&str; 3] = ["requested", "approved", "paid"];
@@ -85,6 +91,10 @@ pub fn reason_name(reason: &str) -> (&'static str, &'static str) {
         "returned" => (
             "Xe quay lại, không qua cửa khẩu",
             "Turned back, did not cross",
+        ),
+        "rate_change" => (
+            "Mức phí mới thấp hơn số đã nộp",
+            "Priced lower after payment",
         ),
         _ => ("Lý do khác", "Other reason"),
     }
@@ -211,9 +221,11 @@ impl RefundFilter {
                 Invalid::new(
                     "refund_reason",
                     format!(
-                        "Lý do «{reason}» không có; dùng cancelled, no_show, returned hoặc other"
+                        "Lý do «{reason}» không có; dùng cancelled, no_show, returned, other hoặc rate_change"
                     ),
-                    format!("No reason {reason:?}; use cancelled, no_show, returned or other"),
+                    format!(
+                        "No reason {reason:?}; use cancelled, no_show, returned, other or rate_change"
+                    ),
                 ),
             ));
         }
@@ -348,9 +360,11 @@ pub async fn open_due_since(
          (SELECT COUNT(*) FROM border_bookings b WHERE b.trip_id = t.id AND b.status = 'no_show') \
          FROM border_trips t \
          JOIN border_fee_assessments a ON a.trip_id = t.id AND a.status = 'paid' \
+         AND a.topup_of IS NULL \
          WHERE t.stage IN ('cancelled', 'returned', 'exited') AND t.stage_at >= $1 \
          AND NOT EXISTS (SELECT 1 FROM border_trip_stages s WHERE s.trip_id = t.id AND s.stage = 'crossed') \
-         AND NOT EXISTS (SELECT 1 FROM border_fee_refunds f WHERE f.trip_id = t.id) \
+         AND NOT EXISTS (SELECT 1 FROM border_fee_refunds f WHERE f.trip_id = t.id \
+           AND f.reason <> 'rate_change') \
          ORDER BY t.code",
     )
     .bind(since)
@@ -396,7 +410,7 @@ async fn open_in(
 ) -> Result<Refund, AppError> {
     let mut errs = FieldErrors::new();
     let reason = input.reason.trim();
-    if !REASONS.contains(&reason) {
+    if !OFFICER_REASONS.contains(&reason) {
         errs.push(
             "reason",
             Invalid::new(
@@ -463,12 +477,13 @@ async fn open_in(
             ),
         ));
     }
-    let prior: Option<(String, String)> =
-        sqlx::query_as("SELECT id, status FROM border_fee_refunds WHERE trip_id = $1")
-            .bind(&trip.id)
-            .fetch_optional(tx.conn())
-            .await
-            .map_err(db_err)?;
+    let prior: Option<(String, String)> = sqlx::query_as(
+        "SELECT id, status FROM border_fee_refunds WHERE trip_id = $1 AND reason <> 'rate_change'",
+    )
+    .bind(&trip.id)
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(db_err)?;
     if let Some((id, status)) = prior {
         let (vi, en) = status_name(&status);
         return Err(AppError::conflict(
@@ -487,7 +502,7 @@ async fn open_in(
     let paid = sqlx::query(
         "SELECT p.id, a.id, p.amount_vnd, p.collector_vnd, p.gateway, p.gateway_txn_id \
          FROM border_fee_payments p JOIN border_fee_assessments a ON a.id = p.assessment_id \
-         WHERE a.trip_id = $1 AND a.status = 'paid' AND p.status = 'paid'",
+         WHERE a.trip_id = $1 AND a.status = 'paid' AND a.topup_of IS NULL AND p.status = 'paid'",
     )
     .bind(&trip.id)
     .fetch_optional(tx.conn())
@@ -507,13 +522,35 @@ async fn open_in(
     };
     let gateway: String = paid.try_get(4).map_err(db_err)?;
     let txn: Option<String> = paid.try_get(5).map_err(db_err)?;
-    let fee = PaidFee {
+    let mut fee = PaidFee {
         payment_id: paid.try_get(0).map_err(db_err)?,
         assessment_id: paid.try_get(1).map_err(db_err)?,
         amount_vnd: paid.try_get(2).map_err(db_err)?,
         collector_vnd: paid.try_get(3).map_err(db_err)?,
         refund_to: format!("{gateway}:{}", txn.unwrap_or_default()),
     };
+    // Paid top-ups (thu bổ sung) are given back with the fee, through their own
+    // transactions, less what rate-change refunds already gave back.
+    for t in sqlx::query(
+        "SELECT p.amount_vnd, p.collector_vnd, p.gateway, p.gateway_txn_id \
+         FROM border_fee_payments p JOIN border_fee_assessments a ON a.id = p.assessment_id \
+         WHERE a.trip_id = $1 AND a.status = 'paid' AND a.topup_of IS NOT NULL \
+         AND p.status = 'paid' ORDER BY p.paid_at, p.id",
+    )
+    .bind(&trip.id)
+    .fetch_all(tx.conn())
+    .await
+    .map_err(db_err)?
+    {
+        fee.amount_vnd += t.try_get::<i64, _>(0).map_err(db_err)?;
+        fee.collector_vnd += t.try_get::<i64, _>(1).map_err(db_err)?;
+        let gateway: String = t.try_get(2).map_err(db_err)?;
+        let txn: Option<String> = t.try_get(3).map_err(db_err)?;
+        fee.refund_to = format!("{},{gateway}:{}", fee.refund_to, txn.unwrap_or_default());
+    }
+    let (back, back_collector) = rate_change_refunded_in(tx, &trip.id).await?;
+    fee.amount_vnd -= back;
+    fee.collector_vnd -= back_collector;
     let amount = input.amount_vnd.unwrap_or(fee.amount_vnd);
     if amount > fee.amount_vnd {
         return Err(AppError::field(
@@ -532,6 +569,95 @@ async fn open_in(
         ));
     }
     let (collector, budget) = shares(amount, fee.amount_vnd, fee.collector_vnd);
+    insert_in(
+        tx,
+        ctx,
+        &trip,
+        &fee,
+        (amount, collector, budget),
+        (reason, &note),
+        now,
+    )
+    .await
+}
+
+/// The rate-change refunds (hoàn phần chênh lệch) opened for a trip, whatever their state:
+/// (amount, the collector's share).
+pub(crate) async fn rate_change_refunded_in(
+    tx: &mut WriteTx,
+    trip_id: &str,
+) -> Result<(i64, i64), AppError> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(collector_vnd), 0) AS BIGINT) \
+         FROM border_fee_refunds WHERE trip_id = $1 AND reason = 'rate_change'",
+    )
+    .bind(trip_id)
+    .fetch_one(tx.conn())
+    .await
+    .map_err(db_err)?;
+    Ok((
+        row.try_get(0).map_err(db_err)?,
+        row.try_get(1).map_err(db_err)?,
+    ))
+}
+
+/// Open a refund of `amount` (with `collector` of it the collector's share) of a paid fee
+/// priced lower afterwards (reason `rate_change`; [`crate::fee_payment`] calls it when a
+/// correction or a new schedule lowers a paid trip's fee). The money goes back through the
+/// trip's latest paid transaction; the trip may have crossed. A trip may get several (one
+/// per decrease): the one-refund-per-payment rule is for trips that never crossed.
+pub(crate) async fn open_rate_change_in(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    trip: &declaration::Trip,
+    (amount, collector): (i64, i64),
+    note: String,
+    now: i64,
+) -> Result<Refund, AppError> {
+    let paid = sqlx::query(
+        "SELECT p.id, a.id, p.gateway, p.gateway_txn_id \
+         FROM border_fee_payments p JOIN border_fee_assessments a ON a.id = p.assessment_id \
+         WHERE a.trip_id = $1 AND a.status = 'paid' AND p.status = 'paid' \
+         ORDER BY p.paid_at DESC, p.id DESC",
+    )
+    .bind(&trip.id)
+    .fetch_optional(tx.conn())
+    .await
+    .map_err(db_err)?
+    .ok_or_else(|| AppError::internal("a rate-change refund without a paid fee"))?;
+    let gateway: String = paid.try_get(2).map_err(db_err)?;
+    let txn: Option<String> = paid.try_get(3).map_err(db_err)?;
+    let fee = PaidFee {
+        payment_id: paid.try_get(0).map_err(db_err)?,
+        assessment_id: paid.try_get(1).map_err(db_err)?,
+        amount_vnd: amount,
+        collector_vnd: collector,
+        refund_to: format!("{gateway}:{}", txn.unwrap_or_default()),
+    };
+    insert_in(
+        tx,
+        ctx,
+        trip,
+        &fee,
+        (amount, collector, amount - collector),
+        ("rate_change", &note),
+        now,
+    )
+    .await
+}
+
+/// Write a requested refund of `fee` (amount and shares, reason and note) with its audit
+/// entry `border.fee.refund_request` and event `border.fee.refund_requested`.
+async fn insert_in(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    trip: &declaration::Trip,
+    fee: &PaidFee,
+    (amount, collector, budget): (i64, i64, i64),
+    (reason, note): (&str, &str),
+    now: i64,
+) -> Result<Refund, AppError> {
     let id = format!("PR-{}", uuid::Uuid::now_v7().simple());
     sqlx::query(
         "INSERT INTO border_fee_refunds (id, payment_id, assessment_id, trip_id, trip_code, gate_code, \
@@ -548,7 +674,7 @@ async fn open_in(
     .bind(collector)
     .bind(budget)
     .bind(reason)
-    .bind(&note)
+    .bind(note)
     .bind(&fee.refund_to)
     .bind(&ctx.actor)
     .bind(now)
@@ -750,11 +876,13 @@ pub async fn mark_paid(
         })
     })?
     .rows_affected();
-    if n == 1 {
+    // A trip's fee given back whole is `refunded` (its own assessment and its top-ups); a
+    // rate-change refund leaves the fee paid.
+    if n == 1 && r.reason != "rate_change" {
         sqlx::query(
-            "UPDATE border_fee_assessments SET status = 'refunded' WHERE id = $1 AND status = 'paid'",
+            "UPDATE border_fee_assessments SET status = 'refunded' WHERE trip_id = $1 AND status = 'paid'",
         )
-        .bind(&r.assessment_id)
+        .bind(&r.trip_id)
         .execute(tx.conn())
         .await
         .map_err(db_err)?;

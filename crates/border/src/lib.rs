@@ -134,4 +134,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "border trips that ended, by stage and when, for the refund job",
         sql: include_str!("../migrations/8021_ended_trips_by_stage.sql"),
     },
+    Migration {
+        version: 8022,
+        name: "border fee top-ups and rate-change refunds of a paid fee",
+        sql: include_str!("../migrations/8022_fee_topups.sql"),
+    },
 ];

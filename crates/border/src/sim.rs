@@ -1704,7 +1704,8 @@ fn plan_checks(
 }
 
 /// The trips the platform lets out of the yard now: stage `checked` or `paid`, every check
-/// their goods need at their gate passed (customs released), and the fee paid. The
+/// their goods need at their gate passed (customs released), and the fee paid (no top-up
+/// due). The
 /// simulator's barrier: a truck crosses only when this says so.
 pub async fn cleared_to_cross(db: &Db, gates: &[Gate]) -> Result<HashSet<String>, AppError> {
     let mut rows = Vec::new();
@@ -1715,7 +1716,10 @@ pub async fn cleared_to_cross(db: &Db, gates: &[Gate]) -> Result<HashSet<String>
                 "SELECT t.id, t.gate_code, t.quarantine, \
                  (SELECT COUNT(*) FROM border_checks c WHERE c.trip_id = t.id AND c.status = 'passed') \
                  FROM border_trips t JOIN border_fee_assessments a ON a.trip_id = t.id \
-                 AND a.status = 'paid' WHERE t.gate_code = $1 AND t.stage IN ('checked', 'paid')",
+                 AND a.status = 'paid' AND a.topup_of IS NULL \
+                 WHERE t.gate_code = $1 AND t.stage IN ('checked', 'paid') \
+                 AND NOT EXISTS (SELECT 1 FROM border_fee_assessments d WHERE d.trip_id = t.id \
+                   AND d.status = 'due' AND d.topup_of IS NOT NULL)",
             )
             .bind(&g.code)
             .fetch_all(db.pool())
@@ -1781,14 +1785,28 @@ async fn check_invariants_on(
         crossed_trips: crossed.len(),
         ..Invariants::default()
     };
-    // Fees and checks of crossed trips.
+    // Fees and checks of crossed trips: when the fee was paid and, for each top-up (thu bổ
+    // sung), when it was assessed and paid (a top-up assessed before the crossing must be
+    // paid before it).
     let mut paid: HashMap<String, i64> = HashMap::new();
+    let mut topups: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
     each_row(
         conn,
-        "SELECT trip_id, paid_at FROM border_fee_assessments WHERE status = 'paid'",
+        "SELECT trip_id, paid_at, assessed_at, topup_of FROM border_fee_assessments \
+         WHERE status = 'paid' OR (status = 'due' AND topup_of IS NOT NULL)",
         |r| {
             let at: Option<i64> = r.try_get(1)?;
-            paid.insert(r.try_get(0)?, at.unwrap_or(i64::MAX));
+            let at = at.unwrap_or(i64::MAX);
+            let topup_of: Option<String> = r.try_get(3)?;
+            match topup_of {
+                None => {
+                    paid.insert(r.try_get(0)?, at);
+                }
+                Some(_) => topups
+                    .entry(r.try_get(0)?)
+                    .or_default()
+                    .push((r.try_get(2)?, at)),
+            }
             Ok(())
         },
     )
@@ -1823,6 +1841,13 @@ async fn check_invariants_on(
             Some(p) if *p <= at => {}
             Some(_) => return Err(format!("{code}: fee paid after crossing")),
             None => return Err(format!("{code}: crossed without a paid fee")),
+        }
+        if let Some(t) = topups.get(id) {
+            if t.iter()
+                .any(|(assessed, paid)| *assessed < at && *paid > at)
+            {
+                return Err(format!("{code}: crossed with a top-up unpaid"));
+            }
         }
         let g = gates
             .iter()
@@ -2214,18 +2239,26 @@ pub async fn check_refunds(db: &Db) -> Result<usize, AppError> {
 async fn check_refunds_on(conn: &mut AnyConnection) -> Result<usize, AppError> {
     let mut broken = Vec::new();
     let (mut paid, mut refunded, mut crossed, mut under_way) = (0i64, 0i64, 0i64, 0i64);
+    let mut rate_change_back = 0i64;
     let mut trips = 0;
+    // Per trip: what its payments (its fee and its top-ups) brought in, its whole refunds
+    // (a trip that never crossed) and its rate-change refunds (a lower price after payment).
     each_row(
         conn,
-        "SELECT t.id, t.stage, p.amount_vnd, a.status, \
+        "SELECT t.id, t.stage, CAST(SUM(p.amount_vnd) AS BIGINT), MIN(a.status), \
          (SELECT COUNT(*) FROM border_trip_stages s WHERE s.trip_id = t.id AND s.stage = 'crossed'), \
-         (SELECT COUNT(*) FROM border_fee_refunds f WHERE f.payment_id = p.id), \
-         (SELECT MIN(f.status) FROM border_fee_refunds f WHERE f.payment_id = p.id), \
-         (SELECT CAST(COALESCE(SUM(f.amount_vnd), 0) AS BIGINT) FROM border_fee_refunds f WHERE f.payment_id = p.id) \
+         (SELECT COUNT(*) FROM border_fee_refunds f WHERE f.trip_id = t.id AND f.reason <> 'rate_change'), \
+         (SELECT MIN(f.status) FROM border_fee_refunds f WHERE f.trip_id = t.id AND f.reason <> 'rate_change'), \
+         (SELECT CAST(COALESCE(SUM(f.amount_vnd), 0) AS BIGINT) FROM border_fee_refunds f \
+          WHERE f.trip_id = t.id AND f.reason <> 'rate_change'), \
+         (SELECT CAST(COALESCE(SUM(f.amount_vnd), 0) AS BIGINT) FROM border_fee_refunds f \
+          WHERE f.trip_id = t.id AND f.reason = 'rate_change'), \
+         (SELECT CAST(COALESCE(SUM(f.amount_vnd), 0) AS BIGINT) FROM border_fee_refunds f \
+          WHERE f.trip_id = t.id AND f.reason = 'rate_change' AND f.status = 'paid') \
          FROM border_fee_payments p \
          JOIN border_fee_assessments a ON a.id = p.assessment_id \
          JOIN border_trips t ON t.id = a.trip_id \
-         WHERE p.status = 'paid' ORDER BY t.id",
+         WHERE p.status = 'paid' GROUP BY t.id, t.stage ORDER BY t.id",
         |r| {
         let trip: String = r.try_get(0)?;
         let stage: String = r.try_get(1)?;
@@ -2235,26 +2268,29 @@ async fn check_refunds_on(conn: &mut AnyConnection) -> Result<usize, AppError> {
         let refunds: i64 = r.try_get(5)?;
         let refund_status: Option<String> = r.try_get(6)?;
         let back: i64 = r.try_get(7)?;
+        let lower: i64 = r.try_get(8)?;
+        let lower_paid: i64 = r.try_get(9)?;
         paid += amount;
+        rate_change_back += lower_paid;
         let over = matches!(stage.as_str(), "cancelled" | "returned" | "exited");
         if did_cross > 0 {
-            crossed += amount;
+            crossed += amount - lower_paid;
             if refunds > 0 {
                 broken.push(format!("trip {trip}: crossed, yet refunded"));
             }
         } else if over {
             trips += 1;
             refunded += back;
-            if refunds != 1 || refund_status.as_deref() != Some("paid") || back != amount {
+            if refunds != 1 || refund_status.as_deref() != Some("paid") || back + lower != amount {
                 broken.push(format!(
-                    "trip {trip}: over without crossing, {refunds} refunds ({refund_status:?}) of {back} for {amount} paid"
+                    "trip {trip}: over without crossing, {refunds} refunds ({refund_status:?}) of {back} (+ {lower} for a lower rate) for {amount} paid"
                 ));
             }
             if status != "refunded" {
                 broken.push(format!("trip {trip}: refunded, but its fee is {status}"));
             }
         } else {
-            under_way += amount;
+            under_way += amount - lower_paid;
             if refunds > 0 {
                 broken.push(format!("trip {trip}: still under way, yet refunded"));
             }
@@ -2269,9 +2305,9 @@ async fn check_refunds_on(conn: &mut AnyConnection) -> Result<usize, AppError> {
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
-    if all_refunded != refunded {
+    if all_refunded != refunded + rate_change_back {
         broken.push(format!(
-            "refunds paid {all_refunded} VND, of which {refunded} for trips over without crossing"
+            "refunds paid {all_refunded} VND ≠ {refunded} for trips over without crossing + {rate_change_back} for lower rates"
         ));
     }
     if paid - all_refunded != crossed + under_way {
@@ -2311,7 +2347,8 @@ async fn check_prepaid_on(conn: &mut AnyConnection, prepaid: &[String]) -> Resul
               AND s.stage = 'checked'), \
              (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = a.trip_id \
               AND s.stage = 'paid') \
-             FROM border_fee_assessments a WHERE a.trip_id = $1 AND a.status IN ('paid', 'refunded')",
+             FROM border_fee_assessments a WHERE a.trip_id = $1 AND a.status IN ('paid', 'refunded') \
+             AND a.topup_of IS NULL",
         )
         .bind(id)
         .fetch_optional(&mut *conn)

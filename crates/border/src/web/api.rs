@@ -488,6 +488,8 @@ async fn api_check_pass(
 struct FeeOut {
     /// The current assessment (null before the fee is assessed).
     assessment: Option<fee_payment::Assessment>,
+    /// Top-ups of a paid fee whose price went up (thu bổ sung): due or paid.
+    topups: Vec<fee_payment::Assessment>,
     payments: Vec<fee_payment::FeePayment>,
 }
 
@@ -503,6 +505,7 @@ async fn api_fee(
     let (trip, _) = trip_for(&state, &ctx, &code).await?;
     Ok(Json(FeeOut {
         assessment: fee_payment::current(&state.db, &trip.code).await?,
+        topups: fee_payment::topups(&state.db, &trip.code).await?,
         payments: fee_payment::payments_for_trip(&state.db, &trip.code).await?,
     }))
 }

@@ -1260,7 +1260,14 @@ async fn trip_view(
     }
     let fee = match crate::fee_payment::current(&state.db, &trip.code).await? {
         None => None,
-        Some(a) => {
+        Some(base) => {
+            // A top-up still due (thu bổ sung: the paid fee was priced higher since) is what
+            // the box asks for.
+            let topup = crate::fee_payment::topups(&state.db, &trip.code)
+                .await?
+                .into_iter()
+                .find(|t| t.status == "due");
+            let a = topup.as_ref().unwrap_or(&base);
             let payments = crate::fee_payment::payments_for_trip(&state.db, &trip.code).await?;
             let receipt_no = payments.iter().find_map(|x| x.receipt_no.clone());
             let pending = payments.iter().find(|x| x.status == "pending");
@@ -1281,9 +1288,13 @@ async fn trip_view(
                 });
             Some(FeeView {
                 amount: tinhso_kernel::money::Vnd(a.amount_vnd).to_string(),
-                explanation: match l {
-                    Tongue::Vi => a.quote.explanation_vi.clone(),
-                    _ => a.quote.explanation_en.clone(),
+                explanation: match (l, &topup) {
+                    (Tongue::Vi, None) => a.quote.explanation_vi.clone(),
+                    (_, None) => a.quote.explanation_en.clone(),
+                    (Tongue::Vi, Some(_)) => {
+                        format!("Thu bổ sung phần chênh lệch: {}", a.quote.explanation_vi)
+                    }
+                    (_, Some(_)) => format!("Top-up of the difference: {}", a.quote.explanation_en),
                 },
                 confirmed: a.confirmed,
                 paid: a.status == "paid",

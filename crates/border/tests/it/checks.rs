@@ -7,11 +7,13 @@ use crate::{count, sys};
 use chrono::NaiveDate;
 use tinhso_border::checks::{self, DecisionInput, ReleaseInput};
 use tinhso_border::declaration::{self, GoodsLineInput, Trip};
+use tinhso_border::fee_payment::{self, AssessInput, FeePayment};
 use tinhso_border::gates::{self, CheckKind};
 use tinhso_border::journey::{self, Source, Stage};
 use tinhso_identity::authz::{AuthMethod, RoleAssignment};
 use tinhso_identity::{Principal, Role, Scope};
 use tinhso_kernel::ErrorCode;
+use tinhso_services::payment::{shared_secret, sign, Callback};
 use tinhso_store::{now_micros, Db};
 
 const HN_CUSTOMS: &str = "000.01.01.Z37";
@@ -38,6 +40,13 @@ fn officer(agency: &str) -> Principal {
 }
 
 async fn declare(db: &Db, plate: &str, hs: &[&str]) -> Trip {
+    declaration::declare(db, &sys(), "u-1", &goods_of(plate, hs))
+        .await
+        .unwrap()
+}
+
+/// The durian export declaration of `plate` with one 1 t line per HS code.
+fn goods_of(plate: &str, hs: &[&str]) -> declaration::DeclarationInput {
     let mut input = durian_export(plate);
     input.goods = hs
         .iter()
@@ -49,9 +58,7 @@ async fn declare(db: &Db, plate: &str, hs: &[&str]) -> Trip {
             weight_kg: 1_000,
         })
         .collect();
-    declaration::declare(db, &sys(), "u-1", &input)
-        .await
-        .unwrap()
+    input
 }
 
 async fn into_yard(db: &Db, trip: &Trip, at: i64) {
@@ -996,8 +1003,6 @@ async fn a_batch_of_checks_keeps_order_and_refused_items_change_nothing() {
 /// again.
 #[tokio::test]
 async fn a_fee_paid_before_arrival_moves_the_trip_to_paid_when_its_checks_clear() {
-    use tinhso_border::fee_payment::{self, AssessInput};
-    use tinhso_services::payment::{shared_secret, sign, Callback};
     let t = crate::env().await;
     let db = &t.db;
     let trip = declare(db, "12C-123.45", &["08106000"]).await;
@@ -1009,27 +1014,9 @@ async fn a_fee_paid_before_arrival_moves_the_trip_to_paid_when_its_checks_clear(
     let p = fee_payment::request_payment(db, &sys(), &trip.code)
         .await
         .unwrap();
-    let paid_at = now_micros() - 2 * 3_600_000_000;
-    let cb = Callback {
-        payment_id: p.id.clone(),
-        txn_id: "TXN-PRE".into(),
-        amount_vnd: p.amount_vnd,
-        status: "paid".into(),
-        paid_at: declaration::local(paid_at).to_rfc3339(),
-    };
-    let body = serde_json::to_vec(&cb).unwrap();
-    let sig = sign(&shared_secret(), &body);
-    let now_s = now_micros() / 1_000_000;
-    let r = fee_payment::callback(
-        db,
-        &sys(),
-        &body,
-        Some(&sig),
-        Some(&now_s.to_string()),
-        now_s,
-    )
-    .await
-    .unwrap();
+    let r = pay_at(db, &p, "TXN-PRE", now_micros() - 2 * 3_600_000_000)
+        .await
+        .unwrap();
     assert_eq!(r.payment.status, "paid");
     assert_eq!(stage(db, &trip.code).await, Stage::Declared);
     let t0 = now_micros() - 3_600_000_000;
@@ -1068,16 +1055,170 @@ async fn a_fee_paid_before_arrival_moves_the_trip_to_paid_when_its_checks_clear(
     };
     assert_eq!(at(Stage::Checked), (released, "customs".to_string()));
     assert_eq!(at(Stage::Paid), (released, "payment".to_string()));
-    // Nothing asks for the fee again.
+    // Nothing asks for the fee again; assessing it again with nothing changed writes
+    // nothing.
     let e = fee_payment::request_payment(db, &sys(), &trip.code)
         .await
         .unwrap_err();
     assert_eq!(e.status(), 409);
+    let again = fee_payment::assess(db, &sys(), &input).await.unwrap();
+    assert_eq!((again.id, again.status.as_str()), (p.assessment_id, "paid"));
+    assert_eq!(fee_payment::history(db, &trip.code).await.unwrap().len(), 1);
+}
+
+/// The gateway's signed `paid` callback for `p`, paid at `paid_at` (Unix µs).
+async fn pay_at(
+    db: &Db,
+    p: &FeePayment,
+    txn: &str,
+    paid_at: i64,
+) -> Result<fee_payment::CallbackResult, tinhso_kernel::AppError> {
+    let cb = Callback {
+        payment_id: p.id.clone(),
+        txn_id: txn.into(),
+        amount_vnd: p.amount_vnd,
+        status: "paid".into(),
+        paid_at: declaration::local(paid_at).to_rfc3339(),
+    };
+    let body = serde_json::to_vec(&cb).unwrap();
+    let sig = sign(&shared_secret(), &body);
+    let now_s = now_micros() / 1_000_000;
+    fee_payment::callback(
+        db,
+        &sys(),
+        &body,
+        Some(&sig),
+        Some(&now_s.to_string()),
+        now_s,
+    )
+    .await
+}
+
+/// A trip whose fee was paid before arrival, and whose declaration then gains a line of ore
+/// (×5): assessing it again asks for a top-up (thu bổ sung) of the difference, with its own
+/// VietQR request `PHI HT <trip> BS`; until the top-up is paid the trip is not cleared to
+/// cross (its checks clear to `checked`, not `paid`); the gateway's callback pays it, with its
+/// own receipt, and the trip moves on to `paid` and is cleared. Replays change nothing.
+#[tokio::test]
+async fn a_paid_trip_whose_declaration_gains_a_line_pays_a_top_up_before_it_is_cleared() {
+    use tinhso_border::sim;
+    let t = crate::env().await;
+    let db = &t.db;
+    let plate = "12C-135.79";
+    let trip = declare(db, plate, &["08106000"]).await;
+    let input = AssessInput {
+        trip_code: trip.code.clone(),
+        ..AssessInput::default()
+    };
+    let base = fee_payment::assess(db, &sys(), &input).await.unwrap();
+    let p = fee_payment::request_payment(db, &sys(), &trip.code)
+        .await
+        .unwrap();
+    pay_at(db, &p, "TXN-BASE", now_micros() - 2 * 3_600_000_000)
+        .await
+        .unwrap();
+    // The declaration gains a line of iron ore.
+    let corrected = declaration::correct(
+        db,
+        &sys(),
+        "u-1",
+        &trip.code,
+        trip.version,
+        &goods_of(plate, &["08106000", "26011100"]),
+        "Bổ sung dòng hàng quặng sắt",
+    )
+    .await
+    .unwrap();
+    let topup = fee_payment::assess(db, &sys(), &input).await.unwrap();
+    assert_eq!(topup.topup_of.as_deref(), Some(base.id.as_str()));
+    assert_eq!(topup.status, "due");
+    assert_eq!(topup.trip_version, corrected.version);
+    assert!(topup.quote.amount.0 > base.amount_vnd, "ore costs more");
+    assert_eq!(topup.amount_vnd, topup.quote.amount.0 - base.amount_vnd);
     assert_eq!(
-        fee_payment::assess(db, &sys(), &input)
+        topup.collector_vnd + topup.budget_vnd,
+        topup.amount_vnd,
+        "shares add up"
+    );
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'border.fee.assess' \
+             AND summary LIKE '%declaration_corrected%'"
+        )
+        .await,
+        1
+    );
+    // The same again: nothing new.
+    let same = fee_payment::assess(db, &sys(), &input).await.unwrap();
+    assert_eq!(same.id, topup.id);
+    // The top-up's own request, the same when asked twice.
+    let ask = fee_payment::request_payment(db, &sys(), &trip.code)
+        .await
+        .unwrap();
+    assert_eq!(ask.purpose, format!("PHI HT {} BS", trip.code));
+    assert_eq!(
+        (ask.assessment_id.as_str(), ask.amount_vnd),
+        (topup.id.as_str(), topup.amount_vnd)
+    );
+    let again = fee_payment::request_payment(db, &sys(), &trip.code)
+        .await
+        .unwrap();
+    assert_eq!(again.id, ask.id);
+    // The truck comes; its checks clear, but the top-up is due: `checked`, not cleared.
+    let t0 = now_micros() - 3_600_000_000;
+    into_yard(db, &trip, t0).await;
+    let pass = DecisionInput::new("pass", "");
+    for (who, kind, at) in [
+        (HN_GUARD, CheckKind::BorderGuard, t0 + 60_000_000),
+        (PLANT, CheckKind::PlantQuarantine, t0 + 120_000_000),
+    ] {
+        checks::decide(db, &sys(), &officer(who), &trip.code, kind, &pass, at)
+            .await
+            .unwrap();
+    }
+    let released = declaration::local(t0 + 300_000_000).to_rfc3339();
+    let r = checks::receive_release(
+        db,
+        &sys(),
+        &officer(HN_CUSTOMS),
+        &release(&trip, "released", &released),
+        now_micros(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.stage.as_str(), r.all_clear), ("checked", true));
+    let gate_list = gates::list(db).await.unwrap();
+    let cleared = sim::cleared_to_cross(db, &gate_list).await.unwrap();
+    assert!(!cleared.contains(&trip.id), "a top-up is due");
+    // The top-up paid by the gateway: its receipt, the trip paid and cleared.
+    let paid = pay_at(db, &ask, "TXN-TOPUP", now_micros()).await.unwrap();
+    assert!(!paid.replayed);
+    let no = paid.payment.receipt_no.clone().unwrap();
+    let receipt = fee_payment::receipt(db, &no).await.unwrap().unwrap();
+    assert_eq!(receipt.amount_vnd, topup.amount_vnd);
+    assert_eq!(stage(db, &trip.code).await, Stage::Paid);
+    let cleared = sim::cleared_to_cross(db, &gate_list).await.unwrap();
+    assert!(cleared.contains(&trip.id));
+    // Replays: the same callback changes nothing; nothing more is asked for.
+    let replay = pay_at(db, &ask, "TXN-TOPUP", now_micros()).await.unwrap();
+    assert!(replay.replayed);
+    assert_eq!(
+        count(
+            db,
+            "SELECT COUNT(*) FROM border_fee_payments WHERE status = 'paid'"
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        fee_payment::request_payment(db, &sys(), &trip.code)
             .await
             .unwrap_err()
             .status(),
         409
     );
+    let topups = fee_payment::topups(db, &trip.code).await.unwrap();
+    assert_eq!(topups.len(), 1);
+    assert_eq!(topups[0].status, "paid");
 }

@@ -41,7 +41,21 @@ async fn declare(
     payload_kg: i64,
     goods: &[(&str, i64)],
 ) -> Trip {
-    let input = DeclarationInput {
+    let input = declaration_input(gate, direction, plate, payload_kg, goods);
+    declaration::declare(db, &crate::sys(), "user:test", &input)
+        .await
+        .unwrap()
+}
+
+/// A declaration of `plate` (its payload) at `gate` with goods lines (HS code, kg).
+fn declaration_input(
+    gate: &str,
+    direction: &str,
+    plate: &str,
+    payload_kg: i64,
+    goods: &[(&str, i64)],
+) -> DeclarationInput {
+    DeclarationInput {
         enterprise_mst: mst(),
         enterprise_name: "Công ty TNHH Nông sản Biên giới".into(),
         enterprise_phone: String::new(),
@@ -71,10 +85,7 @@ async fn declare(
                 weight_kg: *kg,
             })
             .collect(),
-    };
-    declaration::declare(db, &crate::sys(), "user:test", &input)
-        .await
-        .unwrap()
+    }
 }
 
 fn assess_input(trip: &Trip) -> AssessInput {
@@ -234,18 +245,16 @@ async fn durian_under_2t_pays_100_000_by_vietqr_and_gets_a_receipt() {
         .await,
         1
     );
-    // A paid fee is not reassessed, and no new payment is asked for.
-    let e = fee_payment::assess(
-        &t.db,
-        &crate::sys(),
-        &AssessInput {
-            container: "40ft".into(),
-            ..assess_input(&trip)
-        },
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(e.status(), 409);
+    // Assessed again with nothing changed, a paid fee stays as it is, and no new payment is
+    // asked for.
+    let same = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
+        .await
+        .unwrap();
+    assert_eq!(
+        (same.id.as_str(), same.status.as_str()),
+        (a.id.as_str(), "paid")
+    );
+    assert_eq!(audit_count(&t.db, "border.fee.assess").await, 1);
     assert_eq!(
         fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
             .await
@@ -1295,6 +1304,11 @@ async fn bad_refunds_are_refused_with_messages_and_write_nothing() {
 /// The shipped schedule ended the day before `from`, and a next resolution from `from` that
 /// prices fresh produce under 2 t at 120.000 đ instead of 100.000 đ (a change of rate).
 fn next_resolution_from(from: &str) -> Vec<tinhso_border::fees::Schedule> {
+    next_resolution_at(from, 120_000)
+}
+
+/// [`next_resolution_from`] with fresh produce under 2 t at `amount` đồng.
+fn next_resolution_at(from: &str, amount: i64) -> Vec<tinhso_border::fees::Schedule> {
     use tinhso_border::fees::{parse_all, SCHEDULE_FILES};
     let day = chrono::NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap();
     let before = day.pred_opt().unwrap().format("%Y-%m-%d").to_string();
@@ -1311,9 +1325,16 @@ fn next_resolution_from(from: &str) -> Vec<tinhso_border::fees::Schedule> {
         )
         .replace(
             "amount = 100000, confirmed = true",
-            "amount = 120000, confirmed = true",
+            &format!("amount = {amount}, confirmed = true"),
         );
     parse_all(&[("first", &first), ("next", &next)]).unwrap()
+}
+
+/// The payment of `trip`'s fee asked for now under `schedules`.
+async fn ask_under(db: &Db, trip: &str, schedules: &[tinhso_border::fees::Schedule]) -> FeePayment {
+    fee_payment::request_payment_under(db, &crate::sys(), trip, now_micros(), schedules)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -1341,15 +1362,7 @@ async fn a_new_rate_between_assessment_and_payment_is_asked_for_instead_of_the_o
     assert_eq!(asked.amount_vnd, 100_000);
     // A new resolution takes effect on the trip's fee day before the fee is paid.
     let schedules = next_resolution_from(&old.fee_date);
-    let p = fee_payment::request_payment_under(
-        &t.db,
-        &crate::sys(),
-        &trip.code,
-        now_micros(),
-        &schedules,
-    )
-    .await
-    .unwrap();
+    let p = ask_under(&t.db, &trip.code, &schedules).await;
     assert_ne!(p.id, asked.id);
     assert_eq!(p.amount_vnd, 120_000);
     assert_eq!((p.collector_vnd, p.budget_vnd), (12_000, 108_000));
@@ -1378,15 +1391,7 @@ async fn a_new_rate_between_assessment_and_payment_is_asked_for_instead_of_the_o
     // The request for the old amount is cancelled: paying it is refused, nothing changes.
     cancelled_and_refused(&t.db, &asked.id, "TXN-OLD-RATE").await;
     // Asked again under the same schedules: the same request, no second reassessment.
-    let again = fee_payment::request_payment_under(
-        &t.db,
-        &crate::sys(),
-        &trip.code,
-        now_micros(),
-        &schedules,
-    )
-    .await
-    .unwrap();
+    let again = ask_under(&t.db, &trip.code, &schedules).await;
     assert_eq!(again.id, p.id);
     assert_eq!(
         fee_payment::history(&t.db, &trip.code).await.unwrap().len(),
@@ -1402,5 +1407,268 @@ async fn a_new_rate_between_assessment_and_payment_is_asked_for_instead_of_the_o
     assert_eq!(
         (current.status.as_str(), current.amount_vnd),
         ("paid", 120_000)
+    );
+}
+
+/// `trip` (an HN export by a 1.5 t truck) corrected from `version` to carry `goods`, then
+/// assessed again: the trip at its new version and what the assessment returned.
+async fn correct_and_assess(
+    db: &Db,
+    trip: &Trip,
+    version: i64,
+    goods: &[(&str, i64)],
+) -> (Trip, fee_payment::Assessment) {
+    let input = declaration_input("HN", "export", &trip.vehicle_plate, 1500, goods);
+    let t = declaration::correct(
+        db,
+        &crate::sys(),
+        "user:test",
+        &trip.code,
+        version,
+        &input,
+        "Sửa dòng hàng quặng",
+    )
+    .await
+    .unwrap();
+    let a = fee_payment::assess(db, &crate::sys(), &assess_input(trip))
+        .await
+        .unwrap();
+    (t, a)
+}
+
+/// A paid trip whose declaration loses its ore line (×5) is priced lower: the difference is
+/// refunded (reason `rate_change`, through the payment's transaction), the fee stays paid,
+/// and assessing again refunds nothing more. A second correction that puts the ore back
+/// asks for a top-up of the difference from what was kept; the day's reconciliation nets
+/// both. When the trip is then cancelled, the refund job gives back what is left (the fee
+/// and its top-up, less the partial refund), and the simulator's books balance.
+#[tokio::test]
+async fn a_paid_fee_priced_lower_is_refunded_in_part_and_the_reconciliation_nets_both() {
+    let t = crate::env().await;
+    let db = &t.db;
+    let plate = "12C-864.20";
+    let with_ore = [("0810.60.00", 1000), ("2601.11.00", 400)];
+    let durian_only = [("0810.60.00", 1000)];
+    let trip = declare(db, "HN", "export", plate, 1500, &with_ore).await;
+    let base = fee_payment::assess(db, &crate::sys(), &assess_input(&trip))
+        .await
+        .unwrap();
+    assert!(
+        base.amount_vnd > 100_000,
+        "ore costs more: {}",
+        base.amount_vnd
+    );
+    let p = fee_payment::request_payment(db, &crate::sys(), &trip.code)
+        .await
+        .unwrap();
+    pay(db, &p, "TXN-ORE").await;
+    // The ore line was declared by mistake.
+    let (v2, kept) = correct_and_assess(db, &trip, trip.version, &durian_only).await;
+    assert_eq!(
+        (kept.id.as_str(), kept.status.as_str()),
+        (base.id.as_str(), "paid")
+    );
+    let refund = fee_refund::of_trip(db, &trip.code).await.unwrap().unwrap();
+    assert_eq!(refund.reason, "rate_change");
+    assert_eq!(refund.amount_vnd, base.amount_vnd - 100_000);
+    assert_eq!(refund.collector_vnd, base.collector_vnd - 10_000);
+    assert_eq!(refund.collector_vnd + refund.budget_vnd, refund.amount_vnd);
+    assert_eq!(
+        (
+            refund.payment_id.as_str(),
+            refund.refund_to.as_str(),
+            refund.status.as_str()
+        ),
+        (p.id.as_str(), "paygov:TXN-ORE", "requested")
+    );
+    assert_eq!(
+        crate::count(
+            db,
+            "SELECT COUNT(*) FROM outbox WHERE topic = 'border.fee.refund_requested'"
+        )
+        .await,
+        1
+    );
+    // Replays: assessing again, or asking to pay, refunds nothing more and asks for nothing.
+    fee_payment::assess(db, &crate::sys(), &assess_input(&trip))
+        .await
+        .unwrap();
+    assert_eq!(refund_rows(db).await, 1);
+    assert_eq!(
+        fee_payment::request_payment(db, &crate::sys(), &trip.code)
+            .await
+            .unwrap_err()
+            .status(),
+        409
+    );
+    let now = now_micros();
+    fee_refund::approve(db, &officer(), &refund.id, now)
+        .await
+        .unwrap();
+    fee_refund::mark_paid(db, &officer(), &refund.id, "HT-RC-0001", now)
+        .await
+        .unwrap();
+    let fee = fee_payment::current(db, &trip.code).await.unwrap().unwrap();
+    assert_eq!(fee.status, "paid", "a partial refund leaves the fee paid");
+    // The ore was real after all: a top-up of the difference from the 100.000 đ kept.
+    let (_, topup) = correct_and_assess(db, &trip, v2.version, &with_ore).await;
+    assert_eq!(topup.topup_of.as_deref(), Some(base.id.as_str()));
+    assert_eq!(topup.amount_vnd, base.amount_vnd - 100_000);
+    let ask = fee_payment::request_payment(db, &crate::sys(), &trip.code)
+        .await
+        .unwrap();
+    assert_eq!(ask.purpose, format!("PHI HT {} BS", trip.code));
+    vietqr::clean_purpose(&ask.purpose).unwrap();
+    pay(db, &ask, "TXN-ORE-BS").await;
+    // The fee's day: one fee, the final price, nothing outstanding.
+    let fee_day = chrono::NaiveDate::parse_from_str(&base.fee_date, "%Y-%m-%d").unwrap();
+    let rec = fee_payment::reconciliation(db, fee_day, Some("HN"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (rec[0].assessed, rec[0].expected_vnd, rec[0].outstanding_vnd),
+        (1, base.amount_vnd, 0)
+    );
+    // Today's money: the fee and its top-up received, the difference given back.
+    let today = declaration::local(now_micros()).date_naive();
+    let rec = fee_payment::reconciliation(db, today, Some("HN"))
+        .await
+        .unwrap();
+    let hn = &rec[0];
+    assert_eq!(hn.payments, 2);
+    assert_eq!(hn.received_vnd, base.amount_vnd + topup.amount_vnd);
+    assert_eq!((hn.refunds, hn.refunded_vnd), (1, refund.amount_vnd));
+    assert_eq!(hn.net_received_vnd, base.amount_vnd);
+    assert_eq!(
+        hn.net_collector_vnd + hn.net_budget_vnd,
+        hn.net_received_vnd
+    );
+    // Cancelled: the refund job gives back what was kept, through both transactions.
+    declaration::cancel(db, &crate::sys(), &trip.code, "Đối tác huỷ đơn hàng")
+        .await
+        .unwrap();
+    let opened = fee_refund::open_due(db, &crate::sys(), now_micros())
+        .await
+        .unwrap();
+    assert_eq!(opened.len(), 1);
+    let whole = &opened[0];
+    assert_eq!(
+        (whole.reason.as_str(), whole.amount_vnd),
+        ("cancelled", base.amount_vnd)
+    );
+    assert_eq!(whole.refund_to, "paygov:TXN-ORE,paygov:TXN-ORE-BS");
+    assert!(fee_refund::open_due(db, &crate::sys(), now_micros())
+        .await
+        .unwrap()
+        .is_empty());
+    fee_refund::approve(db, &officer(), &whole.id, now_micros())
+        .await
+        .unwrap();
+    fee_refund::mark_paid(db, &officer(), &whole.id, "HT-HUY-0001", now_micros())
+        .await
+        .unwrap();
+    let states: Vec<String> = fee_payment::history(db, &trip.code)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.status)
+        .collect();
+    assert_eq!(states, ["refunded", "refunded"]);
+    assert_eq!(tinhso_border::sim::check_refunds(db).await.unwrap(), 1);
+}
+
+/// A new resolution in force on a paid trip's fee day: a higher rate is asked for as a top-up
+/// of the difference when the payment is asked for (audit `schedule_changed`); a lower one
+/// opens a refund of the difference and asks for nothing (409). A bad reassessment of a paid
+/// fee is a field error that writes nothing.
+#[tokio::test]
+async fn a_new_rate_after_payment_asks_for_a_top_up_or_refunds_the_difference() {
+    let t = crate::env().await;
+    let db = &t.db;
+    let (up, _) = prepaid(db, "12C-975.31", "TXN-UP").await;
+    let (down, paid_down) = prepaid(db, "12C-975.32", "TXN-DOWN").await;
+    let fee_date = fee_payment::current(db, &up.code)
+        .await
+        .unwrap()
+        .unwrap()
+        .fee_date;
+    // A bad container on a paid fee: a field error, nothing written.
+    let before = (
+        crate::count(db, "SELECT COUNT(*) FROM border_fee_assessments").await,
+        audit_count(db, "border.fee.assess").await,
+    );
+    let e = fee_payment::assess(
+        db,
+        &crate::sys(),
+        &AssessInput {
+            container: "60ft".into(),
+            ..assess_input(&up)
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.status(), 422);
+    let f = &e.fields[0];
+    assert_eq!(f.field, "container");
+    assert!(f.message_vi.contains("không hợp lệ") && f.message_en.contains("not valid"));
+    assert_eq!(
+        before,
+        (
+            crate::count(db, "SELECT COUNT(*) FROM border_fee_assessments").await,
+            audit_count(db, "border.fee.assess").await,
+        )
+    );
+    // 120.000 đ from the fee day: a top-up of 20.000 đ.
+    let higher = next_resolution_at(&fee_date, 120_000);
+    let ask = ask_under(db, &up.code, &higher).await;
+    assert_eq!(
+        (ask.amount_vnd, ask.purpose.clone()),
+        (20_000, format!("PHI HT {} BS", up.code))
+    );
+    assert_eq!((ask.collector_vnd, ask.budget_vnd), (2_000, 18_000));
+    assert_eq!(
+        crate::count(
+            db,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'border.fee.assess' \
+             AND summary LIKE '%schedule_changed%' AND summary LIKE '%topup_of%PA-%'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        ask_under(db, &up.code, &higher).await.id,
+        ask.id,
+        "asked twice"
+    );
+    let paid = pay(db, &ask, "TXN-UP-BS").await;
+    assert!(paid.payment.receipt_no.is_some());
+    let e = fee_payment::request_payment_under(db, &crate::sys(), &up.code, now_micros(), &higher)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 409);
+    // 80.000 đ from the fee day: 20.000 đ back, nothing asked for; once only.
+    let lower = next_resolution_at(&fee_date, 80_000);
+    for _ in 0..2 {
+        let e =
+            fee_payment::request_payment_under(db, &crate::sys(), &down.code, now_micros(), &lower)
+                .await
+                .unwrap_err();
+        assert_eq!(e.status(), 409);
+        assert!(e.detail_vi.unwrap().contains("không thu thêm"));
+    }
+    let back = fee_refund::of_trip(db, &down.code).await.unwrap().unwrap();
+    assert_eq!(
+        (back.reason.as_str(), back.amount_vnd, back.collector_vnd),
+        ("rate_change", 20_000, 2_000)
+    );
+    assert_eq!(back.payment_id, paid_down.id);
+    assert_eq!(refund_rows(db).await, 1);
+    assert_eq!(
+        fee_payment::current(db, &down.code)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        "paid"
     );
 }
