@@ -17,6 +17,7 @@
 //! are signed with the member's key, and the log and nonces are the node's own.
 
 use crate::log::{self, NewEntry};
+use crate::stages::Stage;
 use crate::{registry, signing, webhooks};
 use axum::body::Body;
 use axum::extract::{Extension, OriginalUri, Path};
@@ -148,6 +149,8 @@ pub struct Hub {
     nonces: tokio::sync::OnceCell<Mutex<NonceWindow>>,
     limiter: MemberLimiter,
     metrics: crate::metrics::HubMetrics,
+    /// Time per stage of an exchange and of the log writer ([`crate::stages`]).
+    stages: Arc<crate::stages::Stages>,
     log: log::Appender,
     /// The JetStream connection for members' pulls (made on the first pull).
     events: tokio::sync::OnceCell<crate::EventBridge>,
@@ -595,7 +598,8 @@ impl Hub {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        let appender = log::Appender::new(db.clone());
+        let stages = Arc::new(crate::stages::Stages::default());
+        let appender = log::Appender::with_stages(db.clone(), stages.clone());
         Self {
             db,
             key,
@@ -606,6 +610,7 @@ impl Hub {
             nonces: tokio::sync::OnceCell::new(),
             limiter: MemberLimiter::default(),
             metrics: crate::metrics::HubMetrics::default(),
+            stages,
             log: appender,
             cache: RegistryCache::default(),
             events: tokio::sync::OnceCell::new(),
@@ -783,6 +788,12 @@ impl Hub {
         format!("{}{}", self.metrics.render(), webhooks::metrics().render())
     }
 
+    /// Time per stage of the exchanges and of the log writer since the start (or the last
+    /// [`crate::stages::Stages::reset`]).
+    pub fn stages(&self) -> &crate::stages::Stages {
+        &self.stages
+    }
+
     pub fn config(&self) -> &HubConfig {
         &self.cfg
     }
@@ -841,6 +852,7 @@ impl Hub {
         content_type: Option<HeaderValue>,
         body: Vec<u8>,
     ) -> Response {
+        let started = Instant::now();
         let response_sha256 = signing::sha256_hex(&body);
         let hub_signature = signing::sign(
             &self.key,
@@ -875,11 +887,14 @@ impl Hub {
                 Some(sealed)
             }),
         };
+        self.stages.since(Stage::Sign, started);
+        let started = Instant::now();
         let logged = if seen.inflight {
             self.log.append_closing(entry).await
         } else {
             self.log.append_with_nonce(entry, seen.nonce.clone()).await
         };
+        self.stages.since(Stage::LogWait, started);
         if let Err(e) = logged {
             tracing::error!(error = %e, exchange_id = %seen.exchange_id, "message log append failed");
             return problem(
@@ -926,6 +941,7 @@ impl Hub {
                 h.insert(name, v);
             }
         }
+        self.stages.since(Stage::Total, seen.started);
         resp
     }
 
@@ -1082,6 +1098,7 @@ impl Hub {
         String,
         Result<(String, Option<log::NonceRecord>), AuthError>,
     ) {
+        let started = Instant::now();
         let client = header_str(headers, signing::H_MEMBER)
             .unwrap_or_default()
             .to_string();
@@ -1124,8 +1141,12 @@ impl Hub {
         if !self.allow_rate(&client).await {
             return (request_sha256, refused(&RATE_LIMITED, true));
         }
+        self.stages.since(Stage::Verify, started);
+        let started = Instant::now();
         flight.request_sha256 = request_sha256.clone();
-        match self.take_nonce(&client, nonce, ts, &flight).await {
+        let taken = self.take_nonce(&client, nonce, ts, &flight).await;
+        self.stages.since(Stage::Nonce, started);
+        match taken {
             Ok(Some(record)) => (request_sha256, Ok((client, record))),
             Ok(None) => (request_sha256, refused(&REPLAYED, true)),
             Err(e) => (request_sha256, Err(AuthError::Internal(e.to_string()))),
@@ -1229,7 +1250,10 @@ impl Hub {
         body: Body,
         limit: usize,
     ) -> Result<(String, axum::body::Bytes), Response> {
-        let Ok(body) = axum::body::to_bytes(body, self.cfg.max_body.min(limit)).await else {
+        let started = Instant::now();
+        let body = axum::body::to_bytes(body, self.cfg.max_body.min(limit)).await;
+        self.stages.since(Stage::ReadBody, started);
+        let Ok(body) = body else {
             seen.request_sha256 = signing::sha256_hex(b"");
             return Err(self.refuse(seen, &TOO_LARGE).await);
         };
@@ -1381,6 +1405,7 @@ impl Hub {
             Err(refused) => return refused,
         };
         // 3. The service and the right to call it.
+        let started = Instant::now();
         let svc = match self.service_of(&seen.provider, &seen.service).await {
             Ok(Some(s)) if s.active => s,
             Ok(_) => return self.refuse(&seen, &UNKNOWN_SERVICE).await,
@@ -1408,6 +1433,7 @@ impl Hub {
             Ok(None) => return self.refuse(&seen, &FORBIDDEN).await,
             Err(e) => return self.unavailable(&seen, e).await,
         }
+        self.stages.since(Stage::Right, started);
         // Allowed: keep the bodies (encrypted) when the classification permits.
         if crate::bodies::kept_for(&svc.classification) && path_and_query.len() <= 2048 {
             let ts = header_str(&headers, signing::H_TIMESTAMP).and_then(|t| t.parse::<i64>().ok());
@@ -1438,6 +1464,7 @@ impl Hub {
         if let Some(a) = headers.get(header::ACCEPT) {
             req = req.header(header::ACCEPT, a.clone());
         }
+        let started = Instant::now();
         let result = req.body(body).send().await;
         let resp = match result {
             Ok(r) => r,
@@ -1482,6 +1509,7 @@ impl Hub {
                 }
             }
         }
+        self.stages.since(Stage::Forward, started);
         self.breaker_result(&breaker_key, !status.is_server_error());
         self.answer(&seen, status, "ok", content_type, bytes).await
     }

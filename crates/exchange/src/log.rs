@@ -324,6 +324,7 @@ type Pending = (
     Option<NonceRecord>,
     bool,
     tokio::sync::oneshot::Sender<Result<Entry, String>>,
+    std::time::Instant,
 );
 
 /// Group commit for the log: concurrent exchanges hand their entries to one task, which writes
@@ -333,6 +334,9 @@ type Pending = (
 pub struct Appender {
     db: Db,
     tx: std::sync::OnceLock<tokio::sync::mpsc::Sender<Pending>>,
+    /// The writer's timings: how long entries queue before their batch, the batches' writes
+    /// and sizes ([`crate::stages`]).
+    stages: std::sync::Arc<crate::stages::Stages>,
 }
 
 impl Appender {
@@ -340,9 +344,15 @@ impl Appender {
 
     /// The task starts with the first append (inside the runtime).
     pub fn new(db: Db) -> Self {
+        Self::with_stages(db, std::sync::Arc::default())
+    }
+
+    /// An appender that records its timings in `stages`.
+    pub fn with_stages(db: Db, stages: std::sync::Arc<crate::stages::Stages>) -> Self {
         Self {
             db,
             tx: std::sync::OnceLock::new(),
+            stages,
         }
     }
 
@@ -350,6 +360,7 @@ impl Appender {
         self.tx.get_or_init(|| {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Pending>(4 * Self::MAX_BATCH);
             let db = self.db.clone();
+            let stages = self.stages.clone();
             tokio::spawn(async move {
                 let mut batches = 0u64;
                 let mut entries = Vec::with_capacity(Self::MAX_BATCH);
@@ -358,7 +369,13 @@ impl Appender {
                 let mut replies = Vec::with_capacity(Self::MAX_BATCH);
                 while let Some(first) = rx.recv().await {
                     let mut next = Some(first);
-                    while let Some((entry, nonce, open, reply)) = next.take() {
+                    let began = std::time::Instant::now();
+                    while let Some((entry, nonce, open, reply, queued)) = next.take() {
+                        stages.record(
+                            crate::stages::Stage::LogQueue,
+                            u64::try_from(began.saturating_duration_since(queued).as_micros())
+                                .unwrap_or(u64::MAX),
+                        );
                         entries.push(entry);
                         nonces.extend(nonce);
                         inflight.push(open);
@@ -369,8 +386,10 @@ impl Appender {
                     }
                     batches += 1;
                     // Expired nonces are purged every 64th commit.
+                    stages.record(crate::stages::Stage::LogBatchSize, entries.len() as u64);
                     let result =
                         write_batch(&db, &entries, &nonces, &inflight, Closing::Own, batches % 64 == 1).await;
+                    stages.since(crate::stages::Stage::LogBatch, began);
                     entries.clear();
                     inflight.clear();
                     match result {
@@ -431,7 +450,7 @@ impl Appender {
     ) -> Result<Entry, DbError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.sender()
-            .send((e, nonce, inflight, reply))
+            .send((e, nonce, inflight, reply, std::time::Instant::now()))
             .await
             .map_err(|_| DbError::Invalid("exchange log appender stopped".into()))?;
         answer
