@@ -180,12 +180,19 @@ struct Cached<T> {
 /// changes bump the generation ([`registry::generation`]).
 #[derive(Default)]
 struct RegistryCache {
-    keys: CacheMap<String, Arc<Vec<String>>>,
+    keys: CacheMap<String, Arc<MemberKeys>>,
     services: CacheMap<(String, String), Option<Arc<registry::Service>>>,
     scopes: CacheMap<RightKey, Option<Arc<Vec<String>>>>,
 }
 
 type CacheMap<K, V> = Mutex<HashMap<K, Cached<V>>>;
+/// A member's active keys, parsed once (`None`: a stored key that does not parse, which no
+/// signature verifies under).
+type MemberKeys = Vec<Option<ed25519_dalek::VerifyingKey>>;
+
+fn parsed_keys(keys: &[String]) -> MemberKeys {
+    keys.iter().map(|k| signing::parse_public_key(k)).collect()
+}
 /// (client, provider, service).
 type RightKey = (String, String, String);
 
@@ -538,8 +545,8 @@ impl Seen {
         }
     }
 
-    /// The in-flight row of this request (its hash filled in by [`Hub::authenticate`]).
-    fn in_flight(&self) -> log::InFlight {
+    /// The in-flight row of this request, whose hash is `request_sha256`.
+    fn in_flight(&self, request_sha256: &str) -> log::InFlight {
         log::InFlight {
             exchange_id: self.exchange_id.clone(),
             client: self.client.clone(),
@@ -547,7 +554,7 @@ impl Seen {
             service: self.service.clone(),
             method: self.method.clone(),
             path: self.path.clone(),
-            request_sha256: String::new(),
+            request_sha256: request_sha256.to_string(),
             client_signature: self.client_signature.clone(),
         }
     }
@@ -705,15 +712,17 @@ impl Hub {
     }
 
     /// The public keys a request from `member` may be signed with (none unless active).
-    async fn keys_of(&self, member: &str) -> Result<Arc<Vec<String>>, Unavailable> {
+    async fn keys_of(&self, member: &str) -> Result<Arc<MemberKeys>, Unavailable> {
         match &self.source {
             Source::Database => Ok(cached(&self.cache.keys, member.to_string(), async {
-                Ok(Arc::new(registry::active_keys(&self.db, member).await?))
+                Ok(Arc::new(parsed_keys(
+                    &registry::active_keys(&self.db, member).await?,
+                )))
             })
             .await?),
             Source::Snapshot(node) => {
                 let held = node.current().map_err(|_| Unavailable::Stale)?;
-                Ok(Arc::new(held.active_keys(member)))
+                Ok(Arc::new(parsed_keys(&held.active_keys(member))))
             }
         }
     }
@@ -1021,7 +1030,7 @@ impl Hub {
         member: &str,
         nonce: &str,
         ts: i64,
-        flight: &log::InFlight,
+        flight: impl FnOnce() -> log::InFlight,
     ) -> Result<Option<Option<log::NonceRecord>>, DbError> {
         let now = now_micros();
         let skew = i64::try_from(self.cfg.clock_skew.as_micros()).unwrap_or(i64::MAX);
@@ -1047,7 +1056,7 @@ impl Hub {
             if !log::insert_nonce(&mut tx, member, nonce, expires).await? {
                 return Ok(None);
             }
-            flight.write(&mut tx, now).await?;
+            flight().write(&mut tx, now).await?;
             tx.commit().await?;
             let mut w = window
                 .lock()
@@ -1093,7 +1102,7 @@ impl Hub {
         path_and_query: &str,
         headers: &HeaderMap,
         body: &[u8],
-        mut flight: log::InFlight,
+        seen: &Seen,
     ) -> (
         String,
         Result<(String, Option<log::NonceRecord>), AuthError>,
@@ -1129,7 +1138,8 @@ impl Hub {
         }
         if !keys
             .iter()
-            .any(|k| signing::verify(k, &text, client_signature))
+            .flatten()
+            .any(|k| signing::verify_with(k, &text, client_signature))
         {
             return (request_sha256, refused(&BAD_SIGNATURE, false));
         }
@@ -1143,8 +1153,9 @@ impl Hub {
         }
         self.stages.since(Stage::Verify, started);
         let started = Instant::now();
-        flight.request_sha256 = request_sha256.clone();
-        let taken = self.take_nonce(&client, nonce, ts, &flight).await;
+        let taken = self
+            .take_nonce(&client, nonce, ts, || seen.in_flight(&request_sha256))
+            .await;
         self.stages.since(Stage::Nonce, started);
         match taken {
             Ok(Some(record)) => (request_sha256, Ok((client, record))),
@@ -1274,7 +1285,7 @@ impl Hub {
         body: &[u8],
     ) -> Result<String, Response> {
         let (request_sha256, auth) = self
-            .authenticate(method, path_and_query, headers, body, seen.in_flight())
+            .authenticate(method, path_and_query, headers, body, seen)
             .await;
         seen.request_sha256 = request_sha256;
         match auth {
