@@ -30,6 +30,9 @@ pub struct Options {
     pub presign: usize,
     /// Clients check the hub's signature on every answer (as a real member would).
     pub verify_answers: bool,
+    /// A fixed amount of work: this many exchanges in all, however long they take (`duration`
+    /// is then ignored); 0: as many as fit in `duration`.
+    pub exchanges: usize,
 }
 
 /// What was measured.
@@ -53,6 +56,8 @@ pub struct Report {
     /// (events, seconds) published to NATS.
     pub nats: Option<(usize, f64)>,
     pub webhooks: Option<WebhookReport>,
+    /// Time per stage inside the hub during the exchanges ([`crate::stages`]).
+    pub stages: Vec<crate::stages::StageSummary>,
 }
 
 /// The webhook phase: deliveries written from the outbox, then posted (signed) to a receiver
@@ -103,12 +108,14 @@ impl Report {
                 }
                 None => "CPU in the window: not measured (no /proc)".into(),
             },
-            format!(
-                "message log: {} entries verified, {}",
-                self.log_entries_verified,
-                if self.log_intact { "intact" } else { "BROKEN" }
-            ),
+            "time per stage in the hub (successful exchanges; log writer per batch):".into(),
         ];
+        out.extend(self.stages.iter().map(|s| format!("  {}", s.line())));
+        out.extend([format!(
+            "message log: {} entries verified, {}",
+            self.log_entries_verified,
+            if self.log_intact { "intact" } else { "BROKEN" }
+        )]);
         if let Some((n, s)) = self.nats {
             out.push(format!(
                 "NATS JetStream: {n} events published (acknowledged) in {s:.2} s = {:.0}/s",
@@ -316,7 +323,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
         },
     ));
     let state = tinhso_http::AppState::new(db.clone(), tinhso_http::WebConfig::default());
-    let app = crate::web::member_routes(hub).with_state(state);
+    let app = crate::web::member_routes(hub.clone()).with_state(state);
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
@@ -352,6 +359,10 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
         );
     }
     let verify_answers = opts.verify_answers;
+    // With a fixed amount of work, each request takes one of these tickets first.
+    let tickets = Arc::new(std::sync::atomic::AtomicUsize::new(opts.exchanges));
+    let by_count = opts.exchanges > 0;
+    hub.stages().reset();
     let cpu_before = cpu_by_thread();
     let start = Instant::now();
     let deadline = start + opts.duration;
@@ -361,6 +372,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
         let url = url.clone();
         let path = path.clone();
         let body = body_of(c);
+        let tickets = tickets.clone();
         tasks.push(client_rt.spawn(async move {
             let http = reqwest::Client::builder()
                 .pool_max_idle_per_host(1)
@@ -372,7 +384,20 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
             let mut bad = 0usize;
             let mut crypto = Duration::ZERO;
             ready.reverse();
-            while Instant::now() < deadline {
+            let more = || {
+                if by_count {
+                    tickets
+                        .fetch_update(
+                            std::sync::atomic::Ordering::Relaxed,
+                            std::sync::atomic::Ordering::Relaxed,
+                            |n| n.checked_sub(1),
+                        )
+                        .is_ok()
+                } else {
+                    Instant::now() < deadline
+                }
+            };
+            while more() {
                 let t0 = Instant::now();
                 let headers = match ready.pop() {
                     Some(h) => h,
@@ -431,6 +456,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
     let cpu = cpu_by_thread()
         .zip(cpu_before)
         .map(|(a, b)| (a.0 - b.0, a.1 - b.1, a.2 - b.2));
+    let stages = hub.stages().summary();
     drop(client_rt);
     drop(provider_rt);
     all.sort_by(f64::total_cmp);
@@ -457,6 +483,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
         bad_answers,
         nats,
         webhooks,
+        stages,
     })
 }
 

@@ -17,6 +17,7 @@
 //! are signed with the member's key, and the log and nonces are the node's own.
 
 use crate::log::{self, NewEntry};
+use crate::stages::Stage;
 use crate::{registry, signing, webhooks};
 use axum::body::Body;
 use axum::extract::{Extension, OriginalUri, Path};
@@ -148,6 +149,8 @@ pub struct Hub {
     nonces: tokio::sync::OnceCell<Mutex<NonceWindow>>,
     limiter: MemberLimiter,
     metrics: crate::metrics::HubMetrics,
+    /// Time per stage of an exchange and of the log writer ([`crate::stages`]).
+    stages: Arc<crate::stages::Stages>,
     log: log::Appender,
     /// The JetStream connection for members' pulls (made on the first pull).
     events: tokio::sync::OnceCell<crate::EventBridge>,
@@ -177,12 +180,19 @@ struct Cached<T> {
 /// changes bump the generation ([`registry::generation`]).
 #[derive(Default)]
 struct RegistryCache {
-    keys: CacheMap<String, Arc<Vec<String>>>,
+    keys: CacheMap<String, Arc<MemberKeys>>,
     services: CacheMap<(String, String), Option<Arc<registry::Service>>>,
     scopes: CacheMap<RightKey, Option<Arc<Vec<String>>>>,
 }
 
 type CacheMap<K, V> = Mutex<HashMap<K, Cached<V>>>;
+/// A member's active keys, parsed once (`None`: a stored key that does not parse, which no
+/// signature verifies under).
+type MemberKeys = Vec<Option<ed25519_dalek::VerifyingKey>>;
+
+fn parsed_keys(keys: &[String]) -> MemberKeys {
+    keys.iter().map(|k| signing::parse_public_key(k)).collect()
+}
 /// (client, provider, service).
 type RightKey = (String, String, String);
 
@@ -535,8 +545,8 @@ impl Seen {
         }
     }
 
-    /// The in-flight row of this request (its hash filled in by [`Hub::authenticate`]).
-    fn in_flight(&self) -> log::InFlight {
+    /// The in-flight row of this request, whose hash is `request_sha256`.
+    fn in_flight(&self, request_sha256: &str) -> log::InFlight {
         log::InFlight {
             exchange_id: self.exchange_id.clone(),
             client: self.client.clone(),
@@ -544,7 +554,7 @@ impl Seen {
             service: self.service.clone(),
             method: self.method.clone(),
             path: self.path.clone(),
-            request_sha256: String::new(),
+            request_sha256: request_sha256.to_string(),
             client_signature: self.client_signature.clone(),
         }
     }
@@ -595,7 +605,8 @@ impl Hub {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        let appender = log::Appender::new(db.clone());
+        let stages = Arc::new(crate::stages::Stages::default());
+        let appender = log::Appender::with_stages(db.clone(), stages.clone());
         Self {
             db,
             key,
@@ -606,6 +617,7 @@ impl Hub {
             nonces: tokio::sync::OnceCell::new(),
             limiter: MemberLimiter::default(),
             metrics: crate::metrics::HubMetrics::default(),
+            stages,
             log: appender,
             cache: RegistryCache::default(),
             events: tokio::sync::OnceCell::new(),
@@ -700,15 +712,17 @@ impl Hub {
     }
 
     /// The public keys a request from `member` may be signed with (none unless active).
-    async fn keys_of(&self, member: &str) -> Result<Arc<Vec<String>>, Unavailable> {
+    async fn keys_of(&self, member: &str) -> Result<Arc<MemberKeys>, Unavailable> {
         match &self.source {
             Source::Database => Ok(cached(&self.cache.keys, member.to_string(), async {
-                Ok(Arc::new(registry::active_keys(&self.db, member).await?))
+                Ok(Arc::new(parsed_keys(
+                    &registry::active_keys(&self.db, member).await?,
+                )))
             })
             .await?),
             Source::Snapshot(node) => {
                 let held = node.current().map_err(|_| Unavailable::Stale)?;
-                Ok(Arc::new(held.active_keys(member)))
+                Ok(Arc::new(parsed_keys(&held.active_keys(member))))
             }
         }
     }
@@ -783,6 +797,12 @@ impl Hub {
         format!("{}{}", self.metrics.render(), webhooks::metrics().render())
     }
 
+    /// Time per stage of the exchanges and of the log writer since the start (or the last
+    /// [`crate::stages::Stages::reset`]).
+    pub fn stages(&self) -> &crate::stages::Stages {
+        &self.stages
+    }
+
     pub fn config(&self) -> &HubConfig {
         &self.cfg
     }
@@ -841,6 +861,7 @@ impl Hub {
         content_type: Option<HeaderValue>,
         body: Vec<u8>,
     ) -> Response {
+        let started = Instant::now();
         let response_sha256 = signing::sha256_hex(&body);
         let hub_signature = signing::sign(
             &self.key,
@@ -875,11 +896,14 @@ impl Hub {
                 Some(sealed)
             }),
         };
+        self.stages.since(Stage::Sign, started);
+        let started = Instant::now();
         let logged = if seen.inflight {
             self.log.append_closing(entry).await
         } else {
             self.log.append_with_nonce(entry, seen.nonce.clone()).await
         };
+        self.stages.since(Stage::LogWait, started);
         if let Err(e) = logged {
             tracing::error!(error = %e, exchange_id = %seen.exchange_id, "message log append failed");
             return problem(
@@ -926,6 +950,7 @@ impl Hub {
                 h.insert(name, v);
             }
         }
+        self.stages.since(Stage::Total, seen.started);
         resp
     }
 
@@ -1005,7 +1030,7 @@ impl Hub {
         member: &str,
         nonce: &str,
         ts: i64,
-        flight: &log::InFlight,
+        flight: impl FnOnce() -> log::InFlight,
     ) -> Result<Option<Option<log::NonceRecord>>, DbError> {
         let now = now_micros();
         let skew = i64::try_from(self.cfg.clock_skew.as_micros()).unwrap_or(i64::MAX);
@@ -1031,7 +1056,7 @@ impl Hub {
             if !log::insert_nonce(&mut tx, member, nonce, expires).await? {
                 return Ok(None);
             }
-            flight.write(&mut tx, now).await?;
+            flight().write(&mut tx, now).await?;
             tx.commit().await?;
             let mut w = window
                 .lock()
@@ -1077,11 +1102,12 @@ impl Hub {
         path_and_query: &str,
         headers: &HeaderMap,
         body: &[u8],
-        mut flight: log::InFlight,
+        seen: &Seen,
     ) -> (
         String,
         Result<(String, Option<log::NonceRecord>), AuthError>,
     ) {
+        let started = Instant::now();
         let client = header_str(headers, signing::H_MEMBER)
             .unwrap_or_default()
             .to_string();
@@ -1112,7 +1138,8 @@ impl Hub {
         }
         if !keys
             .iter()
-            .any(|k| signing::verify(k, &text, client_signature))
+            .flatten()
+            .any(|k| signing::verify_with(k, &text, client_signature))
         {
             return (request_sha256, refused(&BAD_SIGNATURE, false));
         }
@@ -1124,8 +1151,13 @@ impl Hub {
         if !self.allow_rate(&client).await {
             return (request_sha256, refused(&RATE_LIMITED, true));
         }
-        flight.request_sha256 = request_sha256.clone();
-        match self.take_nonce(&client, nonce, ts, &flight).await {
+        self.stages.since(Stage::Verify, started);
+        let started = Instant::now();
+        let taken = self
+            .take_nonce(&client, nonce, ts, || seen.in_flight(&request_sha256))
+            .await;
+        self.stages.since(Stage::Nonce, started);
+        match taken {
             Ok(Some(record)) => (request_sha256, Ok((client, record))),
             Ok(None) => (request_sha256, refused(&REPLAYED, true)),
             Err(e) => (request_sha256, Err(AuthError::Internal(e.to_string()))),
@@ -1229,7 +1261,10 @@ impl Hub {
         body: Body,
         limit: usize,
     ) -> Result<(String, axum::body::Bytes), Response> {
-        let Ok(body) = axum::body::to_bytes(body, self.cfg.max_body.min(limit)).await else {
+        let started = Instant::now();
+        let body = axum::body::to_bytes(body, self.cfg.max_body.min(limit)).await;
+        self.stages.since(Stage::ReadBody, started);
+        let Ok(body) = body else {
             seen.request_sha256 = signing::sha256_hex(b"");
             return Err(self.refuse(seen, &TOO_LARGE).await);
         };
@@ -1250,7 +1285,7 @@ impl Hub {
         body: &[u8],
     ) -> Result<String, Response> {
         let (request_sha256, auth) = self
-            .authenticate(method, path_and_query, headers, body, seen.in_flight())
+            .authenticate(method, path_and_query, headers, body, seen)
             .await;
         seen.request_sha256 = request_sha256;
         match auth {
@@ -1381,6 +1416,7 @@ impl Hub {
             Err(refused) => return refused,
         };
         // 3. The service and the right to call it.
+        let started = Instant::now();
         let svc = match self.service_of(&seen.provider, &seen.service).await {
             Ok(Some(s)) if s.active => s,
             Ok(_) => return self.refuse(&seen, &UNKNOWN_SERVICE).await,
@@ -1408,6 +1444,7 @@ impl Hub {
             Ok(None) => return self.refuse(&seen, &FORBIDDEN).await,
             Err(e) => return self.unavailable(&seen, e).await,
         }
+        self.stages.since(Stage::Right, started);
         // Allowed: keep the bodies (encrypted) when the classification permits.
         if crate::bodies::kept_for(&svc.classification) && path_and_query.len() <= 2048 {
             let ts = header_str(&headers, signing::H_TIMESTAMP).and_then(|t| t.parse::<i64>().ok());
@@ -1438,6 +1475,7 @@ impl Hub {
         if let Some(a) = headers.get(header::ACCEPT) {
             req = req.header(header::ACCEPT, a.clone());
         }
+        let started = Instant::now();
         let result = req.body(body).send().await;
         let resp = match result {
             Ok(r) => r,
@@ -1482,6 +1520,7 @@ impl Hub {
                 }
             }
         }
+        self.stages.since(Stage::Forward, started);
         self.breaker_result(&breaker_key, !status.is_server_error());
         self.answer(&seen, status, "ok", content_type, bytes).await
     }

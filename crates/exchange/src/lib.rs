@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod registry;
 pub mod retention;
 pub mod signing;
+pub mod stages;
 /// RFC 3161 time-stamps: the shared client in `tinhso-tsa` (also used by PAdES-B-T).
 pub use tinhso_tsa as tsa;
 pub mod web;

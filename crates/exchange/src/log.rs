@@ -27,7 +27,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use tinhso_store::audit::GENESIS_HASH;
-use tinhso_store::{now_micros, Db, DbError};
+use tinhso_store::{now_micros, Backend, Db, DbError};
 
 /// What the hub records about one exchange.
 #[derive(Debug, Clone, Default)]
@@ -193,6 +193,7 @@ async fn write_batch(
     if entries.is_empty() && nonces.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
+    let backend = db.backend();
     let mut tx = db.begin_write().await?;
     if purge {
         sqlx::query("DELETE FROM exchange_nonces WHERE expires_at < $1")
@@ -200,10 +201,7 @@ async fn write_batch(
             .execute(tx.conn())
             .await?;
     }
-    let mut fresh = Vec::with_capacity(nonces.len());
-    for (member, nonce, expires) in nonces {
-        fresh.push(insert_nonce(&mut tx, member, nonce, *expires).await?);
-    }
+    let fresh = insert_nonces(&mut tx, nonces).await?;
     if entries.is_empty() {
         tx.commit().await?;
         return Ok((Vec::new(), fresh));
@@ -214,22 +212,23 @@ async fn write_batch(
             .await?;
     let mut seq: i64 = row.try_get(0)?;
     let mut prev_hash: String = row.try_get(1)?;
-    let insert = format!(
-        "INSERT INTO exchange_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-    );
+    // After the head row's lock: a concurrent sweep deleting the same rows has committed (or
+    // not started) by now, so what this deletes is final.
+    let closing_ids: Vec<&str> = entries
+        .iter()
+        .zip(inflight)
+        .filter(|(_, c)| **c)
+        .map(|(e, _)| e.exchange_id.as_str())
+        .collect();
+    let closed = close_rows(&mut tx, &closing_ids).await?;
     let mut out = Vec::with_capacity(entries.len());
+    let mut kept = Vec::new();
     for (i, e) in entries.iter().enumerate() {
-        if inflight.get(i).copied().unwrap_or(false) {
-            // After the head row's lock: a concurrent sweep deleting the same row has
-            // committed (or not started) by now, so the count is final.
-            let closed = sqlx::query("DELETE FROM exchange_inflight WHERE exchange_id = $1")
-                .bind(&e.exchange_id)
-                .execute(tx.conn())
-                .await?
-                .rows_affected();
-            if closed == 0 && closing == Closing::Claim {
-                continue;
-            }
+        if inflight.get(i).copied().unwrap_or(false)
+            && closing == Closing::Claim
+            && !closed.contains(e.exchange_id.as_str())
+        {
+            continue;
         }
         seq += 1;
         let mut entry = Entry {
@@ -248,47 +247,18 @@ async fn write_batch(
             response_sha256: e.response_sha256.clone(),
             client_signature: cut(&e.client_signature, 128),
             hub_signature: e.hub_signature.clone(),
-            prev_hash: prev_hash.clone(),
+            prev_hash: std::mem::take(&mut prev_hash),
             hash: String::new(),
         };
         entry.hash = entry.computed_hash();
-        sqlx::query(&insert)
-            .bind(entry.seq)
-            .bind(entry.at)
-            .bind(&entry.exchange_id)
-            .bind(&entry.client)
-            .bind(&entry.provider)
-            .bind(&entry.service)
-            .bind(&entry.method)
-            .bind(&entry.path)
-            .bind(entry.status)
-            .bind(&entry.outcome)
-            .bind(entry.latency_us)
-            .bind(&entry.request_sha256)
-            .bind(&entry.response_sha256)
-            .bind(&entry.client_signature)
-            .bind(&entry.hub_signature)
-            .bind(&entry.prev_hash)
-            .bind(&entry.hash)
-            .execute(tx.conn())
-            .await?;
+        prev_hash.clone_from(&entry.hash);
         if let Some(k) = &e.kept {
-            sqlx::query(
-                "INSERT INTO exchange_bodies (exchange_id, client_timestamp, client_nonce, request_body, response_body, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&entry.exchange_id)
-            .bind(k.client_timestamp)
-            .bind(&k.client_nonce)
-            .bind(&k.request)
-            .bind(&k.response)
-            .bind(entry.at)
-            .execute(tx.conn())
-            .await?;
+            kept.push((out.len(), k));
         }
-        prev_hash = entry.hash.clone();
         out.push(entry);
     }
+    insert_entries(&mut tx, &out, backend).await?;
+    insert_kept(&mut tx, &out, &kept, backend).await?;
     sqlx::query("UPDATE exchange_log_head SET seq = $1, hash = $2 WHERE id = 1")
         .bind(seq)
         .bind(&prev_hash)
@@ -296,6 +266,161 @@ async fn write_batch(
         .await?;
     tx.commit().await?;
     Ok((out, fresh))
+}
+
+/// Rows per multi-row statement of the log writer: 100 rows of the log's 17 columns stay far
+/// below SQLite's (32,766) and PostgreSQL's (65,535) bound-parameter limits, and a batch of
+/// the group commit ([`Appender::MAX_BATCH`]) takes 3 statements instead of 256.
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// `{head} VALUES (…), (…)` for `rows` rows of `cols` parameters, then `tail`: anonymous `?`
+/// on SQLite (it finds a numbered parameter by a linear search), `$n` on PostgreSQL.
+fn rows_sql(head: &str, cols: usize, rows: usize, backend: Backend, tail: &str) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * cols * 5 + 16);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 1..=cols {
+            if c > 1 {
+                sql.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    let _ = write!(sql, "${}", r * cols + c);
+                }
+            }
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
+}
+
+/// Record new nonces (`exchange_nonces`) in `tx`, with multi-row inserts that keep what the
+/// database had (insert-or-nothing on the unique key); per nonce, in order, whether it was new.
+async fn insert_nonces(
+    tx: &mut tinhso_store::WriteTx,
+    nonces: &[NonceRecord],
+) -> Result<Vec<bool>, DbError> {
+    let mut new = std::collections::HashSet::new();
+    for chunk in nonces.chunks(ROWS_PER_STATEMENT) {
+        let sql = rows_sql(
+            "INSERT INTO exchange_nonces (member_code, nonce, expires_at)",
+            3,
+            chunk.len(),
+            tx.backend(),
+            " ON CONFLICT (member_code, nonce) DO NOTHING RETURNING member_code, nonce",
+        );
+        let mut q = sqlx::query_as::<_, (String, String)>(&sql).persistent(chunk.len() == 1);
+        for (member, nonce, expires) in chunk {
+            q = q.bind(member).bind(nonce).bind(*expires);
+        }
+        new.extend(q.fetch_all(tx.conn()).await?);
+    }
+    Ok(nonces
+        .iter()
+        .map(|(m, n, _)| new.contains(&(m.clone(), n.clone())))
+        .collect())
+}
+
+/// Delete the in-flight rows of `ids` ([`InFlight`]) in `tx`; the ids whose row was there.
+async fn close_rows(
+    tx: &mut tinhso_store::WriteTx,
+    ids: &[&str],
+) -> Result<std::collections::HashSet<String>, DbError> {
+    let mut closed = std::collections::HashSet::new();
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from("DELETE FROM exchange_inflight WHERE exchange_id IN (");
+        for i in 1..=chunk.len() {
+            if i > 1 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${i}"));
+        }
+        sql.push_str(") RETURNING exchange_id");
+        let mut q = sqlx::query_scalar::<_, String>(&sql).persistent(chunk.len() == 1);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        closed.extend(q.fetch_all(tx.conn()).await?);
+    }
+    Ok(closed)
+}
+
+/// Insert chained entries in `tx`, [`ROWS_PER_STATEMENT`] a statement.
+async fn insert_entries(
+    tx: &mut tinhso_store::WriteTx,
+    rows: &[Entry],
+    backend: Backend,
+) -> Result<(), DbError> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = rows_sql(
+            &format!("INSERT INTO exchange_log ({COLUMNS})"),
+            17,
+            chunk.len(),
+            backend,
+            "",
+        );
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == 1);
+        for e in chunk {
+            q = q
+                .bind(e.seq)
+                .bind(e.at)
+                .bind(&e.exchange_id)
+                .bind(&e.client)
+                .bind(&e.provider)
+                .bind(&e.service)
+                .bind(&e.method)
+                .bind(&e.path)
+                .bind(e.status)
+                .bind(&e.outcome)
+                .bind(e.latency_us)
+                .bind(&e.request_sha256)
+                .bind(&e.response_sha256)
+                .bind(&e.client_signature)
+                .bind(&e.hub_signature)
+                .bind(&e.prev_hash)
+                .bind(&e.hash);
+        }
+        q.execute(tx.conn()).await?;
+    }
+    Ok(())
+}
+
+/// Insert the kept (encrypted) bodies of entries in `tx`: (index in `rows`, bodies).
+async fn insert_kept(
+    tx: &mut tinhso_store::WriteTx,
+    rows: &[Entry],
+    kept: &[(usize, &crate::bodies::Sealed)],
+    backend: Backend,
+) -> Result<(), DbError> {
+    for chunk in kept.chunks(ROWS_PER_STATEMENT) {
+        let sql = rows_sql(
+            "INSERT INTO exchange_bodies (exchange_id, client_timestamp, client_nonce, request_body, response_body, created_at)",
+            6,
+            chunk.len(),
+            backend,
+            "",
+        );
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == 1);
+        for (i, k) in chunk {
+            let e = rows.get(*i).ok_or_else(|| {
+                DbError::Invalid("exchange log: kept bodies without entry".into())
+            })?;
+            q = q
+                .bind(&e.exchange_id)
+                .bind(k.client_timestamp)
+                .bind(&k.client_nonce)
+                .bind(&k.request)
+                .bind(&k.response)
+                .bind(e.at);
+        }
+        q.execute(tx.conn()).await?;
+    }
+    Ok(())
 }
 
 /// Record a request's nonce in `tx` unless the database has it already (insert-or-nothing on
@@ -324,6 +449,7 @@ type Pending = (
     Option<NonceRecord>,
     bool,
     tokio::sync::oneshot::Sender<Result<Entry, String>>,
+    std::time::Instant,
 );
 
 /// Group commit for the log: concurrent exchanges hand their entries to one task, which writes
@@ -333,6 +459,9 @@ type Pending = (
 pub struct Appender {
     db: Db,
     tx: std::sync::OnceLock<tokio::sync::mpsc::Sender<Pending>>,
+    /// The writer's timings: how long entries queue before their batch, the batches' writes
+    /// and sizes ([`crate::stages`]).
+    stages: std::sync::Arc<crate::stages::Stages>,
 }
 
 impl Appender {
@@ -340,9 +469,15 @@ impl Appender {
 
     /// The task starts with the first append (inside the runtime).
     pub fn new(db: Db) -> Self {
+        Self::with_stages(db, std::sync::Arc::default())
+    }
+
+    /// An appender that records its timings in `stages`.
+    pub fn with_stages(db: Db, stages: std::sync::Arc<crate::stages::Stages>) -> Self {
         Self {
             db,
             tx: std::sync::OnceLock::new(),
+            stages,
         }
     }
 
@@ -350,6 +485,7 @@ impl Appender {
         self.tx.get_or_init(|| {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Pending>(4 * Self::MAX_BATCH);
             let db = self.db.clone();
+            let stages = self.stages.clone();
             tokio::spawn(async move {
                 let mut batches = 0u64;
                 let mut entries = Vec::with_capacity(Self::MAX_BATCH);
@@ -358,7 +494,13 @@ impl Appender {
                 let mut replies = Vec::with_capacity(Self::MAX_BATCH);
                 while let Some(first) = rx.recv().await {
                     let mut next = Some(first);
-                    while let Some((entry, nonce, open, reply)) = next.take() {
+                    let began = std::time::Instant::now();
+                    while let Some((entry, nonce, open, reply, queued)) = next.take() {
+                        stages.record(
+                            crate::stages::Stage::LogQueue,
+                            u64::try_from(began.saturating_duration_since(queued).as_micros())
+                                .unwrap_or(u64::MAX),
+                        );
                         entries.push(entry);
                         nonces.extend(nonce);
                         inflight.push(open);
@@ -369,8 +511,10 @@ impl Appender {
                     }
                     batches += 1;
                     // Expired nonces are purged every 64th commit.
+                    stages.record(crate::stages::Stage::LogBatchSize, entries.len() as u64);
                     let result =
                         write_batch(&db, &entries, &nonces, &inflight, Closing::Own, batches % 64 == 1).await;
+                    stages.since(crate::stages::Stage::LogBatch, began);
                     entries.clear();
                     inflight.clear();
                     match result {
@@ -431,7 +575,7 @@ impl Appender {
     ) -> Result<Entry, DbError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.sender()
-            .send((e, nonce, inflight, reply))
+            .send((e, nonce, inflight, reply, std::time::Instant::now()))
             .await
             .map_err(|_| DbError::Invalid("exchange log appender stopped".into()))?;
         answer

@@ -119,9 +119,12 @@ pub fn fingerprint(public_key_b64: &str) -> String {
 
 /// Check a base64 signature of `text` under a base64 public key.
 pub fn verify(public_key_b64: &str, text: &str, signature_b64: &str) -> bool {
-    let Some(vk) = parse_public_key(public_key_b64) else {
-        return false;
-    };
+    parse_public_key(public_key_b64).is_some_and(|vk| verify_with(&vk, text, signature_b64))
+}
+
+/// [`verify`] under a key already parsed ([`parse_public_key`]): the hub keeps its members'
+/// keys parsed, since decoding one decompresses a curve point (a field square root) each time.
+pub fn verify_with(vk: &VerifyingKey, text: &str, signature_b64: &str) -> bool {
     let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(signature_b64.trim()) else {
         return false;
     };

@@ -35,6 +35,10 @@ pub struct ExchangeArgs {
     /// Clients check the hub's signature on every answer (costs client CPU on the same cores).
     #[arg(long)]
     pub verify_answers: bool,
+    /// A fixed amount of work: this many exchanges in all, however long they take
+    /// (`--seconds` is then ignored); for CPU per exchange. 0: as many as fit in `--seconds`.
+    #[arg(long, default_value_t = 0)]
+    pub exchanges: usize,
 }
 
 pub async fn run(args: &ExchangeArgs) -> anyhow::Result<()> {
@@ -79,6 +83,7 @@ pub async fn run(args: &ExchangeArgs) -> anyhow::Result<()> {
             webhook_events: args.webhook_events,
             presign: args.presign,
             verify_answers: args.verify_answers,
+            exchanges: args.exchanges,
         },
     )
     .await

@@ -4,6 +4,7 @@
 //! range stops start-up with a message, in Vietnamese and English, naming the key and what is
 //! allowed.
 
+use crate::settings::{place, Section};
 use serde::Deserialize;
 use std::time::Duration;
 use tinhso_exchange::{HubConfig, WebhookConfig};
@@ -73,141 +74,6 @@ pub struct ExchangeSettings {
 /// Days delivered webhooks are kept when nothing says otherwise.
 pub const DEFAULT_DELIVERED_WEBHOOKS_DAYS: u32 = 30;
 
-/// One setting: its section and key in the file, its environment variable, the value from
-/// either.
-struct Source<'a, T> {
-    section: &'a str,
-    key: &'a str,
-    env: &'a str,
-    file: Option<T>,
-}
-
-/// Reads a value: the environment variable (parsed) wins over the file.
-fn pick<T: std::str::FromStr + Copy>(
-    s: &Source<'_, T>,
-    env: &dyn Fn(&str) -> Option<String>,
-    allowed: &Allowed,
-) -> anyhow::Result<Option<(T, String)>> {
-    if let Some(raw) = env(s.env).filter(|v| !v.trim().is_empty()) {
-        return match raw.trim().parse::<T>() {
-            Ok(v) => Ok(Some((v, raw.trim().to_string()))),
-            Err(_) => Err(bad(s, &raw, allowed, true)),
-        };
-    }
-    Ok(None)
-}
-
-/// What a key accepts, for the messages.
-struct Allowed {
-    vi: String,
-    en: String,
-}
-
-fn bad<T>(s: &Source<'_, T>, raw: &str, allowed: &Allowed, from_env: bool) -> anyhow::Error {
-    let place = if from_env {
-        format!("{} (biến môi trường / environment)", s.env)
-    } else {
-        "tinhso.toml".to_string()
-    };
-    anyhow::anyhow!(
-        "setting `{section}.{key}` [{place}]: {raw:?} không hợp lệ — {vi} / is not valid — {en}",
-        section = s.section,
-        key = s.key,
-        vi = allowed.vi,
-        en = allowed.en,
-    )
-}
-
-fn int_range(lo: i64, hi: i64, unit_vi: &str, unit_en: &str) -> Allowed {
-    Allowed {
-        vi: format!("phải là số nguyên từ {lo} đến {hi}{unit_vi}"),
-        en: format!("must be a whole number from {lo} to {hi}{unit_en}"),
-    }
-}
-
-/// An integer setting of `[exchange]` within `lo..=hi`.
-fn int(
-    key: &str,
-    env_name: &str,
-    file: Option<i64>,
-    range: (i64, i64),
-    units: (&str, &str),
-    env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<Option<i64>> {
-    int_in("exchange", key, env_name, file, range, units, env)
-}
-
-/// An integer setting `key` of the file's `[section]` (or its environment variable
-/// `env_name`, which wins) within `lo..=hi`; `None` when neither sets it. Anything else stops
-/// start-up with a message naming the setting, where it came from and what is allowed.
-pub(crate) fn int_in(
-    section: &str,
-    key: &str,
-    env_name: &str,
-    file: Option<i64>,
-    (lo, hi): (i64, i64),
-    (unit_vi, unit_en): (&str, &str),
-    env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<Option<i64>> {
-    let s = Source {
-        section,
-        key,
-        env: env_name,
-        file,
-    };
-    let allowed = int_range(lo, hi, unit_vi, unit_en);
-    let (v, raw, from_env) = match pick(&s, env, &allowed)? {
-        Some((v, raw)) => (v, raw, true),
-        None => match s.file {
-            Some(v) => (v, v.to_string(), false),
-            None => return Ok(None),
-        },
-    };
-    if !(lo..=hi).contains(&v) {
-        return Err(bad(&s, &raw, &allowed, from_env));
-    }
-    Ok(Some(v))
-}
-
-/// A decimal setting: more than `lo` (or at least, when `lo_inclusive`), at most `hi`.
-fn float(
-    key: &str,
-    env_name: &str,
-    file: Option<f64>,
-    (lo, lo_inclusive, hi): (f64, bool, f64),
-    env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<Option<f64>> {
-    let s = Source {
-        section: "exchange",
-        key,
-        env: env_name,
-        file,
-    };
-    let allowed = if lo_inclusive {
-        Allowed {
-            vi: format!("phải là số từ {lo} đến {hi}"),
-            en: format!("must be a number from {lo} to {hi}"),
-        }
-    } else {
-        Allowed {
-            vi: format!("phải là số lớn hơn {lo} và không quá {hi}"),
-            en: format!("must be a number above {lo} and at most {hi}"),
-        }
-    };
-    let (v, raw, from_env) = match pick(&s, env, &allowed)? {
-        Some((v, raw)) => (v, raw, true),
-        None => match s.file {
-            Some(v) => (v, v.to_string(), false),
-            None => return Ok(None),
-        },
-    };
-    let above = if lo_inclusive { v >= lo } else { v > lo };
-    if !v.is_finite() || !above || v > hi {
-        return Err(bad(&s, &raw, &allowed, from_env));
-    }
-    Ok(Some(v))
-}
-
 fn secs(v: i64) -> Duration {
     Duration::from_secs(u64::try_from(v).unwrap_or(0))
 }
@@ -220,42 +86,20 @@ fn u32_of(v: i64) -> u32 {
     u32::try_from(v).unwrap_or(0)
 }
 
-/// A text setting: the environment variable (non-empty) wins over the file.
-fn text(
-    file: Option<&String>,
-    env_name: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Option<(String, bool)> {
-    if let Some(v) = env(env_name).filter(|v| !v.trim().is_empty()) {
-        return Some((v.trim().to_string(), true));
-    }
-    file.map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .map(|v| (v, false))
-}
-
 /// `tsa_url` and `tsa_certificate` (đơn vị cấp dấu thời gian): the client for the anchors when
 /// both are set; the trusted certificates alone are enough to verify stored tokens.
 fn tsa(
     f: &ExchangeFile,
-    env: &dyn Fn(&str) -> Option<String>,
+    sec: Section<'_>,
 ) -> anyhow::Result<(
     Option<tinhso_exchange::tsa::TsaConfig>,
     Option<tinhso_exchange::tsa::TrustedTsa>,
 )> {
-    let url = text(f.tsa_url.as_ref(), "TINHSO_EXCHANGE_TSA_URL", env);
-    let cert = text(
+    let url = sec.text(f.tsa_url.as_ref(), "TINHSO_EXCHANGE_TSA_URL");
+    let cert = sec.text(
         f.tsa_certificate.as_ref(),
         "TINHSO_EXCHANGE_TSA_CERTIFICATE",
-        env,
     );
-    let place = |from_env: bool, var: &str| {
-        if from_env {
-            format!("{var} (biến môi trường / environment)")
-        } else {
-            "tinhso.toml".to_string()
-        }
-    };
     if let Some((u, from_env)) = &url {
         let ok = reqwest::Url::parse(u)
             .ok()
@@ -301,20 +145,20 @@ fn tsa(
 
 /// A retention in days (0–36500; 0 = for ever), as it was set (`None`: not set).
 fn days(
+    sec: Section<'_>,
     key: &str,
     env_name: &str,
     file: Option<i64>,
-    env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Option<u32>> {
-    Ok(int(
-        key,
-        env_name,
-        file,
-        (0, 36_500),
-        (" (ngày; 0 = giữ mãi)", " (days; 0 = for ever)"),
-        env,
-    )?
-    .map(u32_of))
+    Ok(sec
+        .int(
+            key,
+            env_name,
+            file,
+            (0, 36_500),
+            (" (ngày; 0 = giữ mãi)", " (days; 0 = for ever)"),
+        )?
+        .map(u32_of))
 }
 
 impl ExchangeSettings {
@@ -328,94 +172,87 @@ impl ExchangeSettings {
         let mut hub = HubConfig::default();
         const SECONDS: (&str, &str) = (" (giây)", " (seconds)");
         const NONE: (&str, &str) = ("", "");
-        if let Some(v) = int(
+        let sec = Section::new("exchange", env);
+        if let Some(v) = sec.int(
             "max_body",
             "TINHSO_EXCHANGE_MAX_BODY",
             f.max_body,
             (1024, 64 * 1024 * 1024),
             (" (byte)", " (bytes)"),
-            env,
         )? {
             hub.max_body = usize_of(v);
         }
-        if let Some(v) = int(
+        if let Some(v) = sec.int(
             "clock_skew_secs",
             "TINHSO_EXCHANGE_CLOCK_SKEW_SECS",
             f.clock_skew_secs,
             (5, 3600),
             SECONDS,
-            env,
         )? {
             hub.clock_skew = secs(v);
         }
-        if let Some(v) = int(
+        if let Some(v) = sec.int(
             "timeout_secs",
             "TINHSO_EXCHANGE_TIMEOUT_SECS",
             f.timeout_secs,
             (1, 300),
             SECONDS,
-            env,
         )? {
             hub.timeout = secs(v);
         }
-        if let Some(v) = int(
+        if let Some(v) = sec.int(
             "breaker_threshold",
             "TINHSO_EXCHANGE_BREAKER_THRESHOLD",
             f.breaker_threshold,
             (1, 1000),
             NONE,
-            env,
         )? {
             hub.breaker_threshold = u32_of(v);
         }
-        if let Some(v) = int(
+        if let Some(v) = sec.int(
             "breaker_cooldown_secs",
             "TINHSO_EXCHANGE_BREAKER_COOLDOWN_SECS",
             f.breaker_cooldown_secs,
             (1, 3600),
             SECONDS,
-            env,
         )? {
             hub.breaker_cooldown = secs(v);
         }
         // The same bounds as a member's own rate set through the API.
-        if let Some(v) = int(
+        if let Some(v) = sec.int(
             "rate_burst",
             "TINHSO_EXCHANGE_RATE_BURST",
             f.rate_burst,
             (1, 100_000),
             NONE,
-            env,
         )? {
             hub.rate_burst = v as f64;
         }
-        if let Some(v) = float(
+        if let Some(v) = sec.float(
             "rate_per_second",
             "TINHSO_EXCHANGE_RATE_PER_SECOND",
             f.rate_per_second,
             (0.0, false, 100_000.0),
-            env,
         )? {
             hub.rate_per_second = v;
         }
-        if let Some(v) = int(
+        if let Some(v) = sec.int(
             "rate_refresh_secs",
             "TINHSO_EXCHANGE_RATE_REFRESH_SECS",
             f.rate_refresh_secs,
             (1, 3600),
             SECONDS,
-            env,
         )? {
             hub.rate_refresh = secs(v);
         }
         let kept_bodies_days = days(
+            sec,
             "kept_bodies_days",
             "TINHSO_EXCHANGE_KEPT_BODIES_DAYS",
             f.kept_bodies_days,
-            env,
         )?
         .filter(|d| *d > 0);
-        let (tsa, tsa_trust) = tsa(f, env)?;
+        let (tsa, tsa_trust) = tsa(f, sec)?;
         hub.tsa = tsa;
         hub.tsa_trust = tsa_trust;
         hub.nonces_before_forwarding = match env("TINHSO_EXCHANGE_NONCES_BEFORE_FORWARDING")
@@ -435,7 +272,7 @@ impl ExchangeSettings {
         // the provider time-out plus 5 s — and how often the hub looks.
         let least = hub.timeout.as_secs().saturating_add(5);
         let least = i64::try_from(least).unwrap_or(i64::MAX);
-        match int(
+        match sec.int(
             "interrupted_after_secs",
             "TINHSO_EXCHANGE_INTERRUPTED_AFTER_SECS",
             f.interrupted_after_secs,
@@ -444,18 +281,16 @@ impl ExchangeSettings {
                 " (giây; ít nhất timeout_secs + 5)",
                 " (seconds; at least timeout_secs + 5)",
             ),
-            env,
         )? {
             Some(v) => hub.interrupted_after = secs(v),
             None => hub.interrupted_after = hub.interrupted_after.max(secs(least)),
         }
-        if let Some(v) = int(
+        if let Some(v) = sec.int(
             "inflight_sweep_secs",
             "TINHSO_EXCHANGE_INFLIGHT_SWEEP_SECS",
             f.inflight_sweep_secs,
             (1, 3600),
             SECONDS,
-            env,
         )? {
             hub.inflight_sweep = secs(v);
         }
@@ -463,53 +298,48 @@ impl ExchangeSettings {
         let w = f.webhooks.as_ref();
         let wf = |get: fn(&WebhooksFile) -> Option<i64>| w.and_then(get);
         let mut hooks = WebhookConfig::default();
-        if let Some(v) = int(
+        if let Some(v) = sec.int(
             "webhooks.timeout_secs",
             "TINHSO_WEBHOOK_TIMEOUT_SECS",
             wf(|w| w.timeout_secs),
             (1, 120),
             SECONDS,
-            env,
         )? {
             hooks.timeout = secs(v);
         }
-        if let Some(v) = int(
+        if let Some(v) = sec.int(
             "webhooks.max_attempts",
             "TINHSO_WEBHOOK_MAX_ATTEMPTS",
             wf(|w| w.max_attempts),
             (1, 50),
             NONE,
-            env,
         )? {
             hooks.max_attempts = u32_of(v);
         }
-        if let Some(v) = int(
+        if let Some(v) = sec.int(
             "webhooks.base_delay_secs",
             "TINHSO_WEBHOOK_BASE_DELAY_SECS",
             wf(|w| w.base_delay_secs),
             (1, 86_400),
             SECONDS,
-            env,
         )? {
             hooks.base_delay = secs(v);
         }
-        if let Some(v) = int(
+        if let Some(v) = sec.int(
             "webhooks.factor",
             "TINHSO_WEBHOOK_FACTOR",
             wf(|w| w.factor),
             (1, 10),
             NONE,
-            env,
         )? {
             hooks.factor = u32_of(v);
         }
-        if let Some(v) = int(
+        if let Some(v) = sec.int(
             "webhooks.max_delay_secs",
             "TINHSO_WEBHOOK_MAX_DELAY_SECS",
             wf(|w| w.max_delay_secs),
             (1, 7 * 86_400),
             SECONDS,
-            env,
         )? {
             hooks.max_delay = secs(v);
         }
@@ -521,30 +351,28 @@ impl ExchangeSettings {
                 hooks.base_delay.as_secs()
             );
         }
-        if let Some(v) = float(
+        if let Some(v) = sec.float(
             "webhooks.jitter",
             "TINHSO_WEBHOOK_JITTER",
             w.and_then(|w| w.jitter),
             (0.0, true, 1.0),
-            env,
         )? {
             hooks.jitter = v;
         }
-        if let Some(v) = int(
+        if let Some(v) = sec.int(
             "webhooks.concurrency",
             "TINHSO_WEBHOOK_CONCURRENCY",
             wf(|w| w.concurrency),
             (1, 1024),
             NONE,
-            env,
         )? {
             hooks.concurrency = usize_of(v);
         }
         let delivered_webhooks_days = days(
+            sec,
             "webhooks.delivered_webhooks_days",
             "TINHSO_WEBHOOK_DELIVERED_DAYS",
             wf(|w| w.delivered_webhooks_days),
-            env,
         )?
         .unwrap_or(DEFAULT_DELIVERED_WEBHOOKS_DAYS);
         Ok(Self {

@@ -11,6 +11,7 @@ pub mod exchange_config;
 pub mod mail;
 pub mod pades_config;
 pub mod services_config;
+pub mod settings;
 
 use anyhow::Context;
 use config::{redact, Settings};

@@ -12,6 +12,7 @@
 //! The certificate alone is enough to verify the time-stamps of results already issued. The
 //! PAdES trust list is trusted for time-stamps too. Without `tsa_url`, results are PAdES-B-B.
 
+use crate::settings::{place, Section};
 use anyhow::bail;
 use serde::Deserialize;
 use std::time::Duration;
@@ -34,20 +35,15 @@ pub struct PadesSettings {
     pub tsa_trust: tinhso_tsa::TrustedTsa,
 }
 
+/// A text setting and where it came from (the variable or `tinhso.toml`), for messages.
 fn value(
     file: Option<&String>,
     var: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Option<(String, String)> {
-    if let Some(v) = env(var).filter(|v| !v.trim().is_empty()) {
-        return Some((
-            v.trim().to_string(),
-            format!("{var} (biến môi trường / environment)"),
-        ));
-    }
-    file.map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .map(|v| (v, "tinhso.toml".to_string()))
+    Section::new("pades", env)
+        .text(file, var)
+        .map(|(v, from_env)| (v, place(from_env, var)))
 }
 
 impl PadesSettings {

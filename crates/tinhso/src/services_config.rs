@@ -12,7 +12,7 @@
 //! budgets refill evenly over it). The environment wins over the file; a value out of range
 //! stops start-up with a message naming the setting.
 
-use crate::exchange_config::int_in;
+use crate::settings::Section;
 use serde::Deserialize;
 use std::time::Duration;
 use tinhso_http::ratelimit::LookupBudgets;
@@ -41,39 +41,34 @@ impl ServicesSettings {
     ) -> anyhow::Result<Self> {
         let empty = ServicesFile::default();
         let f = f.unwrap_or(&empty);
+        let sec = Section::new("services", env);
         let mut lookup = LookupBudgets::DEFAULT;
         const TRIES: (&str, &str) = (" (lần nhập sai)", " (wrong codes)");
         let tries = |v: i64| u32::try_from(v).unwrap_or(1);
-        if let Some(v) = int_in(
-            "services",
+        if let Some(v) = sec.int(
             "lookup_wrong_tries_per_item",
             "TINHSO_SERVICES_LOOKUP_WRONG_TRIES_PER_ITEM",
             f.lookup_wrong_tries_per_item,
             (1, 1000),
             TRIES,
-            env,
         )? {
             lookup.per_item = tries(v);
         }
-        if let Some(v) = int_in(
-            "services",
+        if let Some(v) = sec.int(
             "lookup_wrong_tries_per_address",
             "TINHSO_SERVICES_LOOKUP_WRONG_TRIES_PER_ADDRESS",
             f.lookup_wrong_tries_per_address,
             (1, 100_000),
             TRIES,
-            env,
         )? {
             lookup.per_address = tries(v);
         }
-        if let Some(v) = int_in(
-            "services",
+        if let Some(v) = sec.int(
             "lookup_window_secs",
             "TINHSO_SERVICES_LOOKUP_WINDOW_SECS",
             f.lookup_window_secs,
             (10, 86_400),
             (" (giây)", " (seconds)"),
-            env,
         )? {
             lookup.window = Duration::from_secs(u64::try_from(v).unwrap_or(10));
         }

@@ -9,6 +9,7 @@ mod admin;
 mod crash;
 mod direct;
 mod hub;
+mod log_batch;
 mod nats;
 mod pull;
 mod support;
