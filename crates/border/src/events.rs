@@ -656,16 +656,15 @@ impl Ingestor {
         let outcome = g.plates.match_read(text);
         let how = outcome.kind();
         if let Some(p) = outcome.key() {
-            let c = trips_of(p);
-            return if c.len() == 1 {
-                Resolution::Attach {
-                    trip_id: c[0].trip_id.clone(),
+            // One trip with the plate (most reads): its ID copied once, no candidate list.
+            if let Some([t]) = g.trips.get(p).map(Vec::as_slice) {
+                return Resolution::Attach {
+                    trip_id: t.clone(),
                     how,
                     note: None,
-                }
-            } else {
-                decided("several_trips", c)
-            };
+                };
+            }
+            return decided("several_trips", trips_of(p));
         }
         let reason = match outcome {
             MatchOutcome::Ambiguous(_) => "ambiguous",
@@ -1009,7 +1008,7 @@ impl Ingestor {
             }
         }
         let Written {
-            new_ids,
+            seen,
             moves,
             mut advanced,
         } = if events.len() <= GROUPED_UP_TO {
@@ -1022,7 +1021,7 @@ impl Ingestor {
             w
         };
         for (i, e) in events.iter().enumerate() {
-            if !first[i] || !new_ids.contains(e.event_id.as_str()) {
+            if !first[i] || seen.contains(e.event_id.as_str()) {
                 report.duplicates += 1;
                 report.results.push(EventResult {
                     event_id: e.event_id.clone(),
@@ -1197,8 +1196,9 @@ struct PlannedMove {
 
 /// What a batch writes, owned, prepared before its transaction ([`write_plan`]).
 struct Plan {
-    /// The events' rows, JSON, one string per statement ([`event_bodies`]).
-    bodies: Vec<String>,
+    /// The events' rows, JSON, one string per statement, and its number of rows
+    /// ([`event_bodies`]).
+    bodies: Vec<(String, usize)>,
     /// Review items: (event ID, its JSON row), written if the event is new.
     reviews: Vec<(String, String)>,
     moves: Vec<PlannedMove>,
@@ -1209,8 +1209,8 @@ struct Plan {
 
 /// What [`write_plan`] wrote.
 struct Written {
-    /// The events inserted (the others were received before).
-    new_ids: HashSet<String>,
+    /// The batch's events received before (the others were inserted).
+    seen: HashSet<String>,
     /// One per (trip, stage), the earliest time of the batch's new events.
     moves: Vec<journey::StageEvent>,
     advanced: Vec<Advance>,
@@ -1220,17 +1220,17 @@ struct Written {
 /// (trip, stage) with the earliest time. Only writes (and reads the trips' stages), so it
 /// can run in a transaction shared with other writers ([`Db::write_grouped`]).
 async fn write_plan(tx: &mut WriteTx, plan: Plan) -> Result<Written, AppError> {
-    let new_ids = insert_event_bodies(tx, &plan.bodies).await?;
+    let seen = insert_event_bodies(tx, &plan.bodies).await?;
     let reviews: Vec<&str> = plan
         .reviews
         .iter()
-        .filter(|(id, _)| new_ids.contains(id))
+        .filter(|(id, _)| !seen.contains(id))
         .map(|(_, row)| row.as_str())
         .collect();
     insert_review_rows(tx, &reviews, plan.now).await?;
     let mut first: HashMap<(String, Stage), (i64, Source)> = HashMap::new();
     for m in plan.moves {
-        if !new_ids.contains(&m.event_id) {
+        if seen.contains(&m.event_id) {
             continue;
         }
         let v = first
@@ -1257,7 +1257,7 @@ async fn write_plan(tx: &mut WriteTx, plan: Plan) -> Result<Written, AppError> {
     })
     .await?;
     Ok(Written {
-        new_ids,
+        seen,
         moves,
         advanced,
     })
@@ -1265,7 +1265,7 @@ async fn write_plan(tx: &mut WriteTx, plan: Plan) -> Result<Written, AppError> {
 
 /// The events' rows as JSON arrays, one string per statement of [`ROWS_PER_INSERT`] rows,
 /// serialised straight from the borrowed fields (no `serde_json::Value` tree).
-fn event_bodies(rows: &[Stored]) -> Result<Vec<String>, AppError> {
+fn event_bodies(rows: &[Stored]) -> Result<Vec<(String, usize)>, AppError> {
     rows.chunks(ROWS_PER_INSERT)
         .map(|chunk| {
             let json: Vec<_> = chunk
@@ -1288,57 +1288,83 @@ fn event_bodies(rows: &[Stored]) -> Result<Vec<String>, AppError> {
                     )
                 })
                 .collect();
-            serde_json::to_string(&json).map_err(AppError::internal)
+            serde_json::to_string(&json)
+                .map(|body| (body, chunk.len()))
+                .map_err(AppError::internal)
         })
         .collect()
 }
 
-/// Insert the events not received before; returns the IDs of those inserted.
+/// Insert the events not received before; returns the IDs of those received before (the
+/// batch's duplicates of earlier batches: few, so only they come back from the database).
+///
+/// The IDs already stored are read first, in the same write transaction, then the rows go in
+/// with `ON CONFLICT DO NOTHING` and no `RETURNING` (which sent one row per event back through
+/// the driver). The count inserted must be the count read as new: otherwise another
+/// transaction stored one of these IDs in between (PostgreSQL; SQLite has one writer), and the
+/// batch is refused whole (409, nothing written) for the sender to retry, when its events are
+/// answered `duplicate`.
 async fn insert_event_bodies(
     tx: &mut WriteTx,
-    bodies: &[String],
+    bodies: &[(String, usize)],
 ) -> Result<HashSet<String>, AppError> {
     use crate::bulk::{rows_sql, Col};
-    let mut new_ids = HashSet::new();
+    let mut seen = HashSet::new();
     if bodies.is_empty() {
-        return Ok(new_ids);
+        return Ok(seen);
     }
-    let source = rows_sql(
-        tx.backend(),
-        1,
-        &[
-            ("event_id", Col::Text),
-            ("kind", Col::Text),
-            ("sensor_id", Col::Text),
-            ("gate_code", Col::Text),
-            ("stage", Col::Text),
-            ("at", Col::Int),
-            ("plate_text", Col::Text),
-            ("confidence", Col::Real),
-            ("ref", Col::Text),
-            ("trip_id", Col::Text),
-            ("outcome", Col::Text),
-            ("received_at", Col::Int),
-            ("match_note", Col::Text),
-        ],
+    let cols = [
+        ("event_id", Col::Text),
+        ("kind", Col::Text),
+        ("sensor_id", Col::Text),
+        ("gate_code", Col::Text),
+        ("stage", Col::Text),
+        ("at", Col::Int),
+        ("plate_text", Col::Text),
+        ("confidence", Col::Real),
+        ("ref", Col::Text),
+        ("trip_id", Col::Text),
+        ("outcome", Col::Text),
+        ("received_at", Col::Int),
+        ("match_note", Col::Text),
+    ];
+    // The first column of the same rows: the batch's event IDs.
+    let ids = rows_sql(tx.backend(), 1, &cols[..1]);
+    let existing = format!(
+        "SELECT event_id FROM border_events WHERE event_id IN (SELECT event_id FROM ({ids}) AS j)"
     );
+    let source = rows_sql(tx.backend(), 1, &cols);
     // `WHERE true`: SQLite needs it between a SELECT and an upsert clause.
-    let sql = format!(
+    let insert = format!(
         "INSERT INTO border_events (event_id, kind, sensor_id, gate_code, stage, at, \
          plate_text, confidence, ref, trip_id, outcome, received_at, match_note) {source} WHERE true \
-         ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+         ON CONFLICT (event_id) DO NOTHING"
     );
-    for body in bodies {
-        for row in sqlx::query(&sql)
+    for (body, rows) in bodies {
+        let before = seen.len();
+        for row in sqlx::query(&existing)
             .bind(body.as_str())
             .fetch_all(tx.conn())
             .await
             .map_err(db_err)?
         {
-            new_ids.insert(row.try_get::<String, _>(0).map_err(db_err)?);
+            seen.insert(row.try_get::<String, _>(0).map_err(db_err)?);
+        }
+        let new = rows.saturating_sub(seen.len() - before) as u64;
+        let inserted = sqlx::query(&insert)
+            .bind(body.as_str())
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if inserted != new {
+            return Err(AppError::conflict(
+                "Một số sự kiện của lô vừa được nhận qua kết nối khác; hãy gửi lại lô",
+                "Some events of the batch were just received through another connection: send the batch again",
+            ));
         }
     }
-    Ok(new_ids)
+    Ok(seen)
 }
 
 /// A read sent to the review queue: its event ID and its `border_review_queue` row as JSON.

@@ -328,14 +328,17 @@ pub async fn advance_many(
 /// [`crate::events::Ingestor`]): `recorded(e)` says that `e`'s stage already has a time at or
 /// before `e.at` in `border_trip_stages`, so its upsert could not change anything and is not
 /// sent. (Stage times only ever move earlier and are never deleted, so a time remembered from
-/// a committed write is an upper bound of the stored one.) The trips' stages are still read
-/// and moved as by [`advance_many`]; `time_recorded` is false for the skipped ones, as the
-/// upsert would have said.
+/// a committed write is an upper bound of the stored one.) The trips are moved as by
+/// [`advance_many`]; `time_recorded` is false for the skipped ones, as the upsert would have
+/// said. Only trips with a time sent or a move made come back (one [`Advance`] each): a trip
+/// whose every time is known and whose stage is already at or past the batch's furthest is
+/// not read back.
 pub async fn advance_many_known(
     tx: &mut WriteTx,
     events: &[StageEvent],
     recorded: impl Fn(&StageEvent) -> bool,
 ) -> Result<Vec<Advance>, AppError> {
+    use crate::bulk::{rows_sql, Col};
     use std::collections::HashMap;
     // The earliest time per (trip, stage), and whether it is known to be stored already.
     let mut first: HashMap<(&str, Stage), (i64, Source, bool)> = HashMap::new();
@@ -351,20 +354,52 @@ pub async fn advance_many_known(
     type Pair<'a> = ((&'a str, Stage), (i64, Source, bool));
     let mut pairs: Vec<Pair> = first.into_iter().collect();
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    // Current stages, locked on PostgreSQL (SQLite's writer is already exclusive).
-    let mut ids: Vec<&str> = pairs.iter().map(|p| p.0 .0).collect();
-    ids.dedup();
+    // Per trip: whether a stage time is to be sent (its existence is then needed), and the
+    // furthest stage the batch shows (a trip whose stage is at or past it does not move).
+    let mut trips: Vec<(&str, bool, i64)> = Vec::new();
+    for ((trip, stage), (_, _, known)) in &pairs {
+        let rank = if *stage == Stage::Cancelled {
+            -1
+        } else {
+            i64::from(stage.rank())
+        };
+        match trips.last_mut() {
+            Some(t) if t.0 == *trip => {
+                t.1 |= !known;
+                t.2 = t.2.max(rank);
+            }
+            _ => trips.push((trip, !known, rank)),
+        }
+    }
+    // Current stages of the trips that may move or need a time sent — the others are not sent
+    // back through the driver — locked on PostgreSQL (SQLite's writer is already exclusive).
+    // The `CASE` is [`Stage::moves_to`] in SQL: a final stage never moves.
     let lock = if tx.backend() == Backend::Postgres {
-        " FOR UPDATE"
+        " FOR UPDATE OF t"
     } else {
         ""
     };
-    let mut current: HashMap<String, Stage> = HashMap::with_capacity(ids.len());
-    let id_rows = crate::bulk::rows_sql(tx.backend(), 1, &[("id", crate::bulk::Col::Text)]);
-    for chunk in ids.chunks(ROWS) {
-        let sql = format!("SELECT id, stage FROM border_trips WHERE id IN (SELECT id FROM ({id_rows}) AS j){lock}");
+    let rank_of: String = Stage::ALL
+        .iter()
+        .filter(|s| !s.is_final())
+        .map(|s| format!(" WHEN '{}' THEN {}", s.as_str(), s.rank()))
+        .collect();
+    let mut current: HashMap<String, Stage> = HashMap::new();
+    let id_rows = rows_sql(
+        tx.backend(),
+        1,
+        &[("id", Col::Text), ("need", Col::Int), ("rank", Col::Int)],
+    );
+    let sql = format!(
+        "SELECT t.id, t.stage FROM ({id_rows}) AS j JOIN border_trips t ON t.id = j.id \
+         WHERE j.need = 1 OR j.rank > CASE t.stage{rank_of} ELSE 99 END{lock}"
+    );
+    for chunk in trips.chunks(ROWS) {
         // Rows serialised straight from the borrowed fields (no `serde_json::Value` per row).
-        let rows: Vec<(&str,)> = chunk.iter().map(|id| (*id,)).collect();
+        let rows: Vec<(&str, u8, i64)> = chunk
+            .iter()
+            .map(|(id, need, rank)| (*id, u8::from(*need), *rank))
+            .collect();
         let body = serde_json::to_string(&rows).map_err(AppError::internal)?;
         for r in sqlx::query(&sql)
             .bind(body)
@@ -382,14 +417,14 @@ pub async fn advance_many_known(
     pairs.retain(|p| current.contains_key(p.0 .0));
     // Stage times: multi-row upsert keeping the earliest.
     let mut recorded: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let stage_rows = crate::bulk::rows_sql(
+    let stage_rows = rows_sql(
         tx.backend(),
         1,
         &[
-            ("trip_id", crate::bulk::Col::Text),
-            ("stage", crate::bulk::Col::Text),
-            ("at", crate::bulk::Col::Int),
-            ("source", crate::bulk::Col::Text),
+            ("trip_id", Col::Text),
+            ("stage", Col::Text),
+            ("at", Col::Int),
+            ("source", Col::Text),
         ],
     );
     let upsert = format!(
@@ -436,14 +471,10 @@ pub async fn advance_many_known(
         .collect();
     moving.sort_by(|a, b| a.0.cmp(b.0));
     let now = now_micros();
-    let move_rows = crate::bulk::rows_sql(
+    let move_rows = rows_sql(
         tx.backend(),
         1,
-        &[
-            ("id", crate::bulk::Col::Text),
-            ("stage", crate::bulk::Col::Text),
-            ("at", crate::bulk::Col::Int),
-        ],
+        &[("id", Col::Text), ("stage", Col::Text), ("at", Col::Int)],
     );
     let update = format!(
         "UPDATE border_trips SET stage = j.stage, stage_at = j.at, updated_at = $2 \

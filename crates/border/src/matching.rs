@@ -691,8 +691,13 @@ pub mod rule {
     pub const MARGIN: f64 = 3.0;
     /// … and score at least this (natural log: a chance of 1 in 1,100).
     pub const FLOOR: f64 = -7.0;
-    /// A read below this confidence is never attached by the score: an officer looks.
+    /// A read below this confidence is not attached by the score: an officer looks…
     pub const MIN_CONFIDENCE: f64 = 0.5;
+    /// … unless it has a single candidate, a trip already at the gate ([`super::Timing::Here`]),
+    /// and is at least this sure (the lowest confidence the simulated misreads have, so the
+    /// rule is checked on all it attaches). Digits read alone never count as at the gate
+    /// ([`super::expected_for_read`]), and still face the unseen truck.
+    pub const MIN_CONFIDENCE_HERE: f64 = 0.4;
     /// The chance that digits read alone are of a truck with no trip rather than of a given
     /// candidate (the share of undeclared trucks assumed by the simulation, 2%): the unseen
     /// truck explains the digits as its bottom line with no other misread, and the best
@@ -750,6 +755,10 @@ pub fn expected_for_read(text: &str, present: Option<i64>, window: Expected) -> 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Timing {
+    /// At the gate already (ở cửa khẩu): the trip was read there before (or up to
+    /// [`rule::NEAR_BEFORE_US`] after this read). Weighed as near, and the only timing under
+    /// which a read of low confidence with no other candidate is attached ([`decide`]).
+    Here,
     Near,
     Soon,
     Far,
@@ -761,7 +770,7 @@ impl Timing {
         match expected {
             Expected::Present { since } => {
                 if at >= since.saturating_sub(rule::NEAR_BEFORE_US) {
-                    Timing::Near
+                    Timing::Here
                 } else {
                     Timing::Soon
                 }
@@ -783,10 +792,11 @@ impl Timing {
         }
     }
 
-    /// Log of the time weight: near 1 (or not known: not held against it), soon 0.05, far 0.001.
+    /// Log of the time weight: here or near 1 (or not known: not held against it), soon 0.05,
+    /// far 0.001.
     pub fn log_weight(self) -> f64 {
         match self {
-            Timing::Near | Timing::Unknown => 0.0,
+            Timing::Here | Timing::Near | Timing::Unknown => 0.0,
             Timing::Soon => rule::T_SOON.ln(),
             Timing::Far => rule::T_FAR.ln(),
         }
@@ -840,8 +850,9 @@ pub struct Decision<T> {
 }
 
 /// Decide among scored candidates: the best (highest score; ties by key, so deterministic)
-/// is attached only when the read's confidence is at least [`rule::MIN_CONFIDENCE`], the
-/// best is near in time, its score is at least [`rule::FLOOR`] and it beats the runner-up by
+/// is attached only when the read's confidence is at least [`rule::MIN_CONFIDENCE`] (or
+/// [`rule::MIN_CONFIDENCE_HERE`] when it is the only candidate and already at the gate), the
+/// best is near in time (or at the gate), its score is at least [`rule::FLOOR`] and it beats the runner-up by
 /// [`rule::MARGIN`]. Otherwise nothing is attached (the read stays in review).
 pub fn decide<T: Clone + Ord>(mut cands: Vec<Scored<T>>, confidence: f64) -> Decision<T> {
     cands.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
@@ -859,12 +870,15 @@ pub fn decide<T: Clone + Ord>(mut cands: Vec<Scored<T>>, confidence: f64) -> Dec
     let Some(b) = best else {
         return d;
     };
-    // `!(x >= min)`: a NaN confidence is low too.
-    #[allow(clippy::neg_cmp_op_on_partial_ord)]
-    let low = !(confidence >= rule::MIN_CONFIDENCE);
-    d.why = if low {
+    // Sure enough (a NaN confidence never is): at least the floor, or the lower one for a
+    // read whose only candidate is at the gate.
+    let sure = confidence >= rule::MIN_CONFIDENCE
+        || (second.is_none()
+            && b.timing == Timing::Here
+            && confidence >= rule::MIN_CONFIDENCE_HERE);
+    d.why = if !sure {
         "low_confidence"
-    } else if b.timing != Timing::Near {
+    } else if !matches!(b.timing, Timing::Here | Timing::Near) {
         "not_near"
     } else if b.score < rule::FLOOR {
         "below_floor"
@@ -1373,7 +1387,7 @@ mod tests {
         assert_eq!(Timing::of(slot, 15 * H), Timing::Near);
         assert_eq!(
             Timing::of(Expected::Present { since: 5 * H }, 50 * H),
-            Timing::Near
+            Timing::Here
         );
         assert_eq!(Timing::of(Expected::Unknown, 5 * H), Timing::Unknown);
     }
@@ -1435,6 +1449,21 @@ mod tests {
         assert_eq!(settle("123.45", 0.45, one).why, "low_confidence");
         assert_eq!(settle("123.45", f64::NAN, one).why, "low_confidence");
         assert_eq!(settle("123.45", 0.8, one).attach, Some("t"));
+        // A read of low confidence whose only candidate is at the gate is attached (a lost
+        // digit: not digits alone, which never count as at the gate)…
+        let here = [("t", "12C-123.45", Timing::Here)];
+        assert_eq!(settle("12C-12.45", 0.45, here).attach, Some("t"));
+        // … not when only near by its window, nor with a second candidate, nor when the camera
+        // is barely sure, nor NaN.
+        let near = [("t", "12C-123.45", Timing::Near)];
+        assert_eq!(settle("12C-12.45", 0.45, near).why, "low_confidence");
+        let two = [
+            ("t", "12C-123.45", Timing::Here),
+            ("u", "12C-124.45", Timing::Soon),
+        ];
+        assert_eq!(settle("12C-12.45", 0.45, two).why, "low_confidence");
+        assert_eq!(settle("12C-12.45", 0.25, here).why, "low_confidence");
+        assert_eq!(settle("12C-12.45", f64::NAN, here).why, "low_confidence");
         // A candidate the model cannot explain: nothing attached.
         let d = settle(
             "12C-123.45",

@@ -761,10 +761,11 @@ mod tests {
             "undeclared trucks attached to a trip"
         );
         // With the scoring rule (confidence, expected hour or present at the gate), the dot of
-        // a five-digit serial and the gate's timeline: 98.94% on this seed and size since the
-        // rules that cleared seeds 1–10 of wrong and undeclared attachments (99.0% on the
-        // benchmark's 100,000 reads; the aim is 99%, never the wrong truck first).
-        assert!(r.right_rate >= 0.985, "right rate {}", r.right_rate);
+        // a five-digit serial and the gate's timeline: 98.94% on this seed and size after the
+        // rules that cleared seeds 1–10 of wrong and undeclared attachments; 99.01% since a
+        // read of low confidence whose one candidate is at the gate is attached (99.13% on
+        // the benchmark's 100,000 reads; the aim is 99%, never the wrong truck first).
+        assert!(r.right_rate >= 0.99, "right rate {}", r.right_rate);
         assert!(r.crossed > 0 && r.active_mean < 10_000.0);
         assert_eq!(r.settled_wrong + r.undeclared_settled, 0);
         assert!(r.settled > 0, "the scoring rule settled nothing");
