@@ -350,12 +350,24 @@ impl Db {
         self.native.as_deref()
     }
 
+    /// Close every connection (đóng mọi kết nối), and wait until they are closed.
     pub async fn close(&self) {
         if let Some(n) = &self.native {
             n.close();
         }
-        self.pool.close().await;
-        self.writer.close().await;
+        for pool in [&self.pool, &self.writer] {
+            pool.close().await;
+            // sqlx 0.8's close does not wait for a connection on its way back to the pool: it
+            // is pinged first, then put in the idle queue even though the pool has closed
+            // meanwhile, where it stays open as long as a clone of this handle lives (on
+            // PostgreSQL a session left in the database: `CREATE DATABASE … TEMPLATE` then
+            // fails). Wait for it (a round trip; at most 5 s) and close again.
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while pool.size() > 0 && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                pool.close().await;
+            }
+        }
     }
 }
 

@@ -32,6 +32,7 @@ pub mod province;
 pub mod regime_edit;
 pub mod regimes;
 pub mod report_mail;
+pub mod report_trail;
 pub mod reported;
 pub mod reports;
 pub mod review;

@@ -7,6 +7,7 @@
 
 use crate::engine::{Asked, Batched, IndicatorDef, Note, Observation, OrgUnit, Span, WindowMemo};
 use crate::live::def;
+use crate::period::Period;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use tinhso_connectors::sync::SyncRate;
@@ -59,13 +60,23 @@ impl Batched for SyncProvider {
     }
 
     fn observation(a: &Asked<'_>, r: &Self::Counts) -> Option<Observation> {
-        Some(a.value(
-            r.synced,
-            r.received,
-            Some(Note::new(
-                "Hồ sơ mà bộ đồng bộ chưa nhận được sự kiện cũng tính là chưa đồng bộ",
-                "Dossiers the sync worker has not yet had an event for count as not synchronised",
-            )),
-        ))
+        Some(observation(a.def, a.period, a.org, r))
     }
+}
+
+/// The sync rate's value for `org` over `period` from its counts, with its note (giá trị tỷ lệ
+/// đồng bộ): the provider's, and the communes map's from
+/// [`tinhso_connectors::sync::sync_rate_by_agency`].
+pub fn observation(def: &IndicatorDef, period: Period, org: &OrgUnit, r: &SyncRate) -> Observation {
+    Observation::live(
+        def,
+        period,
+        org,
+        Some(r.synced as f64),
+        Some(r.received as f64),
+        Some(Note::new(
+            "Hồ sơ mà bộ đồng bộ chưa nhận được sự kiện cũng tính là chưa đồng bộ",
+            "Dossiers the sync worker has not yet had an event for count as not synchronised",
+        )),
+    )
 }

@@ -269,163 +269,160 @@ pub async fn centre(
     now: i64,
 ) -> Result<Centre, AppError> {
     registry
-        .in_view(centre_in_view(db, registry, today, now))
-        .await
-}
-
-async fn centre_in_view(
-    db: &Db,
-    registry: &Registry,
-    today: NaiveDate,
-    now: i64,
-) -> Result<Centre, AppError> {
-    let period = Period::containing(Frequency::Year, today);
-    // Every window the screen shows — the year (the board), the trend's quarters, the month
-    // and the day (the counters) — computed ahead by each live provider on it, one statement
-    // per provider instead of one or more per window.
-    let mut keys: Vec<String> = crate::plan::targets(db)
-        .await?
-        .into_iter()
-        .map(|t| t.indicator_key)
-        .filter(|k| !k.starts_with("reported."))
-        .collect();
-    keys.extend(
-        board::RELATED_LIVE
-            .iter()
-            .map(|(_, live)| live.to_string())
-            .chain(["services.on_time".to_string(), RECEIVED.to_string()]),
-    );
-    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let mut periods = vec![period];
-    periods.extend(last_quarters(today, TREND_QUARTERS));
-    periods.push(Period::containing(Frequency::Month, today));
-    periods.push(Period::Day(today));
-    registry
-        .prefetch(db, &keys, &periods, &OrgUnit::Province)
-        .await?;
-    let lines = board::board(db, registry, today).await?;
-    let mut trends: HashMap<String, Vec<TrendPoint>> = HashMap::new();
-    let mut targets = Vec::with_capacity(lines.len());
-    for line in lines {
-        let key = line.target.indicator_key.clone();
-        if !trends.contains_key(&key) {
-            let t = trend(db, registry, &key, today).await?;
-            trends.insert(key.clone(), t);
-        }
-        let trend = trends.get(&key).cloned().unwrap_or_default();
-        let t = &line.target;
-        let projection = projection(&trend, t.kind, t.horizon_year, today);
-        let overall = with_projection(
-            line.status,
-            t.direction,
-            t.base_value,
-            t.target_value,
-            projection,
-            trend.len(),
-        );
-        targets.push(TargetView {
-            line,
-            trend,
-            projection,
-            overall,
-        });
-    }
-    // Dossiers received today: the denominator of the online share over today's window.
-    let received_today = registry
-        .observe(db, RECEIVED, Period::Day(today), &OrgUnit::Province)
-        .await?
-        .and_then(|o| o.denominator)
-        .unwrap_or(0.0) as i64;
-    let on_time = registry
-        .observe(
-            db,
-            "services.on_time",
-            Period::containing(Frequency::Month, today),
-            &OrgUnit::Province,
-        )
-        .await?;
-    let overdue = tinhso_services::indicators::overdue_open(db, today).await?;
-    let border = tinhso_border::indicators::now(db).await?;
-    let queue =
-        tinhso_border::slots::queue::build(db, &tinhso_border::slots::Policy::default(), now, 0)
+        .in_view(async move {
+            let period = Period::containing(Frequency::Year, today);
+            // Every window the screen shows — the year (the board), the trend's quarters, the
+            // month and the day (the counters) — computed ahead by each live provider on it, one
+            // statement per provider instead of one or more per window.
+            let mut keys: Vec<String> = crate::plan::targets(db)
+                .await?
+                .into_iter()
+                .map(|t| t.indicator_key)
+                .filter(|k| !k.starts_with("reported."))
+                .collect();
+            keys.extend(
+                board::RELATED_LIVE
+                    .iter()
+                    .map(|(_, live)| live.to_string())
+                    .chain(["services.on_time".to_string(), RECEIVED.to_string()]),
+            );
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let mut periods = vec![period];
+            periods.extend(last_quarters(today, TREND_QUARTERS));
+            periods.push(Period::containing(Frequency::Month, today));
+            periods.push(Period::Day(today));
+            registry
+                .prefetch(db, &keys, &periods, &OrgUnit::Province)
+                .await?;
+            let lines = board::board(db, registry, today).await?;
+            let mut trends: HashMap<String, Vec<TrendPoint>> = HashMap::new();
+            let mut targets = Vec::with_capacity(lines.len());
+            for line in lines {
+                let key = line.target.indicator_key.clone();
+                if !trends.contains_key(&key) {
+                    let t = trend(db, registry, &key, today).await?;
+                    trends.insert(key.clone(), t);
+                }
+                let trend = trends.get(&key).cloned().unwrap_or_default();
+                let t = &line.target;
+                let projection = projection(&trend, t.kind, t.horizon_year, today);
+                let overall = with_projection(
+                    line.status,
+                    t.direction,
+                    t.base_value,
+                    t.target_value,
+                    projection,
+                    trend.len(),
+                );
+                targets.push(TargetView {
+                    line,
+                    trend,
+                    projection,
+                    overall,
+                });
+            }
+            // Dossiers received today: the denominator of the online share over today's window.
+            let received_today = registry
+                .observe(db, RECEIVED, Period::Day(today), &OrgUnit::Province)
+                .await?
+                .and_then(|o| o.denominator)
+                .unwrap_or(0.0) as i64;
+            let on_time = registry
+                .observe(
+                    db,
+                    "services.on_time",
+                    Period::containing(Frequency::Month, today),
+                    &OrgUnit::Province,
+                )
+                .await?;
+            let overdue = tinhso_services::indicators::overdue_open(db, today).await?;
+            let border = tinhso_border::indicators::now(db).await?;
+            let queue = tinhso_border::slots::queue::build(
+                db,
+                &tinhso_border::slots::Policy::default(),
+                now,
+                0,
+            )
             .await?
             .len() as i64;
-    let counters = Counters {
-        received_today,
-        on_time,
-        overdue,
-        at_border: border.at_border,
-        queue,
-        review_open: border.review_open,
-        off_track: targets
-            .iter()
-            .filter(|t| t.overall == Status::OffTrack)
-            .count(),
-        at_risk: targets
-            .iter()
-            .filter(|t| t.overall == Status::AtRisk)
-            .count(),
-    };
-    let mut alerts = Vec::new();
-    if overdue > 0 {
-        alerts.push(Alert {
-            key: "overdue",
-            vi: format!("{overdue} hồ sơ quá hạn chưa giải quyết"),
-            en: format!("{overdue} open dossiers past their due date"),
-            count: overdue,
-            href: "/nghiep-vu/ho-so?qua_han=1",
-        });
-    }
-    if border.review_open > 0 {
-        alerts.push(Alert {
-            key: "border_review",
-            vi: format!(
-                "{} lượt camera cửa khẩu chờ cán bộ xem xét",
-                border.review_open
-            ),
-            en: format!(
-                "{} border camera reads waiting for review",
-                border.review_open
-            ),
-            count: border.review_open,
-            href: "/lanh-dao/cua-khau",
-        });
-    }
-    // Congestion alerts of the border forecast (the next 72 hours), as the leaders' border
-    // page shows them.
-    for g in tinhso_border::forecast::current(db, now, &Default::default()).await? {
-        for a in &g.alerts {
-            alerts.push(Alert {
-                key: "border_congestion",
-                vi: format!(
-                    "Dự báo ùn tắc tại {}: {} – {}, đỉnh {:.0} xe / sức chứa {}",
-                    g.name_vi, a.from_local, a.to_local, a.peak_queue, a.yard_capacity
-                ),
-                en: format!(
-                    "Congestion forecast at {}: {} – {}, peak {:.0} trucks / capacity {}",
-                    g.gate, a.from_local, a.to_local, a.peak_queue, a.yard_capacity
-                ),
-                count: a.peak_queue.round() as i64,
-                href: "/lanh-dao/cua-khau",
-            });
-        }
-    }
-    if counters.off_track > 0 {
-        alerts.push(Alert {
-            key: "off_track",
-            vi: format!("{} chỉ tiêu chậm tiến độ", counters.off_track),
-            en: format!("{} targets off track", counters.off_track),
-            count: counters.off_track as i64,
-            href: "/nghiep-vu/muc-tieu",
-        });
-    }
-    Ok(Centre {
-        as_of: today.format("%Y-%m-%d").to_string(),
-        period: period.to_string(),
-        counters,
-        alerts,
-        targets,
-    })
+            let counters = Counters {
+                received_today,
+                on_time,
+                overdue,
+                at_border: border.at_border,
+                queue,
+                review_open: border.review_open,
+                off_track: targets
+                    .iter()
+                    .filter(|t| t.overall == Status::OffTrack)
+                    .count(),
+                at_risk: targets
+                    .iter()
+                    .filter(|t| t.overall == Status::AtRisk)
+                    .count(),
+            };
+            let mut alerts = Vec::new();
+            if overdue > 0 {
+                alerts.push(Alert {
+                    key: "overdue",
+                    vi: format!("{overdue} hồ sơ quá hạn chưa giải quyết"),
+                    en: format!("{overdue} open dossiers past their due date"),
+                    count: overdue,
+                    href: "/nghiep-vu/ho-so?qua_han=1",
+                });
+            }
+            if border.review_open > 0 {
+                alerts.push(Alert {
+                    key: "border_review",
+                    vi: format!(
+                        "{} lượt camera cửa khẩu chờ cán bộ xem xét",
+                        border.review_open
+                    ),
+                    en: format!(
+                        "{} border camera reads waiting for review",
+                        border.review_open
+                    ),
+                    count: border.review_open,
+                    href: "/lanh-dao/cua-khau",
+                });
+            }
+            // Congestion alerts of the border forecast (the next 72 hours), as the leaders' border
+            // page shows them.
+            for g in tinhso_border::forecast::current(db, now, &Default::default()).await? {
+                for a in &g.alerts {
+                    alerts.push(Alert {
+                        key: "border_congestion",
+                        vi: format!(
+                            "Dự báo ùn tắc tại {}: {} – {}, đỉnh {:.0} xe / sức chứa {}",
+                            g.name_vi, a.from_local, a.to_local, a.peak_queue, a.yard_capacity
+                        ),
+                        en: format!(
+                            "Congestion forecast at {}: {} – {}, peak {:.0} trucks / capacity {}",
+                            g.gate, a.from_local, a.to_local, a.peak_queue, a.yard_capacity
+                        ),
+                        count: a.peak_queue.round() as i64,
+                        href: "/lanh-dao/cua-khau",
+                    });
+                }
+            }
+            if counters.off_track > 0 {
+                alerts.push(Alert {
+                    key: "off_track",
+                    vi: format!("{} chỉ tiêu chậm tiến độ", counters.off_track),
+                    en: format!("{} targets off track", counters.off_track),
+                    count: counters.off_track as i64,
+                    href: "/nghiep-vu/muc-tieu",
+                });
+            }
+            Ok(Centre {
+                as_of: today.format("%Y-%m-%d").to_string(),
+                period: period.to_string(),
+                counters,
+                alerts,
+                targets,
+            })
+        })
+        .await
 }
 
 // ---------------------------------------------------------------- communes and drill-down
@@ -655,105 +652,120 @@ pub async fn by_commune(
     period: Period,
 ) -> Result<Vec<Child>, AppError> {
     registry
-        .in_view(by_commune_in_view(db, registry, key, period))
-        .await
-}
-
-async fn by_commune_in_view(
-    db: &Db,
-    registry: &Registry,
-    key: &str,
-    period: Period,
-) -> Result<Vec<Child>, AppError> {
-    if key.starts_with("reported.") {
-        return reported_by_commune(db, registry, key, period).await;
-    }
-    let def = registry.definition(key).ok_or_else(|| bad_indicator(key))?;
-    let window = period
-        .window()
-        .ok_or_else(|| AppError::internal(format!("period {period} has no window")))?;
-    let all = communes();
-    let mut out = Vec::with_capacity(all.len());
-    if let Some(short) = key.strip_prefix("services.") {
-        let ubnd = registry.units().committees(db).await?;
-        let of_commune: HashMap<&str, &str> = ubnd
-            .iter()
-            .filter_map(|a| Some((a.admin_unit_code.as_deref()?, a.code.as_str())))
-            .collect();
-        let codes: Vec<String> = all
-            .iter()
-            .filter_map(|c| of_commune.get(c.code.as_str()).map(|a| a.to_string()))
-            .collect();
-        let report =
-            tinhso_services::indicators::report(db, window.start, window.end, Some(&codes)).await?;
-        let per_agency: HashMap<&str, &tinhso_services::indicators::AgencyIndicators> = report
-            .agencies
-            .iter()
-            .filter_map(|a| Some((a.agency_code.as_deref()?, a)))
-            .collect();
-        for c in all {
-            let org = OrgUnit::Commune(c.code.clone());
-            let observation = of_commune
-                .get(c.code.as_str())
-                .and_then(|a| per_agency.get(a))
-                .and_then(|a| a.get(short))
-                .map(|i| {
-                    Observation::live(
-                        def,
-                        period,
-                        &org,
-                        i.numerator.map(|n| n as f64),
-                        i.denominator.map(|d| d as f64),
-                        None,
+        .in_view(async move {
+            if key.starts_with("reported.") {
+                return reported_by_commune(db, registry, key, period).await;
+            }
+            let def = registry.definition(key).ok_or_else(|| bad_indicator(key))?;
+            let window = period
+                .window()
+                .ok_or_else(|| AppError::internal(format!("period {period} has no window")))?;
+            let all = communes();
+            let mut out = Vec::with_capacity(all.len());
+            if let Some(short) = key.strip_prefix("services.") {
+                let ubnd = registry.units().committees(db).await?;
+                let of_commune: HashMap<&str, &str> = ubnd
+                    .iter()
+                    .filter_map(|a| Some((a.admin_unit_code.as_deref()?, a.code.as_str())))
+                    .collect();
+                let codes: Vec<String> = all
+                    .iter()
+                    .filter_map(|c| of_commune.get(c.code.as_str()).map(|a| a.to_string()))
+                    .collect();
+                let report =
+                    tinhso_services::indicators::report(db, window.start, window.end, Some(&codes))
+                        .await?;
+                let per_agency: HashMap<&str, &tinhso_services::indicators::AgencyIndicators> =
+                    report
+                        .agencies
+                        .iter()
+                        .filter_map(|a| Some((a.agency_code.as_deref()?, a)))
+                        .collect();
+                for c in all {
+                    let org = OrgUnit::Commune(c.code.clone());
+                    let observation = of_commune
+                        .get(c.code.as_str())
+                        .and_then(|a| per_agency.get(a))
+                        .and_then(|a| a.get(short))
+                        .map(|i| {
+                            Observation::live(
+                                def,
+                                period,
+                                &org,
+                                i.numerator.map(|n| n as f64),
+                                i.denominator.map(|d| d as f64),
+                                None,
+                            )
+                        });
+                    out.push(Child {
+                        org: org.to_string(),
+                        name: c.name,
+                        observation,
+                    });
+                }
+            } else if !key.starts_with("border.") {
+                // Other live indicators (the DVCQG sync rate, the platform's use): each commune's
+                // People's Committee (the first found, as the engine's commune unit).
+                let ubnd = registry.units().committees(db).await?;
+                let committee_of = |commune: &str| {
+                    ubnd.iter()
+                        .find(|a| a.admin_unit_code.as_deref() == Some(commune))
+                        .map(|a| a.code.clone())
+                };
+                // The sync rate: every committee's counts in two statements, not two per commune.
+                let sync = if key == crate::live_sync::DVCQG_SYNC {
+                    let codes: Vec<String> =
+                        all.iter().filter_map(|c| committee_of(&c.code)).collect();
+                    Some(
+                        tinhso_connectors::sync::sync_rate_by_agency(
+                            db,
+                            window.start,
+                            window.end,
+                            &codes,
+                        )
+                        .await?,
                     )
-                });
-            out.push(Child {
-                org: org.to_string(),
-                name: c.name,
-                observation,
-            });
-        }
-    } else if !key.starts_with("border.") {
-        // Other live indicators (the DVCQG sync rate, the platform's use): each commune's
-        // People's Committee.
-        let ubnd = registry.units().committees(db).await?;
-        for c in all {
-            let org = OrgUnit::Commune(c.code.clone());
-            let observation = if ubnd
-                .iter()
-                .any(|a| a.admin_unit_code.as_deref() == Some(c.code.as_str()))
-            {
-                registry.observe(db, key, period, &org).await?
+                } else {
+                    None
+                };
+                for c in all {
+                    let org = OrgUnit::Commune(c.code.clone());
+                    let observation = match (committee_of(&c.code), &sync) {
+                        (None, _) => None,
+                        (Some(a), Some(rates)) => rates
+                            .get(&a)
+                            .map(|r| crate::live_sync::observation(def, period, &org, r)),
+                        (Some(_), None) => registry.observe(db, key, period, &org).await?,
+                    };
+                    out.push(Child {
+                        org: org.to_string(),
+                        name: c.name,
+                        observation,
+                    });
+                }
             } else {
-                None
-            };
-            out.push(Child {
-                org: org.to_string(),
-                name: c.name,
-                observation,
-            });
-        }
-    } else {
-        let gate_communes: Vec<String> = tinhso_border::gates::list(db)
-            .await?
-            .into_iter()
-            .map(|g| g.commune_code)
-            .collect();
-        for c in all {
-            let org = OrgUnit::Commune(c.code.clone());
-            let observation = if gate_communes.contains(&c.code) {
-                registry.observe(db, key, period, &org).await?
-            } else {
-                None
-            };
-            out.push(Child {
-                org: org.to_string(),
-                name: c.name,
-                observation,
-            });
-        }
-    }
-    Ok(out)
+                let gate_communes: Vec<String> = tinhso_border::gates::list(db)
+                    .await?
+                    .into_iter()
+                    .map(|g| g.commune_code)
+                    .collect();
+                for c in all {
+                    let org = OrgUnit::Commune(c.code.clone());
+                    let observation = if gate_communes.contains(&c.code) {
+                        registry.observe(db, key, period, &org).await?
+                    } else {
+                        None
+                    };
+                    out.push(Child {
+                        org: org.to_string(),
+                        name: c.name,
+                        observation,
+                    });
+                }
+            }
+            Ok(out)
+        })
+        .await
 }
 
 /// A reported indicator by commune: the current version reported for the commune itself for

@@ -22,6 +22,7 @@ use crate::engine::{Direction, Kind, Observation, OrgUnit, Registry, Source};
 use crate::geo::{self, Legend, Place};
 use crate::ops::{self, Centre, Child, CommuneMap, MapIndicator, Message, RecordRow, TargetView};
 use crate::period::{Frequency, Period};
+use crate::report_trail::{self, TrailRow};
 use crate::web::{bad_org, bad_period, num, with_unit};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -30,6 +31,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use tinhso_http::access::{Access, Rule};
 use tinhso_http::context::require;
 use tinhso_http::error::{ApiError, PageError, Problem};
@@ -278,6 +280,10 @@ struct Drill {
     /// The records behind the number (an agency's dossiers, a commune's border trips), at most
     /// 200; `null` when the indicator has no list at this level.
     records: Option<Vec<RecordRow>>,
+    /// A reported indicator: every version of the reports recording it for the unit's agencies
+    /// and the period (saved, submitted, returned, approved: who, when, the value, the
+    /// comment), newest first, at most 200, those the caller may see; `null` for a live one.
+    reports: Option<Vec<TrailRow>>,
 }
 
 async fn drill(state: &AppState, ctx: &ReqCtx, q: &DrillQuery) -> Result<Drill, AppError> {
@@ -325,6 +331,23 @@ async fn drill(state: &AppState, ctx: &ReqCtx, q: &DrillQuery) -> Result<Drill, 
         _ => Vec::new(),
     };
     let records = ops::records(&state.db, key, period, &org, 200).await?;
+    let reports = if key.starts_with("reported.") {
+        let agencies = match &org {
+            OrgUnit::Province => None,
+            OrgUnit::Commune(c) => Some(
+                ops::agencies_in(&state.db, c)
+                    .await?
+                    .into_iter()
+                    .map(|a| a.code)
+                    .collect(),
+            ),
+            OrgUnit::Agency(a) => Some(vec![a.clone()]),
+        };
+        let rows = report_trail::behind(&state.db, key, period, agencies.as_deref(), 200).await?;
+        Some(reports_seen(state, ctx, rows).await?)
+    } else {
+        None
+    };
     Ok(Drill {
         indicator: key.to_string(),
         period: period.to_string(),
@@ -333,7 +356,45 @@ async fn drill(state: &AppState, ctx: &ReqCtx, q: &DrillQuery) -> Result<Drill, 
         children,
         communes_empty,
         records,
+        reports,
     })
+}
+
+/// The report versions the caller may see, as on the report's own page: an approved report's
+/// to anyone who may open the drill-down; one not yet approved only to staff (`BackOffice`)
+/// over the reporting agency or the recipient. Each agency's scope is read once.
+async fn reports_seen(
+    state: &AppState,
+    ctx: &ReqCtx,
+    rows: Vec<TrailRow>,
+) -> Result<Vec<TrailRow>, AppError> {
+    let p = ctx.principal.as_ref();
+    if authorize(p, Permission::BackOffice, &ResourceScope::province()).is_ok() {
+        return Ok(rows);
+    }
+    let mut staff_over: HashMap<String, bool> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let mut seen = r.task_status == "approved";
+        for code in [&r.agency_code, &r.recipient_code] {
+            if seen {
+                break;
+            }
+            seen = match staff_over.get(code) {
+                Some(v) => *v,
+                None => {
+                    let scope = crate::reports::agency_scope(&state.db, code).await?;
+                    let v = authorize(p, Permission::BackOffice, &scope).is_ok();
+                    staff_over.insert(code.clone(), v);
+                    v
+                }
+            };
+        }
+        if seen {
+            out.push(r);
+        }
+    }
+    Ok(out)
 }
 
 /// Drill-down: the indicator's value for a unit (`province`, a commune, an agency), the values
@@ -870,6 +931,20 @@ struct ChildRow {
     href: String,
 }
 
+/// A report version as the drill-down shows it.
+struct TrailView {
+    at: String,
+    /// The reporting agency, the regime and the report's period.
+    report: String,
+    href: String,
+    version: i64,
+    action: String,
+    actor: String,
+    value: String,
+    comment: String,
+    late: bool,
+}
+
 #[derive(Template)]
 #[template(path = "operations_drill.html")]
 struct DrillPage {
@@ -889,6 +964,8 @@ struct DrillPage {
     children: Vec<ChildRow>,
     has_records: bool,
     records: Vec<RecordRow>,
+    has_reports: bool,
+    reports: Vec<TrailView>,
     map_svg: String,
     /// Why there is no communes map (no commune has a value).
     map_empty: String,
@@ -1014,6 +1091,26 @@ async fn drill_page(
         children,
         has_records: d.records.is_some(),
         records: d.records.unwrap_or_default(),
+        has_reports: d.reports.is_some(),
+        reports: d
+            .reports
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| TrailView {
+                at: tinhso_http::layout::local_time(r.at),
+                report: format!("{} · {} · {}", r.agency_name, r.regime_code, r.period),
+                href: r.href,
+                version: r.version,
+                action: crate::web_reports::action_label(&r.action, lang),
+                actor: r.actor_name.unwrap_or(r.actor),
+                value: match r.value.as_f64() {
+                    Some(v) => shown(v),
+                    None => crate::web_reports::show(&r.value, lang),
+                },
+                comment: r.comment,
+                late: r.late,
+            })
+            .collect(),
         name,
         unit,
         map_svg,
@@ -1051,6 +1148,21 @@ mod tests {
             note_en: None,
             coverage: None,
         }
+    }
+
+    /// Every commune, the first ones with `values` as reported (no counts), the rest without.
+    fn reported_rows(values: &[f64]) -> (Vec<ops::Commune>, Vec<Child>) {
+        let communes = ops::communes();
+        let rows = communes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Child {
+                org: format!("commune:{}", c.code),
+                name: c.name.clone(),
+                observation: values.get(i).map(|v| obs(&c.code, *v, None)),
+            })
+            .collect();
+        (communes, rows)
     }
 
     /// The fill of commune `code`'s cell.
@@ -1146,18 +1258,8 @@ mod tests {
 
     #[test]
     fn a_reported_growth_rate_is_shaded_between_its_smallest_and_largest_value() {
-        let communes = ops::communes();
         // Three communes reported −10, 15 and 40 %/year (no counts); the rest nothing.
-        let values = [-10.0, 15.0, 40.0];
-        let rows: Vec<Child> = communes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| Child {
-                org: format!("commune:{}", c.code),
-                name: c.name.clone(),
-                observation: values.get(i).map(|v| obs(&c.code, *v, None)),
-            })
-            .collect();
+        let (communes, rows) = reported_rows(&[-10.0, 15.0, 40.0]);
         let m = indicator(
             "reported.econ.growth",
             Kind::Rate,
@@ -1196,17 +1298,8 @@ mod tests {
 
     #[test]
     fn done_or_not_has_two_classes() {
-        let communes = ops::communes();
-        let rows: Vec<Child> = communes
-            .iter()
-            .take(2)
-            .enumerate()
-            .map(|(i, c)| Child {
-                org: format!("commune:{}", c.code),
-                name: c.name.clone(),
-                observation: Some(obs(&c.code, if i == 0 { 0.0 } else { 100.0 }, None)),
-            })
-            .collect();
+        // Two communes: not done (0) and done (100); the rest nothing.
+        let (communes, rows) = reported_rows(&[0.0, 100.0]);
         let m = indicator(
             "reported.gov.done",
             Kind::Boolean,

@@ -738,7 +738,8 @@ struct ReportPage {
     history: Vec<HistView>,
 }
 
-fn show(v: &Value, lang: Lang) -> String {
+/// An element's value as shown (numbers with a decimal comma in Vietnamese, có/không).
+pub(crate) fn show(v: &Value, lang: Lang) -> String {
     match v {
         Value::Null => String::new(),
         Value::Bool(true) => lang.s("có", "yes").to_string(),
@@ -764,7 +765,8 @@ fn show(v: &Value, lang: Lang) -> String {
     }
 }
 
-fn action_label(a: &str, lang: Lang) -> String {
+/// What a version did (lưu nháp, gửi, trả lại, duyệt).
+pub(crate) fn action_label(a: &str, lang: Lang) -> String {
     match a {
         "save" => lang.s("Lưu nháp", "Saved as draft"),
         "submit" => lang.s("Gửi báo cáo", "Submitted"),

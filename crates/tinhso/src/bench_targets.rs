@@ -63,6 +63,10 @@ pub struct TargetsArgs {
     /// set-up. Drop it yourself afterwards.
     #[arg(long)]
     pub keep_pg_copy: Option<String>,
+    /// The indicator the communes map shows (any key of the map's choice: `services.on_time`,
+    /// `connectors.dvcqg_sync`, `reported.soc.fibre-households`, …).
+    #[arg(long, default_value = "services.on_time")]
+    pub map: String,
     /// Measure only the screen (cold, then `--warm-runs`) on this already loaded database — a
     /// copy kept by `--keep-pg-copy`, or `sqlite://FILE` of a `--sqlite-file` run. Pending
     /// migrations are applied first; no set-up, no DuckDB.
@@ -237,7 +241,11 @@ async fn measure(
                     "setup: loaded database copied to {name} (kept) in {:.1} s",
                     t.elapsed().as_secs_f64()
                 ),
-                Err(e) => format!("setup: the copy to {name} failed, measuring anyway: {e}"),
+                Err(e) => format!(
+                    "setup: the copy to {name} failed, measuring anyway: {e}; sessions in \
+                     {scratch}: {}",
+                    sessions_in(&mut admin, scratch).await
+                ),
             });
         }
     }
@@ -282,6 +290,36 @@ async fn measure(
     Ok(out)
 }
 
+/// The sessions connected to database `name` (pid, type, application, state, query), to say
+/// what holds a template copy back.
+async fn sessions_in(admin: &mut sqlx::AnyConnection, name: &str) -> String {
+    let rows = sqlx::query(
+        "SELECT CAST(pid AS BIGINT), COALESCE(backend_type, ''), COALESCE(application_name, ''), \
+         COALESCE(state, ''), COALESCE(LEFT(query, 100), '') FROM pg_stat_activity \
+         WHERE datname = $1",
+    )
+    .bind(name)
+    .fetch_all(admin)
+    .await;
+    match rows {
+        Ok(rows) => rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "[pid {} {} {:?} {} {:?}]",
+                    r.try_get::<i64, _>(0).unwrap_or_default(),
+                    r.try_get::<String, _>(1).unwrap_or_default(),
+                    r.try_get::<String, _>(2).unwrap_or_default(),
+                    r.try_get::<String, _>(3).unwrap_or_default(),
+                    r.try_get::<String, _>(4).unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Err(e) => format!("(pg_stat_activity: {e})"),
+    }
+}
+
 /// The measured part: the screen (centre + communes map) on a freshly opened handle, then
 /// `--warm-runs` more times, each with a new [`tinhso_targets::engine::Registry`] as each page
 /// view has. Returns the lines to print, the cold time and the warm median (ms).
@@ -305,13 +343,13 @@ async fn screen(
         let t = Instant::now();
         let period = tinhso_targets::period::Period::parse(&today.year().to_string())
             .context("the year's period")?;
-        let map = tinhso_targets::ops::by_commune(&db, &registry, "services.on_time", period)
+        let map = tinhso_targets::ops::by_commune(&db, &registry, &args.map, period)
             .await
             .map_err(|e| anyhow::anyhow!("ops::by_commune: {e:?}"))?;
         let map_t = t.elapsed();
         if i == 0 {
             summary = format!(
-                "{} targets ({} with a live trend), {} communes on the map; counters: {} \
+                "{} targets ({} with a live trend), {} communes on the map of {}; counters: {} \
                  received today, {} trucks at the border",
                 centre.targets.len(),
                 centre
@@ -320,6 +358,7 @@ async fn screen(
                     .filter(|t| !t.trend.is_empty())
                     .count(),
                 map.len(),
+                args.map,
                 centre.counters.received_today,
                 centre.counters.at_border
             );

@@ -135,3 +135,84 @@ async fn the_sync_rate_is_a_live_indicator_with_hand_computed_values() {
         assert_eq!((o.denominator, o.value), (Some(0.0), None), "{}", c.org);
     }
 }
+
+#[tokio::test]
+async fn the_communes_map_reads_every_committee_at_once_and_agrees_with_the_engine() {
+    let t = env().await;
+    let db = &t.db;
+    sync_world(db).await;
+    let r = Registry::standard();
+    let (other, other_commune) = another_committee(&r, db).await;
+    let other_commune = format!("commune:{other_commune}");
+    // E (14 Jan) moves to another commune's People's Committee and reaches the portal: that
+    // commune 1/1; Tam Thanh keeps A, B, C with A and C synced: 2/3.
+    let e = local_micros(2026, 1, 14, 23, 0);
+    for table in ["dossiers", "dvcqg_sync"] {
+        let at = if table == "dossiers" {
+            "submitted_at"
+        } else {
+            "received_at"
+        };
+        sqlx::query(&format!(
+            "UPDATE {table} SET agency_code = $1 WHERE {at} = $2"
+        ))
+        .bind(&other.code)
+        .bind(e)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    }
+    sqlx::query("UPDATE dvcqg_sync SET on_portal = 1, pending = 0 WHERE received_at = $1")
+        .bind(e)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let jan = Period::parse("2026-01").unwrap();
+    let rows = tinhso_targets::ops::by_commune(db, &r, KEY, jan)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 65);
+    let counts = |org: &str| {
+        let o = rows
+            .iter()
+            .find(|c| c.org == org)
+            .and_then(|c| c.observation.clone())
+            .unwrap();
+        (o.numerator, o.denominator, o.value)
+    };
+    assert_eq!(counts("commune:05986"), (Some(2.0), Some(3.0), Some(66.7)));
+    assert_eq!(counts(&other_commune), (Some(1.0), Some(1.0), Some(100.0)));
+    // Every commune's value (and its note) is the engine's for that commune, asked alone.
+    for c in &rows {
+        let org = OrgUnit::parse(&c.org).unwrap();
+        let engine = Registry::standard().observe(db, KEY, jan, &org).await;
+        match (&c.observation, engine) {
+            (Some(map), Ok(engine)) => assert_eq!(Some(map), engine.as_ref(), "{}", c.org),
+            // No People's Committee: the engine refuses the commune, the map shows nothing.
+            (None, Err(e)) => assert_eq!(e.fields[0].field, "org", "{}", c.org),
+            (map, engine) => panic!("{}: map {map:?}, engine {engine:?}", c.org),
+        }
+    }
+    // The grouped read answers every agency asked, 0 of 0 for one that received nothing.
+    let none = "000.00.99.H37".to_string();
+    let by_agency = tinhso_connectors::sync::sync_rate_by_agency(
+        db,
+        ymd(2025, 12, 15),
+        ymd(2026, 1, 15),
+        &[UBND_TAM_THANH.to_string(), other.code.clone(), none.clone()],
+    )
+    .await
+    .unwrap();
+    let got: Vec<(i64, i64)> = by_agency.values().map(|r| (r.synced, r.received)).collect();
+    assert_eq!(by_agency.len(), 3);
+    assert_eq!((by_agency[&none].synced, by_agency[&none].received), (0, 0));
+    assert_eq!(by_agency[&none].rate_percent, None);
+    assert_eq!(
+        (
+            by_agency[UBND_TAM_THANH].synced,
+            by_agency[UBND_TAM_THANH].received
+        ),
+        (2, 3)
+    );
+    assert!(got.contains(&(1, 1)));
+}

@@ -22,7 +22,6 @@ use tinhso_targets::engine::{OrgUnit, Registry};
 use tinhso_targets::period::Period;
 
 const TAM_THANH: &str = "05986";
-const UBND_TAM_THANH: &str = "000.00.23.H37";
 const SO_TAI_CHINH: &str = "000.00.03.H37";
 
 fn form(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -105,3 +105,25 @@ pub async fn report_value(
         .await
         .unwrap();
 }
+
+/// People's Committee of Phường Tam Thanh (commune 05986), where the fixtures' dossiers are.
+pub const UBND_TAM_THANH: &str = "000.00.23.H37";
+
+/// A commune's People's Committee other than Tam Thanh's (it has a commune), and its commune
+/// code.
+pub async fn another_committee(
+    r: &tinhso_targets::engine::Registry,
+    db: &Db,
+) -> (tinhso_refdata::agencies::Agency, String) {
+    let a = r
+        .units()
+        .committees(db)
+        .await
+        .unwrap()
+        .iter()
+        .find(|a| a.code != UBND_TAM_THANH && a.admin_unit_code.is_some())
+        .cloned()
+        .unwrap();
+    let commune = a.admin_unit_code.clone().unwrap();
+    (a, commune)
+}

@@ -10,8 +10,6 @@ use tinhso_targets::ops;
 use tinhso_targets::period::Period;
 use tinhso_targets::reported::{self, NewValue};
 
-const UBND_TAM_THANH: &str = "000.00.23.H37";
-
 fn counted(rows: &[tinhso_services::indicators::Record]) -> Vec<bool> {
     rows.iter().map(|r| r.counted).collect()
 }
@@ -177,16 +175,7 @@ async fn every_indicator_with_communes_has_a_map_and_the_others_say_why() {
     let p = |s: &str| Period::parse(s).unwrap();
     let key = "reported.soc.e-payment-accounts";
     // A People's Committee other than Tam Thanh's, and its commune.
-    let other = r
-        .units()
-        .committees(db)
-        .await
-        .unwrap()
-        .iter()
-        .find(|a| a.code != UBND_TAM_THANH && a.admin_unit_code.is_some())
-        .cloned()
-        .unwrap();
-    let other_commune = other.admin_unit_code.clone().unwrap();
+    let (other, other_commune) = another_committee(&r, db).await;
     // Tam Thanh reports for itself (30, corrected to 35) and its committee 99: the commune's
     // own current value wins; the other commune only through its committee (50).
     report_for(db, key, "2025", "commune:05986", "30").await;
@@ -362,22 +351,6 @@ async fn a_screen_reads_the_border_gates_once() {
     );
 }
 
-async fn report(db: &Db, period: &str, value: &str) {
-    let c = reported::check(
-        db,
-        &NewValue {
-            indicator: "reported.soc.e-payment-accounts".into(),
-            period: period.into(),
-            org: "province".into(),
-            value: value.into(),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    reported::record(db, &sys(), &c).await.unwrap();
-}
-
 #[tokio::test]
 async fn trends_projections_statuses_and_counters() {
     let t = env().await;
@@ -385,10 +358,21 @@ async fn trends_projections_statuses_and_counters() {
     super::indicators::world(db).await;
     super::border::fixture(db).await;
     // E-payment accounts, reported: 44 % (2023), 43 (2024), 42 (2025); 2024 corrected from 50.
-    report(db, "2023", "44").await;
-    report(db, "2024", "50").await;
-    report(db, "2024", "43").await;
-    report(db, "2025", "42").await;
+    for (period, value) in [
+        ("2023", "44"),
+        ("2024", "50"),
+        ("2024", "43"),
+        ("2025", "42"),
+    ] {
+        report_for(
+            db,
+            "reported.soc.e-payment-accounts",
+            period,
+            "province",
+            value,
+        )
+        .await;
+    }
     let today = ymd(2026, 1, 14);
     let now = tinhso_services::indicators::local_midnight_micros(today) + 12 * 3_600_000_000;
     let c = ops::centre(db, &Registry::standard(), today, now)

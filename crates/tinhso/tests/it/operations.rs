@@ -429,3 +429,153 @@ async fn a_reported_indicator_is_mapped_by_commune_and_drilled_into() {
     assert!(html.contains(&format!("<option value=\"{fibre}\" selected>")));
     assert_eq!(html.matches("<path class=\"cell\"").count(), 65);
 }
+
+#[tokio::test]
+async fn a_reported_value_shows_every_version_of_the_report_behind_it() {
+    use crate::reports::{open, post, values, FULL, TAM_THANH};
+    let app = spawn_app().await;
+    let indicator = "reported.gov.work-online-all";
+    open(&app, "KH226-NAM", "2031").await;
+    let id = tinhso_targets::reports::task_id("KH226-NAM", "2031", TAM_THANH);
+    let versions = format!("/api/v1/reports/{id}/versions");
+    let review = format!("/api/v1/reports/{id}/review");
+    let (officer, officer_csrf) = app.api_signed_in("congchuc.tamthanh").await;
+    let (head, head_csrf) = app.api_signed_in("lanhdao.tamthanh").await;
+    let (sokhcn, sokhcn_csrf) = app.api_signed_in("lanhdao.sokhcn").await;
+    let (leader, _) = app.api_signed_in("lanhdao.tinh").await;
+    // Saved, submitted (75 %), returned with a comment, submitted again (80 %), approved.
+    let corrected = [
+        ("ho_so_cong_viec_tren_mang", "160"),
+        ("ty_le_ho_so_cong_viec_tren_mang", "80"),
+    ];
+    let mut second = FULL.to_vec();
+    second.retain(|(k, _)| !corrected.iter().any(|(c, _)| c == k));
+    second.extend(corrected);
+    let steps = [
+        (
+            &officer,
+            &officer_csrf,
+            &versions,
+            serde_json::json!({"action": "save", "values": values(FULL)}),
+        ),
+        (
+            &head,
+            &head_csrf,
+            &versions,
+            serde_json::json!({"action": "submit", "values": values(FULL)}),
+        ),
+        (
+            &sokhcn,
+            &sokhcn_csrf,
+            &review,
+            serde_json::json!({"action": "return", "comment": "Đề nghị rà soát lại tỷ lệ"}),
+        ),
+        (
+            &head,
+            &head_csrf,
+            &versions,
+            serde_json::json!({"action": "submit", "values": values(&second)}),
+        ),
+        (
+            &sokhcn,
+            &sokhcn_csrf,
+            &review,
+            serde_json::json!({"action": "approve", "comment": "Đồng ý"}),
+        ),
+    ];
+    for (c, csrf, path, body) in steps {
+        let r = post(&app, c, csrf, path, body).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}",
+            r.text().await.unwrap()
+        );
+    }
+
+    // The API: every version, newest first, with the element's value in each.
+    let drill =
+        format!("/api/v1/operations/drill?indicator={indicator}&org=agency:{TAM_THANH}&ky=2031");
+    let (status, v) = json(app.get(&leader, &drill).await).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["observation"]["value"], 80.0, "{v}");
+    let rows = v["reports"].as_array().unwrap();
+    let got: Vec<(&str, i64, Option<f64>, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap(),
+                r["version"].as_i64().unwrap(),
+                r["value"].as_f64(),
+                r["comment"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let (v75, v80) = (Some(75.0), Some(80.0));
+    assert_eq!(
+        got,
+        [
+            ("approve", 5, v80, "Đồng ý"),
+            ("submit", 4, v80, ""),
+            ("return", 3, v75, "Đề nghị rà soát lại tỷ lệ"),
+            ("submit", 2, v75, ""),
+            ("save", 1, v75, ""),
+        ]
+    );
+    assert_eq!(rows[0]["actor_name"], "Hoàng Minh Đức");
+    assert_eq!(rows[1]["actor_name"], "Hoàng Văn Thắng");
+    assert_eq!(rows[4]["actor_name"], "Lý Thị Hồng");
+    assert!(rows
+        .iter()
+        .all(|r| r["href"] == format!("/nghiep-vu/bao-cao/{id}")));
+
+    // The page: the same five rows, newest first, each linking to the report.
+    let page =
+        format!("/lanh-dao/dieu-hanh/chi-so?indicator={indicator}&org=agency:{TAM_THANH}&ky=2031");
+    let (status, html) = text(app.get(&leader, &page).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"bang-bao-cao\""), "{html}");
+    let table = &html[html.find("id=\"bang-bao-cao\"").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(table.matches("<tr class=\"report-version\">").count(), 5);
+    assert_eq!(
+        table
+            .matches(&format!("<a href=\"/nghiep-vu/bao-cao/{id}\">"))
+            .count(),
+        5
+    );
+    let at = |s: &str| {
+        html.find(s)
+            .unwrap_or_else(|| panic!("{s} not on the page"))
+    };
+    // Newest first: the approval (by Sở KH&CN's leader), then the second submission.
+    assert!(at("<td>Duyệt</td>") < at("<td>Trả lại</td>"));
+    assert!(at("<td>Trả lại</td>") < at("<td>Lưu nháp</td>"));
+    assert!(
+        html.contains("<td>Hoàng Minh Đức</td><td>80%</td><td>Đồng ý</td>"),
+        "{html}"
+    );
+    assert!(html.contains("<td>75%</td><td>Đề nghị rà soát lại tỷ lệ</td>"));
+    // Another period: no report recorded it, said so.
+    let (_, html) = text(
+        app.get(
+            &leader,
+            &format!(
+                "/lanh-dao/dieu-hanh/chi-so?indicator={indicator}&org=agency:{TAM_THANH}&ky=2030"
+            ),
+        )
+        .await,
+    )
+    .await;
+    assert!(html.contains("id=\"bao-cao-trong\""));
+    // A live indicator has no such section.
+    let (_, html) = text(
+        app.get(
+            &leader,
+            &format!("/lanh-dao/dieu-hanh/chi-so?indicator=services.online&org=agency:{TAM_THANH}&ky=2031"),
+        )
+        .await,
+    )
+    .await;
+    assert!(!html.contains("id=\"bang-bao-cao\""));
+}

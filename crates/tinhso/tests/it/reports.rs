@@ -10,9 +10,10 @@ use serde_json::{json, Value};
 use tinhso_targets::period::Period;
 use tinhso_targets::{regimes, reports};
 
-const TAM_THANH: &str = "000.00.23.H37";
+pub(crate) const TAM_THANH: &str = "000.00.23.H37";
 
-async fn open(app: &TestApp, regime: &str, period: &str) {
+/// Open `regime`'s tasks for `period` (as the hourly job does).
+pub(crate) async fn open(app: &TestApp, regime: &str, period: &str) {
     let r = regimes::get(&app.db, regime).await.unwrap().unwrap();
     let cal = tinhso_refdata::calendar::working_calendar(&app.db)
         .await
@@ -23,7 +24,14 @@ async fn open(app: &TestApp, regime: &str, period: &str) {
         .unwrap();
 }
 
-async fn post(app: &TestApp, c: &Client, csrf: &str, path: &str, body: Value) -> reqwest::Response {
+/// POST `body` as JSON with the session's CSRF token.
+pub(crate) async fn post(
+    app: &TestApp,
+    c: &Client,
+    csrf: &str,
+    path: &str,
+    body: Value,
+) -> reqwest::Response {
     c.post(app.url(path))
         .header("x-csrf-token", csrf)
         .json(&body)
@@ -32,7 +40,8 @@ async fn post(app: &TestApp, c: &Client, csrf: &str, path: &str, body: Value) ->
         .expect("POST")
 }
 
-fn values(pairs: &[(&str, &str)]) -> Value {
+/// A report's values as entered, by element key.
+pub(crate) fn values(pairs: &[(&str, &str)]) -> Value {
     let mut m = serde_json::Map::new();
     for (k, v) in pairs {
         m.insert((*k).into(), json!({"value": v}));
@@ -48,7 +57,8 @@ fn ids(list: &Value) -> Vec<String> {
         .collect()
 }
 
-const FULL: &[(&str, &str)] = &[
+/// Every element of a yearly KH226-NAM report, consistent (150 of 200 records online, 75 %).
+pub(crate) const FULL: &[(&str, &str)] = &[
     ("ho_so_cong_viec", "200"),
     ("ho_so_cong_viec_tren_mang", "150"),
     ("ty_le_ho_so_cong_viec_tren_mang", "75"),
