@@ -995,7 +995,14 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::User { command } => return user(command).await,
         Command::Plan { command } => return plan(command).await,
-        Command::Bench { command } => bench::run(command).await?,
+        Command::Bench { command } => {
+            // Quiet by default (the figures go to stdout); `TINHSO_LOG` asks for logs on
+            // stderr, e.g. `sqlx::query=debug` to count the statements of a run.
+            if std::env::var_os("TINHSO_LOG").is_some() {
+                init_logs(false);
+            }
+            bench::run(command).await?
+        }
         Command::Border { command } => {
             // Warnings (a refused simulated declaration) and the cause of an internal error
             // go to stderr; `TINHSO_LOG` chooses more.
