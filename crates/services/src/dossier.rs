@@ -268,14 +268,19 @@ fn validate_applicant(a: &Applicant, errs: &mut FieldErrors) -> Applicant {
 /// The earlier dossier submitted with idempotency key `key`, if any: replayed when `s` is the
 /// same request, an idempotency conflict when it is a different one.
 async fn replay(db: &Db, key: &str, s: &Submission) -> Result<Option<Receipt>, AppError> {
-    let row = sqlx::query("SELECT code, request_hash FROM dossiers WHERE idempotency_key = $1")
-        .bind(key)
-        .fetch_optional(db.pool())
-        .await
-        .map_err(DbError::from)?;
-    let Some(r) = row else { return Ok(None) };
-    let code: String = r.try_get(0).map_err(DbError::from)?;
-    let hash: String = r.try_get(1).map_err(DbError::from)?;
+    // Every keyed submission asks this first: a short indexed read, natively on a SQLite file.
+    let row = db
+        .read_rows(
+            "SELECT code, request_hash FROM dossiers WHERE idempotency_key = $1",
+            &[Param::Text(key)],
+            |r| Ok((r.text(0)?, r.text(1)?)),
+        )
+        .await?
+        .into_iter()
+        .next();
+    let Some((code, hash)) = row else {
+        return Ok(None);
+    };
     if hash != request_hash(s) {
         return Err(AppError::new(ErrorCode::IdempotencyConflict));
     }
@@ -318,6 +323,24 @@ pub async fn submit(
     by: Option<&Principal>,
     s: &Submission,
 ) -> Result<Receipt, AppError> {
+    submit_in(db, ctx, by, s, None).await
+}
+
+/// What [`submit_with_files`] has already read for its checks, so that [`submit_in`] does not
+/// read it again: the procedure's current version and the handling agency.
+struct Prechecked {
+    current: catalogue::SharedVersion,
+    agency: agencies::Agency,
+}
+
+/// [`submit`], with what the caller has already read (`None`: read it here).
+async fn submit_in(
+    db: &Db,
+    ctx: &Ctx,
+    by: Option<&Principal>,
+    s: &Submission,
+    pre: Option<Prechecked>,
+) -> Result<Receipt, AppError> {
     if let Some(key) = s.idempotency_key.as_deref().filter(|k| !k.is_empty()) {
         if key.len() > 100 {
             return Err(AppError::field(
@@ -333,20 +356,26 @@ pub async fn submit(
             return Ok(r);
         }
     }
-    let current = catalogue::current(db, &s.procedure_code)
-        .await?
-        .filter(|v| v.active)
-        .ok_or_else(|| {
-            AppError::field(
-                "procedure_code",
-                Invalid::new(
-                    "procedure_unknown",
-                    "Không có thủ tục này hoặc thủ tục đã ngừng áp dụng",
-                    "No such procedure, or it is no longer offered",
-                ),
-            )
-        })?;
-    let p = &current.procedure;
+    let (current, known_agency) = match pre {
+        Some(Prechecked { current, agency }) => (current, Some(agency)),
+        None => {
+            let current = catalogue::current_shared(db, &s.procedure_code)
+                .await?
+                .filter(|v| v.active)
+                .ok_or_else(|| {
+                    AppError::field(
+                        "procedure_code",
+                        Invalid::new(
+                            "procedure_unknown",
+                            "Không có thủ tục này hoặc thủ tục đã ngừng áp dụng",
+                            "No such procedure, or it is no longer offered",
+                        ),
+                    )
+                })?;
+            (current, None)
+        }
+    };
+    let p = &*current.procedure;
     let mut errs = FieldErrors::new();
     let applicant = validate_applicant(&s.applicant, &mut errs);
     let form = crate::eform::validate(&p.eform, &s.form, &mut errs);
@@ -357,15 +386,18 @@ pub async fn submit(
             "Only one-stop officers enter dossiers filed in person or by post",
         ));
     }
-    let agency = match handling_agency(db, p, s.commune_code.as_deref()).await {
-        Ok(a) => Some(a),
-        Err(e) if e.code == ErrorCode::ValidationFailed => {
-            for f in e.fields {
-                errs.push(&f.field, Invalid::new(f.code, f.message_vi, f.message_en));
+    let agency = match known_agency {
+        Some(a) => Some(a),
+        None => match handling_agency(db, p, s.commune_code.as_deref()).await {
+            Ok(a) => Some(a),
+            Err(e) if e.code == ErrorCode::ValidationFailed => {
+                for f in e.fields {
+                    errs.push(&f.field, Invalid::new(f.code, f.message_vi, f.message_en));
+                }
+                None
             }
-            None
-        }
-        Err(e) => return Err(e),
+            Err(e) => return Err(e),
+        },
     };
     errs.into_result()?;
     let agency = agency.ok_or_else(|| AppError::internal("agency missing after validation"))?;
@@ -2059,21 +2091,22 @@ fn name_components(p: &Procedure, list: &mut [Attachment]) {
 }
 
 /// Validate a submission as [`submit`] does (applicant, e-form, commune), without writing.
+/// Returns the handling agency when the commune is right.
 async fn check_submission(
     db: &Db,
     p: &Procedure,
     s: &Submission,
     errs: &mut FieldErrors,
-) -> Result<(), AppError> {
+) -> Result<Option<agencies::Agency>, AppError> {
     validate_applicant(&s.applicant, errs);
     crate::eform::validate(&p.eform, &s.form, errs);
     match handling_agency(db, p, s.commune_code.as_deref()).await {
-        Ok(_) => Ok(()),
+        Ok(a) => Ok(Some(a)),
         Err(e) if e.code == ErrorCode::ValidationFailed => {
             for f in e.fields {
                 errs.push(&f.field, Invalid::new(f.code, f.message_vi, f.message_en));
             }
-            Ok(())
+            Ok(None)
         }
         Err(e) => Err(e),
     }
@@ -2095,16 +2128,17 @@ pub async fn submit_with_files(
     s: &Submission,
     uploads: &[Upload],
 ) -> Result<Receipt, AppError> {
-    let Some(current) = catalogue::current(db, &s.procedure_code)
+    let Some(current) = catalogue::current_shared(db, &s.procedure_code)
         .await?
         .filter(|v| v.active)
     else {
         // Unknown or withdrawn procedure: `submit` says so (or replays an earlier dossier).
         return submit(db, ctx, by, s).await;
     };
-    let p = &current.procedure;
+    let procedure = current.procedure.clone();
+    let p = &*procedure;
     let mut errs = FieldErrors::new();
-    check_submission(db, p, s, &mut errs).await?;
+    let agency = check_submission(db, p, s, &mut errs).await?;
     let checked = check_uploads(p, uploads, (0, 0), &mut errs);
     if s.channel == Channel::Online {
         for c in p.components.iter().filter(|c| upload_required(c)) {
@@ -2123,7 +2157,9 @@ pub async fn submit_with_files(
     }
     errs.into_result()?;
     let refs = store_all(store, &checked).await?;
-    let r = submit(db, ctx, by, s).await?;
+    // What was read for the checks is not read again.
+    let pre = agency.map(|agency| Prechecked { current, agency });
+    let r = submit_in(db, ctx, by, s, pre).await?;
     if !checked.is_empty() {
         link(
             db,
