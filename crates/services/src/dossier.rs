@@ -689,6 +689,16 @@ async fn record_event(tx: &mut WriteTx, db: &Db, f: &EventFacts<'_>) -> Result<E
 /// A dossier event made and signed ahead of its write (the signature reads the signer's key,
 /// which belongs before a group-commit item, not inside it); [`insert_event`] writes it.
 async fn draft_event(db: &Db, f: &EventFacts<'_>) -> Result<Event, AppError> {
+    draft_event_with(db, f, None).await
+}
+
+/// [`draft_event`], signed with `key` when the caller has already read and unsealed the
+/// signer's key (an approval that signs its result with it too).
+async fn draft_event_with(
+    db: &Db,
+    f: &EventFacts<'_>,
+    key: Option<&tinhso_identity::keys::LoadedKey>,
+) -> Result<Event, AppError> {
     let EventFacts {
         code,
         action,
@@ -707,9 +717,12 @@ async fn draft_event(db: &Db, f: &EventFacts<'_>) -> Result<Event, AppError> {
         "actor": signer.map(|s| s.user_id.clone()),
     })
     .to_string();
-    let sig = match signer {
-        Some(p) => Some(tinhso_identity::keys::sign(db, &p.user_id, payload.as_bytes()).await?),
-        None => None,
+    let sig = match (signer, key) {
+        (Some(_), Some(k)) => Some(k.sign(payload.as_bytes())),
+        (Some(p), None) => {
+            Some(tinhso_identity::keys::sign(db, &p.user_id, payload.as_bytes()).await?)
+        }
+        (None, _) => None,
     };
     Ok(Event {
         seq,
@@ -965,12 +978,21 @@ pub async fn agency_scope(db: &Db, a: &agencies::Agency) -> Result<ResourceScope
 
 /// The scope of a dossier, for authorization: [`agency_scope`] of its agency and its owner.
 pub async fn scope_of(db: &Db, d: &Dossier) -> Result<ResourceScope, AppError> {
-    let mut scope = match agencies::get(db, &d.agency_code).await? {
-        Some(a) => agency_scope(db, &a).await?,
+    Ok(scope_and_agency(db, d).await?.0)
+}
+
+/// [`scope_of`], with the dossier's agency it read (`None`: unknown agency, province scope).
+async fn scope_and_agency(
+    db: &Db,
+    d: &Dossier,
+) -> Result<(ResourceScope, Option<agencies::Agency>), AppError> {
+    let agency = agencies::get(db, &d.agency_code).await?;
+    let mut scope = match &agency {
+        Some(a) => agency_scope(db, a).await?,
         None => ResourceScope::province(),
     };
     scope.owner_user_id = d.applicant_user_id.clone();
-    Ok(scope)
+    Ok((scope, agency))
 }
 
 /// Input to [`transition`].
@@ -1021,10 +1043,12 @@ pub async fn transition(
     let row = load(db, code).await?.ok_or_else(AppError::not_found)?;
     let d = &row.d;
     let status = Status::from_code(d.status).ok_or_else(|| AppError::internal("bad status"))?;
-    // Who may do this.
+    // Who may do this. The agency read for the officer's scope serves the result's heading.
+    let mut agency = None;
     match (action.actor(), who) {
         (Actor::Officer, ActingAs::Staff(p)) => {
-            let scope = scope_of(db, d).await?;
+            let (scope, a) = scope_and_agency(db, d).await?;
+            agency = a;
             let perm = if action == Action::Approve {
                 Permission::DossierApprove
             } else {
@@ -1211,14 +1235,20 @@ pub async fn transition(
     // Approval issues the electronic result in the same transaction; what needs writes of
     // its own (the agency's key on first use) happens before it opens.
     let result_prep = match (action, signer) {
-        (Action::Approve, Some(_)) if p.result.electronic => {
-            Some(crate::results::prepare(db, &d.agency_code).await?)
+        (Action::Approve, Some(leader)) if p.result.electronic => {
+            let prep = match agency {
+                Some(a) => crate::results::prepare_for(db, a).await?,
+                None => crate::results::prepare(db, &d.agency_code).await?,
+            };
+            // The leader's key, read and unsealed once: it signs the event and the result.
+            let key = tinhso_identity::keys::person_key(db, &leader.user_id).await?;
+            Some((prep, key))
         }
         _ => None,
     };
     let seq = d.events.len() as i64 + 1;
     // Signed before the write (the signature reads the officer's key).
-    let event = draft_event(
+    let event = draft_event_with(
         db,
         &EventFacts {
             code,
@@ -1231,6 +1261,7 @@ pub async fn transition(
             reason: &reason,
             seq,
         },
+        result_prep.as_ref().map(|(_, key)| key),
     )
     .await?;
     let w = TransitionWrite {
@@ -1264,8 +1295,11 @@ pub async fn transition(
         ),
         status_changed: serde_json::json!({"code": code, "agency": d.agency_code, "from": status.code(), "to": to.code(), "action": action.as_str()}),
     };
+    // The dossier as this transition leaves it (its row is written only if unchanged since it
+    // was loaded, so this is what a read after the commit finds; tested).
+    let after = dossier_after(d, &w, &p, form);
     match (&result_prep, signer) {
-        (Some(prep), Some(leader)) => {
+        (Some((prep, leader_key)), Some(leader)) => {
             // Approval with an electronic result: the result is built, signed and — with a
             // TSA — time-stamped before any transaction opens (a slow TSA holds up no
             // writer), then written with the approval in a transaction of its own. Its number
@@ -1274,9 +1308,10 @@ pub async fn transition(
             let mut attempts = 0;
             loop {
                 attempts += 1;
-                let built =
-                    crate::results::build(db, ctx, issuing, prep, d, &p, leader, &reason, now)
-                        .await?;
+                let built = crate::results::build(
+                    db, ctx, issuing, prep, d, &p, leader, leader_key, &reason, now,
+                )
+                .await?;
                 let mut tx = db.begin_write().await?;
                 write_transition(&mut tx, &w).await?;
                 if crate::results::record_in(&mut tx, issuing, &built, leader)
@@ -1308,7 +1343,48 @@ pub async fn transition(
             .await?;
         }
     }
-    get(db, code).await?.ok_or_else(AppError::not_found)
+    Ok(after)
+}
+
+/// `d` after the transition `w` (of procedure version `p`) is written: its new status, step,
+/// dates, counters, amounts and `form` (what `w.form` holds, parsed), and the new event.
+fn dossier_after(
+    d: &Dossier,
+    w: &TransitionWrite,
+    p: &Procedure,
+    form: serde_json::Value,
+) -> Dossier {
+    let mut a = d.clone();
+    let status = Status::from_code(w.to);
+    a.status = w.to;
+    if let Some(st) = status {
+        a.status_vi = st.name_vi().into();
+        a.status_en = st.name_en().into();
+        a.allowed_actions = Action::allowed_from(st)
+            .iter()
+            .map(|x| x.as_str().to_string())
+            .collect();
+    }
+    if a.step != w.step {
+        a.step_name = p
+            .workflow
+            .iter()
+            .find(|s| s.step == w.step)
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        a.step = w.step.clone();
+    }
+    a.due_date = w.due.clone();
+    a.accepted_at = w.accepted_at;
+    a.finished_at = w.finished_at;
+    a.returned_at = w.returned_at;
+    a.paused_working_days = w.paused_days;
+    a.supplement_count = w.supplements;
+    a.fee_vnd = w.fee;
+    a.paid_vnd = w.paid;
+    a.form = form;
+    a.events.push(w.event.clone());
+    a
 }
 
 /// The name of a dossier for [`changed_meanwhile`], in Vietnamese and in English.
