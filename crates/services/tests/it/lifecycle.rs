@@ -774,7 +774,7 @@ async fn each_transition_returns_the_dossier_as_read_back() {
             "after {step}"
         );
     };
-    let steps: [(&Principal, &str, &str); 5] = [
+    let steps: [(&Principal, &str, &str); 8] = [
         (&s.one_stop, "accept", ""),
         (
             &s.one_stop,
@@ -784,6 +784,9 @@ async fn each_transition_returns_the_dossier_as_read_back() {
         (&s.one_stop, "request_payment", ""),
         (&s.one_stop, "payment_received", ""),
         (&s.one_stop, "forward", ""),
+        (&s.officer, "forward", ""),
+        (&s.leader, "approve", ""),
+        (&s.one_stop, "return_result", ""),
     ];
     for (i, (p, action, reason)) in steps.into_iter().enumerate() {
         if i == 2 {
@@ -803,37 +806,20 @@ async fn each_transition_returns_the_dossier_as_read_back() {
             &dossier::get(&t.db, &code).await.unwrap().unwrap(),
             action,
         );
+        if action == "approve" {
+            assert_eq!(got.status, Status::Done.code());
+            assert!(
+                got.events.last().unwrap().signed,
+                "the leader's event is signed"
+            );
+            assert!(
+                tinhso_services::results::of_dossier(&t.db, &code)
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "the result was issued"
+            );
+        }
     }
-    let got = act(&t.db, &s.officer, &code, "forward", "").await.unwrap();
-    same(
-        &got,
-        &dossier::get(&t.db, &code).await.unwrap().unwrap(),
-        "forward to approval",
-    );
-    let got = act(&t.db, &s.leader, &code, "approve", "").await.unwrap();
-    assert_eq!(got.status, Status::Done.code());
-    assert!(
-        got.events.last().unwrap().signed,
-        "the leader's event is signed"
-    );
-    same(
-        &got,
-        &dossier::get(&t.db, &code).await.unwrap().unwrap(),
-        "approve",
-    );
-    assert!(
-        tinhso_services::results::of_dossier(&t.db, &code)
-            .await
-            .unwrap()
-            .is_some(),
-        "the result was issued"
-    );
-    let got = act(&t.db, &s.one_stop, &code, "return_result", "")
-        .await
-        .unwrap();
-    same(
-        &got,
-        &dossier::get(&t.db, &code).await.unwrap().unwrap(),
-        "return_result",
-    );
+    assert_eq!(status_of(&t.db, &code).await, Status::Returned.code());
 }
