@@ -120,8 +120,45 @@ pub struct PersonSignature {
     pub signature: String,
 }
 
-/// Sign `message` with the newest unrevoked key of `user_id`.
-pub async fn sign(db: &Db, user_id: &str, message: &[u8]) -> Result<PersonSignature, AppError> {
+/// A signing key read and unsealed once (khóa ký đã mở), to sign several messages with one
+/// read: an approval signs its event and its result with the leader's key.
+pub struct LoadedKey {
+    key_id: String,
+    public_key: String,
+    key: SigningKey,
+}
+
+impl LoadedKey {
+    /// A key from its stored row (id, public key hex, sealed seed).
+    fn unsealed(key_id: String, public_key: String, sealed: &str) -> Result<Self, AppError> {
+        let seed: [u8; 32] = unseal(sealed)?
+            .as_slice()
+            .try_into()
+            .map_err(|_| AppError::internal("bad key length"))?;
+        Ok(Self {
+            key_id,
+            public_key,
+            key: SigningKey::from_bytes(&seed),
+        })
+    }
+
+    /// The key's id.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// Sign `message`.
+    pub fn sign(&self, message: &[u8]) -> PersonSignature {
+        PersonSignature {
+            key_id: self.key_id.clone(),
+            public_key: self.public_key.clone(),
+            signature: hex::encode(self.key.sign(message).to_bytes()),
+        }
+    }
+}
+
+/// The newest unrevoked key of `user_id`, unsealed (403 when the account has none).
+pub async fn person_key(db: &Db, user_id: &str) -> Result<LoadedKey, AppError> {
     let row = sqlx::query(
         "SELECT id, public_key, sealed_private_key FROM signing_keys WHERE user_id = $1 AND revoked_at IS NULL \
          ORDER BY created_at DESC LIMIT 1",
@@ -139,17 +176,12 @@ pub async fn sign(db: &Db, user_id: &str, message: &[u8]) -> Result<PersonSignat
     let key_id: String = row.try_get(0).map_err(DbError::from)?;
     let public_key: String = row.try_get(1).map_err(DbError::from)?;
     let sealed: String = row.try_get(2).map_err(DbError::from)?;
-    let seed = unseal(&sealed)?;
-    let seed: [u8; 32] = seed
-        .as_slice()
-        .try_into()
-        .map_err(|_| AppError::internal("bad key length"))?;
-    let sig = SigningKey::from_bytes(&seed).sign(message);
-    Ok(PersonSignature {
-        key_id,
-        public_key,
-        signature: hex::encode(sig.to_bytes()),
-    })
+    LoadedKey::unsealed(key_id, public_key, &sealed)
+}
+
+/// Sign `message` with the newest unrevoked key of `user_id`.
+pub async fn sign(db: &Db, user_id: &str, message: &[u8]) -> Result<PersonSignature, AppError> {
+    Ok(person_key(db, user_id).await?.sign(message))
 }
 
 /// Check a signature against a public key (both hex).
@@ -190,8 +222,14 @@ pub fn mac(purpose: &str, data: &[u8]) -> [u8; 32] {
 /// Make sure `agency_code` has an active signing key (created on first use, in its own
 /// transaction: call it before opening the transaction that signs). Returns the key's id.
 pub async fn ensure_agency_key(db: &Db, agency_code: &str) -> Result<String, AppError> {
-    if let Some(id) = active_agency_key(db, agency_code).await? {
-        return Ok(id);
+    Ok(agency_key(db, agency_code).await?.key_id)
+}
+
+/// [`ensure_agency_key`], returning the key unsealed, ready to sign: one read when the key
+/// exists (an approval reads it once for its checks and its signature).
+pub async fn agency_key(db: &Db, agency_code: &str) -> Result<LoadedKey, AppError> {
+    if let Some(k) = active_agency_key(db, agency_code).await? {
+        return Ok(k);
     }
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
@@ -216,14 +254,21 @@ pub async fn ensure_agency_key(db: &Db, agency_code: &str) -> Result<String, App
         .ok_or_else(|| AppError::internal("agency key not created"))
 }
 
-async fn active_agency_key(db: &Db, agency_code: &str) -> Result<Option<String>, AppError> {
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM agency_signing_keys WHERE agency_code = $1 AND revoked_at IS NULL",
+/// The active key of `agency_code`, unsealed, if it has one.
+async fn active_agency_key(db: &Db, agency_code: &str) -> Result<Option<LoadedKey>, AppError> {
+    let row = sqlx::query(
+        "SELECT id, public_key, sealed_private_key FROM agency_signing_keys \
+         WHERE agency_code = $1 AND revoked_at IS NULL",
     )
     .bind(agency_code)
     .fetch_optional(db.pool())
     .await
-    .map_err(DbError::from)?)
+    .map_err(DbError::from)?;
+    let Some(row) = row else { return Ok(None) };
+    let key_id: String = row.try_get(0).map_err(DbError::from)?;
+    let public_key: String = row.try_get(1).map_err(DbError::from)?;
+    let sealed: String = row.try_get(2).map_err(DbError::from)?;
+    Ok(Some(LoadedKey::unsealed(key_id, public_key, &sealed)?))
 }
 
 /// Sign `message` with the active key of `agency_code` (see [`ensure_agency_key`]).
@@ -232,28 +277,10 @@ pub async fn sign_as_agency(
     agency_code: &str,
     message: &[u8],
 ) -> Result<PersonSignature, AppError> {
-    let row = sqlx::query(
-        "SELECT id, public_key, sealed_private_key FROM agency_signing_keys \
-         WHERE agency_code = $1 AND revoked_at IS NULL",
-    )
-    .bind(agency_code)
-    .fetch_optional(db.pool())
-    .await
-    .map_err(DbError::from)?
-    .ok_or_else(|| AppError::internal("the agency has no signing key"))?;
-    let key_id: String = row.try_get(0).map_err(DbError::from)?;
-    let public_key: String = row.try_get(1).map_err(DbError::from)?;
-    let sealed: String = row.try_get(2).map_err(DbError::from)?;
-    let seed: [u8; 32] = unseal(&sealed)?
-        .as_slice()
-        .try_into()
-        .map_err(|_| AppError::internal("bad key length"))?;
-    let sig = SigningKey::from_bytes(&seed).sign(message);
-    Ok(PersonSignature {
-        key_id,
-        public_key,
-        signature: hex::encode(sig.to_bytes()),
-    })
+    Ok(active_agency_key(db, agency_code)
+        .await?
+        .ok_or_else(|| AppError::internal("the agency has no signing key"))?
+        .sign(message))
 }
 
 /// A registered key as the registry knows it, for verifiers.

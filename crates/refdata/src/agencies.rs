@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use tinhso_identity::ResourceScope;
 use tinhso_kernel::{text, validate, AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
+use tinhso_store::native::{Param, RowRead};
 use tinhso_store::{now_micros, Db, DbError};
 
 /// An agency as seeded from the data file.
@@ -43,21 +44,31 @@ pub struct Agency {
 const COLUMNS: &str = "code, name, short_name, kind, parent_code, admin_unit_code, code_source, \
                        address, phone, email, website, working_hours";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Agency, sqlx::Error> {
+fn from_row(r: &dyn RowRead) -> Result<Agency, DbError> {
     Ok(Agency {
-        code: r.try_get(0)?,
-        name: r.try_get(1)?,
-        short_name: r.try_get(2)?,
-        kind: r.try_get(3)?,
-        parent_code: r.try_get(4)?,
-        admin_unit_code: r.try_get(5)?,
-        code_source: r.try_get(6)?,
-        address: r.try_get(7)?,
-        phone: r.try_get(8)?,
-        email: r.try_get(9)?,
-        website: r.try_get(10)?,
-        working_hours: r.try_get(11)?,
+        code: r.text(0)?,
+        name: r.text(1)?,
+        short_name: r.text(2)?,
+        kind: r.text(3)?,
+        parent_code: r.opt_text(4)?,
+        admin_unit_code: r.opt_text(5)?,
+        code_source: r.text(6)?,
+        address: r.text(7)?,
+        phone: r.text(8)?,
+        email: r.text(9)?,
+        website: r.text(10)?,
+        working_hours: r.text(11)?,
     })
+}
+
+/// The one agency (or none) that `sql` with `params` finds: a short indexed read, natively on
+/// a SQLite file (`Db::read_rows`); every submission resolves its handling agency this way.
+async fn one(db: &Db, sql: &str, params: &[Param<'_>]) -> Result<Option<Agency>, DbError> {
+    Ok(db
+        .read_rows(sql, params, from_row)
+        .await?
+        .into_iter()
+        .next())
 }
 
 fn seed_data() -> Result<Vec<SeedAgency>, AppError> {
@@ -153,11 +164,12 @@ pub async fn seed(db: &Db, ctx: &Ctx) -> Result<usize, AppError> {
 
 /// An agency by code.
 pub async fn get(db: &Db, code: &str) -> Result<Option<Agency>, DbError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM agencies WHERE code = $1"))
-        .bind(code)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.as_ref().map(from_row).transpose()?)
+    one(
+        db,
+        &format!("SELECT {COLUMNS} FROM agencies WHERE code = $1"),
+        &[Param::Text(code)],
+    )
+    .await
 }
 
 /// The agency of `kind` for administrative unit `admin_unit_code` (e.g. the People's Committee
@@ -167,25 +179,24 @@ pub async fn for_admin_unit(
     kind: &str,
     admin_unit_code: &str,
 ) -> Result<Option<Agency>, DbError> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM agencies WHERE kind = $1 AND admin_unit_code = $2 ORDER BY code LIMIT 1"
-    ))
-    .bind(kind)
-    .bind(admin_unit_code)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(row.as_ref().map(from_row).transpose()?)
+    one(
+        db,
+        &format!(
+            "SELECT {COLUMNS} FROM agencies WHERE kind = $1 AND admin_unit_code = $2 ORDER BY code LIMIT 1"
+        ),
+        &[Param::Text(kind), Param::Text(admin_unit_code)],
+    )
+    .await
 }
 
 /// The agency named exactly `name` (names are unique in the seeded tree).
 pub async fn by_name(db: &Db, name: &str) -> Result<Option<Agency>, DbError> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM agencies WHERE name = $1 ORDER BY code LIMIT 1"
-    ))
-    .bind(name)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(row.as_ref().map(from_row).transpose()?)
+    one(
+        db,
+        &format!("SELECT {COLUMNS} FROM agencies WHERE name = $1 ORDER BY code LIMIT 1"),
+        &[Param::Text(name)],
+    )
+    .await
 }
 
 /// Filter for [`list`].
@@ -220,7 +231,7 @@ pub async fn list(db: &Db, f: &AgencyFilter) -> Result<Vec<Agency>, DbError> {
         q = q.bind(b);
     }
     let rows = q.fetch_all(db.pool()).await?;
-    let mut out: Vec<Agency> = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+    let mut out: Vec<Agency> = rows.iter().map(|r| from_row(r)).collect::<Result<_, _>>()?;
     // Each Vietnamese sort key is built once per row, not once per comparison.
     out.sort_by_cached_key(|a| (kind_rank(&a.kind), text::sort_key(&a.name)));
     out.truncate(f.limit.unwrap_or(500).clamp(1, 2000) as usize);

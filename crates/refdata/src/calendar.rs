@@ -3,7 +3,6 @@
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use tinhso_kernel::calendar::{DayOverride, WorkingCalendar};
 use tinhso_kernel::{validate, AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
@@ -22,21 +21,21 @@ pub struct Override {
 
 /// Every override, by date.
 pub async fn overrides(db: &Db) -> Result<Vec<Override>, DbError> {
-    let rows =
-        sqlx::query("SELECT day, kind, name_vi, name_en FROM calendar_overrides ORDER BY day")
-            .fetch_all(db.pool())
-            .await?;
-    rows.iter()
-        .map(|r| {
+    // A short read of a small table, natively on a SQLite file (`Db::read_rows`): every
+    // submission and transition computes its dates on this calendar.
+    db.read_rows(
+        "SELECT day, kind, name_vi, name_en FROM calendar_overrides ORDER BY day",
+        &[],
+        |r| {
             Ok(Override {
-                day: r.try_get(0)?,
-                kind: r.try_get(1)?,
-                name_vi: r.try_get(2)?,
-                name_en: r.try_get(3)?,
+                day: r.text(0)?,
+                kind: r.text(1)?,
+                name_vi: r.text(2)?,
+                name_en: r.text(3)?,
             })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(DbError::from)
+        },
+    )
+    .await
 }
 
 /// The calendar with the stored overrides applied.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tinhso_kernel::{text, AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
+use tinhso_store::native::Param;
 use tinhso_store::{now_micros, Db, DbError};
 
 /// Who handles a procedure.
@@ -381,20 +382,44 @@ fn remember_version(db: &Db, code: &str, version: i64, p: Procedure) -> std::syn
 
 /// The current version of a procedure.
 pub async fn current(db: &Db, code: &str) -> Result<Option<Versioned>, AppError> {
-    // The small row first; the definition only when this version was never parsed here.
-    let row = sqlx::query("SELECT version, active FROM procedure_current WHERE code = $1")
-        .bind(code)
-        .fetch_optional(db.pool())
-        .await
-        .map_err(DbError::from)?;
-    let Some(r) = row else { return Ok(None) };
-    let version: i64 = r.try_get(0).map_err(DbError::from)?;
-    let active = r.try_get::<i64, _>(1).map_err(DbError::from)? != 0;
-    Ok(version_arc(db, code, version).await?.map(|p| Versioned {
-        version,
-        active,
-        procedure: (*p).clone(),
+    Ok(current_shared(db, code).await?.map(|c| Versioned {
+        version: c.version,
+        active: c.active,
+        procedure: (*c.procedure).clone(),
     }))
+}
+
+/// [`Versioned`] with the parsed definition shared from the cache of versions (not copied):
+/// what a submission reads.
+pub(crate) struct SharedVersion {
+    pub version: i64,
+    pub active: bool,
+    pub procedure: std::sync::Arc<Procedure>,
+}
+
+/// [`current`] without copying the definition. The small `procedure_current` row is read on
+/// every call (natively on a SQLite file, `Db::read_rows`: an edit on another node is seen at
+/// once); the definition only when this version was never parsed here.
+pub(crate) async fn current_shared(db: &Db, code: &str) -> Result<Option<SharedVersion>, AppError> {
+    let row = db
+        .read_rows(
+            "SELECT version, active FROM procedure_current WHERE code = $1",
+            &[Param::Text(code)],
+            |r| Ok((r.int(0)?, r.int(1)? != 0)),
+        )
+        .await?
+        .into_iter()
+        .next();
+    let Some((version, active)) = row else {
+        return Ok(None);
+    };
+    Ok(version_arc(db, code, version)
+        .await?
+        .map(|procedure| SharedVersion {
+            version,
+            active,
+            procedure,
+        }))
 }
 
 /// A given version of a procedure (what a dossier was filed under).
@@ -411,13 +436,15 @@ pub async fn version_arc(
     if let Some(p) = cached_version(db, code, version) {
         return Ok(Some(p));
     }
-    let def: Option<String> =
-        sqlx::query_scalar("SELECT definition FROM procedures WHERE code = $1 AND version = $2")
-            .bind(code)
-            .bind(version)
-            .fetch_optional(db.pool())
-            .await
-            .map_err(DbError::from)?;
+    let def = db
+        .read_rows(
+            "SELECT definition FROM procedures WHERE code = $1 AND version = $2",
+            &[Param::Text(code), Param::Int(version)],
+            |r| r.text(0),
+        )
+        .await?
+        .into_iter()
+        .next();
     match def {
         None => Ok(None),
         Some(d) => Ok(Some(remember_version(

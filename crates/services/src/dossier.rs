@@ -268,14 +268,19 @@ fn validate_applicant(a: &Applicant, errs: &mut FieldErrors) -> Applicant {
 /// The earlier dossier submitted with idempotency key `key`, if any: replayed when `s` is the
 /// same request, an idempotency conflict when it is a different one.
 async fn replay(db: &Db, key: &str, s: &Submission) -> Result<Option<Receipt>, AppError> {
-    let row = sqlx::query("SELECT code, request_hash FROM dossiers WHERE idempotency_key = $1")
-        .bind(key)
-        .fetch_optional(db.pool())
-        .await
-        .map_err(DbError::from)?;
-    let Some(r) = row else { return Ok(None) };
-    let code: String = r.try_get(0).map_err(DbError::from)?;
-    let hash: String = r.try_get(1).map_err(DbError::from)?;
+    // Every keyed submission asks this first: a short indexed read, natively on a SQLite file.
+    let row = db
+        .read_rows(
+            "SELECT code, request_hash FROM dossiers WHERE idempotency_key = $1",
+            &[Param::Text(key)],
+            |r| Ok((r.text(0)?, r.text(1)?)),
+        )
+        .await?
+        .into_iter()
+        .next();
+    let Some((code, hash)) = row else {
+        return Ok(None);
+    };
     if hash != request_hash(s) {
         return Err(AppError::new(ErrorCode::IdempotencyConflict));
     }
@@ -318,6 +323,24 @@ pub async fn submit(
     by: Option<&Principal>,
     s: &Submission,
 ) -> Result<Receipt, AppError> {
+    submit_in(db, ctx, by, s, None).await
+}
+
+/// What [`submit_with_files`] has already read for its checks, so that [`submit_in`] does not
+/// read it again: the procedure's current version and the handling agency.
+struct Prechecked {
+    current: catalogue::SharedVersion,
+    agency: agencies::Agency,
+}
+
+/// [`submit`], with what the caller has already read (`None`: read it here).
+async fn submit_in(
+    db: &Db,
+    ctx: &Ctx,
+    by: Option<&Principal>,
+    s: &Submission,
+    pre: Option<Prechecked>,
+) -> Result<Receipt, AppError> {
     if let Some(key) = s.idempotency_key.as_deref().filter(|k| !k.is_empty()) {
         if key.len() > 100 {
             return Err(AppError::field(
@@ -333,20 +356,26 @@ pub async fn submit(
             return Ok(r);
         }
     }
-    let current = catalogue::current(db, &s.procedure_code)
-        .await?
-        .filter(|v| v.active)
-        .ok_or_else(|| {
-            AppError::field(
-                "procedure_code",
-                Invalid::new(
-                    "procedure_unknown",
-                    "Không có thủ tục này hoặc thủ tục đã ngừng áp dụng",
-                    "No such procedure, or it is no longer offered",
-                ),
-            )
-        })?;
-    let p = &current.procedure;
+    let (current, known_agency) = match pre {
+        Some(Prechecked { current, agency }) => (current, Some(agency)),
+        None => {
+            let current = catalogue::current_shared(db, &s.procedure_code)
+                .await?
+                .filter(|v| v.active)
+                .ok_or_else(|| {
+                    AppError::field(
+                        "procedure_code",
+                        Invalid::new(
+                            "procedure_unknown",
+                            "Không có thủ tục này hoặc thủ tục đã ngừng áp dụng",
+                            "No such procedure, or it is no longer offered",
+                        ),
+                    )
+                })?;
+            (current, None)
+        }
+    };
+    let p = &*current.procedure;
     let mut errs = FieldErrors::new();
     let applicant = validate_applicant(&s.applicant, &mut errs);
     let form = crate::eform::validate(&p.eform, &s.form, &mut errs);
@@ -357,15 +386,18 @@ pub async fn submit(
             "Only one-stop officers enter dossiers filed in person or by post",
         ));
     }
-    let agency = match handling_agency(db, p, s.commune_code.as_deref()).await {
-        Ok(a) => Some(a),
-        Err(e) if e.code == ErrorCode::ValidationFailed => {
-            for f in e.fields {
-                errs.push(&f.field, Invalid::new(f.code, f.message_vi, f.message_en));
+    let agency = match known_agency {
+        Some(a) => Some(a),
+        None => match handling_agency(db, p, s.commune_code.as_deref()).await {
+            Ok(a) => Some(a),
+            Err(e) if e.code == ErrorCode::ValidationFailed => {
+                for f in e.fields {
+                    errs.push(&f.field, Invalid::new(f.code, f.message_vi, f.message_en));
+                }
+                None
             }
-            None
-        }
-        Err(e) => return Err(e),
+            Err(e) => return Err(e),
+        },
     };
     errs.into_result()?;
     let agency = agency.ok_or_else(|| AppError::internal("agency missing after validation"))?;
@@ -657,6 +689,16 @@ async fn record_event(tx: &mut WriteTx, db: &Db, f: &EventFacts<'_>) -> Result<E
 /// A dossier event made and signed ahead of its write (the signature reads the signer's key,
 /// which belongs before a group-commit item, not inside it); [`insert_event`] writes it.
 async fn draft_event(db: &Db, f: &EventFacts<'_>) -> Result<Event, AppError> {
+    draft_event_with(db, f, None).await
+}
+
+/// [`draft_event`], signed with `key` when the caller has already read and unsealed the
+/// signer's key (an approval that signs its result with it too).
+async fn draft_event_with(
+    db: &Db,
+    f: &EventFacts<'_>,
+    key: Option<&tinhso_identity::keys::LoadedKey>,
+) -> Result<Event, AppError> {
     let EventFacts {
         code,
         action,
@@ -675,9 +717,12 @@ async fn draft_event(db: &Db, f: &EventFacts<'_>) -> Result<Event, AppError> {
         "actor": signer.map(|s| s.user_id.clone()),
     })
     .to_string();
-    let sig = match signer {
-        Some(p) => Some(tinhso_identity::keys::sign(db, &p.user_id, payload.as_bytes()).await?),
-        None => None,
+    let sig = match (signer, key) {
+        (Some(_), Some(k)) => Some(k.sign(payload.as_bytes())),
+        (Some(p), None) => {
+            Some(tinhso_identity::keys::sign(db, &p.user_id, payload.as_bytes()).await?)
+        }
+        (None, _) => None,
     };
     Ok(Event {
         seq,
@@ -933,12 +978,21 @@ pub async fn agency_scope(db: &Db, a: &agencies::Agency) -> Result<ResourceScope
 
 /// The scope of a dossier, for authorization: [`agency_scope`] of its agency and its owner.
 pub async fn scope_of(db: &Db, d: &Dossier) -> Result<ResourceScope, AppError> {
-    let mut scope = match agencies::get(db, &d.agency_code).await? {
-        Some(a) => agency_scope(db, &a).await?,
+    Ok(scope_and_agency(db, d).await?.0)
+}
+
+/// [`scope_of`], with the dossier's agency it read (`None`: unknown agency, province scope).
+async fn scope_and_agency(
+    db: &Db,
+    d: &Dossier,
+) -> Result<(ResourceScope, Option<agencies::Agency>), AppError> {
+    let agency = agencies::get(db, &d.agency_code).await?;
+    let mut scope = match &agency {
+        Some(a) => agency_scope(db, a).await?,
         None => ResourceScope::province(),
     };
     scope.owner_user_id = d.applicant_user_id.clone();
-    Ok(scope)
+    Ok((scope, agency))
 }
 
 /// Input to [`transition`].
@@ -989,10 +1043,12 @@ pub async fn transition(
     let row = load(db, code).await?.ok_or_else(AppError::not_found)?;
     let d = &row.d;
     let status = Status::from_code(d.status).ok_or_else(|| AppError::internal("bad status"))?;
-    // Who may do this.
+    // Who may do this. The agency read for the officer's scope serves the result's heading.
+    let mut agency = None;
     match (action.actor(), who) {
         (Actor::Officer, ActingAs::Staff(p)) => {
-            let scope = scope_of(db, d).await?;
+            let (scope, a) = scope_and_agency(db, d).await?;
+            agency = a;
             let perm = if action == Action::Approve {
                 Permission::DossierApprove
             } else {
@@ -1179,14 +1235,20 @@ pub async fn transition(
     // Approval issues the electronic result in the same transaction; what needs writes of
     // its own (the agency's key on first use) happens before it opens.
     let result_prep = match (action, signer) {
-        (Action::Approve, Some(_)) if p.result.electronic => {
-            Some(crate::results::prepare(db, &d.agency_code).await?)
+        (Action::Approve, Some(leader)) if p.result.electronic => {
+            let prep = match agency {
+                Some(a) => crate::results::prepare_for(db, a).await?,
+                None => crate::results::prepare(db, &d.agency_code).await?,
+            };
+            // The leader's key, read and unsealed once: it signs the event and the result.
+            let key = tinhso_identity::keys::person_key(db, &leader.user_id).await?;
+            Some((prep, key))
         }
         _ => None,
     };
     let seq = d.events.len() as i64 + 1;
     // Signed before the write (the signature reads the officer's key).
-    let event = draft_event(
+    let event = draft_event_with(
         db,
         &EventFacts {
             code,
@@ -1199,6 +1261,7 @@ pub async fn transition(
             reason: &reason,
             seq,
         },
+        result_prep.as_ref().map(|(_, key)| key),
     )
     .await?;
     let w = TransitionWrite {
@@ -1232,8 +1295,11 @@ pub async fn transition(
         ),
         status_changed: serde_json::json!({"code": code, "agency": d.agency_code, "from": status.code(), "to": to.code(), "action": action.as_str()}),
     };
+    // The dossier as this transition leaves it (its row is written only if unchanged since it
+    // was loaded, so this is what a read after the commit finds; tested).
+    let after = dossier_after(d, &w, &p, form);
     match (&result_prep, signer) {
-        (Some(prep), Some(leader)) => {
+        (Some((prep, leader_key)), Some(leader)) => {
             // Approval with an electronic result: the result is built, signed and — with a
             // TSA — time-stamped before any transaction opens (a slow TSA holds up no
             // writer), then written with the approval in a transaction of its own. Its number
@@ -1242,9 +1308,10 @@ pub async fn transition(
             let mut attempts = 0;
             loop {
                 attempts += 1;
-                let built =
-                    crate::results::build(db, ctx, issuing, prep, d, &p, leader, &reason, now)
-                        .await?;
+                let built = crate::results::build(
+                    db, ctx, issuing, prep, d, &p, leader, leader_key, &reason, now,
+                )
+                .await?;
                 let mut tx = db.begin_write().await?;
                 write_transition(&mut tx, &w).await?;
                 if crate::results::record_in(&mut tx, issuing, &built, leader)
@@ -1276,7 +1343,48 @@ pub async fn transition(
             .await?;
         }
     }
-    get(db, code).await?.ok_or_else(AppError::not_found)
+    Ok(after)
+}
+
+/// `d` after the transition `w` (of procedure version `p`) is written: its new status, step,
+/// dates, counters, amounts and `form` (what `w.form` holds, parsed), and the new event.
+fn dossier_after(
+    d: &Dossier,
+    w: &TransitionWrite,
+    p: &Procedure,
+    form: serde_json::Value,
+) -> Dossier {
+    let mut a = d.clone();
+    let status = Status::from_code(w.to);
+    a.status = w.to;
+    if let Some(st) = status {
+        a.status_vi = st.name_vi().into();
+        a.status_en = st.name_en().into();
+        a.allowed_actions = Action::allowed_from(st)
+            .iter()
+            .map(|x| x.as_str().to_string())
+            .collect();
+    }
+    if a.step != w.step {
+        a.step_name = p
+            .workflow
+            .iter()
+            .find(|s| s.step == w.step)
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        a.step = w.step.clone();
+    }
+    a.due_date = w.due.clone();
+    a.accepted_at = w.accepted_at;
+    a.finished_at = w.finished_at;
+    a.returned_at = w.returned_at;
+    a.paused_working_days = w.paused_days;
+    a.supplement_count = w.supplements;
+    a.fee_vnd = w.fee;
+    a.paid_vnd = w.paid;
+    a.form = form;
+    a.events.push(w.event.clone());
+    a
 }
 
 /// The name of a dossier for [`changed_meanwhile`], in Vietnamese and in English.
@@ -2059,21 +2167,22 @@ fn name_components(p: &Procedure, list: &mut [Attachment]) {
 }
 
 /// Validate a submission as [`submit`] does (applicant, e-form, commune), without writing.
+/// Returns the handling agency when the commune is right.
 async fn check_submission(
     db: &Db,
     p: &Procedure,
     s: &Submission,
     errs: &mut FieldErrors,
-) -> Result<(), AppError> {
+) -> Result<Option<agencies::Agency>, AppError> {
     validate_applicant(&s.applicant, errs);
     crate::eform::validate(&p.eform, &s.form, errs);
     match handling_agency(db, p, s.commune_code.as_deref()).await {
-        Ok(_) => Ok(()),
+        Ok(a) => Ok(Some(a)),
         Err(e) if e.code == ErrorCode::ValidationFailed => {
             for f in e.fields {
                 errs.push(&f.field, Invalid::new(f.code, f.message_vi, f.message_en));
             }
-            Ok(())
+            Ok(None)
         }
         Err(e) => Err(e),
     }
@@ -2095,16 +2204,17 @@ pub async fn submit_with_files(
     s: &Submission,
     uploads: &[Upload],
 ) -> Result<Receipt, AppError> {
-    let Some(current) = catalogue::current(db, &s.procedure_code)
+    let Some(current) = catalogue::current_shared(db, &s.procedure_code)
         .await?
         .filter(|v| v.active)
     else {
         // Unknown or withdrawn procedure: `submit` says so (or replays an earlier dossier).
         return submit(db, ctx, by, s).await;
     };
-    let p = &current.procedure;
+    let procedure = current.procedure.clone();
+    let p = &*procedure;
     let mut errs = FieldErrors::new();
-    check_submission(db, p, s, &mut errs).await?;
+    let agency = check_submission(db, p, s, &mut errs).await?;
     let checked = check_uploads(p, uploads, (0, 0), &mut errs);
     if s.channel == Channel::Online {
         for c in p.components.iter().filter(|c| upload_required(c)) {
@@ -2123,7 +2233,9 @@ pub async fn submit_with_files(
     }
     errs.into_result()?;
     let refs = store_all(store, &checked).await?;
-    let r = submit(db, ctx, by, s).await?;
+    // What was read for the checks is not read again.
+    let pre = agency.map(|agency| Prechecked { current, agency });
+    let r = submit_in(db, ctx, by, s, pre).await?;
     if !checked.is_empty() {
         link(
             db,

@@ -196,6 +196,11 @@ pub async fn issuer_of(db: &Db, agency_code: &str) -> Result<(Agency, Issuer), A
     let agency = agencies::get(db, agency_code)
         .await?
         .ok_or_else(AppError::not_found)?;
+    issuer_for(db, agency).await
+}
+
+/// [`issuer_of`] an agency the caller has already read (only its parent's name is read).
+async fn issuer_for(db: &Db, agency: Agency) -> Result<(Agency, Issuer), AppError> {
     let parent_name = match &agency.parent_code {
         Some(pc) => agencies::get(db, pc)
             .await?
@@ -219,16 +224,28 @@ pub struct Prepared {
     /// The agency's certificate valid now, when it has one: the PDF then also carries a
     /// PAdES signature ([`crate::pades`]).
     certificate: Option<(StoredCertificate, SigningIdentity)>,
+    /// The agency's platform signing key, read and unsealed once (created on first use).
+    agency_key: keys::LoadedKey,
 }
 
 pub async fn prepare(db: &Db, agency_code: &str) -> Result<Prepared, AppError> {
-    let (agency, issuer) = issuer_of(db, agency_code).await?;
-    keys::ensure_agency_key(db, agency_code).await?;
-    let certificate = signing_certs::active(db, agency_code, now_micros()).await?;
+    let agency = agencies::get(db, agency_code)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    prepare_for(db, agency).await
+}
+
+/// [`prepare`] for an agency the caller has already read (the approval read it for the
+/// officer's scope).
+pub(crate) async fn prepare_for(db: &Db, agency: Agency) -> Result<Prepared, AppError> {
+    let agency_key = keys::agency_key(db, &agency.code).await?;
+    let certificate = signing_certs::active(db, &agency.code, now_micros()).await?;
+    let (agency, issuer) = issuer_for(db, agency).await?;
     Ok(Prepared {
         agency,
         issuer,
         certificate,
+        agency_key,
     })
 }
 
@@ -262,6 +279,7 @@ pub async fn build(
     d: &Dossier,
     p: &Procedure,
     signer: &Principal,
+    signer_key: &keys::LoadedKey,
     decision: &str,
     now: i64,
 ) -> Result<Built, AppError> {
@@ -303,8 +321,10 @@ pub async fn build(
         details: details(d, p),
     };
     let payload_json = serde_json::to_string(&payload).map_err(AppError::internal)?;
-    let agency_sig = keys::sign_as_agency(db, &d.agency_code, payload_json.as_bytes()).await?;
-    let signer_sig = keys::sign(db, &signer.user_id, payload_json.as_bytes()).await?;
+    // Both keys were read and unsealed once, before (the agency's by `prepare`, the leader's
+    // for the approval's event too).
+    let agency_sig = prep.agency_key.sign(payload_json.as_bytes());
+    let signer_sig = signer_key.sign(payload_json.as_bytes());
     let verify_url = format!(
         "{}{}",
         issuing.public_url.trim_end_matches('/'),

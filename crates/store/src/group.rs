@@ -189,12 +189,23 @@ async fn write_batch(opener: &Opener, batch: &mut [Box<dyn Work>]) -> Result<(),
         }
         return Ok(());
     }
-    for w in batch.iter_mut() {
-        let sp = tx.savepoint().await?;
+    // Each item behind its own savepoint; on SQLite, releasing one and opening the next is one
+    // round trip (`release_and_reopen`), so a batch of n items costs n + 1 of them, not 2n.
+    let last = batch.len().saturating_sub(1);
+    let mut sp = tx.savepoint().await?;
+    for (i, w) in batch.iter_mut().enumerate() {
         if w.write(&mut tx).await {
-            tx.release(sp).await?;
+            if i == last {
+                tx.release(sp).await?;
+                break;
+            }
+            sp = tx.release_and_reopen(sp).await?;
         } else {
             tx.rollback_to(sp).await?;
+            if i == last {
+                break;
+            }
+            sp = tx.savepoint().await?;
         }
     }
     tx.commit().await?;

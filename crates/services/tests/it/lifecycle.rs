@@ -753,3 +753,73 @@ async fn tracking_shows_each_transition_once_committed() {
         ErrorCode::NotFound,
     );
 }
+
+/// Every transition answers with the dossier as a read after it finds it (the answer is built
+/// from what was written, not read again): through accept, supplement request and answer,
+/// payment, forwarding, the approval that issues the signed result, and the return.
+#[tokio::test]
+async fn each_transition_returns_the_dossier_as_read_back() {
+    let t = env().await;
+    let s = tam_thanh_staff(&t.db).await;
+    let code = submit_anon(&t.db, &birth(TAM_THANH)).await.dossier.code;
+    let same = |got: &dossier::Dossier, read: &dossier::Dossier, step: &str| {
+        assert_eq!(
+            serde_json::to_value(got).unwrap(),
+            serde_json::to_value(read).unwrap(),
+            "after {step}"
+        );
+        assert_eq!(
+            (got.files_bytes, got.files_count),
+            (read.files_bytes, read.files_count),
+            "after {step}"
+        );
+    };
+    let steps: [(&Principal, &str, &str); 8] = [
+        (&s.one_stop, "accept", ""),
+        (
+            &s.one_stop,
+            "request_supplement",
+            "Bổ sung bản sao giấy chứng sinh",
+        ),
+        (&s.one_stop, "request_payment", ""),
+        (&s.one_stop, "payment_received", ""),
+        (&s.one_stop, "forward", ""),
+        (&s.officer, "forward", ""),
+        (&s.leader, "approve", ""),
+        (&s.one_stop, "return_result", ""),
+    ];
+    for (i, (p, action, reason)) in steps.into_iter().enumerate() {
+        if i == 2 {
+            // The applicant answers the supplement request first.
+            let got = applicant_act(&t.db, &code, &input("supplement", ""))
+                .await
+                .unwrap();
+            same(
+                &got,
+                &dossier::get(&t.db, &code).await.unwrap().unwrap(),
+                "supplement",
+            );
+        }
+        let got = act(&t.db, p, &code, action, reason).await.unwrap();
+        same(
+            &got,
+            &dossier::get(&t.db, &code).await.unwrap().unwrap(),
+            action,
+        );
+        if action == "approve" {
+            assert_eq!(got.status, Status::Done.code());
+            assert!(
+                got.events.last().unwrap().signed,
+                "the leader's event is signed"
+            );
+            assert!(
+                tinhso_services::results::of_dossier(&t.db, &code)
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "the result was issued"
+            );
+        }
+    }
+    assert_eq!(status_of(&t.db, &code).await, Status::Returned.code());
+}
