@@ -1,7 +1,7 @@
 //! The request context (ngữ cảnh yêu cầu): request id, language, the authenticated principal,
 //! CSRF verification and the route access rules — the one place where every route is checked.
 
-use crate::access::{access_rule, allowed_methods, Access};
+use crate::access::Access;
 use crate::error::{problem_response, PageError};
 use crate::i18n::Lang;
 use crate::AppState;
@@ -235,7 +235,7 @@ pub async fn context_layer(
     // and runs nothing.
     let handled = matched
         .as_deref()
-        .is_some_and(|r| access_rule(&state.rules, req.method(), r).is_some());
+        .is_some_and(|r| state.rules.rule(req.method(), r).is_some());
     let needs_csrf = handled && bearer.is_none() && (!is_api(&path) || session_cookie);
     if unsafe_method(req.method()) && needs_csrf {
         let from_header = headers
@@ -296,9 +296,8 @@ pub async fn context_layer(
 
     // Route access rule (deny by default: a route without a rule is refused).
     if let Some(route) = &matched {
-        let rule = access_rule(&state.rules, req.method(), route);
-        let allowed = allowed_methods(&state.rules, route);
-        if rule.is_none() && !allowed.is_empty() {
+        let rule = state.rules.rule(req.method(), route);
+        if rule.is_none() && !state.rules.allowed_methods(route).is_empty() {
             // The route exists, but not with this method.
             let err = AppError::new(ErrorCode::MethodNotAllowed);
             let mut resp = if is_api(&path) {
@@ -306,7 +305,7 @@ pub async fn context_layer(
             } else {
                 PageError::new(err, lang).into_response()
             };
-            if let Ok(v) = allowed.join(", ").parse() {
+            if let Ok(v) = state.rules.allowed_methods(route).join(", ").parse() {
                 resp.headers_mut().insert(header::ALLOW, v);
             }
             return resp;

@@ -98,7 +98,7 @@ pub struct AppStateInner {
     pub auth_limiter: Arc<ratelimit::RateLimiter>,
     pub started: Instant,
     /// Every module's route access rules (filled by the composing router).
-    pub rules: Arc<Vec<access::Rule>>,
+    pub rules: Arc<access::AccessTable>,
 }
 
 impl AppState {
@@ -121,7 +121,7 @@ impl AppState {
     /// The same state with every module's route access rules installed (the composing
     /// router's job).
     pub fn with_rules(mut self, rules: Vec<access::Rule>) -> Self {
-        Arc::make_mut(&mut self.0).rules = Arc::new(rules);
+        Arc::make_mut(&mut self.0).rules = Arc::new(access::AccessTable::new(&rules));
         self
     }
 }

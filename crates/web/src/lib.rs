@@ -17,7 +17,6 @@ use std::net::SocketAddr;
 use std::time::Instant;
 use tinhso_http::{context, error, metrics};
 use tinhso_kernel::{AppError, ErrorCode};
-use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use tinhso_http::{AppState, WebConfig};
 
@@ -68,12 +67,12 @@ async fn metrics_layer(State(state): State<AppState>, req: Request, next: Next) 
 /// Body limits: file uploads (`multipart/form-data`) may be as large as `upload_limit`,
 /// everything else `body_limit`. A declared length over the limit gets a 413 problem before
 /// anything reads the body; a body without a length is cut at the limit while it is read
-/// (the extractors then answer 413 as well).
-async fn body_limit_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// (the extractors then answer 413 as well). `None`: the declared length is over the limit.
+fn limit_body(state: &AppState, req: Request) -> Option<Request> {
     // The exchange hub reads its members' bodies under its own limit (`[exchange] max_body`)
     // and answers 413 as a signed, logged refusal: not cut here.
     if req.uri().path().starts_with("/lgsp/v1/") {
-        return next.run(req).await;
+        return Some(req);
     }
     let multipart = req
         .headers()
@@ -92,47 +91,87 @@ async fn body_limit_layer(State(state): State<AppState>, req: Request, next: Nex
         .and_then(|v| v.parse::<usize>().ok())
         .is_some_and(|n| n > limit);
     if too_big {
-        return error::problem_response(&AppError::new(ErrorCode::PayloadTooLarge));
+        return None;
     }
-    let req = req.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, limit)));
-    next.run(req).await
+    Some(req.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, limit))))
 }
 
-/// Every response carries an `x-request-id`: the caller's when usable, a new one otherwise.
-/// It runs outside every layer but the access log, so refusals of the context layer, the
-/// fallback and the body limit carry it too; the context layer reads the same id from the
-/// request header.
-async fn request_id_layer(mut req: Request, next: Next) -> Response {
-    let id = context::request_id_of(req.headers());
-    let Ok(value) = HeaderValue::from_str(&id) else {
-        return next.run(req).await;
-    };
-    req.headers_mut().insert(context::REQUEST_ID, value.clone());
-    let mut resp = next.run(req).await;
-    resp.headers_mut().insert(context::REQUEST_ID, value);
-    resp
-}
+/// The content security policy of every page.
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                   object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-async fn trace_layer(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let start = Instant::now();
-    let resp = next.run(req).await;
-    let request_id = resp
-        .headers()
-        .get(context::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    tracing::info!(
-        target: "tinhso::http",
-        request_id,
-        %method,
-        path,
-        status = resp.status().as_u16(),
-        ms = start.elapsed().as_secs_f64() * 1000.0,
-        "request"
+/// The security headers every response carries (tiêu đề bảo mật). A page that needs the camera
+/// (the border gate's pass scanner) sets its own `permissions-policy`, and a response that
+/// may be cached its own `cache-control`.
+fn secure_headers(h: &mut axum::http::HeaderMap) {
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
     );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    h.entry(HeaderName::from_static("permissions-policy"))
+        .or_insert(HeaderValue::from_static(
+            "camera=(), microphone=(), geolocation=()",
+        ));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+}
+
+/// The edge of every request (lớp ngoài cùng), one middleware around the whole router rather
+/// than a stack of layers on each of its routes (axum clones and boxes a per-route stack on
+/// every request): the access log, the request id (the caller's when usable, a new one
+/// otherwise; on the request for the context layer, and on every response, refusals
+/// included), the body limits, the API's 405 as a problem, and the security headers.
+async fn edge_layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let log = tracing::enabled!(target: "tinhso::http", tracing::Level::INFO);
+    let method_path = log.then(|| (req.method().clone(), req.uri().path().to_string()));
+    let id = context::request_id_of(req.headers());
+    let id_value = HeaderValue::from_str(&id).ok();
+    if let Some(v) = &id_value {
+        req.headers_mut().insert(context::REQUEST_ID, v.clone());
+    }
+    let mut resp = match limit_body(&state, req) {
+        None => error::problem_response(&AppError::new(ErrorCode::PayloadTooLarge)),
+        Some(req) => {
+            let is_api = req.uri().path().starts_with("/api/");
+            let resp = next.run(req).await;
+            if resp.status() == StatusCode::METHOD_NOT_ALLOWED && is_api {
+                // As a problem, keeping the `Allow` header.
+                let mut problem =
+                    error::problem_response(&AppError::new(ErrorCode::MethodNotAllowed));
+                if let Some(allow) = resp.headers().get(header::ALLOW) {
+                    problem.headers_mut().insert(header::ALLOW, allow.clone());
+                }
+                problem
+            } else {
+                resp
+            }
+        }
+    };
+    secure_headers(resp.headers_mut());
+    if let Some(v) = id_value {
+        resp.headers_mut().insert(context::REQUEST_ID, v);
+    }
+    if let Some((method, path)) = method_path {
+        tracing::info!(
+            target: "tinhso::http",
+            request_id = id,
+            %method,
+            path,
+            status = resp.status().as_u16(),
+            ms = start.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+    }
     resp
 }
 
@@ -180,15 +219,6 @@ async fn not_found(ctx: Option<axum::Extension<context::ReqCtx>>, req: Request) 
     tinhso_http::layout::error_page(&err, lang)
 }
 
-async fn method_not_allowed_fix(req: Request, next: Next) -> Response {
-    let is_api = req.uri().path().starts_with("/api/");
-    let resp = next.run(req).await;
-    if resp.status() == StatusCode::METHOD_NOT_ALLOWED && is_api {
-        return error::problem_response(&AppError::new(ErrorCode::MethodNotAllowed));
-    }
-    resp
-}
-
 /// The whole application router, the exchange hub with its default limits.
 pub fn router(state: AppState) -> Router {
     router_with_hub(state, tinhso_exchange::HubConfig::default())
@@ -198,11 +228,9 @@ pub fn router(state: AppState) -> Router {
 /// `tinhso.toml` and the environment).
 pub fn router_with_hub(state: AppState, hub_config: tinhso_exchange::HubConfig) -> Router {
     let state = state.with_rules(all_rules());
-    let csp = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
-               object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
     let limit = state.config.upload_limit.max(state.config.body_limit);
     let hub = std::sync::Arc::new(tinhso_exchange::Hub::new(state.db.clone(), hub_config));
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", {
@@ -223,6 +251,7 @@ pub fn router_with_hub(state: AppState, hub_config: tinhso_exchange::HubConfig) 
         .merge(tinhso_connectors::web::routes())
         // Before the layers, so that unknown routes get the request context (language) too.
         .fallback(not_found)
+        // The layers that need the matched route stay on the router.
         .layer(middleware::from_fn_with_state(
             state.clone(),
             context::context_layer,
@@ -231,40 +260,13 @@ pub fn router_with_hub(state: AppState, hub_config: tinhso_exchange::HubConfig) 
         // by a session: outside the context layer (no cookies, no CSRF), inside the rest.
         .merge(tinhso_exchange::web::member_routes(hub))
         .layer(middleware::from_fn_with_state(state.clone(), metrics_layer))
-        .layer(middleware::from_fn(method_not_allowed_fix))
+        .with_state(state.clone());
+    // The rest once around the whole router.
+    let edge = tower::ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(state, edge_layer))
         .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            body_limit_layer,
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(csp),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
-        // A page that needs the camera (the border gate's pass scanner) sets its own.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("permissions-policy"),
-            HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(middleware::from_fn(request_id_layer))
-        .layer(middleware::from_fn(trace_layer))
-        .with_state(state)
+        .service(routes);
+    Router::new().fallback_service(edge)
 }
 
 /// Serve until `shutdown` resolves, then finish the requests in flight.
