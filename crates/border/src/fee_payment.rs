@@ -1503,6 +1503,7 @@ pub fn receipt_pdf(r: &Receipt) -> Vec<u8> {
         ("Biển số xe", r.vehicle_plate.clone()),
         ("Cửa khẩu", r.gate_code.clone()),
         ("Số tiền", Vnd(r.amount_vnd).to_string()),
+        ("Bằng chữ", Vnd(r.amount_vnd).in_words()),
         ("Để lại đơn vị thu", Vnd(r.collector_vnd).to_string()),
         ("Nộp ngân sách nhà nước", Vnd(r.budget_vnd).to_string()),
         (

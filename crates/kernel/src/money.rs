@@ -214,6 +214,99 @@ impl fmt::Display for Vnd {
     }
 }
 
+impl Vnd {
+    /// Số tiền bằng chữ (the amount in words), as written on a receipt under the figure:
+    /// "Một trăm năm mươi nghìn đồng". Northern usage, as in Lạng Sơn's documents: "nghìn",
+    /// "linh" (105: một trăm linh năm), "mốt" after twenty (21: hai mươi mốt), "lăm" after ten
+    /// (15, 25: mười lăm, hai mươi lăm), and a group after a larger one read in full
+    /// (1.005.000: một triệu không trăm linh năm nghìn). Above a thousand tỷ the tỷ repeats
+    /// (10^12: một nghìn tỷ). Negative amounts start with "Âm".
+    pub fn in_words(self) -> String {
+        let n = self.0.unsigned_abs();
+        let mut words = if n == 0 {
+            "không".to_owned()
+        } else {
+            number_words(n, false)
+        };
+        words.push_str(" đồng");
+        if self.0 < 0 {
+            words.insert_str(0, "âm ");
+        }
+        let mut chars = words.chars();
+        match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => words,
+        }
+    }
+}
+
+/// Chữ số (the digits' names).
+const DIGIT_WORDS: [&str; 10] = [
+    "không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín",
+];
+
+/// A positive number in words; `full` when a larger part was read before it, so that its
+/// leading zeros are read ("không trăm linh …").
+fn number_words(n: u64, full: bool) -> String {
+    const BILLION: u64 = 1_000_000_000;
+    if n >= BILLION {
+        let mut out = number_words(n / BILLION, full);
+        out.push_str(" tỷ");
+        let rest = n % BILLION;
+        if rest > 0 {
+            out.push(' ');
+            out.push_str(&number_words(rest, true));
+        }
+        return out;
+    }
+    let groups = [
+        (n / 1_000_000, " triệu"),
+        (n / 1_000 % 1_000, " nghìn"),
+        (n % 1_000, ""),
+    ];
+    let mut parts: Vec<String> = Vec::with_capacity(3);
+    let mut read_before = full;
+    for (group, scale) in groups {
+        if group == 0 {
+            continue;
+        }
+        // `group < 1000` by construction.
+        let mut part = group_words(group as u16, read_before);
+        part.push_str(scale);
+        parts.push(part);
+        read_before = true;
+    }
+    parts.join(" ")
+}
+
+/// One group of three digits (1–999) in words; `full` reads its hundreds and "linh" even when
+/// they are zero.
+fn group_words(g: u16, full: bool) -> String {
+    let (h, t, u) = (
+        usize::from(g / 100),
+        usize::from(g / 10 % 10),
+        usize::from(g % 10),
+    );
+    let mut words: Vec<&str> = Vec::with_capacity(5);
+    let hundreds_read = full || h > 0;
+    if hundreds_read {
+        words.extend([DIGIT_WORDS[h], "trăm"]);
+    }
+    match t {
+        0 if u > 0 && hundreds_read => words.push("linh"),
+        0 => {}
+        1 => words.push("mười"),
+        _ => words.extend([DIGIT_WORDS[t], "mươi"]),
+    }
+    match (u, t) {
+        (0, _) => {}
+        (1, 2..) => words.push("mốt"),
+        (5, 1..) => words.push("lăm"),
+        _ => words.push(DIGIT_WORDS[u]),
+    }
+    words.join(" ")
+}
+
 impl FromStr for Vnd {
     type Err = Invalid;
 
@@ -227,6 +320,40 @@ impl FromStr for Vnd {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn in_words() {
+        let cases: [(i64, &str); 22] = [
+            (0, "Không đồng"),
+            (1, "Một đồng"),
+            (10, "Mười đồng"),
+            (15, "Mười lăm đồng"),
+            (21, "Hai mươi mốt đồng"),
+            (25, "Hai mươi lăm đồng"),
+            (11, "Mười một đồng"),
+            (105, "Một trăm linh năm đồng"),
+            (110, "Một trăm mười đồng"),
+            (1_000, "Một nghìn đồng"),
+            (1_005, "Một nghìn không trăm linh năm đồng"),
+            (1_050, "Một nghìn không trăm năm mươi đồng"),
+            (15_000, "Mười lăm nghìn đồng"),
+            (150_000, "Một trăm năm mươi nghìn đồng"),
+            (250_000, "Hai trăm năm mươi nghìn đồng"),
+            (1_005_000, "Một triệu không trăm linh năm nghìn đồng"),
+            (2_000_021, "Hai triệu không trăm hai mươi mốt đồng"),
+            (1_000_000_000, "Một tỷ đồng"),
+            (1_000_000_005, "Một tỷ không trăm linh năm đồng"),
+            (3_400_000_000_000, "Ba nghìn bốn trăm tỷ đồng"),
+            (-500_000, "Âm năm trăm nghìn đồng"),
+            (
+                i64::MIN,
+                "Âm chín tỷ hai trăm hai mươi ba triệu ba trăm bảy mươi hai nghìn không trăm ba mươi sáu tỷ tám trăm năm mươi bốn triệu bảy trăm bảy mươi lăm nghìn tám trăm linh tám đồng",
+            ),
+        ];
+        for (n, words) in cases {
+            assert_eq!(Vnd(n).in_words(), words, "{n}");
+        }
+    }
 
     #[test]
     fn display() {
@@ -319,7 +446,65 @@ mod tests {
         assert!(serde_json::from_str::<Vnd>("1.5").is_err());
     }
 
+    /// Reads [`Vnd::in_words`] back (test only): digits, "trăm", "mươi", "mười", "linh",
+    /// "nghìn", "triệu" and "tỷ" (which multiplies everything read before it).
+    fn words_back(words: &str) -> i128 {
+        let body = words
+            .strip_suffix(" đồng")
+            .expect("ends in đồng")
+            .to_lowercase();
+        let (negative, body) = match body.strip_prefix("âm ") {
+            Some(rest) => (true, rest.to_owned()),
+            None => (false, body),
+        };
+        let (mut before_ty, mut below_billion, mut group, mut pending) =
+            (0i128, 0i128, 0i128, 0i128);
+        for w in body.split(' ') {
+            if let Some(d) = DIGIT_WORDS.iter().position(|x| *x == w) {
+                pending = d as i128;
+                continue;
+            }
+            match w {
+                "mốt" => pending = 1,
+                "lăm" => pending = 5,
+                "linh" => {}
+                "mười" => group += 10,
+                "mươi" => (group, pending) = (group + pending * 10, 0),
+                "trăm" => (group, pending) = (group + pending * 100, 0),
+                "nghìn" | "triệu" => {
+                    let scale = if w == "nghìn" { 1_000 } else { 1_000_000 };
+                    below_billion += (group + pending) * scale;
+                    (group, pending) = (0, 0);
+                }
+                "tỷ" => {
+                    before_ty = (before_ty + below_billion + group + pending) * 1_000_000_000;
+                    (below_billion, group, pending) = (0, 0, 0);
+                }
+                other => panic!("unknown word {other:?} in {words:?}"),
+            }
+        }
+        let n = before_ty + below_billion + group + pending;
+        if negative {
+            -n
+        } else {
+            n
+        }
+    }
+
     proptest! {
+        #[test]
+        fn in_words_reads_back(v in any::<i64>()) {
+            let words = Vnd(v).in_words();
+            prop_assert_eq!(words.clone(), crate::text::nfc(&words));
+            prop_assert!(words.starts_with(char::is_uppercase));
+            prop_assert_eq!(words_back(&words), i128::from(v), "{}", words);
+        }
+
+        #[test]
+        fn in_words_reads_back_small(v in 0i64..2_000_000) {
+            prop_assert_eq!(words_back(&Vnd(v).in_words()), i128::from(v));
+        }
+
         #[test]
         fn display_parse_round_trip(v in any::<i64>()) {
             prop_assert_eq!(Vnd::parse(&Vnd(v).to_string()), Ok(Vnd(v)));

@@ -1149,6 +1149,8 @@ struct TripPage {
 /// The fee box of the trip page.
 struct FeeView {
     amount: String,
+    /// Số tiền bằng chữ (the fee in words).
+    amount_words: String,
     explanation: String,
     confirmed: bool,
     paid: bool,
@@ -1288,6 +1290,7 @@ async fn trip_view(
                 });
             Some(FeeView {
                 amount: tinhso_kernel::money::Vnd(a.amount_vnd).to_string(),
+                amount_words: tinhso_kernel::money::Vnd(a.amount_vnd).in_words(),
                 explanation: match (l, &topup) {
                     (Tongue::Vi, None) => a.quote.explanation_vi.clone(),
                     (_, None) => a.quote.explanation_en.clone(),

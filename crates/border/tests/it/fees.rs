@@ -227,6 +227,19 @@ async fn durian_under_2t_pays_100_000_by_vietqr_and_gets_a_receipt() {
     assert!(receipt.explanation_vi.contains("100.000 ₫"));
     let pdf = fee_payment::receipt_pdf(&receipt);
     assert!(pdf.starts_with(b"%PDF"));
+    // The amount in words (bằng chữ) as a reader of the PDF sees it.
+    let mut pdftotext = std::process::Command::new("pdftotext")
+        .args(["-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("pdftotext (poppler-utils) is installed");
+    std::io::Write::write_all(&mut pdftotext.stdin.take().unwrap(), &pdf).unwrap();
+    let text = pdftotext.wait_with_output().unwrap();
+    assert!(text.status.success());
+    let text = String::from_utf8(text.stdout).unwrap();
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("Bằng chữ Một trăm nghìn đồng"), "{words}");
     assert_eq!(
         tinhso_pdf::custom_entry(&pdf, "TinhSoFeeReceipt"),
         Some(no.clone())

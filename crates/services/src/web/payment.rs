@@ -57,6 +57,8 @@ struct PayPage {
     lookup: String,
     procedure_name: String,
     amount: String,
+    /// Số tiền bằng chữ (the amount due in words).
+    amount_words: String,
     p: Option<Payment>,
     qr_svg: String,
     paid: Vec<Payment>,
@@ -102,6 +104,7 @@ async fn pay_page(
         lookup: q.ma.trim().to_string(),
         procedure_name: d.procedure_name.clone(),
         amount: view::vnd(due),
+        amount_words: tinhso_kernel::money::Vnd(due).in_words(),
         qr_svg,
         p,
         paid,

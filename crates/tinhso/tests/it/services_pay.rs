@@ -244,6 +244,10 @@ async fn the_payment_page_shows_the_qr_and_the_demo_pays() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("<svg") && html.contains("75.000 ₫"), "{html}");
+    assert!(
+        html.contains("<em lang=\"vi\">Bảy mươi lăm nghìn đồng</em>"),
+        "{html}"
+    );
     assert!(html.contains(payment::DEMO_ACCOUNT));
     assert!(html.contains("Thanh toán thử (mô phỏng)"));
     let csrf = hidden_field(&html, "csrf").unwrap();
