@@ -453,7 +453,8 @@ type Pending = (
 );
 
 /// What the log writer is handed: an entry, or the order to stop once what came before it
-/// is committed (answered when done).
+/// is committed (answered when done). Not boxed: an entry is sent per exchange, the stop once.
+#[allow(clippy::large_enum_variant)]
 enum Job {
     Append(Pending),
     Stop(tokio::sync::oneshot::Sender<()>),

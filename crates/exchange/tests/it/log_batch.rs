@@ -158,7 +158,7 @@ async fn several_writers_on_one_database_chain_every_entry_in_order() {
                     let n = (w * CALLERS + c) * EACH + i;
                     let e = a
                         .append_with_nonce(
-                            entry(n, n % 5 == 0),
+                            entry(n, n.is_multiple_of(5)),
                             Some((format!("m{w}"), format!("n-{n:05}"), expires)),
                         )
                         .await
