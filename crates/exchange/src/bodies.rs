@@ -42,10 +42,31 @@ pub fn kept_for(classification: &str) -> bool {
 }
 
 /// The key of body-key version `version`: derived from the master key
-/// (`<data-dir>/master.key`) and the version.
+/// (`<data-dir>/master.key`) and the version, once per version in this process
+/// ([`DERIVED_KEYS`]) instead of twice per exchange with kept bodies.
 fn body_key(version: i64) -> [u8; 32] {
-    tinhso_identity::keys::mac("tinhso.exchange.body-key", format!("v{version}").as_bytes())
+    if let Ok(keys) = DERIVED_KEYS.read() {
+        if let Some((_, key)) = keys.iter().find(|(v, _)| *v == version) {
+            return *key;
+        }
+    }
+    let key =
+        tinhso_identity::keys::mac("tinhso.exchange.body-key", format!("v{version}").as_bytes());
+    if let Ok(mut keys) = DERIVED_KEYS.write() {
+        if keys.len() < MAX_DERIVED_KEYS && !keys.iter().any(|(v, _)| *v == version) {
+            keys.push((version, key));
+        }
+    }
+    key
 }
+
+/// Body keys derived so far, by version (khóa nội dung đã dẫn xuất). The master key does not
+/// change once read (`tinhso_identity::keys`), so neither does a version's key.
+static DERIVED_KEYS: std::sync::RwLock<Vec<(i64, [u8; 32])>> = std::sync::RwLock::new(Vec::new());
+
+/// Versions [`DERIVED_KEYS`] holds at most (a stored body naming a made-up version is opened
+/// with a key derived for it and not kept).
+const MAX_DERIVED_KEYS: usize = 64;
 
 /// The version new bodies are sealed under in this process (read from the database by
 /// [`refresh_current`]).
@@ -473,5 +494,26 @@ mod tests {
         let forged = format!("k2:{}", v3.trim_start_matches("k3:"));
         assert!(open("x1", "request", &forged).is_none());
         assert!(open("x1", "request", &format!("k0:{}", &v1)).is_none());
+    }
+
+    #[test]
+    fn a_versions_key_is_derived_once_and_stays_the_same() {
+        let derived = |v: i64| {
+            tinhso_identity::keys::mac("tinhso.exchange.body-key", format!("v{v}").as_bytes())
+        };
+        for v in [1, 7, 1, 7] {
+            assert_eq!(body_key(v), derived(v), "version {v}");
+        }
+        assert_ne!(body_key(1), body_key(7));
+        let held = |v: i64| DERIVED_KEYS.read().unwrap().iter().any(|(k, _)| *k == v);
+        assert!(held(1) && held(7));
+        // Made-up versions past the bound are derived, not kept.
+        for v in 1_000..1_000 + MAX_DERIVED_KEYS as i64 + 10 {
+            assert_eq!(body_key(v), derived(v));
+        }
+        assert_eq!(DERIVED_KEYS.read().unwrap().len(), MAX_DERIVED_KEYS);
+        let sealed =
+            seal_with(1_000 + MAX_DERIVED_KEYS as i64 + 5, "x2", "response", b"z").unwrap();
+        assert_eq!(open("x2", "response", &sealed).unwrap(), b"z");
     }
 }

@@ -794,7 +794,12 @@ impl Hub {
     /// The hub's metrics in the text exposition format (no `# EOF`).
     /// With the webhook deliveries (`tinhso_exchange_webhook_deliveries_total`).
     pub fn render_metrics(&self) -> String {
-        format!("{}{}", self.metrics.render(), webhooks::metrics().render())
+        format!(
+            "{}{}{}",
+            self.metrics.render(),
+            self.stages.render_prometheus(),
+            webhooks::metrics().render()
+        )
     }
 
     /// Time per stage of the exchanges and of the log writer since the start (or the last

@@ -452,13 +452,32 @@ type Pending = (
     std::time::Instant,
 );
 
-/// Group commit for the log: concurrent exchanges hand their entries to one task, which writes
-/// whatever has queued up (up to [`Appender::MAX_BATCH`]) in one transaction and answers each
-/// caller once the commit is done. An exchange is still answered only after its entry is
-/// committed; under load many share one commit instead of queueing for one each.
+/// What the log writer is handed: an entry, or the order to stop once what came before it
+/// is committed (answered when done). Not boxed: an entry is sent per exchange, the stop once.
+#[allow(clippy::large_enum_variant)]
+enum Job {
+    Append(Pending),
+    Stop(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Group commit for the log (ghi nhật ký theo lô): concurrent exchanges hand their entries to
+/// one writer, which writes whatever has queued up (up to [`Appender::MAX_BATCH`]) in one
+/// transaction and answers each caller once the commit is done. An exchange is still answered
+/// only after its entry is committed; under load many share one commit instead of queueing
+/// for one each.
+///
+/// The writer runs on a thread of its own (`exchange-log-writer`) with a runtime of its own
+/// and, on PostgreSQL, a connection of its own opened in that runtime ([`Db::own_writer`]):
+/// each step of its transaction resumes at once instead of queueing behind the request tasks
+/// on the server's runtime, which is what entries waited for before their batch. Several
+/// appenders (hubs) on one database each have their writer; the head row's lock orders them.
+/// Dropping the appender, or [`Appender::close`], lets the writer commit what was handed to it
+/// and stop.
 pub struct Appender {
     db: Db,
-    tx: std::sync::OnceLock<tokio::sync::mpsc::Sender<Pending>>,
+    tx: std::sync::OnceLock<tokio::sync::mpsc::Sender<Job>>,
+    /// Set by [`Appender::close`]: later appends are refused.
+    closed: std::sync::atomic::AtomicBool,
     /// The writer's timings: how long entries queue before their batch, the batches' writes
     /// and sizes ([`crate::stages`]).
     stages: std::sync::Arc<crate::stages::Stages>,
@@ -467,7 +486,7 @@ pub struct Appender {
 impl Appender {
     pub const MAX_BATCH: usize = 256;
 
-    /// The task starts with the first append (inside the runtime).
+    /// The writer starts with the first append.
     pub fn new(db: Db) -> Self {
         Self::with_stages(db, std::sync::Arc::default())
     }
@@ -477,72 +496,55 @@ impl Appender {
         Self {
             db,
             tx: std::sync::OnceLock::new(),
+            closed: std::sync::atomic::AtomicBool::new(false),
             stages,
         }
     }
 
-    fn sender(&self) -> &tokio::sync::mpsc::Sender<Pending> {
+    fn sender(&self) -> &tokio::sync::mpsc::Sender<Job> {
         self.tx.get_or_init(|| {
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<Pending>(4 * Self::MAX_BATCH);
-            let db = self.db.clone();
-            let stages = self.stages.clone();
-            tokio::spawn(async move {
-                let mut batches = 0u64;
-                let mut entries = Vec::with_capacity(Self::MAX_BATCH);
-                let mut nonces = Vec::with_capacity(Self::MAX_BATCH);
-                let mut inflight = Vec::with_capacity(Self::MAX_BATCH);
-                let mut replies = Vec::with_capacity(Self::MAX_BATCH);
-                while let Some(first) = rx.recv().await {
-                    let mut next = Some(first);
-                    let began = std::time::Instant::now();
-                    while let Some((entry, nonce, open, reply, queued)) = next.take() {
-                        stages.record(
-                            crate::stages::Stage::LogQueue,
-                            u64::try_from(began.saturating_duration_since(queued).as_micros())
-                                .unwrap_or(u64::MAX),
-                        );
-                        entries.push(entry);
-                        nonces.extend(nonce);
-                        inflight.push(open);
-                        replies.push(reply);
-                        if entries.len() < Self::MAX_BATCH {
-                            next = rx.try_recv().ok();
-                        }
+            let channel = || tokio::sync::mpsc::channel::<Job>(4 * Self::MAX_BATCH);
+            let (tx, rx) = channel();
+            let (db, stages) = (self.db.clone(), self.stages.clone());
+            let started = std::thread::Builder::new()
+                .name("exchange-log-writer".into())
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt.block_on(write_log(rx, db, stages, true)),
+                        Err(e) => tracing::error!(error = %e, "exchange log writer: no runtime"),
                     }
-                    batches += 1;
-                    // Expired nonces are purged every 64th commit.
-                    stages.record(crate::stages::Stage::LogBatchSize, entries.len() as u64);
-                    let result =
-                        write_batch(&db, &entries, &nonces, &inflight, Closing::Own, batches % 64 == 1).await;
-                    stages.since(crate::stages::Stage::LogBatch, began);
-                    entries.clear();
-                    inflight.clear();
-                    match result {
-                        Ok((written, fresh)) => {
-                            for (nonce, new) in nonces.drain(..).zip(fresh) {
-                                if !new {
-                                    // Refused in memory on this node, so recorded by another
-                                    // node sharing the database, or before a restart.
-                                    tracing::warn!(member = %nonce.0, nonce = %nonce.1,
-                                        "nonce already in the database: a replay through another hub node");
-                                }
-                            }
-                            for (reply, e) in replies.drain(..).zip(written) {
-                                let _ = reply.send(Ok(e));
-                            }
-                        }
-                        Err(e) => {
-                            nonces.clear();
-                            let msg = e.to_string();
-                            for reply in replies.drain(..) {
-                                let _ = reply.send(Err(msg.clone()));
-                            }
-                        }
+                });
+            match started {
+                Ok(_) => tx,
+                Err(e) => {
+                    // Without a thread of its own, a task on the caller's runtime, as before.
+                    tracing::warn!(error = %e, "exchange log writer: no thread of its own");
+                    let (tx, rx) = channel();
+                    let (db, stages) = (self.db.clone(), self.stages.clone());
+                    match tokio::runtime::Handle::try_current() {
+                        Ok(rt) => drop(rt.spawn(write_log(rx, db, stages, false))),
+                        Err(e) => tracing::error!(error = %e, "exchange log writer: no runtime"),
                     }
+                    tx
                 }
-            });
-            tx
+            }
         })
+    }
+
+    /// Commit every entry handed over so far, then stop the writer (drain on shutdown); later
+    /// appends fail with "exchange log appender stopped". Returns once the writer has stopped.
+    pub async fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        let Some(tx) = self.tx.get() else {
+            return;
+        };
+        let (done, stopped) = tokio::sync::oneshot::channel();
+        if tx.send(Job::Stop(done)).await.is_ok() {
+            let _ = stopped.await;
+        }
     }
 
     /// Append one entry; returns once it is committed.
@@ -573,15 +575,130 @@ impl Appender {
         nonce: Option<NonceRecord>,
         inflight: bool,
     ) -> Result<Entry, DbError> {
+        let stopped = || DbError::Invalid("exchange log appender stopped".into());
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(stopped());
+        }
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.sender()
-            .send((e, nonce, inflight, reply, std::time::Instant::now()))
+            .send(Job::Append((
+                e,
+                nonce,
+                inflight,
+                reply,
+                std::time::Instant::now(),
+            )))
             .await
-            .map_err(|_| DbError::Invalid("exchange log appender stopped".into()))?;
+            .map_err(|_| stopped())?;
         answer
             .await
-            .map_err(|_| DbError::Invalid("exchange log appender stopped".into()))?
+            .map_err(|_| stopped())?
             .map_err(DbError::Invalid)
+    }
+}
+
+/// The log writer's loop ([`Appender`]): batches what has queued, writes it in one transaction
+/// ([`write_batch`]) and answers each entry's caller; ends when every sender is gone or on
+/// [`Job::Stop`], after committing what came before. `own_connection`: write through a
+/// connection opened in the runtime this runs in ([`Db::own_writer`]; when it cannot be
+/// opened, the shared one, tried again at the next batch).
+async fn write_log(
+    mut rx: tokio::sync::mpsc::Receiver<Job>,
+    db: Db,
+    stages: std::sync::Arc<crate::stages::Stages>,
+    own_connection: bool,
+) {
+    let mut own: Option<tinhso_store::OwnWriter> = None;
+    let mut batches = 0u64;
+    let mut entries = Vec::with_capacity(Appender::MAX_BATCH);
+    let mut nonces = Vec::with_capacity(Appender::MAX_BATCH);
+    let mut inflight = Vec::with_capacity(Appender::MAX_BATCH);
+    let mut replies = Vec::with_capacity(Appender::MAX_BATCH);
+    let mut stop = None;
+    while stop.is_none() {
+        let Some(first) = rx.recv().await else {
+            break;
+        };
+        let mut next = Some(first);
+        let began = std::time::Instant::now();
+        while let Some(job) = next.take() {
+            let (entry, nonce, open, reply, queued) = match job {
+                Job::Append(p) => p,
+                Job::Stop(done) => {
+                    stop = Some(done);
+                    break;
+                }
+            };
+            stages.record(
+                crate::stages::Stage::LogQueue,
+                u64::try_from(began.saturating_duration_since(queued).as_micros())
+                    .unwrap_or(u64::MAX),
+            );
+            entries.push(entry);
+            nonces.extend(nonce);
+            inflight.push(open);
+            replies.push(reply);
+            if entries.len() < Appender::MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if entries.is_empty() {
+            continue;
+        }
+        if own_connection && own.is_none() {
+            match db.own_writer().await {
+                Ok(w) => own = Some(w),
+                Err(e) => tracing::warn!(error = %e,
+                    "exchange log writer: no connection of its own, writing through the shared one"),
+            }
+        }
+        let target = own.as_ref().map_or(&db, |w| w.db());
+        batches += 1;
+        // Expired nonces are purged every 64th commit.
+        stages.record(crate::stages::Stage::LogBatchSize, entries.len() as u64);
+        let result = write_batch(
+            target,
+            &entries,
+            &nonces,
+            &inflight,
+            Closing::Own,
+            batches % 64 == 1,
+        )
+        .await;
+        stages.since(crate::stages::Stage::LogBatch, began);
+        entries.clear();
+        inflight.clear();
+        match result {
+            Ok((written, fresh)) => {
+                for (nonce, new) in nonces.drain(..).zip(fresh) {
+                    if !new {
+                        // Refused in memory on this node, so recorded by another node sharing
+                        // the database, or before a restart.
+                        tracing::warn!(member = %nonce.0, nonce = %nonce.1,
+                            "nonce already in the database: a replay through another hub node");
+                    }
+                }
+                for (reply, e) in replies.drain(..).zip(written) {
+                    let _ = reply.send(Ok(e));
+                }
+            }
+            Err(e) => {
+                nonces.clear();
+                let msg = e.to_string();
+                for reply in replies.drain(..) {
+                    let _ = reply.send(Err(msg.clone()));
+                }
+            }
+        }
+    }
+    // Entries handed over after the stop are answered "stopped" (their callers' replies are
+    // dropped with the channel): none of them is answered as logged.
+    drop(rx);
+    if let Some(w) = own {
+        w.close().await;
+    }
+    if let Some(done) = stop {
+        let _ = done.send(());
     }
 }
 

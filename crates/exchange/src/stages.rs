@@ -67,6 +67,23 @@ impl Stage {
             Stage::LogBatchSize => "log writer: entries/batch",
         }
     }
+
+    /// The `stage` label on `/metrics` ([`Stages::render_prometheus`]).
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::ReadBody => "read_body",
+            Stage::Verify => "verify_client",
+            Stage::Nonce => "take_nonce",
+            Stage::Right => "service_and_right",
+            Stage::Forward => "forward",
+            Stage::Sign => "sign_answer",
+            Stage::LogWait => "log_wait",
+            Stage::LogQueue => "log_queue",
+            Stage::Total => "total",
+            Stage::LogBatch => "log_batch_write",
+            Stage::LogBatchSize => "log_batch_entries",
+        }
+    }
 }
 
 /// Buckets: 0–7 exact, then 8 per power of two up to 2^40.
@@ -157,6 +174,32 @@ impl Histogram {
     }
 }
 
+impl Histogram {
+    /// Values up to `2^k - 1` for each `k` in `powers`, cumulated (Prometheus' `le`): exact,
+    /// since `2^k - 1` is a bucket's top.
+    fn cumulative(&self, powers: std::ops::RangeInclusive<u32>) -> Vec<(u32, u64)> {
+        let mut seen = 0u64;
+        let mut upto = 0usize;
+        powers
+            .map(|k| {
+                let last = bucket((1u64 << k) - 1);
+                while upto <= last {
+                    seen += self
+                        .counts
+                        .get(upto)
+                        .map_or(0, |c| c.load(Ordering::Relaxed));
+                    upto += 1;
+                }
+                (k, seen)
+            })
+            .collect()
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+}
+
 /// One stage's figures (µs, or entries for [`Stage::LogBatchSize`]); percentiles are the top
 /// of their bucket (at most the largest value).
 #[derive(Debug, Clone, PartialEq)]
@@ -228,6 +271,64 @@ impl Stages {
         }
     }
 
+    /// The histograms in the Prometheus text format (without `# EOF`), for `/metrics`:
+    /// `tinhso_exchange_stage_seconds{stage}` — bounds at 2^k µs, 64 µs to 8.4 s, exact since
+    /// values are whole µs in buckets whose tops include every 2^k − 1 — and
+    /// `tinhso_exchange_log_batch_entries` (bounds 1, 2, 4 … 256 entries as `le` 0, 1, 3 …
+    /// 255: a batch has a whole number of entries). [`Stages::reset`] (the bench) starts them
+    /// again from zero, which Prometheus reads as a counter reset.
+    pub fn render_prometheus(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::with_capacity(16 * 1024);
+        out.push_str(
+            "# HELP tinhso_exchange_stage_seconds Time per stage of an exchange through the hub \
+             and of its message log writer\n# TYPE tinhso_exchange_stage_seconds histogram\n",
+        );
+        for (stage, h) in Stage::ALL.iter().zip(&self.h) {
+            if *stage == Stage::LogBatchSize {
+                continue;
+            }
+            let label = stage.label();
+            for (k, n) in h.cumulative(6..=23) {
+                let le = (1u64 << k) as f64 / 1e6;
+                let _ = writeln!(
+                    out,
+                    "tinhso_exchange_stage_seconds_bucket{{stage=\"{label}\",le=\"{le}\"}} {n}"
+                );
+            }
+            let total = h.total();
+            let sum = h.sum.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(
+                out,
+                "tinhso_exchange_stage_seconds_bucket{{stage=\"{label}\",le=\"+Inf\"}} {total}\n\
+                 tinhso_exchange_stage_seconds_sum{{stage=\"{label}\"}} {sum}\n\
+                 tinhso_exchange_stage_seconds_count{{stage=\"{label}\"}} {total}"
+            );
+        }
+        out.push_str(
+            "# HELP tinhso_exchange_log_batch_entries Entries per batch of the hub's message \
+             log writer (one transaction each)\n# TYPE tinhso_exchange_log_batch_entries histogram\n",
+        );
+        if let Some(h) = self.of(Stage::LogBatchSize) {
+            for (k, n) in h.cumulative(0..=8) {
+                let _ = writeln!(
+                    out,
+                    "tinhso_exchange_log_batch_entries_bucket{{le=\"{}\"}} {n}",
+                    (1u64 << k) - 1
+                );
+            }
+            let total = h.total();
+            let _ = writeln!(
+                out,
+                "tinhso_exchange_log_batch_entries_bucket{{le=\"+Inf\"}} {total}\n\
+                 tinhso_exchange_log_batch_entries_sum {}\n\
+                 tinhso_exchange_log_batch_entries_count {total}",
+                h.sum.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+
     /// Every stage with at least one value, in [`Stage::ALL`]'s order.
     pub fn summary(&self) -> Vec<StageSummary> {
         Stage::ALL
@@ -283,5 +384,60 @@ mod tests {
         );
         s.reset();
         assert!(s.summary().is_empty());
+    }
+
+    #[test]
+    fn prometheus_buckets_count_exactly_up_to_their_bound() {
+        let s = Stages::default();
+        // 63 µs is under the first bound (64 µs); 64 and 127 under 128 µs; 5 ms under 8.192 ms.
+        for v in [63, 64, 127, 5_000, 9_000_000] {
+            s.record(Stage::LogWait, v);
+        }
+        for n in [1, 2, 3, 200] {
+            s.record(Stage::LogBatchSize, n);
+        }
+        let text = s.render_prometheus();
+        let line = |start: &str| {
+            text.lines()
+                .find(|l| l.starts_with(start))
+                .unwrap_or_else(|| panic!("{start} in\n{text}"))
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        let wait = "tinhso_exchange_stage_seconds_bucket{stage=\"log_wait\",le=";
+        assert_eq!(line(&format!("{wait}\"0.000064\"}}")), "1");
+        assert_eq!(line(&format!("{wait}\"0.000128\"}}")), "3");
+        assert_eq!(line(&format!("{wait}\"0.004096\"}}")), "3");
+        assert_eq!(line(&format!("{wait}\"0.008192\"}}")), "4");
+        assert_eq!(line(&format!("{wait}\"8.388608\"}}")), "4");
+        assert_eq!(line(&format!("{wait}\"+Inf\"}}")), "5");
+        assert_eq!(
+            line("tinhso_exchange_stage_seconds_sum{stage=\"log_wait\"}"),
+            "9.005254"
+        );
+        assert_eq!(
+            line("tinhso_exchange_stage_seconds_count{stage=\"verify_client\"}"),
+            "0"
+        );
+        assert_eq!(
+            line("tinhso_exchange_log_batch_entries_bucket{le=\"1\"}"),
+            "1"
+        );
+        assert_eq!(
+            line("tinhso_exchange_log_batch_entries_bucket{le=\"3\"}"),
+            "3"
+        );
+        assert_eq!(
+            line("tinhso_exchange_log_batch_entries_bucket{le=\"127\"}"),
+            "3"
+        );
+        assert_eq!(
+            line("tinhso_exchange_log_batch_entries_bucket{le=\"255\"}"),
+            "4"
+        );
+        assert_eq!(line("tinhso_exchange_log_batch_entries_sum"), "206");
+        assert!(!text.contains("stage=\"log_batch_entries\""));
     }
 }

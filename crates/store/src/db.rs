@@ -356,18 +356,76 @@ impl Db {
             n.close();
         }
         for pool in [&self.pool, &self.writer] {
-            pool.close().await;
-            // sqlx 0.8's close does not wait for a connection on its way back to the pool: it
-            // is pinged first, then put in the idle queue even though the pool has closed
-            // meanwhile, where it stays open as long as a clone of this handle lives (on
-            // PostgreSQL a session left in the database: `CREATE DATABASE … TEMPLATE` then
-            // fails). Wait for it (a round trip; at most 5 s) and close again.
-            let deadline = std::time::Instant::now() + Duration::from_secs(5);
-            while pool.size() > 0 && std::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-                pool.close().await;
+            close_pool(pool).await;
+        }
+    }
+
+    /// A handle like this one whose writes ([`Db::begin_write`]) go through a write connection
+    /// of its own (kết nối ghi riêng), opened in the runtime this is awaited in: for a writer
+    /// on a thread and runtime of its own, whose connection must be driven by that runtime
+    /// (a PostgreSQL connection's socket belongs to the runtime that opened it; awaited from
+    /// another, each read waits for that runtime's reactor). On PostgreSQL a pool of one new
+    /// connection; on SQLite the one writer every handle shares — its connection works on a
+    /// thread of its own whichever runtime awaits it — so the one-writer discipline holds.
+    /// Reads still go through this handle's read pool. Close it with [`OwnWriter::close`].
+    pub async fn own_writer(&self) -> Result<OwnWriter, DbError> {
+        match self.backend {
+            Backend::Sqlite => Ok(OwnWriter {
+                db: self.clone(),
+                own: false,
+            }),
+            Backend::Postgres => {
+                let writer = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(&self.url)
+                    .await?;
+                Ok(OwnWriter {
+                    db: Self {
+                        writer,
+                        ..self.clone()
+                    },
+                    own: true,
+                })
             }
         }
+    }
+}
+
+/// A [`Db`] handle with a write connection of its own ([`Db::own_writer`]).
+pub struct OwnWriter {
+    db: Db,
+    /// Whether the write connection is this handle's own (PostgreSQL), closed with it.
+    own: bool,
+}
+
+impl OwnWriter {
+    /// The handle: writes through the own connection, reads through the shared pool.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Close the own write connection (a shared one is left open), and wait until it is.
+    pub async fn close(self) {
+        if self.own {
+            close_pool(&self.db.writer).await;
+        }
+    }
+}
+
+/// Close `pool` and wait until its connections are closed.
+async fn close_pool(pool: &AnyPool) {
+    pool.close().await;
+    // sqlx 0.8's close does not wait for a connection on its way back to the pool: it is
+    // pinged first, then put in the idle queue even though the pool has closed meanwhile,
+    // where it stays open as long as a clone of this handle lives (on PostgreSQL a session
+    // left in the database: `CREATE DATABASE … TEMPLATE` then fails). Wait for it (a round
+    // trip; at most 5 s) and close again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while pool.size() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        pool.close().await;
     }
 }
 

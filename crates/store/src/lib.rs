@@ -25,7 +25,7 @@ pub mod outbox;
 pub mod rollup;
 pub mod test_support;
 
-pub use db::{now_micros, Backend, Db, DbError, Savepoint, WriteTx};
+pub use db::{now_micros, Backend, Db, DbError, OwnWriter, Savepoint, WriteTx};
 pub use sqlx::{any::AnyRow, Row};
 
 /// Result of store operations.

@@ -587,6 +587,14 @@ async fn a_member_over_its_rate_gets_429_and_metrics_count_by_service() {
         "{m}"
     );
     assert!(!m.contains("made-up"), "{m}");
+    // Time per stage: the three answered exchanges went to the provider; all five were logged.
+    for line in [
+        "tinhso_exchange_stage_seconds_count{stage=\"forward\"} 3",
+        "tinhso_exchange_stage_seconds_bucket{stage=\"forward\",le=\"+Inf\"} 3",
+        "tinhso_exchange_log_batch_entries_sum 5",
+    ] {
+        assert!(m.lines().any(|l| l == line), "{line} in:\n{m}");
+    }
     assert!(!m.contains("# EOF"));
     let spliced = tinhso_exchange::metrics::splice("a 1\n# EOF\n", &m);
     assert!(spliced.ends_with("# EOF\n") && spliced.starts_with("a 1\n"));

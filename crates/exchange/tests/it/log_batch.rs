@@ -133,3 +133,123 @@ async fn concurrent_appends_with_nonces_are_all_logged_and_a_recorded_nonce_is_k
     let v = log::verify(&t.db, None).await.unwrap();
     assert_eq!((v.entries_checked, v.first_broken), (300, None));
 }
+
+/// Several hubs on one database, each with its log writer on a thread of its own (on
+/// PostgreSQL with its own connection): every entry logged once, each hub's entries in the
+/// order it handed them over, the chain intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_writers_on_one_database_chain_every_entry_in_order() {
+    let t = db().await;
+    const WRITERS: usize = 3;
+    const CALLERS: usize = 8;
+    const EACH: usize = 25;
+    let expires = now_micros() + 300_000_000;
+    let mut tasks = Vec::new();
+    let mut appenders = Vec::new();
+    for w in 0..WRITERS {
+        let appender = Arc::new(Appender::new(t.db.clone()));
+        appenders.push(appender.clone());
+        for c in 0..CALLERS {
+            let a = appender.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                // One caller's entries one after another: each is committed before the next.
+                for i in 0..EACH {
+                    let n = (w * CALLERS + c) * EACH + i;
+                    let e = a
+                        .append_with_nonce(
+                            entry(n, n.is_multiple_of(5)),
+                            Some((format!("m{w}"), format!("n-{n:05}"), expires)),
+                        )
+                        .await
+                        .unwrap();
+                    assert_eq!(e.exchange_id, format!("ex-{n:05}"));
+                    seqs.push(e.seq);
+                }
+                seqs
+            }));
+        }
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        let seqs = task.await.unwrap();
+        assert!(
+            seqs.windows(2).all(|p| p[0] < p[1]),
+            "a caller's entries in the order given: {seqs:?}"
+        );
+        all.extend(seqs);
+    }
+    let total = WRITERS * CALLERS * EACH;
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (1..=total as i64).collect::<Vec<_>>(),
+        "each entry once"
+    );
+    for a in &appenders {
+        a.close().await;
+    }
+    assert_eq!(
+        count(&t.db, "SELECT COUNT(*) FROM exchange_nonces").await,
+        total as i64
+    );
+    assert_eq!(
+        count(&t.db, "SELECT COUNT(*) FROM exchange_bodies").await,
+        (total / 5) as i64
+    );
+    let v = log::verify(&t.db, None).await.unwrap();
+    assert_eq!((v.entries_checked, v.first_broken), (total as i64, None));
+}
+
+/// Closing the appender (shutdown) commits every entry handed over before it, answers each,
+/// and refuses what comes after; nothing answered is missing from the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_writer_commits_what_was_handed_over_then_refuses() {
+    let t = db().await;
+    let appender = Arc::new(Appender::new(t.db.clone()));
+    let mut tasks = Vec::new();
+    for i in 0..400usize {
+        let a = appender.clone();
+        tasks.push(tokio::spawn(async move { a.append(entry(i, false)).await }));
+    }
+    // Close once the first batch is committed, while others are still coming.
+    while count(&t.db, "SELECT COUNT(*) FROM exchange_log").await == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    appender.close().await;
+    let mut answered = Vec::new();
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(e) => answered.push(e),
+            Err(e) => {
+                assert!(e.to_string().contains("stopped"), "{e}");
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(answered.len() + refused, 400);
+    assert!(
+        !answered.is_empty(),
+        "a batch was committed before the close"
+    );
+    let err = appender.append(entry(400, false)).await.unwrap_err();
+    assert!(err.to_string().contains("appender stopped"), "{err}");
+    // Every answered entry is in the database with what the caller was told.
+    let logged: Vec<(i64, String)> =
+        sqlx::query_as("SELECT seq, exchange_id FROM exchange_log ORDER BY seq")
+            .fetch_all(t.db.pool())
+            .await
+            .unwrap();
+    let mut told: Vec<(i64, String)> = answered
+        .iter()
+        .map(|e| (e.seq, e.exchange_id.clone()))
+        .collect();
+    told.sort_unstable();
+    assert_eq!(logged, told, "the log holds exactly the answered entries");
+    let v = log::verify(&t.db, None).await.unwrap();
+    assert_eq!(
+        (v.entries_checked, v.first_broken),
+        (answered.len() as i64, None)
+    );
+}

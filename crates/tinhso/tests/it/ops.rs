@@ -45,6 +45,17 @@ async fn health_readiness_and_metrics() {
         "{metrics}"
     );
     assert!(metrics.contains("tinhso_http_request_duration_seconds"));
+    // The exchange hub's time per stage, before the closing `# EOF` (no exchange yet).
+    for line in [
+        "# TYPE tinhso_exchange_stage_seconds histogram",
+        "tinhso_exchange_stage_seconds_bucket{stage=\"log_wait\",le=\"0.016384\"} 0",
+        "tinhso_exchange_stage_seconds_count{stage=\"total\"} 0",
+        "# TYPE tinhso_exchange_log_batch_entries histogram",
+        "tinhso_exchange_log_batch_entries_bucket{le=\"+Inf\"} 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
+    assert!(metrics.ends_with("# EOF\n"), "{metrics}");
 }
 
 #[tokio::test]
