@@ -957,13 +957,15 @@ impl Ingestor {
         // writers (group commit: concurrent single events share BEGIN and COMMIT).
         let now = now_micros();
         let bodies = {
-            let rows: Vec<Stored> = events
+            let rows = events
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| first[*i])
-                .map(|(i, e)| stored(e, sensors[i], resolutions[i].as_ref(), now))
-                .collect();
-            event_bodies(&rows)?
+                .map(|(i, e)| stored(e, sensors[i], resolutions[i].as_ref(), now));
+            match db.backend() {
+                Backend::Sqlite => EventRows::Values(rows.map(|r| r.owned()).collect()),
+                Backend::Postgres => EventRows::Json(event_bodies(&rows.collect::<Vec<_>>())?),
+            }
         };
         let mut plan = Plan {
             bodies,
@@ -1116,26 +1118,52 @@ async fn lookup(db: &Db, column: &str, keys: &[&str]) -> Result<HashMap<String, 
     Ok(out)
 }
 
-/// One `border_events` row, borrowed from the event, its sensor and its resolution (nothing
-/// copied per event but the QR reference and the scoring rule's note).
-struct Stored<'a> {
-    event_id: &'a str,
+/// One `border_events` row (hàng sự kiện): `S = &str` borrowed from the event, its sensor and
+/// its resolution (nothing copied per event but the QR reference and the scoring rule's note);
+/// `S = String` owned, for a write that binds each value ([`EventRows::Values`]).
+struct Stored<S> {
+    event_id: S,
     kind: &'static str,
-    sensor_id: &'a str,
-    gate_code: &'a str,
+    sensor_id: S,
+    gate_code: S,
     stage: &'static str,
     at: i64,
-    plate_text: Option<&'a str>,
+    plate_text: Option<S>,
     confidence: Option<f64>,
     reference: Option<String>,
-    trip_id: Option<&'a str>,
+    trip_id: Option<S>,
     outcome: &'static str,
     received_at: i64,
     /// The scoring rule's reason ([`MatchNote`], JSON), when it decided.
     match_note: Option<String>,
 }
 
-fn stored<'a>(e: &'a NewEvent, s: &'a Sensor, r: Option<&'a Resolution>, now: i64) -> Stored<'a> {
+impl Stored<&str> {
+    fn owned(self) -> Stored<String> {
+        Stored {
+            event_id: self.event_id.to_owned(),
+            kind: self.kind,
+            sensor_id: self.sensor_id.to_owned(),
+            gate_code: self.gate_code.to_owned(),
+            stage: self.stage,
+            at: self.at,
+            plate_text: self.plate_text.map(str::to_owned),
+            confidence: self.confidence,
+            reference: self.reference,
+            trip_id: self.trip_id.map(str::to_owned),
+            outcome: self.outcome,
+            received_at: self.received_at,
+            match_note: self.match_note,
+        }
+    }
+}
+
+fn stored<'a>(
+    e: &'a NewEvent,
+    s: &'a Sensor,
+    r: Option<&'a Resolution>,
+    now: i64,
+) -> Stored<&'a str> {
     let (plate_text, confidence, reference) = match &e.body {
         EventBody::Camera {
             plate_text,
@@ -1185,6 +1213,23 @@ pub const GROUPED_UP_TO: usize = 32;
 /// Rows per multi-row `INSERT` (one JSON parameter per chunk of rows).
 const ROWS_PER_INSERT: usize = 2_000;
 
+/// The largest multi-row `VALUES` of events on SQLite (13 parameters a row: 3,328 `?`). A
+/// batch is cut into statements of 256, 128, …, 1 rows, so that at most nine shapes of
+/// statement exist and each stays prepared in the connection's statement cache.
+const MAX_VALUES_ROWS: usize = 256;
+
+/// The events' rows as the write sends them.
+enum EventRows {
+    /// PostgreSQL: one JSON array per statement and its number of rows ([`event_bodies`]),
+    /// unpacked by `jsonb_array_elements`.
+    Json(Vec<(String, usize)>),
+    /// SQLite: owned rows bound as positional `?` parameters of multi-row `VALUES`. (Unpacking
+    /// JSON rows with `json_each` turned each row's array back into text and parsed it again,
+    /// about a fifth of the writer thread's work; anonymous `?` are bound by position, without
+    /// the name look-up that made numbered parameters cost O(n²).)
+    Values(Vec<Stored<String>>),
+}
+
 /// A journey move an attached event asks for (made only if the event is new).
 struct PlannedMove {
     event_id: String,
@@ -1196,9 +1241,8 @@ struct PlannedMove {
 
 /// What a batch writes, owned, prepared before its transaction ([`write_plan`]).
 struct Plan {
-    /// The events' rows, JSON, one string per statement, and its number of rows
-    /// ([`event_bodies`]).
-    bodies: Vec<(String, usize)>,
+    /// The events' rows ([`EventRows`]).
+    bodies: EventRows,
     /// Review items: (event ID, its JSON row), written if the event is new.
     reviews: Vec<(String, String)>,
     moves: Vec<PlannedMove>,
@@ -1265,7 +1309,7 @@ async fn write_plan(tx: &mut WriteTx, plan: Plan) -> Result<Written, AppError> {
 
 /// The events' rows as JSON arrays, one string per statement of [`ROWS_PER_INSERT`] rows,
 /// serialised straight from the borrowed fields (no `serde_json::Value` tree).
-fn event_bodies(rows: &[Stored]) -> Result<Vec<(String, usize)>, AppError> {
+fn event_bodies(rows: &[Stored<&str>]) -> Result<Vec<(String, usize)>, AppError> {
     rows.chunks(ROWS_PER_INSERT)
         .map(|chunk| {
             let json: Vec<_> = chunk
@@ -1306,9 +1350,13 @@ fn event_bodies(rows: &[Stored]) -> Result<Vec<(String, usize)>, AppError> {
 /// answered `duplicate`.
 async fn insert_event_bodies(
     tx: &mut WriteTx,
-    bodies: &[(String, usize)],
+    bodies: &EventRows,
 ) -> Result<HashSet<String>, AppError> {
     use crate::bulk::{rows_sql, Col};
+    let bodies = match bodies {
+        EventRows::Json(bodies) => bodies,
+        EventRows::Values(rows) => return insert_event_values(tx, rows).await,
+    };
     let mut seen = HashSet::new();
     if bodies.is_empty() {
         return Ok(seen);
@@ -1358,10 +1406,75 @@ async fn insert_event_bodies(
             .map_err(db_err)?
             .rows_affected();
         if inserted != new {
-            return Err(AppError::conflict(
-                "Một số sự kiện của lô vừa được nhận qua kết nối khác; hãy gửi lại lô",
-                "Some events of the batch were just received through another connection: send the batch again",
-            ));
+            return Err(received_elsewhere());
+        }
+    }
+    Ok(seen)
+}
+
+/// The batch's refusal when another connection stored one of its events in between (409).
+fn received_elsewhere() -> AppError {
+    AppError::conflict(
+        "Một số sự kiện của lô vừa được nhận qua kết nối khác; hãy gửi lại lô",
+        "Some events of the batch were just received through another connection: send the batch again",
+    )
+}
+
+/// [`insert_event_bodies`] on SQLite: per statement of [`MAX_VALUES_ROWS`] rows or fewer
+/// (256, 128, …, 1), the IDs already stored are read (`IN (?, …)`), then the rows go in as
+/// multi-row `VALUES` with `ON CONFLICT DO NOTHING`; the count inserted must be the count
+/// read as new (as on PostgreSQL).
+async fn insert_event_values(
+    tx: &mut WriteTx,
+    rows: &[Stored<String>],
+) -> Result<HashSet<String>, AppError> {
+    const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let mut seen = HashSet::new();
+    let mut rest = rows;
+    while !rest.is_empty() {
+        // The largest power of two not above the rows left (and the cap).
+        let n = MAX_VALUES_ROWS.min(1 << rest.len().ilog2());
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        let existing = format!(
+            "SELECT event_id FROM border_events WHERE event_id IN (?{})",
+            ", ?".repeat(n - 1)
+        );
+        let mut q = sqlx::query(&existing);
+        for r in chunk {
+            q = q.bind(r.event_id.as_str());
+        }
+        let before = seen.len();
+        for row in q.fetch_all(tx.conn()).await.map_err(db_err)? {
+            seen.insert(row.try_get::<String, _>(0).map_err(db_err)?);
+        }
+        let new = n.saturating_sub(seen.len() - before) as u64;
+        let insert = format!(
+            "INSERT INTO border_events (event_id, kind, sensor_id, gate_code, stage, at, \
+             plate_text, confidence, ref, trip_id, outcome, received_at, match_note) \
+             VALUES {} ON CONFLICT (event_id) DO NOTHING",
+            vec![ROW; n].join(", ")
+        );
+        let mut q = sqlx::query(&insert);
+        for r in chunk {
+            q = q
+                .bind(r.event_id.as_str())
+                .bind(r.kind)
+                .bind(r.sensor_id.as_str())
+                .bind(r.gate_code.as_str())
+                .bind(r.stage)
+                .bind(r.at)
+                .bind(r.plate_text.as_deref())
+                .bind(r.confidence)
+                .bind(r.reference.as_deref())
+                .bind(r.trip_id.as_deref())
+                .bind(r.outcome)
+                .bind(r.received_at)
+                .bind(r.match_note.as_deref());
+        }
+        let inserted = q.execute(tx.conn()).await.map_err(db_err)?.rows_affected();
+        if inserted != new {
+            return Err(received_elsewhere());
         }
     }
     Ok(seen)

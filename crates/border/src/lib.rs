@@ -139,4 +139,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "border fee top-ups and rate-change refunds of a paid fee",
         sql: include_str!("../migrations/8022_fee_topups.sql"),
     },
+    Migration {
+        version: 8025,
+        name: "border camera events: drop the unread (trip, time) index",
+        sql: include_str!("../migrations/8025_events_trip_index_dropped.sql"),
+    },
 ];

@@ -459,6 +459,57 @@ async fn qr_and_gps_events_and_bad_batches() {
     assert_eq!(ing.ingest(&t.db, &j).await.unwrap().outcome, "exact");
 }
 
+/// A batch larger than one statement of rows (SQLite writes 256, 128, …, 1 rows a statement),
+/// with duplicates of an earlier batch spread through it: every new event is stored once with
+/// all its columns, every earlier one is answered `duplicate` in its place.
+#[tokio::test]
+async fn a_large_batch_with_earlier_duplicates_stores_each_new_event_once() {
+    let t = crate::env().await;
+    let (ing, ids) = setup(&t.db, &["12C-123.45"]).await;
+    let earlier: Vec<NewEvent> = (0..10)
+        .map(|i| cam(&format!("a{i}"), "CAM-HN-S1", "12C12345", T0 + i))
+        .collect();
+    let rep = ing.ingest_batch(&t.db, &earlier).await.unwrap();
+    assert_eq!((rep.attached, rep.duplicates), (10, 0));
+    let mut batch: Vec<NewEvent> = Vec::new();
+    for i in 0..291 {
+        if i % 30 == 7 {
+            batch.push(earlier[i / 30].clone());
+        }
+        batch.push(cam(
+            &format!("b{i}"),
+            "CAM-HN-Y1",
+            "12C-123.45",
+            T0 + 1_000 + i as i64,
+        ));
+    }
+    assert_eq!(batch.len(), 301);
+    let rep = ing.ingest_batch(&t.db, &batch).await.unwrap();
+    assert_eq!((rep.received, rep.duplicates, rep.attached), (301, 10, 291));
+    for (e, r) in batch.iter().zip(&rep.results) {
+        assert_eq!(r.event_id, e.event_id);
+        let dup = e.event_id.starts_with('a');
+        assert_eq!(r.outcome == "duplicate", dup, "{r:?}");
+    }
+    assert_eq!(
+        crate::count(&t.db, "SELECT COUNT(*) FROM border_events").await,
+        301
+    );
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM border_events WHERE event_id LIKE 'b%' AND kind = 'camera' \
+         AND sensor_id = 'CAM-HN-Y1' AND gate_code = 'HN' AND stage = 'yard' \
+         AND plate_text = '12C-123.45' AND confidence = 0.9 AND ref IS NULL AND trip_id = $1 \
+         AND outcome = 'exact' AND at >= $2 AND received_at > 0 AND match_note IS NULL",
+    )
+    .bind(&ids[0])
+    .bind(T0 + 1_000)
+    .fetch_one(t.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(n, 291, "each new event stored once, every column as sent");
+    assert_eq!(stage_of(&t.db, &ids[0]).await, "yard");
+}
+
 #[tokio::test]
 async fn ingestion_bench_runs_small() {
     let t = crate::env().await;
