@@ -413,6 +413,28 @@ pub(crate) async fn current_shared(db: &Db, code: &str) -> Result<Option<SharedV
     let Some((version, active)) = row else {
         return Ok(None);
     };
+    shared_version(db, code, version, active).await
+}
+
+/// [`current_shared`] through the node's copy of the `procedure_current` rows, valid for the
+/// catalogue generation in `gens` (read by the caller first): what a submission reads.
+pub(crate) async fn current_cached(
+    db: &Db,
+    gens: crate::read_cache::Generations,
+    code: &str,
+) -> Result<Option<SharedVersion>, AppError> {
+    let Some((version, active)) = crate::read_cache::current_row(db, gens, code).await? else {
+        return Ok(None);
+    };
+    shared_version(db, code, version, active).await
+}
+
+async fn shared_version(
+    db: &Db,
+    code: &str,
+    version: i64,
+    active: bool,
+) -> Result<Option<SharedVersion>, AppError> {
     Ok(version_arc(db, code, version)
         .await?
         .map(|procedure| SharedVersion {
