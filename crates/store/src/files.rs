@@ -259,12 +259,18 @@ async fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Whether `name` is a stored blob's name (64 lowercase hex digits).
 fn is_blob_name(name: &str) -> bool {
-    name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    name.len() == 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Whether `name` is a fan-out directory's name (two lowercase hex digits).
 fn is_fan_out_name(name: &str) -> bool {
-    name.len() == 2 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    name.len() == 2
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Every blob under `root` in either layout (`ab/<sha>` and the older `ab/cd/<sha>`), sorted,

@@ -77,7 +77,10 @@ async fn blobs_of_the_two_level_layout_are_still_read_listed_and_backed_up() {
     // A blob stored by an earlier release under `ab/cd/<sha>`.
     let old = b"%PDF-1.4\nstored under the old layout\n".to_vec();
     let old_sha = hex::encode(Sha256::digest(&old));
-    let old_path = root.join(&old_sha[0..2]).join(&old_sha[2..4]).join(&old_sha);
+    let old_path = root
+        .join(&old_sha[0..2])
+        .join(&old_sha[2..4])
+        .join(&old_sha);
     std::fs::create_dir_all(old_path.parent().unwrap()).unwrap();
     std::fs::write(&old_path, &old).unwrap();
     assert_eq!(store.get(&old_sha).await.unwrap(), old);
