@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, RwLock};
 use tinhso_kernel::calendar::WorkingCalendar;
 use tinhso_kernel::AppError;
-use tinhso_store::native::Param;
 use tinhso_store::Db;
 
 /// The generations read at the start of one submission.
@@ -110,15 +109,7 @@ pub(crate) async fn current_row(
             return Ok(*row);
         }
     }
-    let row = db
-        .read_rows(
-            "SELECT version, active FROM procedure_current WHERE code = $1",
-            &[Param::Text(code)],
-            |r| Ok((r.int(0)?, r.int(1)? != 0)),
-        )
-        .await?
-        .into_iter()
-        .next();
+    let row = crate::catalogue::current_row(db, code).await?;
     let mut map = CURRENT.write().unwrap_or_else(|e| e.into_inner());
     match map.get_mut(db.url()) {
         Some(c) if c.generation == gens.catalogue => {
