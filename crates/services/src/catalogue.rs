@@ -401,7 +401,16 @@ pub(crate) struct SharedVersion {
 /// every call (natively on a SQLite file, `Db::read_rows`: an edit on another node is seen at
 /// once); the definition only when this version was never parsed here.
 pub(crate) async fn current_shared(db: &Db, code: &str) -> Result<Option<SharedVersion>, AppError> {
-    let row = db
+    let Some((version, active)) = current_row(db, code).await? else {
+        return Ok(None);
+    };
+    shared_version(db, code, version, active).await
+}
+
+/// The `procedure_current` row of `code`: its version and whether it is offered (natively on
+/// a SQLite file).
+pub(crate) async fn current_row(db: &Db, code: &str) -> Result<Option<(i64, bool)>, AppError> {
+    Ok(db
         .read_rows(
             "SELECT version, active FROM procedure_current WHERE code = $1",
             &[Param::Text(code)],
@@ -409,10 +418,28 @@ pub(crate) async fn current_shared(db: &Db, code: &str) -> Result<Option<SharedV
         )
         .await?
         .into_iter()
-        .next();
-    let Some((version, active)) = row else {
+        .next())
+}
+
+/// [`current_shared`] through the node's copy of the `procedure_current` rows, valid for the
+/// catalogue generation in `gens` (read by the caller first): what a submission reads.
+pub(crate) async fn current_cached(
+    db: &Db,
+    gens: crate::read_cache::Generations,
+    code: &str,
+) -> Result<Option<SharedVersion>, AppError> {
+    let Some((version, active)) = crate::read_cache::current_row(db, gens, code).await? else {
         return Ok(None);
     };
+    shared_version(db, code, version, active).await
+}
+
+async fn shared_version(
+    db: &Db,
+    code: &str,
+    version: i64,
+    active: bool,
+) -> Result<Option<SharedVersion>, AppError> {
     Ok(version_arc(db, code, version)
         .await?
         .map(|procedure| SharedVersion {

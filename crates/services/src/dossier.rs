@@ -329,6 +329,7 @@ pub async fn submit(
 /// What [`submit_with_files`] has already read for its checks, so that [`submit_in`] does not
 /// read it again: the procedure's current version and the handling agency.
 struct Prechecked {
+    gens: crate::read_cache::Generations,
     current: catalogue::SharedVersion,
     agency: agencies::Agency,
 }
@@ -356,10 +357,15 @@ async fn submit_in(
             return Ok(r);
         }
     }
-    let (current, known_agency) = match pre {
-        Some(Prechecked { current, agency }) => (current, Some(agency)),
+    let (gens, current, known_agency) = match pre {
+        Some(Prechecked {
+            gens,
+            current,
+            agency,
+        }) => (gens, current, Some(agency)),
         None => {
-            let current = catalogue::current_shared(db, &s.procedure_code)
+            let gens = crate::read_cache::generations(db).await?;
+            let current = catalogue::current_cached(db, gens, &s.procedure_code)
                 .await?
                 .filter(|v| v.active)
                 .ok_or_else(|| {
@@ -372,7 +378,7 @@ async fn submit_in(
                         ),
                     )
                 })?;
-            (current, None)
+            (gens, current, None)
         }
     };
     let p = &*current.procedure;
@@ -406,7 +412,7 @@ async fn submit_in(
         authorize(by, Permission::DossierProcess, &scope)?;
     }
     let now = now_micros();
-    let calendar = tinhso_refdata::calendar::working_calendar(db).await?;
+    let calendar = crate::read_cache::working_calendar(db, gens).await?;
     let first_step = p
         .workflow
         .first()
@@ -2204,7 +2210,8 @@ pub async fn submit_with_files(
     s: &Submission,
     uploads: &[Upload],
 ) -> Result<Receipt, AppError> {
-    let Some(current) = catalogue::current_shared(db, &s.procedure_code)
+    let gens = crate::read_cache::generations(db).await?;
+    let Some(current) = catalogue::current_cached(db, gens, &s.procedure_code)
         .await?
         .filter(|v| v.active)
     else {
@@ -2234,7 +2241,11 @@ pub async fn submit_with_files(
     errs.into_result()?;
     let refs = store_all(store, &checked).await?;
     // What was read for the checks is not read again.
-    let pre = agency.map(|agency| Prechecked { current, agency });
+    let pre = agency.map(|agency| Prechecked {
+        gens,
+        current,
+        agency,
+    });
     let r = submit_in(db, ctx, by, s, pre).await?;
     if !checked.is_empty() {
         link(

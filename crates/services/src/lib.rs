@@ -31,6 +31,7 @@ pub mod indicators;
 pub mod notify;
 pub mod pades;
 pub mod payment;
+mod read_cache;
 pub mod results;
 pub mod revocation;
 pub mod signing_certs;
@@ -99,5 +100,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 4014,
         name: "PAdES-B-T time-stamps of results and certificate revocation lists",
         sql: include_str!("../migrations/4014_pades_timestamps_and_crls.sql"),
+    },
+    Migration {
+        version: 4015,
+        name: "generations of the calendar overrides and current procedure versions",
+        sql: include_str!("../migrations/4015_read_generations.sql"),
     },
 ];

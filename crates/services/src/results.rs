@@ -223,7 +223,7 @@ pub struct Prepared {
     issuer: Issuer,
     /// The agency's certificate valid now, when it has one: the PDF then also carries a
     /// PAdES signature ([`crate::pades`]).
-    certificate: Option<(StoredCertificate, SigningIdentity)>,
+    certificate: Option<(StoredCertificate, std::sync::Arc<SigningIdentity>)>,
     /// The agency's platform signing key, read and unsealed once (created on first use).
     agency_key: keys::LoadedKey,
 }

@@ -14,10 +14,13 @@ use crate::pades::{self, CertInfo, SigningIdentity, SigningKey};
 use crate::test_ca::TestCa;
 use serde::Serialize;
 use sqlx::Row;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
 use tinhso_identity::{keys, Permission, Principal};
 use tinhso_kernel::{AppError, ErrorCode, Invalid};
 use tinhso_refdata::agencies;
 use tinhso_store::audit::Ctx;
+use tinhso_store::native::{Param, RowRead};
 use tinhso_store::{now_micros, Db, DbError, WriteTx};
 use x509_cert::Certificate;
 
@@ -55,20 +58,19 @@ const COLUMNS: &str =
     "id, agency_code, subject, issuer, serial, fingerprint, not_before, not_after, \
     key_algorithm, source, created_at";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<StoredCertificate, AppError> {
-    let g = |e| AppError::from(DbError::from(e));
+fn from_row(r: &dyn RowRead) -> Result<StoredCertificate, DbError> {
     Ok(StoredCertificate {
-        id: r.try_get(0).map_err(g)?,
-        agency_code: r.try_get(1).map_err(g)?,
-        subject: r.try_get(2).map_err(g)?,
-        issuer: r.try_get(3).map_err(g)?,
-        serial: r.try_get(4).map_err(g)?,
-        fingerprint: r.try_get(5).map_err(g)?,
-        not_before: r.try_get(6).map_err(g)?,
-        not_after: r.try_get(7).map_err(g)?,
-        key_algorithm: r.try_get(8).map_err(g)?,
-        source: r.try_get(9).map_err(g)?,
-        created_at: r.try_get(10).map_err(g)?,
+        id: r.text(0)?,
+        agency_code: r.text(1)?,
+        subject: r.text(2)?,
+        issuer: r.text(3)?,
+        serial: r.text(4)?,
+        fingerprint: r.text(5)?,
+        not_before: r.int(6)?,
+        not_after: r.int(7)?,
+        key_algorithm: r.text(8)?,
+        source: r.text(9)?,
+        created_at: r.int(10)?,
     })
 }
 
@@ -300,7 +302,7 @@ pub async fn list(db: &Db) -> Result<Vec<StoredCertificate>, AppError> {
     .fetch_all(db.pool())
     .await
     .map_err(DbError::from)?;
-    rows.iter().map(from_row).collect()
+    Ok(rows.iter().map(|r| from_row(r)).collect::<Result<_, _>>()?)
 }
 
 /// The certificate that signs for `agency_code` at `now` — the valid one that expires last —
@@ -309,27 +311,85 @@ pub async fn active(
     db: &Db,
     agency_code: &str,
     now: i64,
-) -> Result<Option<(StoredCertificate, SigningIdentity)>, AppError> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS}, chain_pem, sealed_private_key FROM agency_certificates \
-         WHERE agency_code = $1 AND not_before <= $2 AND not_after >= $2 \
-         ORDER BY not_after DESC, id LIMIT 1"
-    ))
-    .bind(agency_code)
-    .bind(now)
-    .fetch_optional(db.pool())
-    .await
-    .map_err(DbError::from)?;
-    let Some(row) = row else {
+) -> Result<Option<(StoredCertificate, Arc<SigningIdentity>)>, AppError> {
+    // The row is read every time (natively on a SQLite file), so a newer certificate, an
+    // expired one or a deleted one is seen at once; only the parsing is kept.
+    let row = db
+        .read_rows(
+            &format!(
+                "SELECT {COLUMNS}, chain_pem, sealed_private_key FROM agency_certificates \
+                 WHERE agency_code = $1 AND not_before <= $2 AND not_after >= $2 \
+                 ORDER BY not_after DESC, id LIMIT 1"
+            ),
+            &[Param::Text(agency_code), Param::Int(now)],
+            |r| Ok((from_row(r)?, r.text(11)?, r.text(12)?)),
+        )
+        .await?
+        .into_iter()
+        .next();
+    let Some((cert, chain_pem, sealed)) = row else {
         return Ok(None);
     };
-    let cert = from_row(&row)?;
-    let chain_pem: String = row.try_get(11).map_err(DbError::from)?;
-    let sealed: String = row.try_get(12).map_err(DbError::from)?;
-    let key = SigningKey::from_pkcs8_der(&keys::unseal_secret(&sealed)?)
-        .map_err(|p| AppError::internal(p.en))?;
+    let identity = parsed_identity(db, &cert.id, chain_pem, sealed)?;
+    Ok(Some((cert, identity)))
+}
+
+/// A certificate row's key unsealed and PKCS#8-parsed and its chain PEM-parsed (khóa và chuỗi
+/// chứng thư đã giải mã), as read from the row.
+struct ParsedIdentity {
+    chain_pem: String,
+    sealed_private_key: String,
+    identity: Arc<SigningIdentity>,
+}
+
+/// Parsed identities by database URL and certificate id. An entry is used only when the row
+/// still holds the very texts it was parsed from (both compared in full), so an edited row is
+/// parsed again; the parsing is a function of those texts and the process's master key alone.
+type IdentityKey = (Arc<str>, String);
+
+static IDENTITIES: LazyLock<RwLock<HashMap<IdentityKey, ParsedIdentity>>> =
+    LazyLock::new(Default::default);
+
+/// At most this many parsed identities are kept (the map is emptied when full).
+const IDENTITIES_MAX: usize = 4096;
+
+/// The identity of certificate `id` whose row holds `chain_pem` and `sealed`, parsed once.
+fn parsed_identity(
+    db: &Db,
+    id: &str,
+    chain_pem: String,
+    sealed: String,
+) -> Result<Arc<SigningIdentity>, AppError> {
+    let key: IdentityKey = (Arc::from(db.url()), id.to_string());
+    {
+        let map = IDENTITIES.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = map
+            .get(&key)
+            .filter(|p| p.chain_pem == chain_pem && p.sealed_private_key == sealed)
+        {
+            return Ok(p.identity.clone());
+        }
+    }
+    let key_der = keys::unseal_secret(&sealed)?;
+    let signing_key = SigningKey::from_pkcs8_der(&key_der).map_err(|p| AppError::internal(p.en))?;
     let chain = pades::parse_chain_pem(&chain_pem).map_err(|p| AppError::internal(p.en))?;
-    Ok(Some((cert, SigningIdentity { key, chain })))
+    let identity = Arc::new(SigningIdentity {
+        key: signing_key,
+        chain,
+    });
+    let mut map = IDENTITIES.write().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= IDENTITIES_MAX {
+        map.clear();
+    }
+    map.insert(
+        key,
+        ParsedIdentity {
+            chain_pem,
+            sealed_private_key: sealed,
+            identity: identity.clone(),
+        },
+    );
+    Ok(identity)
 }
 
 /// The trust list's root certificates.

@@ -72,8 +72,27 @@ impl FileStore {
         }
     }
 
+    /// Where a blob is written: `<root>/ab/<sha256>`, one level of 256 directories (thư mục
+    /// phân tán), each created once by the first blob that needs it, so that after warm-up a
+    /// new blob creates one inode (its own) and no directory.
     fn path_of(&self, sha: &str) -> PathBuf {
+        self.root.join(&sha[0..2]).join(sha)
+    }
+
+    /// Where blobs stored before the one-level layout still are: `<root>/ab/cd/<sha256>`
+    /// (read as a fallback, never written; the `ab/` directory is the same in both layouts).
+    fn legacy_path_of(&self, sha: &str) -> PathBuf {
         self.root.join(&sha[0..2]).join(&sha[2..4]).join(sha)
+    }
+
+    /// Whether the blob `sha` is stored, in either layout.
+    async fn is_stored(&self, sha: &str) -> bool {
+        tokio::fs::try_exists(self.path_of(sha))
+            .await
+            .unwrap_or(false)
+            || tokio::fs::try_exists(self.legacy_path_of(sha))
+                .await
+                .unwrap_or(false)
     }
 
     /// Store `bytes` if their sniffed type is in `allowed`. Idempotent: the same bytes give
@@ -148,9 +167,8 @@ impl FileStore {
     /// Write `bytes` of a known type to the store (nothing in the database).
     async fn write(&self, bytes: &[u8], kind: MediaType) -> Result<FileRef, AppError> {
         let sha = hex::encode(Sha256::digest(bytes));
-        let path = self.path_of(&sha);
-        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
-            write_atomic(&path, bytes)
+        if !self.is_stored(&sha).await {
+            write_atomic(&self.path_of(&sha), bytes)
                 .await
                 .map_err(AppError::internal)?;
         }
@@ -181,13 +199,26 @@ impl FileStore {
         if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(AppError::not_found());
         }
-        let bytes = tokio::fs::read(self.path_of(sha))
-            .await
-            .map_err(|_| AppError::not_found())?;
+        let bytes = match tokio::fs::read(self.path_of(sha)).await {
+            Ok(bytes) => bytes,
+            Err(_) => tokio::fs::read(self.legacy_path_of(sha))
+                .await
+                .map_err(|_| AppError::not_found())?,
+        };
         if hex::encode(Sha256::digest(&bytes)) != sha {
             return Err(AppError::internal(format!("file {sha} is corrupted")));
         }
         Ok(bytes)
+    }
+
+    /// The SHA-256 of every stored blob (danh sách tệp), in either layout, sorted: what a
+    /// check of the store against the `files` table or a copy to a backup walks.
+    pub async fn list(&self) -> Result<Vec<String>, AppError> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || walk_blobs(&root))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(AppError::internal)
     }
 }
 
@@ -208,13 +239,72 @@ pub async fn record_in(tx: &mut WriteTx, r: &FileRef) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Write `bytes` to `path` through a temporary file in the same directory (the rename is then
+/// atomic and cheap). The directory is created only when the temporary file cannot be made for
+/// want of it: with the one-level layout that is at most 256 times in a store's life, not a
+/// `mkdir` call per blob.
 async fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
     let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4()));
-    tokio::fs::write(&tmp, bytes).await?;
+    match tokio::fs::write(&tmp, bytes).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                tokio::fs::create_dir_all(dir).await?;
+            }
+            tokio::fs::write(&tmp, bytes).await?;
+        }
+        other => other?,
+    }
     tokio::fs::rename(&tmp, path).await
+}
+
+/// Whether `name` is a stored blob's name (64 lowercase hex digits).
+fn is_blob_name(name: &str) -> bool {
+    name.len() == 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Whether `name` is a fan-out directory's name (two lowercase hex digits).
+fn is_fan_out_name(name: &str) -> bool {
+    name.len() == 2
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Every blob under `root` in either layout (`ab/<sha>` and the older `ab/cd/<sha>`), sorted,
+/// each once; temporary files are skipped.
+fn walk_blobs(root: &Path) -> std::io::Result<Vec<String>> {
+    let mut found = std::collections::BTreeSet::new();
+    let top = match std::fs::read_dir(root) {
+        Ok(top) => top,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    for first in top {
+        let first = first?;
+        if !is_fan_out_name(&first.file_name().to_string_lossy()) || !first.file_type()?.is_dir() {
+            continue;
+        }
+        for entry in std::fs::read_dir(first.path())? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let kind = entry.file_type()?;
+            if kind.is_file() && is_blob_name(&name) {
+                found.insert(name);
+            } else if kind.is_dir() && is_fan_out_name(&name) {
+                for legacy in std::fs::read_dir(entry.path())? {
+                    let legacy = legacy?;
+                    let name = legacy.file_name().to_string_lossy().into_owned();
+                    if legacy.file_type()?.is_file() && is_blob_name(&name) {
+                        found.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    Ok(found.into_iter().collect())
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod list;
 mod notify;
 mod pades;
 mod payment;
+mod read_cache;
 mod results;
 mod signing;
 mod submit;

@@ -935,3 +935,65 @@ async fn racing_approvals_of_one_agency_take_consecutive_numbers() {
     assert_eq!(numbers, expected);
     assert_eq!(audited(db, "result.issue").await.len(), 5);
 }
+
+/// The parsed key and chain of the active certificate are kept between approvals, but a
+/// rotation, a deleted (revoked) certificate or an edited row is seen by the very next call.
+#[tokio::test]
+async fn the_active_certificate_is_parsed_once_and_rotation_or_revocation_is_seen_at_once() {
+    let (t, _s, first) = certified().await;
+    let now = || tinhso_store::now_micros();
+    let (a, id_a) = signing_certs::active(&t.db, UBND_TAM_THANH, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.id, first.id);
+    let (_, id_a2) = signing_certs::active(&t.db, UBND_TAM_THANH, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(std::sync::Arc::ptr_eq(&id_a, &id_a2), "parsed once");
+    // Rotation: a newer certificate signs from the next call on.
+    let second = signing_certs::issue_test_certificate(&t.db, &sys(), UBND_TAM_THANH, 400)
+        .await
+        .unwrap();
+    let (b, id_b) = signing_certs::active(&t.db, UBND_TAM_THANH, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.id, second.id);
+    assert_ne!(id_b.chain[0], id_a.chain[0]);
+    assert_eq!(pades::cert_info(&id_b.chain[0]).serial, second.serial);
+    // The first certificate's row now holds the second's key and chain (edited in place): its
+    // parsed identity is not reused.
+    sqlx::query(
+        "UPDATE agency_certificates SET chain_pem = (SELECT chain_pem FROM agency_certificates WHERE id = $1), \
+         sealed_private_key = (SELECT sealed_private_key FROM agency_certificates WHERE id = $1) WHERE id = $2",
+    )
+    .bind(&second.id)
+    .bind(&first.id)
+    .execute(t.db.pool())
+    .await
+    .unwrap();
+    // Revocation: the second certificate deleted; the first (edited) row is active again.
+    sqlx::query("DELETE FROM agency_certificates WHERE id = $1")
+        .bind(&second.id)
+        .execute(t.db.pool())
+        .await
+        .unwrap();
+    let (c, id_c) = signing_certs::active(&t.db, UBND_TAM_THANH, now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.id, first.id);
+    assert!(!std::sync::Arc::ptr_eq(&id_c, &id_a));
+    assert_eq!(id_c.chain[0], id_b.chain[0]);
+    // Every certificate gone: nothing signs.
+    sqlx::query("DELETE FROM agency_certificates")
+        .execute(t.db.pool())
+        .await
+        .unwrap();
+    assert!(signing_certs::active(&t.db, UBND_TAM_THANH, now())
+        .await
+        .unwrap()
+        .is_none());
+}

@@ -54,6 +54,74 @@ async fn files_are_content_addressed_and_sniffed() {
     );
 }
 
+/// Copy a directory tree as a backup would (`rsync -a files/ backup/files/`).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn blobs_of_the_two_level_layout_are_still_read_listed_and_backed_up() {
+    use sha2::{Digest, Sha256};
+    let t = super::db().await;
+    let root = t.dir.path().join("files");
+    let store = FileStore::local(&root, 1024);
+    // A blob stored by an earlier release under `ab/cd/<sha>`.
+    let old = b"%PDF-1.4\nstored under the old layout\n".to_vec();
+    let old_sha = hex::encode(Sha256::digest(&old));
+    let old_path = root
+        .join(&old_sha[0..2])
+        .join(&old_sha[2..4])
+        .join(&old_sha);
+    std::fs::create_dir_all(old_path.parent().unwrap()).unwrap();
+    std::fs::write(&old_path, &old).unwrap();
+    assert_eq!(store.get(&old_sha).await.unwrap(), old);
+    // Storing the same bytes again finds them there and writes no second copy.
+    let again = store
+        .put(&t.db, "tep", &old, &[MediaType::Pdf])
+        .await
+        .unwrap();
+    assert_eq!(again.sha256, old_sha);
+    assert!(!root.join(&old_sha[0..2]).join(&old_sha).exists());
+    // A new blob goes to `ab/<sha>`, beside the old one's directory.
+    let new = b"%PDF-1.4\nstored under the new layout\n".to_vec();
+    let new_ref = store
+        .put(&t.db, "tep", &new, &[MediaType::Pdf])
+        .await
+        .unwrap();
+    let new_path = root.join(&new_ref.sha256[0..2]).join(&new_ref.sha256);
+    assert_eq!(std::fs::read(&new_path).unwrap(), new);
+    assert_eq!(store.get(&new_ref.sha256).await.unwrap(), new);
+    // Listed once each, whatever the layout; no temporary file is left behind.
+    let mut both = vec![old_sha.clone(), new_ref.sha256.clone()];
+    both.sort();
+    assert_eq!(store.list().await.unwrap(), both);
+    let leftovers: Vec<_> = std::fs::read_dir(new_path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A copy of the directory (the documented backup) serves both blobs.
+    let copy_root = t.dir.path().join("backup-files");
+    copy_tree(&root, &copy_root);
+    let restored = FileStore::local(&copy_root, 1024);
+    assert_eq!(restored.list().await.unwrap(), both);
+    assert_eq!(restored.get(&old_sha).await.unwrap(), old);
+    assert_eq!(restored.get(&new_ref.sha256).await.unwrap(), new);
+    // An empty or missing store lists nothing.
+    let empty = FileStore::local(t.dir.path().join("none"), 1024);
+    assert!(empty.list().await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn sqlite_backup_while_writing_then_restore() {
     let t = super::db().await;
