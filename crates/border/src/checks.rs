@@ -380,10 +380,13 @@ fn trip_over(trip: &Trip) -> AppError {
 }
 
 /// What a batch of check items reads once and keeps: the gates and the agencies' scopes
-/// (neither changes while checks are recorded).
+/// (neither changes while checks are recorded), and each trip as the batch's transaction
+/// read it (chuyến đã đọc), kept true by the batch's own stage moves ([`Lookups::moved`]) and
+/// forgotten when an item is undone ([`Lookups::forget`]).
 pub(crate) struct Lookups {
     gates: Vec<Gate>,
     scopes: std::collections::HashMap<String, ResourceScope>,
+    trips: std::collections::HashMap<String, Trip>,
 }
 
 impl Lookups {
@@ -391,7 +394,40 @@ impl Lookups {
         Ok(Self {
             gates: gates::list(db).await?,
             scopes: std::collections::HashMap::new(),
+            trips: std::collections::HashMap::new(),
         })
+    }
+
+    /// The trip `code` without its goods lines ([`declaration::get_head_in`]), read in `tx` the
+    /// first time a batch names it. Only this batch writes the trip while its transaction
+    /// runs on SQLite (one writer); on PostgreSQL the stage a decision moves from is read
+    /// again under the row lock ([`lock_trip`]).
+    async fn trip(&mut self, tx: &mut WriteTx, code: &str) -> Result<Option<Trip>, AppError> {
+        let code = code.trim();
+        if let Some(t) = self.trips.get(code) {
+            return Ok(Some(t.clone()));
+        }
+        let trip = declaration::get_head_in(tx.conn(), code).await?;
+        if let Some(t) = &trip {
+            self.trips.insert(code.to_string(), t.clone());
+        }
+        Ok(trip)
+    }
+
+    /// An item of the batch moved `trip` to `stage` at `at` ([`after_decision`]).
+    fn moved(&mut self, trip: &Trip, stage: Stage, at: i64) {
+        if stage == trip.stage() {
+            return;
+        }
+        if let Some(t) = self.trips.get_mut(trip.code.as_str()) {
+            t.stage = stage.as_str().to_string();
+            t.stage_at = at;
+        }
+    }
+
+    /// An item on trip `code` was undone (its savepoint rolled back): read the trip again.
+    fn forget(&mut self, code: &str) {
+        self.trips.remove(code.trim());
     }
 
     fn gate(&self, trip: &Trip) -> Result<Gate, AppError> {
@@ -425,7 +461,8 @@ async fn load_in(
     trip_code: &str,
     kind: CheckKind,
 ) -> Result<(Trip, Gate, String), AppError> {
-    let trip = declaration::get_head_in(tx.conn(), trip_code)
+    let trip = look
+        .trip(tx, trip_code)
         .await?
         .ok_or_else(AppError::not_found)?;
     let gate = look.gate(&trip)?;
@@ -746,6 +783,9 @@ async fn decide_in(
     }
     let (trip, gate, agency) = load_in(tx, db, look, principal, trip_code, kind).await?;
     let from = lock_trip(tx, &trip).await?;
+    if !from.is_active() {
+        return Err(trip_over(&trip));
+    }
     let mut checks = TripChecks::lock(tx, &trip.id).await?;
     // A check not started yet starts with this decision (as if started now).
     let (status, started) = checks
@@ -791,6 +831,7 @@ async fn decide_in(
     checks.set(kind, d.status());
     let all_clear = checks.all_clear(&gate, &trip);
     let stage = after_decision(tx, &trip, from, all_clear, d.status(), at, Source::Officer).await?;
+    look.moved(&trip, stage, at);
     tx.audit(&ctx.entry(
         &format!("border.check.{}", d.as_str()),
         "border_trip",
@@ -1024,18 +1065,16 @@ async fn release_in(
     now: i64,
 ) -> Result<ReleaseOutcome, AppError> {
     let r = check_release(input, now)?;
-    let trip = declaration::get_head_in(tx.conn(), &r.trip_code)
-        .await?
-        .ok_or_else(|| {
-            AppError::field(
-                "trip_code",
-                Invalid::new(
-                    "trip_unknown",
-                    format!("Không có chuyến {}", r.trip_code),
-                    format!("No trip {}", r.trip_code),
-                ),
-            )
-        })?;
+    let trip = look.trip(tx, &r.trip_code).await?.ok_or_else(|| {
+        AppError::field(
+            "trip_code",
+            Invalid::new(
+                "trip_unknown",
+                format!("Không có chuyến {}", r.trip_code),
+                format!("No trip {}", r.trip_code),
+            ),
+        )
+    })?;
     let gate = look.gate(&trip)?;
     let agency = gate
         .agency_for(CheckKind::Customs)
@@ -1164,6 +1203,7 @@ async fn release_in(
             Source::Customs,
         )
         .await?;
+        look.moved(&trip, stage, r.decided_at);
         (stage, all_clear)
     } else {
         (from, false)
@@ -1246,6 +1286,10 @@ pub async fn record_many(
     }
     let look = Lookups::load(db).await?;
     crate::bulk::each_behind_savepoint(db, look, ops, |mut tx, mut look, op| async move {
+        let code = match op {
+            CheckOp::Start { trip_code, .. } | CheckOp::Decide { trip_code, .. } => trip_code,
+            CheckOp::Release { input, .. } => &input.trip_code,
+        };
         let done = match op {
             CheckOp::Start {
                 principal,
@@ -1276,6 +1320,9 @@ pub async fn record_many(
                 .await
                 .map(CheckDone::Released),
         };
+        if done.is_err() {
+            look.forget(code);
+        }
         (tx, look, done.map_err(Refusal::below_500))
     })
     .await
