@@ -1057,7 +1057,12 @@ pub async fn callback(
     now_secs: i64,
 ) -> Result<CallbackResult, AppError> {
     let mut tx = db.begin_write().await?;
-    match callback_in(&mut tx, ctx, body, signature, timestamp, now_secs).await {
+    let mut book = ReceiptBook::default();
+    match callback_in(
+        &mut tx, &mut book, ctx, body, signature, timestamp, now_secs,
+    )
+    .await
+    {
         Ok(r) => {
             tx.commit().await?;
             Ok(r)
@@ -1088,13 +1093,16 @@ pub async fn callback_many(
     calls: &[GatewayCall],
     now_secs: i64,
 ) -> Result<Vec<Result<CallbackResult, AppError>>, AppError> {
-    crate::bulk::each_behind_savepoint_then(
+    crate::bulk::each_behind_savepoint_finish(
         db,
-        (),
+        ReceiptBook::batch(),
         calls,
-        |mut tx, (), c| async move {
+        |mut tx, mut book, c| async move {
+            // A refused callback's numbers are rolled back with its savepoint: given again.
+            let kept = book.clone();
             let r = callback_in(
                 &mut tx,
+                &mut book,
                 ctx,
                 &c.body,
                 c.signature.as_deref(),
@@ -1106,7 +1114,10 @@ pub async fn callback_many(
                 CallbackError::Failed(e) if e.status() >= 500 => Refusal::Batch(e),
                 e => Refusal::Item(e),
             });
-            (tx, (), r)
+            if r.is_err() {
+                book = kept;
+            }
+            (tx, book, r)
         },
         |mut tx, e| async move {
             let answer = match e {
@@ -1123,6 +1134,10 @@ pub async fn callback_many(
             };
             (tx, answer)
         },
+        |mut tx, book| async move {
+            let written = book.write(&mut tx).await;
+            (tx, written)
+        },
     )
     .await
 }
@@ -1131,6 +1146,7 @@ pub async fn callback_many(
 /// [`callback_many`]).
 async fn callback_in(
     tx: &mut WriteTx,
+    book: &mut ReceiptBook,
     ctx: &Ctx,
     body: &[u8],
     signature: Option<&str>,
@@ -1212,7 +1228,7 @@ async fn callback_in(
         written.status = "failed".into();
         (n == 1).then_some(written)
     } else {
-        match settle_in(tx, ctx, &p, &cb.txn_id, paid_at).await {
+        match settle_in(tx, book, ctx, &p, &cb.txn_id, paid_at).await {
             Ok(receipt) => {
                 written.status = "paid".into();
                 written.paid_at = Some(paid_at);
@@ -1258,7 +1274,42 @@ pub(crate) async fn paid_in(tx: &mut WriteTx, trip_id: &str) -> Result<bool, App
     Ok(paid > 0 && topup_due == 0)
 }
 
-async fn next_receipt(tx: &mut WriteTx, year: i32) -> Result<String, AppError> {
+/// The receipt numbers (số biên lai) handed out in one transaction, per year: `None`, each
+/// number is taken from the year's counter at once; in a batch ([`callback_many`]) the
+/// year's first number is taken from the counter (which creates and locks its row), the
+/// next ones follow it here, and the counter is set to the last one before the commit
+/// ([`ReceiptBook::write`]): one statement per year and batch instead of one per receipt.
+#[derive(Debug, Clone, Default)]
+struct ReceiptBook(Option<std::collections::BTreeMap<i32, i64>>);
+
+impl ReceiptBook {
+    fn batch() -> Self {
+        Self(Some(std::collections::BTreeMap::new()))
+    }
+
+    /// Set each year's counter to the last number the batch handed out.
+    async fn write(&self, tx: &mut WriteTx) -> Result<(), AppError> {
+        for (year, last) in self.0.iter().flatten() {
+            sqlx::query("UPDATE border_counters SET value = $1 WHERE name = $2")
+                .bind(*last)
+                .bind(format!("fee-receipt:{year}"))
+                .execute(tx.conn())
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+}
+
+async fn next_receipt(
+    tx: &mut WriteTx,
+    book: &mut ReceiptBook,
+    year: i32,
+) -> Result<String, AppError> {
+    if let Some(last) = book.0.as_mut().and_then(|b| b.get_mut(&year)) {
+        *last += 1;
+        return Ok(format!("{RECEIPT_PREFIX}-{year}-{:06}", *last));
+    }
     let row = sqlx::query(
         "INSERT INTO border_counters (name, value) VALUES ($1, 1) \
          ON CONFLICT (name) DO UPDATE SET value = border_counters.value + 1 RETURNING value",
@@ -1268,6 +1319,9 @@ async fn next_receipt(tx: &mut WriteTx, year: i32) -> Result<String, AppError> {
     .await
     .map_err(db_err)?;
     let n: i64 = row.try_get(0).map_err(db_err)?;
+    if let Some(b) = book.0.as_mut() {
+        b.insert(year, n);
+    }
     Ok(format!("{RECEIPT_PREFIX}-{year}-{n:06}"))
 }
 
@@ -1283,6 +1337,7 @@ fn double_payment(trip: &str) -> AppError {
 /// rolls back). Returns the receipt number.
 async fn settle_in(
     tx: &mut WriteTx,
+    book: &mut ReceiptBook,
     ctx: &Ctx,
     p: &FeePayment,
     txn_id: &str,
@@ -1305,7 +1360,7 @@ async fn settle_in(
     let Some((trip_id, stage)) = trip else {
         return Err(double_payment(&p.trip_code));
     };
-    let receipt = next_receipt(tx, year).await?;
+    let receipt = next_receipt(tx, book, year).await?;
     let updated = sqlx::query(
         "UPDATE border_fee_payments SET status = 'paid', gateway_txn_id = $1, paid_at = $2, \
          receipt_no = $3 WHERE id = $4 AND status = 'pending'",
