@@ -104,14 +104,36 @@ where
 /// entry of the refusal) and gives the item's answer (an `Err` fails the batch).
 pub async fn each_behind_savepoint_then<S, I, T, E, F, Fut, UFut>(
     db: &Db,
-    mut state: S,
+    state: S,
     items: impl IntoIterator<Item = I>,
-    mut run: impl FnMut(WriteTx, S, I) -> Fut,
-    mut undone: impl FnMut(WriteTx, E) -> UFut,
+    run: impl FnMut(WriteTx, S, I) -> Fut,
+    undone: impl FnMut(WriteTx, E) -> UFut,
 ) -> Result<Vec<Result<T, F>>, AppError>
 where
     Fut: Future<Output = Step<S, T, E>>,
     UFut: Future<Output = (WriteTx, Result<F, AppError>)>,
+{
+    each_behind_savepoint_finish(db, state, items, run, undone, |tx, _| {
+        std::future::ready((tx, Ok(())))
+    })
+    .await
+}
+
+/// [`each_behind_savepoint_then`], and after the last item `finish(tx, state)` runs in the
+/// same transaction before the commit (hoàn tất lô): rows the items kept in the state are
+/// written there, one statement for the batch (an `Err` fails the batch).
+pub async fn each_behind_savepoint_finish<S, I, T, E, F, Fut, UFut, DFut>(
+    db: &Db,
+    mut state: S,
+    items: impl IntoIterator<Item = I>,
+    mut run: impl FnMut(WriteTx, S, I) -> Fut,
+    mut undone: impl FnMut(WriteTx, E) -> UFut,
+    finish: impl FnOnce(WriteTx, S) -> DFut,
+) -> Result<Vec<Result<T, F>>, AppError>
+where
+    Fut: Future<Output = Step<S, T, E>>,
+    UFut: Future<Output = (WriteTx, Result<F, AppError>)>,
+    DFut: Future<Output = (WriteTx, Result<(), AppError>)>,
 {
     let items: Vec<I> = items.into_iter().collect();
     if items.is_empty() {
@@ -152,6 +174,8 @@ where
             Err(Refusal::Batch(e)) => return Err(e),
         }
     }
+    let (tx, done) = finish(tx, state).await;
+    done?;
     tx.commit().await?;
     Ok(out)
 }

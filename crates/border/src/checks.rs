@@ -380,10 +380,31 @@ fn trip_over(trip: &Trip) -> AppError {
 }
 
 /// What a batch of check items reads once and keeps: the gates and the agencies' scopes
-/// (neither changes while checks are recorded).
+/// (neither changes while checks are recorded), and each trip as the batch's transaction
+/// read it (chuyến đã đọc), kept true by the batch's own stage moves ([`Lookups::moved`]) and
+/// forgotten when an item is undone ([`Lookups::forget`]).
 pub(crate) struct Lookups {
     gates: Vec<Gate>,
     scopes: std::collections::HashMap<String, ResourceScope>,
+    trips: std::collections::HashMap<String, Trip>,
+    /// On SQLite, each trip's check rows as the batch last left them, by trip code (on
+    /// PostgreSQL they are read under a row lock by every decision).
+    checks: std::collections::HashMap<String, TripChecks>,
+    /// In a batch ([`record_many`]): the decision log's rows (nhật ký quyết định) of the items
+    /// kept so far, written in one statement before the commit ([`write_decisions`]);
+    /// `None`: each row is written at once.
+    decisions: Option<Vec<DecisionLog>>,
+}
+
+/// A row of `border_check_decisions` not written yet.
+struct DecisionLog {
+    id: String,
+    trip_id: String,
+    kind: CheckKind,
+    decision: String,
+    reason: Option<String>,
+    at: i64,
+    actor: String,
 }
 
 impl Lookups {
@@ -391,7 +412,65 @@ impl Lookups {
         Ok(Self {
             gates: gates::list(db).await?,
             scopes: std::collections::HashMap::new(),
+            trips: std::collections::HashMap::new(),
+            checks: std::collections::HashMap::new(),
+            decisions: None,
         })
+    }
+
+    /// The trip `code` without its goods lines ([`declaration::get_head_in`]), read in `tx` the
+    /// first time a batch names it. Only this batch writes the trip while its transaction
+    /// runs on SQLite (one writer); on PostgreSQL the stage a decision moves from is read
+    /// again under the row lock ([`lock_trip`]).
+    async fn trip(&mut self, tx: &mut WriteTx, code: &str) -> Result<Option<Trip>, AppError> {
+        let code = code.trim();
+        if let Some(t) = self.trips.get(code) {
+            return Ok(Some(t.clone()));
+        }
+        let trip = declaration::get_head_in(tx.conn(), code).await?;
+        if let Some(t) = &trip {
+            self.trips.insert(code.to_string(), t.clone());
+        }
+        Ok(trip)
+    }
+
+    /// An item of the batch moved `trip` to `stage` at `at` ([`after_decision`]).
+    fn moved(&mut self, trip: &Trip, stage: Stage, at: i64) {
+        if stage == trip.stage() {
+            return;
+        }
+        if let Some(t) = self.trips.get_mut(trip.code.as_str()) {
+            t.stage = stage.as_str().to_string();
+            t.stage_at = at;
+        }
+    }
+
+    /// An item on trip `code` was undone (its savepoint rolled back): read the trip and its
+    /// checks again.
+    fn forget(&mut self, code: &str) {
+        self.trips.remove(code.trim());
+        self.checks.remove(code.trim());
+    }
+
+    /// The trip's check rows ([`TripChecks::lock`]): on SQLite read once per batch (the
+    /// batch's transaction is the only writer) and kept true by [`Lookups::keep_checks`]; on
+    /// PostgreSQL read and locked every time.
+    async fn checks(&mut self, tx: &mut WriteTx, trip: &Trip) -> Result<TripChecks, AppError> {
+        if let Some(c) = self.checks.get(&trip.code) {
+            return Ok(c.clone());
+        }
+        let c = TripChecks::lock(tx, &trip.id).await?;
+        if tx.backend() == Backend::Sqlite {
+            self.checks.insert(trip.code.clone(), c.clone());
+        }
+        Ok(c)
+    }
+
+    /// The trip's check rows after an item wrote them (only kept where they were read once).
+    fn keep_checks(&mut self, trip: &Trip, checks: &TripChecks) {
+        if let Some(c) = self.checks.get_mut(&trip.code) {
+            *c = checks.clone();
+        }
     }
 
     fn gate(&self, trip: &Trip) -> Result<Gate, AppError> {
@@ -425,7 +504,8 @@ async fn load_in(
     trip_code: &str,
     kind: CheckKind,
 ) -> Result<(Trip, Gate, String), AppError> {
-    let trip = declaration::get_head_in(tx.conn(), trip_code)
+    let trip = look
+        .trip(tx, trip_code)
         .await?
         .ok_or_else(AppError::not_found)?;
     let gate = look.gate(&trip)?;
@@ -480,6 +560,7 @@ async fn lock_trip(tx: &mut WriteTx, trip: &Trip) -> Result<Stage, AppError> {
 }
 
 /// A trip's check rows as a transaction reads them: (kind, status, started_at).
+#[derive(Clone)]
 struct TripChecks(Vec<(String, String, Option<i64>)>);
 
 impl TripChecks {
@@ -510,11 +591,17 @@ impl TripChecks {
             .map(|(_, s, t)| (s.clone(), *t))
     }
 
-    /// After this transaction wrote `status` for `kind`.
-    fn set(&mut self, kind: CheckKind, status: &str) {
+    /// After this transaction wrote `status` for `kind`, starting it at `started_at` if it had
+    /// no start (the upserts keep a start already recorded).
+    fn set(&mut self, kind: CheckKind, status: &str, started_at: Option<i64>) {
         match self.0.iter_mut().find(|(k, _, _)| k == kind.as_str()) {
-            Some(row) => row.1 = status.to_string(),
-            None => self.0.push((kind.as_str().into(), status.into(), None)),
+            Some(row) => {
+                row.1 = status.to_string();
+                row.2 = row.2.or(started_at);
+            }
+            None => self
+                .0
+                .push((kind.as_str().into(), status.into(), started_at)),
         }
     }
 
@@ -530,8 +617,12 @@ impl TripChecks {
     }
 }
 
+/// Log a start or decision (`border_check_decisions`): at once, or in a batch kept in `look`
+/// until [`write_decisions`].
+#[allow(clippy::too_many_arguments)]
 async fn log_decision(
     tx: &mut WriteTx,
+    look: &mut Lookups,
     trip_id: &str,
     kind: CheckKind,
     decision: &str,
@@ -539,17 +630,62 @@ async fn log_decision(
     at: i64,
     actor: &str,
 ) -> Result<(), AppError> {
-    sqlx::query(
+    let row = DecisionLog {
+        id: uuid::Uuid::new_v4().to_string(),
+        trip_id: trip_id.to_string(),
+        kind,
+        decision: decision.to_string(),
+        reason: reason.map(str::to_string),
+        at,
+        actor: actor.to_string(),
+    };
+    match look.decisions.as_mut() {
+        Some(kept) => {
+            kept.push(row);
+            Ok(())
+        }
+        None => write_decisions(tx, &[row]).await,
+    }
+}
+
+/// Write decision log rows, one statement for all of them ([`crate::bulk::rows_sql`]).
+async fn write_decisions(tx: &mut WriteTx, rows: &[DecisionLog]) -> Result<(), AppError> {
+    use crate::bulk::{rows_sql, Col};
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let source = rows_sql(
+        tx.backend(),
+        1,
+        &[
+            ("id", Col::Text),
+            ("trip_id", Col::Text),
+            ("kind", Col::Text),
+            ("decision", Col::Text),
+            ("reason", Col::Text),
+            ("at", Col::Int),
+            ("actor", Col::Text),
+        ],
+    );
+    let body: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!([
+                r.id,
+                r.trip_id,
+                r.kind.as_str(),
+                r.decision,
+                r.reason,
+                r.at,
+                r.actor
+            ])
+        })
+        .collect();
+    sqlx::query(&format!(
         "INSERT INTO border_check_decisions (id, trip_id, kind, decision, reason, at, actor) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(trip_id)
-    .bind(kind.as_str())
-    .bind(decision)
-    .bind(reason)
-    .bind(at)
-    .bind(actor)
+         {source}"
+    ))
+    .bind(serde_json::Value::Array(body).to_string())
     .execute(tx.conn())
     .await
     .map_err(db_err)?;
@@ -608,7 +744,10 @@ async fn start_in(
     .rows_affected()
         > 0;
     if created {
-        log_decision(tx, &trip.id, kind, "start", None, at, &ctx.actor).await?;
+        if let Some(c) = look.checks.get_mut(&trip.code) {
+            c.set(kind, "started", Some(at));
+        }
+        log_decision(tx, look, &trip.id, kind, "start", None, at, &ctx.actor).await?;
         tx.audit(&ctx.entry(
             "border.check.start",
             "border_trip",
@@ -746,7 +885,10 @@ async fn decide_in(
     }
     let (trip, gate, agency) = load_in(tx, db, look, principal, trip_code, kind).await?;
     let from = lock_trip(tx, &trip).await?;
-    let mut checks = TripChecks::lock(tx, &trip.id).await?;
+    if !from.is_active() {
+        return Err(trip_over(&trip));
+    }
+    let mut checks = look.checks(tx, &trip).await?;
     // A check not started yet starts with this decision (as if started now).
     let (status, started) = checks
         .get(kind)
@@ -780,6 +922,7 @@ async fn decide_in(
     .map_err(db_err)?;
     log_decision(
         tx,
+        look,
         &trip.id,
         kind,
         d.as_str(),
@@ -788,9 +931,11 @@ async fn decide_in(
         &ctx.actor,
     )
     .await?;
-    checks.set(kind, d.status());
+    checks.set(kind, d.status(), Some(started.unwrap_or(at)));
+    look.keep_checks(&trip, &checks);
     let all_clear = checks.all_clear(&gate, &trip);
     let stage = after_decision(tx, &trip, from, all_clear, d.status(), at, Source::Officer).await?;
+    look.moved(&trip, stage, at);
     tx.audit(&ctx.entry(
         &format!("border.check.{}", d.as_str()),
         "border_trip",
@@ -1024,18 +1169,16 @@ async fn release_in(
     now: i64,
 ) -> Result<ReleaseOutcome, AppError> {
     let r = check_release(input, now)?;
-    let trip = declaration::get_head_in(tx.conn(), &r.trip_code)
-        .await?
-        .ok_or_else(|| {
-            AppError::field(
-                "trip_code",
-                Invalid::new(
-                    "trip_unknown",
-                    format!("Không có chuyến {}", r.trip_code),
-                    format!("No trip {}", r.trip_code),
-                ),
-            )
-        })?;
+    let trip = look.trip(tx, &r.trip_code).await?.ok_or_else(|| {
+        AppError::field(
+            "trip_code",
+            Invalid::new(
+                "trip_unknown",
+                format!("Không có chuyến {}", r.trip_code),
+                format!("No trip {}", r.trip_code),
+            ),
+        )
+    })?;
     let gate = look.gate(&trip)?;
     let agency = gate
         .agency_for(CheckKind::Customs)
@@ -1063,7 +1206,7 @@ async fn release_in(
         ));
     }
     let from = lock_trip(tx, &trip).await?;
-    let mut checks = TripChecks::lock(tx, &trip.id).await?;
+    let mut checks = look.checks(tx, &trip).await?;
     // The release held for this declaration (if any) and, for the customs check's start, the
     // truck's arrival in the yard, in one statement.
     let row = sqlx::query(
@@ -1143,6 +1286,7 @@ async fn release_in(
     .map_err(db_err)?;
     log_decision(
         tx,
+        look,
         &trip.id,
         CheckKind::Customs,
         r.decision.as_str(),
@@ -1151,7 +1295,12 @@ async fn release_in(
         &format!("customs:{}", r.officer_ref),
     )
     .await?;
-    checks.set(CheckKind::Customs, status);
+    checks.set(
+        CheckKind::Customs,
+        status,
+        yard.filter(|y| *y <= r.decided_at),
+    );
+    look.keep_checks(&trip, &checks);
     let (stage, all_clear) = if from.is_active() {
         let all_clear = checks.all_clear(&gate, &trip);
         let stage = after_decision(
@@ -1164,6 +1313,7 @@ async fn release_in(
             Source::Customs,
         )
         .await?;
+        look.moved(&trip, stage, r.decided_at);
         (stage, all_clear)
     } else {
         (from, false)
@@ -1244,40 +1394,62 @@ pub async fn record_many(
     if ops.is_empty() {
         return Ok(Vec::new());
     }
-    let look = Lookups::load(db).await?;
-    crate::bulk::each_behind_savepoint(db, look, ops, |mut tx, mut look, op| async move {
-        let done = match op {
-            CheckOp::Start {
-                principal,
-                trip_code,
-                kind,
-                at,
-            } => start_in(
-                &mut tx, db, &mut look, ctx, principal, trip_code, *kind, *at,
-            )
-            .await
-            .map(CheckDone::Started),
-            CheckOp::Decide {
-                principal,
-                trip_code,
-                kind,
-                input,
-                at,
-            } => decide_in(
-                &mut tx, db, &mut look, ctx, principal, trip_code, *kind, input, *at,
-            )
-            .await
-            .map(CheckDone::Decided),
-            CheckOp::Release {
-                principal,
-                input,
-                now,
-            } => release_in(&mut tx, db, &mut look, ctx, principal, input, *now)
+    let mut look = Lookups::load(db).await?;
+    look.decisions = Some(Vec::new());
+    crate::bulk::each_behind_savepoint_finish(
+        db,
+        look,
+        ops,
+        |mut tx, mut look, op| async move {
+            let logged = look.decisions.as_ref().map_or(0, Vec::len);
+            let code = match op {
+                CheckOp::Start { trip_code, .. } | CheckOp::Decide { trip_code, .. } => trip_code,
+                CheckOp::Release { input, .. } => &input.trip_code,
+            };
+            let done = match op {
+                CheckOp::Start {
+                    principal,
+                    trip_code,
+                    kind,
+                    at,
+                } => start_in(
+                    &mut tx, db, &mut look, ctx, principal, trip_code, *kind, *at,
+                )
                 .await
-                .map(CheckDone::Released),
-        };
-        (tx, look, done.map_err(Refusal::below_500))
-    })
+                .map(CheckDone::Started),
+                CheckOp::Decide {
+                    principal,
+                    trip_code,
+                    kind,
+                    input,
+                    at,
+                } => decide_in(
+                    &mut tx, db, &mut look, ctx, principal, trip_code, *kind, input, *at,
+                )
+                .await
+                .map(CheckDone::Decided),
+                CheckOp::Release {
+                    principal,
+                    input,
+                    now,
+                } => release_in(&mut tx, db, &mut look, ctx, principal, input, *now)
+                    .await
+                    .map(CheckDone::Released),
+            };
+            if done.is_err() {
+                look.forget(code);
+                if let Some(kept) = look.decisions.as_mut() {
+                    kept.truncate(logged);
+                }
+            }
+            (tx, look, done.map_err(Refusal::below_500))
+        },
+        |tx, e| std::future::ready((tx, Ok(e))),
+        |mut tx, look| async move {
+            let written = write_decisions(&mut tx, look.decisions.as_deref().unwrap_or(&[])).await;
+            (tx, written)
+        },
+    )
     .await
 }
 

@@ -162,26 +162,40 @@ pub fn default_journey(d: Direction) -> &'static str {
     }
 }
 
-async fn vehicle_row(db: &Db, plate: &str) -> Result<Option<(String, i64)>, AppError> {
-    let row = sqlx::query("SELECT vehicle_kind, payload_kg FROM border_vehicles WHERE plate = $1")
-        .bind(plate)
-        .fetch_optional(db.pool())
-        .await
-        .map_err(db_err)?;
-    match row {
-        Some(r) => Ok(Some((
-            r.try_get(0).map_err(db_err)?,
-            r.try_get(1).map_err(db_err)?,
-        ))),
-        None => Ok(None),
-    }
+/// The (vehicle_kind, payload_kg) of the trip's vehicle and of its trailer (xe và rơ moóc), in
+/// one statement.
+#[allow(clippy::type_complexity)]
+async fn vehicle_rows(
+    conn: &mut sqlx::AnyConnection,
+    trip: &Trip,
+) -> Result<(Option<(String, i64)>, Option<(String, i64)>), AppError> {
+    let trailer = trip.trailer_plate.as_deref();
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT plate, vehicle_kind, payload_kg FROM border_vehicles WHERE plate IN ($1, $2)",
+    )
+    .bind(&trip.vehicle_plate)
+    .bind(trailer.unwrap_or(&trip.vehicle_plate))
+    .fetch_all(conn)
+    .await
+    .map_err(db_err)?;
+    let of = |plate: Option<&str>| {
+        rows.iter()
+            .find(|(p, _, _)| Some(p.as_str()) == plate)
+            .map(|(_, kind, payload)| (kind.clone(), *payload))
+    };
+    Ok((of(Some(&trip.vehicle_plate)), of(trailer)))
 }
 
 /// The fee input of a trip: its vehicle (a container by size; a tractor with a trailer by the
 /// trailer's payload — to be confirmed against the resolution; a tractor alone as a tractor;
 /// a truck by its payload), its goods' fee categories, the journey and the local day of its
 /// expected arrival.
-pub async fn fee_input(db: &Db, trip: &Trip, input: &AssessInput) -> Result<FeeInput, AppError> {
+/// Read in `conn` (the assessment's transaction).
+pub async fn fee_input(
+    conn: &mut sqlx::AnyConnection,
+    trip: &Trip,
+    input: &AssessInput,
+) -> Result<FeeInput, AppError> {
     let vehicle = match input.container.trim() {
         "40ft" | "40" => VehicleInput {
             kind: VehicleKind::Container40,
@@ -192,13 +206,9 @@ pub async fn fee_input(db: &Db, trip: &Trip, input: &AssessInput) -> Result<FeeI
             payload_kg: 0,
         },
         "" => {
-            let (kind, payload) = vehicle_row(db, &trip.vehicle_plate)
-                .await?
-                .ok_or_else(|| AppError::internal("trip without its vehicle"))?;
-            let trailer = match &trip.trailer_plate {
-                Some(p) => vehicle_row(db, p).await?,
-                None => None,
-            };
+            let (vehicle, trailer) = vehicle_rows(conn, trip).await?;
+            let (kind, payload) =
+                vehicle.ok_or_else(|| AppError::internal("trip without its vehicle"))?;
             match (kind.as_str(), trailer) {
                 ("tractor", Some((_, trailer_payload))) => VehicleInput {
                     kind: VehicleKind::Truck,
@@ -272,6 +282,21 @@ fn assessment_of(r: &sqlx::any::AnyRow) -> Result<Assessment, AppError> {
     })
 }
 
+/// The rows `query` returns on `conn`, each mapped by `of` (whole assessment or payment rows).
+async fn fetch_mapped<'q, 'c, T>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    conn: impl sqlx::Executor<'c, Database = sqlx::Any>,
+    of: fn(&sqlx::any::AnyRow) -> Result<T, AppError>,
+) -> Result<Vec<T>, AppError> {
+    query
+        .fetch_all(conn)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(of)
+        .collect()
+}
+
 /// The current (not superseded) assessment of a trip: its own (base) assessment; top-ups
 /// are read with [`topups`].
 pub async fn current(db: &Db, trip_code: &str) -> Result<Option<Assessment>, AppError> {
@@ -305,15 +330,16 @@ pub async fn topups(db: &Db, trip_code: &str) -> Result<Vec<Assessment>, AppErro
 
 /// Every assessment of a trip, oldest first (superseded ones and top-ups included).
 pub async fn history(db: &Db, trip_code: &str) -> Result<Vec<Assessment>, AppError> {
-    let rows = sqlx::query(&format!(
+    let sql = format!(
         "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
          WHERE trip_code = $1 ORDER BY assessed_at, id"
-    ))
-    .bind(trip_code.trim())
-    .fetch_all(db.pool())
+    );
+    fetch_mapped(
+        sqlx::query(&sql).bind(trip_code.trim()),
+        db.pool(),
+        assessment_of,
+    )
     .await
-    .map_err(db_err)?;
-    rows.iter().map(assessment_of).collect()
 }
 
 fn unknown_trip(code: &str) -> AppError {
@@ -342,7 +368,7 @@ pub async fn assess_at(
     now: i64,
 ) -> Result<Assessment, AppError> {
     let mut tx = db.begin_write().await?;
-    let a = assess_in(&mut tx, db, ctx, input, now, fees::schedules()?, None).await?;
+    let a = assess_in(&mut tx, ctx, input, now, fees::schedules()?, None).await?;
     tx.commit().await?;
     Ok(a)
 }
@@ -352,7 +378,6 @@ pub async fn assess_at(
 /// priced under the schedules `schedules`; `why` goes on the audit entry (`reason`).
 async fn assess_in(
     tx: &mut WriteTx,
-    db: &Db,
     ctx: &Ctx,
     input: &AssessInput,
     now: i64,
@@ -368,7 +393,7 @@ async fn assess_in(
             "The declaration was cancelled: no fee is assessed",
         ));
     }
-    let fi = fee_input(db, &trip, input).await?;
+    let fi = fee_input(tx.conn(), &trip, input).await?;
     let quote = fees::quote_in(schedules, &fi)?;
     let prior = sqlx::query(&format!(
         "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
@@ -535,18 +560,12 @@ async fn reprice_paid_in(
     now: i64,
     why: Option<&str>,
 ) -> Result<Assessment, AppError> {
-    let topups = sqlx::query(&format!(
+    let sql = format!(
         "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
          WHERE trip_id = $1 AND topup_of IS NOT NULL AND status <> 'superseded' \
          ORDER BY assessed_at, id"
-    ))
-    .bind(&trip.id)
-    .fetch_all(tx.conn())
-    .await
-    .map_err(db_err)?
-    .iter()
-    .map(assessment_of)
-    .collect::<Result<Vec<_>, _>>()?;
+    );
+    let topups = fetch_mapped(sqlx::query(&sql).bind(&trip.id), tx.conn(), assessment_of).await?;
     let (back, back_collector) = crate::fee_refund::rate_change_refunded_in(tx, &trip.id).await?;
     let paid: Vec<&Assessment> = topups.iter().filter(|t| t.status == "paid").collect();
     let settled = base.amount_vnd + paid.iter().map(|t| t.amount_vnd).sum::<i64>() - back;
@@ -624,7 +643,7 @@ pub async fn assess_many(
 ) -> Result<Vec<Result<Assessment, AppError>>, AppError> {
     let schedules = fees::schedules()?;
     crate::bulk::each_behind_savepoint(db, (), inputs, |mut tx, (), (input, now)| async move {
-        let r = assess_in(&mut tx, db, ctx, input, *now, schedules, None).await;
+        let r = assess_in(&mut tx, ctx, input, *now, schedules, None).await;
         (tx, (), r.map_err(Refusal::below_500))
     })
     .await
@@ -695,15 +714,16 @@ async fn payment_in(
 
 /// The payment requests of a trip, oldest first.
 pub async fn payments_for_trip(db: &Db, trip_code: &str) -> Result<Vec<FeePayment>, AppError> {
-    let rows = sqlx::query(&format!(
+    let sql = format!(
         "SELECT {PAYMENT_COLUMNS} FROM border_fee_payments WHERE trip_code = $1 \
          ORDER BY created_at, id"
-    ))
-    .bind(trip_code.trim())
-    .fetch_all(db.pool())
+    );
+    fetch_mapped(
+        sqlx::query(&sql).bind(trip_code.trim()),
+        db.pool(),
+        payment_of,
+    )
     .await
-    .map_err(db_err)?;
-    rows.iter().map(payment_of).collect()
 }
 
 /// The receipt number of a trip's paid fee: what the journey module checks before the
@@ -757,7 +777,7 @@ pub async fn request_payment_under(
     schedules: &[fees::Schedule],
 ) -> Result<FeePayment, AppError> {
     let mut tx = db.begin_write().await?;
-    let p = request_in(&mut tx, db, ctx, trip_code, now, schedules).await?;
+    let p = request_in(&mut tx, ctx, trip_code, now, schedules).await?;
     tx.commit().await?;
     p.ok_or_else(|| nothing_more_to_pay(trip_code))
 }
@@ -790,7 +810,6 @@ fn payment_purpose(a: &Assessment) -> String {
 /// [`request_payment_many`]).
 async fn request_in(
     tx: &mut WriteTx,
-    db: &Db,
     ctx: &Ctx,
     trip_code: &str,
     now: i64,
@@ -856,16 +875,7 @@ async fn request_in(
             journey: a.journey.clone(),
             container: container_of(&a, schedules).into(),
         };
-        a = assess_in(
-            tx,
-            db,
-            ctx,
-            &input,
-            now,
-            schedules,
-            Some("schedule_changed"),
-        )
-        .await?;
+        a = assess_in(tx, ctx, &input, now, schedules, Some("schedule_changed")).await?;
         if a.status == "paid" {
             // Nothing more to pay: the new rate is not higher (a refund of the difference
             // may have been opened).
@@ -976,7 +986,7 @@ pub async fn request_payment_many(
         (),
         requests,
         |mut tx, (), (code, now)| async move {
-            let r = request_in(&mut tx, db, ctx, code, *now, schedules).await;
+            let r = request_in(&mut tx, ctx, code, *now, schedules).await;
             (tx, (), r.map_err(Refusal::below_500))
         },
     )
@@ -1047,7 +1057,12 @@ pub async fn callback(
     now_secs: i64,
 ) -> Result<CallbackResult, AppError> {
     let mut tx = db.begin_write().await?;
-    match callback_in(&mut tx, ctx, body, signature, timestamp, now_secs).await {
+    let mut book = ReceiptBook::default();
+    match callback_in(
+        &mut tx, &mut book, ctx, body, signature, timestamp, now_secs,
+    )
+    .await
+    {
         Ok(r) => {
             tx.commit().await?;
             Ok(r)
@@ -1078,13 +1093,16 @@ pub async fn callback_many(
     calls: &[GatewayCall],
     now_secs: i64,
 ) -> Result<Vec<Result<CallbackResult, AppError>>, AppError> {
-    crate::bulk::each_behind_savepoint_then(
+    crate::bulk::each_behind_savepoint_finish(
         db,
-        (),
+        ReceiptBook::batch(),
         calls,
-        |mut tx, (), c| async move {
+        |mut tx, mut book, c| async move {
+            // A refused callback's numbers are rolled back with its savepoint: given again.
+            let kept = book.clone();
             let r = callback_in(
                 &mut tx,
+                &mut book,
                 ctx,
                 &c.body,
                 c.signature.as_deref(),
@@ -1096,7 +1114,10 @@ pub async fn callback_many(
                 CallbackError::Failed(e) if e.status() >= 500 => Refusal::Batch(e),
                 e => Refusal::Item(e),
             });
-            (tx, (), r)
+            if r.is_err() {
+                book = kept;
+            }
+            (tx, book, r)
         },
         |mut tx, e| async move {
             let answer = match e {
@@ -1113,6 +1134,10 @@ pub async fn callback_many(
             };
             (tx, answer)
         },
+        |mut tx, book| async move {
+            let written = book.write(&mut tx).await;
+            (tx, written)
+        },
     )
     .await
 }
@@ -1121,6 +1146,7 @@ pub async fn callback_many(
 /// [`callback_many`]).
 async fn callback_in(
     tx: &mut WriteTx,
+    book: &mut ReceiptBook,
     ctx: &Ctx,
     body: &[u8],
     signature: Option<&str>,
@@ -1134,18 +1160,16 @@ async fn callback_in(
     };
     // A replay (the same transaction already processed), or the request it settles: both
     // read in one statement.
-    let rows = sqlx::query(&format!(
+    let sql = format!(
         "SELECT {PAYMENT_COLUMNS} FROM border_fee_payments \
          WHERE gateway_txn_id = $1 OR id = $2"
-    ))
-    .bind(&cb.txn_id)
-    .bind(&cb.payment_id)
-    .fetch_all(tx.conn())
-    .await
-    .map_err(db_err)?
-    .iter()
-    .map(payment_of)
-    .collect::<Result<Vec<FeePayment>, AppError>>()?;
+    );
+    let rows = fetch_mapped(
+        sqlx::query(&sql).bind(&cb.txn_id).bind(&cb.payment_id),
+        tx.conn(),
+        payment_of,
+    )
+    .await?;
     let prior = rows
         .iter()
         .find(|p| p.gateway_txn_id.as_deref() == Some(cb.txn_id.as_str()))
@@ -1204,7 +1228,7 @@ async fn callback_in(
         written.status = "failed".into();
         (n == 1).then_some(written)
     } else {
-        match settle_in(tx, ctx, &p, &cb.txn_id, paid_at).await {
+        match settle_in(tx, book, ctx, &p, &cb.txn_id, paid_at).await {
             Ok(receipt) => {
                 written.status = "paid".into();
                 written.paid_at = Some(paid_at);
@@ -1250,7 +1274,42 @@ pub(crate) async fn paid_in(tx: &mut WriteTx, trip_id: &str) -> Result<bool, App
     Ok(paid > 0 && topup_due == 0)
 }
 
-async fn next_receipt(tx: &mut WriteTx, year: i32) -> Result<String, AppError> {
+/// The receipt numbers (số biên lai) handed out in one transaction, per year: `None`, each
+/// number is taken from the year's counter at once; in a batch ([`callback_many`]) the
+/// year's first number is taken from the counter (which creates and locks its row), the
+/// next ones follow it here, and the counter is set to the last one before the commit
+/// ([`ReceiptBook::write`]): one statement per year and batch instead of one per receipt.
+#[derive(Debug, Clone, Default)]
+struct ReceiptBook(Option<std::collections::BTreeMap<i32, i64>>);
+
+impl ReceiptBook {
+    fn batch() -> Self {
+        Self(Some(std::collections::BTreeMap::new()))
+    }
+
+    /// Set each year's counter to the last number the batch handed out.
+    async fn write(&self, tx: &mut WriteTx) -> Result<(), AppError> {
+        for (year, last) in self.0.iter().flatten() {
+            sqlx::query("UPDATE border_counters SET value = $1 WHERE name = $2")
+                .bind(*last)
+                .bind(format!("fee-receipt:{year}"))
+                .execute(tx.conn())
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+}
+
+async fn next_receipt(
+    tx: &mut WriteTx,
+    book: &mut ReceiptBook,
+    year: i32,
+) -> Result<String, AppError> {
+    if let Some(last) = book.0.as_mut().and_then(|b| b.get_mut(&year)) {
+        *last += 1;
+        return Ok(format!("{RECEIPT_PREFIX}-{year}-{:06}", *last));
+    }
     let row = sqlx::query(
         "INSERT INTO border_counters (name, value) VALUES ($1, 1) \
          ON CONFLICT (name) DO UPDATE SET value = border_counters.value + 1 RETURNING value",
@@ -1260,6 +1319,9 @@ async fn next_receipt(tx: &mut WriteTx, year: i32) -> Result<String, AppError> {
     .await
     .map_err(db_err)?;
     let n: i64 = row.try_get(0).map_err(db_err)?;
+    if let Some(b) = book.0.as_mut() {
+        b.insert(year, n);
+    }
     Ok(format!("{RECEIPT_PREFIX}-{year}-{n:06}"))
 }
 
@@ -1275,26 +1337,30 @@ fn double_payment(trip: &str) -> AppError {
 /// rolls back). Returns the receipt number.
 async fn settle_in(
     tx: &mut WriteTx,
+    book: &mut ReceiptBook,
     ctx: &Ctx,
     p: &FeePayment,
     txn_id: &str,
     paid_at: i64,
 ) -> Result<String, AppError> {
     let year = declaration::local(paid_at).year();
-    let assessment = sqlx::query(
+    // The assessment paid, and its trip with the trip's stage in the same statement (a move
+    // checks the stage it read is still the trip's: [`crate::journey::advance_from`]).
+    let trip: Option<(String, Option<String>)> = sqlx::query_as(
         "UPDATE border_fee_assessments SET status = 'paid', paid_at = $1 \
-         WHERE id = $2 AND status = 'due'",
+         WHERE id = $2 AND status = 'due' \
+         RETURNING trip_id, \
+         (SELECT t.stage FROM border_trips t WHERE t.id = border_fee_assessments.trip_id)",
     )
     .bind(paid_at)
     .bind(&p.assessment_id)
-    .execute(tx.conn())
+    .fetch_optional(tx.conn())
     .await
-    .map_err(db_err)?
-    .rows_affected();
-    if assessment == 0 {
+    .map_err(db_err)?;
+    let Some((trip_id, stage)) = trip else {
         return Err(double_payment(&p.trip_code));
-    }
-    let receipt = next_receipt(tx, year).await?;
+    };
+    let receipt = next_receipt(tx, book, year).await?;
     let updated = sqlx::query(
         "UPDATE border_fee_payments SET status = 'paid', gateway_txn_id = $1, paid_at = $2, \
          receipt_no = $3 WHERE id = $4 AND status = 'pending'",
@@ -1316,16 +1382,7 @@ async fn settle_in(
             return Err(e.into());
         }
     }
-    // The trip and its stage in one statement (a move checks the stage it read is still the
-    // trip's: [`crate::journey::advance_from`]).
-    let trip = sqlx::query("SELECT id, stage FROM border_trips WHERE code = $1")
-        .bind(&p.trip_code)
-        .fetch_optional(tx.conn())
-        .await
-        .map_err(db_err)?;
-    if let Some(row) = trip {
-        let trip_id: String = row.try_get(0).map_err(db_err)?;
-        let stage: String = row.try_get(1).map_err(db_err)?;
+    if let Some(stage) = stage {
         let stage = Stage::parse(&stage).ok_or_else(|| {
             AppError::internal(format!("trip {}: unknown stage {stage}", p.trip_code))
         })?;

@@ -1983,16 +1983,21 @@ async fn check_invariants_on(
         },
     )
     .await?;
+    verdict("simulation invariants", broken, inv)
+}
+
+/// `Ok(value)` when nothing is `broken`, else an internal error naming `what` and the first
+/// 20 violations (vi phạm) of `broken`, with their count.
+fn verdict<T>(what: &str, mut broken: Vec<String>, value: T) -> Result<T, AppError> {
     if broken.is_empty() {
-        Ok(inv)
-    } else {
-        let n = broken.len();
-        broken.truncate(20);
-        Err(AppError::internal(format!(
-            "simulation invariants broken ({n}): {}",
-            broken.join("; ")
-        )))
+        return Ok(value);
     }
+    let n = broken.len();
+    broken.truncate(20);
+    Err(AppError::internal(format!(
+        "{what} broken ({n}): {}",
+        broken.join("; ")
+    )))
 }
 
 /// Check the late trucks' extensions, failing with every violation listed: each trip in
@@ -2056,16 +2061,7 @@ async fn check_grace_on(
             "trip {id}: an extension the simulation did not ask for"
         ));
     }
-    if broken.is_empty() {
-        Ok(graced.len())
-    } else {
-        let n = broken.len();
-        broken.truncate(20);
-        Err(AppError::internal(format!(
-            "grace extensions broken ({n}): {}",
-            broken.join("; ")
-        )))
-    }
+    verdict("grace extensions", broken, graced.len())
 }
 
 /// Check one round of queue calls against the snapshot they were made from, failing with every
@@ -2149,16 +2145,7 @@ pub fn check_calls(
             }
         }
     }
-    if broken.is_empty() {
-        Ok(calls.len())
-    } else {
-        let k = broken.len();
-        broken.truncate(20);
-        Err(AppError::internal(format!(
-            "queue calls broken ({k}): {}",
-            broken.join("; ")
-        )))
-    }
+    verdict("queue calls", broken, calls.len())
 }
 
 /// The longest a crossing can stay unknown to the platform in a run: its reads delivered up to
@@ -2215,16 +2202,7 @@ async fn check_queue_calls_on(conn: &mut AnyConnection) -> Result<(usize, usize)
         },
     )
     .await?;
-    if broken.is_empty() {
-        Ok((calls, unseen))
-    } else {
-        let k = broken.len();
-        broken.truncate(20);
-        Err(AppError::internal(format!(
-            "recorded queue calls broken ({k}): {}",
-            broken.join("; ")
-        )))
-    }
+    verdict("recorded queue calls", broken, (calls, unseen))
 }
 
 /// Check the refunds (hoàn phí), failing with every violation listed: every trip over without
@@ -2315,16 +2293,7 @@ async fn check_refunds_on(conn: &mut AnyConnection) -> Result<usize, AppError> {
             "paid {paid} − refunded {all_refunded} ≠ crossed {crossed} + under way {under_way}"
         ));
     }
-    if broken.is_empty() {
-        Ok(trips)
-    } else {
-        let k = broken.len();
-        broken.truncate(20);
-        Err(AppError::internal(format!(
-            "refunds broken ({k}): {}",
-            broken.join("; ")
-        )))
-    }
+    verdict("refunds", broken, trips)
 }
 
 /// Check the prepaid trips, failing with every violation listed: each trip in `prepaid` has
@@ -2380,16 +2349,7 @@ async fn check_prepaid_on(conn: &mut AnyConnection, prepaid: &[String]) -> Resul
             _ => {}
         }
     }
-    if broken.is_empty() {
-        Ok(prepaid.len())
-    } else {
-        let n = broken.len();
-        broken.truncate(20);
-        Err(AppError::internal(format!(
-            "prepaid fees broken ({n}): {}",
-            broken.join("; ")
-        )))
-    }
+    verdict("prepaid fees", broken, prepaid.len())
 }
 
 /// Check the standby queue, failing with every violation listed: each trip in `swept` (sent
@@ -2488,16 +2448,7 @@ async fn check_standby_on(
             )),
         }
     }
-    if broken.is_empty() {
-        Ok(swept.len() + joined.len())
-    } else {
-        let n = broken.len();
-        broken.truncate(20);
-        Err(AppError::internal(format!(
-            "standby broken ({n}): {}",
-            broken.join("; ")
-        )))
-    }
+    verdict("standby", broken, swept.len() + joined.len())
 }
 
 impl Sim<'_> {

@@ -2,7 +2,7 @@
 //! PostgreSQL.
 
 use tinhso_border::declaration::{self, DeclarationInput, GoodsLineInput, Trip};
-use tinhso_border::fee_payment::{self, AssessInput, FeePayment};
+use tinhso_border::fee_payment::{self, AssessInput, Assessment, FeePayment};
 use tinhso_border::registry::DriverInput;
 use tinhso_kernel::validate::mst_check_digit;
 use tinhso_services::payment::{shared_secret, sign, Callback};
@@ -139,21 +139,20 @@ async fn audit_count(db: &Db, action: &str) -> i64 {
     .await
 }
 
+/// A 1.5 t truck of durian (sầu riêng, 1.2 t) declared for export at Hữu Nghị as `plate`,
+/// and its fee assessed.
+async fn durian_assessed(db: &Db, plate: &str) -> (Trip, Assessment) {
+    let trip = declare(db, "HN", "export", plate, 1500, &[("0810.60.00", 1200)]).await;
+    let a = fee_payment::assess(db, &crate::sys(), &assess_input(&trip))
+        .await
+        .unwrap();
+    (trip, a)
+}
+
 #[tokio::test]
 async fn durian_under_2t_pays_100_000_by_vietqr_and_gets_a_receipt() {
     let t = crate::env().await;
-    let trip = declare(
-        &t.db,
-        "HN",
-        "export",
-        "12C-123.45",
-        1500,
-        &[("0810.60.00", 1200)],
-    )
-    .await;
-    let a = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
-        .await
-        .unwrap();
+    let (trip, a) = durian_assessed(&t.db, "12C-123.45").await;
     assert_eq!(a.amount_vnd, 100_000);
     assert_eq!(a.collector_vnd + a.budget_vnd, a.amount_vnd);
     assert_eq!(a.collector_vnd, 10_000);
@@ -947,6 +946,64 @@ async fn batched_fees_keep_order_and_refused_items_change_nothing() {
     assert_eq!(chain.first_broken, None);
 }
 
+/// A batch of callbacks numbers its receipts (số biên lai) from the year's counter in order,
+/// a refused callback takes no number, the counter is left at the batch's last number and a
+/// single callback afterwards takes the next one.
+#[tokio::test]
+async fn a_batch_of_callbacks_numbers_receipts_in_order() {
+    let t = crate::env().await;
+    let db = &t.db;
+    let mut requests = Vec::new();
+    for plate in ["12C-345.61", "12C-345.62", "12C-345.63", "12C-345.64"] {
+        let trip = declare(db, "HN", "export", plate, 1500, &[("0810.60.00", 1000)]).await;
+        fee_payment::assess(db, &crate::sys(), &assess_input(&trip))
+            .await
+            .unwrap();
+        let p = fee_payment::request_payment(db, &crate::sys(), &trip.code).await;
+        requests.push(p.unwrap());
+    }
+    let call = |p: &FeePayment, txn: &str| {
+        let (body, sig, ts) = signed(p, txn, p.amount_vnd, "paid");
+        fee_payment::GatewayCall {
+            body,
+            signature: Some(sig),
+            timestamp: Some(ts),
+        }
+    };
+    let mut forged = call(&requests[1], "TXN-B0");
+    forged.signature = Some("00".repeat(32));
+    let calls = [
+        call(&requests[0], "TXN-A"),
+        forged,
+        call(&requests[1], "TXN-B"),
+        // The first fee paid again under another transaction: refused.
+        call(&requests[0], "TXN-A2"),
+        call(&requests[2], "TXN-C"),
+    ];
+    let out = fee_payment::callback_many(db, &crate::sys(), &calls, now_secs())
+        .await
+        .unwrap();
+    let receipts: Vec<Option<String>> = out
+        .iter()
+        .map(|r| r.as_ref().ok().and_then(|c| c.payment.receipt_no.clone()))
+        .collect();
+    let year = declaration::local(now_micros()).format("%Y").to_string();
+    let no = |n: u32| Some(format!("BLP-{year}-{n:06}"));
+    assert_eq!(receipts, [no(1), None, no(2), None, no(3)]);
+    assert_eq!(
+        crate::count(
+            db,
+            "SELECT value FROM border_counters WHERE name LIKE 'fee-receipt:%'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        pay(db, &requests[3], "TXN-D").await.payment.receipt_no,
+        no(4)
+    );
+}
+
 // ------------------------------------------------------------------ refunds (hoàn phí)
 
 use tinhso_border::fee_refund::{self, RefundInput};
@@ -962,10 +1019,7 @@ fn officer() -> Ctx {
 
 /// A trip with its fee paid before arrival (nộp phí trước).
 async fn prepaid(db: &Db, plate: &str, txn: &str) -> (Trip, FeePayment) {
-    let trip = declare(db, "HN", "export", plate, 1500, &[("0810.60.00", 1200)]).await;
-    fee_payment::assess(db, &crate::sys(), &assess_input(&trip))
-        .await
-        .unwrap();
+    let (trip, _) = durian_assessed(db, plate).await;
     let p = fee_payment::request_payment(db, &crate::sys(), &trip.code)
         .await
         .unwrap();
@@ -1161,18 +1215,7 @@ async fn bad_refunds_are_refused_with_messages_and_write_nothing() {
     assert_eq!(e.status(), 409);
     assert!(e.detail_vi.as_deref().unwrap().contains("chưa kết thúc"));
     // A cancelled trip whose fee was assessed but never paid: nothing to refund.
-    let unpaid = declare(
-        db,
-        "HN",
-        "export",
-        "12C-555.12",
-        1500,
-        &[("0810.60.00", 1200)],
-    )
-    .await;
-    fee_payment::assess(db, &crate::sys(), &assess_input(&unpaid))
-        .await
-        .unwrap();
+    let (unpaid, _) = durian_assessed(db, "12C-555.12").await;
     declaration::cancel(db, &crate::sys(), &unpaid.code, "Huỷ")
         .await
         .unwrap();
@@ -1353,18 +1396,7 @@ async fn ask_under(db: &Db, trip: &str, schedules: &[tinhso_border::fees::Schedu
 #[tokio::test]
 async fn a_new_rate_between_assessment_and_payment_is_asked_for_instead_of_the_old() {
     let t = crate::env().await;
-    let trip = declare(
-        &t.db,
-        "HN",
-        "export",
-        "12C-246.80",
-        1500,
-        &[("0810.60.00", 1200)],
-    )
-    .await;
-    let old = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
-        .await
-        .unwrap();
+    let (trip, old) = durian_assessed(&t.db, "12C-246.80").await;
     assert_eq!(
         (old.amount_vnd, old.schedule_id.as_str()),
         (100_000, "NQ-09-2025-LS")
