@@ -3,7 +3,7 @@
 //! the agencies whose staff acted on the platform in a time range ([`agencies_acting`]). The
 //! targets module reads them; this module knows nothing of targets.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use tinhso_store::{Db, DbError};
 
 /// Staff accounts and those with a verified digital identity (định danh số của cán bộ).
@@ -36,22 +36,50 @@ pub async fn staff_identity(
     db: &Db,
     agencies: Option<&[String]>,
 ) -> Result<StaffIdentity, DbError> {
-    let filter = agency_clause(agencies, 1, "u.agency_code");
-    let sql = format!(
-        "SELECT CAST(COUNT(*) AS BIGINT), \
-         CAST(COALESCE(SUM(CASE WHEN u.cccd IS NOT NULL AND u.cccd <> '' \
-              AND u.totp_secret IS NOT NULL AND u.totp_last_step > 0 \
-              AND EXISTS (SELECT 1 FROM signing_keys k WHERE k.user_id = u.id \
-                          AND k.revoked_at IS NULL) \
-              THEN 1 ELSE 0 END), 0) AS BIGINT) \
-         FROM users u WHERE u.kind = 'staff' AND u.disabled = 0{filter}"
-    );
+    let sql = staff_identity_sql(agencies, "", "");
     let mut q = sqlx::query_as::<_, (i64, i64)>(&sql);
     for a in agencies.unwrap_or_default() {
         q = q.bind(a);
     }
     let (staff, verified) = q.fetch_one(db.pool()).await?;
     Ok(StaffIdentity { staff, verified })
+}
+
+/// [`StaffIdentity`] of each of `agencies` on its own, in one statement grouped by agency (the
+/// operations centre's map of 65 People's Committees): the same counts as [`staff_identity`]
+/// asked for each agency alone; an agency without active staff is `0 / 0`.
+pub async fn staff_identity_by_agency(
+    db: &Db,
+    agencies: &[String],
+) -> Result<BTreeMap<String, StaffIdentity>, DbError> {
+    let mut out: BTreeMap<String, StaffIdentity> = agencies
+        .iter()
+        .map(|a| (a.clone(), StaffIdentity::default()))
+        .collect();
+    let sql = staff_identity_sql(Some(agencies), "u.agency_code, ", " GROUP BY u.agency_code");
+    let mut q = sqlx::query_as::<_, (String, i64, i64)>(&sql);
+    for a in agencies {
+        q = q.bind(a);
+    }
+    for (agency, staff, verified) in q.fetch_all(db.pool()).await? {
+        out.insert(agency, StaffIdentity { staff, verified });
+    }
+    Ok(out)
+}
+
+/// The one text of the staff-identity count: `key` columns before the counts, `group` after
+/// the filter.
+fn staff_identity_sql(agencies: Option<&[String]>, key: &str, group: &str) -> String {
+    let filter = agency_clause(agencies, 1, "u.agency_code");
+    format!(
+        "SELECT {key}CAST(COUNT(*) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN u.cccd IS NOT NULL AND u.cccd <> '' \
+              AND u.totp_secret IS NOT NULL AND u.totp_last_step > 0 \
+              AND EXISTS (SELECT 1 FROM signing_keys k WHERE k.user_id = u.id \
+                          AND k.revoked_at IS NULL) \
+              THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM users u WHERE u.kind = 'staff' AND u.disabled = 0{filter}{group}"
+    )
 }
 
 /// The agencies (codes) whose staff did at least one piece of work on the platform in

@@ -20,10 +20,10 @@ use crate::engine::{
     Asked, IndicatorDef, Live, Memo, Note, Observation, OrgUnit, Span, WindowMemo,
 };
 use crate::live::{all_agencies, def};
-use crate::period::Window;
+use crate::period::{Period, Window};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tinhso_kernel::AppError;
 use tinhso_services::indicators::local_midnight_micros;
@@ -145,6 +145,30 @@ async fn exchanging(db: &Db, spans: Vec<Span>) -> Result<Vec<Arc<BTreeSet<String
     Ok(sets.into_iter().map(Arc::new).collect())
 }
 
+/// The one text of the regimes used: regimes with a report submitted in each window of
+/// `windows` (rows `w.i`), for `agencies` (`None`: every agency); `key` columns after `w.i`,
+/// `group` extra grouping columns.
+fn regimes_used_sql(windows: usize, agencies: Option<&[String]>, key: &str, group: &str) -> String {
+    let filter =
+        tinhso_services::indicators::agency_clause_on(agencies, 1 + 2 * windows, "t.agency_code");
+    format!(
+        "SELECT w.i, {key}CAST(COUNT(DISTINCT t.regime_code) AS BIGINT) FROM ({}) w \
+         JOIN report_versions v ON v.at >= w.lo AND v.at < w.hi \
+         JOIN report_tasks t ON t.id = v.task_id \
+         WHERE v.action = 'submit'{filter} GROUP BY w.i{group}",
+        tinhso_store::rollup::windows_sql(windows, 1)
+    )
+}
+
+/// The one text of the regimes an agency list reports under (the denominator for a unit).
+fn regimes_of_sql(agencies: &[String], key: &str, group: &str) -> String {
+    let filter = tinhso_services::indicators::agency_clause_on(Some(agencies), 1, "agency_code");
+    format!(
+        "SELECT {key}CAST(COUNT(DISTINCT regime_code) AS BIGINT) FROM report_tasks \
+         WHERE 1 = 1{filter}{group}"
+    )
+}
+
 /// `(regimes with a report submitted in the window, regimes)` for each window `[from, to)`
 /// (microseconds), in two statements, for `agencies` (`None`: every regime registered;
 /// otherwise the regimes the agencies have report tasks under, and their own submissions).
@@ -153,18 +177,7 @@ async fn regimes_digital(
     windows: &[(i64, i64)],
     agencies: Option<&[String]>,
 ) -> Result<Vec<(i64, i64)>, AppError> {
-    let filter = tinhso_services::indicators::agency_clause_on(
-        agencies,
-        1 + 2 * windows.len(),
-        "t.agency_code",
-    );
-    let submitted = format!(
-        "SELECT w.i, CAST(COUNT(DISTINCT t.regime_code) AS BIGINT) FROM ({}) w \
-         JOIN report_versions v ON v.at >= w.lo AND v.at < w.hi \
-         JOIN report_tasks t ON t.id = v.task_id \
-         WHERE v.action = 'submit'{filter} GROUP BY w.i",
-        tinhso_store::rollup::windows_sql(windows.len(), 1)
-    );
+    let submitted = regimes_used_sql(windows.len(), agencies, "", "");
     let mut q = sqlx::query_as::<_, (i64, i64)>(&submitted);
     for (from, to) in windows {
         q = q.bind(*from).bind(*to);
@@ -184,12 +197,7 @@ async fn regimes_digital(
             .await
             .map_err(DbError::from)?,
         Some(list) => {
-            let filter =
-                tinhso_services::indicators::agency_clause_on(Some(list), 1, "agency_code");
-            let sql = format!(
-                "SELECT CAST(COUNT(DISTINCT regime_code) AS BIGINT) FROM report_tasks \
-                 WHERE 1 = 1{filter}"
-            );
+            let sql = regimes_of_sql(list, "", "");
             let mut q = sqlx::query_scalar::<_, i64>(&sql);
             for a in list {
                 q = q.bind(a);
@@ -198,6 +206,151 @@ async fn regimes_digital(
         }
     };
     Ok(used.into_iter().map(|n| (n, d)).collect())
+}
+
+/// [`regimes_digital`] of each agency of `agencies` alone over one window `[from, to)`, in two
+/// statements grouped by agency.
+async fn regimes_digital_by_agency(
+    db: &Db,
+    window: (i64, i64),
+    agencies: &[String],
+) -> Result<BTreeMap<String, (i64, i64)>, AppError> {
+    let mut out: BTreeMap<String, (i64, i64)> =
+        agencies.iter().map(|a| (a.clone(), (0, 0))).collect();
+    if agencies.is_empty() {
+        return Ok(out);
+    }
+    let sql = regimes_used_sql(1, Some(agencies), "t.agency_code, ", ", t.agency_code");
+    let mut q = sqlx::query_as::<_, (i64, String, i64)>(&sql)
+        .bind(window.0)
+        .bind(window.1);
+    for a in agencies {
+        q = q.bind(a);
+    }
+    for (_, agency, n) in q.fetch_all(db.pool()).await.map_err(DbError::from)? {
+        if let Some(slot) = out.get_mut(&agency) {
+            slot.0 = n;
+        }
+    }
+    let sql = regimes_of_sql(agencies, "agency_code, ", " GROUP BY agency_code");
+    let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
+    for a in agencies {
+        q = q.bind(a);
+    }
+    for (agency, d) in q.fetch_all(db.pool()).await.map_err(DbError::from)? {
+        if let Some(slot) = out.get_mut(&agency) {
+            slot.1 = d;
+        }
+    }
+    Ok(out)
+}
+
+/// `(numerator, denominator)` of a platform indicator for each agency of `agencies` on its own
+/// over `window` — the operations centre's map of the 65 People's Committees — in at most two
+/// statements whatever the number of agencies (staff identity grouped by agency; the agencies
+/// acting or exchanging in the window, once; the regimes used and reported under, grouped).
+/// The same counts as the engine's for each agency asked alone. `None` for another key.
+pub async fn counts_by_agency(
+    db: &Db,
+    key: &str,
+    window: &Window,
+    agencies: &[String],
+) -> Result<Option<BTreeMap<String, (i64, i64)>>, AppError> {
+    let span = vec![(window.start, window.end)];
+    let one = |seen: &BTreeSet<String>| {
+        agencies
+            .iter()
+            .map(|a| (a.clone(), share_of(std::slice::from_ref(a), seen)))
+            .collect()
+    };
+    Ok(Some(match key {
+        STAFF_IDENTITY => tinhso_identity::usage::staff_identity_by_agency(db, agencies)
+            .await?
+            .into_iter()
+            .map(|(a, s)| (a, (s.verified, s.staff)))
+            .collect(),
+        AGENCIES_ACTIVE => one(&first(acting(db, span).await?)),
+        AGENCIES_CONNECTED => one(&first(exchanging(db, span).await?)),
+        REGIMES_DIGITAL => {
+            let w = (
+                local_midnight_micros(window.start),
+                local_midnight_micros(window.end),
+            );
+            regimes_digital_by_agency(db, w, agencies).await?
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// The set of the first (only) window.
+fn first(sets: Vec<Arc<BTreeSet<String>>>) -> Arc<BTreeSet<String>> {
+    sets.into_iter().next().unwrap_or_default()
+}
+
+/// A platform indicator's value from its counts, with the note the engine gives it.
+pub fn observation(
+    def: &IndicatorDef,
+    period: Period,
+    org: &OrgUnit,
+    numerator: i64,
+    denominator: i64,
+) -> Observation {
+    Observation::live(
+        def,
+        period,
+        org,
+        Some(numerator as f64),
+        Some(denominator as f64),
+        note(def.key),
+    )
+}
+
+/// The note of each platform indicator's value (how it is counted, what it cannot see).
+fn note(key: &str) -> Option<Note> {
+    let (vi, en) = match key {
+        STAFF_IDENTITY => (
+            "Định danh số: tài khoản cán bộ đang hoạt động có đủ ba yếu tố — số CCCD \
+                     ghi trên tài khoản (kiểm tra cấu trúc khi nhập, chưa đối chiếu với CSDL \
+                     quốc gia về dân cư), xác thực hai lớp TOTP đã đăng nhập thành công ít \
+                     nhất một lần, khóa ký cá nhân còn hiệu lực. Số liệu theo hiện trạng tài \
+                     khoản, không theo kỳ.",
+            "Digital identity: an active staff account with all three — a CCCD number \
+                     on the account (its structure checked when entered, not verified against \
+                     the national population database), a TOTP second factor used at least \
+                     once to sign in, an active personal signing key. The accounts as they \
+                     are now, not by period.",
+        ),
+        AGENCIES_ACTIVE => (
+            "Thao tác nghiệp vụ: mục nhật ký kiểm toán của tài khoản cán bộ thuộc cơ \
+                     quan (xử lý hồ sơ, báo cáo, cập nhật dữ liệu…); đăng nhập, đăng xuất và \
+                     quản lý khóa API không tính. Việc làm ngoài nền tảng (văn bản giấy, \
+                     hệ thống khác) không đo được.",
+            "Work: an audit-trail entry by a staff account of the agency (dossier \
+                     processing, reports, data edits…); signing in or out and managing API \
+                     tokens do not count. Work done off the platform (paper, other systems) \
+                     cannot be seen.",
+        ),
+        AGENCIES_CONNECTED => (
+            "Trao đổi thành công qua trục LGSP của tỉnh (bên gọi hoặc bên cung cấp; \
+                     thành viên «mã cơ quan-HỆ THỐNG» tính cho cơ quan). Kết nối trực tiếp \
+                     với CSDL quốc gia không qua trục không đo được.",
+            "Successful exchanges through the province's hub (as caller or provider; \
+                     a member «agency code-SYSTEM» counts for its agency). Connections to \
+                     national databases that bypass the hub cannot be seen.",
+        ),
+        REGIMES_DIGITAL => (
+            "Mọi chế độ báo cáo đăng ký trên hệ thống đều có kênh gửi điện tử, nên \
+                     chỉ số đo việc dùng thật: chế độ có ít nhất một báo cáo gửi trên hệ \
+                     thống trong kỳ. Chế độ báo cáo còn gửi giấy mà chưa đăng ký trên hệ \
+                     thống không nằm trong mẫu số.",
+            "Every regime registered on the platform has a digital channel, so the \
+                     indicator measures real use: regimes with at least one report submitted \
+                     on the platform in the period. Regimes still sent on paper and not \
+                     registered here are not in the denominator.",
+        ),
+        _ => return None,
+    };
+    Some(Note::new(vi, en))
 }
 
 impl Live for PlatformProvider {
@@ -235,50 +388,23 @@ impl Live for PlatformProvider {
     ) -> BoxFuture<'a, Result<Option<Observation>, AppError>> {
         async move {
             let w = a.window;
-            let (n, d, note) = match a.def.key {
+            let (n, d) = match a.def.key {
                 STAFF_IDENTITY => {
                     let s = self
                         .staff
                         .get_or(a.agencies.clone(), async {
-                            Ok(tinhso_identity::usage::staff_identity(db, a.agencies.as_deref())
-                                .await?)
+                            Ok(
+                                tinhso_identity::usage::staff_identity(db, a.agencies.as_deref())
+                                    .await?,
+                            )
                         })
                         .await?;
-                    (
-                        s.verified,
-                        s.staff,
-                        Note::new(
-                            "Định danh số: tài khoản cán bộ đang hoạt động có đủ ba yếu tố — số CCCD \
-                             ghi trên tài khoản (kiểm tra cấu trúc khi nhập, chưa đối chiếu với CSDL \
-                             quốc gia về dân cư), xác thực hai lớp TOTP đã đăng nhập thành công ít \
-                             nhất một lần, khóa ký cá nhân còn hiệu lực. Số liệu theo hiện trạng tài \
-                             khoản, không theo kỳ.",
-                            "Digital identity: an active staff account with all three — a CCCD number \
-                             on the account (its structure checked when entered, not verified against \
-                             the national population database), a TOTP second factor used at least \
-                             once to sign in, an active personal signing key. The accounts as they \
-                             are now, not by period.",
-                        ),
-                    )
+                    (s.verified, s.staff)
                 }
                 AGENCIES_ACTIVE => {
                     let seen = self.acting.get_batched(w, (), |s| acting(db, s)).await?;
                     let unit = self.unit(db, a.agencies.clone()).await?;
-                    let (n, d) = share_of(&unit, &seen);
-                    (
-                        n,
-                        d,
-                        Note::new(
-                            "Thao tác nghiệp vụ: mục nhật ký kiểm toán của tài khoản cán bộ thuộc cơ \
-                             quan (xử lý hồ sơ, báo cáo, cập nhật dữ liệu…); đăng nhập, đăng xuất và \
-                             quản lý khóa API không tính. Việc làm ngoài nền tảng (văn bản giấy, \
-                             hệ thống khác) không đo được.",
-                            "Work: an audit-trail entry by a staff account of the agency (dossier \
-                             processing, reports, data edits…); signing in or out and managing API \
-                             tokens do not count. Work done off the platform (paper, other systems) \
-                             cannot be seen.",
-                        ),
-                    )
+                    share_of(&unit, &seen)
                 }
                 AGENCIES_CONNECTED => {
                     let seen = self
@@ -286,46 +412,19 @@ impl Live for PlatformProvider {
                         .get_batched(w, (), |s| exchanging(db, s))
                         .await?;
                     let unit = self.unit(db, a.agencies.clone()).await?;
-                    let (n, d) = share_of(&unit, &seen);
-                    (
-                        n,
-                        d,
-                        Note::new(
-                            "Trao đổi thành công qua trục LGSP của tỉnh (bên gọi hoặc bên cung cấp; \
-                             thành viên «mã cơ quan-HỆ THỐNG» tính cho cơ quan). Kết nối trực tiếp \
-                             với CSDL quốc gia không qua trục không đo được.",
-                            "Successful exchanges through the province's hub (as caller or provider; \
-                             a member «agency code-SYSTEM» counts for its agency). Connections to \
-                             national databases that bypass the hub cannot be seen.",
-                        ),
-                    )
+                    share_of(&unit, &seen)
                 }
                 REGIMES_DIGITAL => {
                     let codes = a.agencies.as_deref();
-                    let (n, d) = self
-                        .regimes
+                    self.regimes
                         .get_batched(w, a.agencies.clone(), |s| async move {
                             regimes_digital(db, &micros(&s), codes).await
                         })
-                        .await?;
-                    (
-                        n,
-                        d,
-                        Note::new(
-                            "Mọi chế độ báo cáo đăng ký trên hệ thống đều có kênh gửi điện tử, nên \
-                             chỉ số đo việc dùng thật: chế độ có ít nhất một báo cáo gửi trên hệ \
-                             thống trong kỳ. Chế độ báo cáo còn gửi giấy mà chưa đăng ký trên hệ \
-                             thống không nằm trong mẫu số.",
-                            "Every regime registered on the platform has a digital channel, so the \
-                             indicator measures real use: regimes with at least one report submitted \
-                             on the platform in the period. Regimes still sent on paper and not \
-                             registered here are not in the denominator.",
-                        ),
-                    )
+                        .await?
                 }
                 _ => return Ok(None),
             };
-            Ok(Some(a.value(n, d, Some(note))))
+            Ok(Some(a.value(n, d, note(a.def.key))))
         }
         .boxed()
     }

@@ -712,10 +712,10 @@ pub async fn by_commune(
                         .find(|a| a.admin_unit_code.as_deref() == Some(commune))
                         .map(|a| a.code.clone())
                 };
-                // The sync rate: every committee's counts in two statements, not two per commune.
+                // The sync rate and the platform's use: every committee's counts grouped by
+                // agency (two statements at most), not one read or two per commune.
+                let codes: Vec<String> = all.iter().filter_map(|c| committee_of(&c.code)).collect();
                 let sync = if key == crate::live_sync::DVCQG_SYNC {
-                    let codes: Vec<String> =
-                        all.iter().filter_map(|c| committee_of(&c.code)).collect();
                     Some(
                         tinhso_connectors::sync::sync_rate_by_agency(
                             db,
@@ -728,14 +728,22 @@ pub async fn by_commune(
                 } else {
                     None
                 };
+                let platform = if sync.is_none() {
+                    crate::live_platform::counts_by_agency(db, key, &window, &codes).await?
+                } else {
+                    None
+                };
                 for c in all {
                     let org = OrgUnit::Commune(c.code.clone());
-                    let observation = match (committee_of(&c.code), &sync) {
-                        (None, _) => None,
-                        (Some(a), Some(rates)) => rates
+                    let observation = match (committee_of(&c.code), &sync, &platform) {
+                        (None, _, _) => None,
+                        (Some(a), Some(rates), _) => rates
                             .get(&a)
                             .map(|r| crate::live_sync::observation(def, period, &org, r)),
-                        (Some(_), None) => registry.observe(db, key, period, &org).await?,
+                        (Some(a), None, Some(counts)) => counts.get(&a).map(|(n, d)| {
+                            crate::live_platform::observation(def, period, &org, *n, *d)
+                        }),
+                        (Some(_), None, None) => registry.observe(db, key, period, &org).await?,
                     };
                     out.push(Child {
                         org: org.to_string(),

@@ -361,15 +361,15 @@ async fn drill(state: &AppState, ctx: &ReqCtx, q: &DrillQuery) -> Result<Drill, 
 }
 
 /// The report versions the caller may see, as on the report's own page: an approved report's
-/// to anyone who may open the drill-down; one not yet approved only to staff (`BackOffice`)
-/// over the reporting agency or the recipient. Each agency's scope is read once.
+/// to anyone who may open the drill-down; one not yet approved only to staff over the reporting
+/// agency or the recipient ([`crate::reports::staff_over`]). Each agency's scope is read once.
 async fn reports_seen(
     state: &AppState,
     ctx: &ReqCtx,
     rows: Vec<TrailRow>,
 ) -> Result<Vec<TrailRow>, AppError> {
     let p = ctx.principal.as_ref();
-    if authorize(p, Permission::BackOffice, &ResourceScope::province()).is_ok() {
+    if crate::reports::staff_over(p, &ResourceScope::province()) {
         return Ok(rows);
     }
     let mut staff_over: HashMap<String, bool> = HashMap::new();
@@ -384,7 +384,7 @@ async fn reports_seen(
                 Some(v) => *v,
                 None => {
                     let scope = crate::reports::agency_scope(&state.db, code).await?;
-                    let v = authorize(p, Permission::BackOffice, &scope).is_ok();
+                    let v = crate::reports::staff_over(p, &scope);
                     staff_over.insert(code.clone(), v);
                     v
                 }

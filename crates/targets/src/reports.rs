@@ -26,7 +26,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::collections::BTreeMap;
-use tinhso_identity::ResourceScope;
+use tinhso_identity::{authorize, Permission, Principal, ResourceScope, Scope};
 use tinhso_kernel::{text, AppError, FieldErrors, Invalid};
 use tinhso_refdata::{agencies, calendar};
 use tinhso_store::audit::Ctx;
@@ -228,6 +228,24 @@ pub async fn agency_scope(db: &Db, code: &str) -> Result<ResourceScope, AppError
         Some(a) => Ok(agencies::scope_of(db, &a).await?),
         None => Err(AppError::not_found()),
     }
+}
+
+/// Whether the caller is staff (cán bộ) of the agency whose scope is `scope`, for reading a
+/// report before approval: `BackOffice` through a role held over that agency or its commune, or
+/// through a province-wide role that directs (`LeaderDashboard`: the province's leaders, the
+/// administrators). A province-wide technical role (the hub's administrators, `ExchangeAdmin`)
+/// also holds `BackOffice` everywhere but is neither the reporting agency nor the recipient, so
+/// it does not count. Used by the report pages and API and by the operations centre's list of
+/// report versions — one rule.
+pub fn staff_over(principal: Option<&Principal>, scope: &ResourceScope) -> bool {
+    let Some(p) = principal else {
+        return false;
+    };
+    let mut seated = p.clone();
+    seated.roles.retain(|a| {
+        a.scope != Scope::Province || a.role.permissions().contains(&Permission::LeaderDashboard)
+    });
+    authorize(Some(&seated), Permission::BackOffice, scope).is_ok()
 }
 
 /// What [`open_reports`] did.

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use tinhso_http::access::{Access, Rule};
-use tinhso_http::context::require;
+use tinhso_http::context::{log_denial, require};
 use tinhso_http::error::{ApiError, PageError, Problem};
 use tinhso_http::layout::{attachment, local_time, render, Chrome};
 use tinhso_http::{ApiJson, AppState, Lang, ReqCtx};
@@ -191,15 +191,15 @@ impl Scopes {
         let rep = self.of(state, &t.agency_code).await?;
         let rec = self.of(state, &t.recipient_code).await?;
         Ok(Seat {
-            reporter: authorize(p, Permission::BackOffice, &rep).is_ok(),
-            recipient: authorize(p, Permission::BackOffice, &rec).is_ok(),
+            reporter: reports::staff_over(p, &rep),
+            recipient: reports::staff_over(p, &rec),
         })
     }
 }
 
-/// The task, if the caller may see it: the reporting agency's and the recipient's staff,
-/// and every staff member once approved. Otherwise 403 (logged) — or 404 when it does not
-/// exist.
+/// The task, if the caller may see it: the reporting agency's and the recipient's staff
+/// ([`reports::staff_over`]), and every staff member once approved. Otherwise 403 (logged and
+/// audited; 401 for nobody signed in) — or 404 when it does not exist.
 async fn visible(state: &AppState, ctx: &ReqCtx, id: &str) -> Result<(Task, Seat), AppError> {
     let t = reports::get(&state.db, id)
         .await?
@@ -208,16 +208,11 @@ async fn visible(state: &AppState, ctx: &ReqCtx, id: &str) -> Result<(Task, Seat
     if seat.reporter || seat.recipient || t.status == "approved" {
         return Ok((t, seat));
     }
-    let scope = reports::agency_scope(&state.db, &t.agency_code).await?;
-    require(
-        state,
-        ctx,
-        Permission::BackOffice,
-        &scope,
-        &format!("report:{id}"),
-    )
-    .await?;
-    Ok((t, seat))
+    log_denial(state, ctx, Permission::BackOffice, &format!("report:{id}")).await;
+    Err(match ctx.principal {
+        Some(_) => AppError::forbidden(),
+        None => AppError::new(ErrorCode::Unauthenticated),
+    })
 }
 
 async fn require_on(

@@ -173,26 +173,13 @@ async fn the_communes_map_reads_every_committee_at_once_and_agrees_with_the_engi
         .unwrap();
     assert_eq!(rows.len(), 65);
     let counts = |org: &str| {
-        let o = rows
-            .iter()
-            .find(|c| c.org == org)
-            .and_then(|c| c.observation.clone())
-            .unwrap();
+        let o = map_value(&rows, org);
         (o.numerator, o.denominator, o.value)
     };
     assert_eq!(counts("commune:05986"), (Some(2.0), Some(3.0), Some(66.7)));
     assert_eq!(counts(&other_commune), (Some(1.0), Some(1.0), Some(100.0)));
     // Every commune's value (and its note) is the engine's for that commune, asked alone.
-    for c in &rows {
-        let org = OrgUnit::parse(&c.org).unwrap();
-        let engine = Registry::standard().observe(db, KEY, jan, &org).await;
-        match (&c.observation, engine) {
-            (Some(map), Ok(engine)) => assert_eq!(Some(map), engine.as_ref(), "{}", c.org),
-            // No People's Committee: the engine refuses the commune, the map shows nothing.
-            (None, Err(e)) => assert_eq!(e.fields[0].field, "org", "{}", c.org),
-            (map, engine) => panic!("{}: map {map:?}, engine {engine:?}", c.org),
-        }
-    }
+    assert_map_is_the_engines(db, &rows, KEY, jan).await;
     // The grouped read answers every agency asked, 0 of 0 for one that received nothing.
     let none = "000.00.99.H37".to_string();
     let by_agency = tinhso_connectors::sync::sync_rate_by_agency(

@@ -127,3 +127,37 @@ pub async fn another_committee(
     let commune = a.admin_unit_code.clone().unwrap();
     (a, commune)
 }
+
+/// The value of `org` (`commune:…`) on a communes map; panics when it has none.
+pub fn map_value<'a>(
+    rows: &'a [tinhso_targets::ops::Child],
+    org: &str,
+) -> &'a tinhso_targets::engine::Observation {
+    rows.iter()
+        .find(|c| c.org == org)
+        .and_then(|c| c.observation.as_ref())
+        .unwrap_or_else(|| panic!("{org}: no value on the map"))
+}
+
+/// Each commune's value and note on a communes map (`ops::by_commune`) are the engine's for that
+/// commune asked alone from a fresh registry; a commune without a People's Committee has no
+/// value on the map and the engine refuses it on `org`.
+pub async fn assert_map_is_the_engines(
+    db: &Db,
+    rows: &[tinhso_targets::ops::Child],
+    key: &str,
+    period: tinhso_targets::period::Period,
+) {
+    use tinhso_targets::engine::{OrgUnit, Registry};
+    for c in rows {
+        let org = OrgUnit::parse(&c.org).unwrap();
+        let engine = Registry::standard().observe(db, key, period, &org).await;
+        match (&c.observation, engine) {
+            (Some(map), Ok(engine)) => {
+                assert_eq!(Some(map), engine.as_ref(), "{key} {period} {}", c.org)
+            }
+            (None, Err(e)) => assert_eq!(e.fields[0].field, "org", "{}", c.org),
+            (map, engine) => panic!("{key} {}: map {map:?}, engine {engine:?}", c.org),
+        }
+    }
+}

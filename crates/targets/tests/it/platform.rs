@@ -372,3 +372,77 @@ async fn a_screens_windows_are_computed_ahead_and_kept() {
         Some(0.0)
     );
 }
+
+/// The communes map of each platform indicator reads every People's Committee at once
+/// (`live_platform::counts_by_agency`, grouped by agency) and gives, for each of the 65
+/// communes, the engine's value and note for that commune asked alone. A second committee
+/// (O, another commune) is added so that two communes differ: O's s7 is verified, acted on
+/// 20 Jan (month 2026-02), called VP through the hub on 25 Jan and submitted R3 on 26 Jan.
+#[tokio::test]
+async fn the_communes_maps_read_every_committee_at_once_and_agree_with_the_engine() {
+    let t = env().await;
+    let db = &t.db;
+    platform_world(db).await;
+    let (o, o_commune) = another_committee(&Registry::standard(), db).await;
+    user(db, "s7", Some(&o.code), true, Some(100), Some(true), false).await;
+    audit(
+        db,
+        7,
+        local_micros(2026, 1, 20, 9, 0),
+        "user:s7",
+        "dossier.receive",
+    )
+    .await;
+    exchange(
+        db,
+        5,
+        local_micros(2026, 1, 25, 9, 0),
+        &o.code,
+        VP,
+        200,
+        "ok",
+    )
+    .await;
+    task(db, "t4", "R3", &o.code).await;
+    version(db, "t4", 1, "submit", local_micros(2026, 1, 26, 9, 0)).await;
+
+    let o_org = format!("commune:{o_commune}");
+    // (indicator, period, Tam Thanh's (n, d), O's (n, d)), by hand from the module's table.
+    let cases = [
+        ("identity.staff_digital_identity", "2026-01", (1, 2), (1, 1)),
+        ("platform.agencies_active", "2026-01", (1, 1), (0, 1)),
+        ("platform.agencies_active", "2026-02", (0, 1), (1, 1)),
+        ("exchange.agencies_connected", "2026-01", (0, 1), (0, 1)),
+        ("exchange.agencies_connected", "2026-02", (1, 1), (1, 1)),
+        ("reports.regimes_digital", "2026-01", (1, 2), (0, 1)),
+        ("reports.regimes_digital", "2026-02", (1, 2), (1, 1)),
+    ];
+    for (key, period, tam_thanh, other) in cases {
+        let period = Period::parse(period).unwrap();
+        let rows = tinhso_targets::ops::by_commune(db, &Registry::standard(), key, period)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 65);
+        let counts = |org: &str| {
+            let o = map_value(&rows, org);
+            (o.numerator, o.denominator)
+        };
+        let f = |(n, d): (i32, i32)| (Some(f64::from(n)), Some(f64::from(d)));
+        assert_eq!(counts("commune:05986"), f(tam_thanh), "{key} {period}");
+        assert_eq!(counts(&o_org), f(other), "{key} {period}");
+        // Every commune's value and note are the engine's for that commune, asked alone.
+        assert_map_is_the_engines(db, &rows, key, period).await;
+    }
+    // The grouped identity read answers every agency asked: 0 of 0 for one without staff.
+    let none = "000.00.99.H37".to_string();
+    let by_agency = tinhso_identity::usage::staff_identity_by_agency(
+        db,
+        &[TT.to_string(), TC.to_string(), none.clone()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(by_agency.len(), 3);
+    assert_eq!((by_agency[TC].verified, by_agency[TC].staff), (1, 3));
+    assert_eq!((by_agency[TT].verified, by_agency[TT].staff), (1, 2));
+    assert_eq!((by_agency[&none].verified, by_agency[&none].staff), (0, 0));
+}

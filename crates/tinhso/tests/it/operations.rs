@@ -2,8 +2,26 @@
 //! who may see it, the map with one cell per commune, the drill-down from the province to the
 //! records, scoped to what the caller may read, and refusals that name the rule.
 
-use crate::{client, json, problem, spawn_app, text};
-use reqwest::StatusCode;
+use crate::{client, json, problem, spawn_app, text, TestApp};
+use reqwest::{Client, StatusCode};
+
+/// `GET path` as `c`, with the body as text.
+async fn get_text(app: &TestApp, c: &Client, path: &str) -> (StatusCode, String) {
+    text(app.get(c, path).await).await
+}
+
+/// The drill-down page of `indicator` at `org` (`province`, `commune:…`, `agency:…`) for the
+/// period `ky`, as `c` sees it.
+async fn drill_page(
+    app: &TestApp,
+    c: &Client,
+    indicator: &str,
+    org: &str,
+    ky: &str,
+) -> (StatusCode, String) {
+    let path = format!("/lanh-dao/dieu-hanh/chi-so?indicator={indicator}&org={org}&ky={ky}");
+    get_text(app, c, &path).await
+}
 
 #[tokio::test]
 async fn only_leaders_open_the_operations_centre() {
@@ -81,12 +99,10 @@ async fn the_province_leader_sees_targets_counters_and_the_map() {
     // Every indicator can shade the map: the plans' reported ones are offered too.
     assert!(html.contains("<option value=\"reported.soc.fibre-households\">"));
     // The refreshed fragment is the live part alone, without the layout.
-    let (status, part) = text(
-        app.get(
-            &leader,
-            "/lanh-dao/dieu-hanh/so-lieu?chi_so=services.online",
-        )
-        .await,
+    let (status, part) = get_text(
+        &app,
+        &leader,
+        "/lanh-dao/dieu-hanh/so-lieu?chi_so=services.online",
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -101,12 +117,10 @@ async fn the_province_leader_sees_targets_counters_and_the_map() {
         ),
         ("reported.overall.dti-top10", "thứ hạng của cả tỉnh"),
     ] {
-        let (status, part) = text(
-            app.get(
-                &leader,
-                &format!("/lanh-dao/dieu-hanh/so-lieu?chi_so={chi_so}"),
-            )
-            .await,
+        let (status, part) = get_text(
+            &app,
+            &leader,
+            &format!("/lanh-dao/dieu-hanh/so-lieu?chi_so={chi_so}"),
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{chi_so}");
@@ -176,34 +190,26 @@ async fn the_province_leader_sees_targets_counters_and_the_map() {
 async fn drill_down_from_the_province_to_the_records_within_scope() {
     let app = spawn_app().await;
     let leader = app.signed_in("lanhdao.tinh").await;
-    let (status, html) = text(
-        app.get(
-            &leader,
-            "/lanh-dao/dieu-hanh/chi-so?indicator=services.online&org=province&ky=2026",
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("id=\"bang-cap-duoi\""));
-    assert!(
-        html.contains("org=commune:05986&amp;ky=2026"),
-        "communes link down"
-    );
-    let (status, html) = text(
-        app.get(
-            &leader,
-            "/lanh-dao/dieu-hanh/chi-so?indicator=services.online&org=commune:05986&ky=2026",
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("Ủy ban nhân dân phường Tam Thanh"));
-    assert!(
-        html.contains("org=agency:000.00.23.H37"),
-        "agencies link down"
-    );
+    // The province links down to the communes, a commune to its agencies.
+    for (org, shown) in [
+        (
+            "province",
+            ["id=\"bang-cap-duoi\"", "org=commune:05986&amp;ky=2026"],
+        ),
+        (
+            "commune:05986",
+            [
+                "Ủy ban nhân dân phường Tam Thanh",
+                "org=agency:000.00.23.H37",
+            ],
+        ),
+    ] {
+        let (status, html) = drill_page(&app, &leader, "services.online", org, "2026").await;
+        assert_eq!(status, StatusCode::OK, "{org}");
+        for s in shown {
+            assert!(html.contains(s), "{org}: {s}");
+        }
+    }
     let (status, v) = json(
         app.get(
             &leader,
@@ -386,14 +392,7 @@ async fn a_reported_indicator_is_mapped_by_commune_and_drilled_into() {
     assert_eq!(sent.status(), StatusCode::CREATED);
     // The same session (a second sign-in would reuse the TOTP code).
     let leader = lead;
-    let (status, html) = text(
-        app.get(
-            &leader,
-            &format!("/lanh-dao/dieu-hanh/chi-so?indicator={fibre}&org=province&ky=2025"),
-        )
-        .await,
-    )
-    .await;
+    let (status, html) = drill_page(&app, &leader, fibre, "province", "2025").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(html.matches("<path class=\"cell\"").count(), 65);
     assert!(
@@ -402,14 +401,7 @@ async fn a_reported_indicator_is_mapped_by_commune_and_drilled_into() {
     );
     assert!(!html.contains("id=\"ban-do-trong\""));
     // The commune's page: its value, its note, a link back to the province.
-    let (status, html) = text(
-        app.get(
-            &leader,
-            &format!("/lanh-dao/dieu-hanh/chi-so?indicator={fibre}&org=commune:05986&ky=2025"),
-        )
-        .await,
-    )
-    .await;
+    let (status, html) = drill_page(&app, &leader, fibre, "commune:05986", "2025").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains("<strong id=\"gia-tri\">62,5%</strong>"),
@@ -417,12 +409,10 @@ async fn a_reported_indicator_is_mapped_by_commune_and_drilled_into() {
     );
     assert!(html.contains("Số liệu của phường"));
     // The map's select offers it, and the page shades by it.
-    let (status, html) = text(
-        app.get(
-            &leader,
-            &format!("/lanh-dao/dieu-hanh?chi_so={fibre}&ky=2025"),
-        )
-        .await,
+    let (status, html) = get_text(
+        &app,
+        &leader,
+        &format!("/lanh-dao/dieu-hanh?chi_so={fibre}&ky=2025"),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -557,24 +547,22 @@ async fn a_reported_value_shows_every_version_of_the_report_behind_it() {
     );
     assert!(html.contains("<td>75%</td><td>Đề nghị rà soát lại tỷ lệ</td>"));
     // Another period: no report recorded it, said so.
-    let (_, html) = text(
-        app.get(
-            &leader,
-            &format!(
-                "/lanh-dao/dieu-hanh/chi-so?indicator={indicator}&org=agency:{TAM_THANH}&ky=2030"
-            ),
-        )
-        .await,
+    let (_, html) = drill_page(
+        &app,
+        &leader,
+        indicator,
+        &format!("agency:{TAM_THANH}"),
+        "2030",
     )
     .await;
     assert!(html.contains("id=\"bao-cao-trong\""));
     // A live indicator has no such section.
-    let (_, html) = text(
-        app.get(
-            &leader,
-            &format!("/lanh-dao/dieu-hanh/chi-so?indicator=services.online&org=agency:{TAM_THANH}&ky=2031"),
-        )
-        .await,
+    let (_, html) = drill_page(
+        &app,
+        &leader,
+        "services.online",
+        &format!("agency:{TAM_THANH}"),
+        "2031",
     )
     .await;
     assert!(!html.contains("id=\"bang-bao-cao\""));

@@ -40,6 +40,17 @@ pub(crate) async fn post(
         .expect("POST")
 }
 
+/// Assert a POST answered 201, showing the body otherwise.
+async fn created(r: reqwest::Response) {
+    let s = r.status();
+    assert_eq!(
+        s,
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+}
+
 /// A report's values as entered, by element key.
 pub(crate) fn values(pairs: &[(&str, &str)]) -> Value {
     let mut m = serde_json::Map::new();
@@ -619,4 +630,155 @@ async fn late_reports_are_marked_and_pages_show_prefilled_values() {
     );
     let (_, html) = text(app.get(&third, "/nghiep-vu/bao-cao").await).await;
     assert!(!html.contains(&qid) && !html.contains(&id));
+}
+
+/// Before approval a report — its page, its API record with every version, its evidence, its
+/// place in the lists and in the operations centre's list of report versions — is read only by
+/// the reporting agency's staff and the recipient's (and the province's leaders, who direct
+/// both). Refused: nobody signed in (401), an officer of a third commune, the leader of a third
+/// agency (the border economic zone's board, which holds `leader_dashboard`), and the hub's
+/// administrator, whose province-wide `back_office` is technical. Once approved, every staff
+/// member reads it and the third agency's leader sees its versions behind the value.
+#[tokio::test]
+async fn before_approval_only_the_reporter_and_the_recipient_read_a_report() {
+    let app = crate::spawn_app().await;
+    open(&app, "KH226-NAM", "2031").await;
+    let id = reports::task_id("KH226-NAM", "2031", TAM_THANH);
+    let (officer, officer_csrf) = app.api_signed_in("congchuc.tamthanh").await;
+    let (head, head_csrf) = app.api_signed_in("lanhdao.tamthanh").await;
+    let (sokhcn, sokhcn_csrf) = app.api_signed_in("lanhdao.sokhcn").await;
+    let (province, _) = app.api_signed_in("lanhdao.tinh").await;
+    let (third, _) = app.api_signed_in("congchuc.dongkinh").await;
+    let (third_leader, _) = app.api_signed_in("bql.cuakhau").await;
+    let (hub_admin, _) = app.api_signed_in("quantri.lgsp").await;
+    let anonymous = crate::client();
+
+    // Saved with evidence, then submitted: not approved yet.
+    let versions = format!("/api/v1/reports/{id}/versions");
+    let save = json!({"action": "save", "values": values(FULL)});
+    created(post(&app, &officer, &officer_csrf, &versions, save).await).await;
+    let (_, html) = text(app.get(&officer, &format!("/nghiep-vu/bao-cao/{id}")).await).await;
+    let csrf = hidden_field(&html, "csrf").unwrap();
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let resp = post_multipart(
+        &app,
+        &officer,
+        &format!("/nghiep-vu/bao-cao/{id}/minh-chung?csrf={csrf}"),
+        &[Part::File("file", "bien-ban.png", "image/png", png)],
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let submit = json!({"action": "submit", "values": values(FULL)});
+    created(post(&app, &head, &head_csrf, &versions, submit).await).await;
+
+    let reads = [
+        format!("/api/v1/reports/{id}"),
+        format!("/nghiep-vu/bao-cao/{id}"),
+        format!("/api/v1/reports/{id}/evidence/1"),
+        format!("/nghiep-vu/bao-cao/{id}/minh-chung/1"),
+    ];
+    // The report's versions behind the value, on the operations centre's province drill-down.
+    let drill =
+        "/api/v1/operations/drill?indicator=reported.gov.work-online-all&org=province&ky=2031";
+    let trail = |v: &Value| -> Vec<String> {
+        v["reports"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no reports list: {v}"))
+            .iter()
+            .filter(|r| r["task_id"] == id.as_str())
+            .map(|r| r["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Reporter, recipient and the province's leader read everything.
+    for (who, c) in [
+        ("officer", &officer),
+        ("head", &head),
+        ("recipient", &sokhcn),
+        ("province", &province),
+    ] {
+        for path in &reads {
+            let s = app.get(c, path).await.status();
+            assert_eq!(s, StatusCode::OK, "{who} {path}");
+        }
+    }
+    let (s, v) = json(app.get(&province, drill).await).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(trail(&v), ["submit", "save"]);
+    let (_, v) = json(
+        app.get(&sokhcn, "/api/v1/reports?view=inbox&period=2031")
+            .await,
+    )
+    .await;
+    assert!(ids(&v).contains(&id));
+
+    // Nobody signed in: 401 on the API, no page.
+    for path in &reads {
+        let s = app.get(&anonymous, path).await.status();
+        if path.starts_with("/api/") {
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "anonymous {path}");
+        } else {
+            assert!(
+                s.is_redirection() || s == StatusCode::UNAUTHORIZED,
+                "anonymous {path}: {s}"
+            );
+        }
+    }
+    let s = app.get(&anonymous, drill).await.status();
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A third commune's officer, a third agency's leader, the hub's administrator: 403, and
+    // the report is in none of their lists.
+    let denied_before = app
+        .count("SELECT COUNT(*) FROM audit_log WHERE action = 'authz.denied'")
+        .await;
+    for (who, c) in [
+        ("third", &third),
+        ("third_leader", &third_leader),
+        ("hub_admin", &hub_admin),
+    ] {
+        for path in &reads {
+            let s = app.get(c, path).await.status();
+            assert_eq!(s, StatusCode::FORBIDDEN, "{who} {path}");
+        }
+        for view in ["mine", "inbox", "approved"] {
+            let (s, l) = json(
+                app.get(c, &format!("/api/v1/reports?view={view}&period=2031"))
+                    .await,
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{who} {view}: {l}");
+            assert!(!ids(&l).contains(&id), "{who} {view}: {l}");
+        }
+        let (_, html) = text(app.get(c, "/nghiep-vu/bao-cao/hop-thu").await).await;
+        assert!(!html.contains(&id), "{who}: inbox page");
+    }
+    // Each refusal is audited (4 reads × 3 callers).
+    let denied = app
+        .count("SELECT COUNT(*) FROM audit_log WHERE action = 'authz.denied'")
+        .await;
+    assert!(denied - denied_before >= 12, "{denied_before} → {denied}");
+    // The third agency's leader may open the province drill-down but not see the report's
+    // versions; the hub's administrator holds no leader_dashboard at all.
+    let (s, v) = json(app.get(&third_leader, drill).await).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(trail(&v).is_empty(), "{v}");
+    let s = app.get(&hub_admin, drill).await.status();
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Approved: every staff member reads it; the third agency's leader sees every version.
+    let review = format!("/api/v1/reports/{id}/review");
+    let approve = json!({"action": "approve"});
+    created(post(&app, &sokhcn, &sokhcn_csrf, &review, approve).await).await;
+    for c in [&third, &third_leader, &hub_admin] {
+        for path in &reads {
+            assert_eq!(app.get(c, path).await.status(), StatusCode::OK, "{path}");
+        }
+    }
+    let (_, v) = json(app.get(&third_leader, drill).await).await;
+    assert_eq!(trail(&v), ["approve", "submit", "save"]);
+    for s in [
+        app.get(&anonymous, &reads[0]).await.status(),
+        app.get(&anonymous, &reads[2]).await.status(),
+    ] {
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
 }
