@@ -466,10 +466,11 @@ enum Job {
 /// only after its entry is committed; under load many share one commit instead of queueing
 /// for one each.
 ///
-/// The writer runs on a thread of its own (`exchange-log-writer`) with a runtime of its own
-/// and, on PostgreSQL, a connection of its own opened in that runtime ([`Db::own_writer`]):
-/// each step of its transaction resumes at once instead of queueing behind the request tasks
-/// on the server's runtime, which is what entries waited for before their batch. Several
+/// On PostgreSQL the writer runs on a thread of its own (`exchange-log-writer`) with a runtime
+/// of its own and a connection of its own opened in that runtime ([`Db::own_writer`]): each
+/// step of its transaction resumes at once instead of queueing behind the request tasks on the
+/// server's runtime. On SQLite it is a task of the caller's runtime (the database connection
+/// has its own thread already; a second thread measured slower in release). Several
 /// appenders (hubs) on one database each have their writer; the head row's lock orders them.
 /// Dropping the appender, or [`Appender::close`], lets the writer commit what was handed to it
 /// and stop.
@@ -503,12 +504,28 @@ impl Appender {
 
     fn sender(&self) -> &tokio::sync::mpsc::Sender<Job> {
         self.tx.get_or_init(|| {
-            let channel = || tokio::sync::mpsc::channel::<Job>(4 * Self::MAX_BATCH);
-            let (tx, rx) = channel();
+            let (tx, rx) = tokio::sync::mpsc::channel::<Job>(4 * Self::MAX_BATCH);
             let (db, stages) = (self.db.clone(), self.stages.clone());
+            // SQLite: sqlx's connection already works on a thread of its own, so a writer thread
+            // is one more hand-over per batch (release, ninth round: 3–5 % fewer exchanges,
+            // the wait for the commit unchanged). Its task stays on the caller's runtime.
+            let on_runtime = |rx, db, stages| match tokio::runtime::Handle::try_current() {
+                Ok(rt) => drop(rt.spawn(write_log(rx, db, stages, false))),
+                Err(e) => tracing::error!(error = %e, "exchange log writer: no runtime"),
+            };
+            if db.backend() == Backend::Sqlite && tokio::runtime::Handle::try_current().is_ok() {
+                on_runtime(rx, db, stages);
+                return tx;
+            }
+            // PostgreSQL: a thread and a runtime of its own, with its own connection.
+            let (thread_tx, thread_rx) =
+                tokio::sync::oneshot::channel::<tokio::sync::mpsc::Receiver<Job>>();
             let started = std::thread::Builder::new()
                 .name("exchange-log-writer".into())
                 .spawn(move || {
+                    let Ok(rx) = thread_rx.blocking_recv() else {
+                        return;
+                    };
                     match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
@@ -518,19 +535,18 @@ impl Appender {
                     }
                 });
             match started {
-                Ok(_) => tx,
-                Err(e) => {
-                    // Without a thread of its own, a task on the caller's runtime, as before.
-                    tracing::warn!(error = %e, "exchange log writer: no thread of its own");
-                    let (tx, rx) = channel();
-                    let (db, stages) = (self.db.clone(), self.stages.clone());
-                    match tokio::runtime::Handle::try_current() {
-                        Ok(rt) => drop(rt.spawn(write_log(rx, db, stages, false))),
-                        Err(e) => tracing::error!(error = %e, "exchange log writer: no runtime"),
+                Ok(_) => {
+                    if thread_tx.send(rx).is_err() {
+                        tracing::error!("exchange log writer: its thread stopped at once");
                     }
-                    tx
+                }
+                Err(e) => {
+                    // Without a thread of its own, a task on the caller's runtime.
+                    tracing::warn!(error = %e, "exchange log writer: no thread of its own");
+                    on_runtime(rx, self.db.clone(), self.stages.clone());
                 }
             }
+            tx
         })
     }
 
