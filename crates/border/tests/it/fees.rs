@@ -139,13 +139,18 @@ async fn audit_count(db: &Db, action: &str) -> i64 {
     .await
 }
 
+/// The trip's fee assessed by the system, as declared.
+async fn assessed(db: &Db, trip: &Trip) -> Assessment {
+    fee_payment::assess(db, &crate::sys(), &assess_input(trip))
+        .await
+        .unwrap()
+}
+
 /// A 1.5 t truck of durian (sầu riêng, 1.2 t) declared for export at Hữu Nghị as `plate`,
 /// and its fee assessed.
 async fn durian_assessed(db: &Db, plate: &str) -> (Trip, Assessment) {
     let trip = declare(db, "HN", "export", plate, 1500, &[("0810.60.00", 1200)]).await;
-    let a = fee_payment::assess(db, &crate::sys(), &assess_input(&trip))
-        .await
-        .unwrap();
+    let a = assessed(db, &trip).await;
     (trip, a)
 }
 
@@ -162,9 +167,7 @@ async fn durian_under_2t_pays_100_000_by_vietqr_and_gets_a_receipt() {
     assert!(a.confirmed);
     assert_eq!(a.status, "due");
     // Assessing again with nothing changed gives the same assessment.
-    let again = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
-        .await
-        .unwrap();
+    let again = assessed(&t.db, &trip).await;
     assert_eq!(again.id, a.id);
 
     let p = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
@@ -259,9 +262,7 @@ async fn durian_under_2t_pays_100_000_by_vietqr_and_gets_a_receipt() {
     );
     // Assessed again with nothing changed, a paid fee stays as it is, and no new payment is
     // asked for.
-    let same = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
-        .await
-        .unwrap();
+    let same = assessed(&t.db, &trip).await;
     assert_eq!(
         (same.id.as_str(), same.status.as_str()),
         (a.id.as_str(), "paid")
@@ -288,9 +289,7 @@ async fn a_replayed_callback_changes_nothing_and_a_double_payment_is_refused() {
         &[("0810.60.00", 1000)],
     )
     .await;
-    fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
-        .await
-        .unwrap();
+    assessed(&t.db, &trip).await;
     let p = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
         .await
         .unwrap();
@@ -384,9 +383,7 @@ async fn a_failed_payment_changes_nothing_and_the_fee_can_still_be_paid() {
         &[("0810.90.92", 1000)],
     )
     .await;
-    let a = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
-        .await
-        .unwrap();
+    let a = assessed(&t.db, &trip).await;
     let p = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
         .await
         .unwrap();
@@ -454,9 +451,7 @@ async fn bad_callbacks_are_refused_and_change_nothing() {
         &[("0810.60.00", 1000)],
     )
     .await;
-    fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
-        .await
-        .unwrap();
+    assessed(&t.db, &trip).await;
     let p = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
         .await
         .unwrap();
@@ -514,9 +509,7 @@ async fn reassessment_supersedes_an_unpaid_fee_and_cancels_its_payment_request()
         &[("0808.10.00", 20_000)],
     )
     .await;
-    let first = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&trip))
-        .await
-        .unwrap();
+    let first = assessed(&t.db, &trip).await;
     assert_eq!(first.journey, "import");
     assert_eq!(first.vehicle_class, "18t_plus");
     let p = fee_payment::request_payment(&t.db, &crate::sys(), &trip.code)
@@ -577,12 +570,8 @@ async fn mixed_loads_pay_the_highest_rate_and_containers_by_size() {
         ],
     )
     .await;
-    let ore = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&ore_only))
-        .await
-        .unwrap();
-    let mix = fee_payment::assess(&t.db, &crate::sys(), &assess_input(&mixed))
-        .await
-        .unwrap();
+    let ore = assessed(&t.db, &ore_only).await;
+    let mix = assessed(&t.db, &mixed).await;
     assert_eq!(mix.category, "ore");
     assert_eq!(mix.amount_vnd, ore.amount_vnd);
     assert_eq!(ore.quote.multipliers[0].basis_points, 50_000);
@@ -956,9 +945,7 @@ async fn a_batch_of_callbacks_numbers_receipts_in_order() {
     let mut requests = Vec::new();
     for plate in ["12C-345.61", "12C-345.62", "12C-345.63", "12C-345.64"] {
         let trip = declare(db, "HN", "export", plate, 1500, &[("0810.60.00", 1000)]).await;
-        fee_payment::assess(db, &crate::sys(), &assess_input(&trip))
-            .await
-            .unwrap();
+        assessed(db, &trip).await;
         let p = fee_payment::request_payment(db, &crate::sys(), &trip.code).await;
         requests.push(p.unwrap());
     }
@@ -1475,9 +1462,7 @@ async fn correct_and_assess(
     )
     .await
     .unwrap();
-    let a = fee_payment::assess(db, &crate::sys(), &assess_input(trip))
-        .await
-        .unwrap();
+    let a = assessed(db, trip).await;
     (t, a)
 }
 
@@ -1495,9 +1480,7 @@ async fn a_paid_fee_priced_lower_is_refunded_in_part_and_the_reconciliation_nets
     let with_ore = [("0810.60.00", 1000), ("2601.11.00", 400)];
     let durian_only = [("0810.60.00", 1000)];
     let trip = declare(db, "HN", "export", plate, 1500, &with_ore).await;
-    let base = fee_payment::assess(db, &crate::sys(), &assess_input(&trip))
-        .await
-        .unwrap();
+    let base = assessed(db, &trip).await;
     assert!(
         base.amount_vnd > 100_000,
         "ore costs more: {}",
@@ -1535,9 +1518,7 @@ async fn a_paid_fee_priced_lower_is_refunded_in_part_and_the_reconciliation_nets
         1
     );
     // Replays: assessing again, or asking to pay, refunds nothing more and asks for nothing.
-    fee_payment::assess(db, &crate::sys(), &assess_input(&trip))
-        .await
-        .unwrap();
+    assessed(db, &trip).await;
     assert_eq!(refund_rows(db).await, 1);
     assert_eq!(
         fee_payment::request_payment(db, &crate::sys(), &trip.code)
