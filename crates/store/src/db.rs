@@ -329,6 +329,11 @@ impl Db {
         self.group.as_ref().map_or((0, 0), |g| g.stats())
     }
 
+    /// Group commit: items queued behind the writer now (hàng đợi ghi); 0 when it is off.
+    pub fn group_queued(&self) -> usize {
+        self.group.as_ref().map_or(0, |g| g.queued())
+    }
+
     /// A read connection, for several queries in a row.
     pub async fn read_conn(&self) -> Result<PoolConnection<Any>, DbError> {
         Ok(self.pool.acquire().await?)

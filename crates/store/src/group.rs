@@ -120,6 +120,14 @@ impl Group {
         )
     }
 
+    /// Items queued and not yet taken by the writer (0 when no writer runs).
+    pub(crate) fn queued(&self) -> usize {
+        let q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        q.as_ref()
+            .filter(|s| !s.is_closed())
+            .map_or(0, |s| s.max_capacity() - s.capacity())
+    }
+
     /// The queue of the running writer task, started (again) when there is none: the first
     /// use, or after the task ended with its runtime.
     fn sender(&self) -> mpsc::Sender<Box<dyn Work>> {
