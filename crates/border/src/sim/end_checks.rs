@@ -6,11 +6,11 @@
 //! on each function.
 
 use super::{db_err, verdict, Invariants};
-use crate::bulk::{rows_sql, Col};
+use crate::bulk::{json_rows, rows_sql, Col};
 use crate::checks;
 use crate::gates::{self, Direction, Gate};
 use crate::slots::{self, capacity, HOUR};
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::{AnyConnection, Row};
 use std::collections::{BTreeMap, HashSet};
 use tinhso_kernel::AppError;
@@ -19,11 +19,6 @@ use tinhso_store::{Backend, Db};
 /// The longest a crossing can stay unknown to the platform in a run: its reads delivered up to
 /// 120 minutes late, at the end of the following simulated hour.
 pub(super) const EXIT_UNSEEN_MAX: i64 = 3 * HOUR;
-
-/// A JSON array of rows, the parameter [`rows_sql`] unpacks.
-fn json_rows(rows: impl Iterator<Item = Value>) -> String {
-    Value::Array(rows.collect()).to_string()
-}
 
 /// Columns of the trips checked for clearance: (input index, trip id, crossing time).
 const CROSSED_COLS: [(&str, Col); 3] = [("i", Col::Int), ("id", Col::Text), ("at", Col::Int)];
@@ -95,7 +90,7 @@ async fn required_rows(conn: &mut AnyConnection, gates: &[Gate]) -> Result<Strin
             None => rows.push(json!([gate, quarantine, RANK_GATE, gate])),
         }
     }
-    Ok(json_rows(rows.into_iter()))
+    Ok(json_rows(rows))
 }
 
 /// The message of one [`CLEARED_VIOLATIONS`] row.

@@ -5,8 +5,10 @@ use super::capacity::{
     gate_scope, hour_capacity, load_gate, parse_direction, reserve_held, reserved_seats,
     unknown_gate,
 };
-use super::{db_err, floor_hour, is_concurrent, local_day, local_label, Policy, DAY, HOUR};
-use crate::bulk::{rows_sql, Col, Refusal};
+use super::{
+    db_err, floor_hour, is_concurrent, local_day, local_label, returned_ids, Policy, DAY, HOUR,
+};
+use crate::bulk::{json_rows, rows_sql, Col, Refusal};
 use crate::gates::{Direction, Gate};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
@@ -1104,20 +1106,13 @@ pub(crate) async fn sweep_no_shows_at(
         });
     }
     if !used.is_empty() {
-        let ids = serde_json::Value::Array(used.iter().map(|id| serde_json::json!([id])).collect())
-            .to_string();
-        let closed: HashSet<String> = sqlx::query_scalar(&format!(
+        let sql = format!(
             "UPDATE border_bookings SET status = 'used', updated_at = $2 \
              WHERE id IN (SELECT id FROM ({}) AS j) AND status = 'active' RETURNING id",
             rows_sql(tx.backend(), 1, &[("id", Col::Text)])
-        ))
-        .bind(ids)
-        .bind(now)
-        .fetch_all(tx.conn())
-        .await
-        .map_err(db_err)?
-        .into_iter()
-        .collect();
+        );
+        let ids = json_rows(used.iter().map(|id| serde_json::json!([id])));
+        let closed = returned_ids(tx.conn(), &sql, ids, now).await?;
         // A booking changed meanwhile by another transaction: as `set_status` would say.
         if let Some(x) = out
             .iter()

@@ -21,8 +21,8 @@
 
 use super::booking::{seat_standby_at, sweep_no_shows_at, Booking, Released};
 use super::capacity::{gate_scope, open_minutes_in, open_window};
-use super::{db_err, floor_hour, local_label, Policy, DAY, HOUR};
-use crate::bulk::{rows_sql, Col};
+use super::{db_err, floor_hour, local_label, returned_ids, Policy, DAY, HOUR};
+use crate::bulk::{json_rows, rows_sql, Col};
 use crate::gates::{self, Direction, Gate};
 use serde::Serialize;
 use sqlx::Row;
@@ -487,13 +487,7 @@ async fn call_forward_with(
     }
     // The candidates not called yet, in one read: most were called at an earlier round.
     let backend = db.backend();
-    let ids = serde_json::Value::Array(
-        candidates
-            .iter()
-            .map(|e| serde_json::json!([e.trip_id]))
-            .collect(),
-    )
-    .to_string();
+    let ids = json_rows(candidates.iter().map(|e| serde_json::json!([e.trip_id])));
     let called: HashSet<String> = sqlx::query_scalar(&format!(
         "SELECT c.trip_id FROM border_queue_calls c WHERE c.trip_id IN ({})",
         rows_sql(backend, 1, &[("id", Col::Text)])
@@ -514,26 +508,18 @@ async fn call_forward_with(
     let mut tx = db.begin_write().await?;
     tx.defer_audit_and_outbox();
     // One insert for all; a trip another round called meanwhile is skipped (no conflict).
-    let rows = serde_json::Value::Array(
+    let rows = json_rows(
         fresh
             .iter()
-            .map(|e| serde_json::json!([e.trip_id, e.position]))
-            .collect(),
-    )
-    .to_string();
-    let inserted: HashSet<String> = sqlx::query_scalar(&format!(
+            .map(|e| serde_json::json!([e.trip_id, e.position])),
+    );
+    let sql = format!(
         "INSERT INTO border_queue_calls (trip_id, position, called_at) \
          SELECT r.id, r.pos, $2 FROM ({}) r WHERE true \
          ON CONFLICT (trip_id) DO NOTHING RETURNING trip_id",
         rows_sql(backend, 1, &[("id", Col::Text), ("pos", Col::Int)])
-    ))
-    .bind(rows)
-    .bind(now)
-    .fetch_all(tx.conn())
-    .await
-    .map_err(db_err)?
-    .into_iter()
-    .collect();
+    );
+    let inserted = returned_ids(tx.conn(), &sql, rows, now).await?;
     let mut calls = Vec::new();
     for e in fresh {
         if !inserted.contains(&e.trip_id) {
