@@ -1319,7 +1319,7 @@ pub(crate) async fn seat_standby_at(
                 "border.standby_leave",
                 "border_trip",
                 &trip.id,
-                &gate_scope(&gate),
+                &gate_scope(gate),
                 ev.clone(),
             ))
             .await?;
@@ -1332,7 +1332,7 @@ pub(crate) async fn seat_standby_at(
             match take_seat(
                 &mut tx,
                 policy,
-                &gate,
+                gate,
                 direction,
                 h,
                 trip.perishable,
@@ -1370,7 +1370,7 @@ pub(crate) async fn seat_standby_at(
             ctx,
             policy,
             &trip,
-            &gate,
+            gate,
             direction,
             h,
             grace_used,
@@ -1387,7 +1387,7 @@ pub(crate) async fn seat_standby_at(
             "border.standby_seat",
             "border_trip",
             &trip.id,
-            &gate_scope(&gate),
+            &gate_scope(gate),
             ev.clone(),
         ))
         .await?;

@@ -339,7 +339,7 @@ async fn end_checks_accept_the_run_and_name_each_broken_invariant() {
         &format!("trip {swept}: swept, but no booking marked no-show"),
     );
     fails_with(
-        sim::check_standby(db, &[trip.clone()], &[], i.seated).await,
+        sim::check_standby(db, std::slice::from_ref(&trip), &[], i.seated).await,
         &format!("trip {trip}: swept, but not on standby as a no-show"),
     );
     fails_with(
