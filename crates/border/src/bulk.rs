@@ -47,6 +47,11 @@ pub fn rows_sql(backend: Backend, param: usize, cols: &[(&str, Col)]) -> String 
     }
 }
 
+/// The JSON array of rows that [`rows_sql`] unpacks: one parameter for the whole batch.
+pub fn json_rows(rows: impl IntoIterator<Item = serde_json::Value>) -> String {
+    serde_json::Value::Array(rows.into_iter().collect()).to_string()
+}
+
 /// What a failed item of [`each_behind_savepoint`] does to its batch.
 #[derive(Debug)]
 pub enum Refusal<E> {

@@ -33,15 +33,21 @@ use crate::gates::{self, CheckKind, Direction, Gate};
 use crate::misread::{self, MisreadKind};
 use crate::registry::DriverInput;
 use crate::slots::queue::{self, QueueCall, QueueSnapshot};
+
+mod end_checks;
 use crate::slots::{self, booking, capacity, Policy, Queues, HOUR};
 use chrono::{Datelike, NaiveDate, Weekday};
-use futures_util::TryStreamExt;
+pub use end_checks::{
+    check_grace, check_invariants, check_prepaid, check_queue_calls, check_refunds, check_standby,
+};
+use end_checks::{
+    check_grace_on, check_invariants_on, check_prepaid_on, check_queue_calls_on, check_refunds_on,
+    check_standby_on,
+};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::AnyConnection;
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Instant;
@@ -1745,247 +1751,6 @@ pub async fn cleared_to_cross(db: &Db, gates: &[Gate]) -> Result<HashSet<String>
     Ok(out)
 }
 
-/// Check the run's invariants on the database, failing with every violation listed:
-/// - every trip in `crossed` (id, crossing time) has a paid fee settled before the crossing
-///   and every check its goods need at its gate passed (customs released) before it;
-/// - every slot hour's seat counter equals its live bookings (active or used: cancelled,
-///   rescheduled, no-show and released seats are freed) and is within the hour's capacity
-///   (the board's override when set); every slot day's counter equals its live bookings;
-/// - no trip holds more than one active booking.
-pub async fn check_invariants(db: &Db, crossed: &[(String, i64)]) -> Result<Invariants, AppError> {
-    let gates = gates::list(db).await?;
-    let mut conn = db.read_conn().await?;
-    check_invariants_on(&mut conn, &gates, crossed).await
-}
-
-/// Stream the rows of `sql` on `conn` to `f`, one at a time: the end checks read whole
-/// tables, and holding every row of them at once grew with the run's days.
-async fn each_row(
-    conn: &mut AnyConnection,
-    sql: &str,
-    mut f: impl FnMut(&AnyRow) -> Result<(), sqlx::Error>,
-) -> Result<(), AppError> {
-    let mut rows = sqlx::query(sql).fetch(conn);
-    while let Some(r) = rows.try_next().await.map_err(db_err)? {
-        f(&r).map_err(db_err)?;
-    }
-    Ok(())
-}
-
-/// [`check_invariants`] on one connection (all the end checks share one: each reader
-/// connection maps the database file on its own, so whole-table reads spread over the pool
-/// put the file in memory once per connection).
-async fn check_invariants_on(
-    conn: &mut AnyConnection,
-    gates: &[Gate],
-    crossed: &[(String, i64)],
-) -> Result<Invariants, AppError> {
-    let mut broken: Vec<String> = Vec::new();
-    let mut inv = Invariants {
-        crossed_trips: crossed.len(),
-        ..Invariants::default()
-    };
-    // Fees and checks of crossed trips: when the fee was paid and, for each top-up (thu bổ
-    // sung), when it was assessed and paid (a top-up assessed before the crossing must be
-    // paid before it).
-    let mut paid: HashMap<String, i64> = HashMap::new();
-    let mut topups: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
-    each_row(
-        conn,
-        "SELECT trip_id, paid_at, assessed_at, topup_of FROM border_fee_assessments \
-         WHERE status = 'paid' OR (status = 'due' AND topup_of IS NOT NULL)",
-        |r| {
-            let at: Option<i64> = r.try_get(1)?;
-            let at = at.unwrap_or(i64::MAX);
-            let topup_of: Option<String> = r.try_get(3)?;
-            match topup_of {
-                None => {
-                    paid.insert(r.try_get(0)?, at);
-                }
-                Some(_) => topups
-                    .entry(r.try_get(0)?)
-                    .or_default()
-                    .push((r.try_get(2)?, at)),
-            }
-            Ok(())
-        },
-    )
-    .await?;
-    let mut passed: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-    each_row(
-        conn,
-        "SELECT trip_id, kind, decided_at FROM border_checks WHERE status = 'passed'",
-        |r| {
-            let at: Option<i64> = r.try_get(2)?;
-            passed
-                .entry(r.try_get(0)?)
-                .or_default()
-                .push((r.try_get(1)?, at.unwrap_or(i64::MAX)));
-            Ok(())
-        },
-    )
-    .await?;
-    let mut trips: HashMap<String, (String, String, String)> = HashMap::new();
-    each_row(
-        conn,
-        "SELECT id, code, gate_code, quarantine FROM border_trips",
-        |r| {
-            trips.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
-            Ok(())
-        },
-    )
-    .await?;
-    let cleared = |id: &str, at: i64| -> Result<(), String> {
-        let (code, gate, quarantine) = trips.get(id).ok_or_else(|| format!("trip {id} missing"))?;
-        match paid.get(id) {
-            Some(p) if *p <= at => {}
-            Some(_) => return Err(format!("{code}: fee paid after crossing")),
-            None => return Err(format!("{code}: crossed without a paid fee")),
-        }
-        if let Some(t) = topups.get(id) {
-            if t.iter()
-                .any(|(assessed, paid)| *assessed < at && *paid > at)
-            {
-                return Err(format!("{code}: crossed with a top-up unpaid"));
-            }
-        }
-        let g = gates
-            .iter()
-            .find(|g| g.code == *gate)
-            .ok_or_else(|| format!("{code}: gate {gate} missing"))?;
-        let done = passed.get(id).map(Vec::as_slice).unwrap_or_default();
-        for r in checks::required_for(g, quarantine) {
-            match done.iter().find(|(k, _)| k == r.kind.as_str()) {
-                Some((_, t)) if *t <= at => {}
-                Some(_) => {
-                    return Err(format!("{code}: {} passed after crossing", r.kind.as_str()))
-                }
-                None => return Err(format!("{code}: crossed without {}", r.kind.as_str())),
-            }
-        }
-        Ok(())
-    };
-    for (id, at) in crossed {
-        if let Err(e) = cleared(id, *at) {
-            broken.push(e);
-        }
-    }
-    let mut sim_crossed: HashSet<&str> = crossed.iter().map(|c| c.0.as_str()).collect();
-    each_row(
-        conn,
-        "SELECT trip_id, MIN(at) FROM border_trip_stages WHERE stage = 'crossed' GROUP BY trip_id",
-        |r| {
-            let id: String = r.try_get(0)?;
-            let at: i64 = r.try_get(1)?;
-            if !sim_crossed.remove(id.as_str()) && cleared(&id, at).is_err() {
-                inv.db_crossed_uncleared += 1;
-            }
-            Ok(())
-        },
-    )
-    .await?;
-    // Slots: counters against live bookings and capacity.
-    let mut live: HashMap<(String, String, i64), i64> = HashMap::new();
-    let mut live_days: HashMap<(String, String, i64), i64> = HashMap::new();
-    let mut active: HashMap<String, i64> = HashMap::new();
-    each_row(
-        conn,
-        "SELECT trip_id, gate_code, direction, hour_start, status FROM border_bookings",
-        |r| {
-            let trip: String = r.try_get(0)?;
-            let gate: String = r.try_get(1)?;
-            let dir: String = r.try_get(2)?;
-            let hour: i64 = r.try_get(3)?;
-            let status: String = r.try_get(4)?;
-            let a = active.entry(trip).or_default();
-            if status == "active" {
-                *a += 1;
-            }
-            if matches!(status.as_str(), "active" | "used") {
-                *live.entry((gate.clone(), dir.clone(), hour)).or_default() += 1;
-                *live_days
-                    .entry((gate, dir, slots::local_day(hour)))
-                    .or_default() += 1;
-            }
-            Ok(())
-        },
-    )
-    .await?;
-    inv.booked_trips = active.len();
-    for (trip, n) in &active {
-        if *n > 1 {
-            broken.push(format!("trip {trip}: {n} active bookings"));
-        }
-    }
-    let mut overrides: HashMap<(String, String, i64), i64> = HashMap::new();
-    each_row(
-        conn,
-        "SELECT gate_code, direction, hour_start, capacity FROM border_slot_overrides",
-        |r| {
-            overrides.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?);
-            Ok(())
-        },
-    )
-    .await?;
-    let mut slot_rows: Vec<((String, String, i64), i64)> = Vec::new();
-    each_row(
-        conn,
-        "SELECT gate_code, direction, hour_start, booked FROM border_slots",
-        |r| {
-            slot_rows.push(((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?), r.try_get(3)?));
-            Ok(())
-        },
-    )
-    .await?;
-    for (key, booked) in slot_rows {
-        inv.slots += 1;
-        let label = format!("slot {} {} {}", key.0, key.1, slots::local_label(key.2));
-        let n = live.remove(&key).unwrap_or(0);
-        if n != booked {
-            broken.push(format!("{label}: counter {booked}, live bookings {n}"));
-        }
-        let cap = match (
-            gates.iter().find(|g| g.code == key.0),
-            Direction::parse(&key.1),
-        ) {
-            (Some(g), Some(d)) => {
-                capacity::hour_capacity(g, d, key.2, overrides.get(&key).copied())
-            }
-            _ => 0,
-        };
-        if booked > cap {
-            broken.push(format!("{label}: {booked} booked over capacity {cap}"));
-        }
-    }
-    for (k, n) in live {
-        broken.push(format!(
-            "slot {} {} {}: {n} live bookings, no counter",
-            k.0,
-            k.1,
-            slots::local_label(k.2)
-        ));
-    }
-    each_row(
-        conn,
-        "SELECT gate_code, direction, day, booked FROM border_slot_days",
-        |r| {
-            let key: (String, String, i64) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-            let booked: i64 = r.try_get(3)?;
-            inv.slot_days += 1;
-            let n = live_days.remove(&key).unwrap_or(0);
-            if n != booked {
-                broken.push(format!(
-                    "slot day {} {} {}: counter {booked}, live bookings {n}",
-                    key.0, key.1, key.2
-                ));
-            }
-            Ok(())
-        },
-    )
-    .await?;
-    verdict("simulation invariants", broken, inv)
-}
-
 /// `Ok(value)` when nothing is `broken`, else an internal error naming `what` and the first
 /// 20 violations (vi phạm) of `broken`, with their count.
 fn verdict<T>(what: &str, mut broken: Vec<String>, value: T) -> Result<T, AppError> {
@@ -1998,70 +1763,6 @@ fn verdict<T>(what: &str, mut broken: Vec<String>, value: T) -> Result<T, AppErr
         "{what} broken ({n}): {}",
         broken.join("; ")
     )))
-}
-
-/// Check the late trucks' extensions, failing with every violation listed: each trip in
-/// `graced` (id, its deadline before the extension) has exactly one booking with the
-/// extension, whose deadline is the old one plus `extension`, and no arrival at the gate
-/// area (staging) recorded after it; no other booking carries an extension. Returns the
-/// number of trips checked.
-pub async fn check_grace(
-    db: &Db,
-    graced: &[(String, i64)],
-    extension: i64,
-) -> Result<usize, AppError> {
-    check_grace_on(&mut *db.read_conn().await?, graced, extension).await
-}
-
-async fn check_grace_on(
-    conn: &mut AnyConnection,
-    graced: &[(String, i64)],
-    extension: i64,
-) -> Result<usize, AppError> {
-    let mut broken = Vec::new();
-    let mut by_trip: HashMap<String, Vec<i64>> = HashMap::new();
-    each_row(
-        conn,
-        "SELECT trip_id, arrive_by FROM border_bookings WHERE grace_used = 1",
-        |r| {
-            by_trip
-                .entry(r.try_get(0)?)
-                .or_default()
-                .push(r.try_get(1)?);
-            Ok(())
-        },
-    )
-    .await?;
-    for (id, before) in graced {
-        let Some(deadlines) = by_trip.remove(id) else {
-            broken.push(format!("trip {id}: no booking with its extension"));
-            continue;
-        };
-        if deadlines != [before + extension] {
-            broken.push(format!(
-                "trip {id}: extended deadlines {deadlines:?}, expected {}",
-                before + extension
-            ));
-            continue;
-        }
-        // The arrival at the gate area (the yard comes later, after the deadline perhaps).
-        let arrived: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(at) FROM border_trip_stages WHERE trip_id = $1 AND stage = 'staging'",
-        )
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_err)?;
-        if arrived.is_some_and(|a| a > before + extension) {
-            broken.push(format!("trip {id}: arrived after its extended deadline"));
-        }
-    }
-    for id in by_trip.keys() {
-        broken.push(format!(
-            "trip {id}: an extension the simulation did not ask for"
-        ));
-    }
-    verdict("grace extensions", broken, graced.len())
 }
 
 /// Check one round of queue calls against the snapshot they were made from, failing with every
@@ -2146,309 +1847,6 @@ pub fn check_calls(
         }
     }
     verdict("queue calls", broken, calls.len())
-}
-
-/// The longest a crossing can stay unknown to the platform in a run: its reads delivered up to
-/// 120 minutes late, at the end of the following simulated hour.
-const EXIT_UNSEEN_MAX: i64 = 3 * HOUR;
-
-/// Check every recorded queue call (`border_queue_calls`) against the trips' stage history:
-/// the truck had arrived (a `staging` or `yard` stage) by the call, and had not been turned
-/// back or cancelled before it, nor crossed — except a crossing whose camera and QR reads had
-/// not reached the platform yet (at most [`EXIT_UNSEEN_MAX`] before the call; the stage keeps
-/// the read's own time): those are counted. Returns (calls, calls of trucks whose crossing was
-/// still unseen).
-pub async fn check_queue_calls(db: &Db) -> Result<(usize, usize), AppError> {
-    check_queue_calls_on(&mut *db.read_conn().await?).await
-}
-
-async fn check_queue_calls_on(conn: &mut AnyConnection) -> Result<(usize, usize), AppError> {
-    let mut calls = 0;
-    let mut broken = Vec::new();
-    let mut unseen = 0;
-    each_row(
-        conn,
-        "SELECT c.trip_id, c.called_at, \
-         (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = c.trip_id \
-          AND s.stage IN ('staging', 'yard')), \
-         (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = c.trip_id \
-          AND s.stage IN ('returned', 'cancelled')), \
-         (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = c.trip_id \
-          AND s.stage = 'crossed') \
-         FROM border_queue_calls c ORDER BY c.trip_id",
-        |r| {
-            calls += 1;
-            let trip: String = r.try_get(0)?;
-            let at: i64 = r.try_get(1)?;
-            let arrived: Option<i64> = r.try_get(2)?;
-            let over: Option<i64> = r.try_get(3)?;
-            let crossed: Option<i64> = r.try_get(4)?;
-            if arrived.is_none_or(|a| a > at) {
-                broken.push(format!("trip {trip}: called before it arrived"));
-            }
-            if over.is_some_and(|o| o < at) {
-                broken.push(format!(
-                    "trip {trip}: called after it turned back or was cancelled"
-                ));
-            }
-            match crossed {
-                Some(x) if x < at - EXIT_UNSEEN_MAX => {
-                    broken.push(format!("trip {trip}: called long after it crossed"))
-                }
-                Some(x) if x < at => unseen += 1,
-                _ => {}
-            }
-            Ok(())
-        },
-    )
-    .await?;
-    verdict("recorded queue calls", broken, (calls, unseen))
-}
-
-/// Check the refunds (hoàn phí), failing with every violation listed: every trip over without
-/// crossing (cancelled, turned back) whose fee was paid has one refund, paid back, of the whole
-/// amount, and its assessment is `refunded`; no crossed trip has a refund; and the books
-/// balance: paid − refunded = the fees of crossed trips + those of trips still under way.
-/// Returns the number of refunded trips.
-pub async fn check_refunds(db: &Db) -> Result<usize, AppError> {
-    check_refunds_on(&mut *db.read_conn().await?).await
-}
-
-async fn check_refunds_on(conn: &mut AnyConnection) -> Result<usize, AppError> {
-    let mut broken = Vec::new();
-    let (mut paid, mut refunded, mut crossed, mut under_way) = (0i64, 0i64, 0i64, 0i64);
-    let mut rate_change_back = 0i64;
-    let mut trips = 0;
-    // Per trip: what its payments (its fee and its top-ups) brought in, its whole refunds
-    // (a trip that never crossed) and its rate-change refunds (a lower price after payment).
-    each_row(
-        conn,
-        "SELECT t.id, t.stage, CAST(SUM(p.amount_vnd) AS BIGINT), MIN(a.status), \
-         (SELECT COUNT(*) FROM border_trip_stages s WHERE s.trip_id = t.id AND s.stage = 'crossed'), \
-         (SELECT COUNT(*) FROM border_fee_refunds f WHERE f.trip_id = t.id AND f.reason <> 'rate_change'), \
-         (SELECT MIN(f.status) FROM border_fee_refunds f WHERE f.trip_id = t.id AND f.reason <> 'rate_change'), \
-         (SELECT CAST(COALESCE(SUM(f.amount_vnd), 0) AS BIGINT) FROM border_fee_refunds f \
-          WHERE f.trip_id = t.id AND f.reason <> 'rate_change'), \
-         (SELECT CAST(COALESCE(SUM(f.amount_vnd), 0) AS BIGINT) FROM border_fee_refunds f \
-          WHERE f.trip_id = t.id AND f.reason = 'rate_change'), \
-         (SELECT CAST(COALESCE(SUM(f.amount_vnd), 0) AS BIGINT) FROM border_fee_refunds f \
-          WHERE f.trip_id = t.id AND f.reason = 'rate_change' AND f.status = 'paid') \
-         FROM border_fee_payments p \
-         JOIN border_fee_assessments a ON a.id = p.assessment_id \
-         JOIN border_trips t ON t.id = a.trip_id \
-         WHERE p.status = 'paid' GROUP BY t.id, t.stage ORDER BY t.id",
-        |r| {
-        let trip: String = r.try_get(0)?;
-        let stage: String = r.try_get(1)?;
-        let amount: i64 = r.try_get(2)?;
-        let status: String = r.try_get(3)?;
-        let did_cross: i64 = r.try_get(4)?;
-        let refunds: i64 = r.try_get(5)?;
-        let refund_status: Option<String> = r.try_get(6)?;
-        let back: i64 = r.try_get(7)?;
-        let lower: i64 = r.try_get(8)?;
-        let lower_paid: i64 = r.try_get(9)?;
-        paid += amount;
-        rate_change_back += lower_paid;
-        let over = matches!(stage.as_str(), "cancelled" | "returned" | "exited");
-        if did_cross > 0 {
-            crossed += amount - lower_paid;
-            if refunds > 0 {
-                broken.push(format!("trip {trip}: crossed, yet refunded"));
-            }
-        } else if over {
-            trips += 1;
-            refunded += back;
-            if refunds != 1 || refund_status.as_deref() != Some("paid") || back + lower != amount {
-                broken.push(format!(
-                    "trip {trip}: over without crossing, {refunds} refunds ({refund_status:?}) of {back} (+ {lower} for a lower rate) for {amount} paid"
-                ));
-            }
-            if status != "refunded" {
-                broken.push(format!("trip {trip}: refunded, but its fee is {status}"));
-            }
-        } else {
-            under_way += amount - lower_paid;
-            if refunds > 0 {
-                broken.push(format!("trip {trip}: still under way, yet refunded"));
-            }
-        }
-        Ok(())
-        },
-    )
-    .await?;
-    let all_refunded: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT) FROM border_fee_refunds WHERE status = 'paid'",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    if all_refunded != refunded + rate_change_back {
-        broken.push(format!(
-            "refunds paid {all_refunded} VND ≠ {refunded} for trips over without crossing + {rate_change_back} for lower rates"
-        ));
-    }
-    if paid - all_refunded != crossed + under_way {
-        broken.push(format!(
-            "paid {paid} − refunded {all_refunded} ≠ crossed {crossed} + under way {under_way}"
-        ));
-    }
-    verdict("refunds", broken, trips)
-}
-
-/// Check the prepaid trips, failing with every violation listed: each trip in `prepaid` has
-/// its fee paid, before the truck was first recorded at the gate (staging or yard); no payment
-/// was asked for after the fee was paid; and when the trip reached "fee paid" on its journey,
-/// it did so when or after its checks cleared, never before. Returns the number checked.
-pub async fn check_prepaid(db: &Db, prepaid: &[String]) -> Result<usize, AppError> {
-    check_prepaid_on(&mut *db.read_conn().await?, prepaid).await
-}
-
-async fn check_prepaid_on(conn: &mut AnyConnection, prepaid: &[String]) -> Result<usize, AppError> {
-    let mut broken = Vec::new();
-    for id in prepaid {
-        let row = sqlx::query(
-            "SELECT a.paid_at, \
-             (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = a.trip_id \
-              AND s.stage IN ('staging', 'yard')), \
-             (SELECT MAX(p.created_at) FROM border_fee_payments p WHERE p.assessment_id = a.id), \
-             (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = a.trip_id \
-              AND s.stage = 'checked'), \
-             (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = a.trip_id \
-              AND s.stage = 'paid') \
-             FROM border_fee_assessments a WHERE a.trip_id = $1 AND a.status IN ('paid', 'refunded') \
-             AND a.topup_of IS NULL",
-        )
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?;
-        let Some(r) = row else {
-            broken.push(format!("trip {id}: prepaid, but no paid fee"));
-            continue;
-        };
-        let paid: Option<i64> = r.try_get(0).map_err(db_err)?;
-        let arrived: Option<i64> = r.try_get(1).map_err(db_err)?;
-        let last_request: Option<i64> = r.try_get(2).map_err(db_err)?;
-        let checked: Option<i64> = r.try_get(3).map_err(db_err)?;
-        let paid_stage: Option<i64> = r.try_get(4).map_err(db_err)?;
-        let paid = paid.unwrap_or(i64::MAX);
-        if arrived.is_some_and(|a| a < paid) {
-            broken.push(format!("trip {id}: paid after the truck arrived"));
-        }
-        if last_request.is_some_and(|c| c > paid) {
-            broken.push(format!(
-                "trip {id}: a payment was asked for after it was paid"
-            ));
-        }
-        match (paid_stage, checked) {
-            (Some(p), Some(c)) if p < c => {
-                broken.push(format!("trip {id}: \"fee paid\" before its checks cleared"))
-            }
-            (Some(_), None) => broken.push(format!("trip {id}: \"fee paid\" without its checks")),
-            _ => {}
-        }
-    }
-    verdict("prepaid fees", broken, prepaid.len())
-}
-
-/// Check the standby queue, failing with every violation listed: each trip in `swept` (sent
-/// to standby by the no-show sweep) has a booking marked `no_show` and a standby entry from the
-/// sweep; each trip in `joined` (id, when it joined) has a standby entry, and, when it was
-/// given a seat, bookings from standby only in hours that had not ended when it joined; the
-/// bookings from standby number `seated`. Returns the number of trips checked.
-pub async fn check_standby(
-    db: &Db,
-    swept: &[String],
-    joined: &[(String, i64)],
-    seated: usize,
-) -> Result<usize, AppError> {
-    check_standby_on(&mut *db.read_conn().await?, swept, joined, seated).await
-}
-
-async fn check_standby_on(
-    conn: &mut AnyConnection,
-    swept: &[String],
-    joined: &[(String, i64)],
-    seated: usize,
-) -> Result<usize, AppError> {
-    let mut broken = Vec::new();
-    let mut standby: HashMap<String, (String, String)> = HashMap::new();
-    each_row(
-        conn,
-        "SELECT trip_id, reason, status FROM border_standby",
-        |r| {
-            standby.insert(r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?));
-            Ok(())
-        },
-    )
-    .await?;
-    // Seats from standby per trip: (hour, when the seat was given, in simulated time).
-    let mut from_standby: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
-    let mut no_show: HashSet<String> = HashSet::new();
-    each_row(
-        conn,
-        "SELECT trip_id, hour_start, source, status, created_at FROM border_bookings",
-        |r| {
-            let trip: String = r.try_get(0)?;
-            let hour: i64 = r.try_get(1)?;
-            let source: String = r.try_get(2)?;
-            let status: String = r.try_get(3)?;
-            let given: i64 = r.try_get(4)?;
-            if source == "from_standby" {
-                from_standby
-                    .entry(trip.clone())
-                    .or_default()
-                    .push((hour, given));
-            }
-            if status == "no_show" {
-                no_show.insert(trip);
-            }
-            Ok(())
-        },
-    )
-    .await?;
-    let total: usize = from_standby.values().map(Vec::len).sum();
-    if total != seated {
-        broken.push(format!("{total} bookings from standby, {seated} seated"));
-    }
-    for id in swept {
-        if !no_show.contains(id) {
-            broken.push(format!("trip {id}: swept, but no booking marked no-show"));
-        }
-        // A truck swept as a no-show that came after all and joined the standby queue
-        // itself (a late truck whose move to a later hour was refused) is there as `joined`.
-        let joined_later = || joined.iter().any(|(j, _)| j == id);
-        if standby.get(id).is_none_or(|(reason, _)| {
-            reason != "no_show" && !(reason == "joined" && joined_later())
-        }) {
-            broken.push(format!("trip {id}: swept, but not on standby as a no-show"));
-        }
-    }
-    for (id, at) in joined {
-        let Some((_, status)) = standby.get(id) else {
-            broken.push(format!("trip {id}: joined standby, no entry"));
-            continue;
-        };
-        // A seat given after the truck joined is never in an hour already over when it
-        // joined. Seats given before belong to an earlier stay on standby (a truck seated,
-        // then swept as a no-show because its arrival was not seen, may come and join again).
-        match from_standby.get(id) {
-            None if status == "seated" => {
-                broken.push(format!("trip {id}: seated without a booking from standby"))
-            }
-            None => {}
-            Some(seats)
-                if seats
-                    .iter()
-                    .filter(|(_, given)| *given >= *at)
-                    .all(|(h, _)| *h + slots::HOUR > *at) => {}
-            Some(seats) => broken.push(format!(
-                "trip {id}: joined at {at}, seats from standby (hour, given) {seats:?}"
-            )),
-        }
-    }
-    verdict("standby", broken, swept.len() + joined.len())
 }
 
 impl Sim<'_> {
@@ -3724,7 +3122,8 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
     sim.report.peak_rss_days_kib = peak_rss_kib();
     // Every end check on one connection (see [`check_invariants_on`]), rows streamed.
     let mut conn = db.read_conn().await?;
-    let mut inv = check_invariants_on(&mut conn, &gate_list, &crossed_trips).await?;
+    let backend = db.backend();
+    let mut inv = check_invariants_on(&mut conn, backend, &gate_list, &crossed_trips).await?;
     inv.refunded_trips = check_refunds_on(&mut conn).await?;
     (inv.queue_calls, inv.queue_calls_exit_unseen) = check_queue_calls_on(&mut conn).await?;
     if inv.queue_calls != sim.report.queue_calls {
@@ -3739,14 +3138,20 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
         .filter(|t| t.graced)
         .filter_map(|t| Some((t.id.clone(), t.grace_from?)))
         .collect();
-    inv.grace_trips = check_grace_on(&mut conn, &graced, policy.extension_minutes * MINUTE).await?;
+    inv.grace_trips = check_grace_on(
+        &mut conn,
+        backend,
+        &graced,
+        policy.extension_minutes * MINUTE,
+    )
+    .await?;
     let prepaid: Vec<String> = sim
         .trips
         .iter()
         .filter(|t| t.prepaid && t.paid_at.is_some())
         .map(|t| t.id.clone())
         .collect();
-    inv.prepaid_trips = check_prepaid_on(&mut conn, &prepaid).await?;
+    inv.prepaid_trips = check_prepaid_on(&mut conn, backend, &prepaid).await?;
     let joined: Vec<(String, i64)> = sim
         .trips
         .iter()
@@ -3758,8 +3163,14 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
         .filter(|t| t.swept)
         .map(|t| t.id.clone())
         .collect();
-    inv.standby_trips =
-        check_standby_on(&mut conn, &swept, &joined, sim.report.standby_seated).await?;
+    inv.standby_trips = check_standby_on(
+        &mut conn,
+        backend,
+        &swept,
+        &joined,
+        sim.report.standby_seated,
+    )
+    .await?;
     drop(conn);
     sim.report.peak_rss_end_kib = peak_rss_kib();
     sim.report.invariants = Some(inv);

@@ -5,12 +5,14 @@ use super::capacity::{
     gate_scope, hour_capacity, load_gate, parse_direction, reserve_held, reserved_seats,
     unknown_gate,
 };
-use super::{db_err, floor_hour, is_concurrent, local_day, local_label, Policy, DAY, HOUR};
-use crate::bulk::Refusal;
+use super::{
+    db_err, floor_hour, is_concurrent, local_day, local_label, returned_ids, Policy, DAY, HOUR,
+};
+use crate::bulk::{json_rows, rows_sql, Col, Refusal};
 use crate::gates::{Direction, Gate};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
 use tinhso_store::{Db, DbError, WriteTx};
@@ -1042,12 +1044,26 @@ pub struct Released {
 /// one transaction. Rows are handled in (gate, direction, hour) order, the lock order of every
 /// seat change.
 pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released>, AppError> {
+    sweep_no_shows_at(db, ctx, &crate::gates::list(db).await?, now).await
+}
+
+/// [`sweep_no_shows`] with the gates already read (the queue job reads them once a round).
+/// The bookings of trips over (crossed, returned, exited) are closed as `used` in one
+/// statement; no-shows and released seats one by one (each frees its seat); the audit entries
+/// and events are written at the commit, one statement each.
+pub(crate) async fn sweep_no_shows_at(
+    db: &Db,
+    ctx: &Ctx,
+    gates: &[Gate],
+    now: i64,
+) -> Result<Vec<Released>, AppError> {
     let cols = BOOKING_COLS
         .split(", ")
         .map(|c| format!("b.{}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ");
     let mut tx = db.begin_write().await?;
+    tx.defer_audit_and_outbox();
     let rows = sqlx::query(&format!(
         "SELECT {cols}, t.stage, t.code FROM border_bookings b JOIN border_trips t ON t.id = b.trip_id \
          WHERE b.status = 'active' AND ((t.stage = 'declared' AND b.arrive_by < $1) \
@@ -1062,6 +1078,7 @@ pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released
     // locked from the first entry to the commit, and must be taken after the counter rows
     // (the order every booking uses), never before.
     let mut out = Vec::new();
+    let mut used: Vec<String> = Vec::new();
     for r in &rows {
         let mut b = booking_of(r)?;
         let stage: String = r.try_get(11).map_err(db_err)?;
@@ -1071,8 +1088,10 @@ pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released
             "cancelled" => "released",
             _ => "used",
         };
-        set_status(&mut tx, &b, status, now).await?;
-        if status != "used" {
+        if status == "used" {
+            used.push(b.id.clone());
+        } else {
+            set_status(&mut tx, &b, status, now).await?;
             free_seat(&mut tx, &b, false).await?;
         }
         b.status = status.into();
@@ -1086,25 +1105,42 @@ pub async fn sweep_no_shows(db: &Db, ctx: &Ctx, now: i64) -> Result<Vec<Released
             status: status.into(),
         });
     }
-    let mut gates: Vec<Gate> = Vec::new();
+    if !used.is_empty() {
+        let sql = format!(
+            "UPDATE border_bookings SET status = 'used', updated_at = $2 \
+             WHERE id IN (SELECT id FROM ({}) AS j) AND status = 'active' RETURNING id",
+            rows_sql(tx.backend(), 1, &[("id", Col::Text)])
+        );
+        let ids = json_rows(used.iter().map(|id| serde_json::json!([id])));
+        let closed = returned_ids(tx.conn(), &sql, ids, now).await?;
+        // A booking changed meanwhile by another transaction: as `set_status` would say.
+        if let Some(x) = out
+            .iter()
+            .find(|x| x.status == "used" && !closed.contains(&x.booking.id))
+        {
+            return Err(no_active(&x.booking.trip_id));
+        }
+    }
     for x in &out {
         let b = &x.booking;
-        if !gates.iter().any(|g| g.code == b.gate_code) {
-            gates.push(load_gate(db, &b.gate_code).await?);
-        }
-        let scope = gates
+        let gate = gates
             .iter()
             .find(|g| g.code == b.gate_code)
-            .map(gate_scope)
-            .unwrap_or_default();
+            .ok_or_else(|| unknown_gate(&b.gate_code))?;
         let ev = event(b, &x.trip_code, serde_json::json!({}));
         let (action, topic) = match x.status.as_str() {
             "no_show" => ("border.slot_no_show", "border.slot_no_show"),
             "released" => ("border.slot_release", "border.slot_released"),
             _ => ("border.slot_used", "border.slot_used"),
         };
-        tx.audit(&ctx.entry(action, "border_trip", &b.trip_id, &scope, ev.clone()))
-            .await?;
+        tx.audit(&ctx.entry(
+            action,
+            "border_trip",
+            &b.trip_id,
+            &gate_scope(gate),
+            ev.clone(),
+        ))
+        .await?;
         tx.emit(topic, &ev).await?;
     }
     tx.commit().await?;
@@ -1179,7 +1215,11 @@ pub async fn standby(
 
 /// Give free seats of the current hour and the policy's next hours to standby trucks, in
 /// standby order; each seat is its own transaction (audited `border.standby_seat`, announced
-/// `border.standby_seated`). Returns the new bookings.
+/// `border.standby_seated`). Returns the new bookings. Trucks whose trip crossed, was cancelled
+/// or holds a slot leave the queue (`border.standby_leave`). A round only takes seats, so an
+/// hour refused to a perishable truck (or closed) is refused to every later one, and an hour
+/// refused to an ordinary truck to every later ordinary one: those hours are not asked again
+/// in the round, and a truck with no hour left to ask costs no statement.
 pub async fn seat_standby(
     db: &Db,
     ctx: &Ctx,
@@ -1188,14 +1228,80 @@ pub async fn seat_standby(
     direction: Direction,
     now: i64,
 ) -> Result<Vec<Booking>, AppError> {
+    let gates = crate::gates::list(db).await?;
+    match gates.iter().find(|g| g.code == gate_code) {
+        Some(gate) => seat_standby_at(db, ctx, policy, gate, direction, now).await,
+        None if standby(db, gate_code, direction).await?.is_empty() => Ok(Vec::new()),
+        None => Err(unknown_gate(gate_code)),
+    }
+}
+
+/// [`seat_standby`] with the gate already read (the queue job reads the gates once a round).
+pub(crate) async fn seat_standby_at(
+    db: &Db,
+    ctx: &Ctx,
+    policy: &Policy,
+    gate: &Gate,
+    direction: Direction,
+    now: i64,
+) -> Result<Vec<Booking>, AppError> {
+    let gate_code = gate.code.as_str();
     let waiting = standby(db, gate_code, direction).await?;
     if waiting.is_empty() {
         return Ok(Vec::new());
     }
-    let gate = load_gate(db, gate_code).await?;
+    // Per waiting truck, read once: whether its goods are perishable, and whether it may leave
+    // the queue (stage no longer bookable, or a slot held; read again in its own transaction
+    // before it leaves).
+    let rows = sqlx::query(&format!(
+        "SELECT s.trip_id, t.perishable, CASE WHEN t.stage NOT IN ({}) OR EXISTS (SELECT 1 \
+         FROM border_bookings b WHERE b.trip_id = s.trip_id AND b.status = 'active') \
+         THEN 1 ELSE 0 END FROM border_standby s JOIN border_trips t ON t.id = s.trip_id \
+         WHERE s.gate_code = $1 AND s.direction = $2 AND s.status = 'waiting'",
+        BOOKABLE_STAGES
+            .iter()
+            .map(|st| format!("'{st}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .bind(gate_code)
+    .bind(direction.as_str())
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    let mut known: HashMap<String, (bool, bool)> = HashMap::new();
+    for r in &rows {
+        let perishable: i64 = r.try_get(1).map_err(db_err)?;
+        let may_leave: i64 = r.try_get(2).map_err(db_err)?;
+        known.insert(
+            r.try_get(0).map_err(db_err)?,
+            (perishable != 0, may_leave != 0),
+        );
+    }
     let first = floor_hour(now);
+    let hours: Vec<i64> = (0..=policy.standby_horizon_hours.max(0))
+        .map(|i| first + i * HOUR)
+        .collect();
+    // Hours refused this round: to everyone, and to ordinary trucks.
+    let mut full_for_all: HashSet<i64> = HashSet::new();
+    let mut full_for_ordinary: HashSet<i64> = HashSet::new();
     let mut seated = Vec::new();
     for w in waiting {
+        // A standby entry without its trip: the 404 of `load_trip`.
+        let Some(&(perishable, may_leave)) = known.get(&w.trip_id) else {
+            return Err(AppError::not_found().with_detail(
+                format!("Không có tờ khai chuyến xe {}", w.trip_id),
+                format!("There is no trip declaration {}", w.trip_id),
+            ));
+        };
+        let open: Vec<i64> = hours
+            .iter()
+            .copied()
+            .filter(|h| !full_for_all.contains(h) && (perishable || !full_for_ordinary.contains(h)))
+            .collect();
+        if open.is_empty() && !may_leave {
+            continue;
+        }
         let mut tx = db.begin_write().await?;
         let trip = load_trip(tx.conn(), &w.trip_id).await?;
         if check_bookable(&trip).is_err() || active_in(tx.conn(), &trip.id).await?.is_some() {
@@ -1213,7 +1319,7 @@ pub async fn seat_standby(
                 "border.standby_leave",
                 "border_trip",
                 &trip.id,
-                &gate_scope(&gate),
+                &gate_scope(gate),
                 ev.clone(),
             ))
             .await?;
@@ -1222,12 +1328,11 @@ pub async fn seat_standby(
             continue;
         }
         let mut got = None;
-        for i in 0..=policy.standby_horizon_hours.max(0) {
-            let h = first + i * HOUR;
+        for h in open {
             match take_seat(
                 &mut tx,
                 policy,
-                &gate,
+                gate,
                 direction,
                 h,
                 trip.perishable,
@@ -1241,7 +1346,12 @@ pub async fn seat_standby(
                     break;
                 }
                 Err(e) if (e.status() == 409 && !is_concurrent(&e)) || e.status() == 422 => {
-                    continue
+                    if trip.perishable || e.status() == 422 {
+                        full_for_all.insert(h);
+                    } else {
+                        full_for_ordinary.insert(h);
+                    }
+                    continue;
                 }
                 Err(e) => return Err(e),
             }
@@ -1260,7 +1370,7 @@ pub async fn seat_standby(
             ctx,
             policy,
             &trip,
-            &gate,
+            gate,
             direction,
             h,
             grace_used,
@@ -1277,7 +1387,7 @@ pub async fn seat_standby(
             "border.standby_seat",
             "border_trip",
             &trip.id,
-            &gate_scope(&gate),
+            &gate_scope(gate),
             ev.clone(),
         ))
         .await?;

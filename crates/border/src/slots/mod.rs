@@ -208,6 +208,24 @@ pub(crate) fn is_concurrent(e: &AppError) -> bool {
     e.detail_en.as_deref() == Some(CONCURRENT_EN)
 }
 
+/// Run `sql` (a statement over the rows of JSON parameter `$1`, with `now` as `$2`, that
+/// returns one id a row) on `conn` and gather the ids: the rows a set-based write touched.
+pub(crate) async fn returned_ids(
+    conn: &mut sqlx::AnyConnection,
+    sql: &str,
+    rows: String,
+    now: i64,
+) -> Result<std::collections::HashSet<String>, AppError> {
+    Ok(sqlx::query_scalar(sql)
+        .bind(rows)
+        .bind(now)
+        .fetch_all(conn)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .collect())
+}
+
 /// A database error as an [`AppError`]. PostgreSQL's deadlock (40P01) and serialisation
 /// failure (40001) — two changes crossing each other — become a 409 the caller may retry, not
 /// a 500.

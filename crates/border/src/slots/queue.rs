@@ -19,13 +19,14 @@
 //! or older than `Policy::snapshot_max_age_ms`, so changes made by other processes show within
 //! that age.
 
-use super::booking::{seat_standby, sweep_no_shows, Booking, Released};
+use super::booking::{seat_standby_at, sweep_no_shows_at, Booking, Released};
 use super::capacity::{gate_scope, open_minutes_in, open_window};
-use super::{db_err, floor_hour, local_label, Policy, DAY, HOUR};
+use super::{db_err, floor_hour, local_label, returned_ids, Policy, DAY, HOUR};
+use crate::bulk::{json_rows, rows_sql, Col};
 use crate::gates::{self, Direction, Gate};
 use serde::Serialize;
 use sqlx::Row;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -201,7 +202,17 @@ pub async fn build(
     now: i64,
     version: u64,
 ) -> Result<QueueSnapshot, AppError> {
-    let gates = gates::list(db).await?;
+    build_with(db, &gates::list(db).await?, policy, now, version).await
+}
+
+/// [`build`] with the gates already read.
+async fn build_with(
+    db: &Db,
+    gates: &[Gate],
+    policy: &Policy,
+    now: i64,
+    version: u64,
+) -> Result<QueueSnapshot, AppError> {
     let from = floor_hour(now);
     let to = from + ETA_HORIZON_HOURS * HOUR + DAY;
     let ovr_rows = sqlx::query(
@@ -363,9 +374,19 @@ impl Queues {
 
     /// Rebuild now, at `now`.
     pub async fn refresh(&self, db: &Db, now: i64) -> Result<Arc<QueueSnapshot>, AppError> {
+        self.refresh_with(db, &gates::list(db).await?, now).await
+    }
+
+    /// [`Queues::refresh`] with the gates already read.
+    async fn refresh_with(
+        &self,
+        db: &Db,
+        gates: &[Gate],
+        now: i64,
+    ) -> Result<Arc<QueueSnapshot>, AppError> {
         self.inner.dirty.store(false, Ordering::Release);
         let version = self.inner.version.fetch_add(1, Ordering::AcqRel) + 1;
-        let built = match build(db, &self.inner.policy, now, version).await {
+        let built = match build_with(db, gates, &self.inner.policy, now, version).await {
             Ok(s) => Arc::new(s),
             Err(e) => {
                 self.inner.dirty.store(true, Ordering::Release);
@@ -433,10 +454,24 @@ pub struct QueueCall {
 }
 
 /// Call forward every truck at position ≤ `Policy::call_position` that has not been called:
-/// one `border.queue_call` outbox event per trip, ever (audited `border.queue_call`).
+/// one `border.queue_call` outbox event per trip, ever (audited `border.queue_call`). The
+/// trucks already called are found in one read, the new calls written in one insert: a round
+/// costs what changed, not the length of the queues' heads.
 pub async fn call_forward(
     db: &Db,
     ctx: &Ctx,
+    policy: &Policy,
+    snap: &QueueSnapshot,
+    now: i64,
+) -> Result<Vec<QueueCall>, AppError> {
+    call_forward_with(db, ctx, &gates::list(db).await?, policy, snap, now).await
+}
+
+/// [`call_forward`] with the gates already read.
+async fn call_forward_with(
+    db: &Db,
+    ctx: &Ctx,
+    gates: &[Gate],
     policy: &Policy,
     snap: &QueueSnapshot,
     now: i64,
@@ -450,22 +485,44 @@ pub async fn call_forward(
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
-    let gates = gates::list(db).await?;
+    // The candidates not called yet, in one read: most were called at an earlier round.
+    let backend = db.backend();
+    let ids = json_rows(candidates.iter().map(|e| serde_json::json!([e.trip_id])));
+    let called: HashSet<String> = sqlx::query_scalar(&format!(
+        "SELECT c.trip_id FROM border_queue_calls c WHERE c.trip_id IN ({})",
+        rows_sql(backend, 1, &[("id", Col::Text)])
+    ))
+    .bind(ids)
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?
+    .into_iter()
+    .collect();
+    let fresh: Vec<&QueueEntry> = candidates
+        .into_iter()
+        .filter(|e| !called.contains(&e.trip_id))
+        .collect();
+    if fresh.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut tx = db.begin_write().await?;
+    tx.defer_audit_and_outbox();
+    // One insert for all; a trip another round called meanwhile is skipped (no conflict).
+    let rows = json_rows(
+        fresh
+            .iter()
+            .map(|e| serde_json::json!([e.trip_id, e.position])),
+    );
+    let sql = format!(
+        "INSERT INTO border_queue_calls (trip_id, position, called_at) \
+         SELECT r.id, r.pos, $2 FROM ({}) r WHERE true \
+         ON CONFLICT (trip_id) DO NOTHING RETURNING trip_id",
+        rows_sql(backend, 1, &[("id", Col::Text), ("pos", Col::Int)])
+    );
+    let inserted = returned_ids(tx.conn(), &sql, rows, now).await?;
     let mut calls = Vec::new();
-    for e in candidates {
-        let inserted = sqlx::query(
-            "INSERT INTO border_queue_calls (trip_id, position, called_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (trip_id) DO NOTHING",
-        )
-        .bind(&e.trip_id)
-        .bind(e.position)
-        .bind(now)
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-        if inserted == 0 {
+    for e in fresh {
+        if !inserted.contains(&e.trip_id) {
             continue;
         }
         let ev = serde_json::json!({
@@ -514,7 +571,9 @@ pub struct TickReport {
 /// free seats, rebuild the snapshot, call trucks forward.
 pub async fn tick(db: &Db, ctx: &Ctx, queues: &Queues, now: i64) -> Result<TickReport, AppError> {
     let policy = queues.policy().clone();
-    let released = sweep_no_shows(db, ctx, now).await?;
+    // The gates read once for the whole round.
+    let gates = gates::list(db).await?;
+    let released = sweep_no_shows_at(db, ctx, &gates, now).await?;
     let pairs = sqlx::query(
         "SELECT DISTINCT gate_code, direction FROM border_standby WHERE status = 'waiting'",
     )
@@ -526,12 +585,16 @@ pub async fn tick(db: &Db, ctx: &Ctx, queues: &Queues, now: i64) -> Result<TickR
         let gate: String = r.try_get(0).map_err(db_err)?;
         let dir: String = r.try_get(1).map_err(db_err)?;
         if let Some(d) = Direction::parse(&dir) {
-            seated.extend(seat_standby(db, ctx, &policy, &gate, d, now).await?);
+            let g = gates
+                .iter()
+                .find(|g| g.code == gate)
+                .ok_or_else(|| super::capacity::unknown_gate(&gate))?;
+            seated.extend(seat_standby_at(db, ctx, &policy, g, d, now).await?);
         }
     }
     queues.invalidate();
-    let snap = queues.refresh(db, now).await?;
-    let calls = call_forward(db, ctx, &policy, &snap, now).await?;
+    let snap = queues.refresh_with(db, &gates, now).await?;
+    let calls = call_forward_with(db, ctx, &gates, &policy, &snap, now).await?;
     Ok(TickReport {
         released,
         seated,

@@ -5,6 +5,7 @@
 mod checks;
 mod dashboard;
 mod declarations;
+mod endchecks;
 mod events;
 mod fees;
 mod gates;
