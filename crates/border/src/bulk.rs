@@ -124,6 +124,38 @@ where
 /// written there, one statement for the batch (an `Err` fails the batch).
 pub async fn each_behind_savepoint_finish<S, I, T, E, F, Fut, UFut, DFut>(
     db: &Db,
+    state: S,
+    items: impl IntoIterator<Item = I>,
+    run: impl FnMut(WriteTx, S, I) -> Fut,
+    undone: impl FnMut(WriteTx, E) -> UFut,
+    finish: impl FnOnce(WriteTx, S) -> DFut,
+) -> Result<Vec<Result<T, F>>, AppError>
+where
+    Fut: Future<Output = Step<S, T, E>>,
+    UFut: Future<Output = (WriteTx, Result<F, AppError>)>,
+    DFut: Future<Output = (WriteTx, Result<(), AppError>)>,
+{
+    each_guarded(db, Guard::Savepoint, state, items, run, undone, finish).await
+}
+
+/// How the items of a batch are kept apart (tách các mục của lô).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// Each item behind its own savepoint: a refused item's writes are rolled back. For items
+    /// whose writes can still be refused (a unique index a concurrent writer may have taken,
+    /// a row that changed under the item).
+    Savepoint,
+    /// No savepoint (quyết trước, ghi sau): every item reads and decides before it writes
+    /// anything, so a refused item ([`Refusal::Item`]) has written nothing and there is
+    /// nothing to undo; an item that fails after its first write must answer
+    /// [`Refusal::Batch`] (the whole batch is dropped). Saves one or two statements per item.
+    DecideFirst,
+}
+
+/// [`each_behind_savepoint_finish`] with the items kept apart by `guard`.
+pub async fn each_guarded<S, I, T, E, F, Fut, UFut, DFut>(
+    db: &Db,
+    guard: Guard,
     mut state: S,
     items: impl IntoIterator<Item = I>,
     mut run: impl FnMut(WriteTx, S, I) -> Fut,
@@ -150,23 +182,29 @@ where
     // was released.
     let mut next = None;
     for (k, item) in items.into_iter().enumerate() {
-        let sp = match next.take() {
-            Some(sp) => sp,
-            None => tx.savepoint().await?,
+        let sp = match (guard, next.take()) {
+            (Guard::DecideFirst, _) => None,
+            (Guard::Savepoint, Some(sp)) => Some(sp),
+            (Guard::Savepoint, None) => Some(tx.savepoint().await?),
         };
         let (back, kept, result) = run(tx, state, item).await;
         (tx, state) = (back, kept);
         match result {
             Ok(done) => {
-                if k < last {
-                    next = Some(tx.release_and_reopen(sp).await?);
-                } else {
-                    tx.release(sp).await?;
+                if let Some(sp) = sp {
+                    if k < last {
+                        next = Some(tx.release_and_reopen(sp).await?);
+                    } else {
+                        tx.release(sp).await?;
+                    }
                 }
                 out.push(Ok(done));
             }
             Err(Refusal::Item(e)) => {
-                tx.rollback_to(sp).await?;
+                // Without a savepoint the item wrote nothing ([`Guard::DecideFirst`]).
+                if let Some(sp) = sp {
+                    tx.rollback_to(sp).await?;
+                }
                 let (back, answer) = undone(tx, e).await;
                 tx = back;
                 out.push(Err(answer?));
