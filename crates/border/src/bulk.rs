@@ -47,6 +47,34 @@ pub fn rows_sql(backend: Backend, param: usize, cols: &[(&str, Col)]) -> String 
     }
 }
 
+/// `INSERT INTO <table> (<the columns' names>) <the rows of JSON parameter $1> <tail>`: many
+/// rows in one statement, each row of `rows` a JSON array of the columns in order (`tail`: an
+/// `ON CONFLICT` clause, after `WHERE true` on an upsert, or nothing). Nothing is sent for no
+/// rows. Returns the rows affected.
+pub async fn insert_rows<R: serde::Serialize>(
+    tx: &mut WriteTx,
+    table: &str,
+    cols: &[(&str, Col)],
+    tail: &str,
+    rows: &[R],
+) -> Result<u64, AppError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
+    let source = rows_sql(tx.backend(), 1, cols);
+    let body = serde_json::to_string(rows).map_err(AppError::internal)?;
+    let done = sqlx::query(&format!(
+        "INSERT INTO {table} ({}) {source} {tail}",
+        names.join(", ")
+    ))
+    .bind(body)
+    .execute(tx.conn())
+    .await
+    .map_err(|e| AppError::from(tinhso_store::DbError::from(e)))?;
+    Ok(done.rows_affected())
+}
+
 /// What a failed item of [`each_behind_savepoint`] does to its batch.
 #[derive(Debug)]
 pub enum Refusal<E> {
@@ -113,29 +141,10 @@ where
     Fut: Future<Output = Step<S, T, E>>,
     UFut: Future<Output = (WriteTx, Result<F, AppError>)>,
 {
-    each_behind_savepoint_finish(db, state, items, run, undone, |tx, _| {
+    each_guarded(db, Guard::Savepoint, state, items, run, undone, |tx, _| {
         std::future::ready((tx, Ok(())))
     })
     .await
-}
-
-/// [`each_behind_savepoint_then`], and after the last item `finish(tx, state)` runs in the
-/// same transaction before the commit (hoàn tất lô): rows the items kept in the state are
-/// written there, one statement for the batch (an `Err` fails the batch).
-pub async fn each_behind_savepoint_finish<S, I, T, E, F, Fut, UFut, DFut>(
-    db: &Db,
-    state: S,
-    items: impl IntoIterator<Item = I>,
-    run: impl FnMut(WriteTx, S, I) -> Fut,
-    undone: impl FnMut(WriteTx, E) -> UFut,
-    finish: impl FnOnce(WriteTx, S) -> DFut,
-) -> Result<Vec<Result<T, F>>, AppError>
-where
-    Fut: Future<Output = Step<S, T, E>>,
-    UFut: Future<Output = (WriteTx, Result<F, AppError>)>,
-    DFut: Future<Output = (WriteTx, Result<(), AppError>)>,
-{
-    each_guarded(db, Guard::Savepoint, state, items, run, undone, finish).await
 }
 
 /// How the items of a batch are kept apart (tách các mục của lô).
@@ -152,7 +161,10 @@ pub enum Guard {
     DecideFirst,
 }
 
-/// [`each_behind_savepoint_finish`] with the items kept apart by `guard`.
+/// [`each_behind_savepoint_then`] with the items kept apart by `guard`, and after the last
+/// item `finish(tx, state)` runs in the same transaction before the commit (hoàn tất lô):
+/// rows the items kept in the state are written there, one statement for the batch (an `Err`
+/// fails the batch).
 pub async fn each_guarded<S, I, T, E, F, Fut, UFut, DFut>(
     db: &Db,
     guard: Guard,

@@ -464,26 +464,7 @@ async fn send_checks(
     rows: &[&CheckWrite],
     customs: bool,
 ) -> Result<(), AppError> {
-    use crate::bulk::{rows_sql, Col};
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let source = rows_sql(
-        tx.backend(),
-        1,
-        &[
-            ("trip_id", Col::Text),
-            ("kind", Col::Text),
-            ("gate_code", Col::Text),
-            ("agency_code", Col::Text),
-            ("status", Col::Text),
-            ("reason", Col::Text),
-            ("started_at", Col::Int),
-            ("decided_at", Col::Int),
-            ("decided_by", Col::Text),
-            ("updated_at", Col::Int),
-        ],
-    );
+    use crate::bulk::{insert_rows, Col};
     let reason = if customs {
         ""
     } else {
@@ -506,18 +487,25 @@ async fn send_checks(
             ])
         })
         .collect();
-    sqlx::query(&format!(
-        "INSERT INTO border_checks (trip_id, kind, gate_code, agency_code, status, reason, \
-         started_at, decided_at, decided_by, updated_at) {source} WHERE true \
-         ON CONFLICT (trip_id, kind) DO UPDATE SET status = excluded.status, {reason}\
-         started_at = COALESCE(border_checks.started_at, excluded.started_at), \
+    let cols = [
+        ("trip_id", Col::Text),
+        ("kind", Col::Text),
+        ("gate_code", Col::Text),
+        ("agency_code", Col::Text),
+        ("status", Col::Text),
+        ("reason", Col::Text),
+        ("started_at", Col::Int),
+        ("decided_at", Col::Int),
+        ("decided_by", Col::Text),
+        ("updated_at", Col::Int),
+    ];
+    let upsert = format!(
+        "WHERE true ON CONFLICT (trip_id, kind) DO UPDATE SET status = excluded.status, \
+         {reason}started_at = COALESCE(border_checks.started_at, excluded.started_at), \
          decided_at = excluded.decided_at, decided_by = excluded.decided_by, \
          updated_at = excluded.updated_at"
-    ))
-    .bind(serde_json::Value::Array(body).to_string())
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
+    );
+    insert_rows(tx, "border_checks", &cols, &upsert, &body).await?;
     Ok(())
 }
 
@@ -846,25 +834,9 @@ async fn log_decision(
     }
 }
 
-/// Write decision log rows, one statement for all of them ([`crate::bulk::rows_sql`]).
+/// Write decision log rows, one statement for all of them ([`crate::bulk::insert_rows`]).
 async fn write_decisions(tx: &mut WriteTx, rows: &[DecisionLog]) -> Result<(), AppError> {
-    use crate::bulk::{rows_sql, Col};
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let source = rows_sql(
-        tx.backend(),
-        1,
-        &[
-            ("id", Col::Text),
-            ("trip_id", Col::Text),
-            ("kind", Col::Text),
-            ("decision", Col::Text),
-            ("reason", Col::Text),
-            ("at", Col::Int),
-            ("actor", Col::Text),
-        ],
-    );
+    use crate::bulk::{insert_rows, Col};
     let body: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
@@ -879,14 +851,16 @@ async fn write_decisions(tx: &mut WriteTx, rows: &[DecisionLog]) -> Result<(), A
             ])
         })
         .collect();
-    sqlx::query(&format!(
-        "INSERT INTO border_check_decisions (id, trip_id, kind, decision, reason, at, actor) \
-         {source}"
-    ))
-    .bind(serde_json::Value::Array(body).to_string())
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
+    let cols = [
+        ("id", Col::Text),
+        ("trip_id", Col::Text),
+        ("kind", Col::Text),
+        ("decision", Col::Text),
+        ("reason", Col::Text),
+        ("at", Col::Int),
+        ("actor", Col::Text),
+    ];
+    insert_rows(tx, "border_check_decisions", &cols, "", &body).await?;
     Ok(())
 }
 

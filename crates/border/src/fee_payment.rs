@@ -1383,8 +1383,9 @@ pub async fn callback_many(
     calls: &[GatewayCall],
     now_secs: i64,
 ) -> Result<Vec<Result<CallbackResult, AppError>>, AppError> {
-    crate::bulk::each_behind_savepoint_finish(
+    crate::bulk::each_guarded(
         db,
+        crate::bulk::Guard::Savepoint,
         ReceiptBook::batch(),
         calls,
         |mut tx, mut book, c| async move {

@@ -309,34 +309,28 @@ impl StageWrites {
     /// fails the batch).
     pub(crate) async fn write(&self, tx: &mut WriteTx) -> Result<(), AppError> {
         use crate::bulk::{rows_sql, Col};
-        if !self.times.is_empty() {
-            let rows: Vec<(&str, &str, i64, &str)> = self
-                .times
-                .iter()
-                .map(|((trip, stage), (at, source))| {
-                    (trip.as_str(), stage.as_str(), *at, source.as_str())
-                })
-                .collect();
-            let source = rows_sql(
-                tx.backend(),
-                1,
-                &[
-                    ("trip_id", Col::Text),
-                    ("stage", Col::Text),
-                    ("at", Col::Int),
-                    ("source", Col::Text),
-                ],
-            );
-            sqlx::query(&format!(
-                "INSERT INTO border_trip_stages (trip_id, stage, at, source) {source} WHERE true \
-                 ON CONFLICT (trip_id, stage) DO UPDATE SET at = excluded.at, \
-                 source = excluded.source WHERE excluded.at < border_trip_stages.at"
-            ))
-            .bind(serde_json::to_string(&rows).map_err(AppError::internal)?)
-            .execute(tx.conn())
-            .await
-            .map_err(db_err)?;
-        }
+        let times: Vec<(&str, &str, i64, &str)> = self
+            .times
+            .iter()
+            .map(|((trip, stage), (at, source))| {
+                (trip.as_str(), stage.as_str(), *at, source.as_str())
+            })
+            .collect();
+        let cols = [
+            ("trip_id", Col::Text),
+            ("stage", Col::Text),
+            ("at", Col::Int),
+            ("source", Col::Text),
+        ];
+        crate::bulk::insert_rows(
+            tx,
+            "border_trip_stages",
+            &cols,
+            "WHERE true ON CONFLICT (trip_id, stage) DO UPDATE SET at = excluded.at, \
+             source = excluded.source WHERE excluded.at < border_trip_stages.at",
+            &times,
+        )
+        .await?;
         if !self.moves.is_empty() {
             let rows: Vec<(&str, &str, &str, i64)> = self
                 .moves
