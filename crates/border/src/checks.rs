@@ -411,6 +411,117 @@ struct Later {
     /// whose fee is paid ([`crate::fee_payment::paid_among`]): no check writes a fee.
     codes: Vec<String>,
     paid: Option<std::collections::HashSet<String>>,
+    /// Whether the check rows of every trip the batch names were read ([`Lookups::checks`]).
+    checks_read: bool,
+    /// Per trip code, the customs releases held and the yard arrival, read for every trip
+    /// the batch names at its first release ([`Lookups::release_facts`]) and kept true by
+    /// the batch's releases.
+    releases: Option<std::collections::HashMap<String, TripReleases>>,
+    /// The release rows to upsert, by (trip id, customs declaration number).
+    release_rows: std::collections::BTreeMap<(String, String), ReleaseRow>,
+}
+
+/// A trip's customs releases held, by declaration number: (decision, decided_at,
+/// officer_ref); and when it entered the yard.
+#[derive(Default)]
+struct TripReleases {
+    held: std::collections::HashMap<String, (String, i64, String)>,
+    yard: Option<i64>,
+}
+
+/// A `border_customs_releases` row to write (the newer decision replaces the row).
+#[derive(serde::Serialize)]
+struct ReleaseRow(String, String, String, i64, String, i64, String);
+
+const RELEASE_COLUMNS: [(&str, crate::bulk::Col); 7] = [
+    ("trip_id", crate::bulk::Col::Text),
+    ("customs_declaration", crate::bulk::Col::Text),
+    ("decision", crate::bulk::Col::Text),
+    ("decided_at", crate::bulk::Col::Int),
+    ("officer_ref", crate::bulk::Col::Text),
+    ("received_at", crate::bulk::Col::Int),
+    ("received_by", crate::bulk::Col::Text),
+];
+
+const RELEASE_UPSERT: &str = "ON CONFLICT (trip_id, customs_declaration) DO UPDATE SET \
+    decision = excluded.decision, decided_at = excluded.decided_at, \
+    officer_ref = excluded.officer_ref, received_at = excluded.received_at, \
+    received_by = excluded.received_by";
+
+/// The rows of the JSON parameter $1 of trip codes, for `t.code IN (…)`.
+fn codes_sql(tx: &WriteTx) -> String {
+    let named = crate::bulk::rows_sql(tx.backend(), 1, &[("code", crate::bulk::Col::Text)]);
+    format!("SELECT code FROM ({named}) AS j")
+}
+
+fn codes_json(codes: &[String]) -> Result<String, AppError> {
+    let rows: Vec<[&str; 1]> = codes.iter().map(|c| [c.as_str()]).collect();
+    serde_json::to_string(&rows).map_err(AppError::internal)
+}
+
+/// The check rows of the trips `codes`, by trip code (one statement).
+async fn read_checks(
+    tx: &mut WriteTx,
+    codes: &[String],
+) -> Result<std::collections::HashMap<String, TripChecks>, AppError> {
+    let rows: Vec<(String, String, String, Option<i64>)> = sqlx::query_as(&format!(
+        "SELECT t.code, c.kind, c.status, c.started_at FROM border_checks c \
+         JOIN border_trips t ON t.id = c.trip_id WHERE t.code IN ({})",
+        codes_sql(tx)
+    ))
+    .bind(codes_json(codes)?)
+    .fetch_all(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let mut out: std::collections::HashMap<String, TripChecks> = codes
+        .iter()
+        .map(|c| (c.clone(), TripChecks(Vec::new())))
+        .collect();
+    for (code, kind, status, started) in rows {
+        out.entry(code)
+            .or_insert_with(|| TripChecks(Vec::new()))
+            .0
+            .push((kind, status, started));
+    }
+    Ok(out)
+}
+
+/// The customs releases held and the yard arrival of the trips `codes` (two statements).
+async fn read_releases(
+    tx: &mut WriteTx,
+    codes: &[String],
+) -> Result<std::collections::HashMap<String, TripReleases>, AppError> {
+    let body = codes_json(codes)?;
+    let named = codes_sql(tx);
+    let held: Vec<(String, String, String, i64, String)> = sqlx::query_as(&format!(
+        "SELECT t.code, r.customs_declaration, r.decision, r.decided_at, r.officer_ref \
+         FROM border_customs_releases r JOIN border_trips t ON t.id = r.trip_id \
+         WHERE t.code IN ({named})"
+    ))
+    .bind(&body)
+    .fetch_all(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let yards: Vec<(String, Option<i64>)> = sqlx::query_as(&format!(
+        "SELECT t.code, MIN(s.at) FROM border_trip_stages s \
+         JOIN border_trips t ON t.id = s.trip_id \
+         WHERE s.stage = 'yard' AND t.code IN ({named}) GROUP BY t.code"
+    ))
+    .bind(&body)
+    .fetch_all(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let mut out: std::collections::HashMap<String, TripReleases> = Default::default();
+    for (code, number, decision, at, officer) in held {
+        out.entry(code)
+            .or_default()
+            .held
+            .insert(number, (decision, at, officer));
+    }
+    for (code, yard) in yards {
+        out.entry(code).or_default().yard = yard;
+    }
+    Ok(out)
 }
 
 /// A `border_checks` upsert ([`upsert_check`]). On conflict it sets the status, the decision
@@ -426,7 +537,7 @@ struct CheckWrite {
     reason: Option<String>,
     started_at: Option<i64>,
     decided_at: Option<i64>,
-    decided_by: String,
+    decided_by: Option<String>,
     updated_at: i64,
 }
 
@@ -452,7 +563,7 @@ impl CheckWrite {
             reason: self.reason.clone(),
             started_at: self.started_at,
             decided_at: self.decided_at,
-            decided_by: Some(self.decided_by.clone()),
+            decided_by: self.decided_by.clone(),
         }
     }
 }
@@ -535,6 +646,16 @@ impl Later {
             .partition(|w| w.kind == CheckKind::Customs);
         send_checks(tx, &others, false).await?;
         send_checks(tx, &customs, true).await?;
+        let releases: Vec<&ReleaseRow> = self.release_rows.values().collect();
+        let upsert = format!("WHERE true {RELEASE_UPSERT}");
+        crate::bulk::insert_rows(
+            tx,
+            "border_customs_releases",
+            &RELEASE_COLUMNS,
+            &upsert,
+            &releases,
+        )
+        .await?;
         self.stages.write(tx).await
     }
 }
@@ -596,11 +717,44 @@ impl Lookups {
         if let Some(c) = self.checks.get(&trip.code) {
             return Ok(c.clone());
         }
+        if let Some(later) = self.later.as_mut().filter(|l| !l.checks_read) {
+            // The first need in a batch on SQLite: every trip the batch names, at once.
+            later.checks_read = true;
+            for (code, c) in read_checks(tx, &later.codes).await? {
+                self.checks.entry(code).or_insert(c);
+            }
+            if let Some(c) = self.checks.get(&trip.code) {
+                return Ok(c.clone());
+            }
+        }
         let c = TripChecks::lock(tx, &trip.id).await?;
         if tx.backend() == Backend::Sqlite {
             self.checks.insert(trip.code.clone(), c.clone());
         }
         Ok(c)
+    }
+
+    /// The release held for the trip's customs declaration `number` (decision, decided_at,
+    /// officer_ref) and the truck's arrival in the yard (the customs check's start); in a
+    /// batch on SQLite read once for every trip the batch names.
+    #[allow(clippy::type_complexity)]
+    async fn release_facts(
+        &mut self,
+        tx: &mut WriteTx,
+        trip: &Trip,
+        number: &str,
+    ) -> Result<(Option<(String, i64, String)>, Option<i64>), AppError> {
+        let Some(later) = self.later.as_mut() else {
+            return release_facts_in(tx, trip, number).await;
+        };
+        if later.releases.is_none() {
+            later.releases = Some(read_releases(tx, &later.codes).await?);
+        }
+        let t = later.releases.as_ref().and_then(|m| m.get(&trip.code));
+        Ok((
+            t.and_then(|t| t.held.get(number).cloned()),
+            t.and_then(|t| t.yard),
+        ))
     }
 
     /// Whether the trip's fee is paid ([`crate::fee_payment::paid_in`]); in a batch on SQLite
@@ -925,21 +1079,43 @@ async fn start_write(
     {
         return Ok(w.row());
     }
-    let created = sqlx::query(
-        "INSERT INTO border_checks (trip_id, kind, gate_code, agency_code, status, started_at, \
-         updated_at) VALUES ($1, $2, $3, $4, 'started', $5, $5) \
-         ON CONFLICT (trip_id, kind) DO NOTHING",
-    )
-    .bind(&trip.id)
-    .bind(kind.as_str())
-    .bind(&trip.gate)
-    .bind(&agency)
-    .bind(at)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?
-    .rows_affected()
-        > 0;
+    let created = if look.later.is_some() {
+        // In a batch on SQLite the trip's check rows are known (read once per batch): a
+        // check with no row gets one, written with the batch's others before the commit.
+        let fresh = look.checks(tx, &trip).await?.get(kind).is_none();
+        if fresh {
+            let start = CheckWrite {
+                trip_id: trip.id.clone(),
+                kind,
+                gate: trip.gate.clone(),
+                agency: agency.clone(),
+                status: "started".into(),
+                reason: None,
+                started_at: Some(at),
+                decided_at: None,
+                decided_by: None,
+                updated_at: at,
+            };
+            upsert_check(tx, look, start).await?;
+        }
+        fresh
+    } else {
+        sqlx::query(
+            "INSERT INTO border_checks (trip_id, kind, gate_code, agency_code, status, \
+             started_at, updated_at) VALUES ($1, $2, $3, $4, 'started', $5, $5) \
+             ON CONFLICT (trip_id, kind) DO NOTHING",
+        )
+        .bind(&trip.id)
+        .bind(kind.as_str())
+        .bind(&trip.gate)
+        .bind(&agency)
+        .bind(at)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            > 0
+    };
     if created {
         if let Some(c) = look.checks.get_mut(&trip.code) {
             c.set(kind, "started", Some(at));
@@ -1163,7 +1339,7 @@ async fn decide_write(
             reason: why.clone(),
             started_at: Some(started.unwrap_or(at)),
             decided_at: closes.then_some(at),
-            decided_by: ctx.actor.clone(),
+            decided_by: Some(ctx.actor.clone()),
             updated_at: at,
         },
     )
@@ -1472,29 +1648,9 @@ async fn release_in(
     }
     let from = lock_trip(tx, &trip).await?;
     let checks = look.checks(tx, &trip).await?;
-    // The release held for this declaration (if any) and, for the customs check's start, the
-    // truck's arrival in the yard, in one statement.
-    let row = sqlx::query(
-        "SELECT r.decision, r.decided_at, r.officer_ref, \
-         (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = $1 AND s.stage = 'yard') \
-         FROM (SELECT 1 AS one) AS o LEFT JOIN border_customs_releases r \
-         ON r.trip_id = $1 AND r.customs_declaration = $2",
-    )
-    .bind(&trip.id)
-    .bind(&r.customs_declaration)
-    .fetch_one(tx.conn())
-    .await
-    .map_err(db_err)?;
-    let yard: Option<i64> = row.try_get(3).map_err(db_err)?;
-    let held: Option<(String, i64, String)> = match row.try_get::<Option<String>, _>(0) {
-        Ok(Some(d)) => Some((
-            d,
-            row.try_get(1).map_err(db_err)?,
-            row.try_get(2).map_err(db_err)?,
-        )),
-        Ok(None) => None,
-        Err(e) => return Err(db_err(e).into()),
-    };
+    let (held, yard) = look
+        .release_facts(tx, &trip, &r.customs_declaration)
+        .await?;
     if let Some((d, at, who)) = held {
         let same = d == r.decision.as_str() && at == r.decided_at && who == r.officer_ref;
         if same || at >= r.decided_at {
@@ -1555,23 +1711,38 @@ async fn release_write(
         release: r,
         now,
     } = plan;
-    sqlx::query(
-        "INSERT INTO border_customs_releases (trip_id, customs_declaration, decision, decided_at, \
-         officer_ref, received_at, received_by) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (trip_id, customs_declaration) DO UPDATE SET decision = excluded.decision, \
-         decided_at = excluded.decided_at, officer_ref = excluded.officer_ref, \
-         received_at = excluded.received_at, received_by = excluded.received_by",
-    )
-    .bind(&trip.id)
-    .bind(&r.customs_declaration)
-    .bind(r.decision.as_str())
-    .bind(r.decided_at)
-    .bind(&r.officer_ref)
-    .bind(now)
-    .bind(&ctx.actor)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
+    let row = ReleaseRow(
+        trip.id.clone(),
+        r.customs_declaration.clone(),
+        r.decision.as_str().to_string(),
+        r.decided_at,
+        r.officer_ref.clone(),
+        now,
+        ctx.actor.clone(),
+    );
+    match look.later.as_mut() {
+        Some(later) => {
+            if let Some(t) = later.releases.as_mut() {
+                t.entry(trip.code.clone()).or_default().held.insert(
+                    r.customs_declaration.clone(),
+                    (row.2.clone(), row.3, row.4.clone()),
+                );
+            }
+            later
+                .release_rows
+                .insert((row.0.clone(), row.1.clone()), row);
+        }
+        None => {
+            crate::bulk::insert_rows(
+                tx,
+                "border_customs_releases",
+                &RELEASE_COLUMNS,
+                &format!("WHERE true {RELEASE_UPSERT}"),
+                &[row],
+            )
+            .await?;
+        }
+    }
     // The customs check: measured from the truck's arrival in the yard, when known.
     let status = r.decision.status();
     let closes = r.decision != CustomsDecision::Held;
@@ -1588,7 +1759,7 @@ async fn release_write(
             reason: None,
             started_at: yard.filter(|y| *y <= r.decided_at),
             decided_at: closes.then_some(r.decided_at),
-            decided_by: format!("customs:{}", r.officer_ref),
+            decided_by: Some(format!("customs:{}", r.officer_ref)),
             updated_at: now,
         },
     )
@@ -1652,6 +1823,36 @@ async fn release_write(
         stage: stage.as_str().into(),
         all_clear,
     })
+}
+
+/// [`Lookups::release_facts`] of one trip, one statement.
+#[allow(clippy::type_complexity)]
+async fn release_facts_in(
+    tx: &mut WriteTx,
+    trip: &Trip,
+    number: &str,
+) -> Result<(Option<(String, i64, String)>, Option<i64>), AppError> {
+    let row = sqlx::query(
+        "SELECT r.decision, r.decided_at, r.officer_ref, \
+         (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = $1 AND s.stage = 'yard') \
+         FROM (SELECT 1 AS one) AS o LEFT JOIN border_customs_releases r \
+         ON r.trip_id = $1 AND r.customs_declaration = $2",
+    )
+    .bind(&trip.id)
+    .bind(number)
+    .fetch_one(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let yard: Option<i64> = row.try_get(3).map_err(db_err)?;
+    let held = match row.try_get::<Option<String>, _>(0).map_err(db_err)? {
+        Some(d) => Some((
+            d,
+            row.try_get(1).map_err(db_err)?,
+            row.try_get(2).map_err(db_err)?,
+        )),
+        None => None,
+    };
+    Ok((held, yard))
 }
 
 // ---------------------------------------------------------------- batches
