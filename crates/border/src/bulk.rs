@@ -75,6 +75,52 @@ pub async fn insert_rows<R: serde::Serialize>(
     Ok(done.rows_affected())
 }
 
+/// Why an item of a [`Guard::DecideFirst`] batch stopped: every rule of the item is checked on
+/// what the transaction read before anything is written (quyết trước, ghi sau), so a refusal
+/// leaves nothing to undo; what fails after the first write is a database failure (or a broken
+/// invariant) and fails the batch.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// Refused (or failed to read) before anything was written.
+    Refused(AppError),
+    /// Failed after the item's first write.
+    Failed(AppError),
+}
+
+impl From<AppError> for Stop {
+    fn from(e: AppError) -> Self {
+        Stop::Refused(e)
+    }
+}
+
+impl From<Stop> for AppError {
+    fn from(s: Stop) -> Self {
+        match s {
+            Stop::Refused(e) | Stop::Failed(e) => e,
+        }
+    }
+}
+
+impl Stop {
+    /// What a [`Guard::DecideFirst`] batch does with it: a client error refuses the item alone
+    /// (it wrote nothing), anything else fails the batch.
+    pub(crate) fn refusal(self) -> Refusal<AppError> {
+        match self {
+            Stop::Refused(e) => Refusal::below_500(e),
+            Stop::Failed(e) => Refusal::Batch(e),
+        }
+    }
+
+    /// What a batch kept apart by `guard` does with it (behind a savepoint, any client error
+    /// is undone and refuses the item alone).
+    pub(crate) fn refusal_under(self, guard: Guard) -> Refusal<AppError> {
+        match guard {
+            Guard::DecideFirst => self.refusal(),
+            Guard::Savepoint => Refusal::below_500(self.into()),
+        }
+    }
+}
+
 /// What a failed item of [`each_behind_savepoint`] does to its batch.
 #[derive(Debug)]
 pub enum Refusal<E> {

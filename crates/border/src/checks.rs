@@ -30,7 +30,7 @@ use tinhso_store::audit::Ctx;
 use tinhso_store::{Backend, Db, DbError, WriteTx};
 use utoipa::ToSchema;
 
-use crate::bulk::Refusal;
+use crate::bulk::Stop;
 use crate::declaration::{self, Trip};
 use crate::gates::{self, CheckKind, Gate};
 use crate::journey::{self, Source, Stage};
@@ -917,43 +917,6 @@ impl TripChecks {
                     .iter()
                     .any(|(k, s, _)| k == r.kind.as_str() && s == "passed")
         })
-    }
-}
-
-/// Why an item of a check batch stopped: every rule of a start, decision or release is
-/// checked on what the transaction read before anything is written (quyết trước, ghi sau), so
-/// a refusal leaves nothing to undo and the batch needs no savepoint per item
-/// ([`crate::bulk::Guard::DecideFirst`]); what fails after the first write is a database
-/// failure (or a broken invariant) and fails the batch.
-enum Stop {
-    /// Refused (or failed to read) before anything was written.
-    Refused(AppError),
-    /// Failed after the item's first write.
-    Failed(AppError),
-}
-
-impl From<AppError> for Stop {
-    fn from(e: AppError) -> Self {
-        Stop::Refused(e)
-    }
-}
-
-impl From<Stop> for AppError {
-    fn from(s: Stop) -> Self {
-        match s {
-            Stop::Refused(e) | Stop::Failed(e) => e,
-        }
-    }
-}
-
-impl Stop {
-    /// What the batch does with it: a client error refuses the item alone (it wrote
-    /// nothing), anything else fails the batch.
-    fn refusal(self) -> Refusal<AppError> {
-        match self {
-            Stop::Refused(e) => Refusal::below_500(e),
-            Stop::Failed(e) => Refusal::Batch(e),
-        }
     }
 }
 

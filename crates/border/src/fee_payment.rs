@@ -38,7 +38,7 @@
 //!   crossings, what of them is paid and outstanding, and the money received that day with
 //!   the collector's and the budget's shares.
 
-use crate::bulk::Refusal;
+use crate::bulk::{Refusal, Stop};
 use crate::declaration::{self, Stage, Trip};
 use crate::fees::{self, FeeInput, FeeQuote, VehicleInput, VehicleKind};
 use crate::gates::Direction;
@@ -754,16 +754,8 @@ pub async fn assess_many(
     ctx: &Ctx,
     inputs: &[(AssessInput, i64)],
 ) -> Result<Vec<Result<Assessment, AppError>>, AppError> {
-    use crate::bulk::Guard;
     let schedules = fees::schedules()?;
-    // On SQLite the batch's transaction is the only writer and every refusal is decided on
-    // what it read before the item writes ([`assess_step`]): no savepoint per item. On
-    // PostgreSQL a concurrent assessment of the same trip can still take the unique index
-    // first (the insert is refused, 409): each item keeps its savepoint.
-    let guard = match db.backend() {
-        tinhso_store::Backend::Sqlite => Guard::DecideFirst,
-        tinhso_store::Backend::Postgres => Guard::Savepoint,
-    };
+    let guard = sqlite_decides_first(db);
     let codes: Vec<&str> = inputs.iter().map(|(i, _)| i.trip_code.trim()).collect();
     let codes = &codes;
     crate::bulk::each_guarded(
@@ -790,6 +782,18 @@ pub async fn assess_many(
         |tx, _| std::future::ready((tx, Ok(()))),
     )
     .await
+}
+
+/// How a fee batch keeps its items apart. On SQLite the batch's transaction is the only
+/// writer and every refusal of an assessment or a payment request is decided on what it read
+/// before the item writes ([`assess_step`], [`request_in`]): no savepoint per item. On
+/// PostgreSQL a concurrent writer can still take a unique index first (the one current
+/// assessment of a trip: the insert is refused, 409): each item keeps its savepoint.
+fn sqlite_decides_first(db: &Db) -> crate::bulk::Guard {
+    match db.backend() {
+        tinhso_store::Backend::Sqlite => crate::bulk::Guard::DecideFirst,
+        tinhso_store::Backend::Postgres => crate::bulk::Guard::Savepoint,
+    }
 }
 
 /// What an assessment batch reads up front ([`assess_many`]): per trip code, the trip's
@@ -1067,7 +1071,9 @@ pub async fn request_payment_under(
     schedules: &[fees::Schedule],
 ) -> Result<FeePayment, AppError> {
     let mut tx = db.begin_write().await?;
-    let p = request_in(&mut tx, ctx, trip_code, now, schedules).await?;
+    let p = request_in(&mut tx, ctx, trip_code, now, schedules)
+        .await
+        .map_err(AppError::from)?;
     tx.commit().await?;
     p.ok_or_else(|| nothing_more_to_pay(trip_code))
 }
@@ -1104,7 +1110,7 @@ async fn request_in(
     trip_code: &str,
     now: i64,
     schedules: &[fees::Schedule],
-) -> Result<Option<FeePayment>, AppError> {
+) -> Result<Option<FeePayment>, Stop> {
     // The trip's assessments that are not superseded (its own and its top-ups), each with its
     // earliest pending request, in one statement (the join goes through the payments'
     // (trip_code, status) index).
@@ -1129,7 +1135,8 @@ async fn request_in(
         return Err(AppError::conflict(
             "Chuyến này chưa được tính phí",
             "No fee has been assessed for this trip yet",
-        ));
+        )
+        .into());
     };
     let topup = found
         .iter()
@@ -1139,7 +1146,8 @@ async fn request_in(
             return Err(AppError::conflict(
                 "Phí của chuyến này đã được hoàn; không thu lại",
                 "The fee of this trip was refunded: it is not collected again",
-            ))
+            )
+            .into())
         }
         ("paid", Some((t, r))) => (t.clone(), *r),
         _ => (base.clone(), *base_row),
@@ -1165,6 +1173,7 @@ async fn request_in(
             journey: a.journey.clone(),
             container: container_of(&a, schedules).into(),
         };
+        // Its refusals come before its writes, and this request wrote nothing before it.
         a = assess_in(tx, ctx, &input, now, schedules, Some("schedule_changed")).await?;
         if a.status == "paid" {
             // Nothing more to pay: the new rate is not higher (a refund of the difference
@@ -1175,13 +1184,28 @@ async fn request_in(
         return Err(AppError::conflict(
             "Chuyến này đã nộp phí",
             "The fee of this trip has been paid",
-        ));
+        )
+        .into());
     } else {
         let pending: Option<String> = row.try_get(ASSESSMENT_WIDTH).map_err(db_err)?;
         if pending.is_some() {
-            return payment_at(row, ASSESSMENT_WIDTH).map(Some);
+            return Ok(Some(payment_at(row, ASSESSMENT_WIDTH)?));
         }
     }
+    request_write(tx, ctx, a, now)
+        .await
+        .map(Some)
+        .map_err(Stop::Failed)
+}
+
+/// The writes of a payment request whose rules passed ([`request_in`]): the pending request
+/// with its VietQR code and its audit entry (nothing here refuses the request).
+async fn request_write(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    a: Assessment,
+    now: i64,
+) -> Result<FeePayment, AppError> {
     let purpose = payment_purpose(&a);
     let qr = vietqr::payload(
         gateway::DEMO_BANK_BIN,
@@ -1222,7 +1246,7 @@ async fn request_in(
     ))
     .await?;
     // The row just written, as written (not read back).
-    Ok(Some(FeePayment {
+    Ok(FeePayment {
         id,
         assessment_id: a.id,
         trip_code: a.trip_code,
@@ -1243,7 +1267,7 @@ async fn request_in(
         bank_name: gateway::DEMO_BANK_NAME.into(),
         account: gateway::DEMO_ACCOUNT.into(),
         account_name: gateway::DEMO_ACCOUNT_NAME.into(),
-    }))
+    })
 }
 
 /// The `container` an assessment was priced with (`20ft`, `40ft` or empty), from its vehicle
@@ -1271,14 +1295,18 @@ pub async fn request_payment_many(
     requests: &[(String, i64)],
 ) -> Result<Vec<Result<FeePayment, AppError>>, AppError> {
     let schedules = fees::schedules()?;
-    let asked = crate::bulk::each_behind_savepoint(
+    let guard = sqlite_decides_first(db);
+    let asked = crate::bulk::each_guarded(
         db,
+        guard,
         (),
         requests,
         |mut tx, (), (code, now)| async move {
             let r = request_in(&mut tx, ctx, code, *now, schedules).await;
-            (tx, (), r.map_err(Refusal::below_500))
+            (tx, (), r.map_err(|e| e.refusal_under(guard)))
         },
+        |tx, e| std::future::ready((tx, Ok(e))),
+        |tx, _| std::future::ready((tx, Ok(()))),
     )
     .await?;
     Ok(asked
