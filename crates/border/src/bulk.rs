@@ -47,6 +47,27 @@ pub fn rows_sql(backend: Backend, param: usize, cols: &[(&str, Col)]) -> String 
     }
 }
 
+/// What a failed item of [`each_behind_savepoint`] does to its batch.
+#[derive(Debug)]
+pub enum Refusal<E> {
+    /// The item is refused (từ chối): what it wrote is undone and `E` is its answer; the
+    /// others go on.
+    Item(E),
+    /// The whole batch fails and nothing is written (a database failure).
+    Batch(AppError),
+}
+
+impl Refusal<AppError> {
+    /// A client error (4xx) refuses the item, anything else fails the batch.
+    pub fn below_500(e: AppError) -> Self {
+        if e.status() < 500 {
+            Refusal::Item(e)
+        } else {
+            Refusal::Batch(e)
+        }
+    }
+}
+
 /// `INSERT INTO <table> (<the columns' names>) <the rows of JSON parameter $1> <tail>`: many
 /// rows in one statement, each row of `rows` a JSON array of the columns in order (`tail`: an
 /// `ON CONFLICT` clause, after `WHERE true` on an upsert, or nothing). Nothing is sent for no
@@ -117,27 +138,6 @@ impl Stop {
         match guard {
             Guard::DecideFirst => self.refusal(),
             Guard::Savepoint => Refusal::below_500(self.into()),
-        }
-    }
-}
-
-/// What a failed item of [`each_behind_savepoint`] does to its batch.
-#[derive(Debug)]
-pub enum Refusal<E> {
-    /// The item is refused (từ chối): what it wrote is undone and `E` is its answer; the
-    /// others go on.
-    Item(E),
-    /// The whole batch fails and nothing is written (a database failure).
-    Batch(AppError),
-}
-
-impl Refusal<AppError> {
-    /// A client error (4xx) refuses the item, anything else fails the batch.
-    pub fn below_500(e: AppError) -> Self {
-        if e.status() < 500 {
-            Refusal::Item(e)
-        } else {
-            Refusal::Batch(e)
         }
     }
 }
