@@ -73,6 +73,80 @@ impl Refusal<AppError> {
     }
 }
 
+/// `INSERT INTO <table> (<the columns' names>) <the rows of JSON parameter $1> <tail>`: many
+/// rows in one statement, each row of `rows` a JSON array of the columns in order (`tail`: an
+/// `ON CONFLICT` clause, after `WHERE true` on an upsert, or nothing). Nothing is sent for no
+/// rows. Returns the rows affected.
+pub async fn insert_rows<R: serde::Serialize>(
+    tx: &mut WriteTx,
+    table: &str,
+    cols: &[(&str, Col)],
+    tail: &str,
+    rows: &[R],
+) -> Result<u64, AppError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
+    let source = rows_sql(tx.backend(), 1, cols);
+    let body = serde_json::to_string(rows).map_err(AppError::internal)?;
+    let done = sqlx::query(&format!(
+        "INSERT INTO {table} ({}) {source} {tail}",
+        names.join(", ")
+    ))
+    .bind(body)
+    .execute(tx.conn())
+    .await
+    .map_err(|e| AppError::from(tinhso_store::DbError::from(e)))?;
+    Ok(done.rows_affected())
+}
+
+/// Why an item of a [`Guard::DecideFirst`] batch stopped: every rule of the item is checked on
+/// what the transaction read before anything is written (quyết trước, ghi sau), so a refusal
+/// leaves nothing to undo; what fails after the first write is a database failure (or a broken
+/// invariant) and fails the batch.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// Refused (or failed to read) before anything was written.
+    Refused(AppError),
+    /// Failed after the item's first write.
+    Failed(AppError),
+}
+
+impl From<AppError> for Stop {
+    fn from(e: AppError) -> Self {
+        Stop::Refused(e)
+    }
+}
+
+impl From<Stop> for AppError {
+    fn from(s: Stop) -> Self {
+        match s {
+            Stop::Refused(e) | Stop::Failed(e) => e,
+        }
+    }
+}
+
+impl Stop {
+    /// What a [`Guard::DecideFirst`] batch does with it: a client error refuses the item alone
+    /// (it wrote nothing), anything else fails the batch.
+    pub(crate) fn refusal(self) -> Refusal<AppError> {
+        match self {
+            Stop::Refused(e) => Refusal::below_500(e),
+            Stop::Failed(e) => Refusal::Batch(e),
+        }
+    }
+
+    /// What a batch kept apart by `guard` does with it (behind a savepoint, any client error
+    /// is undone and refuses the item alone).
+    pub(crate) fn refusal_under(self, guard: Guard) -> Refusal<AppError> {
+        match guard {
+            Guard::DecideFirst => self.refusal(),
+            Guard::Savepoint => Refusal::below_500(self.into()),
+        }
+    }
+}
+
 /// What one item's run hands back: the transaction and the state it was lent, and the
 /// item's result.
 pub type Step<S, T, E> = (WriteTx, S, Result<T, Refusal<E>>);
@@ -118,17 +192,33 @@ where
     Fut: Future<Output = Step<S, T, E>>,
     UFut: Future<Output = (WriteTx, Result<F, AppError>)>,
 {
-    each_behind_savepoint_finish(db, state, items, run, undone, |tx, _| {
+    each_guarded(db, Guard::Savepoint, state, items, run, undone, |tx, _| {
         std::future::ready((tx, Ok(())))
     })
     .await
 }
 
-/// [`each_behind_savepoint_then`], and after the last item `finish(tx, state)` runs in the
-/// same transaction before the commit (hoàn tất lô): rows the items kept in the state are
-/// written there, one statement for the batch (an `Err` fails the batch).
-pub async fn each_behind_savepoint_finish<S, I, T, E, F, Fut, UFut, DFut>(
+/// How the items of a batch are kept apart (tách các mục của lô).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// Each item behind its own savepoint: a refused item's writes are rolled back. For items
+    /// whose writes can still be refused (a unique index a concurrent writer may have taken,
+    /// a row that changed under the item).
+    Savepoint,
+    /// No savepoint (quyết trước, ghi sau): every item reads and decides before it writes
+    /// anything, so a refused item ([`Refusal::Item`]) has written nothing and there is
+    /// nothing to undo; an item that fails after its first write must answer
+    /// [`Refusal::Batch`] (the whole batch is dropped). Saves one or two statements per item.
+    DecideFirst,
+}
+
+/// [`each_behind_savepoint_then`] with the items kept apart by `guard`, and after the last
+/// item `finish(tx, state)` runs in the same transaction before the commit (hoàn tất lô):
+/// rows the items kept in the state are written there, one statement for the batch (an `Err`
+/// fails the batch).
+pub async fn each_guarded<S, I, T, E, F, Fut, UFut, DFut>(
     db: &Db,
+    guard: Guard,
     mut state: S,
     items: impl IntoIterator<Item = I>,
     mut run: impl FnMut(WriteTx, S, I) -> Fut,
@@ -155,23 +245,29 @@ where
     // was released.
     let mut next = None;
     for (k, item) in items.into_iter().enumerate() {
-        let sp = match next.take() {
-            Some(sp) => sp,
-            None => tx.savepoint().await?,
+        let sp = match (guard, next.take()) {
+            (Guard::DecideFirst, _) => None,
+            (Guard::Savepoint, Some(sp)) => Some(sp),
+            (Guard::Savepoint, None) => Some(tx.savepoint().await?),
         };
         let (back, kept, result) = run(tx, state, item).await;
         (tx, state) = (back, kept);
         match result {
             Ok(done) => {
-                if k < last {
-                    next = Some(tx.release_and_reopen(sp).await?);
-                } else {
-                    tx.release(sp).await?;
+                if let Some(sp) = sp {
+                    if k < last {
+                        next = Some(tx.release_and_reopen(sp).await?);
+                    } else {
+                        tx.release(sp).await?;
+                    }
                 }
                 out.push(Ok(done));
             }
             Err(Refusal::Item(e)) => {
-                tx.rollback_to(sp).await?;
+                // Without a savepoint the item wrote nothing ([`Guard::DecideFirst`]).
+                if let Some(sp) = sp {
+                    tx.rollback_to(sp).await?;
+                }
                 let (back, answer) = undone(tx, e).await;
                 tx = back;
                 out.push(Err(answer?));

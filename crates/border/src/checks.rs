@@ -30,7 +30,7 @@ use tinhso_store::audit::Ctx;
 use tinhso_store::{Backend, Db, DbError, WriteTx};
 use utoipa::ToSchema;
 
-use crate::bulk::Refusal;
+use crate::bulk::Stop;
 use crate::declaration::{self, Trip};
 use crate::gates::{self, CheckKind, Gate};
 use crate::journey::{self, Source, Stage};
@@ -381,8 +381,8 @@ fn trip_over(trip: &Trip) -> AppError {
 
 /// What a batch of check items reads once and keeps: the gates and the agencies' scopes
 /// (neither changes while checks are recorded), and each trip as the batch's transaction
-/// read it (chuyến đã đọc), kept true by the batch's own stage moves ([`Lookups::moved`]) and
-/// forgotten when an item is undone ([`Lookups::forget`]).
+/// read it (chuyến đã đọc), kept true by the batch's own stage moves ([`Lookups::moved`]) (a
+/// refused item wrote nothing: [`Stop`]).
 pub(crate) struct Lookups {
     gates: Vec<Gate>,
     scopes: std::collections::HashMap<String, ResourceScope>,
@@ -394,6 +394,270 @@ pub(crate) struct Lookups {
     /// kept so far, written in one statement before the commit ([`write_decisions`]);
     /// `None`: each row is written at once.
     decisions: Option<Vec<DecisionLog>>,
+    /// In a batch on SQLite: the check rows and the trips' stage times and moves of the items
+    /// kept so far, written before the commit ([`Later::write`]); `None`: written at once.
+    later: Option<Later>,
+}
+
+/// What a batch on SQLite writes before its commit instead of at once (ghi dồn): its
+/// transaction is the only writer, and everything the batch reads of these rows comes from
+/// `Lookups` (the trips' stages, the check rows), which the items keep true.
+#[derive(Default)]
+struct Later {
+    /// The check rows by (trip id, kind), each as the upserts so far would have left it.
+    checks: std::collections::BTreeMap<(String, &'static str), CheckWrite>,
+    stages: journey::StageWrites,
+    /// The trip codes the batch names, and (read at the first need, in one statement) those
+    /// whose fee is paid ([`crate::fee_payment::paid_among`]): no check writes a fee.
+    codes: Vec<String>,
+    paid: Option<std::collections::HashSet<String>>,
+    /// Whether the check rows of every trip the batch names were read ([`Lookups::checks`]).
+    checks_read: bool,
+    /// Per trip code, the customs releases held and the yard arrival, read for every trip
+    /// the batch names at its first release ([`Lookups::release_facts`]) and kept true by
+    /// the batch's releases.
+    releases: Option<std::collections::HashMap<String, TripReleases>>,
+    /// The release rows to upsert, by (trip id, customs declaration number).
+    release_rows: std::collections::BTreeMap<(String, String), ReleaseRow>,
+}
+
+/// A trip's customs releases held, by declaration number: (decision, decided_at,
+/// officer_ref); and when it entered the yard.
+#[derive(Default)]
+struct TripReleases {
+    held: std::collections::HashMap<String, (String, i64, String)>,
+    yard: Option<i64>,
+}
+
+/// A `border_customs_releases` row to write (the newer decision replaces the row).
+#[derive(serde::Serialize)]
+struct ReleaseRow(String, String, String, i64, String, i64, String);
+
+const RELEASE_COLUMNS: [(&str, crate::bulk::Col); 7] = [
+    ("trip_id", crate::bulk::Col::Text),
+    ("customs_declaration", crate::bulk::Col::Text),
+    ("decision", crate::bulk::Col::Text),
+    ("decided_at", crate::bulk::Col::Int),
+    ("officer_ref", crate::bulk::Col::Text),
+    ("received_at", crate::bulk::Col::Int),
+    ("received_by", crate::bulk::Col::Text),
+];
+
+const RELEASE_UPSERT: &str = "ON CONFLICT (trip_id, customs_declaration) DO UPDATE SET \
+    decision = excluded.decision, decided_at = excluded.decided_at, \
+    officer_ref = excluded.officer_ref, received_at = excluded.received_at, \
+    received_by = excluded.received_by";
+
+/// The rows of the JSON parameter $1 of trip codes, for `t.code IN (…)`.
+fn codes_sql(tx: &WriteTx) -> String {
+    let named = crate::bulk::rows_sql(tx.backend(), 1, &[("code", crate::bulk::Col::Text)]);
+    format!("SELECT code FROM ({named}) AS j")
+}
+
+fn codes_json(codes: &[String]) -> Result<String, AppError> {
+    let rows: Vec<[&str; 1]> = codes.iter().map(|c| [c.as_str()]).collect();
+    serde_json::to_string(&rows).map_err(AppError::internal)
+}
+
+/// The check rows of the trips `codes`, by trip code (one statement).
+async fn read_checks(
+    tx: &mut WriteTx,
+    codes: &[String],
+) -> Result<std::collections::HashMap<String, TripChecks>, AppError> {
+    let rows: Vec<(String, String, String, Option<i64>)> = sqlx::query_as(&format!(
+        "SELECT t.code, c.kind, c.status, c.started_at FROM border_checks c \
+         JOIN border_trips t ON t.id = c.trip_id WHERE t.code IN ({})",
+        codes_sql(tx)
+    ))
+    .bind(codes_json(codes)?)
+    .fetch_all(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let mut out: std::collections::HashMap<String, TripChecks> = codes
+        .iter()
+        .map(|c| (c.clone(), TripChecks(Vec::new())))
+        .collect();
+    for (code, kind, status, started) in rows {
+        out.entry(code)
+            .or_insert_with(|| TripChecks(Vec::new()))
+            .0
+            .push((kind, status, started));
+    }
+    Ok(out)
+}
+
+/// The customs releases held and the yard arrival of the trips `codes` (two statements).
+async fn read_releases(
+    tx: &mut WriteTx,
+    codes: &[String],
+) -> Result<std::collections::HashMap<String, TripReleases>, AppError> {
+    let body = codes_json(codes)?;
+    let named = codes_sql(tx);
+    let held: Vec<(String, String, String, i64, String)> = sqlx::query_as(&format!(
+        "SELECT t.code, r.customs_declaration, r.decision, r.decided_at, r.officer_ref \
+         FROM border_customs_releases r JOIN border_trips t ON t.id = r.trip_id \
+         WHERE t.code IN ({named})"
+    ))
+    .bind(&body)
+    .fetch_all(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let yards: Vec<(String, Option<i64>)> = sqlx::query_as(&format!(
+        "SELECT t.code, MIN(s.at) FROM border_trip_stages s \
+         JOIN border_trips t ON t.id = s.trip_id \
+         WHERE s.stage = 'yard' AND t.code IN ({named}) GROUP BY t.code"
+    ))
+    .bind(&body)
+    .fetch_all(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let mut out: std::collections::HashMap<String, TripReleases> = Default::default();
+    for (code, number, decision, at, officer) in held {
+        out.entry(code)
+            .or_default()
+            .held
+            .insert(number, (decision, at, officer));
+    }
+    for (code, yard) in yards {
+        out.entry(code).or_default().yard = yard;
+    }
+    Ok(out)
+}
+
+/// A `border_checks` upsert ([`upsert_check`]). On conflict it sets the status, the decision
+/// and the time of the update, keeps a start already recorded, and sets the reason except
+/// on the customs check (whose rows only releases write, without a reason).
+#[derive(Clone)]
+struct CheckWrite {
+    trip_id: String,
+    kind: CheckKind,
+    gate: String,
+    agency: String,
+    status: String,
+    reason: Option<String>,
+    started_at: Option<i64>,
+    decided_at: Option<i64>,
+    decided_by: Option<String>,
+    updated_at: i64,
+}
+
+impl CheckWrite {
+    /// This upsert after `self` (both kept): what the row becomes.
+    fn then(&mut self, w: CheckWrite) {
+        self.status = w.status;
+        if w.kind != CheckKind::Customs {
+            self.reason = w.reason;
+        }
+        self.started_at = self.started_at.or(w.started_at);
+        self.decided_at = w.decided_at;
+        self.decided_by = w.decided_by;
+        self.updated_at = w.updated_at;
+    }
+
+    /// The row as written (with no row before it).
+    fn row(&self) -> CheckRow {
+        CheckRow {
+            kind: self.kind,
+            agency_code: self.agency.clone(),
+            status: self.status.clone(),
+            reason: self.reason.clone(),
+            started_at: self.started_at,
+            decided_at: self.decided_at,
+            decided_by: self.decided_by.clone(),
+        }
+    }
+}
+
+/// The upsert of check rows, one statement for `rows` (all of one side of [`CheckWrite`]'s
+/// reason rule: customs or not).
+async fn send_checks(
+    tx: &mut WriteTx,
+    rows: &[&CheckWrite],
+    customs: bool,
+) -> Result<(), AppError> {
+    use crate::bulk::{insert_rows, Col};
+    let reason = if customs {
+        ""
+    } else {
+        "reason = excluded.reason, "
+    };
+    let body: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|w| {
+            serde_json::json!([
+                w.trip_id,
+                w.kind.as_str(),
+                w.gate,
+                w.agency,
+                w.status,
+                w.reason,
+                w.started_at,
+                w.decided_at,
+                w.decided_by,
+                w.updated_at
+            ])
+        })
+        .collect();
+    let cols = [
+        ("trip_id", Col::Text),
+        ("kind", Col::Text),
+        ("gate_code", Col::Text),
+        ("agency_code", Col::Text),
+        ("status", Col::Text),
+        ("reason", Col::Text),
+        ("started_at", Col::Int),
+        ("decided_at", Col::Int),
+        ("decided_by", Col::Text),
+        ("updated_at", Col::Int),
+    ];
+    let upsert = format!(
+        "WHERE true ON CONFLICT (trip_id, kind) DO UPDATE SET status = excluded.status, \
+         {reason}started_at = COALESCE(border_checks.started_at, excluded.started_at), \
+         decided_at = excluded.decided_at, decided_by = excluded.decided_by, \
+         updated_at = excluded.updated_at"
+    );
+    insert_rows(tx, "border_checks", &cols, &upsert, &body).await?;
+    Ok(())
+}
+
+/// Upsert a check row ([`CheckWrite`]): at once, or kept in the batch ([`Later`]).
+async fn upsert_check(tx: &mut WriteTx, look: &mut Lookups, w: CheckWrite) -> Result<(), AppError> {
+    match look.later.as_mut() {
+        Some(later) => {
+            match later.checks.entry((w.trip_id.clone(), w.kind.as_str())) {
+                std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().then(w),
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(w);
+                }
+            }
+            Ok(())
+        }
+        None => send_checks(tx, &[&w], w.kind == CheckKind::Customs).await,
+    }
+}
+
+impl Later {
+    /// Write what the batch kept: the check rows (two statements: customs and the others),
+    /// then the stage times and moves.
+    async fn write(&self, tx: &mut WriteTx) -> Result<(), AppError> {
+        let (customs, others): (Vec<&CheckWrite>, Vec<&CheckWrite>) = self
+            .checks
+            .values()
+            .partition(|w| w.kind == CheckKind::Customs);
+        send_checks(tx, &others, false).await?;
+        send_checks(tx, &customs, true).await?;
+        let releases: Vec<&ReleaseRow> = self.release_rows.values().collect();
+        let upsert = format!("WHERE true {RELEASE_UPSERT}");
+        crate::bulk::insert_rows(
+            tx,
+            "border_customs_releases",
+            &RELEASE_COLUMNS,
+            &upsert,
+            &releases,
+        )
+        .await?;
+        self.stages.write(tx).await
+    }
 }
 
 /// A row of `border_check_decisions` not written yet.
@@ -415,6 +679,7 @@ impl Lookups {
             trips: std::collections::HashMap::new(),
             checks: std::collections::HashMap::new(),
             decisions: None,
+            later: None,
         })
     }
 
@@ -445,13 +710,6 @@ impl Lookups {
         }
     }
 
-    /// An item on trip `code` was undone (its savepoint rolled back): read the trip and its
-    /// checks again.
-    fn forget(&mut self, code: &str) {
-        self.trips.remove(code.trim());
-        self.checks.remove(code.trim());
-    }
-
     /// The trip's check rows ([`TripChecks::lock`]): on SQLite read once per batch (the
     /// batch's transaction is the only writer) and kept true by [`Lookups::keep_checks`]; on
     /// PostgreSQL read and locked every time.
@@ -459,11 +717,56 @@ impl Lookups {
         if let Some(c) = self.checks.get(&trip.code) {
             return Ok(c.clone());
         }
+        if let Some(later) = self.later.as_mut().filter(|l| !l.checks_read) {
+            // The first need in a batch on SQLite: every trip the batch names, at once.
+            later.checks_read = true;
+            for (code, c) in read_checks(tx, &later.codes).await? {
+                self.checks.entry(code).or_insert(c);
+            }
+            if let Some(c) = self.checks.get(&trip.code) {
+                return Ok(c.clone());
+            }
+        }
         let c = TripChecks::lock(tx, &trip.id).await?;
         if tx.backend() == Backend::Sqlite {
             self.checks.insert(trip.code.clone(), c.clone());
         }
         Ok(c)
+    }
+
+    /// The release held for the trip's customs declaration `number` (decision, decided_at,
+    /// officer_ref) and the truck's arrival in the yard (the customs check's start); in a
+    /// batch on SQLite read once for every trip the batch names.
+    #[allow(clippy::type_complexity)]
+    async fn release_facts(
+        &mut self,
+        tx: &mut WriteTx,
+        trip: &Trip,
+        number: &str,
+    ) -> Result<(Option<(String, i64, String)>, Option<i64>), AppError> {
+        let Some(later) = self.later.as_mut() else {
+            return release_facts_in(tx, trip, number).await;
+        };
+        if later.releases.is_none() {
+            later.releases = Some(read_releases(tx, &later.codes).await?);
+        }
+        let t = later.releases.as_ref().and_then(|m| m.get(&trip.code));
+        Ok((
+            t.and_then(|t| t.held.get(number).cloned()),
+            t.and_then(|t| t.yard),
+        ))
+    }
+
+    /// Whether the trip's fee is paid ([`crate::fee_payment::paid_in`]); in a batch on SQLite
+    /// read once for every trip the batch names.
+    async fn paid(&mut self, tx: &mut WriteTx, trip: &Trip) -> Result<bool, AppError> {
+        let Some(later) = self.later.as_mut() else {
+            return crate::fee_payment::paid_in(tx, &trip.id).await;
+        };
+        if later.paid.is_none() {
+            later.paid = Some(crate::fee_payment::paid_among(tx, &later.codes).await?);
+        }
+        Ok(later.paid.as_ref().is_some_and(|p| p.contains(&trip.code)))
     }
 
     /// The trip's check rows after an item wrote them (only kept where they were read once).
@@ -648,25 +951,9 @@ async fn log_decision(
     }
 }
 
-/// Write decision log rows, one statement for all of them ([`crate::bulk::rows_sql`]).
+/// Write decision log rows, one statement for all of them ([`crate::bulk::insert_rows`]).
 async fn write_decisions(tx: &mut WriteTx, rows: &[DecisionLog]) -> Result<(), AppError> {
-    use crate::bulk::{rows_sql, Col};
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let source = rows_sql(
-        tx.backend(),
-        1,
-        &[
-            ("id", Col::Text),
-            ("trip_id", Col::Text),
-            ("kind", Col::Text),
-            ("decision", Col::Text),
-            ("reason", Col::Text),
-            ("at", Col::Int),
-            ("actor", Col::Text),
-        ],
-    );
+    use crate::bulk::{insert_rows, Col};
     let body: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
@@ -681,14 +968,16 @@ async fn write_decisions(tx: &mut WriteTx, rows: &[DecisionLog]) -> Result<(), A
             ])
         })
         .collect();
-    sqlx::query(&format!(
-        "INSERT INTO border_check_decisions (id, trip_id, kind, decision, reason, at, actor) \
-         {source}"
-    ))
-    .bind(serde_json::Value::Array(body).to_string())
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
+    let cols = [
+        ("id", Col::Text),
+        ("trip_id", Col::Text),
+        ("kind", Col::Text),
+        ("decision", Col::Text),
+        ("reason", Col::Text),
+        ("at", Col::Int),
+        ("actor", Col::Text),
+    ];
+    insert_rows(tx, "border_check_decisions", &cols, "", &body).await?;
     Ok(())
 }
 
@@ -707,7 +996,9 @@ pub async fn start(
     }
     let mut look = Lookups::load(db).await?;
     let mut tx = db.begin_write().await?;
-    let row = start_in(&mut tx, db, &mut look, ctx, principal, trip_code, kind, at).await?;
+    let row = start_in(&mut tx, db, &mut look, ctx, principal, trip_code, kind, at)
+        .await
+        .map_err(AppError::from)?;
     tx.commit().await?;
     Ok(row)
 }
@@ -723,26 +1014,71 @@ async fn start_in(
     trip_code: &str,
     kind: CheckKind,
     at: i64,
-) -> Result<CheckRow, AppError> {
+) -> Result<CheckRow, Stop> {
     if kind == CheckKind::Customs {
-        return Err(customs_on_platform());
+        return Err(customs_on_platform().into());
     }
     let (trip, _gate, agency) = load_in(tx, db, look, principal, trip_code, kind).await?;
-    let created = sqlx::query(
-        "INSERT INTO border_checks (trip_id, kind, gate_code, agency_code, status, started_at, \
-         updated_at) VALUES ($1, $2, $3, $4, 'started', $5, $5) \
-         ON CONFLICT (trip_id, kind) DO NOTHING",
-    )
-    .bind(&trip.id)
-    .bind(kind.as_str())
-    .bind(&trip.gate)
-    .bind(&agency)
-    .bind(at)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?
-    .rows_affected()
-        > 0;
+    start_write(tx, look, ctx, trip, kind, agency, at)
+        .await
+        .map_err(Stop::Failed)
+}
+
+/// The writes of [`start_in`] once its rules passed (nothing here refuses the start).
+async fn start_write(
+    tx: &mut WriteTx,
+    look: &mut Lookups,
+    ctx: &Ctx,
+    trip: Trip,
+    kind: CheckKind,
+    agency: String,
+    at: i64,
+) -> Result<CheckRow, AppError> {
+    // A row the batch keeps to write exists already: the start changes nothing.
+    if let Some(w) = look
+        .later
+        .as_ref()
+        .and_then(|l| l.checks.get(&(trip.id.clone(), kind.as_str())))
+    {
+        return Ok(w.row());
+    }
+    let created = if look.later.is_some() {
+        // In a batch on SQLite the trip's check rows are known (read once per batch): a
+        // check with no row gets one, written with the batch's others before the commit.
+        let fresh = look.checks(tx, &trip).await?.get(kind).is_none();
+        if fresh {
+            let start = CheckWrite {
+                trip_id: trip.id.clone(),
+                kind,
+                gate: trip.gate.clone(),
+                agency: agency.clone(),
+                status: "started".into(),
+                reason: None,
+                started_at: Some(at),
+                decided_at: None,
+                decided_by: None,
+                updated_at: at,
+            };
+            upsert_check(tx, look, start).await?;
+        }
+        fresh
+    } else {
+        sqlx::query(
+            "INSERT INTO border_checks (trip_id, kind, gate_code, agency_code, status, \
+             started_at, updated_at) VALUES ($1, $2, $3, $4, 'started', $5, $5) \
+             ON CONFLICT (trip_id, kind) DO NOTHING",
+        )
+        .bind(&trip.id)
+        .bind(kind.as_str())
+        .bind(&trip.gate)
+        .bind(&agency)
+        .bind(at)
+        .execute(tx.conn())
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            > 0
+    };
     if created {
         if let Some(c) = look.checks.get_mut(&trip.code) {
             c.set(kind, "started", Some(at));
@@ -860,7 +1196,8 @@ pub async fn decide(
     let o = decide_in(
         &mut tx, db, &mut look, ctx, principal, trip_code, kind, input, at,
     )
-    .await?;
+    .await
+    .map_err(AppError::from)?;
     tx.commit().await?;
     Ok(o)
 }
@@ -878,48 +1215,98 @@ async fn decide_in(
     kind: CheckKind,
     input: &DecisionInput,
     at: i64,
-) -> Result<Outcome, AppError> {
+) -> Result<Outcome, Stop> {
     let (d, why) = check_input(&input.decision, &input.reason)?;
     if kind == CheckKind::Customs {
-        return Err(customs_on_platform());
+        return Err(customs_on_platform().into());
     }
     let (trip, gate, agency) = load_in(tx, db, look, principal, trip_code, kind).await?;
     let from = lock_trip(tx, &trip).await?;
     if !from.is_active() {
-        return Err(trip_over(&trip));
+        return Err(trip_over(&trip).into());
     }
-    let mut checks = look.checks(tx, &trip).await?;
+    let checks = look.checks(tx, &trip).await?;
     // A check not started yet starts with this decision (as if started now).
     let (status, started) = checks
         .get(kind)
         .unwrap_or_else(|| ("started".to_string(), Some(at)));
     if matches!(status.as_str(), "passed" | "rejected") {
-        return Err(already_closed(kind, &status));
+        return Err(already_closed(kind, &status).into());
     }
+    let plan = DecisionPlan {
+        trip,
+        gate,
+        agency,
+        from,
+        checks,
+        kind,
+        decision: d,
+        why,
+        status,
+        started,
+        at,
+    };
+    decide_write(tx, look, ctx, plan)
+        .await
+        .map_err(Stop::Failed)
+}
+
+/// A decision whose rules passed ([`decide_in`]): what its writes need.
+struct DecisionPlan {
+    trip: Trip,
+    gate: Gate,
+    agency: String,
+    /// The trip's stage as locked.
+    from: Stage,
+    checks: TripChecks,
+    kind: CheckKind,
+    decision: Decision,
+    why: Option<String>,
+    /// The check's status before.
+    status: String,
+    started: Option<i64>,
+    at: i64,
+}
+
+/// The writes of a decision whose rules passed: the check's upsert, its log row, the trip's
+/// move, the audit entry and the event (nothing here refuses the decision).
+async fn decide_write(
+    tx: &mut WriteTx,
+    look: &mut Lookups,
+    ctx: &Ctx,
+    plan: DecisionPlan,
+) -> Result<Outcome, AppError> {
+    let DecisionPlan {
+        trip,
+        gate,
+        agency,
+        from,
+        mut checks,
+        kind,
+        decision: d,
+        why,
+        status,
+        started,
+        at,
+    } = plan;
     let closes = d != Decision::Hold;
-    sqlx::query(
-        "INSERT INTO border_checks (trip_id, kind, gate_code, agency_code, status, reason, \
-         started_at, decided_at, decided_by, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (trip_id, kind) DO UPDATE SET status = excluded.status, \
-         reason = excluded.reason, \
-         started_at = COALESCE(border_checks.started_at, excluded.started_at), \
-         decided_at = excluded.decided_at, decided_by = excluded.decided_by, \
-         updated_at = excluded.updated_at",
+    upsert_check(
+        tx,
+        look,
+        CheckWrite {
+            trip_id: trip.id.clone(),
+            kind,
+            gate: trip.gate.clone(),
+            agency: agency.clone(),
+            status: d.status().to_string(),
+            reason: why.clone(),
+            started_at: Some(started.unwrap_or(at)),
+            decided_at: closes.then_some(at),
+            decided_by: Some(ctx.actor.clone()),
+            updated_at: at,
+        },
     )
-    .bind(&trip.id)
-    .bind(kind.as_str())
-    .bind(&trip.gate)
-    .bind(&agency)
-    .bind(d.status())
-    .bind(why.as_deref())
-    .bind(started.unwrap_or(at))
-    .bind(closes.then_some(at))
-    .bind(&ctx.actor)
-    .bind(at)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
+    .await?;
     log_decision(
         tx,
         look,
@@ -934,7 +1321,17 @@ async fn decide_in(
     checks.set(kind, d.status(), Some(started.unwrap_or(at)));
     look.keep_checks(&trip, &checks);
     let all_clear = checks.all_clear(&gate, &trip);
-    let stage = after_decision(tx, &trip, from, all_clear, d.status(), at, Source::Officer).await?;
+    let stage = after_decision(
+        tx,
+        look,
+        &trip,
+        from,
+        all_clear,
+        d.status(),
+        at,
+        Source::Officer,
+    )
+    .await?;
     look.moved(&trip, stage, at);
     tx.audit(&ctx.entry(
         &format!("border.check.{}", d.as_str()),
@@ -965,8 +1362,10 @@ async fn decide_in(
 /// After a check's status changed to `status`: a rejection turns the trip back; when every
 /// required check has passed (`all_clear`) the trip advances to `checked`. `from` is the
 /// trip's stage as locked in this transaction ([`lock_trip`]). Returns the stage.
+#[allow(clippy::too_many_arguments)]
 async fn after_decision(
     tx: &mut WriteTx,
+    look: &mut Lookups,
     trip: &Trip,
     from: Stage,
     all_clear: bool,
@@ -983,17 +1382,20 @@ async fn after_decision(
     };
     let mut stage = match target {
         Some(s) => {
-            journey::advance_from(tx, &trip.id, from, s, at, source)
+            let later = look.later.as_mut().map(|l| &mut l.stages);
+            journey::advance_from_in(tx, later, &trip.id, from, s, at, source)
                 .await?
                 .to
         }
         None => from,
     };
     // A fee paid before the checks cleared (prepaid): the trip goes on to "fee paid" now.
-    if stage == Stage::Checked && crate::fee_payment::paid_in(tx, &trip.id).await? {
-        stage = journey::advance_from(tx, &trip.id, stage, Stage::Paid, at, Source::Payment)
-            .await?
-            .to;
+    if stage == Stage::Checked && look.paid(tx, trip).await? {
+        let later = look.later.as_mut().map(|l| &mut l.stages);
+        stage =
+            journey::advance_from_in(tx, later, &trip.id, stage, Stage::Paid, at, Source::Payment)
+                .await?
+                .to;
     }
     Ok(stage)
 }
@@ -1152,7 +1554,9 @@ pub async fn receive_release(
     check_release(input, now)?;
     let mut look = Lookups::load(db).await?;
     let mut tx = db.begin_write().await?;
-    let o = release_in(&mut tx, db, &mut look, ctx, principal, input, now).await?;
+    let o = release_in(&mut tx, db, &mut look, ctx, principal, input, now)
+        .await
+        .map_err(AppError::from)?;
     tx.commit().await?;
     Ok(o)
 }
@@ -1167,7 +1571,7 @@ async fn release_in(
     principal: &Principal,
     input: &ReleaseInput,
     now: i64,
-) -> Result<ReleaseOutcome, AppError> {
+) -> Result<ReleaseOutcome, Stop> {
     let r = check_release(input, now)?;
     let trip = look.trip(tx, &r.trip_code).await?.ok_or_else(|| {
         AppError::field(
@@ -1190,7 +1594,7 @@ async fn release_in(
         &look.scope(db, &agency).await?,
     )?;
     if trip.customs_declaration != r.customs_declaration {
-        return Err(AppError::field(
+        return Err(Stop::Refused(AppError::field(
             "customs_declaration",
             Invalid::new(
                 "customs_declaration_other",
@@ -1203,33 +1607,13 @@ async fn release_in(
                     trip.code, trip.customs_declaration, r.customs_declaration
                 ),
             ),
-        ));
+        )));
     }
     let from = lock_trip(tx, &trip).await?;
-    let mut checks = look.checks(tx, &trip).await?;
-    // The release held for this declaration (if any) and, for the customs check's start, the
-    // truck's arrival in the yard, in one statement.
-    let row = sqlx::query(
-        "SELECT r.decision, r.decided_at, r.officer_ref, \
-         (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = $1 AND s.stage = 'yard') \
-         FROM (SELECT 1 AS one) AS o LEFT JOIN border_customs_releases r \
-         ON r.trip_id = $1 AND r.customs_declaration = $2",
-    )
-    .bind(&trip.id)
-    .bind(&r.customs_declaration)
-    .fetch_one(tx.conn())
-    .await
-    .map_err(db_err)?;
-    let yard: Option<i64> = row.try_get(3).map_err(db_err)?;
-    let held: Option<(String, i64, String)> = match row.try_get::<Option<String>, _>(0) {
-        Ok(Some(d)) => Some((
-            d,
-            row.try_get(1).map_err(db_err)?,
-            row.try_get(2).map_err(db_err)?,
-        )),
-        Ok(None) => None,
-        Err(e) => return Err(db_err(e)),
-    };
+    let checks = look.checks(tx, &trip).await?;
+    let (held, yard) = look
+        .release_facts(tx, &trip, &r.customs_declaration)
+        .await?;
     if let Some((d, at, who)) = held {
         let same = d == r.decision.as_str() && at == r.decided_at && who == r.officer_ref;
         if same || at >= r.decided_at {
@@ -1243,47 +1627,106 @@ async fn release_in(
             });
         }
     }
-    sqlx::query(
-        "INSERT INTO border_customs_releases (trip_id, customs_declaration, decision, decided_at, \
-         officer_ref, received_at, received_by) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (trip_id, customs_declaration) DO UPDATE SET decision = excluded.decision, \
-         decided_at = excluded.decided_at, officer_ref = excluded.officer_ref, \
-         received_at = excluded.received_at, received_by = excluded.received_by",
-    )
-    .bind(&trip.id)
-    .bind(&r.customs_declaration)
-    .bind(r.decision.as_str())
-    .bind(r.decided_at)
-    .bind(&r.officer_ref)
-    .bind(now)
-    .bind(&ctx.actor)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
+    let plan = ReleasePlan {
+        trip,
+        gate,
+        agency,
+        from,
+        checks,
+        yard,
+        release: r,
+        now,
+    };
+    release_write(tx, look, ctx, plan)
+        .await
+        .map_err(Stop::Failed)
+}
+
+/// A customs release whose rules passed and that changes what is held ([`release_in`]).
+struct ReleasePlan {
+    trip: Trip,
+    gate: Gate,
+    agency: String,
+    /// The trip's stage as locked.
+    from: Stage,
+    checks: TripChecks,
+    /// The truck's arrival in the yard, when known.
+    yard: Option<i64>,
+    release: Release,
+    now: i64,
+}
+
+/// The writes of a release ([`ReleasePlan`]): the release row, the customs check, its log
+/// row, the trip's move, the audit entry and the event (nothing here refuses the release).
+async fn release_write(
+    tx: &mut WriteTx,
+    look: &mut Lookups,
+    ctx: &Ctx,
+    plan: ReleasePlan,
+) -> Result<ReleaseOutcome, AppError> {
+    let ReleasePlan {
+        trip,
+        gate,
+        agency,
+        from,
+        mut checks,
+        yard,
+        release: r,
+        now,
+    } = plan;
+    let row = ReleaseRow(
+        trip.id.clone(),
+        r.customs_declaration.clone(),
+        r.decision.as_str().to_string(),
+        r.decided_at,
+        r.officer_ref.clone(),
+        now,
+        ctx.actor.clone(),
+    );
+    match look.later.as_mut() {
+        Some(later) => {
+            if let Some(t) = later.releases.as_mut() {
+                t.entry(trip.code.clone()).or_default().held.insert(
+                    r.customs_declaration.clone(),
+                    (row.2.clone(), row.3, row.4.clone()),
+                );
+            }
+            later
+                .release_rows
+                .insert((row.0.clone(), row.1.clone()), row);
+        }
+        None => {
+            crate::bulk::insert_rows(
+                tx,
+                "border_customs_releases",
+                &RELEASE_COLUMNS,
+                &format!("WHERE true {RELEASE_UPSERT}"),
+                &[row],
+            )
+            .await?;
+        }
+    }
     // The customs check: measured from the truck's arrival in the yard, when known.
     let status = r.decision.status();
     let closes = r.decision != CustomsDecision::Held;
     let before: Option<String> = checks.get(CheckKind::Customs).map(|(s, _)| s);
-    sqlx::query(
-        "INSERT INTO border_checks (trip_id, kind, gate_code, agency_code, status, reason, \
-         started_at, decided_at, decided_by, updated_at) \
-         VALUES ($1, 'customs', $2, $3, $4, NULL, $5, $6, $7, $8) \
-         ON CONFLICT (trip_id, kind) DO UPDATE SET status = excluded.status, \
-         started_at = COALESCE(border_checks.started_at, excluded.started_at), \
-         decided_at = excluded.decided_at, decided_by = excluded.decided_by, \
-         updated_at = excluded.updated_at",
+    upsert_check(
+        tx,
+        look,
+        CheckWrite {
+            trip_id: trip.id.clone(),
+            kind: CheckKind::Customs,
+            gate: trip.gate.clone(),
+            agency: agency.clone(),
+            status: status.to_string(),
+            reason: None,
+            started_at: yard.filter(|y| *y <= r.decided_at),
+            decided_at: closes.then_some(r.decided_at),
+            decided_by: Some(format!("customs:{}", r.officer_ref)),
+            updated_at: now,
+        },
     )
-    .bind(&trip.id)
-    .bind(&trip.gate)
-    .bind(&agency)
-    .bind(status)
-    .bind(yard.filter(|y| *y <= r.decided_at))
-    .bind(closes.then_some(r.decided_at))
-    .bind(format!("customs:{}", r.officer_ref))
-    .bind(now)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
+    .await?;
     log_decision(
         tx,
         look,
@@ -1305,6 +1748,7 @@ async fn release_in(
         let all_clear = checks.all_clear(&gate, &trip);
         let stage = after_decision(
             tx,
+            look,
             &trip,
             from,
             all_clear,
@@ -1342,6 +1786,36 @@ async fn release_in(
         stage: stage.as_str().into(),
         all_clear,
     })
+}
+
+/// [`Lookups::release_facts`] of one trip, one statement.
+#[allow(clippy::type_complexity)]
+async fn release_facts_in(
+    tx: &mut WriteTx,
+    trip: &Trip,
+    number: &str,
+) -> Result<(Option<(String, i64, String)>, Option<i64>), AppError> {
+    let row = sqlx::query(
+        "SELECT r.decision, r.decided_at, r.officer_ref, \
+         (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = $1 AND s.stage = 'yard') \
+         FROM (SELECT 1 AS one) AS o LEFT JOIN border_customs_releases r \
+         ON r.trip_id = $1 AND r.customs_declaration = $2",
+    )
+    .bind(&trip.id)
+    .bind(number)
+    .fetch_one(tx.conn())
+    .await
+    .map_err(db_err)?;
+    let yard: Option<i64> = row.try_get(3).map_err(db_err)?;
+    let held = match row.try_get::<Option<String>, _>(0).map_err(db_err)? {
+        Some(d) => Some((
+            d,
+            row.try_get(1).map_err(db_err)?,
+            row.try_get(2).map_err(db_err)?,
+        )),
+        None => None,
+    };
+    Ok((held, yard))
 }
 
 // ---------------------------------------------------------------- batches
@@ -1396,16 +1870,31 @@ pub async fn record_many(
     }
     let mut look = Lookups::load(db).await?;
     look.decisions = Some(Vec::new());
-    crate::bulk::each_behind_savepoint_finish(
+    if db.backend() == Backend::Sqlite {
+        let mut codes: Vec<String> = ops
+            .iter()
+            .map(|op| match op {
+                CheckOp::Start { trip_code, .. } | CheckOp::Decide { trip_code, .. } => {
+                    trip_code.trim().to_string()
+                }
+                CheckOp::Release { input, .. } => input.trip_code.trim().to_string(),
+            })
+            .collect();
+        codes.sort();
+        codes.dedup();
+        look.later = Some(Later {
+            codes,
+            ..Later::default()
+        });
+    }
+    // No savepoint per item: a refused item wrote nothing ([`Stop`]), so the trips and check
+    // rows `look` keeps stay true and its decision log holds only the kept items' rows.
+    crate::bulk::each_guarded(
         db,
+        crate::bulk::Guard::DecideFirst,
         look,
         ops,
         |mut tx, mut look, op| async move {
-            let logged = look.decisions.as_ref().map_or(0, Vec::len);
-            let code = match op {
-                CheckOp::Start { trip_code, .. } | CheckOp::Decide { trip_code, .. } => trip_code,
-                CheckOp::Release { input, .. } => &input.trip_code,
-            };
             let done = match op {
                 CheckOp::Start {
                     principal,
@@ -1436,17 +1925,15 @@ pub async fn record_many(
                     .await
                     .map(CheckDone::Released),
             };
-            if done.is_err() {
-                look.forget(code);
-                if let Some(kept) = look.decisions.as_mut() {
-                    kept.truncate(logged);
-                }
-            }
-            (tx, look, done.map_err(Refusal::below_500))
+            (tx, look, done.map_err(Stop::refusal))
         },
         |tx, e| std::future::ready((tx, Ok(e))),
         |mut tx, look| async move {
-            let written = write_decisions(&mut tx, look.decisions.as_deref().unwrap_or(&[])).await;
+            let mut written =
+                write_decisions(&mut tx, look.decisions.as_deref().unwrap_or(&[])).await;
+            if let (Ok(()), Some(later)) = (&written, &look.later) {
+                written = later.write(&mut tx).await;
+            }
             (tx, written)
         },
     )

@@ -38,7 +38,7 @@
 //!   crossings, what of them is paid and outstanding, and the money received that day with
 //!   the collector's and the budget's shares.
 
-use crate::bulk::Refusal;
+use crate::bulk::{Refusal, Stop};
 use crate::declaration::{self, Stage, Trip};
 use crate::fees::{self, FeeInput, FeeQuote, VehicleInput, VehicleKind};
 use crate::gates::Direction;
@@ -196,6 +196,34 @@ pub async fn fee_input(
     trip: &Trip,
     input: &AssessInput,
 ) -> Result<FeeInput, AppError> {
+    // The vehicle is read only when the goods do not travel in a container.
+    let (vehicle, trailer) = if input.container.trim().is_empty() {
+        vehicle_rows(conn, trip).await?
+    } else {
+        (None, None)
+    };
+    let codes: Vec<&str> = trip.goods.iter().map(|g| g.hs_code.as_str()).collect();
+    fee_input_of(
+        trip.direction(),
+        trip.expected_arrival,
+        &codes,
+        vehicle,
+        trailer,
+        input,
+    )
+}
+
+/// [`fee_input`] on what was read (the rule, shared with [`assess_many`]'s batch reads): the
+/// trip's direction, expected arrival and goods' HS codes, and the (kind, payload) of its
+/// vehicle and trailer.
+fn fee_input_of(
+    direction: Option<Direction>,
+    expected_arrival: i64,
+    codes: &[&str],
+    vehicle: Option<(String, i64)>,
+    trailer: Option<(String, i64)>,
+    input: &AssessInput,
+) -> Result<FeeInput, AppError> {
     let vehicle = match input.container.trim() {
         "40ft" | "40" => VehicleInput {
             kind: VehicleKind::Container40,
@@ -206,7 +234,6 @@ pub async fn fee_input(
             payload_kg: 0,
         },
         "" => {
-            let (vehicle, trailer) = vehicle_rows(conn, trip).await?;
             let (kind, payload) =
                 vehicle.ok_or_else(|| AppError::internal("trip without its vehicle"))?;
             match (kind.as_str(), trailer) {
@@ -236,19 +263,17 @@ pub async fn fee_input(
         }
     };
     let journey = match input.journey.trim() {
-        "" => trip
-            .direction()
+        "" => direction
             .map(default_journey)
             .ok_or_else(|| AppError::internal("trip with an unknown direction"))?
             .to_string(),
         j => j.to_string(),
     };
-    let codes: Vec<&str> = trip.goods.iter().map(|g| g.hs_code.as_str()).collect();
     Ok(FeeInput {
-        date: declaration::local(trip.expected_arrival).date_naive(),
+        date: declaration::local(expected_arrival).date_naive(),
         vehicle,
         journey,
-        categories: hs::fee_categories(&codes)?,
+        categories: hs::fee_categories(codes)?,
     })
 }
 
@@ -387,12 +412,6 @@ async fn assess_in(
     let trip = declaration::get_in(tx.conn(), &input.trip_code)
         .await?
         .ok_or_else(|| unknown_trip(&input.trip_code))?;
-    if trip.stage() == Stage::Cancelled {
-        return Err(AppError::conflict(
-            "Tờ khai đã huỷ, không tính phí",
-            "The declaration was cancelled: no fee is assessed",
-        ));
-    }
     let fi = fee_input(tx.conn(), &trip, input).await?;
     let quote = fees::quote_in(schedules, &fi)?;
     let prior = sqlx::query(&format!(
@@ -406,32 +425,114 @@ async fn assess_in(
     .as_ref()
     .map(assessment_of)
     .transpose()?;
-    if let Some(p) = &prior {
-        if p.status == "refunded" {
-            return Err(AppError::conflict(
-                format!("Phí của chuyến {} đã được hoàn; không tính lại", trip.code),
-                format!(
-                    "The fee of trip {} was refunded; it is not reassessed",
-                    trip.code
-                ),
-            ));
-        }
-        if p.status == "paid" {
+    let head = TripHead::of(&trip);
+    match assess_step(&head, prior, quote)? {
+        AssessStep::Keep(a) => Ok(a),
+        AssessStep::Reprice(p, quote) => {
             let fee_date = fi.date.format("%Y-%m-%d").to_string();
-            return reprice_paid_in(tx, ctx, &trip, p, quote, fee_date, now, why).await;
+            reprice_paid_in(tx, ctx, &trip, &p, quote, fee_date, now, why).await
         }
-        if p.quote == quote && p.trip_version == trip.version {
-            return Ok(p.clone());
+        AssessStep::New { supersedes, quote } => {
+            let a = new_assessment(&head, fi.date, quote, ctx, now);
+            write_new(tx, ctx, &a, supersedes.as_deref(), why).await?;
+            Ok(a)
         }
-        supersede_due(tx, &p.id).await?;
     }
-    let a = Assessment {
+}
+
+/// The trip's columns an assessment keeps (chuyến được tính phí).
+struct TripHead {
+    id: String,
+    code: String,
+    version: i64,
+    gate: String,
+    stage: Stage,
+}
+
+impl TripHead {
+    fn of(trip: &Trip) -> Self {
+        Self {
+            id: trip.id.clone(),
+            code: trip.code.clone(),
+            version: trip.version,
+            gate: trip.gate.clone(),
+            stage: trip.stage(),
+        }
+    }
+}
+
+/// What assessing a trip does, decided on what was read ([`assess_step`]). (One lives per
+/// item for a moment: its size does not matter.)
+#[allow(clippy::large_enum_variant)]
+enum AssessStep {
+    /// Nothing changed: the current assessment stands.
+    Keep(Assessment),
+    /// The trip's own assessment is paid: priced again against what was settled
+    /// ([`reprice_paid_in`]).
+    Reprice(Assessment, FeeQuote),
+    /// A new due assessment at this quote, superseding the due one (if any).
+    New {
+        supersedes: Option<String>,
+        quote: FeeQuote,
+    },
+}
+
+/// The rule of an assessment (one for [`assess_in`] and [`assess_many`]): a cancelled trip
+/// or a refunded fee is refused (409); a paid fee is priced again; the same quote on the same
+/// version of the declaration keeps the current assessment; anything else is a new one.
+fn assess_step(
+    trip: &TripHead,
+    prior: Option<Assessment>,
+    quote: FeeQuote,
+) -> Result<AssessStep, AppError> {
+    if trip.stage == Stage::Cancelled {
+        return Err(AppError::conflict(
+            "Tờ khai đã huỷ, không tính phí",
+            "The declaration was cancelled: no fee is assessed",
+        ));
+    }
+    let Some(p) = prior else {
+        return Ok(AssessStep::New {
+            supersedes: None,
+            quote,
+        });
+    };
+    if p.status == "refunded" {
+        return Err(AppError::conflict(
+            format!("Phí của chuyến {} đã được hoàn; không tính lại", trip.code),
+            format!(
+                "The fee of trip {} was refunded; it is not reassessed",
+                trip.code
+            ),
+        ));
+    }
+    if p.status == "paid" {
+        return Ok(AssessStep::Reprice(p, quote));
+    }
+    if p.quote == quote && p.trip_version == trip.version {
+        return Ok(AssessStep::Keep(p));
+    }
+    Ok(AssessStep::New {
+        supersedes: Some(p.id),
+        quote,
+    })
+}
+
+/// A new due assessment of `trip` at `quote` for the fee day `date`.
+fn new_assessment(
+    trip: &TripHead,
+    date: NaiveDate,
+    quote: FeeQuote,
+    ctx: &Ctx,
+    now: i64,
+) -> Assessment {
+    Assessment {
         id: format!("PA-{}", uuid::Uuid::now_v7().simple()),
-        trip_id: trip.id,
-        trip_code: trip.code,
+        trip_id: trip.id.clone(),
+        trip_code: trip.code.clone(),
         trip_version: trip.version,
-        gate_code: trip.gate,
-        fee_date: fi.date.format("%Y-%m-%d").to_string(),
+        gate_code: trip.gate.clone(),
+        fee_date: date.format("%Y-%m-%d").to_string(),
         schedule_id: quote.schedule_id.clone(),
         journey: quote.journey.clone(),
         vehicle_class: quote.vehicle_class.clone(),
@@ -446,9 +547,21 @@ async fn assess_in(
         assessed_at: now,
         paid_at: None,
         topup_of: None,
-    };
-    insert_assessment(tx, ctx, &a, prior.as_ref().map(|p| p.id.as_str()), why).await?;
-    Ok(a)
+    }
+}
+
+/// Write the new assessment `a` of an [`AssessStep::New`]: the due one it supersedes first.
+async fn write_new(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    a: &Assessment,
+    supersedes: Option<&str>,
+    why: Option<&str>,
+) -> Result<(), AppError> {
+    if let Some(id) = supersedes {
+        supersede_due(tx, id).await?;
+    }
+    insert_assessment(tx, ctx, a, supersedes, why).await
 }
 
 /// Supersede a due assessment (a base one or a top-up) and cancel its pending payment
@@ -642,11 +755,192 @@ pub async fn assess_many(
     inputs: &[(AssessInput, i64)],
 ) -> Result<Vec<Result<Assessment, AppError>>, AppError> {
     let schedules = fees::schedules()?;
-    crate::bulk::each_behind_savepoint(db, (), inputs, |mut tx, (), (input, now)| async move {
-        let r = assess_in(&mut tx, ctx, input, *now, schedules, None).await;
-        (tx, (), r.map_err(Refusal::below_500))
-    })
+    let guard = sqlite_decides_first(db);
+    let codes: Vec<&str> = inputs.iter().map(|(i, _)| i.trip_code.trim()).collect();
+    let codes = &codes;
+    crate::bulk::each_guarded(
+        db,
+        guard,
+        None::<FeeBatch>,
+        inputs,
+        |mut tx, batch, (input, now)| async move {
+            // The batch's trips, vehicles, goods and current assessments, read in the
+            // transaction by its first item (three statements for the batch).
+            let mut batch = match batch {
+                Some(b) => b,
+                None => match FeeBatch::read(&mut tx, codes).await {
+                    Ok(b) => b,
+                    Err(e) => return (tx, None, Err(Refusal::Batch(e))),
+                },
+            };
+            let r = batch
+                .assess(&mut tx, ctx, input, *now, schedules, guard)
+                .await;
+            (tx, Some(batch), r)
+        },
+        |tx, e| std::future::ready((tx, Ok(e))),
+        |tx, _| std::future::ready((tx, Ok(()))),
+    )
     .await
+}
+
+/// How a fee batch keeps its items apart. On SQLite the batch's transaction is the only
+/// writer and every refusal of an assessment or a payment request is decided on what it read
+/// before the item writes ([`assess_step`], [`request_in`]): no savepoint per item. On
+/// PostgreSQL a concurrent writer can still take a unique index first (the one current
+/// assessment of a trip: the insert is refused, 409): each item keeps its savepoint.
+fn sqlite_decides_first(db: &Db) -> crate::bulk::Guard {
+    match db.backend() {
+        tinhso_store::Backend::Sqlite => crate::bulk::Guard::DecideFirst,
+        tinhso_store::Backend::Postgres => crate::bulk::Guard::Savepoint,
+    }
+}
+
+/// What an assessment batch reads up front ([`assess_many`]): per trip code, the trip's
+/// pricing facts and its current assessment, kept true by the batch's own new assessments.
+struct FeeBatch {
+    trips: std::collections::HashMap<String, FeeFacts>,
+    /// The current (own, not superseded) assessment of each trip read.
+    current: std::collections::HashMap<String, Assessment>,
+}
+
+/// What pricing a trip reads (dữ liệu tính phí).
+struct FeeFacts {
+    head: TripHead,
+    direction: Option<Direction>,
+    expected_arrival: i64,
+    vehicle: Option<(String, i64)>,
+    trailer: Option<(String, i64)>,
+    hs_codes: Vec<String>,
+}
+
+impl FeeBatch {
+    /// Read the trips `codes` name, with their vehicle and trailer, their goods' HS codes and
+    /// their current assessments: three statements whatever the number of trips.
+    async fn read(tx: &mut WriteTx, codes: &[&str]) -> Result<Self, AppError> {
+        use crate::bulk::{rows_sql, Col};
+        let rows: Vec<[&str; 1]> = codes.iter().map(|c| [*c]).collect();
+        let body = serde_json::to_string(&rows).map_err(AppError::internal)?;
+        let named = rows_sql(tx.backend(), 1, &[("code", Col::Text)]);
+        let trip_rows = sqlx::query(&format!(
+            "SELECT t.code, t.id, t.version, t.gate_code, t.stage, t.direction, \
+             t.expected_arrival, v.vehicle_kind, v.payload_kg, r.vehicle_kind, r.payload_kg \
+             FROM border_trips t \
+             LEFT JOIN border_vehicles v ON v.plate = t.vehicle_plate \
+             LEFT JOIN border_vehicles r ON r.plate = t.trailer_plate \
+             WHERE t.code IN (SELECT code FROM ({named}) AS j)"
+        ))
+        .bind(&body)
+        .fetch_all(tx.conn())
+        .await
+        .map_err(db_err)?;
+        let mut trips = std::collections::HashMap::with_capacity(trip_rows.len());
+        for r in &trip_rows {
+            let code: String = r.try_get(0).map_err(db_err)?;
+            let stage: String = r.try_get(4).map_err(db_err)?;
+            let direction: String = r.try_get(5).map_err(db_err)?;
+            let kind_payload = |k: usize| -> Result<Option<(String, i64)>, AppError> {
+                let kind: Option<String> = r.try_get(k).map_err(db_err)?;
+                let payload: Option<i64> = r.try_get(k + 1).map_err(db_err)?;
+                Ok(kind.zip(payload))
+            };
+            let facts = FeeFacts {
+                head: TripHead {
+                    id: r.try_get(1).map_err(db_err)?,
+                    code: code.clone(),
+                    version: r.try_get(2).map_err(db_err)?,
+                    gate: r.try_get(3).map_err(db_err)?,
+                    stage: Stage::parse(&stage).unwrap_or(Stage::Declared),
+                },
+                direction: Direction::parse(&direction),
+                expected_arrival: r.try_get(6).map_err(db_err)?,
+                vehicle: kind_payload(7)?,
+                trailer: kind_payload(9)?,
+                hs_codes: Vec::new(),
+            };
+            trips.insert(code, facts);
+        }
+        let goods: Vec<(String, String)> = sqlx::query_as(&format!(
+            "SELECT t.code, g.hs_code FROM border_goods_lines g \
+             JOIN border_trips t ON t.id = g.trip_id \
+             WHERE t.code IN (SELECT code FROM ({named}) AS j) ORDER BY t.code, g.line_no"
+        ))
+        .bind(&body)
+        .fetch_all(tx.conn())
+        .await
+        .map_err(db_err)?;
+        for (code, hs) in goods {
+            if let Some(t) = trips.get_mut(&code) {
+                t.hs_codes.push(hs);
+            }
+        }
+        let sql = format!(
+            "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
+             WHERE trip_code IN (SELECT code FROM ({named}) AS j) \
+             AND status <> 'superseded' AND topup_of IS NULL"
+        );
+        let current = fetch_mapped(sqlx::query(&sql).bind(&body), tx.conn(), assessment_of)
+            .await?
+            .into_iter()
+            .map(|a| (a.trip_code.clone(), a))
+            .collect();
+        Ok(Self { trips, current })
+    }
+
+    /// One item of [`assess_many`]: [`assess_step`] on what the batch read, then its writes.
+    /// A paid fee priced again goes through [`assess_in`] (it reads what was settled).
+    async fn assess(
+        &mut self,
+        tx: &mut WriteTx,
+        ctx: &Ctx,
+        input: &AssessInput,
+        now: i64,
+        schedules: &[fees::Schedule],
+        guard: crate::bulk::Guard,
+    ) -> Result<Assessment, Refusal<AppError>> {
+        let code = input.trip_code.trim();
+        let t = self
+            .trips
+            .get(code)
+            .ok_or_else(|| Refusal::below_500(unknown_trip(&input.trip_code)))?;
+        let decided = (|| {
+            let codes: Vec<&str> = t.hs_codes.iter().map(String::as_str).collect();
+            let fi = fee_input_of(
+                t.direction,
+                t.expected_arrival,
+                &codes,
+                t.vehicle.clone(),
+                t.trailer.clone(),
+                input,
+            )?;
+            let quote = fees::quote_in(schedules, &fi)?;
+            Ok((
+                fi.date,
+                assess_step(&t.head, self.current.get(code).cloned(), quote)?,
+            ))
+        })();
+        let (date, step) = decided.map_err(Refusal::below_500)?;
+        // What fails once an item has written: the batch, when no savepoint can undo it.
+        let written = |e: AppError| match guard {
+            crate::bulk::Guard::DecideFirst => Refusal::Batch(e),
+            crate::bulk::Guard::Savepoint => Refusal::below_500(e),
+        };
+        match step {
+            AssessStep::Keep(a) => Ok(a),
+            // Its refusals come before its writes, as this one's do.
+            AssessStep::Reprice(..) => assess_in(tx, ctx, input, now, schedules, None)
+                .await
+                .map_err(Refusal::below_500),
+            AssessStep::New { supersedes, quote } => {
+                let a = new_assessment(&t.head, date, quote, ctx, now);
+                write_new(tx, ctx, &a, supersedes.as_deref(), None)
+                    .await
+                    .map_err(written)?;
+                self.current.insert(code.to_string(), a.clone());
+                Ok(a)
+            }
+        }
+    }
 }
 
 const PAYMENT_COLUMNS: &str = "id, assessment_id, trip_code, gate_code, amount_vnd, purpose, status, \
@@ -777,7 +1071,9 @@ pub async fn request_payment_under(
     schedules: &[fees::Schedule],
 ) -> Result<FeePayment, AppError> {
     let mut tx = db.begin_write().await?;
-    let p = request_in(&mut tx, ctx, trip_code, now, schedules).await?;
+    let p = request_in(&mut tx, ctx, trip_code, now, schedules)
+        .await
+        .map_err(AppError::from)?;
     tx.commit().await?;
     p.ok_or_else(|| nothing_more_to_pay(trip_code))
 }
@@ -814,7 +1110,7 @@ async fn request_in(
     trip_code: &str,
     now: i64,
     schedules: &[fees::Schedule],
-) -> Result<Option<FeePayment>, AppError> {
+) -> Result<Option<FeePayment>, Stop> {
     // The trip's assessments that are not superseded (its own and its top-ups), each with its
     // earliest pending request, in one statement (the join goes through the payments'
     // (trip_code, status) index).
@@ -839,7 +1135,8 @@ async fn request_in(
         return Err(AppError::conflict(
             "Chuyến này chưa được tính phí",
             "No fee has been assessed for this trip yet",
-        ));
+        )
+        .into());
     };
     let topup = found
         .iter()
@@ -849,7 +1146,8 @@ async fn request_in(
             return Err(AppError::conflict(
                 "Phí của chuyến này đã được hoàn; không thu lại",
                 "The fee of this trip was refunded: it is not collected again",
-            ))
+            )
+            .into())
         }
         ("paid", Some((t, r))) => (t.clone(), *r),
         _ => (base.clone(), *base_row),
@@ -875,6 +1173,7 @@ async fn request_in(
             journey: a.journey.clone(),
             container: container_of(&a, schedules).into(),
         };
+        // Its refusals come before its writes, and this request wrote nothing before it.
         a = assess_in(tx, ctx, &input, now, schedules, Some("schedule_changed")).await?;
         if a.status == "paid" {
             // Nothing more to pay: the new rate is not higher (a refund of the difference
@@ -885,13 +1184,28 @@ async fn request_in(
         return Err(AppError::conflict(
             "Chuyến này đã nộp phí",
             "The fee of this trip has been paid",
-        ));
+        )
+        .into());
     } else {
         let pending: Option<String> = row.try_get(ASSESSMENT_WIDTH).map_err(db_err)?;
         if pending.is_some() {
-            return payment_at(row, ASSESSMENT_WIDTH).map(Some);
+            return Ok(Some(payment_at(row, ASSESSMENT_WIDTH)?));
         }
     }
+    request_write(tx, ctx, a, now)
+        .await
+        .map(Some)
+        .map_err(Stop::Failed)
+}
+
+/// The writes of a payment request whose rules passed ([`request_in`]): the pending request
+/// with its VietQR code and its audit entry (nothing here refuses the request).
+async fn request_write(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    a: Assessment,
+    now: i64,
+) -> Result<FeePayment, AppError> {
     let purpose = payment_purpose(&a);
     let qr = vietqr::payload(
         gateway::DEMO_BANK_BIN,
@@ -932,7 +1246,7 @@ async fn request_in(
     ))
     .await?;
     // The row just written, as written (not read back).
-    Ok(Some(FeePayment {
+    Ok(FeePayment {
         id,
         assessment_id: a.id,
         trip_code: a.trip_code,
@@ -953,7 +1267,7 @@ async fn request_in(
         bank_name: gateway::DEMO_BANK_NAME.into(),
         account: gateway::DEMO_ACCOUNT.into(),
         account_name: gateway::DEMO_ACCOUNT_NAME.into(),
-    }))
+    })
 }
 
 /// The `container` an assessment was priced with (`20ft`, `40ft` or empty), from its vehicle
@@ -981,14 +1295,18 @@ pub async fn request_payment_many(
     requests: &[(String, i64)],
 ) -> Result<Vec<Result<FeePayment, AppError>>, AppError> {
     let schedules = fees::schedules()?;
-    let asked = crate::bulk::each_behind_savepoint(
+    let guard = sqlite_decides_first(db);
+    let asked = crate::bulk::each_guarded(
         db,
+        guard,
         (),
         requests,
         |mut tx, (), (code, now)| async move {
             let r = request_in(&mut tx, ctx, code, *now, schedules).await;
-            (tx, (), r.map_err(Refusal::below_500))
+            (tx, (), r.map_err(|e| e.refusal_under(guard)))
         },
+        |tx, e| std::future::ready((tx, Ok(e))),
+        |tx, _| std::future::ready((tx, Ok(()))),
     )
     .await?;
     Ok(asked
@@ -1093,8 +1411,9 @@ pub async fn callback_many(
     calls: &[GatewayCall],
     now_secs: i64,
 ) -> Result<Vec<Result<CallbackResult, AppError>>, AppError> {
-    crate::bulk::each_behind_savepoint_finish(
+    crate::bulk::each_guarded(
         db,
+        crate::bulk::Guard::Savepoint,
         ReceiptBook::batch(),
         calls,
         |mut tx, mut book, c| async move {
@@ -1260,18 +1579,43 @@ async fn callback_in(
 /// Whether the trip's current fee is paid, as `tx` sees it: its own assessment paid and no
 /// top-up due (a truck with an unpaid top-up is not cleared).
 pub(crate) async fn paid_in(tx: &mut WriteTx, trip_id: &str) -> Result<bool, AppError> {
-    let row = sqlx::query(
-        "SELECT COALESCE(SUM(CASE WHEN status = 'paid' AND topup_of IS NULL THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN status = 'due' AND topup_of IS NOT NULL THEN 1 ELSE 0 END), 0) \
-         FROM border_fee_assessments WHERE trip_id = $1 AND status IN ('paid', 'due')",
-    )
+    let paid: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT 1 FROM border_fee_assessments WHERE trip_id = $1 AND status IN ('paid', 'due') \
+         GROUP BY trip_id HAVING {FEE_PAID}"
+    ))
     .bind(trip_id)
-    .fetch_one(tx.conn())
+    .fetch_optional(tx.conn())
     .await
     .map_err(db_err)?;
-    let paid: i64 = row.try_get(0).map_err(db_err)?;
-    let topup_due: i64 = row.try_get(1).map_err(db_err)?;
-    Ok(paid > 0 && topup_due == 0)
+    Ok(paid.is_some())
+}
+
+/// Over one trip's assessments that are paid or due: its own assessment is paid and no
+/// top-up is due (the rule of [`paid_in`] and [`paid_among`]).
+const FEE_PAID: &str = "SUM(CASE WHEN status = 'paid' AND topup_of IS NULL THEN 1 ELSE 0 END) > 0 \
+    AND SUM(CASE WHEN status = 'due' AND topup_of IS NOT NULL THEN 1 ELSE 0 END) = 0";
+
+/// [`paid_in`] for many trips by code, in one statement: the codes of those whose fee is paid.
+pub(crate) async fn paid_among(
+    tx: &mut WriteTx,
+    codes: &[String],
+) -> Result<std::collections::HashSet<String>, AppError> {
+    use crate::bulk::{rows_sql, Col};
+    if codes.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<[&str; 1]> = codes.iter().map(|c| [c.as_str()]).collect();
+    let named = rows_sql(tx.backend(), 1, &[("code", Col::Text)]);
+    let paid: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT trip_code FROM border_fee_assessments \
+         WHERE trip_code IN (SELECT code FROM ({named}) AS j) AND status IN ('paid', 'due') \
+         GROUP BY trip_code HAVING {FEE_PAID}"
+    ))
+    .bind(serde_json::to_string(&rows).map_err(AppError::internal)?)
+    .fetch_all(tx.conn())
+    .await
+    .map_err(db_err)?;
+    Ok(paid.into_iter().collect())
 }
 
 /// The receipt numbers (số biên lai) handed out in one transaction, per year: `None`, each

@@ -262,6 +262,139 @@ pub(crate) async fn advance_from(
     at_micros: i64,
     source: Source,
 ) -> Result<Advance, AppError> {
+    advance_from_in(tx, None, trip_id, from, stage, at_micros, source).await
+}
+
+/// Stage times and trip moves a batch keeps to write before its commit
+/// ([`StageWrites::write`]), a few multi-row statements instead of two per move (ghi dồn
+/// hành trình). Only for a transaction that is the trip rows' only writer and that keeps
+/// their stages itself (the agencies' checks on SQLite, [`crate::checks::record_many`]):
+/// nothing in it may read `border_trips.stage` or `border_trip_stages` of a trip it moved.
+#[derive(Debug, Default)]
+pub(crate) struct StageWrites {
+    /// The earliest time per (trip, stage), with what said so.
+    times: std::collections::BTreeMap<(String, Stage), (i64, Source)>,
+    /// Per trip: the stage it was at before the batch's first move, and its last move's
+    /// stage and time.
+    moves: std::collections::BTreeMap<String, (Stage, Stage, i64)>,
+}
+
+impl StageWrites {
+    /// As [`record_time`]: whether the time would be written (first seen, or earlier).
+    fn time(&mut self, trip_id: &str, stage: Stage, at: i64, source: Source) -> bool {
+        match self.times.entry((trip_id.to_string(), stage)) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert((at, source));
+                true
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                let earlier = at < o.get().0;
+                if earlier {
+                    o.insert((at, source));
+                }
+                earlier
+            }
+        }
+    }
+
+    fn moved(&mut self, trip_id: &str, from: Stage, to: Stage, at: i64) {
+        self.moves
+            .entry(trip_id.to_string())
+            .and_modify(|m| (m.1, m.2) = (to, at))
+            .or_insert((from, to, at));
+    }
+
+    /// Write the kept stage times (the earliest kept, as [`record_time`]) and moves (each
+    /// trip from the stage it was at, as [`advance_from`]'s update; a trip found elsewhere
+    /// fails the batch).
+    pub(crate) async fn write(&self, tx: &mut WriteTx) -> Result<(), AppError> {
+        use crate::bulk::{rows_sql, Col};
+        let times: Vec<(&str, &str, i64, &str)> = self
+            .times
+            .iter()
+            .map(|((trip, stage), (at, source))| {
+                (trip.as_str(), stage.as_str(), *at, source.as_str())
+            })
+            .collect();
+        let cols = [
+            ("trip_id", Col::Text),
+            ("stage", Col::Text),
+            ("at", Col::Int),
+            ("source", Col::Text),
+        ];
+        crate::bulk::insert_rows(
+            tx,
+            "border_trip_stages",
+            &cols,
+            "WHERE true ON CONFLICT (trip_id, stage) DO UPDATE SET at = excluded.at, \
+             source = excluded.source WHERE excluded.at < border_trip_stages.at",
+            &times,
+        )
+        .await?;
+        if !self.moves.is_empty() {
+            let rows: Vec<(&str, &str, &str, i64)> = self
+                .moves
+                .iter()
+                .map(|(trip, (from, to, at))| (trip.as_str(), from.as_str(), to.as_str(), *at))
+                .collect();
+            let source = rows_sql(
+                tx.backend(),
+                1,
+                &[
+                    ("id", Col::Text),
+                    ("from_stage", Col::Text),
+                    ("stage", Col::Text),
+                    ("at", Col::Int),
+                ],
+            );
+            let n = sqlx::query(&format!(
+                "UPDATE border_trips SET stage = j.stage, stage_at = j.at, updated_at = $2 \
+                 FROM ({source}) AS j WHERE border_trips.id = j.id \
+                 AND border_trips.stage = j.from_stage"
+            ))
+            .bind(serde_json::to_string(&rows).map_err(AppError::internal)?)
+            .bind(now_micros())
+            .execute(tx.conn())
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+            if n != rows.len() as u64 {
+                return Err(AppError::internal(format!(
+                    "stage moves: {n} of {} trips updated",
+                    rows.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`advance_from`], its writes kept in `later` when given ([`StageWrites`]); the event
+/// `border.trip.stage` is emitted at once either way (in the order of the moves).
+pub(crate) async fn advance_from_in(
+    tx: &mut WriteTx,
+    later: Option<&mut StageWrites>,
+    trip_id: &str,
+    from: Stage,
+    stage: Stage,
+    at_micros: i64,
+    source: Source,
+) -> Result<Advance, AppError> {
+    if let Some(later) = later {
+        let time_recorded = later.time(trip_id, stage, at_micros, source);
+        let moved = from.moves_to(stage);
+        if moved {
+            later.moved(trip_id, from, stage, at_micros);
+            emit_stage(tx, trip_id, from, stage, at_micros, source).await?;
+        }
+        return Ok(Advance {
+            trip_id: trip_id.to_string(),
+            from,
+            to: if moved { stage } else { from },
+            moved,
+            time_recorded,
+        });
+    }
     let time_recorded = record_time(tx, trip_id, stage, at_micros, source).await?;
     let moved = if from.moves_to(stage) {
         let n = sqlx::query(
@@ -283,11 +416,7 @@ pub(crate) async fn advance_from(
                 "The trip was just changed by someone else: try again",
             ));
         }
-        tx.emit(
-            "border.trip.stage",
-            &serde_json::json!({"trip_id": trip_id, "from": from.as_str(), "to": stage.as_str(), "at": at_micros, "source": source.as_str()}),
-        )
-        .await?;
+        emit_stage(tx, trip_id, from, stage, at_micros, source).await?;
         true
     } else {
         false
@@ -299,6 +428,23 @@ pub(crate) async fn advance_from(
         moved,
         time_recorded,
     })
+}
+
+/// The event `border.trip.stage` of one move.
+async fn emit_stage(
+    tx: &mut WriteTx,
+    trip_id: &str,
+    from: Stage,
+    to: Stage,
+    at: i64,
+    source: Source,
+) -> Result<(), AppError> {
+    tx.emit(
+        "border.trip.stage",
+        &serde_json::json!({"trip_id": trip_id, "from": from.as_str(), "to": to.as_str(), "at": at, "source": source.as_str()}),
+    )
+    .await?;
+    Ok(())
 }
 
 /// One event's say on a trip's stage, for [`advance_many`].
