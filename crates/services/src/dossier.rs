@@ -336,11 +336,19 @@ pub async fn submit(
 
 /// What [`submit_with_files`] has already read and checked, so that [`submit_in`] does not
 /// do it again: the idempotency key (no earlier dossier), the procedure's current version and
-/// the handling agency.
+/// the submission's validated parts.
 struct Prechecked {
     gens: crate::read_cache::Generations,
     current: catalogue::SharedVersion,
-    agency: agencies::Agency,
+    valid: ValidSubmission,
+}
+
+/// A submission's parts as validated ([`check_submission`]): the applicant and the e-form
+/// normalised, and the handling agency (`None` when the commune was wrong).
+struct ValidSubmission {
+    applicant: Applicant,
+    form: serde_json::Map<String, serde_json::Value>,
+    agency: Option<agencies::Agency>,
 }
 
 /// The earlier dossier of `s`'s idempotency key, if any (see [`replay`]); a key over 100
@@ -378,12 +386,12 @@ async fn submit_in(
             return Ok(r);
         }
     }
-    let (gens, current, known_agency) = match pre {
+    let (gens, current, valid) = match pre {
         Some(Prechecked {
             gens,
             current,
-            agency,
-        }) => (gens, current, Some(agency)),
+            valid,
+        }) => (gens, current, Some(valid)),
         None => {
             let gens = crate::read_cache::generations(db).await?;
             let current = catalogue::current_cached(db, gens, &s.procedure_code)
@@ -404,8 +412,14 @@ async fn submit_in(
     };
     let p = &*current.procedure;
     let mut errs = FieldErrors::new();
-    let applicant = validate_applicant(&s.applicant, &mut errs);
-    let form = crate::eform::validate(&p.eform, &s.form, &mut errs);
+    let ValidSubmission {
+        applicant,
+        form,
+        agency,
+    } = match valid {
+        Some(v) => v,
+        None => check_submission(db, p, s, &mut errs).await?,
+    };
     let officer_entry = s.channel != Channel::Online;
     if officer_entry && by.is_none_or(|b| !b.is_staff()) {
         return Err(AppError::forbidden().with_detail(
@@ -413,19 +427,6 @@ async fn submit_in(
             "Only one-stop officers enter dossiers filed in person or by post",
         ));
     }
-    let agency = match known_agency {
-        Some(a) => Some(a),
-        None => match handling_agency(db, p, s.commune_code.as_deref()).await {
-            Ok(a) => Some(a),
-            Err(e) if e.code == ErrorCode::ValidationFailed => {
-                for f in e.fields {
-                    errs.push(&f.field, Invalid::new(f.code, f.message_vi, f.message_en));
-                }
-                None
-            }
-            Err(e) => return Err(e),
-        },
-    };
     errs.into_result()?;
     let agency = agency.ok_or_else(|| AppError::internal("agency missing after validation"))?;
     if officer_entry {
@@ -2263,26 +2264,31 @@ fn name_components(p: &Procedure, list: &mut [Attachment]) {
     }
 }
 
-/// Validate a submission as [`submit`] does (applicant, e-form, commune), without writing.
-/// Returns the handling agency when the commune is right.
+/// Validate a submission (applicant, e-form, commune) without writing: every problem goes to
+/// `errs`; the parts come back normalised, with the handling agency when the commune is right.
 async fn check_submission(
     db: &Db,
     p: &Procedure,
     s: &Submission,
     errs: &mut FieldErrors,
-) -> Result<Option<agencies::Agency>, AppError> {
-    validate_applicant(&s.applicant, errs);
-    crate::eform::validate(&p.eform, &s.form, errs);
-    match handling_agency(db, p, s.commune_code.as_deref()).await {
-        Ok(a) => Ok(Some(a)),
+) -> Result<ValidSubmission, AppError> {
+    let applicant = validate_applicant(&s.applicant, errs);
+    let form = crate::eform::validate(&p.eform, &s.form, errs);
+    let agency = match handling_agency(db, p, s.commune_code.as_deref()).await {
+        Ok(a) => Some(a),
         Err(e) if e.code == ErrorCode::ValidationFailed => {
             for f in e.fields {
                 errs.push(&f.field, Invalid::new(f.code, f.message_vi, f.message_en));
             }
-            Ok(None)
+            None
         }
-        Err(e) => Err(e),
-    }
+        Err(e) => return Err(e),
+    };
+    Ok(ValidSubmission {
+        applicant,
+        form,
+        agency,
+    })
 }
 
 /// Submit a dossier with its files in one transaction (one group-commit item): the submission
@@ -2315,7 +2321,7 @@ pub async fn submit_with_files(
     let procedure = current.procedure.clone();
     let p = &*procedure;
     let mut errs = FieldErrors::new();
-    let agency = check_submission(db, p, s, &mut errs).await?;
+    let valid = check_submission(db, p, s, &mut errs).await?;
     let checked = check_uploads(p, uploads, (0, 0), &mut errs);
     if s.channel == Channel::Online {
         for c in p.components.iter().filter(|c| upload_required(c)) {
@@ -2333,13 +2339,12 @@ pub async fn submit_with_files(
         }
     }
     errs.into_result()?;
-    let agency = agency.ok_or_else(|| AppError::internal("agency missing after validation"))?;
     let refs = store_all(store, &checked).await?;
-    // What was read and checked is not read again.
+    // What was read and checked is not read or checked again.
     let pre = Prechecked {
         gens,
         current,
-        agency,
+        valid,
     };
     submit_in(db, ctx, by, s, Some(pre), new_files(p, &checked, &refs)).await
 }
