@@ -379,15 +379,13 @@ async fn upload_api_answers_problems() {
     assert_eq!(status, StatusCode::CREATED, "{v}");
     assert_eq!(v["media_type"], "application/pdf");
     let sha = v["sha256"].as_str().unwrap();
-    let resp = c
-        .get(app.url(&format!(
-            "/api/v1/dossiers/{code}/files/{sha}?lookup={lookup}"
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.bytes().await.unwrap().to_vec(), pdf());
+    assert_downloads(
+        &app,
+        &c,
+        &format!("{code}/files/{sha}?lookup={lookup}"),
+        &pdf(),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -529,6 +527,23 @@ fn birth_json(key: &str) -> String {
     .to_string()
 }
 
+/// `GET /api/v1/dossiers/{path}` answers 200 with `bytes`.
+async fn assert_downloads(app: &TestApp, c: &Client, path: &str, bytes: &[u8]) {
+    let resp = c
+        .get(app.url(&format!("/api/v1/dossiers/{path}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), bytes);
+}
+
+/// The first field error's message `key` contains `text`.
+fn assert_first_error_says(p: &serde_json::Value, key: &str, text: &str) {
+    let message = p["errors"][0][key].as_str().unwrap_or_default();
+    assert!(message.contains(text), "{key} should say {text:?}: {p}");
+}
+
 /// `POST /api/v1/dossiers` as `multipart/form-data`: the dossier and its files in one request,
 /// checked together and written together; problems answered field by field with nothing
 /// stored; a retry with the same key answers the same dossier and stores nothing.
@@ -562,13 +577,7 @@ async fn a_submission_with_its_files_in_one_request() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
     assert_eq!(p["errors"][0]["field"], "files.giay_chung_sinh", "{p}");
     assert_eq!(p["errors"][0]["code"], "file_type", "{p}");
-    assert!(
-        p["errors"][0]["message_vi"]
-            .as_str()
-            .unwrap()
-            .contains("cs.pdf"),
-        "{p}"
-    );
+    assert_first_error_says(&p, "message_vi", "cs.pdf");
     assert_eq!(footprint(&app).await, before);
 
     // Over 10 MiB: 413 with the field kept; nothing stored.
@@ -585,17 +594,7 @@ async fn a_submission_with_its_files_in_one_request() {
     bad_phone["applicant"]["phone"] = "12ab".into();
     let (status, p) = problem(post(vec![Part::Text("dossier", bad_phone.to_string())]).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
-    let errors: Vec<(String, String)> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["field"].as_str().unwrap().into(),
-                e["code"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
+    let errors = crate::field_codes(&p);
     assert!(
         errors.contains(&("files.giay_chung_sinh".into(), "file_required".into())),
         "{p}"
@@ -621,13 +620,7 @@ async fn a_submission_with_its_files_in_one_request() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
     assert_eq!(p["errors"][0]["code"], "component_unknown", "{p}");
-    assert!(
-        p["errors"][0]["message_en"]
-            .as_str()
-            .unwrap()
-            .contains("\"so_do\""),
-        "{p}"
-    );
+    assert_first_error_says(&p, "message_en", "\"so_do\"");
     assert_eq!(footprint(&app).await, before);
 
     // A part under another name, or no dossier part: field errors, nothing stored.
@@ -674,15 +667,13 @@ async fn a_submission_with_its_files_in_one_request() {
     let code = v["code"].as_str().unwrap().to_string();
     let lookup = v["lookup_code"].as_str().unwrap().to_string();
     let sha = v["files"][0]["sha256"].as_str().unwrap().to_string();
-    let resp = c
-        .get(app.url(&format!(
-            "/api/v1/dossiers/{code}/files/{sha}?lookup={lookup}"
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.bytes().await.unwrap().to_vec(), pdf());
+    assert_downloads(
+        &app,
+        &c,
+        &format!("{code}/files/{sha}?lookup={lookup}"),
+        &pdf(),
+    )
+    .await;
     let after_good = footprint(&app).await;
     assert_eq!(after_good[0], before[0] + 1);
     assert_eq!(after_good[1], before[1] + 1);
@@ -694,25 +685,16 @@ async fn a_submission_with_its_files_in_one_request() {
         1
     );
 
-    // The same key again (in the header too): 200, the same dossier and file, nothing
-    // written — even with other bytes in the retry.
+    // The same key again: 200, the same dossier and file, nothing written — even with other
+    // bytes in the retry.
     let mut other = pdf();
     other.extend_from_slice(b"% a retry's other bytes\n");
-    let resp = c
-        .post(app.url("/api/v1/dossiers"))
-        .header(
-            CONTENT_TYPE,
-            format!("multipart/form-data; boundary={BOUNDARY}"),
-        )
-        .header("Idempotency-Key", "k6")
-        .body(multipart(&[
-            dossier("k6"),
-            birth_cert("giấy chứng sinh.pdf", other),
-        ]))
-        .send()
-        .await
-        .unwrap();
-    let (status, again) = crate::json(resp).await;
+    let retry = post(vec![
+        dossier("k6"),
+        birth_cert("giấy chứng sinh.pdf", other),
+    ])
+    .await;
+    let (status, again) = crate::json(retry).await;
     assert_eq!(status, StatusCode::OK, "{again}");
     assert_eq!(again["replayed"], true);
     assert_eq!(again["code"], code.as_str());
