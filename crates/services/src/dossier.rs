@@ -138,6 +138,8 @@ pub struct Receipt {
     pub lookup_code: String,
     /// True when an earlier submission with the same idempotency key was returned.
     pub replayed: bool,
+    /// The files attached to the dossier (with a submission that carried files, or a replay).
+    pub files: Vec<Attachment>,
 }
 
 const LOOKUP_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -285,10 +287,16 @@ async fn replay(db: &Db, key: &str, s: &Submission) -> Result<Option<Receipt>, A
         return Err(AppError::new(ErrorCode::IdempotencyConflict));
     }
     let dossier = get(db, &code).await?.ok_or_else(AppError::not_found)?;
+    let files = if dossier.files_count > 0 {
+        files(db, &code).await?
+    } else {
+        Vec::new()
+    };
     Ok(Some(Receipt {
         lookup_code: lookup_code(&code),
         dossier,
         replayed: true,
+        files,
     }))
 }
 
@@ -323,46 +331,67 @@ pub async fn submit(
     by: Option<&Principal>,
     s: &Submission,
 ) -> Result<Receipt, AppError> {
-    submit_in(db, ctx, by, s, None).await
+    submit_in(db, ctx, by, s, None, Vec::new()).await
 }
 
-/// What [`submit_with_files`] has already read for its checks, so that [`submit_in`] does not
-/// read it again: the procedure's current version and the handling agency.
+/// What [`submit_with_files`] has already read and checked, so that [`submit_in`] does not
+/// do it again: the idempotency key (no earlier dossier), the procedure's current version and
+/// the submission's validated parts.
 struct Prechecked {
     gens: crate::read_cache::Generations,
     current: catalogue::SharedVersion,
-    agency: agencies::Agency,
+    valid: ValidSubmission,
 }
 
-/// [`submit`], with what the caller has already read (`None`: read it here).
+/// A submission's parts as validated ([`check_submission`]): the applicant and the e-form
+/// normalised, and the handling agency (`None` when the commune was wrong).
+struct ValidSubmission {
+    applicant: Applicant,
+    form: serde_json::Map<String, serde_json::Value>,
+    agency: Option<agencies::Agency>,
+}
+
+/// The earlier dossier of `s`'s idempotency key, if any (see [`replay`]); a key over 100
+/// characters is a field error.
+async fn replay_of(db: &Db, s: &Submission) -> Result<Option<Receipt>, AppError> {
+    let Some(key) = s.idempotency_key.as_deref().filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    if key.len() > 100 {
+        return Err(AppError::field(
+            "idempotency_key",
+            Invalid::new(
+                "too_long",
+                "Khóa chống trùng tối đa 100 ký tự",
+                "The idempotency key has at most 100 characters",
+            ),
+        ));
+    }
+    replay(db, key, s).await
+}
+
+/// [`submit`], with what the caller has already read and checked (`None`: read it here, the
+/// idempotency key included) and the files to record with the dossier, in the same
+/// group-commit item (checked and written to the file store by the caller).
 async fn submit_in(
     db: &Db,
     ctx: &Ctx,
     by: Option<&Principal>,
     s: &Submission,
     pre: Option<Prechecked>,
+    files: Vec<NewFile>,
 ) -> Result<Receipt, AppError> {
-    if let Some(key) = s.idempotency_key.as_deref().filter(|k| !k.is_empty()) {
-        if key.len() > 100 {
-            return Err(AppError::field(
-                "idempotency_key",
-                Invalid::new(
-                    "too_long",
-                    "Khóa chống trùng tối đa 100 ký tự",
-                    "The idempotency key has at most 100 characters",
-                ),
-            ));
-        }
-        if let Some(r) = replay(db, key, s).await? {
+    if pre.is_none() {
+        if let Some(r) = replay_of(db, s).await? {
             return Ok(r);
         }
     }
-    let (gens, current, known_agency) = match pre {
+    let (gens, current, valid) = match pre {
         Some(Prechecked {
             gens,
             current,
-            agency,
-        }) => (gens, current, Some(agency)),
+            valid,
+        }) => (gens, current, Some(valid)),
         None => {
             let gens = crate::read_cache::generations(db).await?;
             let current = catalogue::current_cached(db, gens, &s.procedure_code)
@@ -383,8 +412,14 @@ async fn submit_in(
     };
     let p = &*current.procedure;
     let mut errs = FieldErrors::new();
-    let applicant = validate_applicant(&s.applicant, &mut errs);
-    let form = crate::eform::validate(&p.eform, &s.form, &mut errs);
+    let ValidSubmission {
+        applicant,
+        form,
+        agency,
+    } = match valid {
+        Some(v) => v,
+        None => check_submission(db, p, s, &mut errs).await?,
+    };
     let officer_entry = s.channel != Channel::Online;
     if officer_entry && by.is_none_or(|b| !b.is_staff()) {
         return Err(AppError::forbidden().with_detail(
@@ -392,19 +427,6 @@ async fn submit_in(
             "Only one-stop officers enter dossiers filed in person or by post",
         ));
     }
-    let agency = match known_agency {
-        Some(a) => Some(a),
-        None => match handling_agency(db, p, s.commune_code.as_deref()).await {
-            Ok(a) => Some(a),
-            Err(e) if e.code == ErrorCode::ValidationFailed => {
-                for f in e.fields {
-                    errs.push(&f.field, Invalid::new(f.code, f.message_vi, f.message_en));
-                }
-                None
-            }
-            Err(e) => return Err(e),
-        },
-    };
     errs.into_result()?;
     let agency = agency.ok_or_else(|| AppError::internal("agency missing after validation"))?;
     if officer_entry {
@@ -459,6 +481,8 @@ async fn submit_in(
     };
     let form = serde_json::Value::Object(form);
     let due_date = due.map(|d| d.format("%Y-%m-%d").to_string());
+    let files_bytes: i64 = files.iter().map(|f| f.file.size).sum();
+    let files_count = files.len() as i64;
     let new = NewDossier {
         db: db.clone(),
         ctx: ctx.clone(),
@@ -483,12 +507,16 @@ async fn submit_in(
         request_hash: request_hash(s),
         actor_name,
         action,
+        files,
+        files_bytes,
+        files_count,
     };
-    // Group commit: this submission shares its transaction with those that arrive meanwhile.
+    // Group commit: this submission (with its files) shares its transaction with those that
+    // arrive meanwhile.
     let written = db
         .write_grouped(move |tx| Box::pin(async move { write_submission(tx, &new).await }))
         .await;
-    let (code, event) = match written {
+    let (code, event, mut attached) = match written {
         Ok(w) => w,
         Err(SubmitFail::Error(e)) => return Err(e),
         Err(SubmitFail::DuplicateKey) => {
@@ -538,13 +566,15 @@ async fn submit_in(
             .map(|a| a.as_str().to_string())
             .collect(),
         events: vec![event],
-        files_bytes: 0,
-        files_count: 0,
+        files_bytes,
+        files_count,
     };
+    name_components(p, &mut attached);
     Ok(Receipt {
         lookup_code: lookup_code(&code),
         dossier,
         replayed: false,
+        files: attached,
     })
 }
 
@@ -574,6 +604,10 @@ struct NewDossier {
     request_hash: String,
     actor_name: String,
     action: &'static str,
+    /// Files recorded with the dossier (already in the file store), and their totals.
+    files: Vec<NewFile>,
+    files_bytes: i64,
+    files_count: i64,
 }
 
 /// Why a submission's write was undone.
@@ -596,16 +630,20 @@ impl From<DbError> for SubmitFail {
     }
 }
 
-/// Write a validated submission: its number, the dossier, its first event, the audit entry and
-/// the outbox event (in the caller's transaction or savepoint). Returns the code and the event.
-async fn write_submission(tx: &mut WriteTx, n: &NewDossier) -> Result<(String, Event), SubmitFail> {
+/// Write a validated submission: its number, the dossier with its files' totals, its first
+/// event, its files (each audited as `dossier.attach`), the audit entry and the outbox event (in
+/// the caller's transaction or savepoint). Returns the code, the event and the files recorded.
+async fn write_submission(
+    tx: &mut WriteTx,
+    n: &NewDossier,
+) -> Result<(String, Event, Vec<Attachment>), SubmitFail> {
     let code = next_code(tx, &n.agency_code, n.day).await?;
     let inserted = sqlx::query(
         "INSERT INTO dossiers (code, procedure_code, procedure_version, agency_code, commune_code, \
          applicant_user_id, applicant_kind, applicant_name, applicant_id_number, applicant_phone, applicant_email, \
          channel, status, step, holder_user_id, form_data, submitted_at, accepted_at, due_date, fee_vnd, \
-         idempotency_key, request_hash, updated_at) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$17) \
+         idempotency_key, request_hash, updated_at, files_bytes, files_count) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$17,$23,$24) \
          ON CONFLICT (idempotency_key) DO NOTHING",
     )
     .bind(&code)
@@ -630,6 +668,8 @@ async fn write_submission(tx: &mut WriteTx, n: &NewDossier) -> Result<(String, E
     .bind(n.fee)
     .bind(&n.idempotency_key)
     .bind(&n.request_hash)
+    .bind(n.files_bytes)
+    .bind(n.files_count)
     .execute(tx.conn())
     .await
     .map_err(DbError::from)?
@@ -661,12 +701,23 @@ async fn write_submission(tx: &mut WriteTx, n: &NewDossier) -> Result<(String, E
         serde_json::json!({"after": {"status": n.status, "procedure": n.procedure_code, "channel": n.channel}}),
     ))
     .await?;
+    let on = FileOwner {
+        ctx: &n.ctx,
+        code: &code,
+        agency_code: &n.agency_code,
+        owner: n.applicant_user_id.as_deref(),
+        now: n.submitted_at,
+    };
+    let mut attached = Vec::with_capacity(n.files.len());
+    for f in &n.files {
+        attached.extend(record_file(tx, &on, f).await?);
+    }
     tx.emit(
         "dossier.status_changed",
         &serde_json::json!({"code": code, "agency": n.agency_code, "from": 0, "to": n.status, "action": n.action, "channel": n.channel}),
     )
     .await?;
-    Ok((code, event))
+    Ok((code, event, attached))
 }
 
 /// What a dossier event records: the `seq`-th step of dossier `code`, `action` from status
@@ -1886,9 +1937,96 @@ struct NewLinks {
     agency_code: String,
     owner: Option<String>,
     statuses: Vec<i64>,
-    /// (component, its title for the data store, cleaned file name, stored file).
-    files: Vec<(String, String, String, FileRef)>,
+    files: Vec<NewFile>,
     now: i64,
+}
+
+/// A stored file to record on a dossier.
+struct NewFile {
+    component_id: String,
+    /// The component's name: the paper's title in the applicant's data store.
+    title: String,
+    /// The file name as cleaned for showing.
+    file_name: String,
+    file: FileRef,
+}
+
+/// Checked uploads and where the file store put them, as [`record_file`] takes them.
+fn new_files(p: &Procedure, checked: &[Checked<'_>], refs: &[FileRef]) -> Vec<NewFile> {
+    checked
+        .iter()
+        .zip(refs)
+        .map(|(c, r)| NewFile {
+            component_id: c.upload.component_id.clone(),
+            title: component_title(p, &c.upload.component_id),
+            file_name: clean_file_name(&c.upload.file_name, c.kind),
+            file: r.clone(),
+        })
+        .collect()
+}
+
+/// The dossier a file is recorded on, and by whom.
+struct FileOwner<'a> {
+    ctx: &'a Ctx,
+    code: &'a str,
+    agency_code: &'a str,
+    /// The signed-in applicant, whose data store keeps a copy.
+    owner: Option<&'a str>,
+    now: i64,
+}
+
+/// Record one stored file on a dossier: its `files` row, the `dossier_files` row, the
+/// applicant's data-store copy and a `dossier.attach` audit entry. `None` when this content
+/// was already attached to the component (a retry: nothing new). The dossier's totals are the
+/// caller's.
+async fn record_file(
+    tx: &mut WriteTx,
+    on: &FileOwner<'_>,
+    f: &NewFile,
+) -> Result<Option<Attachment>, AppError> {
+    let r = &f.file;
+    tinhso_store::files::record_in(tx, r).await?;
+    let added = sqlx::query(
+        "INSERT INTO dossier_files (dossier_code, component_id, sha256, media_type, size, file_name, added_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dossier_code, component_id, sha256) DO NOTHING",
+    )
+    .bind(on.code)
+    .bind(&f.component_id)
+    .bind(&r.sha256)
+    .bind(&r.media_type)
+    .bind(r.size)
+    .bind(&f.file_name)
+    .bind(on.now)
+    .execute(tx.conn())
+    .await
+    .map_err(DbError::from)?
+    .rows_affected();
+    if added == 0 {
+        return Ok(None);
+    }
+    // The signed-in applicant's papers go into their data store for reuse (Decree 45/2020):
+    // the component's name is the document's title.
+    if let Some(owner) = on.owner {
+        crate::results::remember_in(tx, owner, &f.title, r, on.code, on.now).await?;
+    }
+    tx.audit(&on.ctx.entry(
+        "dossier.attach",
+        "dossier",
+        on.code,
+        on.agency_code,
+        serde_json::json!({"after": {"component": f.component_id, "sha256": r.sha256,
+            "media_type": r.media_type, "size": r.size, "file_name": f.file_name}}),
+    ))
+    .await?;
+    Ok(Some(Attachment {
+        component_id: f.component_id.clone(),
+        component_name: String::new(),
+        sha256: r.sha256.clone(),
+        media_type: r.media_type.clone(),
+        size: r.size,
+        file_name: f.file_name.clone(),
+        added_at: on.now,
+    }))
 }
 
 /// Record stored files on a dossier (group commit), with one `dossier.attach` audit entry per
@@ -1909,18 +2047,7 @@ async fn link(
         agency_code: d.agency_code.clone(),
         owner: d.applicant_user_id.clone(),
         statuses: statuses.iter().map(|s| s.code()).collect(),
-        files: checked
-            .iter()
-            .zip(refs)
-            .map(|(c, r)| {
-                (
-                    c.upload.component_id.clone(),
-                    component_title(p, &c.upload.component_id),
-                    clean_file_name(&c.upload.file_name, c.kind),
-                    r.clone(),
-                )
-            })
-            .collect(),
+        files: new_files(p, checked, refs),
         now: now_micros(),
     };
     db.write_grouped(move |tx| Box::pin(async move { write_links(tx, &new).await }))
@@ -1928,51 +2055,16 @@ async fn link(
 }
 
 async fn write_links(tx: &mut WriteTx, n: &NewLinks) -> Result<Vec<Attachment>, AppError> {
+    let on = FileOwner {
+        ctx: &n.ctx,
+        code: &n.code,
+        agency_code: &n.agency_code,
+        owner: n.owner.as_deref(),
+        now: n.now,
+    };
     let mut out = Vec::new();
-    for (component_id, title, file_name, r) in &n.files {
-        tinhso_store::files::record_in(tx, r).await?;
-        let added = sqlx::query(
-            "INSERT INTO dossier_files (dossier_code, component_id, sha256, media_type, size, file_name, added_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dossier_code, component_id, sha256) DO NOTHING",
-        )
-        .bind(&n.code)
-        .bind(component_id)
-        .bind(&r.sha256)
-        .bind(&r.media_type)
-        .bind(r.size)
-        .bind(file_name)
-        .bind(n.now)
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from)?
-        .rows_affected();
-        if added == 0 {
-            // Already attached (a retry): nothing new.
-            continue;
-        }
-        // The signed-in applicant's papers go into their data store for reuse (Decree
-        // 45/2020): the component's name is the document's title.
-        if let Some(owner) = &n.owner {
-            crate::results::remember_in(tx, owner, title, r, &n.code, n.now).await?;
-        }
-        tx.audit(&n.ctx.entry(
-            "dossier.attach",
-            "dossier",
-            &n.code,
-            &n.agency_code,
-            serde_json::json!({"after": {"component": component_id, "sha256": r.sha256,
-                "media_type": r.media_type, "size": r.size, "file_name": file_name}}),
-        ))
-        .await?;
-        out.push(Attachment {
-            component_id: component_id.clone(),
-            component_name: String::new(),
-            sha256: r.sha256.clone(),
-            media_type: r.media_type.clone(),
-            size: r.size,
-            file_name: file_name.clone(),
-            added_at: n.now,
-        });
+    for f in &n.files {
+        out.extend(record_file(tx, &on, f).await?);
     }
     // One statement locks the dossier, checks it is still in one of `statuses` and moves its
     // totals; anything above the limits is an error, which undoes this item's writes.
@@ -2172,36 +2264,41 @@ fn name_components(p: &Procedure, list: &mut [Attachment]) {
     }
 }
 
-/// Validate a submission as [`submit`] does (applicant, e-form, commune), without writing.
-/// Returns the handling agency when the commune is right.
+/// Validate a submission (applicant, e-form, commune) without writing: every problem goes to
+/// `errs`; the parts come back normalised, with the handling agency when the commune is right.
 async fn check_submission(
     db: &Db,
     p: &Procedure,
     s: &Submission,
     errs: &mut FieldErrors,
-) -> Result<Option<agencies::Agency>, AppError> {
-    validate_applicant(&s.applicant, errs);
-    crate::eform::validate(&p.eform, &s.form, errs);
-    match handling_agency(db, p, s.commune_code.as_deref()).await {
-        Ok(a) => Ok(Some(a)),
+) -> Result<ValidSubmission, AppError> {
+    let applicant = validate_applicant(&s.applicant, errs);
+    let form = crate::eform::validate(&p.eform, &s.form, errs);
+    let agency = match handling_agency(db, p, s.commune_code.as_deref()).await {
+        Ok(a) => Some(a),
         Err(e) if e.code == ErrorCode::ValidationFailed => {
             for f in e.fields {
                 errs.push(&f.field, Invalid::new(f.code, f.message_vi, f.message_en));
             }
-            Ok(None)
+            None
         }
-        Err(e) => Err(e),
-    }
+        Err(e) => return Err(e),
+    };
+    Ok(ValidSubmission {
+        applicant,
+        form,
+        agency,
+    })
 }
 
-/// Submit a dossier with its files, atomically from the applicant's view: the submission and
-/// every file are validated first (component, type sniffed from the bytes, size, totals, and —
-/// online — every component the applicant must upload, see [`upload_required`]), all problems
-/// reported at once, and nothing is written on any of them. Then the files are stored
-/// (content-addressed: a blob no dossier references is harmless and never served), the
-/// dossier is created by [`submit`], and the files are recorded on it. A retry with the same
-/// idempotency key returns the first dossier and records any of the files it lacks, so a
-/// failure between the two commits heals on the browser's retry.
+/// Submit a dossier with its files in one transaction (one group-commit item): the submission
+/// and every file are validated first (component, type sniffed from the bytes, size, totals,
+/// and — online — every component the applicant must upload, see [`upload_required`]), all
+/// problems reported at once, and nothing is written on any of them. Then the files are
+/// written to the file store (content-addressed; a blob no row references is never served)
+/// and the dossier, its first event and its files are recorded together, or not at all. A
+/// retry with the same idempotency key returns the first dossier with its files and writes
+/// nothing, not even to the file store.
 pub async fn submit_with_files(
     db: &Db,
     store: &FileStore,
@@ -2210,18 +2307,21 @@ pub async fn submit_with_files(
     s: &Submission,
     uploads: &[Upload],
 ) -> Result<Receipt, AppError> {
+    if let Some(r) = replay_of(db, s).await? {
+        return Ok(r);
+    }
     let gens = crate::read_cache::generations(db).await?;
     let Some(current) = catalogue::current_cached(db, gens, &s.procedure_code)
         .await?
         .filter(|v| v.active)
     else {
-        // Unknown or withdrawn procedure: `submit` says so (or replays an earlier dossier).
+        // Unknown or withdrawn procedure: `submit` says so.
         return submit(db, ctx, by, s).await;
     };
     let procedure = current.procedure.clone();
     let p = &*procedure;
     let mut errs = FieldErrors::new();
-    let agency = check_submission(db, p, s, &mut errs).await?;
+    let valid = check_submission(db, p, s, &mut errs).await?;
     let checked = check_uploads(p, uploads, (0, 0), &mut errs);
     if s.channel == Channel::Online {
         for c in p.components.iter().filter(|c| upload_required(c)) {
@@ -2240,26 +2340,13 @@ pub async fn submit_with_files(
     }
     errs.into_result()?;
     let refs = store_all(store, &checked).await?;
-    // What was read for the checks is not read again.
-    let pre = agency.map(|agency| Prechecked {
+    // What was read and checked is not read or checked again.
+    let pre = Prechecked {
         gens,
         current,
-        agency,
-    });
-    let r = submit_in(db, ctx, by, s, pre).await?;
-    if !checked.is_empty() {
-        link(
-            db,
-            ctx,
-            p,
-            &r.dossier,
-            &[Status::Submitted, Status::Accepted],
-            &checked,
-            &refs,
-        )
-        .await?;
-    }
-    Ok(r)
+        valid,
+    };
+    submit_in(db, ctx, by, s, Some(pre), new_files(p, &checked, &refs)).await
 }
 
 /// The files attached to a dossier, oldest first (no access check: callers check).

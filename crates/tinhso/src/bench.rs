@@ -1472,6 +1472,36 @@ pub struct ServicesArgs {
     /// Dossiers approved one after another with their signed result issued (0: skip).
     #[arg(long, default_value_t = 200)]
     pub approvals: u64,
+    /// Which submissions to measure: the dossier with its file in one request, the old pair
+    /// (JSON submission, then the upload), or both (one request first).
+    #[arg(long, value_enum, default_value = "both")]
+    pub submit: SubmitChoice,
+}
+
+/// `tinhso bench services --submit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SubmitChoice {
+    OneRequest,
+    Pair,
+    Both,
+}
+
+impl SubmitChoice {
+    fn ways(self) -> &'static [Submit] {
+        match self {
+            SubmitChoice::OneRequest => &[Submit::OneRequest],
+            SubmitChoice::Pair => &[Submit::Pair],
+            SubmitChoice::Both => &[Submit::OneRequest, Submit::Pair],
+        }
+    }
+
+    fn arg(self) -> &'static str {
+        match self {
+            SubmitChoice::OneRequest => "one-request",
+            SubmitChoice::Pair => "pair",
+            SubmitChoice::Both => "both",
+        }
+    }
 }
 
 async fn services(args: &ServicesArgs) -> anyhow::Result<()> {
@@ -1517,6 +1547,7 @@ async fn services(args: &ServicesArgs) -> anyhow::Result<()> {
             ] {
                 cmd.arg(flag).arg(v.to_string());
             }
+            cmd.arg("--submit").arg(args.submit.arg());
             results.extend(child_results(cmd).await?);
         }
         println!();
@@ -1664,77 +1695,105 @@ async fn services_measure(
         let clients = (0..args.clients)
             .map(|_| http_client())
             .collect::<anyhow::Result<Vec<_>>>()?;
-        // Probe: one submission and one attachment must succeed.
+        // Probes: a submission with its file in one request, and the old pair, must succeed.
         let mut created = Vec::new();
-        submit_pair(&clients[0], &base, 0)
-            .await
-            .map_err(|e| anyhow::anyhow!("probe submission: {e}"))
-            .map(|(code, lookup, _, _)| created.push((code, lookup)))?;
-        if args.warmup_seconds > 0 {
-            let w = submit_phase(&clients, &base, args, args.warmup_seconds).await?;
-            created.extend(w.created);
+        for &way in args.submit.ways() {
+            let (code, lookup, _) = way
+                .once(&clients[0], &base, 0)
+                .await
+                .map_err(|e| anyhow::anyhow!("probe submission ({}): {e}", way.name()))?;
+            created.push((code, lookup));
         }
-        let group_before = db.group_stats();
-        let p = submit_phase(&clients, &base, args, args.seconds).await?;
-        let group_after = db.group_stats();
-        created.extend(p.created.iter().cloned());
-        let note = |first: &Option<String>| {
-            let mut n = format!(
-                "{} clients, {} s after {} s warm-up; each submission (unique Idempotency-Key) \
-                 is followed by a {}-byte PDF upload",
+        let pdf_len = bench_pdf(0).len();
+        for &way in args.submit.ways() {
+            if args.warmup_seconds > 0 {
+                let w = submit_phase(&clients, &base, args, args.warmup_seconds, way).await?;
+                created.extend(w.created);
+            }
+            let group_before = db.group_stats();
+            let p = submit_phase(&clients, &base, args, args.seconds, way).await?;
+            let group_after = db.group_stats();
+            created.extend(p.created.iter().cloned());
+            let mut note = format!(
+                "{} clients, {} s after {} s warm-up; {}",
                 args.clients,
                 args.seconds,
                 args.warmup_seconds,
-                bench_pdf(0).len()
+                match way {
+                    Submit::OneRequest => format!(
+                        "each submission (unique Idempotency-Key) carries a {pdf_len}-byte PDF \
+                         in the same multipart request"
+                    ),
+                    Submit::Pair => format!(
+                        "the old way, for comparison: each submission (unique Idempotency-Key, \
+                         JSON) is followed by a {pdf_len}-byte PDF upload"
+                    ),
+                }
             );
             let (batches, items) = (
                 group_after.0 - group_before.0,
                 group_after.1 - group_before.1,
             );
             if batches > 0 {
-                n.push_str(&format!(
+                note.push_str(&format!(
                     "; group commit: {items} writes in {batches} transactions ({:.1} a transaction)",
                     items as f64 / batches as f64
                 ));
             }
-            if let Some(e) = first {
-                n.push_str(&format!("; first error: {e}"));
+            if let Some(e) = &p.first_error {
+                note.push_str(&format!("; first error: {e}"));
             }
-            n
-        };
-        lines.push(Line {
-            key: "submit_with_file",
-            label: format!("submission + attachment ({SVC_PROCEDURE} at {SVC_COMMUNE})"),
-            count: p.pairs,
-            rate: per_sec(p.pairs, p.elapsed),
-            unit: "pairs/s",
-            lat: lat_of(p.pair_lat),
-            lat_of: "pair",
-            errors: p.errors,
-            note: note(&p.first_error),
-        });
-        lines.push(Line {
-            key: "submit",
-            label: "  POST /api/v1/dossiers".into(),
-            count: p.pairs,
-            rate: per_sec(p.pairs, p.elapsed),
-            unit: "req/s",
-            lat: lat_of(p.submit_lat),
-            lat_of: "request",
-            errors: 0,
-            note: String::new(),
-        });
-        lines.push(Line {
-            key: "upload",
-            label: "  POST /api/v1/dossiers/{code}/files".into(),
-            count: p.pairs,
-            rate: per_sec(p.pairs, p.elapsed),
-            unit: "req/s",
-            lat: lat_of(p.upload_lat),
-            lat_of: "request",
-            errors: 0,
-            note: String::new(),
-        });
+            match way {
+                Submit::OneRequest => lines.push(Line {
+                    key: "submissions",
+                    label: format!(
+                        "submission with a PDF, one request ({SVC_PROCEDURE} at {SVC_COMMUNE})"
+                    ),
+                    count: p.done,
+                    rate: per_sec(p.done, p.elapsed),
+                    unit: "submissions/s",
+                    lat: lat_of(p.lat),
+                    lat_of: "submission",
+                    errors: p.errors,
+                    note,
+                }),
+                Submit::Pair => {
+                    lines.push(Line {
+                        key: "submit_with_file",
+                        label: "old way: submission, then attachment (2 requests)".into(),
+                        count: p.done,
+                        rate: per_sec(p.done, p.elapsed),
+                        unit: "pairs/s",
+                        lat: lat_of(p.lat),
+                        lat_of: "pair",
+                        errors: p.errors,
+                        note,
+                    });
+                    lines.push(Line {
+                        key: "submit",
+                        label: "  POST /api/v1/dossiers (JSON)".into(),
+                        count: p.done,
+                        rate: per_sec(p.done, p.elapsed),
+                        unit: "req/s",
+                        lat: lat_of(p.submit_lat),
+                        lat_of: "request",
+                        errors: 0,
+                        note: String::new(),
+                    });
+                    lines.push(Line {
+                        key: "upload",
+                        label: "  POST /api/v1/dossiers/{code}/files".into(),
+                        count: p.done,
+                        rate: per_sec(p.done, p.elapsed),
+                        unit: "req/s",
+                        lat: lat_of(p.upload_lat),
+                        lat_of: "request",
+                        errors: 0,
+                        note: String::new(),
+                    });
+                }
+            }
+        }
         mark(&mut marks, "submissions");
 
         let created = Arc::new(created);
@@ -1959,6 +2018,7 @@ fn bench_pdf(n: u64) -> Vec<u8> {
     b
 }
 
+/// The old upload's body: `component_id` and `file`.
 fn bench_multipart(pdf: &[u8]) -> Vec<u8> {
     let mut body = Vec::with_capacity(pdf.len() + 512);
     body.extend_from_slice(
@@ -1967,6 +2027,24 @@ fn bench_multipart(pdf: &[u8]) -> Vec<u8> {
              {SVC_COMPONENT}\r\n--{SVC_BOUNDARY}\r\nContent-Disposition: form-data; \
              name=\"file\"; filename=\"giay-chung-sinh.pdf\"\r\nContent-Type: application/pdf\
              \r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(pdf);
+    body.extend_from_slice(format!("\r\n--{SVC_BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+/// A submission with its PDF in one body: the `dossier` part and `files.<component>`.
+fn bench_submission_multipart(n: u64, pdf: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(pdf.len() + 1024);
+    body.extend_from_slice(
+        format!(
+            "--{SVC_BOUNDARY}\r\nContent-Disposition: form-data; name=\"dossier\"\r\n\
+             Content-Type: application/json\r\n\r\n{}\r\n--{SVC_BOUNDARY}\r\n\
+             Content-Disposition: form-data; name=\"files.{SVC_COMPONENT}\"; \
+             filename=\"giay-chung-sinh.pdf\"\r\nContent-Type: application/pdf\r\n\r\n",
+            bench_submission(n)
         )
         .as_bytes(),
     );
@@ -1988,6 +2066,80 @@ fn bench_submission(n: u64) -> serde_json::Value {
     })
 }
 
+/// How the bench submits a dossier with its attachment.
+#[derive(Debug, Clone, Copy)]
+enum Submit {
+    /// `POST /api/v1/dossiers` as `multipart/form-data`, the file in the same request.
+    OneRequest,
+    /// The old way: the JSON submission, then `POST /api/v1/dossiers/{code}/files`.
+    Pair,
+}
+
+impl Submit {
+    fn name(self) -> &'static str {
+        match self {
+            Submit::OneRequest => "one request",
+            Submit::Pair => "pair",
+        }
+    }
+
+    /// One submission: (code, lookup, the pair's two request times, empty for one request).
+    async fn once(
+        self,
+        c: &reqwest::Client,
+        base: &str,
+        n: u64,
+    ) -> Result<(String, String, Option<(u64, u64)>), String> {
+        match self {
+            Submit::OneRequest => {
+                let (code, lookup) = submit_one(c, base, n).await?;
+                Ok((code, lookup, None))
+            }
+            Submit::Pair => {
+                let (code, lookup, s, u) = submit_pair(c, base, n).await?;
+                Ok((code, lookup, Some((s, u))))
+            }
+        }
+    }
+}
+
+/// The code and lookup code of a 201 receipt, or why not.
+fn receipt_codes(
+    what: &str,
+    status: reqwest::StatusCode,
+    body: &[u8],
+) -> Result<(String, String), String> {
+    if status != reqwest::StatusCode::CREATED {
+        return Err(format!(
+            "{what}: HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        ));
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    match (v["code"].as_str(), v["lookup_code"].as_str()) {
+        (Some(code), Some(lookup)) => Ok((code.to_string(), lookup.to_string())),
+        _ => Err(format!("{what}: no code or lookup_code in {v}")),
+    }
+}
+
+/// One submission with its PDF in one multipart request: (code, lookup).
+async fn submit_one(c: &reqwest::Client, base: &str, n: u64) -> Result<(String, String), String> {
+    let resp = c
+        .post(format!("{base}/api/v1/dossiers"))
+        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={SVC_BOUNDARY}"),
+        )
+        .body(bench_submission_multipart(n, &bench_pdf(n)))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    receipt_codes("submit", status, &body)
+}
+
 /// One submission then its attachment: (code, lookup, submit ns, upload ns).
 async fn submit_pair(
     c: &reqwest::Client,
@@ -2005,16 +2157,7 @@ async fn submit_pair(
     let status = resp.status();
     let body = resp.bytes().await.map_err(|e| e.to_string())?;
     let submit_ns = nanos(t.elapsed());
-    if status != reqwest::StatusCode::CREATED {
-        return Err(format!(
-            "submit: HTTP {status}: {}",
-            String::from_utf8_lossy(&body[..body.len().min(300)])
-        ));
-    }
-    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-    let (Some(code), Some(lookup)) = (v["code"].as_str(), v["lookup_code"].as_str()) else {
-        return Err(format!("submit: no code or lookup_code in {v}"));
-    };
+    let (code, lookup) = receipt_codes("submit", status, &body)?;
     let t = Instant::now();
     let resp = c
         .post(format!(
@@ -2037,15 +2180,18 @@ async fn submit_pair(
             String::from_utf8_lossy(&body[..body.len().min(300)])
         ));
     }
-    Ok((code.to_string(), lookup.to_string(), submit_ns, upload_ns))
+    Ok((code, lookup, submit_ns, upload_ns))
 }
 
+/// What a submission phase measured: each submission's time (both requests for a pair) and,
+/// for pairs, each request's.
+#[derive(Default)]
 struct SubmitOut {
     created: Vec<(String, String)>,
-    pair_lat: Vec<u64>,
+    lat: Vec<u64>,
     submit_lat: Vec<u64>,
     upload_lat: Vec<u64>,
-    pairs: u64,
+    done: u64,
     errors: u64,
     first_error: Option<String>,
     elapsed: Duration,
@@ -2056,6 +2202,7 @@ async fn submit_phase(
     base: &str,
     args: &ServicesArgs,
     seconds: u64,
+    way: Submit,
 ) -> anyhow::Result<SubmitOut> {
     let issued = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
@@ -2067,29 +2214,22 @@ async fn submit_phase(
         let base = base.to_string();
         let issued = issued.clone();
         tasks.push(tokio::spawn(async move {
-            let mut out = SubmitOut {
-                created: Vec::new(),
-                pair_lat: Vec::new(),
-                submit_lat: Vec::new(),
-                upload_lat: Vec::new(),
-                pairs: 0,
-                errors: 0,
-                first_error: None,
-                elapsed: Duration::ZERO,
-            };
+            let mut out = SubmitOut::default();
             while Instant::now() < deadline {
                 let n = issued.fetch_add(1, Ordering::Relaxed);
                 if n >= max {
                     break;
                 }
                 let t = Instant::now();
-                match submit_pair(&c, &base, n).await {
-                    Ok((code, lookup, s, u)) => {
-                        out.pair_lat.push(nanos(t.elapsed()));
-                        out.submit_lat.push(s);
-                        out.upload_lat.push(u);
+                match way.once(&c, &base, n).await {
+                    Ok((code, lookup, parts)) => {
+                        out.lat.push(nanos(t.elapsed()));
+                        if let Some((s, u)) = parts {
+                            out.submit_lat.push(s);
+                            out.upload_lat.push(u);
+                        }
                         out.created.push((code, lookup));
-                        out.pairs += 1;
+                        out.done += 1;
                     }
                     Err(e) => {
                         out.errors += 1;
@@ -2100,23 +2240,14 @@ async fn submit_phase(
             out
         }));
     }
-    let mut all = SubmitOut {
-        created: Vec::new(),
-        pair_lat: Vec::new(),
-        submit_lat: Vec::new(),
-        upload_lat: Vec::new(),
-        pairs: 0,
-        errors: 0,
-        first_error: None,
-        elapsed: Duration::ZERO,
-    };
+    let mut all = SubmitOut::default();
     for t in tasks {
         let o = t.await?;
         all.created.extend(o.created);
-        all.pair_lat.extend(o.pair_lat);
+        all.lat.extend(o.lat);
         all.submit_lat.extend(o.submit_lat);
         all.upload_lat.extend(o.upload_lat);
-        all.pairs += o.pairs;
+        all.done += o.done;
         all.errors += o.errors;
         if all.first_error.is_none() {
             all.first_error = o.first_error;

@@ -6,7 +6,7 @@ use crate::catalogue::{self, Procedure};
 use crate::dossier::{self, ActingAs, Dossier, Submission, TransitionInput};
 use crate::results::Issuing;
 use crate::status::{Action, Actor};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -62,7 +62,7 @@ pub(super) fn routes() -> Router<AppState> {
         crate::web::results::api_crls,
         crate::web::results::api_crl_import
     ),
-    components(schemas(SubmissionDoc, ApplicantDoc, TransitionBody, Problem, FileUploadDoc, AttachmentDoc,
+    components(schemas(SubmissionDoc, SubmissionWithFilesDoc, ApplicantDoc, TransitionBody, Problem, FileUploadDoc, AttachmentDoc,
         crate::payment::Payment, crate::payment::Callback, crate::payment::CallbackResult, crate::payment::Reconciliation,
         crate::web::results::ResultDoc, crate::web::results::VerificationDoc, crate::web::results::RevokeBody)),
     tags((name = "services", description = "Online public services: procedure catalogue, dossiers, one-stop workflow"))
@@ -218,6 +218,20 @@ struct SubmissionDoc {
     idempotency_key: Option<String>,
 }
 
+/// A submission with its attachments in one request (`multipart/form-data`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct SubmissionWithFilesDoc {
+    /// The submission, the same JSON as an `application/json` body.
+    dossier: SubmissionDoc,
+    /// One part per file, named `files.` and the component's id (e.g.
+    /// `files.giay_chung_sinh`), with a file name: PDF, JPEG or PNG (the type is read from the
+    /// content), at most 10 MiB; a dossier's files total at most 50 MiB and 50 files. Online,
+    /// every component the procedure requires as a copy must be given.
+    #[schema(rename = "files.{component_id}", value_type = String, format = Binary)]
+    files: Vec<u8>,
+}
+
 /// What the applicant keeps: form 01's content.
 #[derive(Serialize)]
 struct ReceiptOut {
@@ -237,21 +251,46 @@ struct ReceiptOut {
     fee_vnd: i64,
     receipt_url: String,
     tracking_url: String,
+    /// The files attached to the dossier.
+    files: Vec<dossier::Attachment>,
 }
 
-/// Submit a dossier (anonymous, signed in, or an officer's counter entry).
-#[utoipa::path(post, path = "/api/v1/dossiers", tag = "services", request_body = SubmissionDoc,
+/// Submit a dossier (anonymous, signed in, or an officer's counter entry): as JSON, or as
+/// `multipart/form-data` with its attachments in the same request — a `dossier` part (the same
+/// JSON) and one part per file named `files.<component id>`. With files, the dossier and its
+/// files are checked together (every problem at once, field by field) and written in one
+/// transaction: on any error nothing is stored. Online, every component the procedure requires
+/// as a copy must then be attached (a JSON submission may add its files afterwards, while it
+/// awaits acceptance).
+#[utoipa::path(post, path = "/api/v1/dossiers", tag = "services",
+    request_body(content((SubmissionDoc = "application/json"), (SubmissionWithFilesDoc = "multipart/form-data"))),
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry key; overrides the body's `idempotency_key`")),
-    responses((status = 201, description = "Received: the receipt with its lookup code"),
-        (status = 200, description = "A replay of an earlier submission with the same key: the same receipt"),
+    responses((status = 201, description = "Received: the receipt with its lookup code and the files attached"),
+        (status = 200, description = "A replay of an earlier submission with the same key: the same receipt (nothing is written, no file stored again)"),
+        (status = 400, body = Problem, description = "A malformed body or `dossier` part"),
         (status = 403, body = Problem), (status = 409, body = Problem, description = "Same key, different content"),
-        (status = 422, body = Problem)))]
+        (status = 413, body = Problem, description = "A file, or the dossier's files together, too large"),
+        (status = 422, body = Problem, description = "Field errors: the applicant, the e-form, the commune, a file's type, an unknown or missing component")))]
 async fn submit_dossier(
     State(state): State<AppState>,
     ctx: ReqCtx,
     headers: HeaderMap,
-    ApiJson(mut s): ApiJson<Submission>,
+    req: Request,
 ) -> Result<Response, ApiError> {
+    let multipart = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("multipart/form-data"));
+    let (mut s, uploads) = if multipart {
+        let m = axum::extract::Multipart::from_request(req, &state)
+            .await
+            .map_err(multipart_error)?;
+        let (s, uploads) = submission_parts(m).await?;
+        (s, Some(uploads))
+    } else {
+        let ApiJson(s) = ApiJson::<Submission>::from_request(req, &state).await?;
+        (s, None)
+    };
     if let Some(key) = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -260,7 +299,13 @@ async fn submit_dossier(
     {
         s.idempotency_key = Some(key.to_string());
     }
-    let r = dossier::submit(&state.db, &ctx.audit(), ctx.principal.as_ref(), &s).await?;
+    let (db, audit, by) = (&state.db, ctx.audit(), ctx.principal.as_ref());
+    let r = match uploads {
+        Some(u) => dossier::submit_with_files(db, &state.files, &audit, by, &s, &u)
+            .await
+            .map_err(upload_error)?,
+        None => dossier::submit(db, &audit, by, &s).await?,
+    };
     let d = &r.dossier;
     let out = ReceiptOut {
         code: d.code.clone(),
@@ -279,6 +324,7 @@ async fn submit_dossier(
         fee_vnd: d.fee_vnd,
         receipt_url: super::view::receipt_path(&d.code, &r.lookup_code),
         tracking_url: super::view::tracking_path(&d.code, &r.lookup_code),
+        files: r.files,
     };
     let status = if r.replayed {
         StatusCode::OK
@@ -286,6 +332,114 @@ async fn submit_dossier(
         StatusCode::CREATED
     };
     Ok((status, Json(out)).into_response())
+}
+
+/// The most parts a submission with files may have: its `dossier` and a file per allowed file.
+const MAX_SUBMISSION_PARTS: usize = dossier::MAX_DOSSIER_FILES as usize + 1;
+
+/// A multipart body that cannot be read: 413 when over the upload limit, else 400.
+fn multipart_error<E: MultipartFailure>(e: E) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::new(tinhso_kernel::ErrorCode::PayloadTooLarge).into()
+    } else {
+        AppError::new(tinhso_kernel::ErrorCode::BadRequest)
+            .with_detail(
+                format!("Nội dung multipart không hợp lệ: {}", e.body_text()),
+                format!("Invalid multipart body: {}", e.body_text()),
+            )
+            .into()
+    }
+}
+
+/// A multipart rejection or read error: its HTTP status and its text.
+trait MultipartFailure {
+    fn status(&self) -> StatusCode;
+    fn body_text(&self) -> String;
+}
+
+impl MultipartFailure for axum::extract::multipart::MultipartError {
+    fn status(&self) -> StatusCode {
+        axum::extract::multipart::MultipartError::status(self)
+    }
+    fn body_text(&self) -> String {
+        axum::extract::multipart::MultipartError::body_text(self)
+    }
+}
+
+impl MultipartFailure for axum::extract::multipart::MultipartRejection {
+    fn status(&self) -> StatusCode {
+        axum::extract::multipart::MultipartRejection::status(self)
+    }
+    fn body_text(&self) -> String {
+        axum::extract::multipart::MultipartRejection::body_text(self)
+    }
+}
+
+/// The parts of a submission with files: the `dossier` JSON and the `files.<component>` files.
+/// Any other part is a field error naming it (a file sent under another name would otherwise
+/// be lost without a word).
+async fn submission_parts(
+    mut m: axum::extract::Multipart,
+) -> Result<(Submission, Vec<dossier::Upload>), ApiError> {
+    let mut submission = None;
+    let mut uploads = Vec::new();
+    let mut unknown = tinhso_kernel::FieldErrors::new();
+    let mut parts = 0;
+    while let Some(field) = m.next_field().await.map_err(multipart_error)? {
+        parts += 1;
+        if parts > MAX_SUBMISSION_PARTS {
+            return Err(AppError::new(tinhso_kernel::ErrorCode::BadRequest)
+                .with_detail(
+                    format!("Tối đa {MAX_SUBMISSION_PARTS} phần: hồ sơ và các tệp"),
+                    format!("At most {MAX_SUBMISSION_PARTS} parts: the dossier and its files"),
+                )
+                .into());
+        }
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "dossier" {
+            let bytes = field.bytes().await.map_err(multipart_error)?;
+            let s: Submission = serde_json::from_slice(&bytes).map_err(|e| {
+                AppError::new(tinhso_kernel::ErrorCode::BadRequest).with_detail(
+                    format!("Phần \"dossier\" không phải JSON hồ sơ hợp lệ: {e}"),
+                    format!("The \"dossier\" part is not a valid submission JSON: {e}"),
+                )
+            })?;
+            submission = Some(s);
+        } else if let Some(component) = name.strip_prefix("files.") {
+            let file_name = field.file_name().unwrap_or_default().to_string();
+            let bytes = field.bytes().await.map_err(multipart_error)?;
+            uploads.push(dossier::Upload {
+                component_id: component.to_string(),
+                file_name,
+                bytes: bytes.to_vec(),
+            });
+        } else {
+            unknown.push(
+                &name,
+                Invalid::new(
+                    "part_unknown",
+                    format!(
+                        "Phần \"{name}\" không được nhận: gửi hồ sơ trong phần \"dossier\" và mỗi tệp trong phần \"files.<mã thành phần>\""
+                    ),
+                    format!(
+                        "Part \"{name}\" is not accepted: send the dossier as part \"dossier\" and each file as part \"files.<component id>\""
+                    ),
+                ),
+            );
+        }
+    }
+    unknown.into_result()?;
+    let s = submission.ok_or_else(|| {
+        AppError::field(
+            "dossier",
+            Invalid::new(
+                "required",
+                "Thiếu phần \"dossier\" (nội dung hồ sơ dạng JSON)",
+                "The \"dossier\" part (the submission as JSON) is missing",
+            ),
+        )
+    })?;
+    Ok((s, uploads))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -626,18 +780,7 @@ async fn upload_file(
 ) -> Result<Response, ApiError> {
     let mut component_id = String::new();
     let mut file: Option<(String, Vec<u8>)> = None;
-    let bad = |e: axum::extract::multipart::MultipartError| -> ApiError {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::new(tinhso_kernel::ErrorCode::PayloadTooLarge).into()
-        } else {
-            AppError::new(tinhso_kernel::ErrorCode::BadRequest)
-                .with_detail(
-                    format!("Nội dung multipart không hợp lệ: {}", e.body_text()),
-                    format!("Invalid multipart body: {}", e.body_text()),
-                )
-                .into()
-        }
-    };
+    let bad = multipart_error::<axum::extract::multipart::MultipartError>;
     while let Some(field) = m.next_field().await.map_err(bad)? {
         match field.name().unwrap_or_default() {
             "component_id" => component_id = field.text().await.map_err(bad)?.trim().to_string(),

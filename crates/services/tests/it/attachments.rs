@@ -432,3 +432,139 @@ async fn the_total_is_checked_again_when_the_files_are_recorded() {
     let d = dossier::get(db, code).await.unwrap().unwrap();
     assert_eq!(d.files_count, 5);
 }
+
+/// A submission with files is one group-commit item: the dossier, its files, their audit
+/// entries and the outbox event commit together. A statement failing on the last file's row
+/// (a trigger refusing it) undoes everything: no dossier, no number, no file row, no audit
+/// entry, no event; the blob the file store already holds is referenced by nothing.
+#[tokio::test]
+async fn a_submission_and_its_files_commit_together_or_not_at_all() {
+    let t = env().await;
+    let db = &t.db;
+    let files = store();
+    let good = [up("giay_chung_sinh", "cs.pdf", pdf("together"))];
+    let before = db.group_stats();
+    let r = dossier::submit_with_files(db, &files, &anon(), None, &birth(TAM_THANH), &good)
+        .await
+        .unwrap();
+    let after = db.group_stats();
+    if db.group_commit() {
+        assert_eq!(
+            after.1 - before.1,
+            1,
+            "one group-commit item: {before:?} → {after:?}"
+        );
+    }
+    assert_eq!(r.files.len(), 1);
+    assert_eq!(r.files[0].component_id, "giay_chung_sinh");
+    assert!(
+        r.files[0].component_name.starts_with("Giấy chứng sinh"),
+        "{:?}",
+        r.files
+    );
+    assert_eq!(
+        (r.dossier.files_bytes, r.dossier.files_count),
+        (pdf("together").len() as i64, 1)
+    );
+    let d = dossier::get(db, &r.dossier.code).await.unwrap().unwrap();
+    assert_eq!((d.files_bytes, d.files_count), (r.dossier.files_bytes, 1));
+    assert_eq!(dossier::files(db, &r.dossier.code).await.unwrap(), r.files);
+
+    let refuse = match db.backend() {
+        tinhso_store::Backend::Sqlite => vec![
+            "CREATE TRIGGER refuse_file BEFORE INSERT ON dossier_files \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        ],
+        tinhso_store::Backend::Postgres => vec![
+            "CREATE FUNCTION refuse_file() RETURNS trigger AS $$ BEGIN \
+             RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_file BEFORE INSERT ON dossier_files \
+             FOR EACH ROW EXECUTE FUNCTION refuse_file()",
+        ],
+    };
+    for sql in refuse {
+        sqlx::query(sql).execute(db.pool()).await.unwrap();
+    }
+    let before = (
+        footprint(db).await,
+        count(db, "dossier_files").await,
+        count(db, "files").await,
+    );
+    let other = [up("giay_chung_sinh", "cs2.pdf", pdf("refused"))];
+    let e = dossier::submit_with_files(db, &files, &anon(), None, &birth(TAM_THANH), &other)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Internal, "{e}");
+    let after = (
+        footprint(db).await,
+        count(db, "dossier_files").await,
+        count(db, "files").await,
+    );
+    assert_eq!(after, before, "nothing of the failed submission stays");
+    // Its number was given back: the next dossier of the day takes it.
+    let drop = match db.backend() {
+        tinhso_store::Backend::Sqlite => "DROP TRIGGER refuse_file",
+        tinhso_store::Backend::Postgres => "DROP TRIGGER refuse_file ON dossier_files",
+    };
+    sqlx::query(drop).execute(db.pool()).await.unwrap();
+    let next = submit_anon(db, &birth(TAM_THANH)).await;
+    let (day, n) = r.dossier.code.rsplit_once('-').unwrap();
+    if next.dossier.code.starts_with(day) {
+        assert_eq!(n, "0001");
+        assert_eq!(next.dossier.code, format!("{day}-0002"));
+    }
+}
+
+/// A retry with the same idempotency key answers the first dossier and its files and writes
+/// nothing: not a second dossier, not a file row, not even a blob in the file store, though
+/// the retry carried other bytes.
+#[tokio::test]
+async fn a_retried_submission_with_files_writes_nothing() {
+    let t = env().await;
+    let db = &t.db;
+    let files = store();
+    let mut s = birth(TAM_THANH);
+    s.idempotency_key = Some("retry-with-files-1".into());
+    let first = dossier::submit_with_files(
+        db,
+        &files,
+        &anon(),
+        None,
+        &s,
+        &[up("giay_chung_sinh", "cs.pdf", pdf("first"))],
+    )
+    .await
+    .unwrap();
+    assert!(!first.replayed);
+    let before = (
+        footprint(db).await,
+        count(db, "dossier_files").await,
+        count(db, "files").await,
+        files.list().await.unwrap(),
+    );
+    let again = dossier::submit_with_files(
+        db,
+        &files,
+        &anon(),
+        None,
+        &s,
+        &[up(
+            "giay_chung_sinh",
+            "cs.pdf",
+            pdf("second try, other bytes"),
+        )],
+    )
+    .await
+    .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.dossier.code, first.dossier.code);
+    assert_eq!(again.lookup_code, first.lookup_code);
+    assert_eq!(again.files, first.files);
+    let after = (
+        footprint(db).await,
+        count(db, "dossier_files").await,
+        count(db, "files").await,
+        files.list().await.unwrap(),
+    );
+    assert_eq!(after, before);
+}

@@ -211,6 +211,21 @@ pub async fn problem(resp: Response) -> (StatusCode, Value) {
 }
 
 /// Status and JSON body.
+/// The (field, code) pairs of a problem's field errors, in order.
+pub fn field_codes(p: &Value) -> Vec<(String, String)> {
+    p["errors"]
+        .as_array()
+        .expect("field errors")
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().expect("field").into(),
+                e["code"].as_str().expect("code").into(),
+            )
+        })
+        .collect()
+}
+
 pub async fn json(resp: Response) -> (StatusCode, Value) {
     let status = resp.status();
     let body = resp.text().await.expect("body");

@@ -142,17 +142,7 @@ async fn a_full_reporting_cycle_over_http() {
     )
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let codes: Vec<(String, String)> = p["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["field"].as_str().unwrap().into(),
-                e["code"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
+    let codes = crate::field_codes(&p);
     assert_eq!(
         codes,
         [

@@ -379,15 +379,13 @@ async fn upload_api_answers_problems() {
     assert_eq!(status, StatusCode::CREATED, "{v}");
     assert_eq!(v["media_type"], "application/pdf");
     let sha = v["sha256"].as_str().unwrap();
-    let resp = c
-        .get(app.url(&format!(
-            "/api/v1/dossiers/{code}/files/{sha}?lookup={lookup}"
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.bytes().await.unwrap().to_vec(), pdf());
+    assert_downloads(
+        &app,
+        &c,
+        &format!("{code}/files/{sha}?lookup={lookup}"),
+        &pdf(),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -512,4 +510,194 @@ async fn answering_a_supplement_adds_files() {
         html.contains("cccd.jpg") && html.contains(">JPEG<"),
         "{html}"
     );
+}
+
+/// The JSON submission of the tests' birth registration, with idempotency key `key`.
+fn birth_json(key: &str) -> String {
+    serde_json::json!({
+        "procedure_code": KHAI_SINH,
+        "commune_code": TAM_THANH,
+        "applicant": {"kind": 0, "name": "Hoàng Thị Mai", "id_number": "020190001234", "phone": "0912345678"},
+        "form": {"ho_ten_tre": "Hoàng Minh An", "ngay_sinh_tre": "10/01/2026", "gioi_tinh": "nam",
+            "dan_toc": "tay", "noi_sinh": "Bệnh viện Đa khoa tỉnh Lạng Sơn", "que_quan": TAM_THANH,
+            "so_ban_sao": "2", "so_dien_thoai": "0912345678"},
+        "channel": "online",
+        "idempotency_key": key
+    })
+    .to_string()
+}
+
+/// `GET /api/v1/dossiers/{path}` answers 200 with `bytes`.
+async fn assert_downloads(app: &TestApp, c: &Client, path: &str, bytes: &[u8]) {
+    let resp = c
+        .get(app.url(&format!("/api/v1/dossiers/{path}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), bytes);
+}
+
+/// The first field error's message `key` contains `text`.
+fn assert_first_error_says(p: &serde_json::Value, key: &str, text: &str) {
+    let message = p["errors"][0][key].as_str().unwrap_or_default();
+    assert!(message.contains(text), "{key} should say {text:?}: {p}");
+}
+
+/// `POST /api/v1/dossiers` as `multipart/form-data`: the dossier and its files in one request,
+/// checked together and written together; problems answered field by field with nothing
+/// stored; a retry with the same key answers the same dossier and stores nothing.
+#[tokio::test]
+async fn a_submission_with_its_files_in_one_request() {
+    let app = spawn_app().await;
+    let c = client();
+    let post = |parts: Vec<Part>| {
+        let c = c.clone();
+        let url = app.url("/api/v1/dossiers");
+        async move {
+            c.post(url)
+                .header(
+                    CONTENT_TYPE,
+                    format!("multipart/form-data; boundary={BOUNDARY}"),
+                )
+                .body(multipart(&parts))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let dossier = |key: &str| Part::Text("dossier", birth_json(key));
+    let birth_cert = |name: &'static str, bytes: Vec<u8>| {
+        Part::File("files.giay_chung_sinh", name, "application/pdf", bytes)
+    };
+    let before = footprint(&app).await;
+
+    // A program renamed .pdf: 422 on the component's field, naming what it is; nothing stored.
+    let (status, p) = problem(post(vec![dossier("k1"), birth_cert("cs.pdf", exe())]).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["errors"][0]["field"], "files.giay_chung_sinh", "{p}");
+    assert_eq!(p["errors"][0]["code"], "file_type", "{p}");
+    assert_first_error_says(&p, "message_vi", "cs.pdf");
+    assert_eq!(footprint(&app).await, before);
+
+    // Over 10 MiB: 413 with the field kept; nothing stored.
+    let mut big = pdf();
+    big.resize(11 * 1024 * 1024, b' ');
+    let (status, p) = problem(post(vec![dossier("k2"), birth_cert("big.pdf", big)]).await).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{p}");
+    assert_eq!(p["errors"][0]["field"], "files.giay_chung_sinh", "{p}");
+    assert_eq!(p["errors"][0]["code"], "file_too_large", "{p}");
+    assert_eq!(footprint(&app).await, before);
+
+    // The required birth certificate missing, and the applicant's phone wrong: both at once.
+    let mut bad_phone: serde_json::Value = serde_json::from_str(&birth_json("k3")).unwrap();
+    bad_phone["applicant"]["phone"] = "12ab".into();
+    let (status, p) = problem(post(vec![Part::Text("dossier", bad_phone.to_string())]).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let errors = crate::field_codes(&p);
+    assert!(
+        errors.contains(&("files.giay_chung_sinh".into(), "file_required".into())),
+        "{p}"
+    );
+    assert!(errors.iter().any(|(f, _)| f == "applicant.phone"), "{p}");
+    assert!(
+        p["errors"][0]["message_vi"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{p}"
+    );
+    assert_eq!(footprint(&app).await, before);
+
+    // A file for a component the procedure does not have: refused, named.
+    let (status, p) = problem(
+        post(vec![
+            dossier("k4"),
+            birth_cert("cs.pdf", pdf()),
+            Part::File("files.so_do", "so-do.pdf", "application/pdf", pdf()),
+        ])
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["errors"][0]["code"], "component_unknown", "{p}");
+    assert_first_error_says(&p, "message_en", "\"so_do\"");
+    assert_eq!(footprint(&app).await, before);
+
+    // A part under another name, or no dossier part: field errors, nothing stored.
+    let (status, p) = problem(
+        post(vec![
+            dossier("k5"),
+            Part::File("file", "cs.pdf", "application/pdf", pdf()),
+        ])
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["errors"][0]["field"], "file", "{p}");
+    assert_eq!(p["errors"][0]["code"], "part_unknown", "{p}");
+    let (status, p) = problem(post(vec![birth_cert("cs.pdf", pdf())]).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["errors"][0]["field"], "dossier", "{p}");
+    let (status, _) = problem(
+        post(vec![
+            Part::Text("dossier", "{not json".into()),
+            birth_cert("a.pdf", pdf()),
+        ])
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(footprint(&app).await, before);
+
+    // A good one: 201, the receipt with its file, downloadable with the lookup code.
+    let (status, v) = crate::json(
+        post(vec![
+            dossier("k6"),
+            birth_cert("giấy chứng sinh.pdf", pdf()),
+        ])
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["replayed"], false);
+    assert_eq!(v["files"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["files"][0]["component_id"], "giay_chung_sinh");
+    assert_eq!(v["files"][0]["media_type"], "application/pdf");
+    assert_eq!(v["files"][0]["file_name"], "giấy chứng sinh.pdf");
+    let code = v["code"].as_str().unwrap().to_string();
+    let lookup = v["lookup_code"].as_str().unwrap().to_string();
+    let sha = v["files"][0]["sha256"].as_str().unwrap().to_string();
+    assert_downloads(
+        &app,
+        &c,
+        &format!("{code}/files/{sha}?lookup={lookup}"),
+        &pdf(),
+    )
+    .await;
+    let after_good = footprint(&app).await;
+    assert_eq!(after_good[0], before[0] + 1);
+    assert_eq!(after_good[1], before[1] + 1);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE target_id = '{code}' AND action = 'dossier.attach'"
+        ))
+        .await,
+        1
+    );
+
+    // The same key again: 200, the same dossier and file, nothing written — even with other
+    // bytes in the retry.
+    let mut other = pdf();
+    other.extend_from_slice(b"% a retry's other bytes\n");
+    let retry = post(vec![
+        dossier("k6"),
+        birth_cert("giấy chứng sinh.pdf", other),
+    ])
+    .await;
+    let (status, again) = crate::json(retry).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["replayed"], true);
+    assert_eq!(again["code"], code.as_str());
+    assert_eq!(again["files"], v["files"]);
+    assert_eq!(footprint(&app).await, after_good);
 }
