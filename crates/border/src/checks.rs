@@ -1857,9 +1857,10 @@ pub enum CheckDone {
 /// Record a batch of check starts, decisions and customs releases in one transaction, in the
 /// order given (a later item sees what an earlier one wrote: a hold then a pass of the same
 /// check, a rejection before another check of the same trip). Each item goes through the same
-/// rules as [`start`], [`decide`] and [`receive_release`] behind a savepoint: a refused item
-/// (a 4xx error) is undone — its rows, audit entries and outbox events — and the others are
-/// kept. Results in input order; a database failure fails the whole batch.
+/// rules as [`start`], [`decide`] and [`receive_release`], all of them checked before the item
+/// writes: a refused item (a 4xx error) has written nothing — no rows, audit entries or outbox
+/// events — so no savepoint is needed, and the others are kept. Results in input order; a
+/// failure after an item's first write (the database's) fails the whole batch.
 pub async fn record_many(
     db: &Db,
     ctx: &Ctx,

@@ -746,9 +746,9 @@ async fn reprice_paid_in(
     Ok(base.clone())
 }
 
-/// [`assess_at`] for many trips in one transaction, each (input, time) behind a savepoint: a
-/// refused one (a 4xx error) is undone with its audit entry and event, the others kept.
-/// Results in input order.
+/// [`assess_at`] for many trips in one transaction, each (input, time) kept apart as
+/// [`sqlite_decides_first`] says: a refused one (a 4xx error) leaves no row, audit entry or
+/// event, the others are kept. Results in input order.
 pub async fn assess_many(
     db: &Db,
     ctx: &Ctx,
@@ -1287,8 +1287,9 @@ fn container_of(a: &Assessment, schedules: &[fees::Schedule]) -> &'static str {
     }
 }
 
-/// [`request_payment_at`] for many (trip code, time) in one transaction, each behind a
-/// savepoint (a refused one is undone with its audit entry). Results in input order.
+/// [`request_payment_at`] for many (trip code, time) in one transaction, each kept apart as
+/// [`sqlite_decides_first`] says (a refused one leaves no row or audit entry). Results in
+/// input order.
 pub async fn request_payment_many(
     db: &Db,
     ctx: &Ctx,

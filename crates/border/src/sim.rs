@@ -3120,7 +3120,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
     sim.settle_refunds(stop, true).await?;
     let to = Instant::now();
     sim.report.peak_rss_days_kib = peak_rss_kib();
-    // Every end check on one connection (see [`check_invariants_on`]), rows streamed.
+    // Every end check on one connection (see [`check_invariants_on`]), set-based.
     let mut conn = db.read_conn().await?;
     let backend = db.backend();
     let mut inv = check_invariants_on(&mut conn, backend, &gate_list, &crossed_trips).await?;
