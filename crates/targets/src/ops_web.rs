@@ -31,7 +31,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use tinhso_http::access::{Access, Rule};
 use tinhso_http::context::require;
 use tinhso_http::error::{ApiError, PageError, Problem};
@@ -362,35 +361,19 @@ async fn drill(state: &AppState, ctx: &ReqCtx, q: &DrillQuery) -> Result<Drill, 
 
 /// The report versions the caller may see, as on the report's own page: an approved report's
 /// to anyone who may open the drill-down; one not yet approved only to staff over the reporting
-/// agency or the recipient ([`crate::reports::staff_over`]). Each agency's scope is read once.
+/// agency or the recipient ([`crate::reports::Viewer`]).
 async fn reports_seen(
     state: &AppState,
     ctx: &ReqCtx,
     rows: Vec<TrailRow>,
 ) -> Result<Vec<TrailRow>, AppError> {
-    let p = ctx.principal.as_ref();
-    if crate::reports::staff_over(p, &ResourceScope::province()) {
-        return Ok(rows);
-    }
-    let mut staff_over: HashMap<String, bool> = HashMap::new();
+    let mut viewer = crate::reports::Viewer::new(ctx.principal.as_ref());
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let mut seen = r.task_status == "approved";
-        for code in [&r.agency_code, &r.recipient_code] {
-            if seen {
-                break;
-            }
-            seen = match staff_over.get(code) {
-                Some(v) => *v,
-                None => {
-                    let scope = crate::reports::agency_scope(&state.db, code).await?;
-                    let v = crate::reports::staff_over(p, &scope);
-                    staff_over.insert(code.clone(), v);
-                    v
-                }
-            };
-        }
-        if seen {
+        if viewer
+            .sees(&state.db, &r.task_status, &r.agency_code, &r.recipient_code)
+            .await?
+        {
             out.push(r);
         }
     }
