@@ -283,6 +283,9 @@ struct Drill {
     /// and the period (saved, submitted, returned, approved: who, when, the value, the
     /// comment), newest first, at most 200, those the caller may see; `null` for a live one.
     reports: Option<Vec<TrailRow>>,
+    /// The value broken down by each disaggregation (phân tổ) the indicator supports here:
+    /// the total and one value per category; empty when it supports none.
+    disaggregations: Vec<crate::engine::Disaggregated>,
 }
 
 async fn drill(state: &AppState, ctx: &ReqCtx, q: &DrillQuery) -> Result<Drill, AppError> {
@@ -347,10 +350,21 @@ async fn drill(state: &AppState, ctx: &ReqCtx, q: &DrillQuery) -> Result<Drill, 
     } else {
         None
     };
+    let mut disaggregations = Vec::new();
+    if observation.is_some() {
+        for by in registry.disaggregations(key) {
+            disaggregations.push(
+                registry
+                    .observe_by(&state.db, key, period, &org, by.key)
+                    .await?,
+            );
+        }
+    }
     Ok(Drill {
         indicator: key.to_string(),
         period: period.to_string(),
         org: org.to_string(),
+        disaggregations,
         observation,
         children,
         communes_empty,
@@ -907,6 +921,62 @@ async fn fragment(
     Ok(Html(html).into_response())
 }
 
+/// A disaggregation as the drill-down shows it: a table of its categories with a bar each.
+struct BreakdownView {
+    id: String,
+    title: String,
+    rows: Vec<BreakdownRow>,
+}
+
+struct BreakdownRow {
+    label: String,
+    value: String,
+    fraction: String,
+    /// An SVG bar of the value (0–100), "" without one.
+    bar: String,
+}
+
+/// A horizontal bar of a share (0–100 %), 100 px wide at 100 %.
+fn share_bar(v: f64) -> String {
+    let w = crate::engine::round1(v.clamp(0.0, 100.0));
+    format!(
+        "<svg class=\"ops-bar\" width=\"100\" height=\"10\" viewBox=\"0 0 100 10\" aria-hidden=\"true\">\
+         <rect width=\"100\" height=\"10\" fill=\"#e6e6e6\"/><rect width=\"{w}\" height=\"10\" fill=\"#1f5fa8\"/></svg>"
+    )
+}
+
+fn breakdowns(list: &[crate::engine::Disaggregated], kind: Kind, lang: Lang) -> Vec<BreakdownView> {
+    list.iter()
+        .map(|d| BreakdownView {
+            id: format!("phan-to-{}", d.by),
+            title: format!(
+                "{} {}",
+                lang.s("Phân tổ theo", "By"),
+                lang.s(&d.name_vi, &d.name_en).to_lowercase()
+            ),
+            rows: d
+                .categories
+                .iter()
+                .map(|c| BreakdownRow {
+                    label: lang.s(&c.label_vi, &c.label_en).to_string(),
+                    value: c
+                        .value
+                        .map(|v| crate::web::with_unit(v, kind, lang))
+                        .unwrap_or_else(|| "—".into()),
+                    fraction: match (c.numerator, c.denominator) {
+                        (Some(n), Some(d)) => format!("{n} / {d}"),
+                        _ => String::new(),
+                    },
+                    bar: match c.value {
+                        Some(v) if kind == Kind::Percent => share_bar(v),
+                        _ => String::new(),
+                    },
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 struct ChildRow {
     name: String,
     value: String,
@@ -949,6 +1019,8 @@ struct DrillPage {
     records: Vec<RecordRow>,
     has_reports: bool,
     reports: Vec<TrailView>,
+    /// The disaggregations' tables.
+    breakdowns: Vec<BreakdownView>,
     map_svg: String,
     /// Why there is no communes map (no commune has a value).
     map_empty: String,
@@ -1072,6 +1144,7 @@ async fn drill_page(
                 .to_string(),
         },
         children,
+        breakdowns: breakdowns(&d.disaggregations, m.kind, lang),
         has_records: d.records.is_some(),
         records: d.records.unwrap_or_default(),
         has_reports: d.reports.is_some(),
