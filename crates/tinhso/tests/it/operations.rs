@@ -659,9 +659,13 @@ async fn a_border_indicator_is_broken_down_by_gate_and_quarantine_class() {
         .next()
         .unwrap();
     assert!(!title.contains("<section"), "{title}");
-    // A services indicator has none: no table.
+    // A services indicator by agency level (commune / province): two rows.
     let (_, html) = drill_page(&app, &leader, "services.online", "province", "2026-01").await;
-    assert!(!html.contains("breakdown-row"));
+    assert!(
+        html.contains("id=\"bang-phan-to-level\""),
+        "the level table"
+    );
+    assert_eq!(html.matches("class=\"breakdown-row\"").count(), 2);
     // Documented.
     let (_, doc) = json(app.get(&client(), "/api/openapi.json").await).await;
     let params = doc["paths"]["/api/v1/observations"]["get"]["parameters"]
