@@ -353,6 +353,9 @@ async fn unknown_units_and_indicators_are_refused() {
         .is_none());
 }
 
+/// One category's (key, numerator, denominator, value).
+type CategoryRow = (String, Option<f64>, Option<f64>, Option<f64>);
+
 /// The services indicators by agency level on the fixed data set (table at the top), month
 /// 2026-01: the commune level is UBND Tam Thanh (A, B, C), the province level Sở Tài chính (E).
 /// Received 3 (2 online) and 1 (1 online); with a fee 2 (A paid online) and 1 (not paid);
@@ -369,7 +372,7 @@ async fn services_values_by_agency_level_match_hand_computed_ones() {
             .await
             .unwrap();
         let total = d.total.unwrap();
-        let rows: Vec<(String, Option<f64>, Option<f64>, Option<f64>)> = d
+        let rows: Vec<CategoryRow> = d
             .categories
             .iter()
             .map(|c| (c.category.clone(), c.numerator, c.denominator, c.value))
@@ -383,7 +386,9 @@ async fn services_values_by_agency_level_match_hand_computed_ones() {
         );
         rows
     };
-    let row = |c: &str, n: f64, d: f64, v: Option<f64>| (c.to_string(), Some(n), Some(d), v);
+    let row = |c: &str, n: f64, d: f64, v: Option<f64>| -> CategoryRow {
+        (c.to_string(), Some(n), Some(d), v)
+    };
     assert_eq!(
         level("services.online").await,
         [
