@@ -242,6 +242,70 @@ pub async fn shares_windows(
     windows: &[(NaiveDate, NaiveDate)],
     commune: Option<&str>,
 ) -> Result<Vec<Shares>, AppError> {
+    let (gates, rows) = rolled_up(db, windows, commune).await?;
+    Ok(rows.iter().map(|rows| tally(&gates, rows)).collect())
+}
+
+/// A disaggregation of the border shares (phân tổ): by gate or by the trip's quarantine class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareBy {
+    /// Cửa khẩu: every gate of the unit, each with its own counts.
+    Gate,
+    /// Loại kiểm dịch: `none`, `plant`, `animal`, `plant,animal` — the classes crossed trips
+    /// have in the window. Undeclared crossings and the gates' agencies have no class and are
+    /// not counted in any category.
+    Quarantine,
+}
+
+/// [`shares`] for `[from, to)` broken down `by` a disaggregation: one `(category, counts)` per
+/// category, from the same one statement over the daily roll-up (the roll-up already keeps its
+/// counts per gate and quarantine class). The categories' crossings, bookings, fees and checks
+/// add up to the unit's [`shares`]; the agencies (a distinct count) do not.
+pub async fn shares_by(
+    db: &Db,
+    from: NaiveDate,
+    to: NaiveDate,
+    commune: Option<&str>,
+    by: ShareBy,
+) -> Result<Vec<(String, Shares)>, AppError> {
+    let (gates, mut rows) = rolled_up(db, &[(from, to)], commune).await?;
+    let rows = rows.pop().unwrap_or_default();
+    Ok(match by {
+        ShareBy::Gate => gates
+            .iter()
+            .map(|g| {
+                let own: Vec<DayRow> = rows.iter().filter(|r| r.0 == g.code).cloned().collect();
+                (g.code.clone(), tally(std::slice::from_ref(g), &own))
+            })
+            .collect(),
+        ShareBy::Quarantine => {
+            let mut classes: std::collections::BTreeMap<String, Vec<DayRow>> = Default::default();
+            for r in rows
+                .iter()
+                .filter(|r| !matches!(r.2, "undeclared" | "agency"))
+            {
+                let class = if r.3.is_empty() { "none" } else { r.3.as_str() };
+                classes
+                    .entry(class.to_string())
+                    .or_default()
+                    .push(r.clone());
+            }
+            classes
+                .into_iter()
+                .map(|(class, rows)| (class, tally(&gates, &rows)))
+                .collect()
+        }
+    })
+}
+
+/// The unit's gates and, for each window in order, its roll-up rows: the roll-up brought up to
+/// date once and summed by one statement over the disjoint pieces of the windows
+/// ([`tinhso_store::rollup::Segments`]); a window's rows are its pieces' rows.
+async fn rolled_up(
+    db: &Db,
+    windows: &[(NaiveDate, NaiveDate)],
+    commune: Option<&str>,
+) -> Result<(Vec<gates::Gate>, Vec<Vec<DayRow>>), AppError> {
     let gates = gate_codes(db, commune).await?;
     let day = |d: NaiveDate| tinhso_store::rollup::day_of(local_midnight_micros(d));
     let days: Vec<(i64, i64)> = windows.iter().map(|(f, t)| (day(*f), day(*t))).collect();
@@ -295,7 +359,7 @@ pub async fn shares_windows(
     let rows = pieces.fold(&counted, |window: &mut Vec<DayRow>, piece| {
         window.extend(piece.iter().cloned())
     });
-    Ok(rows.iter().map(|rows| tally(&gates, rows)).collect())
+    Ok((gates, rows))
 }
 
 /// The same counts straight from the raw rows (every trip and check of the window is read).

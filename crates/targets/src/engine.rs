@@ -310,6 +310,53 @@ impl Note {
     }
 }
 
+/// A disaggregation (phân tổ) an indicator supports: a dimension besides period and unit whose
+/// categories split the numerator and the denominator (e.g. the border shares by gate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Disaggregation {
+    /// The key asked for (`gate`, `quarantine`).
+    pub key: &'static str,
+    pub name_vi: &'static str,
+    pub name_en: &'static str,
+}
+
+/// One category of a disaggregation (nhóm phân tổ) and its counts, as a provider gives them.
+pub struct Category<C> {
+    /// The category's key (a gate code, `plant`).
+    pub key: String,
+    pub label_vi: String,
+    pub label_en: String,
+    pub counts: C,
+}
+
+/// One category's value: `numerator / denominator × factor` as for the total.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategoryValue {
+    pub category: String,
+    pub label_vi: String,
+    pub label_en: String,
+    pub numerator: Option<f64>,
+    pub denominator: Option<f64>,
+    pub value: Option<f64>,
+}
+
+/// An indicator's value for a period and a unit broken down by a disaggregation (giá trị theo
+/// phân tổ): the total and one value per category; the categories' numerators add up to the
+/// total's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Disaggregated {
+    pub indicator: String,
+    pub period: String,
+    pub org: String,
+    /// The disaggregation's key.
+    pub by: String,
+    pub name_vi: String,
+    pub name_en: String,
+    /// The undivided value (`null` when there is none).
+    pub total: Option<Observation>,
+    pub categories: Vec<CategoryValue>,
+}
+
 /// Whether a live provider breaks its values down by the unit's agencies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Breakdown {
@@ -418,6 +465,23 @@ pub trait Provider: Send + Sync {
     ) -> BoxFuture<'a, Result<(), AppError>> {
         Box::pin(async { Ok(()) })
     }
+    /// The disaggregations `key` supports (default: none).
+    fn disaggregations(&self, _key: &str) -> &'static [Disaggregation] {
+        &[]
+    }
+    /// The value of `key` for `period` and `org`, one per category of the disaggregation `by`
+    /// (one of [`Provider::disaggregations`]); empty when there is none.
+    fn observe_by<'a>(
+        &'a self,
+        _db: &'a Db,
+        _units: &'a crate::live::Units,
+        _key: &'a str,
+        _period: Period,
+        _org: &'a OrgUnit,
+        _by: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<CategoryValue>, AppError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 /// A live provider (nguồn số liệu trực tuyến): a module's indicators measured from its records.
@@ -447,6 +511,19 @@ pub trait Live: Send + Sync {
         _agencies: Option<Vec<String>>,
     ) -> BoxFuture<'a, Result<(), AppError>> {
         Box::pin(async { Ok(()) })
+    }
+    /// [`Provider::disaggregations`].
+    fn disaggregations(_key: &str) -> &'static [Disaggregation] {
+        &[]
+    }
+    /// [`Provider::observe_by`] once the prologue is done. Default: none.
+    fn measure_by<'a>(
+        &'a self,
+        _db: &'a Db,
+        _asked: Asked<'a>,
+        _by: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<CategoryValue>, AppError>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 }
 
@@ -478,6 +555,20 @@ pub trait Batched: Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<Self::Counts>, AppError>>;
     /// The value asked for, from its window's counts; `None` when there is none.
     fn observation(asked: &Asked<'_>, counts: &Self::Counts) -> Option<Observation>;
+    /// [`Provider::disaggregations`] (default: none).
+    fn disaggregations(_key: &str) -> &'static [Disaggregation] {
+        &[]
+    }
+    /// The counts of the span for `unit`, one per category of the disaggregation `by`, in one
+    /// statement. Default: none.
+    fn count_by<'a>(
+        _db: &'a Db,
+        _span: Span,
+        _unit: &'a Self::Unit,
+        _by: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Category<Self::Counts>>, AppError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 impl<T: Batched> Live for T {
@@ -500,6 +591,39 @@ impl<T: Batched> Live for T {
                 .get_batched(a.window, key, |spans| T::count(db, spans, &unit))
                 .await?;
             Ok(T::observation(&a, &counts))
+        })
+    }
+
+    fn disaggregations(key: &str) -> &'static [Disaggregation] {
+        <T as Batched>::disaggregations(key)
+    }
+
+    /// Each category's value read from its counts as the total's ([`Batched::observation`]).
+    fn measure_by<'a>(
+        &'a self,
+        db: &'a Db,
+        a: Asked<'a>,
+        by: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<CategoryValue>, AppError>> {
+        Box::pin(async move {
+            let Some(unit) = T::unit(a.org, a.agencies.clone()) else {
+                return Ok(Vec::new());
+            };
+            let categories = T::count_by(db, (a.window.start, a.window.end), &unit, by).await?;
+            Ok(categories
+                .into_iter()
+                .filter_map(|c| {
+                    let o = T::observation(&a, &c.counts)?;
+                    Some(CategoryValue {
+                        category: c.key,
+                        label_vi: c.label_vi,
+                        label_en: c.label_en,
+                        numerator: o.numerator,
+                        denominator: o.denominator,
+                        value: o.value,
+                    })
+                })
+                .collect())
         })
     }
 
@@ -569,6 +693,27 @@ impl<T: Live> Provider for T {
                 Breakdown::Unit => None,
             };
             self.prefetch_windows(db, windows, org, agencies).await
+        })
+    }
+
+    fn disaggregations(&self, key: &str) -> &'static [Disaggregation] {
+        T::disaggregations(key)
+    }
+
+    fn observe_by<'a>(
+        &'a self,
+        db: &'a Db,
+        units: &'a crate::live::Units,
+        key: &'a str,
+        period: Period,
+        org: &'a OrgUnit,
+        by: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<CategoryValue>, AppError>> {
+        Box::pin(async move {
+            match Asked::new(db, units, T::INDICATORS, key, period, org, T::BREAKDOWN).await? {
+                Some(asked) => self.measure_by(db, asked, by).await,
+                None => Ok(Vec::new()),
+            }
         })
     }
 }
@@ -704,6 +849,68 @@ impl Registry {
                 ),
             )),
         }
+    }
+
+    /// The disaggregations `key` supports (empty for an unknown key).
+    pub fn disaggregations(&self, key: &str) -> &'static [Disaggregation] {
+        self.provider(key).map_or(&[], |p| p.disaggregations(key))
+    }
+
+    /// The value of `key` for `period` and `org` broken down by the disaggregation `by`: the
+    /// total and one value per category. A disaggregation the indicator does not support is a
+    /// 422 on `by` naming those it does.
+    pub async fn observe_by(
+        &self,
+        db: &Db,
+        key: &str,
+        period: Period,
+        org: &OrgUnit,
+        by: &str,
+    ) -> Result<Disaggregated, AppError> {
+        let total = self.observe(db, key, period, org).await?;
+        let supported = self.disaggregations(key);
+        let Some(d) = supported.iter().find(|d| d.key == by) else {
+            let names: Vec<&str> = supported.iter().map(|d| d.key).collect();
+            let (vi, en) = if names.is_empty() {
+                (
+                    format!("Quy tắc «phân tổ»: chỉ số {key} không phân tổ được"),
+                    format!("Rule “disaggregation”: the indicator {key} has no disaggregation"),
+                )
+            } else {
+                (
+                    format!(
+                        "Quy tắc «phân tổ»: chỉ số {key} chỉ phân tổ theo {}",
+                        names.join(", ")
+                    ),
+                    format!(
+                        "Rule “disaggregation”: the indicator {key} is broken down only by {}",
+                        names.join(", ")
+                    ),
+                )
+            };
+            return Err(AppError::field(
+                "by",
+                Invalid::new("disaggregation", vi, en),
+            ));
+        };
+        let categories = match self.provider(key) {
+            Some(p) => {
+                self.view
+                    .run(p.observe_by(db, &self.units, key, period, org, by))
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        Ok(Disaggregated {
+            indicator: key.to_string(),
+            period: period.to_string(),
+            org: org.to_string(),
+            by: d.key.to_string(),
+            name_vi: d.name_vi.to_string(),
+            name_en: d.name_en.to_string(),
+            total,
+            categories,
+        })
     }
 }
 

@@ -5,14 +5,15 @@
 //! `numerator / denominator × 100` from the counts the module gives.
 
 use crate::engine::{
-    Asked, Batched, IndicatorDef, Kind, Memo, Note, Observation, OrgUnit, Span, WindowMemo,
+    Asked, Batched, Category, Disaggregation, IndicatorDef, Kind, Memo, Note, Observation, OrgUnit,
+    Span, WindowMemo,
 };
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use std::sync::Arc;
 use tinhso_kernel::{AppError, Invalid};
 use tinhso_refdata::agencies;
-use tinhso_services::indicators::Report;
+use tinhso_services::indicators::{AgencyIndicators, Report};
 use tinhso_store::Db;
 
 pub(crate) const fn def(
@@ -86,6 +87,77 @@ pub const SERVICES_INDICATORS: &[IndicatorDef] = &[
         true,
     ),
 ];
+
+/// By the level of the agency that handles the dossier (cấp cơ quan giải quyết): `commune` (the
+/// communes' People's Committees) or `province` (departments, boards, centres and the central
+/// agencies in the province).
+const BY_LEVEL: Disaggregation = Disaggregation {
+    key: "level",
+    name_vi: "Cấp cơ quan giải quyết",
+    name_en: "Level of the handling agency",
+};
+
+/// The disaggregations of a services indicator: the dossier counts split by agency level (each
+/// dossier has one agency, so the levels' numerators add up); the procedures offered fully
+/// online are a distinct count over agencies (a procedure offered by several) and do not split.
+pub fn services_disaggregations(key: &str) -> &'static [Disaggregation] {
+    match key {
+        "services.fully_online_procedures" => &[],
+        _ if key.starts_with("services.") => &[BY_LEVEL],
+        _ => &[],
+    }
+}
+
+/// `report` keeping only the agencies of `level` (`commune`: People's Committees of the
+/// communes, `province`: the others) and with their sums as its total: the dossier counts of
+/// each indicator added up, the value recomputed by the engine from them.
+fn report_of_level(report: &Report, committees: &[String], level: &str) -> Report {
+    let rows: Vec<&AgencyIndicators> = report
+        .agencies
+        .iter()
+        .filter(|a| {
+            let commune = a
+                .agency_code
+                .as_ref()
+                .is_some_and(|c| committees.contains(c));
+            commune == (level == "commune")
+        })
+        .collect();
+    let indicators = report
+        .total
+        .indicators
+        .iter()
+        .map(|i| {
+            let sum = |f: fn(&tinhso_services::indicators::Indicator) -> Option<i64>| {
+                rows.iter()
+                    .filter_map(|a| a.get(i.key).and_then(f))
+                    .reduce(|x, y| x + y)
+                    .or(f(i).map(|_| 0))
+            };
+            let numerator = sum(|x| x.numerator);
+            let denominator = sum(|x| x.denominator);
+            tinhso_services::indicators::Indicator {
+                numerator,
+                denominator,
+                value: match (numerator, denominator) {
+                    (Some(n), Some(d)) => tinhso_services::indicators::percent(n, d),
+                    _ => None,
+                },
+                score: None,
+                ..i.clone()
+            }
+        })
+        .collect();
+    Report {
+        agencies: Vec::new(),
+        total: AgencyIndicators {
+            agency_code: None,
+            agency_name: level.to_string(),
+            indicators,
+        },
+        ..report.clone()
+    }
+}
 
 /// The communes' People's Committees (UBND xã), each with its administrative unit.
 pub async fn commune_committees(db: &Db) -> Result<Vec<agencies::Agency>, AppError> {
@@ -211,6 +283,50 @@ impl Batched for ServicesProvider {
             let reports =
                 tinhso_services::indicators::reports(db, &spans, agencies.as_deref()).await?;
             Ok(reports.into_iter().map(Arc::new).collect())
+        }
+        .boxed()
+    }
+
+    fn disaggregations(key: &str) -> &'static [Disaggregation] {
+        services_disaggregations(key)
+    }
+
+    /// The window's report (one statement, as [`Batched::count`]) split by agency level from
+    /// its per-agency counts: no query per level.
+    fn count_by<'a>(
+        db: &'a Db,
+        span: Span,
+        agencies: &'a Self::Unit,
+        by: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Category<Self::Counts>>, AppError>> {
+        async move {
+            if by != BY_LEVEL.key {
+                return Ok(Vec::new());
+            }
+            let report =
+                tinhso_services::indicators::report(db, span.0, span.1, agencies.as_deref())
+                    .await?;
+            let committees: Vec<String> = commune_committees(db)
+                .await?
+                .into_iter()
+                .map(|a| a.code)
+                .collect();
+            Ok([
+                ("commune", "Cấp xã", "Commune level"),
+                (
+                    "province",
+                    "Cấp tỉnh (sở, ban, ngành, cơ quan trung ương tại tỉnh)",
+                    "Province level (departments, boards, central agencies in the province)",
+                ),
+            ]
+            .into_iter()
+            .map(|(key, vi, en)| Category {
+                key: key.to_string(),
+                label_vi: vi.to_string(),
+                label_en: en.to_string(),
+                counts: Arc::new(report_of_level(&report, &committees, key)),
+            })
+            .collect())
         }
         .boxed()
     }

@@ -5,12 +5,13 @@
 //! `numerator / denominator × 100`.
 
 use crate::engine::{
-    Asked, Batched, Breakdown, IndicatorDef, Note, Observation, OrgUnit, Span, WindowMemo,
+    Asked, Batched, Breakdown, Category, Disaggregation, IndicatorDef, Note, Observation, OrgUnit,
+    Span, WindowMemo,
 };
 use crate::live::def;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
-use tinhso_border::indicators::{shares_windows, Shares};
+use tinhso_border::indicators::{shares_by, shares_windows, ShareBy, Shares};
 use tinhso_kernel::AppError;
 use tinhso_store::Db;
 
@@ -57,6 +58,48 @@ pub const BORDER_INDICATORS: &[IndicatorDef] = &[
         true,
     ),
 ];
+
+/// By gate (cửa khẩu).
+const BY_GATE: Disaggregation = Disaggregation {
+    key: "gate",
+    name_vi: "Cửa khẩu",
+    name_en: "Gate",
+};
+/// By the trip's quarantine class (loại kiểm dịch).
+const BY_QUARANTINE: Disaggregation = Disaggregation {
+    key: "quarantine",
+    name_vi: "Loại kiểm dịch",
+    name_en: "Quarantine class",
+};
+
+/// The disaggregations of a border indicator. Only additive counts are split: the declared
+/// share by gate only (an undeclared camera read has no quarantine class), the agencies active
+/// not at all (a distinct count of agencies, several gates share one).
+pub fn border_disaggregations(key: &str) -> &'static [Disaggregation] {
+    match key {
+        "border.declared_crossings" => &[BY_GATE],
+        "border.booked_crossings" | "border.fees_online" | "border.checks_on_platform" => {
+            &[BY_GATE, BY_QUARANTINE]
+        }
+        _ => &[],
+    }
+}
+
+/// A quarantine class's label: (Vietnamese, English).
+fn quarantine_label(class: &str) -> (String, String) {
+    fn one(c: &str) -> (&str, &str) {
+        match c {
+            "plant" => ("thực vật", "plant"),
+            "animal" => ("động vật", "animal"),
+            "none" => ("không cần kiểm dịch", "no quarantine"),
+            other => (other, other),
+        }
+    }
+    let parts: Vec<(&str, &str)> = class.split(',').map(|c| one(c.trim())).collect();
+    let vi: Vec<&str> = parts.iter().map(|p| p.0).collect();
+    let en: Vec<&str> = parts.iter().map(|p| p.1).collect();
+    (vi.join(" + "), en.join(" + "))
+}
 
 /// (numerator, denominator) of `key` from the counts.
 pub fn fraction(key: &str, s: &Shares) -> Option<(i64, i64)> {
@@ -106,6 +149,52 @@ impl Batched for BorderProvider {
         commune: &'a Self::Unit,
     ) -> BoxFuture<'a, Result<Vec<Self::Counts>, AppError>> {
         async move { shares_windows(db, &spans, commune.as_deref()).await }.boxed()
+    }
+
+    fn disaggregations(key: &str) -> &'static [Disaggregation] {
+        border_disaggregations(key)
+    }
+
+    /// One statement over the roll-up ([`shares_by`]); a gate is labelled with its name.
+    fn count_by<'a>(
+        db: &'a Db,
+        span: Span,
+        commune: &'a Self::Unit,
+        by: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<Category<Self::Counts>>, AppError>> {
+        async move {
+            let share_by = match by {
+                "gate" => ShareBy::Gate,
+                "quarantine" => ShareBy::Quarantine,
+                _ => return Ok(Vec::new()),
+            };
+            let rows = shares_by(db, span.0, span.1, commune.as_deref(), share_by).await?;
+            let names: std::collections::HashMap<String, (String, String)> = match share_by {
+                ShareBy::Gate => tinhso_border::gates::list(db)
+                    .await?
+                    .into_iter()
+                    .map(|g| (g.code, (g.name_vi, g.name_en)))
+                    .collect(),
+                ShareBy::Quarantine => Default::default(),
+            };
+            Ok(rows
+                .into_iter()
+                .map(|(key, counts)| {
+                    let (label_vi, label_en) = match names.get(&key) {
+                        Some(name) => name.clone(),
+                        None if share_by == ShareBy::Quarantine => quarantine_label(&key),
+                        None => (key.clone(), key.clone()),
+                    };
+                    Category {
+                        key,
+                        label_vi,
+                        label_en,
+                        counts,
+                    }
+                })
+                .collect())
+        }
+        .boxed()
     }
 
     fn observation(a: &Asked<'_>, s: &Self::Counts) -> Option<Observation> {

@@ -31,7 +31,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use tinhso_http::access::{Access, Rule};
 use tinhso_http::context::require;
 use tinhso_http::error::{ApiError, PageError, Problem};
@@ -284,6 +283,9 @@ struct Drill {
     /// and the period (saved, submitted, returned, approved: who, when, the value, the
     /// comment), newest first, at most 200, those the caller may see; `null` for a live one.
     reports: Option<Vec<TrailRow>>,
+    /// The value broken down by each disaggregation (phân tổ) the indicator supports here:
+    /// the total and one value per category; empty when it supports none.
+    disaggregations: Vec<crate::engine::Disaggregated>,
 }
 
 async fn drill(state: &AppState, ctx: &ReqCtx, q: &DrillQuery) -> Result<Drill, AppError> {
@@ -348,10 +350,21 @@ async fn drill(state: &AppState, ctx: &ReqCtx, q: &DrillQuery) -> Result<Drill, 
     } else {
         None
     };
+    let mut disaggregations = Vec::new();
+    if observation.is_some() {
+        for by in registry.disaggregations(key) {
+            disaggregations.push(
+                registry
+                    .observe_by(&state.db, key, period, &org, by.key)
+                    .await?,
+            );
+        }
+    }
     Ok(Drill {
         indicator: key.to_string(),
         period: period.to_string(),
         org: org.to_string(),
+        disaggregations,
         observation,
         children,
         communes_empty,
@@ -362,35 +375,19 @@ async fn drill(state: &AppState, ctx: &ReqCtx, q: &DrillQuery) -> Result<Drill, 
 
 /// The report versions the caller may see, as on the report's own page: an approved report's
 /// to anyone who may open the drill-down; one not yet approved only to staff over the reporting
-/// agency or the recipient ([`crate::reports::staff_over`]). Each agency's scope is read once.
+/// agency or the recipient ([`crate::reports::Viewer`]).
 async fn reports_seen(
     state: &AppState,
     ctx: &ReqCtx,
     rows: Vec<TrailRow>,
 ) -> Result<Vec<TrailRow>, AppError> {
-    let p = ctx.principal.as_ref();
-    if crate::reports::staff_over(p, &ResourceScope::province()) {
-        return Ok(rows);
-    }
-    let mut staff_over: HashMap<String, bool> = HashMap::new();
+    let mut viewer = crate::reports::Viewer::new(ctx.principal.as_ref());
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let mut seen = r.task_status == "approved";
-        for code in [&r.agency_code, &r.recipient_code] {
-            if seen {
-                break;
-            }
-            seen = match staff_over.get(code) {
-                Some(v) => *v,
-                None => {
-                    let scope = crate::reports::agency_scope(&state.db, code).await?;
-                    let v = crate::reports::staff_over(p, &scope);
-                    staff_over.insert(code.clone(), v);
-                    v
-                }
-            };
-        }
-        if seen {
+        if viewer
+            .sees(&state.db, &r.task_status, &r.agency_code, &r.recipient_code)
+            .await?
+        {
             out.push(r);
         }
     }
@@ -924,6 +921,62 @@ async fn fragment(
     Ok(Html(html).into_response())
 }
 
+/// A disaggregation as the drill-down shows it: a table of its categories with a bar each.
+struct BreakdownView {
+    id: String,
+    title: String,
+    rows: Vec<BreakdownRow>,
+}
+
+struct BreakdownRow {
+    label: String,
+    value: String,
+    fraction: String,
+    /// An SVG bar of the value (0–100), "" without one.
+    bar: String,
+}
+
+/// A horizontal bar of a share (0–100 %), 100 px wide at 100 %.
+fn share_bar(v: f64) -> String {
+    let w = crate::engine::round1(v.clamp(0.0, 100.0));
+    format!(
+        "<svg class=\"ops-bar\" width=\"100\" height=\"10\" viewBox=\"0 0 100 10\" aria-hidden=\"true\">\
+         <rect width=\"100\" height=\"10\" fill=\"#e6e6e6\"/><rect width=\"{w}\" height=\"10\" fill=\"#1f5fa8\"/></svg>"
+    )
+}
+
+fn breakdowns(list: &[crate::engine::Disaggregated], kind: Kind, lang: Lang) -> Vec<BreakdownView> {
+    list.iter()
+        .map(|d| BreakdownView {
+            id: format!("phan-to-{}", d.by),
+            title: format!(
+                "{} {}",
+                lang.s("Phân tổ theo", "By"),
+                lang.s(&d.name_vi, &d.name_en).to_lowercase()
+            ),
+            rows: d
+                .categories
+                .iter()
+                .map(|c| BreakdownRow {
+                    label: lang.s(&c.label_vi, &c.label_en).to_string(),
+                    value: c
+                        .value
+                        .map(|v| crate::web::with_unit(v, kind, lang))
+                        .unwrap_or_else(|| "—".into()),
+                    fraction: match (c.numerator, c.denominator) {
+                        (Some(n), Some(d)) => format!("{n} / {d}"),
+                        _ => String::new(),
+                    },
+                    bar: match c.value {
+                        Some(v) if kind == Kind::Percent => share_bar(v),
+                        _ => String::new(),
+                    },
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 struct ChildRow {
     name: String,
     value: String,
@@ -966,6 +1019,8 @@ struct DrillPage {
     records: Vec<RecordRow>,
     has_reports: bool,
     reports: Vec<TrailView>,
+    /// The disaggregations' tables.
+    breakdowns: Vec<BreakdownView>,
     map_svg: String,
     /// Why there is no communes map (no commune has a value).
     map_empty: String,
@@ -1089,6 +1144,7 @@ async fn drill_page(
                 .to_string(),
         },
         children,
+        breakdowns: breakdowns(&d.disaggregations, m.kind, lang),
         has_records: d.records.is_some(),
         records: d.records.unwrap_or_default(),
         has_reports: d.reports.is_some(),

@@ -248,6 +248,52 @@ pub fn staff_over(principal: Option<&Principal>, scope: &ResourceScope) -> bool 
     authorize(Some(&seated), Permission::BackOffice, scope).is_ok()
 }
 
+/// Who reads reports before approval (người xem báo cáo chưa duyệt): [`staff_over`] for one
+/// caller, each agency's answer read once (one request's lists, the review, the drill-down).
+pub struct Viewer<'a> {
+    principal: Option<&'a Principal>,
+    /// Staff over the whole province: sees every report.
+    everywhere: bool,
+    over: BTreeMap<String, bool>,
+}
+
+impl<'a> Viewer<'a> {
+    pub fn new(principal: Option<&'a Principal>) -> Self {
+        Viewer {
+            principal,
+            everywhere: staff_over(principal, &ResourceScope::province()),
+            over: BTreeMap::new(),
+        }
+    }
+
+    /// [`staff_over`] the agency `code`.
+    pub async fn staff_over(&mut self, db: &Db, code: &str) -> Result<bool, AppError> {
+        if self.everywhere {
+            return Ok(true);
+        }
+        if let Some(v) = self.over.get(code) {
+            return Ok(*v);
+        }
+        let v = staff_over(self.principal, &agency_scope(db, code).await?);
+        self.over.insert(code.to_string(), v);
+        Ok(v)
+    }
+
+    /// Whether the caller may see a report of `agency` to `recipient` — or its standing — in
+    /// the status `status`: anyone once approved, otherwise staff over either agency.
+    pub async fn sees(
+        &mut self,
+        db: &Db,
+        status: &str,
+        agency: &str,
+        recipient: &str,
+    ) -> Result<bool, AppError> {
+        Ok(status == "approved"
+            || self.staff_over(db, agency).await?
+            || self.staff_over(db, recipient).await?)
+    }
+}
+
 /// What [`open_reports`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Opened {

@@ -660,6 +660,20 @@ fn reporting_sections(d: &mut Document, r: &Review, rep: &Reporting) {
         )
         .after(4.0),
     );
+    if rep
+        .agencies
+        .iter()
+        .any(|a| a.standing == review_reports::Standing::Withheld)
+    {
+        d.para(
+            Para::new(
+                "Trước khi được duyệt, tình hình báo cáo của một cơ quan chỉ cơ quan báo cáo và cơ quan nhận báo cáo xem được.",
+                Style::Italic,
+                10.0,
+            )
+            .after(4.0),
+        );
+    }
     let shares = [0.5, 3.0, 1.6, 1.7, 1.6, 1.6, 2.0];
     let header = vec![
         head("TT"),

@@ -11,11 +11,12 @@
 
 use crate::digest::local;
 use crate::period::Period;
-use crate::reports::{self, TaskFilter};
+use crate::reports::{self, TaskFilter, Viewer};
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
+use tinhso_identity::Principal;
 use tinhso_kernel::AppError;
 use tinhso_refdata::agencies;
 use tinhso_store::{Db, DbError};
@@ -75,6 +76,10 @@ pub enum Standing {
     Late,
     /// Chưa gửi (deadline not passed).
     NotSubmitted,
+    /// Chưa duyệt, not shown: the caller is staff over neither the reporting agency nor the
+    /// recipient ([`crate::reports::staff_over`]), so it sees only that the report is not
+    /// approved — as the approved list already tells every staff member.
+    Withheld,
 }
 
 impl Standing {
@@ -85,6 +90,10 @@ impl Standing {
             Standing::Returned => ("Bị trả lại", "Returned"),
             Standing::Late => ("Quá hạn, chưa gửi", "Late, not submitted"),
             Standing::NotSubmitted => ("Chưa gửi", "Not submitted"),
+            Standing::Withheld => (
+                "Chưa duyệt (không được xem tình hình)",
+                "Not approved (standing not shown)",
+            ),
         }
     }
 }
@@ -95,6 +104,8 @@ pub struct AgencyReport {
     pub agency_code: String,
     pub agency_name: String,
     pub task_id: String,
+    /// The agency the report goes to.
+    pub recipient_code: String,
     pub standing: Standing,
     /// Deadline (YYYY-MM-DD).
     pub due_date: String,
@@ -128,10 +139,43 @@ impl Reporting {
             Standing::Returned,
             Standing::Late,
             Standing::NotSubmitted,
+            Standing::Withheld,
         ]
         .into_iter()
+        .filter(|&s| s != Standing::Withheld || self.agencies.iter().any(|a| a.standing == s))
         .map(|s| (s, self.agencies.iter().filter(|a| a.standing == s).count()))
         .collect()
+    }
+}
+
+impl Reporting {
+    /// The reporting as `principal` may see it: the standing of a report not yet approved
+    /// (submitted, returned, late, dates, escalation) only for staff over the reporting agency
+    /// or the recipient ([`crate::reports::Viewer`]); for the others it becomes
+    /// [`Standing::Withheld`] with no dates. Values come from approved reports only and stay.
+    pub async fn as_seen_by(
+        mut self,
+        db: &Db,
+        principal: Option<&Principal>,
+    ) -> Result<Reporting, AppError> {
+        let mut viewer = Viewer::new(principal);
+        for a in &mut self.agencies {
+            let status = match a.standing {
+                Standing::Approved => "approved",
+                _ => "not_approved",
+            };
+            if !viewer
+                .sees(db, status, &a.agency_code, &a.recipient_code)
+                .await?
+            {
+                a.standing = Standing::Withheld;
+                a.submitted_late = false;
+                a.submitted_at = None;
+                a.decided_at = None;
+                a.escalated_on = None;
+            }
+        }
+        Ok(self)
     }
 }
 
@@ -256,6 +300,7 @@ pub async fn reporting(
             agency_code: t.agency_code.clone(),
             agency_name: String::new(),
             task_id: t.id.clone(),
+            recipient_code: t.recipient_code.clone(),
             standing,
             due_date: t.due_date.clone(),
             submitted_late: t.late,

@@ -180,6 +180,11 @@ struct ObserveQuery {
     /// `province` (default), `commune:05986`, `agency:000.00.23.H37`.
     #[serde(default)]
     org: String,
+    /// A disaggregation (phân tổ): the value broken down by its categories. The border gate's
+    /// `border.declared_crossings` by `gate`; `border.booked_crossings`, `border.fees_online`,
+    /// `border.checks_on_platform` by `gate` or `quarantine`; any other → 422 naming those the
+    /// indicator supports.
+    by: Option<String>,
 }
 
 pub(crate) fn bad_org() -> AppError {
@@ -196,8 +201,11 @@ pub(crate) fn bad_org() -> AppError {
 /// The value of one indicator for a period (Decree 09/2019 cut-off window) and an organisation
 /// unit, from its provider: `numerator`, `denominator`, `value` (= numerator / denominator ×
 /// factor, one decimal; `null` for an empty denominator), `source` (`live` or `reported`,
-/// with the `version`). The body is `null` when nothing is known. A commune's or an agency's
-/// value needs `dossier_read` over it.
+/// with the `version`). The body is `null` when nothing is known. With `by`, the value broken
+/// down by a disaggregation: `{indicator, period, org, by, name_vi, name_en, total, categories:
+/// [{category, label_vi, label_en, numerator, denominator, value}]}`, the categories'
+/// numerators adding up to the total's. A commune's or an agency's value needs `dossier_read`
+/// over it.
 #[utoipa::path(get, path = "/api/v1/observations", tag = "targets", params(ObserveQuery),
     responses((status = 200, description = "The observation, or `null`"),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
@@ -219,7 +227,14 @@ async fn api_observe(
         )
         .await?;
     }
-    let o = Registry::standard()
+    let registry = Registry::standard();
+    if let Some(by) = q.by.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        let d = registry
+            .observe_by(&state.db, q.indicator.trim(), period, &org, by)
+            .await?;
+        return Ok(Json(d).into_response());
+    }
+    let o = registry
         .observe(&state.db, q.indicator.trim(), period, &org)
         .await?;
     Ok(Json(o).into_response())

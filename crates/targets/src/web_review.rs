@@ -81,16 +81,26 @@ struct ReviewQuery {
     plan: Option<String>,
 }
 
-async fn build(state: &AppState, q: &ReviewQuery) -> Result<review::Review, AppError> {
+/// The review as the caller may see it: a report's standing before approval only for staff
+/// over the reporting agency or the recipient (`Reporting::as_seen_by`).
+async fn build(
+    state: &AppState,
+    ctx: &ReqCtx,
+    q: &ReviewQuery,
+) -> Result<review::Review, AppError> {
     let (plan, year) = review::resolve(&state.db, q.year.as_deref(), q.plan.as_deref()).await?;
-    review::review(
+    let mut r = review::review(
         &state.db,
         &Registry::standard(),
         plan,
         year,
         tinhso_services::dossier::today_local(),
     )
-    .await
+    .await?;
+    if let Some(rep) = r.reporting.take() {
+        r.reporting = Some(rep.as_seen_by(&state.db, ctx.principal.as_ref()).await?);
+    }
+    Ok(r)
 }
 
 fn file_response(bytes: Vec<u8>, content_type: &'static str, name: &str) -> Response {
@@ -117,7 +127,7 @@ async fn review_file(
     q: &ReviewQuery,
     pdf: bool,
 ) -> Result<Response, PageError> {
-    let r = build(state, q).await.map_err(|e| ctx.page_err(e))?;
+    let r = build(state, ctx, q).await.map_err(|e| ctx.page_err(e))?;
     Ok(if pdf {
         file_response(
             review::pdf(&r),
@@ -165,16 +175,18 @@ struct ReviewOut {
 /// The annual review of a plan for a year as JSON: the counts per pillar (on track, at risk,
 /// off track, no data), the total, every target's line as `/api/v1/targets` gives it, and
 /// `reporting` (values of approved agency reports with their report, each agency's yearly
-/// report standing). The same figures as the PDF (`/nghiep-vu/muc-tieu/bao-cao-nam.pdf?year=`)
-/// and the spreadsheet (`.xlsx`).
+/// report standing — `withheld`, with no dates, for a report not yet approved unless the caller
+/// is staff over the reporting agency or the recipient). The same figures as the PDF
+/// (`/nghiep-vu/muc-tieu/bao-cao-nam.pdf?year=`) and the spreadsheet (`.xlsx`).
 #[utoipa::path(get, path = "/api/v1/targets/annual-review", tag = "targets", params(ReviewQuery),
     responses((status = 200, description = "`plan`, `year`, `period`, `as_of`, `counts`, `total`, `targets`"),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn api_review(
     State(state): State<AppState>,
+    ctx: ReqCtx,
     Query(q): Query<ReviewQuery>,
 ) -> Result<Response, ApiError> {
-    let r = build(&state, &q).await?;
+    let r = build(&state, &ctx, &q).await?;
     let (counts, total) = r.counts();
     let plan = r
         .plans

@@ -331,3 +331,196 @@ async fn the_border_rollup_follows_every_change() {
     assert_eq!(after.crossed_booked, before.crossed_booked - 1);
     assert_eq!(after.undeclared_crossings, before.undeclared_crossings - 1);
 }
+
+/// `key` for `period` and `org` broken down `by`: (category, numerator, denominator, value)
+/// per category, after checking that the categories' numerators and denominators add up to
+/// the undivided value's.
+async fn by(
+    db: &Db,
+    key: &str,
+    period: &str,
+    org: &OrgUnit,
+    by: &str,
+) -> Vec<(String, f64, f64, Option<f64>)> {
+    let d = Registry::standard()
+        .observe_by(db, key, Period::parse(period).unwrap(), org, by)
+        .await
+        .unwrap();
+    assert_eq!((d.indicator.as_str(), d.by.as_str()), (key, by));
+    let total = d.total.unwrap();
+    let rows: Vec<(String, f64, f64, Option<f64>)> = d
+        .categories
+        .iter()
+        .map(|c| {
+            (
+                c.category.clone(),
+                c.numerator.unwrap(),
+                c.denominator.unwrap(),
+                c.value,
+            )
+        })
+        .collect();
+    let (n, den): (f64, f64) = rows
+        .iter()
+        .map(|r| (r.1, r.2))
+        .fold((0.0, 0.0), |a, r| (a.0 + r.0, a.1 + r.1));
+    assert_eq!(
+        (Some(n), Some(den)),
+        (total.numerator, total.denominator),
+        "{key} by {by} for {period} at {org}: the categories add up to the total"
+    );
+    rows
+}
+
+fn row(c: &str, n: f64, d: f64, v: Option<f64>) -> (String, f64, f64, Option<f64>) {
+    (c.to_string(), n, d, v)
+}
+
+/// The fixture's month 2026-01 broken down by hand (see the table at the top): by gate, HN has
+/// T1, T2 and the open undeclared read R1; TT has T3; the other three gates nothing (gates in
+/// the module's order). By
+/// quarantine class: T2 none, T1 plant, T3 plant + animal.
+#[tokio::test]
+async fn border_shares_by_gate_and_quarantine_match_hand_computed_values() {
+    let t = env().await;
+    let db = &t.db;
+    fixture(db).await;
+    let p = OrgUnit::Province;
+    let empty = |g: &str| row(g, 0.0, 0.0, None);
+    assert_eq!(
+        by(db, "border.declared_crossings", "2026-01", &p, "gate").await,
+        [
+            row("HN", 2.0, 3.0, Some(66.7)),
+            row("TT", 1.0, 1.0, Some(100.0)),
+            empty("CM"),
+            empty("CN"),
+            empty("DD"),
+        ]
+    );
+    let gate = |rows: Vec<(String, f64, f64, Option<f64>)>| -> Vec<_> {
+        rows.into_iter().filter(|r| r.2 > 0.0).collect()
+    };
+    assert_eq!(
+        gate(by(db, "border.booked_crossings", "2026-01", &p, "gate").await),
+        [
+            row("HN", 1.0, 2.0, Some(50.0)),
+            row("TT", 1.0, 1.0, Some(100.0))
+        ]
+    );
+    assert_eq!(
+        gate(by(db, "border.fees_online", "2026-01", &p, "gate").await),
+        [
+            row("HN", 1.0, 2.0, Some(50.0)),
+            row("TT", 0.0, 1.0, Some(0.0))
+        ]
+    );
+    assert_eq!(
+        gate(by(db, "border.checks_on_platform", "2026-01", &p, "gate").await),
+        [
+            row("HN", 4.0, 5.0, Some(80.0)),
+            row("TT", 2.0, 4.0, Some(50.0))
+        ]
+    );
+    assert_eq!(
+        by(db, "border.booked_crossings", "2026-01", &p, "quarantine").await,
+        [
+            row("none", 0.0, 1.0, Some(0.0)),
+            row("plant", 1.0, 1.0, Some(100.0)),
+            row("plant,animal", 1.0, 1.0, Some(100.0)),
+        ]
+    );
+    assert_eq!(
+        by(db, "border.checks_on_platform", "2026-01", &p, "quarantine").await,
+        [
+            row("none", 1.0, 2.0, Some(50.0)),
+            row("plant", 3.0, 3.0, Some(100.0)),
+            row("plant,animal", 2.0, 4.0, Some(50.0)),
+        ]
+    );
+    // The year adds T4 (TT, no quarantine, booked, paid): declared 4 of 5.
+    assert_eq!(
+        gate(by(db, "border.declared_crossings", "2026", &p, "gate").await),
+        [
+            row("HN", 2.0, 3.0, Some(66.7)),
+            row("TT", 2.0, 2.0, Some(100.0))
+        ]
+    );
+    assert_eq!(
+        by(db, "border.fees_online", "2026", &p, "quarantine").await,
+        [
+            row("none", 1.0, 2.0, Some(50.0)),
+            row("plant", 1.0, 1.0, Some(100.0)),
+            row("plant,animal", 0.0, 1.0, Some(0.0)),
+        ]
+    );
+    // A commune: only its gates (06184 holds HN and DD).
+    let hn = OrgUnit::Commune("06184".into());
+    assert_eq!(
+        by(db, "border.declared_crossings", "2026-01", &hn, "gate").await,
+        [row("HN", 2.0, 3.0, Some(66.7)), empty("DD")]
+    );
+    // Labels in both languages: the gate's name, the quarantine class.
+    let d = Registry::standard()
+        .observe_by(
+            db,
+            "border.checks_on_platform",
+            Period::parse("2026-01").unwrap(),
+            &p,
+            "quarantine",
+        )
+        .await
+        .unwrap();
+    let labels: Vec<(&str, &str)> = d
+        .categories
+        .iter()
+        .map(|c| (c.label_vi.as_str(), c.label_en.as_str()))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            ("không cần kiểm dịch", "no quarantine"),
+            ("thực vật", "plant"),
+            ("thực vật + động vật", "plant + animal")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_unsupported_disaggregation_is_refused_naming_the_supported_ones() {
+    let t = env().await;
+    let db = &t.db;
+    fixture(db).await;
+    let ask = |key: &'static str, by: &'static str| async move {
+        Registry::standard()
+            .observe_by(
+                db,
+                key,
+                Period::parse("2026-01").unwrap(),
+                &OrgUnit::Province,
+                by,
+            )
+            .await
+            .unwrap_err()
+    };
+    // An undeclared camera read has no quarantine class: the declared share is by gate only.
+    let e = ask("border.declared_crossings", "quarantine").await;
+    assert_eq!(e.status(), 422);
+    let f = &e.fields[0];
+    assert_eq!((f.field.as_str(), f.code), ("by", "disaggregation"));
+    assert!(
+        f.message_vi.contains("chỉ phân tổ theo gate"),
+        "{}",
+        f.message_vi
+    );
+    assert!(f.message_en.contains("only by gate"), "{}", f.message_en);
+    let e = ask("border.fees_online", "sex").await;
+    assert!(e.fields[0].message_en.contains("only by gate, quarantine"));
+    // A distinct count of agencies does not split: none supported.
+    let e = ask("border.agencies_active", "gate").await;
+    assert_eq!(e.fields[0].field, "by");
+    assert!(e.fields[0].message_en.contains("has no disaggregation"));
+    assert!(e.fields[0].message_vi.contains("không phân tổ được"));
+    // An unknown indicator is still named as such.
+    let e = ask("border.nothing", "gate").await;
+    assert_eq!(e.fields[0].code, "indicator_unknown");
+}

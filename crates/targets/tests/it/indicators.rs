@@ -352,3 +352,94 @@ async fn unknown_units_and_indicators_are_refused() {
         .unwrap()
         .is_none());
 }
+
+/// One category's (key, numerator, denominator, value).
+type CategoryRow = (String, Option<f64>, Option<f64>, Option<f64>);
+
+/// The services indicators by agency level on the fixed data set (table at the top), month
+/// 2026-01: the commune level is UBND Tam Thanh (A, B, C), the province level Sở Tài chính (E).
+/// Received 3 (2 online) and 1 (1 online); with a fee 2 (A paid online) and 1 (not paid);
+/// finished 2 (A on time) and 0. Each level's numerators and denominators add up to the total.
+#[tokio::test]
+async fn services_values_by_agency_level_match_hand_computed_ones() {
+    let t = env().await;
+    let db = &t.db;
+    world(db).await;
+    let jan = Period::parse("2026-01").unwrap();
+    let level = |key: &'static str| async move {
+        let d = Registry::standard()
+            .observe_by(db, key, jan, &OrgUnit::Province, "level")
+            .await
+            .unwrap();
+        let total = d.total.unwrap();
+        let rows: Vec<CategoryRow> = d
+            .categories
+            .iter()
+            .map(|c| (c.category.clone(), c.numerator, c.denominator, c.value))
+            .collect();
+        let n: f64 = rows.iter().filter_map(|r| r.1).sum();
+        let den: f64 = rows.iter().filter_map(|r| r.2).sum();
+        assert_eq!(
+            (Some(n), Some(den)),
+            (total.numerator, total.denominator),
+            "{key}"
+        );
+        rows
+    };
+    let row = |c: &str, n: f64, d: f64, v: Option<f64>| -> CategoryRow {
+        (c.to_string(), Some(n), Some(d), v)
+    };
+    assert_eq!(
+        level("services.online").await,
+        [
+            row("commune", 2.0, 3.0, Some(66.7)),
+            row("province", 1.0, 1.0, Some(100.0))
+        ]
+    );
+    assert_eq!(
+        level("services.online_payment").await,
+        [
+            row("commune", 1.0, 2.0, Some(50.0)),
+            row("province", 0.0, 1.0, Some(0.0))
+        ]
+    );
+    assert_eq!(
+        level("services.on_time").await,
+        [
+            row("commune", 1.0, 2.0, Some(50.0)),
+            row("province", 0.0, 0.0, None)
+        ]
+    );
+    // The procedures offered fully online are a distinct count: not split.
+    let e = Registry::standard()
+        .observe_by(
+            db,
+            "services.fully_online_procedures",
+            jan,
+            &OrgUnit::Province,
+            "level",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.fields[0].field.as_str(), e.fields[0].code),
+        ("by", "disaggregation")
+    );
+    // A commune has only its People's Committee: the province level is empty.
+    let d = Registry::standard()
+        .observe_by(
+            db,
+            "services.online",
+            jan,
+            &OrgUnit::Commune(TAM_THANH.into()),
+            "level",
+        )
+        .await
+        .unwrap();
+    let counts: Vec<(Option<f64>, Option<f64>)> = d
+        .categories
+        .iter()
+        .map(|c| (c.numerator, c.denominator))
+        .collect();
+    assert_eq!(counts, [(Some(2.0), Some(3.0)), (Some(0.0), Some(0.0))]);
+}

@@ -567,3 +567,109 @@ async fn a_reported_value_shows_every_version_of_the_report_behind_it() {
     .await;
     assert!(!html.contains("id=\"bang-bao-cao\""));
 }
+
+/// Disaggregations (phân tổ) over HTTP: `?by=` on the observations API, the 422 naming the
+/// supported ones, the drill-down's table per disaggregation, the parameter in the OpenAPI
+/// document. (The values by category against hand-computed ones: the targets crate's
+/// `border::border_shares_by_gate_and_quarantine_match_hand_computed_values`.)
+#[tokio::test]
+async fn a_border_indicator_is_broken_down_by_gate_and_quarantine_class() {
+    let app = spawn_app().await;
+    let staff = app.signed_in("motcua.tinh").await;
+    let obs = "/api/v1/observations?indicator=border.declared_crossings&period=2026-01";
+    let (status, v) = json(app.get(&staff, &format!("{obs}&by=gate")).await).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["by"].as_str(), v["org"].as_str()),
+        (Some("gate"), Some("province"))
+    );
+    let cats = v["categories"].as_array().unwrap();
+    let gates: Vec<&str> = cats
+        .iter()
+        .map(|c| c["category"].as_str().unwrap())
+        .collect();
+    assert_eq!(gates, ["HN", "TT", "CM", "CN", "DD"]);
+    let sum: f64 = cats.iter().map(|c| c["numerator"].as_f64().unwrap()).sum();
+    assert_eq!(Some(sum), v["total"]["numerator"].as_f64());
+    assert!(
+        cats[0]["label_vi"].as_str().unwrap().contains("Hữu Nghị"),
+        "{v}"
+    );
+    // Unsupported: the declared share by quarantine class, a distinct count by gate.
+    let (status, p) = problem(app.get(&staff, &format!("{obs}&by=quarantine")).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(
+        (
+            p["errors"][0]["field"].as_str(),
+            p["errors"][0]["code"].as_str()
+        ),
+        (Some("by"), Some("disaggregation"))
+    );
+    let text = p.to_string();
+    assert!(
+        text.contains("chỉ phân tổ theo gate") && text.contains("only by gate"),
+        "{p}"
+    );
+    let (status, p) = problem(
+        app.get(
+            &staff,
+            "/api/v1/observations?indicator=border.agencies_active&period=2026-01&by=gate",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert!(p.to_string().contains("has no disaggregation"), "{p}");
+    // The drill-down: a table per disaggregation (API and page).
+    let leader = app.signed_in("lanhdao.tinh").await;
+    let (status, v) = json(
+        app.get(
+            &leader,
+            "/api/v1/operations/drill?indicator=border.checks_on_platform&ky=2026-01",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let by: Vec<&str> = v["disaggregations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["by"].as_str().unwrap())
+        .collect();
+    assert_eq!(by, ["gate", "quarantine"]);
+    let (status, html) = drill_page(
+        &app,
+        &leader,
+        "border.declared_crossings",
+        "province",
+        "2026-01",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"bang-phan-to-gate\""), "the gate table");
+    assert_eq!(html.matches("class=\"breakdown-row\"").count(), 5);
+    assert!(!html.contains("bang-phan-to-quarantine"));
+    // The title is the indicator and the unit, not a section.
+    let title = html
+        .split("<title>")
+        .nth(1)
+        .unwrap()
+        .split("</title>")
+        .next()
+        .unwrap();
+    assert!(!title.contains("<section"), "{title}");
+    // A services indicator by agency level (commune / province): two rows.
+    let (_, html) = drill_page(&app, &leader, "services.online", "province", "2026-01").await;
+    assert!(
+        html.contains("id=\"bang-phan-to-level\""),
+        "the level table"
+    );
+    assert_eq!(html.matches("class=\"breakdown-row\"").count(), 2);
+    // Documented.
+    let (_, doc) = json(app.get(&client(), "/api/openapi.json").await).await;
+    let params = doc["paths"]["/api/v1/observations"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    assert!(params.iter().any(|p| p["name"] == "by"), "{params:?}");
+}

@@ -772,3 +772,138 @@ async fn before_approval_only_the_reporter_and_the_recipient_read_a_report() {
         assert_eq!(s, StatusCode::UNAUTHORIZED);
     }
 }
+
+/// The words of a PDF's text (`pdftotext`, poppler-utils), one space apart.
+fn pdf_words(pdf: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("pdftotext")
+        .args(["-layout", "-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("pdftotext (poppler-utils) is installed");
+    child.stdin.take().unwrap().write_all(pdf).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[tokio::test]
+async fn before_approval_the_annual_review_shows_a_reports_standing_only_to_its_reporter_and_recipient(
+) {
+    const DONG_KINH: &str = "000.00.21.H37";
+    const BORDER_BOARD: &str = "000.00.15.H37";
+    let app = crate::spawn_app().await;
+    open(&app, "KH226-NAM", "2026").await;
+    let id = reports::task_id("KH226-NAM", "2026", TAM_THANH);
+    let (head, head_csrf) = app.api_signed_in("lanhdao.tamthanh").await;
+    let (sokhcn, sokhcn_csrf) = app.api_signed_in("lanhdao.sokhcn").await;
+    // Tam Thanh submits (after the 20 November deadline: late); the others have not.
+    let versions = format!("/api/v1/reports/{id}/versions");
+    let submit = json!({"action": "submit", "values": values(FULL)});
+    created(post(&app, &head, &head_csrf, &versions, submit).await).await;
+
+    let review = "/api/v1/targets/annual-review?year=2026";
+    // Each agency's standing in the caller's review, by agency code.
+    let standings = |v: &Value| -> std::collections::BTreeMap<String, Value> {
+        v["reporting"]["agencies"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no agencies: {v}"))
+            .iter()
+            .map(|a| (a["agency_code"].as_str().unwrap().to_string(), a.clone()))
+            .collect()
+    };
+    // Each account signs in once (a TOTP code is accepted once).
+    let mut clients = std::collections::BTreeMap::new();
+    for who in [
+        "congchuc.tamthanh",
+        "lanhdao.tinh",
+        "congchuc.dongkinh",
+        "bql.cuakhau",
+        "quantri.lgsp",
+    ] {
+        clients.insert(who, app.api_signed_in(who).await.0);
+    }
+    clients.insert("lanhdao.tamthanh", head.clone());
+    clients.insert("lanhdao.sokhcn", sokhcn.clone());
+    let standing_of = async |who: &str, agency: &str| -> Value {
+        let c = &clients[who];
+        let (s, v) = json(app.get(c, review).await).await;
+        assert_eq!(s, StatusCode::OK, "{who}: {v}");
+        let all = standings(&v);
+        assert_eq!(all.len(), 80, "{who}: every reporting agency is listed");
+        all.get(agency)
+            .cloned()
+            .unwrap_or_else(|| panic!("{who}: no {agency}"))
+    };
+
+    // The reporter, the recipient and the province's leader see the submission and its dates.
+    for who in [
+        "congchuc.tamthanh",
+        "lanhdao.tamthanh",
+        "lanhdao.sokhcn",
+        "lanhdao.tinh",
+    ] {
+        let a = standing_of(who, TAM_THANH).await;
+        assert_eq!(a["standing"], "submitted", "{who}: {a}");
+        assert_eq!(a["submitted_late"], true, "{who}: {a}");
+        assert!(a["submitted_at"].is_i64(), "{who}: {a}");
+    }
+    // A third commune's officer, a third agency's leader, the hub's administrator: the report
+    // is only "not approved", with no date; each still sees its own agency's standing.
+    for (who, own) in [
+        ("congchuc.dongkinh", Some(DONG_KINH)),
+        ("bql.cuakhau", Some(BORDER_BOARD)),
+        ("quantri.lgsp", None),
+    ] {
+        let a = standing_of(who, TAM_THANH).await;
+        assert_eq!(a["standing"], "withheld", "{who}: {a}");
+        assert_eq!(a["submitted_late"], false, "{who}: {a}");
+        assert!(a["submitted_at"].is_null() && a["escalated_on"].is_null());
+        if let Some(own) = own {
+            let a = standing_of(who, own).await;
+            assert_eq!(a["standing"], "late", "{who}: own {a}");
+        }
+    }
+    // Every standing but the approved ones is withheld from the hub's administrator; the
+    // counts say so.
+    let hub = &clients["quantri.lgsp"];
+    let (_, v) = json(app.get(hub, review).await).await;
+    assert!(standings(&v).values().all(|a| a["standing"] == "withheld"));
+    // The PDF and the spreadsheet are made from the same review.
+    let resp = app
+        .get(hub, "/nghiep-vu/muc-tieu/bao-cao-nam.pdf?year=2026")
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let w = pdf_words(&resp.bytes().await.unwrap());
+    assert!(
+        w.contains("80 cơ quan phải báo cáo. Đã duyệt: 0; Đã gửi, chờ duyệt: 0; Bị trả lại: 0; Quá hạn, chưa gửi: 0; Chưa gửi: 0; Chưa duyệt (không được xem tình hình): 80."),
+        "{w}"
+    );
+    assert!(
+        !w.contains("Gửi muộn") && !w.contains("đã báo quá hạn"),
+        "{w}"
+    );
+    let resp = app
+        .get(
+            &clients["lanhdao.tinh"],
+            "/nghiep-vu/muc-tieu/bao-cao-nam.pdf?year=2026",
+        )
+        .await;
+    let w = pdf_words(&resp.bytes().await.unwrap());
+    assert!(
+        w.contains("Đã gửi, chờ duyệt: 1; Bị trả lại: 0; Quá hạn, chưa gửi: 79"),
+        "{w}"
+    );
+
+    // Approved: every staff member sees it approved.
+    let approve = json!({"action": "approve"});
+    let path = format!("/api/v1/reports/{id}/review");
+    created(post(&app, &sokhcn, &sokhcn_csrf, &path, approve).await).await;
+    for who in ["congchuc.dongkinh", "bql.cuakhau", "quantri.lgsp"] {
+        let a = standing_of(who, TAM_THANH).await;
+        assert_eq!(a["standing"], "approved", "{who}: {a}");
+        assert_eq!(a["submitted_late"], true, "{who}: {a}");
+    }
+}
