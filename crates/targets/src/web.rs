@@ -182,8 +182,9 @@ struct ObserveQuery {
     org: String,
     /// A disaggregation (phân tổ): the value broken down by its categories. The border gate's
     /// `border.declared_crossings` by `gate`; `border.booked_crossings`, `border.fees_online`,
-    /// `border.checks_on_platform` by `gate` or `quarantine`; any other → 422 naming those the
-    /// indicator supports.
+    /// `border.checks_on_platform` by `gate` or `quarantine`; the services indicators (but
+    /// `services.fully_online_procedures`) by `level`, the handling agency's level (commune or
+    /// province); any other → 422 naming those the indicator supports.
     by: Option<String>,
 }
 
