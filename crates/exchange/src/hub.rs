@@ -892,13 +892,14 @@ impl Hub {
             client_signature: seen.client_signature.clone(),
             hub_signature: hub_signature.clone(),
             kept: seen.keep.as_ref().and_then(|(ts, nonce, request)| {
-                let sealed = crate::bodies::Sealed {
+                let (request, response) =
+                    crate::bodies::seal_pair(&seen.exchange_id, request, &body)?;
+                Some(crate::bodies::Sealed {
                     client_timestamp: *ts,
                     client_nonce: nonce.clone(),
-                    request: crate::bodies::seal(&seen.exchange_id, "request", request)?,
-                    response: crate::bodies::seal(&seen.exchange_id, "response", &body)?,
-                };
-                Some(sealed)
+                    request,
+                    response,
+                })
             }),
         };
         self.stages.since(Stage::Sign, started);
@@ -923,23 +924,29 @@ impl Hub {
         } else {
             ("-".to_string(), "-".to_string())
         };
+        let client = if seen.client_verified {
+            seen.client.clone()
+        } else {
+            "-".to_string()
+        };
         self.metrics
             .requests
             .get_or_create(&crate::metrics::ExchangeLabels {
                 provider: provider.clone(),
                 service: service.clone(),
-                client: if seen.client_verified {
-                    seen.client.clone()
-                } else {
-                    "-".into()
-                },
+                client: client.clone(),
                 outcome: outcome.to_string(),
             })
             .inc();
+        let elapsed = seen.started.elapsed().as_secs_f64();
         self.metrics
             .duration
             .get_or_create(&crate::metrics::ServiceLabels { provider, service })
-            .observe(seen.started.elapsed().as_secs_f64());
+            .observe(elapsed);
+        self.metrics
+            .client_duration
+            .get_or_create(&crate::metrics::ClientLabels { client })
+            .observe(elapsed);
         let mut resp = (status, body).into_response();
         let h = resp.headers_mut();
         if let Some(ct) = content_type {
