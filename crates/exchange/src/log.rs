@@ -1340,26 +1340,86 @@ pub struct ServiceStats {
 /// [`ServiceStats`] of every service that has log entries (refusals before a service was
 /// identified count under the requested provider and service names).
 pub async fn stats_by_service(db: &Db) -> Result<Vec<ServiceStats>, DbError> {
-    sqlx::query(
-        "SELECT provider, service, COUNT(*), \
+    Ok(stats_grouped(db, "provider, service")
+        .await?
+        .into_iter()
+        .map(|(mut keys, t)| ServiceStats {
+            service: keys.pop().unwrap_or_default(),
+            provider: keys.pop().unwrap_or_default(),
+            requests: t.requests,
+            errors: t.errors,
+            mean_latency_us: t.mean_latency_us,
+            max_latency_us: t.max_latency_us,
+        })
+        .collect())
+}
+
+/// Requests, errors (status 400 and above) and latency of one client member's exchanges
+/// (theo thành viên gọi), every service together.
+#[derive(Debug, Clone)]
+pub struct ClientStats {
+    pub client: String,
+    pub requests: i64,
+    pub errors: i64,
+    pub mean_latency_us: i64,
+    pub max_latency_us: i64,
+}
+
+/// [`ClientStats`] of every client named in the log (a refusal before the member was
+/// authenticated counts under the member code it claimed).
+pub async fn stats_by_client(db: &Db) -> Result<Vec<ClientStats>, DbError> {
+    Ok(stats_grouped(db, "client")
+        .await?
+        .into_iter()
+        .map(|(mut keys, t)| ClientStats {
+            client: keys.pop().unwrap_or_default(),
+            requests: t.requests,
+            errors: t.errors,
+            mean_latency_us: t.mean_latency_us,
+            max_latency_us: t.max_latency_us,
+        })
+        .collect())
+}
+
+/// Totals of a group of log entries.
+struct Totals {
+    requests: i64,
+    errors: i64,
+    mean_latency_us: i64,
+    max_latency_us: i64,
+}
+
+/// The log's entries grouped by `columns` (a fixed list of text columns, comma-separated):
+/// each group's column values, then its [`Totals`].
+async fn stats_grouped(
+    db: &Db,
+    columns: &'static str,
+) -> Result<Vec<(Vec<String>, Totals)>, DbError> {
+    let keys = columns.split(',').count();
+    sqlx::query(&format!(
+        "SELECT {columns}, COUNT(*), \
          CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT), \
          CAST(SUM(latency_us) AS BIGINT), CAST(MAX(latency_us) AS BIGINT) \
-         FROM exchange_log GROUP BY provider, service ORDER BY provider, service",
-    )
+         FROM exchange_log GROUP BY {columns} ORDER BY {columns}"
+    ))
     .fetch_all(db.pool())
     .await?
     .iter()
     .map(|r| {
-        let requests: i64 = r.try_get(2)?;
-        let total: i64 = r.try_get(4)?;
-        Ok(ServiceStats {
-            provider: r.try_get(0)?,
-            service: r.try_get(1)?,
-            requests,
-            errors: r.try_get(3)?,
-            mean_latency_us: if requests > 0 { total / requests } else { 0 },
-            max_latency_us: r.try_get(5)?,
-        })
+        let values = (0..keys)
+            .map(|i| r.try_get::<String, _>(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let requests: i64 = r.try_get(keys)?;
+        let total: i64 = r.try_get(keys + 2)?;
+        Ok((
+            values,
+            Totals {
+                requests,
+                errors: r.try_get(keys + 1)?,
+                mean_latency_us: if requests > 0 { total / requests } else { 0 },
+                max_latency_us: r.try_get(keys + 3)?,
+            },
+        ))
     })
     .collect()
 }

@@ -362,6 +362,9 @@ struct MemberRow {
     /// `burst / per second`.
     rate: String,
     rate_default: bool,
+    /// Its exchanges as a client, from the message log: requests / errors, mean / worst ms.
+    requests: String,
+    latency: String,
 }
 
 /// One of a member's keys (khóa): its fingerprint and dates; `revoked` empty while valid.
@@ -690,6 +693,9 @@ async fn render(
     let stats = log::stats_by_service(&state.db)
         .await
         .map_err(|e| page_err(e.into()))?;
+    let by_client = log::stats_by_client(&state.db)
+        .await
+        .map_err(|e| page_err(e.into()))?;
     let recent = log::recent(&state.db, 50)
         .await
         .map_err(|e| page_err(e.into()))?;
@@ -807,9 +813,18 @@ async fn render(
                         true,
                     ),
                 };
+                let st = by_client.iter().find(|x| x.client == m.code);
                 MemberRow {
                     rate,
                     rate_default,
+                    requests: st.map_or_else(
+                        || "0 / 0".into(),
+                        |x| format!("{} / {}", x.requests, x.errors),
+                    ),
+                    latency: st.map_or_else(
+                        || "—".into(),
+                        |x| format!("{} / {}", ms(x.mean_latency_us), ms(x.max_latency_us)),
+                    ),
                     keys: m
                         .keys
                         .iter()

@@ -119,6 +119,9 @@ async fn administrators_register_grant_and_see_the_hub_page() {
         "<td>2</td>", // OpenAPI paths
         "1 / 1",      // requests / errors
         "401 unsigned",
+        // By client member: none of the members sent anything yet (the refusal was unsigned).
+        "Yêu cầu đã gửi / lỗi",
+        "<td>0 / 0</td><td>—</td>",
     ] {
         assert!(html.contains(needle), "{needle} missing from the page");
     }

@@ -587,6 +587,19 @@ async fn a_member_over_its_rate_gets_429_and_metrics_count_by_service() {
         "{m}"
     );
     assert!(!m.contains("made-up"), "{m}");
+    // Latency by client member: its four exchanges (three answered, one refused for the rate),
+    // and the unsigned one under `-`.
+    for line in [
+        format!("tinhso_exchange_client_duration_seconds_count{{client=\"{CLIENT}\"}} 4"),
+        "tinhso_exchange_client_duration_seconds_count{client=\"-\"} 1".to_string(),
+    ] {
+        assert!(m.lines().any(|l| l == line), "{line} in:\n{m}");
+    }
+    // The same from the message log, for the hub page.
+    let by_client = tinhso_exchange::log::stats_by_client(db).await.unwrap();
+    let me = by_client.iter().find(|c| c.client == CLIENT).unwrap();
+    assert_eq!((me.requests, me.errors), (4, 1), "{by_client:?}");
+    assert!(me.max_latency_us >= me.mean_latency_us && me.mean_latency_us > 0);
     // Time per stage: the three answered exchanges went to the provider; all five were logged.
     for line in [
         "tinhso_exchange_stage_seconds_count{stage=\"forward\"} 3",
