@@ -589,7 +589,7 @@ mod tests {
         }
         // One seal and a pair agree on what they write.
         assert_eq!(
-            open("x8", "request", &seal("x8", "request", b"a")).unwrap(),
+            open("x8", "request", &seal("x8", "request", b"a").unwrap()).unwrap(),
             b"a"
         );
     }

@@ -88,7 +88,7 @@ async fn administrators_register_grant_and_see_the_hub_page() {
         serde_json::json!({
             "provider": "000.00.19.H37", "code": "ho-tich", "name": "Tra cứu hộ tịch",
             "endpoint": "http://127.0.0.1:9/api", "classification": "internal",
-            "openapi": { "openapi": "3.1.0", "info": {}, "paths": { "/a": {}, "/b": {} } }
+            "openapi": { "openapi": "3.1.0", "info": {}, "paths": { "/a": { "get": { "summary": "Trích lục khai sinh" } }, "/b": {} } }
         }),
     )
     .await;
@@ -125,6 +125,38 @@ async fn administrators_register_grant_and_see_the_hub_page() {
     ] {
         assert!(html.contains(needle), "{needle} missing from the page");
     }
+    // The catalogue links each service to its page: the operations and the document.
+    assert!(html.contains("href=\"/quan-tri/truc-lien-thong/dich-vu/000.00.19.H37/ho-tich\""));
+    let page = http
+        .get(format!(
+            "{base}/quan-tri/truc-lien-thong/dich-vu/000.00.19.H37/ho-tich"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    for needle in [
+        "Tra cứu hộ tịch",
+        "/lgsp/v1/000.00.19.H37/ho-tich/…",
+        "Thao tác (theo tài liệu OpenAPI)",
+        "<code>GET</code>",
+        "Trích lục khai sinh",
+        "3.1.0",
+    ] {
+        assert!(
+            html.contains(needle),
+            "{needle} missing from the service page:\n{html}"
+        );
+    }
+    let missing = http
+        .get(format!(
+            "{base}/quan-tri/truc-lien-thong/dich-vu/000.00.19.H37/khong-co"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
     let v: serde_json::Value =
         get_json(&http, format!("{base}/api/v1/exchange/log/verification")).await;
     assert_eq!(v["entries_checked"], 1);
