@@ -1359,34 +1359,30 @@ pub async fn stats_by_service(db: &Db) -> Result<Vec<ServiceStats>, DbError> {
 #[derive(Debug, Clone)]
 pub struct ClientStats {
     pub client: String,
-    pub requests: i64,
-    pub errors: i64,
-    pub mean_latency_us: i64,
-    pub max_latency_us: i64,
+    pub totals: Totals,
 }
 
 /// [`ClientStats`] of every client named in the log (a refusal before the member was
 /// authenticated counts under the member code it claimed).
 pub async fn stats_by_client(db: &Db) -> Result<Vec<ClientStats>, DbError> {
-    Ok(stats_grouped(db, "client")
-        .await?
+    let grouped = stats_grouped(db, "client").await?;
+    Ok(grouped
         .into_iter()
-        .map(|(mut keys, t)| ClientStats {
-            client: keys.pop().unwrap_or_default(),
-            requests: t.requests,
-            errors: t.errors,
-            mean_latency_us: t.mean_latency_us,
-            max_latency_us: t.max_latency_us,
+        .map(|(keys, totals)| ClientStats {
+            client: keys.concat(),
+            totals,
         })
         .collect())
 }
 
-/// Totals of a group of log entries.
-struct Totals {
-    requests: i64,
-    errors: i64,
-    mean_latency_us: i64,
-    max_latency_us: i64,
+/// Totals of a group of log entries: how many, how many with status 400 and above, mean and
+/// worst latency (µs).
+#[derive(Debug, Clone)]
+pub struct Totals {
+    pub requests: i64,
+    pub errors: i64,
+    pub mean_latency_us: i64,
+    pub max_latency_us: i64,
 }
 
 /// The log's entries grouped by `columns` (a fixed list of text columns, comma-separated):

@@ -863,7 +863,10 @@ async fn render(
                         true,
                     ),
                 };
-                let st = by_client.iter().find(|x| x.client == m.code);
+                let st = by_client
+                    .iter()
+                    .find(|x| x.client == m.code)
+                    .map(|x| &x.totals);
                 MemberRow {
                     rate,
                     rate_default,

@@ -597,7 +597,11 @@ async fn a_member_over_its_rate_gets_429_and_metrics_count_by_service() {
     }
     // The same from the message log, for the hub page.
     let by_client = tinhso_exchange::log::stats_by_client(db).await.unwrap();
-    let me = by_client.iter().find(|c| c.client == CLIENT).unwrap();
+    let me = &by_client
+        .iter()
+        .find(|c| c.client == CLIENT)
+        .unwrap()
+        .totals;
     assert_eq!((me.requests, me.errors), (4, 1), "{by_client:?}");
     assert!(me.max_latency_us >= me.mean_latency_us && me.mean_latency_us > 0);
     // Time per stage: the three answered exchanges went to the provider; all five were logged.
