@@ -64,7 +64,8 @@ pub struct HubConfig {
     /// or without `tsa`.
     pub tsa_trust: Option<crate::tsa::TrustedTsa>,
     /// Record each new nonce in the database *before* forwarding (`[exchange]
-    /// nonces_before_forwarding`), at the price of one commit per exchange, so that a replay
+    /// nonces_before_forwarding`), at the price of a commit before forwarding (shared by the
+    /// concurrent exchanges' nonces through the log writer, [`log::Appender::take_nonce`]), so that a replay
     /// sent to another hub node sharing the database is refused before it reaches the
     /// provider. Otherwise the nonce is written with the log entry after forwarding: one node
     /// refuses replays from memory, but another node would forward one before its commit
@@ -1063,13 +1064,12 @@ impl Hub {
             // Shared database: the unique key decides, before the provider is called; the log
             // entry then finds the nonce there (and does not take it for a replay). The
             // in-flight row goes in the same commit, so a crash before the log entry leaves a
-            // trace that is logged as `interrupted`.
-            let mut tx = self.db.begin_write().await?;
-            if !log::insert_nonce(&mut tx, member, nonce, expires).await? {
+            // trace that is logged as `interrupted`. The log writer batches concurrent
+            // exchanges' nonces into one transaction (one commit for many, not one each).
+            let record = (member.to_string(), nonce.to_string(), expires);
+            if !self.log.take_nonce(record, flight(), now).await? {
                 return Ok(None);
             }
-            flight().write(&mut tx, now).await?;
-            tx.commit().await?;
             let mut w = window
                 .lock()
                 .map_err(|_| DbError::Invalid("nonce window poisoned".into()))?;
