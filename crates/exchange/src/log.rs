@@ -633,13 +633,23 @@ impl Appender {
         flight: InFlight,
         now: i64,
     ) -> Result<bool, DbError> {
+        self.ask(|reply| Job::Take((nonce, flight, now), reply))
+            .await
+    }
+
+    /// Hand the writer the job `job` makes with the reply channel; its answer once the job's
+    /// batch is committed (refused once the appender is closed or its writer stopped).
+    async fn ask<T>(
+        &self,
+        job: impl FnOnce(tokio::sync::oneshot::Sender<Result<T, String>>) -> Job,
+    ) -> Result<T, DbError> {
         let stopped = || DbError::Invalid("exchange log appender stopped".into());
         if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(stopped());
         }
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.sender()
-            .send(Job::Take((nonce, flight, now), reply))
+            .send(job(reply))
             .await
             .map_err(|_| stopped())?;
         answer
@@ -654,25 +664,9 @@ impl Appender {
         nonce: Option<NonceRecord>,
         inflight: bool,
     ) -> Result<Entry, DbError> {
-        let stopped = || DbError::Invalid("exchange log appender stopped".into());
-        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(stopped());
-        }
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.sender()
-            .send(Job::Append((
-                e,
-                nonce,
-                inflight,
-                reply,
-                std::time::Instant::now(),
-            )))
+        let queued = std::time::Instant::now();
+        self.ask(|reply| Job::Append((e, nonce, inflight, reply, queued)))
             .await
-            .map_err(|_| stopped())?;
-        answer
-            .await
-            .map_err(|_| stopped())?
-            .map_err(DbError::Invalid)
     }
 }
 

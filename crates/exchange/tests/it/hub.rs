@@ -148,6 +148,26 @@ impl World {
         }
     }
 
+    /// The same signed request again (same time and nonce): a copy of a call, for replays.
+    fn copy_of<'a>(
+        &'a self,
+        method: &'a str,
+        path: String,
+        body: &[u8],
+        ts: i64,
+        nonce: String,
+    ) -> Call<'a> {
+        Call {
+            method,
+            path,
+            body: body.to_vec(),
+            member: CLIENT,
+            key: &self.client_key,
+            ts,
+            nonce,
+        }
+    }
+
     async fn send(&self, c: &Call<'_>, sent_body: Option<&[u8]>) -> reqwest::Response {
         self.send_via(&self.hub, c, sent_body).await
     }
@@ -731,15 +751,7 @@ async fn the_same_signed_request_sent_in_parallel_goes_through_once() {
         let w = w.clone();
         let (path, nonce) = (path.clone(), nonce.clone());
         tasks.push(tokio::spawn(async move {
-            let c = Call {
-                method: "POST",
-                path,
-                body: b"{\"mot_lan\":true}".to_vec(),
-                member: CLIENT,
-                key: &w.client_key,
-                ts,
-                nonce,
-            };
+            let c = w.copy_of("POST", path, b"{\"mot_lan\":true}", ts, nonce);
             w.send(&c, None).await.status().as_u16()
         }));
     }
@@ -1332,15 +1344,7 @@ async fn the_same_request_sent_at_once_to_two_nodes_goes_through_once() {
         let base = nodes[i % 2].clone();
         let (path, nonce) = (path.clone(), nonce.clone());
         tasks.push(tokio::spawn(async move {
-            let c = Call {
-                method: "POST",
-                path,
-                body: b"{\"hai_nut\":true}".to_vec(),
-                member: CLIENT,
-                key: &w.client_key,
-                ts,
-                nonce,
-            };
+            let c = w.copy_of("POST", path, b"{\"hai_nut\":true}", ts, nonce);
             let r = w.send_via(&base, &c, None).await;
             let status = r.status().as_u16();
             let code = if status == 401 {
