@@ -33,6 +33,10 @@ pub struct Options {
     /// A fixed amount of work: this many exchanges in all, however long they take (`duration`
     /// is then ignored); 0: as many as fit in `duration`.
     pub exchanges: usize,
+    /// The echo service's data classification (phân loại dữ liệu): `internal` or `public`
+    /// keep both bodies sealed beside each log entry, `restricted` keeps the hashes only
+    /// ([`crate::bodies::kept_for`]).
+    pub classification: String,
 }
 
 /// What was measured.
@@ -44,6 +48,8 @@ pub struct Report {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub log_entries_verified: i64,
+    /// Kept bodies opened and checked against their entries' hashes.
+    pub bodies_verified: i64,
     pub log_intact: bool,
     /// CPU seconds the clients spent signing requests and verifying answers inside the
     /// measured window (on the same cores as the hub).
@@ -112,8 +118,9 @@ impl Report {
         ];
         out.extend(self.stages.iter().map(|s| format!("  {}", s.line())));
         out.extend([format!(
-            "message log: {} entries verified, {}",
+            "message log: {} entries and {} kept bodies verified, {}",
             self.log_entries_verified,
+            self.bodies_verified,
             if self.log_intact { "intact" } else { "BROKEN" }
         )]);
         if let Some((n, s)) = self.nats {
@@ -292,7 +299,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
             name: "Echo".into(),
             endpoint: format!("http://{p}/api"),
             openapi: serde_json::json!({"openapi": "3.1.0", "info": {}, "paths": {"/echo": {}}}),
-            classification: "internal".into(),
+            classification: opts.classification.clone(),
         },
     )
     .await
@@ -460,7 +467,10 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
     drop(client_rt);
     drop(provider_rt);
     all.sort_by(f64::total_cmp);
-    let v = log::verify(db, None).await.map_err(|e| e.to_string())?;
+    // With the hub's key, so the kept bodies are opened and checked too.
+    let v = log::verify(db, Some(&signing::public_key_b64(&crate::hub::hub_key())))
+        .await
+        .map_err(|e| e.to_string())?;
     let nats = match &opts.nats_url {
         Some(u) => Some(nats_phase(db, u, opts.events).await?),
         None => None,
@@ -477,6 +487,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, String> {
         p50_ms: percentile(&all, 50.0),
         p99_ms: percentile(&all, 99.0),
         log_entries_verified: v.entries_checked,
+        bodies_verified: v.bodies_checked,
         log_intact: v.first_broken.is_none(),
         client_crypto_seconds: crypto.as_secs_f64(),
         cpu,

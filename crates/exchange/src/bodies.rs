@@ -26,7 +26,7 @@
 //! key's own replacement.
 
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use serde::Serialize;
@@ -132,33 +132,71 @@ fn aad(exchange_id: &str, which: &str) -> Vec<u8> {
 }
 
 /// Seal one body (`which`: `request` or `response`) under the current key version: base64 of
-/// nonce ‖ ciphertext, after `k<version>:` from version 2 on.
+/// nonce ‖ ciphertext ‖ tag, after `k<version>:` from version 2 on.
 pub fn seal(exchange_id: &str, which: &str, body: &[u8]) -> Option<String> {
     seal_with(current_version(), exchange_id, which, body)
 }
 
 /// [`seal`] under key version `version`.
 pub fn seal_with(version: i64, exchange_id: &str, which: &str, body: &[u8]) -> Option<String> {
-    let cipher = XChaCha20Poly1305::new(&body_key(version).into());
-    let mut nonce = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let ct = cipher
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: body,
-                aad: &aad(exchange_id, which),
-            },
-        )
+    seal_under(&cipher(version), version, exchange_id, which, body)
+}
+
+/// Both bodies of one exchange (niêm phong cặp nội dung) under key version `version`: the
+/// key looked up and the cipher set up once for the two. `None` when either fails.
+pub fn seal_pair_with(
+    version: i64,
+    exchange_id: &str,
+    request: &[u8],
+    response: &[u8],
+) -> Option<(String, String)> {
+    let cipher = cipher(version);
+    let request = seal_under(&cipher, version, exchange_id, "request", request)?;
+    let response = seal_under(&cipher, version, exchange_id, "response", response)?;
+    Some((request, response))
+}
+
+/// [`seal_pair_with`] under the current key version (the hub, for every exchange whose
+/// bodies are kept).
+pub fn seal_pair(exchange_id: &str, request: &[u8], response: &[u8]) -> Option<(String, String)> {
+    seal_pair_with(current_version(), exchange_id, request, response)
+}
+
+fn cipher(version: i64) -> XChaCha20Poly1305 {
+    XChaCha20Poly1305::new(&body_key(version).into())
+}
+
+/// Bytes of the random nonce and of the tag around a sealed body.
+const NONCE_LEN: usize = 24;
+const TAG_LEN: usize = 16;
+
+/// One body sealed in place in a single buffer (nonce ‖ body → nonce ‖ ciphertext ‖ tag, the
+/// layout [`open`] reads, the same as before). The nonce comes from the thread's CSPRNG
+/// (`rand::thread_rng`: ChaCha seeded, and reseeded, from the operating system) instead of a
+/// `getrandom` system call per body; 192 random bits, so nonces do not repeat under a key.
+fn seal_under(
+    cipher: &XChaCha20Poly1305,
+    version: i64,
+    exchange_id: &str,
+    which: &str,
+    body: &[u8],
+) -> Option<String> {
+    let mut buf = Vec::with_capacity(NONCE_LEN + body.len() + TAG_LEN);
+    buf.resize(NONCE_LEN, 0);
+    rand::thread_rng().fill_bytes(&mut buf);
+    buf.extend_from_slice(body);
+    let (nonce, text) = buf.split_at_mut(NONCE_LEN);
+    let tag = cipher
+        .encrypt_in_place_detached(XNonce::from_slice(nonce), &aad(exchange_id, which), text)
         .ok()?;
-    let mut out = nonce.to_vec();
-    out.extend_from_slice(&ct);
-    let b64 = base64::engine::general_purpose::STANDARD.encode(out);
-    Some(if version == 1 {
-        b64
+    buf.extend_from_slice(&tag);
+    let mut sealed = if version == 1 {
+        String::with_capacity(buf.len().div_ceil(3) * 4)
     } else {
-        format!("k{version}:{b64}")
-    })
+        format!("k{version}:")
+    };
+    base64::engine::general_purpose::STANDARD.encode_string(&buf, &mut sealed);
+    Some(sealed)
 }
 
 /// Open a sealed body; `None` when it does not decrypt (altered, moved, or another master key).
@@ -390,9 +428,7 @@ pub async fn reseal(db: &Db, ctx: &Ctx, batch: i64) -> Result<Resealed, DbError>
             let req: String = r.try_get(1)?;
             let resp: String = r.try_get(2)?;
             let opened = open(&id, "request", &req).zip(open(&id, "response", &resp));
-            let sealed = opened.and_then(|(q, a)| {
-                seal_with(version, &id, "request", &q).zip(seal_with(version, &id, "response", &a))
-            });
+            let sealed = opened.and_then(|(q, a)| seal_pair_with(version, &id, &q, &a));
             let Some((new_req, new_resp)) = sealed else {
                 out.unreadable.push(id);
                 continue;
@@ -480,6 +516,82 @@ mod tests {
         let t = seal("x1", "request", b"{\"so_dinh_danh\":\"020190001234\"}").unwrap();
         assert_ne!(s, t, "a fresh nonce per body");
         assert!(kept_for("public") && kept_for("internal") && !kept_for("restricted"));
+    }
+
+    /// A body sealed the way it was before the in-place seal (`Aead::encrypt`, a fresh
+    /// `OsRng` nonce, nonce ‖ ciphertext copied into a new buffer): as stored in databases.
+    fn sealed_as_before(version: i64, exchange_id: &str, which: &str, body: &[u8]) -> String {
+        let cipher = XChaCha20Poly1305::new(&body_key(version).into());
+        let mut nonce = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ct = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: body,
+                    aad: &aad(exchange_id, which),
+                },
+            )
+            .unwrap();
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(out);
+        if version == 1 {
+            b64
+        } else {
+            format!("k{version}:{b64}")
+        }
+    }
+
+    #[test]
+    fn the_in_place_seal_writes_the_format_of_before_both_ways() {
+        let body =
+            b"{\"so_dinh_danh\":\"020190001234\",\"ho_ten\":\"Ho\xc3\xa0ng Th\xe1\xbb\x8b Mai\"}";
+        for version in [1, 2, 5] {
+            // Stored before: opens with today's `open`, and re-seals as a pair.
+            let old_req = sealed_as_before(version, "x9", "request", body);
+            let old_resp = sealed_as_before(version, "x9", "response", b"");
+            assert_eq!(open("x9", "request", &old_req).unwrap(), body);
+            assert_eq!(open("x9", "response", &old_resp).unwrap(), b"");
+            // Sealed now: the same layout, opened by the old way of decrypting.
+            let (req, resp) = seal_pair_with(version, "x9", body, b"").unwrap();
+            assert_eq!(version_of(&req), version);
+            assert_eq!(
+                (req.len(), resp.len()),
+                (old_req.len(), old_resp.len()),
+                "same length: nonce, ciphertext, tag, base64 and the version mark"
+            );
+            for (sealed, which, plain) in [(&req, "request", &body[..]), (&resp, "response", b"")] {
+                let b64 = sealed.split_once(':').map_or(sealed.as_str(), |(_, b)| b);
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .unwrap();
+                let opened = XChaCha20Poly1305::new(&body_key(version).into())
+                    .decrypt(
+                        XNonce::from_slice(&raw[..24]),
+                        Payload {
+                            msg: &raw[24..],
+                            aad: &aad("x9", which),
+                        },
+                    )
+                    .unwrap();
+                assert_eq!(opened, plain);
+            }
+            assert!(
+                open("x9", "response", &req).is_none(),
+                "each body in its place"
+            );
+            assert_ne!(
+                seal_pair_with(version, "x9", body, b"").unwrap().0,
+                req,
+                "a fresh nonce per body"
+            );
+        }
+        // One seal and a pair agree on what they write.
+        assert_eq!(
+            open("x8", "request", &seal("x8", "request", b"a").unwrap()).unwrap(),
+            b"a"
+        );
     }
 
     #[test]

@@ -64,7 +64,8 @@ pub struct HubConfig {
     /// or without `tsa`.
     pub tsa_trust: Option<crate::tsa::TrustedTsa>,
     /// Record each new nonce in the database *before* forwarding (`[exchange]
-    /// nonces_before_forwarding`), at the price of one commit per exchange, so that a replay
+    /// nonces_before_forwarding`), at the price of a commit before forwarding (shared by the
+    /// concurrent exchanges' nonces through the log writer, [`log::Appender::take_nonce`]), so that a replay
     /// sent to another hub node sharing the database is refused before it reaches the
     /// provider. Otherwise the nonce is written with the log entry after forwarding: one node
     /// refuses replays from memory, but another node would forward one before its commit
@@ -892,13 +893,14 @@ impl Hub {
             client_signature: seen.client_signature.clone(),
             hub_signature: hub_signature.clone(),
             kept: seen.keep.as_ref().and_then(|(ts, nonce, request)| {
-                let sealed = crate::bodies::Sealed {
+                let (request, response) =
+                    crate::bodies::seal_pair(&seen.exchange_id, request, &body)?;
+                Some(crate::bodies::Sealed {
                     client_timestamp: *ts,
                     client_nonce: nonce.clone(),
-                    request: crate::bodies::seal(&seen.exchange_id, "request", request)?,
-                    response: crate::bodies::seal(&seen.exchange_id, "response", &body)?,
-                };
-                Some(sealed)
+                    request,
+                    response,
+                })
             }),
         };
         self.stages.since(Stage::Sign, started);
@@ -923,23 +925,29 @@ impl Hub {
         } else {
             ("-".to_string(), "-".to_string())
         };
+        let client = if seen.client_verified {
+            seen.client.clone()
+        } else {
+            "-".to_string()
+        };
         self.metrics
             .requests
             .get_or_create(&crate::metrics::ExchangeLabels {
                 provider: provider.clone(),
                 service: service.clone(),
-                client: if seen.client_verified {
-                    seen.client.clone()
-                } else {
-                    "-".into()
-                },
+                client: client.clone(),
                 outcome: outcome.to_string(),
             })
             .inc();
+        let elapsed = seen.started.elapsed().as_secs_f64();
         self.metrics
             .duration
             .get_or_create(&crate::metrics::ServiceLabels { provider, service })
-            .observe(seen.started.elapsed().as_secs_f64());
+            .observe(elapsed);
+        self.metrics
+            .client_duration
+            .get_or_create(&crate::metrics::ClientLabels { client })
+            .observe(elapsed);
         let mut resp = (status, body).into_response();
         let h = resp.headers_mut();
         if let Some(ct) = content_type {
@@ -1056,13 +1064,12 @@ impl Hub {
             // Shared database: the unique key decides, before the provider is called; the log
             // entry then finds the nonce there (and does not take it for a replay). The
             // in-flight row goes in the same commit, so a crash before the log entry leaves a
-            // trace that is logged as `interrupted`.
-            let mut tx = self.db.begin_write().await?;
-            if !log::insert_nonce(&mut tx, member, nonce, expires).await? {
+            // trace that is logged as `interrupted`. The log writer batches concurrent
+            // exchanges' nonces into one transaction (one commit for many, not one each).
+            let record = (member.to_string(), nonce.to_string(), expires);
+            if !self.log.take_nonce(record, flight(), now).await? {
                 return Ok(None);
             }
-            flight().write(&mut tx, now).await?;
-            tx.commit().await?;
             let mut w = window
                 .lock()
                 .map_err(|_| DbError::Invalid("nonce window poisoned".into()))?;

@@ -157,7 +157,7 @@ pub async fn append(db: &Db, e: &NewEntry) -> Result<Entry, DbError> {
 
 /// Append several entries, in order, in one transaction (one commit for all).
 pub async fn append_many(db: &Db, entries: &[NewEntry]) -> Result<Vec<Entry>, DbError> {
-    Ok(write_batch(db, entries, &[], &[], Closing::Own, false)
+    Ok(write_batch(db, entries, &[], &[], &[], Closing::Own, false)
         .await?
         .0)
 }
@@ -176,22 +176,28 @@ enum Closing {
 /// A request's nonce as the hub records it: member, nonce, expiry (Unix microseconds).
 pub type NonceRecord = (String, String, i64);
 
+/// A nonce taken before forwarding ([`Appender::take_nonce`]): the nonce, the exchange's
+/// in-flight row and when it started (µs), written together when the nonce is new.
+type Take = (NonceRecord, InFlight, i64);
+
 /// Append `entries` and record `nonces` (`exchange_nonces`) in one transaction, first purging
 /// expired nonces when `purge`; the entries flagged in `inflight` (same index; missing: not)
 /// close their exchange's in-flight row ([`InFlight`]) in the same transaction (`closing`
 /// says what to do when the row is gone). Returns the entries written and, per nonce, whether
 /// it was new in the database (`false`: another node — or this one before a restart —
-/// recorded it first).
+/// recorded it first). `takes`: nonces taken before forwarding, in the same transaction,
+/// each with its in-flight row when new; per take, in order, whether its nonce was new.
 async fn write_batch(
     db: &Db,
     entries: &[NewEntry],
     nonces: &[NonceRecord],
+    takes: &[Take],
     inflight: &[bool],
     closing: Closing,
     purge: bool,
-) -> Result<(Vec<Entry>, Vec<bool>), DbError> {
-    if entries.is_empty() && nonces.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
+) -> Result<Written, DbError> {
+    if entries.is_empty() && nonces.is_empty() && takes.is_empty() {
+        return Ok((Vec::new(), Vec::new(), Vec::new()));
     }
     let backend = db.backend();
     let mut tx = db.begin_write().await?;
@@ -201,10 +207,18 @@ async fn write_batch(
             .execute(tx.conn())
             .await?;
     }
-    let fresh = insert_nonces(&mut tx, nonces).await?;
+    let fresh = insert_nonces(&mut tx, nonces.iter()).await?;
+    let taken = insert_nonces(&mut tx, takes.iter().map(|t| &t.0)).await?;
+    let opened: Vec<(&InFlight, i64)> = takes
+        .iter()
+        .zip(&taken)
+        .filter(|(_, new)| **new)
+        .map(|((_, flight, at), _)| (flight, *at))
+        .collect();
+    insert_inflight(&mut tx, &opened).await?;
     if entries.is_empty() {
         tx.commit().await?;
-        return Ok((Vec::new(), fresh));
+        return Ok((Vec::new(), fresh, taken));
     }
     let row =
         sqlx::query("UPDATE exchange_log_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
@@ -265,8 +279,12 @@ async fn write_batch(
         .execute(tx.conn())
         .await?;
     tx.commit().await?;
-    Ok((out, fresh))
+    Ok((out, fresh, taken))
 }
+
+/// What [`write_batch`] wrote: the entries, whether each nonce was new, whether each take's
+/// nonce was new.
+type Written = (Vec<Entry>, Vec<bool>, Vec<bool>);
 
 /// Rows per multi-row statement of the log writer: 100 rows of the log's 17 columns stay far
 /// below SQLite's (32,766) and PostgreSQL's (65,535) bound-parameter limits, and a batch of
@@ -301,12 +319,17 @@ fn rows_sql(head: &str, cols: usize, rows: usize, backend: Backend, tail: &str) 
 
 /// Record new nonces (`exchange_nonces`) in `tx`, with multi-row inserts that keep what the
 /// database had (insert-or-nothing on the unique key); per nonce, in order, whether it was new.
-async fn insert_nonces(
+/// A nonce twice in `nonces` is new at most once (its first time). The rows go in sorted by
+/// key, so two hubs' batches sharing nonces wait for each other instead of deadlocking.
+async fn insert_nonces<'n>(
     tx: &mut tinhso_store::WriteTx,
-    nonces: &[NonceRecord],
+    nonces: impl Iterator<Item = &'n NonceRecord> + Clone,
 ) -> Result<Vec<bool>, DbError> {
+    let mut sorted: Vec<&NonceRecord> = nonces.clone().collect();
+    sorted.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    sorted.dedup_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1));
     let mut new = std::collections::HashSet::new();
-    for chunk in nonces.chunks(ROWS_PER_STATEMENT) {
+    for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
         let sql = rows_sql(
             "INSERT INTO exchange_nonces (member_code, nonce, expires_at)",
             3,
@@ -321,9 +344,40 @@ async fn insert_nonces(
         new.extend(q.fetch_all(tx.conn()).await?);
     }
     Ok(nonces
-        .iter()
-        .map(|(m, n, _)| new.contains(&(m.clone(), n.clone())))
+        .map(|(m, n, _)| new.remove(&(m.clone(), n.clone())))
         .collect())
+}
+
+/// Insert in-flight rows ([`InFlight`], each with its start in µs) in `tx`, multi-row.
+async fn insert_inflight(
+    tx: &mut tinhso_store::WriteTx,
+    rows: &[(&InFlight, i64)],
+) -> Result<(), DbError> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = rows_sql(
+            "INSERT INTO exchange_inflight (exchange_id, client, provider, service, method, path, \
+             request_sha256, client_signature, started_at)",
+            9,
+            chunk.len(),
+            tx.backend(),
+            "",
+        );
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == 1);
+        for (f, at) in chunk {
+            q = q
+                .bind(&f.exchange_id)
+                .bind(cut(&f.client, 64))
+                .bind(cut(&f.provider, 64))
+                .bind(cut(&f.service, 64))
+                .bind(cut(&f.method, 16))
+                .bind(cut(&f.path, 2048))
+                .bind(&f.request_sha256)
+                .bind(cut(&f.client_signature, 128))
+                .bind(*at);
+        }
+        q.execute(tx.conn()).await?;
+    }
+    Ok(())
 }
 
 /// Delete the in-flight rows of `ids` ([`InFlight`]) in `tx`; the ids whose row was there.
@@ -423,27 +477,6 @@ async fn insert_kept(
     Ok(())
 }
 
-/// Record a request's nonce in `tx` unless the database has it already (insert-or-nothing on
-/// its unique key); `true` when it was new.
-pub(crate) async fn insert_nonce(
-    tx: &mut tinhso_store::WriteTx,
-    member: &str,
-    nonce: &str,
-    expires: i64,
-) -> Result<bool, DbError> {
-    let n = sqlx::query(
-        "INSERT INTO exchange_nonces (member_code, nonce, expires_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (member_code, nonce) DO NOTHING",
-    )
-    .bind(member)
-    .bind(nonce)
-    .bind(expires)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
-    Ok(n == 1)
-}
-
 type Pending = (
     NewEntry,
     Option<NonceRecord>,
@@ -452,11 +485,13 @@ type Pending = (
     std::time::Instant,
 );
 
-/// What the log writer is handed: an entry, or the order to stop once what came before it
-/// is committed (answered when done). Not boxed: an entry is sent per exchange, the stop once.
+/// What the log writer is handed: an entry, a nonce to take before forwarding (answered
+/// with whether it was new), or the order to stop once what came before it is committed
+/// (answered when done). Not boxed: an entry or a nonce is sent per exchange, the stop once.
 #[allow(clippy::large_enum_variant)]
 enum Job {
     Append(Pending),
+    Take(Take, tokio::sync::oneshot::Sender<Result<bool, String>>),
     Stop(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -585,31 +620,53 @@ impl Appender {
         self.send(e, nonce, false).await
     }
 
-    async fn send(
+    /// Take a nonce before forwarding (shared database, [`crate::hub::HubConfig`]'s
+    /// `nonces_before_forwarding`): record it with the exchange's in-flight row `flight`
+    /// (started at `now`, µs) unless the database has it. Batched with whatever else the writer
+    /// has queued — other exchanges' nonces and log entries — in one transaction, with one
+    /// multi-row insert; returns once that is committed: `true` when the nonce was new (the
+    /// in-flight row is written), `false` when it was there already (a replay; nothing
+    /// written).
+    pub async fn take_nonce(
         &self,
-        e: NewEntry,
-        nonce: Option<NonceRecord>,
-        inflight: bool,
-    ) -> Result<Entry, DbError> {
+        nonce: NonceRecord,
+        flight: InFlight,
+        now: i64,
+    ) -> Result<bool, DbError> {
+        self.ask(|reply| Job::Take((nonce, flight, now), reply))
+            .await
+    }
+
+    /// Hand the writer the job `job` makes with the reply channel; its answer once the job's
+    /// batch is committed (refused once the appender is closed or its writer stopped).
+    async fn ask<T>(
+        &self,
+        job: impl FnOnce(tokio::sync::oneshot::Sender<Result<T, String>>) -> Job,
+    ) -> Result<T, DbError> {
         let stopped = || DbError::Invalid("exchange log appender stopped".into());
         if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(stopped());
         }
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.sender()
-            .send(Job::Append((
-                e,
-                nonce,
-                inflight,
-                reply,
-                std::time::Instant::now(),
-            )))
+            .send(job(reply))
             .await
             .map_err(|_| stopped())?;
         answer
             .await
             .map_err(|_| stopped())?
             .map_err(DbError::Invalid)
+    }
+
+    async fn send(
+        &self,
+        e: NewEntry,
+        nonce: Option<NonceRecord>,
+        inflight: bool,
+    ) -> Result<Entry, DbError> {
+        let queued = std::time::Instant::now();
+        self.ask(|reply| Job::Append((e, nonce, inflight, reply, queued)))
+            .await
     }
 }
 
@@ -630,6 +687,8 @@ async fn write_log(
     let mut nonces = Vec::with_capacity(Appender::MAX_BATCH);
     let mut inflight = Vec::with_capacity(Appender::MAX_BATCH);
     let mut replies = Vec::with_capacity(Appender::MAX_BATCH);
+    let mut takes = Vec::with_capacity(Appender::MAX_BATCH);
+    let mut take_replies = Vec::with_capacity(Appender::MAX_BATCH);
     let mut stop = None;
     while stop.is_none() {
         let Some(first) = rx.recv().await else {
@@ -640,6 +699,14 @@ async fn write_log(
         while let Some(job) = next.take() {
             let (entry, nonce, open, reply, queued) = match job {
                 Job::Append(p) => p,
+                Job::Take(take, reply) => {
+                    takes.push(take);
+                    take_replies.push(reply);
+                    if entries.len() + takes.len() < Appender::MAX_BATCH {
+                        next = rx.try_recv().ok();
+                    }
+                    continue;
+                }
                 Job::Stop(done) => {
                     stop = Some(done);
                     break;
@@ -654,11 +721,11 @@ async fn write_log(
             nonces.extend(nonce);
             inflight.push(open);
             replies.push(reply);
-            if entries.len() < Appender::MAX_BATCH {
+            if entries.len() + takes.len() < Appender::MAX_BATCH {
                 next = rx.try_recv().ok();
             }
         }
-        if entries.is_empty() {
+        if entries.is_empty() && takes.is_empty() {
             continue;
         }
         if own_connection && own.is_none() {
@@ -676,6 +743,7 @@ async fn write_log(
             target,
             &entries,
             &nonces,
+            &takes,
             &inflight,
             Closing::Own,
             batches % 64 == 1,
@@ -684,8 +752,12 @@ async fn write_log(
         stages.since(crate::stages::Stage::LogBatch, began);
         entries.clear();
         inflight.clear();
+        takes.clear();
         match result {
-            Ok((written, fresh)) => {
+            Ok((written, fresh, taken)) => {
+                for (reply, new) in take_replies.drain(..).zip(taken) {
+                    let _ = reply.send(Ok(new));
+                }
                 for (nonce, new) in nonces.drain(..).zip(fresh) {
                     if !new {
                         // Refused in memory on this node, so recorded by another node sharing
@@ -702,6 +774,9 @@ async fn write_log(
                 nonces.clear();
                 let msg = e.to_string();
                 for reply in replies.drain(..) {
+                    let _ = reply.send(Err(msg.clone()));
+                }
+                for reply in take_replies.drain(..) {
                     let _ = reply.send(Err(msg.clone()));
                 }
             }
@@ -736,22 +811,7 @@ pub struct InFlight {
 impl InFlight {
     /// Write the row in `tx` (with the nonce), at `now` (µs).
     pub async fn write(&self, tx: &mut tinhso_store::WriteTx, now: i64) -> Result<(), DbError> {
-        sqlx::query(
-            "INSERT INTO exchange_inflight (exchange_id, client, provider, service, method, path, \
-             request_sha256, client_signature, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&self.exchange_id)
-        .bind(cut(&self.client, 64))
-        .bind(cut(&self.provider, 64))
-        .bind(cut(&self.service, 64))
-        .bind(cut(&self.method, 16))
-        .bind(cut(&self.path, 2048))
-        .bind(&self.request_sha256)
-        .bind(cut(&self.client_signature, 128))
-        .bind(now)
-        .execute(tx.conn())
-        .await?;
-        Ok(())
+        insert_inflight(tx, &[(self, now)]).await
     }
 }
 
@@ -808,7 +868,7 @@ pub async fn close_interrupted(
     }
     let closing = vec![true; entries.len()];
     Ok(
-        write_batch(db, &entries, &[], &closing, Closing::Claim, false)
+        write_batch(db, &entries, &[], &[], &closing, Closing::Claim, false)
             .await?
             .0,
     )
@@ -1340,26 +1400,82 @@ pub struct ServiceStats {
 /// [`ServiceStats`] of every service that has log entries (refusals before a service was
 /// identified count under the requested provider and service names).
 pub async fn stats_by_service(db: &Db) -> Result<Vec<ServiceStats>, DbError> {
-    sqlx::query(
-        "SELECT provider, service, COUNT(*), \
+    Ok(stats_grouped(db, "provider, service")
+        .await?
+        .into_iter()
+        .map(|(mut keys, t)| ServiceStats {
+            service: keys.pop().unwrap_or_default(),
+            provider: keys.pop().unwrap_or_default(),
+            requests: t.requests,
+            errors: t.errors,
+            mean_latency_us: t.mean_latency_us,
+            max_latency_us: t.max_latency_us,
+        })
+        .collect())
+}
+
+/// Requests, errors (status 400 and above) and latency of one client member's exchanges
+/// (theo thành viên gọi), every service together.
+#[derive(Debug, Clone)]
+pub struct ClientStats {
+    pub client: String,
+    pub totals: Totals,
+}
+
+/// [`ClientStats`] of every client named in the log (a refusal before the member was
+/// authenticated counts under the member code it claimed).
+pub async fn stats_by_client(db: &Db) -> Result<Vec<ClientStats>, DbError> {
+    let grouped = stats_grouped(db, "client").await?;
+    Ok(grouped
+        .into_iter()
+        .map(|(keys, totals)| ClientStats {
+            client: keys.concat(),
+            totals,
+        })
+        .collect())
+}
+
+/// Totals of a group of log entries: how many, how many with status 400 and above, mean and
+/// worst latency (µs).
+#[derive(Debug, Clone)]
+pub struct Totals {
+    pub requests: i64,
+    pub errors: i64,
+    pub mean_latency_us: i64,
+    pub max_latency_us: i64,
+}
+
+/// The log's entries grouped by `columns` (a fixed list of text columns, comma-separated):
+/// each group's column values, then its [`Totals`].
+async fn stats_grouped(
+    db: &Db,
+    columns: &'static str,
+) -> Result<Vec<(Vec<String>, Totals)>, DbError> {
+    let keys = columns.split(',').count();
+    sqlx::query(&format!(
+        "SELECT {columns}, COUNT(*), \
          CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT), \
          CAST(SUM(latency_us) AS BIGINT), CAST(MAX(latency_us) AS BIGINT) \
-         FROM exchange_log GROUP BY provider, service ORDER BY provider, service",
-    )
+         FROM exchange_log GROUP BY {columns} ORDER BY {columns}"
+    ))
     .fetch_all(db.pool())
     .await?
     .iter()
     .map(|r| {
-        let requests: i64 = r.try_get(2)?;
-        let total: i64 = r.try_get(4)?;
-        Ok(ServiceStats {
-            provider: r.try_get(0)?,
-            service: r.try_get(1)?,
-            requests,
-            errors: r.try_get(3)?,
-            mean_latency_us: if requests > 0 { total / requests } else { 0 },
-            max_latency_us: r.try_get(5)?,
-        })
+        let values = (0..keys)
+            .map(|i| r.try_get::<String, _>(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let requests: i64 = r.try_get(keys)?;
+        let total: i64 = r.try_get(keys + 2)?;
+        Ok((
+            values,
+            Totals {
+                requests,
+                errors: r.try_get(keys + 1)?,
+                mean_latency_us: if requests > 0 { total / requests } else { 0 },
+                max_latency_us: r.try_get(keys + 3)?,
+            },
+        ))
     })
     .collect()
 }

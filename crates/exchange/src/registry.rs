@@ -100,6 +100,24 @@ const METHODS: &[&str] = &[
     "GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE",
 ];
 
+/// The operations (thao tác) a service's OpenAPI document declares, in the document's order of
+/// paths: (METHOD, path template, `summary` or empty), for the catalogue.
+pub fn operations(doc: &serde_json::Value) -> Vec<(String, String, String)> {
+    let Some(paths) = doc.get("paths").and_then(|p| p.as_object()) else {
+        return Vec::new();
+    };
+    paths
+        .iter()
+        .flat_map(|(path, item)| {
+            METHODS.iter().filter_map(move |m| {
+                let op = item.get(m.to_ascii_lowercase())?;
+                let summary = op.get("summary").and_then(|x| x.as_str()).unwrap_or("");
+                Some((m.to_string(), path.clone(), summary.to_string()))
+            })
+        })
+        .collect()
+}
+
 /// Parse an operation (thao tác) `METHOD /path/{template}` against the service's OpenAPI
 /// document: the path must be one of its `paths` and declare that method. Returns
 /// `(METHOD, path)`.

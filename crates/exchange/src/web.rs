@@ -51,6 +51,11 @@ pub const RULES: &[Rule] = {
         ("POST", "/lgsp/v1/_events/{action}", Public),
         // Administration (province-wide exchange_manage, checked again inside).
         ("GET", "/quan-tri/truc-lien-thong", Perm(ExchangeManage)),
+        (
+            "GET",
+            "/quan-tri/truc-lien-thong/dich-vu/{provider}/{code}",
+            Perm(ExchangeManage),
+        ),
         // The page's forms (CSRF checked by the context layer like every page form).
         (
             "POST",
@@ -312,6 +317,10 @@ pub fn routes(hub: Arc<Hub>) -> Router<AppState> {
         )
         .route("/quan-tri/truc-lien-thong", get(hub_page))
         .route(
+            "/quan-tri/truc-lien-thong/dich-vu/{provider}/{code}",
+            get(service_page),
+        )
+        .route(
             "/quan-tri/truc-lien-thong/thanh-vien",
             post(form_register_member),
         )
@@ -362,6 +371,9 @@ struct MemberRow {
     /// `burst / per second`.
     rate: String,
     rate_default: bool,
+    /// Its exchanges as a client, from the message log: requests / errors, mean / worst ms.
+    requests: String,
+    latency: String,
 }
 
 /// One of a member's keys (khóa): its fingerprint and dates; `revoked` empty while valid.
@@ -668,6 +680,47 @@ async fn hub_page(
     render(&state, &ctx, &hub, forms, StatusCode::OK).await
 }
 
+/// One service of the catalogue (danh mục dịch vụ): its entry, the operations its OpenAPI
+/// document declares and the document itself.
+#[derive(askama::Template)]
+#[template(path = "hub_service.html")]
+struct ServicePage {
+    c: tinhso_http::layout::Chrome,
+    s: registry::Service,
+    /// (METHOD, path template, summary).
+    operations: Vec<(String, String, String)>,
+    /// The document, indented.
+    document: String,
+}
+
+/// `GET /quan-tri/truc-lien-thong/dich-vu/{provider}/{code}`: a service's page in the
+/// catalogue (administrators, like the hub page); 404 for an unknown service.
+async fn service_page(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path((provider, code)): Path<(String, String)>,
+) -> Result<Response, tinhso_http::PageError> {
+    require_admin(&state, &ctx, "exchange_service")
+        .await
+        .map_err(|e| ctx.page_err(e))?;
+    let s = registry::get_service(&state.db, &provider, &code)
+        .await
+        .map_err(|e| ctx.page_err(tinhso_kernel::AppError::from(e)))?
+        .ok_or_else(|| {
+            ctx.page_err(tinhso_kernel::AppError::not_found().with_detail(
+                format!("Không có dịch vụ {provider}/{code}"),
+                format!("No service {provider}/{code}"),
+            ))
+        })?;
+    let page = ServicePage {
+        c: tinhso_http::layout::Chrome::of(&ctx),
+        operations: registry::operations(&s.openapi),
+        document: serde_json::to_string_pretty(&s.openapi).unwrap_or_default(),
+        s,
+    };
+    Ok(tinhso_http::layout::render(&page))
+}
+
 /// The page with `forms` (the values typed, the refusals) and `status`.
 async fn render(
     state: &AppState,
@@ -688,6 +741,9 @@ async fn render(
         .await
         .map_err(|e| page_err(e.into()))?;
     let stats = log::stats_by_service(&state.db)
+        .await
+        .map_err(|e| page_err(e.into()))?;
+    let by_client = log::stats_by_client(&state.db)
         .await
         .map_err(|e| page_err(e.into()))?;
     let recent = log::recent(&state.db, 50)
@@ -807,9 +863,21 @@ async fn render(
                         true,
                     ),
                 };
+                let st = by_client
+                    .iter()
+                    .find(|x| x.client == m.code)
+                    .map(|x| &x.totals);
                 MemberRow {
                     rate,
                     rate_default,
+                    requests: st.map_or_else(
+                        || "0 / 0".into(),
+                        |x| format!("{} / {}", x.requests, x.errors),
+                    ),
+                    latency: st.map_or_else(
+                        || "—".into(),
+                        |x| format!("{} / {}", ms(x.mean_latency_us), ms(x.max_latency_us)),
+                    ),
                     keys: m
                         .keys
                         .iter()

@@ -39,6 +39,11 @@ pub struct ExchangeArgs {
     /// (`--seconds` is then ignored); for CPU per exchange. 0: as many as fit in `--seconds`.
     #[arg(long, default_value_t = 0)]
     pub exchanges: usize,
+    /// The echo service's data classification: `internal` (and `public`) keep both bodies of
+    /// every exchange encrypted beside its log entry; `restricted` keeps only their hashes.
+    /// Compare the two for what kept bodies cost.
+    #[arg(long, default_value = "internal", value_parser = ["public", "internal", "restricted"])]
+    pub classification: String,
 }
 
 pub async fn run(args: &ExchangeArgs) -> anyhow::Result<()> {
@@ -59,11 +64,12 @@ pub async fn run(args: &ExchangeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("--database-url {}", crate::config::redact(&url)))?;
     migrate::run(&db, &crate::all_migrations()).await?;
     println!(
-        "tinhso bench exchange: {} ({}), {} clients, {:.0} s{}",
+        "tinhso bench exchange: {} ({}), {} clients, {:.0} s, service classified {}{}",
         db.backend().name(),
         crate::config::redact(&url),
         args.clients,
         args.seconds,
+        args.classification,
         match &args.nats_url {
             Some(u) => format!(
                 ", then {} events to NATS at {}",
@@ -84,6 +90,7 @@ pub async fn run(args: &ExchangeArgs) -> anyhow::Result<()> {
             presign: args.presign,
             verify_answers: args.verify_answers,
             exchanges: args.exchanges,
+            classification: args.classification.clone(),
         },
     )
     .await

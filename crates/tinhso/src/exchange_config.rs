@@ -4,7 +4,7 @@
 //! range stops start-up with a message, in Vietnamese and English, naming the key and what is
 //! allowed.
 
-use crate::settings::{place, Section};
+use crate::settings::{place, IntKey, Section, NO_UNIT, SECONDS};
 use serde::Deserialize;
 use std::time::Duration;
 use tinhso_exchange::{HubConfig, WebhookConfig};
@@ -144,22 +144,98 @@ fn tsa(
 }
 
 /// A retention in days (0–36500; 0 = for ever), as it was set (`None`: not set).
-fn days(
-    sec: Section<'_>,
-    key: &str,
-    env_name: &str,
-    file: Option<i64>,
-) -> anyhow::Result<Option<u32>> {
-    Ok(sec
-        .int(
-            key,
-            env_name,
-            file,
-            (0, 36_500),
-            (" (ngày; 0 = giữ mãi)", " (days; 0 = for ever)"),
-        )?
-        .map(u32_of))
+fn days(sec: Section<'_>, key: &str, var: &str, file: Option<i64>) -> anyhow::Result<Option<u32>> {
+    let k = IntKey::new(
+        key,
+        var,
+        (0, 36_500),
+        (" (ngày; 0 = giữ mãi)", " (days; 0 = for ever)"),
+    );
+    Ok(sec.int(k, file)?.map(u32_of))
 }
+
+/// `[exchange]`'s and `[exchange.webhooks]`'s integer keys (tên khóa, biến môi trường, giới hạn).
+const MAX_BODY: IntKey = IntKey::new(
+    "max_body",
+    "TINHSO_EXCHANGE_MAX_BODY",
+    (1024, 64 * 1024 * 1024),
+    (" (byte)", " (bytes)"),
+);
+const CLOCK_SKEW: IntKey = IntKey::new(
+    "clock_skew_secs",
+    "TINHSO_EXCHANGE_CLOCK_SKEW_SECS",
+    (5, 3600),
+    SECONDS,
+);
+const TIMEOUT: IntKey = IntKey::new(
+    "timeout_secs",
+    "TINHSO_EXCHANGE_TIMEOUT_SECS",
+    (1, 300),
+    SECONDS,
+);
+const BREAKER_THRESHOLD: IntKey = IntKey::new(
+    "breaker_threshold",
+    "TINHSO_EXCHANGE_BREAKER_THRESHOLD",
+    (1, 1000),
+    NO_UNIT,
+);
+const BREAKER_COOLDOWN: IntKey = IntKey::new(
+    "breaker_cooldown_secs",
+    "TINHSO_EXCHANGE_BREAKER_COOLDOWN_SECS",
+    (1, 3600),
+    SECONDS,
+);
+/// The same bounds as a member's own rate set through the API.
+const RATE_BURST: IntKey = IntKey::new(
+    "rate_burst",
+    "TINHSO_EXCHANGE_RATE_BURST",
+    (1, 100_000),
+    NO_UNIT,
+);
+const RATE_REFRESH: IntKey = IntKey::new(
+    "rate_refresh_secs",
+    "TINHSO_EXCHANGE_RATE_REFRESH_SECS",
+    (1, 3600),
+    SECONDS,
+);
+const INFLIGHT_SWEEP: IntKey = IntKey::new(
+    "inflight_sweep_secs",
+    "TINHSO_EXCHANGE_INFLIGHT_SWEEP_SECS",
+    (1, 3600),
+    SECONDS,
+);
+const WEBHOOK_TIMEOUT: IntKey = IntKey::new(
+    "webhooks.timeout_secs",
+    "TINHSO_WEBHOOK_TIMEOUT_SECS",
+    (1, 120),
+    SECONDS,
+);
+const WEBHOOK_ATTEMPTS: IntKey = IntKey::new(
+    "webhooks.max_attempts",
+    "TINHSO_WEBHOOK_MAX_ATTEMPTS",
+    (1, 50),
+    NO_UNIT,
+);
+const WEBHOOK_BASE_DELAY: IntKey = IntKey::new(
+    "webhooks.base_delay_secs",
+    "TINHSO_WEBHOOK_BASE_DELAY_SECS",
+    (1, 86_400),
+    SECONDS,
+);
+const WEBHOOK_FACTOR: IntKey =
+    IntKey::new("webhooks.factor", "TINHSO_WEBHOOK_FACTOR", (1, 10), NO_UNIT);
+const WEBHOOK_MAX_DELAY: IntKey = IntKey::new(
+    "webhooks.max_delay_secs",
+    "TINHSO_WEBHOOK_MAX_DELAY_SECS",
+    (1, 7 * 86_400),
+    SECONDS,
+);
+const WEBHOOK_CONCURRENCY: IntKey = IntKey::new(
+    "webhooks.concurrency",
+    "TINHSO_WEBHOOK_CONCURRENCY",
+    (1, 1024),
+    NO_UNIT,
+);
 
 impl ExchangeSettings {
     /// The settings from the file's `[exchange]` section and the environment (which wins).
@@ -170,64 +246,23 @@ impl ExchangeSettings {
         let empty = ExchangeFile::default();
         let f = file.unwrap_or(&empty);
         let mut hub = HubConfig::default();
-        const SECONDS: (&str, &str) = (" (giây)", " (seconds)");
-        const NONE: (&str, &str) = ("", "");
         let sec = Section::new("exchange", env);
-        if let Some(v) = sec.int(
-            "max_body",
-            "TINHSO_EXCHANGE_MAX_BODY",
-            f.max_body,
-            (1024, 64 * 1024 * 1024),
-            (" (byte)", " (bytes)"),
-        )? {
-            hub.max_body = usize_of(v);
-        }
-        if let Some(v) = sec.int(
-            "clock_skew_secs",
-            "TINHSO_EXCHANGE_CLOCK_SKEW_SECS",
-            f.clock_skew_secs,
-            (5, 3600),
-            SECONDS,
-        )? {
-            hub.clock_skew = secs(v);
-        }
-        if let Some(v) = sec.int(
-            "timeout_secs",
-            "TINHSO_EXCHANGE_TIMEOUT_SECS",
-            f.timeout_secs,
-            (1, 300),
-            SECONDS,
-        )? {
-            hub.timeout = secs(v);
-        }
-        if let Some(v) = sec.int(
-            "breaker_threshold",
-            "TINHSO_EXCHANGE_BREAKER_THRESHOLD",
+        sec.set_int(&mut hub.max_body, MAX_BODY, f.max_body, usize_of)?;
+        sec.set_int(&mut hub.clock_skew, CLOCK_SKEW, f.clock_skew_secs, secs)?;
+        sec.set_int(&mut hub.timeout, TIMEOUT, f.timeout_secs, secs)?;
+        sec.set_int(
+            &mut hub.breaker_threshold,
+            BREAKER_THRESHOLD,
             f.breaker_threshold,
-            (1, 1000),
-            NONE,
-        )? {
-            hub.breaker_threshold = u32_of(v);
-        }
-        if let Some(v) = sec.int(
-            "breaker_cooldown_secs",
-            "TINHSO_EXCHANGE_BREAKER_COOLDOWN_SECS",
+            u32_of,
+        )?;
+        sec.set_int(
+            &mut hub.breaker_cooldown,
+            BREAKER_COOLDOWN,
             f.breaker_cooldown_secs,
-            (1, 3600),
-            SECONDS,
-        )? {
-            hub.breaker_cooldown = secs(v);
-        }
-        // The same bounds as a member's own rate set through the API.
-        if let Some(v) = sec.int(
-            "rate_burst",
-            "TINHSO_EXCHANGE_RATE_BURST",
-            f.rate_burst,
-            (1, 100_000),
-            NONE,
-        )? {
-            hub.rate_burst = v as f64;
-        }
+            secs,
+        )?;
+        sec.set_int(&mut hub.rate_burst, RATE_BURST, f.rate_burst, |v| v as f64)?;
         if let Some(v) = sec.float(
             "rate_per_second",
             "TINHSO_EXCHANGE_RATE_PER_SECOND",
@@ -236,15 +271,12 @@ impl ExchangeSettings {
         )? {
             hub.rate_per_second = v;
         }
-        if let Some(v) = sec.int(
-            "rate_refresh_secs",
-            "TINHSO_EXCHANGE_RATE_REFRESH_SECS",
+        sec.set_int(
+            &mut hub.rate_refresh,
+            RATE_REFRESH,
             f.rate_refresh_secs,
-            (1, 3600),
-            SECONDS,
-        )? {
-            hub.rate_refresh = secs(v);
-        }
+            secs,
+        )?;
         let kept_bodies_days = days(
             sec,
             "kept_bodies_days",
@@ -272,77 +304,57 @@ impl ExchangeSettings {
         // the provider time-out plus 5 s — and how often the hub looks.
         let least = hub.timeout.as_secs().saturating_add(5);
         let least = i64::try_from(least).unwrap_or(i64::MAX);
-        match sec.int(
+        let interrupted_after = IntKey::new(
             "interrupted_after_secs",
             "TINHSO_EXCHANGE_INTERRUPTED_AFTER_SECS",
-            f.interrupted_after_secs,
             (least, 86_400),
             (
                 " (giây; ít nhất timeout_secs + 5)",
                 " (seconds; at least timeout_secs + 5)",
             ),
-        )? {
-            Some(v) => hub.interrupted_after = secs(v),
-            None => hub.interrupted_after = hub.interrupted_after.max(secs(least)),
-        }
-        if let Some(v) = sec.int(
-            "inflight_sweep_secs",
-            "TINHSO_EXCHANGE_INFLIGHT_SWEEP_SECS",
+        );
+        hub.interrupted_after = hub.interrupted_after.max(secs(least));
+        sec.set_int(
+            &mut hub.interrupted_after,
+            interrupted_after,
+            f.interrupted_after_secs,
+            secs,
+        )?;
+        sec.set_int(
+            &mut hub.inflight_sweep,
+            INFLIGHT_SWEEP,
             f.inflight_sweep_secs,
-            (1, 3600),
-            SECONDS,
-        )? {
-            hub.inflight_sweep = secs(v);
-        }
+            secs,
+        )?;
 
         let w = f.webhooks.as_ref();
         let wf = |get: fn(&WebhooksFile) -> Option<i64>| w.and_then(get);
         let mut hooks = WebhookConfig::default();
-        if let Some(v) = sec.int(
-            "webhooks.timeout_secs",
-            "TINHSO_WEBHOOK_TIMEOUT_SECS",
+        sec.set_int(
+            &mut hooks.timeout,
+            WEBHOOK_TIMEOUT,
             wf(|w| w.timeout_secs),
-            (1, 120),
-            SECONDS,
-        )? {
-            hooks.timeout = secs(v);
-        }
-        if let Some(v) = sec.int(
-            "webhooks.max_attempts",
-            "TINHSO_WEBHOOK_MAX_ATTEMPTS",
+            secs,
+        )?;
+        sec.set_int(
+            &mut hooks.max_attempts,
+            WEBHOOK_ATTEMPTS,
             wf(|w| w.max_attempts),
-            (1, 50),
-            NONE,
-        )? {
-            hooks.max_attempts = u32_of(v);
-        }
-        if let Some(v) = sec.int(
-            "webhooks.base_delay_secs",
-            "TINHSO_WEBHOOK_BASE_DELAY_SECS",
+            u32_of,
+        )?;
+        sec.set_int(
+            &mut hooks.base_delay,
+            WEBHOOK_BASE_DELAY,
             wf(|w| w.base_delay_secs),
-            (1, 86_400),
-            SECONDS,
-        )? {
-            hooks.base_delay = secs(v);
-        }
-        if let Some(v) = sec.int(
-            "webhooks.factor",
-            "TINHSO_WEBHOOK_FACTOR",
-            wf(|w| w.factor),
-            (1, 10),
-            NONE,
-        )? {
-            hooks.factor = u32_of(v);
-        }
-        if let Some(v) = sec.int(
-            "webhooks.max_delay_secs",
-            "TINHSO_WEBHOOK_MAX_DELAY_SECS",
+            secs,
+        )?;
+        sec.set_int(&mut hooks.factor, WEBHOOK_FACTOR, wf(|w| w.factor), u32_of)?;
+        sec.set_int(
+            &mut hooks.max_delay,
+            WEBHOOK_MAX_DELAY,
             wf(|w| w.max_delay_secs),
-            (1, 7 * 86_400),
-            SECONDS,
-        )? {
-            hooks.max_delay = secs(v);
-        }
+            secs,
+        )?;
         if hooks.max_delay < hooks.base_delay {
             anyhow::bail!(
                 "setting `exchange.webhooks.max_delay_secs`: {} nhỏ hơn base_delay_secs {} — phải lớn hơn hoặc bằng / is below base_delay_secs {} — must be at least that",
@@ -359,15 +371,12 @@ impl ExchangeSettings {
         )? {
             hooks.jitter = v;
         }
-        if let Some(v) = sec.int(
-            "webhooks.concurrency",
-            "TINHSO_WEBHOOK_CONCURRENCY",
+        sec.set_int(
+            &mut hooks.concurrency,
+            WEBHOOK_CONCURRENCY,
             wf(|w| w.concurrency),
-            (1, 1024),
-            NONE,
-        )? {
-            hooks.concurrency = usize_of(v);
-        }
+            usize_of,
+        )?;
         let delivered_webhooks_days = days(
             sec,
             "webhooks.delivered_webhooks_days",

@@ -12,7 +12,7 @@
 //! budgets refill evenly over it). The environment wins over the file; a value out of range
 //! stops start-up with a message naming the setting.
 
-use crate::settings::Section;
+use crate::settings::{IntKey, Section, SECONDS};
 use serde::Deserialize;
 use std::time::Duration;
 use tinhso_http::ratelimit::LookupBudgets;
@@ -25,6 +25,27 @@ pub struct ServicesFile {
     lookup_wrong_tries_per_address: Option<i64>,
     lookup_window_secs: Option<i64>,
 }
+
+/// Wrong codes, the unit of the two budgets in messages.
+const TRIES: (&str, &str) = (" (lần nhập sai)", " (wrong codes)");
+const TRIES_PER_ITEM: IntKey = IntKey::new(
+    "lookup_wrong_tries_per_item",
+    "TINHSO_SERVICES_LOOKUP_WRONG_TRIES_PER_ITEM",
+    (1, 1000),
+    TRIES,
+);
+const TRIES_PER_ADDRESS: IntKey = IntKey::new(
+    "lookup_wrong_tries_per_address",
+    "TINHSO_SERVICES_LOOKUP_WRONG_TRIES_PER_ADDRESS",
+    (1, 100_000),
+    TRIES,
+);
+const WINDOW: IntKey = IntKey::new(
+    "lookup_window_secs",
+    "TINHSO_SERVICES_LOOKUP_WINDOW_SECS",
+    (10, 86_400),
+    SECONDS,
+);
 
 /// Resolved `[services]` settings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,35 +64,22 @@ impl ServicesSettings {
         let f = f.unwrap_or(&empty);
         let sec = Section::new("services", env);
         let mut lookup = LookupBudgets::DEFAULT;
-        const TRIES: (&str, &str) = (" (lần nhập sai)", " (wrong codes)");
         let tries = |v: i64| u32::try_from(v).unwrap_or(1);
-        if let Some(v) = sec.int(
-            "lookup_wrong_tries_per_item",
-            "TINHSO_SERVICES_LOOKUP_WRONG_TRIES_PER_ITEM",
+        sec.set_int(
+            &mut lookup.per_item,
+            TRIES_PER_ITEM,
             f.lookup_wrong_tries_per_item,
-            (1, 1000),
-            TRIES,
-        )? {
-            lookup.per_item = tries(v);
-        }
-        if let Some(v) = sec.int(
-            "lookup_wrong_tries_per_address",
-            "TINHSO_SERVICES_LOOKUP_WRONG_TRIES_PER_ADDRESS",
+            tries,
+        )?;
+        sec.set_int(
+            &mut lookup.per_address,
+            TRIES_PER_ADDRESS,
             f.lookup_wrong_tries_per_address,
-            (1, 100_000),
-            TRIES,
-        )? {
-            lookup.per_address = tries(v);
-        }
-        if let Some(v) = sec.int(
-            "lookup_window_secs",
-            "TINHSO_SERVICES_LOOKUP_WINDOW_SECS",
-            f.lookup_window_secs,
-            (10, 86_400),
-            (" (giây)", " (seconds)"),
-        )? {
-            lookup.window = Duration::from_secs(u64::try_from(v).unwrap_or(10));
-        }
+            tries,
+        )?;
+        sec.set_int(&mut lookup.window, WINDOW, f.lookup_window_secs, |v| {
+            Duration::from_secs(u64::try_from(v).unwrap_or(10))
+        })?;
         Ok(Self { lookup })
     }
 }

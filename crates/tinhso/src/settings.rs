@@ -24,6 +24,38 @@ struct Source<'a, T> {
     file: Option<T>,
 }
 
+/// An integer key of a section (khóa số nguyên): its name in the section, the environment
+/// variable that overrides it, the whole numbers it accepts (`lo..=hi`) and their unit in the
+/// messages (Vietnamese, English; e.g. `(" (giây)", " (seconds)")`).
+#[derive(Clone, Copy, Debug)]
+pub struct IntKey<'a> {
+    pub key: &'a str,
+    pub var: &'a str,
+    pub range: (i64, i64),
+    pub units: (&'a str, &'a str),
+}
+
+impl<'a> IntKey<'a> {
+    pub const fn new(
+        key: &'a str,
+        var: &'a str,
+        range: (i64, i64),
+        units: (&'a str, &'a str),
+    ) -> Self {
+        Self {
+            key,
+            var,
+            range,
+            units,
+        }
+    }
+}
+
+/// Units named after a range in the messages.
+pub const SECONDS: (&str, &str) = (" (giây)", " (seconds)");
+/// No unit.
+pub const NO_UNIT: (&str, &str) = ("", "");
+
 /// What a key accepts, for the messages.
 struct Allowed {
     vi: String,
@@ -35,22 +67,37 @@ impl<'a> Section<'a> {
         Self { name, env }
     }
 
-    /// An integer setting `key` (or its environment variable `var`, which wins) within
-    /// `lo..=hi`; `None` when neither sets it. Anything else stops start-up with a message
-    /// naming the setting, where it came from and what is allowed (`units` follow the range).
-    pub fn int(
-        &self,
-        key: &str,
-        var: &str,
-        file: Option<i64>,
-        (lo, hi): (i64, i64),
-        (unit_vi, unit_en): (&str, &str),
-    ) -> anyhow::Result<Option<i64>> {
+    /// An integer setting `k` (or its environment variable, which wins) within its range;
+    /// `None` when neither sets it. Anything else stops start-up with a message naming the
+    /// setting, where it came from and what is allowed (the units follow the range).
+    pub fn int(&self, k: IntKey<'_>, file: Option<i64>) -> anyhow::Result<Option<i64>> {
+        let IntKey {
+            key,
+            var,
+            range: (lo, hi),
+            units: (unit_vi, unit_en),
+        } = k;
         let allowed = Allowed {
             vi: format!("phải là số nguyên từ {lo} đến {hi}{unit_vi}"),
             en: format!("must be a whole number from {lo} to {hi}{unit_en}"),
         };
         self.checked(key, var, file, &allowed, |v| (lo..=hi).contains(v))
+    }
+
+    /// [`Section::int`] into a field (đặt giá trị cho trường): `*field = convert(v)` when the
+    /// environment or the file sets `k` to a valid `v`, the field left as it is (its default)
+    /// when neither does. The one per-key step of every section's integer settings.
+    pub fn set_int<T>(
+        &self,
+        field: &mut T,
+        k: IntKey<'_>,
+        file: Option<i64>,
+        convert: impl FnOnce(i64) -> T,
+    ) -> anyhow::Result<()> {
+        if let Some(v) = self.int(k, file)? {
+            *field = convert(v);
+        }
+        Ok(())
     }
 
     /// A decimal setting: more than `lo` (or at least, when `lo_inclusive`), at most `hi`.
@@ -151,27 +198,21 @@ mod tests {
     fn the_environment_wins_and_bad_values_name_the_setting_and_its_place() {
         let env = env_of(&[("TINHSO_X_N", " 7 "), ("TINHSO_X_BAD", "bảy")]);
         let s = Section::new("x", &env);
+        const M: IntKey = IntKey::new("m", "TINHSO_X_M", (1, 10), NO_UNIT);
         assert_eq!(
-            s.int("n", "TINHSO_X_N", Some(3), (1, 10), ("", ""))
+            s.int(IntKey::new("n", "TINHSO_X_N", (1, 10), NO_UNIT), Some(3))
                 .unwrap(),
             Some(7)
         );
-        assert_eq!(
-            s.int("m", "TINHSO_X_M", Some(3), (1, 10), ("", ""))
-                .unwrap(),
-            Some(3)
-        );
-        assert_eq!(
-            s.int("m", "TINHSO_X_M", None, (1, 10), ("", "")).unwrap(),
-            None
-        );
+        assert_eq!(s.int(M, Some(3)).unwrap(), Some(3));
+        assert_eq!(s.int(M, None).unwrap(), None);
         let e = s
             .int(
-                "m",
-                "TINHSO_X_M",
+                IntKey {
+                    units: SECONDS,
+                    ..M
+                },
                 Some(11),
-                (1, 10),
-                (" (giây)", " (seconds)"),
             )
             .unwrap_err()
             .to_string();
@@ -199,5 +240,36 @@ mod tests {
             Some(("a".to_string(), false))
         );
         assert_eq!(s.text(Some(&"  ".to_string()), "TINHSO_X_T"), None);
+    }
+
+    #[test]
+    fn set_int_sets_the_field_only_when_the_key_is_set_and_valid() {
+        let env = env_of(&[("TINHSO_X_SECS", "45"), ("TINHSO_X_BAD", "-2")]);
+        let s = Section::new("x", &env);
+        const SECS: IntKey = IntKey::new("secs", "TINHSO_X_SECS", (1, 60), SECONDS);
+        const OTHER: IntKey = IntKey::new("other", "TINHSO_X_OTHER", (1, 60), SECONDS);
+        let mut wait = std::time::Duration::from_secs(5);
+        let secs = |v: i64| std::time::Duration::from_secs(u64::try_from(v).unwrap());
+        // Neither the environment nor the file: the default stays.
+        s.set_int(&mut wait, OTHER, None, secs).unwrap();
+        assert_eq!(wait, std::time::Duration::from_secs(5));
+        // The file sets it, converted.
+        s.set_int(&mut wait, OTHER, Some(12), secs).unwrap();
+        assert_eq!(wait, std::time::Duration::from_secs(12));
+        // The environment wins over the file.
+        s.set_int(&mut wait, SECS, Some(12), secs).unwrap();
+        assert_eq!(wait, std::time::Duration::from_secs(45));
+        // A bad value: the field is left as it was, the message the same as `int`'s.
+        let bad = IntKey::new("bad", "TINHSO_X_BAD", (0, 10), NO_UNIT);
+        let e = s.set_int(&mut wait, bad, Some(3), secs).unwrap_err();
+        assert_eq!(wait, std::time::Duration::from_secs(45));
+        assert_eq!(e.to_string(), s.int(bad, Some(3)).unwrap_err().to_string(),);
+        assert_eq!(
+            e.to_string(),
+            "setting `x.bad` [TINHSO_X_BAD (biến môi trường / environment)]: \"-2\" không hợp lệ — phải là số nguyên từ 0 đến 10 / is not valid — must be a whole number from 0 to 10"
+        );
+        let e = s.set_int(&mut wait, OTHER, Some(61), secs).unwrap_err();
+        assert!(e.to_string().contains("từ 1 đến 60 (giây)"), "{e}");
+        assert_eq!(wait, std::time::Duration::from_secs(45));
     }
 }

@@ -51,6 +51,20 @@ async fn set_rate(
     .await
 }
 
+/// GET a page (200) that holds every one of `needles`; its HTML.
+async fn page_with(http: &reqwest::Client, url: String, needles: &[&str]) -> String {
+    let page = http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{url}");
+    let html = page.text().await.unwrap();
+    for needle in needles {
+        assert!(
+            html.contains(needle),
+            "{needle} missing from {url}:\n{html}"
+        );
+    }
+    html
+}
+
 #[tokio::test]
 async fn administrators_register_grant_and_see_the_hub_page() {
     let (t, base) = server(Role::Admin).await;
@@ -88,7 +102,7 @@ async fn administrators_register_grant_and_see_the_hub_page() {
         serde_json::json!({
             "provider": "000.00.19.H37", "code": "ho-tich", "name": "Tra cứu hộ tịch",
             "endpoint": "http://127.0.0.1:9/api", "classification": "internal",
-            "openapi": { "openapi": "3.1.0", "info": {}, "paths": { "/a": {}, "/b": {} } }
+            "openapi": { "openapi": "3.1.0", "info": {}, "paths": { "/a": { "get": { "summary": "Trích lục khai sinh" } }, "/b": {} } }
         }),
     )
     .await;
@@ -104,24 +118,46 @@ async fn administrators_register_grant_and_see_the_hub_page() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let page = http
-        .get(format!("{base}/quan-tri/truc-lien-thong"))
+    let html = page_with(
+        &http,
+        format!("{base}/quan-tri/truc-lien-thong"),
+        &[
+            "Trục liên thông",
+            "000.00.23.H37",
+            "UBND phường Tam Thanh",
+            "Tra cứu hộ tịch",
+            "<td>2</td>", // OpenAPI paths
+            "1 / 1",      // requests / errors
+            "401 unsigned",
+            // By client member: none of the members sent anything yet (the refusal was unsigned).
+            "Yêu cầu đã gửi / lỗi",
+            "<td>0 / 0</td><td>—</td>",
+        ],
+    )
+    .await;
+    // The catalogue links each service to its page: the operations and the document.
+    assert!(html.contains("href=\"/quan-tri/truc-lien-thong/dich-vu/000.00.19.H37/ho-tich\""));
+    page_with(
+        &http,
+        format!("{base}/quan-tri/truc-lien-thong/dich-vu/000.00.19.H37/ho-tich"),
+        &[
+            "Tra cứu hộ tịch",
+            "/lgsp/v1/000.00.19.H37/ho-tich/…",
+            "Thao tác (theo tài liệu OpenAPI)",
+            "<code>GET</code>",
+            "Trích lục khai sinh",
+            "3.1.0",
+        ],
+    )
+    .await;
+    let missing = http
+        .get(format!(
+            "{base}/quan-tri/truc-lien-thong/dich-vu/000.00.19.H37/khong-co"
+        ))
         .send()
         .await
         .unwrap();
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    for needle in [
-        "Trục liên thông",
-        "000.00.23.H37",
-        "UBND phường Tam Thanh",
-        "Tra cứu hộ tịch",
-        "<td>2</td>", // OpenAPI paths
-        "1 / 1",      // requests / errors
-        "401 unsigned",
-    ] {
-        assert!(html.contains(needle), "{needle} missing from the page");
-    }
+    assert_eq!(missing.status(), 404);
     let v: serde_json::Value =
         get_json(&http, format!("{base}/api/v1/exchange/log/verification")).await;
     assert_eq!(v["entries_checked"], 1);

@@ -148,6 +148,26 @@ impl World {
         }
     }
 
+    /// The same signed request again (same time and nonce): a copy of a call, for replays.
+    fn copy_of<'a>(
+        &'a self,
+        method: &'a str,
+        path: String,
+        body: &[u8],
+        ts: i64,
+        nonce: String,
+    ) -> Call<'a> {
+        Call {
+            method,
+            path,
+            body: body.to_vec(),
+            member: CLIENT,
+            key: &self.client_key,
+            ts,
+            nonce,
+        }
+    }
+
     async fn send(&self, c: &Call<'_>, sent_body: Option<&[u8]>) -> reqwest::Response {
         self.send_via(&self.hub, c, sent_body).await
     }
@@ -587,6 +607,23 @@ async fn a_member_over_its_rate_gets_429_and_metrics_count_by_service() {
         "{m}"
     );
     assert!(!m.contains("made-up"), "{m}");
+    // Latency by client member: its four exchanges (three answered, one refused for the rate),
+    // and the unsigned one under `-`.
+    for line in [
+        format!("tinhso_exchange_client_duration_seconds_count{{client=\"{CLIENT}\"}} 4"),
+        "tinhso_exchange_client_duration_seconds_count{client=\"-\"} 1".to_string(),
+    ] {
+        assert!(m.lines().any(|l| l == line), "{line} in:\n{m}");
+    }
+    // The same from the message log, for the hub page.
+    let by_client = tinhso_exchange::log::stats_by_client(db).await.unwrap();
+    let me = &by_client
+        .iter()
+        .find(|c| c.client == CLIENT)
+        .unwrap()
+        .totals;
+    assert_eq!((me.requests, me.errors), (4, 1), "{by_client:?}");
+    assert!(me.max_latency_us >= me.mean_latency_us && me.mean_latency_us > 0);
     // Time per stage: the three answered exchanges went to the provider; all five were logged.
     for line in [
         "tinhso_exchange_stage_seconds_count{stage=\"forward\"} 3",
@@ -714,15 +751,7 @@ async fn the_same_signed_request_sent_in_parallel_goes_through_once() {
         let w = w.clone();
         let (path, nonce) = (path.clone(), nonce.clone());
         tasks.push(tokio::spawn(async move {
-            let c = Call {
-                method: "POST",
-                path,
-                body: b"{\"mot_lan\":true}".to_vec(),
-                member: CLIENT,
-                key: &w.client_key,
-                ts,
-                nonce,
-            };
+            let c = w.copy_of("POST", path, b"{\"mot_lan\":true}", ts, nonce);
             w.send(&c, None).await.status().as_u16()
         }));
     }
@@ -1279,6 +1308,74 @@ async fn a_replay_through_another_node_is_refused_before_forwarding() {
     assert_eq!(w.send_via(&other, &first, None).await.status(), 401);
     let fresh = w.call("POST", "echo", b"{\"a\":2}");
     assert_eq!(w.send_via(&other, &fresh, None).await.status(), 200);
+}
+
+/// Two hub nodes on one database, both taking nonces before forwarding (batched by their log
+/// writers): the same signed request sent at once to both, ten times to each, is forwarded
+/// exactly once; every other copy is refused as a replay (401) and logged.
+#[tokio::test]
+async fn the_same_request_sent_at_once_to_two_nodes_goes_through_once() {
+    let w = Arc::new(world().await);
+    w.grant(CLIENT).await;
+    let node = |db: tinhso_store::Db| async move {
+        let hub = Arc::new(Hub::new(
+            db.clone(),
+            HubConfig {
+                nonces_before_forwarding: Some(true),
+                ..HubConfig::default()
+            },
+        ));
+        let state = tinhso_http::AppState::new(db, tinhso_http::WebConfig::default());
+        let addr = serve(tinhso_exchange::web::member_routes(hub).with_state(state)).await;
+        format!("http://{addr}")
+    };
+    let nodes = [node(w.t.db.clone()).await, node(w.t.db.clone()).await];
+    // Each node has loaded its window (a first request of its own), so neither asks memory
+    // only: the database's unique key has to decide between them.
+    for base in &nodes {
+        let first = w.call("POST", "echo", b"{\"n\":0}");
+        assert_eq!(w.send_via(base, &first, None).await.status(), 200);
+    }
+    let c = w.call("POST", "echo", b"{\"hai_nut\":true}");
+    let (path, ts, nonce) = (c.path.clone(), c.ts, c.nonce.clone());
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let w = w.clone();
+        let base = nodes[i % 2].clone();
+        let (path, nonce) = (path.clone(), nonce.clone());
+        tasks.push(tokio::spawn(async move {
+            let c = w.copy_of("POST", path, b"{\"hai_nut\":true}", ts, nonce);
+            let r = w.send_via(&base, &c, None).await;
+            let status = r.status().as_u16();
+            let code = if status == 401 {
+                problem_code(r).await
+            } else {
+                String::new()
+            };
+            (status, code)
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let ok = answers.iter().filter(|(s, _)| *s == 200).count();
+    let replayed = answers
+        .iter()
+        .filter(|(s, code)| *s == 401 && code == "lgsp_replayed")
+        .count();
+    assert_eq!((ok, replayed), (1, 19), "{answers:?}");
+    // 2 first requests + 20 copies, each logged once; one copy forwarded.
+    let logged = outcomes(&w.t.db, 20).await;
+    let count = |what: &str| logged.iter().filter(|o| o.as_str() == what).count();
+    assert_eq!((count("ok"), count("replayed")), (1, 19), "{logged:?}");
+    let v = log::verify(&w.t.db, None).await.unwrap();
+    assert_eq!((v.entries_checked, v.first_broken), (22, None));
+    let in_flight: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM exchange_inflight")
+        .fetch_one(w.t.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(in_flight, 0, "every in-flight row closed by its log entry");
 }
 
 /// An exchange with the echo service (its bodies kept); its id.
