@@ -502,10 +502,13 @@ async fn read_releases(
     .fetch_all(tx.conn())
     .await
     .map_err(db_err)?;
+    // Driven from the named trips (code index, then the stages' (trip_id, stage) key): joined
+    // the other way round, SQLite walked every yard stage ever recorded (index on stage), so a
+    // batch late in a 30-day run cost three times the first day's.
     let yards: Vec<(String, Option<i64>)> = sqlx::query_as(&format!(
-        "SELECT t.code, MIN(s.at) FROM border_trip_stages s \
-         JOIN border_trips t ON t.id = s.trip_id \
-         WHERE s.stage = 'yard' AND t.code IN ({named}) GROUP BY t.code"
+        "SELECT t.code, (SELECT MIN(s.at) FROM border_trip_stages s \
+         WHERE s.trip_id = t.id AND s.stage = 'yard') \
+         FROM border_trips t WHERE t.code IN ({named})"
     ))
     .bind(&body)
     .fetch_all(tx.conn())
@@ -518,7 +521,7 @@ async fn read_releases(
             .held
             .insert(number, (decision, at, officer));
     }
-    for (code, yard) in yards {
+    for (code, yard) in yards.into_iter().filter(|(_, at)| at.is_some()) {
         out.entry(code).or_default().yard = yard;
     }
     Ok(out)
