@@ -12,6 +12,7 @@
 pub mod font;
 pub mod layout;
 pub mod sign;
+pub mod test_support;
 
 pub use font::Style;
 pub use layout::{Align, Block, Margins, Para, Qr, A4, MM};

@@ -230,17 +230,7 @@ async fn durian_under_2t_pays_100_000_by_vietqr_and_gets_a_receipt() {
     let pdf = fee_payment::receipt_pdf(&receipt);
     assert!(pdf.starts_with(b"%PDF"));
     // The amount in words (bằng chữ) as a reader of the PDF sees it.
-    let mut pdftotext = std::process::Command::new("pdftotext")
-        .args(["-", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("pdftotext (poppler-utils) is installed");
-    std::io::Write::write_all(&mut pdftotext.stdin.take().unwrap(), &pdf).unwrap();
-    let text = pdftotext.wait_with_output().unwrap();
-    assert!(text.status.success());
-    let text = String::from_utf8(text.stdout).unwrap();
-    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let words = tinhso_pdf::test_support::words(&tinhso_pdf::test_support::pdftotext(&pdf, false));
     assert!(words.contains("Bằng chữ Một trăm nghìn đồng"), "{words}");
     assert_eq!(
         tinhso_pdf::custom_entry(&pdf, "TinhSoFeeReceipt"),

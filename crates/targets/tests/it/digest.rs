@@ -197,16 +197,7 @@ async fn the_digest_pdf_shows_the_board() {
         .await
         .unwrap();
     let pdf = digest::pdf(&snap, "2026-W49");
-    let mut child = std::process::Command::new("pdftotext")
-        .args(["-", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&pdf).unwrap();
-    let text = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
-    let w = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let w = tinhso_pdf::test_support::words(&tinhso_pdf::test_support::pdftotext(&pdf, false));
     assert!(w.contains("BẢN TIN TUẦN"), "{w}");
     assert!(w.contains("tuần 2026-W49 (ngày 30/11/2026)"), "{w}");
     // Only the catalogue's fully-online share has a value (68.8 %: off track).

@@ -51,23 +51,11 @@ async fn the_review(db: &Db) -> review::Review {
 }
 
 fn pdftotext(pdf: &[u8]) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("pdftotext")
-        .args(["-layout", "-", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("pdftotext (poppler-utils) is installed");
-    child.stdin.take().unwrap().write_all(pdf).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap()
+    tinhso_pdf::test_support::pdftotext(pdf, true)
 }
 
 /// Words of the text, one space apart.
-fn words(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+use tinhso_pdf::test_support::words;
 
 #[tokio::test]
 async fn the_annual_review_pdf_and_spreadsheet_carry_the_figures() {

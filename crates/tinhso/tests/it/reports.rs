@@ -775,18 +775,7 @@ async fn before_approval_only_the_reporter_and_the_recipient_read_a_report() {
 
 /// The words of a PDF's text (`pdftotext`, poppler-utils), one space apart.
 fn pdf_words(pdf: &[u8]) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("pdftotext")
-        .args(["-layout", "-", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("pdftotext (poppler-utils) is installed");
-    child.stdin.take().unwrap().write_all(pdf).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    tinhso_pdf::test_support::words(&tinhso_pdf::test_support::pdftotext(pdf, true))
 }
 
 #[tokio::test]
