@@ -631,6 +631,65 @@ async fn insert_assessment(
             )
         })
     })?;
+    assessment_entries(tx, ctx, a, supersedes, why).await
+}
+
+/// The columns of a new due assessment's row ([`assessment_row`]).
+const ASSESSMENT_COLS: [(&str, crate::bulk::Col); 18] = [
+    ("id", crate::bulk::Col::Text),
+    ("trip_id", crate::bulk::Col::Text),
+    ("trip_code", crate::bulk::Col::Text),
+    ("trip_version", crate::bulk::Col::Int),
+    ("gate_code", crate::bulk::Col::Text),
+    ("fee_date", crate::bulk::Col::Text),
+    ("schedule_id", crate::bulk::Col::Text),
+    ("journey", crate::bulk::Col::Text),
+    ("vehicle_class", crate::bulk::Col::Text),
+    ("category", crate::bulk::Col::Text),
+    ("amount_vnd", crate::bulk::Col::Int),
+    ("collector_vnd", crate::bulk::Col::Int),
+    ("budget_vnd", crate::bulk::Col::Int),
+    ("confirmed", crate::bulk::Col::Int),
+    ("quote", crate::bulk::Col::Text),
+    ("status", crate::bulk::Col::Text),
+    ("assessed_by", crate::bulk::Col::Text),
+    ("assessed_at", crate::bulk::Col::Int),
+];
+
+/// A new due assessment's row (its own, not a top-up) in [`ASSESSMENT_COLS`]' order.
+fn assessment_row(a: &Assessment) -> Result<serde_json::Value, AppError> {
+    let quote = serde_json::to_string(&a.quote).map_err(AppError::internal)?;
+    Ok(serde_json::json!([
+        a.id,
+        a.trip_id,
+        a.trip_code,
+        a.trip_version,
+        a.gate_code,
+        a.fee_date,
+        a.schedule_id,
+        a.journey,
+        a.vehicle_class,
+        a.category,
+        a.amount_vnd,
+        a.collector_vnd,
+        a.budget_vnd,
+        i64::from(a.confirmed),
+        quote,
+        "due",
+        a.assessed_by,
+        a.assessed_at
+    ]))
+}
+
+/// The audit entry `border.fee.assess` (`supersedes`, `reason`, `topup_of`) and the event
+/// `border.fee.assessed` of a new assessment `a`.
+async fn assessment_entries(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    a: &Assessment,
+    supersedes: Option<&str>,
+    why: Option<&str>,
+) -> Result<(), AppError> {
     tx.audit(&ctx.entry(
         "border.fee.assess",
         "border_fee_assessment",
@@ -779,7 +838,13 @@ pub async fn assess_many(
             (tx, Some(batch), r)
         },
         |tx, e| std::future::ready((tx, Ok(e))),
-        |tx, _| std::future::ready((tx, Ok(()))),
+        |mut tx, batch| async move {
+            let written = match batch {
+                Some(mut b) => b.flush(&mut tx).await,
+                None => Ok(()),
+            };
+            (tx, written)
+        },
     )
     .await
 }
@@ -802,6 +867,9 @@ struct FeeBatch {
     trips: std::collections::HashMap<String, FeeFacts>,
     /// The current (own, not superseded) assessment of each trip read.
     current: std::collections::HashMap<String, Assessment>,
+    /// New assessments not yet written ([`FeeBatch::flush`]; SQLite only, where nothing else
+    /// writes: kept while no item supersedes or reprices).
+    rows: Vec<serde_json::Value>,
 }
 
 /// What pricing a trip reads (dữ liệu tính phí).
@@ -884,7 +952,11 @@ impl FeeBatch {
             .into_iter()
             .map(|a| (a.trip_code.clone(), a))
             .collect();
-        Ok(Self { trips, current })
+        Ok(Self {
+            trips,
+            current,
+            rows: Vec::new(),
+        })
     }
 
     /// One item of [`assess_many`]: [`assess_step`] on what the batch read, then its writes.
@@ -927,19 +999,43 @@ impl FeeBatch {
         };
         match step {
             AssessStep::Keep(a) => Ok(a),
-            // Its refusals come before its writes, as this one's do.
-            AssessStep::Reprice(..) => assess_in(tx, ctx, input, now, schedules, None)
-                .await
-                .map_err(Refusal::below_500),
+            // Its refusals come before its writes, as this one's do; it reads what the batch
+            // wrote.
+            AssessStep::Reprice(..) => {
+                self.flush(tx).await.map_err(Refusal::Batch)?;
+                assess_in(tx, ctx, input, now, schedules, None)
+                    .await
+                    .map_err(Refusal::below_500)
+            }
             AssessStep::New { supersedes, quote } => {
                 let a = new_assessment(&t.head, date, quote, ctx, now);
-                write_new(tx, ctx, &a, supersedes.as_deref(), None)
-                    .await
-                    .map_err(written)?;
+                match (guard, supersedes) {
+                    // Written with the batch's other new assessments, before the commit.
+                    (crate::bulk::Guard::DecideFirst, None) => {
+                        assessment_entries(tx, ctx, &a, None, None)
+                            .await
+                            .map_err(written)?;
+                        self.rows.push(assessment_row(&a).map_err(written)?);
+                    }
+                    (_, supersedes) => {
+                        // The one it supersedes may be among those kept.
+                        self.flush(tx).await.map_err(written)?;
+                        write_new(tx, ctx, &a, supersedes.as_deref(), None)
+                            .await
+                            .map_err(written)?;
+                    }
+                }
                 self.current.insert(code.to_string(), a.clone());
                 Ok(a)
             }
         }
+    }
+
+    /// Write the new assessments kept: one statement.
+    async fn flush(&mut self, tx: &mut WriteTx) -> Result<(), AppError> {
+        let rows = std::mem::take(&mut self.rows);
+        crate::bulk::insert_rows(tx, "border_fee_assessments", &ASSESSMENT_COLS, "", &rows).await?;
+        Ok(())
     }
 }
 
@@ -1852,7 +1948,9 @@ impl CallbackBatch {
             "border_fee_payments SET status = j.status, gateway_txn_id = j.txn, \
              paid_at = j.paid_at, receipt_no = j.receipt",
             &cols,
-            "border_fee_payments.id = j.id AND border_fee_payments.status = 'pending'",
+            // `|| ''`: found by id, not through the index of every pending request (SQLite
+            // would walk them all, and unpaid requests pile up).
+            "border_fee_payments.id = j.id AND border_fee_payments.status || '' = 'pending'",
             &self.settled,
         )
         .await?;
