@@ -101,6 +101,40 @@ pub async fn insert_rows<R: serde::Serialize>(
     Ok(done.rows_affected())
 }
 
+/// `UPDATE <set> FROM (<the rows of JSON parameter $1>) AS j WHERE <matched>`: many rows
+/// updated in one statement (`set` is the table and its `SET` clause, reading the row's
+/// columns as `j.<name>`; `matched` joins a row to its own). Every row must update one row
+/// (one it did not find, e.g. no longer in the state it was read in, is a failure: a batch
+/// decided on what it read). Nothing is sent for no rows.
+pub(crate) async fn update_each<R: serde::Serialize>(
+    tx: &mut WriteTx,
+    set: &str,
+    cols: &[(&str, Col)],
+    matched: &str,
+    rows: &[R],
+) -> Result<(), AppError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let source = rows_sql(tx.backend(), 1, cols);
+    let body = serde_json::to_string(rows).map_err(AppError::internal)?;
+    let n = sqlx::query(&format!(
+        "UPDATE {set} FROM ({source}) AS j WHERE {matched}"
+    ))
+    .bind(body)
+    .execute(tx.conn())
+    .await
+    .map_err(|e| AppError::from(tinhso_store::DbError::from(e)))?
+    .rows_affected();
+    if n != rows.len() as u64 {
+        return Err(AppError::internal(format!(
+            "UPDATE {set}: {n} of {} rows updated",
+            rows.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Why an item of a [`Guard::DecideFirst`] batch stopped: every rule of the item is checked on
 /// what the transaction read before anything is written (quyết trước, ghi sau), so a refusal
 /// leaves nothing to undo; what fails after the first write is a database failure (or a broken

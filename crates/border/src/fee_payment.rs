@@ -631,6 +631,65 @@ async fn insert_assessment(
             )
         })
     })?;
+    assessment_entries(tx, ctx, a, supersedes, why).await
+}
+
+/// The columns of a new due assessment's row ([`assessment_row`]).
+const ASSESSMENT_COLS: [(&str, crate::bulk::Col); 18] = [
+    ("id", crate::bulk::Col::Text),
+    ("trip_id", crate::bulk::Col::Text),
+    ("trip_code", crate::bulk::Col::Text),
+    ("trip_version", crate::bulk::Col::Int),
+    ("gate_code", crate::bulk::Col::Text),
+    ("fee_date", crate::bulk::Col::Text),
+    ("schedule_id", crate::bulk::Col::Text),
+    ("journey", crate::bulk::Col::Text),
+    ("vehicle_class", crate::bulk::Col::Text),
+    ("category", crate::bulk::Col::Text),
+    ("amount_vnd", crate::bulk::Col::Int),
+    ("collector_vnd", crate::bulk::Col::Int),
+    ("budget_vnd", crate::bulk::Col::Int),
+    ("confirmed", crate::bulk::Col::Int),
+    ("quote", crate::bulk::Col::Text),
+    ("status", crate::bulk::Col::Text),
+    ("assessed_by", crate::bulk::Col::Text),
+    ("assessed_at", crate::bulk::Col::Int),
+];
+
+/// A new due assessment's row (its own, not a top-up) in [`ASSESSMENT_COLS`]' order.
+fn assessment_row(a: &Assessment) -> Result<serde_json::Value, AppError> {
+    let quote = serde_json::to_string(&a.quote).map_err(AppError::internal)?;
+    Ok(serde_json::json!([
+        a.id,
+        a.trip_id,
+        a.trip_code,
+        a.trip_version,
+        a.gate_code,
+        a.fee_date,
+        a.schedule_id,
+        a.journey,
+        a.vehicle_class,
+        a.category,
+        a.amount_vnd,
+        a.collector_vnd,
+        a.budget_vnd,
+        i64::from(a.confirmed),
+        quote,
+        "due",
+        a.assessed_by,
+        a.assessed_at
+    ]))
+}
+
+/// The audit entry `border.fee.assess` (`supersedes`, `reason`, `topup_of`) and the event
+/// `border.fee.assessed` of a new assessment `a`.
+async fn assessment_entries(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    a: &Assessment,
+    supersedes: Option<&str>,
+    why: Option<&str>,
+) -> Result<(), AppError> {
     tx.audit(&ctx.entry(
         "border.fee.assess",
         "border_fee_assessment",
@@ -779,7 +838,13 @@ pub async fn assess_many(
             (tx, Some(batch), r)
         },
         |tx, e| std::future::ready((tx, Ok(e))),
-        |tx, _| std::future::ready((tx, Ok(()))),
+        |mut tx, batch| async move {
+            let written = match batch {
+                Some(mut b) => b.flush(&mut tx).await,
+                None => Ok(()),
+            };
+            (tx, written)
+        },
     )
     .await
 }
@@ -802,6 +867,9 @@ struct FeeBatch {
     trips: std::collections::HashMap<String, FeeFacts>,
     /// The current (own, not superseded) assessment of each trip read.
     current: std::collections::HashMap<String, Assessment>,
+    /// New assessments not yet written ([`FeeBatch::flush`]; SQLite only, where nothing else
+    /// writes: kept while no item supersedes or reprices).
+    rows: Vec<serde_json::Value>,
 }
 
 /// What pricing a trip reads (dữ liệu tính phí).
@@ -884,7 +952,11 @@ impl FeeBatch {
             .into_iter()
             .map(|a| (a.trip_code.clone(), a))
             .collect();
-        Ok(Self { trips, current })
+        Ok(Self {
+            trips,
+            current,
+            rows: Vec::new(),
+        })
     }
 
     /// One item of [`assess_many`]: [`assess_step`] on what the batch read, then its writes.
@@ -927,19 +999,43 @@ impl FeeBatch {
         };
         match step {
             AssessStep::Keep(a) => Ok(a),
-            // Its refusals come before its writes, as this one's do.
-            AssessStep::Reprice(..) => assess_in(tx, ctx, input, now, schedules, None)
-                .await
-                .map_err(Refusal::below_500),
+            // Its refusals come before its writes, as this one's do; it reads what the batch
+            // wrote.
+            AssessStep::Reprice(..) => {
+                self.flush(tx).await.map_err(Refusal::Batch)?;
+                assess_in(tx, ctx, input, now, schedules, None)
+                    .await
+                    .map_err(Refusal::below_500)
+            }
             AssessStep::New { supersedes, quote } => {
                 let a = new_assessment(&t.head, date, quote, ctx, now);
-                write_new(tx, ctx, &a, supersedes.as_deref(), None)
-                    .await
-                    .map_err(written)?;
+                match (guard, supersedes) {
+                    // Written with the batch's other new assessments, before the commit.
+                    (crate::bulk::Guard::DecideFirst, None) => {
+                        assessment_entries(tx, ctx, &a, None, None)
+                            .await
+                            .map_err(written)?;
+                        self.rows.push(assessment_row(&a).map_err(written)?);
+                    }
+                    (_, supersedes) => {
+                        // The one it supersedes may be among those kept.
+                        self.flush(tx).await.map_err(written)?;
+                        write_new(tx, ctx, &a, supersedes.as_deref(), None)
+                            .await
+                            .map_err(written)?;
+                    }
+                }
                 self.current.insert(code.to_string(), a.clone());
                 Ok(a)
             }
         }
+    }
+
+    /// Write the new assessments kept: one statement.
+    async fn flush(&mut self, tx: &mut WriteTx) -> Result<(), AppError> {
+        let rows = std::mem::take(&mut self.rows);
+        crate::bulk::insert_rows(tx, "border_fee_assessments", &ASSESSMENT_COLS, "", &rows).await?;
+        Ok(())
     }
 }
 
@@ -1102,6 +1198,128 @@ fn payment_purpose(a: &Assessment) -> String {
     }
 }
 
+/// Per trip code: its assessments that are not superseded, each with its earliest pending
+/// request ([`due_with_pending`]).
+type DueByTrip = std::collections::HashMap<String, Vec<(Assessment, Option<FeePayment>)>>;
+
+/// The assessments of a trip that are not superseded (its own and its top-ups), each with
+/// its earliest pending request (nhu cầu thanh toán đang chờ), for many trips by code in one
+/// statement (the join goes through the payments' (trip_code, status) index): per trip code
+/// named, in the order read (a code without an assessment is there, empty).
+async fn due_with_pending(
+    conn: &mut sqlx::AnyConnection,
+    backend: tinhso_store::Backend,
+    codes: &[&str],
+) -> Result<DueByTrip, AppError> {
+    use crate::bulk::{rows_sql, Col};
+    let named: Vec<[&str; 1]> = codes.iter().map(|c| [c.trim()]).collect();
+    let source = rows_sql(backend, 1, &[("code", Col::Text)]);
+    let rows = sqlx::query(&format!(
+        "SELECT {}, {} FROM border_fee_assessments a \
+         LEFT JOIN border_fee_payments p ON p.trip_code = a.trip_code \
+         AND p.assessment_id = a.id AND p.status = 'pending' \
+         WHERE a.trip_code IN (SELECT code FROM ({source}) AS j) AND a.status <> 'superseded' \
+         ORDER BY p.created_at, p.id",
+        prefixed(ASSESSMENT_COLUMNS, "a"),
+        prefixed(PAYMENT_COLUMNS, "p"),
+    ))
+    .bind(serde_json::to_string(&named).map_err(AppError::internal)?)
+    .fetch_all(conn)
+    .await
+    .map_err(db_err)?;
+    const ASSESSMENT_WIDTH: usize = 20;
+    let mut found: std::collections::HashMap<String, Vec<_>> = named
+        .iter()
+        .map(|[c]| (c.to_string(), Vec::new()))
+        .collect();
+    for r in &rows {
+        let a = assessment_of(r)?;
+        let pending: Option<String> = r.try_get(ASSESSMENT_WIDTH).map_err(db_err)?;
+        let pending = match pending {
+            Some(_) => Some(payment_at(r, ASSESSMENT_WIDTH)?),
+            None => None,
+        };
+        found
+            .entry(a.trip_code.clone())
+            .or_default()
+            .push((a, pending));
+    }
+    Ok(found)
+}
+
+/// What a payment request does, decided on the trip's assessments and their pending requests
+/// ([`request_step`]). (One lives per item for a moment: its size does not matter.)
+#[allow(clippy::large_enum_variant)]
+enum RequestStep {
+    /// The fee due already has a pending request: the same one.
+    Pending(FeePayment),
+    /// A new pending request for this (due) assessment.
+    New(Assessment),
+    /// A new schedule is in force on the fee's day: price the trip again with this input,
+    /// then ask for what is due.
+    Reprice(AssessInput),
+}
+
+/// The rule of a payment request (one for [`request_in`] and [`request_payment_many`]), on
+/// the trip's assessments that are not superseded, each with its earliest pending request:
+/// no assessment, a refunded fee or a paid one (under the schedule in force) is refused (409).
+fn request_step(
+    found: &[(Assessment, Option<FeePayment>)],
+    schedules: &[fees::Schedule],
+) -> Result<RequestStep, AppError> {
+    // The fee to pay: a top-up still due, else the trip's own assessment.
+    let Some(base) = found.iter().find(|(a, _)| a.topup_of.is_none()) else {
+        return Err(AppError::conflict(
+            "Chuyến này chưa được tính phí",
+            "No fee has been assessed for this trip yet",
+        ));
+    };
+    let topup = found
+        .iter()
+        .find(|(a, _)| a.topup_of.is_some() && a.status == "due");
+    let (a, pending) = match (base.0.status.as_str(), topup) {
+        ("refunded", _) => {
+            return Err(AppError::conflict(
+                "Phí của chuyến này đã được hoàn; không thu lại",
+                "The fee of this trip was refunded: it is not collected again",
+            ))
+        }
+        ("paid", Some(t)) => t,
+        _ => base,
+    };
+    // The schedule of the trip's latest price: a top-up carries the whole new quote.
+    let latest = found
+        .iter()
+        .map(|(x, _)| x)
+        .filter(|x| x.status != "refunded")
+        .max_by_key(|x| (x.assessed_at, x.id.clone()))
+        .unwrap_or(&base.0);
+    // A new resolution in force on the fee's day since it was assessed (thay đổi mức phí):
+    // the fee due is the new schedule's. It is priced again, superseding this assessment (or
+    // top-up) and cancelling its pending request (as a reassessment after a correction does),
+    // and the new amount is asked for; a paid fee gets a top-up of the difference, or a
+    // refund of it when the new rate is lower.
+    let fee_day = NaiveDate::parse_from_str(&a.fee_date, "%Y-%m-%d").map_err(AppError::internal)?;
+    let in_force = fees::schedule_in(schedules, fee_day)?;
+    if in_force.id != latest.schedule_id {
+        return Ok(RequestStep::Reprice(AssessInput {
+            trip_code: a.trip_code.clone(),
+            journey: a.journey.clone(),
+            container: container_of(a, schedules).into(),
+        }));
+    }
+    if a.status == "paid" {
+        return Err(AppError::conflict(
+            "Chuyến này đã nộp phí",
+            "The fee of this trip has been paid",
+        ));
+    }
+    Ok(match pending {
+        Some(p) => RequestStep::Pending(p.clone()),
+        None => RequestStep::New(a.clone()),
+    })
+}
+
 /// [`request_payment_at`] inside `tx` (shared by [`request_payment_under`] and
 /// [`request_payment_many`]).
 async fn request_in(
@@ -1111,86 +1329,33 @@ async fn request_in(
     now: i64,
     schedules: &[fees::Schedule],
 ) -> Result<Option<FeePayment>, Stop> {
-    // The trip's assessments that are not superseded (its own and its top-ups), each with its
-    // earliest pending request, in one statement (the join goes through the payments'
-    // (trip_code, status) index).
-    let rows = sqlx::query(&format!(
-        "SELECT {}, {} FROM border_fee_assessments a \
-         LEFT JOIN border_fee_payments p ON p.trip_code = a.trip_code \
-         AND p.assessment_id = a.id AND p.status = 'pending' \
-         WHERE a.trip_code = $1 AND a.status <> 'superseded' ORDER BY p.created_at, p.id",
-        prefixed(ASSESSMENT_COLUMNS, "a"),
-        prefixed(PAYMENT_COLUMNS, "p"),
-    ))
-    .bind(trip_code.trim())
-    .fetch_all(tx.conn())
-    .await
-    .map_err(db_err)?;
-    let mut found = Vec::with_capacity(rows.len());
-    for r in &rows {
-        found.push((assessment_of(r)?, r));
+    let backend = tx.backend();
+    let found = due_with_pending(tx.conn(), backend, &[trip_code]).await?;
+    let found = found.get(trip_code.trim()).map_or(&[][..], Vec::as_slice);
+    match request_step(found, schedules)? {
+        RequestStep::Pending(p) => Ok(Some(p)),
+        RequestStep::New(a) => request_write(tx, ctx, a, now)
+            .await
+            .map(Some)
+            .map_err(Stop::Failed),
+        RequestStep::Reprice(input) => repriced_request(tx, ctx, &input, now, schedules).await,
     }
-    // The fee to pay: a top-up still due, else the trip's own assessment.
-    let Some((base, base_row)) = found.iter().find(|(a, _)| a.topup_of.is_none()) else {
-        return Err(AppError::conflict(
-            "Chuyến này chưa được tính phí",
-            "No fee has been assessed for this trip yet",
-        )
-        .into());
-    };
-    let topup = found
-        .iter()
-        .find(|(a, _)| a.topup_of.is_some() && a.status == "due");
-    let (mut a, row) = match (base.status.as_str(), topup) {
-        ("refunded", _) => {
-            return Err(AppError::conflict(
-                "Phí của chuyến này đã được hoàn; không thu lại",
-                "The fee of this trip was refunded: it is not collected again",
-            )
-            .into())
-        }
-        ("paid", Some((t, r))) => (t.clone(), *r),
-        _ => (base.clone(), *base_row),
-    };
-    // The schedule of the trip's latest price: a top-up carries the whole new quote.
-    let latest = found
-        .iter()
-        .map(|(x, _)| x)
-        .filter(|x| x.status != "refunded")
-        .max_by_key(|x| (x.assessed_at, x.id.clone()))
-        .unwrap_or(base);
-    const ASSESSMENT_WIDTH: usize = 20;
-    // A new resolution in force on the fee's day since it was assessed (thay đổi mức phí):
-    // the fee due is the new schedule's. It is priced again, superseding this assessment (or
-    // top-up) and cancelling its pending request (as a reassessment after a correction does),
-    // and the new amount is asked for; a paid fee gets a top-up of the difference, or a
-    // refund of it when the new rate is lower.
-    let fee_day = NaiveDate::parse_from_str(&a.fee_date, "%Y-%m-%d").map_err(AppError::internal)?;
-    let in_force = fees::schedule_in(schedules, fee_day)?;
-    if in_force.id != latest.schedule_id {
-        let input = AssessInput {
-            trip_code: a.trip_code.clone(),
-            journey: a.journey.clone(),
-            container: container_of(&a, schedules).into(),
-        };
-        // Its refusals come before its writes, and this request wrote nothing before it.
-        a = assess_in(tx, ctx, &input, now, schedules, Some("schedule_changed")).await?;
-        if a.status == "paid" {
-            // Nothing more to pay: the new rate is not higher (a refund of the difference
-            // may have been opened).
-            return Ok(None);
-        }
-    } else if a.status == "paid" {
-        return Err(AppError::conflict(
-            "Chuyến này đã nộp phí",
-            "The fee of this trip has been paid",
-        )
-        .into());
-    } else {
-        let pending: Option<String> = row.try_get(ASSESSMENT_WIDTH).map_err(db_err)?;
-        if pending.is_some() {
-            return Ok(Some(payment_at(row, ASSESSMENT_WIDTH)?));
-        }
+}
+
+/// A payment request under a new schedule ([`RequestStep::Reprice`]): the trip priced again
+/// (audit reason `schedule_changed`), then a request for what is due (`None`: nothing more,
+/// the new rate is not higher — a refund of the difference may have been opened).
+async fn repriced_request(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    input: &AssessInput,
+    now: i64,
+    schedules: &[fees::Schedule],
+) -> Result<Option<FeePayment>, Stop> {
+    // Its refusals come before its writes, and this request wrote nothing before it.
+    let a = assess_in(tx, ctx, input, now, schedules, Some("schedule_changed")).await?;
+    if a.status == "paid" {
+        return Ok(None);
     }
     request_write(tx, ctx, a, now)
         .await
@@ -1206,7 +1371,63 @@ async fn request_write(
     a: Assessment,
     now: i64,
 ) -> Result<FeePayment, AppError> {
-    let purpose = payment_purpose(&a);
+    let p = pending_request(tx, ctx, &a, now).await?;
+    crate::bulk::insert_rows(
+        tx,
+        "border_fee_payments",
+        &REQUEST_COLS,
+        "",
+        &[request_row(&p)],
+    )
+    .await?;
+    Ok(p)
+}
+
+/// The columns of a new payment request's row ([`request_row`]).
+const REQUEST_COLS: [(&str, crate::bulk::Col); 13] = [
+    ("id", crate::bulk::Col::Text),
+    ("assessment_id", crate::bulk::Col::Text),
+    ("trip_code", crate::bulk::Col::Text),
+    ("gate_code", crate::bulk::Col::Text),
+    ("amount_vnd", crate::bulk::Col::Int),
+    ("purpose", crate::bulk::Col::Text),
+    ("status", crate::bulk::Col::Text),
+    ("gateway", crate::bulk::Col::Text),
+    ("qr_payload", crate::bulk::Col::Text),
+    ("created_by", crate::bulk::Col::Text),
+    ("created_at", crate::bulk::Col::Int),
+    ("collector_vnd", crate::bulk::Col::Int),
+    ("budget_vnd", crate::bulk::Col::Int),
+];
+
+/// A new pending request's row in [`REQUEST_COLS`]' order.
+fn request_row(p: &FeePayment) -> serde_json::Value {
+    serde_json::json!([
+        p.id,
+        p.assessment_id,
+        p.trip_code,
+        p.gate_code,
+        p.amount_vnd,
+        p.purpose,
+        p.status,
+        p.gateway,
+        p.qr_payload,
+        p.created_by,
+        p.created_at,
+        p.collector_vnd,
+        p.budget_vnd
+    ])
+}
+
+/// A new pending request for `a` with its VietQR code, as it is to be written, and its audit
+/// entry `border.fee.payment_requested` (the row itself is the caller's to write).
+async fn pending_request(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    a: &Assessment,
+    now: i64,
+) -> Result<FeePayment, AppError> {
+    let purpose = payment_purpose(a);
     let qr = vietqr::payload(
         gateway::DEMO_BANK_BIN,
         gateway::DEMO_ACCOUNT,
@@ -1215,27 +1436,6 @@ async fn request_write(
     )
     .map_err(|e| AppError::internal(e.en))?;
     let id = format!("PF-{}", uuid::Uuid::now_v7().simple());
-    sqlx::query(
-        "INSERT INTO border_fee_payments (id, assessment_id, trip_code, gate_code, amount_vnd, purpose, \
-         status, gateway, gateway_txn_id, qr_payload, created_by, created_at, paid_at, receipt_no, \
-         collector_vnd, budget_vnd) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, NULL, $8, $9, $10, NULL, NULL, $11, $12)",
-    )
-    .bind(&id)
-    .bind(&a.id)
-    .bind(&a.trip_code)
-    .bind(&a.gate_code)
-    .bind(a.amount_vnd)
-    .bind(&purpose)
-    .bind(gateway::GATEWAY)
-    .bind(&qr)
-    .bind(&ctx.actor)
-    .bind(now)
-    .bind(a.collector_vnd)
-    .bind(a.budget_vnd)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
     tx.audit(&ctx.entry(
         "border.fee.payment_requested",
         "border_fee_payment",
@@ -1245,12 +1445,11 @@ async fn request_write(
             "topup_of": a.topup_of}),
     ))
     .await?;
-    // The row just written, as written (not read back).
     Ok(FeePayment {
         id,
-        assessment_id: a.id,
-        trip_code: a.trip_code,
-        gate_code: a.gate_code,
+        assessment_id: a.id.clone(),
+        trip_code: a.trip_code.clone(),
+        gate_code: a.gate_code.clone(),
         amount_vnd: a.amount_vnd,
         purpose,
         status: "pending".into(),
@@ -1297,17 +1496,29 @@ pub async fn request_payment_many(
 ) -> Result<Vec<Result<FeePayment, AppError>>, AppError> {
     let schedules = fees::schedules()?;
     let guard = sqlite_decides_first(db);
+    let codes: Vec<&str> = requests.iter().map(|(c, _)| c.as_str()).collect();
+    let codes = &codes;
     let asked = crate::bulk::each_guarded(
         db,
         guard,
-        (),
+        RequestBatch::default(),
         requests,
-        |mut tx, (), (code, now)| async move {
-            let r = request_in(&mut tx, ctx, code, *now, schedules).await;
-            (tx, (), r.map_err(|e| e.refusal_under(guard)))
+        |mut tx, mut batch, (code, now)| async move {
+            let r = match guard {
+                crate::bulk::Guard::DecideFirst => {
+                    batch.ask(&mut tx, ctx, code, *now, codes, schedules).await
+                }
+                crate::bulk::Guard::Savepoint => {
+                    request_in(&mut tx, ctx, code, *now, schedules).await
+                }
+            };
+            (tx, batch, r.map_err(|e| e.refusal_under(guard)))
         },
         |tx, e| std::future::ready((tx, Ok(e))),
-        |tx, _| std::future::ready((tx, Ok(()))),
+        |mut tx, mut batch| async move {
+            let written = batch.flush(&mut tx).await;
+            (tx, written)
+        },
     )
     .await?;
     Ok(asked
@@ -1315,6 +1526,72 @@ pub async fn request_payment_many(
         .zip(requests)
         .map(|(r, (code, _))| r.and_then(|p| p.ok_or_else(|| nothing_more_to_pay(code))))
         .collect())
+}
+
+/// A batch of payment requests decided before written (SQLite, where the batch's
+/// transaction is the only writer): the trips' assessments and pending requests are read once
+/// for every trip code of the batch ([`due_with_pending`]), each request is decided on them
+/// ([`request_step`]) and the new requests are inserted in one statement before the commit
+/// ([`RequestBatch::flush`]). A request under a new schedule (priced again) goes through
+/// [`request_in`]'s path after the rows kept so far are written, and its trip is read again
+/// by any later request of the batch.
+#[derive(Default)]
+struct RequestBatch {
+    /// Per trip code read: its assessments with their pending requests, as the batch has
+    /// left them; `None` before the first request.
+    found: Option<DueByTrip>,
+    /// New requests not yet written.
+    rows: Vec<serde_json::Value>,
+}
+
+impl RequestBatch {
+    /// One request of [`request_payment_many`]: [`request_step`] on what the batch read.
+    async fn ask(
+        &mut self,
+        tx: &mut WriteTx,
+        ctx: &Ctx,
+        code: &str,
+        now: i64,
+        codes: &[&str],
+        schedules: &[fees::Schedule],
+    ) -> Result<Option<FeePayment>, Stop> {
+        if self.found.is_none() {
+            let backend = tx.backend();
+            self.found = Some(due_with_pending(tx.conn(), backend, codes).await?);
+        }
+        let Some(found) = self.found.as_mut().and_then(|f| f.get_mut(code.trim())) else {
+            // Priced again earlier in this batch: read as it is now.
+            self.flush(tx).await.map_err(Stop::Failed)?;
+            return request_in(tx, ctx, code, now, schedules).await;
+        };
+        match request_step(found, schedules)? {
+            RequestStep::Pending(p) => Ok(Some(p)),
+            RequestStep::New(a) => {
+                let p = pending_request(tx, ctx, &a, now)
+                    .await
+                    .map_err(Stop::Failed)?;
+                if let Some(slot) = found.iter_mut().find(|(x, _)| x.id == a.id) {
+                    slot.1 = Some(p.clone());
+                }
+                self.rows.push(request_row(&p));
+                Ok(Some(p))
+            }
+            RequestStep::Reprice(input) => {
+                if let Some(f) = self.found.as_mut() {
+                    f.remove(code.trim());
+                }
+                self.flush(tx).await.map_err(Stop::Failed)?;
+                repriced_request(tx, ctx, &input, now, schedules).await
+            }
+        }
+    }
+
+    /// Write the new requests kept: one statement.
+    async fn flush(&mut self, tx: &mut WriteTx) -> Result<(), AppError> {
+        let rows = std::mem::take(&mut self.rows);
+        crate::bulk::insert_rows(tx, "border_fee_payments", &REQUEST_COLS, "", &rows).await?;
+        Ok(())
+    }
 }
 
 fn refused(code: ErrorCode, vi: &str, en: &str) -> AppError {
@@ -1403,41 +1680,54 @@ pub struct GatewayCall {
 }
 
 /// [`callback`] for many callbacks in one transaction (the fee settlement of a batch), each
-/// behind a savepoint: a refused one is undone (its rows, audit entries and events) and only
-/// its refusal is put on the audit trail, as [`callback`] does; the others are kept. Results
-/// in input order.
+/// kept apart as [`sqlite_decides_first`] says: a refused one changes nothing of its own (its
+/// rows, audit entries and events) and only its refusal is put on the audit trail, as
+/// [`callback`] does; the others are kept. On SQLite the batch reads its payments once and
+/// decides every callback before it writes ([`CallbackBatch`]); on PostgreSQL each callback is
+/// behind a savepoint (a concurrent callback may pay the same fee first). Results in input
+/// order.
 pub async fn callback_many(
     db: &Db,
     ctx: &Ctx,
     calls: &[GatewayCall],
     now_secs: i64,
 ) -> Result<Vec<Result<CallbackResult, AppError>>, AppError> {
+    let guard = sqlite_decides_first(db);
     crate::bulk::each_guarded(
         db,
-        crate::bulk::Guard::Savepoint,
-        ReceiptBook::batch(),
+        guard,
+        CallbackBatch::new(),
         calls,
-        |mut tx, mut book, c| async move {
-            // A refused callback's numbers are rolled back with its savepoint: given again.
-            let kept = book.clone();
-            let r = callback_in(
-                &mut tx,
-                &mut book,
-                ctx,
-                &c.body,
-                c.signature.as_deref(),
-                c.timestamp.as_deref(),
-                now_secs,
-            )
-            .await
+        |mut tx, mut batch, c| async move {
+            let r = match guard {
+                crate::bulk::Guard::DecideFirst => {
+                    batch.decide(&mut tx, ctx, c, calls, now_secs).await
+                }
+                crate::bulk::Guard::Savepoint => {
+                    // A refused callback's numbers are rolled back with its savepoint: given
+                    // again.
+                    let kept = batch.book.clone();
+                    let r = callback_in(
+                        &mut tx,
+                        &mut batch.book,
+                        ctx,
+                        &c.body,
+                        c.signature.as_deref(),
+                        c.timestamp.as_deref(),
+                        now_secs,
+                    )
+                    .await;
+                    if r.is_err() {
+                        batch.book = kept;
+                    }
+                    r
+                }
+            }
             .map_err(|e| match e {
                 CallbackError::Failed(e) if e.status() >= 500 => Refusal::Batch(e),
                 e => Refusal::Item(e),
             });
-            if r.is_err() {
-                book = kept;
-            }
-            (tx, book, r)
+            (tx, batch, r)
         },
         |mut tx, e| async move {
             let answer = match e {
@@ -1454,12 +1744,227 @@ pub async fn callback_many(
             };
             (tx, answer)
         },
-        |mut tx, book| async move {
-            let written = book.write(&mut tx).await;
+        |mut tx, batch| async move {
+            let written = batch.write(&mut tx).await;
             (tx, written)
         },
     )
     .await
+}
+
+/// A payment's update by a callback (a row of [`CallbackBatch::write`]'s statement): id,
+/// status, transaction id, paid at, receipt number.
+type PaymentUpdate = (String, &'static str, String, Option<i64>, Option<String>);
+
+/// A batch of gateway callbacks decided before written (quyết trước, ghi sau; SQLite, where
+/// the batch's transaction is the only writer): the payments the callbacks name (by request
+/// id and by transaction id) are read once with their assessments and trips
+/// ([`CallbackBatch::read`]), each callback is judged on what was read and what the earlier
+/// callbacks of the batch did, and the rows are written before the commit in a few multi-row
+/// statements ([`CallbackBatch::write`]): payments, assessments, the trips' stage times and
+/// moves, the receipt counters. A refused callback has written nothing.
+struct CallbackBatch {
+    book: ReceiptBook,
+    /// Read yet ([`CallbackBatch::read`], by the first callback).
+    read: bool,
+    /// Payments by id, as the batch has left them.
+    payments: std::collections::HashMap<String, FeePayment>,
+    /// Payment id by gateway transaction id.
+    by_txn: std::collections::HashMap<String, String>,
+    /// Assessment id → (status, trip id), as the batch has left them.
+    assessments: std::collections::HashMap<String, (String, String)>,
+    /// Trip id → its stage (`None`: no such trip), as the batch has left it.
+    stages: std::collections::HashMap<String, Option<Stage>>,
+    later: crate::journey::StageWrites,
+    /// Payment updates, in order.
+    settled: Vec<PaymentUpdate>,
+    /// Assessments paid: (id, paid at).
+    paid: Vec<(String, i64)>,
+}
+
+impl CallbackBatch {
+    fn new() -> Self {
+        Self {
+            book: ReceiptBook::batch(),
+            read: false,
+            payments: Default::default(),
+            by_txn: Default::default(),
+            assessments: Default::default(),
+            stages: Default::default(),
+            later: Default::default(),
+            settled: Vec::new(),
+            paid: Vec::new(),
+        }
+    }
+
+    /// Read every payment the batch's callbacks name (by request id or transaction id; a body
+    /// that does not parse names none), with its assessment's status and trip and the trip's
+    /// stage: one statement.
+    async fn read(&mut self, tx: &mut WriteTx, calls: &[GatewayCall]) -> Result<(), AppError> {
+        use crate::bulk::{rows_sql, Col};
+        let named: Vec<[String; 2]> = calls
+            .iter()
+            .filter_map(|c| serde_json::from_slice::<gateway::Callback>(&c.body).ok())
+            .map(|cb| [cb.payment_id, cb.txn_id])
+            .collect();
+        self.read = true;
+        if named.is_empty() {
+            return Ok(());
+        }
+        let source = rows_sql(tx.backend(), 1, &[("id", Col::Text), ("txn", Col::Text)]);
+        let sql = format!(
+            "SELECT {}, a.status, a.trip_id, t.stage FROM border_fee_payments p \
+             JOIN border_fee_assessments a ON a.id = p.assessment_id \
+             LEFT JOIN border_trips t ON t.id = a.trip_id \
+             WHERE p.id IN (SELECT id FROM ({source}) AS j) \
+             OR p.gateway_txn_id IN (SELECT txn FROM ({source}) AS k)",
+            prefixed(PAYMENT_COLUMNS, "p"),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(serde_json::to_string(&named).map_err(AppError::internal)?)
+            .fetch_all(tx.conn())
+            .await
+            .map_err(db_err)?;
+        const PAYMENT_WIDTH: usize = 16;
+        for r in &rows {
+            let p = payment_of(r)?;
+            let status: String = r.try_get(PAYMENT_WIDTH).map_err(db_err)?;
+            let trip_id: String = r.try_get(PAYMENT_WIDTH + 1).map_err(db_err)?;
+            let stage = r
+                .try_get::<Option<String>, _>(PAYMENT_WIDTH + 2)
+                .map_err(db_err)?
+                .map(|s| {
+                    Stage::parse(&s).ok_or_else(|| {
+                        AppError::internal(format!("trip {}: unknown stage {s}", p.trip_code))
+                    })
+                })
+                .transpose()?;
+            self.assessments
+                .insert(p.assessment_id.clone(), (status, trip_id.clone()));
+            self.stages.insert(trip_id, stage);
+            if let Some(txn) = &p.gateway_txn_id {
+                self.by_txn.insert(txn.clone(), p.id.clone());
+            }
+            self.payments.insert(p.id.clone(), p);
+        }
+        Ok(())
+    }
+
+    /// One callback of the batch: every rule of [`callback_in`], on what the batch read and
+    /// did; its writes kept for [`CallbackBatch::write`] (a refusal comes before any of them).
+    async fn decide(
+        &mut self,
+        tx: &mut WriteTx,
+        ctx: &Ctx,
+        c: &GatewayCall,
+        calls: &[GatewayCall],
+        now_secs: i64,
+    ) -> Result<CallbackResult, CallbackError> {
+        if !self.read {
+            self.read(tx, calls).await?;
+        }
+        let (label, auth) = gateway::authenticate_callback(
+            &c.body,
+            c.signature.as_deref(),
+            c.timestamp.as_deref(),
+            now_secs,
+        );
+        let cb = match auth {
+            Ok(cb) => cb,
+            Err((reason, err)) => return Err(CallbackError::Refused { reason, label, err }),
+        };
+        let holding_txn = self.by_txn.get(&cb.txn_id);
+        let rows = holding_txn
+            .into_iter()
+            .chain([&cb.payment_id])
+            .filter_map(|id| self.payments.get(id).cloned())
+            .collect();
+        let (p, paid_at) = match judge(&cb, &label, rows)? {
+            Judgement::Settle(p, paid_at) => (p, paid_at),
+            Judgement::Replay(r) => return Ok(r),
+        };
+        let mut written = p.clone();
+        written.gateway_txn_id = Some(cb.txn_id.clone());
+        if cb.status == "failed" {
+            failed_entry(tx, ctx, &p, &cb.txn_id).await?;
+            written.status = "failed".into();
+            self.settled
+                .push((p.id.clone(), "failed", cb.txn_id.clone(), None, None));
+        } else {
+            let Some((status, trip_id)) = self.assessments.get_mut(&p.assessment_id) else {
+                return Err(AppError::internal("payment without its assessment").into());
+            };
+            if status != "due" {
+                return Err(CallbackError::Refused {
+                    reason: "already_paid",
+                    label,
+                    err: double_payment(&p.trip_code),
+                });
+            }
+            *status = "paid".into();
+            let trip_id = trip_id.clone();
+            let year = declaration::local(paid_at).year();
+            let receipt = next_receipt(tx, &mut self.book, year).await?;
+            self.paid.push((p.assessment_id.clone(), paid_at));
+            self.settled.push((
+                p.id.clone(),
+                "paid",
+                cb.txn_id.clone(),
+                Some(paid_at),
+                Some(receipt.clone()),
+            ));
+            if let Some(Some(stage)) = self.stages.get(&trip_id).copied() {
+                let now =
+                    move_when_paid(tx, Some(&mut self.later), &trip_id, stage, paid_at).await?;
+                self.stages.insert(trip_id, Some(now));
+            }
+            paid_entries(tx, ctx, &p, &cb.txn_id, &receipt, paid_at).await?;
+            written.status = "paid".into();
+            written.paid_at = Some(paid_at);
+            written.receipt_no = Some(receipt);
+        }
+        self.by_txn.insert(cb.txn_id.clone(), p.id.clone());
+        self.payments.insert(p.id.clone(), written.clone());
+        Ok(CallbackResult {
+            payment: written,
+            replayed: false,
+        })
+    }
+
+    /// Write what the batch's callbacks decided, before the commit: the payments (paid or
+    /// failed), the assessments paid, the trips' stage times and moves, the receipt counters.
+    /// A row not found as it was read fails the batch.
+    async fn write(&self, tx: &mut WriteTx) -> Result<(), AppError> {
+        use crate::bulk::{update_each, Col};
+        let cols = [
+            ("id", Col::Text),
+            ("status", Col::Text),
+            ("txn", Col::Text),
+            ("paid_at", Col::Int),
+            ("receipt", Col::Text),
+        ];
+        update_each(
+            tx,
+            "border_fee_payments SET status = j.status, gateway_txn_id = j.txn, \
+             paid_at = j.paid_at, receipt_no = j.receipt",
+            &cols,
+            // `|| ''`: found by id, not through the index of every pending request (SQLite
+            // would walk them all, and unpaid requests pile up).
+            "border_fee_payments.id = j.id AND border_fee_payments.status || '' = 'pending'",
+            &self.settled,
+        )
+        .await?;
+        update_each(
+            tx,
+            "border_fee_assessments SET status = 'paid', paid_at = j.paid_at",
+            &[("id", Col::Text), ("paid_at", Col::Int)],
+            "border_fee_assessments.id = j.id AND border_fee_assessments.status = 'due'",
+            &self.paid,
+        )
+        .await?;
+        self.later.write(tx).await?;
+        self.book.write(tx).await
+    }
 }
 
 /// [`callback`] inside `tx`: every rule of a callback (shared by [`callback`] and
@@ -1490,37 +1995,9 @@ async fn callback_in(
         payment_of,
     )
     .await?;
-    let prior = rows
-        .iter()
-        .find(|p| p.gateway_txn_id.as_deref() == Some(cb.txn_id.as_str()))
-        .cloned();
-    let request = match prior {
-        Some(_) => None,
-        None => rows.into_iter().find(|p| p.id == cb.payment_id),
-    };
-    let p = match gateway::judge_callback(&cb, prior, request) {
-        Ok(gateway::Judged::Replay(p)) => {
-            return Ok(CallbackResult {
-                payment: p,
-                replayed: true,
-            })
-        }
-        Ok(gateway::Judged::Settle(p)) => p,
-        Err((reason, err)) => return Err(CallbackError::Refused { reason, label, err }),
-    };
-    let paid_at = chrono::DateTime::parse_from_rfc3339(&cb.paid_at)
-        .map(|t| t.timestamp_micros())
-        .ok();
-    let (Some(paid_at), true) = (paid_at, cb.status == "paid" || cb.status == "failed") else {
-        return Err(CallbackError::Refused {
-            reason: "bad_body",
-            label,
-            err: refused(
-                ErrorCode::BadRequest,
-                "Trạng thái hoặc thời điểm thanh toán không hợp lệ",
-                "The status or paid_at is not valid",
-            ),
-        });
+    let (p, paid_at) = match judge(&cb, &label, rows)? {
+        Judgement::Settle(p, paid_at) => (p, paid_at),
+        Judgement::Replay(r) => return Ok(r),
     };
     // What the row becomes when its update goes through (`None`: read it back).
     let mut written = p.clone();
@@ -1536,15 +2013,7 @@ async fn callback_in(
         .await
         .map_err(db_err)?
         .rows_affected();
-        tx.audit(&ctx.entry(
-            "border.fee.payment_failed",
-            "border_fee_payment",
-            &p.id,
-            &p.gate_code,
-            serde_json::json!({"trip": p.trip_code, "txn_id": cb.txn_id}),
-        ))
-        .await
-        .map_err(AppError::from)?;
+        failed_entry(tx, ctx, &p, &cb.txn_id).await?;
         written.status = "failed".into();
         (n == 1).then_some(written)
     } else {
@@ -1575,6 +2044,148 @@ async fn callback_in(
         payment,
         replayed: false,
     })
+}
+
+/// What an authenticated callback does ([`judge`]).
+enum Judgement {
+    /// The same transaction was already processed: the answer, its payment unchanged.
+    Replay(CallbackResult),
+    /// The pending request to settle, and the payment's time.
+    Settle(FeePayment, i64),
+}
+
+/// [`gateway::judge_callback`] on the payment of `rows` holding the callback's transaction id
+/// (a replay) or else the request it names, then its status and time ([`settled_at`]).
+// The same error as [`callback_in`]'s (a refusal, the rare path).
+#[allow(clippy::result_large_err)]
+fn judge(
+    cb: &gateway::Callback,
+    label: &str,
+    rows: Vec<FeePayment>,
+) -> Result<Judgement, CallbackError> {
+    let prior = rows
+        .iter()
+        .find(|p| p.gateway_txn_id.as_deref() == Some(cb.txn_id.as_str()))
+        .cloned();
+    let request = match prior {
+        Some(_) => None,
+        None => rows.into_iter().find(|p| p.id == cb.payment_id),
+    };
+    match gateway::judge_callback(cb, prior, request) {
+        Ok(gateway::Judged::Replay(p)) => Ok(Judgement::Replay(CallbackResult {
+            payment: p,
+            replayed: true,
+        })),
+        Ok(gateway::Judged::Settle(p)) => match settled_at(cb) {
+            Some(at) => Ok(Judgement::Settle(p, at)),
+            None => Err(bad_body(label.to_string())),
+        },
+        Err((reason, err)) => Err(CallbackError::Refused {
+            reason,
+            label: label.to_string(),
+            err,
+        }),
+    }
+}
+
+/// The payment's time of an authenticated callback whose status is `paid` or `failed`
+/// (`None`: refused, [`bad_body`]).
+fn settled_at(cb: &gateway::Callback) -> Option<i64> {
+    let at = chrono::DateTime::parse_from_rfc3339(&cb.paid_at)
+        .map(|t| t.timestamp_micros())
+        .ok();
+    at.filter(|_| cb.status == "paid" || cb.status == "failed")
+}
+
+/// The refusal of a callback whose status or time is not valid.
+fn bad_body(label: String) -> CallbackError {
+    CallbackError::Refused {
+        reason: "bad_body",
+        label,
+        err: refused(
+            ErrorCode::BadRequest,
+            "Trạng thái hoặc thời điểm thanh toán không hợp lệ",
+            "The status or paid_at is not valid",
+        ),
+    }
+}
+
+/// The audit entry of a failed payment attempt.
+async fn failed_entry(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    p: &FeePayment,
+    txn_id: &str,
+) -> Result<(), AppError> {
+    tx.audit(&ctx.entry(
+        "border.fee.payment_failed",
+        "border_fee_payment",
+        &p.id,
+        &p.gate_code,
+        serde_json::json!({"trip": p.trip_code, "txn_id": txn_id}),
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The journey of a trip at `stage` whose fee is paid at `paid_at`: moved to "fee paid"
+/// (source `payment`) when its checks are done, its writes kept in `later` when given
+/// ([`crate::journey::advance_from_in`]). Returns the trip's stage after.
+async fn move_when_paid(
+    tx: &mut WriteTx,
+    later: Option<&mut crate::journey::StageWrites>,
+    trip_id: &str,
+    stage: Stage,
+    paid_at: i64,
+) -> Result<Stage, AppError> {
+    // Paid before the checks are done (prepaid, e.g. at booking time): the journey moves to
+    // "fee paid" when the checks clear ([`crate::checks`]), not before the truck came.
+    if matches!(stage, Stage::Declared | Stage::Staging | Stage::Yard) {
+        return Ok(stage);
+    }
+    let moved = crate::journey::advance_from_in(
+        tx,
+        later,
+        trip_id,
+        stage,
+        Stage::Paid,
+        paid_at,
+        crate::journey::Source::Payment,
+    )
+    .await?;
+    Ok(moved.to)
+}
+
+/// The audit entry `border.fee.paid` and the event `border.fee.paid` of a settled payment.
+async fn paid_entries(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    p: &FeePayment,
+    txn_id: &str,
+    receipt: &str,
+    paid_at: i64,
+) -> Result<(), AppError> {
+    tx.audit(&ctx.entry(
+        "border.fee.paid",
+        "border_fee_payment",
+        &p.id,
+        &p.gate_code,
+        serde_json::json!({
+            "trip": p.trip_code, "assessment": p.assessment_id, "amount_vnd": p.amount_vnd,
+            "collector_vnd": p.collector_vnd, "budget_vnd": p.budget_vnd,
+            "txn_id": txn_id, "receipt_no": receipt,
+        }),
+    ))
+    .await?;
+    tx.emit(
+        "border.fee.paid",
+        &serde_json::json!({
+            "trip": p.trip_code, "gate": p.gate_code, "payment": p.id,
+            "amount_vnd": p.amount_vnd, "receipt_no": receipt, "paid_at": paid_at,
+        }),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Whether the trip's current fee is paid, as `tx` sees it: its own assessment paid and no
@@ -1731,41 +2342,9 @@ async fn settle_in(
         let stage = Stage::parse(&stage).ok_or_else(|| {
             AppError::internal(format!("trip {}: unknown stage {stage}", p.trip_code))
         })?;
-        // Paid before the checks are done (prepaid, e.g. at booking time): the journey moves
-        // to "fee paid" when the checks clear ([`crate::checks`]), not before the truck came.
-        let prepaid = matches!(stage, Stage::Declared | Stage::Staging | Stage::Yard);
-        if !prepaid {
-            crate::journey::advance_from(
-                tx,
-                &trip_id,
-                stage,
-                Stage::Paid,
-                paid_at,
-                crate::journey::Source::Payment,
-            )
-            .await?;
-        }
+        move_when_paid(tx, None, &trip_id, stage, paid_at).await?;
     }
-    tx.audit(&ctx.entry(
-        "border.fee.paid",
-        "border_fee_payment",
-        &p.id,
-        &p.gate_code,
-        serde_json::json!({
-            "trip": p.trip_code, "assessment": p.assessment_id, "amount_vnd": p.amount_vnd,
-            "collector_vnd": p.collector_vnd, "budget_vnd": p.budget_vnd,
-            "txn_id": txn_id, "receipt_no": receipt,
-        }),
-    ))
-    .await?;
-    tx.emit(
-        "border.fee.paid",
-        &serde_json::json!({
-            "trip": p.trip_code, "gate": p.gate_code, "payment": p.id,
-            "amount_vnd": p.amount_vnd, "receipt_no": receipt, "paid_at": paid_at,
-        }),
-    )
-    .await?;
+    paid_entries(tx, ctx, p, txn_id, &receipt, paid_at).await?;
     Ok(receipt)
 }
 

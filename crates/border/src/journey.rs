@@ -268,7 +268,8 @@ pub(crate) async fn advance_from(
 /// Stage times and trip moves a batch keeps to write before its commit
 /// ([`StageWrites::write`]), a few multi-row statements instead of two per move (ghi dồn
 /// hành trình). Only for a transaction that is the trip rows' only writer and that keeps
-/// their stages itself (the agencies' checks on SQLite, [`crate::checks::record_many`]):
+/// their stages itself (on SQLite the agencies' checks, [`crate::checks::record_many`], and
+/// the fee callbacks, [`crate::fee_payment::callback_many`]):
 /// nothing in it may read `border_trips.stage` or `border_trip_stages` of a trip it moved.
 #[derive(Debug, Default)]
 pub(crate) struct StageWrites {

@@ -131,6 +131,21 @@ async fn cancelled_and_refused(db: &Db, id: &str, txn: &str) {
     assert_eq!(e.status(), 409);
 }
 
+/// The HTTP status of each result of a batch (200 for one kept).
+fn statuses<T>(out: &[Result<T, tinhso_kernel::AppError>]) -> Vec<u16> {
+    out.iter()
+        .map(|r| r.as_ref().map(|_| 200).unwrap_or_else(|e| e.status()))
+        .collect()
+}
+
+async fn outbox_count(db: &Db, topic: &str) -> i64 {
+    crate::count(
+        db,
+        &format!("SELECT COUNT(*) FROM outbox WHERE topic = '{topic}'"),
+    )
+    .await
+}
+
 async fn audit_count(db: &Db, action: &str) -> i64 {
     crate::count(
         db,
@@ -847,10 +862,7 @@ async fn batched_fees_keep_order_and_refused_items_change_nothing() {
     let out = fee_payment::callback_many(db, &crate::sys(), &calls, now_secs())
         .await
         .unwrap();
-    let statuses: Vec<u16> = out
-        .iter()
-        .map(|r| r.as_ref().map(|_| 200).unwrap_or_else(|e| e.status()))
-        .collect();
+    let statuses = statuses(&out);
     assert_eq!(statuses[0], 200);
     assert!((400..500).contains(&statuses[1]), "{statuses:?}");
     assert_eq!(statuses[2], 409);
@@ -875,14 +887,7 @@ async fn batched_fees_keep_order_and_refused_items_change_nothing() {
     );
     // On the outbox: the payment only (prepaid before arrival: no journey move); nothing of
     // the refusals.
-    assert_eq!(
-        crate::count(
-            db,
-            "SELECT COUNT(*) FROM outbox WHERE topic = 'border.fee.paid'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(outbox_count(db, "border.fee.paid").await, 1);
     assert_eq!(
         crate::count(db, "SELECT COUNT(*) FROM outbox").await - outbox_before,
         1
@@ -979,6 +984,134 @@ async fn a_batch_of_callbacks_numbers_receipts_in_order() {
         pay(db, &requests[3], "TXN-D").await.payment.receipt_no,
         no(4)
     );
+}
+
+/// A batch of callbacks settles fees as single callbacks do: a trip whose checks are done moves
+/// to "fee paid" at the payment's time, a prepaid one stays where it is; a refused callback in
+/// the middle (a wrong amount, a transaction id already used in the batch) changes nothing of
+/// its own — its payment stays pending and is paid later in the same batch — and keeps the
+/// others; what each callback answers is what was stored.
+#[tokio::test]
+async fn a_batch_of_callbacks_moves_checked_trips_and_a_refusal_keeps_the_others() {
+    use tinhso_border::declaration::Stage;
+    use tinhso_border::journey::{self, Source};
+    let t = crate::env().await;
+    let db = &t.db;
+    let mut trips = Vec::new();
+    for plate in ["12C-456.71", "12C-456.72", "12C-456.73"] {
+        let trip = declare(db, "HN", "export", plate, 1500, &[("0810.60.00", 1000)]).await;
+        assessed(db, &trip).await;
+        trips.push(trip);
+    }
+    let (a, b, c) = (&trips[0], &trips[1], &trips[2]);
+    // A and C have their checks done; B pays before it arrives (prepaid).
+    let checked_at = now_micros() - 60_000_000;
+    for trip in [a, c] {
+        let mut tx = db.begin_write().await.unwrap();
+        journey::advance(
+            &mut tx,
+            &trip.id,
+            Stage::Checked,
+            checked_at,
+            Source::Officer,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let now = now_micros();
+    let asked: Vec<FeePayment> = fee_payment::request_payment_many(
+        db,
+        &crate::sys(),
+        &[
+            (a.code.clone(), now),
+            (b.code.clone(), now),
+            (c.code.clone(), now),
+        ],
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(Result::unwrap)
+    .collect();
+    let (pa, pb, pc) = (&asked[0], &asked[1], &asked[2]);
+    let call = |p: &FeePayment, txn: &str, amount: i64| {
+        let (body, sig, ts) = signed(p, txn, amount, "paid");
+        fee_payment::GatewayCall {
+            body,
+            signature: Some(sig),
+            timestamp: Some(ts),
+        }
+    };
+    let calls = [
+        call(pa, "TXN-A", pa.amount_vnd),
+        // B with the wrong amount: refused.
+        call(pb, "TXN-B0", pb.amount_vnd - 1),
+        // C under the transaction id A was just paid with: refused.
+        call(pc, "TXN-A", pc.amount_vnd),
+        call(pc, "TXN-C", pc.amount_vnd),
+        call(pb, "TXN-B", pb.amount_vnd),
+    ];
+    let out = fee_payment::callback_many(db, &crate::sys(), &calls, now_secs())
+        .await
+        .unwrap();
+    let statuses = statuses(&out);
+    assert_eq!(statuses, [200, 409, 409, 200, 200]);
+    let year = declaration::local(now_micros()).format("%Y").to_string();
+    for (k, p, txn, n) in [
+        (0, pa, "TXN-A", 1),
+        (3, pc, "TXN-C", 2),
+        (4, pb, "TXN-B", 3),
+    ] {
+        let got = &out[k].as_ref().unwrap().payment;
+        let stored = fee_payment::payment(db, &p.id).await.unwrap().unwrap();
+        assert_eq!(got, &stored, "callback {k} answers what was stored");
+        assert_eq!(stored.status, "paid");
+        assert_eq!(stored.gateway_txn_id.as_deref(), Some(txn));
+        assert_eq!(stored.receipt_no, Some(format!("BLP-{year}-{n:06}")));
+    }
+    for trip in [a, b, c] {
+        let fee = fee_payment::current(db, &trip.code).await.unwrap().unwrap();
+        assert_eq!(fee.status, "paid");
+    }
+    // A and C moved to "fee paid" at their payments' times; B stays declared.
+    for (trip, p) in [(a, &out[0]), (c, &out[3])] {
+        let paid_at = p.as_ref().unwrap().payment.paid_at.unwrap();
+        let got = declaration::get(db, &trip.code).await.unwrap().unwrap();
+        assert_eq!(got.stage(), Stage::Paid);
+        let times = journey::stage_times(db, &trip.id).await.unwrap();
+        let paid = times.iter().find(|s| s.stage == Stage::Paid).unwrap();
+        assert_eq!((paid.at, paid.source.as_str()), (paid_at, "payment"));
+    }
+    let got = declaration::get(db, &b.code).await.unwrap().unwrap();
+    assert_eq!(got.stage(), Stage::Declared);
+    assert!(journey::stage_times(db, &b.id)
+        .await
+        .unwrap()
+        .iter()
+        .all(|s| s.stage != Stage::Paid));
+    // Nothing of the refusals but their audit entries.
+    assert_eq!(
+        crate::count(
+            db,
+            "SELECT COUNT(*) FROM border_fee_payments WHERE gateway_txn_id = 'TXN-B0'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(audit_count(db, "border.fee.paid").await, 3);
+    assert_eq!(audit_count(db, "border.fee.callback_rejected").await, 2);
+    assert_eq!(outbox_count(db, "border.fee.paid").await, 3);
+    assert_eq!(
+        crate::count(
+            db,
+            "SELECT value FROM border_counters WHERE name LIKE 'fee-receipt:%'"
+        )
+        .await,
+        3
+    );
+    let chain = tinhso_store::audit::verify(db).await.unwrap();
+    assert_eq!(chain.first_broken, None);
 }
 
 // ------------------------------------------------------------------ refunds (hoàn phí)
@@ -1128,14 +1261,7 @@ async fn a_prepaid_fee_of_a_cancelled_trip_is_refunded_once_requested_approved_p
     assert_eq!(audit_count(db, "border.fee.refund_request").await, 1);
     assert_eq!(audit_count(db, "border.fee.refund_approve").await, 1);
     assert_eq!(audit_count(db, "border.fee.refund_pay").await, 1);
-    assert_eq!(
-        crate::count(
-            db,
-            "SELECT COUNT(*) FROM outbox WHERE topic = 'border.fee.refunded'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(outbox_count(db, "border.fee.refunded").await, 1);
     // The day's reconciliation nets the refund: two fees received, one given back.
     let day = declaration::local(now + 40).date_naive();
     let rec = fee_payment::reconciliation(db, day, Some("HN"))
@@ -1499,14 +1625,7 @@ async fn a_paid_fee_priced_lower_is_refunded_in_part_and_the_reconciliation_nets
         ),
         (p.id.as_str(), "paygov:TXN-ORE", "requested")
     );
-    assert_eq!(
-        crate::count(
-            db,
-            "SELECT COUNT(*) FROM outbox WHERE topic = 'border.fee.refund_requested'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(outbox_count(db, "border.fee.refund_requested").await, 1);
     // Replays: assessing again, or asking to pay, refunds nothing more and asks for nothing.
     assessed(db, &trip).await;
     assert_eq!(refund_rows(db).await, 1);
