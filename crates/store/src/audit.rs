@@ -19,6 +19,8 @@ mod sqlite;
 pub(crate) use sqlite::file_of as sqlite_file_of;
 
 use crate::db::{now_micros, Backend, Db, DbError, WriteTx};
+use crate::exec::bind_sqlx;
+use crate::native::Param;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -187,7 +189,7 @@ const PG_MAX_PARAMS: usize = 65_535;
 const MAX_ROWS_PER_INSERT: usize = 1_000;
 
 /// Entries per `INSERT` statement on `backend` (2 parameters are kept for the head).
-fn rows_per_insert(backend: Backend) -> usize {
+pub(crate) fn rows_per_insert(backend: Backend) -> usize {
     let params = match backend {
         Backend::Sqlite => SQLITE_MAX_PARAMS,
         Backend::Postgres => PG_MAX_PARAMS,
@@ -203,7 +205,7 @@ fn rows_per_insert(backend: Backend) -> usize {
 ///   second statement whose 2 parameters are bound after the rows'.
 /// - PostgreSQL: `$n` parameters, and for the head a data-modifying `WITH` that reuses the
 ///   last row's `seq` and `hash` parameters.
-fn insert_sql(rows: usize, backend: Backend, store_head: bool) -> String {
+pub(crate) fn insert_sql(rows: usize, backend: Backend, store_head: bool) -> String {
     use std::fmt::Write as _;
     let mut sql = String::with_capacity(160 + rows * 64);
     if store_head && backend == Backend::Postgres {
@@ -259,6 +261,42 @@ pub(crate) struct HeldHead {
     stored_once: bool,
 }
 
+impl HeldHead {
+    /// The head as read from `audit_head` at a transaction's first append.
+    pub(crate) fn read(seq: i64, hash: String) -> Self {
+        Self {
+            seq,
+            hash,
+            dirty: false,
+            stored_once: false,
+        }
+    }
+
+    /// Where the head is: (seq, hash).
+    pub(crate) fn position(&self) -> (i64, &str) {
+        (self.seq, &self.hash)
+    }
+}
+
+impl AuditEntry {
+    /// The bound parameters of this entry in an [`insert_sql`] row, in [`COLUMNS`] order.
+    pub(crate) fn params(&self) -> [Param<'_>; PARAMS_PER_ROW] {
+        [
+            Param::Int(self.seq),
+            Param::Int(self.at),
+            Param::Text(&self.actor),
+            Param::Text(&self.action),
+            Param::Text(&self.target_type),
+            Param::Text(&self.target_id),
+            Param::Text(&self.scope),
+            Param::Text(&self.request_id),
+            Param::Text(&self.summary),
+            Param::Text(&self.prev_hash),
+            Param::Text(&self.hash),
+        ]
+    }
+}
+
 impl WriteTx {
     /// Append an audit entry in this transaction.
     ///
@@ -294,12 +332,7 @@ impl WriteTx {
                     sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
                         .fetch_one(self.conn())
                         .await?;
-                HeldHead {
-                    seq: row.try_get(0)?,
-                    hash: row.try_get(1)?,
-                    dirty: false,
-                    stored_once: false,
-                }
+                HeldHead::read(row.try_get(0)?, row.try_get(1)?)
             }
         };
         let result = self.insert_entries(entries, &mut head).await;
@@ -346,27 +379,15 @@ impl WriteTx {
             // Keep prepared only the statements that recur (one entry, a full chunk), not one
             // per batch size a caller happens to use.
             let recurring = chunk.len() == 1 || chunk.len() == chunk_rows;
-            let mut q = sqlx::query(&sql).persistent(recurring);
-            for e in chunk {
-                q = q
-                    .bind(e.seq)
-                    .bind(e.at)
-                    .bind(&e.actor)
-                    .bind(&e.action)
-                    .bind(&e.target_type)
-                    .bind(&e.target_id)
-                    .bind(&e.scope)
-                    .bind(&e.request_id)
-                    .bind(&e.summary)
-                    .bind(&e.prev_hash)
-                    .bind(&e.hash);
-            }
+            let mut params: Vec<Param<'_>> = chunk.iter().flat_map(AuditEntry::params).collect();
             if store_head && self.backend == Backend::Sqlite {
                 if let Some(last) = chunk.last() {
-                    q = q.bind(last.seq).bind(&last.hash);
+                    params.extend([Param::Int(last.seq), Param::Text(&last.hash)]);
                 }
             }
-            q.execute(self.conn()).await?;
+            bind_sqlx(sqlx::query(&sql).persistent(recurring), &params)
+                .execute(self.conn())
+                .await?;
             if store_head {
                 head.stored_once = true;
                 head.dirty = false;
@@ -415,7 +436,7 @@ impl WriteTx {
 }
 
 /// Number and hash `entries` after `head`, which moves to the last of them.
-fn chain(entries: &[NewAuditEntry], head: &mut HeldHead) -> Vec<AuditEntry> {
+pub(crate) fn chain(entries: &[NewAuditEntry], head: &mut HeldHead) -> Vec<AuditEntry> {
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
         let mut entry = AuditEntry {

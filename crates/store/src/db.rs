@@ -41,6 +41,12 @@ impl DbError {
     pub fn is_unique_violation(&self) -> bool {
         match self {
             DbError::Sqlx(sqlx::Error::Database(e)) => e.is_unique_violation(),
+            // The codes sqlx's SQLite driver reports as unique violations.
+            DbError::Native(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ),
             _ => false,
         }
     }
@@ -87,6 +93,16 @@ const SQLITE_WRITER_CACHE_KIB: u32 = 64 * 1024;
 /// Each SQLite reader's page cache (KiB); readers mostly go through the memory map.
 const SQLITE_READER_CACHE_KIB: u32 = 8 * 1024;
 
+/// The PRAGMAs of every read-write SQLite connection: sqlx's (readers and the one writer) and
+/// the native writer of [`Db::begin_native`], so that both writers behave alike.
+pub(crate) fn sqlite_pragmas(busy_ms: u128, mmap_bytes: u64, cache_kib: u32) -> String {
+    format!(
+        "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; \
+         PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; \
+         PRAGMA mmap_size = {mmap_bytes}; PRAGMA cache_size = -{cache_kib};"
+    )
+}
+
 /// Pool sizes and timeouts.
 #[derive(Debug, Clone)]
 pub struct DbOptions {
@@ -128,6 +144,9 @@ pub struct Db {
     /// Native readers of a SQLite file for [`Db::read_rows`]; `None` on PostgreSQL, for a
     /// database in memory, or when turned off (`TINHSO_NATIVE_READS=0`).
     native: Option<Arc<crate::native::NativeReaders>>,
+    /// The native writer of a SQLite file for [`Db::begin_native`]; `None` on PostgreSQL, for a
+    /// database in memory, or when turned off (`TINHSO_NATIVE_WRITES=0`).
+    native_writer: Option<Arc<crate::exec::NativeWriter>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -180,13 +199,7 @@ impl Db {
                         .after_connect(move |conn, _meta| {
                             Box::pin(async move {
                                 conn.execute(
-                                    format!(
-                                        "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; \
-                                         PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; \
-                                         PRAGMA mmap_size = {mmap_bytes}; \
-                                         PRAGMA cache_size = -{cache_kib};"
-                                    )
-                                    .as_str(),
+                                    sqlite_pragmas(busy_ms, mmap_bytes, cache_kib).as_str(),
                                 )
                                 .await?;
                                 Ok(())
@@ -222,6 +235,16 @@ impl Db {
                     })
                     .flatten()
                     .map(Arc::new);
+                let native_writer = switch_from_env("TINHSO_NATIVE_WRITES")
+                    .unwrap_or(true)
+                    .then(|| {
+                        crate::exec::NativeWriter::for_url(
+                            &url,
+                            sqlite_pragmas(busy_ms, mmap_bytes, SQLITE_WRITER_CACHE_KIB),
+                        )
+                    })
+                    .flatten()
+                    .map(Arc::new);
                 Ok(Self {
                     backend,
                     pool,
@@ -230,6 +253,7 @@ impl Db {
                     outbox_notify,
                     group,
                     native,
+                    native_writer,
                 })
             }
             Backend::Postgres => {
@@ -252,6 +276,7 @@ impl Db {
                     outbox_notify,
                     group,
                     native: None,
+                    native_writer: None,
                 })
             }
         }
@@ -355,10 +380,23 @@ impl Db {
         self.native.as_deref()
     }
 
+    /// The native SQLite writer behind [`Db::begin_native`], when in use.
+    pub(crate) fn native_writer(&self) -> Option<&Arc<crate::exec::NativeWriter>> {
+        self.native_writer.as_ref()
+    }
+
+    /// The one-writer pool (on PostgreSQL the pool every query uses).
+    pub(crate) fn writer_pool(&self) -> &AnyPool {
+        &self.writer
+    }
+
     /// Close every connection (đóng mọi kết nối), and wait until they are closed.
     pub async fn close(&self) {
         if let Some(n) = &self.native {
             n.close();
+        }
+        if let Some(w) = &self.native_writer {
+            w.close();
         }
         for pool in [&self.pool, &self.writer] {
             close_pool(pool).await;

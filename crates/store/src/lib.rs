@@ -9,6 +9,8 @@
 //! - [`group`]: group commit — concurrent writers share one transaction, one savepoint each.
 //! - [`files`]: content-addressed attachments (tệp đính kèm) with type sniffing.
 //! - [`native`]: short reads run natively on a SQLite file, without sqlx's thread hand-over.
+//! - [`exec`]: write transactions run natively on a SQLite file, one calling code for both
+//!   engines ([`Exec`], [`Tx`]).
 //! - [`rollup`]: daily roll-ups kept current by triggers and refreshed before reading.
 //! - [`backup`]: consistent online snapshots and restore.
 //! - [`test_support`]: fresh databases for tests, on SQLite or PostgreSQL.
@@ -17,6 +19,7 @@
 pub mod audit;
 pub mod backup;
 pub mod db;
+pub mod exec;
 pub mod files;
 pub mod group;
 pub mod migrate;
@@ -26,6 +29,7 @@ pub mod rollup;
 pub mod test_support;
 
 pub use db::{now_micros, Backend, Db, DbError, OwnWriter, Savepoint, WriteTx};
+pub use exec::{Exec, Tx};
 pub use sqlx::{any::AnyRow, Row};
 
 /// Result of store operations.

@@ -21,11 +21,92 @@ use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-/// A bound parameter of [`Db::read_rows`], numbered `$1`, `$2`, … in the SQL.
+/// A bound parameter of [`Db::read_rows`] and of [`crate::exec::Exec`], numbered `$1`, `$2`, …
+/// in the SQL (or anonymous `?` on SQLite, bound in order).
 #[derive(Debug, Clone, Copy)]
 pub enum Param<'a> {
     Text(&'a str),
     Int(i64),
+    /// A text or NULL.
+    OptText(Option<&'a str>),
+    /// A whole number or NULL.
+    OptInt(Option<i64>),
+}
+
+/// Bind `params` to a native statement: the n-th to `$n`, or to the n-th `?`.
+pub(crate) fn bind_native(
+    st: &mut rusqlite::Statement<'_>,
+    sql: &str,
+    params: &[Param<'_>],
+) -> Result<(), DbError> {
+    for (i, p) in params.iter().enumerate() {
+        let n = i + 1;
+        // SQLite numbers parameters in order of first appearance: `$n` is usually the n-th,
+        // and an anonymous `?` has no name. Otherwise look the name up (a linear search).
+        let at = match st.parameter_name(n) {
+            None => n,
+            Some(name) if name.strip_prefix('$').and_then(|d| d.parse().ok()) == Some(n) => n,
+            Some(_) => {
+                let name = format!("${n}");
+                st.parameter_index(&name)?
+                    .ok_or_else(|| DbError::Invalid(format!("no parameter {name} in {sql}")))?
+            }
+        };
+        match *p {
+            Param::Text(t) => st.raw_bind_parameter(at, t)?,
+            Param::Int(v) => st.raw_bind_parameter(at, v)?,
+            Param::OptText(t) => st.raw_bind_parameter(at, t)?,
+            Param::OptInt(v) => st.raw_bind_parameter(at, v)?,
+        }
+    }
+    Ok(())
+}
+
+/// Run a query natively and map every row (statements of few parameters are kept prepared).
+pub(crate) fn rows_native<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[Param<'_>],
+    mut map: impl FnMut(&dyn RowRead) -> Result<T, DbError>,
+) -> Result<Vec<T>, DbError> {
+    with_statement(conn, sql, params, |st| {
+        let mut rows = st.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(map(row)?);
+        }
+        Ok(out)
+    })
+}
+
+/// Run a statement that returns no rows natively; the rows it changed.
+pub(crate) fn execute_native(
+    conn: &Connection,
+    sql: &str,
+    params: &[Param<'_>],
+) -> Result<u64, DbError> {
+    with_statement(conn, sql, params, |st| Ok(st.raw_execute()? as u64))
+}
+
+/// Statements with more parameters than this (multi-row inserts of varying sizes) are prepared
+/// each time instead of taking a place in the connection's statement cache.
+const CACHED_MAX_PARAMS: usize = 64;
+
+fn with_statement<R>(
+    conn: &Connection,
+    sql: &str,
+    params: &[Param<'_>],
+    f: impl FnOnce(&mut rusqlite::Statement<'_>) -> Result<R, DbError>,
+) -> Result<R, DbError> {
+    if params.len() <= CACHED_MAX_PARAMS {
+        let mut st = conn.prepare_cached(sql)?;
+        bind_native(&mut st, sql, params)?;
+        f(&mut st)
+    } else {
+        let mut st = conn.prepare(sql)?;
+        bind_native(&mut st, sql, params)?;
+        f(&mut st)
+    }
 }
 
 /// A result row of either engine, read by column index.
@@ -158,25 +239,7 @@ impl Db {
         mut map: impl FnMut(&dyn RowRead) -> Result<T, DbError>,
     ) -> Result<Vec<T>, DbError> {
         if let Some(native) = self.native() {
-            let read = native.with(|conn| {
-                let mut st = conn.prepare_cached(sql)?;
-                for (i, p) in params.iter().enumerate() {
-                    let name = format!("${}", i + 1);
-                    let Some(at) = st.parameter_index(&name)? else {
-                        return Err(DbError::Invalid(format!("no parameter {name} in {sql}")));
-                    };
-                    match *p {
-                        Param::Text(t) => st.raw_bind_parameter(at, t)?,
-                        Param::Int(n) => st.raw_bind_parameter(at, n)?,
-                    }
-                }
-                let mut rows = st.raw_query();
-                let mut out = Vec::new();
-                while let Some(row) = rows.next()? {
-                    out.push(map(row)?);
-                }
-                Ok(out)
-            });
+            let read = native.with(|conn| rows_native(conn, sql, params, &mut map));
             // "Busy" comes from the first step, when the read takes its snapshot, before any row
             // is mapped: reading again through sqlx maps every row once.
             match read {
@@ -184,14 +247,9 @@ impl Db {
                 r => return r,
             }
         }
-        let mut q = sqlx::query(sql);
-        for p in params {
-            q = match *p {
-                Param::Text(t) => q.bind(t),
-                Param::Int(n) => q.bind(n),
-            };
-        }
-        let rows = q.fetch_all(self.pool()).await?;
+        let rows = crate::exec::bind_sqlx(sqlx::query(sql), params)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(|r| map(r)).collect()
     }
 }

@@ -9,6 +9,8 @@
 //! order is commit order on PostgreSQL too and no event is skipped.
 
 use crate::db::{now_micros, Backend, Db, DbError, WriteTx};
+use crate::exec::bind_sqlx;
+use crate::native::Param;
 use serde::Serialize;
 use sqlx::Row;
 use std::future::Future;
@@ -37,17 +39,14 @@ impl WriteTx {
         topic: &str,
         payload: &serde_json::Value,
     ) -> Result<String, DbError> {
-        let id = uuid::Uuid::now_v7().to_string();
         if let Some(d) = self.deferred.as_mut() {
-            d.events.push(PendingEvent {
-                id: id.clone(),
-                topic: topic.to_string(),
-                payload: payload.to_string(),
-                created_at: now_micros(),
-            });
+            let e = PendingEvent::new(topic, payload);
+            let id = e.id.clone();
+            d.events.push(e);
             self.events.push(id.clone());
             return Ok(id);
         }
+        let id = uuid::Uuid::now_v7().to_string();
         let sql = match self.backend {
             Backend::Sqlite => {
                 "UPDATE outbox_seq SET seq = seq + 1 WHERE id = 1; \
@@ -129,38 +128,85 @@ pub(crate) struct PendingEvent {
     created_at: i64,
 }
 
+impl PendingEvent {
+    /// A new event (its id and time taken now), numbered when it is written.
+    pub(crate) fn new(topic: &str, payload: &serde_json::Value) -> Self {
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            topic: topic.to_string(),
+            payload: payload.to_string(),
+            created_at: now_micros(),
+        }
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Its parameters in an [`insert_sql`] row, numbered `seq`.
+    fn params(&self, seq: i64) -> [Param<'_>; 5] {
+        [
+            Param::Text(&self.id),
+            Param::Int(seq),
+            Param::Text(&self.topic),
+            Param::Text(&self.payload),
+            Param::Int(self.created_at),
+        ]
+    }
+}
+
+/// Outbox rows per `INSERT` of [`insert_sql`].
+pub(crate) const ROWS_PER_INSERT: usize = 100;
+
+/// `INSERT` of `rows` outbox rows (5 parameters each, `$1`…).
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from("INSERT INTO outbox (id, seq, topic, payload, created_at) VALUES ");
+    for i in 0..rows {
+        let b = i * 5;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5
+        ));
+    }
+    sql
+}
+
+/// The statements that write `events` numbered from `first`: (SQL, parameters) per chunk of
+/// [`ROWS_PER_INSERT`], for either engine.
+pub(crate) fn insert_statements(
+    first: i64,
+    events: &[PendingEvent],
+) -> impl Iterator<Item = (String, Vec<Param<'_>>)> {
+    events
+        .chunks(ROWS_PER_INSERT)
+        .enumerate()
+        .map(move |(c, chunk)| {
+            let params = chunk
+                .iter()
+                .enumerate()
+                .flat_map(|(i, e)| e.params(first + (c * ROWS_PER_INSERT + i) as i64))
+                .collect();
+            (insert_sql(chunk.len()), params)
+        })
+}
+
 impl WriteTx {
     /// Insert `events` as outbox rows numbered from `first`: 100 rows × 5 parameters a
     /// statement (SQLite looks numbered parameters up linearly); batch sizes vary, so only the
     /// one-event statement is kept prepared.
     async fn insert_rows(&mut self, first: i64, events: &[PendingEvent]) -> Result<(), DbError> {
-        for (c, chunk) in events.chunks(100).enumerate() {
-            let mut sql =
-                String::from("INSERT INTO outbox (id, seq, topic, payload, created_at) VALUES ");
-            for i in 0..chunk.len() {
-                let b = i * 5;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5
-                ));
-            }
-            let mut q = sqlx::query(&sql).persistent(chunk.len() == 1);
-            for (i, e) in chunk.iter().enumerate() {
-                q = q
-                    .bind(&e.id)
-                    .bind(first + (c * 100 + i) as i64)
-                    .bind(&e.topic)
-                    .bind(&e.payload)
-                    .bind(e.created_at);
-            }
-            q.execute(self.conn()).await?;
+        for (sql, params) in insert_statements(first, events) {
+            let one = params.len() == 5;
+            bind_sqlx(sqlx::query(&sql).persistent(one), &params)
+                .execute(self.conn())
+                .await?;
         }
         Ok(())
     }

@@ -6,16 +6,18 @@ use super::capacity::{
     unknown_gate,
 };
 use super::{
-    db_err, floor_hour, is_concurrent, local_day, local_label, returned_ids, Policy, DAY, HOUR,
+    db_err, floor_hour, is_concurrent, local_day, local_label, returned_ids, store_err, Policy,
+    DAY, HOUR,
 };
 use crate::bulk::{json_rows, rows_sql, Col, Refusal};
 use crate::gates::{Direction, Gate};
 use serde::{Deserialize, Serialize};
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 use std::collections::{HashMap, HashSet};
 use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
-use tinhso_store::{Db, DbError, WriteTx};
+use tinhso_store::native::{Param, RowRead};
+use tinhso_store::{Db, DbError, Exec, WriteTx};
 
 /// A booking request: the declared trip and the slot (gate, direction, hour) it wants.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -56,23 +58,24 @@ pub struct Booking {
 const BOOKING_COLS: &str = "id, trip_id, gate_code, direction, hour_start, perishable, status, \
                             grace_used, arrive_by, source, created_at";
 
-fn booking_of(r: &sqlx::any::AnyRow) -> Result<Booking, AppError> {
-    let dir: String = r.try_get(3).map_err(db_err)?;
-    let hour_start: i64 = r.try_get(4).map_err(db_err)?;
+/// A booking from the first 11 columns of a row ([`BOOKING_COLS`]), on either engine.
+fn booking_of(r: &dyn RowRead) -> Result<Booking, DbError> {
+    let dir = r.text(3)?;
+    let hour_start = r.int(4)?;
     Ok(Booking {
-        id: r.try_get(0).map_err(db_err)?,
-        trip_id: r.try_get(1).map_err(db_err)?,
-        gate_code: r.try_get(2).map_err(db_err)?,
+        id: r.text(0)?,
+        trip_id: r.text(1)?,
+        gate_code: r.text(2)?,
         direction: Direction::parse(&dir)
-            .ok_or_else(|| AppError::internal(format!("booking direction {dir}")))?,
+            .ok_or_else(|| DbError::Invalid(format!("booking direction {dir}")))?,
         hour_start,
         local: local_label(hour_start),
-        perishable: r.try_get::<i64, _>(5).map_err(db_err)? != 0,
-        status: r.try_get(6).map_err(db_err)?,
-        grace_used: r.try_get::<i64, _>(7).map_err(db_err)? != 0,
-        arrive_by: r.try_get(8).map_err(db_err)?,
-        source: r.try_get(9).map_err(db_err)?,
-        created_at: r.try_get(10).map_err(db_err)?,
+        perishable: r.int(5)? != 0,
+        status: r.text(6)?,
+        grace_used: r.int(7)? != 0,
+        arrive_by: r.int(8)?,
+        source: r.text(9)?,
+        created_at: r.int(10)?,
     })
 }
 
@@ -90,30 +93,29 @@ pub(crate) struct TripInfo {
 /// Stages in which a trip may hold or take a slot.
 pub const BOOKABLE_STAGES: [&str; 5] = ["declared", "staging", "yard", "checked", "paid"];
 
-pub(crate) async fn load_trip(
-    conn: &mut AnyConnection,
-    trip_id: &str,
-) -> Result<TripInfo, AppError> {
-    let row = sqlx::query(
-        "SELECT id, code, gate_code, direction, perishable, stage FROM border_trips WHERE id = $1",
-    )
-    .bind(trip_id)
-    .fetch_optional(conn)
-    .await
-    .map_err(db_err)?;
-    let Some(r) = row else {
-        return Err(AppError::not_found().with_detail(
+pub(crate) async fn load_trip<E: Exec>(tx: &mut E, trip_id: &str) -> Result<TripInfo, AppError> {
+    let row = tx
+        .row(
+            "SELECT id, code, gate_code, direction, perishable, stage FROM border_trips WHERE id = $1",
+            &[Param::Text(trip_id)],
+            |r| {
+                Ok(TripInfo {
+                    id: r.text(0)?,
+                    code: r.text(1)?,
+                    gate_code: r.text(2)?,
+                    direction: r.text(3)?,
+                    perishable: r.int(4)? != 0,
+                    stage: r.text(5)?,
+                })
+            },
+        )
+        .await
+        .map_err(store_err)?;
+    row.ok_or_else(|| {
+        AppError::not_found().with_detail(
             format!("Không có tờ khai chuyến xe {trip_id}"),
             format!("There is no trip declaration {trip_id}"),
-        ));
-    };
-    Ok(TripInfo {
-        id: r.try_get(0).map_err(db_err)?,
-        code: r.try_get(1).map_err(db_err)?,
-        gate_code: r.try_get(2).map_err(db_err)?,
-        direction: r.try_get(3).map_err(db_err)?,
-        perishable: r.try_get::<i64, _>(4).map_err(db_err)? != 0,
-        stage: r.try_get(5).map_err(db_err)?,
+        )
     })
 }
 
@@ -152,21 +154,22 @@ fn check_bookable(trip: &TripInfo) -> Result<(), AppError> {
 }
 
 /// The active booking of a trip, read inside a transaction.
-async fn active_in(conn: &mut AnyConnection, trip_id: &str) -> Result<Option<Booking>, AppError> {
-    let row = sqlx::query(&format!(
-        "SELECT {BOOKING_COLS} FROM border_bookings WHERE trip_id = $1 AND status = 'active'"
-    ))
-    .bind(trip_id)
-    .fetch_optional(conn)
-    .await
-    .map_err(db_err)?;
-    row.as_ref().map(booking_of).transpose()
+async fn active_in<E: Exec>(tx: &mut E, trip_id: &str) -> Result<Option<Booking>, AppError> {
+    tx.row(&active_sql(), &[Param::Text(trip_id)], booking_of)
+        .await
+        .map_err(store_err)
+}
+
+fn active_sql() -> String {
+    format!("SELECT {BOOKING_COLS} FROM border_bookings WHERE trip_id = $1 AND status = 'active'")
 }
 
 /// The active booking of a trip, if any.
 pub async fn active_booking(db: &Db, trip_id: &str) -> Result<Option<Booking>, AppError> {
-    let mut conn = db.read_conn().await?;
-    active_in(&mut conn, trip_id).await
+    Ok(db
+        .read_rows(&active_sql(), &[Param::Text(trip_id)], booking_of)
+        .await?
+        .pop())
 }
 
 /// Every booking of a trip, oldest first (its slot history).
@@ -178,7 +181,9 @@ pub async fn bookings_of_trip(db: &Db, trip_id: &str) -> Result<Vec<Booking>, Ap
     .fetch_all(db.pool())
     .await
     .map_err(db_err)?;
-    rows.iter().map(booking_of).collect()
+    rows.iter()
+        .map(|r| booking_of(r).map_err(AppError::from))
+        .collect()
 }
 
 fn double_booking(code: &str) -> AppError {
@@ -219,37 +224,32 @@ fn check_hour(policy: &Policy, hour_start: i64, now: i64) -> Result<(), Invalid>
     Ok(())
 }
 
-async fn override_in(
-    conn: &mut AnyConnection,
+async fn override_in<E: Exec>(
+    tx: &mut E,
     gate: &str,
     dir: Direction,
     hour_start: i64,
 ) -> Result<Option<(i64, String)>, AppError> {
-    let row = sqlx::query(
+    tx.row(
         "SELECT capacity, reason FROM border_slot_overrides \
          WHERE gate_code = $1 AND direction = $2 AND hour_start = $3",
+        &[
+            Param::Text(gate),
+            Param::Text(dir.as_str()),
+            Param::Int(hour_start),
+        ],
+        |r| Ok((r.int(0)?, r.text(1)?)),
     )
-    .bind(gate)
-    .bind(dir.as_str())
-    .bind(hour_start)
-    .fetch_optional(conn)
     .await
-    .map_err(db_err)?;
-    match row {
-        Some(r) => Ok(Some((
-            r.try_get(0).map_err(db_err)?,
-            r.try_get(1).map_err(db_err)?,
-        ))),
-        None => Ok(None),
-    }
+    .map_err(store_err)
 }
 
 /// Take one seat in the hour (and its local day unless `skip_day`), or say why not. Never
 /// leaves a half-taken seat: a refused hour undoes the day's increment, so callers may go on
 /// in the same transaction.
 #[allow(clippy::too_many_arguments)]
-async fn take_seat(
-    tx: &mut WriteTx,
+async fn take_seat<E: Exec>(
+    tx: &mut E,
     policy: &Policy,
     gate: &Gate,
     dir: Direction,
@@ -258,7 +258,7 @@ async fn take_seat(
     skip_day: bool,
     now: i64,
 ) -> Result<(), AppError> {
-    let ovr = override_in(tx.conn(), &gate.code, dir, hour_start).await?;
+    let ovr = override_in(tx, &gate.code, dir, hour_start).await?;
     let cap = hour_capacity(gate, dir, hour_start, ovr.as_ref().map(|o| o.0));
     if cap <= 0 {
         let (vi, en) = match &ovr {
@@ -299,28 +299,26 @@ async fn take_seat(
     let per_day = gate.capacity_for(dir).map(|c| c.per_day).unwrap_or(0);
     let day = local_day(hour_start);
     if !skip_day {
-        sqlx::query(
-            "INSERT INTO border_slot_days (gate_code, direction, day, booked) VALUES ($1, $2, $3, 0) \
+        tx.execute(
+        "INSERT INTO border_slot_days (gate_code, direction, day, booked) VALUES ($1, $2, $3, 0) \
              ON CONFLICT (gate_code, direction, day) DO NOTHING",
-        )
-        .bind(&gate.code)
-        .bind(dir.as_str())
-        .bind(day)
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?;
-        let n = sqlx::query(
-            "UPDATE border_slot_days SET booked = booked + 1 \
+        &[Param::Text(&gate.code), Param::Text(dir.as_str()), Param::Int(day)],
+    )
+    .await
+    .map_err(store_err)?;
+        let n = tx
+            .execute(
+                "UPDATE border_slot_days SET booked = booked + 1 \
              WHERE gate_code = $1 AND direction = $2 AND day = $3 AND booked < $4",
-        )
-        .bind(&gate.code)
-        .bind(dir.as_str())
-        .bind(day)
-        .bind(per_day)
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?
-        .rows_affected();
+                &[
+                    Param::Text(&gate.code),
+                    Param::Text(dir.as_str()),
+                    Param::Int(day),
+                    Param::Int(per_day),
+                ],
+            )
+            .await
+            .map_err(store_err)?;
         if n == 0 {
             return Err(AppError::conflict(
                 format!(
@@ -343,56 +341,51 @@ async fn take_seat(
     } else {
         0
     };
-    sqlx::query(
+    tx.execute(
         "INSERT INTO border_slots (gate_code, direction, hour_start, booked, booked_perishable) \
          VALUES ($1, $2, $3, 0, 0) ON CONFLICT (gate_code, direction, hour_start) DO NOTHING",
+        &[
+            Param::Text(&gate.code),
+            Param::Text(dir.as_str()),
+            Param::Int(hour_start),
+        ],
     )
-    .bind(&gate.code)
-    .bind(dir.as_str())
-    .bind(hour_start)
-    .execute(tx.conn())
     .await
-    .map_err(db_err)?;
+    .map_err(store_err)?;
     let p = i64::from(perishable);
-    let n = sqlx::query(
+    let n = tx.execute(
         "UPDATE border_slots SET booked = booked + 1, booked_perishable = booked_perishable + $4 \
          WHERE gate_code = $1 AND direction = $2 AND hour_start = $3 AND booked < $5 \
          AND ($4 = 1 OR booked - booked_perishable < $6)",
+        &[Param::Text(&gate.code), Param::Text(dir.as_str()), Param::Int(hour_start), Param::Int(p), Param::Int(cap), Param::Int(cap - reserved)],
     )
-    .bind(&gate.code)
-    .bind(dir.as_str())
-    .bind(hour_start)
-    .bind(p)
-    .bind(cap)
-    .bind(cap - reserved)
-    .execute(tx.conn())
     .await
-    .map_err(db_err)?
-    .rows_affected();
+    .map_err(store_err)?;
     if n == 1 {
         return Ok(());
     }
     if !skip_day {
-        sqlx::query(
+        tx.execute(
             "UPDATE border_slot_days SET booked = booked - 1 \
              WHERE gate_code = $1 AND direction = $2 AND day = $3",
+            &[
+                Param::Text(&gate.code),
+                Param::Text(dir.as_str()),
+                Param::Int(day),
+            ],
         )
-        .bind(&gate.code)
-        .bind(dir.as_str())
-        .bind(day)
-        .execute(tx.conn())
         .await
-        .map_err(db_err)?;
+        .map_err(store_err)?;
     }
-    let booked: i64 = sqlx::query_scalar(
-        "SELECT booked FROM border_slots WHERE gate_code = $1 AND direction = $2 AND hour_start = $3",
-    )
-    .bind(&gate.code)
-    .bind(dir.as_str())
-    .bind(hour_start)
-    .fetch_one(tx.conn())
-    .await
-    .map_err(db_err)?;
+    let booked = tx
+        .row(
+            "SELECT booked FROM border_slots WHERE gate_code = $1 AND direction = $2 AND hour_start = $3",
+            &[Param::Text(&gate.code), Param::Text(dir.as_str()), Param::Int(hour_start)],
+            |r| r.int(0),
+        )
+        .await
+        .map_err(store_err)?
+        .ok_or_else(|| AppError::internal("the hour's counter row is missing"))?;
     if booked >= cap {
         Err(AppError::conflict(
             format!(
@@ -424,38 +417,40 @@ async fn take_seat(
 
 /// Give back the seat of a booking (day unless `skip_day`, then hour: the same lock order as
 /// [`take_seat`]).
-async fn free_seat(tx: &mut WriteTx, b: &Booking, skip_day: bool) -> Result<(), AppError> {
+async fn free_seat<E: Exec>(tx: &mut E, b: &Booking, skip_day: bool) -> Result<(), AppError> {
     if !skip_day {
-        sqlx::query(
+        tx.execute(
             "UPDATE border_slot_days SET booked = booked - 1 \
              WHERE gate_code = $1 AND direction = $2 AND day = $3",
+            &[
+                Param::Text(&b.gate_code),
+                Param::Text(b.direction.as_str()),
+                Param::Int(local_day(b.hour_start)),
+            ],
         )
-        .bind(&b.gate_code)
-        .bind(b.direction.as_str())
-        .bind(local_day(b.hour_start))
-        .execute(tx.conn())
         .await
-        .map_err(db_err)?;
+        .map_err(store_err)?;
     }
-    sqlx::query(
+    tx.execute(
         "UPDATE border_slots SET booked = booked - 1, booked_perishable = booked_perishable - $4 \
          WHERE gate_code = $1 AND direction = $2 AND hour_start = $3",
+        &[
+            Param::Text(&b.gate_code),
+            Param::Text(b.direction.as_str()),
+            Param::Int(b.hour_start),
+            Param::Int(i64::from(b.perishable)),
+        ],
     )
-    .bind(&b.gate_code)
-    .bind(b.direction.as_str())
-    .bind(b.hour_start)
-    .bind(i64::from(b.perishable))
-    .execute(tx.conn())
     .await
-    .map_err(db_err)?;
+    .map_err(store_err)?;
     Ok(())
 }
 
 /// Lock the counter rows of two hours (and their days) in one global order — days before
 /// hours, earlier first — so that two reschedules crossing each other cannot deadlock on
 /// PostgreSQL. (On SQLite writers are serialised anyway.)
-async fn lock_in_order(
-    tx: &mut WriteTx,
+async fn lock_in_order<E: Exec>(
+    tx: &mut E,
     gate: &str,
     dir: Direction,
     a: i64,
@@ -465,48 +460,36 @@ async fn lock_in_order(
     days.sort_unstable();
     days.dedup();
     for d in days {
-        sqlx::query(
-            "INSERT INTO border_slot_days (gate_code, direction, day, booked) VALUES ($1, $2, $3, 0) \
+        tx.execute(
+        "INSERT INTO border_slot_days (gate_code, direction, day, booked) VALUES ($1, $2, $3, 0) \
              ON CONFLICT (gate_code, direction, day) DO NOTHING",
-        )
-        .bind(gate)
-        .bind(dir.as_str())
-        .bind(d)
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?;
-        sqlx::query(
+        &[Param::Text(gate), Param::Text(dir.as_str()), Param::Int(d)],
+    )
+    .await
+    .map_err(store_err)?;
+        tx.execute(
             "UPDATE border_slot_days SET booked = booked \
              WHERE gate_code = $1 AND direction = $2 AND day = $3",
+            &[Param::Text(gate), Param::Text(dir.as_str()), Param::Int(d)],
         )
-        .bind(gate)
-        .bind(dir.as_str())
-        .bind(d)
-        .execute(tx.conn())
         .await
-        .map_err(db_err)?;
+        .map_err(store_err)?;
     }
     for h in [a.min(b), a.max(b)] {
-        sqlx::query(
-            "INSERT INTO border_slots (gate_code, direction, hour_start, booked, booked_perishable) \
+        tx.execute(
+        "INSERT INTO border_slots (gate_code, direction, hour_start, booked, booked_perishable) \
              VALUES ($1, $2, $3, 0, 0) ON CONFLICT (gate_code, direction, hour_start) DO NOTHING",
-        )
-        .bind(gate)
-        .bind(dir.as_str())
-        .bind(h)
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?;
-        sqlx::query(
+        &[Param::Text(gate), Param::Text(dir.as_str()), Param::Int(h)],
+    )
+    .await
+    .map_err(store_err)?;
+        tx.execute(
             "UPDATE border_slots SET booked = booked \
              WHERE gate_code = $1 AND direction = $2 AND hour_start = $3",
+            &[Param::Text(gate), Param::Text(dir.as_str()), Param::Int(h)],
         )
-        .bind(gate)
-        .bind(dir.as_str())
-        .bind(h)
-        .execute(tx.conn())
         .await
-        .map_err(db_err)?;
+        .map_err(store_err)?;
     }
     Ok(())
 }
@@ -516,8 +499,8 @@ fn arrive_by(policy: &Policy, hour_start: i64) -> i64 {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn insert_booking(
-    tx: &mut WriteTx,
+async fn insert_booking<E: Exec>(
+    tx: &mut E,
     ctx: &Ctx,
     policy: &Policy,
     trip: &TripInfo,
@@ -542,28 +525,29 @@ async fn insert_booking(
         source: source.into(),
         created_at: now,
     };
-    let r = sqlx::query(
-        "INSERT INTO border_bookings (id, trip_id, gate_code, direction, hour_start, perishable, \
-         status, grace_used, arrive_by, source, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $11, $11)",
-    )
-    .bind(&b.id)
-    .bind(&b.trip_id)
-    .bind(&b.gate_code)
-    .bind(dir.as_str())
-    .bind(hour_start)
-    .bind(i64::from(b.perishable))
-    .bind(i64::from(grace_used))
-    .bind(b.arrive_by)
-    .bind(source)
-    .bind(&ctx.actor)
-    .bind(now)
-    .execute(tx.conn())
-    .await;
+    let r = tx
+        .execute(
+            "INSERT INTO border_bookings (id, trip_id, gate_code, direction, hour_start, perishable, \
+             status, grace_used, arrive_by, source, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, $10, $11, $11)",
+            &[
+                Param::Text(&b.id),
+                Param::Text(&b.trip_id),
+                Param::Text(&b.gate_code),
+                Param::Text(dir.as_str()),
+                Param::Int(hour_start),
+                Param::Int(i64::from(b.perishable)),
+                Param::Int(i64::from(grace_used)),
+                Param::Int(b.arrive_by),
+                Param::Text(source),
+                Param::Text(&ctx.actor),
+                Param::Int(now),
+            ],
+        )
+        .await;
     match r {
         Ok(_) => {}
         Err(e) => {
-            let e = DbError::from(e);
             return Err(if e.is_unique_violation() {
                 double_booking(&trip.code)
             } else {
@@ -572,15 +556,13 @@ async fn insert_booking(
         }
     }
     // A trip with a seat is off the standby queue.
-    sqlx::query(
+    tx.execute(
         "UPDATE border_standby SET status = 'seated', updated_at = $2 \
          WHERE trip_id = $1 AND status = 'waiting'",
+        &[Param::Text(&trip.id), Param::Int(now)],
     )
-    .bind(&trip.id)
-    .bind(now)
-    .execute(tx.conn())
     .await
-    .map_err(db_err)?;
+    .map_err(store_err)?;
     Ok(b)
 }
 
@@ -701,7 +683,7 @@ async fn book_in(
     input: &BookingInput,
     now: i64,
 ) -> Result<Booking, AppError> {
-    let trip = load_trip(tx.conn(), input.trip_id.trim()).await?;
+    let trip = load_trip(tx, input.trip_id.trim()).await?;
     let mut errs = FieldErrors::new();
     if trip.gate_code != gate.code {
         errs.push(
@@ -737,7 +719,7 @@ async fn book_in(
     }
     errs.into_result()?;
     check_bookable(&trip)?;
-    if active_in(tx.conn(), &trip.id).await?.is_some() {
+    if active_in(tx, &trip.id).await?.is_some() {
         return Err(double_booking(&trip.code));
     }
     take_seat(
@@ -784,17 +766,18 @@ fn no_active(trip_id: &str) -> AppError {
     )
 }
 
-async fn set_status(tx: &mut WriteTx, b: &Booking, status: &str, now: i64) -> Result<(), AppError> {
-    let n = sqlx::query(
+async fn set_status<E: Exec>(
+    tx: &mut E,
+    b: &Booking,
+    status: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    let n = tx.execute(
         "UPDATE border_bookings SET status = $2, updated_at = $3 WHERE id = $1 AND status = 'active'",
+        &[Param::Text(&b.id), Param::Text(status), Param::Int(now)],
     )
-    .bind(&b.id)
-    .bind(status)
-    .bind(now)
-    .execute(tx.conn())
     .await
-    .map_err(db_err)?
-    .rows_affected();
+    .map_err(store_err)?;
     if n == 1 {
         Ok(())
     } else {
@@ -806,8 +789,8 @@ async fn set_status(tx: &mut WriteTx, b: &Booking, status: &str, now: i64) -> Re
 /// `border.slot_cancelled`.
 pub async fn cancel(db: &Db, ctx: &Ctx, trip_id: &str, now: i64) -> Result<Booking, AppError> {
     let mut tx = db.begin_write().await?;
-    let trip = load_trip(tx.conn(), trip_id.trim()).await?;
-    let mut b = active_in(tx.conn(), &trip.id)
+    let trip = load_trip(&mut tx, trip_id.trim()).await?;
+    let mut b = active_in(&mut tx, &trip.id)
         .await?
         .ok_or_else(|| no_active(&trip.code))?;
     set_status(&mut tx, &b, "cancelled", now).await?;
@@ -856,10 +839,10 @@ pub async fn reschedule(
     check_hour(policy, new_hour_start, now).map_err(|e| AppError::field("hour_start", e))?;
     let gate = load_gate(db, &old.gate_code).await?;
     let mut tx = db.begin_write().await?;
-    let trip = load_trip(tx.conn(), &old.trip_id).await?;
+    let trip = load_trip(&mut tx, &old.trip_id).await?;
     check_bookable(&trip)?;
     // Re-read inside the transaction: the booking may have changed since.
-    let old = active_in(tx.conn(), &trip.id)
+    let old = active_in(&mut tx, &trip.id)
         .await?
         .ok_or_else(|| no_active(&trip.code))?;
     let same_day = local_day(old.hour_start) == local_day(new_hour_start);
@@ -927,8 +910,8 @@ pub async fn extend_grace(
     now: i64,
 ) -> Result<Booking, AppError> {
     let mut tx = db.begin_write().await?;
-    let trip = load_trip(tx.conn(), trip_id.trim()).await?;
-    let mut b = active_in(tx.conn(), &trip.id)
+    let trip = load_trip(&mut tx, trip_id.trim()).await?;
+    let mut b = active_in(&mut tx, &trip.id)
         .await?
         .ok_or_else(|| no_active(&trip.code))?;
     if b.grace_used {
@@ -1002,28 +985,29 @@ pub async fn extend_grace(
     Ok(b)
 }
 
-async fn upsert_standby(
-    tx: &mut WriteTx,
+async fn upsert_standby<E: Exec>(
+    tx: &mut E,
     trip: &TripInfo,
     reason: &str,
     now: i64,
 ) -> Result<(), AppError> {
-    sqlx::query(
+    tx.execute(
         "INSERT INTO border_standby (trip_id, gate_code, direction, perishable, since, reason, \
          status, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'waiting', $5) \
          ON CONFLICT (trip_id) DO UPDATE SET gate_code = excluded.gate_code, \
          direction = excluded.direction, perishable = excluded.perishable, since = excluded.since, \
          reason = excluded.reason, status = 'waiting', updated_at = excluded.updated_at",
+        &[
+            Param::Text(&trip.id),
+            Param::Text(&trip.gate_code),
+            Param::Text(&trip.direction),
+            Param::Int(i64::from(trip.perishable)),
+            Param::Int(now),
+            Param::Text(reason),
+        ],
     )
-    .bind(&trip.id)
-    .bind(&trip.gate_code)
-    .bind(&trip.direction)
-    .bind(i64::from(trip.perishable))
-    .bind(now)
-    .bind(reason)
-    .execute(tx.conn())
     .await
-    .map_err(db_err)?;
+    .map_err(store_err)?;
     Ok(())
 }
 
@@ -1062,27 +1046,28 @@ pub(crate) async fn sweep_no_shows_at(
         .map(|c| format!("b.{}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ");
-    let mut tx = db.begin_write().await?;
+    // Native on SQLite: the sweep's statements run on this thread (see `tinhso_store::exec`).
+    let mut tx = db.begin_native().await?;
     tx.defer_audit_and_outbox();
-    let rows = sqlx::query(&format!(
-        "SELECT {cols}, t.stage, t.code FROM border_bookings b JOIN border_trips t ON t.id = b.trip_id \
-         WHERE b.status = 'active' AND ((t.stage = 'declared' AND b.arrive_by < $1) \
-         OR t.stage IN ('cancelled', 'crossed', 'returned', 'exited')) \
-         ORDER BY b.gate_code, b.direction, b.hour_start, b.id"
-    ))
-    .bind(now)
-    .fetch_all(tx.conn())
-    .await
-    .map_err(db_err)?;
+    let rows = tx
+        .rows(
+            &format!(
+                "SELECT {cols}, t.stage, t.code FROM border_bookings b JOIN border_trips t ON t.id = b.trip_id \
+                 WHERE b.status = 'active' AND ((t.stage = 'declared' AND b.arrive_by < $1) \
+                 OR t.stage IN ('cancelled', 'crossed', 'returned', 'exited')) \
+                 ORDER BY b.gate_code, b.direction, b.hour_start, b.id"
+            ),
+            &[Param::Int(now)],
+            |r| Ok((booking_of(r)?, r.text(11)?, r.text(12)?)),
+        )
+        .await
+        .map_err(store_err)?;
     // First every seat change, then every audit entry and event: the audit chain's head is
     // locked from the first entry to the commit, and must be taken after the counter rows
     // (the order every booking uses), never before.
     let mut out = Vec::new();
     let mut used: Vec<String> = Vec::new();
-    for r in &rows {
-        let mut b = booking_of(r)?;
-        let stage: String = r.try_get(11).map_err(db_err)?;
-        let code: String = r.try_get(12).map_err(db_err)?;
+    for (mut b, stage, code) in rows {
         let status = match stage.as_str() {
             "declared" => "no_show",
             "cancelled" => "released",
@@ -1096,7 +1081,7 @@ pub(crate) async fn sweep_no_shows_at(
         }
         b.status = status.into();
         if status == "no_show" {
-            let trip = load_trip(tx.conn(), &b.trip_id).await?;
+            let trip = load_trip(&mut tx, &b.trip_id).await?;
             upsert_standby(&mut tx, &trip, "no_show", now).await?;
         }
         out.push(Released {
@@ -1112,7 +1097,7 @@ pub(crate) async fn sweep_no_shows_at(
             rows_sql(tx.backend(), 1, &[("id", Col::Text)])
         );
         let ids = json_rows(used.iter().map(|id| serde_json::json!([id])));
-        let closed = returned_ids(tx.conn(), &sql, ids, now).await?;
+        let closed = returned_ids(&mut tx, &sql, ids, now).await?;
         // A booking changed meanwhile by another transaction: as `set_status` would say.
         if let Some(x) = out
             .iter()
@@ -1152,9 +1137,9 @@ pub(crate) async fn sweep_no_shows_at(
 /// Audited `border.standby_join`, announced `border.standby_joined`.
 pub async fn join_standby(db: &Db, ctx: &Ctx, trip_id: &str, now: i64) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
-    let trip = load_trip(tx.conn(), trip_id.trim()).await?;
+    let trip = load_trip(&mut tx, trip_id.trim()).await?;
     check_bookable(&trip)?;
-    if active_in(tx.conn(), &trip.id).await?.is_some() {
+    if active_in(&mut tx, &trip.id).await?.is_some() {
         return Err(double_booking(&trip.code));
     }
     upsert_standby(&mut tx, &trip, "joined", now).await?;
@@ -1302,17 +1287,16 @@ pub(crate) async fn seat_standby_at(
         if open.is_empty() && !may_leave {
             continue;
         }
-        let mut tx = db.begin_write().await?;
-        let trip = load_trip(tx.conn(), &w.trip_id).await?;
-        if check_bookable(&trip).is_err() || active_in(tx.conn(), &trip.id).await?.is_some() {
-            sqlx::query(
+        // Native on SQLite: the seat's statements run on this thread.
+        let mut tx = db.begin_native().await?;
+        let trip = load_trip(&mut tx, &w.trip_id).await?;
+        if check_bookable(&trip).is_err() || active_in(&mut tx, &trip.id).await?.is_some() {
+            tx.execute(
                 "UPDATE border_standby SET status = 'left', updated_at = $2 WHERE trip_id = $1",
+                &[Param::Text(&trip.id), Param::Int(now)],
             )
-            .bind(&trip.id)
-            .bind(now)
-            .execute(tx.conn())
             .await
-            .map_err(db_err)?;
+            .map_err(store_err)?;
             let ev = serde_json::json!({"trip_id": trip.id, "trip_code": trip.code,
                 "gate_code": trip.gate_code, "direction": trip.direction, "stage": trip.stage});
             tx.audit(&ctx.entry(
@@ -1357,13 +1341,15 @@ pub(crate) async fn seat_standby_at(
             }
         }
         let Some(h) = got else { continue };
-        let grace_used = sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM border_bookings WHERE trip_id = $1 AND grace_used = 1",
-        )
-        .bind(&trip.id)
-        .fetch_one(tx.conn())
-        .await
-        .map_err(db_err)?
+        let grace_used = tx
+            .row(
+                "SELECT COUNT(*) FROM border_bookings WHERE trip_id = $1 AND grace_used = 1",
+                &[Param::Text(&trip.id)],
+                |r| r.int(0),
+            )
+            .await
+            .map_err(store_err)?
+            .unwrap_or(0)
             > 0;
         let b = insert_booking(
             &mut tx,

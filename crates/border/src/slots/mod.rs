@@ -209,21 +209,34 @@ pub(crate) fn is_concurrent(e: &AppError) -> bool {
 }
 
 /// Run `sql` (a statement over the rows of JSON parameter `$1`, with `now` as `$2`, that
-/// returns one id a row) on `conn` and gather the ids: the rows a set-based write touched.
-pub(crate) async fn returned_ids(
-    conn: &mut sqlx::AnyConnection,
+/// returns one id a row) in `tx` and gather the ids: the rows a set-based write touched.
+pub(crate) async fn returned_ids<E: tinhso_store::Exec>(
+    tx: &mut E,
     sql: &str,
     rows: String,
     now: i64,
 ) -> Result<std::collections::HashSet<String>, AppError> {
-    Ok(sqlx::query_scalar(sql)
-        .bind(rows)
-        .bind(now)
-        .fetch_all(conn)
+    Ok(tx
+        .rows(
+            sql,
+            &[
+                tinhso_store::native::Param::Text(&rows),
+                tinhso_store::native::Param::Int(now),
+            ],
+            |r| r.text(0),
+        )
         .await
-        .map_err(db_err)?
+        .map_err(store_err)?
         .into_iter()
         .collect())
+}
+
+/// [`db_err`] for the store's errors (either engine's).
+pub(crate) fn store_err(e: DbError) -> AppError {
+    match e {
+        DbError::Sqlx(e) => db_err(e),
+        e => e.into(),
+    }
 }
 
 /// A database error as an [`AppError`]. PostgreSQL's deadlock (40P01) and serialisation

@@ -505,7 +505,8 @@ async fn call_forward_with(
     if fresh.is_empty() {
         return Ok(Vec::new());
     }
-    let mut tx = db.begin_write().await?;
+    // Native on SQLite: the statements run on this thread (see `tinhso_store::exec`).
+    let mut tx = db.begin_native().await?;
     tx.defer_audit_and_outbox();
     // One insert for all; a trip another round called meanwhile is skipped (no conflict).
     let rows = json_rows(
@@ -519,7 +520,7 @@ async fn call_forward_with(
          ON CONFLICT (trip_id) DO NOTHING RETURNING trip_id",
         rows_sql(backend, 1, &[("id", Col::Text), ("pos", Col::Int)])
     );
-    let inserted = returned_ids(tx.conn(), &sql, rows, now).await?;
+    let inserted = returned_ids(&mut tx, &sql, rows, now).await?;
     let mut calls = Vec::new();
     for e in fresh {
         if !inserted.contains(&e.trip_id) {

@@ -4,6 +4,7 @@
 
 mod audit;
 mod close;
+mod exec;
 mod group;
 mod outbox;
 mod rollup;

@@ -1,0 +1,225 @@
+//! Native write transactions ([`Db::begin_native`]): the same calls on both engines.
+
+use tinhso_store::audit::{self, NewAuditEntry};
+use tinhso_store::native::Param;
+use tinhso_store::{Backend, Db, DbError, Exec, Tx, WriteTx};
+
+fn entry(i: usize) -> NewAuditEntry {
+    NewAuditEntry {
+        actor: "system".into(),
+        action: "probe.write".into(),
+        target_type: "probe".into(),
+        target_id: format!("p{i}"),
+        scope: "20".into(),
+        request_id: format!("req-{i}"),
+        summary: serde_json::json!({"i": i, "ten": "Thử"}),
+    }
+}
+
+async fn make_table(db: &Db) {
+    let mut tx = db.begin_write().await.unwrap();
+    tx.execute(
+        "CREATE TABLE probe (k TEXT PRIMARY KEY, n BIGINT NOT NULL, note TEXT)",
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// One function for every kind of transaction: an insert, a read in the transaction, an audit
+/// entry and an event are written by the caller.
+async fn put<E: Exec>(tx: &mut E, k: &str, n: i64) -> Result<i64, DbError> {
+    tx.execute(
+        "INSERT INTO probe (k, n, note) VALUES ($1, $2, $3)",
+        &[Param::Text(k), Param::Int(n), Param::OptText(None)],
+    )
+    .await?;
+    let total = tx
+        .row(
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM probe WHERE n >= $1",
+            &[Param::Int(0)],
+            |r| r.int(0),
+        )
+        .await?;
+    Ok(total.unwrap_or(0))
+}
+
+async fn count(db: &Db, sql: &str) -> i64 {
+    tinhso_store::db::count(db, sql).await.unwrap()
+}
+
+#[tokio::test]
+async fn commit_writes_rows_audit_and_events_in_order() {
+    let t = super::db().await;
+    make_table(&t.db).await;
+    audit::append(&t.db, &entry(0)).await.unwrap();
+    let mut tx: Tx = t.db.begin_native().await.unwrap();
+    assert_eq!(tx.is_native(), t.db.backend() == Backend::Sqlite);
+    assert_eq!(put(&mut tx, "a", 2).await.unwrap(), 2);
+    assert_eq!(
+        put(&mut tx, "b", 3).await.unwrap(),
+        5,
+        "reads see the transaction"
+    );
+    let inserted = tx
+        .insert_rows(
+            "probe",
+            &["k", "n", "note"],
+            &[Param::Text("x"), Param::Int(0), Param::OptText(Some("một"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(inserted, 1);
+    let keys: Vec<String> = (0..250).map(|i| format!("m{i:03}")).collect();
+    let params: Vec<Param<'_>> = keys
+        .iter()
+        .enumerate()
+        .flat_map(|(i, k)| [Param::Text(k), Param::Int(i as i64), Param::OptText(None)])
+        .collect();
+    assert_eq!(
+        tx.insert_rows("probe", &["k", "n", "note"], &params)
+            .await
+            .unwrap(),
+        250,
+        "several multi-row statements"
+    );
+    tx.audit(&entry(1)).await.unwrap();
+    tx.emit("probe.first", &serde_json::json!({"i": 1}))
+        .await
+        .unwrap();
+    tx.audit_many(&[entry(2), entry(3)]).await.unwrap();
+    tx.emit("probe.second", &serde_json::json!({"i": 2}))
+        .await
+        .unwrap();
+    let events = tx.commit().await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM probe").await, 253);
+    let targets: Vec<String> = sqlx::query_scalar("SELECT target_id FROM audit_log ORDER BY seq")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(targets, ["p0", "p1", "p2", "p3"]);
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM outbox ORDER BY seq")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(ids, events);
+    let r = audit::verify(&t.db).await.unwrap();
+    assert_eq!(
+        (r.entries_checked, r.head_seq, r.first_broken),
+        (4, 4, None)
+    );
+    // The chain goes on through sqlx after the native commit.
+    audit::append(&t.db, &entry(4)).await.unwrap();
+    assert_eq!(audit::verify(&t.db).await.unwrap().first_broken, None);
+}
+
+#[tokio::test]
+async fn an_error_or_a_panic_rolls_back_and_frees_the_writer() {
+    let t = super::db().await;
+    make_table(&t.db).await;
+    audit::append(&t.db, &entry(0)).await.unwrap();
+    // An error half-way: returned with `?`, the transaction is dropped.
+    async fn fails(db: &Db) -> Result<(), DbError> {
+        let mut tx = db.begin_native().await?;
+        put(&mut tx, "a", 1).await?;
+        tx.audit(&entry(1)).await?;
+        tx.emit("probe.lost", &serde_json::json!({})).await?;
+        put(&mut tx, "a", 2).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+    let e = fails(&t.db).await.unwrap_err();
+    assert!(e.is_unique_violation(), "{e}");
+    // A panic while the transaction is open.
+    let db = t.db.clone();
+    let panicked = tokio::spawn(async move {
+        let mut tx = db.begin_native().await.unwrap();
+        put(&mut tx, "b", 1).await.unwrap();
+        tx.audit(&entry(2)).await.unwrap();
+        panic!("in the middle of a transaction");
+    })
+    .await;
+    assert!(panicked.is_err());
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM probe").await, 0);
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM outbox").await, 0);
+    let r = audit::verify(&t.db).await.unwrap();
+    assert_eq!((r.entries_checked, r.first_broken), (1, None));
+    // The writer is free: both kinds of transaction go on.
+    let mut tx = t.db.begin_write().await.unwrap();
+    put(&mut tx, "c", 1).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = t.db.begin_native().await.unwrap();
+    put(&mut tx, "d", 1).await.unwrap();
+    tx.audit(&entry(3)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM probe").await, 2);
+    let r = audit::verify(&t.db).await.unwrap();
+    assert_eq!((r.entries_checked, r.first_broken), (2, None));
+}
+
+/// Native transactions, sqlx transactions and group commits from many tasks at once: every
+/// write lands, the audit chain is one chain and the outbox sequence has no gap.
+#[tokio::test]
+async fn interleaves_with_sqlx_writers_and_group_commit() {
+    let t = super::db().await;
+    make_table(&t.db).await;
+    let mut tasks = Vec::new();
+    for w in 0..12usize {
+        let db = t.db.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..15usize {
+                let k = format!("w{w}-{i}");
+                let n = (w * 100 + i) as i64;
+                match w % 3 {
+                    0 => {
+                        let mut tx = db.begin_native().await.unwrap();
+                        put(&mut tx, &k, n).await.unwrap();
+                        tx.audit(&entry(w * 100 + i)).await.unwrap();
+                        tx.emit("probe.native", &serde_json::json!({"k": k}))
+                            .await
+                            .unwrap();
+                        tx.commit().await.unwrap();
+                    }
+                    1 => {
+                        let mut tx: WriteTx = db.begin_write().await.unwrap();
+                        put(&mut tx, &k, n).await.unwrap();
+                        tx.audit(&entry(w * 100 + i)).await.unwrap();
+                        tx.emit("probe.sqlx", &serde_json::json!({"k": k}))
+                            .await
+                            .unwrap();
+                        tx.commit().await.unwrap();
+                    }
+                    _ => {
+                        let e = entry(w * 100 + i);
+                        db.write_grouped(move |tx| {
+                            Box::pin(async move {
+                                put(tx, &k, n).await?;
+                                tx.audit(&e).await?;
+                                tx.emit("probe.group", &serde_json::json!({"k": k})).await?;
+                                Ok::<_, DbError>(())
+                            })
+                        })
+                        .await
+                        .unwrap();
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM probe").await, 180);
+    let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM outbox ORDER BY seq")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(seqs, (1..=180).collect::<Vec<i64>>());
+    let r = audit::verify(&t.db).await.unwrap();
+    assert_eq!(
+        (r.entries_checked, r.head_seq, r.first_broken),
+        (180, 180, None)
+    );
+}
