@@ -1123,6 +1123,31 @@ pub(crate) async fn get_head_in(
     Ok(Some(trip_of(&row)?))
 }
 
+/// [`get_head_in`] of many trips in one statement (đọc chuyến theo lô), by code: the codes go
+/// in as one JSON parameter ([`crate::bulk::rows_sql`]); a code with no trip is absent.
+pub(crate) async fn heads_in(
+    tx: &mut WriteTx,
+    codes: &[String],
+) -> Result<std::collections::HashMap<String, Trip>, AppError> {
+    if codes.is_empty() {
+        return Ok(Default::default());
+    }
+    let named = crate::bulk::codes_sql(tx.backend());
+    let rows = sqlx::query(&format!(
+        "SELECT {TRIP_COLUMNS} FROM border_trips t \
+         JOIN border_enterprises e ON e.mst = t.enterprise_mst \
+         JOIN border_drivers d ON d.id = t.driver_id \
+         WHERE t.code IN ({named})"
+    ))
+    .bind(crate::bulk::codes_json(codes)?)
+    .fetch_all(tx.conn())
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| trip_of(r).map(|t| (t.code.clone(), t)))
+        .collect()
+}
+
 /// Trips declared by a user, newest first.
 pub async fn list_mine(db: &Db, user_id: &str, limit: i64) -> Result<Vec<Trip>, AppError> {
     let rows = sqlx::query(&format!(
