@@ -841,6 +841,24 @@ pub async fn correct_at(
     reason: &str,
     now: i64,
 ) -> Result<Trip, AppError> {
+    let gate = gates::get(db, input.gate.trim()).await?;
+    correct_with(db, ctx, user_id, code, version, input, reason, now, gate).await
+}
+
+/// [`correct_at`] with the declared gate already looked up (`None`: no such gate), as
+/// [`check_with`]: for a caller that holds the gate registry (the simulator).
+#[allow(clippy::too_many_arguments)]
+pub async fn correct_with(
+    db: &Db,
+    ctx: &Ctx,
+    user_id: &str,
+    code: &str,
+    version: i64,
+    input: &DeclarationInput,
+    reason: &str,
+    now: i64,
+    gate: Option<Gate>,
+) -> Result<Trip, AppError> {
     // The trip and its current version's snapshot in one read (the update below applies only
     // if the version is still the one corrected, so the snapshot is that version's).
     let (trip, before) = head_and_snapshot(db, code)
@@ -863,7 +881,7 @@ pub async fn correct_at(
     }
     // A correction may be sent before the truck's arrival time has passed; after that, the
     // original arrival stays acceptable.
-    let c = check(db, input, now.min(trip.expected_arrival)).await?;
+    let c = check_with(gate, input, now.min(trip.expected_arrival))?;
     if trip.stage().arrived()
         && (c.gate.code != trip.gate || c.direction.as_str() != trip.direction)
     {

@@ -8,7 +8,7 @@ use tinhso_border::journey::Stage;
 use tinhso_border::pass;
 use tinhso_border::registry::DriverInput;
 use tinhso_kernel::ErrorCode;
-use tinhso_store::Db;
+use tinhso_store::{now_micros, Db};
 
 /// Tomorrow at `hh:mm`, Vietnam time, as the form sends it.
 pub fn tomorrow_at(hhmm: &str) -> String {
@@ -267,6 +267,26 @@ async fn corrections_are_in_place_versioned_and_checked() {
         .await
         .unwrap_err();
     assert_eq!(e.fields[0].field, "reason");
+    // With the gate looked up by the caller (`correct_with`): no such gate is the gate
+    // field's error, and nothing is written.
+    let e = declaration::correct_with(
+        &t.db,
+        &sys(),
+        "u-1",
+        &trip.code,
+        2,
+        &stale,
+        "Sửa lại",
+        now_micros(),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.fields[0].field, "gate");
+    assert_eq!(
+        declaration::versions(&t.db, &trip.id).await.unwrap().len(),
+        2
+    );
 
     // At the gate the gate cannot change; after crossing nothing can.
     sqlx::query("UPDATE border_trips SET stage = 'yard' WHERE code = $1")
