@@ -52,6 +52,19 @@ pub fn json_rows(rows: impl IntoIterator<Item = serde_json::Value>) -> String {
     serde_json::Value::Array(rows.into_iter().collect()).to_string()
 }
 
+/// `SELECT code FROM (<the rows of JSON parameter $1>)`: a list of codes (trip codes) as one
+/// parameter ([`codes_json`]), for `… IN (…)`.
+pub(crate) fn codes_sql(backend: Backend) -> String {
+    let named = rows_sql(backend, 1, &[("code", Col::Text)]);
+    format!("SELECT code FROM ({named}) AS j")
+}
+
+/// The JSON parameter of [`codes_sql`].
+pub(crate) fn codes_json(codes: &[String]) -> Result<String, AppError> {
+    let rows: Vec<[&str; 1]> = codes.iter().map(|c| [c.as_str()]).collect();
+    serde_json::to_string(&rows).map_err(AppError::internal)
+}
+
 /// What a failed item of [`each_behind_savepoint`] does to its batch.
 #[derive(Debug)]
 pub enum Refusal<E> {

@@ -30,7 +30,7 @@ use tinhso_store::audit::Ctx;
 use tinhso_store::{Backend, Db, DbError, WriteTx};
 use utoipa::ToSchema;
 
-use crate::bulk::Stop;
+use crate::bulk::{codes_json, codes_sql, Stop};
 use crate::declaration::{self, Trip};
 use crate::gates::{self, CheckKind, Gate};
 use crate::journey::{self, Source, Stage};
@@ -387,6 +387,11 @@ pub(crate) struct Lookups {
     gates: Vec<Gate>,
     scopes: std::collections::HashMap<String, ResourceScope>,
     trips: std::collections::HashMap<String, Trip>,
+    /// In a batch ([`record_many`]), on both engines: the trip codes it names (sorted, each
+    /// once), whose trips are read in one statement at the first need
+    /// ([`declaration::heads_in`]); `trips_read` once they were.
+    codes: Vec<String>,
+    trips_read: bool,
     /// On SQLite, each trip's check rows as the batch last left them, by trip code (on
     /// PostgreSQL they are read under a row lock by every decision).
     checks: std::collections::HashMap<String, TripChecks>,
@@ -407,9 +412,9 @@ struct Later {
     /// The check rows by (trip id, kind), each as the upserts so far would have left it.
     checks: std::collections::BTreeMap<(String, &'static str), CheckWrite>,
     stages: journey::StageWrites,
-    /// The trip codes the batch names, and (read at the first need, in one statement) those
-    /// whose fee is paid ([`crate::fee_payment::paid_among`]): no check writes a fee.
-    codes: Vec<String>,
+    /// Of the trip codes the batch names ([`Lookups::codes`]), those whose fee is paid, read
+    /// at the first need in one statement ([`crate::fee_payment::paid_among`]): no check
+    /// writes a fee.
     paid: Option<std::collections::HashSet<String>>,
     /// Whether the check rows of every trip the batch names were read ([`Lookups::checks`]).
     checks_read: bool,
@@ -448,17 +453,6 @@ const RELEASE_UPSERT: &str = "ON CONFLICT (trip_id, customs_declaration) DO UPDA
     officer_ref = excluded.officer_ref, received_at = excluded.received_at, \
     received_by = excluded.received_by";
 
-/// The rows of the JSON parameter $1 of trip codes, for `t.code IN (…)`.
-fn codes_sql(tx: &WriteTx) -> String {
-    let named = crate::bulk::rows_sql(tx.backend(), 1, &[("code", crate::bulk::Col::Text)]);
-    format!("SELECT code FROM ({named}) AS j")
-}
-
-fn codes_json(codes: &[String]) -> Result<String, AppError> {
-    let rows: Vec<[&str; 1]> = codes.iter().map(|c| [c.as_str()]).collect();
-    serde_json::to_string(&rows).map_err(AppError::internal)
-}
-
 /// The check rows of the trips `codes`, by trip code (one statement).
 async fn read_checks(
     tx: &mut WriteTx,
@@ -467,7 +461,7 @@ async fn read_checks(
     let rows: Vec<(String, String, String, Option<i64>)> = sqlx::query_as(&format!(
         "SELECT t.code, c.kind, c.status, c.started_at FROM border_checks c \
          JOIN border_trips t ON t.id = c.trip_id WHERE t.code IN ({})",
-        codes_sql(tx)
+        codes_sql(tx.backend())
     ))
     .bind(codes_json(codes)?)
     .fetch_all(tx.conn())
@@ -492,7 +486,7 @@ async fn read_releases(
     codes: &[String],
 ) -> Result<std::collections::HashMap<String, TripReleases>, AppError> {
     let body = codes_json(codes)?;
-    let named = codes_sql(tx);
+    let named = codes_sql(tx.backend());
     let held: Vec<(String, String, String, i64, String)> = sqlx::query_as(&format!(
         "SELECT t.code, r.customs_declaration, r.decision, r.decided_at, r.officer_ref \
          FROM border_customs_releases r JOIN border_trips t ON t.id = r.trip_id \
@@ -680,20 +674,41 @@ impl Lookups {
             gates: gates::list(db).await?,
             scopes: std::collections::HashMap::new(),
             trips: std::collections::HashMap::new(),
+            codes: Vec::new(),
+            trips_read: false,
             checks: std::collections::HashMap::new(),
             decisions: None,
             later: None,
         })
     }
 
-    /// The trip `code` without its goods lines ([`declaration::get_head_in`]), read in `tx` the
-    /// first time a batch names it. Only this batch writes the trip while its transaction
+    /// The trip `code` without its goods lines ([`declaration::get_head_in`]), read in `tx`
+    /// the first time a batch names it — in a batch, every trip it names at once
+    /// ([`declaration::heads_in`]). Only this batch writes the trip while its transaction
     /// runs on SQLite (one writer); on PostgreSQL the stage a decision moves from is read
     /// again under the row lock ([`lock_trip`]).
     async fn trip(&mut self, tx: &mut WriteTx, code: &str) -> Result<Option<Trip>, AppError> {
         let code = code.trim();
         if let Some(t) = self.trips.get(code) {
             return Ok(Some(t.clone()));
+        }
+        if !self.trips_read && !self.codes.is_empty() {
+            self.trips_read = true;
+            for (c, t) in declaration::heads_in(tx, &self.codes).await? {
+                self.trips.entry(c).or_insert(t);
+            }
+            if let Some(t) = self.trips.get(code) {
+                return Ok(Some(t.clone()));
+            }
+        }
+        if self.trips_read
+            && self
+                .codes
+                .binary_search_by(|c| c.as_str().cmp(code))
+                .is_ok()
+        {
+            // Named by the batch and not found by its read: no such trip.
+            return Ok(None);
         }
         let trip = declaration::get_head_in(tx.conn(), code).await?;
         if let Some(t) = &trip {
@@ -723,7 +738,7 @@ impl Lookups {
         if let Some(later) = self.later.as_mut().filter(|l| !l.checks_read) {
             // The first need in a batch on SQLite: every trip the batch names, at once.
             later.checks_read = true;
-            for (code, c) in read_checks(tx, &later.codes).await? {
+            for (code, c) in read_checks(tx, &self.codes).await? {
                 self.checks.entry(code).or_insert(c);
             }
             if let Some(c) = self.checks.get(&trip.code) {
@@ -751,7 +766,7 @@ impl Lookups {
             return release_facts_in(tx, trip, number).await;
         };
         if later.releases.is_none() {
-            later.releases = Some(read_releases(tx, &later.codes).await?);
+            later.releases = Some(read_releases(tx, &self.codes).await?);
         }
         let t = later.releases.as_ref().and_then(|m| m.get(&trip.code));
         Ok((
@@ -767,7 +782,7 @@ impl Lookups {
             return crate::fee_payment::paid_in(tx, &trip.id).await;
         };
         if later.paid.is_none() {
-            later.paid = Some(crate::fee_payment::paid_among(tx, &later.codes).await?);
+            later.paid = Some(crate::fee_payment::paid_among(tx, &self.codes).await?);
         }
         Ok(later.paid.as_ref().is_some_and(|p| p.contains(&trip.code)))
     }
@@ -1874,22 +1889,19 @@ pub async fn record_many(
     }
     let mut look = Lookups::load(db).await?;
     look.decisions = Some(Vec::new());
+    look.codes = ops
+        .iter()
+        .map(|op| match op {
+            CheckOp::Start { trip_code, .. } | CheckOp::Decide { trip_code, .. } => {
+                trip_code.trim().to_string()
+            }
+            CheckOp::Release { input, .. } => input.trip_code.trim().to_string(),
+        })
+        .collect();
+    look.codes.sort();
+    look.codes.dedup();
     if db.backend() == Backend::Sqlite {
-        let mut codes: Vec<String> = ops
-            .iter()
-            .map(|op| match op {
-                CheckOp::Start { trip_code, .. } | CheckOp::Decide { trip_code, .. } => {
-                    trip_code.trim().to_string()
-                }
-                CheckOp::Release { input, .. } => input.trip_code.trim().to_string(),
-            })
-            .collect();
-        codes.sort();
-        codes.dedup();
-        look.later = Some(Later {
-            codes,
-            ..Later::default()
-        });
+        look.later = Some(Later::default());
     }
     // No savepoint per item: a refused item wrote nothing ([`Stop`]), so the trips and check
     // rows `look` keeps stay true and its decision log holds only the kept items' rows.

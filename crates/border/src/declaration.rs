@@ -841,7 +841,29 @@ pub async fn correct_at(
     reason: &str,
     now: i64,
 ) -> Result<Trip, AppError> {
-    let trip = get(db, code).await?.ok_or_else(AppError::not_found)?;
+    let gate = gates::get(db, input.gate.trim()).await?;
+    correct_with(db, ctx, user_id, code, version, input, reason, now, gate).await
+}
+
+/// [`correct_at`] with the declared gate already looked up (`None`: no such gate), as
+/// [`check_with`]: for a caller that holds the gate registry (the simulator).
+#[allow(clippy::too_many_arguments)]
+pub async fn correct_with(
+    db: &Db,
+    ctx: &Ctx,
+    user_id: &str,
+    code: &str,
+    version: i64,
+    input: &DeclarationInput,
+    reason: &str,
+    now: i64,
+    gate: Option<Gate>,
+) -> Result<Trip, AppError> {
+    // The trip and its current version's snapshot in one read (the update below applies only
+    // if the version is still the one corrected, so the snapshot is that version's).
+    let (trip, before) = head_and_snapshot(db, code)
+        .await?
+        .ok_or_else(AppError::not_found)?;
     let reason = validate::required(reason)
         .and_then(|r| validate::length(&r, 3, 500))
         .map_err(|e| AppError::field("reason", e))?;
@@ -859,7 +881,7 @@ pub async fn correct_at(
     }
     // A correction may be sent before the truck's arrival time has passed; after that, the
     // original arrival stays acceptable.
-    let c = check(db, input, now.min(trip.expected_arrival)).await?;
+    let c = check_with(gate, input, now.min(trip.expected_arrival))?;
     if trip.stage().arrived()
         && (c.gate.code != trip.gate || c.direction.as_str() != trip.direction)
     {
@@ -873,17 +895,6 @@ pub async fn correct_at(
         ));
     }
     let mut tx = db.begin_write().await?;
-    let row = sqlx::query(
-        "SELECT snapshot FROM border_trip_versions WHERE trip_id = $1 AND version = $2",
-    )
-    .bind(&trip.id)
-    .bind(trip.version)
-    .fetch_one(tx.conn())
-    .await
-    .map_err(db_err)?;
-    let before: BTreeMap<String, String> =
-        serde_json::from_str(&row.try_get::<String, _>(0).map_err(db_err)?)
-            .map_err(AppError::internal)?;
     let after = flatten(&c);
     let changes = diff(&before, &after);
     if changes.is_empty() {
@@ -901,11 +912,13 @@ pub async fn correct_at(
     }
     let driver_id = write_registries(&mut tx, &c, user_id).await?;
     let new_version = trip.version + 1;
-    let updated = sqlx::query(
+    // The stage as it is now (what a re-read after the commit gave): the trip is returned
+    // from what was written, without reading it again.
+    let updated = sqlx::query_as::<_, (String, i64)>(
         "UPDATE border_trips SET version = $1, enterprise_mst = $2, gate_code = $3, direction = $4, \
          vehicle_plate = $5, trailer_plate = $6, driver_id = $7, expected_arrival = $8, \
          customs_declaration = $9, total_weight_kg = $10, perishable = $11, quarantine = $12, \
-         updated_at = $13 WHERE id = $14 AND version = $15",
+         updated_at = $13 WHERE id = $14 AND version = $15 RETURNING stage, stage_at",
     )
     .bind(new_version)
     .bind(&c.enterprise_mst)
@@ -922,15 +935,15 @@ pub async fn correct_at(
     .bind(now)
     .bind(&trip.id)
     .bind(version)
-    .execute(tx.conn())
+    .fetch_optional(tx.conn())
     .await
     .map_err(DbError::from);
-    let rows = match updated {
-        Ok(r) => r.rows_affected(),
+    let stage = match updated {
+        Ok(r) => r,
         Err(e) if e.is_unique_violation() => return Err(vehicle_busy(&c.vehicle.plate.canonical)),
         Err(e) => return Err(e.into()),
     };
-    if rows != 1 {
+    let Some((stage, stage_at)) = stage else {
         return Err(AppError::conflict(
             format!(
                 "Tờ khai đã được sửa (nay là phiên bản {}); hãy tải lại rồi sửa tiếp",
@@ -941,7 +954,7 @@ pub async fn correct_at(
                 trip.version
             ),
         ));
-    }
+    };
     write_goods(&mut tx, &trip.id, &c.goods).await?;
     insert_version(
         &mut tx,
@@ -969,9 +982,56 @@ pub async fn correct_at(
     )
     .await?;
     tx.commit().await?;
-    get(db, code)
-        .await?
-        .ok_or_else(|| AppError::internal("trip vanished after correcting"))
+    Ok(Trip {
+        version: new_version,
+        enterprise_mst: c.enterprise_mst,
+        enterprise_name: c.enterprise_name,
+        gate: c.gate.code,
+        direction: c.direction.as_str().to_string(),
+        expected_arrival: c.expected_arrival,
+        vehicle_plate: c.vehicle.plate.canonical,
+        trailer_plate: c.trailer.map(|t| t.plate.canonical),
+        driver_id,
+        driver_name: c.driver.full_name,
+        driver_phone: c.driver.phone,
+        customs_declaration: c.customs_declaration,
+        total_weight_kg: c.total_weight_kg,
+        perishable: c.perishable,
+        quarantine: c.quarantine,
+        stage,
+        stage_at,
+        updated_at: now,
+        goods: c.goods,
+        ..trip
+    })
+}
+
+/// The trip `code` without its goods lines, and its current version's snapshot (field →
+/// value), in one statement: what a correction compares against.
+async fn head_and_snapshot(
+    db: &Db,
+    code: &str,
+) -> Result<Option<(Trip, BTreeMap<String, String>)>, AppError> {
+    let mut conn = db.read_conn().await?;
+    let row = sqlx::query(&format!(
+        "SELECT {TRIP_COLUMNS}, v.snapshot FROM border_trips t \
+         JOIN border_enterprises e ON e.mst = t.enterprise_mst \
+         JOIN border_drivers d ON d.id = t.driver_id \
+         LEFT JOIN border_trip_versions v ON v.trip_id = t.id AND v.version = t.version \
+         WHERE t.code = $1"
+    ))
+    .bind(code.trim())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let Some(row) = row else { return Ok(None) };
+    let trip = trip_of(&row)?;
+    let snapshot: Option<String> = row.try_get(22).map_err(db_err)?;
+    let snapshot = snapshot.ok_or_else(|| {
+        AppError::internal(format!("trip {}: no version {}", trip.code, trip.version))
+    })?;
+    let before = serde_json::from_str(&snapshot).map_err(AppError::internal)?;
+    Ok(Some((trip, before)))
 }
 
 /// Cancel a declaration that has not reached the gate.
@@ -1121,6 +1181,31 @@ pub(crate) async fn get_head_in(
     .map_err(db_err)?;
     let Some(row) = row else { return Ok(None) };
     Ok(Some(trip_of(&row)?))
+}
+
+/// [`get_head_in`] of many trips in one statement (đọc chuyến theo lô), by code: the codes go
+/// in as one JSON parameter ([`crate::bulk::rows_sql`]); a code with no trip is absent.
+pub(crate) async fn heads_in(
+    tx: &mut WriteTx,
+    codes: &[String],
+) -> Result<std::collections::HashMap<String, Trip>, AppError> {
+    if codes.is_empty() {
+        return Ok(Default::default());
+    }
+    let named = crate::bulk::codes_sql(tx.backend());
+    let rows = sqlx::query(&format!(
+        "SELECT {TRIP_COLUMNS} FROM border_trips t \
+         JOIN border_enterprises e ON e.mst = t.enterprise_mst \
+         JOIN border_drivers d ON d.id = t.driver_id \
+         WHERE t.code IN ({named})"
+    ))
+    .bind(crate::bulk::codes_json(codes)?)
+    .fetch_all(tx.conn())
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| trip_of(r).map(|t| (t.code.clone(), t)))
+        .collect()
 }
 
 /// Trips declared by a user, newest first.

@@ -2047,7 +2047,7 @@ impl Sim<'_> {
                 | Act::Reschedule { .. }
                 | Act::Grace
                 | Act::JoinStandby => {
-                    self.run_single(by_arrival, policy, i, at, act).await?;
+                    self.run_single(gs, by_arrival, policy, i, at, act).await?;
                 }
                 Act::Assess => assess.push((i, at)),
                 Act::Start(_) | Act::Decide(..) | Act::Customs(_) => {
@@ -2142,6 +2142,7 @@ impl Sim<'_> {
     /// A correction, a booking cancellation or a reschedule, through its service function.
     async fn run_single(
         &mut self,
+        gs: &[GateState],
         by_arrival: &mut Vec<usize>,
         policy: &Policy,
         i: usize,
@@ -2173,7 +2174,12 @@ impl Sim<'_> {
                     g.quantity = (g.weight_kg / 20) as f64;
                 }
                 let version = self.trips[i].version;
-                match declaration::correct_at(
+                // The gates the simulator holds (the registry does not change during a run).
+                let gate = gs
+                    .iter()
+                    .find(|g| g.gate.code == input.gate.trim())
+                    .map(|g| g.gate.clone());
+                match declaration::correct_with(
                     db,
                     &ctx,
                     "sim",
@@ -2182,6 +2188,7 @@ impl Sim<'_> {
                     &input,
                     "Cân lại hàng tại nơi xếp: sửa trọng lượng và số lượng",
                     at,
+                    gate,
                 )
                 .await
                 {

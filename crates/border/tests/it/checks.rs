@@ -69,6 +69,16 @@ async fn into_yard(db: &Db, trip: &Trip, at: i64) {
     tx.commit().await.unwrap();
 }
 
+/// Two durian trucks declared and in the yard since an hour ago (the time returned).
+async fn two_in_yard(db: &Db, plates: [&str; 2]) -> (Trip, Trip, i64) {
+    let a = declare(db, plates[0], &["08106000"]).await;
+    let b = declare(db, plates[1], &["08106000"]).await;
+    let t0 = now_micros() - 3_600_000_000;
+    into_yard(db, &a, t0).await;
+    into_yard(db, &b, t0).await;
+    (a, b, t0)
+}
+
 async fn stage(db: &Db, code: &str) -> Stage {
     declaration::get(db, code).await.unwrap().unwrap().stage()
 }
@@ -764,11 +774,7 @@ async fn a_batch_of_checks_keeps_order_and_refused_items_change_nothing() {
     use checks::{CheckDone, CheckOp, DecideItem};
     let t = crate::env().await;
     let db = &t.db;
-    let a = declare(db, "12C-123.45", &["08106000"]).await;
-    let b = declare(db, "12C-123.46", &["08106000"]).await;
-    let t0 = now_micros() - 3_600_000_000;
-    into_yard(db, &a, t0).await;
-    into_yard(db, &b, t0).await;
+    let (a, b, t0) = two_in_yard(db, ["12C-123.45", "12C-123.46"]).await;
     let (plant, guard, other_guard, customs) = (
         officer(PLANT),
         officer(HN_GUARD),
@@ -1001,6 +1007,101 @@ async fn a_batch_of_checks_keeps_order_and_refused_items_change_nothing() {
 /// leaves the journey at `declared` (the truck is not counted as arrived); when its checks
 /// clear it goes to `checked` and on to `paid` at that moment, and nothing asks for the fee
 /// again.
+/// The batch reads every trip it names in one statement: a code with no trip in the middle
+/// of the batch (a decision: 404; a release: 422) is refused and writes nothing, the trips
+/// before and after it are found and kept, and a code sent with spaces is the same trip.
+#[tokio::test]
+async fn a_batch_naming_an_unknown_trip_refuses_that_item_only() {
+    use checks::{CheckDone, CheckOp};
+    let t = crate::env().await;
+    let db = &t.db;
+    let (a, b, t0) = two_in_yard(db, ["12C-223.45", "12C-223.46"]).await;
+    let (plant, customs) = (officer(PLANT), officer(HN_CUSTOMS));
+    let unknown = "HN-000101-99999".to_string();
+    let audit_before = count(db, "SELECT COUNT(*) FROM audit_log").await;
+    let outbox_before = count(db, "SELECT COUNT(*) FROM outbox").await;
+    let release_at = declaration::local(t0 + 120_000_000).to_rfc3339();
+    let ops = vec![
+        CheckOp::Start {
+            principal: &plant,
+            trip_code: a.code.clone(),
+            kind: CheckKind::PlantQuarantine,
+            at: t0 + 10_000_000,
+        },
+        CheckOp::Decide {
+            principal: &plant,
+            trip_code: unknown.clone(),
+            kind: CheckKind::PlantQuarantine,
+            input: DecisionInput::new("pass", ""),
+            at: t0 + 20_000_000,
+        },
+        CheckOp::Release {
+            principal: &customs,
+            input: ReleaseInput {
+                trip_code: unknown.clone(),
+                ..release(&a, "released", &release_at)
+            },
+            now: now_micros(),
+        },
+        CheckOp::Decide {
+            principal: &plant,
+            trip_code: format!("  {} ", b.code),
+            kind: CheckKind::PlantQuarantine,
+            input: DecisionInput::new("pass", ""),
+            at: t0 + 30_000_000,
+        },
+        CheckOp::Decide {
+            principal: &plant,
+            trip_code: a.code.clone(),
+            kind: CheckKind::PlantQuarantine,
+            input: DecisionInput::new("pass", ""),
+            at: t0 + 40_000_000,
+        },
+    ];
+    let out = checks::record_many(db, &sys(), &ops).await.unwrap();
+    let statuses: Vec<u16> = out
+        .iter()
+        .map(|r| r.as_ref().map(|_| 200).unwrap_or_else(|e| e.status()))
+        .collect();
+    assert_eq!(statuses, [200, 404, 422, 200, 200]);
+    match &out[3] {
+        Ok(CheckDone::Decided(o)) => {
+            assert_eq!(
+                (o.trip_code.as_str(), o.status.as_str()),
+                (b.code.as_str(), "passed")
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // Kept: A's start and pass, B's pass — three audit entries, three events.
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM audit_log").await - audit_before,
+        3
+    );
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM outbox").await - outbox_before,
+        3
+    );
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM border_check_decisions").await,
+        3,
+        "A's start and pass, B's pass: nothing of the unknown trip's items"
+    );
+    assert_eq!(
+        count(db, "SELECT COUNT(*) FROM border_customs_releases").await,
+        0
+    );
+    for trip in [&a, &b] {
+        let rows = checks::checks_of(db, &trip.id).await.unwrap();
+        let plant: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.kind == CheckKind::PlantQuarantine)
+            .map(|r| r.status.as_str())
+            .collect();
+        assert_eq!(plant, ["passed"], "{}", trip.code);
+    }
+}
+
 #[tokio::test]
 async fn a_fee_paid_before_arrival_moves_the_trip_to_paid_when_its_checks_clear() {
     let t = crate::env().await;

@@ -4,10 +4,11 @@
 use crate::{count, sys};
 use chrono::{Duration, Utc};
 use tinhso_border::declaration::{self, DeclarationInput, GoodsLineInput};
+use tinhso_border::journey::Stage;
 use tinhso_border::pass;
 use tinhso_border::registry::DriverInput;
 use tinhso_kernel::ErrorCode;
-use tinhso_store::Db;
+use tinhso_store::{now_micros, Db};
 
 /// Tomorrow at `hh:mm`, Vietnam time, as the form sends it.
 pub fn tomorrow_at(hhmm: &str) -> String {
@@ -222,6 +223,11 @@ async fn corrections_are_in_place_versioned_and_checked() {
     assert_eq!(v2.code, trip.code, "the same declaration, not a new one");
     assert_eq!(v2.goods.len(), 2);
     assert_eq!(v2.total_weight_kg, 13_500);
+    assert_eq!(
+        Some(&v2),
+        declaration::get(&t.db, &trip.code).await.unwrap().as_ref(),
+        "the trip returned is the trip stored"
+    );
     let versions = declaration::versions(&t.db, &trip.id).await.unwrap();
     assert_eq!(versions.len(), 2);
     let changes = &versions[1].changes;
@@ -261,6 +267,26 @@ async fn corrections_are_in_place_versioned_and_checked() {
         .await
         .unwrap_err();
     assert_eq!(e.fields[0].field, "reason");
+    // With the gate looked up by the caller (`correct_with`): no such gate is the gate
+    // field's error, and nothing is written.
+    let e = declaration::correct_with(
+        &t.db,
+        &sys(),
+        "u-1",
+        &trip.code,
+        2,
+        &stale,
+        "Sửa lại",
+        now_micros(),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.fields[0].field, "gate");
+    assert_eq!(
+        declaration::versions(&t.db, &trip.id).await.unwrap().len(),
+        2
+    );
 
     // At the gate the gate cannot change; after crossing nothing can.
     sqlx::query("UPDATE border_trips SET stage = 'yard' WHERE code = $1")
@@ -274,6 +300,15 @@ async fn corrections_are_in_place_versioned_and_checked() {
         .await
         .unwrap_err();
     assert_eq!(e.fields[0].code, "gate_fixed");
+    // In the yard the goods can still be corrected: the trip returned is at its stage.
+    let v3 = declaration::correct(&t.db, &sys(), "u-1", &trip.code, 2, &stale, "Cân tại bãi")
+        .await
+        .unwrap();
+    assert_eq!((v3.version, v3.stage()), (3, Stage::Yard));
+    assert_eq!(
+        Some(&v3),
+        declaration::get(&t.db, &trip.code).await.unwrap().as_ref()
+    );
     sqlx::query("UPDATE border_trips SET stage = 'crossed' WHERE code = $1")
         .bind(&trip.code)
         .execute(t.db.pool())
@@ -284,8 +319,8 @@ async fn corrections_are_in_place_versioned_and_checked() {
         &sys(),
         "u-1",
         &trip.code,
-        2,
-        &stale,
+        3,
+        &fixed,
         "Sửa sau khi qua",
     )
     .await
@@ -297,7 +332,7 @@ async fn corrections_are_in_place_versioned_and_checked() {
             .unwrap()
             .unwrap()
             .version,
-        2
+        3
     );
 }
 
