@@ -770,28 +770,35 @@ async fn render_service(
     Ok(tinhso_http::layout::render(&page))
 }
 
-/// The catalogue's scope (phạm vi danh mục dịch vụ): the agencies of the active members
-/// (each member's agency code, without its `-SYSTEM`). Staff whose role covers one of them
-/// browse the catalogue with `back_office`; province-wide staff (the hub's administrators
-/// among them) always do.
+/// The catalogue's scope (phạm vi danh mục dịch vụ) for `principal`: when its agency is a
+/// hub member's (an active member's code, or that code followed by `-SYSTEM`), that agency
+/// as the platform places it (the agency and its ancestors, and the commune of a commune
+/// People's Committee: `tinhso_refdata::agencies::scope_of`); otherwise the province, which
+/// only province-wide roles reach. Staff whose `back_office` covers it browse the catalogue.
 pub async fn catalogue_scope(
     db: &tinhso_store::Db,
+    principal: Option<&tinhso_identity::Principal>,
 ) -> Result<ResourceScope, tinhso_kernel::AppError> {
-    let codes: Vec<String> =
-        sqlx::query_scalar("SELECT code FROM exchange_members WHERE status = 'active'")
-            .fetch_all(db.pool())
-            .await
-            .map_err(tinhso_store::DbError::from)?;
-    let mut agencies: Vec<String> = Vec::new();
-    for code in codes {
-        let agency = code.split('-').next().unwrap_or_default().to_string();
-        if !agencies.contains(&agency) {
-            agencies.push(agency);
-        }
+    let Some(agency) = principal.and_then(|p| p.agency_code.as_deref()) else {
+        return Ok(ResourceScope::province());
+    };
+    let members: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM exchange_members WHERE status = 'active' AND (code = $1 OR code LIKE $2)",
+    )
+    .bind(agency)
+    .bind(format!("{agency}-%"))
+    .fetch_one(db.pool())
+    .await
+    .map_err(tinhso_store::DbError::from)?;
+    if members == 0 {
+        return Ok(ResourceScope::province());
     }
-    Ok(ResourceScope {
-        agencies,
-        ..ResourceScope::province()
+    Ok(match tinhso_refdata::agencies::get(db, agency).await? {
+        Some(a) => tinhso_refdata::agencies::scope_of(db, &a).await?,
+        None => ResourceScope {
+            agencies: vec![agency.to_string()],
+            ..ResourceScope::province()
+        },
     })
 }
 
@@ -801,17 +808,18 @@ pub async fn may_browse_catalogue(
     db: &tinhso_store::Db,
     principal: Option<&tinhso_identity::Principal>,
 ) -> Result<bool, tinhso_kernel::AppError> {
-    let scope = catalogue_scope(db).await?;
+    let scope = catalogue_scope(db, principal).await?;
     Ok(tinhso_identity::authorize(principal, Permission::BackOffice, &scope).is_ok())
 }
 
-/// The catalogue's one check (`back_office` over a member agency), audited when refused.
+/// The catalogue's one check (`back_office` over the caller's member agency, or province-wide),
+/// audited when refused.
 async fn require_catalogue(
     state: &AppState,
     ctx: &ReqCtx,
     target: &str,
 ) -> Result<(), tinhso_kernel::AppError> {
-    let scope = catalogue_scope(&state.db).await?;
+    let scope = catalogue_scope(&state.db, ctx.principal.as_ref()).await?;
     context::require(state, ctx, Permission::BackOffice, &scope, target).await
 }
 

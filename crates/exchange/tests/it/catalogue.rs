@@ -1,7 +1,8 @@
 //! The service catalogue for staff of member agencies (danh mục dịch vụ cho thành viên):
-//! `back_office` over an agency that is a hub member opens `/nghiep-vu/lien-thong` and each
-//! active service's page (provider, classification, operations, the OpenAPI document), with
-//! none of the administrators' actions; staff of other agencies and citizens are refused.
+//! staff whose agency is a hub member, and whose `back_office` covers that agency (an agency
+//! scope, or the commune of a commune People's Committee), open `/nghiep-vu/lien-thong` and
+//! each active service's page (provider, classification, operations, the OpenAPI document),
+//! with none of the administrators' actions; staff of other agencies and citizens are refused.
 
 use crate::support::{self, page_with, principal, register, register_service};
 use std::sync::Arc;
@@ -12,18 +13,20 @@ use tinhso_identity::{Principal, Role, Scope};
 const MEMBER_AGENCY: &str = "000.00.23.H37";
 const PROVIDER: &str = "000.00.19.H37";
 
-/// A one-stop officer of `agency`.
+/// A one-stop officer of `agency`, over that agency.
 fn officer_of(agency: &str) -> Principal {
+    staff(agency, Role::OneStopOfficer, Scope::Agency(agency.into()))
+}
+
+/// A staff account of `agency` holding `role` over `scope`.
+fn staff(agency: &str, role: Role, scope: Scope) -> Principal {
     Principal {
         user_id: "u2".into(),
-        username: "motcua".into(),
-        display_name: "Cán bộ một cửa".into(),
+        username: "canbo".into(),
+        display_name: "Cán bộ".into(),
         kind: "staff".into(),
         agency_code: Some(agency.into()),
-        roles: vec![RoleAssignment {
-            role: Role::OneStopOfficer,
-            scope: Scope::Agency(agency.into()),
-        }],
+        roles: vec![RoleAssignment { role, scope }],
         method: AuthMethod::Session,
     }
 }
@@ -31,7 +34,15 @@ fn officer_of(agency: &str) -> Principal {
 /// The hub's routes, every request made by `p`, over a registry with a member agency (through
 /// its one-stop system), a provider with an active and a suspended service: the base URL.
 async fn server_as(p: Principal) -> (tinhso_store::test_support::TestDb, String) {
-    let t = support::db().await;
+    let t = tinhso_store::test_support::fresh(&[
+        tinhso_store::migrate::STORE_MIGRATIONS,
+        tinhso_refdata::MIGRATIONS,
+        tinhso_exchange::MIGRATIONS,
+    ])
+    .await;
+    tinhso_refdata::agencies::seed(&t.db, &support::ctx())
+        .await
+        .unwrap();
     register(
         &t.db,
         &format!("{MEMBER_AGENCY}-MOTCUA"),
@@ -183,5 +194,33 @@ async fn others_are_refused_the_catalogue() {
     assert_eq!(
         get(&http, format!("{base}/nghiep-vu/lien-thong")).await.0,
         200
+    );
+}
+
+/// A commune People's Committee's officers hold their commune, not their agency: the
+/// catalogue places the member agency as the platform does (its commune included).
+#[tokio::test]
+async fn commune_officers_of_a_member_commune_browse_it() {
+    let http = reqwest::Client::new();
+    let tam_thanh = staff(
+        MEMBER_AGENCY,
+        Role::CommuneOfficer,
+        Scope::Commune("05986".into()),
+    );
+    let (_t, base) = server_as(tam_thanh).await;
+    assert_eq!(
+        get(&http, format!("{base}/nghiep-vu/lien-thong")).await.0,
+        200
+    );
+    // The same role over another commune does not reach it.
+    let elsewhere = staff(
+        MEMBER_AGENCY,
+        Role::CommuneOfficer,
+        Scope::Commune("05977".into()),
+    );
+    let (_t, base) = server_as(elsewhere).await;
+    assert_eq!(
+        get(&http, format!("{base}/nghiep-vu/lien-thong")).await.0,
+        403
     );
 }
