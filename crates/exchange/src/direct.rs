@@ -115,8 +115,8 @@ pub async fn publish(db: &Db, key: &SigningKey) -> Result<(Vec<u8>, String), DbE
 #[derive(Debug)]
 pub struct Held {
     pub snapshot: Snapshot,
-    /// member → unrevoked keys, for active members only.
-    keys: HashMap<String, Vec<String>>,
+    /// member → unrevoked keys (with their certificates' validity), for active members only.
+    keys: HashMap<String, Vec<registry::ActiveKey>>,
     /// `provider\ncode` → service.
     services: HashMap<String, registry::Service>,
     /// `client\nprovider\ncode` → operations.
@@ -131,7 +131,10 @@ impl Held {
             .filter(|m| m.status == "active")
             .map(|m| {
                 let keys = m.keys.iter().filter(|k| k.revoked_at.is_none());
-                (m.code.clone(), keys.map(|k| k.public_key.clone()).collect())
+                (
+                    m.code.clone(),
+                    keys.map(registry::ActiveKey::from).collect(),
+                )
             })
             .collect();
         let services = snapshot
@@ -155,8 +158,9 @@ impl Held {
         }
     }
 
-    /// The keys a request from `member` may be signed with: none unless it is active.
-    pub fn active_keys(&self, member: &str) -> Vec<String> {
+    /// The keys a request from `member` may be signed with: none unless it is active; a key
+    /// from a certificate carries its validity period, checked when a signature is.
+    pub fn active_keys(&self, member: &str) -> Vec<registry::ActiveKey> {
         self.keys.get(member).cloned().unwrap_or_default()
     }
 
@@ -446,7 +450,14 @@ impl Node {
     ) -> Result<Answer, CallError> {
         let started = Instant::now();
         let held = self.current().map_err(CallError::Stale)?;
-        let provider_keys = held.active_keys(request.provider);
+        // The provider's keys, without those whose certificate is outside its validity period.
+        let now = now_micros();
+        let provider_keys: Vec<String> = held
+            .active_keys(request.provider)
+            .into_iter()
+            .filter(|k| k.valid.is_none_or(|(from, to)| (from..=to).contains(&now)))
+            .map(|k| k.public_key)
+            .collect();
         if provider_keys.is_empty() {
             return Err(CallError::UnknownProvider(request.provider.to_string()));
         }

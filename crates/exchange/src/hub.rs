@@ -188,11 +188,14 @@ struct RegistryCache {
 
 type CacheMap<K, V> = Mutex<HashMap<K, Cached<V>>>;
 /// A member's active keys, parsed once (`None`: a stored key that does not parse, which no
-/// signature verifies under).
-type MemberKeys = Vec<Option<ed25519_dalek::VerifyingKey>>;
+/// signature verifies under), each with its certificate's validity period (Unix
+/// microseconds) when it came from one.
+type MemberKeys = Vec<(Option<ed25519_dalek::VerifyingKey>, Option<(i64, i64)>)>;
 
-fn parsed_keys(keys: &[String]) -> MemberKeys {
-    keys.iter().map(|k| signing::parse_public_key(k)).collect()
+fn parsed_keys(keys: &[registry::ActiveKey]) -> MemberKeys {
+    keys.iter()
+        .map(|k| (signing::parse_public_key(&k.public_key), k.valid))
+        .collect()
 }
 /// (client, provider, service).
 type RightKey = (String, String, String);
@@ -420,6 +423,18 @@ const BAD_SIGNATURE: Refusal = refusal(
     "bad_signature",
     "Chữ ký không hợp lệ",
     "The signature does not verify",
+);
+const CERTIFICATE_EXPIRED: Refusal = refusal(
+    StatusCode::UNAUTHORIZED,
+    "certificate_expired",
+    "Chứng thư số của thành viên đã hết hạn; quản trị trục cần đăng ký chứng thư hoặc khóa mới",
+    "The member's certificate has expired; the hub's administrators must register a new certificate or key",
+);
+const CERTIFICATE_NOT_YET_VALID: Refusal = refusal(
+    StatusCode::UNAUTHORIZED,
+    "certificate_not_yet_valid",
+    "Chứng thư số của thành viên chưa đến thời hạn hiệu lực",
+    "The member's certificate is not valid yet",
 );
 const EXPIRED: Refusal = refusal(
     StatusCode::UNAUTHORIZED,
@@ -1148,12 +1163,25 @@ impl Hub {
         if keys.is_empty() {
             return (request_sha256, refused(&UNKNOWN_MEMBER, false));
         }
-        if !keys
-            .iter()
-            .flatten()
-            .any(|k| signing::verify_with(k, &text, client_signature))
-        {
+        // The key the signature verifies under; a key from a certificate counts only inside
+        // the certificate's validity period.
+        let Some((_, valid)) = keys.iter().find(|(k, _)| {
+            k.as_ref()
+                .is_some_and(|k| signing::verify_with(k, &text, client_signature))
+        }) else {
             return (request_sha256, refused(&BAD_SIGNATURE, false));
+        };
+        if let Some((from, to)) = *valid {
+            let now = now_micros();
+            if now < from || now > to {
+                let r = if now > to {
+                    &CERTIFICATE_EXPIRED
+                } else {
+                    &CERTIFICATE_NOT_YET_VALID
+                };
+                tracing::warn!(member = %client, outcome = r.outcome, "request signed with a key whose certificate is outside its validity period");
+                return (request_sha256, refused(r, false));
+            }
         }
         let now_s = now_micros() / 1_000_000;
         let skew = i64::try_from(self.cfg.clock_skew.as_secs()).unwrap_or(300);

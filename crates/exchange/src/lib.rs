@@ -22,6 +22,7 @@
 
 pub mod bench;
 pub mod bodies;
+pub mod certificate;
 pub mod direct;
 pub mod events;
 pub mod hub;
@@ -109,5 +110,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 5037,
         name: "exchange hub: exchanges in flight, so a crash between forwarding and logging is logged as interrupted",
         sql: include_str!("../migrations/5037_exchange_inflight.sql"),
+    },
+    Migration {
+        version: 5038,
+        name: "exchange hub: members' X.509 certificates (PEM, fingerprint, validity) beside their keys",
+        sql: include_str!("../migrations/5038_member_certificates.sql"),
     },
 ];

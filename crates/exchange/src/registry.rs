@@ -9,6 +9,8 @@ use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
 use tinhso_store::{now_micros, Db, DbError};
 
+pub use crate::certificate::KeyCertificate;
+
 /// Bumped after every change to members, keys, services or rights made through this module
 /// (the only writer of those tables): the hub's cached reads of the registry
 /// ([`crate::Hub`]) compare it with the value they were read under and read again when it
@@ -39,6 +41,84 @@ pub struct MemberKey {
     pub public_key: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// The X.509 certificate the key was taken from (chứng thư số), when it was registered
+    /// as one: requests signed with the key are refused outside its validity period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<KeyCertificate>,
+}
+
+/// A key a request may be signed with (khóa hiệu lực): the key, and the validity period
+/// (Unix microseconds) of the certificate it came from, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveKey {
+    pub public_key: String,
+    pub valid: Option<(i64, i64)>,
+}
+
+impl From<&MemberKey> for ActiveKey {
+    fn from(k: &MemberKey) -> Self {
+        Self {
+            public_key: k.public_key.clone(),
+            valid: k.certificate.as_ref().map(|c| (c.not_before, c.not_after)),
+        }
+    }
+}
+
+/// How a member is identified (định danh thành viên): a bare ed25519 public key, or an X.509
+/// certificate (PEM) holding one — exactly one of the two.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct Credential {
+    /// ed25519 public key, standard base64 of 32 bytes.
+    #[serde(default)]
+    pub public_key: String,
+    /// An X.509 certificate in PEM whose subject key is ed25519.
+    #[serde(default)]
+    pub certificate: String,
+}
+
+impl Credential {
+    /// A bare key.
+    pub fn key(public_key: &str) -> Self {
+        Self {
+            public_key: public_key.to_string(),
+            certificate: String::new(),
+        }
+    }
+
+    /// The key to store and, for a certificate, what is kept of it; errors on the field
+    /// given (`public_key` or `certificate`).
+    fn check(&self, errs: &mut FieldErrors) -> Option<(String, Option<KeyCertificate>)> {
+        match (self.public_key.trim(), self.certificate.trim()) {
+            ("", "") => {
+                errs.push(
+                    "public_key",
+                    Invalid::new(
+                        "credential_missing",
+                        "Cần khóa công khai ed25519 (base64) hoặc chứng thư số X.509 (PEM)",
+                        "Give an ed25519 public key (base64) or an X.509 certificate (PEM)",
+                    ),
+                );
+                None
+            }
+            (_, "") => errs
+                .check("public_key", public_key(&self.public_key))
+                .map(|k| (k, None)),
+            ("", pem) => errs
+                .check("certificate", crate::certificate::parse(pem, now_micros()))
+                .map(|p| (p.public_key, Some(p.certificate))),
+            _ => {
+                errs.push(
+                    "certificate",
+                    Invalid::new(
+                        "credential_both",
+                        "Chỉ nhập một trong hai: khóa công khai hoặc chứng thư số (khóa được lấy từ chứng thư)",
+                        "Give either the public key or the certificate, not both (the key is taken from the certificate)",
+                    ),
+                );
+                None
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -295,7 +375,8 @@ fn name(s: &str) -> Result<String, Invalid> {
 
 async fn keys_of(db: &Db, code: &str) -> Result<Vec<MemberKey>, DbError> {
     let rows = sqlx::query(
-        "SELECT id, public_key, created_at, revoked_at FROM exchange_member_keys \
+        "SELECT id, public_key, created_at, revoked_at, certificate, certificate_sha256, \
+         certificate_subject, not_before, not_after FROM exchange_member_keys \
          WHERE member_code = $1 ORDER BY created_at, id",
     )
     .bind(code)
@@ -303,14 +384,67 @@ async fn keys_of(db: &Db, code: &str) -> Result<Vec<MemberKey>, DbError> {
     .await?;
     rows.iter()
         .map(|r| {
+            let pem: Option<String> = r.try_get(4)?;
+            let certificate = match pem {
+                Some(pem) => Some(KeyCertificate {
+                    pem,
+                    sha256: r.try_get::<Option<String>, _>(5)?.unwrap_or_default(),
+                    subject: r.try_get::<Option<String>, _>(6)?.unwrap_or_default(),
+                    not_before: r.try_get::<Option<i64>, _>(7)?.unwrap_or(i64::MAX),
+                    not_after: r.try_get::<Option<i64>, _>(8)?.unwrap_or(i64::MIN),
+                }),
+                None => None,
+            };
             Ok(MemberKey {
                 id: r.try_get(0)?,
                 public_key: r.try_get(1)?,
                 created_at: r.try_get(2)?,
                 revoked_at: r.try_get(3)?,
+                certificate,
             })
         })
         .collect()
+}
+
+/// Insert a member's key (with what is kept of its certificate) in `tx`.
+async fn insert_key(
+    tx: &mut tinhso_store::WriteTx,
+    id: &str,
+    code: &str,
+    key: &str,
+    cert: Option<&KeyCertificate>,
+    now: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO exchange_member_keys (id, member_code, public_key, created_at, certificate, \
+         certificate_sha256, certificate_subject, not_before, not_after) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id)
+    .bind(code)
+    .bind(key)
+    .bind(now)
+    .bind(cert.map(|c| c.pem.clone()))
+    .bind(cert.map(|c| c.sha256.clone()))
+    .bind(cert.map(|c| c.subject.clone()))
+    .bind(cert.map(|c| c.not_before))
+    .bind(cert.map(|c| c.not_after))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The audit summary of a new key: its id and key, and its certificate's fingerprint,
+/// subject and validity when it came from one.
+fn key_summary(id: &str, key: &str, cert: Option<&KeyCertificate>) -> serde_json::Value {
+    let mut v = serde_json::json!({ "key_id": id, "public_key": key });
+    if let Some(c) = cert {
+        v["certificate_sha256"] = c.sha256.clone().into();
+        v["certificate_subject"] = c.subject.clone().into();
+        v["not_before"] = c.not_before.into();
+        v["not_after"] = c.not_after.into();
+    }
+    v
 }
 
 /// One member with its keys.
@@ -394,16 +528,27 @@ pub async fn list_members(db: &Db) -> Result<Vec<Member>, AppError> {
     Ok(out)
 }
 
-/// The public keys a request from `code` may be signed with: none unless the member is
-/// active.
-pub async fn active_keys(db: &Db, code: &str) -> Result<Vec<String>, DbError> {
-    Ok(sqlx::query_scalar(
-        "SELECT k.public_key FROM exchange_member_keys k JOIN exchange_members m ON m.code = k.member_code \
+/// The public keys a request from `code` may be signed with, with their certificates'
+/// validity periods: none unless the member is active.
+pub async fn active_keys(db: &Db, code: &str) -> Result<Vec<ActiveKey>, DbError> {
+    sqlx::query(
+        "SELECT k.public_key, k.not_before, k.not_after FROM exchange_member_keys k \
+         JOIN exchange_members m ON m.code = k.member_code \
          WHERE k.member_code = $1 AND k.revoked_at IS NULL AND m.status = 'active'",
     )
     .bind(code)
     .fetch_all(db.pool())
-    .await?)
+    .await?
+    .iter()
+    .map(|r| {
+        let nb: Option<i64> = r.try_get(1)?;
+        let na: Option<i64> = r.try_get(2)?;
+        Ok(ActiveKey {
+            public_key: r.try_get(0)?,
+            valid: nb.zip(na),
+        })
+    })
+    .collect()
 }
 
 /// Register a member with its first public key.
@@ -414,13 +559,24 @@ pub async fn register_member(
     member_name: &str,
     key_b64: &str,
 ) -> Result<Member, AppError> {
+    register_member_with(db, ctx, code, member_name, &Credential::key(key_b64)).await
+}
+
+/// Register a member with its first key, given bare or as an X.509 certificate.
+pub async fn register_member_with(
+    db: &Db,
+    ctx: &Ctx,
+    code: &str,
+    member_name: &str,
+    credential: &Credential,
+) -> Result<Member, AppError> {
     let _changed = Changed;
     let mut errs = FieldErrors::new();
     let code = errs.check("code", member_code(code));
     let member_name = errs.check("name", name(member_name));
-    let key = errs.check("public_key", public_key(key_b64));
+    let key = credential.check(&mut errs);
     errs.into_result()?;
-    let (Some(code), Some(member_name), Some(key)) = (code, member_name, key) else {
+    let (Some(code), Some(member_name), Some((key, cert))) = (code, member_name, key) else {
         return Err(AppError::internal("validation"));
     };
     let now = now_micros();
@@ -435,22 +591,15 @@ pub async fn register_member(
     .execute(tx.conn())
     .await
     .map_err(DbError::from)?;
-    sqlx::query(
-        "INSERT INTO exchange_member_keys (id, member_code, public_key, created_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(&key_id)
-    .bind(&code)
-    .bind(&key)
-    .bind(now)
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?;
+    insert_key(&mut tx, &key_id, &code, &key, cert.as_ref(), now).await?;
+    let mut summary = key_summary(&key_id, &key, cert.as_ref());
+    summary["name"] = member_name.clone().into();
     tx.audit(&ctx.entry(
         "exchange.member_register",
         "exchange_member",
         &code,
         &code,
-        serde_json::json!({ "name": member_name, "key_id": key_id, "public_key": key }),
+        summary,
     ))
     .await?;
     tx.commit().await?;
@@ -503,8 +652,23 @@ pub async fn rotate_key(
     code: &str,
     key_b64: &str,
 ) -> Result<MemberKey, AppError> {
+    rotate_credential(db, ctx, code, &Credential::key(key_b64)).await
+}
+
+/// [`rotate_key`] with the new key given bare or as an X.509 certificate.
+pub async fn rotate_credential(
+    db: &Db,
+    ctx: &Ctx,
+    code: &str,
+    credential: &Credential,
+) -> Result<MemberKey, AppError> {
     let _changed = Changed;
-    let key = public_key(key_b64).map_err(|e| AppError::field("public_key", e))?;
+    let mut errs = FieldErrors::new();
+    let checked = credential.check(&mut errs);
+    errs.into_result()?;
+    let Some((key, cert)) = checked else {
+        return Err(AppError::internal("validation"));
+    };
     require_member(db, code).await?;
     let now = now_micros();
     let id = uuid::Uuid::now_v7().to_string();
@@ -517,22 +681,13 @@ pub async fn rotate_key(
     .execute(tx.conn())
     .await
     .map_err(DbError::from)?;
-    sqlx::query(
-        "INSERT INTO exchange_member_keys (id, member_code, public_key, created_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(&id)
-    .bind(code)
-    .bind(&key)
-    .bind(now)
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?;
+    insert_key(&mut tx, &id, code, &key, cert.as_ref(), now).await?;
     tx.audit(&ctx.entry(
         "exchange.key_rotate",
         "exchange_member",
         code,
         code,
-        serde_json::json!({ "key_id": id, "public_key": key }),
+        key_summary(&id, &key, cert.as_ref()),
     ))
     .await?;
     tx.commit().await?;
@@ -541,6 +696,7 @@ pub async fn rotate_key(
         public_key: key,
         created_at: now,
         revoked_at: None,
+        certificate: cert,
     })
 }
 

@@ -49,6 +49,14 @@ pub const RULES: &[Rule] = {
         // Members' event pulls (`pull`, `ack`): the member's signature and topic rights,
         // checked by the hub.
         ("POST", "/lgsp/v1/_events/{action}", Public),
+        // The service catalogue for staff of member agencies (back_office over a member
+        // agency, checked again inside by `require_catalogue`), without the admin actions.
+        ("GET", "/nghiep-vu/lien-thong", Perm(BackOffice)),
+        (
+            "GET",
+            "/nghiep-vu/lien-thong/{provider}/{code}",
+            Perm(BackOffice),
+        ),
         // Administration (province-wide exchange_manage, checked again inside).
         ("GET", "/quan-tri/truc-lien-thong", Perm(ExchangeManage)),
         (
@@ -315,6 +323,11 @@ pub fn routes(hub: Arc<Hub>) -> Router<AppState> {
             "/api/v1/exchange/dead-letters/{id}/replay",
             post(api_replay),
         )
+        .route("/nghiep-vu/lien-thong", get(catalogue_page))
+        .route(
+            "/nghiep-vu/lien-thong/{provider}/{code}",
+            get(member_service_page),
+        )
         .route("/quan-tri/truc-lien-thong", get(hub_page))
         .route(
             "/quan-tri/truc-lien-thong/dich-vu/{provider}/{code}",
@@ -382,6 +395,19 @@ struct KeyRow {
     fingerprint: String,
     created: String,
     revoked: String,
+    /// The certificate it was taken from, if any.
+    certificate: Option<CertificateRow>,
+}
+
+/// A key's X.509 certificate on the page (chứng thư số): subject, SHA-256 fingerprint,
+/// validity (UTC), whether it has expired, and the PEM.
+struct CertificateRow {
+    subject: String,
+    sha256: String,
+    not_before: String,
+    not_after: String,
+    expired: bool,
+    pem: String,
 }
 
 /// A topic right with its date.
@@ -493,6 +519,9 @@ pub struct MemberForm {
     pub name: String,
     #[serde(default)]
     pub public_key: String,
+    /// Or an X.509 certificate (PEM) holding the key.
+    #[serde(default)]
+    pub certificate: String,
 }
 
 /// Cấp / thu hồi quyền: the right form; `operations` one per line (none: the whole service).
@@ -543,6 +572,9 @@ pub struct KeyForm {
     pub member: String,
     #[serde(default)]
     pub public_key: String,
+    /// Or an X.509 certificate (PEM) holding the key.
+    #[serde(default)]
+    pub certificate: String,
 }
 
 /// Cấp / thu hồi quyền nhận sự kiện: the topic-right form and the rows' revoke buttons.
@@ -686,6 +718,9 @@ async fn hub_page(
 #[template(path = "hub_service.html")]
 struct ServicePage {
     c: tinhso_http::layout::Chrome,
+    /// The administrators' view (back to the hub page, the provider's endpoint shown), or
+    /// the members' (back to the catalogue).
+    admin: bool,
     s: registry::Service,
     /// (METHOD, path template, summary).
     operations: Vec<(String, String, String)>,
@@ -703,9 +738,22 @@ async fn service_page(
     require_admin(&state, &ctx, "exchange_service")
         .await
         .map_err(|e| ctx.page_err(e))?;
-    let s = registry::get_service(&state.db, &provider, &code)
+    render_service(&state, &ctx, &provider, &code, true).await
+}
+
+/// A service's page: the administrators' (`admin`, every service) or the members' (active
+/// services only); 404 for any other.
+async fn render_service(
+    state: &AppState,
+    ctx: &ReqCtx,
+    provider: &str,
+    code: &str,
+    admin: bool,
+) -> Result<Response, tinhso_http::PageError> {
+    let s = registry::get_service(&state.db, provider, code)
         .await
         .map_err(|e| ctx.page_err(tinhso_kernel::AppError::from(e)))?
+        .filter(|s| admin || s.active)
         .ok_or_else(|| {
             ctx.page_err(tinhso_kernel::AppError::not_found().with_detail(
                 format!("Không có dịch vụ {provider}/{code}"),
@@ -713,12 +761,146 @@ async fn service_page(
             ))
         })?;
     let page = ServicePage {
-        c: tinhso_http::layout::Chrome::of(&ctx),
+        c: tinhso_http::layout::Chrome::of(ctx),
+        admin,
         operations: registry::operations(&s.openapi),
         document: serde_json::to_string_pretty(&s.openapi).unwrap_or_default(),
         s,
     };
     Ok(tinhso_http::layout::render(&page))
+}
+
+/// The catalogue's scope (phạm vi danh mục dịch vụ) for `principal`: when its agency is a
+/// hub member's (an active member's code, or that code followed by `-SYSTEM`), that agency
+/// as the platform places it (the agency and its ancestors, and the commune of a commune
+/// People's Committee: `tinhso_refdata::agencies::scope_of`); otherwise the province, which
+/// only province-wide roles reach. Staff whose `back_office` covers it browse the catalogue.
+pub async fn catalogue_scope(
+    db: &tinhso_store::Db,
+    principal: Option<&tinhso_identity::Principal>,
+) -> Result<ResourceScope, tinhso_kernel::AppError> {
+    let Some(agency) = principal.and_then(|p| p.agency_code.as_deref()) else {
+        return Ok(ResourceScope::province());
+    };
+    let members: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM exchange_members WHERE status = 'active' AND (code = $1 OR code LIKE $2)",
+    )
+    .bind(agency)
+    .bind(format!("{agency}-%"))
+    .fetch_one(db.pool())
+    .await
+    .map_err(tinhso_store::DbError::from)?;
+    if members == 0 {
+        return Ok(ResourceScope::province());
+    }
+    Ok(match tinhso_refdata::agencies::get(db, agency).await? {
+        Some(a) => tinhso_refdata::agencies::scope_of(db, &a).await?,
+        None => ResourceScope {
+            agencies: vec![agency.to_string()],
+            ..ResourceScope::province()
+        },
+    })
+}
+
+/// Whether `principal` may browse the catalogue (for links such as the back office's card;
+/// not audited). The pages check the same through [`require_catalogue`].
+pub async fn may_browse_catalogue(
+    db: &tinhso_store::Db,
+    principal: Option<&tinhso_identity::Principal>,
+) -> Result<bool, tinhso_kernel::AppError> {
+    let scope = catalogue_scope(db, principal).await?;
+    Ok(tinhso_identity::authorize(principal, Permission::BackOffice, &scope).is_ok())
+}
+
+/// The catalogue's one check (`back_office` over the caller's member agency, or province-wide),
+/// audited when refused.
+async fn require_catalogue(
+    state: &AppState,
+    ctx: &ReqCtx,
+    target: &str,
+) -> Result<(), tinhso_kernel::AppError> {
+    let scope = catalogue_scope(&state.db, ctx.principal.as_ref()).await?;
+    context::require(state, ctx, Permission::BackOffice, &scope, target).await
+}
+
+/// One service in the members' catalogue.
+struct CatalogueRow {
+    provider: String,
+    provider_name: String,
+    code: String,
+    name: String,
+    classification: &'static str,
+    operations: usize,
+}
+
+/// The members' catalogue (danh mục dịch vụ trục liên thông): the active services.
+#[derive(askama::Template)]
+#[template(path = "catalogue.html")]
+struct CataloguePage {
+    c: tinhso_http::layout::Chrome,
+    services: Vec<CatalogueRow>,
+}
+
+/// A classification's label in the visitor's language.
+fn classification_label(lang: tinhso_http::i18n::Lang, k: &str) -> &'static str {
+    match k {
+        "public" => lang.s("công khai", "public"),
+        "internal" => lang.s("nội bộ", "internal"),
+        _ => lang.s(
+            "hạn chế (không lưu nội dung)",
+            "restricted (bodies not kept)",
+        ),
+    }
+}
+
+/// `GET /nghiep-vu/lien-thong`: the service catalogue for staff of member agencies — each
+/// active service with its provider, classification and operations, linked to its page.
+async fn catalogue_page(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+) -> Result<Response, tinhso_http::PageError> {
+    require_catalogue(&state, &ctx, "exchange_catalogue")
+        .await
+        .map_err(|e| ctx.page_err(e))?;
+    let members = registry::list_members(&state.db)
+        .await
+        .map_err(|e| ctx.page_err(e))?;
+    let services = registry::list_services(&state.db)
+        .await
+        .map_err(|e| ctx.page_err(e))?;
+    let page = CataloguePage {
+        c: tinhso_http::layout::Chrome::of(&ctx),
+        services: services
+            .into_iter()
+            .filter(|s| s.active)
+            .map(|s| CatalogueRow {
+                provider_name: members
+                    .iter()
+                    .find(|m| m.code == s.provider)
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default(),
+                operations: registry::operations(&s.openapi).len(),
+                classification: classification_label(ctx.lang, &s.classification),
+                provider: s.provider,
+                code: s.code,
+                name: s.name,
+            })
+            .collect(),
+    };
+    Ok(tinhso_http::layout::render(&page))
+}
+
+/// `GET /nghiep-vu/lien-thong/{provider}/{code}`: an active service's page for staff of
+/// member agencies (operations and OpenAPI document, no endpoint, no admin actions).
+async fn member_service_page(
+    State(state): State<AppState>,
+    ctx: ReqCtx,
+    Path((provider, code)): Path<(String, String)>,
+) -> Result<Response, tinhso_http::PageError> {
+    require_catalogue(&state, &ctx, "exchange_catalogue")
+        .await
+        .map_err(|e| ctx.page_err(e))?;
+    render_service(&state, &ctx, &provider, &code, false).await
 }
 
 /// The page with `forms` (the values typed, the refusals) and `status`.
@@ -772,14 +954,7 @@ async fn render(
     let classifications = registry::CLASSIFICATIONS
         .iter()
         .map(|k| {
-            let label = match *k {
-                "public" => ctx.lang.s("công khai", "public"),
-                "internal" => ctx.lang.s("nội bộ", "internal"),
-                _ => ctx.lang.s(
-                    "hạn chế (không lưu nội dung)",
-                    "restricted (bodies not kept)",
-                ),
-            };
+            let label = classification_label(ctx.lang, k);
             (*k, label, forms.service.classification == *k)
         })
         .collect();
@@ -886,6 +1061,14 @@ async fn render(
                             fingerprint: crate::signing::fingerprint(&k.public_key),
                             created: chrono_time(k.created_at),
                             revoked: k.revoked_at.map(chrono_time).unwrap_or_default(),
+                            certificate: k.certificate.as_ref().map(|c| CertificateRow {
+                                subject: c.subject.clone(),
+                                sha256: c.sha256.clone(),
+                                not_before: chrono_time(c.not_before),
+                                not_after: chrono_time(c.not_after),
+                                expired: !c.valid_at(tinhso_store::now_micros()),
+                                pem: c.pem.clone(),
+                            }),
                         })
                         .collect(),
                     topics: topic_rights
@@ -1079,7 +1262,11 @@ impl HubForm {
 async fn form_register_member(p: HubForm, axum::Form(f): axum::Form<MemberForm>) -> PageResult {
     let (db, audit) = (&p.state.db, p.ctx.audit());
     let act = async {
-        registry::register_member(db, &audit, &f.code, &f.name, &f.public_key)
+        let credential = registry::Credential {
+            public_key: f.public_key.clone(),
+            certificate: f.certificate.clone(),
+        };
+        registry::register_member_with(db, &audit, &f.code, &f.name, &credential)
             .await
             .map(|_| ())
     };
@@ -1222,7 +1409,11 @@ async fn form_rotate_key(p: HubForm, axum::Form(f): axum::Form<KeyForm>) -> Page
     let member = f.member.trim();
     let act = async {
         registry::member_code(member).map_err(|e| tinhso_kernel::AppError::field("member", e))?;
-        registry::rotate_key(db, &audit, member, &f.public_key)
+        let credential = registry::Credential {
+            public_key: f.public_key.clone(),
+            certificate: f.certificate.clone(),
+        };
+        registry::rotate_credential(db, &audit, member, &credential)
             .await
             .map(|_| ())
     };
@@ -1347,18 +1538,15 @@ async fn admin(state: &AppState, ctx: &ReqCtx, target: &str) -> Result<(), ApiEr
     Ok(require_admin(state, ctx, target).await?)
 }
 
+/// A member to register, identified by an ed25519 key or an X.509 certificate holding one
+/// (exactly one of `public_key` and `certificate`).
 #[derive(Deserialize, ToSchema)]
 pub struct MemberBody {
     /// Agency code (QCVN 102:2016), optionally `-SYSTEM`.
     pub code: String,
     pub name: String,
-    /// ed25519 public key, standard base64 of 32 bytes.
-    pub public_key: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct KeyBody {
-    pub public_key: String,
+    #[serde(flatten)]
+    pub credential: registry::Credential,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -1413,22 +1601,23 @@ async fn api_register_member(
 ) -> Result<Response, ApiError> {
     admin(&state, &ctx, "exchange_member").await?;
     let m =
-        registry::register_member(&state.db, &ctx.audit(), &b.code, &b.name, &b.public_key).await?;
+        registry::register_member_with(&state.db, &ctx.audit(), &b.code, &b.name, &b.credential)
+            .await?;
     Ok((StatusCode::CREATED, Json(m)).into_response())
 }
 
 #[utoipa::path(post, path = "/api/v1/exchange/members/{code}/keys", tag = "exchange",
-    params(("code" = String, Path)), request_body = KeyBody,
+    params(("code" = String, Path)), request_body = registry::Credential,
     responses((status = 201, body = registry::MemberKey, description = "The new key; older keys are revoked"),
         (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn api_rotate_key(
     State(state): State<AppState>,
     ctx: ReqCtx,
     Path(code): Path<String>,
-    ApiJson(b): ApiJson<KeyBody>,
+    ApiJson(b): ApiJson<registry::Credential>,
 ) -> Result<Response, ApiError> {
     admin(&state, &ctx, &code).await?;
-    let k = registry::rotate_key(&state.db, &ctx.audit(), &code, &b.public_key).await?;
+    let k = registry::rotate_credential(&state.db, &ctx.audit(), &code, &b).await?;
     Ok((StatusCode::CREATED, Json(k)).into_response())
 }
 
@@ -1790,7 +1979,7 @@ async fn api_replay(
         api_services, api_register_service, api_service_status, api_rights, api_grant, api_revoke, api_log, api_verify, api_bodies,
         api_topic_rights, api_grant_topic, api_revoke_topic, api_subscriptions, api_subscription_status,
         api_replay_subscription, api_dead_letters, api_replay),
-    components(schemas(MemberBody, KeyBody, StatusBody, GatewayBody, RightBody, RateLimitBody, registry::RateLimit, registry::Member, registry::MemberKey,
+    components(schemas(MemberBody, registry::Credential, registry::KeyCertificate, StatusBody, GatewayBody, RightBody, RateLimitBody, registry::RateLimit, registry::Member, registry::MemberKey,
         registry::Service, registry::NewService, registry::Right, crate::bodies::Bodies, log::Entry, log::VerifyReport, log::Broken, log::AnchorStamp, crate::tsa::Stamp, Problem,
         TopicRightBody, ReplayReport, webhooks::TopicRight, webhooks::Subscription, webhooks::Delivery)),
     tags((name = "exchange", description = "Data exchange hub (LGSP): members, services, access rights, message log, topic rights, webhook subscriptions, dead letters"))

@@ -572,6 +572,8 @@ struct BackOfficePage {
     admin: bool,
     /// Administers the data exchange hub (`exchange_manage`): its card is shown.
     hub: bool,
+    /// Staff of a member agency of the hub (or province-wide): the service catalogue's card.
+    hub_catalogue: bool,
     /// May read dossiers somewhere: the dossier register card is shown.
     dossiers: bool,
     /// May manage the signing certificates of some agency (approves its results).
@@ -622,6 +624,9 @@ async fn back_office(State(state): State<AppState>, ctx: ReqCtx) -> Result<Respo
             .to_string(),
         admin: p.can_somewhere(tinhso_identity::Permission::ProcedureManage),
         hub: p.can_somewhere(tinhso_identity::Permission::ExchangeManage),
+        hub_catalogue: tinhso_exchange::web::may_browse_catalogue(&state.db, Some(p))
+            .await
+            .map_err(|e| ctx.page_err(e))?,
         dossiers: p.can_somewhere(tinhso_identity::Permission::DossierRead),
         certificates: p.can_somewhere(tinhso_identity::Permission::DossierApprove),
     }))

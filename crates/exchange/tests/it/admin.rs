@@ -1,7 +1,7 @@
 //! The administrators' API and the hub page, behind a stand-in for the request-context layer
 //! (a signed-in administrator, or a citizen).
 
-use crate::support::{self, get_json, post_json, principal, public_key, signed_in};
+use crate::support::{self, get_json, page_with, post_json, principal, public_key, signed_in};
 use std::sync::Arc;
 use std::time::Duration;
 use tinhso_exchange::Hub;
@@ -49,20 +49,6 @@ async fn set_rate(
         body,
     )
     .await
-}
-
-/// GET a page (200) that holds every one of `needles`; its HTML.
-async fn page_with(http: &reqwest::Client, url: String, needles: &[&str]) -> String {
-    let page = http.get(&url).send().await.unwrap();
-    assert_eq!(page.status(), 200, "{url}");
-    let html = page.text().await.unwrap();
-    for needle in needles {
-        assert!(
-            html.contains(needle),
-            "{needle} missing from {url}:\n{html}"
-        );
-    }
-    html
 }
 
 #[tokio::test]

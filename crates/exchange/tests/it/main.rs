@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
+mod catalogue;
+mod certificates;
 mod crash;
 mod direct;
 mod hub;

@@ -132,6 +132,20 @@ pub async fn get_json(http: &reqwest::Client, url: String) -> serde_json::Value 
     http.get(url).send().await.unwrap().json().await.unwrap()
 }
 
+/// GET a page (200) that holds every one of `needles`; its HTML.
+pub async fn page_with(http: &reqwest::Client, url: String, needles: &[&str]) -> String {
+    let page = http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "{url}");
+    let html = page.text().await.unwrap();
+    for needle in needles {
+        assert!(
+            html.contains(needle),
+            "{needle} missing from {url}:\n{html}"
+        );
+    }
+    html
+}
+
 /// POST `body` as JSON to `url`.
 pub async fn post_json(
     http: &reqwest::Client,
@@ -222,4 +236,52 @@ pub async fn send_signed(
         .send()
         .await
         .unwrap()
+}
+
+/// An X.509 certificate (PEM) for the subject key `key(seed)`, valid from `not_before` to
+/// `not_after` (Unix seconds), self-signed with the same key — what an administrator pastes
+/// when registering a member by certificate. (The P-256 certificates of the TSA simulator,
+/// `tinhso_tsa::testing::Keypair`, serve for keys the hub refuses.)
+pub fn certificate(seed: u8, subject: &str, not_before: i64, not_after: i64) -> String {
+    use ed25519_dalek::Signer;
+    use std::str::FromStr;
+    use x509_cert::der::asn1::{BitString, ObjectIdentifier};
+    use x509_cert::der::{Encode, EncodePem};
+    use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+    use x509_cert::time::{Time, Validity};
+    let k = key(seed);
+    let at = |s: i64| {
+        Time::try_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(s as u64)).unwrap()
+    };
+    let ed25519 = AlgorithmIdentifierOwned {
+        oid: ObjectIdentifier::new_unwrap("1.3.101.112"),
+        parameters: None,
+    };
+    let name = x509_cert::name::Name::from_str(subject).unwrap();
+    let tbs = x509_cert::TbsCertificate {
+        version: x509_cert::Version::V3,
+        serial_number: x509_cert::serial_number::SerialNumber::new(&[1, seed]).unwrap(),
+        signature: ed25519.clone(),
+        issuer: name.clone(),
+        validity: Validity {
+            not_before: at(not_before),
+            not_after: at(not_after),
+        },
+        subject: name,
+        subject_public_key_info: SubjectPublicKeyInfoOwned {
+            algorithm: ed25519.clone(),
+            subject_public_key: BitString::from_bytes(k.verifying_key().as_bytes()).unwrap(),
+        },
+        issuer_unique_id: None,
+        subject_unique_id: None,
+        extensions: None,
+    };
+    let signature = k.sign(&tbs.to_der().unwrap());
+    x509_cert::Certificate {
+        tbs_certificate: tbs,
+        signature_algorithm: ed25519,
+        signature: BitString::from_bytes(&signature.to_bytes()).unwrap(),
+    }
+    .to_pem(x509_cert::der::pem::LineEnding::LF)
+    .unwrap()
 }

@@ -837,3 +837,58 @@ async fn user_manage_is_not_the_hubs_right() {
         );
     }
 }
+
+/// Staff of a member agency find the hub's service catalogue in the back office (a card, then
+/// the list and a service's page) once their agency is a member, through the platform's
+/// access table and sessions; the administration stays closed to them.
+#[tokio::test]
+async fn staff_of_a_member_agency_browse_the_catalogue_from_the_back_office() {
+    let app = spawn_app().await;
+    let officer = app.signed_in("congchuc.tamthanh").await;
+    let card = "href=\"/nghiep-vu/lien-thong\"";
+    let (status, html) = text(app.get(&officer, "/nghiep-vu").await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!html.contains(card), "not a member agency yet: {html}");
+    let resp = app.get(&officer, "/nghiep-vu/lien-thong").await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+
+    seed(&app).await;
+    // Phường Tam Thanh's one-stop system joins the hub.
+    registry::register_member(
+        &app.db,
+        &ctx(),
+        "000.00.23.H37-MOTCUA",
+        "Một cửa phường Tam Thanh",
+        &key(9),
+    )
+    .await
+    .unwrap();
+    let (_, html) = text(app.get(&officer, "/nghiep-vu").await).await;
+    assert!(html.contains(card), "{html}");
+    let (status, html) = text(app.get(&officer, "/nghiep-vu/lien-thong").await).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let link = format!("href=\"/nghiep-vu/lien-thong/{PROVIDER}/{SERVICE}\"");
+    assert!(
+        html.contains(&link) && html.contains("Sổ hộ tịch"),
+        "{html}"
+    );
+    let (status, html) = text(
+        app.get(
+            &officer,
+            &format!("/nghiep-vu/lien-thong/{PROVIDER}/{SERVICE}"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(
+        html.contains("/records/{id}") && html.contains("3.1.0"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("127.0.0.1:9"),
+        "no provider endpoint: {html}"
+    );
+    let resp = app.get(&officer, PAGE).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+}
