@@ -128,6 +128,10 @@ pub struct Db {
     /// Native readers of a SQLite file for [`Db::read_rows`]; `None` on PostgreSQL, for a
     /// database in memory, or when turned off (`TINHSO_NATIVE_READS=0`).
     native: Option<Arc<crate::native::NativeReaders>>,
+    /// The thread that checkpoints a SQLite file's write-ahead log off the writer
+    /// (`checkpoint.rs`); `None` on PostgreSQL, in memory, or when turned off
+    /// (`TINHSO_SQLITE_BACKGROUND_CHECKPOINT=0`).
+    checkpointer: Option<Arc<crate::checkpoint::Checkpointer>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -168,7 +172,16 @@ impl Db {
                 // `cache_kib`: the connection's own page cache. The one writer gets a large one
                 // (it reads the indexes it updates); readers share the file through the memory
                 // map, so a page read is a memory access, not a `pread` system call each time.
-                let make = |max: u32, cache_kib: u32| {
+                // The writer's own checkpoints: only a backstop while a thread of its own
+                // checkpoints (`checkpoint.rs`); SQLite's default otherwise.
+                let background_checkpoint =
+                    background_checkpoint_from_env().unwrap_or(true) && !url.contains(":memory:");
+                let writer_autocheckpoint = if background_checkpoint {
+                    crate::checkpoint::WRITER_BACKSTOP_PAGES
+                } else {
+                    1000
+                };
+                let make = |max: u32, cache_kib: u32, autocheckpoint: u32| {
                     AnyPoolOptions::new()
                         .max_connections(max)
                         .min_connections(1)
@@ -184,7 +197,8 @@ impl Db {
                                         "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; \
                                          PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; \
                                          PRAGMA mmap_size = {mmap_bytes}; \
-                                         PRAGMA cache_size = -{cache_kib};"
+                                         PRAGMA cache_size = -{cache_kib}; \
+                                         PRAGMA wal_autocheckpoint = {autocheckpoint};"
                                     )
                                     .as_str(),
                                 )
@@ -194,14 +208,14 @@ impl Db {
                         })
                 };
                 let connect_opts = AnyConnectOptions::from_str(&url)?;
-                let writer = make(1, SQLITE_WRITER_CACHE_KIB)
+                let writer = make(1, SQLITE_WRITER_CACHE_KIB, writer_autocheckpoint)
                     .connect_with(connect_opts.clone())
                     .await?;
                 // WAL is persistent in the file; set it once through the writer.
                 sqlx::query("PRAGMA journal_mode = WAL")
                     .execute(&writer)
                     .await?;
-                let pool = make(opts.max_connections.max(2), SQLITE_READER_CACHE_KIB)
+                let pool = make(opts.max_connections.max(2), SQLITE_READER_CACHE_KIB, 1000)
                     .connect_with(connect_opts)
                     .await?;
                 let outbox_notify = Arc::default();
@@ -222,6 +236,16 @@ impl Db {
                     })
                     .flatten()
                     .map(Arc::new);
+                let checkpointer = background_checkpoint
+                    .then(|| crate::checkpoint::Checkpointer::start(&url))
+                    .flatten()
+                    .map(Arc::new);
+                if background_checkpoint && checkpointer.is_none() {
+                    // No thread after all: the writer checkpoints at SQLite's default again.
+                    sqlx::query("PRAGMA wal_autocheckpoint = 1000")
+                        .execute(&writer)
+                        .await?;
+                }
                 Ok(Self {
                     backend,
                     pool,
@@ -230,6 +254,7 @@ impl Db {
                     outbox_notify,
                     group,
                     native,
+                    checkpointer,
                 })
             }
             Backend::Postgres => {
@@ -252,6 +277,7 @@ impl Db {
                     outbox_notify,
                     group,
                     native: None,
+                    checkpointer: None,
                 })
             }
         }
@@ -360,6 +386,9 @@ impl Db {
         if let Some(n) = &self.native {
             n.close();
         }
+        if let Some(c) = &self.checkpointer {
+            c.close().await;
+        }
         for pool in [&self.pool, &self.writer] {
             close_pool(pool).await;
         }
@@ -446,6 +475,11 @@ fn switch_from_env(name: &str) -> Option<bool> {
 /// `TINHSO_GROUP_COMMIT`.
 fn group_commit_from_env() -> Option<bool> {
     switch_from_env("TINHSO_GROUP_COMMIT")
+}
+
+/// `TINHSO_SQLITE_BACKGROUND_CHECKPOINT`: off leaves WAL checkpoints to the writer's commits.
+fn background_checkpoint_from_env() -> Option<bool> {
+    switch_from_env("TINHSO_SQLITE_BACKGROUND_CHECKPOINT")
 }
 
 /// `TINHSO_NATIVE_READS`: off reads everything through sqlx (to compare).

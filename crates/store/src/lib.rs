@@ -11,11 +11,13 @@
 //! - [`native`]: short reads run natively on a SQLite file, without sqlx's thread hand-over.
 //! - [`rollup`]: daily roll-ups kept current by triggers and refreshed before reading.
 //! - [`backup`]: consistent online snapshots and restore.
+//! - `checkpoint`: a SQLite file's WAL checkpoints on a thread of their own, off the writer.
 //! - [`test_support`]: fresh databases for tests, on SQLite or PostgreSQL.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod audit;
 pub mod backup;
+mod checkpoint;
 pub mod db;
 pub mod files;
 pub mod group;
