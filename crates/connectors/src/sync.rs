@@ -375,7 +375,7 @@ impl SyncWorker {
         };
         let mut out = Vec::new();
         for a in dossier::files(&self.db, &d.code).await? {
-            let bytes = store.get(&a.sha256).await?;
+            let bytes = dossier::file_bytes(&self.db, store, &d.code, &a.sha256).await?;
             let t = self
                 .client
                 .upload_file(&d.code, &a.component_id, &a.file_name, &bytes)

@@ -52,6 +52,10 @@ pub struct WebConfig {
     pub pades_tsa_trust: tinhso_tsa::TrustedTsa,
     /// Wrong look-up codes allowed per item and per client address (`[services]`).
     pub lookup_budgets: ratelimit::LookupBudgets,
+    /// Attachments up to this many bytes are kept in the database, not as files
+    /// (`[services] inline_file_max_kib`; 0: every one a file; see
+    /// `FileStore::keeps_inline`).
+    pub inline_file_max: usize,
 }
 
 impl Default for WebConfig {
@@ -66,14 +70,18 @@ impl Default for WebConfig {
             pades_tsa: None,
             pades_tsa_trust: tinhso_tsa::TrustedTsa::default(),
             lookup_budgets: ratelimit::LookupBudgets::DEFAULT,
+            inline_file_max: tinhso_store::files::INLINE_MAX_DEFAULT,
         }
     }
 }
 
-/// The file store under a data directory (`<data-dir>/files`, files up to 20 MiB): the one
-/// the server uses, for tools that write files outside a request (demo data, benchmarks).
+/// The file store under a data directory (`<data-dir>/files`, files up to 20 MiB, attachments
+/// up to the default inline limit kept in the database): the one the server uses (with the
+/// configured limit, [`WebConfig::inline_file_max`]), for tools that write files outside a
+/// request (demo data, benchmarks).
 pub fn file_store(data_dir: &std::path::Path) -> FileStore {
     FileStore::local(data_dir.join("files"), 20 * 1024 * 1024)
+        .with_inline_max(tinhso_store::files::INLINE_MAX_DEFAULT)
 }
 
 /// Shared state of every handler: one `Arc`, so that the copy each layer and handler takes
@@ -105,7 +113,7 @@ impl AppState {
     /// State without access rules: the composing router (`tinhso_web::router`) installs every
     /// module's table; until then every route is refused.
     pub fn new(db: Db, config: WebConfig) -> Self {
-        let files = file_store(&config.data_dir);
+        let files = file_store(&config.data_dir).with_inline_max(config.inline_file_max);
         Self(Arc::new(AppStateInner {
             db,
             config: Arc::new(config),

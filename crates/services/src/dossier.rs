@@ -1907,27 +1907,46 @@ fn check_uploads<'a>(
     out
 }
 
+/// An upload ready to record: where it is (its address, size and type) and, when it is small
+/// enough to be kept in the database ([`FileStore::keeps_inline`]), its bytes.
+struct Stored {
+    file: FileRef,
+    content: Option<Vec<u8>>,
+}
+
 /// Write checked uploads to the file store, without the database (content-addressed: writing
 /// twice is harmless, and a blob no dossier references is never served); [`link`] records
-/// them.
-async fn store_all(store: &FileStore, checked: &[Checked<'_>]) -> Result<Vec<FileRef>, AppError> {
-    let mut refs = Vec::with_capacity(checked.len());
+/// them. A small upload is not written: its bytes go with its `dossier_files` row, in the
+/// transaction that records it.
+async fn store_all(store: &FileStore, checked: &[Checked<'_>]) -> Result<Vec<Stored>, AppError> {
+    let mut out = Vec::with_capacity(checked.len());
     for c in checked {
+        let bytes = &c.upload.bytes;
+        if store.keeps_inline(bytes.len()) {
+            out.push(Stored {
+                file: FileRef {
+                    sha256: c.sha256.clone(),
+                    size: bytes.len() as i64,
+                    media_type: c.kind.mime().to_string(),
+                },
+                content: Some(bytes.clone()),
+            });
+            continue;
+        }
         let r = store
-            .write_checked(
-                &file_field(&c.upload.component_id),
-                &c.upload.bytes,
-                ATTACHMENT_TYPES,
-            )
+            .write_checked(&file_field(&c.upload.component_id), bytes, ATTACHMENT_TYPES)
             .await?;
         if r.sha256 != c.sha256 {
             return Err(AppError::internal(
                 "file store address differs from the digest",
             ));
         }
-        refs.push(r);
+        out.push(Stored {
+            file: r,
+            content: None,
+        });
     }
-    Ok(refs)
+    Ok(out)
 }
 
 /// Files to record on a dossier, as the group writer records them ([`write_links`]).
@@ -1949,18 +1968,21 @@ struct NewFile {
     /// The file name as cleaned for showing.
     file_name: String,
     file: FileRef,
+    /// The bytes of a small file, kept on its `dossier_files` row; `None`: in the file store.
+    content: Option<Vec<u8>>,
 }
 
-/// Checked uploads and where the file store put them, as [`record_file`] takes them.
-fn new_files(p: &Procedure, checked: &[Checked<'_>], refs: &[FileRef]) -> Vec<NewFile> {
+/// Checked uploads and where they are kept ([`store_all`]), as [`record_file`] takes them.
+fn new_files(p: &Procedure, checked: &[Checked<'_>], stored: Vec<Stored>) -> Vec<NewFile> {
     checked
         .iter()
-        .zip(refs)
-        .map(|(c, r)| NewFile {
+        .zip(stored)
+        .map(|(c, s)| NewFile {
             component_id: c.upload.component_id.clone(),
             title: component_title(p, &c.upload.component_id),
             file_name: clean_file_name(&c.upload.file_name, c.kind),
-            file: r.clone(),
+            file: s.file,
+            content: s.content,
         })
         .collect()
 }
@@ -1975,7 +1997,8 @@ struct FileOwner<'a> {
     now: i64,
 }
 
-/// Record one stored file on a dossier: its `files` row, the `dossier_files` row, the
+/// Record one file on a dossier: the file store's `files` row (a file in the store; a small
+/// file's bytes go on its `dossier_files` row instead), the `dossier_files` row, the
 /// applicant's data-store copy and a `dossier.attach` audit entry. `None` when this content
 /// was already attached to the component (a retry: nothing new). The dossier's totals are the
 /// caller's.
@@ -1985,10 +2008,12 @@ async fn record_file(
     f: &NewFile,
 ) -> Result<Option<Attachment>, AppError> {
     let r = &f.file;
-    tinhso_store::files::record_in(tx, r).await?;
+    if f.content.is_none() {
+        tinhso_store::files::record_in(tx, r).await?;
+    }
     let added = sqlx::query(
-        "INSERT INTO dossier_files (dossier_code, component_id, sha256, media_type, size, file_name, added_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dossier_code, component_id, sha256) DO NOTHING",
+        "INSERT INTO dossier_files (dossier_code, component_id, sha256, media_type, size, file_name, added_at, content) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (dossier_code, component_id, sha256) DO NOTHING",
     )
     .bind(on.code)
     .bind(&f.component_id)
@@ -1997,6 +2022,7 @@ async fn record_file(
     .bind(r.size)
     .bind(&f.file_name)
     .bind(on.now)
+    .bind(f.content.as_deref())
     .execute(tx.conn())
     .await
     .map_err(DbError::from)?
@@ -2039,7 +2065,7 @@ async fn link(
     d: &Dossier,
     statuses: &[Status],
     checked: &[Checked<'_>],
-    refs: &[FileRef],
+    stored: Vec<Stored>,
 ) -> Result<Vec<Attachment>, AppError> {
     let new = NewLinks {
         ctx: ctx.clone(),
@@ -2047,7 +2073,7 @@ async fn link(
         agency_code: d.agency_code.clone(),
         owner: d.applicant_user_id.clone(),
         statuses: statuses.iter().map(|s| s.code()).collect(),
-        files: new_files(p, checked, refs),
+        files: new_files(p, checked, stored),
         now: now_micros(),
     };
     db.write_grouped(move |tx| Box::pin(async move { write_links(tx, &new).await }))
@@ -2212,8 +2238,8 @@ pub async fn attach_all_to(
     }
     let checked = check_uploads(&p, uploads, existing_totals, &mut errs);
     errs.into_result()?;
-    let refs = store_all(store, &checked).await?;
-    let mut out = link(db, ctx, &p, d, statuses, &checked, &refs).await?;
+    let stored = store_all(store, &checked).await?;
+    let mut out = link(db, ctx, &p, d, statuses, &checked, stored).await?;
     name_components(&p, &mut out);
     Ok(out)
 }
@@ -2339,14 +2365,14 @@ pub async fn submit_with_files(
         }
     }
     errs.into_result()?;
-    let refs = store_all(store, &checked).await?;
+    let stored = store_all(store, &checked).await?;
     // What was read and checked is not read or checked again.
     let pre = Prechecked {
         gens,
         current,
         valid,
     };
-    submit_in(db, ctx, by, s, Some(pre), new_files(p, &checked, &refs)).await
+    submit_in(db, ctx, by, s, Some(pre), new_files(p, &checked, stored)).await
 }
 
 /// The files attached to a dossier, oldest first (no access check: callers check).
@@ -2397,6 +2423,33 @@ pub async fn read_file(
         .into_iter()
         .find(|a| a.sha256 == sha256)
         .ok_or_else(AppError::not_found)?;
-    let bytes = store.get(&a.sha256).await?;
+    let bytes = file_bytes(db, store, code, &a.sha256).await?;
     Ok((a, bytes))
+}
+
+/// The bytes of file `sha256` attached to dossier `code` (nội dung tệp đính kèm; no access
+/// check): from its `dossier_files` row when it was small enough to be kept there, else from
+/// the file store; checked against its address either way.
+pub async fn file_bytes(
+    db: &Db,
+    store: &FileStore,
+    code: &str,
+    sha256: &str,
+) -> Result<Vec<u8>, AppError> {
+    let kept: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT content FROM dossier_files \
+         WHERE dossier_code = $1 AND sha256 = $2 AND content IS NOT NULL LIMIT 1",
+    )
+    .bind(code)
+    .bind(sha256)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(DbError::from)?;
+    match kept {
+        Some(bytes) => {
+            tinhso_store::files::check_address(sha256, &bytes)?;
+            Ok(bytes)
+        }
+        None => store.get(sha256).await,
+    }
 }

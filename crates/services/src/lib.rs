@@ -106,4 +106,9 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "generations of the calendar overrides and current procedure versions",
         sql: include_str!("../migrations/4015_read_generations.sql"),
     },
+    Migration {
+        version: 4016,
+        name: "small attachments kept on their dossier_files row",
+        sql: include_str!("../migrations/4016_inline_attachments.sql"),
+    },
 ];

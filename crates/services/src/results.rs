@@ -995,6 +995,20 @@ pub struct PersonalDocument {
     pub created_at: i64,
 }
 
+/// The bytes of a data-store document (nội dung giấy tờ trong kho dữ liệu): a paper uploaded
+/// with a dossier is read like that dossier's attachment (kept on its row when small), a result
+/// from the file store.
+pub async fn document_bytes(
+    db: &Db,
+    files: &FileStore,
+    d: &PersonalDocument,
+) -> Result<Vec<u8>, AppError> {
+    match &d.source_dossier {
+        Some(code) => crate::dossier::file_bytes(db, files, code, &d.file_sha256).await,
+        None => files.get(&d.file_sha256).await,
+    }
+}
+
 /// The documents in `owner`'s data store, newest first.
 pub async fn personal_documents(db: &Db, owner: &str) -> Result<Vec<PersonalDocument>, AppError> {
     let rows = sqlx::query(

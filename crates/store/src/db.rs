@@ -95,11 +95,17 @@ const SQLITE_READER_CACHE_KIB: u32 = 8 * 1024;
 
 /// The PRAGMAs of every read-write SQLite connection: sqlx's (readers and the one writer) and
 /// the native writer of [`Db::begin_native`], so that both writers behave alike.
-pub(crate) fn sqlite_pragmas(busy_ms: u128, mmap_bytes: u64, cache_kib: u32) -> String {
+pub(crate) fn sqlite_pragmas(
+    busy_ms: u128,
+    mmap_bytes: u64,
+    cache_kib: u32,
+    autocheckpoint: u32,
+) -> String {
     format!(
         "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; \
          PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; \
-         PRAGMA mmap_size = {mmap_bytes}; PRAGMA cache_size = -{cache_kib};"
+         PRAGMA mmap_size = {mmap_bytes}; PRAGMA cache_size = -{cache_kib}; \
+         PRAGMA wal_autocheckpoint = {autocheckpoint};"
     )
 }
 
@@ -147,6 +153,10 @@ pub struct Db {
     /// The native writer of a SQLite file for [`Db::begin_native`]; `None` on PostgreSQL, for a
     /// database in memory, or when turned off (`TINHSO_NATIVE_WRITES=0`).
     native_writer: Option<Arc<crate::exec::NativeWriter>>,
+    /// The thread that checkpoints a SQLite file's write-ahead log off the writer
+    /// (`checkpoint.rs`); `None` on PostgreSQL, in memory, or when turned off
+    /// (`TINHSO_SQLITE_BACKGROUND_CHECKPOINT=0`).
+    checkpointer: Option<Arc<crate::checkpoint::Checkpointer>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -187,7 +197,16 @@ impl Db {
                 // `cache_kib`: the connection's own page cache. The one writer gets a large one
                 // (it reads the indexes it updates); readers share the file through the memory
                 // map, so a page read is a memory access, not a `pread` system call each time.
-                let make = |max: u32, cache_kib: u32| {
+                // The writer's own checkpoints: only a backstop while a thread of its own
+                // checkpoints (`checkpoint.rs`); SQLite's default otherwise.
+                let background_checkpoint =
+                    background_checkpoint_from_env().unwrap_or(true) && !url.contains(":memory:");
+                let writer_autocheckpoint = if background_checkpoint {
+                    crate::checkpoint::WRITER_BACKSTOP_PAGES
+                } else {
+                    1000
+                };
+                let make = |max: u32, cache_kib: u32, autocheckpoint: u32| {
                     AnyPoolOptions::new()
                         .max_connections(max)
                         .min_connections(1)
@@ -199,7 +218,8 @@ impl Db {
                         .after_connect(move |conn, _meta| {
                             Box::pin(async move {
                                 conn.execute(
-                                    sqlite_pragmas(busy_ms, mmap_bytes, cache_kib).as_str(),
+                                    sqlite_pragmas(busy_ms, mmap_bytes, cache_kib, autocheckpoint)
+                                        .as_str(),
                                 )
                                 .await?;
                                 Ok(())
@@ -207,14 +227,14 @@ impl Db {
                         })
                 };
                 let connect_opts = AnyConnectOptions::from_str(&url)?;
-                let writer = make(1, SQLITE_WRITER_CACHE_KIB)
+                let writer = make(1, SQLITE_WRITER_CACHE_KIB, writer_autocheckpoint)
                     .connect_with(connect_opts.clone())
                     .await?;
                 // WAL is persistent in the file; set it once through the writer.
                 sqlx::query("PRAGMA journal_mode = WAL")
                     .execute(&writer)
                     .await?;
-                let pool = make(opts.max_connections.max(2), SQLITE_READER_CACHE_KIB)
+                let pool = make(opts.max_connections.max(2), SQLITE_READER_CACHE_KIB, 1000)
                     .connect_with(connect_opts)
                     .await?;
                 let outbox_notify = Arc::default();
@@ -235,12 +255,34 @@ impl Db {
                     })
                     .flatten()
                     .map(Arc::new);
+                let checkpointer = background_checkpoint
+                    .then(|| crate::checkpoint::Checkpointer::start(&url))
+                    .flatten()
+                    .map(Arc::new);
+                let writer_autocheckpoint = if checkpointer.is_some() {
+                    writer_autocheckpoint
+                } else {
+                    1000
+                };
+                if background_checkpoint && checkpointer.is_none() {
+                    // No thread after all: the writer checkpoints at SQLite's default again.
+                    sqlx::query("PRAGMA wal_autocheckpoint = 1000")
+                        .execute(&writer)
+                        .await?;
+                }
+                // The native writer is the same one writer's second connection: the same
+                // checkpoint rule.
                 let native_writer = switch_from_env("TINHSO_NATIVE_WRITES")
                     .unwrap_or(true)
                     .then(|| {
                         crate::exec::NativeWriter::for_url(
                             &url,
-                            sqlite_pragmas(busy_ms, mmap_bytes, SQLITE_WRITER_CACHE_KIB),
+                            sqlite_pragmas(
+                                busy_ms,
+                                mmap_bytes,
+                                SQLITE_WRITER_CACHE_KIB,
+                                writer_autocheckpoint,
+                            ),
                         )
                     })
                     .flatten()
@@ -254,6 +296,7 @@ impl Db {
                     group,
                     native,
                     native_writer,
+                    checkpointer,
                 })
             }
             Backend::Postgres => {
@@ -277,6 +320,7 @@ impl Db {
                     group,
                     native: None,
                     native_writer: None,
+                    checkpointer: None,
                 })
             }
         }
@@ -398,6 +442,9 @@ impl Db {
         if let Some(w) = &self.native_writer {
             w.close();
         }
+        if let Some(c) = &self.checkpointer {
+            c.close().await;
+        }
         for pool in [&self.pool, &self.writer] {
             close_pool(pool).await;
         }
@@ -484,6 +531,11 @@ fn switch_from_env(name: &str) -> Option<bool> {
 /// `TINHSO_GROUP_COMMIT`.
 fn group_commit_from_env() -> Option<bool> {
     switch_from_env("TINHSO_GROUP_COMMIT")
+}
+
+/// `TINHSO_SQLITE_BACKGROUND_CHECKPOINT`: off leaves WAL checkpoints to the writer's commits.
+fn background_checkpoint_from_env() -> Option<bool> {
+    switch_from_env("TINHSO_SQLITE_BACKGROUND_CHECKPOINT")
 }
 
 /// `TINHSO_NATIVE_READS`: off reads everything through sqlx (to compare).

@@ -56,20 +56,43 @@ pub struct FileRef {
     pub media_type: String,
 }
 
+/// The inline limit of the server's file store by default (64 KiB): see
+/// [`FileStore::keeps_inline`].
+pub const INLINE_MAX_DEFAULT: usize = 64 * 1024;
+
 /// The file store.
 #[derive(Debug, Clone)]
 pub struct FileStore {
     root: PathBuf,
     max_size: usize,
+    inline_max: usize,
 }
 
 impl FileStore {
-    /// A store rooted at `root` (created on first write) accepting files up to `max_size` bytes.
+    /// A store rooted at `root` (created on first write) accepting files up to `max_size` bytes,
+    /// every one of them written here (no inline limit: see [`FileStore::with_inline_max`]).
     pub fn local(root: impl Into<PathBuf>, max_size: usize) -> Self {
         Self {
             root: root.into(),
             max_size,
+            inline_max: 0,
         }
+    }
+
+    /// The same store, with callers that can keep a small file in their own database row
+    /// told to do so for files up to `bytes` (giới hạn lưu trong cơ sở dữ liệu; 0: none).
+    pub fn with_inline_max(mut self, bytes: usize) -> Self {
+        self.inline_max = bytes;
+        self
+    }
+
+    /// Whether a file of `len` bytes is small enough to be kept in the database, in the
+    /// transaction that records it, rather than written here (dossier attachments:
+    /// `dossier_files.content`): one inode, a temporary file and a rename less per file, and
+    /// the file is in the database's snapshots. Larger files, and callers that keep no bytes
+    /// (results, reports), use the store.
+    pub fn keeps_inline(&self, len: usize) -> bool {
+        len > 0 && len <= self.inline_max
     }
 
     /// Where a blob is written: `<root>/ab/<sha256>`, one level of 256 directories (thư mục
@@ -205,9 +228,7 @@ impl FileStore {
                 .await
                 .map_err(|_| AppError::not_found())?,
         };
-        if hex::encode(Sha256::digest(&bytes)) != sha {
-            return Err(AppError::internal(format!("file {sha} is corrupted")));
-        }
+        check_address(sha, &bytes)?;
         Ok(bytes)
     }
 
@@ -220,6 +241,15 @@ impl FileStore {
             .map_err(AppError::internal)?
             .map_err(AppError::internal)
     }
+}
+
+/// Check that `bytes` still match their address `sha` (a stored file or a file kept in the
+/// database): an internal error naming the file when they do not.
+pub fn check_address(sha: &str, bytes: &[u8]) -> Result<(), AppError> {
+    if hex::encode(Sha256::digest(bytes)) != sha {
+        return Err(AppError::internal(format!("file {sha} is corrupted")));
+    }
+    Ok(())
 }
 
 /// Record a file written by [`FileStore::write_checked`] in the caller's transaction (once per

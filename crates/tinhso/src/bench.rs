@@ -1676,12 +1676,18 @@ async fn services_measure(
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
+    // `[services]` from the environment as `serve` reads it (the inline limit of attachments,
+    // `TINHSO_SERVICES_INLINE_FILE_MAX_KIB`, to compare both ways).
+    let services =
+        crate::services_config::ServicesSettings::resolve(None, &|k| std::env::var(k).ok())?;
     let state = tinhso_web::AppState::new(
         db.clone(),
         tinhso_web::WebConfig {
             secure_cookies: false,
             data_dir: dir.to_path_buf(),
             demo: false,
+            lookup_budgets: services.lookup,
+            inline_file_max: services.inline_file_max,
             ..Default::default()
         },
     );
@@ -1730,6 +1736,14 @@ async fn services_measure(
                     ),
                 }
             );
+            note.push_str(&if services.inline_file_max >= pdf_len {
+                format!(
+                    "; kept in the database (attachments up to {} KiB)",
+                    services.inline_file_max / 1024
+                )
+            } else {
+                "; written to the file store".to_string()
+            });
             let (batches, items) = (
                 group_after.0 - group_before.0,
                 group_after.1 - group_before.1,

@@ -657,6 +657,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
             pades_tsa: settings.pades.tsa.clone().map(tinhso_tsa::TsaClient::new),
             pades_tsa_trust: settings.pades.tsa_trust.clone(),
             lookup_budgets: settings.services.lookup,
+            inline_file_max: settings.services.inline_file_max,
             ..Default::default()
         },
     );

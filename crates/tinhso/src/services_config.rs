@@ -6,10 +6,12 @@
 //! lookup_wrong_tries_per_item = 10      # TINHSO_SERVICES_LOOKUP_WRONG_TRIES_PER_ITEM (1–1000)
 //! lookup_wrong_tries_per_address = 30   # TINHSO_SERVICES_LOOKUP_WRONG_TRIES_PER_ADDRESS (1–100000)
 //! lookup_window_secs = 900              # TINHSO_SERVICES_LOOKUP_WINDOW_SECS (10–86400)
+//! inline_file_max_kib = 64              # TINHSO_SERVICES_INLINE_FILE_MAX_KIB (0–1024)
 //! ```
 //!
 //! Wrong codes allowed per dossier or PAKN, and per client address, within the window (the
-//! budgets refill evenly over it). The environment wins over the file; a value out of range
+//! budgets refill evenly over it). Attachments up to `inline_file_max_kib` KiB are kept in the
+//! database with their dossier, larger ones in the file store (0: every one in the file store). The environment wins over the file; a value out of range
 //! stops start-up with a message naming the setting.
 
 use crate::settings::{IntKey, Section, SECONDS};
@@ -24,6 +26,7 @@ pub struct ServicesFile {
     lookup_wrong_tries_per_item: Option<i64>,
     lookup_wrong_tries_per_address: Option<i64>,
     lookup_window_secs: Option<i64>,
+    inline_file_max_kib: Option<i64>,
 }
 
 /// Wrong codes, the unit of the two budgets in messages.
@@ -47,11 +50,33 @@ const WINDOW: IntKey = IntKey::new(
     SECONDS,
 );
 
+const INLINE_FILE_MAX: IntKey = IntKey::new(
+    "inline_file_max_kib",
+    "TINHSO_SERVICES_INLINE_FILE_MAX_KIB",
+    (0, 1024),
+    (
+        " (KiB; 0 = mọi tệp lưu thành tệp)",
+        " (KiB; 0 = every file in the file store)",
+    ),
+);
+
 /// Resolved `[services]` settings.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServicesSettings {
     /// Wrong look-up codes allowed per item and per client address.
     pub lookup: LookupBudgets,
+    /// Attachments up to this many bytes are kept in the database (tệp nhỏ lưu trong cơ sở
+    /// dữ liệu), not as files.
+    pub inline_file_max: usize,
+}
+
+impl Default for ServicesSettings {
+    fn default() -> Self {
+        Self {
+            lookup: LookupBudgets::DEFAULT,
+            inline_file_max: tinhso_store::files::INLINE_MAX_DEFAULT,
+        }
+    }
 }
 
 impl ServicesSettings {
@@ -80,7 +105,17 @@ impl ServicesSettings {
         sec.set_int(&mut lookup.window, WINDOW, f.lookup_window_secs, |v| {
             Duration::from_secs(u64::try_from(v).unwrap_or(10))
         })?;
-        Ok(Self { lookup })
+        let mut inline_file_max = tinhso_store::files::INLINE_MAX_DEFAULT;
+        sec.set_int(
+            &mut inline_file_max,
+            INLINE_FILE_MAX,
+            f.inline_file_max_kib,
+            |kib| usize::try_from(kib).unwrap_or(0) * 1024,
+        )?;
+        Ok(Self {
+            lookup,
+            inline_file_max,
+        })
     }
 }
 
@@ -99,6 +134,22 @@ mod tests {
             (10, 30, Duration::from_secs(900)),
             "the defaults are those of before the setting existed"
         );
+        assert_eq!(s.inline_file_max, 64 * 1024);
+        let s = ServicesSettings::resolve(
+            Some(&toml::from_str("inline_file_max_kib = 0").unwrap()),
+            &env_of(&[]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.inline_file_max, 0,
+            "0: every attachment in the file store"
+        );
+        let s = ServicesSettings::resolve(
+            Some(&toml::from_str("inline_file_max_kib = 16").unwrap()),
+            &env_of(&[("TINHSO_SERVICES_INLINE_FILE_MAX_KIB", "128")]),
+        )
+        .unwrap();
+        assert_eq!(s.inline_file_max, 128 * 1024, "the environment wins");
         let f: ServicesFile = toml::from_str(
             "lookup_wrong_tries_per_item = 3\nlookup_wrong_tries_per_address = 7\nlookup_window_secs = 60\n",
         )
@@ -157,6 +208,18 @@ mod tests {
         .to_string();
         assert!(
             e.contains("`services.lookup_wrong_tries_per_address`"),
+            "{e}"
+        );
+        let e = ServicesSettings::resolve(
+            None,
+            &env_of(&[("TINHSO_SERVICES_INLINE_FILE_MAX_KIB", "2048")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`services.inline_file_max_kib`")
+                && e.contains("từ 0 đến 1024")
+                && e.contains("from 0 to 1024"),
             "{e}"
         );
         let e = toml::from_str::<ServicesFile>("lookup_tries = 3")

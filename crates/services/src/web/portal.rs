@@ -572,7 +572,7 @@ async fn reused_uploads(
                 out.push(Upload {
                     component_id: component.to_string(),
                     file_name: format!("{}.{ext}", d.title),
-                    bytes: state.files.get(&d.file_sha256).await?,
+                    bytes: crate::results::document_bytes(&state.db, &state.files, d).await?,
                 });
             }
             None => errs.push(

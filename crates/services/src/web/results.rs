@@ -530,9 +530,7 @@ pub async fn data_store_file(
         .into_iter()
         .find(|d| d.id == id)
         .ok_or_else(|| ctx.page_err(AppError::not_found()))?;
-    let bytes = state
-        .files
-        .get(&d.file_sha256)
+    let bytes = results::document_bytes(&state.db, &state.files, &d)
         .await
         .map_err(|e| ctx.page_err(e))?;
     let name = format!(

@@ -2,6 +2,7 @@
 //! bytes, size limits per file and per dossier, who may attach when, listing and reading.
 
 use super::*;
+use sha2::Digest;
 use tinhso_services::dossier::{Upload, MAX_FILE_BYTES};
 use tinhso_store::files::FileStore;
 
@@ -567,4 +568,186 @@ async fn a_retried_submission_with_files_writes_nothing() {
         files.list().await.unwrap(),
     );
     assert_eq!(after, before);
+}
+
+/// A birth registration submitted with a small PDF (`tag` in it) and a 4 KiB PNG, by `by` (or
+/// anonymously); the receipt and the two files' bytes.
+async fn small_and_large(
+    db: &Db,
+    files: &FileStore,
+    by: Option<&tinhso_identity::Principal>,
+    tag: &str,
+) -> (Receipt, Vec<u8>, Vec<u8>) {
+    let small = pdf(tag);
+    let mut large = png();
+    large.resize(4096, 7);
+    let ctx = by.map_or_else(anon, ctx_of);
+    let r = dossier::submit_with_files(
+        db,
+        files,
+        &ctx,
+        by,
+        &birth(TAM_THANH),
+        &[
+            up("giay_chung_sinh", "cs.pdf", small.clone()),
+            up("giay_to_tuy_than", "cccd.png", large.clone()),
+        ],
+    )
+    .await
+    .unwrap();
+    (r, small, large)
+}
+
+#[tokio::test]
+async fn small_files_are_kept_in_the_database_and_large_ones_in_the_file_store() {
+    let t = env().await;
+    let db = &t.db;
+    // Files up to 1 KiB kept with their dossier, larger ones written to the file store.
+    let files = store().with_inline_max(1024);
+    let mai = citizen(db, CCCD, "Hoàng Thị Mai").await;
+    let (r, small, large) = small_and_large(db, &files, Some(&mai), "nhỏ").await;
+    assert!(files.keeps_inline(small.len()) && !files.keeps_inline(large.len()));
+    let code = r.dossier.code.as_str();
+    // The receipt lists both kinds alike.
+    let mut got: Vec<(String, i64)> = r
+        .files
+        .iter()
+        .map(|a| (a.media_type.clone(), a.size))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("application/pdf".to_string(), small.len() as i64),
+            ("image/png".to_string(), large.len() as i64)
+        ]
+    );
+    let sha = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));
+    let (small_sha, large_sha) = (sha(&small), sha(&large));
+    // Only the large one is a file of the store (and a `files` row); the small one is on its
+    // `dossier_files` row.
+    assert_eq!(files.list().await.unwrap(), vec![large_sha.clone()]);
+    assert_eq!(count(db, "files").await, 1);
+    let kept: Vec<(String, Option<Vec<u8>>)> = sqlx::query_as(
+        "SELECT sha256, content FROM dossier_files WHERE dossier_code = $1 ORDER BY size",
+    )
+    .bind(code)
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        kept,
+        vec![
+            (small_sha.clone(), Some(small.clone())),
+            (large_sha.clone(), None)
+        ]
+    );
+    // Both read back, through the dossier and through the applicant's data store.
+    for (s, bytes) in [(&small_sha, &small), (&large_sha, &large)] {
+        let (a, read) = dossier::read_file(db, &files, code, s).await.unwrap();
+        assert_eq!((&a.sha256, &read), (s, bytes));
+    }
+    let docs = tinhso_services::results::personal_documents(db, &mai.user_id)
+        .await
+        .unwrap();
+    assert_eq!(docs.len(), 2);
+    for d in &docs {
+        let want = if d.file_sha256 == small_sha {
+            &small
+        } else {
+            &large
+        };
+        assert_eq!(
+            &tinhso_services::results::document_bytes(db, &files, d)
+                .await
+                .unwrap(),
+            want
+        );
+    }
+    // A later upload to the dossier is kept the same way.
+    let later = pdf("bổ sung");
+    dossier::attach(
+        db,
+        &files,
+        &anon(),
+        code,
+        mai_applicant(),
+        &up("giay_chung_sinh", "cs2.pdf", later.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(files.list().await.unwrap(), vec![large_sha.clone()]);
+    assert_eq!(
+        dossier::read_file(db, &files, code, &sha(&later))
+            .await
+            .unwrap()
+            .1,
+        later
+    );
+    // Bytes kept in the database are checked against their address like a stored file.
+    let mut tx = db.begin_write().await.unwrap();
+    sqlx::query("UPDATE dossier_files SET content = $1 WHERE sha256 = $2")
+        .bind(pdf("đã sửa").as_slice())
+        .bind(&small_sha)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_code(
+        dossier::read_file(db, &files, code, &small_sha).await,
+        ErrorCode::Internal,
+    );
+    // A file the dossier does not have is not found, though another dossier keeps it.
+    let other = submit_anon(db, &birth(TAM_THANH)).await;
+    assert_code(
+        dossier::read_file(db, &files, &other.dossier.code, &sha(&later)).await,
+        ErrorCode::NotFound,
+    );
+}
+
+/// A SQLite snapshot (`VACUUM INTO`, the documented backup) carries the small attachments
+/// themselves; the large ones are in the file store's directory, copied beside it.
+#[tokio::test]
+async fn a_database_snapshot_carries_the_small_attachments() {
+    let t = env().await;
+    if t.db.backend() != tinhso_store::Backend::Sqlite {
+        return; // PostgreSQL is backed up with pg_dump, which copies every table.
+    }
+    let db = &t.db;
+    let files = store().with_inline_max(1024);
+    let (r, small, large) = small_and_large(db, &files, None, "sao lưu").await;
+    let snapshot = t.dir.path().join("snapshot.db");
+    tinhso_store::backup::backup_to(db, &snapshot)
+        .await
+        .unwrap();
+    let copy = tinhso_store::Db::connect(
+        &format!("sqlite://{}", snapshot.display()),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    // With no file store at all, the small one reads from the snapshot; the large one needs
+    // the store's directory.
+    let none = FileStore::local(t.dir.path().join("no-files"), 20 * 1024 * 1024);
+    let sha = |b: &[u8]| hex::encode(sha2::Sha256::digest(b));
+    let code = r.dossier.code.as_str();
+    assert_eq!(
+        dossier::read_file(&copy, &none, code, &sha(&small))
+            .await
+            .unwrap()
+            .1,
+        small
+    );
+    assert_code(
+        dossier::read_file(&copy, &none, code, &sha(&large)).await,
+        ErrorCode::NotFound,
+    );
+    assert_eq!(
+        dossier::read_file(&copy, &files, code, &sha(&large))
+            .await
+            .unwrap()
+            .1,
+        large
+    );
+    copy.close().await;
 }
