@@ -16,6 +16,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod copies;
 pub mod db;
 pub mod files;
 pub mod group;
