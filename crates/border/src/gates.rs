@@ -8,7 +8,10 @@
 use chrono::{NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use std::sync::{Arc, LazyLock};
 use tinhso_kernel::AppError;
+use tinhso_store::copies::Copies;
+use tinhso_store::native::Param;
 use tinhso_store::{now_micros, Db, DbError};
 
 /// The gates file shipped with the crate.
@@ -362,15 +365,63 @@ pub async fn seed(db: &Db) -> Result<usize, AppError> {
             .map_err(DbError::from)?;
         }
     }
+    changed(tx.conn()).await?;
     tx.commit().await?;
     Ok(gates.len())
 }
 
-/// Every gate, in the registry's order. Inside a page view ([`tinhso_store::rollup::View`]:
-/// the operations centre, whose queue, forecast and indicators each need the gates) it is read
-/// once per view ([`tinhso_store::rollup::once`]); elsewhere at each call.
+/// The counter in `border_counters` that every change to the registry bumps: the registry's
+/// generation (thế hệ sổ cửa khẩu). No row yet reads as 0.
+const GENERATION: &str = "gates.generation";
+
+/// Mark the gate registry changed (bump its generation), in the transaction of the change:
+/// every writer of `border_gates`, `border_gate_capacity`, `border_yards` or
+/// `border_gate_agencies` calls it, so that every node sharing the database reads the change at
+/// its next [`list`].
+pub async fn changed(conn: &mut sqlx::AnyConnection) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO border_counters (name, value) VALUES ($1, 1) \
+         ON CONFLICT (name) DO UPDATE SET value = border_counters.value + 1",
+    )
+    .bind(GENERATION)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The registry's generation: one short indexed read (natively on a SQLite file).
+async fn generation(db: &Db) -> Result<i64, DbError> {
+    let rows = db
+        .read_rows(
+            "SELECT value FROM border_counters WHERE name = $1",
+            &[Param::Text(GENERATION)],
+            |r| r.int(0),
+        )
+        .await?;
+    Ok(rows.into_iter().next().unwrap_or(0))
+}
+
+/// This node's copy of each database's registry, filed under its generation.
+static COPIES: LazyLock<Copies<Arc<Vec<Gate>>>> = LazyLock::new(Default::default);
+
+/// Every gate, in the registry's order. Each call reads the registry's generation (one short
+/// statement) and uses this node's copy while the generation has not moved ([`changed`]);
+/// the four statements of [`read_all`] run only after a change. Inside a page view
+/// ([`tinhso_store::rollup::View`]: the operations centre, whose queue, forecast and
+/// indicators each need the gates) it is read once per view ([`tinhso_store::rollup::once`]).
 pub async fn list(db: &Db) -> Result<Vec<Gate>, AppError> {
-    tinhso_store::rollup::once("border.gates", read_all(db)).await
+    tinhso_store::rollup::once("border.gates", current(db)).await
+}
+
+/// The registry under its current generation: this node's copy, or read and kept.
+async fn current(db: &Db) -> Result<Vec<Gate>, AppError> {
+    let g = generation(db).await?;
+    if let Some(gates) = COPIES.get(db.url(), g) {
+        return Ok(gates.as_ref().clone());
+    }
+    let gates = read_all(db).await?;
+    COPIES.put(db.url(), g, Arc::new(gates.clone()));
+    Ok(gates)
 }
 
 /// The gates as stored: four statements (gates, capacities, yards, agencies).

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, RwLock};
 use tinhso_kernel::calendar::WorkingCalendar;
 use tinhso_kernel::AppError;
+use tinhso_store::copies::Copies;
 use tinhso_store::Db;
 
 /// The generations read at the start of one submission.
@@ -52,7 +53,7 @@ struct Copy<T> {
 /// Copies per database (keyed by its URL, so that two databases in one process keep apart).
 type PerDb<T> = LazyLock<RwLock<HashMap<Arc<str>, Copy<T>>>>;
 
-static CALENDARS: PerDb<Arc<WorkingCalendar>> = LazyLock::new(Default::default);
+static CALENDARS: LazyLock<Copies<Arc<WorkingCalendar>>> = LazyLock::new(Default::default);
 
 /// The current version and whether it is offered, per procedure code.
 type CurrentRows = HashMap<String, Option<(i64, bool)>>;
@@ -68,26 +69,11 @@ pub(crate) async fn working_calendar(
     db: &Db,
     gens: Generations,
 ) -> Result<Arc<WorkingCalendar>, AppError> {
-    {
-        let map = CALENDARS.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = map.get(db.url()).filter(|c| c.generation == gens.calendar) {
-            return Ok(c.value.clone());
-        }
+    if let Some(c) = CALENDARS.get(db.url(), gens.calendar) {
+        return Ok(c);
     }
     let calendar = Arc::new(tinhso_refdata::calendar::working_calendar(db).await?);
-    let mut map = CALENDARS.write().unwrap_or_else(|e| e.into_inner());
-    let newer = map
-        .get(db.url())
-        .is_none_or(|c| c.generation < gens.calendar);
-    if newer {
-        map.insert(
-            Arc::from(db.url()),
-            Copy {
-                generation: gens.calendar,
-                value: calendar.clone(),
-            },
-        );
-    }
+    CALENDARS.put(db.url(), gens.calendar, calendar.clone());
     Ok(calendar)
 }
 

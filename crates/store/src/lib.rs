@@ -13,6 +13,8 @@
 //!   engines ([`Exec`], [`Tx`]).
 //! - [`rollup`]: daily roll-ups kept current by triggers and refreshed before reading.
 //! - [`backup`]: consistent online snapshots and restore.
+//! - [`copies`]: per-database copies of rarely changed data, kept while a generation in the
+//!   database has not moved.
 //! - `checkpoint`: a SQLite file's WAL checkpoints on a thread of their own, off the writer.
 //! - [`test_support`]: fresh databases for tests, on SQLite or PostgreSQL.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -20,6 +22,7 @@
 pub mod audit;
 pub mod backup;
 mod checkpoint;
+pub mod copies;
 pub mod db;
 pub mod exec;
 pub mod files;

@@ -129,15 +129,14 @@ async fn set_cap(db: &Db, gate: &str, dir: &str, hour: i64, cap: i64) {
 }
 
 async fn per_day(db: &Db, gate: &str, dir: &str, n: i64) {
-    sqlx::query(
-        "UPDATE border_gate_capacity SET per_day = $3 WHERE gate_code = $1 AND direction = $2",
+    crate::gates::change(
+        db,
+        &format!(
+            "UPDATE border_gate_capacity SET per_day = {n} \
+             WHERE gate_code = '{gate}' AND direction = '{dir}'"
+        ),
     )
-    .bind(gate)
-    .bind(dir)
-    .bind(n)
-    .execute(db.pool())
-    .await
-    .unwrap();
+    .await;
 }
 
 #[tokio::test]

@@ -326,10 +326,13 @@ async fn a_screen_reads_the_border_gates_once() {
     // Renamed after the screen: the screen's view kept the gates it read once (its queue,
     // forecast and border indicators shared them) and a later part of the same page sees the
     // same; a new page view reads the change.
+    let mut tx = db.begin_write().await.unwrap();
     sqlx::query("UPDATE border_gates SET name_vi = 'Đã đổi tên' WHERE code = 'HN'")
-        .execute(db.pool())
+        .execute(tx.conn())
         .await
         .unwrap();
+    tinhso_border::gates::changed(tx.conn()).await.unwrap();
+    tx.commit().await.unwrap();
     let name = |gates: Vec<tinhso_border::gates::Gate>| {
         gates
             .into_iter()
