@@ -52,7 +52,8 @@ pub mod queue;
 
 use serde::{Deserialize, Serialize};
 use tinhso_kernel::{AppError, FieldErrors, Invalid};
-use tinhso_store::DbError;
+use tinhso_store::audit::NewAuditEntry;
+use tinhso_store::{DbError, Exec, Tx, WriteTx};
 
 pub use bench::{bench_queue, BenchReport};
 pub use booking::{Booking, BookingInput};
@@ -236,6 +237,44 @@ pub(crate) fn store_err(e: DbError) -> AppError {
     match e {
         DbError::Sqlx(e) => db_err(e),
         e => e.into(),
+    }
+}
+
+/// A write transaction that also appends audit entries and outbox events (ghi nhật ký và phát
+/// sự kiện): a [`WriteTx`] or a [`Tx`], so booking code is written once for both.
+pub(crate) trait Announce: Exec {
+    /// Append `entry` to the audit trail, then the outbox event `topic` with `payload`.
+    fn announce(
+        &mut self,
+        entry: &NewAuditEntry,
+        topic: &str,
+        payload: &serde_json::Value,
+    ) -> impl std::future::Future<Output = Result<(), AppError>> + Send;
+}
+
+impl Announce for WriteTx {
+    async fn announce(
+        &mut self,
+        entry: &NewAuditEntry,
+        topic: &str,
+        payload: &serde_json::Value,
+    ) -> Result<(), AppError> {
+        self.audit(entry).await?;
+        self.emit(topic, payload).await?;
+        Ok(())
+    }
+}
+
+impl Announce for Tx {
+    async fn announce(
+        &mut self,
+        entry: &NewAuditEntry,
+        topic: &str,
+        payload: &serde_json::Value,
+    ) -> Result<(), AppError> {
+        self.audit(entry).await?;
+        self.emit(topic, payload).await?;
+        Ok(())
     }
 }
 
