@@ -701,22 +701,30 @@ async fn book_behind_savepoints(
 ) -> Result<Vec<Result<Booking, AppError>>, AppError> {
     crate::bulk::each_behind_savepoint(db, (), order.iter().copied(), |mut tx, (), i| async move {
         let input = &inputs[i];
-        let code = input.gate_code.trim();
-        let r = match gates.get(code) {
-            None => Err(Refusal::Item(unknown_gate(code))),
-            Some(gate) => match check_request(policy, gate, input, now) {
-                Err(e) => Err(Refusal::Item(e)),
-                Ok(dir) => book_in(&mut tx, ctx, policy, gate, dir, input, now)
-                    .await
-                    .map_err(|e| match e.status() {
-                        409 | 422 => Refusal::Item(e),
-                        _ => Refusal::Batch(e),
-                    }),
-            },
+        let r = match gate_and_direction(policy, gates, input, now) {
+            Err(e) => Err(Refusal::Item(e)),
+            Ok((gate, dir)) => book_in(&mut tx, ctx, policy, gate, dir, input, now)
+                .await
+                .map_err(|e| match e.status() {
+                    409 | 422 => Refusal::Item(e),
+                    _ => Refusal::Batch(e),
+                }),
         };
         (tx, (), r)
     })
     .await
+}
+
+/// A batch's request: its gate among `gates`, and its own fields checked ([`check_request`]).
+fn gate_and_direction<'g>(
+    policy: &Policy,
+    gates: &'g HashMap<String, Gate>,
+    input: &BookingInput,
+    now: i64,
+) -> Result<(&'g Gate, Direction), AppError> {
+    let code = input.gate_code.trim();
+    let gate = gates.get(code).ok_or_else(|| unknown_gate(code))?;
+    Ok((gate, check_request(policy, gate, input, now)?))
 }
 
 /// The request's own fields against the gate and the policy (nothing read from the database).
@@ -872,13 +880,8 @@ async fn book_decided(
     let mut out = Vec::with_capacity(order.len());
     for &i in order {
         let input = &inputs[i];
-        let code = input.gate_code.trim();
-        let Some(gate) = gates.get(code) else {
-            out.push(Err(unknown_gate(code)));
-            continue;
-        };
-        let dir = match check_request(policy, gate, input, now) {
-            Ok(dir) => dir,
+        let (gate, dir) = match gate_and_direction(policy, gates, input, now) {
+            Ok(x) => x,
             Err(e) => {
                 out.push(Err(e));
                 continue;

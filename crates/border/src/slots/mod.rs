@@ -252,31 +252,25 @@ pub(crate) trait Announce: Exec {
     ) -> impl std::future::Future<Output = Result<(), AppError>> + Send;
 }
 
-impl Announce for WriteTx {
-    async fn announce(
-        &mut self,
-        entry: &NewAuditEntry,
-        topic: &str,
-        payload: &serde_json::Value,
-    ) -> Result<(), AppError> {
-        self.audit(entry).await?;
-        self.emit(topic, payload).await?;
-        Ok(())
-    }
+/// [`Announce`] for transaction types with inherent `audit` and `emit` (the same code for each).
+macro_rules! announce_by_audit_and_emit {
+    ($($t:ty),*) => {$(
+        impl Announce for $t {
+            async fn announce(
+                &mut self,
+                entry: &NewAuditEntry,
+                topic: &str,
+                payload: &serde_json::Value,
+            ) -> Result<(), AppError> {
+                self.audit(entry).await?;
+                self.emit(topic, payload).await?;
+                Ok(())
+            }
+        }
+    )*};
 }
 
-impl Announce for Tx {
-    async fn announce(
-        &mut self,
-        entry: &NewAuditEntry,
-        topic: &str,
-        payload: &serde_json::Value,
-    ) -> Result<(), AppError> {
-        self.audit(entry).await?;
-        self.emit(topic, payload).await?;
-        Ok(())
-    }
-}
+announce_by_audit_and_emit!(WriteTx, Tx);
 
 /// A database error as an [`AppError`]. PostgreSQL's deadlock (40P01) and serialisation
 /// failure (40001) — two changes crossing each other — become a 409 the caller may retry, not
