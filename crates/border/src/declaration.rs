@@ -28,7 +28,8 @@ use std::collections::BTreeMap;
 use tinhso_identity::ResourceScope;
 use tinhso_kernel::{validate, AppError, ErrorCode, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
-use tinhso_store::{now_micros, Db, DbError, WriteTx};
+use tinhso_store::native::Param;
+use tinhso_store::{now_micros, Db, DbError, Exec, WriteTx};
 
 /// Most goods lines on one declaration.
 pub const MAX_GOODS_LINES: usize = 30;
@@ -1055,31 +1056,26 @@ pub async fn cancel_at(
             "Only a trip that has not reached the gate can be cancelled",
         ));
     }
-    let mut tx = db.begin_write().await?;
-    let n = sqlx::query(
-        "UPDATE border_trips SET stage = 'cancelled', stage_at = $1, updated_at = $1 \
-         WHERE id = $2 AND stage = 'declared'",
-    )
-    .bind(now)
-    .bind(&trip.id)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?
-    .rows_affected();
+    // Native on SQLite: the statements run on this thread (see `tinhso_store::exec`).
+    let mut tx = db.begin_native().await?;
+    let n = tx
+        .execute(
+            "UPDATE border_trips SET stage = 'cancelled', stage_at = $1, updated_at = $1 \
+             WHERE id = $2 AND stage = 'declared'",
+            &[Param::Int(now), Param::Text(&trip.id)],
+        )
+        .await?;
     if n != 1 {
         return Err(AppError::conflict(
             "Trạng thái chuyến vừa thay đổi; hãy tải lại",
             "The trip's state just changed; reload",
         ));
     }
-    sqlx::query(
+    tx.execute(
         "INSERT INTO border_trip_stages (trip_id, stage, at, source) VALUES ($1, 'cancelled', $2, 'declaration')",
+        &[Param::Text(&trip.id), Param::Int(now)],
     )
-    .bind(&trip.id)
-    .bind(now)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
+    .await?;
     tx.audit(&ctx.entry(
         "border.trip.cancel",
         "border_trip",

@@ -6,8 +6,8 @@ use super::capacity::{
     unknown_gate,
 };
 use super::{
-    db_err, floor_hour, is_concurrent, local_day, local_label, returned_ids, store_err, Policy,
-    DAY, HOUR,
+    db_err, floor_hour, is_concurrent, local_day, local_label, returned_ids, store_err, Announce,
+    Policy, DAY, HOUR,
 };
 use crate::bulk::{json_rows, rows_sql, Col, Refusal};
 use crate::gates::{Direction, Gate};
@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
 use tinhso_store::native::{Param, RowRead};
-use tinhso_store::{Db, DbError, Exec, WriteTx};
+use tinhso_store::{Backend, Db, DbError, Exec};
 
 /// A booking request: the declared trip and the slot (gate, direction, hour) it wants.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -244,9 +244,9 @@ async fn override_in<E: Exec>(
     .map_err(store_err)
 }
 
-/// Take one seat in the hour (and its local day unless `skip_day`), or say why not. Never
-/// leaves a half-taken seat: a refused hour undoes the day's increment, so callers may go on
-/// in the same transaction.
+/// Take one seat in the hour (and its local day unless `skip_day`), or say why not. A refusal
+/// leaves no trace: a refused hour undoes the day's increment and the counter rows this call
+/// created are deleted, so callers may go on in the same transaction, without a savepoint.
 #[allow(clippy::too_many_arguments)]
 async fn take_seat<E: Exec>(
     tx: &mut E,
@@ -298,14 +298,15 @@ async fn take_seat<E: Exec>(
     }
     let per_day = gate.capacity_for(dir).map(|c| c.per_day).unwrap_or(0);
     let day = local_day(hour_start);
+    let mut fresh = Fresh::default();
     if !skip_day {
-        tx.execute(
+        fresh.day = tx.execute(
         "INSERT INTO border_slot_days (gate_code, direction, day, booked) VALUES ($1, $2, $3, 0) \
              ON CONFLICT (gate_code, direction, day) DO NOTHING",
         &[Param::Text(&gate.code), Param::Text(dir.as_str()), Param::Int(day)],
     )
     .await
-    .map_err(store_err)?;
+    .map_err(store_err)? == 1;
         let n = tx
             .execute(
                 "UPDATE border_slot_days SET booked = booked + 1 \
@@ -320,6 +321,7 @@ async fn take_seat<E: Exec>(
             .await
             .map_err(store_err)?;
         if n == 0 {
+            fresh.forget(tx, &gate.code, dir, day, hour_start).await?;
             return Err(AppError::conflict(
                 format!(
                     "{} đã đủ {per_day} xe {} trong ngày {}: hãy chọn ngày khác",
@@ -341,17 +343,19 @@ async fn take_seat<E: Exec>(
     } else {
         0
     };
-    tx.execute(
-        "INSERT INTO border_slots (gate_code, direction, hour_start, booked, booked_perishable) \
+    fresh.hour = tx
+        .execute(
+            "INSERT INTO border_slots (gate_code, direction, hour_start, booked, booked_perishable) \
          VALUES ($1, $2, $3, 0, 0) ON CONFLICT (gate_code, direction, hour_start) DO NOTHING",
-        &[
-            Param::Text(&gate.code),
-            Param::Text(dir.as_str()),
-            Param::Int(hour_start),
-        ],
-    )
-    .await
-    .map_err(store_err)?;
+            &[
+                Param::Text(&gate.code),
+                Param::Text(dir.as_str()),
+                Param::Int(hour_start),
+            ],
+        )
+        .await
+        .map_err(store_err)?
+        == 1;
     let p = i64::from(perishable);
     let n = tx.execute(
         "UPDATE border_slots SET booked = booked + 1, booked_perishable = booked_perishable + $4 \
@@ -386,6 +390,7 @@ async fn take_seat<E: Exec>(
         .await
         .map_err(store_err)?
         .ok_or_else(|| AppError::internal("the hour's counter row is missing"))?;
+    fresh.forget(tx, &gate.code, dir, day, hour_start).await?;
     if booked >= cap {
         Err(AppError::conflict(
             format!(
@@ -412,6 +417,50 @@ async fn take_seat<E: Exec>(
                 local_label(hour_start - policy.reserve_release_hours * HOUR)
             ),
         ))
+    }
+}
+
+/// The counter rows a [`take_seat`] created (hàng đếm mới tạo).
+#[derive(Default)]
+struct Fresh {
+    day: bool,
+    hour: bool,
+}
+
+impl Fresh {
+    /// Delete the rows created, still at 0: the seat was refused.
+    async fn forget<E: Exec>(
+        &self,
+        tx: &mut E,
+        gate: &str,
+        dir: Direction,
+        day: i64,
+        hour_start: i64,
+    ) -> Result<(), AppError> {
+        for (created, sql, at) in [
+            (
+                self.day,
+                "DELETE FROM border_slot_days WHERE gate_code = $1 AND direction = $2 AND day = $3 \
+                 AND booked = 0",
+                day,
+            ),
+            (
+                self.hour,
+                "DELETE FROM border_slots WHERE gate_code = $1 AND direction = $2 \
+                 AND hour_start = $3 AND booked = 0",
+                hour_start,
+            ),
+        ] {
+            if created {
+                tx.execute(
+                    sql,
+                    &[Param::Text(gate), Param::Text(dir.as_str()), Param::Int(at)],
+                )
+                .await
+                .map_err(store_err)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -592,7 +641,7 @@ pub async fn book(
 ) -> Result<Booking, AppError> {
     let gate = load_gate(db, input.gate_code.trim()).await?;
     let dir = check_request(policy, &gate, input, now)?;
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_native().await?;
     let b = book_in(&mut tx, ctx, policy, &gate, dir, input, now).await?;
     tx.commit().await?;
     Ok(b)
@@ -624,30 +673,11 @@ pub async fn book_many(
             y.hour_start,
         ))
     });
-    let gates = &gates;
-    let answers = crate::bulk::each_behind_savepoint(
-        db,
-        (),
-        order.iter().copied(),
-        |mut tx, (), i| async move {
-            let input = &inputs[i];
-            let code = input.gate_code.trim();
-            let r = match gates.get(code) {
-                None => Err(Refusal::Item(unknown_gate(code))),
-                Some(gate) => match check_request(policy, gate, input, now) {
-                    Err(e) => Err(Refusal::Item(e)),
-                    Ok(dir) => book_in(&mut tx, ctx, policy, gate, dir, input, now)
-                        .await
-                        .map_err(|e| match e.status() {
-                            409 | 422 => Refusal::Item(e),
-                            _ => Refusal::Batch(e),
-                        }),
-                },
-            };
-            (tx, (), r)
-        },
-    )
-    .await?;
+    let answers = if db.backend() == Backend::Sqlite {
+        book_decided(db, ctx, policy, &gates, inputs, &order, now).await?
+    } else {
+        book_behind_savepoints(db, ctx, policy, &gates, inputs, &order, now).await?
+    };
     let mut out: Vec<Option<Result<Booking, AppError>>> = inputs.iter().map(|_| None).collect();
     for (i, answer) in order.into_iter().zip(answers) {
         out[i] = Some(answer);
@@ -656,6 +686,45 @@ pub async fn book_many(
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(AppError::internal("booking left unanswered"))))
         .collect())
+}
+
+/// [`book_many`] on PostgreSQL: each booking behind a savepoint (a concurrent writer may take
+/// a seat or book the trip under it).
+async fn book_behind_savepoints(
+    db: &Db,
+    ctx: &Ctx,
+    policy: &Policy,
+    gates: &HashMap<String, Gate>,
+    inputs: &[BookingInput],
+    order: &[usize],
+    now: i64,
+) -> Result<Vec<Result<Booking, AppError>>, AppError> {
+    crate::bulk::each_behind_savepoint(db, (), order.iter().copied(), |mut tx, (), i| async move {
+        let input = &inputs[i];
+        let r = match gate_and_direction(policy, gates, input, now) {
+            Err(e) => Err(Refusal::Item(e)),
+            Ok((gate, dir)) => book_in(&mut tx, ctx, policy, gate, dir, input, now)
+                .await
+                .map_err(|e| match e.status() {
+                    409 | 422 => Refusal::Item(e),
+                    _ => Refusal::Batch(e),
+                }),
+        };
+        (tx, (), r)
+    })
+    .await
+}
+
+/// A batch's request: its gate among `gates`, and its own fields checked ([`check_request`]).
+fn gate_and_direction<'g>(
+    policy: &Policy,
+    gates: &'g HashMap<String, Gate>,
+    input: &BookingInput,
+    now: i64,
+) -> Result<(&'g Gate, Direction), AppError> {
+    let code = input.gate_code.trim();
+    let gate = gates.get(code).ok_or_else(|| unknown_gate(code))?;
+    Ok((gate, check_request(policy, gate, input, now)?))
 }
 
 /// The request's own fields against the gate and the policy (nothing read from the database).
@@ -672,17 +741,14 @@ fn check_request(
     dir.ok_or_else(|| AppError::internal("direction checked above"))
 }
 
-/// The booking itself, inside `tx`: the trip must match the request and hold no slot, a seat
-/// is taken, the booking written, audited `border.slot_book` and announced `border.slot_booked`.
-async fn book_in(
-    tx: &mut WriteTx,
-    ctx: &Ctx,
-    policy: &Policy,
+/// A booking's reads and checks inside `tx`, nothing written: the trip must match the request,
+/// be at a bookable stage and hold no slot.
+async fn bookable_trip<E: Exec>(
+    tx: &mut E,
     gate: &Gate,
     dir: Direction,
     input: &BookingInput,
-    now: i64,
-) -> Result<Booking, AppError> {
+) -> Result<TripInfo, AppError> {
     let trip = load_trip(tx, input.trip_id.trim()).await?;
     let mut errs = FieldErrors::new();
     if trip.gate_code != gate.code {
@@ -722,6 +788,63 @@ async fn book_in(
     if active_in(tx, &trip.id).await?.is_some() {
         return Err(double_booking(&trip.code));
     }
+    Ok(trip)
+}
+
+/// A booking's writes once its seat is taken: the booking, audited `border.slot_book` and
+/// announced `border.slot_booked`.
+#[allow(clippy::too_many_arguments)]
+async fn write_booking<E: Announce>(
+    tx: &mut E,
+    ctx: &Ctx,
+    policy: &Policy,
+    gate: &Gate,
+    dir: Direction,
+    input: &BookingInput,
+    trip: &TripInfo,
+    now: i64,
+) -> Result<Booking, AppError> {
+    let b = insert_booking(
+        tx,
+        ctx,
+        policy,
+        trip,
+        gate,
+        dir,
+        input.hour_start,
+        false,
+        "booking",
+        now,
+    )
+    .await?;
+    let ev = event(&b, &trip.code, serde_json::json!({}));
+    tx.announce(
+        &ctx.entry(
+            "border.slot_book",
+            "border_trip",
+            &trip.id,
+            &gate_scope(gate),
+            ev.clone(),
+        ),
+        "border.slot_booked",
+        &ev,
+    )
+    .await?;
+    Ok(b)
+}
+
+/// The booking itself, inside `tx`: [`bookable_trip`], a seat taken ([`take_seat`]),
+/// [`write_booking`].
+async fn book_in<E: Announce>(
+    tx: &mut E,
+    ctx: &Ctx,
+    policy: &Policy,
+    gate: &Gate,
+    dir: Direction,
+    input: &BookingInput,
+    now: i64,
+) -> Result<Booking, AppError> {
+    let trip = bookable_trip(tx, gate, dir, input).await?;
     take_seat(
         tx,
         policy,
@@ -733,30 +856,63 @@ async fn book_in(
         now,
     )
     .await?;
-    let b = insert_booking(
-        tx,
-        ctx,
-        policy,
-        &trip,
-        gate,
-        dir,
-        input.hour_start,
-        false,
-        "booking",
-        now,
-    )
-    .await?;
-    let ev = event(&b, &trip.code, serde_json::json!({}));
-    tx.audit(&ctx.entry(
-        "border.slot_book",
-        "border_trip",
-        &trip.id,
-        &gate_scope(gate),
-        ev.clone(),
-    ))
-    .await?;
-    tx.emit("border.slot_booked", &ev).await?;
-    Ok(b)
+    write_booking(tx, ctx, policy, gate, dir, input, &trip, now).await
+}
+
+/// [`book_many`] on SQLite (one writer: nothing changes under the batch), in one native
+/// transaction without savepoints (quyết trước, ghi sau): a booking is refused by its checks
+/// (reads) or by [`take_seat`], which leaves no trace, so a refused one has written nothing.
+/// An error once the seat is taken fails the batch.
+async fn book_decided(
+    db: &Db,
+    ctx: &Ctx,
+    policy: &Policy,
+    gates: &HashMap<String, Gate>,
+    inputs: &[BookingInput],
+    order: &[usize],
+    now: i64,
+) -> Result<Vec<Result<Booking, AppError>>, AppError> {
+    if order.is_empty() {
+        return Ok(Vec::new());
+    }
+    let refused = |e: &AppError| matches!(e.status(), 409 | 422);
+    let mut tx = db.begin_native().await?;
+    let mut out = Vec::with_capacity(order.len());
+    for &i in order {
+        let input = &inputs[i];
+        let (gate, dir) = match gate_and_direction(policy, gates, input, now) {
+            Ok(x) => x,
+            Err(e) => {
+                out.push(Err(e));
+                continue;
+            }
+        };
+        let seat = match bookable_trip(&mut tx, gate, dir, input).await {
+            Ok(trip) => take_seat(
+                &mut tx,
+                policy,
+                gate,
+                dir,
+                input.hour_start,
+                trip.perishable,
+                false,
+                now,
+            )
+            .await
+            .map(|()| trip),
+            Err(e) => Err(e),
+        };
+        match seat {
+            Ok(trip) => out.push(Ok(write_booking(
+                &mut tx, ctx, policy, gate, dir, input, &trip, now,
+            )
+            .await?)),
+            Err(e) if refused(&e) => out.push(Err(e)),
+            Err(e) => return Err(e),
+        }
+    }
+    tx.commit().await?;
+    Ok(out)
 }
 
 fn no_active(trip_id: &str) -> AppError {
@@ -788,7 +944,7 @@ async fn set_status<E: Exec>(
 /// Cancel a trip's booking and free its seat. Audited `border.slot_cancel`, announced
 /// `border.slot_cancelled`.
 pub async fn cancel(db: &Db, ctx: &Ctx, trip_id: &str, now: i64) -> Result<Booking, AppError> {
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_native().await?;
     let trip = load_trip(&mut tx, trip_id.trim()).await?;
     let mut b = active_in(&mut tx, &trip.id)
         .await?
@@ -838,7 +994,7 @@ pub async fn reschedule(
     }
     check_hour(policy, new_hour_start, now).map_err(|e| AppError::field("hour_start", e))?;
     let gate = load_gate(db, &old.gate_code).await?;
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_native().await?;
     let trip = load_trip(&mut tx, &old.trip_id).await?;
     check_bookable(&trip)?;
     // Re-read inside the transaction: the booking may have changed since.
@@ -909,7 +1065,7 @@ pub async fn extend_grace(
     trip_id: &str,
     now: i64,
 ) -> Result<Booking, AppError> {
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_native().await?;
     let trip = load_trip(&mut tx, trip_id.trim()).await?;
     let mut b = active_in(&mut tx, &trip.id)
         .await?
@@ -953,16 +1109,13 @@ pub async fn extend_grace(
         ));
     }
     let new_by = b.arrive_by + policy.extension_minutes * 60_000_000;
-    sqlx::query(
+    tx.execute(
         "UPDATE border_bookings SET grace_used = 1, arrive_by = $2, updated_at = $3 \
          WHERE id = $1 AND status = 'active' AND grace_used = 0",
+        &[Param::Text(&b.id), Param::Int(new_by), Param::Int(now)],
     )
-    .bind(&b.id)
-    .bind(new_by)
-    .bind(now)
-    .execute(tx.conn())
     .await
-    .map_err(db_err)?;
+    .map_err(store_err)?;
     let before = b.arrive_by;
     b.arrive_by = new_by;
     b.grace_used = true;
@@ -1136,7 +1289,7 @@ pub(crate) async fn sweep_no_shows_at(
 /// arrived without booking, or found every slot full). A trip holding a slot is a 409.
 /// Audited `border.standby_join`, announced `border.standby_joined`.
 pub async fn join_standby(db: &Db, ctx: &Ctx, trip_id: &str, now: i64) -> Result<(), AppError> {
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_native().await?;
     let trip = load_trip(&mut tx, trip_id.trim()).await?;
     check_bookable(&trip)?;
     if active_in(&mut tx, &trip.id).await?.is_some() {

@@ -215,6 +215,42 @@ async fn capacity_per_hour_and_per_day() {
 }
 
 #[tokio::test]
+async fn a_seat_refused_in_a_new_hour_leaves_no_counter_rows() {
+    let t = crate::env().await;
+    let db = &t.db;
+    let now = at(0, 6, 0);
+    // Every seat held for perishables: an ordinary truck is refused in an hour nobody booked.
+    let policy = Policy {
+        perishable_reserve_percent: 100,
+        ..Policy::default()
+    };
+    let plain = trip(db, "CN", "import", false).await;
+    let fresh = trip(db, "CN", "import", true).await;
+    let inputs = vec![
+        input(&plain, "CN", "import", at(1, 9, 0)),
+        input(&fresh, "CN", "import", at(1, 10, 0)),
+    ];
+    let out = booking::book_many(db, &crate::sys(), &policy, &inputs, now)
+        .await
+        .unwrap();
+    let statuses: Vec<u16> = out
+        .iter()
+        .map(|r| r.as_ref().map(|_| 200).unwrap_or_else(|e| e.status()))
+        .collect();
+    assert_eq!(statuses, [409, 200]);
+    let hours = "SELECT COUNT(*) FROM border_slots WHERE gate_code = 'CN'";
+    assert_eq!(
+        crate::count(db, hours).await,
+        1,
+        "only the booked hour's row"
+    );
+    let days = "SELECT COUNT(*) FROM border_slot_days WHERE gate_code = 'CN' AND booked = 1";
+    assert_eq!(crate::count(db, days).await, 1);
+    let all_days = "SELECT COUNT(*) FROM border_slot_days WHERE gate_code = 'CN'";
+    assert_eq!(crate::count(db, all_days).await, 1);
+}
+
+#[tokio::test]
 async fn a_batch_books_each_in_its_place_and_a_refused_one_leaves_no_trace() {
     let t = crate::env().await;
     let db = &t.db;
