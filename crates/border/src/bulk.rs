@@ -10,7 +10,8 @@
 
 use std::future::Future;
 use tinhso_kernel::AppError;
-use tinhso_store::{Backend, Db, WriteTx};
+use tinhso_store::native::Param;
+use tinhso_store::{Backend, Db, DbError, Exec, Tx, WriteTx};
 
 /// A column's type in the JSON rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +92,7 @@ impl Refusal<AppError> {
 /// `ON CONFLICT` clause, after `WHERE true` on an upsert, or nothing). Nothing is sent for no
 /// rows. Returns the rows affected.
 pub async fn insert_rows<R: serde::Serialize>(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     table: &str,
     cols: &[(&str, Col)],
     tail: &str,
@@ -103,15 +104,8 @@ pub async fn insert_rows<R: serde::Serialize>(
     let names: Vec<&str> = cols.iter().map(|(n, _)| *n).collect();
     let source = rows_sql(tx.backend(), 1, cols);
     let body = serde_json::to_string(rows).map_err(AppError::internal)?;
-    let done = sqlx::query(&format!(
-        "INSERT INTO {table} ({}) {source} {tail}",
-        names.join(", ")
-    ))
-    .bind(body)
-    .execute(tx.conn())
-    .await
-    .map_err(|e| AppError::from(tinhso_store::DbError::from(e)))?;
-    Ok(done.rows_affected())
+    let sql = format!("INSERT INTO {table} ({}) {source} {tail}", names.join(", "));
+    Ok(tx.execute(&sql, &[Param::Text(&body)]).await?)
 }
 
 /// `UPDATE <set> FROM (<the rows of JSON parameter $1>) AS j WHERE <matched>`: many rows
@@ -120,7 +114,7 @@ pub async fn insert_rows<R: serde::Serialize>(
 /// (one it did not find, e.g. no longer in the state it was read in, is a failure: a batch
 /// decided on what it read). Nothing is sent for no rows.
 pub(crate) async fn update_each<R: serde::Serialize>(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     set: &str,
     cols: &[(&str, Col)],
     matched: &str,
@@ -131,14 +125,8 @@ pub(crate) async fn update_each<R: serde::Serialize>(
     }
     let source = rows_sql(tx.backend(), 1, cols);
     let body = serde_json::to_string(rows).map_err(AppError::internal)?;
-    let n = sqlx::query(&format!(
-        "UPDATE {set} FROM ({source}) AS j WHERE {matched}"
-    ))
-    .bind(body)
-    .execute(tx.conn())
-    .await
-    .map_err(|e| AppError::from(tinhso_store::DbError::from(e)))?
-    .rows_affected();
+    let sql = format!("UPDATE {set} FROM ({source}) AS j WHERE {matched}");
+    let n = tx.execute(&sql, &[Param::Text(&body)]).await?;
     if n != rows.len() as u64 {
         return Err(AppError::internal(format!(
             "UPDATE {set}: {n} of {} rows updated",
@@ -266,10 +254,10 @@ pub enum Guard {
 pub async fn each_guarded<S, I, T, E, F, Fut, UFut, DFut>(
     db: &Db,
     guard: Guard,
-    mut state: S,
+    state: S,
     items: impl IntoIterator<Item = I>,
-    mut run: impl FnMut(WriteTx, S, I) -> Fut,
-    mut undone: impl FnMut(WriteTx, E) -> UFut,
+    run: impl FnMut(WriteTx, S, I) -> Fut,
+    undone: impl FnMut(WriteTx, E) -> UFut,
     finish: impl FnOnce(WriteTx, S) -> DFut,
 ) -> Result<Vec<Result<T, F>>, AppError>
 where
@@ -281,8 +269,93 @@ where
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    let last = items.len() - 1;
-    let mut tx = db.begin_write().await?;
+    let tx = db.begin_write().await?;
+    each_in(tx, guard, state, items, run, undone, finish).await
+}
+
+/// [`each_guarded`] with [`Guard::DecideFirst`] in a transaction from [`Db::begin_native`]
+/// (giao dịch ghi trực tiếp): on a SQLite file its statements run on the calling thread, not
+/// handed to sqlx's worker one by one. No savepoints (a refused item wrote nothing), so only
+/// for batches whose items decide before they write.
+pub(crate) async fn each_decided<S, I, T, E, F, Fut, UFut, DFut>(
+    db: &Db,
+    state: S,
+    items: impl IntoIterator<Item = I>,
+    run: impl FnMut(Tx, S, I) -> Fut,
+    undone: impl FnMut(Tx, E) -> UFut,
+    finish: impl FnOnce(Tx, S) -> DFut,
+) -> Result<Vec<Result<T, F>>, AppError>
+where
+    Fut: Future<Output = (Tx, S, Result<T, Refusal<E>>)>,
+    UFut: Future<Output = (Tx, Result<F, AppError>)>,
+    DFut: Future<Output = (Tx, Result<(), AppError>)>,
+{
+    let items: Vec<I> = items.into_iter().collect();
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tx = db.begin_native().await?;
+    each_in(tx, Guard::DecideFirst, state, items, run, undone, finish).await
+}
+
+/// A transaction a batch runs in (giao dịch của lô): a [`WriteTx`], or a [`Tx`], which has no
+/// savepoints (only for [`Guard::DecideFirst`]).
+pub(crate) trait BatchTx: Sized {
+    /// The transaction's savepoints, if it has them.
+    fn savepoints(&mut self) -> Option<&mut WriteTx>;
+    /// [`WriteTx::defer_audit_and_outbox`].
+    fn defer_audit_and_outbox(&mut self);
+    /// Commit; the ids of the outbox events written.
+    fn commit(self) -> impl Future<Output = Result<Vec<String>, DbError>> + Send;
+}
+
+impl BatchTx for WriteTx {
+    fn savepoints(&mut self) -> Option<&mut WriteTx> {
+        Some(self)
+    }
+    fn defer_audit_and_outbox(&mut self) {
+        WriteTx::defer_audit_and_outbox(self)
+    }
+    fn commit(self) -> impl Future<Output = Result<Vec<String>, DbError>> + Send {
+        WriteTx::commit(self)
+    }
+}
+
+impl BatchTx for Tx {
+    fn savepoints(&mut self) -> Option<&mut WriteTx> {
+        None
+    }
+    fn defer_audit_and_outbox(&mut self) {
+        Tx::defer_audit_and_outbox(self)
+    }
+    fn commit(self) -> impl Future<Output = Result<Vec<String>, DbError>> + Send {
+        Tx::commit(self)
+    }
+}
+
+fn savepoints<X: BatchTx>(tx: &mut X) -> Result<&mut WriteTx, AppError> {
+    tx.savepoints().ok_or_else(|| {
+        AppError::internal("a batch behind savepoints in a transaction without them")
+    })
+}
+
+/// The items of [`each_guarded`] / [`each_decided`] (at least one) in `tx`.
+async fn each_in<X, S, I, T, E, F, Fut, UFut, DFut>(
+    mut tx: X,
+    guard: Guard,
+    mut state: S,
+    items: Vec<I>,
+    mut run: impl FnMut(X, S, I) -> Fut,
+    mut undone: impl FnMut(X, E) -> UFut,
+    finish: impl FnOnce(X, S) -> DFut,
+) -> Result<Vec<Result<T, F>>, AppError>
+where
+    X: BatchTx,
+    Fut: Future<Output = (X, S, Result<T, Refusal<E>>)>,
+    UFut: Future<Output = (X, Result<F, AppError>)>,
+    DFut: Future<Output = (X, Result<(), AppError>)>,
+{
+    let last = items.len().saturating_sub(1);
     // The items' audit entries and outbox events are written at commit, one multi-row
     // statement each for the batch instead of one or two per item (a refused item's are
     // dropped with its savepoint).
@@ -295,7 +368,7 @@ where
         let sp = match (guard, next.take()) {
             (Guard::DecideFirst, _) => None,
             (Guard::Savepoint, Some(sp)) => Some(sp),
-            (Guard::Savepoint, None) => Some(tx.savepoint().await?),
+            (Guard::Savepoint, None) => Some(savepoints(&mut tx)?.savepoint().await?),
         };
         let (back, kept, result) = run(tx, state, item).await;
         (tx, state) = (back, kept);
@@ -303,9 +376,9 @@ where
             Ok(done) => {
                 if let Some(sp) = sp {
                     if k < last {
-                        next = Some(tx.release_and_reopen(sp).await?);
+                        next = Some(savepoints(&mut tx)?.release_and_reopen(sp).await?);
                     } else {
-                        tx.release(sp).await?;
+                        savepoints(&mut tx)?.release(sp).await?;
                     }
                 }
                 out.push(Ok(done));
@@ -313,7 +386,7 @@ where
             Err(Refusal::Item(e)) => {
                 // Without a savepoint the item wrote nothing ([`Guard::DecideFirst`]).
                 if let Some(sp) = sp {
-                    tx.rollback_to(sp).await?;
+                    savepoints(&mut tx)?.rollback_to(sp).await?;
                 }
                 let (back, answer) = undone(tx, e).await;
                 tx = back;

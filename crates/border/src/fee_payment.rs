@@ -43,6 +43,7 @@ use crate::declaration::{self, Stage, Trip};
 use crate::fees::{self, FeeInput, FeeQuote, VehicleInput, VehicleKind};
 use crate::gates::Direction;
 use crate::hs;
+use crate::journey::Journal;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -50,7 +51,8 @@ use tinhso_kernel::{AppError, ErrorCode, Invalid};
 use tinhso_services::payment as gateway;
 use tinhso_services::vietqr;
 use tinhso_store::audit::Ctx;
-use tinhso_store::{now_micros, Db, DbError, WriteTx};
+use tinhso_store::native::{Param, RowRead};
+use tinhso_store::{now_micros, Db, DbError, Exec, Tx, WriteTx};
 
 /// Receipt numbers of border fees: `BLP-<yyyy>-<nnnnnn>` (biên lai phí), apart from the
 /// public services' `BL-` receipts.
@@ -1044,7 +1046,7 @@ const PAYMENT_COLUMNS: &str = "id, assessment_id, trip_code, gate_code, amount_v
     budget_vnd";
 
 fn payment_of(r: &sqlx::any::AnyRow) -> Result<FeePayment, AppError> {
-    payment_at(r, 0)
+    Ok(payment_at(r, 0)?)
 }
 
 /// `cols` (a comma-separated column list) qualified with table alias `t`.
@@ -1056,24 +1058,24 @@ fn prefixed(cols: &str, t: &str) -> String {
 }
 
 /// A payment from the row's [`PAYMENT_COLUMNS`] starting at column `o`.
-fn payment_at(r: &sqlx::any::AnyRow, o: usize) -> Result<FeePayment, AppError> {
+fn payment_at(r: &dyn RowRead, o: usize) -> Result<FeePayment, DbError> {
     Ok(FeePayment {
-        id: r.try_get(o).map_err(db_err)?,
-        assessment_id: r.try_get(o + 1).map_err(db_err)?,
-        trip_code: r.try_get(o + 2).map_err(db_err)?,
-        gate_code: r.try_get(o + 3).map_err(db_err)?,
-        amount_vnd: r.try_get(o + 4).map_err(db_err)?,
-        purpose: r.try_get(o + 5).map_err(db_err)?,
-        status: r.try_get(o + 6).map_err(db_err)?,
-        gateway: r.try_get(o + 7).map_err(db_err)?,
-        gateway_txn_id: r.try_get(o + 8).map_err(db_err)?,
-        qr_payload: r.try_get(o + 9).map_err(db_err)?,
-        created_by: r.try_get(o + 10).map_err(db_err)?,
-        created_at: r.try_get(o + 11).map_err(db_err)?,
-        paid_at: r.try_get(o + 12).map_err(db_err)?,
-        receipt_no: r.try_get(o + 13).map_err(db_err)?,
-        collector_vnd: r.try_get(o + 14).map_err(db_err)?,
-        budget_vnd: r.try_get(o + 15).map_err(db_err)?,
+        id: r.text(o)?,
+        assessment_id: r.text(o + 1)?,
+        trip_code: r.text(o + 2)?,
+        gate_code: r.text(o + 3)?,
+        amount_vnd: r.int(o + 4)?,
+        purpose: r.text(o + 5)?,
+        status: r.text(o + 6)?,
+        gateway: r.text(o + 7)?,
+        gateway_txn_id: r.opt_text(o + 8)?,
+        qr_payload: r.text(o + 9)?,
+        created_by: r.text(o + 10)?,
+        created_at: r.int(o + 11)?,
+        paid_at: r.opt_int(o + 12)?,
+        receipt_no: r.opt_text(o + 13)?,
+        collector_vnd: r.int(o + 14)?,
+        budget_vnd: r.int(o + 15)?,
         bank_bin: gateway::DEMO_BANK_BIN.into(),
         bank_name: gateway::DEMO_BANK_NAME.into(),
         account: gateway::DEMO_ACCOUNT.into(),
@@ -1642,6 +1644,17 @@ impl From<AppError> for CallbackError {
     }
 }
 
+impl CallbackError {
+    /// What it does to a batch ([`callback_many`]): a server error fails the batch, anything
+    /// else refuses the callback alone.
+    fn refusal(self) -> crate::bulk::Refusal<Self> {
+        match self {
+            CallbackError::Failed(e) if e.status() >= 500 => crate::bulk::Refusal::Batch(e),
+            e => crate::bulk::Refusal::Item(e),
+        }
+    }
+}
+
 /// Process the payment gateway's callback for a border fee payment. The body is a
 /// [`tinhso_services::payment::Callback`]; `now_secs` is the current Unix time.
 pub async fn callback(
@@ -1692,64 +1705,76 @@ pub async fn callback_many(
     calls: &[GatewayCall],
     now_secs: i64,
 ) -> Result<Vec<Result<CallbackResult, AppError>>, AppError> {
-    let guard = sqlite_decides_first(db);
+    if sqlite_decides_first(db) == crate::bulk::Guard::DecideFirst {
+        // Decided before written: natively on a SQLite file (no savepoint is needed).
+        return crate::bulk::each_decided(
+            db,
+            CallbackBatch::new(),
+            calls,
+            |mut tx: Tx, mut batch, c| async move {
+                let r = batch.decide(&mut tx, ctx, c, calls, now_secs).await;
+                (tx, batch, r.map_err(CallbackError::refusal))
+            },
+            |tx, e| callback_refused(tx, ctx, e),
+            |mut tx, batch| async move {
+                let written = batch.write(&mut tx).await;
+                (tx, written)
+            },
+        )
+        .await;
+    }
     crate::bulk::each_guarded(
         db,
-        guard,
+        crate::bulk::Guard::Savepoint,
         CallbackBatch::new(),
         calls,
         |mut tx, mut batch, c| async move {
-            let r = match guard {
-                crate::bulk::Guard::DecideFirst => {
-                    batch.decide(&mut tx, ctx, c, calls, now_secs).await
-                }
-                crate::bulk::Guard::Savepoint => {
-                    // A refused callback's numbers are rolled back with its savepoint: given
-                    // again.
-                    let kept = batch.book.clone();
-                    let r = callback_in(
-                        &mut tx,
-                        &mut batch.book,
-                        ctx,
-                        &c.body,
-                        c.signature.as_deref(),
-                        c.timestamp.as_deref(),
-                        now_secs,
-                    )
-                    .await;
-                    if r.is_err() {
-                        batch.book = kept;
-                    }
-                    r
-                }
+            // A refused callback's numbers are rolled back with its savepoint: given again.
+            let kept = batch.book.clone();
+            let r = callback_in(
+                &mut tx,
+                &mut batch.book,
+                ctx,
+                &c.body,
+                c.signature.as_deref(),
+                c.timestamp.as_deref(),
+                now_secs,
+            )
+            .await;
+            if r.is_err() {
+                batch.book = kept;
             }
-            .map_err(|e| match e {
-                CallbackError::Failed(e) if e.status() >= 500 => Refusal::Batch(e),
-                e => Refusal::Item(e),
-            });
-            (tx, batch, r)
+            (tx, batch, r.map_err(CallbackError::refusal))
         },
-        |mut tx, e| async move {
-            let answer = match e {
-                CallbackError::Refused { reason, label, err } => {
-                    match tx.audit(&rejection_entry(ctx, reason, &label)).await {
-                        Ok(_) => {
-                            tracing::warn!(reason, payment_id = %label, "border fee callback rejected");
-                            Ok(err)
-                        }
-                        Err(db) => Err(AppError::from(db)),
-                    }
-                }
-                CallbackError::Failed(e) => Ok(e),
-            };
-            (tx, answer)
-        },
+        |tx, e| callback_refused(tx, ctx, e),
         |mut tx, batch| async move {
             let written = batch.write(&mut tx).await;
             (tx, written)
         },
     )
     .await
+}
+
+/// The answer to a refused callback of [`callback_many`], after it is undone: a refusal of the
+/// callback itself goes on the audit trail (`border.fee.callback_rejected`).
+async fn callback_refused<X: Journal>(
+    mut tx: X,
+    ctx: &Ctx,
+    e: CallbackError,
+) -> (X, Result<AppError, AppError>) {
+    let answer = match e {
+        CallbackError::Refused { reason, label, err } => {
+            match tx.audit(&rejection_entry(ctx, reason, &label)).await {
+                Ok(_) => {
+                    tracing::warn!(reason, payment_id = %label, "border fee callback rejected");
+                    Ok(err)
+                }
+                Err(db) => Err(AppError::from(db)),
+            }
+        }
+        CallbackError::Failed(e) => Ok(e),
+    };
+    (tx, answer)
 }
 
 /// A payment's update by a callback (a row of [`CallbackBatch::write`]'s statement): id,
@@ -1800,7 +1825,7 @@ impl CallbackBatch {
     /// Read every payment the batch's callbacks name (by request id or transaction id; a body
     /// that does not parse names none), with its assessment's status and trip and the trip's
     /// stage: one statement.
-    async fn read(&mut self, tx: &mut WriteTx, calls: &[GatewayCall]) -> Result<(), AppError> {
+    async fn read(&mut self, tx: &mut impl Exec, calls: &[GatewayCall]) -> Result<(), AppError> {
         use crate::bulk::{rows_sql, Col};
         let named: Vec<[String; 2]> = calls
             .iter()
@@ -1820,19 +1845,21 @@ impl CallbackBatch {
              OR p.gateway_txn_id IN (SELECT txn FROM ({source}) AS k)",
             prefixed(PAYMENT_COLUMNS, "p"),
         );
-        let rows = sqlx::query(&sql)
-            .bind(serde_json::to_string(&named).map_err(AppError::internal)?)
-            .fetch_all(tx.conn())
-            .await
-            .map_err(db_err)?;
+        let body = serde_json::to_string(&named).map_err(AppError::internal)?;
         const PAYMENT_WIDTH: usize = 16;
-        for r in &rows {
-            let p = payment_of(r)?;
-            let status: String = r.try_get(PAYMENT_WIDTH).map_err(db_err)?;
-            let trip_id: String = r.try_get(PAYMENT_WIDTH + 1).map_err(db_err)?;
-            let stage = r
-                .try_get::<Option<String>, _>(PAYMENT_WIDTH + 2)
-                .map_err(db_err)?
+        let rows = tx
+            .rows(&sql, &[Param::Text(&body)], |r| {
+                Ok((
+                    payment_at(r, 0)?,
+                    r.text(PAYMENT_WIDTH)?,
+                    r.text(PAYMENT_WIDTH + 1)?,
+                    r.opt_text(PAYMENT_WIDTH + 2)?,
+                ))
+            })
+            .await
+            .map_err(AppError::from)?;
+        for (p, status, trip_id, stage) in rows {
+            let stage = stage
                 .map(|s| {
                     Stage::parse(&s).ok_or_else(|| {
                         AppError::internal(format!("trip {}: unknown stage {s}", p.trip_code))
@@ -1854,7 +1881,7 @@ impl CallbackBatch {
     /// did; its writes kept for [`CallbackBatch::write`] (a refusal comes before any of them).
     async fn decide(
         &mut self,
-        tx: &mut WriteTx,
+        tx: &mut impl Journal,
         ctx: &Ctx,
         c: &GatewayCall,
         calls: &[GatewayCall],
@@ -1934,7 +1961,7 @@ impl CallbackBatch {
     /// Write what the batch's callbacks decided, before the commit: the payments (paid or
     /// failed), the assessments paid, the trips' stage times and moves, the receipt counters.
     /// A row not found as it was read fails the batch.
-    async fn write(&self, tx: &mut WriteTx) -> Result<(), AppError> {
+    async fn write(&self, tx: &mut impl Exec) -> Result<(), AppError> {
         use crate::bulk::{update_each, Col};
         let cols = [
             ("id", Col::Text),
@@ -2112,7 +2139,7 @@ fn bad_body(label: String) -> CallbackError {
 
 /// The audit entry of a failed payment attempt.
 async fn failed_entry(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     ctx: &Ctx,
     p: &FeePayment,
     txn_id: &str,
@@ -2132,7 +2159,7 @@ async fn failed_entry(
 /// (source `payment`) when its checks are done, its writes kept in `later` when given
 /// ([`crate::journey::advance_from_in`]). Returns the trip's stage after.
 async fn move_when_paid(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     later: Option<&mut crate::journey::StageWrites>,
     trip_id: &str,
     stage: Stage,
@@ -2158,7 +2185,7 @@ async fn move_when_paid(
 
 /// The audit entry `border.fee.paid` and the event `border.fee.paid` of a settled payment.
 async fn paid_entries(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     ctx: &Ctx,
     p: &FeePayment,
     txn_id: &str,
@@ -2244,21 +2271,22 @@ impl ReceiptBook {
     }
 
     /// Set each year's counter to the last number the batch handed out.
-    async fn write(&self, tx: &mut WriteTx) -> Result<(), AppError> {
+    async fn write(&self, tx: &mut impl Exec) -> Result<(), AppError> {
         for (year, last) in self.0.iter().flatten() {
-            sqlx::query("UPDATE border_counters SET value = $1 WHERE name = $2")
-                .bind(*last)
-                .bind(format!("fee-receipt:{year}"))
-                .execute(tx.conn())
-                .await
-                .map_err(db_err)?;
+            let name = format!("fee-receipt:{year}");
+            tx.execute(
+                "UPDATE border_counters SET value = $1 WHERE name = $2",
+                &[Param::Int(*last), Param::Text(&name)],
+            )
+            .await
+            .map_err(AppError::from)?;
         }
         Ok(())
     }
 }
 
 async fn next_receipt(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     book: &mut ReceiptBook,
     year: i32,
 ) -> Result<String, AppError> {
@@ -2266,15 +2294,17 @@ async fn next_receipt(
         *last += 1;
         return Ok(format!("{RECEIPT_PREFIX}-{year}-{:06}", *last));
     }
-    let row = sqlx::query(
-        "INSERT INTO border_counters (name, value) VALUES ($1, 1) \
-         ON CONFLICT (name) DO UPDATE SET value = border_counters.value + 1 RETURNING value",
-    )
-    .bind(format!("fee-receipt:{year}"))
-    .fetch_one(tx.conn())
-    .await
-    .map_err(db_err)?;
-    let n: i64 = row.try_get(0).map_err(db_err)?;
+    let name = format!("fee-receipt:{year}");
+    let n = tx
+        .row(
+            "INSERT INTO border_counters (name, value) VALUES ($1, 1) \
+             ON CONFLICT (name) DO UPDATE SET value = border_counters.value + 1 RETURNING value",
+            &[Param::Text(&name)],
+            |r| r.int(0),
+        )
+        .await
+        .map_err(AppError::from)?
+        .ok_or_else(|| AppError::internal("fee-receipt counter: no row returned"))?;
     if let Some(b) = book.0.as_mut() {
         b.insert(year, n);
     }

@@ -14,10 +14,48 @@ use serde::Serialize;
 use sqlx::Row;
 use tinhso_kernel::{AppError, Invalid};
 use tinhso_store::audit::Ctx;
-use tinhso_store::{now_micros, Backend, Db, DbError, WriteTx};
+use tinhso_store::audit::{AuditEntry, NewAuditEntry};
+use tinhso_store::native::Param;
+use tinhso_store::{now_micros, Backend, Db, DbError, Exec, Tx, WriteTx};
 
 fn db_err(e: sqlx::Error) -> AppError {
     DbError::from(e).into()
+}
+
+/// A write transaction that also keeps the audit trail and the outbox (giao dịch ghi có nhật
+/// ký): [`WriteTx`] (sqlx) or [`Tx`] (native on a SQLite file), so the journey's and the fee
+/// batches' writes serve both.
+pub(crate) trait Journal: Exec {
+    /// Append an audit entry.
+    fn audit(
+        &mut self,
+        e: &NewAuditEntry,
+    ) -> impl std::future::Future<Output = Result<AuditEntry, DbError>> + Send;
+
+    /// Write an outbox event; its id.
+    fn emit(
+        &mut self,
+        topic: &str,
+        payload: &serde_json::Value,
+    ) -> impl std::future::Future<Output = Result<String, DbError>> + Send;
+}
+
+impl Journal for WriteTx {
+    async fn audit(&mut self, e: &NewAuditEntry) -> Result<AuditEntry, DbError> {
+        WriteTx::audit(self, e).await
+    }
+    async fn emit(&mut self, topic: &str, payload: &serde_json::Value) -> Result<String, DbError> {
+        WriteTx::emit(self, topic, payload).await
+    }
+}
+
+impl Journal for Tx {
+    async fn audit(&mut self, e: &NewAuditEntry) -> Result<AuditEntry, DbError> {
+        Tx::audit(self, e).await
+    }
+    async fn emit(&mut self, topic: &str, payload: &serde_json::Value) -> Result<String, DbError> {
+        Tx::emit(self, topic, payload).await
+    }
 }
 
 /// A stage of the journey.
@@ -308,7 +346,7 @@ impl StageWrites {
     /// Write the kept stage times (the earliest kept, as [`record_time`]) and moves (each
     /// trip from the stage it was at, as [`advance_from`]'s update; a trip found elsewhere
     /// fails the batch).
-    pub(crate) async fn write(&self, tx: &mut WriteTx) -> Result<(), AppError> {
+    pub(crate) async fn write(&self, tx: &mut impl Exec) -> Result<(), AppError> {
         use crate::bulk::{rows_sql, Col};
         let times: Vec<(&str, &str, i64, &str)> = self
             .times
@@ -348,17 +386,18 @@ impl StageWrites {
                     ("at", Col::Int),
                 ],
             );
-            let n = sqlx::query(&format!(
-                "UPDATE border_trips SET stage = j.stage, stage_at = j.at, updated_at = $2 \
-                 FROM ({source}) AS j WHERE border_trips.id = j.id \
-                 AND border_trips.stage = j.from_stage"
-            ))
-            .bind(serde_json::to_string(&rows).map_err(AppError::internal)?)
-            .bind(now_micros())
-            .execute(tx.conn())
-            .await
-            .map_err(db_err)?
-            .rows_affected();
+            let body = serde_json::to_string(&rows).map_err(AppError::internal)?;
+            let n = tx
+                .execute(
+                    &format!(
+                        "UPDATE border_trips SET stage = j.stage, stage_at = j.at, updated_at = $2 \
+                         FROM ({source}) AS j WHERE border_trips.id = j.id \
+                         AND border_trips.stage = j.from_stage"
+                    ),
+                    &[Param::Text(&body), Param::Int(now_micros())],
+                )
+                .await
+                .map_err(AppError::from)?;
             if n != rows.len() as u64 {
                 return Err(AppError::internal(format!(
                     "stage moves: {n} of {} trips updated",
@@ -373,7 +412,7 @@ impl StageWrites {
 /// [`advance_from`], its writes kept in `later` when given ([`StageWrites`]); the event
 /// `border.trip.stage` is emitted at once either way (in the order of the moves).
 pub(crate) async fn advance_from_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     later: Option<&mut StageWrites>,
     trip_id: &str,
     from: Stage,
@@ -398,19 +437,20 @@ pub(crate) async fn advance_from_in(
     }
     let time_recorded = record_time(tx, trip_id, stage, at_micros, source).await?;
     let moved = if from.moves_to(stage) {
-        let n = sqlx::query(
-            "UPDATE border_trips SET stage = $1, stage_at = $2, updated_at = $3 \
-             WHERE id = $4 AND stage = $5",
-        )
-        .bind(stage.as_str())
-        .bind(at_micros)
-        .bind(now_micros())
-        .bind(trip_id)
-        .bind(from.as_str())
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?
-        .rows_affected();
+        let n = tx
+            .execute(
+                "UPDATE border_trips SET stage = $1, stage_at = $2, updated_at = $3 \
+                 WHERE id = $4 AND stage = $5",
+                &[
+                    Param::Text(stage.as_str()),
+                    Param::Int(at_micros),
+                    Param::Int(now_micros()),
+                    Param::Text(trip_id),
+                    Param::Text(from.as_str()),
+                ],
+            )
+            .await
+            .map_err(AppError::from)?;
         if n != 1 {
             return Err(AppError::conflict(
                 "Chuyến vừa được cập nhật bởi thao tác khác, hãy thử lại",
@@ -433,7 +473,7 @@ pub(crate) async fn advance_from_in(
 
 /// The event `border.trip.stage` of one move.
 async fn emit_stage(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     trip_id: &str,
     from: Stage,
     to: Stage,
@@ -676,25 +716,26 @@ pub async fn advance_many_known(
 
 /// Write the stage's first time (or an earlier one). Returns whether anything was written.
 async fn record_time(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     trip_id: &str,
     stage: Stage,
     at: i64,
     source: Source,
 ) -> Result<bool, AppError> {
-    let n = sqlx::query(
-        "INSERT INTO border_trip_stages (trip_id, stage, at, source) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (trip_id, stage) DO UPDATE SET at = excluded.at, source = excluded.source \
-         WHERE excluded.at < border_trip_stages.at",
-    )
-    .bind(trip_id)
-    .bind(stage.as_str())
-    .bind(at)
-    .bind(source.as_str())
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?
-    .rows_affected();
+    let n = tx
+        .execute(
+            "INSERT INTO border_trip_stages (trip_id, stage, at, source) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (trip_id, stage) DO UPDATE SET at = excluded.at, source = excluded.source \
+             WHERE excluded.at < border_trip_stages.at",
+            &[
+                Param::Text(trip_id),
+                Param::Text(stage.as_str()),
+                Param::Int(at),
+                Param::Text(source.as_str()),
+            ],
+        )
+        .await
+        .map_err(AppError::from)?;
     Ok(n > 0)
 }
 
