@@ -6,11 +6,12 @@ use super::capacity::{
     unknown_gate,
 };
 use super::{
-    db_err, floor_hour, is_concurrent, local_day, local_label, returned_ids, store_err, Announce,
-    Policy, DAY, HOUR,
+    db_err, floor_hour, is_concurrent, local_day, local_label, returned_ids, store_err, Policy,
+    DAY, HOUR,
 };
 use crate::bulk::{json_rows, rows_sql, Col, Refusal};
 use crate::gates::{Direction, Gate};
+use crate::journey::Journal;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
@@ -794,7 +795,7 @@ async fn bookable_trip<E: Exec>(
 /// A booking's writes once its seat is taken: the booking, audited `border.slot_book` and
 /// announced `border.slot_booked`.
 #[allow(clippy::too_many_arguments)]
-async fn write_booking<E: Announce>(
+async fn write_booking<E: Journal>(
     tx: &mut E,
     ctx: &Ctx,
     policy: &Policy,
@@ -818,24 +819,21 @@ async fn write_booking<E: Announce>(
     )
     .await?;
     let ev = event(&b, &trip.code, serde_json::json!({}));
-    tx.announce(
-        &ctx.entry(
-            "border.slot_book",
-            "border_trip",
-            &trip.id,
-            &gate_scope(gate),
-            ev.clone(),
-        ),
-        "border.slot_booked",
-        &ev,
-    )
+    tx.audit(&ctx.entry(
+        "border.slot_book",
+        "border_trip",
+        &trip.id,
+        &gate_scope(gate),
+        ev.clone(),
+    ))
     .await?;
+    tx.emit("border.slot_booked", &ev).await?;
     Ok(b)
 }
 
 /// The booking itself, inside `tx`: [`bookable_trip`], a seat taken ([`take_seat`]),
 /// [`write_booking`].
-async fn book_in<E: Announce>(
+async fn book_in<E: Journal>(
     tx: &mut E,
     ctx: &Ctx,
     policy: &Policy,

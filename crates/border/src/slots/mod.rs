@@ -52,8 +52,7 @@ pub mod queue;
 
 use serde::{Deserialize, Serialize};
 use tinhso_kernel::{AppError, FieldErrors, Invalid};
-use tinhso_store::audit::NewAuditEntry;
-use tinhso_store::{DbError, Exec, Tx, WriteTx};
+use tinhso_store::DbError;
 
 pub use bench::{bench_queue, BenchReport};
 pub use booking::{Booking, BookingInput};
@@ -239,38 +238,6 @@ pub(crate) fn store_err(e: DbError) -> AppError {
         e => e.into(),
     }
 }
-
-/// A write transaction that also appends audit entries and outbox events (ghi nhật ký và phát
-/// sự kiện): a [`WriteTx`] or a [`Tx`], so booking code is written once for both.
-pub(crate) trait Announce: Exec {
-    /// Append `entry` to the audit trail, then the outbox event `topic` with `payload`.
-    fn announce(
-        &mut self,
-        entry: &NewAuditEntry,
-        topic: &str,
-        payload: &serde_json::Value,
-    ) -> impl std::future::Future<Output = Result<(), AppError>> + Send;
-}
-
-/// [`Announce`] for transaction types with inherent `audit` and `emit` (the same code for each).
-macro_rules! announce_by_audit_and_emit {
-    ($($t:ty),*) => {$(
-        impl Announce for $t {
-            async fn announce(
-                &mut self,
-                entry: &NewAuditEntry,
-                topic: &str,
-                payload: &serde_json::Value,
-            ) -> Result<(), AppError> {
-                self.audit(entry).await?;
-                self.emit(topic, payload).await?;
-                Ok(())
-            }
-        }
-    )*};
-}
-
-announce_by_audit_and_emit!(WriteTx, Tx);
 
 /// A database error as an [`AppError`]. PostgreSQL's deadlock (40P01) and serialisation
 /// failure (40001) — two changes crossing each other — become a 409 the caller may retry, not
