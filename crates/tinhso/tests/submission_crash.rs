@@ -171,7 +171,8 @@ async fn every_acknowledged_submission_and_file_survives_a_kill() {
     let acked = std::mem::take(&mut *acked.lock().unwrap());
     assert!(acked.dossiers.len() + acked.files.len() >= ANSWERS_BEFORE_KILL);
 
-    // Every acknowledged dossier and attachment is there, the file on disk too.
+    // Every acknowledged dossier and attachment is there, its bytes too (small ones on their
+    // dossier_files row, larger ones in the file store), matching their SHA-256.
     let stored: std::collections::HashSet<String> = sqlx::query_scalar("SELECT code FROM dossiers")
         .fetch_all(db.pool())
         .await
@@ -199,7 +200,9 @@ async fn every_acknowledged_submission_and_file_survives_a_kill() {
         .await
         .unwrap();
         assert_eq!(n, 1, "acknowledged attachment {code} {sha} lost");
-        files.get(sha).await.unwrap();
+        tinhso_services::dossier::file_bytes(&db, &files, code, sha)
+            .await
+            .unwrap();
     }
     // Each stored dossier has its event and audit entry; the chain verifies.
     let events: i64 =
