@@ -25,7 +25,7 @@
 use futures_util::TryStreamExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+use sqlx::{Connection as _, Row};
 use tinhso_store::audit::GENESIS_HASH;
 use tinhso_store::{now_micros, Backend, Db, DbError};
 
@@ -245,26 +245,7 @@ async fn write_batch(
             continue;
         }
         seq += 1;
-        let mut entry = Entry {
-            seq,
-            at: now_micros(),
-            exchange_id: cut(&e.exchange_id, 128),
-            client: cut(&e.client, 64),
-            provider: cut(&e.provider, 64),
-            service: cut(&e.service, 64),
-            method: cut(&e.method, 16),
-            path: cut(&e.path, 2048),
-            status: i64::from(e.status),
-            outcome: e.outcome.clone(),
-            latency_us: e.latency_us,
-            request_sha256: e.request_sha256.clone(),
-            response_sha256: e.response_sha256.clone(),
-            client_signature: cut(&e.client_signature, 128),
-            hub_signature: e.hub_signature.clone(),
-            prev_hash: std::mem::take(&mut prev_hash),
-            hash: String::new(),
-        };
-        entry.hash = entry.computed_hash();
+        let entry = chained(e, seq, std::mem::take(&mut prev_hash));
         prev_hash.clone_from(&entry.hash);
         if let Some(k) = &e.kept {
             kept.push((out.len(), k));
@@ -280,6 +261,32 @@ async fn write_batch(
         .await?;
     tx.commit().await?;
     Ok((out, fresh, taken))
+}
+
+/// `e` as the entry `seq` of the chain, after the entry whose hash is `prev_hash`: its values
+/// cut to the log's lengths, stamped now, hashed.
+fn chained(e: &NewEntry, seq: i64, prev_hash: String) -> Entry {
+    let mut entry = Entry {
+        seq,
+        at: now_micros(),
+        exchange_id: cut(&e.exchange_id, 128),
+        client: cut(&e.client, 64),
+        provider: cut(&e.provider, 64),
+        service: cut(&e.service, 64),
+        method: cut(&e.method, 16),
+        path: cut(&e.path, 2048),
+        status: i64::from(e.status),
+        outcome: e.outcome.clone(),
+        latency_us: e.latency_us,
+        request_sha256: e.request_sha256.clone(),
+        response_sha256: e.response_sha256.clone(),
+        client_signature: cut(&e.client_signature, 128),
+        hub_signature: e.hub_signature.clone(),
+        prev_hash,
+        hash: String::new(),
+    };
+    entry.hash = entry.computed_hash();
+    entry
 }
 
 /// What [`write_batch`] wrote: the entries, whether each nonce was new, whether each take's
@@ -475,6 +482,257 @@ async fn insert_kept(
         q.execute(tx.conn()).await?;
     }
     Ok(())
+}
+
+/// The chain head (seq, hash) as the log writer last committed it, when it knows it: on
+/// PostgreSQL its next batch checks the head against it in its one statement
+/// ([`write_batch_pg`]) instead of reading it first.
+type Head = Option<(i64, String)>;
+
+/// A nonce row of [`BATCH_PG`] (member, nonce, expiry in µs).
+#[derive(Serialize)]
+struct NonceRow<'a> {
+    m: &'a str,
+    n: &'a str,
+    e: i64,
+}
+
+/// An in-flight row of [`BATCH_PG`] ([`InFlight`]), with its nonce (`m`, `n`): written only
+/// when the nonce is new.
+#[derive(Serialize)]
+struct FlightRow<'a> {
+    m: &'a str,
+    n: &'a str,
+    exchange_id: &'a str,
+    client: String,
+    provider: String,
+    service: String,
+    method: String,
+    path: String,
+    request_sha256: &'a str,
+    client_signature: String,
+    started_at: i64,
+}
+
+/// A kept-bodies row of [`BATCH_PG`] (`exchange_bodies`' columns).
+#[derive(Serialize)]
+struct KeptRow<'a> {
+    exchange_id: &'a str,
+    client_timestamp: i64,
+    client_nonce: &'a str,
+    request_body: &'a str,
+    response_body: &'a str,
+    created_at: i64,
+}
+
+/// The log writer's whole batch on PostgreSQL as one statement, which commits on its own (one
+/// round trip; prepared once per connection, its text the same whatever the batch's size —
+/// the rows go as JSON arrays). In the order [`write_batch`] takes its locks: the nonces (new
+/// ones returned, `n`), the in-flight rows of the new taken nonces (`f`); then the chain head,
+/// moved from the head the writer last committed (`$3`, `$4`) to the batch's last entry (`$5`,
+/// `$6`) only if it is still that head (`h`: row lock; under READ COMMITTED a head another
+/// hub moved meanwhile is re-read after its commit and no longer matches); only then the
+/// closed in-flight rows, the entries and their kept bodies. Returns `('n', member, nonce)`
+/// per new nonce and `('h', '', '')` when the head moved (the entries are written).
+const BATCH_PG: &str = "WITH n AS ( \
+     INSERT INTO exchange_nonces (member_code, nonce, expires_at) \
+     SELECT m, n, e FROM json_to_recordset($1::json) AS x(m TEXT, n TEXT, e BIGINT) \
+     ON CONFLICT (member_code, nonce) DO NOTHING RETURNING member_code, nonce), \
+   f AS ( \
+     INSERT INTO exchange_inflight (exchange_id, client, provider, service, method, path, \
+       request_sha256, client_signature, started_at) \
+     SELECT x.exchange_id, x.client, x.provider, x.service, x.method, x.path, \
+       x.request_sha256, x.client_signature, x.started_at \
+     FROM json_to_recordset($2::json) AS x(m TEXT, n TEXT, exchange_id TEXT, client TEXT, \
+       provider TEXT, service TEXT, method TEXT, path TEXT, request_sha256 TEXT, \
+       client_signature TEXT, started_at BIGINT) \
+     JOIN n ON n.member_code = x.m AND n.nonce = x.n), \
+   h AS ( \
+     UPDATE exchange_log_head SET seq = $5, hash = $6 \
+     WHERE $7 AND id = 1 AND seq = $3 AND hash = $4 AND (SELECT COUNT(*) FROM n) >= 0 \
+     RETURNING id), \
+   c AS ( \
+     DELETE FROM exchange_inflight \
+     WHERE exchange_id IN (SELECT json_array_elements_text($8::json)) \
+       AND EXISTS (SELECT 1 FROM h)), \
+   l AS ( \
+     INSERT INTO exchange_log (seq, at, exchange_id, client, provider, service, method, path, \
+       status, outcome, latency_us, request_sha256, response_sha256, client_signature, \
+       hub_signature, prev_hash, hash) \
+     SELECT seq, at, exchange_id, client, provider, service, method, path, status, outcome, \
+       latency_us, request_sha256, response_sha256, client_signature, hub_signature, \
+       prev_hash, hash \
+     FROM json_populate_recordset(NULL::exchange_log, $9::json) \
+     WHERE EXISTS (SELECT 1 FROM h)), \
+   b AS ( \
+     INSERT INTO exchange_bodies (exchange_id, client_timestamp, client_nonce, request_body, \
+       response_body, created_at) \
+     SELECT exchange_id, client_timestamp, client_nonce, request_body, response_body, \
+       created_at \
+     FROM json_populate_recordset(NULL::exchange_bodies, $10::json) \
+     WHERE EXISTS (SELECT 1 FROM h)) \
+ SELECT 'n', member_code, nonce FROM n UNION ALL SELECT 'h', '', '' FROM h";
+
+/// [`write_batch`] for the log writer on PostgreSQL (its own entries: [`Closing::Own`]) on
+/// `conn`, a connection of its own outside any transaction: one round trip ([`BATCH_PG`])
+/// from the chain head `head` (what its last batch committed; read first when not known; set
+/// to what this batch commits, `None` after an error). When another hub on the same database
+/// moved the head meanwhile, the entries go through [`write_batch`] on `db`, which reads the
+/// head under its lock. The guarantees are
+/// [`write_batch`]'s: entries, their nonces, taken nonces with their in-flight rows all
+/// commit together or not at all; a nonce counts as new once, its first time in the batch
+/// (the nonces first, then the takes). One difference: when the head moved, the batch's
+/// nonces commit in the statement and its entries in a second transaction right after (a
+/// failure between them leaves nonces recorded for exchanges that are then not answered —
+/// as a nonce taken before forwarding is).
+async fn write_batch_pg(
+    conn: &mut sqlx::AnyConnection,
+    db: &Db,
+    entries: &[NewEntry],
+    nonces: &[NonceRecord],
+    takes: &[Take],
+    inflight: &[bool],
+    purge: bool,
+    head: &mut Head,
+) -> Result<Written, DbError> {
+    let known = head.take();
+    if entries.is_empty() && nonces.is_empty() && takes.is_empty() {
+        *head = known;
+        return Ok((Vec::new(), Vec::new(), Vec::new()));
+    }
+    let (first_seq, first_hash) = match &known {
+        Some(h) => h.clone(),
+        // Takes alone do not touch the head: any value does.
+        None if entries.is_empty() => (0, String::new()),
+        // Not known yet: read without its lock; the statement finds out whether it held.
+        None => {
+            sqlx::query_as("SELECT seq, hash FROM exchange_log_head WHERE id = 1")
+                .fetch_one(&mut *conn)
+                .await?
+        }
+    };
+    if purge {
+        sqlx::query("DELETE FROM exchange_nonces WHERE expires_at < $1")
+            .bind(now_micros())
+            .execute(&mut *conn)
+            .await?;
+    }
+    // Each nonce once (its first time), sorted by key so two hubs' batches sharing nonces
+    // wait for each other instead of deadlocking.
+    let mut first = std::collections::HashSet::new();
+    let nonce_first: Vec<bool> = nonces
+        .iter()
+        .map(|(m, n, _)| first.insert((m.as_str(), n.as_str())))
+        .collect();
+    let take_first: Vec<bool> = takes
+        .iter()
+        .map(|((m, n, _), _, _)| first.insert((m.as_str(), n.as_str())))
+        .collect();
+    let mut rows: Vec<NonceRow> = nonces
+        .iter()
+        .zip(&nonce_first)
+        .chain(takes.iter().map(|t| &t.0).zip(&take_first))
+        .filter(|(_, f)| **f)
+        .map(|((m, n, e), _)| NonceRow { m, n, e: *e })
+        .collect();
+    rows.sort_by(|a, b| (a.m, a.n).cmp(&(b.m, b.n)));
+    let flights: Vec<FlightRow> = takes
+        .iter()
+        .zip(&take_first)
+        .filter(|(_, f)| **f)
+        .map(|(((m, n, _), f, at), _)| FlightRow {
+            m,
+            n,
+            exchange_id: &f.exchange_id,
+            client: cut(&f.client, 64),
+            provider: cut(&f.provider, 64),
+            service: cut(&f.service, 64),
+            method: cut(&f.method, 16),
+            path: cut(&f.path, 2048),
+            request_sha256: &f.request_sha256,
+            client_signature: cut(&f.client_signature, 128),
+            started_at: *at,
+        })
+        .collect();
+    let (mut seq, mut prev_hash) = (first_seq, first_hash.clone());
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        seq += 1;
+        let entry = chained(e, seq, std::mem::take(&mut prev_hash));
+        prev_hash.clone_from(&entry.hash);
+        out.push(entry);
+    }
+    let kept: Vec<KeptRow> = entries
+        .iter()
+        .zip(&out)
+        .filter_map(|(e, entry)| {
+            e.kept.as_ref().map(|k| KeptRow {
+                exchange_id: &entry.exchange_id,
+                client_timestamp: k.client_timestamp,
+                client_nonce: &k.client_nonce,
+                request_body: &k.request,
+                response_body: &k.response,
+                created_at: entry.at,
+            })
+        })
+        .collect();
+    let closing: Vec<&str> = entries
+        .iter()
+        .zip(inflight)
+        .filter(|(_, c)| **c)
+        .map(|(e, _)| e.exchange_id.as_str())
+        .collect();
+    let result: Vec<(String, String, String)> = sqlx::query_as(BATCH_PG)
+        .bind(json_of(&rows)?)
+        .bind(json_of(&flights)?)
+        .bind(first_seq)
+        .bind(first_hash)
+        .bind(seq)
+        .bind(prev_hash.clone())
+        .bind(!entries.is_empty())
+        .bind(json_of(&closing)?)
+        .bind(json_of(&out)?)
+        .bind(json_of(&kept)?)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut new = std::collections::HashSet::new();
+    let mut moved = false;
+    for (kind, m, n) in result {
+        if kind == "h" {
+            moved = true;
+        } else {
+            new.insert((m, n));
+        }
+    }
+    let is_new =
+        |(m, n, _): &NonceRecord, first: bool| first && new.contains(&(m.clone(), n.clone()));
+    let fresh: Vec<bool> = nonces
+        .iter()
+        .zip(nonce_first)
+        .map(|(r, f)| is_new(r, f))
+        .collect();
+    let taken: Vec<bool> = takes
+        .iter()
+        .zip(take_first)
+        .map(|(t, f)| is_new(&t.0, f))
+        .collect();
+    if entries.is_empty() {
+        *head = known;
+        return Ok((out, fresh, taken));
+    }
+    if moved {
+        *head = Some((seq, prev_hash));
+        return Ok((out, fresh, taken));
+    }
+    // Another hub moved the head: the entries after it, its lock taken first.
+    let (out, _, _) = write_batch(db, entries, &[], &[], inflight, Closing::Own, false).await?;
+    *head = out.last().map(|e| (e.seq, e.hash.clone()));
+    Ok((out, fresh, taken))
+}
+
+/// `v` as JSON text, for a statement's parameter.
+fn json_of<T: Serialize + ?Sized>(v: &T) -> Result<String, DbError> {
+    serde_json::to_string(v).map_err(|e| DbError::Invalid(format!("exchange log batch: {e}")))
 }
 
 type Pending = (
@@ -683,6 +941,10 @@ async fn write_log(
 ) {
     let mut own: Option<tinhso_store::OwnWriter> = None;
     let mut batches = 0u64;
+    // PostgreSQL: a connection for one-statement batches, outside any transaction, and the
+    // chain head as this writer last committed it ([`write_batch_pg`]).
+    let mut fast: Option<sqlx::AnyConnection> = None;
+    let mut head: Head = None;
     let mut entries = Vec::with_capacity(Appender::MAX_BATCH);
     let mut nonces = Vec::with_capacity(Appender::MAX_BATCH);
     let mut inflight = Vec::with_capacity(Appender::MAX_BATCH);
@@ -739,16 +1001,39 @@ async fn write_log(
         batches += 1;
         // Expired nonces are purged every 64th commit.
         stages.record(crate::stages::Stage::LogBatchSize, entries.len() as u64);
-        let result = write_batch(
-            target,
-            &entries,
-            &nonces,
-            &takes,
-            &inflight,
-            Closing::Own,
-            batches % 64 == 1,
-        )
-        .await;
+        let purge = batches % 64 == 1;
+        if target.backend() == Backend::Postgres && fast.is_none() {
+            match sqlx::AnyConnection::connect(db.url()).await {
+                Ok(c) => fast = Some(c),
+                Err(e) => tracing::warn!(error = %e,
+                    "exchange log writer: no connection for one-statement batches, writing in transactions"),
+            }
+        }
+        let result = if let Some(conn) = fast.as_mut() {
+            let r = write_batch_pg(
+                conn, target, &entries, &nonces, &takes, &inflight, purge, &mut head,
+            )
+            .await;
+            if r.is_err() {
+                // Its state unknown after an error: a new one for the next batch.
+                if let Some(c) = fast.take() {
+                    let _ = c.close().await;
+                }
+            }
+            r
+        } else {
+            head = None;
+            write_batch(
+                target,
+                &entries,
+                &nonces,
+                &takes,
+                &inflight,
+                Closing::Own,
+                purge,
+            )
+            .await
+        };
         stages.since(crate::stages::Stage::LogBatch, began);
         entries.clear();
         inflight.clear();
@@ -785,6 +1070,9 @@ async fn write_log(
     // Entries handed over after the stop are answered "stopped" (their callers' replies are
     // dropped with the channel): none of them is answered as logged.
     drop(rx);
+    if let Some(c) = fast {
+        let _ = c.close().await;
+    }
     if let Some(w) = own {
         w.close().await;
     }
