@@ -484,9 +484,7 @@ async fn insert_kept(
     Ok(())
 }
 
-/// The chain head (seq, hash) as the log writer last committed it, when it knows it: on
-/// PostgreSQL its next batch checks the head against it in its one statement
-/// ([`write_batch_pg`]) instead of reading it first.
+/// A chain head (seq, hash), when known ([`PgPipeline`]).
 type Head = Option<(i64, String)>;
 
 /// A nonce row of [`BATCH_PG`] (member, nonce, expiry in µs).
@@ -573,126 +571,184 @@ const BATCH_PG: &str = "WITH n AS ( \
      WHERE EXISTS (SELECT 1 FROM h)) \
  SELECT 'n', member_code, nonce FROM n UNION ALL SELECT 'h', '', '' FROM h";
 
+/// A batch of the log writer made ready for [`BATCH_PG`] from the chain head it follows: the
+/// statement's parameters (JSON rows), the entries as they will be stored, and whether each
+/// nonce and take is its key's first in the batch (a nonce counts as new once: the nonces
+/// first, then the takes).
+struct Prepared {
+    nonces_json: String,
+    flights_json: String,
+    closing_json: String,
+    entries_json: String,
+    kept_json: String,
+    out: Vec<Entry>,
+    /// The head the batch follows and the head it leaves.
+    from: (i64, String),
+    to: (i64, String),
+    nonce_first: Vec<bool>,
+    take_first: Vec<bool>,
+}
+
+impl Prepared {
+    fn new(b: &Batch, from: (i64, String)) -> Result<Self, DbError> {
+        // Each nonce once (its first time), sorted by key so two hubs' batches sharing
+        // nonces wait for each other instead of deadlocking.
+        let mut first = std::collections::HashSet::new();
+        let nonce_first: Vec<bool> = b
+            .nonces
+            .iter()
+            .map(|(m, n, _)| first.insert((m.as_str(), n.as_str())))
+            .collect();
+        let take_first: Vec<bool> = b
+            .takes
+            .iter()
+            .map(|((m, n, _), _, _)| first.insert((m.as_str(), n.as_str())))
+            .collect();
+        let mut rows: Vec<NonceRow> = b
+            .nonces
+            .iter()
+            .zip(&nonce_first)
+            .chain(b.takes.iter().map(|t| &t.0).zip(&take_first))
+            .filter(|(_, f)| **f)
+            .map(|((m, n, e), _)| NonceRow { m, n, e: *e })
+            .collect();
+        rows.sort_by(|a, b| (a.m, a.n).cmp(&(b.m, b.n)));
+        let flights: Vec<FlightRow> = b
+            .takes
+            .iter()
+            .zip(&take_first)
+            .filter(|(_, f)| **f)
+            .map(|(((m, n, _), f, at), _)| FlightRow {
+                m,
+                n,
+                exchange_id: &f.exchange_id,
+                client: cut(&f.client, 64),
+                provider: cut(&f.provider, 64),
+                service: cut(&f.service, 64),
+                method: cut(&f.method, 16),
+                path: cut(&f.path, 2048),
+                request_sha256: &f.request_sha256,
+                client_signature: cut(&f.client_signature, 128),
+                started_at: *at,
+            })
+            .collect();
+        let (mut seq, mut prev_hash) = from.clone();
+        let mut out = Vec::with_capacity(b.entries.len());
+        for e in &b.entries {
+            seq += 1;
+            let entry = chained(e, seq, std::mem::take(&mut prev_hash));
+            prev_hash.clone_from(&entry.hash);
+            out.push(entry);
+        }
+        let kept: Vec<KeptRow> = b
+            .entries
+            .iter()
+            .zip(&out)
+            .filter_map(|(e, entry)| {
+                e.kept.as_ref().map(|k| KeptRow {
+                    exchange_id: &entry.exchange_id,
+                    client_timestamp: k.client_timestamp,
+                    client_nonce: &k.client_nonce,
+                    request_body: &k.request,
+                    response_body: &k.response,
+                    created_at: entry.at,
+                })
+            })
+            .collect();
+        let closing: Vec<&str> = b
+            .entries
+            .iter()
+            .zip(&b.inflight)
+            .filter(|(_, c)| **c)
+            .map(|(e, _)| e.exchange_id.as_str())
+            .collect();
+        Ok(Self {
+            nonces_json: json_of(&rows)?,
+            flights_json: json_of(&flights)?,
+            closing_json: json_of(&closing)?,
+            entries_json: json_of(&out)?,
+            kept_json: json_of(&kept)?,
+            out,
+            from,
+            to: (seq, prev_hash),
+            nonce_first,
+            take_first,
+        })
+    }
+}
+
+/// What a batch on PostgreSQL did with the chain head.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HeadMove {
+    /// Nothing to log: the head was not touched.
+    Untouched,
+    /// Moved from the head the batch was prepared from, in its one statement.
+    AsPrepared,
+    /// Written after another head (read by the batch, or by [`write_batch`] when the prepared
+    /// one no longer held); or not written (an error).
+    Otherwise,
+}
+
 /// [`write_batch`] for the log writer on PostgreSQL (its own entries: [`Closing::Own`]) on
-/// `conn`, a connection of its own outside any transaction: one round trip ([`BATCH_PG`])
-/// from the chain head `head` (what its last batch committed; read first when not known; set
-/// to what this batch commits, `None` after an error). When another hub on the same database
-/// moved the head meanwhile, the entries go through [`write_batch`] on `db`, which reads the
-/// head under its lock. The guarantees are
-/// [`write_batch`]'s: entries, their nonces, taken nonces with their in-flight rows all
-/// commit together or not at all; a nonce counts as new once, its first time in the batch
-/// (the nonces first, then the takes). One difference: when the head moved, the batch's
-/// nonces commit in the statement and its entries in a second transaction right after (a
-/// failure between them leaves nonces recorded for exchanges that are then not answered —
-/// as a nonce taken before forwarding is).
+/// `conn`, a connection of its own outside any transaction: one round trip ([`BATCH_PG`]),
+/// prepared from the chain head `from` (the head the batches before it leave; read first when
+/// `None`). When that is no longer the head (another hub on the database moved it, or a batch
+/// before this one failed), the entries go through [`write_batch`] on `db`, which reads the
+/// head under its lock. The guarantees are [`write_batch`]'s: entries, their nonces, taken
+/// nonces with their in-flight rows all commit together or not at all. One difference: when
+/// the head had moved, the batch's nonces commit in the statement and its entries in a second
+/// transaction right after (a failure between them leaves nonces recorded for exchanges that
+/// are then not answered — as a nonce taken before forwarding is). Returns what was written,
+/// what happened to the head and the head the batch left (when known).
 async fn write_batch_pg(
     conn: &mut sqlx::AnyConnection,
     db: &Db,
-    entries: &[NewEntry],
-    nonces: &[NonceRecord],
-    takes: &[Take],
-    inflight: &[bool],
-    purge: bool,
-    head: &mut Head,
-) -> Result<Written, DbError> {
-    let known = head.take();
-    if entries.is_empty() && nonces.is_empty() && takes.is_empty() {
-        *head = known;
-        return Ok((Vec::new(), Vec::new(), Vec::new()));
-    }
-    let (first_seq, first_hash) = match &known {
-        Some(h) => h.clone(),
-        // Takes alone do not touch the head: any value does.
-        None if entries.is_empty() => (0, String::new()),
-        // Not known yet: read without its lock; the statement finds out whether it held.
+    b: &Batch,
+    from: Option<Prepared>,
+) -> Result<(Written, HeadMove, Head), DbError> {
+    let prepared = match from {
+        Some(p) => p,
         None => {
-            sqlx::query_as("SELECT seq, hash FROM exchange_log_head WHERE id = 1")
-                .fetch_one(&mut *conn)
-                .await?
+            let head = if b.entries.is_empty() {
+                // Takes alone do not touch the head: any value does.
+                (0, String::new())
+            } else {
+                sqlx::query_as("SELECT seq, hash FROM exchange_log_head WHERE id = 1")
+                    .fetch_one(&mut *conn)
+                    .await?
+            };
+            Prepared::new(b, head)?
         }
     };
-    if purge {
+    if b.purge {
         sqlx::query("DELETE FROM exchange_nonces WHERE expires_at < $1")
             .bind(now_micros())
             .execute(&mut *conn)
             .await?;
     }
-    // Each nonce once (its first time), sorted by key so two hubs' batches sharing nonces
-    // wait for each other instead of deadlocking.
-    let mut first = std::collections::HashSet::new();
-    let nonce_first: Vec<bool> = nonces
-        .iter()
-        .map(|(m, n, _)| first.insert((m.as_str(), n.as_str())))
-        .collect();
-    let take_first: Vec<bool> = takes
-        .iter()
-        .map(|((m, n, _), _, _)| first.insert((m.as_str(), n.as_str())))
-        .collect();
-    let mut rows: Vec<NonceRow> = nonces
-        .iter()
-        .zip(&nonce_first)
-        .chain(takes.iter().map(|t| &t.0).zip(&take_first))
-        .filter(|(_, f)| **f)
-        .map(|((m, n, e), _)| NonceRow { m, n, e: *e })
-        .collect();
-    rows.sort_by(|a, b| (a.m, a.n).cmp(&(b.m, b.n)));
-    let flights: Vec<FlightRow> = takes
-        .iter()
-        .zip(&take_first)
-        .filter(|(_, f)| **f)
-        .map(|(((m, n, _), f, at), _)| FlightRow {
-            m,
-            n,
-            exchange_id: &f.exchange_id,
-            client: cut(&f.client, 64),
-            provider: cut(&f.provider, 64),
-            service: cut(&f.service, 64),
-            method: cut(&f.method, 16),
-            path: cut(&f.path, 2048),
-            request_sha256: &f.request_sha256,
-            client_signature: cut(&f.client_signature, 128),
-            started_at: *at,
-        })
-        .collect();
-    let (mut seq, mut prev_hash) = (first_seq, first_hash.clone());
-    let mut out = Vec::with_capacity(entries.len());
-    for e in entries {
-        seq += 1;
-        let entry = chained(e, seq, std::mem::take(&mut prev_hash));
-        prev_hash.clone_from(&entry.hash);
-        out.push(entry);
-    }
-    let kept: Vec<KeptRow> = entries
-        .iter()
-        .zip(&out)
-        .filter_map(|(e, entry)| {
-            e.kept.as_ref().map(|k| KeptRow {
-                exchange_id: &entry.exchange_id,
-                client_timestamp: k.client_timestamp,
-                client_nonce: &k.client_nonce,
-                request_body: &k.request,
-                response_body: &k.response,
-                created_at: entry.at,
-            })
-        })
-        .collect();
-    let closing: Vec<&str> = entries
-        .iter()
-        .zip(inflight)
-        .filter(|(_, c)| **c)
-        .map(|(e, _)| e.exchange_id.as_str())
-        .collect();
+    let Prepared {
+        nonces_json,
+        flights_json,
+        closing_json,
+        entries_json,
+        kept_json,
+        out,
+        from,
+        to,
+        nonce_first,
+        take_first,
+    } = prepared;
     let result: Vec<(String, String, String)> = sqlx::query_as(BATCH_PG)
-        .bind(json_of(&rows)?)
-        .bind(json_of(&flights)?)
-        .bind(first_seq)
-        .bind(first_hash)
-        .bind(seq)
-        .bind(prev_hash.clone())
-        .bind(!entries.is_empty())
-        .bind(json_of(&closing)?)
-        .bind(json_of(&out)?)
-        .bind(json_of(&kept)?)
+        .bind(nonces_json)
+        .bind(flights_json)
+        .bind(from.0)
+        .bind(from.1)
+        .bind(to.0)
+        .bind(to.1.clone())
+        .bind(!b.entries.is_empty())
+        .bind(closing_json)
+        .bind(entries_json)
+        .bind(kept_json)
         .fetch_all(&mut *conn)
         .await?;
     let mut new = std::collections::HashSet::new();
@@ -706,33 +762,240 @@ async fn write_batch_pg(
     }
     let is_new =
         |(m, n, _): &NonceRecord, first: bool| first && new.contains(&(m.clone(), n.clone()));
-    let fresh: Vec<bool> = nonces
+    let fresh: Vec<bool> = b
+        .nonces
         .iter()
         .zip(nonce_first)
         .map(|(r, f)| is_new(r, f))
         .collect();
-    let taken: Vec<bool> = takes
+    let taken: Vec<bool> = b
+        .takes
         .iter()
         .zip(take_first)
         .map(|(t, f)| is_new(&t.0, f))
         .collect();
-    if entries.is_empty() {
-        *head = known;
-        return Ok((out, fresh, taken));
+    if b.entries.is_empty() {
+        return Ok(((out, fresh, taken), HeadMove::Untouched, None));
     }
     if moved {
-        *head = Some((seq, prev_hash));
-        return Ok((out, fresh, taken));
+        return Ok(((out, fresh, taken), HeadMove::AsPrepared, Some(to)));
     }
-    // Another hub moved the head: the entries after it, its lock taken first.
-    let (out, _, _) = write_batch(db, entries, &[], &[], inflight, Closing::Own, false).await?;
-    *head = out.last().map(|e| (e.seq, e.hash.clone()));
-    Ok((out, fresh, taken))
+    // The head is not the one prepared from: the entries after it, its lock taken first.
+    let (out, _, _) =
+        write_batch(db, &b.entries, &[], &[], &b.inflight, Closing::Own, false).await?;
+    let left = out.last().map(|e| (e.seq, e.hash.clone()));
+    Ok(((out, fresh, taken), HeadMove::Otherwise, left))
 }
 
 /// `v` as JSON text, for a statement's parameter.
 fn json_of<T: Serialize + ?Sized>(v: &T) -> Result<String, DbError> {
     serde_json::to_string(v).map_err(|e| DbError::Invalid(format!("exchange log batch: {e}")))
+}
+
+/// Batches of the PostgreSQL log writer in flight at once ([`PgPipeline`]), each on a
+/// connection of its own: while one waits for its commit's WAL flush, the next goes out
+/// (PostgreSQL flushes concurrent commits together).
+const PG_PIPELINE: usize = 3;
+
+/// What a batch in flight hands back: its connection (none after an error) and what it did
+/// with the head.
+struct PgDone {
+    conn: Option<sqlx::AnyConnection>,
+    moved: HeadMove,
+    left: Head,
+}
+
+/// The PostgreSQL log writer's batches in flight ([`PG_PIPELINE`] at most), each a statement
+/// on a connection of its own: nonces taken before forwarding go out at once, in batches of
+/// their own, while one batch with entries at a time commits; the entries handed over
+/// meanwhile wait for it and then go out together. Each batch with entries is prepared from
+/// the head the one before it left (read by the first), which its statement checks
+/// ([`write_batch_pg`]; another hub may have moved it).
+struct PgPipeline {
+    url: String,
+    idle: Vec<sqlx::AnyConnection>,
+    in_flight: futures_util::stream::FuturesUnordered<
+        std::pin::Pin<Box<dyn std::future::Future<Output = PgDone> + Send>>,
+    >,
+    /// Batches with entries among those in flight.
+    logging: usize,
+    /// The head the next batch with entries follows; `None`: read by that batch.
+    head: Head,
+    /// Entries waiting for the batch with entries in flight (one at a time: each is prepared
+    /// from the head the one before it left).
+    pending: Option<Batch>,
+    /// Where a batch's transaction goes when it needs one ([`write_batch`]).
+    slow: Option<Db>,
+}
+
+impl PgPipeline {
+    fn new(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            idle: Vec::new(),
+            in_flight: futures_util::stream::FuturesUnordered::new(),
+            logging: 0,
+            head: None,
+            pending: None,
+            slow: None,
+        }
+    }
+
+    /// Take over a gathered batch: its takes go out at once, as a batch of their own; its
+    /// entries join those waiting for the batch with entries in flight, and go out with them
+    /// once none is (group commit: entries gather while the one before commits). `slow`: for
+    /// transactions ([`write_batch`]).
+    async fn hand(
+        &mut self,
+        mut b: Batch,
+        slow: &Db,
+        stages: &std::sync::Arc<crate::stages::Stages>,
+    ) {
+        self.slow = Some(slow.clone());
+        let takes = b.split_takes();
+        if !takes.is_empty() {
+            self.send(takes, stages.clone()).await;
+        }
+        if !b.is_empty() {
+            match &mut self.pending {
+                Some(p) => p.extend(b),
+                None => self.pending = Some(b),
+            }
+        }
+        self.flush(stages).await;
+    }
+
+    /// Send the waiting entries unless a batch with entries is in flight.
+    async fn flush(&mut self, stages: &std::sync::Arc<crate::stages::Stages>) {
+        if self.logging == 0 {
+            if let Some(p) = self.pending.take() {
+                self.send(p, stages.clone()).await;
+            }
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.in_flight.len() >= PG_PIPELINE
+    }
+
+    /// Take back a finished batch's connection and what it did with the head.
+    fn finished(&mut self, done: PgDone) {
+        if let Some(c) = done.conn {
+            self.idle.push(c);
+        }
+        if done.moved == HeadMove::Untouched {
+            return;
+        }
+        self.logging = self.logging.saturating_sub(1);
+        if done.moved == HeadMove::Otherwise || self.head.is_none() {
+            // Not the head it was prepared from (`None` after an error: read by the next), or
+            // the head it read itself.
+            self.head = done.left;
+        }
+    }
+
+    /// Wait for one batch in flight to finish.
+    async fn next(&mut self) {
+        use futures_util::StreamExt as _;
+        if let Some(done) = self.in_flight.next().await {
+            self.finished(done);
+        }
+    }
+
+    /// Send `b` (written through `db` when it cannot have a connection of its own); returns
+    /// once it is in flight.
+    async fn send(&mut self, b: Batch, stages: std::sync::Arc<crate::stages::Stages>) {
+        let Some(db) = self.slow.clone() else {
+            b.answer(Err(DbError::Invalid(
+                "exchange log writer: no database".into(),
+            )));
+            return;
+        };
+        let logs = !b.entries.is_empty();
+        while self.full() {
+            self.next().await;
+        }
+        b.record_sent(&stages);
+        let conn = match self.idle.pop() {
+            Some(c) => c,
+            None => match sqlx::AnyConnection::connect(&self.url).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e,
+                        "exchange log writer: no connection for one-statement batches, writing in a transaction");
+                    while !self.in_flight.is_empty() {
+                        self.next().await;
+                    }
+                    let r = write_batch(
+                        &db,
+                        &b.entries,
+                        &b.nonces,
+                        &b.takes,
+                        &b.inflight,
+                        Closing::Own,
+                        b.purge,
+                    )
+                    .await;
+                    self.head = None;
+                    stages.since(crate::stages::Stage::LogBatch, b.began);
+                    b.answer(r);
+                    return;
+                }
+            },
+        };
+        // Prepared now from the head the batches before it leave, when known.
+        let prepared = match self.head.take() {
+            Some(from) if logs => match Prepared::new(&b, from) {
+                Ok(p) => {
+                    self.head = Some(p.to.clone());
+                    Some(p)
+                }
+                Err(e) => {
+                    self.idle.push(conn);
+                    b.answer(Err(e));
+                    return;
+                }
+            },
+            head => {
+                self.head = head;
+                None
+            }
+        };
+        if logs {
+            self.logging += 1;
+        }
+        self.in_flight.push(Box::pin(async move {
+            let mut conn = conn;
+            let r = write_batch_pg(&mut conn, &db, &b, prepared).await;
+            stages.since(crate::stages::Stage::LogBatch, b.began);
+            let (conn, moved, left, r) = match r {
+                Ok((w, moved, left)) => (Some(conn), moved, left, Ok(w)),
+                Err(e) => {
+                    // Its state unknown after an error: a new one for the next batch.
+                    let _ = conn.close().await;
+                    let moved = if logs {
+                        HeadMove::Otherwise
+                    } else {
+                        HeadMove::Untouched
+                    };
+                    (None, moved, None, Err(e))
+                }
+            };
+            b.answer(r);
+            PgDone { conn, moved, left }
+        }));
+    }
+
+    /// Send what waits, wait for every batch in flight, then close the connections.
+    async fn close(mut self, stages: &std::sync::Arc<crate::stages::Stages>) {
+        while !self.in_flight.is_empty() || self.pending.is_some() {
+            self.flush(stages).await;
+            self.next().await;
+        }
+        for c in self.idle.drain(..) {
+            let _ = c.close().await;
+        }
+    }
 }
 
 type Pending = (
@@ -928,11 +1191,149 @@ impl Appender {
     }
 }
 
+/// A batch of the log writer: what was handed over, written together ([`write_batch`], or
+/// [`write_batch_pg`] on PostgreSQL), and who to answer once it is committed.
+struct Batch {
+    entries: Vec<NewEntry>,
+    nonces: Vec<NonceRecord>,
+    inflight: Vec<bool>,
+    replies: Vec<tokio::sync::oneshot::Sender<Result<Entry, String>>>,
+    takes: Vec<Take>,
+    take_replies: Vec<tokio::sync::oneshot::Sender<Result<bool, String>>>,
+    /// When each entry was handed over.
+    queued: Vec<std::time::Instant>,
+    /// Purge expired nonces first.
+    purge: bool,
+    /// When the writer took its first job.
+    began: std::time::Instant,
+}
+
+impl Batch {
+    /// `first` and whatever else has queued behind it (without waiting), up to
+    /// [`Appender::MAX_BATCH`]; with the order to stop, when one came (nothing after it).
+    fn gather(
+        first: Job,
+        rx: &mut tokio::sync::mpsc::Receiver<Job>,
+    ) -> (Self, Option<tokio::sync::oneshot::Sender<()>>) {
+        let began = std::time::Instant::now();
+        let mut b = Self {
+            entries: Vec::new(),
+            nonces: Vec::new(),
+            inflight: Vec::new(),
+            replies: Vec::new(),
+            takes: Vec::new(),
+            take_replies: Vec::new(),
+            queued: Vec::new(),
+            purge: false,
+            began,
+        };
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Append((entry, nonce, open, reply, queued)) => {
+                    b.queued.push(queued);
+                    b.entries.push(entry);
+                    b.nonces.extend(nonce);
+                    b.inflight.push(open);
+                    b.replies.push(reply);
+                }
+                Job::Take(take, reply) => {
+                    b.takes.push(take);
+                    b.take_replies.push(reply);
+                }
+                Job::Stop(done) => return (b, Some(done)),
+            }
+            if b.entries.len() + b.takes.len() < Appender::MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        (b, None)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.takes.is_empty()
+    }
+
+    /// The takes, as a batch of their own (with the purge), leaving the entries.
+    fn split_takes(&mut self) -> Self {
+        Self {
+            entries: Vec::new(),
+            nonces: Vec::new(),
+            inflight: Vec::new(),
+            replies: Vec::new(),
+            takes: std::mem::take(&mut self.takes),
+            take_replies: std::mem::take(&mut self.take_replies),
+            queued: Vec::new(),
+            purge: std::mem::take(&mut self.purge),
+            began: self.began,
+        }
+    }
+
+    /// `other`'s jobs after this batch's.
+    fn extend(&mut self, other: Self) {
+        self.entries.extend(other.entries);
+        self.nonces.extend(other.nonces);
+        self.inflight.extend(other.inflight);
+        self.replies.extend(other.replies);
+        self.takes.extend(other.takes);
+        self.take_replies.extend(other.take_replies);
+        self.queued.extend(other.queued);
+        self.purge |= other.purge;
+    }
+
+    /// Record, as the batch goes out, how long its entries waited for it and its size.
+    fn record_sent(&self, stages: &crate::stages::Stages) {
+        let now = std::time::Instant::now();
+        for q in &self.queued {
+            stages.record(
+                crate::stages::Stage::LogQueue,
+                u64::try_from(now.saturating_duration_since(*q).as_micros()).unwrap_or(u64::MAX),
+            );
+        }
+        stages.record(
+            crate::stages::Stage::LogBatchSize,
+            self.entries.len() as u64,
+        );
+    }
+
+    /// Answer every caller: what was written, or the error.
+    fn answer(self, result: Result<Written, DbError>) {
+        match result {
+            Ok((written, fresh, taken)) => {
+                for (reply, new) in self.take_replies.into_iter().zip(taken) {
+                    let _ = reply.send(Ok(new));
+                }
+                for (nonce, new) in self.nonces.iter().zip(fresh) {
+                    if !new {
+                        // Refused in memory on this node, so recorded by another node sharing
+                        // the database, or before a restart.
+                        tracing::warn!(member = %nonce.0, nonce = %nonce.1,
+                            "nonce already in the database: a replay through another hub node");
+                    }
+                }
+                for (reply, e) in self.replies.into_iter().zip(written) {
+                    let _ = reply.send(Ok(e));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for reply in self.replies {
+                    let _ = reply.send(Err(msg.clone()));
+                }
+                for reply in self.take_replies {
+                    let _ = reply.send(Err(msg.clone()));
+                }
+            }
+        }
+    }
+}
+
 /// The log writer's loop ([`Appender`]): batches what has queued, writes it in one transaction
-/// ([`write_batch`]) and answers each entry's caller; ends when every sender is gone or on
-/// [`Job::Stop`], after committing what came before. `own_connection`: write through a
-/// connection opened in the runtime this runs in ([`Db::own_writer`]; when it cannot be
-/// opened, the shared one, tried again at the next batch).
+/// ([`write_batch`]; on PostgreSQL one statement, several batches in flight: [`PgPipeline`])
+/// and answers each entry's caller once its batch is committed; ends when every sender is gone
+/// or on [`Job::Stop`], after committing what came before. `own_connection`: write
+/// transactions through a connection opened in the runtime this runs in ([`Db::own_writer`];
+/// when it cannot be opened, the shared one, tried again at the next batch).
 async fn write_log(
     mut rx: tokio::sync::mpsc::Receiver<Job>,
     db: Db,
@@ -941,53 +1342,32 @@ async fn write_log(
 ) {
     let mut own: Option<tinhso_store::OwnWriter> = None;
     let mut batches = 0u64;
-    // PostgreSQL: a connection for one-statement batches, outside any transaction, and the
-    // chain head as this writer last committed it ([`write_batch_pg`]).
-    let mut fast: Option<sqlx::AnyConnection> = None;
-    let mut head: Head = None;
-    let mut entries = Vec::with_capacity(Appender::MAX_BATCH);
-    let mut nonces = Vec::with_capacity(Appender::MAX_BATCH);
-    let mut inflight = Vec::with_capacity(Appender::MAX_BATCH);
-    let mut replies = Vec::with_capacity(Appender::MAX_BATCH);
-    let mut takes = Vec::with_capacity(Appender::MAX_BATCH);
-    let mut take_replies = Vec::with_capacity(Appender::MAX_BATCH);
+    let mut pg = (db.backend() == Backend::Postgres).then(|| PgPipeline::new(db.url()));
     let mut stop = None;
     while stop.is_none() {
-        let Some(first) = rx.recv().await else {
+        let job = match pg.as_mut() {
+            // Batches in flight: the next job, or one of them finishing.
+            Some(p) if !p.in_flight.is_empty() => {
+                use futures_util::StreamExt as _;
+                tokio::select! {
+                    done = p.in_flight.next() => {
+                        if let Some(done) = done {
+                            p.finished(done);
+                        }
+                        p.flush(&stages).await;
+                        continue;
+                    }
+                    job = rx.recv(), if !p.full() => job,
+                }
+            }
+            _ => rx.recv().await,
+        };
+        let Some(first) = job else {
             break;
         };
-        let mut next = Some(first);
-        let began = std::time::Instant::now();
-        while let Some(job) = next.take() {
-            let (entry, nonce, open, reply, queued) = match job {
-                Job::Append(p) => p,
-                Job::Take(take, reply) => {
-                    takes.push(take);
-                    take_replies.push(reply);
-                    if entries.len() + takes.len() < Appender::MAX_BATCH {
-                        next = rx.try_recv().ok();
-                    }
-                    continue;
-                }
-                Job::Stop(done) => {
-                    stop = Some(done);
-                    break;
-                }
-            };
-            stages.record(
-                crate::stages::Stage::LogQueue,
-                u64::try_from(began.saturating_duration_since(queued).as_micros())
-                    .unwrap_or(u64::MAX),
-            );
-            entries.push(entry);
-            nonces.extend(nonce);
-            inflight.push(open);
-            replies.push(reply);
-            if entries.len() + takes.len() < Appender::MAX_BATCH {
-                next = rx.try_recv().ok();
-            }
-        }
-        if entries.is_empty() && takes.is_empty() {
+        let (mut batch, stopped) = Batch::gather(first, &mut rx);
+        stop = stopped;
+        if batch.is_empty() {
             continue;
         }
         if own_connection && own.is_none() {
@@ -999,80 +1379,32 @@ async fn write_log(
         }
         let target = own.as_ref().map_or(&db, |w| w.db());
         batches += 1;
-        // Expired nonces are purged every 64th commit.
-        stages.record(crate::stages::Stage::LogBatchSize, entries.len() as u64);
-        let purge = batches % 64 == 1;
-        if target.backend() == Backend::Postgres && fast.is_none() {
-            match sqlx::AnyConnection::connect(db.url()).await {
-                Ok(c) => fast = Some(c),
-                Err(e) => tracing::warn!(error = %e,
-                    "exchange log writer: no connection for one-statement batches, writing in transactions"),
-            }
+        // Expired nonces are purged every 64th batch.
+        batch.purge = batches % 64 == 1;
+        if let Some(p) = pg.as_mut() {
+            p.hand(batch, target, &stages).await;
+            continue;
         }
-        let result = if let Some(conn) = fast.as_mut() {
-            let r = write_batch_pg(
-                conn, target, &entries, &nonces, &takes, &inflight, purge, &mut head,
-            )
-            .await;
-            if r.is_err() {
-                // Its state unknown after an error: a new one for the next batch.
-                if let Some(c) = fast.take() {
-                    let _ = c.close().await;
-                }
-            }
-            r
-        } else {
-            head = None;
-            write_batch(
-                target,
-                &entries,
-                &nonces,
-                &takes,
-                &inflight,
-                Closing::Own,
-                purge,
-            )
-            .await
-        };
-        stages.since(crate::stages::Stage::LogBatch, began);
-        entries.clear();
-        inflight.clear();
-        takes.clear();
-        match result {
-            Ok((written, fresh, taken)) => {
-                for (reply, new) in take_replies.drain(..).zip(taken) {
-                    let _ = reply.send(Ok(new));
-                }
-                for (nonce, new) in nonces.drain(..).zip(fresh) {
-                    if !new {
-                        // Refused in memory on this node, so recorded by another node sharing
-                        // the database, or before a restart.
-                        tracing::warn!(member = %nonce.0, nonce = %nonce.1,
-                            "nonce already in the database: a replay through another hub node");
-                    }
-                }
-                for (reply, e) in replies.drain(..).zip(written) {
-                    let _ = reply.send(Ok(e));
-                }
-            }
-            Err(e) => {
-                nonces.clear();
-                let msg = e.to_string();
-                for reply in replies.drain(..) {
-                    let _ = reply.send(Err(msg.clone()));
-                }
-                for reply in take_replies.drain(..) {
-                    let _ = reply.send(Err(msg.clone()));
-                }
-            }
-        }
+        batch.record_sent(&stages);
+        let result = write_batch(
+            target,
+            &batch.entries,
+            &batch.nonces,
+            &batch.takes,
+            &batch.inflight,
+            Closing::Own,
+            batch.purge,
+        )
+        .await;
+        stages.since(crate::stages::Stage::LogBatch, batch.began);
+        batch.answer(result);
+    }
+    if let Some(p) = pg {
+        p.close(&stages).await;
     }
     // Entries handed over after the stop are answered "stopped" (their callers' replies are
     // dropped with the channel): none of them is answered as logged.
     drop(rx);
-    if let Some(c) = fast {
-        let _ = c.close().await;
-    }
     if let Some(w) = own {
         w.close().await;
     }
