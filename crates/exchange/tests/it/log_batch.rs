@@ -253,3 +253,101 @@ async fn closing_the_writer_commits_what_was_handed_over_then_refuses() {
         (answered.len() as i64, None)
     );
 }
+
+/// Nonces taken before forwarding (shared database): several hubs' writers take nonces — some
+/// the same nonce at once — and then log each exchange that took one, closing its in-flight
+/// row. On PostgreSQL takes and entries go out in statements of their own, several in flight,
+/// the entries prepared from the head the writer's previous batch left while other writers
+/// move it. Each nonce is taken once, each taken exchange logged once in its caller's order,
+/// no in-flight row left, the chain intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nonces_taken_before_forwarding_then_logged_through_several_writers() {
+    let t = db().await;
+    const WRITERS: usize = 3;
+    const CALLERS: usize = 6;
+    const EACH: usize = 20;
+    let expires = now_micros() + 300_000_000;
+    let mut appenders = Vec::new();
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let appender = Arc::new(Appender::new(t.db.clone()));
+        appenders.push(appender.clone());
+        for c in 0..CALLERS {
+            let a = appender.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut logged = Vec::new();
+                for i in 0..EACH {
+                    let n = (w * CALLERS + c) * EACH + i;
+                    // Callers 0 and 1 of every writer send the same nonces: a replay racing
+                    // its original through all the hubs at once.
+                    let nonce = if c < 2 {
+                        format!("same-{i:03}")
+                    } else {
+                        format!("n-{n:05}")
+                    };
+                    let e = entry(n, n.is_multiple_of(4));
+                    let flight = log::InFlight {
+                        exchange_id: e.exchange_id.clone(),
+                        client: e.client.clone(),
+                        provider: e.provider.clone(),
+                        service: e.service.clone(),
+                        method: e.method.clone(),
+                        path: e.path.clone(),
+                        request_sha256: e.request_sha256.clone(),
+                        client_signature: e.client_signature.clone(),
+                    };
+                    let new = a
+                        .take_nonce(("m".into(), nonce.clone(), expires), flight, now_micros())
+                        .await
+                        .unwrap();
+                    if new {
+                        let written = a.append_closing(e).await.unwrap();
+                        assert_eq!(written.exchange_id, format!("ex-{n:05}"));
+                        logged.push((nonce, written.seq));
+                    }
+                }
+                logged
+            }));
+        }
+    }
+    let mut seqs = Vec::new();
+    let mut nonces = Vec::new();
+    for task in tasks {
+        let logged = task.await.unwrap();
+        assert!(
+            logged.windows(2).all(|p| p[0].1 < p[1].1),
+            "a caller's entries in the order given: {logged:?}"
+        );
+        for (nonce, seq) in logged {
+            nonces.push(nonce);
+            seqs.push(seq);
+        }
+    }
+    for a in &appenders {
+        a.close().await;
+    }
+    nonces.sort_unstable();
+    let taken = nonces.len();
+    nonces.dedup();
+    assert_eq!(nonces.len(), taken, "each nonce taken once");
+    // The shared nonces once each, every other caller's all.
+    let expected = EACH + WRITERS * (CALLERS - 2) * EACH;
+    assert_eq!(taken, expected);
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=expected as i64).collect::<Vec<_>>(),
+        "each entry once"
+    );
+    assert_eq!(
+        count(&t.db, "SELECT COUNT(*) FROM exchange_nonces").await,
+        expected as i64
+    );
+    assert_eq!(
+        count(&t.db, "SELECT COUNT(*) FROM exchange_inflight").await,
+        0,
+        "every in-flight row closed by its entry"
+    );
+    let v = log::verify(&t.db, None).await.unwrap();
+    assert_eq!((v.entries_checked, v.first_broken), (expected as i64, None));
+}
