@@ -32,6 +32,31 @@ fn entry(i: usize, kept: bool) -> NewEntry {
     }
 }
 
+/// `writers` log writers (appenders) on `db`, each with `callers` tasks running
+/// `caller(appender, writer, caller)`.
+fn writers_with_callers<T, F, Fut>(
+    db: &Db,
+    writers: usize,
+    callers: usize,
+    caller: F,
+) -> (Vec<Arc<Appender>>, Vec<tokio::task::JoinHandle<T>>)
+where
+    F: Fn(Arc<Appender>, usize, usize) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut appenders = Vec::new();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let appender = Arc::new(Appender::new(db.clone()));
+        appenders.push(appender.clone());
+        for c in 0..callers {
+            tasks.push(tokio::spawn(caller(appender.clone(), w, c)));
+        }
+    }
+    (appenders, tasks)
+}
+
 async fn count(db: &Db, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db.pool()).await.unwrap()
 }
@@ -144,32 +169,23 @@ async fn several_writers_on_one_database_chain_every_entry_in_order() {
     const CALLERS: usize = 8;
     const EACH: usize = 25;
     let expires = now_micros() + 300_000_000;
-    let mut tasks = Vec::new();
-    let mut appenders = Vec::new();
-    for w in 0..WRITERS {
-        let appender = Arc::new(Appender::new(t.db.clone()));
-        appenders.push(appender.clone());
-        for c in 0..CALLERS {
-            let a = appender.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut seqs = Vec::new();
-                // One caller's entries one after another: each is committed before the next.
-                for i in 0..EACH {
-                    let n = (w * CALLERS + c) * EACH + i;
-                    let e = a
-                        .append_with_nonce(
-                            entry(n, n.is_multiple_of(5)),
-                            Some((format!("m{w}"), format!("n-{n:05}"), expires)),
-                        )
-                        .await
-                        .unwrap();
-                    assert_eq!(e.exchange_id, format!("ex-{n:05}"));
-                    seqs.push(e.seq);
-                }
-                seqs
-            }));
+    let (appenders, tasks) = writers_with_callers(&t.db, WRITERS, CALLERS, |a, w, c| async move {
+        let mut seqs = Vec::new();
+        // One caller's entries one after another: each is committed before the next.
+        for i in 0..EACH {
+            let n = (w * CALLERS + c) * EACH + i;
+            let e = a
+                .append_with_nonce(
+                    entry(n, n.is_multiple_of(5)),
+                    Some((format!("m{w}"), format!("n-{n:05}"), expires)),
+                )
+                .await
+                .unwrap();
+            assert_eq!(e.exchange_id, format!("ex-{n:05}"));
+            seqs.push(e.seq);
         }
-    }
+        seqs
+    });
     let mut all = Vec::new();
     for task in tasks {
         let seqs = task.await.unwrap();
@@ -267,49 +283,40 @@ async fn nonces_taken_before_forwarding_then_logged_through_several_writers() {
     const CALLERS: usize = 6;
     const EACH: usize = 20;
     let expires = now_micros() + 300_000_000;
-    let mut appenders = Vec::new();
-    let mut tasks = Vec::new();
-    for w in 0..WRITERS {
-        let appender = Arc::new(Appender::new(t.db.clone()));
-        appenders.push(appender.clone());
-        for c in 0..CALLERS {
-            let a = appender.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut logged = Vec::new();
-                for i in 0..EACH {
-                    let n = (w * CALLERS + c) * EACH + i;
-                    // Callers 0 and 1 of every writer send the same nonces: a replay racing
-                    // its original through all the hubs at once.
-                    let nonce = if c < 2 {
-                        format!("same-{i:03}")
-                    } else {
-                        format!("n-{n:05}")
-                    };
-                    let e = entry(n, n.is_multiple_of(4));
-                    let flight = log::InFlight {
-                        exchange_id: e.exchange_id.clone(),
-                        client: e.client.clone(),
-                        provider: e.provider.clone(),
-                        service: e.service.clone(),
-                        method: e.method.clone(),
-                        path: e.path.clone(),
-                        request_sha256: e.request_sha256.clone(),
-                        client_signature: e.client_signature.clone(),
-                    };
-                    let new = a
-                        .take_nonce(("m".into(), nonce.clone(), expires), flight, now_micros())
-                        .await
-                        .unwrap();
-                    if new {
-                        let written = a.append_closing(e).await.unwrap();
-                        assert_eq!(written.exchange_id, format!("ex-{n:05}"));
-                        logged.push((nonce, written.seq));
-                    }
-                }
-                logged
-            }));
+    let (appenders, tasks) = writers_with_callers(&t.db, WRITERS, CALLERS, |a, w, c| async move {
+        let mut logged = Vec::new();
+        for i in 0..EACH {
+            let n = (w * CALLERS + c) * EACH + i;
+            // Callers 0 and 1 of every writer send the same nonces: a replay racing
+            // its original through all the hubs at once.
+            let nonce = if c < 2 {
+                format!("same-{i:03}")
+            } else {
+                format!("n-{n:05}")
+            };
+            let e = entry(n, n.is_multiple_of(4));
+            let flight = log::InFlight {
+                exchange_id: e.exchange_id.clone(),
+                client: e.client.clone(),
+                provider: e.provider.clone(),
+                service: e.service.clone(),
+                method: e.method.clone(),
+                path: e.path.clone(),
+                request_sha256: e.request_sha256.clone(),
+                client_signature: e.client_signature.clone(),
+            };
+            let new = a
+                .take_nonce(("m".into(), nonce.clone(), expires), flight, now_micros())
+                .await
+                .unwrap();
+            if new {
+                let written = a.append_closing(e).await.unwrap();
+                assert_eq!(written.exchange_id, format!("ex-{n:05}"));
+                logged.push((nonce, written.seq));
+            }
         }
-    }
+        logged
+    });
     let mut seqs = Vec::new();
     let mut nonces = Vec::new();
     for task in tasks {
