@@ -904,7 +904,7 @@ impl PgPipeline {
 
     /// Send `b` (written through `db` when it cannot have a connection of its own); returns
     /// once it is in flight.
-    async fn send(&mut self, b: Batch, stages: std::sync::Arc<crate::stages::Stages>) {
+    async fn send(&mut self, mut b: Batch, stages: std::sync::Arc<crate::stages::Stages>) {
         let Some(db) = self.slow.clone() else {
             b.answer(Err(DbError::Invalid(
                 "exchange log writer: no database".into(),
@@ -916,6 +916,8 @@ impl PgPipeline {
             self.next().await;
         }
         b.record_sent(&stages);
+        // Its write from now (entries may have waited for the batch before).
+        b.began = std::time::Instant::now();
         let conn = match self.idle.pop() {
             Some(c) => c,
             None => match sqlx::AnyConnection::connect(&self.url).await {
@@ -1023,9 +1025,11 @@ enum Job {
 /// for one each.
 ///
 /// On PostgreSQL the writer runs on a thread of its own (`exchange-log-writer`) with a runtime
-/// of its own and a connection of its own opened in that runtime ([`Db::own_writer`]): each
-/// step of its transaction resumes at once instead of queueing behind the request tasks on the
-/// server's runtime. On SQLite it is a task of the caller's runtime (the database connection
+/// of its own and connections of its own opened in that runtime: each batch resumes at once
+/// instead of queueing behind the request tasks on the server's runtime. There a batch is one
+/// statement, and several are in flight ([`PgPipeline`]: nonces taken before forwarding at
+/// once, one batch of entries at a time); a batch that needs a transaction goes through
+/// [`Db::own_writer`]. On SQLite it is a task of the caller's runtime (the database connection
 /// has its own thread already; a second thread measured slower in release). Several
 /// appenders (hubs) on one database each have their writer; the head row's lock orders them.
 /// Dropping the appender, or [`Appender::close`], lets the writer commit what was handed to it
