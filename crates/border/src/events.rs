@@ -1099,11 +1099,14 @@ async fn lookup(db: &Db, column: &str, keys: &[&str]) -> Result<HashMap<String, 
     uniq.sort_unstable();
     uniq.dedup();
     for chunk in uniq.chunks(500) {
-        let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT {column}, id FROM border_trips WHERE {column} IN ({})",
-            ph.join(", ")
-        );
+        let mut sql = format!("SELECT {column}, id FROM border_trips WHERE {column} IN (");
+        for i in 1..=chunk.len() {
+            if i > 1 {
+                sql.push_str(", ");
+            }
+            db.backend().push_param(&mut sql, i);
+        }
+        sql.push(')');
         let mut q = sqlx::query(&sql);
         for k in chunk {
             q = q.bind(*k);

@@ -22,6 +22,21 @@ impl Backend {
             Backend::Postgres => "postgres",
         }
     }
+
+    /// Append the `n`-th (from 1) parameter's placeholder (tham số) to `sql`, for a statement
+    /// whose parameters each appear once, in order: `?` on SQLite, `$n` on PostgreSQL. SQLite
+    /// looks a named parameter (`$n`) up in a list when it prepares the statement and again
+    /// when each value is bound, which is quadratic in a statement of hundreds of parameters;
+    /// an anonymous `?` takes the next number without a look-up.
+    pub fn push_param(self, sql: &mut String, n: usize) {
+        use std::fmt::Write as _;
+        match self {
+            Backend::Sqlite => sql.push('?'),
+            Backend::Postgres => {
+                let _ = write!(sql, "${n}");
+            }
+        }
+    }
 }
 
 /// Storage failure. Converts into [`AppError`]: unique violations become `conflict`,

@@ -112,7 +112,7 @@ pub trait Exec: Send {
             let per_statement = (500 / width).max(1) * width;
             let mut inserted = 0;
             for chunk in params.chunks(per_statement) {
-                let sql = insert_rows_sql(table, columns, chunk.len() / width);
+                let sql = insert_rows_sql(self.backend(), table, columns, chunk.len() / width);
                 inserted += self.execute(&sql, chunk).await?;
             }
             Ok(inserted)
@@ -120,16 +120,18 @@ pub trait Exec: Send {
     }
 }
 
-/// `INSERT INTO table (columns) VALUES ($1, …), (…)` for `rows` rows.
-fn insert_rows_sql(table: &str, columns: &[&str], rows: usize) -> String {
-    use std::fmt::Write as _;
+/// `INSERT INTO table (columns) VALUES ($1, …), (…)` for `rows` rows (`?` on SQLite:
+/// [`Backend::push_param`]).
+fn insert_rows_sql(backend: Backend, table: &str, columns: &[&str], rows: usize) -> String {
     let width = columns.len();
     let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
         for c in 1..=width {
-            let sep = if c == 1 { "" } else { ", " };
-            let _ = write!(sql, "{sep}${}", r * width + c);
+            if c > 1 {
+                sql.push_str(", ");
+            }
+            backend.push_param(&mut sql, r * width + c);
         }
         sql.push(')');
     }
@@ -320,7 +322,9 @@ impl NativeTx {
             )?
             .pop()
             .ok_or_else(|| DbError::Invalid("outbox: the sequence row is missing".into()))?;
-            for (sql, params) in crate::outbox::insert_statements(last - n + 1, &d.events) {
+            for (sql, params) in
+                crate::outbox::insert_statements(Backend::Sqlite, last - n + 1, &d.events)
+            {
                 execute_native(conn, &sql, &params)?;
             }
         }

@@ -158,22 +158,19 @@ impl PendingEvent {
 /// Outbox rows per `INSERT` of [`insert_sql`].
 pub(crate) const ROWS_PER_INSERT: usize = 100;
 
-/// `INSERT` of `rows` outbox rows (5 parameters each, `$1`…).
-fn insert_sql(rows: usize) -> String {
+/// `INSERT` of `rows` outbox rows (5 parameters each, `$1`…; `?` on SQLite:
+/// [`Backend::push_param`]).
+fn insert_sql(backend: Backend, rows: usize) -> String {
     let mut sql = String::from("INSERT INTO outbox (id, seq, topic, payload, created_at) VALUES ");
     for i in 0..rows {
-        let b = i * 5;
-        if i > 0 {
-            sql.push_str(", ");
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for c in 1..=5 {
+            if c > 1 {
+                sql.push_str(", ");
+            }
+            backend.push_param(&mut sql, i * 5 + c);
         }
-        sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}, ${})",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4,
-            b + 5
-        ));
+        sql.push(')');
     }
     sql
 }
@@ -181,6 +178,7 @@ fn insert_sql(rows: usize) -> String {
 /// The statements that write `events` numbered from `first`: (SQL, parameters) per chunk of
 /// [`ROWS_PER_INSERT`], for either engine.
 pub(crate) fn insert_statements(
+    backend: Backend,
     first: i64,
     events: &[PendingEvent],
 ) -> impl Iterator<Item = (String, Vec<Param<'_>>)> {
@@ -193,16 +191,15 @@ pub(crate) fn insert_statements(
                 .enumerate()
                 .flat_map(|(i, e)| e.params(first + (c * ROWS_PER_INSERT + i) as i64))
                 .collect();
-            (insert_sql(chunk.len()), params)
+            (insert_sql(backend, chunk.len()), params)
         })
 }
 
 impl WriteTx {
     /// Insert `events` as outbox rows numbered from `first`: 100 rows × 5 parameters a
-    /// statement (SQLite looks numbered parameters up linearly); batch sizes vary, so only the
-    /// one-event statement is kept prepared.
+    /// statement; batch sizes vary, so only the one-event statement is kept prepared.
     async fn insert_rows(&mut self, first: i64, events: &[PendingEvent]) -> Result<(), DbError> {
-        for (sql, params) in insert_statements(first, events) {
+        for (sql, params) in insert_statements(self.backend(), first, events) {
             let one = params.len() == 5;
             bind_sqlx(sqlx::query(&sql).persistent(one), &params)
                 .execute(self.conn())
