@@ -2179,19 +2179,14 @@ impl Sim<'_> {
                     .iter()
                     .find(|g| g.gate.code == input.gate.trim())
                     .map(|g| g.gate.clone());
-                match declaration::correct_with(
-                    db,
-                    &ctx,
-                    "sim",
-                    &code,
+                let correction = declaration::Correction {
+                    user_id: "sim",
+                    code: &code,
                     version,
-                    &input,
-                    "Cân lại hàng tại nơi xếp: sửa trọng lượng và số lượng",
-                    at,
-                    gate,
-                )
-                .await
-                {
+                    input: &input,
+                    reason: "Cân lại hàng tại nơi xếp: sửa trọng lượng và số lượng",
+                };
+                match declaration::correct_with(db, &ctx, &correction, at, gate).await {
                     Ok(t) => {
                         self.trips[i].version = t.version;
                         self.trips[i].input = Some(input);

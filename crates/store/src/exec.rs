@@ -425,6 +425,18 @@ impl Tx {
         }
     }
 
+    /// Write several events of one topic, in order ([`WriteTx::emit_many`]). Returns their ids.
+    pub async fn emit_many(
+        &mut self,
+        topic: &str,
+        payloads: &[serde_json::Value],
+    ) -> Result<Vec<String>, DbError> {
+        match &mut self.0 {
+            Inner::Sqlx(tx) => tx.emit_many(topic, payloads).await,
+            Inner::Native(tx) => Ok(payloads.iter().map(|p| tx.emit(topic, p)).collect()),
+        }
+    }
+
     /// Commit. Returns the ids of outbox events written in the transaction.
     pub async fn commit(self) -> Result<Vec<String>, DbError> {
         match self.0 {
