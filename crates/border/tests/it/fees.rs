@@ -1573,7 +1573,7 @@ async fn correct_and_assess(
         &declaration::Correction {
             user_id: "user:test",
             code: &trip.code,
-            version: version,
+            version,
             input: &input,
             reason: "Sửa dòng hàng quặng",
         },
