@@ -613,15 +613,7 @@ fn db_err(e: sqlx::Error) -> AppError {
 async fn next_code<E: Exec>(tx: &mut E, gate: &str, now: i64) -> Result<String, AppError> {
     let day = local(now).format("%y%m%d").to_string();
     let name = format!("trip:{gate}:{day}");
-    let n = tx
-        .row(
-            "INSERT INTO border_counters (name, value) VALUES ($1, 1) \
-             ON CONFLICT (name) DO UPDATE SET value = border_counters.value + 1 RETURNING value",
-            &[Param::Text(&name)],
-            |r| r.int(0),
-        )
-        .await?
-        .ok_or_else(|| AppError::internal("trip counter: no value returned"))?;
+    let n = crate::bulk::take_numbers(tx, &name, 1).await?;
     Ok(format!("{gate}-{day}-{n:05}"))
 }
 
@@ -692,6 +684,25 @@ async fn write_goods<E: Exec>(
     Ok(())
 }
 
+/// The declared columns of `border_trips`, in the order both the insert of a declaration and
+/// the update of a correction bind them: enterprise, gate, direction, vehicle, trailer, driver,
+/// expected arrival, customs declaration, total weight, perishable, quarantine.
+fn declared_params<'a>(c: &'a Checked, driver_id: &'a str) -> [Param<'a>; 11] {
+    [
+        Param::Text(&c.enterprise_mst),
+        Param::Text(&c.gate.code),
+        Param::Text(c.direction.as_str()),
+        Param::Text(&c.vehicle.plate.canonical),
+        Param::OptText(c.trailer.as_ref().map(|t| t.plate.canonical.as_str())),
+        Param::Text(driver_id),
+        Param::Int(c.expected_arrival),
+        Param::Text(&c.customs_declaration),
+        Param::Int(c.total_weight_kg),
+        Param::Int(i64::from(c.perishable)),
+        Param::Text(&c.quarantine),
+    ]
+}
+
 fn vehicle_busy(plate: &str) -> AppError {
     AppError::conflict(
         format!("Xe {plate} đang có một chuyến chưa kết thúc; hãy sửa tờ khai đó thay vì khai mới"),
@@ -728,22 +739,11 @@ pub async fn declare(
              quarantine, stage, stage_at, created_by, created_at, updated_at) \
              VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'declared', $14, $15, $14, $14)",
             &[
-                Param::Text(&id),
-                Param::Text(&code),
-                Param::Text(&c.enterprise_mst),
-                Param::Text(&c.gate.code),
-                Param::Text(c.direction.as_str()),
-                Param::Text(&c.vehicle.plate.canonical),
-                Param::OptText(c.trailer.as_ref().map(|t| t.plate.canonical.as_str())),
-                Param::Text(&driver_id),
-                Param::Int(c.expected_arrival),
-                Param::Text(&c.customs_declaration),
-                Param::Int(c.total_weight_kg),
-                Param::Int(i64::from(c.perishable)),
-                Param::Text(&c.quarantine),
-                Param::Int(now),
-                Param::Text(user_id),
-            ],
+                &[Param::Text(&id), Param::Text(&code)][..],
+                &declared_params(&c, &driver_id),
+                &[Param::Int(now), Param::Text(user_id)],
+            ]
+            .concat(),
         )
         .await;
     if let Err(e) = inserted {
@@ -952,22 +952,11 @@ pub async fn correct_with(
              customs_declaration = $9, total_weight_kg = $10, perishable = $11, quarantine = $12, \
              updated_at = $13 WHERE id = $14 AND version = $15 RETURNING stage, stage_at",
             &[
-                Param::Int(new_version),
-                Param::Text(&c.enterprise_mst),
-                Param::Text(&c.gate.code),
-                Param::Text(c.direction.as_str()),
-                Param::Text(&c.vehicle.plate.canonical),
-                Param::OptText(c.trailer.as_ref().map(|t| t.plate.canonical.as_str())),
-                Param::Text(&driver_id),
-                Param::Int(c.expected_arrival),
-                Param::Text(&c.customs_declaration),
-                Param::Int(c.total_weight_kg),
-                Param::Int(i64::from(c.perishable)),
-                Param::Text(&c.quarantine),
-                Param::Int(now),
-                Param::Text(&trip.id),
-                Param::Int(version),
-            ],
+                &[Param::Int(new_version)][..],
+                &declared_params(&c, &driver_id),
+                &[Param::Int(now), Param::Text(&trip.id), Param::Int(version)],
+            ]
+            .concat(),
             |r| Ok((r.text(0)?, r.int(1)?)),
         )
         .await;

@@ -1362,15 +1362,7 @@ pub async fn declare_checked_many(
     }
     let mut next: BTreeMap<&str, i64> = BTreeMap::new();
     for (gate, n) in &per_gate {
-        let last = tx
-            .row(
-                "INSERT INTO border_counters (name, value) VALUES ($1, $2) \
-                 ON CONFLICT (name) DO UPDATE SET value = border_counters.value + excluded.value RETURNING value",
-                &[Param::Text(&format!("trip:{gate}:{day}")), Param::Int(*n)],
-                |r| r.int(0),
-            )
-            .await?
-            .ok_or_else(|| AppError::internal("trip counter: no value returned"))?;
+        let last = crate::bulk::take_numbers(&mut tx, &format!("trip:{gate}:{day}"), *n).await?;
         next.insert(gate, last - n + 1);
     }
     let mut out = Vec::with_capacity(checked.len());
