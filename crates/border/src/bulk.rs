@@ -53,6 +53,20 @@ pub fn json_rows(rows: impl IntoIterator<Item = serde_json::Value>) -> String {
     serde_json::Value::Array(rows.into_iter().collect()).to_string()
 }
 
+/// Take the next `n` numbers of the counter `name` (bộ đếm, `border_counters`; no row = 0) in
+/// one statement: returns the last of them, so they run from `last - n + 1` to `last`. Trip
+/// codes per gate and day, fee receipts per year.
+pub(crate) async fn take_numbers<E: Exec>(tx: &mut E, name: &str, n: i64) -> Result<i64, AppError> {
+    tx.row(
+        "INSERT INTO border_counters (name, value) VALUES ($1, $2) \
+         ON CONFLICT (name) DO UPDATE SET value = border_counters.value + excluded.value RETURNING value",
+        &[Param::Text(name), Param::Int(n)],
+        |r| r.int(0),
+    )
+    .await?
+    .ok_or_else(|| AppError::internal(format!("counter {name}: no value returned")))
+}
+
 /// `SELECT code FROM (<the rows of JSON parameter $1>)`: a list of codes (trip codes) as one
 /// parameter ([`codes_json`]), for `… IN (…)`.
 pub(crate) fn codes_sql(backend: Backend) -> String {

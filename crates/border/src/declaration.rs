@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use tinhso_identity::ResourceScope;
 use tinhso_kernel::{validate, AppError, ErrorCode, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
-use tinhso_store::native::Param;
+use tinhso_store::native::{Param, RowRead};
 use tinhso_store::{now_micros, Db, DbError, Exec, WriteTx};
 
 /// Most goods lines on one declaration.
@@ -610,23 +610,15 @@ fn db_err(e: sqlx::Error) -> AppError {
     DbError::from(e).into()
 }
 
-async fn next_code(tx: &mut WriteTx, gate: &str, now: i64) -> Result<String, AppError> {
+async fn next_code<E: Exec>(tx: &mut E, gate: &str, now: i64) -> Result<String, AppError> {
     let day = local(now).format("%y%m%d").to_string();
     let name = format!("trip:{gate}:{day}");
-    let row = sqlx::query(
-        "INSERT INTO border_counters (name, value) VALUES ($1, 1) \
-         ON CONFLICT (name) DO UPDATE SET value = border_counters.value + 1 RETURNING value",
-    )
-    .bind(&name)
-    .fetch_one(tx.conn())
-    .await
-    .map_err(db_err)?;
-    let n: i64 = row.try_get(0).map_err(db_err)?;
+    let n = crate::bulk::take_numbers(tx, &name, 1).await?;
     Ok(format!("{gate}-{day}-{n:05}"))
 }
 
-async fn write_registries(
-    tx: &mut WriteTx,
+async fn write_registries<E: Exec>(
+    tx: &mut E,
     c: &Checked,
     user_id: &str,
 ) -> Result<String, AppError> {
@@ -645,31 +637,70 @@ async fn write_registries(
     registry::upsert_driver(tx, &c.driver).await
 }
 
-async fn write_goods(tx: &mut WriteTx, trip_id: &str, goods: &[GoodsLine]) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM border_goods_lines WHERE trip_id = $1")
-        .bind(trip_id)
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?;
-    for (i, g) in goods.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO border_goods_lines (trip_id, line_no, hs_code, description, quantity, unit, \
-             weight_kg, perishable, quarantine) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(trip_id)
-        .bind(i as i64 + 1)
-        .bind(&g.hs_code)
-        .bind(&g.description)
-        .bind(g.quantity)
-        .bind(&g.unit)
-        .bind(g.weight_kg)
-        .bind(i64::from(g.perishable))
-        .bind(&g.quarantine)
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?;
-    }
+/// Replace a trip's goods lines (dòng hàng) with `goods`, numbered from 1.
+async fn write_goods<E: Exec>(
+    tx: &mut E,
+    trip_id: &str,
+    goods: &[GoodsLine],
+) -> Result<(), AppError> {
+    tx.execute(
+        "DELETE FROM border_goods_lines WHERE trip_id = $1",
+        &[Param::Text(trip_id)],
+    )
+    .await?;
+    let params: Vec<Param<'_>> = goods
+        .iter()
+        .enumerate()
+        .flat_map(|(i, g)| {
+            [
+                Param::Text(trip_id),
+                Param::Int(i as i64 + 1),
+                Param::Text(&g.hs_code),
+                Param::Text(&g.description),
+                Param::Float(g.quantity),
+                Param::Text(&g.unit),
+                Param::Int(g.weight_kg),
+                Param::Int(i64::from(g.perishable)),
+                Param::Text(&g.quarantine),
+            ]
+        })
+        .collect();
+    tx.insert_rows(
+        "border_goods_lines",
+        &[
+            "trip_id",
+            "line_no",
+            "hs_code",
+            "description",
+            "quantity",
+            "unit",
+            "weight_kg",
+            "perishable",
+            "quarantine",
+        ],
+        &params,
+    )
+    .await?;
     Ok(())
+}
+
+/// The declared columns of `border_trips`, in the order both the insert of a declaration and
+/// the update of a correction bind them: enterprise, gate, direction, vehicle, trailer, driver,
+/// expected arrival, customs declaration, total weight, perishable, quarantine.
+fn declared_params<'a>(c: &'a Checked, driver_id: &'a str) -> [Param<'a>; 11] {
+    [
+        Param::Text(&c.enterprise_mst),
+        Param::Text(&c.gate.code),
+        Param::Text(c.direction.as_str()),
+        Param::Text(&c.vehicle.plate.canonical),
+        Param::OptText(c.trailer.as_ref().map(|t| t.plate.canonical.as_str())),
+        Param::Text(driver_id),
+        Param::Int(c.expected_arrival),
+        Param::Text(&c.customs_declaration),
+        Param::Int(c.total_weight_kg),
+        Param::Int(i64::from(c.perishable)),
+        Param::Text(&c.quarantine),
+    ]
 }
 
 fn vehicle_busy(plate: &str) -> AppError {
@@ -691,7 +722,8 @@ pub async fn declare(
     let now = now_micros();
     let c = check(db, input, now).await?;
     let id = uuid::Uuid::now_v7().to_string();
-    let mut tx = db.begin_write().await?;
+    // Native on SQLite: the statements run on this thread (see `tinhso_store::exec`).
+    let mut tx = db.begin_native().await?;
     if active_trip_of(&mut tx, &c.vehicle.plate.canonical)
         .await?
         .is_some()
@@ -700,30 +732,20 @@ pub async fn declare(
     }
     let driver_id = write_registries(&mut tx, &c, user_id).await?;
     let code = next_code(&mut tx, &c.gate.code, now).await?;
-    let inserted = sqlx::query(
-        "INSERT INTO border_trips (id, code, version, enterprise_mst, gate_code, direction, vehicle_plate, \
-         trailer_plate, driver_id, expected_arrival, customs_declaration, total_weight_kg, perishable, \
-         quarantine, stage, stage_at, created_by, created_at, updated_at) \
-         VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'declared', $14, $15, $14, $14)",
-    )
-    .bind(&id)
-    .bind(&code)
-    .bind(&c.enterprise_mst)
-    .bind(&c.gate.code)
-    .bind(c.direction.as_str())
-    .bind(&c.vehicle.plate.canonical)
-    .bind(c.trailer.as_ref().map(|t| t.plate.canonical.clone()))
-    .bind(&driver_id)
-    .bind(c.expected_arrival)
-    .bind(&c.customs_declaration)
-    .bind(c.total_weight_kg)
-    .bind(i64::from(c.perishable))
-    .bind(&c.quarantine)
-    .bind(now)
-    .bind(user_id)
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from);
+    let inserted = tx
+        .execute(
+            "INSERT INTO border_trips (id, code, version, enterprise_mst, gate_code, direction, vehicle_plate, \
+             trailer_plate, driver_id, expected_arrival, customs_declaration, total_weight_kg, perishable, \
+             quarantine, stage, stage_at, created_by, created_at, updated_at) \
+             VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'declared', $14, $15, $14, $14)",
+            &[
+                &[Param::Text(&id), Param::Text(&code)][..],
+                &declared_params(&c, &driver_id),
+                &[Param::Int(now), Param::Text(user_id)],
+            ]
+            .concat(),
+        )
+        .await;
     if let Err(e) = inserted {
         // The partial unique index on active trips per vehicle: a concurrent declaration won.
         return Err(if e.is_unique_violation() {
@@ -736,23 +758,22 @@ pub async fn declare(
     let snapshot = flatten(&c);
     insert_version(
         &mut tx,
-        &id,
-        1,
-        &snapshot,
-        &BTreeMap::new(),
-        "",
-        user_id,
-        now,
+        &NewVersion {
+            trip_id: &id,
+            version: 1,
+            snapshot: &snapshot,
+            changes: &BTreeMap::new(),
+            reason: "",
+            user_id,
+            now,
+        },
     )
     .await?;
-    sqlx::query(
+    tx.execute(
         "INSERT INTO border_trip_stages (trip_id, stage, at, source) VALUES ($1, 'declared', $2, 'declaration')",
+        &[Param::Text(&id), Param::Int(now)],
     )
-    .bind(&id)
-    .bind(now)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
+    .await?;
     tx.audit(&ctx.entry(
         "border.trip.declare",
         "border_trip",
@@ -775,91 +796,99 @@ pub async fn declare(
         .ok_or_else(|| AppError::internal("trip vanished after declaring"))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_version(
-    tx: &mut WriteTx,
-    trip_id: &str,
+/// One row of `border_trip_versions`: the declaration at `version` and what changed from the
+/// version before.
+struct NewVersion<'a> {
+    trip_id: &'a str,
     version: i64,
-    snapshot: &BTreeMap<String, String>,
-    changes: &BTreeMap<String, (String, String)>,
-    reason: &str,
-    user_id: &str,
+    snapshot: &'a BTreeMap<String, String>,
+    changes: &'a BTreeMap<String, (String, String)>,
+    reason: &'a str,
+    user_id: &'a str,
     now: i64,
-) -> Result<(), AppError> {
-    sqlx::query(
+}
+
+async fn insert_version<E: Exec>(tx: &mut E, v: &NewVersion<'_>) -> Result<(), AppError> {
+    let snapshot = serde_json::to_string(v.snapshot).map_err(AppError::internal)?;
+    let changes = serde_json::to_string(v.changes).map_err(AppError::internal)?;
+    tx.execute(
         "INSERT INTO border_trip_versions (trip_id, version, snapshot, changes, reason, changed_by, changed_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            Param::Text(v.trip_id),
+            Param::Int(v.version),
+            Param::Text(&snapshot),
+            Param::Text(&changes),
+            Param::Text(v.reason),
+            Param::Text(v.user_id),
+            Param::Int(v.now),
+        ],
     )
-    .bind(trip_id)
-    .bind(version)
-    .bind(serde_json::to_string(snapshot).map_err(AppError::internal)?)
-    .bind(serde_json::to_string(changes).map_err(AppError::internal)?)
-    .bind(reason)
-    .bind(user_id)
-    .bind(now)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
+    .await?;
     Ok(())
 }
 
-async fn active_trip_of(tx: &mut WriteTx, plate: &str) -> Result<Option<String>, AppError> {
-    let row = sqlx::query(
-        "SELECT code FROM border_trips WHERE vehicle_plate = $1 \
-         AND stage NOT IN ('crossed', 'returned', 'exited', 'cancelled')",
-    )
-    .bind(plate)
-    .fetch_optional(tx.conn())
-    .await
-    .map_err(db_err)?;
-    row.map(|r| r.try_get(0).map_err(db_err)).transpose()
+async fn active_trip_of<E: Exec>(tx: &mut E, plate: &str) -> Result<Option<String>, AppError> {
+    Ok(tx
+        .row(
+            "SELECT code FROM border_trips WHERE vehicle_plate = $1 \
+             AND stage NOT IN ('crossed', 'returned', 'exited', 'cancelled')",
+            &[Param::Text(plate)],
+            |r| r.text(0),
+        )
+        .await?)
 }
 
-/// Correct a declaration in place: `version` is the version the corrector saw (a stale one is
-/// a 409), `reason` says why (required). Returns the trip at its new version.
-pub async fn correct(
-    db: &Db,
-    ctx: &Ctx,
-    user_id: &str,
-    code: &str,
-    version: i64,
-    input: &DeclarationInput,
-    reason: &str,
-) -> Result<Trip, AppError> {
-    correct_at(db, ctx, user_id, code, version, input, reason, now_micros()).await
+/// A correction of a declaration (sửa tờ khai): who corrects which trip, from which version,
+/// to what, and why.
+#[derive(Debug, Clone, Copy)]
+pub struct Correction<'a> {
+    /// The user correcting (`changed_by` of the new version).
+    pub user_id: &'a str,
+    /// The trip's code (`HN-261129-00001`).
+    pub code: &'a str,
+    /// The version the corrector saw: a stale one is a 409.
+    pub version: i64,
+    /// The whole declaration as corrected.
+    pub input: &'a DeclarationInput,
+    /// Why (lý do sửa), required, 3 to 500 characters.
+    pub reason: &'a str,
+}
+
+/// Correct a declaration in place. Returns the trip at its new version.
+pub async fn correct(db: &Db, ctx: &Ctx, c: &Correction<'_>) -> Result<Trip, AppError> {
+    correct_at(db, ctx, c, now_micros()).await
 }
 
 /// [`correct`] on a given clock (`now`, Unix µs): the traffic simulator corrects declarations
 /// in simulated time.
-#[allow(clippy::too_many_arguments)]
 pub async fn correct_at(
     db: &Db,
     ctx: &Ctx,
-    user_id: &str,
-    code: &str,
-    version: i64,
-    input: &DeclarationInput,
-    reason: &str,
+    c: &Correction<'_>,
     now: i64,
 ) -> Result<Trip, AppError> {
-    let gate = gates::get(db, input.gate.trim()).await?;
-    correct_with(db, ctx, user_id, code, version, input, reason, now, gate).await
+    let gate = gates::get(db, c.input.gate.trim()).await?;
+    correct_with(db, ctx, c, now, gate).await
 }
 
 /// [`correct_at`] with the declared gate already looked up (`None`: no such gate), as
-/// [`check_with`]: for a caller that holds the gate registry (the simulator).
-#[allow(clippy::too_many_arguments)]
+/// [`check_with`]: for a caller that holds the gate registry (the simulator). The writes run
+/// in one transaction, natively on a SQLite file ([`Db::begin_native`]).
 pub async fn correct_with(
     db: &Db,
     ctx: &Ctx,
-    user_id: &str,
-    code: &str,
-    version: i64,
-    input: &DeclarationInput,
-    reason: &str,
+    correction: &Correction<'_>,
     now: i64,
     gate: Option<Gate>,
 ) -> Result<Trip, AppError> {
+    let Correction {
+        user_id,
+        code,
+        version,
+        input,
+        reason,
+    } = *correction;
     // The trip and its current version's snapshot in one read (the update below applies only
     // if the version is still the one corrected, so the snapshot is that version's).
     let (trip, before) = head_and_snapshot(db, code)
@@ -895,7 +924,6 @@ pub async fn correct_with(
             ),
         ));
     }
-    let mut tx = db.begin_write().await?;
     let after = flatten(&c);
     let changes = diff(&before, &after);
     if changes.is_empty() {
@@ -904,6 +932,8 @@ pub async fn correct_with(
             "Nothing in the declaration changed",
         ));
     }
+    // Native on SQLite: the statements run on this thread (see `tinhso_store::exec`).
+    let mut tx = db.begin_native().await?;
     if c.vehicle.plate.canonical != trip.vehicle_plate {
         if let Some(other) = active_trip_of(&mut tx, &c.vehicle.plate.canonical).await? {
             if other != trip.code {
@@ -915,30 +945,21 @@ pub async fn correct_with(
     let new_version = trip.version + 1;
     // The stage as it is now (what a re-read after the commit gave): the trip is returned
     // from what was written, without reading it again.
-    let updated = sqlx::query_as::<_, (String, i64)>(
-        "UPDATE border_trips SET version = $1, enterprise_mst = $2, gate_code = $3, direction = $4, \
-         vehicle_plate = $5, trailer_plate = $6, driver_id = $7, expected_arrival = $8, \
-         customs_declaration = $9, total_weight_kg = $10, perishable = $11, quarantine = $12, \
-         updated_at = $13 WHERE id = $14 AND version = $15 RETURNING stage, stage_at",
-    )
-    .bind(new_version)
-    .bind(&c.enterprise_mst)
-    .bind(&c.gate.code)
-    .bind(c.direction.as_str())
-    .bind(&c.vehicle.plate.canonical)
-    .bind(c.trailer.as_ref().map(|t| t.plate.canonical.clone()))
-    .bind(&driver_id)
-    .bind(c.expected_arrival)
-    .bind(&c.customs_declaration)
-    .bind(c.total_weight_kg)
-    .bind(i64::from(c.perishable))
-    .bind(&c.quarantine)
-    .bind(now)
-    .bind(&trip.id)
-    .bind(version)
-    .fetch_optional(tx.conn())
-    .await
-    .map_err(DbError::from);
+    let updated = tx
+        .row(
+            "UPDATE border_trips SET version = $1, enterprise_mst = $2, gate_code = $3, direction = $4, \
+             vehicle_plate = $5, trailer_plate = $6, driver_id = $7, expected_arrival = $8, \
+             customs_declaration = $9, total_weight_kg = $10, perishable = $11, quarantine = $12, \
+             updated_at = $13 WHERE id = $14 AND version = $15 RETURNING stage, stage_at",
+            &[
+                &[Param::Int(new_version)][..],
+                &declared_params(&c, &driver_id),
+                &[Param::Int(now), Param::Text(&trip.id), Param::Int(version)],
+            ]
+            .concat(),
+            |r| Ok((r.text(0)?, r.int(1)?)),
+        )
+        .await;
     let stage = match updated {
         Ok(r) => r,
         Err(e) if e.is_unique_violation() => return Err(vehicle_busy(&c.vehicle.plate.canonical)),
@@ -959,13 +980,15 @@ pub async fn correct_with(
     write_goods(&mut tx, &trip.id, &c.goods).await?;
     insert_version(
         &mut tx,
-        &trip.id,
-        new_version,
-        &after,
-        &changes,
-        &reason,
-        user_id,
-        now,
+        &NewVersion {
+            trip_id: &trip.id,
+            version: new_version,
+            snapshot: &after,
+            changes: &changes,
+            reason: &reason,
+            user_id,
+            now,
+        },
     )
     .await?;
     tx.audit(&ctx.entry(
@@ -1008,26 +1031,29 @@ pub async fn correct_with(
 }
 
 /// The trip `code` without its goods lines, and its current version's snapshot (field →
-/// value), in one statement: what a correction compares against.
+/// value), in one statement: what a correction compares against. Read natively on a SQLite
+/// file ([`Db::read_rows`]).
 async fn head_and_snapshot(
     db: &Db,
     code: &str,
 ) -> Result<Option<(Trip, BTreeMap<String, String>)>, AppError> {
-    let mut conn = db.read_conn().await?;
-    let row = sqlx::query(&format!(
-        "SELECT {TRIP_COLUMNS}, v.snapshot FROM border_trips t \
-         JOIN border_enterprises e ON e.mst = t.enterprise_mst \
-         JOIN border_drivers d ON d.id = t.driver_id \
-         LEFT JOIN border_trip_versions v ON v.trip_id = t.id AND v.version = t.version \
-         WHERE t.code = $1"
-    ))
-    .bind(code.trim())
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let Some(row) = row else { return Ok(None) };
-    let trip = trip_of(&row)?;
-    let snapshot: Option<String> = row.try_get(22).map_err(db_err)?;
+    let row = db
+        .read_rows(
+            &format!(
+                "SELECT {TRIP_COLUMNS}, v.snapshot FROM border_trips t \
+                 JOIN border_enterprises e ON e.mst = t.enterprise_mst \
+                 JOIN border_drivers d ON d.id = t.driver_id \
+                 LEFT JOIN border_trip_versions v ON v.trip_id = t.id AND v.version = t.version \
+                 WHERE t.code = $1"
+            ),
+            &[Param::Text(code.trim())],
+            |r| Ok((trip_from(r)?, r.opt_text(22)?)),
+        )
+        .await?
+        .pop();
+    let Some((trip, snapshot)) = row else {
+        return Ok(None);
+    };
     let snapshot = snapshot.ok_or_else(|| {
         AppError::internal(format!("trip {}: no version {}", trip.code, trip.version))
     })?;
@@ -1099,29 +1125,34 @@ const TRIP_COLUMNS: &str =
     t.created_by, t.created_at, t.updated_at";
 
 fn trip_of(r: &sqlx::any::AnyRow) -> Result<Trip, AppError> {
+    Ok(trip_from(r)?)
+}
+
+/// A trip from the columns of [`TRIP_COLUMNS`] (goods left empty), on either engine's rows.
+fn trip_from(r: &dyn RowRead) -> Result<Trip, DbError> {
     Ok(Trip {
-        id: r.try_get(0).map_err(db_err)?,
-        code: r.try_get(1).map_err(db_err)?,
-        version: r.try_get(2).map_err(db_err)?,
-        enterprise_mst: r.try_get(3).map_err(db_err)?,
-        enterprise_name: r.try_get(4).map_err(db_err)?,
-        gate: r.try_get(5).map_err(db_err)?,
-        direction: r.try_get(6).map_err(db_err)?,
-        expected_arrival: r.try_get(7).map_err(db_err)?,
-        vehicle_plate: r.try_get(8).map_err(db_err)?,
-        trailer_plate: r.try_get(9).map_err(db_err)?,
-        driver_id: r.try_get(10).map_err(db_err)?,
-        driver_name: r.try_get(11).map_err(db_err)?,
-        driver_phone: r.try_get(12).map_err(db_err)?,
-        customs_declaration: r.try_get(13).map_err(db_err)?,
-        total_weight_kg: r.try_get(14).map_err(db_err)?,
-        perishable: r.try_get::<i64, _>(15).map_err(db_err)? != 0,
-        quarantine: r.try_get(16).map_err(db_err)?,
-        stage: r.try_get(17).map_err(db_err)?,
-        stage_at: r.try_get(18).map_err(db_err)?,
-        created_by: r.try_get(19).map_err(db_err)?,
-        created_at: r.try_get(20).map_err(db_err)?,
-        updated_at: r.try_get(21).map_err(db_err)?,
+        id: r.text(0)?,
+        code: r.text(1)?,
+        version: r.int(2)?,
+        enterprise_mst: r.text(3)?,
+        enterprise_name: r.text(4)?,
+        gate: r.text(5)?,
+        direction: r.text(6)?,
+        expected_arrival: r.int(7)?,
+        vehicle_plate: r.text(8)?,
+        trailer_plate: r.opt_text(9)?,
+        driver_id: r.text(10)?,
+        driver_name: r.text(11)?,
+        driver_phone: r.text(12)?,
+        customs_declaration: r.text(13)?,
+        total_weight_kg: r.int(14)?,
+        perishable: r.int(15)? != 0,
+        quarantine: r.text(16)?,
+        stage: r.text(17)?,
+        stage_at: r.int(18)?,
+        created_by: r.text(19)?,
+        created_at: r.int(20)?,
+        updated_at: r.int(21)?,
         goods: Vec::new(),
     })
 }

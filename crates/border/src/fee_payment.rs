@@ -2295,16 +2295,7 @@ async fn next_receipt(
         return Ok(format!("{RECEIPT_PREFIX}-{year}-{:06}", *last));
     }
     let name = format!("fee-receipt:{year}");
-    let n = tx
-        .row(
-            "INSERT INTO border_counters (name, value) VALUES ($1, 1) \
-             ON CONFLICT (name) DO UPDATE SET value = border_counters.value + 1 RETURNING value",
-            &[Param::Text(&name)],
-            |r| r.int(0),
-        )
-        .await
-        .map_err(AppError::from)?
-        .ok_or_else(|| AppError::internal("fee-receipt counter: no row returned"))?;
+    let n = crate::bulk::take_numbers(tx, &name, 1).await?;
     if let Some(b) = book.0.as_mut() {
         b.insert(year, n);
     }

@@ -8,7 +8,8 @@ use crate::plate::{self, Plate};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tinhso_kernel::{text, validate, AppError, FieldErrors, Invalid};
-use tinhso_store::{now_micros, Db, DbError, WriteTx};
+use tinhso_store::native::Param;
+use tinhso_store::{now_micros, Db, DbError, Exec};
 
 /// How a driver is identified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,77 +273,76 @@ fn db_err(e: sqlx::Error) -> AppError {
     DbError::from(e).into()
 }
 
-/// Write or refresh an enterprise in `tx`.
-pub async fn upsert_enterprise(
-    tx: &mut WriteTx,
+/// Write or refresh an enterprise in `tx` (either kind of write transaction).
+pub async fn upsert_enterprise<E: Exec>(
+    tx: &mut E,
     mst: &str,
     name: &str,
     phone: &str,
     user_id: &str,
 ) -> Result<(), AppError> {
-    let now = now_micros();
-    sqlx::query(
+    tx.execute(
         "INSERT INTO border_enterprises (mst, name, name_folded, phone, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (mst) DO UPDATE SET name = excluded.name, name_folded = excluded.name_folded, \
          phone = excluded.phone",
+        &[
+            Param::Text(mst),
+            Param::Text(name),
+            Param::Text(&text::fold(name)),
+            Param::Text(phone),
+            Param::Text(user_id),
+            Param::Int(now_micros()),
+        ],
     )
-    .bind(mst)
-    .bind(name)
-    .bind(text::fold(name))
-    .bind(phone)
-    .bind(user_id)
-    .bind(now)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
+    .await?;
     Ok(())
 }
 
 /// Write or refresh a driver in `tx`; returns the registry key.
-pub async fn upsert_driver(tx: &mut WriteTx, d: &Driver) -> Result<String, AppError> {
+pub async fn upsert_driver<E: Exec>(tx: &mut E, d: &Driver) -> Result<String, AppError> {
     let id = d.id();
-    sqlx::query(
+    tx.execute(
         "INSERT INTO border_drivers (id, id_kind, id_number, full_name, phone, nationality, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (id) DO UPDATE SET full_name = excluded.full_name, phone = excluded.phone, \
          nationality = excluded.nationality",
+        &[
+            Param::Text(&id),
+            Param::Text(d.id_kind.as_str()),
+            Param::Text(&d.id_number),
+            Param::Text(&d.full_name),
+            Param::Text(&d.phone),
+            Param::Text(&d.nationality),
+            Param::Int(now_micros()),
+        ],
     )
-    .bind(&id)
-    .bind(d.id_kind.as_str())
-    .bind(&d.id_number)
-    .bind(&d.full_name)
-    .bind(&d.phone)
-    .bind(&d.nationality)
-    .bind(now_micros())
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
+    .await?;
     Ok(id)
 }
 
 /// Write or refresh a vehicle in `tx`.
-pub async fn upsert_vehicle(
-    tx: &mut WriteTx,
+pub async fn upsert_vehicle<E: Exec>(
+    tx: &mut E,
     v: &Vehicle,
     owner_mst: &str,
 ) -> Result<(), AppError> {
-    sqlx::query(
+    tx.execute(
         "INSERT INTO border_vehicles (plate, country, vehicle_kind, plate_colour, owner_mst, payload_kg, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (plate) DO UPDATE SET plate_colour = excluded.plate_colour, \
          owner_mst = excluded.owner_mst, payload_kg = excluded.payload_kg",
+        &[
+            Param::Text(&v.plate.canonical),
+            Param::Text(v.plate.country.as_str()),
+            Param::Text(v.kind.as_str()),
+            Param::Text(&v.plate_colour),
+            Param::Text(owner_mst),
+            Param::Int(v.payload_kg),
+            Param::Int(now_micros()),
+        ],
     )
-    .bind(&v.plate.canonical)
-    .bind(v.plate.country.as_str())
-    .bind(v.kind.as_str())
-    .bind(&v.plate_colour)
-    .bind(owner_mst)
-    .bind(v.payload_kg)
-    .bind(now_micros())
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
+    .await?;
     Ok(())
 }
 

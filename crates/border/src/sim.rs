@@ -1254,6 +1254,7 @@ fn db_err(e: sqlx::Error) -> AppError {
 /// [`declaration::declare`] (registries, trip, goods, version 1, the `declared` stage, audit
 /// `border.trip.declare`, outbox `border.trip.declared`) with `now` as the declaration time.
 /// Returns (id, code) per declaration. A vehicle with an active trip fails the whole batch.
+/// One transaction, natively on a SQLite file ([`Db::begin_native`]).
 pub async fn declare_checked_many(
     db: &Db,
     ctx: &Ctx,
@@ -1263,10 +1264,13 @@ pub async fn declare_checked_many(
 ) -> Result<Vec<(String, String)>, AppError> {
     use crate::bulk::{rows_sql, Col};
     use std::collections::BTreeMap;
+    use tinhso_store::native::Param;
+    use tinhso_store::Exec;
     if checked.is_empty() {
         return Ok(Vec::new());
     }
-    let mut tx = db.begin_write().await?;
+    // Native on SQLite: the statements run on this thread (see `tinhso_store::exec`).
+    let mut tx = db.begin_native().await?;
     let backend = tx.backend();
     let day = declaration::local(now).format("%y%m%d").to_string();
     // Each table in one statement: the batch is one JSON parameter (see `bulk`). Keys repeated
@@ -1349,11 +1353,7 @@ pub async fn declare_checked_many(
         ),
     ];
     for (sql, body) in statements {
-        sqlx::query(&sql)
-            .bind(body)
-            .execute(tx.conn())
-            .await
-            .map_err(db_err)?;
+        tx.execute(&sql, &[Param::Text(&body)]).await?;
     }
     // Codes: one counter update per gate reserves the batch's numbers.
     let mut per_gate: BTreeMap<&str, i64> = BTreeMap::new();
@@ -1362,16 +1362,7 @@ pub async fn declare_checked_many(
     }
     let mut next: BTreeMap<&str, i64> = BTreeMap::new();
     for (gate, n) in &per_gate {
-        let row = sqlx::query(
-            "INSERT INTO border_counters (name, value) VALUES ($1, $2) \
-             ON CONFLICT (name) DO UPDATE SET value = border_counters.value + excluded.value RETURNING value",
-        )
-        .bind(format!("trip:{gate}:{day}"))
-        .bind(*n)
-        .fetch_one(tx.conn())
-        .await
-        .map_err(db_err)?;
-        let last: i64 = sqlx::Row::try_get(&row, 0).map_err(db_err)?;
+        let last = crate::bulk::take_numbers(&mut tx, &format!("trip:{gate}:{day}"), *n).await?;
         next.insert(gate, last - n + 1);
     }
     let mut out = Vec::with_capacity(checked.len());
@@ -1446,11 +1437,7 @@ pub async fn declare_checked_many(
             ("arrival", Col::Int), ("customs", Col::Text), ("weight", Col::Int), ("perishable", Col::Int),
             ("quarantine", Col::Text), ("now", Col::Int), ("who", Col::Text)])
     );
-    let inserted = sqlx::query(&trips_sql)
-        .bind(json(trips)?)
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from);
+    let inserted = tx.execute(&trips_sql, &[Param::Text(&json(trips)?)]).await;
     if let Err(e) = inserted {
         return Err(if e.is_unique_violation() {
             AppError::conflict(
@@ -1491,11 +1478,7 @@ pub async fn declare_checked_many(
         ),
     ];
     for (sql, body) in rest {
-        sqlx::query(&sql)
-            .bind(body)
-            .execute(tx.conn())
-            .await
-            .map_err(db_err)?;
+        tx.execute(&sql, &[Param::Text(&body)]).await?;
     }
     tx.emit_many("border.trip.declared", &events).await?;
     tx.audit_many(&audits).await?;
@@ -2179,19 +2162,14 @@ impl Sim<'_> {
                     .iter()
                     .find(|g| g.gate.code == input.gate.trim())
                     .map(|g| g.gate.clone());
-                match declaration::correct_with(
-                    db,
-                    &ctx,
-                    "sim",
-                    &code,
+                let correction = declaration::Correction {
+                    user_id: "sim",
+                    code: &code,
                     version,
-                    &input,
-                    "Cân lại hàng tại nơi xếp: sửa trọng lượng và số lượng",
-                    at,
-                    gate,
-                )
-                .await
-                {
+                    input: &input,
+                    reason: "Cân lại hàng tại nơi xếp: sửa trọng lượng và số lượng",
+                };
+                match declaration::correct_with(db, &ctx, &correction, at, gate).await {
                     Ok(t) => {
                         self.trips[i].version = t.version;
                         self.trips[i].input = Some(input);

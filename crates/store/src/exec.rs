@@ -51,6 +51,14 @@ pub(crate) fn bind_sqlx<'q>(
             Param::Int(n) => q.bind(n),
             Param::OptText(t) => q.bind(t),
             Param::OptInt(n) => q.bind(n),
+            Param::Float(x) => q.bind(x),
+            Param::OptFloat(Some(x)) => q.bind(x),
+            // sqlx 0.8.6's `Any` swaps the two real types of a NULL (any/arguments.rs: a NULL
+            // f64 goes to PostgreSQL as a float4 NULL, and a float4 NULL as a float8 one). A
+            // statement prepared with a float4 NULL then refuses a float8 value ("incorrect
+            // binary data format"). A NULL f32 reaches PostgreSQL as the float8 NULL the column
+            // takes; SQLite has one NULL. The round-trip test binds both on one statement.
+            Param::OptFloat(None) => q.bind(None::<f32>),
         };
     }
     q
@@ -418,6 +426,18 @@ impl Tx {
         match &mut self.0 {
             Inner::Sqlx(tx) => tx.emit(topic, payload).await,
             Inner::Native(tx) => Ok(tx.emit(topic, payload)),
+        }
+    }
+
+    /// Write several events of one topic, in order ([`WriteTx::emit_many`]). Returns their ids.
+    pub async fn emit_many(
+        &mut self,
+        topic: &str,
+        payloads: &[serde_json::Value],
+    ) -> Result<Vec<String>, DbError> {
+        match &mut self.0 {
+            Inner::Sqlx(tx) => tx.emit_many(topic, payloads).await,
+            Inner::Native(tx) => Ok(payloads.iter().map(|p| tx.emit(topic, p)).collect()),
         }
     }
 

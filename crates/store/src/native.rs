@@ -31,6 +31,10 @@ pub enum Param<'a> {
     OptText(Option<&'a str>),
     /// A whole number or NULL.
     OptInt(Option<i64>),
+    /// A real number (số thực): `DOUBLE PRECISION` on PostgreSQL, `REAL` on SQLite.
+    Float(f64),
+    /// A real number or NULL.
+    OptFloat(Option<f64>),
 }
 
 /// Bind `params` to a native statement: the n-th to `$n`, or to the n-th `?`.
@@ -57,6 +61,8 @@ pub(crate) fn bind_native(
             Param::Int(v) => st.raw_bind_parameter(at, v)?,
             Param::OptText(t) => st.raw_bind_parameter(at, t)?,
             Param::OptInt(v) => st.raw_bind_parameter(at, v)?,
+            Param::Float(v) => st.raw_bind_parameter(at, v)?,
+            Param::OptFloat(v) => st.raw_bind_parameter(at, v)?,
         }
     }
     Ok(())
@@ -115,6 +121,9 @@ pub trait RowRead {
     fn opt_text(&self, i: usize) -> Result<Option<String>, DbError>;
     fn int(&self, i: usize) -> Result<i64, DbError>;
     fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError>;
+    /// A real number (a `DOUBLE PRECISION` column).
+    fn float(&self, i: usize) -> Result<f64, DbError>;
+    fn opt_float(&self, i: usize) -> Result<Option<f64>, DbError>;
 }
 
 impl RowRead for sqlx::any::AnyRow {
@@ -130,6 +139,12 @@ impl RowRead for sqlx::any::AnyRow {
     fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError> {
         Ok(self.try_get(i)?)
     }
+    fn float(&self, i: usize) -> Result<f64, DbError> {
+        Ok(self.try_get(i)?)
+    }
+    fn opt_float(&self, i: usize) -> Result<Option<f64>, DbError> {
+        Ok(self.try_get(i)?)
+    }
 }
 
 impl RowRead for rusqlite::Row<'_> {
@@ -143,6 +158,12 @@ impl RowRead for rusqlite::Row<'_> {
         Ok(self.get(i)?)
     }
     fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError> {
+        Ok(self.get(i)?)
+    }
+    fn float(&self, i: usize) -> Result<f64, DbError> {
+        Ok(self.get(i)?)
+    }
+    fn opt_float(&self, i: usize) -> Result<Option<f64>, DbError> {
         Ok(self.get(i)?)
     }
 }

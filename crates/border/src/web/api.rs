@@ -261,11 +261,13 @@ async fn api_correct(
     let t = declaration::correct(
         &state.db,
         &ctx.audit(),
-        &user,
-        &trip.code,
-        c.version,
-        &c.declaration,
-        &c.reason,
+        &declaration::Correction {
+            user_id: &user,
+            code: &trip.code,
+            version: c.version,
+            input: &c.declaration,
+            reason: &c.reason,
+        },
     )
     .await?;
     queues.invalidate();

@@ -1020,11 +1020,13 @@ async fn correct_post(
     match declaration::correct(
         &state.db,
         &ctx.audit(),
-        &user,
-        &trip.code,
-        version,
-        &input,
-        &reason,
+        &declaration::Correction {
+            user_id: &user,
+            code: &trip.code,
+            version,
+            input: &input,
+            reason: &reason,
+        },
     )
     .await
     {

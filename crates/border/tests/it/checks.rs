@@ -1222,11 +1222,13 @@ async fn a_paid_trip_whose_declaration_gains_a_line_pays_a_top_up_before_it_is_c
     let corrected = declaration::correct(
         db,
         &sys(),
-        "u-1",
-        &trip.code,
-        trip.version,
-        &goods_of(plate, &["08106000", "26011100"]),
-        "Bổ sung dòng hàng quặng sắt",
+        &declaration::Correction {
+            user_id: "u-1",
+            code: &trip.code,
+            version: trip.version,
+            input: &goods_of(plate, &["08106000", "26011100"]),
+            reason: "Bổ sung dòng hàng quặng sắt",
+        },
     )
     .await
     .unwrap();

@@ -201,6 +201,22 @@ async fn one_active_trip_per_vehicle() {
         .unwrap();
 }
 
+/// A correction by user `u-1`.
+fn by_u1<'a>(
+    code: &'a str,
+    version: i64,
+    input: &'a DeclarationInput,
+    reason: &'a str,
+) -> declaration::Correction<'a> {
+    declaration::Correction {
+        user_id: "u-1",
+        code,
+        version,
+        input,
+        reason,
+    }
+}
+
 #[tokio::test]
 async fn corrections_are_in_place_versioned_and_checked() {
     let t = crate::env().await;
@@ -216,7 +232,7 @@ async fn corrections_are_in_place_versioned_and_checked() {
         unit: "thùng".into(),
         weight_kg: 1_000,
     });
-    let v2 = declaration::correct(&t.db, &sys(), "u-1", &trip.code, 1, &fixed, "Cân lại hàng")
+    let v2 = declaration::correct(&t.db, &sys(), &by_u1(&trip.code, 1, &fixed, "Cân lại hàng"))
         .await
         .unwrap();
     assert_eq!(v2.version, 2);
@@ -253,17 +269,17 @@ async fn corrections_are_in_place_versioned_and_checked() {
     // A correction of a stale version is refused and changes nothing.
     let mut stale = fixed.clone();
     stale.goods[0].weight_kg = 11_000;
-    let e = declaration::correct(&t.db, &sys(), "u-1", &trip.code, 1, &stale, "Sửa lại")
+    let e = declaration::correct(&t.db, &sys(), &by_u1(&trip.code, 1, &stale, "Sửa lại"))
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::Conflict);
     // Nothing changed: refused.
-    let e = declaration::correct(&t.db, &sys(), "u-1", &trip.code, 2, &fixed, "Không đổi")
+    let e = declaration::correct(&t.db, &sys(), &by_u1(&trip.code, 2, &fixed, "Không đổi"))
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::ValidationFailed);
     // A reason is required.
-    let e = declaration::correct(&t.db, &sys(), "u-1", &trip.code, 2, &stale, " ")
+    let e = declaration::correct(&t.db, &sys(), &by_u1(&trip.code, 2, &stale, " "))
         .await
         .unwrap_err();
     assert_eq!(e.fields[0].field, "reason");
@@ -272,11 +288,7 @@ async fn corrections_are_in_place_versioned_and_checked() {
     let e = declaration::correct_with(
         &t.db,
         &sys(),
-        "u-1",
-        &trip.code,
-        2,
-        &stale,
-        "Sửa lại",
+        &by_u1(&trip.code, 2, &stale, "Sửa lại"),
         now_micros(),
         None,
     )
@@ -296,12 +308,12 @@ async fn corrections_are_in_place_versioned_and_checked() {
         .unwrap();
     let mut moved = fixed.clone();
     moved.gate = "TT".into();
-    let e = declaration::correct(&t.db, &sys(), "u-1", &trip.code, 2, &moved, "Đổi cửa khẩu")
+    let e = declaration::correct(&t.db, &sys(), &by_u1(&trip.code, 2, &moved, "Đổi cửa khẩu"))
         .await
         .unwrap_err();
     assert_eq!(e.fields[0].code, "gate_fixed");
     // In the yard the goods can still be corrected: the trip returned is at its stage.
-    let v3 = declaration::correct(&t.db, &sys(), "u-1", &trip.code, 2, &stale, "Cân tại bãi")
+    let v3 = declaration::correct(&t.db, &sys(), &by_u1(&trip.code, 2, &stale, "Cân tại bãi"))
         .await
         .unwrap();
     assert_eq!((v3.version, v3.stage()), (3, Stage::Yard));
@@ -317,11 +329,7 @@ async fn corrections_are_in_place_versioned_and_checked() {
     let e = declaration::correct(
         &t.db,
         &sys(),
-        "u-1",
-        &trip.code,
-        3,
-        &fixed,
-        "Sửa sau khi qua",
+        &by_u1(&trip.code, 3, &fixed, "Sửa sau khi qua"),
     )
     .await
     .unwrap_err();

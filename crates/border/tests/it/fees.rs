@@ -1570,11 +1570,13 @@ async fn correct_and_assess(
     let t = declaration::correct(
         db,
         &crate::sys(),
-        "user:test",
-        &trip.code,
-        version,
-        &input,
-        "Sửa dòng hàng quặng",
+        &declaration::Correction {
+            user_id: "user:test",
+            code: &trip.code,
+            version,
+            input: &input,
+            reason: "Sửa dòng hàng quặng",
+        },
     )
     .await
     .unwrap();

@@ -223,3 +223,76 @@ async fn interleaves_with_sqlx_writers_and_group_commit() {
         (180, 180, None)
     );
 }
+
+/// Real numbers (số thực) and their NULLs go in through both kinds of transaction and come
+/// back unchanged — within the transaction, after commit through `read_rows`, and compared in
+/// SQL against a bound real — on either engine.
+#[tokio::test]
+async fn floats_round_trip_through_both_kinds_of_transaction() {
+    let t = super::db().await;
+    let mut tx = t.db.begin_write().await.unwrap();
+    tx.execute(
+        "CREATE TABLE probe_real (k TEXT PRIMARY KEY, x DOUBLE PRECISION NOT NULL, y DOUBLE PRECISION)",
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // Whole, fractional, negative, tiny, huge: none may be rounded on the way.
+    let values = [500.0, 0.1, -2.5, 1e-300, 1.7976931348623157e308, 1234.5678];
+    async fn put_and_read<E: Exec>(
+        tx: &mut E,
+        k: &str,
+        x: f64,
+        y: Option<f64>,
+    ) -> (f64, Option<f64>) {
+        tx.execute(
+            "INSERT INTO probe_real (k, x, y) VALUES ($1, $2, $3)",
+            &[Param::Text(k), Param::Float(x), Param::OptFloat(y)],
+        )
+        .await
+        .unwrap();
+        tx.row(
+            "SELECT x, y FROM probe_real WHERE k = $1 AND x = $2",
+            &[Param::Text(k), Param::Float(x)],
+            |r| Ok((r.float(0)?, r.opt_float(1)?)),
+        )
+        .await
+        .unwrap()
+        .expect("the row just written, found by its real value")
+    }
+    for (i, x) in values.iter().enumerate() {
+        let y = (i % 2 == 0).then_some(-x / 3.0);
+        let k = format!("n{i}");
+        let mut native = t.db.begin_native().await.unwrap();
+        assert_eq!(put_and_read(&mut native, &k, *x, y).await, (*x, y));
+        native.commit().await.unwrap();
+        let k = format!("s{i}");
+        let mut sqlx_tx = t.db.begin_write().await.unwrap();
+        assert_eq!(put_and_read(&mut sqlx_tx, &k, *x, y).await, (*x, y));
+        sqlx_tx.commit().await.unwrap();
+    }
+    let read =
+        t.db.read_rows(
+            "SELECT k, x, y FROM probe_real WHERE k LIKE $1 ORDER BY k",
+            &[Param::Text("n%")],
+            |r| Ok((r.text(0)?, r.float(1)?, r.opt_float(2)?)),
+        )
+        .await
+        .unwrap();
+    let expected: Vec<(String, f64, Option<f64>)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (format!("n{i}"), *x, (i % 2 == 0).then_some(-x / 3.0)))
+        .collect();
+    assert_eq!(read, expected);
+    // The two writers stored the same values.
+    let same = tinhso_store::db::count(
+        &t.db,
+        "SELECT COUNT(*) FROM probe_real n JOIN probe_real s ON s.k = 's' || substr(n.k, 2) \
+         WHERE n.k LIKE 'n%' AND s.x = n.x AND (s.y = n.y OR (s.y IS NULL AND n.y IS NULL))",
+    )
+    .await
+    .unwrap();
+    assert_eq!(same, values.len() as i64);
+}
