@@ -31,6 +31,8 @@ pub enum Param<'a> {
     OptText(Option<&'a str>),
     /// A whole number or NULL.
     OptInt(Option<i64>),
+    /// Bytes (a BLOB on SQLite, BYTEA on PostgreSQL) or NULL.
+    OptBytes(Option<&'a [u8]>),
 }
 
 /// Bind `params` to a native statement: the n-th to `$n`, or to the n-th `?`.
@@ -57,6 +59,7 @@ pub(crate) fn bind_native(
             Param::Int(v) => st.raw_bind_parameter(at, v)?,
             Param::OptText(t) => st.raw_bind_parameter(at, t)?,
             Param::OptInt(v) => st.raw_bind_parameter(at, v)?,
+            Param::OptBytes(b) => st.raw_bind_parameter(at, b)?,
         }
     }
     Ok(())
