@@ -632,6 +632,21 @@ pub struct Savepoint {
     pub(crate) deferred: (usize, usize),
 }
 
+impl Savepoint {
+    /// `Ok` when it is the newest of the `open` savepoints of its transaction (the only one
+    /// that may be closed).
+    pub(crate) fn expect_newest(&self, open: usize) -> Result<(), DbError> {
+        if self.depth == open {
+            Ok(())
+        } else {
+            Err(DbError::Invalid(format!(
+                "savepoint {} closed while {open} is open",
+                self.depth
+            )))
+        }
+    }
+}
+
 impl WriteTx {
     /// The savepoint just opened at `depth`, with what it must restore if rolled back to.
     fn savepoint_at(&self, depth: usize) -> Savepoint {
@@ -749,14 +764,7 @@ impl WriteTx {
     }
 
     fn expect_newest(&self, sp: &Savepoint) -> Result<(), DbError> {
-        if sp.depth == self.savepoints {
-            Ok(())
-        } else {
-            Err(DbError::Invalid(format!(
-                "savepoint {} closed while {} is open",
-                sp.depth, self.savepoints
-            )))
-        }
+        sp.expect_newest(self.savepoints)
     }
 
     /// Commit. Returns the ids of outbox events written in the transaction.

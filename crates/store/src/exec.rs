@@ -291,14 +291,7 @@ impl NativeTx {
     }
 
     fn expect_newest(&self, sp: &Savepoint) -> Result<(), DbError> {
-        if sp.depth == self.savepoints {
-            Ok(())
-        } else {
-            Err(DbError::Invalid(format!(
-                "savepoint {} closed while {} is open",
-                sp.depth, self.savepoints
-            )))
-        }
+        sp.expect_newest(self.savepoints)
     }
 
     fn rollback_to(&mut self, sp: Savepoint) -> Result<(), DbError> {

@@ -302,7 +302,8 @@ async fn write_batch(
         return Ok(());
     }
     // Each item behind its own savepoint; on SQLite, releasing one and opening the next is one
-    // round trip (`release_and_reopen`), so a batch of n items costs n + 1 of them, not 2n.
+    // call (`release_and_reopen`: one round trip through sqlx, or natively no hand-over at
+    // all), so a batch of n items costs n + 1 of them, not 2n.
     let last = batch.len().saturating_sub(1);
     let mut sp = tx.savepoint().await?;
     for (i, w) in batch.iter_mut().enumerate() {
