@@ -14,49 +14,16 @@ use serde::Serialize;
 use sqlx::Row;
 use tinhso_kernel::{AppError, Invalid};
 use tinhso_store::audit::Ctx;
-use tinhso_store::audit::{AuditEntry, NewAuditEntry};
 use tinhso_store::native::Param;
-use tinhso_store::{now_micros, Backend, Db, DbError, Exec, Tx, WriteTx};
+use tinhso_store::{now_micros, Backend, Db, DbError, Exec, WriteTx};
 
 fn db_err(e: sqlx::Error) -> AppError {
     DbError::from(e).into()
 }
 
-/// A write transaction that also keeps the audit trail and the outbox (giao dịch ghi có nhật
-/// ký): [`WriteTx`] (sqlx) or [`Tx`] (native on a SQLite file), so the journey's and the fee
-/// batches' writes serve both.
-pub(crate) trait Journal: Exec {
-    /// Append an audit entry.
-    fn audit(
-        &mut self,
-        e: &NewAuditEntry,
-    ) -> impl std::future::Future<Output = Result<AuditEntry, DbError>> + Send;
-
-    /// Write an outbox event; its id.
-    fn emit(
-        &mut self,
-        topic: &str,
-        payload: &serde_json::Value,
-    ) -> impl std::future::Future<Output = Result<String, DbError>> + Send;
-}
-
-impl Journal for WriteTx {
-    async fn audit(&mut self, e: &NewAuditEntry) -> Result<AuditEntry, DbError> {
-        WriteTx::audit(self, e).await
-    }
-    async fn emit(&mut self, topic: &str, payload: &serde_json::Value) -> Result<String, DbError> {
-        WriteTx::emit(self, topic, payload).await
-    }
-}
-
-impl Journal for Tx {
-    async fn audit(&mut self, e: &NewAuditEntry) -> Result<AuditEntry, DbError> {
-        Tx::audit(self, e).await
-    }
-    async fn emit(&mut self, topic: &str, payload: &serde_json::Value) -> Result<String, DbError> {
-        Tx::emit(self, topic, payload).await
-    }
-}
+/// A write transaction that also keeps the audit trail and the outbox: the store's
+/// [`tinhso_store::Journal`], which the journey's and the fee batches' writes use.
+pub(crate) use tinhso_store::Journal;
 
 /// A stage of the journey.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

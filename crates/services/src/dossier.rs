@@ -25,7 +25,7 @@ use tinhso_refdata::agencies;
 use tinhso_store::audit::Ctx;
 use tinhso_store::files::{FileRef, FileStore, MediaType};
 use tinhso_store::native::{Param, RowRead};
-use tinhso_store::{now_micros, Db, DbError, WriteTx};
+use tinhso_store::{now_micros, Db, DbError, Exec, Journal};
 
 /// Channel (kênh thực hiện), with the national portal's codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -305,20 +305,20 @@ fn request_hash(s: &Submission) -> String {
 }
 
 async fn next_code(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     agency_code: &str,
     day: NaiveDate,
 ) -> Result<String, AppError> {
     let d = day.format("%y%m%d").to_string();
-    let n: i64 = sqlx::query_scalar(
-        "INSERT INTO dossier_counters (agency_code, day, n) VALUES ($1, $2, 1) \
-         ON CONFLICT (agency_code, day) DO UPDATE SET n = dossier_counters.n + 1 RETURNING n",
-    )
-    .bind(agency_code)
-    .bind(&d)
-    .fetch_one(tx.conn())
-    .await
-    .map_err(DbError::from)?;
+    let n = tx
+        .row(
+            "INSERT INTO dossier_counters (agency_code, day, n) VALUES ($1, $2, 1) \
+             ON CONFLICT (agency_code, day) DO UPDATE SET n = dossier_counters.n + 1 RETURNING n",
+            &[Param::Text(agency_code), Param::Text(&d)],
+            |r| r.int(0),
+        )
+        .await?
+        .ok_or_else(|| DbError::Invalid("dossier counter: no number returned".into()))?;
     Ok(format!("{agency_code}-{d}-{n:04}"))
 }
 
@@ -514,7 +514,7 @@ async fn submit_in(
     // Group commit: this submission (with its files) shares its transaction with those that
     // arrive meanwhile.
     let written = db
-        .write_grouped(move |tx| Box::pin(async move { write_submission(tx, &new).await }))
+        .write_grouped_native(move |tx| Box::pin(async move { write_submission(tx, &new).await }))
         .await;
     let (code, event, mut attached) = match written {
         Ok(w) => w,
@@ -634,46 +634,44 @@ impl From<DbError> for SubmitFail {
 /// event, its files (each audited as `dossier.attach`), the audit entry and the outbox event (in
 /// the caller's transaction or savepoint). Returns the code, the event and the files recorded.
 async fn write_submission(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     n: &NewDossier,
 ) -> Result<(String, Event, Vec<Attachment>), SubmitFail> {
     let code = next_code(tx, &n.agency_code, n.day).await?;
-    let inserted = sqlx::query(
+    let inserted = tx.execute(
         "INSERT INTO dossiers (code, procedure_code, procedure_version, agency_code, commune_code, \
          applicant_user_id, applicant_kind, applicant_name, applicant_id_number, applicant_phone, applicant_email, \
          channel, status, step, holder_user_id, form_data, submitted_at, accepted_at, due_date, fee_vnd, \
          idempotency_key, request_hash, updated_at, files_bytes, files_count) \
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$17,$23,$24) \
          ON CONFLICT (idempotency_key) DO NOTHING",
-    )
-    .bind(&code)
-    .bind(&n.procedure_code)
-    .bind(n.procedure_version)
-    .bind(&n.agency_code)
-    .bind(&n.commune_code)
-    .bind(&n.applicant_user_id)
-    .bind(n.applicant.kind)
-    .bind(&n.applicant.name)
-    .bind(&n.applicant.id_number)
-    .bind(&n.applicant.phone)
-    .bind(&n.applicant.email)
-    .bind(n.channel)
-    .bind(n.status)
-    .bind(&n.step)
-    .bind(&n.holder_user_id)
-    .bind(&n.form)
-    .bind(n.submitted_at)
-    .bind(n.accepted_at)
-    .bind(&n.due_date)
-    .bind(n.fee)
-    .bind(&n.idempotency_key)
-    .bind(&n.request_hash)
-    .bind(n.files_bytes)
-    .bind(n.files_count)
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?
-    .rows_affected();
+        &[
+            Param::Text(&code),
+            Param::Text(&n.procedure_code),
+            Param::Int(n.procedure_version),
+            Param::Text(&n.agency_code),
+            Param::OptText(n.commune_code.as_deref()),
+            Param::OptText(n.applicant_user_id.as_deref()),
+            Param::Int(n.applicant.kind),
+            Param::Text(&n.applicant.name),
+            Param::Text(&n.applicant.id_number),
+            Param::Text(&n.applicant.phone),
+            Param::Text(&n.applicant.email),
+            Param::Int(n.channel),
+            Param::Int(n.status),
+            Param::Text(&n.step),
+            Param::OptText(n.holder_user_id.as_deref()),
+            Param::Text(&n.form),
+            Param::Int(n.submitted_at),
+            Param::OptInt(n.accepted_at),
+            Param::OptText(n.due_date.as_deref()),
+            Param::Int(n.fee),
+            Param::OptText(n.idempotency_key.as_deref()),
+            Param::Text(&n.request_hash),
+            Param::Int(n.files_bytes),
+            Param::Int(n.files_count),
+        ],
+    ).await?;
     if inserted == 0 {
         return Err(SubmitFail::DuplicateKey);
     }
@@ -737,7 +735,7 @@ struct EventFacts<'a> {
 }
 
 /// [`draft_event`] and [`insert_event`] in one, inside `tx`.
-async fn record_event(tx: &mut WriteTx, db: &Db, f: &EventFacts<'_>) -> Result<Event, AppError> {
+async fn record_event(tx: &mut impl Exec, db: &Db, f: &EventFacts<'_>) -> Result<Event, AppError> {
     let e = draft_event(db, f).await?;
     insert_event(tx, f.code, f.signer.map(|s| s.user_id.as_str()), &e).await?;
     Ok(e)
@@ -799,33 +797,33 @@ async fn draft_event_with(
 
 /// Write an event made by [`draft_event`].
 async fn insert_event(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     code: &str,
     actor_user_id: Option<&str>,
     e: &Event,
 ) -> Result<(), AppError> {
-    sqlx::query(
+    tx.execute(
         "INSERT INTO dossier_events (dossier_code, seq, at, action, from_status, to_status, step, actor_user_id, \
          actor_name, holder_user_id, reason, signed_payload, signature, public_key) \
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+        &[
+            Param::Text(code),
+            Param::Int(e.seq),
+            Param::Int(e.at),
+            Param::Text(&e.action),
+            Param::Int(e.from_status),
+            Param::Int(e.to_status),
+            Param::Text(&e.step),
+            Param::OptText(actor_user_id),
+            Param::Text(&e.actor_name),
+            Param::OptText(None),
+            Param::Text(&e.reason),
+            Param::Text(&e.signed_payload),
+            Param::OptText(e.signature.as_deref()),
+            Param::OptText(e.public_key.as_deref()),
+        ],
     )
-    .bind(code)
-    .bind(e.seq)
-    .bind(e.at)
-    .bind(&e.action)
-    .bind(e.from_status)
-    .bind(e.to_status)
-    .bind(&e.step)
-    .bind(actor_user_id)
-    .bind(&e.actor_name)
-    .bind(None::<String>)
-    .bind(&e.reason)
-    .bind(&e.signed_payload)
-    .bind(&e.signature)
-    .bind(&e.public_key)
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?;
+    .await?;
     Ok(())
 }
 
@@ -1391,7 +1389,7 @@ pub async fn transition(
         _ => {
             // Group commit: short, checked above; a refusal under the lock (someone moved the
             // dossier meanwhile) undoes only this item.
-            db.write_grouped(move |tx| {
+            db.write_grouped_native(move |tx| {
                 Box::pin(async move {
                     write_transition(tx, &w).await?;
                     emit_transition(tx, &w).await
@@ -1498,35 +1496,33 @@ struct TransitionWrite {
 
 /// The dossier's row (on the status and step as loaded, else a 409), a paused first promised
 /// date, the signed event and the audit entry of a transition.
-async fn write_transition(tx: &mut WriteTx, w: &TransitionWrite) -> Result<(), AppError> {
-    let n = sqlx::query(
+async fn write_transition(tx: &mut impl Journal, w: &TransitionWrite) -> Result<(), AppError> {
+    let n = tx.execute(
         "UPDATE dossiers SET status = $1, step = $2, due_date = $3, accepted_at = $4, finished_at = $5, \
          returned_at = $6, paused_since = $7, paused_working_days = $8, supplement_count = $9, \
          status_before_pause = $10, fee_vnd = $11, paid_vnd = $12, form_data = $13, updated_at = $14 \
          WHERE code = $15 AND status = $16 AND step = $17",
-    )
-    .bind(w.to)
-    .bind(&w.step)
-    .bind(&w.due)
-    .bind(w.accepted_at)
-    .bind(w.finished_at)
-    .bind(w.returned_at)
-    .bind(w.paused_since)
-    .bind(w.paused_days)
-    .bind(w.supplements)
-    .bind(w.before_pause)
-    .bind(w.fee)
-    .bind(w.paid)
-    .bind(&w.form)
-    .bind(w.now)
-    .bind(&w.code)
-    .bind(w.from)
-    // Forward keeps the status and moves the step: both must be as loaded.
-    .bind(&w.from_step)
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?
-    .rows_affected();
+        &[
+            Param::Int(w.to),
+            Param::Text(&w.step),
+            Param::OptText(w.due.as_deref()),
+            Param::OptInt(w.accepted_at),
+            Param::OptInt(w.finished_at),
+            Param::OptInt(w.returned_at),
+            Param::OptInt(w.paused_since),
+            Param::Int(w.paused_days),
+            Param::Int(w.supplements),
+            Param::OptInt(w.before_pause),
+            Param::Int(w.fee),
+            Param::Int(w.paid),
+            Param::Text(&w.form),
+            Param::Int(w.now),
+            Param::Text(&w.code),
+            Param::Int(w.from),
+            // Forward keeps the status and moves the step: both must be as loaded.
+            Param::Text(&w.from_step),
+        ],
+    ).await?;
     updated_as_loaded(n, DOSSIER)?;
     // An apologised dossier's first promised date (form 04) moves with the pause too.
     crate::forms::shift_original_due(tx, &w.calendar, &w.code, w.paused_added).await?;
@@ -1536,7 +1532,7 @@ async fn write_transition(tx: &mut WriteTx, w: &TransitionWrite) -> Result<(), A
 }
 
 /// The outbox event of a transition (after the result's, on approval).
-async fn emit_transition(tx: &mut WriteTx, w: &TransitionWrite) -> Result<(), AppError> {
+async fn emit_transition(tx: &mut impl Journal, w: &TransitionWrite) -> Result<(), AppError> {
     tx.emit("dossier.status_changed", &w.status_changed).await?;
     Ok(())
 }
@@ -2003,7 +1999,7 @@ struct FileOwner<'a> {
 /// was already attached to the component (a retry: nothing new). The dossier's totals are the
 /// caller's.
 async fn record_file(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     on: &FileOwner<'_>,
     f: &NewFile,
 ) -> Result<Option<Attachment>, AppError> {
@@ -2011,22 +2007,20 @@ async fn record_file(
     if f.content.is_none() {
         tinhso_store::files::record_in(tx, r).await?;
     }
-    let added = sqlx::query(
+    let added = tx.execute(
         "INSERT INTO dossier_files (dossier_code, component_id, sha256, media_type, size, file_name, added_at, content) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (dossier_code, component_id, sha256) DO NOTHING",
-    )
-    .bind(on.code)
-    .bind(&f.component_id)
-    .bind(&r.sha256)
-    .bind(&r.media_type)
-    .bind(r.size)
-    .bind(&f.file_name)
-    .bind(on.now)
-    .bind(f.content.as_deref())
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?
-    .rows_affected();
+        &[
+            Param::Text(on.code),
+            Param::Text(&f.component_id),
+            Param::Text(&r.sha256),
+            Param::Text(&r.media_type),
+            Param::Int(r.size),
+            Param::Text(&f.file_name),
+            Param::Int(on.now),
+            Param::OptBytes(f.content.as_deref()),
+        ],
+    ).await?;
     if added == 0 {
         return Ok(None);
     }
@@ -2076,11 +2070,11 @@ async fn link(
         files: new_files(p, checked, stored),
         now: now_micros(),
     };
-    db.write_grouped(move |tx| Box::pin(async move { write_links(tx, &new).await }))
+    db.write_grouped_native(move |tx| Box::pin(async move { write_links(tx, &new).await }))
         .await
 }
 
-async fn write_links(tx: &mut WriteTx, n: &NewLinks) -> Result<Vec<Attachment>, AppError> {
+async fn write_links(tx: &mut impl Journal, n: &NewLinks) -> Result<Vec<Attachment>, AppError> {
     let on = FileOwner {
         ctx: &n.ctx,
         code: &n.code,
@@ -2102,23 +2096,25 @@ async fn write_links(tx: &mut WriteTx, n: &NewLinks) -> Result<Vec<Attachment>, 
         .join(",");
     let add_bytes: i64 = out.iter().map(|a| a.size).sum();
     let add_count = out.len() as i64;
-    let row = sqlx::query(&format!(
-        "UPDATE dossiers SET updated_at = $1, files_bytes = files_bytes + $3, \
-         files_count = files_count + $4 WHERE code = $2 AND status IN ({in_list}) \
-         RETURNING files_bytes, files_count"
-    ))
-    .bind(n.now)
-    .bind(&n.code)
-    .bind(add_bytes)
-    .bind(add_count)
-    .fetch_optional(tx.conn())
-    .await
-    .map_err(DbError::from)?;
-    let Some(row) = row else {
+    let row = tx
+        .row(
+            &format!(
+                "UPDATE dossiers SET updated_at = $1, files_bytes = files_bytes + $3, \
+                 files_count = files_count + $4 WHERE code = $2 AND status IN ({in_list}) \
+                 RETURNING files_bytes, files_count"
+            ),
+            &[
+                Param::Int(n.now),
+                Param::Text(&n.code),
+                Param::Int(add_bytes),
+                Param::Int(add_count),
+            ],
+            |r| Ok((r.int(0)?, r.int(1)?)),
+        )
+        .await?;
+    let Some((total_bytes, total_count)) = row else {
         return Err(changed_meanwhile(DOSSIER));
     };
-    let total_bytes: i64 = row.try_get(0).map_err(DbError::from)?;
-    let total_count: i64 = row.try_get(1).map_err(DbError::from)?;
     // The first new file that takes the dossier over a limit names the field.
     let (mut bytes, mut count) = (total_bytes - add_bytes, total_count - add_count);
     for a in &out {

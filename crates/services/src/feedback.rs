@@ -35,7 +35,8 @@ use tinhso_identity::{authorize, Permission, Principal, ResourceScope};
 use tinhso_kernel::{text, validate, AppError, ErrorCode, FieldErrors, Invalid};
 use tinhso_refdata::agencies;
 use tinhso_store::audit::Ctx;
-use tinhso_store::{now_micros, Db, DbError};
+use tinhso_store::native::Param;
+use tinhso_store::{now_micros, Db, DbError, Exec};
 
 fn db_err(e: sqlx::Error) -> AppError {
     DbError::from(e).into()
@@ -230,22 +231,21 @@ pub async fn rate(
     let rater = principal.map(|p| p.user_id.clone());
     // Group commit. A rating of the same dossier that committed first, or that went before in
     // the same transaction, leaves nothing to insert: a 409 that undoes only this item.
-    db.write_grouped(move |tx| {
+    db.write_grouped_native(move |tx| {
         Box::pin(async move {
-            let inserted = sqlx::query(
+            let inserted = tx.execute(
                 "INSERT INTO dossier_ratings (dossier_code, agency_code, level, comment, rated_by_user_id, rated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dossier_code) DO NOTHING",
+                &[
+                    Param::Text(&code),
+                    Param::Text(&agency_code),
+                    Param::Int(level.code()),
+                    Param::Text(&comment),
+                    Param::OptText(rater.as_deref()),
+                    Param::Int(now),
+                ],
             )
-            .bind(&code)
-            .bind(&agency_code)
-            .bind(level.code())
-            .bind(&comment)
-            .bind(&rater)
-            .bind(now)
-            .execute(tx.conn())
-            .await
-            .map_err(DbError::from)?
-            .rows_affected();
+            .await?;
             if inserted == 0 {
                 return Err(already_rated());
             }
@@ -682,38 +682,39 @@ pub async fn send(
     // Group commit: the number (from the day's counter) is taken in this item's savepoint,
     // so an item undone gives its number back.
     let code = db
-        .write_grouped(move |tx| {
+        .write_grouped_native(move |tx| {
             Box::pin(async move {
-                let n: i64 = sqlx::query_scalar(
-                    "INSERT INTO feedback_counters (day, n) VALUES ($1, 1) \
-                     ON CONFLICT (day) DO UPDATE SET n = feedback_counters.n + 1 RETURNING n",
-                )
-                .bind(&day)
-                .fetch_one(tx.conn())
-                .await
-                .map_err(db_err)?;
+                let n = tx
+                    .row(
+                        "INSERT INTO feedback_counters (day, n) VALUES ($1, 1) \
+                         ON CONFLICT (day) DO UPDATE SET n = feedback_counters.n + 1 RETURNING n",
+                        &[Param::Text(&day)],
+                        |r| r.int(0),
+                    )
+                    .await?
+                    .ok_or_else(|| DbError::Invalid("feedback counter: no number returned".into()))?;
                 let code = format!("PAKN-{day}-{n:04}");
-                sqlx::query(
+                tx.execute(
                     "INSERT INTO feedback (code, kind, status, agency_code, dossier_code, sender_user_id, sender_name, \
                      sender_phone, sender_email, subject, content, answer, reason, handler_user_id, handler_name, \
                      received_at, due_date, answered_at, closed_at, updated_at) \
                      VALUES ($1, $2, 'received', $3, $4, $5, $6, $7, $8, $9, $10, '', '', NULL, '', $11, $12, NULL, NULL, $11)",
+                    &[
+                        Param::Text(&code),
+                        Param::Text(&kind),
+                        Param::Text(&agency_code),
+                        Param::OptText(dossier_code.as_deref()),
+                        Param::OptText(sender.as_deref()),
+                        Param::Text(&name),
+                        Param::Text(&phone),
+                        Param::Text(&email),
+                        Param::Text(&subject),
+                        Param::Text(&content),
+                        Param::Int(now),
+                        Param::Text(&due),
+                    ],
                 )
-                .bind(&code)
-                .bind(&kind)
-                .bind(&agency_code)
-                .bind(&dossier_code)
-                .bind(&sender)
-                .bind(&name)
-                .bind(&phone)
-                .bind(&email)
-                .bind(&subject)
-                .bind(&content)
-                .bind(now)
-                .bind(&due)
-                .execute(tx.conn())
-                .await
-                .map_err(db_err)?;
+                .await?;
                 tx.audit(&ctx.entry(
                     "feedback.send",
                     "feedback",
@@ -841,26 +842,25 @@ pub async fn act(
         p.display_name.clone(),
     );
     // Group commit, on the status as loaded: a change made meanwhile undoes only this item.
-    db.write_grouped(move |tx| {
+    db.write_grouped_native(move |tx| {
         Box::pin(async move {
-            let n = sqlx::query(
+            let n = tx.execute(
                 "UPDATE feedback SET status = $1, answer = $2, reason = $3, handler_user_id = $4, handler_name = $5, \
                  answered_at = $6, closed_at = $7, updated_at = $8 WHERE code = $9 AND status = $10",
+                &[
+                    Param::Text(to),
+                    Param::Text(&answer),
+                    Param::Text(&reason),
+                    Param::Text(&handler),
+                    Param::Text(&handler_name),
+                    Param::OptInt(answered_at),
+                    Param::OptInt(closed_at),
+                    Param::Int(now),
+                    Param::Text(&fcode),
+                    Param::Text(&from),
+                ],
             )
-            .bind(to)
-            .bind(&answer)
-            .bind(&reason)
-            .bind(&handler)
-            .bind(&handler_name)
-            .bind(answered_at)
-            .bind(closed_at)
-            .bind(now)
-            .bind(&fcode)
-            .bind(&from)
-            .execute(tx.conn())
-            .await
-            .map_err(db_err)?
-            .rows_affected();
+            .await?;
             dossier::updated_as_loaded(n, ("Phản ánh, kiến nghị", "PAKN"))?;
             tx.audit(&entry).await?;
             tx.emit("feedback.status_changed", &event).await?;

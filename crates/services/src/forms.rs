@@ -29,7 +29,8 @@ use tinhso_kernel::calendar::WorkingCalendar;
 use tinhso_kernel::{text, AppError, FieldErrors, Invalid};
 use tinhso_pdf::{Align, Block, Document, Meta, Para, Qr, Style};
 use tinhso_store::audit::Ctx;
-use tinhso_store::{now_micros, Db, DbError, WriteTx};
+use tinhso_store::native::Param;
+use tinhso_store::{now_micros, Db, DbError, Exec};
 
 const VN_OFFSET_MICROS: i64 = 7 * 3600 * 1_000_000;
 /// Side of the QR codes, in points (as on form 01).
@@ -337,7 +338,7 @@ pub async fn apologise(
 /// with the applicant, as `due_date` moves (called by [`dossier::transition`] in its
 /// transaction); nothing happens to a dossier never apologised for.
 pub(crate) async fn shift_original_due(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     cal: &WorkingCalendar,
     code: &str,
     days: i64,
@@ -345,20 +346,24 @@ pub(crate) async fn shift_original_due(
     if days <= 0 {
         return Ok(());
     }
-    let current: Option<String> =
-        sqlx::query_scalar("SELECT original_due_date FROM dossiers WHERE code = $1")
-            .bind(code)
-            .fetch_one(tx.conn())
-            .await
-            .map_err(db_err)?;
+    let current = tx
+        .row(
+            "SELECT original_due_date FROM dossiers WHERE code = $1",
+            &[Param::Text(code)],
+            |r| r.opt_text(0),
+        )
+        .await?
+        .ok_or_else(|| DbError::Invalid(format!("dossier {code}: its row is missing")))?;
     if let Some(d) = current.as_deref().and_then(ymd) {
         let moved = cal.add_working_days(d, u32::try_from(days).unwrap_or(u32::MAX));
-        sqlx::query("UPDATE dossiers SET original_due_date = $1 WHERE code = $2")
-            .bind(moved.format("%Y-%m-%d").to_string())
-            .bind(code)
-            .execute(tx.conn())
-            .await
-            .map_err(db_err)?;
+        tx.execute(
+            "UPDATE dossiers SET original_due_date = $1 WHERE code = $2",
+            &[
+                Param::Text(&moved.format("%Y-%m-%d").to_string()),
+                Param::Text(code),
+            ],
+        )
+        .await?;
     }
     Ok(())
 }

@@ -36,7 +36,8 @@ use tinhso_kernel::{text, AppError, ErrorCode};
 use tinhso_refdata::agencies::{self, Agency};
 use tinhso_store::audit::Ctx;
 use tinhso_store::files::{FileRef, FileStore, MediaType};
-use tinhso_store::{now_micros, Db, DbError, WriteTx};
+use tinhso_store::native::Param;
+use tinhso_store::{now_micros, Db, DbError, Exec, WriteTx};
 
 /// Where generated results go and how their QR codes reach the verification page.
 #[derive(Debug, Clone, Copy)]
@@ -955,29 +956,29 @@ pub async fn issue_timestamp(db: &Db, result_id: &str) -> Result<Option<IssueTim
 /// Put a stored file into `owner`'s data store inside the caller's transaction (a paper they
 /// uploaded); the same file twice is kept once.
 pub async fn remember_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     owner: &str,
     title: &str,
     file: &tinhso_store::files::FileRef,
     dossier_code: &str,
     now: i64,
 ) -> Result<(), AppError> {
-    sqlx::query(
+    tx.execute(
         "INSERT INTO personal_documents (id, owner_user_id, title, kind, file_sha256, media_type, size, \
          source_dossier, result_id, created_at) VALUES ($1,$2,$3,'upload',$4,$5,$6,$7,NULL,$8) \
          ON CONFLICT (owner_user_id, file_sha256) DO NOTHING",
+        &[
+            Param::Text(&uuid::Uuid::now_v7().to_string()),
+            Param::Text(owner),
+            Param::Text(title),
+            Param::Text(&file.sha256),
+            Param::Text(&file.media_type),
+            Param::Int(file.size),
+            Param::Text(dossier_code),
+            Param::Int(now),
+        ],
     )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(owner)
-    .bind(title)
-    .bind(&file.sha256)
-    .bind(&file.media_type)
-    .bind(file.size)
-    .bind(dossier_code)
-    .bind(now)
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?;
+    .await?;
     Ok(())
 }
 

@@ -253,11 +253,6 @@ impl Db {
                     .connect_with(connect_opts)
                     .await?;
                 let outbox_notify = Arc::default();
-                let group = opts
-                    .group_commit
-                    .or_else(group_commit_from_env)
-                    .unwrap_or(true)
-                    .then(|| group_of(backend, &writer, &outbox_notify));
                 let native = native_reads_from_env()
                     .unwrap_or(true)
                     .then(|| {
@@ -302,6 +297,12 @@ impl Db {
                     })
                     .flatten()
                     .map(Arc::new);
+                // The group committer writes its batches through the native writer too.
+                let group = opts
+                    .group_commit
+                    .or_else(group_commit_from_env)
+                    .unwrap_or(true)
+                    .then(|| group_of(backend, &writer, &outbox_notify, native_writer.clone()));
                 Ok(Self {
                     backend,
                     pool,
@@ -325,7 +326,7 @@ impl Db {
                     .group_commit
                     .or_else(group_commit_from_env)
                     .unwrap_or(true)
-                    .then(|| group_of(backend, &pool, &outbox_notify));
+                    .then(|| group_of(backend, &pool, &outbox_notify, None));
                 Ok(Self {
                     backend,
                     writer: pool.clone(),
@@ -386,6 +387,9 @@ impl Db {
     /// ```ignore
     /// let code = db.write_grouped(move |tx| Box::pin(async move { write(tx, &item).await })).await?;
     /// ```
+    ///
+    /// The item gets the sqlx transaction: for items written with `sqlx` queries. Items written
+    /// through [`crate::Exec`] use [`Db::write_grouped_native`], which is native on a SQLite file.
     pub async fn write_grouped<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -393,9 +397,36 @@ impl Db {
         F: for<'t> FnOnce(&'t mut WriteTx) -> crate::group::ItemFuture<'t, T, E> + Send + 'static,
     {
         match &self.group {
-            Some(g) => g.write(f).await,
+            Some(g) => g.write_sqlx(f).await,
             None => {
                 let mut tx = self.begin_write().await?;
+                let v = f(&mut tx).await?;
+                tx.commit().await?;
+                Ok(v)
+            }
+        }
+    }
+
+    /// [`Db::write_grouped`] for an item written through [`crate::Exec`] and
+    /// [`crate::Journal`] (ghi gộp trực tiếp): on a SQLite file its batch runs natively (a
+    /// native [`crate::Tx`], see [`crate::exec`]: no hand-over to sqlx's thread per statement),
+    /// elsewhere in a [`WriteTx`]. Same rules: its own savepoint, arrival order, answered after
+    /// the commit. Native items and [`Db::write_grouped`]'s sqlx items never share a batch on
+    /// a SQLite file: a run of one kind is written, then the next.
+    ///
+    /// ```ignore
+    /// let code = db.write_grouped_native(move |tx| Box::pin(async move { write(tx, &item).await })).await?;
+    /// ```
+    pub async fn write_grouped_native<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: for<'t> FnOnce(&'t mut crate::Tx) -> crate::group::ItemFuture<'t, T, E> + Send + 'static,
+    {
+        match &self.group {
+            Some(g) => g.write(f).await,
+            None => {
+                let mut tx = self.begin_native().await?;
                 let v = f(&mut tx).await?;
                 tx.commit().await?;
                 Ok(v)
@@ -562,11 +593,13 @@ fn group_of(
     backend: Backend,
     writer: &AnyPool,
     outbox_notify: &Arc<tokio::sync::Notify>,
+    native: Option<Arc<crate::exec::NativeWriter>>,
 ) -> Arc<crate::group::Group> {
     Arc::new(crate::group::Group::new(crate::group::Opener {
         backend,
         writer: writer.clone(),
         outbox_notify: outbox_notify.clone(),
+        native,
     }))
 }
 
@@ -607,11 +640,26 @@ pub(crate) struct Deferred {
 /// wrote before — one refused item of a batch without losing the others.
 #[must_use = "release the savepoint or roll back to it"]
 pub struct Savepoint {
-    depth: usize,
-    events: usize,
-    audit_head: Option<crate::audit::HeldHead>,
+    pub(crate) depth: usize,
+    pub(crate) events: usize,
+    pub(crate) audit_head: Option<crate::audit::HeldHead>,
     /// Lengths of the deferred audit entries and outbox events when it was opened.
-    deferred: (usize, usize),
+    pub(crate) deferred: (usize, usize),
+}
+
+impl Savepoint {
+    /// `Ok` when it is the newest of the `open` savepoints of its transaction (the only one
+    /// that may be closed).
+    pub(crate) fn expect_newest(&self, open: usize) -> Result<(), DbError> {
+        if self.depth == open {
+            Ok(())
+        } else {
+            Err(DbError::Invalid(format!(
+                "savepoint {} closed while {open} is open",
+                self.depth
+            )))
+        }
+    }
 }
 
 impl WriteTx {
@@ -731,14 +779,7 @@ impl WriteTx {
     }
 
     fn expect_newest(&self, sp: &Savepoint) -> Result<(), DbError> {
-        if sp.depth == self.savepoints {
-            Ok(())
-        } else {
-            Err(DbError::Invalid(format!(
-                "savepoint {} closed while {} is open",
-                sp.depth, self.savepoints
-            )))
-        }
+        sp.expect_newest(self.savepoints)
     }
 
     /// Commit. Returns the ids of outbox events written in the transaction.

@@ -23,12 +23,15 @@
 //! - dropped without [`Tx::commit`] (an error returned with `?`, a panic, a cancelled future),
 //!   it rolls back.
 //!
-//! No savepoints: a caller that needs them uses [`Db::begin_write`]. Statements run
-//! synchronously on the async thread: use it for short transactions of indexed statements.
-//! `TINHSO_NATIVE_WRITES=0` turns it off (every [`Tx`] is then a [`WriteTx`]), to compare.
+//! Savepoints (điểm lưu, [`Tx::savepoint`]) work as [`WriteTx`]'s do: rolling back to one also
+//! drops the audit entries and outbox events appended after it. The group committer
+//! ([`crate::group`], [`Db::write_grouped_native`]) runs its batches in a [`Tx`], each item
+//! behind one. Statements run synchronously on the async thread: use it for short
+//! transactions of indexed statements. `TINHSO_NATIVE_WRITES=0` turns it off (every [`Tx`] is
+//! then a [`WriteTx`]), to compare.
 
 use crate::audit::{AuditEntry, HeldHead, NewAuditEntry};
-use crate::db::{Backend, Db, DbError, Deferred, WriteTx};
+use crate::db::{Backend, Db, DbError, Deferred, Savepoint, WriteTx};
 use crate::native::{execute_native, rows_native, Param, RowRead};
 use crate::outbox::PendingEvent;
 use rusqlite::{Connection, OpenFlags};
@@ -59,6 +62,7 @@ pub(crate) fn bind_sqlx<'q>(
             // binary data format"). A NULL f32 reaches PostgreSQL as the float8 NULL the column
             // takes; SQLite has one NULL. The round-trip test binds both on one statement.
             Param::OptFloat(None) => q.bind(None::<f32>),
+            Param::OptBytes(b) => q.bind(b),
         };
     }
     q
@@ -241,6 +245,8 @@ struct NativeTx {
     deferred: Deferred,
     audit_head: Option<HeldHead>,
     outbox_notify: Arc<tokio::sync::Notify>,
+    /// Savepoints open (their names are `tinhso_sp<depth>`, as [`WriteTx`]'s).
+    savepoints: usize,
 }
 
 fn over() -> DbError {
@@ -249,9 +255,9 @@ fn over() -> DbError {
 
 impl NativeTx {
     fn begin(
-        db: &Db,
         home: &Arc<NativeWriter>,
         writer: PoolConnection<Any>,
+        outbox_notify: Arc<tokio::sync::Notify>,
     ) -> Result<Self, DbError> {
         let conn = home.take()?;
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
@@ -267,12 +273,66 @@ impl NativeTx {
             events: Vec::new(),
             deferred: Deferred::default(),
             audit_head: None,
-            outbox_notify: db.outbox_notify(),
+            outbox_notify,
+            savepoints: 0,
         })
     }
 
     fn conn(&self) -> Result<&Connection, DbError> {
         self.conn.as_ref().ok_or_else(over)
+    }
+
+    /// The savepoint just opened at `depth`, with what rolling back to it restores.
+    fn savepoint_at(&self, depth: usize) -> Savepoint {
+        Savepoint {
+            depth,
+            events: self.events.len(),
+            audit_head: self.audit_head.clone(),
+            deferred: (self.deferred.audit.len(), self.deferred.events.len()),
+        }
+    }
+
+    fn savepoint(&mut self) -> Result<Savepoint, DbError> {
+        let depth = self.savepoints + 1;
+        self.conn()?
+            .execute_batch(&format!("SAVEPOINT tinhso_sp{depth}"))?;
+        self.savepoints = depth;
+        Ok(self.savepoint_at(depth))
+    }
+
+    fn expect_newest(&self, sp: &Savepoint) -> Result<(), DbError> {
+        sp.expect_newest(self.savepoints)
+    }
+
+    fn rollback_to(&mut self, sp: Savepoint) -> Result<(), DbError> {
+        self.expect_newest(&sp)?;
+        let name = format!("tinhso_sp{}", sp.depth);
+        self.conn()?.execute_batch(&format!(
+            "ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"
+        ))?;
+        self.savepoints = sp.depth - 1;
+        self.events.truncate(sp.events);
+        self.audit_head = sp.audit_head;
+        self.deferred.audit.truncate(sp.deferred.0);
+        self.deferred.events.truncate(sp.deferred.1);
+        Ok(())
+    }
+
+    fn release(&mut self, sp: Savepoint) -> Result<(), DbError> {
+        self.expect_newest(&sp)?;
+        self.conn()?
+            .execute_batch(&format!("RELEASE SAVEPOINT tinhso_sp{}", sp.depth))?;
+        self.savepoints = sp.depth - 1;
+        Ok(())
+    }
+
+    fn release_and_reopen(&mut self, sp: Savepoint) -> Result<Savepoint, DbError> {
+        self.expect_newest(&sp)?;
+        let depth = sp.depth;
+        self.conn()?.execute_batch(&format!(
+            "RELEASE SAVEPOINT tinhso_sp{depth}; SAVEPOINT tinhso_sp{depth}"
+        ))?;
+        Ok(self.savepoint_at(depth))
     }
 
     fn audit_many(&mut self, entries: &[NewAuditEntry]) -> Result<Vec<AuditEntry>, DbError> {
@@ -375,7 +435,11 @@ impl Db {
         match self.native_writer() {
             Some(home) => {
                 let writer = self.writer_pool().acquire().await?;
-                Ok(Tx(Inner::Native(NativeTx::begin(self, home, writer)?)))
+                Ok(Tx(Inner::Native(NativeTx::begin(
+                    home,
+                    writer,
+                    self.outbox_notify(),
+                )?)))
             }
             None => Ok(Tx(Inner::Sqlx(self.begin_write().await?))),
         }
@@ -383,9 +447,67 @@ impl Db {
 }
 
 impl Tx {
+    /// A group committer's transaction: native when `native` (the opener's native writer) is
+    /// given, else a [`WriteTx`] that keeps its audit entries and outbox events to commit.
+    pub(crate) async fn begin_group(o: &crate::group::Opener, native: bool) -> Result<Tx, DbError> {
+        match o.native.as_ref().filter(|_| native) {
+            Some(home) => {
+                let writer = o.writer.acquire().await?;
+                Ok(Tx(Inner::Native(NativeTx::begin(
+                    home,
+                    writer,
+                    o.outbox_notify.clone(),
+                )?)))
+            }
+            None => Ok(Tx(Inner::Sqlx(WriteTx::begin_on(o).await?))),
+        }
+    }
+
     /// Whether its statements run natively (a SQLite file).
     pub fn is_native(&self) -> bool {
         matches!(self.0, Inner::Native(_))
+    }
+
+    /// The sqlx transaction, when it is one.
+    pub fn as_write_tx(&mut self) -> Option<&mut WriteTx> {
+        match &mut self.0 {
+            Inner::Sqlx(tx) => Some(tx),
+            Inner::Native(_) => None,
+        }
+    }
+
+    /// Open a savepoint ([`WriteTx::savepoint`]). Savepoints nest: release or roll back the
+    /// newest first.
+    pub async fn savepoint(&mut self) -> Result<Savepoint, DbError> {
+        match &mut self.0 {
+            Inner::Sqlx(tx) => tx.savepoint().await,
+            Inner::Native(tx) => tx.savepoint(),
+        }
+    }
+
+    /// Undo everything written since `sp` — rows, audit entries, outbox events — and close it
+    /// ([`WriteTx::rollback_to`]).
+    pub async fn rollback_to(&mut self, sp: Savepoint) -> Result<(), DbError> {
+        match &mut self.0 {
+            Inner::Sqlx(tx) => tx.rollback_to(sp).await,
+            Inner::Native(tx) => tx.rollback_to(sp),
+        }
+    }
+
+    /// Keep what was written since `sp` and close it ([`WriteTx::release`]).
+    pub async fn release(&mut self, sp: Savepoint) -> Result<(), DbError> {
+        match &mut self.0 {
+            Inner::Sqlx(tx) => tx.release(sp).await,
+            Inner::Native(tx) => tx.release(sp),
+        }
+    }
+
+    /// Release `sp` and open a new savepoint in its place ([`WriteTx::release_and_reopen`]).
+    pub async fn release_and_reopen(&mut self, sp: Savepoint) -> Result<Savepoint, DbError> {
+        match &mut self.0 {
+            Inner::Sqlx(tx) => tx.release_and_reopen(sp).await,
+            Inner::Native(tx) => tx.release_and_reopen(sp),
+        }
     }
 
     /// [`WriteTx::defer_audit_and_outbox`]; a native transaction always keeps them to commit.
@@ -479,5 +601,41 @@ impl Exec for Tx {
             Inner::Sqlx(tx) => tx.rows(sql, params, map).await,
             Inner::Native(tx) => rows_native(tx.conn()?, sql, params, map),
         }
+    }
+}
+
+/// A write transaction that also keeps the audit trail and the outbox (giao dịch ghi có nhật
+/// ký): [`WriteTx`] (sqlx) or [`Tx`] (native on a SQLite file, else sqlx), so that one function
+/// writes a change with its audit entry and outbox event in either.
+pub trait Journal: Exec {
+    /// Append an audit entry.
+    fn audit(
+        &mut self,
+        e: &NewAuditEntry,
+    ) -> impl Future<Output = Result<AuditEntry, DbError>> + Send;
+
+    /// Write an outbox event; its id.
+    fn emit(
+        &mut self,
+        topic: &str,
+        payload: &serde_json::Value,
+    ) -> impl Future<Output = Result<String, DbError>> + Send;
+}
+
+impl Journal for WriteTx {
+    async fn audit(&mut self, e: &NewAuditEntry) -> Result<AuditEntry, DbError> {
+        WriteTx::audit(self, e).await
+    }
+    async fn emit(&mut self, topic: &str, payload: &serde_json::Value) -> Result<String, DbError> {
+        WriteTx::emit(self, topic, payload).await
+    }
+}
+
+impl Journal for Tx {
+    async fn audit(&mut self, e: &NewAuditEntry) -> Result<AuditEntry, DbError> {
+        Tx::audit(self, e).await
+    }
+    async fn emit(&mut self, topic: &str, payload: &serde_json::Value) -> Result<String, DbError> {
+        Tx::emit(self, topic, payload).await
     }
 }

@@ -2,7 +2,9 @@
 //! with their media type sniffed from the bytes (never trusted from the file name) and their
 //! size limited. The local file system is the default backend.
 
-use crate::db::{now_micros, Db, DbError, WriteTx};
+use crate::db::{now_micros, Db};
+use crate::exec::Exec;
+use crate::native::Param;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -208,7 +210,7 @@ impl FileStore {
     /// addressed) and never a record without its file.
     pub async fn put_in(
         &self,
-        tx: &mut WriteTx,
+        tx: &mut impl Exec,
         bytes: &[u8],
         kind: MediaType,
     ) -> Result<FileRef, AppError> {
@@ -254,18 +256,18 @@ pub fn check_address(sha: &str, bytes: &[u8]) -> Result<(), AppError> {
 
 /// Record a file written by [`FileStore::write_checked`] in the caller's transaction (once per
 /// content: recording it again changes nothing).
-pub async fn record_in(tx: &mut WriteTx, r: &FileRef) -> Result<(), AppError> {
-    sqlx::query(
+pub async fn record_in(tx: &mut impl Exec, r: &FileRef) -> Result<(), AppError> {
+    tx.execute(
         "INSERT INTO files (sha256, size, media_type, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (sha256) DO NOTHING",
+        &[
+            Param::Text(&r.sha256),
+            Param::Int(r.size),
+            Param::Text(&r.media_type),
+            Param::Int(now_micros()),
+        ],
     )
-    .bind(&r.sha256)
-    .bind(r.size)
-    .bind(&r.media_type)
-    .bind(now_micros())
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?;
+    .await?;
     Ok(())
 }
 

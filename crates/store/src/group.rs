@@ -9,13 +9,23 @@
 //! while the previous batch ran now share all of that. Items run in arrival order, so their
 //! audit entries chain in that order; a batch of one runs without a savepoint.
 //!
-//! Use [`Db::write_grouped`](crate::Db::write_grouped). The item must do all its reads and
+//! On a SQLite file a batch of [`Db::write_grouped_native`](crate::Db::write_grouped_native)
+//! items runs in a native transaction ([`crate::Tx`], see [`crate::exec`]): its statements run
+//! on the writer task's thread instead of being handed to sqlx's worker thread one by one.
+//! Items of [`Db::write_grouped`](crate::Db::write_grouped) get a sqlx [`WriteTx`]; there, a
+//! batch holds items of one kind only (the first item of the other kind starts the next
+//! batch), so arrival order still holds. On PostgreSQL (or with native writes off) every batch
+//! is a [`WriteTx`] and both kinds share it.
+//!
+//! Use [`Db::write_grouped_native`](crate::Db::write_grouped_native) (or
+//! [`Db::write_grouped`](crate::Db::write_grouped) for sqlx items). The item must do all its reads and
 //! checks before (it holds up every other writer while it runs) and only write in the
 //! transaction; it must never wait for another write (`write_grouped`, `begin_write`), which
 //! could only run after its own batch. A caller that goes away (a dropped request) does not
 //! withdraw its item: it is written and committed like the others.
 
 use crate::db::{Backend, DbError, WriteTx};
+use crate::exec::{NativeWriter, Tx};
 use sqlx::AnyPool;
 use std::future::Future;
 use std::pin::Pin;
@@ -33,25 +43,35 @@ type BoolFuture<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
 
 /// One caller's item, type-erased for the queue.
 trait Work: Send {
+    /// Whether it needs a sqlx [`WriteTx`] ([`crate::Db::write_grouped`]).
+    fn sqlx_only(&self) -> bool;
     /// Write the item in `tx`; `true` when it succeeded (its savepoint is then kept).
-    fn write<'a>(&'a mut self, tx: &'a mut WriteTx) -> BoolFuture<'a>;
+    fn write<'a>(&'a mut self, tx: &'a mut Tx) -> BoolFuture<'a>;
     /// Answer the caller once the batch's fate is known (`Err`: the batch was not committed).
     fn answer(self: Box<Self>, batch: Result<(), &str>);
 }
 
+/// An item of [`crate::Db::write_grouped_native`]: written through a [`Tx`].
 struct Item<T, E, F> {
     f: Option<F>,
     result: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<T, E>>,
 }
 
+/// An item of [`crate::Db::write_grouped`]: written through a [`WriteTx`].
+struct SqlxItem<T, E, F>(Item<T, E, F>);
+
 impl<T, E, F> Work for Item<T, E, F>
 where
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
-    F: for<'t> FnOnce(&'t mut WriteTx) -> ItemFuture<'t, T, E> + Send + 'static,
+    F: for<'t> FnOnce(&'t mut Tx) -> ItemFuture<'t, T, E> + Send + 'static,
 {
-    fn write<'a>(&'a mut self, tx: &'a mut WriteTx) -> BoolFuture<'a> {
+    fn sqlx_only(&self) -> bool {
+        false
+    }
+
+    fn write<'a>(&'a mut self, tx: &'a mut Tx) -> BoolFuture<'a> {
         Box::pin(async move {
             let Some(f) = self.f.take() else {
                 return false;
@@ -64,7 +84,46 @@ where
     }
 
     fn answer(self: Box<Self>, batch: Result<(), &str>) {
-        let this = *self;
+        (*self).answer_with(batch);
+    }
+}
+
+impl<T, E, F> Work for SqlxItem<T, E, F>
+where
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+    F: for<'t> FnOnce(&'t mut WriteTx) -> ItemFuture<'t, T, E> + Send + 'static,
+{
+    fn sqlx_only(&self) -> bool {
+        true
+    }
+
+    fn write<'a>(&'a mut self, tx: &'a mut Tx) -> BoolFuture<'a> {
+        Box::pin(async move {
+            let Some(f) = self.0.f.take() else {
+                return false;
+            };
+            let r = match tx.as_write_tx() {
+                Some(tx) => f(tx).await,
+                // The writer task never puts it in a native batch.
+                None => Err(E::from(DbError::Invalid(
+                    "group commit: a sqlx item in a native transaction".into(),
+                ))),
+            };
+            let ok = r.is_ok();
+            self.0.result = Some(r);
+            ok
+        })
+    }
+
+    fn answer(self: Box<Self>, batch: Result<(), &str>) {
+        self.0.answer_with(batch);
+    }
+}
+
+impl<T, E: From<DbError>, F> Item<T, E, F> {
+    fn answer_with(self, batch: Result<(), &str>) {
+        let this = self;
         let out = match (this.result, batch) {
             // The item's own failure: nothing of it was written either way.
             (Some(Err(e)), _) => Err(e),
@@ -87,6 +146,8 @@ pub(crate) struct Opener {
     pub(crate) backend: Backend,
     pub(crate) writer: AnyPool,
     pub(crate) outbox_notify: Arc<tokio::sync::Notify>,
+    /// The native writer of a SQLite file: batches of native items run through it.
+    pub(crate) native: Option<Arc<NativeWriter>>,
 }
 
 /// The group committer of one database, held by its [`crate::Db`].
@@ -146,35 +207,74 @@ impl Group {
     where
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
+        F: for<'t> FnOnce(&'t mut Tx) -> ItemFuture<'t, T, E> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let item = Item {
+            f: Some(f),
+            result: None,
+            reply,
+        };
+        self.queue_and_wait(Box::new(item), answer).await
+    }
+
+    /// [`Group::write`] for an item that needs a sqlx [`WriteTx`].
+    pub(crate) async fn write_sqlx<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
         F: for<'t> FnOnce(&'t mut WriteTx) -> ItemFuture<'t, T, E> + Send + 'static,
     {
-        let stopped = || E::from(DbError::Invalid("group commit: the writer stopped".into()));
         let (reply, answer) = oneshot::channel();
-        let item: Box<dyn Work> = Box::new(Item {
+        let item = SqlxItem(Item {
             f: Some(f),
             result: None,
             reply,
         });
+        self.queue_and_wait(Box::new(item), answer).await
+    }
+
+    async fn queue_and_wait<T, E: From<DbError>>(
+        &self,
+        item: Box<dyn Work>,
+        answer: oneshot::Receiver<Result<T, E>>,
+    ) -> Result<T, E> {
+        let stopped = || E::from(DbError::Invalid("group commit: the writer stopped".into()));
         self.sender().send(item).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
 
 /// The writer task: take the first queued item, then whatever else is queued (up to
-/// [`MAX_BATCH`]), write them in one transaction, answer them all, repeat.
+/// [`MAX_BATCH`], and on a SQLite file written natively only items of the first one's kind),
+/// write them in one transaction, answer them all, repeat.
 async fn run(opener: Opener, stats: Arc<Stats>, mut rx: mpsc::Receiver<Box<dyn Work>>) {
     let mut batch: Vec<Box<dyn Work>> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
+    // An item of the other kind, taken from the queue: the first of the next batch.
+    let mut next: Option<Box<dyn Work>> = None;
+    loop {
+        let first = match next.take() {
+            Some(w) => w,
+            None => match rx.recv().await {
+                Some(w) => w,
+                None => break,
+            },
+        };
+        let native = opener.native.is_some() && !first.sqlx_only();
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
+                Ok(w) if opener.native.is_some() && w.sqlx_only() == native => {
+                    next = Some(w);
+                    break;
+                }
                 Ok(w) => batch.push(w),
                 Err(_) => break,
             }
         }
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.items.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let outcome = write_batch(&opener, &mut batch).await;
+        let outcome = write_batch(&opener, native, &mut batch).await;
         if let Err(e) = &outcome {
             tracing::error!(error = %e, items = batch.len(), "group commit failed");
         }
@@ -188,8 +288,12 @@ async fn run(opener: Opener, stats: Arc<Stats>, mut rx: mpsc::Receiver<Box<dyn W
     }
 }
 
-async fn write_batch(opener: &Opener, batch: &mut [Box<dyn Work>]) -> Result<(), DbError> {
-    let mut tx = WriteTx::begin_on(opener).await?;
+async fn write_batch(
+    opener: &Opener,
+    native: bool,
+    batch: &mut [Box<dyn Work>],
+) -> Result<(), DbError> {
+    let mut tx = Tx::begin_group(opener, native).await?;
     if let [only] = batch {
         // Alone: a failure rolls the whole transaction back (dropped), no savepoint needed.
         if only.write(&mut tx).await {
@@ -198,7 +302,8 @@ async fn write_batch(opener: &Opener, batch: &mut [Box<dyn Work>]) -> Result<(),
         return Ok(());
     }
     // Each item behind its own savepoint; on SQLite, releasing one and opening the next is one
-    // round trip (`release_and_reopen`), so a batch of n items costs n + 1 of them, not 2n.
+    // call (`release_and_reopen`: one round trip through sqlx, or natively no hand-over at
+    // all), so a batch of n items costs n + 1 of them, not 2n.
     let last = batch.len().saturating_sub(1);
     let mut sp = tx.savepoint().await?;
     for (i, w) in batch.iter_mut().enumerate() {

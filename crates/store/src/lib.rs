@@ -34,7 +34,7 @@ pub mod rollup;
 pub mod test_support;
 
 pub use db::{now_micros, Backend, Db, DbError, OwnWriter, Savepoint, WriteTx};
-pub use exec::{Exec, Tx};
+pub use exec::{Exec, Journal, Tx};
 pub use sqlx::{any::AnyRow, Row};
 
 /// Result of store operations.

@@ -35,6 +35,8 @@ pub enum Param<'a> {
     Float(f64),
     /// A real number or NULL.
     OptFloat(Option<f64>),
+    /// Bytes (a BLOB on SQLite, BYTEA on PostgreSQL) or NULL.
+    OptBytes(Option<&'a [u8]>),
 }
 
 /// Bind `params` to a native statement: the n-th to `$n`, or to the n-th `?`.
@@ -63,6 +65,7 @@ pub(crate) fn bind_native(
             Param::OptInt(v) => st.raw_bind_parameter(at, v)?,
             Param::Float(v) => st.raw_bind_parameter(at, v)?,
             Param::OptFloat(v) => st.raw_bind_parameter(at, v)?,
+            Param::OptBytes(b) => st.raw_bind_parameter(at, b)?,
         }
     }
     Ok(())

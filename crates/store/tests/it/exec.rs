@@ -159,7 +159,8 @@ async fn an_error_or_a_panic_rolls_back_and_frees_the_writer() {
     assert_eq!((r.entries_checked, r.first_broken), (2, None));
 }
 
-/// Native transactions, sqlx transactions and group commits from many tasks at once: every
+/// Native transactions, sqlx transactions and group commits (native and sqlx items) from many
+/// tasks at once: every
 /// write lands, the audit chain is one chain and the outbox sequence has no gap.
 #[tokio::test]
 async fn interleaves_with_sqlx_writers_and_group_commit() {
@@ -172,7 +173,7 @@ async fn interleaves_with_sqlx_writers_and_group_commit() {
             for i in 0..15usize {
                 let k = format!("w{w}-{i}");
                 let n = (w * 100 + i) as i64;
-                match w % 3 {
+                match w % 4 {
                     0 => {
                         let mut tx = db.begin_native().await.unwrap();
                         put(&mut tx, &k, n).await.unwrap();
@@ -190,6 +191,20 @@ async fn interleaves_with_sqlx_writers_and_group_commit() {
                             .await
                             .unwrap();
                         tx.commit().await.unwrap();
+                    }
+                    2 => {
+                        let e = entry(w * 100 + i);
+                        db.write_grouped_native(move |tx| {
+                            Box::pin(async move {
+                                put(tx, &k, n).await?;
+                                tx.audit(&e).await?;
+                                tx.emit("probe.group_native", &serde_json::json!({"k": k}))
+                                    .await?;
+                                Ok::<_, DbError>(())
+                            })
+                        })
+                        .await
+                        .unwrap();
                     }
                     _ => {
                         let e = entry(w * 100 + i);
@@ -295,4 +310,106 @@ async fn floats_round_trip_through_both_kinds_of_transaction() {
     .await
     .unwrap();
     assert_eq!(same, values.len() as i64);
+}
+
+async fn keys(db: &Db, sql: &str) -> Vec<String> {
+    sqlx::query_scalar(sql).fetch_all(db.pool()).await.unwrap()
+}
+
+/// Savepoints of a [`Tx`] (native on SQLite): rolling back to one undoes the rows, audit entries
+/// and outbox events written after it — also after a failed statement — releasing keeps them,
+/// they nest, and the audit chain stays whole across what was undone.
+#[tokio::test]
+async fn savepoints_undo_rows_audit_and_events_and_nest() {
+    let t = super::db().await;
+    make_table(&t.db).await;
+    audit::append(&t.db, &entry(0)).await.unwrap();
+    let mut tx: Tx = t.db.begin_native().await.unwrap();
+    assert_eq!(tx.is_native(), t.db.backend() == Backend::Sqlite);
+    // Writes `k` with its audit entry `i` and an event.
+    async fn write(tx: &mut Tx, k: &str, i: usize) -> Result<(), DbError> {
+        put(tx, k, i as i64).await?;
+        tx.audit(&entry(i)).await?;
+        tx.emit("probe.sp", &serde_json::json!({ "k": k })).await?;
+        Ok(())
+    }
+    write(&mut tx, "a", 1).await.unwrap();
+    // Nested: the inner one rolled back, the outer one released.
+    let outer = tx.savepoint().await.unwrap();
+    write(&mut tx, "b", 2).await.unwrap();
+    let inner = tx.savepoint().await.unwrap();
+    write(&mut tx, "c", 3).await.unwrap();
+    tx.rollback_to(inner).await.unwrap();
+    assert_eq!(
+        put(&mut tx, "probe", 0).await.unwrap(),
+        3,
+        "c is gone: a + b"
+    );
+    tx.execute("DELETE FROM probe WHERE k = 'probe'", &[])
+        .await
+        .unwrap();
+    tx.release(outer).await.unwrap();
+    // A failed statement (a duplicate key), then back to the savepoint: the transaction goes on
+    // (on PostgreSQL it is aborted until then).
+    let sp = tx.savepoint().await.unwrap();
+    write(&mut tx, "d", 4).await.unwrap();
+    let dup = write(&mut tx, "a", 5).await.unwrap_err();
+    assert!(dup.is_unique_violation(), "{dup}");
+    tx.rollback_to(sp).await.unwrap();
+    // Release and reopen in one: what came before it stays, what came after is undone.
+    let sp = tx.savepoint().await.unwrap();
+    write(&mut tx, "e", 6).await.unwrap();
+    let sp = tx.release_and_reopen(sp).await.unwrap();
+    write(&mut tx, "f", 7).await.unwrap();
+    tx.rollback_to(sp).await.unwrap();
+    // Only the newest savepoint may be closed.
+    let older = tx.savepoint().await.unwrap();
+    let newer = tx.savepoint().await.unwrap();
+    assert!(tx.release(older).await.is_err());
+    write(&mut tx, "g", 8).await.unwrap();
+    tx.release(newer).await.unwrap();
+    let events = tx.commit().await.unwrap();
+    assert_eq!(events.len(), 4, "a, b, e and g announced");
+    assert_eq!(
+        keys(&t.db, "SELECT k FROM probe ORDER BY k").await,
+        ["a", "b", "e", "g"]
+    );
+    assert_eq!(
+        keys(&t.db, "SELECT target_id FROM audit_log ORDER BY seq").await,
+        ["p0", "p1", "p2", "p6", "p8"]
+    );
+    let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM outbox ORDER BY seq")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(seqs, [1, 2, 3, 4], "no gap in the outbox sequence");
+    let r = audit::verify(&t.db).await.unwrap();
+    assert_eq!(
+        (r.entries_checked, r.head_seq, r.first_broken),
+        (5, 5, None)
+    );
+}
+
+/// Rolling back to the first savepoint of a transaction that had appended nothing yet leaves no
+/// audit entry and no event behind, and the next append reads the chain's head afresh.
+#[tokio::test]
+async fn rolling_back_everything_leaves_the_chain_as_it_was() {
+    let t = super::db().await;
+    make_table(&t.db).await;
+    audit::append(&t.db, &entry(0)).await.unwrap();
+    let mut tx = t.db.begin_native().await.unwrap();
+    let sp = tx.savepoint().await.unwrap();
+    put(&mut tx, "x", 1).await.unwrap();
+    tx.audit(&entry(1)).await.unwrap();
+    tx.emit("probe.sp", &serde_json::json!({})).await.unwrap();
+    tx.rollback_to(sp).await.unwrap();
+    tx.audit(&entry(2)).await.unwrap();
+    assert!(tx.commit().await.unwrap().is_empty(), "no event kept");
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM probe").await, 0);
+    assert_eq!(
+        keys(&t.db, "SELECT target_id FROM audit_log ORDER BY seq").await,
+        ["p0", "p2"]
+    );
+    let r = audit::verify(&t.db).await.unwrap();
+    assert_eq!((r.entries_checked, r.first_broken), (2, None));
 }
