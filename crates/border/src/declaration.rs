@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use tinhso_identity::ResourceScope;
 use tinhso_kernel::{validate, AppError, ErrorCode, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
-use tinhso_store::native::Param;
+use tinhso_store::native::{Param, RowRead};
 use tinhso_store::{now_micros, Db, DbError, Exec, WriteTx};
 
 /// Most goods lines on one declaration.
@@ -1092,6 +1092,11 @@ pub async fn cancel_at(
         .ok_or_else(|| AppError::internal("trip vanished after cancelling"))
 }
 
+/// The tables [`TRIP_COLUMNS`] reads (`t`, `e`, `d`).
+const TRIP_FROM: &str = "FROM border_trips t \
+    JOIN border_enterprises e ON e.mst = t.enterprise_mst \
+    JOIN border_drivers d ON d.id = t.driver_id";
+
 const TRIP_COLUMNS: &str =
     "t.id, t.code, t.version, t.enterprise_mst, e.name, t.gate_code, t.direction, \
     t.expected_arrival, t.vehicle_plate, t.trailer_plate, t.driver_id, d.full_name, d.phone, \
@@ -1099,29 +1104,34 @@ const TRIP_COLUMNS: &str =
     t.created_by, t.created_at, t.updated_at";
 
 fn trip_of(r: &sqlx::any::AnyRow) -> Result<Trip, AppError> {
+    Ok(trip_at(r)?)
+}
+
+/// A trip from a row of [`TRIP_COLUMNS`] (either engine), without its goods lines.
+fn trip_at(r: &dyn RowRead) -> Result<Trip, DbError> {
     Ok(Trip {
-        id: r.try_get(0).map_err(db_err)?,
-        code: r.try_get(1).map_err(db_err)?,
-        version: r.try_get(2).map_err(db_err)?,
-        enterprise_mst: r.try_get(3).map_err(db_err)?,
-        enterprise_name: r.try_get(4).map_err(db_err)?,
-        gate: r.try_get(5).map_err(db_err)?,
-        direction: r.try_get(6).map_err(db_err)?,
-        expected_arrival: r.try_get(7).map_err(db_err)?,
-        vehicle_plate: r.try_get(8).map_err(db_err)?,
-        trailer_plate: r.try_get(9).map_err(db_err)?,
-        driver_id: r.try_get(10).map_err(db_err)?,
-        driver_name: r.try_get(11).map_err(db_err)?,
-        driver_phone: r.try_get(12).map_err(db_err)?,
-        customs_declaration: r.try_get(13).map_err(db_err)?,
-        total_weight_kg: r.try_get(14).map_err(db_err)?,
-        perishable: r.try_get::<i64, _>(15).map_err(db_err)? != 0,
-        quarantine: r.try_get(16).map_err(db_err)?,
-        stage: r.try_get(17).map_err(db_err)?,
-        stage_at: r.try_get(18).map_err(db_err)?,
-        created_by: r.try_get(19).map_err(db_err)?,
-        created_at: r.try_get(20).map_err(db_err)?,
-        updated_at: r.try_get(21).map_err(db_err)?,
+        id: r.text(0)?,
+        code: r.text(1)?,
+        version: r.int(2)?,
+        enterprise_mst: r.text(3)?,
+        enterprise_name: r.text(4)?,
+        gate: r.text(5)?,
+        direction: r.text(6)?,
+        expected_arrival: r.int(7)?,
+        vehicle_plate: r.text(8)?,
+        trailer_plate: r.opt_text(9)?,
+        driver_id: r.text(10)?,
+        driver_name: r.text(11)?,
+        driver_phone: r.text(12)?,
+        customs_declaration: r.text(13)?,
+        total_weight_kg: r.int(14)?,
+        perishable: r.int(15)? != 0,
+        quarantine: r.text(16)?,
+        stage: r.text(17)?,
+        stage_at: r.int(18)?,
+        created_by: r.text(19)?,
+        created_at: r.int(20)?,
+        updated_at: r.int(21)?,
         goods: Vec::new(),
     })
 }
@@ -1167,9 +1177,7 @@ pub(crate) async fn get_head_in(
     code: &str,
 ) -> Result<Option<Trip>, AppError> {
     let row = sqlx::query(&format!(
-        "SELECT {TRIP_COLUMNS} FROM border_trips t \
-         JOIN border_enterprises e ON e.mst = t.enterprise_mst \
-         JOIN border_drivers d ON d.id = t.driver_id WHERE t.code = $1"
+        "SELECT {TRIP_COLUMNS} {TRIP_FROM} WHERE t.code = $1"
     ))
     .bind(code.trim())
     .fetch_optional(&mut *conn)
@@ -1179,29 +1187,36 @@ pub(crate) async fn get_head_in(
     Ok(Some(trip_of(&row)?))
 }
 
+/// [`get_head_in`] in a write transaction of either kind ([`Exec`]).
+pub(crate) async fn head_in(tx: &mut impl Exec, code: &str) -> Result<Option<Trip>, AppError> {
+    Ok(tx
+        .row(
+            &format!("SELECT {TRIP_COLUMNS} {TRIP_FROM} WHERE t.code = $1"),
+            &[Param::Text(code.trim())],
+            trip_at,
+        )
+        .await?)
+}
+
 /// [`get_head_in`] of many trips in one statement (đọc chuyến theo lô), by code: the codes go
 /// in as one JSON parameter ([`crate::bulk::rows_sql`]); a code with no trip is absent.
 pub(crate) async fn heads_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     codes: &[String],
 ) -> Result<std::collections::HashMap<String, Trip>, AppError> {
     if codes.is_empty() {
         return Ok(Default::default());
     }
     let named = crate::bulk::codes_sql(tx.backend());
-    let rows = sqlx::query(&format!(
-        "SELECT {TRIP_COLUMNS} FROM border_trips t \
-         JOIN border_enterprises e ON e.mst = t.enterprise_mst \
-         JOIN border_drivers d ON d.id = t.driver_id \
-         WHERE t.code IN ({named})"
-    ))
-    .bind(crate::bulk::codes_json(codes)?)
-    .fetch_all(tx.conn())
-    .await
-    .map_err(db_err)?;
-    rows.iter()
-        .map(|r| trip_of(r).map(|t| (t.code.clone(), t)))
-        .collect()
+    let body = crate::bulk::codes_json(codes)?;
+    let trips = tx
+        .rows(
+            &format!("SELECT {TRIP_COLUMNS} {TRIP_FROM} WHERE t.code IN ({named})"),
+            &[Param::Text(&body)],
+            trip_at,
+        )
+        .await?;
+    Ok(trips.into_iter().map(|t| (t.code.clone(), t)).collect())
 }
 
 /// Trips declared by a user, newest first.
