@@ -27,13 +27,14 @@ use sqlx::Row;
 use tinhso_identity::{authorize, Permission, Principal, ResourceScope};
 use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
-use tinhso_store::{Backend, Db, DbError, WriteTx};
+use tinhso_store::native::Param;
+use tinhso_store::{Backend, Db, DbError, Exec, Tx};
 use utoipa::ToSchema;
 
 use crate::bulk::{codes_json, codes_sql, Stop};
 use crate::declaration::{self, Trip};
 use crate::gates::{self, CheckKind, Gate};
-use crate::journey::{self, Source, Stage};
+use crate::journey::{self, Journal, Source, Stage};
 
 fn db_err(e: sqlx::Error) -> AppError {
     DbError::from(e).into()
@@ -455,18 +456,21 @@ const RELEASE_UPSERT: &str = "ON CONFLICT (trip_id, customs_declaration) DO UPDA
 
 /// The check rows of the trips `codes`, by trip code (one statement).
 async fn read_checks(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     codes: &[String],
 ) -> Result<std::collections::HashMap<String, TripChecks>, AppError> {
-    let rows: Vec<(String, String, String, Option<i64>)> = sqlx::query_as(&format!(
-        "SELECT t.code, c.kind, c.status, c.started_at FROM border_checks c \
-         JOIN border_trips t ON t.id = c.trip_id WHERE t.code IN ({})",
-        codes_sql(tx.backend())
-    ))
-    .bind(codes_json(codes)?)
-    .fetch_all(tx.conn())
-    .await
-    .map_err(db_err)?;
+    let body = codes_json(codes)?;
+    let rows = tx
+        .rows(
+            &format!(
+                "SELECT t.code, c.kind, c.status, c.started_at FROM border_checks c \
+                 JOIN border_trips t ON t.id = c.trip_id WHERE t.code IN ({})",
+                codes_sql(tx.backend())
+            ),
+            &[Param::Text(&body)],
+            |r| Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.opt_int(3)?)),
+        )
+        .await?;
     let mut out: std::collections::HashMap<String, TripChecks> = codes
         .iter()
         .map(|c| (c.clone(), TripChecks(Vec::new())))
@@ -482,32 +486,36 @@ async fn read_checks(
 
 /// The customs releases held and the yard arrival of the trips `codes` (two statements).
 async fn read_releases(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     codes: &[String],
 ) -> Result<std::collections::HashMap<String, TripReleases>, AppError> {
     let body = codes_json(codes)?;
     let named = codes_sql(tx.backend());
-    let held: Vec<(String, String, String, i64, String)> = sqlx::query_as(&format!(
-        "SELECT t.code, r.customs_declaration, r.decision, r.decided_at, r.officer_ref \
-         FROM border_customs_releases r JOIN border_trips t ON t.id = r.trip_id \
-         WHERE t.code IN ({named})"
-    ))
-    .bind(&body)
-    .fetch_all(tx.conn())
-    .await
-    .map_err(db_err)?;
+    let held = tx
+        .rows(
+            &format!(
+                "SELECT t.code, r.customs_declaration, r.decision, r.decided_at, r.officer_ref \
+                 FROM border_customs_releases r JOIN border_trips t ON t.id = r.trip_id \
+                 WHERE t.code IN ({named})"
+            ),
+            &[Param::Text(&body)],
+            |r| Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.int(3)?, r.text(4)?)),
+        )
+        .await?;
     // Driven from the named trips (code index, then the stages' (trip_id, stage) key): joined
     // the other way round, SQLite walked every yard stage ever recorded (index on stage), so a
     // batch late in a 30-day run cost three times the first day's.
-    let yards: Vec<(String, Option<i64>)> = sqlx::query_as(&format!(
-        "SELECT t.code, (SELECT MIN(s.at) FROM border_trip_stages s \
-         WHERE s.trip_id = t.id AND s.stage = 'yard') \
-         FROM border_trips t WHERE t.code IN ({named})"
-    ))
-    .bind(&body)
-    .fetch_all(tx.conn())
-    .await
-    .map_err(db_err)?;
+    let yards = tx
+        .rows(
+            &format!(
+                "SELECT t.code, (SELECT MIN(s.at) FROM border_trip_stages s \
+                 WHERE s.trip_id = t.id AND s.stage = 'yard') \
+                 FROM border_trips t WHERE t.code IN ({named})"
+            ),
+            &[Param::Text(&body)],
+            |r| Ok((r.text(0)?, r.opt_int(1)?)),
+        )
+        .await?;
     let mut out: std::collections::HashMap<String, TripReleases> = Default::default();
     for (code, number, decision, at, officer) in held {
         out.entry(code)
@@ -568,7 +576,7 @@ impl CheckWrite {
 /// The upsert of check rows, one statement for `rows` (all of one side of [`CheckWrite`]'s
 /// reason rule: customs or not).
 async fn send_checks(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     rows: &[&CheckWrite],
     customs: bool,
 ) -> Result<(), AppError> {
@@ -618,7 +626,11 @@ async fn send_checks(
 }
 
 /// Upsert a check row ([`CheckWrite`]): at once, or kept in the batch ([`Later`]).
-async fn upsert_check(tx: &mut WriteTx, look: &mut Lookups, w: CheckWrite) -> Result<(), AppError> {
+async fn upsert_check(
+    tx: &mut impl Exec,
+    look: &mut Lookups,
+    w: CheckWrite,
+) -> Result<(), AppError> {
     match look.later.as_mut() {
         Some(later) => {
             match later.checks.entry((w.trip_id.clone(), w.kind.as_str())) {
@@ -636,7 +648,7 @@ async fn upsert_check(tx: &mut WriteTx, look: &mut Lookups, w: CheckWrite) -> Re
 impl Later {
     /// Write what the batch kept: the check rows (two statements: customs and the others),
     /// then the stage times and moves.
-    async fn write(&self, tx: &mut WriteTx) -> Result<(), AppError> {
+    async fn write(&self, tx: &mut impl Exec) -> Result<(), AppError> {
         let (customs, others): (Vec<&CheckWrite>, Vec<&CheckWrite>) = self
             .checks
             .values()
@@ -687,7 +699,7 @@ impl Lookups {
     /// ([`declaration::heads_in`]). Only this batch writes the trip while its transaction
     /// runs on SQLite (one writer); on PostgreSQL the stage a decision moves from is read
     /// again under the row lock ([`lock_trip`]).
-    async fn trip(&mut self, tx: &mut WriteTx, code: &str) -> Result<Option<Trip>, AppError> {
+    async fn trip(&mut self, tx: &mut impl Exec, code: &str) -> Result<Option<Trip>, AppError> {
         let code = code.trim();
         if let Some(t) = self.trips.get(code) {
             return Ok(Some(t.clone()));
@@ -710,7 +722,7 @@ impl Lookups {
             // Named by the batch and not found by its read: no such trip.
             return Ok(None);
         }
-        let trip = declaration::get_head_in(tx.conn(), code).await?;
+        let trip = declaration::head_in(tx, code).await?;
         if let Some(t) = &trip {
             self.trips.insert(code.to_string(), t.clone());
         }
@@ -731,7 +743,7 @@ impl Lookups {
     /// The trip's check rows ([`TripChecks::lock`]): on SQLite read once per batch (the
     /// batch's transaction is the only writer) and kept true by [`Lookups::keep_checks`]; on
     /// PostgreSQL read and locked every time.
-    async fn checks(&mut self, tx: &mut WriteTx, trip: &Trip) -> Result<TripChecks, AppError> {
+    async fn checks(&mut self, tx: &mut impl Exec, trip: &Trip) -> Result<TripChecks, AppError> {
         if let Some(c) = self.checks.get(&trip.code) {
             return Ok(c.clone());
         }
@@ -758,7 +770,7 @@ impl Lookups {
     #[allow(clippy::type_complexity)]
     async fn release_facts(
         &mut self,
-        tx: &mut WriteTx,
+        tx: &mut impl Exec,
         trip: &Trip,
         number: &str,
     ) -> Result<(Option<(String, i64, String)>, Option<i64>), AppError> {
@@ -777,7 +789,7 @@ impl Lookups {
 
     /// Whether the trip's fee is paid ([`crate::fee_payment::paid_in`]); in a batch on SQLite
     /// read once for every trip the batch names.
-    async fn paid(&mut self, tx: &mut WriteTx, trip: &Trip) -> Result<bool, AppError> {
+    async fn paid(&mut self, tx: &mut impl Exec, trip: &Trip) -> Result<bool, AppError> {
         let Some(later) = self.later.as_mut() else {
             return crate::fee_payment::paid_in(tx, &trip.id).await;
         };
@@ -818,7 +830,7 @@ impl Lookups {
 /// `principal` records `kind` on it (404 unknown trip, 422 a check the trip does not need or
 /// the gate lacks, 403 another agency's check).
 async fn load_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     db: &Db,
     look: &mut Lookups,
     principal: &Principal,
@@ -864,14 +876,15 @@ async fn load_in(
 /// checks at once both see each other's pass, and one of them moves the trip to `checked`.
 /// Returns the trip's stage as locked: on SQLite the one `trip` was read with in this
 /// transaction (nothing else writes meanwhile), so no statement is sent.
-async fn lock_trip(tx: &mut WriteTx, trip: &Trip) -> Result<Stage, AppError> {
+async fn lock_trip(tx: &mut impl Exec, trip: &Trip) -> Result<Stage, AppError> {
     if tx.backend() == Backend::Postgres {
-        let stage: Option<String> =
-            sqlx::query_scalar("SELECT stage FROM border_trips WHERE id = $1 FOR UPDATE")
-                .bind(&trip.id)
-                .fetch_optional(tx.conn())
-                .await
-                .map_err(db_err)?;
+        let stage = tx
+            .row(
+                "SELECT stage FROM border_trips WHERE id = $1 FOR UPDATE",
+                &[Param::Text(&trip.id)],
+                |r| r.text(0),
+            )
+            .await?;
         let stage = stage.ok_or_else(AppError::not_found)?;
         return Stage::parse(&stage).ok_or_else(|| {
             AppError::internal(format!("trip {}: unknown stage {stage}", trip.code))
@@ -888,20 +901,22 @@ impl TripChecks {
     /// The trip's checks, locked on PostgreSQL (the trip's row is locked first,
     /// [`lock_trip`], which serialises the decisions on one trip): one statement gives both
     /// the check a decision changes and what the all-clear needs.
-    async fn lock(tx: &mut WriteTx, trip_id: &str) -> Result<Self, AppError> {
+    async fn lock(tx: &mut impl Exec, trip_id: &str) -> Result<Self, AppError> {
         let lock = if tx.backend() == Backend::Postgres {
             " FOR UPDATE"
         } else {
             ""
         };
-        sqlx::query_as(&format!(
-            "SELECT kind, status, started_at FROM border_checks WHERE trip_id = $1{lock}"
-        ))
-        .bind(trip_id)
-        .fetch_all(tx.conn())
-        .await
-        .map(TripChecks)
-        .map_err(db_err)
+        let rows = tx
+            .rows(
+                &format!(
+                    "SELECT kind, status, started_at FROM border_checks WHERE trip_id = $1{lock}"
+                ),
+                &[Param::Text(trip_id)],
+                |r| Ok((r.text(0)?, r.text(1)?, r.opt_int(2)?)),
+            )
+            .await?;
+        Ok(TripChecks(rows))
     }
 
     /// The (status, started_at) of check `kind`; `None`: not started.
@@ -942,7 +957,7 @@ impl TripChecks {
 /// until [`write_decisions`].
 #[allow(clippy::too_many_arguments)]
 async fn log_decision(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     look: &mut Lookups,
     trip_id: &str,
     kind: CheckKind,
@@ -970,7 +985,7 @@ async fn log_decision(
 }
 
 /// Write decision log rows, one statement for all of them ([`crate::bulk::insert_rows`]).
-async fn write_decisions(tx: &mut WriteTx, rows: &[DecisionLog]) -> Result<(), AppError> {
+async fn write_decisions(tx: &mut impl Exec, rows: &[DecisionLog]) -> Result<(), AppError> {
     use crate::bulk::{insert_rows, Col};
     let body: Vec<serde_json::Value> = rows
         .iter()
@@ -1024,7 +1039,7 @@ pub async fn start(
 /// [`start`] inside `tx` (shared by [`start`] and [`record_many`]).
 #[allow(clippy::too_many_arguments)]
 async fn start_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     db: &Db,
     look: &mut Lookups,
     ctx: &Ctx,
@@ -1044,7 +1059,7 @@ async fn start_in(
 
 /// The writes of [`start_in`] once its rules passed (nothing here refuses the start).
 async fn start_write(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     look: &mut Lookups,
     ctx: &Ctx,
     trip: Trip,
@@ -1081,20 +1096,19 @@ async fn start_write(
         }
         fresh
     } else {
-        sqlx::query(
+        tx.execute(
             "INSERT INTO border_checks (trip_id, kind, gate_code, agency_code, status, \
              started_at, updated_at) VALUES ($1, $2, $3, $4, 'started', $5, $5) \
              ON CONFLICT (trip_id, kind) DO NOTHING",
+            &[
+                Param::Text(&trip.id),
+                Param::Text(kind.as_str()),
+                Param::Text(&trip.gate),
+                Param::Text(&agency),
+                Param::Int(at),
+            ],
         )
-        .bind(&trip.id)
-        .bind(kind.as_str())
-        .bind(&trip.gate)
-        .bind(&agency)
-        .bind(at)
-        .execute(tx.conn())
-        .await
-        .map_err(db_err)?
-        .rows_affected()
+        .await?
             > 0
     };
     if created {
@@ -1126,23 +1140,30 @@ async fn start_write(
             decided_by: None,
         });
     }
-    let row = sqlx::query(
-        "SELECT kind, agency_code, status, reason, started_at, decided_at, decided_by \
-         FROM border_checks WHERE trip_id = $1 AND kind = $2",
-    )
-    .bind(&trip.id)
-    .bind(kind.as_str())
-    .fetch_one(tx.conn())
-    .await
-    .map_err(db_err)?;
-    Ok(CheckRow {
-        kind,
-        agency_code: row.try_get(1).map_err(db_err)?,
-        status: row.try_get(2).map_err(db_err)?,
-        reason: row.try_get(3).map_err(db_err)?,
-        started_at: row.try_get(4).map_err(db_err)?,
-        decided_at: row.try_get(5).map_err(db_err)?,
-        decided_by: row.try_get(6).map_err(db_err)?,
+    let row = tx
+        .row(
+            "SELECT agency_code, status, reason, started_at, decided_at, decided_by \
+             FROM border_checks WHERE trip_id = $1 AND kind = $2",
+            &[Param::Text(&trip.id), Param::Text(kind.as_str())],
+            |r| {
+                Ok(CheckRow {
+                    kind,
+                    agency_code: r.text(0)?,
+                    status: r.text(1)?,
+                    reason: r.opt_text(2)?,
+                    started_at: r.opt_int(3)?,
+                    decided_at: r.opt_int(4)?,
+                    decided_by: r.opt_text(5)?,
+                })
+            },
+        )
+        .await?;
+    row.ok_or_else(|| {
+        AppError::internal(format!(
+            "trip {}: no {} check row",
+            trip.code,
+            kind.as_str()
+        ))
     })
 }
 
@@ -1224,7 +1245,7 @@ pub async fn decide(
 /// [`record_many`]).
 #[allow(clippy::too_many_arguments)]
 async fn decide_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     db: &Db,
     look: &mut Lookups,
     ctx: &Ctx,
@@ -1289,7 +1310,7 @@ struct DecisionPlan {
 /// The writes of a decision whose rules passed: the check's upsert, its log row, the trip's
 /// move, the audit entry and the event (nothing here refuses the decision).
 async fn decide_write(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     look: &mut Lookups,
     ctx: &Ctx,
     plan: DecisionPlan,
@@ -1382,7 +1403,7 @@ async fn decide_write(
 /// trip's stage as locked in this transaction ([`lock_trip`]). Returns the stage.
 #[allow(clippy::too_many_arguments)]
 async fn after_decision(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     look: &mut Lookups,
     trip: &Trip,
     from: Stage,
@@ -1582,7 +1603,7 @@ pub async fn receive_release(
 /// [`receive_release`] inside `tx`: every rule of a release (shared by [`receive_release`]
 /// and [`record_many`]). A duplicate or superseded release writes nothing.
 async fn release_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     db: &Db,
     look: &mut Lookups,
     ctx: &Ctx,
@@ -1677,7 +1698,7 @@ struct ReleasePlan {
 /// The writes of a release ([`ReleasePlan`]): the release row, the customs check, its log
 /// row, the trip's move, the audit entry and the event (nothing here refuses the release).
 async fn release_write(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     look: &mut Lookups,
     ctx: &Ctx,
     plan: ReleasePlan,
@@ -1809,31 +1830,27 @@ async fn release_write(
 /// [`Lookups::release_facts`] of one trip, one statement.
 #[allow(clippy::type_complexity)]
 async fn release_facts_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     trip: &Trip,
     number: &str,
 ) -> Result<(Option<(String, i64, String)>, Option<i64>), AppError> {
-    let row = sqlx::query(
-        "SELECT r.decision, r.decided_at, r.officer_ref, \
-         (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = $1 AND s.stage = 'yard') \
-         FROM (SELECT 1 AS one) AS o LEFT JOIN border_customs_releases r \
-         ON r.trip_id = $1 AND r.customs_declaration = $2",
-    )
-    .bind(&trip.id)
-    .bind(number)
-    .fetch_one(tx.conn())
-    .await
-    .map_err(db_err)?;
-    let yard: Option<i64> = row.try_get(3).map_err(db_err)?;
-    let held = match row.try_get::<Option<String>, _>(0).map_err(db_err)? {
-        Some(d) => Some((
-            d,
-            row.try_get(1).map_err(db_err)?,
-            row.try_get(2).map_err(db_err)?,
-        )),
-        None => None,
-    };
-    Ok((held, yard))
+    let row = tx
+        .row(
+            "SELECT r.decision, r.decided_at, r.officer_ref, \
+             (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = $1 AND s.stage = 'yard') \
+             FROM (SELECT 1 AS one) AS o LEFT JOIN border_customs_releases r \
+             ON r.trip_id = $1 AND r.customs_declaration = $2",
+            &[Param::Text(&trip.id), Param::Text(number)],
+            |r| {
+                let held = match r.opt_text(0)? {
+                    Some(d) => Some((d, r.int(1)?, r.text(2)?)),
+                    None => None,
+                };
+                Ok((held, r.opt_int(3)?))
+            },
+        )
+        .await?;
+    row.ok_or_else(|| AppError::internal("release facts: no row"))
 }
 
 // ---------------------------------------------------------------- batches
@@ -1905,12 +1922,13 @@ pub async fn record_many(
     }
     // No savepoint per item: a refused item wrote nothing ([`Stop`]), so the trips and check
     // rows `look` keeps stay true and its decision log holds only the kept items' rows.
-    crate::bulk::each_guarded(
+    // On a SQLite file the statements run natively on this thread ([`Db::begin_native`]); on
+    // PostgreSQL (or with native writes off) the same items run in a sqlx transaction.
+    crate::bulk::each_decided(
         db,
-        crate::bulk::Guard::DecideFirst,
         look,
         ops,
-        |mut tx, mut look, op| async move {
+        |mut tx: Tx, mut look, op| async move {
             let done = match op {
                 CheckOp::Start {
                     principal,

@@ -29,7 +29,7 @@ use tinhso_identity::ResourceScope;
 use tinhso_kernel::{validate, AppError, ErrorCode, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
 use tinhso_store::native::{Param, RowRead};
-use tinhso_store::{now_micros, Db, DbError, Exec, WriteTx};
+use tinhso_store::{now_micros, Db, DbError, Exec};
 
 /// Most goods lines on one declaration.
 pub const MAX_GOODS_LINES: usize = 30;
@@ -1118,6 +1118,11 @@ pub async fn cancel_at(
         .ok_or_else(|| AppError::internal("trip vanished after cancelling"))
 }
 
+/// The tables [`TRIP_COLUMNS`] reads (`t`, `e`, `d`).
+const TRIP_FROM: &str = "FROM border_trips t \
+    JOIN border_enterprises e ON e.mst = t.enterprise_mst \
+    JOIN border_drivers d ON d.id = t.driver_id";
+
 const TRIP_COLUMNS: &str =
     "t.id, t.code, t.version, t.enterprise_mst, e.name, t.gate_code, t.direction, \
     t.expected_arrival, t.vehicle_plate, t.trailer_plate, t.driver_id, d.full_name, d.phone, \
@@ -1198,9 +1203,7 @@ pub(crate) async fn get_head_in(
     code: &str,
 ) -> Result<Option<Trip>, AppError> {
     let row = sqlx::query(&format!(
-        "SELECT {TRIP_COLUMNS} FROM border_trips t \
-         JOIN border_enterprises e ON e.mst = t.enterprise_mst \
-         JOIN border_drivers d ON d.id = t.driver_id WHERE t.code = $1"
+        "SELECT {TRIP_COLUMNS} {TRIP_FROM} WHERE t.code = $1"
     ))
     .bind(code.trim())
     .fetch_optional(&mut *conn)
@@ -1210,29 +1213,36 @@ pub(crate) async fn get_head_in(
     Ok(Some(trip_of(&row)?))
 }
 
+/// [`get_head_in`] in a write transaction of either kind ([`Exec`]).
+pub(crate) async fn head_in(tx: &mut impl Exec, code: &str) -> Result<Option<Trip>, AppError> {
+    Ok(tx
+        .row(
+            &format!("SELECT {TRIP_COLUMNS} {TRIP_FROM} WHERE t.code = $1"),
+            &[Param::Text(code.trim())],
+            trip_from,
+        )
+        .await?)
+}
+
 /// [`get_head_in`] of many trips in one statement (đọc chuyến theo lô), by code: the codes go
 /// in as one JSON parameter ([`crate::bulk::rows_sql`]); a code with no trip is absent.
 pub(crate) async fn heads_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     codes: &[String],
 ) -> Result<std::collections::HashMap<String, Trip>, AppError> {
     if codes.is_empty() {
         return Ok(Default::default());
     }
     let named = crate::bulk::codes_sql(tx.backend());
-    let rows = sqlx::query(&format!(
-        "SELECT {TRIP_COLUMNS} FROM border_trips t \
-         JOIN border_enterprises e ON e.mst = t.enterprise_mst \
-         JOIN border_drivers d ON d.id = t.driver_id \
-         WHERE t.code IN ({named})"
-    ))
-    .bind(crate::bulk::codes_json(codes)?)
-    .fetch_all(tx.conn())
-    .await
-    .map_err(db_err)?;
-    rows.iter()
-        .map(|r| trip_of(r).map(|t| (t.code.clone(), t)))
-        .collect()
+    let body = crate::bulk::codes_json(codes)?;
+    let trips = tx
+        .rows(
+            &format!("SELECT {TRIP_COLUMNS} {TRIP_FROM} WHERE t.code IN ({named})"),
+            &[Param::Text(&body)],
+            trip_from,
+        )
+        .await?;
+    Ok(trips.into_iter().map(|t| (t.code.clone(), t)).collect())
 }
 
 /// Trips declared by a user, newest first.

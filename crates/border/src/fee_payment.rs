@@ -2217,15 +2217,17 @@ async fn paid_entries(
 
 /// Whether the trip's current fee is paid, as `tx` sees it: its own assessment paid and no
 /// top-up due (a truck with an unpaid top-up is not cleared).
-pub(crate) async fn paid_in(tx: &mut WriteTx, trip_id: &str) -> Result<bool, AppError> {
-    let paid: Option<i64> = sqlx::query_scalar(&format!(
-        "SELECT 1 FROM border_fee_assessments WHERE trip_id = $1 AND status IN ('paid', 'due') \
-         GROUP BY trip_id HAVING {FEE_PAID}"
-    ))
-    .bind(trip_id)
-    .fetch_optional(tx.conn())
-    .await
-    .map_err(db_err)?;
+pub(crate) async fn paid_in(tx: &mut impl Exec, trip_id: &str) -> Result<bool, AppError> {
+    let paid = tx
+        .row(
+            &format!(
+                "SELECT 1 FROM border_fee_assessments WHERE trip_id = $1 \
+                 AND status IN ('paid', 'due') GROUP BY trip_id HAVING {FEE_PAID}"
+            ),
+            &[Param::Text(trip_id)],
+            |_| Ok(()),
+        )
+        .await?;
     Ok(paid.is_some())
 }
 
@@ -2236,7 +2238,7 @@ const FEE_PAID: &str = "SUM(CASE WHEN status = 'paid' AND topup_of IS NULL THEN 
 
 /// [`paid_in`] for many trips by code, in one statement: the codes of those whose fee is paid.
 pub(crate) async fn paid_among(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     codes: &[String],
 ) -> Result<std::collections::HashSet<String>, AppError> {
     use crate::bulk::{rows_sql, Col};
@@ -2245,15 +2247,18 @@ pub(crate) async fn paid_among(
     }
     let rows: Vec<[&str; 1]> = codes.iter().map(|c| [c.as_str()]).collect();
     let named = rows_sql(tx.backend(), 1, &[("code", Col::Text)]);
-    let paid: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT trip_code FROM border_fee_assessments \
-         WHERE trip_code IN (SELECT code FROM ({named}) AS j) AND status IN ('paid', 'due') \
-         GROUP BY trip_code HAVING {FEE_PAID}"
-    ))
-    .bind(serde_json::to_string(&rows).map_err(AppError::internal)?)
-    .fetch_all(tx.conn())
-    .await
-    .map_err(db_err)?;
+    let body = serde_json::to_string(&rows).map_err(AppError::internal)?;
+    let paid = tx
+        .rows(
+            &format!(
+                "SELECT trip_code FROM border_fee_assessments \
+                 WHERE trip_code IN (SELECT code FROM ({named}) AS j) \
+                 AND status IN ('paid', 'due') GROUP BY trip_code HAVING {FEE_PAID}"
+            ),
+            &[Param::Text(&body)],
+            |r| r.text(0),
+        )
+        .await?;
     Ok(paid.into_iter().collect())
 }
 
