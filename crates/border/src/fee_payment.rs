@@ -47,6 +47,7 @@ use crate::journey::Journal;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tinhso_kernel::{AppError, ErrorCode, Invalid};
 use tinhso_services::payment as gateway;
 use tinhso_services::vietqr;
@@ -65,7 +66,11 @@ fn db_err(e: sqlx::Error) -> AppError {
 /// A database error, with a unique-index violation answered by `refused()` (a 409 or 422 the
 /// caller words: a race lost, a number used twice) instead of a server error.
 pub(crate) fn unique_as(e: sqlx::Error, refused: impl FnOnce() -> AppError) -> AppError {
-    let e = DbError::from(e);
+    unique_db_as(DbError::from(e), refused)
+}
+
+/// [`unique_as`] for a statement run through [`Exec`] (either engine).
+fn unique_db_as(e: DbError, refused: impl FnOnce() -> AppError) -> AppError {
     if e.is_unique_violation() {
         refused()
     } else {
@@ -284,28 +289,34 @@ const ASSESSMENT_COLUMNS: &str = "id, trip_id, trip_code, trip_version, gate_cod
     confirmed, quote, status, assessed_by, assessed_at, paid_at, topup_of";
 
 fn assessment_of(r: &sqlx::any::AnyRow) -> Result<Assessment, AppError> {
-    let quote: String = r.try_get(14).map_err(db_err)?;
+    Ok(assessment_at(r)?)
+}
+
+/// An assessment row of [`ASSESSMENT_COLUMNS`], read through either engine.
+fn assessment_at(r: &dyn RowRead) -> Result<Assessment, DbError> {
+    let quote = r.text(14)?;
     Ok(Assessment {
-        id: r.try_get(0).map_err(db_err)?,
-        trip_id: r.try_get(1).map_err(db_err)?,
-        trip_code: r.try_get(2).map_err(db_err)?,
-        trip_version: r.try_get(3).map_err(db_err)?,
-        gate_code: r.try_get(4).map_err(db_err)?,
-        fee_date: r.try_get(5).map_err(db_err)?,
-        schedule_id: r.try_get(6).map_err(db_err)?,
-        journey: r.try_get(7).map_err(db_err)?,
-        vehicle_class: r.try_get(8).map_err(db_err)?,
-        category: r.try_get(9).map_err(db_err)?,
-        amount_vnd: r.try_get(10).map_err(db_err)?,
-        collector_vnd: r.try_get(11).map_err(db_err)?,
-        budget_vnd: r.try_get(12).map_err(db_err)?,
-        confirmed: r.try_get::<i64, _>(13).map_err(db_err)? != 0,
-        quote: serde_json::from_str(&quote).map_err(AppError::internal)?,
-        status: r.try_get(15).map_err(db_err)?,
-        assessed_by: r.try_get(16).map_err(db_err)?,
-        assessed_at: r.try_get(17).map_err(db_err)?,
-        paid_at: r.try_get(18).map_err(db_err)?,
-        topup_of: r.try_get(19).map_err(db_err)?,
+        id: r.text(0)?,
+        trip_id: r.text(1)?,
+        trip_code: r.text(2)?,
+        trip_version: r.int(3)?,
+        gate_code: r.text(4)?,
+        fee_date: r.text(5)?,
+        schedule_id: r.text(6)?,
+        journey: r.text(7)?,
+        vehicle_class: r.text(8)?,
+        category: r.text(9)?,
+        amount_vnd: r.int(10)?,
+        collector_vnd: r.int(11)?,
+        budget_vnd: r.int(12)?,
+        confirmed: r.int(13)? != 0,
+        quote: serde_json::from_str(&quote)
+            .map_err(|e| DbError::Invalid(format!("assessment quote: {e}")))?,
+        status: r.text(15)?,
+        assessed_by: r.text(16)?,
+        assessed_at: r.int(17)?,
+        paid_at: r.opt_int(18)?,
+        topup_of: r.opt_text(19)?,
     })
 }
 
@@ -554,7 +565,7 @@ fn new_assessment(
 
 /// Write the new assessment `a` of an [`AssessStep::New`]: the due one it supersedes first.
 async fn write_new(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     ctx: &Ctx,
     a: &Assessment,
     supersedes: Option<&str>,
@@ -568,22 +579,18 @@ async fn write_new(
 
 /// Supersede a due assessment (a base one or a top-up) and cancel its pending payment
 /// requests (paying their QR codes is then refused, 409).
-async fn supersede_due(tx: &mut WriteTx, id: &str) -> Result<(), AppError> {
-    sqlx::query(
+async fn supersede_due(tx: &mut impl Exec, id: &str) -> Result<(), AppError> {
+    tx.execute(
         "UPDATE border_fee_assessments SET status = 'superseded' WHERE id = $1 AND status = 'due'",
+        &[Param::Text(id)],
     )
-    .bind(id)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
-    sqlx::query(
+    .await?;
+    tx.execute(
         "UPDATE border_fee_payments SET status = 'cancelled' \
          WHERE assessment_id = $1 AND status = 'pending'",
+        &[Param::Text(id)],
     )
-    .bind(id)
-    .execute(tx.conn())
-    .await
-    .map_err(db_err)?;
+    .await?;
     Ok(())
 }
 
@@ -591,42 +598,43 @@ async fn supersede_due(tx: &mut WriteTx, id: &str) -> Result<(), AppError> {
 /// `border.fee.assess` (`supersedes`, `reason`, `topup_of`) and its event
 /// `border.fee.assessed`.
 async fn insert_assessment(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     ctx: &Ctx,
     a: &Assessment,
     supersedes: Option<&str>,
     why: Option<&str>,
 ) -> Result<(), AppError> {
     let quote_json = serde_json::to_string(&a.quote).map_err(AppError::internal)?;
-    sqlx::query(
+    tx.execute(
         "INSERT INTO border_fee_assessments (id, trip_id, trip_code, trip_version, gate_code, fee_date, \
          schedule_id, journey, vehicle_class, category, amount_vnd, collector_vnd, budget_vnd, confirmed, \
          quote, status, assessed_by, assessed_at, paid_at, topup_of) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'due', $16, $17, NULL, $18)",
+        &[
+            Param::Text(&a.id),
+            Param::Text(&a.trip_id),
+            Param::Text(&a.trip_code),
+            Param::Int(a.trip_version),
+            Param::Text(&a.gate_code),
+            Param::Text(&a.fee_date),
+            Param::Text(&a.schedule_id),
+            Param::Text(&a.journey),
+            Param::Text(&a.vehicle_class),
+            Param::Text(&a.category),
+            Param::Int(a.amount_vnd),
+            Param::Int(a.collector_vnd),
+            Param::Int(a.budget_vnd),
+            Param::Int(i64::from(a.confirmed)),
+            Param::Text(&quote_json),
+            Param::Text(&a.assessed_by),
+            Param::Int(a.assessed_at),
+            Param::OptText(a.topup_of.as_deref()),
+        ],
     )
-    .bind(&a.id)
-    .bind(&a.trip_id)
-    .bind(&a.trip_code)
-    .bind(a.trip_version)
-    .bind(&a.gate_code)
-    .bind(&a.fee_date)
-    .bind(&a.schedule_id)
-    .bind(&a.journey)
-    .bind(&a.vehicle_class)
-    .bind(&a.category)
-    .bind(a.amount_vnd)
-    .bind(a.collector_vnd)
-    .bind(a.budget_vnd)
-    .bind(i64::from(a.confirmed))
-    .bind(&quote_json)
-    .bind(&a.assessed_by)
-    .bind(a.assessed_at)
-    .bind(a.topup_of.as_deref())
-    .execute(tx.conn())
     .await
     .map_err(|e| {
         // Another assessment of the same trip committed first (a race on PostgreSQL).
-        unique_as(e, || {
+        unique_db_as(e, || {
             AppError::conflict(
                 format!("Chuyến {} vừa được tính phí; hãy tải lại", a.trip_code),
                 format!("Trip {} was just assessed; reload it", a.trip_code),
@@ -686,7 +694,7 @@ fn assessment_row(a: &Assessment) -> Result<serde_json::Value, AppError> {
 /// The audit entry `border.fee.assess` (`supersedes`, `reason`, `topup_of`) and the event
 /// `border.fee.assessed` of a new assessment `a`.
 async fn assessment_entries(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     ctx: &Ctx,
     a: &Assessment,
     supersedes: Option<&str>,
@@ -815,40 +823,108 @@ pub async fn assess_many(
     ctx: &Ctx,
     inputs: &[(AssessInput, i64)],
 ) -> Result<Vec<Result<Assessment, AppError>>, AppError> {
-    let schedules = fees::schedules()?;
     let guard = sqlite_decides_first(db);
     let codes: Vec<&str> = inputs.iter().map(|(i, _)| i.trip_code.trim()).collect();
-    let codes = &codes;
+    let run = AssessRun {
+        ctx,
+        codes: &codes,
+        schedules: fees::schedules()?,
+        guard,
+        reprices: None,
+    };
+    if guard == crate::bulk::Guard::DecideFirst {
+        // Decided before written: natively on a SQLite file — unless a paid fee is among the
+        // trips (priced again through a sqlx transaction, below): then nothing was written
+        // and the batch runs again there.
+        let reprices = AtomicBool::new(false);
+        let native = crate::bulk::each_decided(
+            db,
+            None::<FeeBatch>,
+            inputs,
+            |tx: Tx, batch, item| {
+                assess_item(
+                    tx,
+                    batch,
+                    item,
+                    AssessRun {
+                        reprices: Some(&reprices),
+                        ..run
+                    },
+                )
+            },
+            |tx, e| std::future::ready((tx, Ok(e))),
+            flush_batch,
+        )
+        .await;
+        if !reprices.load(Ordering::Relaxed) {
+            return native;
+        }
+        tracing::debug!(
+            items = inputs.len(),
+            "fee assessments with a paid fee: in sqlx"
+        );
+    }
     crate::bulk::each_guarded(
         db,
         guard,
         None::<FeeBatch>,
         inputs,
-        |mut tx, batch, (input, now)| async move {
-            // The batch's trips, vehicles, goods and current assessments, read in the
-            // transaction by its first item (three statements for the batch).
-            let mut batch = match batch {
-                Some(b) => b,
-                None => match FeeBatch::read(&mut tx, codes).await {
-                    Ok(b) => b,
-                    Err(e) => return (tx, None, Err(Refusal::Batch(e))),
-                },
-            };
-            let r = batch
-                .assess(&mut tx, ctx, input, *now, schedules, guard)
-                .await;
-            (tx, Some(batch), r)
-        },
+        |tx: WriteTx, batch, item| assess_item(tx, batch, item, run),
         |tx, e| std::future::ready((tx, Ok(e))),
-        |mut tx, batch| async move {
-            let written = match batch {
-                Some(mut b) => b.flush(&mut tx).await,
-                None => Ok(()),
-            };
-            (tx, written)
-        },
+        flush_batch,
     )
     .await
+}
+
+/// What every item of an [`assess_many`] batch shares.
+#[derive(Clone, Copy)]
+struct AssessRun<'a> {
+    ctx: &'a Ctx,
+    /// The batch's trip codes.
+    codes: &'a [&'a str],
+    schedules: &'a [fees::Schedule],
+    guard: crate::bulk::Guard,
+    /// In a native transaction: set (and the batch failed before it wrote) when a trip's fee
+    /// is paid ([`FeeBatch::may_reprice`]).
+    reprices: Option<&'a AtomicBool>,
+}
+
+/// One item of [`assess_many`] in either kind of transaction. The batch's trips, vehicles,
+/// goods and current assessments are read in the transaction by its first item (three
+/// statements for the batch).
+async fn assess_item<X: Journal + crate::bulk::BatchTx>(
+    mut tx: X,
+    batch: Option<FeeBatch>,
+    (input, now): &(AssessInput, i64),
+    run: AssessRun<'_>,
+) -> (X, Option<FeeBatch>, Result<Assessment, Refusal<AppError>>) {
+    let mut batch = match batch {
+        Some(b) => b,
+        None => match FeeBatch::read(&mut tx, run.codes).await {
+            Ok(b) => match run.reprices {
+                Some(flag) if b.may_reprice() => {
+                    flag.store(true, Ordering::Relaxed);
+                    let e = AppError::internal("a paid fee among the batch's trips");
+                    return (tx, None, Err(Refusal::Batch(e)));
+                }
+                _ => b,
+            },
+            Err(e) => return (tx, None, Err(Refusal::Batch(e))),
+        },
+    };
+    let r = batch
+        .assess(&mut tx, run.ctx, input, *now, run.schedules, run.guard)
+        .await;
+    (tx, Some(batch), r)
+}
+
+/// The end of an [`assess_many`] batch: the new assessments kept are written.
+async fn flush_batch<X: Exec>(mut tx: X, batch: Option<FeeBatch>) -> (X, Result<(), AppError>) {
+    let written = match batch {
+        Some(mut b) => b.flush(&mut tx).await,
+        None => Ok(()),
+    };
+    (tx, written)
 }
 
 /// How a fee batch keeps its items apart. On SQLite the batch's transaction is the only
@@ -887,58 +963,59 @@ struct FeeFacts {
 impl FeeBatch {
     /// Read the trips `codes` name, with their vehicle and trailer, their goods' HS codes and
     /// their current assessments: three statements whatever the number of trips.
-    async fn read(tx: &mut WriteTx, codes: &[&str]) -> Result<Self, AppError> {
+    async fn read(tx: &mut impl Exec, codes: &[&str]) -> Result<Self, AppError> {
         use crate::bulk::{rows_sql, Col};
         let rows: Vec<[&str; 1]> = codes.iter().map(|c| [*c]).collect();
         let body = serde_json::to_string(&rows).map_err(AppError::internal)?;
         let named = rows_sql(tx.backend(), 1, &[("code", Col::Text)]);
-        let trip_rows = sqlx::query(&format!(
-            "SELECT t.code, t.id, t.version, t.gate_code, t.stage, t.direction, \
-             t.expected_arrival, v.vehicle_kind, v.payload_kg, r.vehicle_kind, r.payload_kg \
-             FROM border_trips t \
-             LEFT JOIN border_vehicles v ON v.plate = t.vehicle_plate \
-             LEFT JOIN border_vehicles r ON r.plate = t.trailer_plate \
-             WHERE t.code IN (SELECT code FROM ({named}) AS j)"
-        ))
-        .bind(&body)
-        .fetch_all(tx.conn())
-        .await
-        .map_err(db_err)?;
-        let mut trips = std::collections::HashMap::with_capacity(trip_rows.len());
-        for r in &trip_rows {
-            let code: String = r.try_get(0).map_err(db_err)?;
-            let stage: String = r.try_get(4).map_err(db_err)?;
-            let direction: String = r.try_get(5).map_err(db_err)?;
-            let kind_payload = |k: usize| -> Result<Option<(String, i64)>, AppError> {
-                let kind: Option<String> = r.try_get(k).map_err(db_err)?;
-                let payload: Option<i64> = r.try_get(k + 1).map_err(db_err)?;
-                Ok(kind.zip(payload))
-            };
-            let facts = FeeFacts {
-                head: TripHead {
-                    id: r.try_get(1).map_err(db_err)?,
-                    code: code.clone(),
-                    version: r.try_get(2).map_err(db_err)?,
-                    gate: r.try_get(3).map_err(db_err)?,
-                    stage: Stage::parse(&stage).unwrap_or(Stage::Declared),
+        let facts = tx
+            .rows(
+                &format!(
+                    "SELECT t.code, t.id, t.version, t.gate_code, t.stage, t.direction, \
+                     t.expected_arrival, v.vehicle_kind, v.payload_kg, r.vehicle_kind, r.payload_kg \
+                     FROM border_trips t \
+                     LEFT JOIN border_vehicles v ON v.plate = t.vehicle_plate \
+                     LEFT JOIN border_vehicles r ON r.plate = t.trailer_plate \
+                     WHERE t.code IN (SELECT code FROM ({named}) AS j)"
+                ),
+                &[Param::Text(&body)],
+                |r| {
+                    let code = r.text(0)?;
+                    let stage = r.text(4)?;
+                    let direction = r.text(5)?;
+                    let kind_payload = |k: usize| -> Result<Option<(String, i64)>, DbError> {
+                        Ok(r.opt_text(k)?.zip(r.opt_int(k + 1)?))
+                    };
+                    let facts = FeeFacts {
+                        head: TripHead {
+                            id: r.text(1)?,
+                            code: code.clone(),
+                            version: r.int(2)?,
+                            gate: r.text(3)?,
+                            stage: Stage::parse(&stage).unwrap_or(Stage::Declared),
+                        },
+                        direction: Direction::parse(&direction),
+                        expected_arrival: r.int(6)?,
+                        vehicle: kind_payload(7)?,
+                        trailer: kind_payload(9)?,
+                        hs_codes: Vec::new(),
+                    };
+                    Ok((code, facts))
                 },
-                direction: Direction::parse(&direction),
-                expected_arrival: r.try_get(6).map_err(db_err)?,
-                vehicle: kind_payload(7)?,
-                trailer: kind_payload(9)?,
-                hs_codes: Vec::new(),
-            };
-            trips.insert(code, facts);
-        }
-        let goods: Vec<(String, String)> = sqlx::query_as(&format!(
-            "SELECT t.code, g.hs_code FROM border_goods_lines g \
-             JOIN border_trips t ON t.id = g.trip_id \
-             WHERE t.code IN (SELECT code FROM ({named}) AS j) ORDER BY t.code, g.line_no"
-        ))
-        .bind(&body)
-        .fetch_all(tx.conn())
-        .await
-        .map_err(db_err)?;
+            )
+            .await?;
+        let mut trips: std::collections::HashMap<String, FeeFacts> = facts.into_iter().collect();
+        let goods = tx
+            .rows(
+                &format!(
+                    "SELECT t.code, g.hs_code FROM border_goods_lines g \
+                     JOIN border_trips t ON t.id = g.trip_id \
+                     WHERE t.code IN (SELECT code FROM ({named}) AS j) ORDER BY t.code, g.line_no"
+                ),
+                &[Param::Text(&body)],
+                |r| Ok((r.text(0)?, r.text(1)?)),
+            )
+            .await?;
         for (code, hs) in goods {
             if let Some(t) = trips.get_mut(&code) {
                 t.hs_codes.push(hs);
@@ -949,7 +1026,8 @@ impl FeeBatch {
              WHERE trip_code IN (SELECT code FROM ({named}) AS j) \
              AND status <> 'superseded' AND topup_of IS NULL"
         );
-        let current = fetch_mapped(sqlx::query(&sql).bind(&body), tx.conn(), assessment_of)
+        let current = tx
+            .rows(&sql, &[Param::Text(&body)], assessment_at)
             .await?
             .into_iter()
             .map(|a| (a.trip_code.clone(), a))
@@ -961,11 +1039,18 @@ impl FeeBatch {
         })
     }
 
+    /// Whether an item of the batch may price a paid fee again ([`AssessStep::Reprice`]),
+    /// which reads and writes through a sqlx [`WriteTx`] ([`reprice_paid_in`]): a trip read
+    /// whose own assessment is paid. (The batch's own new assessments are due, never paid.)
+    fn may_reprice(&self) -> bool {
+        self.current.values().any(|a| a.status == "paid")
+    }
+
     /// One item of [`assess_many`]: [`assess_step`] on what the batch read, then its writes.
     /// A paid fee priced again goes through [`assess_in`] (it reads what was settled).
-    async fn assess(
+    async fn assess<X: Journal + crate::bulk::BatchTx>(
         &mut self,
-        tx: &mut WriteTx,
+        tx: &mut X,
         ctx: &Ctx,
         input: &AssessInput,
         now: i64,
@@ -1005,6 +1090,13 @@ impl FeeBatch {
             // wrote.
             AssessStep::Reprice(..) => {
                 self.flush(tx).await.map_err(Refusal::Batch)?;
+                // A native transaction never gets here: [`assess_many`] runs a batch that
+                // [`FeeBatch::may_reprice`] in a sqlx one.
+                let tx = tx.savepoints().ok_or_else(|| {
+                    Refusal::Batch(AppError::internal(
+                        "a paid fee priced again outside a sqlx write transaction",
+                    ))
+                })?;
                 assess_in(tx, ctx, input, now, schedules, None)
                     .await
                     .map_err(Refusal::below_500)
@@ -1034,7 +1126,7 @@ impl FeeBatch {
     }
 
     /// Write the new assessments kept: one statement.
-    async fn flush(&mut self, tx: &mut WriteTx) -> Result<(), AppError> {
+    async fn flush(&mut self, tx: &mut impl Exec) -> Result<(), AppError> {
         let rows = std::mem::take(&mut self.rows);
         crate::bulk::insert_rows(tx, "border_fee_assessments", &ASSESSMENT_COLS, "", &rows).await?;
         Ok(())

@@ -776,6 +776,94 @@ async fn concurrent_assessments_leave_one_current_fee() {
     );
 }
 
+/// A batch of assessments that supersedes a due fee (cancelling its payment request), keeps
+/// the assessment it has just made when asked again, and, in a second batch, finds a paid fee
+/// unchanged (priced again: the same amount) beside a new one — on SQLite the second batch
+/// runs in a sqlx transaction, the first natively.
+#[tokio::test]
+async fn batched_assessments_supersede_keep_and_reprice() {
+    let t = crate::env().await;
+    let db = &t.db;
+    let (x, _) = durian_assessed(db, "12C-345.01").await;
+    let px = fee_payment::request_payment(db, &crate::sys(), &x.code)
+        .await
+        .unwrap();
+    pay(db, &px, "TXN-X").await;
+    let y = declare(
+        db,
+        "HN",
+        "import",
+        "12C-345.02",
+        30_000,
+        &[("0808.10.00", 20_000)],
+    )
+    .await;
+    let first = assessed(db, &y).await;
+    let py = fee_payment::request_payment(db, &crate::sys(), &y.code)
+        .await
+        .unwrap();
+    let z = declare(
+        db,
+        "HN",
+        "export",
+        "12C-345.03",
+        1500,
+        &[("0810.60.00", 1000)],
+    )
+    .await;
+    let w = declare(
+        db,
+        "HN",
+        "export",
+        "12C-345.04",
+        1500,
+        &[("0810.60.00", 1000)],
+    )
+    .await;
+    let inland = AssessInput {
+        journey: "import_inland".into(),
+        ..assess_input(&y)
+    };
+    let before = audit_count(db, "border.fee.assess").await;
+    let now = now_micros();
+    let out = fee_payment::assess_many(
+        db,
+        &crate::sys(),
+        &[
+            (inland.clone(), now),
+            (assess_input(&z), now),
+            (inland, now + 1),
+        ],
+    )
+    .await
+    .unwrap();
+    let new = out[0].as_ref().unwrap();
+    assert_ne!(new.id, first.id);
+    assert_eq!(new.amount_vnd * 100, first.amount_vnd * 130);
+    assert_eq!(out[1].as_ref().unwrap().status, "due");
+    assert_eq!(out[2].as_ref().unwrap().id, new.id);
+    assert_eq!(audit_count(db, "border.fee.assess").await, before + 2);
+    let history = fee_payment::history(db, &y.code).await.unwrap();
+    let statuses: Vec<&str> = history.iter().map(|a| a.status.as_str()).collect();
+    assert_eq!(statuses, ["superseded", "due"]);
+    cancelled_and_refused(db, &py.id, "TXN-Y").await;
+
+    let paid = fee_payment::current(db, &x.code).await.unwrap().unwrap();
+    assert_eq!(paid.status, "paid");
+    let out = fee_payment::assess_many(
+        db,
+        &crate::sys(),
+        &[(assess_input(&x), now + 2), (assess_input(&w), now + 2)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out[0].as_ref().unwrap().id, paid.id);
+    assert_eq!(out[0].as_ref().unwrap().status, "paid");
+    assert_eq!(out[1].as_ref().unwrap().trip_code, w.code);
+    assert_eq!(audit_count(db, "border.fee.assess").await, before + 3);
+    assert_eq!(fee_payment::history(db, &x.code).await.unwrap().len(), 1);
+}
+
 /// Assessments, payment requests and gateway callbacks in batches: one transaction each,
 /// results in input order, a refused item writes nothing but (for a callback) its refusal on
 /// the audit trail, and the audit chain holds.
