@@ -245,15 +245,20 @@ async fn native_and_sqlx_items_keep_arrival_order() {
         Kind::Native,
     ];
     let n = kinds.len();
-    // Hold the writer until every item is queued, then let them go.
+    // Hold the writer until every item is queued and counted, then let them go (released by
+    // the test itself: were the first item to let go when the count reaches n, the writer could
+    // drain the queue before the test read the last count).
     let db = t.db.clone();
-    let watcher = t.db.clone();
+    let release = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let released = release.clone();
     let first = tokio::spawn(async move {
         db.write_grouped_native(move |tx: &mut Tx| {
             Box::pin(async move {
                 tx.audit(&entry("first")).await?;
                 let start = std::time::Instant::now();
-                while watcher.group_queued() < n && start.elapsed() < Duration::from_secs(30) {
+                while !released.load(std::sync::atomic::Ordering::SeqCst)
+                    && start.elapsed() < Duration::from_secs(30)
+                {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 Ok::<_, AppError>(())
@@ -278,6 +283,7 @@ async fn native_and_sqlx_items_keep_arrival_order() {
         }
         assert_eq!(t.db.group_queued(), i + 1, "item {i} queued");
     }
+    release.store(true, std::sync::atomic::Ordering::SeqCst);
     first.await.unwrap().unwrap();
     for (i, task) in tasks.into_iter().enumerate() {
         let r = task.await.unwrap();
