@@ -17,8 +17,9 @@
 //! in memory, then events inserted with multi-row statements, then one journey move per (trip,
 //! stage) with the earliest time. A small batch (a single event: up to [`GROUPED_UP_TO`])
 //! shares its transaction with other writers queued at the same moment (group commit,
-//! [`Db::write_grouped`], inside its own savepoint), so cameras posting one read each share
-//! `BEGIN` and `COMMIT`.
+//! [`Db::write_grouped_native`], inside its own savepoint), so cameras posting one read each
+//! share `BEGIN` and `COMMIT`. The write ([`write_plan`]) goes through [`Exec`] and
+//! [`Journal`]: on a SQLite file natively (no sqlx statement), elsewhere through sqlx.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
@@ -28,9 +29,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
-use tinhso_store::{now_micros, Backend, Db, DbError, WriteTx};
+use tinhso_store::native::Param;
+use tinhso_store::{now_micros, Backend, Db, DbError, Exec};
 
-use crate::journey::{self, Advance, Source, Stage};
+use crate::journey::{self, Advance, Journal, Source, Stage};
 use crate::matching::{self, Expected, MatchOutcome, PlateIndex, Timing};
 use crate::pass::PublishedKey;
 
@@ -1014,10 +1016,10 @@ impl Ingestor {
             moves,
             mut advanced,
         } = if events.len() <= GROUPED_UP_TO {
-            db.write_grouped(move |tx| Box::pin(async move { write_plan(tx, plan).await }))
+            db.write_grouped_native(move |tx| Box::pin(async move { write_plan(tx, plan).await }))
                 .await?
         } else {
-            let mut tx = db.begin_write().await?;
+            let mut tx = db.begin_native().await?;
             let w = write_plan(&mut tx, plan).await?;
             tx.commit().await?;
             w
@@ -1208,7 +1210,7 @@ fn stored<'a>(
 }
 
 /// Batches of at most this many events share a write transaction with other writers (group
-/// commit, [`Db::write_grouped`]): single events from many cameras then share `BEGIN` and
+/// commit, [`Db::write_grouped_native`]): single events from many cameras then share `BEGIN` and
 /// `COMMIT`. Larger batches have a transaction of their own (they already share it among
 /// their events, and on PostgreSQL two of them may then run side by side).
 pub const GROUPED_UP_TO: usize = 32;
@@ -1265,8 +1267,9 @@ struct Written {
 
 /// Write a batch: the events not received before, their review items, one journey move per
 /// (trip, stage) with the earliest time. Only writes (and reads the trips' stages), so it
-/// can run in a transaction shared with other writers ([`Db::write_grouped`]).
-async fn write_plan(tx: &mut WriteTx, plan: Plan) -> Result<Written, AppError> {
+/// can run in a transaction shared with other writers ([`Db::write_grouped_native`]); any
+/// transaction kind ([`Exec`] + [`Journal`]: native on a SQLite file, else sqlx).
+async fn write_plan(tx: &mut impl Journal, plan: Plan) -> Result<Written, AppError> {
     let seen = insert_event_bodies(tx, &plan.bodies).await?;
     let reviews: Vec<&str> = plan
         .reviews
@@ -1352,7 +1355,7 @@ fn event_bodies(rows: &[Stored<&str>]) -> Result<Vec<(String, usize)>, AppError>
 /// batch is refused whole (409, nothing written) for the sender to retry, when its events are
 /// answered `duplicate`.
 async fn insert_event_bodies(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     bodies: &EventRows,
 ) -> Result<HashSet<String>, AppError> {
     use crate::bulk::{rows_sql, Col};
@@ -1393,21 +1396,12 @@ async fn insert_event_bodies(
     );
     for (body, rows) in bodies {
         let before = seen.len();
-        for row in sqlx::query(&existing)
-            .bind(body.as_str())
-            .fetch_all(tx.conn())
-            .await
-            .map_err(db_err)?
-        {
-            seen.insert(row.try_get::<String, _>(0).map_err(db_err)?);
-        }
+        seen.extend(
+            tx.rows(&existing, &[Param::Text(body)], |r| r.text(0))
+                .await?,
+        );
         let new = rows.saturating_sub(seen.len() - before) as u64;
-        let inserted = sqlx::query(&insert)
-            .bind(body.as_str())
-            .execute(tx.conn())
-            .await
-            .map_err(db_err)?
-            .rows_affected();
+        let inserted = tx.execute(&insert, &[Param::Text(body)]).await?;
         if inserted != new {
             return Err(received_elsewhere());
         }
@@ -1428,7 +1422,7 @@ fn received_elsewhere() -> AppError {
 /// multi-row `VALUES` with `ON CONFLICT DO NOTHING`; the count inserted must be the count
 /// read as new (as on PostgreSQL).
 async fn insert_event_values(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     rows: &[Stored<String>],
 ) -> Result<HashSet<String>, AppError> {
     const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -1443,14 +1437,9 @@ async fn insert_event_values(
             "SELECT event_id FROM border_events WHERE event_id IN (?{})",
             ", ?".repeat(n - 1)
         );
-        let mut q = sqlx::query(&existing);
-        for r in chunk {
-            q = q.bind(r.event_id.as_str());
-        }
+        let ids: Vec<Param> = chunk.iter().map(|r| Param::Text(&r.event_id)).collect();
         let before = seen.len();
-        for row in q.fetch_all(tx.conn()).await.map_err(db_err)? {
-            seen.insert(row.try_get::<String, _>(0).map_err(db_err)?);
-        }
+        seen.extend(tx.rows(&existing, &ids, |r| r.text(0)).await?);
         let new = n.saturating_sub(seen.len() - before) as u64;
         let insert = format!(
             "INSERT INTO border_events (event_id, kind, sensor_id, gate_code, stage, at, \
@@ -1458,24 +1447,25 @@ async fn insert_event_values(
              VALUES {} ON CONFLICT (event_id) DO NOTHING",
             vec![ROW; n].join(", ")
         );
-        let mut q = sqlx::query(&insert);
+        let mut params: Vec<Param> = Vec::with_capacity(n * 13);
         for r in chunk {
-            q = q
-                .bind(r.event_id.as_str())
-                .bind(r.kind)
-                .bind(r.sensor_id.as_str())
-                .bind(r.gate_code.as_str())
-                .bind(r.stage)
-                .bind(r.at)
-                .bind(r.plate_text.as_deref())
-                .bind(r.confidence)
-                .bind(r.reference.as_deref())
-                .bind(r.trip_id.as_deref())
-                .bind(r.outcome)
-                .bind(r.received_at)
-                .bind(r.match_note.as_deref());
+            params.extend([
+                Param::Text(&r.event_id),
+                Param::Text(r.kind),
+                Param::Text(&r.sensor_id),
+                Param::Text(&r.gate_code),
+                Param::Text(r.stage),
+                Param::Int(r.at),
+                Param::OptText(r.plate_text.as_deref()),
+                Param::OptFloat(r.confidence),
+                Param::OptText(r.reference.as_deref()),
+                Param::OptText(r.trip_id.as_deref()),
+                Param::Text(r.outcome),
+                Param::Int(r.received_at),
+                Param::OptText(r.match_note.as_deref()),
+            ]);
         }
-        let inserted = q.execute(tx.conn()).await.map_err(db_err)?.rows_affected();
+        let inserted = tx.execute(&insert, &params).await?;
         if inserted != new {
             return Err(received_elsewhere());
         }
@@ -1520,7 +1510,7 @@ fn review_row(
 
 /// Insert review items (JSON rows from [`review_row`]), one statement per
 /// [`ROWS_PER_INSERT`].
-async fn insert_review_rows(tx: &mut WriteTx, rows: &[&str], now: i64) -> Result<(), AppError> {
+async fn insert_review_rows(tx: &mut impl Exec, rows: &[&str], now: i64) -> Result<(), AppError> {
     use crate::bulk::{rows_sql, Col};
     if rows.is_empty() {
         return Ok(());
@@ -1555,12 +1545,8 @@ async fn insert_review_rows(tx: &mut WriteTx, rows: &[&str], now: i64) -> Result
             body.push_str(r);
         }
         body.push(']');
-        sqlx::query(&sql)
-            .bind(body)
-            .bind(now)
-            .execute(tx.conn())
-            .await
-            .map_err(db_err)?;
+        tx.execute(&sql, &[Param::Text(&body), Param::Int(now)])
+            .await?;
     }
     Ok(())
 }

@@ -472,7 +472,7 @@ const ROWS: usize = 2_000;
 /// stage ahead of it; one outbox event `border.trip.stages` listing the moves. Events of
 /// unknown trips are skipped. Returns one [`Advance`] per trip.
 pub async fn advance_many(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     events: &[StageEvent],
 ) -> Result<Vec<Advance>, AppError> {
     advance_many_known(tx, events, |_| false).await
@@ -488,7 +488,7 @@ pub async fn advance_many(
 /// whose every time is known and whose stage is already at or past the batch's furthest is
 /// not read back.
 pub async fn advance_many_known(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     events: &[StageEvent],
     recorded: impl Fn(&StageEvent) -> bool,
 ) -> Result<Vec<Advance>, AppError> {
@@ -555,14 +555,12 @@ pub async fn advance_many_known(
             .map(|(id, need, rank)| (*id, u8::from(*need), *rank))
             .collect();
         let body = serde_json::to_string(&rows).map_err(AppError::internal)?;
-        for r in sqlx::query(&sql)
-            .bind(body)
-            .fetch_all(tx.conn())
-            .await
-            .map_err(db_err)?
+        for (id, st) in tx
+            .rows(&sql, &[Param::Text(&body)], |r| {
+                Ok((r.text(0)?, r.text(1)?))
+            })
+            .await?
         {
-            let id: String = r.try_get(0).map_err(db_err)?;
-            let st: String = r.try_get(1).map_err(db_err)?;
             let st = Stage::parse(&st)
                 .ok_or_else(|| AppError::internal(format!("trip {id}: unknown stage {st}")))?;
             current.insert(id, st);
@@ -593,14 +591,10 @@ pub async fn advance_many_known(
             .map(|((trip, stage), (at, source, _))| (*trip, stage.as_str(), *at, source.as_str()))
             .collect();
         let body = serde_json::to_string(&rows).map_err(AppError::internal)?;
-        for r in sqlx::query(&upsert)
-            .bind(body)
-            .fetch_all(tx.conn())
-            .await
-            .map_err(db_err)?
-        {
-            recorded.insert(r.try_get(0).map_err(db_err)?);
-        }
+        recorded.extend(
+            tx.rows(&upsert, &[Param::Text(&body)], |r| r.text(0))
+                .await?,
+        );
     }
     // Each trip's furthest stage ahead of it.
     let mut target: HashMap<&str, (Stage, i64, Source)> = HashMap::new();
@@ -641,13 +635,9 @@ pub async fn advance_many_known(
             .map(|(trip, _, to, at, _)| (*trip, to.as_str(), *at))
             .collect();
         let body = serde_json::to_string(&rows).map_err(AppError::internal)?;
-        let done = sqlx::query(&update)
-            .bind(body)
-            .bind(now)
-            .execute(tx.conn())
-            .await
-            .map_err(db_err)?
-            .rows_affected();
+        let done = tx
+            .execute(&update, &[Param::Text(&body), Param::Int(now)])
+            .await?;
         if done != n as u64 {
             return Err(AppError::internal(format!(
                 "advance_many: {done} of {n} trips updated"

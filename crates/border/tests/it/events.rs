@@ -528,8 +528,8 @@ async fn ingestion_bench_runs_small() {
 }
 
 /// Single events sent at the same time (many cameras, a request each) share write
-/// transactions through group commit (`Db::write_grouped`): fewer commits than events, each
-/// event stored once and its trip moved.
+/// transactions through group commit (`Db::write_grouped_native`): fewer commits than events,
+/// each event stored once and its trip moved.
 #[tokio::test]
 async fn concurrent_single_events_share_a_transaction() {
     use std::future::Future;
