@@ -336,6 +336,10 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     // Links that outlive a request (QR codes on signed results): the configured address, else
     // this server's own.
     let public_url = settings.public_url.clone();
+    // The border queue job waits for the demo's border history: the simulator plays the last
+    // 30 days up to now, and a queue round with the real clock in the middle of it would seat
+    // its standby trucks behind its back.
+    let border_history_done = std::sync::Arc::new(tokio::sync::Notify::new());
     if demo || settings.file_demo {
         let files = tinhso_http::file_store(&settings.data_dir);
         let issuing = tinhso_services::results::Issuing {
@@ -347,11 +351,15 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         tracing::info!(created = n, "demo data loaded");
         // 30 days of border traffic through the simulator, beside the server (seconds).
         let history_db = db.clone();
+        let done = border_history_done.clone();
         tokio::spawn(async move {
             if let Err(e) = demo::load_border_history(&history_db).await {
                 tracing::error!(error = ?e, "demo border history failed");
             }
+            done.notify_one();
         });
+    } else {
+        border_history_done.notify_one();
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut outbox = tinhso_store::outbox::Dispatcher::builder(db.clone()).subscribe(
@@ -488,7 +496,12 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     // crossing, for the fee officers to approve and pay back (idempotent too).
     let mut tick_rx = stop_rx.clone();
     let tick_db = db.clone();
+    let history_done = border_history_done.clone();
     let border_task = tokio::spawn(async move {
+        tokio::select! {
+            _ = history_done.notified() => {}
+            _ = tick_rx.changed() => return,
+        }
         let queues = tinhso_border::web::default_queues();
         let ctx = tinhso_store::audit::Ctx::system("border-queue-tick");
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));

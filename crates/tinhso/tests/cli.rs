@@ -272,3 +272,63 @@ fn border_simulate_then_forecast_and_bad_input() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("No gate ZZ"), "{}", text(&o));
 }
+
+/// `tinhso serve --demo` simulates the border history beside the server; the server's border
+/// queue job (real clock) waits for it, so the history's own end checks hold (a queue round in
+/// the middle of it once seated the history's standby trucks behind its back: "standby broken").
+#[test]
+fn demo_server_simulates_the_border_history_before_its_queue_job_runs() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tinhso"))
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(tmp.path().join("data"))
+        .env_remove("TINHSO_DATABASE_URL")
+        .env_remove("TINHSO_NATS_URL")
+        .env_remove("TINHSO_CONFIG")
+        .env("TINHSO_LOG", "info,sqlx=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    let mut log = Vec::new();
+    let outcome = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines_rx.recv_timeout(left) {
+            Ok(line) => {
+                let done = if line.contains("demo border history simulated") {
+                    Some(true)
+                } else if line.contains("demo border history failed") {
+                    Some(false)
+                } else {
+                    None
+                };
+                log.push(line);
+                if let Some(ok) = done {
+                    break ok;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(outcome, "{}", log.join("\n"));
+}
