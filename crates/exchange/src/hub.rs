@@ -186,7 +186,23 @@ struct RegistryCache {
     scopes: CacheMap<RightKey, Option<Arc<Vec<String>>>>,
 }
 
-type CacheMap<K, V> = Mutex<HashMap<K, Cached<V>>>;
+/// One registry cache (bộ đệm): the entries, and the reads in flight, one per key, so that
+/// requests missing the same key at once (at start, or when an entry ages past
+/// [`REGISTRY_TTL`] under 64 clients) wait for one database read instead of each making it.
+struct CacheMap<K, V> {
+    entries: Mutex<HashMap<K, Cached<V>>>,
+    reading: Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl<K, V> Default for CacheMap<K, V> {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            reading: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
 /// A member's active keys, parsed once (`None`: a stored key that does not parse, which no
 /// signature verifies under), each with its certificate's validity period (Unix
 /// microseconds) when it came from one.
@@ -204,40 +220,78 @@ type RightKey = (String, String, String);
 const CACHE_MAX: usize = 10_000;
 
 /// A registry read through `map`: the cached value while it holds, else `fetch`'s, cached.
-/// The generation is read before the database: a change committed meanwhile bumps it and the
-/// entry is not used again.
+/// One read per key at a time: a caller that finds another's read of the same key in flight
+/// waits for it and takes its value (or, when that read failed, reads itself). The generation
+/// is read before the database: a change committed meanwhile bumps it and the entry is not
+/// used again.
 async fn cached<K, V, F>(map: &CacheMap<K, V>, key: K, fetch: F) -> Result<V, DbError>
 where
-    K: std::hash::Hash + Eq,
+    K: std::hash::Hash + Eq + Clone,
     V: Clone,
     F: std::future::Future<Output = Result<V, DbError>>,
 {
     if let Some(v) = cache_get(map, &key) {
         return Ok(v);
     }
+    let turn = map
+        .reading
+        .lock()
+        .map(|mut r| r.entry(key.clone()).or_default().clone())
+        .unwrap_or_default();
+    let _leave = LeaveTurn {
+        reading: &map.reading,
+        key: &key,
+        turn: &turn,
+    };
+    let _turn = turn.lock().await;
+    // Filled by the read this caller waited for.
+    if let Some(v) = cache_get(map, &key) {
+        return Ok(v);
+    }
     let generation = registry::generation();
     let v = fetch.await?;
-    cache_put(map, key, generation, v.clone());
+    cache_put(map, key.clone(), generation, v.clone());
     Ok(v)
 }
 
-fn cache_get<K, V>(map: &Mutex<HashMap<K, Cached<V>>>, key: &K) -> Option<V>
+/// On leaving [`cached`] (returned, failed or cancelled): the last caller holding a key's turn
+/// removes it from the map, so the map holds only reads in flight.
+struct LeaveTurn<'a, K: std::hash::Hash + Eq> {
+    reading: &'a Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>,
+    key: &'a K,
+    turn: &'a Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<K: std::hash::Hash + Eq> Drop for LeaveTurn<'_, K> {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.reading.lock() {
+            // The map's reference and this caller's: nobody else waits.
+            if r.get(self.key)
+                .is_some_and(|t| Arc::ptr_eq(t, self.turn) && Arc::strong_count(self.turn) == 2)
+            {
+                r.remove(self.key);
+            }
+        }
+    }
+}
+
+fn cache_get<K, V>(map: &CacheMap<K, V>, key: &K) -> Option<V>
 where
     K: std::hash::Hash + Eq,
     V: Clone,
 {
     let generation = registry::generation();
-    let m = map.lock().ok()?;
+    let m = map.entries.lock().ok()?;
     m.get(key)
         .filter(|c| c.generation == generation && c.at.elapsed() < REGISTRY_TTL)
         .map(|c| c.value.clone())
 }
 
-fn cache_put<K, V>(map: &Mutex<HashMap<K, Cached<V>>>, key: K, generation: u64, value: V)
+fn cache_put<K, V>(map: &CacheMap<K, V>, key: K, generation: u64, value: V)
 where
     K: std::hash::Hash + Eq,
 {
-    if let Ok(mut m) = map.lock() {
+    if let Ok(mut m) = map.entries.lock() {
         if m.len() >= CACHE_MAX {
             m.clear();
         }
@@ -1687,6 +1741,51 @@ mod tests {
     use super::*;
 
     const S: i64 = 1_000_000;
+
+    /// Callers missing the same key at once make one read and all get its value; a failed read
+    /// is not shared (the next caller reads itself); nothing stays in the reads-in-flight map.
+    #[tokio::test]
+    async fn callers_missing_one_key_at_once_share_one_read() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let map: CacheMap<String, u32> = CacheMap::default();
+        let reads = AtomicUsize::new(0);
+        let read = |value: u32, fail: bool| {
+            let reads = &reads;
+            async move {
+                reads.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                if fail {
+                    Err(DbError::Invalid("down".into()))
+                } else {
+                    Ok(value)
+                }
+            }
+        };
+        let got = futures_util::future::join_all(
+            (0..16u32).map(|i| cached(&map, "k".to_string(), read(i, false))),
+        )
+        .await;
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        let first = *got[0].as_ref().unwrap();
+        assert!(got.iter().all(|v| v.as_ref().ok() == Some(&first)));
+        assert!(map.reading.lock().unwrap().is_empty());
+        // Another key: the first read fails, the one waiting reads again and succeeds.
+        let got = futures_util::future::join_all([
+            cached(&map, "j".to_string(), read(1, true)),
+            cached(&map, "j".to_string(), read(2, false)),
+        ])
+        .await;
+        assert!(got[0].is_err());
+        assert_eq!(got[1].as_ref().ok(), Some(&2));
+        assert_eq!(reads.load(Ordering::SeqCst), 3);
+        assert!(map.reading.lock().unwrap().is_empty());
+        // A cached value is served without a read.
+        assert_eq!(
+            cached(&map, "j".to_string(), read(9, false)).await.ok(),
+            Some(2)
+        );
+        assert_eq!(reads.load(Ordering::SeqCst), 3);
+    }
 
     /// Each step: member, nonce, expiry and now (seconds), what the window must answer.
     fn steps(w: &mut NonceWindow, list: &[(&str, &str, i64, i64, NonceSeen)]) {
