@@ -764,7 +764,7 @@ pub async fn assess_many(
 ) -> Result<Vec<Result<Assessment, AppError>>, AppError> {
     let guard = sqlite_decides_first(db);
     let codes: Vec<&str> = inputs.iter().map(|(i, _)| i.trip_code.trim()).collect();
-    let run = AssessRun {
+    let run = FeeRun {
         ctx,
         codes: &codes,
         schedules: fees::schedules()?,
@@ -799,9 +799,9 @@ pub async fn assess_many(
     }
 }
 
-/// What every item of an [`assess_many`] batch shares.
+/// What every item of a fee batch ([`assess_many`], [`request_payment_many`]) shares.
 #[derive(Clone, Copy)]
-struct AssessRun<'a> {
+struct FeeRun<'a> {
     ctx: &'a Ctx,
     /// The batch's trip codes.
     codes: &'a [&'a str],
@@ -816,7 +816,7 @@ async fn assess_item<X: Journal>(
     mut tx: X,
     batch: Option<FeeBatch>,
     (input, now): &(AssessInput, i64),
-    run: AssessRun<'_>,
+    run: FeeRun<'_>,
 ) -> (X, Option<FeeBatch>, Result<Assessment, Refusal<AppError>>) {
     let mut batch = match batch {
         Some(b) => b,
@@ -1520,7 +1520,7 @@ pub async fn request_payment_many(
 ) -> Result<Vec<Result<FeePayment, AppError>>, AppError> {
     let guard = sqlite_decides_first(db);
     let codes: Vec<&str> = requests.iter().map(|(c, _)| c.as_str()).collect();
-    let run = RequestRun {
+    let run = FeeRun {
         ctx,
         codes: &codes,
         schedules: fees::schedules()?,
@@ -1560,16 +1560,6 @@ pub async fn request_payment_many(
         .collect())
 }
 
-/// What every item of a [`request_payment_many`] batch shares.
-#[derive(Clone, Copy)]
-struct RequestRun<'a> {
-    ctx: &'a Ctx,
-    /// The batch's trip codes.
-    codes: &'a [&'a str],
-    schedules: &'a [fees::Schedule],
-    guard: Guard,
-}
-
 /// One request of [`request_payment_many`] in either kind of transaction: decided on what
 /// the batch read ([`RequestBatch::ask`]) under [`Guard::DecideFirst`], else on its own reads
 /// behind its savepoint ([`request_in`]).
@@ -1577,7 +1567,7 @@ async fn request_item<X: Journal>(
     mut tx: X,
     mut batch: RequestBatch,
     (code, now): &(String, i64),
-    run: RequestRun<'_>,
+    run: FeeRun<'_>,
 ) -> (
     X,
     RequestBatch,
