@@ -168,6 +168,24 @@ impl From<AppError> for Stop {
     }
 }
 
+impl From<Refusal<AppError>> for Stop {
+    /// An item refused is refused, a batch failure fails.
+    fn from(r: Refusal<AppError>) -> Self {
+        match r {
+            Refusal::Item(e) => Stop::Refused(e),
+            Refusal::Batch(e) => Stop::Failed(e),
+        }
+    }
+}
+
+impl From<Refusal<AppError>> for AppError {
+    fn from(r: Refusal<AppError>) -> Self {
+        match r {
+            Refusal::Item(e) | Refusal::Batch(e) => e,
+        }
+    }
+}
+
 impl From<Stop> for AppError {
     fn from(s: Stop) -> Self {
         match s {

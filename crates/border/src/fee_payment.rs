@@ -38,8 +38,8 @@
 //!   crossings, what of them is paid and outstanding, and the money received that day with
 //!   the collector's and the budget's shares.
 
-use crate::bulk::{Refusal, Stop};
-use crate::declaration::{self, Stage, Trip};
+use crate::bulk::{Guard, Refusal, Stop};
+use crate::declaration::{self, Stage};
 use crate::fees::{self, FeeInput, FeeQuote, VehicleInput, VehicleKind};
 use crate::gates::Direction;
 use crate::hs;
@@ -47,7 +47,6 @@ use crate::journey::Journal;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use std::sync::atomic::{AtomicBool, Ordering};
 use tinhso_kernel::{AppError, ErrorCode, Invalid};
 use tinhso_services::payment as gateway;
 use tinhso_services::vietqr;
@@ -70,7 +69,7 @@ pub(crate) fn unique_as(e: sqlx::Error, refused: impl FnOnce() -> AppError) -> A
 }
 
 /// [`unique_as`] for a statement run through [`Exec`] (either engine).
-fn unique_db_as(e: DbError, refused: impl FnOnce() -> AppError) -> AppError {
+pub(crate) fn unique_db_as(e: DbError, refused: impl FnOnce() -> AppError) -> AppError {
     if e.is_unique_violation() {
         refused()
     } else {
@@ -169,58 +168,10 @@ pub fn default_journey(d: Direction) -> &'static str {
     }
 }
 
-/// The (vehicle_kind, payload_kg) of the trip's vehicle and of its trailer (xe và rơ moóc), in
-/// one statement.
-#[allow(clippy::type_complexity)]
-async fn vehicle_rows(
-    conn: &mut sqlx::AnyConnection,
-    trip: &Trip,
-) -> Result<(Option<(String, i64)>, Option<(String, i64)>), AppError> {
-    let trailer = trip.trailer_plate.as_deref();
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT plate, vehicle_kind, payload_kg FROM border_vehicles WHERE plate IN ($1, $2)",
-    )
-    .bind(&trip.vehicle_plate)
-    .bind(trailer.unwrap_or(&trip.vehicle_plate))
-    .fetch_all(conn)
-    .await
-    .map_err(db_err)?;
-    let of = |plate: Option<&str>| {
-        rows.iter()
-            .find(|(p, _, _)| Some(p.as_str()) == plate)
-            .map(|(_, kind, payload)| (kind.clone(), *payload))
-    };
-    Ok((of(Some(&trip.vehicle_plate)), of(trailer)))
-}
-
-/// The fee input of a trip: its vehicle (a container by size; a tractor with a trailer by the
-/// trailer's payload — to be confirmed against the resolution; a tractor alone as a tractor;
-/// a truck by its payload), its goods' fee categories, the journey and the local day of its
-/// expected arrival.
-/// Read in `conn` (the assessment's transaction).
-pub async fn fee_input(
-    conn: &mut sqlx::AnyConnection,
-    trip: &Trip,
-    input: &AssessInput,
-) -> Result<FeeInput, AppError> {
-    // The vehicle is read only when the goods do not travel in a container.
-    let (vehicle, trailer) = if input.container.trim().is_empty() {
-        vehicle_rows(conn, trip).await?
-    } else {
-        (None, None)
-    };
-    let codes: Vec<&str> = trip.goods.iter().map(|g| g.hs_code.as_str()).collect();
-    fee_input_of(
-        trip.direction(),
-        trip.expected_arrival,
-        &codes,
-        vehicle,
-        trailer,
-        input,
-    )
-}
-
-/// [`fee_input`] on what was read (the rule, shared with [`assess_many`]'s batch reads): the
+/// The fee input of a trip (the rule of [`assess_many`]'s and [`assess_in`]'s reads): its
+/// vehicle (a container by size; a tractor with a trailer by the trailer's payload — to be
+/// confirmed against the resolution; a tractor alone as a tractor; a truck by its payload), its
+/// goods' fee categories, the journey and the local day of its expected arrival — from the
 /// trip's direction, expected arrival and goods' HS codes, and the (kind, payload) of its
 /// vehicle and trailer.
 fn fee_input_of(
@@ -406,72 +357,54 @@ pub async fn assess_at(
     now: i64,
 ) -> Result<Assessment, AppError> {
     let mut tx = db.begin_write().await?;
-    let a = assess_in(&mut tx, ctx, input, now, fees::schedules()?, None).await?;
+    let a = assess_in(
+        &mut tx,
+        ctx,
+        input,
+        now,
+        fees::schedules()?,
+        None,
+        Guard::Savepoint,
+    )
+    .await
+    .map_err(AppError::from)?;
     tx.commit().await?;
     Ok(a)
 }
 
-/// [`assess_at`] inside `tx`: every rule of an assessment (shared by [`assess_at`],
-/// [`assess_many`] and the reassessment of a payment request after a change of schedule),
-/// priced under the schedules `schedules`; `why` goes on the audit entry (`reason`).
+/// [`assess_at`] inside `tx`, of either kind: every rule of an assessment (shared by
+/// [`assess_at`] and the reassessment of a payment request after a change of schedule),
+/// priced under the schedules `schedules`; `why` goes on the audit entry (`reason`). The trip
+/// is read and assessed as one item of [`assess_many`] ([`FeeBatch`]); `guard` says what a
+/// failure after a write is ([`FeeBatch::assess`]).
+#[allow(clippy::too_many_arguments)]
 async fn assess_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     ctx: &Ctx,
     input: &AssessInput,
     now: i64,
     schedules: &[fees::Schedule],
     why: Option<&str>,
-) -> Result<Assessment, AppError> {
-    let trip = declaration::get_in(tx.conn(), &input.trip_code)
-        .await?
-        .ok_or_else(|| unknown_trip(&input.trip_code))?;
-    let fi = fee_input(tx.conn(), &trip, input).await?;
-    let quote = fees::quote_in(schedules, &fi)?;
-    let prior = sqlx::query(&format!(
-        "SELECT {ASSESSMENT_COLUMNS} FROM border_fee_assessments \
-         WHERE trip_id = $1 AND status <> 'superseded' AND topup_of IS NULL"
-    ))
-    .bind(&trip.id)
-    .fetch_optional(tx.conn())
-    .await
-    .map_err(db_err)?
-    .as_ref()
-    .map(assessment_of)
-    .transpose()?;
-    let head = TripHead::of(&trip);
-    match assess_step(&head, prior, quote)? {
-        AssessStep::Keep(a) => Ok(a),
-        AssessStep::Reprice(p, quote) => {
-            let fee_date = fi.date.format("%Y-%m-%d").to_string();
-            reprice_paid_in(tx, ctx, &trip, &p, quote, fee_date, now, why).await
-        }
-        AssessStep::New { supersedes, quote } => {
-            let a = new_assessment(&head, fi.date, quote, ctx, now);
-            write_new(tx, ctx, &a, supersedes.as_deref(), why).await?;
-            Ok(a)
-        }
-    }
+    guard: Guard,
+) -> Result<Assessment, Refusal<AppError>> {
+    let mut batch = FeeBatch::read(tx, &[input.trip_code.trim()])
+        .await
+        .map_err(Refusal::Batch)?;
+    let a = batch
+        .assess(tx, ctx, input, now, schedules, guard, why)
+        .await?;
+    batch.flush(tx).await.map_err(after_write(guard))?;
+    Ok(a)
 }
 
 /// The trip's columns an assessment keeps (chuyến được tính phí).
+#[derive(Clone)]
 struct TripHead {
     id: String,
     code: String,
     version: i64,
     gate: String,
     stage: Stage,
-}
-
-impl TripHead {
-    fn of(trip: &Trip) -> Self {
-        Self {
-            id: trip.id.clone(),
-            code: trip.code.clone(),
-            version: trip.version,
-            gate: trip.gate.clone(),
-            stage: trip.stage(),
-        }
-    }
 }
 
 /// What assessing a trip does, decided on what was read ([`assess_step`]). (One lives per
@@ -733,9 +666,9 @@ async fn assessment_entries(
 /// `declaration_corrected` / `schedule_changed` / `reassessed`) goes on the audit entry.
 #[allow(clippy::too_many_arguments)]
 async fn reprice_paid_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     ctx: &Ctx,
-    trip: &Trip,
+    trip: &TripHead,
     base: &Assessment,
     quote: FeeQuote,
     fee_date: String,
@@ -747,7 +680,9 @@ async fn reprice_paid_in(
          WHERE trip_id = $1 AND topup_of IS NOT NULL AND status <> 'superseded' \
          ORDER BY assessed_at, id"
     );
-    let topups = fetch_mapped(sqlx::query(&sql).bind(&trip.id), tx.conn(), assessment_of).await?;
+    let topups = tx
+        .rows(&sql, &[Param::Text(&trip.id)], assessment_at)
+        .await?;
     let (back, back_collector) = crate::fee_refund::rate_change_refunded_in(tx, &trip.id).await?;
     let paid: Vec<&Assessment> = topups.iter().filter(|t| t.status == "paid").collect();
     let settled = base.amount_vnd + paid.iter().map(|t| t.amount_vnd).sum::<i64>() - back;
@@ -802,7 +737,11 @@ async fn reprice_paid_in(
         crate::fee_refund::open_rate_change_in(
             tx,
             ctx,
-            trip,
+            crate::fee_refund::TripRef {
+                id: &trip.id,
+                code: &trip.code,
+                gate: &trip.gate,
+            },
             (-diff, collector),
             format!(
                 "Giá mới {} đồng, đã nộp {} đồng ({why})",
@@ -825,95 +764,77 @@ pub async fn assess_many(
 ) -> Result<Vec<Result<Assessment, AppError>>, AppError> {
     let guard = sqlite_decides_first(db);
     let codes: Vec<&str> = inputs.iter().map(|(i, _)| i.trip_code.trim()).collect();
-    let run = AssessRun {
+    let run = FeeRun {
         ctx,
         codes: &codes,
         schedules: fees::schedules()?,
         guard,
-        reprices: None,
     };
-    if guard == crate::bulk::Guard::DecideFirst {
-        // Decided before written: natively on a SQLite file — unless a paid fee is among the
-        // trips (priced again through a sqlx transaction, below): then nothing was written
-        // and the batch runs again there.
-        let reprices = AtomicBool::new(false);
-        let native = crate::bulk::each_decided(
-            db,
-            None::<FeeBatch>,
-            inputs,
-            |tx: Tx, batch, item| {
-                assess_item(
-                    tx,
-                    batch,
-                    item,
-                    AssessRun {
-                        reprices: Some(&reprices),
-                        ..run
-                    },
-                )
-            },
-            |tx, e| std::future::ready((tx, Ok(e))),
-            flush_batch,
-        )
-        .await;
-        if !reprices.load(Ordering::Relaxed) {
-            return native;
+    match guard {
+        // Decided before written: natively on a SQLite file, a paid fee priced again
+        // included ([`reprice_paid_in`]).
+        Guard::DecideFirst => {
+            crate::bulk::each_decided(
+                db,
+                None::<FeeBatch>,
+                inputs,
+                |tx: Tx, batch, item| assess_item(tx, batch, item, run),
+                |tx, e| std::future::ready((tx, Ok(e))),
+                flush_batch,
+            )
+            .await
         }
-        tracing::debug!(
-            items = inputs.len(),
-            "fee assessments with a paid fee: in sqlx"
-        );
+        Guard::Savepoint => {
+            crate::bulk::each_guarded(
+                db,
+                guard,
+                None::<FeeBatch>,
+                inputs,
+                |tx: WriteTx, batch, item| assess_item(tx, batch, item, run),
+                |tx, e| std::future::ready((tx, Ok(e))),
+                flush_batch,
+            )
+            .await
+        }
     }
-    crate::bulk::each_guarded(
-        db,
-        guard,
-        None::<FeeBatch>,
-        inputs,
-        |tx: WriteTx, batch, item| assess_item(tx, batch, item, run),
-        |tx, e| std::future::ready((tx, Ok(e))),
-        flush_batch,
-    )
-    .await
 }
 
-/// What every item of an [`assess_many`] batch shares.
+/// What every item of a fee batch ([`assess_many`], [`request_payment_many`]) shares.
 #[derive(Clone, Copy)]
-struct AssessRun<'a> {
+struct FeeRun<'a> {
     ctx: &'a Ctx,
     /// The batch's trip codes.
     codes: &'a [&'a str],
     schedules: &'a [fees::Schedule],
-    guard: crate::bulk::Guard,
-    /// In a native transaction: set (and the batch failed before it wrote) when a trip's fee
-    /// is paid ([`FeeBatch::may_reprice`]).
-    reprices: Option<&'a AtomicBool>,
+    guard: Guard,
 }
 
 /// One item of [`assess_many`] in either kind of transaction. The batch's trips, vehicles,
 /// goods and current assessments are read in the transaction by its first item (three
 /// statements for the batch).
-async fn assess_item<X: Journal + crate::bulk::BatchTx>(
+async fn assess_item<X: Journal>(
     mut tx: X,
     batch: Option<FeeBatch>,
     (input, now): &(AssessInput, i64),
-    run: AssessRun<'_>,
+    run: FeeRun<'_>,
 ) -> (X, Option<FeeBatch>, Result<Assessment, Refusal<AppError>>) {
     let mut batch = match batch {
         Some(b) => b,
         None => match FeeBatch::read(&mut tx, run.codes).await {
-            Ok(b) => match run.reprices {
-                Some(flag) if b.may_reprice() => {
-                    flag.store(true, Ordering::Relaxed);
-                    let e = AppError::internal("a paid fee among the batch's trips");
-                    return (tx, None, Err(Refusal::Batch(e)));
-                }
-                _ => b,
-            },
+            Ok(b) => b,
             Err(e) => return (tx, None, Err(Refusal::Batch(e))),
         },
     };
     let r = batch
-        .assess(&mut tx, run.ctx, input, *now, run.schedules, run.guard)
+        .assess(
+            &mut tx,
+            run.ctx,
+            input,
+            *now,
+            run.schedules,
+            run.guard,
+            None,
+        )
         .await;
     (tx, Some(batch), r)
 }
@@ -927,12 +848,22 @@ async fn flush_batch<X: Exec>(mut tx: X, batch: Option<FeeBatch>) -> (X, Result<
     (tx, written)
 }
 
+/// What fails once an item has written (after its rules passed): the batch, when no
+/// savepoint can undo the item ([`Guard::DecideFirst`]); else the item alone if a client
+/// error.
+fn after_write(guard: Guard) -> fn(AppError) -> Refusal<AppError> {
+    match guard {
+        Guard::DecideFirst => Refusal::Batch,
+        Guard::Savepoint => Refusal::below_500,
+    }
+}
+
 /// How a fee batch keeps its items apart. On SQLite the batch's transaction is the only
 /// writer and every refusal of an assessment or a payment request is decided on what it read
 /// before the item writes ([`assess_step`], [`request_in`]): no savepoint per item. On
 /// PostgreSQL a concurrent writer can still take a unique index first (the one current
 /// assessment of a trip: the insert is refused, 409): each item keeps its savepoint.
-fn sqlite_decides_first(db: &Db) -> crate::bulk::Guard {
+pub(crate) fn sqlite_decides_first(db: &Db) -> crate::bulk::Guard {
     match db.backend() {
         tinhso_store::Backend::Sqlite => crate::bulk::Guard::DecideFirst,
         tinhso_store::Backend::Postgres => crate::bulk::Guard::Savepoint,
@@ -1039,23 +970,20 @@ impl FeeBatch {
         })
     }
 
-    /// Whether an item of the batch may price a paid fee again ([`AssessStep::Reprice`]),
-    /// which reads and writes through a sqlx [`WriteTx`] ([`reprice_paid_in`]): a trip read
-    /// whose own assessment is paid. (The batch's own new assessments are due, never paid.)
-    fn may_reprice(&self) -> bool {
-        self.current.values().any(|a| a.status == "paid")
-    }
-
-    /// One item of [`assess_many`]: [`assess_step`] on what the batch read, then its writes.
-    /// A paid fee priced again goes through [`assess_in`] (it reads what was settled).
-    async fn assess<X: Journal + crate::bulk::BatchTx>(
+    /// One item of [`assess_many`] (or [`assess_in`]): [`assess_step`] on what the batch
+    /// read, then its writes; `why` goes on the audit entry. A paid fee priced again reads
+    /// what was settled ([`reprice_paid_in`]). Every refusal comes before the item's first
+    /// write; what fails after it is [`after_write`]`(guard)`.
+    #[allow(clippy::too_many_arguments)]
+    async fn assess(
         &mut self,
-        tx: &mut X,
+        tx: &mut impl Journal,
         ctx: &Ctx,
         input: &AssessInput,
         now: i64,
         schedules: &[fees::Schedule],
-        guard: crate::bulk::Guard,
+        guard: Guard,
+        why: Option<&str>,
     ) -> Result<Assessment, Refusal<AppError>> {
         let code = input.trip_code.trim();
         let t = self
@@ -1079,34 +1007,24 @@ impl FeeBatch {
             ))
         })();
         let (date, step) = decided.map_err(Refusal::below_500)?;
-        // What fails once an item has written: the batch, when no savepoint can undo it.
-        let written = |e: AppError| match guard {
-            crate::bulk::Guard::DecideFirst => Refusal::Batch(e),
-            crate::bulk::Guard::Savepoint => Refusal::below_500(e),
-        };
+        let written = after_write(guard);
         match step {
             AssessStep::Keep(a) => Ok(a),
-            // Its refusals come before its writes, as this one's do; it reads what the batch
-            // wrote.
-            AssessStep::Reprice(..) => {
-                self.flush(tx).await.map_err(Refusal::Batch)?;
-                // A native transaction never gets here: [`assess_many`] runs a batch that
-                // [`FeeBatch::may_reprice`] in a sqlx one.
-                let tx = tx.savepoints().ok_or_else(|| {
-                    Refusal::Batch(AppError::internal(
-                        "a paid fee priced again outside a sqlx write transaction",
-                    ))
-                })?;
-                assess_in(tx, ctx, input, now, schedules, None)
+            // It reads what the batch wrote.
+            AssessStep::Reprice(paid, quote) => {
+                let head = t.head.clone();
+                self.flush(tx).await.map_err(written)?;
+                let fee_date = date.format("%Y-%m-%d").to_string();
+                reprice_paid_in(tx, ctx, &head, &paid, quote, fee_date, now, why)
                     .await
-                    .map_err(Refusal::below_500)
+                    .map_err(written)
             }
             AssessStep::New { supersedes, quote } => {
                 let a = new_assessment(&t.head, date, quote, ctx, now);
                 match (guard, supersedes) {
                     // Written with the batch's other new assessments, before the commit.
-                    (crate::bulk::Guard::DecideFirst, None) => {
-                        assessment_entries(tx, ctx, &a, None, None)
+                    (Guard::DecideFirst, None) => {
+                        assessment_entries(tx, ctx, &a, None, why)
                             .await
                             .map_err(written)?;
                         self.rows.push(assessment_row(&a).map_err(written)?);
@@ -1114,7 +1032,7 @@ impl FeeBatch {
                     (_, supersedes) => {
                         // The one it supersedes may be among those kept.
                         self.flush(tx).await.map_err(written)?;
-                        write_new(tx, ctx, &a, supersedes.as_deref(), None)
+                        write_new(tx, ctx, &a, supersedes.as_deref(), why)
                             .await
                             .map_err(written)?;
                     }
@@ -1261,7 +1179,7 @@ pub async fn request_payment_under(
     schedules: &[fees::Schedule],
 ) -> Result<FeePayment, AppError> {
     let mut tx = db.begin_write().await?;
-    let p = request_in(&mut tx, ctx, trip_code, now, schedules)
+    let p = request_in(&mut tx, ctx, trip_code, now, schedules, Guard::Savepoint)
         .await
         .map_err(AppError::from)?;
     tx.commit().await?;
@@ -1300,39 +1218,38 @@ type DueByTrip = std::collections::HashMap<String, Vec<(Assessment, Option<FeePa
 /// its earliest pending request (nhu cầu thanh toán đang chờ), for many trips by code in one
 /// statement (the join goes through the payments' (trip_code, status) index): per trip code
 /// named, in the order read (a code without an assessment is there, empty).
-async fn due_with_pending(
-    conn: &mut sqlx::AnyConnection,
-    backend: tinhso_store::Backend,
-    codes: &[&str],
-) -> Result<DueByTrip, AppError> {
+async fn due_with_pending(tx: &mut impl Exec, codes: &[&str]) -> Result<DueByTrip, AppError> {
     use crate::bulk::{rows_sql, Col};
     let named: Vec<[&str; 1]> = codes.iter().map(|c| [c.trim()]).collect();
-    let source = rows_sql(backend, 1, &[("code", Col::Text)]);
-    let rows = sqlx::query(&format!(
-        "SELECT {}, {} FROM border_fee_assessments a \
-         LEFT JOIN border_fee_payments p ON p.trip_code = a.trip_code \
-         AND p.assessment_id = a.id AND p.status = 'pending' \
-         WHERE a.trip_code IN (SELECT code FROM ({source}) AS j) AND a.status <> 'superseded' \
-         ORDER BY p.created_at, p.id",
-        prefixed(ASSESSMENT_COLUMNS, "a"),
-        prefixed(PAYMENT_COLUMNS, "p"),
-    ))
-    .bind(serde_json::to_string(&named).map_err(AppError::internal)?)
-    .fetch_all(conn)
-    .await
-    .map_err(db_err)?;
+    let source = rows_sql(tx.backend(), 1, &[("code", Col::Text)]);
+    let body = serde_json::to_string(&named).map_err(AppError::internal)?;
     const ASSESSMENT_WIDTH: usize = 20;
+    let rows = tx
+        .rows(
+            &format!(
+                "SELECT {}, {} FROM border_fee_assessments a \
+                 LEFT JOIN border_fee_payments p ON p.trip_code = a.trip_code \
+                 AND p.assessment_id = a.id AND p.status = 'pending' \
+                 WHERE a.trip_code IN (SELECT code FROM ({source}) AS j) AND a.status <> 'superseded' \
+                 ORDER BY p.created_at, p.id",
+                prefixed(ASSESSMENT_COLUMNS, "a"),
+                prefixed(PAYMENT_COLUMNS, "p"),
+            ),
+            &[Param::Text(&body)],
+            |r| {
+                let pending = match r.opt_text(ASSESSMENT_WIDTH)? {
+                    Some(_) => Some(payment_at(r, ASSESSMENT_WIDTH)?),
+                    None => None,
+                };
+                Ok((assessment_at(r)?, pending))
+            },
+        )
+        .await?;
     let mut found: std::collections::HashMap<String, Vec<_>> = named
         .iter()
         .map(|[c]| (c.to_string(), Vec::new()))
         .collect();
-    for r in &rows {
-        let a = assessment_of(r)?;
-        let pending: Option<String> = r.try_get(ASSESSMENT_WIDTH).map_err(db_err)?;
-        let pending = match pending {
-            Some(_) => Some(payment_at(r, ASSESSMENT_WIDTH)?),
-            None => None,
-        };
+    for (a, pending) in rows {
         found
             .entry(a.trip_code.clone())
             .or_default()
@@ -1414,17 +1331,18 @@ fn request_step(
     })
 }
 
-/// [`request_payment_at`] inside `tx` (shared by [`request_payment_under`] and
-/// [`request_payment_many`]).
+/// [`request_payment_at`] inside `tx`, of either kind (shared by [`request_payment_under`]
+/// and [`request_payment_many`]); `guard` says what a failure after a write of its
+/// repricing is ([`assess_in`]).
 async fn request_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     ctx: &Ctx,
     trip_code: &str,
     now: i64,
     schedules: &[fees::Schedule],
+    guard: Guard,
 ) -> Result<Option<FeePayment>, Stop> {
-    let backend = tx.backend();
-    let found = due_with_pending(tx.conn(), backend, &[trip_code]).await?;
+    let found = due_with_pending(tx, &[trip_code]).await?;
     let found = found.get(trip_code.trim()).map_or(&[][..], Vec::as_slice);
     match request_step(found, schedules)? {
         RequestStep::Pending(p) => Ok(Some(p)),
@@ -1432,7 +1350,9 @@ async fn request_in(
             .await
             .map(Some)
             .map_err(Stop::Failed),
-        RequestStep::Reprice(input) => repriced_request(tx, ctx, &input, now, schedules).await,
+        RequestStep::Reprice(input) => {
+            repriced_request(tx, ctx, &input, now, schedules, guard).await
+        }
     }
 }
 
@@ -1440,14 +1360,24 @@ async fn request_in(
 /// (audit reason `schedule_changed`), then a request for what is due (`None`: nothing more,
 /// the new rate is not higher — a refund of the difference may have been opened).
 async fn repriced_request(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     ctx: &Ctx,
     input: &AssessInput,
     now: i64,
     schedules: &[fees::Schedule],
+    guard: Guard,
 ) -> Result<Option<FeePayment>, Stop> {
     // Its refusals come before its writes, and this request wrote nothing before it.
-    let a = assess_in(tx, ctx, input, now, schedules, Some("schedule_changed")).await?;
+    let a = assess_in(
+        tx,
+        ctx,
+        input,
+        now,
+        schedules,
+        Some("schedule_changed"),
+        guard,
+    )
+    .await?;
     if a.status == "paid" {
         return Ok(None);
     }
@@ -1460,7 +1390,7 @@ async fn repriced_request(
 /// The writes of a payment request whose rules passed ([`request_in`]): the pending request
 /// with its VietQR code and its audit entry (nothing here refuses the request).
 async fn request_write(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     ctx: &Ctx,
     a: Assessment,
     now: i64,
@@ -1516,7 +1446,7 @@ fn request_row(p: &FeePayment) -> serde_json::Value {
 /// A new pending request for `a` with its VietQR code, as it is to be written, and its audit
 /// entry `border.fee.payment_requested` (the row itself is the caller's to write).
 async fn pending_request(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     ctx: &Ctx,
     a: &Assessment,
     now: i64,
@@ -1588,38 +1518,78 @@ pub async fn request_payment_many(
     ctx: &Ctx,
     requests: &[(String, i64)],
 ) -> Result<Vec<Result<FeePayment, AppError>>, AppError> {
-    let schedules = fees::schedules()?;
     let guard = sqlite_decides_first(db);
     let codes: Vec<&str> = requests.iter().map(|(c, _)| c.as_str()).collect();
-    let codes = &codes;
-    let asked = crate::bulk::each_guarded(
-        db,
+    let run = FeeRun {
+        ctx,
+        codes: &codes,
+        schedules: fees::schedules()?,
         guard,
-        RequestBatch::default(),
-        requests,
-        |mut tx, mut batch, (code, now)| async move {
-            let r = match guard {
-                crate::bulk::Guard::DecideFirst => {
-                    batch.ask(&mut tx, ctx, code, *now, codes, schedules).await
-                }
-                crate::bulk::Guard::Savepoint => {
-                    request_in(&mut tx, ctx, code, *now, schedules).await
-                }
-            };
-            (tx, batch, r.map_err(|e| e.refusal_under(guard)))
-        },
-        |tx, e| std::future::ready((tx, Ok(e))),
-        |mut tx, mut batch| async move {
-            let written = batch.flush(&mut tx).await;
-            (tx, written)
-        },
-    )
-    .await?;
+    };
+    let asked = match guard {
+        // Decided before written: natively on a SQLite file, a request priced again
+        // ([`repriced_request`]) included.
+        Guard::DecideFirst => {
+            crate::bulk::each_decided(
+                db,
+                RequestBatch::default(),
+                requests,
+                |tx: Tx, batch, item| request_item(tx, batch, item, run),
+                |tx, e| std::future::ready((tx, Ok(e))),
+                flush_requests,
+            )
+            .await?
+        }
+        Guard::Savepoint => {
+            crate::bulk::each_guarded(
+                db,
+                guard,
+                RequestBatch::default(),
+                requests,
+                |tx: WriteTx, batch, item| request_item(tx, batch, item, run),
+                |tx, e| std::future::ready((tx, Ok(e))),
+                flush_requests,
+            )
+            .await?
+        }
+    };
     Ok(asked
         .into_iter()
         .zip(requests)
         .map(|(r, (code, _))| r.and_then(|p| p.ok_or_else(|| nothing_more_to_pay(code))))
         .collect())
+}
+
+/// One request of [`request_payment_many`] in either kind of transaction: decided on what
+/// the batch read ([`RequestBatch::ask`]) under [`Guard::DecideFirst`], else on its own reads
+/// behind its savepoint ([`request_in`]).
+async fn request_item<X: Journal>(
+    mut tx: X,
+    mut batch: RequestBatch,
+    (code, now): &(String, i64),
+    run: FeeRun<'_>,
+) -> (
+    X,
+    RequestBatch,
+    Result<Option<FeePayment>, Refusal<AppError>>,
+) {
+    let r = match run.guard {
+        Guard::DecideFirst => {
+            batch
+                .ask(&mut tx, run.ctx, code, *now, run.codes, run.schedules)
+                .await
+        }
+        Guard::Savepoint => {
+            request_in(&mut tx, run.ctx, code, *now, run.schedules, run.guard).await
+        }
+    };
+    (tx, batch, r.map_err(|e| e.refusal_under(run.guard)))
+}
+
+/// The end of a [`request_payment_many`] batch: the new requests kept are written.
+async fn flush_requests<X: Exec>(mut tx: X, mut batch: RequestBatch) -> (X, Result<(), AppError>) {
+    let written = batch.flush(&mut tx).await;
+    (tx, written)
 }
 
 /// A batch of payment requests decided before written (SQLite, where the batch's
@@ -1642,7 +1612,7 @@ impl RequestBatch {
     /// One request of [`request_payment_many`]: [`request_step`] on what the batch read.
     async fn ask(
         &mut self,
-        tx: &mut WriteTx,
+        tx: &mut impl Journal,
         ctx: &Ctx,
         code: &str,
         now: i64,
@@ -1650,13 +1620,12 @@ impl RequestBatch {
         schedules: &[fees::Schedule],
     ) -> Result<Option<FeePayment>, Stop> {
         if self.found.is_none() {
-            let backend = tx.backend();
-            self.found = Some(due_with_pending(tx.conn(), backend, codes).await?);
+            self.found = Some(due_with_pending(tx, codes).await?);
         }
         let Some(found) = self.found.as_mut().and_then(|f| f.get_mut(code.trim())) else {
             // Priced again earlier in this batch: read as it is now.
             self.flush(tx).await.map_err(Stop::Failed)?;
-            return request_in(tx, ctx, code, now, schedules).await;
+            return request_in(tx, ctx, code, now, schedules, Guard::DecideFirst).await;
         };
         match request_step(found, schedules)? {
             RequestStep::Pending(p) => Ok(Some(p)),
@@ -1675,13 +1644,13 @@ impl RequestBatch {
                     f.remove(code.trim());
                 }
                 self.flush(tx).await.map_err(Stop::Failed)?;
-                repriced_request(tx, ctx, &input, now, schedules).await
+                repriced_request(tx, ctx, &input, now, schedules, Guard::DecideFirst).await
             }
         }
     }
 
     /// Write the new requests kept: one statement.
-    async fn flush(&mut self, tx: &mut WriteTx) -> Result<(), AppError> {
+    async fn flush(&mut self, tx: &mut impl Exec) -> Result<(), AppError> {
         let rows = std::mem::take(&mut self.rows);
         crate::bulk::insert_rows(tx, "border_fee_payments", &REQUEST_COLS, "", &rows).await?;
         Ok(())

@@ -22,12 +22,13 @@
 
 use crate::bulk::Refusal;
 use crate::declaration;
-use crate::fee_payment::unique_as;
+use crate::fee_payment::{unique_as, unique_db_as};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
-use tinhso_store::{Db, DbError, WriteTx};
+use tinhso_store::native::{Param, RowRead};
+use tinhso_store::{Db, DbError, Exec, Journal, Tx, WriteTx};
 
 /// Why a fee is refunded (lý do hoàn phí): the trip never crossed (`cancelled`, `no_show`,
 /// `returned`, `other` — a fee officer may open these), or its paid fee was priced lower
@@ -119,27 +120,32 @@ const COLUMNS: &str = "id, payment_id, assessment_id, trip_id, trip_code, gate_c
     approved_by, approved_at, paid_by, paid_at, reference";
 
 fn refund_of(r: &sqlx::any::AnyRow) -> Result<Refund, AppError> {
+    Ok(refund_at(r)?)
+}
+
+/// A refund row of [`COLUMNS`], read through either engine.
+fn refund_at(r: &dyn RowRead) -> Result<Refund, DbError> {
     Ok(Refund {
-        id: r.try_get(0).map_err(db_err)?,
-        payment_id: r.try_get(1).map_err(db_err)?,
-        assessment_id: r.try_get(2).map_err(db_err)?,
-        trip_id: r.try_get(3).map_err(db_err)?,
-        trip_code: r.try_get(4).map_err(db_err)?,
-        gate_code: r.try_get(5).map_err(db_err)?,
-        amount_vnd: r.try_get(6).map_err(db_err)?,
-        collector_vnd: r.try_get(7).map_err(db_err)?,
-        budget_vnd: r.try_get(8).map_err(db_err)?,
-        reason: r.try_get(9).map_err(db_err)?,
-        note: r.try_get(10).map_err(db_err)?,
-        refund_to: r.try_get(11).map_err(db_err)?,
-        status: r.try_get(12).map_err(db_err)?,
-        requested_by: r.try_get(13).map_err(db_err)?,
-        requested_at: r.try_get(14).map_err(db_err)?,
-        approved_by: r.try_get(15).map_err(db_err)?,
-        approved_at: r.try_get(16).map_err(db_err)?,
-        paid_by: r.try_get(17).map_err(db_err)?,
-        paid_at: r.try_get(18).map_err(db_err)?,
-        reference: r.try_get(19).map_err(db_err)?,
+        id: r.text(0)?,
+        payment_id: r.text(1)?,
+        assessment_id: r.text(2)?,
+        trip_id: r.text(3)?,
+        trip_code: r.text(4)?,
+        gate_code: r.text(5)?,
+        amount_vnd: r.int(6)?,
+        collector_vnd: r.int(7)?,
+        budget_vnd: r.int(8)?,
+        reason: r.text(9)?,
+        note: r.text(10)?,
+        refund_to: r.text(11)?,
+        status: r.text(12)?,
+        requested_by: r.text(13)?,
+        requested_at: r.int(14)?,
+        approved_by: r.opt_text(15)?,
+        approved_at: r.opt_int(16)?,
+        paid_by: r.opt_text(17)?,
+        paid_at: r.opt_int(18)?,
+        reference: r.opt_text(19)?,
     })
 }
 
@@ -390,19 +396,47 @@ pub async fn open_due_since(
             },
         ));
     }
-    let opened =
-        crate::bulk::each_behind_savepoint(db, (), &due, |mut tx, (), (code, input)| async move {
-            let r = open_in(&mut tx, ctx, code, input, now).await;
-            (tx, (), r.map_err(Refusal::below_500))
-        })
-        .await?;
+    let opened = match crate::fee_payment::sqlite_decides_first(db) {
+        // Every refusal of [`open_in`] comes before its insert (decided before written): on
+        // SQLite natively, no savepoint per trip.
+        crate::bulk::Guard::DecideFirst => {
+            crate::bulk::each_decided(
+                db,
+                (),
+                &due,
+                |tx: Tx, (), item| open_item(tx, ctx, item, now),
+                |tx, e| std::future::ready((tx, Ok(e))),
+                |tx, ()| std::future::ready((tx, Ok(()))),
+            )
+            .await?
+        }
+        crate::bulk::Guard::Savepoint => {
+            crate::bulk::each_behind_savepoint(db, (), &due, |tx: WriteTx, (), item| {
+                open_item(tx, ctx, item, now)
+            })
+            .await?
+        }
+    };
     // A trip refused here (e.g. refunded meanwhile by an officer) is simply not opened.
     Ok(opened.into_iter().filter_map(Result::ok).collect())
 }
 
-/// [`open`] inside `tx`.
+/// One trip of [`open_due_since`] in either kind of transaction: a client error refuses the
+/// trip alone (it wrote nothing), anything else fails the batch.
+async fn open_item<X: Journal>(
+    mut tx: X,
+    ctx: &Ctx,
+    (code, input): &(String, RefundInput),
+    now: i64,
+) -> (X, (), Result<Refund, Refusal<AppError>>) {
+    let r = open_in(&mut tx, ctx, code, input, now).await;
+    (tx, (), r.map_err(Refusal::below_500))
+}
+
+/// [`open`] inside `tx` (either kind): every refusal is decided on what it read before its
+/// one insert ([`insert_in`]).
 async fn open_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     ctx: &Ctx,
     trip_code: &str,
     input: &RefundInput,
@@ -445,16 +479,17 @@ async fn open_in(
         }
     }
     errs.into_result()?;
-    let trip = declaration::get_in(tx.conn(), trip_code)
+    let trip = declaration::head_in(tx, trip_code)
         .await?
         .ok_or_else(AppError::not_found)?;
-    let crossed: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM border_trip_stages WHERE trip_id = $1 AND stage = 'crossed'",
-    )
-    .bind(&trip.id)
-    .fetch_one(tx.conn())
-    .await
-    .map_err(db_err)?;
+    let crossed = tx
+        .row(
+            "SELECT COUNT(*) FROM border_trip_stages WHERE trip_id = $1 AND stage = 'crossed'",
+            &[Param::Text(&trip.id)],
+            |r| r.int(0),
+        )
+        .await?
+        .unwrap_or(0);
     if crossed > 0 {
         return Err(AppError::conflict(
             format!("Chuyến {} đã qua cửa khẩu; phí không được hoàn", trip.code),
@@ -477,13 +512,13 @@ async fn open_in(
             ),
         ));
     }
-    let prior: Option<(String, String)> = sqlx::query_as(
-        "SELECT id, status FROM border_fee_refunds WHERE trip_id = $1 AND reason <> 'rate_change'",
-    )
-    .bind(&trip.id)
-    .fetch_optional(tx.conn())
-    .await
-    .map_err(db_err)?;
+    let prior = tx
+        .row(
+            "SELECT id, status FROM border_fee_refunds WHERE trip_id = $1 AND reason <> 'rate_change'",
+            &[Param::Text(&trip.id)],
+            |r| Ok((r.text(0)?, r.text(1)?)),
+        )
+        .await?;
     if let Some((id, status)) = prior {
         let (vi, en) = status_name(&status);
         return Err(AppError::conflict(
@@ -499,16 +534,24 @@ async fn open_in(
             ),
         ));
     }
-    let paid = sqlx::query(
-        "SELECT p.id, a.id, p.amount_vnd, p.collector_vnd, p.gateway, p.gateway_txn_id \
-         FROM border_fee_payments p JOIN border_fee_assessments a ON a.id = p.assessment_id \
-         WHERE a.trip_id = $1 AND a.status = 'paid' AND a.topup_of IS NULL AND p.status = 'paid'",
-    )
-    .bind(&trip.id)
-    .fetch_optional(tx.conn())
-    .await
-    .map_err(db_err)?;
-    let Some(paid) = paid else {
+    let paid = tx
+        .row(
+            "SELECT p.id, a.id, p.amount_vnd, p.collector_vnd, p.gateway, p.gateway_txn_id \
+             FROM border_fee_payments p JOIN border_fee_assessments a ON a.id = p.assessment_id \
+             WHERE a.trip_id = $1 AND a.status = 'paid' AND a.topup_of IS NULL AND p.status = 'paid'",
+            &[Param::Text(&trip.id)],
+            |r| {
+                Ok(PaidFee {
+                    payment_id: r.text(0)?,
+                    assessment_id: r.text(1)?,
+                    amount_vnd: r.int(2)?,
+                    collector_vnd: r.int(3)?,
+                    refund_to: refund_to(r, 4)?,
+                })
+            },
+        )
+        .await?;
+    let Some(mut fee) = paid else {
         return Err(AppError::conflict(
             format!(
                 "Phí của chuyến {} chưa được nộp; không có gì để hoàn",
@@ -520,33 +563,22 @@ async fn open_in(
             ),
         ));
     };
-    let gateway: String = paid.try_get(4).map_err(db_err)?;
-    let txn: Option<String> = paid.try_get(5).map_err(db_err)?;
-    let mut fee = PaidFee {
-        payment_id: paid.try_get(0).map_err(db_err)?,
-        assessment_id: paid.try_get(1).map_err(db_err)?,
-        amount_vnd: paid.try_get(2).map_err(db_err)?,
-        collector_vnd: paid.try_get(3).map_err(db_err)?,
-        refund_to: format!("{gateway}:{}", txn.unwrap_or_default()),
-    };
     // Paid top-ups (thu bổ sung) are given back with the fee, through their own
     // transactions, less what rate-change refunds already gave back.
-    for t in sqlx::query(
-        "SELECT p.amount_vnd, p.collector_vnd, p.gateway, p.gateway_txn_id \
-         FROM border_fee_payments p JOIN border_fee_assessments a ON a.id = p.assessment_id \
-         WHERE a.trip_id = $1 AND a.status = 'paid' AND a.topup_of IS NOT NULL \
-         AND p.status = 'paid' ORDER BY p.paid_at, p.id",
-    )
-    .bind(&trip.id)
-    .fetch_all(tx.conn())
-    .await
-    .map_err(db_err)?
-    {
-        fee.amount_vnd += t.try_get::<i64, _>(0).map_err(db_err)?;
-        fee.collector_vnd += t.try_get::<i64, _>(1).map_err(db_err)?;
-        let gateway: String = t.try_get(2).map_err(db_err)?;
-        let txn: Option<String> = t.try_get(3).map_err(db_err)?;
-        fee.refund_to = format!("{},{gateway}:{}", fee.refund_to, txn.unwrap_or_default());
+    let topups = tx
+        .rows(
+            "SELECT p.amount_vnd, p.collector_vnd, p.gateway, p.gateway_txn_id \
+             FROM border_fee_payments p JOIN border_fee_assessments a ON a.id = p.assessment_id \
+             WHERE a.trip_id = $1 AND a.status = 'paid' AND a.topup_of IS NOT NULL \
+             AND p.status = 'paid' ORDER BY p.paid_at, p.id",
+            &[Param::Text(&trip.id)],
+            |r| Ok((r.int(0)?, r.int(1)?, refund_to(r, 2)?)),
+        )
+        .await?;
+    for (amount, collector, to) in topups {
+        fee.amount_vnd += amount;
+        fee.collector_vnd += collector;
+        fee.refund_to = format!("{},{to}", fee.refund_to);
     }
     let (back, back_collector) = rate_change_refunded_in(tx, &trip.id).await?;
     fee.amount_vnd -= back;
@@ -572,7 +604,7 @@ async fn open_in(
     insert_in(
         tx,
         ctx,
-        &trip,
+        TripRef::of(&trip),
         &fee,
         (amount, collector, budget),
         (reason, &note),
@@ -581,25 +613,49 @@ async fn open_in(
     .await
 }
 
+/// Where a paid transaction's money goes back (`<gateway>:<transaction id>`), from the
+/// gateway and transaction id columns at `i` and `i + 1`.
+fn refund_to(r: &dyn RowRead, i: usize) -> Result<String, DbError> {
+    Ok(format!(
+        "{}:{}",
+        r.text(i)?,
+        r.opt_text(i + 1)?.unwrap_or_default()
+    ))
+}
+
 /// The rate-change refunds (hoàn phần chênh lệch) opened for a trip, whatever their state:
 /// (amount, the collector's share).
 pub(crate) async fn rate_change_refunded_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Exec,
     trip_id: &str,
 ) -> Result<(i64, i64), AppError> {
-    let row = sqlx::query(
+    tx.row(
         "SELECT CAST(COALESCE(SUM(amount_vnd), 0) AS BIGINT), \
          CAST(COALESCE(SUM(collector_vnd), 0) AS BIGINT) \
          FROM border_fee_refunds WHERE trip_id = $1 AND reason = 'rate_change'",
+        &[Param::Text(trip_id)],
+        |r| Ok((r.int(0)?, r.int(1)?)),
     )
-    .bind(trip_id)
-    .fetch_one(tx.conn())
-    .await
-    .map_err(db_err)?;
-    Ok((
-        row.try_get(0).map_err(db_err)?,
-        row.try_get(1).map_err(db_err)?,
-    ))
+    .await?
+    .ok_or_else(|| AppError::internal("rate-change refunds: no sum returned"))
+}
+
+/// The trip a refund is opened for (chuyến được hoàn phí): its id, code and gate.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TripRef<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) code: &'a str,
+    pub(crate) gate: &'a str,
+}
+
+impl<'a> TripRef<'a> {
+    fn of(trip: &'a declaration::Trip) -> Self {
+        Self {
+            id: &trip.id,
+            code: &trip.code,
+            gate: &trip.gate,
+        }
+    }
 }
 
 /// Open a refund of `amount` (with `collector` of it the collector's share) of a paid fee
@@ -608,33 +664,32 @@ pub(crate) async fn rate_change_refunded_in(
 /// trip's latest paid transaction; the trip may have crossed. A trip may get several (one
 /// per decrease): the one-refund-per-payment rule is for trips that never crossed.
 pub(crate) async fn open_rate_change_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     ctx: &Ctx,
-    trip: &declaration::Trip,
+    trip: TripRef<'_>,
     (amount, collector): (i64, i64),
     note: String,
     now: i64,
 ) -> Result<Refund, AppError> {
-    let paid = sqlx::query(
-        "SELECT p.id, a.id, p.gateway, p.gateway_txn_id \
-         FROM border_fee_payments p JOIN border_fee_assessments a ON a.id = p.assessment_id \
-         WHERE a.trip_id = $1 AND a.status = 'paid' AND p.status = 'paid' \
-         ORDER BY p.paid_at DESC, p.id DESC",
-    )
-    .bind(&trip.id)
-    .fetch_optional(tx.conn())
-    .await
-    .map_err(db_err)?
-    .ok_or_else(|| AppError::internal("a rate-change refund without a paid fee"))?;
-    let gateway: String = paid.try_get(2).map_err(db_err)?;
-    let txn: Option<String> = paid.try_get(3).map_err(db_err)?;
-    let fee = PaidFee {
-        payment_id: paid.try_get(0).map_err(db_err)?,
-        assessment_id: paid.try_get(1).map_err(db_err)?,
-        amount_vnd: amount,
-        collector_vnd: collector,
-        refund_to: format!("{gateway}:{}", txn.unwrap_or_default()),
-    };
+    let fee = tx
+        .row(
+            "SELECT p.id, a.id, p.gateway, p.gateway_txn_id \
+             FROM border_fee_payments p JOIN border_fee_assessments a ON a.id = p.assessment_id \
+             WHERE a.trip_id = $1 AND a.status = 'paid' AND p.status = 'paid' \
+             ORDER BY p.paid_at DESC, p.id DESC",
+            &[Param::Text(trip.id)],
+            |r| {
+                Ok(PaidFee {
+                    payment_id: r.text(0)?,
+                    assessment_id: r.text(1)?,
+                    amount_vnd: amount,
+                    collector_vnd: collector,
+                    refund_to: refund_to(r, 2)?,
+                })
+            },
+        )
+        .await?
+        .ok_or_else(|| AppError::internal("a rate-change refund without a paid fee"))?;
     insert_in(
         tx,
         ctx,
@@ -650,38 +705,39 @@ pub(crate) async fn open_rate_change_in(
 /// Write a requested refund of `fee` (amount and shares, reason and note) with its audit
 /// entry `border.fee.refund_request` and event `border.fee.refund_requested`.
 async fn insert_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     ctx: &Ctx,
-    trip: &declaration::Trip,
+    trip: TripRef<'_>,
     fee: &PaidFee,
     (amount, collector, budget): (i64, i64, i64),
     (reason, note): (&str, &str),
     now: i64,
 ) -> Result<Refund, AppError> {
     let id = format!("PR-{}", uuid::Uuid::now_v7().simple());
-    sqlx::query(
+    tx.execute(
         "INSERT INTO border_fee_refunds (id, payment_id, assessment_id, trip_id, trip_code, gate_code, \
          amount_vnd, collector_vnd, budget_vnd, reason, note, refund_to, status, requested_by, requested_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'requested', $13, $14)",
+        &[
+            Param::Text(&id),
+            Param::Text(&fee.payment_id),
+            Param::Text(&fee.assessment_id),
+            Param::Text(trip.id),
+            Param::Text(trip.code),
+            Param::Text(trip.gate),
+            Param::Int(amount),
+            Param::Int(collector),
+            Param::Int(budget),
+            Param::Text(reason),
+            Param::Text(note),
+            Param::Text(&fee.refund_to),
+            Param::Text(&ctx.actor),
+            Param::Int(now),
+        ],
     )
-    .bind(&id)
-    .bind(&fee.payment_id)
-    .bind(&fee.assessment_id)
-    .bind(&trip.id)
-    .bind(&trip.code)
-    .bind(&trip.gate)
-    .bind(amount)
-    .bind(collector)
-    .bind(budget)
-    .bind(reason)
-    .bind(note)
-    .bind(&fee.refund_to)
-    .bind(&ctx.actor)
-    .bind(now)
-    .execute(tx.conn())
     .await
     .map_err(|e| {
-        unique_as(e, || {
+        unique_db_as(e, || {
             AppError::conflict(
                 format!("Phí của chuyến {} vừa được đề nghị hoàn; hãy tải lại", trip.code),
                 format!("A refund of trip {}'s fee was just opened; reload", trip.code),
@@ -696,14 +752,18 @@ async fn insert_in(
         "border.fee.refund_request",
         "border_fee_refund",
         &id,
-        &trip.gate,
+        trip.gate,
         summary.clone(),
     ))
     .await?;
     tx.emit("border.fee.refund_requested", &summary).await?;
-    by_id_in(tx.conn(), &id)
-        .await?
-        .ok_or_else(|| AppError::internal("refund vanished"))
+    tx.row(
+        &format!("SELECT {COLUMNS} FROM border_fee_refunds WHERE id = $1"),
+        &[Param::Text(&id)],
+        refund_at,
+    )
+    .await?
+    .ok_or_else(|| AppError::internal("refund vanished"))
 }
 
 /// The collector's and the budget's shares of a refund of `amount` out of a payment of

@@ -1646,16 +1646,11 @@ async fn a_new_rate_between_assessment_and_payment_is_asked_for_instead_of_the_o
     );
 }
 
-/// `trip` (an HN export by a 1.5 t truck) corrected from `version` to carry `goods`, then
-/// assessed again: the trip at its new version and what the assessment returned.
-async fn correct_and_assess(
-    db: &Db,
-    trip: &Trip,
-    version: i64,
-    goods: &[(&str, i64)],
-) -> (Trip, fee_payment::Assessment) {
+/// `trip` (an HN export by a 1.5 t truck) corrected from `version` to carry `goods`: the
+/// trip at its new version.
+async fn corrected(db: &Db, trip: &Trip, version: i64, goods: &[(&str, i64)]) -> Trip {
     let input = declaration_input("HN", "export", &trip.vehicle_plate, 1500, goods);
-    let t = declaration::correct(
+    declaration::correct(
         db,
         &crate::sys(),
         &declaration::Correction {
@@ -1667,9 +1662,139 @@ async fn correct_and_assess(
         },
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// [`corrected`], then assessed again: the trip at its new version and what the assessment
+/// returned.
+async fn correct_and_assess(
+    db: &Db,
+    trip: &Trip,
+    version: i64,
+    goods: &[(&str, i64)],
+) -> (Trip, fee_payment::Assessment) {
+    let t = corrected(db, trip, version, goods).await;
     let a = assessed(db, trip).await;
     (t, a)
+}
+
+/// A trip (an HN export by a 1.5 t truck carrying `goods`) with its fee assessed and paid
+/// (`txn`): the trip and its fee.
+async fn paid_with(db: &Db, plate: &str, goods: &[(&str, i64)], txn: &str) -> (Trip, Assessment) {
+    let trip = declare(db, "HN", "export", plate, 1500, goods).await;
+    let fee = assessed(db, &trip).await;
+    let p = fee_payment::request_payment(db, &crate::sys(), &trip.code)
+        .await
+        .unwrap();
+    pay(db, &p, txn).await;
+    (trip, fee)
+}
+
+/// A batch of assessments that meets paid fees prices them again in its own transaction
+/// (natively on a SQLite file, no second run through sqlx): a paid fee priced lower opens
+/// its rate-change refund, one priced higher gets its top-up, each with its audit entry and
+/// event, in the same batch as new fees; the refused items (an unknown trip, a cancelled
+/// one) write nothing and the others are kept; the same trip again in the batch sees what
+/// the batch wrote (no second refund). The top-up is then asked for in a batch of payment
+/// requests beside a paid fee (refused alone).
+#[tokio::test]
+async fn a_batch_reprices_paid_fees_with_their_refunds_and_a_refused_item_writes_nothing() {
+    let t = crate::env().await;
+    let db = &t.db;
+    let with_ore = [("0810.60.00", 1000), ("2601.11.00", 400)];
+    let durian_only = [("0810.60.00", 1000)];
+    let (lower, lower_fee) = paid_with(db, "12C-975.01", &with_ore, "TXN-LOW").await;
+    let (higher, higher_fee) = paid_with(db, "12C-975.02", &durian_only, "TXN-HIGH").await;
+    let diff = lower_fee.amount_vnd - higher_fee.amount_vnd;
+    assert!(diff > 0, "ore costs more: {diff}");
+    let fresh = declare(db, "HN", "export", "12C-975.03", 1500, &durian_only).await;
+    let gone = declare(db, "HN", "export", "12C-975.04", 1500, &durian_only).await;
+    declaration::cancel(db, &crate::sys(), &gone.code, "Đối tác huỷ đơn hàng")
+        .await
+        .unwrap();
+    corrected(db, &lower, lower.version, &durian_only).await;
+    corrected(db, &higher, higher.version, &with_ore).await;
+    let assessed_before = audit_count(db, "border.fee.assess").await;
+    let events_before = outbox_count(db, "border.fee.assessed").await;
+    let unknown = AssessInput {
+        trip_code: "HN-000000-00000".into(),
+        ..AssessInput::default()
+    };
+    let now = now_micros();
+    let out = fee_payment::assess_many(
+        db,
+        &crate::sys(),
+        &[
+            (assess_input(&lower), now),
+            (unknown, now),
+            (assess_input(&higher), now),
+            (assess_input(&gone), now),
+            (assess_input(&fresh), now),
+            (assess_input(&lower), now + 1),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(statuses(&out), [200, 422, 200, 409, 200, 200]);
+    let kept = out[0].as_ref().unwrap();
+    assert_eq!(
+        (kept.id.as_str(), kept.status.as_str()),
+        (lower_fee.id.as_str(), "paid")
+    );
+    let topup = out[2].as_ref().unwrap();
+    assert_eq!(
+        (
+            topup.topup_of.as_deref(),
+            topup.status.as_str(),
+            topup.amount_vnd
+        ),
+        (Some(higher_fee.id.as_str()), "due", diff)
+    );
+    assert_eq!(out[4].as_ref().unwrap().status, "due");
+    assert_eq!(out[5].as_ref().unwrap().id, lower_fee.id);
+    let refund = fee_refund::of_trip(db, &lower.code).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            refund.reason.as_str(),
+            refund.amount_vnd,
+            refund.refund_to.as_str(),
+            refund.status.as_str()
+        ),
+        ("rate_change", diff, "paygov:TXN-LOW", "requested")
+    );
+    assert_eq!(refund_rows(db).await, 1);
+    assert_eq!(audit_count(db, "border.fee.refund_request").await, 1);
+    assert_eq!(outbox_count(db, "border.fee.refund_requested").await, 1);
+    // The top-up and the new fee; nothing of the refused items.
+    assert_eq!(
+        audit_count(db, "border.fee.assess").await,
+        assessed_before + 2
+    );
+    assert_eq!(
+        outbox_count(db, "border.fee.assessed").await,
+        events_before + 2
+    );
+    assert!(fee_payment::history(db, &gone.code)
+        .await
+        .unwrap()
+        .is_empty());
+    let chain = tinhso_store::audit::verify(db).await.unwrap();
+    assert_eq!(chain.first_broken, None);
+
+    let asked = fee_payment::request_payment_many(
+        db,
+        &crate::sys(),
+        &[(higher.code.clone(), now), (lower.code.clone(), now)],
+    )
+    .await
+    .unwrap();
+    let ask = asked[0].as_ref().unwrap();
+    assert_eq!(
+        (ask.assessment_id.as_str(), ask.amount_vnd),
+        (topup.id.as_str(), diff)
+    );
+    assert_eq!(ask.purpose, format!("PHI HT {} BS", higher.code));
+    assert_eq!(asked[1].as_ref().unwrap_err().status(), 409);
 }
 
 /// A paid trip whose declaration loses its ore line (×5) is priced lower: the difference is
