@@ -125,6 +125,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/8017_fee_trip_id.sql"),
     },
     Migration {
+        version: 8018,
+        name: "border standby: the gates and directions with trucks waiting, by a partial index",
+        sql: include_str!("../migrations/8018_standby_waiting_pairs.sql"),
+    },
+    Migration {
         version: 8020,
         name: "border camera events: drop the unread (gate, time) index",
         sql: include_str!("../migrations/8020_events_one_index_less.sql"),

@@ -55,7 +55,7 @@ use tinhso_identity::authz::{AuthMethod, RoleAssignment};
 use tinhso_identity::{Principal, Role, Scope};
 use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
-use tinhso_store::{Db, DbError};
+use tinhso_store::{sql_profile, Db, DbError};
 
 const MINUTE: i64 = 60_000_000;
 
@@ -2668,6 +2668,8 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
     let mut h = start;
     let mut day_started = Instant::now();
     let mut day_mark = DayMark::of(&sim.report);
+    // The SQL profile (`TINHSO_SQL_PROFILE`, off by default) keeps one bucket per day.
+    sql_profile::mark("day 1");
     while h < stop {
         let h_end = h + HOUR;
         // 1. Declarations of this hour, checked with the hour's end as `now`, in one batch.
@@ -3085,6 +3087,15 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
             let now = DayMark::of(&sim.report);
             sim.report.days_detail.push(now.since(&day_mark, wall));
             day_mark = now;
+            if sql_profile::is_on() {
+                let next = sim.report.days_detail.len() + 1;
+                sql_profile::mark(&if h < stop {
+                    format!("day {next}")
+                } else {
+                    "end".to_string()
+                });
+                sql_profile::dump()?;
+            }
             day_started = Instant::now();
         }
     }
@@ -3198,6 +3209,7 @@ pub async fn run(db: &Db, opts: &Options) -> Result<Report, AppError> {
     sim.report.mean_dwell_min = mean(&all_dwell);
     sim.report.p90_dwell_min = pct(&all_dwell, 0.9);
     sim.report.elapsed_s = t0.elapsed().as_secs_f64();
+    sql_profile::dump()?;
     Ok(sim.report)
 }
 

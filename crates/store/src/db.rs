@@ -202,6 +202,8 @@ impl Db {
         };
         match backend {
             Backend::Sqlite => {
+                // Before any connection opens: the profile hooks connections as they open.
+                crate::sql_profile::start_from_env()?;
                 let url = if url.contains('?') {
                     url.to_string()
                 } else {
@@ -316,6 +318,12 @@ impl Db {
                 })
             }
             Backend::Postgres => {
+                if std::env::var_os(crate::sql_profile::ENV).is_some_and(|p| !p.is_empty()) {
+                    tracing::warn!(
+                        "{} profiles SQLite only: use pg_stat_statements on PostgreSQL",
+                        crate::sql_profile::ENV
+                    );
+                }
                 let pool = AnyPoolOptions::new()
                     .max_connections(opts.max_connections)
                     .acquire_timeout(opts.acquire_timeout)
@@ -493,6 +501,9 @@ impl Db {
         }
         for pool in [&self.pool, &self.writer] {
             close_pool(pool).await;
+        }
+        if let Err(e) = crate::sql_profile::dump() {
+            tracing::warn!(error = %e, "SQL profile not written");
         }
     }
 

@@ -12,6 +12,7 @@
 //! - [`exec`]: write transactions run natively on a SQLite file, one calling code for both
 //!   engines ([`Exec`], [`Tx`]).
 //! - [`rollup`]: daily roll-ups kept current by triggers and refreshed before reading.
+//! - [`sql_profile`]: a per-statement time profile of SQLite (`TINHSO_SQL_PROFILE`), off by default.
 //! - [`backup`]: consistent online snapshots and restore.
 //! - [`copies`]: per-database copies of rarely changed data, kept while a generation in the
 //!   database has not moved.
@@ -31,6 +32,7 @@ pub mod migrate;
 pub mod native;
 pub mod outbox;
 pub mod rollup;
+pub mod sql_profile;
 pub mod test_support;
 
 pub use db::{now_micros, Backend, Db, DbError, OwnWriter, Savepoint, WriteTx};

@@ -9,6 +9,7 @@ mod exec;
 mod group;
 mod outbox;
 mod rollup;
+mod sql_profile;
 mod storage;
 
 use tinhso_store::migrate::STORE_MIGRATIONS;
