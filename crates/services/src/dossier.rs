@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::collections::BTreeMap;
+use std::time::Instant;
 use tinhso_identity::{authorize, Permission, Principal, ResourceScope};
 use tinhso_kernel::{text, validate, AppError, ErrorCode, FieldErrors, Invalid};
 use tinhso_refdata::agencies;
@@ -513,11 +514,23 @@ async fn submit_in(
     };
     // Group commit: this submission (with its files) shares its transaction with those that
     // arrive meanwhile.
+    // The item notes when it ran, for the submission's time per step (`crate::timing`).
+    crate::timing::mark(crate::timing::Mark::Queued);
     let written = db
-        .write_grouped_native(move |tx| Box::pin(async move { write_submission(tx, &new).await }))
+        .write_grouped_native(move |tx| {
+            Box::pin(async move {
+                let start = Instant::now();
+                let w = write_submission(tx, &new).await?;
+                Ok((w, start, Instant::now()))
+            })
+        })
         .await;
+    crate::timing::mark(crate::timing::Mark::Answered);
     let (code, event, mut attached) = match written {
-        Ok(w) => w,
+        Ok((w, start, end)) => {
+            crate::timing::item_ran(start, end);
+            w
+        }
         Err(SubmitFail::Error(e)) => return Err(e),
         Err(SubmitFail::DuplicateKey) => {
             // A request with the same idempotency key committed first (a retry racing the
