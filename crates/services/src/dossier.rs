@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::collections::BTreeMap;
+use std::time::Instant;
 use tinhso_identity::{authorize, Permission, Principal, ResourceScope};
 use tinhso_kernel::{text, validate, AppError, ErrorCode, FieldErrors, Invalid};
 use tinhso_refdata::agencies;
@@ -513,11 +514,23 @@ async fn submit_in(
     };
     // Group commit: this submission (with its files) shares its transaction with those that
     // arrive meanwhile.
+    // The item notes when it ran, for the submission's time per step (`crate::timing`).
+    crate::timing::mark(crate::timing::Mark::Queued);
     let written = db
-        .write_grouped_native(move |tx| Box::pin(async move { write_submission(tx, &new).await }))
+        .write_grouped_native(move |tx| {
+            Box::pin(async move {
+                let start = Instant::now();
+                let w = write_submission(tx, &new).await?;
+                Ok((w, start, Instant::now()))
+            })
+        })
         .await;
+    crate::timing::mark(crate::timing::Mark::Answered);
     let (code, event, mut attached) = match written {
-        Ok(w) => w,
+        Ok((w, start, end)) => {
+            crate::timing::item_ran(start, end);
+            w
+        }
         Err(SubmitFail::Error(e)) => return Err(e),
         Err(SubmitFail::DuplicateKey) => {
             // A request with the same idempotency key committed first (a retry racing the
@@ -1075,8 +1088,9 @@ pub enum ActingAs<'a> {
 /// Apply an action to a dossier: checks the actor's right on the dossier's agency, the
 /// legality of the transition (409 naming the legal actions otherwise), the reason; then
 /// updates the dossier, records the signed event, the audit entry and the outbox event in one
-/// transaction — shared with other writers through group commit, except an approval that
-/// issues an electronic result, which builds and signs its PDF in a transaction of its own.
+/// transaction — shared with other writers through group commit. An approval that issues an
+/// electronic result builds and signs its PDF first, then writes it with the approval in the
+/// same group-commit item.
 pub async fn transition(
     db: &Db,
     issuing: crate::results::Issuing<'_>,
@@ -1356,10 +1370,12 @@ pub async fn transition(
     match (&result_prep, signer) {
         (Some((prep, leader_key)), Some(leader)) => {
             // Approval with an electronic result: the result is built, signed and — with a
-            // TSA — time-stamped before any transaction opens (a slow TSA holds up no
-            // writer), then written with the approval in a transaction of its own. Its number
-            // is taken there if still free; if another approval of the agency took it
-            // meanwhile, the result is built again with the next one.
+            // TSA — time-stamped before anything is queued (a slow TSA holds up no writer),
+            // then written with the approval in one group-commit item (native on a SQLite
+            // file). Its number is taken there if still free; if another approval of the
+            // agency took it meanwhile, the item writes nothing and the result is built again
+            // with the next one. A refusal under the lock undoes only this item.
+            let w = std::sync::Arc::new(w);
             let mut attempts = 0;
             loop {
                 attempts += 1;
@@ -1367,17 +1383,23 @@ pub async fn transition(
                     db, ctx, issuing, prep, d, &p, leader, leader_key, &reason, now,
                 )
                 .await?;
-                let mut tx = db.begin_write().await?;
-                write_transition(&mut tx, &w).await?;
-                if crate::results::record_in(&mut tx, issuing, &built, leader)
-                    .await?
-                    .is_some()
-                {
-                    emit_transition(&mut tx, &w).await?;
-                    tx.commit().await?;
+                let (w, leader_id) = (w.clone(), leader.user_id.clone());
+                let recorded = db
+                    .write_grouped_native(move |tx| {
+                        Box::pin(async move {
+                            if !crate::results::take_number(tx, &built).await? {
+                                return Ok(false);
+                            }
+                            write_transition(tx, &w).await?;
+                            crate::results::record_in(tx, &built, &leader_id).await?;
+                            emit_transition(tx, &w).await?;
+                            Ok::<_, AppError>(true)
+                        })
+                    })
+                    .await?;
+                if recorded {
                     break;
                 }
-                drop(tx);
                 if attempts >= RESULT_NUMBER_ATTEMPTS {
                     return Err(AppError::conflict(
                         "Nhiều kết quả của cơ quan đang được ban hành cùng lúc, vui lòng thử lại",

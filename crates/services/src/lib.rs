@@ -17,6 +17,8 @@
 //!   control slip) and 07 (dossier register), as data and as PDF.
 //! - [`payment`]: paying a dossier's fees: requests with a VietQR code, the signed PayGov
 //!   callback, electronic receipts, the daily reconciliation, and a gateway simulator.
+//! - [`timing`]: where a submission's time goes inside the server, step by step, while
+//!   `tinhso bench services` measures.
 //! - `testing` (tests and the `testing` feature only): shared test set-up for the crates
 //!   whose tests drive dossiers.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -39,6 +41,7 @@ pub mod status;
 pub mod test_ca;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod timing;
 pub mod vietqr;
 pub mod web;
 

@@ -30,7 +30,8 @@ use sha2::Sha256;
 use sqlx::Row;
 use tinhso_kernel::{AppError, ErrorCode};
 use tinhso_store::audit::Ctx;
-use tinhso_store::{now_micros, Db, DbError, WriteTx};
+use tinhso_store::native::Param;
+use tinhso_store::{now_micros, Db, DbError, Exec, Journal};
 
 /// DEMO collection account — not a real account of the province. Bank BIN of BIDV.
 pub const DEMO_BANK_BIN: &str = "970418";
@@ -215,24 +216,24 @@ pub async fn request(db: &Db, ctx: &Ctx, code: &str) -> Result<Payment, AppError
     );
     let (pid, dossier_code, agency_code) = (id.clone(), d.code.clone(), d.agency_code.clone());
     // Group commit: one insert and its audit entry, checked above.
-    db.write_grouped(move |tx| {
+    db.write_grouped_native(move |tx| {
         Box::pin(async move {
-            sqlx::query(
+            tx.execute(
                 "INSERT INTO payments (id, dossier_code, agency_code, amount_vnd, purpose, status, gateway, \
                  gateway_txn_id, qr_payload, created_at, paid_at, receipt_no) \
                  VALUES ($1, $2, $3, $4, $5, 'pending', $6, NULL, $7, $8, NULL, NULL)",
+                &[
+                    Param::Text(&pid),
+                    Param::Text(&dossier_code),
+                    Param::Text(&agency_code),
+                    Param::Int(due),
+                    Param::Text(&dossier_code),
+                    Param::Text(GATEWAY),
+                    Param::Text(&qr),
+                    Param::Int(now),
+                ],
             )
-            .bind(&pid)
-            .bind(&dossier_code)
-            .bind(&agency_code)
-            .bind(due)
-            .bind(&dossier_code)
-            .bind(GATEWAY)
-            .bind(&qr)
-            .bind(now)
-            .execute(tx.conn())
-            .await
-            .map_err(DbError::from)?;
+            .await?;
             tx.audit(&entry).await?;
             Ok::<_, AppError>(())
         })
@@ -463,16 +464,13 @@ pub async fn callback(
             serde_json::json!({"dossier": p.dossier_code, "txn_id": cb.txn_id}),
         );
         let (txn_id, pid) = (cb.txn_id.clone(), p.id.clone());
-        db.write_grouped(move |tx| {
+        db.write_grouped_native(move |tx| {
             Box::pin(async move {
-                sqlx::query(
+                tx.execute(
                     "UPDATE payments SET status = 'failed', gateway_txn_id = $1 WHERE id = $2 AND status = 'pending'",
+                    &[Param::Text(&txn_id), Param::Text(&pid)],
                 )
-                .bind(&txn_id)
-                .bind(&pid)
-                .execute(tx.conn())
-                .await
-                .map_err(DbError::from)?;
+                .await?;
                 tx.audit(&entry).await?;
                 Ok::<_, AppError>(())
             })
@@ -506,15 +504,15 @@ async fn settle(
     let (ctx, p, txn_id) = (ctx.clone(), p.clone(), txn_id.to_string());
     // Group commit: the receipt number, the payment, the dossier and its event are written in
     // this item's savepoint; a payment settled meanwhile undoes only this item (409).
-    db.write_grouped(move |tx| {
+    db.write_grouped_native(move |tx| {
         Box::pin(async move { settle_in(tx, &ctx, &p, &txn_id, paid_at, now, year).await })
     })
     .await
 }
 
-/// The writes of [`settle`], in the caller's transaction or savepoint.
+/// The writes of [`settle`], in the caller's transaction or savepoint (a native or a sqlx one).
 async fn settle_in(
-    tx: &mut WriteTx,
+    tx: &mut impl Journal,
     ctx: &Ctx,
     p: &Payment,
     txn_id: &str,
@@ -522,42 +520,44 @@ async fn settle_in(
     now: i64,
     year: i64,
 ) -> Result<(), AppError> {
-    let n: i64 = sqlx::query_scalar(
-        "INSERT INTO payment_receipt_counters (year, n) VALUES ($1, 1) \
-         ON CONFLICT (year) DO UPDATE SET n = payment_receipt_counters.n + 1 RETURNING n",
-    )
-    .bind(year)
-    .fetch_one(tx.conn())
-    .await
-    .map_err(DbError::from)?;
+    let n = tx
+        .row(
+            "INSERT INTO payment_receipt_counters (year, n) VALUES ($1, 1) \
+             ON CONFLICT (year) DO UPDATE SET n = payment_receipt_counters.n + 1 RETURNING n",
+            &[Param::Int(year)],
+            |r| r.int(0),
+        )
+        .await?
+        .ok_or_else(|| DbError::Invalid("receipt counter: no number returned".into()))?;
     let receipt = format!("BL-{year}-{n:06}");
-    let updated = sqlx::query(
-        "UPDATE payments SET status = 'paid', gateway_txn_id = $1, paid_at = $2, receipt_no = $3 \
-         WHERE id = $4 AND status = 'pending'",
-    )
-    .bind(txn_id)
-    .bind(paid_at)
-    .bind(&receipt)
-    .bind(&p.id)
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?
-    .rows_affected();
+    let updated = tx
+        .execute(
+            "UPDATE payments SET status = 'paid', gateway_txn_id = $1, paid_at = $2, receipt_no = $3 \
+             WHERE id = $4 AND status = 'pending'",
+            &[
+                Param::Text(txn_id),
+                Param::Int(paid_at),
+                Param::Text(&receipt),
+                Param::Text(&p.id),
+            ],
+        )
+        .await?;
     if updated == 0 {
         return Err(AppError::conflict(
             "Yêu cầu thanh toán vừa được xử lý",
             "The payment request was just settled",
         ));
     }
-    let row = sqlx::query("SELECT status, step, fee_vnd, paid_vnd FROM dossiers WHERE code = $1")
-        .bind(&p.dossier_code)
-        .fetch_one(tx.conn())
-        .await
-        .map_err(DbError::from)?;
-    let g = |e: sqlx::Error| AppError::internal(e);
-    let status: i64 = row.try_get(0).map_err(g)?;
-    let step: String = row.try_get(1).map_err(g)?;
-    let paid: i64 = row.try_get(3).map_err(g)?;
+    let (status, step, paid) = tx
+        .row(
+            "SELECT status, step, paid_vnd FROM dossiers WHERE code = $1",
+            &[Param::Text(&p.dossier_code)],
+            |r| Ok((r.int(0)?, r.text(1)?, r.int(2)?)),
+        )
+        .await?
+        .ok_or_else(|| {
+            DbError::Invalid(format!("payment {}: no dossier {}", p.id, p.dossier_code))
+        })?;
     let new_paid = paid + p.amount_vnd;
     let waiting = status == Status::PaymentRequested.code();
     let to = if waiting {
@@ -565,25 +565,26 @@ async fn settle_in(
     } else {
         status
     };
-    sqlx::query(
+    tx.execute(
         "UPDATE dossiers SET paid_vnd = $1, status = $2, updated_at = $3 WHERE code = $4 AND status = $5",
+        &[
+            Param::Int(new_paid),
+            Param::Int(to),
+            Param::Int(now),
+            Param::Text(&p.dossier_code),
+            Param::Int(status),
+        ],
     )
-    .bind(new_paid)
-    .bind(to)
-    .bind(now)
-    .bind(&p.dossier_code)
-    .bind(status)
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?;
+    .await?;
     if waiting {
-        let seq: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM dossier_events WHERE dossier_code = $1",
-        )
-        .bind(&p.dossier_code)
-        .fetch_one(tx.conn())
-        .await
-        .map_err(DbError::from)?;
+        let seq = tx
+            .row(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM dossier_events WHERE dossier_code = $1",
+                &[Param::Text(&p.dossier_code)],
+                |r| r.int(0),
+            )
+            .await?
+            .ok_or_else(|| DbError::Invalid("dossier events: no next number".into()))?;
         let reason = format!("Đã nộp {} đồng, biên lai {receipt}", p.amount_vnd);
         let payload = serde_json::json!({
             "dossier": p.dossier_code, "seq": seq, "action": Action::PaymentReceived.as_str(),
@@ -591,24 +592,24 @@ async fn settle_in(
             "actor": serde_json::Value::Null,
         })
         .to_string();
-        sqlx::query(
+        tx.execute(
             "INSERT INTO dossier_events (dossier_code, seq, at, action, from_status, to_status, step, \
              actor_user_id, actor_name, holder_user_id, reason, signed_payload, signature, public_key) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,NULL,$8,NULL,$9,$10,NULL,NULL)",
+            &[
+                Param::Text(&p.dossier_code),
+                Param::Int(seq),
+                Param::Int(now),
+                Param::Text(Action::PaymentReceived.as_str()),
+                Param::Int(status),
+                Param::Int(to),
+                Param::Text(&step),
+                Param::Text("Cổng thanh toán (PayGov)"),
+                Param::Text(&reason),
+                Param::Text(&payload),
+            ],
         )
-        .bind(&p.dossier_code)
-        .bind(seq)
-        .bind(now)
-        .bind(Action::PaymentReceived.as_str())
-        .bind(status)
-        .bind(to)
-        .bind(&step)
-        .bind("Cổng thanh toán (PayGov)")
-        .bind(&reason)
-        .bind(&payload)
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from)?;
+        .await?;
         tx.audit(&ctx.entry(
             "dossier.payment_received",
             "dossier",

@@ -2,8 +2,9 @@
 //!
 //! When the leader approves a dossier whose procedure issues an electronic result, the result
 //! is built before the approval's transaction ([`build`]: signing and, with a TSA, the
-//! time-stamp — network calls that must not hold a writer) and recorded in it ([`record_in`]),
-//! so the approval and the result commit or fail together:
+//! time-stamp — network calls that must not hold a writer) and recorded in it ([`take_number`],
+//! [`record_in`]: only writes, in the approval's group-commit item), so the approval and the
+//! result commit or fail together:
 //!
 //! 1. a number (số văn bản): the agency's counter for the year is read when building and taken
 //!    in the transaction only if still unchanged (else another approval took that number
@@ -37,7 +38,7 @@ use tinhso_refdata::agencies::{self, Agency};
 use tinhso_store::audit::Ctx;
 use tinhso_store::files::{FileRef, FileStore, MediaType};
 use tinhso_store::native::Param;
-use tinhso_store::{now_micros, Db, DbError, Exec, WriteTx};
+use tinhso_store::{now_micros, Db, DbError, Exec, Journal};
 
 /// Where generated results go and how their QR codes reach the verification page.
 #[derive(Debug, Clone, Copy)]
@@ -264,6 +265,8 @@ pub struct Built {
     record: ResultRecord,
     /// The request's audit context (actor, request id).
     ctx: Ctx,
+    /// The time-stamp authority's address when one was configured ([`Issuing::tsa`]).
+    tsa_url: Option<String>,
 }
 
 /// Build the result of `d`: its number (the agency's next, read — not yet taken), payload, the
@@ -406,6 +409,7 @@ pub async fn build(
         certificate_id: certificate_id.clone(),
         timestamping,
         ctx: ctx.clone(),
+        tsa_url: issuing.tsa.map(|t| t.url().to_string()),
         record: ResultRecord {
             id,
             dossier_code: d.code.clone(),
@@ -433,130 +437,126 @@ pub async fn build(
     })
 }
 
-/// Write a [`Built`] result in the approval's transaction: take its number (`Ok(None)`, with
-/// nothing written, when another approval of the agency took it meanwhile — build again),
-/// record its PDF (written to the file store by [`build`]), the `dossier_results` row, the
-/// holder's data-store copy, the time-stamp's outcome, audit `result.issue` and outbox
-/// `result.issued`. `signer` is the approving leader.
-pub async fn record_in(
-    tx: &mut WriteTx,
-    issuing: Issuing<'_>,
-    b: &Built,
-    signer: &Principal,
-) -> Result<Option<ResultRecord>, AppError> {
+/// Take a [`Built`] result's number in the approval's transaction (or its group-commit item):
+/// `false`, with nothing written, when another approval of the agency took it meanwhile —
+/// build again. Then [`record_in`] writes the rest.
+pub async fn take_number(tx: &mut impl Exec, b: &Built) -> Result<bool, AppError> {
     let r = &b.record;
     let taken = if b.claimed == 0 {
-        sqlx::query(
+        tx.execute(
             "INSERT INTO result_counters (agency_code, year, n) VALUES ($1, $2, 1) \
              ON CONFLICT (agency_code, year) DO NOTHING",
+            &[Param::Text(&r.agency_code), Param::Int(b.year)],
         )
-        .bind(&r.agency_code)
-        .bind(b.year)
-        .execute(tx.conn())
-        .await
+        .await?
     } else {
-        sqlx::query(
+        tx.execute(
             "UPDATE result_counters SET n = n + 1 WHERE agency_code = $1 AND year = $2 AND n = $3",
+            &[
+                Param::Text(&r.agency_code),
+                Param::Int(b.year),
+                Param::Int(b.claimed),
+            ],
         )
-        .bind(&r.agency_code)
-        .bind(b.year)
-        .bind(b.claimed)
-        .execute(tx.conn())
-        .await
-    }
-    .map_err(DbError::from)?
-    .rows_affected();
-    if taken == 0 {
-        return Ok(None);
-    }
+        .await?
+    };
+    Ok(taken > 0)
+}
+
+/// Write a [`Built`] result whose number [`take_number`] took, in the same transaction (only
+/// writes: it may run in a group-commit item): record its PDF (written to the file store by
+/// [`build`]), the `dossier_results` row, the holder's data-store copy, the time-stamp's
+/// outcome, audit `result.issue` and outbox `result.issued`. `signer_user_id` is the approving
+/// leader's.
+pub async fn record_in(
+    tx: &mut impl Journal,
+    b: &Built,
+    signer_user_id: &str,
+) -> Result<(), AppError> {
+    let r = &b.record;
     let (file, certificate_id, timestamping, now) =
         (&b.file, &b.certificate_id, &b.timestamping, r.issued_at);
     let (id, number, title) = (&r.id, &r.number, &r.title);
     tinhso_store::files::record_in(tx, file).await?;
-    sqlx::query(
+    tx.execute(
         "INSERT INTO dossier_results (id, dossier_code, agency_code, number, title, holder_name, holder_user_id, \
          issued_at, signer_user_id, signer_name, payload, agency_key_id, agency_public_key, agency_signature, \
          signer_key_id, signer_public_key, signer_signature, file_sha256, file_size, pades_certificate_id) \
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)",
+        &[
+            Param::Text(id),
+            Param::Text(&r.dossier_code),
+            Param::Text(&r.agency_code),
+            Param::Text(number),
+            Param::Text(title),
+            Param::Text(&r.holder_name),
+            Param::OptText(r.holder_user_id.as_deref()),
+            Param::Int(now),
+            Param::Text(signer_user_id),
+            Param::Text(&r.signer_name),
+            Param::Text(&r.payload),
+            Param::Text(&r.agency_key_id),
+            Param::Text(&r.agency_public_key),
+            Param::Text(&r.agency_signature),
+            Param::Text(&r.signer_key_id),
+            Param::Text(&r.signer_public_key),
+            Param::Text(&r.signer_signature),
+            Param::Text(&file.sha256),
+            Param::Int(file.size),
+            Param::OptText(certificate_id.as_deref()),
+        ],
     )
-    .bind(id)
-    .bind(&r.dossier_code)
-    .bind(&r.agency_code)
-    .bind(number)
-    .bind(title)
-    .bind(&r.holder_name)
-    .bind(&r.holder_user_id)
-    .bind(now)
-    .bind(&signer.user_id)
-    .bind(&r.signer_name)
-    .bind(&r.payload)
-    .bind(&r.agency_key_id)
-    .bind(&r.agency_public_key)
-    .bind(&r.agency_signature)
-    .bind(&r.signer_key_id)
-    .bind(&r.signer_public_key)
-    .bind(&r.signer_signature)
-    .bind(&file.sha256)
-    .bind(file.size)
-    .bind(certificate_id)
-    .execute(tx.conn())
-    .await
-    .map_err(DbError::from)?;
+    .await?;
     if let Some(owner) = &r.holder_user_id {
-        sqlx::query(
+        tx.execute(
             "INSERT INTO personal_documents (id, owner_user_id, title, kind, file_sha256, media_type, size, \
              source_dossier, result_id, created_at) VALUES ($1,$2,$3,'result',$4,$5,$6,$7,$8,$9) \
              ON CONFLICT (owner_user_id, file_sha256) DO NOTHING",
+            &[
+                Param::Text(&uuid::Uuid::now_v7().to_string()),
+                Param::Text(owner),
+                Param::Text(&format!("{title} số {number}")),
+                Param::Text(&file.sha256),
+                Param::Text(&file.media_type),
+                Param::Int(file.size),
+                Param::Text(&r.dossier_code),
+                Param::Text(id),
+                Param::Int(now),
+            ],
         )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(owner)
-        .bind(format!("{title} số {number}"))
-        .bind(&file.sha256)
-        .bind(&file.media_type)
-        .bind(file.size)
-        .bind(&r.dossier_code)
-        .bind(id)
-        .bind(now)
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from)?;
+        .await?;
     }
-    let (ts_status, ts_row) = match (timestamping, issuing.tsa) {
-        (pades::Timestamping::Stamped(stamp), Some(tsa)) => (
+    let (ts_status, ts_row) = match (timestamping, b.tsa_url.as_deref()) {
+        (pades::Timestamping::Stamped(stamp), Some(url)) => (
             "stamped",
             Some((
-                tsa.url(),
-                Some(stamp.tsa_name.clone()),
+                url,
+                Some(stamp.tsa_name.as_str()),
                 Some(stamp.gen_time),
                 None,
             )),
         ),
-        (pades::Timestamping::Failed(e), Some(tsa)) => (
+        (pades::Timestamping::Failed(e), Some(url)) => (
             "failed",
-            Some((
-                tsa.url(),
-                None,
-                None,
-                Some(format!("{} [{}]", e.en, e.code)),
-            )),
+            Some((url, None, None, Some(format!("{} [{}]", e.en, e.code)))),
         ),
         _ => ("none", None),
     };
     if let Some((url, tsa_name, gen_time, error)) = ts_row {
-        sqlx::query(
+        tx.execute(
             "INSERT INTO pades_result_timestamps (result_id, status, tsa_url, tsa_name, gen_time, error, attempted_at) \
              VALUES ($1,$2,$3,$4,$5,$6,$7)",
+            &[
+                Param::Text(id),
+                Param::Text(ts_status),
+                Param::Text(url),
+                Param::OptText(tsa_name),
+                Param::OptInt(gen_time),
+                Param::OptText(error.as_deref()),
+                Param::Int(now),
+            ],
         )
-        .bind(id)
-        .bind(ts_status)
-        .bind(url)
-        .bind(tsa_name)
-        .bind(gen_time)
-        .bind(error)
-        .bind(now)
-        .execute(tx.conn())
-        .await
-        .map_err(DbError::from)?;
+        .await?;
     }
     tx.audit(&b.ctx.entry(
         "result.issue",
@@ -573,11 +573,7 @@ pub async fn record_in(
         &serde_json::json!({"dossier": r.dossier_code, "agency": r.agency_code, "result": id, "number": number}),
     )
     .await?;
-    Ok(Some(ResultRecord {
-        file_sha256: file.sha256.clone(),
-        file_size: file.size,
-        ..r.clone()
-    }))
+    Ok(())
 }
 
 /// A public key as printed: its first 16 hex digits.

@@ -452,6 +452,14 @@ impl Db {
         self.group.as_ref().map_or((0, 0), |g| g.stats())
     }
 
+    /// Group commit so far: batches and the time spent opening, writing and committing them
+    /// (all 0 when it is off).
+    pub fn group_times(&self) -> crate::group::GroupTimes {
+        self.group
+            .as_ref()
+            .map_or_else(Default::default, |g| g.times())
+    }
+
     /// Group commit: items queued behind the writer now (hàng đợi ghi); 0 when it is off.
     pub fn group_queued(&self) -> usize {
         self.group.as_ref().map_or(0, |g| g.queued())

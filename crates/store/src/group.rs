@@ -31,6 +31,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 /// What an item's write returns: a future borrowing the shared transaction.
@@ -157,11 +158,34 @@ pub(crate) struct Group {
     stats: Arc<Stats>,
 }
 
-/// Transactions and items written so far.
+/// Transactions and items written so far, and the time spent (µs) opening them, writing their
+/// items and committing them.
 #[derive(Default)]
 struct Stats {
     batches: AtomicU64,
     items: AtomicU64,
+    begin_us: AtomicU64,
+    write_us: AtomicU64,
+    commit_us: AtomicU64,
+}
+
+/// The group committer's work so far ([`crate::Db::group_times`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupTimes {
+    /// Transactions (batches) written.
+    pub batches: u64,
+    /// µs from asking for the writer to the transaction open (`BEGIN`).
+    pub begin_us: u64,
+    /// µs writing the batches' items, savepoints included.
+    pub write_us: u64,
+    /// µs committing.
+    pub commit_us: u64,
+}
+
+/// Add the µs since `since` to `to`.
+fn add_since(to: &AtomicU64, since: Instant) {
+    let us = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
+    to.fetch_add(us, Ordering::Relaxed);
 }
 
 impl Group {
@@ -179,6 +203,17 @@ impl Group {
             self.stats.batches.load(Ordering::Relaxed),
             self.stats.items.load(Ordering::Relaxed),
         )
+    }
+
+    /// Batches so far and the time spent in their steps.
+    pub(crate) fn times(&self) -> GroupTimes {
+        let s = &self.stats;
+        GroupTimes {
+            batches: s.batches.load(Ordering::Relaxed),
+            begin_us: s.begin_us.load(Ordering::Relaxed),
+            write_us: s.write_us.load(Ordering::Relaxed),
+            commit_us: s.commit_us.load(Ordering::Relaxed),
+        }
     }
 
     /// Items queued and not yet taken by the writer (0 when no writer runs).
@@ -274,7 +309,7 @@ async fn run(opener: Opener, stats: Arc<Stats>, mut rx: mpsc::Receiver<Box<dyn W
         }
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.items.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let outcome = write_batch(&opener, native, &mut batch).await;
+        let outcome = write_batch(&opener, &stats, native, &mut batch).await;
         if let Err(e) = &outcome {
             tracing::error!(error = %e, items = batch.len(), "group commit failed");
         }
@@ -290,14 +325,21 @@ async fn run(opener: Opener, stats: Arc<Stats>, mut rx: mpsc::Receiver<Box<dyn W
 
 async fn write_batch(
     opener: &Opener,
+    stats: &Stats,
     native: bool,
     batch: &mut [Box<dyn Work>],
 ) -> Result<(), DbError> {
+    let t = Instant::now();
     let mut tx = Tx::begin_group(opener, native).await?;
+    add_since(&stats.begin_us, t);
+    let t = Instant::now();
     if let [only] = batch {
         // Alone: a failure rolls the whole transaction back (dropped), no savepoint needed.
         if only.write(&mut tx).await {
+            add_since(&stats.write_us, t);
+            let t = Instant::now();
             tx.commit().await?;
+            add_since(&stats.commit_us, t);
         }
         return Ok(());
     }
@@ -321,6 +363,9 @@ async fn write_batch(
             sp = tx.savepoint().await?;
         }
     }
+    add_since(&stats.write_us, t);
+    let t = Instant::now();
     tx.commit().await?;
+    add_since(&stats.commit_us, t);
     Ok(())
 }

@@ -1608,6 +1608,9 @@ async fn services_target(target: &Target, args: &ServicesArgs) -> anyhow::Result
             println!("    {}", l.note);
         }
     }
+    for l in &m.stages {
+        println!("{l}");
+    }
     println!("{}", m.indicators);
     let marks: Vec<String> = m
         .marks
@@ -1655,6 +1658,8 @@ async fn services_target(target: &Target, args: &ServicesArgs) -> anyhow::Result
 
 struct ServicesMeasured {
     lines: Vec<Line>,
+    /// The submissions' time per step inside the server (printed after the table).
+    stages: Vec<String>,
     indicators: String,
     indicators_short: String,
     marks: Vec<(&'static str, u64, u64)>,
@@ -1697,6 +1702,7 @@ async fn services_measure(
     }));
     let base = format!("http://{addr}");
     let mut lines = Vec::new();
+    let mut stages = Vec::new();
     let http = async {
         let clients = (0..args.clients)
             .map(|_| http_client())
@@ -1717,8 +1723,17 @@ async fn services_measure(
                 created.extend(w.created);
             }
             let group_before = db.group_stats();
+            let times_before = db.group_times();
+            tinhso_services::timing::start();
             let p = submit_phase(&clients, &base, args, args.seconds, way).await?;
+            let samples = tinhso_services::timing::stop();
             let group_after = db.group_stats();
+            stages.extend(submission_stages(
+                way,
+                &samples,
+                db.group_times(),
+                times_before,
+            ));
             created.extend(p.created.iter().cloned());
             let mut note = format!(
                 "{} clients, {} s after {} s warm-up; {}",
@@ -1859,10 +1874,62 @@ async fn services_measure(
     let (indicators, indicators_short) = indicators_phase(db, args, &mut marks).await?;
     Ok(ServicesMeasured {
         lines,
+        stages,
         indicators,
         indicators_short,
         marks,
     })
+}
+
+/// The table of a submission phase's time per step inside the server
+/// ([`tinhso_services::timing`]) and of the group committer's batches over it (`before`:
+/// the committer's figures when the phase started).
+fn submission_stages(
+    way: Submit,
+    samples: &[tinhso_services::timing::Sample],
+    after: tinhso_store::group::GroupTimes,
+    before: tinhso_store::group::GroupTimes,
+) -> Vec<String> {
+    let figures = tinhso_services::timing::summarize(samples);
+    if figures.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![
+        format!(
+            "time per step of a submission in the server ({}: {} submissions written, µs; \
+             'slowest 1 %': mean over those whose total is at or above the p99)",
+            way.name(),
+            samples.len()
+        ),
+        format!(
+            "  {:<30} {:>9} {:>8} {:>8} {:>8} {:>8} {:>15}",
+            "step", "mean", "p50", "p90", "p99", "max", "slowest 1 %"
+        ),
+    ];
+    for f in &figures {
+        out.push(format!(
+            "  {:<30} {:>9.0} {:>8} {:>8} {:>8} {:>8} {:>15.0}",
+            f.stage.name(),
+            f.mean,
+            f.p50,
+            f.p90,
+            f.p99,
+            f.max,
+            f.tail_mean
+        ));
+    }
+    let batches = after.batches.saturating_sub(before.batches);
+    if batches > 0 {
+        let per = |a: u64, b: u64| a.saturating_sub(b) as f64 / batches as f64;
+        out.push(format!(
+            "  group commit over the phase (every kind of write): {batches} transactions; \
+             per transaction: begin {:.0} µs, items {:.0} µs, commit {:.0} µs",
+            per(after.begin_us, before.begin_us),
+            per(after.write_us, before.write_us),
+            per(after.commit_us, before.commit_us)
+        ));
+    }
+    out
 }
 
 /// Signed electronic results: `n` dossiers are filed and taken to the approval step in
@@ -1963,7 +2030,7 @@ async fn results_phase(db: &Db, dir: &Path, n: u64) -> anyhow::Result<Vec<Line>>
             errors: 0,
             note: format!(
                 "{n} dossiers; each approval writes the number, two ed25519 signatures and a \
-                 {} KB PDF in its transaction",
+                 {} KB PDF in its group-commit item",
                 pdf_bytes / 1024
             ),
         },

@@ -305,12 +305,7 @@ async fn parallel_transitions_one_illegal_and_one_stale_among_them() {
     }
     // The audit chain verifies; the outbox numbers run without a gap.
     assert_eq!(audit::verify(db).await.unwrap().first_broken, None);
-    let (lo, hi, rows): (i64, i64, i64) =
-        sqlx::query_as("SELECT MIN(seq), MAX(seq), COUNT(*) FROM outbox")
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
-    assert_eq!((lo, hi), (1, rows));
+    outbox_gapless(db).await;
     let accepted_events: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM outbox WHERE topic = 'dossier.status_changed' AND payload LIKE '%\"accept\"%'",
     )
@@ -328,4 +323,167 @@ async fn parallel_transitions_one_illegal_and_one_stale_among_them() {
             "{batches} transactions for {items} items"
         );
     }
+}
+
+/// The outbox's numbers run from 1 without a gap.
+async fn outbox_gapless(db: &Db) {
+    let (lo, hi, rows): (i64, i64, i64) =
+        sqlx::query_as("SELECT MIN(seq), MAX(seq), COUNT(*) FROM outbox")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!((lo, hi), (1, rows));
+}
+
+/// Payment requests and settlements are queued as native items (like submissions): queued
+/// together behind a busy writer, interleaved with submissions, they share the next batch
+/// (on a SQLite file a batch holds one kind only, so sqlx payments cut it into runs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn payments_and_submissions_share_batches() {
+    use tinhso_services::payment::{self, simulator};
+    let t = env().await;
+    let db = &t.db;
+    let s = tam_thanh_staff(db).await;
+    let waiting = |db: Db, p: Principal| async move {
+        let code = submit_anon(&db, &building_permit()).await.dossier.code;
+        act(&db, &p, &code, "accept", "").await.unwrap();
+        act(&db, &p, &code, "request_payment", "").await.unwrap();
+        code
+    };
+    let mut pending = Vec::new();
+    for _ in 0..4 {
+        let code = waiting(db.clone(), s.one_stop.clone()).await;
+        pending.push(payment::request(db, &sys(), &code).await.unwrap());
+    }
+    let mut unrequested = Vec::new();
+    for _ in 0..2 {
+        unrequested.push(waiting(db.clone(), s.one_stop.clone()).await);
+    }
+    let [dossiers_before, ..] = footprint(db).await;
+    let (batches_before, items_before) = db.group_stats();
+    let now = chrono::Utc::now().timestamp();
+
+    let holder = hold_writer(db, 1500);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut tasks: Vec<tokio::task::JoinHandle<Result<String, AppError>>> = Vec::new();
+    for i in 0..8 {
+        let db2 = db.clone();
+        tasks.push(tokio::spawn(async move {
+            Ok(dossier::submit(&db2, &anon(), None, &birth(TAM_THANH))
+                .await?
+                .dossier
+                .code)
+        }));
+        let db2 = db.clone();
+        if let Some(p) = pending.get(i).cloned() {
+            tasks.push(tokio::spawn(async move {
+                let (body, h) = simulator::signed_callback(&p, &format!("PG-G{i}"), now);
+                let r = payment::callback(
+                    &db2,
+                    &Ctx::system("req-callback"),
+                    &body,
+                    Some(h[1].1.as_str()),
+                    Some(h[0].1.as_str()),
+                    now,
+                )
+                .await?;
+                Ok(r.payment.receipt_no.unwrap_or_default())
+            }));
+        } else if let Some(code) = unrequested.get(i - pending.len()).cloned() {
+            tasks.push(tokio::spawn(async move {
+                Ok(payment::request(&db2, &sys(), &code).await?.status)
+            }));
+        }
+    }
+    holder.await.unwrap();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap().unwrap());
+    }
+    let year = dossier::today_local().format("%Y").to_string();
+    let mut receipts: Vec<&String> = answers.iter().filter(|a| a.starts_with("BL-")).collect();
+    receipts.sort();
+    let expected: Vec<String> = (1..=4).map(|n| format!("BL-{year}-{n:06}")).collect();
+    assert_eq!(receipts, expected.iter().collect::<Vec<_>>());
+    assert_eq!(answers.iter().filter(|a| *a == "pending").count(), 2);
+    for p in &pending {
+        let d = dossier::get(db, &p.dossier_code).await.unwrap().unwrap();
+        assert_eq!((d.status, d.paid_vnd), (4, 75_000), "{}", p.dossier_code);
+        assert_eq!(d.events.last().unwrap().action, "payment_received");
+    }
+    let [dossiers, ..] = footprint(db).await;
+    assert_eq!(dossiers, dossiers_before + 8);
+    assert_eq!(audited(db, "payment.paid").await.len(), 4);
+    assert_eq!(audited(db, "dossier.payment_received").await.len(), 4);
+    assert_eq!(audited(db, "payment.requested").await.len(), 4 + 2);
+    assert_eq!(audit::verify(db).await.unwrap().first_broken, None);
+    outbox_gapless(db).await;
+    if db.group_commit() {
+        let (batches, items) = db.group_stats();
+        let (batches, items) = (batches - batches_before, items - items_before);
+        // The holder, 8 submissions, 4 settlements and 2 requests.
+        assert_eq!(items, 1 + 8 + 4 + 2);
+        assert!(batches <= 3, "{batches} transactions for {items} items");
+    }
+}
+
+/// Approvals issuing results of one agency at once: each result's number is taken in the
+/// approval's group-commit item if still free, else the result is built again with the next
+/// one; the numbers run from 1 without a gap or a double, and nothing of a lost race stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_approvals_take_result_numbers_in_turn() {
+    let t = env().await;
+    let db = &t.db;
+    let s = tam_thanh_staff(db).await;
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        let code = submit_anon(db, &birth(TAM_THANH)).await.dossier.code;
+        act(db, &s.one_stop, &code, "accept", "").await.unwrap();
+        act(db, &s.one_stop, &code, "forward", "").await.unwrap();
+        act(db, &s.officer, &code, "forward", "").await.unwrap();
+        codes.push(code);
+    }
+    let holder = hold_writer(db, 1500);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let tasks: Vec<_> = codes
+        .iter()
+        .map(|code| {
+            let (db, p, code) = (db.clone(), s.leader.clone(), code.clone());
+            tokio::spawn(async move { act(&db, &p, &code, "approve", "").await })
+        })
+        .collect();
+    holder.await.unwrap();
+    for (code, task) in codes.iter().zip(tasks) {
+        task.await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{code}: {e}"));
+    }
+    let mut numbers = Vec::new();
+    for code in &codes {
+        let r = tinhso_services::results::of_dossier(db, code)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{code}: no result"));
+        numbers.push(r.number.split('/').next().unwrap().to_string());
+        let d = dossier::get(db, code).await.unwrap().unwrap();
+        assert_eq!(d.events.last().unwrap().action, "approve", "{code}");
+    }
+    numbers.sort();
+    assert_eq!(numbers, ["00001", "00002", "00003", "00004", "00005"]);
+    assert_eq!(count(db, "dossier_results").await, 5);
+    let n: i64 = sqlx::query_scalar("SELECT n FROM result_counters")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(n, 5);
+    assert_eq!(audited(db, "result.issue").await.len(), 5);
+    assert_eq!(audited(db, "dossier.approve").await.len(), 5);
+    let issued: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE topic = 'result.issued'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(issued, 5);
+    assert_eq!(audit::verify(db).await.unwrap().first_broken, None);
+    outbox_gapless(db).await;
 }

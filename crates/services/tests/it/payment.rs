@@ -231,3 +231,76 @@ async fn waiting_for_payment_no_staff(db: &Db, s: &Principal) -> String {
     act(db, s, &code, "request_payment", "").await.unwrap();
     code
 }
+
+/// A signed callback reporting `p` as failed.
+fn failed_callback(p: &payment::Payment, txn_id: &str) -> (Vec<u8>, Vec<(String, String)>) {
+    let cb = payment::Callback {
+        payment_id: p.id.clone(),
+        txn_id: txn_id.into(),
+        amount_vnd: p.amount_vnd,
+        status: "failed".into(),
+        paid_at: chrono::Utc::now().to_rfc3339(),
+    };
+    let body = serde_json::to_vec(&cb).unwrap();
+    let headers = vec![
+        ("X-Timestamp".to_string(), now_secs().to_string()),
+        (
+            "X-Signature".to_string(),
+            payment::sign(&payment::shared_secret(), &body),
+        ),
+    ];
+    (body, headers)
+}
+
+#[tokio::test]
+async fn a_failed_payment_is_recorded_once_and_the_dossier_still_waits() {
+    let t = env().await;
+    let code = waiting_for_payment(&t.db).await;
+    let p = payment::request(&t.db, &sys(), &code).await.unwrap();
+    let (body, headers) = failed_callback(&p, "PG-F001");
+    let r = send(&t.db, &body, &headers).await.unwrap();
+    assert!(!r.replayed);
+    assert_eq!(
+        (
+            r.payment.status.as_str(),
+            r.payment.gateway_txn_id.as_deref(),
+            r.payment.receipt_no.as_deref(),
+            r.payment.paid_at
+        ),
+        ("failed", Some("PG-F001"), None, None)
+    );
+    let d = dossier::get(&t.db, &code).await.unwrap().unwrap();
+    assert_eq!((d.status, d.paid_vnd), (6, 0), "still waiting for payment");
+    let failed = audited(&t.db, "payment.failed").await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].target_id, p.id);
+    assert!(
+        failed[0].summary.contains("PG-F001"),
+        "{}",
+        failed[0].summary
+    );
+    assert!(audited(&t.db, "payment.paid").await.is_empty());
+    assert_eq!(count(&t.db, "payment_receipt_counters").await, 0);
+
+    // The same callback again: a replay, nothing changes.
+    let before = state(&t.db).await;
+    let again = send(&t.db, &body, &headers).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.payment, r.payment);
+    assert_eq!(state(&t.db).await, before);
+    // A paid callback for the failed request is refused: it is no longer pending.
+    let (body, headers) = simulator::signed_callback(&p, "PG-F002", now_secs());
+    assert_code(send(&t.db, &body, &headers).await, ErrorCode::Conflict);
+    assert_eq!(state(&t.db).await, before);
+    // The applicant asks again: a new pending request, which pays the dossier.
+    let p2 = payment::request(&t.db, &sys(), &code).await.unwrap();
+    assert_ne!(p2.id, p.id);
+    let (body, headers) = simulator::signed_callback(&p2, "PG-F003", now_secs());
+    assert_eq!(
+        send(&t.db, &body, &headers).await.unwrap().payment.status,
+        "paid"
+    );
+    let d = dossier::get(&t.db, &code).await.unwrap().unwrap();
+    assert_eq!((d.status, d.paid_vnd), (4, 75_000));
+    assert_eq!(audit::verify(&t.db).await.unwrap().first_broken, None);
+}
