@@ -1372,7 +1372,7 @@ pub async fn seat_standby(
     }
 }
 
-/// [`seat_standby`] with the gate already read (the queue job reads the gates once a round).
+/// [`seat_standby`] with the gate already read.
 pub(crate) async fn seat_standby_at(
     db: &Db,
     ctx: &Ctx,
@@ -1381,39 +1381,122 @@ pub(crate) async fn seat_standby_at(
     direction: Direction,
     now: i64,
 ) -> Result<Vec<Booking>, AppError> {
-    let gate_code = gate.code.as_str();
-    let waiting = standby(db, gate_code, direction).await?;
+    let waiting = standby(db, &gate.code, direction).await?;
     if waiting.is_empty() {
         return Ok(Vec::new());
     }
-    // Per waiting truck, read once: whether its goods are perishable, and whether it may leave
-    // the queue (stage no longer bookable, or a slot held; read again in its own transaction
-    // before it leaves).
-    let rows = sqlx::query(&format!(
-        "SELECT s.trip_id, t.perishable, CASE WHEN t.stage NOT IN ({}) OR EXISTS (SELECT 1 \
-         FROM border_bookings b WHERE b.trip_id = s.trip_id AND b.status = 'active') \
-         THEN 1 ELSE 0 END FROM border_standby s JOIN border_trips t ON t.id = s.trip_id \
+    let sql = format!(
+        "SELECT s.trip_id, t.perishable, {} FROM border_standby s \
+         JOIN border_trips t ON t.id = s.trip_id \
          WHERE s.gate_code = $1 AND s.direction = $2 AND s.status = 'waiting'",
+        may_leave_sql()
+    );
+    let known = db
+        .read_rows(
+            &sql,
+            &[Param::Text(&gate.code), Param::Text(direction.as_str())],
+            |r| Ok((r.text(0)?, (r.int(1)? != 0, r.int(2)? != 0))),
+        )
+        .await
+        .map_err(store_err)?
+        .into_iter()
+        .collect();
+    seat_waiting(db, ctx, policy, gate, direction, waiting, &known, now).await
+}
+
+/// Whether a waiting truck may leave the standby queue (its trip's stage no longer bookable,
+/// or a slot held; read again in its own transaction before it leaves): a column of a read of
+/// `border_standby s` joined with `border_trips t`, 1 or 0.
+fn may_leave_sql() -> String {
+    format!(
+        "CASE WHEN t.stage NOT IN ({}) OR EXISTS (SELECT 1 FROM border_bookings b \
+         WHERE b.trip_id = s.trip_id AND b.status = 'active') THEN 1 ELSE 0 END",
         BOOKABLE_STAGES
             .iter()
             .map(|st| format!("'{st}'"))
             .collect::<Vec<_>>()
             .join(", ")
-    ))
-    .bind(gate_code)
-    .bind(direction.as_str())
-    .fetch_all(db.pool())
-    .await
-    .map_err(db_err)?;
-    let mut known: HashMap<String, (bool, bool)> = HashMap::new();
-    for r in &rows {
-        let perishable: i64 = r.try_get(1).map_err(db_err)?;
-        let may_leave: i64 = r.try_get(2).map_err(db_err)?;
-        known.insert(
-            r.try_get(0).map_err(db_err)?,
-            (perishable != 0, may_leave != 0),
-        );
+    )
+}
+
+/// The waiting standby trucks of one gate and direction, with what the round knows of each
+/// trip (perishable, may leave).
+pub(crate) struct Waiting {
+    pub(crate) gate_code: String,
+    pub(crate) direction: Direction,
+    pub(crate) entries: Vec<StandbyEntry>,
+    pub(crate) known: HashMap<String, (bool, bool)>,
+}
+
+/// Every waiting standby truck, grouped by gate and direction (in that order, each group in
+/// seating order), with its trip's facts: the queue job's one standby read per round. A
+/// direction that does not parse is left out, as the round never seats it.
+pub(crate) async fn waiting_standby(db: &Db) -> Result<Vec<Waiting>, AppError> {
+    let sql = format!(
+        "SELECT s.gate_code, s.direction, s.trip_id, s.perishable, s.since, s.reason, t.id, \
+         t.perishable, {} FROM border_standby s \
+         LEFT JOIN border_trips t ON t.id = s.trip_id WHERE s.status = 'waiting' \
+         ORDER BY s.gate_code, s.direction, s.perishable DESC, s.since, s.trip_id",
+        may_leave_sql()
+    );
+    let rows = db
+        .read_rows(&sql, &[], |r| {
+            let trip = match r.opt_text(6)? {
+                Some(_) => Some((r.opt_int(7)?.unwrap_or(0) != 0, r.int(8)? != 0)),
+                None => None,
+            };
+            Ok((
+                r.text(0)?,
+                r.text(1)?,
+                StandbyEntry {
+                    trip_id: r.text(2)?,
+                    perishable: r.int(3)? != 0,
+                    since: r.int(4)?,
+                    reason: r.text(5)?,
+                },
+                trip,
+            ))
+        })
+        .await
+        .map_err(store_err)?;
+    let mut out: Vec<Waiting> = Vec::new();
+    for (gate_code, dir, entry, trip) in rows {
+        let Some(direction) = Direction::parse(&dir) else {
+            continue;
+        };
+        let same = out
+            .last()
+            .is_some_and(|w| w.gate_code == gate_code && w.direction.as_str() == dir);
+        if !same {
+            out.push(Waiting {
+                gate_code,
+                direction,
+                entries: Vec::new(),
+                known: HashMap::new(),
+            });
+        }
+        let Some(w) = out.last_mut() else { continue };
+        if let Some(t) = trip {
+            w.known.insert(entry.trip_id.clone(), t);
+        }
+        w.entries.push(entry);
     }
+    Ok(out)
+}
+
+/// Seat the `waiting` trucks of a gate and direction (in that order; `known`: per trip,
+/// whether it is perishable and whether it may leave the queue).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn seat_waiting(
+    db: &Db,
+    ctx: &Ctx,
+    policy: &Policy,
+    gate: &Gate,
+    direction: Direction,
+    waiting: Vec<StandbyEntry>,
+    known: &HashMap<String, (bool, bool)>,
+    now: i64,
+) -> Result<Vec<Booking>, AppError> {
     let first = floor_hour(now);
     let hours: Vec<i64> = (0..=policy.standby_horizon_hours.max(0))
         .map(|i| first + i * HOUR)

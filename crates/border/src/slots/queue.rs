@@ -19,19 +19,19 @@
 //! or older than `Policy::snapshot_max_age_ms`, so changes made by other processes show within
 //! that age.
 
-use super::booking::{seat_standby_at, sweep_no_shows_at, Booking, Released};
+use super::booking::{seat_waiting, sweep_no_shows_at, waiting_standby, Booking, Released};
 use super::capacity::{gate_scope, open_minutes_in, open_window};
-use super::{db_err, floor_hour, local_label, returned_ids, Policy, DAY, HOUR};
+use super::{floor_hour, local_label, returned_ids, store_err, Policy, DAY, HOUR};
 use crate::bulk::{json_rows, rows_sql, Col};
 use crate::gates::{self, Direction, Gate};
 use serde::Serialize;
-use sqlx::Row;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 use tinhso_kernel::AppError;
 use tinhso_store::audit::Ctx;
+use tinhso_store::native::Param;
 use tinhso_store::Db;
 
 /// Trip stages of a truck in the queue (arrived, not yet crossed).
@@ -86,6 +86,9 @@ pub struct QueueSnapshot {
     pub version: u64,
     queues: HashMap<(String, Direction), Vec<QueueEntry>>,
     index: HashMap<String, (String, Direction, usize)>,
+    /// The queued trips already called forward when the snapshot was read (calls are never
+    /// taken back): [`call_forward`] asks the database only about the others.
+    called: HashSet<String>,
     built: Instant,
 }
 
@@ -96,6 +99,7 @@ impl QueueSnapshot {
             version: 0,
             queues: HashMap::new(),
             index: HashMap::new(),
+            called: HashSet::new(),
             built: Instant::now(),
         }
     }
@@ -215,58 +219,70 @@ async fn build_with(
 ) -> Result<QueueSnapshot, AppError> {
     let from = floor_hour(now);
     let to = from + ETA_HORIZON_HOURS * HOUR + DAY;
-    let ovr_rows = sqlx::query(
-        "SELECT gate_code, direction, hour_start, capacity FROM border_slot_overrides \
-         WHERE hour_start >= $1 AND hour_start < $2",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(db.pool())
-    .await
-    .map_err(db_err)?;
+    // Both reads natively on a SQLite file (`Db::read_rows`): short and indexed — the queued
+    // trips through `border_trips_stage`, each one's arrival, booking and call by key.
+    let ovr_rows = db
+        .read_rows(
+            "SELECT gate_code, direction, hour_start, capacity FROM border_slot_overrides \
+             WHERE hour_start >= $1 AND hour_start < $2",
+            &[Param::Int(from), Param::Int(to)],
+            |r| Ok((r.text(0)?, r.text(1)?, r.int(2)?, r.int(3)?)),
+        )
+        .await
+        .map_err(store_err)?;
     let mut ovr: HashMap<(String, String), HashMap<i64, i64>> = HashMap::new();
-    for r in &ovr_rows {
-        ovr.entry((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?))
+    for (gate_code, dir, hour, capacity) in ovr_rows {
+        ovr.entry((gate_code, dir))
             .or_default()
-            .insert(r.try_get(2).map_err(db_err)?, r.try_get(3).map_err(db_err)?);
+            .insert(hour, capacity);
     }
-    let rows = sqlx::query(
-        "SELECT t.id, t.code, t.vehicle_plate, t.driver_id, t.gate_code, t.direction, t.perishable, \
-         t.stage, t.stage_at, \
-         (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = t.id \
-          AND s.stage IN ('staging', 'yard')), b.hour_start \
-         FROM border_trips t LEFT JOIN border_bookings b ON b.trip_id = t.id AND b.status = 'active' \
-         WHERE t.stage IN ('staging', 'yard', 'checked', 'paid')",
-    )
-    .fetch_all(db.pool())
-    .await
-    .map_err(db_err)?;
+    let rows = db
+        .read_rows(
+            "SELECT t.id, t.code, t.vehicle_plate, t.driver_id, t.gate_code, t.direction, \
+             t.perishable, t.stage, t.stage_at, \
+             (SELECT MIN(s.at) FROM border_trip_stages s WHERE s.trip_id = t.id \
+              AND s.stage IN ('staging', 'yard')), b.hour_start, c.called_at \
+             FROM border_trips t \
+             LEFT JOIN border_bookings b ON b.trip_id = t.id AND b.status = 'active' \
+             LEFT JOIN border_queue_calls c ON c.trip_id = t.id \
+             WHERE t.stage IN ('staging', 'yard', 'checked', 'paid')",
+            &[],
+            |r| {
+                let dir = r.text(5)?;
+                let Some(direction) = Direction::parse(&dir) else {
+                    return Ok(None);
+                };
+                let stage_at = r.int(8)?;
+                let arrived = r.opt_int(9)?;
+                let entry = QueueEntry {
+                    trip_id: r.text(0)?,
+                    trip_code: r.text(1)?,
+                    vehicle_plate: r.text(2)?,
+                    driver_id: r.text(3)?,
+                    gate_code: r.text(4)?,
+                    direction,
+                    perishable: r.int(6)? != 0,
+                    stage: r.text(7)?,
+                    slot_hour: r.opt_int(10)?,
+                    arrived_at: arrived.unwrap_or(stage_at),
+                    position: 0,
+                    eta: None,
+                };
+                Ok(Some((entry, r.opt_int(11)?.is_some())))
+            },
+        )
+        .await
+        .map_err(store_err)?;
     let mut queues: HashMap<(String, Direction), Vec<QueueEntry>> = HashMap::new();
-    for r in &rows {
-        let dir: String = r.try_get(5).map_err(db_err)?;
-        let Some(direction) = Direction::parse(&dir) else {
-            continue;
-        };
-        let stage_at: i64 = r.try_get(8).map_err(db_err)?;
-        let arrived: Option<i64> = r.try_get(9).map_err(db_err)?;
-        let gate_code: String = r.try_get(4).map_err(db_err)?;
+    let mut called = HashSet::new();
+    for (entry, was_called) in rows.into_iter().flatten() {
+        if was_called {
+            called.insert(entry.trip_id.clone());
+        }
         queues
-            .entry((gate_code.clone(), direction))
+            .entry((entry.gate_code.clone(), entry.direction))
             .or_default()
-            .push(QueueEntry {
-                trip_id: r.try_get(0).map_err(db_err)?,
-                trip_code: r.try_get(1).map_err(db_err)?,
-                vehicle_plate: r.try_get(2).map_err(db_err)?,
-                driver_id: r.try_get(3).map_err(db_err)?,
-                gate_code,
-                direction,
-                perishable: r.try_get::<i64, _>(6).map_err(db_err)? != 0,
-                stage: r.try_get(7).map_err(db_err)?,
-                slot_hour: r.try_get(10).map_err(db_err)?,
-                arrived_at: arrived.unwrap_or(stage_at),
-                position: 0,
-                eta: None,
-            });
+            .push(entry);
     }
     let mut index = HashMap::new();
     for ((gate_code, dir), q) in queues.iter_mut() {
@@ -300,6 +316,7 @@ async fn build_with(
         version,
         queues,
         index,
+        called,
         built: Instant::now(),
     })
 }
@@ -485,26 +502,16 @@ async fn call_forward_with(
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
-    // The candidates not called yet, in one read: most were called at an earlier round.
-    let backend = db.backend();
-    let ids = json_rows(candidates.iter().map(|e| serde_json::json!([e.trip_id])));
-    let called: HashSet<String> = sqlx::query_scalar(&format!(
-        "SELECT c.trip_id FROM border_queue_calls c WHERE c.trip_id IN ({})",
-        rows_sql(backend, 1, &[("id", Col::Text)])
-    ))
-    .bind(ids)
-    .fetch_all(db.pool())
-    .await
-    .map_err(db_err)?
-    .into_iter()
-    .collect();
+    // The candidates not called when the snapshot was read (most were called at an earlier
+    // round); one called since is skipped by the insert.
     let fresh: Vec<&QueueEntry> = candidates
         .into_iter()
-        .filter(|e| !called.contains(&e.trip_id))
+        .filter(|e| !snap.called.contains(&e.trip_id))
         .collect();
     if fresh.is_empty() {
         return Ok(Vec::new());
     }
+    let backend = db.backend();
     // Native on SQLite: the statements run on this thread (see `tinhso_store::exec`).
     let mut tx = db.begin_native().await?;
     tx.defer_audit_and_outbox();
@@ -575,23 +582,16 @@ pub async fn tick(db: &Db, ctx: &Ctx, queues: &Queues, now: i64) -> Result<TickR
     // The gates read once for the whole round.
     let gates = gates::list(db).await?;
     let released = sweep_no_shows_at(db, ctx, &gates, now).await?;
-    let pairs = sqlx::query(
-        "SELECT DISTINCT gate_code, direction FROM border_standby WHERE status = 'waiting'",
-    )
-    .fetch_all(db.pool())
-    .await
-    .map_err(db_err)?;
+    // Every waiting standby truck and its trip's facts in one read, seated gate by gate.
     let mut seated = Vec::new();
-    for r in &pairs {
-        let gate: String = r.try_get(0).map_err(db_err)?;
-        let dir: String = r.try_get(1).map_err(db_err)?;
-        if let Some(d) = Direction::parse(&dir) {
-            let g = gates
-                .iter()
-                .find(|g| g.code == gate)
-                .ok_or_else(|| super::capacity::unknown_gate(&gate))?;
-            seated.extend(seat_standby_at(db, ctx, &policy, g, d, now).await?);
-        }
+    for w in waiting_standby(db).await? {
+        let g = gates
+            .iter()
+            .find(|g| g.code == w.gate_code)
+            .ok_or_else(|| super::capacity::unknown_gate(&w.gate_code))?;
+        seated.extend(
+            seat_waiting(db, ctx, &policy, g, w.direction, w.entries, &w.known, now).await?,
+        );
     }
     queues.invalidate();
     let snap = queues.refresh_with(db, &gates, now).await?;

@@ -739,6 +739,13 @@ async fn queue_order_eta_and_calls() {
     want.sort();
     assert_eq!(called, want);
     assert_eq!(r.queued, 4);
+    // A snapshot read before those calls says neither was called: the insert skips both.
+    assert!(
+        queue::call_forward(db, &ctx, queues.policy(), &snap, now + MIN)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(queue::tick(db, &ctx, &queues, now + MIN)
         .await
         .unwrap()
@@ -946,11 +953,21 @@ async fn freed_seats_go_to_standby_perishables_first_then_first_come() {
         .await,
         2
     );
-    // A standby trip that is cancelled leaves the standby queue at the next tick.
+    // A standby trip that is cancelled leaves the standby queue at the next tick, whatever
+    // its gate and direction (one round reads every gate's standby trucks).
+    let o = trip(db, "HN", "import", false).await;
+    booking::join_standby(db, &ctx, &o, now + MIN)
+        .await
+        .unwrap();
     stage(db, &n, "cancelled", now + 3 * MIN).await;
+    stage(db, &o, "cancelled", now + 3 * MIN).await;
     let r = queue::tick(db, &ctx, &queues, now + 4 * MIN).await.unwrap();
     assert!(r.seated.is_empty());
     assert!(booking::standby(db, "CM", Direction::Export)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(booking::standby(db, "HN", Direction::Import)
         .await
         .unwrap()
         .is_empty());
@@ -960,7 +977,7 @@ async fn freed_seats_go_to_standby_perishables_first_then_first_come() {
             "SELECT COUNT(*) FROM audit_log WHERE action = 'border.standby_leave'"
         )
         .await,
-        1
+        2
     );
 }
 
