@@ -373,8 +373,13 @@ impl Db {
     /// Start a write transaction. Everything that changes state (the change, its audit entry,
     /// its outbox event) goes through one of these and commits together or not at all.
     pub async fn begin_write(&self) -> Result<WriteTx, DbError> {
+        let permit = match &self.native_writer {
+            Some(w) => Some(w.permit().await),
+            None => None,
+        };
         let tx = self.writer.begin().await?;
         Ok(WriteTx {
+            _permit: permit,
             tx,
             backend: self.backend,
             events: Vec::new(),
@@ -489,11 +494,6 @@ impl Db {
     /// The native SQLite writer behind [`Db::begin_native`], when in use.
     pub(crate) fn native_writer(&self) -> Option<&Arc<crate::exec::NativeWriter>> {
         self.native_writer.as_ref()
-    }
-
-    /// The one-writer pool (on PostgreSQL the pool every query uses).
-    pub(crate) fn writer_pool(&self) -> &AnyPool {
-        &self.writer
     }
 
     /// Close every connection (đóng mọi kết nối), and wait until they are closed.
@@ -645,6 +645,10 @@ pub struct WriteTx {
     /// statement each for the whole batch instead of one or two per item. `None`: written at
     /// once, as every other transaction does.
     pub(crate) deferred: Option<Deferred>,
+    /// The one-writer permit shared with the native writer of a SQLite file
+    /// (`NativeWriter::permit`); `None` without one. Last, so that it is released after the
+    /// transaction.
+    _permit: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 /// Audit entries and outbox events a group transaction writes at commit.
@@ -697,8 +701,13 @@ impl WriteTx {
 
     /// A write transaction for the group committer's writer task.
     pub(crate) async fn begin_on(o: &crate::group::Opener) -> Result<WriteTx, DbError> {
+        let permit = match &o.native {
+            Some(w) => Some(w.permit().await),
+            None => None,
+        };
         let tx = o.writer.begin().await?;
         Ok(WriteTx {
+            _permit: permit,
             tx,
             backend: o.backend,
             events: Vec::new(),

@@ -36,7 +36,6 @@ use crate::native::{execute_native, rows_native, Param, RowRead};
 use crate::outbox::PendingEvent;
 use rusqlite::{Connection, OpenFlags};
 use sqlx::any::AnyArguments;
-use sqlx::pool::PoolConnection;
 use sqlx::query::Query;
 use sqlx::Any;
 use std::future::Future;
@@ -185,6 +184,11 @@ pub(crate) struct NativeWriter {
     /// The PRAGMAs of sqlx's writer ([`crate::db::sqlite_pragmas`]).
     pragmas: String,
     idle: Mutex<Option<Connection>>,
+    /// The one-writer permit (quyền ghi): held by every write transaction on this file, native
+    /// or sqlx ([`crate::Db::begin_write`]), so that one writes at a time. A lock of its own
+    /// rather than sqlx's writer connection: sqlx pings a pooled connection on its worker
+    /// thread each time it is given back, and the next native batch waited for that.
+    permit: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Statements kept prepared by the native writer (rusqlite's default is 16).
@@ -197,7 +201,13 @@ impl NativeWriter {
             path: crate::audit::sqlite_file_of(url)?,
             pragmas,
             idle: Mutex::new(None),
+            permit: Arc::default(),
         })
+    }
+
+    /// Wait for the one-writer permit.
+    pub(crate) async fn permit(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.permit.clone().lock_owned().await
     }
 
     fn take(&self) -> Result<Connection, DbError> {
@@ -237,9 +247,10 @@ struct NativeTx {
     /// `None` once it is over.
     conn: Option<Connection>,
     home: Arc<NativeWriter>,
-    /// sqlx's one writer, held so that nothing else writes meanwhile. Released after `conn`
-    /// has committed or rolled back (fields drop after [`Drop::drop`]).
-    _writer: PoolConnection<Any>,
+    /// The one-writer permit ([`NativeWriter::permit`]), held so that nothing else writes
+    /// meanwhile. Released after `conn` has committed or rolled back (fields drop after
+    /// [`Drop::drop`]).
+    _permit: tokio::sync::OwnedMutexGuard<()>,
     /// Ids of the outbox events appended, returned by commit.
     events: Vec<String>,
     deferred: Deferred,
@@ -256,7 +267,7 @@ fn over() -> DbError {
 impl NativeTx {
     fn begin(
         home: &Arc<NativeWriter>,
-        writer: PoolConnection<Any>,
+        permit: tokio::sync::OwnedMutexGuard<()>,
         outbox_notify: Arc<tokio::sync::Notify>,
     ) -> Result<Self, DbError> {
         let conn = home.take()?;
@@ -269,7 +280,7 @@ impl NativeTx {
         Ok(Self {
             conn: Some(conn),
             home: home.clone(),
-            _writer: writer,
+            _permit: permit,
             events: Vec::new(),
             deferred: Deferred::default(),
             audit_head: None,
@@ -434,10 +445,10 @@ impl Db {
     pub async fn begin_native(&self) -> Result<Tx, DbError> {
         match self.native_writer() {
             Some(home) => {
-                let writer = self.writer_pool().acquire().await?;
+                let permit = home.permit().await;
                 Ok(Tx(Inner::Native(NativeTx::begin(
                     home,
-                    writer,
+                    permit,
                     self.outbox_notify(),
                 )?)))
             }
@@ -452,10 +463,10 @@ impl Tx {
     pub(crate) async fn begin_group(o: &crate::group::Opener, native: bool) -> Result<Tx, DbError> {
         match o.native.as_ref().filter(|_| native) {
             Some(home) => {
-                let writer = o.writer.acquire().await?;
+                let permit = home.permit().await;
                 Ok(Tx(Inner::Native(NativeTx::begin(
                     home,
-                    writer,
+                    permit,
                     o.outbox_notify.clone(),
                 )?)))
             }

@@ -413,3 +413,55 @@ async fn rolling_back_everything_leaves_the_chain_as_it_was() {
     let r = audit::verify(&t.db).await.unwrap();
     assert_eq!((r.entries_checked, r.first_broken), (2, None));
 }
+
+/// SQLite's one writer between the two kinds of transaction: a native transaction waits while
+/// a sqlx one is open and the other way round (on a SQLite file they share one permit instead
+/// of sqlx's writer connection). PostgreSQL has no one-writer rule: both are sqlx transactions
+/// on the pool, writing at once.
+#[tokio::test]
+async fn a_native_and_a_sqlx_transaction_never_write_at_once() {
+    use std::time::Duration;
+    let t = super::db().await;
+    if t.db.backend() != Backend::Sqlite {
+        return;
+    }
+    make_table(&t.db).await;
+    let mut sqlx_tx = t.db.begin_write().await.unwrap();
+    put(&mut sqlx_tx, "a", 1).await.unwrap();
+    let db = t.db.clone();
+    let native = tokio::spawn(async move {
+        let mut tx = db.begin_native().await.unwrap();
+        put(&mut tx, "b", 2).await.unwrap();
+        tx.commit().await.unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !native.is_finished(),
+        "the native transaction must wait for the sqlx one"
+    );
+    sqlx_tx.commit().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), native)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let mut native_tx = t.db.begin_native().await.unwrap();
+    put(&mut native_tx, "c", 3).await.unwrap();
+    let db = t.db.clone();
+    let sqlx_side = tokio::spawn(async move {
+        let mut tx = db.begin_write().await.unwrap();
+        put(&mut tx, "d", 4).await.unwrap();
+        tx.commit().await.unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !sqlx_side.is_finished(),
+        "the sqlx transaction must wait for the native one"
+    );
+    native_tx.commit().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), sqlx_side)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(count(&t.db, "SELECT COUNT(*) FROM probe").await, 4);
+}
