@@ -40,6 +40,13 @@ pub type ItemFuture<'t, T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send
 /// Items in one transaction at most (the others wait for the next one).
 pub const MAX_BATCH: usize = 128;
 
+/// A batch smaller than this waits for more items (at most [`GATHER_YIELDS`] yields, and only
+/// while items keep arriving).
+const GATHER_UP_TO: usize = 16;
+
+/// Yields of the writer task while gathering a small batch.
+const GATHER_YIELDS: usize = 2;
+
 type BoolFuture<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
 
 /// One caller's item, type-erased for the queue.
@@ -297,15 +304,30 @@ async fn run(opener: Opener, stats: Arc<Stats>, mut rx: mpsc::Receiver<Box<dyn W
         };
         let native = opener.native.is_some() && !first.sqlx_only();
         batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(w) if opener.native.is_some() && w.sqlx_only() == native => {
-                    next = Some(w);
-                    break;
+        // Gather (gom lô): while the batch is small and items keep coming, let the callers
+        // that are ready run first (a yield, not a timer) — each commit costs more than an
+        // item, so a writer that loops too fast writes many small batches.
+        let mut yields = 0;
+        loop {
+            let before = batch.len();
+            while batch.len() < MAX_BATCH && next.is_none() {
+                match rx.try_recv() {
+                    Ok(w) if opener.native.is_some() && w.sqlx_only() == native => {
+                        next = Some(w);
+                    }
+                    Ok(w) => batch.push(w),
+                    Err(_) => break,
                 }
-                Ok(w) => batch.push(w),
-                Err(_) => break,
             }
+            if next.is_some()
+                || batch.len() >= GATHER_UP_TO
+                || yields == GATHER_YIELDS
+                || (yields > 0 && batch.len() == before)
+            {
+                break;
+            }
+            yields += 1;
+            tokio::task::yield_now().await;
         }
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.items.fetch_add(batch.len() as u64, Ordering::Relaxed);
