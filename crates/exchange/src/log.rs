@@ -531,7 +531,11 @@ struct KeptRow<'a> {
 /// `$6`) only if it is still that head (`h`: row lock; under READ COMMITTED a head another
 /// hub moved meanwhile is re-read after its commit and no longer matches); only then the
 /// closed in-flight rows, the entries and their kept bodies. Returns `('n', member, nonce)`
-/// per new nonce and `('h', '', '')` when the head moved (the entries are written).
+/// per new nonce and `('h', '', '')` when the head moved (the entries are written). A batch of
+/// takes alone (`$11`) commits without waiting for the WAL flush (`synchronous_commit` off for
+/// its own transaction): the log entry of an answered exchange commits synchronously later and
+/// its flush carries the take's record before it; only a PostgreSQL or machine crash can lose
+/// the take of an exchange not yet answered (see docs on the hub's durability).
 const BATCH_PG: &str = "WITH n AS ( \
      INSERT INTO exchange_nonces (member_code, nonce, expires_at) \
      SELECT m, n, e FROM json_to_recordset($1::json) AS x(m TEXT, n TEXT, e BIGINT) \
@@ -569,7 +573,8 @@ const BATCH_PG: &str = "WITH n AS ( \
        created_at \
      FROM json_populate_recordset(NULL::exchange_bodies, $10::json) \
      WHERE EXISTS (SELECT 1 FROM h)) \
- SELECT 'n', member_code, nonce FROM n UNION ALL SELECT 'h', '', '' FROM h";
+ SELECT 'n', member_code, nonce FROM n UNION ALL SELECT 'h', '', '' FROM h \
+ UNION ALL SELECT 's', '', set_config('synchronous_commit', 'off', true) WHERE $11";
 
 /// A batch of the log writer made ready for [`BATCH_PG`] from the chain head it follows: the
 /// statement's parameters (JSON rows), the entries as they will be stored, and whether each
@@ -749,6 +754,7 @@ async fn write_batch_pg(
         .bind(closing_json)
         .bind(entries_json)
         .bind(kept_json)
+        .bind(!b.takes.is_empty() && b.entries.is_empty())
         .fetch_all(&mut *conn)
         .await?;
     let mut new = std::collections::HashSet::new();
@@ -756,7 +762,7 @@ async fn write_batch_pg(
     for (kind, m, n) in result {
         if kind == "h" {
             moved = true;
-        } else {
+        } else if kind == "n" {
             new.insert((m, n));
         }
     }
@@ -1268,7 +1274,9 @@ impl Batch {
             takes: std::mem::take(&mut self.takes),
             take_replies: std::mem::take(&mut self.take_replies),
             queued: Vec::new(),
-            purge: std::mem::take(&mut self.purge),
+            // The purge goes with the takes only when there are takes: a batch of none is
+            // never sent, and the purge would be lost with it.
+            purge: !self.takes.is_empty() && std::mem::take(&mut self.purge),
             began: self.began,
         }
     }
@@ -2102,4 +2110,98 @@ async fn stats_grouped(
         ))
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tinhso_store::migrate::STORE_MIGRATIONS;
+    use tinhso_store::test_support::fresh;
+
+    fn take(i: usize) -> Take {
+        let flight = InFlight {
+            exchange_id: format!("ex-{i}"),
+            client: "000.00.01.H37".into(),
+            provider: "000.00.19.H37".into(),
+            service: "echo".into(),
+            method: "POST".into(),
+            path: "/lgsp/v1/000.00.19.H37/echo".into(),
+            request_sha256: format!("{i:064x}"),
+            client_signature: format!("sig-{i}"),
+        };
+        let nonce = ("m".into(), format!("n-{i}"), now_micros() + 300_000_000);
+        (nonce, flight, now_micros())
+    }
+
+    fn batch_of_takes(takes: Vec<Take>) -> Batch {
+        Batch {
+            entries: Vec::new(),
+            nonces: Vec::new(),
+            inflight: Vec::new(),
+            replies: Vec::new(),
+            takes,
+            take_replies: Vec::new(),
+            queued: Vec::new(),
+            purge: false,
+            began: std::time::Instant::now(),
+        }
+    }
+
+    /// `synchronous_commit` as the batch left it in its own transaction.
+    async fn commit_mode_after(db: &Db, b: &Batch) -> String {
+        let mut tx = db.pool().begin().await.unwrap();
+        write_batch_pg(&mut tx, db, b, None).await.unwrap();
+        let mode: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        mode
+    }
+
+    /// A batch of takes alone turns `synchronous_commit` off for its own transaction (its
+    /// commit does not wait for the WAL flush); a batch with log entries leaves it on, and
+    /// the setting does not outlive the transaction. PostgreSQL only: SQLite has no such
+    /// setting and writes batches in transactions ([`write_batch`]); CI runs this suite on
+    /// PostgreSQL.
+    #[tokio::test]
+    async fn only_a_batch_of_takes_commits_without_waiting_for_the_wal_flush() {
+        let t = fresh(&[STORE_MIGRATIONS, crate::MIGRATIONS]).await;
+        if t.db.backend() != Backend::Postgres {
+            return;
+        }
+        let takes = batch_of_takes(vec![take(1), take(2)]);
+        assert_eq!(commit_mode_after(&t.db, &takes).await, "off");
+        let mut with_entry = batch_of_takes(vec![take(3)]);
+        with_entry.entries.push(NewEntry {
+            exchange_id: "ex-3".into(),
+            client: "000.00.01.H37".into(),
+            provider: "000.00.19.H37".into(),
+            service: "echo".into(),
+            method: "POST".into(),
+            path: "/lgsp/v1/000.00.19.H37/echo".into(),
+            status: 200,
+            outcome: "ok".into(),
+            latency_us: 1,
+            request_sha256: format!("{:064x}", 3),
+            response_sha256: format!("{:064x}", 4),
+            client_signature: "sig-3".into(),
+            hub_signature: "hub-3".into(),
+            kept: None,
+        });
+        assert_eq!(commit_mode_after(&t.db, &with_entry).await, "on");
+        // Committed this time: the takes are written, and the next transaction is synchronous.
+        let mut conn = t.db.pool().acquire().await.unwrap();
+        let (_, _, _) = write_batch_pg(&mut conn, &t.db, &batch_of_takes(vec![take(5)]), None)
+            .await
+            .unwrap();
+        let (mode, rows): (String, i64) = sqlx::query_as(
+            "SELECT current_setting('synchronous_commit'), \
+             (SELECT COUNT(*) FROM exchange_inflight WHERE exchange_id = 'ex-5')",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!((mode.as_str(), rows), ("on", 1));
+    }
 }

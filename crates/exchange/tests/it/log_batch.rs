@@ -358,3 +358,32 @@ async fn nonces_taken_before_forwarding_then_logged_through_several_writers() {
     let v = log::verify(&t.db, None).await.unwrap();
     assert_eq!((v.entries_checked, v.first_broken), (expected as i64, None));
 }
+
+/// The writer's first batch purges expired nonces (every 64th does), also when it holds log
+/// entries and no nonce taken before forwarding: on PostgreSQL the takes go out as a batch of
+/// their own, and the purge must not leave with an empty one (it was lost so, and expired
+/// nonces stayed for ever). A nonce not yet expired stays.
+#[tokio::test]
+async fn expired_nonces_are_purged_by_a_batch_without_takes() {
+    let t = db().await;
+    let now = now_micros();
+    for (nonce, expires) in [("old", now - 1_000_000), ("live", now + 300_000_000)] {
+        sqlx::query(
+            "INSERT INTO exchange_nonces (member_code, nonce, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind("m")
+        .bind(nonce)
+        .bind(expires)
+        .execute(t.db.pool())
+        .await
+        .unwrap();
+    }
+    let a = Appender::new(t.db.clone());
+    a.append(entry(1, false)).await.unwrap();
+    a.close().await;
+    let left: Vec<String> = sqlx::query_scalar("SELECT nonce FROM exchange_nonces ORDER BY nonce")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, ["live"]);
+}
