@@ -294,9 +294,13 @@ async fn a_running_node_logs_an_exchange_cut_off_by_another_nodes_crash() {
     let t = support::db().await;
     let db = &t.db;
     let mut s = setup(db, Duration::from_millis(200)).await;
+    // Long enough that the other node, sweeping all along, cannot log the exchange before
+    // `cut_off` has checked that nothing is logged yet, on a loaded machine too (at 500 ms it
+    // did, now and then, under the whole suite).
+    s.cfg.interrupted_after = Duration::from_secs(3);
     let other = HubProcess::start(t.url(), s.cfg.clone());
     let mut first = HubProcess::start(t.url(), s.cfg.clone());
-    // Past the other node's start and its `interrupted_after` look.
+    // Past the other node's start and its first sweep.
     tokio::time::sleep(Duration::from_millis(700)).await;
     let cut = cut_off(&mut s, db, &mut first).await;
     logged_as_interrupted(&s, db, &cut, Duration::from_secs(15)).await;
