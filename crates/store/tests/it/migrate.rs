@@ -1,10 +1,11 @@
 //! Migration 1004 (khóa rowid): the audit trail and the outbox rebuilt on SQLite with `seq` as
 //! the rowid, every row kept; PostgreSQL's schema unchanged.
 
-use tinhso_store::audit::{self, NewAuditEntry};
-use tinhso_store::Backend;
+use crate::audit::entry;
+use tinhso_store::audit;
 use tinhso_store::migrate::{self, STORE_MIGRATIONS};
 use tinhso_store::test_support::{fresh, TestDb};
+use tinhso_store::Backend;
 
 type AuditRow = (
     i64,
@@ -30,18 +31,6 @@ async fn before_1004() -> TestDb {
         .collect();
     assert!(!before.is_empty() && before.len() < STORE_MIGRATIONS.len());
     fresh(&[&before]).await
-}
-
-fn entry(i: usize) -> NewAuditEntry {
-    NewAuditEntry {
-        actor: format!("user:{}", i % 3),
-        action: "thing.update".into(),
-        target_type: "thing".into(),
-        target_id: format!("t{i}"),
-        scope: "20.05977".into(),
-        request_id: format!("req-{i}"),
-        summary: serde_json::json!({"after": {"ten": format!("Mới {i}")}}),
-    }
 }
 
 async fn write(db: &tinhso_store::Db, from: usize, n: usize) {
@@ -105,12 +94,18 @@ async fn rowid_keys_keep_every_entry_and_event_and_the_chain() {
         assert_eq!(key_indexes(&t.db, "outbox").await, 1);
     }
     let r = audit::verify(&t.db).await.unwrap();
-    assert_eq!((r.entries_checked, r.head_seq, r.first_broken), (40, 40, None));
+    assert_eq!(
+        (r.entries_checked, r.head_seq, r.first_broken),
+        (40, 40, None)
+    );
 
     // Appending goes on where it stopped, and the chain still links.
     write(&t.db, 40, 5).await;
     let r = audit::verify(&t.db).await.unwrap();
-    assert_eq!((r.entries_checked, r.head_seq, r.first_broken), (45, 45, None));
+    assert_eq!(
+        (r.entries_checked, r.head_seq, r.first_broken),
+        (45, 45, None)
+    );
     let seqs: Vec<i64> = event_rows(&t.db).await.iter().map(|e| e.1).collect();
     assert_eq!(seqs, (1..=45).collect::<Vec<i64>>());
     // A duplicate event id is still refused.
