@@ -35,6 +35,11 @@ pub const STORE_MIGRATIONS: &[Migration] = &[
         name: "roll-up change marks vacuumed every thousand changes (PostgreSQL)",
         sql: include_str!("../migrations/1003_rollup_marks_vacuum.sql"),
     },
+    Migration {
+        version: 1004,
+        name: "audit trail and outbox keyed by rowid (SQLite)",
+        sql: include_str!("../migrations/1004_rowid_keys.sql"),
+    },
 ];
 
 /// The text of `sql` for `backend`: `{blob}` replaced, the other engine's sections dropped.

@@ -1,6 +1,7 @@
 use tinhso_store::audit::{self, AuditFilter, NewAuditEntry};
 
-fn entry(i: usize) -> NewAuditEntry {
+/// The `i`-th test entry (also used by the migration tests).
+pub(crate) fn entry(i: usize) -> NewAuditEntry {
     NewAuditEntry {
         actor: format!("user:{}", i % 3),
         action: "thing.update".into(),

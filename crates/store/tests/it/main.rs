@@ -7,6 +7,7 @@ mod checkpoint;
 mod close;
 mod exec;
 mod group;
+mod migrate;
 mod outbox;
 mod rollup;
 mod sql_profile;
