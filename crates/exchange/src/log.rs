@@ -1225,18 +1225,7 @@ impl Batch {
         first: Job,
         rx: &mut tokio::sync::mpsc::Receiver<Job>,
     ) -> (Self, Option<tokio::sync::oneshot::Sender<()>>) {
-        let began = std::time::Instant::now();
-        let mut b = Self {
-            entries: Vec::new(),
-            nonces: Vec::new(),
-            inflight: Vec::new(),
-            replies: Vec::new(),
-            takes: Vec::new(),
-            take_replies: Vec::new(),
-            queued: Vec::new(),
-            purge: false,
-            began,
-        };
+        let mut b = Self::empty(std::time::Instant::now());
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
@@ -1264,20 +1253,30 @@ impl Batch {
         self.entries.is_empty() && self.takes.is_empty()
     }
 
-    /// The takes, as a batch of their own (with the purge), leaving the entries.
-    fn split_takes(&mut self) -> Self {
+    /// A batch with no job yet, begun at `began`.
+    fn empty(began: std::time::Instant) -> Self {
         Self {
             entries: Vec::new(),
             nonces: Vec::new(),
             inflight: Vec::new(),
             replies: Vec::new(),
+            takes: Vec::new(),
+            take_replies: Vec::new(),
+            queued: Vec::new(),
+            purge: false,
+            began,
+        }
+    }
+
+    /// The takes, as a batch of their own (with the purge), leaving the entries.
+    fn split_takes(&mut self) -> Self {
+        Self {
+            // The purge goes with the takes only when there are takes: a batch of none is
+            // never sent, and the purge would be lost with it (read before the takes move).
+            purge: !self.takes.is_empty() && std::mem::take(&mut self.purge),
             takes: std::mem::take(&mut self.takes),
             take_replies: std::mem::take(&mut self.take_replies),
-            queued: Vec::new(),
-            // The purge goes with the takes only when there are takes: a batch of none is
-            // never sent, and the purge would be lost with it.
-            purge: !self.takes.is_empty() && std::mem::take(&mut self.purge),
-            began: self.began,
+            ..Self::empty(self.began)
         }
     }
 
@@ -2135,15 +2134,8 @@ mod tests {
 
     fn batch_of_takes(takes: Vec<Take>) -> Batch {
         Batch {
-            entries: Vec::new(),
-            nonces: Vec::new(),
-            inflight: Vec::new(),
-            replies: Vec::new(),
             takes,
-            take_replies: Vec::new(),
-            queued: Vec::new(),
-            purge: false,
-            began: std::time::Instant::now(),
+            ..Batch::empty(std::time::Instant::now())
         }
     }
 
