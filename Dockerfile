@@ -20,8 +20,8 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p tinhso \
-    && install -D -m 0755 target/release/tinhso /out/tinhso
+    cargo build --profile production --locked -p tinhso \
+    && install -D -m 0755 target/production/tinhso /out/tinhso
 
 # ---------------------------------------------------------------------------------------------
 # Runtime stage
