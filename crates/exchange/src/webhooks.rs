@@ -1131,6 +1131,23 @@ impl Webhooks {
         http_status: Option<i64>,
         error: Option<String>,
     ) -> Result<(), DbError> {
+        self.record_query(d, status, attempts, next, http_status, error)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The statement of [`Self::record`], to run where the caller chooses (in a transaction
+    /// with other writes).
+    fn record_query<'q>(
+        &self,
+        d: &'q Due,
+        status: &'q str,
+        attempts: i64,
+        next: i64,
+        http_status: Option<i64>,
+        error: Option<String>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
         sqlx::query(
             "UPDATE exchange_webhook_deliveries SET status = $1, attempts = $2, next_attempt_at = $3, \
              last_status = $4, last_error = $5, updated_at = $6 WHERE id = $7 AND status = 'pending'",
@@ -1142,9 +1159,6 @@ impl Webhooks {
         .bind(error)
         .bind((self.clock)())
         .bind(&d.id)
-        .execute(self.db.pool())
-        .await?;
-        Ok(())
     }
 
     /// One attempt at one delivery.
@@ -1194,7 +1208,9 @@ impl Webhooks {
                 return Ok(Outcome::Delivered);
             }
             Ok(resp) if resp.status() == reqwest::StatusCode::GONE => {
-                // The receiver says the subscription is gone: disable it, this delivery dead.
+                // The receiver says the subscription is gone: disable it and put this delivery
+                // on the dead-letter list in one transaction, so that a crash (or a stop) between
+                // the two never leaves a disabled subscription with its delivery still pending.
                 let now = (self.clock)();
                 let mut tx = self.db.begin_write().await?;
                 sqlx::query(
@@ -1214,8 +1230,7 @@ impl Webhooks {
                     serde_json::json!({ "status": "disabled", "reason": "the receiver answered 410 Gone" }),
                 ))
                 .await?;
-                tx.commit().await?;
-                self.record(
+                self.record_query(
                     &d,
                     "dead",
                     attempts,
@@ -1223,7 +1238,9 @@ impl Webhooks {
                     Some(410),
                     Some("HTTP 410 Gone: subscription disabled".into()),
                 )
+                .execute(tx.conn())
                 .await?;
+                tx.commit().await?;
                 metrics().count(&d.member, "dead");
                 tracing::warn!(subscription = %d.subscription_id, "webhook receiver answered 410 Gone: subscription disabled");
                 return Ok(Outcome::Dead);
