@@ -40,7 +40,14 @@ pub fn rows_sql(backend: Backend, param: usize, cols: &[(&str, Col)]) -> String 
         })
         .collect();
     match backend {
-        Backend::Sqlite => format!("SELECT {} FROM json_each(${param})", select.join(", ")),
+        // Each row's array made binary JSON (`jsonb`) once, in a subquery that `OFFSET 0` keeps
+        // from being merged into the outer query: reading the columns then walks the binary
+        // row. Read straight from `json_each`, every column rendered its row back to text and
+        // parsed it again (6.6 % of a simulated border day's instructions).
+        Backend::Sqlite => format!(
+            "SELECT {} FROM (SELECT jsonb(value) AS value FROM json_each(${param}) LIMIT -1 OFFSET 0)",
+            select.join(", ")
+        ),
         Backend::Postgres => format!(
             "SELECT {} FROM jsonb_array_elements(${param}::jsonb) AS v",
             select.join(", ")
@@ -442,11 +449,53 @@ mod tests {
         let cols = [("id", Col::Text), ("at", Col::Int)];
         assert_eq!(
             rows_sql(Backend::Sqlite, 1, &cols),
-            "SELECT value ->> 0 AS id, value ->> 1 AS at FROM json_each($1)"
+            "SELECT value ->> 0 AS id, value ->> 1 AS at FROM (SELECT jsonb(value) AS value \
+             FROM json_each($1) LIMIT -1 OFFSET 0)"
         );
         assert_eq!(
             rows_sql(Backend::Postgres, 2, &cols),
             "SELECT (v ->> 0)::text AS id, (v ->> 1)::bigint AS at FROM jsonb_array_elements($2::jsonb) AS v"
+        );
+    }
+
+    /// The rows come back as they were sent, in order, on the engine under test: Vietnamese
+    /// text in NFC, escapes, NULLs, whole and real numbers.
+    #[tokio::test]
+    async fn rows_come_back_as_sent() {
+        let t = tinhso_store::test_support::fresh(&[]).await;
+        let mut tx = t.db.begin_native().await.unwrap();
+        let rows = serde_json::json!([
+            ["Lạng Sơn", 1, 2.5],
+            [
+                "Cửa khẩu \"Hữu Nghị\"\n\\ 友谊关",
+                -9_007_199_254_740_991_i64,
+                null
+            ],
+            [null, 0, 0.1],
+        ])
+        .to_string();
+        let cols = [("name", Col::Text), ("n", Col::Int), ("x", Col::Real)];
+        let sql = format!(
+            "SELECT name, n, x FROM ({}) AS j",
+            rows_sql(tx.backend(), 1, &cols)
+        );
+        let got = tx
+            .rows(&sql, &[Param::Text(&rows)], |r| {
+                Ok((r.opt_text(0)?, r.int(1)?, r.opt_float(2)?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (Some("Lạng Sơn".to_string()), 1, Some(2.5)),
+                (
+                    Some("Cửa khẩu \"Hữu Nghị\"\n\\ 友谊关".to_string()),
+                    -9_007_199_254_740_991,
+                    None
+                ),
+                (None, 0, Some(0.1)),
+            ]
         );
     }
 }
