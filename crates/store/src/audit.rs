@@ -188,6 +188,10 @@ const PG_MAX_PARAMS: usize = 65_535;
 /// round trip is already shared by this many rows.
 const MAX_ROWS_PER_INSERT: usize = 1_000;
 
+/// Entries per `INSERT` of the native SQLite writer's commit, at most: 256, 128, …, 1 rows a
+/// statement (`native::row_pieces`), each shape kept prepared (2,816 parameters at most).
+pub(crate) const NATIVE_ROWS_PER_INSERT: usize = 256;
+
 /// Entries per `INSERT` statement on `backend` (2 parameters are kept for the head).
 pub(crate) fn rows_per_insert(backend: Backend) -> usize {
     let params = match backend {

@@ -105,7 +105,8 @@ pub trait Exec: Send {
     }
 
     /// Insert rows of `columns.len()` values each (`params` row after row) into `table`, in
-    /// multi-row `INSERT`s of at most 500 parameters; the rows inserted.
+    /// multi-row `INSERT`s of at most 500 parameters (on SQLite, of a power of two rows:
+    /// `native::row_pieces`); the rows inserted.
     fn insert_rows(
         &mut self,
         table: &str,
@@ -120,10 +121,24 @@ pub trait Exec: Send {
                     params.len()
                 )));
             }
-            let per_statement = (500 / width).max(1) * width;
+            let rows_per_statement = (500 / width).max(1);
             let mut inserted = 0;
-            for chunk in params.chunks(per_statement) {
-                let sql = insert_rows_sql(self.backend(), table, columns, chunk.len() / width);
+            let mut rest = params;
+            // On SQLite, statements of a few fixed sizes that stay prepared
+            // (`native::row_pieces`); on PostgreSQL, full ones and the remainder.
+            let pieces: Vec<usize> = match self.backend() {
+                Backend::Sqlite => {
+                    crate::native::row_pieces(params.len() / width, rows_per_statement).collect()
+                }
+                Backend::Postgres => params
+                    .chunks(rows_per_statement * width)
+                    .map(|c| c.len() / width)
+                    .collect(),
+            };
+            for rows in pieces {
+                let (chunk, tail) = rest.split_at(rows * width);
+                rest = tail;
+                let sql = insert_rows_sql(self.backend(), table, columns, rows);
                 inserted += self.execute(&sql, chunk).await?;
             }
             Ok(inserted)
@@ -191,8 +206,9 @@ pub(crate) struct NativeWriter {
     permit: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// Statements kept prepared by the native writer (rusqlite's default is 16).
-const NATIVE_STATEMENT_CACHE: usize = 128;
+/// Statements kept prepared by the native writer (rusqlite's default is 16), the few shapes of
+/// each multi-row statement included (`native::row_pieces`).
+const NATIVE_STATEMENT_CACHE: usize = 256;
 
 impl NativeWriter {
     /// The native writer of the database at `url`; `None` when it is not a file (in memory).
@@ -377,9 +393,12 @@ impl NativeTx {
     fn commit(mut self) -> Result<Vec<String>, DbError> {
         let d = std::mem::take(&mut self.deferred);
         let conn = self.conn()?;
-        let chunk_rows = crate::audit::rows_per_insert(Backend::Sqlite);
-        for chunk in d.audit.chunks(chunk_rows) {
-            let sql = crate::audit::insert_sql(chunk.len(), Backend::Sqlite, false);
+        // In statements of a few fixed sizes, each kept prepared (`native::row_pieces`).
+        let mut rest = &d.audit[..];
+        for n in crate::native::row_pieces(rest.len(), crate::audit::NATIVE_ROWS_PER_INSERT) {
+            let (chunk, tail) = rest.split_at(n);
+            rest = tail;
+            let sql = crate::audit::insert_sql(n, Backend::Sqlite, false);
             let params: Vec<Param<'_>> = chunk.iter().flat_map(AuditEntry::params).collect();
             execute_native(conn, &sql, &params)?;
         }

@@ -176,32 +176,40 @@ fn insert_sql(backend: Backend, rows: usize) -> String {
 }
 
 /// The statements that write `events` numbered from `first`: (SQL, parameters) per chunk of
-/// [`ROWS_PER_INSERT`], for either engine.
+/// [`ROWS_PER_INSERT`] on PostgreSQL, of 64, 32, …, 1 rows on SQLite.
 pub(crate) fn insert_statements(
     backend: Backend,
     first: i64,
     events: &[PendingEvent],
 ) -> impl Iterator<Item = (String, Vec<Param<'_>>)> {
-    events
-        .chunks(ROWS_PER_INSERT)
-        .enumerate()
-        .map(move |(c, chunk)| {
-            let params = chunk
-                .iter()
-                .enumerate()
-                .flat_map(|(i, e)| e.params(first + (c * ROWS_PER_INSERT + i) as i64))
-                .collect();
-            (insert_sql(backend, chunk.len()), params)
-        })
+    // On SQLite, statements of a few fixed sizes (64, 32, …, 1 rows) that the native writer
+    // keeps prepared (`native::row_pieces`).
+    let pieces: Vec<usize> = match backend {
+        Backend::Sqlite => crate::native::row_pieces(events.len(), 64).collect(),
+        Backend::Postgres => events.chunks(ROWS_PER_INSERT).map(<[_]>::len).collect(),
+    };
+    let mut start = 0;
+    pieces.into_iter().map(move |n| {
+        let chunk = &events[start..start + n];
+        let params = chunk
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| e.params(first + (start + i) as i64))
+            .collect();
+        start += n;
+        (insert_sql(backend, n), params)
+    })
 }
 
 impl WriteTx {
-    /// Insert `events` as outbox rows numbered from `first`: 100 rows × 5 parameters a
-    /// statement; batch sizes vary, so only the one-event statement is kept prepared.
+    /// Insert `events` as outbox rows numbered from `first` ([`insert_statements`]). On
+    /// PostgreSQL batch sizes vary, so only the one-event statement is kept prepared; SQLite's
+    /// come in a few sizes, all kept.
     async fn insert_rows(&mut self, first: i64, events: &[PendingEvent]) -> Result<(), DbError> {
+        let sqlite = self.backend() == Backend::Sqlite;
         for (sql, params) in insert_statements(self.backend(), first, events) {
-            let one = params.len() == 5;
-            bind_sqlx(sqlx::query(&sql).persistent(one), &params)
+            let keep = sqlite || params.len() == 5;
+            bind_sqlx(sqlx::query(&sql).persistent(keep), &params)
                 .execute(self.conn())
                 .await?;
         }

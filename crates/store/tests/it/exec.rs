@@ -115,6 +115,46 @@ async fn commit_writes_rows_audit_and_events_in_order() {
     assert_eq!(audit::verify(&t.db).await.unwrap().first_broken, None);
 }
 
+/// A commit of many entries and events (on SQLite: statements of 256, 32, 8 and 4 entries and
+/// of 64, 8, 4 and 1 events, kept prepared) writes them all, chained and numbered in order; a
+/// second commit of other sizes reuses and adds shapes and continues both sequences.
+#[tokio::test]
+async fn a_commit_of_many_entries_and_events_keeps_the_chain_and_the_order() {
+    let t = super::db().await;
+    audit::append(&t.db, &entry(0)).await.unwrap();
+    let mut all_events = Vec::new();
+    let mut next = 1;
+    for (entries, events) in [(300, 77), (5, 130)] {
+        let mut tx: Tx = t.db.begin_native().await.unwrap();
+        let batch: Vec<_> = (next..next + entries).map(entry).collect();
+        next += entries;
+        tx.audit_many(&batch).await.unwrap();
+        for i in 0..events {
+            tx.emit("probe.many", &serde_json::json!({ "i": i }))
+                .await
+                .unwrap();
+        }
+        all_events.extend(tx.commit().await.unwrap());
+    }
+    let targets: Vec<String> = sqlx::query_scalar("SELECT target_id FROM audit_log ORDER BY seq")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap();
+    let expected: Vec<String> = (0..next).map(|i| format!("p{i}")).collect();
+    assert_eq!(targets, expected);
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM outbox ORDER BY seq")
+        .fetch_all(t.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 77 + 130);
+    assert_eq!(ids, all_events);
+    let r = audit::verify(&t.db).await.unwrap();
+    assert_eq!(
+        (r.entries_checked, r.head_seq, r.first_broken),
+        (next as i64, next as i64, None)
+    );
+}
+
 #[tokio::test]
 async fn an_error_or_a_panic_rolls_back_and_frees_the_writer() {
     let t = super::db().await;
