@@ -202,8 +202,10 @@ impl Db {
         };
         match backend {
             Backend::Sqlite => {
-                // Before any connection opens: the profile hooks connections as they open.
+                // Before any connection opens: the profile hooks connections as they open, and
+                // a connection keeps the VFS it was opened with.
                 crate::sql_profile::start_from_env()?;
+                crate::keep_map::register();
                 let url = if url.contains('?') {
                     url.to_string()
                 } else {

@@ -17,6 +17,8 @@
 //! - [`copies`]: per-database copies of rarely changed data, kept while a generation in the
 //!   database has not moved.
 //! - `checkpoint`: a SQLite file's WAL checkpoints on a thread of their own, off the writer.
+//! - [`keep_map`]: a VFS over SQLite's `unix` one that keeps a connection's memory map when
+//!   another connection commits (`TINHSO_SQLITE_KEEP_MAP`).
 //! - [`test_support`]: fresh databases for tests, on SQLite or PostgreSQL.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -28,6 +30,7 @@ pub mod db;
 pub mod exec;
 pub mod files;
 pub mod group;
+pub mod keep_map;
 pub mod migrate;
 pub mod native;
 pub mod outbox;

@@ -7,6 +7,7 @@ mod checkpoint;
 mod close;
 mod exec;
 mod group;
+mod keep_map;
 mod migrate;
 mod outbox;
 mod rollup;
