@@ -587,7 +587,7 @@ async fn close_pool(pool: &AnyPool) {
 }
 
 /// An on/off environment variable: `0`/`false`/`off` or `1`/`true`/`on`; `None` otherwise.
-fn switch_from_env(name: &str) -> Option<bool> {
+pub(crate) fn switch_from_env(name: &str) -> Option<bool> {
     match std::env::var(name).ok()?.trim() {
         "0" | "false" | "off" => Some(false),
         "1" | "true" | "on" => Some(true),

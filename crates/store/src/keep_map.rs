@@ -88,13 +88,7 @@ const _: () = assert!(HEADER.is_multiple_of(8));
 pub fn register() -> bool {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     *REGISTERED.get_or_init(|| {
-        let wanted = !matches!(
-            std::env::var("TINHSO_SQLITE_KEEP_MAP")
-                .ok()
-                .as_deref()
-                .map(str::trim),
-            Some("0" | "false" | "off")
-        );
+        let wanted = crate::db::switch_from_env("TINHSO_SQLITE_KEEP_MAP").unwrap_or(true);
         // SAFETY: `sqlite3_vfs_find` returns a registered VFS, which lives as long as the
         // process; the copy made here is leaked, so it does too, as `sqlite3_vfs_register`
         // requires.
@@ -161,6 +155,13 @@ unsafe extern "C" fn keep_map_open(
 unsafe fn parts(file: *mut ffi::sqlite3_file) -> (*mut KeepMapFile, *mut ffi::sqlite3_file) {
     let shim = file.cast::<KeepMapFile>();
     (shim, (*shim).real)
+}
+
+/// The size of the `unix` file `real` (an `fstat`), if it can be read.
+unsafe fn file_size(real: *mut ffi::sqlite3_file) -> Option<i64> {
+    let mut size = 0i64;
+    let size_of = (*(*real).pMethods).xFileSize?;
+    (size_of(real, &mut size) == ffi::SQLITE_OK).then_some(size)
 }
 
 /// Calls the `unix` file's method `$m` with the given arguments.
@@ -265,12 +266,9 @@ unsafe extern "C" fn x_fetch(
 ) -> c_int {
     let (shim, real) = parts(f);
     if (*shim).mapped_size < 0 {
-        let mut size = 0i64;
-        if let Some(file_size) = (*(*real).pMethods).xFileSize {
-            if file_size(real, &mut size) == ffi::SQLITE_OK {
-                (*shim).mapped_size = size;
-                (*shim).past_map = 0;
-            }
+        if let Some(size) = file_size(real) {
+            (*shim).mapped_size = size;
+            (*shim).past_map = 0;
         }
     }
     let rc = pass!(f, xFetch, off, n, out);
@@ -287,19 +285,13 @@ unsafe extern "C" fn x_unfetch(f: *mut ffi::sqlite3_file, off: i64, p: *mut c_vo
     let (shim, real) = parts(f);
     if p.is_null() {
         let mapped = (*shim).mapped_size;
-        if mapped >= 0 {
-            let mut size = -1i64;
-            let known = (*(*real).pMethods)
-                .xFileSize
-                .is_some_and(|file_size| file_size(real, &mut size) == ffi::SQLITE_OK);
-            if known
-                && size >= mapped
-                && size - mapped <= remap_growth(mapped)
-                && (*shim).past_map < PAST_MAP_BUDGET
-            {
-                KEPT.fetch_add(1, Ordering::Relaxed);
-                return ffi::SQLITE_OK;
-            }
+        let keep = mapped >= 0
+            && (*shim).past_map < PAST_MAP_BUDGET
+            && file_size(real)
+                .is_some_and(|size| size >= mapped && size - mapped <= remap_growth(mapped));
+        if keep {
+            KEPT.fetch_add(1, Ordering::Relaxed);
+            return ffi::SQLITE_OK;
         }
         (*shim).mapped_size = -1;
         DROPPED.fetch_add(1, Ordering::Relaxed);

@@ -47,6 +47,23 @@ fn checkpoint(c: &Connection) {
     assert_eq!(busy, 0, "the checkpoint could not finish");
 }
 
+/// A WAL file with rows 1..=1000 checkpointed into it, its writer, and a reader that has read
+/// them all (so it holds a map of the file).
+fn writer_and_reader(path: &std::path::Path) -> (Connection, Connection) {
+    let writer = open(path);
+    writer
+        .execute_batch(
+            "PRAGMA journal_mode = WAL; \
+             CREATE TABLE t (n INTEGER PRIMARY KEY, filler TEXT NOT NULL)",
+        )
+        .unwrap();
+    insert(&writer, 1, 1000);
+    checkpoint(&writer);
+    let reader = open(path);
+    assert_eq!(read(&reader), expected(1000));
+    (writer, reader)
+}
+
 fn off() -> bool {
     matches!(
         std::env::var("TINHSO_SQLITE_KEEP_MAP").ok().as_deref(),
@@ -59,17 +76,7 @@ fn a_reader_keeps_its_map_across_commits_and_sees_each_of_them() {
     assert!(keep_map::register() || off());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keep.db");
-    let writer = open(&path);
-    writer
-        .execute_batch(
-            "PRAGMA journal_mode = WAL; \
-             CREATE TABLE t (n INTEGER PRIMARY KEY, filler TEXT NOT NULL)",
-        )
-        .unwrap();
-    insert(&writer, 1, 1000);
-    checkpoint(&writer);
-    let reader = open(&path);
-    assert_eq!(read(&reader), expected(1000));
+    let (writer, reader) = writer_and_reader(&path);
     let (kept_before, _) = keep_map::counts();
     for last in 1001..=1050 {
         insert(&writer, last, last);
@@ -93,17 +100,7 @@ fn a_reader_reads_past_its_map_then_remaps_when_the_file_grows_or_shrinks() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("grow.db");
     let size = || std::fs::metadata(&path).unwrap().len();
-    let writer = open(&path);
-    writer
-        .execute_batch(
-            "PRAGMA journal_mode = WAL; \
-             CREATE TABLE t (n INTEGER PRIMARY KEY, filler TEXT NOT NULL)",
-        )
-        .unwrap();
-    insert(&writer, 1, 1000);
-    checkpoint(&writer);
-    let reader = open(&path);
-    assert_eq!(read(&reader), expected(1000));
+    let (writer, reader) = writer_and_reader(&path);
     let mapped = size();
 
     // About 2 MB more, checkpointed into the file: less than the growth that remaps, so the
