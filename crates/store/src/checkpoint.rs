@@ -11,18 +11,60 @@
 //! and the writer goes on appending to the log meanwhile. The writer keeps SQLite's own
 //! checkpoint only as a backstop, at [`WRITER_BACKSTOP_PAGES`]. `TINHSO_SQLITE_BACKGROUND_CHECKPOINT=0`
 //! leaves checkpoints to the writer, as before.
+//!
+//! **Starting the log again (bắt đầu lại nhật ký).** SQLite writes the log from its beginning
+//! again only when a write begins while every page of the log is already in the database file.
+//! Under a steady stream of commits that never happens by itself: each passive checkpoint copies
+//! the log as it was when the checkpoint began, and the writer has appended more by the time it
+//! ends. The log then grew to the writer's backstop, and the writer's own checkpoint — the
+//! pages of the last round and two `fsync`s, 30–60 ms in the writer's thread — held up every
+//! write behind it (the p99 of submissions under load). So once the log holds
+//! [`RESTART_AT_PAGES`], the thread catches up without stopping anyone, then takes the
+//! one-writer permit (`exec::NativeWriter::permit`) for one last checkpoint of the few pages
+//! left; the writer's next commit starts the log again. Writers wait only for those few pages.
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often the checkpoint thread looks for new commits.
 pub(crate) const INTERVAL: Duration = Duration::from_millis(200);
 
+/// The shortest wait between two rounds. While the log grows, the thread looks again when it
+/// should reach the size at which it is started again (at the rate it grew since the round
+/// before), between this and [`INTERVAL`]: under a stream of commits the log grows by
+/// [`RESTART_AT_PAGES`] in a fraction of [`INTERVAL`], and checking more often than needed
+/// costs two `fsync`s a round.
+const SHORTEST_INTERVAL: Duration = Duration::from_millis(20);
+
+/// The wait before the next round: until a log of `log` pages, growing at `pages_per_sec`,
+/// reaches `restart_at` pages, within [`SHORTEST_INTERVAL`]..=[`INTERVAL`].
+fn next_pause(log: i64, restart_at: i64, pages_per_sec: f64) -> Duration {
+    if pages_per_sec <= 0.0 || !pages_per_sec.is_finite() {
+        return INTERVAL;
+    }
+    let secs = (restart_at - log).max(0) as f64 / pages_per_sec;
+    Duration::from_secs_f64(secs.min(INTERVAL.as_secs_f64())).max(SHORTEST_INTERVAL)
+}
+
 /// The writer's own automatic checkpoint (`PRAGMA wal_autocheckpoint`, pages) while the
 /// thread runs: only when the thread falls behind (SQLite's default is 1,000).
 pub(crate) const WRITER_BACKSTOP_PAGES: u32 = 10_000;
+
+/// Pages in the log (16 MiB) past which the thread has the log started again (see the module
+/// documentation); well under [`WRITER_BACKSTOP_PAGES`].
+pub(crate) const RESTART_AT_PAGES: i64 = 4_096;
+
+/// Pages left to copy at which the thread stops catching up and takes the one-writer permit
+/// for the rest (1 MiB: a short wait for the writers).
+const CATCH_UP_PAGES: i64 = 256;
+
+/// Passive checkpoints at most, without the permit, to catch up before taking it.
+const CATCH_UP_ROUNDS: usize = 8;
+
+/// The one-writer permit of a SQLite file (`exec::NativeWriter::permit`).
+pub(crate) type WritePermit = Arc<tokio::sync::Mutex<()>>;
 
 /// Stop flag and its wake-up.
 type Stop = Arc<(Mutex<bool>, Condvar)>;
@@ -36,13 +78,15 @@ pub(crate) struct Checkpointer {
 impl Checkpointer {
     /// Start the thread for the SQLite file at `url`; `None` for a database in memory or when
     /// the thread cannot start (the writer then checkpoints, as SQLite does by default).
-    pub(crate) fn start(url: &str) -> Option<Self> {
+    /// `permit`: the one-writer permit every write transaction holds (`None` when writes do not
+    /// take one; the log is then started again only when the writers pause by themselves).
+    pub(crate) fn start(url: &str, permit: Option<WritePermit>) -> Option<Self> {
         let path = crate::audit::sqlite_file_of(url)?;
         let stop: Stop = Arc::default();
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("tinhso-wal-checkpoint".into())
-            .spawn(move || run(path, &flag));
+            .spawn(move || run(path, &flag, permit.as_ref()));
         match thread {
             Ok(t) => Some(Self {
                 stop,
@@ -81,8 +125,54 @@ impl Drop for Checkpointer {
     }
 }
 
-/// The thread: every [`INTERVAL`], a passive checkpoint if someone committed since the last.
-fn run(path: PathBuf, stop: &Stop) {
+/// What a passive checkpoint reports.
+#[derive(Debug, Clone, Copy)]
+struct Copied {
+    /// Pages in the log (since it was last started again).
+    log: i64,
+    /// Pages of it now in the database file.
+    copied: i64,
+}
+
+/// A passive checkpoint: it never waits for the writer or the readers.
+fn passive(conn: &Connection) -> rusqlite::Result<Copied> {
+    // (busy, pages in the log, pages copied); busy when another checkpoint runs.
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok(Copied {
+            log: r.get(1)?,
+            copied: r.get(2)?,
+        })
+    })
+}
+
+/// Copy all of a long log into the database file so that the writer's next commit starts it
+/// again: passive checkpoints while more than [`CATCH_UP_PAGES`] are left, then one more with
+/// the one-writer permit held, so that nothing is appended meanwhile.
+fn copy_all(conn: &Connection, permit: &WritePermit, mut last: Copied) -> rusqlite::Result<Copied> {
+    for _ in 0..CATCH_UP_ROUNDS {
+        let next = passive(conn)?;
+        let appended = next.log - last.log;
+        last = next;
+        if appended <= CATCH_UP_PAGES {
+            break;
+        }
+    }
+    let _writers_wait = permit.blocking_lock();
+    let done = passive(conn)?;
+    if done.copied < done.log {
+        // A reader still reads an older state of the file: the log goes on from its end.
+        tracing::debug!(
+            log = done.log,
+            copied = done.copied,
+            "WAL checkpoint: a reader keeps the log from starting again"
+        );
+    }
+    Ok(done)
+}
+
+/// The thread: every [`INTERVAL`], a passive checkpoint if someone committed since the last;
+/// past [`RESTART_AT_PAGES`] in the log, [`copy_all`].
+fn run(path: PathBuf, stop: &Stop, permit: Option<&WritePermit>) {
     let conn = match Connection::open_with_flags(
         &path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -94,12 +184,18 @@ fn run(path: PathBuf, stop: &Stop) {
         }
     };
     let mut seen: Option<i64> = None;
+    // The log size at which to copy it all next: when a reader kept the writer from starting
+    // the log again, not at every round after (each costs the writers a short wait).
+    let mut restart_at = RESTART_AT_PAGES;
+    let mut last_log = 0;
+    let mut pause = INTERVAL;
+    let mut last_round = Instant::now();
     let (stopped, wake) = &**stop;
     loop {
         {
             let guard = stopped.lock().unwrap_or_else(PoisonError::into_inner);
             let (guard, _) = wake
-                .wait_timeout_while(guard, INTERVAL, |s| !*s)
+                .wait_timeout_while(guard, pause, |s| !*s)
                 .unwrap_or_else(PoisonError::into_inner);
             if *guard {
                 return;
@@ -109,15 +205,53 @@ fn run(path: PathBuf, stop: &Stop) {
         match version {
             Ok(v) if seen != Some(v) => {
                 seen = Some(v);
-                // (busy, pages in the log, pages copied); busy when another checkpoint runs.
-                if let Err(e) =
-                    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0))
-                {
+                let done = passive(&conn).and_then(|c| {
+                    let grew = if c.log < last_log {
+                        // Started again since the last round.
+                        restart_at = RESTART_AT_PAGES;
+                        c.log
+                    } else {
+                        c.log - last_log
+                    };
+                    let rate = grew as f64 / last_round.elapsed().as_secs_f64();
+                    last_round = Instant::now();
+                    last_log = c.log;
+                    let done = match permit {
+                        Some(p) if c.log >= restart_at => {
+                            restart_at = c.log + RESTART_AT_PAGES / 2;
+                            copy_all(&conn, p, c)
+                        }
+                        _ => Ok(c),
+                    };
+                    pause = next_pause(c.log, restart_at, rate);
+                    done
+                });
+                if let Err(e) = done {
                     tracing::debug!(error = %e, "WAL checkpoint skipped");
                 }
             }
-            Ok(_) => {}
+            Ok(_) => pause = INTERVAL,
             Err(e) => tracing::debug!(error = %e, "WAL checkpoint thread: data_version"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_round_comes_when_the_log_should_reach_its_restart_size() {
+        // 2,000 pages to go at 20,000 pages a second: 100 ms.
+        assert_eq!(
+            next_pause(2_096, 4_096, 20_000.0),
+            Duration::from_millis(100)
+        );
+        // Idle, or far from it: the usual interval.
+        assert_eq!(next_pause(0, 4_096, 0.0), INTERVAL);
+        assert_eq!(next_pause(0, 4_096, 100.0), INTERVAL);
+        // Past it, or about to be: the shortest wait.
+        assert_eq!(next_pause(5_000, 4_096, 20_000.0), SHORTEST_INTERVAL);
+        assert_eq!(next_pause(4_000, 4_096, 20_000.0), SHORTEST_INTERVAL);
     }
 }

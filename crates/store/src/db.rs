@@ -269,8 +269,17 @@ impl Db {
                     })
                     .flatten()
                     .map(Arc::new);
+                // The one-writer permit: the native writer's, which the checkpoint thread takes
+                // for a moment to have the log started again (`checkpoint.rs`).
+                let native_writes = switch_from_env("TINHSO_NATIVE_WRITES").unwrap_or(true);
+                let permit = crate::checkpoint::WritePermit::default();
                 let checkpointer = background_checkpoint
-                    .then(|| crate::checkpoint::Checkpointer::start(&url))
+                    .then(|| {
+                        crate::checkpoint::Checkpointer::start(
+                            &url,
+                            native_writes.then(|| permit.clone()),
+                        )
+                    })
                     .flatten()
                     .map(Arc::new);
                 let writer_autocheckpoint = if checkpointer.is_some() {
@@ -286,8 +295,7 @@ impl Db {
                 }
                 // The native writer is the same one writer's second connection: the same
                 // checkpoint rule.
-                let native_writer = switch_from_env("TINHSO_NATIVE_WRITES")
-                    .unwrap_or(true)
+                let native_writer = native_writes
                     .then(|| {
                         crate::exec::NativeWriter::for_url(
                             &url,
@@ -297,6 +305,7 @@ impl Db {
                                 SQLITE_WRITER_CACHE_KIB,
                                 writer_autocheckpoint,
                             ),
+                            permit,
                         )
                     })
                     .flatten()

@@ -203,7 +203,7 @@ pub(crate) struct NativeWriter {
     /// or sqlx ([`crate::Db::begin_write`]), so that one writes at a time. A lock of its own
     /// rather than sqlx's writer connection: sqlx pings a pooled connection on its worker
     /// thread each time it is given back, and the next native batch waited for that.
-    permit: Arc<tokio::sync::Mutex<()>>,
+    permit: crate::checkpoint::WritePermit,
 }
 
 /// Statements kept prepared by the native writer (rusqlite's default is 16), the few shapes of
@@ -211,13 +211,18 @@ pub(crate) struct NativeWriter {
 const NATIVE_STATEMENT_CACHE: usize = 256;
 
 impl NativeWriter {
-    /// The native writer of the database at `url`; `None` when it is not a file (in memory).
-    pub(crate) fn for_url(url: &str, pragmas: String) -> Option<Self> {
+    /// The native writer of the database at `url`, with the file's one-writer `permit`;
+    /// `None` when it is not a file (in memory).
+    pub(crate) fn for_url(
+        url: &str,
+        pragmas: String,
+        permit: crate::checkpoint::WritePermit,
+    ) -> Option<Self> {
         Some(Self {
             path: crate::audit::sqlite_file_of(url)?,
             pragmas,
             idle: Mutex::new(None),
-            permit: Arc::default(),
+            permit,
         })
     }
 

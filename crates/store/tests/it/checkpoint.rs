@@ -1,14 +1,30 @@
 //! WAL checkpoints off the writer (SQLite): the writer keeps SQLite's own checkpoint only as a
 //! backstop, and a thread of its own copies the committed pages into the database file.
 
+use tinhso_store::test_support::TestDb;
 use tinhso_store::Backend;
+
+/// A fresh SQLite database with an empty table `name (n BIGINT, filler BLOB)`, committed; `None`
+/// on PostgreSQL (no checkpoints there).
+async fn sqlite_with_table(name: &str) -> Option<TestDb> {
+    let t = super::db().await;
+    if t.db.backend() != Backend::Sqlite {
+        return None;
+    }
+    let mut tx = t.db.begin_write().await.unwrap();
+    sqlx::query(&format!("CREATE TABLE {name} (n BIGINT, filler BLOB)"))
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    Some(t)
+}
 
 #[tokio::test]
 async fn committed_pages_reach_the_database_file_without_the_writer_checkpointing() {
-    let t = super::db().await;
-    if t.db.backend() != Backend::Sqlite {
+    let Some(t) = sqlite_with_table("bulk").await else {
         return;
-    }
+    };
     let db = &t.db;
     let file = t.dir.path().join("tinhso.db");
     let mut tx = db.begin_write().await.unwrap();
@@ -19,10 +35,6 @@ async fn committed_pages_reach_the_database_file_without_the_writer_checkpointin
         .unwrap();
     assert_eq!(pages, 10_000);
     // About 2,000 pages (8 MiB) in one commit: under the writer's backstop.
-    sqlx::query("CREATE TABLE bulk (n BIGINT, filler BLOB)")
-        .execute(tx.conn())
-        .await
-        .unwrap();
     sqlx::query(
         "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 2000) \
          INSERT INTO bulk SELECT n, randomblob(4000) FROM k",
@@ -44,5 +56,53 @@ async fn committed_pages_reach_the_database_file_without_the_writer_checkpointin
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    db.close().await;
+}
+
+/// Under a steady stream of commits (a millisecond apart, much less than a checkpoint's copy
+/// and `fsync`s take) the log is still started again from
+/// its beginning, so it stays far under the writer's backstop of 10,000 pages: the checkpoint
+/// thread copies it all and holds the one-writer permit for the last few pages
+/// (`checkpoint.rs`, "Starting the log again"). Without that, every passive checkpoint is one
+/// commit behind, SQLite never starts the log again, and it grows to the backstop (40 MiB),
+/// where the writer checkpoints in its own thread.
+#[tokio::test]
+async fn a_stream_of_commits_starts_the_log_again_before_the_backstop() {
+    let Some(t) = sqlite_with_table("stream").await else {
+        return;
+    };
+    let db = &t.db;
+    let wal = t.dir.path().join("tinhso.db-wal");
+    // About 24,000 pages (96 MiB) in 600 commits of 40 rows of 4,000 bytes (a page each), a
+    // millisecond apart: two and a half times the backstop. (Back to back, a writer that only
+    // stores random bytes outruns the copy into the file on some machines; real writes do more
+    // work per page.)
+    let mut pages_written = 0;
+    for _ in 0..600 {
+        let mut tx = db.begin_write().await.unwrap();
+        sqlx::query(
+            "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 40) \
+             INSERT INTO stream SELECT n, randomblob(4000) FROM k",
+        )
+        .execute(tx.conn())
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        pages_written += 40;
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    // SQLite does not shorten the log file when it starts it again: its length is the most
+    // the log ever held.
+    let frame = 4096 + 24;
+    let most = std::fs::metadata(&wal).unwrap().len() / frame;
+    assert!(
+        most < 8_000,
+        "the log reached {most} pages while {pages_written} were written: it was not started again before the writer's backstop"
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stream")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 24_000);
     db.close().await;
 }
