@@ -128,6 +128,9 @@ impl Drop for Checkpointer {
 /// What a passive checkpoint reports.
 #[derive(Debug, Clone, Copy)]
 struct Copied {
+    /// Another checkpoint (the writer's backstop) held SQLite's checkpoint lock: nothing was
+    /// done, and the page counts are -1.
+    busy: bool,
     /// Pages in the log (since it was last started again).
     log: i64,
     /// Pages of it now in the database file.
@@ -139,6 +142,7 @@ fn passive(conn: &Connection) -> rusqlite::Result<Copied> {
     // (busy, pages in the log, pages copied); busy when another checkpoint runs.
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
         Ok(Copied {
+            busy: r.get::<_, i64>(0)? != 0,
             log: r.get(1)?,
             copied: r.get(2)?,
         })
@@ -151,6 +155,10 @@ fn passive(conn: &Connection) -> rusqlite::Result<Copied> {
 fn copy_all(conn: &Connection, permit: &WritePermit, mut last: Copied) -> rusqlite::Result<Copied> {
     for _ in 0..CATCH_UP_ROUNDS {
         let next = passive(conn)?;
+        if next.busy {
+            // The writer checkpoints itself: its next commit starts the log again anyway.
+            return Ok(next);
+        }
         let appended = next.log - last.log;
         last = next;
         if appended <= CATCH_UP_PAGES {
@@ -206,6 +214,10 @@ fn run(path: PathBuf, stop: &Stop, permit: Option<&WritePermit>) {
             Ok(v) if seen != Some(v) => {
                 seen = Some(v);
                 let done = passive(&conn).and_then(|c| {
+                    if c.busy {
+                        pause = INTERVAL;
+                        return Ok(c);
+                    }
                     let grew = if c.log < last_log {
                         // Started again since the last round.
                         restart_at = RESTART_AT_PAGES;
@@ -223,7 +235,11 @@ fn run(path: PathBuf, stop: &Stop, permit: Option<&WritePermit>) {
                         }
                         _ => Ok(c),
                     };
-                    pause = next_pause(c.log, restart_at, rate);
+                    // Without the permit the log is not started again here: no hurry.
+                    pause = match permit {
+                        Some(_) => next_pause(c.log, restart_at, rate),
+                        None => INTERVAL,
+                    };
                     done
                 });
                 if let Err(e) = done {
