@@ -70,9 +70,8 @@ async fn committed_pages_reach_the_database_file_without_the_writer_checkpointin
 async fn a_stream_of_commits_starts_the_log_again_before_the_backstop() {
     // Without the native writer's permit, or without the thread, the writer's backstop is all
     // there is.
-    let off = |name: &str| {
-        std::env::var(name).is_ok_and(|v| matches!(v.trim(), "0" | "false" | "off"))
-    };
+    let off =
+        |name: &str| std::env::var(name).is_ok_and(|v| matches!(v.trim(), "0" | "false" | "off"));
     if off("TINHSO_NATIVE_WRITES") || off("TINHSO_SQLITE_BACKGROUND_CHECKPOINT") {
         return;
     }
