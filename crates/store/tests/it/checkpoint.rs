@@ -20,6 +20,17 @@ async fn sqlite_with_table(name: &str) -> Option<TestDb> {
     Some(t)
 }
 
+/// `rows` rows of 4,000 random bytes (a page each) into `table`, in `tx`.
+async fn insert_pages(tx: &mut tinhso_store::WriteTx, table: &str, rows: u32) {
+    sqlx::query(&format!(
+        "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < {rows}) \
+         INSERT INTO {table} SELECT n, randomblob(4000) FROM k"
+    ))
+    .execute(tx.conn())
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn committed_pages_reach_the_database_file_without_the_writer_checkpointing() {
     let Some(t) = sqlite_with_table("bulk").await else {
@@ -35,13 +46,7 @@ async fn committed_pages_reach_the_database_file_without_the_writer_checkpointin
         .unwrap();
     assert_eq!(pages, 10_000);
     // About 2,000 pages (8 MiB) in one commit: under the writer's backstop.
-    sqlx::query(
-        "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 2000) \
-         INSERT INTO bulk SELECT n, randomblob(4000) FROM k",
-    )
-    .execute(tx.conn())
-    .await
-    .unwrap();
+    insert_pages(&mut tx, "bulk", 2000).await;
     tx.commit().await.unwrap();
     // Within a few of the thread's rounds the pages are in the database file itself.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -87,13 +92,7 @@ async fn a_stream_of_commits_starts_the_log_again_before_the_backstop() {
     let mut pages_written = 0;
     for _ in 0..600 {
         let mut tx = db.begin_write().await.unwrap();
-        sqlx::query(
-            "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < 40) \
-             INSERT INTO stream SELECT n, randomblob(4000) FROM k",
-        )
-        .execute(tx.conn())
-        .await
-        .unwrap();
+        insert_pages(&mut tx, "stream", 40).await;
         tx.commit().await.unwrap();
         pages_written += 40;
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
