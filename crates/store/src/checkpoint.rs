@@ -66,8 +66,23 @@ const CATCH_UP_ROUNDS: usize = 8;
 /// The one-writer permit of a SQLite file (`exec::NativeWriter::permit`).
 pub(crate) type WritePermit = Arc<tokio::sync::Mutex<()>>;
 
-/// Stop flag and its wake-up.
-type Stop = Arc<(Mutex<bool>, Condvar)>;
+/// Stop flag and its wake-ups: the condition variable for the pauses between rounds, the
+/// [`tokio::sync::Notify`] for a wait for the one-writer permit (which must end when the
+/// database is closed: the task that closes it may hold a write transaction itself).
+#[derive(Default)]
+struct StopSignal {
+    stopped: Mutex<bool>,
+    wake: Condvar,
+    wake_async: tokio::sync::Notify,
+}
+
+impl StopSignal {
+    fn is_set(&self) -> bool {
+        *self.stopped.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+type Stop = Arc<StopSignal>;
 
 /// The checkpoint thread of one database file; stopped when dropped or closed.
 pub(crate) struct Checkpointer {
@@ -100,9 +115,13 @@ impl Checkpointer {
     }
 
     fn signal(&self) {
-        let (stopped, wake) = &*self.stop;
-        *stopped.lock().unwrap_or_else(PoisonError::into_inner) = true;
-        wake.notify_all();
+        *self
+            .stop
+            .stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+        self.stop.wake.notify_all();
+        self.stop.wake_async.notify_waiters();
     }
 
     /// Stop the thread and wait until its connection is closed.
@@ -149,10 +168,40 @@ fn passive(conn: &Connection) -> rusqlite::Result<Copied> {
     })
 }
 
+/// Wait for the one-writer permit on this (non-async) thread, or until the thread is told to
+/// stop: `None` then. A plain `blocking_lock` could wait for ever when the task closing the
+/// database holds a write transaction (the close waits for this thread).
+fn permit_unless_stopped<'a>(
+    waiter: &tokio::runtime::Runtime,
+    permit: &'a WritePermit,
+    stop: &StopSignal,
+) -> Option<tokio::sync::MutexGuard<'a, ()>> {
+    waiter.block_on(async {
+        let stopping = stop.wake_async.notified();
+        tokio::pin!(stopping);
+        // Registered before the flag is read: a stop signalled in between still wakes it.
+        stopping.as_mut().enable();
+        if stop.is_set() {
+            return None;
+        }
+        tokio::select! {
+            guard = permit.lock() => Some(guard),
+            () = stopping => None,
+        }
+    })
+}
+
 /// Copy all of a long log into the database file so that the writer's next commit starts it
 /// again: passive checkpoints while more than [`CATCH_UP_PAGES`] are left, then one more with
-/// the one-writer permit held, so that nothing is appended meanwhile.
-fn copy_all(conn: &Connection, permit: &WritePermit, mut last: Copied) -> rusqlite::Result<Copied> {
+/// the one-writer permit held, so that nothing is appended meanwhile. Without the permit (the
+/// thread is stopping) the last round is skipped.
+fn copy_all(
+    conn: &Connection,
+    permit: &WritePermit,
+    waiter: &tokio::runtime::Runtime,
+    stop: &StopSignal,
+    mut last: Copied,
+) -> rusqlite::Result<Copied> {
     for _ in 0..CATCH_UP_ROUNDS {
         let next = passive(conn)?;
         if next.busy {
@@ -165,7 +214,9 @@ fn copy_all(conn: &Connection, permit: &WritePermit, mut last: Copied) -> rusqli
             break;
         }
     }
-    let _writers_wait = permit.blocking_lock();
+    let Some(_writers_wait) = permit_unless_stopped(waiter, permit, stop) else {
+        return Ok(last);
+    };
     let done = passive(conn)?;
     if done.copied < done.log {
         // A reader still reads an older state of the file: the log goes on from its end.
@@ -191,6 +242,14 @@ fn run(path: PathBuf, stop: &Stop, permit: Option<&WritePermit>) {
             return;
         }
     };
+    // Where the wait for the one-writer permit runs (a runtime of this thread alone, no I/O).
+    let waiter = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::warn!(error = %e, "WAL checkpoint thread: no runtime to wait for the writer");
+            return;
+        }
+    };
     let mut seen: Option<i64> = None;
     // The log size at which to copy it all next: when a reader kept the writer from starting
     // the log again, not at every round after (each costs the writers a short wait).
@@ -198,11 +257,11 @@ fn run(path: PathBuf, stop: &Stop, permit: Option<&WritePermit>) {
     let mut last_log = 0;
     let mut pause = INTERVAL;
     let mut last_round = Instant::now();
-    let (stopped, wake) = &**stop;
     loop {
         {
-            let guard = stopped.lock().unwrap_or_else(PoisonError::into_inner);
-            let (guard, _) = wake
+            let guard = stop.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+            let (guard, _) = stop
+                .wake
                 .wait_timeout_while(guard, pause, |s| !*s)
                 .unwrap_or_else(PoisonError::into_inner);
             if *guard {
@@ -231,7 +290,7 @@ fn run(path: PathBuf, stop: &Stop, permit: Option<&WritePermit>) {
                     let done = match permit {
                         Some(p) if c.log >= restart_at => {
                             restart_at = c.log + RESTART_AT_PAGES / 2;
-                            copy_all(&conn, p, c)
+                            copy_all(&conn, p, &waiter, stop, c)
                         }
                         _ => Ok(c),
                     };

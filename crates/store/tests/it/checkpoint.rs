@@ -20,6 +20,13 @@ async fn sqlite_with_table(name: &str) -> Option<TestDb> {
     Some(t)
 }
 
+/// The native writer (and its one-writer permit) or the checkpoint thread turned off.
+fn native_writes_or_thread_off() -> bool {
+    let off =
+        |name: &str| std::env::var(name).is_ok_and(|v| matches!(v.trim(), "0" | "false" | "off"));
+    off("TINHSO_NATIVE_WRITES") || off("TINHSO_SQLITE_BACKGROUND_CHECKPOINT")
+}
+
 /// `rows` rows of 4,000 random bytes (a page each) into `table`, in `tx`.
 async fn insert_pages(tx: &mut tinhso_store::WriteTx, table: &str, rows: u32) {
     sqlx::query(&format!(
@@ -75,9 +82,7 @@ async fn committed_pages_reach_the_database_file_without_the_writer_checkpointin
 async fn a_stream_of_commits_starts_the_log_again_before_the_backstop() {
     // Without the native writer's permit, or without the thread, the writer's backstop is all
     // there is.
-    let off =
-        |name: &str| std::env::var(name).is_ok_and(|v| matches!(v.trim(), "0" | "false" | "off"));
-    if off("TINHSO_NATIVE_WRITES") || off("TINHSO_SQLITE_BACKGROUND_CHECKPOINT") {
+    if native_writes_or_thread_off() {
         return;
     }
     let Some(t) = sqlite_with_table("stream").await else {
@@ -111,4 +116,36 @@ async fn a_stream_of_commits_starts_the_log_again_before_the_backstop() {
         .unwrap();
     assert_eq!(rows, 24_000);
     db.close().await;
+}
+
+/// Closing the database from a task that still holds a native write transaction ends, even
+/// when the checkpoint thread is waiting for that transaction's one-writer permit to start a
+/// long log again (the close stops the thread and waits for it). (A transaction of the sqlx
+/// writer holds a connection of its pool, whose close waits for it in any case.)
+#[tokio::test]
+async fn closing_while_holding_a_write_transaction_does_not_wait_for_the_checkpoint_thread() {
+    if native_writes_or_thread_off() {
+        return;
+    }
+    let Some(t) = sqlite_with_table("held").await else {
+        return;
+    };
+    let db = &t.db;
+    // A log past the size at which the thread has it started again (4,096 pages), in one
+    // commit, then a write transaction held: the thread copies the log, then waits for the
+    // permit this transaction holds.
+    let mut tx = db.begin_write().await.unwrap();
+    insert_pages(&mut tx, "held", 4_500).await;
+    tx.commit().await.unwrap();
+    let held = db.begin_native().await.unwrap();
+    assert!(held.is_native());
+    // The thread's rounds are at most 200 ms apart; the copy of 4,500 pages takes well under
+    // a second here.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(30), db.close()).await;
+    drop(held);
+    assert!(
+        closed.is_ok(),
+        "the close waited 30 s for the checkpoint thread, which waited for this task's write transaction"
+    );
 }
