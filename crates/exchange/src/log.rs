@@ -309,10 +309,24 @@ const GATHER_YIELDS: usize = 8;
 /// Jobs in a batch past which the SQLite log writer waits no more ([`Batch::gather_more`]).
 const GATHER_ENOUGH: usize = 16;
 
-/// Rows per multi-row statement of the log writer: 100 rows of the log's 17 columns stay far
-/// below SQLite's (32,766) and PostgreSQL's (65,535) bound-parameter limits, and a batch of
-/// the group commit ([`Appender::MAX_BATCH`]) takes 3 statements instead of 256.
-const ROWS_PER_STATEMENT: usize = 100;
+/// Rows per multi-row statement of the log writer at most (a power of two,
+/// [`statement_chunks`]): 64 rows of the log's 17 columns (1,088 parameters) stay far below
+/// SQLite's (32,766) and PostgreSQL's (65,535) bound-parameter limits, and a full batch of the
+/// group commit ([`Appender::MAX_BATCH`]) takes 4 statements instead of 256.
+const ROWS_PER_STATEMENT: usize = 64;
+
+/// `items` in the row counts of [`tinhso_store::native::row_pieces`] (powers of two, at most
+/// [`ROWS_PER_STATEMENT`]): each multi-row statement comes in a few shapes only, so the
+/// native writer's statement cache (shared with the group committer) and PostgreSQL's named
+/// statements keep a handful of them instead of one per batch size.
+fn statement_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    tinhso_store::native::row_pieces(items.len(), ROWS_PER_STATEMENT).map(move |n| {
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        chunk
+    })
+}
 
 /// `{head} VALUES (…), (…)` for `rows` rows of `cols` parameters, then `tail`: anonymous `?`
 /// on SQLite (it finds a numbered parameter by a linear search), `$n` on PostgreSQL.
@@ -352,7 +366,7 @@ async fn insert_nonces<'n>(
     sorted.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     sorted.dedup_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1));
     let mut new = std::collections::HashSet::new();
-    for chunk in sorted.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(&sorted) {
         let sql = rows_sql(
             "INSERT INTO exchange_nonces (member_code, nonce, expires_at)",
             3,
@@ -380,7 +394,7 @@ async fn insert_nonces<'n>(
 
 /// Insert in-flight rows ([`InFlight`], each with its start in µs) in `tx`, multi-row.
 async fn insert_inflight(tx: &mut impl Exec, rows: &[(&InFlight, i64)]) -> Result<(), DbError> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(rows) {
         let sql = rows_sql(
             "INSERT INTO exchange_inflight (exchange_id, client, provider, service, method, path, \
              request_sha256, client_signature, started_at)",
@@ -414,7 +428,7 @@ async fn close_rows(
     ids: &[&str],
 ) -> Result<std::collections::HashSet<String>, DbError> {
     let mut closed = std::collections::HashSet::new();
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(ids) {
         let mut sql = String::from("DELETE FROM exchange_inflight WHERE exchange_id IN (");
         for i in 1..=chunk.len() {
             if i > 1 {
@@ -429,9 +443,9 @@ async fn close_rows(
     Ok(closed)
 }
 
-/// Insert chained entries in `tx`, [`ROWS_PER_STATEMENT`] a statement.
+/// Insert chained entries in `tx`, at most [`ROWS_PER_STATEMENT`] a statement.
 async fn insert_entries(tx: &mut impl Exec, rows: &[Entry]) -> Result<(), DbError> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(rows) {
         let sql = rows_sql(
             &format!("INSERT INTO exchange_log ({COLUMNS})"),
             17,
@@ -472,7 +486,7 @@ async fn insert_kept(
     rows: &[Entry],
     kept: &[(usize, &crate::bodies::Sealed)],
 ) -> Result<(), DbError> {
-    for chunk in kept.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(kept) {
         let sql = rows_sql(
             "INSERT INTO exchange_bodies (exchange_id, client_timestamp, client_nonce, request_body, response_body, created_at)",
             6,
@@ -1230,7 +1244,8 @@ struct Batch {
     queued: Vec<std::time::Instant>,
     /// Purge expired nonces first.
     purge: bool,
-    /// When the writer took its first job.
+    /// When the batch's write began: its first job taken, or (SQLite) the gathering over
+    /// ([`Batch::gather_more`]); the start of [`crate::stages::Stage::LogBatch`].
     began: std::time::Instant,
 }
 

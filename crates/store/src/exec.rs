@@ -204,6 +204,9 @@ pub(crate) struct NativeWriter {
     /// rather than sqlx's writer connection: sqlx pings a pooled connection on its worker
     /// thread each time it is given back, and the next native batch waited for that.
     permit: crate::checkpoint::WritePermit,
+    /// Set by [`NativeWriter::close`]: a connection given back afterwards (a transaction that
+    /// outlived the close) is closed, not kept.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 /// Statements kept prepared by the native writer (rusqlite's default is 16), the few shapes of
@@ -223,6 +226,7 @@ impl NativeWriter {
             pragmas,
             idle: Mutex::new(None),
             permit,
+            closed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -251,11 +255,17 @@ impl NativeWriter {
 
     /// Keep a connection that is out of any transaction for the next one.
     fn give_back(&self, conn: Connection) {
-        *self.idle.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        // Read under the lock `close` takes after setting the flag: either the close sees this
+        // connection in the slot, or this sees the flag.
+        if !self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            *idle = Some(conn);
+        }
     }
 
-    /// Close the idle connection.
+    /// Close the idle connection, and any given back later.
     pub(crate) fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         self.idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
