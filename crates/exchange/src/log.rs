@@ -309,16 +309,16 @@ const GATHER_YIELDS: usize = 8;
 /// Jobs in a batch past which the SQLite log writer waits no more ([`Batch::gather_more`]).
 const GATHER_ENOUGH: usize = 16;
 
-/// Rows per multi-row statement of the log writer at most (a power of two,
-/// [`statement_chunks`]): 64 rows of the log's 17 columns (1,088 parameters) stay far below
-/// SQLite's (32,766) and PostgreSQL's (65,535) bound-parameter limits, and a full batch of the
-/// group commit ([`Appender::MAX_BATCH`]) takes 4 statements instead of 256.
+/// Rows per multi-row statement of the nonces and in-flight deletions at most (a power of
+/// two, [`statement_chunks`]): far below SQLite's (32,766) and PostgreSQL's (65,535)
+/// bound-parameter limits; a full batch ([`Appender::MAX_BATCH`]) takes 4 statements.
 const ROWS_PER_STATEMENT: usize = 64;
 
 /// `items` in the row counts of [`tinhso_store::native::row_pieces`] (powers of two, at most
-/// [`ROWS_PER_STATEMENT`]): each multi-row statement comes in a few shapes only, so the
-/// native writer's statement cache (shared with the group committer) and PostgreSQL's named
-/// statements keep a handful of them instead of one per batch size.
+/// [`ROWS_PER_STATEMENT`]), as [`Exec::insert_rows`] cuts plain inserts: each of the log's
+/// statements that insert does not cover (nonces with `RETURNING`, the in-flight `DELETE`)
+/// comes in a few shapes only, so the native writer's statement cache (shared with the group
+/// committer) and PostgreSQL's named statements keep a handful of them.
 fn statement_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
     let mut rest = items;
     tinhso_store::native::row_pieces(items.len(), ROWS_PER_STATEMENT).map(move |n| {
@@ -392,33 +392,39 @@ async fn insert_nonces<'n>(
         .collect())
 }
 
-/// Insert in-flight rows ([`InFlight`], each with its start in µs) in `tx`, multi-row.
+/// Insert in-flight rows ([`InFlight`], each with its start in µs) in `tx`, multi-row
+/// ([`Exec::insert_rows`]).
 async fn insert_inflight(tx: &mut impl Exec, rows: &[(&InFlight, i64)]) -> Result<(), DbError> {
-    for chunk in statement_chunks(rows) {
-        let sql = rows_sql(
-            "INSERT INTO exchange_inflight (exchange_id, client, provider, service, method, path, \
-             request_sha256, client_signature, started_at)",
-            9,
-            chunk.len(),
-            tx.backend(),
-            "",
-        );
-        let mut params = Vec::with_capacity(chunk.len() * 9);
-        for (f, at) in chunk {
-            params.extend([
-                Param::Text(&f.exchange_id),
-                Param::Text(cut_str(&f.client, 64)),
-                Param::Text(cut_str(&f.provider, 64)),
-                Param::Text(cut_str(&f.service, 64)),
-                Param::Text(cut_str(&f.method, 16)),
-                Param::Text(cut_str(&f.path, 2048)),
-                Param::Text(&f.request_sha256),
-                Param::Text(cut_str(&f.client_signature, 128)),
-                Param::Int(*at),
-            ]);
-        }
-        tx.execute(&sql, &params).await?;
+    let mut params = Vec::with_capacity(rows.len() * 9);
+    for (f, at) in rows {
+        params.extend([
+            Param::Text(&f.exchange_id),
+            Param::Text(cut_str(&f.client, 64)),
+            Param::Text(cut_str(&f.provider, 64)),
+            Param::Text(cut_str(&f.service, 64)),
+            Param::Text(cut_str(&f.method, 16)),
+            Param::Text(cut_str(&f.path, 2048)),
+            Param::Text(&f.request_sha256),
+            Param::Text(cut_str(&f.client_signature, 128)),
+            Param::Int(*at),
+        ]);
     }
+    tx.insert_rows(
+        "exchange_inflight",
+        &[
+            "exchange_id",
+            "client",
+            "provider",
+            "service",
+            "method",
+            "path",
+            "request_sha256",
+            "client_signature",
+            "started_at",
+        ],
+        &params,
+    )
+    .await?;
     Ok(())
 }
 
@@ -443,73 +449,69 @@ async fn close_rows(
     Ok(closed)
 }
 
-/// Insert chained entries in `tx`, at most [`ROWS_PER_STATEMENT`] a statement.
+/// Insert chained entries in `tx`, multi-row ([`Exec::insert_rows`]).
 async fn insert_entries(tx: &mut impl Exec, rows: &[Entry]) -> Result<(), DbError> {
-    for chunk in statement_chunks(rows) {
-        let sql = rows_sql(
-            &format!("INSERT INTO exchange_log ({COLUMNS})"),
-            17,
-            chunk.len(),
-            tx.backend(),
-            "",
-        );
-        let mut params = Vec::with_capacity(chunk.len() * 17);
-        for e in chunk {
-            params.extend([
-                Param::Int(e.seq),
-                Param::Int(e.at),
-                Param::Text(&e.exchange_id),
-                Param::Text(&e.client),
-                Param::Text(&e.provider),
-                Param::Text(&e.service),
-                Param::Text(&e.method),
-                Param::Text(&e.path),
-                Param::Int(e.status),
-                Param::Text(&e.outcome),
-                Param::Int(e.latency_us),
-                Param::Text(&e.request_sha256),
-                Param::Text(&e.response_sha256),
-                Param::Text(&e.client_signature),
-                Param::Text(&e.hub_signature),
-                Param::Text(&e.prev_hash),
-                Param::Text(&e.hash),
-            ]);
-        }
-        tx.execute(&sql, &params).await?;
+    let mut params = Vec::with_capacity(rows.len() * 17);
+    for e in rows {
+        params.extend([
+            Param::Int(e.seq),
+            Param::Int(e.at),
+            Param::Text(&e.exchange_id),
+            Param::Text(&e.client),
+            Param::Text(&e.provider),
+            Param::Text(&e.service),
+            Param::Text(&e.method),
+            Param::Text(&e.path),
+            Param::Int(e.status),
+            Param::Text(&e.outcome),
+            Param::Int(e.latency_us),
+            Param::Text(&e.request_sha256),
+            Param::Text(&e.response_sha256),
+            Param::Text(&e.client_signature),
+            Param::Text(&e.hub_signature),
+            Param::Text(&e.prev_hash),
+            Param::Text(&e.hash),
+        ]);
     }
+    let columns: Vec<&str> = COLUMNS.split(',').map(str::trim).collect();
+    tx.insert_rows("exchange_log", &columns, &params).await?;
     Ok(())
 }
 
-/// Insert the kept (encrypted) bodies of entries in `tx`: (index in `rows`, bodies).
+/// Insert the kept (encrypted) bodies of entries in `tx`: (index in `rows`, bodies),
+/// multi-row ([`Exec::insert_rows`]).
 async fn insert_kept(
     tx: &mut impl Exec,
     rows: &[Entry],
     kept: &[(usize, &crate::bodies::Sealed)],
 ) -> Result<(), DbError> {
-    for chunk in statement_chunks(kept) {
-        let sql = rows_sql(
-            "INSERT INTO exchange_bodies (exchange_id, client_timestamp, client_nonce, request_body, response_body, created_at)",
-            6,
-            chunk.len(),
-            tx.backend(),
-            "",
-        );
-        let mut params = Vec::with_capacity(chunk.len() * 6);
-        for (i, k) in chunk {
-            let e = rows.get(*i).ok_or_else(|| {
-                DbError::Invalid("exchange log: kept bodies without entry".into())
-            })?;
-            params.extend([
-                Param::Text(&e.exchange_id),
-                Param::Int(k.client_timestamp),
-                Param::Text(&k.client_nonce),
-                Param::Text(&k.request),
-                Param::Text(&k.response),
-                Param::Int(e.at),
-            ]);
-        }
-        tx.execute(&sql, &params).await?;
+    let mut params = Vec::with_capacity(kept.len() * 6);
+    for (i, k) in kept {
+        let e = rows
+            .get(*i)
+            .ok_or_else(|| DbError::Invalid("exchange log: kept bodies without entry".into()))?;
+        params.extend([
+            Param::Text(&e.exchange_id),
+            Param::Int(k.client_timestamp),
+            Param::Text(&k.client_nonce),
+            Param::Text(&k.request),
+            Param::Text(&k.response),
+            Param::Int(e.at),
+        ]);
     }
+    tx.insert_rows(
+        "exchange_bodies",
+        &[
+            "exchange_id",
+            "client_timestamp",
+            "client_nonce",
+            "request_body",
+            "response_body",
+            "created_at",
+        ],
+        &params,
+    )
+    .await?;
     Ok(())
 }
 

@@ -242,14 +242,18 @@ fn run(path: PathBuf, stop: &Stop, permit: Option<&WritePermit>) {
             return;
         }
     };
-    // Where the wait for the one-writer permit runs (a runtime of this thread alone, no I/O).
-    let waiter = match tokio::runtime::Builder::new_current_thread().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::warn!(error = %e, "WAL checkpoint thread: no runtime to wait for the writer");
-            return;
+    // The permit, with where the wait for it runs (a runtime of this thread alone, no I/O).
+    // Without that runtime the thread goes on as without the permit.
+    let permit = permit.and_then(|p| {
+        match tokio::runtime::Builder::new_current_thread().build() {
+            Ok(rt) => Some((p, rt)),
+            Err(e) => {
+                tracing::warn!(error = %e,
+                    "WAL checkpoint thread: no runtime to wait for the writer; the log is started again only when the writers pause");
+                None
+            }
         }
-    };
+    });
     let mut seen: Option<i64> = None;
     // The log size at which to copy it all next: when a reader kept the writer from starting
     // the log again, not at every round after (each costs the writers a short wait).
@@ -287,10 +291,10 @@ fn run(path: PathBuf, stop: &Stop, permit: Option<&WritePermit>) {
                     let rate = grew as f64 / last_round.elapsed().as_secs_f64();
                     last_round = Instant::now();
                     last_log = c.log;
-                    let done = match permit {
-                        Some(p) if c.log >= restart_at => {
+                    let done = match &permit {
+                        Some((p, waiter)) if c.log >= restart_at => {
                             restart_at = c.log + RESTART_AT_PAGES / 2;
-                            copy_all(&conn, p, &waiter, stop, c)
+                            copy_all(&conn, p, waiter, stop, c)
                         }
                         _ => Ok(c),
                     };
