@@ -19,12 +19,14 @@
 //! ends. The log then grew to the writer's backstop, and the writer's own checkpoint — the
 //! pages of the last round and two `fsync`s, 30–60 ms in the writer's thread — held up every
 //! write behind it (the p99 of submissions under load). So once the log holds
-//! [`RESTART_AT_PAGES`], the thread catches up without stopping anyone, then takes the
-//! one-writer permit (`exec::NativeWriter::permit`) for one last checkpoint of the few pages
-//! left; the writer's next commit starts the log again. Writers wait only for those few pages.
+//! [`RESTART_AT_PAGES`], the thread catches up without stopping anyone, writes what it copied
+//! to the disk, then takes the one-writer permit (`exec::NativeWriter::permit`) for one last
+//! checkpoint of the few pages left, SQLite's `RESTART`: it waits (at most [`READERS_WAIT`])
+//! for readers that still read pages from the log and starts the log again itself. Writers
+//! wait only for those few pages and readers.
 
 use rusqlite::{Connection, OpenFlags};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -168,6 +170,41 @@ fn passive(conn: &Connection) -> rusqlite::Result<Copied> {
     })
 }
 
+/// The last checkpoint of [`copy_all`], with the one-writer permit held: the rest of the log,
+/// then SQLite's `RESTART` — it waits ([`readers_busy`], at most [`READERS_WAIT`]) until no
+/// reader still reads pages from the log, and starts the log again itself. A passive
+/// checkpoint left that to the writer's next commit, which cannot start the log again while a
+/// reader that began before the checkpoint ended still reads it: under a stream of look-ups it
+/// often could not, the log grew past the writer's backstop, and the writer's own checkpoint
+/// (40–60 ms) held up every write (docs/benchmarks.md, twentieth round). `busy` when a reader
+/// kept it longer: the pages are copied all the same and the log goes on from its end.
+fn restart(conn: &Connection) -> rusqlite::Result<Copied> {
+    conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
+        Ok(Copied {
+            busy: r.get::<_, i64>(0)? != 0,
+            log: r.get(1)?,
+            copied: r.get(2)?,
+        })
+    })
+}
+
+/// The longest wait of [`restart`] for the readers of the log, with the writers waiting too.
+const READERS_WAIT: Duration = Duration::from_millis(10);
+
+/// The wait between two looks at the readers in [`restart`].
+const READERS_POLL: Duration = Duration::from_micros(100);
+
+/// SQLite's busy handler of the thread's connection (only [`restart`] waits: a passive
+/// checkpoint never calls it): look again every [`READERS_POLL`], until [`READERS_WAIT`].
+fn readers_busy(calls: i32) -> bool {
+    let waited = READERS_POLL * u32::try_from(calls).unwrap_or(u32::MAX);
+    if waited >= READERS_WAIT {
+        return false;
+    }
+    std::thread::sleep(READERS_POLL);
+    true
+}
+
 /// Wait for the one-writer permit on this (non-async) thread, or until the thread is told to
 /// stop: `None` then. A plain `blocking_lock` could wait for ever when the task closing the
 /// database holds a write transaction (the close waits for this thread).
@@ -191,12 +228,33 @@ fn permit_unless_stopped<'a>(
     })
 }
 
-/// Copy all of a long log into the database file so that the writer's next commit starts it
-/// again: passive checkpoints while more than [`CATCH_UP_PAGES`] are left, then one more with
-/// the one-writer permit held, so that nothing is appended meanwhile. Without the permit (the
-/// thread is stopping) the last round is skipped.
+/// Write what the catch-up rounds left in the operating system's cache to the disk
+/// (`fdatasync` of the database file, then of the log), before the one-writer permit is taken.
+/// The last checkpoint, with the permit held, ends with an `fsync` of each. Passive rounds that
+/// stop short of the log's end do not sync the database file, so without this the `fsync` under
+/// the permit would write every page the catch-up copied (megabytes) while the writers wait.
+/// Errors are only logged: SQLite's own `fsync`s still follow.
+fn flush_to_disk(path: &Path) {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    for file in [path.as_os_str(), wal.as_os_str()] {
+        let synced = std::fs::OpenOptions::new()
+            .read(true)
+            .open(file)
+            .and_then(|f| f.sync_data());
+        if let Err(e) = synced {
+            tracing::debug!(error = %e, file = ?file, "WAL checkpoint: early fdatasync failed");
+        }
+    }
+}
+
+/// Copy all of a long log into the database file and start it again: passive checkpoints while
+/// more than [`CATCH_UP_PAGES`] are left, then [`restart`] with the one-writer permit held, so
+/// that nothing is appended meanwhile. Without the permit (the thread is stopping) the last
+/// round is skipped.
 fn copy_all(
     conn: &Connection,
+    path: &Path,
     permit: &WritePermit,
     waiter: &tokio::runtime::Runtime,
     stop: &StopSignal,
@@ -214,11 +272,19 @@ fn copy_all(
             break;
         }
     }
+    flush_to_disk(path);
     let Some(_writers_wait) = permit_unless_stopped(waiter, permit, stop) else {
         return Ok(last);
     };
-    let done = passive(conn)?;
-    if done.copied < done.log {
+    let held = Instant::now();
+    let done = restart(conn)?;
+    tracing::debug!(
+        held_us = held.elapsed().as_micros() as u64,
+        log = done.log,
+        copied = done.copied,
+        "WAL checkpoint: the last pages copied with the one-writer permit held"
+    );
+    if done.busy || done.copied < done.log {
         // A reader still reads an older state of the file: the log goes on from its end.
         tracing::debug!(
             log = done.log,
@@ -242,6 +308,9 @@ fn run(path: PathBuf, stop: &Stop, permit: Option<&WritePermit>) {
             return;
         }
     };
+    if let Err(e) = conn.busy_handler(Some(readers_busy)) {
+        tracing::debug!(error = %e, "WAL checkpoint thread: no busy handler; the log is started again only when no reader reads it");
+    }
     // The permit, with where the wait for it runs (a runtime of this thread alone, no I/O).
     // Without that runtime the thread goes on as without the permit.
     let permit = permit.and_then(|p| {
@@ -294,7 +363,7 @@ fn run(path: PathBuf, stop: &Stop, permit: Option<&WritePermit>) {
                     let done = match &permit {
                         Some((p, waiter)) if c.log >= restart_at => {
                             restart_at = c.log + RESTART_AT_PAGES / 2;
-                            copy_all(&conn, p, waiter, stop, c)
+                            copy_all(&conn, &path, p, waiter, stop, c)
                         }
                         _ => Ok(c),
                     };

@@ -118,6 +118,65 @@ async fn a_stream_of_commits_starts_the_log_again_before_the_backstop() {
     db.close().await;
 }
 
+/// The same stream of commits while readers read the log all the time: a reader that began
+/// before the thread's last checkpoint still reads pages from the log, and SQLite cannot start
+/// the log again while one does. The thread's last checkpoint (SQLite's `RESTART`) waits for
+/// those readers and starts the log again itself; before, that was left to the writer's next
+/// commit, which such readers kept from doing it, so the log grew to the writer's backstop.
+#[tokio::test]
+async fn readers_reading_all_the_time_do_not_keep_the_log_from_starting_again() {
+    if native_writes_or_thread_off() {
+        return;
+    }
+    let Some(t) = sqlite_with_table("read_stream").await else {
+        return;
+    };
+    let db = t.db.clone();
+    let wal = t.dir.path().join("tinhso.db-wal");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..3 {
+        let (db, stop) = (db.clone(), stop.clone());
+        readers.push(tokio::spawn(async move {
+            let mut reads = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // A read transaction of a couple of milliseconds (a report's query, say).
+                let mut conn = db.pool().acquire().await.unwrap();
+                sqlx::query("BEGIN").execute(&mut *conn).await.unwrap();
+                let _: Option<i64> =
+                    sqlx::query_scalar("SELECT n FROM read_stream ORDER BY rowid DESC LIMIT 1")
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    for _ in 0..600 {
+        let mut tx = db.begin_write().await.unwrap();
+        insert_pages(&mut tx, "read_stream", 40).await;
+        tx.commit().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut reads = 0;
+    for r in readers {
+        reads += r.await.unwrap();
+    }
+    assert!(reads > 600, "the readers read only {reads} times");
+    let most = std::fs::metadata(&wal).unwrap().len() / (4096 + 24);
+    // Measured: 5,400–9,200 pages; 13,196 when the writer's next commit was left to start
+    // the log again (a passive last checkpoint).
+    assert!(
+        most < 10_000,
+        "the log reached {most} pages (the writer's backstop is 10,000) while {reads} reads ran beside 24,000 pages written: readers kept it from starting again"
+    );
+    db.close().await;
+}
+
 /// Closing the database from a task that still holds a native write transaction ends, even
 /// when the checkpoint thread is waiting for that transaction's one-writer permit to start a
 /// long log again (the close stops the thread and waits for it). (A transaction of the sqlx
