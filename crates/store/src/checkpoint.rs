@@ -158,16 +158,21 @@ struct Copied {
     copied: i64,
 }
 
-/// A passive checkpoint: it never waits for the writer or the readers.
-fn passive(conn: &Connection) -> rusqlite::Result<Copied> {
-    // (busy, pages in the log, pages copied); busy when another checkpoint runs.
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+/// `PRAGMA wal_checkpoint(<mode>)`: (busy, pages in the log, pages copied).
+fn checkpoint(conn: &Connection, pragma: &str) -> rusqlite::Result<Copied> {
+    conn.query_row(pragma, [], |r| {
         Ok(Copied {
             busy: r.get::<_, i64>(0)? != 0,
             log: r.get(1)?,
             copied: r.get(2)?,
         })
     })
+}
+
+/// A passive checkpoint: it never waits for the writer or the readers; busy when another
+/// checkpoint runs.
+fn passive(conn: &Connection) -> rusqlite::Result<Copied> {
+    checkpoint(conn, "PRAGMA wal_checkpoint(PASSIVE)")
 }
 
 /// The last checkpoint of [`copy_all`], with the one-writer permit held: the rest of the log,
@@ -179,13 +184,7 @@ fn passive(conn: &Connection) -> rusqlite::Result<Copied> {
 /// (40–60 ms) held up every write (docs/benchmarks.md, twentieth round). `busy` when a reader
 /// kept it longer: the pages are copied all the same and the log goes on from its end.
 fn restart(conn: &Connection) -> rusqlite::Result<Copied> {
-    conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
-        Ok(Copied {
-            busy: r.get::<_, i64>(0)? != 0,
-            log: r.get(1)?,
-            copied: r.get(2)?,
-        })
-    })
+    checkpoint(conn, "PRAGMA wal_checkpoint(RESTART)")
 }
 
 /// The longest wait of [`restart`] for the readers of the log, with the writers waiting too.

@@ -38,6 +38,19 @@ async fn insert_pages(tx: &mut tinhso_store::WriteTx, table: &str, rows: u32) {
     .unwrap();
 }
 
+/// 600 commits of 40 pages each into `table`, a millisecond apart; the pages written.
+async fn commit_a_stream(db: &tinhso_store::Db, table: &str) -> u32 {
+    let mut pages_written = 0;
+    for _ in 0..600 {
+        let mut tx = db.begin_write().await.unwrap();
+        insert_pages(&mut tx, table, 40).await;
+        tx.commit().await.unwrap();
+        pages_written += 40;
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    pages_written
+}
+
 #[tokio::test]
 async fn committed_pages_reach_the_database_file_without_the_writer_checkpointing() {
     let Some(t) = sqlite_with_table("bulk").await else {
@@ -94,14 +107,7 @@ async fn a_stream_of_commits_starts_the_log_again_before_the_backstop() {
     // millisecond apart: two and a half times the backstop. (Back to back, a writer that only
     // stores random bytes outruns the copy into the file on some machines; real writes do more
     // work per page.)
-    let mut pages_written = 0;
-    for _ in 0..600 {
-        let mut tx = db.begin_write().await.unwrap();
-        insert_pages(&mut tx, "stream", 40).await;
-        tx.commit().await.unwrap();
-        pages_written += 40;
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-    }
+    let pages_written = commit_a_stream(db, "stream").await;
     // SQLite does not shorten the log file when it starts it again: its length is the most
     // the log ever held.
     let frame = 4096 + 24;
@@ -155,12 +161,7 @@ async fn readers_reading_all_the_time_do_not_keep_the_log_from_starting_again() 
             reads
         }));
     }
-    for _ in 0..600 {
-        let mut tx = db.begin_write().await.unwrap();
-        insert_pages(&mut tx, "read_stream", 40).await;
-        tx.commit().await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-    }
+    commit_a_stream(&db, "read_stream").await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut reads = 0;
     for r in readers {
