@@ -830,9 +830,37 @@ fn json_of<T: Serialize + ?Sized>(v: &T) -> Result<String, DbError> {
 }
 
 /// Batches of the PostgreSQL log writer in flight at once ([`PgPipeline`]), each on a
-/// connection of its own: while one waits for its commit's WAL flush, the next goes out
-/// (PostgreSQL flushes concurrent commits together).
-const PG_PIPELINE: usize = 3;
+/// connection of its own: while a batch of entries waits for its commit's WAL flush, the
+/// nonces taken meanwhile go out. Two, not more: on two cores shared with the server, each
+/// batch more in flight splits the same rows into smaller batches and more server processes
+/// competing for the cores (`tinhso bench exchange` on PostgreSQL, 2026-12-03, alternated:
+/// 6 in flight 4,707–4,714 exchanges/s, p99 26–29 ms; 3: 5,351–5,400/s, p99 21–22 ms; 2:
+/// 5,565–5,863/s, p99 18.5–20.8 ms). One in flight measured slightly faster still
+/// (5,844–5,947/s, p99 17.6–19.1 ms) but makes every nonce wait for the WAL flush of the
+/// entries before it, which on a slower disk than this one's (0.13 ms per flush) would be
+/// added to every exchange.
+const PG_PIPELINE: usize = 2;
+
+/// A connection of the PostgreSQL log writer ([`PgPipeline`]), planning without sequential
+/// scans (`enable_seqscan = off`, this connection only). Its statements reach rows by key —
+/// the in-flight rows an entry closes, the expired nonces of a purge — in tables that fill
+/// and empty faster than their statistics follow, and it keeps each statement prepared for
+/// its whole life: PostgreSQL plans a prepared statement once for good, and a plan made
+/// while a table was nearly empty (a new hub, a fresh database) would scan the whole table
+/// on every batch from then on (after its first executions PostgreSQL keeps one plan). Measured (`tinhso bench exchange` on PostgreSQL, 2026-12-03):
+/// the entries' batch scanned `exchange_inflight` (its dead rows too) and every purge
+/// scanned all of `exchange_nonces`, 3.8 million rows read in 10 s.
+async fn writer_connection(url: &str) -> Result<sqlx::AnyConnection, sqlx::Error> {
+    let mut conn = sqlx::AnyConnection::connect(url).await?;
+    if let Err(e) = sqlx::query("SET enable_seqscan = off")
+        .execute(&mut conn)
+        .await
+    {
+        let _ = conn.close().await;
+        return Err(e);
+    }
+    Ok(conn)
+}
 
 /// What a batch in flight hands back: its connection (none after an error) and what it did
 /// with the head.
@@ -957,7 +985,7 @@ impl PgPipeline {
         b.began = std::time::Instant::now();
         let conn = match self.idle.pop() {
             Some(c) => c,
-            None => match sqlx::AnyConnection::connect(&self.url).await {
+            None => match writer_connection(&self.url).await {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::warn!(error = %e,

@@ -387,3 +387,68 @@ async fn expired_nonces_are_purged_by_a_batch_without_takes() {
         .unwrap();
     assert_eq!(left, ["live"]);
 }
+
+/// On PostgreSQL the writer's statements stay prepared on its connections, and the server
+/// keeps the plan it made after a statement's first executions, made while
+/// `exchange_inflight` and `exchange_nonces` were nearly empty: such a plan scanned the whole
+/// table on every batch (each batch's in-flight delete, each purge of expired nonces). The
+/// writer's connections plan without sequential scans: after some 300 batches, neither table
+/// was scanned once. PostgreSQL's plans only: on SQLite there is nothing to count.
+#[tokio::test]
+async fn the_writer_reaches_nonces_and_inflight_rows_by_key_on_postgresql() {
+    let t = db().await;
+    if t.db.backend() != tinhso_store::Backend::Postgres {
+        return;
+    }
+    const N: i64 = 150;
+    let expires = now_micros() + 300_000_000;
+    let a = Appender::new(t.db.clone());
+    for i in 0..N as usize {
+        let e = entry(i, false);
+        let flight = log::InFlight {
+            exchange_id: e.exchange_id.clone(),
+            client: e.client.clone(),
+            provider: e.provider.clone(),
+            service: e.service.clone(),
+            method: e.method.clone(),
+            path: e.path.clone(),
+            request_sha256: e.request_sha256.clone(),
+            client_signature: e.client_signature.clone(),
+        };
+        let nonce = ("m".to_string(), format!("n-{i:05}"), expires);
+        assert!(a.take_nonce(nonce, flight, now_micros()).await.unwrap());
+        a.append_closing(e).await.unwrap();
+    }
+    a.close().await;
+    // A server process publishes its table counters when its connection ends (the writer's
+    // ended above, asynchronously): wait until every insert of the writer shows.
+    let started = std::time::Instant::now();
+    loop {
+        let (inserted, nonces_scanned, inflight_scanned): (i64, i64, i64) = sqlx::query_as(
+            "SELECT n.n_tup_ins, n.seq_scan, f.seq_scan \
+             FROM pg_stat_user_tables n, pg_stat_user_tables f \
+             WHERE n.relname = 'exchange_nonces' AND f.relname = 'exchange_inflight'",
+        )
+        .fetch_one(t.db.pool())
+        .await
+        .unwrap();
+        if inserted >= N {
+            assert_eq!(
+                (nonces_scanned, inflight_scanned),
+                (0, 0),
+                "sequential scans of exchange_nonces and exchange_inflight"
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the writer's counters never showed: {inserted} of {N} nonces"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // (Counted after the counters: this count scans the table.)
+    assert_eq!(
+        count(&t.db, "SELECT COUNT(*) FROM exchange_inflight").await,
+        0
+    );
+}
