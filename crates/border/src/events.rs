@@ -1109,16 +1109,13 @@ async fn lookup(db: &Db, column: &str, keys: &[&str]) -> Result<HashMap<String, 
             db.backend().push_param(&mut sql, i);
         }
         sql.push(')');
-        let mut q = sqlx::query(&sql);
-        for k in chunk {
-            q = q.bind(*k);
-        }
-        for r in q.fetch_all(db.pool()).await.map_err(db_err)? {
-            out.insert(
-                r.try_get::<String, _>(0).map_err(db_err)?,
-                r.try_get::<String, _>(1).map_err(db_err)?,
-            );
-        }
+        // Natively on a SQLite file (`Db::read_rows`): keys through unique indexes.
+        let params: Vec<Param<'_>> = chunk.iter().map(|k| Param::Text(k)).collect();
+        let rows = db
+            .read_rows(&sql, &params, |r| Ok((r.text(0)?, r.text(1)?)))
+            .await
+            .map_err(crate::slots::store_err)?;
+        out.extend(rows);
     }
     Ok(out)
 }

@@ -24,7 +24,6 @@ use crate::bulk::Refusal;
 use crate::declaration;
 use crate::fee_payment::{unique_as, unique_db_as};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
 use tinhso_store::native::{Param, RowRead};
@@ -361,7 +360,10 @@ pub async fn open_due_since(
     now: i64,
     since: i64,
 ) -> Result<Vec<Refund>, AppError> {
-    let rows = sqlx::query(
+    // Natively on a SQLite file (`Db::read_rows`, on this thread): the minute job's read of
+    // the last week is short through the partial index of ended trips; the one over every
+    // ended trip runs once, at start.
+    let rows = db.read_rows(
         "SELECT t.code, t.stage, \
          (SELECT COUNT(*) FROM border_bookings b WHERE b.trip_id = t.id AND b.status = 'no_show') \
          FROM border_trips t \
@@ -372,16 +374,13 @@ pub async fn open_due_since(
          AND NOT EXISTS (SELECT 1 FROM border_fee_refunds f WHERE f.trip_id = t.id \
            AND f.reason <> 'rate_change') \
          ORDER BY t.code",
+        &[Param::Int(since)],
+        |r| Ok((r.text(0)?, r.text(1)?, r.int(2)?)),
     )
-    .bind(since)
-    .fetch_all(db.pool())
     .await
-    .map_err(db_err)?;
+    .map_err(crate::slots::store_err)?;
     let mut due = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let code: String = r.try_get(0).map_err(db_err)?;
-        let stage: String = r.try_get(1).map_err(db_err)?;
-        let no_show: i64 = r.try_get(2).map_err(db_err)?;
+    for (code, stage, no_show) in rows {
         let reason = match (stage.as_str(), no_show > 0) {
             ("cancelled", true) => "no_show",
             ("cancelled", false) => "cancelled",

@@ -48,13 +48,13 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
-use sqlx::Row;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 use tinhso_identity::authz::{AuthMethod, RoleAssignment};
 use tinhso_identity::{Principal, Role, Scope};
 use tinhso_kernel::{AppError, FieldErrors, Invalid};
 use tinhso_store::audit::Ctx;
+use tinhso_store::native::Param;
 use tinhso_store::{sql_profile, Db, DbError};
 
 const MINUTE: i64 = 60_000_000;
@@ -1264,7 +1264,6 @@ pub async fn declare_checked_many(
 ) -> Result<Vec<(String, String)>, AppError> {
     use crate::bulk::{rows_sql, Col};
     use std::collections::BTreeMap;
-    use tinhso_store::native::Param;
     use tinhso_store::Exec;
     if checked.is_empty() {
         return Ok(Vec::new());
@@ -1698,10 +1697,11 @@ fn plan_checks(
 /// simulator's barrier: a truck crosses only when this says so.
 pub async fn cleared_to_cross(db: &Db, gates: &[Gate]) -> Result<HashSet<String>, AppError> {
     let mut rows = Vec::new();
-    // Per gate, so that the (gate, stage) index finds the few trucks at these stages.
+    // Per gate, so that the (gate, stage) index finds the few trucks at these stages; natively
+    // on a SQLite file (`Db::read_rows`: short, indexed, no hand-over to sqlx's thread).
     for g in gates {
         rows.extend(
-            sqlx::query(
+            db.read_rows(
                 "SELECT t.id, t.gate_code, t.quarantine, \
                  (SELECT COUNT(*) FROM border_checks c WHERE c.trip_id = t.id AND c.status = 'passed') \
                  FROM border_trips t JOIN border_fee_assessments a ON a.trip_id = t.id \
@@ -1709,19 +1709,15 @@ pub async fn cleared_to_cross(db: &Db, gates: &[Gate]) -> Result<HashSet<String>
                  WHERE t.gate_code = $1 AND t.stage IN ('checked', 'paid') \
                  AND NOT EXISTS (SELECT 1 FROM border_fee_assessments d WHERE d.trip_id = t.id \
                    AND d.status = 'due' AND d.topup_of IS NOT NULL)",
+                &[Param::Text(&g.code)],
+                |r| Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.int(3)?)),
             )
-            .bind(&g.code)
-            .fetch_all(db.pool())
             .await
-            .map_err(db_err)?,
+            .map_err(crate::slots::store_err)?,
         );
     }
     let mut out = HashSet::new();
-    for r in rows {
-        let id: String = r.try_get(0).map_err(db_err)?;
-        let gate: String = r.try_get(1).map_err(db_err)?;
-        let quarantine: String = r.try_get(2).map_err(db_err)?;
-        let passed: i64 = r.try_get(3).map_err(db_err)?;
+    for (id, gate, quarantine, passed) in rows {
         let Some(g) = gates.iter().find(|g| g.code == gate) else {
             continue;
         };
