@@ -844,12 +844,12 @@ const PG_PIPELINE: usize = 2;
 /// A connection of the PostgreSQL log writer ([`PgPipeline`]), planning without sequential
 /// scans (`enable_seqscan = off`, this connection only). Its statements reach rows by key —
 /// the in-flight rows an entry closes, the expired nonces of a purge — in tables that fill
-/// and empty faster than their statistics follow, and it keeps each statement prepared for
-/// its whole life: PostgreSQL plans a prepared statement once for good, and a plan made
-/// while a table was nearly empty (a new hub, a fresh database) would scan the whole table
-/// on every batch from then on (after its first executions PostgreSQL keeps one plan). Measured (`tinhso bench exchange` on PostgreSQL, 2026-12-03):
-/// the entries' batch scanned `exchange_inflight` (its dead rows too) and every purge
-/// scanned all of `exchange_nonces`, 3.8 million rows read in 10 s.
+/// and empty faster than their statistics follow. It keeps each statement prepared for its
+/// whole life, and after a statement's first executions PostgreSQL keeps one plan for it:
+/// made while a table was nearly empty (a new hub, a fresh database), that plan would scan
+/// the whole table on every batch from then on. Measured (`tinhso bench exchange` on
+/// PostgreSQL, 2026-12-03): the entries' batch scanned `exchange_inflight` (its dead rows
+/// too) and every purge scanned all of `exchange_nonces`, 3.8 million rows read in 10 s.
 async fn writer_connection(url: &str) -> Result<sqlx::AnyConnection, sqlx::Error> {
     let mut conn = sqlx::AnyConnection::connect(url).await?;
     if let Err(e) = sqlx::query("SET enable_seqscan = off")

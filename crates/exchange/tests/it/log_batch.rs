@@ -421,18 +421,20 @@ async fn the_writer_reaches_nonces_and_inflight_rows_by_key_on_postgresql() {
     }
     a.close().await;
     // A server process publishes its table counters when its connection ends (the writer's
-    // ended above, asynchronously): wait until every insert of the writer shows.
+    // ended above, asynchronously): wait until every nonce the writer inserted and every
+    // in-flight row it deleted shows, whichever of its connections did it.
     let started = std::time::Instant::now();
     loop {
-        let (inserted, nonces_scanned, inflight_scanned): (i64, i64, i64) = sqlx::query_as(
-            "SELECT n.n_tup_ins, n.seq_scan, f.seq_scan \
-             FROM pg_stat_user_tables n, pg_stat_user_tables f \
-             WHERE n.relname = 'exchange_nonces' AND f.relname = 'exchange_inflight'",
-        )
-        .fetch_one(t.db.pool())
-        .await
-        .unwrap();
-        if inserted >= N {
+        let (inserted, deleted, nonces_scanned, inflight_scanned): (i64, i64, i64, i64) =
+            sqlx::query_as(
+                "SELECT n.n_tup_ins, f.n_tup_del, n.seq_scan, f.seq_scan \
+                 FROM pg_stat_user_tables n, pg_stat_user_tables f \
+                 WHERE n.relname = 'exchange_nonces' AND f.relname = 'exchange_inflight'",
+            )
+            .fetch_one(t.db.pool())
+            .await
+            .unwrap();
+        if inserted >= N && deleted >= N {
             assert_eq!(
                 (nonces_scanned, inflight_scanned),
                 (0, 0),
@@ -442,7 +444,8 @@ async fn the_writer_reaches_nonces_and_inflight_rows_by_key_on_postgresql() {
         }
         assert!(
             started.elapsed() < std::time::Duration::from_secs(30),
-            "the writer's counters never showed: {inserted} of {N} nonces"
+            "the writer's counters never showed: {inserted} nonces and {deleted} in-flight \
+             rows of {N}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
