@@ -32,6 +32,20 @@ fn entry(i: usize, kept: bool) -> NewEntry {
     }
 }
 
+/// The in-flight row of the exchange logged by `e` ([`log::InFlight`]).
+fn in_flight(e: &NewEntry) -> log::InFlight {
+    log::InFlight {
+        exchange_id: e.exchange_id.clone(),
+        client: e.client.clone(),
+        provider: e.provider.clone(),
+        service: e.service.clone(),
+        method: e.method.clone(),
+        path: e.path.clone(),
+        request_sha256: e.request_sha256.clone(),
+        client_signature: e.client_signature.clone(),
+    }
+}
+
 /// `writers` log writers (appenders) on `db`, each with `callers` tasks running
 /// `caller(appender, writer, caller)`.
 fn writers_with_callers<T, F, Fut>(
@@ -295,16 +309,7 @@ async fn nonces_taken_before_forwarding_then_logged_through_several_writers() {
                 format!("n-{n:05}")
             };
             let e = entry(n, n.is_multiple_of(4));
-            let flight = log::InFlight {
-                exchange_id: e.exchange_id.clone(),
-                client: e.client.clone(),
-                provider: e.provider.clone(),
-                service: e.service.clone(),
-                method: e.method.clone(),
-                path: e.path.clone(),
-                request_sha256: e.request_sha256.clone(),
-                client_signature: e.client_signature.clone(),
-            };
+            let flight = in_flight(&e);
             let new = a
                 .take_nonce(("m".into(), nonce.clone(), expires), flight, now_micros())
                 .await
@@ -405,16 +410,7 @@ async fn the_writer_reaches_nonces_and_inflight_rows_by_key_on_postgresql() {
     let a = Appender::new(t.db.clone());
     for i in 0..N as usize {
         let e = entry(i, false);
-        let flight = log::InFlight {
-            exchange_id: e.exchange_id.clone(),
-            client: e.client.clone(),
-            provider: e.provider.clone(),
-            service: e.service.clone(),
-            method: e.method.clone(),
-            path: e.path.clone(),
-            request_sha256: e.request_sha256.clone(),
-            client_signature: e.client_signature.clone(),
-        };
+        let flight = in_flight(&e);
         let nonce = ("m".to_string(), format!("n-{i:05}"), expires);
         assert!(a.take_nonce(nonce, flight, now_micros()).await.unwrap());
         a.append_closing(e).await.unwrap();
