@@ -27,6 +27,22 @@ fn native_writes_or_thread_off() -> bool {
     off("TINHSO_NATIVE_WRITES") || off("TINHSO_SQLITE_BACKGROUND_CHECKPOINT")
 }
 
+/// [`sqlite_with_table`] for the tests of the checkpoint thread: none when native writes or
+/// the thread are turned off (the writer's backstop is then all there is).
+async fn with_checkpoint_thread(name: &str) -> Option<TestDb> {
+    if native_writes_or_thread_off() {
+        return None;
+    }
+    sqlite_with_table(name).await
+}
+
+/// The most pages the log of `t` ever held: SQLite does not shorten the log file when it
+/// starts it again, so its length (in frames of a page and a 24-byte header) is that most.
+fn log_pages_at_most(t: &TestDb) -> u64 {
+    let wal = t.dir.path().join("tinhso.db-wal");
+    std::fs::metadata(wal).unwrap().len() / (4096 + 24)
+}
+
 /// `rows` rows of 4,000 random bytes (a page each) into `table`, in `tx`.
 async fn insert_pages(tx: &mut tinhso_store::WriteTx, table: &str, rows: u32) {
     sqlx::query(&format!(
@@ -93,25 +109,16 @@ async fn committed_pages_reach_the_database_file_without_the_writer_checkpointin
 /// where the writer checkpoints in its own thread.
 #[tokio::test]
 async fn a_stream_of_commits_starts_the_log_again_before_the_backstop() {
-    // Without the native writer's permit, or without the thread, the writer's backstop is all
-    // there is.
-    if native_writes_or_thread_off() {
-        return;
-    }
-    let Some(t) = sqlite_with_table("stream").await else {
+    let Some(t) = with_checkpoint_thread("stream").await else {
         return;
     };
     let db = &t.db;
-    let wal = t.dir.path().join("tinhso.db-wal");
     // About 24,000 pages (96 MiB) in 600 commits of 40 rows of 4,000 bytes (a page each), a
     // millisecond apart: two and a half times the backstop. (Back to back, a writer that only
     // stores random bytes outruns the copy into the file on some machines; real writes do more
     // work per page.)
     let pages_written = commit_a_stream(db, "stream").await;
-    // SQLite does not shorten the log file when it starts it again: its length is the most
-    // the log ever held.
-    let frame = 4096 + 24;
-    let most = std::fs::metadata(&wal).unwrap().len() / frame;
+    let most = log_pages_at_most(&t);
     assert!(
         most < 9_000,
         "the log reached {most} pages while {pages_written} were written: it was not started again before the writer's backstop"
@@ -131,14 +138,10 @@ async fn a_stream_of_commits_starts_the_log_again_before_the_backstop() {
 /// commit, which such readers kept from doing it, so the log grew to the writer's backstop.
 #[tokio::test]
 async fn readers_reading_all_the_time_do_not_keep_the_log_from_starting_again() {
-    if native_writes_or_thread_off() {
-        return;
-    }
-    let Some(t) = sqlite_with_table("read_stream").await else {
+    let Some(t) = with_checkpoint_thread("read_stream").await else {
         return;
     };
     let db = t.db.clone();
-    let wal = t.dir.path().join("tinhso.db-wal");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut readers = Vec::new();
     for _ in 0..3 {
@@ -168,7 +171,7 @@ async fn readers_reading_all_the_time_do_not_keep_the_log_from_starting_again() 
         reads += r.await.unwrap();
     }
     assert!(reads > 600, "the readers read only {reads} times");
-    let most = std::fs::metadata(&wal).unwrap().len() / (4096 + 24);
+    let most = log_pages_at_most(&t);
     // Measured: 5,400–9,200 pages; 13,196 when the writer's next commit was left to start
     // the log again (a passive last checkpoint).
     assert!(
@@ -184,10 +187,7 @@ async fn readers_reading_all_the_time_do_not_keep_the_log_from_starting_again() 
 /// writer holds a connection of its pool, whose close waits for it in any case.)
 #[tokio::test]
 async fn closing_while_holding_a_write_transaction_does_not_wait_for_the_checkpoint_thread() {
-    if native_writes_or_thread_off() {
-        return;
-    }
-    let Some(t) = sqlite_with_table("held").await else {
+    let Some(t) = with_checkpoint_thread("held").await else {
         return;
     };
     let db = &t.db;
