@@ -541,18 +541,28 @@ async fn with_a_tsa_results_are_pades_b_t_and_a_tampered_token_is_invalid() {
     assert!(!report.valid);
 
     // A token altered in the file (its genTime's year, inside the signed TSTInfo): the
-    // signature itself still verifies, the time-stamp does not.
-    let year = format!("{}", chrono::Utc::now().format("%Y"));
-    let year_hex: String = year.bytes().map(|b| format!("{b:02X}")).collect();
+    // signature itself still verifies, the time-stamp does not. genTime is found as a DER
+    // GeneralizedTime (tag 0x18, a length byte) of the token's very second: the year alone
+    // also stands in the test TSA certificate's validity (GeneralizedTime, a day earlier),
+    // which the token carries too.
+    let second = chrono::DateTime::from_timestamp_micros(at)
+        .unwrap()
+        .format("%Y%m%d%H%M%S")
+        .to_string();
+    let second_hex: String = second.bytes().map(|b| format!("{b:02X}")).collect();
     let start = parts.byte_range[1] + 1;
     let hex = &pdf[start..parts.byte_range[2] - 1];
+    let tag_len = 4;
     let at_hex = hex
-        .windows(8)
+        .windows(tag_len + second_hex.len())
         .enumerate()
-        .position(|(i, w)| i % 2 == 0 && w == year_hex.as_bytes())
+        .position(|(i, w)| {
+            i % 2 == 0 && w.starts_with(b"18") && &w[tag_len..] == second_hex.as_bytes()
+        })
         .expect("genTime in the token");
     let mut bad = pdf.clone();
-    let digit = start + at_hex + 7;
+    // The last hex digit of the year's last character.
+    let digit = start + at_hex + tag_len + 7;
     bad[digit] = if bad[digit] == b'0' { b'1' } else { b'0' };
     let report = results::check_pades(&t.db, &bad, &trust).await.unwrap();
     assert!(
